@@ -1,0 +1,191 @@
+# jmalloc: one Makefile for the allocator, the daemon, the CLI and the tests.
+#
+#   make                      build everything (liballoc/libjmalloc.{so,a},
+#                             jmstatd/jmstatd, jmctl/jmctl)
+#   make check                the whole test suite (tests/runner.sh)
+#   make demo                 the quick-start demonstration
+#   make bench                the benchmark suite (tests/bench)
+#   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
+#   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
+#                             under a sanitizer (address|undefined|thread)
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Sources are found by wildcard: a new .c file in liballoc/, common/,
+# jmstatd/ or jmctl/ is part of its program; a new tests/unit/*.c or
+# tests/api/*.c is a test; a new tests/*/*.test.sh is run by `make check`.
+# Objects go to build/<variant>/; the artefacts sit where PRODUCT.md names
+# them.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+DEBUG   ?= 0
+SANITIZE ?=
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wno-unused-parameter
+ifeq ($(DEBUG),0)
+OPT     = -O2 -g
+DBGDEF  = -DJM_DEBUG=0
+else
+OPT     = -O0 -g3
+DBGDEF  = -DJM_DEBUG=$(DEBUG)
+endif
+BASECFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing $(DBGDEF)
+CFLAGS  ?=
+LDFLAGS ?=
+
+ifneq ($(SANITIZE),)
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+else
+SANFLAGS =
+endif
+
+UV_LIBS      := $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# ---------------------------------------------------------------- allocator
+# The allocator depends on libc and the kernel alone. Everything is hidden
+# but the API, which malloc.c marks with JM_EXPORT.
+LIB_SRCS  := $(sort $(wildcard liballoc/*.c))
+LIB_CFLAGS = $(BASECFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+             -fno-builtin -fno-stack-protector -pthread -Iliballoc -Iliballoc/include
+
+REL_OBJS  := $(LIB_SRCS:%.c=build/rel/%.o)
+# The test build: the same sources without the libc names (so that it can
+# live beside a sanitizer's malloc) and with the internals reachable.
+TST_OBJS  := $(LIB_SRCS:%.c=build/test/%.o)
+
+build/rel/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/test/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+
+liballoc/libjmalloc.so: $(REL_OBJS)
+	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,libjmalloc.so -o $@ $^ $(LDFLAGS)
+
+liballoc/libjmalloc.a: $(REL_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+build/libjmalloc_test.a: $(TST_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# ------------------------------------------------------- daemon and CLI
+# common/ holds what jmstatd and jmctl share (the segment reader, protocol
+# helpers); both link it.
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+D_SRCS      := $(sort $(wildcard jmstatd/*.c))
+C_SRCS      := $(sort $(wildcard jmctl/*.c))
+APP_CFLAGS   = $(BASECFLAGS) $(SANFLAGS) -pthread -Iliballoc/include -Icommon
+
+build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(CFLAGS) -c $< -o $@
+
+COMMON_OBJS := $(COMMON_SRCS:%.c=build/app/%.o)
+
+jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(UV_LIBS) $(JANSSON_LIBS) $(LDFLAGS)
+
+jmctl/jmctl: $(C_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(LDFLAGS)
+
+PROGRAMS = liballoc/libjmalloc.so liballoc/libjmalloc.a
+ifneq ($(D_SRCS),)
+PROGRAMS += jmstatd/jmstatd
+endif
+ifneq ($(C_SRCS),)
+PROGRAMS += jmctl/jmctl
+endif
+
+all: $(PROGRAMS)
+
+# ---------------------------------------------------------------- tests
+# tests/unit/*.c: cmocka tests of the internals, linked with the test build.
+# tests/api/*.c: the API conformance suite, written against the libc names;
+#   built three ways: linked with libjmalloc.so (which interposes on libc),
+#   and with the test build of the allocator under ASan and under UBSan,
+#   where tests/api/jm_names.h renames malloc & co to the jm_ names.
+# tests/helpers/*.c: programs that the shell tests run under LD_PRELOAD.
+UNIT_SRCS   := $(sort $(wildcard tests/unit/*.c))
+API_SRCS    := $(sort $(wildcard tests/api/*.c))
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+TEST_CFLAGS  = -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D_GNU_SOURCE -pthread \
+               -Iliballoc -Iliballoc/include -Icommon -fno-builtin
+
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/tests/unit/%)
+API_BINS    := $(API_SRCS:tests/api/%.c=build/tests/api/%)
+API_ASAN    := $(API_SRCS:tests/api/%.c=build/tests/api-asan/%)
+API_UBSAN   := $(API_SRCS:tests/api/%.c=build/tests/api-ubsan/%)
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
+
+build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS)
+
+build/tests/api/%: tests/api/%.c liballoc/libjmalloc.so
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -Lliballoc -Wl,-rpath,$(CURDIR)/liballoc -Wl,--no-as-needed -ljmalloc $(CMOCKA_LIBS)
+
+# Sanitizer builds of the API suite: the allocator objects compiled with the
+# sanitizer too, in their own directories.
+build/asan/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+build/ubsan/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+
+build/tests/api-asan/%: tests/api/%.c $(LIB_SRCS:%.c=build/asan/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -include tests/api/jm_names.h -DJM_SANITIZED=1 \
+	  -o $@ $< $(LIB_SRCS:%.c=build/asan/%.o) $(CMOCKA_LIBS)
+build/tests/api-ubsan/%: tests/api/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -include tests/api/jm_names.h -DJM_SANITIZED=1 \
+	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
+
+build/tests/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
+
+TEST_BINS = $(UNIT_BINS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS)
+SHELL_TESTS := $(sort $(wildcard tests/*/*.test.sh))
+
+tests: all $(TEST_BINS)
+
+# The environment every test sees: where the artefacts are.
+TEST_ENV = JM_ROOT=$(CURDIR) JMALLOC_LIB=$(CURDIR)/liballoc/libjmalloc.so \
+           JMSTATD=$(CURDIR)/jmstatd/jmstatd JMCTL=$(CURDIR)/jmctl/jmctl \
+           JM_HELPERS=$(CURDIR)/build/tests/helpers JM_BUILD=$(CURDIR)/build
+
+check: tests
+	$(TEST_ENV) tests/runner.sh $(UNIT_BINS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
+
+demo: all
+	$(TEST_ENV) ./demo.sh
+
+bench: all
+	$(TEST_ENV) tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 liballoc/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.so
+	install -m 0644 liballoc/libjmalloc.a $(DESTDIR)$(PREFIX)/lib/libjmalloc.a
+	install -m 0644 liballoc/include/jmalloc.h liballoc/include/jmstat.h $(DESTDIR)$(PREFIX)/include/
+	if [ -x jmstatd/jmstatd ]; then install -m 0755 jmstatd/jmstatd $(DESTDIR)$(PREFIX)/bin/; fi
+	if [ -x jmctl/jmctl ]; then install -m 0755 jmctl/jmctl $(DESTDIR)$(PREFIX)/bin/; fi
+	if [ -f systemd/jmstatd.service ]; then install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+	  install -m 0644 systemd/jmstatd.service systemd/jmstatd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
+
+clean:
+	rm -rf build liballoc/libjmalloc.so liballoc/libjmalloc.a jmstatd/jmstatd jmctl/jmctl
+
+.PHONY: all check tests demo bench install clean
+.SECONDARY:

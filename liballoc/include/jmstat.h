@@ -1,0 +1,162 @@
+/*
+ * jmstat.h: the layout of the stats segment, the one contract between the
+ * allocator (the writer), jmstatd and jmctl (the readers).
+ *
+ * Every process running with libjmalloc publishes its counters in one file,
+ * $JMALLOC_STATS_DIR/jmalloc.<pid>.stats (default directory /dev/shm),
+ * created exclusively with O_NOFOLLOW, mode 0600, sized once at creation and
+ * never resized, removed at normal exit.
+ *
+ * The file, in order, every part at an offset the header gives:
+ *
+ *   struct jmstat_header                         at 0
+ *   struct jmstat_class   [nbins]                at class_off
+ *   struct jmstat_arena   [narenas]              at arena_off
+ *   struct jmstat_bin     [narenas][nbins]       at bin_off
+ *   struct jmstat_thread  [nthreads_max]         at thread_off, each
+ *                                                thread_stride bytes, its
+ *                                                nbins jmstat_tcache_bin
+ *                                                rows following it
+ *
+ * Rules (after Varnish VSM, the JVM's hsperfdata and PCP's MMV):
+ * - fixed-width little-endian types, no pointers a reader must follow, only
+ *   offsets from the start of the file; every size is explicit;
+ * - magic and version come first and never move; a reader refuses a version
+ *   it does not know (JMSTAT_VERSION is bumped on every layout change);
+ * - the writer never waits for a reader; a reader never writes the file;
+ * - arena and bin rows are guarded by a per-row sequence number (seqlock):
+ *   odd while the writer updates the row, even when it is stable; a reader
+ *   copies the row, re-reads seq, and retries if it changed or was odd;
+ * - the per-thread cache rows are single 64- or 32-bit words, each written
+ *   by its own thread with plain aligned stores: every word read is whole,
+ *   and a sum over threads is at most one operation behind per thread;
+ * - a reader bounds every count and offset against the file's real size
+ *   before it uses it (common/segread.c does this).
+ *
+ * Counters are declared once, in the X-macro lists below, as
+ *   X(name, type, unit, help)
+ * where type is counter (monotonic) or gauge, and unit is bytes, pages,
+ * regions, runs, events or threads. The struct fields, the daemon's JSON
+ * keys, the Prometheus names and the columns of `jmctl top` are generated
+ * from these lists.
+ */
+#ifndef JMSTAT_H
+#define JMSTAT_H
+
+#include <stdint.h>
+
+#define JMSTAT_MAGIC      0x3130544154534d4aULL /* the bytes "JMSTAT01" */
+#define JMSTAT_VERSION    1u
+#define JMSTAT_FILE_PREFIX "jmalloc."
+#define JMSTAT_FILE_SUFFIX ".stats"
+#define JMSTAT_EXE_LEN    64
+
+/* header.state */
+#define JMSTAT_STATE_BUILDING 0u  /* being initialised: not yet to be read */
+#define JMSTAT_STATE_LIVE     1u  /* published and updated */
+#define JMSTAT_STATE_EXITING  2u  /* the process is exiting */
+
+/* Per-arena counters. */
+#define JMSTAT_ARENA_COUNTERS(X)                                                  \
+  X(mapped,          gauge,   bytes,   "Bytes of chunks mapped from the kernel for this arena") \
+  X(active,          gauge,   bytes,   "Bytes in pages of runs in use (small runs and large regions)") \
+  X(allocated_small, gauge,   bytes,   "Bytes in small regions handed out (including regions held in thread caches)") \
+  X(allocated_large, gauge,   bytes,   "Bytes in large regions in use")            \
+  X(allocated_huge,  gauge,   bytes,   "Bytes in huge regions in use, mapped directly") \
+  X(dirty,           gauge,   bytes,   "Bytes in dirty pages of free runs, not yet purged") \
+  X(purged,          counter, bytes,   "Bytes returned to the kernel by purging dirty pages") \
+  X(npurge,          counter, events,  "Purge operations (madvise calls)")         \
+  X(nmalloc_large,   counter, events,  "Large allocations")                        \
+  X(ndalloc_large,   counter, events,  "Large deallocations")                      \
+  X(nmalloc_huge,    counter, events,  "Huge allocations")                         \
+  X(ndalloc_huge,    counter, events,  "Huge deallocations")                       \
+  X(nchunks,         gauge,   chunks,  "Chunks owned by this arena")               \
+  X(nthreads,        gauge,   threads, "Threads assigned to this arena")           \
+  X(lock_contended,  counter, events,  "Times a thread found this arena's lock held")
+
+/* Per-bin counters, one row per small size class per arena. */
+#define JMSTAT_BIN_COUNTERS(X)                                                    \
+  X(nmalloc,         counter, regions, "Regions handed out by this bin (to threads or their caches)") \
+  X(ndalloc,         counter, regions, "Regions returned to this bin")             \
+  X(nrequests,       counter, events,  "Allocation requests served from this bin or a cache in front of it (threads that exited)") \
+  X(curregs,         gauge,   regions, "Regions handed out and not returned (including those in thread caches)") \
+  X(curruns,         gauge,   runs,    "Runs currently held by this bin")          \
+  X(nruns,           counter, runs,    "Runs created for this bin")                \
+  X(nfills,          counter, events,  "Thread cache fills from this bin")         \
+  X(nflushes,        counter, events,  "Thread cache flushes to this bin")         \
+  X(lock_contended,  counter, events,  "Times a thread found this bin's lock held")
+
+struct jmstat_header {
+	uint64_t magic;          /* JMSTAT_MAGIC */
+	uint32_t version;        /* JMSTAT_VERSION */
+	uint32_t header_size;    /* sizeof(struct jmstat_header) */
+	uint64_t total_size;     /* size of the file in bytes, fixed at creation */
+	uint32_t state;          /* JMSTAT_STATE_* */
+	uint32_t pid;            /* the writer's pid */
+	uint64_t start_time;     /* the writer's start time, in clock ticks since
+	                            boot (field 22 of /proc/PID/stat) */
+	uint32_t uid;            /* the writer's real uid */
+	uint32_t page_size;      /* bytes */
+	uint64_t chunk_size;     /* bytes */
+	char     exe[JMSTAT_EXE_LEN]; /* executable name, NUL-terminated */
+	uint32_t nbins;          /* small size classes = bins per arena */
+	uint32_t narenas;        /* arena rows */
+	uint32_t nthreads_max;   /* thread-cache rows */
+	uint32_t class_size;     /* sizeof(struct jmstat_class) */
+	uint32_t arena_size;     /* sizeof(struct jmstat_arena) */
+	uint32_t bin_size;       /* sizeof(struct jmstat_bin) */
+	uint32_t thread_size;    /* sizeof(struct jmstat_thread) */
+	uint32_t thread_stride;  /* bytes from one thread row to the next */
+	uint64_t class_off;      /* offsets from the start of the file */
+	uint64_t arena_off;
+	uint64_t bin_off;
+	uint64_t thread_off;
+	uint64_t large_max;      /* largest large size; above it is huge */
+	uint64_t update_ns;      /* CLOCK_REALTIME of the last update, ns */
+	uint64_t reserved[8];    /* zero; room for later sections */
+};
+
+/* One small size class. */
+struct jmstat_class {
+	uint32_t size;           /* region size in bytes */
+	uint32_t regs_per_run;   /* regions in one run */
+	uint32_t run_size;       /* run size in bytes (a page multiple) */
+	uint32_t reserved;
+};
+
+#define JMSTAT_FIELD_(name, type, unit, help) uint64_t name;
+
+struct jmstat_arena {
+	uint32_t seq;            /* seqlock: odd while being written */
+	uint32_t index;          /* arena number */
+	JMSTAT_ARENA_COUNTERS(JMSTAT_FIELD_)
+};
+
+struct jmstat_bin {
+	uint32_t seq;            /* seqlock: odd while being written */
+	uint32_t size;           /* region size, a copy of the class table's */
+	JMSTAT_BIN_COUNTERS(JMSTAT_FIELD_)
+};
+
+/* One thread's cache for one bin. The owning thread writes these words with
+ * plain aligned stores; readers sum them over the live thread rows. */
+struct jmstat_tcache_bin {
+	uint64_t opaque;         /* private to the writer: ignore */
+	uint32_t ncached;        /* regions held in this cache (counted in the
+	                            bin's curregs, but not in use) */
+	uint32_t ncached_max;    /* capacity */
+	uint64_t nrequests;      /* allocations served by this cache */
+};
+
+struct jmstat_thread {
+	uint32_t in_use;         /* 1 while a live thread owns this row */
+	uint32_t tid;            /* the thread's kernel tid */
+	uint32_t arena;          /* the arena the thread uses */
+	uint32_t reserved;
+	uint64_t opaque;         /* private to the writer: ignore */
+	/* followed by struct jmstat_tcache_bin bins[nbins] */
+};
+
+#undef JMSTAT_FIELD_
+
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs each test given on the command line in its own process, with a
+# timeout, and prints one line per test and a summary. A test is a program
+# (a cmocka binary) or a *.test.sh script; a script may set its own limit
+# with a line "# timeout: SECONDS". Each test runs in a fresh temporary
+# directory ($JM_TMP) that is removed when it passes. The output of a failed
+# test is printed in full.
+set -u
+pass=0; fail=0; failed=()
+default_timeout=${JM_TEST_TIMEOUT:-300}
+start_all=$(date +%s)
+for t in "$@"; do
+  [ -e "$t" ] || { echo "MISSING $t"; fail=$((fail+1)); failed+=("$t"); continue; }
+  limit=$default_timeout
+  case "$t" in
+    *.sh) l=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
+          [ -n "$l" ] && limit=$l ;;
+  esac
+  tmp=$(mktemp -d /tmp/jmtest.XXXXXX)
+  chmod 755 "$tmp"
+  log="$tmp/.log"
+  s=$(date +%s.%N)
+  JM_TMP="$tmp" timeout -k 5 "$limit" "$t" >"$log" 2>&1
+  rc=$?
+  e=$(date +%s.%N)
+  dur=$(awk -v a="$s" -v b="$e" 'BEGIN{printf "%.1f", b-a}')
+  if [ $rc -eq 0 ]; then
+    printf 'PASS  %-55s %6ss\n' "$t" "$dur"
+    pass=$((pass+1))
+    rm -rf "$tmp"
+  else
+    [ $rc -eq 124 ] && why="timeout after ${limit}s" || why="exit $rc"
+    printf 'FAIL  %-55s %6ss  (%s)\n' "$t" "$dur" "$why"
+    sed 's/^/    | /' "$log" | tail -n 200
+    fail=$((fail+1)); failed+=("$t")
+    rm -rf "$tmp"
+  fi
+done
+end_all=$(date +%s)
+echo "----"
+echo "$pass passed, $fail failed, in $((end_all-start_all))s"
+if [ $fail -ne 0 ]; then
+  printf 'failed: %s\n' "${failed[@]}"
+  exit 1
+fi
