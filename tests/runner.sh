@@ -3,10 +3,11 @@
 # timeout, and prints one line per test and a summary. A test is a program
 # (a cmocka binary) or a *.test.sh script; a script may set its own limit
 # with a line "# timeout: SECONDS". Each test runs in a fresh temporary
-# directory ($JM_TMP) that is removed when it passes. The output of a failed
+# directory ($JM_TMP) that is removed afterwards. Exit status 77 means
+# skipped (the last line of its output says why). The output of a failed
 # test is printed in full.
 set -u
-pass=0; fail=0; failed=()
+pass=0; fail=0; skip=0; failed=()
 default_timeout=${JM_TEST_TIMEOUT:-300}
 start_all=$(date +%s)
 for t in "$@"; do
@@ -28,6 +29,10 @@ for t in "$@"; do
     printf 'PASS  %-55s %6ss\n' "$t" "$dur"
     pass=$((pass+1))
     rm -rf "$tmp"
+  elif [ $rc -eq 77 ]; then
+    printf 'SKIP  %-55s %6ss  (%s)\n' "$t" "$dur" "$(tail -n 1 "$log")"
+    skip=$((skip+1))
+    rm -rf "$tmp"
   else
     [ $rc -eq 124 ] && why="timeout after ${limit}s" || why="exit $rc"
     printf 'FAIL  %-55s %6ss  (%s)\n' "$t" "$dur" "$why"
@@ -38,7 +43,7 @@ for t in "$@"; do
 done
 end_all=$(date +%s)
 echo "----"
-echo "$pass passed, $fail failed, in $((end_all-start_all))s"
+echo "$pass passed, $fail failed, $skip skipped, in $((end_all-start_all))s"
 if [ $fail -ne 0 ]; then
   printf 'failed: %s\n' "${failed[@]}"
   exit 1
