@@ -56,11 +56,13 @@
 #define JMSTAT_STATE_LIVE     1u  /* published and updated */
 #define JMSTAT_STATE_EXITING  2u  /* the process is exiting */
 
-/* Per-arena counters. */
+/* Per-arena counters. Small allocated bytes are not stored: a reader
+ * derives them from the bins (sum of curregs x size, less the regions held
+ * in thread caches). `active` counts pages of small and large runs and the
+ * bytes of huge regions. */
 #define JMSTAT_ARENA_COUNTERS(X)                                                  \
   X(mapped,          gauge,   bytes,   "Bytes of chunks mapped from the kernel for this arena") \
   X(active,          gauge,   bytes,   "Bytes in pages of runs in use (small runs and large regions)") \
-  X(allocated_small, gauge,   bytes,   "Bytes in small regions handed out (including regions held in thread caches)") \
   X(allocated_large, gauge,   bytes,   "Bytes in large regions in use")            \
   X(allocated_huge,  gauge,   bytes,   "Bytes in huge regions in use, mapped directly") \
   X(dirty,           gauge,   bytes,   "Bytes in dirty pages of free runs, not yet purged") \
