@@ -1,0 +1,324 @@
+/*
+ * client.c: jmctl's connection to jmstatd.
+ *
+ * The protocol is one JSON object per line each way over a Unix stream
+ * socket. Every connection starts with {"cmd":"version"}: a daemon that
+ * publishes another stats-layout version, or a socket that does not answer
+ * like jmstatd, is refused with a message before any command runs.
+ *
+ * Every failure a user can meet is turned into one line on stderr that
+ * names the socket and says what to do; the table below holds them.
+ */
+#include "jmctl.h"
+#include "jmstat.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JM_LINE_MAX (64u << 20)  /* refuse a reply line larger than this */
+
+void jm_client_default_socket(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		snprintf(buf, size, "/run/jmstatd/jmstatd.sock");
+	else if (xdg && xdg[0] == '/')
+		snprintf(buf, size, "%s/jmstatd.sock", xdg);
+	else
+		snprintf(buf, size, "/tmp/jmstatd-%u/jmstatd.sock", (unsigned)geteuid());
+}
+
+/* The messages for a failed connect(2). */
+static void report_connect(const char *path, int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ECONNREFUSED:
+		fprintf(stderr, "jmctl: cannot connect to %s: jmstatd is not running "
+		        "(start it with `jmstatd` or `systemctl start jmstatd`, "
+		        "or name its socket with --socket or JMSTATD_SOCKET)\n", path);
+		break;
+	case EACCES:
+	case EPERM:
+		fprintf(stderr, "jmctl: cannot connect to %s: permission denied "
+		        "(the socket belongs to another user: run jmctl as that user "
+		        "or as root, or use your own jmstatd with --socket)\n", path);
+		break;
+	case ENOTDIR:
+		fprintf(stderr, "jmctl: cannot connect to %s: a component of the path "
+		        "is not a directory (check --socket or JMSTATD_SOCKET)\n", path);
+		break;
+	case ENAMETOOLONG:
+		fprintf(stderr, "jmctl: cannot connect to %s: socket path too long "
+		        "(limit %zu bytes)\n", path,
+		        sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		break;
+	default:
+		fprintf(stderr, "jmctl: cannot connect to %s: %s\n", path, strerror(err));
+		break;
+	}
+}
+
+void jm_client_report(struct jm_client *c, int err, const char *what)
+{
+	switch (-err) {
+	case ETIMEDOUT:
+		fprintf(stderr, "jmctl: %s: jmstatd did not answer %s within %d s "
+		        "(is it stuck? check its log)\n", c->path, what,
+		        JMCTL_REPLY_TIMEOUT_MS / 1000);
+		break;
+	case EPIPE:
+	case ECONNRESET:
+		fprintf(stderr, "jmctl: %s: jmstatd closed the connection%s%s "
+		        "(did it stop? check its log, or `systemctl status jmstatd`)\n",
+		        c->path, what[0] ? " before answering " : "", what);
+		break;
+	case EMSGSIZE:
+		fprintf(stderr, "jmctl: %s: reply to %s larger than %u MiB: "
+		        "not a jmstatd socket?\n", c->path, what, JM_LINE_MAX >> 20);
+		break;
+	default:
+		fprintf(stderr, "jmctl: %s: %s: %s\n", c->path, what, strerror(-err));
+		break;
+	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int jm_client_read_line(struct jm_client *c, int timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+
+	/* Drop the line returned last time. */
+	if (c->line) {
+		size_t used = strlen(c->line) + 1;
+
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		c->line = NULL;
+	}
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+
+		if (nl) {
+			*nl = '\0';
+			c->line = c->buf;
+			return 0;
+		}
+		if (c->len >= JM_LINE_MAX)
+			return -EMSGSIZE;
+		if (c->cap - c->len < 4096) {
+			size_t ncap = c->cap ? c->cap * 2 : 65536;
+			char *nb = realloc(c->buf, ncap);
+
+			if (!nb)
+				return -ENOMEM;
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		if (deadline >= 0) {
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			long long left = deadline - now_ms();
+			int r;
+
+			if (left < 0)
+				left = 0;
+			r = poll(&pfd, 1, (int)left);
+			if (r < 0 && errno == EINTR)
+				return -EINTR;
+			if (r < 0)
+				return -errno;
+			if (r == 0)
+				return -ETIMEDOUT;
+		}
+		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0) {
+			if (errno == EINTR)
+				return -EINTR;
+			return -errno;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+int jm_client_send(struct jm_client *c, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT), *line;
+	size_t len, off = 0;
+	int err = 0;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return -ENOMEM;
+	}
+	line[len++] = '\n';
+	line[len] = '\0';
+	while (off < len) {
+		ssize_t w = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(line);
+	return err;
+}
+
+json_t *jm_client_parse(struct jm_client *c)
+{
+	json_error_t jerr;
+	json_t *obj = json_loads(c->line, 0, &jerr);
+
+	if (!obj || !json_is_object(obj)) {
+		fprintf(stderr, "jmctl: %s: not a jmstatd reply (%s): is this socket jmstatd's?\n",
+		        c->path, obj ? "not a JSON object" : jerr.text);
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_raw)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char what[64];
+	json_t *obj;
+	int err;
+
+	*reply = NULL;
+	snprintf(what, sizeof(what), "'%s'", cmd ? cmd : "?");
+	err = jm_client_send(c, req);
+	if (err == 0) {
+		do
+			err = jm_client_read_line(c, JMCTL_REPLY_TIMEOUT_MS);
+		while (err == -EINTR);
+	}
+	if (err) {
+		jm_client_report(c, err, what);
+		return err;
+	}
+	if (print_raw) {
+		fputs(c->line, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+	obj = jm_client_parse(c);
+	if (!obj)
+		return -EPROTO;
+	if (!json_is_true(json_object_get(obj, "ok"))) {
+		const char *msg = json_string_value(json_object_get(obj, "error"));
+
+		if (!msg)
+			msg = "error without a message";
+		if (strncmp(msg, "no such process", 15) == 0) {
+			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
+			        "`jmctl ps` lists the processes it sees)\n", msg, c->path);
+			err = -ENOENT;
+		} else {
+			fprintf(stderr, "jmctl: %s: jmstatd refused %s: %s\n", c->path, what, msg);
+			err = -EPROTO;
+		}
+		json_decref(obj);
+		return err;
+	}
+	*reply = obj;
+	return 0;
+}
+
+int jm_client_open(struct jm_client *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_t *req = NULL, *reply = NULL;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->path = path;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		report_connect(path, ENAMETOOLONG);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = -errno;
+		report_connect(path, errno);
+		return err;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		report_connect(path, errno);
+		goto fail_close;
+	}
+
+	/* The handshake: is this jmstatd, and does it speak our layout? */
+	req = json_pack("{s:s}", "cmd", "version");
+	err = jm_client_call(c, req, &reply, false);
+	json_decref(req);
+	if (err)
+		goto fail_close;
+	json_t *lv = json_object_get(reply, "layout_version");
+	if (!json_is_integer(lv)) {
+		fprintf(stderr, "jmctl: %s: jmstatd's version reply has no "
+		        "layout_version: not a jmstatd this jmctl can talk to "
+		        "(install jmctl and jmstatd from the same release)\n", path);
+		err = -EPROTO;
+		goto fail_reply;
+	}
+	c->layout_version = (int)json_integer_value(lv);
+	if (c->layout_version != (int)JMSTAT_VERSION) {
+		const char *v = jm_str(reply, "version");
+
+		fprintf(stderr, "jmctl: %s: jmstatd %s speaks stats layout version %d, "
+		        "this jmctl %s knows version %u (install jmctl and jmstatd "
+		        "from the same release)\n", path, v[0] ? v : "(unknown)",
+		        c->layout_version, JMCTL_VERSION, JMSTAT_VERSION);
+		err = -EPROTO;
+		goto fail_reply;
+	}
+	c->interval_ms = (int)jm_int(reply, "interval_ms");
+	if (c->interval_ms <= 0)
+		c->interval_ms = 1000;
+	json_decref(reply);
+	return 0;
+
+fail_reply:
+	json_decref(reply);
+fail_close:
+	jm_client_close(c);
+	return err;
+}
+
+void jm_client_close(struct jm_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+	c->line = NULL;
+	c->len = c->cap = 0;
+}

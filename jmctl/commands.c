@@ -1,0 +1,474 @@
+/*
+ * commands.c: the one-shot commands, ps, stats PID and alerts.
+ *
+ * Each sends one request, then prints the reply: as it came with --json,
+ * else as aligned tables in human units. The sort keys of each table are
+ * declared once here, as data; top.c reuses the process keys.
+ */
+#include "jmctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RED    "31"
+#define YELLOW "33"
+#define GREEN  "32"
+
+const struct jm_sort_key jm_ps_keys[] = {
+	{ "pid",       "pid",          false, false },
+	{ "user",      "user",         true,  false },
+	{ "exe",       "exe",          true,  false },
+	{ "allocated", "allocated",    false, true },
+	{ "active",    "active",       false, true },
+	{ "mapped",    "mapped",       false, true },
+	{ "dirty",     "dirty",        false, true },
+	{ "wasted",    "small_wasted", false, true },
+	{ "frag",      "frag_ratio",   false, true },
+	{ "rate",      "alloc_rate",   false, true },
+	{ "age",       "age",          false, true },
+	{ NULL, NULL, false, false }
+};
+
+const struct jm_sort_key jm_bin_keys[] = {
+	{ "size",      "size",         false, false },
+	{ "util",      "util",         false, false },
+	{ "wasted",    "wasted_bytes", false, true },
+	{ "curregs",   "curregs",      false, true },
+	{ "curruns",   "curruns",      false, true },
+	{ "nmalloc",   "nmalloc",      false, true },
+	{ "ndalloc",   "ndalloc",      false, true },
+	{ "nrequests", "nrequests",    false, true },
+	{ "rate",      "request_rate", false, true },
+	{ NULL, NULL, false, false }
+};
+
+const struct jm_sort_key jm_alert_keys[] = {
+	{ "since",     "since",        false, true },
+	{ "state",     "state",        true,  false },
+	{ "rule",      "rule",         true,  false },
+	{ "pid",       "pid",          false, false },
+	{ "value",     "value",        false, true },
+	{ NULL, NULL, false, false }
+};
+
+const struct jm_sort_key *jm_sort_find(const struct jm_sort_key *keys, const char *name)
+{
+	for (; keys->name; keys++)
+		if (strcmp(keys->name, name) == 0)
+			return keys;
+	return NULL;
+}
+
+const char *jm_sort_names(char *buf, size_t size, const struct jm_sort_key *keys)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (; keys->name && off < size; keys++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "", keys->name);
+	return buf;
+}
+
+struct sort_ctx {
+	const struct jm_sort_key *key;
+	const char *tie;
+	bool reverse;
+};
+
+static int cmp_field(const json_t *a, const json_t *b, const char *field, bool text)
+{
+	if (text)
+		return strcmp(jm_str(a, field), jm_str(b, field));
+	double x = jm_num(a, field), y = jm_num(b, field);
+	return (x > y) - (x < y);
+}
+
+static int cmp_items(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_ctx *s = arg;
+	const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = cmp_field(a, b, s->key->field, s->key->text);
+
+	if (s->key->desc)
+		c = -c;
+	if (s->reverse)
+		c = -c;
+	if (c == 0 && s->tie)
+		c = cmp_field(a, b, s->tie, false);
+	return c;
+}
+
+void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
+                  const char *tie_field, bool reverse)
+{
+	struct sort_ctx s = { k, tie_field, reverse };
+
+	if (n > 1)
+		qsort_r(items, n, sizeof(*items), cmp_items, &s);
+}
+
+json_t **jm_array_items(json_t *array, size_t *n)
+{
+	size_t count = json_is_array(array) ? json_array_size(array) : 0;
+	json_t **items = calloc(count + 1, sizeof(*items));
+
+	if (!items) {
+		fputs("jmctl: out of memory\n", stderr);
+		exit(JMCTL_EXIT_ERROR);
+	}
+	for (size_t i = 0; i < count; i++)
+		items[i] = json_array_get(array, i);
+	*n = count;
+	return items;
+}
+
+/* Parses "-s KEY [-r] [-a]" for a one-shot command. */
+static int parse_sort_opts(const char *cmd, int argc, char **argv,
+                           const struct jm_sort_key *keys,
+                           const struct jm_sort_key **key, bool *reverse,
+                           bool *all, const char **operand)
+{
+	const char *optstring = all ? ":s:ra" : ":s:r";
+	char names[256];
+	int c;
+
+	opterr = 0;
+	while ((c = getopt(argc, argv, optstring)) != -1) {
+		switch (c) {
+		case 's':
+			*key = jm_sort_find(keys, optarg);
+			if (!*key)
+				return jm_usage_error(cmd, "unknown sort key '%s' (keys: %s)", optarg,
+				                      jm_sort_names(names, sizeof(names), keys));
+			break;
+		case 'r': *reverse = true; break;
+		case 'a': *all = true; break;
+		case ':':
+			return jm_usage_error(cmd, "option '-%c' needs an argument", optopt);
+		default:
+			return jm_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (operand) {
+		if (optind >= argc)
+			return jm_usage_error(cmd, "missing the process id");
+		*operand = argv[optind++];
+	}
+	if (optind < argc)
+		return jm_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static const char *frag_color(double frag)
+{
+	return frag >= 0.5 ? RED : frag >= 0.25 ? YELLOW : NULL;
+}
+
+/* ------------------------------------------------------------------ ps */
+
+static const struct jm_table_col ps_cols[] = {
+	{ "PID", JM_RIGHT }, { "USER", JM_LEFT }, { "EXE", JM_LEFT },
+	{ "ALLOCATED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "MAPPED", JM_RIGHT },
+	{ "FRAG", JM_RIGHT }, { "ALLOC/S", JM_RIGHT }, { "AGE", JM_RIGHT },
+};
+
+int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv)
+{
+	const struct jm_sort_key *key = &jm_ps_keys[0];
+	bool reverse = false;
+	struct jm_client c;
+	json_t *req, *reply;
+	int err;
+
+	err = parse_sort_opts("ps", argc, argv, jm_ps_keys, &key, &reverse, NULL, NULL);
+	if (err)
+		return err;
+	err = jm_client_open(&c, o->socket);
+	if (err)
+		return err;
+	req = json_pack("{s:s}", "cmd", "ps");
+	err = jm_client_call(&c, req, &reply, o->json);
+	json_decref(req);
+	jm_client_close(&c);
+	if (err || o->json) {
+		json_decref(reply);
+		return err;
+	}
+
+	size_t n;
+	json_t **procs = jm_array_items(json_object_get(reply, "processes"), &n);
+	struct jm_table t;
+
+	jm_sort_json(procs, n, key, "pid", reverse);
+	jm_table_init(&t, ps_cols, (int)(sizeof(ps_cols) / sizeof(ps_cols[0])));
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = procs[i];
+		char pid[24], al[24], ac[24], ma[24], fr[24], ra[24], ag[24];
+		const char *user = jm_str(p, "user");
+		char uid[24];
+
+		if (!user[0]) {
+			snprintf(uid, sizeof(uid), "%lld", jm_int(p, "uid"));
+			user = uid;
+		}
+		snprintf(pid, sizeof(pid), "%lld", jm_int(p, "pid"));
+		const char *cells[] = {
+			pid, user, jm_str(p, "exe"),
+			jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
+			jm_fmt_bytes(ac, sizeof(ac), jm_num(p, "active")),
+			jm_fmt_bytes(ma, sizeof(ma), jm_num(p, "mapped")),
+			jm_fmt_pct(fr, sizeof(fr), jm_num(p, "frag_ratio")),
+			jm_fmt_rate(ra, sizeof(ra), jm_num(p, "alloc_rate")),
+			jm_fmt_age(ag, sizeof(ag), jm_num(p, "age")),
+		};
+		jm_table_add(&t, cells);
+		jm_table_color(&t, t.nrows - 1, 6, frag_color(jm_num(p, "frag_ratio")));
+	}
+	jm_table_print(&t, stdout, o->color);
+	if (n == 0 && o->tty)
+		printf("(no process runs with jmalloc, or none of yours: start one with "
+		       "LD_PRELOAD=/path/to/libjmalloc.so)\n");
+	jm_table_free(&t);
+	free(procs);
+	json_decref(reply);
+	return 0;
+}
+
+/* --------------------------------------------------------------- stats */
+
+static const struct jm_table_col arena_cols[] = {
+	{ "ARENA", JM_RIGHT }, { "THREADS", JM_RIGHT }, { "CHUNKS", JM_RIGHT },
+	{ "MAPPED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "SMALL", JM_RIGHT },
+	{ "LARGE", JM_RIGHT }, { "HUGE", JM_RIGHT }, { "DIRTY", JM_RIGHT },
+	{ "PURGED", JM_RIGHT },
+};
+
+static const struct jm_table_col bin_cols[] = {
+	{ "BIN", JM_RIGHT }, { "SIZE", JM_RIGHT }, { "REGS/RUN", JM_RIGHT },
+	{ "CURREGS", JM_RIGHT }, { "CACHED", JM_RIGHT }, { "CURRUNS", JM_RIGHT },
+	{ "UTIL", JM_RIGHT }, { "WASTED", JM_RIGHT }, { "NMALLOC", JM_RIGHT },
+	{ "NDALLOC", JM_RIGHT }, { "NREQUESTS", JM_RIGHT }, { "MALLOC/S", JM_RIGHT },
+	{ "REQ/S", JM_RIGHT },
+};
+
+static void print_process_summary(const json_t *p)
+{
+	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
+	const char *user = jm_str(p, "user");
+
+	printf("process %lld (%s)  user %s  threads %lld  arenas %lld  age %s\n",
+	       jm_int(p, "pid"), jm_str(p, "exe"), user[0] ? user : "?",
+	       jm_int(p, "nthreads"), jm_int(p, "narenas"),
+	       jm_fmt_age(a, sizeof(a), jm_num(p, "age")));
+	printf("allocated %s  active %s  mapped %s  dirty %s\n",
+	       jm_fmt_bytes(b, sizeof(b), jm_num(p, "allocated")),
+	       jm_fmt_bytes(c, sizeof(c), jm_num(p, "active")),
+	       jm_fmt_bytes(d, sizeof(d), jm_num(p, "mapped")),
+	       jm_fmt_bytes(e, sizeof(e), jm_num(p, "dirty")));
+	printf("fragmentation %s  wasted in small runs %s  allocations/s %s  frees/s %s\n",
+	       jm_fmt_pct(f, sizeof(f), jm_num(p, "frag_ratio")),
+	       jm_fmt_bytes(g, sizeof(g), jm_num(p, "small_wasted")),
+	       jm_fmt_rate(h, sizeof(h), jm_num(p, "alloc_rate")),
+	       jm_fmt_rate(a, sizeof(a), jm_num(p, "free_rate")));
+}
+
+static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
+{
+	size_t n, shown = 0;
+	json_t **items = jm_array_items(arenas, &n);
+	struct jm_table t;
+
+	jm_table_init(&t, arena_cols, (int)(sizeof(arena_cols) / sizeof(arena_cols[0])));
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = items[i];
+		char idx[24], th[24], ch[24], m[24], ac[24], s[24], l[24], h[24], d[24], p[24];
+
+		if (!all && jm_num(a, "mapped") == 0 && jm_num(a, "nthreads") == 0)
+			continue;
+		snprintf(idx, sizeof(idx), "%lld", jm_int(a, "index"));
+		snprintf(th, sizeof(th), "%lld", jm_int(a, "nthreads"));
+		snprintf(ch, sizeof(ch), "%lld", jm_int(a, "nchunks"));
+		const char *cells[] = {
+			idx, th, ch,
+			jm_fmt_bytes(m, sizeof(m), jm_num(a, "mapped")),
+			jm_fmt_bytes(ac, sizeof(ac), jm_num(a, "active")),
+			jm_fmt_bytes(s, sizeof(s), jm_num(a, "allocated_small")),
+			jm_fmt_bytes(l, sizeof(l), jm_num(a, "allocated_large")),
+			jm_fmt_bytes(h, sizeof(h), jm_num(a, "allocated_huge")),
+			jm_fmt_bytes(d, sizeof(d), jm_num(a, "dirty")),
+			jm_fmt_bytes(p, sizeof(p), jm_num(a, "purged")),
+		};
+		jm_table_add(&t, cells);
+		shown++;
+	}
+	printf("\narenas: %zu in use of %zu%s\n", shown, n,
+	       all || shown == n ? "" : " (-a lists all)");
+	jm_table_print(&t, stdout, o->color);
+	jm_table_free(&t);
+	free(items);
+}
+
+/* A bin that never served an allocation and holds nothing is idle. */
+static bool bin_idle(const json_t *b)
+{
+	return jm_num(b, "nmalloc") == 0 && jm_num(b, "curruns") == 0 &&
+	       jm_num(b, "nrequests") == 0 && jm_num(b, "curregs") == 0;
+}
+
+static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
+                       const struct jm_sort_key *key, bool reverse)
+{
+	size_t n, shown = 0;
+	json_t **items = jm_array_items(bins, &n);
+	struct jm_table t;
+
+	jm_sort_json(items, n, key, "size", reverse);
+	jm_table_init(&t, bin_cols, (int)(sizeof(bin_cols) / sizeof(bin_cols[0])));
+	for (size_t i = 0; i < n; i++) {
+		json_t *b = items[i];
+		char bi[24], sz[24], rpr[24], cr[24], ca[24], cu[24], ut[24], wa[24],
+		     nm[24], nd[24], nr[24], mr[24], rr[24];
+
+		if (!all && bin_idle(b))
+			continue;
+		snprintf(bi, sizeof(bi), "%lld", jm_int(b, "bin"));
+		snprintf(sz, sizeof(sz), "%lld", jm_int(b, "size"));
+		snprintf(rpr, sizeof(rpr), "%lld", jm_int(b, "regs_per_run"));
+		snprintf(cr, sizeof(cr), "%lld", jm_int(b, "curregs"));
+		snprintf(ca, sizeof(ca), "%lld", jm_int(b, "cached"));
+		snprintf(cu, sizeof(cu), "%lld", jm_int(b, "curruns"));
+		const char *cells[] = {
+			bi, sz, rpr, cr, ca, cu,
+			jm_fmt_pct(ut, sizeof(ut), jm_num(b, "util")),
+			jm_fmt_bytes(wa, sizeof(wa), jm_num(b, "wasted_bytes")),
+			jm_fmt_count(nm, sizeof(nm), jm_num(b, "nmalloc")),
+			jm_fmt_count(nd, sizeof(nd), jm_num(b, "ndalloc")),
+			jm_fmt_count(nr, sizeof(nr), jm_num(b, "nrequests")),
+			jm_fmt_rate(mr, sizeof(mr), jm_num(b, "malloc_rate")),
+			jm_fmt_rate(rr, sizeof(rr), jm_num(b, "request_rate")),
+		};
+		jm_table_add(&t, cells);
+		if (jm_num(b, "curruns") > 0)
+			jm_table_color(&t, t.nrows - 1, 6, frag_color(1.0 - jm_num(b, "util")));
+		shown++;
+	}
+	printf("\nbins: %zu in use of %zu%s\n", shown, n,
+	       all || shown == n ? "" : " (-a lists all)");
+	jm_table_print(&t, stdout, o->color);
+	jm_table_free(&t);
+	free(items);
+}
+
+int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)
+{
+	const struct jm_sort_key *key = &jm_bin_keys[0];
+	bool reverse = false, all = false;
+	const char *arg = NULL;
+	struct jm_client c;
+	json_t *req, *reply;
+	long pid;
+	int err;
+
+	err = parse_sort_opts("stats", argc, argv, jm_bin_keys, &key, &reverse, &all, &arg);
+	if (err)
+		return err;
+	pid = jm_parse_pid("stats", arg);
+	if (pid < 0)
+		return -EINVAL;
+	err = jm_client_open(&c, o->socket);
+	if (err)
+		return err;
+	req = json_pack("{s:s,s:I}", "cmd", "stats", "pid", (json_int_t)pid);
+	err = jm_client_call(&c, req, &reply, o->json);
+	json_decref(req);
+	jm_client_close(&c);
+	if (err || o->json) {
+		json_decref(reply);
+		return err;
+	}
+	print_process_summary(reply);
+	print_arenas(o, json_object_get(reply, "arenas"), all);
+	print_bins(o, json_object_get(reply, "bins"), all, key, reverse);
+	json_decref(reply);
+	return 0;
+}
+
+/* -------------------------------------------------------------- alerts */
+
+static const struct jm_table_col alert_cols[] = {
+	{ "ID", JM_LEFT }, { "STATE", JM_LEFT }, { "RULE", JM_LEFT },
+	{ "PID", JM_RIGHT }, { "EXE", JM_LEFT }, { "SINCE", JM_RIGHT },
+	{ "VALUE", JM_RIGHT }, { "THRESHOLD", JM_RIGHT }, { "MESSAGE", JM_LEFT },
+};
+
+int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
+{
+	const struct jm_sort_key *key = &jm_alert_keys[0];
+	bool reverse = false;
+	struct jm_client c;
+	json_t *req, *reply;
+	int err;
+
+	err = parse_sort_opts("alerts", argc, argv, jm_alert_keys, &key, &reverse, NULL, NULL);
+	if (err)
+		return err;
+	err = jm_client_open(&c, o->socket);
+	if (err)
+		return err;
+	req = json_pack("{s:s}", "cmd", "alerts");
+	err = jm_client_call(&c, req, &reply, o->json);
+	json_decref(req);
+	jm_client_close(&c);
+	if (err || o->json) {
+		json_decref(reply);
+		return err;
+	}
+
+	size_t n;
+	json_t **alerts = jm_array_items(json_object_get(reply, "alerts"), &n);
+	double now = jm_num(reply, "time");
+	struct jm_table t;
+
+	if (now <= 0)
+		now = (double)time(NULL);
+	jm_sort_json(alerts, n, key, "since", reverse);
+	jm_table_init(&t, alert_cols, (int)(sizeof(alert_cols) / sizeof(alert_cols[0])));
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = alerts[i];
+		json_t *id = json_object_get(a, "id");
+		char ids[32], pid[24], since[32], val[32], thr[32];
+		const char *state = jm_str(a, "state");
+
+		if (json_is_string(id))
+			snprintf(ids, sizeof(ids), "%s", json_string_value(id));
+		else
+			snprintf(ids, sizeof(ids), "%lld", jm_int(a, "id"));
+		if (jm_int(a, "pid") > 0)
+			snprintf(pid, sizeof(pid), "%lld", jm_int(a, "pid"));
+		else
+			snprintf(pid, sizeof(pid), "-");
+		jm_fmt_age(since, sizeof(since) - 4, now - jm_num(a, "since"));
+		strcat(since, " ago");
+		snprintf(val, sizeof(val), "%.4g", jm_num(a, "value"));
+		snprintf(thr, sizeof(thr), "%.4g", jm_num(a, "threshold"));
+		const char *cells[] = {
+			ids, state, jm_str(a, "rule"), pid, jm_str(a, "exe"), since,
+			val, thr, jm_str(a, "message"),
+		};
+		jm_table_add(&t, cells);
+		jm_table_color(&t, t.nrows - 1, 1,
+		               strcmp(state, "firing") == 0 ? RED :
+		               strcmp(state, "pending") == 0 ? YELLOW : GREEN);
+	}
+	if (n == 0)
+		printf("no alerts (pending, firing or recently resolved)\n");
+	else
+		jm_table_print(&t, stdout, o->color);
+	jm_table_free(&t);
+	free(alerts);
+	json_decref(reply);
+	return 0;
+}

@@ -1,0 +1,313 @@
+/*
+ * format.c: how jmctl writes numbers and tables for people.
+ *
+ * Bytes in binary units with three significant digits ("512 B", "1.50 KiB",
+ * "12.3 MiB", "104 GiB"), counts and rates with k/M/G suffixes, ratios as
+ * percentages, ages as "3m12s". The table prints aligned columns separated
+ * by two spaces; colour is added around the padded text, so alignment never
+ * depends on escape sequences.
+ */
+#include "jmctl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Three significant digits: 1.23, 12.3, 123. */
+static const char *three_digits(char *buf, size_t size, double v, const char *unit)
+{
+	if (v < 9.995)
+		snprintf(buf, size, "%.2f%s", v, unit);
+	else if (v < 99.95)
+		snprintf(buf, size, "%.1f%s", v, unit);
+	else
+		snprintf(buf, size, "%.0f%s", v, unit);
+	return buf;
+}
+
+const char *jm_fmt_bytes(char *buf, size_t size, double bytes)
+{
+	static const char *const units[] = { " KiB", " MiB", " GiB", " TiB", " PiB" };
+	int u = -1;
+
+	if (bytes < 0 || !isfinite(bytes))
+		bytes = 0;
+	if (bytes < 1024) {
+		snprintf(buf, size, "%.0f B", bytes);
+		return buf;
+	}
+	/* 1023.9 KiB would print as "1024 KiB": move up a unit first. */
+	while (u < 4 && bytes >= 999.5) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0) {  /* 1000..1023 bytes written as KiB */
+		bytes /= 1024;
+		u = 0;
+	}
+	return three_digits(buf, size, bytes, units[u]);
+}
+
+const char *jm_fmt_count(char *buf, size_t size, double n)
+{
+	static const char *const units[] = { "k", "M", "G", "T" };
+	int u = -1;
+
+	if (n < 0 || !isfinite(n))
+		n = 0;
+	if (n < 1000) {
+		snprintf(buf, size, "%.0f", n);
+		return buf;
+	}
+	while (u < 3 && n >= 999.5) {
+		n /= 1000;
+		u++;
+	}
+	return three_digits(buf, size, n, units[u]);
+}
+
+const char *jm_fmt_rate(char *buf, size_t size, double per_sec)
+{
+	if (per_sec > 0 && per_sec < 0.995) {
+		snprintf(buf, size, "%.2f", per_sec);
+		return buf;
+	}
+	return jm_fmt_count(buf, size, per_sec);
+}
+
+const char *jm_fmt_pct(char *buf, size_t size, double ratio)
+{
+	if (!isfinite(ratio))
+		ratio = 0;
+	snprintf(buf, size, "%.1f%%", ratio * 100.0);
+	return buf;
+}
+
+const char *jm_fmt_age(char *buf, size_t size, double seconds)
+{
+	long long s = seconds > 0 && isfinite(seconds) ? (long long)seconds : 0;
+
+	if (s < 60)
+		snprintf(buf, size, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, size, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+double jm_num(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+long long jm_int(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (long long)json_real_value(v);
+	return -1;
+}
+
+const char *jm_str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : "";
+}
+
+/* ------------------------------------------------------------- the table */
+
+static void oom(void)
+{
+	fputs("jmctl: out of memory\n", stderr);
+	exit(JMCTL_EXIT_ERROR);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (!q)
+		oom();
+	return q;
+}
+
+void jm_table_init(struct jm_table *t, const struct jm_table_col *cols, int ncols)
+{
+	memset(t, 0, sizeof(*t));
+	t->cols = cols;
+	t->ncols = ncols;
+}
+
+void jm_table_add(struct jm_table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->cells = xrealloc(t->cells, sizeof(char *) * (size_t)t->cap * (size_t)t->ncols);
+		t->colors = xrealloc(t->colors, sizeof(char *) * (size_t)t->cap * (size_t)t->ncols);
+	}
+	for (int i = 0; i < t->ncols; i++) {
+		size_t k = (size_t)t->nrows * (size_t)t->ncols + (size_t)i;
+
+		t->cells[k] = strdup(cells[i] ? cells[i] : "");
+		if (!t->cells[k])
+			oom();
+		t->colors[k] = NULL;
+	}
+	t->nrows++;
+}
+
+void jm_table_color(struct jm_table *t, int row, int col, const char *sgr)
+{
+	if (row >= 0 && row < t->nrows && col >= 0 && col < t->ncols)
+		t->colors[(size_t)row * (size_t)t->ncols + (size_t)col] = sgr;
+}
+
+int jm_utf8_width(const char *s)
+{
+	int w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static void put_cell(FILE *out, const char *text, const char *sgr, int width,
+                     enum jm_align align, bool last)
+{
+	int pad = width - jm_utf8_width(text);
+
+	if (pad < 0)
+		pad = 0;
+	if (align == JM_RIGHT)
+		fprintf(out, "%*s", pad, "");
+	if (sgr)
+		fprintf(out, "\033[%sm%s\033[0m", sgr, text);
+	else
+		fputs(text, out);
+	if (align == JM_LEFT && !last)
+		fprintf(out, "%*s", pad, "");
+}
+
+void jm_table_print(const struct jm_table *t, FILE *out, bool color)
+{
+	int *width = calloc((size_t)t->ncols, sizeof(int));
+
+	if (!width)
+		oom();
+	for (int i = 0; i < t->ncols; i++)
+		width[i] = jm_utf8_width(t->cols[i].title);
+	for (int r = 0; r < t->nrows; r++)
+		for (int i = 0; i < t->ncols; i++) {
+			int w = jm_utf8_width(t->cells[(size_t)r * (size_t)t->ncols + (size_t)i]);
+
+			if (w > width[i])
+				width[i] = w;
+		}
+	for (int i = 0; i < t->ncols; i++) {
+		if (i)
+			fputs("  ", out);
+		put_cell(out, t->cols[i].title, color ? "1" : NULL, width[i],
+		         t->cols[i].align, i == t->ncols - 1);
+	}
+	fputc('\n', out);
+	for (int r = 0; r < t->nrows; r++) {
+		for (int i = 0; i < t->ncols; i++) {
+			size_t k = (size_t)r * (size_t)t->ncols + (size_t)i;
+
+			if (i)
+				fputs("  ", out);
+			put_cell(out, t->cells[k], color ? t->colors[k] : NULL, width[i],
+			         t->cols[i].align, i == t->ncols - 1);
+		}
+		fputc('\n', out);
+	}
+	free(width);
+}
+
+void jm_table_free(struct jm_table *t)
+{
+	for (size_t k = 0; k < (size_t)t->nrows * (size_t)t->ncols; k++)
+		free(t->cells[k]);
+	free(t->cells);
+	free(t->colors);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---------------------------------------------------- pictures in text */
+
+void jm_sparkline(char *buf, size_t size, const double *v, int n, double max, bool utf8)
+{
+	static const char *const blocks[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	static const char ascii[] = "_.-:=+*#";
+	size_t off = 0;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *glyph;
+		char one[2] = { 0, 0 };
+		int level;
+
+		if (v[i] < 0 || max <= 0) {
+			glyph = " ";
+		} else {
+			level = (int)(v[i] / max * 7.0 + 0.5);
+			if (level < 0)
+				level = 0;
+			if (level > 7)
+				level = 7;
+			if (utf8) {
+				glyph = blocks[level];
+			} else {
+				one[0] = ascii[level];
+				glyph = one;
+			}
+		}
+		size_t gl = strlen(glyph);
+		if (off + gl + 1 > size)
+			break;
+		memcpy(buf + off, glyph, gl + 1);
+		off += gl;
+	}
+}
+
+void jm_meter(char *buf, size_t size, double ratio, int width)
+{
+	char pct[16];
+	int bars, plen;
+
+	if (width < 1 || size < (size_t)width + 3) {
+		if (size)
+			buf[0] = '\0';
+		return;
+	}
+	if (!isfinite(ratio) || ratio < 0) {
+		ratio = 0;
+		snprintf(pct, sizeof(pct), "-");
+	} else {
+		if (ratio > 1)
+			ratio = 1;
+		snprintf(pct, sizeof(pct), "%.1f%%", ratio * 100.0);
+	}
+	plen = (int)strlen(pct);
+	bars = (int)(ratio * width + 0.5);
+	buf[0] = '[';
+	for (int i = 0; i < width; i++)
+		buf[1 + i] = i < bars ? '|' : ' ';
+	/* The percentage sits inside the bar at its right end, as in htop. */
+	if (plen <= width)
+		memcpy(buf + 1 + width - plen, pct, (size_t)plen);
+	buf[1 + width] = ']';
+	buf[2 + width] = '\0';
+}

@@ -1,0 +1,185 @@
+/*
+ * jmctl.h: the pieces of jmctl and how they fit.
+ *
+ *   main.c      the command line: global options, the commands, usage/help
+ *   client.c    the connection to jmstatd: finding the socket, one JSON
+ *               line each way (protocol in README.md), the version check,
+ *               and the one table of error messages a user sees
+ *   format.c    human units (KiB, MiB, %, 1.2k/s, 3m12s) and the aligned
+ *               text table that ps, stats, alerts and `top -b` print
+ *   commands.c  ps, stats PID, alerts: one request, one printed reply
+ *   top.c       top: the subscribe stream, the model of a frame (sorted
+ *               bins or processes, host history), the plain-text frames of
+ *               -b and the curses live view
+ *
+ * Functions that can fail return 0 or a negative errno-like code; the
+ * message for the user is printed once, where the failure is understood,
+ * and main() turns the result into the exit status (0, 1, 2 for usage).
+ */
+#ifndef JMCTL_H
+#define JMCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#define JMCTL_VERSION "0.1.0"
+
+/* Exit statuses (PRODUCT §5). */
+#define JMCTL_EXIT_OK    0
+#define JMCTL_EXIT_ERROR 1
+#define JMCTL_EXIT_USAGE 2
+
+/* How long a request may wait for its reply before jmctl gives up. */
+#define JMCTL_REPLY_TIMEOUT_MS 10000
+
+/* Options common to every command, read once by main(). */
+struct jmctl_opts {
+	const char *socket;      /* socket path (option, env or default) */
+	bool json;               /* print the daemon's replies as they came */
+	bool tty;                /* stdout is a terminal */
+	bool color;              /* colour allowed (tty and no NO_COLOR) */
+	bool utf8;               /* the locale can show block characters */
+};
+
+/* ------------------------------------------------------------ client.c */
+
+/* A connection to jmstatd. `line` holds the last line read (without its
+ * newline), valid until the next read. */
+struct jm_client {
+	int fd;
+	const char *path;        /* socket path, for messages */
+	char *buf;               /* bytes read and not yet consumed */
+	size_t len, cap;
+	char *line;              /* last line returned by jm_client_read_line */
+	int layout_version;      /* from the version handshake */
+	int interval_ms;         /* the daemon's sample interval */
+};
+
+/* Puts the default socket path (PRODUCT §4) into buf. */
+void jm_client_default_socket(char *buf, size_t size);
+
+/* Connects to opts->socket and checks the daemon's version. On failure,
+ * prints one line naming the socket and what to do, and returns -errno. */
+int jm_client_open(struct jm_client *c, const char *path);
+void jm_client_close(struct jm_client *c);
+
+/* Sends one request object (not consumed). */
+int jm_client_send(struct jm_client *c, json_t *req);
+
+/* Reads one line, waiting at most timeout_ms (-1: forever). Returns 0 with
+ * c->line set, -ETIMEDOUT, -EPIPE at end of stream, or another -errno.
+ * Prints nothing. */
+int jm_client_read_line(struct jm_client *c, int timeout_ms);
+
+/* Sends req, reads one reply line and parses it. Returns 0 with *reply
+ * (an object with "ok": true) and c->line the raw text; on any failure
+ * prints one line on stderr and returns -errno (-ENOENT for an "ok": false
+ * reply of "no such process", -EPROTO for other daemon errors). When
+ * print_raw is set, a reply that came is also printed to stdout as is,
+ * whether ok or not. */
+int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_raw);
+
+/* Parses c->line: returns the object, or NULL after printing why. */
+json_t *jm_client_parse(struct jm_client *c);
+
+/* Prints the message for a failed read (-ETIMEDOUT, -EPIPE, ...). */
+void jm_client_report(struct jm_client *c, int err, const char *what);
+
+/* ------------------------------------------------------------ format.c */
+
+/* Human units. Each writes into buf (size >= 16) and returns buf. */
+const char *jm_fmt_bytes(char *buf, size_t size, double bytes);   /* "12.3 MiB" */
+const char *jm_fmt_count(char *buf, size_t size, double n);       /* "1.2k", "3.4M" */
+const char *jm_fmt_rate(char *buf, size_t size, double per_sec);  /* "1.2k" ("0", "-") */
+const char *jm_fmt_pct(char *buf, size_t size, double ratio);     /* "12.3%" */
+const char *jm_fmt_age(char *buf, size_t size, double seconds);   /* "3m12s", "2h05m", "4d03h" */
+
+/* JSON accessors that tolerate absent fields (0, "" or -1). */
+double jm_num(const json_t *obj, const char *key);
+long long jm_int(const json_t *obj, const char *key);
+const char *jm_str(const json_t *obj, const char *key);
+
+/* An aligned text table: columns separated by two spaces, numbers right-
+ * aligned, the last column never padded. Cells are copied. */
+enum jm_align { JM_LEFT, JM_RIGHT };
+
+struct jm_table_col {
+	const char *title;
+	enum jm_align align;
+};
+
+struct jm_table {
+	int ncols;
+	const struct jm_table_col *cols;
+	int nrows, cap;
+	char **cells;            /* nrows * ncols strings */
+	const char **colors;     /* per cell ANSI colour start, or NULL */
+};
+
+void jm_table_init(struct jm_table *t, const struct jm_table_col *cols, int ncols);
+/* Appends a row: ncols cell strings. */
+void jm_table_add(struct jm_table *t, const char *const *cells);
+/* Colours cell (row, col) with an ANSI SGR sequence (only used with color). */
+void jm_table_color(struct jm_table *t, int row, int col, const char *sgr);
+void jm_table_print(const struct jm_table *t, FILE *out, bool color);
+void jm_table_free(struct jm_table *t);
+
+/* Display width of a UTF-8 string (one column per code point). */
+int jm_utf8_width(const char *s);
+
+/* A sparkline of n values scaled to [0, max] into buf: one block character
+ * ("▁".."█", or " .:-=+*#" without UTF-8) per value; values < 0 are gaps. */
+void jm_sparkline(char *buf, size_t size, const double *v, int n, double max, bool utf8);
+
+/* A meter like htop's: "[|||||||      73.2%]" of the given inner width;
+ * a negative ratio (nothing to measure) draws an empty meter with "-". */
+void jm_meter(char *buf, size_t size, double ratio, int width);
+
+/* ---------------------------------------------------------- commands.c */
+
+/* A sort key: the name users type after -s, the JSON field it reads, and
+ * its natural order (text ascending; numbers descending, biggest first,
+ * except where the smallest is the interesting end, like utilisation). */
+struct jm_sort_key {
+	const char *name;
+	const char *field;
+	bool text;
+	bool desc;
+};
+
+extern const struct jm_sort_key jm_ps_keys[];    /* processes */
+extern const struct jm_sort_key jm_bin_keys[];   /* bins in `stats` */
+extern const struct jm_sort_key jm_alert_keys[];
+
+/* The key named name, or NULL. */
+const struct jm_sort_key *jm_sort_find(const struct jm_sort_key *keys, const char *name);
+/* "pid, user, ..." into buf, for messages. */
+const char *jm_sort_names(char *buf, size_t size, const struct jm_sort_key *keys);
+/* Sorts n JSON objects by key k (ties by tie_field, ascending). */
+void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
+                  const char *tie_field, bool reverse);
+/* The elements of a JSON array, borrowed, in a new C array. */
+json_t **jm_array_items(json_t *array, size_t *n);
+
+int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv);
+int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv);
+int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv);
+
+/* --------------------------------------------------------------- top.c */
+
+int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv);
+
+/* ---------------------------------------------------------------- main.c */
+
+/* Prints "jmctl: msg" and the command's usage on stderr; returns -EINVAL,
+ * which main() turns into exit status 2. */
+int jm_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parses a pid argument; returns it, or -1 after a usage error. */
+long jm_parse_pid(const char *cmd, const char *arg);
+
+#endif

@@ -1,0 +1,914 @@
+/*
+ * top.c: `jmctl top`, the live view of per-bin usage.
+ *
+ * One connection: {"cmd":"history"} first (to draw the sparkline of the
+ * last minutes at once), then {"cmd":"subscribe"}, after which jmstatd
+ * sends one update per sample interval. The newest update is the model;
+ * a frame is built from it as lines of text (build_frame), then either
+ * printed (-b, or when stdout is not a terminal) or drawn with curses,
+ * where the meters get their colours. A frame is drawn when an update
+ * arrives and -d seconds have passed since the last one, and at once after
+ * a key or a resize.
+ *
+ * The terminal is restored on every way out: q, Ctrl-C (SIGINT), SIGTERM,
+ * SIGHUP, the daemon closing the stream, and exit() from anywhere (atexit).
+ */
+#include "jmctl.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bin sort keys of the live view (`inuse` is regions held by the program). */
+static const struct jm_sort_key top_bin_keys[] = {
+	{ "wasted", "wasted_bytes", false, true },
+	{ "util",   "util",         false, false },
+	{ "size",   "size",         false, false },
+	{ "inuse",  "inuse",        false, true },
+	{ "runs",   "curruns",      false, true },
+	{ "rate",   "request_rate", false, true },
+	{ NULL, NULL, false, false }
+};
+
+/* The process view's keys: allocated first (the default there). */
+static const struct jm_sort_key top_proc_keys[] = {
+	{ "allocated", "allocated",    false, true },
+	{ "active",    "active",       false, true },
+	{ "mapped",    "mapped",       false, true },
+	{ "frag",      "frag_ratio",   false, true },
+	{ "wasted",    "small_wasted", false, true },
+	{ "rate",      "alloc_rate",   false, true },
+	{ "pid",       "pid",          false, false },
+	{ "user",      "user",         true,  false },
+	{ "exe",       "exe",          true,  false },
+	{ "age",       "age",          false, true },
+	{ NULL, NULL, false, false }
+};
+
+enum view { VIEW_BINS, VIEW_PROCS };
+
+#define HIST_MAX 4096        /* samples kept for the sparkline */
+#define SPARK_SPAN_S 600.0   /* the sparkline shows at most 10 minutes */
+#define LINE_MAX_BYTES 2048
+
+/* A line of a frame: text, and where the meter sits in it (for colour). */
+enum line_kind { LINE_PLAIN, LINE_BOLD, LINE_TITLE, LINE_SPARK };
+
+struct line {
+	enum line_kind kind;
+	int meter_off, meter_len;    /* byte range of the meter, or -1 */
+	double meter_ratio;          /* utilisation the meter shows */
+	char text[LINE_MAX_BYTES];
+};
+
+struct frame {
+	struct line *lines;
+	int n, cap;
+	int nrows;                   /* table rows (bins or processes) */
+	int first_row;               /* index in lines of the first table row */
+};
+
+struct top {
+	const struct jmctl_opts *o;
+	struct jm_client c;
+	long pid;                    /* 0: all processes */
+	double delay_s;
+	bool batch;
+	long nframes;                /* 0: until stopped */
+	enum view view;
+	int key[2];                  /* sort key index per view */
+	bool reverse;
+	bool help;                   /* show the keys line */
+	int scroll;                  /* first table row shown (curses) */
+	bool curses_on;
+
+	json_t *last;                /* newest update */
+	char *last_raw;              /* its text, for --json */
+	double last_time;            /* its "time" */
+	double last_arrival;         /* monotonic seconds it arrived */
+	bool fresh;                  /* an update not yet drawn */
+
+	int hn, hhead;               /* history ring */
+	double ht[HIST_MAX], halloc[HIST_MAX], hactive[HIST_MAX];
+};
+
+static volatile sig_atomic_t got_signal;
+static bool curses_active;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void restore_terminal(void)
+{
+	if (curses_active) {
+		curses_active = false;
+		endwin();
+	}
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const struct jm_sort_key *view_keys(const struct top *t)
+{
+	return t->view == VIEW_BINS ? top_bin_keys : top_proc_keys;
+}
+
+static int nkeys(const struct jm_sort_key *k)
+{
+	int n = 0;
+
+	while (k[n].name)
+		n++;
+	return n;
+}
+
+/* ------------------------------------------------------------- history */
+
+static void hist_add(struct top *t, double when, double allocated, double active)
+{
+	if (t->hn > 0) {
+		int newest = (t->hhead + t->hn - 1) % HIST_MAX;
+
+		if (when <= t->ht[newest])
+			return;
+	}
+	int slot = (t->hhead + t->hn) % HIST_MAX;
+
+	if (t->hn == HIST_MAX)
+		t->hhead = (t->hhead + 1) % HIST_MAX;
+	else
+		t->hn++;
+	t->ht[slot] = when;
+	t->halloc[slot] = allocated;
+	t->hactive[slot] = active;
+}
+
+/* The sparkline's columns: the newest at the right, each covering
+ * `bucket` seconds; a column without a sample repeats the one before it,
+ * columns before the first sample are gaps (-1). */
+static double hist_columns(const struct top *t, int cols, double *va, double *vb,
+                           double *max)
+{
+	double interval = t->c.interval_ms / 1000.0, now, oldest, span, bucket;
+
+	*max = 0;
+	for (int i = 0; i < cols; i++)
+		va[i] = vb[i] = -1;
+	if (t->hn == 0 || cols <= 0)
+		return 0;
+	now = t->ht[(t->hhead + t->hn - 1) % HIST_MAX];
+	oldest = t->ht[t->hhead];
+	span = now - oldest;
+	if (span > SPARK_SPAN_S)
+		span = SPARK_SPAN_S;
+	bucket = span / cols;
+	if (bucket < interval)
+		bucket = interval;
+	for (int k = 0; k < t->hn; k++) {
+		int s = (t->hhead + k) % HIST_MAX;
+		double age = now - t->ht[s];
+		int col = cols - 1 - (int)(age / bucket + 0.5);
+
+		if (col < 0 || col >= cols)
+			continue;
+		va[col] = t->halloc[s];   /* the newest sample of the bucket wins */
+		vb[col] = t->hactive[s];
+	}
+	for (int i = 1; i < cols; i++)
+		if (va[i] < 0 && va[i - 1] >= 0) {
+			va[i] = va[i - 1];
+			vb[i] = vb[i - 1];
+		}
+	for (int i = 0; i < cols; i++) {
+		if (va[i] > *max)
+			*max = va[i];
+		if (vb[i] > *max)
+			*max = vb[i];
+	}
+	return bucket * cols;
+}
+
+/* ---------------------------------------------------------------- frame */
+
+static struct line *frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static struct line *frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	struct line *l;
+
+	if (f->n == f->cap) {
+		int ncap = f->cap ? f->cap * 2 : 64;
+		struct line *nl = realloc(f->lines, sizeof(*nl) * (size_t)ncap);
+
+		if (!nl) {
+			restore_terminal();
+			fputs("jmctl: out of memory\n", stderr);
+			exit(JMCTL_EXIT_ERROR);
+		}
+		f->lines = nl;
+		f->cap = ncap;
+	}
+	l = &f->lines[f->n++];
+	l->kind = kind;
+	l->meter_off = l->meter_len = -1;
+	l->meter_ratio = 0;
+	va_start(ap, fmt);
+	vsnprintf(l->text, sizeof(l->text), fmt, ap);
+	va_end(ap);
+	return l;
+}
+
+/* The process entry of pid in an update, or NULL. */
+static json_t *find_proc(json_t *upd, long pid)
+{
+	json_t *procs = json_object_get(upd, "processes"), *p;
+	size_t i;
+
+	json_array_foreach(procs, i, p)
+		if (jm_int(p, "pid") == pid)
+			return p;
+	return NULL;
+}
+
+static void add_spark(struct top *t, struct frame *f, int width)
+{
+	int cols = width - 24;
+	double *va, *vb, max, shown;
+	char *spark, v[24], m[24], age[24];
+	size_t ssize;
+
+	if (cols > 150)
+		cols = 150;
+	if (cols < 8)
+		return;
+	va = calloc((size_t)cols * 2, sizeof(double));
+	ssize = (size_t)cols * 4 + 1;
+	spark = malloc(ssize);
+	if (!va || !spark) {
+		free(va);
+		free(spark);
+		return;
+	}
+	vb = va + cols;
+	shown = hist_columns(t, cols, va, vb, &max);
+	int newest = (t->hhead + t->hn - 1) % HIST_MAX;
+
+	jm_sparkline(spark, ssize, va, cols, max, t->o->utf8);
+	frame_add(f, LINE_SPARK, "allocated  %s  %s", spark,
+	          jm_fmt_bytes(v, sizeof(v), t->hn ? t->halloc[newest] : 0));
+	jm_sparkline(spark, ssize, vb, cols, max, t->o->utf8);
+	frame_add(f, LINE_SPARK, "active     %s  %s", spark,
+	          jm_fmt_bytes(v, sizeof(v), t->hn ? t->hactive[newest] : 0));
+	frame_add(f, LINE_PLAIN, "           last %s, scale 0 to %s", jm_fmt_age(age, sizeof(age), shown),
+	          jm_fmt_bytes(m, sizeof(m), max));
+	free(va);
+	free(spark);
+}
+
+static void add_totals(struct frame *f, const char *label, const json_t *h, bool host)
+{
+	char a[24], b[24], c[24], d[24], e[24], w[24];
+
+	if (host)
+		frame_add(f, LINE_BOLD, "%s %lld processes  allocated %s  active %s  mapped %s  frag %s  wasted %s  alloc/s %s",
+		          label, jm_int(h, "processes"),
+		          jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")),
+		          jm_fmt_bytes(b, sizeof(b), jm_num(h, "active")),
+		          jm_fmt_bytes(c, sizeof(c), jm_num(h, "mapped")),
+		          jm_fmt_pct(d, sizeof(d), jm_num(h, "frag_ratio")),
+		          jm_fmt_bytes(w, sizeof(w), jm_num(h, "small_wasted")),
+		          jm_fmt_rate(e, sizeof(e), jm_num(h, "alloc_rate")));
+	else
+		frame_add(f, LINE_BOLD, "%s %lld (%s)  allocated %s  active %s  mapped %s  frag %s  wasted %s  alloc/s %s",
+		          label, jm_int(h, "pid"), jm_str(h, "exe"),
+		          jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")),
+		          jm_fmt_bytes(b, sizeof(b), jm_num(h, "active")),
+		          jm_fmt_bytes(c, sizeof(c), jm_num(h, "mapped")),
+		          jm_fmt_pct(d, sizeof(d), jm_num(h, "frag_ratio")),
+		          jm_fmt_bytes(w, sizeof(w), jm_num(h, "small_wasted")),
+		          jm_fmt_rate(e, sizeof(e), jm_num(h, "alloc_rate")));
+}
+
+static int meter_width(int width, int fixed)
+{
+	int w = width - fixed - 2;
+
+	if (w > 50)
+		w = 50;
+	if (w < 10)
+		w = 10;
+	return w;
+}
+
+static bool bin_idle(const json_t *b)
+{
+	return jm_num(b, "curruns") == 0 && jm_num(b, "curregs") == 0 &&
+	       jm_num(b, "request_rate") == 0 && jm_num(b, "malloc_rate") == 0;
+}
+
+static void add_bins(struct top *t, struct frame *f, int width)
+{
+	const struct jm_sort_key *k = &top_bin_keys[t->key[VIEW_BINS]];
+	size_t n, shown = 0;
+	json_t **bins = jm_array_items(json_object_get(t->last, "bins"), &n);
+	int mw = meter_width(width, 6 + 2 + 8 + 2 + 6 + 2 + 2 + 10 + 2 + 8);
+	char meter[80];
+
+	jm_sort_json(bins, n, k, "size", t->reverse);
+	frame_add(f, LINE_TITLE, "%6s  %8s  %6s  %-*s  %10s  %8s",
+	          "SIZE", "INUSE", "RUNS", mw + 2, "UTIL", "WASTED", "ALLOC/S");
+	f->first_row = f->n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *b = bins[i];
+		char in[24], ru[24], wa[24], ra[24];
+		struct line *l;
+
+		if (bin_idle(b))
+			continue;
+		/* A bin without runs has no utilisation to show. */
+		double util = jm_num(b, "curruns") > 0 ? jm_num(b, "util") : -1.0;
+
+		jm_meter(meter, sizeof(meter), util, mw);
+		l = frame_add(f, LINE_PLAIN, "%6lld  %8s  %6s  %s  %10s  %8s",
+		              jm_int(b, "size"),
+		              jm_fmt_count(in, sizeof(in), jm_num(b, "inuse")),
+		              jm_fmt_count(ru, sizeof(ru), jm_num(b, "curruns")),
+		              meter,
+		              jm_fmt_bytes(wa, sizeof(wa), jm_num(b, "wasted_bytes")),
+		              jm_fmt_rate(ra, sizeof(ra), jm_num(b, "request_rate")));
+		l->meter_off = 6 + 2 + 8 + 2 + 6 + 2;
+		l->meter_len = mw + 2;
+		l->meter_ratio = util < 0 ? 1.0 : util;
+		shown++;
+	}
+	f->nrows = (int)shown;
+	if (shown == 0)
+		frame_add(f, LINE_PLAIN, "(no bin in use%s)", t->pid ? " in this process" : "");
+	frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
+	          t->reverse ? " (reversed)" : "");
+	free(bins);
+}
+
+static void add_procs(struct top *t, struct frame *f, int width)
+{
+	const struct jm_sort_key *k = &top_proc_keys[t->key[VIEW_PROCS]];
+	size_t n;
+	json_t **procs = jm_array_items(json_object_get(t->last, "processes"), &n);
+	int mw = meter_width(width, 7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2 + 2 + 10 + 2 + 8);
+	char meter[80];
+
+	jm_sort_json(procs, n, k, "pid", t->reverse);
+	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %-*s  %10s  %8s",
+	          "PID", "USER", "EXE", "ALLOCATED", "ACTIVE", mw + 2, "UTIL",
+	          "WASTED", "ALLOC/S");
+	f->first_row = f->n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = procs[i];
+		char al[24], ac[24], wa[24], ra[24];
+		struct line *l;
+		double util = jm_num(p, "active") > 0 ? 1.0 - jm_num(p, "frag_ratio") : 1.0;
+
+		jm_meter(meter, sizeof(meter), util, mw);
+		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %s  %10s  %8s",
+		              jm_int(p, "pid"), jm_str(p, "user"), jm_str(p, "exe"),
+		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
+		              jm_fmt_bytes(ac, sizeof(ac), jm_num(p, "active")),
+		              meter,
+		              jm_fmt_bytes(wa, sizeof(wa), jm_num(p, "small_wasted")),
+		              jm_fmt_rate(ra, sizeof(ra), jm_num(p, "alloc_rate")));
+		l->meter_off = 7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2;
+		l->meter_len = mw + 2;
+		l->meter_ratio = util;
+	}
+	f->nrows = (int)n;
+	if (n == 0)
+		frame_add(f, LINE_PLAIN, "(no process runs with jmalloc%s)",
+		          t->pid ? "" : ", or none of yours");
+	frame_add(f, LINE_PLAIN, "%zu processes, sorted by %s%s", n, k->name,
+	          t->reverse ? " (reversed)" : "");
+	free(procs);
+}
+
+static void build_frame(struct top *t, struct frame *f, int width)
+{
+	char clock[32] = "--:--:--", stale[64] = "";
+	time_t sec = (time_t)t->last_time;
+	struct tm tm;
+	json_t *proc = t->pid ? find_proc(t->last, t->pid) : NULL;
+	double since = mono_s() - t->last_arrival;
+	double interval = t->c.interval_ms / 1000.0;
+
+	f->n = 0;
+	f->nrows = 0;
+	f->first_row = 0;
+	if (localtime_r(&sec, &tm))
+		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	if (since > 3 * interval + 1)
+		snprintf(stale, sizeof(stale), "  (no update for %.0fs)", since);
+	frame_add(f, LINE_BOLD, "jmctl top - %s%s  every %gs  %s view%s", clock, stale,
+	          t->delay_s, t->view == VIEW_BINS ? "bins" : "process",
+	          t->pid ? "" : " (all processes)");
+	add_totals(f, "Host:", json_object_get(t->last, "host"), true);
+	if (t->pid) {
+		if (proc)
+			add_totals(f, "Process", proc, false);
+		else
+			frame_add(f, LINE_BOLD, "Process %ld: not seen in this update", t->pid);
+	}
+	add_spark(t, f, width);
+	frame_add(f, LINE_PLAIN, "%s", "");
+	if (t->view == VIEW_BINS)
+		add_bins(t, f, width);
+	else
+		add_procs(t, f, width);
+}
+
+/* ------------------------------------------------------------- output */
+
+static void print_batch(struct top *t, struct frame *f, int width)
+{
+	build_frame(t, f, width);
+	for (int i = 0; i < f->n; i++) {
+		char *s = f->lines[i].text;
+		size_t len = strlen(s);
+
+		while (len && s[len - 1] == ' ')
+			s[--len] = '\0';
+		puts(s);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+enum { PAIR_GOOD = 1, PAIR_WARN, PAIR_BAD, PAIR_SPARK, PAIR_TITLE };
+
+static int meter_pair(double ratio)
+{
+	return ratio >= 0.75 ? PAIR_GOOD : ratio >= 0.5 ? PAIR_WARN : PAIR_BAD;
+}
+
+/* Puts the first `cols` columns of a UTF-8 string at (y, x). */
+static void put_clipped(int y, int x, const char *s, int nbytes, int cols)
+{
+	int bytes = 0, w = 0;
+
+	while (bytes < nbytes && s[bytes]) {
+		int len = 1;
+		unsigned char ch = (unsigned char)s[bytes];
+
+		if (ch >= 0xf0) len = 4;
+		else if (ch >= 0xe0) len = 3;
+		else if (ch >= 0xc0) len = 2;
+		if (w + 1 > cols)
+			break;
+		bytes += len;
+		w++;
+	}
+	if (bytes > 0)
+		mvaddnstr(y, x, s, bytes);
+}
+
+static void draw_curses(struct top *t, struct frame *f)
+{
+	int rows = LINES, cols = COLS, y = 0, head;
+	bool color = has_colors() && t->o->color;
+
+	build_frame(t, f, cols);
+	erase();
+	head = f->first_row;
+	/* The rows that fit below the header, leaving the last line for keys. */
+	int room = rows - head - 1 - (f->n - head - f->nrows);
+	if (room < 1)
+		room = 1;
+	if (t->scroll > f->nrows - room)
+		t->scroll = f->nrows - room;
+	if (t->scroll < 0)
+		t->scroll = 0;
+	for (int i = 0; i < f->n && y < rows - 1; i++) {
+		struct line *l = &f->lines[i];
+		int attr = 0;
+
+		if (i >= head && i < head + f->nrows &&
+		    (i - head < t->scroll || i - head >= t->scroll + room))
+			continue;
+		if (l->kind == LINE_BOLD)
+			attr = A_BOLD;
+		else if (l->kind == LINE_TITLE)
+			attr = A_REVERSE;
+		else if (l->kind == LINE_SPARK && color)
+			attr = COLOR_PAIR(PAIR_SPARK);
+		attron(attr);
+		if (l->kind == LINE_TITLE) {
+			mvhline(y, 0, ' ', cols);
+		}
+		put_clipped(y, 0, l->text, (int)strlen(l->text), cols);
+		attroff(attr);
+		if (l->meter_off >= 0 && l->meter_off + 1 < cols) {
+			/* Recolour the bars of the meter, as htop does. */
+			int from = l->meter_off + 1, to = l->meter_off + l->meter_len - 1;
+
+			if (color)
+				attron(COLOR_PAIR(meter_pair(l->meter_ratio)) | A_BOLD);
+			for (int x = from; x < to && x < cols; x++)
+				if (l->text[x] == '|')
+					mvaddch(y, x, '|');
+			if (color)
+				attroff(COLOR_PAIR(meter_pair(l->meter_ratio)) | A_BOLD);
+		}
+		y++;
+	}
+	attron(A_REVERSE);
+	mvhline(rows - 1, 0, ' ', cols);
+	put_clipped(rows - 1, 0, t->help ?
+	            " q quit  p bins/processes  s/S next/previous sort  r reverse  "
+	            "w wasted u util z size i inuse n runs a rate  arrows scroll  h close" :
+	            " q quit  p processes/bins  s/S sort  r reverse  h help",
+	            1000, cols);
+	attroff(A_REVERSE);
+	refresh();
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void set_key(struct top *t, const char *name)
+{
+	const struct jm_sort_key *k = jm_sort_find(view_keys(t), name);
+
+	if (k)
+		t->key[t->view] = (int)(k - view_keys(t));
+}
+
+/* Returns true when the key asks to quit. */
+static bool handle_key(struct top *t, int ch)
+{
+	int n = nkeys(view_keys(t));
+
+	switch (ch) {
+	case 'q': case 'Q': return true;
+	case 's': t->key[t->view] = (t->key[t->view] + 1) % n; break;
+	case 'S': t->key[t->view] = (t->key[t->view] + n - 1) % n; break;
+	case 'r': t->reverse = !t->reverse; break;
+	case 'p': case '\t':
+		t->view = t->view == VIEW_BINS ? VIEW_PROCS : VIEW_BINS;
+		t->scroll = 0;
+		break;
+	case 'h': case '?': t->help = !t->help; break;
+	case 'w': set_key(t, "wasted"); break;
+	case 'u': set_key(t, "util"); break;
+	case 'z': set_key(t, "size"); break;
+	case 'i': set_key(t, "inuse"); break;
+	case 'n': set_key(t, "runs"); break;
+	case 'a': set_key(t, "rate"); break;
+	case 'f': set_key(t, "frag"); break;
+	case 'm': set_key(t, "allocated"); break;
+	case KEY_UP: t->scroll--; break;
+	case KEY_DOWN: t->scroll++; break;
+	case KEY_PPAGE: t->scroll -= LINES / 2; break;
+	case KEY_NPAGE: t->scroll += LINES / 2; break;
+	case KEY_HOME: t->scroll = 0; break;
+	case 12: /* Ctrl-L */ clearok(curscr, TRUE); break;
+	default: break;
+	}
+	return false;
+}
+
+/* -------------------------------------------------------------- stream */
+
+/* Takes one update line: returns 0, or -EPROTO after printing why. */
+static int take_update(struct top *t)
+{
+	json_t *u = jm_client_parse(&t->c), *src;
+
+	if (!u)
+		return -EPROTO;
+	if (!json_is_true(json_object_get(u, "ok"))) {
+		const char *msg = jm_str(u, "error");
+
+		if (strncmp(msg, "no such process", 15) == 0)
+			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
+			        "`jmctl ps` lists the processes it sees)\n", msg, t->c.path);
+		else
+			fprintf(stderr, "jmctl: %s: jmstatd ended the subscription: %s\n",
+			        t->c.path, msg[0] ? msg : "error without a message");
+		json_decref(u);
+		return strncmp(msg, "no such process", 15) == 0 ? -ENOENT : -EPROTO;
+	}
+	json_decref(t->last);
+	t->last = u;
+	free(t->last_raw);
+	t->last_raw = strdup(t->c.line);
+	t->last_time = jm_num(u, "time");
+	t->last_arrival = mono_s();
+	t->fresh = true;
+	src = t->pid ? find_proc(u, t->pid) : json_object_get(u, "host");
+	if (src)
+		hist_add(t, t->last_time, jm_num(src, "allocated"), jm_num(src, "active"));
+	return 0;
+}
+
+/* Asks for the history (for the sparkline); a failure only leaves it empty. */
+static int load_history(struct top *t)
+{
+	json_t *req = json_pack("{s:s,s:i}", "cmd", "history", "seconds", (int)SPARK_SPAN_S);
+	json_t *r, *s;
+	size_t i;
+	int err;
+
+	if (t->pid)
+		json_object_set_new(req, "pid", json_integer(t->pid));
+	err = jm_client_send(&t->c, req);
+	json_decref(req);
+	if (!err)
+		do
+			err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
+		while (err == -EINTR && !got_signal);
+	if (err) {
+		jm_client_report(&t->c, err, "'history'");
+		return err;
+	}
+	r = json_loads(t->c.line, 0, NULL);
+	json_array_foreach(json_object_get(r, "samples"), i, s)
+		hist_add(t, jm_num(s, "time"), jm_num(s, "allocated"), jm_num(s, "active"));
+	json_decref(r);
+	return 0;
+}
+
+static int term_width(void)
+{
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (env && atoi(env) > 20)
+		return atoi(env);
+	return 100;
+}
+
+static int start_curses(struct top *t)
+{
+	if (!isatty(STDIN_FILENO)) {
+		fputs("jmctl: top needs a terminal on its input for the live view "
+		      "(use `jmctl top -b` for plain text)\n", stderr);
+		return -ENOTTY;
+	}
+	if (!newterm(NULL, stdout, stdin)) {
+		fprintf(stderr, "jmctl: cannot use the terminal '%s' (set TERM, "
+		        "or use `jmctl top -b` for plain text)\n",
+		        getenv("TERM") ? getenv("TERM") : "");
+		return -ENOTTY;
+	}
+	curses_active = true;
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	curs_set(0);
+	if (has_colors()) {
+		start_color();
+		use_default_colors();
+		init_pair(PAIR_GOOD, COLOR_GREEN, -1);
+		init_pair(PAIR_WARN, COLOR_YELLOW, -1);
+		init_pair(PAIR_BAD, COLOR_RED, -1);
+		init_pair(PAIR_SPARK, COLOR_CYAN, -1);
+	}
+	t->curses_on = true;
+	return 0;
+}
+
+static int parse_top(struct top *t, int argc, char **argv)
+{
+	const char *sortname = NULL;
+	char names[512], *end;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":p:d:s:bn:r")) != -1) {
+		switch (c) {
+		case 'p':
+			t->pid = jm_parse_pid("top", optarg);
+			if (t->pid < 0)
+				return -EINVAL;
+			break;
+		case 'd':
+			errno = 0;
+			t->delay_s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(t->delay_s >= 0.1) || t->delay_s > 86400)
+				return jm_usage_error("top", "-d wants seconds between 0.1 and 86400, not '%s'", optarg);
+			break;
+		case 's': sortname = optarg; break;
+		case 'b': t->batch = true; break;
+		case 'n':
+			errno = 0;
+			t->nframes = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || t->nframes < 1)
+				return jm_usage_error("top", "-n wants a number of frames >= 1, not '%s'", optarg);
+			break;
+		case 'r': t->reverse = true; break;
+		case ':':
+			return jm_usage_error("top", "option '-%c' needs an argument", optopt);
+		default:
+			return jm_usage_error("top", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return jm_usage_error("top", "unexpected argument '%s'", argv[optind]);
+	if (sortname) {
+		const struct jm_sort_key *k = jm_sort_find(top_bin_keys, sortname);
+
+		if (k) {
+			t->view = VIEW_BINS;
+			t->key[VIEW_BINS] = (int)(k - top_bin_keys);
+		} else if ((k = jm_sort_find(top_proc_keys, sortname))) {
+			t->view = VIEW_PROCS;
+			t->key[VIEW_PROCS] = (int)(k - top_proc_keys);
+		} else {
+			size_t off;
+
+			jm_sort_names(names, sizeof(names), top_bin_keys);
+			off = strlen(names);
+			snprintf(names + off, sizeof(names) - off, "; processes: ");
+			off = strlen(names);
+			jm_sort_names(names + off, sizeof(names) - off, top_proc_keys);
+			return jm_usage_error("top", "unknown sort key '%s' (bins: %s)", sortname, names);
+		}
+	}
+	return 0;
+}
+
+int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
+{
+	struct top *t = calloc(1, sizeof(*t));
+	struct frame f = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	json_t *req;
+	double last_draw = -1e9;
+	long drawn = 0;
+	int err;
+
+	if (!t) {
+		fputs("jmctl: out of memory\n", stderr);
+		return -ENOMEM;
+	}
+	t->o = o;
+	t->delay_s = 1.0;
+	t->c.fd = -1;
+	err = parse_top(t, argc, argv);
+	if (err)
+		goto out;
+	if (!o->tty && !o->json)
+		t->batch = true;  /* no terminal to draw on: plain frames, like top -b */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(restore_terminal);
+
+	err = jm_client_open(&t->c, o->socket);
+	if (err)
+		goto out;
+	if (!o->json) {
+		err = load_history(t);
+		if (err)
+			goto out;
+	}
+	req = json_pack("{s:s}", "cmd", "subscribe");
+	if (t->pid)
+		json_object_set_new(req, "pid", json_integer(t->pid));
+	err = jm_client_send(&t->c, req);
+	json_decref(req);
+	if (err) {
+		jm_client_report(&t->c, err, "'subscribe'");
+		goto out;
+	}
+	/* The first update comes at once: a daemon that stays silent is stuck. */
+	do
+		err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
+	while (err == -EINTR && !got_signal);
+	if (got_signal)
+		goto out;
+	if (err) {
+		jm_client_report(&t->c, err, "'subscribe'");
+		goto out;
+	}
+	err = take_update(t);
+	if (err)
+		goto out;
+	if (!t->batch && !o->json) {
+		err = start_curses(t);
+		if (err)
+			goto out;
+	}
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = t->c.fd, .events = POLLIN },
+			{ .fd = STDIN_FILENO, .events = POLLIN },
+		};
+		bool redraw = false;
+		double now = mono_s();
+
+		/* An update drawn when -d seconds (less half an interval, for the
+		 * jitter of the stream) have passed since the last frame. */
+		if (t->fresh && now - last_draw >= t->delay_s - t->c.interval_ms / 2000.0) {
+			t->fresh = false;
+			last_draw = now;
+			drawn++;
+			if (o->json) {
+				puts(t->last_raw ? t->last_raw : "");
+				fflush(stdout);
+			} else if (t->curses_on) {
+				draw_curses(t, &f);
+			} else {
+				print_batch(t, &f, term_width());
+			}
+			if (t->nframes && drawn >= t->nframes)
+				break;
+		}
+		int r = poll(pfd, t->curses_on ? 2 : 1, t->curses_on ? 1000 : -1);
+
+		if (got_signal)
+			break;
+		if (r < 0 && errno != EINTR) {
+			err = -errno;
+			restore_terminal();
+			fprintf(stderr, "jmctl: poll: %s\n", strerror(errno));
+			break;
+		}
+		if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* Take every complete line that came; keep the newest. */
+			for (;;) {
+				err = jm_client_read_line(&t->c, 0);
+				if (err == -ETIMEDOUT || err == -EINTR) {
+					err = 0;
+					break;
+				}
+				if (err)
+					break;
+				err = take_update(t);
+				if (err)
+					break;
+			}
+			if (err) {
+				restore_terminal();
+				if (err == -EPIPE || err == -ECONNRESET)
+					fprintf(stderr, "jmctl: %s: jmstatd closed the connection "
+					        "(did it stop? check its log, or `systemctl status jmstatd`)\n",
+					        t->c.path);
+				else if (err != -EPROTO && err != -ENOENT)
+					jm_client_report(&t->c, err, "'subscribe'");
+				break;
+			}
+		}
+		if (t->curses_on) {
+			int ch;
+
+			while ((ch = getch()) != ERR) {
+				if (ch == KEY_RESIZE) {
+					redraw = true;
+					continue;
+				}
+				if (handle_key(t, ch))
+					goto quit;
+				redraw = true;
+			}
+			/* Redraw for a key or a resize, and to show a stale stream. */
+			if (redraw || mono_s() - t->last_arrival > 3 * t->c.interval_ms / 1000.0 + 1)
+				draw_curses(t, &f);
+		}
+	}
+quit:
+	restore_terminal();
+	if (got_signal && got_signal != SIGINT && got_signal != SIGTERM && got_signal != SIGHUP)
+		err = -EINTR;
+out:
+	restore_terminal();
+	if (t->c.fd >= 0)
+		jm_client_close(&t->c);
+	json_decref(t->last);
+	free(t->last_raw);
+	free(f.lines);
+	free(t);
+	return err;
+}
