@@ -1,0 +1,574 @@
+/*
+ * segread.c: reads a stats segment into a validated, consistent copy.
+ *
+ * The file is hostile until proven otherwise (PCP's mmv agent read its own
+ * memory through offsets in a malevolent file). So:
+ * - it is read with pread into a private buffer, never mapped: a writer or
+ *   an attacker that truncates the file makes a read come up short (which
+ *   we report), where a mapping would fault with SIGBUS;
+ * - parse_header() checks magic, version, state, every size, every count
+ *   and every section against the real length, with overflow-checked
+ *   arithmetic, and that no two sections overlap, before any row is read;
+ * - arena and bin rows are seqlocked by the writer. jm_seg_read_fd() copies
+ *   them with three reads of each section (the seqs before, the rows, the
+ *   seqs after) and falls back to re-reading one row at a time, bounded,
+ *   for the rows that changed in between;
+ * - jm_seg_parse(), the pure part, copies the rows out and refuses a row
+ *   whose seq is odd, so that whatever the buffer holds, what it returns
+ *   is either an error or a copy that obeys every bound.
+ *
+ * Error codes are negative JM_SEG_* values (segread.h), explained by one
+ * table.
+ */
+#include "segread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(offsetof(struct jmstat_arena, seq) == 0, "seq opens an arena row");
+_Static_assert(offsetof(struct jmstat_bin, seq) == 0, "seq opens a bin row");
+
+static const char *const messages[] = {
+	[-JM_SEG_OK]       = "ok",
+	[-JM_SEG_EIO]      = "cannot open, stat or read the segment file",
+	[-JM_SEG_ENOTREG]  = "not a regular file (symlink, fifo, directory or device)",
+	[-JM_SEG_ETRUNC]   = "segment truncated: the file is shorter than its header says",
+	[-JM_SEG_EMAGIC]   = "not a jmalloc stats segment (bad magic)",
+	[-JM_SEG_EVERSION] = "unknown segment layout version: a newer jmalloc wrote it, upgrade jmstatd and jmctl",
+	[-JM_SEG_EBOUNDS]  = "corrupt segment: a size, count, offset or size class is out of bounds",
+	[-JM_SEG_EBUSY]    = "segment busy: still being built, or its rows kept changing while read",
+	[-JM_SEG_EOWNER]   = "segment owner does not match the uid in its header or the process's uid",
+	[-JM_SEG_EDEAD]    = "the process that wrote the segment is gone",
+	[-JM_SEG_EREUSED]  = "the segment's pid now belongs to another process (start time differs)",
+	[-JM_SEG_ENOMEM]   = "out of memory while reading the segment",
+	[-JM_SEG_ENAME]    = "file name is not jmalloc.<pid>.stats, or its pid differs from the header's",
+};
+
+const char *jm_seg_strerror(int err)
+{
+	size_t i = err <= 0 ? (size_t)-(long)err : SIZE_MAX;
+
+	if (i >= sizeof messages / sizeof messages[0] || messages[i] == NULL)
+		return "unknown segment reader error";
+	return messages[i];
+}
+
+int jm_seg_pid_from_name(const char *name, pid_t *pid)
+{
+	size_t plen = strlen(JMSTAT_FILE_PREFIX);
+	const char *p = name;
+	uint64_t v = 0;
+
+	if (strncmp(p, JMSTAT_FILE_PREFIX, plen) != 0)
+		return JM_SEG_ENAME;
+	p += plen;
+	if (*p < '1' || *p > '9')               /* no sign, no leading zero */
+		return JM_SEG_ENAME;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > INT32_MAX)
+			return JM_SEG_ENAME;
+	}
+	if (strcmp(p, JMSTAT_FILE_SUFFIX) != 0)
+		return JM_SEG_ENAME;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+void jm_seg_free(struct jm_seg *seg)
+{
+	free(seg->classes);
+	free(seg->arenas);
+	free(seg->bins);
+	free(seg->tcache_ncached);
+	free(seg->tcache_nrequests);
+	memset(seg, 0, sizeof *seg);
+}
+
+/* ------------------------------------------------------------ validation */
+
+struct section {
+	uint64_t off;            /* from the start of the file */
+	uint64_t len;            /* bytes */
+};
+
+/* Computes the section of n rows of size bytes at off; false if it does not
+ * fit in len bytes, overflows, or is not 8-byte aligned. */
+static bool section_of(uint64_t off, uint64_t n, uint64_t size, uint64_t len,
+                       struct section *s)
+{
+	uint64_t bytes, end;
+
+	if (off % 8 != 0 || __builtin_mul_overflow(n, size, &bytes) ||
+	    __builtin_add_overflow(off, bytes, &end) || end > len)
+		return false;
+	s->off = off;
+	s->len = bytes;
+	return true;
+}
+
+static bool overlap(const struct section *a, const struct section *b)
+{
+	if (a->len == 0 || b->len == 0)
+		return false;
+	return a->off < b->off + b->len && b->off < a->off + a->len;
+}
+
+static bool is_pow2(uint64_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* Validates the header of buf[0..len) and the placement of every section,
+ * and copies the header to *h (exe NUL-terminated). Reads nothing beyond
+ * the header. */
+static int parse_header(const unsigned char *buf, size_t len, struct jmstat_header *h)
+{
+	uint64_t magic;
+	uint32_t version;
+	uint64_t nrows;
+	struct section sec[5];
+
+	if (len < offsetof(struct jmstat_header, header_size))
+		return JM_SEG_ETRUNC;
+	memcpy(&magic, buf + offsetof(struct jmstat_header, magic), sizeof magic);
+	memcpy(&version, buf + offsetof(struct jmstat_header, version), sizeof version);
+	if (magic == 0)                 /* sized, header not yet written */
+		return JM_SEG_EBUSY;
+	if (magic != JMSTAT_MAGIC)
+		return JM_SEG_EMAGIC;
+	if (version != JMSTAT_VERSION)  /* sizes may mean something else */
+		return JM_SEG_EVERSION;
+	if (len < sizeof *h)
+		return JM_SEG_ETRUNC;
+	memcpy(h, buf, sizeof *h);
+	h->exe[JMSTAT_EXE_LEN - 1] = '\0';
+
+	if (h->state == JMSTAT_STATE_BUILDING)
+		return JM_SEG_EBUSY;
+	if (h->total_size > len)
+		return JM_SEG_ETRUNC;
+	if (h->total_size < len ||
+	    (h->state != JMSTAT_STATE_LIVE && h->state != JMSTAT_STATE_EXITING) ||
+	    h->header_size < sizeof *h || h->header_size > len ||
+	    h->class_size != sizeof(struct jmstat_class) ||
+	    h->arena_size != sizeof(struct jmstat_arena) ||
+	    h->bin_size != sizeof(struct jmstat_bin) ||
+	    h->thread_size != sizeof(struct jmstat_thread))
+		return JM_SEG_EBOUNDS;
+	if (h->nbins == 0 || h->nbins > JM_SEG_MAX_NBINS ||
+	    h->narenas == 0 || h->narenas > JM_SEG_MAX_NARENAS ||
+	    h->nthreads_max > JM_SEG_MAX_NTHREADS ||
+	    h->thread_stride % 8 != 0 ||
+	    h->thread_stride < sizeof(struct jmstat_thread) +
+	                       (uint64_t)h->nbins * sizeof(struct jmstat_tcache_bin))
+		return JM_SEG_EBOUNDS;
+	if (h->pid == 0 || h->pid > INT32_MAX ||
+	    !is_pow2(h->page_size) || h->chunk_size == 0 || h->chunk_size % h->page_size != 0)
+		return JM_SEG_EBOUNDS;
+
+	nrows = (uint64_t)h->narenas * h->nbins;
+	sec[0] = (struct section){ 0, h->header_size };
+	if (!section_of(h->class_off, h->nbins, h->class_size, len, &sec[1]) ||
+	    !section_of(h->arena_off, h->narenas, h->arena_size, len, &sec[2]) ||
+	    !section_of(h->bin_off, nrows, h->bin_size, len, &sec[3]) ||
+	    !section_of(h->thread_off, h->nthreads_max, h->thread_stride, len, &sec[4]))
+		return JM_SEG_EBOUNDS;
+	for (int i = 0; i < 5; i++)
+		for (int j = i + 1; j < 5; j++)
+			if (overlap(&sec[i], &sec[j]))
+				return JM_SEG_EBOUNDS;
+	return 0;
+}
+
+/* Size classes must make sense, so that a consumer can divide by them. */
+static int check_classes(const struct jm_seg *s)
+{
+	uint32_t prev = 0;
+
+	for (uint32_t b = 0; b < s->hdr.nbins; b++) {
+		const struct jmstat_class *c = &s->classes[b];
+
+		if (c->size <= prev || c->regs_per_run == 0 || c->run_size == 0 ||
+		    c->run_size % s->hdr.page_size != 0 ||
+		    (uint64_t)c->size * c->regs_per_run > c->run_size)
+			return JM_SEG_EBOUNDS;
+		prev = c->size;
+	}
+	return 0;
+}
+
+int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
+{
+	const unsigned char *p = buf;
+	struct jm_seg s;
+	uint64_t nrows;
+	int err;
+
+	memset(out, 0, sizeof *out);
+	memset(&s, 0, sizeof s);
+	err = parse_header(p, len, &s.hdr);
+	if (err != 0)
+		return err;
+	nrows = (uint64_t)s.hdr.narenas * s.hdr.nbins;
+	s.classes = calloc(s.hdr.nbins, sizeof *s.classes);
+	s.arenas = calloc(s.hdr.narenas, sizeof *s.arenas);
+	s.bins = calloc(nrows, sizeof *s.bins);
+	s.tcache_ncached = calloc(s.hdr.nbins, sizeof *s.tcache_ncached);
+	s.tcache_nrequests = calloc(s.hdr.nbins, sizeof *s.tcache_nrequests);
+	if (!s.classes || !s.arenas || !s.bins || !s.tcache_ncached || !s.tcache_nrequests) {
+		err = JM_SEG_ENOMEM;
+		goto fail;
+	}
+
+	/* The section sizes were checked: each is exactly its array. */
+	memcpy(s.classes, p + s.hdr.class_off, s.hdr.nbins * sizeof *s.classes);
+	memcpy(s.arenas, p + s.hdr.arena_off, s.hdr.narenas * sizeof *s.arenas);
+	memcpy(s.bins, p + s.hdr.bin_off, nrows * sizeof *s.bins);
+	err = check_classes(&s);
+	if (err != 0)
+		goto fail;
+	for (uint32_t a = 0; a < s.hdr.narenas; a++) {
+		if (s.arenas[a].seq & 1) {
+			err = JM_SEG_EBUSY;
+			goto fail;
+		}
+	}
+	for (uint64_t i = 0; i < nrows; i++) {
+		if (s.bins[i].seq & 1) {
+			err = JM_SEG_EBUSY;
+			goto fail;
+		}
+		if (s.bins[i].size != s.classes[i % s.hdr.nbins].size) {
+			err = JM_SEG_EBOUNDS;
+			goto fail;
+		}
+	}
+
+	for (uint32_t t = 0; t < s.hdr.nthreads_max; t++) {
+		const unsigned char *row = p + s.hdr.thread_off + (uint64_t)t * s.hdr.thread_stride;
+		const unsigned char *tb = row + sizeof(struct jmstat_thread);
+		struct jmstat_thread th;
+
+		memcpy(&th, row, sizeof th);
+		if (th.in_use != 1)
+			continue;
+		s.nthreads_live++;
+		for (uint32_t b = 0; b < s.hdr.nbins; b++, tb += sizeof(struct jmstat_tcache_bin)) {
+			struct jmstat_tcache_bin c;
+
+			memcpy(&c, tb, sizeof c);
+			s.tcache_ncached[b] += c.ncached;
+			s.tcache_nrequests[b] += c.nrequests;
+		}
+	}
+	*out = s;
+	return 0;
+
+fail:
+	jm_seg_free(&s);
+	return err;
+}
+
+/* -------------------------------------------------------------- reading */
+
+/* Reads exactly len bytes at off; a file that ends first has shrunk. */
+static int pread_full(int fd, void *dst, size_t len, uint64_t off)
+{
+	unsigned char *d = dst;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, d, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return JM_SEG_EIO;
+		if (n == 0)
+			return JM_SEG_ETRUNC;
+		d += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Orders the reads of two preads. The kernel's copy within one pread may
+ * read the bytes in any order (fast string moves on x86, anything on arm64),
+ * so a row's seq and its counters are only ordered by separate reads with a
+ * full fence between them. */
+static void read_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static uint32_t seq_of(const unsigned char *row)
+{
+	uint32_t seq;
+
+	memcpy(&seq, row, sizeof seq);
+	return seq;
+}
+
+/* Re-reads one row until its seq is even and the same before and after the
+ * copy; the writer sets seq odd before it touches the row and even after. */
+static int reread_row(int fd, unsigned char *row, uint64_t off, uint32_t size)
+{
+	for (int i = 0; i < JM_SEG_RETRIES; i++) {
+		uint32_t before, after;
+		int err;
+
+		if (i > 0)
+			sched_yield();
+		if ((err = pread_full(fd, &before, sizeof before, off)) != 0)
+			return err;
+		if (before & 1)
+			continue;
+		read_fence();
+		if ((err = pread_full(fd, row, size, off)) != 0)
+			return err;
+		read_fence();
+		if ((err = pread_full(fd, &after, sizeof after, off)) != 0)
+			return err;
+		if (after == before && seq_of(row) == before)
+			return 0;
+	}
+	return JM_SEG_EBUSY;
+}
+
+/* Replaces dst, the buffer's copy of n rows of size bytes at off, by a copy
+ * in which every row is consistent. The common case costs three preads:
+ * the section (for its seqs), the section again into dst, the section (for
+ * its seqs) again; a row whose seq was odd or moved is re-read alone. */
+static int reread_rows(int fd, unsigned char *dst, uint64_t off, uint64_t n, uint32_t size)
+{
+	size_t len = (size_t)(n * size);      /* bounded by parse_header */
+	unsigned char *before = malloc(len ? len : 1);
+	unsigned char *after = malloc(len ? len : 1);
+	int err = JM_SEG_ENOMEM;
+
+	if (before == NULL || after == NULL)
+		goto out;
+	if ((err = pread_full(fd, before, len, off)) != 0)
+		goto out;
+	read_fence();
+	if ((err = pread_full(fd, dst, len, off)) != 0)
+		goto out;
+	read_fence();
+	if ((err = pread_full(fd, after, len, off)) != 0)
+		goto out;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t o = i * size;
+		uint32_t seq = seq_of(before + o);
+
+		if ((seq & 1) == 0 && seq == seq_of(after + o) && seq == seq_of(dst + o))
+			continue;
+		if ((err = reread_row(fd, dst + o, off + o, size)) != 0)
+			goto out;
+	}
+	err = 0;
+out:
+	free(before);
+	free(after);
+	return err;
+}
+
+int jm_seg_read_fd(int fd, struct jm_seg *out)
+{
+	struct stat st;
+	struct jmstat_header h;
+	unsigned char *buf;
+	size_t len;
+	int err;
+
+	memset(out, 0, sizeof *out);
+	if (fstat(fd, &st) < 0)
+		return JM_SEG_EIO;
+	if (!S_ISREG(st.st_mode))
+		return JM_SEG_ENOTREG;
+	if (st.st_size < 0 || (uint64_t)st.st_size > JM_SEG_MAX_SIZE)
+		return JM_SEG_EBOUNDS;
+	len = (size_t)st.st_size;
+	buf = malloc(len ? len : 1);
+	if (buf == NULL)
+		return JM_SEG_ENOMEM;
+
+	err = pread_full(fd, buf, len, 0);
+	if (err == 0)
+		err = parse_header(buf, len, &h);
+	if (err == 0 && st.st_uid != h.uid)
+		err = JM_SEG_EOWNER;
+	if (err == 0)
+		err = reread_rows(fd, buf + h.arena_off, h.arena_off, h.narenas, h.arena_size);
+	if (err == 0)
+		err = reread_rows(fd, buf + h.bin_off, h.bin_off,
+		                  (uint64_t)h.narenas * h.nbins, h.bin_size);
+	if (err == 0)
+		err = jm_seg_parse(buf, len, out);
+	free(buf);
+	return err;
+}
+
+int jm_seg_read_path(const char *path, struct jm_seg *out)
+{
+	const char *base = strrchr(path, '/');
+	pid_t pid;
+	int fd, err, saved;
+
+	memset(out, 0, sizeof *out);
+	base = base ? base + 1 : path;
+	if (jm_seg_pid_from_name(base, &pid) != 0)
+		return JM_SEG_ENAME;
+	/* O_NOFOLLOW refuses a symlink (ELOOP); O_NONBLOCK keeps a fifo from
+	 * blocking the open, and fstat then refuses it. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP || errno == ENXIO ? JM_SEG_ENOTREG : JM_SEG_EIO;
+	err = jm_seg_read_fd(fd, out);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	if (err == 0 && (pid_t)out->hdr.pid != pid) {
+		jm_seg_free(out);
+		err = JM_SEG_ENAME;
+	}
+	return err;
+}
+
+/* ------------------------------------------------------ the writer's pid */
+
+/* Reads the small file name under the directory dfd into buf, NUL-terminated;
+ * returns its length or -1 with errno set. */
+static ssize_t read_small(int dfd, const char *name, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* After /proc/PID failed us: gone if the kernel says so, else unknown. */
+static int gone_or_eio(pid_t pid)
+{
+	int saved = errno;
+
+	if ((saved == ENOENT || saved == ESRCH) && kill(pid, 0) < 0 && errno == ESRCH)
+		return JM_SEG_EDEAD;
+	errno = saved;
+	return JM_SEG_EIO;
+}
+
+/* Parses /proc/PID/stat: the state (field 3) and the start time (field 22),
+ * counted after the last ')' since the command name may hold anything. */
+static bool parse_stat(const char *stat, char *state, uint64_t *start_time)
+{
+	const char *p = strrchr(stat, ')');
+
+	if (p == NULL)
+		return false;
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return false;
+		if (field == 3)
+			*state = *p;
+		if (field == 22) {
+			errno = 0;
+			*start_time = strtoull(p, &end, 10);
+			return end != p && errno == 0;
+		}
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	return false;
+}
+
+int jm_seg_check_process(const struct jm_seg *seg)
+{
+	pid_t pid = (pid_t)seg->hdr.pid;
+	char path[32], buf[8192];
+	const char *uid_line;
+	uint64_t start_time;
+	unsigned long uid;
+	char state;
+	int dfd, err;
+
+	if (pid <= 0)
+		return JM_SEG_EDEAD;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return JM_SEG_EDEAD;
+	/* Both files are read through one directory fd: should the pid die and
+	 * be reused meanwhile, the reads fail rather than describe another
+	 * process. */
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return gone_or_eio(pid);
+
+	if (read_small(dfd, "stat", buf, sizeof buf) < 0) {
+		err = gone_or_eio(pid);
+		goto out;
+	}
+	if (!parse_stat(buf, &state, &start_time)) {
+		errno = EINVAL;
+		err = JM_SEG_EIO;
+		goto out;
+	}
+	if (state == 'Z' || state == 'X') {     /* exited, not yet reaped */
+		err = JM_SEG_EDEAD;
+		goto out;
+	}
+	if (start_time != seg->hdr.start_time) {
+		err = JM_SEG_EREUSED;
+		goto out;
+	}
+
+	if (read_small(dfd, "status", buf, sizeof buf) < 0) {
+		err = gone_or_eio(pid);
+		goto out;
+	}
+	uid_line = strstr(buf, "\nUid:");
+	if (uid_line == NULL || sscanf(uid_line + 5, "%lu", &uid) != 1) {
+		errno = EINVAL;
+		err = JM_SEG_EIO;
+		goto out;
+	}
+	err = uid == seg->hdr.uid ? 0 : JM_SEG_EOWNER;
+out:
+	close(dfd);
+	return err;
+}

@@ -1,0 +1,100 @@
+/*
+ * segread.h: the stats-segment reader shared by jmstatd and jmctl.
+ *
+ * A segment (liballoc/include/jmstat.h) is written by a process we do not
+ * trust, in a directory anyone may write to. The reader never maps it (a
+ * file truncated under a mapping faults with SIGBUS): it reads the file
+ * with pread into a private buffer, bounds every count and offset against
+ * the buffer's length before it uses it, and copies each seqlocked row so
+ * that the copy is one the writer really published. What it returns is a
+ * validated copy, owned by the caller, or a negative JM_SEG_* code that
+ * jm_seg_strerror() explains in one line.
+ *
+ * jm_seg_parse() is the pure part (no I/O): the fuzz target drives it.
+ */
+#ifndef JM_SEGREAD_H
+#define JM_SEGREAD_H
+
+#include "jmstat.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Limits a reader enforces; a real segment is far below each. */
+#define JM_SEG_MAX_NBINS        256u
+#define JM_SEG_MAX_NARENAS      4096u
+#define JM_SEG_MAX_NTHREADS     65536u
+#define JM_SEG_MAX_SIZE         (256u << 20)  /* bytes of one file */
+#define JM_SEG_RETRIES          100           /* re-reads of a row that keeps changing */
+
+struct jm_seg {                     /* a validated, consistent copy */
+	struct jmstat_header hdr;       /* copied; exe NUL-terminated; state is
+	                                   LIVE or EXITING */
+	struct jmstat_class *classes;   /* [hdr.nbins] */
+	struct jmstat_arena *arenas;    /* [hdr.narenas], each row seqlock-consistent */
+	struct jmstat_bin *bins;        /* [hdr.narenas * hdr.nbins], arena-major:
+	                                   bins[a * nbins + b] */
+	uint64_t *tcache_ncached;       /* [hdr.nbins]: sum over live thread rows */
+	uint64_t *tcache_nrequests;     /* [hdr.nbins]: sum over live thread rows */
+	uint32_t nthreads_live;         /* thread rows in use */
+};
+
+enum jm_seg_err {
+	JM_SEG_OK       = 0,
+	JM_SEG_EIO      = -1,   /* open/read/stat failed, errno kept */
+	JM_SEG_ENOTREG  = -2,   /* not a regular file / symlink / fifo */
+	JM_SEG_ETRUNC   = -3,   /* smaller than its header says or than a header */
+	JM_SEG_EMAGIC   = -4,   /* not a segment */
+	JM_SEG_EVERSION = -5,   /* newer/unknown layout version */
+	JM_SEG_EBOUNDS  = -6,   /* counts, sizes or offsets out of bounds */
+	JM_SEG_EBUSY    = -7,   /* still being built, or rows kept changing */
+	JM_SEG_EOWNER   = -8,   /* file owner uid != header uid or != pid's uid */
+	JM_SEG_EDEAD    = -9,   /* pid gone */
+	JM_SEG_EREUSED  = -10,  /* pid alive but start time differs */
+	JM_SEG_ENOMEM   = -11,
+	JM_SEG_ENAME    = -12,  /* file name not jmalloc.<pid>.stats, or its pid
+	                           differs from the header's */
+};
+
+/* One line, for logs and the CLI; never NULL. */
+const char *jm_seg_strerror(int err);
+
+/* 0 and *pid set if name is exactly "jmalloc.<pid>.stats" with pid a
+ * decimal number in 1..INT32_MAX without leading zeros; JM_SEG_ENAME
+ * otherwise. */
+int jm_seg_pid_from_name(const char *name, pid_t *pid);
+
+/* Reads the segment at path: its last component must be
+ * jmalloc.<pid>.stats, with pid equal to the header's (JM_SEG_ENAME).
+ * Opens O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC (a symlink, fifo,
+ * directory or device gives JM_SEG_ENOTREG), then as jm_seg_read_fd().
+ * Fills *out (overwritten, not freed first) and returns 0, or returns a
+ * negative JM_SEG_* with *out zeroed. */
+int jm_seg_read_path(const char *path, struct jm_seg *out);
+
+/* As jm_seg_read_path() on an open fd, without the name check: fstat must
+ * show a regular file no larger than JM_SEG_MAX_SIZE whose owner is the
+ * header's uid. Reads with pread only; each arena and bin row is read again
+ * until its seq is even and unchanged across the copy (at most
+ * JM_SEG_RETRIES times, then JM_SEG_EBUSY). A file shrunk under the reader
+ * gives JM_SEG_ETRUNC. */
+int jm_seg_read_fd(int fd, struct jm_seg *out);
+
+/* The pure parser: validates everything in buf[0..len) and copies it into
+ * *out. A row whose seq is odd gives JM_SEG_EBUSY (the buffer caught the
+ * writer in the middle of an update). A header with zero magic (the file
+ * was sized but not yet written) or in state BUILDING gives JM_SEG_EBUSY. */
+int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out);
+
+/* Is the writer of seg alive and the same process? Checks that hdr.pid
+ * exists, that the start time in /proc/PID/stat (field 22) equals
+ * hdr.start_time, and that the process's real uid equals hdr.uid. Returns
+ * 0, JM_SEG_EDEAD, JM_SEG_EREUSED or JM_SEG_EOWNER; JM_SEG_EIO (errno
+ * kept) if /proc could not tell, in which case nothing is known and the
+ * segment must not be removed. */
+int jm_seg_check_process(const struct jm_seg *seg);
+
+/* Frees the arrays and zeroes *seg; safe on a zeroed struct, and twice. */
+void jm_seg_free(struct jm_seg *seg);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * segcases.h: the hostile and the valid segments the reader must handle,
+ * each with the result jm_seg_parse() must give. The unit test runs every
+ * case; the seed generator writes each one as a seed of the fuzz corpus
+ * (after checking that the reader still gives the expected result, so that
+ * the seeds keep reaching the paths they are named for).
+ *
+ * A case starts from synth_build() of seg_case_params() (changed by its
+ * setup, if any) in a zeroed buffer SEG_CASE_SLACK bytes larger than the
+ * segment, then its mutate function changes bytes or the length.
+ */
+#ifndef JM_SEGCASES_H
+#define JM_SEGCASES_H
+
+#include "segsynth.h"
+#include "segread.h"
+#include <stddef.h>
+
+#define SEG_CASE_SLACK 4096u
+
+struct seg_case {
+	const char *name;
+	void (*setup)(struct synth *p);
+	void (*mutate)(unsigned char *buf, size_t *len);
+	int want;
+};
+
+static inline struct synth seg_case_params(void)
+{
+	struct synth p = { .nbins = 4, .narenas = 3, .nthreads_max = 5,
+	                   .pid = 4242, .uid = 1000, .start_time = 123456 };
+	return p;
+}
+
+#define H(buf) synth_hdr(buf)
+
+static inline void sc_big(struct synth *p) { p->nbins = 36; p->narenas = 8; p->nthreads_max = 16; }
+static inline void sc_header_pad(struct synth *p) { p->header_pad = 64; }
+static inline void sc_stride_pad(struct synth *p) { p->stride_pad = 16; }
+static inline void sc_no_threads(struct synth *p) { p->nthreads_max = 0; }
+static inline void sc_max_bins(struct synth *p) { p->nbins = JM_SEG_MAX_NBINS; p->narenas = 1; p->nthreads_max = 1; }
+
+static inline void sc_exiting(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_EXITING; }
+static inline void sc_exe_unterminated(unsigned char *b, size_t *l) { memset(H(b)->exe, 'A', sizeof H(b)->exe); }
+static inline void sc_in_use_2(unsigned char *b, size_t *l) { synth_thread(b, 0)->in_use = 2; }
+static inline void sc_empty(unsigned char *b, size_t *l) { *l = 0; }
+static inline void sc_short_11(unsigned char *b, size_t *l) { *l = 11; }
+static inline void sc_magic_bad(unsigned char *b, size_t *l) { H(b)->magic ^= 1; }
+static inline void sc_magic_zero(unsigned char *b, size_t *l) { H(b)->magic = 0; }
+static inline void sc_version_newer(unsigned char *b, size_t *l) { H(b)->version = JMSTAT_VERSION + 1; }
+static inline void sc_version_zero(unsigned char *b, size_t *l) { H(b)->version = 0; }
+static inline void sc_short_header(unsigned char *b, size_t *l) { *l = sizeof(struct jmstat_header) - 1; }
+static inline void sc_trunc_classes(unsigned char *b, size_t *l) { *l = H(b)->class_off + 8; }
+static inline void sc_trunc_last_byte(unsigned char *b, size_t *l) { *l -= 1; }
+static inline void sc_oversized(unsigned char *b, size_t *l) { *l += 64; }
+static inline void sc_total_huge(unsigned char *b, size_t *l) { H(b)->total_size = UINT64_MAX; }
+static inline void sc_total_small(unsigned char *b, size_t *l) { H(b)->total_size -= 8; }
+static inline void sc_building(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_BUILDING; }
+static inline void sc_state_unknown(unsigned char *b, size_t *l) { H(b)->state = 7; }
+static inline void sc_header_size_small(unsigned char *b, size_t *l) { H(b)->header_size -= 8; }
+static inline void sc_header_size_huge(unsigned char *b, size_t *l) { H(b)->header_size = UINT32_MAX; }
+static inline void sc_class_size(unsigned char *b, size_t *l) { H(b)->class_size += 8; }
+static inline void sc_arena_size(unsigned char *b, size_t *l) { H(b)->arena_size -= 8; }
+static inline void sc_bin_size(unsigned char *b, size_t *l) { H(b)->bin_size = 0; }
+static inline void sc_thread_size(unsigned char *b, size_t *l) { H(b)->thread_size = UINT32_MAX; }
+static inline void sc_nbins_zero(unsigned char *b, size_t *l) { H(b)->nbins = 0; }
+static inline void sc_nbins_huge(unsigned char *b, size_t *l) { H(b)->nbins = UINT32_MAX; }
+static inline void sc_nbins_257(unsigned char *b, size_t *l) { H(b)->nbins = JM_SEG_MAX_NBINS + 1; }
+static inline void sc_narenas_zero(unsigned char *b, size_t *l) { H(b)->narenas = 0; }
+static inline void sc_narenas_huge(unsigned char *b, size_t *l) { H(b)->narenas = JM_SEG_MAX_NARENAS + 1; }
+static inline void sc_narenas_more(unsigned char *b, size_t *l) { H(b)->narenas += 1; }
+static inline void sc_nthreads_huge(unsigned char *b, size_t *l) { H(b)->nthreads_max = UINT32_MAX; }
+static inline void sc_nthreads_more(unsigned char *b, size_t *l) { H(b)->nthreads_max += 1; }
+static inline void sc_stride_small(unsigned char *b, size_t *l) { H(b)->thread_stride -= 8; }
+static inline void sc_stride_unaligned(unsigned char *b, size_t *l) { H(b)->thread_stride += 4; }
+static inline void sc_stride_huge(unsigned char *b, size_t *l) { H(b)->thread_stride = UINT32_MAX - 7; }
+static inline void sc_class_off_outside(unsigned char *b, size_t *l) { H(b)->class_off = *l; }
+static inline void sc_arena_off_overflow(unsigned char *b, size_t *l) { H(b)->arena_off = UINT64_MAX - 7; }
+static inline void sc_bin_off_outside(unsigned char *b, size_t *l) { H(b)->bin_off = H(b)->thread_off; }
+static inline void sc_thread_off_outside(unsigned char *b, size_t *l) { H(b)->thread_off = *l - 8; }
+static inline void sc_thread_off_wrap(unsigned char *b, size_t *l) { H(b)->thread_off = (uint64_t)1 << 63; }
+static inline void sc_off_unaligned(unsigned char *b, size_t *l) { H(b)->arena_off += 4; }
+static inline void sc_overlap_arena_bins(unsigned char *b, size_t *l) { H(b)->bin_off = H(b)->arena_off + 8; }
+static inline void sc_overlap_header(unsigned char *b, size_t *l) { H(b)->class_off = 0; }
+static inline void sc_overlap_threads(unsigned char *b, size_t *l) { H(b)->thread_off = H(b)->bin_off; }
+static inline void sc_overlap_same(unsigned char *b, size_t *l) { H(b)->arena_off = H(b)->class_off; }
+static inline void sc_pid_zero(unsigned char *b, size_t *l) { H(b)->pid = 0; }
+static inline void sc_pid_negative(unsigned char *b, size_t *l) { H(b)->pid = 0x80000000u; }
+static inline void sc_page_size_bad(unsigned char *b, size_t *l) { H(b)->page_size = 3000; }
+static inline void sc_chunk_size_zero(unsigned char *b, size_t *l) { H(b)->chunk_size = 0; }
+static inline void sc_class_zero(unsigned char *b, size_t *l) { synth_class(b, 0)->size = 0; synth_bin(b, 0, 0)->size = 0; }
+static inline void sc_class_order(unsigned char *b, size_t *l) { synth_class(b, 2)->size = synth_class(b, 1)->size; }
+static inline void sc_class_regs_zero(unsigned char *b, size_t *l) { synth_class(b, 1)->regs_per_run = 0; }
+static inline void sc_class_run_small(unsigned char *b, size_t *l) { synth_class(b, 3)->regs_per_run += 1; }
+static inline void sc_class_run_unpaged(unsigned char *b, size_t *l) { synth_class(b, 3)->run_size += 8; }
+static inline void sc_bin_size_mismatch(unsigned char *b, size_t *l) { synth_bin(b, 1, 2)->size += 16; }
+static inline void sc_arena_seq_odd(unsigned char *b, size_t *l) { synth_arena(b, 2)->seq |= 1; }
+static inline void sc_bin_seq_odd(unsigned char *b, size_t *l) { synth_bin(b, 2, 3)->seq |= 1; }
+
+#undef H
+
+static const struct seg_case seg_cases[] = {
+	{ "valid",               NULL,          NULL,                   JM_SEG_OK },
+	{ "valid_big",           sc_big,        NULL,                   JM_SEG_OK },
+	{ "valid_max_bins",      sc_max_bins,   NULL,                   JM_SEG_OK },
+	{ "valid_header_pad",    sc_header_pad, NULL,                   JM_SEG_OK },
+	{ "valid_stride_pad",    sc_stride_pad, NULL,                   JM_SEG_OK },
+	{ "valid_no_threads",    sc_no_threads, NULL,                   JM_SEG_OK },
+	{ "valid_exiting",       NULL,          sc_exiting,             JM_SEG_OK },
+	{ "exe_unterminated",    NULL,          sc_exe_unterminated,    JM_SEG_OK },
+	{ "thread_in_use_2",     NULL,          sc_in_use_2,            JM_SEG_OK },
+	{ "empty",               NULL,          sc_empty,               JM_SEG_ETRUNC },
+	{ "short_11",            NULL,          sc_short_11,            JM_SEG_ETRUNC },
+	{ "magic_bad",           NULL,          sc_magic_bad,           JM_SEG_EMAGIC },
+	{ "magic_zero",          NULL,          sc_magic_zero,          JM_SEG_EBUSY },
+	{ "version_newer",       NULL,          sc_version_newer,       JM_SEG_EVERSION },
+	{ "version_zero",        NULL,          sc_version_zero,        JM_SEG_EVERSION },
+	{ "short_header",        NULL,          sc_short_header,        JM_SEG_ETRUNC },
+	{ "trunc_classes",       NULL,          sc_trunc_classes,       JM_SEG_ETRUNC },
+	{ "trunc_last_byte",     NULL,          sc_trunc_last_byte,     JM_SEG_ETRUNC },
+	{ "oversized",           NULL,          sc_oversized,           JM_SEG_EBOUNDS },
+	{ "total_huge",          NULL,          sc_total_huge,          JM_SEG_ETRUNC },
+	{ "total_small",         NULL,          sc_total_small,         JM_SEG_EBOUNDS },
+	{ "building",            NULL,          sc_building,            JM_SEG_EBUSY },
+	{ "state_unknown",       NULL,          sc_state_unknown,       JM_SEG_EBOUNDS },
+	{ "header_size_small",   NULL,          sc_header_size_small,   JM_SEG_EBOUNDS },
+	{ "header_size_huge",    NULL,          sc_header_size_huge,    JM_SEG_EBOUNDS },
+	{ "class_size",          NULL,          sc_class_size,          JM_SEG_EBOUNDS },
+	{ "arena_size",          NULL,          sc_arena_size,          JM_SEG_EBOUNDS },
+	{ "bin_size",            NULL,          sc_bin_size,            JM_SEG_EBOUNDS },
+	{ "thread_size",         NULL,          sc_thread_size,         JM_SEG_EBOUNDS },
+	{ "nbins_zero",          NULL,          sc_nbins_zero,          JM_SEG_EBOUNDS },
+	{ "nbins_huge",          NULL,          sc_nbins_huge,          JM_SEG_EBOUNDS },
+	{ "nbins_257",           NULL,          sc_nbins_257,           JM_SEG_EBOUNDS },
+	{ "narenas_zero",        NULL,          sc_narenas_zero,        JM_SEG_EBOUNDS },
+	{ "narenas_huge",        NULL,          sc_narenas_huge,        JM_SEG_EBOUNDS },
+	{ "narenas_more",        NULL,          sc_narenas_more,        JM_SEG_EBOUNDS },
+	{ "nthreads_huge",       NULL,          sc_nthreads_huge,       JM_SEG_EBOUNDS },
+	{ "nthreads_more",       NULL,          sc_nthreads_more,       JM_SEG_EBOUNDS },
+	{ "stride_small",        NULL,          sc_stride_small,        JM_SEG_EBOUNDS },
+	{ "stride_unaligned",    NULL,          sc_stride_unaligned,    JM_SEG_EBOUNDS },
+	{ "stride_huge",         NULL,          sc_stride_huge,         JM_SEG_EBOUNDS },
+	{ "class_off_outside",   NULL,          sc_class_off_outside,   JM_SEG_EBOUNDS },
+	{ "arena_off_overflow",  NULL,          sc_arena_off_overflow,  JM_SEG_EBOUNDS },
+	{ "bin_off_outside",     NULL,          sc_bin_off_outside,     JM_SEG_EBOUNDS },
+	{ "thread_off_outside",  NULL,          sc_thread_off_outside,  JM_SEG_EBOUNDS },
+	{ "thread_off_wrap",     NULL,          sc_thread_off_wrap,     JM_SEG_EBOUNDS },
+	{ "off_unaligned",       NULL,          sc_off_unaligned,       JM_SEG_EBOUNDS },
+	{ "overlap_arena_bins",  NULL,          sc_overlap_arena_bins,  JM_SEG_EBOUNDS },
+	{ "overlap_header",      NULL,          sc_overlap_header,      JM_SEG_EBOUNDS },
+	{ "overlap_threads",     NULL,          sc_overlap_threads,     JM_SEG_EBOUNDS },
+	{ "overlap_same",        NULL,          sc_overlap_same,        JM_SEG_EBOUNDS },
+	{ "pid_zero",            NULL,          sc_pid_zero,            JM_SEG_EBOUNDS },
+	{ "pid_negative",        NULL,          sc_pid_negative,        JM_SEG_EBOUNDS },
+	{ "page_size_bad",       NULL,          sc_page_size_bad,       JM_SEG_EBOUNDS },
+	{ "chunk_size_zero",     NULL,          sc_chunk_size_zero,     JM_SEG_EBOUNDS },
+	{ "class_zero",          NULL,          sc_class_zero,          JM_SEG_EBOUNDS },
+	{ "class_order",         NULL,          sc_class_order,         JM_SEG_EBOUNDS },
+	{ "class_regs_zero",     NULL,          sc_class_regs_zero,     JM_SEG_EBOUNDS },
+	{ "class_run_small",     NULL,          sc_class_run_small,     JM_SEG_EBOUNDS },
+	{ "class_run_unpaged",   NULL,          sc_class_run_unpaged,   JM_SEG_EBOUNDS },
+	{ "bin_size_mismatch",   NULL,          sc_bin_size_mismatch,   JM_SEG_EBOUNDS },
+	{ "arena_seq_odd",       NULL,          sc_arena_seq_odd,       JM_SEG_EBUSY },
+	{ "bin_seq_odd",         NULL,          sc_bin_seq_odd,         JM_SEG_EBUSY },
+};
+
+#define SEG_NCASES (sizeof seg_cases / sizeof seg_cases[0])
+
+/* Builds case c: a malloc'ed zeroed buffer of *cap bytes (the segment plus
+ * SEG_CASE_SLACK) holding the mutated segment, its length in *len. */
+static inline unsigned char *seg_case_build(const struct seg_case *c, size_t *len, size_t *cap)
+{
+	struct synth p = seg_case_params();
+	unsigned char *buf;
+
+	if (c->setup)
+		c->setup(&p);
+	*cap = synth_size(&p) + SEG_CASE_SLACK;
+	buf = calloc(1, *cap);
+	if (buf == NULL) {
+		perror("seg_case_build");
+		abort();
+	}
+	synth_fill(buf, &p);
+	*len = synth_size(&p);
+	if (c->mutate)
+		c->mutate(buf, len);
+	return buf;
+}
+
+#endif

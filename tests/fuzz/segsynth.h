@@ -1,0 +1,273 @@
+/*
+ * segsynth.h: builds synthetic stats segments (liballoc/include/jmstat.h)
+ * for the reader's unit tests, the fuzz seed corpus and helper programs,
+ * without the allocator.
+ *
+ * synth_build() lays out a valid LIVE segment: header (plus header_pad
+ * bytes), class table, arena rows, bin rows, thread rows, each section
+ * 8-byte aligned and in that order. Every counter holds a value that
+ * synth_arena_value()/synth_bin_value() predict, so that a test can check
+ * that each one landed in the right place; thread rows alternate live and
+ * free (synth_thread_live()), with tcache words synth_tc_ncached() and
+ * synth_tc_nrequests().
+ *
+ * Header-only, all static inline, so that each program compiles it alone.
+ */
+#ifndef JM_SEGSYNTH_H
+#define JM_SEGSYNTH_H
+
+#include "jmstat.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct synth {
+	uint32_t nbins;          /* small size classes */
+	uint32_t narenas;        /* arena rows */
+	uint32_t nthreads_max;   /* thread rows */
+	uint32_t pid;            /* header pid */
+	uint32_t uid;            /* header uid */
+	uint64_t start_time;     /* header start time, clock ticks since boot */
+	uint32_t header_pad;     /* bytes the header grows by (multiple of 8) */
+	uint32_t stride_pad;     /* bytes each thread row grows by (multiple of 8) */
+};
+
+#define SYNTH_PAGE 4096u
+
+static inline uint64_t synth_align8(uint64_t x)
+{
+	return (x + 7) & ~(uint64_t)7;
+}
+
+static inline uint32_t synth_stride(const struct synth *p)
+{
+	return (uint32_t)(sizeof(struct jmstat_thread) +
+	                  p->nbins * sizeof(struct jmstat_tcache_bin) + p->stride_pad);
+}
+
+static inline uint64_t synth_class_off(const struct synth *p)
+{
+	return synth_align8(sizeof(struct jmstat_header) + p->header_pad);
+}
+
+static inline uint64_t synth_arena_off(const struct synth *p)
+{
+	return synth_class_off(p) + (uint64_t)p->nbins * sizeof(struct jmstat_class);
+}
+
+static inline uint64_t synth_bin_off(const struct synth *p)
+{
+	return synth_arena_off(p) + (uint64_t)p->narenas * sizeof(struct jmstat_arena);
+}
+
+static inline uint64_t synth_thread_off(const struct synth *p)
+{
+	return synth_bin_off(p) + (uint64_t)p->narenas * p->nbins * sizeof(struct jmstat_bin);
+}
+
+static inline size_t synth_size(const struct synth *p)
+{
+	return (size_t)(synth_thread_off(p) + (uint64_t)p->nthreads_max * synth_stride(p));
+}
+
+static inline uint32_t synth_class_size(uint32_t b)
+{
+	return 16 * (b + 1);
+}
+
+static inline uint64_t synth_arena_value(uint32_t a, unsigned field)
+{
+	return (uint64_t)(a + 1) * 1000 + field;
+}
+
+static inline uint64_t synth_bin_value(uint32_t a, uint32_t b, unsigned field)
+{
+	return (uint64_t)(a + 1) * 1000000 + (uint64_t)b * 1000 + field;
+}
+
+static inline int synth_thread_live(uint32_t t)
+{
+	return t % 3 != 2;
+}
+
+static inline uint32_t synth_tc_ncached(uint32_t t, uint32_t b)
+{
+	return t + b + 1;
+}
+
+static inline uint64_t synth_tc_nrequests(uint32_t t, uint32_t b)
+{
+	return 10 * (uint64_t)t + b;
+}
+
+static inline struct jmstat_header *synth_hdr(unsigned char *buf)
+{
+	return (struct jmstat_header *)buf;
+}
+
+static inline struct jmstat_class *synth_class(unsigned char *buf, uint32_t b)
+{
+	return (struct jmstat_class *)(buf + synth_hdr(buf)->class_off) + b;
+}
+
+static inline struct jmstat_arena *synth_arena(unsigned char *buf, uint32_t a)
+{
+	return (struct jmstat_arena *)(buf + synth_hdr(buf)->arena_off) + a;
+}
+
+static inline struct jmstat_bin *synth_bin(unsigned char *buf, uint32_t a, uint32_t b)
+{
+	return (struct jmstat_bin *)(buf + synth_hdr(buf)->bin_off) +
+	       (uint64_t)a * synth_hdr(buf)->nbins + b;
+}
+
+static inline struct jmstat_thread *synth_thread(unsigned char *buf, uint32_t t)
+{
+	return (struct jmstat_thread *)(buf + synth_hdr(buf)->thread_off +
+	                                 (uint64_t)t * synth_hdr(buf)->thread_stride);
+}
+
+static inline struct jmstat_tcache_bin *synth_tcache(unsigned char *buf, uint32_t t, uint32_t b)
+{
+	return (struct jmstat_tcache_bin *)(synth_thread(buf, t) + 1) + b;
+}
+
+static inline void synth_fill_arena(struct jmstat_arena *r, uint32_t a)
+{
+	unsigned k = 0;
+
+	r->seq = 2 * a;
+	r->index = a;
+#define SYNTH_SET_(name, type, unit, help) r->name = synth_arena_value(a, k++);
+	JMSTAT_ARENA_COUNTERS(SYNTH_SET_)
+#undef SYNTH_SET_
+}
+
+static inline void synth_fill_bin(struct jmstat_bin *r, uint32_t a, uint32_t b)
+{
+	unsigned k = 0;
+
+	r->seq = 2 * b;
+	r->size = synth_class_size(b);
+#define SYNTH_SET_(name, type, unit, help) r->name = synth_bin_value(a, b, k++);
+	JMSTAT_BIN_COUNTERS(SYNTH_SET_)
+#undef SYNTH_SET_
+}
+
+/* Writes a valid LIVE segment into buf[0..synth_size(p)). */
+static inline void synth_fill(unsigned char *buf, const struct synth *p)
+{
+	struct jmstat_header *h = synth_hdr(buf);
+
+	memset(buf, 0, synth_size(p));
+	h->magic = JMSTAT_MAGIC;
+	h->version = JMSTAT_VERSION;
+	h->header_size = (uint32_t)(sizeof *h + p->header_pad);
+	h->total_size = synth_size(p);
+	h->state = JMSTAT_STATE_LIVE;
+	h->pid = p->pid;
+	h->start_time = p->start_time;
+	h->uid = p->uid;
+	h->page_size = SYNTH_PAGE;
+	h->chunk_size = 2u << 20;
+	snprintf(h->exe, sizeof h->exe, "synth");
+	h->nbins = p->nbins;
+	h->narenas = p->narenas;
+	h->nthreads_max = p->nthreads_max;
+	h->class_size = sizeof(struct jmstat_class);
+	h->arena_size = sizeof(struct jmstat_arena);
+	h->bin_size = sizeof(struct jmstat_bin);
+	h->thread_size = sizeof(struct jmstat_thread);
+	h->thread_stride = synth_stride(p);
+	h->class_off = synth_class_off(p);
+	h->arena_off = synth_arena_off(p);
+	h->bin_off = synth_bin_off(p);
+	h->thread_off = synth_thread_off(p);
+	h->large_max = 1u << 20;
+	h->update_ns = 1;
+
+	for (uint32_t b = 0; b < p->nbins; b++) {
+		struct jmstat_class *c = synth_class(buf, b);
+
+		c->size = synth_class_size(b);
+		c->run_size = c->size <= SYNTH_PAGE ? SYNTH_PAGE : (c->size + SYNTH_PAGE - 1) / SYNTH_PAGE * SYNTH_PAGE;
+		c->regs_per_run = c->run_size / c->size;
+	}
+	for (uint32_t a = 0; a < p->narenas; a++) {
+		synth_fill_arena(synth_arena(buf, a), a);
+		for (uint32_t b = 0; b < p->nbins; b++)
+			synth_fill_bin(synth_bin(buf, a, b), a, b);
+	}
+	for (uint32_t t = 0; t < p->nthreads_max; t++) {
+		struct jmstat_thread *th = synth_thread(buf, t);
+
+		th->in_use = synth_thread_live(t) ? 1 : 0;
+		th->tid = 1000 + t;
+		th->opaque = 0xdeadbeef;
+		for (uint32_t b = 0; b < p->nbins; b++) {
+			struct jmstat_tcache_bin *c = synth_tcache(buf, t, b);
+
+			c->opaque = 0xfeedface;
+			c->ncached = synth_tc_ncached(t, b);
+			c->ncached_max = 200;
+			c->nrequests = synth_tc_nrequests(t, b);
+		}
+	}
+}
+
+/* A malloc'ed valid segment; *len its size. */
+static inline unsigned char *synth_build(const struct synth *p, size_t *len)
+{
+	unsigned char *buf = malloc(synth_size(p));
+
+	if (buf == NULL) {
+		perror("synth_build");
+		abort();
+	}
+	synth_fill(buf, p);
+	*len = synth_size(p);
+	return buf;
+}
+
+/* Field 22 of /proc/PID/stat (pid 0: ourselves), or 0. */
+static inline uint64_t synth_start_time(int pid)
+{
+	char path[64], buf[4096];
+	unsigned long long st = 0;
+	size_t n;
+	FILE *f;
+	char *p;
+
+	if (pid == 0)
+		snprintf(path, sizeof path, "/proc/self/stat");
+	else
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	/* fields 3..21 skipped, then 22 */
+	for (int field = 3; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %*s %llu", &st) != 1)
+		return 0;
+	return st;
+}
+
+/* Parameters describing the calling process. */
+static inline struct synth synth_self(uint32_t nbins, uint32_t narenas, uint32_t nthreads_max)
+{
+	struct synth p = { .nbins = nbins, .narenas = narenas, .nthreads_max = nthreads_max,
+	                   .pid = (uint32_t)getpid(), .uid = (uint32_t)getuid(),
+	                   .start_time = synth_start_time(0) };
+	return p;
+}
+
+#endif
