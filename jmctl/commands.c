@@ -241,8 +241,7 @@ int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv)
 
 static const struct jm_table_col arena_cols[] = {
 	{ "ARENA", JM_RIGHT }, { "THREADS", JM_RIGHT }, { "CHUNKS", JM_RIGHT },
-	{ "MAPPED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "SMALL", JM_RIGHT },
-	{ "LARGE", JM_RIGHT }, { "HUGE", JM_RIGHT }, { "DIRTY", JM_RIGHT },
+	{ "MAPPED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "LARGE", JM_RIGHT }, { "HUGE", JM_RIGHT }, { "DIRTY", JM_RIGHT },
 	{ "PURGED", JM_RIGHT },
 };
 
@@ -284,7 +283,7 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 	jm_table_init(&t, arena_cols, (int)(sizeof(arena_cols) / sizeof(arena_cols[0])));
 	for (size_t i = 0; i < n; i++) {
 		json_t *a = items[i];
-		char idx[24], th[24], ch[24], m[24], ac[24], s[24], l[24], h[24], d[24], p[24];
+		char idx[24], th[24], ch[24], m[24], ac[24], l[24], h[24], d[24], p[24];
 
 		if (!all && jm_num(a, "mapped") == 0 && jm_num(a, "nthreads") == 0)
 			continue;
@@ -295,7 +294,6 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 			idx, th, ch,
 			jm_fmt_bytes(m, sizeof(m), jm_num(a, "mapped")),
 			jm_fmt_bytes(ac, sizeof(ac), jm_num(a, "active")),
-			jm_fmt_bytes(s, sizeof(s), jm_num(a, "allocated_small")),
 			jm_fmt_bytes(l, sizeof(l), jm_num(a, "allocated_large")),
 			jm_fmt_bytes(h, sizeof(h), jm_num(a, "allocated_huge")),
 			jm_fmt_bytes(d, sizeof(d), jm_num(a, "dirty")),
