@@ -1,0 +1,482 @@
+/*
+ * commands.c: the protocol's commands, from a parsed request to a reply.
+ *
+ * Every reply is one JSON object: {"ok": true, "time": T, ...} or
+ * {"ok": false, "error": "...", "time": T}, where T is the unix time of the
+ * latest sample (ms precision). What a reply shows is filtered by the
+ * viewer's uid (SO_PEERCRED, passed in by server.c): root sees every
+ * process, anyone else only processes of their own uid, and a pid of
+ * another uid answers as if unknown. The field lists (PROC, HOST, BIN) are
+ * built by the helpers below, once, for every command that shows them; the
+ * arena fields come from the X-macro list in jmstat.h.
+ */
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ values */
+
+static json_t *jint(uint64_t v)
+{
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *jreal(double v)
+{
+	if (!(v == v) || v > 1e300 || v < -1e300)
+		v = 0.0;
+	return json_real(v);
+}
+
+static void set(json_t *o, const char *key, json_t *v)
+{
+	json_object_set_new(o, key, v);
+}
+
+static json_t *reply_ok(struct jmd *d)
+{
+	json_t *o = json_object();
+	set(o, "ok", json_true());
+	set(o, "time", jreal(d->now));
+	return o;
+}
+
+json_t *jmd_error(struct jmd *d, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *o = json_object();
+	set(o, "ok", json_false());
+	set(o, "error", json_string(msg));
+	set(o, "time", jreal(d->now));
+	return o;
+}
+
+/* User names, looked up once per uid (a name service may be slow). */
+static const char *user_name(uint32_t uid)
+{
+	static struct { uint32_t uid; bool used; char name[64]; } cache[64];
+	static unsigned next;
+	for (unsigned i = 0; i < sizeof(cache) / sizeof(cache[0]); i++)
+		if (cache[i].used && cache[i].uid == uid)
+			return cache[i].name;
+	unsigned i = next++ % (sizeof(cache) / sizeof(cache[0]));
+	cache[i].used = true;
+	cache[i].uid = uid;
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
+		snprintf(cache[i].name, sizeof(cache[i].name), "%s", res->pw_name);
+	else
+		snprintf(cache[i].name, sizeof(cache[i].name), "%u", uid);
+	return cache[i].name;
+}
+
+/* ------------------------------------------------------------ objects */
+
+static void totals_fields(json_t *o, const struct jmd_totals *t)
+{
+	set(o, "allocated", jint(t->allocated));
+	set(o, "active", jint(t->active));
+	set(o, "mapped", jint(t->mapped));
+	set(o, "dirty", jint(t->dirty));
+	set(o, "small_wasted", jint(t->small_wasted));
+	set(o, "frag_bytes", jint(t->active > t->allocated ? t->active - t->allocated : 0));
+	set(o, "frag_ratio", jreal(jmd_frag_ratio(t->active, t->allocated)));
+	set(o, "alloc_rate", jreal(t->alloc_rate));
+	set(o, "free_rate", jreal(t->free_rate));
+}
+
+static json_t *host_json(const struct jmd_totals *t)
+{
+	json_t *o = json_object();
+	set(o, "processes", jint(t->processes));
+	totals_fields(o, t);
+	return o;
+}
+
+static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
+{
+	set(o, "pid", json_integer(p->pid));
+	set(o, "uid", json_integer(p->uid));
+	set(o, "user", json_string(user_name(p->uid)));
+	set(o, "exe", json_string(p->exe));
+	set(o, "start_time", json_integer((json_int_t)p->start_time));
+	double age = d->now - p->start_time;
+	set(o, "age", json_integer(age > 0 ? (json_int_t)age : 0));
+	set(o, "nthreads", json_integer(p->nthreads));
+	set(o, "narenas", json_integer(p->narenas));
+	totals_fields(o, &p->tot);
+}
+
+static json_t *proc_json(struct jmd *d, const struct jmd_proc *p)
+{
+	json_t *o = json_object();
+	proc_fields(d, o, p);
+	return o;
+}
+
+static json_t *bin_json(const struct jmd_bin *b, size_t index)
+{
+	json_t *o = json_object();
+	set(o, "bin", jint(index));
+	set(o, "size", jint(b->size));
+	set(o, "regs_per_run", jint(b->regs_per_run));
+	set(o, "run_size", jint(b->run_size));
+	set(o, "nmalloc", jint(b->nmalloc));
+	set(o, "ndalloc", jint(b->ndalloc));
+	set(o, "nrequests", jint(b->nrequests));
+	set(o, "curregs", jint(b->curregs));
+	set(o, "cached", jint(b->cached));
+	set(o, "inuse", jint(b->inuse));
+	set(o, "curruns", jint(b->curruns));
+	set(o, "capacity", jint(b->capacity));
+	set(o, "nruns", jint(b->nruns));
+	set(o, "nfills", jint(b->nfills));
+	set(o, "nflushes", jint(b->nflushes));
+	set(o, "util", jreal(jmd_util(b->inuse, b->capacity)));
+	set(o, "wasted_bytes", jint((b->capacity > b->inuse ? b->capacity - b->inuse : 0) * b->size));
+	set(o, "malloc_rate", jreal(b->malloc_rate));
+	set(o, "request_rate", jreal(b->request_rate));
+	return o;
+}
+
+static json_t *arena_json(const struct jmd_arena *a)
+{
+	json_t *o = json_object();
+	set(o, "index", jint(a->raw.index));
+#define ARENA_FIELD(name, type, unit, help) set(o, #name, jint(a->raw.name));
+	JMSTAT_ARENA_COUNTERS(ARENA_FIELD)
+#undef ARENA_FIELD
+	set(o, "allocated", jint(a->allocated));
+	set(o, "small_wasted", jint(a->small_wasted));
+	set(o, "frag_ratio", jreal(jmd_frag_ratio(a->raw.active, a->allocated)));
+	return o;
+}
+
+/* ------------------------------------------------------------ bins over processes */
+
+/* Bins summed over processes, one per distinct region size, sorted. */
+struct agg {
+	struct jmd_bin *v;
+	size_t n, cap;
+};
+
+static int agg_add(struct agg *g, const struct jmd_bin *b)
+{
+	size_t lo = 0, hi = g->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (g->v[mid].size < b->size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == g->n || g->v[lo].size != b->size) {
+		if (g->n == g->cap) {
+			size_t cap = g->cap ? g->cap * 2 : 64;
+			struct jmd_bin *v = realloc(g->v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			g->v = v;
+			g->cap = cap;
+		}
+		memmove(&g->v[lo + 1], &g->v[lo], (g->n - lo) * sizeof(*g->v));
+		g->n++;
+		g->v[lo] = *b;
+		return 0;
+	}
+	struct jmd_bin *s = &g->v[lo];
+	s->nmalloc += b->nmalloc;
+	s->ndalloc += b->ndalloc;
+	s->nrequests += b->nrequests;
+	s->curregs += b->curregs;
+	s->cached += b->cached;
+	s->inuse += b->inuse;
+	s->curruns += b->curruns;
+	s->capacity += b->capacity;
+	s->nruns += b->nruns;
+	s->nfills += b->nfills;
+	s->nflushes += b->nflushes;
+	s->malloc_rate += b->malloc_rate;
+	s->request_rate += b->request_rate;
+	return 0;
+}
+
+static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
+{
+	json_t *arr = json_array();
+	if (only) {
+		for (uint32_t b = 0; b < only->nbins; b++)
+			json_array_append_new(arr, bin_json(&only->bins[b], b));
+		return arr;
+	}
+	struct agg g = { 0 };
+	for (struct jmd_proc *p = d->live; p; p = p->next) {
+		if (!jmd_visible(p->uid, uid))
+			continue;
+		for (uint32_t b = 0; b < p->nbins; b++)
+			if (agg_add(&g, &p->bins[b]) != 0)
+				break;
+	}
+	for (size_t i = 0; i < g.n; i++)
+		json_array_append_new(arr, bin_json(&g.v[i], i));
+	free(g.v);
+	return arr;
+}
+
+/* ------------------------------------------------------------ ps */
+
+static int by_pid(const void *a, const void *b)
+{
+	const struct jmd_proc *pa = *(const struct jmd_proc *const *)a;
+	const struct jmd_proc *pb = *(const struct jmd_proc *const *)b;
+	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
+}
+
+/* Sets "host" and "processes" of the processes uid may see. */
+static int ps_fields(struct jmd *d, json_t *o, uid_t uid)
+{
+	struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t n = 0;
+	struct jmd_totals host = { 0 };
+	for (struct jmd_proc *p = d->live; p; p = p->next) {
+		if (!jmd_visible(p->uid, uid))
+			continue;
+		v[n++] = p;
+		jmd_totals_add(&host, &p->tot);
+	}
+	qsort(v, n, sizeof(*v), by_pid);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, proc_json(d, v[i]));
+	free(v);
+	set(o, "host", host_json(&host));
+	set(o, "processes", arr);
+	return 0;
+}
+
+/* ------------------------------------------------------------ arguments */
+
+/* 1: absent; 0: *pid set; -1: present but not a valid pid. */
+static int arg_pid(json_t *req, pid_t *pid)
+{
+	json_t *v = json_object_get(req, "pid");
+	if (!v || json_is_null(v))
+		return 1;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > INT32_MAX)
+		return -1;
+	*pid = (pid_t)json_integer_value(v);
+	return 0;
+}
+
+#define BAD_PID "invalid 'pid': expected a positive integer"
+
+/* ------------------------------------------------------------ commands */
+
+static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	json_t *o = reply_ok(d);
+	set(o, "version", json_string(JMD_VERSION));
+	set(o, "layout_version", json_integer(JMSTAT_VERSION));
+	set(o, "interval_ms", json_integer(d->opt.interval_ms));
+	set(o, "stats_dir", json_string(d->opt.stats_dir));
+	set(o, "pid", json_integer(getpid()));
+	set(o, "tick_ms", jreal(d->tick_ms));
+	return o;
+}
+
+static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	json_t *o = reply_ok(d);
+	if (ps_fields(d, o, uid) != 0) {
+		json_decref(o);
+		return jmd_error(d, "out of memory");
+	}
+	return o;
+}
+
+static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	pid_t pid;
+	int rc = arg_pid(req, &pid);
+	if (rc == 1)
+		return jmd_error(d, "missing 'pid'");
+	if (rc < 0)
+		return jmd_error(d, BAD_PID);
+	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
+	if (!p)
+		return jmd_error(d, "no such process: %d", (int)pid);
+	json_t *o = reply_ok(d);
+	proc_fields(d, o, p);
+	json_t *arenas = json_array();
+	for (uint32_t a = 0; a < p->narenas; a++)
+		json_array_append_new(arenas, arena_json(&p->arenas[a]));
+	set(o, "arenas", arenas);
+	set(o, "bins", bins_json(d, uid, p));
+	return o;
+}
+
+static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	pid_t pid = 0;
+	int rc = arg_pid(req, &pid);
+	if (rc < 0)
+		return jmd_error(d, BAD_PID);
+	struct jmd_proc *p = NULL;
+	if (rc == 0) {
+		p = jmd_proc_find(d, pid, uid);
+		if (!p)
+			return jmd_error(d, "no such process: %d", (int)pid);
+	}
+	json_t *o = reply_ok(d);
+	if (p)
+		set(o, "pid", json_integer(pid));
+	set(o, "bins", bins_json(d, uid, p));
+	return o;
+}
+
+static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	pid_t pid = 0;
+	int rc = arg_pid(req, &pid);
+	if (rc < 0)
+		return jmd_error(d, BAD_PID);
+	double seconds = JMD_HISTORY_MS / 1000.0;
+	json_t *s = json_object_get(req, "seconds");
+	if (s && !json_is_null(s)) {
+		if (!json_is_number(s) || json_number_value(s) <= 0)
+			return jmd_error(d, "invalid 'seconds': expected a positive number");
+		seconds = json_number_value(s);
+	}
+	const struct jmd_ring *ring;
+	struct jmd_proc *p = NULL;
+	if (rc == 0) {
+		p = jmd_proc_find_any(d, pid, uid);
+		if (!p)
+			return jmd_error(d, "no such process: %d", (int)pid);
+		ring = &p->hist;
+	} else {
+		ring = jmd_uid_ring(d, uid);
+	}
+	json_t *o = reply_ok(d);
+	if (p) {
+		set(o, "pid", json_integer(pid));
+		set(o, "alive", json_boolean(p->dead_since == 0));
+	}
+	set(o, "interval_ms", json_integer(d->opt.interval_ms));
+	json_t *arr = json_array();
+	if (ring && ring->count) {
+		uint32_t first = (ring->head + ring->alloc - ring->count) % ring->alloc;
+		double since = d->now - seconds - 0.0005;
+		for (uint32_t i = 0; i < ring->count; i++) {
+			const struct jmd_hist *h = &ring->e[(first + i) % ring->alloc];
+			bool valid;
+			double t = jmd_tick_time(d, h->tick, &valid);
+			if (!valid || t < since)
+				continue;
+			json_t *e = json_object();
+			set(e, "time", jreal(t));
+			set(e, "allocated", jint(h->allocated));
+			set(e, "active", jint(h->active));
+			set(e, "mapped", jint(h->mapped));
+			set(e, "alloc_rate", jreal(h->alloc_rate));
+			json_array_append_new(arr, e);
+		}
+	}
+	set(o, "samples", arr);
+	return o;
+}
+
+static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	json_t *o = reply_ok(d);
+	set(o, "alerts", jmd_alerts_list(d, uid));
+	return o;
+}
+
+json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
+{
+	struct jmd_proc *p = NULL;
+	if (pid) {
+		p = jmd_proc_find(d, pid, uid);
+		if (!p)
+			return NULL;
+	}
+	json_t *o = reply_ok(d);
+	if (ps_fields(d, o, uid) != 0) {
+		json_decref(o);
+		return jmd_error(d, "out of memory");
+	}
+	if (p)
+		set(o, "pid", json_integer(pid));
+	set(o, "bins", bins_json(d, uid, p));
+	return o;
+}
+
+static json_t *cmd_subscribe(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	pid_t pid = 0;
+	int rc = arg_pid(req, &pid);
+	if (rc < 0)
+		return jmd_error(d, BAD_PID);
+	json_t *o = jmd_update(d, uid, pid);
+	if (!o)
+		return jmd_error(d, "no such process: %d", (int)pid);
+	if (c) {
+		c->subscribed = true;
+		c->sub_pid = pid;
+	}
+	return o;
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+} commands[] = {
+	{ "version", cmd_version },
+	{ "ps", cmd_ps },
+	{ "stats", cmd_stats },
+	{ "bins", cmd_bins },
+	{ "history", cmd_history },
+	{ "alerts", cmd_alerts },
+	{ "subscribe", cmd_subscribe },
+};
+
+json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	if (!json_is_object(req))
+		return jmd_error(d, "a request must be a JSON object");
+	json_t *cmd = json_object_get(req, "cmd");
+	if (!cmd)
+		return jmd_error(d, "missing 'cmd'");
+	if (!json_is_string(cmd))
+		return jmd_error(d, "'cmd' must be a string");
+	const char *name = json_string_value(cmd);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].fn(d, uid, c, req);
+	/* Quote the name safely: it may hold anything. */
+	char shown[64];
+	size_t n = 0;
+	for (const char *s = name; *s && n < sizeof(shown) - 4; s++)
+		shown[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (name[n] != '\0' && n >= sizeof(shown) - 4) {
+		shown[n++] = '.';
+		shown[n++] = '.';
+		shown[n++] = '.';
+	}
+	shown[n] = '\0';
+	return jmd_error(d, "unknown command '%s'", shown);
+}

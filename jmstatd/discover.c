@@ -1,0 +1,231 @@
+/*
+ * discover.c: which segment files exist in the stats directory.
+ *
+ * The table holds one jmd_entry per file named jmalloc.<pid>.stats, hashed
+ * by that pid. Files are found two ways: an inotify watch on the directory
+ * (uv_fs_event), which sees a new file at once and reads it straight away,
+ * and a full rescan every JMD_RESCAN_TICKS ticks (and after the watch lost
+ * events), the safety net for anything the watch missed. Any other name in
+ * the directory is ignored. An entry leaves the table when its file is
+ * gone, or when sample.c finds its writer dead; then, and only then, the
+ * file itself is removed (jmd_entry_unlink_stale), if it still is the very
+ * file that was read (same device and inode) and a regular file.
+ */
+#include "jmstatd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static unsigned bucket_of(pid_t pid)
+{
+	return (unsigned)pid % JMD_NBUCKETS;
+}
+
+struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid)
+{
+	for (struct jmd_entry *e = d->buckets[bucket_of(pid)]; e; e = e->hnext)
+		if (e->pid == pid)
+			return e;
+	return NULL;
+}
+
+static struct jmd_entry *entry_add(struct jmd *d, pid_t pid)
+{
+	struct jmd_entry *e = calloc(1, sizeof(*e));
+	if (!e) {
+		jmd_log("out of memory tracking jmalloc.%d.stats", (int)pid);
+		return NULL;
+	}
+	e->pid = pid;
+	snprintf(e->name, sizeof(e->name), JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX, (int)pid);
+	e->found_ns = uv_hrtime();
+	e->seen_scan = d->scan_gen;
+	unsigned b = bucket_of(pid);
+	e->hnext = d->buckets[b];
+	d->buckets[b] = e;
+	e->next = d->entries;
+	if (d->entries)
+		d->entries->prev = e;
+	d->entries = e;
+	d->nentries++;
+	return e;
+}
+
+/* Drops the entry (not its process: the caller retires that first). */
+void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
+{
+	struct jmd_entry **pp = &d->buckets[bucket_of(e->pid)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		d->entries = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	d->nentries--;
+	free(e);
+}
+
+void jmd_entries_free(struct jmd *d)
+{
+	while (d->entries)
+		jmd_entry_remove(d, d->entries);
+}
+
+/* Removes the file of a writer known to be dead, if the name still points
+ * to the same regular file that was read. */
+void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
+                            const char *why)
+{
+	struct stat st;
+	if (fstatat(d->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return;
+	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino) {
+		jmd_debug("%s was replaced; not removed", e->name);
+		return;
+	}
+	if (unlinkat(d->dirfd, e->name, 0) != 0) {
+		jmd_log("cannot remove %s/%s (%s): %s", d->opt.stats_dir, e->name, why,
+		        strerror(errno));
+		return;
+	}
+	jmd_log("removed %s/%s: %s", d->opt.stats_dir, e->name, why);
+}
+
+/* A file the watch or a scan found: track it; read it now if asked. */
+static void found(struct jmd *d, const char *name, bool read_now)
+{
+	pid_t pid;
+	if (jm_seg_pid_from_name(name, &pid) != 0)
+		return;
+	struct jmd_entry *e = jmd_entry_find(d, pid);
+	if (e) {
+		e->seen_scan = d->scan_gen;
+		return;
+	}
+	e = entry_add(d, pid);
+	if (!e)
+		return;
+	jmd_debug("found %s", name);
+	if (read_now)
+		jmd_sample_entry(d, e);
+}
+
+void jmd_discover_rescan(struct jmd *d)
+{
+	d->rescan_pending = false;
+	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (!d->scan_failed_logged)
+			jmd_log("cannot scan %s: %s", d->opt.stats_dir, strerror(errno));
+		d->scan_failed_logged = true;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (d->scan_failed_logged)
+		jmd_log("%s can be scanned again", d->opt.stats_dir);
+	d->scan_failed_logged = false;
+	d->scan_gen++;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		found(d, de->d_name, false);
+	}
+	closedir(dir);
+
+	/* Entries the scan did not see: their files are gone. */
+	struct jmd_entry *next;
+	for (struct jmd_entry *e = d->entries; e; e = next) {
+		next = e->next;
+		if (e->seen_scan == d->scan_gen)
+			continue;
+		if (e->proc)
+			jmd_proc_retire(d, e->proc, "its segment was removed");
+		jmd_entry_remove(d, e);
+	}
+}
+
+static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+	struct jmd *d = h->data;
+	if (status < 0) {
+		jmd_log("watching %s failed (%s); relying on rescans every %u intervals",
+		        d->opt.stats_dir, uv_strerror(status), JMD_RESCAN_TICKS);
+		uv_fs_event_stop(h);
+		d->rescan_pending = true;
+		return;
+	}
+	if (!filename) {
+		/* The kernel's queue overflowed: names were lost. */
+		d->rescan_pending = true;
+		return;
+	}
+	pid_t pid;
+	if (jm_seg_pid_from_name(filename, &pid) != 0)
+		return;
+	struct jmd_entry *e = jmd_entry_find(d, pid);
+	if (!e) {
+		found(d, filename, true);
+		return;
+	}
+	if (events & UV_RENAME) {
+		/* Created, removed or renamed: look at it now, so that a new
+		 * segment replacing an old one, or a removed one, is seen at once. */
+		struct stat st;
+		if (fstatat(d->dirfd, filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+			if (e->proc)
+				jmd_proc_retire(d, e->proc, "its segment was removed");
+			jmd_entry_remove(d, e);
+		} else if (!e->proc) {
+			jmd_sample_entry(d, e);
+		}
+	}
+}
+
+int jmd_discover_start(struct jmd *d)
+{
+	d->dirfd = open(d->opt.stats_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dirfd < 0) {
+		int err = -errno;
+		jmd_log("cannot open the stats directory %s: %s", d->opt.stats_dir, strerror(errno));
+		return err;
+	}
+	int rc = uv_fs_event_init(d->loop, &d->dir_watch);
+	if (rc == 0) {
+		d->dir_watch.data = d;
+		rc = uv_fs_event_start(&d->dir_watch, on_dir_event, d->opt.stats_dir, 0);
+		if (rc == 0)
+			d->watching = true;
+		else
+			uv_close((uv_handle_t *)&d->dir_watch, NULL);
+	}
+	if (rc != 0)
+		jmd_log("cannot watch %s (%s); relying on rescans every %u intervals",
+		        d->opt.stats_dir, uv_strerror(rc), JMD_RESCAN_TICKS);
+	return 0;
+}
+
+void jmd_discover_stop(struct jmd *d)
+{
+	if (d->watching) {
+		uv_fs_event_stop(&d->dir_watch);
+		uv_close((uv_handle_t *)&d->dir_watch, NULL);
+		d->watching = false;
+	}
+	if (d->dirfd >= 0) {
+		close(d->dirfd);
+		d->dirfd = -1;
+	}
+}

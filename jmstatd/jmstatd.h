@@ -1,0 +1,307 @@
+/*
+ * jmstatd.h: the daemon's internal types and the prototypes of its modules.
+ *
+ * How the parts nest. One `struct jmd` holds the whole daemon: its options,
+ * the libuv handles, the table of segment files it knows and the processes
+ * it samples. Each segment file in the stats directory named
+ * jmalloc.<pid>.stats has one `struct jmd_entry` (discover.c), keyed by the
+ * pid in its name; an entry whose file reads well and whose writer is alive
+ * points to one live `struct jmd_proc` (sample.c). When the writer dies, or
+ * its file goes, the proc leaves the live list for the dead list, where only
+ * its history ring is kept for a while (JMD_DEAD_KEEP_MS), and the entry is
+ * dropped. Every interval the tick (sample.c) reads each entry's file
+ * once, turns the raw counters into per-bin and per-process figures and
+ * rates, appends one history sample per process and per uid, and then the
+ * server (server.c) pushes an update to each subscribed client.
+ * commands.c turns requests into JSON replies; alerts.c is the alert
+ * engine's boundary; systemd.c speaks sd_notify and socket activation.
+ *
+ * Everything runs on the one libuv loop thread: no locks.
+ */
+#ifndef JMSTATD_H
+#define JMSTATD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "jmalloc.h"
+#include "jmstat.h"
+#include "segread.h"
+
+#define JMD_VERSION        JMALLOC_VERSION
+#define JMD_MAX_REQUEST    65536u          /* bytes in one request line, newline excluded */
+#define JMD_MAX_CLIENTS    256u            /* connected clients served at once */
+#define JMD_MAX_OUTPUT     (4u << 20)      /* bytes of unread replies before a client is dropped */
+#define JMD_HISTORY_MS     600000u         /* history kept per process and per uid: 10 minutes */
+#define JMD_DEAD_KEEP_MS   600000u         /* a dead process's history is kept this long */
+#define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
+#define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
+#define JMD_INTERVAL_MIN   50u             /* ms */
+#define JMD_INTERVAL_MAX   3600000u        /* ms */
+#define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
+#define JMD_JSON_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* ------------------------------------------------------------ options */
+
+struct jmd_options {
+	char *socket_path;       /* where to listen (unused under socket activation) */
+	char *stats_dir;         /* the directory the segments live in */
+	char *config_path;       /* NULL: no config file */
+	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
+	unsigned interval_ms;    /* sampling interval */
+	bool verbose;
+};
+
+/* ------------------------------------------------------------ figures */
+
+/* One small size class of one process, summed over its arenas; or, in an
+ * aggregate, over many processes. */
+struct jmd_bin {
+	uint32_t size;           /* region size, bytes */
+	uint32_t regs_per_run;   /* regions in one run */
+	uint32_t run_size;       /* bytes of one run */
+	uint64_t nmalloc;        /* counters summed over arenas */
+	uint64_t ndalloc;
+	uint64_t nrequests;      /* the bins' plus the live thread caches' */
+	uint64_t curregs;        /* regions out of the bins, cached ones included */
+	uint64_t cached;         /* regions sitting in live thread caches */
+	uint64_t inuse;          /* curregs - cached, clamped at 0 */
+	uint64_t curruns;
+	uint64_t capacity;       /* curruns * regs_per_run */
+	uint64_t nruns;
+	uint64_t nfills;
+	uint64_t nflushes;
+	double malloc_rate;      /* d(nmalloc)/dt over the last interval, 1/s */
+	double request_rate;     /* d(nrequests)/dt, 1/s */
+};
+
+/* One arena of a process: the raw row and what is derived from its bins. */
+struct jmd_arena {
+	struct jmstat_arena raw;
+	uint64_t allocated;      /* sum curregs*size (cached included) + large + huge */
+	uint64_t small_wasted;   /* sum (capacity - curregs) * size */
+};
+
+/* Totals of a process, or of a set of processes (a host view). */
+struct jmd_totals {
+	uint64_t processes;      /* 1 for a process */
+	uint64_t allocated;      /* bytes really held by the program(s) */
+	uint64_t active;
+	uint64_t mapped;
+	uint64_t dirty;
+	uint64_t small_wasted;   /* bytes free inside small runs */
+	double alloc_rate;       /* allocations per second */
+	double free_rate;        /* frees per second */
+};
+
+/* ------------------------------------------------------------ history */
+
+/* One history sample. The time is not stored: tick numbers index the
+ * daemon's ring of tick times (jmd.tick_time). */
+struct jmd_hist {
+	uint64_t allocated;
+	uint64_t active;
+	uint64_t mapped;
+	float alloc_rate;
+	uint32_t tick;
+};
+
+/* A ring that grows (doubling) up to max entries, then wraps. */
+struct jmd_ring {
+	struct jmd_hist *e;
+	uint32_t alloc;          /* entries allocated */
+	uint32_t max;            /* entries at most */
+	uint32_t head;           /* next slot written */
+	uint32_t count;          /* valid entries */
+};
+
+/* ------------------------------------------------------------ processes */
+
+struct jmd_proc {
+	pid_t pid;
+	uint32_t uid;
+	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
+	double start_time;       /* the same, as unix seconds */
+	char exe[JMSTAT_EXE_LEN];
+	uint32_t nthreads;       /* live thread-cache rows */
+	uint32_t narenas;
+	uint32_t nbins;
+	struct jmd_bin *bins;    /* [nbins], the latest sample */
+	struct jmd_bin *bins_prev; /* [nbins], scratch: the sample before */
+	struct jmd_arena *arenas;  /* [narenas], the latest sample */
+	struct jmd_totals tot;   /* the latest sample's totals */
+	uint64_t alloc_total;    /* allocation events since start */
+	uint64_t free_total;     /* allocation events less objects live now */
+	uint64_t read_ns;        /* CLOCK_MONOTONIC of the latest read */
+	dev_t dev;               /* the file the samples come from */
+	ino_t ino;
+	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */
+	double dead_since;       /* unix s; 0 while alive */
+	struct jmd_ring hist;
+	struct jmd_proc *next, *prev; /* in jmd.live or jmd.dead */
+};
+
+/* A segment file known in the stats directory. */
+struct jmd_entry {
+	pid_t pid;               /* from the name */
+	char name[40];           /* jmalloc.<pid>.stats */
+	bool logged;             /* a read error was logged for this file */
+	dev_t logged_dev;        /* ... for this incarnation of it */
+	ino_t logged_ino;
+	bool ignored;            /* another user's file, which we cannot read */
+	uint64_t found_ns;       /* CLOCK_MONOTONIC when first seen */
+	uint32_t seen_scan;      /* last rescan that found the file */
+	struct jmd_proc *proc;   /* the live process, or NULL */
+	struct jmd_entry *hnext; /* hash chain */
+	struct jmd_entry *next, *prev; /* jmd.entries */
+};
+
+/* History of the processes of one uid, summed per tick (and uid
+ * JMD_UID_ALL for the whole host). */
+#define JMD_UID_ALL UINT32_MAX
+struct jmd_uidhist {
+	uint32_t uid;
+	uint32_t last_tick;      /* last tick with a live process of this uid */
+	struct jmd_totals acc;   /* that tick's totals */
+	struct jmd_ring ring;
+	struct jmd_uidhist *next;
+};
+
+/* ------------------------------------------------------------ clients */
+
+struct jmd_client {
+	uv_pipe_t pipe;          /* first: handle.data points back here */
+	struct jmd *d;
+	unsigned id;             /* for log lines */
+	uid_t uid;               /* SO_PEERCRED */
+	pid_t peer_pid;
+	char *in;                /* the request line being received */
+	size_t in_len;
+	size_t in_cap;           /* grows up to JMD_MAX_REQUEST + 1 */
+	unsigned nwrites;        /* uv_write requests not yet completed */
+	bool closing;            /* told why, closes once its output is flushed */
+	bool closed;             /* uv_close called */
+	uint32_t closing_tick;   /* the tick it started closing at */
+	bool subscribed;
+	pid_t sub_pid;           /* 0: the whole (visible) host */
+	struct jmd_client *next, *prev;
+};
+
+/* ------------------------------------------------------------ daemon */
+
+struct jmd {
+	uv_loop_t *loop;
+	struct jmd_options opt;
+
+	int dirfd;                       /* the stats directory, O_PATH|O_DIRECTORY */
+	uv_timer_t tick_timer;
+	uv_fs_event_t dir_watch;
+	bool watching;
+	uv_signal_t sig_term, sig_int, sig_hup;
+
+	/* discover.c */
+	struct jmd_entry *buckets[JMD_NBUCKETS];
+	struct jmd_entry *entries;
+	size_t nentries;
+	uint32_t scan_gen;
+	bool scan_failed_logged;
+	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
+
+	/* sample.c */
+	struct jmd_proc *live;
+	size_t nlive;
+	struct jmd_proc *dead;
+	size_t ndead;
+	struct jmd_uidhist *uids;        /* includes JMD_UID_ALL */
+	uint32_t tick;                   /* ticks done; the latest is tick */
+	uint32_t hist_max;               /* entries of a full ring */
+	double *tick_time;               /* [hist_max]: unix s of tick t at t % hist_max */
+	double now;                      /* unix s of the latest tick, ms precision */
+	double boot_time;                /* unix s of boot */
+	long clk_tck;
+	double tick_ms;                  /* how long the latest tick took */
+	bool late;                       /* ticks take longer than the interval */
+	bool in_tick;                    /* the tick's sampling loop is running */
+	struct jmd_totals host;          /* the latest tick's totals, all processes */
+
+	/* server.c */
+	uv_pipe_t server;
+	bool server_open;
+	bool activated;                  /* the socket came from systemd */
+	bool socket_bound;               /* we created the socket file: unlink it at exit */
+	struct jmd_client *clients;
+	size_t nclients;
+	unsigned next_client_id;
+
+	bool stopping;
+};
+
+/* ------------------------------------------------------------ log.c */
+void jmd_log_set_verbose(bool verbose);
+bool jmd_log_verbose(void);
+void jmd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void jmd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------ discover.c */
+int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
+void jmd_discover_stop(struct jmd *d);
+void jmd_discover_rescan(struct jmd *d);
+struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid);
+void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);
+void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
+                            const char *why);
+void jmd_entries_free(struct jmd *d);
+
+/* ------------------------------------------------------------ sample.c */
+int jmd_sample_init(struct jmd *d);
+void jmd_sample_fini(struct jmd *d);
+void jmd_tick(struct jmd *d);                 /* one interval's work */
+void jmd_sample_entry(struct jmd *d, struct jmd_entry *e); /* read one file now */
+void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
+struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
+struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer);
+bool jmd_visible(uint32_t owner, uid_t viewer);
+double jmd_util(uint64_t inuse, uint64_t capacity);
+double jmd_frag_ratio(uint64_t active, uint64_t allocated);
+const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer);
+void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t);
+double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
+
+/* ------------------------------------------------------------ commands.c */
+json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
+
+/* ------------------------------------------------------------ server.c */
+int jmd_server_start(struct jmd *d);
+void jmd_server_stop(struct jmd *d);
+void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck clients */
+void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
+int jmd_default_socket_path(char **out);
+
+/* ------------------------------------------------------------ alerts.c */
+/* The alert engine's boundary (issue 7 fills it in). Rules come from the
+ * config file, one per line; the engine sees every process sample once per
+ * tick and lists its alerts for a viewer. */
+int jmd_alerts_init(struct jmd *d);
+void jmd_alerts_fini(struct jmd *d);
+void jmd_alerts_config_begin(void);
+int jmd_alerts_config_line(const char *line, char *err, size_t errlen);
+void jmd_alerts_config_commit(bool apply);
+void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p);
+void jmd_alerts_tick_done(struct jmd *d);
+json_t *jmd_alerts_list(struct jmd *d, uid_t viewer);
+
+/* ------------------------------------------------------------ config.c */
+int jmd_config_load(struct jmd *d, const char *path);
+
+/* ------------------------------------------------------------ systemd.c */
+void jmd_sd_notify(const char *state);
+int jmd_listen_fds(void);                     /* fd 3 if passed to us, -1 if not, <-1 error */
+
+#endif

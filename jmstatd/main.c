@@ -1,0 +1,286 @@
+/*
+ * main.c: jmstatd's command line, start-up, signals and shutdown.
+ *
+ * Start-up, in order: options; the config file (a bad one stops us here);
+ * the stats directory and its watch; a first tick, so that the first reply
+ * already has data; the socket (inherited from systemd, or bound); then
+ * READY=1 to systemd and the loop. jmstatd always runs in the foreground,
+ * as systemd and container runtimes expect; --foreground is accepted for
+ * compatibility and changes nothing.
+ *
+ * Signals: SIGTERM and SIGINT close every client, remove the socket file
+ * we created and exit 0; SIGHUP reloads the config file; SIGPIPE is
+ * ignored (a client that leaves mid-reply is a write error, not a death).
+ */
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"Usage: jmstatd [OPTION]...\n"
+	"Watch the stats segments of every process running with jmalloc, keep their\n"
+	"history, and answer queries (jmctl) on a Unix socket.\n"
+	"\n"
+	"  --socket PATH        listen on PATH (default: $JMSTATD_SOCKET, else\n"
+	"                       /run/jmstatd/jmstatd.sock as root, else\n"
+	"                       $XDG_RUNTIME_DIR/jmstatd.sock, else\n"
+	"                       /tmp/jmstatd-UID/jmstatd.sock)\n"
+	"  --stats-dir DIR      where the segments are (default: $JMALLOC_STATS_DIR,\n"
+	"                       else /dev/shm)\n"
+	"  --interval MS        sampling interval in ms (default 1000, 50..3600000)\n"
+	"  --config FILE        config file, re-read on SIGHUP\n"
+	"  --metrics HOST:PORT  Prometheus endpoint (not in this version yet)\n"
+	"  --foreground         accepted for compatibility: jmstatd never forks\n"
+	"  --verbose            log every event, not only the notable ones\n"
+	"  --help               show this help and exit\n"
+	"  --version            show the version and exit\n"
+	"\n"
+	"Under systemd: Type=notify, socket activation, SIGHUP reloads the config.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "jmstatd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'jmstatd --help'.\n");
+	return 2;
+}
+
+static bool valid_hostport(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s || colon[1] == '\0')
+		return false;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+/* 0: go on; 1: exit 0 (help, version); 2: bad usage. */
+static int parse_options(struct jmd *d, int argc, char **argv)
+{
+	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_CONFIG, O_METRICS, O_FOREGROUND,
+	       O_VERBOSE, O_HELP, O_VERSION };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "foreground", no_argument, NULL, O_FOREGROUND },
+		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct jmd_options *o = &d->opt;
+	o->interval_ms = 1000;
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_SOCKET:
+			if (optarg[0] == '\0')
+				return usage_error("--socket: empty path%s", "");
+			free(o->socket_path);
+			o->socket_path = strdup(optarg);
+			break;
+		case O_STATS_DIR:
+			if (optarg[0] == '\0')
+				return usage_error("--stats-dir: empty path%s", "");
+			free(o->stats_dir);
+			o->stats_dir = strdup(optarg);
+			break;
+		case O_INTERVAL: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' ||
+			    v < JMD_INTERVAL_MIN || v > JMD_INTERVAL_MAX)
+				return usage_error("--interval: '%s' is not a number of ms in 50..3600000",
+				                   optarg);
+			o->interval_ms = (unsigned)v;
+			break;
+		}
+		case O_CONFIG:
+			free(o->config_path);
+			o->config_path = strdup(optarg);
+			break;
+		case O_METRICS:
+			if (!valid_hostport(optarg))
+				return usage_error("--metrics: '%s' is not HOST:PORT", optarg);
+			free(o->metrics_addr);
+			o->metrics_addr = strdup(optarg);
+			break;
+		case O_FOREGROUND:
+			break;
+		case O_VERBOSE:
+			o->verbose = true;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			return 1;
+		case O_VERSION:
+			printf("jmstatd %s (stats segment layout %u)\n", JMD_VERSION, JMSTAT_VERSION);
+			return 1;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->stats_dir) {
+		const char *env = getenv("JMALLOC_STATS_DIR");
+		o->stats_dir = strdup(env && *env ? env : "/dev/shm");
+	}
+	if (!o->socket_path && jmd_default_socket_path(&o->socket_path) != 0)
+		return usage_error("out of memory%s", "");
+	if (!o->stats_dir || !o->socket_path)
+		return usage_error("out of memory%s", "");
+	return 0;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void on_tick(uv_timer_t *t)
+{
+	struct jmd *d = t->data;
+	jmd_tick(d);
+	jmd_server_tick(d);
+}
+
+static void shutdown_daemon(struct jmd *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	jmd_sd_notify("STOPPING=1");
+	uv_timer_stop(&d->tick_timer);
+	uv_close((uv_handle_t *)&d->tick_timer, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	jmd_discover_stop(d);
+	jmd_server_stop(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct jmd *d = h->data;
+	if (signum == SIGHUP) {
+		if (!d->opt.config_path) {
+			jmd_log("SIGHUP: no config file to reload");
+			return;
+		}
+		jmd_sd_notify("RELOADING=1");
+		if (jmd_config_load(d, d->opt.config_path) == 0)
+			jmd_log("SIGHUP: reloaded %s", d->opt.config_path);
+		else
+			jmd_log("SIGHUP: %s refused; the previous config stays in force",
+			        d->opt.config_path);
+		jmd_sd_notify("READY=1");
+		return;
+	}
+	jmd_log("%s: closing %zu clients and exiting", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+	        d->nclients);
+	shutdown_daemon(d);
+}
+
+static int start_signal(struct jmd *d, uv_signal_t *h, int signum)
+{
+	int rc = uv_signal_init(d->loop, h);
+	if (rc == 0) {
+		h->data = d;
+		rc = uv_signal_start(h, on_signal, signum);
+	}
+	return rc;
+}
+
+static void free_options(struct jmd_options *o)
+{
+	free(o->socket_path);
+	free(o->stats_dir);
+	free(o->config_path);
+	free(o->metrics_addr);
+}
+
+int main(int argc, char **argv)
+{
+	static struct jmd daemon;
+	struct jmd *d = &daemon;
+	uv_loop_t loop;
+	int status = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	d->dirfd = -1;
+	int rc = parse_options(d, argc, argv);
+	if (rc != 0) {
+		free_options(&d->opt);
+		return rc == 1 ? 0 : 2;
+	}
+	jmd_log_set_verbose(d->opt.verbose);
+	if (d->opt.config_path && jmd_config_load(d, d->opt.config_path) != 0) {
+		free_options(&d->opt);
+		return 1;
+	}
+	if (d->opt.metrics_addr)
+		jmd_log("--metrics %s: the Prometheus endpoint is not part of this version yet; "
+		        "not serving it", d->opt.metrics_addr);
+
+	if (uv_loop_init(&loop) != 0) {
+		jmd_log("cannot create the event loop");
+		free_options(&d->opt);
+		return 1;
+	}
+	d->loop = &loop;
+	if (jmd_sample_init(d) != 0 || jmd_alerts_init(d) != 0)
+		goto out_loop;
+	if (jmd_discover_start(d) != 0)
+		goto out_loop;
+	jmd_tick(d);
+	if (jmd_server_start(d) != 0)
+		goto out_handles;
+
+	uv_timer_init(d->loop, &d->tick_timer);
+	d->tick_timer.data = d;
+	uv_timer_start(&d->tick_timer, on_tick, d->opt.interval_ms, d->opt.interval_ms);
+	if (start_signal(d, &d->sig_term, SIGTERM) != 0 || start_signal(d, &d->sig_int, SIGINT) != 0 ||
+	    start_signal(d, &d->sig_hup, SIGHUP) != 0) {
+		jmd_log("cannot handle signals");
+		shutdown_daemon(d);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+		goto out_loop;
+	}
+
+	jmd_log("jmstatd %s started: pid %d, stats dir %s, interval %u ms, %zu segments",
+	        JMD_VERSION, (int)getpid(), d->opt.stats_dir, d->opt.interval_ms, d->nentries);
+	char status_msg[128];
+	snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=watching %s\nMAINPID=%d",
+	         d->opt.stats_dir, (int)getpid());
+	jmd_sd_notify(status_msg);
+
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	status = 0;
+	goto out_loop;
+
+out_handles:
+	jmd_discover_stop(d);
+	jmd_server_stop(d);
+	uv_run(d->loop, UV_RUN_DEFAULT);
+out_loop:
+	jmd_discover_stop(d);
+	if (uv_loop_close(d->loop) != 0)
+		jmd_log("event loop closed with handles still open");
+	jmd_alerts_fini(d);
+	jmd_entries_free(d);
+	jmd_sample_fini(d);
+	free_options(&d->opt);
+	return status;
+}

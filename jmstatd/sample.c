@@ -1,0 +1,623 @@
+/*
+ * sample.c: reading segments and turning counters into figures.
+ *
+ * Each tick reads every known segment once through the shared reader
+ * (common/segread.c), which returns a validated copy or an error. A good
+ * copy whose writer is alive (same pid, same start time, same uid) updates
+ * that process's jmd_proc: its bins summed over arenas, its arenas, its
+ * totals and, against the sample before, its rates. The tick then appends
+ * one history sample per process, per uid and for the host.
+ *
+ * A file that does not read is skipped with one log line per file (not one
+ * per interval); a live process whose file stops reading is dropped from the
+ * live view. A writer that died (pid gone, or the pid now belongs to a
+ * process with another start time) has its process retired to the dead
+ * list and its file removed. Dead processes keep their history for
+ * JMD_DEAD_KEEP_MS (at most JMD_DEAD_MAX of them).
+ *
+ * Definitions (README "Protocol"): per bin, cached = regions in live thread
+ * caches, inuse = curregs - cached (clamped at 0), capacity = curruns *
+ * regs_per_run, wasted = (capacity - inuse) * size; per process, allocated
+ * = sum(inuse * size) + allocated_large + allocated_huge, frag_ratio =
+ * (active - allocated) / active.
+ */
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ helpers */
+
+bool jmd_visible(uint32_t owner, uid_t viewer)
+{
+	return viewer == 0 || owner == (uint32_t)viewer;
+}
+
+double jmd_util(uint64_t inuse, uint64_t capacity)
+{
+	if (capacity == 0)
+		return 1.0;
+	double u = (double)inuse / (double)capacity;
+	return u > 1.0 ? 1.0 : u;
+}
+
+double jmd_frag_ratio(uint64_t active, uint64_t allocated)
+{
+	if (active == 0 || allocated >= active)
+		return 0.0;
+	return (double)(active - allocated) / (double)active;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static double rate(uint64_t now, uint64_t before, double dt)
+{
+	return now > before ? (double)(now - before) / dt : 0.0;
+}
+
+void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t)
+{
+	sum->processes += t->processes;
+	sum->allocated += t->allocated;
+	sum->active += t->active;
+	sum->mapped += t->mapped;
+	sum->dirty += t->dirty;
+	sum->small_wasted += t->small_wasted;
+	sum->alloc_rate += t->alloc_rate;
+	sum->free_rate += t->free_rate;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double unix_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
+/* ------------------------------------------------------------ rings */
+
+static void ring_push(struct jmd_ring *r, const struct jmd_hist *h)
+{
+	if (r->count == r->alloc && r->alloc < r->max) {
+		/* Not wrapped yet (head == count): grow in place. */
+		uint32_t n = r->alloc ? r->alloc * 2 : 16;
+		if (n > r->max)
+			n = r->max;
+		struct jmd_hist *e = realloc(r->e, (size_t)n * sizeof(*e));
+		if (e) {
+			r->e = e;
+			r->alloc = n;
+		}
+	}
+	if (r->alloc == 0)
+		return;
+	r->e[r->head] = *h;
+	r->head = (r->head + 1) % r->alloc;
+	if (r->count < r->alloc)
+		r->count++;
+}
+
+/* Keeps only the valid entries, oldest first, in an exact-size array. */
+static void ring_compact(struct jmd_ring *r)
+{
+	if (r->count == 0) {
+		free(r->e);
+		memset(r, 0, sizeof(*r));
+		return;
+	}
+	struct jmd_hist *e = malloc((size_t)r->count * sizeof(*e));
+	if (!e)
+		return;
+	uint32_t first = (r->head + r->alloc - r->count) % r->alloc;
+	for (uint32_t i = 0; i < r->count; i++)
+		e[i] = r->e[(first + i) % r->alloc];
+	free(r->e);
+	r->e = e;
+	r->alloc = r->max = r->count;
+	r->head = 0;
+}
+
+double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid)
+{
+	*valid = tick != 0 && tick <= d->tick && d->tick - tick < d->hist_max;
+	return *valid ? d->tick_time[tick % d->hist_max] : 0.0;
+}
+
+static struct jmd_uidhist *uidhist_get(struct jmd *d, uint32_t uid, bool create)
+{
+	for (struct jmd_uidhist *u = d->uids; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create)
+		return NULL;
+	struct jmd_uidhist *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	u->ring.max = d->hist_max;
+	u->next = d->uids;
+	d->uids = u;
+	return u;
+}
+
+const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
+{
+	struct jmd_uidhist *u = uidhist_get(d, viewer == 0 ? JMD_UID_ALL : (uint32_t)viewer, false);
+	return u ? &u->ring : NULL;
+}
+
+/* ------------------------------------------------------------ processes */
+
+static void proc_free(struct jmd_proc *p)
+{
+	free(p->bins);
+	free(p->bins_prev);
+	free(p->arenas);
+	free(p->hist.e);
+	free(p);
+}
+
+static void list_unlink(struct jmd_proc **head, struct jmd_proc *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		*head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->next = p->prev = NULL;
+}
+
+static void list_push(struct jmd_proc **head, struct jmd_proc *p)
+{
+	p->prev = NULL;
+	p->next = *head;
+	if (*head)
+		(*head)->prev = p;
+	*head = p;
+}
+
+void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
+{
+	jmd_debug("process %d (%s) left the live view: %s", (int)p->pid, p->exe, why);
+	struct jmd_entry *e = jmd_entry_find(d, p->pid);
+	if (e && e->proc == p)
+		e->proc = NULL;
+	list_unlink(&d->live, p);
+	d->nlive--;
+	free(p->bins);
+	free(p->bins_prev);
+	free(p->arenas);
+	p->bins = p->bins_prev = NULL;
+	p->arenas = NULL;
+	p->dead_since = d->now;
+	ring_compact(&p->hist);
+	list_push(&d->dead, p);
+	d->ndead++;
+}
+
+struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer)
+{
+	struct jmd_entry *e = jmd_entry_find(d, pid);
+	if (!e || !e->proc || !jmd_visible(e->proc->uid, viewer))
+		return NULL;
+	return e->proc;
+}
+
+/* The live process, else the latest dead one with that pid. */
+struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer)
+{
+	struct jmd_proc *p = jmd_proc_find(d, pid, viewer);
+	if (p)
+		return p;
+	for (p = d->dead; p; p = p->next)
+		if (p->pid == pid && jmd_visible(p->uid, viewer))
+			return p;
+	return NULL;
+}
+
+static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st)
+{
+	struct jmd_proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->nbins = s->hdr.nbins;
+	p->narenas = s->hdr.narenas;
+	p->bins = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins));
+	p->bins_prev = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins_prev));
+	p->arenas = calloc(p->narenas ? p->narenas : 1, sizeof(*p->arenas));
+	if (!p->bins || !p->bins_prev || !p->arenas) {
+		proc_free(p);
+		return NULL;
+	}
+	p->pid = (pid_t)s->hdr.pid;
+	p->uid = s->hdr.uid;
+	p->start_ticks = s->hdr.start_time;
+	p->start_time = d->boot_time + (double)s->hdr.start_time / (double)d->clk_tck;
+	/* The name is the writer's to choose: keep printable ASCII only. */
+	for (size_t i = 0; i < sizeof(p->exe) - 1 && s->hdr.exe[i]; i++) {
+		unsigned char ch = (unsigned char)s->hdr.exe[i];
+		p->exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->hist.max = d->hist_max;
+	list_push(&d->live, p);
+	d->nlive++;
+	jmd_debug("process %d (%s, uid %u) is live", (int)p->pid, p->exe, p->uid);
+	return p;
+}
+
+/* Folds a validated copy into the process: bins over arenas, totals, rates. */
+static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now)
+{
+	uint32_t nbins = p->nbins, narenas = p->narenas;
+	struct jmd_bin *old = p->bins;
+	p->bins = p->bins_prev;
+	p->bins_prev = old;
+	bool have_prev = p->read_ns != 0 && now > p->read_ns;
+	double dt = have_prev ? (double)(now - p->read_ns) / 1e9 : 0.0;
+	if (dt < 0.001)
+		have_prev = false;
+
+	struct jmd_totals t = { .processes = 1 };
+	uint64_t small_alloc = 0, live_objects = 0, alloc_total = 0;
+
+	for (uint32_t a = 0; a < narenas; a++) {
+		struct jmd_arena *ar = &p->arenas[a];
+		ar->raw = s->arenas[a];
+		ar->allocated = ar->raw.allocated_large + ar->raw.allocated_huge;
+		ar->small_wasted = 0;
+		t.active += ar->raw.active;
+		t.mapped += ar->raw.mapped;
+		t.dirty += ar->raw.dirty;
+		t.allocated += ar->raw.allocated_large + ar->raw.allocated_huge;
+		alloc_total += ar->raw.nmalloc_large + ar->raw.nmalloc_huge;
+		live_objects += sub0(ar->raw.nmalloc_large, ar->raw.ndalloc_large) +
+		                sub0(ar->raw.nmalloc_huge, ar->raw.ndalloc_huge);
+	}
+
+	for (uint32_t b = 0; b < nbins; b++) {
+		struct jmd_bin *bin = &p->bins[b];
+		const struct jmstat_class *cl = &s->classes[b];
+		memset(bin, 0, sizeof(*bin));
+		bin->size = cl->size;
+		bin->regs_per_run = cl->regs_per_run;
+		bin->run_size = cl->run_size;
+		for (uint32_t a = 0; a < narenas; a++) {
+			const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
+			bin->nmalloc += row->nmalloc;
+			bin->ndalloc += row->ndalloc;
+			bin->nrequests += row->nrequests;
+			bin->curregs += row->curregs;
+			bin->curruns += row->curruns;
+			bin->nruns += row->nruns;
+			bin->nfills += row->nfills;
+			bin->nflushes += row->nflushes;
+			struct jmd_arena *ar = &p->arenas[a];
+			ar->allocated += row->curregs * cl->size;
+			ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
+		}
+		bin->nrequests += s->tcache_nrequests[b];
+		bin->cached = s->tcache_ncached[b];
+		bin->inuse = sub0(bin->curregs, bin->cached);
+		bin->capacity = bin->curruns * bin->regs_per_run;
+		if (have_prev && p->bins_prev[b].size == bin->size) {
+			bin->malloc_rate = rate(bin->nmalloc, p->bins_prev[b].nmalloc, dt);
+			bin->request_rate = rate(bin->nrequests, p->bins_prev[b].nrequests, dt);
+		} else if (p->read_ns != 0) {
+			bin->malloc_rate = p->bins_prev[b].malloc_rate;
+			bin->request_rate = p->bins_prev[b].request_rate;
+		}
+		small_alloc += bin->inuse * bin->size;
+		t.small_wasted += sub0(bin->capacity, bin->inuse) * bin->size;
+		alloc_total += bin->nrequests;
+		live_objects += bin->inuse;
+	}
+	t.allocated += small_alloc;
+
+	uint64_t free_total = sub0(alloc_total, live_objects);
+	if (have_prev) {
+		t.alloc_rate = rate(alloc_total, p->alloc_total, dt);
+		t.free_rate = rate(free_total, p->free_total, dt);
+	} else if (p->read_ns != 0) {
+		t.alloc_rate = p->tot.alloc_rate;
+		t.free_rate = p->tot.free_rate;
+	}
+	p->alloc_total = alloc_total;
+	p->free_total = free_total;
+	p->tot = t;
+	p->nthreads = s->nthreads_live;
+	p->read_ns = now;
+	if (d->in_tick)
+		p->sampled_tick = d->tick;
+}
+
+/* A file that does not read: one log line per file (per incarnation of
+ * it), and only once a new file has had time to be built. */
+static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
+                      const struct stat *st)
+{
+	if (e->proc) {
+		char why[160];
+		snprintf(why, sizeof(why), "its segment no longer reads (%s)", jm_seg_strerror(err));
+		jmd_log("process %d (%s) dropped: %s", (int)e->pid, e->proc->exe, why);
+		jmd_proc_retire(d, e->proc, why);
+	}
+	dev_t dev = st ? st->st_dev : 0;
+	ino_t ino = st ? st->st_ino : 0;
+	if (e->logged && e->logged_dev == dev && e->logged_ino == ino)
+		return;
+	uint64_t grace_ns = (uint64_t)(d->opt.interval_ms * 2 > 1000 ? d->opt.interval_ms * 2 : 1000) * 1000000u;
+	if ((err == JM_SEG_EBUSY || err == JM_SEG_ETRUNC || err == JM_SEG_EMAGIC) &&
+	    uv_hrtime() - e->found_ns < grace_ns)
+		return;     /* most likely still being created */
+	e->logged = true;
+	e->logged_dev = dev;
+	e->logged_ino = ino;
+	if (err == JM_SEG_EIO)
+		jmd_log("skipping %s/%s: %s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err),
+		        strerror(err_no));
+	else
+		jmd_log("skipping %s/%s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err));
+}
+
+void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
+{
+	struct jm_seg seg;
+	struct stat st;
+	int fd = openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int err_no = errno;
+		if (err_no == ENOENT) {
+			if (e->proc)
+				jmd_proc_retire(d, e->proc, "its segment was removed");
+			jmd_entry_remove(d, e);
+			return;
+		}
+		if (err_no == EACCES && geteuid() != 0) {
+			if (!e->ignored)
+				jmd_debug("ignoring %s: not readable by this user", e->name);
+			e->ignored = true;
+			return;
+		}
+		entry_bad(d, e, err_no == ELOOP ? JM_SEG_ENOTREG : JM_SEG_EIO, err_no, NULL);
+		return;
+	}
+	if (fstat(fd, &st) != 0) {
+		int err_no = errno;
+		close(fd);
+		entry_bad(d, e, JM_SEG_EIO, err_no, NULL);
+		return;
+	}
+	int rc = jm_seg_read_fd(fd, &seg);
+	int err_no = errno;
+	close(fd);
+	if (rc == 0 && seg.hdr.pid != (uint32_t)e->pid) {
+		jm_seg_free(&seg);
+		rc = JM_SEG_ENAME;
+	}
+	if (rc != 0) {
+		entry_bad(d, e, rc, err_no, &st);
+		return;
+	}
+
+	rc = jm_seg_check_process(&seg);
+	if (rc == JM_SEG_EDEAD || rc == JM_SEG_EREUSED) {
+		const char *why = rc == JM_SEG_EDEAD ? "its process is gone"
+		                                     : "its pid now belongs to another process";
+		if (e->proc)
+			jmd_proc_retire(d, e->proc, why);
+		jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
+		jm_seg_free(&seg);
+		jmd_entry_remove(d, e);
+		return;
+	}
+	if (rc == JM_SEG_EIO) {
+		/* /proc could not tell: nothing is known; keep what we have. */
+		jmd_debug("%s: cannot check its process: %s", e->name, strerror(errno));
+		jm_seg_free(&seg);
+		return;
+	}
+	if (rc != 0) {
+		jm_seg_free(&seg);
+		entry_bad(d, e, rc, 0, &st);
+		return;
+	}
+
+	struct jmd_proc *p = e->proc;
+	if (p && (p->start_ticks != seg.hdr.start_time || p->dev != st.st_dev ||
+	          p->ino != st.st_ino || p->nbins != seg.hdr.nbins ||
+	          p->narenas != seg.hdr.narenas || p->uid != seg.hdr.uid)) {
+		jmd_proc_retire(d, p, "a new segment replaced its own");
+		p = NULL;
+	}
+	if (!p) {
+		p = proc_new(d, &seg, &st);
+		if (!p) {
+			jmd_log("out of memory tracking process %d", (int)e->pid);
+			jm_seg_free(&seg);
+			return;
+		}
+		e->proc = p;
+	}
+	if (e->logged)
+		jmd_debug("%s reads again", e->name);
+	e->logged = false;
+	proc_update(d, p, &seg, mono_ns());
+	jm_seg_free(&seg);
+}
+
+/* ------------------------------------------------------------ the tick */
+
+static void history_push(struct jmd *d)
+{
+	struct jmd_totals host = { 0 };
+	for (struct jmd_proc *p = d->live; p; p = p->next) {
+		jmd_totals_add(&host, &p->tot);
+		if (p->sampled_tick == d->tick) {
+			struct jmd_hist h = { p->tot.allocated, p->tot.active, p->tot.mapped,
+			                      (float)p->tot.alloc_rate, d->tick };
+			ring_push(&p->hist, &h);
+		}
+		struct jmd_uidhist *u = uidhist_get(d, p->uid, true);
+		if (!u)
+			continue;
+		if (u->last_tick != d->tick) {
+			memset(&u->acc, 0, sizeof(u->acc));
+			u->last_tick = d->tick;
+		}
+		jmd_totals_add(&u->acc, &p->tot);
+	}
+	d->host = host;
+	struct jmd_uidhist *all = uidhist_get(d, JMD_UID_ALL, true);
+	if (all) {
+		all->acc = host;
+		all->last_tick = d->tick;
+	}
+	for (struct jmd_uidhist *u = d->uids; u; u = u->next) {
+		if (u->last_tick != d->tick)
+			continue;
+		struct jmd_hist h = { u->acc.allocated, u->acc.active, u->acc.mapped,
+		                      (float)u->acc.alloc_rate, d->tick };
+		ring_push(&u->ring, &h);
+	}
+
+	/* Uids without a live process for a whole history span. */
+	for (struct jmd_uidhist **pp = &d->uids; *pp;) {
+		struct jmd_uidhist *u = *pp;
+		if (u->uid != JMD_UID_ALL && d->tick - u->last_tick >= d->hist_max) {
+			*pp = u->next;
+			free(u->ring.e);
+			free(u);
+		} else {
+			pp = &u->next;
+		}
+	}
+}
+
+static void dead_expire(struct jmd *d)
+{
+	size_t kept = 0;
+	struct jmd_proc *next;
+	for (struct jmd_proc *p = d->dead; p; p = next) {
+		next = p->next;
+		kept++;
+		if (kept > JMD_DEAD_MAX || (d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS) {
+			list_unlink(&d->dead, p);
+			d->ndead--;
+			proc_free(p);
+		}
+	}
+}
+
+void jmd_tick(struct jmd *d)
+{
+	uint64_t t0 = uv_hrtime();
+	d->tick++;
+	d->now = unix_now_ms();
+	d->tick_time[d->tick % d->hist_max] = d->now;
+
+	d->in_tick = true;
+	if (d->tick % JMD_RESCAN_TICKS == 1 || d->rescan_pending)
+		jmd_discover_rescan(d);
+	struct jmd_entry *next;
+	for (struct jmd_entry *e = d->entries; e; e = next) {
+		next = e->next;
+		if (!e->ignored)
+			jmd_sample_entry(d, e);
+	}
+	d->in_tick = false;
+
+	history_push(d);
+	for (struct jmd_proc *p = d->live; p; p = p->next)
+		jmd_alerts_evaluate(d, p);
+	jmd_alerts_tick_done(d);
+	dead_expire(d);
+
+	d->tick_ms = (double)(uv_hrtime() - t0) / 1e6;
+	if (d->tick_ms > d->opt.interval_ms && !d->late) {
+		jmd_log("sampling %zu segments took %.0f ms, more than the %u ms interval: "
+		        "the interval is stretched", d->nentries, d->tick_ms, d->opt.interval_ms);
+		d->late = true;
+	} else if (d->late && d->tick_ms < 0.8 * d->opt.interval_ms) {
+		jmd_log("sampling takes %.0f ms again, within the %u ms interval",
+		        d->tick_ms, d->opt.interval_ms);
+		d->late = false;
+	}
+}
+
+/* ------------------------------------------------------------ setup */
+
+static double read_boot_time(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	double bt = 0.0;
+	if (!f)
+		return bt;
+	char line[256];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		if (sscanf(line, "btime %llu", &v) == 1) {
+			bt = (double)v;
+			break;
+		}
+	}
+	fclose(f);
+	return bt;
+}
+
+int jmd_sample_init(struct jmd *d)
+{
+	d->clk_tck = sysconf(_SC_CLK_TCK);
+	if (d->clk_tck <= 0)
+		d->clk_tck = 100;
+	d->boot_time = read_boot_time();
+	d->hist_max = (JMD_HISTORY_MS + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
+	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
+	if (!d->tick_time)
+		return -ENOMEM;
+	d->now = unix_now_ms();
+	return 0;
+}
+
+void jmd_sample_fini(struct jmd *d)
+{
+	while (d->live) {
+		struct jmd_proc *p = d->live;
+		list_unlink(&d->live, p);
+		proc_free(p);
+	}
+	d->nlive = 0;
+	while (d->dead) {
+		struct jmd_proc *p = d->dead;
+		list_unlink(&d->dead, p);
+		proc_free(p);
+	}
+	d->ndead = 0;
+	while (d->uids) {
+		struct jmd_uidhist *u = d->uids;
+		d->uids = u->next;
+		free(u->ring.e);
+		free(u);
+	}
+	free(d->tick_time);
+	d->tick_time = NULL;
+}

@@ -1,0 +1,434 @@
+/*
+ * server.c: the Unix socket, its clients and their bounds.
+ *
+ * The listening socket is either inherited from systemd (socket
+ * activation, systemd.c) or bound here at the configured path, which is
+ * then made connectable by everyone (0666): what a client sees is decided
+ * per client from its SO_PEERCRED uid, not by file permissions.
+ *
+ * Each client is read into a line buffer that grows up to
+ * JMD_MAX_REQUEST + 1 bytes; every complete line is one request, answered
+ * in order with one line. The bounds, and what happens when a client breaks
+ * one (the others never notice):
+ * - a line longer than JMD_MAX_REQUEST: told why, then disconnected;
+ * - more than JMD_MAX_CLIENTS clients: the newcomer is told why and
+ *   disconnected;
+ * - more than JMD_MAX_OUTPUT bytes of replies it has not read: dropped with
+ *   a log line (it is not reading, so it cannot be told).
+ * A client being disconnected after an error is closed once its output is
+ * flushed, or after two ticks if it never reads it.
+ */
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct wreq {
+	uv_write_t req;
+	struct jmd_client *c;
+	char *data;
+	size_t len;
+};
+
+/* ------------------------------------------------------------ clients */
+
+static void on_client_closed(uv_handle_t *h)
+{
+	struct jmd_client *c = h->data;
+	struct jmd *d = c->d;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->nclients--;
+	free(c->in);
+	free(c);
+}
+
+static void client_close(struct jmd_client *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+/* Stops reading; closes once the output written so far is flushed. */
+static void client_finish(struct jmd_client *c)
+{
+	if (c->closing || c->closed)
+		return;
+	c->closing = true;
+	c->subscribed = false;
+	c->closing_tick = c->d->tick;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if (c->nwrites == 0)
+		client_close(c);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct jmd_client *c = w->c;
+	free(w->data);
+	free(w);
+	c->nwrites--;
+	if (status < 0 && status != UV_ECANCELED) {
+		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(status));
+		client_close(c);
+		return;
+	}
+	if (c->closing && c->nwrites == 0)
+		client_close(c);
+}
+
+void jmd_client_send(struct jmd_client *c, json_t *reply)
+{
+	if (!reply)
+		return;
+	if (c->closed) {
+		json_decref(reply);
+		return;
+	}
+	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+	if (queued > JMD_MAX_OUTPUT) {
+		jmd_log("client %u (pid %d, uid %u) dropped: %zu bytes of replies unread (limit %u)",
+		        c->id, (int)c->peer_pid, (unsigned)c->uid, queued, JMD_MAX_OUTPUT);
+		json_decref(reply);
+		client_close(c);
+		return;
+	}
+	char *s = json_dumps(reply, JMD_JSON_FLAGS);
+	json_decref(reply);
+	struct wreq *w = s ? malloc(sizeof(*w)) : NULL;
+	size_t len = s ? strlen(s) : 0;
+	char *data = w ? realloc(s, len + 1) : NULL;
+	if (!data) {
+		jmd_log("client %u dropped: out of memory for its reply", c->id);
+		free(s);
+		free(w);
+		client_close(c);
+		return;
+	}
+	data[len] = '\n';
+	w->c = c;
+	w->data = data;
+	w->len = len + 1;
+	uv_buf_t buf = uv_buf_init(data, (unsigned)(len + 1));
+	int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
+	if (rc < 0) {
+		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(rc));
+		free(data);
+		free(w);
+		client_close(c);
+		return;
+	}
+	c->nwrites++;
+}
+
+static void handle_line(struct jmd_client *c, char *line, size_t len)
+{
+	struct jmd *d = c->d;
+	if (len && line[len - 1] == '\r')
+		len--;
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len)
+		return;   /* a blank line asks nothing */
+	json_error_t err;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	if (!req) {
+		jmd_client_send(c, jmd_error(d, "invalid JSON: %s", err.text));
+		return;
+	}
+	json_t *reply = jmd_command(d, c->uid, c, req);
+	json_decref(req);
+	jmd_client_send(c, reply);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct jmd_client *c = h->data;
+	if (c->in_len == c->in_cap && c->in_cap < JMD_MAX_REQUEST + 1) {
+		size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
+		if (cap > JMD_MAX_REQUEST + 1)
+			cap = JMD_MAX_REQUEST + 1;
+		char *in = realloc(c->in, cap);
+		if (in) {
+			c->in = in;
+			c->in_cap = cap;
+		}
+	}
+	*buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct jmd_client *c = s->data;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			jmd_debug("client %u: %s", c->id, uv_strerror((int)nread));
+		else
+			jmd_debug("client %u left", c->id);
+		client_close(c);
+		return;
+	}
+	if (nread == 0 || c->closing || c->closed)
+		return;
+	size_t scan = c->in_len;
+	c->in_len += (size_t)nread;
+	size_t start = 0;
+	while (!c->closing && !c->closed) {
+		char *nl = memchr(c->in + scan, '\n', c->in_len - scan);
+		if (!nl)
+			break;
+		size_t end = (size_t)(nl - c->in);
+		handle_line(c, c->in + start, end - start);
+		start = end + 1;
+		scan = start;
+	}
+	if (c->closing || c->closed)
+		return;
+	if (start > 0) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+	if (c->in_len >= JMD_MAX_REQUEST + 1) {
+		jmd_log("client %u (pid %d, uid %u) disconnected: request longer than %u bytes",
+		        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_REQUEST);
+		jmd_client_send(c, jmd_error(c->d, "request too long (limit %u bytes)", JMD_MAX_REQUEST));
+		client_finish(c);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct jmd *d = server->data;
+	if (status < 0) {
+		jmd_log("accepting a client failed: %s", uv_strerror(status));
+		return;
+	}
+	struct jmd_client *c = calloc(1, sizeof(*c));
+	if (!c || uv_pipe_init(d->loop, &c->pipe, 0) != 0) {
+		/* Take the connection off the queue, or the loop spins on it. */
+		jmd_log("out of memory for a new client");
+		free(c);
+		return;
+	}
+	c->d = d;
+	c->id = ++d->next_client_id;
+	c->pipe.data = c;
+	c->next = d->clients;
+	if (d->clients)
+		d->clients->prev = c;
+	d->clients = c;
+	d->nclients++;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		client_close(c);
+		return;
+	}
+	uv_os_fd_t fd;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		jmd_log("client %u refused: cannot learn who it is (SO_PEERCRED): %s", c->id,
+		        strerror(errno));
+		client_close(c);
+		return;
+	}
+	c->uid = cred.uid;
+	c->peer_pid = cred.pid;
+	if (d->stopping || d->nclients > JMD_MAX_CLIENTS + 64) {
+		client_close(c);
+		return;
+	}
+	if (d->nclients > JMD_MAX_CLIENTS) {
+		jmd_log("client %u (pid %d, uid %u) refused: too many clients (limit %u)",
+		        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_CLIENTS);
+		jmd_client_send(c, jmd_error(d, "too many clients (limit %u)", JMD_MAX_CLIENTS));
+		client_finish(c);
+		return;
+	}
+	jmd_debug("client %u connected (pid %d, uid %u)", c->id, (int)c->peer_pid, (unsigned)c->uid);
+	int rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	if (rc != 0)
+		client_close(c);
+}
+
+void jmd_server_tick(struct jmd *d)
+{
+	for (struct jmd_client *c = d->clients; c; c = c->next) {
+		if (c->closed)
+			continue;
+		if (c->closing) {
+			if (d->tick - c->closing_tick >= 2)
+				client_close(c);
+			continue;
+		}
+		if (!c->subscribed)
+			continue;
+		json_t *u = jmd_update(d, c->uid, c->sub_pid);
+		if (!u) {
+			c->subscribed = false;
+			u = jmd_error(d, "no such process: %d", (int)c->sub_pid);
+		}
+		jmd_client_send(c, u);
+	}
+}
+
+/* ------------------------------------------------------------ the socket */
+
+int jmd_default_socket_path(char **out)
+{
+	char buf[4096];
+	const char *env = getenv("JMSTATD_SOCKET");
+	if (env && *env)
+		snprintf(buf, sizeof(buf), "%s", env);
+	else if (geteuid() == 0)
+		snprintf(buf, sizeof(buf), "/run/jmstatd/jmstatd.sock");
+	else {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		struct stat st;
+		if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
+			snprintf(buf, sizeof(buf), "%s/jmstatd.sock", xdg);
+		else
+			snprintf(buf, sizeof(buf), "/tmp/jmstatd-%u/jmstatd.sock", (unsigned)geteuid());
+	}
+	*out = strdup(buf);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The default directories are created if missing: /run/jmstatd for root,
+ * /tmp/jmstatd-UID (0700, ours, not a symlink) for anyone else. */
+static int prepare_dir(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	char tmpdir[64];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jmstatd-%u", (unsigned)geteuid());
+	bool private_tmp = strcmp(dir, tmpdir) == 0;
+	if (strcmp(dir, "/run/jmstatd") != 0 && !private_tmp)
+		return 0;
+	if (mkdir(dir, private_tmp ? 0700 : 0755) != 0 && errno != EEXIST) {
+		jmd_log("cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (private_tmp) {
+		struct stat st;
+		if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (st.st_mode & 077) != 0) {
+			jmd_log("refusing %s: not a private directory (0700) of uid %u", dir,
+			        (unsigned)geteuid());
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+/* A socket file left by a jmstatd that died is removed; one that a live
+ * daemon answers on is not. */
+static int clear_stale(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		jmd_log("%s exists and is not a socket: not touching it", path);
+		return -EEXIST;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int err = errno;
+	close(fd);
+	if (rc == 0) {
+		jmd_log("another jmstatd is listening on %s", path);
+		return -EADDRINUSE;
+	}
+	if (err != ECONNREFUSED) {
+		jmd_log("cannot tell whether %s is in use: %s", path, strerror(err));
+		return -err;
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	jmd_debug("removed the stale socket %s", path);
+	return 0;
+}
+
+int jmd_server_start(struct jmd *d)
+{
+	int rc = uv_pipe_init(d->loop, &d->server, 0);
+	if (rc != 0)
+		return rc;
+	d->server.data = d;
+	d->server_open = true;
+
+	int fd = jmd_listen_fds();
+	if (fd < -1)
+		return -EINVAL;
+	if (fd >= 0) {
+		rc = uv_pipe_open(&d->server, fd);
+		if (rc != 0) {
+			jmd_log("cannot use the socket passed by systemd: %s", uv_strerror(rc));
+			return rc;
+		}
+		d->activated = true;
+		jmd_log("listening on the socket passed by systemd");
+	} else {
+		const char *path = d->opt.socket_path;
+		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			jmd_log("socket path too long (limit %zu bytes): %s",
+			        sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
+			return -ENAMETOOLONG;
+		}
+		if ((rc = prepare_dir(path)) != 0 || (rc = clear_stale(path)) != 0)
+			return rc;
+		rc = uv_pipe_bind(&d->server, path);
+		if (rc != 0) {
+			jmd_log("cannot bind %s: %s", path, uv_strerror(rc));
+			return rc;
+		}
+		d->socket_bound = true;
+		if (chmod(path, 0666) != 0)
+			jmd_log("cannot chmod %s: %s", path, strerror(errno));
+	}
+	rc = uv_listen((uv_stream_t *)&d->server, 128, on_connection);
+	if (rc != 0) {
+		jmd_log("cannot listen: %s", uv_strerror(rc));
+		return rc;
+	}
+	if (!d->activated)
+		jmd_log("listening on %s", d->opt.socket_path);
+	return 0;
+}
+
+void jmd_server_stop(struct jmd *d)
+{
+	for (struct jmd_client *c = d->clients; c; c = c->next)
+		client_close(c);
+	if (d->server_open) {
+		uv_close((uv_handle_t *)&d->server, NULL);
+		d->server_open = false;
+	}
+	if (d->socket_bound) {
+		unlink(d->opt.socket_path);
+		d->socket_bound = false;
+	}
+}
