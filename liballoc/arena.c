@@ -1,0 +1,471 @@
+/*
+ * arena.c: arenas and the page level beneath the bins: chunks, runs of
+ * pages carved from them, large regions, and the purging of dirty pages.
+ *
+ * A chunk is 2 MiB, 2 MiB-aligned, and starts with its header (struct
+ * jm_chunk). Every other page belongs to exactly one run: free, small (a
+ * bin's) or large. Free runs are kept in per-size lists (free_runs[npages],
+ * with a bitmap of the non-empty lists for a quick best fit) and coalesced
+ * with their free neighbours when freed. A free run whose pages were used is
+ * dirty: it sits in the arena's dirty list, oldest first, and is purged
+ * (madvise DONTNEED) once it has been dirty for decay_ms. A chunk that
+ * becomes wholly free is kept as the arena's spare if it has none, and
+ * unmapped otherwise.
+ *
+ * Everything here runs under the arena's lock, which is taken after a bin's
+ * lock when both are needed.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct jm_arena **jm__arenas;
+unsigned jm__narenas;
+static jm_lock_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void jm__lock_init(jm_lock_t *l)
+{
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(l, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
+static struct jm_arena *arena_create(unsigned index)
+{
+	struct jm_arena *a = jm__base_alloc(sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	jm__lock_init(&a->lock);
+	a->index = index;
+	a->stats = jm__stats_arena_row(index);
+	a->stats->index = index;
+	for (unsigned i = 0; i < JM_NBINS; i++) {
+		jm__lock_init(&a->bins[i].lock);
+		a->bins[i].stats = jm__stats_bin_row(index, i);
+		a->bins[i].stats->size = jm__bin_info[i].size;
+	}
+	return a;
+}
+
+struct jm_arena *jm__arena_get(unsigned index)
+{
+	struct jm_arena *a = __atomic_load_n(&jm__arenas[index], __ATOMIC_ACQUIRE);
+	if (jm_likely(a != NULL))
+		return a;
+	pthread_mutex_lock(&arenas_lock);
+	a = jm__arenas[index];
+	if (a == NULL) {
+		a = arena_create(index);
+		if (a == NULL) {
+			pthread_mutex_unlock(&arenas_lock);
+			jm__fatal("out of memory creating arena %u", index);
+		}
+		__atomic_store_n(&jm__arenas[index], a, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&arenas_lock);
+	return a;
+}
+
+struct jm_arena *jm__arena_for_thread(uint32_t tid)
+{
+	/* Fibonacci hashing of the thread id. */
+	uint64_t h = (uint64_t)tid * 0x9e3779b97f4a7c15ULL;
+	return jm__arena_get((unsigned)((h >> 32) % jm__narenas));
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static void set_run(struct jm_chunk *c, size_t first, size_t npages, uint8_t state)
+{
+	struct jm_run *r = &c->runs[first];
+	struct jm_run *last = &c->runs[first + npages - 1];
+	r->state = state;
+	r->npages = (uint32_t)npages;
+	last->state = state;
+	last->first = (uint32_t)first;
+	last->npages = (uint32_t)npages;
+}
+
+static struct jm_chunk *run_chunk(struct jm_run *r)
+{
+	return (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
+}
+
+static void free_insert(struct jm_arena *a, struct jm_run *r)
+{
+	size_t n = r->npages;
+	r->prev = NULL;
+	r->next = a->free_runs[n];
+	if (r->next)
+		r->next->prev = r;
+	a->free_runs[n] = r;
+	a->free_nonempty[n >> 6] |= 1ULL << (n & 63);
+}
+
+static void free_remove(struct jm_arena *a, struct jm_run *r)
+{
+	size_t n = r->npages;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		a->free_runs[n] = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	if (a->free_runs[n] == NULL)
+		a->free_nonempty[n >> 6] &= ~(1ULL << (n & 63));
+	r->next = r->prev = NULL;
+}
+
+static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when)
+{
+	r->dirty = 1;
+	r->dirty_ns = when;
+	r->dnext = NULL;
+	r->dprev = a->dirty_tail;
+	if (a->dirty_tail)
+		a->dirty_tail->dnext = r;
+	else
+		a->dirty_head = r;
+	a->dirty_tail = r;
+	a->ndirty_pages += r->npages;
+}
+
+static void dirty_remove(struct jm_arena *a, struct jm_run *r)
+{
+	if (!r->dirty)
+		return;
+	if (r->dprev)
+		r->dprev->dnext = r->dnext;
+	else
+		a->dirty_head = r->dnext;
+	if (r->dnext)
+		r->dnext->dprev = r->dprev;
+	else
+		a->dirty_tail = r->dprev;
+	r->dnext = r->dprev = NULL;
+	r->dirty = 0;
+	a->ndirty_pages -= r->npages;
+}
+
+static void stats_dirty(struct jm_arena *a)
+{
+	a->stats->dirty = a->ndirty_pages << JM_LG_PAGE;
+}
+
+/* Makes [first, first+npages) of c a free run, dirty as of `when` (0 for a
+ * clean run), and files it. */
+static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
+    size_t npages, uint64_t when)
+{
+	set_run(c, first, npages, JM_RUN_FREE);
+	struct jm_run *r = &c->runs[first];
+	r->dirty = 0;
+	free_insert(a, r);
+	if (when)
+		dirty_insert(a, r, when);
+}
+
+static struct jm_chunk *chunk_new(struct jm_arena *a)
+{
+	struct jm_chunk *c = jm__os_map_aligned(JM_CHUNK, JM_CHUNK);
+	if (c == NULL)
+		return NULL;
+	if (!jm__rtree_set((uintptr_t)c, (uintptr_t)c)) {
+		jm__os_unmap(c, JM_CHUNK);
+		return NULL;
+	}
+	c->magic = JM_CHUNK_MAGIC;
+	c->arena = a;
+	c->hdr_pages = (uint32_t)JM_CHUNK_HDR_PAGES;
+	for (size_t i = 0; i < c->hdr_pages; i++)
+		c->runs[i].state = JM_RUN_HEADER;
+	c->nfree_pages = (uint32_t)(JM_CHUNK_PAGES - c->hdr_pages);
+	make_free(a, c, c->hdr_pages, c->nfree_pages, 0);
+	a->stats->mapped += JM_CHUNK;
+	a->stats->nchunks++;
+	return c;
+}
+
+static void chunk_delete(struct jm_arena *a, struct jm_chunk *c)
+{
+	struct jm_run *r = &c->runs[c->hdr_pages];
+	dirty_remove(a, r);
+	free_remove(a, r);
+	jm__rtree_clear((uintptr_t)c);
+	jm__os_unmap(c, JM_CHUNK);
+	a->stats->mapped -= JM_CHUNK;
+	a->stats->nchunks--;
+}
+
+/* Best fit: the smallest free run of at least npages whose pages can start
+ * at a multiple of align_pages. */
+static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_pages,
+    size_t *lead_out)
+{
+	for (size_t n = npages; n <= JM_CHUNK_PAGES; n++) {
+		size_t w = n >> 6;
+		uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
+		while (bits == 0) {
+			if (++w >= sizeof(a->free_nonempty) / 8)
+				return NULL;
+			bits = a->free_nonempty[w];
+		}
+		n = (w << 6) + (size_t)__builtin_ctzll(bits);
+		for (struct jm_run *r = a->free_runs[n]; r; r = r->next) {
+			struct jm_chunk *c = run_chunk(r);
+			size_t first = jm__run_page(c, r);
+			size_t start = (first + align_pages - 1) / align_pages * align_pages;
+			if (start + npages <= first + n) {
+				*lead_out = start - first;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Takes a run of npages (aligned to align_pages) from the free runs, or
+ * from a new chunk, and gives it `state`. Under the arena lock. */
+struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
+    size_t align_pages, uint8_t state, bool *was_dirty)
+{
+	size_t lead = 0;
+	struct jm_run *r = find_fit(a, npages, align_pages, &lead);
+	if (r == NULL) {
+		if (chunk_new(a) == NULL)
+			return NULL;
+		r = find_fit(a, npages, align_pages, &lead);
+		if (r == NULL)
+			return NULL;
+	}
+	struct jm_chunk *c = run_chunk(r);
+	if (c == a->spare)
+		a->spare = NULL;
+	size_t first = jm__run_page(c, r);
+	size_t total = r->npages;
+	uint64_t when = r->dirty ? r->dirty_ns : 0;
+	*was_dirty = r->dirty;
+	dirty_remove(a, r);
+	free_remove(a, r);
+	if (lead)
+		make_free(a, c, first, lead, when);
+	size_t start = first + lead;
+	size_t trail = total - lead - npages;
+	if (trail)
+		make_free(a, c, start + npages, trail, when);
+	c->nfree_pages -= (uint32_t)npages;
+	struct jm_run *run = &c->runs[start];
+	set_run(c, start, npages, state);
+	a->stats->active += npages << JM_LG_PAGE;
+	stats_dirty(a);
+	return run;
+}
+
+void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run)
+{
+	size_t first = jm__run_page(c, run);
+	size_t npages = run->npages;
+	a->stats->active -= npages << JM_LG_PAGE;
+	c->nfree_pages += (uint32_t)npages;
+	for (size_t i = first; i < first + npages; i++)
+		c->pagemap[i] = JM_PM_NONE;
+
+	/* Coalesce with the free neighbours. */
+	if (first > c->hdr_pages && c->runs[first - 1].state == JM_RUN_FREE) {
+		struct jm_run *prev = &c->runs[c->runs[first - 1].first];
+		dirty_remove(a, prev);
+		free_remove(a, prev);
+		npages += prev->npages;
+		first = jm__run_page(c, prev);
+	}
+	size_t end = first + npages;
+	if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE) {
+		struct jm_run *next = &c->runs[end];
+		dirty_remove(a, next);
+		free_remove(a, next);
+		npages += next->npages;
+	}
+	make_free(a, c, first, npages, jm__now_ns());
+
+	if (c->nfree_pages == JM_CHUNK_PAGES - c->hdr_pages) {
+		if (a->spare == NULL)
+			a->spare = c;
+		else if (a->spare != c)
+			chunk_delete(a, c);
+	}
+	jm__arena_maybe_purge(a, false);
+	stats_dirty(a);
+}
+
+void jm__arena_maybe_purge(struct jm_arena *a, bool force)
+{
+	if (jm__opt.decay_ms < 0 && !force)
+		return;
+	if (a->dirty_head == NULL)
+		return;
+	uint64_t now = jm__now_ns();
+	uint64_t decay = (uint64_t)(jm__opt.decay_ms < 0 ? 0 : jm__opt.decay_ms) * 1000000u;
+	if (!force && now < a->next_purge_ns)
+		return;
+	struct jm_run *r;
+	while ((r = a->dirty_head) != NULL && (force || r->dirty_ns + decay <= now)) {
+		struct jm_chunk *c = run_chunk(r);
+		size_t n = r->npages;
+		dirty_remove(a, r);
+		jm__os_purge(jm__run_addr(c, r), n << JM_LG_PAGE);
+		a->stats->purged += n << JM_LG_PAGE;
+		a->stats->npurge++;
+	}
+	a->next_purge_ns = r ? r->dirty_ns + decay : now + decay;
+	stats_dirty(a);
+}
+
+/* --------------------------------------------------------------- large */
+
+void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
+{
+	size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
+	size_t align_pages = align > JM_PAGE ? align >> JM_LG_PAGE : 1;
+	bool dirty;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__row_begin(&a->stats->seq);
+	struct jm_run *run = jm__arena_run_alloc(a, npages, align_pages, JM_RUN_LARGE, &dirty);
+	if (run == NULL) {
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct jm_chunk *c = run_chunk(run);
+	size_t first = jm__run_page(c, run);
+	for (size_t i = first; i < first + npages; i++)
+		c->pagemap[i] = JM_PM_MAKE(JM_PM_LARGE, 0, first);
+	a->stats->allocated_large += npages << JM_LG_PAGE;
+	a->stats->nmalloc_large++;
+	stats_dirty(a);
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+	void *p = jm__run_addr(c, run);
+	if (zero && dirty)
+		memset(p, 0, npages << JM_LG_PAGE);
+	return p;
+}
+
+size_t jm__large_usable(struct jm_chunk *c, uint32_t pm)
+{
+	return (size_t)c->runs[JM_PM_START(pm)].npages << JM_LG_PAGE;
+}
+
+void jm__large_free(struct jm_chunk *c, void *ptr, uint32_t pm)
+{
+	size_t first = JM_PM_START(pm);
+	if ((char *)c + (first << JM_LG_PAGE) != (char *)ptr)
+		jm__report_misuse("free of a pointer inside a large region", ptr);
+	struct jm_arena *a = c->arena;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	struct jm_run *run = &c->runs[first];
+	if (run->state != JM_RUN_LARGE || c->pagemap[first] != pm) {
+		jm__unlock(&a->lock);
+		jm__report_misuse("double free of a large region", ptr);
+	}
+	jm__row_begin(&a->stats->seq);
+	a->stats->allocated_large -= (size_t)run->npages << JM_LG_PAGE;
+	a->stats->ndalloc_large++;
+	jm__arena_run_free(a, c, run);
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+}
+
+/* Resizes a large region in place when its run can shrink, or grow into the
+ * free run that follows it; returns ptr, or NULL if it cannot. */
+void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint32_t pm, size_t size)
+{
+	size_t first = JM_PM_START(pm);
+	size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
+	struct jm_arena *a = c->arena;
+	void *ret = NULL;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	struct jm_run *run = &c->runs[first];
+	size_t old = run->npages;
+	jm__row_begin(&a->stats->seq);
+	if (npages == old) {
+		ret = ptr;
+	} else if (npages < old) {
+		set_run(c, first, npages, JM_RUN_LARGE);
+		set_run(c, first + npages, old - npages, JM_RUN_LARGE);
+		a->stats->allocated_large -= (old - npages) << JM_LG_PAGE;
+		jm__arena_run_free(a, c, &c->runs[first + npages]);
+		ret = ptr;
+	} else {
+		size_t end = first + old;
+		size_t need = npages - old;
+		if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE &&
+		    c->runs[end].npages >= need) {
+			struct jm_run *next = &c->runs[end];
+			size_t nfree = next->npages;
+			uint64_t when = next->dirty ? next->dirty_ns : 0;
+			dirty_remove(a, next);
+			free_remove(a, next);
+			if (c == a->spare)
+				a->spare = NULL;
+			if (nfree > need)
+				make_free(a, c, end + need, nfree - need, when);
+			c->nfree_pages -= (uint32_t)need;
+			set_run(c, first, npages, JM_RUN_LARGE);
+			for (size_t i = end; i < end + need; i++)
+				c->pagemap[i] = JM_PM_MAKE(JM_PM_LARGE, 0, first);
+			a->stats->active += need << JM_LG_PAGE;
+			a->stats->allocated_large += need << JM_LG_PAGE;
+			stats_dirty(a);
+			ret = ptr;
+		}
+	}
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- fork */
+
+void jm__arena_prefork(void)
+{
+	pthread_mutex_lock(&arenas_lock);
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		for (unsigned b = 0; b < JM_NBINS; b++)
+			pthread_mutex_lock(&a->bins[b].lock);
+		pthread_mutex_lock(&a->lock);
+	}
+}
+
+void jm__arena_postfork_parent(void)
+{
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		pthread_mutex_unlock(&a->lock);
+		for (unsigned b = 0; b < JM_NBINS; b++)
+			pthread_mutex_unlock(&a->bins[b].lock);
+	}
+	pthread_mutex_unlock(&arenas_lock);
+}
+
+void jm__arena_postfork_child(void)
+{
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		jm__lock_init(&a->lock);
+		for (unsigned b = 0; b < JM_NBINS; b++)
+			jm__lock_init(&a->bins[b].lock);
+		a->stats->nthreads = 0;
+	}
+	pthread_mutex_init(&arenas_lock, NULL);
+}

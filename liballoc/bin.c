@@ -1,0 +1,240 @@
+/*
+ * bin.c: small regions. Each arena has one bin per small size class; a bin
+ * hands out regions from its current run, then from its other non-full
+ * runs, then from a new run taken from the arena. A run's free regions are
+ * the set bits of its bitmap (1 = free). A run that becomes empty goes back
+ * to the arena, unless it is the bin's current run.
+ *
+ * Everything here runs under the bin's lock; the bin's stats row is
+ * updated inside that lock with its sequence number odd. The bitmap is
+ * the authority on whether a region is free: freeing a region whose bit is
+ * already set is a double free, reported and aborted.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static struct jm_chunk *ptr_chunk(const void *p)
+{
+	return (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+}
+
+static void nonfull_push(struct jm_bin *bin, struct jm_run *r)
+{
+	r->prev = NULL;
+	r->next = bin->nonfull;
+	if (r->next)
+		r->next->prev = r;
+	bin->nonfull = r;
+	r->on_list = 1;
+}
+
+static void nonfull_remove(struct jm_bin *bin, struct jm_run *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		bin->nonfull = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	r->on_list = 0;
+}
+
+static struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
+{
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	bool dirty;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__row_begin(&a->stats->seq);
+	struct jm_run *r = jm__arena_run_alloc(a, bi->run_pages, 1, JM_RUN_SMALL, &dirty);
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+	if (r == NULL)
+		return NULL;
+	struct jm_chunk *c = ptr_chunk(r);
+	size_t first = jm__run_page(c, r);
+	r->binind = (uint8_t)binind;
+	r->nfree = (uint16_t)bi->regs;
+	r->on_list = 0;
+	memset(r->bitmap, 0, sizeof(r->bitmap));
+	for (unsigned i = 0; i < bi->regs / 64; i++)
+		r->bitmap[i] = ~0ULL;
+	if (bi->regs % 64)
+		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
+	for (size_t i = first; i < first + bi->run_pages; i++)
+		c->pagemap[i] = JM_PM_MAKE(JM_PM_SMALL, binind, first);
+	bin->stats->curruns++;
+	bin->stats->nruns++;
+	return r;
+}
+
+static void *run_take(struct jm_run *r, const struct jm_bin_info *bi)
+{
+	unsigned w = 0;
+	while (r->bitmap[w] == 0)
+		w++;
+	unsigned bit = (unsigned)__builtin_ctzll(r->bitmap[w]);
+	r->bitmap[w] &= r->bitmap[w] - 1;
+	r->nfree--;
+	struct jm_chunk *c = ptr_chunk(r);
+	return (char *)jm__run_addr(c, r) + (size_t)(w * 64 + bit) * bi->size;
+}
+
+/* The run to allocate from: the current one, or another with room. */
+static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
+{
+	struct jm_run *r = bin->cur;
+	if (r && r->nfree)
+		return r;
+	if (bin->nonfull) {
+		r = bin->nonfull;
+		nonfull_remove(bin, r);
+	} else {
+		r = new_run(a, bin, binind);
+		if (r == NULL)
+			return NULL;
+	}
+	/* A full current run is simply dropped: it rejoins the non-full list
+	 * when one of its regions is freed. */
+	bin->cur = r;
+	return r;
+}
+
+unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n)
+{
+	struct jm_bin *bin = &a->bins[binind];
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	unsigned got = 0;
+	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__row_begin(&bin->stats->seq);
+	while (got < n) {
+		struct jm_run *r = bin_run(a, bin, binind);
+		if (r == NULL)
+			break;
+		while (got < n && r->nfree)
+			out[got++] = run_take(r, bi);
+	}
+	bin->stats->nmalloc += got;
+	bin->stats->curregs += got;
+	bin->stats->nfills++;
+	jm__row_end(&bin->stats->seq);
+	jm__unlock(&bin->lock);
+	return got;
+}
+
+void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
+{
+	struct jm_bin *bin = &a->bins[binind];
+	void *p = NULL;
+	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__row_begin(&bin->stats->seq);
+	struct jm_run *r = bin_run(a, bin, binind);
+	if (r) {
+		p = run_take(r, &jm__bin_info[binind]);
+		bin->stats->nmalloc++;
+		bin->stats->curregs++;
+		bin->stats->nrequests++;
+	}
+	jm__row_end(&bin->stats->seq);
+	jm__unlock(&bin->lock);
+	if (p)
+		((uintptr_t *)p)[1] = 0; /* no stale double-free cookie */
+	return p;
+}
+
+/* The index of ptr's region in its run, or -1 if ptr is not the start of a
+ * region. */
+static long region_index(struct jm_chunk *c, const void *ptr, uint32_t pm,
+    const struct jm_bin_info *bi)
+{
+	uintptr_t base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
+	uint32_t off = (uint32_t)((uintptr_t)ptr - base);
+	uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
+	if (idx * bi->size != off || idx >= bi->regs)
+		return -1;
+	return idx;
+}
+
+/* Returns a region to its run, under the bin lock. */
+static void run_put(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
+    void *ptr, uint32_t pm)
+{
+	unsigned binind = JM_PM_BIN(pm);
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	long idx = region_index(c, ptr, pm, bi);
+	if (idx < 0)
+		jm__report_misuse("free of a pointer inside a small region", ptr);
+	uint64_t bit = 1ULL << (idx & 63);
+	if (r->state != JM_RUN_SMALL || (r->bitmap[idx >> 6] & bit))
+		jm__report_misuse("double free of a small region", ptr);
+	r->bitmap[idx >> 6] |= bit;
+	r->nfree++;
+	bin->stats->ndalloc++;
+	bin->stats->curregs--;
+	if (r->nfree == bi->regs && r != bin->cur) {
+		if (r->on_list)
+			nonfull_remove(bin, r);
+		bin->stats->curruns--;
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
+		jm__arena_run_free(a, c, r);
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+	} else if (r->nfree == 1 && r != bin->cur) {
+		nonfull_push(bin, r);
+	}
+}
+
+/* Frees n regions of one size class, which may belong to several arenas:
+ * each arena's bin is locked once for all of its regions. */
+void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ptrs[i] == NULL)
+			continue;
+		struct jm_arena *a = ptr_chunk(ptrs[i])->arena;
+		struct jm_bin *bin = &a->bins[binind];
+		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__row_begin(&bin->stats->seq);
+		bin->stats->nflushes++;
+		for (unsigned j = i; j < n; j++) {
+			if (ptrs[j] == NULL)
+				continue;
+			struct jm_chunk *c = ptr_chunk(ptrs[j]);
+			if (c->arena != a)
+				continue;
+			size_t page = ((uintptr_t)ptrs[j] & JM_CHUNK_MASK) >> JM_LG_PAGE;
+			run_put(a, bin, c, ptrs[j], c->pagemap[page]);
+			ptrs[j] = NULL;
+		}
+		jm__row_end(&bin->stats->seq);
+		jm__unlock(&bin->lock);
+	}
+}
+
+void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint32_t pm)
+{
+	struct jm_arena *a = c->arena;
+	struct jm_bin *bin = &a->bins[JM_PM_BIN(pm)];
+	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__row_begin(&bin->stats->seq);
+	run_put(a, bin, c, ptr, pm);
+	jm__row_end(&bin->stats->seq);
+	jm__unlock(&bin->lock);
+}
+
+bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint32_t pm)
+{
+	const struct jm_bin_info *bi = &jm__bin_info[JM_PM_BIN(pm)];
+	struct jm_bin *bin = &c->arena->bins[JM_PM_BIN(pm)];
+	long idx = region_index(c, ptr, pm, bi);
+	if (idx < 0)
+		return false;
+	pthread_mutex_lock(&bin->lock);
+	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	bool is_free = r->state == JM_RUN_SMALL && (r->bitmap[idx >> 6] & (1ULL << (idx & 63)));
+	pthread_mutex_unlock(&bin->lock);
+	return is_free;
+}

@@ -1,0 +1,101 @@
+/*
+ * init.c: initialisation on first use, from whichever thread or library
+ * constructor calls first, and the fork handlers.
+ *
+ * Initialisation calls nothing that allocates (no stdio, no dlsym): options
+ * come from getenv, the CPU count from a raw syscall, the secret from the
+ * auxiliary vector. pthread_atfork may allocate, so it is called after the
+ * allocator is marked ready.
+ *
+ * fork: the prepare handler takes every allocator lock (so that no other
+ * thread holds one at the moment of the fork), the parent releases them, and
+ * the child re-initialises them, gives itself its own stats segment and
+ * forgets the other threads.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <sys/auxv.h>
+
+_Atomic int jm__initialized;
+static pthread_mutex_t init_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static bool initializing;
+
+static void prefork(void)
+{
+	if (!atomic_load(&jm__initialized))
+		return;
+	jm__stats_prefork();
+	jm__tcache_prefork();
+	jm__arena_prefork();
+	jm__huge_prefork();
+	jm__rtree_lock();
+	jm__base_prefork();
+}
+
+static void postfork_parent(void)
+{
+	if (!atomic_load(&jm__initialized))
+		return;
+	jm__base_postfork_parent();
+	jm__rtree_unlock();
+	jm__huge_postfork_parent();
+	jm__arena_postfork_parent();
+	jm__tcache_postfork_parent();
+	jm__stats_postfork_parent();
+}
+
+static void postfork_child(void)
+{
+	if (!atomic_load(&jm__initialized))
+		return;
+	/* The segment first: the others write their rows in it. */
+	jm__stats_postfork_child(jm__tcache_current_row());
+	jm__base_postfork_child();
+	jm__rtree_child_reinit();
+	jm__huge_postfork_child();
+	jm__arena_postfork_child();
+	jm__tcache_postfork_child();
+}
+
+void jm__init_slow(void)
+{
+	pthread_mutex_lock(&init_lock);
+	if (atomic_load(&jm__initialized)) {
+		pthread_mutex_unlock(&init_lock);
+		return;
+	}
+	if (initializing)
+		jm__fatal("recursive call into malloc during initialisation");
+	initializing = true;
+
+	jm__options_init();
+	jm__sizeclass_init();
+	unsigned n = jm__opt.narenas;
+	if (n == 0)
+		n = 4 * jm__os_ncpus();
+	if (n > JM_MAX_ARENAS)
+		n = JM_MAX_ARENAS;
+	jm__narenas = n;
+	jm__arenas = jm__base_alloc(n * sizeof(*jm__arenas));
+	if (jm__arenas == NULL)
+		jm__fatal("out of memory at initialisation");
+	const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+	uintptr_t secret = 0x9e3779b97f4a7c15ULL;
+	if (rnd)
+		memcpy(&secret, rnd + 8, sizeof(secret));
+	jm__cookie = secret | 1; /* odd: never equal to an aligned address */
+	jm__stats_init();
+	jm__tcache_init_global();
+
+	atomic_store_explicit(&jm__initialized, 1, memory_order_release);
+	initializing = false;
+	pthread_mutex_unlock(&init_lock);
+	pthread_atfork(prefork, postfork_parent, postfork_child);
+}
+
+__attribute__((destructor)) static void jm_fini(void)
+{
+	if (atomic_load(&jm__initialized))
+		jm__stats_exit();
+}

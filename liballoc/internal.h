@@ -1,0 +1,193 @@
+/*
+ * internal.h: prototypes of the allocator's internal functions, grouped by
+ * the file that defines them, and the small inline helpers of the fast path.
+ * Internal functions are named jm__*, hidden by -fvisibility=hidden.
+ */
+#ifndef JM_INTERNAL_H
+#define JM_INTERNAL_H
+
+#include "types.h"
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define jm_likely(x)   __builtin_expect(!!(x), 1)
+#define jm_unlikely(x) __builtin_expect(!!(x), 0)
+#define JM_EXPORT      __attribute__((visibility("default")))
+#define JM_NOINLINE    __attribute__((noinline))
+#define JM_COLD        __attribute__((noinline, cold))
+
+#if JM_DEBUG
+#define jm_assert(c) do { if (jm_unlikely(!(c))) jm__assert_fail(#c, __FILE__, __LINE__); } while (0)
+#else
+#define jm_assert(c) do { (void)sizeof(c); } while (0)
+#endif
+
+/* ---- util.c: diagnostics without the heap, clocks, small file reads */
+void jm__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void jm__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void jm__assert_fail(const char *cond, const char *file, int line);
+_Noreturn void jm__report_misuse(const char *what, const void *ptr);
+int jm__format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+uint64_t jm__now_ns(void);
+ssize_t jm__read_file(const char *path, char *buf, size_t len);
+
+/* ---- options.c */
+extern struct jm_options jm__opt;
+void jm__options_init(void);
+
+/* ---- sizeclass.c */
+extern struct jm_bin_info jm__bin_info[JM_NBINS];
+extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
+void jm__sizeclass_init(void);
+static inline unsigned jm__size2bin(size_t size)
+{
+	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+}
+
+/* ---- os.c: pages from the kernel */
+void *jm__os_map(size_t size);
+void *jm__os_map_aligned(size_t size, size_t align);
+void jm__os_unmap(void *addr, size_t size);
+void jm__os_purge(void *addr, size_t size);
+unsigned jm__os_ncpus(void);
+void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */
+void jm__base_prefork(void);
+void jm__base_postfork_parent(void);
+void jm__base_postfork_child(void);
+
+/* ---- rtree.c: address -> chunk or huge record */
+#define JM_RTREE_HUGE 1u
+extern _Atomic(uintptr_t) *jm__rtree_root[];
+bool jm__rtree_set(uintptr_t chunk, uintptr_t value);
+void jm__rtree_clear(uintptr_t chunk);
+void jm__rtree_lock(void);
+void jm__rtree_unlock(void);
+void jm__rtree_child_reinit(void);
+static inline uintptr_t jm__rtree_get(uintptr_t chunk)
+{
+	if (jm_unlikely(chunk >> 47))
+		return 0;
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
+	    &jm__rtree_root[chunk >> (JM_LG_CHUNK + 13)], memory_order_acquire);
+	if (jm_unlikely(leaf == NULL))
+		return 0;
+	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],
+	    memory_order_acquire);
+}
+
+/* ---- lock helpers (contention counted in the given stats field) */
+static inline void jm__lock(jm_lock_t *l, uint64_t *contended)
+{
+	if (jm_unlikely(pthread_mutex_trylock(l) != 0)) {
+		pthread_mutex_lock(l);
+		(*contended)++;
+	}
+}
+static inline void jm__unlock(jm_lock_t *l) { pthread_mutex_unlock(l); }
+void jm__lock_init(jm_lock_t *l);
+
+/* Seqlock around the update of a stats row, by its only writer. */
+static inline void jm__row_begin(uint32_t *seq)
+{
+	atomic_store_explicit((_Atomic uint32_t *)seq, *seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+static inline void jm__row_end(uint32_t *seq)
+{
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit((_Atomic uint32_t *)seq, *seq + 1, memory_order_relaxed);
+}
+
+/* ---- arena.c: arenas, chunks, page runs, large regions, purging */
+extern struct jm_arena **jm__arenas;
+extern unsigned jm__narenas;
+struct jm_arena *jm__arena_get(unsigned index);
+struct jm_arena *jm__arena_for_thread(uint32_t tid);
+struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t align_pages,
+    uint8_t state, bool *was_dirty);
+void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run);
+void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero);
+void jm__large_free(struct jm_chunk *c, void *ptr, uint32_t pm);
+void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint32_t pm, size_t size);
+size_t jm__large_usable(struct jm_chunk *c, uint32_t pm);
+void jm__arena_maybe_purge(struct jm_arena *a, bool force);
+void jm__arena_prefork(void);
+void jm__arena_postfork_parent(void);
+void jm__arena_postfork_child(void);
+static inline struct jm_run *jm__chunk_run(struct jm_chunk *c, size_t page)
+{
+	return &c->runs[page];
+}
+static inline size_t jm__run_page(struct jm_chunk *c, struct jm_run *r)
+{
+	return (size_t)(r - c->runs);
+}
+static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
+{
+	return (char *)c + (jm__run_page(c, r) << JM_LG_PAGE);
+}
+
+/* ---- bin.c: small regions from runs */
+void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
+unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n);
+void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
+void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint32_t pm);
+bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint32_t pm);
+
+/* ---- huge.c */
+void *jm__huge_alloc(size_t size, size_t align, bool zero);
+void jm__huge_free(struct jm_huge *h, void *ptr);
+void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size);
+void jm__huge_prefork(void);
+void jm__huge_postfork_parent(void);
+void jm__huge_postfork_child(void);
+
+/* ---- tcache.c */
+extern __thread struct jmstat_tcache_bin *jm__tls_tbins;
+extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting */
+extern __thread uint32_t jm__tls_tick; /* allocations until the next GC */
+extern uintptr_t jm__cookie;
+void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
+void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
+struct jmstat_tcache_bin *jm__tcache_boot(void);
+struct jm_arena *jm__thread_arena(void);
+void jm__tcache_check_double_free(void *ptr, unsigned binind);
+void jm__tcache_init_global(void);
+void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
+void jm__tcache_gc(void);
+void jm__tcache_prefork(void);
+void jm__tcache_postfork_parent(void);
+void jm__tcache_postfork_child(void);
+struct jmstat_thread *jm__tcache_current_row(void);
+void jm__tcache_flush_all_current(void);
+
+/* ---- stats.c: the segment writer */
+struct jmstat_header;
+extern struct jmstat_header *jm__seg;
+void jm__stats_init(void);
+struct jmstat_arena *jm__stats_arena_row(unsigned index);
+struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin);
+struct jmstat_thread *jm__stats_thread_row_get(void);
+void jm__stats_thread_row_put(struct jmstat_thread *row);
+size_t jm__stats_thread_row_size(void);
+void jm__stats_postfork_child(struct jmstat_thread *keep);
+extern bool jm__stats_pending;       /* a forked child has yet to publish */
+void jm__stats_publish_child(void);
+void jm__stats_prefork(void);
+void jm__stats_postfork_parent(void);
+void jm__stats_exit(void);
+
+/* ---- init.c */
+extern _Atomic int jm__initialized;
+void jm__init_slow(void);
+static inline void jm__ensure_init(void)
+{
+	if (jm_unlikely(!atomic_load_explicit(&jm__initialized, memory_order_acquire)))
+		jm__init_slow();
+}
+
+/* ---- malloc.c: the entry points, also under the jm_ names */
+void *jm__alloc_slow(size_t size, bool zero);
+void jm__free_slow(void *ptr);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * malloc.c: the entry points. malloc and free have a fast path of a few
+ * instructions against the thread cache, with no lock, no atomic
+ * read-modify-write and no syscall; everything else goes to the noinline
+ * slow paths below. Each function is exported as jm_NAME and, unless built
+ * with JM_NO_LIBC_NAMES, under the libc name as an alias.
+ *
+ * free() checks every pointer: the radix tree says whether its 2 MiB chunk
+ * is ours, the page map what kind of region it is in, the region index
+ * whether it is a region's start, and the cookie in the region's second
+ * word whether it is already free. A misuse is reported on stderr with the
+ * address, then abort().
+ */
+#include "internal.h"
+#include "jmalloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline struct jm_chunk *ptr_chunk(uintptr_t u)
+{
+	return (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
+}
+
+/* ---------------------------------------------------------- slow paths */
+
+static void *alloc_big(size_t size, size_t align, bool zero)
+{
+	jm__ensure_init();
+	if (size > (size_t)PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (size <= JM_LARGE_MAX && align < JM_CHUNK) {
+		size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
+		size_t align_pages = align > JM_PAGE ? align >> JM_LG_PAGE : 1;
+		/* An aligned start must exist in a chunk's usable pages. */
+		if ((JM_CHUNK_HDR_PAGES + align_pages - 1) / align_pages * align_pages + npages <=
+		    JM_CHUNK_PAGES)
+			return jm__large_alloc(jm__thread_arena(), size, align, zero);
+	}
+	return jm__huge_alloc(size, align, zero);
+}
+
+static void *alloc_small(size_t size, bool zero)
+{
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	if (tbins == NULL && jm__tls_state == 0)
+		tbins = jm__tcache_boot();
+	unsigned binind = jm__size2bin(size);
+	void *p;
+	if (tbins) {
+		struct jmstat_tcache_bin *tb = &tbins[binind];
+		uintptr_t *w = (uintptr_t *)tb->opaque;
+		if (w) {
+			tb->opaque = w[0];
+			w[1] = 0;
+			tb->ncached--;
+			tb->nrequests++;
+			p = w;
+		} else {
+			p = jm__tcache_alloc_slow(tbins, binind);
+		}
+	} else {
+		p = jm__bin_alloc_one(jm__thread_arena(), binind);
+		if (p == NULL)
+			errno = ENOMEM;
+	}
+	if (p && zero)
+		memset(p, 0, size);
+	return p;
+}
+
+JM_NOINLINE void *jm__alloc_slow(size_t size, bool zero)
+{
+	jm__ensure_init();
+	if (jm_unlikely(jm__stats_pending))
+		jm__stats_publish_child();
+	if (size <= JM_SMALL_MAX)
+		return alloc_small(size, zero);
+	return alloc_big(size, 0, zero);
+}
+
+JM_NOINLINE void jm__free_slow(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	uintptr_t u = (uintptr_t)ptr;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e == 0)
+		jm__report_misuse("free of a pointer not allocated by jmalloc", ptr);
+	if (e & JM_RTREE_HUGE) {
+		jm__huge_free((struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE), ptr);
+		return;
+	}
+	struct jm_chunk *c = ptr_chunk(u);
+	uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	switch (JM_PM_KIND(pm)) {
+	case JM_PM_SMALL: {
+		unsigned binind = JM_PM_BIN(pm);
+		const struct jm_bin_info *bi = &jm__bin_info[binind];
+		uint32_t off = (uint32_t)(u - (uintptr_t)c - ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
+		uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
+		if (idx * bi->size != off)
+			jm__report_misuse("free of a pointer inside a small region", ptr);
+		uintptr_t *w = ptr;
+		if (w[1] == (u ^ jm__cookie))
+			jm__tcache_check_double_free(ptr, binind);
+		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+		if (tbins == NULL && jm__tls_state == 0)
+			tbins = jm__tcache_boot();
+		if (tbins == NULL) {
+			jm__bin_free_one(c, ptr, pm);
+			return;
+		}
+		struct jmstat_tcache_bin *tb = &tbins[binind];
+		if (tb->ncached < tb->ncached_max) {
+			w[0] = tb->opaque;
+			w[1] = u ^ jm__cookie;
+			tb->opaque = u;
+			tb->ncached++;
+		} else {
+			jm__tcache_free_full(tb, binind, ptr);
+		}
+		return;
+	}
+	case JM_PM_LARGE:
+		jm__large_free(c, ptr, pm);
+		return;
+	default:
+		jm__report_misuse("free of a pointer that is not allocated "
+		    "(double free, or not from malloc)", ptr);
+	}
+}
+
+/* Usable size of one of our regions; aborts on a foreign pointer. */
+static size_t usable_size(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e == 0)
+		jm__report_misuse("pointer not allocated by jmalloc", ptr);
+	if (e & JM_RTREE_HUGE)
+		return ((struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE))->size;
+	struct jm_chunk *c = ptr_chunk(u);
+	uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	switch (JM_PM_KIND(pm)) {
+	case JM_PM_SMALL:
+		return jm__bin_info[JM_PM_BIN(pm)].size;
+	case JM_PM_LARGE:
+		return jm__large_usable(c, pm);
+	default:
+		jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
+	}
+}
+
+static void *aligned_impl(size_t align, size_t size)
+{
+	if (align <= JM_QUANTUM)
+		return jm_malloc(size);
+	jm__ensure_init();
+	if (size > (size_t)PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t usize = size ? size : 1;
+	if (align <= JM_PAGE && usize <= JM_SMALL_MAX) {
+		/* A class whose size is a multiple of align has aligned regions,
+		 * since runs start on a page. */
+		for (unsigned b = jm__size2bin(usize); b < JM_NBINS; b++)
+			if (jm__bin_info[b].size % align == 0)
+				return alloc_small(jm__bin_info[b].size, false);
+	}
+	return alloc_big(usize < JM_SMALL_MAX + 1 ? JM_SMALL_MAX + 1 : usize, align, false);
+}
+
+/* ------------------------------------------------------------- the API */
+
+JM_EXPORT void *jm_malloc(size_t size)
+{
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	if (jm_likely(tbins != NULL && size <= JM_SMALL_MAX)) {
+		struct jmstat_tcache_bin *tb = &tbins[jm__size2bin(size)];
+		uintptr_t *p = (uintptr_t *)tb->opaque;
+		if (jm_likely(p != NULL)) {
+			tb->opaque = p[0];
+			p[1] = 0;
+			tb->ncached--;
+			tb->nrequests++;
+			if (jm_unlikely(--jm__tls_tick == 0))
+				jm__tcache_gc();
+			return p;
+		}
+	}
+	return jm__alloc_slow(size, false);
+}
+
+JM_EXPORT void jm_free(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr;
+	uintptr_t chunk = u & ~(uintptr_t)JM_CHUNK_MASK;
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	if (jm_likely(chunk != u && tbins != NULL && jm__rtree_get(chunk) == chunk)) {
+		struct jm_chunk *c = (struct jm_chunk *)chunk;
+		uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		if (jm_likely(JM_PM_KIND(pm) == JM_PM_SMALL)) {
+			unsigned binind = JM_PM_BIN(pm);
+			const struct jm_bin_info *bi = &jm__bin_info[binind];
+			uint32_t off = (uint32_t)(u - chunk - ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
+			uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
+			uintptr_t *w = ptr;
+			struct jmstat_tcache_bin *tb = &tbins[binind];
+			if (jm_likely(idx * bi->size == off && w[1] != (u ^ jm__cookie) &&
+			        tb->ncached < tb->ncached_max)) {
+				w[0] = tb->opaque;
+				w[1] = u ^ jm__cookie;
+				tb->opaque = u;
+				tb->ncached++;
+				return;
+			}
+		}
+	}
+	jm__free_slow(ptr);
+}
+
+JM_EXPORT void *jm_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total <= JM_SMALL_MAX) {
+		void *p = jm_malloc(total);
+		if (p)
+			memset(p, 0, total);
+		return p;
+	}
+	return alloc_big(total, 0, true);
+}
+
+JM_EXPORT void *jm_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return jm_malloc(size);
+	if (size == 0) {
+		jm_free(ptr);
+		return NULL;
+	}
+	if (size > (size_t)PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t u = (uintptr_t)ptr;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e == 0)
+		jm__report_misuse("realloc of a pointer not allocated by jmalloc", ptr);
+	size_t old;
+	if (e & JM_RTREE_HUGE) {
+		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
+		if (h->addr != ptr)
+			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
+		if (size > JM_LARGE_MAX && jm__huge_ralloc(h, ptr, size))
+			return ptr;
+		old = h->size;
+	} else {
+		struct jm_chunk *c = ptr_chunk(u);
+		uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		switch (JM_PM_KIND(pm)) {
+		case JM_PM_SMALL: {
+			unsigned binind = JM_PM_BIN(pm);
+			if (((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
+				jm__tcache_check_double_free(ptr, binind);
+			if (size <= JM_SMALL_MAX && jm__size2bin(size) == binind)
+				return ptr;
+			old = jm__bin_info[binind].size;
+			break;
+		}
+		case JM_PM_LARGE:
+			if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr ||
+			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE)
+				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
+			if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
+			    jm__large_ralloc_inplace(c, ptr, pm, size))
+				return ptr;
+			old = jm__large_usable(c, pm);
+			break;
+		default:
+			jm__report_misuse("realloc of a pointer that is not allocated "
+			    "(freed, or not from malloc)", ptr);
+		}
+	}
+	void *q = jm_malloc(size);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, ptr, old < size ? old : size);
+	jm_free(ptr);
+	return q;
+}
+
+JM_EXPORT int jm_posix_memalign(void **memptr, size_t alignment, size_t size)
+{
+	if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0)
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned_impl(alignment, size);
+	if (p == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+JM_EXPORT void *jm_aligned_alloc(size_t alignment, size_t size)
+{
+	if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned_impl(alignment, size);
+}
+
+JM_EXPORT void *jm_memalign(size_t alignment, size_t size)
+{
+	/* glibc: an alignment that is not a power of two is rounded up to one;
+	 * one too large to round is EINVAL. */
+	if (alignment > ((size_t)1 << (sizeof(size_t) * 8 - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (alignment & (alignment - 1)) {
+		size_t a = JM_QUANTUM;
+		while (a < alignment)
+			a <<= 1;
+		alignment = a;
+	}
+	return aligned_impl(alignment, size);
+}
+
+JM_EXPORT void *jm_valloc(size_t size)
+{
+	return aligned_impl(JM_PAGE, size);
+}
+
+JM_EXPORT void *jm_pvalloc(size_t size)
+{
+	size_t rounded = (size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	if (rounded < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned_impl(JM_PAGE, rounded ? rounded : JM_PAGE);
+}
+
+JM_EXPORT size_t jm_malloc_usable_size(void *ptr)
+{
+	return ptr ? usable_size(ptr) : 0;
+}
+
+JM_EXPORT void *jm_reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return jm_realloc(ptr, total);
+}
+
+JM_EXPORT void jm_free_sized(void *ptr, size_t size)
+{
+	if (ptr && size > usable_size(ptr))
+		jm__report_misuse("free_sized with a size larger than the allocation", ptr);
+	jm_free(ptr);
+}
+
+JM_EXPORT void jm_free_aligned_sized(void *ptr, size_t alignment, size_t size)
+{
+	if (ptr && ((uintptr_t)ptr & (alignment - 1)) != 0)
+		jm__report_misuse("free_aligned_sized with a wrong alignment", ptr);
+	jm_free_sized(ptr, size);
+}
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+#define JM_ALIAS(name) __attribute__((alias(#name), visibility("default")))
+void *malloc(size_t size) JM_ALIAS(jm_malloc);
+void free(void *ptr) JM_ALIAS(jm_free);
+void *calloc(size_t nmemb, size_t size) JM_ALIAS(jm_calloc);
+void *realloc(void *ptr, size_t size) JM_ALIAS(jm_realloc);
+int posix_memalign(void **memptr, size_t alignment, size_t size) JM_ALIAS(jm_posix_memalign);
+void *aligned_alloc(size_t alignment, size_t size) JM_ALIAS(jm_aligned_alloc);
+void *memalign(size_t alignment, size_t size) JM_ALIAS(jm_memalign);
+void *valloc(size_t size) JM_ALIAS(jm_valloc);
+void *pvalloc(size_t size) JM_ALIAS(jm_pvalloc);
+size_t malloc_usable_size(void *ptr) JM_ALIAS(jm_malloc_usable_size);
+void *reallocarray(void *ptr, size_t nmemb, size_t size) JM_ALIAS(jm_reallocarray);
+void free_sized(void *ptr, size_t size) JM_ALIAS(jm_free_sized);
+void free_aligned_sized(void *ptr, size_t alignment, size_t size) JM_ALIAS(jm_free_aligned_sized);
+#endif

@@ -1,0 +1,133 @@
+/*
+ * options.c: JMALLOC_CONF, a comma-separated list of key:value, parsed once
+ * at initialisation into jm__opt, read-only afterwards. An unknown key or a
+ * bad value is reported once on stderr and ignored. The variable is not
+ * read in set-uid or set-gid programs (AT_SECURE).
+ *
+ *   narenas:N      arenas (default 4 x CPUs, at most 1024)
+ *   tcache:0|1     the thread cache (default 1)
+ *   decay_ms:N     dirty pages of free runs are purged after N ms (10000);
+ *                  0 purges at once, -1 never
+ *   stats:0|1      publish the stats segment (default 1)
+ *   junk:0|1       fill freed small regions with 0x5a, allocations with
+ *                  0xa5 (default 0; a debugging aid)
+ *   prof_sample:N  mean bytes between sampled allocations (default 524288;
+ *                  0 off)
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+struct jm_options jm__opt = {
+	.narenas = 0,
+	.tcache = true,
+	.stats = true,
+	.decay_ms = 10000,
+	.junk = false,
+	.prof_sample = 512 * 1024,
+};
+
+static bool parse_int(const char *v, size_t len, long long min, long long max, long long *out)
+{
+	if (len == 0 || len > 19)
+		return false;
+	bool neg = false;
+	size_t i = 0;
+	if (v[0] == '-') {
+		neg = true;
+		i = 1;
+		if (len == 1)
+			return false;
+	}
+	long long x = 0;
+	for (; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		x = x * 10 + (v[i] - '0');
+	}
+	if (neg)
+		x = -x;
+	if (x < min || x > max)
+		return false;
+	*out = x;
+	return true;
+}
+
+static bool key_is(const char *k, size_t klen, const char *name)
+{
+	return strlen(name) == klen && memcmp(k, name, klen) == 0;
+}
+
+static void warn_bad(const char *what, const char *k, size_t klen)
+{
+	char key[64];
+	size_t n = klen < sizeof(key) - 1 ? klen : sizeof(key) - 1;
+	memcpy(key, k, n);
+	key[n] = '\0';
+	jm__log("JMALLOC_CONF: %s '%s', ignored", what, key);
+}
+
+static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
+{
+	long long x;
+	if (key_is(k, klen, "narenas")) {
+		if (parse_int(v, vlen, 1, JM_MAX_ARENAS, &x))
+			jm__opt.narenas = (unsigned)x;
+		else
+			warn_bad("bad value (1..1024) for", k, klen);
+	} else if (key_is(k, klen, "tcache")) {
+		if (parse_int(v, vlen, 0, 1, &x))
+			jm__opt.tcache = x;
+		else
+			warn_bad("bad value (0 or 1) for", k, klen);
+	} else if (key_is(k, klen, "stats")) {
+		if (parse_int(v, vlen, 0, 1, &x))
+			jm__opt.stats = x;
+		else
+			warn_bad("bad value (0 or 1) for", k, klen);
+	} else if (key_is(k, klen, "junk")) {
+		if (parse_int(v, vlen, 0, 1, &x))
+			jm__opt.junk = x;
+		else
+			warn_bad("bad value (0 or 1) for", k, klen);
+	} else if (key_is(k, klen, "decay_ms")) {
+		if (parse_int(v, vlen, -1, 86400000LL * 365, &x))
+			jm__opt.decay_ms = x;
+		else
+			warn_bad("bad value (-1 or milliseconds) for", k, klen);
+	} else if (key_is(k, klen, "prof_sample")) {
+		if (parse_int(v, vlen, 0, 1LL << 40, &x))
+			jm__opt.prof_sample = (size_t)x;
+		else
+			warn_bad("bad value (bytes) for", k, klen);
+	} else {
+		warn_bad("unknown key", k, klen);
+	}
+}
+
+void jm__options_init(void)
+{
+	if (getauxval(AT_SECURE))
+		return;
+	const char *conf = getenv("JMALLOC_CONF");
+	if (conf == NULL)
+		return;
+	const char *p = conf;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		if (len == 0) {
+			/* empty item: skip */
+		} else if (colon == NULL) {
+			warn_bad("item without ':' (expected key:value)", p, len);
+		} else {
+			set_option(p, (size_t)(colon - p), colon + 1, len - (size_t)(colon - p) - 1);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * rtree.c: the global radix tree from a 2 MiB-aligned address to what lives
+ * there: a chunk (the value is the chunk's address) or a huge allocation
+ * (the value is its struct jm_huge address with JM_RTREE_HUGE set).
+ *
+ * Two levels of 2^13 entries cover the 47-bit user address space in 2 MiB
+ * steps. Leaves (64 KiB) are mapped on first use and never freed. Lookups
+ * take no lock; updates are made under rtree_lock with release stores.
+ * free() looks every pointer up here, which is how a foreign pointer is told
+ * from ours without touching memory that may not be mapped.
+ */
+#include "internal.h"
+
+#define RTREE_BITS 13
+#define RTREE_LEAF (1u << RTREE_BITS)
+
+_Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF];
+static jm_lock_t rtree_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
+{
+	if (chunk >> 47)
+		return false;
+	size_t hi = chunk >> (JM_LG_CHUNK + RTREE_BITS);
+	size_t lo = (chunk >> JM_LG_CHUNK) & (RTREE_LEAF - 1);
+	pthread_mutex_lock(&rtree_lock);
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+	if (leaf == NULL) {
+		leaf = jm__os_map(RTREE_LEAF * sizeof(uintptr_t));
+		if (leaf == NULL) {
+			pthread_mutex_unlock(&rtree_lock);
+			return false;
+		}
+		atomic_store_explicit(&jm__rtree_root[hi], leaf, memory_order_release);
+	}
+	atomic_store_explicit(&leaf[lo], value, memory_order_release);
+	pthread_mutex_unlock(&rtree_lock);
+	return true;
+}
+
+void jm__rtree_clear(uintptr_t chunk)
+{
+	size_t hi = chunk >> (JM_LG_CHUNK + RTREE_BITS);
+	size_t lo = (chunk >> JM_LG_CHUNK) & (RTREE_LEAF - 1);
+	pthread_mutex_lock(&rtree_lock);
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+	if (leaf)
+		atomic_store_explicit(&leaf[lo], 0, memory_order_release);
+	pthread_mutex_unlock(&rtree_lock);
+}
+
+void jm__rtree_lock(void) { pthread_mutex_lock(&rtree_lock); }
+void jm__rtree_unlock(void) { pthread_mutex_unlock(&rtree_lock); }
+void jm__rtree_child_reinit(void) { pthread_mutex_init(&rtree_lock, NULL); }

@@ -1,0 +1,359 @@
+/*
+ * stats.c: the writer of the stats segment (layout in include/jmstat.h).
+ *
+ * At initialisation the segment is created as
+ * $JMALLOC_STATS_DIR/jmalloc.<pid>.stats (default /dev/shm): exclusively,
+ * never through a symlink, mode 0600, its blocks allocated at once with
+ * fallocate (a full tmpfs then fails here, with a warning, instead of
+ * killing the process with SIGBUS later), mapped shared. The arena, bin and
+ * thread-cache structures keep their counters directly in their rows, so
+ * publishing costs nothing beyond the counting itself. When stats are off,
+ * or the file cannot be created, the same layout lives in private anonymous
+ * memory and nothing is published.
+ *
+ * Thread rows: a bitmap of the rows handed out; a thread beyond the last
+ * row gets a private row (its cache is then invisible to readers until it
+ * exits, when its counts are merged into the bins).
+ *
+ * fork: the child must not write its parent's segment; see below.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct jmstat_header *jm__seg;
+static size_t seg_size;
+static bool seg_published;
+static char seg_path[256];
+static jm_lock_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
+static struct jmstat_thread *private_rows;   /* free private rows */
+static char *snapshot;                        /* what a forked child gets */
+static struct jmstat_thread *snapshot_row;
+bool jm__stats_pending;
+
+static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+static char *seg_at(uint64_t off) { return (char *)jm__seg + off; }
+
+struct jmstat_arena *jm__stats_arena_row(unsigned index)
+{
+	return (struct jmstat_arena *)(seg_at(jm__seg->arena_off) +
+	    (size_t)index * sizeof(struct jmstat_arena));
+}
+
+struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin)
+{
+	return (struct jmstat_bin *)(seg_at(jm__seg->bin_off) +
+	    ((size_t)arena * JM_NBINS + bin) * sizeof(struct jmstat_bin));
+}
+
+size_t jm__stats_thread_row_size(void) { return jm__seg->thread_stride; }
+
+static struct jmstat_thread *thread_row(unsigned i)
+{
+	return (struct jmstat_thread *)(seg_at(jm__seg->thread_off) +
+	    (size_t)i * jm__seg->thread_stride);
+}
+
+static bool row_in_segment(const struct jmstat_thread *row)
+{
+	return (const char *)row >= seg_at(jm__seg->thread_off) &&
+	    (const char *)row < (const char *)jm__seg + seg_size;
+}
+
+struct jmstat_thread *jm__stats_thread_row_get(void)
+{
+	struct jmstat_thread *row = NULL;
+	pthread_mutex_lock(&rows_lock);
+	for (unsigned w = 0; w < jm__seg->nthreads_max / 64 && row == NULL; w++) {
+		if (~rows_taken[w] == 0)
+			continue;
+		unsigned bit = (unsigned)__builtin_ctzll(~rows_taken[w]);
+		rows_taken[w] |= 1ULL << bit;
+		row = thread_row(w * 64 + bit);
+	}
+	if (row == NULL && private_rows) {
+		row = private_rows;
+		private_rows = *(struct jmstat_thread **)(row + 1);
+	}
+	pthread_mutex_unlock(&rows_lock);
+	if (row == NULL)
+		row = jm__base_alloc(jm__seg->thread_stride);
+	return row;
+}
+
+void jm__stats_thread_row_put(struct jmstat_thread *row)
+{
+	__atomic_store_n(&row->in_use, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&rows_lock);
+	if (row_in_segment(row)) {
+		size_t i = (size_t)((char *)row - seg_at(jm__seg->thread_off)) / jm__seg->thread_stride;
+		rows_taken[i / 64] &= ~(1ULL << (i % 64));
+	} else {
+		*(struct jmstat_thread **)(row + 1) = private_rows;
+		private_rows = row;
+	}
+	pthread_mutex_unlock(&rows_lock);
+}
+
+/* ------------------------------------------------------------ creation */
+
+static const char *stats_dir(void)
+{
+	const char *dir = getauxval(AT_SECURE) ? NULL : getenv("JMALLOC_STATS_DIR");
+	return dir && *dir ? dir : "/dev/shm";
+}
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EACCES: return "permission denied";
+	case EEXIST: return "file exists";
+	case ELOOP: return "is a symlink";
+	case ENOENT: return "no such directory";
+	case ENOSPC: return "no space left";
+	case EROFS: return "read-only file system";
+	case ENOTDIR: return "not a directory";
+	case EPERM: return "operation not permitted";
+	case ENAMETOOLONG: return "name too long";
+	default: return "error";
+	}
+}
+
+/* Opens a new segment file for `pid`, replacing a stale one of our own
+ * (left by an exec in this process, or by a dead process with our pid). */
+static int create_file(pid_t pid, size_t size)
+{
+	const char *dir = stats_dir();
+	if (jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX,
+	        dir, (int)pid) >= (int)sizeof(seg_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = -1;
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		fd = open(seg_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST || attempt)
+			break;
+		struct stat st;
+		if (lstat(seg_path, &st) != 0 || st.st_uid != getuid() ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) || unlink(seg_path) != 0) {
+			errno = EEXIST;
+			return -1;
+		}
+	}
+	if (fd < 0)
+		return -1;
+	int err = fallocate(fd, 0, 0, (off_t)size);
+	if (err != 0 && errno == EOPNOTSUPP)
+		err = ftruncate(fd, (off_t)size);
+	if (err != 0) {
+		int e = errno;
+		close(fd);
+		unlink(seg_path);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void read_identity(struct jmstat_header *h)
+{
+	char buf[1024];
+	h->pid = (uint32_t)getpid();
+	h->uid = (uint32_t)getuid();
+	h->start_time = 0;
+	if (jm__read_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
+		char *p = strrchr(buf, ')');
+		/* Field 22 is the 20th after the ')' that ends field 2. */
+		for (int field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			h->start_time = strtoull(p + 1, NULL, 10);
+	}
+	memset(h->exe, 0, sizeof(h->exe));
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		const char *base = strrchr(buf, '/');
+		base = base ? base + 1 : buf;
+		strncpy(h->exe, base, sizeof(h->exe) - 1);
+	} else if (jm__read_file("/proc/self/comm", buf, sizeof(buf)) > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		strncpy(h->exe, buf, sizeof(h->exe) - 1);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->update_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void jm__stats_init(void)
+{
+	struct jmstat_header h;
+	memset(&h, 0, sizeof(h));
+	h.magic = JMSTAT_MAGIC;
+	h.version = JMSTAT_VERSION;
+	h.header_size = sizeof(struct jmstat_header);
+	h.state = JMSTAT_STATE_BUILDING;
+	h.page_size = JM_PAGE;
+	h.chunk_size = JM_CHUNK;
+	h.nbins = JM_NBINS;
+	h.narenas = jm__narenas;
+	h.nthreads_max = JM_MAX_THREAD_ROWS;
+	h.class_size = sizeof(struct jmstat_class);
+	h.arena_size = sizeof(struct jmstat_arena);
+	h.bin_size = sizeof(struct jmstat_bin);
+	h.thread_size = sizeof(struct jmstat_thread);
+	h.thread_stride = (uint32_t)align64(sizeof(struct jmstat_thread) +
+	    JM_NBINS * sizeof(struct jmstat_tcache_bin));
+	h.class_off = align64(sizeof(struct jmstat_header));
+	h.arena_off = align64(h.class_off + JM_NBINS * sizeof(struct jmstat_class));
+	h.bin_off = align64(h.arena_off + (size_t)h.narenas * sizeof(struct jmstat_arena));
+	h.thread_off = align64(h.bin_off + (size_t)h.narenas * JM_NBINS * sizeof(struct jmstat_bin));
+	h.large_max = JM_LARGE_MAX;
+	size_t size = (h.thread_off + (size_t)h.nthreads_max * h.thread_stride + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	h.total_size = size;
+	read_identity(&h);
+
+	void *mem = NULL;
+	if (jm__opt.stats) {
+		int fd = create_file((pid_t)h.pid, size);
+		if (fd >= 0) {
+			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			close(fd);
+			if (mem == MAP_FAILED) {
+				unlink(seg_path);
+				mem = NULL;
+			} else if ((snapshot = jm__os_map(size)) == NULL) {
+				munmap(mem, size);
+				unlink(seg_path);
+				mem = NULL;
+			} else {
+				madvise(mem, size, MADV_DONTFORK);
+				seg_published = true;
+			}
+		}
+		if (mem == NULL)
+			jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
+			    seg_path, errno_name(errno), errno);
+	}
+	if (mem == NULL && (mem = jm__os_map(size)) == NULL)
+		jm__fatal("out of memory at initialisation");
+	jm__seg = mem;
+	seg_size = size;
+	memcpy(jm__seg, &h, sizeof(h));
+	struct jmstat_class *cls = (struct jmstat_class *)seg_at(h.class_off);
+	for (unsigned i = 0; i < JM_NBINS; i++) {
+		cls[i].size = jm__bin_info[i].size;
+		cls[i].regs_per_run = jm__bin_info[i].regs;
+		cls[i].run_size = jm__bin_info[i].run_pages << JM_LG_PAGE;
+	}
+	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_LIVE, __ATOMIC_RELEASE);
+}
+
+/* ---------------------------------------------------------------- fork */
+
+/*
+ * The segment is mapped MADV_DONTFORK: a child does not inherit it, since
+ * the parent goes on writing its thread rows there after fork() returns.
+ * prefork, with every allocator lock held, copies what the child needs (the
+ * header, classes, arena and bin rows, and the forking thread's row) into
+ * a private snapshot, which the child inherits as it was at the fork; the
+ * child maps fresh memory at the segment's address and restores it from
+ * there. It publishes its own file on its first slow-path allocation, so
+ * that a child that only execs another program leaves no file behind.
+ */
+
+void jm__stats_prefork(void)
+{
+	pthread_mutex_lock(&rows_lock);
+	if (!seg_published)
+		return;
+	snapshot_row = jm__tcache_current_row();
+	memcpy(snapshot, jm__seg, jm__seg->thread_off);
+	if (snapshot_row && row_in_segment(snapshot_row))
+		memcpy(snapshot + ((char *)snapshot_row - (char *)jm__seg), snapshot_row,
+		    jm__seg->thread_stride);
+}
+
+void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
+
+void jm__stats_postfork_child(struct jmstat_thread *keep)
+{
+	pthread_mutex_init(&rows_lock, NULL);
+	if (seg_published) {
+		if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			jm__fatal("cannot map the stats segment in a forked child");
+		memcpy(jm__seg, snapshot, ((struct jmstat_header *)snapshot)->thread_off);
+		if (keep && row_in_segment(keep))
+			memcpy(keep, snapshot + ((char *)keep - (char *)jm__seg), jm__seg->thread_stride);
+		seg_published = false;
+		jm__stats_pending = true;
+	}
+	/* Only the forking thread lives on in the child. */
+	for (unsigned i = 0; i < jm__seg->nthreads_max; i++) {
+		struct jmstat_thread *row = thread_row(i);
+		if (row != keep && (rows_taken[i / 64] & (1ULL << (i % 64)))) {
+			row->in_use = 0;
+			rows_taken[i / 64] &= ~(1ULL << (i % 64));
+		}
+	}
+}
+
+/* A forked child's first slow path: publish its segment under its pid. */
+void jm__stats_publish_child(void)
+{
+	pthread_mutex_lock(&rows_lock);
+	if (!jm__stats_pending) {
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
+	jm__stats_pending = false;
+	struct jmstat_header *h = jm__seg;
+	read_identity(h);
+	int fd = create_file((pid_t)h->pid, seg_size);
+	if (fd < 0) {
+		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
+		    seg_path, errno_name(errno), errno);
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
+	/* Copy the content, then map the file over the private copy. */
+	size_t done = 0;
+	while (done < seg_size) {
+		ssize_t w = pwrite(fd, (char *)jm__seg + done, seg_size - done, (off_t)done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (done == seg_size &&
+	    mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
+		madvise(jm__seg, seg_size, MADV_DONTFORK);
+		seg_published = true;
+	} else {
+		unlink(seg_path);
+	}
+	close(fd);
+	pthread_mutex_unlock(&rows_lock);
+}
+
+/* At normal exit the file goes; the memory stays mapped for whatever runs
+ * after us. */
+void jm__stats_exit(void)
+{
+	if (!seg_published || jm__seg->pid != (uint32_t)getpid())
+		return;
+	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_EXITING, __ATOMIC_RELEASE);
+	unlink(seg_path);
+	seg_published = false;
+}

@@ -1,0 +1,273 @@
+/*
+ * tcache.c: the thread cache in front of the bins, and each thread's arena.
+ *
+ * Per small size class, a thread keeps a LIFO list of free regions threaded
+ * through the regions themselves (word 0: next; word 1: a cookie, the
+ * region's address xor a per-process secret, which marks it free so that a
+ * second free of it is caught at once). The list head, its length, its
+ * capacity and the count of requests it served are the thread's row in the
+ * stats segment (struct jmstat_tcache_bin), so that readers see them live,
+ * also when the thread has gone idle.
+ *
+ * An empty list is filled with half its capacity from the thread's arena;
+ * a full one is flushed down to half to the regions' own arenas. Every
+ * GC_TICKS allocations one bin is looked at, and half of what it caches is
+ * flushed if it saw no fill since the last look (regions that go unused).
+ * At thread exit (a pthread key destructor) everything is flushed and the
+ * row is given back.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define GC_TICKS 8192
+#define GC_BINS_PER_TICK 4
+
+__thread struct jmstat_tcache_bin *jm__tls_tbins;
+__thread int jm__tls_state;
+__thread uint32_t jm__tls_tick;
+static __thread struct jm_tcache *tls_tc;
+static __thread struct jm_arena *tls_arena;
+
+uintptr_t jm__cookie;
+static pthread_key_t tc_key;
+static jm_lock_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct jm_tcache *tc_free_list;
+
+static void thread_exit(void *arg);
+
+void jm__tcache_init_global(void)
+{
+	if (pthread_key_create(&tc_key, thread_exit) != 0)
+		jm__fatal("pthread_key_create failed");
+}
+
+struct jm_arena *jm__thread_arena(void)
+{
+	struct jm_arena *a = tls_arena;
+	if (jm_likely(a != NULL))
+		return a;
+	jm__ensure_init();
+	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid));
+	tls_arena = a;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__row_begin(&a->stats->seq);
+	a->stats->nthreads++;
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+	if (jm__tls_state == 0) {
+		/* Have the thread-exit hook run even without a cache. */
+		pthread_setspecific(tc_key, (void *)1);
+	}
+	return a;
+}
+
+struct jmstat_tcache_bin *jm__tcache_boot(void)
+{
+	jm__ensure_init();
+	if (jm__tls_state != 0 || !jm__opt.tcache)
+		return NULL;
+	struct jm_arena *a = jm__thread_arena();
+	pthread_mutex_lock(&tc_lock);
+	struct jm_tcache *tc = tc_free_list;
+	if (tc)
+		tc_free_list = tc->next_free;
+	pthread_mutex_unlock(&tc_lock);
+	if (tc == NULL && (tc = jm__base_alloc(sizeof(*tc))) == NULL)
+		return NULL;
+	memset(tc, 0, sizeof(*tc));
+	tc->row = jm__stats_thread_row_get();
+	if (tc->row == NULL) {
+		pthread_mutex_lock(&tc_lock);
+		tc->next_free = tc_free_list;
+		tc_free_list = tc;
+		pthread_mutex_unlock(&tc_lock);
+		return NULL;
+	}
+	tc->bins = (struct jmstat_tcache_bin *)(tc->row + 1);
+	tc->arena = a;
+	for (unsigned i = 0; i < JM_NBINS; i++) {
+		tc->bins[i].opaque = 0;
+		tc->bins[i].ncached = 0;
+		tc->bins[i].ncached_max = jm__bin_info[i].tcache_max;
+		tc->bins[i].nrequests = 0;
+	}
+	tc->row->tid = (uint32_t)syscall(SYS_gettid);
+	tc->row->arena = a->index;
+	__atomic_store_n(&tc->row->in_use, 1, __ATOMIC_RELEASE);
+	tls_tc = tc;
+	jm__tls_tbins = tc->bins;
+	jm__tls_tick = GC_TICKS;
+	jm__tls_state = 1;
+	pthread_setspecific(tc_key, tc);
+	return tc->bins;
+}
+
+static void push(struct jmstat_tcache_bin *tb, void *p)
+{
+	uintptr_t *w = p;
+	w[0] = (uintptr_t)tb->opaque;
+	w[1] = (uintptr_t)p ^ jm__cookie;
+	tb->opaque = (uintptr_t)p;
+	tb->ncached++;
+}
+
+void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
+{
+	struct jm_tcache *tc = tls_tc;
+	struct jmstat_tcache_bin *tb = &tbins[binind];
+	void *buf[256];
+	unsigned n = jm__bin_fill(tc->arena, binind, buf, jm__bin_info[binind].tcache_fill);
+	if (n == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Pushed in reverse so that the cache hands out ascending addresses. */
+	for (unsigned i = n - 1; i >= 1; i--)
+		push(tb, buf[i]);
+	tc->nfills_since_gc[binind]++;
+	tb->nrequests++;
+	((uintptr_t *)buf[0])[1] = 0;
+	return buf[0];
+}
+
+/* Flushes all but the `keep` most recently freed regions of one bin. */
+void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep)
+{
+	void *buf[256];
+	uintptr_t *p = (uintptr_t *)tb->opaque;
+	uintptr_t *last_kept = NULL;
+	for (unsigned i = 0; i < keep && p; i++) {
+		last_kept = p;
+		p = (uintptr_t *)p[0];
+	}
+	unsigned n = 0;
+	while (p) {
+		buf[n++] = p;
+		p = (uintptr_t *)p[0];
+		if (n == sizeof(buf) / sizeof(buf[0]) && p) {
+			/* Cannot happen with capacities <= 200; stay safe. */
+			jm__bin_free_batch(buf, n, binind);
+			tb->ncached -= n;
+			n = 0;
+		}
+	}
+	if (last_kept)
+		last_kept[0] = 0;
+	else
+		tb->opaque = 0;
+	tb->ncached -= n;
+	jm__bin_free_batch(buf, n, binind);
+}
+
+/* The free fast path found a full list: make room, then push. */
+void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr)
+{
+	jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
+	push(tb, ptr);
+}
+
+void jm__tcache_gc(void)
+{
+	struct jm_tcache *tc = tls_tc;
+	jm__tls_tick = GC_TICKS;
+	if (tc == NULL)
+		return;
+	for (unsigned k = 0; k < GC_BINS_PER_TICK; k++) {
+		unsigned b = tc->gc_bin;
+		tc->gc_bin = (b + 1) % JM_NBINS;
+		struct jmstat_tcache_bin *tb = &tc->bins[b];
+		if (tc->nfills_since_gc[b] == 0 && tb->ncached > 0)
+			jm__tcache_flush_some(tb, b, tb->ncached / 2);
+		tc->nfills_since_gc[b] = 0;
+	}
+}
+
+void jm__tcache_check_double_free(void *ptr, unsigned binind)
+{
+	struct jmstat_tcache_bin *tb = jm__tls_tbins ? &jm__tls_tbins[binind] : NULL;
+	for (uintptr_t *p = tb ? (uintptr_t *)tb->opaque : NULL; p; p = (uintptr_t *)p[0])
+		if ((void *)p == ptr)
+			jm__report_misuse("double free of a small region", ptr);
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
+	uint32_t pm = c->pagemap[((uintptr_t)ptr & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	if (jm__bin_region_is_free(c, ptr, pm))
+		jm__report_misuse("double free of a small region", ptr);
+	/* Not in this thread's cache nor in its run: it may sit in another
+	 * thread's cache. The cookie holds a random secret, so a match that
+	 * is not a double free would need the program to have copied it out
+	 * of freed memory. */
+	jm__report_misuse("double free of a small region (freed by another thread)", ptr);
+}
+
+static void tcache_destroy(struct jm_tcache *tc)
+{
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		struct jmstat_tcache_bin *tb = &tc->bins[b];
+		if (tb->ncached)
+			jm__tcache_flush_some(tb, b, 0);
+		if (tb->nrequests) {
+			struct jm_bin *bin = &tc->arena->bins[b];
+			jm__lock(&bin->lock, &bin->stats->lock_contended);
+			jm__row_begin(&bin->stats->seq);
+			bin->stats->nrequests += tb->nrequests;
+			jm__row_end(&bin->stats->seq);
+			jm__unlock(&bin->lock);
+			tb->nrequests = 0;
+		}
+	}
+	jm__stats_thread_row_put(tc->row);
+	pthread_mutex_lock(&tc_lock);
+	tc->next_free = tc_free_list;
+	tc_free_list = tc;
+	pthread_mutex_unlock(&tc_lock);
+}
+
+void jm__tcache_flush_all_current(void)
+{
+	struct jm_tcache *tc = tls_tc;
+	if (tc == NULL)
+		return;
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		if (tc->bins[b].ncached)
+			jm__tcache_flush_some(&tc->bins[b], b, 0);
+}
+
+static void thread_exit(void *arg)
+{
+	struct jm_tcache *tc = tls_tc;
+	/* From now on this thread allocates from its arena directly. */
+	jm__tls_state = 2;
+	jm__tls_tbins = NULL;
+	tls_tc = NULL;
+	if (tc)
+		tcache_destroy(tc);
+	struct jm_arena *a = tls_arena;
+	if (a) {
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
+		a->stats->nthreads--;
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+	}
+	(void)arg;
+}
+
+struct jmstat_thread *jm__tcache_current_row(void)
+{
+	return tls_tc ? tls_tc->row : NULL;
+}
+
+void jm__tcache_prefork(void) { pthread_mutex_lock(&tc_lock); }
+void jm__tcache_postfork_parent(void) { pthread_mutex_unlock(&tc_lock); }
+
+void jm__tcache_postfork_child(void)
+{
+	pthread_mutex_init(&tc_lock, NULL);
+	/* Only this thread survives: its arena counts one thread. */
+	if (tls_arena)
+		tls_arena->stats->nthreads = 1;
+}

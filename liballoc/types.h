@@ -1,0 +1,178 @@
+/*
+ * types.h: the allocator's constants and structures.
+ *
+ * How the pieces nest:
+ *
+ *   arena  ── owns ──> chunks (2 MiB, 2 MiB-aligned, mapped from the kernel)
+ *     │                  │  the first pages of a chunk hold its header:
+ *     │                  │  a page map (one word per page) and one run
+ *     │                  │  descriptor per page
+ *     │                  └─> runs: contiguous pages, either free, or small
+ *     │                      (regions of one size class, a bitmap of free
+ *     │                      regions), or large (one region of whole pages)
+ *     └── bins[NBINS] ─> per small size class: the current run and a list of
+ *                        the other non-full runs
+ *   huge allocations (above the largest large size) are mapped directly,
+ *   2 MiB-aligned, and recorded in the global radix tree (rtree.c), which
+ *   also records every chunk: it is how free() tells our pointers from
+ *   foreign ones.
+ *   thread cache: per thread, per small class, a LIFO list of free regions
+ *   threaded through the regions themselves; its counters live in the
+ *   thread's row of the stats segment, so that readers see them live.
+ *
+ * Locks: each bin has a lock (its runs' bitmaps, its stats row); each arena
+ * has a lock (its chunks, free and dirty runs, large runs, its stats row).
+ * Order: bin lock, then arena lock; the huge lock and the rtree lock are
+ * leaves.
+ */
+#ifndef JM_TYPES_H
+#define JM_TYPES_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include "jmstat.h"
+
+#ifndef JM_DEBUG
+#define JM_DEBUG 0
+#endif
+
+#define JM_LG_PAGE        12
+#define JM_PAGE           ((size_t)1 << JM_LG_PAGE)
+#define JM_PAGE_MASK      (JM_PAGE - 1)
+#define JM_LG_CHUNK       21
+#define JM_CHUNK          ((size_t)1 << JM_LG_CHUNK)
+#define JM_CHUNK_MASK     (JM_CHUNK - 1)
+#define JM_CHUNK_PAGES    (JM_CHUNK >> JM_LG_PAGE)
+
+/* Small classes: 16..128 by 16, then four per doubling up to 14 KiB. */
+#define JM_NBINS          35
+#define JM_SMALL_MAX      14336
+#define JM_QUANTUM        16
+#define JM_LG_QUANTUM     4
+#define JM_RUN_MAXREGS    512
+#define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
+#define JM_RUN_MAXPAGES   8
+
+#define JM_MAX_ARENAS     1024
+#define JM_MAX_THREAD_ROWS 256
+
+/* Page map entries: what the page at that index of a chunk belongs to. */
+#define JM_PM_NONE        0u          /* header, free, or never used */
+#define JM_PM_SMALL       1u
+#define JM_PM_LARGE       2u
+#define JM_PM_KIND(e)     ((e) >> 30)
+#define JM_PM_BIN(e)      (((e) >> 16) & 0xffu)
+#define JM_PM_START(e)    ((e) & 0xffffu)
+#define JM_PM_MAKE(kind, bin, start) \
+	(((uint32_t)(kind) << 30) | ((uint32_t)(bin) << 16) | (uint32_t)(start))
+
+/* Run descriptor states. */
+#define JM_RUN_HEADER     0
+#define JM_RUN_FREE       1
+#define JM_RUN_SMALL      2
+#define JM_RUN_LARGE      3
+
+typedef pthread_mutex_t jm_lock_t;
+
+/* One descriptor per page of a chunk; meaningful at the first and the last
+ * page of each run: both carry the run's state, the last page's `first`
+ * names the first page, so that a run finds its free neighbours. */
+struct jm_run {
+	struct jm_run *next;      /* bin's non-full list or arena's free list */
+	struct jm_run *prev;
+	struct jm_run *dnext;     /* arena's dirty list (free runs only) */
+	struct jm_run *dprev;
+	uint64_t dirty_ns;        /* when a free run became dirty */
+	uint32_t npages;          /* pages in the run */
+	uint32_t first;           /* at the last page: the run's first page */
+	uint16_t nfree;           /* small: free regions */
+	uint8_t  state;           /* JM_RUN_* */
+	uint8_t  binind;          /* small: the size class */
+	uint8_t  dirty;           /* free: pages may be resident */
+	uint8_t  on_list;         /* small: on its bin's non-full list */
+	uint8_t  pad[2];
+	uint64_t bitmap[JM_BITMAP_WORDS]; /* small: 1 = region free */
+};
+
+struct jm_arena;
+
+struct jm_chunk {
+	uint64_t magic;           /* JM_CHUNK_MAGIC */
+	struct jm_arena *arena;   /* the owner */
+	uint32_t hdr_pages;       /* pages taken by this header */
+	uint32_t nfree_pages;     /* pages in free runs */
+	uint32_t pagemap[JM_CHUNK_PAGES]; /* JM_PM_MAKE entries */
+	struct jm_run runs[JM_CHUNK_PAGES];
+};
+#define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
+#define JM_CHUNK_HDR_PAGES ((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE)
+#define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
+
+/* Static facts about one small size class. */
+struct jm_bin_info {
+	uint32_t size;            /* region size */
+	uint32_t regs;            /* regions per run */
+	uint32_t run_pages;       /* pages per run */
+	uint32_t div_magic;       /* ceil(2^32 / size): offset -> index */
+	uint32_t tcache_max;      /* thread-cache capacity */
+	uint32_t tcache_fill;     /* regions taken per fill */
+};
+
+struct jm_bin {
+	jm_lock_t lock;
+	struct jm_run *cur;       /* run regions come from first */
+	struct jm_run *nonfull;   /* other runs with free regions */
+	struct jmstat_bin *stats; /* this bin's row in the segment */
+	uint64_t nrequests_dead;  /* requests of exited threads' caches */
+};
+
+struct jm_arena {
+	jm_lock_t lock;
+	unsigned index;
+	struct jm_chunk *spare;   /* one wholly free chunk kept to avoid map
+	                             churn; its pages sit in the free lists */
+	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
+	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
+	struct jm_run *dirty_head; /* oldest dirty free run first */
+	struct jm_run *dirty_tail;
+	uint64_t ndirty_pages;
+	uint64_t next_purge_ns;   /* earliest time a dirty run may be due */
+	struct jmstat_arena *stats; /* this arena's row in the segment */
+	struct jm_bin bins[JM_NBINS];
+};
+
+/* A huge allocation: mapped directly, registered in the rtree. */
+struct jm_huge {
+	void *addr;               /* 2 MiB-aligned start */
+	size_t size;              /* usable bytes (page multiple) */
+	size_t map_size;          /* bytes mapped */
+	unsigned arena;           /* arena charged for it */
+	struct jm_huge *next_free;
+};
+
+/* A thread's cache. The per-bin words the fast path touches live in the
+ * thread's row of the stats segment (struct jmstat_tcache_bin: `opaque` is
+ * the head of the free list); this private part is for the slow path. */
+struct jm_tcache {
+	struct jmstat_thread *row;
+	struct jmstat_tcache_bin *bins;   /* row + 1 */
+	struct jm_arena *arena;
+	struct jm_tcache *next_free;      /* private tcaches: free list */
+	bool private_row;                 /* row not in the segment */
+	uint32_t gc_bin;                  /* next bin the GC looks at */
+	uint32_t nfills_since_gc[JM_NBINS];
+};
+
+/* Options, parsed once at init, read-only afterwards. */
+struct jm_options {
+	unsigned narenas;         /* 0: 4 x CPUs */
+	bool tcache;
+	bool stats;
+	int64_t decay_ms;
+	bool junk;
+	size_t prof_sample;
+};
+
+#endif
