@@ -5,6 +5,7 @@
 #   make check                the whole test suite (tests/runner.sh)
 #   make demo                 the quick-start demonstration
 #   make bench                the benchmark suite (tests/bench)
+#   make fuzz                 the segment reader's fuzz target, longer (FUZZ_SECONDS)
 #   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
 #   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
 #                             under a sanitizer (address|undefined|thread)
@@ -174,6 +175,13 @@ demo: all
 bench: all
 	$(TEST_ENV) tests/bench/run.sh
 
+# The segment reader's fuzz target for a longer run than `make check` gives
+# it, on a corpus kept in build/fuzz/corpus: make fuzz FUZZ_SECONDS=3600
+FUZZ_SECONDS ?= 600
+fuzz:
+	$(TEST_ENV) JM_FUZZ_SECONDS=$(FUZZ_SECONDS) JM_FUZZ_CORPUS=$(CURDIR)/build/fuzz/corpus \
+	  tests/fuzz/segread.test.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 liballoc/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.so
@@ -187,5 +195,5 @@ install: all
 clean:
 	rm -rf build liballoc/libjmalloc.so liballoc/libjmalloc.a jmstatd/jmstatd jmctl/jmctl
 
-.PHONY: all check tests demo bench install clean
+.PHONY: all check tests demo bench fuzz install clean
 .SECONDARY:
