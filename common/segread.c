@@ -249,10 +249,13 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
 			err = JM_SEG_EBUSY;
 			goto fail;
 		}
-		if (s.bins[i].size != s.classes[i % s.hdr.nbins].size) {
+		/* A row the writer has not touched yet (its arena unused) may
+		 * still hold size 0; the copy always carries the class's. */
+		if (s.bins[i].size != 0 && s.bins[i].size != s.classes[i % s.hdr.nbins].size) {
 			err = JM_SEG_EBOUNDS;
 			goto fail;
 		}
+		s.bins[i].size = s.classes[i % s.hdr.nbins].size;
 	}
 
 	for (uint32_t t = 0; t < s.hdr.nthreads_max; t++) {

@@ -33,7 +33,8 @@ struct jm_seg {                     /* a validated, consistent copy */
 	struct jmstat_class *classes;   /* [hdr.nbins] */
 	struct jmstat_arena *arenas;    /* [hdr.narenas], each row seqlock-consistent */
 	struct jmstat_bin *bins;        /* [hdr.narenas * hdr.nbins], arena-major:
-	                                   bins[a * nbins + b] */
+	                                   bins[a * nbins + b]; size always set
+	                                   (= classes[b].size) */
 	uint64_t *tcache_ncached;       /* [hdr.nbins]: sum over live thread rows */
 	uint64_t *tcache_nrequests;     /* [hdr.nbins]: sum over live thread rows */
 	uint32_t nthreads_live;         /* thread rows in use */

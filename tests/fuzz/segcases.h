@@ -93,6 +93,7 @@ static inline void sc_class_order(unsigned char *b, size_t *l) { synth_class(b, 
 static inline void sc_class_regs_zero(unsigned char *b, size_t *l) { synth_class(b, 1)->regs_per_run = 0; }
 static inline void sc_class_run_small(unsigned char *b, size_t *l) { synth_class(b, 3)->regs_per_run += 1; }
 static inline void sc_class_run_unpaged(unsigned char *b, size_t *l) { synth_class(b, 3)->run_size += 8; }
+static inline void sc_bin_size_zero(unsigned char *b, size_t *l) { synth_bin(b, 2, 1)->size = 0; }
 static inline void sc_bin_size_mismatch(unsigned char *b, size_t *l) { synth_bin(b, 1, 2)->size += 16; }
 static inline void sc_arena_seq_odd(unsigned char *b, size_t *l) { synth_arena(b, 2)->seq |= 1; }
 static inline void sc_bin_seq_odd(unsigned char *b, size_t *l) { synth_bin(b, 2, 3)->seq |= 1; }
@@ -159,6 +160,7 @@ static const struct seg_case seg_cases[] = {
 	{ "class_regs_zero",     NULL,          sc_class_regs_zero,     JM_SEG_EBOUNDS },
 	{ "class_run_small",     NULL,          sc_class_run_small,     JM_SEG_EBOUNDS },
 	{ "class_run_unpaged",   NULL,          sc_class_run_unpaged,   JM_SEG_EBOUNDS },
+	{ "bin_size_zero",       NULL,          sc_bin_size_zero,       JM_SEG_OK },
 	{ "bin_size_mismatch",   NULL,          sc_bin_size_mismatch,   JM_SEG_EBOUNDS },
 	{ "arena_seq_odd",       NULL,          sc_arena_seq_odd,       JM_SEG_EBUSY },
 	{ "bin_seq_odd",         NULL,          sc_bin_seq_odd,         JM_SEG_EBUSY },

@@ -128,6 +128,21 @@ static void test_valid_contents(void **state)
 	free(buf);
 }
 
+/* A bin row not yet written (size 0) is accepted and given its size. */
+static void test_bin_size_filled(void **state)
+{
+	struct synth p = seg_case_params();
+	struct jm_seg seg;
+	size_t len;
+	unsigned char *buf = synth_build(&p, &len);
+
+	synth_bin(buf, 1, 2)->size = 0;
+	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
+	check_contents(&seg, &p);
+	jm_seg_free(&seg);
+	free(buf);
+}
+
 static void test_exe_terminated(void **state)
 {
 	struct synth p = seg_case_params();
@@ -602,6 +617,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_valid_contents),
+		cmocka_unit_test(test_bin_size_filled),
 		cmocka_unit_test(test_exe_terminated),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_header_bytes),
