@@ -6,7 +6,11 @@
  * (uv_fs_event), which sees a new file at once and reads it straight away,
  * and a full rescan every JMD_RESCAN_TICKS ticks (and after the watch lost
  * events), the safety net for anything the watch missed. Any other name in
- * the directory is ignored. An entry leaves the table when its file is
+ * the directory is ignored. A new file is usually still being built when
+ * the watch reports it (the writer fills it through a mapping, which the
+ * watch does not see): such a file is read again every JMD_RETRY_MS for a
+ * grace time (jmd_entry_new), so that a new process shows up within a few
+ * tens of ms rather than at the next tick. An entry leaves the table when its file is
  * gone, or when sample.c finds its writer dead; then, and only then, the
  * file itself is removed (jmd_entry_unlink_stale), if it still is the very
  * file that was read (same device and inode) and a regular file.
@@ -21,6 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define JMD_RETRY_MS 20
 
 static unsigned bucket_of(pid_t pid)
 {
@@ -180,18 +186,46 @@ static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int
 		found(d, filename, true);
 		return;
 	}
-	if (events & UV_RENAME) {
-		/* Created, removed or renamed: look at it now, so that a new
-		 * segment replacing an old one, or a removed one, is seen at once. */
-		struct stat st;
-		if (fstatat(d->dirfd, filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
-			if (e->proc)
-				jmd_proc_retire(d, e->proc, "its segment was removed");
-			jmd_entry_remove(d, e);
-		} else if (!e->proc) {
-			jmd_sample_entry(d, e);
-		}
+	/* Look at it now, so that a removed segment, or a new one replacing
+	 * an old one, is seen at once. */
+	struct stat st;
+	if (fstatat(d->dirfd, filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+		if (e->proc)
+			jmd_proc_retire(d, e->proc, "its segment was removed");
+		jmd_entry_remove(d, e);
+	} else if (!e->proc || ((events & UV_RENAME) && e->proc->ino != st.st_ino)) {
+		jmd_sample_entry(d, e);
 	}
+}
+
+bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e)
+{
+	uint64_t grace_ms = d->opt.interval_ms * 2 > 1000 ? d->opt.interval_ms * 2 : 1000;
+	return uv_hrtime() - e->found_ns < grace_ms * 1000000u;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct jmd *d = t->data;
+	struct jmd_entry *next;
+	bool again = false;
+	for (struct jmd_entry *e = d->entries; e; e = next) {
+		next = e->next;
+		if (e->proc || e->ignored || !jmd_entry_new(d, e))
+			continue;
+		jmd_sample_entry(d, e);   /* may remove e, never another entry */
+	}
+	for (struct jmd_entry *e = d->entries; e; e = e->next)
+		if (!e->proc && !e->ignored && jmd_entry_new(d, e))
+			again = true;
+	if (again)
+		jmd_discover_retry_soon(d);
+}
+
+void jmd_discover_retry_soon(struct jmd *d)
+{
+	if (d->retry_open && !uv_is_active((uv_handle_t *)&d->retry_timer))
+		uv_timer_start(&d->retry_timer, on_retry, JMD_RETRY_MS, 0);
 }
 
 int jmd_discover_start(struct jmd *d)
@@ -202,6 +236,9 @@ int jmd_discover_start(struct jmd *d)
 		jmd_log("cannot open the stats directory %s: %s", d->opt.stats_dir, strerror(errno));
 		return err;
 	}
+	uv_timer_init(d->loop, &d->retry_timer);
+	d->retry_timer.data = d;
+	d->retry_open = true;
 	int rc = uv_fs_event_init(d->loop, &d->dir_watch);
 	if (rc == 0) {
 		d->dir_watch.data = d;
@@ -219,6 +256,10 @@ int jmd_discover_start(struct jmd *d)
 
 void jmd_discover_stop(struct jmd *d)
 {
+	if (d->retry_open) {
+		uv_close((uv_handle_t *)&d->retry_timer, NULL);
+		d->retry_open = false;
+	}
 	if (d->watching) {
 		uv_fs_event_stop(&d->dir_watch);
 		uv_close((uv_handle_t *)&d->dir_watch, NULL);

@@ -211,6 +211,8 @@ struct jmd {
 	uint32_t scan_gen;
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
+	uv_timer_t retry_timer;          /* re-reads new files still being built */
+	bool retry_open;
 
 	/* sample.c */
 	struct jmd_proc *live;
@@ -252,6 +254,8 @@ int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
 void jmd_discover_stop(struct jmd *d);
 void jmd_discover_rescan(struct jmd *d);
 struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid);
+void jmd_discover_retry_soon(struct jmd *d);
+bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why);

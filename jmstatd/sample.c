@@ -365,10 +365,11 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	ino_t ino = st ? st->st_ino : 0;
 	if (e->logged && e->logged_dev == dev && e->logged_ino == ino)
 		return;
-	uint64_t grace_ns = (uint64_t)(d->opt.interval_ms * 2 > 1000 ? d->opt.interval_ms * 2 : 1000) * 1000000u;
 	if ((err == JM_SEG_EBUSY || err == JM_SEG_ETRUNC || err == JM_SEG_EMAGIC) &&
-	    uv_hrtime() - e->found_ns < grace_ns)
-		return;     /* most likely still being created */
+	    jmd_entry_new(d, e)) {
+		jmd_discover_retry_soon(d);
+		return;     /* most likely still being built */
+	}
 	e->logged = true;
 	e->logged_dev = dev;
 	e->logged_ino = ino;

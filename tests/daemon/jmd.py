@@ -1,0 +1,149 @@
+"""jmd.py: what the daemon's end-to-end tests share (python3, stdlib only).
+
+A test script (tests/daemon/*.test.sh) starts jmstatd with lib.sh, then runs
+python with PYTHONPATH=tests/daemon and uses these helpers: a client for
+the newline-delimited JSON protocol, a waiting loop with a deadline (tests
+wait for a condition, they never assert on timing), and a driver for the
+daemon_holder helper program.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+SOCK = os.environ.get("JMD_SOCK", "")
+STATS_DIR = os.environ.get("JMD_STATS", "")
+INTERVAL_MS = int(os.environ.get("JMD_INTERVAL", "200"))
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+class Client:
+    def __init__(self, path=None, timeout=30.0):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path or SOCK)
+        self.buf = b""
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def readline(self):
+        """One reply line as bytes, or None at EOF."""
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+    def read(self):
+        line = self.readline()
+        if line is None:
+            return None
+        return json.loads(line)
+
+    def req(self, obj):
+        self.send_raw((json.dumps(obj) + "\n").encode())
+        r = self.read()
+        check(r is not None, "the daemon closed the connection after %r" % (obj,))
+        return r
+
+    def at_eof(self):
+        """True once the daemon has closed the connection (after any lines)."""
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def request(obj, path=None):
+    c = Client(path)
+    try:
+        return c.req(obj)
+    finally:
+        c.close()
+
+
+def wait_until(fn, what, timeout=30.0, step=0.05):
+    """Calls fn until it returns something true; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("timed out waiting for " + what)
+        time.sleep(step)
+
+
+def ps_pids(path=None):
+    r = request({"cmd": "ps"}, path)
+    check(r["ok"], "ps failed: %r" % r)
+    return {p["pid"]: p for p in r["processes"]}
+
+
+def stats(pid, path=None):
+    return request({"cmd": "stats", "pid": pid}, path)
+
+
+def stats_after(pid, t, path=None):
+    """The first stats reply for pid whose sample was taken after unix time t."""
+    def fresh():
+        r = stats(pid, path)
+        return r if r["ok"] and r["time"] > t + 0.002 else None
+    return wait_until(fresh, "a sample of %d after %.3f" % (pid, t))
+
+
+class Holder:
+    """tests/helpers/daemon_holder under LD_PRELOAD, driven over pipes."""
+
+    def __init__(self, env_extra=None, preexec_fn=None):
+        env = dict(os.environ)
+        env["LD_PRELOAD"] = os.environ["JMALLOC_LIB"]
+        env["JMALLOC_STATS_DIR"] = STATS_DIR
+        if env_extra:
+            env.update(env_extra)
+        self.p = subprocess.Popen([os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                  preexec_fn=preexec_fn)
+        line = self.p.stdout.readline().decode().split()
+        check(len(line) == 2 and line[0] == "ready", "daemon_holder did not start: %r" % line)
+        self.pid = int(line[1])
+
+    def cmd(self, line):
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+        r = self.p.stdout.readline().decode().strip()
+        check(r == "ok", "daemon_holder %r answered %r" % (line, r))
+        return time.time()
+
+    def exit(self):
+        self.p.stdin.write(b"exit\n")
+        self.p.stdin.flush()
+        self.p.wait()
+
+    def kill(self):
+        self.p.kill()
+        self.p.wait()
+
+    def segment(self):
+        return os.path.join(STATS_DIR, "jmalloc.%d.stats" % self.pid)

@@ -1,0 +1,93 @@
+# lib.sh: sourced by the daemon's end-to-end tests (tests/daemon/*.test.sh).
+#
+# jmd_start [ARGS...]  starts $JMSTATD on $JM_TMP/jmstatd.sock with stats dir
+#                      $JM_TMP/shm and a 200 ms interval (ARGS are added),
+#                      logging to $JM_TMP/jmstatd.log; waits for its socket.
+# jmd_stop             SIGTERM; fails unless it exits 0 and removes its socket.
+# need_segments        exits 77 unless a preloaded process writes a segment.
+# jmd_py               python3 with tests/daemon on its path (jmd.py) and the
+#                      daemon's socket, stats dir and interval in JMD_*.
+# Everything started here is killed when the script exits.
+
+set -u
+: "${JM_TMP:?}" "${JMSTATD:?}" "${JM_ROOT:?}"
+
+JMD_SOCK=$JM_TMP/jmstatd.sock
+JMD_STATS=$JM_TMP/shm
+JMD_INTERVAL=200
+JMD_LOG=$JM_TMP/jmstatd.log
+JMD_PID=
+export JMD_SOCK JMD_STATS JMD_INTERVAL
+mkdir -p "$JMD_STATS"
+chmod 1777 "$JMD_STATS"
+
+jmd_cleanup() {
+	[ -n "$JMD_PID" ] && kill -KILL "$JMD_PID" 2>/dev/null
+	local j
+	for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null; done
+	return 0
+}
+trap jmd_cleanup EXIT
+
+die() {
+	echo "FAIL: $*" >&2
+	if [ -f "$JMD_LOG" ]; then
+		echo "--- jmstatd log:" >&2
+		tail -n 50 "$JMD_LOG" >&2
+	fi
+	exit 1
+}
+
+jmd_wait_socket() {
+	local i
+	for i in $(seq 1 200); do
+		[ -S "$JMD_SOCK" ] && return 0
+		if [ -n "$JMD_PID" ] && ! kill -0 "$JMD_PID" 2>/dev/null; then
+			die "jmstatd exited at start"
+		fi
+		sleep 0.05
+	done
+	die "jmstatd did not create its socket $JMD_SOCK"
+}
+
+jmd_start() {
+	"$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" --interval "$JMD_INTERVAL" "$@" \
+		>>"$JMD_LOG" 2>&1 &
+	JMD_PID=$!
+	jmd_wait_socket
+}
+
+jmd_stop() {
+	[ -n "$JMD_PID" ] || return 0
+	kill -TERM "$JMD_PID"
+	local rc=0
+	wait "$JMD_PID" || rc=$?
+	JMD_PID=
+	[ "$rc" -eq 0 ] || die "jmstatd exited with status $rc after SIGTERM"
+	[ ! -e "$JMD_SOCK" ] || die "jmstatd left its socket $JMD_SOCK behind"
+}
+
+need_segments() {
+	[ -f "${JMALLOC_LIB:-}" ] || { echo "liballoc/libjmalloc.so is not built yet"; exit 77; }
+	local probe=$JM_TMP/probe
+	mkdir -p "$probe"
+	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 1 &
+	local pid=$! i
+	for i in $(seq 1 40); do
+		[ -e "$probe/jmalloc.$pid.stats" ] && break
+		sleep 0.025
+	done
+	local found=no
+	[ -e "$probe/jmalloc.$pid.stats" ] && found=yes
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	rm -rf "$probe"
+	if [ $found = no ]; then
+		echo "the allocator does not write stats segments yet (no jmalloc.<pid>.stats from a preloaded sleep)"
+		exit 77
+	fi
+	[ -x "$JM_HELPERS/daemon_holder" ] || { echo "daemon_holder helper not built"; exit 77; }
+}
+
+jmd_py() {
+	PYTHONPATH=$JM_ROOT/tests/daemon python3 "$@"
+}
