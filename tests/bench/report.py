@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""report.py: the tables of the benchmark suite, from what run.sh recorded.
+
+    report.py DIR
+
+DIR holds `meta` (settings, notes), `allocators` (column order),
+`results.tsv` (workload, allocator, run, wall seconds, peak RSS KiB, exit
+status), `failures`, and `callgrind.NAME.out` files of the fastpath program.
+
+Medians are over the successful runs. glibc, jemalloc, mimalloc and tcmalloc
+are the anchors; every other column (jmalloc, and variants such as
+jmalloc-nostats) is compared with each of them and with the best of them on
+each workload, by geometric means of per-workload ratios, over the workloads
+on which every column succeeded. The targets checked at the end are those
+of the performance issue.
+"""
+import math
+import os
+import re
+import statistics
+import sys
+
+ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+PATTERNS = [
+    ("m16", "malloc(16) then free, repeated"),
+    ("m1024", "malloc(1024) then free, repeated"),
+    ("rev64", "1000 x malloc(64), freed in reverse"),
+    ("rand64", "1000 x malloc(64), freed in random order"),
+    ("mixed", "1000 x mixed sizes <= 1024, random order"),
+]
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    if not xs:
+        return float("nan")
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def fmt(x, width=9, prec=3):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-".rjust(width)
+    return f"{x:{width}.{prec}f}"
+
+
+def callee_costs(path):
+    """Per function of the callgrind output: the inclusive cost of the calls
+    it makes (inclusive minus self)."""
+    names, cost, cur, pending = {}, {}, None, False
+    fn_re = re.compile(r"^(c?fn)=\((\d+)\)(?: (.*))?$")
+    with open(path) as f:
+        for line in f:
+            m = fn_re.match(line.rstrip("\n"))
+            if m:
+                kind, ident, name = m.groups()
+                if name:
+                    names[ident] = name
+                if kind == "fn":
+                    cur = names.get(ident, ident)
+                continue
+            if line.startswith("calls="):
+                pending = True
+                continue
+            if pending and line[:1] in "0123456789+-*":
+                parts = line.split()
+                if len(parts) >= 2:
+                    cost[cur] = cost.get(cur, 0) + int(parts[1])
+                pending = False
+    return cost
+
+
+def main():
+    d = sys.argv[1]
+    meta = {}
+    notes = []
+    alloc_desc = []
+    with open(os.path.join(d, "meta")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            if k == "note":
+                notes.append(v)
+            elif k == "allocator":
+                alloc_desc.append(v)
+            else:
+                meta[k] = v
+    with open(os.path.join(d, "allocators")) as f:
+        allocs = [l.strip() for l in f if l.strip()]
+    anchors = [a for a in ANCHORS if a in allocs]
+    subjects = [a for a in allocs if a not in ANCHORS]
+
+    times, rss, failed, workloads = {}, {}, set(), []
+    with open(os.path.join(d, "results.tsv")) as f:
+        for line in f:
+            w, a, _rep, wall, kib, status = line.rstrip("\n").split("\t")
+            if w not in workloads:
+                workloads.append(w)
+            if status != "0":
+                failed.add((w, a))
+                continue
+            times.setdefault((w, a), []).append(float(wall))
+            rss.setdefault((w, a), []).append(int(kib) / 1024.0)
+
+    def med(table, w, a):
+        if (w, a) in failed or (w, a) not in table:
+            return None
+        return statistics.median(table[(w, a)])
+
+    print(f"jmalloc benchmark suite: commit {meta.get('commit')}, {meta.get('date')}")
+    print(f"{meta.get('host')}; {meta.get('threads')} threads, {meta.get('runs')} runs each "
+          f"(medians), scale {meta.get('scale')}, {meta.get('seconds')} s in all")
+    for desc in alloc_desc:
+        print(f"  {desc}")
+    for n in notes:
+        print(f"  NOTE: {n}")
+    print()
+
+    complete = [w for w in workloads if all(med(times, w, a) is not None for a in allocs)]
+    col = max(9, max(len(a) for a in allocs) + 1)
+
+    def table(title, tab, prec, best_fn):
+        print(title)
+        head = f"{'workload':<14}" + "".join(a.rjust(col) for a in allocs)
+        for s in subjects:
+            head += "  |" + "".join(f"{s}/{x}".rjust(max(col, len(s) + len(x) + 2)) for x in anchors)
+            head += f"{s}/best".rjust(max(col, len(s) + 6))
+        print(head)
+        for w in workloads:
+            row = f"{w:<14}"
+            for a in allocs:
+                v = med(tab, w, a)
+                row += ("FAIL".rjust(col) if (w, a) in failed else fmt(v, col, prec))
+            for s in subjects:
+                sv = med(tab, w, s)
+                row += "  |"
+                for x in anchors:
+                    xv = med(tab, w, x)
+                    r = sv / xv if sv and xv else None
+                    row += fmt(r, max(col, len(s) + len(x) + 2), 2)
+                bv = best_fn(w)
+                row += fmt(sv / bv if sv and bv else None, max(col, len(s) + 6), 2)
+            print(row)
+        print()
+
+    def best(tab):
+        def f(w):
+            vs = [med(tab, w, a) for a in anchors]
+            vs = [v for v in vs if v]
+            return min(vs) if vs else None
+        return f
+
+    best_time, best_rss = best(times), best(rss)
+    table("Median wall time (s); ratios of each non-anchor column to each anchor", times, 3, best_time)
+    table("Peak RSS (MiB), median; ratios likewise", rss, 1, best_rss)
+
+    # Geometric means: every column over every denominator.
+    print(f"Geometric means over the {len(complete)} workloads on which every allocator succeeded "
+          f"(column / row; < 1 means the column is faster or leaner)")
+    print(f"{'':<34}" + "".join(a.rjust(col) for a in allocs))
+    stats = {}
+    for label, tab, bestf in (("time", times, best_time), ("peak RSS", rss, best_rss)):
+        for den in allocs + ["best"]:
+            vals = []
+            for a in allocs:
+                rs = []
+                for w in complete:
+                    av = med(tab, w, a)
+                    dv = bestf(w) if den == "best" else med(tab, w, den)
+                    if av and dv:
+                        rs.append(av / dv)
+                g = geomean(rs)
+                stats[(label, a, den)] = g
+                stats[(label, a, den, "max")] = max(rs) if rs else float("nan")
+                vals.append(g)
+            name = (f"{label} / best of the anchors" if den == "best" else f"{label} / {den}")
+            print(f"{name:<34}" + "".join(fmt(v, col, 3) for v in vals))
+        worst = [stats[(label, a, "best", "max")] for a in allocs]
+        print(f"{label + ' worst / best of anchors':<34}" + "".join(fmt(v, col, 2) for v in worst))
+    for label, tab in (("fastest on", times), ("leanest on", rss)):
+        counts = {a: 0 for a in allocs}
+        for w in complete:
+            vs = {a: med(tab, w, a) for a in allocs}
+            counts[min(vs, key=vs.get)] += 1
+        print(f"{label + f' (of {len(complete)})':<34}" + "".join(str(counts[a]).rjust(col) for a in allocs))
+    print()
+
+    # Fast path under callgrind.
+    pairs_file = os.path.join(d, "callgrind.pairs")
+    fast = {}
+    if os.path.exists(pairs_file):
+        pairs = int(open(pairs_file).read())
+        for a in allocs:
+            p = os.path.join(d, f"callgrind.{a}.out")
+            if not os.path.exists(p):
+                continue
+            c = callee_costs(p)
+            for key, _ in PATTERNS:
+                if f"{key}_a" in c and f"{key}_b" in c:
+                    fast[(key, a)] = (c[f"{key}_b"] - c[f"{key}_a"]) / pairs
+        print(f"Fast path: instructions per malloc+free pair (callgrind, allocator only: "
+              f"calls from the pattern loop, {2 * pairs} minus {pairs} pairs)")
+        head = f"{'pattern':<42}" + "".join(a.rjust(col) for a in allocs) + "best anchor".rjust(12)
+        for s in subjects:
+            head += f"{s}/best".rjust(max(col, len(s) + 6))
+        print(head)
+        for key, desc in PATTERNS:
+            row = f"{desc:<42}"
+            for a in allocs:
+                row += fmt(fast.get((key, a)), col, 1)
+            av = [fast[(key, a)] for a in anchors if (key, a) in fast]
+            b = min(av) if av else None
+            row += fmt(b, 12, 1)
+            for s in subjects:
+                sv = fast.get((key, s))
+                row += fmt(sv / b if sv and b else None, max(col, len(s) + 6), 2)
+            print(row)
+        print()
+
+    # The targets of the performance issue, for each non-anchor column.
+    if len(anchors) == 4:
+        for s in subjects:
+            print(f"Targets for {s} (issue 3)")
+            checks = [
+                ("time", "jemalloc", 1.00), ("time", "mimalloc", 1.00), ("time", "tcmalloc", 1.00),
+                ("time", "glibc", 0.85), ("time", "best", 1.10),
+                ("peak RSS", "jemalloc", 1.00), ("peak RSS", "best", 1.25),
+            ]
+            for label, den, limit in checks:
+                g = stats.get((label, s, den), float("nan"))
+                ok = "met " if g <= limit else "MISS"
+                dn = "best of the anchors" if den == "best" else den
+                print(f"  {ok} {label} geomean {s}/{dn} = {g:.3f} (target <= {limit:.2f})")
+            for label, limit in (("time", 1.3), ("peak RSS", 1.5)):
+                tab = times if label == "time" else rss
+                bestf = best_time if label == "time" else best_rss
+                over = [(w, med(tab, w, s) / bestf(w)) for w in complete
+                        if med(tab, w, s) and bestf(w) and med(tab, w, s) / bestf(w) > limit]
+                ok = "MISS" if over else "met "
+                detail = ", ".join(f"{w} {r:.2f}" for w, r in over) or "none"
+                print(f"  {ok} {label}: no workload above {limit} x the best anchor (above: {detail})")
+            if fast:
+                for key, desc in PATTERNS:
+                    sv = fast.get((key, s))
+                    av = [fast[(key, a)] for a in anchors if (key, a) in fast]
+                    if sv is None or not av:
+                        continue
+                    ok = "met " if sv <= min(av) + 0.5 else "MISS"
+                    print(f"  {ok} fast path, {desc}: {sv:.1f} instructions (best anchor {min(av):.1f})")
+            print()
+
+    fpath = os.path.join(d, "failures")
+    if os.path.exists(fpath) and os.path.getsize(fpath) > 0:
+        print("FAILURES")
+        print(open(fpath).read().rstrip())
+    else:
+        print("All runs succeeded and gave the same output under every allocator.")
+
+
+if __name__ == "__main__":
+    main()

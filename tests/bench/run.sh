@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# run.sh: the benchmark suite (`make bench`; the smoke run of `make check`).
+#
+# Builds the workloads of tests/bench into $JM_BUILD/bench, runs every
+# workload under every allocator (LD_PRELOAD), interleaved: within each
+# repetition a workload runs under each allocator in turn, the order
+# rotating from one repetition to the next. Each run is timed by jmtime
+# (wall time, peak RSS); its output must match the other allocators' (the
+# workloads print only what does not depend on the allocator) and its exit
+# status must be 0. Then the fast-path patterns run once per allocator under
+# callgrind. report.py prints the tables.
+#
+#   tests/bench/run.sh [--smoke] [--runs N] [--workloads a,b] [--allocators a,b]
+#                      [--threads N] [--scale X] [--no-callgrind] [--out DIR] [--list]
+#
+# The same settings as environment variables (the options win):
+#   JM_BENCH_SMOKE=1         every workload once, tiny sizes (`make check`)
+#   JM_BENCH_RUNS=N          repetitions (default 3; 1 in smoke mode)
+#   JM_BENCH_WORKLOADS=a,b   only these workloads (names as in --list)
+#   JM_BENCH_ONLY=a,b        only these allocators (names as in --list)
+#   JM_BENCH_THREADS=N       threads of the multi-threaded workloads (nproc)
+#   JM_BENCH_SCALE=X         work multiplier (1; 0.01 in smoke mode)
+#   JM_BENCH_CALLGRIND=0     skip the callgrind fast-path counts
+#   JM_BENCH_PAIRS=N         malloc+free pairs per callgrind pattern (100000)
+#   JM_BENCH_OUT=DIR         where raw results go ($JM_BUILD/bench/last)
+#   JM_BENCH_TIMEOUT=S       limit per run (300 s; 60 s in smoke mode)
+# The allocators are data: a list of NAME=PRELOAD[:VAR=VALUE...] separated
+# by blanks, PRELOAD empty for glibc's own malloc:
+#   JM_BENCH_ALLOCATORS      replaces the whole list
+#   JM_BENCH_EXTRA_ALLOCATORS is appended to it, for example
+#       JM_BENCH_EXTRA_ALLOCATORS="jmalloc-nostats=$PWD/liballoc/libjmalloc.so:JMALLOC_CONF=stats:0"
+#   JM_BENCH_NOSTATS=1       appends exactly that jmalloc-nostats column
+#   JM_BENCH_JMALLOC_ENV     VAR=VALUE[:VAR=VALUE] for the jmalloc column
+# glibc, jemalloc, mimalloc and tcmalloc are the anchors: jmalloc and any
+# other column are compared with each of them and with the best of them.
+# Exit status: 0, or 1 if any run crashed or gave a wrong output.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${JM_ROOT:=$(cd "$here/../.." && pwd)}"
+: "${JM_BUILD:=$JM_ROOT/build}"
+: "${JMALLOC_LIB:=$JM_ROOT/liballoc/libjmalloc.so}"
+
+smoke=${JM_BENCH_SMOKE:-0}
+runs=${JM_BENCH_RUNS:-}
+sel_workloads=${JM_BENCH_WORKLOADS:-}
+sel_allocators=${JM_BENCH_ONLY:-}
+threads=${JM_BENCH_THREADS:-$(nproc)}
+scale=${JM_BENCH_SCALE:-}
+callgrind=${JM_BENCH_CALLGRIND:-1}
+pairs=${JM_BENCH_PAIRS:-}
+out=${JM_BENCH_OUT:-$JM_BUILD/bench/last}
+limit=${JM_BENCH_TIMEOUT:-}
+list_only=0
+
+usage() {
+	sed -n '/^#   tests\/bench\/run.sh/,/^#                      \[--threads/p' "$0" | sed 's/^# *//'
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--smoke) smoke=1 ;;
+	--runs) runs=$2; shift ;;
+	--workloads) sel_workloads=$2; shift ;;
+	--allocators) sel_allocators=$2; shift ;;
+	--threads) threads=$2; shift ;;
+	--scale) scale=$2; shift ;;
+	--no-callgrind) callgrind=0 ;;
+	--out) out=$2; shift ;;
+	--list) list_only=1 ;;
+	-h|--help) usage ;;
+	*) echo "run.sh: unknown option '$1'" >&2; usage ;;
+	esac
+	shift
+done
+if [ "$smoke" = 1 ]; then
+	: "${runs:=1}" "${scale:=0.01}" "${pairs:=2000}" "${limit:=60}"
+fi
+: "${runs:=3}" "${scale:=1}" "${pairs:=100000}" "${limit:=300}"
+
+bin=$JM_BUILD/bench
+notes=()
+
+# ------------------------------------------------------------ allocators
+# Finds a library by file name in the usual directories.
+find_lib() {
+	local d f
+	for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+		for f in "$d"/$1; do
+			[ -e "$f" ] && { echo "$f"; return; }
+		done
+	done
+	echo "/nonexistent/$1"
+}
+
+jm_entry="jmalloc=$JMALLOC_LIB${JM_BENCH_JMALLOC_ENV:+:$JM_BENCH_JMALLOC_ENV}"
+default_allocators="glibc= jemalloc=$(find_lib libjemalloc.so.2) mimalloc=$(find_lib 'libmimalloc.so.2*')
+ tcmalloc=$(find_lib libtcmalloc_minimal.so.4) $jm_entry"
+allocator_list=${JM_BENCH_ALLOCATORS:-$default_allocators}
+allocator_list="$allocator_list ${JM_BENCH_EXTRA_ALLOCATORS:-}"
+if [ "${JM_BENCH_NOSTATS:-0}" = 1 ]; then
+	allocator_list="$allocator_list jmalloc-nostats=$JMALLOC_LIB:JMALLOC_CONF=stats:0"
+fi
+
+names=()            # allocator names, in order
+declare -A preload  # name -> library ('' for glibc)
+declare -A envs     # name -> VAR=VALUE lines
+for entry in $allocator_list; do
+	name=${entry%%=*}
+	rest=${entry#*=}
+	lib=${rest%%:*}
+	env_part=
+	[ "$rest" != "$lib" ] && env_part=${rest#*:}
+	if [ -n "$sel_allocators" ] && [[ ",$sel_allocators," != *",$name,"* ]]; then
+		continue
+	fi
+	if [ -n "$lib" ] && [ ! -e "$lib" ]; then
+		notes+=("$name: $lib not found; not measured")
+		continue
+	fi
+	names+=("$name")
+	preload[$name]=$lib
+	# A ':' starts a new variable only where it is followed by NAME=.
+	envs[$name]=$(printf '%s' "$env_part" | sed 's/:\([A-Za-z_][A-Za-z0-9_]*=\)/\n\1/g')
+done
+
+# ------------------------------------------------------------- workloads
+# name | environment (VAR=VALUE,...) | stdin | command
+# @B@ the built workloads, @H@ tests/bench, @D@ generated inputs,
+# @W@ a scratch directory, @T@ threads, @S@ scale.
+workload_table="
+larson        | -                   | -              | @B@/larson @T@ @S@
+xmalloc       | -                   | -              | @B@/xmalloc @T@ @S@
+cache-scratch | -                   | -              | @B@/cache-scratch @T@ @S@
+cache-thrash  | -                   | -              | @B@/cache-thrash @T@ @S@
+glibc-simple  | -                   | -              | @B@/glibc-simple 1 @S@
+glibc-thread  | -                   | -              | @B@/glibc-thread @T@ @S@
+alloc-test    | -                   | -              | @B@/alloc-test @T@ @S@
+mstress       | -                   | -              | @B@/mstress @T@ @S@
+rptest        | -                   | -              | @B@/rptest @T@ @S@
+sh6bench      | -                   | -              | @B@/sh6bench @T@ @S@
+sh8bench      | -                   | -              | @B@/sh8bench @T@ @S@
+cfrac         | -                   | -              | @B@/cfrac 1 @S@
+malloc-large  | -                   | -              | @B@/malloc-large 1 @S@
+mleak         | -                   | -              | @B@/mleak @T@ @S@
+sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
+python        | PYTHONMALLOC=malloc | -              | python3 @H@/objects.py @S@
+g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
+"
+wl_names=()
+declare -A wl_env wl_stdin wl_cmd
+while IFS='|' read -r n e i c; do
+	n=$(echo $n)
+	[ -z "$n" ] && continue
+	if [ -n "$sel_workloads" ] && [[ ",$sel_workloads," != *",$n,"* ]]; then
+		continue
+	fi
+	first=$(echo $c | cut -d' ' -f1)
+	if [[ "$first" != @B@* ]] && ! command -v "$first" >/dev/null; then
+		notes+=("$n: $first is not installed; skipped")
+		continue
+	fi
+	wl_names+=("$n")
+	wl_env[$n]=$(echo $e)
+	wl_stdin[$n]=$(echo $i)
+	wl_cmd[$n]=$(echo $c)
+done <<<"$workload_table"
+
+if [ "$list_only" = 1 ]; then
+	echo "workloads: ${wl_names[*]}"
+	for a in "${names[@]}"; do
+		echo "allocator $a: ${preload[$a]:-(glibc)} ${envs[$a]//$'\n'/ }"
+	done
+	printf 'note: %s\n' "${notes[@]+"${notes[@]}"}"
+	exit 0
+fi
+[ ${#names[@]} -gt 0 ] || { echo "run.sh: no allocator to run" >&2; exit 1; }
+[ ${#wl_names[@]} -gt 0 ] || { echo "run.sh: no workload to run" >&2; exit 1; }
+
+# ----------------------------------------------------------------- build
+CC=${CC:-cc}
+CFLAGS_BENCH="-std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+  -Wmissing-prototypes -D_GNU_SOURCE -fno-builtin -fno-ipa-icf -pthread"
+mkdir -p "$bin"
+build() {   # build NAME SOURCE [FLAGS...]
+	local name=$1 src=$here/$2
+	shift 2
+	if [ ! -x "$bin/$name" ] || [ "$src" -nt "$bin/$name" ] || [ "$here/bench.h" -nt "$bin/$name" ]; then
+		# shellcheck disable=SC2086
+		$CC $CFLAGS_BENCH "$@" -o "$bin/$name.tmp" "$src" -ldl || return 1
+		mv "$bin/$name.tmp" "$bin/$name"
+	fi
+}
+build_all() {
+	build jmtime jmtime.c &&
+	build malloc_owner malloc_owner.c &&
+	build fastpath fastpath.c &&
+	build larson larson.c &&
+	build xmalloc xmalloc.c &&
+	build cache-thrash cache.c &&
+	build cache-scratch cache.c -DCACHE_SCRATCH=1 &&
+	build glibc-simple glibc_simple.c &&
+	build glibc-thread glibc_thread.c &&
+	build alloc-test alloc_test.c &&
+	build mstress mstress.c &&
+	build rptest rptest.c &&
+	build sh6bench shbench.c &&
+	build sh8bench shbench.c -DSH8=1 &&
+	build cfrac cfrac.c &&
+	build malloc-large malloc_large.c &&
+	build mleak mleak.c
+}
+build_all || { echo "run.sh: building the workloads failed" >&2; exit 1; }
+
+# --------------------------------------------------------- preload check
+rm -rf "$out"
+mkdir -p "$out/stdout" "$out/work" "$out/data"
+checked=()
+for a in "${names[@]}"; do
+	want=/lib/x86_64-linux-gnu/libc.so.6
+	got=$(env ${preload[$a]:+LD_PRELOAD=${preload[$a]}} "$bin/malloc_owner" 2>&1)
+	if [ -n "${preload[$a]}" ]; then
+		want=${preload[$a]}
+		if [ "$(readlink -f "$got")" != "$(readlink -f "$want")" ]; then
+			notes+=("$a: LD_PRELOAD=$want did not take effect (malloc comes from $got); not measured")
+			continue
+		fi
+	fi
+	checked+=("$a")
+done
+names=("${checked[@]+"${checked[@]}"}")
+[ ${#names[@]} -gt 0 ] || { echo "run.sh: no usable allocator" >&2; printf '%s\n' "${notes[@]}" >&2; exit 1; }
+
+# ---------------------------------------------------------------- inputs
+python3 "$here/gen.py" sqlite "$scale" "$out/data/sqlite.sql" &&
+python3 "$here/gen.py" cxx "$scale" "$out/data/gxx.cpp" ||
+	{ echo "run.sh: generating inputs failed" >&2; exit 1; }
+
+# ------------------------------------------------------------------ runs
+printf '%s\n' "${names[@]}" >"$out/allocators"
+: >"$out/results.tsv"
+: >"$out/failures"
+subst() {
+	local s=$1
+	s=${s//@B@/$bin}; s=${s//@H@/$here}; s=${s//@D@/$out/data}; s=${s//@W@/$out/work}
+	s=${s//@T@/$threads}; s=${s//@S@/$scale}
+	echo "$s"
+}
+
+start=$(date +%s)
+nalloc=${#names[@]}
+for ((rep = 1; rep <= runs; rep++)); do
+	for w in "${wl_names[@]}"; do
+		for ((k = 0; k < nalloc; k++)); do
+			a=${names[$(((k + rep - 1) % nalloc))]}
+			args=(-o "$out/time" -t "$limit")
+			[ -n "${preload[$a]}" ] && args+=(-e "LD_PRELOAD=${preload[$a]}")
+			while IFS= read -r v; do
+				[ -n "$v" ] && args+=(-e "$v")
+			done <<<"${envs[$a]}"
+			if [ "${wl_env[$w]}" != - ]; then
+				IFS=',' read -ra wv <<<"${wl_env[$w]}"
+				for v in "${wv[@]}"; do args+=(-e "$v"); done
+			fi
+			[ "${wl_stdin[$w]}" != - ] && args+=(-i "$(subst "${wl_stdin[$w]}")")
+			rm -rf "$out/work"; mkdir -p "$out/work"
+			stdout=$out/stdout/$w.$a.$rep
+			# shellcheck disable=SC2046
+			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}")) \
+				>"$stdout" 2>"$stdout.err"
+			read -r wall rss status <"$out/time" || { wall=0; rss=0; status=255; }
+			why=
+			if [ "$status" != 0 ]; then
+				why="exit status $status"
+				[ "$status" = 124 ] && why="timed out after ${limit}s"
+			else
+				ref=$out/stdout/$w.ref
+				if [ ! -e "$ref" ]; then
+					cp "$stdout" "$ref"
+					echo "$a" >"$ref.who"
+				elif ! cmp -s "$ref" "$stdout"; then
+					why="output differs from $(cat "$ref.who")'s"
+				fi
+			fi
+			if [ -n "$why" ]; then
+				status=${status/#0/1}
+				echo "$w under $a (run $rep): $why" >>"$out/failures"
+				{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
+			fi
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" >>"$out/results.tsv"
+			printf '[%d/%d] %-14s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
+				"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
+		done
+	done
+done
+
+# ------------------------------------------------------------- callgrind
+if [ "$callgrind" = 1 ]; then
+	if ! command -v valgrind >/dev/null; then
+		notes+=("valgrind is not installed: no fast-path instruction counts")
+	else
+		echo "$pairs" >"$out/callgrind.pairs"
+		for a in "${names[@]}"; do
+			cg=(env)
+			[ -n "${preload[$a]}" ] && cg+=("LD_PRELOAD=${preload[$a]}")
+			while IFS= read -r v; do
+				[ -n "$v" ] && cg+=("$v")
+			done <<<"${envs[$a]}"
+			if "${cg[@]}" valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$a.out" \
+				"$bin/fastpath" "$pairs" >"$out/callgrind.$a.log" 2>&1; then
+				echo "callgrind $a: done" >&2
+			else
+				echo "fastpath under callgrind and $a: exit status $?" >>"$out/failures"
+				tail -n 5 "$out/callgrind.$a.log" | sed 's/^/    /' >>"$out/failures"
+				rm -f "$out/callgrind.$a.out"
+			fi
+		done
+	fi
+fi
+end=$(date +%s)
+
+# ---------------------------------------------------------------- report
+commit=$(git -C "$JM_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1)
+{
+	echo "threads=$threads"
+	echo "runs=$runs"
+	echo "scale=$scale"
+	echo "commit=$commit${dirty:+ (liballoc modified)}"
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "host=$(nproc) CPUs, $(uname -m), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "seconds=$((end - start))"
+	for a in "${names[@]}"; do
+		echo "allocator=$a ${preload[$a]:-(glibc malloc)} ${envs[$a]//$'\n'/ }"
+	done
+	for n in "${notes[@]+"${notes[@]}"}"; do echo "note=$n"; done
+} >"$out/meta"
+python3 "$here/report.py" "$out" | tee "$out/report.txt"
+[ -s "$out/failures" ] && exit 1
+exit 0
