@@ -186,6 +186,9 @@ static inline void jm__ensure_init(void)
 		jm__init_slow();
 }
 
+/* ---- validate.c: the heap walker tests call; 0 or the violations */
+int jm__heap_validate(void);
+
 /* ---- malloc.c: the entry points, also under the jm_ names */
 void *jm__alloc_slow(size_t size, bool zero);
 void jm__free_slow(void *ptr);

@@ -1,0 +1,176 @@
+/*
+ * validate.c: the heap-validation walker the tests call. It visits every
+ * chunk and huge region through the radix tree and checks the invariants
+ * the rest of the allocator relies on:
+ * - a chunk's pages are partitioned exactly into runs whose first and last
+ *   descriptors agree, and no two free runs touch (they would have been
+ *   coalesced);
+ * - every page of a small or large run has the page-map entry of its run,
+ *   every page of a free run an empty one;
+ * - a small run's bitmap has no bit beyond its regions, and its count of
+ *   free regions matches the bitmap;
+ * - every free run is in its arena's free list of its size, and the dirty
+ *   list holds exactly the dirty free runs;
+ * - per arena: active pages and allocated large bytes match the runs, and
+ *   per bin: curruns and curregs match the runs.
+ * It returns 0, or the number of violations (each one logged), and must be
+ * called while no other thread allocates.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+struct tally {
+	uint64_t active_pages;
+	uint64_t large_bytes;
+	uint64_t dirty_pages;
+	uint64_t curruns[JM_NBINS];
+	uint64_t usedregs[JM_NBINS];
+};
+
+static int errors;
+
+#define CHECK(cond, ...) do { if (!(cond)) { errors++; jm__log("heap: " __VA_ARGS__); } } while (0)
+
+static bool in_free_list(struct jm_arena *a, struct jm_run *r)
+{
+	for (struct jm_run *x = a->free_runs[r->npages]; x; x = x->next)
+		if (x == r)
+			return true;
+	return false;
+}
+
+static void check_chunk(struct jm_chunk *c, struct tally *t)
+{
+	CHECK(c->magic == JM_CHUNK_MAGIC, "chunk %p: bad magic", (void *)c);
+	struct jm_arena *a = c->arena;
+	size_t p = c->hdr_pages;
+	uint8_t prev_state = JM_RUN_HEADER;
+	uint32_t free_pages = 0;
+	while (p < JM_CHUNK_PAGES) {
+		struct jm_run *r = &c->runs[p];
+		size_t n = r->npages;
+		if (n == 0 || p + n > JM_CHUNK_PAGES) {
+			CHECK(0, "chunk %p page %zu: bad run length %zu", (void *)c, p, n);
+			return;
+		}
+		struct jm_run *last = &c->runs[p + n - 1];
+		CHECK(last->state == r->state && last->first == p,
+		    "chunk %p run at page %zu: last page disagrees", (void *)c, p);
+		switch (r->state) {
+		case JM_RUN_FREE:
+			CHECK(prev_state != JM_RUN_FREE, "chunk %p page %zu: two free runs touch", (void *)c, p);
+			CHECK(in_free_list(a, r), "chunk %p page %zu: free run not in its list", (void *)c, p);
+			for (size_t i = p; i < p + n; i++)
+				CHECK(c->pagemap[i] == JM_PM_NONE, "chunk %p page %zu: free page mapped", (void *)c, i);
+			free_pages += (uint32_t)n;
+			if (r->dirty)
+				t->dirty_pages += n;
+			break;
+		case JM_RUN_LARGE:
+			for (size_t i = p; i < p + n; i++)
+				CHECK(c->pagemap[i] == JM_PM_MAKE(JM_PM_LARGE, 0, p),
+				    "chunk %p page %zu: bad large page map", (void *)c, i);
+			t->active_pages += n;
+			t->large_bytes += n << JM_LG_PAGE;
+			break;
+		case JM_RUN_SMALL: {
+			unsigned b = r->binind;
+			const struct jm_bin_info *bi = &jm__bin_info[b];
+			CHECK(b < JM_NBINS && n == bi->run_pages, "chunk %p page %zu: bad small run", (void *)c, p);
+			for (size_t i = p; i < p + n; i++)
+				CHECK(c->pagemap[i] == JM_PM_MAKE(JM_PM_SMALL, b, p),
+				    "chunk %p page %zu: bad small page map", (void *)c, i);
+			unsigned nfree = 0;
+			for (unsigned w = 0; w < JM_BITMAP_WORDS; w++) {
+				nfree += (unsigned)__builtin_popcountll(r->bitmap[w]);
+				for (unsigned bit = 0; bit < 64; bit++)
+					if ((r->bitmap[w] >> bit) & 1)
+						CHECK(w * 64 + bit < bi->regs, "chunk %p page %zu: bit %u beyond regions",
+						    (void *)c, p, w * 64 + bit);
+			}
+			CHECK(nfree == r->nfree, "chunk %p page %zu: nfree %u, bitmap says %u",
+			    (void *)c, p, (unsigned)r->nfree, nfree);
+			CHECK(nfree < bi->regs || a->bins[b].cur == r,
+			    "chunk %p page %zu: empty run kept outside cur", (void *)c, p);
+			t->active_pages += n;
+			t->curruns[b]++;
+			t->usedregs[b] += bi->regs - nfree;
+			break;
+		}
+		default:
+			CHECK(0, "chunk %p page %zu: bad state %u", (void *)c, p, (unsigned)r->state);
+			return;
+		}
+		prev_state = r->state;
+		p += n;
+	}
+	CHECK(free_pages == c->nfree_pages, "chunk %p: nfree_pages %u, runs say %u",
+	    (void *)c, c->nfree_pages, free_pages);
+}
+
+int jm__heap_validate(void)
+{
+	errors = 0;
+	jm__ensure_init();
+	struct tally *tallies = jm__os_map(sizeof(struct tally) * jm__narenas);
+	if (tallies == NULL)
+		return -1;
+	uint64_t huge_bytes[JM_MAX_ARENAS];
+	memset(huge_bytes, 0, sizeof(huge_bytes));
+	for (size_t hi = 0; hi < 8192; hi++) {
+		_Atomic(uintptr_t) *leaf = atomic_load(&jm__rtree_root[hi]);
+		if (leaf == NULL)
+			continue;
+		for (size_t lo = 0; lo < 8192; lo++) {
+			uintptr_t v = atomic_load(&leaf[lo]);
+			uintptr_t key = (hi << (JM_LG_CHUNK + 13)) | (lo << JM_LG_CHUNK);
+			if (v == 0)
+				continue;
+			if (v & JM_RTREE_HUGE) {
+				struct jm_huge *h = (struct jm_huge *)(v & ~(uintptr_t)JM_RTREE_HUGE);
+				CHECK((uintptr_t)h->addr == key, "huge %p: rtree key %p", h->addr, (void *)key);
+				CHECK(h->size <= h->map_size && h->size % JM_PAGE == 0, "huge %p: bad size", h->addr);
+				if (h->arena < JM_MAX_ARENAS)
+					huge_bytes[h->arena] += h->size;
+				continue;
+			}
+			CHECK(v == key, "rtree %p: value %p", (void *)key, (void *)v);
+			struct jm_chunk *c = (struct jm_chunk *)v;
+			check_chunk(c, &tallies[c->arena->index]);
+		}
+	}
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		struct tally *t = &tallies[i];
+		uint64_t ndirty = 0;
+		for (struct jm_run *r = a->dirty_head; r; r = r->dnext) {
+			CHECK(r->dirty && r->state == JM_RUN_FREE, "arena %u: clean or used run on dirty list", i);
+			ndirty += r->npages;
+		}
+		CHECK(ndirty == a->ndirty_pages && ndirty == t->dirty_pages,
+		    "arena %u: dirty pages %zu listed, %zu counted, %zu in runs", i,
+		    (size_t)ndirty, (size_t)a->ndirty_pages, (size_t)t->dirty_pages);
+		CHECK(a->stats->active == (t->active_pages << JM_LG_PAGE) + huge_bytes[i],
+		    "arena %u: active %zu, runs and huge say %zu", i, (size_t)a->stats->active,
+		    (size_t)((t->active_pages << JM_LG_PAGE) + huge_bytes[i]));
+		CHECK(a->stats->allocated_large == t->large_bytes, "arena %u: allocated_large %zu, runs say %zu",
+		    i, (size_t)a->stats->allocated_large, (size_t)t->large_bytes);
+		CHECK(a->stats->allocated_huge == huge_bytes[i], "arena %u: allocated_huge %zu, records say %zu",
+		    i, (size_t)a->stats->allocated_huge, (size_t)huge_bytes[i]);
+		for (unsigned b = 0; b < JM_NBINS; b++) {
+			struct jm_bin *bin = &a->bins[b];
+			CHECK(bin->stats->curruns == t->curruns[b], "arena %u bin %u: curruns %zu, runs say %zu",
+			    i, b, (size_t)bin->stats->curruns, (size_t)t->curruns[b]);
+			CHECK(bin->stats->curregs == t->usedregs[b], "arena %u bin %u: curregs %zu, runs say %zu",
+			    i, b, (size_t)bin->stats->curregs, (size_t)t->usedregs[b]);
+			for (struct jm_run *r = bin->nonfull; r; r = r->next)
+				CHECK(r->state == JM_RUN_SMALL && r->binind == b && r->nfree > 0 && r != bin->cur,
+				    "arena %u bin %u: bad run on the non-full list", i, b);
+		}
+	}
+	jm__os_unmap(tallies, sizeof(struct tally) * jm__narenas);
+	return errors;
+}

@@ -1,0 +1,274 @@
+/*
+ * Unit tests of the allocator's internals (test build: jm_ names only,
+ * internals reachable). Each test ends with the heap-validation walker.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "jmalloc.h"
+
+static void validate(void)
+{
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b) {
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static unsigned brute_bin(size_t size)
+{
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		if (jm__bin_info[b].size >= size)
+			return b;
+	return JM_NBINS;
+}
+
+/* Every size from 0 to past the chunk maps to the smallest class that
+ * fits it, and malloc_usable_size agrees. */
+static void test_size_classes(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	for (size_t s = 0; s <= JM_SMALL_MAX; s++)
+		assert_int_equal(jm__size2bin(s), brute_bin(s ? s : 1));
+	for (unsigned b = 1; b < JM_NBINS; b++)
+		assert_true(jm__bin_info[b].size > jm__bin_info[b - 1].size);
+	assert_int_equal(jm__bin_info[JM_NBINS - 1].size, JM_SMALL_MAX);
+	/* Sizes through small, large and huge: usable is the class size, the
+	 * page multiple, or the page multiple of the mapping. */
+	for (size_t s = 1; s < JM_CHUNK + 3 * JM_PAGE; s += (s < 20000 ? 1 : 997)) {
+		void *p = jm_malloc(s);
+		assert_non_null(p);
+		size_t u = jm_malloc_usable_size(p);
+		if (s <= JM_SMALL_MAX)
+			assert_int_equal(u, jm__bin_info[brute_bin(s)].size);
+		else
+			assert_int_equal(u, (s + JM_PAGE_MASK) & ~JM_PAGE_MASK);
+		jm_free(p);
+	}
+	validate();
+}
+
+/* The multiply-shift that turns an offset into a region index is exact
+ * for every offset of every run. */
+static void test_region_index(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		uint32_t run = bi->run_pages << JM_LG_PAGE;
+		for (uint32_t off = 0; off < run; off++) {
+			uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
+			assert_int_equal(idx, off / bi->size);
+		}
+		assert_true(bi->regs <= JM_RUN_MAXREGS);
+		assert_true(bi->regs * bi->size <= run);
+		assert_true(run - bi->regs * bi->size < bi->size);
+	}
+}
+
+/* Fill a run of every class region by region, through the bin (the bitmap
+ * at every width), drain it in a scrambled order, and reuse it. */
+static void test_bin_fill_drain_reuse(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	/* An arena no thread of this test uses: its bins start empty. */
+	assert_true(jm__narenas > 1);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 1) % jm__narenas);
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		unsigned n = bi->regs * 2 + 1; /* two full runs and one region */
+		void **p = calloc(n, sizeof(void *));
+		uint64_t runs0 = a->bins[b].stats->curruns;
+		for (unsigned i = 0; i < n; i++) {
+			p[i] = jm__bin_alloc_one(a, b);
+			assert_non_null(p[i]);
+			size_t natural = bi->size & -bi->size;
+			assert_int_equal((uintptr_t)p[i] % (natural < JM_PAGE ? natural : JM_PAGE), 0);
+			memset(p[i], 0x77, bi->size);
+			for (unsigned j = 0; j < i; j += 1 + i / 64)
+				assert_ptr_not_equal(p[i], p[j]);
+		}
+		if (a->bins[b].stats->curruns - runs0 != 3)
+			fail_msg("bin %u (size %u, %u regs): %u runs", b, bi->size, bi->regs,
+			    (unsigned)(a->bins[b].stats->curruns - runs0));
+		validate();
+		/* Scrambled order: a stride coprime with n. */
+		unsigned stride = 7;
+		while (gcd(n, stride) != 1)
+			stride += 2;
+		for (unsigned k = 0, i = 0; k < n; k++, i = (i + stride) % n) {
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p[i] & ~(uintptr_t)JM_CHUNK_MASK);
+			uint32_t pm = c->pagemap[((uintptr_t)p[i] & JM_CHUNK_MASK) >> JM_LG_PAGE];
+			assert_int_equal(JM_PM_KIND(pm), JM_PM_SMALL);
+			assert_int_equal(JM_PM_BIN(pm), b);
+			jm__bin_free_one(c, p[i], pm);
+			if (k % 97 == 0)
+				validate();
+		}
+		/* Only the current run may stay, empty. */
+		assert_true(a->bins[b].stats->curruns - runs0 <= 1);
+		validate();
+		/* Reuse: the same run serves again. */
+		void *q = jm__bin_alloc_one(a, b);
+		assert_non_null(q);
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)q & ~(uintptr_t)JM_CHUNK_MASK);
+		jm__bin_free_one(c, q, c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+		free(p);
+	}
+	validate();
+}
+
+/* Large runs: split, coalesce, grow and shrink in place. */
+static void test_large_runs(void **state)
+{
+	(void)state;
+	void *a = jm_malloc(5 * JM_PAGE);
+	void *b = jm_malloc(7 * JM_PAGE);
+	void *c = jm_malloc(3 * JM_PAGE);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	validate();
+	jm_free(b);
+	validate();
+	/* a can grow into b's pages in place. */
+	memset(a, 0x11, 5 * JM_PAGE);
+	void *a2 = jm_realloc(a, 9 * JM_PAGE);
+	assert_ptr_equal(a2, a);
+	assert_int_equal(jm_malloc_usable_size(a2), 9 * JM_PAGE);
+	assert_int_equal(((unsigned char *)a2)[5 * JM_PAGE - 1], 0x11);
+	validate();
+	a2 = jm_realloc(a2, 6 * JM_PAGE + 1);
+	assert_ptr_equal(a2, a);
+	assert_int_equal(jm_malloc_usable_size(a2), 7 * JM_PAGE);
+	validate();
+	jm_free(a2);
+	jm_free(c);
+	validate();
+	/* The largest large size, and alignment of large regions. */
+	void *big = jm_malloc(JM_LARGE_MAX);
+	assert_non_null(big);
+	assert_int_equal(jm_malloc_usable_size(big), JM_LARGE_MAX);
+	jm_free(big);
+	void *al = jm_aligned_alloc(64 * 1024, 100 * 1024);
+	assert_non_null(al);
+	assert_int_equal((uintptr_t)al % (64 * 1024), 0);
+	jm_free(al);
+	validate();
+}
+
+/* Huge regions are in the radix tree while they live, and only then. */
+static void test_huge_tree(void **state)
+{
+	(void)state;
+	enum { N = 6 };
+	void *p[N];
+	for (int i = 0; i < N; i++) {
+		size_t size = JM_LARGE_MAX + 1 + (size_t)i * 3 * JM_CHUNK / 2;
+		p[i] = jm_malloc(size);
+		assert_non_null(p[i]);
+		assert_int_equal((uintptr_t)p[i] & JM_CHUNK_MASK, 0);
+		uintptr_t v = jm__rtree_get((uintptr_t)p[i]);
+		assert_true(v & JM_RTREE_HUGE);
+		struct jm_huge *h = (struct jm_huge *)(v & ~(uintptr_t)JM_RTREE_HUGE);
+		assert_ptr_equal(h->addr, p[i]);
+		assert_true(h->size >= size);
+		memset(p[i], i, size);
+	}
+	validate();
+	/* Grow and shrink huge regions in place or by moving. */
+	p[0] = jm_realloc(p[0], 5 * JM_CHUNK);
+	assert_non_null(p[0]);
+	assert_int_equal(((unsigned char *)p[0])[JM_LARGE_MAX], 0);
+	p[1] = jm_realloc(p[1], JM_CHUNK + JM_PAGE);
+	assert_non_null(p[1]);
+	assert_int_equal(((unsigned char *)p[1])[JM_CHUNK], 1);
+	validate();
+	for (int i = 0; i < N; i++) {
+		uintptr_t key = (uintptr_t)p[i];
+		jm_free(p[i]);
+		assert_int_equal(jm__rtree_get(key), 0);
+	}
+	validate();
+}
+
+/* A random workload through the thread cache keeps every invariant. */
+static void test_random_workload(void **state)
+{
+	(void)state;
+	enum { SLOTS = 4096 };
+	void **slot = calloc(SLOTS, sizeof(void *));
+	size_t *len = calloc(SLOTS, sizeof(size_t));
+	unsigned seed = 12345;
+	for (int step = 0; step < 200000; step++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned i = (seed >> 8) % SLOTS;
+		if (slot[i]) {
+			for (size_t k = 0; k < len[i]; k += 61)
+				assert_int_equal(((unsigned char *)slot[i])[k], (unsigned char)i);
+			jm_free(slot[i]);
+			slot[i] = NULL;
+		} else {
+			unsigned r = (seed >> 20) % 100;
+			len[i] = r < 90 ? (seed >> 4) % 512 : r < 99 ? (seed >> 4) % 65536 : (seed >> 4) % (3 << 20);
+			slot[i] = jm_malloc(len[i]);
+			assert_non_null(slot[i]);
+			memset(slot[i], (unsigned char)i, len[i]);
+		}
+		if (step % 50000 == 0)
+			validate();
+	}
+	for (unsigned i = 0; i < SLOTS; i++)
+		jm_free(slot[i]);
+	jm__tcache_flush_all_current();
+	validate();
+	free(slot);
+	free(len);
+}
+
+/* Purging: with decay forced, dirty pages go back and are counted. */
+static void test_purge(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	void *p = jm_malloc(64 * JM_PAGE);
+	memset(p, 1, 64 * JM_PAGE);
+	jm_free(p);
+	assert_true(a->stats->dirty >= 64 * JM_PAGE || jm__opt.decay_ms == 0);
+	uint64_t purged = a->stats->purged;
+	pthread_mutex_lock(&a->lock);
+	jm__arena_maybe_purge(a, true);
+	pthread_mutex_unlock(&a->lock);
+	assert_int_equal(a->stats->dirty, 0);
+	assert_true(a->stats->purged >= purged + 64 * JM_PAGE || jm__opt.decay_ms == 0);
+	validate();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_size_classes),
+		cmocka_unit_test(test_region_index),
+		cmocka_unit_test(test_bin_fill_drain_reuse),
+		cmocka_unit_test(test_large_runs),
+		cmocka_unit_test(test_huge_tree),
+		cmocka_unit_test(test_random_workload),
+		cmocka_unit_test(test_purge),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
