@@ -293,6 +293,9 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "interval_ms", json_integer(d->opt.interval_ms));
 	set(o, "stats_dir", json_string(d->opt.stats_dir));
 	set(o, "pid", json_integer(getpid()));
+	set(o, "processes", jint(d->nlive));
+	set(o, "segments", jint(d->nentries));
+	set(o, "clients", jint(d->nclients));
 	set(o, "tick_ms", jreal(d->tick_ms));
 	return o;
 }

@@ -145,7 +145,7 @@ static void handle_line(struct jmd_client *c, char *line, size_t len)
 	if (i == len)
 		return;   /* a blank line asks nothing */
 	json_error_t err;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (!req) {
 		jmd_client_send(c, jmd_error(d, "invalid JSON: %s", err.text));
 		return;

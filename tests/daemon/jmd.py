@@ -31,8 +31,10 @@ def check(cond, msg):
 class Client:
     def __init__(self, path=None, timeout=30.0):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
+        # A blocking connect waits while the listen queue is full, as
+        # jmctl's does; a timeout would make it fail at once with EAGAIN.
         self.s.connect(path or SOCK)
+        self.s.settimeout(timeout)
         self.buf = b""
 
     def send_raw(self, data):
