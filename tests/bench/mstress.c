@@ -45,6 +45,8 @@ static void free_items(uintptr_t *p)
 	if (p == NULL)
 		return;
 	size_t items = p[0];
+	if (items == 0 || items > 8 * 10000)
+		bench_fail("object %p: length word overwritten (%zu)", (void *)p, items);
 	uintptr_t cookie = (uintptr_t)p ^ items;
 	for (size_t i = 1; i < items; i++) {
 		if (p[i] != cookie)

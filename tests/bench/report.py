@@ -5,7 +5,9 @@
 
 DIR holds `meta` (settings, notes), `allocators` (column order),
 `results.tsv` (workload, allocator, run, wall seconds, peak RSS KiB, exit
-status), `failures`, and `callgrind.NAME.out` files of the fastpath program.
+status), `failures`, and `callgrind.NAME.out` files of the fastpath program;
+it writes the instruction counts to `fastpath.tsv` (pattern, allocator,
+instructions per pair) as well.
 
 Medians are over the successful runs. glibc, jemalloc, mimalloc and tcmalloc
 are the anchors; every other column (jmalloc, and variants such as
@@ -196,6 +198,9 @@ def main():
             for key, _ in PATTERNS:
                 if f"{key}_a" in c and f"{key}_b" in c:
                     fast[(key, a)] = (c[f"{key}_b"] - c[f"{key}_a"]) / pairs
+        with open(os.path.join(d, "fastpath.tsv"), "w") as f:
+            for (key, a), v in fast.items():
+                f.write(f"{key}\t{a}\t{v:.1f}\n")
         print(f"Fast path: instructions per malloc+free pair (callgrind, allocator only: "
               f"calls from the pattern loop, {2 * pairs} minus {pairs} pairs)")
         head = f"{'pattern':<42}" + "".join(a.rjust(col) for a in allocs) + "best anchor".rjust(12)

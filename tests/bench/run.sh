@@ -188,8 +188,8 @@ build() {   # build NAME SOURCE [FLAGS...]
 	shift 2
 	if [ ! -x "$bin/$name" ] || [ "$src" -nt "$bin/$name" ] || [ "$here/bench.h" -nt "$bin/$name" ]; then
 		# shellcheck disable=SC2086
-		$CC $CFLAGS_BENCH "$@" -o "$bin/$name.tmp" "$src" -ldl || return 1
-		mv "$bin/$name.tmp" "$bin/$name"
+		$CC $CFLAGS_BENCH "$@" -o "$bin/$name.tmp$$" "$src" -ldl || return 1
+		mv "$bin/$name.tmp$$" "$bin/$name"
 	fi
 }
 build_all() {
