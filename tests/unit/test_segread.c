@@ -439,10 +439,10 @@ static void *race_writer(void *arg)
 			struct jmstat_bin *b = &bins[i];
 			uint32_t seq = b->seq;
 
+			/* Each counter store is a release, so none passes the odd
+			 * seq; slow, so that a reader lands inside updates. */
 			__atomic_store_n(&b->seq, seq + 1, __ATOMIC_RELAXED);
-			__atomic_thread_fence(__ATOMIC_RELEASE);
-			/* Slow stores, so that a reader lands inside updates. */
-#define RACE_SET_(name, type, unit, help) __atomic_store_n(&b->name, v, __ATOMIC_RELAXED); race_pause();
+#define RACE_SET_(name, type, unit, help) __atomic_store_n(&b->name, v, __ATOMIC_RELEASE); race_pause();
 			JMSTAT_BIN_COUNTERS(RACE_SET_)
 #undef RACE_SET_
 			__atomic_store_n(&b->seq, seq + 2, __ATOMIC_RELEASE);
