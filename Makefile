@@ -121,6 +121,10 @@ TEST_CFLAGS  = -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D_GNU_SOURCE -
                -Iliballoc -Iliballoc/include -Icommon -fno-builtin
 
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/tests/unit/%)
+# The allocator's own unit tests also under ASan and UBSan.
+ALLOC_UNIT  := $(filter tests/unit/test_alloc%,$(UNIT_SRCS))
+UNIT_ASAN   := $(ALLOC_UNIT:tests/unit/%.c=build/tests/unit-asan/%)
+UNIT_UBSAN  := $(ALLOC_UNIT:tests/unit/%.c=build/tests/unit-ubsan/%)
 API_BINS    := $(API_SRCS:tests/api/%.c=build/tests/api/%)
 API_ASAN    := $(API_SRCS:tests/api/%.c=build/tests/api-asan/%)
 API_UBSAN   := $(API_SRCS:tests/api/%.c=build/tests/api-ubsan/%)
@@ -152,11 +156,20 @@ build/tests/api-ubsan/%: tests/api/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
 	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -include tests/api/jm_names.h -DJM_SANITIZED=1 \
 	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
 
+build/tests/unit-asan/%: tests/unit/%.c $(LIB_SRCS:%.c=build/asan/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 \
+	  -o $@ $< $(LIB_SRCS:%.c=build/asan/%.o) $(CMOCKA_LIBS)
+build/tests/unit-ubsan/%: tests/unit/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 \
+	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
+
 build/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
 
-TEST_BINS = $(UNIT_BINS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS)
+TEST_BINS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS)
 SHELL_TESTS := $(sort $(wildcard tests/*/*.test.sh))
 
 tests: all $(TEST_BINS)
@@ -167,7 +180,7 @@ TEST_ENV = JM_ROOT=$(CURDIR) JMALLOC_LIB=$(CURDIR)/liballoc/libjmalloc.so \
            JM_HELPERS=$(CURDIR)/build/tests/helpers JM_BUILD=$(CURDIR)/build
 
 check: tests
-	$(TEST_ENV) tests/runner.sh $(UNIT_BINS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
+	$(TEST_ENV) tests/runner.sh $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
 
 demo: all
 	$(TEST_ENV) ./demo.sh
