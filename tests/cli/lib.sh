@@ -57,11 +57,13 @@ start_daemon() {
 	fail "jmstatd did not answer on $SOCK within 10 s"
 }
 
-# Runs a command under the allocator, publishing into $STATS; sets LAST_PID.
-# Skips the test if the allocator publishes no segment (not written yet).
+# Runs a program under the allocator, publishing into $STATS, its input
+# from $STDIN (default /dev/null); sets LAST_PID. The program itself must be
+# $1 (no `env` or `sh -c` in front: a preloaded exec-ing wrapper would own
+# the pid's segment). Skips the test if the allocator publishes no segment.
 start_preloaded() {
 	local out=$JM_TMP/prog.$RANDOM.out
-	JMALLOC_STATS_DIR=$STATS LD_PRELOAD=$JMALLOC_LIB "$@" >"$out" 2>&1 &
+	JMALLOC_STATS_DIR=$STATS LD_PRELOAD=$JMALLOC_LIB "$@" <"${STDIN:-/dev/null}" >"$out" 2>&1 &
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
 	for _ in $(seq 100); do
