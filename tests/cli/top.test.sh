@@ -137,9 +137,13 @@ wait_rc() {
 	"${T[@]}" capture-pane -p -t top
 	fail "jmctl top did not exit"
 }
+# Each run gets its own session (named top, the previous one renamed away):
+# killing the last session would race the server's exit with the next start.
+NRUN=0
 start_top() {
 	rm -f top.rc top.err stty.before stty.after
-	"${T[@]}" kill-server 2>/dev/null
+	if [ $NRUN -gt 0 ]; then "${T[@]}" rename-session -t top "old$NRUN"; fi
+	NRUN=$((NRUN + 1))
 	"${T[@]}" -f /dev/null new-session -d -s top -x 120 -y 40 "$JM_TMP/run_top.sh $*"
 	wait_pane '^jmctl top - '
 }
