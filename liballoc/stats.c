@@ -25,7 +25,9 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,11 +131,53 @@ static const char *errno_name(int e)
 	}
 }
 
+/*
+ * Removes the segments that processes of our uid left when they died or
+ * ended with _exit() (dash does), as the JVM does for hsperfdata: without
+ * this a busy host would fill its tmpfs when jmstatd is not running. The
+ * directory is read with getdents64 into a stack buffer: no malloc here.
+ */
+static void reap_stale(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	char buf[4096] __attribute__((aligned(8)));
+	uid_t uid = getuid();
+	unsigned scanned = 0;
+	long n;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0 && scanned < 100000) {
+		for (long off = 0; off < n;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d =
+			    (void *)(buf + off);
+			off += d->reclen;
+			scanned++;
+			const char *name = d->name;
+			size_t plen = sizeof(JMSTAT_FILE_PREFIX) - 1;
+			if (strncmp(name, JMSTAT_FILE_PREFIX, plen) != 0)
+				continue;
+			char *end;
+			long pid = strtol(name + plen, &end, 10);
+			if (pid <= 0 || end == name + plen || strcmp(end, JMSTAT_FILE_SUFFIX) != 0 ||
+			    pid == (long)getpid())
+				continue;
+			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+				continue;
+			struct stat st;
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_uid == uid)
+				unlinkat(dfd, name, 0);
+		}
+	}
+	close(dfd);
+}
+
 /* Opens a new segment file for `pid`, replacing a stale one of our own
  * (left by an exec in this process, or by a dead process with our pid). */
 static int create_file(pid_t pid, size_t size)
 {
 	const char *dir = stats_dir();
+	reap_stale(dir);
 	if (jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX,
 	        dir, (int)pid) >= (int)sizeof(seg_path)) {
 		errno = ENAMETOOLONG;

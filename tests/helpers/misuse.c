@@ -1,0 +1,118 @@
+/*
+ * misuse: commits one allocator misuse, named on the command line, after
+ * printing the address involved on stdout. Run under LD_PRELOAD by
+ * tests/preload/misuse.test.sh, which expects the allocator to name that
+ * address on stderr and abort.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <malloc.h>
+#include <dlfcn.h>
+
+static void say(void *p)
+{
+	printf("%p\n", p);
+	fflush(stdout);
+}
+
+static void *free_in_thread(void *p)
+{
+	free(p);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2)
+		return 2;
+	const char *m = argv[1];
+	static char on_stack_or_data[64];
+	if (!strcmp(m, "double-free-small")) {
+		void *p = malloc(48);
+		say(p);
+		free(p);
+		free(p);
+	} else if (!strcmp(m, "double-free-small-later")) {
+		void *p = malloc(48), *q = malloc(48);
+		say(p);
+		free(p);
+		free(q);
+		free(p);
+	} else if (!strcmp(m, "double-free-small-flushed")) {
+		/* p goes back to its run (kept alive by its neighbour v[1])
+		 * through cache flushes before the second free. */
+		enum { N = 5000 };
+		void **v = malloc(N * sizeof(void *));
+		for (int i = 0; i < N; i++)
+			v[i] = malloc(64);
+		void *p = v[0];
+		say(p);
+		for (int i = 0; i < N; i++)
+			if (i != 1)
+				free(v[i]);
+		free(p);
+	} else if (!strcmp(m, "double-free-cross-thread")) {
+		void *p = malloc(100);
+		say(p);
+		pthread_t t;
+		free(p);
+		pthread_create(&t, NULL, free_in_thread, p);
+		pthread_join(t, NULL);
+	} else if (!strcmp(m, "double-free-large")) {
+		void *p = malloc(100000);
+		say(p);
+		free(p);
+		free(p);
+	} else if (!strcmp(m, "double-free-huge")) {
+		void *p = malloc(8 << 20);
+		say(p);
+		free(p);
+		free(p);
+	} else if (!strcmp(m, "interior-small")) {
+		char *p = malloc(64);
+		say(p + 16);
+		free(p + 16);
+	} else if (!strcmp(m, "interior-large")) {
+		char *p = malloc(100000);
+		say(p + 8192);
+		free(p + 8192);
+	} else if (!strcmp(m, "interior-huge")) {
+		char *p = malloc(8 << 20);
+		say(p + 4096);
+		free(p + 4096);
+	} else if (!strcmp(m, "foreign-static")) {
+		say(on_stack_or_data + 16);
+		free(on_stack_or_data + 16);
+	} else if (!strcmp(m, "foreign-mmap")) {
+		char *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		say(p + 64);
+		free(p + 64);
+	} else if (!strcmp(m, "realloc-freed")) {
+		void *p = malloc(1000);
+		say(p);
+		free(p);
+		p = realloc(p, 2000);
+	} else if (!strcmp(m, "realloc-foreign")) {
+		say(on_stack_or_data);
+		void *p = realloc(on_stack_or_data, 10);
+		(void)p;
+	} else if (!strcmp(m, "free-sized-wrong")) {
+		void *p = malloc(32);
+		say(p);
+		void (*free_sized)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+		if (free_sized == NULL)
+			return 3;
+		free_sized(p, 4096);
+	} else if (!strcmp(m, "usable-size-freed")) {
+		void *p = malloc(300000);
+		say(p);
+		free(p);
+		printf("%zu\n", malloc_usable_size(p));
+	} else {
+		return 2;
+	}
+	return 0;
+}

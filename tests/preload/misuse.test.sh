@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Each misuse of the allocator is reported on stderr with its address, then
+# the process aborts (SIGABRT), for small, large and huge regions, in the
+# thread cache and after the region went back to its run, from another
+# thread, and for pointers that were never the allocator's.
+# timeout: 60
+. "$(dirname "$0")/lib.sh"
+jm_require_lib
+helper=$JM_HELPERS/misuse
+[ -x "$helper" ] || jm_fail "$helper is not built"
+export JMALLOC_STATS_DIR=$JM_TMP
+fails=0
+for mode in double-free-small double-free-small-later double-free-small-flushed \
+            double-free-cross-thread double-free-large double-free-huge \
+            interior-small interior-large interior-huge foreign-static foreign-mmap \
+            realloc-freed realloc-foreign free-sized-wrong usable-size-freed; do
+	LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
+	rc=$?
+	addr=$(head -n 1 "$JM_TMP/out")
+	msg=$(grep 'jmalloc\[' "$JM_TMP/err" | head -n 1)
+	if [ $rc -ne 134 ]; then
+		echo "FAIL $mode: exit $rc, expected 134 (SIGABRT); stderr: $(cat "$JM_TMP/err")"
+		fails=$((fails+1))
+	elif [ -z "$addr" ] || ! grep -q -- "$addr" <<<"$msg"; then
+		echo "FAIL $mode: the message does not name $addr: $msg"
+		fails=$((fails+1))
+	else
+		echo "ok   $mode: $msg"
+	fi
+done
+# Without the allocator, the helper's misuse of glibc is not our concern;
+# but a correct run of a real program must not trip any of these checks.
+LD_PRELOAD=$JMALLOC_LIB sh -c 'seq 20000 | sort -R | sort -n >/dev/null' || { echo "FAIL: sort pipeline"; fails=$((fails+1)); }
+[ $fails -eq 0 ]
