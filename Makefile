@@ -182,7 +182,7 @@ TEST_ENV = JM_ROOT=$(CURDIR) JMALLOC_LIB=$(CURDIR)/liballoc/libjmalloc.so \
 check: tests
 	$(TEST_ENV) tests/runner.sh $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
 
-demo: all
+demo:
 	$(TEST_ENV) ./demo.sh
 
 bench: all
