@@ -17,7 +17,8 @@ start_daemon
 start_preloaded "$JM_HELPERS/demo_fragment" -s 64,192 -c 20000 -r 0
 FRAG=$LAST_PID
 for _ in $(seq 100); do grep -q kept "$JM_TMP"/prog.*.out 2>/dev/null && break; sleep 0.1; done
-PYTHONMALLOC=malloc start_preloaded python3 -c '
+# sys.executable: the interpreter itself, not a wrapper script (pyenv).
+PYTHONMALLOC=malloc start_preloaded "$(python3 -c 'import sys; print(sys.executable)')" -c '
 import time
 keep = [str(i) * 3 for i in range(200000)]
 time.sleep(120)'
