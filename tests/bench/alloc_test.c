@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_args(argc, argv, &threads, &scale);
-	long steps = scaled(10000000, scale, 1000);
+	long steps = scaled(7000000, scale, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);
 	for (int t = 0; t < threads; t++)
 		w[t] = (struct worker){ .steps = steps, .rng = rng_seed((uint64_t)t + 7) };

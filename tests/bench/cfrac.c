@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_args(argc, argv, &threads, &scale);
-	long moduli = scaled(400, scale, 2);
+	long moduli = scaled(300, scale, 2);
 	long steps = 2000;
 	uint64_t rng = rng_seed(42), checksum = 0;
 	struct big *ring[RING] = { 0 };

@@ -13,7 +13,7 @@ int main(int argc, char **argv)
 	bench_args(argc, argv, &threads, &scale);
 	static const size_t sizes[] = { 16, 64, 256, 1024 };
 	static const int counts[] = { 25, 100, 400, 1600 };
-	long pairs = scaled(2000000, scale, 1600);   /* per size and batch */
+	long pairs = scaled(1500000, scale, 1600);   /* per size and batch */
 	void **a = xmalloc(sizeof *a * 1600);
 	unsigned long sum = 0;
 

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_args(argc, argv, &threads, &scale);
-	long rounds = scaled(40, scale > 1 ? scale : 1, 1);
+	long rounds = scaled(30, scale > 1 ? scale : 1, 1);
 	long ops = scaled(200000, scale < 1 ? scale : 1, 100);
 
 	struct slot **arrays = xmalloc(sizeof *arrays * (size_t)threads);

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_args(argc, argv, &threads, &scale);
-	long iterations = scaled(1000, scale, 3);
+	long iterations = scaled(400, scale, 3);
 	unsigned char *buf[BUFFERS] = { 0 };
 	size_t size[BUFFERS] = { 0 };
 	uint64_t rng = rng_seed(5);

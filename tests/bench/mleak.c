@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 	int threads;
 	double scale;
 	bench_args(argc, argv, &threads, &scale);
-	long ops = scaled(12000000, scale, 1000);
+	long ops = scaled(10000000, scale, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);
 	for (int t = 0; t < threads; t++)
 		w[t] = (struct worker){ .ops = ops, .rng = rng_seed((uint64_t)t + 3) };

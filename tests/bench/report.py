@@ -90,11 +90,14 @@ def main():
     anchors = [a for a in ANCHORS if a in allocs]
     subjects = [a for a in allocs if a not in ANCHORS]
 
-    times, rss, failed, workloads = {}, {}, set(), []
+    times, rss, failed, workloads, single = {}, {}, set(), [], []
     with open(os.path.join(d, "results.tsv")) as f:
         for line in f:
             w, a, _rep, wall, kib, status = line.rstrip("\n").split("\t")
-            if w not in workloads:
+            if w.endswith("@1t"):
+                if w not in single:
+                    single.append(w)
+            elif w not in workloads:
                 workloads.append(w)
             if status != "0":
                 failed.add((w, a))
@@ -185,6 +188,29 @@ def main():
         print(f"{label + f' (of {len(complete)})':<34}" + "".join(str(counts[a]).rjust(col) for a in allocs))
     print()
 
+    # Thread scaling: the work per thread is fixed, so the throughput of T
+    # threads over that of one is T * time(1 thread) / time(T threads).
+    scal = {}
+    if single:
+        nthreads = int(meta.get("threads", "1"))
+        print(f"Thread scaling: throughput with {nthreads} threads / with 1 thread "
+              f"(the work per thread is fixed; {nthreads:.1f} is perfect)")
+        print(f"{'workload':<14}" + "".join(a.rjust(col) for a in allocs))
+        per = {a: [] for a in allocs}
+        for w1 in single:
+            w = w1[:-3]
+            row = f"{w:<14}"
+            for a in allocs:
+                t1, tn = med(times, w1, a), med(times, w, a)
+                r = nthreads * t1 / tn if t1 and tn else None
+                if r:
+                    per[a].append(r)
+                    scal[(w, a)] = r
+                row += fmt(r, col, 2)
+            print(row)
+        print(f"{'geomean':<14}" + "".join(fmt(geomean(per[a]), col, 2) for a in allocs))
+        print()
+
     # Fast path under callgrind.
     pairs_file = os.path.join(d, "callgrind.pairs")
     fast = {}
@@ -221,6 +247,7 @@ def main():
         print()
 
     # The targets of the performance issue, for each non-anchor column.
+    nthreads_cfg = int(meta.get("threads", "1"))
     if len(anchors) == 4:
         for s in subjects:
             print(f"Targets for {s} (issue 3)")
@@ -242,6 +269,11 @@ def main():
                 ok = "MISS" if over else "met "
                 detail = ", ".join(f"{w} {r:.2f}" for w, r in over) or "none"
                 print(f"  {ok} {label}: no workload above {limit} x the best anchor (above: {detail})")
+            if nthreads_cfg == 2:
+                for (w, a), r in sorted(scal.items()):
+                    if a == s:
+                        ok = "met " if r >= 1.7 else "MISS"
+                        print(f"  {ok} threads: {w}, 2 threads give {r:.2f} x the throughput of 1 (target >= 1.7)")
             if fast:
                 for key, desc in PATTERNS:
                     sv = fast.get((key, s))

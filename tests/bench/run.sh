@@ -11,7 +11,8 @@
 # callgrind. report.py prints the tables.
 #
 #   tests/bench/run.sh [--smoke] [--runs N] [--workloads a,b] [--allocators a,b]
-#                      [--threads N] [--scale X] [--no-callgrind] [--out DIR] [--list]
+#                      [--threads N] [--scale X] [--scaling] [--no-callgrind]
+#                      [--out DIR] [--list]
 #
 # The same settings as environment variables (the options win):
 #   JM_BENCH_SMOKE=1         every workload once, tiny sizes (`make check`)
@@ -20,6 +21,10 @@
 #   JM_BENCH_ONLY=a,b        only these allocators (names as in --list)
 #   JM_BENCH_THREADS=N       threads of the multi-threaded workloads (nproc)
 #   JM_BENCH_SCALE=X         work multiplier (1; 0.01 in smoke mode)
+#   JM_BENCH_SCALING=1       also run the cross-thread workloads (larson,
+#                            mstress, rptest, sh8bench, glibc-thread) with one
+#                            thread, as NAME@1t, and report the throughput of
+#                            THREADS threads over that of one
 #   JM_BENCH_CALLGRIND=0     skip the callgrind fast-path counts
 #   JM_BENCH_PAIRS=N         malloc+free pairs per callgrind pattern (100000)
 #   JM_BENCH_OUT=DIR         where raw results go ($JM_BUILD/bench/last)
@@ -48,13 +53,14 @@ sel_allocators=${JM_BENCH_ONLY:-}
 threads=${JM_BENCH_THREADS:-$(nproc)}
 scale=${JM_BENCH_SCALE:-}
 callgrind=${JM_BENCH_CALLGRIND:-1}
+scaling=${JM_BENCH_SCALING:-0}
 pairs=${JM_BENCH_PAIRS:-}
 out=${JM_BENCH_OUT:-$JM_BUILD/bench/last}
 limit=${JM_BENCH_TIMEOUT:-}
 list_only=0
 
 usage() {
-	sed -n '/^#   tests\/bench\/run.sh/,/^#                      \[--threads/p' "$0" | sed 's/^# *//'
+	sed -n '/^#   tests\/bench\/run.sh/,/^#                      \[--out/p' "$0" | sed 's/^# *//'
 	exit 2
 }
 
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift ;;
 	--scale) scale=$2; shift ;;
 	--no-callgrind) callgrind=0 ;;
+	--scaling) scaling=1 ;;
 	--out) out=$2; shift ;;
 	--list) list_only=1 ;;
 	-h|--help) usage ;;
@@ -149,7 +156,7 @@ python        | PYTHONMALLOC=malloc | -              | python3 @H@/objects.py @S
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
 "
 wl_names=()
-declare -A wl_env wl_stdin wl_cmd
+declare -A wl_env wl_stdin wl_cmd wl_threads
 while IFS='|' read -r n e i c; do
 	n=$(echo $n)
 	[ -z "$n" ] && continue
@@ -165,7 +172,18 @@ while IFS='|' read -r n e i c; do
 	wl_env[$n]=$(echo $e)
 	wl_stdin[$n]=$(echo $i)
 	wl_cmd[$n]=$(echo $c)
+	wl_threads[$n]=$threads
 done <<<"$workload_table"
+if [ "$scaling" = 1 ] && [ "$threads" -gt 1 ]; then
+	for n in larson mstress rptest sh8bench glibc-thread; do
+		[ -n "${wl_cmd[$n]:-}" ] || continue
+		wl_names+=("$n@1t")
+		wl_env[$n@1t]=${wl_env[$n]}
+		wl_stdin[$n@1t]=${wl_stdin[$n]}
+		wl_cmd[$n@1t]=${wl_cmd[$n]}
+		wl_threads[$n@1t]=1
+	done
+fi
 
 if [ "$list_only" = 1 ]; then
 	echo "workloads: ${wl_names[*]}"
@@ -241,10 +259,10 @@ python3 "$here/gen.py" cxx "$scale" "$out/data/gxx.cpp" ||
 printf '%s\n' "${names[@]}" >"$out/allocators"
 : >"$out/results.tsv"
 : >"$out/failures"
-subst() {
+subst() {   # subst STRING [THREADS]
 	local s=$1
 	s=${s//@B@/$bin}; s=${s//@H@/$here}; s=${s//@D@/$out/data}; s=${s//@W@/$out/work}
-	s=${s//@T@/$threads}; s=${s//@S@/$scale}
+	s=${s//@T@/${2:-$threads}}; s=${s//@S@/$scale}
 	echo "$s"
 }
 
@@ -267,7 +285,7 @@ for ((rep = 1; rep <= runs; rep++)); do
 			rm -rf "$out/work"; mkdir -p "$out/work"
 			stdout=$out/stdout/$w.$a.$rep
 			# shellcheck disable=SC2046
-			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}")) \
+			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}" "${wl_threads[$w]}")) \
 				>"$stdout" 2>"$stdout.err"
 			read -r wall rss status <"$out/time" || { wall=0; rss=0; status=255; }
 			why=
@@ -289,7 +307,7 @@ for ((rep = 1; rep <= runs; rep++)); do
 				{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
 			fi
 			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" >>"$out/results.tsv"
-			printf '[%d/%d] %-14s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
+			printf '[%d/%d] %-17s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
 				"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
 		done
 	done

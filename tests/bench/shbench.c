@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	#ifdef SH8
 	long iterations = scaled(2000, scale, 2);
 #else
-	long iterations = scaled(10000, scale, 2);
+	long iterations = scaled(6000, scale, 2);
 #endif
 	handoffs = xmalloc(sizeof *handoffs * (size_t)threads);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);

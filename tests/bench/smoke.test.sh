@@ -9,7 +9,7 @@
 set -u
 [ -e "$JMALLOC_LIB" ] || { echo "skip: $JMALLOC_LIB is not built"; exit 77; }
 out=$JM_TMP/bench
-JM_BENCH_OUT=$out JM_BENCH_SMOKE=1 "$JM_ROOT/tests/bench/run.sh"
+JM_BENCH_OUT=$out JM_BENCH_SMOKE=1 JM_BENCH_SCALING=1 "$JM_ROOT/tests/bench/run.sh"
 rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: run.sh --smoke exited $rc"; exit 1; }
 
@@ -18,7 +18,7 @@ nalloc=$(wc -l <"$out/allocators")
 nwork=$(cut -f1 "$out/results.tsv" | sort -u | wc -l)
 nruns=$(wc -l <"$out/results.tsv")
 [ "$nruns" -eq $((nalloc * nwork)) ] || { echo "FAIL: $nruns runs recorded, expected $nalloc x $nwork"; exit 1; }
-[ "$nwork" -ge 14 ] || { echo "FAIL: only $nwork workloads ran"; exit 1; }
+[ "$nwork" -ge 17 ] || { echo "FAIL: only $nwork workloads ran"; exit 1; }
 
 if command -v valgrind >/dev/null; then
 	while read -r a; do
