@@ -153,6 +153,17 @@ CREATE INDEX t_name ON t(name);
 DELETE FROM t WHERE id % 3 = 0;
 EOF
 fi
+# Every workload must be alive: one that died under the allocator is a bug
+# worth seeing at once, not an empty table.
+sleep 0.5
+for i in "${!PIDS[@]}"; do
+	[ "$i" -eq 0 ] && continue
+	if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+		echo "demo: workload pid ${PIDS[$i]} died under the allocator; its output:" >&2
+		grep -l . "$DEMO"/*.out 2>/dev/null | while read -r f; do sed "s|^|  $(basename "$f" .out): |" "$f" | tail -n 5; done >&2
+		exit 1
+	fi
+done
 # Let jmstatd see them and gather a few samples (rates need two).
 for _ in $(seq 60); do
 	n=$("$JMCTL" --socket "$SOCK" --json ps 2>/dev/null | grep -o '"pid":' | wc -l || true)
