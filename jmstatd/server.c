@@ -400,14 +400,16 @@ int jmd_server_start(struct jmd *d)
 		}
 		if ((rc = prepare_dir(path)) != 0 || (rc = clear_stale(path)) != 0)
 			return rc;
+		/* Created 0666 at once: no moment where a client finds it
+		 * but may not connect. */
+		mode_t old_umask = umask(0111);
 		rc = uv_pipe_bind(&d->server, path);
+		umask(old_umask);
 		if (rc != 0) {
 			jmd_log("cannot bind %s: %s", path, uv_strerror(rc));
 			return rc;
 		}
 		d->socket_bound = true;
-		if (chmod(path, 0666) != 0)
-			jmd_log("cannot chmod %s: %s", path, strerror(errno));
 	}
 	rc = uv_listen((uv_stream_t *)&d->server, 128, on_connection);
 	if (rc != 0) {

@@ -38,16 +38,29 @@ die() {
 	exit 1
 }
 
+# Waits until the socket accepts a connection (a stale socket file left
+# there must not count).
 jmd_wait_socket() {
-	local i
-	for i in $(seq 1 200); do
-		[ -S "$JMD_SOCK" ] && return 0
-		if [ -n "$JMD_PID" ] && ! kill -0 "$JMD_PID" 2>/dev/null; then
-			die "jmstatd exited at start"
-		fi
-		sleep 0.05
-	done
-	die "jmstatd did not create its socket $JMD_SOCK"
+	python3 - "$JMD_SOCK" "${JMD_PID:-0}" <<'EOF' || die "jmstatd did not come up on $JMD_SOCK"
+import os, socket, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    if pid:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            sys.exit("jmstatd exited at start")
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+    finally:
+        s.close()
+sys.exit("timed out")
+EOF
 }
 
 jmd_start() {
