@@ -342,7 +342,7 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	struct jm_chunk *c = run_chunk(run);
 	size_t first = jm__run_page(c, run);
 	for (size_t i = first; i < first + npages; i++)
-		c->pagemap[i] = JM_PM_MAKE(JM_PM_LARGE, 0, first);
+		c->pagemap[i] = jm__pm_make(JM_PM_LARGE, 0, first);
 	a->stats->allocated_large += npages << JM_LG_PAGE;
 	a->stats->nmalloc_large++;
 	stats_dirty(a);
@@ -354,12 +354,12 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	return p;
 }
 
-size_t jm__large_usable(struct jm_chunk *c, uint32_t pm)
+size_t jm__large_usable(struct jm_chunk *c, uint64_t pm)
 {
 	return (size_t)c->runs[JM_PM_START(pm)].npages << JM_LG_PAGE;
 }
 
-void jm__large_free(struct jm_chunk *c, void *ptr, uint32_t pm)
+void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	size_t first = JM_PM_START(pm);
 	if ((char *)c + (first << JM_LG_PAGE) != (char *)ptr)
@@ -381,7 +381,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint32_t pm)
 
 /* Resizes a large region in place when its run can shrink, or grow into the
  * free run that follows it; returns ptr, or NULL if it cannot. */
-void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint32_t pm, size_t size)
+void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_t size)
 {
 	size_t first = JM_PM_START(pm);
 	size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
@@ -416,7 +416,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint32_t pm, size_
 			c->nfree_pages -= (uint32_t)need;
 			set_run(c, first, npages, JM_RUN_LARGE);
 			for (size_t i = end; i < end + need; i++)
-				c->pagemap[i] = JM_PM_MAKE(JM_PM_LARGE, 0, first);
+				c->pagemap[i] = jm__pm_make(JM_PM_LARGE, 0, first);
 			a->stats->active += need << JM_LG_PAGE;
 			a->stats->allocated_large += need << JM_LG_PAGE;
 			stats_dirty(a);

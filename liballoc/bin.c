@@ -3,7 +3,9 @@
  * hands out regions from its current run, then from its other non-full
  * runs, then from a new run taken from the arena. A run's free regions are
  * the set bits of its bitmap (1 = free). A run that becomes empty goes back
- * to the arena, unless it is the bin's current run.
+ * to the arena, unless it is the bin's current run or the one empty run a
+ * bin keeps on its non-full list (so that a bin swinging between one and
+ * two runs does not take and return pages each time).
  *
  * Everything here runs under the bin's lock; the bin's stats row is
  * updated inside that lock with its sequence number odd. The bitmap is
@@ -63,7 +65,7 @@ static struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
 	if (bi->regs % 64)
 		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
 	for (size_t i = first; i < first + bi->run_pages; i++)
-		c->pagemap[i] = JM_PM_MAKE(JM_PM_SMALL, binind, first);
+		c->pagemap[i] = jm__pm_make(JM_PM_SMALL, binind, first);
 	bin->stats->curruns++;
 	bin->stats->nruns++;
 	return r;
@@ -90,6 +92,8 @@ static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
 	if (bin->nonfull) {
 		r = bin->nonfull;
 		nonfull_remove(bin, r);
+		if (r->nfree == jm__bin_info[binind].regs)
+			bin->nempty--;
 	} else {
 		r = new_run(a, bin, binind);
 		if (r == NULL)
@@ -145,7 +149,7 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 
 /* The index of ptr's region in its run, or -1 if ptr is not the start of a
  * region. */
-static long region_index(struct jm_chunk *c, const void *ptr, uint32_t pm,
+static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
     const struct jm_bin_info *bi)
 {
 	uintptr_t base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
@@ -158,7 +162,7 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint32_t pm,
 
 /* Returns a region to its run, under the bin lock. */
 static void run_put(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
-    void *ptr, uint32_t pm)
+    void *ptr, uint64_t pm)
 {
 	unsigned binind = JM_PM_BIN(pm);
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
@@ -173,7 +177,12 @@ static void run_put(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
 	r->nfree++;
 	bin->stats->ndalloc++;
 	bin->stats->curregs--;
-	if (r->nfree == bi->regs && r != bin->cur) {
+	if (r->nfree == bi->regs && r != bin->cur && bin->nempty == 0) {
+		/* Keep one empty run. */
+		if (!r->on_list)
+			nonfull_push(bin, r);
+		bin->nempty++;
+	} else if (r->nfree == bi->regs && r != bin->cur) {
 		if (r->on_list)
 			nonfull_remove(bin, r);
 		bin->stats->curruns--;
@@ -214,7 +223,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 	}
 }
 
-void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint32_t pm)
+void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	struct jm_arena *a = c->arena;
 	struct jm_bin *bin = &a->bins[JM_PM_BIN(pm)];
@@ -225,7 +234,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint32_t pm)
 	jm__unlock(&bin->lock);
 }
 
-bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint32_t pm)
+bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[JM_PM_BIN(pm)];
 	struct jm_bin *bin = &c->arena->bins[JM_PM_BIN(pm)];

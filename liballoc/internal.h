@@ -39,6 +39,14 @@ void jm__options_init(void);
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
 extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
 void jm__sizeclass_init(void);
+static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
+{
+	uint64_t off = (uint64_t)start << JM_LG_PAGE;
+	if (kind == JM_PM_LARGE)
+		return (1ULL << 62) | off;
+	return (1ULL << 63) | ((uint64_t)jm__bin_info[bin].div_magic << 32) |
+	    ((uint64_t)bin << 24) | off;
+}
 static inline unsigned jm__size2bin(size_t size)
 {
 	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
@@ -58,6 +66,7 @@ void jm__base_postfork_child(void);
 /* ---- rtree.c: address -> chunk or huge record */
 #define JM_RTREE_HUGE 1u
 extern _Atomic(uintptr_t) *jm__rtree_root[];
+extern _Atomic(uint64_t) jm__chunk_bits[];
 bool jm__rtree_set(uintptr_t chunk, uintptr_t value);
 void jm__rtree_clear(uintptr_t chunk);
 void jm__rtree_lock(void);
@@ -73,6 +82,14 @@ static inline uintptr_t jm__rtree_get(uintptr_t chunk)
 		return 0;
 	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],
 	    memory_order_acquire);
+}
+
+/* Whether a chunk of ours starts at `chunk` (2 MiB-aligned, < 2^47). */
+static inline bool jm__is_chunk(uintptr_t chunk)
+{
+	uint64_t w = atomic_load_explicit(&jm__chunk_bits[chunk >> (JM_LG_CHUNK + 6)],
+	    memory_order_relaxed);
+	return (w >> ((chunk >> JM_LG_CHUNK) & 63)) & 1;
 }
 
 /* ---- lock helpers (contention counted in the given stats field) */
@@ -107,9 +124,9 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t ali
     uint8_t state, bool *was_dirty);
 void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run);
 void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero);
-void jm__large_free(struct jm_chunk *c, void *ptr, uint32_t pm);
-void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint32_t pm, size_t size);
-size_t jm__large_usable(struct jm_chunk *c, uint32_t pm);
+void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_t size);
+size_t jm__large_usable(struct jm_chunk *c, uint64_t pm);
 void jm__arena_maybe_purge(struct jm_arena *a, bool force);
 void jm__arena_prefork(void);
 void jm__arena_postfork_parent(void);
@@ -131,8 +148,8 @@ static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
 unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
-void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint32_t pm);
-bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint32_t pm);
+void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
+bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 
 /* ---- huge.c */
 void *jm__huge_alloc(size_t size, size_t align, bool zero);
@@ -143,9 +160,9 @@ void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
-extern __thread struct jmstat_tcache_bin *jm__tls_tbins;
+extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
+extern __thread struct jmstat_tcache_bin *jm__tls_tbins; /* or jm__tcache_none */
 extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting */
-extern __thread uint32_t jm__tls_tick; /* allocations until the next GC */
 extern uintptr_t jm__cookie;
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);

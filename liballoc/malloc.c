@@ -45,11 +45,11 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 static void *alloc_small(size_t size, bool zero)
 {
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (tbins == NULL && jm__tls_state == 0)
+	if (tbins == jm__tcache_none && jm__tls_state == 0)
 		tbins = jm__tcache_boot();
 	unsigned binind = jm__size2bin(size);
 	void *p;
-	if (tbins) {
+	if (tbins != jm__tcache_none) {
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		uintptr_t *w = (uintptr_t *)tb->opaque;
 		if (w) {
@@ -94,22 +94,19 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 		return;
 	}
 	struct jm_chunk *c = ptr_chunk(u);
-	uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	switch (JM_PM_KIND(pm)) {
 	case JM_PM_SMALL: {
 		unsigned binind = JM_PM_BIN(pm);
-		const struct jm_bin_info *bi = &jm__bin_info[binind];
-		uint32_t off = (uint32_t)(u - (uintptr_t)c - ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
-		uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
-		if (idx * bi->size != off)
+		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
 			jm__report_misuse("free of a pointer inside a small region", ptr);
 		uintptr_t *w = ptr;
 		if (w[1] == (u ^ jm__cookie))
 			jm__tcache_check_double_free(ptr, binind);
 		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-		if (tbins == NULL && jm__tls_state == 0)
+		if (tbins == jm__tcache_none && jm__tls_state == 0)
 			tbins = jm__tcache_boot();
-		if (tbins == NULL) {
+		if (tbins == jm__tcache_none) {
 			jm__bin_free_one(c, ptr, pm);
 			return;
 		}
@@ -143,7 +140,7 @@ static size_t usable_size(void *ptr)
 	if (e & JM_RTREE_HUGE)
 		return ((struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE))->size;
 	struct jm_chunk *c = ptr_chunk(u);
-	uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	switch (JM_PM_KIND(pm)) {
 	case JM_PM_SMALL:
 		return jm__bin_info[JM_PM_BIN(pm)].size;
@@ -178,17 +175,15 @@ static void *aligned_impl(size_t align, size_t size)
 
 JM_EXPORT void *jm_malloc(size_t size)
 {
-	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (jm_likely(tbins != NULL && size <= JM_SMALL_MAX)) {
-		struct jmstat_tcache_bin *tb = &tbins[jm__size2bin(size)];
+	/* A thread without a cache has the empty one: it falls through. */
+	if (jm_likely(size <= JM_SMALL_MAX)) {
+		struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
 		uintptr_t *p = (uintptr_t *)tb->opaque;
 		if (jm_likely(p != NULL)) {
 			tb->opaque = p[0];
 			p[1] = 0;
 			tb->ncached--;
 			tb->nrequests++;
-			if (jm_unlikely(--jm__tls_tick == 0))
-				jm__tcache_gc();
 			return p;
 		}
 	}
@@ -199,21 +194,20 @@ JM_EXPORT void jm_free(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t chunk = u & ~(uintptr_t)JM_CHUNK_MASK;
-	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (jm_likely(chunk != u && tbins != NULL && jm__rtree_get(chunk) == chunk)) {
-		struct jm_chunk *c = (struct jm_chunk *)chunk;
-		uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
-		if (jm_likely(JM_PM_KIND(pm) == JM_PM_SMALL)) {
-			unsigned binind = JM_PM_BIN(pm);
-			const struct jm_bin_info *bi = &jm__bin_info[binind];
-			uint32_t off = (uint32_t)(u - chunk - ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
-			uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
-			uintptr_t *w = ptr;
-			struct jmstat_tcache_bin *tb = &tbins[binind];
-			if (jm_likely(idx * bi->size == off && w[1] != (u ^ jm__cookie) &&
-			        tb->ncached < tb->ncached_max)) {
+	/* NULL, huge regions (not chunks), a chunk's header (page map entry
+	 * 0) and pointers above the user address space take the slow path. */
+	if (jm_likely((u >> 47) == 0 && jm__is_chunk(chunk))) {
+		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		uint32_t div = JM_PM_DIV(pm);
+		uintptr_t *w = ptr;
+		uintptr_t cookie = u ^ jm__cookie;
+		/* A small region's start, not already free (cookie), the cache
+		 * not full (a thread without a cache has capacity 0): push it. */
+		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div && w[1] != cookie)) {
+			struct jmstat_tcache_bin *tb = &jm__tls_tbins[JM_PM_BIN(pm)];
+			if (jm_likely(tb->ncached < tb->ncached_max)) {
 				w[0] = tb->opaque;
-				w[1] = u ^ jm__cookie;
+				w[1] = cookie;
 				tb->opaque = u;
 				tb->ncached++;
 				return;
@@ -265,7 +259,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		old = h->size;
 	} else {
 		struct jm_chunk *c = ptr_chunk(u);
-		uint32_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 		switch (JM_PM_KIND(pm)) {
 		case JM_PM_SMALL: {
 			unsigned binind = JM_PM_BIN(pm);

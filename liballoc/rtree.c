@@ -8,6 +8,11 @@
  * take no lock; updates are made under rtree_lock with release stores.
  * free() looks every pointer up here, which is how a foreign pointer is told
  * from ours without touching memory that may not be mapped.
+ *
+ * Beside the tree, a flat bitmap with one bit per 2 MiB of the address
+ * space (8 MiB of reserved address space, of which only the pages covering
+ * used addresses are ever touched) says whether a chunk lives there: the
+ * free() fast path tests one bit instead of walking the tree.
  */
 #include "internal.h"
 
@@ -16,6 +21,18 @@
 
 _Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF];
 static jm_lock_t rtree_lock = PTHREAD_MUTEX_INITIALIZER;
+/* 8 MiB of .bss: zero pages the kernel maps only where they are written. */
+_Atomic(uint64_t) jm__chunk_bits[(1ULL << (47 - JM_LG_CHUNK)) / 64];
+
+static void chunk_bit(uintptr_t chunk, uintptr_t value)
+{
+	size_t i = chunk >> JM_LG_CHUNK;
+	uint64_t bit = 1ULL << (i & 63);
+	if (value == chunk)
+		atomic_fetch_or_explicit(&jm__chunk_bits[i >> 6], bit, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&jm__chunk_bits[i >> 6], ~bit, memory_order_release);
+}
 
 bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 {
@@ -34,6 +51,7 @@ bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 		atomic_store_explicit(&jm__rtree_root[hi], leaf, memory_order_release);
 	}
 	atomic_store_explicit(&leaf[lo], value, memory_order_release);
+	chunk_bit(chunk, value);
 	pthread_mutex_unlock(&rtree_lock);
 	return true;
 }
@@ -46,6 +64,7 @@ void jm__rtree_clear(uintptr_t chunk)
 	_Atomic(uintptr_t) *leaf = atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
 	if (leaf)
 		atomic_store_explicit(&leaf[lo], 0, memory_order_release);
+	chunk_bit(chunk, 0);
 	pthread_mutex_unlock(&rtree_lock);
 }
 

@@ -2,9 +2,8 @@
  * sizeclass.c: the small size classes and their runs.
  *
  * Classes are 16..128 bytes by 16, then four per doubling up to 14 KiB
- * (35 classes). Each class's run is the number of pages (at most
- * JM_RUN_MAXPAGES, at most JM_RUN_MAXREGS regions) that wastes the smallest
- * fraction of the run in its tail. Sizes above JM_SMALL_MAX are large (whole
+ * (35 classes). Each class's run is the smallest number of pages that
+ * its regions fill exactly. Sizes above JM_SMALL_MAX are large (whole
  * pages inside a chunk) up to JM_LARGE_MAX, and huge beyond.
  */
 #include "internal.h"
@@ -12,26 +11,19 @@
 struct jm_bin_info jm__bin_info[JM_NBINS];
 uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
 
+/* Every class is 2^k times 1, 3, 5 or 7: a run of that many pages holds a
+ * whole number of regions, with no tail (free() relies on this). */
 static void choose_run(struct jm_bin_info *bi)
 {
-	unsigned best_pages = 1;
-	double best_waste = 2.0;
 	for (unsigned p = 1; p <= JM_RUN_MAXPAGES; p++) {
 		size_t run = (size_t)p << JM_LG_PAGE;
-		size_t regs = run / bi->size;
-		if (regs == 0)
-			continue;
-		if (regs > JM_RUN_MAXREGS)
-			break;
-		double waste = (double)(run - regs * bi->size) / (double)run;
-		/* Prefer the smallest run within 1/64 of the best. */
-		if (waste + 1.0 / 64 < best_waste) {
-			best_waste = waste;
-			best_pages = p;
+		if (run % bi->size == 0 && run / bi->size <= JM_RUN_MAXREGS) {
+			bi->run_pages = p;
+			bi->regs = (uint32_t)(run / bi->size);
+			return;
 		}
 	}
-	bi->run_pages = best_pages;
-	bi->regs = (uint32_t)(((size_t)best_pages << JM_LG_PAGE) / bi->size);
+	jm__fatal("no run without a tail for class %u", bi->size);
 }
 
 void jm__sizeclass_init(void)
@@ -47,16 +39,20 @@ void jm__sizeclass_init(void)
 		struct jm_bin_info *bi = &jm__bin_info[i];
 		choose_run(bi);
 		bi->div_magic = (uint32_t)(((1ULL << 32) + bi->size - 1) / bi->size);
-		/* Cache up to twice a run, at most 200 regions and 64 KiB. */
+		/* A cache starts at up to twice a run (at most 64 regions and
+		 * 32 KiB) and may grow to 2048 regions or 128 KiB. */
 		uint32_t max = bi->regs * 2;
-		if (max > 200)
-			max = 200;
-		if (max > 65536 / bi->size)
-			max = 65536 / bi->size;
+		if (max > 64)
+			max = 64;
+		if (max > 32768 / bi->size)
+			max = 32768 / bi->size;
 		if (max < 4)
 			max = 4;
 		bi->tcache_max = max;
-		bi->tcache_fill = max / 2 ? max / 2 : 1;
+		uint32_t hard = 131072 / bi->size;
+		if (hard > 2048)
+			hard = 2048;
+		bi->tcache_hard_max = hard > max ? hard : max;
 	}
 
 	unsigned bin = 0;

@@ -269,7 +269,9 @@ void jm__stats_init(void)
 	read_identity(&h);
 
 	void *mem = NULL;
-	if (jm__opt.stats) {
+	/* A set-uid or set-gid program publishes nothing: its file would be
+	 * owned by one uid and describe a process of another. */
+	if (jm__opt.stats && !getauxval(AT_SECURE)) {
 		int fd = create_file((pid_t)h.pid, size);
 		if (fd >= 0) {
 			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -300,6 +302,12 @@ void jm__stats_init(void)
 		cls[i].size = jm__bin_info[i].size;
 		cls[i].regs_per_run = jm__bin_info[i].regs;
 		cls[i].run_size = jm__bin_info[i].run_pages << JM_LG_PAGE;
+	}
+	/* Every row readable from the start, also of arenas not yet used. */
+	for (unsigned a = 0; a < h.narenas; a++) {
+		jm__stats_arena_row(a)->index = a;
+		for (unsigned i = 0; i < JM_NBINS; i++)
+			jm__stats_bin_row(a, i)->size = jm__bin_info[i].size;
 	}
 	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_LIVE, __ATOMIC_RELEASE);
 }

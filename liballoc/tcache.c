@@ -10,9 +10,14 @@
  * also when the thread has gone idle.
  *
  * An empty list is filled with half its capacity from the thread's arena;
- * a full one is flushed down to half to the regions' own arenas. Every
- * GC_TICKS allocations one bin is looked at, and half of what it caches is
- * flushed if it saw no fill since the last look (regions that go unused).
+ * a full one is flushed down to half to the regions' own arenas. The
+ * capacity sizes itself: a flush that follows a fill (the cache swings
+ * from empty to full) doubles it, up to the class's hard maximum. Every
+ * GC_EVENTS slow-path events a few bins are looked at: one that saw no fill since
+ * the last look has half of what it caches flushed (regions that go unused)
+ * and its capacity halved, down to where it started. The GC runs on the
+ * slow path only (every GC_EVENTS fills and flushes), as tcmalloc's does:
+ * the fast path pays nothing for it.
  * At thread exit (a pthread key destructor) everything is flushed and the
  * row is given back.
  */
@@ -23,12 +28,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define GC_TICKS 8192
-#define GC_BINS_PER_TICK 4
+#define GC_EVENTS 64          /* slow-path events between two GC looks */
+#define GC_BINS_PER_LOOK 4
 
-__thread struct jmstat_tcache_bin *jm__tls_tbins;
+/* The cache of a thread that has none: empty, capacity 0, never written;
+ * the fast paths fall through to the slow ones without testing for NULL. */
+struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
+__thread struct jmstat_tcache_bin *jm__tls_tbins = jm__tcache_none;
 __thread int jm__tls_state;
-__thread uint32_t jm__tls_tick;
 static __thread struct jm_tcache *tls_tc;
 static __thread struct jm_arena *tls_arena;
 
@@ -100,7 +107,6 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	__atomic_store_n(&tc->row->in_use, 1, __ATOMIC_RELEASE);
 	tls_tc = tc;
 	jm__tls_tbins = tc->bins;
-	jm__tls_tick = GC_TICKS;
 	jm__tls_state = 1;
 	pthread_setspecific(tc_key, tc);
 	return tc->bins;
@@ -120,18 +126,35 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 	struct jm_tcache *tc = tls_tc;
 	struct jmstat_tcache_bin *tb = &tbins[binind];
 	void *buf[256];
-	unsigned n = jm__bin_fill(tc->arena, binind, buf, jm__bin_info[binind].tcache_fill);
-	if (n == 0) {
+	unsigned want = tb->ncached_max / 2 ? tb->ncached_max / 2 : 1;
+	void *first = NULL;
+	while (want) {
+		unsigned ask = want < 256 ? want : 256;
+		unsigned n = jm__bin_fill(tc->arena, binind, buf, ask);
+		if (n == 0)
+			break;
+		/* Pushed in reverse so that the cache hands out ascending
+		 * addresses. */
+		unsigned low = first ? 0 : 1;
+		for (unsigned i = n; i-- > low;)
+			push(tb, buf[i]);
+		if (first == NULL)
+			first = buf[0];
+		want -= n < want ? n : want;
+		if (n < ask)
+			break;
+	}
+	if (first == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Pushed in reverse so that the cache hands out ascending addresses. */
-	for (unsigned i = n - 1; i >= 1; i--)
-		push(tb, buf[i]);
 	tc->nfills_since_gc[binind]++;
+	tc->filled_last[binind] = true;
 	tb->nrequests++;
-	((uintptr_t *)buf[0])[1] = 0;
-	return buf[0];
+	if (++tc->nslow % GC_EVENTS == 0)
+		jm__tcache_gc();
+	((uintptr_t *)first)[1] = 0;
+	return first;
 }
 
 /* Flushes all but the `keep` most recently freed regions of one bin. */
@@ -144,56 +167,70 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 		last_kept = p;
 		p = (uintptr_t *)p[0];
 	}
-	unsigned n = 0;
-	while (p) {
-		buf[n++] = p;
-		p = (uintptr_t *)p[0];
-		if (n == sizeof(buf) / sizeof(buf[0]) && p) {
-			/* Cannot happen with capacities <= 200; stay safe. */
-			jm__bin_free_batch(buf, n, binind);
-			tb->ncached -= n;
-			n = 0;
-		}
-	}
 	if (last_kept)
 		last_kept[0] = 0;
 	else
 		tb->opaque = 0;
-	tb->ncached -= n;
-	jm__bin_free_batch(buf, n, binind);
+	while (p) {
+		unsigned n = 0;
+		while (p && n < sizeof(buf) / sizeof(buf[0])) {
+			buf[n++] = p;
+			p = (uintptr_t *)p[0];
+		}
+		tb->ncached -= n;
+		jm__bin_free_batch(buf, n, binind);
+	}
 }
 
 /* The free fast path found a full list: make room, then push. */
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr)
 {
-	jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
+	struct jm_tcache *tc = tls_tc;
+	if (tc && tc->filled_last[binind] && tb->ncached_max < jm__bin_info[binind].tcache_hard_max) {
+		uint32_t max = tb->ncached_max * 2;
+		uint32_t hard = jm__bin_info[binind].tcache_hard_max;
+		tb->ncached_max = max < hard ? max : hard;
+	} else {
+		jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
+	}
 	push(tb, ptr);
+	if (tc) {
+		tc->filled_last[binind] = false;
+		if (++tc->nslow % GC_EVENTS == 0)
+			jm__tcache_gc();
+	}
 }
 
 void jm__tcache_gc(void)
 {
 	struct jm_tcache *tc = tls_tc;
-	jm__tls_tick = GC_TICKS;
 	if (tc == NULL)
 		return;
-	for (unsigned k = 0; k < GC_BINS_PER_TICK; k++) {
+	for (unsigned k = 0; k < GC_BINS_PER_LOOK; k++) {
 		unsigned b = tc->gc_bin;
 		tc->gc_bin = (b + 1) % JM_NBINS;
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
-		if (tc->nfills_since_gc[b] == 0 && tb->ncached > 0)
+		if (tc->nfills_since_gc[b] == 0 && tb->ncached > 0) {
 			jm__tcache_flush_some(tb, b, tb->ncached / 2);
+			uint32_t max = tb->ncached_max / 2;
+			if (max < jm__bin_info[b].tcache_max)
+				max = jm__bin_info[b].tcache_max;
+			tb->ncached_max = max;
+			if (tb->ncached > max)
+				jm__tcache_flush_some(tb, b, max);
+		}
 		tc->nfills_since_gc[b] = 0;
 	}
 }
 
 void jm__tcache_check_double_free(void *ptr, unsigned binind)
 {
-	struct jmstat_tcache_bin *tb = jm__tls_tbins ? &jm__tls_tbins[binind] : NULL;
-	for (uintptr_t *p = tb ? (uintptr_t *)tb->opaque : NULL; p; p = (uintptr_t *)p[0])
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[binind];
+	for (uintptr_t *p = (uintptr_t *)tb->opaque; p; p = (uintptr_t *)p[0])
 		if ((void *)p == ptr)
 			jm__report_misuse("double free of a small region", ptr);
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
-	uint32_t pm = c->pagemap[((uintptr_t)ptr & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	uint64_t pm = c->pagemap[((uintptr_t)ptr & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	if (jm__bin_region_is_free(c, ptr, pm))
 		jm__report_misuse("double free of a small region", ptr);
 	/* Not in this thread's cache nor in its run: it may sit in another
@@ -241,7 +278,7 @@ static void thread_exit(void *arg)
 	struct jm_tcache *tc = tls_tc;
 	/* From now on this thread allocates from its arena directly. */
 	jm__tls_state = 2;
-	jm__tls_tbins = NULL;
+	jm__tls_tbins = jm__tcache_none;
 	tls_tc = NULL;
 	if (tc)
 		tcache_destroy(tc);

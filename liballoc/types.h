@@ -58,15 +58,27 @@
 #define JM_MAX_ARENAS     1024
 #define JM_MAX_THREAD_ROWS 256
 
-/* Page map entries: what the page at that index of a chunk belongs to. */
-#define JM_PM_NONE        0u          /* header, free, or never used */
-#define JM_PM_SMALL       1u
-#define JM_PM_LARGE       2u
-#define JM_PM_KIND(e)     ((e) >> 30)
-#define JM_PM_BIN(e)      (((e) >> 16) & 0xffu)
-#define JM_PM_START(e)    ((e) & 0xffffu)
-#define JM_PM_MAKE(kind, bin, start) \
-	(((uint32_t)(kind) << 30) | ((uint32_t)(bin) << 16) | (uint32_t)(start))
+/* Page map entries (64 bits): what the page at that index of a chunk
+ * belongs to, with all that free() needs to check and file a small region
+ * without touching anything else:
+ *   bit  63      a small run          bit 62   a large run
+ *   bits 32..60  small: ceil(2^32 / size), so that an offset in the run
+ *                is a multiple of size iff (uint32_t)(off * that) < that
+ *                (exact for offsets below 2^15; runs have no tail, so
+ *                every such multiple starts a region)
+ *   bits 24..29  small: size class
+ *   bits  0..20  byte offset of the run's first page in the chunk
+ * 0 is a header page, a free page, or a page never used. */
+#define JM_PM_NONE        0u
+#define JM_PM_SMALL       2u   /* bit 63 */
+#define JM_PM_LARGE       1u   /* bit 62 */
+#define JM_PM_KIND(e)     ((unsigned)((e) >> 62))
+#define JM_PM_DIV(e)      ((uint32_t)((e) >> 32) & 0x1fffffffu)
+#define JM_PM_BIN(e)      ((unsigned)((e) >> 24) & 0x3fu)
+#define JM_PM_RUNOFF(e)   ((uint32_t)(e) & 0x1fffffu)
+#define JM_PM_START(e)    (JM_PM_RUNOFF(e) >> JM_LG_PAGE)
+/* The offset of a pointer in its small run, from the page-map entry. */
+#define JM_PM_OFFSET(e, u) ((((uint32_t)(u) & 0x1fffffu) - (uint32_t)(e)) & 0xffffffu)
 
 /* Run descriptor states. */
 #define JM_RUN_HEADER     0
@@ -103,7 +115,7 @@ struct jm_chunk {
 	struct jm_arena *arena;   /* the owner */
 	uint32_t hdr_pages;       /* pages taken by this header */
 	uint32_t nfree_pages;     /* pages in free runs */
-	uint32_t pagemap[JM_CHUNK_PAGES]; /* JM_PM_MAKE entries */
+	uint64_t pagemap[JM_CHUNK_PAGES]; /* see "Page map entries" */
 	struct jm_run runs[JM_CHUNK_PAGES];
 };
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
@@ -116,8 +128,8 @@ struct jm_bin_info {
 	uint32_t regs;            /* regions per run */
 	uint32_t run_pages;       /* pages per run */
 	uint32_t div_magic;       /* ceil(2^32 / size): offset -> index */
-	uint32_t tcache_max;      /* thread-cache capacity */
-	uint32_t tcache_fill;     /* regions taken per fill */
+	uint32_t tcache_max;      /* thread-cache capacity to start with */
+	uint32_t tcache_hard_max; /* the most it may grow to */
 };
 
 struct jm_bin {
@@ -125,6 +137,7 @@ struct jm_bin {
 	struct jm_run *cur;       /* run regions come from first */
 	struct jm_run *nonfull;   /* other runs with free regions */
 	struct jmstat_bin *stats; /* this bin's row in the segment */
+	uint32_t nempty;          /* empty runs kept on the non-full list */
 	uint64_t nrequests_dead;  /* requests of exited threads' caches */
 };
 
@@ -163,6 +176,8 @@ struct jm_tcache {
 	bool private_row;                 /* row not in the segment */
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];
+	bool filled_last[JM_NBINS];       /* the last slow event was a fill */
+	uint64_t nslow;                   /* fills and flushes, for the GC */
 };
 
 /* Options, parsed once at init, read-only afterwards. */

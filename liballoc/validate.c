@@ -11,6 +11,7 @@
  *   free regions matches the bitmap;
  * - every free run is in its arena's free list of its size, and the dirty
  *   list holds exactly the dirty free runs;
+ * - a bin keeps at most one empty run besides its current one;
  * - per arena: active pages and allocated large bytes match the runs, and
  *   per bin: curruns and curregs match the runs.
  * It returns 0, or the number of violations (each one logged), and must be
@@ -26,6 +27,7 @@ struct tally {
 	uint64_t dirty_pages;
 	uint64_t curruns[JM_NBINS];
 	uint64_t usedregs[JM_NBINS];
+	uint64_t empty_kept[JM_NBINS];
 };
 
 static int errors;
@@ -69,7 +71,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			break;
 		case JM_RUN_LARGE:
 			for (size_t i = p; i < p + n; i++)
-				CHECK(c->pagemap[i] == JM_PM_MAKE(JM_PM_LARGE, 0, p),
+				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_LARGE, 0, p),
 				    "chunk %p page %zu: bad large page map", (void *)c, i);
 			t->active_pages += n;
 			t->large_bytes += n << JM_LG_PAGE;
@@ -79,7 +81,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			const struct jm_bin_info *bi = &jm__bin_info[b];
 			CHECK(b < JM_NBINS && n == bi->run_pages, "chunk %p page %zu: bad small run", (void *)c, p);
 			for (size_t i = p; i < p + n; i++)
-				CHECK(c->pagemap[i] == JM_PM_MAKE(JM_PM_SMALL, b, p),
+				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_SMALL, b, p),
 				    "chunk %p page %zu: bad small page map", (void *)c, i);
 			unsigned nfree = 0;
 			for (unsigned w = 0; w < JM_BITMAP_WORDS; w++) {
@@ -91,8 +93,8 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			}
 			CHECK(nfree == r->nfree, "chunk %p page %zu: nfree %u, bitmap says %u",
 			    (void *)c, p, (unsigned)r->nfree, nfree);
-			CHECK(nfree < bi->regs || a->bins[b].cur == r,
-			    "chunk %p page %zu: empty run kept outside cur", (void *)c, p);
+			if (nfree == bi->regs && a->bins[b].cur != r)
+				t->empty_kept[b]++;
 			t->active_pages += n;
 			t->curruns[b]++;
 			t->usedregs[b] += bi->regs - nfree;
@@ -166,6 +168,9 @@ int jm__heap_validate(void)
 			    i, b, (size_t)bin->stats->curruns, (size_t)t->curruns[b]);
 			CHECK(bin->stats->curregs == t->usedregs[b], "arena %u bin %u: curregs %zu, runs say %zu",
 			    i, b, (size_t)bin->stats->curregs, (size_t)t->usedregs[b]);
+			CHECK(t->empty_kept[b] == bin->nempty && bin->nempty <= 1,
+			    "arena %u bin %u: %zu empty runs kept, nempty %u", i, b,
+			    (size_t)t->empty_kept[b], bin->nempty);
 			for (struct jm_run *r = bin->nonfull; r; r = r->next)
 				CHECK(r->state == JM_RUN_SMALL && r->binind == b && r->nfree > 0 && r != bin->cur,
 				    "arena %u bin %u: bad run on the non-full list", i, b);
