@@ -595,10 +595,16 @@ static bool handle_key(struct top *t, int ch)
 /* Takes one update line: returns 0, or -EPROTO after printing why. */
 static int take_update(struct top *t)
 {
-	json_t *u = jm_client_parse(&t->c), *src;
+	json_t *u = json_loads(t->c.line, 0, NULL), *src;
 
-	if (!u)
-		return -EPROTO;
+	if (!u || !json_is_object(u) || !json_is_true(json_object_get(u, "ok"))) {
+		/* The message must reach a restored terminal, not the curses screen. */
+		json_decref(u);
+		restore_terminal();
+		u = jm_client_parse(&t->c);
+		if (!u)
+			return -EPROTO;
+	}
 	if (!json_is_true(json_object_get(u, "ok"))) {
 		const char *msg = jm_str(u, "error");
 
