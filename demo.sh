@@ -107,7 +107,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 "$JMCTL" --socket "$SOCK" ps >/dev/null || { cat "$DEMO/jmstatd.log"; exit 1; }
-echo "jmstatd is up: socket $SOCK, stats dir $STATS"
+echo "jmstatd is up (pid ${PIDS[0]}): socket $SOCK, stats dir $STATS"
 jmctl() { "$JMCTL" --socket "$SOCK" "$@"; }
 
 # ---- 4. workloads under the allocator
