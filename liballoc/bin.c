@@ -7,6 +7,11 @@
  * bin keeps on its non-full list (so that a bin swinging between one and
  * two runs does not take and return pages each time).
  *
+ * With junk:1 (no thread cache then), a freed region is filled with
+ * JM_JUNK_FREE past its first two words, and the filling is checked when
+ * the region is handed out again: a write after free is reported and
+ * aborted. A region handed out is filled with JM_JUNK_ALLOC.
+ *
  * Everything here runs under the bin's lock; the bin's stats row is
  * updated inside that lock with its sequence number odd. The bitmap is
  * the authority on whether a region is free: freeing a region whose bit is
@@ -66,6 +71,8 @@ static struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
 		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
 	for (size_t i = first; i < first + bi->run_pages; i++)
 		c->pagemap[i] = jm__pm_make(JM_PM_SMALL, binind, first);
+	if (jm_unlikely(jm__opt.junk)) /* pages may hold anything from before */
+		memset(jm__run_addr(c, r), 0x5a, (size_t)bi->run_pages << JM_LG_PAGE);
 	bin->stats->curruns++;
 	bin->stats->nruns++;
 	return r;
@@ -127,6 +134,24 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned 
 	return got;
 }
 
+#define JM_JUNK_FREE  0x5a
+#define JM_JUNK_ALLOC 0xa5
+
+/* A region that was freed with junk:1 is still all junk past word 1; a
+ * region never handed out is all zero. */
+static void junk_check(void *p, size_t size)
+{
+	const unsigned char *b = p;
+	if (size <= 16)
+		return;  /* nothing past the two words the allocator may use */
+	unsigned char first = b[16];
+	if (first != JM_JUNK_FREE && first != 0)
+		jm__report_misuse("write after free (junk overwritten) in the region at", p);
+	for (size_t i = 17; i < size; i++)
+		if (b[i] != first)
+			jm__report_misuse("write after free (junk overwritten) in the region at", p);
+}
+
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 {
 	struct jm_bin *bin = &a->bins[binind];
@@ -142,8 +167,13 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 	}
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
-	if (p)
+	if (p) {
 		((uintptr_t *)p)[1] = 0; /* no stale double-free cookie */
+		if (jm_unlikely(jm__opt.junk)) {
+			junk_check(p, jm__bin_info[binind].size);
+			memset(p, JM_JUNK_ALLOC, jm__bin_info[binind].size);
+		}
+	}
 	return p;
 }
 
@@ -226,6 +256,8 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	struct jm_arena *a = c->arena;
+	if (jm_unlikely(jm__opt.junk))
+		memset((char *)ptr + 16, JM_JUNK_FREE, jm__bin_info[JM_PM_BIN(pm)].size - 16);
 	struct jm_bin *bin = &a->bins[JM_PM_BIN(pm)];
 	jm__lock(&bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);

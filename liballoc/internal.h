@@ -162,7 +162,8 @@ void jm__huge_postfork_child(void);
 /* ---- tcache.c */
 extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
 extern __thread struct jmstat_tcache_bin *jm__tls_tbins; /* or jm__tcache_none */
-extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting */
+extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting,
+                                        3 has no cache by configuration */
 extern uintptr_t jm__cookie;
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);

@@ -72,11 +72,17 @@ struct jm_arena *jm__thread_arena(void)
 	return a;
 }
 
+/* Gives the calling thread its cache; returns it, or jm__tcache_none when
+ * the thread is to have none (tcache:0, junk:1, out of memory, exiting). */
 struct jmstat_tcache_bin *jm__tcache_boot(void)
 {
 	jm__ensure_init();
-	if (jm__tls_state != 0 || !jm__opt.tcache)
-		return NULL;
+	if (jm__tls_state != 0)
+		return jm__tls_tbins;
+	if (!jm__opt.tcache || jm__opt.junk) {
+		jm__tls_state = 3;
+		return jm__tcache_none;
+	}
 	struct jm_arena *a = jm__thread_arena();
 	pthread_mutex_lock(&tc_lock);
 	struct jm_tcache *tc = tc_free_list;
@@ -84,7 +90,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		tc_free_list = tc->next_free;
 	pthread_mutex_unlock(&tc_lock);
 	if (tc == NULL && (tc = jm__base_alloc(sizeof(*tc))) == NULL)
-		return NULL;
+		return jm__tcache_none;
 	memset(tc, 0, sizeof(*tc));
 	tc->row = jm__stats_thread_row_get();
 	if (tc->row == NULL) {
@@ -92,7 +98,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		tc->next_free = tc_free_list;
 		tc_free_list = tc;
 		pthread_mutex_unlock(&tc_lock);
-		return NULL;
+		return jm__tcache_none;
 	}
 	tc->bins = (struct jmstat_tcache_bin *)(tc->row + 1);
 	tc->arena = a;

@@ -111,6 +111,14 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(m, "write-after-free")) {
+		/* Run with JMALLOC_CONF=junk:1. */
+		char *p = malloc(64);
+		say(p);
+		free(p);
+		p[40] = 1;
+		for (int i = 0; i < 1000; i++)
+			(void)!malloc(64);
 	} else {
 		return 2;
 	}

@@ -13,8 +13,11 @@ fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
             double-free-cross-thread double-free-large double-free-huge \
             interior-small interior-large interior-huge foreign-static foreign-mmap \
-            realloc-freed realloc-foreign free-sized-wrong usable-size-freed; do
-	LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
+            realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
+            write-after-free; do
+	conf=
+	[ "$mode" = write-after-free ] && conf=junk:1
+	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
 	rc=$?
 	addr=$(head -n 1 "$JM_TMP/out")
 	msg=$(grep 'jmalloc\[' "$JM_TMP/err" | head -n 1)
