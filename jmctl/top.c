@@ -608,7 +608,10 @@ static int take_update(struct top *t)
 	if (!json_is_true(json_object_get(u, "ok"))) {
 		const char *msg = jm_str(u, "error");
 
-		if (strncmp(msg, "no such process", 15) == 0)
+		if (strncmp(msg, "no such process", 15) == 0 && t->last)
+			fprintf(stderr, "jmctl: process %ld is gone: it exited, or jmstatd "
+			        "at %s no longer sees it\n", t->pid, t->c.path);
+		else if (strncmp(msg, "no such process", 15) == 0)
 			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
 			        "`jmctl ps` lists the processes it sees)\n", msg, t->c.path);
 		else

@@ -105,6 +105,17 @@ for l in lines:
 EOF
 ok "top --json -n 2"
 
+# -p on a process that exits while watched: a message, exit 1.
+start_preloaded "$JM_HELPERS/demo_fragment" -s 64 -c 2000 -r 0 -t 1.5
+SHORT=$LAST_PID
+wait_seen "$SHORT"
+rc=0; "${J[@]}" top -b -p "$SHORT" -n 1000 -d 0.2 >short.txt 2>short.err || rc=$?
+[ $rc -eq 1 ] || fail "top -p of an exiting process: exit $rc"
+grep -q "^jmctl: process $SHORT is gone: it exited, or jmstatd at $SOCK no longer sees it$" short.err ||
+	{ cat short.err; fail "no message when the watched process exited"; }
+grep -q "^Process $SHORT (demo_fragment)" short.txt || fail "no frame before the process exited"
+ok "top -p: the watched process exits: a message, exit 1"
+
 # ---- the live view in tmux.
 command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
 export TMUX_TMPDIR=$JM_TMP
