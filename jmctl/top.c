@@ -791,7 +791,6 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	atexit(restore_terminal);
 
 	err = jm_client_open(&t->c, o->socket);
