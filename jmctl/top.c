@@ -283,28 +283,43 @@ static void add_spark(struct top *t, struct frame *f, int width)
 	free(spark);
 }
 
-static void add_totals(struct frame *f, const char *label, const json_t *h, bool host)
+/* The totals of the host or of one process, as "label  field  field ...";
+ * with wrap > 0 the fields go on as many lines of that width as needed. */
+static void add_totals(struct frame *f, const char *label, const json_t *h, bool host,
+                       int wrap)
 {
-	char a[24], b[24], c[24], d[24], e[24], w[24];
+	char fields[8][64], a[24];
+	int n = 0;
 
-	if (host)
-		frame_add(f, LINE_BOLD, "%s %lld processes  allocated %s  active %s  mapped %s  frag %s  wasted %s  alloc/s %s",
-		          label, jm_int(h, "processes"),
-		          jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")),
-		          jm_fmt_bytes(b, sizeof(b), jm_num(h, "active")),
-		          jm_fmt_bytes(c, sizeof(c), jm_num(h, "mapped")),
-		          jm_fmt_pct(d, sizeof(d), jm_num(h, "frag_ratio")),
-		          jm_fmt_bytes(w, sizeof(w), jm_num(h, "small_wasted")),
-		          jm_fmt_rate(e, sizeof(e), jm_num(h, "alloc_rate")));
-	else
-		frame_add(f, LINE_BOLD, "%s %lld (%s)  allocated %s  active %s  mapped %s  frag %s  wasted %s  alloc/s %s",
-		          label, jm_int(h, "pid"), jm_str(h, "exe"),
-		          jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")),
-		          jm_fmt_bytes(b, sizeof(b), jm_num(h, "active")),
-		          jm_fmt_bytes(c, sizeof(c), jm_num(h, "mapped")),
-		          jm_fmt_pct(d, sizeof(d), jm_num(h, "frag_ratio")),
-		          jm_fmt_bytes(w, sizeof(w), jm_num(h, "small_wasted")),
-		          jm_fmt_rate(e, sizeof(e), jm_num(h, "alloc_rate")));
+	if (host) {
+		long long np = jm_int(h, "processes");
+
+		snprintf(fields[n++], 64, "%s %lld process%s", label, np, np == 1 ? "" : "es");
+	} else {
+		snprintf(fields[n++], 64, "%s %lld (%.32s)", label, jm_int(h, "pid"), jm_str(h, "exe"));
+	}
+	snprintf(fields[n++], 64, "allocated %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")));
+	snprintf(fields[n++], 64, "active %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "active")));
+	snprintf(fields[n++], 64, "mapped %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "mapped")));
+	snprintf(fields[n++], 64, "frag %s", jm_fmt_pct(a, sizeof(a), jm_num(h, "frag_ratio")));
+	snprintf(fields[n++], 64, "wasted %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "small_wasted")));
+	snprintf(fields[n++], 64, "alloc/s %s", jm_fmt_rate(a, sizeof(a), jm_num(h, "alloc_rate")));
+
+	char line[LINE_MAX_BYTES];
+	int len = 0, indent = (int)strlen(label) + 1;
+
+	line[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		int fl = (int)strlen(fields[i]);
+
+		if (len > 0 && wrap > 0 && len + 2 + fl > wrap) {
+			frame_add(f, LINE_BOLD, "%s", line);
+			len = snprintf(line, sizeof(line), "%*s%s", indent, "", fields[i]);
+			continue;
+		}
+		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s", len ? "  " : "", fields[i]);
+	}
+	frame_add(f, LINE_BOLD, "%s", line);
 }
 
 static int meter_width(int width, int fixed)
@@ -407,7 +422,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 	free(procs);
 }
 
-static void build_frame(struct top *t, struct frame *f, int width)
+static void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 {
 	char clock[32] = "--:--:--", stale[64] = "";
 	time_t sec = (time_t)t->last_time;
@@ -426,10 +441,10 @@ static void build_frame(struct top *t, struct frame *f, int width)
 	frame_add(f, LINE_BOLD, "jmctl top - %s%s  every %gs  %s view%s", clock, stale,
 	          t->delay_s, t->view == VIEW_BINS ? "bins" : "process",
 	          t->pid ? "" : " (all processes)");
-	add_totals(f, "Host:", json_object_get(t->last, "host"), true);
+	add_totals(f, "Host:", json_object_get(t->last, "host"), true, wrap ? width : 0);
 	if (t->pid) {
 		if (proc)
-			add_totals(f, "Process", proc, false);
+			add_totals(f, "Process", proc, false, wrap ? width : 0);
 		else
 			frame_add(f, LINE_BOLD, "Process %ld: not seen in this update", t->pid);
 	}
@@ -445,7 +460,7 @@ static void build_frame(struct top *t, struct frame *f, int width)
 
 static void print_batch(struct top *t, struct frame *f, int width)
 {
-	build_frame(t, f, width);
+	build_frame(t, f, width, false);
 	for (int i = 0; i < f->n; i++) {
 		char *s = f->lines[i].text;
 		size_t len = strlen(s);
@@ -488,21 +503,21 @@ static void put_clipped(int y, int x, const char *s, int nbytes, int cols)
 
 static void draw_curses(struct top *t, struct frame *f)
 {
-	int rows = LINES, cols = COLS, y = 0, head;
+	int rows = LINES, cols = COLS, y = 0, head, foot = t->help ? 2 : 1;
 	bool color = has_colors() && t->o->color;
 
-	build_frame(t, f, cols);
+	build_frame(t, f, cols, true);
 	erase();
 	head = f->first_row;
-	/* The rows that fit below the header, leaving the last line for keys. */
-	int room = rows - head - 1 - (f->n - head - f->nrows);
+	/* The rows that fit below the header, leaving the last lines for keys. */
+	int room = rows - head - foot - (f->n - head - f->nrows);
 	if (room < 1)
 		room = 1;
 	if (t->scroll > f->nrows - room)
 		t->scroll = f->nrows - room;
 	if (t->scroll < 0)
 		t->scroll = 0;
-	for (int i = 0; i < f->n && y < rows - 1; i++) {
+	for (int i = 0; i < f->n && y < rows - foot; i++) {
 		struct line *l = &f->lines[i];
 		int attr = 0;
 
@@ -537,11 +552,16 @@ static void draw_curses(struct top *t, struct frame *f)
 	}
 	attron(A_REVERSE);
 	mvhline(rows - 1, 0, ' ', cols);
-	put_clipped(rows - 1, 0, t->help ?
-	            " q quit  p bins/processes  s/S next/previous sort  r reverse  "
-	            "w wasted u util z size i inuse n runs a rate  arrows scroll  h close" :
-	            " q quit  p processes/bins  s/S sort  r reverse  h help",
-	            1000, cols);
+	if (t->help) {
+		mvhline(rows - 2, 0, ' ', cols);
+		put_clipped(rows - 2, 0, " q quit  p bins/processes  s/S next/previous sort key  "
+		            "r reverse  arrows, PgUp/PgDn scroll  h close", 1000, cols);
+		put_clipped(rows - 1, 0, " sort bins: w wasted u util z size i inuse n runs a rate;"
+		            " processes: m allocated f frag a rate", 1000, cols);
+	} else {
+		put_clipped(rows - 1, 0, " q quit  p processes/bins  s/S sort  r reverse  h help",
+		            1000, cols);
+	}
 	attroff(A_REVERSE);
 	refresh();
 }

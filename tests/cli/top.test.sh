@@ -35,7 +35,7 @@ assert len(frames) == 3, len(frames)
 units = {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}
 for f in frames:
     lines = f.splitlines()
-    m = re.match(r"Host: (\d+) processes  allocated (\S+ \S+)  active (\S+ \S+)  mapped (\S+ \S+)  frag (\S+)%  wasted (\S+ \S+)  alloc/s (\S+)$", lines[1])
+    m = re.match(r"Host: (\d+) process(?:es)?  allocated (\S+ \S+)  active (\S+ \S+)  mapped (\S+ \S+)  frag (\S+)%  wasted (\S+ \S+)  alloc/s (\S+)$", lines[1])
     assert m, lines[1]
     assert int(m.group(1)) == len(ps["processes"]), (m.group(1), len(ps["processes"]))
     assert lines[2].startswith("allocated  ") and lines[3].startswith("active     "), lines[2:4]
