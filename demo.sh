@@ -100,7 +100,9 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 step "starting jmstatd on a private socket"
-show "$JMSTATD" --socket "$SOCK" --stats-dir "$STATS" --interval 500 >"$DEMO/jmstatd.log" 2>&1 &
+# Started directly, not through a function: $! must be jmstatd itself.
+printf '%s$ %s%s\n' "$B" "jmstatd --socket $SOCK --stats-dir $STATS --interval 500 &" "$N"
+"$JMSTATD" --socket "$SOCK" --stats-dir "$STATS" --interval 500 >"$DEMO/jmstatd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
 	"$JMCTL" --socket "$SOCK" ps >/dev/null 2>&1 && break

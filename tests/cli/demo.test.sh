@@ -36,4 +36,18 @@ for p in "$frag" "$py" "$sql" "$daemon"; do
 	! kill -0 "$p" 2>/dev/null || fail "pid $p still runs after the demo"
 done
 [ ! -e "$dir" ] || fail "the demo left $dir"
+# Nothing at all that names the demo's directory may still run.
+python3 - "$dir" <<'EOF' || fail "processes of the demo still run"
+import os, sys
+left = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cmd = open("/proc/%s/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode()
+    except OSError:
+        continue
+    if sys.argv[1] in cmd and int(pid) != os.getpid():
+        left.append("%s %s" % (pid, cmd))
+print("\n".join(left))
+sys.exit(1 if left else 0)
+EOF
 ok "demo stopped everything it started and removed $dir"
