@@ -69,11 +69,29 @@ struct jm_arena *jm__arena_get(unsigned index)
 	return a;
 }
 
+/* Threads that have an arena and have not exited. */
+static _Atomic unsigned live_threads;
+
+/* A thread's arena: a hash of its thread id over as many arenas as there
+ * are live threads, up to narenas. Spreading three threads over 8 arenas
+ * would triple what they hold (each arena keeps its own free memory);
+ * with as many arenas as threads, two threads rarely share one. */
 struct jm_arena *jm__arena_for_thread(uint32_t tid)
 {
-	/* Fibonacci hashing of the thread id. */
-	uint64_t h = (uint64_t)tid * 0x9e3779b97f4a7c15ULL;
-	return jm__arena_get((unsigned)((h >> 32) % jm__narenas));
+	unsigned live = atomic_fetch_add(&live_threads, 1) + 1;
+	unsigned n = live < jm__narenas ? live : jm__narenas;
+	uint64_t h = (uint64_t)tid * 0x9e3779b97f4a7c15ULL; /* Fibonacci hashing */
+	return jm__arena_get((unsigned)((h >> 32) % n));
+}
+
+void jm__arena_thread_exit(void)
+{
+	atomic_fetch_sub(&live_threads, 1);
+}
+
+void jm__arena_postfork_threads(void)
+{
+	atomic_store(&live_threads, 1);
 }
 
 /* ---------------------------------------------------------------- runs */
@@ -468,4 +486,5 @@ void jm__arena_postfork_child(void)
 		a->stats->nthreads = 0;
 	}
 	pthread_mutex_init(&arenas_lock, NULL);
+	jm__arena_postfork_threads();
 }

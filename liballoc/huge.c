@@ -4,8 +4,15 @@
  * tree under its first 2 MiB address with a struct jm_huge, and unmapped on
  * free. Records come from the base allocator and are recycled through a free
  * list under huge_lock. The bytes are charged to the calling thread's arena
- * (allocated_huge, active, mapped), with atomic adds since the arena's lock
- * is not taken here.
+ * (allocated_huge, active, mapped) under that arena's lock.
+ *
+ * A freed huge region is not unmapped at once: up to RETAIN_COUNT regions
+ * of at most RETAIN_BYTES in all stay mapped (still counted in `mapped`),
+ * and a later huge allocation that fits one of them (without wasting more
+ * than half of it) takes it, its excess tail unmapped, without the page
+ * faults of a fresh mapping. Retained regions are unmapped once they have
+ * waited decay_ms (checked at every huge allocation and free), or at once
+ * with decay_ms:0.
  */
 #include "internal.h"
 
@@ -13,8 +20,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#define RETAIN_COUNT 8
+#define RETAIN_BYTES ((size_t)256 << 20)
+
 static jm_lock_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct jm_huge *huge_free_list;
+static struct jm_huge *retained;      /* most recently freed first */
+static size_t retained_bytes;
+static unsigned retained_count;
 
 static struct jm_huge *record_new(void)
 {
@@ -51,9 +64,80 @@ static void charge(unsigned arena, long long usable, long long mapped, int nmall
 	jm__unlock(&a->lock);
 }
 
+static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc);
+
+/* Unmaps retained regions that waited too long, or beyond the limits.
+ * Called with huge_lock held; returns the list of records to unmap after
+ * the lock is released (through next_free). */
+static struct jm_huge *retained_trim(uint64_t now, size_t limit_bytes, unsigned limit_count)
+{
+	struct jm_huge *out = NULL;
+	uint64_t decay = jm__opt.decay_ms < 0 ? UINT64_MAX : (uint64_t)jm__opt.decay_ms * 1000000u;
+	struct jm_huge **pp = &retained;
+	unsigned n = 0;
+	size_t bytes = 0;
+	while (*pp) {
+		struct jm_huge *h = *pp;
+		n++;
+		bytes += h->map_size;
+		if (n > limit_count || bytes > limit_bytes ||
+		    (decay != UINT64_MAX && h->freed_ns + decay <= now)) {
+			*pp = h->next_free;
+			retained_bytes -= h->map_size;
+			retained_count--;
+			bytes -= h->map_size;
+			n--;
+			h->next_free = out;
+			out = h;
+		} else {
+			pp = &h->next_free;
+		}
+	}
+	return out;
+}
+
+static void unmap_list(struct jm_huge *h)
+{
+	while (h) {
+		struct jm_huge *next = h->next_free;
+		jm__os_unmap(h->addr, h->map_size);
+		charge(h->arena, 0, -(long long)h->map_size, 0, 0);
+		record_put(h);
+		h = next;
+	}
+}
+
+/* A retained region for `usable` bytes at `align`, its tail trimmed. */
+static struct jm_huge *retained_take(size_t usable, size_t align)
+{
+	struct jm_huge *best = NULL, **bestp = NULL;
+	pthread_mutex_lock(&huge_lock);
+	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
+		struct jm_huge *h = *pp;
+		if (h->map_size >= usable && h->map_size / 2 <= usable &&
+		    ((uintptr_t)h->addr & (align - 1)) == 0 && (!best || h->map_size < best->map_size)) {
+			best = h;
+			bestp = pp;
+		}
+	}
+	if (best) {
+		*bestp = best->next_free;
+		retained_bytes -= best->map_size;
+		retained_count--;
+	}
+	struct jm_huge *stale = retained_trim(jm__now_ns(), RETAIN_BYTES, RETAIN_COUNT);
+	pthread_mutex_unlock(&huge_lock);
+	unmap_list(stale);
+	if (best && best->map_size > usable) {
+		jm__os_unmap((char *)best->addr + usable, best->map_size - usable);
+		charge(best->arena, 0, -(long long)(best->map_size - usable), 0, 0);
+		best->map_size = usable;
+	}
+	return best;
+}
+
 void *jm__huge_alloc(size_t size, size_t align, bool zero)
 {
-	(void)zero; /* fresh mappings are zeroed by the kernel */
 	size_t usable = (size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	if (usable < size || usable > (size_t)PTRDIFF_MAX - JM_CHUNK) {
 		errno = ENOMEM;
@@ -61,7 +145,22 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	}
 	if (align < JM_CHUNK)
 		align = JM_CHUNK;
-	struct jm_huge *h = record_new();
+	struct jm_huge *h = retained_take(usable, align);
+	if (h != NULL) {
+		/* The region keeps the arena it is charged to. */
+		void *p = h->addr;
+		h->size = usable;
+		if (zero)
+			memset(p, 0, usable);
+		if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
+			unmap_list((h->next_free = NULL, h));
+			errno = ENOMEM;
+			return NULL;
+		}
+		charge(h->arena, (long long)usable, 0, 1, 0);
+		return p;
+	}
+	h = record_new();
 	if (h == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -91,9 +190,22 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	if (h->addr != ptr)
 		jm__report_misuse("free of a pointer inside a huge region", ptr);
 	jm__rtree_clear((uintptr_t)ptr);
-	jm__os_unmap(h->addr, h->map_size);
-	charge(h->arena, -(long long)h->size, -(long long)h->map_size, 0, 1);
-	record_put(h);
+	charge(h->arena, -(long long)h->size, 0, 0, 1);
+	if (jm__opt.decay_ms == 0 || h->map_size > RETAIN_BYTES) {
+		h->next_free = NULL;
+		unmap_list(h);
+		return;
+	}
+	uint64_t now = jm__now_ns();
+	h->freed_ns = now;
+	pthread_mutex_lock(&huge_lock);
+	h->next_free = retained;
+	retained = h;
+	retained_bytes += h->map_size;
+	retained_count++;
+	struct jm_huge *stale = retained_trim(now, RETAIN_BYTES, RETAIN_COUNT);
+	pthread_mutex_unlock(&huge_lock);
+	unmap_list(stale);
 }
 
 /* Resizes in place when the new size still fits the mapping (shrinking by

@@ -120,6 +120,8 @@ extern struct jm_arena **jm__arenas;
 extern unsigned jm__narenas;
 struct jm_arena *jm__arena_get(unsigned index);
 struct jm_arena *jm__arena_for_thread(uint32_t tid);
+void jm__arena_thread_exit(void);
+void jm__arena_postfork_threads(void);
 struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t align_pages,
     uint8_t state, bool *was_dirty);
 void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run);

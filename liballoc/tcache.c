@@ -290,6 +290,7 @@ static void thread_exit(void *arg)
 		tcache_destroy(tc);
 	struct jm_arena *a = tls_arena;
 	if (a) {
+		jm__arena_thread_exit();
 		jm__lock(&a->lock, &a->stats->lock_contended);
 		jm__row_begin(&a->stats->seq);
 		a->stats->nthreads--;

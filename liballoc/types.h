@@ -162,7 +162,8 @@ struct jm_huge {
 	size_t size;              /* usable bytes (page multiple) */
 	size_t map_size;          /* bytes mapped */
 	unsigned arena;           /* arena charged for it */
-	struct jm_huge *next_free;
+	uint64_t freed_ns;        /* retained: when it was freed */
+	struct jm_huge *next_free; /* record free list, or retained list */
 };
 
 /* A thread's cache. The per-bin words the fast path touches live in the
