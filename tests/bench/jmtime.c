@@ -6,8 +6,9 @@
  * The variables given with -e are set in the child only (so that jmtime
  * itself never runs under the preloaded allocator). The child's stdout and
  * stderr are inherited. OUT receives one line, "WALL_SECONDS MAXRSS_KIB
- * STATUS", where STATUS is the exit code, 128+N for a death by signal N, or
- * 124 when the time limit killed it. Peak RSS is ru_maxrss from wait4(),
+ * STATUS CPU_SECONDS", where STATUS is the exit code, 128+N for a death by
+ * signal N, or 124 when the time limit killed it, and CPU_SECONDS is user
+ * plus system time (which shows whether the run had the CPUs to itself). Peak RSS is ru_maxrss from wait4(),
  * which covers the child and the descendants it waited for (the largest of
  * them: cc1plus under g++). jmtime exits with STATUS too.
  */
@@ -117,7 +118,9 @@ int main(int argc, char **argv)
 		perror(out);
 		return 2;
 	}
-	fprintf(f, "%.4f %ld %d\n", wall, ru.ru_maxrss, status);
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	fprintf(f, "%.4f %ld %d %.3f\n", wall, ru.ru_maxrss, status, cpu);
 	fclose(f);
 	return status;
 }

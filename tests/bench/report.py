@@ -5,7 +5,7 @@
 
 DIR holds `meta` (settings, notes), `allocators` (column order),
 `results.tsv` (workload, allocator, run, wall seconds, peak RSS KiB, exit
-status), `failures`, and `callgrind.NAME.out` files of the fastpath program;
+status, CPU seconds), `failures`, and `callgrind.NAME.out` files of the fastpath program;
 it writes the instruction counts to `fastpath.tsv` (pattern, allocator,
 instructions per pair) as well.
 
@@ -23,6 +23,7 @@ import statistics
 import sys
 
 ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+SINGLE_THREADED = ["glibc-simple", "cfrac", "larson@1t", "rptest@1t", "mstress@1t", "glibc-thread@1t"]
 PATTERNS = [
     ("m16", "malloc(16) then free, repeated"),
     ("m1024", "malloc(1024) then free, repeated"),
@@ -91,9 +92,10 @@ def main():
     subjects = [a for a in allocs if a not in ANCHORS]
 
     times, rss, failed, workloads, single = {}, {}, set(), [], []
+    cpu_share = []   # CPU time / wall time of the single-threaded workloads
     with open(os.path.join(d, "results.tsv")) as f:
         for line in f:
-            w, a, _rep, wall, kib, status = line.rstrip("\n").split("\t")
+            w, a, _rep, wall, kib, status, cpu = line.rstrip("\n").split("\t")
             if w.endswith("@1t"):
                 if w not in single:
                     single.append(w)
@@ -103,6 +105,8 @@ def main():
                 failed.add((w, a))
                 continue
             times.setdefault((w, a), []).append(float(wall))
+            if w in SINGLE_THREADED and float(wall) > 0.2:
+                cpu_share.append(float(cpu) / float(wall))
             rss.setdefault((w, a), []).append(int(kib) / 1024.0)
 
     def med(table, w, a):
@@ -117,6 +121,13 @@ def main():
         print(f"  {desc}")
     for n in notes:
         print(f"  NOTE: {n}")
+    print(f"  load average: {meta.get('load')}")
+    if cpu_share:
+        share = statistics.median(cpu_share)
+        print(f"  single-threaded runs had {100 * share:.0f}% of a CPU (median)")
+        if share < 0.9:
+            print("  WARNING: the machine was busy with other work during this run: times are")
+            print("  inflated and noisy, and thread scaling is not meaningful. Re-run on an idle machine.")
     print()
 
     complete = [w for w in workloads if all(med(times, w, a) is not None for a in allocs)]

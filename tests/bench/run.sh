@@ -11,7 +11,7 @@
 # callgrind. report.py prints the tables.
 #
 #   tests/bench/run.sh [--smoke] [--runs N] [--workloads a,b] [--allocators a,b]
-#                      [--threads N] [--scale X] [--scaling] [--no-callgrind]
+#                      [--threads N] [--scale X] [--[no-]scaling] [--no-callgrind]
 #                      [--out DIR] [--list]
 #
 # The same settings as environment variables (the options win):
@@ -21,10 +21,11 @@
 #   JM_BENCH_ONLY=a,b        only these allocators (names as in --list)
 #   JM_BENCH_THREADS=N       threads of the multi-threaded workloads (nproc)
 #   JM_BENCH_SCALE=X         work multiplier (1; 0.01 in smoke mode)
-#   JM_BENCH_SCALING=1       also run the cross-thread workloads (larson,
+#   JM_BENCH_SCALING=0|1     also run the cross-thread workloads (larson,
 #                            mstress, rptest, sh8bench, glibc-thread) with one
 #                            thread, as NAME@1t, and report the throughput of
-#                            THREADS threads over that of one
+#                            THREADS threads over that of one (1; 0 in smoke
+#                            mode)
 #   JM_BENCH_CALLGRIND=0     skip the callgrind fast-path counts
 #   JM_BENCH_PAIRS=N         malloc+free pairs per callgrind pattern (100000)
 #   JM_BENCH_OUT=DIR         where raw results go ($JM_BUILD/bench/last)
@@ -53,7 +54,7 @@ sel_allocators=${JM_BENCH_ONLY:-}
 threads=${JM_BENCH_THREADS:-$(nproc)}
 scale=${JM_BENCH_SCALE:-}
 callgrind=${JM_BENCH_CALLGRIND:-1}
-scaling=${JM_BENCH_SCALING:-0}
+scaling=${JM_BENCH_SCALING:-}
 pairs=${JM_BENCH_PAIRS:-}
 out=${JM_BENCH_OUT:-$JM_BUILD/bench/last}
 limit=${JM_BENCH_TIMEOUT:-}
@@ -74,6 +75,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2; shift ;;
 	--no-callgrind) callgrind=0 ;;
 	--scaling) scaling=1 ;;
+	--no-scaling) scaling=0 ;;
 	--out) out=$2; shift ;;
 	--list) list_only=1 ;;
 	-h|--help) usage ;;
@@ -82,9 +84,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$smoke" = 1 ]; then
-	: "${runs:=1}" "${scale:=0.01}" "${pairs:=2000}" "${limit:=60}"
+	: "${runs:=1}" "${scale:=0.01}" "${pairs:=2000}" "${limit:=60}" "${scaling:=0}"
 fi
-: "${runs:=3}" "${scale:=1}" "${pairs:=100000}" "${limit:=300}"
+: "${runs:=3}" "${scale:=1}" "${pairs:=100000}" "${limit:=300}" "${scaling:=1}"
 
 bin=$JM_BUILD/bench
 notes=()
@@ -267,6 +269,7 @@ subst() {   # subst STRING [THREADS]
 }
 
 start=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 nalloc=${#names[@]}
 for ((rep = 1; rep <= runs; rep++)); do
 	for w in "${wl_names[@]}"; do
@@ -287,7 +290,7 @@ for ((rep = 1; rep <= runs; rep++)); do
 			# shellcheck disable=SC2046
 			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}" "${wl_threads[$w]}")) \
 				>"$stdout" 2>"$stdout.err"
-			read -r wall rss status <"$out/time" || { wall=0; rss=0; status=255; }
+			read -r wall rss status cpu <"$out/time" || { wall=0; rss=0; status=255; cpu=0; }
 			why=
 			if [ "$status" != 0 ]; then
 				why="exit status $status"
@@ -306,7 +309,7 @@ for ((rep = 1; rep <= runs; rep++)); do
 				echo "$w under $a (run $rep): $why" >>"$out/failures"
 				{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
 			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" >>"$out/results.tsv"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" "$cpu" >>"$out/results.tsv"
 			printf '[%d/%d] %-17s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
 				"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
 		done
@@ -349,6 +352,7 @@ dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "host=$(nproc) CPUs, $(uname -m), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "seconds=$((end - start))"
+	echo "load=$load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 	for a in "${names[@]}"; do
 		echo "allocator=$a ${preload[$a]:-(glibc malloc)} ${envs[$a]//$'\n'/ }"
 	done
