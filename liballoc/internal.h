@@ -175,6 +175,8 @@ void jm__tcache_check_double_free(void *ptr, unsigned binind);
 void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
 void jm__tcache_gc(void);
+void *jm__tcache_large_alloc(size_t npages);
+bool jm__tcache_large_free(void *ptr, size_t npages);
 void jm__tcache_prefork(void);
 void jm__tcache_postfork_parent(void);
 void jm__tcache_postfork_child(void);

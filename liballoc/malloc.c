@@ -33,6 +33,14 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 	}
 	if (size <= JM_LARGE_MAX && align < JM_CHUNK) {
 		size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
+		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && align <= JM_PAGE) {
+			void *p = jm__tcache_large_alloc(npages);
+			if (p) {
+				if (zero)
+					memset(p, 0, size);
+				return p;
+			}
+		}
 		size_t align_pages = align > JM_PAGE ? align >> JM_LG_PAGE : 1;
 		/* An aligned start must exist in a chunk's usable pages. */
 		if ((JM_CHUNK_HDR_PAGES + align_pages - 1) / align_pages * align_pages + npages <=
@@ -121,9 +129,19 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 		}
 		return;
 	}
-	case JM_PM_LARGE:
+	case JM_PM_LARGE: {
+		struct jm_run *run = &c->runs[JM_PM_START(pm)];
+		size_t npages = run->npages;
+		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && jm__run_addr(c, run) == ptr &&
+		    run->state == JM_RUN_LARGE) {
+			if (((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
+				jm__report_misuse("double free of a large region", ptr);
+			if (jm__tcache_large_free(ptr, npages))
+				return;
+		}
 		jm__large_free(c, ptr, pm);
 		return;
+	}
 	default:
 		jm__report_misuse("free of a pointer that is not allocated "
 		    "(double free, or not from malloc)", ptr);
@@ -272,7 +290,8 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		}
 		case JM_PM_LARGE:
 			if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr ||
-			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE)
+			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE ||
+			    ((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
 			if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
 			    jm__large_ralloc_inplace(c, ptr, pm, size))

@@ -158,15 +158,22 @@ static void reap_stale(const char *dir)
 				continue;
 			char *end;
 			long pid = strtol(name + plen, &end, 10);
-			if (pid <= 0 || end == name + plen || strcmp(end, JMSTAT_FILE_SUFFIX) != 0 ||
+			if (pid <= 0 || name[plen] == '0' || strcmp(end, JMSTAT_FILE_SUFFIX) != 0 ||
 			    pid == (long)getpid())
 				continue;
 			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 				continue;
+			/* Only a regular file of ours that is a segment of that pid. */
+			int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0)
+				continue;
 			struct stat st;
-			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_uid == uid)
+			struct jmstat_header h;
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
+			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == JMSTAT_MAGIC &&
+			    h.pid == (uint32_t)pid)
 				unlinkat(dfd, name, 0);
+			close(fd);
 		}
 	}
 	close(dfd);

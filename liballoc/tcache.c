@@ -18,6 +18,11 @@
  * and its capacity halved, down to where it started. The GC runs on the
  * slow path only (every GC_EVENTS fills and flushes), as tcmalloc's does:
  * the fast path pays nothing for it.
+ * Large regions of 4 to 8 pages are cached too, in private lists (at most
+ * JM_TCACHE_LARGE_BYTES per size), without fills: a free pushes, a malloc
+ * pops, and the arena is only asked when the list is empty; the GC returns
+ * the lists that went unused.
+ *
  * At thread exit (a pthread key destructor) everything is flushed and the
  * row is given back.
  */
@@ -207,6 +212,53 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 	}
 }
 
+void *jm__tcache_large_alloc(size_t npages)
+{
+	struct jm_tcache *tc = tls_tc;
+	if (tc == NULL)
+		return NULL;
+	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
+	uintptr_t *w = (uintptr_t *)tc->large[k].head;
+	tc->large[k].used++;
+	if (w == NULL)
+		return NULL;
+	tc->large[k].head = w[0];
+	tc->large[k].n--;
+	w[1] = 0;
+	return w;
+}
+
+bool jm__tcache_large_free(void *ptr, size_t npages)
+{
+	struct jm_tcache *tc = tls_tc;
+	if (tc == NULL)
+		return false;
+	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
+	if (tc->large[k].n >= JM_TCACHE_LARGE_BYTES / (npages << JM_LG_PAGE))
+		return false;
+	uintptr_t *w = ptr;
+	w[0] = tc->large[k].head;
+	w[1] = (uintptr_t)ptr ^ jm__cookie;
+	tc->large[k].head = (uintptr_t)ptr;
+	tc->large[k].n++;
+	return true;
+}
+
+/* Returns the cached large regions of one size to their arenas. */
+static void large_flush(struct jm_tcache *tc, unsigned k)
+{
+	uintptr_t *w = (uintptr_t *)tc->large[k].head;
+	tc->large[k].head = 0;
+	tc->large[k].n = 0;
+	while (w) {
+		uintptr_t *next = (uintptr_t *)w[0];
+		w[1] = 0;
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
+		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+		w = next;
+	}
+}
+
 void jm__tcache_gc(void)
 {
 	struct jm_tcache *tc = tls_tc;
@@ -226,6 +278,11 @@ void jm__tcache_gc(void)
 				jm__tcache_flush_some(tb, b, max);
 		}
 		tc->nfills_since_gc[b] = 0;
+	}
+	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++) {
+		if (tc->large[k].used == 0 && tc->large[k].n)
+			large_flush(tc, k);
+		tc->large[k].used = 0;
 	}
 }
 
@@ -262,6 +319,8 @@ static void tcache_destroy(struct jm_tcache *tc)
 			tb->nrequests = 0;
 		}
 	}
+	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
+		large_flush(tc, k);
 	jm__stats_thread_row_put(tc->row);
 	pthread_mutex_lock(&tc_lock);
 	tc->next_free = tc_free_list;
@@ -277,6 +336,8 @@ void jm__tcache_flush_all_current(void)
 	for (unsigned b = 0; b < JM_NBINS; b++)
 		if (tc->bins[b].ncached)
 			jm__tcache_flush_some(&tc->bins[b], b, 0);
+	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
+		large_flush(tc, k);
 }
 
 static void thread_exit(void *arg)

@@ -55,6 +55,12 @@
 #define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
 #define JM_RUN_MAXPAGES   8
 
+/* Large regions of up to 8 pages are cached per thread too. */
+#define JM_TCACHE_LARGE_MIN_PAGES 4
+#define JM_TCACHE_LARGE_MAX_PAGES 8
+#define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
+#define JM_TCACHE_LARGE_BYTES (128u << 10) /* per class */
+
 #define JM_MAX_ARENAS     1024
 #define JM_MAX_THREAD_ROWS 256
 
@@ -178,6 +184,11 @@ struct jm_tcache {
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];
 	bool filled_last[JM_NBINS];       /* the last slow event was a fill */
+	struct {                          /* large regions, by pages - 4 */
+		uintptr_t head;           /* list through word 0, cookie word 1 */
+		uint32_t n;
+		uint32_t used;            /* allocations since the last GC look */
+	} large[JM_TCACHE_NLARGE];
 	uint64_t nslow;                   /* fills and flushes, for the GC */
 };
 

@@ -155,6 +155,7 @@ static void test_large_runs(void **state)
 	assert_non_null(c);
 	validate();
 	jm_free(b);
+	jm__tcache_flush_all_current(); /* b's pages back to the arena */
 	validate();
 	/* a can grow into b's pages in place. */
 	memset(a, 0x11, 5 * JM_PAGE);
