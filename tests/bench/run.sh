@@ -84,7 +84,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$smoke" = 1 ]; then
-	: "${runs:=1}" "${scale:=0.01}" "${pairs:=2000}" "${limit:=60}" "${scaling:=0}"
+	: "${runs:=1}" "${scale:=0.01}" "${pairs:=20000}" "${limit:=60}" "${scaling:=0}"
 fi
 : "${runs:=3}" "${scale:=1}" "${pairs:=100000}" "${limit:=300}" "${scaling:=1}"
 
