@@ -130,7 +130,7 @@ API_ASAN    := $(API_SRCS:tests/api/%.c=build/tests/api-asan/%)
 API_UBSAN   := $(API_SRCS:tests/api/%.c=build/tests/api-ubsan/%)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 
-build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a
+build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a $(wildcard common/*.[ch] tests/fuzz/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS)
 

@@ -406,11 +406,20 @@ int jm_seg_read_fd(int fd, struct jm_seg *out)
 	if (st.st_size < 0 || (uint64_t)st.st_size > JM_SEG_MAX_SIZE)
 		return JM_SEG_EBOUNDS;
 	len = (size_t)st.st_size;
-	buf = malloc(len ? len : 1);
+	buf = calloc(1, len ? len : 1);
 	if (buf == NULL)
 		return JM_SEG_ENOMEM;
 
-	err = pread_full(fd, buf, len, 0);
+	/* Thread rows past the writer's high-water mark are zero: not read
+	 * (they are most of the file). The whole buffer is validated anyway. */
+	size_t need = len;
+	if (len >= sizeof h && (err = pread_full(fd, &h, sizeof h, 0)) == 0 &&
+	    h.magic == JMSTAT_MAGIC && h.version == JMSTAT_VERSION &&
+	    h.nthreads_hw <= h.nthreads_max && h.thread_off <= len &&
+	    h.thread_stride <= len &&
+	    h.thread_off + (uint64_t)h.nthreads_hw * h.thread_stride <= len)
+		need = (size_t)(h.thread_off + (uint64_t)h.nthreads_hw * h.thread_stride);
+	err = pread_full(fd, buf, need, 0);
 	if (err == 0)
 		err = parse_header(buf, len, &h);
 	if (err == 0 && st.st_uid != h.uid)

@@ -82,6 +82,8 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 		unsigned bit = (unsigned)__builtin_ctzll(~rows_taken[w]);
 		rows_taken[w] |= 1ULL << bit;
 		row = thread_row(w * 64 + bit);
+		if (w * 64 + bit >= jm__seg->nthreads_hw)
+			__atomic_store_n(&jm__seg->nthreads_hw, w * 64 + bit + 1, __ATOMIC_RELEASE);
 	}
 	if (row == NULL && private_rows) {
 		row = private_rows;

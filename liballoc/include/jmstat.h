@@ -114,8 +114,13 @@ struct jmstat_header {
 	uint64_t bin_off;
 	uint64_t thread_off;
 	uint64_t large_max;      /* largest large size; above it is huge */
-	uint64_t update_ns;      /* CLOCK_REALTIME of the last update, ns */
-	uint64_t reserved[8];    /* zero; room for later sections */
+	uint64_t update_ns;      /* CLOCK_REALTIME at creation, ns */
+	uint32_t nthreads_hw;    /* thread rows ever handed out: the rows from
+	                            this index on are all zero, and a reader
+	                            need not read them (it grows while the
+	                            process runs; at most nthreads_max) */
+	uint32_t reserved0;
+	uint64_t reserved[7];    /* zero; room for later sections */
 };
 
 /* One small size class. */

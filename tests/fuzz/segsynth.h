@@ -176,6 +176,7 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	h->nbins = p->nbins;
 	h->narenas = p->narenas;
 	h->nthreads_max = p->nthreads_max;
+	h->nthreads_hw = p->nthreads_max;  /* every row may be in use */
 	h->class_size = sizeof(struct jmstat_class);
 	h->arena_size = sizeof(struct jmstat_arena);
 	h->bin_size = sizeof(struct jmstat_bin);
