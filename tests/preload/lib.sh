@@ -89,15 +89,28 @@ jm_proof() {
 		grep -E "normal symbol \`(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign)'" \
 		>"$JM_TMP/$name.bindings" || true
 	n=$(grep -c -F -e "to $JMALLOC_LIB [0]" -e "to $lib [0]" "$JM_TMP/$name.bindings")
-	if grep -v -F -e "to $JMALLOC_LIB [0]" -e "to $lib [0]" "$JM_TMP/$name.bindings" \
-		>"$JM_TMP/$name.elsewhere"; then
-		head -n 5 "$JM_TMP/$name.elsewhere"
-		jm_fail "$name: malloc functions bound to something else than libjmalloc.so"
+	# Bindings elsewhere are allowed only to an object that does not
+	# define the function: a non-PIE program that takes the address of
+	# free has a PLT stub for it, which jumps on to libjmalloc.so.
+	local target sym
+	grep -v -F -e "to $JMALLOC_LIB [0]" -e "to $lib [0]" "$JM_TMP/$name.bindings" |
+		sed -E "s/.* to ([^ ]*) \[0\]: normal symbol .([a-z_]*)'.*/\1 \2/" | sort -u |
+		while read -r target sym; do
+			if nm -D --defined-only "$target" 2>/dev/null | grep -q -E " [TtWiI] $sym(@|\$)"; then
+				grep -E "to $target \[0\]: normal symbol .$sym'" "$JM_TMP/$name.bindings" | head -n 3
+				echo "$target"
+			fi
+		done >"$JM_TMP/$name.elsewhere"
+	if [ -s "$JM_TMP/$name.elsewhere" ]; then
+		cat "$JM_TMP/$name.elsewhere"
+		jm_fail "$name: malloc functions bound to another allocator than libjmalloc.so"
 	fi
+	local prog_re
 	for prog in "$@"; do
-		grep -q -E "binding file ([^ ]*/)?$prog \[0\] to ($JMALLOC_LIB|$lib) \[0\]: normal symbol \`(malloc|calloc|realloc|free)'" \
+		prog_re=$(printf '%s' "$prog" | sed 's/[]\/$*.^+?(){}|[]/\\&/g')
+		grep -q -E "binding file ([^ ]*/)?$prog_re \[0\] to ($JMALLOC_LIB|$lib) \[0\]: normal symbol \`(malloc|calloc|realloc|free)'" \
 			"$JM_TMP/$name.bindings" ||
 			jm_fail "$name: $prog's malloc was not bound to libjmalloc.so"
 	done
-	echo "$name: $n malloc-family bindings to libjmalloc.so in $(ls "$JM_TMP/$name.ld."* | wc -l) processes, none elsewhere"
+	echo "$name: $n malloc-family bindings to libjmalloc.so in $(ls "$JM_TMP/$name.ld."* | wc -l) processes, none to another allocator"
 }
