@@ -76,6 +76,7 @@ struct jmd_bin {
 	uint64_t nruns;
 	uint64_t nfills;
 	uint64_t nflushes;
+	uint64_t lock_contended;
 	double malloc_rate;      /* d(nmalloc)/dt over the last interval, 1/s */
 	double request_rate;     /* d(nrequests)/dt, 1/s */
 };
@@ -230,6 +231,8 @@ struct jmd {
 	bool late;                       /* ticks take longer than the interval */
 	bool in_tick;                    /* the tick's sampling loop is running */
 	struct jmd_totals host;          /* the latest tick's totals, all processes */
+	uint64_t seg_read_errors;        /* reads of a segment that gave no sample */
+	uint64_t seg_rejected;           /* segment files skipped as bad (one per file) */
 
 	/* server.c */
 	uv_pipe_t server;

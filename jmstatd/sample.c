@@ -311,6 +311,7 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 			bin->nruns += row->nruns;
 			bin->nfills += row->nfills;
 			bin->nflushes += row->nflushes;
+			bin->lock_contended += row->lock_contended;
 			struct jmd_arena *ar = &p->arenas[a];
 			ar->allocated += row->curregs * cl->size;
 			ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
@@ -355,6 +356,7 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
                       const struct stat *st)
 {
+	d->seg_read_errors++;
 	if (e->proc) {
 		char why[160];
 		snprintf(why, sizeof(why), "its segment no longer reads (%s)", jm_seg_strerror(err));
@@ -371,6 +373,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 		return;     /* most likely still being built */
 	}
 	e->logged = true;
+	d->seg_rejected++;
 	e->logged_dev = dev;
 	e->logged_ino = ino;
 	if (err == JM_SEG_EIO)
