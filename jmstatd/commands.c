@@ -1,5 +1,9 @@
 /*
- * commands.c: the protocol's commands, from a parsed request to a reply.
+ * commands.c: the protocol's commands, from a request line to a reply.
+ *
+ * jmd_request() is the whole parser of what a client sends: one line
+ * (server.c frames them) to its JSON reply, with no I/O, so that the fuzz
+ * target (tests/fuzz/request_fuzz.c) can drive it.
  *
  * Every reply is one JSON object: {"ok": true, "time": T, ...} or
  * {"ok": false, "error": "...", "time": T}, where T is the unix time of the
@@ -482,4 +486,22 @@ json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 	}
 	shown[n] = '\0';
 	return jmd_error(d, "unknown command '%s'", shown);
+}
+
+json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len)
+		return NULL;   /* a blank line asks nothing */
+	json_error_t err;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (!req)
+		return jmd_error(d, "invalid JSON: %s", err.text);
+	json_t *reply = jmd_command(d, uid, c, req);
+	json_decref(req);
+	return reply;
 }

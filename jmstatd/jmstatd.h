@@ -281,6 +281,10 @@ double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
 
 /* ------------------------------------------------------------ commands.c */
 json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+/* One request line (its newline taken off) to its reply, NULL for a blank
+ * line; c may be NULL (then subscribe subscribes nothing). The fuzz target
+ * tests/fuzz/request_fuzz.c drives it. */
+json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
 json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
 

@@ -136,23 +136,7 @@ void jmd_client_send(struct jmd_client *c, json_t *reply)
 
 static void handle_line(struct jmd_client *c, char *line, size_t len)
 {
-	struct jmd *d = c->d;
-	if (len && line[len - 1] == '\r')
-		len--;
-	size_t i = 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	if (i == len)
-		return;   /* a blank line asks nothing */
-	json_error_t err;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-	if (!req) {
-		jmd_client_send(c, jmd_error(d, "invalid JSON: %s", err.text));
-		return;
-	}
-	json_t *reply = jmd_command(d, c->uid, c, req);
-	json_decref(req);
-	jmd_client_send(c, reply);
+	jmd_client_send(c, jmd_request(c->d, c->uid, c, line, len));
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
