@@ -5,7 +5,8 @@
 #   make check                the whole test suite (tests/runner.sh)
 #   make demo                 the quick-start demonstration
 #   make bench                the benchmark suite (tests/bench)
-#   make fuzz                 the segment reader's fuzz target, longer (FUZZ_SECONDS)
+#   make fuzz                 every fuzz target, longer (FUZZ_SECONDS each)
+#   make stress               the stress tests in full (make check runs them short)
 #   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
 #   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
 #                             under a sanitizer (address|undefined|thread)
@@ -188,12 +189,20 @@ demo:
 bench: all
 	$(TEST_ENV) tests/bench/run.sh
 
-# The segment reader's fuzz target for a longer run than `make check` gives
-# it, on a corpus kept in build/fuzz/corpus: make fuzz FUZZ_SECONDS=3600
+# Every fuzz target (tests/fuzz/*.test.sh) for a longer run than `make
+# check` gives it, FUZZ_SECONDS each, on corpora kept in
+# build/fuzz/corpus/NAME: make fuzz FUZZ_SECONDS=3600
 FUZZ_SECONDS ?= 600
-fuzz:
-	$(TEST_ENV) JM_FUZZ_SECONDS=$(FUZZ_SECONDS) JM_FUZZ_CORPUS=$(CURDIR)/build/fuzz/corpus \
-	  tests/fuzz/segread.test.sh
+FUZZ_TESTS := $(sort $(wildcard tests/fuzz/*.test.sh))
+fuzz: all
+	@for t in $(FUZZ_TESTS); do echo "== $$t"; \
+	  $(TEST_ENV) JM_FUZZ_SECONDS=$(FUZZ_SECONDS) JM_FUZZ_CORPUS=$(CURDIR)/build/fuzz/corpus \
+	    $$t || exit 1; done
+
+# The stress tests (tests/stress/*.test.sh) in their full form: make check
+# runs the same scripts in a short, bounded form.
+stress: tests
+	$(TEST_ENV) JM_STRESS_FULL=1 tests/runner.sh $(sort $(wildcard tests/stress/*.test.sh))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
@@ -208,5 +217,5 @@ install: all
 clean:
 	rm -rf build liballoc/libjmalloc.so liballoc/libjmalloc.a jmstatd/jmstatd jmctl/jmctl
 
-.PHONY: all check tests demo bench fuzz install clean
+.PHONY: all check tests demo bench fuzz stress install clean
 .SECONDARY:
