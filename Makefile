@@ -52,20 +52,27 @@ CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 # but the API, which malloc.c marks with JM_EXPORT.
 LIB_SRCS  := $(sort $(wildcard liballoc/*.c))
 LIB_CFLAGS = $(BASECFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-             -fno-builtin -fno-stack-protector -pthread -Iliballoc -Iliballoc/include
+             -fno-builtin -fno-stack-protector -fno-reorder-blocks-and-partition \
+             -pthread -Iliballoc -Iliballoc/include
 
 REL_OBJS  := $(LIB_SRCS:%.c=build/rel/%.o)
 # The test build: the same sources without the libc names (so that it can
 # live beside a sanitizer's malloc) and with the internals reachable.
 TST_OBJS  := $(LIB_SRCS:%.c=build/test/%.o)
 
+# The allocator's code goes to its own section, jm_text, so that the heap
+# profiler can tell its own frames from the program's (prof.c).
+JM_SECTION = objcopy --rename-section .text=jm_text $@
+
 build/rel/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(JM_SECTION)
 
 build/test/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+	$(JM_SECTION)
 
 liballoc/libjmalloc.so: $(REL_OBJS)
 	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,libjmalloc.so -o $@ $^ $(LDFLAGS)
@@ -144,9 +151,11 @@ build/tests/api/%: tests/api/%.c liballoc/libjmalloc.so
 build/asan/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+	$(JM_SECTION)
 build/ubsan/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
+	$(JM_SECTION)
 
 build/tests/api-asan/%: tests/api/%.c $(LIB_SRCS:%.c=build/asan/%.o)
 	@mkdir -p $(dir $@)

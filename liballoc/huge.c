@@ -150,6 +150,7 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		/* The region keeps the arena it is charged to. */
 		void *p = h->addr;
 		h->size = usable;
+		h->prof_site = 0;
 		if (zero)
 			memset(p, 0, usable);
 		if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
@@ -174,6 +175,7 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	h->addr = p;
 	h->size = usable;
 	h->map_size = usable;
+	h->prof_site = 0;
 	h->arena = jm__thread_arena()->index;
 	if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
 		jm__os_unmap(p, usable);
@@ -189,6 +191,10 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 {
 	if (h->addr != ptr)
 		jm__report_misuse("free of a pointer inside a huge region", ptr);
+	if (h->prof_site) {
+		jm__prof_free(h->prof_site, h->prof_size);
+		h->prof_site = 0;
+	}
 	jm__rtree_clear((uintptr_t)ptr);
 	charge(h->arena, -(long long)h->size, 0, 0, 1);
 	if (jm__opt.decay_ms == 0 || h->map_size > RETAIN_BYTES) {

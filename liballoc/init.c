@@ -25,6 +25,7 @@ static void prefork(void)
 {
 	if (!atomic_load(&jm__initialized))
 		return;
+	jm__prof_prefork();
 	jm__stats_prefork();
 	jm__tcache_prefork();
 	jm__arena_prefork();
@@ -43,6 +44,7 @@ static void postfork_parent(void)
 	jm__arena_postfork_parent();
 	jm__tcache_postfork_parent();
 	jm__stats_postfork_parent();
+	jm__prof_postfork_parent();
 }
 
 static void postfork_child(void)
@@ -56,6 +58,7 @@ static void postfork_child(void)
 	jm__huge_postfork_child();
 	jm__arena_postfork_child();
 	jm__tcache_postfork_child();
+	jm__prof_postfork_child();
 }
 
 void jm__init_slow(void)

@@ -163,7 +163,15 @@ void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
 extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
-extern __thread struct jmstat_tcache_bin *jm__tls_tbins; /* or jm__tcache_none */
+/* What the fast paths read, in one thread-local block (one address
+ * computation for both). */
+struct jm_tls {
+	struct jmstat_tcache_bin *tbins;  /* the thread's cache, or jm__tcache_none */
+	int64_t sample_left;              /* bytes until the next sampled one */
+};
+extern __thread struct jm_tls jm__tls;
+#define jm__tls_tbins (jm__tls.tbins)
+#define jm__tls_sample_left (jm__tls.sample_left)
 extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting,
                                         3 has no cache by configuration */
 extern uintptr_t jm__cookie;
@@ -194,6 +202,7 @@ void jm__stats_thread_row_put(struct jmstat_thread *row);
 size_t jm__stats_thread_row_size(void);
 void jm__stats_postfork_child(struct jmstat_thread *keep);
 extern bool jm__stats_pending;       /* a forked child has yet to publish */
+bool jm__stats_reserve_sites(uint32_t rows);
 void jm__stats_publish_child(void);
 void jm__stats_prefork(void);
 void jm__stats_postfork_parent(void);
@@ -208,11 +217,27 @@ static inline void jm__ensure_init(void)
 		jm__init_slow();
 }
 
+/* ---- prof.c: the sampled heap profile */
+void *jm__prof_alloc(size_t size, size_t align, bool zero);
+void jm__prof_free(uint32_t site, size_t size);
+void jm__prof_prefork(void);
+void jm__prof_postfork_parent(void);
+void jm__prof_postfork_child(void);
+/* Counts an allocation against the thread's sampling budget; true when
+ * this one is to be sampled. */
+static inline bool jm__prof_take(size_t size)
+{
+	return jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0);
+}
+
 /* ---- validate.c: the heap walker tests call; 0 or the violations */
 int jm__heap_validate(void);
 
 /* ---- malloc.c: the entry points, also under the jm_ names */
 void *jm__alloc_slow(size_t size, bool zero);
 void jm__free_slow(void *ptr);
+void *jm__alloc_plain(size_t size, size_t align, bool zero);   /* unsampled */
+void *jm__alloc_sampled(size_t size, size_t align, bool zero); /* large or huge */
+void jm__mark_sampled(void *ptr, uint32_t site, size_t size);
 
 #endif

@@ -24,7 +24,7 @@ static inline struct jm_chunk *ptr_chunk(uintptr_t u)
 
 /* ---------------------------------------------------------- slow paths */
 
-static void *alloc_big(size_t size, size_t align, bool zero)
+static void *alloc_big(size_t size, size_t align, bool zero, bool cache)
 {
 	jm__ensure_init();
 	if (size > (size_t)PTRDIFF_MAX) {
@@ -33,7 +33,7 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 	}
 	if (size <= JM_LARGE_MAX && align < JM_CHUNK) {
 		size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
-		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && align <= JM_PAGE) {
+		if (cache && npages <= JM_TCACHE_LARGE_MAX_PAGES && align <= JM_PAGE) {
 			void *p = jm__tcache_large_alloc(npages);
 			if (p) {
 				if (zero)
@@ -79,14 +79,61 @@ static void *alloc_small(size_t size, bool zero)
 	return p;
 }
 
+/* Any allocation, not counted for sampling. */
+void *jm__alloc_plain(size_t size, size_t align, bool zero)
+{
+	jm__ensure_init();
+	if (align <= JM_QUANTUM) {
+		if (size <= JM_SMALL_MAX)
+			return alloc_small(size, zero);
+		return alloc_big(size, 0, zero, true);
+	}
+	if (size > (size_t)PTRDIFF_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t usize = size ? size : 1;
+	if (align <= JM_PAGE && usize <= JM_SMALL_MAX) {
+		/* A class whose size is a multiple of align has aligned regions,
+		 * since runs start on a page. */
+		for (unsigned b = jm__size2bin(usize); b < JM_NBINS; b++)
+			if (jm__bin_info[b].size % align == 0)
+				return alloc_small(jm__bin_info[b].size, zero);
+	}
+	return alloc_big(usize < JM_SMALL_MAX + 1 ? JM_SMALL_MAX + 1 : usize, align, zero, true);
+}
+
+/* A sampled allocation: a large region of its own (a page for a small
+ * size) or a huge one, never from a cache, so that its free is seen. */
+void *jm__alloc_sampled(size_t size, size_t align, bool zero)
+{
+	return alloc_big(size ? size : 1, align > JM_QUANTUM ? align : 0, zero, false);
+}
+
+void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
+{
+	uintptr_t u = (uintptr_t)ptr;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e & JM_RTREE_HUGE) {
+		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
+		h->prof_size = size;
+		h->prof_site = site;
+		return;
+	}
+	struct jm_chunk *c = ptr_chunk(u);
+	struct jm_run *run = &c->runs[JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE])];
+	run->prof_size = (uint32_t)size;
+	run->prof_site = (uint16_t)site;
+}
+
 JM_NOINLINE void *jm__alloc_slow(size_t size, bool zero)
 {
 	jm__ensure_init();
 	if (jm_unlikely(jm__stats_pending))
 		jm__stats_publish_child();
-	if (size <= JM_SMALL_MAX)
-		return alloc_small(size, zero);
-	return alloc_big(size, 0, zero);
+	if (jm__prof_take(size))
+		return jm__prof_alloc(size, 0, zero);
+	return jm__alloc_plain(size, 0, zero);
 }
 
 JM_NOINLINE void jm__free_slow(void *ptr)
@@ -132,7 +179,12 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 	case JM_PM_LARGE: {
 		struct jm_run *run = &c->runs[JM_PM_START(pm)];
 		size_t npages = run->npages;
-		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && jm__run_addr(c, run) == ptr &&
+		if (run->prof_site && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
+			jm__prof_free(run->prof_site, run->prof_size);
+			run->prof_site = 0;
+		}
+		if (npages >= JM_TCACHE_LARGE_MIN_PAGES && npages <= JM_TCACHE_LARGE_MAX_PAGES &&
+		    jm__run_addr(c, run) == ptr &&
 		    run->state == JM_RUN_LARGE) {
 			if (((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
 				jm__report_misuse("double free of a large region", ptr);
@@ -174,19 +226,9 @@ static void *aligned_impl(size_t align, size_t size)
 	if (align <= JM_QUANTUM)
 		return jm_malloc(size);
 	jm__ensure_init();
-	if (size > (size_t)PTRDIFF_MAX) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	size_t usize = size ? size : 1;
-	if (align <= JM_PAGE && usize <= JM_SMALL_MAX) {
-		/* A class whose size is a multiple of align has aligned regions,
-		 * since runs start on a page. */
-		for (unsigned b = jm__size2bin(usize); b < JM_NBINS; b++)
-			if (jm__bin_info[b].size % align == 0)
-				return alloc_small(jm__bin_info[b].size, false);
-	}
-	return alloc_big(usize < JM_SMALL_MAX + 1 ? JM_SMALL_MAX + 1 : usize, align, false);
+	if (jm__prof_take(size))
+		return jm__prof_alloc(size, align, false);
+	return jm__alloc_plain(size, align, false);
 }
 
 /* ------------------------------------------------------------- the API */
@@ -197,7 +239,9 @@ JM_EXPORT void *jm_malloc(size_t size)
 	if (jm_likely(size <= JM_SMALL_MAX)) {
 		struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
 		uintptr_t *p = (uintptr_t *)tb->opaque;
-		if (jm_likely(p != NULL)) {
+		int64_t left = jm__tls_sample_left - (int64_t)size;
+		if (jm_likely(p != NULL && left >= 0)) {
+			jm__tls_sample_left = left;
 			tb->opaque = p[0];
 			p[1] = 0;
 			tb->ncached--;
@@ -248,7 +292,9 @@ JM_EXPORT void *jm_calloc(size_t nmemb, size_t size)
 			memset(p, 0, total);
 		return p;
 	}
-	return alloc_big(total, 0, true);
+	if (jm__prof_take(total))
+		return jm__prof_alloc(total, 0, true);
+	return alloc_big(total, 0, true, true);
 }
 
 JM_EXPORT void *jm_realloc(void *ptr, size_t size)
@@ -272,7 +318,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		if (h->addr != ptr)
 			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
-		if (size > JM_LARGE_MAX && jm__huge_ralloc(h, ptr, size))
+		if (size > JM_LARGE_MAX && h->prof_site == 0 && jm__huge_ralloc(h, ptr, size))
 			return ptr;
 		old = h->size;
 	} else {
@@ -294,6 +340,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			    ((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
 			if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
+			    c->runs[JM_PM_START(pm)].prof_site == 0 &&
 			    jm__large_ralloc_inplace(c, ptr, pm, size))
 				return ptr;
 			old = jm__large_usable(c, pm);

@@ -39,6 +39,10 @@ static jm_lock_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
 static struct jmstat_thread *private_rows;   /* free private rows */
 static char *snapshot;                        /* what a forked child gets */
+static dev_t seg_dev;                         /* the published file, to */
+static ino_t seg_ino;                         /* reopen it safely */
+static uint64_t seg_backed;                   /* thread rows backed so far */
+static uint64_t sites_backed;                 /* site rows backed so far */
 static struct jmstat_thread *snapshot_row;
 bool jm__stats_pending;
 
@@ -72,6 +76,57 @@ static bool row_in_segment(const struct jmstat_thread *row)
 	    (const char *)row < (const char *)jm__seg + seg_size;
 }
 
+/* Backs [off, off + len) of the published file with memory (fallocate),
+ * so that writing through the mapping can never SIGBUS. The file is
+ * reopened by name and checked to be the same one; no descriptor is kept
+ * open, since a program may close or reuse descriptors it does not know. */
+static bool seg_back(uint64_t off, uint64_t len)
+{
+	if (!seg_published)
+		return true;
+	uint64_t start = off & ~(uint64_t)JM_PAGE_MASK;
+	uint64_t end = (off + len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
+	if (end > seg_size)
+		end = seg_size;
+	int fd = open(seg_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && st.st_dev == seg_dev && st.st_ino == seg_ino &&
+	    fallocate(fd, 0, (off_t)start, (off_t)(end - start)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Thread rows are backed eight at a time; under rows_lock. */
+static bool back_thread_rows(uint64_t rows)
+{
+	if (rows <= seg_backed)
+		return true;
+	uint64_t want = (rows + 7) & ~(uint64_t)7;
+	if (want > jm__seg->nthreads_max)
+		want = jm__seg->nthreads_max;
+	if (!seg_back(jm__seg->thread_off + seg_backed * jm__seg->thread_stride,
+	        (want - seg_backed) * jm__seg->thread_stride))
+		return false;
+	seg_backed = want;
+	return true;
+}
+
+bool jm__stats_reserve_sites(uint32_t rows)
+{
+	if (rows <= sites_backed)
+		return true;
+	uint64_t want = (rows + 7) & ~(uint64_t)7;
+	if (want > jm__seg->nsites_max)
+		want = jm__seg->nsites_max;
+	if (!seg_back(jm__seg->site_off + sites_backed * jm__seg->site_stride,
+	        (want - sites_backed) * jm__seg->site_stride))
+		return false;
+	sites_backed = want;
+	return true;
+}
+
 struct jmstat_thread *jm__stats_thread_row_get(void)
 {
 	struct jmstat_thread *row = NULL;
@@ -80,10 +135,13 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 		if (~rows_taken[w] == 0)
 			continue;
 		unsigned bit = (unsigned)__builtin_ctzll(~rows_taken[w]);
+		unsigned i = w * 64 + bit;
+		if (!back_thread_rows(i + 1))
+			break; /* no memory for the file: a private row */
 		rows_taken[w] |= 1ULL << bit;
-		row = thread_row(w * 64 + bit);
-		if (w * 64 + bit >= jm__seg->nthreads_hw)
-			__atomic_store_n(&jm__seg->nthreads_hw, w * 64 + bit + 1, __ATOMIC_RELEASE);
+		row = thread_row(i);
+		if (i >= jm__seg->nthreads_hw)
+			__atomic_store_n(&jm__seg->nthreads_hw, i + 1, __ATOMIC_RELEASE);
 	}
 	if (row == NULL && private_rows) {
 		row = private_rows;
@@ -183,7 +241,7 @@ static void reap_stale(const char *dir)
 
 /* Opens a new segment file for `pid`, replacing a stale one of our own
  * (left by an exec in this process, or by a dead process with our pid). */
-static int create_file(pid_t pid, size_t size)
+static int create_file(pid_t pid, size_t size, size_t core)
 {
 	const char *dir = stats_dir();
 	reap_stale(dir);
@@ -206,9 +264,16 @@ static int create_file(pid_t pid, size_t size)
 	}
 	if (fd < 0)
 		return -1;
-	int err = fallocate(fd, 0, 0, (off_t)size);
-	if (err != 0 && errno == EOPNOTSUPP)
-		err = ftruncate(fd, (off_t)size);
+	/* The full size at once (readers check it), memory for the core now,
+	 * for thread and site rows as they are used. */
+	int err = ftruncate(fd, (off_t)size);
+	if (err == 0)
+		err = fallocate(fd, 0, 0, (off_t)core);
+	struct stat st;
+	if (err == 0 && (err = fstat(fd, &st)) == 0) {
+		seg_dev = st.st_dev;
+		seg_ino = st.st_ino;
+	}
 	if (err != 0) {
 		int e = errno;
 		close(fd);
@@ -273,7 +338,13 @@ void jm__stats_init(void)
 	h.bin_off = align64(h.arena_off + (size_t)h.narenas * sizeof(struct jmstat_arena));
 	h.thread_off = align64(h.bin_off + (size_t)h.narenas * JM_NBINS * sizeof(struct jmstat_bin));
 	h.large_max = JM_LARGE_MAX;
-	size_t size = (h.thread_off + (size_t)h.nthreads_max * h.thread_stride + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	h.nsites_max = jm__opt.prof_sample ? JM_MAX_SITES : 0;
+	h.site_size = sizeof(struct jmstat_site);
+	h.site_stride = (uint32_t)align64(sizeof(struct jmstat_site) + (JM_NBINS + 1) * sizeof(uint64_t));
+	h.site_off = align64(h.thread_off + (size_t)h.nthreads_max * h.thread_stride);
+	h.sample_bytes = jm__opt.prof_sample;
+	size_t size = (h.site_off + (size_t)h.nsites_max * h.site_stride + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	size_t core = (h.thread_off + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	h.total_size = size;
 	read_identity(&h);
 
@@ -281,7 +352,7 @@ void jm__stats_init(void)
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another. */
 	if (jm__opt.stats && !getauxval(AT_SECURE)) {
-		int fd = create_file((pid_t)h.pid, size);
+		int fd = create_file((pid_t)h.pid, size, core);
 		if (fd >= 0) {
 			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			close(fd);
@@ -341,6 +412,8 @@ void jm__stats_prefork(void)
 		return;
 	snapshot_row = jm__tcache_current_row();
 	memcpy(snapshot, jm__seg, jm__seg->thread_off);
+	memcpy(snapshot + jm__seg->site_off, (char *)jm__seg + jm__seg->site_off,
+	    (size_t)jm__seg->nsites_hw * jm__seg->site_stride);
 	if (snapshot_row && row_in_segment(snapshot_row))
 		memcpy(snapshot + ((char *)snapshot_row - (char *)jm__seg), snapshot_row,
 		    jm__seg->thread_stride);
@@ -355,7 +428,10 @@ void jm__stats_postfork_child(struct jmstat_thread *keep)
 		if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
 		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			jm__fatal("cannot map the stats segment in a forked child");
-		memcpy(jm__seg, snapshot, ((struct jmstat_header *)snapshot)->thread_off);
+		const struct jmstat_header *sh = (const struct jmstat_header *)snapshot;
+		memcpy(jm__seg, snapshot, sh->thread_off);
+		memcpy((char *)jm__seg + sh->site_off, snapshot + sh->site_off,
+		    (size_t)sh->nsites_hw * sh->site_stride);
 		if (keep && row_in_segment(keep))
 			memcpy(keep, snapshot + ((char *)keep - (char *)jm__seg), jm__seg->thread_stride);
 		seg_published = false;
@@ -382,23 +458,36 @@ void jm__stats_publish_child(void)
 	jm__stats_pending = false;
 	struct jmstat_header *h = jm__seg;
 	read_identity(h);
-	int fd = create_file((pid_t)h->pid, seg_size);
+	size_t core = (h->thread_off + JM_PAGE_MASK) & ~(size_t)JM_PAGE_MASK;
+	int fd = create_file((pid_t)h->pid, seg_size, core);
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
 		pthread_mutex_unlock(&rows_lock);
 		return;
 	}
-	/* Copy the content, then map the file over the private copy. */
-	size_t done = 0;
-	while (done < seg_size) {
-		ssize_t w = pwrite(fd, (char *)jm__seg + done, seg_size - done, (off_t)done);
-		if (w <= 0)
-			break;
-		done += (size_t)w;
+	/* Copy what is used (the core, the thread rows up to the high-water
+	 * mark, the sites), then map the file over the private copy. */
+	struct { uint64_t off, len; } parts[3] = {
+		{ 0, h->thread_off },
+		{ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride },
+		{ h->site_off, (uint64_t)h->nsites_hw * h->site_stride },
+	};
+	bool ok = true;
+	for (int i = 0; i < 3 && ok; i++) {
+		size_t done = 0;
+		while (done < parts[i].len) {
+			ssize_t w = pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
+			    (off_t)(parts[i].off + done));
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		ok = done == parts[i].len;
 	}
-	if (done == seg_size &&
-	    mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
+	seg_backed = h->nthreads_hw;
+	sites_backed = h->nsites_hw;
+	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		madvise(jm__seg, seg_size, MADV_DONTFORK);
 		seg_published = true;
 	} else {

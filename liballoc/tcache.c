@@ -39,7 +39,7 @@
 /* The cache of a thread that has none: empty, capacity 0, never written;
  * the fast paths fall through to the slow ones without testing for NULL. */
 struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
-__thread struct jmstat_tcache_bin *jm__tls_tbins = jm__tcache_none;
+__thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
 __thread int jm__tls_state;
 static __thread struct jm_tcache *tls_tc;
 static __thread struct jm_arena *tls_arena;

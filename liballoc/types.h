@@ -63,6 +63,7 @@
 
 #define JM_MAX_ARENAS     1024
 #define JM_MAX_THREAD_ROWS 256
+#define JM_MAX_SITES      1024
 
 /* Page map entries (64 bits): what the page at that index of a chunk
  * belongs to, with all that free() needs to check and file a small region
@@ -110,7 +111,8 @@ struct jm_run {
 	uint8_t  binind;          /* small: the size class */
 	uint8_t  dirty;           /* free: pages may be resident */
 	uint8_t  on_list;         /* small: on its bin's non-full list */
-	uint8_t  pad[2];
+	uint16_t prof_site;       /* large: sampled, site row + 1; else 0 */
+	uint32_t prof_size;       /* large, sampled: the size asked for */
 	uint64_t bitmap[JM_BITMAP_WORDS]; /* small: 1 = region free */
 };
 
@@ -169,6 +171,8 @@ struct jm_huge {
 	size_t map_size;          /* bytes mapped */
 	unsigned arena;           /* arena charged for it */
 	uint64_t freed_ns;        /* retained: when it was freed */
+	uint64_t prof_size;       /* sampled: the size asked for */
+	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */
 };
 

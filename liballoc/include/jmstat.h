@@ -17,6 +17,15 @@
  *                                                thread_stride bytes, its
  *                                                nbins jmstat_tcache_bin
  *                                                rows following it
+ *   struct jmstat_site    [nsites_max]           at site_off, each
+ *                                                site_stride bytes, its
+ *                                                nbins + 1 uint64_t
+ *                                                following it
+ *
+ * The file has its full size from the start, but only the header, class,
+ * arena and bin sections are backed by memory at once; thread and site rows
+ * are backed (fallocate) as they are first used, so that a process with
+ * few threads and sites costs the host little. Unused rows read as zero.
  *
  * Rules (after Varnish VSM, the JVM's hsperfdata and PCP's MMV):
  * - fixed-width little-endian types, no pointers a reader must follow, only
@@ -119,8 +128,18 @@ struct jmstat_header {
 	                            this index on are all zero, and a reader
 	                            need not read them (it grows while the
 	                            process runs; at most nthreads_max) */
-	uint32_t reserved0;
-	uint64_t reserved[7];    /* zero; room for later sections */
+	uint32_t nsites_max;     /* rows of the site table */
+	uint64_t site_off;       /* offset of the site table */
+	uint32_t site_size;      /* sizeof(struct jmstat_site) */
+	uint32_t site_stride;    /* bytes from one site row to the next */
+	uint32_t nsites_hw;      /* site rows ever used (rows are taken in
+	                            order and never given back) */
+	uint32_t reserved1;
+	uint64_t sample_bytes;   /* mean bytes between two sampled
+	                            allocations (prof_sample); 0: off */
+	uint64_t sites_dropped;  /* sampled allocations not recorded because
+	                            the site table was full */
+	uint64_t reserved[3];    /* zero; room for later sections */
 };
 
 /* One small size class. */
@@ -162,6 +181,27 @@ struct jmstat_thread {
 	uint32_t reserved;
 	uint64_t opaque;         /* private to the writer: ignore */
 	/* followed by struct jmstat_tcache_bin bins[nbins] */
+};
+
+/* One call site of the sampled heap profile (PRODUCT §7): a distinct stack
+ * of return addresses of sampled allocations, with unbiased estimates:
+ * each sampled allocation of size s counts 1/p objects and s/p bytes,
+ * where p = 1 - exp(-s / sample_bytes) is its chance of being sampled.
+ * Guarded by seq like the arena and bin rows. Followed by nbins + 1
+ * uint64_t: the estimated live bytes by small size class, then the live
+ * bytes of large and huge regions. */
+#define JMSTAT_SITE_FRAMES 24
+struct jmstat_site {
+	uint32_t seq;            /* seqlock: odd while being written */
+	uint32_t nframes;        /* frames used; 0: the row is unused */
+	uint64_t hash;           /* of the frames, the writer's lookup key */
+	uint64_t live_bytes;     /* estimated bytes allocated here, live */
+	uint64_t live_objects;   /* estimated objects allocated here, live */
+	uint64_t alloc_bytes;    /* estimated bytes allocated here since start */
+	uint64_t alloc_objects;  /* estimated objects allocated since start */
+	uint64_t samples_live;   /* sampled objects live (not estimated) */
+	uint64_t frames[JMSTAT_SITE_FRAMES]; /* return addresses, innermost
+	                            first, the allocator's own left out */
 };
 
 #undef JMSTAT_FIELD_

@@ -272,6 +272,9 @@ static void test_purge(void **state)
 
 int main(void)
 {
+	/* Sampled allocations are served as pages of their own: off here,
+	 * where exact sizes are checked. */
+	setenv("JMALLOC_CONF", "prof_sample:0", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_region_index),

@@ -1,0 +1,277 @@
+/*
+ * prof.c: the sampled heap profile (PRODUCT §7), kept live in the stats
+ * segment's site table.
+ *
+ * Sampling: each thread counts down the bytes it allocates
+ * (jm__tls_sample_left, one subtraction and one branch on the malloc fast
+ * path); when the count goes below zero, the allocation is sampled and the
+ * next count is drawn from an exponential distribution of mean
+ * prof_sample bytes, as tcmalloc and jemalloc do, so that no size is
+ * systematically missed. An allocation of size s is then sampled with
+ * probability p = 1 - exp(-s / prof_sample), and counts 1/p objects and
+ * s/p bytes: the estimates are unbiased.
+ *
+ * A sampled allocation is served as a large region (a small one gets a
+ * page of its own) or a huge one, whose run descriptor or huge record
+ * remembers its site and size: free() meets it on its slow path (the fast
+ * path only knows small regions) and takes it off its site's live counts.
+ *
+ * The stack comes from glibc's backtrace(), which unwinds through the
+ * unwind tables (programs are built without frame pointers), without
+ * malloc once it has loaded libgcc_s (its first call may allocate: the
+ * thread is marked as sampling, and nested allocations are not sampled).
+ * It is called with none of the allocator's locks held. The allocator's
+ * own frames are those inside its code section (jm_text, named so by the
+ * Makefile), and are left out.
+ *
+ * Sites: rows of the segment taken in order under prof_lock, found again
+ * through a private hash index; a full table is counted in the header
+ * (sites_dropped), never silently. Estimated object counts are kept in
+ * fixed point privately (1/1024 objects) and published rounded down.
+ */
+#include "internal.h"
+
+#include <execinfo.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_FRAMES 64
+#define FP_SHIFT 10
+
+static __thread bool tls_ready;
+static __thread bool tls_in_prof;
+static __thread uint64_t tls_rng;
+
+static jm_lock_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t *site_index;      /* open addressing: row + 1, or 0 */
+static uint32_t site_index_size;  /* a power of two, twice nsites_max */
+static uint64_t *site_objects_fp; /* per row: live, then total, x 1024 */
+
+extern char __start_jm_text[], __stop_jm_text[];
+
+/* ------------------------------------------------------ a little maths */
+
+#define LN2 0.69314718055994530942
+
+static double pow2i(long k)
+{
+	if (k < -1022)
+		return 0.0;
+	uint64_t bits = (uint64_t)(k + 1023) << 52;
+	double d;
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+/* exp(y) for y <= 0. */
+static double exp_neg(double y)
+{
+	if (y < -700.0)
+		return 0.0;
+	long k = (long)(y / LN2);
+	if ((double)k * LN2 > y)
+		k--;
+	double r = y - (double)k * LN2; /* [0, ln 2) */
+	double term = 1.0, sum = 1.0;
+	for (int i = 1; i < 16; i++) {
+		term *= r / i;
+		sum += term;
+	}
+	return sum * pow2i(k);
+}
+
+/* ln(u) for u in (0, 1]. */
+static double log_unit(double u)
+{
+	uint64_t bits;
+	memcpy(&bits, &u, sizeof(bits));
+	long e = (long)((bits >> 52) & 0x7ff) - 1023;
+	bits = (bits & ((1ULL << 52) - 1)) | (1023ULL << 52);
+	double m;
+	memcpy(&m, &bits, sizeof(m)); /* [1, 2) */
+	double t = (m - 1.0) / (m + 1.0), t2 = t * t;
+	double s = 1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 +
+	    t2 * (1.0 / 11 + t2 * (1.0 / 13))))));
+	return (double)e * LN2 + 2.0 * t * s;
+}
+
+/* The chance that an allocation of `size` bytes is sampled. */
+static double sample_probability(size_t size)
+{
+	double x = (double)size / (double)jm__opt.prof_sample;
+	if (x < 1e-4)
+		return x * (1.0 - x / 2.0);
+	return 1.0 - exp_neg(-x);
+}
+
+static uint64_t rng_next(void)
+{
+	if (tls_rng == 0)
+		tls_rng = ((uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL) ^ jm__cookie ^
+		    jm__now_ns() ^ 1;
+	tls_rng ^= tls_rng >> 12;
+	tls_rng ^= tls_rng << 25;
+	tls_rng ^= tls_rng >> 27;
+	return tls_rng * 0x2545f4914f6cdd1dULL;
+}
+
+static int64_t next_interval(void)
+{
+	if (jm__opt.prof_sample == 0)
+		return INT64_MAX / 2;
+	double u = (double)((rng_next() >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+	double bytes = -log_unit(u) * (double)jm__opt.prof_sample;
+	if (bytes > 1e18)
+		bytes = 1e18;
+	return (int64_t)bytes;
+}
+
+/* ---------------------------------------------------------------- sites */
+
+static struct jmstat_site *site_row(uint32_t i)
+{
+	return (struct jmstat_site *)((char *)jm__seg + jm__seg->site_off +
+	    (size_t)i * jm__seg->site_stride);
+}
+
+static uint64_t *site_classes(struct jmstat_site *s)
+{
+	return (uint64_t *)(s + 1);
+}
+
+static uint64_t hash_frames(void *const *frames, int n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (int i = 0; i < n; i++) {
+		h ^= (uint64_t)(uintptr_t)frames[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
+/* The row of this stack, taken if new; -1 if the table is full. Under
+ * prof_lock. */
+static long site_find(void *const *frames, int n)
+{
+	if (site_index == NULL) {
+		site_index_size = 1;
+		while (site_index_size < 2 * jm__seg->nsites_max)
+			site_index_size <<= 1;
+		site_index = jm__base_alloc(site_index_size * sizeof(*site_index));
+		site_objects_fp = jm__base_alloc((size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
+		if (site_index == NULL || site_objects_fp == NULL) {
+			site_index = NULL;
+			return -1;
+		}
+	}
+	uint64_t h = hash_frames(frames, n);
+	for (uint32_t probe = 0, i = (uint32_t)h & (site_index_size - 1);
+	     probe < site_index_size; probe++, i = (i + 1) & (site_index_size - 1)) {
+		uint32_t row = site_index[i];
+		if (row == 0) {
+			uint32_t r = jm__seg->nsites_hw;
+			if (r >= jm__seg->nsites_max || !jm__stats_reserve_sites(r + 1))
+				return -1;
+			struct jmstat_site *s = site_row(r);
+			jm__row_begin(&s->seq);
+			s->hash = h;
+			for (int f = 0; f < n; f++)
+				s->frames[f] = (uintptr_t)frames[f];
+			s->nframes = (uint32_t)n;
+			jm__row_end(&s->seq);
+			__atomic_store_n(&jm__seg->nsites_hw, r + 1, __ATOMIC_RELEASE);
+			site_index[i] = r + 1;
+			return r;
+		}
+		struct jmstat_site *s = site_row(row - 1);
+		if (s->hash == h && s->nframes == (uint32_t)n &&
+		    memcmp(s->frames, frames, (size_t)n * sizeof(uint64_t)) == 0)
+			return row - 1;
+	}
+	return -1;
+}
+
+/* Adds (sign 1) or takes off (sign -1) one sampled object. */
+static void site_account(uint32_t row, size_t size, int sign)
+{
+	double p = sample_probability(size);
+	uint64_t bytes = (uint64_t)((double)size / p + 0.5);
+	uint64_t objects_fp = (uint64_t)((1 << FP_SHIFT) / p + 0.5);
+	unsigned cls = size <= JM_SMALL_MAX ? jm__size2bin(size) : JM_NBINS;
+	struct jmstat_site *s = site_row(row);
+	uint64_t *fp = &site_objects_fp[2 * (size_t)row];
+	jm__row_begin(&s->seq);
+	if (sign > 0) {
+		s->live_bytes += bytes;
+		s->alloc_bytes += bytes;
+		site_classes(s)[cls] += bytes;
+		fp[0] += objects_fp;
+		fp[1] += objects_fp;
+		s->samples_live++;
+	} else {
+		s->live_bytes -= bytes;
+		site_classes(s)[cls] -= bytes;
+		fp[0] -= objects_fp;
+		s->samples_live--;
+	}
+	s->live_objects = fp[0] >> FP_SHIFT;
+	s->alloc_objects = fp[1] >> FP_SHIFT;
+	jm__row_end(&s->seq);
+}
+
+/* --------------------------------------------------------------- hooks */
+
+static int own_frames(void *const *frames, int n)
+{
+	int skip = 0;
+	while (skip < n && (char *)frames[skip] >= __start_jm_text &&
+	    (char *)frames[skip] < __stop_jm_text)
+		skip++;
+	return skip;
+}
+
+JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
+{
+	jm__ensure_init();
+	if (!tls_ready || tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
+		/* First allocation of this thread (draw its first interval), or
+		 * an allocation made while sampling: not sampled. */
+		tls_ready = true;
+		jm__tls_sample_left = next_interval();
+		return jm__alloc_plain(size, align, zero);
+	}
+	jm__tls_sample_left = next_interval();
+	void *frames[MAX_FRAMES];
+	tls_in_prof = true;
+	int n = backtrace(frames, MAX_FRAMES);
+	int skip = own_frames(frames, n);
+	int depth = n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
+
+	void *p = jm__alloc_sampled(size, align, zero);
+	if (p != NULL && depth > 0) {
+		pthread_mutex_lock(&prof_lock);
+		long row = site_find(frames + skip, depth);
+		if (row >= 0) {
+			site_account((uint32_t)row, size, 1);
+			jm__mark_sampled(p, (uint32_t)row + 1, size);
+		} else {
+			jm__seg->sites_dropped++;
+		}
+		pthread_mutex_unlock(&prof_lock);
+	}
+	tls_in_prof = false;
+	return p;
+}
+
+void jm__prof_free(uint32_t site, size_t size)
+{
+	pthread_mutex_lock(&prof_lock);
+	site_account(site - 1, size, -1);
+	pthread_mutex_unlock(&prof_lock);
+}
+
+void jm__prof_prefork(void) { pthread_mutex_lock(&prof_lock); }
+void jm__prof_postfork_parent(void) { pthread_mutex_unlock(&prof_lock); }
+void jm__prof_postfork_child(void) { pthread_mutex_init(&prof_lock, NULL); }
