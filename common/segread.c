@@ -9,10 +9,11 @@
  * - parse_header() checks magic, version, state, every size, every count
  *   and every section against the real length, with overflow-checked
  *   arithmetic, and that no two sections overlap, before any row is read;
- * - arena and bin rows are seqlocked by the writer. jm_seg_read_fd() copies
+ * - arena, bin and site rows are seqlocked by the writer. jm_seg_read_fd() copies
  *   them with three reads of each section (the seqs before, the rows, the
  *   seqs after) and falls back to re-reading one row at a time, bounded,
- *   for the rows that changed in between;
+ *   for the rows that changed in between; of the site table (the sampled
+ *   heap profile) only the rows below its high-water mark are read;
  * - jm_seg_parse(), the pure part, copies the rows out and refuses a row
  *   whose seq is odd, so that whatever the buffer holds, what it returns
  *   is either an error or a copy that obeys every bound.
@@ -37,6 +38,7 @@
 
 _Static_assert(offsetof(struct jmstat_arena, seq) == 0, "seq opens an arena row");
 _Static_assert(offsetof(struct jmstat_bin, seq) == 0, "seq opens a bin row");
+_Static_assert(offsetof(struct jmstat_site, seq) == 0, "seq opens a site row");
 
 static const char *const messages[] = {
 	[-JM_SEG_OK]       = "ok",
@@ -92,6 +94,8 @@ void jm_seg_free(struct jm_seg *seg)
 	free(seg->bins);
 	free(seg->tcache_ncached);
 	free(seg->tcache_nrequests);
+	free(seg->sites);
+	free(seg->site_bins);
 	memset(seg, 0, sizeof *seg);
 }
 
@@ -137,7 +141,7 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	uint64_t magic;
 	uint32_t version;
 	uint64_t nrows;
-	struct section sec[5];
+	struct section sec[6];
 
 	if (len < offsetof(struct jmstat_header, header_size))
 		return JM_SEG_ETRUNC;
@@ -177,15 +181,27 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	    !is_pow2(h->page_size) || h->chunk_size == 0 || h->chunk_size % h->page_size != 0)
 		return JM_SEG_EBOUNDS;
 
+	/* The site table: absent (nsites_max 0, the other site fields then
+	 * ignored) or rows of a known size, each followed by nbins + 1 words. */
+	if (h->nsites_hw > h->nsites_max || h->nsites_max > JM_SEG_MAX_NSITES)
+		return JM_SEG_EBOUNDS;
+	if (h->nsites_max > 0 &&
+	    (h->site_size != sizeof(struct jmstat_site) || h->site_stride % 8 != 0 ||
+	     h->site_stride < sizeof(struct jmstat_site) + ((uint64_t)h->nbins + 1) * sizeof(uint64_t)))
+		return JM_SEG_EBOUNDS;
+
 	nrows = (uint64_t)h->narenas * h->nbins;
 	sec[0] = (struct section){ 0, h->header_size };
+	sec[5] = (struct section){ 0, 0 };
 	if (!section_of(h->class_off, h->nbins, h->class_size, len, &sec[1]) ||
 	    !section_of(h->arena_off, h->narenas, h->arena_size, len, &sec[2]) ||
 	    !section_of(h->bin_off, nrows, h->bin_size, len, &sec[3]) ||
-	    !section_of(h->thread_off, h->nthreads_max, h->thread_stride, len, &sec[4]))
+	    !section_of(h->thread_off, h->nthreads_max, h->thread_stride, len, &sec[4]) ||
+	    (h->nsites_max > 0 &&
+	     !section_of(h->site_off, h->nsites_max, h->site_stride, len, &sec[5])))
 		return JM_SEG_EBOUNDS;
-	for (int i = 0; i < 5; i++)
-		for (int j = i + 1; j < 5; j++)
+	for (int i = 0; i < 6; i++)
+		for (int j = i + 1; j < 6; j++)
 			if (overlap(&sec[i], &sec[j]))
 				return JM_SEG_EBOUNDS;
 	return 0;
@@ -205,6 +221,35 @@ static int check_classes(const struct jm_seg *s)
 			return JM_SEG_EBOUNDS;
 		prev = c->size;
 	}
+	return 0;
+}
+
+/* Copies the site rows below nsites_hw (parse_header placed the table
+ * inside the buffer) and their per-class words; refuses an odd seq or more
+ * frames than a row holds. */
+static int copy_sites(const unsigned char *p, struct jm_seg *s)
+{
+	uint32_t n = s->hdr.nsites_hw;
+	uint64_t nwords = (uint64_t)s->hdr.nbins + 1;
+
+	if (n == 0)
+		return 0;
+	s->sites = calloc(n, sizeof *s->sites);
+	s->site_bins = calloc((size_t)(n * nwords), sizeof *s->site_bins);
+	if (s->sites == NULL || s->site_bins == NULL)
+		return JM_SEG_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *row = p + s->hdr.site_off + (uint64_t)i * s->hdr.site_stride;
+		struct jmstat_site *site = &s->sites[i];
+
+		memcpy(site, row, sizeof *site);
+		if (site->seq & 1)
+			return JM_SEG_EBUSY;
+		if (site->nframes > JMSTAT_SITE_FRAMES)
+			return JM_SEG_EBOUNDS;
+		memcpy(&s->site_bins[i * nwords], row + sizeof *site, nwords * sizeof *s->site_bins);
+	}
+	s->nsites = n;
 	return 0;
 }
 
@@ -275,6 +320,9 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
 			s.tcache_nrequests[b] += c.nrequests;
 		}
 	}
+	err = copy_sites(p, &s);
+	if (err != 0)
+		goto fail;
 	*out = s;
 	return 0;
 
@@ -429,6 +477,8 @@ int jm_seg_read_fd(int fd, struct jm_seg *out)
 	if (err == 0)
 		err = reread_rows(fd, buf + h.bin_off, h.bin_off,
 		                  (uint64_t)h.narenas * h.nbins, h.bin_size);
+	if (err == 0 && h.nsites_hw > 0)
+		err = reread_rows(fd, buf + h.site_off, h.site_off, h.nsites_hw, h.site_stride);
 	if (err == 0)
 		err = jm_seg_parse(buf, len, out);
 	free(buf);

@@ -24,6 +24,7 @@
 #define JM_SEG_MAX_NBINS        256u
 #define JM_SEG_MAX_NARENAS      4096u
 #define JM_SEG_MAX_NTHREADS     65536u
+#define JM_SEG_MAX_NSITES       65536u
 #define JM_SEG_MAX_SIZE         (256u << 20)  /* bytes of one file */
 #define JM_SEG_RETRIES          100           /* re-reads of a row that keeps changing */
 
@@ -38,6 +39,15 @@ struct jm_seg {                     /* a validated, consistent copy */
 	uint64_t *tcache_ncached;       /* [hdr.nbins]: sum over live thread rows */
 	uint64_t *tcache_nrequests;     /* [hdr.nbins]: sum over live thread rows */
 	uint32_t nthreads_live;         /* thread rows in use */
+	struct jmstat_site *sites;      /* [nsites]: the site rows below
+	                                   hdr.nsites_hw, each seqlock-consistent,
+	                                   nframes <= JMSTAT_SITE_FRAMES (a row
+	                                   with nframes 0 is unused: skip it) */
+	uint64_t *site_bins;            /* [nsites * (hdr.nbins + 1)]: row i's
+	                                   estimated live bytes per small class
+	                                   at site_bins[i * (nbins + 1) + b], the
+	                                   last one large and huge */
+	uint32_t nsites;                /* = hdr.nsites_hw (0: no profile) */
 };
 
 enum jm_seg_err {
@@ -75,7 +85,8 @@ int jm_seg_read_path(const char *path, struct jm_seg *out);
 
 /* As jm_seg_read_path() on an open fd, without the name check: fstat must
  * show a regular file no larger than JM_SEG_MAX_SIZE whose owner is the
- * header's uid. Reads with pread only; each arena and bin row is read again
+ * header's uid. Reads with pread only (of the thread and site rows, only
+ * those below the high-water marks); each arena, bin and site row is read again
  * until its seq is even and unchanged across the copy (at most
  * JM_SEG_RETRIES times, then JM_SEG_EBUSY). A file shrunk under the reader
  * gives JM_SEG_ETRUNC. */

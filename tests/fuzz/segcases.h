@@ -28,7 +28,8 @@ struct seg_case {
 static inline struct synth seg_case_params(void)
 {
 	struct synth p = { .nbins = 4, .narenas = 3, .nthreads_max = 5,
-	                   .pid = 4242, .uid = 1000, .start_time = 123456 };
+	                   .pid = 4242, .uid = 1000, .start_time = 123456,
+	                   .nsites_max = 6, .nsites_hw = 4 };
 	return p;
 }
 
@@ -39,6 +40,9 @@ static inline void sc_header_pad(struct synth *p) { p->header_pad = 64; }
 static inline void sc_stride_pad(struct synth *p) { p->stride_pad = 16; }
 static inline void sc_no_threads(struct synth *p) { p->nthreads_max = 0; }
 static inline void sc_max_bins(struct synth *p) { p->nbins = JM_SEG_MAX_NBINS; p->narenas = 1; p->nthreads_max = 1; }
+static inline void sc_no_sites(struct synth *p) { p->nsites_max = 0; p->nsites_hw = 0; }
+static inline void sc_sites_unused(struct synth *p) { p->nsites_hw = 0; }
+static inline void sc_sites_full(struct synth *p) { p->nsites_max = 30; p->nsites_hw = 30; }
 
 static inline void sc_exiting(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_EXITING; }
 static inline void sc_exe_unterminated(unsigned char *b, size_t *l) { memset(H(b)->exe, 'A', sizeof H(b)->exe); }
@@ -97,6 +101,24 @@ static inline void sc_bin_size_zero(unsigned char *b, size_t *l) { synth_bin(b, 
 static inline void sc_bin_size_mismatch(unsigned char *b, size_t *l) { synth_bin(b, 1, 2)->size += 16; }
 static inline void sc_arena_seq_odd(unsigned char *b, size_t *l) { synth_arena(b, 2)->seq |= 1; }
 static inline void sc_bin_seq_odd(unsigned char *b, size_t *l) { synth_bin(b, 2, 3)->seq |= 1; }
+static inline void sc_site_seq_odd(unsigned char *b, size_t *l) { synth_site(b, 3)->seq |= 1; }
+static inline void sc_site_nframes_max(unsigned char *b, size_t *l) { synth_site(b, 1)->nframes = JMSTAT_SITE_FRAMES; }
+static inline void sc_site_nframes_big(unsigned char *b, size_t *l) { synth_site(b, 1)->nframes = JMSTAT_SITE_FRAMES + 1; }
+static inline void sc_site_nframes_huge(unsigned char *b, size_t *l) { synth_site(b, 0)->nframes = UINT32_MAX; }
+static inline void sc_site_row_unused(unsigned char *b, size_t *l) { synth_site(b, 2)->nframes = 0; }
+static inline void sc_site_junk_above_hw(unsigned char *b, size_t *l) { memset(synth_site(b, 4), 0xff, H(b)->site_stride); }
+static inline void sc_sites_hw_more(unsigned char *b, size_t *l) { H(b)->nsites_hw = H(b)->nsites_max + 1; }
+static inline void sc_sites_max_huge(unsigned char *b, size_t *l) { H(b)->nsites_max = UINT32_MAX; }
+static inline void sc_sites_max_more(unsigned char *b, size_t *l) { H(b)->nsites_max += 1; }
+static inline void sc_site_size(unsigned char *b, size_t *l) { H(b)->site_size += 8; }
+static inline void sc_site_stride_small(unsigned char *b, size_t *l) { H(b)->site_stride -= 8; }
+static inline void sc_site_stride_unaligned(unsigned char *b, size_t *l) { H(b)->site_stride += 4; }
+static inline void sc_site_stride_huge(unsigned char *b, size_t *l) { H(b)->site_stride = UINT32_MAX - 7; }
+static inline void sc_site_off_outside(unsigned char *b, size_t *l) { H(b)->site_off = *l; }
+static inline void sc_site_off_wrap(unsigned char *b, size_t *l) { H(b)->site_off = UINT64_MAX - 7; }
+static inline void sc_site_off_unaligned(unsigned char *b, size_t *l) { H(b)->site_off -= 4; }
+static inline void sc_overlap_sites(unsigned char *b, size_t *l) { H(b)->site_off = H(b)->thread_off; }
+static inline void sc_sites_off_ignored(unsigned char *b, size_t *l) { H(b)->site_off = UINT64_MAX; H(b)->site_stride = 3; }
 
 #undef H
 
@@ -164,6 +186,27 @@ static const struct seg_case seg_cases[] = {
 	{ "bin_size_mismatch",   NULL,          sc_bin_size_mismatch,   JM_SEG_EBOUNDS },
 	{ "arena_seq_odd",       NULL,          sc_arena_seq_odd,       JM_SEG_EBUSY },
 	{ "bin_seq_odd",         NULL,          sc_bin_seq_odd,         JM_SEG_EBUSY },
+	{ "valid_no_sites",      sc_no_sites,   NULL,                   JM_SEG_OK },
+	{ "valid_sites_unused",  sc_sites_unused, NULL,                 JM_SEG_OK },
+	{ "valid_sites_full",    sc_sites_full, NULL,                   JM_SEG_OK },
+	{ "no_sites_off_ignored", sc_no_sites,  sc_sites_off_ignored,   JM_SEG_OK },
+	{ "site_nframes_max",    NULL,          sc_site_nframes_max,    JM_SEG_OK },
+	{ "site_row_unused",     NULL,          sc_site_row_unused,     JM_SEG_OK },
+	{ "site_junk_above_hw",  NULL,          sc_site_junk_above_hw,  JM_SEG_OK },
+	{ "site_seq_odd",        NULL,          sc_site_seq_odd,        JM_SEG_EBUSY },
+	{ "site_nframes_big",    NULL,          sc_site_nframes_big,    JM_SEG_EBOUNDS },
+	{ "site_nframes_huge",   NULL,          sc_site_nframes_huge,   JM_SEG_EBOUNDS },
+	{ "sites_hw_more",       NULL,          sc_sites_hw_more,       JM_SEG_EBOUNDS },
+	{ "sites_max_huge",      NULL,          sc_sites_max_huge,      JM_SEG_EBOUNDS },
+	{ "sites_max_more",      NULL,          sc_sites_max_more,      JM_SEG_EBOUNDS },
+	{ "site_size",           NULL,          sc_site_size,           JM_SEG_EBOUNDS },
+	{ "site_stride_small",   NULL,          sc_site_stride_small,   JM_SEG_EBOUNDS },
+	{ "site_stride_unaligned", NULL,        sc_site_stride_unaligned, JM_SEG_EBOUNDS },
+	{ "site_stride_huge",    NULL,          sc_site_stride_huge,    JM_SEG_EBOUNDS },
+	{ "site_off_outside",    NULL,          sc_site_off_outside,    JM_SEG_EBOUNDS },
+	{ "site_off_wrap",       NULL,          sc_site_off_wrap,       JM_SEG_EBOUNDS },
+	{ "site_off_unaligned",  NULL,          sc_site_off_unaligned,  JM_SEG_EBOUNDS },
+	{ "overlap_sites",       NULL,          sc_overlap_sites,       JM_SEG_EBOUNDS },
 };
 
 #define SEG_NCASES (sizeof seg_cases / sizeof seg_cases[0])

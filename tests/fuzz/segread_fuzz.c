@@ -49,6 +49,17 @@ static void check_seg(const struct jm_seg *s, size_t size)
 		require(s->bins[i].size == s->classes[i % h->nbins].size);
 		sum += s->bins[i].nmalloc;
 	}
+	require(s->nsites == h->nsites_hw && s->nsites <= h->nsites_max);
+	require(h->nsites_max <= JM_SEG_MAX_NSITES);
+	for (uint32_t i = 0; i < s->nsites; i++) {
+		const struct jmstat_site *site = &s->sites[i];
+
+		require((site->seq & 1) == 0 && site->nframes <= JMSTAT_SITE_FRAMES);
+		for (uint32_t f = 0; f < site->nframes; f++)
+			sum += site->frames[f];
+		for (uint32_t b = 0; b <= h->nbins; b++)
+			sum += s->site_bins[(uint64_t)i * (h->nbins + 1) + b];
+	}
 	__asm__ __volatile__("" : : "r"(sum));
 }
 

@@ -9,7 +9,10 @@
  * synth_arena_value()/synth_bin_value() predict, so that a test can check
  * that each one landed in the right place; thread rows alternate live and
  * free (synth_thread_live()), with tcache words synth_tc_ncached() and
- * synth_tc_nrequests().
+ * synth_tc_nrequests(). A site table of nsites_max rows follows the thread
+ * rows when nsites_max > 0; the rows below nsites_hw hold
+ * synth_site_nframes(i) frames synth_site_frame(i, f), counters
+ * synth_site_value(i, field) and per-class words synth_site_bin(i, b).
  *
  * Header-only, all static inline, so that each program compiles it alone.
  */
@@ -32,6 +35,8 @@ struct synth {
 	uint64_t start_time;     /* header start time, clock ticks since boot */
 	uint32_t header_pad;     /* bytes the header grows by (multiple of 8) */
 	uint32_t stride_pad;     /* bytes each thread row grows by (multiple of 8) */
+	uint32_t nsites_max;     /* site rows (0: no site table) */
+	uint32_t nsites_hw;      /* site rows in use, <= nsites_max */
 };
 
 #define SYNTH_PAGE 4096u
@@ -67,9 +72,41 @@ static inline uint64_t synth_thread_off(const struct synth *p)
 	return synth_bin_off(p) + (uint64_t)p->narenas * p->nbins * sizeof(struct jmstat_bin);
 }
 
+static inline uint32_t synth_site_stride(const struct synth *p)
+{
+	return (uint32_t)(sizeof(struct jmstat_site) + (p->nbins + 1) * sizeof(uint64_t));
+}
+
+static inline uint64_t synth_site_off(const struct synth *p)
+{
+	return synth_thread_off(p) + (uint64_t)p->nthreads_max * synth_stride(p);
+}
+
 static inline size_t synth_size(const struct synth *p)
 {
-	return (size_t)(synth_thread_off(p) + (uint64_t)p->nthreads_max * synth_stride(p));
+	return (size_t)(synth_site_off(p) + (uint64_t)p->nsites_max * synth_site_stride(p));
+}
+
+static inline uint32_t synth_site_nframes(uint32_t i)
+{
+	return 1 + i % JMSTAT_SITE_FRAMES;
+}
+
+static inline uint64_t synth_site_frame(uint32_t i, uint32_t f)
+{
+	return 0x400000u + (uint64_t)i * 0x1000 + f * 16 + 5;
+}
+
+/* field: 0 live_bytes, 1 live_objects, 2 alloc_bytes, 3 alloc_objects,
+ * 4 samples_live */
+static inline uint64_t synth_site_value(uint32_t i, unsigned field)
+{
+	return (uint64_t)(i + 1) * 100000 + field;
+}
+
+static inline uint64_t synth_site_bin(uint32_t i, uint32_t b)
+{
+	return (uint64_t)(i + 1) * 1000 + b;
 }
 
 static inline uint32_t synth_class_size(uint32_t b)
@@ -127,6 +164,17 @@ static inline struct jmstat_thread *synth_thread(unsigned char *buf, uint32_t t)
 {
 	return (struct jmstat_thread *)(buf + synth_hdr(buf)->thread_off +
 	                                 (uint64_t)t * synth_hdr(buf)->thread_stride);
+}
+
+static inline struct jmstat_site *synth_site(unsigned char *buf, uint32_t i)
+{
+	return (struct jmstat_site *)(buf + synth_hdr(buf)->site_off +
+	                               (uint64_t)i * synth_hdr(buf)->site_stride);
+}
+
+static inline uint64_t *synth_site_bins(unsigned char *buf, uint32_t i)
+{
+	return (uint64_t *)(synth_site(buf, i) + 1);
 }
 
 static inline struct jmstat_tcache_bin *synth_tcache(unsigned char *buf, uint32_t t, uint32_t b)
@@ -188,6 +236,15 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	h->thread_off = synth_thread_off(p);
 	h->large_max = 1u << 20;
 	h->update_ns = 1;
+	if (p->nsites_max > 0) {
+		h->nsites_max = p->nsites_max;
+		h->nsites_hw = p->nsites_hw;
+		h->site_off = synth_site_off(p);
+		h->site_size = sizeof(struct jmstat_site);
+		h->site_stride = synth_site_stride(p);
+		h->sample_bytes = 524288;
+		h->sites_dropped = 7;
+	}
 
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		struct jmstat_class *c = synth_class(buf, b);
@@ -215,6 +272,22 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 			c->ncached_max = 200;
 			c->nrequests = synth_tc_nrequests(t, b);
 		}
+	}
+	for (uint32_t i = 0; i < p->nsites_hw && i < p->nsites_max; i++) {
+		struct jmstat_site *s = synth_site(buf, i);
+
+		s->seq = 2 * i;
+		s->nframes = synth_site_nframes(i);
+		s->hash = 0x5157e000u + i;
+		s->live_bytes = synth_site_value(i, 0);
+		s->live_objects = synth_site_value(i, 1);
+		s->alloc_bytes = synth_site_value(i, 2);
+		s->alloc_objects = synth_site_value(i, 3);
+		s->samples_live = synth_site_value(i, 4);
+		for (uint32_t f = 0; f < s->nframes; f++)
+			s->frames[f] = synth_site_frame(i, f);
+		for (uint32_t b = 0; b <= p->nbins; b++)
+			synth_site_bins(buf, i)[b] = synth_site_bin(i, b);
 	}
 }
 

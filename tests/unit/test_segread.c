@@ -105,6 +105,23 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 		assert_int_equal(seg->tcache_ncached[b], ncached);
 		assert_int_equal(seg->tcache_nrequests[b], nrequests);
 	}
+	assert_int_equal(seg->nsites, p->nsites_max ? p->nsites_hw : 0);
+	if (p->nsites_max)
+		assert_int_equal(seg->hdr.sites_dropped, 7);
+	for (uint32_t i = 0; i < seg->nsites; i++) {
+		const struct jmstat_site *s = &seg->sites[i];
+
+		assert_int_equal(s->nframes, synth_site_nframes(i));
+		for (uint32_t f = 0; f < s->nframes; f++)
+			assert_int_equal(s->frames[f], synth_site_frame(i, f));
+		assert_int_equal(s->live_bytes, synth_site_value(i, 0));
+		assert_int_equal(s->live_objects, synth_site_value(i, 1));
+		assert_int_equal(s->alloc_bytes, synth_site_value(i, 2));
+		assert_int_equal(s->alloc_objects, synth_site_value(i, 3));
+		assert_int_equal(s->samples_live, synth_site_value(i, 4));
+		for (uint32_t b = 0; b <= p->nbins; b++)
+			assert_int_equal(seg->site_bins[i * (p->nbins + 1) + b], synth_site_bin(i, b));
+	}
 }
 
 static void test_valid_contents(void **state)
@@ -119,6 +136,8 @@ static void test_valid_contents(void **state)
 	p.nthreads_max = 7;
 	p.header_pad = 24;
 	p.stride_pad = 8;
+	p.nsites_max = 40;
+	p.nsites_hw = 33;
 	buf = synth_build(&p, &len);
 	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
 	check_contents(&seg, &p);
@@ -263,6 +282,8 @@ static unsigned char *write_self(char *path, size_t size, struct synth *p, size_
 	unsigned char *buf;
 
 	*p = synth_self(5, 2, 4);
+	p->nsites_max = 8;
+	p->nsites_hw = 5;
 	assert_true(p->start_time != 0);
 	buf = synth_build(p, len);
 	seg_path(path, size, getpid());
@@ -392,6 +413,33 @@ static void test_read_fd_stuck_row(void **state)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_int_equal(jm_seg_read_fd(fd, &seg), JM_SEG_EBUSY);
 	close(fd);
+	unlink(path);
+	free(buf);
+}
+
+/* Site rows: those above the high-water mark are not read (junk there is
+ * harmless); one below it stuck odd gives EBUSY. */
+static void test_read_fd_sites(void **state)
+{
+	char path[4200];
+	struct synth p;
+	struct jm_seg seg;
+	size_t len;
+	unsigned char *buf = write_self(path, sizeof path, &p, &len);
+
+	memset(synth_site(buf, 5), 0xff, (size_t)(p.nsites_max - 5) * synth_hdr(buf)->site_stride);
+	write_file(path, buf, len);
+	assert_int_equal(jm_seg_read_path(path, &seg), 0);
+	check_contents(&seg, &p);
+	jm_seg_free(&seg);
+
+	synth_site(buf, 4)->seq = 11;
+	write_file(path, buf, len);
+	assert_int_equal(jm_seg_read_path(path, &seg), JM_SEG_EBUSY);
+	synth_site(buf, 4)->seq = 12;
+	synth_site(buf, 4)->nframes = JMSTAT_SITE_FRAMES + 1;
+	write_file(path, buf, len);
+	assert_int_equal(jm_seg_read_path(path, &seg), JM_SEG_EBOUNDS);
 	unlink(path);
 	free(buf);
 }
@@ -628,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_read_fd_too_large),
 		cmocka_unit_test(test_read_fd_stuck_row),
 		cmocka_unit_test(test_read_fd_pipe),
+		cmocka_unit_test(test_read_fd_sites),
 		cmocka_unit_test(test_seqlock_race),
 		cmocka_unit_test(test_check_self),
 		cmocka_unit_test(test_check_reused),
