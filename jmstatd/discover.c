@@ -14,6 +14,16 @@
  * gone, or when sample.c finds its writer dead; then, and only then, the
  * file itself is removed (jmd_entry_unlink_stale), if it still is the very
  * file that was read (same device and inode) and a regular file.
+ *
+ * The directory itself may go: removed (a tmpfs unmounted, a cleanup
+ * script) and made again, or replaced by another. The fd and the watch
+ * would then hold the old one forever, blind to the segments written into
+ * the new one by path. So the directory's identity (device and inode at
+ * opt.stats_dir against the fd's) is checked at every rescan and whenever
+ * the watch reports a name that is not a segment's (the directory's own
+ * removal or move comes that way); a directory that is gone is looked for
+ * again every tick, and once back it is opened and watched afresh, with
+ * one log line each way.
  */
 #include "jmstatd.h"
 
@@ -126,9 +136,60 @@ static void found(struct jmd *d, const char *name, bool read_now)
 		jmd_sample_entry(d, e);
 }
 
+static int watch_start(struct jmd *d);
+static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status);
+
+/* Is dirfd still the directory at opt.stats_dir? */
+static bool dir_same(const struct jmd *d)
+{
+	struct stat now, held;
+	return d->dirfd >= 0 && stat(d->opt.stats_dir, &now) == 0 && S_ISDIR(now.st_mode) &&
+	       fstat(d->dirfd, &held) == 0 && now.st_dev == held.st_dev &&
+	       now.st_ino == held.st_ino;
+}
+
+/* The directory was removed or replaced: take the one at opt.stats_dir
+ * now, or, while there is none, keep the old fd (a removed directory
+ * reads empty, so its entries go) and look again at the next tick. */
+static void dir_reopen(struct jmd *d)
+{
+	int fd = open(d->opt.stats_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (!d->dir_gone)
+			jmd_log("the stats directory %s is gone (%s): looking for it every tick",
+			        d->opt.stats_dir, strerror(errno));
+		d->dir_gone = true;
+		d->rescan_pending = true;
+		return;
+	}
+	jmd_log("the stats directory %s %s: watching the new one", d->opt.stats_dir,
+	        d->dir_gone ? "is back" : "was replaced");
+	d->dir_gone = false;
+	if (d->dirfd >= 0)
+		close(d->dirfd);
+	d->dirfd = fd;
+	if (!d->watching) {
+		watch_start(d);
+		return;
+	}
+	/* The same handle, stopped and started on the new directory: a
+	 * closed handle could not be initialised again before its close
+	 * callback has run. */
+	uv_fs_event_stop(&d->dir_watch);
+	int rc = uv_fs_event_start(&d->dir_watch, on_dir_event, d->opt.stats_dir, 0);
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&d->dir_watch, NULL);
+		d->watching = false;
+		jmd_log("cannot watch %s (%s); relying on rescans every %u intervals",
+		        d->opt.stats_dir, uv_strerror(rc), JMD_RESCAN_TICKS);
+	}
+}
+
 void jmd_discover_rescan(struct jmd *d)
 {
 	d->rescan_pending = false;
+	if (!dir_same(d))
+		dir_reopen(d);
 	int fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir) {
@@ -179,8 +240,12 @@ static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int
 		return;
 	}
 	pid_t pid;
-	if (jm_seg_pid_from_name(filename, &pid) != 0)
+	if (jm_seg_pid_from_name(filename, &pid) != 0) {
+		/* Another file, or the directory itself removed or moved. */
+		if (!dir_same(d))
+			d->rescan_pending = true;
 		return;
+	}
 	struct jmd_entry *e = jmd_entry_find(d, pid);
 	if (!e) {
 		found(d, filename, true);
@@ -239,6 +304,12 @@ int jmd_discover_start(struct jmd *d)
 	uv_timer_init(d->loop, &d->retry_timer);
 	d->retry_timer.data = d;
 	d->retry_open = true;
+	watch_start(d);
+	return 0;
+}
+
+static int watch_start(struct jmd *d)
+{
 	int rc = uv_fs_event_init(d->loop, &d->dir_watch);
 	if (rc == 0) {
 		d->dir_watch.data = d;
@@ -251,7 +322,7 @@ int jmd_discover_start(struct jmd *d)
 	if (rc != 0)
 		jmd_log("cannot watch %s (%s); relying on rescans every %u intervals",
 		        d->opt.stats_dir, uv_strerror(rc), JMD_RESCAN_TICKS);
-	return 0;
+	return rc;
 }
 
 void jmd_discover_stop(struct jmd *d)

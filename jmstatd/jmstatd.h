@@ -212,6 +212,7 @@ struct jmd {
 	uint32_t scan_gen;
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
+	bool dir_gone;                   /* the stats directory was removed: look for it */
 	uv_timer_t retry_timer;          /* re-reads new files still being built */
 	bool retry_open;
 
