@@ -17,6 +17,8 @@
 #include "jmstatd.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,6 +408,121 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	return o;
 }
 
+/* ------------------------------------------------------------ sites */
+
+/* The sampled heap profile of one process (PRODUCT §7), raw: return
+ * addresses as the process recorded them, for the client to symbolize as
+ * itself (the daemon never opens a program's ELF files). The site table is
+ * read from the segment on request, not kept per tick. */
+
+struct site_ref {
+	const struct jmstat_site *row;
+	const uint64_t *bins;    /* [nbins + 1] */
+};
+
+static int by_live_bytes(const void *a, const void *b)
+{
+	const struct jmstat_site *x = ((const struct site_ref *)a)->row;
+	const struct jmstat_site *y = ((const struct site_ref *)b)->row;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes < y->live_bytes ? 1 : -1;
+	return (x->alloc_bytes < y->alloc_bytes) - (x->alloc_bytes > y->alloc_bytes);
+}
+
+static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r)
+{
+	json_t *o = json_object(), *frames = json_array(), *bins = json_array();
+	char hex[24];
+	for (uint32_t f = 0; f < r->row->nframes; f++) {
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, r->row->frames[f]);
+		json_array_append_new(frames, json_string(hex));
+	}
+	set(o, "frames", frames);
+	set(o, "live_bytes", jint(r->row->live_bytes));
+	set(o, "live_objects", jint(r->row->live_objects));
+	set(o, "alloc_bytes", jint(r->row->alloc_bytes));
+	set(o, "alloc_objects", jint(r->row->alloc_objects));
+	set(o, "samples", jint(r->row->samples_live));
+	/* Only the classes holding something; size 0 is large and huge. */
+	for (uint32_t b = 0; b <= seg->hdr.nbins; b++) {
+		if (r->bins[b] == 0)
+			continue;
+		json_t *e = json_object();
+		set(e, "size", jint(b < seg->hdr.nbins ? seg->classes[b].size : 0));
+		set(e, "live_bytes", jint(r->bins[b]));
+		json_array_append_new(bins, e);
+	}
+	set(o, "bins", bins);
+	return o;
+}
+
+static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	pid_t pid;
+	int rc = arg_pid(req, &pid);
+	if (rc == 1)
+		return jmd_error(d, "missing 'pid'");
+	if (rc < 0)
+		return jmd_error(d, BAD_PID);
+	uint64_t limit = UINT64_MAX;
+	json_t *n = json_object_get(req, "n");
+	if (n && !json_is_null(n)) {
+		if (!json_is_integer(n) || json_integer_value(n) <= 0)
+			return jmd_error(d, "invalid 'n': expected a positive integer");
+		limit = (uint64_t)json_integer_value(n);
+	}
+	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
+	struct jmd_entry *e = p ? jmd_entry_find(d, pid) : NULL;
+	if (!p || !e || e->proc != p)
+		return jmd_error(d, "no such process: %d", (int)pid);
+
+	struct jm_seg seg;
+	int fd = openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
+		                 strerror(errno));
+	rc = jm_seg_read_fd(fd, &seg);
+	close(fd);
+	if (rc != 0)
+		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
+		                 jm_seg_strerror(rc));
+	/* The file may have been replaced since the tick: show it only if it
+	 * is still the process this viewer was allowed to see. */
+	if (seg.hdr.pid != (uint32_t)pid || seg.hdr.start_time != p->start_ticks ||
+	    seg.hdr.uid != p->uid) {
+		jm_seg_free(&seg);
+		return jmd_error(d, "no such process: %d", (int)pid);
+	}
+
+	struct site_ref *refs = malloc((seg.nsites ? seg.nsites : 1) * sizeof(*refs));
+	if (!refs) {
+		jm_seg_free(&seg);
+		return jmd_error(d, "out of memory");
+	}
+	size_t nrefs = 0;
+	for (uint32_t i = 0; i < seg.nsites; i++) {
+		if (seg.sites[i].nframes == 0)
+			continue;
+		refs[nrefs].row = &seg.sites[i];
+		refs[nrefs].bins = &seg.site_bins[(size_t)i * (seg.hdr.nbins + 1)];
+		nrefs++;
+	}
+	qsort(refs, nrefs, sizeof(*refs), by_live_bytes);
+	json_t *o = reply_ok(d);
+	set(o, "pid", json_integer(pid));
+	set(o, "exe", json_string(p->exe));
+	set(o, "sample_bytes", jint(seg.hdr.sample_bytes));
+	set(o, "sites_dropped", jint(seg.hdr.sites_dropped));
+	set(o, "nsites", jint(nrefs));
+	json_t *arr = json_array();
+	for (size_t i = 0; i < nrefs && i < limit; i++)
+		json_array_append_new(arr, site_json(&seg, &refs[i]));
+	set(o, "sites", arr);
+	free(refs);
+	jm_seg_free(&seg);
+	return o;
+}
+
 static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	json_t *o = reply_ok(d);
@@ -458,6 +575,7 @@ static const struct {
 	{ "bins", cmd_bins },
 	{ "history", cmd_history },
 	{ "alerts", cmd_alerts },
+	{ "sites", cmd_sites },
 	{ "subscribe", cmd_subscribe },
 };
 

@@ -7,7 +7,7 @@
  * start it samples a stats directory holding valid synthetic segments of
  * live processes (pid 1 and this process, when it runs as root; itself
  * alone otherwise), so that ps, stats, bins, history and subscribe walk
- * real data. Built and run by tests/fuzz/request.test.sh.
+ * real data (sites included). Built and run by tests/fuzz/request.test.sh.
  *
  * What must hold for every input (the protocol, README "Protocol"):
  * - a blank line has no reply; anything else has exactly one;
@@ -70,6 +70,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct jmd *d = &daemon_state;
 	struct synth self = synth_self(8, 2, 4);
 
+	self.nsites_max = 8;      /* a site table, for the sites command */
+	self.nsites_hw = 5;
+
 	require(mkdtemp(stats_dir) != NULL);
 	atexit(remove_dir);
 	write_segment(&self);
@@ -77,6 +80,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		struct synth init = synth_self(36, 4, 2);
 
 		init.pid = 1;
+		init.nsites_max = 30;
+		init.nsites_hw = 30;
 		init.uid = 0;
 		init.start_time = synth_start_time(1);
 		write_segment(&init);
