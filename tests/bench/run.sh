@@ -61,7 +61,7 @@ limit=${JM_BENCH_TIMEOUT:-}
 list_only=0
 
 usage() {
-	sed -n '/^#   tests\/bench\/run.sh/,/^#                      \[--out/p' "$0" | sed 's/^# *//'
+	sed -n '/^#   tests\/bench\/run.sh/,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 }
 
@@ -192,7 +192,7 @@ if [ "$list_only" = 1 ]; then
 	for a in "${names[@]}"; do
 		echo "allocator $a: ${preload[$a]:-(glibc)} ${envs[$a]//$'\n'/ }"
 	done
-	printf 'note: %s\n' "${notes[@]+"${notes[@]}"}"
+	for n in "${notes[@]+"${notes[@]}"}"; do echo "note: $n"; done
 	exit 0
 fi
 [ ${#names[@]} -gt 0 ] || { echo "run.sh: no allocator to run" >&2; exit 1; }
@@ -235,7 +235,20 @@ build_all || { echo "run.sh: building the workloads failed" >&2; exit 1; }
 
 # --------------------------------------------------------- preload check
 rm -rf "$out"
-mkdir -p "$out/stdout" "$out/work" "$out/data"
+mkdir -p "$out/stdout" "$out/work" "$out/data" "$out/lib"
+# A library built in this tree is copied first, so that a rebuild during
+# the run (the tree is shared) cannot mix two versions or crash a run.
+root_real=$(readlink -f "$JM_ROOT")
+declare -A origin
+for a in "${names[@]}"; do
+	origin[$a]=${preload[$a]:-(glibc malloc)}
+	lib=${preload[$a]}
+	if [ -n "$lib" ] && [[ "$(readlink -f "$lib")" == "$root_real"/* ]]; then
+		cp "$lib" "$out/lib/$a.so" || { echo "run.sh: cannot copy $lib" >&2; exit 1; }
+		preload[$a]=$out/lib/$a.so
+		origin[$a]="$lib (copied at start, $(sha1sum <"$lib" | cut -c1-12))"
+	fi
+done
 checked=()
 for a in "${names[@]}"; do
 	want=/lib/x86_64-linux-gnu/libc.so.6
@@ -354,7 +367,7 @@ dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1
 	echo "seconds=$((end - start))"
 	echo "load=$load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 	for a in "${names[@]}"; do
-		echo "allocator=$a ${preload[$a]:-(glibc malloc)} ${envs[$a]//$'\n'/ }"
+		echo "allocator=$a ${origin[$a]} ${envs[$a]//$'\n'/ }"
 	done
 	for n in "${notes[@]+"${notes[@]}"}"; do echo "note=$n"; done
 } >"$out/meta"
