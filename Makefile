@@ -46,6 +46,8 @@ endif
 UV_LIBS      := $(shell pkg-config --libs libuv 2>/dev/null || echo -luv)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+# elfutils libdw: jmctl symbolizes the sampled stacks of `jmctl sites`.
+DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 
 # ---------------------------------------------------------------- allocator
 # The allocator depends on libc and the kernel alone. Everything is hidden
@@ -103,7 +105,7 @@ jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
 	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(UV_LIBS) $(JANSSON_LIBS) $(LDFLAGS)
 
 jmctl/jmctl: $(C_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
-	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(LDFLAGS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(LDFLAGS)
 
 PROGRAMS = liballoc/libjmalloc.so liballoc/libjmalloc.a
 ifneq ($(D_SRCS),)
