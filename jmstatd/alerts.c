@@ -1,61 +1,1210 @@
 /*
- * alerts.c: the boundary of the alert engine.
+ * alerts.c: the alert engine: rules, alert states, notification commands.
  *
- * The engine (issue 7) owns alert rules and their states. Its contract with
- * the rest of the daemon:
- * - configuration: config.c hands it each meaningful line of the config
- *   file between jmd_alerts_config_begin() and jmd_alerts_config_commit();
- *   commit(false) after an error keeps the rules that were in force, so a
- *   bad reload (SIGHUP) changes nothing;
- * - evaluation: once per tick, jmd_alerts_evaluate() is called for every
- *   live process after it was sampled (its figures in struct jmd_proc), then
- *   jmd_alerts_tick_done() once; the engine must identify a process by
- *   (pid, start_ticks), never keep the pointer past the call, and log one
- *   line per state transition;
- * - listing: jmd_alerts_list() returns a new JSON array of the alerts the
- *   viewer may see (root: all; others: their uid's), each
- *   {"id","rule","state","pid","exe","since","value","threshold","message"}.
+ * Rules come from the config file (config.c splits it into sections and
+ * settings; this file checks them) or, without --config, from the built-in
+ * defaults (JMD_DEFAULT_RULES, the same format). Three kinds:
+ * - fragmentation: a process's frag_ratio above `ratio` while its
+ *   frag_bytes (active - allocated) are above `min_wasted`;
+ * - growth: a process's mapped (or active, or allocated) bytes grew by more
+ *   than `growth` above their lowest point in the last `window`;
+ * - sparse_bin: one bin of a process whose util is below `util_below`
+ *   while its runs hold more than `min_held` bytes (capacity x size).
  *
- * This version has no rule kinds yet: the list is always empty and any rule
- * line in the config file is refused with a message saying so.
+ * One alert exists per (rule, process, bin for sparse_bin), a process being
+ * (pid, start time): the pointer to its jmd_proc is never kept. States:
+ *
+ *   (none) --condition--> pending --held `for`--> firing
+ *   pending --condition gone--> (none; logged as "inactive")
+ *   firing --past the clear thresholds for `clear_for`--> resolved
+ *   firing --process gone, or rule removed by a reload--> resolved
+ *
+ * The clear thresholds give hysteresis: a firing alert stays firing until
+ * its value is back past `clear` (default 10% back from the threshold) or
+ * its bytes under `clear_bytes` (default 90% of the floor). A resolved
+ * alert is listed for `resolved_keep` (default 10 min, at most
+ * ALERTS_RESOLVED_MAX), then forgotten. Every transition is one log line,
+ * and may run the rule's command (by default on firing and resolved):
+ * /bin/sh -c COMMAND, spawned through uv_spawn so the loop never waits,
+ * with the alert in JMALLOC_ALERT_* variables, killed after
+ * `command_timeout`; at most ALERTS_CMDS_MAX run at once.
+ *
+ * Active alerts (pending, firing) are in a hash keyed by rule name,
+ * process and bin; all alerts are in one list, oldest first. Everything
+ * runs on the loop thread.
  */
 #include "jmstatd.h"
 
 #include <errno.h>
+#include <fnmatch.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int jmd_alerts_init(struct jmd *d)
+#define ALERTS_RULES_MAX      64
+#define ALERTS_NAME_LEN       64
+#define ALERTS_BUCKETS        1024u
+#define ALERTS_RESOLVED_MAX   1000u     /* resolved alerts kept for the list */
+#define ALERTS_CMDS_MAX       8u        /* commands running at once */
+#define ALERTS_ENV_PREFIX     "JMALLOC_ALERT_"
+
+/* The rules in force when jmstatd runs without --config (README). */
+static const char default_rules[] =
+	"[rule fragmentation]\n"
+	"kind = fragmentation\n"
+	"ratio = 0.5\n"
+	"min_wasted = 64MiB\n"
+	"for = 60s\n";
+
+extern char **environ;
+
+enum kind { KIND_FRAG, KIND_GROWTH, KIND_SPARSE };
+static const char *const kind_names[] = { "fragmentation", "growth", "sparse_bin" };
+
+enum metric { METRIC_MAPPED, METRIC_ACTIVE, METRIC_ALLOCATED };
+static const char *const metric_names[] = { "mapped", "active", "allocated" };
+
+enum state { ST_INACTIVE, ST_PENDING, ST_FIRING, ST_RESOLVED };
+static const char *const state_names[] = { "inactive", "pending", "firing", "resolved" };
+#define NOTIFY_DEFAULT ((1u << ST_FIRING) | (1u << ST_RESOLVED))
+
+/* The settings a rule section may hold; which apply to which kind is
+ * checked when the section ends. */
+enum key {
+	K_KIND, K_EXE, K_FOR, K_CLEAR_FOR, K_COMMAND, K_NOTIFY, K_RATIO, K_MIN_WASTED,
+	K_GROWTH, K_WINDOW, K_METRIC, K_UTIL_BELOW, K_MIN_HELD, K_CLEAR, K_CLEAR_BYTES, K_NKEYS
+};
+static const struct {
+	const char *name;
+	unsigned kinds;          /* bit per kind; 7: every kind */
+} rule_keys[K_NKEYS] = {
+	[K_KIND] = { "kind", 7 },
+	[K_EXE] = { "exe", 7 },
+	[K_FOR] = { "for", 7 },
+	[K_CLEAR_FOR] = { "clear_for", 7 },
+	[K_COMMAND] = { "command", 7 },
+	[K_NOTIFY] = { "notify", 7 },
+	[K_RATIO] = { "ratio", 1u << KIND_FRAG },
+	[K_MIN_WASTED] = { "min_wasted", 1u << KIND_FRAG },
+	[K_GROWTH] = { "growth", 1u << KIND_GROWTH },
+	[K_WINDOW] = { "window", 1u << KIND_GROWTH },
+	[K_METRIC] = { "metric", 1u << KIND_GROWTH },
+	[K_UTIL_BELOW] = { "util_below", 1u << KIND_SPARSE },
+	[K_MIN_HELD] = { "min_held", 1u << KIND_SPARSE },
+	[K_CLEAR] = { "clear", 7 },
+	[K_CLEAR_BYTES] = { "clear_bytes", (1u << KIND_FRAG) | (1u << KIND_SPARSE) },
+};
+
+struct rule {
+	char name[ALERTS_NAME_LEN];
+	enum kind kind;
+	char *exe;               /* fnmatch pattern on the process's exe; NULL: any */
+	double threshold;        /* ratio (frag), bytes (growth), util (sparse) */
+	double clear;            /* the value past which a firing alert resolves */
+	char *clear_text;        /* `clear` as written, parsed once the kind is known */
+	double min_bytes;        /* min_wasted (frag), min_held (sparse); 0 for growth */
+	double clear_bytes;      /* a firing alert resolves under this; -1: default */
+	enum metric metric;      /* growth */
+	double window_s;         /* growth */
+	double for_s;            /* held this long before firing */
+	double clear_for_s;      /* clear this long before resolving */
+	char *command;           /* NULL: the global command; "": none */
+	unsigned notify;         /* bit per state that runs the command */
+	unsigned set;            /* bit per enum key given */
+};
+
+struct ruleset {
+	struct rule *v;
+	size_t n;
+	char *command;           /* the global command, NULL: none */
+	unsigned notify;
+	double command_timeout_s;
+	double resolved_keep_s;
+	unsigned global_set;     /* bit per global key given */
+};
+
+struct alert {
+	unsigned id;
+	char rule[ALERTS_NAME_LEN];
+	enum kind kind;
+	int rule_idx;            /* in the rules in force; -1 once the rule is gone */
+	pid_t pid;
+	uint64_t start_ticks;
+	uint32_t uid;
+	char exe[JMSTAT_EXE_LEN];
+	uint32_t bin_size;       /* sparse_bin: the size class; 0 otherwise */
+	enum state state;
+	double started;          /* unix s: went pending (or straight to firing) */
+	double since;            /* unix s: the latest transition */
+	double clear_since;      /* firing and clear since then; 0: not clear */
+	double value;            /* at the latest evaluation */
+	double threshold;
+	double bytes;            /* wasted, growth or held bytes at the latest evaluation */
+	char message[256];
+	uint32_t seen_tick;      /* the latest tick that evaluated it */
+	struct alert *hnext;     /* hash chain, while pending or firing */
+	struct alert *next, *prev; /* every alert, oldest first */
+};
+
+struct cmd {
+	uv_process_t proc;       /* first: the handles' data point at the struct */
+	uv_timer_t timer;
+	struct jmd_alerts *A;
+	unsigned alert_id;
+	unsigned open_handles;   /* freed when both are closed */
+	bool exited;
+	struct cmd *next, *prev;
+};
+
+struct jmd_alerts {
+	struct jmd *d;
+	struct ruleset rules;    /* in force */
+	struct ruleset staging;  /* being read from a config file */
+	struct rule *cur;        /* the rule section being read, NULL in [global] */
+	bool in_section;         /* a section was opened (globals go in [global] then) */
+	bool configured;         /* some config was committed */
+	struct alert *buckets[ALERTS_BUCKETS];
+	struct alert *head, *tail;
+	size_t nresolved;
+	unsigned next_id;
+	struct cmd *cmds;
+	size_t ncmds;
+	bool stopping;
+	uint64_t transitions[4]; /* per state entered */
+	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped;
+};
+
+/* ------------------------------------------------------------ formatting */
+
+static const char *fmt_bytes(char *buf, size_t len, double v)
 {
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int i = 0;
+	while (v >= 1024.0 && i < 5) {
+		v /= 1024.0;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%.0f B", v);
+	else
+		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, u[i]);
+	return buf;
+}
+
+static const char *fmt_pct(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.1f%%", v * 100.0);
+	return buf;
+}
+
+static const char *fmt_dur(char *buf, size_t len, double s)
+{
+	double whole = (double)(uint64_t)s;
+	if (s >= 3600 && whole == s && (uint64_t)s % 3600 == 0)
+		snprintf(buf, len, "%.0fh", s / 3600);
+	else if (s >= 60 && whole == s && (uint64_t)s % 60 == 0)
+		snprintf(buf, len, "%.0fm", s / 60);
+	else
+		snprintf(buf, len, "%gs", s);
+	return buf;
+}
+
+/* ------------------------------------------------------------ rules */
+
+static void rule_free(struct rule *r)
+{
+	free(r->exe);
+	free(r->clear_text);
+	free(r->command);
+}
+
+static void ruleset_free(struct ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		rule_free(&rs->v[i]);
+	free(rs->v);
+	free(rs->command);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void ruleset_defaults(struct ruleset *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->notify = NOTIFY_DEFAULT;
+	rs->command_timeout_s = 30.0;
+	rs->resolved_keep_s = 600.0;
+}
+
+static struct jmd_alerts *engine(struct jmd *d)
+{
+	if (!d->alerts) {
+		d->alerts = calloc(1, sizeof(*d->alerts));
+		if (!d->alerts)
+			return NULL;
+		d->alerts->d = d;
+		d->alerts->next_id = 1;
+		ruleset_defaults(&d->alerts->rules);
+	}
+	return d->alerts;
+}
+
+static int parse_notify(const char *v, unsigned *out, char *err, size_t errlen)
+{
+	unsigned mask = 0;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", v);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		unsigned s;
+		for (s = ST_PENDING; s <= ST_RESOLVED; s++)
+			if (strcmp(tok, state_names[s]) == 0)
+				break;
+		if (s > ST_RESOLVED && strcmp(tok, "none") != 0) {
+			snprintf(err, errlen, "notify: '%.40s' is not pending, firing, resolved or none",
+			         tok);
+			return -EINVAL;
+		}
+		if (s <= ST_RESOLVED)
+			mask |= 1u << s;
+	}
+	*out = mask;
 	return 0;
 }
 
-void jmd_alerts_fini(struct jmd *d)
+static int set_string(char **dst, const char *v)
 {
+	char *s = strdup(v);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
 }
 
-void jmd_alerts_config_begin(void)
+void jmd_alerts_config_begin(struct jmd *d)
 {
+	struct jmd_alerts *A = engine(d);
+	if (!A)
+		return;
+	ruleset_free(&A->staging);
+	ruleset_defaults(&A->staging);
+	A->cur = NULL;
+	A->in_section = false;
 }
 
-int jmd_alerts_config_line(const char *line, char *err, size_t errlen)
+int jmd_alerts_config_section(struct jmd *d, const char *type, const char *name,
+                              char *err, size_t errlen)
 {
-	snprintf(err, errlen, "unknown setting (this jmstatd has no alert rules yet): %.60s", line);
+	struct jmd_alerts *A = engine(d);
+	if (!A) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	A->in_section = true;
+	A->cur = NULL;
+	if (strcmp(type, "global") == 0) {
+		if (name) {
+			snprintf(err, errlen, "[global] takes no name");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(type, "rule") != 0) {
+		snprintf(err, errlen, "unknown section '[%.40s]': expected [rule NAME] or [global]", type);
+		return -EINVAL;
+	}
+	if (!name || !*name) {
+		snprintf(err, errlen, "a rule needs a name: [rule NAME]");
+		return -EINVAL;
+	}
+	if (strlen(name) >= ALERTS_NAME_LEN) {
+		snprintf(err, errlen, "rule name longer than %d characters", ALERTS_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	struct ruleset *rs = &A->staging;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (strcmp(rs->v[i].name, name) == 0) {
+			snprintf(err, errlen, "rule '%s' defined twice", name);
+			return -EINVAL;
+		}
+	}
+	if (rs->n >= ALERTS_RULES_MAX) {
+		snprintf(err, errlen, "more than %d rules", ALERTS_RULES_MAX);
+		return -EINVAL;
+	}
+	struct rule *v = realloc(rs->v, (rs->n + 1) * sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rs->v = v;
+	A->cur = &rs->v[rs->n++];
+	memset(A->cur, 0, sizeof(*A->cur));
+	snprintf(A->cur->name, sizeof(A->cur->name), "%s", name);
+	A->cur->clear_bytes = -1;
+	return 0;
+}
+
+static int global_set(struct jmd_alerts *A, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+	struct ruleset *rs = &A->staging;
+	static const char *const keys[] = { "command", "notify", "command_timeout", "resolved_keep" };
+	unsigned k;
+	for (k = 0; k < 4; k++)
+		if (strcmp(key, keys[k]) == 0)
+			break;
+	if (k == 4) {
+		if (A->in_section)
+			snprintf(err, errlen, "unknown setting '%.40s' in [global] (command, notify, "
+			         "command_timeout, resolved_keep)", key);
+		else
+			snprintf(err, errlen, "unknown setting '%.40s' (global settings: command, "
+			         "notify, command_timeout, resolved_keep; rules go in [rule NAME] "
+			         "sections)", key);
+		return -EINVAL;
+	}
+	if (rs->global_set & (1u << k)) {
+		snprintf(err, errlen, "'%s' set twice", key);
+		return -EINVAL;
+	}
+	rs->global_set |= 1u << k;
+	double v;
+	switch (k) {
+	case 0:
+		if (set_string(&rs->command, value) != 0)
+			goto nomem;
+		return 0;
+	case 1:
+		return parse_notify(value, &rs->notify, err, errlen);
+	case 2:
+		if (jmd_parse_duration(value, &v) != 0 || v < 0.1 || v > 86400) {
+			snprintf(err, errlen, "command_timeout: '%.40s' is not a duration in "
+			         "100ms..24h (e.g. 30s)", value);
+			return -EINVAL;
+		}
+		rs->command_timeout_s = v;
+		return 0;
+	default:
+		if (jmd_parse_duration(value, &v) != 0 || v > 86400) {
+			snprintf(err, errlen, "resolved_keep: '%.40s' is not a duration up to 24h "
+			         "(e.g. 10m)", value);
+			return -EINVAL;
+		}
+		rs->resolved_keep_s = v;
+		return 0;
+	}
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
+                          char *err, size_t errlen)
+{
+	struct jmd_alerts *A = engine(d);
+	if (!A) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	struct rule *r = A->cur;
+	if (!r)
+		return global_set(A, key, value, err, errlen);
+	unsigned k;
+	for (k = 0; k < K_NKEYS; k++)
+		if (strcmp(key, rule_keys[k].name) == 0)
+			break;
+	if (k == K_NKEYS) {
+		snprintf(err, errlen, "rule '%s': unknown setting '%.40s'", r->name, key);
+		return -EINVAL;
+	}
+	if (r->set & (1u << k)) {
+		snprintf(err, errlen, "rule '%s': '%s' set twice", r->name, key);
+		return -EINVAL;
+	}
+	r->set |= 1u << k;
+	if (*value == '\0' && k != K_COMMAND && k != K_NOTIFY) {
+		snprintf(err, errlen, "rule '%s': '%s' needs a value", r->name, key);
+		return -EINVAL;
+	}
+	double v;
+	switch ((enum key)k) {
+	case K_KIND:
+		for (unsigned i = 0; i < 3; i++) {
+			if (strcmp(value, kind_names[i]) == 0) {
+				r->kind = (enum kind)i;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "rule '%s': kind '%.40s' is not fragmentation, growth or "
+		         "sparse_bin", r->name, value);
+		return -EINVAL;
+	case K_EXE:
+		if (strlen(value) >= 256) {
+			snprintf(err, errlen, "rule '%s': exe pattern too long", r->name);
+			return -EINVAL;
+		}
+		return set_string(&r->exe, value) == 0 ? 0 : -ENOMEM;
+	case K_FOR:
+	case K_CLEAR_FOR:
+	case K_WINDOW:
+		if (jmd_parse_duration(value, &v) != 0 || v > 7 * 86400.0) {
+			snprintf(err, errlen, "rule '%s': %s: '%.40s' is not a duration (e.g. 500ms, "
+			         "30s, 10m, 1h)", r->name, key, value);
+			return -EINVAL;
+		}
+		if (k == K_FOR)
+			r->for_s = v;
+		else if (k == K_CLEAR_FOR)
+			r->clear_for_s = v;
+		else
+			r->window_s = v;
+		return 0;
+	case K_COMMAND:
+		return set_string(&r->command, value) == 0 ? 0 : -ENOMEM;
+	case K_NOTIFY:
+		return parse_notify(value, &r->notify, err, errlen);
+	case K_RATIO:
+	case K_UTIL_BELOW:
+		if (jmd_parse_ratio(value, &v) != 0 || v <= 0.0 || v >= 1.0) {
+			snprintf(err, errlen, "rule '%s': %s: '%.40s' is not a ratio between 0 and 1 "
+			         "(e.g. 0.5 or 50%%)", r->name, key, value);
+			return -EINVAL;
+		}
+		r->threshold = v;
+		return 0;
+	case K_MIN_WASTED:
+	case K_MIN_HELD:
+	case K_GROWTH:
+	case K_CLEAR_BYTES:
+		if (jmd_parse_bytes(value, &v) != 0) {
+			snprintf(err, errlen, "rule '%s': %s: '%.40s' is not a size in bytes (e.g. "
+			         "64MiB, 1GiB, 500kB)", r->name, key, value);
+			return -EINVAL;
+		}
+		if (k == K_GROWTH && v <= 0) {
+			snprintf(err, errlen, "rule '%s': growth must be above 0", r->name);
+			return -EINVAL;
+		}
+		if (k == K_GROWTH)
+			r->threshold = v;
+		else if (k == K_CLEAR_BYTES)
+			r->clear_bytes = v;
+		else
+			r->min_bytes = v;
+		return 0;
+	case K_METRIC:
+		for (unsigned i = 0; i < 3; i++) {
+			if (strcmp(value, metric_names[i]) == 0) {
+				r->metric = (enum metric)i;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "rule '%s': metric '%.40s' is not mapped, active or allocated",
+		         r->name, value);
+		return -EINVAL;
+	case K_CLEAR:
+		return set_string(&r->clear_text, value) == 0 ? 0 : -ENOMEM;
+	case K_NKEYS:
+		break;
+	}
 	return -EINVAL;
 }
 
-void jmd_alerts_config_commit(bool apply)
+/* Checks the rule section that ends: what its kind needs, nothing it does
+ * not take, and the defaults. */
+int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen)
 {
+	struct jmd_alerts *A = d->alerts;
+	struct rule *r = A ? A->cur : NULL;
+	if (!r)
+		return 0;
+	A->cur = NULL;
+	if (!(r->set & (1u << K_KIND))) {
+		snprintf(err, errlen, "rule '%s': missing 'kind' (fragmentation, growth or "
+		         "sparse_bin)", r->name);
+		return -EINVAL;
+	}
+	for (unsigned k = 0; k < K_NKEYS; k++) {
+		if ((r->set & (1u << k)) && !(rule_keys[k].kinds & (1u << r->kind))) {
+			snprintf(err, errlen, "rule '%s': '%s' does not apply to kind %s", r->name,
+			         rule_keys[k].name, kind_names[r->kind]);
+			return -EINVAL;
+		}
+	}
+	static const enum key required[3][2] = {
+		[KIND_FRAG] = { K_RATIO, K_RATIO },
+		[KIND_GROWTH] = { K_GROWTH, K_WINDOW },
+		[KIND_SPARSE] = { K_UTIL_BELOW, K_UTIL_BELOW },
+	};
+	for (unsigned i = 0; i < 2; i++) {
+		enum key k = required[r->kind][i];
+		if (!(r->set & (1u << k))) {
+			snprintf(err, errlen, "rule '%s': kind %s needs '%s'", r->name,
+			         kind_names[r->kind], rule_keys[k].name);
+			return -EINVAL;
+		}
+	}
+	switch (r->kind) {
+	case KIND_FRAG:
+		if (!(r->set & (1u << K_MIN_WASTED)))
+			r->min_bytes = 10.0 * 1048576.0;
+		r->clear = r->threshold * 0.9;
+		break;
+	case KIND_GROWTH: {
+		double hist_s = JMD_HISTORY_MS / 1000.0;
+		double tick_s = d->opt.interval_ms / 1000.0;
+		if (r->window_s > hist_s || r->window_s < tick_s) {
+			snprintf(err, errlen, "rule '%s': window must be between the interval (%gs) and "
+			         "the history jmstatd keeps (%gs)", r->name, tick_s, hist_s);
+			return -EINVAL;
+		}
+		r->clear = r->threshold * 0.9;
+		break;
+	}
+	case KIND_SPARSE:
+		if (!(r->set & (1u << K_MIN_HELD)))
+			r->min_bytes = 10.0 * 1048576.0;
+		r->clear = r->threshold * 1.1 < 1.0 ? r->threshold * 1.1 : 1.0;
+		break;
+	}
+	if (r->clear_text) {
+		double v;
+		int rc = r->kind == KIND_GROWTH ? jmd_parse_bytes(r->clear_text, &v)
+		                                : jmd_parse_ratio(r->clear_text, &v);
+		if (rc != 0) {
+			snprintf(err, errlen, "rule '%s': clear: '%.40s' is not %s", r->name, r->clear_text,
+			         r->kind == KIND_GROWTH ? "a size in bytes" : "a ratio between 0 and 1");
+			return -EINVAL;
+		}
+		bool wrong = r->kind == KIND_SPARSE ? v < r->threshold : v > r->threshold;
+		if (wrong) {
+			snprintf(err, errlen, "rule '%s': clear must be %s the threshold (it sets the "
+			         "hysteresis)", r->name, r->kind == KIND_SPARSE ? "at or above" :
+			         "at or below");
+			return -EINVAL;
+		}
+		r->clear = v;
+	}
+	if (r->kind != KIND_GROWTH) {
+		if (r->clear_bytes < 0)
+			r->clear_bytes = r->min_bytes * 0.9;
+		else if (r->clear_bytes > r->min_bytes) {
+			snprintf(err, errlen, "rule '%s': clear_bytes must be at or below the byte floor",
+			         r->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ alerts */
+
+static unsigned alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *c = rule; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ull;
+	h = (h ^ (uint64_t)(uint32_t)pid) * 1099511628211ull;
+	h = (h ^ start) * 1099511628211ull;
+	h = (h ^ bin) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32)) % ALERTS_BUCKETS;
+}
+
+static struct alert *alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
+                                uint64_t start, uint32_t bin)
+{
+	for (struct alert *a = A->buckets[alert_hash(rule, pid, start, bin)]; a; a = a->hnext)
+		if (a->pid == pid && a->start_ticks == start && a->bin_size == bin &&
+		    strcmp(a->rule, rule) == 0)
+			return a;
+	return NULL;
+}
+
+static void hash_remove(struct jmd_alerts *A, struct alert *a)
+{
+	struct alert **pp = &A->buckets[alert_hash(a->rule, a->pid, a->start_ticks, a->bin_size)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == a) {
+			*pp = a->hnext;
+			a->hnext = NULL;
+			return;
+		}
+	}
+}
+
+static void list_remove(struct jmd_alerts *A, struct alert *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		A->head = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	else
+		A->tail = a->prev;
+	if (a->state == ST_RESOLVED)
+		A->nresolved--;
+	free(a);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static void cmd_closed(uv_handle_t *h)
+{
+	struct cmd *c = h->data;
+	if (--c->open_handles)
+		return;
+	struct jmd_alerts *A = c->A;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		A->cmds = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	A->ncmds--;
+	free(c);
+}
+
+static void cmd_close(struct cmd *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, cmd_closed);
+	}
+	if (!uv_is_closing((uv_handle_t *)&c->proc))
+		uv_close((uv_handle_t *)&c->proc, cmd_closed);
+}
+
+static void cmd_exited(uv_process_t *p, int64_t status, int term_signal)
+{
+	struct cmd *c = p->data;
+	struct jmd_alerts *A = c->A;
+	c->exited = true;
+	if (term_signal) {
+		jmd_log("alert %u: its command (pid %d) was killed by signal %d", c->alert_id,
+		        p->pid, term_signal);
+		A->cmd_failed++;
+	} else if (status != 0) {
+		jmd_log("alert %u: its command (pid %d) exited with status %lld", c->alert_id,
+		        p->pid, (long long)status);
+		A->cmd_failed++;
+	} else {
+		jmd_debug("alert %u: its command (pid %d) succeeded", c->alert_id, p->pid);
+		A->cmd_ok++;
+	}
+	cmd_close(c);
+}
+
+static void cmd_timed_out(uv_timer_t *t)
+{
+	struct cmd *c = t->data;
+	if (c->exited)
+		return;
+	jmd_log("alert %u: its command (pid %d) still runs after %gs: killing it", c->alert_id,
+	        c->proc.pid, c->A->rules.command_timeout_s);
+	c->A->cmd_timeout++;
+	uv_process_kill(&c->proc, SIGKILL);
+}
+
+/* environ without JMALLOC_ALERT_*, then vars[]; NULL on no memory. */
+static char **cmd_env(char **vars, size_t nvars)
+{
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **env = calloc(n + nvars + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, ALERTS_ENV_PREFIX, strlen(ALERTS_ENV_PREFIX)) != 0)
+			env[k++] = *e;
+	for (size_t i = 0; i < nvars; i++)
+		env[k++] = vars[i];
+	env[k] = NULL;
+	return env;
+}
+
+static void run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
+                        enum state previous)
+{
+	struct jmd *d = A->d;
+	if (!d->loop || A->stopping)
+		return;
+	if (A->ncmds >= ALERTS_CMDS_MAX) {
+		jmd_log("alert %u: its command not run: %u commands still running", a->id,
+		        ALERTS_CMDS_MAX);
+		A->cmd_skipped++;
+		return;
+	}
+	char *vars[16];
+	size_t nvars = 0;
+	char *failed = NULL;
+#define VAR(name, ...)                                                         \
+	do {                                                                   \
+		if (asprintf(&vars[nvars], ALERTS_ENV_PREFIX name "=" __VA_ARGS__) < 0) \
+			failed = "out of memory";                              \
+		else                                                           \
+			nvars++;                                               \
+	} while (0)
+	VAR("ID", "%u", a->id);
+	VAR("RULE", "%s", a->rule);
+	VAR("KIND", "%s", kind_names[a->kind]);
+	VAR("STATE", "%s", state_names[a->state]);
+	VAR("PREVIOUS_STATE", "%s", state_names[previous]);
+	VAR("PID", "%d", (int)a->pid);
+	VAR("EXE", "%s", a->exe);
+	VAR("UID", "%u", a->uid);
+	VAR("BIN_SIZE", "%u", a->bin_size);
+	VAR("SINCE", "%.3f", a->since);
+	VAR("STARTED", "%.3f", a->started);
+	VAR("VALUE", "%.6g", a->value);
+	VAR("THRESHOLD", "%.6g", a->threshold);
+	VAR("MESSAGE", "%s", a->message);
+#undef VAR
+	char **env = failed ? NULL : cmd_env(vars, nvars);
+	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		jmd_log("alert %u: its command not run: out of memory", a->id);
+		A->cmd_failed++;
+		goto out;
+	}
+	char *args[] = { "/bin/sh", "-c", (char *)command, NULL };
+	uv_stdio_container_t stdio[3] = {
+		{ .flags = UV_IGNORE },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO },
+	};
+	uv_process_options_t o = {
+		.exit_cb = cmd_exited,
+		.file = args[0],
+		.args = args,
+		.env = env,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	c->A = A;
+	c->alert_id = a->id;
+	c->proc.data = c;
+	c->timer.data = c;
+	int rc = uv_spawn(d->loop, &c->proc, &o);
+	c->next = A->cmds;
+	if (A->cmds)
+		A->cmds->prev = c;
+	A->cmds = c;
+	A->ncmds++;
+	uv_timer_init(d->loop, &c->timer);
+	c->open_handles = 2;
+	if (rc != 0) {
+		jmd_log("alert %u: cannot run its command: %s", a->id, uv_strerror(rc));
+		A->cmd_failed++;
+		c->exited = true;
+		cmd_close(c);
+		goto out;
+	}
+	jmd_debug("alert %u: command started (pid %d)", a->id, c->proc.pid);
+	uv_timer_start(&c->timer, cmd_timed_out, (uint64_t)(A->rules.command_timeout_s * 1000.0), 0);
+out:
+	free(env);
+	for (size_t i = 0; i < nvars; i++)
+		free(vars[i]);
+}
+
+/* ------------------------------------------------------------ transitions */
+
+static const struct rule *alert_rule(const struct jmd_alerts *A, const struct alert *a)
+{
+	return a->rule_idx >= 0 && (size_t)a->rule_idx < A->rules.n ? &A->rules.v[a->rule_idx] : NULL;
+}
+
+/* Moves a to state s, logs it, runs the command. An alert that goes
+ * inactive is freed: a is invalid afterwards. */
+static void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why)
+{
+	struct jmd *d = A->d;
+	enum state prev = a->state;
+	a->state = s;
+	a->since = d->now;
+	a->clear_since = 0;
+	A->transitions[s]++;
+	char bin[32] = "";
+	if (a->bin_size)
+		snprintf(bin, sizeof(bin), " bin %u", a->bin_size);
+	jmd_log("alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s", a->id, a->rule, (int)a->pid,
+	        a->exe, bin, state_names[prev], state_names[s], a->message, why ? "; " : "",
+	        why ? why : "");
+	if (s == ST_RESOLVED || s == ST_INACTIVE)
+		hash_remove(A, a);
+	if (s == ST_RESOLVED)
+		A->nresolved++;
+	const struct rule *r = alert_rule(A, a);
+	unsigned notify = r ? r->notify : A->rules.notify;
+	const char *command = r && r->command ? r->command : A->rules.command;
+	/* A pending alert that clears was never announced unless pending is. */
+	if (command && *command && (notify & (1u << s)) &&
+	    !(s == ST_RESOLVED && prev == ST_PENDING && !(notify & (1u << ST_PENDING))))
+		run_command(A, a, command, prev);
+	if (s == ST_INACTIVE)
+		list_remove(A, a);
+}
+
+static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int idx,
+                               const struct jmd_proc *p, uint32_t bin)
+{
+	struct alert *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->id = A->next_id++;
+	snprintf(a->rule, sizeof(a->rule), "%s", r->name);
+	a->kind = r->kind;
+	a->rule_idx = idx;
+	a->pid = p->pid;
+	a->start_ticks = p->start_ticks;
+	a->uid = p->uid;
+	memcpy(a->exe, p->exe, sizeof(a->exe));
+	a->bin_size = bin;
+	a->state = ST_INACTIVE;
+	a->started = A->d->now;
+	unsigned h = alert_hash(a->rule, a->pid, a->start_ticks, bin);
+	a->hnext = A->buckets[h];
+	A->buckets[h] = a;
+	a->prev = A->tail;
+	if (A->tail)
+		A->tail->next = a;
+	else
+		A->head = a;
+	A->tail = a;
+	return a;
+}
+
+/* One evaluation of one (rule, process, bin): trigger says the alert's
+ * condition holds, clear that a firing alert may resolve. */
+static void step(struct jmd_alerts *A, const struct rule *r, int idx, const struct jmd_proc *p,
+                 uint32_t bin, double value, double bytes, bool trigger, bool clear,
+                 const char *message)
+{
+	struct jmd *d = A->d;
+	struct alert *a = alert_find(A, r->name, p->pid, p->start_ticks, bin);
+	if (!a) {
+		if (!trigger)
+			return;
+		a = alert_new(A, r, idx, p, bin);
+		if (!a)
+			return;
+	}
+	a->seen_tick = d->tick;
+	a->rule_idx = idx;
+	a->value = value;
+	a->bytes = bytes;
+	a->threshold = r->threshold;
+	snprintf(a->message, sizeof(a->message), "%s", message);
+	switch (a->state) {
+	case ST_INACTIVE:
+		if (r->for_s <= 0)
+			transition(A, a, ST_FIRING, NULL);
+		else
+			transition(A, a, ST_PENDING, NULL);
+		break;
+	case ST_PENDING:
+		if (!trigger)
+			transition(A, a, ST_INACTIVE, "the condition cleared before it was held for long "
+			           "enough");
+		else if (d->now - a->started >= r->for_s - 0.0005)
+			transition(A, a, ST_FIRING, NULL);
+		break;
+	case ST_FIRING:
+		if (!clear) {
+			a->clear_since = 0;
+			break;
+		}
+		if (a->clear_since == 0)
+			a->clear_since = d->now;
+		if (d->now - a->clear_since >= r->clear_for_s - 0.0005)
+			transition(A, a, ST_RESOLVED, "back past the clear threshold");
+		break;
+	case ST_RESOLVED:
+		break;
+	}
+}
+
+static double metric_of(const struct jmd_hist *h, enum metric m)
+{
+	return (double)(m == METRIC_MAPPED ? h->mapped : m == METRIC_ACTIVE ? h->active : h->allocated);
+}
+
+/* Growth of the metric: now less its lowest sample in the window. */
+static double growth_of(struct jmd *d, const struct jmd_proc *p, const struct rule *r,
+                        double *low_out)
+{
+	double now_v = (double)(r->metric == METRIC_MAPPED ? p->tot.mapped :
+	                        r->metric == METRIC_ACTIVE ? p->tot.active : p->tot.allocated);
+	double low = now_v;
+	const struct jmd_ring *ring = &p->hist;
+	if (ring->count) {
+		double since = d->now - r->window_s - 0.0005;
+		for (uint32_t i = 0; i < ring->count; i++) {
+			uint32_t at = (ring->head + ring->alloc - 1 - i) % ring->alloc;
+			const struct jmd_hist *h = &ring->e[at];
+			bool valid;
+			double t = jmd_tick_time(d, h->tick, &valid);
+			if (!valid || t < since)
+				break;
+			double v = metric_of(h, r->metric);
+			if (v < low)
+				low = v;
+		}
+	}
+	*low_out = low;
+	return now_v - low;
 }
 
 void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 {
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	char msg[256], b1[32], b2[32], b3[32], b4[32], b5[32];
+	for (size_t i = 0; i < A->rules.n; i++) {
+		const struct rule *r = &A->rules.v[i];
+		if (r->exe && fnmatch(r->exe, p->exe, 0) != 0)
+			continue;
+		switch (r->kind) {
+		case KIND_FRAG: {
+			double ratio = jmd_frag_ratio(p->tot.active, p->tot.allocated);
+			double wasted = p->tot.active > p->tot.allocated ?
+			                (double)(p->tot.active - p->tot.allocated) : 0.0;
+			snprintf(msg, sizeof(msg), "fragmentation %s: %s of %s active not allocated "
+			         "(rule: above %s with over %s)", fmt_pct(b1, sizeof(b1), ratio),
+			         fmt_bytes(b2, sizeof(b2), wasted),
+			         fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
+			         fmt_pct(b4, sizeof(b4), r->threshold),
+			         fmt_bytes(b5, sizeof(b5), r->min_bytes));
+			step(A, r, (int)i, p, 0, ratio, wasted,
+			     ratio > r->threshold && wasted > r->min_bytes,
+			     ratio < r->clear || wasted < r->clear_bytes, msg);
+			break;
+		}
+		case KIND_GROWTH: {
+			double low, g = growth_of(d, p, r, &low);
+			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s)",
+			         metric_names[r->metric], fmt_bytes(b1, sizeof(b1), g),
+			         fmt_dur(b2, sizeof(b2), r->window_s), fmt_bytes(b3, sizeof(b3), low),
+			         fmt_bytes(b4, sizeof(b4), low + g),
+			         fmt_bytes(b5, sizeof(b5), r->threshold));
+			step(A, r, (int)i, p, 0, g, g, g > r->threshold, g < r->clear, msg);
+			break;
+		}
+		case KIND_SPARSE:
+			for (uint32_t b = 0; b < p->nbins; b++) {
+				const struct jmd_bin *bin = &p->bins[b];
+				double util = jmd_util(bin->inuse, bin->capacity);
+				double held = (double)bin->capacity * bin->size;
+				bool trigger = util < r->threshold && held > r->min_bytes;
+				if (!trigger && !alert_find(A, r->name, p->pid, p->start_ticks, bin->size))
+					continue;
+				snprintf(msg, sizeof(msg), "bin %u B: %s of its regions in use, %s held in "
+				         "runs (rule: under %s with over %s)", bin->size,
+				         fmt_pct(b1, sizeof(b1), util), fmt_bytes(b2, sizeof(b2), held),
+				         fmt_pct(b3, sizeof(b3), r->threshold),
+				         fmt_bytes(b4, sizeof(b4), r->min_bytes));
+				step(A, r, (int)i, p, bin->size, util, held, trigger,
+				     util > r->clear || held < r->clear_bytes, msg);
+			}
+			break;
+		}
+	}
 }
 
 void jmd_alerts_tick_done(struct jmd *d)
 {
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	struct alert *next;
+	for (struct alert *a = A->head; a; a = next) {
+		next = a->next;
+		if ((a->state == ST_PENDING || a->state == ST_FIRING) && a->seen_tick != d->tick) {
+			/* Its process (or bin) was not seen this tick: it is gone. */
+			if (a->state == ST_PENDING)
+				transition(A, a, ST_INACTIVE, "the process is gone");
+			else
+				transition(A, a, ST_RESOLVED, "the process is gone");
+			continue;
+		}
+		if (a->state == ST_RESOLVED &&
+		    (d->now - a->since > A->rules.resolved_keep_s ||
+		     A->nresolved > ALERTS_RESOLVED_MAX))
+			list_remove(A, a);
+	}
 }
+
+/* ------------------------------------------------------------ commit */
+
+void jmd_alerts_config_commit(struct jmd *d, bool apply)
+{
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	A->cur = NULL;
+	if (!apply) {
+		ruleset_free(&A->staging);
+		return;
+	}
+	ruleset_free(&A->rules);
+	A->rules = A->staging;
+	memset(&A->staging, 0, sizeof(A->staging));
+	A->configured = true;
+	for (size_t i = 0; i < A->rules.n; i++)
+		if (!(A->rules.v[i].set & (1u << K_NOTIFY)))
+			A->rules.v[i].notify = A->rules.notify;
+	/* Alerts follow their rule by name; those whose rule is gone (or
+	 * changed kind) end now. */
+	struct alert *next;
+	for (struct alert *a = A->head; a; a = next) {
+		next = a->next;
+		a->rule_idx = -1;
+		for (size_t i = 0; i < A->rules.n; i++)
+			if (strcmp(A->rules.v[i].name, a->rule) == 0 && A->rules.v[i].kind == a->kind)
+				a->rule_idx = (int)i;
+		if (a->rule_idx >= 0 || a->state == ST_RESOLVED)
+			continue;
+		transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED,
+		           "its rule was removed by a reload");
+	}
+	char rules[512];
+	size_t len = 0;
+	rules[0] = '\0';
+	for (size_t i = 0; i < A->rules.n && len < sizeof(rules) - 1; i++)
+		len += (size_t)snprintf(rules + len, sizeof(rules) - len, "%s%s (%s)", i ? ", " : "",
+		                        A->rules.v[i].name, kind_names[A->rules.v[i].kind]);
+	if (len >= sizeof(rules))
+		len = sizeof(rules) - 1;
+	jmd_log("alert rules in force: %s", A->rules.n ? rules : "none");
+}
+
+/* ------------------------------------------------------------ life */
+
+int jmd_alerts_init(struct jmd *d)
+{
+	if (!engine(d))
+		return -ENOMEM;
+	if (!d->alerts->configured && !d->opt.config_path) {
+		int rc = jmd_config_load_text(d, "(built-in rules)", default_rules);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+void jmd_alerts_stop(struct jmd *d)
+{
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	A->stopping = true;
+	for (struct cmd *c = A->cmds; c; c = c->next) {
+		if (!c->exited)
+			jmd_log("alert %u: leaving its command (pid %d) running at exit", c->alert_id,
+			        c->proc.pid);
+		cmd_close(c);
+	}
+}
+
+void jmd_alerts_fini(struct jmd *d)
+{
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	while (A->head)
+		list_remove(A, A->head);
+	while (A->cmds) {        /* only if the loop did not run their close callbacks */
+		struct cmd *c = A->cmds;
+		A->cmds = c->next;
+		free(c);
+	}
+	ruleset_free(&A->rules);
+	ruleset_free(&A->staging);
+	free(A);
+	d->alerts = NULL;
+}
+
+/* ------------------------------------------------------------ views */
 
 json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 {
-	return json_array();
+	json_t *arr = json_array();
+	struct jmd_alerts *A = d->alerts;
+	if (!A || !arr)
+		return arr;
+	for (const struct alert *a = A->head; a; a = a->next) {
+		if (!jmd_visible(a->uid, viewer))
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(a->id));
+		json_object_set_new(o, "rule", json_string(a->rule));
+		json_object_set_new(o, "kind", json_string(kind_names[a->kind]));
+		json_object_set_new(o, "state", json_string(state_names[a->state]));
+		json_object_set_new(o, "pid", json_integer(a->pid));
+		json_object_set_new(o, "uid", json_integer(a->uid));
+		json_object_set_new(o, "exe", json_string(a->exe));
+		if (a->bin_size)
+			json_object_set_new(o, "bin_size", json_integer(a->bin_size));
+		json_object_set_new(o, "since", json_real(a->since));
+		json_object_set_new(o, "started", json_real(a->started));
+		json_object_set_new(o, "value", json_real(a->value));
+		json_object_set_new(o, "threshold", json_real(a->threshold));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)a->bytes));
+		json_object_set_new(o, "message", json_string(a->message));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t)
+{
+	struct jmd_alerts *A = d->alerts;
+	if (!A)
+		return;
+	jmd_text_puts(t, "# HELP jmalloc_alerts Alerts of each rule in force, by state.\n"
+	                 "# TYPE jmalloc_alerts gauge\n");
+	for (size_t i = 0; i < A->rules.n; i++) {
+		unsigned n[4] = { 0 };
+		for (const struct alert *a = A->head; a; a = a->next)
+			if (a->rule_idx == (int)i)
+				n[a->state]++;
+		for (unsigned s = ST_PENDING; s <= ST_FIRING; s++) {
+			jmd_text_puts(t, "jmalloc_alerts{rule=");
+			jmd_text_label(t, A->rules.v[i].name);
+			jmd_text_printf(t, ",state=\"%s\"} %u\n", state_names[s], n[s]);
+		}
+	}
+	jmd_text_puts(t, "# HELP jmalloc_alert_state Each pending (1) or firing (2) alert.\n"
+	                 "# TYPE jmalloc_alert_state gauge\n");
+	for (const struct alert *a = A->head; a; a = a->next) {
+		if (a->state != ST_PENDING && a->state != ST_FIRING)
+			continue;
+		jmd_text_puts(t, "jmalloc_alert_state{rule=");
+		jmd_text_label(t, a->rule);
+		jmd_text_printf(t, ",pid=\"%d\",exe=", (int)a->pid);
+		jmd_text_label(t, a->exe);
+		if (a->bin_size)
+			jmd_text_printf(t, ",size=\"%u\"", a->bin_size);
+		jmd_text_printf(t, "} %d\n", a->state == ST_FIRING ? 2 : 1);
+	}
+	jmd_text_puts(t, "# HELP jmalloc_alert_transitions_total Alert transitions, by the state "
+	                 "entered.\n# TYPE jmalloc_alert_transitions_total counter\n");
+	for (unsigned s = ST_INACTIVE; s <= ST_RESOLVED; s++)
+		jmd_text_printf(t, "jmalloc_alert_transitions_total{state=\"%s\"} %llu\n",
+		                state_names[s], (unsigned long long)A->transitions[s]);
+	jmd_text_puts(t, "# HELP jmalloc_alert_commands_total Alert commands, by result.\n"
+	                 "# TYPE jmalloc_alert_commands_total counter\n");
+	jmd_text_printf(t, "jmalloc_alert_commands_total{result=\"ok\"} %llu\n"
+	                   "jmalloc_alert_commands_total{result=\"failed\"} %llu\n"
+	                   "jmalloc_alert_commands_total{result=\"timeout\"} %llu\n"
+	                   "jmalloc_alert_commands_total{result=\"skipped\"} %llu\n",
+	                (unsigned long long)A->cmd_ok, (unsigned long long)A->cmd_failed,
+	                (unsigned long long)A->cmd_timeout, (unsigned long long)A->cmd_skipped);
 }

@@ -1,11 +1,26 @@
 /*
  * config.c: the config file (--config FILE), read at start and on SIGHUP.
  *
- * The format is line-based: blank lines and lines whose first non-blank
- * character is '#' are ignored; every other line is a setting, handed to
- * the module that owns it (today only the alert engine, alerts.c). A file
- * with any bad line is refused as a whole: at start jmstatd exits, on a
- * reload it logs why and keeps the settings in force.
+ * The format (README "Config file") is an INI-like text:
+ *
+ *   # a comment: a line whose first non-blank character is '#' or ';'
+ *   command = /usr/local/bin/notify      global settings come first,
+ *                                        or in a [global] section
+ *   [rule frag_high]                     a section: TYPE and a NAME
+ *   kind = fragmentation                 KEY = VALUE: the value runs to the
+ *   ratio = 0.5                          end of the line, blanks around it
+ *                                        taken off, no quoting
+ *
+ * This file owns the syntax only: it splits lines into sections and
+ * settings and hands each to the module that owns it (today only the alert
+ * engine, alerts.c), which checks the names and values; a section is
+ * checked as a whole when it ends. A file with any bad line is refused
+ * whole with FILE:LINE: reason: at start jmstatd exits, on a reload it logs
+ * why and the settings in force stay (alerts.c commits or drops what it
+ * was given).
+ *
+ * The built-in defaults (no --config) are a text in this same format,
+ * loaded through jmd_config_load_text().
  */
 #include "jmstatd.h"
 
@@ -16,6 +31,144 @@
 
 #define CONFIG_MAX_LINE 4096
 
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+	               s[len - 1] == '\n'))
+		s[--len] = '\0';
+	return s;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+/* "[TYPE NAME]" or "[TYPE]": 0, or -EINVAL with err set. */
+static int parse_section(char *s, char **type, char **name, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	if (s[len - 1] != ']') {
+		snprintf(err, errlen, "a section header must end with ']'");
+		return -EINVAL;
+	}
+	s[len - 1] = '\0';
+	s = trim(s + 1);
+	char *sp = s;
+	while (*sp && *sp != ' ' && *sp != '\t')
+		sp++;
+	*name = NULL;
+	if (*sp) {
+		*sp = '\0';
+		*name = trim(sp + 1);
+	}
+	*type = s;
+	if (**type == '\0') {
+		snprintf(err, errlen, "an empty section header");
+		return -EINVAL;
+	}
+	for (const char *c = *name ? *name : ""; *c; c++) {
+		if (!name_char(*c)) {
+			snprintf(err, errlen, "a section name may hold only letters, digits, '_', '-' "
+			         "and '.'");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* "KEY = VALUE": 0, or -EINVAL with err set. */
+static int parse_setting(char *s, char **key, char **value, char *err, size_t errlen)
+{
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		snprintf(err, errlen, "expected 'key = value' or '[section]', not '%.60s'", s);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	*key = trim(s);
+	*value = trim(eq + 1);
+	if (**key == '\0') {
+		snprintf(err, errlen, "a setting without a key");
+		return -EINVAL;
+	}
+	for (const char *c = *key; *c; c++) {
+		if (!name_char(*c)) {
+			snprintf(err, errlen, "bad key '%.60s': letters, digits, '_', '-', '.' only", *key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Reads every line of f; name is what error lines call it. */
+static int config_read(struct jmd *d, FILE *f, const char *name)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	char err[320];
+	unsigned lineno = 0, section_line = 0;
+	int rc = 0;
+
+	jmd_alerts_config_begin(d);
+	while ((len = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (len > CONFIG_MAX_LINE) {
+			jmd_log("%s:%u: line longer than %d bytes", name, lineno, CONFIG_MAX_LINE);
+			rc = -EINVAL;
+			break;
+		}
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			jmd_log("%s:%u: a NUL byte in the line", name, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		err[0] = '\0';
+		if (*s == '[') {
+			char *type, *sname;
+			if (section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0) {
+				jmd_log("%s:%u: %s", name, section_line, err);
+				rc = -EINVAL;
+				break;
+			}
+			if (parse_section(s, &type, &sname, err, sizeof(err)) != 0 ||
+			    jmd_alerts_config_section(d, type, sname, err, sizeof(err)) != 0) {
+				jmd_log("%s:%u: %s", name, lineno, err);
+				rc = -EINVAL;
+				break;
+			}
+			section_line = lineno;
+			continue;
+		}
+		char *key, *value;
+		if (parse_setting(s, &key, &value, err, sizeof(err)) != 0 ||
+		    jmd_alerts_config_set(d, key, value, err, sizeof(err)) != 0) {
+			jmd_log("%s:%u: %s", name, lineno, err);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		jmd_log("reading %s: %s", name, strerror(errno));
+		rc = -EIO;
+	}
+	if (rc == 0 && section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0) {
+		jmd_log("%s:%u: %s", name, section_line, err);
+		rc = -EINVAL;
+	}
+	free(line);
+	jmd_alerts_config_commit(d, rc == 0);
+	return rc;
+}
+
 int jmd_config_load(struct jmd *d, const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -24,40 +177,82 @@ int jmd_config_load(struct jmd *d, const char *path)
 		jmd_log("cannot read the config file %s: %s", path, strerror(err));
 		return -err;
 	}
-	jmd_alerts_config_begin();
-	char line[CONFIG_MAX_LINE];
-	unsigned lineno = 0;
-	int rc = 0;
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		size_t len = strlen(line);
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-			jmd_log("%s:%u: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE - 2);
-			rc = -EINVAL;
-			break;
-		}
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
-		               line[len - 1] == ' ' || line[len - 1] == '\t'))
-			line[--len] = '\0';
-		char *s = line;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0' || *s == '#')
-			continue;
-		char err[256];
-		if (jmd_alerts_config_line(s, err, sizeof(err)) != 0) {
-			jmd_log("%s:%u: %s", path, lineno, err);
-			rc = -EINVAL;
-			break;
-		}
-	}
-	if (rc == 0 && ferror(f)) {
-		jmd_log("reading %s: %s", path, strerror(errno));
-		rc = -EIO;
-	}
+	int rc = config_read(d, f, path);
 	fclose(f);
-	jmd_alerts_config_commit(rc == 0);
 	if (rc == 0)
 		jmd_debug("config %s loaded", path);
 	return rc;
+}
+
+int jmd_config_load_text(struct jmd *d, const char *name, const char *text)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	if (!f)
+		return -errno;
+	int rc = config_read(d, f, name);
+	fclose(f);
+	return rc;
+}
+
+/* ------------------------------------------------------------ values */
+
+/* A number with an optional suffix from units[] (matched exactly, case
+ * sensitive, blanks allowed before it); *scale gets that unit's factor. */
+struct unit {
+	const char *name;
+	double factor;
+};
+
+static int parse_scaled(const char *s, const struct unit *units, double dflt, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno == ERANGE || !(v == v) || v < 0 || v > 1e18)
+		return -EINVAL;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	double f = dflt;
+	if (*end) {
+		const struct unit *u;
+		for (u = units; u->name; u++)
+			if (strcmp(end, u->name) == 0)
+				break;
+		if (!u->name)
+			return -EINVAL;
+		f = u->factor;
+	}
+	*out = v * f;
+	return 0;
+}
+
+int jmd_parse_bytes(const char *s, double *out)
+{
+	static const struct unit units[] = {
+		{ "B", 1.0 },
+		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+		{ "TiB", 1099511627776.0 },
+		{ "kB", 1e3 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+		{ NULL, 0 },
+	};
+	return parse_scaled(s, units, 1.0, out);
+}
+
+int jmd_parse_duration(const char *s, double *out)
+{
+	static const struct unit units[] = {
+		{ "ms", 0.001 }, { "s", 1.0 }, { "m", 60.0 }, { "min", 60.0 }, { "h", 3600.0 },
+		{ NULL, 0 },
+	};
+	return parse_scaled(s, units, 1.0, out);
+}
+
+int jmd_parse_ratio(const char *s, double *out)
+{
+	static const struct unit units[] = { { "%", 0.01 }, { NULL, 0 } };
+	double v;
+	if (parse_scaled(s, units, 1.0, &v) != 0 || v > 1.0)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }

@@ -14,7 +14,8 @@
  * rates, appends one history sample per process and per uid, and then the
  * server (server.c) pushes an update to each subscribed client.
  * commands.c turns requests into JSON replies; alerts.c is the alert
- * engine's boundary; systemd.c speaks sd_notify and socket activation.
+ * engine (rules from config.c); metrics.c renders the Prometheus page that
+ * http.c serves; systemd.c speaks sd_notify and socket activation.
  *
  * Everything runs on the one libuv loop thread: no locks.
  */
@@ -188,6 +189,7 @@ struct jmd_client {
 	bool closing;            /* told why, closes once its output is flushed */
 	bool closed;             /* uv_close called */
 	uint32_t closing_tick;   /* the tick it started closing at */
+	bool paused;             /* not read until its queued replies drain (server.c) */
 	bool subscribed;
 	pid_t sub_pid;           /* 0: the whole (visible) host */
 	struct jmd_client *next, *prev;
@@ -244,6 +246,9 @@ struct jmd {
 	size_t nclients;
 	unsigned next_client_id;
 
+	struct jmd_alerts *alerts;       /* alerts.c */
+	struct jmd_metrics *metrics;     /* metrics.c and http.c; NULL without --metrics */
+
 	bool stopping;
 };
 
@@ -296,21 +301,51 @@ void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck client
 void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
 int jmd_default_socket_path(char **out);
 
+/* ------------------------------------------------------------ metrics.c */
+/* A growing text buffer; after a failed allocation it stays failed. */
+struct jmd_text {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+void jmd_text_puts(struct jmd_text *t, const char *s);
+void jmd_text_printf(struct jmd_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jmd_text_label(struct jmd_text *t, const char *value); /* "value", escaped */
+int jmd_metrics_init(struct jmd *d);
+void jmd_metrics_tick(struct jmd *d);         /* after each tick: per-exe counters */
+int jmd_metrics_render(struct jmd *d, struct jmd_text *t); /* the /metrics page */
+void jmd_metrics_fini(struct jmd *d);
+
+/* ------------------------------------------------------------ http.c */
+int jmd_http_start(struct jmd *d);            /* --metrics HOST:PORT */
+void jmd_http_stop(struct jmd *d);
+
 /* ------------------------------------------------------------ alerts.c */
-/* The alert engine's boundary (issue 7 fills it in). Rules come from the
- * config file, one per line; the engine sees every process sample once per
- * tick and lists its alerts for a viewer. */
-int jmd_alerts_init(struct jmd *d);
+/* The alert engine. Config: between begin and commit, config.c hands it the
+ * sections and settings of a config file; commit(false) drops them and the
+ * rules in force stay. Each tick: evaluate() for every live process, then
+ * tick_done() once. */
+int jmd_alerts_init(struct jmd *d);           /* the built-in rules without --config */
+void jmd_alerts_stop(struct jmd *d);          /* at shutdown: lets go of running commands */
 void jmd_alerts_fini(struct jmd *d);
-void jmd_alerts_config_begin(void);
-int jmd_alerts_config_line(const char *line, char *err, size_t errlen);
-void jmd_alerts_config_commit(bool apply);
+void jmd_alerts_config_begin(struct jmd *d);
+int jmd_alerts_config_section(struct jmd *d, const char *type, const char *name,
+                              char *err, size_t errlen);
+int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
+                          char *err, size_t errlen);
+int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen);
+void jmd_alerts_config_commit(struct jmd *d, bool apply);
 void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p);
 void jmd_alerts_tick_done(struct jmd *d);
 json_t *jmd_alerts_list(struct jmd *d, uid_t viewer);
+void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t);
 
 /* ------------------------------------------------------------ config.c */
 int jmd_config_load(struct jmd *d, const char *path);
+int jmd_config_load_text(struct jmd *d, const char *name, const char *text);
+int jmd_parse_bytes(const char *s, double *out);     /* 64MiB, 1GB, 4096 */
+int jmd_parse_duration(const char *s, double *out);  /* 500ms, 30s, 10m, 1h; seconds */
+int jmd_parse_ratio(const char *s, double *out);     /* 0.5, 50% */
 
 /* ------------------------------------------------------------ systemd.c */
 void jmd_sd_notify(const char *state);

@@ -1,0 +1,417 @@
+/*
+ * http.c: the Prometheus endpoint (--metrics HOST:PORT), a minimal HTTP/1.x
+ * server on the libuv loop.
+ *
+ * It serves one thing: GET (or HEAD) /metrics, the page metrics.c renders,
+ * as text/plain; version=0.0.4. Each connection carries one request: the
+ * reply says Connection: close and the connection is closed once it is
+ * written. What else a client may send, and what it gets:
+ * - a request head that does not parse (request line, version, header
+ *   lines, control bytes): 400;
+ * - a head longer than HTTP_MAX_HEAD bytes: 431;
+ * - another path: 404; another method: 405;
+ * - more than HTTP_MAX_CONNS connections at once, or more than
+ *   HTTP_MAX_QUEUED bytes of replies not yet taken by slow readers: 503;
+ * - a head not complete within HTTP_READ_TIMEOUT_MS, or a reply not taken
+ *   within HTTP_WRITE_TIMEOUT_MS: closed (counted as a timeout).
+ * Nothing a client does stops the daemon or delays the others for more
+ * than the rendering of one page.
+ *
+ * HOST:PORT: an IPv4 address, [IPv6], a name (resolved once at start) or
+ * nothing (":9187" binds 127.0.0.1, the loopback, the default); port 0
+ * takes a free port, which the start-up log line names.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_MAX_HEAD          8192u
+#define HTTP_MAX_CONNS         32u
+#define HTTP_MAX_QUEUED        (64u << 20)
+#define HTTP_READ_TIMEOUT_MS   10000u
+#define HTTP_WRITE_TIMEOUT_MS  30000u
+
+static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503 };
+static const char *const reasons[] = {
+	"OK", "Bad Request", "Not Found", "Method Not Allowed",
+	"Request Header Fields Too Large", "Internal Server Error", "Service Unavailable",
+};
+enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503 };
+
+struct http_conn {
+	uv_tcp_t tcp;            /* first: handle.data points back here */
+	uv_timer_t timer;        /* read, then write, deadline */
+	struct jmd *d;
+	char head[HTTP_MAX_HEAD];
+	size_t len;
+	bool answered;           /* a reply is queued: ignore further input */
+	unsigned open_handles;   /* freed when both are closed */
+	uv_write_t wreq;
+	char *out;               /* the reply being written */
+	size_t out_len;
+	struct http_conn *next, *prev;
+};
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+	if (--c->open_handles)
+		return;
+	struct jmd_metrics *m = c->d->metrics;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	m->nconns--;
+	free(c->out);
+	free(c);
+}
+
+static void conn_close(struct http_conn *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, conn_closed);
+	}
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct http_conn *c = t->data;
+	c->d->metrics->timeouts++;
+	jmd_debug("metrics: a client too slow to %s: closed", c->answered ? "read its reply" :
+	          "send its request");
+	conn_close(c);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct http_conn *c = req->data;
+	c->d->metrics->queued -= c->out_len;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = 0;
+	conn_close(c);
+}
+
+/* Queues the reply and closes once written; body may be NULL. */
+static void respond(struct http_conn *c, unsigned r, const char *type, const char *body,
+                    size_t body_len, bool head_only, const char *extra)
+{
+	struct jmd_metrics *m = c->d->metrics;
+	c->answered = true;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	m->responses[r]++;
+	char hdr[512];
+	int n = snprintf(hdr, sizeof(hdr),
+	                 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\nCache-Control: no-store\r\n%s\r\n",
+	                 codes[r], reasons[r], type, body_len, extra ? extra : "");
+	size_t send_body = head_only ? 0 : body_len;
+	c->out = malloc((size_t)n + send_body);
+	if (!c->out) {
+		conn_close(c);
+		return;
+	}
+	memcpy(c->out, hdr, (size_t)n);
+	if (send_body)
+		memcpy(c->out + n, body, send_body);
+	c->out_len = (size_t)n + send_body;
+	m->queued += c->out_len;
+	uv_buf_t buf = uv_buf_init(c->out, (unsigned)c->out_len);
+	c->wreq.data = c;
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+		m->queued -= c->out_len;
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_timeout, HTTP_WRITE_TIMEOUT_MS, 0);
+}
+
+static void respond_text(struct http_conn *c, unsigned r, const char *msg, const char *extra)
+{
+	respond(c, r, "text/plain; charset=utf-8", msg, strlen(msg), false, extra);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static bool tchar(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* Checks a complete head (lines ending in LF, an optional CR before it)
+ * and answers it. */
+static void handle(struct http_conn *c, char *head, size_t len)
+{
+	/* No NUL or other control byte but tab, CR and LF anywhere. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)head[i];
+		if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f) {
+			respond_text(c, R_400, "bad request: a control byte in the request\n", NULL);
+			return;
+		}
+	}
+	head[len] = '\0';
+	char *save = NULL;
+	char *line = strtok_r(head, "\n", &save);
+	if (!line) {
+		respond_text(c, R_400, "bad request: empty\n", NULL);
+		return;
+	}
+	size_t ll = strlen(line);
+	if (ll && line[ll - 1] == '\r')
+		line[--ll] = '\0';
+	/* METHOD SP TARGET SP HTTP/1.x */
+	char *sp1 = strchr(line, ' ');
+	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp1 || !sp2 || strchr(sp2 + 1, ' ') || sp1 == line) {
+		respond_text(c, R_400, "bad request: expected 'METHOD /path HTTP/1.1'\n", NULL);
+		return;
+	}
+	*sp1 = *sp2 = '\0';
+	const char *method = line, *target = sp1 + 1, *version = sp2 + 1;
+	for (const char *s = method; *s; s++) {
+		if (!tchar(*s)) {
+			respond_text(c, R_400, "bad request: bad method\n", NULL);
+			return;
+		}
+	}
+	if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0) {
+		respond_text(c, R_400, "bad request: HTTP/1.0 or HTTP/1.1 only\n", NULL);
+		return;
+	}
+	if (target[0] != '/') {
+		respond_text(c, R_400, "bad request: the target must be a path\n", NULL);
+		return;
+	}
+	/* Header lines: NAME ":" VALUE; no folding. */
+	for (char *h = strtok_r(NULL, "\n", &save); h; h = strtok_r(NULL, "\n", &save)) {
+		size_t hl = strlen(h);
+		if (hl && h[hl - 1] == '\r')
+			h[--hl] = '\0';
+		if (hl == 0)
+			break;
+		char *colon = strchr(h, ':');
+		bool ok = colon && colon != h;
+		for (char *s = h; ok && s < colon; s++)
+			ok = tchar(*s);
+		if (!ok) {
+			respond_text(c, R_400, "bad request: a malformed header line\n", NULL);
+			return;
+		}
+	}
+	bool head_only = strcmp(method, "HEAD") == 0;
+	if (strcmp(method, "GET") != 0 && !head_only) {
+		respond_text(c, R_405, "method not allowed: GET or HEAD only\n", "Allow: GET, HEAD\r\n");
+		return;
+	}
+	size_t plen = strcspn(target, "?#");
+	if (plen != 8 || strncmp(target, "/metrics", 8) != 0) {
+		respond_text(c, R_404, "not found: jmstatd serves /metrics only\n", NULL);
+		return;
+	}
+	struct jmd_text t = { 0 };
+	if (jmd_metrics_render(c->d, &t) != 0) {
+		free(t.s);
+		respond_text(c, R_500, "out of memory rendering the metrics\n", NULL);
+		return;
+	}
+	respond(c, R_200, "text/plain; version=0.0.4; charset=utf-8", t.s, t.len, head_only, NULL);
+	free(t.s);
+}
+
+/* The end of the head: after "\n\r\n" or "\n\n"; 0 if not there yet. */
+static size_t head_end(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (s[i] != '\n')
+			continue;
+		if (s[i + 1] == '\n')
+			return i + 2;
+		if (s[i + 1] == '\r' && i + 2 < len && s[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct http_conn *c = h->data;
+	/* What is left of the head buffer; on_read answers 431 once it is full. */
+	size_t room = sizeof(c->head) - c->len;
+	*buf = uv_buf_init(c->head + c->len, (unsigned)room);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct http_conn *c = s->data;
+	if (c->answered)
+		return;
+	if (n < 0) {
+		conn_close(c);     /* EOF or error before a whole request */
+		return;
+	}
+	c->len += (size_t)n;
+	size_t end = head_end(c->head, c->len);
+	if (end) {
+		char head[HTTP_MAX_HEAD + 1];
+		memcpy(head, c->head, end);
+		handle(c, head, end);
+		return;
+	}
+	if (c->len >= sizeof(c->head))
+		respond_text(c, R_431, "request head too large (limit 8192 bytes)\n", NULL);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct jmd *d = server->data;
+	struct jmd_metrics *m = d->metrics;
+	if (status < 0) {
+		jmd_log("metrics: accept failed: %s", uv_strerror(status));
+		return;
+	}
+	struct http_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;          /* the connection stays queued until memory comes back */
+	c->d = d;
+	uv_tcp_init(d->loop, &c->tcp);
+	uv_timer_init(d->loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->open_handles = 2;
+	c->next = m->conns;
+	if (m->conns)
+		m->conns->prev = c;
+	m->conns = c;
+	m->nconns++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (m->nconns > HTTP_MAX_CONNS || m->queued > HTTP_MAX_QUEUED) {
+		respond_text(c, R_503, "too busy: too many connections\n", "Retry-After: 1\r\n");
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_timer_start(&c->timer, on_timeout, HTTP_READ_TIMEOUT_MS, 0);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		conn_close(c);
+}
+
+/* ------------------------------------------------------------ start, stop */
+
+static int resolve(const char *spec, struct sockaddr_storage *ss)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	if (!colon || (size_t)(colon - spec) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	int port = atoi(colon + 1);
+	if (host[0] == '\0')
+		snprintf(host, sizeof(host), "127.0.0.1");
+	else if (strcmp(host, "*") == 0)
+		snprintf(host, sizeof(host), "0.0.0.0");
+	size_t hl = strlen(host);
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		memmove(host, host + 1, hl - 1);
+		return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -EINVAL;
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 && strchr(host, ':') == NULL)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0 && strchr(host, ':'))
+		return 0;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || !res) {
+		jmd_log("--metrics %s: cannot resolve '%s': %s", spec, host, gai_strerror(rc));
+		return -ENOENT;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int jmd_http_start(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (!m || resolve(d->opt.metrics_addr, &ss) != 0) {
+		jmd_log("--metrics %s: not an address to listen on", d->opt.metrics_addr);
+		return -EINVAL;
+	}
+	uv_tcp_init(d->loop, &m->server);
+	m->server.data = d;
+	m->server_open = true;
+	int rc = uv_tcp_bind(&m->server, (const struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&m->server, 128, on_connection);
+	if (rc != 0) {
+		jmd_log("--metrics %s: cannot listen: %s", d->opt.metrics_addr, uv_strerror(rc));
+		return rc;
+	}
+	struct sockaddr_storage got;
+	int len = sizeof(got);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (uv_tcp_getsockname(&m->server, (struct sockaddr *)&got, &len) == 0) {
+		if (got.ss_family == AF_INET6) {
+			uv_ip6_name((struct sockaddr_in6 *)&got, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in6 *)&got)->sin6_port);
+		} else {
+			uv_ip4_name((struct sockaddr_in *)&got, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+		}
+	}
+	snprintf(m->addr, sizeof(m->addr), got.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+	jmd_log("metrics: serving http://%s/metrics", m->addr);
+	return 0;
+}
+
+void jmd_http_stop(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	if (m->server_open && !uv_is_closing((uv_handle_t *)&m->server))
+		uv_close((uv_handle_t *)&m->server, NULL);
+	for (struct http_conn *c = m->conns; c; c = c->next)
+		conn_close(c);
+}
+
+void jmd_http_metrics(struct jmd *d, struct jmd_text *t)
+{
+	struct jmd_metrics *m = d->metrics;
+	jmd_text_puts(t, "# HELP jmalloc_http_responses_total Responses of the metrics endpoint, "
+	                 "by status code.\n# TYPE jmalloc_http_responses_total counter\n");
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		jmd_text_printf(t, "jmalloc_http_responses_total{code=\"%u\"} %llu\n", codes[i],
+		                (unsigned long long)(m ? m->responses[i] : 0));
+	jmd_text_puts(t, "# HELP jmalloc_http_timeouts_total Metrics clients closed for being too "
+	                 "slow.\n# TYPE jmalloc_http_timeouts_total counter\n");
+	jmd_text_printf(t, "jmalloc_http_timeouts_total %llu\n",
+	                (unsigned long long)(m ? m->timeouts : 0));
+}

@@ -1,0 +1,594 @@
+/*
+ * metrics.c: the Prometheus page (text exposition format 0.0.4) that
+ * http.c serves on GET /metrics, rendered from the latest tick's figures.
+ *
+ * The series, all named jmalloc_*, in base units, counters ending _total,
+ * each family with its HELP and TYPE lines (README "Metrics"):
+ * - the daemon's health: jmalloc_up, jmalloc_build_info, sampling time and
+ *   errors, segments rejected, the endpoint's own responses;
+ * - host totals, without labels (jmalloc_host_*);
+ * - per process, labelled pid and exe (jmalloc_process_*): every arena
+ *   counter of jmstat.h's JMSTAT_ARENA_COUNTERS, summed over the arenas,
+ *   and the derived figures (allocated, wasted, fragmentation, ...);
+ * - per bin, labelled exe and size (jmalloc_bin_*), summed over the
+ *   processes of that exe: every counter of JMSTAT_BIN_COUNTERS and the
+ *   bin's wasted bytes and utilisation; only bins ever used are listed;
+ * - the alerts (alerts.c).
+ * The per-bin counters of an exe stay monotonic as its processes come and
+ * go through the carry kept by jmd_metrics_tick() (metrics.h).
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ text */
+
+static bool text_reserve(struct jmd_text *t, size_t more)
+{
+	if (t->failed)
+		return false;
+	if (t->len + more + 1 <= t->cap)
+		return true;
+	size_t cap = t->cap ? t->cap : 65536;
+	while (cap < t->len + more + 1)
+		cap *= 2;
+	char *s = realloc(t->s, cap);
+	if (!s) {
+		t->failed = true;
+		return false;
+	}
+	t->s = s;
+	t->cap = cap;
+	return true;
+}
+
+void jmd_text_puts(struct jmd_text *t, const char *s)
+{
+	size_t n = strlen(s);
+	if (!text_reserve(t, n))
+		return;
+	memcpy(t->s + t->len, s, n + 1);
+	t->len += n;
+}
+
+void jmd_text_printf(struct jmd_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char small[256];
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0 || !text_reserve(t, (size_t)n))
+		return;
+	if ((size_t)n < sizeof(small)) {
+		memcpy(t->s + t->len, small, (size_t)n + 1);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	t->len += (size_t)n;
+}
+
+void jmd_text_label(struct jmd_text *t, const char *v)
+{
+	if (!text_reserve(t, 2 * strlen(v) + 2))
+		return;
+	char *o = t->s + t->len;
+	*o++ = '"';
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"') {
+			*o++ = '\\';
+			*o++ = *v;
+		} else if (*v == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else {
+			*o++ = *v;
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	t->len = (size_t)(o - t->s);
+}
+
+static void family(struct jmd_text *t, const char *name, const char *type, const char *help)
+{
+	jmd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A number as Prometheus reads it: integers exactly, others in %.17g. */
+static void value(struct jmd_text *t, double v)
+{
+	if (!(v == v))
+		jmd_text_puts(t, " NaN\n");
+	else if (v >= 0 && v < 9007199254740992.0 && v == (double)(uint64_t)v)
+		jmd_text_printf(t, " %llu\n", (unsigned long long)v);
+	else
+		jmd_text_printf(t, " %.17g\n", v);
+}
+
+static void uvalue(struct jmd_text *t, uint64_t v)
+{
+	jmd_text_printf(t, " %llu\n", (unsigned long long)v);
+}
+
+/* ------------------------------------------------------------ the exe table */
+
+static unsigned str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32)) % METRICS_HASH;
+}
+
+static unsigned member_hash(pid_t pid, uint64_t start)
+{
+	uint64_t h = ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ull) ^ (start * 0xc2b2ae3d27d4eb4full);
+	return (unsigned)(h ^ (h >> 29)) % METRICS_HASH;
+}
+
+static struct metrics_exe *exe_get(struct jmd_metrics *m, const char *name)
+{
+	unsigned h = str_hash(name);
+	for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
+		if (strcmp(e->exe, name) == 0)
+			return e;
+	struct metrics_exe *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	snprintf(e->exe, sizeof(e->exe), "%s", name);
+	e->hnext = m->exes[h];
+	m->exes[h] = e;
+	m->nexes++;
+	return e;
+}
+
+static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
+{
+	uint32_t lo = 0, hi = e->nbins;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (e->bins[mid].size < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < e->nbins && e->bins[lo].size == size)
+		return &e->bins[lo];
+	if (e->nbins == e->cap) {
+		uint32_t cap = e->cap ? e->cap * 2 : 64;
+		struct metrics_bin *v = realloc(e->bins, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		e->bins = v;
+		e->cap = cap;
+	}
+	memmove(&e->bins[lo + 1], &e->bins[lo], (e->nbins - lo) * sizeof(*e->bins));
+	e->nbins++;
+	memset(&e->bins[lo], 0, sizeof(e->bins[lo]));
+	e->bins[lo].size = size;
+	return &e->bins[lo];
+}
+
+static void member_free(struct metrics_member *mb)
+{
+	free(mb->sizes);
+	free(mb->last);
+	free(mb);
+}
+
+static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd_proc *p)
+{
+	unsigned h = member_hash(p->pid, p->start_ticks);
+	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
+		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
+		    strcmp(mb->exe->exe, p->exe) == 0 && mb->nbins == p->nbins)
+			return mb;
+	struct metrics_member *mb = calloc(1, sizeof(*mb));
+	if (!mb)
+		return NULL;
+	mb->exe = exe_get(m, p->exe);
+	mb->sizes = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->sizes));
+	mb->last = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->last));
+	if (!mb->exe || !mb->sizes || !mb->last) {
+		member_free(mb);
+		return NULL;
+	}
+	mb->pid = p->pid;
+	mb->start_ticks = p->start_ticks;
+	mb->nbins = p->nbins;
+	mb->hnext = m->members[h];
+	m->members[h] = mb;
+	return mb;
+}
+
+/* Adds a departed member's last counters to its exe's carry. */
+static void member_retire(struct metrics_member *mb)
+{
+	for (uint32_t b = 0; b < mb->nbins; b++) {
+		struct metrics_bin *eb = exe_bin(mb->exe, mb->sizes[b]);
+		if (!eb)
+			continue;
+		for (unsigned k = 0; k < MB_N; k++)
+			eb->carry[k] += mb->last[b][k];
+	}
+}
+
+void jmd_metrics_tick(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext) {
+			e->nlive = 0;
+			for (uint32_t b = 0; b < e->nbins; b++) {
+				memset(e->bins[b].live, 0, sizeof(e->bins[b].live));
+				e->bins[b].inuse = e->bins[b].capacity = 0;
+			}
+		}
+	}
+	for (const struct jmd_proc *p = d->live; p; p = p->next) {
+		struct metrics_member *mb = member_get(m, p);
+		if (!mb)
+			continue;
+		mb->seen_tick = d->tick;
+		struct metrics_exe *e = mb->exe;
+		e->nlive++;
+		e->last_live = d->now;
+		for (uint32_t b = 0; b < p->nbins; b++) {
+			const struct jmd_bin *bin = &p->bins[b];
+			struct metrics_bin *eb = exe_bin(e, bin->size);
+			mb->sizes[b] = bin->size;
+#define METRICS_COPY(name, type, unit, help) mb->last[b][MB_##name] = bin->name;
+			JMSTAT_BIN_COUNTERS(METRICS_COPY)
+#undef METRICS_COPY
+			if (!eb)
+				continue;
+			for (unsigned k = 0; k < MB_N; k++)
+				eb->live[k] += mb->last[b][k];
+			eb->inuse += bin->inuse;
+			eb->capacity += bin->capacity;
+		}
+	}
+	/* Members not seen: their process is gone. */
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_member **pp = &m->members[h]; *pp;) {
+			struct metrics_member *mb = *pp;
+			if (mb->seen_tick == d->tick) {
+				pp = &mb->hnext;
+				continue;
+			}
+			member_retire(mb);
+			*pp = mb->hnext;
+			member_free(mb);
+		}
+	}
+	/* Exes without a live process for METRICS_EXE_KEEP_S. No member points
+	 * to them: a member's exe has a live process this tick. */
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_exe **pp = &m->exes[h]; *pp;) {
+			struct metrics_exe *e = *pp;
+			if (e->nlive == 0 && d->now - e->last_live > METRICS_EXE_KEEP_S) {
+				*pp = e->hnext;
+				free(e->bins);
+				free(e);
+				m->nexes--;
+			} else {
+				pp = &e->hnext;
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------ rendering */
+
+static int by_pid(const void *a, const void *b)
+{
+	const struct jmd_proc *pa = *(const struct jmd_proc *const *)a;
+	const struct jmd_proc *pb = *(const struct jmd_proc *const *)b;
+	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
+}
+
+static int by_exe(const void *a, const void *b)
+{
+	const struct metrics_exe *ea = *(const struct metrics_exe *const *)a;
+	const struct metrics_exe *eb = *(const struct metrics_exe *const *)b;
+	return strcmp(ea->exe, eb->exe);
+}
+
+static void proc_labels(struct jmd_text *t, const char *name, const struct jmd_proc *p)
+{
+	jmd_text_printf(t, "%s{pid=\"%d\",exe=", name, (int)p->pid);
+	jmd_text_label(t, p->exe);
+	jmd_text_puts(t, "}");
+}
+
+/* The name of a series generated from jmstat.h's lists: prefix, the
+ * field's name, _bytes for bytes, _total for a counter. */
+static void gen_name(char *buf, size_t len, const char *prefix, const char *name,
+                     const char *type, const char *unit)
+{
+	snprintf(buf, len, "%s%s%s%s", prefix, name, strcmp(unit, "bytes") == 0 ? "_bytes" : "",
+	         strcmp(type, "counter") == 0 ? "_total" : "");
+}
+
+static void render_health(struct jmd *d, struct jmd_text *t)
+{
+	family(t, "jmalloc_up", "gauge", "1 when jmstatd can scan its stats directory, else 0.");
+	jmd_text_printf(t, "jmalloc_up %d\n", d->scan_failed_logged ? 0 : 1);
+	family(t, "jmalloc_build_info", "gauge", "jmstatd's version and the stats layout it reads.");
+	jmd_text_printf(t, "jmalloc_build_info{version=\"%s\",layout=\"%u\"} 1\n", JMD_VERSION,
+	                JMSTAT_VERSION);
+	family(t, "jmalloc_scrape_errors_total", "counter",
+	       "Reads of a stats segment that gave no sample (every failed read, every tick).");
+	jmd_text_puts(t, "jmalloc_scrape_errors_total");
+	uvalue(t, d->seg_read_errors);
+	family(t, "jmalloc_segments_rejected_total", "counter",
+	       "Segment files skipped as bad (garbage, truncated, hostile): one per file.");
+	jmd_text_puts(t, "jmalloc_segments_rejected_total");
+	uvalue(t, d->seg_rejected);
+	family(t, "jmalloc_sample_duration_seconds", "gauge",
+	       "How long the latest sampling of every segment took.");
+	jmd_text_puts(t, "jmalloc_sample_duration_seconds");
+	value(t, d->tick_ms / 1000.0);
+	family(t, "jmalloc_sample_interval_seconds", "gauge", "The sampling interval.");
+	jmd_text_puts(t, "jmalloc_sample_interval_seconds");
+	value(t, d->opt.interval_ms / 1000.0);
+	family(t, "jmalloc_samples_total", "counter", "Samplings (ticks) since jmstatd started.");
+	jmd_text_puts(t, "jmalloc_samples_total");
+	uvalue(t, d->tick);
+	family(t, "jmalloc_last_sample_time_seconds", "gauge",
+	       "Unix time of the latest sampling: what every series shows.");
+	jmd_text_printf(t, "jmalloc_last_sample_time_seconds %.3f\n", d->now);
+	family(t, "jmalloc_segments", "gauge", "Segment files jmstatd tracks.");
+	jmd_text_puts(t, "jmalloc_segments");
+	uvalue(t, d->nentries);
+	family(t, "jmalloc_clients", "gauge", "Clients connected to the Unix socket.");
+	jmd_text_puts(t, "jmalloc_clients");
+	uvalue(t, d->nclients);
+	family(t, "jmalloc_metrics_render_seconds", "gauge",
+	       "How long the previous /metrics page took to render.");
+	jmd_text_puts(t, "jmalloc_metrics_render_seconds");
+	value(t, d->metrics ? d->metrics->render_s : 0.0);
+	family(t, "jmalloc_bin_exes", "gauge",
+	       "Executables with per-bin series (live, or gone for less than 10 minutes).");
+	jmd_text_puts(t, "jmalloc_bin_exes");
+	uvalue(t, d->metrics ? d->metrics->nexes : 0);
+	jmd_http_metrics(d, t);
+}
+
+static void render_host(struct jmd *d, struct jmd_text *t)
+{
+	const struct jmd_totals *h = &d->host;
+	family(t, "jmalloc_host_processes", "gauge", "Live processes running with jmalloc.");
+	jmd_text_puts(t, "jmalloc_host_processes");
+	uvalue(t, d->nlive);
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} host_bytes[] = {
+		{ "allocated", "Bytes the programs really hold, all processes.",
+		  offsetof(struct jmd_totals, allocated) },
+		{ "active", "Bytes in pages of runs in use, all processes.",
+		  offsetof(struct jmd_totals, active) },
+		{ "mapped", "Bytes of chunks mapped from the kernel, all processes.",
+		  offsetof(struct jmd_totals, mapped) },
+		{ "dirty", "Bytes in dirty pages not yet purged, all processes.",
+		  offsetof(struct jmd_totals, dirty) },
+		{ "small_wasted", "Bytes free inside small runs, all processes.",
+		  offsetof(struct jmd_totals, small_wasted) },
+	};
+	char name[96];
+	for (size_t i = 0; i < sizeof(host_bytes) / sizeof(host_bytes[0]); i++) {
+		snprintf(name, sizeof(name), "jmalloc_host_%s_bytes", host_bytes[i].name);
+		family(t, name, "gauge", host_bytes[i].help);
+		jmd_text_puts(t, name);
+		uvalue(t, *(const uint64_t *)((const char *)h + host_bytes[i].off));
+	}
+	family(t, "jmalloc_host_fragmentation_bytes", "gauge",
+	       "Active bytes not allocated (active - allocated), all processes.");
+	jmd_text_puts(t, "jmalloc_host_fragmentation_bytes");
+	uvalue(t, h->active > h->allocated ? h->active - h->allocated : 0);
+	family(t, "jmalloc_host_fragmentation_ratio", "gauge",
+	       "(active - allocated) / active over all processes.");
+	jmd_text_puts(t, "jmalloc_host_fragmentation_ratio");
+	value(t, jmd_frag_ratio(h->active, h->allocated));
+}
+
+static void render_processes(struct jmd *d, struct jmd_text *t)
+{
+	size_t n = 0;
+	const struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
+	if (!v) {
+		t->failed = true;
+		return;
+	}
+	for (const struct jmd_proc *p = d->live; p && n < d->nlive; p = p->next)
+		v[n++] = p;
+	qsort(v, n, sizeof(*v), by_pid);
+
+	char name[96], help[256];
+	/* Every arena counter of jmstat.h, summed over the process's arenas. */
+#define METRICS_ARENA(field, type, unit, text)                                        \
+	gen_name(name, sizeof(name), "jmalloc_process_", #field, #type, #unit);       \
+	snprintf(help, sizeof(help), "%s, summed over the process's arenas.", text);  \
+	family(t, name, #type, help);                                                 \
+	for (size_t i = 0; i < n; i++) {                                              \
+		uint64_t sum = 0;                                                     \
+		for (uint32_t a = 0; a < v[i]->narenas; a++)                          \
+			sum += v[i]->arenas[a].raw.field;                             \
+		proc_labels(t, name, v[i]);                                           \
+		uvalue(t, sum);                                                       \
+	}
+	JMSTAT_ARENA_COUNTERS(METRICS_ARENA)
+#undef METRICS_ARENA
+
+	static const struct {
+		const char *name, *type, *help;
+	} derived[] = {
+		{ "jmalloc_process_allocated_bytes", "gauge",
+		  "Bytes the program really holds: small regions in use (not in thread caches), "
+		  "large and huge." },
+		{ "jmalloc_process_small_wasted_bytes", "gauge",
+		  "Bytes free inside the process's small runs." },
+		{ "jmalloc_process_fragmentation_bytes", "gauge",
+		  "Active bytes not allocated (active - allocated)." },
+		{ "jmalloc_process_fragmentation_ratio", "gauge",
+		  "(active - allocated) / active; 0 when nothing is active." },
+		{ "jmalloc_process_allocations_total", "counter",
+		  "Allocations served since the process started (small, large and huge)." },
+		{ "jmalloc_process_frees_total", "counter",
+		  "Frees since the process started (allocations less objects live now)." },
+		{ "jmalloc_process_threads", "gauge", "Threads of the process with a live thread cache." },
+		{ "jmalloc_process_start_time_seconds", "gauge", "Unix time the process started." },
+	};
+	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
+		family(t, derived[k].name, derived[k].type, derived[k].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct jmd_proc *p = v[i];
+			const struct jmd_totals *tot = &p->tot;
+			proc_labels(t, derived[k].name, p);
+			switch (k) {
+			case 0: uvalue(t, tot->allocated); break;
+			case 1: uvalue(t, tot->small_wasted); break;
+			case 2: uvalue(t, tot->active > tot->allocated ? tot->active - tot->allocated : 0);
+				break;
+			case 3: value(t, jmd_frag_ratio(tot->active, tot->allocated)); break;
+			case 4: uvalue(t, p->alloc_total); break;
+			case 5: uvalue(t, p->free_total); break;
+			case 6: uvalue(t, p->nthreads); break;
+			default: jmd_text_printf(t, " %.3f\n", p->start_time); break;
+			}
+		}
+	}
+	free(v);
+}
+
+static bool bin_used(const struct metrics_bin *b)
+{
+	for (unsigned k = 0; k < MB_N; k++)
+		if (b->live[k] || b->carry[k])
+			return true;
+	return false;
+}
+
+static void bin_labels(struct jmd_text *t, const char *name, const struct metrics_exe *e,
+                       const struct metrics_bin *b)
+{
+	jmd_text_printf(t, "%s{exe=", name);
+	jmd_text_label(t, e->exe);
+	jmd_text_printf(t, ",size=\"%u\"}", b->size);
+}
+
+static void render_bins(struct jmd *d, struct jmd_text *t)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	const struct metrics_exe **v = malloc((m->nexes ? m->nexes : 1) * sizeof(*v));
+	if (!v) {
+		t->failed = true;
+		return;
+	}
+	size_t n = 0;
+	for (unsigned h = 0; h < METRICS_HASH; h++)
+		for (const struct metrics_exe *e = m->exes[h]; e && n < m->nexes; e = e->hnext)
+			v[n++] = e;
+	qsort(v, n, sizeof(*v), by_exe);
+
+	char name[96], help[256];
+	/* Every bin counter of jmstat.h, summed over the exe's processes; the
+	 * counters include those of its processes that are gone. */
+#define METRICS_BIN(field, type, unit, text)                                          \
+	gen_name(name, sizeof(name), "jmalloc_bin_", #field, #type, #unit);           \
+	snprintf(help, sizeof(help), "%s, summed over the processes of an executable.", text); \
+	family(t, name, #type, help);                                                 \
+	for (size_t i = 0; i < n; i++) {                                              \
+		for (uint32_t b = 0; b < v[i]->nbins; b++) {                          \
+			const struct metrics_bin *mb = &v[i]->bins[b];                \
+			if (!bin_used(mb))                                            \
+				continue;                                             \
+			bin_labels(t, name, v[i], mb);                                \
+			uvalue(t, mb->live[MB_##field] +                              \
+			          (strcmp(#type, "counter") == 0 ? mb->carry[MB_##field] : 0)); \
+		}                                                                     \
+	}
+	JMSTAT_BIN_COUNTERS(METRICS_BIN)
+#undef METRICS_BIN
+
+	family(t, "jmalloc_bin_wasted_bytes", "gauge",
+	       "Bytes of free regions in the bin's runs (capacity - in use) x size, summed over "
+	       "the processes of an executable.");
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t b = 0; b < v[i]->nbins; b++) {
+			const struct metrics_bin *mb = &v[i]->bins[b];
+			if (!bin_used(mb))
+				continue;
+			bin_labels(t, "jmalloc_bin_wasted_bytes", v[i], mb);
+			uvalue(t, (mb->capacity > mb->inuse ? mb->capacity - mb->inuse : 0) * mb->size);
+		}
+	family(t, "jmalloc_bin_utilization_ratio", "gauge",
+	       "Regions in use / regions in the bin's runs over the processes of an executable; "
+	       "1 when it holds no run.");
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t b = 0; b < v[i]->nbins; b++) {
+			const struct metrics_bin *mb = &v[i]->bins[b];
+			if (!bin_used(mb))
+				continue;
+			bin_labels(t, "jmalloc_bin_utilization_ratio", v[i], mb);
+			value(t, jmd_util(mb->inuse, mb->capacity));
+		}
+	free(v);
+}
+
+int jmd_metrics_render(struct jmd *d, struct jmd_text *t)
+{
+	uint64_t t0 = uv_hrtime();
+	render_health(d, t);
+	render_host(d, t);
+	render_processes(d, t);
+	render_bins(d, t);
+	jmd_alerts_metrics(d, t);
+	if (d->metrics)
+		d->metrics->render_s = (double)(uv_hrtime() - t0) / 1e9;
+	return t->failed ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------------ life */
+
+int jmd_metrics_init(struct jmd *d)
+{
+	if (d->metrics)
+		return 0;
+	d->metrics = calloc(1, sizeof(*d->metrics));
+	return d->metrics ? 0 : -ENOMEM;
+}
+
+void jmd_metrics_fini(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		while (m->members[h]) {
+			struct metrics_member *mb = m->members[h];
+			m->members[h] = mb->hnext;
+			member_free(mb);
+		}
+		while (m->exes[h]) {
+			struct metrics_exe *e = m->exes[h];
+			m->exes[h] = e->hnext;
+			free(e->bins);
+			free(e);
+		}
+	}
+	free(m);
+	d->metrics = NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * metrics.h: what metrics.c (the Prometheus page) and http.c (the endpoint
+ * that serves it) share: struct jmd_metrics, hung off struct jmd when
+ * --metrics is given.
+ *
+ * Per-bin series are aggregated per executable name, never per pid (the
+ * cardinality of bins x processes x hosts is what a fleet cannot afford).
+ * A counter summed over the processes of one exe would go back when one of
+ * them exits, which Prometheus reads as a counter reset; so each exe keeps
+ * a carry: the last counters of its processes that are gone, added to the
+ * live ones. An exe with no live process keeps its series (the carry)
+ * for METRICS_EXE_KEEP_S, then is forgotten (its counters then restart
+ * from zero, which Prometheus handles as the reset it is).
+ */
+#ifndef JMSTATD_METRICS_H
+#define JMSTATD_METRICS_H
+
+#include "jmstatd.h"
+
+#define METRICS_EXE_KEEP_S   600.0      /* an exe without a live process is kept this long */
+#define METRICS_HASH         1024u
+
+/* Per-bin counters, as enumerated by jmstat.h's X-macro list. */
+#define METRICS_BIN_IDX(name, type, unit, help) MB_##name,
+enum { JMSTAT_BIN_COUNTERS(METRICS_BIN_IDX) MB_N };
+#undef METRICS_BIN_IDX
+
+/* One size class of one exe. */
+struct metrics_bin {
+	uint32_t size;
+	uint64_t carry[MB_N];    /* counters of the exe's processes that are gone */
+	uint64_t live[MB_N];     /* sum over its live processes at the latest tick */
+	uint64_t inuse;          /* live sums of the derived figures */
+	uint64_t capacity;
+};
+
+/* One live process, as the exe table last saw it. */
+struct metrics_member {
+	pid_t pid;
+	uint64_t start_ticks;
+	uint32_t seen_tick;
+	struct metrics_exe *exe;
+	uint32_t nbins;
+	uint32_t *sizes;         /* [nbins] */
+	uint64_t (*last)[MB_N];  /* [nbins] its counters at the latest tick */
+	struct metrics_member *hnext;
+};
+
+struct metrics_exe {
+	char exe[JMSTAT_EXE_LEN];
+	uint32_t nlive;          /* live processes at the latest tick */
+	double last_live;        /* unix s of the latest tick with a live process */
+	struct metrics_bin *bins;  /* sorted by size */
+	uint32_t nbins, cap;
+	struct metrics_exe *hnext;
+};
+
+struct http_conn;
+
+struct jmd_metrics {
+	/* metrics.c: the exe table */
+	struct metrics_exe *exes[METRICS_HASH];
+	size_t nexes;
+	struct metrics_member *members[METRICS_HASH];
+	double render_s;         /* how long the latest page took to render */
+
+	/* http.c: the endpoint */
+	uv_tcp_t server;
+	bool server_open;
+	char addr[128];          /* what it is bound to, for logs */
+	struct http_conn *conns;
+	size_t nconns;
+	size_t queued;           /* response bytes not yet written, all connections */
+	uint64_t responses[8];   /* by status: see http.c's codes[] */
+	uint64_t timeouts;       /* connections closed for being too slow */
+};
+
+/* http.c: its own series (responses by code, timeouts). */
+void jmd_http_metrics(struct jmd *d, struct jmd_text *t);
+
+#endif
