@@ -35,7 +35,8 @@ static const char usage_text[] =
 	"                       else /dev/shm)\n"
 	"  --interval MS        sampling interval in ms (default 1000, 50..3600000)\n"
 	"  --config FILE        config file, re-read on SIGHUP\n"
-	"  --metrics HOST:PORT  Prometheus endpoint (not in this version yet)\n"
+	"  --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics\n"
+	"                       (HOST empty: 127.0.0.1; PORT 0: any free port)\n"
 	"  --foreground         accepted for compatibility: jmstatd never forks\n"
 	"  --verbose            log every event, not only the notable ones\n"
 	"  --help               show this help and exit\n"
@@ -54,11 +55,11 @@ static int usage_error(const char *fmt, const char *arg)
 static bool valid_hostport(const char *s)
 {
 	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s || colon[1] == '\0')
+	if (!colon || colon[1] == '\0' || colon[1] == '-' || colon[1] == '+')
 		return false;
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
-	return *end == '\0' && port > 0 && port < 65536;
+	return *end == '\0' && port >= 0 && port < 65536;
 }
 
 /* 0: go on; 1: exit 0 (help, version); 2: bad usage. */
@@ -169,6 +170,8 @@ static void shutdown_daemon(struct jmd *d)
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
 	jmd_discover_stop(d);
 	jmd_server_stop(d);
+	jmd_http_stop(d);
+	jmd_alerts_stop(d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -230,22 +233,21 @@ int main(int argc, char **argv)
 		free_options(&d->opt);
 		return 1;
 	}
-	if (d->opt.metrics_addr)
-		jmd_log("--metrics %s: the Prometheus endpoint is not part of this version yet; "
-		        "not serving it", d->opt.metrics_addr);
-
 	if (uv_loop_init(&loop) != 0) {
 		jmd_log("cannot create the event loop");
 		free_options(&d->opt);
 		return 1;
 	}
 	d->loop = &loop;
-	if (jmd_sample_init(d) != 0 || jmd_alerts_init(d) != 0)
+	if (jmd_sample_init(d) != 0 || jmd_alerts_init(d) != 0 ||
+	    (d->opt.metrics_addr && jmd_metrics_init(d) != 0))
 		goto out_loop;
 	if (jmd_discover_start(d) != 0)
 		goto out_loop;
 	jmd_tick(d);
 	if (jmd_server_start(d) != 0)
+		goto out_handles;
+	if (d->opt.metrics_addr && jmd_http_start(d) != 0)
 		goto out_handles;
 
 	uv_timer_init(d->loop, &d->tick_timer);
@@ -273,12 +275,14 @@ int main(int argc, char **argv)
 out_handles:
 	jmd_discover_stop(d);
 	jmd_server_stop(d);
+	jmd_http_stop(d);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 out_loop:
 	jmd_discover_stop(d);
 	if (uv_loop_close(d->loop) != 0)
 		jmd_log("event loop closed with handles still open");
 	jmd_alerts_fini(d);
+	jmd_metrics_fini(d);
 	jmd_entries_free(d);
 	jmd_sample_fini(d);
 	free_options(&d->opt);
