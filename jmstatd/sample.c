@@ -554,6 +554,7 @@ void jmd_tick(struct jmd *d)
 	for (struct jmd_proc *p = d->live; p; p = p->next)
 		jmd_alerts_evaluate(d, p);
 	jmd_alerts_tick_done(d);
+	jmd_metrics_tick(d);
 	dead_expire(d);
 
 	d->tick_ms = (double)(uv_hrtime() - t0) / 1e6;
