@@ -318,7 +318,10 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		if (h->addr != ptr)
 			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
-		if (size > JM_LARGE_MAX && h->prof_site == 0 && jm__huge_ralloc(h, ptr, size))
+		/* A sampled region stays where it is while the new size fits
+		 * (its estimate keeps the size it was sampled at), and moves
+		 * otherwise, so that its free is seen. */
+		if (h->prof_site ? size <= h->size : size > JM_LARGE_MAX && jm__huge_ralloc(h, ptr, size))
 			return ptr;
 		old = h->size;
 	} else {
@@ -339,10 +342,13 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE ||
 			    ((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
-			if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
-			    c->runs[JM_PM_START(pm)].prof_site == 0 &&
-			    jm__large_ralloc_inplace(c, ptr, pm, size))
+			if (c->runs[JM_PM_START(pm)].prof_site) {
+				if (size <= jm__large_usable(c, pm))
+					return ptr;
+			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
+			    jm__large_ralloc_inplace(c, ptr, pm, size)) {
 				return ptr;
+			}
 			old = jm__large_usable(c, pm);
 			break;
 		default:
