@@ -8,6 +8,8 @@
  *   format.c    human units (KiB, MiB, %, 1.2k/s, 3m12s) and the aligned
  *               text table that ps, stats, alerts and `top -b` print
  *   commands.c  ps, stats PID, alerts: one request, one printed reply
+ *   sites.c     sites PID: the sampled heap profile, symbolized by
+ *               symbolize.c (maps, libdwfl) as the calling user
  *   top.c       top: the subscribe stream, the model of a frame (sorted
  *               bins or processes, host history), the plain-text frames of
  *               -b and the curses live view
@@ -167,6 +169,21 @@ json_t **jm_array_items(json_t *array, size_t *n);
 int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv);
+
+/* ------------------------------------------------------------- sites.c */
+
+int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv);
+/* The daemon's raw {"cmd":"sites"} reply for pid over c; prints why on
+ * failure and returns -errno. */
+int jm_sites_fetch(struct jm_client *c, long pid, json_t **raw);
+/* The raw reply symbolized as the calling user (symbolize.c): the top `max`
+ * sites by live bytes, or, with bin_size > 0, by live bytes in that size
+ * class (only sites holding some). NULL if out of memory; warn gets a
+ * line for the user when /proc/PID/maps could not be read. */
+json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size_t max,
+                           char *warn, size_t warn_size);
+/* One symbolized frame as text: "function  file:line  (module)". */
+void jm_frame_text(char *buf, size_t size, const json_t *frame);
 
 /* --------------------------------------------------------------- top.c */
 

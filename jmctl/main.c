@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"                              live per-bin usage (q quits, h for keys);\n"
 	"                              -b -n N prints N frames as plain text\n"
 	"  alerts [-s KEY]             alerts pending, firing and recently resolved\n"
+	"  sites PID [-n N]            the call sites holding the most memory (estimated\n"
+	"                              from sampled allocations), symbolized; top N (10)\n"
 	"  help                        this text\n"
 	"\n"
 	"options:\n"
@@ -62,6 +64,8 @@ static const char *usage_for(const char *cmd)
 		return "usage: jmctl [--socket PATH] [--json] top [-p PID] [-d SECS] [-s KEY] [-b] [-n N]\n";
 	if (strcmp(cmd, "alerts") == 0)
 		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY]\n";
+	if (strcmp(cmd, "sites") == 0)
+		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N]\n";
 	return usage_for(NULL);
 }
 
@@ -195,6 +199,8 @@ int main(int argc, char **argv)
 		r = jm_cmd_top(&o, cargc, cargv);
 	else if (strcmp(cmd, "alerts") == 0)
 		r = jm_cmd_alerts(&o, cargc, cargv);
+	else if (strcmp(cmd, "sites") == 0)
+		r = jm_cmd_sites(&o, cargc, cargv);
 	else
 		r = jm_usage_error(NULL, "unknown command '%s'", cmd);
 	if (fflush(stdout) != 0 && r == 0) {

@@ -1,0 +1,287 @@
+/*
+ * sites.c: `jmctl sites PID [-n N] [--json]`, the sampled heap profile of
+ * one process (PRODUCT §7), and the sites of one bin for `jmctl top`.
+ *
+ * jmstatd answers {"cmd":"sites"} with raw return addresses; they are
+ * symbolized here, as the user running jmctl (symbolize.c), never by the
+ * daemon. The result is one JSON object,
+ *   {"pid", "exe", "sample_bytes", "sites_dropped", "sites": [{"frames":
+ *    [{"function", "module", "file", "line", "address", "offset"}],
+ *    "live_bytes", "live_objects", "alloc_bytes", "alloc_objects",
+ *    "samples", "bins": [{"size", "live_bytes"}]}]}
+ * (frames innermost first, unknowns null), which --json prints and the
+ * text output and top's panel are made from.
+ */
+#include "jmctl.h"
+#include "symbolize.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SITES_DEFAULT_N 10
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *frame_json(struct jm_sym *sym, const char *text)
+{
+	json_t *o = json_object();
+	struct jm_frame f;
+	uint64_t addr;
+	char hex[24];
+
+	if (jm_frame_parse(text, &addr) != 0) {
+		/* Not an address: kept as it came, unknown. */
+		json_object_set_new(o, "function", json_null());
+		json_object_set_new(o, "module", json_null());
+		json_object_set_new(o, "file", json_null());
+		json_object_set_new(o, "line", json_null());
+		json_object_set_new(o, "address", json_string(text ? text : "?"));
+		return o;
+	}
+	if (sym == NULL || jm_sym_lookup(sym, addr, &f) != 0) {
+		memset(&f, 0, sizeof f);
+		f.addr = addr;
+	}
+	json_object_set_new(o, "function", jstr_or_null(f.function));
+	json_object_set_new(o, "module", jstr_or_null(f.module));
+	json_object_set_new(o, "file", jstr_or_null(f.file));
+	json_object_set_new(o, "line", f.line > 0 ? json_integer(f.line) : json_null());
+	snprintf(hex, sizeof hex, "0x%" PRIx64, addr);
+	json_object_set_new(o, "address", json_string(hex));
+	if (f.module) {
+		snprintf(hex, sizeof hex, "0x%" PRIx64, f.offset);
+		json_object_set_new(o, "offset", json_string(hex));
+	}
+	jm_frame_free(&f);
+	return o;
+}
+
+/* Live bytes of a raw site in the class of `size` (0: all classes). */
+static double bin_bytes(const json_t *site, long long size)
+{
+	json_t *bins = json_object_get(site, "bins"), *b;
+	size_t i;
+
+	if (size == 0)
+		return jm_num(site, "live_bytes");
+	json_array_foreach(bins, i, b)
+		if (jm_int(b, "size") == size)
+			return jm_num(b, "live_bytes");
+	return 0;
+}
+
+struct ranked {
+	json_t *site;
+	double bytes;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+	double x = ((const struct ranked *)a)->bytes, y = ((const struct ranked *)b)->bytes;
+
+	return (x < y) - (x > y);
+}
+
+json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size_t max,
+                           char *warn, size_t warn_size)
+{
+	json_t *out = json_object(), *sites = json_array(), *s;
+	json_t *raw_sites = json_object_get(raw, "sites");
+	size_t n = json_is_array(raw_sites) ? json_array_size(raw_sites) : 0, kept = 0, i;
+	struct ranked *r = calloc(n + 1, sizeof *r);
+	struct jm_sym *sym = NULL;
+	int err;
+
+	if (warn_size)
+		warn[0] = '\0';
+	if (r == NULL) {
+		json_decref(out);
+		json_decref(sites);
+		return NULL;
+	}
+	json_array_foreach(raw_sites, i, s) {
+		double bytes = bin_bytes(s, bin_size);
+
+		if (bin_size != 0 && bytes <= 0)
+			continue;
+		r[kept].site = s;
+		r[kept].bytes = bytes;
+		kept++;
+	}
+	qsort(r, kept, sizeof *r, by_bytes);
+	if (kept > max)
+		kept = max;
+
+	err = kept ? jm_sym_open((pid_t)pid, &sym) : 0;
+	if (err && warn_size)
+		snprintf(warn, warn_size, "cannot read /proc/%ld/maps (%s): frames left as addresses",
+		         pid, strerror(-err));
+
+	json_object_set_new(out, "pid", json_integer(pid));
+	json_object_set_new(out, "exe", json_string(jm_str(raw, "exe")));
+	json_object_set_new(out, "sample_bytes", json_integer(jm_int(raw, "sample_bytes")));
+	json_object_set_new(out, "sites_dropped", json_integer(jm_int(raw, "sites_dropped")));
+	for (i = 0; i < kept; i++) {
+		json_t *site = r[i].site, *o = json_object(), *frames = json_array(), *f;
+		size_t j;
+
+		json_array_foreach(json_object_get(site, "frames"), j, f)
+			json_array_append_new(frames, frame_json(sym, json_string_value(f)));
+		json_object_set_new(o, "frames", frames);
+		json_object_set_new(o, "live_bytes", json_integer(jm_int(site, "live_bytes")));
+		json_object_set_new(o, "live_objects", json_integer(jm_int(site, "live_objects")));
+		json_object_set_new(o, "alloc_bytes", json_integer(jm_int(site, "alloc_bytes")));
+		json_object_set_new(o, "alloc_objects", json_integer(jm_int(site, "alloc_objects")));
+		json_object_set_new(o, "samples", json_integer(jm_int(site, "samples")));
+		json_t *bins = json_object_get(site, "bins");
+		json_object_set_new(o, "bins", json_is_array(bins) ? json_deep_copy(bins) : json_array());
+		json_array_append_new(sites, o);
+	}
+	json_object_set_new(out, "sites", sites);
+	jm_sym_close(sym);
+	free(r);
+	return out;
+}
+
+void jm_frame_text(char *buf, size_t size, const json_t *f)
+{
+	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
+	const char *file = jm_str(f, "file");
+	size_t off = 0;
+
+	if (fn[0])
+		off += (size_t)snprintf(buf + off, size - off, "%s", fn);
+	else if (mod[0])
+		off += (size_t)snprintf(buf + off, size - off, "%s+%s", mod, jm_str(f, "offset"));
+	else
+		off += (size_t)snprintf(buf + off, size - off, "%s", jm_str(f, "address"));
+	if (off < size && file[0])
+		off += (size_t)snprintf(buf + off, size - off, "  %s:%lld", jm_basename(file),
+		                        jm_int(f, "line"));
+	if (off < size && fn[0] && mod[0])
+		snprintf(buf + off, size - off, "  (%s)", mod);
+}
+
+static void print_sites(const json_t *out)
+{
+	json_t *sites = json_object_get(out, "sites"), *s;
+	char a[24], b[24], c[24], line[1024];
+	size_t i;
+
+	printf("pid %lld (%s): %zu site%s by estimated live bytes; one allocation sampled per %s "
+	       "allocated on average",
+	       jm_int(out, "pid"), jm_str(out, "exe"), json_array_size(sites),
+	       json_array_size(sites) == 1 ? "" : "s",
+	       jm_fmt_bytes(a, sizeof a, jm_num(out, "sample_bytes")));
+	if (jm_int(out, "sites_dropped") > 0)
+		printf("; %lld samples dropped (site table full)", jm_int(out, "sites_dropped"));
+	putchar('\n');
+	if (jm_int(out, "sample_bytes") == 0)
+		puts("(sampling is off in this process: JMALLOC_CONF=prof_sample:0)");
+	else if (json_array_size(sites) == 0)
+		puts("(no site sampled yet)");
+	json_array_foreach(sites, i, s) {
+		json_t *f, *bin;
+		size_t j;
+
+		printf("\n#%zu  %s live in %s objects  (%s allocated since start)\n", i + 1,
+		       jm_fmt_bytes(a, sizeof a, jm_num(s, "live_bytes")),
+		       jm_fmt_count(b, sizeof b, jm_num(s, "live_objects")),
+		       jm_fmt_bytes(c, sizeof c, jm_num(s, "alloc_bytes")));
+		if (json_array_size(json_object_get(s, "bins")) > 0) {
+			fputs("    bins:", stdout);
+			json_array_foreach(json_object_get(s, "bins"), j, bin) {
+				if (j == 8) {
+					fputs(" ...", stdout);
+					break;
+				}
+				if (jm_int(bin, "size") > 0)
+					printf(" %lld: %s", jm_int(bin, "size"),
+					       jm_fmt_bytes(a, sizeof a, jm_num(bin, "live_bytes")));
+				else
+					printf(" large: %s", jm_fmt_bytes(a, sizeof a, jm_num(bin, "live_bytes")));
+			}
+			putchar('\n');
+		}
+		json_array_foreach(json_object_get(s, "frames"), j, f) {
+			jm_frame_text(line, sizeof line, f);
+			printf("    %s\n", line);
+		}
+	}
+}
+
+int jm_sites_fetch(struct jm_client *c, long pid, json_t **raw)
+{
+	json_t *req = json_pack("{s:s,s:I}", "cmd", "sites", "pid", (json_int_t)pid);
+	int err = jm_client_call(c, req, raw, false);
+
+	json_decref(req);
+	return err;
+}
+
+int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
+{
+	const char *arg = NULL;
+	long n = SITES_DEFAULT_N, pid;
+	struct jm_client c;
+	json_t *raw, *out;
+	char warn[256], *end;
+	int ch, err;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, ":n:")) != -1) {
+		switch (ch) {
+		case 'n':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1)
+				return jm_usage_error("sites", "-n wants a number of sites >= 1, not '%s'", optarg);
+			break;
+		case ':':
+			return jm_usage_error("sites", "option '-%c' needs an argument", optopt);
+		default:
+			return jm_usage_error("sites", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return jm_usage_error("sites", "which process? (a PID)");
+	arg = argv[optind];
+	if (optind + 1 < argc)
+		return jm_usage_error("sites", "unexpected argument '%s'", argv[optind + 1]);
+	pid = jm_parse_pid("sites", arg);
+	if (pid < 0)
+		return -EINVAL;
+
+	err = jm_client_open(&c, o->socket);
+	if (err)
+		return err;
+	err = jm_sites_fetch(&c, pid, &raw);
+	jm_client_close(&c);
+	if (err)
+		return err;
+	out = jm_sites_symbolize(raw, pid, 0, (size_t)n, warn, sizeof warn);
+	json_decref(raw);
+	if (out == NULL) {
+		fputs("jmctl: out of memory\n", stderr);
+		return -ENOMEM;
+	}
+	if (warn[0])
+		fprintf(stderr, "jmctl: %s\n", warn);
+	if (o->json) {
+		char *text = json_dumps(out, JSON_COMPACT);
+
+		if (text)
+			puts(text);
+		free(text);
+	} else {
+		print_sites(out);
+	}
+	json_decref(out);
+	return 0;
+}
