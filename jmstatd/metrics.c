@@ -101,15 +101,21 @@ static void family(struct jmd_text *t, const char *name, const char *type, const
 	jmd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A number as Prometheus reads it: integers exactly, others in %.17g. */
+/* A number as Prometheus reads it: integers exactly, others to the last bit. */
 static void value(struct jmd_text *t, double v)
 {
 	if (!(v == v))
 		jmd_text_puts(t, " NaN\n");
 	else if (v >= 0 && v < 9007199254740992.0 && v == (double)(uint64_t)v)
 		jmd_text_printf(t, " %llu\n", (unsigned long long)v);
-	else
-		jmd_text_printf(t, " %.17g\n", v);
+	else {
+		/* The shortest of %.15g and %.17g that reads back exactly. */
+		char buf[40];
+		snprintf(buf, sizeof(buf), "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, sizeof(buf), "%.17g", v);
+		jmd_text_printf(t, " %s\n", buf);
+	}
 }
 
 static void uvalue(struct jmd_text *t, uint64_t v)
