@@ -227,6 +227,8 @@ void jm__prof_postfork_child(void);
  * this one is to be sampled. */
 static inline bool jm__prof_take(size_t size)
 {
+	if (jm_unlikely(size > (size_t)PTRDIFF_MAX))
+		return false; /* fails with ENOMEM anyway */
 	return jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0);
 }
 
