@@ -190,9 +190,10 @@ static void print_sites(const json_t *out)
 		json_t *f, *bin;
 		size_t j;
 
-		printf("\n#%zu  %s live in %s objects  (%s allocated since start)\n", i + 1,
+		printf("\n#%zu  %s live in %s object%s  (%s allocated since start)\n", i + 1,
 		       jm_fmt_bytes(a, sizeof a, jm_num(s, "live_bytes")),
 		       jm_fmt_count(b, sizeof b, jm_num(s, "live_objects")),
+		       jm_int(s, "live_objects") == 1 ? "" : "s",
 		       jm_fmt_bytes(c, sizeof c, jm_num(s, "alloc_bytes")));
 		if (json_array_size(json_object_get(s, "bins")) > 0) {
 			fputs("    bins:", stdout);
