@@ -27,7 +27,9 @@
  * and may run the rule's command (by default on firing and resolved):
  * /bin/sh -c COMMAND, spawned through uv_spawn so the loop never waits,
  * with the alert in JMALLOC_ALERT_* variables, killed after
- * `command_timeout`; at most ALERTS_CMDS_MAX run at once.
+ * `command_timeout` (with its whole process group: each command runs in
+ * a session of its own); at most ALERTS_CMDS_MAX run at once. Commands
+ * still running when jmstatd exits are left to finish.
  *
  * Active alerts (pending, firing) are in a hash keyed by rule name,
  * process and bin; all alerts are in one list, oldest first. Everything
@@ -706,7 +708,9 @@ static void cmd_timed_out(uv_timer_t *t)
 	jmd_log("alert %u: its command (pid %d) still runs after %gs: killing it", c->alert_id,
 	        c->proc.pid, c->A->rules.command_timeout_s);
 	c->A->cmd_timeout++;
-	uv_process_kill(&c->proc, SIGKILL);
+	/* The command leads its own process group: end all of it. */
+	if (kill(-c->proc.pid, SIGKILL) != 0)
+		uv_process_kill(&c->proc, SIGKILL);
 }
 
 /* environ without JMALLOC_ALERT_*, then vars[]; NULL on no memory. */
@@ -785,6 +789,7 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 		.env = env,
 		.stdio_count = 3,
 		.stdio = stdio,
+		.flags = UV_PROCESS_DETACHED,   /* its own session: a timeout kills the group */
 	};
 	c->A = A;
 	c->alert_id = a->id;
