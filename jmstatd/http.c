@@ -5,7 +5,8 @@
  * It serves one thing: GET (or HEAD) /metrics, the page metrics.c renders,
  * as text/plain; version=0.0.4. Each connection carries one request: the
  * reply says Connection: close and the connection is closed once it is
- * written. What else a client may send, and what it gets:
+ * written (and what the client still sends is read and dropped for up to
+ * HTTP_LINGER_MS, so that it gets the reply rather than a reset). What else a client may send, and what it gets:
  * - a request head that does not parse (request line, version, header
  *   lines, control bytes): 400;
  * - a head longer than HTTP_MAX_HEAD bytes: 431;
@@ -36,6 +37,7 @@
 #define HTTP_MAX_QUEUED        (64u << 20)
 #define HTTP_READ_TIMEOUT_MS   10000u
 #define HTTP_WRITE_TIMEOUT_MS  30000u
+#define HTTP_LINGER_MS         2000u     /* reading what a client still sends after the reply */
 
 static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503 };
 static const char *const reasons[] = {
@@ -53,6 +55,7 @@ struct http_conn {
 	bool answered;           /* a reply is queued: ignore further input */
 	unsigned open_handles;   /* freed when both are closed */
 	uv_write_t wreq;
+	uv_shutdown_t sreq;
 	char *out;               /* the reply being written */
 	size_t out_len;
 	struct http_conn *next, *prev;
@@ -90,10 +93,30 @@ static void conn_close(struct http_conn *c)
 static void on_timeout(uv_timer_t *t)
 {
 	struct http_conn *c = t->data;
+	if (c->out == NULL && c->answered) {
+		conn_close(c);       /* the linger after a reply is over */
+		return;
+	}
 	c->d->metrics->timeouts++;
 	jmd_debug("metrics: a client too slow to %s: closed", c->answered ? "read its reply" :
 	          "send its request");
 	conn_close(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* The reply is sent (FIN): read and drop what the client still sends until
+ * it closes, so that closing with unread input does not reset the
+ * connection before the client has read the reply. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct http_conn *c = req->data;
+	if (status != 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, on_timeout, HTTP_LINGER_MS, 0);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -103,7 +126,10 @@ static void on_written(uv_write_t *req, int status)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = 0;
-	conn_close(c);
+	c->sreq.data = c;
+	if (status != 0 || uv_is_closing((uv_handle_t *)&c->tcp) ||
+	    uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+		conn_close(c);
 }
 
 /* Queues the reply and closes once written; body may be NULL. */
@@ -250,7 +276,12 @@ static size_t head_end(const char *s, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+	static char discard[65536];
 	struct http_conn *c = h->data;
+	if (c->answered) {
+		*buf = uv_buf_init(discard, sizeof(discard));
+		return;
+	}
 	/* What is left of the head buffer; on_read answers 431 once it is full. */
 	size_t room = sizeof(c->head) - c->len;
 	*buf = uv_buf_init(c->head + c->len, (unsigned)room);
@@ -259,8 +290,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct http_conn *c = s->data;
-	if (c->answered)
+	if (c->answered) {
+		if (n < 0)
+			conn_close(c);   /* the client closed after the reply */
 		return;
+	}
 	if (n < 0) {
 		conn_close(c);     /* EOF or error before a whole request */
 		return;

@@ -226,11 +226,14 @@ static void member_retire(struct metrics_member *mb)
 	}
 }
 
+/* Brings the exe table to the live list as it is now: at every tick, and
+ * before each page (a process may have left between ticks). */
 void jmd_metrics_tick(struct jmd *d)
 {
 	struct jmd_metrics *m = d->metrics;
 	if (!m)
 		return;
+	m->gen++;
 	for (unsigned h = 0; h < METRICS_HASH; h++) {
 		for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext) {
 			e->nlive = 0;
@@ -244,7 +247,7 @@ void jmd_metrics_tick(struct jmd *d)
 		struct metrics_member *mb = member_get(m, p);
 		if (!mb)
 			continue;
-		mb->seen_tick = d->tick;
+		mb->seen_gen = m->gen;
 		struct metrics_exe *e = mb->exe;
 		e->nlive++;
 		e->last_live = d->now;
@@ -267,7 +270,7 @@ void jmd_metrics_tick(struct jmd *d)
 	for (unsigned h = 0; h < METRICS_HASH; h++) {
 		for (struct metrics_member **pp = &m->members[h]; *pp;) {
 			struct metrics_member *mb = *pp;
-			if (mb->seen_tick == d->tick) {
+			if (mb->seen_gen == m->gen) {
 				pp = &mb->hnext;
 				continue;
 			}
@@ -557,6 +560,7 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 int jmd_metrics_render(struct jmd *d, struct jmd_text *t)
 {
 	uint64_t t0 = uv_hrtime();
+	jmd_metrics_tick(d);
 	render_health(d, t);
 	render_host(d, t);
 	render_processes(d, t);

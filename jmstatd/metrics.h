@@ -38,7 +38,7 @@ struct metrics_bin {
 struct metrics_member {
 	pid_t pid;
 	uint64_t start_ticks;
-	uint32_t seen_tick;
+	uint64_t seen_gen;        /* the latest update that saw it live */
 	struct metrics_exe *exe;
 	uint32_t nbins;
 	uint32_t *sizes;         /* [nbins] */
@@ -62,6 +62,7 @@ struct jmd_metrics {
 	struct metrics_exe *exes[METRICS_HASH];
 	size_t nexes;
 	struct metrics_member *members[METRICS_HASH];
+	uint64_t gen;            /* updates of the table so far */
 	double render_s;         /* how long the latest page took to render */
 
 	/* http.c: the endpoint */

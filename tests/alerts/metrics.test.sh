@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# timeout: 180
+# jmstatd --metrics over real HTTP:
+# - GET /metrics: 200, text/plain; version=0.0.4, and the page passes
+#   `promtool check metrics` (escaped labels included: an exe named with a
+#   quote and a backslash);
+# - exact values: the series of a daemon_holder process (which allocates
+#   exactly what it is told) equal the `stats` reply and the known sizes;
+#   per-bin series (per exe) equal its bins; host series equal `ps`;
+# - per-bin counters of an exe stay monotonic when one of its processes
+#   exits (the carry), and the exited pid's series go;
+# - bad HTTP: 400 (garbage, bad version, bad header, control bytes), 404,
+#   405, 431 (head too long), 503 beyond 32 connections; a slow client
+#   does not stop the others; the daemon goes on and exits 0 on SIGTERM;
+# - the fleet kit: `promtool check rules` on fleet/*.rules.yml, the
+#   scrape config by `promtool check config`, and every query of the
+#   Grafana dashboard parsed by promtool.
+. "$(dirname "$0")/lib.sh"
+need_segments
+
+printf '[rule frag]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 64MiB\n' >"$JM_TMP/rules.conf"
+jmd_start --config "$JM_TMP/rules.conf" --metrics :0
+grep -q "metrics: serving http://127.0.0.1:[0-9]*/metrics" "$JMD_LOG" || die "--metrics :0 is not on the loopback"
+weird=$JM_TMP/'we"ird\holder'
+cp "$JM_HELPERS/daemon_holder" "$weird"
+
+alerts_py - "$JMD_LOG" "$JM_TMP/page.txt" "$weird" <<'EOF' || die "metrics"
+import os, socket, subprocess, sys, time
+from alib import *
+
+log_path, page_path, weird = sys.argv[1], sys.argv[2], sys.argv[3]
+port = log_port(log_path)
+
+# ---- the page and its headers
+status, headers, body = http_get(port)
+check(status == 200, "GET /metrics: %d" % status)
+check(headers["content-type"].startswith("text/plain; version=0.0.4"), "content type %r" % headers["content-type"])
+check(int(headers["content-length"]) == len(body.encode()), "content length")
+check(body.endswith("\n"), "no final newline")
+m, types = parse(body)
+for name in ("jmalloc_up", "jmalloc_scrape_errors_total", "jmalloc_segments_rejected_total",
+             "jmalloc_sample_duration_seconds", "jmalloc_host_allocated_bytes"):
+    check(name in m, "no %s" % name)
+check(value(m, "jmalloc_up") == 1, "jmalloc_up is not 1")
+for name, typ in types.items():
+    check(name.startswith("jmalloc_"), "a series not named jmalloc_*: %s" % name)
+    check((typ == "counter") == name.endswith("_total"), "%s is a %s" % (name, typ))
+
+# ---- exact values of a holder's series
+h = Holder()
+h.cmd("alloc 64 1000")
+h.cmd("alloc 100000 3")
+t = h.cmd("alloc 4194304 1")
+stats_after(h.pid, t)
+
+def consistent():
+    """stats, a scrape, stats again: the same sample on both sides."""
+    s1 = stats(h.pid)
+    ps1 = request({"cmd": "ps"})
+    page = http_get(port)[2]
+    s2 = stats(h.pid)
+    return (s1, ps1, page) if s1 == s2 else None
+s, ps, page = wait_until(consistent, "a scrape between two equal samples")
+m = parse(page)[0]
+open(page_path, "w").write(page)
+P = dict(pid=h.pid, exe="daemon_holder")
+for series, field in (("jmalloc_process_allocated_bytes", "allocated"),
+                      ("jmalloc_process_active_bytes", "active"),
+                      ("jmalloc_process_mapped_bytes", "mapped"),
+                      ("jmalloc_process_dirty_bytes", "dirty"),
+                      ("jmalloc_process_small_wasted_bytes", "small_wasted"),
+                      ("jmalloc_process_fragmentation_bytes", "frag_bytes")):
+    check(value(m, series, **P) == s[field], "%s = %r, stats %s = %r" % (series, value(m, series, **P), field, s[field]))
+check(abs(value(m, "jmalloc_process_fragmentation_ratio", **P) - s["frag_ratio"]) < 1e-12, "frag_ratio")
+# Every arena counter (jmstat.h's list) is the sum over the arenas.
+for field in ("allocated_large", "allocated_huge", "nmalloc_large", "ndalloc_large", "nmalloc_huge",
+              "purged", "npurge", "nchunks", "lock_contended"):
+    series = [n for n in m if n.startswith("jmalloc_process_" + field) and
+              n[len("jmalloc_process_" + field):] in ("", "_bytes", "_total", "_bytes_total")]
+    check(len(series) == 1, "%s: %r" % (field, series))
+    want = sum(a[field] for a in s["arenas"])
+    check(value(m, series[0], **P) == want, "%s = %r, arenas sum %r" % (series[0], value(m, series[0], **P), want))
+# What the holder was told to allocate, as the segment counts it.
+check(value(m, "jmalloc_process_allocated_huge_bytes", **P) == 4194304, "allocated_huge is not 4 MiB")
+check(value(m, "jmalloc_process_nmalloc_huge_total", **P) == 1, "nmalloc_huge is not 1")
+check(value(m, "jmalloc_process_nmalloc_large_total", **P) >= 3, "nmalloc_large under 3")
+# Per-bin series of its exe: its bins, exactly.
+bins = {b["size"]: b for b in s["bins"]}
+b64 = bins[64]
+check(b64["inuse"] >= 1000, "64-byte bin: %r" % b64)
+for size, b in bins.items():
+    B = dict(exe="daemon_holder", size=size)
+    used = value(m, "jmalloc_bin_nmalloc_total", **B)
+    if b["nmalloc"] == 0 and b["nrequests"] == 0 and b["curruns"] == 0 and b["nruns"] == 0:
+        continue
+    for series, field in (("jmalloc_bin_nmalloc_total", "nmalloc"), ("jmalloc_bin_ndalloc_total", "ndalloc"),
+                          ("jmalloc_bin_nrequests_total", "nrequests"), ("jmalloc_bin_curregs", "curregs"),
+                          ("jmalloc_bin_curruns", "curruns"), ("jmalloc_bin_nruns_total", "nruns"),
+                          ("jmalloc_bin_nfills_total", "nfills"), ("jmalloc_bin_nflushes_total", "nflushes"),
+                          ("jmalloc_bin_wasted_bytes", "wasted_bytes")):
+        check(value(m, series, **B) == b[field], "%s{size=%d} = %r, stats %r" % (series, size, value(m, series, **B), b[field]))
+    check(abs(value(m, "jmalloc_bin_utilization_ratio", **B) - b["util"]) < 1e-12, "util of %d" % size)
+# Host series: ps's host.
+for series, field in (("jmalloc_host_allocated_bytes", "allocated"), ("jmalloc_host_active_bytes", "active"),
+                      ("jmalloc_host_mapped_bytes", "mapped"), ("jmalloc_host_processes", "processes")):
+    check(value(m, series) == ps["host"][field], "%s = %r, ps %r" % (series, value(m, series), ps["host"][field]))
+
+# ---- per-exe counters stay monotonic as processes of the exe come and go
+h2 = Holder()
+t = h2.cmd("alloc 64 5000")
+stats_after(h2.pid, t)
+wait_until(lambda: value(scrape(port), "jmalloc_bin_curregs", exe="daemon_holder", size=64) >= 6000,
+           "both holders in the per-bin series")
+before = scrape(port)
+n1 = value(before, "jmalloc_bin_nmalloc_total", exe="daemon_holder", size=64)
+h2.exit()
+wait_until(lambda: h2.pid not in ps_pids(), "the second holder gone")
+after = wait_until(lambda: (lambda x: x if value(x, "jmalloc_process_allocated_bytes", pid=h2.pid,
+                                                 exe="daemon_holder") is None else None)(scrape(port)),
+                   "the exited pid's series gone")
+n2 = value(after, "jmalloc_bin_nmalloc_total", exe="daemon_holder", size=64)
+check(n2 >= n1, "jmalloc_bin_nmalloc_total went back from %r to %r when a process exited" % (n1, n2))
+check(value(after, "jmalloc_bin_curregs", exe="daemon_holder", size=64) < 6000, "curregs kept the gone process")
+
+# ---- an exe name that needs escaping
+env = dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"], JMALLOC_STATS_DIR=STATS_DIR)
+w = subprocess.Popen([weird], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+wpid = int(w.stdout.readline().split()[1])
+wait_until(lambda: wpid in ps_pids(), "the weird holder")
+page = wait_until(lambda: (lambda p: p if 'exe="we\\"ird\\\\holder"' in p else None)(http_get(port)[2]),
+                  "the weird name, escaped")
+m = parse(page)[0]
+check(value(m, "jmalloc_process_allocated_bytes", pid=wpid, exe='we\\"ird\\\\holder') is not None,
+      "the escaped series does not parse back")
+open(page_path, "w").write(page)
+
+# ---- bad HTTP
+def raw(data):
+    return http_get(port, raw=data)[0]
+check(http_get(port, "/metrics?x=1")[0] == 200, "a query string")
+st, hd, bd = http_get(port, method="HEAD")
+check(st == 200 and bd == "" and int(hd["content-length"]) > 1000, "HEAD: %d %r" % (st, hd))
+check(http_get(port, "/")[0] == 404, "/ is not 404")
+check(http_get(port, "/metricsx")[0] == 404, "/metricsx is not 404")
+check(http_get(port, "/metrics", method="POST")[0] == 405, "POST is not 405")
+check(raw(b"HELLO\r\n\r\n") == 400, "garbage")
+check(raw(b"GET /metrics HTTP/2.0\r\n\r\n") == 400, "HTTP/2.0")
+check(raw(b"GET metrics HTTP/1.1\r\n\r\n") == 400, "no slash")
+check(raw(b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n") == 400, "bad header")
+check(raw(b"GET /metrics HTTP/1.1\r\nX: a\x00b\r\n\r\n") == 400, "NUL")
+check(raw(b"GET /metrics HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n") == 431, "long head")
+check(raw(b"GET /metrics HTTP/1.0\n\n") == 200, "bare LF, HTTP/1.0")
+
+# A slow client, and many connections: the others are still served.
+slow = socket.create_connection(("127.0.0.1", port))
+slow.sendall(b"GET /met")
+check(http_get(port)[0] == 200, "a slow client blocked the others")
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+import select
+answered = {}
+deadline = time.monotonic() + 10
+while len(answered) < 8 and time.monotonic() < deadline:
+    ready = select.select([s for s in idle if s not in answered], [], [], 0.5)[0]
+    for s in ready:
+        answered[s] = s.recv(100)
+busy = sum(1 for r in answered.values() if r.startswith(b"HTTP/1.1 503 "))
+check(busy >= 8, "only %d of 40 extra connections got 503: %r" % (busy, list(answered.values())))
+for s in idle:
+    s.close()
+slow.close()
+wait_until(lambda: http_get(port)[0] == 200, "a 200 once the crowd has gone")
+m = scrape(port)
+check(value(m, "jmalloc_http_responses_total", code=503) >= 8, "503s not counted")
+check(value(m, "jmalloc_http_responses_total", code=400) >= 5, "400s not counted")
+check(value(m, "jmalloc_http_responses_total", code=431) == 1, "431 not counted")
+w.stdin.write(b"exit\n"); w.stdin.flush(); w.wait()
+h.exit()
+print("ok")
+EOF
+kill -0 "$JMD_PID" || die "jmstatd died"
+jmd_stop
+
+# ---- promtool: the page, the rules, the scrape config, the dashboard
+need_promtool "the metrics and rules were not checked by promtool"
+promtool check metrics <"$JM_TMP/page.txt" >"$JM_TMP/promtool.out" 2>&1 ||
+	{ cat "$JM_TMP/promtool.out"; die "promtool check metrics"; }
+[ ! -s "$JM_TMP/promtool.out" ] || { cat "$JM_TMP/promtool.out"; die "promtool check metrics complains"; }
+grep -q 'we\\"ird\\\\holder' "$JM_TMP/page.txt" || die "the checked page lacks the escaped name"
+promtool check rules "$JM_ROOT"/fleet/*.rules.yml || die "promtool check rules"
+promtool check config "$JM_ROOT/fleet/prometheus.yml" || die "promtool check config"
+# Every query of the dashboard, as a recording rule for promtool to parse.
+python3 - "$JM_ROOT/fleet/grafana-jmalloc.json" >"$JM_TMP/dash.rules.yml" <<'EOF' || die "the dashboard is not JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+exprs = []
+def walk(panels):
+    for p in panels:
+        walk(p.get("panels", []))
+        exprs.extend(t["expr"] for t in p.get("targets", []) if t.get("expr"))
+walk(d["panels"])
+assert len(exprs) >= 15, exprs
+print("groups:\n  - name: dashboard\n    rules:")
+for i, e in enumerate(exprs):
+    e = e.replace("$__rate_interval", "5m").replace("$instance", ".*").replace("$exe", ".*")
+    print("      - record: dashboard:query_%d\n        expr: %s" % (i, json.dumps(e)))
+EOF
+promtool check rules "$JM_TMP/dash.rules.yml" || die "a dashboard query does not parse"
+echo "ok"
