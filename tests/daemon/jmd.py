@@ -122,6 +122,10 @@ class Holder:
         env = dict(os.environ)
         env["LD_PRELOAD"] = os.environ["JMALLOC_LIB"]
         env["JMALLOC_STATS_DIR"] = STATS_DIR
+        # Exact counters: a sampled allocation of the heap profile is
+        # served as a large region of its own, which moves it between
+        # the small and large counts.
+        env["JMALLOC_CONF"] = "prof_sample:0"
         if env_extra:
             env.update(env_extra)
         self.p = subprocess.Popen([os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
