@@ -38,7 +38,7 @@ static std::string dump(const std::map<K, V> &m)
 }
 CC
 	# Many instantiations, so that the compiler allocates a lot.
-	for i in $(seq 1 8); do
+	for i in $(seq 1 5); do
 		cat <<CC
 struct S$i { int a; std::string s; bool operator<(const S$i &o) const { return a < o.a || (a == o.a && s < o.s); } };
 static long work$i(int n)
@@ -63,15 +63,15 @@ static long work$i(int n)
 CC
 	done
 	echo 'int main() {'
-	echo '	std::vector<std::thread> threads; std::vector<long> results(8);'
-	for i in $(seq 1 8); do
+	echo '	std::vector<std::thread> threads; std::vector<long> results(5);'
+	for i in $(seq 1 5); do
 		echo "	threads.emplace_back([&results] { results[$((i - 1))] = work$i(2000 + $i); });"
 		if [ $((i % 4)) -eq 0 ]; then
 			echo '	for (auto &t : threads) t.join(); threads.clear();'
 		fi
 	done
 	echo '	for (auto &t : threads) t.join();'
-	echo '	for (int i = 0; i < 8; i++) std::printf("work%d %ld\n", i + 1, results[i]);'
+	echo '	for (int i = 0; i < 5; i++) std::printf("work%d %ld\n", i + 1, results[i]);'
 	echo '	return 0;'
 	echo '}'
 } >"$src"
