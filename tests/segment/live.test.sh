@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# timeout: 120
+# The stats segment is live (issue 4): regions that an idle thread holds in
+# its cache show in the next sample, counted as cached (in the bin's
+# curregs, but not in use); a forked child publishes its own segment under
+# its own pid while the parent's stays; both seen through the real daemon.
+. "$JM_ROOT/tests/daemon/lib.sh"
+need_segments
+[ -x "$JM_HELPERS/seg_idle" ] || die "seg_idle helper not built"
+jmd_start
+jmd_py - <<'PY' || die "idle thread cache, fork"
+from jmd import *
+import time
+
+def start(*args):
+    env = dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"], JMALLOC_STATS_DIR=STATS_DIR,
+               JMALLOC_CONF="prof_sample:0")
+    return subprocess.Popen([os.path.join(os.environ["JM_HELPERS"], "seg_idle")] + list(args),
+                            stdout=subprocess.PIPE, env=env)
+
+def bin_of(r, size):
+    return [b for b in r["bins"] if b["size"] == size][0]
+
+# 12 regions of 3584 bytes, freed into an idle thread's cache.
+p = start("cache", "3584", "12")
+line = p.stdout.readline().decode().split()
+check(line[0] == "ready", "seg_idle: %r" % line)
+t = time.time()
+r = stats_after(p.pid, t)
+b = bin_of(r, 3584)
+check(b["cached"] == 12, "cached %r, expected the 12 regions of the idle thread" % b["cached"])
+check(b["curregs"] == b["inuse"] + b["cached"], "curregs %r != inuse %r + cached %r" %
+      (b["curregs"], b["inuse"], b["cached"]))
+check(b["nrequests"] >= 12, "nrequests %r" % b["nrequests"])
+print("idle thread: bin 3584 cached=%d curregs=%d inuse=%d in the first sample after" %
+      (b["cached"], b["curregs"], b["inuse"]))
+p.kill(); p.wait()
+
+# fork: the child publishes under its own pid, the parent's segment stays.
+p = start("fork")
+line = p.stdout.readline().decode().split()
+check(line[0] == "child", "seg_idle fork: %r" % line)
+child = int(line[1])
+t = time.time()
+check(os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % child)), "no segment for the child")
+check(os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % p.pid)), "no segment for the parent")
+procs = wait_until(lambda: (lambda d: d if child in d and p.pid in d else None)(ps_pids()),
+                   "parent %d and child %d in ps" % (p.pid, child))
+check(procs[child]["exe"] == "seg_idle", "child exe %r" % procs[child]["exe"])
+rc = stats_after(child, t)
+check(rc["ok"] and sum(a["allocated_large"] for a in rc["arenas"]) >= 100000,
+      "the child's large allocation is not in its segment: %r" % rc.get("arenas"))
+os.kill(child, 9)
+p.kill(); p.wait()
+wait_until(lambda: not os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % child)),
+           "the dead child's segment to be removed")
+print("fork: child %d published its own segment, removed after its death" % child)
+PY
+jmd_stop
