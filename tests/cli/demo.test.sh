@@ -29,6 +29,7 @@ grep -q "^ *$frag  .*demo_fragment .* 9[0-9]\.[0-9]%" "$out" || fail "the fragme
 [ "$(grep -c '^jmctl top - ' "$out")" -eq 3 ] || fail "not three frames of top -b"
 grep -q "^process $frag (demo_fragment)" "$out" || fail "no stats of the fragmenter"
 grep -q '^\$ jmctl alerts$' "$out" || fail "no jmctl alerts"
+grep -Eq "^[0-9]+ +firing +fragmentation +$frag +demo_fragment " "$out" || fail "the fragmentation alert does not fire for the fragmenter"
 ok "demo shows ps, three top frames, stats, alerts"
 
 for p in "$frag" "$py" "$sql" "$daemon"; do
