@@ -15,6 +15,15 @@
  *   disconnected;
  * - more than JMD_MAX_OUTPUT bytes of replies it has not read: dropped with
  *   a log line (it is not reading, so it cannot be told).
+ * A client that sends requests and does not read the replies is not read
+ * either: once PAUSE_WRITES replies or PAUSE_BYTES bytes of them wait in
+ * its queue, its requests wait (in its line buffer, then in its socket)
+ * until the queue drains to half. Without that, each read of 64 KiB of
+ * pipelined requests queued thousands of small replies, whose bookkeeping
+ * (a write request and a buffer each) more than doubled the 4 MiB that the
+ * bound counts: a few hundred silent clients took gigabytes and kept the
+ * loop busy answering them. A subscriber that does not keep up is not sent
+ * the next update while the one before still waits in its queue.
  * A client being disconnected after an error is closed once its output is
  * flushed, or after two ticks if it never reads it.
  */
@@ -28,6 +37,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#define PAUSE_WRITES 64u          /* replies queued before a client is not read */
+#define PAUSE_BYTES  (256u << 10) /* bytes queued before a client is not read */
 
 struct wreq {
 	uv_write_t req;
@@ -74,6 +86,20 @@ static void client_finish(struct jmd_client *c)
 		client_close(c);
 }
 
+static void process_lines(struct jmd_client *c, size_t scan);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static size_t queued_bytes(struct jmd_client *c)
+{
+	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
+static bool backlogged(struct jmd_client *c)
+{
+	return c->nwrites >= PAUSE_WRITES || queued_bytes(c) >= PAUSE_BYTES;
+}
+
 static void on_written(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
@@ -86,8 +112,18 @@ static void on_written(uv_write_t *req, int status)
 		client_close(c);
 		return;
 	}
-	if (c->closing && c->nwrites == 0)
+	if (c->closing && c->nwrites == 0) {
 		client_close(c);
+		return;
+	}
+	if (c->paused && !c->closing && !c->closed && c->nwrites <= PAUSE_WRITES / 2 &&
+	    queued_bytes(c) <= PAUSE_BYTES / 2) {
+		c->paused = false;
+		process_lines(c, 0);
+		if (!c->paused && !c->closing && !c->closed &&
+		    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+			client_close(c);
+	}
 }
 
 void jmd_client_send(struct jmd_client *c, json_t *reply)
@@ -170,11 +206,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	size_t scan = c->in_len;
 	c->in_len += (size_t)nread;
+	process_lines(c, scan);
+}
+
+/* Answers the complete lines in c->in, in order, while the client keeps up
+ * with its replies; keeps the rest. No newline in c->in[0..scan). */
+static void process_lines(struct jmd_client *c, size_t scan)
+{
 	size_t start = 0;
+	bool more = false;   /* complete lines left, for when it has caught up */
 	while (!c->closing && !c->closed) {
 		char *nl = memchr(c->in + scan, '\n', c->in_len - scan);
 		if (!nl)
 			break;
+		if (backlogged(c)) {
+			more = true;
+			break;
+		}
 		size_t end = (size_t)(nl - c->in);
 		handle_line(c, c->in + start, end - start);
 		start = end + 1;
@@ -185,6 +233,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (start > 0) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
+	}
+	if (more || backlogged(c)) {
+		if (!c->paused) {
+			c->paused = true;
+			uv_read_stop((uv_stream_t *)&c->pipe);
+		}
+		return;
 	}
 	if (c->in_len >= JMD_MAX_REQUEST + 1) {
 		jmd_log("client %u (pid %d, uid %u) disconnected: request longer than %u bytes",
@@ -259,8 +314,8 @@ void jmd_server_tick(struct jmd *d)
 				client_close(c);
 			continue;
 		}
-		if (!c->subscribed)
-			continue;
+		if (!c->subscribed || queued_bytes(c) > 0)
+			continue;   /* a subscriber still to take the last update skips this one */
 		json_t *u = jmd_update(d, c->uid, c->sub_pid);
 		if (!u) {
 			c->subscribed = false;
