@@ -118,9 +118,23 @@ static void value(struct jmd_text *t, double v)
 	}
 }
 
+/* " V\n": the common case, without printf (a page has many thousands). */
 static void uvalue(struct jmd_text *t, uint64_t v)
 {
-	jmd_text_printf(t, " %llu\n", (unsigned long long)v);
+	char buf[24];
+	char *e = buf + sizeof(buf), *p = e;
+	*--p = '\0';
+	*--p = '\n';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	*--p = ' ';
+	size_t n = (size_t)(e - p) - 1;
+	if (!text_reserve(t, n))
+		return;
+	memcpy(t->s + t->len, p, n + 1);
+	t->len += n;
 }
 
 /* ------------------------------------------------------------ the exe table */
@@ -298,10 +312,16 @@ void jmd_metrics_tick(struct jmd *d)
 
 /* ------------------------------------------------------------ rendering */
 
+/* Each process's {pid="...",exe="..."}, rendered once per page. */
+struct proc_row {
+	const struct jmd_proc *p;
+	char labels[32 + 2 * JMSTAT_EXE_LEN];
+};
+
 static int by_pid(const void *a, const void *b)
 {
-	const struct jmd_proc *pa = *(const struct jmd_proc *const *)a;
-	const struct jmd_proc *pb = *(const struct jmd_proc *const *)b;
+	const struct jmd_proc *pa = ((const struct proc_row *)a)->p;
+	const struct jmd_proc *pb = ((const struct proc_row *)b)->p;
 	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
 }
 
@@ -312,11 +332,10 @@ static int by_exe(const void *a, const void *b)
 	return strcmp(ea->exe, eb->exe);
 }
 
-static void proc_labels(struct jmd_text *t, const char *name, const struct jmd_proc *p)
+static void proc_labels(struct jmd_text *t, const char *name, const struct proc_row *r)
 {
-	jmd_text_printf(t, "%s{pid=\"%d\",exe=", name, (int)p->pid);
-	jmd_text_label(t, p->exe);
-	jmd_text_puts(t, "}");
+	jmd_text_puts(t, name);
+	jmd_text_puts(t, r->labels);
 }
 
 /* The name of a series generated from jmstat.h's lists: prefix, the
@@ -414,13 +433,24 @@ static void render_host(struct jmd *d, struct jmd_text *t)
 static void render_processes(struct jmd *d, struct jmd_text *t)
 {
 	size_t n = 0;
-	const struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
+	struct proc_row *v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
 	if (!v) {
 		t->failed = true;
 		return;
 	}
-	for (const struct jmd_proc *p = d->live; p && n < d->nlive; p = p->next)
-		v[n++] = p;
+	for (const struct jmd_proc *p = d->live; p && n < d->nlive; p = p->next) {
+		struct proc_row *r = &v[n++];
+		r->p = p;
+		char exe[2 * JMSTAT_EXE_LEN];
+		size_t k = 0;
+		for (const char *c = p->exe; *c && k + 2 < sizeof(exe); c++) {
+			if (*c == '\\' || *c == '"')
+				exe[k++] = '\\';
+			exe[k++] = *c;
+		}
+		exe[k] = '\0';
+		snprintf(r->labels, sizeof(r->labels), "{pid=\"%d\",exe=\"%s\"}", (int)p->pid, exe);
+	}
 	qsort(v, n, sizeof(*v), by_pid);
 
 	char name[96], help[256];
@@ -431,9 +461,9 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	family(t, name, #type, help);                                                 \
 	for (size_t i = 0; i < n; i++) {                                              \
 		uint64_t sum = 0;                                                     \
-		for (uint32_t a = 0; a < v[i]->narenas; a++)                          \
-			sum += v[i]->arenas[a].raw.field;                             \
-		proc_labels(t, name, v[i]);                                           \
+		for (uint32_t a = 0; a < v[i].p->narenas; a++)                        \
+			sum += v[i].p->arenas[a].raw.field;                           \
+		proc_labels(t, name, &v[i]);                                          \
 		uvalue(t, sum);                                                       \
 	}
 	JMSTAT_ARENA_COUNTERS(METRICS_ARENA)
@@ -461,9 +491,9 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
 		family(t, derived[k].name, derived[k].type, derived[k].help);
 		for (size_t i = 0; i < n; i++) {
-			const struct jmd_proc *p = v[i];
+			const struct jmd_proc *p = v[i].p;
 			const struct jmd_totals *tot = &p->tot;
-			proc_labels(t, derived[k].name, p);
+			proc_labels(t, derived[k].name, &v[i]);
 			switch (k) {
 			case 0: uvalue(t, tot->allocated); break;
 			case 1: uvalue(t, tot->small_wasted); break;
