@@ -40,7 +40,8 @@ void jm__sizeclass_init(void)
 		choose_run(bi);
 		bi->div_magic = (uint32_t)(((1ULL << 32) + bi->size - 1) / bi->size);
 		/* A cache starts at up to twice a run (at most 64 regions and
-		 * 32 KiB) and may grow to 2048 regions or 128 KiB. */
+		 * 32 KiB) and may grow to 4096 regions or 2 MiB, within the
+		 * thread's budget (tcache.c). */
 		uint32_t max = bi->regs * 2;
 		if (max > 64)
 			max = 64;
@@ -49,9 +50,9 @@ void jm__sizeclass_init(void)
 		if (max < 4)
 			max = 4;
 		bi->tcache_max = max;
-		uint32_t hard = 131072 / bi->size;
-		if (hard > 2048)
-			hard = 2048;
+		uint32_t hard = (2u << 20) / bi->size;
+		if (hard > 4096)
+			hard = 4096;
 		bi->tcache_hard_max = hard > max ? hard : max;
 	}
 

@@ -12,7 +12,9 @@
  * An empty list is filled with half its capacity from the thread's arena;
  * a full one is flushed down to half to the regions' own arenas. The
  * capacity sizes itself: a flush that follows a fill (the cache swings
- * from empty to full) doubles it, up to the class's hard maximum. Every
+ * from empty to full) doubles it, up to the class's hard maximum, as long
+ * as the capacities of all the thread's classes stay within TCACHE_BUDGET
+ * bytes (so a thread never holds more than that in its cache). Every
  * GC_EVENTS slow-path events a few bins are looked at: one that saw no fill since
  * the last look has half of what it caches flushed (regions that go unused)
  * and its capacity halved, down to where it started. The GC runs on the
@@ -35,6 +37,7 @@
 
 #define GC_EVENTS 64          /* slow-path events between two GC looks */
 #define GC_BINS_PER_LOOK 4
+#define TCACHE_BUDGET (4u << 20) /* bytes of capacity per thread */
 
 /* The cache of a thread that has none: empty, capacity 0, never written;
  * the fast paths fall through to the slow ones without testing for NULL. */
@@ -112,6 +115,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		tc->bins[i].ncached = 0;
 		tc->bins[i].ncached_max = jm__bin_info[i].tcache_max;
 		tc->bins[i].nrequests = 0;
+		tc->capacity_bytes += (uint64_t)jm__bin_info[i].tcache_max * jm__bin_info[i].size;
 	}
 	tc->row->tid = (uint32_t)syscall(SYS_gettid);
 	tc->row->arena = a->index;
@@ -197,10 +201,13 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr)
 {
 	struct jm_tcache *tc = tls_tc;
-	if (tc && tc->filled_last[binind] && tb->ncached_max < jm__bin_info[binind].tcache_hard_max) {
-		uint32_t max = tb->ncached_max * 2;
-		uint32_t hard = jm__bin_info[binind].tcache_hard_max;
-		tb->ncached_max = max < hard ? max : hard;
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	uint32_t max = tb->ncached_max * 2 < bi->tcache_hard_max ? tb->ncached_max * 2 : bi->tcache_hard_max;
+	uint64_t grow = (uint64_t)(max - tb->ncached_max) * bi->size;
+	if (tc && tc->filled_last[binind] && max > tb->ncached_max &&
+	    tc->capacity_bytes + grow <= TCACHE_BUDGET) {
+		tc->capacity_bytes += grow;
+		tb->ncached_max = max;
 	} else {
 		jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
 	}
@@ -273,6 +280,7 @@ void jm__tcache_gc(void)
 			uint32_t max = tb->ncached_max / 2;
 			if (max < jm__bin_info[b].tcache_max)
 				max = jm__bin_info[b].tcache_max;
+			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - max) * jm__bin_info[b].size;
 			tb->ncached_max = max;
 			if (tb->ncached > max)
 				jm__tcache_flush_some(tb, b, max);

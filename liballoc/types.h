@@ -194,6 +194,7 @@ struct jm_tcache {
 		uint32_t used;            /* allocations since the last GC look */
 	} large[JM_TCACHE_NLARGE];
 	uint64_t nslow;                   /* fills and flushes, for the GC */
+	uint64_t capacity_bytes;          /* sum of ncached_max x size */
 };
 
 /* Options, parsed once at init, read-only afterwards. */
