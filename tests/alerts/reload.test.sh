@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # timeout: 120
 # Rules and SIGHUP:
-# - without --config the built-in rule set is in force (and listed);
+# - without --config the built-in rule set is in force (and listed); the
+#   README's example file is accepted;
 # - a bad config file is refused at start with FILE:LINE: reason (exit 1);
 # - on SIGHUP a bad file is refused with FILE:LINE: reason, and the rules
 #   in force stay: the alert they raised keeps firing and the rule is still
@@ -40,6 +41,21 @@ bad "5: rule 'a' defined twice" "[rule a]" "kind = fragmentation" "ratio = 0.5" 
 bad "1: unknown section" "[rules]"
 bad "2: 'command' set twice" "command = true" "command = false"
 bad "2: notify: 'fired' is not" "[global]" "notify = fired"
+
+# ---- the README's example config file is accepted as it stands
+python3 - "$JM_ROOT/README.md" >"$JM_TMP/readme.conf" <<'EOF'
+import sys
+s = open(sys.argv[1]).read()
+i = s.index("    # Comments are whole lines")
+for line in s[i:].split("\n"):
+    if not (line.startswith("    ") or line == ""):
+        break
+    print(line[4:])
+EOF
+jmd_start --config "$JM_TMP/readme.conf"
+grep -q "alert rules in force: frag_high (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
+	die "the README's example config was not taken"
+jmd_stop
 
 # ---- a rule that fires, then reloads
 cat >"$JM_TMP/rules.conf" <<'CONF'
