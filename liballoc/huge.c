@@ -9,8 +9,9 @@
  * A freed huge region is not unmapped at once: up to RETAIN_COUNT regions
  * of at most RETAIN_BYTES in all stay mapped (still counted in `mapped`),
  * and a later huge allocation that fits one of them (without wasting more
- * than half of it) takes it, its excess tail unmapped, without the page
- * faults of a fresh mapping. Retained regions are unmapped once they have
+ * than half of it) takes it whole, without the page faults of a fresh
+ * mapping; one that fits none grows the largest region of at least half
+ * its size with mremap, which moves the pages without copying them. Retained regions are unmapped once they have
  * waited decay_ms (checked at every huge allocation and free), or at once
  * with decay_ms:0.
  */
@@ -110,15 +111,27 @@ static void unmap_list(struct jm_huge *h)
 /* A retained region for `usable` bytes at `align`, its tail trimmed. */
 static struct jm_huge *retained_take(size_t usable, size_t align)
 {
-	struct jm_huge *best = NULL, **bestp = NULL;
+	/* The smallest region that fits; failing that, the largest one of at
+	 * least half the size, to be grown. */
+	struct jm_huge *best = NULL, **bestp = NULL, *grow = NULL, **growp = NULL;
 	pthread_mutex_lock(&huge_lock);
 	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
 		struct jm_huge *h = *pp;
+		if (((uintptr_t)h->addr & (align - 1)) != 0)
+			continue;
 		if (h->map_size >= usable && h->map_size / 2 <= usable &&
-		    ((uintptr_t)h->addr & (align - 1)) == 0 && (!best || h->map_size < best->map_size)) {
+		    (!best || h->map_size < best->map_size)) {
 			best = h;
 			bestp = pp;
+		} else if (h->map_size < usable && h->map_size >= usable / 2 &&
+		    (!grow || h->map_size > grow->map_size)) {
+			grow = h;
+			growp = pp;
 		}
+	}
+	if (best == NULL && grow != NULL) {
+		best = grow;
+		bestp = growp;
 	}
 	if (best) {
 		*bestp = best->next_free;
@@ -128,9 +141,21 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 	struct jm_huge *stale = retained_trim(jm__now_ns(), RETAIN_BYTES, RETAIN_COUNT);
 	pthread_mutex_unlock(&huge_lock);
 	unmap_list(stale);
-	if (best && best->map_size > usable) {
-		jm__os_unmap((char *)best->addr + usable, best->map_size - usable);
-		charge(best->arena, 0, -(long long)(best->map_size - usable), 0, 0);
+	if (best && best->map_size < usable) {
+		/* Grow: move its pages (no copy, no fault) to the start of an
+		 * aligned range of the new size; only the tail is fresh. */
+		void *dst = jm__os_map_aligned(usable, align);
+		void *moved = dst ? mremap(best->addr, best->map_size, usable,
+		    MREMAP_MAYMOVE | MREMAP_FIXED, dst) : MAP_FAILED;
+		if (moved == MAP_FAILED) {
+			if (dst)
+				jm__os_unmap(dst, usable);
+			best->next_free = NULL;
+			unmap_list(best);
+			return NULL;
+		}
+		charge(best->arena, 0, (long long)(usable - best->map_size), 0, 0);
+		best->addr = moved;
 		best->map_size = usable;
 	}
 	return best;
