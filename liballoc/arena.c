@@ -8,7 +8,8 @@
  * with a bitmap of the non-empty lists for a quick best fit) and coalesced
  * with their free neighbours when freed. A free run whose pages were used is
  * dirty: it sits in the arena's dirty list, oldest first, and is purged
- * (madvise DONTNEED) once it has been dirty for decay_ms. A chunk that
+ * (madvise DONTNEED) once it has been dirty for decay_ms, or sooner when
+ * the arena holds more dirty pages than an eighth of its active ones. A chunk that
  * becomes wholly free is kept as the arena's spare if it has none, and
  * unmapped otherwise.
  *
@@ -318,18 +319,28 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 	stats_dirty(a);
 }
 
+/* Dirty pages an arena may keep whatever their age: an eighth of its
+ * active pages, and at least DIRTY_FLOOR_PAGES (as jemalloc 3 kept active
+ * >= 8 x dirty), so that a burst of frees does not hold its memory for the
+ * whole decay time. */
+#define DIRTY_FLOOR_PAGES 256
+
 void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 {
 	if (jm__opt.decay_ms < 0 && !force)
 		return;
 	if (a->dirty_head == NULL)
 		return;
+	uint64_t limit = (a->stats->active >> JM_LG_PAGE) / 8;
+	if (limit < DIRTY_FLOOR_PAGES)
+		limit = DIRTY_FLOOR_PAGES;
 	uint64_t now = jm__now_ns();
 	uint64_t decay = (uint64_t)(jm__opt.decay_ms < 0 ? 0 : jm__opt.decay_ms) * 1000000u;
-	if (!force && now < a->next_purge_ns)
+	if (!force && a->ndirty_pages <= limit && now < a->next_purge_ns)
 		return;
 	struct jm_run *r;
-	while ((r = a->dirty_head) != NULL && (force || r->dirty_ns + decay <= now)) {
+	while ((r = a->dirty_head) != NULL &&
+	    (force || r->dirty_ns + decay <= now || a->ndirty_pages > limit)) {
 		struct jm_chunk *c = run_chunk(r);
 		size_t n = r->npages;
 		dirty_remove(a, r);
