@@ -98,33 +98,31 @@ static bool seg_back(uint64_t off, uint64_t len)
 	return ok;
 }
 
-/* Thread rows are backed eight at a time; under rows_lock. */
-static bool back_thread_rows(uint64_t rows)
+/* Rows of a section are backed eight at a time: *backed of them so far,
+ * `rows` wanted. Under rows_lock or prof_lock (one lock per section). */
+static bool back_rows(uint64_t *backed, uint64_t rows, uint64_t max, uint64_t off, uint64_t stride)
 {
-	if (rows <= seg_backed)
+	if (rows <= *backed)
 		return true;
 	uint64_t want = (rows + 7) & ~(uint64_t)7;
-	if (want > jm__seg->nthreads_max)
-		want = jm__seg->nthreads_max;
-	if (!seg_back(jm__seg->thread_off + seg_backed * jm__seg->thread_stride,
-	        (want - seg_backed) * jm__seg->thread_stride))
+	if (want > max)
+		want = max;
+	if (!seg_back(off + *backed * stride, (want - *backed) * stride))
 		return false;
-	seg_backed = want;
+	*backed = want;
 	return true;
+}
+
+static bool back_thread_rows(uint64_t rows)
+{
+	return back_rows(&seg_backed, rows, jm__seg->nthreads_max, jm__seg->thread_off,
+	    jm__seg->thread_stride);
 }
 
 bool jm__stats_reserve_sites(uint32_t rows)
 {
-	if (rows <= sites_backed)
-		return true;
-	uint64_t want = (rows + 7) & ~(uint64_t)7;
-	if (want > jm__seg->nsites_max)
-		want = jm__seg->nsites_max;
-	if (!seg_back(jm__seg->site_off + sites_backed * jm__seg->site_stride,
-	        (want - sites_backed) * jm__seg->site_stride))
-		return false;
-	sites_backed = want;
-	return true;
+	return back_rows(&sites_backed, rows, jm__seg->nsites_max, jm__seg->site_off,
+	    jm__seg->site_stride);
 }
 
 struct jmstat_thread *jm__stats_thread_row_get(void)
