@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_segments
 
-OUT=$JM_TMP/out
+OUT=$JM_TMP/notified
 mkdir -p "$OUT"
 cat >"$JM_TMP/notify.sh" <<EOF
 #!/bin/sh
