@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Stacks from a dlopen'ed library: a library built by the test, loaded with
+# dlopen after the program started, allocates; `jmctl sites` names its
+# function, its source line and its module (the library's file name), and
+# the program's main below it.
+# timeout: 60
+. "$(dirname "$0")/lib.sh"
+need_sites
+cd "$JM_TMP"
+
+build_c libsitetest.so "$JM_ROOT/tests/sites/sitelib.c" -shared -fPIC
+build_c dlopener "$JM_ROOT/tests/sites/dlopener.c" -ldl
+start_daemon
+export JMALLOC_CONF=prof_sample:65536
+# 40000 x 256 B: about 156 samples' worth.
+start_preloaded ./dlopener "$JM_TMP/libsitetest.so" 40000 256
+PROG=$LAST_PID
+OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+wait_line "$OUT" '^ready$'
+wait_sampled "$PROG"
+
+"$JMCTL" --socket "$SOCK" sites "$PROG" >sites.txt || fail "jmctl sites"
+cat sites.txt
+grep -q "sitelib_hold  sitelib.c:[0-9]*  (libsitetest.so)" sites.txt ||
+	fail "jmctl sites does not name sitelib_hold in libsitetest.so"
+sites_json "$PROG" >sites.json || fail "jmctl --json sites"
+python3 - <<'PY' || fail "the library's site"
+import json
+r = json.load(open("sites.json"))
+lib = [s for s in r["sites"] if s["frames"] and s["frames"][0]["module"] == "libsitetest.so"]
+assert lib, [s["frames"][0] for s in r["sites"]]
+f = lib[0]["frames"]
+assert f[0]["function"] == "sitelib_hold" and f[0]["file"].endswith("sitelib.c") and f[0]["line"] > 0, f[0]
+assert f[1]["function"] == "main" and f[1]["module"] == "dlopener", f[1]
+truth = 40000 * 256
+live = sum(s["live_bytes"] for s in lib)
+print("sitelib_hold: %d bytes estimated, %d held" % (live, truth))
+assert 0.6 * truth < live < 1.4 * truth, live
+PY
+ok "a dlopen'ed library's stack named after the library (libsitetest.so)"
