@@ -163,7 +163,8 @@ int jm_maps_parse(const char *text, size_t len, struct jm_maps *maps)
 	}
 	/* The kernel's order is by address; anything else is sorted, and a
 	 * mapping that overlaps the one before it is dropped. */
-	qsort(maps->v, maps->n, sizeof *maps->v, by_start);
+	if (maps->n > 1)
+		qsort(maps->v, maps->n, sizeof *maps->v, by_start);
 	size_t kept = 0;
 	for (size_t i = 0; i < maps->n; i++) {
 		if (kept > 0 && maps->v[i].start < maps->v[kept - 1].end) {
