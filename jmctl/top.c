@@ -10,6 +10,13 @@
  * arrives and -d seconds have passed since the last one, and at once after
  * a key or a resize.
  *
+ * In the bins view, one row is the selected bin (the arrows move it, the
+ * table scrolls to keep it in sight); Enter shows, below the table, the allocation sites
+ * holding the most live bytes in that size class (sites.c: one sites
+ * request per process, on a connection of its own, symbolized as the
+ * user), for the -p process or the largest processes of the host, and
+ * Enter again closes them.
+ *
  * The terminal is restored on every way out: q, Ctrl-C (SIGINT), SIGTERM,
  * SIGHUP, the daemon closing the stream, and exit() from anywhere (atexit).
  */
@@ -17,6 +24,7 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <poll.h>
@@ -95,6 +103,12 @@ struct top {
 	double last_time;            /* its "time" */
 	double last_arrival;         /* monotonic seconds it arrived */
 	bool fresh;                  /* an update not yet drawn */
+
+	int sel;                     /* the selected row of the bins view */
+	long long selected_size;     /* its bin (0: none) */
+	json_t *sites;               /* the sites panel: [{pid, exe, bytes, site}], or NULL */
+	long long sites_size;        /* its bin */
+	char sites_note[256];        /* a line about it (errors, nothing found) */
 
 	int hn, hhead;               /* history ring */
 	double ht[HIST_MAX], halloc[HIST_MAX], hactive[HIST_MAX];
@@ -348,6 +362,7 @@ static void add_bins(struct top *t, struct frame *f, int width)
 	char meter[80];
 
 	jm_sort_json(bins, n, k, "size", t->reverse);
+	t->selected_size = 0;
 	frame_add(f, LINE_TITLE, "%6s  %8s  %6s  %-*s  %10s  %8s",
 	          "SIZE", "INUSE", "RUNS", mw + 2, "UTIL", "WASTED", "ALLOC/S");
 	f->first_row = f->n;
@@ -372,14 +387,140 @@ static void add_bins(struct top *t, struct frame *f, int width)
 		l->meter_off = 6 + 2 + 8 + 2 + 6 + 2;
 		l->meter_len = mw + 2;
 		l->meter_ratio = util < 0 ? 1.0 : util;
+		/* The selection: row sel, or the last row when sel is beyond. */
+		if ((int)shown <= t->sel)
+			t->selected_size = jm_int(b, "size");
 		shown++;
 	}
 	f->nrows = (int)shown;
+	if (t->sel >= (int)shown)
+		t->sel = shown ? (int)shown - 1 : 0;
 	if (shown == 0)
 		frame_add(f, LINE_PLAIN, "(no bin in use%s)", t->pid ? " in this process" : "");
 	frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
 	          t->reverse ? " (reversed)" : "");
 	free(bins);
+}
+
+/* The sites panel below the bins. */
+static void add_sites(struct top *t, struct frame *f)
+{
+	char a[24], b[24], text[LINE_MAX_BYTES - 16];
+	json_t *e;
+	size_t i;
+
+	frame_add(f, LINE_PLAIN, "%s", "");
+	frame_add(f, LINE_BOLD, "Sites holding the %lld-byte bin (estimated live bytes; Enter closes)",
+	          t->sites_size);
+	if (t->sites_note[0])
+		frame_add(f, LINE_PLAIN, "  %s", t->sites_note);
+	json_array_foreach(t->sites, i, e) {
+		json_t *site = json_object_get(e, "site"), *fr;
+		size_t j;
+
+		frame_add(f, LINE_PLAIN, "  %s in this bin, %s in all  pid %lld (%.32s)",
+		          jm_fmt_bytes(a, sizeof a, jm_num(e, "bytes")),
+		          jm_fmt_bytes(b, sizeof b, jm_num(site, "live_bytes")),
+		          jm_int(e, "pid"), jm_str(e, "exe"));
+		json_array_foreach(json_object_get(site, "frames"), j, fr) {
+			if (j == 4)
+				break;
+			jm_frame_text(text, sizeof text, fr);
+			frame_add(f, LINE_PLAIN, "      %s", text);
+		}
+	}
+}
+
+static int by_entry_bytes(const void *pa, const void *pb)
+{
+	double x = jm_num(*(json_t *const *)pa, "bytes"), y = jm_num(*(json_t *const *)pb, "bytes");
+
+	return (x < y) - (x > y);
+}
+
+/* Fetches the sites of the selected bin: of the -p process, or of the
+ * largest processes of the host. */
+#define SITES_PROCS 8
+#define SITES_SHOWN 5
+static void load_sites(struct top *t)
+{
+	json_t *procs = json_object_get(t->last, "processes");
+	json_t **v, *all = json_array();
+	long pids[SITES_PROCS];
+	size_t n, np = 0, i;
+	char warn[256];
+
+	json_decref(t->sites);
+	t->sites = NULL;
+	t->sites_note[0] = '\0';
+	t->sites_size = t->selected_size;
+	if (t->pid) {
+		pids[np++] = t->pid;
+	} else {
+		v = jm_array_items(procs, &n);
+		jm_sort_json(v, n, &top_proc_keys[0], "pid", false);
+		for (i = 0; i < n && np < SITES_PROCS; i++)
+			pids[np++] = (long)jm_int(v[i], "pid");
+		free(v);
+	}
+	for (i = 0; i < np; i++) {
+		struct jm_client c;
+		json_t *raw, *sym, *site;
+		size_t j;
+
+		/* Errors are told in the panel: the client's messages to stderr
+		 * would land on the curses screen. */
+		int saved = dup(STDERR_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (saved >= 0 && nul >= 0)
+			dup2(nul, STDERR_FILENO);
+		if (nul >= 0)
+			close(nul);
+		int err = jm_client_open(&c, t->o->socket);
+		if (err == 0) {
+			err = jm_sites_fetch(&c, pids[i], &raw);
+			jm_client_close(&c);
+		}
+		fflush(stderr);
+		if (saved >= 0) {
+			dup2(saved, STDERR_FILENO);
+			close(saved);
+		}
+		if (err) {
+			snprintf(t->sites_note, sizeof t->sites_note,
+			         "cannot read the sites of pid %ld: %s", pids[i], strerror(-err));
+			continue;
+		}
+		sym = jm_sites_symbolize(raw, pids[i], t->sites_size, SITES_SHOWN, warn, sizeof warn);
+		json_decref(raw);
+		if (!sym)
+			continue;
+		if (warn[0])
+			snprintf(t->sites_note, sizeof t->sites_note, "%s", warn);
+		json_array_foreach(json_object_get(sym, "sites"), j, site) {
+			json_t *bins = json_object_get(site, "bins"), *bin;
+			size_t k;
+			double bytes = 0;
+
+			json_array_foreach(bins, k, bin)
+				if (jm_int(bin, "size") == t->sites_size)
+					bytes = jm_num(bin, "live_bytes");
+			json_array_append_new(all, json_pack("{s:I,s:s,s:f,s:O}", "pid", (json_int_t)pids[i],
+			                                     "exe", jm_str(sym, "exe"), "bytes", bytes,
+			                                     "site", site));
+		}
+		json_decref(sym);
+	}
+	v = jm_array_items(all, &n);
+	if (n > 1)
+		qsort(v, n, sizeof *v, by_entry_bytes);
+	t->sites = json_array();
+	for (i = 0; i < n && i < SITES_SHOWN; i++)
+		json_array_append(t->sites, v[i]);
+	free(v);
+	json_decref(all);
+	if (n == 0 && !t->sites_note[0])
+		snprintf(t->sites_note, sizeof t->sites_note,
+		         "no sampled site holds this bin (sampling off, or nothing sampled yet)");
 }
 
 static void add_procs(struct top *t, struct frame *f, int width)
@@ -450,9 +591,11 @@ static void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 	}
 	add_spark(t, f, width);
 	frame_add(f, LINE_PLAIN, "%s", "");
-	if (t->view == VIEW_BINS)
+	if (t->view == VIEW_BINS) {
 		add_bins(t, f, width);
-	else
+		if (t->sites)
+			add_sites(t, f);
+	} else
 		add_procs(t, f, width);
 }
 
@@ -513,6 +656,12 @@ static void draw_curses(struct top *t, struct frame *f)
 	int room = rows - head - foot - (f->n - head - f->nrows);
 	if (room < 1)
 		room = 1;
+	if (t->view == VIEW_BINS) {           /* keep the selected row in sight */
+		if (t->sel < t->scroll)
+			t->scroll = t->sel;
+		if (t->sel >= t->scroll + room)
+			t->scroll = t->sel - room + 1;
+	}
 	if (t->scroll > f->nrows - room)
 		t->scroll = f->nrows - room;
 	if (t->scroll < 0)
@@ -524,7 +673,9 @@ static void draw_curses(struct top *t, struct frame *f)
 		if (i >= head && i < head + f->nrows &&
 		    (i - head < t->scroll || i - head >= t->scroll + room))
 			continue;
-		if (l->kind == LINE_BOLD)
+		if (t->view == VIEW_BINS && i == head + t->sel && i < head + f->nrows)
+			attr = A_STANDOUT;
+		else if (l->kind == LINE_BOLD)
 			attr = A_BOLD;
 		else if (l->kind == LINE_TITLE)
 			attr = A_REVERSE;
@@ -555,11 +706,12 @@ static void draw_curses(struct top *t, struct frame *f)
 	if (t->help) {
 		mvhline(rows - 2, 0, ' ', cols);
 		put_clipped(rows - 2, 0, " q quit  p bins/processes  s/S next/previous sort key  "
-		            "r reverse  arrows, PgUp/PgDn scroll  h close", 1000, cols);
+		            "r reverse  arrows, PgUp/PgDn select a bin (processes: scroll)  "
+		            "Enter sites of the selected bin  h close", 1000, cols);
 		put_clipped(rows - 1, 0, " sort bins: w wasted u util z size i inuse n runs a rate;"
 		            " processes: m allocated f frag a rate", 1000, cols);
 	} else {
-		put_clipped(rows - 1, 0, " q quit  p processes/bins  s/S sort  r reverse  h help",
+		put_clipped(rows - 1, 0, " q quit  p processes/bins  s/S sort  r reverse  Enter sites  h help",
 		            1000, cols);
 	}
 	attroff(A_REVERSE);
@@ -589,8 +741,17 @@ static bool handle_key(struct top *t, int ch)
 	case 'p': case '\t':
 		t->view = t->view == VIEW_BINS ? VIEW_PROCS : VIEW_BINS;
 		t->scroll = 0;
+		t->sel = 0;
 		break;
 	case 'h': case '?': t->help = !t->help; break;
+	case '\n': case '\r': case KEY_ENTER:
+		if (t->sites) {
+			json_decref(t->sites);
+			t->sites = NULL;
+		} else if (t->view == VIEW_BINS && t->selected_size > 0) {
+			load_sites(t);
+		}
+		break;
 	case 'w': set_key(t, "wasted"); break;
 	case 'u': set_key(t, "util"); break;
 	case 'z': set_key(t, "size"); break;
@@ -599,11 +760,19 @@ static bool handle_key(struct top *t, int ch)
 	case 'a': set_key(t, "rate"); break;
 	case 'f': set_key(t, "frag"); break;
 	case 'm': set_key(t, "allocated"); break;
-	case KEY_UP: t->scroll--; break;
-	case KEY_DOWN: t->scroll++; break;
-	case KEY_PPAGE: t->scroll -= LINES / 2; break;
-	case KEY_NPAGE: t->scroll += LINES / 2; break;
-	case KEY_HOME: t->scroll = 0; break;
+	case KEY_UP: case KEY_DOWN: case KEY_PPAGE: case KEY_NPAGE: case KEY_HOME: {
+		int step = ch == KEY_UP ? -1 : ch == KEY_DOWN ? 1 :
+		           ch == KEY_PPAGE ? -LINES / 2 : ch == KEY_NPAGE ? LINES / 2 : -1000000;
+
+		if (t->view == VIEW_BINS) {   /* the selection moves, the table follows */
+			t->sel += step;
+			if (t->sel < 0)
+				t->sel = 0;
+		} else {
+			t->scroll += step;
+		}
+		break;
+	}
 	case 12: /* Ctrl-L */ clearok(curscr, TRUE); break;
 	default: break;
 	}
@@ -935,6 +1104,7 @@ out:
 	if (t->c.fd >= 0)
 		jm_client_close(&t->c);
 	json_decref(t->last);
+	json_decref(t->sites);
 	free(t->last_raw);
 	free(f.lines);
 	free(t);
