@@ -232,6 +232,11 @@ static inline bool jm__prof_take(size_t size)
 	return jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0);
 }
 
+/* ---- unwind.c: stacks of sampled allocations */
+#define JM_UNWIND_MAX (JMSTAT_SITE_FRAMES + 8)
+int jm__unwind(void **frames, int max);
+void jm__unwind_counts(uint64_t *taken, uint64_t *fast);
+
 /* ---- validate.c: the heap walker tests call; 0 or the violations */
 int jm__heap_validate(void);
 

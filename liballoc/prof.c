@@ -16,11 +16,11 @@
  * remembers its site and size: free() meets it on its slow path (the fast
  * path only knows small regions) and takes it off its site's live counts.
  *
- * The stack comes from glibc's backtrace(), which unwinds through the
- * unwind tables (programs are built without frame pointers), without
- * malloc once it has loaded libgcc_s (its first call may allocate: the
- * thread is marked as sampling, and nested allocations are not sampled).
- * It is called with none of the allocator's locks held. The allocator's
+ * The stack comes from unwind.c, which reads the unwind tables (programs
+ * are built without frame pointers) through libgcc once per return address
+ * and then from a cache; its first use loads libgcc_s and may allocate:
+ * the thread is marked as sampling, and nested allocations are not
+ * sampled. It is called with none of the allocator's locks held. The allocator's
  * own frames are those inside its code section (jm_text, named so by the
  * Makefile), and are left out.
  *
@@ -31,12 +31,11 @@
  */
 #include "internal.h"
 
-#include <execinfo.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define MAX_FRAMES 64
+#define MAX_FRAMES JM_UNWIND_MAX /* ours first, then the kept ones */
 #define FP_SHIFT 10
 
 static __thread bool tls_ready;
@@ -245,7 +244,7 @@ JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 	jm__tls_sample_left = next_interval();
 	void *frames[MAX_FRAMES];
 	tls_in_prof = true;
-	int n = backtrace(frames, MAX_FRAMES);
+	int n = jm__unwind(frames, MAX_FRAMES);
 	int skip = own_frames(frames, n);
 	int depth = n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
 

@@ -1,0 +1,100 @@
+/*
+ * Unit tests of the sampled stacks' unwinder (liballoc/unwind.c): the fast
+ * walk, from the cache, gives exactly the frames the slow one (libgcc's)
+ * gives, at several depths and from several call sites; and after the
+ * first stacks the cache serves nearly all of them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEPTH_MAX 12
+
+__attribute__((noipa)) static int take(void **frames)
+{
+	return jm__unwind(frames, JM_UNWIND_MAX);
+}
+
+/* A chain of real frames: a recursion that touches its locals after
+ * each call, so that it is neither a tail call nor folded. Returns the
+ * number of frames taken. */
+static volatile int sink;
+
+__attribute__((noipa)) static int chain(int depth, void **frames, volatile char *pad)
+{
+	volatile char local[48];
+	local[0] = (char)depth;
+	int n = depth == 0 ? take(frames) : chain(depth - 1, frames, local);
+	sink += local[0] + pad[0];
+	return n;
+}
+
+__attribute__((noipa)) static int other_site(int depth, void **frames)
+{
+	volatile char pad[1] = { 0 };
+	int n = chain(depth, frames, pad);
+	sink += pad[0];
+	return n;
+}
+
+/* The same stack taken 101 times from one call instruction (the loop body
+ * has no branch, so that the compiler has no reason to peel it): the first
+ * through the slow unwinder, the others through the cache. */
+static void *taken_frames[101][JM_UNWIND_MAX];
+static int taken_n[101];
+
+__attribute__((noipa)) static int same_stack_100(int depth, int (*site)(int, void **), void **first)
+{
+	memset(taken_frames, 0, sizeof(taken_frames));
+#pragma GCC unroll 1
+	for (int rep = 0; rep <= 100; rep++)
+		taken_n[rep] = site(depth, taken_frames[rep]);
+	for (int rep = 1; rep <= 100; rep++) {
+		assert_int_equal(taken_n[rep], taken_n[0]);
+		assert_memory_equal(taken_frames[rep], taken_frames[0], (size_t)taken_n[0] * sizeof(void *));
+	}
+	memcpy(first, taken_frames[0], sizeof(taken_frames[0]));
+	return taken_n[0];
+}
+
+__attribute__((noipa)) static int site_a(int depth, void **frames)
+{
+	volatile char pad[1] = { 0 };
+	int n = chain(depth, frames, pad);
+	sink += pad[0];
+	return n;
+}
+
+static void test_fast_equals_slow(void **state)
+{
+	(void)state;
+	void *a[JM_UNWIND_MAX], *b[JM_UNWIND_MAX];
+	for (int depth = 0; depth <= DEPTH_MAX; depth++) {
+		int na = same_stack_100(depth, site_a, a);
+		int nb = same_stack_100(depth, other_site, b);
+		/* take, chain x (depth + 1), then the site and this test's
+		 * frames, then the same outer frames (cmocka, main, libc). */
+		assert_true(na >= depth + 6);
+		assert_int_equal(nb, na);
+		assert_memory_equal(a, b, (size_t)(depth + 2) * sizeof(void *));
+		assert_ptr_not_equal(a[depth + 2], b[depth + 2]);
+		assert_memory_equal(a + na - 4, b + nb - 4, 4 * sizeof(void *));
+	}
+	uint64_t taken, fast;
+	jm__unwind_counts(&taken, &fast);
+	assert_true(taken >= 2 * 101 * (DEPTH_MAX + 1));
+	/* All but the first stack of each shape and the periodic checks. */
+	assert_true(fast * 10 >= taken * 9);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fast_equals_slow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
