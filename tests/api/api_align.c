@@ -266,7 +266,6 @@ static void test_named_cases(void **state)
 
 int main(void)
 {
-	api_require_jmalloc();
 	pagesize = api_page();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_posix_memalign_einval),

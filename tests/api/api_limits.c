@@ -228,7 +228,6 @@ static void test_still_works(void **state)
 
 int main(void)
 {
-	api_require_jmalloc();
 	pagesize = api_page();
 #ifndef JM_SANITIZED
 	/* As glibc's test: make sure no address space wider than 50 bits can

@@ -344,7 +344,6 @@ static void test_jmalloc_is_in_use(void **state)
 
 int main(void)
 {
-	api_require_jmalloc();
 	const struct CMUnitTest tests[] = {
 #ifndef JM_SANITIZED
 		cmocka_unit_test(test_jmalloc_is_in_use),

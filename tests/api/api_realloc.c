@@ -259,7 +259,6 @@ static void test_reallocarray(void **state)
 
 int main(void)
 {
-	api_require_jmalloc();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_glibc_cases),
 		cmocka_unit_test(test_grow_to_usable_in_place),

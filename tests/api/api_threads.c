@@ -170,7 +170,6 @@ static void test_cross_thread_blocks(void **state)
 
 int main(void)
 {
-	api_require_jmalloc();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cross_thread_blocks),
 	};

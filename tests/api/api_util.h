@@ -43,46 +43,11 @@ static inline void api_free_aligned_sized(void *p, size_t a, size_t n)
 #define free_sized api_free_sized
 #define free_aligned_sized api_free_aligned_sized
 #else
-#include <dlfcn.h>
-/* glibc 2.36 does not declare them; libjmalloc.so defines them. Weak, so
- * that the test still links (and skips) while the allocator is absent. */
-void free_sized(void *ptr, size_t size) __attribute__((weak));
-void free_aligned_sized(void *ptr, size_t alignment, size_t size) __attribute__((weak));
+/* glibc 2.36 does not declare them; libjmalloc.so defines them. */
+void free_sized(void *ptr, size_t size);
+void free_aligned_sized(void *ptr, size_t alignment, size_t size);
 #endif
-#else
-/* Weak, so that the test still links (and skips) while the allocator's
- * sources are absent. */
-#pragma weak jm_malloc
-#pragma weak jm_calloc
-#pragma weak jm_realloc
-#pragma weak jm_free
-#pragma weak jm_posix_memalign
-#pragma weak jm_aligned_alloc
-#pragma weak jm_memalign
-#pragma weak jm_valloc
-#pragma weak jm_pvalloc
-#pragma weak jm_malloc_usable_size
-#pragma weak jm_reallocarray
-#pragma weak jm_free_sized
-#pragma weak jm_free_aligned_sized
 #endif
-
-/* Exits 77 (skipped) when the allocator under test is not there yet, so
- * that `make check` stays meaningful while liballoc/ is being written. */
-static inline void api_require_jmalloc(void)
-{
-#if defined(JM_SANITIZED)
-	if (!&jm_malloc || !&jm_free || !&jm_free_sized || !&jm_free_aligned_sized) {
-		printf("SKIP: the allocator's jm_ functions are not built yet\n");
-		exit(77);
-	}
-#elif !defined(API_ON_GLIBC)
-	if (!dlsym(RTLD_DEFAULT, "jm_malloc") || !&free_sized || !&free_aligned_sized) {
-		printf("SKIP: libjmalloc.so does not define jm_malloc/free_sized yet\n");
-		exit(77);
-	}
-#endif
-}
 
 #define API_CHUNK ((size_t)2 << 20)   /* PRODUCT §2: 2 MiB chunks */
 
