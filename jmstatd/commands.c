@@ -60,9 +60,18 @@ json_t *jmd_error(struct jmd *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A message quoting the client's bytes (jansson's parse errors do)
+	 * may hold invalid UTF-8, which json_string refuses: those bytes go. */
+	json_t *m = json_string(msg);
+	if (!m) {
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?';
+		m = json_string(msg);
+	}
 	json_t *o = json_object();
 	set(o, "ok", json_false());
-	set(o, "error", json_string(msg));
+	set(o, "error", m);
 	set(o, "time", jreal(d->now));
 	return o;
 }
