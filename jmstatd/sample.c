@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,47 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 		p->sampled_tick = d->tick;
 }
 
+/* Lines about bad segments share one budget: a burst of BAD_LOG_BURST,
+ * then one more every BAD_LOG_EVERY_MS; past it they go to the verbose log
+ * only, and the next line logged says how many were left out. The rule of
+ * one line per file does not hold against a file that its owner keeps
+ * replacing, or flips between good and bad: without the budget, one such
+ * file wrote a hundred lines a second (and under journald's rate limit
+ * would push the daemon's other lines out). */
+#define BAD_LOG_BURST    50
+#define BAD_LOG_EVERY_MS 10000
+
+static void bad_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void bad_log(const char *fmt, ...)
+{
+	static double tokens = BAD_LOG_BURST;
+	static uint64_t last_ns;
+	static unsigned long left_out;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	uint64_t now = mono_ns();
+	if (last_ns)
+		tokens += (double)(now - last_ns) / 1e6 / BAD_LOG_EVERY_MS;
+	if (tokens > BAD_LOG_BURST)
+		tokens = BAD_LOG_BURST;
+	last_ns = now;
+	if (tokens < 1.0) {
+		left_out++;
+		jmd_debug("%s", msg);
+		return;
+	}
+	tokens -= 1.0;
+	if (left_out)
+		jmd_log("%s (and %lu more lines about bad segments left out before this one)", msg,
+		        left_out);
+	else
+		jmd_log("%s", msg);
+	left_out = 0;
+}
+
 /* A file that does not read: one log line per file (per incarnation of
  * it), and only once a new file has had time to be built. */
 static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
@@ -360,7 +402,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	if (e->proc) {
 		char why[160];
 		snprintf(why, sizeof(why), "its segment no longer reads (%s)", jm_seg_strerror(err));
-		jmd_log("process %d (%s) dropped: %s", (int)e->pid, e->proc->exe, why);
+		bad_log("process %d (%s) dropped: %s", (int)e->pid, e->proc->exe, why);
 		jmd_proc_retire(d, e->proc, why);
 	}
 	dev_t dev = st ? st->st_dev : 0;
@@ -377,10 +419,10 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	e->logged_dev = dev;
 	e->logged_ino = ino;
 	if (err == JM_SEG_EIO)
-		jmd_log("skipping %s/%s: %s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err),
+		bad_log("skipping %s/%s: %s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err),
 		        strerror(err_no));
 	else
-		jmd_log("skipping %s/%s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err));
+		bad_log("skipping %s/%s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err));
 }
 
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)

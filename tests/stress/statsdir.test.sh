@@ -5,7 +5,7 @@
 # so in one log line, drops the processes whose files went with it, finds
 # the processes that write into the new directory, and answers throughout.
 # make check: 3 rounds of each; make stress (JM_STRESS_FULL=1): 40.
-. "$JM_ROOT/tests/daemon/lib.sh"
+. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
 need_segments
 rounds=3
 [ -n "${JM_STRESS_FULL:-}" ] && rounds=40

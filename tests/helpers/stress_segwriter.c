@@ -1,0 +1,236 @@
+/*
+ * stress_segwriter: writes hostile stats segments for the daemon's stress
+ * tests (tests/stress/hostile.test.sh), built on the synthetic segments of
+ * tests/fuzz/segsynth.h, without the allocator.
+ *
+ *   stress_segwriter write PATH PID UID [NAME=VALUE ...] [nbins=N narenas=N ...]
+ *       a valid LIVE segment for the live process PID (its start time read
+ *       from /proc), with UID in the header, written to PATH (through a
+ *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
+ *       (default 8, 2, 4); owner=UID:GID: the file's owner (set before
+ *       the file takes its name). Header fields overridden after it is built
+ *       (counts and offsets pointing outside the file):
+ *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
+ *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
+ *       nsites_hw= nbins= narenas= (decimal, or 0x hex). Prints the file's
+ *       size.
+ *   stress_segwriter churn PATH PID UID SECONDS
+ *       for SECONDS, with no pause at all, changes the segment at PATH under
+ *       any reader, a microsecond or two per change: mostly one byte
+ *       anywhere, or a row's seq made odd (one pwrite each); now and then
+ *       it rewrites it whole in place, truncates it to a random length and
+ *       grows it back, grows it past its size, puts a new file in its place
+ *       by rename, or deletes it and writes it again. Prints the number of
+ *       changes.
+ */
+#include "../fuzz/segsynth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void write_all(int fd, const unsigned char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+		if (n <= 0)
+			die("pwrite");
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+}
+
+static int owner_uid = -1, owner_gid = -1;   /* write owner=UID:GID */
+
+static void put_file(const char *path, const unsigned char *buf, size_t len)
+{
+	char tmp[4096];
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die(tmp);
+	write_all(fd, buf, len, 0);
+	if (owner_uid >= 0 && fchown(fd, (uid_t)owner_uid, (gid_t)owner_gid) != 0)
+		die("fchown");
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		die(path);
+}
+
+static struct synth params(int argc, char **argv, int first)
+{
+	struct synth p = { .nbins = 8, .narenas = 2, .nthreads_max = 4 };
+
+	p.pid = (uint32_t)strtoul(argv[2], NULL, 10);
+	p.uid = (uint32_t)strtoul(argv[3], NULL, 10);
+	p.start_time = synth_start_time((int)p.pid);
+	if (p.start_time == 0) {
+		fprintf(stderr, "no process %u\n", p.pid);
+		exit(1);
+	}
+	for (int i = first; i < argc; i++) {
+		unsigned long v = strtoul(strchr(argv[i], '=') ? strchr(argv[i], '=') + 1 : "", NULL, 0);
+		if (strncmp(argv[i], "bins=", 5) == 0)
+			p.nbins = (uint32_t)v;
+		else if (strncmp(argv[i], "arenas=", 7) == 0)
+			p.narenas = (uint32_t)v;
+		else if (strncmp(argv[i], "threads=", 8) == 0)
+			p.nthreads_max = (uint32_t)v;
+	}
+	return p;
+}
+
+static int set_field(struct jmstat_header *h, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	uint64_t v;
+
+	if (eq == NULL)
+		return -1;
+	v = strtoull(eq + 1, NULL, 0);
+#define F(name) \
+	if ((size_t)(eq - arg) == strlen(#name) && strncmp(arg, #name, strlen(#name)) == 0) { \
+		h->name = (__typeof__(h->name))v; \
+		return 0; \
+	}
+	F(total_size) F(class_off) F(arena_off) F(bin_off) F(thread_off) F(nthreads_max)
+	F(nthreads_hw) F(thread_stride) F(header_size) F(state) F(site_off) F(nsites_max)
+	F(nsites_hw) F(nbins) F(narenas)
+#undef F
+	return -1;
+}
+
+static int cmd_write(int argc, char **argv)
+{
+	struct synth p = params(argc, argv, 4);
+	size_t len;
+	unsigned char *buf = synth_build(&p, &len);
+
+	for (int i = 4; i < argc; i++) {
+		if (strncmp(argv[i], "bins=", 5) == 0 || strncmp(argv[i], "arenas=", 7) == 0 ||
+		    strncmp(argv[i], "threads=", 8) == 0)
+			continue;
+		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
+			continue;
+		if (set_field(synth_hdr(buf), argv[i]) != 0) {
+			fprintf(stderr, "unknown field: %s\n", argv[i]);
+			return 2;
+		}
+	}
+	put_file(argv[1], buf, len);
+	printf("%zu\n", len);
+	free(buf);
+	return 0;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmd_churn(int argc, char **argv)
+{
+	struct synth p = params(argc, argv, 5);
+	size_t len;
+	unsigned char *good = synth_build(&p, &len);
+	double end = now() + strtod(argv[4], NULL);
+	unsigned long changes = 0;
+	int fd;
+
+	put_file(argv[1], good, len);
+	fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die(argv[1]);
+	while (now() < end) {
+		unsigned op = (unsigned)(next() % 256);
+		size_t off = (size_t)(next() % len);
+		unsigned char byte = (unsigned char)next();
+
+		switch (op) {
+		case 0:    /* whole again */
+			write_all(fd, good, len, 0);
+			break;
+		default:   /* one byte anywhere, header included */
+			write_all(fd, &byte, 1, (off_t)off);
+			break;
+		case 1:
+		case 2:
+		case 3: {  /* a row caught mid-update: odd seq */
+			uint32_t seq = (uint32_t)next() | 1;
+			uint64_t row = synth_bin_off(&p) + (next() % ((uint64_t)p.narenas * p.nbins)) *
+			               sizeof(struct jmstat_bin);
+			write_all(fd, (unsigned char *)&seq, sizeof seq, (off_t)row);
+			break;
+		}
+		case 4:    /* shrunk, then grown back (zeros) and rewritten */
+			if (ftruncate(fd, (off_t)(next() % len)) != 0)
+				die("ftruncate");
+			if (next() % 2) {
+				if (ftruncate(fd, (off_t)len) != 0)
+					die("ftruncate");
+				write_all(fd, good, len, 0);
+			}
+			break;
+		case 5:    /* grown past its size */
+			if (ftruncate(fd, (off_t)(len + (next() % 65536))) != 0)
+				die("ftruncate");
+			break;
+		case 6:    /* a new file in its place */
+			close(fd);
+			put_file(argv[1], good, len);
+			fd = open(argv[1], O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				die(argv[1]);
+			break;
+		case 7:    /* gone, then back */
+			close(fd);
+			unlink(argv[1]);
+			put_file(argv[1], good, len);
+			fd = open(argv[1], O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				die(argv[1]);
+			break;
+		}
+		changes++;
+	}
+	close(fd);
+	printf("%lu\n", changes);
+	free(good);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 4 && strcmp(argv[1], "write") == 0)
+		return cmd_write(argc - 1, argv + 1);
+	if (argc >= 6 && strcmp(argv[1], "churn") == 0)
+		return cmd_churn(argc - 1, argv + 1);
+	fprintf(stderr, "usage: %s write PATH PID UID [bins=N arenas=N threads=N] [FIELD=VALUE ...]\n"
+	                "       %s churn PATH PID UID SECONDS\n", argv[0], argv[0]);
+	return 2;
+}
