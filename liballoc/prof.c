@@ -234,12 +234,18 @@ static int own_frames(void *const *frames, int n)
 JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 {
 	jm__ensure_init();
-	if (!tls_ready || tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
-		/* First allocation of this thread (draw its first interval), or
-		 * an allocation made while sampling: not sampled. */
-		tls_ready = true;
+	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
+		/* An allocation made while sampling, or sampling off. */
 		jm__tls_sample_left = next_interval();
 		return jm__alloc_plain(size, align, zero);
+	}
+	if (!tls_ready) {
+		/* The thread's first allocation: draw its first interval, and
+		 * count this allocation against it like any other. */
+		tls_ready = true;
+		jm__tls_sample_left = next_interval() - (int64_t)size;
+		if (jm__tls_sample_left >= 0)
+			return jm__alloc_plain(size, align, zero);
 	}
 	jm__tls_sample_left = next_interval();
 	void *frames[MAX_FRAMES];
