@@ -848,9 +848,7 @@ static void transition(struct jmd_alerts *A, struct alert *a, enum state s, cons
 	const struct rule *r = alert_rule(A, a);
 	unsigned notify = r ? r->notify : A->rules.notify;
 	const char *command = r && r->command ? r->command : A->rules.command;
-	/* A pending alert that clears was never announced unless pending is. */
-	if (command && *command && (notify & (1u << s)) &&
-	    !(s == ST_RESOLVED && prev == ST_PENDING && !(notify & (1u << ST_PENDING))))
+	if (command && *command && (notify & (1u << s)))
 		run_command(A, a, command, prev);
 	if (s == ST_INACTIVE)
 		list_remove(A, a);
@@ -1032,11 +1030,12 @@ void jmd_alerts_tick_done(struct jmd *d)
 	for (struct alert *a = A->head; a; a = next) {
 		next = a->next;
 		if ((a->state == ST_PENDING || a->state == ST_FIRING) && a->seen_tick != d->tick) {
-			/* Its process (or bin) was not seen this tick: it is gone. */
-			if (a->state == ST_PENDING)
-				transition(A, a, ST_INACTIVE, "the process is gone");
-			else
-				transition(A, a, ST_RESOLVED, "the process is gone");
+			/* Not evaluated this tick: its process is gone, or a reload
+			 * changed the rule's exe pattern. */
+			struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
+			const char *why = p && p->start_ticks == a->start_ticks ?
+			                  "the process no longer matches the rule" : "the process is gone";
+			transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why);
 			continue;
 		}
 		if (a->state == ST_RESOLVED &&
