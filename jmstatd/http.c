@@ -320,8 +320,12 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	struct http_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return;          /* the connection stays queued until memory comes back */
+	if (!c) {
+		/* Not accepted: libuv stops accepting until the next accept. With
+		 * no memory for 9 KiB, the daemon has worse troubles; say so. */
+		jmd_log("metrics: out of memory for a connection");
+		return;
+	}
 	c->d = d;
 	uv_tcp_init(d->loop, &c->tcp);
 	uv_timer_init(d->loop, &c->timer);
