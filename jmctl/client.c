@@ -248,6 +248,25 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 	return 0;
 }
 
+int jm_client_request(const char *path, json_t *req, json_t **reply, bool print_raw)
+{
+	struct jm_client c;
+	int err;
+
+	*reply = NULL;
+	err = jm_client_open(&c, path);
+	if (err == 0) {
+		err = jm_client_call(&c, req, reply, print_raw);
+		jm_client_close(&c);
+	}
+	json_decref(req);
+	if (err || print_raw) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return err;
+}
+
 int jm_client_open(struct jm_client *c, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

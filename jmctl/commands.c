@@ -179,24 +179,15 @@ int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv)
 {
 	const struct jm_sort_key *key = &jm_ps_keys[0];
 	bool reverse = false;
-	struct jm_client c;
-	json_t *req, *reply;
+	json_t *reply;
 	int err;
 
 	err = parse_sort_opts("ps", argc, argv, jm_ps_keys, &key, &reverse, NULL, NULL);
 	if (err)
 		return err;
-	err = jm_client_open(&c, o->socket);
-	if (err)
+	err = jm_client_request(o->socket, json_pack("{s:s}", "cmd", "ps"), &reply, o->json);
+	if (err || !reply)
 		return err;
-	req = json_pack("{s:s}", "cmd", "ps");
-	err = jm_client_call(&c, req, &reply, o->json);
-	json_decref(req);
-	jm_client_close(&c);
-	if (err || o->json) {
-		json_decref(reply);
-		return err;
-	}
 
 	size_t n;
 	json_t **procs = jm_array_items(json_object_get(reply, "processes"), &n);
@@ -365,8 +356,7 @@ int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)
 	const struct jm_sort_key *key = &jm_bin_keys[0];
 	bool reverse = false, all = false;
 	const char *arg = NULL;
-	struct jm_client c;
-	json_t *req, *reply;
+	json_t *reply;
 	long pid;
 	int err;
 
@@ -376,17 +366,9 @@ int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)
 	pid = jm_parse_pid("stats", arg);
 	if (pid < 0)
 		return -EINVAL;
-	err = jm_client_open(&c, o->socket);
-	if (err)
+	err = jm_client_request(o->socket, json_pack("{s:s,s:I}", "cmd", "stats", "pid", (json_int_t)pid), &reply, o->json);
+	if (err || !reply)
 		return err;
-	req = json_pack("{s:s,s:I}", "cmd", "stats", "pid", (json_int_t)pid);
-	err = jm_client_call(&c, req, &reply, o->json);
-	json_decref(req);
-	jm_client_close(&c);
-	if (err || o->json) {
-		json_decref(reply);
-		return err;
-	}
 	print_process_summary(reply);
 	print_arenas(o, json_object_get(reply, "arenas"), all);
 	print_bins(o, json_object_get(reply, "bins"), all, key, reverse);
@@ -406,24 +388,15 @@ int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 {
 	const struct jm_sort_key *key = &jm_alert_keys[0];
 	bool reverse = false;
-	struct jm_client c;
-	json_t *req, *reply;
+	json_t *reply;
 	int err;
 
 	err = parse_sort_opts("alerts", argc, argv, jm_alert_keys, &key, &reverse, NULL, NULL);
 	if (err)
 		return err;
-	err = jm_client_open(&c, o->socket);
-	if (err)
+	err = jm_client_request(o->socket, json_pack("{s:s}", "cmd", "alerts"), &reply, o->json);
+	if (err || !reply)
 		return err;
-	req = json_pack("{s:s}", "cmd", "alerts");
-	err = jm_client_call(&c, req, &reply, o->json);
-	json_decref(req);
-	jm_client_close(&c);
-	if (err || o->json) {
-		json_decref(reply);
-		return err;
-	}
 
 	size_t n;
 	json_t **alerts = jm_array_items(json_object_get(reply, "alerts"), &n);

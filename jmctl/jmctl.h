@@ -84,6 +84,11 @@ int jm_client_read_line(struct jm_client *c, int timeout_ms);
  * whether ok or not. */
 int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_raw);
 
+/* One request on its own connection to `path` (req is consumed): connects,
+ * calls, closes. With print_raw the reply has been printed as it came and
+ * *reply is NULL on success; otherwise *reply is the reply to render. */
+int jm_client_request(const char *path, json_t *req, json_t **reply, bool print_raw);
+
 /* Parses c->line: returns the object, or NULL after printing why. */
 json_t *jm_client_parse(struct jm_client *c);
 
