@@ -27,6 +27,7 @@ run() {
 run "" -t 8 -w 48 -n 20000 -s 1
 run "narenas:1,tcache:0" -t 8 -w 24 -n 10000 -s 2
 run "narenas:2" -t 16 -w 64 -n 5000 -s 3
+run "prof_sample:4096,decay_ms:0" -t 8 -w 16 -n 5000 -s 4
 
 # Thread churn: 10 000 threads one after the other must not leak their
 # caches, then 400 at once.
