@@ -131,11 +131,14 @@ static void test_beyond_ptrdiff_max(void **state)
 
 /* On 64-bit targets: sizes from SIZE_MAX down to 2^50, wider than any
  * address space: the 14 top bits counted down, the 50 low bits all on and
- * all off. */
+ * all off. glibc's test takes every value of the top bits; the ends of the
+ * range and every 37th between are enough for the same paths. */
 static void test_wider_than_address_space(void **state)
 {
 	const size_t fifty = ((size_t)1 << 50) - 1;
 	for (size_t msbs = (1 << 14) - 1; msbs >= 1; msbs--) {
+		if (msbs > 128 && msbs < (1 << 14) - 128 && msbs % 37 != 0)
+			continue;
 		large_allocations((msbs << 50) | fifty);
 		large_aligned_allocations((msbs << 50) | fifty);
 		large_allocations(msbs << 50);
