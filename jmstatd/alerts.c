@@ -31,6 +31,15 @@
  * a session of its own); at most ALERTS_CMDS_MAX run at once. Commands
  * still running when jmstatd exits are left to finish.
  *
+ * The sites behind an alert (PRODUCT §7): when an alert goes pending or
+ * fires, and when alerts are listed while it is active (at most once a
+ * tick), the top ALERTS_SITES allocation sites of its process are read
+ * from the segment (sites.c): for sparse_bin by live bytes in its bin, for
+ * fragmentation in the bins with the most wasted bytes (worst_bins()), for
+ * growth overall. They stay raw return addresses (the daemon never opens a
+ * program's files): in the `alerts` reply, in JMALLOC_ALERT_SITES, and the
+ * top one in the firing log line; jmctl symbolizes them.
+ *
  * Active alerts (pending, firing) are in a hash keyed by rule name,
  * process and bin; all alerts are in one list, oldest first. Everything
  * runs on the loop thread.
@@ -51,6 +60,10 @@
 #define ALERTS_RESOLVED_MAX   1000u     /* resolved alerts kept for the list */
 #define ALERTS_CMDS_MAX       8u        /* commands running at once */
 #define ALERTS_ENV_PREFIX     "JMALLOC_ALERT_"
+#define ALERTS_SITES          3u        /* sites kept per alert */
+#define ALERTS_ENV_FRAMES     8u        /* frames per site in JMALLOC_ALERT_SITES */
+#define ALERTS_LOG_FRAMES     3u        /* frames of the top site in the firing log line */
+#define ALERTS_WORST_SHARE    0.8       /* fragmentation: the worst bins holding this share of the waste */
 
 /* The rules in force when jmstatd runs without --config (README). */
 static const char default_rules[] =
@@ -146,6 +159,14 @@ struct alert {
 	double bytes;            /* wasted, growth or held bytes at the latest evaluation */
 	char message[256];
 	uint32_t seen_tick;      /* the latest tick that evaluated it */
+	bool sites_taken;        /* sites[] holds a reading of the segment */
+	uint32_t sites_tick;     /* the tick of the latest attempt to read them */
+	double sites_time;       /* unix s of the latest reading */
+	uint64_t sample_bytes;   /* the process's prof_sample at that reading */
+	uint32_t nclasses;       /* size classes weighed (0: every class) */
+	uint32_t class_sizes[JMD_SITE_BINS]; /* their region sizes */
+	uint32_t nsites;
+	struct jmd_site sites[ALERTS_SITES]; /* biggest first */
 	struct alert *hnext;     /* hash chain, while pending or firing */
 	struct alert *next, *prev; /* every alert, oldest first */
 };
@@ -652,6 +673,113 @@ static void list_remove(struct jmd_alerts *A, struct alert *a)
 	free(a);
 }
 
+/* ------------------------------------------------------------ sites */
+
+static uint64_t bin_wasted(const struct jmd_bin *b)
+{
+	return (b->capacity > b->inuse ? b->capacity - b->inuse : 0) * b->size;
+}
+
+/* The bins of p with the most wasted bytes: the fewest, at most
+ * JMD_SITE_BINS, that hold ALERTS_WORST_SHARE of its small runs' waste,
+ * worst first. Their indexes into classes; returns how many (0: p wastes
+ * nothing in small runs). */
+static uint32_t worst_bins(const struct jmd_proc *p, uint32_t *classes)
+{
+	uint64_t total = 0, got = 0;
+	uint32_t n = 0;
+	for (uint32_t b = 0; b < p->nbins; b++)
+		total += bin_wasted(&p->bins[b]);
+	while (n < JMD_SITE_BINS && (double)got < ALERTS_WORST_SHARE * (double)total) {
+		uint32_t best = UINT32_MAX;
+		uint64_t best_w = 0;
+		for (uint32_t b = 0; b < p->nbins; b++) {
+			uint64_t w = bin_wasted(&p->bins[b]);
+			bool taken = false;
+			for (uint32_t k = 0; k < n; k++)
+				taken = taken || classes[k] == b;
+			if (!taken && w > best_w) {
+				best = b;
+				best_w = w;
+			}
+		}
+		if (best == UINT32_MAX)
+			break;
+		classes[n++] = best;
+		got += best_w;
+	}
+	return n;
+}
+
+/* Reads the sites behind a from p, its process, at most once a tick. */
+static void take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p)
+{
+	struct jmd *d = A->d;
+	if (!p || p->pid != a->pid || p->start_ticks != a->start_ticks || a->sites_tick == d->tick)
+		return;
+	uint32_t classes[JMD_SITE_BINS], n = 0;
+	switch (a->kind) {
+	case KIND_SPARSE:
+		for (uint32_t b = 0; b < p->nbins && n == 0; b++)
+			if (p->bins[b].size == a->bin_size)
+				classes[n++] = b;
+		if (n == 0)
+			return;
+		break;
+	case KIND_FRAG:
+		/* No waste in small runs: then by their whole live bytes. */
+		n = worst_bins(p, classes);
+		break;
+	case KIND_GROWTH:
+		break;
+	}
+	struct jmd_site top[ALERTS_SITES];
+	uint64_t sample_bytes = 0;
+	int rc = jmd_sites_top(d, p, classes, n, top, ALERTS_SITES, &sample_bytes);
+	a->sites_tick = d->tick;
+	if (rc < 0) {
+		jmd_debug("alert %u: cannot read the sites of pid %d: %s", a->id, (int)a->pid,
+		          strerror(-rc));
+		return;
+	}
+	a->sites_taken = true;
+	a->sites_time = d->now;
+	a->sample_bytes = sample_bytes;
+	a->nclasses = n;
+	for (uint32_t k = 0; k < n; k++)
+		a->class_sizes[k] = p->bins[classes[k]].size;
+	a->nsites = (uint32_t)rc;
+	memcpy(a->sites, top, (size_t)rc * sizeof(top[0]));
+}
+
+/* The sites as one line of text, "0x401234<0x401100<... 12.3MiB; ...":
+ * frames innermost first, at most max_frames of each ("<..." when there
+ * are more), at most max_sites sites. "" when none. */
+static const char *sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
+                              unsigned max_frames)
+{
+	size_t off = 0;
+	char b[32];
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < a->nsites && i < max_sites && off < len; i++) {
+		const struct jmd_site *s = &a->sites[i];
+		if (i)
+			off += (size_t)snprintf(buf + off, len - off, "; ");
+		for (uint32_t f = 0; f < s->nframes && f < max_frames && off < len; f++)
+			off += (size_t)snprintf(buf + off, len - off, "%s0x%llx", f ? "<" : "",
+			                        (unsigned long long)s->frames[f]);
+		if (s->nframes > max_frames && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "<...");
+		fmt_bytes(b, sizeof(b), (double)s->live_bytes);
+		char *sp = strchr(b, ' ');
+		if (sp)
+			memmove(sp, sp + 1, strlen(sp));
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, " %s", b);
+	}
+	return buf;
+}
+
 /* ------------------------------------------------------------ commands */
 
 static void cmd_closed(uv_handle_t *h)
@@ -744,7 +872,7 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 		A->cmd_skipped++;
 		return;
 	}
-	char *vars[16];
+	char *vars[20], sites[1024];
 	size_t nvars = 0;
 	char *failed = NULL;
 #define VAR(name, ...)                                                         \
@@ -768,6 +896,7 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 	VAR("VALUE", "%.6g", a->value);
 	VAR("THRESHOLD", "%.6g", a->threshold);
 	VAR("MESSAGE", "%s", a->message);
+	VAR("SITES", "%s", sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
 #undef VAR
 	char **env = failed ? NULL : cmd_env(vars, nvars);
 	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
@@ -825,9 +954,11 @@ static const struct rule *alert_rule(const struct jmd_alerts *A, const struct al
 	return a->rule_idx >= 0 && (size_t)a->rule_idx < A->rules.n ? &A->rules.v[a->rule_idx] : NULL;
 }
 
-/* Moves a to state s, logs it, runs the command. An alert that goes
- * inactive is freed: a is invalid afterwards. */
-static void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why)
+/* Moves a to state s, logs it, runs the command; p is a's process when it
+ * is live (NULL otherwise): going pending or firing reads its sites. An
+ * alert that goes inactive is freed: a is invalid afterwards. */
+static void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
+                       const struct jmd_proc *p)
 {
 	struct jmd *d = A->d;
 	enum state prev = a->state;
@@ -835,12 +966,19 @@ static void transition(struct jmd_alerts *A, struct alert *a, enum state s, cons
 	a->since = d->now;
 	a->clear_since = 0;
 	A->transitions[s]++;
-	char bin[32] = "";
+	if (s == ST_PENDING || s == ST_FIRING)
+		take_sites(A, a, p);
+	char bin[32] = "", top[256] = "";
 	if (a->bin_size)
 		snprintf(bin, sizeof(bin), " bin %u", a->bin_size);
-	jmd_log("alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s", a->id, a->rule, (int)a->pid,
+	if (s == ST_FIRING && a->nsites) {
+		char text[sizeof(top) - 16];
+		snprintf(top, sizeof(top), "; top site: %s",
+		         sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
+	}
+	jmd_log("alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule, (int)a->pid,
 	        a->exe, bin, state_names[prev], state_names[s], a->message, why ? "; " : "",
-	        why ? why : "");
+	        why ? why : "", top);
 	if (s == ST_RESOLVED || s == ST_INACTIVE)
 		hash_remove(A, a);
 	if (s == ST_RESOLVED)
@@ -907,16 +1045,16 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 	switch (a->state) {
 	case ST_INACTIVE:
 		if (r->for_s <= 0)
-			transition(A, a, ST_FIRING, NULL);
+			transition(A, a, ST_FIRING, NULL, p);
 		else
-			transition(A, a, ST_PENDING, NULL);
+			transition(A, a, ST_PENDING, NULL, p);
 		break;
 	case ST_PENDING:
 		if (!trigger)
 			transition(A, a, ST_INACTIVE, "the condition cleared before it was held for long "
-			           "enough");
+			           "enough", p);
 		else if (d->now - a->started >= r->for_s - 0.0005)
-			transition(A, a, ST_FIRING, NULL);
+			transition(A, a, ST_FIRING, NULL, p);
 		break;
 	case ST_FIRING:
 		if (!clear) {
@@ -926,7 +1064,7 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 		if (a->clear_since == 0)
 			a->clear_since = d->now;
 		if (d->now - a->clear_since >= r->clear_for_s - 0.0005)
-			transition(A, a, ST_RESOLVED, "back past the clear threshold");
+			transition(A, a, ST_RESOLVED, "back past the clear threshold", p);
 		break;
 	case ST_RESOLVED:
 		break;
@@ -1035,7 +1173,7 @@ void jmd_alerts_tick_done(struct jmd *d)
 			struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 			const char *why = p && p->start_ticks == a->start_ticks ?
 			                  "the process no longer matches the rule" : "the process is gone";
-			transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why);
+			transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why, NULL);
 			continue;
 		}
 		if (a->state == ST_RESOLVED &&
@@ -1076,7 +1214,7 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 		if (a->rule_idx >= 0 || a->state == ST_RESOLVED)
 			continue;
 		transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED,
-		           "its rule was removed by a reload");
+		           "its rule was removed by a reload", NULL);
 	}
 	char rules[512];
 	size_t len = 0;
@@ -1137,15 +1275,51 @@ void jmd_alerts_fini(struct jmd *d)
 
 /* ------------------------------------------------------------ views */
 
+static json_t *sites_json(const struct alert *a)
+{
+	json_t *arr = json_array(), *sizes = json_array();
+	char hex[24];
+	for (uint32_t i = 0; i < a->nsites; i++) {
+		const struct jmd_site *s = &a->sites[i];
+		json_t *o = json_object(), *frames = json_array(), *bins = json_array();
+		json_object_set_new(o, "id", json_string(jmd_site_name(s->id, hex, sizeof(hex))));
+		for (uint32_t f = 0; f < s->nframes; f++) {
+			snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)s->frames[f]);
+			json_array_append_new(frames, json_string(hex));
+		}
+		json_object_set_new(o, "frames", frames);
+		json_object_set_new(o, "live_bytes", json_integer((json_int_t)s->live_bytes));
+		json_object_set_new(o, "site_live_bytes", json_integer((json_int_t)s->site_live_bytes));
+		json_object_set_new(o, "live_objects", json_integer((json_int_t)s->live_objects));
+		json_object_set_new(o, "samples", json_integer((json_int_t)s->samples));
+		for (uint32_t k = 0; k < s->nbins; k++)
+			json_array_append_new(bins, json_pack("{s:I,s:I}", "size",
+			                      (json_int_t)s->bins[k].size, "live_bytes",
+			                      (json_int_t)s->bins[k].live_bytes));
+		json_object_set_new(o, "bins", bins);
+		json_array_append_new(arr, o);
+	}
+	for (uint32_t k = 0; k < a->nclasses; k++)
+		json_array_append_new(sizes, json_integer(a->class_sizes[k]));
+	json_t *o = json_object();
+	json_object_set_new(o, "sites", arr);
+	json_object_set_new(o, "sites_bins", sizes);
+	return o;
+}
+
 json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 {
 	json_t *arr = json_array();
 	struct jmd_alerts *A = d->alerts;
 	if (!A || !arr)
 		return arr;
-	for (const struct alert *a = A->head; a; a = a->next) {
+	for (struct alert *a = A->head; a; a = a->next) {
 		if (!jmd_visible(a->uid, viewer))
 			continue;
+		struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
+		bool alive = p && p->start_ticks == a->start_ticks;
+		if (alive && (a->state == ST_PENDING || a->state == ST_FIRING))
+			take_sites(A, a, p);
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(a->id));
 		json_object_set_new(o, "rule", json_string(a->rule));
@@ -1162,6 +1336,14 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "threshold", json_real(a->threshold));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)a->bytes));
 		json_object_set_new(o, "message", json_string(a->message));
+		json_object_set_new(o, "alive", json_boolean(alive));
+		if (a->sites_taken) {
+			json_t *s = sites_json(a);
+			json_object_update(o, s);
+			json_decref(s);
+			json_object_set_new(o, "sites_time", json_real(a->sites_time));
+			json_object_set_new(o, "sample_bytes", json_integer((json_int_t)a->sample_bytes));
+		}
 		json_array_append_new(arr, o);
 	}
 	return arr;

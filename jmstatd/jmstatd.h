@@ -340,6 +340,37 @@ void jmd_alerts_tick_done(struct jmd *d);
 json_t *jmd_alerts_list(struct jmd *d, uid_t viewer);
 void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t);
 
+/* ------------------------------------------------------------ sites.c */
+/* One allocation site of a process, ranked for a view: raw frames (the
+ * daemon never symbolizes) and estimated live bytes. */
+#define JMD_SITE_BINS 4          /* size classes a ranking may weigh */
+struct jmd_site {
+	uint64_t id;             /* jmd_site_id() of the frames */
+	uint32_t nframes;
+	uint32_t nbins;          /* entries of bins[] used */
+	uint64_t frames[JMSTAT_SITE_FRAMES]; /* return addresses, innermost first */
+	uint64_t live_bytes;     /* in the classes the ranking weighed (all: the whole site) */
+	uint64_t site_live_bytes; /* the whole site's */
+	uint64_t live_objects;   /* the whole site's */
+	uint64_t samples;        /* sampled objects live */
+	struct {
+		uint32_t size;   /* region size of a weighed class */
+		uint64_t live_bytes;
+	} bins[JMD_SITE_BINS];   /* the weighed classes where it holds some */
+};
+uint64_t jmd_site_id(const uint64_t *frames, uint32_t nframes);   /* FNV-1a */
+/* The short name of a site id shown to users: its top 48 bits as 12 hex
+ * digits (the `site` label of /metrics, the `id` of an alert's sites). */
+const char *jmd_site_name(uint64_t id, char *buf, size_t len);
+/* The top `max` sites of live process p by live bytes in the size classes
+ * classes[0..nclasses) (indexes of p->bins, at most JMD_SITE_BINS), or by
+ * their whole live bytes when nclasses is 0; sites holding nothing there
+ * are left out. Reads p's segment now. Returns how many were put in out
+ * (sorted, biggest first) and sets *sample_bytes (if not NULL); or a
+ * negative errno (-ESRCH: the segment is no longer p's). */
+int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
+                  uint32_t nclasses, struct jmd_site *out, size_t max, uint64_t *sample_bytes);
+
 /* ------------------------------------------------------------ config.c */
 int jmd_config_load(struct jmd *d, const char *path);
 int jmd_config_load_text(struct jmd *d, const char *name, const char *text);
