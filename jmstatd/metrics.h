@@ -64,6 +64,9 @@ struct jmd_metrics {
 	struct metrics_member *members[METRICS_HASH];
 	uint64_t gen;            /* updates of the table so far */
 	double render_s;         /* how long the latest page took to render */
+	struct jmd_text sites_text; /* the site families (metrics.c), rendered */
+	uint32_t sites_tick;     /* ... at this tick (they read every segment:
+	                            once a tick, however many scrapes) */
 
 	/* http.c: the endpoint */
 	uv_tcp_t server;
