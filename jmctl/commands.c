@@ -3,9 +3,12 @@
  *
  * Each sends one request, then prints the reply: as it came with --json,
  * else as aligned tables in human units. The sort keys of each table are
- * declared once here, as data; top.c reuses the process keys.
+ * declared once here, as data; top.c reuses the process keys. Under each
+ * alert that carries allocation sites, `alerts` prints the sites'
+ * innermost frames, symbolized as the calling user (sites.c).
  */
 #include "jmctl.h"
+#include "symbolize.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -384,6 +387,69 @@ static const struct jm_table_col alert_cols[] = {
 	{ "VALUE", JM_RIGHT }, { "THRESHOLD", JM_RIGHT }, { "MESSAGE", JM_LEFT },
 };
 
+#define HELD_BY_FRAMES 3
+
+/* One frame of a site for a held-by line: "function (file:line)" for the
+ * first, "function" for callers; module+offset or the address when the
+ * function is unknown. */
+static void held_frame(char *buf, size_t size, const json_t *f, bool first)
+{
+	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
+	const char *file = jm_str(f, "file");
+
+	if (json_is_string(f))
+		snprintf(buf, size, "%s", json_string_value(f));
+	else if (fn[0] && first && file[0])
+		snprintf(buf, size, "%s (%s:%lld)", fn, jm_basename(file), jm_int(f, "line"));
+	else if (fn[0])
+		snprintf(buf, size, "%s", fn);
+	else if (mod[0])
+		snprintf(buf, size, "%s+%s", mod, jm_str(f, "offset"));
+	else
+		snprintf(buf, size, "%s", jm_str(f, "address"));
+}
+
+/* The "  held by: ..." lines of one alert: its sites' frames symbolized
+ * when its process still runs (else, or if its maps cannot be read, the
+ * raw addresses). Nothing for an alert without sites. */
+static void print_held_by(const json_t *a)
+{
+	json_t *raw_sites = json_object_get(a, "sites"), *sym = NULL, *sites, *s, *f;
+	char warn[256] = "", frame[512], bytes[24];
+	size_t i, j;
+
+	if (!json_is_array(raw_sites))
+		return;
+	if (json_array_size(raw_sites) == 0) {
+		printf("  held by: %s\n", jm_int(a, "sample_bytes") == 0 ?
+		       "(sampling is off in this process: JMALLOC_CONF=prof_sample)" :
+		       "(no sampled allocation site yet)");
+		return;
+	}
+	if (json_is_true(json_object_get(a, "alive"))) {
+		json_t *raw = json_pack("{s:s,s:O}", "exe", jm_str(a, "exe"), "sites", raw_sites);
+
+		if (raw)
+			sym = jm_sites_symbolize(raw, (long)jm_int(a, "pid"), 0, json_array_size(raw_sites),
+			                         warn, sizeof(warn));
+		json_decref(raw);
+		if (warn[0])
+			fprintf(stderr, "jmctl: alert %lld: %s\n", jm_int(a, "id"), warn);
+	}
+	sites = sym ? json_object_get(sym, "sites") : raw_sites;
+	json_array_foreach(sites, i, s) {
+		fputs("  held by: ", stdout);
+		json_array_foreach(json_object_get(s, "frames"), j, f) {
+			if (j == HELD_BY_FRAMES)
+				break;
+			held_frame(frame, sizeof(frame), f, j == 0);
+			printf("%s%s", j ? " < " : "", frame);
+		}
+		printf("  %s\n", jm_fmt_bytes(bytes, sizeof(bytes), jm_num(s, "live_bytes")));
+	}
+	json_decref(sym);
+}
+
 int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 {
 	const struct jm_sort_key *key = &jm_alert_keys[0];
@@ -434,10 +500,28 @@ int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 		               strcmp(state, "firing") == 0 ? RED :
 		               strcmp(state, "pending") == 0 ? YELLOW : GREEN);
 	}
-	if (n == 0)
+	if (n == 0) {
 		printf("no alerts (pending, firing or recently resolved)\n");
-	else
-		jm_table_print(&t, stdout, o->color);
+	} else {
+		/* The table, a line per row, each followed by its alert's sites. */
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+
+		if (!mem) {
+			fputs("jmctl: out of memory\n", stderr);
+			exit(JMCTL_EXIT_ERROR);
+		}
+		jm_table_print(&t, mem, o->color);
+		fclose(mem);
+		line = strtok_r(text, "\n", &save);
+		for (size_t row = 0; line; row++, line = strtok_r(NULL, "\n", &save)) {
+			puts(line);
+			if (row > 0 && row <= n)
+				print_held_by(alerts[row - 1]);
+		}
+		free(text);
+	}
 	jm_table_free(&t);
 	free(alerts);
 	json_decref(reply);
