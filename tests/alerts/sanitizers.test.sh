@@ -26,7 +26,7 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 status=0
-for t in state reload command metrics; do
+for t in state reload command metrics sites; do
 	dir=$JM_TMP/$t
 	mkdir -p "$dir"
 	chmod 755 "$dir"
