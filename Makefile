@@ -144,7 +144,9 @@ build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a $(wildcard common/*.[
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS)
 
-build/tests/api/%: tests/api/%.c liballoc/libjmalloc.so
+API_HDRS := $(wildcard tests/api/*.h)
+
+build/tests/api/%: tests/api/%.c liballoc/libjmalloc.so $(API_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -Lliballoc -Wl,-rpath,$(CURDIR)/liballoc -Wl,--no-as-needed -ljmalloc $(CMOCKA_LIBS)
 
@@ -159,11 +161,11 @@ build/ubsan/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
 	$(CC) $(LIB_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
 	$(JM_SECTION)
 
-build/tests/api-asan/%: tests/api/%.c $(LIB_SRCS:%.c=build/asan/%.o)
+build/tests/api-asan/%: tests/api/%.c $(LIB_SRCS:%.c=build/asan/%.o) $(API_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -fsanitize=address -fno-omit-frame-pointer -include tests/api/jm_names.h -DJM_SANITIZED=1 \
 	  -o $@ $< $(LIB_SRCS:%.c=build/asan/%.o) $(CMOCKA_LIBS)
-build/tests/api-ubsan/%: tests/api/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
+build/tests/api-ubsan/%: tests/api/%.c $(LIB_SRCS:%.c=build/ubsan/%.o) $(API_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -include tests/api/jm_names.h -DJM_SANITIZED=1 \
 	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
@@ -197,8 +199,10 @@ check: tests
 demo:
 	$(TEST_ENV) ./demo.sh
 
+# The allocator suite, then jmstatd at scale (JM_SCALE_PROCS=0 skips it).
 bench: all
 	$(TEST_ENV) tests/bench/run.sh
+	if [ "$${JM_SCALE_PROCS:-1000}" != 0 ]; then $(TEST_ENV) python3 tests/bench/scale.py; fi
 
 # Every fuzz target (tests/fuzz/*.test.sh) for a longer run than `make
 # check` gives it, FUZZ_SECONDS each, on corpora kept in
