@@ -8,6 +8,11 @@
 #   fuzz_need_clang          exits 77 unless clang links libFuzzer
 #   fuzz_build NAME SRC...   builds $tmp/NAME_fuzz (extra clang flags and
 #                            libraries may follow the sources)
+#   fuzz_daemon_srcs [FILE...]
+#                            sets daemon_srcs: every jmstatd source but main.c,
+#                            log.c (tests/fuzz/fuzzdaemon.h stands in for it)
+#                            and the FILEs named (a target that includes
+#                            one), common/*.c; and daemon_libs
 #   fuzz_run NAME SEEDS [DICT]
 #                            replays the regression inputs, then fuzzes for
 #                            JM_FUZZ_SECONDS (the script's default: make
@@ -46,6 +51,30 @@ fuzz_need_clang() {
     echo "clang cannot link libFuzzer (Debian: libclang-rt-14-dev): fuzz target not built"
     exit 77
   fi
+}
+
+# The daemon's sources are compiled once into $JM_BUILD/fuzz/obj and used
+# by every target that needs them: an object is rebuilt when its source or
+# any header is newer (written under a temporary name, then renamed, so
+# that two runs at once never see half an object).
+fuzz_daemon_srcs() {
+  daemon_srcs=()
+  local f o newest=""
+  local objdir=$artifacts/obj
+  mkdir -p "$objdir"
+  for f in "$root"/jmstatd/*.h "$root"/common/*.h "$root"/liballoc/include/*.h; do
+    [ -z "$newest" ] || [ "$f" -nt "$newest" ] && newest=$f
+  done
+  for f in "$root"/jmstatd/*.c "$root"/common/*.c; do
+    case " main.c log.c $* " in *" $(basename "$f") "*) continue ;; esac
+    o=$objdir/$(basename "$(dirname "$f")")-$(basename "$f" .c).o
+    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
+      "$clang" "${fuzz_cflags[@]}" -c "$f" -o "$o.tmp$$"
+      mv -f "$o.tmp$$" "$o"
+    fi
+    daemon_srcs+=("$o")
+  done
+  daemon_libs=$(pkg-config --libs libuv jansson 2>/dev/null || echo -luv -ljansson)
 }
 
 fuzz_build() {

@@ -11,11 +11,7 @@ FUZZ_DEFAULT_SECONDS=10
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 
-srcs=()
-for f in "$root"/jmstatd/*.c "$root"/common/*.c; do
-  [ "$(basename "$f")" = main.c ] || srcs+=("$f")
-done
-libs=$(pkg-config --libs libuv jansson 2>/dev/null || echo -luv -ljansson)
+fuzz_daemon_srcs
 # shellcheck disable=SC2086
-fuzz_build request "$root/tests/fuzz/request_fuzz.c" "${srcs[@]}" $libs -lm
+fuzz_build request "$root/tests/fuzz/request_fuzz.c" "${daemon_srcs[@]}" $daemon_libs -lm
 fuzz_run request "$root/tests/fuzz/seeds/request" "$root/tests/fuzz/request.dict"
