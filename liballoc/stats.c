@@ -194,7 +194,11 @@ static const char *errno_name(int e)
  * ended with _exit() (dash does), as the JVM does for hsperfdata: without
  * this a busy host would fill its tmpfs when jmstatd is not running. The
  * directory is read with getdents64 into a stack buffer: no malloc here.
+ * To keep a process start cheap on a host with many live segments, one
+ * start in REAP_ONE_IN does it, and it looks at most REAP_MAX_CHECKS pids.
  */
+#define REAP_ONE_IN 8
+#define REAP_MAX_CHECKS 256
 static void reap_stale(const char *dir)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -202,9 +206,10 @@ static void reap_stale(const char *dir)
 		return;
 	char buf[4096] __attribute__((aligned(8)));
 	uid_t uid = getuid();
-	unsigned scanned = 0;
+	unsigned scanned = 0, checks = 0;
 	long n;
-	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0 && scanned < 100000) {
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0 && scanned < 100000 &&
+	    checks < REAP_MAX_CHECKS) {
 		for (long off = 0; off < n;) {
 			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *d =
 			    (void *)(buf + off);
@@ -219,6 +224,8 @@ static void reap_stale(const char *dir)
 			if (pid <= 0 || name[plen] == '0' || strcmp(end, JMSTAT_FILE_SUFFIX) != 0 ||
 			    pid == (long)getpid())
 				continue;
+			if (++checks > REAP_MAX_CHECKS)
+				break;
 			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 				continue;
 			/* Only a regular file of ours that is a segment of that pid. */
@@ -242,7 +249,8 @@ static void reap_stale(const char *dir)
 static int create_file(pid_t pid, size_t size, size_t core)
 {
 	const char *dir = stats_dir();
-	reap_stale(dir);
+	if ((jm__now_ns() / 1000 + (uint64_t)pid) % REAP_ONE_IN == 0)
+		reap_stale(dir);
 	if (jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX,
 	        dir, (int)pid) >= (int)sizeof(seg_path)) {
 		errno = ENAMETOOLONG;
