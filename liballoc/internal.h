@@ -45,7 +45,7 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 	if (kind == JM_PM_LARGE)
 		return (1ULL << 62) | off;
 	return (1ULL << 63) | ((uint64_t)jm__bin_info[bin].div_magic << 32) |
-	    ((uint64_t)bin << 24) | off;
+	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
 static inline unsigned jm__size2bin(size_t size)
 {

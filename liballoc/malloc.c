@@ -266,7 +266,8 @@ JM_EXPORT void jm_free(void *ptr)
 		/* A small region's start, not already free (cookie), the cache
 		 * not full (a thread without a cache has capacity 0): push it. */
 		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div && w[1] != cookie)) {
-			struct jmstat_tcache_bin *tb = &jm__tls_tbins[JM_PM_BIN(pm)];
+			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
+			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
 			if (jm_likely(tb->ncached < tb->ncached_max)) {
 				w[0] = tb->opaque;
 				w[1] = cookie;

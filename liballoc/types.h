@@ -73,7 +73,9 @@
  *                is a multiple of size iff (uint32_t)(off * that) < that
  *                (exact for offsets below 2^15; runs have no tail, so
  *                every such multiple starts a region)
- *   bits 24..29  small: size class
+ *   bits 21..31  small: the size class times sizeof(struct
+ *                jmstat_tcache_bin): the byte offset of its thread-cache
+ *                row (free() adds it to the cache's address)
  *   bits  0..20  byte offset of the run's first page in the chunk
  * 0 is a header page, a free page, or a page never used. */
 #define JM_PM_NONE        0u
@@ -81,11 +83,14 @@
 #define JM_PM_LARGE       1u   /* bit 62 */
 #define JM_PM_KIND(e)     ((unsigned)((e) >> 62))
 #define JM_PM_DIV(e)      ((uint32_t)((e) >> 32) & 0x1fffffffu)
-#define JM_PM_BIN(e)      ((unsigned)((e) >> 24) & 0x3fu)
+#define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
+_Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
+    "a thread-cache row offset must fit the 11 bits of a page-map entry");
+#define JM_PM_BIN(e)      (JM_PM_TBIN(e) / (unsigned)sizeof(struct jmstat_tcache_bin))
 #define JM_PM_RUNOFF(e)   ((uint32_t)(e) & 0x1fffffu)
 #define JM_PM_START(e)    (JM_PM_RUNOFF(e) >> JM_LG_PAGE)
 /* The offset of a pointer in its small run, from the page-map entry. */
-#define JM_PM_OFFSET(e, u) ((((uint32_t)(u) & 0x1fffffu) - (uint32_t)(e)) & 0xffffffu)
+#define JM_PM_OFFSET(e, u) ((((uint32_t)(u) & 0x1fffffu) - (uint32_t)(e)) & 0x1fffffu)
 
 /* Run descriptor states. */
 #define JM_RUN_HEADER     0
