@@ -242,6 +242,7 @@ int jm__heap_validate(void);
 
 /* ---- malloc.c: the entry points, also under the jm_ names */
 void *jm__alloc_slow(size_t size, bool zero);
+void *jm__alloc_counted(size_t size, bool zero);
 void jm__free_slow(void *ptr);
 void *jm__alloc_plain(size_t size, size_t align, bool zero);   /* unsampled */
 void *jm__alloc_sampled(size_t size, size_t align, bool zero); /* large or huge */

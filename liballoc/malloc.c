@@ -126,14 +126,20 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 	run->prof_site = (uint16_t)site;
 }
 
-JM_NOINLINE void *jm__alloc_slow(size_t size, bool zero)
+/* An allocation already counted against the sampling budget. */
+JM_NOINLINE void *jm__alloc_counted(size_t size, bool zero)
 {
 	jm__ensure_init();
 	if (jm_unlikely(jm__stats_pending))
 		jm__stats_publish_child();
+	return jm__alloc_plain(size, 0, zero);
+}
+
+JM_NOINLINE void *jm__alloc_slow(size_t size, bool zero)
+{
 	if (jm__prof_take(size))
 		return jm__prof_alloc(size, 0, zero);
-	return jm__alloc_plain(size, 0, zero);
+	return jm__alloc_counted(size, zero);
 }
 
 JM_NOINLINE void jm__free_slow(void *ptr)
@@ -235,19 +241,21 @@ static void *aligned_impl(size_t align, size_t size)
 
 JM_EXPORT void *jm_malloc(size_t size)
 {
-	/* A thread without a cache has the empty one: it falls through. */
 	if (jm_likely(size <= JM_SMALL_MAX)) {
+		/* The sampling budget first (one subtraction, one branch). */
+		if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
+			return jm__prof_alloc(size, 0, false);
+		/* A thread without a cache has the empty one: it falls through. */
 		struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
 		uintptr_t *p = (uintptr_t *)tb->opaque;
-		int64_t left = jm__tls_sample_left - (int64_t)size;
-		if (jm_likely(p != NULL && left >= 0)) {
-			jm__tls_sample_left = left;
+		if (jm_likely(p != NULL)) {
 			tb->opaque = p[0];
 			p[1] = 0;
 			tb->ncached--;
 			tb->nrequests++;
 			return p;
 		}
+		return jm__alloc_counted(size, false);
 	}
 	return jm__alloc_slow(size, false);
 }
