@@ -32,8 +32,9 @@
  * still running when jmstatd exits are left to finish.
  *
  * The sites behind an alert (PRODUCT §7): when an alert goes pending or
- * fires, and when alerts are listed while it is active (at most once a
- * tick), the top ALERTS_SITES allocation sites of its process are read
+ * fires, and when alerts are listed while it is active (if its reading is
+ * older than ALERTS_SITES_REFRESH_S: a listing of thousands of alerts
+ * must not read thousands of segments each time), the top ALERTS_SITES allocation sites of its process are read
  * from the segment (sites.c): for sparse_bin by live bytes in its bin, for
  * fragmentation in the bins with the most wasted bytes (worst_bins()), for
  * growth overall. They stay raw return addresses (the daemon never opens a
@@ -64,6 +65,7 @@
 #define ALERTS_ENV_FRAMES     8u        /* frames per site in JMALLOC_ALERT_SITES */
 #define ALERTS_LOG_FRAMES     3u        /* frames of the top site in the firing log line */
 #define ALERTS_WORST_SHARE    0.8       /* fragmentation: the worst bins holding this share of the waste */
+#define ALERTS_SITES_REFRESH_S 10.0     /* a listed active alert's sites are read again after this */
 
 /* The rules in force when jmstatd runs without --config (README). */
 static const char default_rules[] =
@@ -1318,7 +1320,8 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 			continue;
 		struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 		bool alive = p && p->start_ticks == a->start_ticks;
-		if (alive && (a->state == ST_PENDING || a->state == ST_FIRING))
+		if (alive && (a->state == ST_PENDING || a->state == ST_FIRING) &&
+		    (!a->sites_taken || d->now - a->sites_time >= ALERTS_SITES_REFRESH_S))
 			take_sites(A, a, p);
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(a->id));
