@@ -7,7 +7,7 @@
  * daemon. The result is one JSON object,
  *   {"pid", "exe", "sample_bytes", "sites_dropped", "sites": [{"frames":
  *    [{"function", "module", "file", "line", "address", "offset"}],
- *    "live_bytes", "live_objects", "alloc_bytes", "alloc_objects",
+ *    "id", "live_bytes", "live_objects", "alloc_bytes", "alloc_objects",
  *    "samples", "bins": [{"size", "live_bytes"}]}]}
  * (frames innermost first, unknowns null), which --json prints and the
  * text output and top's panel are made from.
@@ -134,6 +134,7 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 		json_array_foreach(json_object_get(site, "frames"), j, f)
 			json_array_append_new(frames, frame_json(sym, json_string_value(f)));
 		json_object_set_new(o, "frames", frames);
+		json_object_set_new(o, "id", json_string(jm_str(site, "id")));
 		json_object_set_new(o, "live_bytes", json_integer(jm_int(site, "live_bytes")));
 		json_object_set_new(o, "live_objects", json_integer(jm_int(site, "live_objects")));
 		json_object_set_new(o, "alloc_bytes", json_integer(jm_int(site, "alloc_bytes")));

@@ -447,6 +447,8 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r)
 		json_array_append_new(frames, json_string(hex));
 	}
 	set(o, "frames", frames);
+	set(o, "id", json_string(jmd_site_name(jmd_site_id(r->row->frames, r->row->nframes),
+	                                       hex, sizeof(hex))));
 	set(o, "live_bytes", jint(r->row->live_bytes));
 	set(o, "live_objects", jint(r->row->live_objects));
 	set(o, "alloc_bytes", jint(r->row->alloc_bytes));

@@ -703,17 +703,14 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 		jmd_text_puts(t, "}");
 		uvalue(t, v[i].live_objects);
 	}
+	/* No frames here: code addresses of every process would tell anyone
+	 * who can reach the port where ASLR put their code. */
 	family(t, "jmalloc_site_info", "gauge",
-	       "1 for each site listed: its frames (raw return addresses in the process pid, "
-	       "innermost first; symbolize with jmctl sites PID) and the process holding the "
-	       "most of it.");
+	       "1 for each site listed: the process holding the most of it "
+	       "(jmctl sites PID shows the site, symbolized, under the same id).");
 	for (size_t i = 0; i < n; i++) {
 		site_labels(t, "jmalloc_site_info", &v[i]);
-		jmd_text_printf(t, ",pid=\"%d\",frames=\"", (int)v[i].pid);
-		for (uint32_t f = 0; f < v[i].nframes; f++)
-			jmd_text_printf(t, "%s0x%llx", f ? ";" : "",
-			                (unsigned long long)v[i].frames[f]);
-		jmd_text_puts(t, "\"} 1\n");
+		jmd_text_printf(t, ",pid=\"%d\"} 1\n", (int)v[i].pid);
 	}
 	free(v);
 }
