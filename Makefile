@@ -18,6 +18,8 @@
 # Objects go to build/<variant>/; the artefacts sit where PRODUCT.md names
 # them.
 
+.DEFAULT_GOAL := all
+
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
