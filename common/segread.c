@@ -9,11 +9,15 @@
  * - parse_header() checks magic, version, state, every size, every count
  *   and every section against the real length, with overflow-checked
  *   arithmetic, and that no two sections overlap, before any row is read;
- * - arena, bin and site rows are seqlocked by the writer. jm_seg_read_fd() copies
- *   them with three reads of each section (the seqs before, the rows, the
- *   seqs after) and falls back to re-reading one row at a time, bounded,
- *   for the rows that changed in between; of the site table (the sampled
- *   heap profile) only the rows below its high-water mark are read;
+ * - only what is used is read: the header, the sections up to the thread
+ *   rows below their high-water mark, the site rows below theirs (a file
+ *   is mostly rows never used; reading and zeroing all of it made the
+ *   reader cost ten times what it does);
+ * - arena, bin and site rows are seqlocked by the writer. jm_seg_read_fd()
+ *   copies them with three reads (the first read of the section, whose
+ *   seqs are the before; the rows; the seqs after), the arena and bin
+ *   sections in one span, and falls back to re-reading one row at a time,
+ *   bounded, for the rows that changed in between;
  * - jm_seg_parse(), the pure part, copies the rows out and refuses a row
  *   whose seq is odd, so that whatever the buffer holds, what it returns
  *   is either an error or a copy that obeys every bound.
@@ -224,10 +228,11 @@ static int check_classes(const struct jm_seg *s)
 	return 0;
 }
 
-/* Copies the site rows below nsites_hw (parse_header placed the table
- * inside the buffer) and their per-class words; refuses an odd seq or more
- * frames than a row holds. */
-static int copy_sites(const unsigned char *p, struct jm_seg *s)
+/* Copies the site rows below nsites_hw and their per-class words from
+ * rows, where row i starts at rows + i * site_stride (parse_header placed
+ * the table inside the file); refuses an odd seq or more frames than a row
+ * holds. */
+static int copy_sites(const unsigned char *rows, struct jm_seg *s)
 {
 	uint32_t n = s->hdr.nsites_hw;
 	uint64_t nwords = (uint64_t)s->hdr.nbins + 1;
@@ -239,7 +244,7 @@ static int copy_sites(const unsigned char *p, struct jm_seg *s)
 	if (s->sites == NULL || s->site_bins == NULL)
 		return JM_SEG_ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *row = p + s->hdr.site_off + (uint64_t)i * s->hdr.site_stride;
+		const unsigned char *row = rows + (uint64_t)i * s->hdr.site_stride;
 		struct jmstat_site *site = &s->sites[i];
 
 		memcpy(site, row, sizeof *site);
@@ -253,18 +258,33 @@ static int copy_sites(const unsigned char *p, struct jm_seg *s)
 	return 0;
 }
 
-int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
+/* What parse() is given: the file's first bytes, and its site rows.
+ * buf holds the file from offset 0 to the end of its header, class, arena
+ * and bin sections and of its first nthreads thread rows (the rest need
+ * not be there); len is the file's length. sites holds the site rows below
+ * nsites_hw (NULL: they are in buf, at site_off), unless skip_sites. */
+struct view {
+	const unsigned char *buf;
+	size_t len;
+	uint32_t nthreads;        /* thread rows to sum (clamped to nthreads_max) */
+	const unsigned char *sites;
+	bool skip_sites;          /* copy no site row (nsites stays 0) */
+};
+
+static int parse(const struct view *v, struct jm_seg *out)
 {
-	const unsigned char *p = buf;
+	const unsigned char *p = v->buf;
 	struct jm_seg s;
 	uint64_t nrows;
+	uint32_t nthreads;
 	int err;
 
 	memset(out, 0, sizeof *out);
 	memset(&s, 0, sizeof s);
-	err = parse_header(p, len, &s.hdr);
+	err = parse_header(p, v->len, &s.hdr);
 	if (err != 0)
 		return err;
+	nthreads = v->nthreads < s.hdr.nthreads_max ? v->nthreads : s.hdr.nthreads_max;
 	nrows = (uint64_t)s.hdr.narenas * s.hdr.nbins;
 	s.classes = calloc(s.hdr.nbins, sizeof *s.classes);
 	s.arenas = calloc(s.hdr.narenas, sizeof *s.arenas);
@@ -303,7 +323,7 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
 		s.bins[i].size = s.classes[i % s.hdr.nbins].size;
 	}
 
-	for (uint32_t t = 0; t < s.hdr.nthreads_max; t++) {
+	for (uint32_t t = 0; t < nthreads; t++) {
 		const unsigned char *row = p + s.hdr.thread_off + (uint64_t)t * s.hdr.thread_stride;
 		const unsigned char *tb = row + sizeof(struct jmstat_thread);
 		struct jmstat_thread th;
@@ -320,15 +340,25 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
 			s.tcache_nrequests[b] += c.nrequests;
 		}
 	}
-	err = copy_sites(p, &s);
-	if (err != 0)
-		goto fail;
+	/* site_off means something only with a table (nsites_max > 0). */
+	if (!v->skip_sites && s.hdr.nsites_hw > 0) {
+		err = copy_sites(v->sites ? v->sites : p + s.hdr.site_off, &s);
+		if (err != 0)
+			goto fail;
+	}
 	*out = s;
 	return 0;
 
 fail:
 	jm_seg_free(&s);
 	return err;
+}
+
+int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
+{
+	struct view v = { .buf = buf, .len = len, .nthreads = UINT32_MAX };
+
+	return parse(&v, out);
 }
 
 /* -------------------------------------------------------------- reading */
@@ -401,49 +431,103 @@ static int reread_row(int fd, unsigned char *row, uint64_t off, uint32_t size)
 	return JM_SEG_EBUSY;
 }
 
-/* Replaces dst, the buffer's copy of n rows of size bytes at off, by a copy
- * in which every row is consistent. The common case costs three preads:
- * the section (for its seqs), the section again into dst, the section (for
- * its seqs) again; a row whose seq was odd or moved is re-read alone. */
-static int reread_rows(int fd, unsigned char *dst, uint64_t off, uint64_t n, uint32_t size)
+/* n seqlocked rows of size bytes at offset off of the file. */
+struct rows {
+	uint64_t off;
+	uint64_t n;
+	uint32_t size;
+};
+
+static uint64_t rows_end(const struct rows *r)
 {
-	size_t len = (size_t)(n * size);      /* bounded by parse_header */
-	unsigned char *before = malloc(len ? len : 1);
-	unsigned char *after = malloc(len ? len : 1);
-	int err = JM_SEG_ENOMEM;
+	return r->off + r->n * r->size;       /* bounded by parse_header */
+}
 
-	if (before == NULL || after == NULL)
-		goto out;
-	if ((err = pread_full(fd, before, len, off)) != 0)
-		goto out;
-	read_fence();
-	if ((err = pread_full(fd, dst, len, off)) != 0)
-		goto out;
-	read_fence();
-	if ((err = pread_full(fd, after, len, off)) != 0)
-		goto out;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t o = i * size;
-		uint32_t seq = seq_of(before + o);
+/* Makes the copy of the rows in buf (which holds the file's bytes from
+ * offset base on) consistent. That copy came from an earlier read: it is
+ * each row's 'before'. The span [lo, hi) that covers the row sets is read
+ * twice more, behind a fence each: once for the rows, once for their seqs
+ * after. A row whose seq is even and the same in the three reads is taken
+ * from the second; any other is re-read alone (reread_row). So the common
+ * case costs two preads for every row set together. */
+static int settle(int fd, unsigned char *buf, uint64_t base, const struct rows *set, int nset)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	unsigned char *data;
+	size_t span;
+	int err;
 
-		if ((seq & 1) == 0 && seq == seq_of(after + o) && seq == seq_of(dst + o))
+	for (int k = 0; k < nset; k++) {
+		if (set[k].n == 0)
 			continue;
-		if ((err = reread_row(fd, dst + o, off + o, size)) != 0)
-			goto out;
+		lo = set[k].off < lo ? set[k].off : lo;
+		hi = rows_end(&set[k]) > hi ? rows_end(&set[k]) : hi;
 	}
-	err = 0;
-out:
-	free(before);
-	free(after);
+	if (hi <= lo)
+		return 0;
+	span = (size_t)(hi - lo);
+	data = malloc(2 * span);
+	if (data == NULL)
+		return JM_SEG_ENOMEM;
+	read_fence();
+	err = pread_full(fd, data, span, lo);
+	read_fence();
+	if (err == 0)
+		err = pread_full(fd, data + span, span, lo);
+	for (int k = 0; k < nset && err == 0; k++) {
+		for (uint64_t i = 0; i < set[k].n && err == 0; i++) {
+			uint64_t o = set[k].off + i * set[k].size;
+			unsigned char *row = buf + (o - base);
+			const unsigned char *now = data + (o - lo);
+			uint32_t seq = seq_of(row);
+
+			if ((seq & 1) == 0 && seq == seq_of(now) && seq == seq_of(now + span))
+				memcpy(row, now, set[k].size);
+			else
+				err = reread_row(fd, row, o, set[k].size);
+		}
+	}
+	free(data);
 	return err;
+}
+
+/* The end of what parse() needs of the file's first bytes: the header,
+ * class, arena and bin sections and the first nthreads thread rows (all
+ * placed inside the file by parse_header). */
+static uint64_t head_end(const struct jmstat_header *h, uint32_t nthreads)
+{
+	uint64_t ends[5] = {
+		sizeof *h,
+		h->class_off + (uint64_t)h->nbins * h->class_size,
+		h->arena_off + (uint64_t)h->narenas * h->arena_size,
+		h->bin_off + (uint64_t)h->narenas * h->nbins * h->bin_size,
+		h->thread_off + (uint64_t)nthreads * h->thread_stride,
+	};
+	uint64_t end = 0;
+
+	for (int i = 0; i < 5; i++)
+		end = ends[i] > end ? ends[i] : end;
+	return end;
 }
 
 int jm_seg_read_fd(int fd, struct jm_seg *out)
 {
+	return jm_seg_read_fd_flags(fd, 0, out);
+}
+
+/* Reads only what parse() needs, never the whole file: the header, then
+ * the rest of the sections it names up to the thread rows below the
+ * high-water mark (rows above it are zero, and most of the file), then the
+ * site rows below theirs, unless skipped. The arena and bin rows are made
+ * consistent together (settle), as are the site rows. */
+int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out)
+{
 	struct stat st;
 	struct jmstat_header h;
-	unsigned char *buf;
-	size_t len;
+	struct view v;
+	unsigned char *buf = NULL, *sites = NULL;
+	size_t len, have;
+	uint64_t need;
 	int err;
 
 	memset(out, 0, sizeof *out);
@@ -454,34 +538,68 @@ int jm_seg_read_fd(int fd, struct jm_seg *out)
 	if (st.st_size < 0 || (uint64_t)st.st_size > JM_SEG_MAX_SIZE)
 		return JM_SEG_EBOUNDS;
 	len = (size_t)st.st_size;
-	buf = calloc(1, len ? len : 1);
+	have = len < sizeof h ? len : sizeof h;
+	buf = malloc(sizeof h);
 	if (buf == NULL)
 		return JM_SEG_ENOMEM;
-
-	/* Thread rows past the writer's high-water mark are zero: not read
-	 * (they are most of the file). The whole buffer is validated anyway. */
-	size_t need = len;
-	if (len >= sizeof h && (err = pread_full(fd, &h, sizeof h, 0)) == 0 &&
-	    h.magic == JMSTAT_MAGIC && h.version == JMSTAT_VERSION &&
-	    h.nthreads_hw <= h.nthreads_max && h.thread_off <= len &&
-	    h.thread_stride <= len &&
-	    h.thread_off + (uint64_t)h.nthreads_hw * h.thread_stride <= len)
-		need = (size_t)(h.thread_off + (uint64_t)h.nthreads_hw * h.thread_stride);
-	err = pread_full(fd, buf, need, 0);
+	err = pread_full(fd, buf, have, 0);
 	if (err == 0)
 		err = parse_header(buf, len, &h);
 	if (err == 0 && st.st_uid != h.uid)
 		err = JM_SEG_EOWNER;
-	if (err == 0)
-		err = reread_rows(fd, buf + h.arena_off, h.arena_off, h.narenas, h.arena_size);
-	if (err == 0)
-		err = reread_rows(fd, buf + h.bin_off, h.bin_off,
-		                  (uint64_t)h.narenas * h.nbins, h.bin_size);
-	if (err == 0 && h.nsites_hw > 0)
-		err = reread_rows(fd, buf + h.site_off, h.site_off, h.nsites_hw, h.site_stride);
-	if (err == 0)
-		err = jm_seg_parse(buf, len, out);
+	if (err != 0)
+		goto out;
+
+	memset(&v, 0, sizeof v);
+	v.len = len;
+	v.nthreads = h.nthreads_hw < h.nthreads_max ? h.nthreads_hw : h.nthreads_max;
+	v.skip_sites = (flags & JM_SEG_NO_SITES) != 0;
+	need = head_end(&h, v.nthreads);
+	if (need > have) {
+		unsigned char *grown = realloc(buf, (size_t)need);
+
+		if (grown == NULL) {
+			err = JM_SEG_ENOMEM;
+			goto out;
+		}
+		buf = grown;
+		if ((err = pread_full(fd, buf + have, (size_t)need - have, have)) != 0)
+			goto out;
+	}
+	struct rows rows[2] = {
+		{ h.arena_off, h.narenas, h.arena_size },
+		{ h.bin_off, (uint64_t)h.narenas * h.nbins, h.bin_size },
+	};
+	/* One span for both when little lies between them (the writer puts
+	 * the bins right after the arenas); a hostile layout is read apart. */
+	uint64_t gap = rows[0].off < rows[1].off ? rows[1].off - rows_end(&rows[0])
+	                                         : rows[0].off - rows_end(&rows[1]);
+	if (gap <= 4096)
+		err = settle(fd, buf, 0, rows, 2);
+	else if ((err = settle(fd, buf, 0, &rows[0], 1)) == 0)
+		err = settle(fd, buf, 0, &rows[1], 1);
+	if (err != 0)
+		goto out;
+
+	if (!v.skip_sites && h.nsites_hw > 0) {
+		struct rows site_rows = { h.site_off, h.nsites_hw, h.site_stride };
+		size_t bytes = (size_t)(site_rows.n * site_rows.size);
+
+		sites = malloc(bytes);
+		if (sites == NULL) {
+			err = JM_SEG_ENOMEM;
+			goto out;
+		}
+		if ((err = pread_full(fd, sites, bytes, h.site_off)) != 0 ||
+		    (err = settle(fd, sites, h.site_off, &site_rows, 1)) != 0)
+			goto out;
+	}
+	v.buf = buf;
+	v.sites = sites;
+	err = parse(&v, out);
+out:
 	free(buf);
+	free(sites);
 	return err;
 }
 

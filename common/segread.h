@@ -92,6 +92,12 @@ int jm_seg_read_path(const char *path, struct jm_seg *out);
  * gives JM_SEG_ETRUNC. */
 int jm_seg_read_fd(int fd, struct jm_seg *out);
 
+/* jm_seg_read_fd() with flags: JM_SEG_NO_SITES reads no site row (sites
+ * and site_bins stay NULL, nsites 0), for a reader that does not show the
+ * heap profile: a process's site table may be far larger than the rest. */
+#define JM_SEG_NO_SITES 1u
+int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
+
 /* The pure parser: validates everything in buf[0..len) and copies it into
  * *out. A row whose seq is odd gives JM_SEG_EBUSY (the buffer caught the
  * writer in the middle of an update). A header with zero magic (the file
