@@ -41,6 +41,10 @@
 #define PAUSE_WRITES 64u          /* replies queued before a client is not read */
 #define PAUSE_BYTES  (256u << 10) /* bytes queued before a client is not read */
 
+/* Clients refused for the limit since the last tick (one daemon per
+ * process: the loop's thread alone touches it). */
+static unsigned long refusals_this_tick;
+
 struct wreq {
 	uv_write_t req;
 	struct jmd_client *c;
@@ -292,8 +296,14 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (d->nclients > JMD_MAX_CLIENTS) {
-		jmd_log("client %u (pid %d, uid %u) refused: too many clients (limit %u)",
-		        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_CLIENTS);
+		/* One line per tick, and the count of the others at the next:
+		 * a client connecting in a loop must not flood the log. */
+		if (refusals_this_tick++ == 0)
+			jmd_log("client %u (pid %d, uid %u) refused: too many clients (limit %u)",
+			        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_CLIENTS);
+		else
+			jmd_debug("client %u (pid %d, uid %u) refused: too many clients", c->id,
+			          (int)c->peer_pid, (unsigned)c->uid);
 		jmd_client_send(c, jmd_error(d, "too many clients (limit %u)", JMD_MAX_CLIENTS));
 		client_finish(c);
 		return;
@@ -306,6 +316,10 @@ static void on_connection(uv_stream_t *server, int status)
 
 void jmd_server_tick(struct jmd *d)
 {
+	if (refusals_this_tick > 1)
+		jmd_log("%lu more clients refused: too many clients (limit %u)", refusals_this_tick - 1,
+		        JMD_MAX_CLIENTS);
+	refusals_this_tick = 0;
 	for (struct jmd_client *c = d->clients; c; c = c->next) {
 		if (c->closed)
 			continue;

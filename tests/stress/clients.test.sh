@@ -7,7 +7,8 @@
 #     subscribe and never read: the daemon's memory stays bounded (its peak
 #     RSS is checked) and the others are served;
 #  2. flood: 1,000 clients connect at once and each asks ps: the first 256
-#     are answered, the others told "too many clients" or closed, none hangs;
+#     are answered, the others told "too many clients" or closed, none hangs,
+#     and the log gets a line per tick, not one per refused client;
 #  3. waves: 1,000 clients, 200 at a time, one request each: all answered;
 #  4. long lines: clients sending 100 MB lines are told "request too long"
 #     and cut off after 64 KiB; one client sends 100 MB of 60 KB garbage
@@ -162,6 +163,11 @@ check("hung" not in outcome, "clients left hanging: %r" % outcome)
 check(set(outcome) <= {"answered", "too many clients (limit 256)", "closed unanswered"},
       "unexpected outcomes: %r" % outcome)
 check(outcome.get("answered", 0) >= 200, "too few answered: %r" % outcome)
+refusal_lines = sum("refused: too many clients" in l for l in open(log))
+print("flood: %d log lines about the refused clients" % refusal_lines)
+# One line per tick, and a count of the others at the next (server.c).
+check(refusal_lines <= 2 * (dt * 1000 / INTERVAL_MS + 2), "the flood flooded the log: %d lines"
+      % refusal_lines)
 wait_until(lambda: request({"cmd": "version"})["clients"] == 1, "the flood to be gone")
 
 # ---------------------------------------------------------------- 3. waves
@@ -176,6 +182,8 @@ for w in range(nwave // width):
         r = c.read()
         ok += bool(r and r["ok"])
         c.close()
+    # The daemon sees a client leave only when it reads its EOF.
+    wait_until(lambda: request({"cmd": "version"})["clients"] == 1, "wave %d to be gone" % w)
 dt = time.monotonic() - t0
 print("waves: %d clients, %d at a time: %d answered in %.2f s (%.0f connections+requests/s)"
       % (nwave, width, ok, dt, nwave / dt))
