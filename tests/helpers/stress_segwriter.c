@@ -8,7 +8,7 @@
  *       from /proc), with UID in the header, written to PATH (through a
  *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
  *       (default 8, 2, 4); owner=UID:GID: the file's owner (set before
- *       the file takes its name). Header fields overridden after it is built
+ *       the file takes its name); odd: every arena and bin row's seq odd. Header fields overridden after it is built
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
  *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
@@ -125,6 +125,16 @@ static int cmd_write(int argc, char **argv)
 			continue;
 		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
 			continue;
+		if (strcmp(argv[i], "odd") == 0) {
+			/* Every row caught mid-update, as a writer killed while it
+			 * wrote them, or one that wants the reader to spin. */
+			for (uint32_t a = 0; a < p.narenas; a++) {
+				synth_arena(buf, a)->seq |= 1;
+				for (uint32_t b = 0; b < p.nbins; b++)
+					synth_bin(buf, a, b)->seq |= 1;
+			}
+			continue;
+		}
 		if (set_field(synth_hdr(buf), argv[i]) != 0) {
 			fprintf(stderr, "unknown field: %s\n", argv[i]);
 			return 2;

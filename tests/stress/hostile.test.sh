@@ -7,7 +7,8 @@
 #    header's uid): needs root and a second user, else skipped;
 #  - a file read fine, then truncated, then emptied, then written again
 #    in place: dropped with one line, and back once it reads again;
-#  - counts and offsets pointing outside the file, each its own file;
+#  - counts and offsets pointing outside the file, each its own file, and
+#    one whose rows all stay mid-update (odd seq) for ever;
 #  - a symlink to a valid segment, and a FIFO held open by a writer;
 #  - files changed under the reader with no pause (rewritten, bytes
 #    flipped, seqs made odd, truncated and grown, replaced, deleted) by
@@ -109,6 +110,7 @@ outside = [
     ["header_size=%d" % (2**32 - 1)], ["nbins=0"], ["narenas=%d" % (2**32 - 1)],
     ["nbins=300"], ["site_off=%d" % size, "nsites_max=4", "nsites_hw=4"],
     ["nsites_max=%d" % (2**32 - 1), "nsites_hw=%d" % (2**32 - 1)], ["state=9"],
+    ["odd"],                                     # every row mid-update, for ever
 ]
 for fields in outside:
     pid = sleeper()
@@ -117,9 +119,9 @@ for fields in outside:
 
 # ---- a symlink to a valid segment, a FIFO held open
 lpid = sleeper()
-write(lpid, 0)
-os.rename(path(lpid), os.path.join(os.environ["JM_TMP"], "real.%d" % lpid))
-os.symlink(os.path.join(os.environ["JM_TMP"], "real.%d" % lpid), path(lpid))
+real = os.path.join(os.environ["JM_TMP"], "real.%d" % lpid)
+subprocess.run([W, "write", real, str(lpid), "0"], check=True, capture_output=True)
+os.symlink(real, path(lpid))
 bad[lpid] = "symlink to a valid segment"
 fpid = sleeper()
 os.mkfifo(path(fpid))
