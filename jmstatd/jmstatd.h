@@ -42,6 +42,7 @@
 #define JMD_DEAD_KEEP_MS   600000u         /* a dead process's history is kept this long */
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
+#define JMD_RECHECK_TICKS  10u             /* a writer with a pidfd: its /proc (uid) checked every this many ticks */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
@@ -143,6 +144,9 @@ struct jmd_proc {
 	dev_t dev;               /* the file the samples come from */
 	ino_t ino;
 	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */
+	int pidfd;               /* pidfd of the writer, open once it was checked
+	                            through /proc: readable once it exits; -1:
+	                            none (checked through /proc every tick) */
 	double dead_since;       /* unix s; 0 while alive */
 	struct jmd_ring hist;
 	struct jmd_proc *next, *prev; /* in jmd.live or jmd.dead */
@@ -236,6 +240,8 @@ struct jmd {
 	struct jmd_totals host;          /* the latest tick's totals, all processes */
 	uint64_t seg_read_errors;        /* reads of a segment that gave no sample */
 	uint64_t seg_rejected;           /* segment files skipped as bad (one per file) */
+	size_t npidfds;                  /* pidfds open (jmd_proc.pidfd) */
+	size_t max_pidfds;               /* at most: the fd limit less room for the rest */
 
 	/* server.c */
 	uv_pipe_t server;

@@ -26,11 +26,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,10 +167,107 @@ const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
 	return u ? &u->ring : NULL;
 }
 
+/* ------------------------------------------------------------ pidfds */
+
+/* A live process's writer is checked through /proc once (its start time
+ * and uid, jm_seg_check_process), and then through a pidfd: an fd that is
+ * the process itself, readable once it has exited, and that never stands
+ * for another process that took the pid after. So the tick checks it with
+ * one poll() instead of reading two /proc files (which cost more than
+ * reading the segment), and pid reuse stays exact. /proc is read again
+ * every JMD_RECHECK_TICKS (a process may change its real uid). Without a
+ * pidfd (an old kernel, a seccomp filter, the fd budget spent), the writer
+ * is checked through /proc every tick as before. */
+
+static int pidfd_get(struct jmd *d, pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	if (d->npidfds >= d->max_pidfds)
+		return -1;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);   /* close-on-exec */
+	if (fd >= 0)
+		d->npidfds++;
+	return fd;
+#else
+	return -1;
+#endif
+}
+
+static void pidfd_put(struct jmd *d, int fd)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	d->npidfds--;
+}
+
+static bool pidfd_exited(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* Is seg, read from the file st, the one p was sampled from? */
+static bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st)
+{
+	return p->start_ticks == seg->hdr.start_time && p->dev == st->st_dev &&
+	       p->ino == st->st_ino && p->nbins == seg->hdr.nbins &&
+	       p->narenas == seg->hdr.narenas && p->uid == seg->hdr.uid;
+}
+
+/* Is the writer of seg alive and the process it claims to be? As
+ * jm_seg_check_process(). p: the live process of its entry, or NULL. Sets
+ * *pidfd_out to a new pidfd of the writer, for the caller to keep in its
+ * process, or to -1. */
+static int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
+                        const struct stat *st, int *pidfd_out)
+{
+	bool known = p && p->pidfd >= 0 && same_writer(p, seg, st);
+	*pidfd_out = -1;
+	if (known && (d->tick + (uint32_t)p->pid) % JMD_RECHECK_TICKS != 0)
+		return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
+	/* Opened before /proc is read: if the process it stands for is still
+	 * running after, it is the one /proc described. */
+	int fd = known ? p->pidfd : pidfd_get(d, (pid_t)seg->hdr.pid);
+	int rc = jm_seg_check_process(seg);
+	if (rc == 0 && fd >= 0 && pidfd_exited(fd))
+		rc = JM_SEG_EDEAD;
+	if (!known) {
+		if (rc == 0)
+			*pidfd_out = fd;
+		else
+			pidfd_put(d, fd);
+	}
+	return rc;
+}
+
+/* The soft limit on fds raised to the hard one (one pidfd per process);
+ * the pidfds may take all but a reserve for clients, segments and the
+ * rest. */
+static void pidfd_budget(struct jmd *d)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
+		                                                                     : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			struct rlimit up = { want, rl.rlim_max };
+			if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+				rl.rlim_cur = want;
+		}
+	}
+	size_t cur = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (size_t)rl.rlim_cur;
+	d->max_pidfds = cur > 2048 ? cur - 1024 : cur / 2;
+}
+
 /* ------------------------------------------------------------ processes */
 
 static void proc_free(struct jmd_proc *p)
 {
+	if (p->pidfd >= 0)
+		close(p->pidfd);
 	free(p->bins);
 	free(p->bins_prev);
 	free(p->arenas);
@@ -203,6 +303,8 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 		e->proc = NULL;
 	list_unlink(&d->live, p);
 	d->nlive--;
+	pidfd_put(d, p->pidfd);
+	p->pidfd = -1;
 	free(p->bins);
 	free(p->bins_prev);
 	free(p->arenas);
@@ -239,6 +341,7 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 	struct jmd_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->pidfd = -1;
 	p->nbins = s->hdr.nbins;
 	p->narenas = s->hdr.narenas;
 	p->bins = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins));
@@ -453,7 +556,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		entry_bad(d, e, JM_SEG_EIO, err_no, NULL);
 		return;
 	}
-	int rc = jm_seg_read_fd(fd, &seg);
+	int rc = jm_seg_read_fd_flags(fd, JM_SEG_NO_SITES, &seg);   /* sites.c reads those */
 	int err_no = errno;
 	close(fd);
 	if (rc == 0 && seg.hdr.pid != (uint32_t)e->pid) {
@@ -465,7 +568,8 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		return;
 	}
 
-	rc = jm_seg_check_process(&seg);
+	int pidfd;
+	rc = check_writer(d, e->proc, &seg, &st, &pidfd);
 	if (rc == JM_SEG_EDEAD || rc == JM_SEG_EREUSED) {
 		const char *why = rc == JM_SEG_EDEAD ? "its process is gone"
 		                                     : "its pid now belongs to another process";
@@ -489,9 +593,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	}
 
 	struct jmd_proc *p = e->proc;
-	if (p && (p->start_ticks != seg.hdr.start_time || p->dev != st.st_dev ||
-	          p->ino != st.st_ino || p->nbins != seg.hdr.nbins ||
-	          p->narenas != seg.hdr.narenas || p->uid != seg.hdr.uid)) {
+	if (p && !same_writer(p, &seg, &st)) {
 		jmd_proc_retire(d, p, "a new segment replaced its own");
 		p = NULL;
 	}
@@ -499,11 +601,14 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		p = proc_new(d, &seg, &st);
 		if (!p) {
 			jmd_log("out of memory tracking process %d", (int)e->pid);
+			pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
 			return;
 		}
 		e->proc = p;
 	}
+	if (pidfd >= 0)
+		p->pidfd = pidfd;      /* -1 before: check_writer opens none otherwise */
 	if (e->logged)
 		jmd_debug("%s reads again", e->name);
 	e->logged = false;
@@ -637,6 +742,7 @@ int jmd_sample_init(struct jmd *d)
 	if (d->clk_tck <= 0)
 		d->clk_tck = 100;
 	d->boot_time = read_boot_time();
+	pidfd_budget(d);
 	d->hist_max = (JMD_HISTORY_MS + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
 	if (!d->tick_time)
