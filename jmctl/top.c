@@ -806,8 +806,9 @@ static int take_update(struct top *t)
 		else
 			fprintf(stderr, "jmctl: %s: jmstatd ended the subscription: %s\n",
 			        t->c.path, msg[0] ? msg : "error without a message");
-		json_decref(u);
-		return strncmp(msg, "no such process", 15) == 0 ? -ENOENT : -EPROTO;
+		int rc = strncmp(msg, "no such process", 15) == 0 ? -ENOENT : -EPROTO;
+		json_decref(u);   /* msg points into u */
+		return rc;
 	}
 	json_decref(t->last);
 	t->last = u;
