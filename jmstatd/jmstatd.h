@@ -199,6 +199,15 @@ struct jmd_client {
 	struct jmd_client *next, *prev;
 };
 
+/* A reply kept as text while what it shows is unchanged (commands.c). */
+#define JMD_REPLY_CACHE 4u               /* viewers whose ps reply is kept */
+struct jmd_reply_cache {
+	uint64_t gen;                    /* jmd.view_gen + 1 when it was built; 0: empty */
+	uid_t uid;                       /* the viewer it was built for */
+	char *text;                      /* the reply, no newline */
+	size_t len;
+};
+
 /* ------------------------------------------------------------ daemon */
 
 struct jmd {
@@ -238,6 +247,10 @@ struct jmd {
 	bool late;                       /* ticks take longer than the interval */
 	bool in_tick;                    /* the tick's sampling loop is running */
 	struct jmd_totals host;          /* the latest tick's totals, all processes */
+	uint64_t view_gen;               /* bumped whenever what ps shows may change: a
+	                                    tick began, a process was sampled, or left
+	                                    the live view. Replies kept as text
+	                                    (jmd.ps_cache) are good while it stays */
 	uint64_t seg_read_errors;        /* reads of a segment that gave no sample */
 	uint64_t seg_rejected;           /* segment files skipped as bad (one per file) */
 	size_t npidfds;                  /* pidfds open (jmd_proc.pidfd) */
@@ -251,6 +264,9 @@ struct jmd {
 	struct jmd_client *clients;
 	size_t nclients;
 	unsigned next_client_id;
+
+	/* commands.c */
+	struct jmd_reply_cache ps_cache[JMD_REPLY_CACHE];
 
 	struct jmd_alerts *alerts;       /* alerts.c */
 	struct jmd_metrics *metrics;     /* metrics.c and http.c; NULL without --metrics */
@@ -299,12 +315,19 @@ json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
 json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
+/* If line is a ps request, the reply as text (no newline, *len bytes),
+ * owned by the daemon and good until the next request; else NULL, and
+ * jmd_request() answers it. */
+const char *jmd_request_cached(struct jmd *d, uid_t uid, const char *line, size_t len,
+                               size_t *text_len);
+void jmd_commands_fini(struct jmd *d);       /* frees the replies kept */
 
 /* ------------------------------------------------------------ server.c */
 int jmd_server_start(struct jmd *d);
 void jmd_server_stop(struct jmd *d);
 void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck clients */
 void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
+void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /* copies it */
 int jmd_default_socket_path(char **out);
 
 /* ------------------------------------------------------------ metrics.c */

@@ -285,6 +285,7 @@ out_loop:
 	jmd_metrics_fini(d);
 	jmd_entries_free(d);
 	jmd_sample_fini(d);
+	jmd_commands_fini(d);
 	free_options(&d->opt);
 	return status;
 }

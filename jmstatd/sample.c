@@ -303,6 +303,7 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 		e->proc = NULL;
 	list_unlink(&d->live, p);
 	d->nlive--;
+	d->view_gen++;
 	pidfd_put(d, p->pidfd);
 	p->pidfd = -1;
 	free(p->bins);
@@ -453,6 +454,7 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	p->read_ns = now;
 	if (d->in_tick)
 		p->sampled_tick = d->tick;
+	d->view_gen++;
 }
 
 /* Lines about bad segments share one budget: a burst of BAD_LOG_BURST,
@@ -684,6 +686,7 @@ void jmd_tick(struct jmd *d)
 	uint64_t t0 = uv_hrtime();
 	d->tick++;
 	d->now = unix_now_ms();
+	d->view_gen++;
 	d->tick_time[d->tick % d->hist_max] = d->now;
 
 	d->in_tick = true;

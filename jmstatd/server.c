@@ -130,39 +130,33 @@ static void on_written(uv_write_t *req, int status)
 	}
 }
 
-void jmd_client_send(struct jmd_client *c, json_t *reply)
+/* A client with more than JMD_MAX_OUTPUT bytes of replies unread is
+ * dropped (it is not reading, so it cannot be told). */
+static bool output_full(struct jmd_client *c)
 {
-	if (!reply)
-		return;
-	if (c->closed) {
-		json_decref(reply);
-		return;
-	}
 	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
-	if (queued > JMD_MAX_OUTPUT) {
-		jmd_log("client %u (pid %d, uid %u) dropped: %zu bytes of replies unread (limit %u)",
-		        c->id, (int)c->peer_pid, (unsigned)c->uid, queued, JMD_MAX_OUTPUT);
-		json_decref(reply);
-		client_close(c);
-		return;
-	}
-	char *s = json_dumps(reply, JMD_JSON_FLAGS);
-	json_decref(reply);
-	struct wreq *w = s ? malloc(sizeof(*w)) : NULL;
-	size_t len = s ? strlen(s) : 0;
-	char *data = w ? realloc(s, len + 1) : NULL;
-	if (!data) {
+	if (queued <= JMD_MAX_OUTPUT)
+		return false;
+	jmd_log("client %u (pid %d, uid %u) dropped: %zu bytes of replies unread (limit %u)",
+	        c->id, (int)c->peer_pid, (unsigned)c->uid, queued, JMD_MAX_OUTPUT);
+	client_close(c);
+	return true;
+}
+
+/* Writes data (malloc'd, len bytes, its newline included), which it takes. */
+static void queue_reply(struct jmd_client *c, char *data, size_t len)
+{
+	struct wreq *w = malloc(sizeof(*w));
+	if (!w) {
 		jmd_log("client %u dropped: out of memory for its reply", c->id);
-		free(s);
-		free(w);
+		free(data);
 		client_close(c);
 		return;
 	}
-	data[len] = '\n';
 	w->c = c;
 	w->data = data;
-	w->len = len + 1;
-	uv_buf_t buf = uv_buf_init(data, (unsigned)(len + 1));
+	w->len = len;
+	uv_buf_t buf = uv_buf_init(data, (unsigned)len);
 	int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
 	if (rc < 0) {
 		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(rc));
@@ -174,9 +168,53 @@ void jmd_client_send(struct jmd_client *c, json_t *reply)
 	c->nwrites++;
 }
 
+void jmd_client_send(struct jmd_client *c, json_t *reply)
+{
+	if (!reply)
+		return;
+	if (c->closed || output_full(c)) {
+		json_decref(reply);
+		return;
+	}
+	char *s = json_dumps(reply, JMD_JSON_FLAGS);
+	json_decref(reply);
+	size_t len = s ? strlen(s) : 0;
+	char *data = s ? realloc(s, len + 1) : NULL;
+	if (!data) {
+		jmd_log("client %u dropped: out of memory for its reply", c->id);
+		free(s);
+		client_close(c);
+		return;
+	}
+	data[len] = '\n';
+	queue_reply(c, data, len + 1);
+}
+
+void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
+{
+	if (c->closed || output_full(c))
+		return;
+	char *data = malloc(len + 1);
+	if (!data) {
+		jmd_log("client %u dropped: out of memory for its reply", c->id);
+		client_close(c);
+		return;
+	}
+	memcpy(data, text, len);
+	data[len] = '\n';
+	queue_reply(c, data, len + 1);
+}
+
+/* ps, the request asked most, is answered from text kept per viewer
+ * (commands.c); any other through jmd_request(). */
 static void handle_line(struct jmd_client *c, char *line, size_t len)
 {
-	jmd_client_send(c, jmd_request(c->d, c->uid, c, line, len));
+	size_t n;
+	const char *text = jmd_request_cached(c->d, c->uid, line, len, &n);
+	if (text)
+		jmd_client_send_text(c, text, n);
+	else
+		jmd_client_send(c, jmd_request(c->d, c->uid, c, line, len));
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

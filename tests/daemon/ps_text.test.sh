@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# timeout: 120
+# The ps reply is written as text and kept per viewer until what it shows
+# changes (commands.c): it must be byte for byte the object jansson dumps
+# for the same processes (the subscribe reply still builds it that way),
+# escape what a writer may put in its exe name, and follow processes that
+# come and go between ticks (the interval here is an hour: after the
+# first tick only the directory watch changes the view).
+. "$(dirname "$0")/lib.sh"
+need_segments
+
+JMD_INTERVAL=3600000 jmd_start
+JMD_INTERVAL=3600000 jmd_py - <<'EOF2' || die "ps as text"
+from jmd import *
+import struct
+
+def raw(obj):
+    c = Client()
+    try:
+        c.send_raw((json.dumps(obj) + "\n").encode())
+        line = c.readline()
+        check(line is not None, "no reply to %r" % obj)
+        return line
+    finally:
+        c.close()
+
+def same_as_subscribe():
+    """ps and the host and processes of a subscribe reply, both now."""
+    a = raw({"cmd": "ps"})
+    b = raw({"cmd": "subscribe"})
+    cut = b.index(b',"bins":')
+    check(a == b[:cut] + b"}", "ps differs from what jansson dumps:\n%r\n%r" % (a, b[:cut] + b"}"))
+    return json.loads(a)
+
+h = Holder()
+wait_until(lambda: ps_pids().get(h.pid), "pid %d in ps without a tick" % h.pid, timeout=20)
+h.cmd("alloc 100 1000")
+r = same_as_subscribe()
+check(raw({"cmd": "ps"}) == raw({"cmd": "ps"}), "two ps replies of one view differ")
+
+# Exe names with quotes, backslashes, control and non-ASCII bytes, as a
+# writer may publish them: copies of h's segment for plain sleeps.
+seg = bytearray(open(h.segment(), "rb").read())
+names = [b'we"ird\\na\x01me', b'caf\xc3\xa9', b'tab\there/slash', b'\\\\\\"']
+kids = []
+for name in names:
+    k = subprocess.Popen(["sleep", "600"])
+    kids.append(k)
+    with open("/proc/%d/stat" % k.pid) as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    struct.pack_into("<I", seg, 28, k.pid)
+    struct.pack_into("<Q", seg, 32, start)
+    seg[56:56 + 64] = name + b"\0" * (64 - len(name))
+    path = os.path.join(STATS_DIR, "jmalloc.%d.stats" % k.pid)
+    with open(path + ".tmp", "wb") as f:
+        f.write(seg)
+    os.rename(path + ".tmp", path)
+wait_until(lambda: all(k.pid in ps_pids() for k in kids), "the forged segments in ps", timeout=20)
+r = same_as_subscribe()
+shown = {p["pid"]: p["exe"] for p in r["processes"]}
+for k, name in zip(kids, names):
+    want = "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in name)
+    check(shown[k.pid] == want, "exe of %d: %r, expected %r" % (k.pid, shown[k.pid], want))
+
+# Leaving between ticks: the kept reply must not outlive them.
+for k in kids:
+    k.kill()
+    k.wait()
+    os.unlink(os.path.join(STATS_DIR, "jmalloc.%d.stats" % k.pid))
+h.exit()
+wait_until(lambda: not set(ps_pids()) & ({h.pid} | {k.pid for k in kids}),
+           "the processes gone from ps without a tick", timeout=20)
+same_as_subscribe()
+EOF2
+jmd_stop
+echo "ok"
