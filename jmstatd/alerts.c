@@ -1119,19 +1119,25 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 			double ratio = jmd_frag_ratio(p->tot.active, p->tot.allocated);
 			double wasted = p->tot.active > p->tot.allocated ?
 			                (double)(p->tot.active - p->tot.allocated) : 0.0;
+			bool trigger = ratio > r->threshold && wasted > r->min_bytes;
+			/* The message only for an alert there is or will be: formatted
+			 * for every process every tick, it was most of this function. */
+			if (!trigger && !alert_find(A, r->name, p->pid, p->start_ticks, 0))
+				break;
 			snprintf(msg, sizeof(msg), "fragmentation %s: %s of %s active not allocated "
 			         "(rule: above %s with over %s)", fmt_pct(b1, sizeof(b1), ratio),
 			         fmt_bytes(b2, sizeof(b2), wasted),
 			         fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
 			         fmt_pct(b4, sizeof(b4), r->threshold),
 			         fmt_bytes(b5, sizeof(b5), r->min_bytes));
-			step(A, r, (int)i, p, 0, ratio, wasted,
-			     ratio > r->threshold && wasted > r->min_bytes,
+			step(A, r, (int)i, p, 0, ratio, wasted, trigger,
 			     ratio < r->clear || wasted < r->clear_bytes, msg);
 			break;
 		}
 		case KIND_GROWTH: {
 			double low, g = growth_of(d, p, r, &low);
+			if (g <= r->threshold && !alert_find(A, r->name, p->pid, p->start_ticks, 0))
+				break;
 			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s)",
 			         metric_names[r->metric], fmt_bytes(b1, sizeof(b1), g),
 			         fmt_dur(b2, sizeof(b2), r->window_s), fmt_bytes(b3, sizeof(b3), low),
