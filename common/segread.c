@@ -269,6 +269,8 @@ struct view {
 	uint32_t nthreads;        /* thread rows to sum (clamped to nthreads_max) */
 	const unsigned char *sites;
 	bool skip_sites;          /* copy no site row (nsites stays 0) */
+	uint64_t rows_gen;        /* not 0: the arena and bin rows are as they
+	                             were at this generation; not copied */
 };
 
 static int parse(const struct view *v, struct jm_seg *out)
@@ -285,31 +287,41 @@ static int parse(const struct view *v, struct jm_seg *out)
 	if (err != 0)
 		return err;
 	nthreads = v->nthreads < s.hdr.nthreads_max ? v->nthreads : s.hdr.nthreads_max;
-	nrows = (uint64_t)s.hdr.narenas * s.hdr.nbins;
+	/* Rows as they were at a generation the caller has are not copied. */
+	nrows = v->rows_gen ? 0 : (uint64_t)s.hdr.narenas * s.hdr.nbins;
 	s.classes = calloc(s.hdr.nbins, sizeof *s.classes);
-	s.arenas = calloc(s.hdr.narenas, sizeof *s.arenas);
-	s.bins = calloc(nrows, sizeof *s.bins);
+	s.arenas = nrows ? calloc(s.hdr.narenas, sizeof *s.arenas) : NULL;
+	s.bins = nrows ? calloc(nrows, sizeof *s.bins) : NULL;
 	s.tcache_ncached = calloc(s.hdr.nbins, sizeof *s.tcache_ncached);
 	s.tcache_nrequests = calloc(s.hdr.nbins, sizeof *s.tcache_nrequests);
-	if (!s.classes || !s.arenas || !s.bins || !s.tcache_ncached || !s.tcache_nrequests) {
+	if (!s.classes || (nrows && (!s.arenas || !s.bins)) || !s.tcache_ncached ||
+	    !s.tcache_nrequests) {
 		err = JM_SEG_ENOMEM;
 		goto fail;
 	}
 
 	/* The section sizes were checked: each is exactly its array. */
 	memcpy(s.classes, p + s.hdr.class_off, s.hdr.nbins * sizeof *s.classes);
-	memcpy(s.arenas, p + s.hdr.arena_off, s.hdr.narenas * sizeof *s.arenas);
-	memcpy(s.bins, p + s.hdr.bin_off, nrows * sizeof *s.bins);
 	err = check_classes(&s);
 	if (err != 0)
 		goto fail;
-	for (uint32_t a = 0; a < s.hdr.narenas; a++) {
-		if (s.arenas[a].seq & 1) {
-			err = JM_SEG_EBUSY;
-			goto fail;
+	if (v->rows_gen != 0) {
+		s.rows_gen = v->rows_gen;
+		s.rows_unchanged = true;
+	} else {
+		memcpy(s.arenas, p + s.hdr.arena_off, s.hdr.narenas * sizeof *s.arenas);
+		memcpy(s.bins, p + s.hdr.bin_off, nrows * sizeof *s.bins);
+		s.rows_gen = 1;
+		for (uint32_t a = 0; a < s.hdr.narenas; a++) {
+			if (s.arenas[a].seq & 1) {
+				err = JM_SEG_EBUSY;
+				goto fail;
+			}
+			s.rows_gen += s.arenas[a].seq;
 		}
 	}
 	for (uint64_t i = 0; i < nrows; i++) {
+		s.rows_gen += s.bins[i].seq;
 		if (s.bins[i].seq & 1) {
 			err = JM_SEG_EBUSY;
 			goto fail;
@@ -510,17 +522,39 @@ static uint64_t head_end(const struct jmstat_header *h, uint32_t nthreads)
 	return end;
 }
 
+/* The generation of the rows in buf (which holds the file from offset 0),
+ * as jm_seg.rows_gen; 0 if a row is being written. */
+static uint64_t rows_gen_of(const unsigned char *buf, const struct rows *set, int nset)
+{
+	uint64_t gen = 1;
+	for (int k = 0; k < nset; k++) {
+		for (uint64_t i = 0; i < set[k].n; i++) {
+			uint32_t seq = seq_of(buf + set[k].off + i * set[k].size);
+			if (seq & 1)
+				return 0;
+			gen += seq;
+		}
+	}
+	return gen;
+}
+
 int jm_seg_read_fd(int fd, struct jm_seg *out)
 {
-	return jm_seg_read_fd_flags(fd, 0, out);
+	return jm_seg_read_fd_since(fd, 0, 0, out);
+}
+
+int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out)
+{
+	return jm_seg_read_fd_since(fd, flags, 0, out);
 }
 
 /* Reads only what parse() needs, never the whole file: the header, then
  * the rest of the sections it names up to the thread rows below the
  * high-water mark (rows above it are zero, and most of the file), then the
  * site rows below theirs, unless skipped. The arena and bin rows are made
- * consistent together (settle), as are the site rows. */
-int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out)
+ * consistent together (settle), unless they are as they were at since;
+ * the site rows apart. */
+int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *out)
 {
 	struct stat st;
 	struct jmstat_header h;
@@ -574,7 +608,9 @@ int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out)
 	 * the bins right after the arenas); a hostile layout is read apart. */
 	uint64_t gap = rows[0].off < rows[1].off ? rows[1].off - rows_end(&rows[0])
 	                                         : rows[0].off - rows_end(&rows[1]);
-	if (gap <= 4096)
+	if (since != 0 && rows_gen_of(buf, rows, 2) == since)
+		v.rows_gen = since;
+	else if (gap <= 4096)
 		err = settle(fd, buf, 0, rows, 2);
 	else if ((err = settle(fd, buf, 0, &rows[0], 1)) == 0)
 		err = settle(fd, buf, 0, &rows[1], 1);
@@ -708,7 +744,7 @@ int jm_seg_check_process(const struct jm_seg *seg)
 	const char *uid_line;
 	uint64_t start_time;
 	unsigned long uid;
-	char state;
+	char state = 0;
 	int dfd, err;
 
 	if (pid <= 0)

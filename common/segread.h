@@ -16,6 +16,7 @@
 #define JM_SEGREAD_H
 
 #include "jmstat.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,6 +49,15 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   at site_bins[i * (nbins + 1) + b], the
 	                                   last one large and huge */
 	uint32_t nsites;                /* = hdr.nsites_hw (0: no profile) */
+	uint64_t rows_gen;              /* the generation of the arena and bin rows:
+	                                   one plus the sum of their seqs, never 0.
+	                                   A writer only ever moves a row's seq up
+	                                   (by 2 an update), so while it stays
+	                                   the same no row has changed */
+	bool rows_unchanged;            /* jm_seg_read_fd_since() found every row
+	                                   as it was at the generation it was given:
+	                                   arenas and bins are NULL (the caller has
+	                                   them from that read) */
 };
 
 enum jm_seg_err {
@@ -97,6 +107,15 @@ int jm_seg_read_fd(int fd, struct jm_seg *out);
  * heap profile: a process's site table may be far larger than the rest. */
 #define JM_SEG_NO_SITES 1u
 int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
+
+/* jm_seg_read_fd_flags() for a reader that reads the same file again and
+ * again, with the rows_gen of its latest read of it (0: none). When every
+ * arena and bin row still has the seq it had then (even), the rows are not
+ * read again: each was, at the moment its seq was read, what that read
+ * copied. Then rows_unchanged is set and arenas and bins are NULL; the
+ * header, classes, thread-cache sums and sites are read as always. An
+ * idle process costs one read of its first pages instead of three. */
+int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t rows_gen, struct jm_seg *out);
 
 /* The pure parser: validates everything in buf[0..len) and copies it into
  * *out. A row whose seq is odd gives JM_SEG_EBUSY (the buffer caught the

@@ -70,6 +70,7 @@ struct jmd_bin {
 	uint64_t nmalloc;        /* counters summed over arenas */
 	uint64_t ndalloc;
 	uint64_t nrequests;      /* the bins' plus the live thread caches' */
+	uint64_t nrequests_bins; /* the bins' alone */
 	uint64_t curregs;        /* regions out of the bins, cached ones included */
 	uint64_t cached;         /* regions sitting in live thread caches */
 	uint64_t inuse;          /* curregs - cached, clamped at 0 */
@@ -141,6 +142,8 @@ struct jmd_proc {
 	uint64_t alloc_total;    /* allocation events since start */
 	uint64_t free_total;     /* allocation events less objects live now */
 	uint64_t read_ns;        /* CLOCK_MONOTONIC of the latest read */
+	uint64_t rows_gen;       /* jm_seg.rows_gen of the latest read: its rows
+	                            are not read again while it holds */
 	dev_t dev;               /* the file the samples come from */
 	ino_t ino;
 	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */

@@ -385,11 +385,16 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	struct jmd_totals t = { .processes = 1 };
 	uint64_t small_alloc = 0, live_objects = 0, alloc_total = 0;
 
+	/* Rows unchanged since the sample before (an idle process): what is
+	 * summed from them is as it was; only the thread caches are new. */
+	bool rows = !s->rows_unchanged;
 	for (uint32_t a = 0; a < narenas; a++) {
 		struct jmd_arena *ar = &p->arenas[a];
-		ar->raw = s->arenas[a];
-		ar->allocated = ar->raw.allocated_large + ar->raw.allocated_huge;
-		ar->small_wasted = 0;
+		if (rows) {
+			ar->raw = s->arenas[a];
+			ar->allocated = ar->raw.allocated_large + ar->raw.allocated_huge;
+			ar->small_wasted = 0;
+		}
 		t.active += ar->raw.active;
 		t.mapped += ar->raw.mapped;
 		t.dirty += ar->raw.dirty;
@@ -402,26 +407,30 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	for (uint32_t b = 0; b < nbins; b++) {
 		struct jmd_bin *bin = &p->bins[b];
 		const struct jmstat_class *cl = &s->classes[b];
-		memset(bin, 0, sizeof(*bin));
-		bin->size = cl->size;
-		bin->regs_per_run = cl->regs_per_run;
-		bin->run_size = cl->run_size;
-		for (uint32_t a = 0; a < narenas; a++) {
-			const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
-			bin->nmalloc += row->nmalloc;
-			bin->ndalloc += row->ndalloc;
-			bin->nrequests += row->nrequests;
-			bin->curregs += row->curregs;
-			bin->curruns += row->curruns;
-			bin->nruns += row->nruns;
-			bin->nfills += row->nfills;
-			bin->nflushes += row->nflushes;
-			bin->lock_contended += row->lock_contended;
-			struct jmd_arena *ar = &p->arenas[a];
-			ar->allocated += row->curregs * cl->size;
-			ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
+		if (!rows) {
+			*bin = p->bins_prev[b];
+		} else {
+			memset(bin, 0, sizeof(*bin));
+			bin->size = cl->size;
+			bin->regs_per_run = cl->regs_per_run;
+			bin->run_size = cl->run_size;
+			for (uint32_t a = 0; a < narenas; a++) {
+				const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
+				bin->nmalloc += row->nmalloc;
+				bin->ndalloc += row->ndalloc;
+				bin->nrequests_bins += row->nrequests;
+				bin->curregs += row->curregs;
+				bin->curruns += row->curruns;
+				bin->nruns += row->nruns;
+				bin->nfills += row->nfills;
+				bin->nflushes += row->nflushes;
+				bin->lock_contended += row->lock_contended;
+				struct jmd_arena *ar = &p->arenas[a];
+				ar->allocated += row->curregs * cl->size;
+				ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
+			}
 		}
-		bin->nrequests += s->tcache_nrequests[b];
+		bin->nrequests = bin->nrequests_bins + s->tcache_nrequests[b];
 		bin->cached = s->tcache_ncached[b];
 		bin->inuse = sub0(bin->curregs, bin->cached);
 		bin->capacity = bin->curruns * bin->regs_per_run;
@@ -451,6 +460,7 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	p->free_total = free_total;
 	p->tot = t;
 	p->nthreads = s->nthreads_live;
+	p->rows_gen = s->rows_gen;
 	p->read_ns = now;
 	if (d->in_tick)
 		p->sampled_tick = d->tick;
@@ -558,7 +568,16 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		entry_bad(d, e, JM_SEG_EIO, err_no, NULL);
 		return;
 	}
-	int rc = jm_seg_read_fd_flags(fd, JM_SEG_NO_SITES, &seg);   /* sites.c reads those */
+	/* The rows of a file read before are not read again while unchanged;
+	 * sites.c reads the sites. */
+	struct jmd_proc *known = e->proc && e->proc->dev == st.st_dev && e->proc->ino == st.st_ino
+	                         ? e->proc : NULL;
+	int rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, known ? known->rows_gen : 0, &seg);
+	if (rc == 0 && seg.rows_unchanged && !same_writer(known, &seg, &st)) {
+		/* Its header no longer matches what its rows were summed for. */
+		jm_seg_free(&seg);
+		rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, 0, &seg);
+	}
 	int err_no = errno;
 	close(fd);
 	if (rc == 0 && seg.hdr.pid != (uint32_t)e->pid) {

@@ -1,0 +1,221 @@
+/*
+ * test_segread_gen.c: reading the same segment again and again
+ * (jm_seg_read_fd_since, common/segread.c).
+ *
+ * jmstatd reads every segment each interval, and most processes are idle
+ * between two reads: while every arena and bin row keeps its seq, the rows
+ * are not read again (rows_unchanged, arenas and bins NULL). These tests
+ * hold it to that, and to everything else being read as always: a row
+ * updated (seq moved by 2), a row being written (seq odd), the thread
+ * caches (plain words, no seq) and the header, against a full read of the
+ * same file.
+ */
+#include "segread.c"
+#include "../fuzz/segsynth.h"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+static char tmpdir[4096];
+static char path[4200];
+
+static void write_file(const unsigned char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+static int read_since(uint64_t gen, unsigned flags, struct jm_seg *seg)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	assert_true(fd >= 0);
+	err = jm_seg_read_fd_since(fd, flags, gen, seg);
+	close(fd);
+	return err;
+}
+
+static unsigned char *build(struct synth *p, size_t *len)
+{
+	*p = synth_self(5, 3, 4);
+	p->nsites_max = 8;
+	p->nsites_hw = 5;
+	snprintf(path, sizeof path, "%s/jmalloc.%d.stats", tmpdir, (int)getpid());
+	return synth_build(p, len);
+}
+
+/* What a read gives besides the rows must be the same either way. */
+static void assert_same_rest(const struct jm_seg *a, const struct jm_seg *b)
+{
+	assert_memory_equal(&a->hdr, &b->hdr, sizeof a->hdr);
+	assert_memory_equal(a->classes, b->classes, a->hdr.nbins * sizeof *a->classes);
+	assert_memory_equal(a->tcache_ncached, b->tcache_ncached,
+	                    a->hdr.nbins * sizeof *a->tcache_ncached);
+	assert_memory_equal(a->tcache_nrequests, b->tcache_nrequests,
+	                    a->hdr.nbins * sizeof *a->tcache_nrequests);
+	assert_int_equal(a->nthreads_live, b->nthreads_live);
+	assert_int_equal(a->nsites, b->nsites);
+}
+
+static void test_unchanged(void **state)
+{
+	struct synth p;
+	struct jm_seg full, again, parsed;
+	size_t len;
+	unsigned char *buf = build(&p, &len);
+
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &full), 0);
+	assert_false(full.rows_unchanged);
+	assert_non_null(full.arenas);
+	assert_non_null(full.bins);
+	assert_true(full.rows_gen != 0);
+
+	/* The pure parser counts the same generation. */
+	assert_int_equal(jm_seg_parse(buf, len, &parsed), 0);
+	assert_int_equal(parsed.rows_gen, full.rows_gen);
+	jm_seg_free(&parsed);
+
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_null(again.arenas);
+	assert_null(again.bins);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	assert_same_rest(&full, &again);
+
+	/* Another generation than the file's: read in full. */
+	jm_seg_free(&again);
+	assert_int_equal(read_since(full.rows_gen + 2, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_non_null(again.bins);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	jm_seg_free(&again);
+	jm_seg_free(&full);
+	unlink(path);
+	free(buf);
+}
+
+/* One row updated as the writer does (seq up by 2): read in full, with
+ * the new value and the new generation. */
+static void test_row_updated(void **state)
+{
+	struct synth p;
+	struct jm_seg full, again;
+	size_t len;
+	unsigned char *buf = build(&p, &len);
+
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &full), 0);
+	synth_bin(buf, 2, 4)->nmalloc += 1000;
+	synth_bin(buf, 2, 4)->seq += 2;
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.rows_gen, full.rows_gen + 2);
+	assert_int_equal(again.bins[2 * p.nbins + 4].nmalloc, full.bins[2 * p.nbins + 4].nmalloc + 1000);
+	jm_seg_free(&again);
+
+	synth_arena(buf, 1)->mapped += 4096;
+	synth_arena(buf, 1)->seq += 2;
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen + 2, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.arenas[1].mapped, full.arenas[1].mapped + 4096);
+	jm_seg_free(&again);
+	jm_seg_free(&full);
+	unlink(path);
+	free(buf);
+}
+
+/* A row being written (seq odd) is never taken for unchanged, even when
+ * the sum of the seqs comes out the same: the file reader retries it and
+ * reports it busy, as it does without a generation. */
+static void test_row_odd(void **state)
+{
+	struct synth p;
+	struct jm_seg full, again;
+	size_t len;
+	unsigned char *buf = build(&p, &len);
+
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &full), 0);
+	synth_bin(buf, 0, 0)->seq += 1;
+	synth_bin(buf, 0, 1)->seq -= 1;          /* the sum is unchanged */
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), JM_SEG_EBUSY);
+	jm_seg_free(&full);
+	unlink(path);
+	free(buf);
+}
+
+/* The thread caches carry no seq: they are read every time, rows
+ * unchanged or not; so are the header's counts and the sites. */
+static void test_caches_and_header(void **state)
+{
+	struct synth p;
+	struct jm_seg full, again, fresh;
+	size_t len;
+	unsigned char *buf = build(&p, &len);
+	uint32_t t;
+
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &full), 0);
+	for (t = 0; t < p.nthreads_max && !synth_thread_live(t); t++)
+		;
+	assert_true(t < p.nthreads_max);
+	synth_tcache(buf, t, 3)->nrequests += 77;
+	synth_tcache(buf, t, 3)->ncached += 5;
+	synth_hdr(buf)->sites_dropped += 9;
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_int_equal(again.tcache_nrequests[3], full.tcache_nrequests[3] + 77);
+	assert_int_equal(again.tcache_ncached[3], full.tcache_ncached[3] + 5);
+	assert_int_equal(again.hdr.sites_dropped, full.hdr.sites_dropped + 9);
+	assert_int_equal(read_since(0, 0, &fresh), 0);
+	assert_same_rest(&fresh, &again);
+	assert_int_equal(again.nsites, p.nsites_hw);
+	jm_seg_free(&fresh);
+	jm_seg_free(&again);
+
+	/* Sites skipped on request, rows unchanged or not. */
+	assert_int_equal(read_since(full.rows_gen, JM_SEG_NO_SITES, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_int_equal(again.nsites, 0);
+	assert_null(again.sites);
+	assert_null(again.site_bins);
+	jm_seg_free(&again);
+	jm_seg_free(&full);
+	unlink(path);
+	free(buf);
+}
+
+static int setup_tmpdir(void **state)
+{
+	const char *base = getenv("JM_TMP");
+
+	snprintf(tmpdir, sizeof tmpdir, "%s/segread_gen.XXXXXX", base && *base ? base : "/tmp");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	return rmdir(tmpdir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unchanged),
+		cmocka_unit_test(test_row_updated),
+		cmocka_unit_test(test_row_odd),
+		cmocka_unit_test(test_caches_and_header),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
+}
