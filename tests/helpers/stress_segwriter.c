@@ -163,6 +163,24 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Puts a whole new file at path and opens it. The daemon may remove it
+ * between the two (a byte flipped in its start time makes it the segment
+ * of a reused pid, which jmstatd removes): then again. */
+static int fresh_file(const char *path, const unsigned char *buf, size_t len)
+{
+	for (int i = 0; i < 1000; i++) {
+		int fd;
+		put_file(path, buf, len);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOENT)
+			break;
+	}
+	die(path);
+	return -1;
+}
+
 static int cmd_churn(int argc, char **argv)
 {
 	struct synth p = params(argc, argv, 5);
@@ -172,10 +190,7 @@ static int cmd_churn(int argc, char **argv)
 	unsigned long changes = 0;
 	int fd;
 
-	put_file(argv[1], good, len);
-	fd = open(argv[1], O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		die(argv[1]);
+	fd = fresh_file(argv[1], good, len);
 	while (now() < end) {
 		unsigned op = (unsigned)(next() % 256);
 		size_t off = (size_t)(next() % len);
@@ -212,18 +227,12 @@ static int cmd_churn(int argc, char **argv)
 			break;
 		case 6:    /* a new file in its place */
 			close(fd);
-			put_file(argv[1], good, len);
-			fd = open(argv[1], O_RDWR | O_CLOEXEC);
-			if (fd < 0)
-				die(argv[1]);
+			fd = fresh_file(argv[1], good, len);
 			break;
 		case 7:    /* gone, then back */
 			close(fd);
 			unlink(argv[1]);
-			put_file(argv[1], good, len);
-			fd = open(argv[1], O_RDWR | O_CLOEXEC);
-			if (fd < 0)
-				die(argv[1]);
+			fd = fresh_file(argv[1], good, len);
 			break;
 		}
 		changes++;
