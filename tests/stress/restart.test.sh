@@ -32,6 +32,13 @@ def daemon_pid():
     except OSError:
         return None
 
+def dead(pid):
+    """Gone, or a zombie (the first daemon is lib.sh's child, not ours)."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
 def start_daemon():
     d = subprocess.Popen([os.environ["JMSTATD"], "--socket", SOCK, "--stats-dir", STATS_DIR,
                           "--interval", str(INTERVAL_MS)], stdout=open(log, "a"),
@@ -61,8 +68,7 @@ for r in range(rounds):
     if d:
         d.wait()
     else:
-        wait_until(lambda: not os.path.exists("/proc/%d/stat" % pid) or
-                   open("/proc/%d/stat" % pid).read().split()[2] == "Z", "the daemon to die")
+        wait_until(lambda: dead(pid), "the daemon to die")
     check(os.path.exists(SOCK), "the killed daemon's socket file is left behind (as expected)")
     # While no daemon runs: one holder allocates more, one exits, one is
     # killed, a new one starts.
