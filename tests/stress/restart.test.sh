@@ -17,13 +17,15 @@ jmd_start
 
 jmd_py - <<'PY' || die "SIGKILL and restart"
 from jmd import *
-import signal, subprocess
+import atexit, signal, subprocess
 
 rounds = int(os.environ["rounds"])
 log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
 env = dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"], JMALLOC_STATS_DIR=STATS_DIR)
 churn = subprocess.Popen([os.path.join(os.environ["JM_HELPERS"], "stress_spawn"), "run",
                           str(100000), "8", str(100000)], env=env, stdout=subprocess.DEVNULL)
+started = [churn]       # killed on the way out, whatever happens
+atexit.register(lambda: [p.kill() for p in started])
 
 def daemon_pid():
     """The pid of the daemon answering on the socket, None if none does."""
@@ -43,6 +45,7 @@ def start_daemon():
     d = subprocess.Popen([os.environ["JMSTATD"], "--socket", SOCK, "--stats-dir", STATS_DIR,
                           "--interval", str(INTERVAL_MS)], stdout=open(log, "a"),
                          stderr=subprocess.STDOUT)
+    started.append(d)
     wait_until(lambda: daemon_pid() == d.pid, "the new daemon to answer")
     return d
 
