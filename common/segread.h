@@ -22,8 +22,8 @@
 #include <sys/types.h>
 
 /* Limits a reader enforces; a real segment is far below each. */
-#define JM_SEG_MAX_NBINS        256u
-#define JM_SEG_MAX_NARENAS      4096u
+#define JM_SEG_MAX_NBINS        64u   /* the allocator has 35 */
+#define JM_SEG_MAX_NARENAS      1024u /* the allocator caps narenas there */
 #define JM_SEG_MAX_NTHREADS     65536u
 #define JM_SEG_MAX_NSITES       65536u
 #define JM_SEG_MAX_SIZE         (256u << 20)  /* bytes of one file */

@@ -144,11 +144,12 @@ static void junk_check(void *p, size_t size)
 	const unsigned char *b = p;
 	if (size <= 16)
 		return;  /* nothing past the two words the allocator may use */
-	unsigned char first = b[16];
-	if (first != JM_JUNK_FREE && first != 0)
+	/* Regions are 16-byte multiples: compare words from byte 16 on. */
+	uint64_t first = *(const uint64_t *)(b + 16);
+	if (first != 0x5a5a5a5a5a5a5a5aULL && first != 0)
 		jm__report_misuse("write after free (junk overwritten) in the region at", p);
-	for (size_t i = 17; i < size; i++)
-		if (b[i] != first)
+	for (size_t i = 24; i < size; i += 8)
+		if (*(const uint64_t *)(b + i) != first)
 			jm__report_misuse("write after free (junk overwritten) in the region at", p);
 }
 
