@@ -42,7 +42,7 @@
 #define JMD_DEAD_KEEP_MS   600000u         /* a dead process's history is kept this long */
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
-#define JMD_RECHECK_TICKS  10u             /* a writer with a pidfd: its /proc (uid) checked every this many ticks */
+#define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */

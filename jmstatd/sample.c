@@ -175,7 +175,7 @@ const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
  * for another process that took the pid after. So the tick checks it with
  * one poll() instead of reading two /proc files (which cost more than
  * reading the segment), and pid reuse stays exact. /proc is read again
- * every JMD_RECHECK_TICKS (a process may change its real uid). Without a
+ * every JMD_RECHECK_MS (a process may change its real uid). Without a
  * pidfd (an old kernel, a seccomp filter, the fd budget spent), the writer
  * is checked through /proc every tick as before. */
 
@@ -224,7 +224,8 @@ static int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm
 {
 	bool known = p && p->pidfd >= 0 && same_writer(p, seg, st);
 	*pidfd_out = -1;
-	if (known && (d->tick + (uint32_t)p->pid) % JMD_RECHECK_TICKS != 0)
+	uint32_t every = d->opt.interval_ms < JMD_RECHECK_MS ? JMD_RECHECK_MS / d->opt.interval_ms : 1;
+	if (known && (d->tick + (uint32_t)p->pid) % every != 0)
 		return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
 	/* Opened before /proc is read: if the process it stands for is still
 	 * running after, it is the one /proc described. */
