@@ -66,7 +66,9 @@ mine = Holder()                                  # root's
 theirs = Holder(preexec_fn=drop(uid, gid))       # jmtest's
 check(os.stat(theirs.segment()).st_uid == uid, "jmtest's segment is jmtest's")
 wait_until(lambda: mine.pid in ps_pids() and theirs.pid in ps_pids(), "both processes in ps")
-theirs.cmd("alloc 64 100")
+# Sampled before anything is compared: the bins compared below, asked
+# for one after the other, must not straddle the sample of this.
+stats_after(theirs.pid, theirs.cmd("alloc 64 100"))
 
 # root sees both, with their uids and user names
 p = ps_pids()
