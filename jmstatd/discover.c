@@ -76,6 +76,8 @@ static struct jmd_entry *entry_add(struct jmd *d, pid_t pid)
 /* Drops the entry (not its process: the caller retires that first). */
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 {
+	if (d->tick_next == e)
+		d->tick_next = e->next;       /* a tick in slices goes on after it */
 	struct jmd_entry **pp = &d->buckets[bucket_of(e->pid)];
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;

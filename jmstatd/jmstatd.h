@@ -43,6 +43,7 @@
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
+#define JMD_SLICE_MS       4u              /* the tick samples this long at most, then lets the loop serve clients */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
@@ -219,6 +220,8 @@ struct jmd {
 
 	int dirfd;                       /* the stats directory, O_PATH|O_DIRECTORY */
 	uv_timer_t tick_timer;
+	uv_idle_t tick_idle;             /* runs the tick's slices (main.c) */
+	bool tick_due;                   /* the timer fired during a tick: start the next at its end */
 	uv_fs_event_t dir_watch;
 	bool watching;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -248,7 +251,10 @@ struct jmd {
 	long clk_tck;
 	double tick_ms;                  /* how long the latest tick took */
 	bool late;                       /* ticks take longer than the interval */
-	bool in_tick;                    /* the tick's sampling loop is running */
+	bool in_tick;                    /* the tick's sampling loop is running
+	                                    (in slices: clients are served between) */
+	struct jmd_entry *tick_next;     /* the next entry it samples */
+	uint64_t tick_t0;                /* uv_hrtime() when it began */
 	struct jmd_totals host;          /* the latest tick's totals, all processes */
 	uint64_t view_gen;               /* bumped whenever what ps shows may change: a
 	                                    tick began, a process was sampled, or left
@@ -298,7 +304,13 @@ void jmd_entries_free(struct jmd *d);
 /* ------------------------------------------------------------ sample.c */
 int jmd_sample_init(struct jmd *d);
 void jmd_sample_fini(struct jmd *d);
-void jmd_tick(struct jmd *d);                 /* one interval's work */
+void jmd_tick(struct jmd *d);                 /* one interval's work, at once */
+/* The same in three parts, so that the loop serves clients between the
+ * slices of a long sampling pass: slice() samples entries for about
+ * budget_ns and says whether some are left. */
+void jmd_tick_begin(struct jmd *d);
+bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns);
+void jmd_tick_end(struct jmd *d);
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e); /* read one file now */
 void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);

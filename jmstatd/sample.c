@@ -304,7 +304,8 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 		e->proc = NULL;
 	list_unlink(&d->live, p);
 	d->nlive--;
-	d->view_gen++;
+	if (!d->in_tick)
+		d->view_gen++;       /* in a tick: at its end */
 	pidfd_put(d, p->pidfd);
 	p->pidfd = -1;
 	free(p->bins);
@@ -465,7 +466,8 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	p->read_ns = now;
 	if (d->in_tick)
 		p->sampled_tick = d->tick;
-	d->view_gen++;
+	else
+		d->view_gen++;       /* in a tick: at its end */
 }
 
 /* Lines about bad segments share one budget: a burst of BAD_LOG_BURST,
@@ -701,24 +703,46 @@ static void dead_expire(struct jmd *d)
 	}
 }
 
-void jmd_tick(struct jmd *d)
+/* A tick in slices: the loop serves clients between them, so that a
+ * request waits for one slice at most, not for a sampling pass of
+ * thousands of segments. Meanwhile what was sampled this tick and what was
+ * not yet are side by side; the ps reply kept from the tick before stays
+ * in use until the end (jmd.view_gen moves then), and a reply's time is
+ * the tick's. The entry the pass goes on with is jmd.tick_next, which
+ * jmd_entry_remove() moves on when it goes; entries found meanwhile are
+ * added before it (they were read when found). */
+void jmd_tick_begin(struct jmd *d)
 {
-	uint64_t t0 = uv_hrtime();
+	d->tick_t0 = uv_hrtime();
 	d->tick++;
 	d->now = unix_now_ms();
-	d->view_gen++;
 	d->tick_time[d->tick % d->hist_max] = d->now;
 
 	d->in_tick = true;
 	if (d->tick % JMD_RESCAN_TICKS == 1 || d->rescan_pending)
 		jmd_discover_rescan(d);
-	struct jmd_entry *next;
-	for (struct jmd_entry *e = d->entries; e; e = next) {
-		next = e->next;
+	d->tick_next = d->entries;
+}
+
+bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
+{
+	uint64_t t0 = uv_hrtime();
+	unsigned n = 0;
+	struct jmd_entry *e;
+	while ((e = d->tick_next) != NULL) {
+		d->tick_next = e->next;
 		if (!e->ignored)
 			jmd_sample_entry(d, e);
+		if (++n % 16 == 0 && uv_hrtime() - t0 >= budget_ns)
+			break;
 	}
+	return d->tick_next != NULL;
+}
+
+void jmd_tick_end(struct jmd *d)
+{
 	d->in_tick = false;
+	d->view_gen++;
 
 	history_push(d);
 	for (struct jmd_proc *p = d->live; p; p = p->next)
@@ -727,7 +751,7 @@ void jmd_tick(struct jmd *d)
 	jmd_metrics_tick(d);
 	dead_expire(d);
 
-	d->tick_ms = (double)(uv_hrtime() - t0) / 1e6;
+	d->tick_ms = (double)(uv_hrtime() - d->tick_t0) / 1e6;
 	if (d->tick_ms > d->opt.interval_ms && !d->late) {
 		jmd_log("sampling %zu segments took %.0f ms, more than the %u ms interval: "
 		        "the interval is stretched", d->nentries, d->tick_ms, d->opt.interval_ms);
@@ -737,6 +761,14 @@ void jmd_tick(struct jmd *d)
 		        d->tick_ms, d->opt.interval_ms);
 		d->late = false;
 	}
+}
+
+void jmd_tick(struct jmd *d)
+{
+	jmd_tick_begin(d);
+	while (jmd_tick_slice(d, UINT64_MAX))
+		;
+	jmd_tick_end(d);
 }
 
 /* ------------------------------------------------------------ setup */
