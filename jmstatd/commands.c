@@ -111,14 +111,6 @@ static void totals_fields(json_t *o, const struct jmd_totals *t)
 	set(o, "free_rate", jreal(t->free_rate));
 }
 
-static json_t *host_json(const struct jmd_totals *t)
-{
-	json_t *o = json_object();
-	set(o, "processes", jint(t->processes));
-	totals_fields(o, t);
-	return o;
-}
-
 static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 {
 	set(o, "pid", json_integer(p->pid));
@@ -131,13 +123,6 @@ static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 	set(o, "nthreads", json_integer(p->nthreads));
 	set(o, "narenas", json_integer(p->narenas));
 	totals_fields(o, &p->tot);
-}
-
-static json_t *proc_json(struct jmd *d, const struct jmd_proc *p)
-{
-	json_t *o = json_object();
-	proc_fields(d, o, p);
-	return o;
 }
 
 static json_t *bin_json(const struct jmd_bin *b, size_t index)
@@ -258,39 +243,16 @@ static int by_pid(const void *a, const void *b)
 	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
 }
 
-/* Sets "host" and "processes" of the processes uid may see. */
-static int ps_fields(struct jmd *d, json_t *o, uid_t uid)
-{
-	struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	size_t n = 0;
-	struct jmd_totals host = { 0 };
-	for (struct jmd_proc *p = d->live; p; p = p->next) {
-		if (!jmd_visible(p->uid, uid))
-			continue;
-		v[n++] = p;
-		jmd_totals_add(&host, &p->tot);
-	}
-	qsort(v, n, sizeof(*v), by_pid);
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, proc_json(d, v[i]));
-	free(v);
-	set(o, "host", host_json(&host));
-	set(o, "processes", arr);
-	return 0;
-}
-
 /* ------------------------------------------------------------ ps as text */
 
-/* ps is the reply asked most and the biggest (some 280 bytes a process):
- * built as jansson objects and dumped, it took 14 ms for 1000 processes,
- * every time. So it is written as text, byte for byte what json_dumps()
- * gives for the same object with JMD_JSON_FLAGS (compact, keys in the
- * order set, reals as jansson prints them, strings escaped as it does, a
- * string that is not UTF-8 left out as json_string() leaves it), and kept
- * per viewer until what it shows changes (jmd.view_gen). */
+/* ps is the reply asked most and the biggest (some 280 bytes a process),
+ * and a subscriber's update holds it too: built as jansson objects and
+ * dumped, it took 14 ms for 1000 processes, every time. So it is written
+ * as text, byte for byte what json_dumps() gave for the same object with
+ * JMD_JSON_FLAGS (compact, keys in the order set, reals as jansson prints
+ * them, strings escaped as it does, a string that is not UTF-8 left out as
+ * json_string() leaves it), and kept per viewer until what it shows
+ * changes (jmd.view_gen). The other replies are built with jansson. */
 
 static void put(struct jmd_text *t, const char *s, size_t n)
 {
@@ -457,7 +419,7 @@ static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
 	put_real(t, x->free_rate);
 }
 
-/* The object proc_json() makes. */
+/* One process of ps: the fields of proc_fields(). */
 static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p)
 {
 	PUT(t, "{\"pid\":");
@@ -479,7 +441,8 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 	PUT(t, "}");
 }
 
-/* The ps reply (reply_ok() and ps_fields()) as text into t. */
+/* The ps reply as text into t: "ok", "time", "host" (the totals of the
+ * processes uid may see) and "processes" (those, by pid). */
 static int ps_text(struct jmd *d, uid_t uid, struct jmd_text *t)
 {
 	struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
@@ -818,23 +781,52 @@ static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t
 	return o;
 }
 
-json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
+/* A subscriber's update: the ps reply, then for one pid "pid", then
+ * "bins" (that process's, or summed over the processes uid may see). */
+int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
 {
 	struct jmd_proc *p = NULL;
 	if (pid) {
 		p = jmd_proc_find(d, pid, uid);
 		if (!p)
-			return NULL;
+			return -ESRCH;
 	}
-	json_t *o = reply_ok(d);
-	if (ps_fields(d, o, uid) != 0) {
-		json_decref(o);
-		return jmd_error(d, "out of memory");
+	const struct jmd_reply_cache *r = ps_cached(d, uid);
+	json_t *bins = r ? bins_json(d, uid, p) : NULL;
+	char *b = bins ? json_dumps(bins, JMD_JSON_FLAGS) : NULL;
+	json_decref(bins);
+	if (!b)
+		return -ENOMEM;
+	struct jmd_text t = { 0 };
+	put(&t, r->text, r->len - 1);            /* all but its closing brace */
+	if (p) {
+		PUT(&t, ",\"pid\":");
+		put_int(&t, pid);
 	}
-	if (p)
-		set(o, "pid", json_integer(pid));
-	set(o, "bins", bins_json(d, uid, p));
-	return o;
+	PUT(&t, ",\"bins\":");
+	put(&t, b, strlen(b));
+	PUT(&t, "}");
+	free(b);
+	if (t.failed) {
+		free(t.s);
+		return -ENOMEM;
+	}
+	*text = t.s;
+	*len = t.len;
+	return 0;
+}
+
+json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
+{
+	char *text;
+	size_t len;
+	int rc = jmd_update_text(d, uid, pid, &text, &len);
+	if (rc == -ESRCH)
+		return NULL;
+	json_t *o = rc == 0 ? json_loadb(text, len, 0, NULL) : NULL;
+	if (rc == 0)
+		free(text);
+	return o ? o : jmd_error(d, "out of memory");
 }
 
 static json_t *cmd_subscribe(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)

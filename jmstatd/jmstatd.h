@@ -330,6 +330,9 @@ json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
 json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
+/* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
+ * -ENOMEM. */
+int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
 /* If line is a ps request, the reply as text (no newline, *len bytes),
  * owned by the daemon and good until the next request; else NULL, and
  * jmd_request() answers it. */

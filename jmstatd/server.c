@@ -368,12 +368,18 @@ void jmd_server_tick(struct jmd *d)
 		}
 		if (!c->subscribed || queued_bytes(c) > 0)
 			continue;   /* a subscriber still to take the last update skips this one */
-		json_t *u = jmd_update(d, c->uid, c->sub_pid);
-		if (!u) {
+		char *text;
+		size_t len;
+		int rc = jmd_update_text(d, c->uid, c->sub_pid, &text, &len);
+		if (rc == 0) {
+			jmd_client_send_text(c, text, len);
+			free(text);
+		} else if (rc == -ESRCH) {
 			c->subscribed = false;
-			u = jmd_error(d, "no such process: %d", (int)c->sub_pid);
+			jmd_client_send(c, jmd_error(d, "no such process: %d", (int)c->sub_pid));
+		} else {
+			jmd_client_send(c, jmd_error(d, "out of memory"));
 		}
-		jmd_client_send(c, u);
 	}
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # timeout: 120
-# The ps reply is written as text and kept per viewer until what it shows
-# changes (commands.c): it must be byte for byte the object jansson dumps
-# for the same processes (the subscribe reply still builds it that way),
-# escape what a writer may put in its exe name, and follow processes that
-# come and go between ticks (the interval here is an hour: after the
-# first tick only the directory watch changes the view).
+# The ps reply, and the subscriber's update that holds it, are written as
+# text and kept per viewer until what they show changes (commands.c): ps
+# must be byte for byte what jansson dumps for the same object with the
+# daemon's flags (compact, keys in order, reals as %.15g with ".0" added
+# and the exponent bare, as jsonp_dtostr() prints them), the same in both
+# replies, escape what a writer may put in its exe name, and follow
+# processes that come and go between ticks (the interval here is an
+# hour: after the first tick only the directory watch changes the view).
 . "$(dirname "$0")/lib.sh"
 need_segments
 
@@ -24,13 +26,54 @@ def raw(obj):
     finally:
         c.close()
 
+def jreal(v):
+    s = "%.15g" % v
+    if "." not in s and "e" not in s:
+        s += ".0"
+    if "e" in s:
+        mant, exp = s.split("e")
+        sign = "-" if exp.startswith("-") else ""
+        s = mant + "e" + sign + (exp.lstrip("+-").lstrip("0") or "0")
+    return s
+
+def dump(x):
+    """json_dumps(x, JSON_COMPACT | JSON_REAL_PRECISION(15)) of jansson."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return jreal(x)
+    if isinstance(x, str):
+        return json.dumps(x, ensure_ascii=False)
+    if isinstance(x, list):
+        return "[" + ",".join(dump(v) for v in x) + "]"
+    check(isinstance(x, dict), "unexpected %r" % (x,))
+    return "{" + ",".join(json.dumps(k) + ":" + dump(v) for k, v in x.items()) + "}"
+
+check(jreal(1e20) == "1e20" and jreal(1.5e-7) == "1.5e-7" and jreal(3.0) == "3.0",
+      "the test's own real format")
+
 def same_as_subscribe():
-    """ps and the host and processes of a subscribe reply, both now."""
+    """ps as jansson would dump it, and as the subscribe reply has it."""
     a = raw({"cmd": "ps"})
     b = raw({"cmd": "subscribe"})
+    r = json.loads(a)
+    check(a.decode() == dump(r), "ps differs from what jansson dumps:\n%r\n%r" % (a, dump(r)))
+    check(list(r) == ["ok", "time", "host", "processes"], "ps keys %r" % list(r))
+    # jansson's reals always show a point or an exponent; its integers never.
+    reals = ("time", "frag_ratio", "alloc_rate", "free_rate")
+    for o in [r, r["host"]] + r["processes"]:
+        for k, v in o.items():
+            if k in reals:
+                check(isinstance(v, float), "%s %r is not a real" % (k, v))
+            elif k not in ("ok", "host", "processes", "user", "exe"):
+                check(isinstance(v, int) and not isinstance(v, bool), "%s %r is not an integer" % (k, v))
     cut = b.index(b',"bins":')
-    check(a == b[:cut] + b"}", "ps differs from what jansson dumps:\n%r\n%r" % (a, b[:cut] + b"}"))
-    return json.loads(a)
+    check(a == b[:cut] + b"}", "ps differs from subscribe's:\n%r\n%r" % (a, b[:cut] + b"}"))
+    u = json.loads(b)
+    check(b.decode() == dump(u), "subscribe differs from what jansson dumps")
+    return r
 
 h = Holder()
 wait_until(lambda: ps_pids().get(h.pid), "pid %d in ps without a tick" % h.pid, timeout=20)
