@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -303,6 +304,10 @@ static void put_real(struct jmd_text *t, double v)
 	char buf[64];
 	if (!(v == v) || v > 1e300 || v < -1e300)
 		v = 0.0;
+	if (v == 0.0 && !signbit(v)) {
+		PUT(t, "0.0");          /* the rates of an idle process: most reals */
+		return;
+	}
 	int n = snprintf(buf, sizeof(buf) - 2, "%.15g", v);
 	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
 		n = snprintf(buf, sizeof(buf), "0.0");
