@@ -368,13 +368,9 @@ static bool utf8_valid(const char *s)
 	return true;
 }
 
-/* ,"key":"value" escaped as jansson does (flags 0), or nothing if value is
- * not UTF-8. */
-static void put_str_field(struct jmd_text *t, const char *key, const char *v)
+/* "value" escaped as jansson does (flags 0); v is valid UTF-8. */
+static void put_str(struct jmd_text *t, const char *v)
 {
-	if (!utf8_valid(v))
-		return;
-	put(t, key, strlen(key));
 	PUT(t, "\"");
 	const char *run = v;
 	for (; *v; v++) {
@@ -424,31 +420,93 @@ static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
 	put_real(t, x->free_rate);
 }
 
-/* One process of ps: the fields of proc_fields(). */
-static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p)
+/* The fields of a process in ps, in their order (those of proc_fields());
+ * a request may ask for some of them only ("fields"): a client that shows
+ * a table of a thousand processes parses half as much. */
+enum ps_field {
+	PF_PID, PF_UID, PF_USER, PF_EXE, PF_START_TIME, PF_AGE, PF_NTHREADS, PF_NARENAS,
+	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
+	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
+};
+static const char *const ps_field_names[PF_COUNT] = {
+	"pid", "uid", "user", "exe", "start_time", "age", "nthreads", "narenas",
+	"allocated", "active", "mapped", "dirty", "small_wasted", "frag_bytes",
+	"frag_ratio", "alloc_rate", "free_rate",
+};
+#define PS_ALL ((1u << PF_COUNT) - 1)
+
+/* One process of ps, the fields in mask. */
+static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p, unsigned mask)
 {
-	PUT(t, "{\"pid\":");
-	put_int(t, p->pid);
-	PUT(t, ",\"uid\":");
-	put_int(t, p->uid);
-	put_str_field(t, ",\"user\":", user_name(p->uid));
-	put_str_field(t, ",\"exe\":", p->exe);
-	PUT(t, ",\"start_time\":");
-	put_int(t, (json_int_t)p->start_time);
+	const struct jmd_totals *x = &p->tot;
 	double age = d->now - p->start_time;
-	PUT(t, ",\"age\":");
-	put_int(t, age > 0 ? (json_int_t)age : 0);
-	PUT(t, ",\"nthreads\":");
-	put_int(t, p->nthreads);
-	PUT(t, ",\"narenas\":");
-	put_int(t, p->narenas);
-	put_totals(t, &p->tot);
+	char sep = '{';
+	for (unsigned f = 0; f < PF_COUNT; f++) {
+		const char *str = f == PF_USER ? user_name(p->uid) : f == PF_EXE ? p->exe : NULL;
+		if (!(mask & (1u << f)) || (str && !utf8_valid(str)))
+			continue;       /* json_string() refuses what is not UTF-8 */
+		put(t, &sep, 1);
+		sep = ',';
+		PUT(t, "\"");
+		put(t, ps_field_names[f], strlen(ps_field_names[f]));
+		PUT(t, "\":");
+		switch ((enum ps_field)f) {
+		case PF_PID: put_int(t, p->pid); break;
+		case PF_UID: put_int(t, p->uid); break;
+		case PF_USER:
+		case PF_EXE: put_str(t, str); break;
+		case PF_START_TIME: put_int(t, (json_int_t)p->start_time); break;
+		case PF_AGE: put_int(t, age > 0 ? (json_int_t)age : 0); break;
+		case PF_NTHREADS: put_int(t, p->nthreads); break;
+		case PF_NARENAS: put_int(t, p->narenas); break;
+		case PF_ALLOCATED: put_u64(t, x->allocated); break;
+		case PF_ACTIVE: put_u64(t, x->active); break;
+		case PF_MAPPED: put_u64(t, x->mapped); break;
+		case PF_DIRTY: put_u64(t, x->dirty); break;
+		case PF_SMALL_WASTED: put_u64(t, x->small_wasted); break;
+		case PF_FRAG_BYTES:
+			put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
+			break;
+		case PF_FRAG_RATIO: put_real(t, jmd_frag_ratio(x->active, x->allocated)); break;
+		case PF_ALLOC_RATE: put_real(t, x->alloc_rate); break;
+		case PF_FREE_RATE: put_real(t, x->free_rate); break;
+		case PF_COUNT: break;
+		}
+	}
+	if (sep == '{')
+		PUT(t, "{");
 	PUT(t, "}");
 }
 
+/* "fields" of a ps request: 0 and *mask set (absent: every field), or -1. */
+static int arg_fields(json_t *req, unsigned *mask)
+{
+	json_t *v = json_object_get(req, "fields"), *name;
+	size_t i;
+	*mask = PS_ALL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return -1;
+	*mask = 0;
+	json_array_foreach(v, i, name) {
+		unsigned f = 0;
+		while (f < PF_COUNT && !(json_is_string(name) &&
+		                         strcmp(json_string_value(name), ps_field_names[f]) == 0))
+			f++;
+		if (f == PF_COUNT)
+			return -1;
+		*mask |= 1u << f;
+	}
+	return 0;
+}
+
+#define BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
+
 /* The ps reply as text into t: "ok", "time", "host" (the totals of the
- * processes uid may see) and "processes" (those, by pid). */
-static int ps_text(struct jmd *d, uid_t uid, struct jmd_text *t)
+ * processes uid may see) and "processes" (those, by pid, with the fields
+ * in mask). */
+static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 {
 	struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
 	if (!v)
@@ -471,20 +529,20 @@ static int ps_text(struct jmd *d, uid_t uid, struct jmd_text *t)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			PUT(t, ",");
-		put_proc(d, t, v[i]);
+		put_proc(d, t, v[i], mask);
 	}
 	PUT(t, "]}");
 	free(v);
 	return t->failed ? -ENOMEM : 0;
 }
 
-/* The ps reply for uid, built at most once per view_gen. */
-static const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid)
+/* The ps reply for uid and those fields, built at most once per view_gen. */
+static const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid, unsigned mask)
 {
 	struct jmd_reply_cache *slot = NULL;
 	for (unsigned i = 0; i < JMD_REPLY_CACHE; i++) {
 		struct jmd_reply_cache *r = &d->ps_cache[i];
-		if (r->gen != 0 && r->uid == uid) {
+		if (r->gen != 0 && r->uid == uid && r->fields == mask) {
 			if (r->gen == d->view_gen + 1)
 				return r;
 			slot = r;
@@ -494,7 +552,7 @@ static const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid)
 			slot = r;               /* the empty or the oldest */
 	}
 	struct jmd_text t = { 0 };
-	if (ps_text(d, uid, &t) != 0) {
+	if (ps_text(d, uid, mask, &t) != 0) {
 		free(t.s);
 		return NULL;
 	}
@@ -502,6 +560,7 @@ static const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid)
 	slot->text = t.s;
 	slot->len = t.len;
 	slot->uid = uid;
+	slot->fields = mask;
 	slot->gen = d->view_gen + 1;
 	return slot;
 }
@@ -511,9 +570,11 @@ const char *jmd_request_cached(struct jmd *d, uid_t uid, const char *line, size_
 {
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 	json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
-	bool ps = json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0;
+	unsigned mask;
+	bool ps = json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0 &&
+	          arg_fields(req, &mask) == 0;
 	json_decref(req);
-	const struct jmd_reply_cache *r = ps ? ps_cached(d, uid) : NULL;
+	const struct jmd_reply_cache *r = ps ? ps_cached(d, uid, mask) : NULL;
 	if (!r)
 		return NULL;
 	*text_len = r->len;
@@ -565,7 +626,10 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
  * the ps reply, which the request fuzz target reaches this way. */
 static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
-	const struct jmd_reply_cache *r = ps_cached(d, uid);
+	unsigned mask;
+	if (arg_fields(req, &mask) != 0)
+		return jmd_error(d, BAD_FIELDS);
+	const struct jmd_reply_cache *r = ps_cached(d, uid, mask);
 	json_t *o = r ? json_loadb(r->text, r->len, 0, NULL) : NULL;
 	return o ? o : jmd_error(d, "out of memory");
 }
@@ -796,7 +860,7 @@ int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 		if (!p)
 			return -ESRCH;
 	}
-	const struct jmd_reply_cache *r = ps_cached(d, uid);
+	const struct jmd_reply_cache *r = ps_cached(d, uid, PS_ALL);
 	json_t *bins = r ? bins_json(d, uid, p) : NULL;
 	char *b = bins ? json_dumps(bins, JMD_JSON_FLAGS) : NULL;
 	json_decref(bins);

@@ -208,6 +208,7 @@ struct jmd_client {
 struct jmd_reply_cache {
 	uint64_t gen;                    /* jmd.view_gen + 1 when it was built; 0: empty */
 	uid_t uid;                       /* the viewer it was built for */
+	unsigned fields;                 /* the process fields it shows (a mask) */
 	char *text;                      /* the reply, no newline */
 	size_t len;
 };

@@ -5,8 +5,8 @@
 # must be byte for byte what jansson dumps for the same object with the
 # daemon's flags (compact, keys in order, reals as %.15g with ".0" added
 # and the exponent bare, as jsonp_dtostr() prints them), the same in both
-# replies, escape what a writer may put in its exe name, and follow
-# processes that come and go between ticks (the interval here is an
+# replies, escape what a writer may put in its exe name, give only the
+# process fields asked for, and follow processes that come and go between ticks (the interval here is an
 # hour: after the first tick only the directory watch changes the view).
 . "$(dirname "$0")/lib.sh"
 need_segments
@@ -104,6 +104,24 @@ shown = {p["pid"]: p["exe"] for p in r["processes"]}
 for k, name in zip(kids, names):
     want = "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in name)
     check(shown[k.pid] == want, "exe of %d: %r, expected %r" % (k.pid, shown[k.pid], want))
+
+# Some fields only: those, in ps's order, the rest of the reply as it was.
+full = json.loads(raw({"cmd": "ps"}))
+want = ["pid", "user", "exe", "age", "frag_ratio"]
+some = raw({"cmd": "ps", "fields": ["age", "exe", "frag_ratio", "pid", "user", "pid"]})
+r = json.loads(some)
+check(some.decode() == dump(r), "ps with fields differs from what jansson dumps")
+check(r["host"] == full["host"] and r["time"] == full["time"], "ps with fields: host %r" % r["host"])
+check([list(p) for p in r["processes"]] == [want] * len(full["processes"]),
+      "fields asked %r, got %r" % (want, [list(p) for p in r["processes"]][:2]))
+check([{k: p[k] for k in want} for p in full["processes"]] == r["processes"],
+      "the fields asked differ from the full reply's")
+check(json.loads(raw({"cmd": "ps", "fields": []}))["processes"] == [{}] * len(full["processes"]),
+      "ps with no field")
+check(raw({"cmd": "ps", "fields": None}) == raw({"cmd": "ps"}), "fields null is every field")
+for bad in (["pid", "nope"], "pid", [1], {"pid": 1}):
+    r = request({"cmd": "ps", "fields": bad})
+    check(r["ok"] is False and "invalid 'fields'" in r["error"], "fields %r: %r" % (bad, r))
 
 # Leaving between ticks: the kept reply must not outlive them.
 for k in kids:
