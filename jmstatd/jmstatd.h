@@ -17,6 +17,13 @@
  * engine (rules from config.c); metrics.c renders the Prometheus page that
  * http.c serves; systemd.c speaks sd_notify and socket activation.
  *
+ * What keeps it cheap with thousands of processes: the tick samples in
+ * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
+ * whose rows have not moved since its last read is not read again past
+ * its first pages (jmd_proc.rows_gen); a writer is checked through a pidfd,
+ * not /proc, once known (jmd_proc.pidfd); and ps, the biggest reply, is
+ * written as text once per view and viewer (jmd.view_gen, jmd.ps_cache).
+ *
  * Everything runs on the one libuv loop thread: no locks.
  */
 #ifndef JMSTATD_H
