@@ -3,7 +3,7 @@
  *
  *   main.c      the command line: global options, the commands, usage/help
  *   client.c    the connection to jmstatd: finding the socket, one JSON
- *               line each way (protocol in README.md), the version check,
+ *               line each way (protocol in docs/protocol.md), the version check,
  *               and the one table of error messages a user sees
  *   format.c    human units (KiB, MiB, %, 1.2k/s, 3m12s) and the aligned
  *               text table that ps, stats, alerts and `top -b` print

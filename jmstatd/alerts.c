@@ -67,7 +67,7 @@
 #define ALERTS_WORST_SHARE    0.8       /* fragmentation: the worst bins holding this share of the waste */
 #define ALERTS_SITES_REFRESH_S 10.0     /* a listed active alert's sites are read again after this */
 
-/* The rules in force when jmstatd runs without --config (README). */
+/* The rules in force when jmstatd runs without --config (docs/config.md). */
 static const char default_rules[] =
 	"[rule fragmentation]\n"
 	"kind = fragmentation\n"

@@ -1,7 +1,7 @@
 /*
  * config.c: the config file (--config FILE), read at start and on SIGHUP.
  *
- * The format (README "Config file") is an INI-like text:
+ * The format (docs/config.md) is an INI-like text:
  *
  *   # a comment: a line whose first non-blank character is '#' or ';'
  *   command = /usr/local/bin/notify      global settings come first,

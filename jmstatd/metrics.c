@@ -3,7 +3,7 @@
  * http.c serves on GET /metrics, rendered from the latest tick's figures.
  *
  * The series, all named jmalloc_*, in base units, counters ending _total,
- * each family with its HELP and TYPE lines (README "Metrics"):
+ * each family with its HELP and TYPE lines (docs/metrics.md):
  * - the daemon's health: jmalloc_up, jmalloc_build_info, sampling time and
  *   errors, segments rejected, the endpoint's own responses;
  * - host totals, without labels (jmalloc_host_*);
@@ -594,7 +594,7 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 
 /* ------------------------------------------------------------ sites */
 
-#define METRICS_SITES_PER_EXE  5      /* site series per exe (README) */
+#define METRICS_SITES_PER_EXE  5      /* site series per exe (docs/metrics.md) */
 #define METRICS_SITES_PER_PROC 16     /* sites of each process considered */
 
 /* One site of one exe: the same stack in several of its processes is one. */

@@ -15,7 +15,7 @@
  * list and its file removed. Dead processes keep their history for
  * JMD_DEAD_KEEP_MS (at most JMD_DEAD_MAX of them).
  *
- * Definitions (README "Protocol"): per bin, cached = regions in live thread
+ * Definitions (docs/figures.md): per bin, cached = regions in live thread
  * caches, inuse = curregs - cached (clamped at 0), capacity = curruns *
  * regs_per_run, wasted = (capacity - inuse) * size; per process, allocated
  * = sum(inuse * size) + allocated_large + allocated_huge, frag_ratio =

@@ -2,7 +2,7 @@
 # timeout: 120
 # Rules and SIGHUP:
 # - without --config the built-in rule set is in force (and listed); the
-#   README's example file is accepted;
+#   example file of docs/config.md is accepted;
 # - a bad config file is refused at start with FILE:LINE: reason (exit 1);
 # - on SIGHUP a bad file is refused with FILE:LINE: reason, and the rules
 #   in force stay: the alert they raised keeps firing and the rule is still
@@ -42,8 +42,8 @@ bad "1: unknown section" "[rules]"
 bad "2: 'command' set twice" "command = true" "command = false"
 bad "2: notify: 'fired' is not" "[global]" "notify = fired"
 
-# ---- the README's example config file is accepted as it stands
-python3 - "$JM_ROOT/README.md" >"$JM_TMP/readme.conf" <<'EOF'
+# ---- the example config of docs/config.md is accepted as it stands
+python3 - "$JM_ROOT/docs/config.md" >"$JM_TMP/readme.conf" <<'EOF'
 import sys
 s = open(sys.argv[1]).read()
 i = s.index("    # Comments are whole lines")
@@ -54,7 +54,7 @@ for line in s[i:].split("\n"):
 EOF
 jmd_start --config "$JM_TMP/readme.conf"
 grep -q "alert rules in force: frag_high (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
-	die "the README's example config was not taken"
+	die "the example config of docs/config.md was not taken"
 jmd_stop
 
 # ---- a rule that fires, then reloads

@@ -1,6 +1,6 @@
 /*
  * config_fuzz.c: the libFuzzer target of jmstatd's config parser. Each
- * input is a config file (README "Config file and alert rules"), handed to
+ * input is a config file (docs/config.md), handed to
  * jmd_config_load_text() (config.c), which splits it into sections and
  * settings and hands them to the alert engine (alerts.c) to check and
  * commit, as a SIGHUP reload does. When it is accepted, the rules are

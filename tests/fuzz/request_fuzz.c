@@ -8,7 +8,7 @@
  * sites and subscribe walk real data. Built and run by
  * tests/fuzz/request.test.sh.
  *
- * What must hold for every input (the protocol, README "Protocol"):
+ * What must hold for every input (the protocol, docs/protocol.md):
  * - a blank line has no reply; anything else has exactly one;
  * - a reply is a JSON object with "ok" a boolean and "time" a number; when
  *   ok is false, "error" is a non-empty string;
