@@ -15,8 +15,9 @@
 # Sources are found by wildcard: a new .c file in liballoc/, common/,
 # jmstatd/ or jmctl/ is part of its program; a new tests/unit/*.c or
 # tests/api/*.c is a test; a new tests/*/*.test.sh is run by `make check`.
-# Objects go to build/<variant>/; the artefacts sit where PRODUCT.md names
-# them.
+# Objects go to build/<variant>/; the artefacts sit beside their sources
+# (liballoc/libjmalloc.so, jmstatd/jmstatd, jmctl/jmctl), where the docs
+# name them.
 
 .DEFAULT_GOAL := all
 

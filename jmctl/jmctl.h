@@ -29,7 +29,7 @@
 
 #define JMCTL_VERSION "0.1.0"
 
-/* Exit statuses (PRODUCT §5). */
+/* Exit statuses: 0 success, 1 error, 2 bad usage (docs/jmctl.md). */
 #define JMCTL_EXIT_OK    0
 #define JMCTL_EXIT_ERROR 1
 #define JMCTL_EXIT_USAGE 2
@@ -60,7 +60,7 @@ struct jm_client {
 	int interval_ms;         /* the daemon's sample interval */
 };
 
-/* Puts the default socket path (PRODUCT §4) into buf. */
+/* Puts the default socket path (docs/daemon.md, --socket) into buf. */
 void jm_client_default_socket(char *buf, size_t size);
 
 /* Connects to opts->socket and checks the daemon's version. On failure,

@@ -1,6 +1,6 @@
 /*
  * sites.c: `jmctl sites PID [-n N] [--json]`, the sampled heap profile of
- * one process (PRODUCT §7), and the sites of one bin for `jmctl top`.
+ * one process (docs/sites.md), and the sites of one bin for `jmctl top`.
  *
  * jmstatd answers {"cmd":"sites"} with raw return addresses; they are
  * symbolized here, as the user running jmctl (symbolize.c), never by the

@@ -1,6 +1,6 @@
 /*
  * symbolize.h: return addresses of another process to functions, files
- * and lines, for `jmctl sites` (PRODUCT §7).
+ * and lines, for `jmctl sites` (docs/sites.md).
  *
  * Runs as the calling user, never inside jmstatd: the process's modules
  * come from /proc/PID/maps (which the kernel shows only to a user allowed

@@ -31,7 +31,7 @@
  * a session of its own); at most ALERTS_CMDS_MAX run at once. Commands
  * still running when jmstatd exits are left to finish.
  *
- * The sites behind an alert (PRODUCT §7): when an alert goes pending or
+ * The sites behind an alert (docs/config.md): when an alert goes pending or
  * fires, and when alerts are listed while it is active (if its reading is
  * older than ALERTS_SITES_REFRESH_S: a listing of thousands of alerts
  * must not read thousands of segments each time), the top ALERTS_SITES allocation sites of its process are read

@@ -728,7 +728,7 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 
 /* ------------------------------------------------------------ sites */
 
-/* The sampled heap profile of one process (PRODUCT §7), raw: return
+/* The sampled heap profile of one process (docs/sites.md), raw: return
  * addresses as the process recorded them, for the client to symbolize as
  * itself (the daemon never opens a program's ELF files). The site table is
  * read from the segment on request, not kept per tick. */

@@ -13,7 +13,7 @@
  * A site is ranked by its estimated live bytes in the size classes the
  * caller names (class indexes, as in jmd_proc.bins), or by its whole live
  * bytes. Frames stay raw return addresses: the daemon never opens a
- * program's files (PRODUCT §7); clients symbolize them.
+ * program's files (docs/sites.md); clients symbolize them.
  */
 #include "jmstatd.h"
 

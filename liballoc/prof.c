@@ -1,5 +1,5 @@
 /*
- * prof.c: the sampled heap profile (PRODUCT §7), kept live in the stats
+ * prof.c: the sampled heap profile (docs/sites.md), kept live in the stats
  * segment's site table.
  *
  * Sampling: each thread counts down the bytes it allocates

@@ -183,7 +183,7 @@ struct jmstat_thread {
 	/* followed by struct jmstat_tcache_bin bins[nbins] */
 };
 
-/* One call site of the sampled heap profile (PRODUCT §7): a distinct stack
+/* One call site of the sampled heap profile (docs/sites.md): a distinct stack
  * of return addresses of sampled allocations, with unbiased estimates:
  * each sampled allocation of size s counts 1/p objects and s/p bytes,
  * where p = 1 - exp(-s / sample_bytes) is its chance of being sampled.

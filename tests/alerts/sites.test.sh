@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 150
-# The allocation sites behind the alerts and on /metrics (PRODUCT §7):
+# The allocation sites behind the alerts and on /metrics (docs/sites.md):
 # tests/alerts/frag_sites.c, built here with plain `cc -O2 -g`, fragments
 # the 1024-byte bin from fragment_heap() (16 MiB kept of 64 MiB) while
 # hold_dense() holds more (39 MiB) in densely used runs of another bin, and

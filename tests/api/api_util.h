@@ -6,7 +6,7 @@
  * jmalloc), and with the allocator's test build under ASan and UBSan, where
  * jm_names.h (included first) renames malloc & co to their jm_ names and
  * JM_SANITIZED is defined. Every test must also pass on glibc's malloc,
- * except where PRODUCT.md demands more; to check that, build a test with
+ * except where docs/allocator.md promises more; to check that, build a test with
  *     cc -D_GNU_SOURCE -DAPI_ON_GLIBC -pthread tests/api/api_x.c -lcmocka
  * (glibc 2.36 has no free_sized, so API_ON_GLIBC maps it to free).
  */
@@ -49,7 +49,7 @@ void free_aligned_sized(void *ptr, size_t alignment, size_t size);
 #endif
 #endif
 
-#define API_CHUNK ((size_t)2 << 20)   /* PRODUCT §2: 2 MiB chunks */
+#define API_CHUNK ((size_t)2 << 20)   /* the allocator's 2 MiB chunks */
 
 /* Sizes that are read from a volatile so that the compiler cannot fold or
  * reason about them. */

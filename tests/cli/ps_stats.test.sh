@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jmctl ps, stats and alerts against the real jmstatd and real programs
 # under the allocator (demo_fragment, python3, sqlite3): the JSON schema of
-# PRODUCT §5, the values printed in the tables (checked against the JSON,
+# docs/protocol.md, the values printed in the tables (checked against the JSON,
 # formatted as jmctl formats them), sorting, an unknown pid, and permission
 # denied on the daemon's socket.
 # timeout: 120
@@ -40,7 +40,7 @@ wait_seen "$SQL" "p['allocated'] > 1 << 20"
 # Two samples more, so that the idle fragmenter's rates have settled at 0.
 sleep $(awk "BEGIN{print 3 * $INTERVAL_MS / 1000}")
 
-# ---- ps --json: the reply as it came, with the schema of PRODUCT §5.
+# ---- ps --json: the reply as it came, with the schema of docs/protocol.md.
 "${J[@]}" --json ps >ps.json || fail "ps --json"
 [ "$(wc -l <ps.json)" -eq 1 ] || fail "ps --json is not one line"
 python3 - "$FRAG" "$PY" "$SQL" <<'EOF' || fail "ps --json schema"

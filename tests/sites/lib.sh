@@ -1,4 +1,4 @@
-# tests/sites/lib.sh: sourced by the allocation-site tests (PRODUCT §7).
+# tests/sites/lib.sh: sourced by the allocation-site tests (docs/sites.md).
 #
 # On top of tests/cli/lib.sh (the real jmstatd on a private socket, real
 # programs under the allocator): need_sites skips unless the allocator
