@@ -2,8 +2,8 @@
  * http.c: the Prometheus endpoint (--metrics HOST:PORT), a minimal HTTP/1.x
  * server on the libuv loop.
  *
- * It serves one thing: GET (or HEAD) /metrics, the page metrics.c renders,
- * as text/plain; version=0.0.4. Each connection carries one request: the
+ * It serves GET (or HEAD) /metrics, the page metrics.c renders, as
+ * text/plain; version=0.0.4, and / a small HTML page linking to it. Each connection carries one request: the
  * reply says Connection: close and the connection is closed once it is
  * written (and what the client still sends is read and dropped for up to
  * HTTP_LINGER_MS, so that it gets the reply rather than a reset). What else a client may send, and what it gets:
@@ -179,6 +179,15 @@ static bool tchar(char ch)
 	       strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* GET /: what a person who points a browser at the port sees. */
+static const char landing_page[] =
+	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>jmstatd</title></head>\n"
+	"<body><h1>jmstatd " JMD_VERSION "</h1>\n"
+	"<p>Memory statistics of the processes running with jmalloc on this host.</p>\n"
+	"<ul><li><a href=\"metrics\">/metrics</a>: the Prometheus page</li></ul>\n"
+	"<p>On the host, <code>jmctl ps</code>, <code>jmctl top</code> and <code>jmctl alerts</code> "
+	"show the same figures per process and per size class.</p>\n</body></html>\n";
+
 /* Checks a complete head (lines ending in LF, an optional CR before it)
  * and answers it. */
 static void handle(struct http_conn *c, char *head, size_t len)
@@ -246,8 +255,13 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		return;
 	}
 	size_t plen = strcspn(target, "?#");
+	if (plen == 1) {
+		respond(c, R_200, "text/html; charset=utf-8", landing_page, strlen(landing_page),
+		        head_only, NULL);
+		return;
+	}
 	if (plen != 8 || strncmp(target, "/metrics", 8) != 0) {
-		respond_text(c, R_404, "not found: jmstatd serves /metrics only\n", NULL);
+		respond_text(c, R_404, "not found: jmstatd serves /metrics (and / links to it)\n", NULL);
 		return;
 	}
 	struct jmd_text t = { 0 };

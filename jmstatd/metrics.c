@@ -343,55 +343,127 @@ static void proc_labels(struct jmd_text *t, const char *name, const struct proc_
 	jmd_text_puts(t, r->labels);
 }
 
-/* The name of a series generated from jmstat.h's lists: prefix, the
- * field's name, _bytes for bytes, _total for a counter. */
-static void gen_name(char *buf, size_t len, const char *prefix, const char *name,
-                     const char *type, const char *unit)
+/* The Prometheus name and help of each counter of jmstat.h's lists.
+ * The segment's field names are the allocator's (nmalloc, curregs, ...);
+ * an operator reads these: base units, `_total` for counters, no `n`
+ * prefixes. A field of jmstat.h missing here is still exported, under a
+ * name generated from its own (prom_name()), and tests/alerts/metrics.test.sh
+ * fails until it is given one. A NULL name: not exported (the figure has
+ * another series). */
+struct prom_field {
+	const char *field;
+	const char *name;        /* after the family's prefix */
+	const char *help;
+};
+
+static const struct prom_field arena_names[] = {
+	{ "mapped", "mapped_bytes",
+	  "Memory the allocator has mapped from the kernel for the process (chunks and huge "
+	  "regions), in bytes." },
+	{ "active", "active_bytes",
+	  "Bytes in pages that hold objects (small runs in use and large regions): what the heap "
+	  "occupies." },
+	{ "allocated_large", "allocated_large_bytes",
+	  "Bytes in large allocations (from a page to a chunk) in use." },
+	{ "allocated_huge", "allocated_huge_bytes",
+	  "Bytes in huge allocations (over a chunk, mapped directly) in use." },
+	{ "dirty", "dirty_bytes",
+	  "Bytes of freed pages not yet given back to the kernel (they are purged after the decay "
+	  "time)." },
+	{ "purged", "purged_bytes_total", "Bytes given back to the kernel by purging dirty pages." },
+	{ "npurge", "purges_total", "Purges (madvise calls giving pages back to the kernel)." },
+	{ "nmalloc_large", "large_allocations_total", "Large allocations (from a page to a chunk)." },
+	{ "ndalloc_large", "large_frees_total", "Frees of large allocations." },
+	{ "nmalloc_huge", "huge_allocations_total", "Huge allocations (over a chunk, mapped directly)." },
+	{ "ndalloc_huge", "huge_frees_total", "Frees of huge allocations." },
+	{ "nchunks", "chunks", "Chunks (2 MiB each) the allocator holds for the process." },
+	{ "nthreads", NULL, NULL },      /* jmalloc_process_threads */
+	{ "lock_contended", "arena_lock_contentions_total",
+	  "Times a thread waited for an arena's lock; a high rate means too few arenas for the "
+	  "threads (JMALLOC_CONF narenas)." },
+};
+
+static const struct prom_field bin_names[] = {
+	{ "nmalloc", "allocations_total",
+	  "Regions of this size class handed out (to threads or their caches)." },
+	{ "ndalloc", "frees_total", "Regions of this size class given back." },
+	{ "nrequests", "requests_total",
+	  "Allocation requests of this size class, thread caches included (those of threads "
+	  "that exited)." },
+	{ "curregs", "regions",
+	  "Regions of this size class allocated now (those sitting in thread caches included)." },
+	{ "curruns", "runs", "Runs (groups of pages of one size class) held now." },
+	{ "nruns", "runs_created_total", "Runs created for this size class." },
+	{ "nfills", "cache_fills_total", "Thread-cache fills from this size class." },
+	{ "nflushes", "cache_flushes_total", "Thread-cache flushes to this size class." },
+	{ "lock_contended", "lock_contentions_total",
+	  "Times a thread waited for this size class's lock." },
+};
+
+/* The name and help of a field: from the table, or generated (prefix, the
+ * field's name, _bytes for bytes, _total for a counter). false: not exported. */
+static bool prom_name(const struct prom_field *tab, size_t ntab, char *buf, size_t len,
+                      const char **help, const char *prefix, const char *field,
+                      const char *type, const char *unit, const char *text)
 {
-	snprintf(buf, len, "%s%s%s%s", prefix, name, strcmp(unit, "bytes") == 0 ? "_bytes" : "",
+	for (size_t i = 0; i < ntab; i++) {
+		if (strcmp(tab[i].field, field) != 0)
+			continue;
+		if (!tab[i].name)
+			return false;
+		snprintf(buf, len, "%s%s", prefix, tab[i].name);
+		*help = tab[i].help;
+		return true;
+	}
+	snprintf(buf, len, "%s%s%s%s", prefix, field, strcmp(unit, "bytes") == 0 ? "_bytes" : "",
 	         strcmp(type, "counter") == 0 ? "_total" : "");
+	*help = text;
+	return true;
 }
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static void render_health(struct jmd *d, struct jmd_text *t)
 {
-	family(t, "jmalloc_up", "gauge", "1 when jmstatd can scan its stats directory, else 0.");
+	family(t, "jmalloc_up", "gauge", "1 while jmstatd can read its stats directory; 0 means no process is watched (the log says why).");
 	jmd_text_printf(t, "jmalloc_up %d\n", d->scan_failed_logged ? 0 : 1);
-	family(t, "jmalloc_build_info", "gauge", "jmstatd's version and the stats layout it reads.");
+	family(t, "jmalloc_build_info", "gauge", "Always 1; the labels give jmstatd's version and the stats-segment layout it reads.");
 	jmd_text_printf(t, "jmalloc_build_info{version=\"%s\",layout=\"%u\"} 1\n", JMD_VERSION,
 	                JMSTAT_VERSION);
-	family(t, "jmalloc_scrape_errors_total", "counter",
-	       "Reads of a stats segment that gave no sample (every failed read, every tick).");
-	jmd_text_puts(t, "jmalloc_scrape_errors_total");
+	family(t, "jmalloc_segment_read_errors_total", "counter",
+	       "Reads of a process's stats segment that gave no sample (each failed read, each "
+	       "interval): a steady rate means a segment jmstatd cannot use.");
+	jmd_text_puts(t, "jmalloc_segment_read_errors_total");
 	uvalue(t, d->seg_read_errors);
 	family(t, "jmalloc_segments_rejected_total", "counter",
-	       "Segment files skipped as bad (garbage, truncated, hostile): one per file.");
+	       "Segment files skipped as not jmalloc's (garbage, truncated, hostile), one per file; the log names each.");
 	jmd_text_puts(t, "jmalloc_segments_rejected_total");
 	uvalue(t, d->seg_rejected);
 	family(t, "jmalloc_sample_duration_seconds", "gauge",
-	       "How long the latest sampling of every segment took.");
+	       "How long reading every process's segment took at the latest interval; above the interval, jmstatd falls behind.");
 	jmd_text_puts(t, "jmalloc_sample_duration_seconds");
 	value(t, d->tick_ms / 1000.0);
-	family(t, "jmalloc_sample_interval_seconds", "gauge", "The sampling interval.");
+	family(t, "jmalloc_sample_interval_seconds", "gauge", "How often jmstatd reads the segments (--interval).");
 	jmd_text_puts(t, "jmalloc_sample_interval_seconds");
 	value(t, d->opt.interval_ms / 1000.0);
-	family(t, "jmalloc_samples_total", "counter", "Samplings (ticks) since jmstatd started.");
+	family(t, "jmalloc_samples_total", "counter", "Intervals sampled since jmstatd started.");
 	jmd_text_puts(t, "jmalloc_samples_total");
 	uvalue(t, d->tick);
 	family(t, "jmalloc_last_sample_time_seconds", "gauge",
-	       "Unix time of the latest sampling: what every series shows.");
+	       "When the figures on this page were read (Unix time).");
 	jmd_text_printf(t, "jmalloc_last_sample_time_seconds %.3f\n", d->now);
-	family(t, "jmalloc_segments", "gauge", "Segment files jmstatd tracks.");
+	family(t, "jmalloc_segments", "gauge", "Segment files jmstatd watches (one per process running with jmalloc, plus any it skips).");
 	jmd_text_puts(t, "jmalloc_segments");
 	uvalue(t, d->nentries);
-	family(t, "jmalloc_clients", "gauge", "Clients connected to the Unix socket.");
+	family(t, "jmalloc_clients", "gauge", "Clients connected to jmstatd's socket (jmctl and others).");
 	jmd_text_puts(t, "jmalloc_clients");
 	uvalue(t, d->nclients);
 	family(t, "jmalloc_metrics_render_seconds", "gauge",
-	       "How long the previous /metrics page took to render.");
+	       "How long the previous scrape of this page took jmstatd to render.");
 	jmd_text_puts(t, "jmalloc_metrics_render_seconds");
 	value(t, d->metrics ? d->metrics->render_s : 0.0);
 	family(t, "jmalloc_bin_exes", "gauge",
-	       "Executables with per-bin series (live, or gone for less than 10 minutes).");
+	       "Executables with size-class series on this page (running, or gone for less than 10 minutes).");
 	jmd_text_puts(t, "jmalloc_bin_exes");
 	uvalue(t, d->metrics ? d->metrics->nexes : 0);
 	jmd_http_metrics(d, t);
@@ -400,22 +472,22 @@ static void render_health(struct jmd *d, struct jmd_text *t)
 static void render_host(struct jmd *d, struct jmd_text *t)
 {
 	const struct jmd_totals *h = &d->host;
-	family(t, "jmalloc_host_processes", "gauge", "Live processes running with jmalloc.");
+	family(t, "jmalloc_host_processes", "gauge", "Processes running with jmalloc on this host.");
 	jmd_text_puts(t, "jmalloc_host_processes");
 	uvalue(t, d->nlive);
 	static const struct {
 		const char *name, *help;
 		size_t off;
 	} host_bytes[] = {
-		{ "allocated", "Bytes the programs really hold, all processes.",
+		{ "allocated", "Bytes the programs hold in objects, all processes.",
 		  offsetof(struct jmd_totals, allocated) },
-		{ "active", "Bytes in pages of runs in use, all processes.",
+		{ "active", "Bytes in pages that hold objects, all processes.",
 		  offsetof(struct jmd_totals, active) },
-		{ "mapped", "Bytes of chunks mapped from the kernel, all processes.",
+		{ "mapped", "Bytes the allocator has mapped from the kernel, all processes.",
 		  offsetof(struct jmd_totals, mapped) },
-		{ "dirty", "Bytes in dirty pages not yet purged, all processes.",
+		{ "dirty", "Bytes of freed pages not yet given back to the kernel, all processes.",
 		  offsetof(struct jmd_totals, dirty) },
-		{ "small_wasted", "Bytes free inside small runs, all processes.",
+		{ "small_wasted", "Bytes of free slots inside pages of small objects, all processes.",
 		  offsetof(struct jmd_totals, small_wasted) },
 	};
 	char name[96];
@@ -426,11 +498,11 @@ static void render_host(struct jmd *d, struct jmd_text *t)
 		uvalue(t, *(const uint64_t *)((const char *)h + host_bytes[i].off));
 	}
 	family(t, "jmalloc_host_fragmentation_bytes", "gauge",
-	       "Active bytes not allocated (active - allocated), all processes.");
+	       "Bytes in pages that hold objects but not taken by one (active - allocated), all processes.");
 	jmd_text_puts(t, "jmalloc_host_fragmentation_bytes");
 	uvalue(t, h->active > h->allocated ? h->active - h->allocated : 0);
 	family(t, "jmalloc_host_fragmentation_ratio", "gauge",
-	       "(active - allocated) / active over all processes.");
+	       "Share of active memory not holding objects, (active - allocated) / active, all processes.");
 	jmd_text_puts(t, "jmalloc_host_fragmentation_ratio");
 	value(t, jmd_frag_ratio(h->active, h->allocated));
 }
@@ -458,18 +530,21 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	}
 	qsort(v, n, sizeof(*v), by_pid);
 
-	char name[96], help[256];
+	char name[96], help[320];
+	const char *text;
 	/* Every arena counter of jmstat.h, summed over the process's arenas. */
-#define METRICS_ARENA(field, type, unit, text)                                        \
-	gen_name(name, sizeof(name), "jmalloc_process_", #field, #type, #unit);       \
-	snprintf(help, sizeof(help), "%s, summed over the process's arenas.", text);  \
-	family(t, name, #type, help);                                                 \
-	for (size_t i = 0; i < n; i++) {                                              \
-		uint64_t sum = 0;                                                     \
-		for (uint32_t a = 0; a < v[i].p->narenas; a++)                        \
-			sum += v[i].p->arenas[a].raw.field;                           \
-		proc_labels(t, name, &v[i]);                                          \
-		uvalue(t, sum);                                                       \
+#define METRICS_ARENA(field, type, unit, desc)                                        \
+	if (prom_name(arena_names, NELEM(arena_names), name, sizeof(name), &text,      \
+	              "jmalloc_process_", #field, #type, #unit, desc)) {               \
+		snprintf(help, sizeof(help), "%s", text);                              \
+		family(t, name, #type, help);                                          \
+		for (size_t i = 0; i < n; i++) {                                       \
+			uint64_t sum = 0;                                              \
+			for (uint32_t a = 0; a < v[i].p->narenas; a++)                 \
+				sum += v[i].p->arenas[a].raw.field;                    \
+			proc_labels(t, name, &v[i]);                                   \
+			uvalue(t, sum);                                                \
+		}                                                                      \
 	}
 	JMSTAT_ARENA_COUNTERS(METRICS_ARENA)
 #undef METRICS_ARENA
@@ -478,20 +553,20 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		const char *name, *type, *help;
 	} derived[] = {
 		{ "jmalloc_process_allocated_bytes", "gauge",
-		  "Bytes the program really holds: small regions in use (not in thread caches), "
+		  "Bytes the program holds in objects: small ones in use (not in thread caches), "
 		  "large and huge." },
 		{ "jmalloc_process_small_wasted_bytes", "gauge",
-		  "Bytes free inside the process's small runs." },
+		  "Bytes of free slots inside the process's pages of small objects." },
 		{ "jmalloc_process_fragmentation_bytes", "gauge",
-		  "Active bytes not allocated (active - allocated)." },
+		  "Bytes in pages that hold objects but not taken by one (active - allocated): what fragmentation costs." },
 		{ "jmalloc_process_fragmentation_ratio", "gauge",
-		  "(active - allocated) / active; 0 when nothing is active." },
+		  "Share of active memory not holding objects, (active - allocated) / active; 0 when nothing is active." },
 		{ "jmalloc_process_allocations_total", "counter",
-		  "Allocations served since the process started (small, large and huge)." },
+		  "Allocations (small, large and huge) since the process started." },
 		{ "jmalloc_process_frees_total", "counter",
-		  "Frees since the process started (allocations less objects live now)." },
-		{ "jmalloc_process_threads", "gauge", "Threads of the process with a live thread cache." },
-		{ "jmalloc_process_start_time_seconds", "gauge", "Unix time the process started." },
+		  "Frees since the process started (allocations less the objects live now)." },
+		{ "jmalloc_process_threads", "gauge", "Live threads of the process that have allocated (each has a thread cache)." },
+		{ "jmalloc_process_start_time_seconds", "gauge", "When the process started (Unix time): time() - this is its age." },
 	};
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
 		family(t, derived[k].name, derived[k].type, derived[k].help);
@@ -547,29 +622,32 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 			v[n++] = e;
 	qsort(v, n, sizeof(*v), by_exe);
 
-	char name[96], help[256];
+	char name[96], help[320];
+	const char *text;
 	/* Every bin counter of jmstat.h, summed over the exe's processes; the
 	 * counters include those of its processes that are gone. */
-#define METRICS_BIN(field, type, unit, text)                                          \
-	gen_name(name, sizeof(name), "jmalloc_bin_", #field, #type, #unit);           \
-	snprintf(help, sizeof(help), "%s, summed over the processes of an executable.", text); \
-	family(t, name, #type, help);                                                 \
-	for (size_t i = 0; i < n; i++) {                                              \
-		for (uint32_t b = 0; b < v[i]->nbins; b++) {                          \
-			const struct metrics_bin *mb = &v[i]->bins[b];                \
-			if (!bin_used(mb))                                            \
-				continue;                                             \
-			bin_labels(t, name, v[i], mb);                                \
-			uvalue(t, mb->live[MB_##field] +                              \
-			          (strcmp(#type, "counter") == 0 ? mb->carry[MB_##field] : 0)); \
-		}                                                                     \
+#define METRICS_BIN(field, type, unit, desc)                                          \
+	if (prom_name(bin_names, NELEM(bin_names), name, sizeof(name), &text,          \
+	              "jmalloc_bin_", #field, #type, #unit, desc)) {                   \
+		snprintf(help, sizeof(help), "%s Summed over the processes of an executable.", text); \
+		family(t, name, #type, help);                                          \
+		for (size_t i = 0; i < n; i++) {                                       \
+			for (uint32_t b = 0; b < v[i]->nbins; b++) {                   \
+				const struct metrics_bin *mb = &v[i]->bins[b];         \
+				if (!bin_used(mb))                                     \
+					continue;                                      \
+				bin_labels(t, name, v[i], mb);                         \
+				uvalue(t, mb->live[MB_##field] +                       \
+				          (strcmp(#type, "counter") == 0 ? mb->carry[MB_##field] : 0)); \
+			}                                                              \
+		}                                                                      \
 	}
 	JMSTAT_BIN_COUNTERS(METRICS_BIN)
 #undef METRICS_BIN
 
 	family(t, "jmalloc_bin_wasted_bytes", "gauge",
-	       "Bytes of free regions in the bin's runs (capacity - in use) x size, summed over "
-	       "the processes of an executable.");
+	       "Bytes of free slots in the pages of this size class, (slots - in use) x size, "
+	       "summed over the processes of an executable: what a sparse size class wastes.");
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t b = 0; b < v[i]->nbins; b++) {
 			const struct metrics_bin *mb = &v[i]->bins[b];
@@ -579,8 +657,8 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 			uvalue(t, (mb->capacity > mb->inuse ? mb->capacity - mb->inuse : 0) * mb->size);
 		}
 	family(t, "jmalloc_bin_utilization_ratio", "gauge",
-	       "Regions in use / regions in the bin's runs over the processes of an executable; "
-	       "1 when it holds no run.");
+	       "Share of the slots of this size class in use, over the processes of an executable; "
+	       "1 when it holds no pages.");
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t b = 0; b < v[i]->nbins; b++) {
 			const struct metrics_bin *mb = &v[i]->bins[b];

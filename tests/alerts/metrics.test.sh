@@ -12,9 +12,13 @@
 # - bad HTTP: 400 (garbage, bad version, bad header, control bytes), 404,
 #   405, 431 (head too long), 503 beyond 32 connections; a slow client
 #   does not stop the others; the daemon goes on and exits 0 on SIGTERM;
-# - the fleet kit: `promtool check rules` on fleet/*.rules.yml, the
-#   scrape config by `promtool check config`, and every query of the
-#   Grafana dashboard parsed by promtool.
+# - Prometheus names: every counter of jmstat.h under a name of its own
+#   (base units, _total, no n prefix), one name per figure; GET / links
+#   to /metrics;
+# - the fleet kit: `promtool check rules` on fleet/*.rules.yml and their
+#   unit tests (tests/alerts/fleet-rules.promtest.yml), every runbook_url
+#   a section of docs/metrics.md, the scrape config by `promtool check
+#   config`, and every query of the Grafana dashboard parsed by promtool.
 . "$(dirname "$0")/lib.sh"
 need_segments
 
@@ -38,7 +42,7 @@ check(headers["content-type"].startswith("text/plain; version=0.0.4"), "content 
 check(int(headers["content-length"]) == len(body.encode()), "content length")
 check(body.endswith("\n"), "no final newline")
 m, types = parse(body)
-for name in ("jmalloc_up", "jmalloc_scrape_errors_total", "jmalloc_segments_rejected_total",
+for name in ("jmalloc_up", "jmalloc_segment_read_errors_total", "jmalloc_segments_rejected_total",
              "jmalloc_sample_duration_seconds", "jmalloc_host_allocated_bytes"):
     check(name in m, "no %s" % name)
 check(value(m, "jmalloc_up") == 1, "jmalloc_up is not 1")
@@ -72,32 +76,58 @@ for series, field in (("jmalloc_process_allocated_bytes", "allocated"),
                       ("jmalloc_process_fragmentation_bytes", "frag_bytes")):
     check(value(m, series, **P) == s[field], "%s = %r, stats %s = %r" % (series, value(m, series, **P), field, s[field]))
 check(abs(value(m, "jmalloc_process_fragmentation_ratio", **P) - s["frag_ratio"]) < 1e-12, "frag_ratio")
-# Every arena counter (jmstat.h's list) is the sum over the arenas.
-for field in ("allocated_large", "allocated_huge", "nmalloc_large", "ndalloc_large", "nmalloc_huge",
-              "purged", "npurge", "nchunks", "lock_contended"):
-    series = [n for n in m if n.startswith("jmalloc_process_" + field) and
-              n[len("jmalloc_process_" + field):] in ("", "_bytes", "_total", "_bytes_total")]
-    check(len(series) == 1, "%s: %r" % (field, series))
+# Every arena counter (jmstat.h's list) is the sum over the arenas, under
+# its Prometheus name (jmstatd/metrics.c's arena_names).
+ARENA = {"mapped": "mapped_bytes", "active": "active_bytes",
+         "allocated_large": "allocated_large_bytes", "allocated_huge": "allocated_huge_bytes",
+         "dirty": "dirty_bytes", "purged": "purged_bytes_total", "npurge": "purges_total",
+         "nmalloc_large": "large_allocations_total", "ndalloc_large": "large_frees_total",
+         "nmalloc_huge": "huge_allocations_total", "ndalloc_huge": "huge_frees_total",
+         "nchunks": "chunks", "nthreads": None, "lock_contended": "arena_lock_contentions_total"}
+BIN = {"nmalloc": "allocations_total", "ndalloc": "frees_total", "nrequests": "requests_total",
+       "curregs": "regions", "curruns": "runs", "nruns": "runs_created_total",
+       "nfills": "cache_fills_total", "nflushes": "cache_flushes_total",
+       "lock_contended": "lock_contentions_total"}
+import re
+hdr = open(os.path.join(os.environ["JM_ROOT"], "liballoc/include/jmstat.h")).read()
+def xlist(name):
+    body = hdr[hdr.index("#define " + name):]
+    body = body[:body.index("\n\n")]
+    return re.findall(r"X\((\w+),", body)
+for field in xlist("JMSTAT_ARENA_COUNTERS"):
+    check(field in ARENA, "arena counter %s has no Prometheus name: give it one in jmstatd/metrics.c's "
+          "arena_names (base units, _total, no n prefix) and in this test" % field)
+for field in xlist("JMSTAT_BIN_COUNTERS"):
+    check(field in BIN, "bin counter %s has no Prometheus name: give it one in jmstatd/metrics.c's "
+          "bin_names and in this test" % field)
+for field, name in ARENA.items():
+    if name is None:
+        continue
     want = sum(a[field] for a in s["arenas"])
-    check(value(m, series[0], **P) == want, "%s = %r, arenas sum %r" % (series[0], value(m, series[0], **P), want))
+    got = value(m, "jmalloc_process_" + name, **P)
+    check(got == want, "jmalloc_process_%s = %r, arenas' %s sum %r" % (name, got, field, want))
+# One name per figure, Prometheus style: no n-prefixed allocator names, no
+# duplicate of the threads.
+check(value(m, "jmalloc_process_threads", **P) == s["nthreads"], "jmalloc_process_threads")
+for name in types:
+    check(not re.search(r"_n(malloc|dalloc|requests|runs|fills|flushes|purge|chunks|threads)|"
+                        r"_cur(regs|runs)|_contended", name), "an allocator-style name: %s" % name)
 # What the holder was told to allocate, as the segment counts it.
 check(value(m, "jmalloc_process_allocated_huge_bytes", **P) == 4194304, "allocated_huge is not 4 MiB")
-check(value(m, "jmalloc_process_nmalloc_huge_total", **P) == 1, "nmalloc_huge is not 1")
-check(value(m, "jmalloc_process_nmalloc_large_total", **P) >= 3, "nmalloc_large under 3")
+check(value(m, "jmalloc_process_huge_allocations_total", **P) == 1, "huge allocations is not 1")
+check(value(m, "jmalloc_process_large_allocations_total", **P) >= 3, "large allocations under 3")
 # Per-bin series of its exe: its bins, exactly.
 bins = {b["size"]: b for b in s["bins"]}
 b64 = bins[64]
 check(b64["inuse"] >= 1000, "64-byte bin: %r" % b64)
 for size, b in bins.items():
     B = dict(exe="daemon_holder", size=size)
-    used = value(m, "jmalloc_bin_nmalloc_total", **B)
     if b["nmalloc"] == 0 and b["nrequests"] == 0 and b["curruns"] == 0 and b["nruns"] == 0:
         continue
-    for series, field in (("jmalloc_bin_nmalloc_total", "nmalloc"), ("jmalloc_bin_ndalloc_total", "ndalloc"),
-                          ("jmalloc_bin_nrequests_total", "nrequests"), ("jmalloc_bin_curregs", "curregs"),
-                          ("jmalloc_bin_curruns", "curruns"), ("jmalloc_bin_nruns_total", "nruns"),
-                          ("jmalloc_bin_nfills_total", "nfills"), ("jmalloc_bin_nflushes_total", "nflushes"),
-                          ("jmalloc_bin_wasted_bytes", "wasted_bytes")):
+    for field, name in list(BIN.items()) + [("wasted_bytes", "wasted_bytes")]:
+        if field not in b:      # not in the stats reply (lock_contended)
+            continue
+        series = "jmalloc_bin_" + name
         check(value(m, series, **B) == b[field], "%s{size=%d} = %r, stats %r" % (series, size, value(m, series, **B), b[field]))
     check(abs(value(m, "jmalloc_bin_utilization_ratio", **B) - b["util"]) < 1e-12, "util of %d" % size)
 # Host series: ps's host.
@@ -109,18 +139,18 @@ for series, field in (("jmalloc_host_allocated_bytes", "allocated"), ("jmalloc_h
 h2 = Holder()
 t = h2.cmd("alloc 64 5000")
 stats_after(h2.pid, t)
-wait_until(lambda: value(scrape(port), "jmalloc_bin_curregs", exe="daemon_holder", size=64) >= 6000,
+wait_until(lambda: value(scrape(port), "jmalloc_bin_regions", exe="daemon_holder", size=64) >= 6000,
            "both holders in the per-bin series")
 before = scrape(port)
-n1 = value(before, "jmalloc_bin_nmalloc_total", exe="daemon_holder", size=64)
+n1 = value(before, "jmalloc_bin_allocations_total", exe="daemon_holder", size=64)
 h2.exit()
 wait_until(lambda: h2.pid not in ps_pids(), "the second holder gone")
 after = wait_until(lambda: (lambda x: x if value(x, "jmalloc_process_allocated_bytes", pid=h2.pid,
                                                  exe="daemon_holder") is None else None)(scrape(port)),
                    "the exited pid's series gone")
-n2 = value(after, "jmalloc_bin_nmalloc_total", exe="daemon_holder", size=64)
-check(n2 >= n1, "jmalloc_bin_nmalloc_total went back from %r to %r when a process exited" % (n1, n2))
-check(value(after, "jmalloc_bin_curregs", exe="daemon_holder", size=64) < 6000, "curregs kept the gone process")
+n2 = value(after, "jmalloc_bin_allocations_total", exe="daemon_holder", size=64)
+check(n2 >= n1, "jmalloc_bin_allocations_total went back from %r to %r when a process exited" % (n1, n2))
+check(value(after, "jmalloc_bin_regions", exe="daemon_holder", size=64) < 6000, "curregs kept the gone process")
 
 # ---- an exe name that needs escaping
 env = dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"], JMALLOC_STATS_DIR=STATS_DIR)
@@ -140,7 +170,10 @@ def raw(data):
 check(http_get(port, "/metrics?x=1")[0] == 200, "a query string")
 st, hd, bd = http_get(port, method="HEAD")
 check(st == 200 and bd == "" and int(hd["content-length"]) > 1000, "HEAD: %d %r" % (st, hd))
-check(http_get(port, "/")[0] == 404, "/ is not 404")
+st, hd, bd = http_get(port, "/")
+check(st == 200 and hd["content-type"].startswith("text/html") and 'href="metrics"' in bd,
+      "/ is not a page linking to /metrics: %d %r %r" % (st, hd, bd))
+check(http_get(port, "/nothing")[0] == 404, "/nothing is not 404")
 check(http_get(port, "/metricsx")[0] == 404, "/metricsx is not 404")
 check(http_get(port, "/metrics", method="POST")[0] == 405, "POST is not 405")
 check(raw(b"HELLO\r\n\r\n") == 400, "garbage")
@@ -188,6 +221,23 @@ promtool check metrics <"$JM_TMP/page.txt" >"$JM_TMP/promtool.out" 2>&1 ||
 grep -q 'we\\"ird\\\\holder' "$JM_TMP/page.txt" || die "the checked page lacks the escaped name"
 promtool check rules "$JM_ROOT"/fleet/*.rules.yml || die "promtool check rules"
 promtool check config "$JM_ROOT/fleet/prometheus.yml" || die "promtool check config"
+# The rules' behaviour (the growth rule and the process's age, recording
+# rules without topk), and every runbook_url naming a section of the docs.
+promtool test rules "$JM_ROOT/tests/alerts/fleet-rules.promtest.yml" || die "promtool test rules"
+python3 - "$JM_ROOT" <<'EOF' || die "runbook links"
+import re, sys
+root = sys.argv[1]
+rules = open(root + "/fleet/jmalloc-alerts.rules.yml").read()
+doc = open(root + "/docs/metrics.md").read()
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.*)$", doc, re.M)}
+alerts = re.findall(r"- alert: (\w+)", rules)
+links = re.findall(r'runbook_url: "https://jmalloc\.example/docs/metrics\.md#([\w-]+)"', rules)
+assert len(alerts) >= 9 and len(links) == len(alerts), (alerts, links)
+for a in links:
+    assert a in anchors, "runbook_url #%s: no such section in docs/metrics.md" % a
+for e in re.findall(r"expr: (.*)", open(root + "/fleet/jmalloc-recording.rules.yml").read()):
+    assert "topk" not in e and "bottomk" not in e, "a recording rule with topk: %s" % e
+EOF
 # Every query of the dashboard, as a recording rule for promtool to parse.
 python3 - "$JM_ROOT/fleet/grafana-jmalloc.json" >"$JM_TMP/dash.rules.yml" <<'EOF' || die "the dashboard is not JSON"
 import json, sys
