@@ -579,7 +579,7 @@ int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen)
 		r->clear = r->threshold * 0.9;
 		break;
 	case KIND_GROWTH: {
-		double hist_s = JMD_HISTORY_MS / 1000.0;
+		double hist_s = d->opt.history_ms / 1000.0;
 		double tick_s = d->opt.interval_ms / 1000.0;
 		if (r->window_s > hist_s || r->window_s < tick_s) {
 			snprintf(err, errlen, "rule '%s': window must be between the interval (%gs) and "

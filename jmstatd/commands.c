@@ -680,7 +680,7 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	int rc = arg_pid(req, &pid);
 	if (rc < 0)
 		return jmd_error(d, BAD_PID);
-	double seconds = JMD_HISTORY_MS / 1000.0;
+	double seconds = d->opt.history_ms / 1000.0;
 	json_t *s = json_object_get(req, "seconds");
 	if (s && !json_is_null(s)) {
 		if (!json_is_number(s) || json_number_value(s) <= 0)
@@ -703,6 +703,7 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 		set(o, "alive", json_boolean(p->dead_since == 0));
 	}
 	set(o, "interval_ms", json_integer(d->opt.interval_ms));
+	set(o, "history_ms", json_integer(d->opt.history_ms));
 	json_t *arr = json_array();
 	if (ring && ring->count) {
 		uint32_t first = (ring->head + ring->alloc - ring->count) % ring->alloc;

@@ -45,7 +45,9 @@
 #define JMD_MAX_REQUEST    65536u          /* bytes in one request line, newline excluded */
 #define JMD_MAX_CLIENTS    256u            /* connected clients served at once */
 #define JMD_MAX_OUTPUT     (4u << 20)      /* bytes of unread replies before a client is dropped */
-#define JMD_HISTORY_MS     600000u         /* history kept per process and per uid: 10 minutes */
+#define JMD_HISTORY_MS     600000u         /* default history per process and per uid: 10 minutes */
+#define JMD_HISTORY_MIN    1000u           /* --history bounds, ms */
+#define JMD_HISTORY_MAX    86400000u
 #define JMD_DEAD_KEEP_MS   600000u         /* a dead process's history is kept this long */
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
@@ -64,6 +66,7 @@ struct jmd_options {
 	char *config_path;       /* NULL: no config file */
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
 	unsigned interval_ms;    /* sampling interval */
+	unsigned history_ms;     /* history kept per process and per uid (--history) */
 	bool verbose;
 };
 

@@ -34,6 +34,8 @@ static const char usage_text[] =
 	"  --stats-dir DIR      where the segments are (default: $JMALLOC_STATS_DIR,\n"
 	"                       else /dev/shm)\n"
 	"  --interval MS        sampling interval in ms (default 1000, 50..3600000)\n"
+	"  --history MS         history kept per process and per user, in ms\n"
+	"                       (default 600000: 10 minutes; 1000..86400000)\n"
 	"  --config FILE        config file, re-read on SIGHUP\n"
 	"  --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics\n"
 	"                       (HOST empty: 127.0.0.1; PORT 0: any free port)\n"
@@ -65,12 +67,13 @@ static bool valid_hostport(const char *s)
 /* 0: go on; 1: exit 0 (help, version); 2: bad usage. */
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_CONFIG, O_METRICS, O_FOREGROUND,
+	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
 	       O_VERBOSE, O_HELP, O_VERSION };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
 		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "history", required_argument, NULL, O_HISTORY },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
@@ -81,6 +84,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 	};
 	struct jmd_options *o = &d->opt;
 	o->interval_ms = 1000;
+	o->history_ms = JMD_HISTORY_MS;
 	opterr = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -106,6 +110,17 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 				return usage_error("--interval: '%s' is not a number of ms in 50..3600000",
 				                   optarg);
 			o->interval_ms = (unsigned)v;
+			break;
+		}
+		case O_HISTORY: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' ||
+			    v < JMD_HISTORY_MIN || v > JMD_HISTORY_MAX)
+				return usage_error("--history: '%s' is not a number of ms in 1000..86400000",
+				                   optarg);
+			o->history_ms = (unsigned)v;
 			break;
 		}
 		case O_CONFIG:

@@ -97,17 +97,25 @@ static double unix_now_ms(void)
 
 /* ------------------------------------------------------------ rings */
 
+/* Appends a sample; once the ring holds max entries, the oldest goes.
+ * The ring grows (doubling) only when full: it then holds its entries in
+ * order from slot head (the oldest) round to head - 1 (the newest), and the
+ * grown array takes them oldest first from slot 0, so that head = count
+ * again and the new slots lie beyond it. */
 static void ring_push(struct jmd_ring *r, const struct jmd_hist *h)
 {
 	if (r->count == r->alloc && r->alloc < r->max) {
-		/* Not wrapped yet (head == count): grow in place. */
 		uint32_t n = r->alloc ? r->alloc * 2 : 16;
 		if (n > r->max)
 			n = r->max;
-		struct jmd_hist *e = realloc(r->e, (size_t)n * sizeof(*e));
+		struct jmd_hist *e = malloc((size_t)n * sizeof(*e));
 		if (e) {
+			for (uint32_t i = 0; i < r->count; i++)
+				e[i] = r->e[(r->head + i) % r->alloc];
+			free(r->e);
 			r->e = e;
 			r->alloc = n;
+			r->head = r->count;
 		}
 	}
 	if (r->alloc == 0)
@@ -798,7 +806,7 @@ int jmd_sample_init(struct jmd *d)
 		d->clk_tck = 100;
 	d->boot_time = read_boot_time();
 	pidfd_budget(d);
-	d->hist_max = (JMD_HISTORY_MS + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
+	d->hist_max = (d->opt.history_ms + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
 	if (!d->tick_time)
 		return -ENOMEM;

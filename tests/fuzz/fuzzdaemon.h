@@ -123,6 +123,7 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 	d->loop = uv_default_loop();
 	d->opt.stats_dir = fuzz_dir;
 	d->opt.interval_ms = 1000;
+	d->opt.history_ms = JMD_HISTORY_MS;
 	d->dirfd = open(fuzz_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fuzz_require(d->dirfd >= 0);
 	fuzz_require(jmd_sample_init(d) == 0);
