@@ -10,7 +10,8 @@
 #   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
 #   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
 #                             under a sanitizer (address|undefined|thread)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (man pages in share/man/manN,
+#                             docs and the example config in share/doc/jmalloc)
 #
 # Sources are found by wildcard: a new .c file in liballoc/, common/,
 # jmstatd/ or jmctl/ is part of its program; a new tests/unit/*.c or
@@ -222,6 +223,10 @@ fuzz: all
 stress: tests
 	$(TEST_ENV) JM_STRESS_FULL=1 tests/runner.sh $(sort $(wildcard tests/stress/*.test.sh))
 
+# The man pages (each beside its program), the docs and the example config.
+MAN_PAGES := liballoc/jmalloc.3 jmctl/jmctl.1 jmstatd/jmstatd.8 jmstatd/jmstatd.conf.5
+DOC_FILES := README.md $(sort $(wildcard docs/*.md)) jmstatd/jmstatd.conf.example
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 liballoc/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.so
@@ -231,6 +236,10 @@ install: all
 	if [ -x jmctl/jmctl ]; then install -m 0755 jmctl/jmctl $(DESTDIR)$(PREFIX)/bin/; fi
 	if [ -f systemd/jmstatd.service ]; then install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
 	  install -m 0644 systemd/jmstatd.service systemd/jmstatd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
+	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
+	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
+	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/
 
 clean:
 	rm -rf build liballoc/libjmalloc.so liballoc/libjmalloc.a jmstatd/jmstatd jmctl/jmctl
