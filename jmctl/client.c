@@ -211,10 +211,15 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 	*reply = NULL;
 	snprintf(what, sizeof(what), "'%s'", cmd ? cmd : "?");
 	err = jm_client_send(c, req);
-	if (err == 0) {
+	/* A daemon that refuses us (at its limit) says why and closes: the
+	 * line may already wait even when our request could not be sent. */
+	if (err == 0 || err == -EPIPE || err == -ECONNRESET) {
+		int rerr;
 		do
-			err = jm_client_read_line(c, JMCTL_REPLY_TIMEOUT_MS);
-		while (err == -EINTR);
+			rerr = jm_client_read_line(c, err ? 1000 : JMCTL_REPLY_TIMEOUT_MS);
+		while (rerr == -EINTR);
+		if (err == 0 || rerr == 0)
+			err = rerr;
 	}
 	if (err) {
 		jm_client_report(c, err, what);
@@ -233,7 +238,11 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 
 		if (!msg)
 			msg = "error without a message";
-		if (strncmp(msg, "no such process", 15) == 0) {
+		if (strncmp(msg, "jmstatd is at its limit", 23) == 0) {
+			fprintf(stderr, "jmctl: %s: %s: try again once some of your connections "
+			        "are closed\n", c->path, msg);
+			err = -EBUSY;
+		} else if (strncmp(msg, "no such process", 15) == 0) {
 			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
 			        "`jmctl ps` lists the processes it sees)\n", msg, c->path);
 			err = -ENOENT;

@@ -11,8 +11,14 @@
  *   lines, control bytes): 400;
  * - a head longer than HTTP_MAX_HEAD bytes: 431;
  * - another path: 404; another method: 405;
- * - more than HTTP_MAX_CONNS connections at once, or more than
- *   HTTP_MAX_QUEUED bytes of replies not yet taken by slow readers: 503;
+ * - more than HTTP_MAX_CONNS connections at once: one only waiting to
+ *   close after its reply, else the oldest that has not sent a whole
+ *   request (idle, or slow to send it), is closed to make room (as sshd's
+ *   MaxStartups drops unauthenticated connections): a scraper sends its
+ *   request at once, so only a flood of newer connections within those
+ *   milliseconds could push it out; with none to close, or more than
+ *   HTTP_MAX_QUEUED bytes of replies not yet taken by slow readers: 503.
+ *   A local user holding connections open cannot starve the scrapes;
  * - a head not complete within HTTP_READ_TIMEOUT_MS, or a reply not taken
  *   within HTTP_WRITE_TIMEOUT_MS: closed (counted as a timeout).
  * Nothing a client does stops the daemon or delays the others for more
@@ -53,6 +59,8 @@ struct http_conn {
 	char head[HTTP_MAX_HEAD];
 	size_t len;
 	bool answered;           /* a reply is queued: ignore further input */
+	uint64_t started_ms;     /* uv_now() when accepted */
+	bool evicted;            /* closed to make room (counted in nevicted) */
 	unsigned open_handles;   /* freed when both are closed */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
@@ -76,6 +84,8 @@ static void conn_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	m->nconns--;
+	if (c->evicted)
+		m->nevicted--;
 	free(c->out);
 	free(c);
 }
@@ -325,6 +335,34 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		respond_text(c, R_431, "request head too large (limit 8192 bytes)\n", NULL);
 }
 
+/* Closes one connection to make room for newcomer c: one lingering after
+ * its reply, else the oldest that has not sent a whole request. Such a connection costs the daemon nothing to drop and
+ * its client nothing it was owed. */
+static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
+{
+	struct http_conn *victim = NULL;
+	for (struct http_conn *c = m->conns; c; c = c->next) {
+		if (c == newcomer || c->evicted || uv_is_closing((uv_handle_t *)&c->tcp))
+			continue;
+		if (c->answered && c->out == NULL) {
+			victim = c;      /* lingering: its reply is sent */
+			break;
+		}
+		if (!c->answered && (!victim || c->started_ms < victim->started_ms))
+			victim = c;
+	}
+	if (!victim)
+		return;
+	if (!victim->answered)
+		m->timeouts++;
+	jmd_debug("metrics: a connection %s closed to make room",
+	          victim->answered ? "lingering after its reply" : "without a request");
+	/* In nconns until its handles are closed: the newcomer is let in now. */
+	victim->evicted = true;
+	m->nevicted++;
+	conn_close(victim);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct jmd *d = server->data;
@@ -355,7 +393,10 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (m->nconns > HTTP_MAX_CONNS || m->queued > HTTP_MAX_QUEUED) {
+	c->started_ms = uv_now(d->loop);
+	if (m->nconns - m->nevicted > HTTP_MAX_CONNS)
+		make_room(m, c);
+	if (m->nconns - m->nevicted > HTTP_MAX_CONNS || m->queued > HTTP_MAX_QUEUED) {
 		respond_text(c, R_503, "too busy: too many connections\n", "Retry-After: 1\r\n");
 		return;
 	}

@@ -44,6 +44,11 @@
 #define JMD_VERSION        JMALLOC_VERSION
 #define JMD_MAX_REQUEST    65536u          /* bytes in one request line, newline excluded */
 #define JMD_MAX_CLIENTS    256u            /* connected clients served at once */
+#define JMD_ROOT_CLIENTS   16u             /* of those, kept for root: other uids share the rest */
+#define JMD_UID_CLIENTS    32u             /* clients of one non-root uid at once */
+#define JMD_IDLE_MS        10000u          /* a client with no request in progress, or whose
+                                              replies do not move, is closed after this long
+                                              (--client-idle); a subscriber that reads is not */
 #define JMD_MAX_OUTPUT     (4u << 20)      /* bytes of unread replies before a client is dropped */
 #define JMD_HISTORY_MS     600000u         /* default history per process and per uid: 10 minutes */
 #define JMD_HISTORY_MIN    1000u           /* --history bounds, ms */
@@ -67,6 +72,7 @@ struct jmd_options {
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
 	unsigned interval_ms;    /* sampling interval */
 	unsigned history_ms;     /* history kept per process and per uid (--history) */
+	unsigned idle_ms;        /* JMD_IDLE_MS unless --client-idle */
 	bool verbose;
 };
 
@@ -210,6 +216,8 @@ struct jmd_client {
 	bool paused;             /* not read until its queued replies drain (server.c) */
 	bool subscribed;
 	pid_t sub_pid;           /* 0: the whole (visible) host */
+	uint64_t active_ms;      /* uv_now() when it connected, completed a request or
+	                            took some of its replies: idle since then */
 	struct jmd_client *next, *prev;
 };
 
@@ -283,6 +291,8 @@ struct jmd {
 	bool socket_bound;               /* we created the socket file: unlink it at exit */
 	struct jmd_client *clients;
 	size_t nclients;
+	uv_timer_t idle_timer;           /* closes idle clients (server.c) */
+	bool idle_timer_open;
 	unsigned next_client_id;
 
 	/* commands.c */

@@ -39,6 +39,9 @@ static const char usage_text[] =
 	"  --config FILE        config file, re-read on SIGHUP\n"
 	"  --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics\n"
 	"                       (HOST empty: 127.0.0.1; PORT 0: any free port)\n"
+	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
+	"                       replies, for SECS seconds (default 10; subscribers that\n"
+	"                       read are never idle)\n"
 	"  --foreground         accepted for compatibility: jmstatd never forks\n"
 	"  --verbose            log every event, not only the notable ones\n"
 	"  --help               show this help and exit\n"
@@ -68,7 +71,7 @@ static bool valid_hostport(const char *s)
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
-	       O_VERBOSE, O_HELP, O_VERSION };
+	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
@@ -77,6 +80,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
+		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -121,6 +125,17 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 				return usage_error("--history: '%s' is not a number of ms in 1000..86400000",
 				                   optarg);
 			o->history_ms = (unsigned)v;
+			break;
+		}
+		case O_CLIENT_IDLE: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' || v < 1 ||
+			    v > 86400)
+				return usage_error("--client-idle: '%s' is not a number of seconds in 1..86400",
+				                   optarg);
+			o->idle_ms = (unsigned)v * 1000;
 			break;
 		}
 		case O_CONFIG:

@@ -74,6 +74,7 @@ struct jmd_metrics {
 	char addr[128];          /* what it is bound to, for logs */
 	struct http_conn *conns;
 	size_t nconns;
+	size_t nevicted;         /* of those, closed to make room, not yet gone */
 	size_t queued;           /* response bytes not yet written, all connections */
 	uint64_t responses[8];   /* by status: see http.c's codes[] */
 	uint64_t timeouts;       /* connections closed for being too slow */

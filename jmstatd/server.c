@@ -11,8 +11,17 @@
  * in order with one line. The bounds, and what happens when a client breaks
  * one (the others never notice):
  * - a line longer than JMD_MAX_REQUEST: told why, then disconnected;
- * - more than JMD_MAX_CLIENTS clients: the newcomer is told why and
- *   disconnected;
+ * - more than JMD_MAX_CLIENTS clients, or more than JMD_MAX_CLIENTS -
+ *   JMD_ROOT_CLIENTS of uids other than root, or more than JMD_UID_CLIENTS
+ *   of one uid other than root: the newcomer is told why ("at its limit
+ *   for your user") and disconnected. One user cannot take every slot,
+ *   and root (an operator's jmctl, the monitoring) always finds one, as
+ *   PostgreSQL keeps connections for its superusers;
+ * - no complete request for idle_ms (JMD_IDLE_MS, --client-idle) while
+ *   it has nothing in progress, or replies it has not taken for as long:
+ *   closed (told why if it reads), as sshd's LoginGraceTime closes a
+ *   connection that never authenticates. A subscriber that takes its
+ *   updates is never idle;
  * - more than JMD_MAX_OUTPUT bytes of replies it has not read: dropped with
  *   a log line (it is not reading, so it cannot be told).
  * A client that sends requests and does not read the replies is not read
@@ -111,6 +120,7 @@ static void on_written(uv_write_t *req, int status)
 	free(w->data);
 	free(w);
 	c->nwrites--;
+	c->active_ms = uv_now(c->d->loop);
 	if (status < 0 && status != UV_ECANCELED) {
 		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(status));
 		client_close(c);
@@ -266,6 +276,7 @@ static void process_lines(struct jmd_client *c, size_t scan)
 			break;
 		}
 		size_t end = (size_t)(nl - c->in);
+		c->active_ms = uv_now(c->d->loop);
 		handle_line(c, c->in + start, end - start);
 		start = end + 1;
 		scan = start;
@@ -289,6 +300,37 @@ static void process_lines(struct jmd_client *c, size_t scan)
 		jmd_client_send(c, jmd_error(c->d, "request too long (limit %u bytes)", JMD_MAX_REQUEST));
 		client_finish(c);
 	}
+}
+
+/* Is newcomer c (counted in d->nclients) one too many? Says why in why,
+ * in the words jmctl shows. */
+static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, size_t len)
+{
+	if (d->nclients > JMD_MAX_CLIENTS) {
+		snprintf(why, len, "too many clients (limit %u)", JMD_MAX_CLIENTS);
+		return true;
+	}
+	if (c->uid == 0)
+		return false;
+	size_t others = 0, same = 0;
+	for (const struct jmd_client *o = d->clients; o; o = o->next) {
+		if (o == c || o->closing || o->closed || o->uid == 0)
+			continue;
+		others++;
+		if (o->uid == c->uid)
+			same++;
+	}
+	if (same >= JMD_UID_CLIENTS) {
+		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of uid %u)",
+		         JMD_UID_CLIENTS, (unsigned)c->uid);
+		return true;
+	}
+	if (others >= JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS) {
+		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of "
+		         "users other than root)", JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS);
+		return true;
+	}
+	return false;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -329,20 +371,22 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->uid = cred.uid;
 	c->peer_pid = cred.pid;
+	c->active_ms = uv_now(d->loop);
 	if (d->stopping || d->nclients > JMD_MAX_CLIENTS + 64) {
 		client_close(c);
 		return;
 	}
-	if (d->nclients > JMD_MAX_CLIENTS) {
+	char why[128];
+	if (over_limit(d, c, why, sizeof(why))) {
 		/* One line per tick, and the count of the others at the next:
 		 * a client connecting in a loop must not flood the log. */
 		if (refusals_this_tick++ == 0)
-			jmd_log("client %u (pid %d, uid %u) refused: too many clients (limit %u)",
-			        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_CLIENTS);
+			jmd_log("client %u (pid %d, uid %u) refused: %s", c->id, (int)c->peer_pid,
+			        (unsigned)c->uid, why);
 		else
-			jmd_debug("client %u (pid %d, uid %u) refused: too many clients", c->id,
-			          (int)c->peer_pid, (unsigned)c->uid);
-		jmd_client_send(c, jmd_error(d, "too many clients (limit %u)", JMD_MAX_CLIENTS));
+			jmd_debug("client %u (pid %d, uid %u) refused: %s", c->id, (int)c->peer_pid,
+			          (unsigned)c->uid, why);
+		jmd_client_send(c, jmd_error(d, "%s", why));
 		client_finish(c);
 		return;
 	}
@@ -352,11 +396,40 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(c);
 }
 
+/* Closes the clients idle for d->opt.idle_ms: nothing asked (a request
+ * begun and never finished counts as nothing), or replies not taken, for
+ * that long. A subscriber whose queue is empty waits for its next update:
+ * it is reading. */
+static void on_idle_timer(uv_timer_t *t)
+{
+	struct jmd *d = t->data;
+	uint64_t now = uv_now(d->loop);
+	unsigned long closed = 0;
+	for (struct jmd_client *c = d->clients; c; c = c->next) {
+		if (c->closed || c->closing || now - c->active_ms < d->opt.idle_ms)
+			continue;
+		if (c->subscribed && queued_bytes(c) == 0)
+			continue;
+		closed++;
+		jmd_debug("client %u (pid %d, uid %u) closed: idle for %u ms", c->id,
+		          (int)c->peer_pid, (unsigned)c->uid, d->opt.idle_ms);
+		if (c->nwrites > 0) {
+			client_close(c);   /* it does not read: it cannot be told */
+			continue;
+		}
+		jmd_client_send(c, jmd_error(d, "closed: no request for %u s", d->opt.idle_ms / 1000));
+		client_finish(c);
+	}
+	if (closed)
+		jmd_log("%lu idle clients closed (no request or no reply taken for %u ms)", closed,
+		        d->opt.idle_ms);
+}
+
 void jmd_server_tick(struct jmd *d)
 {
 	if (refusals_this_tick > 1)
-		jmd_log("%lu more clients refused: too many clients (limit %u)", refusals_this_tick - 1,
-		        JMD_MAX_CLIENTS);
+		jmd_log("%lu more clients refused: too many clients, or too many of their user",
+		        refusals_this_tick - 1);
 	refusals_this_tick = 0;
 	for (struct jmd_client *c = d->clients; c; c = c->next) {
 		if (c->closed)
@@ -508,6 +581,15 @@ int jmd_server_start(struct jmd *d)
 		}
 		d->socket_bound = true;
 	}
+	if (d->opt.idle_ms == 0)
+		d->opt.idle_ms = JMD_IDLE_MS;
+	uint64_t every = d->opt.idle_ms / 4 > 100 ? d->opt.idle_ms / 4 : 100;
+	if ((rc = uv_timer_init(d->loop, &d->idle_timer)) != 0)
+		return rc;
+	d->idle_timer.data = d;
+	d->idle_timer_open = true;
+	uv_timer_start(&d->idle_timer, on_idle_timer, every, every);
+	uv_unref((uv_handle_t *)&d->idle_timer);
 	rc = uv_listen((uv_stream_t *)&d->server, 128, on_connection);
 	if (rc != 0) {
 		jmd_log("cannot listen: %s", uv_strerror(rc));
@@ -522,6 +604,11 @@ void jmd_server_stop(struct jmd *d)
 {
 	for (struct jmd_client *c = d->clients; c; c = c->next)
 		client_close(c);
+	if (d->idle_timer_open) {
+		uv_timer_stop(&d->idle_timer);
+		uv_close((uv_handle_t *)&d->idle_timer, NULL);
+		d->idle_timer_open = false;
+	}
 	if (d->server_open) {
 		uv_close((uv_handle_t *)&d->server, NULL);
 		d->server_open = false;

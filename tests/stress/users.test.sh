@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# timeout: 240
+# One unprivileged user (nobody) against root's jmstatd on a private
+# socket, with real processes and real segments; root's jmctl must keep
+# answering, the daemon's memory stay bounded and root's terminal clean:
+#  1. lock-out: nobody opens 256 connections and sends nothing: at most
+#     JMD_UID_CLIENTS are kept, the others are told "at its limit for your
+#     user" (and nobody's jmctl says so); root's `jmctl ps` answers
+#     throughout; the idle ones are closed after --client-idle, after
+#     which nobody is served again;
+#  2. the same on HTTP: nobody holds 32 idle connections to /metrics:
+#     30 scrapes in a row all get 200.
+# Needs root (to be root and nobody) and setpriv.
+. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+[ "$(id -u)" -eq 0 ] || { echo "needs root to run as root and as nobody"; exit 77; }
+command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+need_segments
+PY3=/usr/bin/python3
+[ -x $PY3 ] || { echo "no /usr/bin/python3 for nobody"; exit 77; }
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+# nobody reaches the socket (0666) through the test's directory.
+chmod 755 "$JM_TMP"
+jmd_start --client-idle 3 --metrics 127.0.0.1:0
+for i in $(seq 1 100); do grep -q "metrics: serving" "$JMD_LOG" && break; sleep 0.05; done
+METRICS_URL=$(sed -n 's/.*metrics: serving \(http:[^ ]*\).*/\1/p' "$JMD_LOG" | head -n 1)
+[ -n "$METRICS_URL" ] || die "no metrics address in the log"
+export METRICS_URL
+export JMD_DAEMON_PID=$JMD_PID
+
+# Root's own processes, for root's jmctl to show.
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
+ROOT_PROC=$!
+export ROOT_PROC
+
+# root_ps: root's jmctl ps answers, with root's process in it (bounded:
+# the loaded 2-core machine of make check is slow, never stuck).
+root_ps() {
+	local out
+	out=$(timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>&1) || die "root's jmctl ps failed ($1): $out"
+	grep -q "^ *$ROOT_PROC " <<<"$out" || die "root's jmctl ps does not show root's process ($1): $out"
+}
+for i in $(seq 1 50); do
+	timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>/dev/null | grep -q "^ *$ROOT_PROC " && break
+	sleep 0.1
+done
+root_ps "at start"
+
+# ---------------------------------------------------------------- 1. lock-out
+# nobody's 256 idle connections, held by a python child running as nobody:
+# it prints how many the daemon kept and how many it refused (with the
+# reason line), then waits until they are closed.
+mkfifo "$JM_TMP/held"
+"${NOBODY[@]}" "$PY3" - "$JMD_SOCK" >"$JM_TMP/held" <<'PY' &
+import json, socket, sys, time
+path = sys.argv[1]
+conns, refused, reasons = [], 0, set()
+for i in range(256):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    conns.append(s)
+time.sleep(1.0)
+kept = []
+for s in conns:
+    s.setblocking(False)
+    try:
+        data = s.recv(4096)
+    except BlockingIOError:
+        kept.append(s)
+        continue
+    refused += 1
+    if data:
+        reasons.add(json.loads(data.split(b"\n")[0])["error"])
+print("kept %d refused %d" % (len(kept), refused), flush=True)
+for r in sorted(reasons):
+    print("reason " + r, flush=True)
+print("end", flush=True)
+# Wait for the daemon to close the idle ones (--client-idle 3).
+deadline = time.monotonic() + 60
+closed = 0
+for s in kept:
+    s.setblocking(True)
+    s.settimeout(max(0.1, deadline - time.monotonic()))
+    try:
+        while s.recv(4096):
+            pass
+        closed += 1
+    except OSError:
+        pass
+print("closed %d" % closed, flush=True)
+PY
+HOLDER=$!
+exec 3<"$JM_TMP/held"
+read -r line <&3
+echo "nobody's 256 connections: $line"
+set -- $line
+[ "$1" = kept ] && [ "$2" -le 32 ] && [ "$2" -gt 0 ] && [ "$4" -ge $((256 - 32)) ] ||
+	die "nobody's connections: $line (at most 32 kept expected)"
+while read -r line <&3 && [ "$line" != end ]; do
+	echo "  $line"
+	case $line in
+	"reason jmstatd is at its limit for your user"*) ;;
+	*) die "unexpected refusal: $line" ;;
+	esac
+done
+for i in 1 2 3 4 5; do root_ps "during nobody's idle connections"; done
+rc=0
+"${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+[ $rc -eq 1 ] && grep -q "jmstatd is at its limit for your user" "$JM_TMP/err" ||
+	die "nobody's jmctl over the limit: exit $rc: $(cat "$JM_TMP/err")"
+echo "nobody's jmctl: $(cat "$JM_TMP/err")"
+read -r line <&3
+echo "after --client-idle: $line"
+[ "$line" = "closed $2" ] || die "the idle connections were not all closed: $line (kept $2)"
+wait "$HOLDER"
+"${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" ||
+	die "nobody is not served once its idle connections are closed: $(cat "$JM_TMP/err")"
+grep -q "idle clients closed" "$JMD_LOG" || die "no log line about the idle clients"
+echo "ok 1: lock-out"
+
+# ---------------------------------------------------------------- 2. HTTP
+"${NOBODY[@]}" "$PY3" - "$METRICS_URL" >"$JM_TMP/held2" <<'PY' &
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+conns = [socket.create_connection((u.hostname, u.port)) for i in range(32)]
+print("held", flush=True)
+time.sleep(30)
+PY
+HOLDER=$!
+for i in $(seq 1 100); do grep -q held "$JM_TMP/held2" && break; sleep 0.05; done
+jmd_py - <<'PY' || die "scrapes during idle connections"
+from jmd import *
+import urllib.request, urllib.error
+codes = []
+for i in range(30):
+    try:
+        with urllib.request.urlopen(os.environ["METRICS_URL"], timeout=20) as r:
+            codes.append(r.status)
+            r.read()
+    except urllib.error.HTTPError as e:
+        codes.append(e.code)
+print("30 scrapes during 32 idle connections: %s" % sorted(set(codes)))
+check(codes == [200] * 30, "scrapes refused: %r" % codes)
+PY
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
+echo "ok 2: HTTP"
+
+jmd_stop
