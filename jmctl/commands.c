@@ -459,6 +459,22 @@ static void print_held_by(const json_t *a)
 	json_decref(sym);
 }
 
+/* An alert's value or threshold in the units of its rule: the daemon's
+ * text (FIELD_text), else bytes for growth and a percentage for ratios. */
+static void alert_value(char *buf, size_t size, const json_t *a, const char *field)
+{
+	char key[32];
+	double v = jm_num(a, field);
+
+	snprintf(key, sizeof(key), "%s_text", field);
+	if (jm_str(a, key)[0])
+		snprintf(buf, size, "%s", jm_str(a, key));
+	else if (strcmp(jm_str(a, "kind"), "growth") == 0)
+		jm_fmt_bytes(buf, size, v);
+	else
+		snprintf(buf, size, "%.1f%%", v * 100.0);
+}
+
 int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 {
 	const struct jm_sort_key *key = &jm_alert_keys[0];
@@ -498,11 +514,16 @@ int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 			snprintf(pid, sizeof(pid), "-");
 		jm_fmt_age(since, sizeof(since) - 4, now - jm_num(a, "since"));
 		strcat(since, " ago");
-		snprintf(val, sizeof(val), "%.4g", jm_num(a, "value"));
-		snprintf(thr, sizeof(thr), "%.4g", jm_num(a, "threshold"));
+		alert_value(val, sizeof(val), a, "value");
+		alert_value(thr, sizeof(thr), a, "threshold");
+		char msg[512];
+		if (jm_str(a, "reason")[0])
+			snprintf(msg, sizeof(msg), "%s; %s", jm_str(a, "message"), jm_str(a, "reason"));
+		else
+			snprintf(msg, sizeof(msg), "%s", jm_str(a, "message"));
 		const char *cells[] = {
 			ids, state, jm_str(a, "rule"), pid, jm_str(a, "exe"), since,
-			val, thr, jm_str(a, "message"),
+			val, thr, msg,
 		};
 		jm_table_add(&t, cells);
 		jm_table_color(&t, t.nrows - 1, 1,

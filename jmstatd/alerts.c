@@ -160,6 +160,7 @@ struct alert {
 	double threshold;
 	double bytes;            /* wasted, growth or held bytes at the latest evaluation */
 	char message[256];
+	char reason[160];        /* why the latest transition happened ("" when it just held) */
 	uint32_t seen_tick;      /* the latest tick that evaluated it */
 	bool sites_taken;        /* sites[] holds a reading of the segment */
 	uint32_t sites_tick;     /* the tick of the latest attempt to read them */
@@ -224,16 +225,41 @@ static const char *fmt_pct(char *buf, size_t len, double v)
 	return buf;
 }
 
+/* A duration as a person writes it: 90 -> "1m30s", 3600 -> "1h", 0.5 ->
+ * "500ms"; whole seconds from a second up. */
 static const char *fmt_dur(char *buf, size_t len, double s)
 {
-	double whole = (double)(uint64_t)s;
-	if (s >= 3600 && whole == s && (uint64_t)s % 3600 == 0)
-		snprintf(buf, len, "%.0fh", s / 3600);
-	else if (s >= 60 && whole == s && (uint64_t)s % 60 == 0)
-		snprintf(buf, len, "%.0fm", s / 60);
+	if (s < 1.0) {
+		snprintf(buf, len, "%.0fms", s * 1000.0);
+		return buf;
+	}
+	uint64_t n = (uint64_t)(s + 0.5), h = n / 3600, m = n / 60 % 60, sec = n % 60;
+	if (h)
+		snprintf(buf, len, m || sec ? (sec ? "%lluh%llum%llus" : "%lluh%llum") : "%lluh",
+		         (unsigned long long)h, (unsigned long long)m, (unsigned long long)sec);
+	else if (m)
+		snprintf(buf, len, sec ? "%llum%llus" : "%llum", (unsigned long long)m,
+		         (unsigned long long)sec);
 	else
-		snprintf(buf, len, "%gs", s);
+		snprintf(buf, len, "%llus", (unsigned long long)sec);
 	return buf;
+}
+
+/* A ratio for a script: "0.5", "0.5734" (4 decimals, never an exponent). */
+static const char *fmt_ratio(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.4f", v);
+	char *e = buf + strlen(buf);
+	while (e > buf + 1 && e[-1] == '0' && e[-2] != '.')
+		*--e = '\0';
+	return buf;
+}
+
+/* An alert's value or threshold in the units of its rule: bytes for
+ * growth, a percentage for the ratios. */
+static const char *fmt_value(char *buf, size_t len, enum kind k, double v)
+{
+	return k == KIND_GROWTH ? fmt_bytes(buf, len, v) : fmt_pct(buf, len, v);
 }
 
 /* ------------------------------------------------------------ rules */
@@ -874,7 +900,7 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 		A->cmd_skipped++;
 		return;
 	}
-	char *vars[20], sites[1024];
+	char *vars[28], sites[1024], host[256], val[32], thr[32];
 	size_t nvars = 0;
 	char *failed = NULL;
 #define VAR(name, ...)                                                         \
@@ -893,11 +919,25 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 	VAR("EXE", "%s", a->exe);
 	VAR("UID", "%u", a->uid);
 	VAR("BIN_SIZE", "%u", a->bin_size);
-	VAR("SINCE", "%.3f", a->since);
-	VAR("STARTED", "%.3f", a->started);
-	VAR("VALUE", "%.6g", a->value);
-	VAR("THRESHOLD", "%.6g", a->threshold);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	VAR("HOST", "%s", host);
+	VAR("SINCE", "%lld", (long long)a->since);
+	VAR("STARTED", "%lld", (long long)a->started);
+	/* Integers for the byte figures, so that shell arithmetic takes them. */
+	if (a->kind == KIND_GROWTH) {
+		VAR("VALUE", "%.0f", a->value);
+		VAR("THRESHOLD", "%.0f", a->threshold);
+	} else {
+		VAR("VALUE", "%s", fmt_ratio(val, sizeof(val), a->value));
+		VAR("THRESHOLD", "%s", fmt_ratio(thr, sizeof(thr), a->threshold));
+	}
+	VAR("VALUE_TEXT", "%s", fmt_value(val, sizeof(val), a->kind, a->value));
+	VAR("THRESHOLD_TEXT", "%s", fmt_value(thr, sizeof(thr), a->kind, a->threshold));
+	VAR("BYTES", "%.0f", a->bytes);
 	VAR("MESSAGE", "%s", a->message);
+	VAR("REASON", "%s", a->reason);
 	VAR("SITES", "%s", sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
 #undef VAR
 	char **env = failed ? NULL : cmd_env(vars, nvars);
@@ -967,6 +1007,7 @@ static void transition(struct jmd_alerts *A, struct alert *a, enum state s, cons
 	a->state = s;
 	a->since = d->now;
 	a->clear_since = 0;
+	snprintf(a->reason, sizeof(a->reason), "%s", why ? why : "");
 	A->transitions[s]++;
 	if (s == ST_PENDING || s == ST_FIRING)
 		take_sites(A, a, p);
@@ -1024,9 +1065,11 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 }
 
 /* One evaluation of one (rule, process, bin): trigger says the alert's
- * condition holds, clear that a firing alert may resolve. */
+ * condition holds; clear, when not NULL, that a firing alert may resolve,
+ * and which figure went back past its clear threshold (the reason logged
+ * with the resolve). */
 static void step(struct jmd_alerts *A, const struct rule *r, int idx, const struct jmd_proc *p,
-                 uint32_t bin, double value, double bytes, bool trigger, bool clear,
+                 uint32_t bin, double value, double bytes, bool trigger, const char *clear,
                  const char *message)
 {
 	struct jmd *d = A->d;
@@ -1066,7 +1109,7 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 		if (a->clear_since == 0)
 			a->clear_since = d->now;
 		if (d->now - a->clear_since >= r->clear_for_s - 0.0005)
-			transition(A, a, ST_RESOLVED, "back past the clear threshold", p);
+			transition(A, a, ST_RESOLVED, clear, p);
 		break;
 	case ST_RESOLVED:
 		break;
@@ -1078,10 +1121,13 @@ static double metric_of(const struct jmd_hist *h, enum metric m)
 	return (double)(m == METRIC_MAPPED ? h->mapped : m == METRIC_ACTIVE ? h->active : h->allocated);
 }
 
-/* Growth of the metric: now less its lowest sample in the window. */
+/* Growth of the metric: now less its lowest sample in the window; *span
+ * the time from the oldest sample read in the window to now (shorter than
+ * the window for a process younger than it, and never more than its age). */
 static double growth_of(struct jmd *d, const struct jmd_proc *p, const struct rule *r,
-                        double *low_out)
+                        double *low_out, double *span)
 {
+	double oldest = d->now;
 	double now_v = (double)(r->metric == METRIC_MAPPED ? p->tot.mapped :
 	                        r->metric == METRIC_ACTIVE ? p->tot.active : p->tot.allocated);
 	double low = now_v;
@@ -1095,12 +1141,18 @@ static double growth_of(struct jmd *d, const struct jmd_proc *p, const struct ru
 			double t = jmd_tick_time(d, h->tick, &valid);
 			if (!valid || t < since)
 				break;
+			oldest = t;
 			double v = metric_of(h, r->metric);
 			if (v < low)
 				low = v;
 		}
 	}
 	*low_out = low;
+	*span = d->now - oldest;
+	if (p->start_time > 0 && d->now - p->start_time < *span)
+		*span = d->now - p->start_time;
+	if (*span < 0)
+		*span = 0;
 	return now_v - low;
 }
 
@@ -1109,7 +1161,7 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 	struct jmd_alerts *A = d->alerts;
 	if (!A)
 		return;
-	char msg[256], b1[32], b2[32], b3[32], b4[32], b5[32];
+	char msg[256], why[160], b1[32], b2[32], b3[32], b4[32], b5[32];
 	for (size_t i = 0; i < A->rules.n; i++) {
 		const struct rule *r = &A->rules.v[i];
 		if (r->exe && fnmatch(r->exe, p->exe, 0) != 0)
@@ -1130,20 +1182,38 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 			         fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
 			         fmt_pct(b4, sizeof(b4), r->threshold),
 			         fmt_bytes(b5, sizeof(b5), r->min_bytes));
-			step(A, r, (int)i, p, 0, ratio, wasted, trigger,
-			     ratio < r->clear || wasted < r->clear_bytes, msg);
+			const char *clear = NULL;
+			if (ratio < r->clear) {
+				snprintf(why, sizeof(why), "fragmentation down to %s, under %s",
+				         fmt_pct(b1, sizeof(b1), ratio), fmt_pct(b2, sizeof(b2), r->clear));
+				clear = why;
+			} else if (wasted < r->clear_bytes) {
+				snprintf(why, sizeof(why), "fragmented bytes down to %s, under %s "
+				         "(fragmentation still %s)", fmt_bytes(b1, sizeof(b1), wasted),
+				         fmt_bytes(b2, sizeof(b2), r->clear_bytes),
+				         fmt_pct(b3, sizeof(b3), ratio));
+				clear = why;
+			}
+			step(A, r, (int)i, p, 0, ratio, wasted, trigger, clear, msg);
 			break;
 		}
 		case KIND_GROWTH: {
-			double low, g = growth_of(d, p, r, &low);
+			double low, span, g = growth_of(d, p, r, &low, &span);
 			if (g <= r->threshold && !alert_find(A, r->name, p->pid, p->start_ticks, 0))
 				break;
-			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s)",
+			/* The span the growth was measured over: the window, or less
+			 * for a process (or a history) younger than it. */
+			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s in %s)",
 			         metric_names[r->metric], fmt_bytes(b1, sizeof(b1), g),
-			         fmt_dur(b2, sizeof(b2), r->window_s), fmt_bytes(b3, sizeof(b3), low),
-			         fmt_bytes(b4, sizeof(b4), low + g),
-			         fmt_bytes(b5, sizeof(b5), r->threshold));
-			step(A, r, (int)i, p, 0, g, g, g > r->threshold, g < r->clear, msg);
+			         fmt_dur(b2, sizeof(b2), span), fmt_bytes(b3, sizeof(b3), low), fmt_bytes(b4, sizeof(b4), low + g),
+			         fmt_bytes(b5, sizeof(b5), r->threshold), fmt_dur(why, sizeof(why), r->window_s));
+			const char *clear = NULL;
+			if (g < r->clear) {
+				snprintf(why, sizeof(why), "growth down to %s, under %s",
+				         fmt_bytes(b1, sizeof(b1), g), fmt_bytes(b2, sizeof(b2), r->clear));
+				clear = why;
+			}
+			step(A, r, (int)i, p, 0, g, g, g > r->threshold, clear, msg);
 			break;
 		}
 		case KIND_SPARSE:
@@ -1159,8 +1229,19 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 				         fmt_pct(b1, sizeof(b1), util), fmt_bytes(b2, sizeof(b2), held),
 				         fmt_pct(b3, sizeof(b3), r->threshold),
 				         fmt_bytes(b4, sizeof(b4), r->min_bytes));
-				step(A, r, (int)i, p, bin->size, util, held, trigger,
-				     util > r->clear || held < r->clear_bytes, msg);
+				const char *clear = NULL;
+				if (util > r->clear) {
+					snprintf(why, sizeof(why), "use back up to %s, over %s",
+					         fmt_pct(b1, sizeof(b1), util), fmt_pct(b2, sizeof(b2), r->clear));
+					clear = why;
+				} else if (held < r->clear_bytes) {
+					snprintf(why, sizeof(why), "bytes held down to %s, under %s (use still %s)",
+					         fmt_bytes(b1, sizeof(b1), held),
+					         fmt_bytes(b2, sizeof(b2), r->clear_bytes),
+					         fmt_pct(b3, sizeof(b3), util));
+					clear = why;
+				}
+				step(A, r, (int)i, p, bin->size, util, held, trigger, clear, msg);
 			}
 			break;
 		}
@@ -1344,7 +1425,13 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "value", json_real(a->value));
 		json_object_set_new(o, "threshold", json_real(a->threshold));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)a->bytes));
+		char vt[32], tt[32];
+		json_object_set_new(o, "value_text", json_string(fmt_value(vt, sizeof(vt), a->kind, a->value)));
+		json_object_set_new(o, "threshold_text",
+		                    json_string(fmt_value(tt, sizeof(tt), a->kind, a->threshold)));
 		json_object_set_new(o, "message", json_string(a->message));
+		if (a->reason[0])
+			json_object_set_new(o, "reason", json_string(a->reason));
 		json_object_set_new(o, "alive", json_boolean(alive));
 		if (a->sites_taken) {
 			json_t *s = sites_json(a);

@@ -5,7 +5,9 @@
 # daemon's own JMALLOC_ALERT_* values); `notify` chooses the states; a
 # command that fails is logged with its status; one that runs too long is
 # killed after command_timeout, and jmstatd answers requests while it runs
-# (commands never block the loop).
+# (commands never block the loop). The variables: integer seconds, the
+# host, the bytes, the value and threshold as text in the rule's units,
+# the reason of a resolve.
 . "$(dirname "$0")/lib.sh"
 need_segments
 
@@ -69,7 +71,18 @@ for k, v in (("RULE", "frag"), ("ID", str(aid)), ("STATE", "firing"), ("PREVIOUS
           (k, fire.get("JMALLOC_ALERT_" + k), v))
 check(float(fire["JMALLOC_ALERT_VALUE"]) > 0.5, "VALUE %r" % fire["JMALLOC_ALERT_VALUE"])
 check(fire["JMALLOC_ALERT_MESSAGE"].startswith("fragmentation "), "MESSAGE %r" % fire["JMALLOC_ALERT_MESSAGE"])
-check(abs(float(fire["JMALLOC_ALERT_SINCE"]) - a["since"]) < 0.01, "SINCE %r" % fire["JMALLOC_ALERT_SINCE"])
+# Integer seconds (shell arithmetic), the host, the bytes, human text.
+import socket
+check(re.fullmatch(r"\d+", fire["JMALLOC_ALERT_SINCE"]) and
+      abs(int(fire["JMALLOC_ALERT_SINCE"]) - a["since"]) < 1.01, "SINCE %r" % fire["JMALLOC_ALERT_SINCE"])
+check(re.fullmatch(r"\d+", fire["JMALLOC_ALERT_STARTED"]), "STARTED %r" % fire["JMALLOC_ALERT_STARTED"])
+check(fire.get("JMALLOC_ALERT_HOST") == socket.gethostname(), "HOST %r" % fire.get("JMALLOC_ALERT_HOST"))
+check(re.fullmatch(r"\d+", fire["JMALLOC_ALERT_BYTES"]) and int(fire["JMALLOC_ALERT_BYTES"]) > 16 << 20,
+      "BYTES %r" % fire["JMALLOC_ALERT_BYTES"])
+check(re.fullmatch(r"\d+\.\d%", fire["JMALLOC_ALERT_VALUE_TEXT"]) and
+      fire["JMALLOC_ALERT_THRESHOLD_TEXT"] == "50.0%", "VALUE_TEXT %r THRESHOLD_TEXT %r" %
+      (fire["JMALLOC_ALERT_VALUE_TEXT"], fire["JMALLOC_ALERT_THRESHOLD_TEXT"]))
+check(fire.get("JMALLOC_ALERT_REASON") == "", "REASON on firing %r" % fire.get("JMALLOC_ALERT_REASON"))
 check("JMALLOC_ALERT_BOGUS" not in fire, "the daemon's own JMALLOC_ALERT_* leaked into the command")
 check(pend["JMALLOC_ALERT_STATE"] == "pending" and pend["JMALLOC_ALERT_PREVIOUS_STATE"] == "inactive", "%r" % pend)
 
@@ -101,6 +114,7 @@ wait_until(lambda: not sleeper_left(), "the killed command's children gone too")
 f.exit()
 res = wait_until(lambda: env_of("frag.%d.resolved" % aid), "the command on resolved")
 check(res["JMALLOC_ALERT_STATE"] == "resolved" and res["JMALLOC_ALERT_PREVIOUS_STATE"] == "firing", "%r" % res)
+check(res["JMALLOC_ALERT_REASON"] == "the process is gone", "REASON %r" % res["JMALLOC_ALERT_REASON"])
 check(not [n for n in os.listdir(out) if n.startswith("slow.") and n.endswith("resolved")],
       "notify = firing ran the command on resolved too")
 print("ok")

@@ -10,6 +10,9 @@
 #   threshold but above `clear`, and the alert stays firing; filling the
 #   rest resolves it;
 # - a new episode is a new alert, which resolves when its process exits;
+# - a resolve names the figure that cleared; a growth over a window longer
+#   than the process's life names the shorter span; jmctl alerts shows
+#   values and thresholds in the units of the rule (%, bytes);
 # - one log line per transition; `alerts` and `jmctl alerts` list them.
 . "$(dirname "$0")/lib.sh"
 need_segments
@@ -37,9 +40,16 @@ metric = mapped
 growth = 32MiB
 window = 3s
 exe = python*
+
+[rule grow_long]
+kind = growth
+metric = mapped
+growth = 32MiB
+window = 5m
+exe = python*
 CONF
 jmd_start --config "$JM_TMP/alerts.conf"
-grep -q "alert rules in force: frag (fragmentation), sparse (sparse_bin), grow (growth)" "$JMD_LOG" ||
+grep -q "alert rules in force: frag (fragmentation), sparse (sparse_bin), grow (growth), grow_long (growth)" "$JMD_LOG" ||
 	die "the rules in force were not logged"
 
 alerts_py - "$JMD_LOG" "$JMCTL" <<'EOF' || die "alert state machine"
@@ -100,13 +110,28 @@ gr = wait_state("grow", f.pid, "resolved", "the growth alert resolved")
 check(transitions(gr["id"]) == [("inactive", "firing"), ("firing", "resolved")],
       "growth transitions: %r" % transitions(gr["id"]))
 
-# jmctl alerts shows them.
+# A growth over a window (5 min) longer than the process's life never
+# claims the window: the span it names is at most the process's age.
+gl = wait_until(lambda: [a for a in alerts("grow_long", f.pid) if a["state"] == "firing"], "grow_long firing")[0]
+age = gl["since"] - [p for p in request({"cmd": "ps"})["processes"] if p["pid"] == f.pid][0]["start_time"]
+m = re.search(r"grew by [\d.]+ \w+ in (?:(\d+)m)?(\d+)s \(", gl["message"])
+check(m, "growth message %r" % gl["message"])
+span = int(m.group(1) or 0) * 60 + int(m.group(2))
+check(span <= age + 1, "'%s' for a process %.1f s old" % (gl["message"], age))
+check("rule: over 32.0 MiB in 5m" in gl["message"], gl["message"])
+
+# jmctl alerts shows them, values and thresholds in the units of the rule.
 out = subprocess.run([jmctl, "--socket", SOCK, "alerts"], capture_output=True, text=True)
 check(out.returncode == 0, "jmctl alerts: %r" % out.stderr)
 check(out.stdout.split("\n")[0].split()[:3] == ["ID", "STATE", "RULE"], out.stdout)
 rows = [l.split() for l in out.stdout.split("\n")[1:] if l.strip()]
 check(any(r[0] == str(frag_id) and r[1] == "firing" and r[2] == "frag" and r[3] == str(f.pid)
           for r in rows), "jmctl alerts does not show alert %d firing:\n%s" % (frag_id, out.stdout))
+line = [l for l in out.stdout.split("\n") if l.split()[:1] == [str(frag_id)]][0]
+check(re.search(r" \d+\.\d% +50\.0% ", line), "frag VALUE/THRESHOLD not in %%: %r" % line)
+line = [l for l in out.stdout.split("\n") if l.split()[:1] == [str(gl["id"])]][0]
+check(re.search(r" [\d.]+ MiB +32\.0 MiB ", line), "growth VALUE/THRESHOLD not in bytes: %r" % line)
+check("e+" not in out.stdout, "an exponent in jmctl alerts:\n" + out.stdout)
 
 # ---- hysteresis: under the threshold but above `clear`: still firing
 t = f.cmd("alloc 192 150000")
@@ -126,6 +151,12 @@ res = wait_until(lambda: [a for a in alerts("frag", f.pid) if a["id"] == frag_id
 # Past clear = 0.2, or under clear_bytes = 90% of 16 MiB, whichever first.
 check(res["value"] < 0.2 or res["bytes"] < 0.9 * 16 * 1048576,
       "resolved at %r with %r bytes" % (res["value"], res["bytes"]))
+# The resolve names the figure that cleared.
+want = "fragmentation down to" if res["value"] < 0.2 else "fragmented bytes down to"
+check(res.get("reason", "").startswith(want), "reason %r (value %r, bytes %r)" %
+      (res.get("reason"), res["value"], res["bytes"]))
+check(any(("alert %d frag" % frag_id) in l and "firing -> resolved" in l and want in l
+          for l in open(log_path)), "the resolve's log line does not say %r" % want)
 check(transitions(frag_id) == [("inactive", "pending"), ("pending", "firing"), ("firing", "resolved")],
       "frag transitions: %r" % transitions(frag_id))
 sp = wait_state("sparse", f.pid, "resolved", "the sparse alert resolved")
