@@ -112,8 +112,10 @@ check(transitions(gr["id"]) == [("inactive", "firing"), ("firing", "resolved")],
 
 # A growth over a window (5 min) longer than the process's life never
 # claims the window: the span it names is at most the process's age.
-gl = wait_until(lambda: [a for a in alerts("grow_long", f.pid) if a["state"] == "firing"], "grow_long firing")[0]
-age = gl["since"] - [p for p in request({"cmd": "ps"})["processes"] if p["pid"] == f.pid][0]["start_time"]
+wait_until(lambda: [a for a in alerts("grow_long", f.pid) if a["state"] == "firing"], "grow_long firing")
+r = request({"cmd": "alerts"})
+gl = [a for a in r["alerts"] if a["rule"] == "grow_long" and a["pid"] == f.pid][0]
+age = r["time"] - [p for p in request({"cmd": "ps"})["processes"] if p["pid"] == f.pid][0]["start_time"]
 m = re.search(r"grew by [\d.]+ \w+ in (?:(\d+)m)?(\d+)s \(", gl["message"])
 check(m, "growth message %r" % gl["message"])
 span = int(m.group(1) or 0) * 60 + int(m.group(2))
