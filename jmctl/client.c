@@ -323,7 +323,7 @@ int jm_client_open(struct jm_client *c, const char *path)
 		fprintf(stderr, "jmctl: %s: jmstatd %s speaks stats layout version %d, "
 		        "this jmctl %s knows version %u (install jmctl and jmstatd "
 		        "from the same release)\n", path, v[0] ? v : "(unknown)",
-		        c->layout_version, JMCTL_VERSION, JMSTAT_VERSION);
+		        c->layout_version, JM_VERSION, JMSTAT_VERSION);
 		err = -EPROTO;
 		goto fail_reply;
 	}

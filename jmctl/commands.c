@@ -3,7 +3,8 @@
  *
  * Each sends one request, then prints the reply: as it came with --json,
  * else as aligned tables in human units. The sort keys of each table are
- * declared once here, as data; top.c reuses the process keys. Under each
+ * declared once, as data: the process keys in common/sortkeys.c (top.c
+ * uses them too), the bin and alert keys here. Under each
  * alert that carries allocation sites, `alerts` prints the sites'
  * innermost frames, symbolized as the calling user (sites.c).
  */
@@ -19,21 +20,6 @@
 #define RED    "31"
 #define YELLOW "33"
 #define GREEN  "32"
-
-const struct jm_sort_key jm_ps_keys[] = {
-	{ "pid",       "pid",          false, false },
-	{ "user",      "user",         true,  false },
-	{ "exe",       "exe",          true,  false },
-	{ "allocated", "allocated",    false, true },
-	{ "active",    "active",       false, true },
-	{ "mapped",    "mapped",       false, true },
-	{ "dirty",     "dirty",        false, true },
-	{ "wasted",    "small_wasted", false, true },
-	{ "frag",      "frag_ratio",   false, true },
-	{ "rate",      "alloc_rate",   false, true },
-	{ "age",       "age",          false, true },
-	{ NULL, NULL, false, false }
-};
 
 const struct jm_sort_key jm_bin_keys[] = {
 	{ "size",      "size",         false, false },
@@ -56,24 +42,6 @@ const struct jm_sort_key jm_alert_keys[] = {
 	{ "value",     "value",        false, true },
 	{ NULL, NULL, false, false }
 };
-
-const struct jm_sort_key *jm_sort_find(const struct jm_sort_key *keys, const char *name)
-{
-	for (; keys->name; keys++)
-		if (strcmp(keys->name, name) == 0)
-			return keys;
-	return NULL;
-}
-
-const char *jm_sort_names(char *buf, size_t size, const struct jm_sort_key *keys)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (; keys->name && off < size; keys++)
-		off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "", keys->name);
-	return buf;
-}
 
 struct sort_ctx {
 	const struct jm_sort_key *key;
@@ -180,12 +148,12 @@ static const struct jm_table_col ps_cols[] = {
 
 int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv)
 {
-	const struct jm_sort_key *key = &jm_ps_keys[0];
+	const struct jm_sort_key *key = &jm_proc_sort_keys[0];
 	bool reverse = false;
 	json_t *reply;
 	int err;
 
-	err = parse_sort_opts("ps", argc, argv, jm_ps_keys, &key, &reverse, NULL, NULL);
+	err = parse_sort_opts("ps", argc, argv, jm_proc_sort_keys, &key, &reverse, NULL, NULL);
 	if (err)
 		return err;
 	/* The table asks only for what it shows and sorts by: a thousand

@@ -1,8 +1,8 @@
 /*
  * format.c: how jmctl writes numbers and tables for people.
  *
- * Bytes in binary units with three significant digits ("512 B", "1.50 KiB",
- * "12.3 MiB", "104 GiB"), counts and rates with k/M/G suffixes, ratios as
+ * Bytes as jmstatd writes them too (common/format.c: "1.50 KiB", "12.3 MiB"),
+ * counts and rates with k/M/G suffixes, ratios as
  * percentages, ages as "3m12s". The table prints aligned columns separated
  * by two spaces; colour is added around the padded text, so alignment never
  * depends on escape sequences.
@@ -12,41 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Three significant digits: 1.23, 12.3, 123. */
-static const char *three_digits(char *buf, size_t size, double v, const char *unit)
-{
-	if (v < 9.995)
-		snprintf(buf, size, "%.2f%s", v, unit);
-	else if (v < 99.95)
-		snprintf(buf, size, "%.1f%s", v, unit);
-	else
-		snprintf(buf, size, "%.0f%s", v, unit);
-	return buf;
-}
-
-const char *jm_fmt_bytes(char *buf, size_t size, double bytes)
-{
-	static const char *const units[] = { " KiB", " MiB", " GiB", " TiB", " PiB" };
-	int u = -1;
-
-	if (bytes < 0 || !isfinite(bytes))
-		bytes = 0;
-	if (bytes < 1024) {
-		snprintf(buf, size, "%.0f B", bytes);
-		return buf;
-	}
-	/* 1023.9 KiB would print as "1024 KiB": move up a unit first. */
-	while (u < 4 && bytes >= 999.5) {
-		bytes /= 1024;
-		u++;
-	}
-	if (u < 0) {  /* 1000..1023 bytes written as KiB */
-		bytes /= 1024;
-		u = 0;
-	}
-	return three_digits(buf, size, bytes, units[u]);
-}
 
 const char *jm_fmt_count(char *buf, size_t size, double n)
 {
@@ -63,7 +28,7 @@ const char *jm_fmt_count(char *buf, size_t size, double n)
 		n /= 1000;
 		u++;
 	}
-	return three_digits(buf, size, n, units[u]);
+	return jm_fmt_three_digits(buf, size, n, units[u]);
 }
 
 const char *jm_fmt_rate(char *buf, size_t size, double per_sec)

@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <jansson.h>
 
-#define JMCTL_VERSION "0.1.0"
+#include "format.h"
+#include "sortkeys.h"
+#include "version.h"
+
 
 /* Exit statuses: 0 success, 1 error, 2 bad usage (docs/jmctl.md). */
 #define JMCTL_EXIT_OK    0
@@ -98,7 +101,7 @@ void jm_client_report(struct jm_client *c, int err, const char *what);
 /* ------------------------------------------------------------ format.c */
 
 /* Human units. Each writes into buf (size >= 16) and returns buf. */
-const char *jm_fmt_bytes(char *buf, size_t size, double bytes);   /* "12.3 MiB" */
+/* jm_fmt_bytes(): common/format.h ("12.3 MiB"). */
 const char *jm_fmt_count(char *buf, size_t size, double n);       /* "1.2k", "3.4M" */
 const char *jm_fmt_rate(char *buf, size_t size, double per_sec);  /* "1.2k" ("0", "-") */
 const char *jm_fmt_pct(char *buf, size_t size, double ratio);     /* "12.3%" */
@@ -147,24 +150,14 @@ void jm_meter(char *buf, size_t size, double ratio, int width);
 
 /* ---------------------------------------------------------- commands.c */
 
-/* A sort key: the name users type after -s, the JSON field it reads, and
- * its natural order (text ascending; numbers descending, biggest first,
- * except where the smallest is the interesting end, like utilisation). */
-struct jm_sort_key {
-	const char *name;
-	const char *field;
-	bool text;
-	bool desc;
-};
-
-extern const struct jm_sort_key jm_ps_keys[];    /* processes */
+/* Sort keys (struct jm_sort_key, jm_sort_find, jm_sort_names and the
+ * process keys jm_proc_sort_keys, which ps and top share) are in
+ * common/sortkeys.h; their natural order: text ascending, numbers
+ * descending, except where the smallest is the interesting end, like
+ * utilisation. */
 extern const struct jm_sort_key jm_bin_keys[];   /* bins in `stats` */
 extern const struct jm_sort_key jm_alert_keys[];
 
-/* The key named name, or NULL. */
-const struct jm_sort_key *jm_sort_find(const struct jm_sort_key *keys, const char *name);
-/* "pid, user, ..." into buf, for messages. */
-const char *jm_sort_names(char *buf, size_t size, const struct jm_sort_key *keys);
 /* Sorts n JSON objects by key k (ties by tie_field, ascending). */
 void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
                   const char *tie_field, bool reverse);

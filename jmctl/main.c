@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 		case 'S': o.socket = optarg; break;
 		case 'j': o.json = true; break;
 		case 'h': fputs(usage_text, stdout); return JMCTL_EXIT_OK;
-		case 'V': printf("jmctl %s\n", JMCTL_VERSION); return JMCTL_EXIT_OK;
+		case 'V': printf("jmctl %s\n", JM_VERSION); return JMCTL_EXIT_OK;
 		case ':':
 			return exit_status(jm_usage_error(NULL, "option '%s' needs an argument",
 			                                  argv[optind - 1]));

@@ -46,20 +46,9 @@ static const struct jm_sort_key top_bin_keys[] = {
 	{ NULL, NULL, false, false }
 };
 
-/* The process view's keys: allocated first (the default there). */
-static const struct jm_sort_key top_proc_keys[] = {
-	{ "allocated", "allocated",    false, true },
-	{ "active",    "active",       false, true },
-	{ "mapped",    "mapped",       false, true },
-	{ "frag",      "frag_ratio",   false, true },
-	{ "wasted",    "small_wasted", false, true },
-	{ "rate",      "alloc_rate",   false, true },
-	{ "pid",       "pid",          false, false },
-	{ "user",      "user",         true,  false },
-	{ "exe",       "exe",          true,  false },
-	{ "age",       "age",          false, true },
-	{ NULL, NULL, false, false }
-};
+/* The process view's keys are ps's (jm_proc_sort_keys, common/sortkeys.c);
+ * allocated is the default there. */
+#define TOP_PROC_DEFAULT_KEY "allocated"
 
 enum view { VIEW_BINS, VIEW_PROCS };
 
@@ -140,7 +129,7 @@ static double mono_s(void)
 
 static const struct jm_sort_key *view_keys(const struct top *t)
 {
-	return t->view == VIEW_BINS ? top_bin_keys : top_proc_keys;
+	return t->view == VIEW_BINS ? top_bin_keys : jm_proc_sort_keys;
 }
 
 static int nkeys(const struct jm_sort_key *k)
@@ -458,7 +447,7 @@ static void load_sites(struct top *t)
 		pids[np++] = t->pid;
 	} else {
 		v = jm_array_items(procs, &n);
-		jm_sort_json(v, n, &top_proc_keys[0], "pid", false);
+		jm_sort_json(v, n, jm_sort_find(jm_proc_sort_keys, TOP_PROC_DEFAULT_KEY), "pid", false);
 		for (i = 0; i < n && np < SITES_PROCS; i++)
 			pids[np++] = (long)jm_int(v[i], "pid");
 		free(v);
@@ -525,7 +514,7 @@ static void load_sites(struct top *t)
 
 static void add_procs(struct top *t, struct frame *f, int width)
 {
-	const struct jm_sort_key *k = &top_proc_keys[t->key[VIEW_PROCS]];
+	const struct jm_sort_key *k = &jm_proc_sort_keys[t->key[VIEW_PROCS]];
 	size_t n;
 	json_t **procs = jm_array_items(json_object_get(t->last, "processes"), &n);
 	int mw = meter_width(width, 7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2 + 2 + 10 + 2 + 8);
@@ -937,9 +926,9 @@ static int parse_top(struct top *t, int argc, char **argv)
 		if (k) {
 			t->view = VIEW_BINS;
 			t->key[VIEW_BINS] = (int)(k - top_bin_keys);
-		} else if ((k = jm_sort_find(top_proc_keys, sortname))) {
+		} else if ((k = jm_sort_find(jm_proc_sort_keys, sortname))) {
 			t->view = VIEW_PROCS;
-			t->key[VIEW_PROCS] = (int)(k - top_proc_keys);
+			t->key[VIEW_PROCS] = (int)(k - jm_proc_sort_keys);
 		} else {
 			size_t off;
 
@@ -947,7 +936,7 @@ static int parse_top(struct top *t, int argc, char **argv)
 			off = strlen(names);
 			snprintf(names + off, sizeof(names) - off, "; processes: ");
 			off = strlen(names);
-			jm_sort_names(names + off, sizeof(names) - off, top_proc_keys);
+			jm_sort_names(names + off, sizeof(names) - off, jm_proc_sort_keys);
 			return jm_usage_error("top", "unknown sort key '%s' (bins: %s)", sortname, names);
 		}
 	}
@@ -970,6 +959,7 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 	}
 	t->o = o;
 	t->delay_s = 1.0;
+	t->key[VIEW_PROCS] = (int)(jm_sort_find(jm_proc_sort_keys, TOP_PROC_DEFAULT_KEY) - jm_proc_sort_keys);
 	t->c.fd = -1;
 	err = parse_top(t, argc, argv);
 	if (err)

@@ -202,22 +202,8 @@ struct jmd_alerts {
 	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped;
 };
 
-/* ------------------------------------------------------------ formatting */
-
-static const char *fmt_bytes(char *buf, size_t len, double v)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	int i = 0;
-	while (v >= 1024.0 && i < 5) {
-		v /= 1024.0;
-		i++;
-	}
-	if (i == 0)
-		snprintf(buf, len, "%.0f B", v);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, u[i]);
-	return buf;
-}
+/* ------------------------------------------------------------ formatting
+ * (bytes: jm_fmt_bytes(), common/format.c, as jmctl writes them) */
 
 static const char *fmt_pct(char *buf, size_t len, double v)
 {
@@ -259,7 +245,7 @@ static const char *fmt_ratio(char *buf, size_t len, double v)
  * growth, a percentage for the ratios. */
 static const char *fmt_value(char *buf, size_t len, enum kind k, double v)
 {
-	return k == KIND_GROWTH ? fmt_bytes(buf, len, v) : fmt_pct(buf, len, v);
+	return k == KIND_GROWTH ? jm_fmt_bytes(buf, len, v) : fmt_pct(buf, len, v);
 }
 
 /* ------------------------------------------------------------ rules */
@@ -798,7 +784,7 @@ static const char *sites_text(const struct alert *a, char *buf, size_t len, unsi
 			                        (unsigned long long)s->frames[f]);
 		if (s->nframes > max_frames && off < len)
 			off += (size_t)snprintf(buf + off, len - off, "<...");
-		fmt_bytes(b, sizeof(b), (double)s->live_bytes);
+		jm_fmt_bytes(b, sizeof(b), (double)s->live_bytes);
 		char *sp = strchr(b, ' ');
 		if (sp)
 			memmove(sp, sp + 1, strlen(sp));
@@ -1178,10 +1164,10 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 				break;
 			snprintf(msg, sizeof(msg), "fragmentation %s: %s of %s active not allocated "
 			         "(rule: above %s with over %s)", fmt_pct(b1, sizeof(b1), ratio),
-			         fmt_bytes(b2, sizeof(b2), wasted),
-			         fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
+			         jm_fmt_bytes(b2, sizeof(b2), wasted),
+			         jm_fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
 			         fmt_pct(b4, sizeof(b4), r->threshold),
-			         fmt_bytes(b5, sizeof(b5), r->min_bytes));
+			         jm_fmt_bytes(b5, sizeof(b5), r->min_bytes));
 			const char *clear = NULL;
 			if (ratio < r->clear) {
 				snprintf(why, sizeof(why), "fragmentation down to %s, under %s",
@@ -1189,8 +1175,8 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 				clear = why;
 			} else if (wasted < r->clear_bytes) {
 				snprintf(why, sizeof(why), "fragmented bytes down to %s, under %s "
-				         "(fragmentation still %s)", fmt_bytes(b1, sizeof(b1), wasted),
-				         fmt_bytes(b2, sizeof(b2), r->clear_bytes),
+				         "(fragmentation still %s)", jm_fmt_bytes(b1, sizeof(b1), wasted),
+				         jm_fmt_bytes(b2, sizeof(b2), r->clear_bytes),
 				         fmt_pct(b3, sizeof(b3), ratio));
 				clear = why;
 			}
@@ -1204,13 +1190,13 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 			/* The span the growth was measured over: the window, or less
 			 * for a process (or a history) younger than it. */
 			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s in %s)",
-			         metric_names[r->metric], fmt_bytes(b1, sizeof(b1), g),
-			         fmt_dur(b2, sizeof(b2), span), fmt_bytes(b3, sizeof(b3), low), fmt_bytes(b4, sizeof(b4), low + g),
-			         fmt_bytes(b5, sizeof(b5), r->threshold), fmt_dur(why, sizeof(why), r->window_s));
+			         metric_names[r->metric], jm_fmt_bytes(b1, sizeof(b1), g),
+			         fmt_dur(b2, sizeof(b2), span), jm_fmt_bytes(b3, sizeof(b3), low), jm_fmt_bytes(b4, sizeof(b4), low + g),
+			         jm_fmt_bytes(b5, sizeof(b5), r->threshold), fmt_dur(why, sizeof(why), r->window_s));
 			const char *clear = NULL;
 			if (g < r->clear) {
 				snprintf(why, sizeof(why), "growth down to %s, under %s",
-				         fmt_bytes(b1, sizeof(b1), g), fmt_bytes(b2, sizeof(b2), r->clear));
+				         jm_fmt_bytes(b1, sizeof(b1), g), jm_fmt_bytes(b2, sizeof(b2), r->clear));
 				clear = why;
 			}
 			step(A, r, (int)i, p, 0, g, g, g > r->threshold, clear, msg);
@@ -1226,9 +1212,9 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 					continue;
 				snprintf(msg, sizeof(msg), "bin %u B: %s of its regions in use, %s held in "
 				         "runs (rule: under %s with over %s)", bin->size,
-				         fmt_pct(b1, sizeof(b1), util), fmt_bytes(b2, sizeof(b2), held),
+				         fmt_pct(b1, sizeof(b1), util), jm_fmt_bytes(b2, sizeof(b2), held),
 				         fmt_pct(b3, sizeof(b3), r->threshold),
-				         fmt_bytes(b4, sizeof(b4), r->min_bytes));
+				         jm_fmt_bytes(b4, sizeof(b4), r->min_bytes));
 				const char *clear = NULL;
 				if (util > r->clear) {
 					snprintf(why, sizeof(why), "use back up to %s, over %s",
@@ -1236,8 +1222,8 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 					clear = why;
 				} else if (held < r->clear_bytes) {
 					snprintf(why, sizeof(why), "bytes held down to %s, under %s (use still %s)",
-					         fmt_bytes(b1, sizeof(b1), held),
-					         fmt_bytes(b2, sizeof(b2), r->clear_bytes),
+					         jm_fmt_bytes(b1, sizeof(b1), held),
+					         jm_fmt_bytes(b2, sizeof(b2), r->clear_bytes),
 					         fmt_pct(b3, sizeof(b3), util));
 					clear = why;
 				}

@@ -610,7 +610,7 @@ static int arg_pid(json_t *req, pid_t *pid)
 static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	json_t *o = reply_ok(d);
-	set(o, "version", json_string(JMD_VERSION));
+	set(o, "version", json_string(JM_VERSION));
 	set(o, "layout_version", json_integer(JMSTAT_VERSION));
 	set(o, "interval_ms", json_integer(d->opt.interval_ms));
 	set(o, "stats_dir", json_string(d->opt.stats_dir));

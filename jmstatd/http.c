@@ -192,7 +192,7 @@ static bool tchar(char ch)
 /* GET /: what a person who points a browser at the port sees. */
 static const char landing_page[] =
 	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>jmstatd</title></head>\n"
-	"<body><h1>jmstatd " JMD_VERSION "</h1>\n"
+	"<body><h1>jmstatd " JM_VERSION "</h1>\n"
 	"<p>Memory statistics of the processes running with jmalloc on this host.</p>\n"
 	"<ul><li><a href=\"metrics\">/metrics</a>: the Prometheus page</li></ul>\n"
 	"<p>On the host, <code>jmctl ps</code>, <code>jmctl top</code> and <code>jmctl alerts</code> "

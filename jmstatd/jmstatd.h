@@ -37,11 +37,12 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "format.h"
 #include "jmalloc.h"
 #include "jmstat.h"
 #include "segread.h"
+#include "version.h"
 
-#define JMD_VERSION        JMALLOC_VERSION
 #define JMD_MAX_REQUEST    65536u          /* bytes in one request line, newline excluded */
 #define JMD_MAX_CLIENTS    256u            /* connected clients served at once */
 #define JMD_ROOT_CLIENTS   16u             /* of those, kept for root: other uids share the rest */

@@ -157,7 +157,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 1;
 		case O_VERSION:
-			printf("jmstatd %s (stats segment layout %u)\n", JMD_VERSION, JMSTAT_VERSION);
+			printf("jmstatd %s (stats segment layout %u)\n", JM_VERSION, JMSTAT_VERSION);
 			return 1;
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 	}
 
 	jmd_log("jmstatd %s started: pid %d, stats dir %s, interval %u ms, %zu segments",
-	        JMD_VERSION, (int)getpid(), d->opt.stats_dir, d->opt.interval_ms, d->nentries);
+	        JM_VERSION, (int)getpid(), d->opt.stats_dir, d->opt.interval_ms, d->nentries);
 	char status_msg[128];
 	snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=watching %s\nMAINPID=%d",
 	         d->opt.stats_dir, (int)getpid());

@@ -428,7 +428,7 @@ static void render_health(struct jmd *d, struct jmd_text *t)
 	family(t, "jmalloc_up", "gauge", "1 while jmstatd can read its stats directory; 0 means no process is watched (the log says why).");
 	jmd_text_printf(t, "jmalloc_up %d\n", d->scan_failed_logged ? 0 : 1);
 	family(t, "jmalloc_build_info", "gauge", "Always 1; the labels give jmstatd's version and the stats-segment layout it reads.");
-	jmd_text_printf(t, "jmalloc_build_info{version=\"%s\",layout=\"%u\"} 1\n", JMD_VERSION,
+	jmd_text_printf(t, "jmalloc_build_info{version=\"%s\",layout=\"%u\"} 1\n", JM_VERSION,
 	                JMSTAT_VERSION);
 	family(t, "jmalloc_segment_read_errors_total", "counter",
 	       "Reads of a process's stats segment that gave no sample (each failed read, each "
