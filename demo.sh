@@ -198,7 +198,7 @@ for _ in $(seq 100); do
 done
 show jmctl alerts
 echo "jmstatd logged each transition:"
-grep '^jmstatd: alert [0-9]' "$DEMO/jmstatd.log" | sed 's/^/  /' || echo "  (none yet)"
+grep -E '^([^ ]+ )?jmstatd: alert [0-9]' "$DEMO/jmstatd.log" | sed 's/^/  /' || echo "  (none yet)"
 step "JSON for scripts: jmctl --json ps (first 300 bytes)"
 jmctl --json ps | head -c 300; echo " ..."
 

@@ -1299,7 +1299,8 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 		                        A->rules.v[i].name, kind_names[A->rules.v[i].kind]);
 	if (len >= sizeof(rules))
 		len = sizeof(rules) - 1;
-	jmd_log("alert rules in force: %s", A->rules.n ? rules : "none");
+	jmd_log("alert rules %s: %s", d->opt.check_config ? "in the file" : "in force",
+	        A->rules.n ? rules : "none");
 }
 
 /* ------------------------------------------------------------ life */

@@ -15,9 +15,10 @@
  * settings and hands each to the module that owns it (today only the alert
  * engine, alerts.c), which checks the names and values; a section is
  * checked as a whole when it ends. A file with any bad line is refused
- * whole with FILE:LINE: reason: at start jmstatd exits, on a reload it logs
- * why and the settings in force stay (alerts.c commits or drops what it
- * was given).
+ * whole, every error logged as FILE:LINE: reason: at start jmstatd exits,
+ * on a reload it logs why and the settings in force stay (alerts.c commits
+ * or drops what it was given); --check-config FILE lists the errors and
+ * exits 1, or says the file is good and exits 0.
  *
  * The built-in defaults (no --config) are a text in this same format,
  * loaded through jmd_config_load_text().
@@ -105,28 +106,33 @@ static int parse_setting(char *s, char **key, char **value, char *err, size_t er
 	return 0;
 }
 
-/* Reads every line of f; name is what error lines call it. */
+/* Reads every line of f; name is what error lines call it. Every error of
+ * the file is logged (d->config_errors counts them), not only the first:
+ * after a bad line the next one is read, after a bad section header the
+ * lines up to the next header are skipped (they would be checked against
+ * a section that is not there); a section whose kind is bad is not
+ * checked as a whole (its settings would all be "for another kind"). */
 static int config_read(struct jmd *d, FILE *f, const char *name)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	char err[320];
-	unsigned lineno = 0, section_line = 0;
-	int rc = 0;
+	unsigned lineno = 0, section_line = 0, errors = 0;
+	bool skipping = false, section_bad = false;
 
 	jmd_alerts_config_begin(d);
 	while ((len = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (len > CONFIG_MAX_LINE) {
 			jmd_log("%s:%u: line longer than %d bytes", name, lineno, CONFIG_MAX_LINE);
-			rc = -EINVAL;
-			break;
+			errors++;
+			continue;
 		}
 		if (memchr(line, '\0', (size_t)len) != NULL) {
 			jmd_log("%s:%u: a NUL byte in the line", name, lineno);
-			rc = -EINVAL;
-			break;
+			errors++;
+			continue;
 		}
 		char *s = trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
@@ -134,36 +140,51 @@ static int config_read(struct jmd *d, FILE *f, const char *name)
 		err[0] = '\0';
 		if (*s == '[') {
 			char *type, *sname;
-			if (section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0) {
+			if (section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0 &&
+			    !section_bad) {
 				jmd_log("%s:%u: %s", name, section_line, err);
-				rc = -EINVAL;
-				break;
+				errors++;
 			}
+			section_line = 0;
+			section_bad = false;
+			err[0] = '\0';
 			if (parse_section(s, &type, &sname, err, sizeof(err)) != 0 ||
 			    jmd_alerts_config_section(d, type, sname, err, sizeof(err)) != 0) {
 				jmd_log("%s:%u: %s", name, lineno, err);
-				rc = -EINVAL;
-				break;
+				errors++;
+				skipping = true;
+				continue;
 			}
+			skipping = false;
 			section_line = lineno;
 			continue;
 		}
+		if (skipping)
+			continue;
 		char *key, *value;
-		if (parse_setting(s, &key, &value, err, sizeof(err)) != 0 ||
-		    jmd_alerts_config_set(d, key, value, err, sizeof(err)) != 0) {
+		if (parse_setting(s, &key, &value, err, sizeof(err)) != 0) {
 			jmd_log("%s:%u: %s", name, lineno, err);
-			rc = -EINVAL;
-			break;
+			errors++;
+		} else if (jmd_alerts_config_set(d, key, value, err, sizeof(err)) != 0) {
+			jmd_log("%s:%u: %s", name, lineno, err);
+			errors++;
+			if (strcmp(key, "kind") == 0)
+				section_bad = true;
 		}
 	}
-	if (rc == 0 && ferror(f)) {
+	int rc = 0;
+	if (ferror(f)) {
 		jmd_log("reading %s: %s", name, strerror(errno));
 		rc = -EIO;
 	}
-	if (rc == 0 && section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0) {
+	if (rc == 0 && section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0 &&
+	    !section_bad) {
 		jmd_log("%s:%u: %s", name, section_line, err);
-		rc = -EINVAL;
+		errors++;
 	}
+	if (rc == 0 && errors)
+		rc = -EINVAL;
+	d->config_errors = errors;
 	free(line);
 	jmd_alerts_config_commit(d, rc == 0);
 	return rc;

@@ -75,6 +75,7 @@ struct jmd_options {
 	unsigned history_ms;     /* history kept per process and per uid (--history) */
 	unsigned idle_ms;        /* JMD_IDLE_MS unless --client-idle */
 	bool verbose;
+	char *check_config;      /* --check-config FILE: check it and exit */
 };
 
 /* ------------------------------------------------------------ figures */
@@ -237,6 +238,7 @@ struct jmd_reply_cache {
 struct jmd {
 	uv_loop_t *loop;
 	struct jmd_options opt;
+	unsigned config_errors;          /* errors of the latest config file read (config.c) */
 
 	int dirfd;                       /* the stats directory, O_PATH|O_DIRECTORY */
 	uv_timer_t tick_timer;
@@ -306,6 +308,8 @@ struct jmd {
 };
 
 /* ------------------------------------------------------------ log.c */
+void jmd_log_init(void);           /* timestamps unless under journald */
+void jmd_log_set_plain(void);      /* no timestamps: a report (--check-config) */
 void jmd_log_set_verbose(bool verbose);
 bool jmd_log_verbose(void);
 void jmd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -33,10 +33,14 @@ static const char usage_text[] =
 	"                       /tmp/jmstatd-UID/jmstatd.sock)\n"
 	"  --stats-dir DIR      where the segments are (default: $JMALLOC_STATS_DIR,\n"
 	"                       else /dev/shm)\n"
-	"  --interval MS        sampling interval in ms (default 1000, 50..3600000)\n"
-	"  --history MS         history kept per process and per user, in ms\n"
-	"                       (default 600000: 10 minutes; 1000..86400000)\n"
+	"  --interval TIME      sampling interval: 1s, 500ms, 2m, or a number of ms\n"
+	"                       (default 1s; 50ms..1h)\n"
+	"  --history TIME       history kept per process and per user: 10m, 1h, or a\n"
+	"                       number of ms (default 10m; 1s..24h)\n"
 	"  --config FILE        config file, re-read on SIGHUP\n"
+	"  --check-config FILE  check FILE, list every error in it, and exit: 0 if it\n"
+	"                       is good, 1 if not (with the other options, as the\n"
+	"                       daemon would read it)\n"
 	"  --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics\n"
 	"                       (HOST empty: 127.0.0.1; PORT 0: any free port)\n"
 	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
@@ -44,10 +48,12 @@ static const char usage_text[] =
 	"                       read are never idle)\n"
 	"  --foreground         accepted for compatibility: jmstatd never forks\n"
 	"  --verbose            log every event, not only the notable ones\n"
-	"  --help               show this help and exit\n"
+	"  -h, --help           show this help and exit\n"
 	"  --version            show the version and exit\n"
 	"\n"
-	"Under systemd: Type=notify, socket activation, SIGHUP reloads the config.\n";
+	"Under systemd: Type=notify, socket activation, SIGHUP reloads the config.\n"
+	"Log lines go to stderr, stamped with the local time unless stderr is the\n"
+	"journal. See jmstatd(8) and jmstatd.conf(5).\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -67,17 +73,44 @@ static bool valid_hostport(const char *s)
 	return *end == '\0' && port >= 0 && port < 65536;
 }
 
+/* A time option: digits alone are milliseconds (what --interval always
+ * took), else a duration with its unit as the config file writes it
+ * (500ms, 1s, 2m, 1h). 0, or -EINVAL if it is neither or not within
+ * min..max ms. */
+static int parse_ms(const char *s, unsigned long min, unsigned long max, unsigned *out)
+{
+	double v;
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		char *end;
+		errno = 0;
+		v = (double)strtoul(s, &end, 10);
+		if (errno)
+			return -EINVAL;
+	} else {
+		if (jmd_parse_duration(s, &v) != 0)
+			return -EINVAL;
+		v *= 1000.0;
+	}
+	if (v < (double)min || v > (double)max || v != (double)(unsigned long)v)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 /* 0: go on; 1: exit 0 (help, version); 2: bad usage. */
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
-	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE };
+	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "history", required_argument, NULL, O_HISTORY },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "check-config", required_argument, NULL, O_CHECK_CONFIG },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
@@ -91,7 +124,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 	o->history_ms = JMD_HISTORY_MS;
 	opterr = 0;
 	int ch;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_SOCKET:
 			if (optarg[0] == '\0')
@@ -105,28 +138,16 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			free(o->stats_dir);
 			o->stats_dir = strdup(optarg);
 			break;
-		case O_INTERVAL: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' ||
-			    v < JMD_INTERVAL_MIN || v > JMD_INTERVAL_MAX)
-				return usage_error("--interval: '%s' is not a number of ms in 50..3600000",
-				                   optarg);
-			o->interval_ms = (unsigned)v;
+		case O_INTERVAL:
+			if (parse_ms(optarg, JMD_INTERVAL_MIN, JMD_INTERVAL_MAX, &o->interval_ms) != 0)
+				return usage_error("--interval: '%s' is not a time from 50ms to 1h "
+				                   "(e.g. 1s, 500ms, or 200 for ms)", optarg);
 			break;
-		}
-		case O_HISTORY: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' ||
-			    v < JMD_HISTORY_MIN || v > JMD_HISTORY_MAX)
-				return usage_error("--history: '%s' is not a number of ms in 1000..86400000",
-				                   optarg);
-			o->history_ms = (unsigned)v;
+		case O_HISTORY:
+			if (parse_ms(optarg, JMD_HISTORY_MIN, JMD_HISTORY_MAX, &o->history_ms) != 0)
+				return usage_error("--history: '%s' is not a time from 1s to 24h "
+				                   "(e.g. 10m, 1h, or 600000 for ms)", optarg);
 			break;
-		}
 		case O_CLIENT_IDLE: {
 			char *end;
 			errno = 0;
@@ -142,6 +163,10 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			free(o->config_path);
 			o->config_path = strdup(optarg);
 			break;
+		case O_CHECK_CONFIG:
+			free(o->check_config);
+			o->check_config = strdup(optarg);
+			break;
 		case O_METRICS:
 			if (!valid_hostport(optarg))
 				return usage_error("--metrics: '%s' is not HOST:PORT", optarg);
@@ -153,6 +178,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		case O_VERBOSE:
 			o->verbose = true;
 			break;
+		case 'h':
 		case O_HELP:
 			fputs(usage_text, stdout);
 			return 1;
@@ -161,6 +187,12 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			return 1;
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+			if (optopt && optopt != '?' && optopt < 256) {
+				char opt[3] = { '-', (char)optopt, '\0' };
+				return usage_error("unknown option '%s'", opt);
+			}
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		default:
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -267,6 +299,26 @@ static void free_options(struct jmd_options *o)
 	free(o->stats_dir);
 	free(o->config_path);
 	free(o->metrics_addr);
+	free(o->check_config);
+}
+
+/* --check-config FILE: every error of FILE on stderr (FILE:LINE: why),
+ * then one line on stdout: exit 0 if it is good, 1 if not. */
+static int check_config(struct jmd *d)
+{
+	const char *path = d->opt.check_config;
+	jmd_log_set_plain();
+	int rc = jmd_config_load(d, path);
+	jmd_alerts_fini(d);
+	if (rc == 0) {
+		printf("%s: good\n", path);
+		return 0;
+	}
+	if (d->config_errors)
+		printf("%s: %u error%s\n", path, d->config_errors, d->config_errors == 1 ? "" : "s");
+	else
+		printf("%s: cannot be read\n", path);
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -278,12 +330,18 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	d->dirfd = -1;
+	jmd_log_init();
 	int rc = parse_options(d, argc, argv);
 	if (rc != 0) {
 		free_options(&d->opt);
 		return rc == 1 ? 0 : 2;
 	}
 	jmd_log_set_verbose(d->opt.verbose);
+	if (d->opt.check_config) {
+		status = check_config(d);
+		free_options(&d->opt);
+		return status;
+	}
 	if (d->opt.config_path && jmd_config_load(d, d->opt.config_path) != 0) {
 		free_options(&d->opt);
 		return 1;
@@ -299,11 +357,23 @@ int main(int argc, char **argv)
 		goto out_loop;
 	if (jmd_discover_start(d) != 0)
 		goto out_loop;
-	jmd_tick(d);
+	/* Listening (and its log line) before the first tick, whose alert
+	 * transitions are logged: the lines come in the order things happen.
+	 * No client is served before the first tick is done: the loop does
+	 * not run until then, so the first reply already has data. */
 	if (jmd_server_start(d) != 0)
 		goto out_handles;
 	if (d->opt.metrics_addr && jmd_http_start(d) != 0)
 		goto out_handles;
+	char interval[32];
+	if (d->opt.interval_ms % 1000 == 0)
+		snprintf(interval, sizeof(interval), "%us", d->opt.interval_ms / 1000);
+	else
+		snprintf(interval, sizeof(interval), "%ums", d->opt.interval_ms);
+	jmd_log("started: pid %d, version %s, stats dir %s, interval %s, %zu segment%s found",
+	        (int)getpid(), JM_VERSION, d->opt.stats_dir, interval, d->nentries,
+	        d->nentries == 1 ? "" : "s");
+	jmd_tick(d);
 
 	uv_timer_init(d->loop, &d->tick_timer);
 	d->tick_timer.data = d;
@@ -318,8 +388,6 @@ int main(int argc, char **argv)
 		goto out_loop;
 	}
 
-	jmd_log("jmstatd %s started: pid %d, stats dir %s, interval %u ms, %zu segments",
-	        JM_VERSION, (int)getpid(), d->opt.stats_dir, d->opt.interval_ms, d->nentries);
 	char status_msg[128];
 	snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=watching %s\nMAINPID=%d",
 	         d->opt.stats_dir, (int)getpid());

@@ -25,7 +25,7 @@ bad() { # EXPECTED-MESSAGE-REGEX then the file's lines
 	"$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JMD_STATS" --config "$JM_TMP/bad.conf" \
 		>/dev/null 2>"$JM_TMP/err" || rc=$?
 	[ $rc -eq 1 ] || die "bad config ($*): exit $rc, not 1"
-	grep -Eq "^jmstatd: $JM_TMP/bad.conf:$want" "$JM_TMP/err" ||
+	grep -Eq "^([^ ]+ )?jmstatd: $JM_TMP/bad.conf:$want" "$JM_TMP/err" ||
 		{ cat "$JM_TMP/err" >&2; die "bad config ($*): not '$want'"; }
 	[ ! -e "$JM_TMP/x.sock" ] || die "a refused start left its socket"
 }

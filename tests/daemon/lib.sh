@@ -2,7 +2,8 @@
 #
 # jmd_start [ARGS...]  starts $JMSTATD on $JM_TMP/jmstatd.sock with stats dir
 #                      $JM_TMP/shm and a 200 ms interval (ARGS are added),
-#                      logging to $JM_TMP/jmstatd.log; waits for its socket.
+#                      logging to $JM_TMP/jmstatd.log (lines without
+#                      timestamps, as under journald); waits for its socket.
 # jmd_stop             SIGTERM; fails unless it exits 0 and removes its socket.
 # need_segments        exits 77 unless a preloaded process writes a segment.
 # jmd_py               python3 with tests/daemon on its path (jmd.py) and the
@@ -63,7 +64,12 @@ sys.exit("timed out")
 EOF
 }
 
+# The log is written as the journal would take it (JOURNAL_STREAM names
+# it): without timestamps, so that tests match lines from "jmstatd: ".
+# tests/daemon/cli.test.sh checks the stamped lines of a daemon run by hand.
 jmd_start() {
+	: >>"$JMD_LOG"
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$JMD_LOG") \
 	"$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" --interval "$JMD_INTERVAL" "$@" \
 		>>"$JMD_LOG" 2>&1 &
 	JMD_PID=$!
