@@ -213,7 +213,7 @@ int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv)
 static const struct jm_table_col arena_cols[] = {
 	{ "ARENA", JM_RIGHT }, { "THREADS", JM_RIGHT }, { "CHUNKS", JM_RIGHT },
 	{ "MAPPED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "LARGE", JM_RIGHT }, { "HUGE", JM_RIGHT }, { "DIRTY", JM_RIGHT },
-	{ "PURGED", JM_RIGHT },
+	{ "PURGED", JM_RIGHT }, { "MADVISE", JM_RIGHT }, { "RETAINED", JM_RIGHT },
 };
 
 static const struct jm_table_col bin_cols[] = {
@@ -245,6 +245,32 @@ static void print_process_summary(const json_t *p)
 	       jm_fmt_rate(a, sizeof(a), jm_num(p, "free_rate")));
 }
 
+/* What purging did (docs/purging.md): sums over the arenas. */
+static void print_purging(const json_t *p)
+{
+	json_t *arenas = json_object_get(p, "arenas");
+	double purged = 0, retained = 0, npurge = 0, nunmap = 0, nreuse = 0, ncap = 0;
+	size_t i;
+	json_t *a;
+	json_array_foreach(arenas, i, a) {
+		purged += jm_num(a, "purged");
+		retained += jm_num(a, "retained");
+		npurge += jm_num(a, "npurge");
+		nunmap += jm_num(a, "nunmap");
+		nreuse += jm_num(a, "nreuse");
+		ncap += jm_num(a, "npurge_cap");
+	}
+	char b1[24], b2[24];
+	printf("purged %s in %.0f madvise calls (%.0f forced by the cap)  retained %s  "
+	       "reused %.0f  unmapped %.0f  background purger %s",
+	       jm_fmt_bytes(b1, sizeof(b1), purged), npurge, ncap,
+	       jm_fmt_bytes(b2, sizeof(b2), retained), nreuse, nunmap,
+	       json_is_true(json_object_get(p, "bg_running")) ? "running" : "off");
+	if (json_is_true(json_object_get(p, "bg_running")))
+		printf(" (%lld wakes)", jm_int(p, "bg_wakes"));
+	printf("\n");
+}
+
 static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 {
 	size_t n, shown = 0;
@@ -254,13 +280,14 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 	jm_table_init(&t, arena_cols, (int)(sizeof(arena_cols) / sizeof(arena_cols[0])));
 	for (size_t i = 0; i < n; i++) {
 		json_t *a = items[i];
-		char idx[24], th[24], ch[24], m[24], ac[24], l[24], h[24], d[24], p[24];
+		char idx[24], th[24], ch[24], m[24], ac[24], l[24], h[24], d[24], p[24], np[24], r[24];
 
 		if (!all && jm_num(a, "mapped") == 0 && jm_num(a, "nthreads") == 0)
 			continue;
 		snprintf(idx, sizeof(idx), "%lld", jm_int(a, "index"));
 		snprintf(th, sizeof(th), "%lld", jm_int(a, "nthreads"));
 		snprintf(ch, sizeof(ch), "%lld", jm_int(a, "nchunks"));
+		snprintf(np, sizeof(np), "%lld", jm_int(a, "npurge"));
 		const char *cells[] = {
 			idx, th, ch,
 			jm_fmt_bytes(m, sizeof(m), jm_num(a, "mapped")),
@@ -269,6 +296,8 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 			jm_fmt_bytes(h, sizeof(h), jm_num(a, "allocated_huge")),
 			jm_fmt_bytes(d, sizeof(d), jm_num(a, "dirty")),
 			jm_fmt_bytes(p, sizeof(p), jm_num(a, "purged")),
+			np,
+			jm_fmt_bytes(r, sizeof(r), jm_num(a, "retained")),
 		};
 		jm_table_add(&t, cells);
 		shown++;
@@ -350,6 +379,7 @@ int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)
 	if (err || !reply)
 		return err;
 	print_process_summary(reply);
+	print_purging(reply);
 	print_arenas(o, json_object_get(reply, "arenas"), all);
 	print_bins(o, json_object_get(reply, "bins"), all, key, reverse);
 	json_decref(reply);

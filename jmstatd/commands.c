@@ -647,6 +647,8 @@ static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 		return jmd_error(d, "no such process: %d", (int)pid);
 	json_t *o = reply_ok(d);
 	proc_fields(d, o, p);
+	set(o, "bg_running", json_boolean(p->bg_running != 0));
+	set(o, "bg_wakes", jint(p->bg_wakes));
 	json_t *arenas = json_array();
 	for (uint32_t a = 0; a < p->narenas; a++)
 		json_array_append_new(arenas, arena_json(&p->arenas[a]));

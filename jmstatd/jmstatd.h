@@ -160,6 +160,8 @@ struct jmd_proc {
 	struct jmd_totals tot;   /* the latest sample's totals */
 	uint64_t alloc_total;    /* allocation events since start */
 	uint64_t free_total;     /* allocation events less objects live now */
+	uint64_t bg_wakes;       /* the header's: background purger wakes */
+	uint32_t bg_running;     /* the header's: 1 while it has a purger */
 	uint64_t read_ns;        /* CLOCK_MONOTONIC of the latest read */
 	uint64_t rows_gen;       /* jm_seg.rows_gen of the latest read: its rows
 	                            are not read again while it holds */

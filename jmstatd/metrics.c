@@ -567,6 +567,10 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		  "Frees since the process started (allocations less the objects live now)." },
 		{ "jmalloc_process_threads", "gauge", "Live threads of the process that have allocated (each has a thread cache)." },
 		{ "jmalloc_process_start_time_seconds", "gauge", "When the process started (Unix time): time() - this is its age." },
+		{ "jmalloc_process_bg_running", "gauge",
+		  "1 while the process has a background purger thread (background_thread)." },
+		{ "jmalloc_process_bg_wakes_total", "counter",
+		  "Times the process's background purger woke and applied the decay." },
 	};
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
 		family(t, derived[k].name, derived[k].type, derived[k].help);
@@ -583,7 +587,9 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 			case 4: uvalue(t, p->alloc_total); break;
 			case 5: uvalue(t, p->free_total); break;
 			case 6: uvalue(t, p->nthreads); break;
-			default: jmd_text_printf(t, " %.3f\n", p->start_time); break;
+			case 7: jmd_text_printf(t, " %.3f\n", p->start_time); break;
+			case 8: uvalue(t, p->bg_running); break;
+			default: uvalue(t, p->bg_wakes); break;
 			}
 		}
 	}

@@ -470,6 +470,8 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 	p->free_total = free_total;
 	p->tot = t;
 	p->nthreads = s->nthreads_live;
+	p->bg_wakes = s->hdr.bg_wakes;
+	p->bg_running = s->hdr.bg_running;
 	p->rows_gen = s->rows_gen;
 	p->read_ns = now;
 	if (d->in_tick)

@@ -6,12 +6,27 @@
  * jm_chunk). Every other page belongs to exactly one run: free, small (a
  * bin's) or large. Free runs are kept in per-size lists (free_runs[npages],
  * with a bitmap of the non-empty lists for a quick best fit) and coalesced
- * with their free neighbours when freed. A free run whose pages were used is
- * dirty: it sits in the arena's dirty list, oldest first, and is purged
- * (madvise DONTNEED) once it has been dirty for decay_ms, or sooner when
- * the arena holds more dirty pages than an eighth of its active ones. A chunk that
- * becomes wholly free is kept as the arena's spare if it has none, and
- * unmapped otherwise.
+ * with their free neighbours when freed.
+ *
+ * Purging (docs/purging.md). A free run whose pages were used is dirty: it
+ * sits in the arena's dirty list, oldest first. Dirty pages are purged
+ * (madvise DONTNEED) by age, oldest first, down to the allowance of
+ * decay.c: a page freed just now may stay, one freed decay_ms ago may not,
+ * along a smooth curve between. The allowance is looked at on the slow
+ * paths that free runs (every PURGE_TICKS of them, and at most once a
+ * decay epoch, decay_ms / 200) and by the background purger (bg.c), never
+ * per free(). A hard cap bounds what decay allows: an arena never keeps
+ * more dirty pages than max(DIRTY_CAP_MIN, its active pages); beyond that
+ * the oldest are purged at once. Runs are purged whole (they are
+ * coalesced, so pieces are as large as the free space allows).
+ *
+ * A chunk that becomes wholly free stays in the free lists, dirty, under
+ * the same decay. When decay purges it, the whole 2 MiB chunk, header
+ * included, is purged in one piece (so a transparent huge page is not
+ * split) and the chunk leaves the radix tree for the arena's retained
+ * array: address space kept for the next chunk the arena needs, which
+ * takes it back instead of mapping one. Beyond JM_RETAIN_CHUNKS retained
+ * chunks, the oldest is unmapped.
  *
  * Everything here runs under the arena's lock, which is taken after a bin's
  * lock when both are needed.
@@ -116,6 +131,7 @@ static struct jm_chunk *run_chunk(struct jm_run *r)
 static void free_insert(struct jm_arena *a, struct jm_run *r)
 {
 	size_t n = r->npages;
+	a->nfree_pages += n;
 	r->prev = NULL;
 	r->next = a->free_runs[n];
 	if (r->next)
@@ -127,6 +143,7 @@ static void free_insert(struct jm_arena *a, struct jm_run *r)
 static void free_remove(struct jm_arena *a, struct jm_run *r)
 {
 	size_t n = r->npages;
+	a->nfree_pages -= n;
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -138,10 +155,11 @@ static void free_remove(struct jm_arena *a, struct jm_run *r)
 	r->next = r->prev = NULL;
 }
 
-static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when)
+static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when, size_t nd)
 {
 	r->dirty = 1;
 	r->dirty_ns = when;
+	r->ndirty = (uint32_t)nd;
 	r->dnext = NULL;
 	r->dprev = a->dirty_tail;
 	if (a->dirty_tail)
@@ -149,7 +167,7 @@ static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when)
 	else
 		a->dirty_head = r;
 	a->dirty_tail = r;
-	a->ndirty_pages += r->npages;
+	a->ndirty_pages += nd;
 }
 
 static void dirty_remove(struct jm_arena *a, struct jm_run *r)
@@ -166,34 +184,48 @@ static void dirty_remove(struct jm_arena *a, struct jm_run *r)
 		a->dirty_tail = r->dprev;
 	r->dnext = r->dprev = NULL;
 	r->dirty = 0;
-	a->ndirty_pages -= r->npages;
+	a->ndirty_pages -= r->ndirty;
+	r->ndirty = 0;
 }
 
 static void stats_dirty(struct jm_arena *a)
 {
-	a->stats->dirty = a->ndirty_pages << JM_LG_PAGE;
+	a->stats->dirty = (a->ndirty_pages << JM_LG_PAGE) + a->huge_dirty;
+	a->stats->retained = (uint64_t)a->nretained * JM_CHUNK + a->huge_retained;
 }
 
-/* Makes [first, first+npages) of c a free run, dirty as of `when` (0 for a
- * clean run), and files it. */
+/* Makes [first, first+npages) of c a free run whose first `nd` pages may
+ * be resident (dirty as of `when`; 0 pages: a clean run), and files it. */
 static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, uint64_t when)
+    size_t npages, uint64_t when, size_t nd)
 {
 	set_run(c, first, npages, JM_RUN_FREE);
 	struct jm_run *r = &c->runs[first];
 	r->dirty = 0;
+	r->ndirty = 0;
 	free_insert(a, r);
-	if (when)
-		dirty_insert(a, r, when);
+	if (nd)
+		dirty_insert(a, r, when, nd);
 }
 
 static struct jm_chunk *chunk_new(struct jm_arena *a)
 {
-	struct jm_chunk *c = jm__os_map_aligned(JM_CHUNK, JM_CHUNK);
-	if (c == NULL)
-		return NULL;
+	struct jm_chunk *c;
+	if (a->nretained) {
+		/* The newest retained chunk: purged whole, it reads as zero,
+		 * as a fresh mapping does. */
+		c = a->retained[--a->nretained];
+		a->stats->nreuse++;
+	} else {
+		c = jm__os_map_aligned(JM_CHUNK, JM_CHUNK);
+		if (c == NULL)
+			return NULL;
+		a->stats->mapped += JM_CHUNK;
+		a->stats->nmap++;
+	}
 	if (!jm__rtree_set((uintptr_t)c, (uintptr_t)c)) {
 		jm__os_unmap(c, JM_CHUNK);
+		a->stats->mapped -= JM_CHUNK;
 		return NULL;
 	}
 	c->magic = JM_CHUNK_MAGIC;
@@ -202,21 +234,35 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	for (size_t i = 0; i < c->hdr_pages; i++)
 		c->runs[i].state = JM_RUN_HEADER;
 	c->nfree_pages = (uint32_t)(JM_CHUNK_PAGES - c->hdr_pages);
-	make_free(a, c, c->hdr_pages, c->nfree_pages, 0);
-	a->stats->mapped += JM_CHUNK;
+	make_free(a, c, c->hdr_pages, c->nfree_pages, 0, 0);
 	a->stats->nchunks++;
+	stats_dirty(a);
 	return c;
 }
 
-static void chunk_delete(struct jm_arena *a, struct jm_chunk *c)
+/* Purges a wholly free chunk in one 2 MiB piece, header included, and
+ * keeps it for reuse; beyond JM_RETAIN_CHUNKS, the oldest kept one is
+ * unmapped. */
+static void chunk_retain(struct jm_arena *a, struct jm_chunk *c)
 {
 	struct jm_run *r = &c->runs[c->hdr_pages];
+	uint64_t dirty_bytes = (uint64_t)r->ndirty << JM_LG_PAGE;
 	dirty_remove(a, r);
 	free_remove(a, r);
 	jm__rtree_clear((uintptr_t)c);
-	jm__os_unmap(c, JM_CHUNK);
-	a->stats->mapped -= JM_CHUNK;
+	jm__os_purge(c, JM_CHUNK);
+	a->stats->purged += dirty_bytes;
+	a->stats->npurge++;
 	a->stats->nchunks--;
+	if (a->nretained == JM_RETAIN_CHUNKS) {
+		jm__os_unmap(a->retained[0], JM_CHUNK);
+		memmove(&a->retained[0], &a->retained[1],
+		    (JM_RETAIN_CHUNKS - 1) * sizeof(a->retained[0]));
+		a->nretained--;
+		a->stats->mapped -= JM_CHUNK;
+		a->stats->nunmap++;
+	}
+	a->retained[a->nretained++] = c;
 }
 
 /* Best fit: the smallest free run of at least npages whose pages can start
@@ -261,20 +307,21 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 			return NULL;
 	}
 	struct jm_chunk *c = run_chunk(r);
-	if (c == a->spare)
-		a->spare = NULL;
 	size_t first = jm__run_page(c, r);
 	size_t total = r->npages;
-	uint64_t when = r->dirty ? r->dirty_ns : 0;
-	*was_dirty = r->dirty;
+	uint64_t when = r->dirty_ns;
+	size_t nd = r->ndirty;   /* the dirty prefix of the run */
+	*was_dirty = lead < nd;
 	dirty_remove(a, r);
 	free_remove(a, r);
 	if (lead)
-		make_free(a, c, first, lead, when);
+		make_free(a, c, first, lead, when, nd < lead ? nd : lead);
 	size_t start = first + lead;
 	size_t trail = total - lead - npages;
+	size_t rel = lead + npages;
 	if (trail)
-		make_free(a, c, start + npages, trail, when);
+		make_free(a, c, start + npages, trail, when,
+		    nd <= rel ? 0 : (nd - rel < trail ? nd - rel : trail));
 	c->nfree_pages -= (uint32_t)npages;
 	struct jm_run *run = &c->runs[start];
 	set_run(c, start, npages, state);
@@ -287,14 +334,23 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 {
 	size_t first = jm__run_page(c, run);
 	size_t npages = run->npages;
+	bool had_dirty = a->dirty_head != NULL;
+	a->decay.pending += npages;
 	a->stats->active -= npages << JM_LG_PAGE;
 	c->nfree_pages += (uint32_t)npages;
 	for (size_t i = first; i < first + npages; i++)
 		c->pagemap[i] = JM_PM_NONE;
 
-	/* Coalesce with the free neighbours. */
+	/* Coalesce with the free neighbours. The merged run's dirty prefix
+	 * is exact when the run before it is wholly dirty (or absent), and
+	 * all of it otherwise (purging pages that are not resident is cheap;
+	 * leaving resident pages unpurged is not). */
+	size_t nd = npages;
+	bool exact = true;
 	if (first > c->hdr_pages && c->runs[first - 1].state == JM_RUN_FREE) {
 		struct jm_run *prev = &c->runs[c->runs[first - 1].first];
+		exact = prev->ndirty == prev->npages;
+		nd += prev->ndirty;
 		dirty_remove(a, prev);
 		free_remove(a, prev);
 		npages += prev->npages;
@@ -303,53 +359,98 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 	size_t end = first + npages;
 	if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE) {
 		struct jm_run *next = &c->runs[end];
+		nd += next->ndirty;
 		dirty_remove(a, next);
 		free_remove(a, next);
 		npages += next->npages;
 	}
-	make_free(a, c, first, npages, jm__now_ns());
-
-	if (c->nfree_pages == JM_CHUNK_PAGES - c->hdr_pages) {
-		if (a->spare == NULL)
-			a->spare = c;
-		else if (a->spare != c)
-			chunk_delete(a, c);
-	}
+	make_free(a, c, first, npages, 1, exact ? nd : npages);
+	if (!had_dirty && jm__opt.background_thread)
+		jm__bg_dirtied();
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
 }
 
-/* Dirty pages an arena may keep whatever their age: an eighth of its
- * active pages, and at least DIRTY_FLOOR_PAGES (as jemalloc 3 kept active
- * >= 8 x dirty), so that a burst of frees does not hold its memory for the
- * whole decay time. */
-#define DIRTY_FLOOR_PAGES 256
+/* The hard cap on an arena's dirty pages, whatever their age. */
+#define DIRTY_CAP_MIN_PAGES (((uint64_t)256 << 20) >> JM_LG_PAGE)
+#define PURGE_TICKS 8   /* run frees between two looks at the clock */
+
+static uint64_t dirty_cap(const struct jm_arena *a)
+{
+	uint64_t active = a->stats->active >> JM_LG_PAGE;
+	return active > DIRTY_CAP_MIN_PAGES ? active : DIRTY_CAP_MIN_PAGES;
+}
+
+/* Purges the oldest dirty pages until at most `target` are left: the
+ * oldest run's dirty pages, whole if that is not more than needed (a
+ * wholly free chunk whole, header included), else the end of its dirty
+ * prefix, in pieces of at least PURGE_MIN_PAGES. */
+#define PURGE_MIN_PAGES 64
+static void purge_to(struct jm_arena *a, uint64_t target)
+{
+	struct jm_run *r;
+	while (a->ndirty_pages > target && (r = a->dirty_head) != NULL) {
+		struct jm_chunk *c = run_chunk(r);
+		uint64_t excess = a->ndirty_pages - target;
+		size_t nd = r->ndirty;
+		if (excess >= nd && r->npages == JM_CHUNK_PAGES - c->hdr_pages) {
+			chunk_retain(a, c);
+			continue;
+		}
+		size_t k = nd;
+		if (excess < nd) {
+			k = (size_t)(excess + PURGE_MIN_PAGES - 1) / PURGE_MIN_PAGES * PURGE_MIN_PAGES;
+			if (k > nd)
+				k = nd;
+		}
+		jm__os_purge((char *)jm__run_addr(c, r) + ((nd - k) << JM_LG_PAGE), k << JM_LG_PAGE);
+		a->stats->purged += k << JM_LG_PAGE;
+		a->stats->npurge++;
+		if (k == nd) {
+			dirty_remove(a, r);
+		} else {
+			r->ndirty -= (uint32_t)k;
+			a->ndirty_pages -= k;
+		}
+	}
+	stats_dirty(a);
+}
+
+/* The decay's look at an arena, under its lock: at most once an epoch,
+ * purges what the allowance no longer covers. True if dirty pages remain. */
+bool jm__arena_decay(struct jm_arena *a, uint64_t now)
+{
+	if (a->dirty_head == NULL || jm__opt.decay_ms < 0)
+		return false;
+	if (jm__opt.decay_ms == 0) {
+		purge_to(a, 0);
+		return false;
+	}
+	if (a->decay.epoch_ns != 0 && !jm__decay_due(&a->decay, now))
+		return true;
+	uint64_t limit = jm__decay_update(&a->decay, now);
+	if (a->ndirty_pages > limit)
+		purge_to(a, limit);
+	return a->ndirty_pages != 0;
+}
 
 void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 {
-	if (jm__opt.decay_ms < 0 && !force)
+	if (force || jm__opt.decay_ms == 0) {
+		purge_to(a, 0);
 		return;
-	if (a->dirty_head == NULL)
-		return;
-	uint64_t limit = (a->stats->active >> JM_LG_PAGE) / 8;
-	if (limit < DIRTY_FLOOR_PAGES)
-		limit = DIRTY_FLOOR_PAGES;
-	uint64_t now = jm__now_ns();
-	uint64_t decay = (uint64_t)(jm__opt.decay_ms < 0 ? 0 : jm__opt.decay_ms) * 1000000u;
-	if (!force && a->ndirty_pages <= limit && now < a->next_purge_ns)
-		return;
-	struct jm_run *r;
-	while ((r = a->dirty_head) != NULL &&
-	    (force || r->dirty_ns + decay <= now || a->ndirty_pages > limit)) {
-		struct jm_chunk *c = run_chunk(r);
-		size_t n = r->npages;
-		dirty_remove(a, r);
-		jm__os_purge(jm__run_addr(c, r), n << JM_LG_PAGE);
-		a->stats->purged += n << JM_LG_PAGE;
-		a->stats->npurge++;
 	}
-	a->next_purge_ns = r ? r->dirty_ns + decay : now + decay;
-	stats_dirty(a);
+	if (jm__opt.decay_ms < 0 || a->dirty_head == NULL)
+		return;
+	uint64_t cap = dirty_cap(a);
+	if (jm_unlikely(a->ndirty_pages > cap)) {
+		a->stats->npurge_cap++;
+		purge_to(a, cap);
+	}
+	if (++a->purge_ticks < PURGE_TICKS)
+		return;
+	a->purge_ticks = 0;
+	jm__arena_decay(a, jm__now_ns());
 }
 
 /* --------------------------------------------------------------- large */
@@ -408,6 +509,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__arena_run_free(a, c, run);
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
+	jm__bg_check();
 }
 
 /* Resizes a large region in place when its run can shrink, or grow into the
@@ -437,13 +539,13 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 		    c->runs[end].npages >= need) {
 			struct jm_run *next = &c->runs[end];
 			size_t nfree = next->npages;
-			uint64_t when = next->dirty ? next->dirty_ns : 0;
+			uint64_t when = next->dirty_ns;
+			size_t nd = next->ndirty;
 			dirty_remove(a, next);
 			free_remove(a, next);
-			if (c == a->spare)
-				a->spare = NULL;
 			if (nfree > need)
-				make_free(a, c, end + need, nfree - need, when);
+				make_free(a, c, end + need, nfree - need, when,
+				    nd > need ? nd - need : 0);
 			c->nfree_pages -= (uint32_t)need;
 			set_run(c, first, npages, JM_RUN_LARGE);
 			for (size_t i = end; i < end + need; i++)

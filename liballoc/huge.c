@@ -1,19 +1,25 @@
 /*
  * huge.c: allocations larger than the largest large size. Each is mapped
  * directly, 2 MiB-aligned (or more, if asked), recorded in the global radix
- * tree under its first 2 MiB address with a struct jm_huge, and unmapped on
- * free. Records come from the base allocator and are recycled through a free
- * list under huge_lock. The bytes are charged to the calling thread's arena
+ * tree under its first 2 MiB address with a struct jm_huge. Records come
+ * from the base allocator and are recycled through a free list under
+ * huge_lock. The bytes are charged to the calling thread's arena
  * (allocated_huge, active, mapped) under that arena's lock.
  *
- * A freed huge region is not unmapped at once: up to RETAIN_COUNT regions
- * of at most RETAIN_BYTES in all stay mapped (still counted in `mapped`),
- * and a later huge allocation that fits one of them (without wasting more
- * than half of it) takes it whole, without the page faults of a fresh
- * mapping; one that fits none grows the largest region of at least half
- * its size with mremap, which moves the pages without copying them. Retained regions are unmapped once they have
- * waited decay_ms (checked at every huge allocation and free), or at once
- * with decay_ms:0.
+ * A freed huge region is kept mapped (docs/purging.md): it is dirty at
+ * first, purged whole (one madvise, 2 MiB-aligned) under the same decay as
+ * the arenas' pages (decay.c, its own struct jm_decay), and then kept,
+ * purged, as address space. A later huge allocation that fits a kept
+ * region (without wasting more than half of it) takes it whole, without
+ * mapping, and without a page fault if it was not purged yet; one that
+ * fits none grows the largest region of at least half its size with
+ * mremap, which moves the pages without copying them. Bounds: at most
+ * HUGE_DIRTY_CAP bytes of kept regions are dirty (beyond, the oldest are
+ * purged at once), at most HUGE_RETAIN_BYTES are kept in all (beyond, the
+ * oldest are unmapped), and a region larger than HUGE_DIRTY_CAP is unmapped
+ * on free. Purging happens outside huge_lock: the region is marked busy
+ * (not to be taken) meanwhile. The dirty and purged bytes of kept regions
+ * are charged to their arena's dirty and retained counters.
  */
 #include "internal.h"
 
@@ -21,14 +27,16 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define RETAIN_COUNT 8
-#define RETAIN_BYTES ((size_t)256 << 20)
+#define HUGE_DIRTY_CAP    ((size_t)256 << 20)
+#define HUGE_RETAIN_BYTES ((size_t)512 << 20)
 
 static jm_lock_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct jm_huge *huge_free_list;
 static struct jm_huge *retained;      /* most recently freed first */
-static size_t retained_bytes;
-static unsigned retained_count;
+static size_t retained_bytes;         /* kept regions, dirty or not */
+static _Atomic size_t dirty_bytes;    /* kept regions not purged (written
+                                         under huge_lock) */
+static struct jm_decay huge_decay;    /* in pages */
 
 static struct jm_huge *record_new(void)
 {
@@ -50,62 +58,162 @@ static void record_put(struct jm_huge *h)
 	pthread_mutex_unlock(&huge_lock);
 }
 
-static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc)
+/* What a huge operation changes in its arena's row. */
+struct delta {
+	long long usable, mapped, dirty, retained;
+	uint64_t nmalloc, ndalloc, purged, npurge, nunmap, nreuse, nmap;
+};
+
+static void charge_d(unsigned arena, const struct delta *d)
 {
 	struct jm_arena *a = jm__arena_get(arena);
 	struct jmstat_arena *s = a->stats;
 	jm__lock(&a->lock, &s->lock_contended);
 	jm__row_begin(&s->seq);
-	s->allocated_huge += (uint64_t)usable;
-	s->active += (uint64_t)usable;
-	s->mapped += (uint64_t)mapped;
-	s->nmalloc_huge += (uint64_t)nmalloc;
-	s->ndalloc_huge += (uint64_t)ndalloc;
+	s->allocated_huge += (uint64_t)d->usable;
+	s->active += (uint64_t)d->usable;
+	s->mapped += (uint64_t)d->mapped;
+	s->nmalloc_huge += d->nmalloc;
+	s->ndalloc_huge += d->ndalloc;
+	s->purged += d->purged;
+	s->npurge += d->npurge;
+	s->nunmap += d->nunmap;
+	s->nreuse += d->nreuse;
+	s->nmap += d->nmap;
+	a->huge_dirty += (uint64_t)d->dirty;
+	a->huge_retained += (uint64_t)d->retained;
+	s->dirty += (uint64_t)d->dirty;
+	s->retained += (uint64_t)d->retained;
 	jm__row_end(&s->seq);
 	jm__unlock(&a->lock);
 }
 
-static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc);
+static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc)
+{
+	struct delta d = { .usable = usable, .mapped = mapped,
+	    .nmalloc = (uint64_t)nmalloc, .ndalloc = (uint64_t)ndalloc };
+	charge_d(arena, &d);
+}
 
-/* Unmaps retained regions that waited too long, or beyond the limits.
+/* Takes a kept region off the list, under huge_lock. */
+static void unkeep(struct jm_huge **pp)
+{
+	struct jm_huge *h = *pp;
+	*pp = h->next_free;
+	retained_bytes -= h->map_size;
+	if (h->dirty)
+		atomic_fetch_sub_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
+}
+
+/* The kept regions beyond HUGE_RETAIN_BYTES, oldest first, off the list.
  * Called with huge_lock held; returns the list of records to unmap after
  * the lock is released (through next_free). */
-static struct jm_huge *retained_trim(uint64_t now, size_t limit_bytes, unsigned limit_count)
+static struct jm_huge *retained_trim(void)
 {
 	struct jm_huge *out = NULL;
-	uint64_t decay = jm__opt.decay_ms < 0 ? UINT64_MAX : (uint64_t)jm__opt.decay_ms * 1000000u;
-	struct jm_huge **pp = &retained;
-	unsigned n = 0;
-	size_t bytes = 0;
-	while (*pp) {
-		struct jm_huge *h = *pp;
-		n++;
-		bytes += h->map_size;
-		if (n > limit_count || bytes > limit_bytes ||
-		    (decay != UINT64_MAX && h->freed_ns + decay <= now)) {
-			*pp = h->next_free;
-			retained_bytes -= h->map_size;
-			retained_count--;
-			bytes -= h->map_size;
-			n--;
-			h->next_free = out;
-			out = h;
-		} else {
-			pp = &h->next_free;
-		}
+	while (retained_bytes > HUGE_RETAIN_BYTES) {
+		struct jm_huge **oldest = NULL;
+		for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free)
+			if (!(*pp)->busy)
+				oldest = pp;
+		if (oldest == NULL)
+			break;
+		struct jm_huge *h = *oldest;
+		unkeep(oldest);
+		h->next_free = out;
+		out = h;
 	}
 	return out;
 }
 
-static void unmap_list(struct jm_huge *h)
+/* Unmaps regions that were kept (`kept`: their bytes are in their arena's
+ * dirty or retained count) or never were. */
+static void unmap_list(struct jm_huge *h, bool kept)
 {
 	while (h) {
 		struct jm_huge *next = h->next_free;
 		jm__os_unmap(h->addr, h->map_size);
-		charge(h->arena, 0, -(long long)h->map_size, 0, 0);
+		struct delta d = { .mapped = -(long long)h->map_size, .nunmap = 1 };
+		if (kept && h->dirty)
+			d.dirty = -(long long)h->map_size;
+		else if (kept)
+			d.retained = -(long long)h->map_size;
+		charge_d(h->arena, &d);
 		record_put(h);
 		h = next;
 	}
+}
+
+/* Purges kept regions, oldest first: all of them (`all`), or down to the
+ * hard cap and to what the decay allows. True if dirty ones remain. */
+static bool huge_purge(uint64_t now, bool all)
+{
+	if (atomic_load_explicit(&dirty_bytes, memory_order_relaxed) == 0)
+		return false;
+	if (jm__opt.decay_ms < 0 && !all)
+		return true;
+	pthread_mutex_lock(&huge_lock);
+	uint64_t target = 0;
+	if (!all && jm__opt.decay_ms != 0) {
+		target = UINT64_MAX;
+		if (dirty_bytes > HUGE_DIRTY_CAP)
+			target = HUGE_DIRTY_CAP;
+		if (huge_decay.epoch_ns == 0 || jm__decay_due(&huge_decay, now)) {
+			uint64_t limit = jm__decay_update(&huge_decay, now) << JM_LG_PAGE;
+			if (limit < target)
+				target = limit;
+		}
+	}
+	for (;;) {
+		struct jm_huge *h = NULL;
+		if (dirty_bytes > target)
+			for (struct jm_huge *r = retained; r; r = r->next_free)
+				if (r->dirty && !r->busy)
+					h = r;
+		if (h == NULL)
+			break;
+		h->busy = 1;
+		atomic_fetch_sub_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
+		pthread_mutex_unlock(&huge_lock);
+		jm__os_purge(h->addr, h->map_size);
+		struct delta d = { .dirty = -(long long)h->map_size,
+		    .retained = (long long)h->map_size,
+		    .purged = h->map_size, .npurge = 1 };
+		charge_d(h->arena, &d);
+		pthread_mutex_lock(&huge_lock);
+		h->busy = 0;
+		h->dirty = 0;
+	}
+	bool left = dirty_bytes != 0;
+	pthread_mutex_unlock(&huge_lock);
+	return left;
+}
+
+/* The decay's look at the kept huge regions (the background purger's). */
+bool jm__huge_decay(uint64_t now)
+{
+	return huge_purge(now, false);
+}
+
+void jm__huge_purge_all(void)
+{
+	huge_purge(0, true);
+}
+
+/* The bytes of kept regions, dirty and purged, by arena (the validator's;
+ * huge_lock held); false while one is being purged (its arena's counters
+ * move outside the lock). */
+bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
+{
+	bool stable = true;
+	memset(dirty, 0, JM_MAX_ARENAS * sizeof(*dirty));
+	memset(clean, 0, JM_MAX_ARENAS * sizeof(*clean));
+	for (struct jm_huge *h = retained; h; h = h->next_free) {
+		stable &= !h->busy;
+		if (h->arena < JM_MAX_ARENAS)
+			(h->dirty ? dirty : clean)[h->arena] += h->map_size;
+	}
+	return stable;
 }
 
 /* A retained region for `usable` bytes at `align`, its tail trimmed. */
@@ -117,7 +225,7 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 	pthread_mutex_lock(&huge_lock);
 	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
 		struct jm_huge *h = *pp;
-		if (((uintptr_t)h->addr & (align - 1)) != 0)
+		if (((uintptr_t)h->addr & (align - 1)) != 0 || h->busy)
 			continue;
 		if (h->map_size >= usable && h->map_size / 2 <= usable &&
 		    (!best || h->map_size < best->map_size)) {
@@ -133,15 +241,18 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 		best = grow;
 		bestp = growp;
 	}
-	if (best) {
-		*bestp = best->next_free;
-		retained_bytes -= best->map_size;
-		retained_count--;
-	}
-	struct jm_huge *stale = retained_trim(jm__now_ns(), RETAIN_BYTES, RETAIN_COUNT);
+	if (best)
+		unkeep(bestp);
 	pthread_mutex_unlock(&huge_lock);
-	unmap_list(stale);
-	if (best && best->map_size < usable) {
+	if (best == NULL)
+		return NULL;
+	struct delta d = { .nreuse = 1 };
+	if (best->dirty)
+		d.dirty = -(long long)best->map_size;
+	else
+		d.retained = -(long long)best->map_size;
+	charge_d(best->arena, &d);
+	if (best->map_size < usable) {
 		/* Grow: move its pages (no copy, no fault) to the start of an
 		 * aligned range of the new size; only the tail is fresh. */
 		void *dst = jm__os_map_aligned(usable, align);
@@ -151,7 +262,7 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 			if (dst)
 				jm__os_unmap(dst, usable);
 			best->next_free = NULL;
-			unmap_list(best);
+			unmap_list(best, false);
 			return NULL;
 		}
 		charge(best->arena, 0, (long long)(usable - best->map_size), 0, 0);
@@ -176,14 +287,16 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		void *p = h->addr;
 		h->size = usable;
 		h->prof_site = 0;
-		if (zero)
+		if (zero && h->dirty)
 			memset(p, 0, usable);
+		h->dirty = 0;
 		if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
-			unmap_list((h->next_free = NULL, h));
+			unmap_list((h->next_free = NULL, h), false);
 			errno = ENOMEM;
 			return NULL;
 		}
 		charge(h->arena, (long long)usable, 0, 1, 0);
+		huge_purge(jm__now_ns(), false);
 		return p;
 	}
 	h = record_new();
@@ -208,7 +321,10 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	charge(h->arena, (long long)usable, (long long)usable, 1, 0);
+	struct delta d = { .usable = (long long)usable, .mapped = (long long)usable,
+	    .nmalloc = 1, .nmap = 1 };
+	charge_d(h->arena, &d);
+	huge_purge(jm__now_ns(), false);
 	return p;
 }
 
@@ -222,21 +338,31 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	}
 	jm__rtree_clear((uintptr_t)ptr);
 	charge(h->arena, -(long long)h->size, 0, 0, 1);
-	if (jm__opt.decay_ms == 0 || h->map_size > RETAIN_BYTES) {
+	if (jm__opt.decay_ms == 0 || h->map_size > HUGE_DIRTY_CAP) {
 		h->next_free = NULL;
-		unmap_list(h);
+		unmap_list(h, false);
 		return;
 	}
 	uint64_t now = jm__now_ns();
 	h->freed_ns = now;
+	h->dirty = 1;
+	h->busy = 0;
+	struct delta d = { .dirty = (long long)h->map_size };
+	charge_d(h->arena, &d);
 	pthread_mutex_lock(&huge_lock);
+	bool had_dirty = dirty_bytes != 0;
 	h->next_free = retained;
 	retained = h;
 	retained_bytes += h->map_size;
-	retained_count++;
-	struct jm_huge *stale = retained_trim(now, RETAIN_BYTES, RETAIN_COUNT);
+	atomic_fetch_add_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
+	huge_decay.pending += h->map_size >> JM_LG_PAGE;
+	struct jm_huge *stale = retained_trim();
 	pthread_mutex_unlock(&huge_lock);
-	unmap_list(stale);
+	unmap_list(stale, true);
+	if (!had_dirty && jm__opt.background_thread)
+		jm__bg_dirtied();
+	huge_purge(now, false);
+	jm__bg_check();
 }
 
 /* Resizes in place when the new size still fits the mapping (shrinking by
@@ -270,4 +396,15 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 
 void jm__huge_prefork(void) { pthread_mutex_lock(&huge_lock); }
 void jm__huge_postfork_parent(void) { pthread_mutex_unlock(&huge_lock); }
-void jm__huge_postfork_child(void) { pthread_mutex_init(&huge_lock, NULL); }
+void jm__huge_postfork_child(void)
+{
+	pthread_mutex_init(&huge_lock, NULL);
+	/* A region the parent's purger was purging stays dirty here: the
+	 * purger is not in the child. */
+	for (struct jm_huge *h = retained; h; h = h->next_free) {
+		if (h->busy) {
+			h->busy = 0;
+			atomic_fetch_add_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
+		}
+	}
+}

@@ -59,6 +59,7 @@ static void postfork_child(void)
 	jm__arena_postfork_child();
 	jm__tcache_postfork_child();
 	jm__prof_postfork_child();
+	jm__bg_postfork_child();
 }
 
 void jm__init_slow(void)
@@ -73,6 +74,9 @@ void jm__init_slow(void)
 	initializing = true;
 
 	jm__options_init();
+	if (jm__opt.decay_ms <= 0)
+		jm__opt.background_thread = false; /* nothing to do on schedule */
+	jm__decay_boot();
 	jm__sizeclass_init();
 	unsigned n = jm__opt.narenas;
 	if (n == 0)

@@ -35,6 +35,12 @@ ssize_t jm__read_file(const char *path, char *buf, size_t len);
 extern struct jm_options jm__opt;
 void jm__options_init(void);
 
+/* ---- decay.c: the allowance of dirty pages by age */
+extern uint64_t jm__decay_interval_ns;  /* decay_ms / JM_DECAY_EPOCHS; 0: no decay */
+void jm__decay_boot(void);
+uint64_t jm__decay_update(struct jm_decay *d, uint64_t now);
+bool jm__decay_due(const struct jm_decay *d, uint64_t now);
+
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
 extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
@@ -130,6 +136,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_t size);
 size_t jm__large_usable(struct jm_chunk *c, uint64_t pm);
 void jm__arena_maybe_purge(struct jm_arena *a, bool force);
+bool jm__arena_decay(struct jm_arena *a, uint64_t now);
 void jm__arena_prefork(void);
 void jm__arena_postfork_parent(void);
 void jm__arena_postfork_child(void);
@@ -157,6 +164,9 @@ bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void *jm__huge_alloc(size_t size, size_t align, bool zero);
 void jm__huge_free(struct jm_huge *h, void *ptr);
 void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size);
+bool jm__huge_decay(uint64_t now);
+void jm__huge_purge_all(void);
+bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean);
 void jm__huge_prefork(void);
 void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);
@@ -207,6 +217,24 @@ void jm__stats_publish_child(void);
 void jm__stats_prefork(void);
 void jm__stats_postfork_parent(void);
 void jm__stats_exit(void);
+void jm__stats_bg_wake(void);
+void jm__stats_bg_running(bool running);
+
+/* ---- bg.c: the background purger */
+extern _Atomic int jm__bg_state;
+extern _Atomic int jm__bg_want;
+void jm__bg_dirtied(void);
+void jm__bg_start(void);
+bool jm__bg_running(void);
+bool jm__bg_run_once(void);
+void jm__bg_postfork_child(void);
+/* Starts the purger if a free asked for it; on slow paths that hold no
+ * allocator lock. */
+static inline void jm__bg_check(void)
+{
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_want, memory_order_relaxed)))
+		jm__bg_start();
+}
 
 /* ---- init.c */
 extern _Atomic int jm__initialized;

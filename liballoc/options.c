@@ -6,8 +6,9 @@
  *
  *   narenas:N      arenas (default 4 x CPUs, at most 1024)
  *   tcache:0|1     the thread cache (default 1)
- *   decay_ms:N     dirty pages of free runs are purged after N ms (10000);
- *                  0 purges at once, -1 never
+ *   decay_ms:N     dirty pages are purged by age, over N ms (10000):
+ *                  docs/purging.md; 0 purges at once, -1 never
+ *   background_thread:0|1  a thread that purges on schedule (default 1)
  *   stats:0|1      publish the stats segment (default 1)
  *   junk:0|1       fill freed small regions with 0x5a, allocations with
  *                  0xa5 (default 0; a debugging aid)
@@ -25,6 +26,7 @@ struct jm_options jm__opt = {
 	.tcache = true,
 	.stats = true,
 	.decay_ms = 10000,
+	.background_thread = true,
 	.junk = false,
 	.prof_sample = 512 * 1024,
 };
@@ -97,6 +99,11 @@ static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
 			jm__opt.decay_ms = x;
 		else
 			warn_bad("bad value (-1 or milliseconds) for", k, klen);
+	} else if (key_is(k, klen, "background_thread")) {
+		if (parse_int(v, vlen, 0, 1, &x))
+			jm__opt.background_thread = x;
+		else
+			warn_bad("bad value (0 or 1) for", k, klen);
 	} else if (key_is(k, klen, "prof_sample")) {
 		if (parse_int(v, vlen, 0, 1LL << 40, &x))
 			jm__opt.prof_sample = (size_t)x;

@@ -503,6 +503,20 @@ void jm__stats_publish_child(void)
 	pthread_mutex_unlock(&rows_lock);
 }
 
+/* The background purger's fields of the header (it is their only writer,
+ * but for the child handler of fork). */
+void jm__stats_bg_wake(void)
+{
+	__atomic_store_n(&jm__seg->bg_wakes, jm__seg->bg_wakes + 1, __ATOMIC_RELAXED);
+}
+
+void jm__stats_bg_running(bool running)
+{
+	__atomic_store_n(&jm__seg->bg_running, running ? 1u : 0u, __ATOMIC_RELAXED);
+	if (!running)
+		__atomic_store_n(&jm__seg->bg_wakes, 0, __ATOMIC_RELAXED);
+}
+
 /* At normal exit the file goes; the memory stays mapped for whatever runs
  * after us. */
 void jm__stats_exit(void)

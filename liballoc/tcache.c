@@ -195,6 +195,7 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 		tb->ncached -= n;
 		jm__bin_free_batch(buf, n, binind);
 	}
+	jm__bg_check();
 }
 
 /* The free fast path found a full list: make room, then push. */

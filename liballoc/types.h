@@ -100,6 +100,20 @@ _Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
 
 typedef pthread_mutex_t jm_lock_t;
 
+/* Decay (decay.c): how many dirty pages may stay, as a function of how
+ * long ago they became dirty. Time is cut into JM_DECAY_EPOCHS epochs of
+ * decay_ms / JM_DECAY_EPOCHS; backlog[i] holds the pages made dirty during
+ * the epoch i epochs before the current one (0: the current one), and the
+ * limit is the sum of backlog[i] x (1 - smoothstep((i + 1) / EPOCHS)). */
+#define JM_DECAY_EPOCHS   200
+struct jm_decay {
+	uint64_t epoch_ns;        /* start of the current epoch */
+	uint64_t pending;         /* pages made dirty since the last update */
+	uint64_t limit;           /* dirty pages allowed, as of the last update */
+	uint32_t cur;             /* backlog index of the current epoch */
+	uint32_t backlog[JM_DECAY_EPOCHS]; /* a ring, indexed from cur */
+};
+
 /* One descriptor per page of a chunk; meaningful at the first and the last
  * page of each run: both carry the run's state, the last page's `first`
  * names the first page, so that a run finds its free neighbours. */
@@ -109,6 +123,8 @@ struct jm_run {
 	struct jm_run *dnext;     /* arena's dirty list (free runs only) */
 	struct jm_run *dprev;
 	uint64_t dirty_ns;        /* when a free run became dirty */
+	uint32_t ndirty;          /* free, dirty: its first ndirty pages may be
+	                             resident, the others are purged */
 	uint32_t npages;          /* pages in the run */
 	uint32_t first;           /* at the last page: the run's first page */
 	uint16_t nfree;           /* small: free regions */
@@ -154,17 +170,26 @@ struct jm_bin {
 	uint64_t nrequests_dead;  /* requests of exited threads' caches */
 };
 
+#define JM_RETAIN_CHUNKS  32   /* purged empty chunks kept per arena */
+
 struct jm_arena {
 	jm_lock_t lock;
 	unsigned index;
-	struct jm_chunk *spare;   /* one wholly free chunk kept to avoid map
-	                             churn; its pages sit in the free lists */
 	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
 	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
 	struct jm_run *dirty_head; /* oldest dirty free run first */
 	struct jm_run *dirty_tail;
 	uint64_t ndirty_pages;
-	uint64_t next_purge_ns;   /* earliest time a dirty run may be due */
+	uint64_t nfree_pages;     /* pages in free runs, dirty or not */
+	uint32_t purge_ticks;     /* frees since the clock was last read */
+	uint32_t nretained;       /* entries of retained[] */
+	struct jm_decay decay;    /* of ndirty_pages */
+	uint64_t huge_dirty;      /* bytes: freed huge regions charged here,
+	                             not purged yet (kept by huge.c) */
+	uint64_t huge_retained;   /* bytes: purged huge regions charged here */
+	/* Empty chunks purged whole and kept mapped for reuse, oldest first;
+	 * out of the radix tree until reused. */
+	struct jm_chunk *retained[JM_RETAIN_CHUNKS];
 	struct jmstat_arena *stats; /* this arena's row in the segment */
 	struct jm_bin bins[JM_NBINS];
 };
@@ -176,6 +201,8 @@ struct jm_huge {
 	size_t map_size;          /* bytes mapped */
 	unsigned arena;           /* arena charged for it */
 	uint64_t freed_ns;        /* retained: when it was freed */
+	uint8_t dirty;            /* retained: its pages may be resident */
+	uint8_t busy;             /* retained: being purged, not to be taken */
 	uint64_t prof_size;       /* sampled: the size asked for */
 	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */
@@ -208,6 +235,7 @@ struct jm_options {
 	bool tcache;
 	bool stats;
 	int64_t decay_ms;
+	bool background_thread;
 	bool junk;
 	size_t prof_sample;
 };

@@ -13,9 +13,13 @@
  *   list holds exactly the dirty free runs;
  * - a bin keeps at most one empty run besides its current one;
  * - per arena: active pages and allocated large bytes match the runs, and
- *   per bin: curruns and curregs match the runs.
+ *   per bin: curruns and curregs match the runs;
+ * - per arena: the free pages counted match the runs, retained chunks are
+ *   out of the radix tree, and the dirty and retained counters match the
+ *   runs, the retained chunks and the kept huge regions charged to it.
  * It returns 0, or the number of violations (each one logged), and must be
- * called while no other thread allocates.
+ * called while no other thread allocates. It holds every arena lock and
+ * the huge lock while it looks, so that the background purger waits.
  */
 #include "internal.h"
 
@@ -25,6 +29,7 @@ struct tally {
 	uint64_t active_pages;
 	uint64_t large_bytes;
 	uint64_t dirty_pages;
+	uint64_t free_pages;
 	uint64_t curruns[JM_NBINS];
 	uint64_t usedregs[JM_NBINS];
 	uint64_t empty_kept[JM_NBINS];
@@ -66,8 +71,10 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			for (size_t i = p; i < p + n; i++)
 				CHECK(c->pagemap[i] == JM_PM_NONE, "chunk %p page %zu: free page mapped", (void *)c, i);
 			free_pages += (uint32_t)n;
+			CHECK(r->ndirty <= n && (r->dirty != 0) == (r->ndirty != 0),
+			    "chunk %p page %zu: dirty prefix %u of %zu pages", (void *)c, p, r->ndirty, n);
 			if (r->dirty)
-				t->dirty_pages += n;
+				t->dirty_pages += r->ndirty;
 			break;
 		case JM_RUN_LARGE:
 			for (size_t i = p; i < p + n; i++)
@@ -107,6 +114,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 		prev_state = r->state;
 		p += n;
 	}
+	t->free_pages += free_pages;
 	CHECK(free_pages == c->nfree_pages, "chunk %p: nfree_pages %u, runs say %u",
 	    (void *)c, c->nfree_pages, free_pages);
 }
@@ -120,6 +128,10 @@ int jm__heap_validate(void)
 		return -1;
 	uint64_t huge_bytes[JM_MAX_ARENAS];
 	memset(huge_bytes, 0, sizeof(huge_bytes));
+	static uint64_t kept_dirty[JM_MAX_ARENAS], kept_clean[JM_MAX_ARENAS];
+	jm__arena_prefork();
+	jm__huge_prefork();
+	bool kept_stable = jm__huge_kept_bytes(kept_dirty, kept_clean);
 	for (size_t hi = 0; hi < 8192; hi++) {
 		_Atomic(uintptr_t) *leaf = atomic_load(&jm__rtree_root[hi]);
 		if (leaf == NULL)
@@ -150,7 +162,7 @@ int jm__heap_validate(void)
 		uint64_t ndirty = 0;
 		for (struct jm_run *r = a->dirty_head; r; r = r->dnext) {
 			CHECK(r->dirty && r->state == JM_RUN_FREE, "arena %u: clean or used run on dirty list", i);
-			ndirty += r->npages;
+			ndirty += r->ndirty;
 		}
 		CHECK(ndirty == a->ndirty_pages && ndirty == t->dirty_pages,
 		    "arena %u: dirty pages %zu listed, %zu counted, %zu in runs", i,
@@ -158,6 +170,21 @@ int jm__heap_validate(void)
 		CHECK(a->stats->active == (t->active_pages << JM_LG_PAGE) + huge_bytes[i],
 		    "arena %u: active %zu, runs and huge say %zu", i, (size_t)a->stats->active,
 		    (size_t)((t->active_pages << JM_LG_PAGE) + huge_bytes[i]));
+		CHECK(t->free_pages == a->nfree_pages, "arena %u: free pages %zu counted, %zu in runs",
+		    i, (size_t)a->nfree_pages, (size_t)t->free_pages);
+		for (unsigned k = 0; k < a->nretained; k++)
+			CHECK(jm__rtree_get((uintptr_t)a->retained[k]) == 0,
+			    "arena %u: retained chunk %p in the radix tree", i, (void *)a->retained[k]);
+		CHECK(!kept_stable || (a->huge_dirty == kept_dirty[i] && a->huge_retained == kept_clean[i]),
+		    "arena %u: kept huge dirty %zu retained %zu, regions say %zu and %zu", i,
+		    (size_t)a->huge_dirty, (size_t)a->huge_retained, (size_t)kept_dirty[i],
+		    (size_t)kept_clean[i]);
+		CHECK(a->stats->dirty == (ndirty << JM_LG_PAGE) + a->huge_dirty,
+		    "arena %u: dirty %zu, runs and huge say %zu", i, (size_t)a->stats->dirty,
+		    (size_t)((ndirty << JM_LG_PAGE) + a->huge_dirty));
+		CHECK(a->stats->retained == (uint64_t)a->nretained * JM_CHUNK + a->huge_retained,
+		    "arena %u: retained %zu, chunks and huge say %zu", i, (size_t)a->stats->retained,
+		    (size_t)((uint64_t)a->nretained * JM_CHUNK + a->huge_retained));
 		CHECK(a->stats->allocated_large == t->large_bytes, "arena %u: allocated_large %zu, runs say %zu",
 		    i, (size_t)a->stats->allocated_large, (size_t)t->large_bytes);
 		CHECK(a->stats->allocated_huge == huge_bytes[i], "arena %u: allocated_huge %zu, records say %zu",
@@ -176,6 +203,8 @@ int jm__heap_validate(void)
 				    "arena %u bin %u: bad run on the non-full list", i, b);
 		}
 	}
+	jm__huge_postfork_parent();
+	jm__arena_postfork_parent();
 	jm__os_unmap(tallies, sizeof(struct tally) * jm__narenas);
 	return errors;
 }

@@ -55,7 +55,7 @@
 #include <stdint.h>
 
 #define JMSTAT_MAGIC      0x3130544154534d4aULL /* the bytes "JMSTAT01" */
-#define JMSTAT_VERSION    1u
+#define JMSTAT_VERSION    2u
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
@@ -83,7 +83,12 @@
   X(ndalloc_huge,    counter, events,  "Huge deallocations")                       \
   X(nchunks,         gauge,   chunks,  "Chunks owned by this arena")               \
   X(nthreads,        gauge,   threads, "Threads assigned to this arena")           \
-  X(lock_contended,  counter, events,  "Times a thread found this arena's lock held")
+  X(lock_contended,  counter, events,  "Times a thread found this arena's lock held") \
+  X(retained,        gauge,   bytes,   "Bytes kept mapped for reuse, purged (nothing resident): empty chunks and freed huge regions") \
+  X(nmap,            counter, events,  "Chunks and huge regions mapped from the kernel") \
+  X(nunmap,          counter, events,  "Chunks and huge regions unmapped") \
+  X(nreuse,          counter, events,  "Chunks and huge regions taken from the kept ones instead of mapped") \
+  X(npurge_cap,      counter, events,  "Purges forced by the dirty cap rather than by age (decay)")
 
 /* Per-bin counters, one row per small size class per arena. */
 #define JMSTAT_BIN_COUNTERS(X)                                                    \
@@ -139,6 +144,11 @@ struct jmstat_header {
 	                            allocations (prof_sample); 0: off */
 	uint64_t sites_dropped;  /* sampled allocations not recorded because
 	                            the site table was full */
+	uint64_t bg_wakes;       /* times the background purger woke and
+	                            applied the decay (docs/purging.md) */
+	uint32_t bg_running;     /* 1 while the process has a background
+	                            purger thread */
+	uint32_t reserved2;
 	uint64_t reserved[3];    /* zero; room for later sections */
 };
 

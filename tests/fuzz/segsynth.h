@@ -236,6 +236,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	h->thread_off = synth_thread_off(p);
 	h->large_max = 1u << 20;
 	h->update_ns = 1;
+	h->bg_wakes = 11;
+	h->bg_running = 1;
 	if (p->nsites_max > 0) {
 		h->nsites_max = p->nsites_max;
 		h->nsites_hw = p->nsites_hw;

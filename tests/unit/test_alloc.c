@@ -262,6 +262,7 @@ static void test_purge(void **state)
 	jm_free(p);
 	assert_true(a->stats->dirty >= 64 * JM_PAGE || jm__opt.decay_ms == 0);
 	uint64_t purged = a->stats->purged;
+	jm__huge_purge_all();
 	pthread_mutex_lock(&a->lock);
 	jm__arena_maybe_purge(a, true);
 	pthread_mutex_unlock(&a->lock);

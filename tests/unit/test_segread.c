@@ -106,6 +106,8 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 		assert_int_equal(seg->tcache_nrequests[b], nrequests);
 	}
 	assert_int_equal(seg->nsites, p->nsites_max ? p->nsites_hw : 0);
+	assert_int_equal(seg->hdr.bg_wakes, 11);
+	assert_int_equal(seg->hdr.bg_running, 1);
 	if (p->nsites_max)
 		assert_int_equal(seg->hdr.sites_dropped, 7);
 	for (uint32_t i = 0; i < seg->nsites; i++) {

@@ -1,0 +1,183 @@
+/*
+ * bg.c: the background purger (background_thread:1, docs/purging.md), a
+ * thread that applies the decay on schedule, so that a process that has
+ * gone quiet gives its dirty pages back within about decay_ms instead of
+ * keeping them until its next allocator call.
+ *
+ * Started late and lazily: when a free makes pages dirty in an arena or
+ * a kept huge region that held none (jm__bg_dirtied, under that arena's
+ * lock or after huge_lock, sets `want`), the thread is created at the next
+ * slow path that holds no allocator lock (jm__bg_check: after a large or
+ * huge free, a cache flush, a cache fill). A process that never frees never
+ * has one, nor does initialisation or a program before its first free.
+ * pthread_create may allocate (the new thread's stack cache, its TLS):
+ * it is called with no allocator lock held, and the calling thread marks
+ * the purger as starting first, so that such an allocation does not
+ * start a second one. The thread blocks every signal (a program's signal
+ * handler never runs on it), takes no thread cache and allocates nothing.
+ *
+ * The loop: look at every arena (under its lock, jm__arena_decay) and at
+ * the kept huge regions, count a wake in the segment's header (bg_wakes),
+ * then sleep BG_INTERVAL_MS (at least 100 ms: decay_ms / 20, between 100 ms
+ * and 1 s) while something is dirty, or without a timeout while nothing is
+ * (the next jm__bg_dirtied signals it). bg_lock is a leaf: it is taken
+ * under an arena's lock, and the purger holds it while holding no other.
+ *
+ * fork: only the forking thread lives on in the child; the child handler
+ * marks the purger absent and re-initialises its lock, so the child
+ * starts its own at its first free that needs one. Set-uid programs: the
+ * thread is an ordinary pthread, so glibc's setuid() reaches it as it
+ * reaches every thread; background_thread is not read from the environment
+ * there (AT_SECURE), and the default applies.
+ */
+#include "internal.h"
+
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_FAILED };
+
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond;
+static bool bg_idle;                  /* sleeping with nothing dirty */
+static bool bg_kicked;
+_Atomic int jm__bg_state;
+_Atomic int jm__bg_want;
+
+static void cond_init(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&bg_cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static uint64_t interval_ns(void)
+{
+	int64_t ms = jm__opt.decay_ms / 20;
+	if (ms < 100)
+		ms = 100;
+	if (ms > 1000)
+		ms = 1000;
+	return (uint64_t)ms * 1000000u;
+}
+
+/* Applies the decay everywhere once; true if dirty pages remain. */
+bool jm__bg_run_once(void)
+{
+	uint64_t now = jm__now_ns();
+	bool dirty = false;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+		if (a == NULL)
+			continue;
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
+		dirty |= jm__arena_decay(a, now);
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+	}
+	dirty |= jm__huge_decay(now);
+	jm__stats_bg_wake();
+	return dirty;
+}
+
+static void *bg_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		bool dirty = jm__bg_run_once();
+		pthread_mutex_lock(&bg_lock);
+		if (!dirty && !bg_kicked) {
+			bg_idle = true;
+			while (!bg_kicked)
+				pthread_cond_wait(&bg_cond, &bg_lock);
+			bg_idle = false;
+		} else {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+			    interval_ns();
+			ts.tv_sec = (time_t)(t / 1000000000u);
+			ts.tv_nsec = (long)(t % 1000000000u);
+			while (!bg_kicked &&
+			    pthread_cond_timedwait(&bg_cond, &bg_lock, &ts) == 0)
+				;
+		}
+		bg_kicked = false;
+		pthread_mutex_unlock(&bg_lock);
+	}
+	return NULL;
+}
+
+/* Pages became dirty where there were none. Under an arena's lock: only
+ * flags and a signal. */
+void jm__bg_dirtied(void)
+{
+	int st = atomic_load_explicit(&jm__bg_state, memory_order_relaxed);
+	if (st == BG_NONE) {
+		atomic_store_explicit(&jm__bg_want, 1, memory_order_relaxed);
+		return;
+	}
+	if (st != BG_RUNNING)
+		return;
+	pthread_mutex_lock(&bg_lock);
+	if (bg_idle) {
+		bg_kicked = true;
+		pthread_cond_signal(&bg_cond);
+	}
+	pthread_mutex_unlock(&bg_lock);
+}
+
+/* Starts the purger; called with no allocator lock held. */
+void jm__bg_start(void)
+{
+	atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
+	int expect = BG_NONE;
+	if (!atomic_compare_exchange_strong(&jm__bg_state, &expect, BG_STARTING))
+		return;
+	static bool cond_ready;
+	if (!cond_ready) {
+		cond_init();
+		cond_ready = true;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64u << 10);
+	pthread_t t;
+	int rc = pthread_create(&t, &attr, bg_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		atomic_store(&jm__bg_state, BG_FAILED);
+		return;
+	}
+	pthread_setname_np(t, "jmalloc-purge");
+	atomic_store(&jm__bg_state, BG_RUNNING);
+	jm__stats_bg_running(true);
+}
+
+bool jm__bg_running(void)
+{
+	return atomic_load(&jm__bg_state) == BG_RUNNING;
+}
+
+void jm__bg_postfork_child(void)
+{
+	pthread_mutex_init(&bg_lock, NULL);
+	cond_init();
+	bg_idle = false;
+	bg_kicked = false;
+	int st = atomic_load(&jm__bg_state);
+	atomic_store(&jm__bg_state, BG_NONE);
+	/* The child needs its own purger as soon as it frees, or at once if
+	 * the parent had one (it inherits its dirty pages). */
+	atomic_store(&jm__bg_want, st == BG_RUNNING);
+	jm__stats_bg_running(false);
+}
