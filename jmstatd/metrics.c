@@ -381,6 +381,17 @@ static const struct prom_field arena_names[] = {
 	{ "lock_contended", "arena_lock_contentions_total",
 	  "Times a thread waited for an arena's lock; a high rate means too few arenas for the "
 	  "threads (JMALLOC_CONF narenas)." },
+	{ "retained", "retained_bytes",
+	  "Address space kept mapped for reuse with nothing resident (purged empty chunks and "
+	  "freed huge regions), in bytes." },
+	{ "nmap", "maps_total", "Chunks and huge regions mapped from the kernel." },
+	{ "nunmap", "unmaps_total", "Chunks and huge regions unmapped (beyond what is kept)." },
+	{ "nreuse", "reuses_total",
+	  "Chunks and huge regions taken from the kept ones instead of mapped: a high rate "
+	  "against maps_total means reuse works." },
+	{ "npurge_cap", "cap_purges_total",
+	  "Purges forced by the dirty cap rather than by age; a steady rate means the process "
+	  "frees faster than the decay lets go." },
 };
 
 static const struct prom_field bin_names[] = {

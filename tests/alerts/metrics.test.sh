@@ -84,7 +84,9 @@ ARENA = {"mapped": "mapped_bytes", "active": "active_bytes",
          "dirty": "dirty_bytes", "purged": "purged_bytes_total", "npurge": "purges_total",
          "nmalloc_large": "large_allocations_total", "ndalloc_large": "large_frees_total",
          "nmalloc_huge": "huge_allocations_total", "ndalloc_huge": "huge_frees_total",
-         "nchunks": "chunks", "nthreads": None, "lock_contended": "arena_lock_contentions_total"}
+         "nchunks": "chunks", "nthreads": None, "lock_contended": "arena_lock_contentions_total",
+         "retained": "retained_bytes", "nmap": "maps_total", "nunmap": "unmaps_total",
+         "nreuse": "reuses_total", "npurge_cap": "cap_purges_total"}
 BIN = {"nmalloc": "allocations_total", "ndalloc": "frees_total", "nrequests": "requests_total",
        "curregs": "regions", "curruns": "runs", "nruns": "runs_created_total",
        "nfills": "cache_fills_total", "nflushes": "cache_flushes_total",
