@@ -482,7 +482,7 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	if (zero && dirty)
 		memset(p, 0, npages << JM_LG_PAGE);
 	else if (dirty)
-		((uintptr_t *)p)[1] = 0; /* no stale free cookie from a former region */
+		jm__flist_clear_cookie(p); /* no stale free cookie from a former region */
 	return p;
 }
 

@@ -169,7 +169,7 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
 	if (p) {
-		((uintptr_t *)p)[1] = 0; /* no stale double-free cookie */
+		jm__flist_clear_cookie(p); /* no stale double-free cookie */
 		if (jm_unlikely(jm__opt.junk)) {
 			junk_check(p, jm__bin_info[binind].size);
 			memset(p, JM_JUNK_ALLOC, jm__bin_info[binind].size);

@@ -182,9 +182,87 @@ struct jm_tls {
 extern __thread struct jm_tls jm__tls;
 #define jm__tls_tbins (jm__tls.tbins)
 #define jm__tls_sample_left (jm__tls.sample_left)
-extern __thread int jm__tls_state;   /* 0 new, 1 has a cache, 2 exiting,
-                                        3 has no cache by configuration */
+/* Where a thread stands with its cache (jm__tls_state). */
+enum jm_tls_state {
+	JM_TLS_NEW = 0,        /* no allocation yet: the first one boots the cache */
+	JM_TLS_CACHED = 1,     /* has a cache (jm__tls_tbins) */
+	JM_TLS_EXITING = 2,    /* its cache is gone: allocates from its arena */
+	JM_TLS_NO_CACHE = 3,   /* has none by configuration (tcache:0, junk:1) */
+};
+extern __thread enum jm_tls_state jm__tls_state;
 extern uintptr_t jm__cookie;
+
+/*
+ * The free lists of the thread cache, small bins and cached large regions
+ * alike, run through the free regions themselves: word 0 is the next
+ * region (0 ends the list), word 1 the cookie, the region's address xor
+ * jm__cookie (a per-process secret), so that one load tells a free region
+ * from one in use (free's double-free check). A region handed out has its
+ * cookie word cleared. Every list operation goes through these.
+ */
+static inline uintptr_t jm__flist_cookie(const void *p)
+{
+	return (uintptr_t)p ^ jm__cookie;
+}
+
+/* Whether p carries a free region's cookie, cookie being
+ * jm__flist_cookie(p) (free's fast path computes it once for this and
+ * the push). */
+static inline bool jm__flist_has_cookie(const void *p, uintptr_t cookie)
+{
+	return ((const uintptr_t *)p)[1] == cookie;
+}
+
+static inline bool jm__flist_is_free(const void *p)
+{
+	return jm__flist_has_cookie(p, jm__flist_cookie(p));
+}
+
+/* Puts p, whose cookie is cookie, at the front of the list *head. */
+static inline void jm__flist_push_cookie(uintptr_t *head, void *p, uintptr_t cookie)
+{
+	uintptr_t *w = p;
+	w[0] = *head;
+	w[1] = cookie;
+	*head = (uintptr_t)p;
+}
+
+/* Puts p at the front of the list *head. */
+static inline void jm__flist_push(uintptr_t *head, void *p)
+{
+	jm__flist_push_cookie(head, p, jm__flist_cookie(p));
+}
+
+/* Takes the first region off the list *head, its cookie cleared; NULL
+ * when the list is empty. */
+static inline void *jm__flist_pop(uintptr_t *head)
+{
+	uintptr_t *w = (uintptr_t *)*head;
+	if (w) {
+		*head = w[0];
+		w[1] = 0;
+	}
+	return w;
+}
+
+/* The region after p in its list, or NULL. */
+static inline void *jm__flist_next(const void *p)
+{
+	return (void *)((const uintptr_t *)p)[0];
+}
+
+/* Ends the list at p. */
+static inline void jm__flist_cut(void *p)
+{
+	((uintptr_t *)p)[0] = 0;
+}
+
+/* Clears the cookie of a region handed out without a pop (taken from a
+ * bin, or leaving a list that is dropped whole). */
+static inline void jm__flist_clear_cookie(void *p)
+{
+	((uintptr_t *)p)[1] = 0;
+}
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
 struct jmstat_tcache_bin *jm__tcache_boot(void);

@@ -53,19 +53,16 @@ static void *alloc_big(size_t size, size_t align, bool zero, bool cache)
 static void *alloc_small(size_t size, bool zero)
 {
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (tbins == jm__tcache_none && jm__tls_state == 0)
+	if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW)
 		tbins = jm__tcache_boot();
 	unsigned binind = jm__size2bin(size);
 	void *p;
 	if (tbins != jm__tcache_none) {
 		struct jmstat_tcache_bin *tb = &tbins[binind];
-		uintptr_t *w = (uintptr_t *)tb->opaque;
-		if (w) {
-			tb->opaque = w[0];
-			w[1] = 0;
+		p = jm__flist_pop(&tb->opaque);
+		if (p) {
 			tb->ncached--;
 			tb->nrequests++;
-			p = w;
 		} else {
 			p = jm__tcache_alloc_slow(tbins, binind);
 		}
@@ -161,11 +158,10 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 		unsigned binind = JM_PM_BIN(pm);
 		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
 			jm__report_misuse("free of a pointer inside a small region", ptr);
-		uintptr_t *w = ptr;
-		if (w[1] == (u ^ jm__cookie))
+		if (jm__flist_is_free(ptr))
 			jm__tcache_check_double_free(ptr, binind);
 		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-		if (tbins == jm__tcache_none && jm__tls_state == 0)
+		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW)
 			tbins = jm__tcache_boot();
 		if (tbins == jm__tcache_none) {
 			jm__bin_free_one(c, ptr, pm);
@@ -173,9 +169,7 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 		}
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		if (tb->ncached < tb->ncached_max) {
-			w[0] = tb->opaque;
-			w[1] = u ^ jm__cookie;
-			tb->opaque = u;
+			jm__flist_push(&tb->opaque, ptr);
 			tb->ncached++;
 		} else {
 			jm__tcache_free_full(tb, binind, ptr);
@@ -192,7 +186,7 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 		if (npages >= JM_TCACHE_LARGE_MIN_PAGES && npages <= JM_TCACHE_LARGE_MAX_PAGES &&
 		    jm__run_addr(c, run) == ptr &&
 		    run->state == JM_RUN_LARGE) {
-			if (((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
+			if (jm__flist_is_free(ptr))
 				jm__report_misuse("double free of a large region", ptr);
 			if (jm__tcache_large_free(ptr, npages))
 				return;
@@ -247,10 +241,8 @@ JM_EXPORT void *jm_malloc(size_t size)
 			return jm__prof_alloc(size, 0, false);
 		/* A thread without a cache has the empty one: it falls through. */
 		struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
-		uintptr_t *p = (uintptr_t *)tb->opaque;
+		void *p = jm__flist_pop(&tb->opaque);
 		if (jm_likely(p != NULL)) {
-			tb->opaque = p[0];
-			p[1] = 0;
 			tb->ncached--;
 			tb->nrequests++;
 			return p;
@@ -269,17 +261,15 @@ JM_EXPORT void jm_free(void *ptr)
 	if (jm_likely((u >> 47) == 0 && jm__is_chunk(chunk))) {
 		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 		uint32_t div = JM_PM_DIV(pm);
-		uintptr_t *w = ptr;
-		uintptr_t cookie = u ^ jm__cookie;
+		uintptr_t cookie = jm__flist_cookie(ptr);
 		/* A small region's start, not already free (cookie), the cache
 		 * not full (a thread without a cache has capacity 0): push it. */
-		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div && w[1] != cookie)) {
+		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div &&
+		              !jm__flist_has_cookie(ptr, cookie))) {
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
 			if (jm_likely(tb->ncached < tb->ncached_max)) {
-				w[0] = tb->opaque;
-				w[1] = cookie;
-				tb->opaque = u;
+				jm__flist_push_cookie(&tb->opaque, ptr, cookie);
 				tb->ncached++;
 				return;
 			}
@@ -339,7 +329,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		switch (JM_PM_KIND(pm)) {
 		case JM_PM_SMALL: {
 			unsigned binind = JM_PM_BIN(pm);
-			if (((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
+			if (jm__flist_is_free(ptr))
 				jm__tcache_check_double_free(ptr, binind);
 			if (size <= JM_SMALL_MAX && jm__size2bin(size) == binind)
 				return ptr;
@@ -349,7 +339,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		case JM_PM_LARGE:
 			if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr ||
 			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE ||
-			    ((uintptr_t *)ptr)[1] == (u ^ jm__cookie))
+			    jm__flist_is_free(ptr))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
 			if (c->runs[JM_PM_START(pm)].prof_site) {
 				if (size <= jm__large_usable(c, pm))

@@ -4,7 +4,8 @@
  * Per small size class, a thread keeps a LIFO list of free regions threaded
  * through the regions themselves (word 0: next; word 1: a cookie, the
  * region's address xor a per-process secret, which marks it free so that a
- * second free of it is caught at once). The list head, its length, its
+ * second free of it is caught at once; every list operation goes through
+ * internal.h's jm__flist_* helpers). The list head, its length, its
  * capacity and the count of requests it served are the thread's row in the
  * stats segment (struct jmstat_tcache_bin), so that readers see them live,
  * also when the thread has gone idle.
@@ -43,7 +44,7 @@
  * the fast paths fall through to the slow ones without testing for NULL. */
 struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
-__thread int jm__tls_state;
+__thread enum jm_tls_state jm__tls_state;
 static __thread struct jm_tcache *tls_tc;
 static __thread struct jm_arena *tls_arena;
 
@@ -73,7 +74,7 @@ struct jm_arena *jm__thread_arena(void)
 	a->stats->nthreads++;
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
-	if (jm__tls_state == 0) {
+	if (jm__tls_state == JM_TLS_NEW) {
 		/* Have the thread-exit hook run even without a cache. */
 		pthread_setspecific(tc_key, (void *)1);
 	}
@@ -85,10 +86,10 @@ struct jm_arena *jm__thread_arena(void)
 struct jmstat_tcache_bin *jm__tcache_boot(void)
 {
 	jm__ensure_init();
-	if (jm__tls_state != 0)
+	if (jm__tls_state != JM_TLS_NEW)
 		return jm__tls_tbins;
 	if (!jm__opt.tcache || jm__opt.junk) {
-		jm__tls_state = 3;
+		jm__tls_state = JM_TLS_NO_CACHE;
 		return jm__tcache_none;
 	}
 	struct jm_arena *a = jm__thread_arena();
@@ -122,17 +123,14 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	__atomic_store_n(&tc->row->in_use, 1, __ATOMIC_RELEASE);
 	tls_tc = tc;
 	jm__tls_tbins = tc->bins;
-	jm__tls_state = 1;
+	jm__tls_state = JM_TLS_CACHED;
 	pthread_setspecific(tc_key, tc);
 	return tc->bins;
 }
 
 static void push(struct jmstat_tcache_bin *tb, void *p)
 {
-	uintptr_t *w = p;
-	w[0] = (uintptr_t)tb->opaque;
-	w[1] = (uintptr_t)p ^ jm__cookie;
-	tb->opaque = (uintptr_t)p;
+	jm__flist_push(&tb->opaque, p);
 	tb->ncached++;
 }
 
@@ -168,7 +166,7 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 	tb->nrequests++;
 	if (++tc->nslow % GC_EVENTS == 0)
 		jm__tcache_gc();
-	((uintptr_t *)first)[1] = 0;
+	jm__flist_clear_cookie(first);
 	return first;
 }
 
@@ -176,21 +174,21 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep)
 {
 	void *buf[256];
-	uintptr_t *p = (uintptr_t *)tb->opaque;
-	uintptr_t *last_kept = NULL;
+	void *p = (void *)tb->opaque;
+	void *last_kept = NULL;
 	for (unsigned i = 0; i < keep && p; i++) {
 		last_kept = p;
-		p = (uintptr_t *)p[0];
+		p = jm__flist_next(p);
 	}
 	if (last_kept)
-		last_kept[0] = 0;
+		jm__flist_cut(last_kept);
 	else
 		tb->opaque = 0;
 	while (p) {
 		unsigned n = 0;
 		while (p && n < sizeof(buf) / sizeof(buf[0])) {
 			buf[n++] = p;
-			p = (uintptr_t *)p[0];
+			p = jm__flist_next(p);
 		}
 		tb->ncached -= n;
 		jm__bin_free_batch(buf, n, binind);
@@ -226,14 +224,11 @@ void *jm__tcache_large_alloc(size_t npages)
 	if (tc == NULL)
 		return NULL;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
-	uintptr_t *w = (uintptr_t *)tc->large[k].head;
 	tc->large[k].used++;
-	if (w == NULL)
-		return NULL;
-	tc->large[k].head = w[0];
-	tc->large[k].n--;
-	w[1] = 0;
-	return w;
+	void *p = jm__flist_pop(&tc->large[k].head);
+	if (p)
+		tc->large[k].n--;
+	return p;
 }
 
 bool jm__tcache_large_free(void *ptr, size_t npages)
@@ -244,10 +239,7 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	if (tc->large[k].n >= JM_TCACHE_LARGE_BYTES / (npages << JM_LG_PAGE))
 		return false;
-	uintptr_t *w = ptr;
-	w[0] = tc->large[k].head;
-	w[1] = (uintptr_t)ptr ^ jm__cookie;
-	tc->large[k].head = (uintptr_t)ptr;
+	jm__flist_push(&tc->large[k].head, ptr);
 	tc->large[k].n++;
 	return true;
 }
@@ -255,15 +247,11 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 /* Returns the cached large regions of one size to their arenas. */
 static void large_flush(struct jm_tcache *tc, unsigned k)
 {
-	uintptr_t *w = (uintptr_t *)tc->large[k].head;
-	tc->large[k].head = 0;
+	void *w;
 	tc->large[k].n = 0;
-	while (w) {
-		uintptr_t *next = (uintptr_t *)w[0];
-		w[1] = 0;
+	while ((w = jm__flist_pop(&tc->large[k].head)) != NULL) {
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
 		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);
-		w = next;
 	}
 }
 
@@ -298,8 +286,8 @@ void jm__tcache_gc(void)
 void jm__tcache_check_double_free(void *ptr, unsigned binind)
 {
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[binind];
-	for (uintptr_t *p = (uintptr_t *)tb->opaque; p; p = (uintptr_t *)p[0])
-		if ((void *)p == ptr)
+	for (void *p = (void *)tb->opaque; p; p = jm__flist_next(p))
+		if (p == ptr)
 			jm__report_misuse("double free of a small region", ptr);
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
 	uint64_t pm = c->pagemap[((uintptr_t)ptr & JM_CHUNK_MASK) >> JM_LG_PAGE];
@@ -353,7 +341,7 @@ static void thread_exit(void *arg)
 {
 	struct jm_tcache *tc = tls_tc;
 	/* From now on this thread allocates from its arena directly. */
-	jm__tls_state = 2;
+	jm__tls_state = JM_TLS_EXITING;
 	jm__tls_tbins = jm__tcache_none;
 	tls_tc = NULL;
 	if (tc)
