@@ -9,6 +9,10 @@
  * - parse_header() checks magic, version, state, every size, every count
  *   and every section against the real length, with overflow-checked
  *   arithmetic, and that no two sections overlap, before any row is read;
+ *   and accepts only what the allocator writes (jmstat.h: its bin count
+ *   and class table, its row limits and strides, a file that ends with
+ *   its last section): a forged file costs no more to read than a real
+ *   one;
  * - only what is used is read: the header, the sections up to the thread
  *   rows below their high-water mark, the site rows below theirs (a file
  *   is mostly rows never used; reading and zeroing all of it made the
@@ -132,11 +136,6 @@ static bool overlap(const struct section *a, const struct section *b)
 	return a->off < b->off + b->len && b->off < a->off + a->len;
 }
 
-static bool is_pow2(uint64_t x)
-{
-	return x != 0 && (x & (x - 1)) == 0;
-}
-
 /* Validates the header of buf[0..len) and the placement of every section,
  * and copies the header to *h (exe NUL-terminated). Reads nothing beyond
  * the header. */
@@ -174,24 +173,27 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	    h->bin_size != sizeof(struct jmstat_bin) ||
 	    h->thread_size != sizeof(struct jmstat_thread))
 		return JM_SEG_EBOUNDS;
-	if (h->nbins == 0 || h->nbins > JM_SEG_MAX_NBINS ||
-	    h->narenas == 0 || h->narenas > JM_SEG_MAX_NARENAS ||
-	    h->nthreads_max > JM_SEG_MAX_NTHREADS ||
-	    h->thread_stride % 8 != 0 ||
-	    h->thread_stride < sizeof(struct jmstat_thread) +
-	                       (uint64_t)h->nbins * sizeof(struct jmstat_tcache_bin))
+	/* Only what the allocator writes (jmstat.h's limits): a file that
+	 * claims more rows than a process can have costs the reader more than
+	 * any real one, and is not one. */
+	if (h->header_size > JMSTAT_MAX_HEADER || h->total_size > JMSTAT_MAX_SIZE ||
+	    h->nbins != JMSTAT_NBINS ||
+	    h->narenas == 0 || h->narenas > JMSTAT_MAX_ARENAS ||
+	    h->nthreads_max > JMSTAT_MAX_THREAD_ROWS ||
+	    h->thread_stride != JMSTAT_STRIDE(h->thread_size, h->nbins,
+	                                      sizeof(struct jmstat_tcache_bin)))
 		return JM_SEG_EBOUNDS;
 	if (h->pid == 0 || h->pid > INT32_MAX ||
-	    !is_pow2(h->page_size) || h->chunk_size == 0 || h->chunk_size % h->page_size != 0)
+	    h->page_size != JMSTAT_PAGE_SIZE || h->chunk_size != JMSTAT_CHUNK_SIZE)
 		return JM_SEG_EBOUNDS;
 
 	/* The site table: absent (nsites_max 0, the other site fields then
 	 * ignored) or rows of a known size, each followed by nbins + 1 words. */
-	if (h->nsites_hw > h->nsites_max || h->nsites_max > JM_SEG_MAX_NSITES)
+	if (h->nsites_hw > h->nsites_max || h->nsites_max > JMSTAT_MAX_SITES)
 		return JM_SEG_EBOUNDS;
 	if (h->nsites_max > 0 &&
-	    (h->site_size != sizeof(struct jmstat_site) || h->site_stride % 8 != 0 ||
-	     h->site_stride < sizeof(struct jmstat_site) + ((uint64_t)h->nbins + 1) * sizeof(uint64_t)))
+	    (h->site_size != sizeof(struct jmstat_site) ||
+	     h->site_stride != JMSTAT_STRIDE(h->site_size, h->nbins + 1, sizeof(uint64_t))))
 		return JM_SEG_EBOUNDS;
 
 	nrows = (uint64_t)h->narenas * h->nbins;
@@ -204,26 +206,32 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	    (h->nsites_max > 0 &&
 	     !section_of(h->site_off, h->nsites_max, h->site_stride, len, &sec[5])))
 		return JM_SEG_EBOUNDS;
-	for (int i = 0; i < 6; i++)
+	uint64_t end = 0;
+	for (int i = 0; i < 6; i++) {
 		for (int j = i + 1; j < 6; j++)
 			if (overlap(&sec[i], &sec[j]))
 				return JM_SEG_EBOUNDS;
+		if (sec[i].off + sec[i].len > end)
+			end = sec[i].off + sec[i].len;
+	}
+	/* The file ends within a page of its last section, as the writer
+	 * sizes it: no room for anything the header does not account for. */
+	if (h->total_size > ((end + JMSTAT_PAGE_SIZE - 1) & ~(uint64_t)(JMSTAT_PAGE_SIZE - 1)))
+		return JM_SEG_EBOUNDS;
 	return 0;
 }
 
-/* Size classes must make sense, so that a consumer can divide by them. */
+/* The size classes are the allocator's (jmstat_class_of), so that a
+ * consumer can divide by them and trust them. */
 static int check_classes(const struct jm_seg *s)
 {
-	uint32_t prev = 0;
-
 	for (uint32_t b = 0; b < s->hdr.nbins; b++) {
 		const struct jmstat_class *c = &s->classes[b];
+		struct jmstat_class want;
 
-		if (c->size <= prev || c->regs_per_run == 0 || c->run_size == 0 ||
-		    c->run_size % s->hdr.page_size != 0 ||
-		    (uint64_t)c->size * c->regs_per_run > c->run_size)
+		if (jmstat_class_of(b, &want) != 0 || c->size != want.size ||
+		    c->regs_per_run != want.regs_per_run || c->run_size != want.run_size)
 			return JM_SEG_EBOUNDS;
-		prev = c->size;
 	}
 	return 0;
 }
@@ -375,6 +383,14 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out)
 
 /* -------------------------------------------------------------- reading */
 
+/* Bytes read from segment files by this process (jm_seg_bytes_read). */
+static uint64_t bytes_read;
+
+uint64_t jm_seg_bytes_read(void)
+{
+	return __atomic_load_n(&bytes_read, __ATOMIC_RELAXED);
+}
+
 /* Reads exactly len bytes at off; a file that ends first has shrunk. */
 static int pread_full(int fd, void *dst, size_t len, uint64_t off)
 {
@@ -389,6 +405,7 @@ static int pread_full(int fd, void *dst, size_t len, uint64_t off)
 			return JM_SEG_EIO;
 		if (n == 0)
 			return JM_SEG_ETRUNC;
+		__atomic_fetch_add(&bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
 		d += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;

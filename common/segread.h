@@ -21,12 +21,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Limits a reader enforces; a real segment is far below each. */
-#define JM_SEG_MAX_NBINS        64u   /* the allocator has 35 */
-#define JM_SEG_MAX_NARENAS      1024u /* the allocator caps narenas there */
-#define JM_SEG_MAX_NTHREADS     65536u
-#define JM_SEG_MAX_NSITES       65536u
-#define JM_SEG_MAX_SIZE         (256u << 20)  /* bytes of one file */
+/* Limits a reader enforces: the allocator's own (jmstat.h). */
+#define JM_SEG_MAX_NBINS        JMSTAT_NBINS        /* exactly */
+#define JM_SEG_MAX_NARENAS      JMSTAT_MAX_ARENAS
+#define JM_SEG_MAX_NTHREADS     JMSTAT_MAX_THREAD_ROWS
+#define JM_SEG_MAX_NSITES       JMSTAT_MAX_SITES
+#define JM_SEG_MAX_SIZE         JMSTAT_MAX_SIZE     /* bytes of one file */
 #define JM_SEG_RETRIES          100           /* re-reads of a row that keeps changing */
 
 struct jm_seg {                     /* a validated, consistent copy */
@@ -130,6 +130,11 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out);
  * kept) if /proc could not tell, in which case nothing is known and the
  * segment must not be removed. */
 int jm_seg_check_process(const struct jm_seg *seg);
+
+/* Bytes this process has read from segment files so far (every pread of
+ * every reader function, whatever its result): what a reader that
+ * budgets its reads per writer measures around each file. */
+uint64_t jm_seg_bytes_read(void);
 
 /* Frees the arrays and zeroes *seg; safe on a zeroed struct, and twice. */
 void jm_seg_free(struct jm_seg *seg);

@@ -736,6 +736,11 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
  * itself (the daemon never opens a program's ELF files). The site table is
  * read from the segment on request, not kept per tick. */
 
+/* The most one site takes in a reply: its frames as hex strings, every
+ * size class with bytes, its figures and keys; and the rest of a reply. */
+#define SITE_JSON_MAX   (JMSTAT_SITE_FRAMES * 22 + (JMSTAT_NBINS + 1) * 48 + 256)
+#define SITE_REPLY_BASE 4096u
+
 struct site_ref {
 	const struct jmstat_site *row;
 	const uint64_t *bins;    /* [nbins + 1] */
@@ -831,6 +836,19 @@ static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 		nrefs++;
 	}
 	qsort(refs, nrefs, sizeof(*refs), by_live_bytes);
+	/* Bounded before it is built: the sites that fit what the client may
+	 * still have unread (jmd_client_room), at their largest; none fit
+	 * while its earlier replies wait. */
+	size_t room = jmd_client_room(c);
+	uint64_t fit = room > SITE_REPLY_BASE ? (room - SITE_REPLY_BASE) / SITE_JSON_MAX : 0;
+	if (fit == 0) {
+		free(refs);
+		jm_seg_free(&seg);
+		return jmd_error(d, "busy: read your earlier replies first (%u bytes unread at most)",
+		                 JMD_MAX_OUTPUT);
+	}
+	if (limit > fit)
+		limit = fit;
 	json_t *o = reply_ok(d);
 	set(o, "pid", json_integer(pid));
 	set(o, "exe", json_string(p->exe));

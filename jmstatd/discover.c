@@ -93,6 +93,21 @@ void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 	free(e);
 }
 
+void jmd_entry_to_front(struct jmd *d, struct jmd_entry *e)
+{
+	if (d->entries == e)
+		return;
+	if (d->tick_next == e)
+		d->tick_next = e->next;
+	e->prev->next = e->next;      /* not the head: it has a prev */
+	if (e->next)
+		e->next->prev = e->prev;
+	e->prev = NULL;
+	e->next = d->entries;
+	d->entries->prev = e;
+	d->entries = e;
+}
+
 void jmd_entries_free(struct jmd *d)
 {
 	while (d->entries)

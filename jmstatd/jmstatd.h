@@ -51,6 +51,8 @@
                                               replies do not move, is closed after this long
                                               (--client-idle); a subscriber that reads is not */
 #define JMD_MAX_OUTPUT     (4u << 20)      /* bytes of unread replies before a client is dropped */
+#define JMD_UID_OUTPUT     (16u << 20)     /* ... of all the clients of one uid (not root): a
+                                              reply that would pass either is cut first */
 #define JMD_HISTORY_MS     600000u         /* default history per process and per uid: 10 minutes */
 #define JMD_HISTORY_MIN    1000u           /* --history bounds, ms */
 #define JMD_HISTORY_MAX    86400000u
@@ -58,6 +60,9 @@
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
+#define JMD_UID_FILES_TICK 2048u         /* segment files of one uid (not root) read a tick */
+#define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
+                                              rest wait for the next tick (sample.c) */
 #define JMD_SLICE_MS       4u              /* the tick samples this long at most, then lets the loop serve clients */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
@@ -184,6 +189,7 @@ struct jmd_entry {
 	dev_t logged_dev;        /* ... for this incarnation of it */
 	ino_t logged_ino;
 	bool ignored;            /* another user's file, which we cannot read */
+	bool deferred;           /* not read this tick: its owner's budget was spent */
 	uint64_t found_ns;       /* CLOCK_MONOTONIC when first seen */
 	uint32_t seen_scan;      /* last rescan that found the file */
 	struct jmd_proc *proc;   /* the live process, or NULL */
@@ -285,6 +291,8 @@ struct jmd {
 	                                    the live view. Replies kept as text
 	                                    (jmd.ps_cache) are good while it stays */
 	uint64_t seg_read_errors;        /* reads of a segment that gave no sample */
+	uint64_t seg_deferred;           /* reads put off to the next tick (a uid's budget) */
+	struct jmd_uid_budget *budgets;  /* [JMD_BUDGET_SLOTS]: per uid, this tick (sample.c) */
 	uint64_t seg_rejected;           /* segment files skipped as bad (one per file) */
 	size_t npidfds;                  /* pidfds open (jmd_proc.pidfd) */
 	size_t max_pidfds;               /* at most: the fd limit less room for the rest */
@@ -325,6 +333,7 @@ struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid);
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);
+void jmd_entry_to_front(struct jmd *d, struct jmd_entry *e); /* read first at the next tick */
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why);
 void jmd_entries_free(struct jmd *d);
@@ -374,6 +383,11 @@ void jmd_server_stop(struct jmd *d);
 void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck clients */
 void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
 void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /* copies it */
+/* Bytes of replies c may still have unread: JMD_MAX_OUTPUT less its own,
+ * and for a uid other than root JMD_UID_OUTPUT less all of its uid's
+ * (JMD_MAX_OUTPUT for c NULL). A big reply is cut to fit before it is
+ * built. */
+size_t jmd_client_room(struct jmd_client *c);
 int jmd_default_socket_path(char **out);
 
 /* ------------------------------------------------------------ metrics.c */

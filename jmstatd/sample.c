@@ -553,6 +553,54 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 		bad_log("skipping %s/%s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err));
 }
 
+/* Reads per uid per tick. One user's files, however many and however
+ * large, get JMD_UID_FILES_TICK reads and JMD_UID_BYTES_TICK bytes a
+ * tick; past either, checked after each file, its other files wait for
+ * the next tick (they go first then: jmd_tick_end), so that every user's
+ * processes are sampled each interval whatever one user does. Root's
+ * files are not counted. Uids share slots when more than a few read at
+ * once (stricter, never looser). */
+#define BUDGET_SLOTS 64u
+#define BUDGET_PROBE 8u
+struct jmd_uid_budget {
+	uint32_t uid;
+	uint32_t tick;           /* the tick the counts are of; another: empty */
+	uint32_t files;          /* files read */
+	bool logged;             /* its spending was logged this tick */
+	uint64_t bytes;          /* bytes read (jm_seg_bytes_read) */
+};
+
+static struct jmd_uid_budget *budget_of(struct jmd *d, uid_t uid)
+{
+	if (uid == 0 || !d->budgets)
+		return NULL;
+	uint32_t first = (uint32_t)(uid * 2654435761u) % BUDGET_SLOTS;
+	for (uint32_t i = 0; i < BUDGET_PROBE; i++) {
+		struct jmd_uid_budget *b = &d->budgets[(first + i) % BUDGET_SLOTS];
+		if (b->tick == d->tick && b->uid == uid)
+			return b;
+		if (b->tick != d->tick) {
+			memset(b, 0, sizeof(*b));
+			b->uid = uid;
+			b->tick = d->tick;
+			return b;
+		}
+	}
+	return &d->budgets[first];
+}
+
+static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
+{
+	if (!b || (b->files < JMD_UID_FILES_TICK && b->bytes < JMD_UID_BYTES_TICK))
+		return false;
+	if (!b->logged) {
+		b->logged = true;
+		bad_log("uid %u: %u segment files (%.1f MiB) read this tick, its budget: the others "
+		        "wait for the next tick", (unsigned)b->uid, b->files, b->bytes / 1048576.0);
+	}
+	return true;
+}
+
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 {
 	struct jm_seg seg;
@@ -581,6 +629,16 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		entry_bad(d, e, JM_SEG_EIO, err_no, NULL);
 		return;
 	}
+	struct jmd_uid_budget *budget = budget_of(d, st.st_uid);
+	if (budget_spent(d, budget)) {
+		close(fd);
+		if (!e->deferred)
+			d->seg_deferred++;
+		e->deferred = true;
+		return;
+	}
+	e->deferred = false;
+	uint64_t bytes_before = jm_seg_bytes_read();
 	/* The rows of a file read before are not read again while unchanged;
 	 * sites.c reads the sites. */
 	struct jmd_proc *known = e->proc && e->proc->dev == st.st_dev && e->proc->ino == st.st_ino
@@ -593,6 +651,10 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	}
 	int err_no = errno;
 	close(fd);
+	if (budget) {
+		budget->files++;
+		budget->bytes += jm_seg_bytes_read() - bytes_before;
+	}
 	if (rc == 0 && seg.hdr.pid != (uint32_t)e->pid) {
 		jm_seg_free(&seg);
 		rc = JM_SEG_ENAME;
@@ -753,6 +815,13 @@ void jmd_tick_end(struct jmd *d)
 {
 	d->in_tick = false;
 	d->view_gen++;
+	/* Files put off for their owner's budget are read first next tick. */
+	struct jmd_entry *next;
+	for (struct jmd_entry *e = d->entries; e; e = next) {
+		next = e->next;
+		if (e->deferred)
+			jmd_entry_to_front(d, e);
+	}
 
 	history_push(d);
 	for (struct jmd_proc *p = d->live; p; p = p->next)
@@ -810,7 +879,8 @@ int jmd_sample_init(struct jmd *d)
 	pidfd_budget(d);
 	d->hist_max = (d->opt.history_ms + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
-	if (!d->tick_time)
+	d->budgets = calloc(BUDGET_SLOTS, sizeof(*d->budgets));
+	if (!d->tick_time || !d->budgets)
 		return -ENOMEM;
 	d->now = unix_now_ms();
 	return 0;
@@ -818,6 +888,8 @@ int jmd_sample_init(struct jmd *d)
 
 void jmd_sample_fini(struct jmd *d)
 {
+	free(d->budgets);
+	d->budgets = NULL;
 	while (d->live) {
 		struct jmd_proc *p = d->live;
 		list_unlink(&d->live, p);

@@ -140,6 +140,22 @@ static void on_written(uv_write_t *req, int status)
 	}
 }
 
+size_t jmd_client_room(struct jmd_client *c)
+{
+	if (!c)
+		return JMD_MAX_OUTPUT;
+	size_t mine = queued_bytes(c);
+	size_t room = mine < JMD_MAX_OUTPUT ? JMD_MAX_OUTPUT - mine : 0;
+	if (c->uid == 0)
+		return room;
+	size_t theirs = 0;
+	for (struct jmd_client *o = c->d->clients; o; o = o->next)
+		if (o->uid == c->uid && !o->closed)
+			theirs += queued_bytes(o);
+	size_t uid_room = theirs < JMD_UID_OUTPUT ? JMD_UID_OUTPUT - theirs : 0;
+	return room < uid_room ? room : uid_room;
+}
+
 /* A client with more than JMD_MAX_OUTPUT bytes of replies unread is
  * dropped (it is not reading, so it cannot be told). */
 static bool output_full(struct jmd_client *c)

@@ -11,33 +11,25 @@
 struct jm_bin_info jm__bin_info[JM_NBINS];
 uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
 
-/* Every class is 2^k times 1, 3, 5 or 7: a run of that many pages holds a
- * whole number of regions, with no tail (free() relies on this). */
-static void choose_run(struct jm_bin_info *bi)
+/* The sizes and runs are the segment's table (jmstat_class_of), which
+ * readers check; every class is 2^k times 1, 3, 5 or 7, so a run of that
+ * many pages holds a whole number of regions, with no tail (free() relies
+ * on this). */
+static void choose_run(struct jm_bin_info *bi, unsigned i)
 {
-	for (unsigned p = 1; p <= JM_RUN_MAXPAGES; p++) {
-		size_t run = (size_t)p << JM_LG_PAGE;
-		if (run % bi->size == 0 && run / bi->size <= JM_RUN_MAXREGS) {
-			bi->run_pages = p;
-			bi->regs = (uint32_t)(run / bi->size);
-			return;
-		}
-	}
-	jm__fatal("no run without a tail for class %u", bi->size);
+	struct jmstat_class c;
+	if (jmstat_class_of(i, &c) != 0 || c.run_size % c.size != 0)
+		jm__fatal("no run without a tail for class %u", i);
+	bi->size = c.size;
+	bi->run_pages = c.run_size >> JM_LG_PAGE;
+	bi->regs = c.regs_per_run;
 }
 
 void jm__sizeclass_init(void)
 {
-	unsigned n = 0;
-	for (uint32_t s = 16; s <= 128; s += 16)
-		jm__bin_info[n++].size = s;
-	for (uint32_t base = 128; n < JM_NBINS; base *= 2)
-		for (uint32_t k = 1; k <= 4 && n < JM_NBINS; k++)
-			jm__bin_info[n++].size = base + k * (base / 4);
-
 	for (unsigned i = 0; i < JM_NBINS; i++) {
 		struct jm_bin_info *bi = &jm__bin_info[i];
-		choose_run(bi);
+		choose_run(bi, i);
 		bi->div_magic = (uint32_t)(((1ULL << 32) + bi->size - 1) / bi->size);
 		/* A cache starts at up to twice a run (at most 64 regions and
 		 * 32 KiB) and may grow to 4096 regions or 2 MiB, within the

@@ -48,6 +48,20 @@ bool jm__stats_pending;
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
+/* The largest file the allocator writes (every arena, every thread and
+ * site row, each section 64-aligned) fits what readers accept. */
+#define SEG_THREAD_STRIDE JMSTAT_STRIDE(sizeof(struct jmstat_thread), JM_NBINS, \
+                                        sizeof(struct jmstat_tcache_bin))
+#define SEG_SITE_STRIDE   JMSTAT_STRIDE(sizeof(struct jmstat_site), JM_NBINS + 1, sizeof(uint64_t))
+_Static_assert(5 * 64 + JM_PAGE + sizeof(struct jmstat_header) +
+               JM_NBINS * sizeof(struct jmstat_class) +
+               (uint64_t)JM_MAX_ARENAS * sizeof(struct jmstat_arena) +
+               (uint64_t)JM_MAX_ARENAS * JM_NBINS * sizeof(struct jmstat_bin) +
+               (uint64_t)JM_MAX_THREAD_ROWS * SEG_THREAD_STRIDE +
+               (uint64_t)JM_MAX_SITES * SEG_SITE_STRIDE <= JMSTAT_MAX_SIZE,
+               "the largest segment the allocator writes is one a reader accepts");
+_Static_assert(sizeof(struct jmstat_header) <= JMSTAT_MAX_HEADER, "a header readers accept");
+
 static char *seg_at(uint64_t off) { return (char *)jm__seg + off; }
 
 struct jmstat_arena *jm__stats_arena_row(unsigned index)
@@ -337,8 +351,7 @@ void jm__stats_init(void)
 	h.arena_size = sizeof(struct jmstat_arena);
 	h.bin_size = sizeof(struct jmstat_bin);
 	h.thread_size = sizeof(struct jmstat_thread);
-	h.thread_stride = (uint32_t)align64(sizeof(struct jmstat_thread) +
-	    JM_NBINS * sizeof(struct jmstat_tcache_bin));
+	h.thread_stride = (uint32_t)SEG_THREAD_STRIDE;
 	h.class_off = align64(sizeof(struct jmstat_header));
 	h.arena_off = align64(h.class_off + JM_NBINS * sizeof(struct jmstat_class));
 	h.bin_off = align64(h.arena_off + (size_t)h.narenas * sizeof(struct jmstat_arena));
@@ -346,7 +359,7 @@ void jm__stats_init(void)
 	h.large_max = JM_LARGE_MAX;
 	h.nsites_max = jm__opt.prof_sample ? JM_MAX_SITES : 0;
 	h.site_size = sizeof(struct jmstat_site);
-	h.site_stride = (uint32_t)align64(sizeof(struct jmstat_site) + (JM_NBINS + 1) * sizeof(uint64_t));
+	h.site_stride = (uint32_t)SEG_SITE_STRIDE;
 	h.site_off = align64(h.thread_off + (size_t)h.nthreads_max * h.thread_stride);
 	h.sample_bytes = jm__opt.prof_sample;
 	size_t size = (h.site_off + (size_t)h.nsites_max * h.site_stride + JM_PAGE_MASK) & ~JM_PAGE_MASK;

@@ -47,13 +47,13 @@
 #define JM_CHUNK_PAGES    (JM_CHUNK >> JM_LG_PAGE)
 
 /* Small classes: 16..128 by 16, then four per doubling up to 14 KiB. */
-#define JM_NBINS          35
+#define JM_NBINS          JMSTAT_NBINS  /* the segment's, which readers check */
 #define JM_SMALL_MAX      14336
 #define JM_QUANTUM        16
 #define JM_LG_QUANTUM     4
-#define JM_RUN_MAXREGS    512
+#define JM_RUN_MAXREGS    JMSTAT_RUN_MAX_REGS
 #define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
-#define JM_RUN_MAXPAGES   8
+#define JM_RUN_MAXPAGES   JMSTAT_RUN_MAX_PAGES
 
 /* Large regions of up to 8 pages are cached per thread too. */
 #define JM_TCACHE_LARGE_MIN_PAGES 4
@@ -61,9 +61,12 @@
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
 #define JM_TCACHE_LARGE_BYTES (128u << 10) /* per class */
 
-#define JM_MAX_ARENAS     1024
-#define JM_MAX_THREAD_ROWS 256
-#define JM_MAX_SITES      1024
+/* The segment's limits (jmstat.h), which readers enforce. */
+#define JM_MAX_ARENAS     JMSTAT_MAX_ARENAS
+#define JM_MAX_THREAD_ROWS JMSTAT_MAX_THREAD_ROWS
+#define JM_MAX_SITES      JMSTAT_MAX_SITES
+_Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
+    "the page and chunk sizes a reader of the segment accepts");
 
 /* Page map entries (64 bits): what the page at that index of a chunk
  * belongs to, with all that free() needs to check and file a small region

@@ -40,7 +40,14 @@
  *   by its own thread with plain aligned stores: every word read is whole,
  *   and a sum over threads is at most one operation behind per thread;
  * - a reader bounds every count and offset against the file's real size
- *   before it uses it (common/segread.c does this).
+ *   before it uses it (common/segread.c does this);
+ * - a reader accepts only what the allocator can write: the limits below
+ *   (JMSTAT_NBINS and its class table, JMSTAT_MAX_*), strides of exactly
+ *   JMSTAT_STRIDE() of their row, and a total_size that ends within a page
+ *   of the furthest section the header names. A new section is named by
+ *   the header (offset, rows, row size), bounded by a constant here, and
+ *   added to the reader's list of sections; a reader then needs nothing
+ *   else to refuse a file that claims more than a process can write.
  *
  * Counters are declared once, in the X-macro lists below, as
  *   X(name, type, unit, help)
@@ -59,6 +66,25 @@
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
+
+/* What the allocator writes, and so all a reader accepts: one user's
+ * forged file must cost the reader no more than a real one. */
+#define JMSTAT_NBINS           35u         /* small size classes (jmstat_class_of) */
+#define JMSTAT_PAGE_SIZE       4096u       /* header.page_size */
+#define JMSTAT_CHUNK_SIZE      (2u << 20)  /* header.chunk_size */
+#define JMSTAT_MAX_ARENAS      1024u       /* header.narenas at most */
+#define JMSTAT_MAX_THREAD_ROWS 256u        /* header.nthreads_max at most */
+#define JMSTAT_MAX_SITES       1024u       /* header.nsites_max at most */
+#define JMSTAT_MAX_HEADER      4096u       /* header.header_size at most */
+#define JMSTAT_MAX_SIZE        (8u << 20)  /* header.total_size at most (the
+                                              allocator's largest is under 4 MiB) */
+#define JMSTAT_ROW_ALIGN       64u         /* thread and site strides: cache lines */
+#define JMSTAT_RUN_MAX_PAGES   8u          /* a small run's pages at most */
+#define JMSTAT_RUN_MAX_REGS    512u        /* a small run's regions at most */
+/* The stride of a row of `size` bytes followed by n words of `word` bytes. */
+#define JMSTAT_STRIDE(size, n, word) \
+	((((uint64_t)(size) + (uint64_t)(n) * (word)) + JMSTAT_ROW_ALIGN - 1) & \
+	 ~(uint64_t)(JMSTAT_ROW_ALIGN - 1))
 
 /* header.state */
 #define JMSTAT_STATE_BUILDING 0u  /* being initialised: not yet to be read */
@@ -159,6 +185,41 @@ struct jmstat_class {
 	uint32_t run_size;       /* run size in bytes (a page multiple) */
 	uint32_t reserved;
 };
+
+/* Class i of the allocator (0 <= i < JMSTAT_NBINS): 16..128 bytes by 16,
+ * then four per doubling up to 14 KiB; its run is the fewest pages that
+ * its regions fill exactly (every size is 2^k times 1, 3, 5 or 7, so one
+ * of 1..JMSTAT_RUN_MAX_PAGES does). The allocator builds its table with
+ * it and a reader checks a segment's table against it. Returns 0, or -1
+ * for an i out of range. */
+static inline int jmstat_class_of(uint32_t i, struct jmstat_class *c)
+{
+	uint32_t size, base = 128;
+
+	if (i >= JMSTAT_NBINS)
+		return -1;
+	if (i < 8) {
+		size = 16 * (i + 1);
+	} else {
+		uint32_t k = i - 8;
+
+		for (; k >= 4; k -= 4)
+			base *= 2;
+		size = base + (k + 1) * (base / 4);
+	}
+	c->size = size;
+	c->reserved = 0;
+	for (uint32_t p = 1; p <= JMSTAT_RUN_MAX_PAGES; p++) {
+		uint32_t run = p * JMSTAT_PAGE_SIZE;
+
+		if (run % size == 0 && run / size <= JMSTAT_RUN_MAX_REGS) {
+			c->run_size = run;
+			c->regs_per_run = run / size;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 #define JMSTAT_FIELD_(name, type, unit, help) uint64_t name;
 

@@ -102,7 +102,7 @@ static void fuzz_remove_dir(void)
 static struct jmd *fuzz_daemon_start(unsigned *nlive)
 {
 	struct jmd *d = &fuzz_daemon;
-	struct synth self = synth_self(8, 2, 4);
+	struct synth self = synth_self(JMSTAT_NBINS, 2, 4);
 
 	self.nsites_max = 8;      /* site tables, for the sites command */
 	self.nsites_hw = 5;
@@ -111,7 +111,7 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 	atexit(fuzz_remove_dir);
 	fuzz_write_segment(&self);
 	if (getuid() == 0) {
-		struct synth init = synth_self(36, 4, 2);
+		struct synth init = synth_self(JMSTAT_NBINS, 4, 2);
 
 		init.pid = 1;
 		init.nsites_max = 30;

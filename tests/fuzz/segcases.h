@@ -16,7 +16,7 @@
 #include "segread.h"
 #include <stddef.h>
 
-#define SEG_CASE_SLACK 4096u
+#define SEG_CASE_SLACK 8192u
 
 struct seg_case {
 	const char *name;
@@ -27,7 +27,7 @@ struct seg_case {
 
 static inline struct synth seg_case_params(void)
 {
-	struct synth p = { .nbins = 4, .narenas = 3, .nthreads_max = 5,
+	struct synth p = { .nbins = JMSTAT_NBINS, .narenas = 3, .nthreads_max = 5,
 	                   .pid = 4242, .uid = 1000, .start_time = 123456,
 	                   .nsites_max = 6, .nsites_hw = 4 };
 	return p;
@@ -35,11 +35,18 @@ static inline struct synth seg_case_params(void)
 
 #define H(buf) synth_hdr(buf)
 
-static inline void sc_big(struct synth *p) { p->nbins = 36; p->narenas = 8; p->nthreads_max = 16; }
+static inline void sc_big(struct synth *p) { p->narenas = 8; p->nthreads_max = 16; }
+/* The allocator's largest: every arena, thread and site row. */
+static inline void sc_max_rows(struct synth *p) { p->narenas = JMSTAT_MAX_ARENAS; p->nthreads_max = JMSTAT_MAX_THREAD_ROWS; p->nsites_max = JMSTAT_MAX_SITES; p->nsites_hw = 8; }
+/* One more row, or one more bin, than the allocator can write. */
+static inline void sc_arenas_over(struct synth *p) { p->narenas = JMSTAT_MAX_ARENAS + 1; p->nthreads_max = 1; }
+static inline void sc_threads_over(struct synth *p) { p->nthreads_max = JMSTAT_MAX_THREAD_ROWS + 1; }
+static inline void sc_sites_over(struct synth *p) { p->nsites_max = JMSTAT_MAX_SITES + 1; }
+static inline void sc_bins_over(struct synth *p) { p->nbins = JMSTAT_NBINS + 1; }
+static inline void sc_bins_under(struct synth *p) { p->nbins = JMSTAT_NBINS - 1; }
 static inline void sc_header_pad(struct synth *p) { p->header_pad = 64; }
 static inline void sc_stride_pad(struct synth *p) { p->stride_pad = 16; }
 static inline void sc_no_threads(struct synth *p) { p->nthreads_max = 0; }
-static inline void sc_max_bins(struct synth *p) { p->nbins = JM_SEG_MAX_NBINS; p->narenas = 1; p->nthreads_max = 1; }
 static inline void sc_no_sites(struct synth *p) { p->nsites_max = 0; p->nsites_hw = 0; }
 static inline void sc_sites_unused(struct synth *p) { p->nsites_hw = 0; }
 static inline void sc_sites_full(struct synth *p) { p->nsites_max = 30; p->nsites_hw = 30; }
@@ -97,6 +104,11 @@ static inline void sc_class_order(unsigned char *b, size_t *l) { synth_class(b, 
 static inline void sc_class_regs_zero(unsigned char *b, size_t *l) { synth_class(b, 1)->regs_per_run = 0; }
 static inline void sc_class_run_small(unsigned char *b, size_t *l) { synth_class(b, 3)->regs_per_run += 1; }
 static inline void sc_class_run_unpaged(unsigned char *b, size_t *l) { synth_class(b, 3)->run_size += 8; }
+/* A table that makes sense but is not the allocator's. */
+static inline void sc_class_other(unsigned char *b, size_t *l) { synth_class(b, 34)->size = 14000; synth_class(b, 34)->regs_per_run = 1; synth_class(b, 34)->run_size = 16384; }
+static inline void sc_page_size_big(unsigned char *b, size_t *l) { H(b)->page_size = 1u << 30; }
+/* A file longer than a page past its last section. */
+static inline void sc_total_slack(unsigned char *b, size_t *l) { H(b)->total_size = (*l + SYNTH_PAGE - 1) / SYNTH_PAGE * SYNTH_PAGE + 8; *l = H(b)->total_size; }
 static inline void sc_bin_size_zero(unsigned char *b, size_t *l) { synth_bin(b, 2, 1)->size = 0; }
 static inline void sc_bin_size_mismatch(unsigned char *b, size_t *l) { synth_bin(b, 1, 2)->size += 16; }
 static inline void sc_arena_seq_odd(unsigned char *b, size_t *l) { synth_arena(b, 2)->seq |= 1; }
@@ -125,9 +137,14 @@ static inline void sc_sites_off_ignored(unsigned char *b, size_t *l) { H(b)->sit
 static const struct seg_case seg_cases[] = {
 	{ "valid",               NULL,          NULL,                   JM_SEG_OK },
 	{ "valid_big",           sc_big,        NULL,                   JM_SEG_OK },
-	{ "valid_max_bins",      sc_max_bins,   NULL,                   JM_SEG_OK },
+	{ "valid_max_rows",      sc_max_rows,   NULL,                   JM_SEG_OK },
+	{ "arenas_over",         sc_arenas_over, NULL,                  JM_SEG_EBOUNDS },
+	{ "threads_over",        sc_threads_over, NULL,                 JM_SEG_EBOUNDS },
+	{ "sites_over",          sc_sites_over, NULL,                   JM_SEG_EBOUNDS },
+	{ "bins_over",           sc_bins_over,  NULL,                   JM_SEG_EBOUNDS },
+	{ "bins_under",          sc_bins_under, NULL,                   JM_SEG_EBOUNDS },
 	{ "valid_header_pad",    sc_header_pad, NULL,                   JM_SEG_OK },
-	{ "valid_stride_pad",    sc_stride_pad, NULL,                   JM_SEG_OK },
+	{ "stride_pad",          sc_stride_pad, NULL,                   JM_SEG_EBOUNDS },
 	{ "valid_no_threads",    sc_no_threads, NULL,                   JM_SEG_OK },
 	{ "valid_exiting",       NULL,          sc_exiting,             JM_SEG_OK },
 	{ "exe_unterminated",    NULL,          sc_exe_unterminated,    JM_SEG_OK },
@@ -182,6 +199,9 @@ static const struct seg_case seg_cases[] = {
 	{ "class_regs_zero",     NULL,          sc_class_regs_zero,     JM_SEG_EBOUNDS },
 	{ "class_run_small",     NULL,          sc_class_run_small,     JM_SEG_EBOUNDS },
 	{ "class_run_unpaged",   NULL,          sc_class_run_unpaged,   JM_SEG_EBOUNDS },
+	{ "class_other",         NULL,          sc_class_other,         JM_SEG_EBOUNDS },
+	{ "page_size_big",       NULL,          sc_page_size_big,       JM_SEG_EBOUNDS },
+	{ "total_slack",         NULL,          sc_total_slack,         JM_SEG_EBOUNDS },
 	{ "bin_size_zero",       NULL,          sc_bin_size_zero,       JM_SEG_OK },
 	{ "bin_size_mismatch",   NULL,          sc_bin_size_mismatch,   JM_SEG_EBOUNDS },
 	{ "arena_seq_odd",       NULL,          sc_arena_seq_odd,       JM_SEG_EBUSY },

@@ -5,7 +5,10 @@
  *
  * synth_build() lays out a valid LIVE segment: header (plus header_pad
  * bytes), class table, arena rows, bin rows, thread rows, each section
- * 8-byte aligned and in that order. Every counter holds a value that
+ * 8-byte aligned and in that order. Valid means as the allocator writes
+ * it: nbins JMSTAT_NBINS with its class table, strides of JMSTAT_STRIDE()
+ * (stride_pad makes one the reader refuses), row counts within jmstat.h's
+ * limits. Every counter holds a value that
  * synth_arena_value()/synth_bin_value() predict, so that a test can check
  * that each one landed in the right place; thread rows alternate live and
  * free (synth_thread_live()), with tcache words synth_tc_ncached() and
@@ -27,7 +30,7 @@
 #include <unistd.h>
 
 struct synth {
-	uint32_t nbins;          /* small size classes */
+	uint32_t nbins;          /* small size classes: JMSTAT_NBINS to be valid */
 	uint32_t narenas;        /* arena rows */
 	uint32_t nthreads_max;   /* thread rows */
 	uint32_t pid;            /* header pid */
@@ -48,8 +51,8 @@ static inline uint64_t synth_align8(uint64_t x)
 
 static inline uint32_t synth_stride(const struct synth *p)
 {
-	return (uint32_t)(sizeof(struct jmstat_thread) +
-	                  p->nbins * sizeof(struct jmstat_tcache_bin) + p->stride_pad);
+	return (uint32_t)(JMSTAT_STRIDE(sizeof(struct jmstat_thread), p->nbins,
+	                                sizeof(struct jmstat_tcache_bin)) + p->stride_pad);
 }
 
 static inline uint64_t synth_class_off(const struct synth *p)
@@ -74,7 +77,7 @@ static inline uint64_t synth_thread_off(const struct synth *p)
 
 static inline uint32_t synth_site_stride(const struct synth *p)
 {
-	return (uint32_t)(sizeof(struct jmstat_site) + (p->nbins + 1) * sizeof(uint64_t));
+	return (uint32_t)JMSTAT_STRIDE(sizeof(struct jmstat_site), p->nbins + 1, sizeof(uint64_t));
 }
 
 static inline uint64_t synth_site_off(const struct synth *p)
@@ -109,9 +112,12 @@ static inline uint64_t synth_site_bin(uint32_t i, uint32_t b)
 	return (uint64_t)(i + 1) * 1000 + b;
 }
 
+/* The allocator's class b (a reader accepts no other table). */
 static inline uint32_t synth_class_size(uint32_t b)
 {
-	return 16 * (b + 1);
+	struct jmstat_class c;
+
+	return jmstat_class_of(b, &c) == 0 ? c.size : 16 * (b + 1);
 }
 
 static inline uint64_t synth_arena_value(uint32_t a, unsigned field)
@@ -251,9 +257,11 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		struct jmstat_class *c = synth_class(buf, b);
 
-		c->size = synth_class_size(b);
-		c->run_size = c->size <= SYNTH_PAGE ? SYNTH_PAGE : (c->size + SYNTH_PAGE - 1) / SYNTH_PAGE * SYNTH_PAGE;
-		c->regs_per_run = c->run_size / c->size;
+		if (jmstat_class_of(b, c) != 0) {   /* beyond the allocator's: refused */
+			c->size = synth_class_size(b);
+			c->run_size = (c->size + SYNTH_PAGE - 1) / SYNTH_PAGE * SYNTH_PAGE;
+			c->regs_per_run = c->run_size / c->size;
+		}
 	}
 	for (uint32_t a = 0; a < p->narenas; a++) {
 		synth_fill_arena(synth_arena(buf, a), a);

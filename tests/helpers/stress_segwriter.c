@@ -7,7 +7,8 @@
  *       a valid LIVE segment for the live process PID (its start time read
  *       from /proc), with UID in the header, written to PATH (through a
  *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
- *       (default 8, 2, 4); owner=UID:GID: the file's owner (set before
+ *       sites=N (default 35, the allocator's, 2, 4, 0; sites=N fills N site
+ *       rows of a table of that many); owner=UID:GID: the file's owner (set before
  *       the file takes its name); odd: every arena and bin row's seq odd. Header fields overridden after it is built
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
@@ -72,7 +73,7 @@ static void put_file(const char *path, const unsigned char *buf, size_t len)
 
 static struct synth params(int argc, char **argv, int first)
 {
-	struct synth p = { .nbins = 8, .narenas = 2, .nthreads_max = 4 };
+	struct synth p = { .nbins = JMSTAT_NBINS, .narenas = 2, .nthreads_max = 4 };
 
 	p.pid = (uint32_t)strtoul(argv[2], NULL, 10);
 	p.uid = (uint32_t)strtoul(argv[3], NULL, 10);
@@ -89,6 +90,8 @@ static struct synth params(int argc, char **argv, int first)
 			p.narenas = (uint32_t)v;
 		else if (strncmp(argv[i], "threads=", 8) == 0)
 			p.nthreads_max = (uint32_t)v;
+		else if (strncmp(argv[i], "sites=", 6) == 0)
+			p.nsites_max = p.nsites_hw = (uint32_t)v;
 	}
 	return p;
 }
@@ -121,7 +124,7 @@ static int cmd_write(int argc, char **argv)
 
 	for (int i = 4; i < argc; i++) {
 		if (strncmp(argv[i], "bins=", 5) == 0 || strncmp(argv[i], "arenas=", 7) == 0 ||
-		    strncmp(argv[i], "threads=", 8) == 0)
+		    strncmp(argv[i], "threads=", 8) == 0 || strncmp(argv[i], "sites=", 6) == 0)
 			continue;
 		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
 			continue;

@@ -9,7 +9,13 @@
 #     throughout; the idle ones are closed after --client-idle, after
 #     which nobody is served again;
 #  2. the same on HTTP: nobody holds 32 idle connections to /metrics:
-#     30 scrapes in a row all get 200.
+#     30 scrapes in a row all get 200;
+#  3. stall and bloat: 16 sparse 256 MiB segments with valid-looking
+#     headers (65,536 thread rows), a live process's segment claiming
+#     65,536 sites and one with the allocator's 1,024 (its `sites` asked
+#     three times by clients that never read), 2,100 junk files: refused
+#     or read within their owner's budget; root's ps answers, the daemon's
+#     peak RSS stays under 256 MiB.
 # Needs root (to be root and nobody) and setpriv.
 . "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
 [ "$(id -u)" -eq 0 ] || { echo "needs root to run as root and as nobody"; exit 77; }
@@ -143,5 +149,59 @@ check(codes == [200] * 30, "scrapes refused: %r" % codes)
 PY
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 echo "ok 2: HTTP"
+
+# ---------------------------------------------------------------- 3. stall, bloat
+cp "$JM_HELPERS/stress_segwriter" "$JM_TMP/segwriter"
+chmod 755 "$JM_TMP/segwriter"
+"${NOBODY[@]}" "$PY3" - "$JMD_SOCK" "$JMD_STATS" "$JM_TMP/segwriter" >"$JM_TMP/held3" 2>&1 <<'PY' &
+import json, os, signal, socket, subprocess, sys, time
+sock, stats, writer = sys.argv[1:4]
+uid = os.getuid()
+kids = [subprocess.Popen(["sleep", "120"]) for i in range(18)]
+def bye(*a):
+    for k in kids:
+        k.kill()
+    os._exit(0)
+signal.signal(signal.SIGTERM, bye)
+def forge(p, *fields):
+    path = os.path.join(stats, "jmalloc.%d.stats" % p.pid)
+    subprocess.run([writer, "write", path, str(p.pid), str(uid)] + list(fields), check=True,
+                   stdout=subprocess.DEVNULL)
+    return path
+for p in kids[:16]:
+    path = forge(p, "nthreads_max=65536", "nthreads_hw=65536", "total_size=%d" % (256 << 20))
+    os.truncate(path, 256 << 20)
+forge(kids[16], "sites=1024")
+forge(kids[17], "sites=65536")
+for i in range(2100):
+    open(os.path.join(stats, "jmalloc.%d.stats" % (4000000 + i)), "w").close()
+print("pids %d %d" % (kids[16].pid, kids[17].pid), flush=True)
+time.sleep(1.5)
+mute = []
+for pid in (kids[16].pid, kids[17].pid):
+    for i in range(3):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b'{"cmd":"version"}\n' + (b'{"cmd":"sites","pid":%d}\n' % pid) * 4)
+        mute.append(s)
+print("ready", flush=True)
+time.sleep(100)
+PY
+HOLDER=$!
+for i in $(seq 1 200); do grep -q ready "$JM_TMP/held3" && break; sleep 0.1; done
+grep -q ready "$JM_TMP/held3" || die "nobody's forger did not start: $(cat "$JM_TMP/held3")"
+set -- $(grep pids "$JM_TMP/held3")
+SITES_PID=$2 MANY_PID=$3
+for i in 1 2 3 4 5; do root_ps "during nobody's forged segments"; sleep 0.3; done
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$JMD_PID/status")
+echo "daemon peak RSS: $hwm KiB"
+[ "$hwm" -lt $((256 * 1024)) ] || die "the daemon's peak RSS is $hwm KiB"
+grep -q "uid 65534: .* its budget" "$JMD_LOG" || die "nobody's 2100 files were not read within its budget"
+grep -q "jmalloc.$MANY_PID.stats: corrupt segment" "$JMD_LOG" || die "65,536 sites accepted"
+timeout 20 "$JMCTL" --socket "$JMD_SOCK" --json sites "$SITES_PID" >"$JM_TMP/sites.json" ||
+	die "root's sites of the 1,024-site process"
+echo "ok 3: stall and bloat"
+kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
 
 jmd_stop

@@ -133,11 +133,9 @@ static void test_valid_contents(void **state)
 	size_t len;
 	unsigned char *buf;
 
-	p.nbins = 36;
 	p.narenas = 8;
 	p.nthreads_max = 7;
 	p.header_pad = 24;
-	p.stride_pad = 8;
 	p.nsites_max = 40;
 	p.nsites_hw = 33;
 	buf = synth_build(&p, &len);
@@ -283,7 +281,7 @@ static unsigned char *write_self(char *path, size_t size, struct synth *p, size_
 {
 	unsigned char *buf;
 
-	*p = synth_self(5, 2, 4);
+	*p = synth_self(JMSTAT_NBINS, 2, 4);
 	p->nsites_max = 8;
 	p->nsites_hw = 5;
 	assert_true(p->start_time != 0);

@@ -42,7 +42,7 @@ static int read_since(uint64_t gen, unsigned flags, struct jm_seg *seg)
 
 static unsigned char *build(struct synth *p, size_t *len)
 {
-	*p = synth_self(5, 3, 4);
+	*p = synth_self(JMSTAT_NBINS, 3, 4);
 	p->nsites_max = 8;
 	p->nsites_hw = 5;
 	snprintf(path, sizeof path, "%s/jmalloc.%d.stats", tmpdir, (int)getpid());
