@@ -384,7 +384,8 @@ static uint64_t dirty_cap(const struct jm_arena *a)
 /* Purges the oldest dirty pages until at most `target` are left: the
  * oldest run's dirty pages, whole if that is not more than needed (a
  * wholly free chunk whole, header included), else the end of its dirty
- * prefix, in pieces of at least PURGE_MIN_PAGES. */
+ * prefix, in pieces of at least PURGE_MIN_PAGES (so the allowance may be
+ * exceeded by less than one piece, but for a target of 0). */
 #define PURGE_MIN_PAGES 64
 static void purge_to(struct jm_arena *a, uint64_t target)
 {
@@ -397,6 +398,8 @@ static void purge_to(struct jm_arena *a, uint64_t target)
 			chunk_retain(a, c);
 			continue;
 		}
+		if (target && excess < PURGE_MIN_PAGES)
+			break;   /* within a piece of the allowance */
 		size_t k = nd;
 		if (excess < nd) {
 			k = (size_t)(excess + PURGE_MIN_PAGES - 1) / PURGE_MIN_PAGES * PURGE_MIN_PAGES;

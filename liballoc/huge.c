@@ -165,12 +165,14 @@ static bool huge_purge(uint64_t now, bool all)
 		}
 	}
 	for (;;) {
+		/* The oldest dirty region, if the excess over the target is at
+		 * least half of it (regions are purged whole). */
 		struct jm_huge *h = NULL;
 		if (dirty_bytes > target)
 			for (struct jm_huge *r = retained; r; r = r->next_free)
 				if (r->dirty && !r->busy)
 					h = r;
-		if (h == NULL)
+		if (h == NULL || (target && dirty_bytes - target < h->map_size / 2))
 			break;
 		h->busy = 1;
 		atomic_fetch_sub_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
@@ -219,8 +221,9 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
 /* A retained region for `usable` bytes at `align`, its tail trimmed. */
 static struct jm_huge *retained_take(size_t usable, size_t align)
 {
-	/* The smallest region that fits; failing that, the largest one of at
-	 * least half the size, to be grown. */
+	/* The smallest region that fits, a dirty one first (its pages are
+	 * resident: no fault); failing that, the largest one of at least half
+	 * the size, to be grown. */
 	struct jm_huge *best = NULL, **bestp = NULL, *grow = NULL, **growp = NULL;
 	pthread_mutex_lock(&huge_lock);
 	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
@@ -228,7 +231,8 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 		if (((uintptr_t)h->addr & (align - 1)) != 0 || h->busy)
 			continue;
 		if (h->map_size >= usable && h->map_size / 2 <= usable &&
-		    (!best || h->map_size < best->map_size)) {
+		    (!best || (h->dirty && !best->dirty) ||
+		     (h->dirty == best->dirty && h->map_size < best->map_size))) {
 			best = h;
 			bestp = pp;
 		} else if (h->map_size < usable && h->map_size >= usable / 2 &&

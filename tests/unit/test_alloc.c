@@ -271,11 +271,161 @@ static void test_purge(void **state)
 	validate();
 }
 
+/* Forgets the arena's dirty pages and decay history (purging them all). */
+static void decay_reset(struct jm_arena *a)
+{
+	jm__tcache_flush_all_current();
+	jm__huge_purge_all();
+	pthread_mutex_lock(&a->lock);
+	jm__arena_maybe_purge(a, true);
+	memset(&a->decay, 0, sizeof(a->decay));
+	pthread_mutex_unlock(&a->lock);
+}
+
+static uint64_t decay_at(struct jm_arena *a, uint64_t now)
+{
+	pthread_mutex_lock(&a->lock);
+	jm__arena_decay(a, now);
+	uint64_t n = a->ndirty_pages;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+/* Decay: freed pages stay while young and go along the curve, all of them
+ * by decay_ms, not before; driven with made-up times (no sleeping). */
+static void test_decay_schedule(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	assert_int_equal(a->ndirty_pages, 0);
+	enum { N = 32, PAGES = 64 };
+	void *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = jm_malloc(PAGES * JM_PAGE);
+		memset(p[i], 1, PAGES * JM_PAGE);
+	}
+	uint64_t purged0 = a->stats->purged;
+	for (int i = 0; i < N; i++)
+		jm_free(p[i]);
+	uint64_t d0 = a->ndirty_pages;
+	assert_true(d0 >= N * PAGES);
+	assert_int_equal(a->stats->purged, purged0);  /* no purge on free */
+	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
+	uint64_t t0 = jm__now_ns() + 1000000000u;
+	/* Young: at most an epoch's share and one piece go. */
+	assert_true(decay_at(a, t0) + 64 >= d0);
+	assert_true(decay_at(a, t0 + decay / 10) >= d0 * 9 / 10);
+	/* Half way: about half (smoothstep(0.5) = 0.5). */
+	uint64_t half = decay_at(a, t0 + decay / 2);
+	assert_true(half >= d0 * 3 / 10 && half <= d0 * 7 / 10);
+	/* Past decay_ms: none. */
+	assert_int_equal(decay_at(a, t0 + decay + decay / 100), 0);
+	assert_true(a->stats->purged >= purged0 + (d0 << JM_LG_PAGE));
+	assert_int_equal(a->stats->dirty, a->huge_dirty);
+	validate();
+}
+
+/* Empty chunks: kept under the decay, purged whole into the retained
+ * array, reused before anything is mapped; at most JM_RETAIN_CHUNKS. */
+static void test_chunk_retention(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	enum { N = 40 };
+	void *p[N];
+	size_t big = JM_LARGE_MAX;   /* one per chunk */
+	for (int i = 0; i < N; i++) {
+		p[i] = jm_malloc(big);
+		assert_non_null(p[i]);
+		((char *)p[i])[0] = 1;
+	}
+	uint64_t chunks = a->stats->nchunks, nunmap = a->stats->nunmap;
+	uint32_t kept0 = a->nretained;
+	for (int i = 0; i < N; i++)
+		jm_free(p[i]);
+	/* Freed but young: still chunks of the arena, nothing retained yet. */
+	assert_int_equal(a->stats->nchunks, chunks);
+	assert_int_equal(a->nretained, kept0);
+	uint64_t t0 = jm__now_ns() + 1000000000u;
+	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
+	decay_at(a, t0);
+	assert_int_equal(decay_at(a, t0 + 2 * decay), 0);
+	assert_int_equal(a->nretained, JM_RETAIN_CHUNKS);
+	assert_true(a->stats->nunmap >= nunmap + N - JM_RETAIN_CHUNKS);
+	assert_int_equal(a->stats->retained, (uint64_t)JM_RETAIN_CHUNKS * JM_CHUNK + a->huge_retained);
+	validate();
+	/* Reused: no new mapping, and it reads as zero. */
+	uint64_t nmap = a->stats->nmap, nreuse = a->stats->nreuse;
+	for (int i = 0; i < 4; i++) {
+		p[i] = jm_calloc(1, big);
+		assert_non_null(p[i]);
+		for (size_t k = 0; k < big; k += JM_PAGE)
+			assert_int_equal(((char *)p[i])[k], 0);
+	}
+	assert_int_equal(a->stats->nmap, nmap);
+	assert_int_equal(a->stats->nreuse, nreuse + 4);
+	assert_int_equal(a->nretained, JM_RETAIN_CHUNKS - 4);
+	validate();
+	for (int i = 0; i < 4; i++)
+		jm_free(p[i]);
+	validate();
+}
+
+/* Huge regions: kept dirty after free and taken again without a mapping;
+ * purged whole by the decay and still reused (reading zero); the byte cap
+ * unmaps the oldest. */
+static void test_huge_retention(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	size_t sz = 8u << 20;
+	char *p = jm_malloc(sz);
+	memset(p, 7, sz);
+	uint64_t nmap = a->stats->nmap, nreuse = a->stats->nreuse;
+	jm_free(p);
+	assert_true(a->huge_dirty >= sz);
+	char *q = jm_malloc(sz - (1u << 20));   /* fits: taken whole */
+	assert_ptr_equal(q, p);
+	assert_int_equal(a->stats->nmap, nmap);
+	assert_int_equal(a->stats->nreuse, nreuse + 1);
+	jm_free(q);
+	uint64_t purged = a->stats->purged;
+	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
+	uint64_t t0 = jm__now_ns() + 1000000000u;
+	assert_true(jm__huge_decay(t0));               /* young: kept dirty */
+	assert_true(a->huge_dirty >= sz);
+	assert_false(jm__huge_decay(t0 + 2 * decay));  /* old: purged */
+	assert_int_equal(a->huge_dirty, 0);
+	assert_true(a->huge_retained >= sz);
+	assert_true(a->stats->purged >= purged + sz);
+	validate();
+	q = jm_calloc(1, sz);
+	assert_ptr_equal(q, p);
+	for (size_t k = 0; k < sz; k += JM_PAGE)
+		assert_int_equal(q[k], 0);
+	jm_free(q);
+	/* 3 x 200 MiB (not touched): beyond 512 MiB kept, the oldest goes. */
+	uint64_t nunmap = a->stats->nunmap;
+	void *r[3];
+	for (int i = 0; i < 3; i++)
+		r[i] = jm_malloc(200u << 20);
+	for (int i = 0; i < 3; i++)
+		jm_free(r[i]);
+	assert_true(a->stats->nunmap >= nunmap + 1);
+	assert_true(a->huge_dirty <= (256u << 20));
+	validate();
+	decay_reset(a);
+	validate();
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
 	 * where exact sizes are checked. */
-	setenv("JMALLOC_CONF", "prof_sample:0", 1);
+	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_region_index),
@@ -284,6 +434,9 @@ int main(void)
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_decay_schedule),
+		cmocka_unit_test(test_chunk_retention),
+		cmocka_unit_test(test_huge_retention),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

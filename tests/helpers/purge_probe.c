@@ -1,0 +1,213 @@
+/*
+ * purge_probe: the background purger seen from a preloaded process
+ * (tests/preload/purge.test.sh). Each mode prints lines KEY VALUE:
+ *
+ *   nofree   allocates 64 MiB of mixed sizes and frees nothing: purgers 0
+ *   idle     allocates 96 MiB of mixed sizes on 2 threads (every page
+ *            touched), frees 95% of it, then makes no allocator call and
+ *            prints its RSS above the start (KiB) after WAIT_MS:
+ *            rss_start, rss_freed (just after the frees), rss_idle
+ *   fork     frees memory (a purger starts), forks: the child prints the
+ *            purgers it has at once (0) and after it freed memory and
+ *            waited (1), and exits 0; the parent prints its own (1)
+ *   threads  16 threads allocate, free and exit, one after another; then
+ *            the purgers (1) and the process's threads (2)
+ *
+ * "purgers" counts the threads named jmalloc-purge (/proc/self/task/ * /comm).
+ * Usage: purge_probe MODE [WAIT_MS]
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Counted with raw reads into stack buffers: no allocation (opendir
+ * allocates, which is fine, but keeps the idle mode honest). */
+static int count_threads(int *purgers)
+{
+	int n = 0;
+	*purgers = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		char path[64], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f) && strncmp(comm, "jmalloc-purge", 13) == 0)
+				(*purgers)++;
+			fclose(f);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static int purgers(void)
+{
+	int p;
+	count_threads(&p);
+	return p;
+}
+
+/* RSS in KiB, read without the allocator (open/read/close). */
+static long rss_kib(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	long rss = 0;
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			char *sp = strchr(buf, ' ');
+			if (sp)
+				rss = strtol(sp + 1, NULL, 10);
+		}
+	}
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+/* Sizes from 16 B to 1 MiB, about as many of each power of two. */
+static size_t mixed_size(unsigned *s)
+{
+	unsigned lg = 4 + rnd(s) % 17;
+	return ((size_t)1 << lg) + rnd(s) % ((size_t)1 << lg);
+}
+
+struct part {
+	size_t bytes;
+	unsigned seed;
+	void **v;
+	size_t n;
+};
+
+static void *fill(void *arg)
+{
+	struct part *p = arg;
+	size_t cap = 1 << 16, got = 0;
+	p->v = malloc(cap * sizeof(void *));
+	p->n = 0;
+	while (got < p->bytes && p->n < cap) {
+		size_t sz = mixed_size(&p->seed);
+		char *b = malloc(sz);
+		memset(b, 1, sz);
+		p->v[p->n++] = b;
+		got += sz;
+	}
+	return NULL;
+}
+
+static void *free_most(void *arg)
+{
+	struct part *p = arg;
+	for (size_t i = 0; i < p->n; i++)
+		if (i % 20 != 0) {
+			free(p->v[i]);
+			p->v[i] = NULL;
+		}
+	return NULL;
+}
+
+static void churn(size_t bytes)
+{
+	struct part p = { bytes, 7, NULL, 0 };
+	fill(&p);
+	for (size_t i = 0; i < p.n; i++)
+		free(p.v[i]);
+	free(p.v);
+}
+
+static void *thread_churn(void *arg)
+{
+	(void)arg;
+	churn(4u << 20);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	long wait_ms = argc > 2 ? atol(argv[2]) : 1000;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (strcmp(mode, "nofree") == 0) {
+		struct part p = { 64u << 20, 3, NULL, 0 };
+		fill(&p);
+		sleep_ms(wait_ms);
+		printf("purgers %d\n", purgers());
+		return 0;
+	}
+	if (strcmp(mode, "idle") == 0) {
+		long start = rss_kib();
+		struct part p[2] = { { 48u << 20, 1, NULL, 0 }, { 48u << 20, 2, NULL, 0 } };
+		pthread_t t[2];
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, fill, &p[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, free_most, &p[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		long freed = rss_kib();
+		sleep_ms(wait_ms);   /* no allocator call from here on */
+		long idle = rss_kib();
+		printf("rss_start %ld\nrss_freed %ld\nrss_idle %ld\n", 0L, freed - start, idle - start);
+		return 0;
+	}
+	if (strcmp(mode, "fork") == 0) {
+		churn(8u << 20);
+		sleep_ms(50);
+		printf("parent_purgers %d\n", purgers());
+		pid_t pid = fork();
+		if (pid == 0) {
+			printf("child_purgers_at_fork %d\n", purgers());
+			churn(8u << 20);
+			sleep_ms(200);
+			printf("child_purgers %d\n", purgers());
+			exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		printf("child_status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+		return 0;
+	}
+	if (strcmp(mode, "threads") == 0) {
+		for (int i = 0; i < 16; i++) {
+			pthread_t t;
+			pthread_create(&t, NULL, thread_churn, NULL);
+			pthread_join(t, NULL);
+		}
+		sleep_ms(50);
+		int p;
+		int n = count_threads(&p);
+		printf("purgers %d\nthreads %d\n", p, n);
+		return 0;
+	}
+	fprintf(stderr, "usage: purge_probe nofree|idle|fork|threads [WAIT_MS]\n");
+	return 2;
+}
