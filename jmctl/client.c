@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,17 @@ void jm_client_default_socket(char *buf, size_t size)
 /* The messages for a failed connect(2). */
 static void report_connect(const char *path, int err)
 {
+	struct stat st;
+
+	/* connect(2) to a file that is not a socket says ECONNREFUSED, as a
+	 * stale socket does: tell them apart. */
+	if ((err == ECONNREFUSED || err == ENOTSOCK) && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "jmctl: cannot connect to %s: not a socket (%s): name jmstatd's "
+		        "socket with --socket or JMSTATD_SOCKET (`jmctl status` shows the one in use)\n",
+		        path, S_ISDIR(st.st_mode) ? "a directory" : S_ISREG(st.st_mode) ? "a regular file" :
+		        "another kind of file");
+		return;
+	}
 	switch (err) {
 	case ENOENT:
 	case ECONNREFUSED:
@@ -201,6 +213,46 @@ json_t *jm_client_parse(struct jm_client *c)
 	return obj;
 }
 
+/* Why jmstatd does not know process pid, from what /proc tells the
+ * caller: no such process; one that runs without jmalloc (libjmalloc is
+ * not in its maps, a static link aside); one with jmalloc but no segment
+ * jmstatd reads; or, when its maps are another user's, the question. */
+static void report_no_process(const struct jm_client *c, long pid)
+{
+	char path[64], comm[64] = "", line[4096];
+	FILE *f;
+	bool mapped = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "jmctl: no process %ld is running\n", pid);
+		return;
+	}
+	if (fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (!mapped && fgets(line, sizeof(line), f))
+			mapped = strstr(line, "/libjmalloc") != NULL;
+		fclose(f);
+	}
+	if (!f)
+		fprintf(stderr, "jmctl: no segment for pid %ld (%s): is it running with the "
+		        "allocator? (jmstatd at %s does not see it; `jmctl ps` lists the processes "
+		        "it sees)\n", pid, comm, c->path);
+	else if (!mapped)
+		fprintf(stderr, "jmctl: pid %ld (%s) runs without jmalloc: libjmalloc is not in its "
+		        "memory maps (start it with LD_PRELOAD=/path/to/libjmalloc.so)\n", pid, comm);
+	else
+		fprintf(stderr, "jmctl: pid %ld (%s) runs with jmalloc, but jmstatd at %s has no "
+		        "segment of it: its stats may be off (JMALLOC_CONF=stats:0), in another "
+		        "JMALLOC_STATS_DIR than jmstatd's, or not readable by jmstatd's user\n",
+		        pid, comm, c->path);
+}
+
 int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_raw)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -243,8 +295,13 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 			        "are closed\n", c->path, msg);
 			err = -EBUSY;
 		} else if (strncmp(msg, "no such process", 15) == 0) {
-			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
-			        "`jmctl ps` lists the processes it sees)\n", msg, c->path);
+			json_t *pid = json_object_get(req, "pid");
+
+			if (json_is_integer(pid))
+				report_no_process(c, (long)json_integer_value(pid));
+			else
+				fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
+				        "`jmctl ps` lists the processes it sees)\n", msg, c->path);
 			err = -ENOENT;
 		} else {
 			fprintf(stderr, "jmctl: %s: jmstatd refused %s: %s\n", c->path, what, msg);

@@ -7,7 +7,10 @@
  *               and the one table of error messages a user sees
  *   format.c    human units (KiB, MiB, %, 1.2k/s, 3m12s) and the aligned
  *               text table that ps, stats, alerts and `top -b` print
- *   commands.c  ps, stats PID, alerts: one request, one printed reply
+ *   commands.c  ps (and its watch mode, -d), stats PID, alerts: one
+ *               request, one printed reply
+ *   status.c    status: which daemon, its version, interval, segments
+ *   history.c   history [PID]: the samples the daemon keeps
  *   sites.c     sites PID: the sampled heap profile, symbolized by
  *               symbolize.c (maps, libdwfl) as the calling user
  *   top.c       top: the subscribe stream, the model of a frame (sorted
@@ -167,6 +170,11 @@ json_t **jm_array_items(json_t *array, size_t *n);
 int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv);
+
+/* ------------------------------------------------- status.c, history.c */
+
+int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv);
+int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv);
 
 /* ------------------------------------------------------------- sites.c */
 

@@ -24,13 +24,20 @@ static const char usage_text[] =
 	"usage: jmctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  ps [-s KEY]                 one line per process: pid, user, exe, allocated,\n"
-	"                              active, mapped, fragmentation, allocations/s, age\n"
+	"  ps [-s KEY] [-r] [-u USER] [-e EXE] [-d SECS [-n N]]\n"
+	"                              one line per process: pid, user, exe, allocated,\n"
+	"                              active, mapped, fragmentation, allocations/s, age;\n"
+	"                              -u/-e keep one user's or exe's (a glob) processes,\n"
+	"                              -d prints a table every SECS seconds (N of them)\n"
 	"  stats PID [-s KEY] [-a]     one process: per-arena totals and the per-bin table\n"
 	"  top [-p PID] [-d SECS] [-s KEY] [-b] [-n N]\n"
 	"                              live per-bin usage (q quits, h for keys);\n"
 	"                              -b -n N prints N frames as plain text\n"
 	"  alerts [-s KEY]             alerts pending, firing and recently resolved\n"
+	"  history [PID] [-n N]        the samples jmstatd keeps of a process (or of all\n"
+	"                              yours): allocated, active, mapped, frag, rate\n"
+	"  status                      the daemon jmctl talks to: socket, version,\n"
+	"                              interval, segments read and not readable\n"
 	"  sites PID [-n N]            the call sites holding the most memory (estimated\n"
 	"                              from sampled allocations), symbolized; top N (10)\n"
 	"  help                        this text\n"
@@ -57,7 +64,12 @@ static const char *usage_for(const char *cmd)
 	if (!cmd)
 		return "usage: jmctl [--socket PATH] [--json] COMMAND [ARGS]   (jmctl --help for more)\n";
 	if (strcmp(cmd, "ps") == 0)
-		return "usage: jmctl [--socket PATH] [--json] ps [-s KEY]\n";
+		return "usage: jmctl [--socket PATH] [--json] ps [-s KEY] [-r] [-u USER] [-e EXE] "
+		       "[-d SECS [-n N]]\n";
+	if (strcmp(cmd, "history") == 0)
+		return "usage: jmctl [--socket PATH] [--json] history [PID] [-n N]\n";
+	if (strcmp(cmd, "status") == 0)
+		return "usage: jmctl [--socket PATH] [--json] status\n";
 	if (strcmp(cmd, "stats") == 0)
 		return "usage: jmctl [--socket PATH] [--json] stats PID [-s KEY] [-a]\n";
 	if (strcmp(cmd, "top") == 0)
@@ -201,6 +213,10 @@ int main(int argc, char **argv)
 		r = jm_cmd_alerts(&o, cargc, cargv);
 	else if (strcmp(cmd, "sites") == 0)
 		r = jm_cmd_sites(&o, cargc, cargv);
+	else if (strcmp(cmd, "status") == 0)
+		r = jm_cmd_status(&o, cargc, cargv);
+	else if (strcmp(cmd, "history") == 0)
+		r = jm_cmd_history(&o, cargc, cargv);
 	else
 		r = jm_usage_error(NULL, "unknown command '%s'", cmd);
 	if (fflush(stdout) != 0 && r == 0) {

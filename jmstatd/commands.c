@@ -617,6 +617,20 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "pid", json_integer(getpid()));
 	set(o, "processes", jint(d->nlive));
 	set(o, "segments", jint(d->nentries));
+	/* What `jmctl status` says of the segments: the ones another user's
+	 * jmstatd cannot read, the ones that did not read as segments. */
+	uint64_t unreadable = 0, bad = 0;
+	for (const struct jmd_entry *e = d->entries; e; e = e->next) {
+		if (e->ignored)
+			unreadable++;
+		else if (e->logged && !e->proc)
+			bad++;
+	}
+	set(o, "segments_unreadable", jint(unreadable));
+	set(o, "segments_bad", jint(bad));
+	set(o, "segments_rejected", jint(d->seg_rejected));
+	set(o, "uid", jint(getuid()));
+	set(o, "started", jreal(d->started));
 	set(o, "clients", jint(d->nclients));
 	set(o, "tick_ms", jreal(d->tick_ms));
 	return o;

@@ -247,6 +247,7 @@ struct jmd {
 	uv_loop_t *loop;
 	struct jmd_options opt;
 	unsigned config_errors;          /* errors of the latest config file read (config.c) */
+	double started;                  /* unix s jmstatd started (main.c) */
 
 	int dirfd;                       /* the stats directory, O_PATH|O_DIRECTORY */
 	uv_timer_t tick_timer;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -370,6 +371,9 @@ int main(int argc, char **argv)
 		snprintf(interval, sizeof(interval), "%us", d->opt.interval_ms / 1000);
 	else
 		snprintf(interval, sizeof(interval), "%ums", d->opt.interval_ms);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	d->started = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 	jmd_log("started: pid %d, version %s, stats dir %s, interval %s, %zu segment%s found",
 	        (int)getpid(), JM_VERSION, d->opt.stats_dir, interval, d->nentries,
 	        d->nentries == 1 ? "" : "s");

@@ -1,0 +1,102 @@
+/*
+ * history.c: `jmctl history [PID] [-n N]`, what jmstatd remembers.
+ *
+ * The history reply (docs/protocol.md) holds one sample per interval for
+ * the last minutes: of a process (alive, or gone for less than the history
+ * span), or without PID of the caller's processes summed (the host's, for
+ * root). Printed oldest first, the last N samples (-n, default 30; 0: all):
+ * time, allocated, active, mapped, fragmentation, allocations/s; --json
+ * prints the reply as it came.
+ */
+#include "jmctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct jm_table_col hist_cols[] = {
+	{ "TIME", JM_LEFT }, { "ALLOCATED", JM_RIGHT }, { "ACTIVE", JM_RIGHT },
+	{ "MAPPED", JM_RIGHT }, { "FRAG", JM_RIGHT }, { "ALLOC/S", JM_RIGHT },
+};
+
+int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
+{
+	long count = 30, pid = 0;
+	char *end;
+	json_t *reply, *req;
+	int c, err;
+
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":n:")) != -1) {
+		switch (c) {
+		case 'n':
+			errno = 0;
+			count = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || count < 0)
+				return jm_usage_error("history", "-n: '%s' is not a number (0: all)", optarg);
+			break;
+		case ':':
+			return jm_usage_error("history", "option '-%c' needs an argument", optopt);
+		default:
+			return jm_usage_error("history", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		pid = jm_parse_pid("history", argv[optind++]);
+		if (pid < 0)
+			return -EINVAL;
+	}
+	if (optind < argc)
+		return jm_usage_error("history", "unexpected argument '%s'", argv[optind]);
+	req = json_pack("{s:s}", "cmd", "history");
+	if (pid)
+		json_object_set_new(req, "pid", json_integer(pid));
+	err = jm_client_request(o->socket, req, &reply, o->json);
+	if (err || !reply)
+		return err;
+
+	size_t n;
+	json_t **samples = jm_array_items(json_object_get(reply, "samples"), &n);
+	size_t first = count > 0 && n > (size_t)count ? n - (size_t)count : 0;
+	struct jm_table t;
+
+	if (pid)
+		printf("process %ld%s: ", pid,
+		       json_is_false(json_object_get(reply, "alive")) ? " (exited)" : "");
+	else
+		printf("%s: ", geteuid() == 0 ? "all processes" : "your processes");
+	printf("%zu sample%s", n - first, n - first == 1 ? "" : "s");
+	if (first)
+		printf(" (the last %ld of %zu: -n 0 shows all)", count, n);
+	printf(", one every %lld ms\n", jm_int(reply, "interval_ms"));
+	jm_table_init(&t, hist_cols, (int)(sizeof(hist_cols) / sizeof(hist_cols[0])));
+	for (size_t i = first; i < n; i++) {
+		json_t *s = samples[i];
+		char tm_s[32], al[24], ac[24], ma[24], fr[24], ra[24];
+		double t_s = jm_num(s, "time"), act = jm_num(s, "active"), alloc = jm_num(s, "allocated");
+		time_t secs = (time_t)t_s;
+		struct tm tm;
+
+		localtime_r(&secs, &tm);
+		strftime(tm_s, sizeof(tm_s), "%H:%M:%S", &tm);
+		snprintf(tm_s + strlen(tm_s), sizeof(tm_s) - strlen(tm_s), ".%01d",
+		         (int)((t_s - (double)secs) * 10) % 10);
+		const char *cells[] = {
+			tm_s,
+			jm_fmt_bytes(al, sizeof(al), alloc),
+			jm_fmt_bytes(ac, sizeof(ac), act),
+			jm_fmt_bytes(ma, sizeof(ma), jm_num(s, "mapped")),
+			jm_fmt_pct(fr, sizeof(fr), act > alloc ? (act - alloc) / act : 0.0),
+			jm_fmt_rate(ra, sizeof(ra), jm_num(s, "alloc_rate")),
+		};
+		jm_table_add(&t, cells);
+	}
+	jm_table_print(&t, stdout, o->color);
+	jm_table_free(&t);
+	free(samples);
+	json_decref(reply);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * status.c: `jmctl status`, which daemon jmctl talks to and how it fares.
+ *
+ * One version request (the handshake's own reply, docs/protocol.md): the
+ * socket, the daemon's pid, user, version and uptime, its stats directory
+ * and interval, how long a sampling takes, and its segments: the ones it
+ * reads (one per process), the ones it cannot read (another user's, when
+ * jmstatd is not root) and the ones that are not segments at all.
+ */
+#include "jmctl.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
+{
+	json_t *reply;
+	char user[64], up[32], interval[32];
+	int err;
+
+	if (argc > 1)
+		return jm_usage_error("status", "unexpected argument '%s'", argv[1]);
+	err = jm_client_request(o->socket, json_pack("{s:s}", "cmd", "version"), &reply, false);
+	if (err)
+		return err;
+	if (o->json) {
+		json_object_set_new(reply, "socket", json_string(o->socket));
+		json_dumpf(reply, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(reply);
+		return 0;
+	}
+	long long uid = jm_int(reply, "uid");
+	struct passwd *pw = json_object_get(reply, "uid") ? getpwuid((uid_t)uid) : NULL;
+	if (pw)
+		snprintf(user, sizeof(user), "%s", pw->pw_name);
+	else if (json_object_get(reply, "uid"))
+		snprintf(user, sizeof(user), "uid %lld", uid);
+	else
+		snprintf(user, sizeof(user), "?");
+	double started = jm_num(reply, "started"), now = jm_num(reply, "time");
+	if (started > 0 && now >= started)
+		jm_fmt_age(up, sizeof(up), now - started);
+	else
+		snprintf(up, sizeof(up), "?");
+	long long ms = jm_int(reply, "interval_ms");
+	if (ms % 1000 == 0)
+		snprintf(interval, sizeof(interval), "%llds", ms / 1000);
+	else
+		snprintf(interval, sizeof(interval), "%lldms", ms);
+
+	long long procs = jm_int(reply, "processes"), segs = jm_int(reply, "segments");
+	long long unreadable = jm_int(reply, "segments_unreadable");
+	long long bad = jm_int(reply, "segments_bad"), clients = jm_int(reply, "clients");
+	printf("jmstatd %s on %s\n", jm_str(reply, "version"), o->socket);
+	printf("  pid        %lld, running as %s, up %s\n", jm_int(reply, "pid"), user, up);
+	printf("  stats dir  %s\n", jm_str(reply, "stats_dir"));
+	printf("  interval   %s (the latest sampling took %.1f ms)\n", interval,
+	       jm_num(reply, "tick_ms"));
+	printf("  segments   %lld found: %lld read (%lld live process%s)", segs,
+	       segs - unreadable - bad, procs, plural(procs, "", "es"));
+	printf(", %lld not readable by jmstatd's user", unreadable);
+	printf(", %lld bad (not %s)\n", bad, plural(bad, "a jmalloc segment", "jmalloc segments"));
+	if (unreadable > 0)
+		printf("             (a jmstatd run by a user sees that user's processes; "
+		       "run it as root to see everyone's)\n");
+	printf("  clients    %lld connected\n", clients);
+	json_decref(reply);
+	return 0;
+}
