@@ -102,6 +102,8 @@ void jm_seg_free(struct jm_seg *seg)
 	free(seg->bins);
 	free(seg->tcache_ncached);
 	free(seg->tcache_nrequests);
+	free(seg->tcache_arena_small);
+	free(seg->tcache_arena_large);
 	free(seg->sites);
 	free(seg->site_bins);
 	memset(seg, 0, sizeof *seg);
@@ -302,8 +304,10 @@ static int parse(const struct view *v, struct jm_seg *out)
 	s.bins = nrows ? calloc(nrows, sizeof *s.bins) : NULL;
 	s.tcache_ncached = calloc(s.hdr.nbins, sizeof *s.tcache_ncached);
 	s.tcache_nrequests = calloc(s.hdr.nbins, sizeof *s.tcache_nrequests);
+	s.tcache_arena_small = calloc(s.hdr.narenas, sizeof *s.tcache_arena_small);
+	s.tcache_arena_large = calloc(s.hdr.narenas, sizeof *s.tcache_arena_large);
 	if (!s.classes || (nrows && (!s.arenas || !s.bins)) || !s.tcache_ncached ||
-	    !s.tcache_nrequests) {
+	    !s.tcache_nrequests || !s.tcache_arena_small || !s.tcache_arena_large) {
 		err = JM_SEG_ENOMEM;
 		goto fail;
 	}
@@ -351,13 +355,22 @@ static int parse(const struct view *v, struct jm_seg *out)
 		memcpy(&th, row, sizeof th);
 		if (th.in_use != 1)
 			continue;
+		/* The thread's cached bytes are its arena's: an arena the
+		 * segment does not have is a corrupt row. */
+		if (th.arena >= s.hdr.narenas) {
+			err = JM_SEG_EBOUNDS;
+			goto fail;
+		}
 		s.nthreads_live++;
+		s.tcache_large_bytes += th.large_cached;
+		s.tcache_arena_large[th.arena] += th.large_cached;
 		for (uint32_t b = 0; b < s.hdr.nbins; b++, tb += sizeof(struct jmstat_tcache_bin)) {
 			struct jmstat_tcache_bin c;
 
 			memcpy(&c, tb, sizeof c);
 			s.tcache_ncached[b] += c.ncached;
 			s.tcache_nrequests[b] += c.nrequests;
+			s.tcache_arena_small[th.arena] += (uint64_t)c.ncached * s.classes[b].size;
 		}
 	}
 	/* site_off means something only with a table (nsites_max > 0). */

@@ -39,6 +39,11 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   (= classes[b].size) */
 	uint64_t *tcache_ncached;       /* [hdr.nbins]: sum over live thread rows */
 	uint64_t *tcache_nrequests;     /* [hdr.nbins]: sum over live thread rows */
+	uint64_t tcache_large_bytes;    /* large_cached summed over live thread rows */
+	uint64_t *tcache_arena_small;   /* [hdr.narenas]: bytes of small regions in the
+	                                   caches of the live threads using arena a
+	                                   (ncached x class size) */
+	uint64_t *tcache_arena_large;   /* [hdr.narenas]: their large_cached, summed */
 	uint32_t nthreads_live;         /* thread rows in use */
 	struct jmstat_site *sites;      /* [nsites]: the site rows below
 	                                   hdr.nsites_hw, each seqlock-consistent,

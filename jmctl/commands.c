@@ -28,6 +28,7 @@ const struct jm_sort_key jm_bin_keys[] = {
 	{ "util",      "util",         false, false },
 	{ "wasted",    "wasted_bytes", false, true },
 	{ "curregs",   "curregs",      false, true },
+	{ "inuse",     "inuse",        false, true },
 	{ "curruns",   "curruns",      false, true },
 	{ "nmalloc",   "nmalloc",      false, true },
 	{ "ndalloc",   "ndalloc",      false, true },
@@ -434,7 +435,7 @@ static const struct jm_table_col arena_cols[] = {
 
 static const struct jm_table_col bin_cols[] = {
 	{ "BIN", JM_RIGHT }, { "SIZE", JM_RIGHT }, { "REGS/RUN", JM_RIGHT },
-	{ "CURREGS", JM_RIGHT }, { "CACHED", JM_RIGHT }, { "CURRUNS", JM_RIGHT },
+	{ "CURREGS", JM_RIGHT }, { "CACHED", JM_RIGHT }, { "INUSE", JM_RIGHT }, { "CURRUNS", JM_RIGHT },
 	{ "UTIL", JM_RIGHT }, { "WASTED", JM_RIGHT }, { "NMALLOC", JM_RIGHT },
 	{ "NDALLOC", JM_RIGHT }, { "NREQUESTS", JM_RIGHT }, { "MALLOC/S", JM_RIGHT },
 	{ "REQ/S", JM_RIGHT },
@@ -531,7 +532,8 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 static bool bin_idle(const json_t *b)
 {
 	return jm_num(b, "nmalloc") == 0 && jm_num(b, "curruns") == 0 &&
-	       jm_num(b, "nrequests") == 0 && jm_num(b, "curregs") == 0;
+	       jm_num(b, "nrequests") == 0 && jm_num(b, "curregs") == 0 &&
+	       jm_num(b, "inuse") == 0;
 }
 
 static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
@@ -545,7 +547,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 	jm_table_init(&t, bin_cols, (int)(sizeof(bin_cols) / sizeof(bin_cols[0])));
 	for (size_t i = 0; i < n; i++) {
 		json_t *b = items[i];
-		char bi[24], sz[24], rpr[24], cr[24], ca[24], cu[24], ut[24], wa[24],
+		char bi[24], sz[24], rpr[24], cr[24], ca[24], iu[24], cu[24], ut[24], wa[24],
 		     nm[24], nd[24], nr[24], mr[24], rr[24];
 
 		in_use += !bin_idle(b);
@@ -556,6 +558,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 		snprintf(rpr, sizeof(rpr), "%lld", jm_int(b, "regs_per_run"));
 		snprintf(cr, sizeof(cr), "%lld", jm_int(b, "curregs"));
 		snprintf(ca, sizeof(ca), "%lld", jm_int(b, "cached"));
+		snprintf(iu, sizeof(iu), "%lld", jm_int(b, "inuse"));
 		snprintf(cu, sizeof(cu), "%lld", jm_int(b, "curruns"));
 		/* A bin without runs has no utilisation: "-", not 100%. */
 		if (jm_num(b, "curruns") > 0)
@@ -563,7 +566,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 		else
 			snprintf(ut, sizeof(ut), "-");
 		const char *cells[] = {
-			bi, sz, rpr, cr, ca, cu, ut,
+			bi, sz, rpr, cr, ca, iu, cu, ut,
 			jm_fmt_bytes(wa, sizeof(wa), jm_num(b, "wasted_bytes")),
 			jm_fmt_count(nm, sizeof(nm), jm_num(b, "nmalloc")),
 			jm_fmt_count(nd, sizeof(nd), jm_num(b, "ndalloc")),
@@ -573,7 +576,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 		};
 		jm_table_add(&t, cells);
 		if (jm_num(b, "curruns") > 0)
-			jm_table_color(&t, t.nrows - 1, 6, frag_color(1.0 - jm_num(b, "util")));
+			jm_table_color(&t, t.nrows - 1, 7, frag_color(1.0 - jm_num(b, "util")));
 		shown++;
 	}
 	printf("\nbins: %zu in use of %zu%s\n", in_use, n,

@@ -691,7 +691,7 @@ static void list_remove(struct jmd_alerts *A, struct alert *a)
 
 static uint64_t bin_wasted(const struct jmd_bin *b)
 {
-	return (b->capacity > b->inuse ? b->capacity - b->inuse : 0) * b->size;
+	return (b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size;
 }
 
 /* The bins of p with the most wasted bytes: the fewest, at most
@@ -1205,7 +1205,7 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 		case KIND_SPARSE:
 			for (uint32_t b = 0; b < p->nbins; b++) {
 				const struct jmd_bin *bin = &p->bins[b];
-				double util = jmd_util(bin->inuse, bin->capacity);
+				double util = jmd_util(bin->inuse_runs, bin->capacity);
 				double held = (double)bin->capacity * bin->size;
 				bool trigger = util < r->threshold && held > r->min_bytes;
 				if (!trigger && !alert_find(A, r->name, p->pid, p->start_ticks, bin->size))

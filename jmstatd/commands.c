@@ -139,13 +139,15 @@ static json_t *bin_json(const struct jmd_bin *b, size_t index)
 	set(o, "curregs", jint(b->curregs));
 	set(o, "cached", jint(b->cached));
 	set(o, "inuse", jint(b->inuse));
+	set(o, "cursampled", jint(b->cursampled));
+	set(o, "inuse_runs", jint(b->inuse_runs));
 	set(o, "curruns", jint(b->curruns));
 	set(o, "capacity", jint(b->capacity));
 	set(o, "nruns", jint(b->nruns));
 	set(o, "nfills", jint(b->nfills));
 	set(o, "nflushes", jint(b->nflushes));
-	set(o, "util", jreal(jmd_util(b->inuse, b->capacity)));
-	set(o, "wasted_bytes", jint((b->capacity > b->inuse ? b->capacity - b->inuse : 0) * b->size));
+	set(o, "util", jreal(jmd_util(b->inuse_runs, b->capacity)));
+	set(o, "wasted_bytes", jint((b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size));
 	set(o, "malloc_rate", jreal(b->malloc_rate));
 	set(o, "request_rate", jreal(b->request_rate));
 	return o;
@@ -203,6 +205,8 @@ static int agg_add(struct agg *g, const struct jmd_bin *b)
 	s->curregs += b->curregs;
 	s->cached += b->cached;
 	s->inuse += b->inuse;
+	s->inuse_runs += b->inuse_runs;
+	s->cursampled += b->cursampled;
 	s->curruns += b->curruns;
 	s->capacity += b->capacity;
 	s->nruns += b->nruns;

@@ -97,7 +97,9 @@ struct jmd_bin {
 	uint64_t nrequests_bins; /* the bins' alone */
 	uint64_t curregs;        /* regions out of the bins, cached ones included */
 	uint64_t cached;         /* regions sitting in live thread caches */
-	uint64_t inuse;          /* curregs - cached, clamped at 0 */
+	uint64_t cursampled;     /* sampled objects live, each on a page of its own */
+	uint64_t inuse_runs;     /* curregs - cached, clamped at 0: in the runs */
+	uint64_t inuse;          /* inuse_runs + cursampled: objects the program holds */
 	uint64_t curruns;
 	uint64_t capacity;       /* curruns * regs_per_run */
 	uint64_t nruns;
@@ -110,9 +112,13 @@ struct jmd_bin {
 
 /* One arena of a process: the raw row and what is derived from its bins. */
 struct jmd_arena {
-	struct jmstat_arena raw;
-	uint64_t allocated;      /* sum curregs*size (cached included) + large + huge */
-	uint64_t small_wasted;   /* sum (capacity - curregs) * size */
+	struct jmstat_arena raw;     /* as read, but allocated_large less the
+	                                large regions its threads cache */
+	uint64_t large_handed_out;   /* allocated_large as read (cached included) */
+	uint64_t small_handed_out;   /* sum curregs * size (cached included) */
+	uint64_t allocated;          /* small and large less what its threads
+	                                cache, plus huge */
+	uint64_t small_wasted;       /* sum (capacity - curregs) * size */
 };
 
 /* Totals of a process, or of a set of processes (a host view). */

@@ -281,7 +281,7 @@ void jmd_metrics_tick(struct jmd *d)
 				continue;
 			for (unsigned k = 0; k < MB_N; k++)
 				eb->live[k] += mb->last[b][k];
-			eb->inuse += bin->inuse;
+			eb->inuse += bin->inuse_runs;
 			eb->capacity += bin->capacity;
 		}
 	}
@@ -409,6 +409,9 @@ static const struct prom_field bin_names[] = {
 	{ "nflushes", "cache_flushes_total", "Thread-cache flushes to this size class." },
 	{ "lock_contended", "lock_contentions_total",
 	  "Times a thread waited for this size class's lock." },
+	{ "cursampled", "sampled_regions",
+	  "Objects of this size class live that the heap profile sampled, each on a page of its own "
+	  "(not in jmalloc_bin_regions)." },
 };
 
 /* The name and help of a field: from the table, or generated (prefix, the

@@ -30,7 +30,7 @@ struct metrics_bin {
 	uint32_t size;
 	uint64_t carry[MB_N];    /* counters of the exe's processes that are gone */
 	uint64_t live[MB_N];     /* sum over its live processes at the latest tick */
-	uint64_t inuse;          /* live sums of the derived figures */
+	uint64_t inuse;          /* live sums of the derived figures (inuse: in runs) */
 	uint64_t capacity;
 };
 

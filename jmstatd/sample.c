@@ -16,10 +16,13 @@
  * JMD_DEAD_KEEP_MS (at most JMD_DEAD_MAX of them).
  *
  * Definitions (docs/figures.md): per bin, cached = regions in live thread
- * caches, inuse = curregs - cached (clamped at 0), capacity = curruns *
- * regs_per_run, wasted = (capacity - inuse) * size; per process, allocated
- * = sum(inuse * size) + allocated_large + allocated_huge, frag_ratio =
- * (active - allocated) / active.
+ * caches, inuse_runs = curregs - cached (clamped at 0), inuse = inuse_runs +
+ * sampled (the live sampled objects of the class, each on a page of its
+ * own), capacity = curruns * regs_per_run, wasted = (capacity - inuse_runs)
+ * * size; per process, allocated = sum(inuse_runs * size) + allocated_large
+ * - large_cached (the large regions in live thread caches) +
+ * allocated_huge, frag_ratio = (active - allocated) / active. An arena's
+ * allocated takes off what the threads using it cache.
  */
 #include "jmstatd.h"
 
@@ -402,9 +405,13 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 		struct jmd_arena *ar = &p->arenas[a];
 		if (rows) {
 			ar->raw = s->arenas[a];
-			ar->allocated = ar->raw.allocated_large + ar->raw.allocated_huge;
+			ar->large_handed_out = ar->raw.allocated_large;
+			ar->small_handed_out = 0;
 			ar->small_wasted = 0;
 		}
+		/* The thread caches move while the rows stay: from the figures
+		 * as read each time. */
+		ar->raw.allocated_large = sub0(ar->large_handed_out, s->tcache_arena_large[a]);
 		t.active += ar->raw.active;
 		t.mapped += ar->raw.mapped;
 		t.dirty += ar->raw.dirty;
@@ -435,14 +442,16 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 				bin->nfills += row->nfills;
 				bin->nflushes += row->nflushes;
 				bin->lock_contended += row->lock_contended;
+				bin->cursampled += row->cursampled;
 				struct jmd_arena *ar = &p->arenas[a];
-				ar->allocated += row->curregs * cl->size;
+				ar->small_handed_out += row->curregs * cl->size;
 				ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
 			}
 		}
 		bin->nrequests = bin->nrequests_bins + s->tcache_nrequests[b];
 		bin->cached = s->tcache_ncached[b];
-		bin->inuse = sub0(bin->curregs, bin->cached);
+		bin->inuse_runs = sub0(bin->curregs, bin->cached);
+		bin->inuse = bin->inuse_runs + bin->cursampled;
 		bin->capacity = bin->curruns * bin->regs_per_run;
 		if (have_prev && p->bins_prev[b].size == bin->size) {
 			bin->malloc_rate = rate(bin->nmalloc, p->bins_prev[b].nmalloc, dt);
@@ -451,12 +460,17 @@ static void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *
 			bin->malloc_rate = p->bins_prev[b].malloc_rate;
 			bin->request_rate = p->bins_prev[b].request_rate;
 		}
-		small_alloc += bin->inuse * bin->size;
-		t.small_wasted += sub0(bin->capacity, bin->inuse) * bin->size;
+		small_alloc += bin->inuse_runs * bin->size;
+		t.small_wasted += sub0(bin->capacity, bin->inuse_runs) * bin->size;
 		alloc_total += bin->nrequests;
-		live_objects += bin->inuse;
+		live_objects += bin->inuse_runs;
 	}
 	t.allocated += small_alloc;
+	for (uint32_t a = 0; a < narenas; a++) {
+		struct jmd_arena *ar = &p->arenas[a];
+		ar->allocated = sub0(ar->small_handed_out, s->tcache_arena_small[a]) +
+		                ar->raw.allocated_large + ar->raw.allocated_huge;
+	}
 
 	uint64_t free_total = sub0(alloc_total, live_objects);
 	if (have_prev) {

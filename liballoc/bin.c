@@ -178,6 +178,20 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 	return p;
 }
 
+/* A sampled object of this class came to life (delta 1) or was freed
+ * (-1): it lives on a page of its own, outside the bin's runs, and is
+ * counted in the bin row's cursampled so that readers count it in use in
+ * its class. Called on the sampling slow path only. */
+void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta)
+{
+	struct jm_bin *bin = &a->bins[binind];
+	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__row_begin(&bin->stats->seq);
+	bin->stats->cursampled += (uint64_t)(int64_t)delta;
+	jm__row_end(&bin->stats->seq);
+	jm__unlock(&bin->lock);
+}
+
 /* The index of ptr's region in its run, or -1 if ptr is not the start of a
  * region. */
 static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,

@@ -159,6 +159,7 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned 
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
 
 /* ---- huge.c */
 void *jm__huge_alloc(size_t size, size_t align, bool zero);

@@ -107,6 +107,10 @@ void *jm__alloc_sampled(size_t size, size_t align, bool zero)
 	return alloc_big(size ? size : 1, align > JM_QUANTUM ? align : 0, zero, false);
 }
 
+/* Marks a sampled allocation with its site (row + 1; 0: not recorded, the
+ * table was full or the stack empty) and the size asked for. A large region
+ * keeps the size even without a site: a small one (a page of its own)
+ * counts in its size class's cursampled from here to its free. */
 void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 {
 	uintptr_t u = (uintptr_t)ptr;
@@ -119,8 +123,10 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 	}
 	struct jm_chunk *c = ptr_chunk(u);
 	struct jm_run *run = &c->runs[JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE])];
-	run->prof_size = (uint32_t)size;
+	run->prof_size = size ? (uint32_t)size : 1;
 	run->prof_site = (uint16_t)site;
+	if (run->prof_size <= JM_SMALL_MAX)
+		jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), 1);
 }
 
 /* An allocation already counted against the sampling budget. */
@@ -179,9 +185,13 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 	case JM_PM_LARGE: {
 		struct jm_run *run = &c->runs[JM_PM_START(pm)];
 		size_t npages = run->npages;
-		if (run->prof_site && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
-			jm__prof_free(run->prof_site, run->prof_size);
+		if (run->prof_size && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
+			if (run->prof_site)
+				jm__prof_free(run->prof_site, run->prof_size);
+			if (run->prof_size <= JM_SMALL_MAX)
+				jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), -1);
 			run->prof_site = 0;
+			run->prof_size = 0;
 		}
 		if (npages >= JM_TCACHE_LARGE_MIN_PAGES && npages <= JM_TCACHE_LARGE_MAX_PAGES &&
 		    jm__run_addr(c, run) == ptr &&
@@ -341,7 +351,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE ||
 			    jm__flist_is_free(ptr))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
-			if (c->runs[JM_PM_START(pm)].prof_site) {
+			if (c->runs[JM_PM_START(pm)].prof_size) {
 				if (size <= jm__large_usable(c, pm))
 					return ptr;
 			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&

@@ -255,16 +255,20 @@ JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 	int depth = n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
 
 	void *p = jm__alloc_sampled(size, align, zero);
-	if (p != NULL && depth > 0) {
-		pthread_mutex_lock(&prof_lock);
-		long row = site_find(frames + skip, depth);
-		if (row >= 0) {
-			site_account((uint32_t)row, size, 1);
-			jm__mark_sampled(p, (uint32_t)row + 1, size);
-		} else {
-			jm__seg->sites_dropped++;
+	if (p != NULL) {
+		uint32_t site = 0;
+		if (depth > 0) {
+			pthread_mutex_lock(&prof_lock);
+			long row = site_find(frames + skip, depth);
+			if (row >= 0) {
+				site_account((uint32_t)row, size, 1);
+				site = (uint32_t)row + 1;
+			} else {
+				jm__seg->sites_dropped++;
+			}
+			pthread_mutex_unlock(&prof_lock);
 		}
-		pthread_mutex_unlock(&prof_lock);
+		jm__mark_sampled(p, site, size);
 	}
 	tls_in_prof = false;
 	return p;

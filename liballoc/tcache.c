@@ -24,7 +24,9 @@
  * Large regions of 4 to 8 pages are cached too, in private lists (at most
  * JM_TCACHE_LARGE_BYTES per size), without fills: a free pushes, a malloc
  * pops, and the arena is only asked when the list is empty; the GC returns
- * the lists that went unused.
+ * the lists that went unused. The bytes of large regions a thread caches
+ * are its row's large_cached word (the arena counts them as allocated
+ * until they go back to it), so that readers take them off allocated.
  *
  * At thread exit (a pthread key destructor) everything is flushed and the
  * row is given back.
@@ -118,6 +120,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		tc->bins[i].nrequests = 0;
 		tc->capacity_bytes += (uint64_t)jm__bin_info[i].tcache_max * jm__bin_info[i].size;
 	}
+	tc->row->large_cached = 0;
 	tc->row->tid = (uint32_t)syscall(SYS_gettid);
 	tc->row->arena = a->index;
 	__atomic_store_n(&tc->row->in_use, 1, __ATOMIC_RELEASE);
@@ -226,8 +229,10 @@ void *jm__tcache_large_alloc(size_t npages)
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	tc->large[k].used++;
 	void *p = jm__flist_pop(&tc->large[k].head);
-	if (p)
+	if (p) {
 		tc->large[k].n--;
+		tc->row->large_cached -= npages << JM_LG_PAGE;
+	}
 	return p;
 }
 
@@ -241,6 +246,7 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 		return false;
 	jm__flist_push(&tc->large[k].head, ptr);
 	tc->large[k].n++;
+	tc->row->large_cached += npages << JM_LG_PAGE;
 	return true;
 }
 
@@ -248,6 +254,7 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 static void large_flush(struct jm_tcache *tc, unsigned k)
 {
 	void *w;
+	tc->row->large_cached -= (uint64_t)tc->large[k].n * ((k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE);
 	tc->large[k].n = 0;
 	while ((w = jm__flist_pop(&tc->large[k].head)) != NULL) {
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);

@@ -93,12 +93,16 @@
 
 /* Per-arena counters. Small allocated bytes are not stored: a reader
  * derives them from the bins (sum of curregs x size, less the regions held
- * in thread caches). `active` counts pages of small and large runs and the
- * bytes of huge regions. */
+ * in thread caches). `allocated_large` counts the large regions sitting in
+ * thread caches too: a reader subtracts the threads' large_cached words.
+ * A sampled small allocation is a large region of one page (counted in
+ * allocated_large at that page), and also in its class's bin row as
+ * `cursampled` (not in curregs). `active` counts pages of small and large
+ * runs and the bytes of huge regions. */
 #define JMSTAT_ARENA_COUNTERS(X)                                                  \
   X(mapped,          gauge,   bytes,   "Bytes of chunks mapped from the kernel for this arena") \
   X(active,          gauge,   bytes,   "Bytes in pages of runs in use (small runs and large regions)") \
-  X(allocated_large, gauge,   bytes,   "Bytes in large regions in use")            \
+  X(allocated_large, gauge,   bytes,   "Bytes in large regions handed out, those in thread caches included") \
   X(allocated_huge,  gauge,   bytes,   "Bytes in huge regions in use, mapped directly") \
   X(dirty,           gauge,   bytes,   "Bytes in dirty pages of free runs, not yet purged") \
   X(purged,          counter, bytes,   "Bytes returned to the kernel by purging dirty pages") \
@@ -126,7 +130,8 @@
   X(nruns,           counter, runs,    "Runs created for this bin")                \
   X(nfills,          counter, events,  "Thread cache fills from this bin")         \
   X(nflushes,        counter, events,  "Thread cache flushes to this bin")         \
-  X(lock_contended,  counter, events,  "Times a thread found this bin's lock held")
+  X(lock_contended,  counter, events,  "Times a thread found this bin's lock held") \
+  X(cursampled,      gauge,   regions, "Sampled objects of this size class live, each on a page of its own (not in curregs)")
 
 struct jmstat_header {
 	uint64_t magic;          /* JMSTAT_MAGIC */
@@ -251,6 +256,9 @@ struct jmstat_thread {
 	uint32_t arena;          /* the arena the thread uses */
 	uint32_t reserved;
 	uint64_t opaque;         /* private to the writer: ignore */
+	uint64_t large_cached;   /* bytes of large regions in this thread's
+	                            cache (counted in allocated_large, not in
+	                            use); written by the thread, plain stores */
 	/* followed by struct jmstat_tcache_bin bins[nbins] */
 };
 

@@ -160,17 +160,18 @@ for f in ("stats.json", "stats2.json"):
         break
 assert ok, (lines[1:3], want)
 hdr = [i for i, l in enumerate(lines) if l.split()[:2] == ["BIN", "SIZE"]][0]
-assert lines[hdr].split() == ["BIN", "SIZE", "REGS/RUN", "CURREGS", "CACHED", "CURRUNS", "UTIL", "WASTED", "NMALLOC", "NDALLOC", "NREQUESTS", "MALLOC/S", "REQ/S"], lines[hdr]
+assert lines[hdr].split() == ["BIN", "SIZE", "REGS/RUN", "CURREGS", "CACHED", "INUSE", "CURRUNS", "UTIL", "WASTED", "NMALLOC", "NDALLOC", "NREQUESTS", "MALLOC/S", "REQ/S"], lines[hdr]
 rows = {int(l.split()[1]): l.split() for l in lines[hdr + 1:] if l.strip()}
 for size in (64, 192):
     row = rows[size]
     b = [b for b in r["bins"] if b["size"] == size][0]
     assert row[0] == str(b["bin"]) and row[2] == str(b["regs_per_run"]), row
-    assert row[3] == str(b["curregs"]) and row[4] == str(b["cached"]) and row[5] == str(b["curruns"]), (row, b)
-    assert row[6] == fmt_pct(b["util"]), (row, b)
-    assert " ".join(row[7:9]) == fmt_bytes(b["wasted_bytes"]), (row, b)
-    assert row[9] == fmt_count(b["nmalloc"]) and row[10] == fmt_count(b["ndalloc"]), (row, b)
-    assert row[11] == fmt_count(b["nrequests"]), (row, b)
+    assert row[3] == str(b["curregs"]) and row[4] == str(b["cached"]) and row[5] == str(b["inuse"]), (row, b)
+    assert row[6] == str(b["curruns"]), (row, b)
+    assert row[7] == fmt_pct(b["util"]), (row, b)
+    assert " ".join(row[8:10]) == fmt_bytes(b["wasted_bytes"]), (row, b)
+    assert row[10] == fmt_count(b["nmalloc"]) and row[11] == fmt_count(b["ndalloc"]), (row, b)
+    assert row[12] == fmt_count(b["nrequests"]), (row, b)
 # Idle bins are left out unless -a.
 shown = len(rows)
 assert shown < len(r["bins"]), "idle bins shown without -a"
@@ -181,7 +182,7 @@ n_all=$(python3 -c "import json; print(len(json.load(open('stats.json'))['bins']
 n_rows=$(awk '/^BIN  /{t=1; next} t && NF' stats_all.txt | wc -l)
 [ "$n_rows" -eq "$n_all" ] || fail "stats -a shows $n_rows bins, not $n_all"
 # (a bin holding no run has no utilisation, "-": sorted last, as 100%)
-"${J[@]}" stats -s util "$FRAG" | awk '/^BIN  /{t=1; next} t && NF && $7 != "-" {print $7}' | tr -d % >util.txt
+"${J[@]}" stats -s util "$FRAG" | awk '/^BIN  /{t=1; next} t && NF && $8 != "-" {print $8}' | tr -d % >util.txt
 sort -g -c util.txt || fail "stats -s util is not in increasing utilisation"
 ok "stats: totals and bin rows match the JSON; -a; -s util"
 

@@ -54,6 +54,7 @@ static inline void sc_sites_full(struct synth *p) { p->nsites_max = 30; p->nsite
 static inline void sc_exiting(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_EXITING; }
 static inline void sc_exe_unterminated(unsigned char *b, size_t *l) { memset(H(b)->exe, 'A', sizeof H(b)->exe); }
 static inline void sc_in_use_2(unsigned char *b, size_t *l) { synth_thread(b, 0)->in_use = 2; }
+static inline void sc_thread_arena(unsigned char *b, size_t *l) { synth_thread(b, 0)->arena = H(b)->narenas; }
 static inline void sc_empty(unsigned char *b, size_t *l) { *l = 0; }
 static inline void sc_short_11(unsigned char *b, size_t *l) { *l = 11; }
 static inline void sc_magic_bad(unsigned char *b, size_t *l) { H(b)->magic ^= 1; }
@@ -149,6 +150,7 @@ static const struct seg_case seg_cases[] = {
 	{ "valid_exiting",       NULL,          sc_exiting,             JM_SEG_OK },
 	{ "exe_unterminated",    NULL,          sc_exe_unterminated,    JM_SEG_OK },
 	{ "thread_in_use_2",     NULL,          sc_in_use_2,            JM_SEG_OK },
+	{ "thread_arena_outside", NULL,         sc_thread_arena,        JM_SEG_EBOUNDS },
 	{ "empty",               NULL,          sc_empty,               JM_SEG_ETRUNC },
 	{ "short_11",            NULL,          sc_short_11,            JM_SEG_ETRUNC },
 	{ "magic_bad",           NULL,          sc_magic_bad,           JM_SEG_EMAGIC },

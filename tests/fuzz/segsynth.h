@@ -11,7 +11,8 @@
  * limits. Every counter holds a value that
  * synth_arena_value()/synth_bin_value() predict, so that a test can check
  * that each one landed in the right place; thread rows alternate live and
- * free (synth_thread_live()), with tcache words synth_tc_ncached() and
+ * free (synth_thread_live()), each on arena synth_thread_arena(), with
+ * large_cached synth_tc_large() and tcache words synth_tc_ncached() and
  * synth_tc_nrequests(). A site table of nsites_max rows follows the thread
  * rows when nsites_max > 0; the rows below nsites_hw hold
  * synth_site_nframes(i) frames synth_site_frame(i, f), counters
@@ -133,6 +134,16 @@ static inline uint64_t synth_bin_value(uint32_t a, uint32_t b, unsigned field)
 static inline int synth_thread_live(uint32_t t)
 {
 	return t % 3 != 2;
+}
+
+static inline uint32_t synth_thread_arena(uint32_t t, uint32_t narenas)
+{
+	return narenas ? t % narenas : 0;
+}
+
+static inline uint64_t synth_tc_large(uint32_t t)
+{
+	return 16384 * (uint64_t)(t + 1);
 }
 
 static inline uint32_t synth_tc_ncached(uint32_t t, uint32_t b)
@@ -273,7 +284,9 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 
 		th->in_use = synth_thread_live(t) ? 1 : 0;
 		th->tid = 1000 + t;
+		th->arena = synth_thread_arena(t, p->narenas);
 		th->opaque = 0xdeadbeef;
+		th->large_cached = synth_tc_large(t);
 		for (uint32_t b = 0; b < p->nbins; b++) {
 			struct jmstat_tcache_bin *c = synth_tcache(buf, t, b);
 

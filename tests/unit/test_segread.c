@@ -105,6 +105,22 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 		assert_int_equal(seg->tcache_ncached[b], ncached);
 		assert_int_equal(seg->tcache_nrequests[b], nrequests);
 	}
+	/* The cached bytes, per arena of the thread that caches them. */
+	uint64_t large_all = 0;
+	for (uint32_t a = 0; a < p->narenas; a++) {
+		uint64_t small = 0, large = 0;
+		for (uint32_t t = 0; t < p->nthreads_max; t++) {
+			if (!synth_thread_live(t) || synth_thread_arena(t, p->narenas) != a)
+				continue;
+			large += synth_tc_large(t);
+			for (uint32_t b = 0; b < p->nbins; b++)
+				small += (uint64_t)synth_tc_ncached(t, b) * synth_class_size(b);
+		}
+		assert_int_equal(seg->tcache_arena_small[a], small);
+		assert_int_equal(seg->tcache_arena_large[a], large);
+		large_all += large;
+	}
+	assert_int_equal(seg->tcache_large_bytes, large_all);
 	assert_int_equal(seg->nsites, p->nsites_max ? p->nsites_hw : 0);
 	assert_int_equal(seg->hdr.bg_wakes, 11);
 	assert_int_equal(seg->hdr.bg_running, 1);
