@@ -90,7 +90,7 @@ ARENA = {"mapped": "mapped_bytes", "active": "active_bytes",
 BIN = {"nmalloc": "allocations_total", "ndalloc": "frees_total", "nrequests": "requests_total",
        "curregs": "regions", "curruns": "runs", "nruns": "runs_created_total",
        "nfills": "cache_fills_total", "nflushes": "cache_flushes_total",
-       "lock_contended": "lock_contentions_total"}
+       "lock_contended": "lock_contentions_total", "cursampled": "sampled_regions"}
 import re
 hdr = open(os.path.join(os.environ["JM_ROOT"], "liballoc/include/jmstat.h")).read()
 def xlist(name):
