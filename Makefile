@@ -3,6 +3,7 @@
 #   make                      build everything (liballoc/libjmalloc.{so,a},
 #                             jmstatd/jmstatd, jmctl/jmctl)
 #   make check                the whole test suite (tests/runner.sh)
+#   make check T=daemon       one group of it (unit, api, or a tests/ directory)
 #   make demo                 the quick-start demonstration
 #   make bench                the benchmark suite (tests/bench)
 #   make fuzz                 every fuzz target, longer (FUZZ_SECONDS each)
@@ -128,13 +129,18 @@ all: $(PROGRAMS)
 #   and with the test build of the allocator under ASan and under UBSan,
 #   where tests/api/jm_names.h renames malloc & co to the jm_ names.
 # tests/helpers/*.c: programs that the shell tests run under LD_PRELOAD.
-UNIT_SRCS   := $(sort $(wildcard tests/unit/*.c))
+# tests/unit/test_jmd_*.c: cmocka tests of the daemon's pure parts, linked
+#   with jmstatd's own objects but main.o and log.o (tests/unit/jmd_test.h
+#   stands in for log.c and uv_spawn), as the fuzz targets are.
+UNIT_SRCS   := $(filter-out tests/unit/test_jmd_%,$(sort $(wildcard tests/unit/*.c)))
+DUNIT_SRCS  := $(sort $(wildcard tests/unit/test_jmd_*.c))
 API_SRCS    := $(sort $(wildcard tests/api/*.c))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 TEST_CFLAGS  = -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -D_GNU_SOURCE -pthread \
                -Iliballoc -Iliballoc/include -Icommon -fno-builtin
 
-UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/tests/unit/%)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=build/tests/unit/%) \
+               $(DUNIT_SRCS:tests/unit/%.c=build/tests/unit/%)
 # The allocator's own unit tests also under ASan and UBSan.
 ALLOC_UNIT  := $(filter tests/unit/test_alloc%,$(UNIT_SRCS))
 UNIT_ASAN   := $(ALLOC_UNIT:tests/unit/%.c=build/tests/unit-asan/%)
@@ -147,6 +153,13 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a $(wildcard common/*.[ch] tests/fuzz/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS)
+
+DUNIT_OBJS = $(filter-out build/app/jmstatd/main.o build/app/jmstatd/log.o,$(D_SRCS:%.c=build/app/%.o)) \
+             $(COMMON_OBJS)
+build/tests/unit/test_jmd_%: tests/unit/test_jmd_%.c tests/unit/jmd_test.h $(DUNIT_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -Ijmstatd -Wno-missing-prototypes -Wno-unused-function $(CFLAGS) -o $@ $< \
+	  $(DUNIT_OBJS) $(UV_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
 
 API_HDRS := $(wildcard tests/api/*.h)
 
@@ -197,8 +210,20 @@ TEST_ENV = JM_ROOT=$(CURDIR) JMALLOC_LIB=$(CURDIR)/liballoc/libjmalloc.so \
            JMSTATD=$(CURDIR)/jmstatd/jmstatd JMCTL=$(CURDIR)/jmctl/jmctl \
            JM_HELPERS=$(CURDIR)/build/tests/helpers JM_BUILD=$(CURDIR)/build
 
+# make check T="GROUP..." runs some groups only: unit (the cmocka tests,
+# with their ASan and UBSan builds), api (the API suite, three builds), or
+# the name of a directory of tests/ (daemon, cli, alerts, docs, ...: its
+# *.test.sh). Without T, everything.
+ALL_CHECKS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
+check_group = $(if $(filter unit,$(1)),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN),$(if \
+              $(filter api,$(1)),$(API_BINS) $(API_ASAN) $(API_UBSAN),$(filter tests/$(1)/%,$(SHELL_TESTS))))
+CHECKS = $(if $(T),$(foreach g,$(T),$(call check_group,$(g))),$(ALL_CHECKS))
+
 check: tests
-	$(TEST_ENV) tests/runner.sh $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
+	@for g in $(T); do case $$g in unit|api) ;; *) [ -d "tests/$$g" ] || { echo \
+	  "make check T=$$g: no such test group (unit, api, or a directory of tests/)" >&2; exit 2; };; \
+	  esac; done
+	$(TEST_ENV) tests/runner.sh $(CHECKS)
 
 demo:
 	$(TEST_ENV) ./demo.sh
