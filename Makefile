@@ -53,6 +53,8 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 # elfutils libdw: jmctl symbolizes the sampled stacks of `jmctl sites`.
 DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
+# zlib: the gzip of pprof profiles (common/pprof.c), in jmstatd and jmctl.
+Z_LIBS       := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 
 # ---------------------------------------------------------------- allocator
 # The allocator depends on libc and the kernel alone. Everything is hidden
@@ -107,10 +109,10 @@ build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/
 COMMON_OBJS := $(COMMON_SRCS:%.c=build/app/%.o)
 
 jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
-	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(UV_LIBS) $(JANSSON_LIBS) $(LDFLAGS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS) $(LDFLAGS)
 
 jmctl/jmctl: $(C_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
-	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(LDFLAGS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(Z_LIBS) $(LDFLAGS)
 
 PROGRAMS = liballoc/libjmalloc.so liballoc/libjmalloc.a
 ifneq ($(D_SRCS),)

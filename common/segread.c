@@ -106,6 +106,7 @@ void jm_seg_free(struct jm_seg *seg)
 	free(seg->tcache_arena_large);
 	free(seg->sites);
 	free(seg->site_bins);
+	free(seg->modules);
 	memset(seg, 0, sizeof *seg);
 }
 
@@ -146,7 +147,7 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	uint64_t magic;
 	uint32_t version;
 	uint64_t nrows;
-	struct section sec[6];
+	struct section sec[7];
 
 	if (len < offsetof(struct jmstat_header, header_size))
 		return JM_SEG_ETRUNC;
@@ -198,19 +199,27 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 	     h->site_stride != JMSTAT_STRIDE(h->site_size, h->nbins + 1, sizeof(uint64_t))))
 		return JM_SEG_EBOUNDS;
 
+	/* The module table: absent (nmodules_max 0) or rows of a known size. */
+	if (h->nmodules_max > JM_SEG_MAX_NMODULES ||
+	    (h->nmodules_max > 0 && h->module_size != sizeof(struct jmstat_module)))
+		return JM_SEG_EBOUNDS;
+
 	nrows = (uint64_t)h->narenas * h->nbins;
 	sec[0] = (struct section){ 0, h->header_size };
 	sec[5] = (struct section){ 0, 0 };
+	sec[6] = (struct section){ 0, 0 };
 	if (!section_of(h->class_off, h->nbins, h->class_size, len, &sec[1]) ||
 	    !section_of(h->arena_off, h->narenas, h->arena_size, len, &sec[2]) ||
 	    !section_of(h->bin_off, nrows, h->bin_size, len, &sec[3]) ||
 	    !section_of(h->thread_off, h->nthreads_max, h->thread_stride, len, &sec[4]) ||
 	    (h->nsites_max > 0 &&
-	     !section_of(h->site_off, h->nsites_max, h->site_stride, len, &sec[5])))
+	     !section_of(h->site_off, h->nsites_max, h->site_stride, len, &sec[5])) ||
+	    (h->nmodules_max > 0 &&
+	     !section_of(h->module_off, h->nmodules_max, h->module_size, len, &sec[6])))
 		return JM_SEG_EBOUNDS;
 	uint64_t end = 0;
-	for (int i = 0; i < 6; i++) {
-		for (int j = i + 1; j < 6; j++)
+	for (int i = 0; i < 7; i++) {
+		for (int j = i + 1; j < 7; j++)
 			if (overlap(&sec[i], &sec[j]))
 				return JM_SEG_EBOUNDS;
 		if (sec[i].off + sec[i].len > end)
@@ -268,17 +277,43 @@ static int copy_sites(const unsigned char *rows, struct jm_seg *s)
 	return 0;
 }
 
+/* Copies n module rows from rows (n <= nmodules_max, checked by the
+ * caller) and checks each. */
+static int copy_modules(const unsigned char *rows, uint32_t n, struct jm_seg *s)
+{
+	if (n == 0)
+		return 0;
+	s->modules = calloc(n, sizeof *s->modules);
+	if (s->modules == NULL)
+		return JM_SEG_ENOMEM;
+	memcpy(s->modules, rows, (size_t)n * sizeof *s->modules);
+	for (uint32_t i = 0; i < n; i++) {
+		struct jmstat_module *m = &s->modules[i];
+
+		if (m->start >= m->limit || m->build_id_len > JMSTAT_BUILD_ID_MAX)
+			return JM_SEG_EBOUNDS;
+		m->path[JMSTAT_MODULE_PATH - 1] = '\0';
+	}
+	s->nmodules = n;
+	return 0;
+}
+
 /* What parse() is given: the file's first bytes, and its site rows.
  * buf holds the file from offset 0 to the end of its header, class, arena
  * and bin sections and of its first nthreads thread rows (the rest need
  * not be there); len is the file's length. sites holds the site rows below
- * nsites_hw (NULL: they are in buf, at site_off), unless skip_sites. */
+ * nsites_hw (NULL: they are in buf, at site_off), unless skip_sites; and
+ * modules, the nmodules rows of a consistent read of the module table
+ * (NULL: they are in buf at module_off, as many as the header says, and
+ * consistent if its module_seq is even). */
 struct view {
 	const unsigned char *buf;
 	size_t len;
 	uint32_t nthreads;        /* thread rows to sum (clamped to nthreads_max) */
 	const unsigned char *sites;
-	bool skip_sites;          /* copy no site row (nsites stays 0) */
+	bool skip_sites;          /* copy no site or module row */
+	const unsigned char *modules;
+	uint32_t nmodules;
 	uint64_t rows_gen;        /* not 0: the arena and bin rows are as they
 	                             were at this generation; not copied */
 };
@@ -376,6 +411,21 @@ static int parse(const struct view *v, struct jm_seg *out)
 	/* site_off means something only with a table (nsites_max > 0). */
 	if (!v->skip_sites && s.hdr.nsites_hw > 0) {
 		err = copy_sites(v->sites ? v->sites : p + s.hdr.site_off, &s);
+		if (err != 0)
+			goto fail;
+	}
+	if (!v->skip_sites && s.hdr.nmodules_max > 0) {
+		uint32_t n = v->modules ? v->nmodules : s.hdr.nmodules;
+
+		if (!v->modules && (s.hdr.module_seq & 1)) {
+			err = JM_SEG_EBUSY;
+			goto fail;
+		}
+		if (n > s.hdr.nmodules_max) {
+			err = JM_SEG_EBOUNDS;
+			goto fail;
+		}
+		err = copy_modules(v->modules ? v->modules : p + s.hdr.module_off, n, &s);
 		if (err != 0)
 			goto fail;
 	}
@@ -568,6 +618,51 @@ static uint64_t rows_gen_of(const unsigned char *buf, const struct rows *set, in
 	return gen;
 }
 
+/* One consistent copy of the module table: module_seq even and the same
+ * before and after nmodules and the rows are read (the writer rebuilds the
+ * whole table under it). *rows is malloc'ed (NULL if no row). */
+static int read_modules(int fd, const struct jmstat_header *h, unsigned char **rows, uint32_t *n)
+{
+	const uint64_t seq_off = offsetof(struct jmstat_header, module_seq);
+	const uint64_t n_off = offsetof(struct jmstat_header, nmodules);
+
+	*rows = NULL;
+	*n = 0;
+	for (int i = 0; i < JM_SEG_RETRIES; i++) {
+		uint32_t before, after, count;
+		int err;
+
+		if (i > 0)
+			sched_yield();
+		if ((err = pread_full(fd, &before, sizeof before, seq_off)) != 0)
+			return err;
+		if (before & 1)
+			continue;
+		read_fence();
+		if ((err = pread_full(fd, &count, sizeof count, n_off)) != 0)
+			return err;
+		if (count > h->nmodules_max)
+			return JM_SEG_EBOUNDS;
+		if (count > 0) {
+			unsigned char *grown = realloc(*rows, (size_t)count * h->module_size);
+
+			if (grown == NULL)
+				return JM_SEG_ENOMEM;
+			*rows = grown;
+			if ((err = pread_full(fd, *rows, (size_t)count * h->module_size, h->module_off)) != 0)
+				return err;
+		}
+		read_fence();
+		if ((err = pread_full(fd, &after, sizeof after, seq_off)) != 0)
+			return err;
+		if (after == before) {
+			*n = count;
+			return 0;
+		}
+	}
+	return JM_SEG_EBUSY;
+}
+
 int jm_seg_read_fd(int fd, struct jm_seg *out)
 {
 	return jm_seg_read_fd_since(fd, 0, 0, out);
@@ -589,7 +684,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	struct stat st;
 	struct jmstat_header h;
 	struct view v;
-	unsigned char *buf = NULL, *sites = NULL;
+	unsigned char *buf = NULL, *sites = NULL, *modules = NULL;
 	size_t len, have;
 	uint64_t need;
 	int err;
@@ -660,12 +755,19 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 		    (err = settle(fd, sites, h.site_off, &site_rows, 1)) != 0)
 			goto out;
 	}
+	if (!v.skip_sites && h.nmodules_max > 0) {
+		if ((err = read_modules(fd, &h, &modules, &v.nmodules)) != 0)
+			goto out;
+		/* Not NULL even when empty: parse() then uses the count read. */
+		v.modules = modules ? modules : (const unsigned char *)"";
+	}
 	v.buf = buf;
 	v.sites = sites;
 	err = parse(&v, out);
 out:
 	free(buf);
 	free(sites);
+	free(modules);
 	return err;
 }
 

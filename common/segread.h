@@ -27,6 +27,7 @@
 #define JM_SEG_MAX_NTHREADS     JMSTAT_MAX_THREAD_ROWS
 #define JM_SEG_MAX_NSITES       JMSTAT_MAX_SITES
 #define JM_SEG_MAX_SIZE         JMSTAT_MAX_SIZE     /* bytes of one file */
+#define JM_SEG_MAX_NMODULES     JMSTAT_MAX_MODULES
 #define JM_SEG_RETRIES          100           /* re-reads of a row that keeps changing */
 
 struct jm_seg {                     /* a validated, consistent copy */
@@ -54,6 +55,12 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   at site_bins[i * (nbins + 1) + b], the
 	                                   last one large and huge */
 	uint32_t nsites;                /* = hdr.nsites_hw (0: no profile) */
+	struct jmstat_module *modules;  /* [nmodules]: the module table, as one
+	                                   consistent copy (module_seq), read
+	                                   with the sites; each start < limit,
+	                                   build_id_len <= JMSTAT_BUILD_ID_MAX,
+	                                   path NUL-terminated */
+	uint32_t nmodules;
 	uint64_t rows_gen;              /* the generation of the arena and bin rows:
 	                                   one plus the sum of their seqs, never 0.
 	                                   A writer only ever moves a row's seq up
@@ -109,7 +116,9 @@ int jm_seg_read_fd(int fd, struct jm_seg *out);
 
 /* jm_seg_read_fd() with flags: JM_SEG_NO_SITES reads no site row (sites
  * and site_bins stay NULL, nsites 0), for a reader that does not show the
- * heap profile: a process's site table may be far larger than the rest. */
+ * heap profile: a process's site table may be far larger than the rest.
+ * The module table is read with the sites (it is what gives their
+ * addresses a meaning), and skipped with them. */
 #define JM_SEG_NO_SITES 1u
 int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
 

@@ -191,6 +191,13 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 /* One symbolized frame as text: "function  file:line  (module)". */
 void jm_frame_text(char *buf, size_t size, const json_t *frame);
 
+/* -------------------------------------------------------------- pprof.c */
+
+/* Writes the raw sites reply of pid as a gzip-compressed profile.proto to
+ * file ("-": standard output), symbolized as the calling user; prints why
+ * on failure and returns -errno. */
+int jm_sites_pprof(const json_t *raw, long pid, const char *file);
+
 /* --------------------------------------------------------------- top.c */
 
 int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv);

@@ -39,7 +39,8 @@ static const char usage_text[] =
 	"  status                      the daemon jmctl talks to: socket, version,\n"
 	"                              interval, segments read and not readable\n"
 	"  sites PID [-n N]            the call sites holding the most memory (estimated\n"
-	"                              from sampled allocations), symbolized; top N (10)\n"
+	"                              from sampled allocations), symbolized; top N (10);\n"
+	"                              --pprof FILE|- writes them all in pprof's format\n"
 	"  help                        this text\n"
 	"\n"
 	"options:\n"
@@ -77,7 +78,7 @@ static const char *usage_for(const char *cmd)
 	if (strcmp(cmd, "alerts") == 0)
 		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY]\n";
 	if (strcmp(cmd, "sites") == 0)
-		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N]\n";
+		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N] [--pprof FILE|-]\n";
 	return usage_for(NULL);
 }
 

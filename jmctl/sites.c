@@ -1,6 +1,7 @@
 /*
  * sites.c: `jmctl sites PID [-n N] [--json]`, the sampled heap profile of
- * one process (docs/sites.md), and the sites of one bin for `jmctl top`.
+ * one process (docs/sites.md), and the sites of one bin for `jmctl top`;
+ * with --pprof FILE, the same profile in pprof's format (pprof.c).
  *
  * jmstatd answers {"cmd":"sites"} with raw return addresses; they are
  * symbolized here, as the user running jmctl (symbolize.c), never by the
@@ -229,7 +230,11 @@ int jm_sites_fetch(struct jm_client *c, long pid, json_t **raw)
 
 int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 {
-	const char *arg = NULL;
+	static const struct option longopts[] = {
+		{ "pprof", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *arg = NULL, *pprof = NULL;
 	long n = SITES_DEFAULT_N, pid;
 	struct jm_client c;
 	json_t *raw, *out;
@@ -237,8 +242,13 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 	int ch, err;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":n:")) != -1) {
+	while ((ch = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'P':
+			if (optarg[0] == '\0')
+				return jm_usage_error("sites", "--pprof wants a file name, or - for standard output");
+			pprof = optarg;
+			break;
 		case 'n':
 			errno = 0;
 			n = strtol(optarg, &end, 10);
@@ -246,6 +256,8 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 				return jm_usage_error("sites", "-n wants a number of sites >= 1, not '%s'", optarg);
 			break;
 		case ':':
+			if (optopt == 'P')
+				return jm_usage_error("sites", "option '--pprof' needs a file name (or -)");
 			return jm_usage_error("sites", "option '-%c' needs an argument", optopt);
 		default:
 			return jm_usage_error("sites", "unknown option '%s'", argv[optind - 1]);
@@ -267,6 +279,11 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 	jm_client_close(&c);
 	if (err)
 		return err;
+	if (pprof) {
+		err = jm_sites_pprof(raw, pid, pprof);
+		json_decref(raw);
+		return err;
+	}
 	out = jm_sites_symbolize(raw, pid, 0, (size_t)n, warn, sizeof warn);
 	json_decref(raw);
 	if (out == NULL) {

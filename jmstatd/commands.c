@@ -15,6 +15,7 @@
  * arena fields come from the X-macro list in jmstat.h.
  */
 #include "jmstatd.h"
+#include "pprof.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -877,6 +878,28 @@ static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 	for (size_t i = 0; i < nrefs && i < limit; i++)
 		json_array_append_new(arr, site_json(&seg, &refs[i]));
 	set(o, "sites", arr);
+	/* The modules the frames are in (the segment's module table): where
+	 * each executable segment is, its file and build-id, for a client that
+	 * writes the profile in pprof's format. */
+	json_t *mods = json_array();
+	char hex[24];
+	for (uint32_t i = 0; i < seg.nmodules; i++) {
+		const struct jmstat_module *m = &seg.modules[i];
+		char id[2 * JMSTAT_BUILD_ID_MAX + 1];
+		json_t *mo = json_object();
+		jm_pprof_hex(m->build_id, m->build_id_len, id);
+		set(mo, "path", json_string(m->path));
+		set(mo, "build_id", json_string(id));
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, m->start);
+		set(mo, "start", json_string(hex));
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, m->limit);
+		set(mo, "limit", json_string(hex));
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, m->offset);
+		set(mo, "offset", json_string(hex));
+		set(mo, "main", json_boolean(m->flags & JMSTAT_MODULE_MAIN));
+		json_array_append_new(mods, mo);
+	}
+	set(o, "modules", mods);
 	free(refs);
 	jm_seg_free(&seg);
 	return o;

@@ -292,6 +292,7 @@ size_t jm__stats_thread_row_size(void);
 void jm__stats_postfork_child(struct jmstat_thread *keep);
 extern bool jm__stats_pending;       /* a forked child has yet to publish */
 bool jm__stats_reserve_sites(uint32_t rows);
+bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
 void jm__stats_prefork(void);
 void jm__stats_postfork_parent(void);
@@ -338,6 +339,12 @@ static inline bool jm__prof_take(size_t size)
 		return false; /* fails with ENOMEM anyway */
 	return jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0);
 }
+
+/* ---- modules.c: the module table of the segment */
+void jm__modules_refresh(void);
+void jm__modules_prefork(void);
+void jm__modules_postfork_parent(void);
+void jm__modules_postfork_child(void);
 
 /* ---- unwind.c: stacks of sampled allocations */
 #define JM_UNWIND_MAX (JMSTAT_SITE_FRAMES + 8)

@@ -20,7 +20,8 @@
  * are built without frame pointers) through libgcc once per return address
  * and then from a cache; its first use loads libgcc_s and may allocate:
  * the thread is marked as sampling, and nested allocations are not
- * sampled. It is called with none of the allocator's locks held. The allocator's
+ * sampled. It is called with none of the allocator's locks held, and so is
+ * modules.c's refresh of the module table, which follows. The allocator's
  * own frames are those inside its code section (jm_text, named so by the
  * Makefile), and are left out.
  *
@@ -253,6 +254,8 @@ JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 	int n = jm__unwind(frames, MAX_FRAMES);
 	int skip = own_frames(frames, n);
 	int depth = n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
+	/* Before the site is published: the modules its frames are in. */
+	jm__modules_refresh();
 
 	void *p = jm__alloc_sampled(size, align, zero);
 	if (p != NULL) {
@@ -281,6 +284,20 @@ void jm__prof_free(uint32_t site, size_t size)
 	pthread_mutex_unlock(&prof_lock);
 }
 
-void jm__prof_prefork(void) { pthread_mutex_lock(&prof_lock); }
-void jm__prof_postfork_parent(void) { pthread_mutex_unlock(&prof_lock); }
-void jm__prof_postfork_child(void) { pthread_mutex_init(&prof_lock, NULL); }
+void jm__prof_prefork(void)
+{
+	jm__modules_prefork();
+	pthread_mutex_lock(&prof_lock);
+}
+
+void jm__prof_postfork_parent(void)
+{
+	pthread_mutex_unlock(&prof_lock);
+	jm__modules_postfork_parent();
+}
+
+void jm__prof_postfork_child(void)
+{
+	pthread_mutex_init(&prof_lock, NULL);
+	jm__modules_postfork_child();
+}

@@ -43,6 +43,7 @@ static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
 static uint64_t seg_backed;                   /* thread rows backed so far */
 static uint64_t sites_backed;                 /* site rows backed so far */
+static uint64_t modules_backed;               /* module rows backed so far */
 static struct jmstat_thread *snapshot_row;
 bool jm__stats_pending;
 
@@ -137,6 +138,13 @@ bool jm__stats_reserve_sites(uint32_t rows)
 {
 	return back_rows(&sites_backed, rows, jm__seg->nsites_max, jm__seg->site_off,
 	    jm__seg->site_stride);
+}
+
+/* Under modules.c's mod_lock. */
+bool jm__stats_reserve_modules(uint32_t rows)
+{
+	return back_rows(&modules_backed, rows, jm__seg->nmodules_max, jm__seg->module_off,
+	    jm__seg->module_size);
 }
 
 struct jmstat_thread *jm__stats_thread_row_get(void)
@@ -362,7 +370,12 @@ void jm__stats_init(void)
 	h.site_stride = (uint32_t)SEG_SITE_STRIDE;
 	h.site_off = align64(h.thread_off + (size_t)h.nthreads_max * h.thread_stride);
 	h.sample_bytes = jm__opt.prof_sample;
-	size_t size = (h.site_off + (size_t)h.nsites_max * h.site_stride + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	/* The module table is what makes the sites' addresses mean something
+	 * outside the process: there only with a site table. */
+	h.nmodules_max = h.nsites_max ? JM_MAX_MODULES : 0;
+	h.module_size = sizeof(struct jmstat_module);
+	h.module_off = align64(h.site_off + (size_t)h.nsites_max * h.site_stride);
+	size_t size = (h.module_off + (size_t)h.nmodules_max * h.module_size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	size_t core = (h.thread_off + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	h.total_size = size;
 	read_identity(&h);
@@ -433,6 +446,9 @@ void jm__stats_prefork(void)
 	memcpy(snapshot, jm__seg, jm__seg->thread_off);
 	memcpy(snapshot + jm__seg->site_off, (char *)jm__seg + jm__seg->site_off,
 	    (size_t)jm__seg->nsites_hw * jm__seg->site_stride);
+	/* Stable: prof.c's prefork holds modules.c's lock. */
+	memcpy(snapshot + jm__seg->module_off, (char *)jm__seg + jm__seg->module_off,
+	    (size_t)jm__seg->nmodules * jm__seg->module_size);
 	if (snapshot_row && row_in_segment(snapshot_row))
 		memcpy(snapshot + ((char *)snapshot_row - (char *)jm__seg), snapshot_row,
 		    jm__seg->thread_stride);
@@ -451,6 +467,8 @@ void jm__stats_postfork_child(struct jmstat_thread *keep)
 		memcpy(jm__seg, snapshot, sh->thread_off);
 		memcpy((char *)jm__seg + sh->site_off, snapshot + sh->site_off,
 		    (size_t)sh->nsites_hw * sh->site_stride);
+		memcpy((char *)jm__seg + sh->module_off, snapshot + sh->module_off,
+		    (size_t)sh->nmodules * sh->module_size);
 		if (keep && row_in_segment(keep))
 			memcpy(keep, snapshot + ((char *)keep - (char *)jm__seg), jm__seg->thread_stride);
 		seg_published = false;
@@ -486,14 +504,16 @@ void jm__stats_publish_child(void)
 		return;
 	}
 	/* Copy what is used (the core, the thread rows up to the high-water
-	 * mark, the sites), then map the file over the private copy. */
-	struct { uint64_t off, len; } parts[3] = {
+	 * mark, the sites, the modules), then map the file over the private
+	 * copy. */
+	struct { uint64_t off, len; } parts[4] = {
 		{ 0, h->thread_off },
 		{ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride },
 		{ h->site_off, (uint64_t)h->nsites_hw * h->site_stride },
+		{ h->module_off, (uint64_t)h->nmodules * h->module_size },
 	};
 	bool ok = true;
-	for (int i = 0; i < 3 && ok; i++) {
+	for (int i = 0; i < 4 && ok; i++) {
 		size_t done = 0;
 		while (done < parts[i].len) {
 			ssize_t w = pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
@@ -506,6 +526,7 @@ void jm__stats_publish_child(void)
 	}
 	seg_backed = h->nthreads_hw;
 	sites_backed = h->nsites_hw;
+	modules_backed = h->nmodules;
 	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		madvise(jm__seg, seg_size, MADV_DONTFORK);
 		seg_published = true;

@@ -65,6 +65,7 @@
 #define JM_MAX_ARENAS     JMSTAT_MAX_ARENAS
 #define JM_MAX_THREAD_ROWS JMSTAT_MAX_THREAD_ROWS
 #define JM_MAX_SITES      JMSTAT_MAX_SITES
+#define JM_MAX_MODULES    JMSTAT_MAX_MODULES
 _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
     "the page and chunk sizes a reader of the segment accepts");
 

@@ -21,10 +21,11 @@
  *                                                site_stride bytes, its
  *                                                nbins + 1 uint64_t
  *                                                following it
+ *   struct jmstat_module  [nmodules_max]         at module_off
  *
  * The file has its full size from the start, but only the header, class,
- * arena and bin sections are backed by memory at once; thread and site rows
- * are backed (fallocate) as they are first used, so that a process with
+ * arena and bin sections are backed by memory at once; thread, site and
+ * module rows are backed (fallocate) as they are first used, so that a process with
  * few threads and sites costs the host little. Unused rows read as zero.
  *
  * Rules (after Varnish VSM, the JVM's hsperfdata and PCP's MMV):
@@ -75,6 +76,7 @@
 #define JMSTAT_MAX_ARENAS      1024u       /* header.narenas at most */
 #define JMSTAT_MAX_THREAD_ROWS 256u        /* header.nthreads_max at most */
 #define JMSTAT_MAX_SITES       1024u       /* header.nsites_max at most */
+#define JMSTAT_MAX_MODULES     256u        /* header.nmodules_max at most */
 #define JMSTAT_MAX_HEADER      4096u       /* header.header_size at most */
 #define JMSTAT_MAX_SIZE        (8u << 20)  /* header.total_size at most (the
                                               allocator's largest is under 4 MiB) */
@@ -180,6 +182,12 @@ struct jmstat_header {
 	uint32_t bg_running;     /* 1 while the process has a background
 	                            purger thread */
 	uint32_t reserved2;
+	uint64_t module_off;     /* offset of the module table */
+	uint32_t nmodules_max;   /* rows of the module table (0: no table) */
+	uint32_t module_size;    /* sizeof(struct jmstat_module), the stride */
+	uint32_t module_seq;     /* seqlock over nmodules and the module rows:
+	                            odd while the writer rebuilds the table */
+	uint32_t nmodules;       /* module rows in use, from row 0 */
 	uint64_t reserved[3];    /* zero; room for later sections */
 };
 
@@ -281,6 +289,28 @@ struct jmstat_site {
 	uint64_t samples_live;   /* sampled objects live (not estimated) */
 	uint64_t frames[JMSTAT_SITE_FRAMES]; /* return addresses, innermost
 	                            first, the allocator's own left out */
+};
+
+/* One executable segment of a module loaded in the process (the program,
+ * a shared library, the vdso): what a reader needs to turn a return
+ * address of the site table into a file offset in a named ELF file
+ * (offset + addr - start), and to find that file again by its GNU
+ * build-id, without opening it. Written from the process's own program
+ * headers (dl_iterate_phdr), rebuilt when a library is loaded or unloaded;
+ * the whole table, with header.nmodules, is guarded by header.module_seq.
+ * The program comes first. */
+#define JMSTAT_MODULE_PATH   256
+#define JMSTAT_BUILD_ID_MAX  40
+#define JMSTAT_MODULE_MAIN   1u      /* flags: the program itself */
+struct jmstat_module {
+	uint64_t start;          /* runtime address of the segment's first page */
+	uint64_t limit;          /* runtime address just past its last page */
+	uint64_t offset;         /* file offset mapped at start */
+	uint32_t build_id_len;   /* bytes of build_id used; 0: the module has none */
+	uint32_t flags;          /* JMSTAT_MODULE_* */
+	uint8_t  build_id[JMSTAT_BUILD_ID_MAX]; /* the NT_GNU_BUILD_ID note's bytes */
+	char     path[JMSTAT_MODULE_PATH];  /* the file, NUL-terminated (truncated
+	                            if longer); the vdso's soname */
 };
 
 #undef JMSTAT_FIELD_

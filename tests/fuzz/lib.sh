@@ -74,7 +74,7 @@ fuzz_daemon_srcs() {
     fi
     daemon_srcs+=("$o")
   done
-  daemon_libs=$(pkg-config --libs libuv jansson 2>/dev/null || echo -luv -ljansson)
+  daemon_libs=$(pkg-config --libs libuv jansson zlib 2>/dev/null || echo -luv -ljansson -lz)
 }
 
 fuzz_build() {

@@ -29,7 +29,8 @@ static inline struct synth seg_case_params(void)
 {
 	struct synth p = { .nbins = JMSTAT_NBINS, .narenas = 3, .nthreads_max = 5,
 	                   .pid = 4242, .uid = 1000, .start_time = 123456,
-	                   .nsites_max = 6, .nsites_hw = 4 };
+	                   .nsites_max = 6, .nsites_hw = 4,
+	                   .nmodules_max = 5, .nmodules = 3 };
 	return p;
 }
 
@@ -50,6 +51,9 @@ static inline void sc_no_threads(struct synth *p) { p->nthreads_max = 0; }
 static inline void sc_no_sites(struct synth *p) { p->nsites_max = 0; p->nsites_hw = 0; }
 static inline void sc_sites_unused(struct synth *p) { p->nsites_hw = 0; }
 static inline void sc_sites_full(struct synth *p) { p->nsites_max = 30; p->nsites_hw = 30; }
+static inline void sc_no_modules(struct synth *p) { p->nmodules_max = 0; p->nmodules = 0; }
+static inline void sc_modules_unused(struct synth *p) { p->nmodules = 0; }
+static inline void sc_modules_full(struct synth *p) { p->nmodules_max = 9; p->nmodules = 9; }
 
 static inline void sc_exiting(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_EXITING; }
 static inline void sc_exe_unterminated(unsigned char *b, size_t *l) { memset(H(b)->exe, 'A', sizeof H(b)->exe); }
@@ -132,6 +136,21 @@ static inline void sc_site_off_wrap(unsigned char *b, size_t *l) { H(b)->site_of
 static inline void sc_site_off_unaligned(unsigned char *b, size_t *l) { H(b)->site_off -= 4; }
 static inline void sc_overlap_sites(unsigned char *b, size_t *l) { H(b)->site_off = H(b)->thread_off; }
 static inline void sc_sites_off_ignored(unsigned char *b, size_t *l) { H(b)->site_off = UINT64_MAX; H(b)->site_stride = 3; }
+static inline void sc_module_seq_odd(unsigned char *b, size_t *l) { H(b)->module_seq |= 1; }
+static inline void sc_modules_more(unsigned char *b, size_t *l) { H(b)->nmodules = H(b)->nmodules_max + 1; }
+static inline void sc_modules_huge(unsigned char *b, size_t *l) { H(b)->nmodules = UINT32_MAX; }
+static inline void sc_modules_max_huge(unsigned char *b, size_t *l) { H(b)->nmodules_max = UINT32_MAX; }
+static inline void sc_modules_max_more(unsigned char *b, size_t *l) { H(b)->nmodules_max += 1; }
+static inline void sc_module_size(unsigned char *b, size_t *l) { H(b)->module_size -= 8; }
+static inline void sc_module_off_outside(unsigned char *b, size_t *l) { H(b)->module_off = *l; }
+static inline void sc_module_off_wrap(unsigned char *b, size_t *l) { H(b)->module_off = UINT64_MAX - 7; }
+static inline void sc_module_off_unaligned(unsigned char *b, size_t *l) { H(b)->module_off -= 4; }
+static inline void sc_overlap_modules(unsigned char *b, size_t *l) { H(b)->module_off = H(b)->site_off; }
+static inline void sc_module_empty_range(unsigned char *b, size_t *l) { synth_module(b, 1)->limit = synth_module(b, 1)->start; }
+static inline void sc_module_build_id_long(unsigned char *b, size_t *l) { synth_module(b, 2)->build_id_len = JMSTAT_BUILD_ID_MAX + 1; }
+static inline void sc_module_path_unterminated(unsigned char *b, size_t *l) { memset(synth_module(b, 0)->path, 'p', JMSTAT_MODULE_PATH); }
+static inline void sc_module_junk_above(unsigned char *b, size_t *l) { memset(synth_module(b, 3), 0xff, 2 * sizeof(struct jmstat_module)); }
+static inline void sc_modules_off_ignored(unsigned char *b, size_t *l) { H(b)->module_off = UINT64_MAX; H(b)->module_size = 3; H(b)->nmodules = 77; H(b)->module_seq = 1; }
 
 #undef H
 
@@ -229,6 +248,24 @@ static const struct seg_case seg_cases[] = {
 	{ "site_off_wrap",       NULL,          sc_site_off_wrap,       JM_SEG_EBOUNDS },
 	{ "site_off_unaligned",  NULL,          sc_site_off_unaligned,  JM_SEG_EBOUNDS },
 	{ "overlap_sites",       NULL,          sc_overlap_sites,       JM_SEG_EBOUNDS },
+	{ "valid_no_modules",    sc_no_modules, NULL,                   JM_SEG_OK },
+	{ "valid_modules_unused", sc_modules_unused, NULL,              JM_SEG_OK },
+	{ "valid_modules_full",  sc_modules_full, NULL,                 JM_SEG_OK },
+	{ "no_modules_off_ignored", sc_no_modules, sc_modules_off_ignored, JM_SEG_OK },
+	{ "module_path_unterminated", NULL,     sc_module_path_unterminated, JM_SEG_OK },
+	{ "module_junk_above",   NULL,          sc_module_junk_above,   JM_SEG_OK },
+	{ "module_seq_odd",      NULL,          sc_module_seq_odd,      JM_SEG_EBUSY },
+	{ "modules_more",        NULL,          sc_modules_more,        JM_SEG_EBOUNDS },
+	{ "modules_huge",        NULL,          sc_modules_huge,        JM_SEG_EBOUNDS },
+	{ "modules_max_huge",    NULL,          sc_modules_max_huge,    JM_SEG_EBOUNDS },
+	{ "modules_max_more",    NULL,          sc_modules_max_more,    JM_SEG_EBOUNDS },
+	{ "module_size",         NULL,          sc_module_size,         JM_SEG_EBOUNDS },
+	{ "module_off_outside",  NULL,          sc_module_off_outside,  JM_SEG_EBOUNDS },
+	{ "module_off_wrap",     NULL,          sc_module_off_wrap,     JM_SEG_EBOUNDS },
+	{ "module_off_unaligned", NULL,         sc_module_off_unaligned, JM_SEG_EBOUNDS },
+	{ "overlap_modules",     NULL,          sc_overlap_modules,     JM_SEG_EBOUNDS },
+	{ "module_empty_range",  NULL,          sc_module_empty_range,  JM_SEG_EBOUNDS },
+	{ "module_build_id_long", NULL,         sc_module_build_id_long, JM_SEG_EBOUNDS },
 };
 
 #define SEG_NCASES (sizeof seg_cases / sizeof seg_cases[0])

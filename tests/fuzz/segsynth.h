@@ -17,6 +17,8 @@
  * rows when nsites_max > 0; the rows below nsites_hw hold
  * synth_site_nframes(i) frames synth_site_frame(i, f), counters
  * synth_site_value(i, field) and per-class words synth_site_bin(i, b).
+ * A module table of nmodules_max rows follows the site table when
+ * nmodules_max > 0; the rows below nmodules are synth_module_fill(i).
  *
  * Header-only, all static inline, so that each program compiles it alone.
  */
@@ -41,6 +43,8 @@ struct synth {
 	uint32_t stride_pad;     /* bytes each thread row grows by (multiple of 8) */
 	uint32_t nsites_max;     /* site rows (0: no site table) */
 	uint32_t nsites_hw;      /* site rows in use, <= nsites_max */
+	uint32_t nmodules_max;   /* module rows (0: no module table) */
+	uint32_t nmodules;       /* module rows in use, <= nmodules_max */
 };
 
 #define SYNTH_PAGE 4096u
@@ -86,9 +90,33 @@ static inline uint64_t synth_site_off(const struct synth *p)
 	return synth_thread_off(p) + (uint64_t)p->nthreads_max * synth_stride(p);
 }
 
+static inline uint64_t synth_module_off(const struct synth *p)
+{
+	return synth_site_off(p) + (uint64_t)p->nsites_max * synth_site_stride(p);
+}
+
 static inline size_t synth_size(const struct synth *p)
 {
-	return (size_t)(synth_site_off(p) + (uint64_t)p->nsites_max * synth_site_stride(p));
+	return (size_t)(synth_module_off(p) + (uint64_t)p->nmodules_max * sizeof(struct jmstat_module));
+}
+
+/* Module i: an executable segment at 0x7f0000000000 + i MiB, 64 KiB long,
+ * at file offset i x 4 KiB, with a 20-byte build-id of bytes i, i+1, ...
+ * and the path /synth/libI.so (module 0 is the program, /synth/prog). */
+static inline void synth_module_fill(struct jmstat_module *m, uint32_t i)
+{
+	memset(m, 0, sizeof *m);
+	m->start = 0x7f0000000000ull + (uint64_t)i * 0x100000;
+	m->limit = m->start + 0x10000;
+	m->offset = (uint64_t)i * 0x1000;
+	m->build_id_len = 20;
+	m->flags = i == 0 ? JMSTAT_MODULE_MAIN : 0;
+	for (uint32_t k = 0; k < 20; k++)
+		m->build_id[k] = (uint8_t)(i + k);
+	if (i == 0)
+		snprintf(m->path, sizeof m->path, "/synth/prog");
+	else
+		snprintf(m->path, sizeof m->path, "/synth/lib%u.so", (unsigned)i);
 }
 
 static inline uint32_t synth_site_nframes(uint32_t i)
@@ -189,6 +217,11 @@ static inline struct jmstat_site *synth_site(unsigned char *buf, uint32_t i)
 	                               (uint64_t)i * synth_hdr(buf)->site_stride);
 }
 
+static inline struct jmstat_module *synth_module(unsigned char *buf, uint32_t i)
+{
+	return (struct jmstat_module *)(buf + synth_hdr(buf)->module_off) + i;
+}
+
 static inline uint64_t *synth_site_bins(unsigned char *buf, uint32_t i)
 {
 	return (uint64_t *)(synth_site(buf, i) + 1);
@@ -264,6 +297,13 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 		h->sample_bytes = 524288;
 		h->sites_dropped = 7;
 	}
+	if (p->nmodules_max > 0) {
+		h->nmodules_max = p->nmodules_max;
+		h->nmodules = p->nmodules;
+		h->module_off = synth_module_off(p);
+		h->module_size = sizeof(struct jmstat_module);
+		h->module_seq = 4;
+	}
 
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		struct jmstat_class *c = synth_class(buf, b);
@@ -312,6 +352,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 		for (uint32_t b = 0; b <= p->nbins; b++)
 			synth_site_bins(buf, i)[b] = synth_site_bin(i, b);
 	}
+	for (uint32_t i = 0; i < p->nmodules && i < p->nmodules_max; i++)
+		synth_module_fill(synth_module(buf, i), i);
 }
 
 /* A malloc'ed valid segment; *len its size. */

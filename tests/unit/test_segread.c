@@ -140,6 +140,14 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 		for (uint32_t b = 0; b <= p->nbins; b++)
 			assert_int_equal(seg->site_bins[i * (p->nbins + 1) + b], synth_site_bin(i, b));
 	}
+	/* The module table, read with the sites. */
+	assert_int_equal(seg->nmodules, p->nmodules_max ? p->nmodules : 0);
+	for (uint32_t i = 0; i < seg->nmodules; i++) {
+		struct jmstat_module want;
+
+		synth_module_fill(&want, i);
+		assert_memory_equal(&seg->modules[i], &want, sizeof want);
+	}
 }
 
 static void test_valid_contents(void **state)

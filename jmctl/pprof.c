@@ -1,0 +1,190 @@
+/*
+ * pprof.c: `jmctl sites PID --pprof FILE|-`, the sampled heap profile of
+ * one process as a gzip-compressed profile.proto (common/pprof.h), for
+ * `go tool pprof`, Pyroscope or Parca (docs/pprof.md).
+ *
+ * From the daemon's raw {"cmd":"sites"} reply: every site, and the
+ * process's module table (each executable segment's file, build-id and
+ * place). Each module becomes a mapping at its runtime place (the
+ * program's first, which pprof takes for the main binary); each frame a
+ * location at its call address (return address - 1) in its mapping,
+ * symbolized here as the calling user (symbolize.c: function, file:line
+ * where debug information exists). The addresses and mappings are kept,
+ * so that pprof can symbolize the file again elsewhere, from the binaries
+ * or by build-id.
+ */
+#include "jmctl.h"
+#include "pprof.h"
+#include "symbolize.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct module {
+	uint64_t start, limit, offset;
+	const char *path, *build_id;
+	uint64_t mapping;        /* its id in the profile */
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct module *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static uint64_t hex_field(const json_t *o, const char *key)
+{
+	uint64_t v = 0;
+
+	jm_frame_parse(jm_str(o, key), &v);
+	return v;
+}
+
+static const struct module *module_at(const struct module *m, size_t n, uint64_t pc)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m[mid].start <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && pc < m[lo - 1].limit ? &m[lo - 1] : NULL;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Builds the profile of raw into p. */
+static int build(struct jm_pprof *p, const json_t *raw, long pid, struct jm_sym *sym)
+{
+	json_t *jm = json_object_get(raw, "modules"), *e, *s, *f;
+	size_t nmod = json_is_array(jm) ? json_array_size(jm) : 0, i, j;
+	struct module *mods = calloc(nmod + 1, sizeof *mods);
+	int err = -ENOMEM;
+
+	if (mods == NULL)
+		return -ENOMEM;
+	json_array_foreach(jm, i, e) {
+		mods[i] = (struct module){ hex_field(e, "start"), hex_field(e, "limit"),
+		                           hex_field(e, "offset"), jm_str(e, "path"),
+		                           jm_str(e, "build_id"), 0 };
+		/* The program first: pprof takes the first mapping for it. */
+		if (json_is_true(json_object_get(e, "main")) &&
+		    (mods[i].mapping = jm_pprof_mapping(p, mods[i].start, mods[i].limit, mods[i].offset,
+		                                        mods[i].path, mods[i].build_id)) == 0)
+			goto out;
+	}
+	for (i = 0; i < nmod; i++)
+		if (mods[i].mapping == 0 &&
+		    (mods[i].mapping = jm_pprof_mapping(p, mods[i].start, mods[i].limit, mods[i].offset,
+		                                        mods[i].path, mods[i].build_id)) == 0)
+			goto out;
+	qsort(mods, nmod, sizeof *mods, by_start);
+
+	json_array_foreach(json_object_get(raw, "sites"), i, s) {
+		uint64_t locs[JMSTAT_SITE_FRAMES];
+		size_t n = 0;
+
+		json_array_foreach(json_object_get(s, "frames"), j, f) {
+			uint64_t addr;
+			struct jm_frame fr;
+
+			if (n == JMSTAT_SITE_FRAMES || jm_frame_parse(json_string_value(f), &addr) != 0 ||
+			    addr == 0)
+				continue;
+			const struct module *m = module_at(mods, nmod, addr - 1);
+			struct jm_pprof_line line = { 0 };
+			bool named = sym && jm_sym_lookup(sym, addr, &fr) == 0;
+			if (named) {
+				line.function = fr.function;
+				line.file = fr.file;
+				line.line = fr.line;
+			}
+			locs[n] = jm_pprof_location(p, m ? m->mapping : 0, addr - 1, &line, 1);
+			if (named)
+				jm_frame_free(&fr);
+			if (locs[n++] == 0)
+				goto out;
+		}
+		if (n == 0)
+			continue;
+		err = jm_pprof_sample(p, locs, n, (uint64_t)jm_int(s, "alloc_objects"),
+		                      (uint64_t)jm_int(s, "alloc_bytes"),
+		                      (uint64_t)jm_int(s, "live_objects"),
+		                      (uint64_t)jm_int(s, "live_bytes"));
+		if (err)
+			goto out;
+	}
+	err = 0;
+out:
+	free(mods);
+	(void)pid;
+	return err;
+}
+
+int jm_sites_pprof(const json_t *raw, long pid, const char *file)
+{
+	struct jm_pprof *p = jm_pprof_new((uint64_t)jm_int(raw, "sample_bytes"), false);
+	struct jm_sym *sym = NULL;
+	unsigned char *gz = NULL;
+	size_t len = 0;
+	struct timespec ts;
+	int err, fd;
+
+	if (p == NULL) {
+		fputs("jmctl: out of memory\n", stderr);
+		return -ENOMEM;
+	}
+	err = jm_sym_open((pid_t)pid, &sym);
+	if (err)
+		fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
+		        "symbolized (pprof can symbolize it from the binaries)\n", pid, strerror(-err));
+	err = build(p, raw, pid, sym);
+	jm_sym_close(sym);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (err == 0)
+		err = jm_pprof_encode(p, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, &gz, &len);
+	jm_pprof_free(p);
+	if (err) {
+		fprintf(stderr, "jmctl: cannot build the profile: %s\n", strerror(-err));
+		return err;
+	}
+	if (strcmp(file, "-") == 0) {
+		err = write_all(STDOUT_FILENO, gz, len);
+	} else {
+		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			err = -errno;
+		} else {
+			err = write_all(fd, gz, len);
+			if (close(fd) != 0 && err == 0)
+				err = -errno;
+		}
+	}
+	free(gz);
+	if (err)
+		fprintf(stderr, "jmctl: cannot write %s: %s\n", strcmp(file, "-") ? file : "the profile",
+		        strerror(-err));
+	return err;
+}

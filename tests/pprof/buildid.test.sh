@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Profiles name each module by its GNU build-id: a stripped copy of a
+# program (no symbols, so `jmctl sites --pprof` cannot name its functions)
+# is symbolized by pprof from the unstripped binary found by build-id
+# under $PPROF_BINARY_PATH/<build-id>/, and not without it.
+# timeout: 120
+. "$(dirname "$0")/lib.sh"
+need_sites
+need_upstream_pprof
+cd "$JM_TMP"
+
+build_holders holders
+cp holders holders-stripped
+strip holders-stripped
+start_daemon
+export JMALLOC_CONF=prof_sample:65536
+TRUTH=$((24 << 20))
+start_preloaded ./holders-stripped 49152 512 3072 8192
+STRIPPED=$LAST_PID
+OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+wait_line "$OUT" '^ready$'
+wait_sampled "$STRIPPED"
+
+"$JMCTL" --socket "$SOCK" sites "$STRIPPED" --pprof stripped.pb.gz ||
+	fail "jmctl sites --pprof of the stripped copy"
+ID=$(readelf -n holders | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+[ -n "$ID" ] || fail "the test program has no build-id"
+"$PPROF" -raw stripped.pb.gz >raw.txt 2>&1 || fail "pprof -raw"
+grep -q "^1: .*/holders-stripped $ID" raw.txt || { cat raw.txt; fail "the program's mapping does not carry its build-id $ID"; }
+top stripped.pb.gz -sample_index=inuse_space >plain.json
+mkdir -p "binaries/$ID"
+cp holders "binaries/$ID/holders"
+PPROF_BINARY_PATH=$JM_TMP/binaries top stripped.pb.gz -sample_index=inuse_space >named.json
+python3 - "$TRUTH" <<'PY' || fail "the stripped copy symbolized by build-id"
+import json, sys
+truth = int(sys.argv[1])
+plain, named = json.load(open("plain.json")), json.load(open("named.json"))
+assert "hold_alpha" not in plain, sorted(plain)
+for fn in ("hold_alpha", "hold_beta"):
+    assert fn in named, sorted(named)
+    assert abs(named[fn][0] / truth - 1) <= 0.25, (fn, named[fn])
+print("named by build-id:", {k: v for k, v in named.items() if k.startswith("hold")})
+PY
+ok "a stripped copy's profile is symbolized by pprof from PPROF_BINARY_PATH/<build-id>/"
