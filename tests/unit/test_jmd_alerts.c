@@ -251,9 +251,9 @@ static void test_sparse_bin_per_bin(void **state)
 	jmdt_proc_live(d, p);
 	/* bin 32: 10% used of 2 MiB held; bin 64: 10% of 512 KiB (too small);
 	 * bin 48: 50% of 3 MiB. */
-	p->bins[1].capacity = 65536; p->bins[1].inuse = 6554;
-	p->bins[3].capacity = 8192;  p->bins[3].inuse = 819;
-	p->bins[2].capacity = 65536; p->bins[2].inuse = 32768;
+	p->bins[1].capacity = 65536; p->bins[1].inuse_runs = p->bins[1].inuse = 6554;
+	p->bins[3].capacity = 8192;  p->bins[3].inuse_runs = p->bins[3].inuse = 819;
+	p->bins[2].capacity = 65536; p->bins[2].inuse_runs = p->bins[2].inuse = 32768;
 	tick(d, 1);
 	assert_string_equal(state_of(d, "s", 100, 32, NULL), "firing");
 	assert_string_equal(state_of(d, "s", 100, 64, NULL), "none");
@@ -261,7 +261,7 @@ static void test_sparse_bin_per_bin(void **state)
 	assert_logged("alert 1 s: pid 100 (svc) bin 32: inactive -> firing: bin 32 B: 10.0% of its "
 	              "regions in use, 2.00 MiB held in runs (rule: under 25.0% with over 1.00 MiB)");
 	/* Back up past clear (25% x 1.1 = 27.5%). */
-	p->bins[1].inuse = 19661;             /* 30% */
+	p->bins[1].inuse_runs = p->bins[1].inuse = 19661;   /* 30% */
 	tick(d, 1);
 	assert_string_equal(state_of(d, "s", 100, 32, NULL), "resolved");
 }

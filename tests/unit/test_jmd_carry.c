@@ -58,7 +58,7 @@ static void test_sum_and_carry(void **state)
 	a->bins[0].nmalloc = 100; a->bins[1].nmalloc = 7;
 	b->bins[0].nmalloc = 50;
 	c->bins[0].nmalloc = 1000;
-	a->bins[0].inuse = 3; a->bins[0].capacity = 256;
+	a->bins[0].inuse_runs = a->bins[0].inuse = 3; a->bins[0].capacity = 256;
 	tick(d, 1);
 	assert_int_equal(d->metrics->nexes, 2);
 	struct metrics_exe *w = exe_find(d, "worker");
