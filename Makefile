@@ -161,7 +161,7 @@ DUNIT_OBJS = $(filter-out build/app/jmstatd/main.o build/app/jmstatd/log.o,$(D_S
 build/tests/unit/test_jmd_%: tests/unit/test_jmd_%.c tests/unit/jmd_test.h $(DUNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) -Ijmstatd -Wno-missing-prototypes -Wno-unused-function $(CFLAGS) -o $@ $< \
-	  $(DUNIT_OBJS) $(UV_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
+	  $(DUNIT_OBJS) $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
 
 API_HDRS := $(wildcard tests/api/*.h)
 
