@@ -60,6 +60,7 @@
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
+#define JMD_BUSY_GRACE_MS  10000u          /* a known writer whose rows stay mid-update keeps its last sample this long */
 #define JMD_UID_FILES_TICK 2048u         /* segment files of one uid (not root) read a tick */
 #define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
                                               rest wait for the next tick (sample.c) */
@@ -196,6 +197,8 @@ struct jmd_entry {
 	ino_t logged_ino;
 	bool ignored;            /* another user's file, which we cannot read */
 	bool deferred;           /* not read this tick: its owner's budget was spent */
+	uint64_t busy_since_ns;  /* CLOCK_MONOTONIC of the first of the reads in a row
+	                            that found its rows mid-update; 0: last read good */
 	uint64_t found_ns;       /* CLOCK_MONOTONIC when first seen */
 	uint32_t seen_scan;      /* last rescan that found the file */
 	struct jmd_proc *proc;   /* the live process, or NULL */

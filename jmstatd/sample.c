@@ -615,6 +615,20 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 	return true;
 }
 
+/* A live writer's rows can stay mid-update through every retry of one
+ * read: its thread preempted inside an update on a loaded host, or rows
+ * that change faster than they are copied. That says nothing about the
+ * process: its last sample stands, and it is dropped only when its rows
+ * have not read for JMD_BUSY_GRACE_MS in a row (a file whose seqs stay
+ * odd for ever is the hostile case). */
+static bool busy_tolerated(struct jmd_entry *e)
+{
+	uint64_t now = mono_ns();
+	if (!e->busy_since_ns)
+		e->busy_since_ns = now;
+	return now - e->busy_since_ns < (uint64_t)JMD_BUSY_GRACE_MS * 1000000u;
+}
+
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 {
 	struct jm_seg seg;
@@ -673,10 +687,15 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		jm_seg_free(&seg);
 		rc = JM_SEG_ENAME;
 	}
+	if (rc == JM_SEG_EBUSY && known && busy_tolerated(e)) {
+		d->seg_read_errors++;
+		return;     /* a busy writer: its last sample stands for now */
+	}
 	if (rc != 0) {
 		entry_bad(d, e, rc, err_no, &st);
 		return;
 	}
+	e->busy_since_ns = 0;
 
 	int pidfd;
 	rc = check_writer(d, e->proc, &seg, &st, &pidfd);

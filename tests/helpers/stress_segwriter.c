@@ -23,6 +23,10 @@
  *       grows it back, grows it past its size, puts a new file in its place
  *       by rename, or deletes it and writes it again. Prints the number of
  *       changes.
+ *   stress_segwriter seq PATH
+ *       moves the seq of the segment's first arena row on by one, in place:
+ *       an even (stable) row becomes odd (mid-update) and back, as a writer
+ *       preempted inside an update leaves it. Prints the new seq.
  */
 #include "../fuzz/segsynth.h"
 
@@ -246,13 +250,34 @@ static int cmd_churn(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_seq(const char *path)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW);
+	if (fd < 0)
+		die(path);
+	struct jmstat_header h;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		die("pread header");
+	uint32_t seq;
+	if (pread(fd, &seq, sizeof(seq), (off_t)h.arena_off) != (ssize_t)sizeof(seq))
+		die("pread seq");
+	seq++;
+	write_all(fd, (const unsigned char *)&seq, sizeof(seq), (off_t)h.arena_off);
+	close(fd);
+	printf("%u\n", seq);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "seq") == 0)
+		return cmd_seq(argv[2]);
 	if (argc >= 4 && strcmp(argv[1], "write") == 0)
 		return cmd_write(argc - 1, argv + 1);
 	if (argc >= 6 && strcmp(argv[1], "churn") == 0)
 		return cmd_churn(argc - 1, argv + 1);
 	fprintf(stderr, "usage: %s write PATH PID UID [bins=N arenas=N threads=N] [FIELD=VALUE ...]\n"
-	                "       %s churn PATH PID UID SECONDS\n", argv[0], argv[0]);
+	                "       %s churn PATH PID UID SECONDS\n"
+	                "       %s seq PATH\n", argv[0], argv[0], argv[0]);
 	return 2;
 }
