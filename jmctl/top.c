@@ -10,11 +10,17 @@
  * arrives and -d seconds have passed since the last one, and at once after
  * a key or a resize.
  *
- * In the bins view, one row is the selected bin (the arrows move it, the
- * table scrolls to keep it in sight); Enter shows, below the table, the allocation sites
- * holding the most live bytes in that size class (sites.c: one sites
- * request per process, on a connection of its own, symbolized as the
- * user), for the -p process or the largest processes of the host, and
+ * In both views one row is selected (the arrows move it, the table
+ * scrolls to keep it in sight). In the process view, Enter opens the
+ * selected process: a new stream for that pid (as -p), its bins and
+ * sites; Esc or Backspace goes back to every process. `/` filters the
+ * process view by a text found in the exe or the user. In the bins view,
+ * Enter shows, below the table, the allocation sites behind the selected
+ * size class, ranked by the bytes they keep wasted in it: the processes
+ * wasting the most in that class are found (their stats), and each site
+ * of theirs gets the share of its process's waste in the class that its
+ * live bytes there hold (the objects left in sparse runs are what keeps
+ * them); each with enough frames to tell it from the others shown.
  * Enter again closes them.
  *
  * The terminal is restored on every way out: q, Ctrl-C (SIGINT), SIGTERM,
@@ -95,6 +101,13 @@ struct top {
 
 	int sel;                     /* the selected row of the bins view */
 	long long selected_size;     /* its bin (0: none) */
+	int psel;                    /* the selected row of the process view */
+	long selected_pid;           /* its pid (0: none) */
+	bool opened;                 /* pid was opened from the process view (Esc goes back) */
+	char filter[64];             /* process view: rows whose exe or user hold it */
+	bool editing;                /* the filter is being typed */
+	char edit[64];               /* what is typed so far */
+	char note[128];              /* a line under the header until the next key */
 	json_t *sites;               /* the sites panel: [{pid, exe, bytes, site}], or NULL */
 	long long sites_size;        /* its bin */
 	char sites_note[256];        /* a line about it (errors, nothing found) */
@@ -204,7 +217,9 @@ static double hist_columns(const struct top *t, int cols, double *va, double *vb
 		if (vb[i] > *max)
 			*max = vb[i];
 	}
-	return bucket * cols;
+	/* The time the samples cover, not what the columns could: a daemon up
+	 * 61 s has 61 s to show, however wide the line. */
+	return bucket * cols < span ? bucket * cols : span;
 }
 
 /* ---------------------------------------------------------------- frame */
@@ -386,100 +401,172 @@ static void add_bins(struct top *t, struct frame *f, int width)
 		t->sel = shown ? (int)shown - 1 : 0;
 	if (shown == 0)
 		frame_add(f, LINE_PLAIN, "(no bin in use%s)", t->pid ? " in this process" : "");
-	frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
-	          t->reverse ? " (reversed)" : "");
+	else
+		frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
+		          t->reverse ? " (reversed)" : "");
 	free(bins);
 }
 
-/* The sites panel below the bins. */
+/* The sites panel below the bins: each site with the bytes it keeps
+ * wasted in the bin, its live bytes there, its process, and its frames,
+ * as many as it takes to tell it from the other sites shown (at least
+ * SITES_MIN_FRAMES). */
+#define SITES_MIN_FRAMES 4
+#define SITES_MAX_FRAMES 16
+
 static void add_sites(struct top *t, struct frame *f)
 {
-	char a[24], b[24], text[LINE_MAX_BYTES - 16];
-	json_t *e;
-	size_t i;
+	char a[24], b[24], c[24], text[LINE_MAX_BYTES - 16], other[LINE_MAX_BYTES - 16];
+	json_t *e, *e2;
+	size_t i, i2;
 
 	frame_add(f, LINE_PLAIN, "%s", "");
-	frame_add(f, LINE_BOLD, "Sites holding the %lld-byte bin (estimated live bytes; Enter closes)",
-	          t->sites_size);
+	frame_add(f, LINE_BOLD, "Sites behind the %lld-byte bin, by the bytes they keep wasted in it "
+	          "(estimated; Enter closes)", t->sites_size);
 	if (t->sites_note[0])
 		frame_add(f, LINE_PLAIN, "  %s", t->sites_note);
 	json_array_foreach(t->sites, i, e) {
-		json_t *site = json_object_get(e, "site"), *fr;
-		size_t j;
+		json_t *frames = json_object_get(json_object_get(e, "site"), "frames"), *fr;
+		size_t j, nframes = json_array_size(frames), need = SITES_MIN_FRAMES;
 
-		frame_add(f, LINE_PLAIN, "  %s in this bin, %s in all  pid %lld (%.32s)",
-		          jm_fmt_bytes(a, sizeof a, jm_num(e, "bytes")),
-		          jm_fmt_bytes(b, sizeof b, jm_num(site, "live_bytes")),
+		/* The first frame where it differs from each other site, plus one. */
+		json_array_foreach(t->sites, i2, e2) {
+			json_t *of = json_object_get(json_object_get(e2, "site"), "frames");
+			size_t k = 0;
+
+			if (i2 == i)
+				continue;
+			for (; k < nframes && k < json_array_size(of); k++) {
+				jm_frame_text(text, sizeof text, json_array_get(frames, k));
+				jm_frame_text(other, sizeof other, json_array_get(of, k));
+				if (strcmp(text, other) != 0)
+					break;
+			}
+			if (k + 1 > need)
+				need = k + 1;
+		}
+		if (need > SITES_MAX_FRAMES)
+			need = SITES_MAX_FRAMES;
+		frame_add(f, LINE_PLAIN, "  %s wasted, %s live in this bin (%s in all)  pid %lld (%.32s)",
+		          jm_fmt_bytes(a, sizeof a, jm_num(e, "wasted")),
+		          jm_fmt_bytes(b, sizeof b, jm_num(e, "bytes")),
+		          jm_fmt_bytes(c, sizeof c, jm_num(json_object_get(e, "site"), "live_bytes")),
 		          jm_int(e, "pid"), jm_str(e, "exe"));
-		json_array_foreach(json_object_get(site, "frames"), j, fr) {
-			if (j == 4)
+		json_array_foreach(frames, j, fr) {
+			if (j == need) {
+				frame_add(f, LINE_PLAIN, "      ... %zu more", nframes - j);
 				break;
+			}
 			jm_frame_text(text, sizeof text, fr);
 			frame_add(f, LINE_PLAIN, "      %s", text);
 		}
 	}
 }
 
-static int by_entry_bytes(const void *pa, const void *pb)
+static int by_entry_wasted(const void *pa, const void *pb)
 {
-	double x = jm_num(*(json_t *const *)pa, "bytes"), y = jm_num(*(json_t *const *)pb, "bytes");
+	const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	double x = jm_num(a, "wasted"), y = jm_num(b, "wasted");
+
+	if (x == y) {
+		x = jm_num(a, "bytes");
+		y = jm_num(b, "bytes");
+	}
+	return (x < y) - (x > y);
+}
+
+/* One process's part in the selected bin: its wasted and live bytes there. */
+struct bin_share {
+	long pid;
+	double wasted, live;
+};
+
+static int by_share_wasted(const void *pa, const void *pb)
+{
+	double x = ((const struct bin_share *)pa)->wasted, y = ((const struct bin_share *)pb)->wasted;
 
 	return (x < y) - (x > y);
 }
 
-/* Fetches the sites of the selected bin: of the -p process, or of the
- * largest processes of the host. */
+/* Fetches the sites behind the selected bin: the -p (or opened) process,
+ * or, of every process, the SITES_PROCS wasting the most in that bin
+ * (their stats, among the SITES_CANDIDATES wasting the most in small
+ * runs). A site's wasted bytes: its process's waste in the bin times the
+ * share of the bin's live bytes that the site holds. */
+#define SITES_CANDIDATES 16
 #define SITES_PROCS 8
 #define SITES_SHOWN 5
 static void load_sites(struct top *t)
 {
 	json_t *procs = json_object_get(t->last, "processes");
 	json_t **v, *all = json_array();
-	long pids[SITES_PROCS];
+	struct bin_share share[SITES_CANDIDATES];
 	size_t n, np = 0, i;
 	char warn[256];
+	struct jm_client c;
 
 	json_decref(t->sites);
 	t->sites = NULL;
 	t->sites_note[0] = '\0';
 	t->sites_size = t->selected_size;
+	/* Errors are told in the panel: the client's messages to stderr
+	 * would land on the curses screen. */
+	int saved = dup(STDERR_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (saved >= 0 && nul >= 0)
+		dup2(nul, STDERR_FILENO);
+	if (nul >= 0)
+		close(nul);
+	int err = jm_client_open(&c, t->o->socket);
+
+	if (err) {
+		snprintf(t->sites_note, sizeof t->sites_note, "cannot reach jmstatd: %s", strerror(-err));
+		goto restore;
+	}
 	if (t->pid) {
-		pids[np++] = t->pid;
+		share[np++] = (struct bin_share){ t->pid, 0, 0 };
 	} else {
 		v = jm_array_items(procs, &n);
-		jm_sort_json(v, n, jm_sort_find(jm_proc_sort_keys, TOP_PROC_DEFAULT_KEY), "pid", false);
-		for (i = 0; i < n && np < SITES_PROCS; i++)
-			pids[np++] = (long)jm_int(v[i], "pid");
+		jm_sort_json(v, n, jm_sort_find(jm_proc_sort_keys, "wasted"), "pid", false);
+		for (i = 0; i < n && np < SITES_CANDIDATES; i++)
+			if (jm_num(v[i], "small_wasted") > 0)
+				share[np++] = (struct bin_share){ (long)jm_int(v[i], "pid"), 0, 0 };
 		free(v);
 	}
+	/* Each candidate's waste in the bin, from its stats. */
 	for (i = 0; i < np; i++) {
-		struct jm_client c;
+		json_t *req = json_pack("{s:s,s:I}", "cmd", "stats", "pid", (json_int_t)share[i].pid);
+		json_t *r = NULL, *b;
+		size_t k;
+
+		if (jm_client_call(&c, req, &r, false) == 0) {
+			json_array_foreach(json_object_get(r, "bins"), k, b)
+				if (jm_int(b, "size") == t->sites_size) {
+					share[i].wasted = jm_num(b, "wasted_bytes");
+					share[i].live = jm_num(b, "inuse") * (double)t->sites_size;
+				}
+		}
+		json_decref(req);
+		json_decref(r);
+	}
+	qsort(share, np, sizeof(share[0]), by_share_wasted);
+	if (!t->pid) {
+		size_t keep = 0;
+
+		while (keep < np && keep < SITES_PROCS && share[keep].wasted > 0)
+			keep++;
+		np = keep;
+	}
+	for (i = 0; i < np; i++) {
 		json_t *raw, *sym, *site;
 		size_t j;
 
-		/* Errors are told in the panel: the client's messages to stderr
-		 * would land on the curses screen. */
-		int saved = dup(STDERR_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (saved >= 0 && nul >= 0)
-			dup2(nul, STDERR_FILENO);
-		if (nul >= 0)
-			close(nul);
-		int err = jm_client_open(&c, t->o->socket);
-		if (err == 0) {
-			err = jm_sites_fetch(&c, pids[i], &raw);
-			jm_client_close(&c);
-		}
-		fflush(stderr);
-		if (saved >= 0) {
-			dup2(saved, STDERR_FILENO);
-			close(saved);
-		}
+		err = jm_sites_fetch(&c, share[i].pid, &raw);
 		if (err) {
 			snprintf(t->sites_note, sizeof t->sites_note,
-			         "cannot read the sites of pid %ld: %s", pids[i], strerror(-err));
+			         "cannot read the sites of pid %ld: %s", share[i].pid, strerror(-err));
 			continue;
 		}
-		sym = jm_sites_symbolize(raw, pids[i], t->sites_size, SITES_SHOWN, warn, sizeof warn);
+		sym = jm_sites_symbolize(raw, share[i].pid, t->sites_size, SITES_SHOWN, warn, sizeof warn);
 		json_decref(raw);
 		if (!sym)
 			continue;
@@ -488,67 +575,107 @@ static void load_sites(struct top *t)
 		json_array_foreach(json_object_get(sym, "sites"), j, site) {
 			json_t *bins = json_object_get(site, "bins"), *bin;
 			size_t k;
-			double bytes = 0;
+			double bytes = 0, wasted;
 
 			json_array_foreach(bins, k, bin)
 				if (jm_int(bin, "size") == t->sites_size)
 					bytes = jm_num(bin, "live_bytes");
-			json_array_append_new(all, json_pack("{s:I,s:s,s:f,s:O}", "pid", (json_int_t)pids[i],
-			                                     "exe", jm_str(sym, "exe"), "bytes", bytes,
-			                                     "site", site));
+			wasted = share[i].live > 0 ? share[i].wasted * bytes / share[i].live : 0;
+			if (wasted > share[i].wasted)
+				wasted = share[i].wasted;
+			json_array_append_new(all, json_pack("{s:I,s:s,s:f,s:f,s:O}", "pid",
+			                                     (json_int_t)share[i].pid, "exe", jm_str(sym, "exe"),
+			                                     "bytes", bytes, "wasted", wasted, "site", site));
 		}
 		json_decref(sym);
 	}
+	jm_client_close(&c);
 	v = jm_array_items(all, &n);
 	if (n > 1)
-		qsort(v, n, sizeof *v, by_entry_bytes);
+		qsort(v, n, sizeof *v, by_entry_wasted);
 	t->sites = json_array();
 	for (i = 0; i < n && i < SITES_SHOWN; i++)
 		json_array_append(t->sites, v[i]);
 	free(v);
-	json_decref(all);
 	if (n == 0 && !t->sites_note[0])
-		snprintf(t->sites_note, sizeof t->sites_note,
+		snprintf(t->sites_note, sizeof t->sites_note, np == 0 && !t->pid ?
+		         "no process wastes bytes in this bin" :
 		         "no sampled site holds this bin (sampling off, or nothing sampled yet)");
+restore:
+	json_decref(all);
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
 }
+
+/* Whether process p passes the `/` filter: its exe or its user holds it. */
+static bool proc_match(const struct top *t, const json_t *p)
+{
+	char uid[24];
+
+	if (!t->filter[0])
+		return true;
+	snprintf(uid, sizeof(uid), "%lld", jm_int(p, "uid"));
+	return strstr(jm_str(p, "exe"), t->filter) || strstr(jm_str(p, "user"), t->filter) ||
+	       strcmp(uid, t->filter) == 0;
+}
+
+#define PROC_FIXED (7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2 + 10 + 2)
 
 static void add_procs(struct top *t, struct frame *f, int width)
 {
 	const struct jm_sort_key *k = &jm_proc_sort_keys[t->key[VIEW_PROCS]];
-	size_t n;
+	size_t n, shown = 0;
 	json_t **procs = jm_array_items(json_object_get(t->last, "processes"), &n);
-	int mw = meter_width(width, 7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2 + 2 + 10 + 2 + 8);
+	int mw = meter_width(width, PROC_FIXED + 2 + 2 + 6 + 2 + 10 + 2 + 8);
 	char meter[80];
 
 	jm_sort_json(procs, n, k, "pid", t->reverse);
-	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %-*s  %10s  %8s",
-	          "PID", "USER", "EXE", "ALLOCATED", "ACTIVE", mw + 2, "UTIL",
+	t->selected_pid = 0;
+	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %10s  %-*s  %6s  %10s  %8s",
+	          "PID", "USER", "EXE", "ALLOCATED", "ACTIVE", "MAPPED", mw + 2, "UTIL", "FRAG",
 	          "WASTED", "ALLOC/S");
 	f->first_row = f->n;
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = procs[i];
-		char al[24], ac[24], wa[24], ra[24];
+		char al[24], ac[24], ma[24], fr[24], wa[24], ra[24];
 		struct line *l;
 		double util = jm_num(p, "active") > 0 ? 1.0 - jm_num(p, "frag_ratio") : 1.0;
 
+		if (!proc_match(t, p))
+			continue;
 		jm_meter(meter, sizeof(meter), util, mw);
-		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %s  %10s  %8s",
+		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s",
 		              jm_int(p, "pid"), jm_str(p, "user"), jm_str(p, "exe"),
 		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
 		              jm_fmt_bytes(ac, sizeof(ac), jm_num(p, "active")),
+		              jm_fmt_bytes(ma, sizeof(ma), jm_num(p, "mapped")),
 		              meter,
+		              jm_fmt_pct(fr, sizeof(fr), jm_num(p, "frag_ratio")),
 		              jm_fmt_bytes(wa, sizeof(wa), jm_num(p, "small_wasted")),
 		              jm_fmt_rate(ra, sizeof(ra), jm_num(p, "alloc_rate")));
-		l->meter_off = 7 + 2 + 8 + 2 + 16 + 2 + 10 + 2 + 10 + 2;
+		l->meter_off = PROC_FIXED;
 		l->meter_len = mw + 2;
 		l->meter_ratio = util;
+		/* The selection: row psel, or the last row when psel is beyond. */
+		if ((int)shown <= t->psel)
+			t->selected_pid = (long)jm_int(p, "pid");
+		shown++;
 	}
-	f->nrows = (int)n;
+	f->nrows = (int)shown;
+	if (t->psel >= (int)shown)
+		t->psel = shown ? (int)shown - 1 : 0;
 	if (n == 0)
 		frame_add(f, LINE_PLAIN, "(no process runs with jmalloc%s)",
 		          t->pid ? "" : ", or none of yours");
-	frame_add(f, LINE_PLAIN, "%zu processes, sorted by %s%s", n, k->name,
-	          t->reverse ? " (reversed)" : "");
+	if (t->filter[0])
+		frame_add(f, LINE_PLAIN, "%zu of %zu process%s matching '%s', sorted by %s%s", shown, n,
+		          n == 1 ? "" : "es", t->filter, k->name, t->reverse ? " (reversed)" : "");
+	else
+		frame_add(f, LINE_PLAIN, "%zu process%s, sorted by %s%s", n, n == 1 ? "" : "es",
+		          k->name, t->reverse ? " (reversed)" : "");
 	free(procs);
 }
 
@@ -570,7 +697,7 @@ static void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 		snprintf(stale, sizeof(stale), "  (no update for %.0fs)", since);
 	frame_add(f, LINE_BOLD, "jmctl top - %s%s  every %gs  %s view%s", clock, stale,
 	          t->delay_s, t->view == VIEW_BINS ? "bins" : "process",
-	          t->pid ? "" : " (all processes)");
+	          t->pid ? (t->opened ? " (Esc: all processes)" : "") : " (all processes)");
 	add_totals(f, "Host:", json_object_get(t->last, "host"), true, wrap ? width : 0);
 	if (t->pid) {
 		if (proc)
@@ -579,7 +706,10 @@ static void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 			frame_add(f, LINE_BOLD, "Process %ld: not seen in this update", t->pid);
 	}
 	add_spark(t, f, width);
-	frame_add(f, LINE_PLAIN, "%s", "");
+	if (t->note[0])
+		frame_add(f, LINE_BOLD, "%s", t->note);
+	else
+		frame_add(f, LINE_PLAIN, "%s", "");
 	if (t->view == VIEW_BINS) {
 		add_bins(t, f, width);
 		if (t->sites)
@@ -633,10 +763,52 @@ static void put_clipped(int y, int x, const char *s, int nbytes, int cols)
 		mvaddnstr(y, x, s, bytes);
 }
 
+/* The key lines at the bottom, the items wrapped to the width: the short
+ * list, or with h every key. While the filter is typed, its prompt. */
+static int key_lines(const struct top *t, int cols, char out[][LINE_MAX_BYTES], int max)
+{
+	static const char *const brief[] = {
+		"q quit", "p processes/bins", "s/S sort", "r reverse", "Enter open", "/ filter",
+		"h help", NULL,
+	};
+	static const char *const full[] = {
+		"q quit", "p bins/processes", "s/S next/previous sort key", "r reverse",
+		"arrows, PgUp/PgDn select", "Enter: bins view, the sites of the bin;",
+		"process view, open the process", "Esc back to all processes",
+		"/ filter processes by exe or user", "sort bins: w wasted u util z size i inuse n runs a rate;",
+		"processes: m allocated f frag a rate", "h close", NULL,
+	};
+	const char *const *items = t->help ? full : brief;
+	int n = 0, len = 0;
+
+	if (t->editing) {
+		snprintf(out[0], LINE_MAX_BYTES, " / filter by exe or user (Enter applies, Esc cancels): %s_",
+		         t->edit);
+		return 1;
+	}
+	out[0][0] = '\0';
+	for (int i = 0; items[i] && n < max; i++) {
+		int il = (int)strlen(items[i]);
+
+		if (len > 0 && len + 2 + il > cols - 1) {
+			if (++n == max)
+				break;
+			len = 0;
+			out[n][0] = '\0';
+		}
+		len += snprintf(out[n] + len, LINE_MAX_BYTES - (size_t)len, "%s%s", len ? "  " : " ",
+		                items[i]);
+	}
+	return n < max ? n + 1 : max;
+}
+
 static void draw_curses(struct top *t, struct frame *f)
 {
-	int rows = LINES, cols = COLS, y = 0, head, foot = t->help ? 2 : 1;
+	char keys[4][LINE_MAX_BYTES];
+	int rows = LINES, cols = COLS, y = 0, head;
+	int foot = key_lines(t, cols, keys, rows > 12 ? 4 : 1);
 	bool color = has_colors() && t->o->color;
+	int *sel = t->view == VIEW_BINS ? &t->sel : &t->psel;
 
 	build_frame(t, f, cols, true);
 	erase();
@@ -645,12 +817,11 @@ static void draw_curses(struct top *t, struct frame *f)
 	int room = rows - head - foot - (f->n - head - f->nrows);
 	if (room < 1)
 		room = 1;
-	if (t->view == VIEW_BINS) {           /* keep the selected row in sight */
-		if (t->sel < t->scroll)
-			t->scroll = t->sel;
-		if (t->sel >= t->scroll + room)
-			t->scroll = t->sel - room + 1;
-	}
+	/* Keep the selected row in sight. */
+	if (*sel < t->scroll)
+		t->scroll = *sel;
+	if (*sel >= t->scroll + room)
+		t->scroll = *sel - room + 1;
 	if (t->scroll > f->nrows - room)
 		t->scroll = f->nrows - room;
 	if (t->scroll < 0)
@@ -662,7 +833,7 @@ static void draw_curses(struct top *t, struct frame *f)
 		if (i >= head && i < head + f->nrows &&
 		    (i - head < t->scroll || i - head >= t->scroll + room))
 			continue;
-		if (t->view == VIEW_BINS && i == head + t->sel && i < head + f->nrows)
+		if (i == head + *sel && i < head + f->nrows)
 			attr = A_STANDOUT;
 		else if (l->kind == LINE_BOLD)
 			attr = A_BOLD;
@@ -691,17 +862,9 @@ static void draw_curses(struct top *t, struct frame *f)
 		y++;
 	}
 	attron(A_REVERSE);
-	mvhline(rows - 1, 0, ' ', cols);
-	if (t->help) {
-		mvhline(rows - 2, 0, ' ', cols);
-		put_clipped(rows - 2, 0, " q quit  p bins/processes  s/S next/previous sort key  "
-		            "r reverse  arrows, PgUp/PgDn select a bin (processes: scroll)  "
-		            "Enter sites of the selected bin  h close", 1000, cols);
-		put_clipped(rows - 1, 0, " sort bins: w wasted u util z size i inuse n runs a rate;"
-		            " processes: m allocated f frag a rate", 1000, cols);
-	} else {
-		put_clipped(rows - 1, 0, " q quit  p processes/bins  s/S sort  r reverse  Enter sites  h help",
-		            1000, cols);
+	for (int k = 0; k < foot; k++) {
+		mvhline(rows - foot + k, 0, ' ', cols);
+		put_clipped(rows - foot + k, 0, keys[k], (int)strlen(keys[k]), cols);
 	}
 	attroff(A_REVERSE);
 	refresh();
@@ -717,27 +880,73 @@ static void set_key(struct top *t, const char *name)
 		t->key[t->view] = (int)(k - view_keys(t));
 }
 
-/* Returns true when the key asks to quit. */
-static bool handle_key(struct top *t, int ch)
+static int open_process(struct top *t, long pid);
+
+/* The filter's line editor: printable characters, Backspace, Enter
+ * applies (an empty text clears the filter), Esc cancels. */
+static void edit_key(struct top *t, int ch)
+{
+	size_t len = strlen(t->edit);
+
+	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		snprintf(t->filter, sizeof(t->filter), "%s", t->edit);
+		t->editing = false;
+		t->psel = 0;
+		t->scroll = 0;
+	} else if (ch == 27) {
+		t->editing = false;
+	} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+		if (len)
+			t->edit[len - 1] = '\0';
+	} else if (ch >= 0x20 && ch < 0x7f && len + 1 < sizeof(t->edit)) {
+		t->edit[len] = (char)ch;
+		t->edit[len + 1] = '\0';
+	}
+}
+
+/* Returns 1 when the key asks to quit, a negative errno when opening a
+ * process failed (the message is printed), else 0. */
+static int handle_key(struct top *t, int ch)
 {
 	int n = nkeys(view_keys(t));
 
+	t->note[0] = '\0';
+	if (t->editing) {
+		edit_key(t, ch);
+		return 0;
+	}
 	switch (ch) {
-	case 'q': case 'Q': return true;
+	case 'q': case 'Q': return 1;
+	case '/':
+		t->editing = true;
+		snprintf(t->edit, sizeof(t->edit), "%s", t->filter);
+		t->view = VIEW_PROCS;
+		break;
+	case 27: case KEY_BACKSPACE: case 127: case 8:
+		if (t->opened)
+			return open_process(t, 0);
+		if (t->filter[0]) {
+			t->filter[0] = '\0';
+			t->psel = 0;
+		}
+		break;
 	case 's': t->key[t->view] = (t->key[t->view] + 1) % n; break;
 	case 'S': t->key[t->view] = (t->key[t->view] + n - 1) % n; break;
 	case 'r': t->reverse = !t->reverse; break;
 	case 'p': case '\t':
 		t->view = t->view == VIEW_BINS ? VIEW_PROCS : VIEW_BINS;
 		t->scroll = 0;
-		t->sel = 0;
 		break;
 	case 'h': case '?': t->help = !t->help; break;
 	case '\n': case '\r': case KEY_ENTER:
+		if (t->view == VIEW_PROCS && t->selected_pid > 0 && !t->pid)
+			return open_process(t, t->selected_pid);
+		if (t->view == VIEW_PROCS)
+			break;
 		if (t->sites) {
 			json_decref(t->sites);
 			t->sites = NULL;
-		} else if (t->view == VIEW_BINS && t->selected_size > 0) {
+		} else if (t->selected_size > 0) {
 			load_sites(t);
 		}
 		break;
@@ -753,19 +962,17 @@ static bool handle_key(struct top *t, int ch)
 		int step = ch == KEY_UP ? -1 : ch == KEY_DOWN ? 1 :
 		           ch == KEY_PPAGE ? -LINES / 2 : ch == KEY_NPAGE ? LINES / 2 : -1000000;
 
-		if (t->view == VIEW_BINS) {   /* the selection moves, the table follows */
-			t->sel += step;
-			if (t->sel < 0)
-				t->sel = 0;
-		} else {
-			t->scroll += step;
-		}
+		int *sel = t->view == VIEW_BINS ? &t->sel : &t->psel;
+
+		*sel += step;             /* the selection moves, the table follows */
+		if (*sel < 0)
+			*sel = 0;
 		break;
 	}
 	case 12: /* Ctrl-L */ clearok(curscr, TRUE); break;
 	default: break;
 	}
-	return false;
+	return 0;
 }
 
 /* -------------------------------------------------------------- stream */
@@ -775,6 +982,13 @@ static int take_update(struct top *t)
 {
 	json_t *u = json_loads(t->c.line, 0, NULL), *src;
 
+	/* A process opened from the process view exits: back to the list
+	 * (the caller reopens every process), the live view stays. */
+	if (t->opened && t->curses_on && json_is_object(u) && !json_is_true(json_object_get(u, "ok")) &&
+	    strncmp(jm_str(u, "error"), "no such process", 15) == 0) {
+		json_decref(u);
+		return -ECHILD;
+	}
 	if (!u || !json_is_object(u) || !json_is_true(json_object_get(u, "ok"))) {
 		/* The message must reach a restored terminal, not the curses screen. */
 		json_decref(u);
@@ -837,6 +1051,87 @@ static int load_history(struct top *t)
 		hist_add(t, jm_num(s, "time"), jm_num(s, "allocated"), jm_num(s, "active"));
 	json_decref(r);
 	return 0;
+}
+
+/* The stream of t->pid (0: every process) on a new connection: the
+ * history for the sparkline, the subscription, its first update. */
+static int stream_start(struct top *t)
+{
+	json_t *req;
+	int err = jm_client_open(&t->c, t->o->socket);
+
+	if (err)
+		return err;
+	if (!t->o->json) {
+		err = load_history(t);
+		if (err)
+			return err;
+	}
+	req = json_pack("{s:s}", "cmd", "subscribe");
+	if (t->pid)
+		json_object_set_new(req, "pid", json_integer(t->pid));
+	err = jm_client_send(&t->c, req);
+	json_decref(req);
+	if (err) {
+		jm_client_report(&t->c, err, "'subscribe'");
+		return err;
+	}
+	/* The first update comes at once: a daemon that stays silent is stuck. */
+	do
+		err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
+	while (err == -EINTR && !got_signal);
+	if (got_signal)
+		return 0;
+	if (err) {
+		jm_client_report(&t->c, err, "'subscribe'");
+		return err;
+	}
+	return take_update(t);
+}
+
+/* Opens process pid from the process view (0: back to every process): a
+ * new stream, the bins view of it. What goes wrong is kept off the curses
+ * screen and printed once the terminal is restored. */
+static int open_process(struct top *t, long pid)
+{
+	FILE *errs = tmpfile();
+	int saved = dup(STDERR_FILENO), err;
+
+	fflush(stderr);
+	if (errs && saved >= 0)
+		dup2(fileno(errs), STDERR_FILENO);
+	jm_client_close(&t->c);
+	t->c.fd = -1;
+	json_decref(t->sites);
+	t->sites = NULL;
+	json_decref(t->last);
+	t->last = NULL;
+	t->hn = t->hhead = 0;
+	t->pid = pid;
+	t->opened = pid != 0;
+	t->view = pid ? VIEW_BINS : VIEW_PROCS;
+	t->sel = 0;
+	t->scroll = 0;
+	err = stream_start(t);
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (err) {
+		char buf[1024];
+		size_t got;
+
+		restore_terminal();
+		if (errs) {
+			rewind(errs);
+			while ((got = fread(buf, 1, sizeof(buf), errs)) > 0)
+				fwrite(buf, 1, got, stderr);
+		}
+	}
+	if (errs)
+		fclose(errs);
+	return err;
 }
 
 static int term_width(void)
@@ -948,7 +1243,6 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 	struct top *t = calloc(1, sizeof(*t));
 	struct frame f = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	json_t *req;
 	double last_draw = -1e9;
 	long drawn = 0;
 	int err;
@@ -973,35 +1267,8 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	atexit(restore_terminal);
 
-	err = jm_client_open(&t->c, o->socket);
-	if (err)
-		goto out;
-	if (!o->json) {
-		err = load_history(t);
-		if (err)
-			goto out;
-	}
-	req = json_pack("{s:s}", "cmd", "subscribe");
-	if (t->pid)
-		json_object_set_new(req, "pid", json_integer(t->pid));
-	err = jm_client_send(&t->c, req);
-	json_decref(req);
-	if (err) {
-		jm_client_report(&t->c, err, "'subscribe'");
-		goto out;
-	}
-	/* The first update comes at once: a daemon that stays silent is stuck. */
-	do
-		err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
-	while (err == -EINTR && !got_signal);
-	if (got_signal)
-		goto out;
-	if (err) {
-		jm_client_report(&t->c, err, "'subscribe'");
-		goto out;
-	}
-	err = take_update(t);
-	if (err)
+	err = stream_start(t);
+	if (err || got_signal)
 		goto out;
 	if (!t->batch && !o->json) {
 		err = start_curses(t);
@@ -1058,6 +1325,15 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 				if (err)
 					break;
 			}
+			if (err == -ECHILD) {
+				long gone = t->pid;
+
+				err = open_process(t, 0);
+				if (err)
+					break;
+				snprintf(t->note, sizeof(t->note), "process %ld exited", gone);
+				continue;
+			}
 			if (err) {
 				restore_terminal();
 				if (err == -EPIPE || err == -ECONNRESET)
@@ -1077,8 +1353,13 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 					redraw = true;
 					continue;
 				}
-				if (handle_key(t, ch))
+				int r2 = handle_key(t, ch);
+				if (r2 > 0)
 					goto quit;
+				if (r2 < 0) {
+					err = r2;
+					goto quit;
+				}
 				redraw = true;
 			}
 			/* Redraw for a key or a resize, and to show a stale stream. */

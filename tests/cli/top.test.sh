@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # jmctl top against the real jmstatd and a real fragmenting process:
 # -b -n N frames (header, rows, sorting, -p, values checked against the
-# JSON), --json, and the live view driven in tmux: it draws, re-sorts on a
-# key, switches to the process view, follows a resize, quits on q and on
-# Ctrl-C, and leaves the terminal as it found it (stty -g unchanged, the
-# alternate screen left), also when the daemon goes away under it.
+# JSON), an honest sparkline span, --json, and the live view driven in
+# tmux: it draws, re-sorts on a key, switches to the process view (MAPPED
+# and FRAG beside UTIL), filters it with / (exe or user), opens the
+# selected process with Enter (its bins, the sites of a bin) and goes back
+# with Esc, shows every key with h within 120 columns, follows a resize,
+# quits on q and on Ctrl-C, and leaves the terminal as it found it (stty
+# -g unchanged, the alternate screen left), also when the daemon goes away
+# under it.
 # timeout: 150
 . "$(dirname "$0")/lib.sh"
 need_daemon
 cd "$JM_TMP"
 J=("$JMCTL" --socket "$SOCK")
 
+T0=$(date +%s)
 start_daemon
 start_preloaded "$JM_HELPERS/demo_fragment" -s 64,192 -c 20000 -r 0
 FRAG=$LAST_PID
@@ -56,6 +61,19 @@ for f in frames:
     assert re.match(r"^\d+ of \d+ bins in use, sorted by wasted$", lines[title[0] + 1 + len(rows)]), lines[title[0] + 1 + len(rows)]
 EOF
 ok "top -b -n 3: three frames, host line, bins sorted by wasted"
+
+# The sparkline says the span its samples cover: never more than the
+# daemon has been up.
+up=$(( $(date +%s) - T0 + 1 ))
+span=$(sed -n 's/^ *last \([0-9ms]*\), scale .*/\1/p' frames.txt | tail -n 1)
+python3 -c "
+import re, sys
+m = re.fullmatch(r'(?:(\d+)m)?(\d+)s', sys.argv[1])
+assert m, sys.argv[1]
+s = int(m.group(1) or 0) * 60 + int(m.group(2))
+assert s <= int(sys.argv[2]), (sys.argv[1], 'up', sys.argv[2])" "$span" "$up" ||
+	fail "the sparkline says 'last $span' for a daemon up ${up}s"
+ok "the sparkline's span is the time its samples cover"
 
 # -p: one process; its bins show what stats --json says (it is idle).
 "${J[@]}" top -b -n 1 -p "$FRAG" -s size >frame_p.txt || fail "top -b -p"
@@ -144,7 +162,8 @@ wait_pane() {
 	fail "the pane never showed '$1'"
 }
 wait_rc() {
-	for _ in $(seq 100); do [ -s top.rc ] && return 0; sleep 0.1; done
+	# stty.after is written after top.rc: wait for both.
+	for _ in $(seq 100); do [ -s top.rc ] && [ -s stty.after ] && return 0; sleep 0.1; done
 	"${T[@]}" capture-pane -p -t top
 	fail "jmctl top did not exit"
 }
@@ -185,11 +204,47 @@ ok "keys re-sort: z (size), s (next key), r (reverse)"
 
 "${T[@]}" send-keys -t top p
 wait_pane 'processes, sorted by allocated'
-grep -q '^ *PID  USER  *EXE  *ALLOCATED  *ACTIVE  UTIL' pane.txt || { cat pane.txt; fail "no process title row"; }
+grep -q '^ *PID  USER  *EXE  *ALLOCATED  *ACTIVE  *MAPPED  UTIL .* FRAG  *WASTED  *ALLOC/S' pane.txt ||
+	{ cat pane.txt; fail "no process title row with MAPPED and FRAG"; }
 grep -q "^ *$FRAG  .*demo_fragment" pane.txt || { cat pane.txt; fail "process view lacks $FRAG"; }
 "${T[@]}" send-keys -t top p
 wait_pane 'bins in use, sorted by'
 ok "p switches to the process view and back"
+
+# / filters the process view by exe (or user); Enter opens the selected
+# process: its bins, the sites of a bin; Esc goes back to every process.
+"${T[@]}" send-keys -t top /
+wait_pane 'filter by exe or user'
+"${T[@]}" send-keys -t top -l fragm
+"${T[@]}" send-keys -t top Enter
+wait_pane "^2 of [0-9]* processes matching 'fragm', sorted by allocated"
+awk '/PID  USER/{t=1; next} t && /^ *[0-9]+  /{print $1, $3} t && !/^ *[0-9]+  /{t=0}' pane.txt >rows.txt
+[ "$(awk '{print $2}' rows.txt | sort -u)" = demo_fragment ] || { cat pane.txt; fail "the filter let others through"; }
+idx=$(awk -v p="$FRAG" '$1 == p {print NR - 1}' rows.txt)
+[ -n "$idx" ] || { cat pane.txt; fail "$FRAG not among the filtered rows"; }
+for _ in $(seq 1 "$idx"); do "${T[@]}" send-keys -t top Down; done
+"${T[@]}" send-keys -t top Enter
+wait_pane "^Process $FRAG (demo_fragment)"
+grep -q "bins view (Esc: all processes)$" pane.txt || { cat pane.txt; fail "the opened process's header"; }
+wait_pane 'bins in use, sorted by'
+"${T[@]}" send-keys -t top Enter
+wait_pane 'Sites behind the [0-9]*-byte bin'
+"${T[@]}" send-keys -t top Escape
+wait_pane 'process view (all processes)$'
+"${T[@]}" send-keys -t top Escape
+wait_pane '^[0-9]* processes, sorted by allocated'
+ok "/ filters by exe; Enter opens the selected process (bins, sites); Esc goes back"
+
+# h: every key, within the 120 columns of the pane.
+"${T[@]}" send-keys -t top h
+wait_pane 'h close'
+for want in 'q quit' 'Esc back to all processes' '/ filter processes by exe or user' \
+            'processes: m allocated f frag a rate'; do
+	grep -q -- "$want" pane.txt || { cat pane.txt; fail "the help lines lack '$want'"; }
+done
+"${T[@]}" send-keys -t top h p
+wait_pane 'bins in use, sorted by'
+ok "h: the keys, all of them within the width"
 
 "${T[@]}" resize-window -t top -x 90 -y 25 2>/dev/null || "${T[@]}" resize-pane -t top -x 90 -y 25
 for _ in $(seq 50); do
