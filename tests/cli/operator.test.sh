@@ -138,11 +138,13 @@ assert used < len(r["arenas"]), "every arena in use in a sleep?"
 assert "arenas: %d in use of %d\n" % (used, len(r["arenas"])) in text, (used, text)
 lines = text.splitlines()
 hdr = [i for i, l in enumerate(lines) if l.split()[:2] == ["BIN", "SIZE"]][0]
+cols = lines[hdr].split()
+runs, util = cols.index("CURRUNS"), cols.index("UTIL")
 rows = [l.split() for l in lines[hdr + 1:] if l.strip()]
-empty = [row for row in rows if row[5] == "0"]
+empty = [row for row in rows if row[runs] == "0"]
 assert empty, "no bin without runs in a sleep"
-assert all(row[6] == "-" for row in empty), empty
-assert not any(row[6] == "100.0%" for row in empty), empty
+assert all(row[util] == "-" for row in empty), empty
+assert not any(row[util] == "100.0%" for row in empty), empty
 EOF
 ok "stats -a: arenas and bins in use counted; empty bins show UTIL -"
 
