@@ -11,8 +11,10 @@
 #   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
 #   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
 #                             under a sanitizer (address|undefined|thread)
-#   make install PREFIX=/usr/local DESTDIR=   (man pages in share/man/manN,
-#                             docs and the example config in share/doc/jmalloc)
+#   make install PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc   (man pages in
+#                             share/man/manN, docs and the example config in
+#                             share/doc/jmalloc, SYSCONFDIR/jmstatd.conf if absent)
+#   make uninstall            the same variables: removes what install put
 #
 # Sources are found by wildcard: a new .c file in liballoc/, common/,
 # jmstatd/ or jmctl/ is part of its program; a new tests/unit/*.c or
@@ -253,23 +255,53 @@ stress: tests
 # The man pages (each beside its program), the docs and the example config.
 MAN_PAGES := liballoc/jmalloc.3 jmctl/jmctl.1 jmstatd/jmstatd.8 jmstatd/jmstatd.conf.5
 DOC_FILES := README.md $(sort $(wildcard docs/*.md)) jmstatd/jmstatd.conf.example
+# Where the config goes (/etc/jmstatd.conf): not under PREFIX, where
+# jmstatd(8) and the unit look for it.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+HEADERS    := jmalloc.h jmstat.h
 
+# install: the programs, the library, the headers, the units (ExecStart
+# with this PREFIX and SYSCONFDIR written in), the man pages, the docs, and
+# $(SYSCONFDIR)/jmstatd.conf from the example, unless one is there already
+# (an operator's config is never overwritten). uninstall removes what
+# install put, the config only while it is the example unchanged.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 liballoc/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.so
 	install -m 0644 liballoc/libjmalloc.a $(DESTDIR)$(PREFIX)/lib/libjmalloc.a
-	install -m 0644 liballoc/include/jmalloc.h liballoc/include/jmstat.h $(DESTDIR)$(PREFIX)/include/
-	if [ -x jmstatd/jmstatd ]; then install -m 0755 jmstatd/jmstatd $(DESTDIR)$(PREFIX)/bin/; fi
-	if [ -x jmctl/jmctl ]; then install -m 0755 jmctl/jmctl $(DESTDIR)$(PREFIX)/bin/; fi
-	if [ -f systemd/jmstatd.service ]; then install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
-	  install -m 0644 systemd/jmstatd.service systemd/jmstatd.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
+	install -m 0644 $(HEADERS:%=liballoc/include/%) $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 jmstatd/jmstatd jmctl/jmctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's#^ExecStart=/usr/local/bin/jmstatd#ExecStart=$(PREFIX)/bin/jmstatd#' \
+	    -e 's#--config /etc/jmstatd.conf#--config $(SYSCONFDIR)/jmstatd.conf#' \
+	    systemd/jmstatd.service >$(DESTDIR)$(UNITDIR)/jmstatd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/jmstatd.service
+	install -m 0644 systemd/jmstatd.socket $(DESTDIR)$(UNITDIR)/
 	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/
+	install -d $(DESTDIR)$(SYSCONFDIR)
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf ]; then \
+	  echo "$(DESTDIR)$(SYSCONFDIR)/jmstatd.conf exists: kept (the example is in $(PREFIX)/share/doc/jmalloc)"; \
+	else install -m 0644 jmstatd/jmstatd.conf.example $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/jmstatd $(DESTDIR)$(PREFIX)/bin/jmctl
+	rm -f $(DESTDIR)$(PREFIX)/lib/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.a
+	rm -f $(HEADERS:%=$(DESTDIR)$(PREFIX)/include/%)
+	rm -f $(DESTDIR)$(UNITDIR)/jmstatd.service $(DESTDIR)$(UNITDIR)/jmstatd.socket
+	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/,$(notdir $(DOC_FILES)))
+	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc 2>/dev/null || true
+	if cmp -s jmstatd/jmstatd.conf.example $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf; then \
+	  rm -f $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf ]; then \
+	  echo "$(DESTDIR)$(SYSCONFDIR)/jmstatd.conf differs from the example: kept"; fi
 
 clean:
 	rm -rf build liballoc/libjmalloc.so liballoc/libjmalloc.a jmstatd/jmstatd jmctl/jmctl
 
-.PHONY: all check tests demo bench fuzz stress install clean
+.PHONY: all check tests demo bench fuzz stress install uninstall clean
 .SECONDARY:

@@ -10,10 +10,14 @@
 # ---- the unit files
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$JM_TMP/units"
+	# The program of this build, with the config file the unit names.
+	grep -q "^ExecStart=/usr/local/bin/jmstatd --config /etc/jmstatd.conf\$" \
+		"$JM_ROOT/systemd/jmstatd.service" || die "the unit's ExecStart"
 	sed "s#^ExecStart=/usr/local/bin/jmstatd#ExecStart=$JMSTATD#" \
 		"$JM_ROOT/systemd/jmstatd.service" >"$JM_TMP/units/jmstatd.service"
 	cp "$JM_ROOT/systemd/jmstatd.socket" "$JM_TMP/units/"
-	grep -q "^ExecStart=$JMSTATD\$" "$JM_TMP/units/jmstatd.service" || die "ExecStart not found"
+	grep -q "^ExecStart=$JMSTATD --config /etc/jmstatd.conf\$" "$JM_TMP/units/jmstatd.service" ||
+		die "ExecStart not found"
 	rc=0
 	systemd-analyze verify "$JM_TMP/units/jmstatd.socket" "$JM_TMP/units/jmstatd.service" \
 		>"$JM_TMP/verify.out" 2>&1 || rc=$?
