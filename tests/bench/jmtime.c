@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	}
 	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 		     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-	fprintf(f, "%.4f %ld %d %.3f\n", wall, ru.ru_maxrss, status, cpu);
+	fprintf(f, "%.4f %ld %d %.3f %ld\n", wall, ru.ru_maxrss, status, cpu, ru.ru_minflt);
 	fclose(f);
 	return status;
 }

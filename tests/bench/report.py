@@ -5,7 +5,9 @@
 
 DIR holds `meta` (settings, notes), `allocators` (column order),
 `results.tsv` (workload, allocator, run, wall seconds, peak RSS KiB, exit
-status, CPU seconds), `failures`, and `callgrind.NAME.out` files of the fastpath program;
+status, CPU seconds, minor page faults), `idle.tsv` if the idle-return
+measurement ran (allocator, RSS KiB above start after the frees, at +2,
++12, +25 s), `failures`, and `callgrind.NAME.out` files of the fastpath program;
 it writes the instruction counts to `fastpath.tsv` (pattern, allocator,
 instructions per pair) as well.
 
@@ -92,10 +94,14 @@ def main():
     subjects = [a for a in allocs if a not in ANCHORS]
 
     times, rss, failed, workloads, single = {}, {}, set(), [], []
+    faults = {}
     cpu_share = []   # CPU time / wall time of the single-threaded workloads
     with open(os.path.join(d, "results.tsv")) as f:
         for line in f:
-            w, a, _rep, wall, kib, status, cpu = line.rstrip("\n").split("\t")
+            parts = line.rstrip("\n").split("\t")
+            w, a, _rep, wall, kib, status, cpu = parts[:7]
+            if len(parts) > 7:
+                faults.setdefault((w, a), []).append(int(parts[7]) / 1000.0)
             if w.endswith("@1t"):
                 if w not in single:
                     single.append(w)
@@ -167,6 +173,27 @@ def main():
     best_time, best_rss = best(times), best(rss)
     table("Median wall time (s); ratios of each non-anchor column to each anchor", times, 3, best_time)
     table("Peak RSS (MiB), median; ratios likewise", rss, 1, best_rss)
+    best_faults = best(faults)
+    if faults:
+        table("Minor page faults (thousands, ru_minflt), median; ratios to the anchors and the fewest",
+              faults, 1, best_faults)
+
+    # Idle return: RSS above start after the frees and later, no allocator call.
+    ipath = os.path.join(d, "idle.tsv")
+    idle = {}
+    if os.path.exists(ipath):
+        for line in open(ipath):
+            f = line.rstrip("\n").split("\t")
+            if len(f) == 5 and all(x.lstrip("-").isdigit() for x in f[1:]):
+                idle[f[0]] = [int(x) / 1024.0 for x in f[1:]]
+        if idle:
+            print("Idle return: 2 threads allocate 256 MiB of mixed sizes, free 95%, then make no")
+            print("allocator call; RSS above the process's start (MiB)")
+            print(f"{'':<14}" + "".join(h.rjust(10) for h in ("freed", "+2 s", "+12 s", "+25 s")))
+            for a in allocs:
+                if a in idle:
+                    print(f"{a:<14}" + "".join(fmt(v, 10, 1) for v in idle[a]))
+            print()
 
     # Geometric means: every column over every denominator.
     print(f"Geometric means over the {len(complete)} workloads on which every allocator succeeded "
@@ -280,6 +307,17 @@ def main():
                 ok = "MISS" if over else "met "
                 detail = ", ".join(f"{w} {r:.2f}" for w, r in over) or "none"
                 print(f"  {ok} {label}: no workload above {limit} x the best anchor (above: {detail})")
+            if faults:
+                over = [(w, med(faults, w, s) / best_faults(w)) for w in complete
+                        if med(faults, w, s) and best_faults(w) and med(faults, w, s) / best_faults(w) > 1.5]
+                ok = "MISS" if over else "met "
+                detail = ", ".join(f"{w} {r:.2f}" for w, r in over) or "none"
+                print(f"  {ok} minor faults: no workload above 1.5 x the fewest of the anchors (above: {detail})")
+            if s in idle and "jemalloc" in idle:
+                sv, jv = idle[s][3], idle["jemalloc"][3]
+                ok = "met " if sv <= jv else "MISS"
+                print(f"  {ok} idle return: {sv:.1f} MiB above start 25 s after the frees "
+                      f"(jemalloc {jv:.1f} MiB)")
             if nthreads_cfg == 2:
                 for (w, a), r in sorted(scal.items()):
                     if a == s:

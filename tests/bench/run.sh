@@ -11,7 +11,7 @@
 # callgrind. report.py prints the tables.
 #
 #   tests/bench/run.sh [--smoke] [--runs N] [--workloads a,b] [--allocators a,b]
-#                      [--threads N] [--scale X] [--[no-]scaling] [--no-callgrind]
+#                      [--threads N] [--scale X] [--[no-]scaling] [--no-callgrind] [--[no-]idle]
 #                      [--out DIR] [--list]
 #
 # The same settings as environment variables (the options win):
@@ -27,6 +27,11 @@
 #                            THREADS threads over that of one (1; 0 in smoke
 #                            mode)
 #   JM_BENCH_CALLGRIND=0     skip the callgrind fast-path counts
+#   JM_BENCH_IDLE=0|1        the idle-return measurement: every allocator at
+#                            once, idle-return (256 MiB on 2 threads, 95%
+#                            freed, then no allocator call), RSS above start
+#                            at +2, +12, +25 s (1 when no workload is
+#                            chosen or idle-return is; 0 in smoke mode)
 #   JM_BENCH_PAIRS=N         malloc+free pairs per callgrind pattern (100000)
 #   JM_BENCH_OUT=DIR         where raw results go ($JM_BUILD/bench/last)
 #   JM_BENCH_TIMEOUT=S       limit per run (300 s; 60 s in smoke mode)
@@ -54,6 +59,7 @@ sel_allocators=${JM_BENCH_ONLY:-}
 threads=${JM_BENCH_THREADS:-$(nproc)}
 scale=${JM_BENCH_SCALE:-}
 callgrind=${JM_BENCH_CALLGRIND:-1}
+idle=${JM_BENCH_IDLE:-}
 scaling=${JM_BENCH_SCALING:-}
 pairs=${JM_BENCH_PAIRS:-}
 out=${JM_BENCH_OUT:-$JM_BUILD/bench/last}
@@ -74,6 +80,8 @@ while [ $# -gt 0 ]; do
 	--threads) threads=$2; shift ;;
 	--scale) scale=$2; shift ;;
 	--no-callgrind) callgrind=0 ;;
+	--idle) idle=1 ;;
+	--no-idle) idle=0 ;;
 	--scaling) scaling=1 ;;
 	--no-scaling) scaling=0 ;;
 	--out) out=$2; shift ;;
@@ -83,6 +91,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+if [ -z "$idle" ]; then
+	idle=0
+	if [ "$smoke" != 1 ] && { [ -z "$sel_workloads" ] || [[ ",$sel_workloads," == *",idle-return,"* ]]; }; then
+		idle=1
+	fi
+fi
 if [ "$smoke" = 1 ]; then
 	: "${runs:=1}" "${scale:=0.01}" "${pairs:=20000}" "${limit:=60}" "${scaling:=0}"
 fi
@@ -153,6 +167,10 @@ sh8bench      | -                   | -              | @B@/sh8bench @T@ @S@
 cfrac         | -                   | -              | @B@/cfrac 1 @S@
 malloc-large  | -                   | -              | @B@/malloc-large 1 @S@
 mleak         | -                   | -              | @B@/mleak @T@ @S@
+purge-mixed   | -                   | -              | @B@/purge-mixed @T@ @S@
+purge-xthread | -                   | -              | @B@/purge-xthread @T@ @S@
+purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
+purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc | -              | python3 @H@/objects.py @S@
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
@@ -196,7 +214,7 @@ if [ "$list_only" = 1 ]; then
 	exit 0
 fi
 [ ${#names[@]} -gt 0 ] || { echo "run.sh: no allocator to run" >&2; exit 1; }
-[ ${#wl_names[@]} -gt 0 ] || { echo "run.sh: no workload to run" >&2; exit 1; }
+[ ${#wl_names[@]} -gt 0 ] || [ "$idle" = 1 ] || { echo "run.sh: no workload to run" >&2; exit 1; }
 
 # ----------------------------------------------------------------- build
 CC=${CC:-cc}
@@ -229,7 +247,12 @@ build_all() {
 	build sh8bench shbench.c -DSH8=1 &&
 	build cfrac cfrac.c &&
 	build malloc-large malloc_large.c &&
-	build mleak mleak.c
+	build mleak mleak.c &&
+	build purge-mixed purge_patterns.c -DPATTERN=1 &&
+	build purge-xthread purge_patterns.c -DPATTERN=2 &&
+	build purge-liveset purge_patterns.c -DPATTERN=3 &&
+	build purge-rounds purge_patterns.c -DPATTERN=4 &&
+	build idle-return idle_return.c
 }
 build_all || { echo "run.sh: building the workloads failed" >&2; exit 1; }
 
@@ -303,7 +326,7 @@ for ((rep = 1; rep <= runs; rep++)); do
 			# shellcheck disable=SC2046
 			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}" "${wl_threads[$w]}")) \
 				>"$stdout" 2>"$stdout.err"
-			read -r wall rss status cpu <"$out/time" || { wall=0; rss=0; status=255; cpu=0; }
+			read -r wall rss status cpu minflt <"$out/time" || { wall=0; rss=0; status=255; cpu=0; minflt=0; }
 			why=
 			if [ "$status" != 0 ]; then
 				why="exit status $status"
@@ -322,12 +345,36 @@ for ((rep = 1; rep <= runs; rep++)); do
 				echo "$w under $a (run $rep): $why" >>"$out/failures"
 				{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
 			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" "$cpu" >>"$out/results.tsv"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" "$cpu" "${minflt:-0}" >>"$out/results.tsv"
 			printf '[%d/%d] %-17s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
 				"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
 		done
 	done
 done
+
+# ----------------------------------------------------------- idle return
+# Every allocator at once (the processes mostly sleep): RSS above start
+# just after the frees and at +2, +12, +25 s, into idle.tsv.
+if [ "$idle" = 1 ]; then
+	pids=()
+	for a in "${names[@]}"; do
+		ie=(env)
+		[ -n "${preload[$a]}" ] && ie+=("LD_PRELOAD=${preload[$a]}")
+		while IFS= read -r v; do
+			[ -n "$v" ] && ie+=("$v")
+		done <<<"${envs[$a]}"
+		"${ie[@]}" "$bin/idle-return" >"$out/idle.$a" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	: >"$out/idle.tsv"
+	for a in "${names[@]}"; do
+		f=$out/idle.$a
+		v() { awk -v k="$1" '$1 == k { print $2 }' "$f"; }
+		printf '%s\t%s\t%s\t%s\t%s\n' "$a" "$(v freed)" "$(v at2)" "$(v at12)" "$(v at25)" >>"$out/idle.tsv"
+		echo "idle-return $a: $(tr '\n' ' ' <"$f")" >&2
+	done
+fi
 
 # ------------------------------------------------------------- callgrind
 if [ "$callgrind" = 1 ]; then
