@@ -110,11 +110,37 @@ build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=build/app/%.o)
 
+# What each program links: here only, for every build of it.
+D_LIBS = $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS)
+C_LIBS = $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(Z_LIBS)
+
 jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
-	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS) $(LDFLAGS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(D_LIBS) $(LDFLAGS)
 
 jmctl/jmctl: $(C_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
-	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(Z_LIBS) $(LDFLAGS)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(C_LIBS) $(LDFLAGS)
+
+# build/san/jmstatd and build/san/bin/jmctl: both built with AddressSanitizer
+# (and LeakSanitizer) plus UndefinedBehaviorSanitizer, every report fatal,
+# for the tests that run the daemon's and jmctl's tests again under them
+# (tests/*/sanitizers.test.sh); `make tests` builds them.
+SAN_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -fno-strict-aliasing \
+             -DJM_DEBUG=0 -pthread -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer -Iliballoc/include -Icommon
+SAN_COMMON = $(COMMON_SRCS:%.c=build/san/%.o)
+SAN_PROGRAMS = build/san/bin/jmstatd build/san/bin/jmctl
+
+build/san/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+build/san/bin/jmstatd: $(D_SRCS:%.c=build/san/%.o) $(SAN_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=address,undefined -pthread -o $@ $^ $(D_LIBS) $(LDFLAGS)
+
+build/san/bin/jmctl: $(C_SRCS:%.c=build/san/%.o) $(SAN_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=address,undefined -pthread -o $@ $^ $(C_LIBS) $(LDFLAGS)
 
 PROGRAMS = liballoc/libjmalloc.so liballoc/libjmalloc.a
 ifneq ($(D_SRCS),)
@@ -163,7 +189,7 @@ DUNIT_OBJS = $(filter-out build/app/jmstatd/main.o build/app/jmstatd/log.o,$(D_S
 build/tests/unit/test_jmd_%: tests/unit/test_jmd_%.c tests/unit/jmd_test.h $(DUNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) -Ijmstatd -Wno-missing-prototypes -Wno-unused-function $(CFLAGS) -o $@ $< \
-	  $(DUNIT_OBJS) $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
+	  $(DUNIT_OBJS) $(D_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
 
 API_HDRS := $(wildcard tests/api/*.h)
 
@@ -204,7 +230,8 @@ build/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
 
-TEST_BINS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS)
+TEST_BINS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS) \
+            $(SAN_PROGRAMS)
 SHELL_TESTS := $(sort $(wildcard tests/*/*.test.sh))
 
 tests: all $(TEST_BINS)

@@ -2,23 +2,11 @@
 # timeout: 600
 # The daemon's end-to-end tests again, against jmstatd built with
 # AddressSanitizer (and LeakSanitizer) plus UndefinedBehaviorSanitizer,
-# every report fatal. The build goes to $JM_TMP, apart from the tree's.
+# every report fatal.
 . "$(dirname "$0")/lib.sh"
-CC=${CC:-cc}
-src="$JM_ROOT/jmstatd/*.c $JM_ROOT/common/*.c"
-bin=$JM_TMP/jmstatd-san
-# shellcheck disable=SC2086
-if ! "$CC" -std=gnu11 -O1 -g -D_GNU_SOURCE -fno-strict-aliasing -pthread \
-	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-	-I"$JM_ROOT/liballoc/include" -I"$JM_ROOT/common" -o "$bin" $src \
-	$(pkg-config --libs libuv jansson 2>/dev/null || echo -luv -ljansson) 2>"$JM_TMP/cc.log"; then
-	cat "$JM_TMP/cc.log"
-	if grep -q "cannot find -lasan\|libasan\|libubsan" "$JM_TMP/cc.log"; then
-		echo "the compiler has no sanitizer runtime"
-		exit 77
-	fi
-	die "cannot build jmstatd with sanitizers"
-fi
+# The sanitized jmstatd `make tests` builds (Makefile: build/san/bin).
+bin=${JMSTATD_SAN:-${JM_BUILD:?}/san/bin/jmstatd}
+[ -x "$bin" ] || { echo "no sanitized jmstatd at $bin (make tests builds it)"; exit 77; }
 "$bin" --version >/dev/null || die "the sanitized jmstatd does not run"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86

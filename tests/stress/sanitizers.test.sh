@@ -15,26 +15,11 @@
 # (tests/daemon/sanitizers.test.sh and tests/alerts/sanitizers.test.sh run
 # the daemon's own end-to-end tests under the same sanitizers.)
 . "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-CC=${CC:-cc}
-libs_d=$(pkg-config --libs libuv jansson 2>/dev/null || echo -luv -ljansson)
-libs_c="$(pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lncursesw $(pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)"
-flags=(-std=gnu11 -O1 -g -D_GNU_SOURCE -fno-strict-aliasing -pthread
-	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-	-I"$JM_ROOT/liballoc/include" -I"$JM_ROOT/common")
-dsan=$JM_TMP/jmstatd-san
-csan=$JM_TMP/jmctl-san
-# shellcheck disable=SC2086
-if ! "$CC" "${flags[@]}" -o "$dsan" "$JM_ROOT"/jmstatd/*.c "$JM_ROOT"/common/*.c $libs_d \
-	2>"$JM_TMP/cc.log" ||
-   ! "$CC" "${flags[@]}" -o "$csan" "$JM_ROOT"/jmctl/*.c "$JM_ROOT"/common/*.c $libs_c \
-	2>>"$JM_TMP/cc.log"; then
-	cat "$JM_TMP/cc.log"
-	if grep -q "cannot find -lasan\|libasan\|libubsan" "$JM_TMP/cc.log"; then
-		echo "the compiler has no sanitizer runtime"
-		exit 77
-	fi
-	die "cannot build jmstatd and jmctl with sanitizers"
-fi
+# The sanitized programs `make tests` builds (Makefile: build/san/bin).
+dsan=${JMSTATD_SAN:-${JM_BUILD:?}/san/bin/jmstatd}
+csan=${JMCTL_SAN:-${JM_BUILD:?}/san/bin/jmctl}
+[ -x "$dsan" ] && [ -x "$csan" ] ||
+	{ echo "no sanitized jmstatd and jmctl in $(dirname "$dsan") (make tests builds them)"; exit 77; }
 "$dsan" --version >/dev/null && "$csan" --version >/dev/null || die "the sanitized programs do not run"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
