@@ -446,8 +446,10 @@ static void print_process_summary(const json_t *p)
 	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
 	const char *user = jm_str(p, "user");
 
+	char exe[JM_SAFE_EXE], who[JM_SAFE_EXE];
 	printf("process %lld (%s)  user %s  threads %lld  arenas %lld  age %s\n",
-	       jm_int(p, "pid"), jm_str(p, "exe"), user[0] ? user : "?",
+	       jm_int(p, "pid"), jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
+	       jm_safe(who, sizeof(who), user[0] ? user : "?"),
 	       jm_int(p, "nthreads"), jm_int(p, "narenas"),
 	       jm_fmt_age(a, sizeof(a), jm_num(p, "age")));
 	printf("allocated %s  active %s  mapped %s  dirty %s\n",
@@ -676,7 +678,8 @@ static void print_held_by(const json_t *a)
 			if (j == HELD_BY_FRAMES)
 				break;
 			held_frame(frame, sizeof(frame), f, j == 0);
-			printf("%s%s", j ? " < " : "", frame);
+			fputs(j ? " < " : "", stdout);
+			jm_fputs_safe(frame, stdout);
 		}
 		printf("  %s\n", jm_fmt_bytes(bytes, sizeof(bytes), jm_num(s, "live_bytes")));
 	}

@@ -6,12 +6,107 @@
  * percentages, ages as "3m12s". The table prints aligned columns separated
  * by two spaces; colour is added around the padded text, so alignment never
  * depends on escape sequences.
+ *
+ * jmctl prints no control byte it did not make: a process names itself
+ * (its exe, its files and functions in its debug information), and root
+ * reads those names in its terminal. jm_safe() writes C0 controls, DEL,
+ * C1 controls and bytes that are not UTF-8 as visible escapes; every
+ * table cell goes through it, and so does every other line that holds a
+ * string from a process (sites, alerts, stats, top). --json output is
+ * JSON, escaped by jansson.
  */
 #include "jmctl.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The length of the valid UTF-8 sequence at s (1..4), 0 if none starts
+ * there. Overlong forms, surrogates and code points above U+10FFFF are
+ * not valid. */
+static int utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	int n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+const char *jm_safe(char *buf, size_t size, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)(text ? text : "");
+	size_t o = 0;
+
+	if (size == 0)
+		return buf;
+	while (*s) {
+		char esc[8];
+		const char *piece = esc;
+		size_t len;
+		int n = utf8_seq(s);
+
+		if (n == 1 && *s >= 0x20 && *s != 0x7f) {
+			esc[0] = (char)*s;
+			len = 1;
+		} else if (n == 1 || n == 0) {
+			len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *s);
+			n = 1;
+		} else if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
+			len = (size_t)snprintf(esc, sizeof esc, "\\u00%02x", s[1]);
+		} else {
+			piece = (const char *)s;
+			len = (size_t)n;
+		}
+		if (o + len >= size)
+			break;
+		memcpy(buf + o, piece, len);
+		o += len;
+		s += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+char *jm_safe_dup(const char *text)
+{
+	size_t size = 4 * strlen(text ? text : "") + 8;   /* \xNN at most 4 per byte */
+	char *buf = malloc(size);
+
+	return buf ? (char *)jm_safe(buf, size, text) : NULL;
+}
+
+void jm_fputs_safe(const char *text, FILE *out)
+{
+	char *safe = jm_safe_dup(text);
+
+	if (safe)
+		fputs(safe, out);
+	free(safe);
+}
 
 const char *jm_fmt_count(char *buf, size_t size, double n)
 {
@@ -122,7 +217,7 @@ void jm_table_add(struct jm_table *t, const char *const *cells)
 	for (int i = 0; i < t->ncols; i++) {
 		size_t k = (size_t)t->nrows * (size_t)t->ncols + (size_t)i;
 
-		t->cells[k] = strdup(cells[i] ? cells[i] : "");
+		t->cells[k] = jm_safe_dup(cells[i] ? cells[i] : "");
 		if (!t->cells[k])
 			oom();
 		t->colors[k] = NULL;

@@ -110,6 +110,16 @@ const char *jm_fmt_rate(char *buf, size_t size, double per_sec);  /* "1.2k" ("0"
 const char *jm_fmt_pct(char *buf, size_t size, double ratio);     /* "12.3%" */
 const char *jm_fmt_age(char *buf, size_t size, double seconds);   /* "3m12s", "2h05m", "4d03h" */
 
+/* text made safe for a terminal into buf (size bytes, NUL-terminated, cut
+ * if it must): C0 controls and DEL as \xNN, C1 controls as \u00NN, bytes
+ * that are not valid UTF-8 as \xNN; the rest as it is. Returns buf. Every
+ * string that came from a process goes through it before it is printed
+ * (table cells do by themselves). */
+const char *jm_safe(char *buf, size_t size, const char *text);
+char *jm_safe_dup(const char *text);           /* malloc'd; NULL if out of memory */
+#define JM_SAFE_EXE 260   /* jm_safe() of an exe name (64 bytes) or a user name */
+void jm_fputs_safe(const char *text, FILE *out);
+
 /* JSON accessors that tolerate absent fields (0, "" or -1). */
 double jm_num(const json_t *obj, const char *key);
 long long jm_int(const json_t *obj, const char *key);

@@ -5,7 +5,11 @@
  *
  * jmstatd answers {"cmd":"sites"} with raw return addresses; they are
  * symbolized here, as the user running jmctl (symbolize.c), never by the
- * daemon. The result is one JSON object,
+ * daemon. Root never parses another user's files with its privileges:
+ * the process's maps, ELF files and debug information are read in a
+ * child that has become the process's user (setgroups, setresgid,
+ * setresuid: no capability left, no_new_privs) and sends its result back
+ * through a pipe as JSON; if that child fails, the frames stay addresses. The result is one JSON object,
  *   {"pid", "exe", "sample_bytes", "sites_dropped", "sites": [{"frames":
  *    [{"function", "module", "file", "line", "address", "offset"}],
  *    "id", "live_bytes", "live_objects", "alloc_bytes", "alloc_objects",
@@ -17,16 +21,31 @@
 #include "symbolize.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SITES_DEFAULT_N 10
 
+/* A name from debug information as a JSON string; one that is not UTF-8
+ * (which JSON cannot hold) is written with jm_safe()'s escapes. */
 static json_t *jstr_or_null(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (!j) {
+		char *safe = jm_safe_dup(s);
+		j = safe ? json_string(safe) : NULL;
+		free(safe);
+	}
+	return j ? j : json_null();
 }
 
 static json_t *frame_json(struct jm_sym *sym, const char *text)
@@ -89,8 +108,8 @@ static int by_bytes(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size_t max,
-                           char *warn, size_t warn_size)
+static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, size_t max,
+                              bool with_symbols, char *warn, size_t warn_size)
 {
 	json_t *out = json_object(), *sites = json_array(), *s;
 	json_t *raw_sites = json_object_get(raw, "sites");
@@ -119,7 +138,7 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	if (kept > max)
 		kept = max;
 
-	err = kept ? jm_sym_open((pid_t)pid, &sym) : 0;
+	err = kept && with_symbols ? jm_sym_open((pid_t)pid, &sym) : 0;
 	if (err && warn_size)
 		snprintf(warn, warn_size, "cannot read /proc/%ld/maps (%s): frames left as addresses",
 		         pid, strerror(-err));
@@ -151,6 +170,137 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	return out;
 }
 
+/* The real uid and gid of process pid, and whether any of its uids is
+ * not root; -1 if /proc cannot tell. */
+static int process_ids(long pid, uid_t *uid, gid_t *gid, bool *not_root)
+{
+	char path[64], buf[4096];
+	unsigned long u[4], g[4];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *ul = strstr(buf, "\nUid:"), *gl = strstr(buf, "\nGid:");
+	if (!ul || !gl || sscanf(ul + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
+	    sscanf(gl + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
+		return -1;
+	*uid = (uid_t)u[0];
+	*gid = (gid_t)g[0];
+	*not_root = u[0] || u[1] || u[2] || u[3];
+	return 0;
+}
+
+/* Symbolizes in a child running as uid:gid; the result comes back as JSON
+ * on a pipe (with the child's warning in "warn"). NULL if the child could
+ * not become that user or did not answer. */
+static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
+                            long long bin_size, size_t max, char *warn, size_t warn_size)
+{
+	int fds[2];
+	pid_t child;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return NULL;
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (child == 0) {
+		char cwarn[256] = "";
+		close(fds[0]);
+		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    geteuid() != uid || uid == 0)
+			_exit(2);
+		json_t *out = symbolize_here(raw, pid, bin_size, max, true, cwarn, sizeof cwarn);
+		if (out && cwarn[0])
+			json_object_set_new(out, "warn", json_string(cwarn));
+		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+		size_t len = text ? strlen(text) : 0, off = 0;
+		while (off < len) {
+			ssize_t w = write(fds[1], text + off, len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(3);
+			off += (size_t)w;
+		}
+		_exit(text ? 0 : 4);
+	}
+	close(fds[1]);
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	bool ok = true;
+	for (;;) {
+		if (cap - len < 65536) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap ? cap * 2 : 131072) : NULL;
+			if (!nb) {
+				ok = false;
+				break;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 131072;
+		}
+		ssize_t n = read(fds[0], buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	json_t *out = NULL;
+	if (ok && buf && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		out = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_object(out)) {
+		json_decref(out);
+		return NULL;
+	}
+	if (warn_size)
+		snprintf(warn, warn_size, "%s", jm_str(out, "warn"));
+	json_object_del(out, "warn");
+	return out;
+}
+
+json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size_t max,
+                           char *warn, size_t warn_size)
+{
+	uid_t uid;
+	gid_t gid;
+	bool not_root;
+
+	if (geteuid() != 0)
+		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
+	/* Root: its own processes as itself; another user's as that user. */
+	if (process_ids(pid, &uid, &gid, &not_root) != 0)
+		return symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
+	if (!not_root)
+		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
+	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size);
+	if (out)
+		return out;
+	out = symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
+	if (warn_size)
+		snprintf(warn, warn_size, "could not symbolize as uid %u, the owner of process %ld: "
+		         "frames left as addresses", (unsigned)uid, pid);
+	return out;
+}
+
 void jm_frame_text(char *buf, size_t size, const json_t *f)
 {
 	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
@@ -173,12 +323,13 @@ void jm_frame_text(char *buf, size_t size, const json_t *f)
 static void print_sites(const json_t *out)
 {
 	json_t *sites = json_object_get(out, "sites"), *s;
-	char a[24], b[24], c[24], line[1024];
+	char a[24], b[24], c[24], line[1024], exe[JM_SAFE_EXE];
 	size_t i;
 
 	printf("pid %lld (%s): %zu site%s by estimated live bytes; one allocation sampled per %s "
 	       "allocated on average",
-	       jm_int(out, "pid"), jm_str(out, "exe"), json_array_size(sites),
+	       jm_int(out, "pid"), jm_safe(exe, sizeof(exe), jm_str(out, "exe")),
+	       json_array_size(sites),
 	       json_array_size(sites) == 1 ? "" : "s",
 	       jm_fmt_bytes(a, sizeof a, jm_num(out, "sample_bytes")));
 	if (jm_int(out, "sites_dropped") > 0)
@@ -214,7 +365,9 @@ static void print_sites(const json_t *out)
 		}
 		json_array_foreach(json_object_get(s, "frames"), j, f) {
 			jm_frame_text(line, sizeof line, f);
-			printf("    %s\n", line);
+			fputs("    ", stdout);
+			jm_fputs_safe(line, stdout);
+			putchar('\n');
 		}
 	}
 }

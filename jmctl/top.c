@@ -248,9 +248,14 @@ static struct line *frame_add(struct frame *f, enum line_kind kind, const char *
 	l->kind = kind;
 	l->meter_off = l->meter_len = -1;
 	l->meter_ratio = 0;
+	char raw[sizeof(l->text)];
 	va_start(ap, fmt);
-	vsnprintf(l->text, sizeof(l->text), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* A name from a process (exe, function, file) never reaches the
+	 * terminal as a control byte; the callers that place a meter by
+	 * column made their strings safe already, so nothing moves. */
+	jm_safe(l->text, sizeof(l->text), raw);
 	return l;
 }
 
@@ -314,7 +319,9 @@ static void add_totals(struct frame *f, const char *label, const json_t *h, bool
 
 		snprintf(fields[n++], 64, "%s %lld process%s", label, np, np == 1 ? "" : "es");
 	} else {
-		snprintf(fields[n++], 64, "%s %lld (%.32s)", label, jm_int(h, "pid"), jm_str(h, "exe"));
+		char exe[JM_SAFE_EXE];
+		snprintf(fields[n++], 64, "%s %lld (%.32s)", label, jm_int(h, "pid"),
+		         jm_safe(exe, sizeof(exe), jm_str(h, "exe")));
 	}
 	snprintf(fields[n++], 64, "allocated %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "allocated")));
 	snprintf(fields[n++], 64, "active %s", jm_fmt_bytes(a, sizeof(a), jm_num(h, "active")));
@@ -640,7 +647,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 	f->first_row = f->n;
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = procs[i];
-		char al[24], ac[24], ma[24], fr[24], wa[24], ra[24];
+		char al[24], ac[24], ma[24], fr[24], wa[24], ra[24], exe[JM_SAFE_EXE], user[JM_SAFE_EXE];
 		struct line *l;
 		double util = jm_num(p, "active") > 0 ? 1.0 - jm_num(p, "frag_ratio") : 1.0;
 
@@ -648,7 +655,8 @@ static void add_procs(struct top *t, struct frame *f, int width)
 			continue;
 		jm_meter(meter, sizeof(meter), util, mw);
 		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s",
-		              jm_int(p, "pid"), jm_str(p, "user"), jm_str(p, "exe"),
+		              jm_int(p, "pid"), jm_safe(user, sizeof(user), jm_str(p, "user")),
+		              jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
 		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
 		              jm_fmt_bytes(ac, sizeof(ac), jm_num(p, "active")),
 		              jm_fmt_bytes(ma, sizeof(ma), jm_num(p, "mapped")),

@@ -576,6 +576,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
  * once (stricter, never looser). */
 #define BUDGET_SLOTS 64u
 #define BUDGET_PROBE 8u
+#define BUDGET_LOG_MS 10000u
 struct jmd_uid_budget {
 	uint32_t uid;
 	uint32_t tick;           /* the tick the counts are of; another: empty */
@@ -607,10 +608,23 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 {
 	if (!b || (b->files < JMD_UID_FILES_TICK && b->bytes < JMD_UID_BYTES_TICK))
 		return false;
+	/* Once a tick per uid at most, and one line every BUDGET_LOG_MS in
+	 * all: its own budget, not the bad segments' (which the same files
+	 * may have spent). */
+	static uint64_t last_ns;
+	static unsigned long left_out;
 	if (!b->logged) {
 		b->logged = true;
-		bad_log("uid %u: %u segment files (%.1f MiB) read this tick, its budget: the others "
-		        "wait for the next tick", (unsigned)b->uid, b->files, b->bytes / 1048576.0);
+		uint64_t now = mono_ns();
+		if (last_ns && now - last_ns < BUDGET_LOG_MS * 1000000ull) {
+			left_out++;
+		} else {
+			jmd_log("uid %u: %u segment files (%.1f MiB) read this tick, its budget: the "
+			        "others wait for the next tick (%lu lines like this left out before)",
+			        (unsigned)b->uid, b->files, b->bytes / 1048576.0, left_out);
+			left_out = 0;
+			last_ns = now;
+		}
 	}
 	return true;
 }

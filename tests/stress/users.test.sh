@@ -15,7 +15,13 @@
 #     65,536 sites and one with the allocator's 1,024 (its `sites` asked
 #     three times by clients that never read), 2,100 junk files: refused
 #     or read within their owner's budget; root's ps answers, the daemon's
-#     peak RSS stays under 256 MiB.
+#     peak RSS stays under 256 MiB;
+#  4. terminal injection: nobody's program named with escape bytes, whose
+#     debug information names its source file with them, fragments its
+#     heap: root's `jmctl ps`, `sites` and `alerts` print no control byte
+#     (the names escaped, --json valid JSON), and root's jmctl reads that
+#     program's files as nobody: a copy nobody cannot read stays
+#     unsymbolized.
 # Needs root (to be root and nobody) and setpriv.
 . "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
 [ "$(id -u)" -eq 0 ] || { echo "needs root to run as root and as nobody"; exit 77; }
@@ -26,7 +32,14 @@ PY3=/usr/bin/python3
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 # nobody reaches the socket (0666) through the test's directory.
 chmod 755 "$JM_TMP"
-jmd_start --client-idle 3 --metrics 127.0.0.1:0
+cat >"$JM_TMP/rules.conf" <<EOF
+[rule frag]
+kind = fragmentation
+ratio = 0.3
+min_wasted = 8MiB
+for = 400ms
+EOF
+jmd_start --client-idle 3 --metrics 127.0.0.1:0 --config "$JM_TMP/rules.conf"
 for i in $(seq 1 100); do grep -q "metrics: serving" "$JMD_LOG" && break; sleep 0.05; done
 METRICS_URL=$(sed -n 's/.*metrics: serving \(http:[^ ]*\).*/\1/p' "$JMD_LOG" | head -n 1)
 [ -n "$METRICS_URL" ] || die "no metrics address in the log"
@@ -203,5 +216,66 @@ timeout 20 "$JMCTL" --socket "$JMD_SOCK" --json sites "$SITES_PID" >"$JM_TMP/sit
 	die "root's sites of the 1,024-site process"
 echo "ok 3: stall and bloat"
 kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
+
+# ---------------------------------------------------------------- 4. terminal injection
+mkdir -p "$JM_TMP/pub"
+cp "$JMALLOC_LIB" "$JM_TMP/pub/libjmalloc.so"
+{
+	printf '#line 1 "\033]0;OWNED\007\033[2J\033[31m\302\233evil\377.c"\n'
+	cat "$JM_ROOT/tests/stress/evil_names.c"
+} >"$JM_TMP/evil.c"
+EVIL=$'ev\033[2Jil\x9b'
+cc -O2 -g -o "$JM_TMP/pub/$EVIL" "$JM_TMP/evil.c" 2>"$JM_TMP/cc.err" || die "cannot build evil.c"
+cp "$JM_TMP/pub/$EVIL" "$JM_TMP/pub/hidden"
+chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/libjmalloc.so" "$JM_TMP/pub/$EVIL"
+chmod 711 "$JM_TMP/pub/hidden"       # nobody may run it, not read it
+start_nobody() {
+	"${NOBODY[@]}" env JMALLOC_CONF=prof_sample:65536 JMALLOC_STATS_DIR="$JMD_STATS" \
+		LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" "$JM_TMP/pub/$1" >"$JM_TMP/$2.out" 2>&1 &
+}
+start_nobody "$EVIL" evil
+PID_EVIL=$!
+start_nobody hidden hidden
+PID_HIDDEN=$!
+export PID_EVIL PID_HIDDEN
+jmd_py - <<'PY' || die "terminal injection"
+from jmd import *
+import subprocess
+JMCTL = os.environ["JMCTL"]
+def run(*args):
+    r = subprocess.run([JMCTL, "--socket", SOCK] + list(args), capture_output=True, timeout=30)
+    check(r.returncode == 0, "jmctl %s: exit %d: %r" % (" ".join(args), r.returncode, r.stderr))
+    return r.stdout, r.stderr
+def clean(what, out):
+    text = out.decode("utf-8")          # valid UTF-8, or this raises
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+    check(not bad, "%s printed control characters %r:\n%s" % (what, bad[:8], text[:2000]))
+    return text
+evil, hidden = int(os.environ["PID_EVIL"]), int(os.environ["PID_HIDDEN"])
+wait_until(lambda: {evil, hidden} <= set(ps_pids()), "nobody's programs in ps")
+def firing():
+    return [a for a in request({"cmd": "alerts"})["alerts"]
+            if a["pid"] == evil and a["state"] == "firing" and a.get("sites")]
+wait_until(firing, "the fragmentation alert of nobody's program", timeout=60)
+ps = clean("jmctl ps", run("ps")[0])
+check("[2Jil" in ps, "nobody's program is not in root's ps:\n" + ps)
+sites = clean("jmctl sites", run("sites", str(evil))[0])
+check("fragment_here" in sites, "nobody's program not symbolized:\n" + sites)
+check("\\x1b]0;OWNED\\x07\\x1b[2J\\x1b[31m\\u009bevil\\xff.c" in sites,
+      "the file name is not shown escaped:\n" + sites)
+js = json.loads(run("--json", "sites", str(evil))[0])
+files = {f["file"] for s in js["sites"] for f in s["frames"] if f.get("file")}
+check(any("OWNED" in f for f in files), "--json: files %r" % files)
+alerts = clean("jmctl alerts", run("alerts")[0])
+check("fragment_here" in alerts, "the alert does not name the site:\n" + alerts)
+out, err = run("sites", str(hidden))
+clean("jmctl sites (unreadable program)", out)
+check("fragment_here" not in out.decode(),
+      "root symbolized a program its owner cannot read:\n%s" % out.decode())
+print("nobody's program: escaped in ps, sites and alerts; its unreadable copy: %s"
+      % err.decode().strip())
+PY
+kill "$PID_EVIL" "$PID_HIDDEN"
+echo "ok 4: terminal injection"
 
 jmd_stop
