@@ -226,7 +226,7 @@ build/tests/unit-ubsan/%: tests/unit/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
 	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 \
 	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
 
-build/tests/helpers/%: tests/helpers/%.c
+build/tests/helpers/%: tests/helpers/%.c $(wildcard tests/fuzz/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
 
