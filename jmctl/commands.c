@@ -486,7 +486,7 @@ static void print_purging(const json_t *p)
 	       jm_fmt_bytes(b2, sizeof(b2), retained), nreuse, nunmap,
 	       json_is_true(json_object_get(p, "bg_running")) ? "running" : "off");
 	if (json_is_true(json_object_get(p, "bg_running")))
-		printf(" (%lld wakes)", jm_int(p, "bg_wakes"));
+		printf(" (%lld wake%s)", jm_int(p, "bg_wakes"), jm_int(p, "bg_wakes") == 1 ? "" : "s");
 	printf("\n");
 }
 

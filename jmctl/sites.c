@@ -333,7 +333,8 @@ static void print_sites(const json_t *out)
 	       json_array_size(sites) == 1 ? "" : "s",
 	       jm_fmt_bytes(a, sizeof a, jm_num(out, "sample_bytes")));
 	if (jm_int(out, "sites_dropped") > 0)
-		printf("; %lld samples dropped (site table full)", jm_int(out, "sites_dropped"));
+		printf("; %lld sample%s dropped (site table full)", jm_int(out, "sites_dropped"),
+		       jm_int(out, "sites_dropped") == 1 ? "" : "s");
 	putchar('\n');
 	if (jm_int(out, "sample_bytes") == 0)
 		puts("(sampling is off in this process: JMALLOC_CONF=prof_sample:0)");

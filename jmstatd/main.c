@@ -279,8 +279,8 @@ static void on_signal(uv_signal_t *h, int signum)
 		jmd_sd_notify("READY=1");
 		return;
 	}
-	jmd_log("%s: closing %zu clients and exiting", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-	        d->nclients);
+	jmd_log("%s: closing %zu client%s and exiting", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+	        d->nclients, d->nclients == 1 ? "" : "s");
 	shutdown_daemon(d);
 }
 

@@ -879,8 +879,9 @@ void jmd_tick_end(struct jmd *d)
 
 	d->tick_ms = (double)(uv_hrtime() - d->tick_t0) / 1e6;
 	if (d->tick_ms > d->opt.interval_ms && !d->late) {
-		jmd_log("sampling %zu segments took %.0f ms, more than the %u ms interval: "
-		        "the interval is stretched", d->nentries, d->tick_ms, d->opt.interval_ms);
+		jmd_log("sampling %zu segment%s took %.0f ms, more than the %u ms interval: "
+		        "the interval is stretched", d->nentries, d->nentries == 1 ? "" : "s",
+		        d->tick_ms, d->opt.interval_ms);
 		d->late = true;
 	} else if (d->late && d->tick_ms < 0.8 * d->opt.interval_ms) {
 		jmd_log("sampling takes %.0f ms again, within the %u ms interval",

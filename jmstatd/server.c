@@ -437,8 +437,8 @@ static void on_idle_timer(uv_timer_t *t)
 		client_finish(c);
 	}
 	if (closed)
-		jmd_log("%lu idle clients closed (no request or no reply taken for %u ms)", closed,
-		        d->opt.idle_ms);
+		jmd_log("%lu idle client%s closed (no request or no reply taken for %u ms)", closed,
+		        closed == 1 ? "" : "s", d->opt.idle_ms);
 }
 
 void jmd_server_tick(struct jmd *d)

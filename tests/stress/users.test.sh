@@ -133,7 +133,7 @@ echo "after --client-idle: $line"
 wait "$HOLDER"
 "${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" ||
 	die "nobody is not served once its idle connections are closed: $(cat "$JM_TMP/err")"
-grep -q "idle clients closed" "$JMD_LOG" || die "no log line about the idle clients"
+grep -Eq "idle clients? closed" "$JMD_LOG" || die "no log line about the idle clients"
 echo "ok 1: lock-out"
 
 # ---------------------------------------------------------------- 2. HTTP
