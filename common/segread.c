@@ -140,7 +140,7 @@ static bool overlap(const struct section *a, const struct section *b)
 }
 
 /* Validates the header of buf[0..len) and the placement of every section,
- * and copies the header to *h (exe NUL-terminated). Reads nothing beyond
+ * and copies the header to *h (exe and path NUL-terminated). Reads nothing beyond
  * the header. */
 static int parse_header(const unsigned char *buf, size_t len, struct jmstat_header *h)
 {
@@ -163,6 +163,7 @@ static int parse_header(const unsigned char *buf, size_t len, struct jmstat_head
 		return JM_SEG_ETRUNC;
 	memcpy(h, buf, sizeof *h);
 	h->exe[JMSTAT_EXE_LEN - 1] = '\0';
+	h->path[JMSTAT_PATH_LEN - 1] = '\0';
 
 	if (h->state == JMSTAT_STATE_BUILDING)
 		return JM_SEG_EBUSY;

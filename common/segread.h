@@ -31,7 +31,7 @@
 #define JM_SEG_RETRIES          100           /* re-reads of a row that keeps changing */
 
 struct jm_seg {                     /* a validated, consistent copy */
-	struct jmstat_header hdr;       /* copied; exe NUL-terminated; state is
+	struct jmstat_header hdr;       /* copied; exe and path NUL-terminated; state is
 	                                   LIVE or EXITING */
 	struct jmstat_class *classes;   /* [hdr.nbins] */
 	struct jmstat_arena *arenas;    /* [hdr.narenas], each row seqlock-consistent */

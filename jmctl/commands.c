@@ -462,6 +462,8 @@ static void print_process_summary(const json_t *p)
 	       jm_fmt_bytes(g, sizeof(g), jm_num(p, "small_wasted")),
 	       jm_fmt_rate(h, sizeof(h), jm_num(p, "alloc_rate")),
 	       jm_fmt_rate(a, sizeof(a), jm_num(p, "free_rate")));
+	if (jm_str(p, "path")[0])
+		printf("path %s\n", jm_str(p, "path"));
 }
 
 /* What purging did (docs/purging.md): sums over the arenas. */

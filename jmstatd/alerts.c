@@ -91,7 +91,8 @@ static const char *const state_names[] = { "inactive", "pending", "firing", "res
  * checked when the section ends. */
 enum key {
 	K_KIND, K_EXE, K_FOR, K_CLEAR_FOR, K_COMMAND, K_NOTIFY, K_RATIO, K_MIN_WASTED,
-	K_GROWTH, K_WINDOW, K_METRIC, K_UTIL_BELOW, K_MIN_HELD, K_CLEAR, K_CLEAR_BYTES, K_NKEYS
+	K_GROWTH, K_WINDOW, K_METRIC, K_UTIL_BELOW, K_MIN_HELD, K_CLEAR, K_CLEAR_BYTES, K_PATH,
+	K_NKEYS
 };
 static const struct {
 	const char *name;
@@ -112,12 +113,16 @@ static const struct {
 	[K_MIN_HELD] = { "min_held", 1u << KIND_SPARSE },
 	[K_CLEAR] = { "clear", 7 },
 	[K_CLEAR_BYTES] = { "clear_bytes", (1u << KIND_FRAG) | (1u << KIND_SPARSE) },
+	[K_PATH] = { "path", 7 },
 };
 
 struct rule {
 	char name[ALERTS_NAME_LEN];
 	enum kind kind;
-	char *exe;               /* fnmatch pattern on the process's exe; NULL: any */
+	char *exe;               /* fnmatch pattern on the name the process was
+	                            started as; NULL: any */
+	char *path;              /* fnmatch pattern on its resolved executable
+	                            path (* matches / too); NULL: any */
 	double threshold;        /* ratio (frag), bytes (growth), util (sparse) */
 	double clear;            /* the value past which a firing alert resolves */
 	char *clear_text;        /* `clear` as written, parsed once the kind is known */
@@ -253,6 +258,7 @@ static const char *fmt_value(char *buf, size_t len, enum kind k, double v)
 static void rule_free(struct rule *r)
 {
 	free(r->exe);
+	free(r->path);
 	free(r->clear_text);
 	free(r->command);
 }
@@ -484,6 +490,12 @@ int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
 			return -EINVAL;
 		}
 		return set_string(&r->exe, value) == 0 ? 0 : -ENOMEM;
+	case K_PATH:
+		if (strlen(value) >= JMSTAT_PATH_LEN) {
+			snprintf(err, errlen, "rule '%s': path pattern too long", r->name);
+			return -EINVAL;
+		}
+		return set_string(&r->path, value) == 0 ? 0 : -ENOMEM;
 	case K_FOR:
 	case K_CLEAR_FOR:
 	case K_WINDOW:
@@ -1151,6 +1163,8 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 	for (size_t i = 0; i < A->rules.n; i++) {
 		const struct rule *r = &A->rules.v[i];
 		if (r->exe && fnmatch(r->exe, p->exe, 0) != 0)
+			continue;
+		if (r->path && fnmatch(r->path, p->path, 0) != 0)
 			continue;
 		switch (r->kind) {
 		case KIND_FRAG: {

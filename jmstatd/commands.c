@@ -119,6 +119,7 @@ static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 	set(o, "uid", json_integer(p->uid));
 	set(o, "user", json_string(user_name(p->uid)));
 	set(o, "exe", json_string(p->exe));
+	set(o, "path", json_string(p->path));
 	set(o, "start_time", json_integer((json_int_t)p->start_time));
 	double age = d->now - p->start_time;
 	set(o, "age", json_integer(age > 0 ? (json_int_t)age : 0));
@@ -429,12 +430,12 @@ static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
  * a request may ask for some of them only ("fields"): a client that shows
  * a table of a thousand processes parses half as much. */
 enum ps_field {
-	PF_PID, PF_UID, PF_USER, PF_EXE, PF_START_TIME, PF_AGE, PF_NTHREADS, PF_NARENAS,
+	PF_PID, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS, PF_NARENAS,
 	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
 	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
 };
 static const char *const ps_field_names[PF_COUNT] = {
-	"pid", "uid", "user", "exe", "start_time", "age", "nthreads", "narenas",
+	"pid", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
 	"allocated", "active", "mapped", "dirty", "small_wasted", "frag_bytes",
 	"frag_ratio", "alloc_rate", "free_rate",
 };
@@ -447,7 +448,8 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 	double age = d->now - p->start_time;
 	char sep = '{';
 	for (unsigned f = 0; f < PF_COUNT; f++) {
-		const char *str = f == PF_USER ? user_name(p->uid) : f == PF_EXE ? p->exe : NULL;
+		const char *str = f == PF_USER ? user_name(p->uid) : f == PF_EXE ? p->exe :
+		                  f == PF_PATH ? p->path : NULL;
 		if (!(mask & (1u << f)) || (str && !utf8_valid(str)))
 			continue;       /* json_string() refuses what is not UTF-8 */
 		put(t, &sep, 1);
@@ -459,7 +461,8 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 		case PF_PID: put_int(t, p->pid); break;
 		case PF_UID: put_int(t, p->uid); break;
 		case PF_USER:
-		case PF_EXE: put_str(t, str); break;
+		case PF_EXE:
+		case PF_PATH: put_str(t, str); break;
 		case PF_START_TIME: put_int(t, (json_int_t)p->start_time); break;
 		case PF_AGE: put_int(t, age > 0 ? (json_int_t)age : 0); break;
 		case PF_NTHREADS: put_int(t, p->nthreads); break;

@@ -162,7 +162,8 @@ struct jmd_proc {
 	uint32_t uid;
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */
-	char exe[JMSTAT_EXE_LEN];
+	char exe[JMSTAT_EXE_LEN];    /* the name it was started as (printable ASCII) */
+	char path[JMSTAT_PATH_LEN]; /* its executable file, resolved (printable ASCII) */
 	uint32_t nthreads;       /* live thread-cache rows */
 	uint32_t narenas;
 	uint32_t nbins;

@@ -586,6 +586,18 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		{ "jmalloc_process_bg_wakes_total", "counter",
 		  "Times the process's background purger woke and applied the decay." },
 	};
+	/* The executable file of each process, resolved: exe is the name it
+	 * was started as (a link's name), path what the link points to. */
+	family(t, "jmalloc_process_info", "gauge",
+	       "1 for each process: exe is the name it was started as (what ps shows), path its "
+	       "executable file, resolved.");
+	for (size_t i = 0; i < n; i++) {
+		jmd_text_printf(t, "jmalloc_process_info{pid=\"%d\",exe=", (int)v[i].p->pid);
+		jmd_text_label(t, v[i].p->exe);
+		jmd_text_puts(t, ",path=");
+		jmd_text_label(t, v[i].p->path);
+		jmd_text_puts(t, "} 1\n");
+	}
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
 		family(t, derived[k].name, derived[k].type, derived[k].help);
 		for (size_t i = 0; i < n; i++) {

@@ -374,6 +374,10 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 		unsigned char ch = (unsigned char)s->hdr.exe[i];
 		p->exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
 	}
+	for (size_t i = 0; i < sizeof(p->path) - 1 && s->hdr.path[i]; i++) {
+		unsigned char ch = (unsigned char)s->hdr.path[i];
+		p->path[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->hist.max = d->hist_max;

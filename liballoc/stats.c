@@ -327,11 +327,20 @@ static void read_identity(struct jmstat_header *h)
 			h->start_time = strtoull(p + 1, NULL, 10);
 	}
 	memset(h->exe, 0, sizeof(h->exe));
+	memset(h->path, 0, sizeof(h->path));
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n > 0) {
 		buf[n] = '\0';
-		const char *base = strrchr(buf, '/');
-		base = base ? base + 1 : buf;
+		strncpy(h->path, buf, sizeof(h->path) - 1);
+	}
+	/* The started name: the last component of the path given to execve
+	 * (a link's name, a script's name), as ps and top show it. Through an
+	 * fd (fexecve: "/dev/fd/N") it says nothing: then the kernel's comm. */
+	const char *execfn = (const char *)getauxval(AT_EXECFN);
+	const char *base = execfn ? strrchr(execfn, '/') : NULL;
+	base = base ? base + 1 : execfn;
+	if (base && base[0] != '\0' && strncmp(execfn, "/dev/fd/", 8) != 0 &&
+	    strncmp(execfn, "/proc/self/fd/", 14) != 0) {
 		strncpy(h->exe, base, sizeof(h->exe) - 1);
 	} else if (jm__read_file("/proc/self/comm", buf, sizeof(buf)) > 0) {
 		buf[strcspn(buf, "\n")] = '\0';

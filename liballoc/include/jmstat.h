@@ -67,6 +67,7 @@
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
+#define JMSTAT_PATH_LEN   256
 
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
@@ -147,7 +148,10 @@ struct jmstat_header {
 	uint32_t uid;            /* the writer's real uid */
 	uint32_t page_size;      /* bytes */
 	uint64_t chunk_size;     /* bytes */
-	char     exe[JMSTAT_EXE_LEN]; /* executable name, NUL-terminated */
+	char     exe[JMSTAT_EXE_LEN]; /* the name the process was started as:
+	                            the last component of the path given to
+	                            execve (what ps -o comm shows, untruncated;
+	                            a script's own name), NUL-terminated */
 	uint32_t nbins;          /* small size classes = bins per arena */
 	uint32_t narenas;        /* arena rows */
 	uint32_t nthreads_max;   /* thread-cache rows */
@@ -188,6 +192,10 @@ struct jmstat_header {
 	uint32_t module_seq;     /* seqlock over nmodules and the module rows:
 	                            odd while the writer rebuilds the table */
 	uint32_t nmodules;       /* module rows in use, from row 0 */
+	char     path[JMSTAT_PATH_LEN]; /* the executable file, resolved
+	                            (/proc/self/exe: a link's target, a
+	                            script's interpreter), NUL-terminated,
+	                            cut at JMSTAT_PATH_LEN - 1 bytes */
 	uint64_t reserved[3];    /* zero; room for later sections */
 };
 

@@ -57,6 +57,7 @@ static inline void sc_modules_full(struct synth *p) { p->nmodules_max = 9; p->nm
 
 static inline void sc_exiting(unsigned char *b, size_t *l) { H(b)->state = JMSTAT_STATE_EXITING; }
 static inline void sc_exe_unterminated(unsigned char *b, size_t *l) { memset(H(b)->exe, 'A', sizeof H(b)->exe); }
+static inline void sc_path_unterminated(unsigned char *b, size_t *l) { memset(H(b)->path, 'A', sizeof H(b)->path); }
 static inline void sc_in_use_2(unsigned char *b, size_t *l) { synth_thread(b, 0)->in_use = 2; }
 static inline void sc_thread_arena(unsigned char *b, size_t *l) { synth_thread(b, 0)->arena = H(b)->narenas; }
 static inline void sc_empty(unsigned char *b, size_t *l) { *l = 0; }
@@ -168,6 +169,7 @@ static const struct seg_case seg_cases[] = {
 	{ "valid_no_threads",    sc_no_threads, NULL,                   JM_SEG_OK },
 	{ "valid_exiting",       NULL,          sc_exiting,             JM_SEG_OK },
 	{ "exe_unterminated",    NULL,          sc_exe_unterminated,    JM_SEG_OK },
+	{ "path_unterminated",   NULL,          sc_path_unterminated,   JM_SEG_OK },
 	{ "thread_in_use_2",     NULL,          sc_in_use_2,            JM_SEG_OK },
 	{ "thread_arena_outside", NULL,         sc_thread_arena,        JM_SEG_EBOUNDS },
 	{ "empty",               NULL,          sc_empty,               JM_SEG_ETRUNC },

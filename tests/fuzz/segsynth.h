@@ -271,6 +271,7 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	h->page_size = SYNTH_PAGE;
 	h->chunk_size = 2u << 20;
 	snprintf(h->exe, sizeof h->exe, "synth");
+	snprintf(h->path, sizeof h->path, "/usr/bin/synth-1.0");
 	h->nbins = p->nbins;
 	h->narenas = p->narenas;
 	h->nthreads_max = p->nthreads_max;

@@ -69,6 +69,7 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 	assert_int_equal(seg->hdr.nbins, p->nbins);
 	assert_int_equal(seg->hdr.narenas, p->narenas);
 	assert_string_equal(seg->hdr.exe, "synth");
+	assert_string_equal(seg->hdr.path, "/usr/bin/synth-1.0");
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		assert_int_equal(seg->classes[b].size, synth_class_size(b));
 		assert_true(seg->classes[b].regs_per_run >= 1);
@@ -196,6 +197,10 @@ static void test_exe_terminated(void **state)
 	memset(synth_hdr(buf)->exe, 'x', JMSTAT_EXE_LEN);
 	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
 	assert_int_equal(strlen(seg.hdr.exe), JMSTAT_EXE_LEN - 1);
+	jm_seg_free(&seg);
+	memset(synth_hdr(buf)->path, 'y', JMSTAT_PATH_LEN);
+	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
+	assert_int_equal(strlen(seg.hdr.path), JMSTAT_PATH_LEN - 1);
 	jm_seg_free(&seg);
 	free(buf);
 }
