@@ -226,12 +226,13 @@ uint64_t jm_pprof_mapping(struct jm_pprof *p, uint64_t start, uint64_t limit, ui
 
 	if (p->failed)
 		return 0;
-	/* Few mappings (one per module): a linear search. */
+	/* Few mappings (one per module): a linear search. A module with a
+	 * build-id is that build-id wherever its file is. */
 	for (size_t i = 0; i < p->nmappings; i++) {
 		const struct pp_mapping *m = &p->mappings[i];
 
 		if (m->start == start && m->limit == limit && m->offset == offset &&
-		    m->path == s_path && m->build_id == s_id)
+		    m->build_id == s_id && (s_id != 0 || m->path == s_path))
 			return i + 1;
 	}
 	if (!grow((void **)&p->mappings, &p->cap_mappings, p->nmappings, sizeof *p->mappings)) {

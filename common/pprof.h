@@ -48,7 +48,8 @@ struct jm_pprof *jm_pprof_new(uint64_t sample_bytes, bool allocs);
 void jm_pprof_free(struct jm_pprof *p);
 
 /* The id of the mapping [start, limit) of path at file offset `offset`,
- * with build_id (hex, "" or NULL: none); the same id for the same five.
+ * with build_id (hex, "" or NULL: none); the same id for the same five
+ * (with a build-id, whatever the path: the same file elsewhere).
  * The first mapping added is the one pprof takes for the main binary.
  * Returns the id (>= 1), or 0 if out of memory. */
 uint64_t jm_pprof_mapping(struct jm_pprof *p, uint64_t start, uint64_t limit, uint64_t offset,

@@ -3,7 +3,9 @@
  * server on the libuv loop.
  *
  * It serves GET (or HEAD) /metrics, the page metrics.c renders, as
- * text/plain; version=0.0.4, and / a small HTML page linking to it. Each connection carries one request: the
+ * text/plain; version=0.0.4, and / a small HTML page linking to it; with
+ * --pprof, the heap profiles of pprof.c (/pid/PID/debug/pprof/heap...),
+ * each error of those a status and a one-line reason. Each connection carries one request: the
  * reply says Connection: close and the connection is closed once it is
  * written (and what the client still sends is read and dropped for up to
  * HTTP_LINGER_MS, so that it gets the reply rather than a reset). What else a client may send, and what it gets:
@@ -51,6 +53,14 @@ static const char *const reasons[] = {
 	"Request Header Fields Too Large", "Internal Server Error", "Service Unavailable",
 };
 enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503 };
+
+static unsigned status_index(unsigned code)
+{
+	for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i] == code)
+			return i;
+	return R_500;
+}
 
 struct http_conn {
 	uv_tcp_t tcp;            /* first: handle.data points back here */
@@ -260,18 +270,42 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		}
 	}
 	bool head_only = strcmp(method, "HEAD") == 0;
-	if (strcmp(method, "GET") != 0 && !head_only) {
+	size_t plen = strcspn(target, "?#");
+	/* pprof POSTs the addresses it wants named to .../debug/pprof/symbol
+	 * (pprof.c answers that it names none); nothing else takes a POST. */
+	bool post = strcmp(method, "POST") == 0 && c->d->opt.pprof && jmd_pprof_symbol_path(target, plen);
+	if (strcmp(method, "GET") != 0 && !head_only && !post) {
 		respond_text(c, R_405, "method not allowed: GET or HEAD only\n", "Allow: GET, HEAD\r\n");
 		return;
 	}
-	size_t plen = strcspn(target, "?#");
 	if (plen == 1) {
 		respond(c, R_200, "text/html; charset=utf-8", landing_page, strlen(landing_page),
 		        head_only, NULL);
 		return;
 	}
+	if (c->d->opt.pprof) {
+		struct jmd_pprof_reply pr;
+		if (jmd_pprof_serve(c->d, target, plen, &pr)) {
+			if (pr.status == 200 && pr.text) {
+				respond(c, R_200, "text/plain; charset=utf-8", (const char *)pr.body,
+				        post ? 0 : pr.len, head_only, NULL);
+			} else if (pr.status == 200) {
+				respond(c, R_200, "application/octet-stream", (const char *)pr.body, pr.len,
+				        head_only, "Content-Disposition: attachment; filename=\"profile.pb.gz\"\r\n");
+			} else {
+				char msg[sizeof(pr.reason) + 2];
+				snprintf(msg, sizeof(msg), "%s\n", pr.reason);
+				respond_text(c, status_index(pr.status), msg, NULL);
+			}
+			free(pr.body);
+			return;
+		}
+	}
 	if (plen != 8 || strncmp(target, "/metrics", 8) != 0) {
-		respond_text(c, R_404, "not found: jmstatd serves /metrics (and / links to it)\n", NULL);
+		respond_text(c, R_404, c->d->opt.pprof ?
+		             "not found: jmstatd serves /metrics, /pid/PID/debug/pprof/heap|allocs, "
+		             "/exe/NAME/debug/pprof/heap|allocs (and / links to /metrics)\n" :
+		             "not found: jmstatd serves /metrics (and / links to it)\n", NULL);
 		return;
 	}
 	struct jmd_text t = { 0 };
@@ -481,6 +515,9 @@ int jmd_http_start(struct jmd *d)
 	}
 	snprintf(m->addr, sizeof(m->addr), got.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 	jmd_log("metrics: serving http://%s/metrics", m->addr);
+	if (d->opt.pprof)
+		jmd_log("metrics: serving heap profiles of every process to whoever reaches "
+		        "http://%s/ (/pid/PID/debug/pprof/heap, /exe/NAME/debug/pprof/heap)", m->addr);
 	return 0;
 }
 

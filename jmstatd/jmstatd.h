@@ -77,6 +77,7 @@ struct jmd_options {
 	char *stats_dir;         /* the directory the segments live in */
 	char *config_path;       /* NULL: no config file */
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
+	bool pprof;              /* --pprof: heap profiles on the metrics listener */
 	unsigned interval_ms;    /* sampling interval */
 	unsigned history_ms;     /* history kept per process and per uid (--history) */
 	unsigned idle_ms;        /* JMD_IDLE_MS unless --client-idle */
@@ -470,6 +471,27 @@ const char *jmd_site_name(uint64_t id, char *buf, size_t len);
  * negative errno (-ESRCH: the segment is no longer p's). */
 int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
                   uint32_t nclasses, struct jmd_site *out, size_t max, uint64_t *sample_bytes);
+/* Reads live process p's segment now, sites and modules included, into
+ * *seg; 0, or a negative errno with *seg zeroed (-ESRCH: the file is no
+ * longer p's). */
+int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg);
+
+/* ------------------------------------------------------------ pprof.c */
+/* A heap profile in pprof's format for http.c (--pprof). */
+struct jmd_pprof_reply {
+	unsigned status;         /* 200, or the HTTP status of the error */
+	char reason[200];        /* the error's one line (status not 200) */
+	unsigned char *body;     /* 200: the gzip'ed profile, malloc'ed */
+	size_t len;
+	bool text;               /* body is text (the symbol answer) */
+};
+/* Is path[0..len) a .../debug/pprof/symbol path, which pprof POSTs to? */
+bool jmd_pprof_symbol_path(const char *path, size_t len);
+/* Serves path[0..len) (no query) if it is one of the profile paths,
+ * /pid/PID/debug/pprof/{heap,allocs} or /exe/NAME/debug/pprof/{heap,allocs}
+ * (or .../symbol: no symbols), or under /pid/ or /exe/ at all: fills *r
+ * and returns true; false for any other path. */
+bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_pprof_reply *r);
 
 /* ------------------------------------------------------------ config.c */
 int jmd_config_load(struct jmd *d, const char *path);

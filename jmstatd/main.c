@@ -44,6 +44,10 @@ static const char usage_text[] =
 	"                       daemon would read it)\n"
 	"  --metrics HOST:PORT  serve Prometheus metrics on http://HOST:PORT/metrics\n"
 	"                       (HOST empty: 127.0.0.1; PORT 0: any free port)\n"
+	"  --pprof              with --metrics, also serve heap profiles in pprof's\n"
+	"                       format: /pid/PID/debug/pprof/heap and /allocs,\n"
+	"                       /exe/NAME/debug/pprof/heap and /allocs (to anyone\n"
+	"                       who reaches the port: they tell what code runs)\n"
 	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
 	"                       replies, for SECS seconds (default 10; subscribers that\n"
 	"                       read are never idle)\n"
@@ -104,7 +108,7 @@ static int parse_ms(const char *s, unsigned long min, unsigned long max, unsigne
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
-	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG };
+	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
@@ -113,6 +117,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "check-config", required_argument, NULL, O_CHECK_CONFIG },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "pprof", no_argument, NULL, O_PPROF },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
@@ -174,6 +179,9 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			free(o->metrics_addr);
 			o->metrics_addr = strdup(optarg);
 			break;
+		case O_PPROF:
+			o->pprof = true;
+			break;
 		case O_FOREGROUND:
 			break;
 		case O_VERBOSE:
@@ -200,6 +208,8 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->pprof && !o->metrics_addr)
+		return usage_error("--pprof serves on the metrics listener: give --metrics HOST:PORT too%s", "");
 	if (!o->stats_dir) {
 		const char *env = getenv("JMALLOC_STATS_DIR");
 		o->stats_dir = strdup(env && *env ? env : "/dev/shm");

@@ -38,8 +38,7 @@ const char *jmd_site_name(uint64_t id, char *buf, size_t len)
 	return buf;
 }
 
-/* Reads p's segment; 0, or a negative errno with *seg zeroed. */
-static int read_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg)
+int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg)
 {
 	memset(seg, 0, sizeof(*seg));
 	struct jmd_entry *e = jmd_entry_find(d, p->pid);
@@ -91,7 +90,7 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		if (classes[i] >= p->nbins)
 			return -EINVAL;
 	struct jm_seg seg;
-	int rc = read_segment(d, p, &seg);
+	int rc = jmd_site_segment(d, p, &seg);
 	if (rc != 0)
 		return rc;
 	if (sample_bytes)

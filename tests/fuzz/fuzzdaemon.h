@@ -106,6 +106,8 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 
 	self.nsites_max = 8;      /* site tables, for the sites command */
 	self.nsites_hw = 5;
+	self.nmodules_max = 4;    /* module tables, for the pprof paths */
+	self.nmodules = 3;
 	fuzz_log_on = getenv("FUZZ_LOG") != NULL;
 	fuzz_require(mkdtemp(fuzz_dir) != NULL);
 	atexit(fuzz_remove_dir);
@@ -116,6 +118,8 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 		init.pid = 1;
 		init.nsites_max = 30;
 		init.nsites_hw = 30;
+		init.nmodules_max = 8;
+		init.nmodules = 8;
 		init.uid = 0;
 		init.start_time = synth_start_time(1);
 		fuzz_write_segment(&init);

@@ -5,7 +5,9 @@
  * as the endpoint's uv_tcp_t and read by http.c's own on_read, head_end()
  * and handle(), answered by its respond() and closed by its shutdown and
  * linger path, on a real daemon with live synthetic processes
- * (fuzzdaemon.h), so that GET /metrics renders a real page. The parser is
+ * (fuzzdaemon.h), so that GET /metrics renders a real page, and with
+ * --pprof on, /pid/PID/debug/pprof/heap, /exe/synth/... and the symbol
+ * POST build real profiles from their site and module tables. The parser is
  * static in http.c: this file includes http.c itself (and the build leaves
  * http.c out of the daemon's sources), which reaches it without an export.
  *
@@ -38,6 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	unsigned nlive;
 
 	daemon_state = fuzz_daemon_start(&nlive);
+	daemon_state->opt.pprof = true;   /* the heap profile paths too (pprof.c) */
 	fuzz_require(jmd_metrics_init(daemon_state) == 0);
 	jmd_metrics_tick(daemon_state);
 	return 0;
@@ -136,8 +139,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	size_t end = head_end((const char *)data, size < HTTP_MAX_HEAD ? size : HTTP_MAX_HEAD);
 	if (end) {
+		static const char exe_heap[] = "GET /exe/synth/debug/pprof/heap HTTP/1.1\r\n\r\n";
 		fuzz_require(got > 0);
 		check_reply(reply, got, data, size);
+		/* The seed of that name must reach a real profile: a gzip body. */
+		if (size == sizeof(exe_heap) - 1 && memcmp(data, exe_heap, size) == 0)
+			fuzz_require(memcmp(reply, "HTTP/1.1 200 ", 13) == 0 &&
+			             memmem(reply, got, "\r\n\r\n\x1f\x8b", 6) != NULL);
 	} else if (size >= HTTP_MAX_HEAD) {
 		fuzz_require(got > 0 && memcmp(reply, "HTTP/1.1 431 ", 13) == 0);
 		check_reply(reply, got, data, size);

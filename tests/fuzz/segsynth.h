@@ -100,14 +100,15 @@ static inline size_t synth_size(const struct synth *p)
 	return (size_t)(synth_module_off(p) + (uint64_t)p->nmodules_max * sizeof(struct jmstat_module));
 }
 
-/* Module i: an executable segment at 0x7f0000000000 + i MiB, 64 KiB long,
- * at file offset i x 4 KiB, with a 20-byte build-id of bytes i, i+1, ...
- * and the path /synth/libI.so (module 0 is the program, /synth/prog). */
+/* Module i: an executable segment at 0x400000 + i MiB, 512 KiB long (so
+ * module 0 holds every frame of the sites), at file offset i x 4 KiB,
+ * with a 20-byte build-id of bytes i, i+1, ... and the path
+ * /synth/libI.so (module 0 is the program, /synth/prog). */
 static inline void synth_module_fill(struct jmstat_module *m, uint32_t i)
 {
 	memset(m, 0, sizeof *m);
-	m->start = 0x7f0000000000ull + (uint64_t)i * 0x100000;
-	m->limit = m->start + 0x10000;
+	m->start = 0x400000ull + (uint64_t)i * 0x100000;
+	m->limit = m->start + 0x80000;
 	m->offset = (uint64_t)i * 0x1000;
 	m->build_id_len = 20;
 	m->flags = i == 0 ? JMSTAT_MODULE_MAIN : 0;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Profiles name each module by its GNU build-id: a stripped copy of a
-# program (no symbols, so `jmctl sites --pprof` cannot name its functions)
-# is symbolized by pprof from the unstripped binary found by build-id
-# under $PPROF_BINARY_PATH/<build-id>/, and not without it.
+# Profiles name each module by its GNU build-id: the profile of a stripped
+# copy of a program (no symbols, so `jmctl sites --pprof` cannot name its
+# functions), from jmctl and from jmstatd --pprof by URL, is symbolized by
+# pprof from the unstripped binary found by build-id under
+# $PPROF_BINARY_PATH/<build-id>/, and not without it.
 # timeout: 120
 . "$(dirname "$0")/lib.sh"
 need_sites
@@ -12,7 +13,7 @@ cd "$JM_TMP"
 build_holders holders
 cp holders holders-stripped
 strip holders-stripped
-start_daemon
+start_daemon_http --pprof
 export JMALLOC_CONF=prof_sample:65536
 TRUTH=$((24 << 20))
 start_preloaded ./holders-stripped 49152 512 3072 8192
@@ -31,14 +32,18 @@ top stripped.pb.gz -sample_index=inuse_space >plain.json
 mkdir -p "binaries/$ID"
 cp holders "binaries/$ID/holders"
 PPROF_BINARY_PATH=$JM_TMP/binaries top stripped.pb.gz -sample_index=inuse_space >named.json
+PPROF_BINARY_PATH=$JM_TMP/binaries top "$URL/pid/$STRIPPED/debug/pprof/heap" >url.json
 python3 - "$TRUTH" <<'PY' || fail "the stripped copy symbolized by build-id"
 import json, sys
 truth = int(sys.argv[1])
 plain, named = json.load(open("plain.json")), json.load(open("named.json"))
+url = json.load(open("url.json"))
 assert "hold_alpha" not in plain, sorted(plain)
 for fn in ("hold_alpha", "hold_beta"):
-    assert fn in named, sorted(named)
-    assert abs(named[fn][0] / truth - 1) <= 0.25, (fn, named[fn])
+    for prof in (named, url):
+        assert fn in prof, sorted(prof)
+        assert abs(prof[fn][0] / truth - 1) <= 0.25, (fn, prof[fn])
 print("named by build-id:", {k: v for k, v in named.items() if k.startswith("hold")})
+print("by URL:", {k: v for k, v in url.items() if k.startswith("hold")})
 PY
-ok "a stripped copy's profile is symbolized by pprof from PPROF_BINARY_PATH/<build-id>/"
+ok "a stripped copy's profile (jmctl's file, and jmstatd's by URL) is symbolized by pprof from PPROF_BINARY_PATH/<build-id>/"

@@ -54,3 +54,29 @@ need_upstream_pprof() {
 	GOPATH=/usr/share/gocode GO111MODULE=off go build -o "$PPROF" github.com/google/pprof ||
 		fail "cannot build google/pprof from $src"
 }
+
+# start_daemon_http [OPTIONS...]: start_daemon with --metrics 127.0.0.1:0
+# and OPTIONS; sets URL (http://127.0.0.1:PORT) from its log line.
+start_daemon_http() {
+	mkdir -p "$JM_TMP/run" "$STATS"
+	chmod 0700 "$JM_TMP/run"
+	"$JMSTATD" --socket "$SOCK" --stats-dir "$STATS" --interval "$INTERVAL_MS" \
+		--metrics 127.0.0.1:0 "$@" >"$JM_TMP/jmstatd.log" 2>&1 &
+	DAEMON_PID=$!
+	PIDS+=("$DAEMON_PID")
+	URL=
+	for _ in $(seq 100); do
+		URL=$(sed -n 's|.*serving \(http://[^/]*\)/metrics.*|\1|p' "$JM_TMP/jmstatd.log" | head -n 1)
+		[ -n "$URL" ] && [ -S "$SOCK" ] && "$JMCTL" --socket "$SOCK" --json ps >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$JM_TMP/jmstatd.log"; fail "jmstatd exited at start"; }
+		sleep 0.1
+	done
+	cat "$JM_TMP/jmstatd.log"
+	fail "jmstatd did not serve --metrics within 10 s"
+}
+
+# get PATH [OUT]: GET $URL$PATH into OUT (default /dev/null); prints the
+# status code.
+get() {
+	curl -s -o "${2:-/dev/null}" -w '%{http_code}' "$URL$1"
+}

@@ -1,0 +1,270 @@
+/*
+ * pprof.c: the heap profiles that http.c serves with --pprof, in pprof's
+ * format (common/pprof.h, docs/pprof.md):
+ *   /pid/PID/debug/pprof/heap     /pid/PID/debug/pprof/allocs
+ *   /exe/NAME/debug/pprof/heap    /exe/NAME/debug/pprof/allocs
+ * (heap: inuse_space by default; allocs: alloc_space; the same samples).
+ * The pid is in the path, not a query, since pprof's remote symbolization
+ * drops the query; NAME is the executable name as `jmctl ps` shows it,
+ * percent-encoded where it must be.
+ *
+ * Unsymbolized, and without any address of any process: the daemon never
+ * opens a program's files (it runs as root), and a runtime address would
+ * tell whoever reaches the port where each process's code is mapped
+ * (ASLR). So each frame is rewritten from the segment's module table as a
+ * file offset of its module: the location's address is the file offset of
+ * the call (return address - 1), in a mapping of the module's path and
+ * GNU build-id whose start is the file offset of its executable segment
+ * (start = offset, so address - start + offset is the file offset itself,
+ * and pprof, Pyroscope and Parca find the virtual address from the ELF
+ * file's program headers as for any mapping). A frame outside every module
+ * of the table becomes one location with no mapping and address 0.
+ * pprof, given a URL, asks .../debug/pprof/symbol to name what it could
+ * not (Go's net/http/pprof protocol): the answer is that no symbol is
+ * served, and pprof goes on with what it has.
+ *
+ * A site so has the same identity (build-id, offset) in every process of
+ * one binary: /exe/NAME adds the sites of every live process of that name
+ * into one profile, mappings joined by build-id and file offset, equal
+ * stacks summed.
+ *
+ * Who may read: everyone who reaches the listener, for every process, as
+ * for /metrics (TCP tells no uid). That is why it is off unless --pprof is
+ * given, and why --metrics binds the loopback unless told otherwise: a
+ * heap profile tells what code each process runs.
+ */
+#include "pprof.h"
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Adds p's sites to the profile. 0, or a negative errno (-ESRCH: the
+ * process is gone or replaced, -ENODATA: it samples nothing). */
+static int add_process(struct jmd *d, const struct jmd_proc *p, struct jm_pprof **prof, bool allocs)
+{
+	struct jm_seg seg;
+	int rc = jmd_site_segment(d, p, &seg);
+	if (rc != 0)
+		return rc;
+	if (seg.hdr.sample_bytes == 0 || seg.hdr.nsites_max == 0) {
+		jm_seg_free(&seg);
+		return -ENODATA;
+	}
+	if (*prof == NULL && (*prof = jm_pprof_new(seg.hdr.sample_bytes, allocs)) == NULL) {
+		jm_seg_free(&seg);
+		return -ENOMEM;
+	}
+	struct jm_pprof *pp = *prof;
+	/* Each module's mapping, the program's first (pass 0; pprof takes the
+	 * first mapping for the program). The copy's flags then hold the
+	 * mapping id, and the copy is sorted by start for the lookups. */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		for (uint32_t i = 0; i < seg.nmodules && rc == 0; i++) {
+			struct jmstat_module *m = &seg.modules[i];
+			if ((pass == 0) != ((m->flags & JMSTAT_MODULE_MAIN) != 0))
+				continue;
+			char id[2 * JMSTAT_BUILD_ID_MAX + 1];
+			jm_pprof_hex(m->build_id, m->build_id_len, id);
+			uint64_t mapping = jm_pprof_mapping(pp, m->offset, m->offset + (m->limit - m->start),
+			                                    m->offset, m->path, id);
+			if (mapping == 0)
+				rc = -ENOMEM;
+			m->flags = (uint32_t)mapping;
+		}
+	}
+	jm_pprof_sort_modules(seg.modules, seg.nmodules);
+
+	for (uint32_t s = 0; s < seg.nsites && rc == 0; s++) {
+		const struct jmstat_site *row = &seg.sites[s];
+		uint64_t locs[JMSTAT_SITE_FRAMES];
+		uint32_t n = 0;
+		if (row->nframes == 0)
+			continue;
+		for (uint32_t f = 0; f < row->nframes && f < JMSTAT_SITE_FRAMES; f++) {
+			uint64_t pc = row->frames[f] ? row->frames[f] - 1 : 0;
+			const struct jmstat_module *m = jm_pprof_module_at(seg.modules, seg.nmodules, pc);
+			uint64_t loc = m ? jm_pprof_location(pp, m->flags, pc - m->start + m->offset, NULL, 0)
+			                 : jm_pprof_location(pp, 0, 0, NULL, 0);
+			if (loc == 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			locs[n++] = loc;
+		}
+		if (rc == 0 && n > 0)
+			rc = jm_pprof_sample(pp, locs, n, row->alloc_objects, row->alloc_bytes,
+			                     row->live_objects, row->live_bytes);
+	}
+	jm_seg_free(&seg);
+	return rc;
+}
+
+/* Decodes %XX escapes of s[0..len) into out (size bytes); false if an
+ * escape is bad, the name is empty or too long, or holds a NUL or '/'. */
+static bool decode_name(const char *s, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= len)
+				return false;
+			hi = s[i + 1] >= '0' && s[i + 1] <= '9' ? s[i + 1] - '0' :
+			     (s[i + 1] | 0x20) >= 'a' && (s[i + 1] | 0x20) <= 'f' ? (s[i + 1] | 0x20) - 'a' + 10 : -1;
+			lo = s[i + 2] >= '0' && s[i + 2] <= '9' ? s[i + 2] - '0' :
+			     (s[i + 2] | 0x20) >= 'a' && (s[i + 2] | 0x20) <= 'f' ? (s[i + 2] | 0x20) - 'a' + 10 : -1;
+			if (hi < 0 || lo < 0)
+				return false;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == 0 || c == '/' || o + 1 >= size)
+			return false;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+static void set_error(struct jmd_pprof_reply *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_error(struct jmd_pprof_reply *r, unsigned status, const char *fmt, ...)
+{
+	va_list ap;
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int encode(struct jm_pprof *prof, struct jmd_pprof_reply *r)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int rc = jm_pprof_encode(prof, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, &r->body, &r->len);
+	if (rc != 0)
+		set_error(r, 500, "cannot encode the profile: %s", strerror(-rc));
+	else
+		r->status = 200;
+	return rc;
+}
+
+static const char symbol[] = "/debug/pprof/symbol";
+
+bool jmd_pprof_symbol_path(const char *path, size_t len)
+{
+	size_t sl = sizeof(symbol) - 1;
+	return len > 5 + sl && (memcmp(path, "/pid/", 5) == 0 || memcmp(path, "/exe/", 5) == 0) &&
+	       memcmp(path + len - sl, symbol, sl) == 0 && memchr(path + 5, '/', len - 5 - sl) == NULL;
+}
+
+bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_pprof_reply *r)
+{
+	static const char heap[] = "/debug/pprof/heap", allocs[] = "/debug/pprof/allocs";
+	memset(r, 0, sizeof(*r));
+	if (jmd_pprof_symbol_path(path, len)) {
+		/* pprof's remote symbolization (net/http/pprof's protocol): a GET
+		 * asks whether symbols are served, a POST names addresses. The
+		 * daemon names none (it opens no program's file): an empty
+		 * answer, after which pprof symbolizes from local files. */
+		static const char none[] = "num_symbols: 0\n";
+		r->status = 200;
+		r->body = malloc(sizeof(none));
+		if (!r->body) {
+			set_error(r, 500, "out of memory");
+			return true;
+		}
+		memcpy(r->body, none, sizeof(none) - 1);
+		r->len = sizeof(none) - 1;
+		r->text = true;
+		return true;
+	}
+	bool by_pid;
+	if (len > 5 && memcmp(path, "/pid/", 5) == 0)
+		by_pid = true;
+	else if (len > 5 && memcmp(path, "/exe/", 5) == 0)
+		by_pid = false;
+	else
+		return false;
+	const char *key = path + 5;
+	const char *slash = memchr(key, '/', len - 5);
+	size_t klen = slash ? (size_t)(slash - key) : len - 5;
+	size_t rest = len - 5 - klen;
+	bool want_allocs;
+	if (slash && rest == sizeof(heap) - 1 && memcmp(slash, heap, rest) == 0)
+		want_allocs = false;
+	else if (slash && rest == sizeof(allocs) - 1 && memcmp(slash, allocs, rest) == 0)
+		want_allocs = true;
+	else {
+		set_error(r, 404, "not found: the profiles are /%s/%s/debug/pprof/heap and .../allocs",
+		          by_pid ? "pid" : "exe", by_pid ? "PID" : "NAME");
+		return true;
+	}
+
+	struct jm_pprof *prof = NULL;
+	if (by_pid) {
+		long pid = 0;
+		for (size_t i = 0; i < klen; i++) {
+			if (key[i] < '0' || key[i] > '9' || (i == 0 && key[i] == '0') || pid > 99999999) {
+				set_error(r, 400, "bad request: PID must be a process id in decimal");
+				return true;
+			}
+			pid = pid * 10 + (key[i] - '0');
+		}
+		struct jmd_proc *p = klen ? jmd_proc_find(d, (pid_t)pid, 0) : NULL;
+		if (!p) {
+			set_error(r, 404, "no process %ld publishes a stats segment", pid);
+			return true;
+		}
+		int rc = add_process(d, p, &prof, want_allocs);
+		if (rc == -ENODATA)
+			set_error(r, 404, "process %ld samples no allocations (prof_sample:0)", pid);
+		else if (rc == -ESRCH)
+			set_error(r, 404, "no process %ld publishes a stats segment", pid);
+		else if (rc == -ENOMEM)
+			set_error(r, 500, "out of memory building the profile of process %ld", pid);
+		else if (rc != 0)
+			set_error(r, 503, "cannot read the segment of process %ld now", pid);
+		else
+			encode(prof, r);
+		jm_pprof_free(prof);
+		return true;
+	}
+
+	char name[JMSTAT_EXE_LEN];
+	if (!decode_name(key, klen, name, sizeof(name))) {
+		set_error(r, 400, "bad request: NAME must be an executable name as jmctl ps shows "
+		          "it (percent-encoded, at most %d bytes)", JMSTAT_EXE_LEN - 1);
+		return true;
+	}
+	unsigned live = 0, read = 0, sampling = 0;
+	int rc = 0;
+	for (struct jmd_proc *p = d->live; p && rc != -ENOMEM; p = p->next) {
+		if (strcmp(p->exe, name) != 0)
+			continue;
+		live++;
+		rc = add_process(d, p, &prof, want_allocs);
+		if (rc == 0)
+			read++;
+		if (rc != -ENODATA)
+			sampling++;
+	}
+	if (rc == -ENOMEM)
+		set_error(r, 500, "out of memory building the profile of exe %s", name);
+	else if (live == 0)
+		set_error(r, 404, "no live process of exe %s", name);
+	else if (sampling == 0)
+		set_error(r, 404, "no process of exe %s samples allocations (prof_sample:0)", name);
+	else if (read == 0)
+		set_error(r, 503, "cannot read the segments of exe %s now", name);
+	else
+		encode(prof, r);
+	jm_pprof_free(prof);
+	return true;
+}
