@@ -11,6 +11,7 @@
  */
 #include "jmctl.h"
 #include "jmstat.h"
+#include "socket.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,16 +25,19 @@
 
 #define JM_LINE_MAX (64u << 20)  /* refuse a reply line larger than this */
 
+/* The default socket, when jmctl uses it (main.c): its directory is
+ * checked before connecting; passed_over says why the caller's own
+ * daemon's socket was not used, for the message if the system one fails. */
+static char default_path[4096];
+static char passed_over[600];
+
 void jm_client_default_socket(char *buf, size_t size)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (geteuid() == 0)
-		snprintf(buf, size, "/run/jmstatd/jmstatd.sock");
-	else if (xdg && xdg[0] == '/')
-		snprintf(buf, size, "%s/jmstatd.sock", xdg);
-	else
-		snprintf(buf, size, "/tmp/jmstatd-%u/jmstatd.sock", (unsigned)geteuid());
+	if (jm_socket_default(buf, size, passed_over, sizeof passed_over) != 0)
+		snprintf(buf, size, "%s", JM_SOCKET_SYSTEM);
+	snprintf(default_path, sizeof default_path, "%s", buf);
+	if (passed_over[0])
+		fprintf(stderr, "jmctl: %s\n", passed_over);
 }
 
 /* The messages for a failed connect(2). */
@@ -52,11 +56,17 @@ static void report_connect(const char *path, int err)
 	}
 	switch (err) {
 	case ENOENT:
-	case ECONNREFUSED:
-		fprintf(stderr, "jmctl: cannot connect to %s: jmstatd is not running "
+	case ECONNREFUSED: {
+		/* jmctl chose the system socket for a user: none of theirs either. */
+		char own[4096], mine[4200] = "";
+		if (strcmp(path, default_path) == 0 && geteuid() != 0 &&
+		    jm_socket_own(own, sizeof own) == 0 && strcmp(own, path) != 0)
+			snprintf(mine, sizeof mine, ", nor a jmstatd of yours at %s", own);
+		fprintf(stderr, "jmctl: cannot connect to %s: jmstatd is not running%s "
 		        "(start it with `jmstatd` or `systemctl start jmstatd`, "
-		        "or name its socket with --socket or JMSTATD_SOCKET)\n", path);
+		        "or name its socket with --socket or JMSTATD_SOCKET)\n", path, mine);
 		break;
+	}
 	case EACCES:
 	case EPERM:
 		fprintf(stderr, "jmctl: cannot connect to %s: permission denied "
@@ -347,6 +357,15 @@ int jm_client_open(struct jm_client *c, const char *path)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* Whom to trust (socket.h): when jmctl chose the path itself, a
+	 * socket where only the caller or root could have made it. */
+	struct stat st;
+	char why[600];
+	if (strcmp(path, default_path) == 0 && lstat(path, &st) == 0 &&
+	    jm_socket_dir_trusted(path, geteuid(), why, sizeof why) != 0) {
+		fprintf(stderr, "jmctl: not using %s: %s (a socket there may be anyone's)\n", path, why);
+		return -EPERM;
+	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		err = -errno;
@@ -358,6 +377,15 @@ int jm_client_open(struct jm_client *c, const char *path)
 		report_connect(path, errno);
 		goto fail_close;
 	}
+	uid_t peer;
+	err = jm_socket_peer_uid(c->fd, &peer);
+	if (err == 0 && peer != 0 && peer != geteuid()) {
+		fprintf(stderr, "jmctl: %s: the daemon there runs as uid %u, neither root nor you: "
+		        "refusing (it could show you anything)\n", path, (unsigned)peer);
+		err = -EPERM;
+	}
+	if (err)
+		goto fail_close;
 
 	/* The handshake: is this jmstatd, and does it speak our layout? */
 	req = json_pack("{s:s}", "cmd", "version");

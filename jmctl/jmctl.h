@@ -66,7 +66,10 @@ struct jm_client {
 	int interval_ms;         /* the daemon's sample interval */
 };
 
-/* Puts the default socket path (docs/daemon.md, --socket) into buf. */
+/* Puts jmctl's default socket into buf (common/socket.h: the caller's own
+ * daemon's when one is there in a directory only it or root could have
+ * made, else the system socket), and remembers it: jm_client_open() checks
+ * that directory again before it connects there. */
 void jm_client_default_socket(char *buf, size_t size);
 
 /* Connects to opts->socket and checks the daemon's version. On failure,

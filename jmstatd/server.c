@@ -37,6 +37,7 @@
  * flushed, or after two ticks if it never reads it.
  */
 #include "jmstatd.h"
+#include "socket.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -480,16 +481,8 @@ int jmd_default_socket_path(char **out)
 	const char *env = getenv("JMSTATD_SOCKET");
 	if (env && *env)
 		snprintf(buf, sizeof(buf), "%s", env);
-	else if (geteuid() == 0)
-		snprintf(buf, sizeof(buf), "/run/jmstatd/jmstatd.sock");
-	else {
-		const char *xdg = getenv("XDG_RUNTIME_DIR");
-		struct stat st;
-		if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode))
-			snprintf(buf, sizeof(buf), "%s/jmstatd.sock", xdg);
-		else
-			snprintf(buf, sizeof(buf), "/tmp/jmstatd-%u/jmstatd.sock", (unsigned)geteuid());
-	}
+	else if (jm_socket_own(buf, sizeof(buf)) != 0)
+		return -ENAMETOOLONG;
 	*out = strdup(buf);
 	return *out ? 0 : -ENOMEM;
 }
@@ -507,7 +500,7 @@ static int prepare_dir(const char *path)
 	char tmpdir[64];
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jmstatd-%u", (unsigned)geteuid());
 	bool private_tmp = strcmp(dir, tmpdir) == 0;
-	if (strcmp(dir, "/run/jmstatd") != 0 && !private_tmp)
+	if (strcmp(dir, JM_SOCKET_SYSTEM_DIR) != 0 && !private_tmp)
 		return 0;
 	if (mkdir(dir, private_tmp ? 0700 : 0755) != 0 && errno != EEXIST) {
 		jmd_log("cannot create %s: %s", dir, strerror(errno));

@@ -87,11 +87,13 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	RUNAS=()
 fi
-if [ "$(id -u)" -ne 0 ] || command -v setpriv >/dev/null; then
+# A user without a daemon of their own falls back to the system socket,
+# and is told where their own would have been (common/socket.c).
+if { [ "$(id -u)" -ne 0 ] || command -v setpriv >/dev/null; } && [ ! -e /run/jmstatd/jmstatd.sock ]; then
 	uid=$("${RUNAS[@]}" id -u)
-	expect 1 "cannot connect to /nonexistent-xdg/jmstatd.sock:" -- \
+	expect 1 "cannot connect to /run/jmstatd/jmstatd.sock: jmstatd is not running, nor a jmstatd of yours at /tmp/jmstatd-$uid/jmstatd.sock" -- \
 		env XDG_RUNTIME_DIR=/nonexistent-xdg "${RUNAS[@]}" "$JMCTL" ps
-	expect 1 "cannot connect to /tmp/jmstatd-$uid/jmstatd.sock:" -- \
+	expect 1 "cannot connect to /run/jmstatd/jmstatd.sock: jmstatd is not running, nor a jmstatd of yours at /tmp/jmstatd-$uid/jmstatd.sock" -- \
 		env -u XDG_RUNTIME_DIR "${RUNAS[@]}" "$JMCTL" ps
 fi
 ok "socket: --socket, JMSTATD_SOCKET, defaults"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# timeout: 120
+# jmctl trusts only a daemon it should (common/socket.c):
+#  - another user (jmtest) makes /tmp/jmstatd-65534 first, with a fake
+#    daemon in it: nobody's jmctl, without XDG_RUNTIME_DIR, does not talk
+#    to it ("owned by uid N, refusing") and falls back to the system
+#    socket;
+#  - nobody's jmctl --socket naming jmtest's fake daemon: refused after
+#    connecting, by its peer credentials ("runs as uid N");
+#  - nobody's own jmstatd, started with no option but the stats dir: its
+#    socket is where nobody's jmctl looks first, and it answers.
+# Needs root (to be two other users) and setpriv.
+. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+[ "$(id -u)" -eq 0 ] || { echo "needs root to run as two other users"; exit 77; }
+command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+PY3=/usr/bin/python3
+[ -x $PY3 ] || { echo "no /usr/bin/python3 for the other users"; exit 77; }
+if ! id jmtest >/dev/null 2>&1; then
+	useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || { echo "cannot create user jmtest"; exit 77; }
+fi
+JMTEST_UID=$(id -u jmtest)
+PRIV=/tmp/jmstatd-65534
+[ -e "$PRIV" ] && { echo "$PRIV exists already: not touching it"; exit 77; }
+[ -e /run/jmstatd/jmstatd.sock ] && { echo "a system jmstatd runs: the fallback cannot be told apart"; exit 77; }
+NOBODY=(env -u XDG_RUNTIME_DIR -u JMSTATD_SOCKET setpriv --reuid=65534 --regid=65534 --clear-groups)
+JMTEST=(setpriv --reuid="$JMTEST_UID" --regid="$(id -g jmtest)" --clear-groups)
+chmod 755 "$JM_TMP"
+FAKE_PID= OWN_PID=
+cleanup() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	[ -n "$OWN_PID" ] && kill "$OWN_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$PRIV" "$JM_TMP/fake"
+}
+trap 'cleanup; jmd_cleanup' EXIT
+
+# jmtest's fake daemon: answers like jmstatd, with a forged process.
+fake_daemon() {
+	"${JMTEST[@]}" "$PY3" - "$1" <<'PY' &
+import json, os, socket, sys
+path = sys.argv[1]
+os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    f = c.makefile("rwb")
+    for line in f:
+        req = json.loads(line)
+        r = {"ok": True, "version": "0.1.0", "layout_version": 2, "interval_ms": 1000,
+             "processes": [{"pid": 4242, "uid": 0, "user": "root", "exe": "FORGED"}],
+             "host": {"processes": 1}, "time": 0}
+        f.write((json.dumps(r) + "\n").encode())
+        f.flush()
+    c.close()
+PY
+	FAKE_PID=$!
+	for i in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.05; done
+	die "the fake daemon did not start"
+}
+
+# ---- 1. a private directory made by someone else
+fake_daemon "$PRIV/jmstatd.sock"
+rc=0
+"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+cat "$JM_TMP/err"
+! grep -q FORGED "$JM_TMP/out" || die "nobody's jmctl showed the fake daemon's process"
+[ $rc -eq 1 ] || die "nobody's jmctl: exit $rc"
+grep -q "not using $PRIV/jmstatd.sock: $PRIV is owned by uid $JMTEST_UID, refusing" "$JM_TMP/err" ||
+	die "no word of the directory it refused"
+grep -q "cannot connect to /run/jmstatd/jmstatd.sock" "$JM_TMP/err" || die "no fallback to the system socket"
+echo "ok - a squatted private directory is refused"
+
+# ---- 2. a socket named on the command line, served by another user
+rc=0
+"${NOBODY[@]}" "$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+cat "$JM_TMP/err"
+! grep -q FORGED "$JM_TMP/out" || die "nobody's jmctl --socket showed the fake daemon's process"
+[ $rc -eq 1 ] && grep -q "the daemon there runs as uid $JMTEST_UID, neither root nor you: refusing" "$JM_TMP/err" ||
+	die "another user's daemon was not refused by its peer credentials (exit $rc)"
+# Root's jmctl refuses it too.
+rc=0
+"$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+! grep -q FORGED "$JM_TMP/out" && [ $rc -eq 1 ] || die "root's jmctl talked to jmtest's daemon"
+kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
+rm -rf "$PRIV"
+echo "ok - another user's daemon is refused by its peer credentials"
+
+# ---- 3. nobody's own daemon is found by nobody's jmctl
+"${NOBODY[@]}" "$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
+OWN_PID=$!
+for i in $(seq 1 200); do [ -S "$PRIV/jmstatd.sock" ] && break; sleep 0.05; done
+[ "$(stat -c '%a %u' "$PRIV")" = "700 65534" ] || die "nobody's daemon directory: $(stat -c '%a %u' "$PRIV")"
+"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || die "nobody's jmctl with its own daemon: $(cat "$JM_TMP/err")"
+kill "$OWN_PID"; wait "$OWN_PID" 2>/dev/null; OWN_PID=
+echo "ok - a user's own daemon is found first"
