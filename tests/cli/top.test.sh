@@ -211,30 +211,6 @@ grep -q "^ *$FRAG  .*demo_fragment" pane.txt || { cat pane.txt; fail "process vi
 wait_pane 'bins in use, sorted by'
 ok "p switches to the process view and back"
 
-# / filters the process view by exe (or user); Enter opens the selected
-# process: its bins, the sites of a bin; Esc goes back to every process.
-"${T[@]}" send-keys -t top /
-wait_pane 'filter by exe or user'
-"${T[@]}" send-keys -t top -l fragm
-"${T[@]}" send-keys -t top Enter
-wait_pane "^2 of [0-9]* processes matching 'fragm', sorted by allocated"
-awk '/PID  USER/{t=1; next} t && /^ *[0-9]+  /{print $1, $3} t && !/^ *[0-9]+  /{t=0}' pane.txt >rows.txt
-[ "$(awk '{print $2}' rows.txt | sort -u)" = demo_fragment ] || { cat pane.txt; fail "the filter let others through"; }
-idx=$(awk -v p="$FRAG" '$1 == p {print NR - 1}' rows.txt)
-[ -n "$idx" ] || { cat pane.txt; fail "$FRAG not among the filtered rows"; }
-for _ in $(seq 1 "$idx"); do "${T[@]}" send-keys -t top Down; done
-"${T[@]}" send-keys -t top Enter
-wait_pane "^Process $FRAG (demo_fragment)"
-grep -q "bins view (Esc: all processes)$" pane.txt || { cat pane.txt; fail "the opened process's header"; }
-wait_pane 'bins in use, sorted by'
-"${T[@]}" send-keys -t top Enter
-wait_pane 'Sites behind the [0-9]*-byte bin'
-"${T[@]}" send-keys -t top Escape
-wait_pane 'process view (all processes)$'
-"${T[@]}" send-keys -t top Escape
-wait_pane '^[0-9]* processes, sorted by allocated'
-ok "/ filters by exe; Enter opens the selected process (bins, sites); Esc goes back"
-
 # h: every key, within the 120 columns of the pane.
 "${T[@]}" send-keys -t top h
 wait_pane 'h close'
@@ -242,7 +218,7 @@ for want in 'q quit' 'Esc back to all processes' '/ filter processes by exe or u
             'processes: m allocated f frag a rate'; do
 	grep -q -- "$want" pane.txt || { cat pane.txt; fail "the help lines lack '$want'"; }
 done
-"${T[@]}" send-keys -t top h p
+"${T[@]}" send-keys -t top h
 wait_pane 'bins in use, sorted by'
 ok "h: the keys, all of them within the width"
 
@@ -266,6 +242,38 @@ wait_rc
 [ "$(cat top.rc)" = 0 ] || { cat top.err; fail "q: exit $(cat top.rc)"; }
 check_sane
 ok "q quits with status 0, terminal restored"
+
+# / filters the process view by exe (or user); Enter opens the selected
+# process: its bins, the sites of a bin; Esc goes back to every process.
+# (Sorted by pid, so that the rows keep their order while keys are sent.)
+start_top -s pid
+wait_pane '^[0-9]* processes, sorted by pid$'
+"${T[@]}" send-keys -t top /
+wait_pane 'filter by exe or user'
+"${T[@]}" send-keys -t top -l fragm
+"${T[@]}" send-keys -t top Enter
+wait_pane "^2 of [0-9]* processes matching 'fragm', sorted by pid$"
+awk '/PID  USER/{t=1; next} t && /^ *[0-9]+  /{print $1, $3} t && !/^ *[0-9]+  /{t=0}' pane.txt >rows.txt
+[ "$(awk '{print $2}' rows.txt | sort -u)" = demo_fragment ] || { cat pane.txt; fail "the filter let others through"; }
+idx=$(awk -v p="$FRAG" '$1 == p {print NR - 1}' rows.txt)
+[ -n "$idx" ] || { cat pane.txt; fail "$FRAG not among the filtered rows"; }
+for _ in $(seq 1 "$idx"); do "${T[@]}" send-keys -t top Down; done
+"${T[@]}" send-keys -t top Enter
+wait_pane "^Process $FRAG (demo_fragment)"
+grep -q "bins view (Esc: all processes)$" pane.txt || { cat pane.txt; fail "the opened process's header"; }
+wait_pane 'bins in use, sorted by'
+"${T[@]}" send-keys -t top Enter
+wait_pane 'Sites behind the [0-9]*-byte bin'
+"${T[@]}" send-keys -t top Escape
+wait_pane 'process view (all processes)$'
+"${T[@]}" send-keys -t top Escape
+wait_pane '^[0-9]* processes, sorted by pid$'
+"${T[@]}" send-keys -t top q
+wait_rc
+[ "$(cat top.rc)" = 0 ] || { cat top.err; fail "q after opening a process: exit $(cat top.rc)"; }
+check_sane
+ok "/ filters by exe; Enter opens the selected process (bins, sites); Esc goes back"
+
 
 start_top -p "$FRAG"
 wait_pane "^Process $FRAG (demo_fragment"
