@@ -14,16 +14,23 @@ bin=${JMSTATD_SAN:-${JM_BUILD:?}/san/bin/jmstatd}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 status=0
-for t in state reload command metrics sites; do
+# Every test of tests/alerts but this one and prometheus (which tests the
+# fleet kit's files against a Prometheus server more than jmstatd), so that
+# a new test is run here too.
+for f in "$JM_ROOT"/tests/alerts/*.test.sh; do
+	t=$(basename "$f" .test.sh)
+	case $t in sanitizers | prometheus) continue ;; esac
 	dir=$JM_TMP/$t
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	rc=0
-	JM_TMP=$dir JMSTATD=$bin "$JM_ROOT/tests/alerts/$t.test.sh" >"$dir/out" 2>&1 || rc=$?
+	# The output beside the test's directory, not in it (a test may write
+	# a file named "out" there).
+	JM_TMP=$dir JMSTATD=$bin "$JM_ROOT/tests/alerts/$t.test.sh" >"$dir.out" 2>&1 || rc=$?
 	case $rc in
 	0) echo "PASS $t (sanitized)" ;;
-	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir/out")" ;;
-	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir/out" | tail -n 60; status=1 ;;
+	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir.out")" ;;
+	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir.out" | tail -n 60; status=1 ;;
 	esac
 	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$dir"/*.log 2>/dev/null; then
 		echo "sanitizer report in $t:"

@@ -32,11 +32,13 @@ run() {   # run DIR/TEST: one test script with the sanitized programs
 	local dir=$JM_TMP/$name rc=0
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	JM_TMP=$dir JMSTATD=$dsan JMCTL=$csan "$JM_ROOT/tests/$t.test.sh" >"$dir/out" 2>&1 || rc=$?
+	# The output beside the test's directory, not in it (a test may write
+	# a file named "out" there).
+	JM_TMP=$dir JMSTATD=$dsan JMCTL=$csan "$JM_ROOT/tests/$t.test.sh" >"$dir.out" 2>&1 || rc=$?
 	case $rc in
 	0) echo "PASS $t (sanitized)" ;;
-	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir/out")" ;;
-	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir/out" | tail -n 60; status=1 ;;
+	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir.out")" ;;
+	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir.out" | tail -n 60; status=1 ;;
 	esac
 	if grep -rq "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$dir" 2>/dev/null; then
 		echo "sanitizer report in $t:"
