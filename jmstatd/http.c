@@ -33,6 +33,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -199,14 +200,50 @@ static bool tchar(char ch)
 	       strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
-/* GET /: what a person who points a browser at the port sees. */
-static const char landing_page[] =
-	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>jmstatd</title></head>\n"
-	"<body><h1>jmstatd " JM_VERSION "</h1>\n"
-	"<p>Memory statistics of the processes running with jmalloc on this host.</p>\n"
-	"<ul><li><a href=\"metrics\">/metrics</a>: the Prometheus page</li></ul>\n"
-	"<p>On the host, <code>jmctl ps</code>, <code>jmctl top</code> and <code>jmctl alerts</code> "
-	"show the same figures per process and per size class.</p>\n</body></html>\n";
+/* GET /: what a person who points a browser at the port sees: a link to
+ * /metrics and, with --pprof, to the heap profiles of each executable
+ * running now (the names /metrics shows anyway). */
+static void landing_page(struct jmd *d, struct jmd_text *t)
+{
+	jmd_text_puts(t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>jmstatd</title>"
+	              "</head>\n<body><h1>jmstatd " JM_VERSION "</h1>\n"
+	              "<p>Memory statistics of the processes running with jmalloc on this host.</p>\n"
+	              "<ul><li><a href=\"metrics\">/metrics</a>: the Prometheus page</li></ul>\n");
+	if (d->opt.pprof) {
+		jmd_text_puts(t, "<p>Heap profiles (pprof): <code>/pid/PID/debug/pprof/heap</code> "
+		              "and <code>.../allocs</code> for one process; per executable:</p>\n<ul>\n");
+		for (const struct jmd_proc *p = d->live; p; p = p->next) {
+			bool seen = false;
+			for (const struct jmd_proc *q = d->live; q != p && !seen; q = q->next)
+				seen = strcmp(q->exe, p->exe) == 0;
+			if (seen)
+				continue;
+			char url[4 * JMSTAT_EXE_LEN], html[6 * JMSTAT_EXE_LEN];
+			size_t u = 0, h = 0;
+			for (const unsigned char *c = (const unsigned char *)p->exe; *c; c++) {
+				if (isalnum(*c) || strchr("-._~", *c))
+					url[u++] = (char)*c;
+				else
+					u += (size_t)snprintf(url + u, 4, "%%%02X", *c);
+				const char *e = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;" :
+				                *c == '"' ? "&quot;" : NULL;
+				if (e) {
+					memcpy(html + h, e, strlen(e));
+					h += strlen(e);
+				} else {
+					html[h++] = (char)*c;
+				}
+			}
+			url[u] = html[h] = '\0';
+			jmd_text_printf(t, "<li>%s: <a href=\"exe/%s/debug/pprof/heap\">heap</a>, "
+			                "<a href=\"exe/%s/debug/pprof/allocs\">allocs</a></li>\n", html, url, url);
+		}
+		jmd_text_puts(t, "</ul>\n");
+	}
+	jmd_text_puts(t, "<p>On the host, <code>jmctl ps</code>, <code>jmctl top</code> and "
+	              "<code>jmctl alerts</code> show the same figures per process and per size "
+	              "class.</p>\n</body></html>\n");
+}
 
 /* Checks a complete head (lines ending in LF, an optional CR before it)
  * and answers it. */
@@ -279,8 +316,13 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		return;
 	}
 	if (plen == 1) {
-		respond(c, R_200, "text/html; charset=utf-8", landing_page, strlen(landing_page),
-		        head_only, NULL);
+		struct jmd_text t = { 0 };
+		landing_page(c->d, &t);
+		if (t.failed)
+			respond_text(c, R_500, "out of memory\n", NULL);
+		else
+			respond(c, R_200, "text/html; charset=utf-8", t.s, t.len, head_only, NULL);
+		free(t.s);
 		return;
 	}
 	if (c->d->opt.pprof) {

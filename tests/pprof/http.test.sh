@@ -58,6 +58,14 @@ for fn in ("hold_alpha", "hold_beta"):
 PY
 ok "go tool pprof by URL: both holders within 25% (pid heap and allocs), and the exe's sum of two processes"
 
+# GET / links /metrics and, with --pprof, each running executable's profiles.
+curl -sf "$URL/" >index.html || fail "GET /"
+grep -q 'href="metrics"' index.html && grep -q 'href="exe/holders/debug/pprof/heap"' index.html &&
+	grep -q 'href="exe/holders/debug/pprof/allocs"' index.html || { cat index.html; fail "GET / lacks the links"; }
+[ "$(grep -c 'exe/holders/debug/pprof/heap' index.html)" -eq 1 ] || fail "an executable listed twice on /"
+curl -sf -o /dev/null "$URL/exe/holders/debug/pprof/heap" || fail "the link of / does not answer"
+ok "GET /: links to /metrics and to each executable's heap profiles"
+
 for p in "$P1" "$P2"; do
 	[ "$(get "/pid/$p/debug/pprof/heap" "pid$p.pb.gz")" = 200 ] || fail "GET /pid/$p/debug/pprof/heap"
 	cat "/proc/$p/maps" >"maps$p.txt"
