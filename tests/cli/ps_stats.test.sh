@@ -116,9 +116,12 @@ assert r["ok"] is True and r["pid"] == int(sys.argv[1])
 assert isinstance(r["arenas"], list) and r["arenas"], "no arenas"
 for a in r["arenas"]:
     assert isinstance(a["index"], int)
-    for k in ("mapped", "active", "dirty", "nthreads"):
+    for k in ("mapped", "active", "dirty", "nthreads", "retained", "purged", "npurge", "nmap",
+              "nunmap", "nreuse", "npurge_cap"):
         assert isinstance(a[k], int) and a[k] >= 0, (k, a)
 assert sum(a["mapped"] for a in r["arenas"]) == r["mapped"], "arenas do not add up to mapped"
+assert isinstance(r["bg_running"], bool) and isinstance(r["bg_wakes"], int), r
+assert sum(a["nmap"] for a in r["arenas"]) >= 1, "no chunk mapped?"
 bins = r["bins"]
 assert len(bins) > 8
 sizes = [b["size"] for b in bins]
@@ -159,6 +162,15 @@ for f in ("stats.json", "stats2.json"):
         ok = True
         break
 assert ok, (lines[1:3], want)
+# The purging line: sums over the arenas, and the background purger.
+A = r["arenas"]
+pl = [l for l in lines if l.startswith("purged ")]
+assert len(pl) == 1, lines[:6]
+want = ("purged %s in %d madvise calls (%d forced by the cap)  retained %s  reused %d  unmapped %d  background purger %s"
+        % (fmt_bytes(sum(a["purged"] for a in A)), sum(a["npurge"] for a in A), sum(a["npurge_cap"] for a in A),
+           fmt_bytes(sum(a["retained"] for a in A)), sum(a["nreuse"] for a in A), sum(a["nunmap"] for a in A),
+           "running" if r["bg_running"] else "off"))
+assert pl[0].startswith(want), (pl[0], want)
 hdr = [i for i, l in enumerate(lines) if l.split()[:2] == ["BIN", "SIZE"]][0]
 assert lines[hdr].split() == ["BIN", "SIZE", "REGS/RUN", "CURREGS", "CACHED", "INUSE", "CURRUNS", "UTIL", "WASTED", "NMALLOC", "NDALLOC", "NREQUESTS", "MALLOC/S", "REQ/S"], lines[hdr]
 rows = {int(l.split()[1]): l.split() for l in lines[hdr + 1:] if l.strip()}
