@@ -421,6 +421,33 @@ static void test_huge_retention(void **state)
 	validate();
 }
 
+/* The hard cap: however young, an arena's dirty pages never exceed
+ * max(256 MiB, its active bytes); the free that crosses it purges the
+ * oldest at once. (The regions are not touched: no memory is used.) */
+static void test_dirty_cap(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	enum { N = 160 };
+	void **p = malloc(N * sizeof(void *));
+	for (int i = 0; i < N; i++) {
+		p[i] = jm_malloc(JM_LARGE_MAX);
+		assert_non_null(p[i]);
+	}
+	uint64_t ncap = a->stats->npurge_cap;
+	for (int i = 0; i < N; i++)
+		jm_free(p[i]);
+	free(p);
+	uint64_t cap = ((uint64_t)256 << 20) >> JM_LG_PAGE;
+	uint64_t active = a->stats->active >> JM_LG_PAGE;
+	assert_true(a->stats->npurge_cap > ncap);
+	assert_true(a->ndirty_pages <= (active > cap ? active : cap));
+	assert_true((uint64_t)N * (JM_LARGE_MAX >> JM_LG_PAGE) > cap);   /* premise */
+	validate();
+	decay_reset(a);
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -437,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
 		cmocka_unit_test(test_huge_retention),
+		cmocka_unit_test(test_dirty_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
