@@ -260,9 +260,10 @@ demo:
 	$(TEST_ENV) ./demo.sh
 
 # The allocator suite, then jmstatd at scale (JM_SCALE_PROCS=0 skips it).
-bench: all
+bench: all build/tests/helpers/site_fill
 	$(TEST_ENV) tests/bench/run.sh
 	if [ "$${JM_SCALE_PROCS:-1000}" != 0 ]; then $(TEST_ENV) python3 tests/bench/scale.py; fi
+	$(TEST_ENV) python3 tests/bench/pprof_serve.py
 
 # Every fuzz target (tests/fuzz/*.test.sh) for a longer run than `make
 # check` gives it, FUZZ_SECONDS each, on corpora kept in
