@@ -42,7 +42,7 @@ show() { printf '%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
 
 # ---- 1. build packages
 step "checking the build packages"
-BUILD_PKGS=(gcc make pkg-config libuv1-dev libjansson-dev libcmocka-dev libncurses-dev)
+BUILD_PKGS=(gcc make pkg-config libuv1-dev libjansson-dev libcmocka-dev libncurses-dev libdw-dev zlib1g-dev)
 WORKLOAD_PKGS=(python3 sqlite3)
 missing=()
 for p in "${BUILD_PKGS[@]}" "${WORKLOAD_PKGS[@]}"; do

@@ -147,3 +147,25 @@ check_status 400 /exe/%zz/debug/pprof/heap "NAME must be"
 check_status 404 /debug/pprof/heap "not found"
 [ "$(get /exe/hol%64ers/debug/pprof/heap)" = 200 ] || fail "a percent-encoded exe name"
 ok "errors: 400 and 404 with a one-line reason"
+
+# The fleet's scrape configurations ask for paths that jmstatd serves.
+python3 - "$JM_ROOT" >paths.txt <<'PY' || fail "the fleet configurations"
+import re, sys
+root = sys.argv[1]
+parca = open(root + "/fleet/parca.yaml").read()
+jobs = re.findall(r"path_prefix: (\S+)\n\s+pprof_config:\n\s+memory:\n\s+enabled: true\n\s+path: (\S+)", parca)
+assert jobs and len(jobs) == parca.count("- job_name:"), jobs
+assert parca.count("enabled: true") == len(jobs), "only memory is enabled"
+for prefix, path in jobs:
+    print(prefix + path)
+alloy = open(root + "/fleet/alloy-pyroscope.alloy").read()
+path = re.search(r'profile\.memory \{\s*enabled = true\s*path\s*= "([^"]+)"', alloy).group(1)
+for prefix in re.findall(r'"__profile_path_prefix__" = "([^"]+)"', alloy):
+    print(prefix + path)
+PY
+[ -s paths.txt ] || fail "no path in the fleet configurations"
+while read -r p; do
+	q=$(printf '%s' "$p" | sed 's|^/exe/[^/]*/|/exe/holders/|')
+	[ "$(get "$q")" = 200 ] || fail "the fleet path $p (as $q) is not served"
+done <paths.txt
+ok "the Pyroscope (Alloy) and Parca configurations scrape paths jmstatd serves"
