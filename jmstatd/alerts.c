@@ -31,6 +31,18 @@
  * a session of its own); at most ALERTS_CMDS_MAX run at once. Commands
  * still running when jmstatd exits are left to finish.
  *
+ * One user's processes cannot starve the others' alerts: the commands of
+ * the alerts of one uid other than root run ALERTS_CMDS_UID at a time,
+ * ALERTS_CMDS_ROOT slots are kept for alerts of root's processes, and a
+ * command that cannot start yet waits in a queue (in order; at most
+ * ALERTS_QUEUE_UID per uid, ALERTS_QUEUE_MAX in all: past that it is not
+ * run, and counted as skipped), started as soon as a slot frees. The
+ * transition lines of alerts of other uids' processes share a log budget
+ * as the bad segments' do (a burst, then one line every
+ * ALERTS_LOG_EVERY_MS, the count of those left out in the next): a user
+ * whose processes flip in and out of alert cannot flood the log; root's
+ * are always logged.
+ *
  * The sites behind an alert (docs/config.md): when an alert goes pending or
  * fires, and when alerts are listed while it is active (if its reading is
  * older than ALERTS_SITES_REFRESH_S: a listing of thousands of alerts
@@ -50,6 +62,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +73,12 @@
 #define ALERTS_BUCKETS        1024u
 #define ALERTS_RESOLVED_MAX   1000u     /* resolved alerts kept for the list */
 #define ALERTS_CMDS_MAX       8u        /* commands running at once */
+#define ALERTS_CMDS_ROOT      2u        /* of those, kept for alerts of root's processes */
+#define ALERTS_CMDS_UID       2u        /* running at once for the processes of one other uid */
+#define ALERTS_QUEUE_MAX      256u      /* commands waiting to run, in all */
+#define ALERTS_QUEUE_UID      32u       /* ... for the processes of one other uid */
+#define ALERTS_LOG_BURST      50        /* transition lines of other uids' alerts: a burst, */
+#define ALERTS_LOG_EVERY_MS   10000     /* then one this often */
 #define ALERTS_ENV_PREFIX     "JMALLOC_ALERT_"
 #define ALERTS_SITES          3u        /* sites kept per alert */
 #define ALERTS_ENV_FRAMES     8u        /* frames per site in JMALLOC_ALERT_SITES */
@@ -179,11 +198,22 @@ struct alert {
 	struct alert *next, *prev; /* every alert, oldest first */
 };
 
+/* A command to run for an alert: waiting in the queue, then running. */
+struct job {
+	char *vars[28];          /* JMALLOC_ALERT_*=..., malloc'd */
+	size_t nvars;
+	char *command;           /* /bin/sh -c COMMAND */
+	unsigned alert_id;
+	uint32_t uid;            /* of the alert's process */
+	struct job *next;        /* in the queue */
+};
+
 struct cmd {
 	uv_process_t proc;       /* first: the handles' data point at the struct */
 	uv_timer_t timer;
 	struct jmd_alerts *A;
 	unsigned alert_id;
+	uint32_t uid;            /* of the alert's process */
 	unsigned open_handles;   /* freed when both are closed */
 	bool exited;
 	struct cmd *next, *prev;
@@ -202,9 +232,14 @@ struct jmd_alerts {
 	unsigned next_id;
 	struct cmd *cmds;
 	size_t ncmds;
+	struct job *queue, *queue_tail; /* commands waiting for a slot, oldest first */
+	size_t nqueued;
 	bool stopping;
 	uint64_t transitions[4]; /* per state entered */
-	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped;
+	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped, cmd_queued;
+	double log_tokens;       /* alert_log()'s budget */
+	uint64_t log_last_ns;
+	unsigned long log_left_out;
 };
 
 /* ------------------------------------------------------------ formatting
@@ -806,7 +841,49 @@ static const char *sites_text(const struct alert *a, char *buf, size_t len, unsi
 	return buf;
 }
 
+/* ------------------------------------------------------------ log budget */
+
+/* A line about an alert of uid's process: root's always, other uids'
+ * within one budget (ALERTS_LOG_BURST, then one every
+ * ALERTS_LOG_EVERY_MS; the rest to the verbose log, counted in the next
+ * line logged). */
+static void alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (uid != 0) {
+		uint64_t now = uv_hrtime();
+		if (A->log_last_ns)
+			A->log_tokens += (double)(now - A->log_last_ns) / 1e6 / ALERTS_LOG_EVERY_MS;
+		else
+			A->log_tokens = ALERTS_LOG_BURST;
+		if (A->log_tokens > ALERTS_LOG_BURST)
+			A->log_tokens = ALERTS_LOG_BURST;
+		A->log_last_ns = now;
+		if (A->log_tokens < 1.0) {
+			A->log_left_out++;
+			jmd_debug("%s", msg);
+			return;
+		}
+		A->log_tokens -= 1.0;
+	}
+	if (A->log_left_out) {
+		jmd_log("%s (and %lu more lines about other users' alerts left out before this one)",
+		        msg, A->log_left_out);
+		A->log_left_out = 0;
+	} else {
+		jmd_log("%s", msg);
+	}
+}
+
 /* ------------------------------------------------------------ commands */
+
+static void queue_drain(struct jmd_alerts *A);
 
 static void cmd_closed(uv_handle_t *h)
 {
@@ -822,6 +899,7 @@ static void cmd_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	A->ncmds--;
 	free(c);
+	queue_drain(A);
 }
 
 static void cmd_close(struct cmd *c)
@@ -886,27 +964,129 @@ static char **cmd_env(char **vars, size_t nvars)
 	return env;
 }
 
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->nvars; i++)
+		free(j->vars[i]);
+	free(j->command);
+	free(j);
+}
+
+/* May a command for an alert of uid's process start now? */
+static bool can_start(const struct jmd_alerts *A, uint32_t uid)
+{
+	if (A->ncmds >= ALERTS_CMDS_MAX)
+		return false;
+	if (uid == 0)
+		return true;
+	size_t others = 0, same = 0;
+	for (const struct cmd *c = A->cmds; c; c = c->next) {
+		if (c->uid == 0)
+			continue;
+		others++;
+		if (c->uid == uid)
+			same++;
+	}
+	return others < ALERTS_CMDS_MAX - ALERTS_CMDS_ROOT && same < ALERTS_CMDS_UID;
+}
+
+/* Spawns j's command; takes j. */
+static void job_start(struct jmd_alerts *A, struct job *j)
+{
+	struct jmd *d = A->d;
+	char **env = cmd_env(j->vars, j->nvars);
+	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		jmd_log("alert %u: its command not run: out of memory", j->alert_id);
+		A->cmd_failed++;
+		goto out;
+	}
+	char *args[] = { "/bin/sh", "-c", j->command, NULL };
+	uv_stdio_container_t stdio[3] = {
+		{ .flags = UV_IGNORE },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO },
+	};
+	uv_process_options_t o = {
+		.exit_cb = cmd_exited,
+		.file = args[0],
+		.args = args,
+		.env = env,
+		.stdio_count = 3,
+		.stdio = stdio,
+		.flags = UV_PROCESS_DETACHED,   /* its own session: a timeout kills the group */
+	};
+	c->A = A;
+	c->alert_id = j->alert_id;
+	c->uid = j->uid;
+	c->proc.data = c;
+	c->timer.data = c;
+	int rc = uv_spawn(d->loop, &c->proc, &o);
+	c->next = A->cmds;
+	if (A->cmds)
+		A->cmds->prev = c;
+	A->cmds = c;
+	A->ncmds++;
+	uv_timer_init(d->loop, &c->timer);
+	c->open_handles = 2;
+	if (rc != 0) {
+		jmd_log("alert %u: cannot run its command: %s", j->alert_id, uv_strerror(rc));
+		A->cmd_failed++;
+		c->exited = true;
+		cmd_close(c);
+		goto out;
+	}
+	jmd_debug("alert %u: command started (pid %d)", j->alert_id, c->proc.pid);
+	uv_timer_start(&c->timer, cmd_timed_out, (uint64_t)(A->rules.command_timeout_s * 1000.0), 0);
+out:
+	free(env);
+	job_free(j);
+}
+
+/* Starts the queued commands that may start now, oldest first. */
+static void queue_drain(struct jmd_alerts *A)
+{
+	struct job **pp = &A->queue, *prev = NULL;
+	while (*pp && !A->stopping && A->ncmds < ALERTS_CMDS_MAX) {
+		struct job *j = *pp;
+		if (!can_start(A, j->uid)) {
+			prev = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (A->queue_tail == j)
+			A->queue_tail = prev;
+		A->nqueued--;
+		job_start(A, j);
+	}
+}
+
 static void run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
                         enum state previous)
 {
 	struct jmd *d = A->d;
 	if (!d->loop || A->stopping)
 		return;
-	if (A->ncmds >= ALERTS_CMDS_MAX) {
-		jmd_log("alert %u: its command not run: %u commands still running", a->id,
-		        ALERTS_CMDS_MAX);
-		A->cmd_skipped++;
+	struct job *j = calloc(1, sizeof(*j));
+	char sites[1024], host[256], val[32], thr[32];
+	char *failed = j ? NULL : "out of memory";
+	if (!j) {
+		jmd_log("alert %u: its command not run: out of memory", a->id);
+		A->cmd_failed++;
 		return;
 	}
-	char *vars[28], sites[1024], host[256], val[32], thr[32];
-	size_t nvars = 0;
-	char *failed = NULL;
+	j->alert_id = a->id;
+	j->uid = a->uid;
+	j->command = strdup(command);
 #define VAR(name, ...)                                                         \
 	do {                                                                   \
-		if (asprintf(&vars[nvars], ALERTS_ENV_PREFIX name "=" __VA_ARGS__) < 0) \
+		if (asprintf(&j->vars[j->nvars], ALERTS_ENV_PREFIX name "=" __VA_ARGS__) < 0) \
 			failed = "out of memory";                              \
 		else                                                           \
-			nvars++;                                               \
+			j->nvars++;                                            \
 	} while (0)
 	VAR("ID", "%u", a->id);
 	VAR("RULE", "%s", a->rule);
@@ -938,53 +1118,37 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 	VAR("REASON", "%s", a->reason);
 	VAR("SITES", "%s", sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
 #undef VAR
-	char **env = failed ? NULL : cmd_env(vars, nvars);
-	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
-	if (!c) {
+	if (failed || !j->command) {
 		jmd_log("alert %u: its command not run: out of memory", a->id);
 		A->cmd_failed++;
-		goto out;
+		job_free(j);
+		return;
 	}
-	char *args[] = { "/bin/sh", "-c", (char *)command, NULL };
-	uv_stdio_container_t stdio[3] = {
-		{ .flags = UV_IGNORE },
-		{ .flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO },
-		{ .flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO },
-	};
-	uv_process_options_t o = {
-		.exit_cb = cmd_exited,
-		.file = args[0],
-		.args = args,
-		.env = env,
-		.stdio_count = 3,
-		.stdio = stdio,
-		.flags = UV_PROCESS_DETACHED,   /* its own session: a timeout kills the group */
-	};
-	c->A = A;
-	c->alert_id = a->id;
-	c->proc.data = c;
-	c->timer.data = c;
-	int rc = uv_spawn(d->loop, &c->proc, &o);
-	c->next = A->cmds;
-	if (A->cmds)
-		A->cmds->prev = c;
-	A->cmds = c;
-	A->ncmds++;
-	uv_timer_init(d->loop, &c->timer);
-	c->open_handles = 2;
-	if (rc != 0) {
-		jmd_log("alert %u: cannot run its command: %s", a->id, uv_strerror(rc));
-		A->cmd_failed++;
-		c->exited = true;
-		cmd_close(c);
-		goto out;
+	if (!A->queue && can_start(A, j->uid)) {
+		job_start(A, j);
+		return;
 	}
-	jmd_debug("alert %u: command started (pid %d)", a->id, c->proc.pid);
-	uv_timer_start(&c->timer, cmd_timed_out, (uint64_t)(A->rules.command_timeout_s * 1000.0), 0);
-out:
-	free(env);
-	for (size_t i = 0; i < nvars; i++)
-		free(vars[i]);
+	/* Waits for a slot, unless this uid (or everyone) has too many waiting. */
+	size_t same = 0;
+	for (struct job *q = A->queue; q; q = q->next)
+		same += q->uid == j->uid;
+	if (A->nqueued >= ALERTS_QUEUE_MAX || (j->uid != 0 && same >= ALERTS_QUEUE_UID)) {
+		alert_log(A, j->uid, "alert %u: its command not run: %zu commands wait already%s",
+		          a->id, j->uid != 0 && same >= ALERTS_QUEUE_UID ? same : A->nqueued,
+		          j->uid != 0 && same >= ALERTS_QUEUE_UID ? " for this user's processes" : "");
+		A->cmd_skipped++;
+		job_free(j);
+		return;
+	}
+	if (A->queue_tail)
+		A->queue_tail->next = j;
+	else
+		A->queue = j;
+	A->queue_tail = j;
+	A->nqueued++;
+	A->cmd_queued++;
+	jmd_debug("alert %u: its command waits for a slot (%zu waiting)", a->id, A->nqueued);
+	queue_drain(A);
 }
 
 /* ------------------------------------------------------------ transitions */
@@ -1017,9 +1181,9 @@ static void transition(struct jmd_alerts *A, struct alert *a, enum state s, cons
 		snprintf(top, sizeof(top), "; top site: %s",
 		         sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
 	}
-	jmd_log("alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule, (int)a->pid,
-	        a->exe, bin, state_names[prev], state_names[s], a->message, why ? "; " : "",
-	        why ? why : "", top);
+	alert_log(A, a->uid, "alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
+	          (int)a->pid, a->exe, bin, state_names[prev], state_names[s], a->message,
+	          why ? "; " : "", why ? why : "", top);
 	if (s == ST_RESOLVED || s == ST_INACTIVE)
 		hash_remove(A, a);
 	if (s == ST_RESOLVED)
@@ -1352,6 +1516,11 @@ void jmd_alerts_fini(struct jmd *d)
 		return;
 	while (A->head)
 		list_remove(A, A->head);
+	while (A->queue) {
+		struct job *j = A->queue;
+		A->queue = j->next;
+		job_free(j);
+	}
 	while (A->cmds) {        /* only if the loop did not run their close callbacks */
 		struct cmd *c = A->cmds;
 		A->cmds = c->next;
@@ -1490,4 +1659,12 @@ void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t)
 	                   "jmalloc_alert_commands_total{result=\"skipped\"} %llu\n",
 	                (unsigned long long)A->cmd_ok, (unsigned long long)A->cmd_failed,
 	                (unsigned long long)A->cmd_timeout, (unsigned long long)A->cmd_skipped);
+	jmd_text_puts(t, "# HELP jmalloc_alert_commands_queued_total Alert commands that waited for "
+	                 "a free slot before they ran.\n"
+	                 "# TYPE jmalloc_alert_commands_queued_total counter\n");
+	jmd_text_printf(t, "jmalloc_alert_commands_queued_total %llu\n",
+	                (unsigned long long)A->cmd_queued);
+	jmd_text_puts(t, "# HELP jmalloc_alert_commands_waiting Alert commands waiting for a free "
+	                 "slot now.\n# TYPE jmalloc_alert_commands_waiting gauge\n");
+	jmd_text_printf(t, "jmalloc_alert_commands_waiting %zu\n", A->nqueued);
 }

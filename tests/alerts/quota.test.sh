@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# timeout: 180
+# Alert commands per user (alerts.c): ten fragmenting processes of nobody
+# fire ten alerts whose commands block; at most two of them run at once,
+# the others wait; root's process then fires and its command runs at once
+# (slots kept for root); once nobody's commands are let go, every one of
+# the ten has run: queued, none dropped. Needs root and setpriv.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "needs root to run processes as nobody"; exit 77; }
+command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+need_segments
+[ -x "$JM_HELPERS/demo_fragment" ] || { echo "demo_fragment helper not built"; exit 77; }
+chmod 755 "$JM_TMP"
+mkdir -p "$JM_TMP/pub"
+cp "$JMALLOC_LIB" "$JM_HELPERS/demo_fragment" "$JM_TMP/pub/"
+chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/"*
+CMDLOG=$JM_TMP/commands.log
+RELEASE=$JM_TMP/release
+cat >"$JM_TMP/cmd.sh" <<EOF
+#!/bin/sh
+[ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
+echo "start \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+if [ "\$JMALLOC_ALERT_UID" != 0 ]; then
+	i=0
+	while [ ! -e "$RELEASE" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+EOF
+chmod 755 "$JM_TMP/cmd.sh"
+: >"$CMDLOG"
+cat >"$JM_TMP/rules.conf" <<EOF
+command = $JM_TMP/cmd.sh
+command_timeout = 150s
+
+[rule frag]
+kind = fragmentation
+ratio = 0.5
+min_wasted = 1MiB
+for = 200ms
+EOF
+jmd_start --config "$JM_TMP/rules.conf"
+
+frag() {
+	"$@" env JMALLOC_STATS_DIR="$JMD_STATS" LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" \
+		JMALLOC_CONF=prof_sample:0 "$JM_TMP/pub/demo_fragment" -s 64 -c 40000 -r 10 >/dev/null 2>&1 &
+}
+nobody_pids=()
+for i in $(seq 1 10); do
+	frag setpriv --reuid=65534 --regid=65534 --clear-groups
+	nobody_pids+=($!)
+done
+export CMDLOG RELEASE
+
+alerts_py - <<'EOF' || die "alert commands per user"
+from jmd import *
+import subprocess
+log = os.environ["CMDLOG"]
+def lines():
+    return [l.split() for l in open(log)]
+def running(uid):
+    n = 0
+    for l in lines():
+        if l[1] == str(uid):
+            n += 1 if l[0] == "start" else -1
+    return n
+def firing(uid):
+    return [a for a in request({"cmd": "alerts"})["alerts"] if a["uid"] == uid and a["state"] == "firing"]
+wait_until(lambda: len(firing(65534)) == 10, "nobody's ten alerts firing", timeout=90)
+wait_until(lambda: running(65534) == 2, "two of nobody's commands running", timeout=30)
+time.sleep(1.0)     # a few ticks: no third one starts
+check(running(65534) == 2, "nobody's commands running at once: %d" % running(65534))
+root = subprocess.Popen([os.path.join(os.environ["JM_TMP"], "pub", "demo_fragment"), "-s", "64",
+                         "-c", "40000", "-r", "10"], stdout=subprocess.DEVNULL,
+                        env=dict(os.environ, JMALLOC_STATS_DIR=STATS_DIR, JMALLOC_CONF="prof_sample:0",
+                                 LD_PRELOAD=os.path.join(os.environ["JM_TMP"], "pub", "libjmalloc.so")))
+wait_until(lambda: any(l[0] == "end" and l[1] == "0" for l in lines()), "root's command to run", timeout=60)
+check(running(65534) == 2, "nobody's commands running while root's ran: %d" % running(65534))
+starts = sum(1 for l in lines() if l[0] == "start" and l[1] == "65534")
+print("while nobody's 10 alerts wait: %d of their commands started, root's ran" % starts)
+check(starts == 2, "nobody's commands started before release: %d" % starts)
+open(os.environ["RELEASE"], "w").close()
+wait_until(lambda: sum(1 for l in lines() if l[0] == "end" and l[1] == "65534") == 10,
+           "all ten of nobody's commands to run", timeout=60)
+root.terminate()
+root.wait()
+EOF
+grep -q "its command not run" "$JMD_LOG" && die "a command was dropped"
+kill "${nobody_pids[@]}" 2>/dev/null
+jmd_stop
+echo "ok"
