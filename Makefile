@@ -111,7 +111,7 @@ build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/
 COMMON_OBJS := $(COMMON_SRCS:%.c=build/app/%.o)
 
 # What each program links: here only, for every build of it.
-D_LIBS = $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS)
+D_LIBS = $(UV_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 C_LIBS = $(JANSSON_LIBS) -lncursesw $(DW_LIBS) $(Z_LIBS)
 
 jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)

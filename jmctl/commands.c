@@ -683,7 +683,11 @@ static void print_held_by(const json_t *a)
 			fputs(j ? " < " : "", stdout);
 			jm_fputs_safe(frame, stdout);
 		}
-		printf("  %s\n", jm_fmt_bytes(bytes, sizeof(bytes), jm_num(s, "live_bytes")));
+		printf("  %s", jm_fmt_bytes(bytes, sizeof(bytes), jm_num(s, "live_bytes")));
+		if (jm_num(s, "error_bytes") > 0)
+			printf(" +- %s", jm_fmt_bytes(bytes, sizeof(bytes), jm_num(s, "error_bytes")));
+		printf("%s\n", json_is_true(json_object_get(s, "bounded")) ?
+		       " (estimate brought down to what the process holds)" : "");
 	}
 	json_decref(sym);
 }

@@ -160,6 +160,10 @@ static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, s
 		json_object_set_new(o, "alloc_bytes", json_integer(jm_int(site, "alloc_bytes")));
 		json_object_set_new(o, "alloc_objects", json_integer(jm_int(site, "alloc_objects")));
 		json_object_set_new(o, "samples", json_integer(jm_int(site, "samples")));
+		json_object_set_new(o, "error_bytes", json_integer(jm_int(site, "error_bytes")));
+		json_object_set_new(o, "bounded", json_boolean(json_is_true(json_object_get(site, "bounded"))));
+		if (json_object_get(site, "estimated_bytes"))
+			json_object_set_new(o, "estimated_bytes", json_integer(jm_int(site, "estimated_bytes")));
 		json_t *bins = json_object_get(site, "bins");
 		json_object_set_new(o, "bins", json_is_array(bins) ? json_deep_copy(bins) : json_array());
 		json_array_append_new(sites, o);
@@ -336,6 +340,8 @@ static void print_sites(const json_t *out)
 		printf("; %lld sample%s dropped (site table full)", jm_int(out, "sites_dropped"),
 		       jm_int(out, "sites_dropped") == 1 ? "" : "s");
 	putchar('\n');
+	if (jm_int(out, "sample_bytes") > 0 && json_array_size(sites) > 0)
+		puts("(live bytes are estimates from the samples, +- one standard error)");
 	if (jm_int(out, "sample_bytes") == 0)
 		puts("(sampling is off in this process: JMALLOC_CONF=prof_sample:0)");
 	else if (json_array_size(sites) == 0)
@@ -344,11 +350,18 @@ static void print_sites(const json_t *out)
 		json_t *f, *bin;
 		size_t j;
 
-		printf("\n#%zu  %s live in %s object%s  (%s allocated since start)\n", i + 1,
-		       jm_fmt_bytes(a, sizeof a, jm_num(s, "live_bytes")),
+		printf("\n#%zu  %s", i + 1, jm_fmt_bytes(a, sizeof a, jm_num(s, "live_bytes")));
+		if (jm_num(s, "error_bytes") > 0)
+			printf(" +- %s", jm_fmt_bytes(a, sizeof a, jm_num(s, "error_bytes")));
+		printf(" live in %s object%s  (%s allocated since start)\n",
 		       jm_fmt_count(b, sizeof b, jm_num(s, "live_objects")),
 		       jm_int(s, "live_objects") == 1 ? "" : "s",
 		       jm_fmt_bytes(c, sizeof c, jm_num(s, "alloc_bytes")));
+		if (json_is_true(json_object_get(s, "bounded")))
+			printf("    (estimated %s from %lld sample%s, more than the process holds in these "
+			       "size classes: brought down to it)\n",
+			       jm_fmt_bytes(a, sizeof a, jm_num(s, "estimated_bytes")),
+			       jm_int(s, "samples"), jm_int(s, "samples") == 1 ? "" : "s");
 		if (json_array_size(json_object_get(s, "bins")) > 0) {
 			fputs("    bins:", stdout);
 			json_array_foreach(json_object_get(s, "bins"), j, bin) {

@@ -837,6 +837,12 @@ static const char *sites_text(const struct alert *a, char *buf, size_t len, unsi
 			memmove(sp, sp + 1, strlen(sp));
 		if (off < len)
 			off += (size_t)snprintf(buf + off, len - off, " %s", b);
+		if (s->error_bytes && off < len) {
+			jm_fmt_bytes(b, sizeof(b), (double)s->error_bytes);
+			if ((sp = strchr(b, ' ')) != NULL)
+				memmove(sp, sp + 1, strlen(sp));
+			off += (size_t)snprintf(buf + off, len - off, "+-%s", b);
+		}
 	}
 	return buf;
 }
@@ -1549,6 +1555,8 @@ static json_t *sites_json(const struct alert *a)
 		json_object_set_new(o, "frames", frames);
 		json_object_set_new(o, "live_bytes", json_integer((json_int_t)s->live_bytes));
 		json_object_set_new(o, "site_live_bytes", json_integer((json_int_t)s->site_live_bytes));
+		json_object_set_new(o, "error_bytes", json_integer((json_int_t)s->error_bytes));
+		json_object_set_new(o, "bounded", json_boolean(s->bounded));
 		json_object_set_new(o, "live_objects", json_integer((json_int_t)s->live_objects));
 		json_object_set_new(o, "samples", json_integer((json_int_t)s->samples));
 		for (uint32_t k = 0; k < s->nbins; k++)

@@ -777,7 +777,10 @@ static int by_live_bytes(const void *a, const void *b)
 	return (x->alloc_bytes < y->alloc_bytes) - (x->alloc_bytes > y->alloc_bytes);
 }
 
-static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r)
+/* A site of the sites reply: its estimates bounded by factor (per class,
+ * jmd_sites_bound), with "bounded" true when one was brought down, and
+ * "error_bytes" one standard error of its live_bytes. */
+static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, const double *factor)
 {
 	json_t *o = json_object(), *frames = json_array(), *bins = json_array();
 	char hex[24];
@@ -788,7 +791,20 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r)
 	set(o, "frames", frames);
 	set(o, "id", json_string(jmd_site_name(jmd_site_id(r->row->frames, r->row->nframes),
 	                                       hex, sizeof(hex))));
-	set(o, "live_bytes", jint(r->row->live_bytes));
+	uint64_t live = 0;
+	bool bounded = false;
+	for (uint32_t b = 0; b <= seg->hdr.nbins; b++) {
+		live += (uint64_t)((double)r->bins[b] * factor[b]);
+		bounded |= r->bins[b] && factor[b] < 1.0;
+	}
+	double err = jmd_site_error((double)r->row->live_bytes, r->row->samples_live,
+	                            seg->hdr.sample_bytes);
+	set(o, "live_bytes", jint(live));
+	set(o, "error_bytes", jint(r->row->live_bytes ?
+	                           (uint64_t)(err * (double)live / (double)r->row->live_bytes) : 0));
+	set(o, "bounded", json_boolean(bounded));
+	if (bounded)
+		set(o, "estimated_bytes", jint(r->row->live_bytes));
 	set(o, "live_objects", jint(r->row->live_objects));
 	set(o, "alloc_bytes", jint(r->row->alloc_bytes));
 	set(o, "alloc_objects", jint(r->row->alloc_objects));
@@ -799,7 +815,7 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r)
 			continue;
 		json_t *e = json_object();
 		set(e, "size", jint(b < seg->hdr.nbins ? seg->classes[b].size : 0));
-		set(e, "live_bytes", jint(r->bins[b]));
+		set(e, "live_bytes", jint((uint64_t)((double)r->bins[b] * factor[b])));
 		json_array_append_new(bins, e);
 	}
 	set(o, "bins", bins);
@@ -877,9 +893,14 @@ static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 	set(o, "sample_bytes", jint(seg.hdr.sample_bytes));
 	set(o, "sites_dropped", jint(seg.hdr.sites_dropped));
 	set(o, "nsites", jint(nrefs));
+	double factor[JMSTAT_NBINS + 1];
+	for (uint32_t b = 0; b <= JMSTAT_NBINS; b++)
+		factor[b] = 1.0;
+	if (seg.hdr.nbins <= JMSTAT_NBINS && seg.hdr.nbins == p->nbins)
+		jmd_sites_bound(p, &seg, factor);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < nrefs && i < limit; i++)
-		json_array_append_new(arr, site_json(&seg, &refs[i]));
+		json_array_append_new(arr, site_json(&seg, &refs[i], factor));
 	set(o, "sites", arr);
 	/* The modules the frames are in (the segment's module table): where
 	 * each executable segment is, its file and build-id, for a client that

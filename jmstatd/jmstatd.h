@@ -454,12 +454,21 @@ struct jmd_site {
 	uint64_t site_live_bytes; /* the whole site's */
 	uint64_t live_objects;   /* the whole site's */
 	uint64_t samples;        /* sampled objects live */
+	uint64_t error_bytes;    /* one standard error of live_bytes (jmd_site_error) */
+	bool bounded;            /* live_bytes brought down to what the process holds */
 	struct {
 		uint32_t size;   /* region size of a weighed class */
 		uint64_t live_bytes;
 	} bins[JMD_SITE_BINS];   /* the weighed classes where it holds some */
 };
 uint64_t jmd_site_id(const uint64_t *frames, uint32_t nframes);   /* FNV-1a */
+/* Per size class of seg (nbins + 1 entries, the last for large and huge),
+ * the factor (at most 1) that brings the sum of the sites' estimates in
+ * that class down to the bytes process p holds in it; 1 where they fit. */
+void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double *factor);
+/* One standard error of a site's estimate of live_bytes from `samples`
+ * sampled objects, one sample every sample_bytes on average. */
+double jmd_site_error(double live_bytes, uint64_t samples, uint64_t sample_bytes);
 /* The short name of a site id shown to users: its top 48 bits as 12 hex
  * digits (the `site` label of /metrics, the `id` of an alert's sites). */
 const char *jmd_site_name(uint64_t id, char *buf, size_t len);

@@ -12,13 +12,26 @@
  *
  * A site is ranked by its estimated live bytes in the size classes the
  * caller names (class indexes, as in jmd_proc.bins), or by its whole live
- * bytes. Frames stay raw return addresses: the daemon never opens a
+ * bytes.
+ *
+ * Estimates are bounded (jmd_sites_bound). Each sampled object counts
+ * size / p bytes, p its chance of being sampled: unbiased as long as a
+ * program frees sampled objects as it frees the others. A sampled small
+ * object sits on a page of its own, so a program whose frees depend on
+ * addresses (it keeps one object per page, say) keeps its sampled objects
+ * and frees the others: each kept sample then stands for thousands of
+ * freed objects, and its site seems to hold more than the whole process.
+ * The per-class figures of the bins are exact (cursampled included), so
+ * the sites' sum in a class is brought down to what the process holds
+ * there, and a site so scaled says so (`bounded`). Each site also carries
+ * one standard error (jmd_site_error). Frames stay raw return addresses: the daemon never opens a
  * program's files (docs/sites.md); clients symbolize them.
  */
 #include "jmstatd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +79,52 @@ int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg
 	return 0;
 }
 
+void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double *factor)
+{
+	uint32_t nbins = seg->hdr.nbins;
+	double held_big = 0, sampled_pages = 0;
+	for (uint32_t b = 0; b <= nbins; b++) {
+		double est = 0;
+		for (uint32_t i = 0; i < seg->nsites; i++)
+			if (seg->sites[i].nframes)
+				est += (double)seg->site_bins[(size_t)i * (nbins + 1) + b];
+		double held;
+		if (b < nbins) {
+			held = b < p->nbins ? (double)p->bins[b].inuse * p->bins[b].size : 0;
+			sampled_pages += b < p->nbins ? (double)p->bins[b].cursampled : 0;
+		} else {
+			for (uint32_t a = 0; a < p->narenas; a++)
+				held_big += (double)p->arenas[a].raw.allocated_large +
+				            (double)p->arenas[a].raw.allocated_huge;
+			/* Large and huge: less the pages of the sampled small ones. */
+			held = held_big - sampled_pages * seg->hdr.page_size;
+			if (held < 0)
+				held = 0;
+		}
+		factor[b] = est > held ? held / est : 1.0;
+	}
+}
+
+double jmd_site_error(double live_bytes, uint64_t samples, uint64_t sample_bytes)
+{
+	if (samples == 0 || sample_bytes == 0 || live_bytes <= 0)
+		return 0;
+	/* Each sample weighs w = s / p, p = 1 - exp(-s / S): solve for
+	 * x = s / S from w / S = x / (1 - exp(-x)), then the variance of the
+	 * estimate is the samples' sum of w^2 (1 - p), as if all weighed the
+	 * mean. Small objects: about sqrt(samples) x S; huge ones: about 0. */
+	double w = live_bytes / (double)samples, r = w / (double)sample_bytes;
+	double lo = 0, hi = r + 50;
+	for (int i = 0; i < 60; i++) {
+		double x = (lo + hi) / 2;
+		if (x / -expm1(-x) < r)
+			lo = x;
+		else
+			hi = x;
+	}
+	return sqrt((double)samples * exp(-lo)) * w;
+}
+
 /* Inserts s into out[0..*n) sorted by live_bytes, keeping at most max. */
 static void keep_top(struct jmd_site *out, size_t *n, size_t max, const struct jmd_site *s)
 {
@@ -95,6 +154,12 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		return rc;
 	if (sample_bytes)
 		*sample_bytes = seg.hdr.sample_bytes;
+	double factor[JMSTAT_NBINS + 1];
+	if (seg.hdr.nbins > JMSTAT_NBINS) {
+		jm_seg_free(&seg);
+		return -EIO;
+	}
+	jmd_sites_bound(p, &seg, factor);
 	size_t n = 0;
 	struct jmd_site s;
 	for (uint32_t i = 0; i < seg.nsites && max > 0; i++) {
@@ -103,11 +168,16 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		if (row->nframes == 0)
 			continue;
 		memset(&s, 0, sizeof(s));
+		uint64_t whole = 0;
+		for (uint32_t b = 0; b <= seg.hdr.nbins; b++) {
+			whole += (uint64_t)((double)bins[b] * factor[b]);
+			s.bounded |= bins[b] && factor[b] < 1.0;
+		}
 		if (nclasses == 0) {
-			s.live_bytes = row->live_bytes;
+			s.live_bytes = whole;
 		} else {
 			for (uint32_t k = 0; k < nclasses; k++) {
-				uint64_t v = bins[classes[k]];
+				uint64_t v = (uint64_t)((double)bins[classes[k]] * factor[classes[k]]);
 				if (v == 0)
 					continue;
 				s.bins[s.nbins].size = p->bins[classes[k]].size;
@@ -121,9 +191,14 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		s.nframes = row->nframes;
 		memcpy(s.frames, row->frames, row->nframes * sizeof(row->frames[0]));
 		s.id = jmd_site_id(s.frames, s.nframes);
-		s.site_live_bytes = row->live_bytes;
+		s.site_live_bytes = whole;
 		s.live_objects = row->live_objects;
 		s.samples = row->samples_live;
+		/* The error of what is shown: scaled as the estimate was. */
+		double err = jmd_site_error((double)row->live_bytes, row->samples_live,
+		                            seg.hdr.sample_bytes);
+		if (row->live_bytes)
+			s.error_bytes = (uint64_t)(err * (double)s.live_bytes / (double)row->live_bytes);
 		keep_top(out, &n, max, &s);
 	}
 	jm_seg_free(&seg);

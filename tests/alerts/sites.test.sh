@@ -111,7 +111,7 @@ for a in (frag, sparse):
     row = [i for i, l in enumerate(lines) if re.match(r"^%d\s+firing\s+%s\s+%d\s" % (a["id"], a["rule"], pid1), l)]
     check(len(row) == 1, "no row of alert %d in:\n%s" % (a["id"], text))
     held = lines[row[0] + 1]
-    check(re.match(r"^  held by: fragment_heap \(frag_sites\.c:\d+\) < main( < \S+)?  [0-9.]+ MiB$", held),
+    check(re.match(r"^  held by: fragment_heap \(frag_sites\.c:\d+\) < main( < \S+)?  [0-9.]+ MiB( \+- [0-9.]+ (B|KiB|MiB))?( \(estimate brought down to what the process holds\))?$", held),
           "under alert %d: %r" % (a["id"], held))
 check("hold_dense" not in text, "hold_dense, in dense runs, is named behind an alert:\n" + text)
 check("hold_small" not in text, "a hold_small site is named behind an alert:\n" + text)
@@ -131,12 +131,12 @@ print("JMALLOC_ALERT_SITES=" + sites_var)
 entries = sites_var.split("; ")
 check(1 <= len(entries) <= 3, "JMALLOC_ALERT_SITES %r" % sites_var)
 for e in entries:
-    check(re.match(r"^0x[0-9a-f]+(<0x[0-9a-f]+)*(<\.\.\.)? [0-9.]+(B|KiB|MiB|GiB)$", e), "entry %r" % e)
+    check(re.match(r"^0x[0-9a-f]+(<0x[0-9a-f]+)*(<\.\.\.)? [0-9.]+(B|KiB|MiB|GiB)(\+-[0-9.]+(B|KiB|MiB|GiB))?$", e), "entry %r" % e)
 first = entries[0].split(" ")[0].split("<")
 want = top["frames"][:8] + (["..."] if len(top["frames"]) > 8 else [])
 check(first == want, "JMALLOC_ALERT_SITES frames %r, alert %r" % (first, want))
 log = open(log_path).read()
-m = re.search(r"alert %d frag: pid %d \(frag_sites\): pending -> firing: .*; top site: (\S+) [0-9.]+MiB\n"
+m = re.search(r"alert %d frag: pid %d \(frag_sites\): pending -> firing: .*; top site: (\S+) [0-9.]+MiB(\+-\S+)?\n"
               % (frag["id"], pid1), log)
 check(m, "no firing line naming the top site in the log")
 check(m.group(1).split("<")[0] == top["frames"][0], "the log's top site %r" % m.group(1))

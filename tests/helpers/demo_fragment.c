@@ -2,13 +2,19 @@
  * demo_fragment: fragments the heap on purpose, then holds it, so that
  * `jmctl top` and `jmctl stats` have something to show.
  *
- *   demo_fragment [-s SIZES] [-c COUNT] [-t SECONDS] [-r RATE]
+ *   demo_fragment [-s SIZES] [-c COUNT] [-t SECONDS] [-r RATE] [-a]
  *
  * For each size in SIZES (comma-separated, default 48,64,96,192) it
- * allocates COUNT objects (default 100000), then frees all of them but the
- * first one in each 4 KiB page. A run is at least one page, so every run
- * keeps a region: no run can be given back, and the bins' utilisation drops
- * to about one region per page. It then prints one line
+ * allocates COUNT objects (default 100000), then frees all of them but one
+ * in every (4 KiB / region size), in allocation order: regions are handed
+ * out run by run, so about one region per page stays, every run keeps a
+ * region, no run can be given back, and the bins' utilisation drops to
+ * about one region per page. The rule does not look at addresses: a
+ * sampled object of the heap profile (on a page of its own) is kept as
+ * often as any other, so the sites' estimates stay unbiased. With -a it
+ * keeps the first object of each page instead (the old rule): then it
+ * keeps every sampled object and frees most others, which biases the
+ * estimates (tests/sites/bounded.test.sh uses it). It then prints one line
  *   demo_fragment: pid PID: kept K of N objects
  * and holds the memory for SECONDS (default: until SIGTERM or SIGINT),
  * doing RATE malloc/free pairs per second (default 1000, of the first
@@ -17,6 +23,7 @@
  *
  * Run it under LD_PRELOAD=$JMALLOC_LIB.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,16 +45,17 @@ int main(int argc, char **argv)
 	const char *sizes = "48,64,96,192";
 	long count = 100000, rate = 1000;
 	double seconds = -1;
-	int opt;
+	int opt, by_address = 0;
 
-	while ((opt = getopt(argc, argv, "s:c:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:t:r:a")) != -1) {
 		switch (opt) {
 		case 's': sizes = optarg; break;
 		case 'c': count = atol(optarg); break;
 		case 't': seconds = atof(optarg); break;
 		case 'r': rate = atol(optarg); break;
+		case 'a': by_address = 1; break;
 		default:
-			fprintf(stderr, "usage: demo_fragment [-s SIZES] [-c COUNT] [-t SECONDS] [-r RATE]\n");
+			fprintf(stderr, "usage: demo_fragment [-s SIZES] [-c COUNT] [-t SECONDS] [-r RATE] [-a]\n");
 			return 2;
 		}
 	}
@@ -86,14 +94,19 @@ int main(int argc, char **argv)
 			}
 			memset(objs[i], 0xa5, size);
 		}
-		/* Keep the first object of each page (in allocation order). */
+		/* Keep one object in every regions-per-page, by index (or, with
+		 * -a, the first object of each page). Those kept are leaked on
+		 * purpose: held until exit. */
+		size_t usable = malloc_usable_size(objs[0]);
+		long every = usable && usable < 4096 ? (long)(4096 / usable) : 1;
 		for (long i = 0; i < count; i++) {
 			uintptr_t page = (uintptr_t)objs[i] >> 12;
+			int keep = by_address ? page != last_page : i % every == 0;
 
-			if (page != last_page) {
-				last_page = page;
+			last_page = page;
+			if (keep) {
 				kept++;
-				continue;  /* leaked on purpose: held until exit */
+				continue;
 			}
 			free(objs[i]);
 		}
