@@ -626,26 +626,6 @@ static const struct jm_table_col alert_cols[] = {
 
 #define HELD_BY_FRAMES 3
 
-/* One frame of a site for a held-by line: "function (file:line)" for the
- * first, "function" for callers; module+offset or the address when the
- * function is unknown. */
-static void held_frame(char *buf, size_t size, const json_t *f, bool first)
-{
-	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
-	const char *file = jm_str(f, "file");
-
-	if (json_is_string(f))
-		snprintf(buf, size, "%s", json_string_value(f));
-	else if (fn[0] && first && file[0])
-		snprintf(buf, size, "%s (%s:%lld)", fn, jm_basename(file), jm_int(f, "line"));
-	else if (fn[0])
-		snprintf(buf, size, "%s", fn);
-	else if (mod[0])
-		snprintf(buf, size, "%s+%s", mod, jm_str(f, "offset"));
-	else
-		snprintf(buf, size, "%s", jm_str(f, "address"));
-}
-
 /* The "  held by: ..." lines of one alert: its sites' frames symbolized
  * when its process still runs (else, or if its maps cannot be read, the
  * raw addresses). Nothing for an alert without sites. */
@@ -679,7 +659,7 @@ static void print_held_by(const json_t *a)
 		json_array_foreach(json_object_get(s, "frames"), j, f) {
 			if (j == HELD_BY_FRAMES)
 				break;
-			held_frame(frame, sizeof(frame), f, j == 0);
+			jm_frame_short(frame, sizeof(frame), f, j == 0);
 			fputs(j ? " < " : "", stdout);
 			jm_fputs_safe(frame, stdout);
 		}

@@ -203,6 +203,10 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
                            char *warn, size_t warn_size);
 /* One symbolized frame as text: "function  file:line  (module)". */
 void jm_frame_text(char *buf, size_t size, const json_t *frame);
+/* A frame in short, for one-line stacks ("held by:"): its function, with
+ * " (file:line)" when with_line and they are known; module+offset or the
+ * address when the function is not. */
+void jm_frame_short(char *buf, size_t size, const json_t *frame, bool with_line);
 
 /* -------------------------------------------------------------- pprof.c */
 

@@ -305,18 +305,40 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	return out;
 }
 
+/* A frame's name into buf: its function, else module+offset, else its
+ * address (a frame left raw is its address as a string). Returns the
+ * length written, at most size - 1. */
+static size_t frame_name(char *buf, size_t size, const json_t *f)
+{
+	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
+	int n;
+
+	if (json_is_string(f))
+		n = snprintf(buf, size, "%s", json_string_value(f));
+	else if (fn[0])
+		n = snprintf(buf, size, "%s", fn);
+	else if (mod[0])
+		n = snprintf(buf, size, "%s+%s", mod, jm_str(f, "offset"));
+	else
+		n = snprintf(buf, size, "%s", jm_str(f, "address"));
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+void jm_frame_short(char *buf, size_t size, const json_t *f, bool with_line)
+{
+	const char *file = jm_str(f, "file");
+	size_t off = frame_name(buf, size, f);
+
+	if (with_line && jm_str(f, "function")[0] && file[0] && off < size)
+		snprintf(buf + off, size - off, " (%s:%lld)", jm_basename(file), jm_int(f, "line"));
+}
+
 void jm_frame_text(char *buf, size_t size, const json_t *f)
 {
 	const char *fn = jm_str(f, "function"), *mod = jm_str(f, "module");
 	const char *file = jm_str(f, "file");
-	size_t off = 0;
+	size_t off = frame_name(buf, size, f);
 
-	if (fn[0])
-		off += (size_t)snprintf(buf + off, size - off, "%s", fn);
-	else if (mod[0])
-		off += (size_t)snprintf(buf + off, size - off, "%s+%s", mod, jm_str(f, "offset"));
-	else
-		off += (size_t)snprintf(buf + off, size - off, "%s", jm_str(f, "address"));
 	if (off < size && file[0])
 		off += (size_t)snprintf(buf + off, size - off, "  %s:%lld", jm_basename(file),
 		                        jm_int(f, "line"));
