@@ -27,7 +27,7 @@
  * than the rendering of one page.
  *
  * HOST:PORT: an IPv4 address, [IPv6], a name (resolved once at start) or
- * nothing (":9187" binds 127.0.0.1, the loopback, the default); port 0
+ * nothing (":9787" binds 127.0.0.1, the loopback, the default); port 0
  * takes a free port, which the start-up log line names.
  */
 #include "metrics.h"
