@@ -85,6 +85,17 @@ for k in $keys; do
 		die "jmstatd/jmstatd.conf.example does not show the setting $k"
 done
 
+# The environment variables a program reads are in its page (jmctl(1)'s
+# list is its author's: not checked here).
+for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8"; do
+	vars=$(for d in ${pair%%:*}; do grep -ho 'getenv("[A-Z_]*")' "$d"/*.c; done |
+		sed 's/getenv("\(.*\)")/\1/' | sort -u)
+	[ -n "$vars" ] || die "found no getenv() in ${pair%%:*} (update this test)"
+	for v in $vars; do
+		grep -q "^\.B[IR]* .*\b$v\b" "${pair#*:}" || die "${pair#*:} does not document the environment variable $v"
+	done
+done
+
 # ---- the example config is taken as it stands
 jmd_start --config "$JM_ROOT/jmstatd/jmstatd.conf.example"
 grep -q "alert rules in force: fragmentation (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
