@@ -1173,6 +1173,7 @@ static int start_curses(struct top *t)
 	nonl();
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
+	set_escdelay(50);       /* Esc goes back at once, not after a second */
 	curs_set(0);
 	if (has_colors()) {
 		start_color();
