@@ -46,6 +46,7 @@
 /* Options common to every command, read once by main(). */
 struct jmctl_opts {
 	const char *socket;      /* socket path (option, env or default) */
+	const char *socket_from; /* how it was chosen, for `jmctl status` */
 	bool json;               /* print the daemon's replies as they came */
 	bool tty;                /* stdout is a terminal */
 	bool color;              /* colour allowed (tty and no NO_COLOR) */

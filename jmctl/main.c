@@ -10,6 +10,7 @@
  * usage error (exit 2).
  */
 #include "jmctl.h"
+#include "socket.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hV", global, NULL)) != -1) {
 		switch (c) {
-		case 'S': o.socket = optarg; break;
+		case 'S': o.socket = optarg; o.socket_from = "--socket"; break;
 		case 'j': o.json = true; break;
 		case 'h': fputs(usage_text, stdout); return JMCTL_EXIT_OK;
 		case 'V': printf("jmctl %s\n", JM_VERSION); return JMCTL_EXIT_OK;
@@ -171,10 +172,12 @@ int main(int argc, char **argv)
 			o.json = true;
 		} else if (strncmp(a, "--socket=", 9) == 0) {
 			o.socket = a + 9;
+			o.socket_from = "--socket";
 		} else if (strcmp(a, "--socket") == 0) {
 			if (i + 1 >= argc)
 				return exit_status(jm_usage_error(cmd, "option '--socket' needs an argument"));
 			o.socket = argv[++i];
+			o.socket_from = "--socket";
 		} else {
 			argv[optind + n++] = argv[i];
 		}
@@ -192,9 +195,14 @@ int main(int argc, char **argv)
 
 		if (env && env[0]) {
 			o.socket = env;
+			o.socket_from = "JMSTATD_SOCKET";
 		} else {
+			char own[256];
+
 			jm_client_default_socket(defsock, sizeof(defsock));
 			o.socket = defsock;
+			o.socket_from = jm_socket_own(own, sizeof own) == 0 && strcmp(own, defsock) == 0 ?
+			                "the default: your own jmstatd" : "the default: the system's jmstatd";
 		}
 	}
 	/* A command's own -h/--help. */

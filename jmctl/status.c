@@ -33,6 +33,7 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 		return err;
 	if (o->json) {
 		json_object_set_new(reply, "socket", json_string(o->socket));
+		json_object_set_new(reply, "socket_from", json_string(o->socket_from ? o->socket_from : ""));
 		json_dumpf(reply, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(reply);
@@ -60,7 +61,8 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 	long long procs = jm_int(reply, "processes"), segs = jm_int(reply, "segments");
 	long long unreadable = jm_int(reply, "segments_unreadable");
 	long long bad = jm_int(reply, "segments_bad"), clients = jm_int(reply, "clients");
-	printf("jmstatd %s on %s\n", jm_str(reply, "version"), o->socket);
+	printf("jmstatd %s on %s (%s)\n", jm_str(reply, "version"), o->socket,
+	       o->socket_from ? o->socket_from : "--socket");
 	printf("  pid        %lld, running as %s, up %s\n", jm_int(reply, "pid"), user, up);
 	printf("  stats dir  %s\n", jm_str(reply, "stats_dir"));
 	printf("  interval   %s (the latest sampling took %.1f ms)\n", interval,

@@ -44,7 +44,9 @@ print([p['pid'] for p in json.load(sys.stdin)['processes'] if p['user'] == 'nobo
 # ---- status
 "${J[@]}" status >status.txt || fail "status"
 cat status.txt
-grep -q "^jmstatd [0-9.]* on $SOCK\$" status.txt || fail "status: no version and socket"
+grep -q "^jmstatd [0-9.]* on $SOCK (--socket)\$" status.txt || fail "status: no version and socket"
+JMSTATD_SOCKET=$SOCK "$JMCTL" status | head -1 | grep -q "^jmstatd [0-9.]* on $SOCK (JMSTATD_SOCKET)\$" ||
+	fail "status: the socket from JMSTATD_SOCKET"
 grep -q "^  pid  *[0-9]*, running as root" status.txt || fail "status: pid and user"
 grep -q "^  interval   200ms" status.txt || fail "status: interval"
 grep -q "^  segments   3 found: 3 read (3 live processes), 0 not readable" status.txt ||
