@@ -623,6 +623,25 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "interval_ms", json_integer(d->opt.interval_ms));
 	set(o, "stats_dir", json_string(d->opt.stats_dir));
 	set(o, "pid", json_integer(getpid()));
+	set(o, "uid", jint(getuid()));
+	set(o, "started", jreal(d->started));
+	set(o, "tick_ms", jreal(d->tick_ms));
+	/* The counts of the host for root (or the daemon's own user); for
+	 * anyone else only their own: how many processes and clients the
+	 * other users have is theirs to know ("scope" says which). */
+	if (uid != 0 && uid != getuid()) {
+		uint64_t procs = 0, clients = 0;
+		for (const struct jmd_proc *p = d->live; p; p = p->next)
+			procs += p->uid == uid;
+		for (const struct jmd_client *k = d->clients; k; k = k->next)
+			clients += k->uid == uid && !k->closed;
+		set(o, "scope", json_string("uid"));
+		set(o, "processes", jint(procs));
+		set(o, "segments", jint(procs));
+		set(o, "clients", jint(clients));
+		return o;
+	}
+	set(o, "scope", json_string("host"));
 	set(o, "processes", jint(d->nlive));
 	set(o, "segments", jint(d->nentries));
 	/* What `jmctl status` says of the segments: the ones another user's
@@ -637,10 +656,7 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "segments_unreadable", jint(unreadable));
 	set(o, "segments_bad", jint(bad));
 	set(o, "segments_rejected", jint(d->seg_rejected));
-	set(o, "uid", jint(getuid()));
-	set(o, "started", jreal(d->started));
 	set(o, "clients", jint(d->nclients));
-	set(o, "tick_ms", jreal(d->tick_ms));
 	return o;
 }
 

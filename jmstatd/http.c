@@ -22,7 +22,11 @@
  *   HTTP_MAX_QUEUED bytes of replies not yet taken by slow readers: 503.
  *   A local user holding connections open cannot starve the scrapes;
  * - a head not complete within HTTP_READ_TIMEOUT_MS, or a reply not taken
- *   within HTTP_WRITE_TIMEOUT_MS: closed (counted as a timeout).
+ *   within HTTP_WRITE_TIMEOUT_MS: closed (counted as a timeout);
+ * - with --metrics-token-file, a request without the header
+ *   "Authorization: Bearer TOKEN" (the file's first line): 401, as
+ *   node_exporter's web config does; loopback is no boundary between the
+ *   users of one host, the page names every user's processes.
  * Nothing a client does stops the daemon or delays the others for more
  * than the rendering of one page.
  *
@@ -40,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define HTTP_MAX_HEAD          8192u
 #define HTTP_MAX_CONNS         32u
@@ -48,12 +53,14 @@
 #define HTTP_WRITE_TIMEOUT_MS  30000u
 #define HTTP_LINGER_MS         2000u     /* reading what a client still sends after the reply */
 
-static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503 };
+static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503, 401 };
 static const char *const reasons[] = {
 	"OK", "Bad Request", "Not Found", "Method Not Allowed",
 	"Request Header Fields Too Large", "Internal Server Error", "Service Unavailable",
+	"Unauthorized",
 };
-enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503 };
+enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503, R_401 };
+#define HTTP_TOKEN_MAX 4096u     /* bytes of a bearer token */
 
 static unsigned status_index(unsigned code)
 {
@@ -245,6 +252,71 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 	              "class.</p>\n</body></html>\n");
 }
 
+/* Is auth (a header value, NULL if none) "Bearer TOKEN" with the token
+ * expected? Compared in time that does not depend on where they differ. */
+static bool token_ok(const char *want, const char *auth)
+{
+	if (!auth)
+		return false;
+	while (*auth == ' ' || *auth == '\t')
+		auth++;
+	if (strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	size_t n = strlen(auth), w = strlen(want);
+	while (n > 0 && (auth[n - 1] == ' ' || auth[n - 1] == '\t'))
+		n--;
+	unsigned char diff = n != w;
+	for (size_t i = 0; i < w; i++)
+		diff |= (unsigned char)(want[i] ^ (i < n ? auth[i] : 0));
+	return diff == 0;
+}
+
+/* Reads the bearer token of --metrics-token-file: its first line, blanks
+ * around it taken off. 0, or -1 after a log line. */
+static int load_token(struct jmd *d)
+{
+	const char *path = d->opt.metrics_token_file;
+	FILE *f = fopen(path, "re");
+	char buf[HTTP_TOKEN_MAX + 2];
+	if (!f) {
+		jmd_log("--metrics-token-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		jmd_log("--metrics-token-file %s: readable by others than its owner (mode %04o): "
+		        "anyone who can read it can scrape", path, (unsigned)(st.st_mode & 07777));
+	bool got = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	char *t = buf;
+	size_t n = got ? strcspn(buf, "\r\n") : 0;
+	if (got)
+		buf[n] = '\0';
+	while (*t == ' ' || *t == '\t')
+		t++;
+	n = strlen(t);
+	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+		t[--n] = '\0';
+	if (n == 0 || n > HTTP_TOKEN_MAX) {
+		jmd_log("--metrics-token-file %s: no token on its first line (1 to %u bytes)", path,
+		        HTTP_TOKEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] > 0x7e) {
+			jmd_log("--metrics-token-file %s: the token must be printable ASCII without blanks",
+			        path);
+			return -1;
+		}
+	}
+	d->metrics->token = strdup(t);
+	explicit_bzero(buf, sizeof(buf));
+	return d->metrics->token ? 0 : -1;
+}
+
 /* Checks a complete head (lines ending in LF, an optional CR before it)
  * and answers it. */
 static void handle(struct http_conn *c, char *head, size_t len)
@@ -291,6 +363,7 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		return;
 	}
 	/* Header lines: NAME ":" VALUE; no folding. */
+	const char *auth = NULL;
 	for (char *h = strtok_r(NULL, "\n", &save); h; h = strtok_r(NULL, "\n", &save)) {
 		size_t hl = strlen(h);
 		if (hl && h[hl - 1] == '\r')
@@ -305,6 +378,14 @@ static void handle(struct http_conn *c, char *head, size_t len)
 			respond_text(c, R_400, "bad request: a malformed header line\n", NULL);
 			return;
 		}
+		if ((size_t)(colon - h) == 13 && strncasecmp(h, "Authorization", 13) == 0)
+			auth = colon + 1;
+	}
+	/* With --metrics-token-file, every path wants the token. */
+	if (c->d->metrics->token && !token_ok(c->d->metrics->token, auth)) {
+		respond_text(c, R_401, "unauthorized: this endpoint wants 'Authorization: Bearer TOKEN'\n",
+		             "WWW-Authenticate: Bearer realm=\"jmstatd\"\r\n");
+		return;
 	}
 	bool head_only = strcmp(method, "HEAD") == 0;
 	size_t plen = strcspn(target, "?#");
@@ -528,6 +609,8 @@ int jmd_http_start(struct jmd *d)
 	struct jmd_metrics *m = d->metrics;
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
+	if (m && d->opt.metrics_token_file && load_token(d) != 0)
+		return -EINVAL;
 	if (!m || resolve(d->opt.metrics_addr, &ss) != 0) {
 		jmd_log("--metrics %s: not an address to listen on", d->opt.metrics_addr);
 		return -EINVAL;

@@ -77,6 +77,7 @@ struct jmd_options {
 	char *stats_dir;         /* the directory the segments live in */
 	char *config_path;       /* NULL: no config file */
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
+	char *metrics_token_file; /* the bearer token /metrics wants, NULL: none */
 	bool pprof;              /* --pprof: heap profiles on the metrics listener */
 	unsigned interval_ms;    /* sampling interval */
 	unsigned history_ms;     /* history kept per process and per uid (--history) */

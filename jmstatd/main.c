@@ -48,6 +48,9 @@ static const char usage_text[] =
 	"                       format: /pid/PID/debug/pprof/heap and /allocs,\n"
 	"                       /exe/NAME/debug/pprof/heap and /allocs (to anyone\n"
 	"                       who reaches the port: they tell what code runs)\n"
+	"  --metrics-token-file FILE\n"
+	"                       /metrics (and every path of its listener) wants\n"
+	"                       'Authorization: Bearer TOKEN', TOKEN the first line of FILE\n"
 	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
 	"                       replies, for SECS seconds (default 10; subscribers that\n"
 	"                       read are never idle)\n"
@@ -108,7 +111,7 @@ static int parse_ms(const char *s, unsigned long min, unsigned long max, unsigne
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
-	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF };
+	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF, O_METRICS_TOKEN };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
@@ -120,6 +123,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		{ "pprof", no_argument, NULL, O_PPROF },
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
+		{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -153,6 +157,12 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 			if (parse_ms(optarg, JMD_HISTORY_MIN, JMD_HISTORY_MAX, &o->history_ms) != 0)
 				return usage_error("--history: '%s' is not a time from 1s to 24h "
 				                   "(e.g. 10m, 1h, or 600000 for ms)", optarg);
+			break;
+		case O_METRICS_TOKEN:
+			if (optarg[0] == '\0')
+				return usage_error("--metrics-token-file: empty path%s", "");
+			free(o->metrics_token_file);
+			o->metrics_token_file = strdup(optarg);
 			break;
 		case O_CLIENT_IDLE: {
 			char *end;
@@ -210,6 +220,9 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (o->pprof && !o->metrics_addr)
 		return usage_error("--pprof serves on the metrics listener: give --metrics HOST:PORT too%s", "");
+	if (o->metrics_token_file && !o->metrics_addr)
+		return usage_error("--metrics-token-file guards the metrics listener: give --metrics "
+		                   "HOST:PORT too%s", "");
 	if (!o->stats_dir) {
 		const char *env = getenv("JMALLOC_STATS_DIR");
 		o->stats_dir = strdup(env && *env ? env : "/dev/shm");
@@ -310,6 +323,7 @@ static void free_options(struct jmd_options *o)
 	free(o->stats_dir);
 	free(o->config_path);
 	free(o->metrics_addr);
+	free(o->metrics_token_file);
 	free(o->check_config);
 }
 

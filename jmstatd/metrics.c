@@ -158,20 +158,39 @@ static unsigned member_hash(pid_t pid, uint64_t start)
 	return (unsigned)(h ^ (h >> 29)) % METRICS_HASH;
 }
 
-static struct metrics_exe *exe_get(struct jmd_metrics *m, const char *name)
+static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint32_t owner,
+                                   bool other)
 {
-	unsigned h = str_hash(name);
-	for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
-		if (strcmp(e->exe, name) == 0)
-			return e;
 	struct metrics_exe *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	snprintf(e->exe, sizeof(e->exe), "%s", name);
+	e->owner = owner;
+	e->other = other;
+	unsigned h = str_hash(name);
 	e->hnext = m->exes[h];
 	m->exes[h] = e;
 	m->nexes++;
 	return e;
+}
+
+/* The exe p's bin counters are summed in: its exe's, or its uid's
+ * _other once that uid has named METRICS_EXES_PER_UID exes. */
+static struct metrics_exe *exe_get(struct jmd_metrics *m, const struct jmd_proc *p)
+{
+	for (struct metrics_exe *e = m->exes[str_hash(p->exe)]; e; e = e->hnext)
+		if (!e->other && strcmp(e->exe, p->exe) == 0)
+			return e;
+	size_t owned = 0;
+	for (unsigned h = 0; h < METRICS_HASH; h++)
+		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
+			owned += !e->other && e->owner == p->uid;
+	if (owned < (p->uid == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
+		return exe_new(m, p->exe, p->uid, false);
+	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
+		if (e->other && e->owner == p->uid)
+			return e;
+	return exe_new(m, METRICS_OTHER_EXE, p->uid, true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
@@ -213,12 +232,13 @@ static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
 		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
-		    strcmp(mb->exe->exe, p->exe) == 0 && mb->nbins == p->nbins)
+		    strcmp(mb->name, p->exe) == 0 && mb->nbins == p->nbins)
 			return mb;
 	struct metrics_member *mb = calloc(1, sizeof(*mb));
 	if (!mb)
 		return NULL;
-	mb->exe = exe_get(m, p->exe);
+	snprintf(mb->name, sizeof(mb->name), "%s", p->exe);
+	mb->exe = exe_get(m, p);
 	mb->sizes = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->sizes));
 	mb->last = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->last));
 	if (!mb->exe || !mb->sizes || !mb->last) {
@@ -334,7 +354,10 @@ static int by_exe(const void *a, const void *b)
 {
 	const struct metrics_exe *ea = *(const struct metrics_exe *const *)a;
 	const struct metrics_exe *eb = *(const struct metrics_exe *const *)b;
-	return strcmp(ea->exe, eb->exe);
+	int c = strcmp(ea->exe, eb->exe);
+	if (c != 0 || ea->other != eb->other)
+		return c ? c : (int)ea->other - (int)eb->other;
+	return ea->other ? (ea->owner > eb->owner) - (ea->owner < eb->owner) : 0;
 }
 
 static void proc_labels(struct jmd_text *t, const char *name, const struct proc_row *r)
@@ -635,6 +658,8 @@ static void bin_labels(struct jmd_text *t, const char *name, const struct metric
 {
 	jmd_text_printf(t, "%s{exe=", name);
 	jmd_text_label(t, e->exe);
+	if (e->other)
+		jmd_text_printf(t, ",uid=\"%u\"", e->owner);
 	jmd_text_printf(t, ",size=\"%u\"}", b->size);
 }
 
@@ -874,6 +899,10 @@ void jmd_metrics_fini(struct jmd *d)
 	struct jmd_metrics *m = d->metrics;
 	if (!m)
 		return;
+	if (m->token) {
+		explicit_bzero(m->token, strlen(m->token));
+		free(m->token);
+	}
 	for (unsigned h = 0; h < METRICS_HASH; h++) {
 		while (m->members[h]) {
 			struct metrics_member *mb = m->members[h];

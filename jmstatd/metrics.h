@@ -11,6 +11,12 @@
  * live ones. An exe with no live process keeps its series (the carry)
  * for METRICS_EXE_KEEP_S, then is forgotten (its counters then restart
  * from zero, which Prometheus handles as the reset it is).
+ *
+ * Cardinality: the exes first seen in the processes of one uid have series
+ * of their own up to METRICS_EXES_PER_UID (METRICS_EXES_ROOT for root);
+ * the processes of that uid with more exe names are summed in one exe,
+ * {exe="_other",uid="UID"}, so that a user starting programs of random
+ * names cannot grow the page without bound.
  */
 #ifndef JMSTATD_METRICS_H
 #define JMSTATD_METRICS_H
@@ -19,6 +25,9 @@
 
 #define METRICS_EXE_KEEP_S   600.0      /* an exe without a live process is kept this long */
 #define METRICS_HASH         1024u
+#define METRICS_EXES_PER_UID 32u        /* exes with series of their own, per uid other than root */
+#define METRICS_EXES_ROOT    256u       /* ... for root's processes */
+#define METRICS_OTHER_EXE    "_other"   /* the exe the rest of a uid's are summed in */
 
 /* Per-bin counters, as enumerated by jmstat.h's X-macro list. */
 #define METRICS_BIN_IDX(name, type, unit, help) MB_##name,
@@ -37,6 +46,7 @@ struct metrics_bin {
 /* One live process, as the exe table last saw it. */
 struct metrics_member {
 	pid_t pid;
+	char name[JMSTAT_EXE_LEN]; /* its process's exe name (exe may be its uid's _other) */
 	uint64_t start_ticks;
 	uint64_t seen_gen;        /* the latest update that saw it live */
 	struct metrics_exe *exe;
@@ -47,7 +57,9 @@ struct metrics_member {
 };
 
 struct metrics_exe {
-	char exe[JMSTAT_EXE_LEN];
+	char exe[JMSTAT_EXE_LEN];  /* METRICS_OTHER_EXE when other */
+	uint32_t owner;          /* the uid whose process named it first */
+	bool other;              /* the sum of owner's processes past its cap */
 	uint32_t nlive;          /* live processes at the latest tick */
 	double last_live;        /* unix s of the latest tick with a live process */
 	struct metrics_bin *bins;  /* sorted by size */
@@ -78,6 +90,7 @@ struct jmd_metrics {
 	size_t queued;           /* response bytes not yet written, all connections */
 	uint64_t responses[8];   /* by status: see http.c's codes[] */
 	uint64_t timeouts;       /* connections closed for being too slow */
+	char *token;             /* --metrics-token-file's bearer token, NULL: none */
 };
 
 /* http.c: its own series (responses by code, timeouts). */
