@@ -250,11 +250,19 @@ check_group = $(if $(filter unit,$(1)),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN),$
               $(filter api,$(1)),$(API_BINS) $(API_ASAN) $(API_UBSAN),$(filter tests/$(1)/%,$(SHELL_TESTS))))
 CHECKS = $(if $(T),$(foreach g,$(T),$(call check_group,$(g))),$(ALL_CHECKS))
 
+# The test packages (packages/test.list, demo.list): as root the missing
+# ones are installed first (JM_INSTALL=0: not), otherwise they are named,
+# with the command that installs them, before and after the run (their
+# tests are skipped).
 check: tests
 	@for g in $(T); do case $$g in unit|api) ;; *) [ -d "tests/$$g" ] || { echo \
 	  "make check T=$$g: no such test group (unit, api, or a directory of tests/)" >&2; exit 2; };; \
 	  esac; done
-	$(TEST_ENV) tests/runner.sh $(CHECKS)
+	@packages/ensure.sh --for "make check: test packages" test demo || true
+	@rc=0; $(TEST_ENV) tests/runner.sh $(CHECKS) || rc=$$?; \
+	  packages/ensure.sh --missing test demo >/dev/null || \
+	    JM_INSTALL=0 packages/ensure.sh --for "make check: tests skipped for want of" test demo; \
+	  exit $$rc
 
 demo:
 	$(TEST_ENV) ./demo.sh

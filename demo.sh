@@ -41,33 +41,15 @@ step() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
 show() { printf '%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
 
 # ---- 1. build packages
-step "checking the build packages"
-BUILD_PKGS=(gcc make pkg-config libuv1-dev libjansson-dev libcmocka-dev libncurses-dev libdw-dev zlib1g-dev)
-WORKLOAD_PKGS=(python3 sqlite3)
-missing=()
-for p in "${BUILD_PKGS[@]}" "${WORKLOAD_PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-		echo "installing: ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y --no-install-recommends "${missing[@]}" ||
-			{ apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
-	else
-		need=()
-		for p in "${missing[@]}"; do
-			case " ${BUILD_PKGS[*]} " in *" $p "*) need+=("$p") ;; esac
-		done
-		if [ ${#need[@]} -gt 0 ]; then
-			echo "demo: missing build packages: ${need[*]}" >&2
-			echo "demo: install them (sudo apt-get install ${missing[*]}), or run the demo as root" >&2
-			exit 1
-		fi
-		echo "note: ${missing[*]} not installed: the demo runs without them"
-	fi
+step "checking the packages (packages/build.list, packages/demo.list)"
+# As root the missing ones are installed with apt-get; otherwise they are
+# named with the command that installs them. The build needs its list; the
+# demo's workloads are optional.
+packages/ensure.sh --for "demo: build packages" build || exit 1
+if packages/ensure.sh --for "demo: workloads" demo; then
+	echo "all there: $(packages/ensure.sh --list build demo)"
 else
-	echo "all there: ${BUILD_PKGS[*]} ${WORKLOAD_PKGS[*]}"
+	echo "note: the demo runs without them"
 fi
 
 # ---- 2. build
