@@ -61,7 +61,7 @@ static const char *const messages[] = {
 	[-JM_SEG_EDEAD]    = "the process that wrote the segment is gone",
 	[-JM_SEG_EREUSED]  = "the segment's pid now belongs to another process (start time differs)",
 	[-JM_SEG_ENOMEM]   = "out of memory while reading the segment",
-	[-JM_SEG_ENAME]    = "file name is not jmalloc.<pid>.stats, or its pid differs from the header's",
+	[-JM_SEG_ENAME]    = "file name is not a segment's (jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats), or it differs from the header's pid, pidns or start time",
 };
 
 const char *jm_seg_strerror(int err)
@@ -75,24 +75,21 @@ const char *jm_seg_strerror(int err)
 
 int jm_seg_pid_from_name(const char *name, pid_t *pid)
 {
-	size_t plen = strlen(JMSTAT_FILE_PREFIX);
-	const char *p = name;
-	uint64_t v = 0;
+	struct jmstat_name nm;
 
-	if (strncmp(p, JMSTAT_FILE_PREFIX, plen) != 0)
+	if (jmstat_name_parse(name, &nm) != 0)
 		return JM_SEG_ENAME;
-	p += plen;
-	if (*p < '1' || *p > '9')               /* no sign, no leading zero */
-		return JM_SEG_ENAME;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > INT32_MAX)
-			return JM_SEG_ENAME;
-	}
-	if (strcmp(p, JMSTAT_FILE_SUFFIX) != 0)
-		return JM_SEG_ENAME;
-	*pid = (pid_t)v;
+	*pid = (pid_t)nm.pid;
 	return 0;
+}
+
+bool jm_seg_name_matches(const struct jmstat_name *nm, const struct jmstat_header *h)
+{
+	if (nm->pid != h->pid)
+		return false;
+	if (nm->pidns == 0)         /* plain: a writer of the host's namespace */
+		return h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT;
+	return nm->pidns == h->pidns && nm->start == h->start_time;
 }
 
 void jm_seg_free(struct jm_seg *seg)
@@ -775,12 +772,12 @@ out:
 int jm_seg_read_path(const char *path, struct jm_seg *out)
 {
 	const char *base = strrchr(path, '/');
-	pid_t pid;
+	struct jmstat_name nm;
 	int fd, err, saved;
 
 	memset(out, 0, sizeof *out);
 	base = base ? base + 1 : path;
-	if (jm_seg_pid_from_name(base, &pid) != 0)
+	if (jmstat_name_parse(base, &nm) != 0)
 		return JM_SEG_ENAME;
 	/* O_NOFOLLOW refuses a symlink (ELOOP); O_NONBLOCK keeps a fifo from
 	 * blocking the open, and fstat then refuses it. */
@@ -791,7 +788,7 @@ int jm_seg_read_path(const char *path, struct jm_seg *out)
 	saved = errno;
 	close(fd);
 	errno = saved;
-	if (err == 0 && (pid_t)out->hdr.pid != pid) {
+	if (err == 0 && !jm_seg_name_matches(&nm, &out->hdr)) {
 		jm_seg_free(out);
 		err = JM_SEG_ENAME;
 	}
@@ -872,7 +869,16 @@ static bool parse_stat(const char *stat, char *state, uint64_t *start_time)
 
 int jm_seg_check_process(const struct jm_seg *seg)
 {
-	pid_t pid = (pid_t)seg->hdr.pid;
+	return jm_seg_check_process_as(seg, (pid_t)seg->hdr.pid);
+}
+
+int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid)
+{
+	return jm_seg_check_pid(pid, &seg->hdr.start_time, seg->hdr.uid);
+}
+
+int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
+{
 	char path[32], buf[8192];
 	const char *uid_line;
 	uint64_t start_time;
@@ -905,7 +911,7 @@ int jm_seg_check_process(const struct jm_seg *seg)
 		err = JM_SEG_EDEAD;
 		goto out;
 	}
-	if (start_time != seg->hdr.start_time) {
+	if (start != NULL && start_time != *start) {
 		err = JM_SEG_EREUSED;
 		goto out;
 	}
@@ -920,7 +926,7 @@ int jm_seg_check_process(const struct jm_seg *seg)
 		err = JM_SEG_EIO;
 		goto out;
 	}
-	err = uid == seg->hdr.uid ? 0 : JM_SEG_EOWNER;
+	err = uid == want_uid ? 0 : JM_SEG_EOWNER;
 out:
 	close(dfd);
 	return err;

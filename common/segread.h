@@ -85,20 +85,26 @@ enum jm_seg_err {
 	JM_SEG_EDEAD    = -9,   /* pid gone */
 	JM_SEG_EREUSED  = -10,  /* pid alive but start time differs */
 	JM_SEG_ENOMEM   = -11,
-	JM_SEG_ENAME    = -12,  /* file name not jmalloc.<pid>.stats, or its pid
-	                           differs from the header's */
+	JM_SEG_ENAME    = -12,  /* file name not a segment's (jmstat.h), or its
+	                           pid, pidns or start differs from the header's */
 };
 
 /* One line, for logs and the CLI; never NULL. */
 const char *jm_seg_strerror(int err);
 
-/* 0 and *pid set if name is exactly "jmalloc.<pid>.stats" with pid a
- * decimal number in 1..INT32_MAX without leading zeros; JM_SEG_ENAME
- * otherwise. */
+/* 0 and *pid set if name is a segment's name (jmstat_name_parse(): the
+ * pid a decimal number in 1..INT32_MAX without leading zeros, then
+ * optionally the pid namespace, start time and tag); JM_SEG_ENAME
+ * otherwise. *pid is the pid in the writer's own namespace. */
 int jm_seg_pid_from_name(const char *name, pid_t *pid);
 
-/* Reads the segment at path: its last component must be
- * jmalloc.<pid>.stats, with pid equal to the header's (JM_SEG_ENAME).
+/* Does the header say what its file's name says? The same pid; a plain
+ * name's writer in the host's pid namespace (or an unknown one); a
+ * namespaced name's pidns and start time the header's. */
+bool jm_seg_name_matches(const struct jmstat_name *nm, const struct jmstat_header *h);
+
+/* Reads the segment at path: its last component must be a segment's name
+ * that matches its header (jm_seg_name_matches(), else JM_SEG_ENAME).
  * Opens O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC (a symlink, fifo,
  * directory or device gives JM_SEG_ENOTREG), then as jm_seg_read_fd().
  * Fills *out (overwritten, not freed first) and returns 0, or returns a
@@ -144,6 +150,12 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out);
  * kept) if /proc could not tell, in which case nothing is known and the
  * segment must not be removed. */
 int jm_seg_check_process(const struct jm_seg *seg);
+/* The same for the writer known to run as pid in the caller's pid
+ * namespace (its host pid: jmstatd maps a container's writer to it). */
+int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid);
+/* The same without a segment: is pid (ours) alive, started at *start
+ * (NULL: any time) and of real uid want_uid? */
+int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid);
 
 /* Bytes this process has read from segment files so far (every pread of
  * every reader function, whatever its result): what a reader that

@@ -116,6 +116,7 @@ static void totals_fields(json_t *o, const struct jmd_totals *t)
 static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 {
 	set(o, "pid", json_integer(p->pid));
+	set(o, "ns_pid", json_integer(p->ns_pid));
 	set(o, "uid", json_integer(p->uid));
 	set(o, "user", json_string(user_name(p->uid)));
 	set(o, "exe", json_string(p->exe));
@@ -430,12 +431,13 @@ static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
  * a request may ask for some of them only ("fields"): a client that shows
  * a table of a thousand processes parses half as much. */
 enum ps_field {
-	PF_PID, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS, PF_NARENAS,
+	PF_PID, PF_NS_PID, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS,
+	PF_NARENAS,
 	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
 	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
 };
 static const char *const ps_field_names[PF_COUNT] = {
-	"pid", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
+	"pid", "ns_pid", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
 	"allocated", "active", "mapped", "dirty", "small_wasted", "frag_bytes",
 	"frag_ratio", "alloc_rate", "free_rate",
 };
@@ -459,6 +461,7 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 		PUT(t, "\":");
 		switch ((enum ps_field)f) {
 		case PF_PID: put_int(t, p->pid); break;
+		case PF_NS_PID: put_int(t, p->ns_pid); break;
 		case PF_UID: put_int(t, p->uid); break;
 		case PF_USER:
 		case PF_EXE:
@@ -854,12 +857,12 @@ static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 		limit = (uint64_t)json_integer_value(n);
 	}
 	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
-	struct jmd_entry *e = p ? jmd_entry_find(d, pid) : NULL;
+	struct jmd_entry *e = p ? p->entry : NULL;
 	if (!p || !e || e->proc != p)
 		return jmd_error(d, "no such process: %d", (int)pid);
 
 	struct jm_seg seg;
-	int fd = openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = jmd_entry_open(d, e);
 	if (fd < 0)
 		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
 		                 strerror(errno));
@@ -870,7 +873,7 @@ static json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 		                 jm_seg_strerror(rc));
 	/* The file may have been replaced since the tick: show it only if it
 	 * is still the process this viewer was allowed to see. */
-	if (seg.hdr.pid != (uint32_t)pid || seg.hdr.start_time != p->start_ticks ||
+	if (seg.hdr.pid != (uint32_t)p->ns_pid || seg.hdr.start_time != p->start_ticks ||
 	    seg.hdr.uid != p->uid) {
 		jm_seg_free(&seg);
 		return jmd_error(d, "no such process: %d", (int)pid);

@@ -1,8 +1,9 @@
 /*
  * discover.c: which segment files exist in the stats directory.
  *
- * The table holds one jmd_entry per file named jmalloc.<pid>.stats, hashed
- * by that pid. Files are found two ways: an inotify watch on the directory
+ * The table holds one jmd_entry per file with a segment's name (jmstat.h:
+ * jmalloc.<pid>.stats, or with the writer's pid namespace and start time
+ * for a process in a container), hashed by the name. Files are found two ways: an inotify watch on the directory
  * (uv_fs_event), which sees a new file at once and reads it straight away,
  * and a full rescan every JMD_RESCAN_TICKS ticks (and after the watch lost
  * events), the safety net for anything the watch missed. Any other name in
@@ -38,31 +39,34 @@
 
 #define JMD_RETRY_MS 20
 
-static unsigned bucket_of(pid_t pid)
+static unsigned bucket_of(const char *name)
 {
-	return (unsigned)pid % JMD_NBUCKETS;
+	uint32_t h = 2166136261u;                 /* FNV-1a */
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % JMD_NBUCKETS;
 }
 
-struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid)
+struct jmd_entry *jmd_entry_find(struct jmd *d, const char *name)
 {
-	for (struct jmd_entry *e = d->buckets[bucket_of(pid)]; e; e = e->hnext)
-		if (e->pid == pid)
+	for (struct jmd_entry *e = d->buckets[bucket_of(name)]; e; e = e->hnext)
+		if (strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
 }
 
-static struct jmd_entry *entry_add(struct jmd *d, pid_t pid)
+static struct jmd_entry *entry_add(struct jmd *d, const char *name, const struct jmstat_name *id)
 {
 	struct jmd_entry *e = calloc(1, sizeof(*e));
 	if (!e) {
-		jmd_log("out of memory tracking jmalloc.%d.stats", (int)pid);
+		jmd_log("out of memory tracking %s", name);
 		return NULL;
 	}
-	e->pid = pid;
-	snprintf(e->name, sizeof(e->name), JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX, (int)pid);
+	e->id = *id;
+	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->found_ns = uv_hrtime();
 	e->seen_scan = d->scan_gen;
-	unsigned b = bucket_of(pid);
+	unsigned b = bucket_of(e->name);
 	e->hnext = d->buckets[b];
 	d->buckets[b] = e;
 	e->next = d->entries;
@@ -73,12 +77,19 @@ static struct jmd_entry *entry_add(struct jmd *d, pid_t pid)
 	return e;
 }
 
+int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
+{
+	return openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
+
 /* Drops the entry (not its process: the caller retires that first). */
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 {
 	if (d->tick_next == e)
 		d->tick_next = e->next;       /* a tick in slices goes on after it */
-	struct jmd_entry **pp = &d->buckets[bucket_of(e->pid)];
+	if (e->proc && e->proc->entry == e)
+		e->proc->entry = NULL;
+	struct jmd_entry **pp = &d->buckets[bucket_of(e->name)];
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -115,37 +126,42 @@ void jmd_entries_free(struct jmd *d)
 }
 
 /* Removes the file of a writer known to be dead, if the name still points
- * to the same regular file that was read. */
-void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
-                            const char *why)
+ * to the same regular file that was read: 0, or a negative errno (-ESTALE:
+ * it was replaced). */
+int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
 	struct stat st;
 	if (fstatat(d->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return;
-	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino) {
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+		return -ESTALE;
+	return unlinkat(d->dirfd, e->name, 0) == 0 ? 0 : -errno;
+}
+
+void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
+                            const char *why)
+{
+	int rc = jmd_entry_unlink(d, e, dev, ino);
+	if (rc == -ESTALE)
 		jmd_debug("%s was replaced; not removed", e->name);
-		return;
-	}
-	if (unlinkat(d->dirfd, e->name, 0) != 0) {
-		jmd_log("cannot remove %s/%s (%s): %s", d->opt.stats_dir, e->name, why,
-		        strerror(errno));
-		return;
-	}
-	jmd_log("removed %s/%s: %s", d->opt.stats_dir, e->name, why);
+	else if (rc < 0 && rc != -ENOENT)
+		jmd_log("cannot remove %s/%s (%s): %s", d->opt.stats_dir, e->name, why, strerror(-rc));
+	else if (rc == 0)
+		jmd_log("removed %s/%s: %s", d->opt.stats_dir, e->name, why);
 }
 
 /* A file the watch or a scan found: track it; read it now if asked. */
 static void found(struct jmd *d, const char *name, bool read_now)
 {
-	pid_t pid;
-	if (jm_seg_pid_from_name(name, &pid) != 0)
+	struct jmstat_name id;
+	if (jmstat_name_parse(name, &id) != 0)
 		return;
-	struct jmd_entry *e = jmd_entry_find(d, pid);
+	struct jmd_entry *e = jmd_entry_find(d, name);
 	if (e) {
 		e->seen_scan = d->scan_gen;
 		return;
 	}
-	e = entry_add(d, pid);
+	e = entry_add(d, name, &id);
 	if (!e)
 		return;
 	jmd_debug("found %s", name);
@@ -256,14 +272,14 @@ static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int
 		d->rescan_pending = true;
 		return;
 	}
-	pid_t pid;
-	if (jm_seg_pid_from_name(filename, &pid) != 0) {
+	struct jmstat_name id;
+	if (jmstat_name_parse(filename, &id) != 0) {
 		/* Another file, or the directory itself removed or moved. */
 		if (!dir_same(d))
 			d->rescan_pending = true;
 		return;
 	}
-	struct jmd_entry *e = jmd_entry_find(d, pid);
+	struct jmd_entry *e = jmd_entry_find(d, filename);
 	if (!e) {
 		found(d, filename, true);
 		return;

@@ -160,7 +160,9 @@ struct jmd_ring {
 /* ------------------------------------------------------------ processes */
 
 struct jmd_proc {
-	pid_t pid;
+	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
+	pid_t ns_pid;            /* the pid in its own namespace (= pid in ours) */
+	uint64_t pidns;          /* the inode of its pid namespace (0: unknown) */
 	uint32_t uid;
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */
@@ -188,13 +190,15 @@ struct jmd_proc {
 	                            none (checked through /proc every tick) */
 	double dead_since;       /* unix s; 0 while alive */
 	struct jmd_ring hist;
+	struct jmd_entry *entry; /* its file, while live (NULL once retired) */
+	struct jmd_proc *hnext;  /* jmd.proc_buckets chain, while live */
 	struct jmd_proc *next, *prev; /* in jmd.live or jmd.dead */
 };
 
 /* A segment file known in the stats directory. */
 struct jmd_entry {
-	pid_t pid;               /* from the name */
-	char name[40];           /* jmalloc.<pid>.stats */
+	struct jmstat_name id;   /* what its name says (jmstat_name_parse) */
+	char name[JMSTAT_NAME_MAX]; /* jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats */
 	bool logged;             /* a read error was logged for this file */
 	dev_t logged_dev;        /* ... for this incarnation of it */
 	ino_t logged_ino;
@@ -280,7 +284,12 @@ struct jmd {
 	uv_timer_t retry_timer;          /* re-reads new files still being built */
 	bool retry_open;
 
+	/* census.c: the host's processes by pid namespace */
+	uint64_t pidns_self;             /* the inode of our own pid namespace */
+	struct jmd_census *census;       /* the latest walk of /proc, or NULL */
+
 	/* sample.c */
+	struct jmd_proc *proc_buckets[JMD_NBUCKETS]; /* live processes by host pid */
 	struct jmd_proc *live;
 	size_t nlive;
 	struct jmd_proc *dead;
@@ -342,14 +351,26 @@ void jmd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
 void jmd_discover_stop(struct jmd *d);
 void jmd_discover_rescan(struct jmd *d);
-struct jmd_entry *jmd_entry_find(struct jmd *d, pid_t pid);
+struct jmd_entry *jmd_entry_find(struct jmd *d, const char *name);
+int jmd_entry_open(struct jmd *d, const struct jmd_entry *e); /* O_RDONLY fd or -1 */
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);
 void jmd_entry_to_front(struct jmd *d, struct jmd_entry *e); /* read first at the next tick */
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why);
+int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); /* quietly */
 void jmd_entries_free(struct jmd *d);
+
+/* ------------------------------------------------------------ census.c */
+int jmd_census_init(struct jmd *d);
+void jmd_census_fini(struct jmd *d);
+/* The host pid (in our pid namespace) of the writer that is nspid in the
+ * pid namespace pidns and started at start (clock ticks since boot): 0
+ * and *host set; JM_SEG_EDEAD if no such process runs; JM_SEG_EIO if we
+ * cannot tell (its namespace is not one we can see). */
+int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t start,
+                        pid_t *host);
 
 /* ------------------------------------------------------------ sample.c */
 int jmd_sample_init(struct jmd *d);

@@ -227,21 +227,30 @@ static bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, cons
 }
 
 /* Is the writer of seg alive and the process it claims to be? As
- * jm_seg_check_process(). p: the live process of its entry, or NULL. Sets
- * *pidfd_out to a new pidfd of the writer, for the caller to keep in its
- * process, or to -1. */
+ * jm_seg_check_process(), for the writer's host pid (census.c maps a
+ * writer of another pid namespace to it). p: the live process of its
+ * entry, or NULL. Sets *host to the writer's host pid, and *pidfd_out to a
+ * new pidfd of the writer for the caller to keep in its process, or -1. */
 static int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
-                        const struct stat *st, int *pidfd_out)
+                        const struct stat *st, pid_t *host, int *pidfd_out)
 {
 	bool known = p && p->pidfd >= 0 && same_writer(p, seg, st);
 	*pidfd_out = -1;
 	uint32_t every = d->opt.interval_ms < JMD_RECHECK_MS ? JMD_RECHECK_MS / d->opt.interval_ms : 1;
-	if (known && (d->tick + (uint32_t)p->pid) % every != 0)
-		return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
+	if (known) {
+		*host = p->pid;
+		if ((d->tick + (uint32_t)p->pid) % every != 0)
+			return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
+	} else {
+		int rc = jmd_census_host_pid(d, seg->hdr.pidns, (pid_t)seg->hdr.pid,
+		                             seg->hdr.start_time, host);
+		if (rc != 0)
+			return rc;
+	}
 	/* Opened before /proc is read: if the process it stands for is still
 	 * running after, it is the one /proc described. */
-	int fd = known ? p->pidfd : pidfd_get(d, (pid_t)seg->hdr.pid);
-	int rc = jm_seg_check_process(seg);
+	int fd = known ? p->pidfd : pidfd_get(d, *host);
+	int rc = jm_seg_check_process_as(seg, *host);
 	if (rc == 0 && fd >= 0 && pidfd_exited(fd))
 		rc = JM_SEG_EDEAD;
 	if (!known) {
@@ -307,12 +316,24 @@ static void list_push(struct jmd_proc **head, struct jmd_proc *p)
 	*head = p;
 }
 
+static unsigned proc_bucket(pid_t pid)
+{
+	return (unsigned)pid % JMD_NBUCKETS;
+}
+
 void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 {
 	jmd_debug("process %d (%s) left the live view: %s", (int)p->pid, p->exe, why);
-	struct jmd_entry *e = jmd_entry_find(d, p->pid);
-	if (e && e->proc == p)
-		e->proc = NULL;
+	if (p->entry && p->entry->proc == p)
+		p->entry->proc = NULL;
+	p->entry = NULL;
+	for (struct jmd_proc **pp = &d->proc_buckets[proc_bucket(p->pid)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	}
+	p->hnext = NULL;
 	list_unlink(&d->live, p);
 	d->nlive--;
 	if (!d->in_tick)
@@ -332,10 +353,10 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer)
 {
-	struct jmd_entry *e = jmd_entry_find(d, pid);
-	if (!e || !e->proc || !jmd_visible(e->proc->uid, viewer))
-		return NULL;
-	return e->proc;
+	for (struct jmd_proc *p = d->proc_buckets[proc_bucket(pid)]; p; p = p->hnext)
+		if (p->pid == pid)
+			return jmd_visible(p->uid, viewer) ? p : NULL;
+	return NULL;
 }
 
 /* The live process, else the latest dead one with that pid. */
@@ -350,7 +371,8 @@ struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer)
 	return NULL;
 }
 
-static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st)
+static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
+                                 pid_t host)
 {
 	struct jmd_proc *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -365,7 +387,9 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 		proc_free(p);
 		return NULL;
 	}
-	p->pid = (pid_t)s->hdr.pid;
+	p->pid = host;
+	p->ns_pid = (pid_t)s->hdr.pid;
+	p->pidns = s->hdr.pidns;
 	p->uid = s->hdr.uid;
 	p->start_ticks = s->hdr.start_time;
 	p->start_time = d->boot_time + (double)s->hdr.start_time / (double)d->clk_tck;
@@ -383,7 +407,14 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 	p->hist.max = d->hist_max;
 	list_push(&d->live, p);
 	d->nlive++;
-	jmd_debug("process %d (%s, uid %u) is live", (int)p->pid, p->exe, p->uid);
+	unsigned b = proc_bucket(host);
+	p->hnext = d->proc_buckets[b];
+	d->proc_buckets[b] = p;
+	if (p->ns_pid != p->pid)
+		jmd_debug("process %d (%s, uid %u; pid %d in pid namespace %llu) is live", (int)p->pid,
+		          p->exe, p->uid, (int)p->ns_pid, (unsigned long long)p->pidns);
+	else
+		jmd_debug("process %d (%s, uid %u) is live", (int)p->pid, p->exe, p->uid);
 	return p;
 }
 
@@ -539,20 +570,55 @@ static void bad_log(const char *fmt, ...)
 	left_out = 0;
 }
 
+/* Why a file that does not read as a segment should go, or NULL. Anyone
+ * can create a file with the name a future process of another user will
+ * take (squatting): that process then publishes under another name
+ * (liballoc/stats.c), and this removes the squatter's file once the
+ * writer its name claims is gone, or is a process of another uid than
+ * the file's owner. A file its own writer's uid left stays while that
+ * writer lives: it is that user's own business. */
+static const char *bad_file_orphan(struct jmd *d, const struct jmd_entry *e,
+                                   const struct stat *st)
+{
+	pid_t host;
+	uint64_t pidns = e->id.pidns ? e->id.pidns : JMSTAT_PIDNS_INIT;
+	int rc = jmd_census_host_pid(d, pidns, (pid_t)e->id.pid, e->id.start, &host);
+	if (rc == 0)
+		rc = jm_seg_check_pid(host, e->id.pidns ? &e->id.start : NULL, (uint32_t)st->st_uid);
+	switch (rc) {
+	case JM_SEG_EDEAD:
+	case JM_SEG_EREUSED:
+		return "not a segment, and the process its name claims is gone";
+	case JM_SEG_EOWNER:
+		return "not a segment, and the process its name claims is another user's";
+	default:
+		return NULL;
+	}
+}
+
 /* A file that does not read: one log line per file (per incarnation of
  * it), and only once a new file has had time to be built. */
 static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
-                      const struct stat *st)
+                      const struct stat *st, bool not_segment)
 {
 	d->seg_read_errors++;
 	if (e->proc) {
 		char why[160];
 		snprintf(why, sizeof(why), "its segment no longer reads (%s)", jm_seg_strerror(err));
-		bad_log("process %d (%s) dropped: %s", (int)e->pid, e->proc->exe, why);
+		bad_log("process %d (%s) dropped: %s", (int)e->proc->pid, e->proc->exe, why);
 		jmd_proc_retire(d, e->proc, why);
 	}
 	dev_t dev = st ? st->st_dev : 0;
 	ino_t ino = st ? st->st_ino : 0;
+	const char *orphan;
+	if (not_segment && st && S_ISREG(st->st_mode) && err != JM_SEG_EIO && !jmd_entry_new(d, e) &&
+	    (orphan = bad_file_orphan(d, e, st)) != NULL) {
+		/* Under the bad-segment budget: anyone can make such files. */
+		if (jmd_entry_unlink(d, e, dev, ino) == 0)
+			bad_log("removed %s/%s: %s", d->opt.stats_dir, e->name, orphan);
+		jmd_entry_remove(d, e);
+		return;
+	}
 	if (e->logged && e->logged_dev == dev && e->logged_ino == ino)
 		return;
 	if ((err == JM_SEG_EBUSY || err == JM_SEG_ETRUNC || err == JM_SEG_EMAGIC) &&
@@ -651,7 +717,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 {
 	struct jm_seg seg;
 	struct stat st;
-	int fd = openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = jmd_entry_open(d, e);
 	if (fd < 0) {
 		int err_no = errno;
 		if (err_no == ENOENT) {
@@ -666,13 +732,13 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			e->ignored = true;
 			return;
 		}
-		entry_bad(d, e, err_no == ELOOP ? JM_SEG_ENOTREG : JM_SEG_EIO, err_no, NULL);
+		entry_bad(d, e, err_no == ELOOP ? JM_SEG_ENOTREG : JM_SEG_EIO, err_no, NULL, true);
 		return;
 	}
 	if (fstat(fd, &st) != 0) {
 		int err_no = errno;
 		close(fd);
-		entry_bad(d, e, JM_SEG_EIO, err_no, NULL);
+		entry_bad(d, e, JM_SEG_EIO, err_no, NULL, true);
 		return;
 	}
 	struct jmd_uid_budget *budget = budget_of(d, st.st_uid);
@@ -701,7 +767,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		budget->files++;
 		budget->bytes += jm_seg_bytes_read() - bytes_before;
 	}
-	if (rc == 0 && seg.hdr.pid != (uint32_t)e->pid) {
+	if (rc == 0 && !jm_seg_name_matches(&e->id, &seg.hdr)) {
 		jm_seg_free(&seg);
 		rc = JM_SEG_ENAME;
 	}
@@ -710,13 +776,14 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		return;     /* a busy writer: its last sample stands for now */
 	}
 	if (rc != 0) {
-		entry_bad(d, e, rc, err_no, &st);
+		entry_bad(d, e, rc, err_no, &st, true);
 		return;
 	}
 	e->busy_since_ns = 0;
 
 	int pidfd;
-	rc = check_writer(d, e->proc, &seg, &st, &pidfd);
+	pid_t host = 0;
+	rc = check_writer(d, e->proc, &seg, &st, &host, &pidfd);
 	if (rc == JM_SEG_EDEAD || rc == JM_SEG_EREUSED) {
 		const char *why = rc == JM_SEG_EDEAD ? "its process is gone"
 		                                     : "its pid now belongs to another process";
@@ -728,14 +795,15 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		return;
 	}
 	if (rc == JM_SEG_EIO) {
-		/* /proc could not tell: nothing is known; keep what we have. */
+		/* /proc could not tell, or the writer is in a pid namespace we
+		 * cannot see: nothing is known; keep what we have. */
 		jmd_debug("%s: cannot check its process: %s", e->name, strerror(errno));
 		jm_seg_free(&seg);
 		return;
 	}
 	if (rc != 0) {
 		jm_seg_free(&seg);
-		entry_bad(d, e, rc, 0, &st);
+		entry_bad(d, e, rc, 0, &st, false);
 		return;
 	}
 
@@ -745,14 +813,20 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		p = NULL;
 	}
 	if (!p) {
-		p = proc_new(d, &seg, &st);
+		/* Another file may already stand for this process (its file
+		 * replaced under another name): the newest file wins. */
+		struct jmd_proc *old = jmd_proc_find(d, host, 0);
+		if (old)
+			jmd_proc_retire(d, old, "a new segment replaced its own");
+		p = proc_new(d, &seg, &st, host);
 		if (!p) {
-			jmd_log("out of memory tracking process %d", (int)e->pid);
+			jmd_log("out of memory tracking process %d", (int)host);
 			pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
 			return;
 		}
 		e->proc = p;
+		p->entry = e;
 	}
 	if (pidfd >= 0)
 		p->pidfd = pidfd;      /* -1 before: check_writer opens none otherwise */
@@ -928,6 +1002,7 @@ int jmd_sample_init(struct jmd *d)
 	if (d->clk_tck <= 0)
 		d->clk_tck = 100;
 	d->boot_time = read_boot_time();
+	jmd_census_init(d);
 	pidfd_budget(d);
 	d->hist_max = (d->opt.history_ms + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
@@ -948,6 +1023,7 @@ void jmd_sample_fini(struct jmd *d)
 		proc_free(p);
 	}
 	d->nlive = 0;
+	memset(d->proc_buckets, 0, sizeof(d->proc_buckets));
 	while (d->dead) {
 		struct jmd_proc *p = d->dead;
 		list_unlink(&d->dead, p);
@@ -962,4 +1038,5 @@ void jmd_sample_fini(struct jmd *d)
 	}
 	free(d->tick_time);
 	d->tick_time = NULL;
+	jmd_census_fini(d);
 }

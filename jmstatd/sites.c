@@ -54,10 +54,10 @@ const char *jmd_site_name(uint64_t id, char *buf, size_t len)
 int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg)
 {
 	memset(seg, 0, sizeof(*seg));
-	struct jmd_entry *e = jmd_entry_find(d, p->pid);
+	struct jmd_entry *e = p->entry;
 	if (!e || e->proc != p)
 		return -ESRCH;
-	int fd = openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = jmd_entry_open(d, e);
 	if (fd < 0)
 		return -errno;
 	int rc = jm_seg_read_fd(fd, seg);
@@ -65,7 +65,7 @@ int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg
 	if (rc != 0)
 		return rc == JM_SEG_ENOMEM ? -ENOMEM : -EIO;
 	/* Replaced since the tick: not the process the caller means. */
-	if (seg->hdr.pid != (uint32_t)p->pid || seg->hdr.start_time != p->start_ticks ||
+	if (seg->hdr.pid != (uint32_t)p->ns_pid || seg->hdr.start_time != p->start_ticks ||
 	    seg->hdr.uid != p->uid || seg->hdr.nbins != p->nbins) {
 		jm_seg_free(seg);
 		return -ESRCH;

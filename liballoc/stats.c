@@ -1,8 +1,12 @@
 /*
  * stats.c: the writer of the stats segment (layout in include/jmstat.h).
  *
- * At initialisation the segment is created as
- * $JMALLOC_STATS_DIR/jmalloc.<pid>.stats (default /dev/shm): exclusively,
+ * At initialisation the segment is created in $JMALLOC_STATS_DIR (default
+ * /dev/shm) under the name jmstat.h describes: jmalloc.<pid>.stats in the
+ * host's pid namespace, jmalloc.<pid>.<pidns>.<start>.stats in any other
+ * (a container: its pid alone would collide with another container's in a
+ * shared directory), and with a random tag added when that name is taken
+ * by another user's file. It is created exclusively,
  * never through a symlink, mode 0600, its blocks allocated at once with
  * fallocate (a full tmpfs then fails here, with a warning, instead of
  * killing the process with SIGBUS later), mapped shared. The arena, bin and
@@ -218,16 +222,21 @@ static const char *errno_name(int e)
  * directory is read with getdents64 into a stack buffer: no malloc here.
  * To keep a process start cheap on a host with many live segments, one
  * start in REAP_ONE_IN does it, and it looks at most REAP_MAX_CHECKS pids.
+ * Only files of our own pid namespace are looked at (a plain name when we
+ * are in the host's, our pidns in the name otherwise): another
+ * namespace's pids mean nothing here, and a shared directory holds live
+ * files of other containers whose pids we cannot see.
  */
 #define REAP_ONE_IN 8
 #define REAP_MAX_CHECKS 256
-static void reap_stale(const char *dir)
+static void reap_stale(const char *dir, const struct jmstat_header *self)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
 	char buf[4096] __attribute__((aligned(8)));
 	uid_t uid = getuid();
+	uint64_t own_ns = self->pidns == JMSTAT_PIDNS_INIT ? 0 : self->pidns;
 	unsigned scanned = 0, checks = 0;
 	long n;
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0 && scanned < 100000 &&
@@ -237,57 +246,81 @@ static void reap_stale(const char *dir)
 			    (void *)(buf + off);
 			off += d->reclen;
 			scanned++;
-			const char *name = d->name;
-			size_t plen = sizeof(JMSTAT_FILE_PREFIX) - 1;
-			if (strncmp(name, JMSTAT_FILE_PREFIX, plen) != 0)
-				continue;
-			char *end;
-			long pid = strtol(name + plen, &end, 10);
-			if (pid <= 0 || name[plen] == '0' || strcmp(end, JMSTAT_FILE_SUFFIX) != 0 ||
-			    pid == (long)getpid())
+			struct jmstat_name nm;
+			if (jmstat_name_parse(d->name, &nm) != 0 || nm.pidns != own_ns ||
+			    nm.pid == (uint32_t)getpid())
 				continue;
 			if (++checks > REAP_MAX_CHECKS)
 				break;
-			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			if (kill((pid_t)nm.pid, 0) == 0 || errno != ESRCH)
 				continue;
 			/* Only a regular file of ours that is a segment of that pid. */
-			int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			int fd = openat(dfd, d->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 			if (fd < 0)
 				continue;
 			struct stat st;
 			struct jmstat_header h;
 			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
 			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == JMSTAT_MAGIC &&
-			    h.pid == (uint32_t)pid)
-				unlinkat(dfd, name, 0);
+			    h.pid == nm.pid)
+				unlinkat(dfd, d->name, 0);
 			close(fd);
 		}
 	}
 	close(dfd);
 }
 
-/* Opens a new segment file for `pid`, replacing a stale one of our own
- * (left by an exec in this process, or by a dead process with our pid). */
-static int create_file(pid_t pid, size_t size, size_t core)
+/* The file's name for the writer h (jmstat.h), with a random tag or not. */
+static int format_name(const char *dir, const struct jmstat_header *h, bool tagged)
+{
+	if (h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT) {
+		if (!tagged)
+			return jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%u" JMSTAT_FILE_SUFFIX,
+			    dir, (unsigned)h->pid);
+	} else if (!tagged) {
+		return jm__format(seg_path, sizeof(seg_path),
+		    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+		    (unsigned long long)h->pidns, (unsigned long long)h->start_time);
+	}
+	/* Unpredictable to another user; the top bit set keeps 16 digits. */
+	uint64_t tag = 0;
+	if (syscall(SYS_getrandom, &tag, sizeof(tag), 1 /* GRND_NONBLOCK */) != (long)sizeof(tag))
+		tag = jm__now_ns() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&tag;
+	tag |= 1ULL << 63;
+	uint64_t ns = h->pidns ? h->pidns : JMSTAT_PIDNS_INIT;
+	return jm__format(seg_path, sizeof(seg_path),
+	    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu.%llx" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+	    (unsigned long long)ns, (unsigned long long)h->start_time, (unsigned long long)tag);
+}
+
+/* Opens a new segment file for the writer h. A file already at its name is
+ * either ours (left by the program this process was before an exec, or by
+ * a dead process of our uid: with a pidns in the name, only by ours) and
+ * replaced, or another user's (squatting: it cannot be a live writer's),
+ * and then we publish under a tagged name instead. */
+static int create_file(const struct jmstat_header *h, size_t size, size_t core)
 {
 	const char *dir = stats_dir();
-	if ((jm__now_ns() / 1000 + (uint64_t)pid) % REAP_ONE_IN == 0)
-		reap_stale(dir);
-	if (jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX,
-	        dir, (int)pid) >= (int)sizeof(seg_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
+	if ((jm__now_ns() / 1000 + (uint64_t)h->pid) % REAP_ONE_IN == 0)
+		reap_stale(dir, h);
 	int fd = -1;
-	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+	bool tagged = false;
+	for (int attempt = 0; attempt < 3 && fd < 0; attempt++) {
+		if (format_name(dir, h, tagged) >= (int)sizeof(seg_path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
 		fd = open(seg_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST || attempt)
+		if (fd >= 0 || errno != EEXIST || tagged)
 			break;
 		struct stat st;
-		if (lstat(seg_path, &st) != 0 || st.st_uid != getuid() ||
-		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) || unlink(seg_path) != 0) {
-			errno = EEXIST;
-			return -1;
+		if (lstat(seg_path, &st) != 0)
+			continue;     /* gone meanwhile: try the name again */
+		if (st.st_uid == getuid() && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
+			if (unlink(seg_path) != 0 && errno != ENOENT)
+				tagged = true;
+		} else {
+			tagged = true;
 		}
 	}
 	if (fd < 0)
@@ -312,6 +345,13 @@ static int create_file(pid_t pid, size_t size, size_t core)
 	return fd;
 }
 
+/* The inode of a namespace file of ours, or 0. */
+static uint64_t ns_inode(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 static void read_identity(struct jmstat_header *h)
 {
 	char buf[1024];
@@ -326,6 +366,10 @@ static void read_identity(struct jmstat_header *h)
 		if (p)
 			h->start_time = strtoull(p + 1, NULL, 10);
 	}
+	/* Without a start time the name cannot hold one: then the pid
+	 * namespace counts as unknown too. */
+	h->pidns = h->start_time ? ns_inode("/proc/self/ns/pid") : 0;
+	h->mntns = ns_inode("/proc/self/ns/mnt");
 	memset(h->exe, 0, sizeof(h->exe));
 	memset(h->path, 0, sizeof(h->path));
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -393,7 +437,7 @@ void jm__stats_init(void)
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another. */
 	if (jm__opt.stats && !getauxval(AT_SECURE)) {
-		int fd = create_file((pid_t)h.pid, size, core);
+		int fd = create_file(&h, size, core);
 		if (fd >= 0) {
 			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			close(fd);
@@ -505,7 +549,7 @@ void jm__stats_publish_child(void)
 	struct jmstat_header *h = jm__seg;
 	read_identity(h);
 	size_t core = (h->thread_off + JM_PAGE_MASK) & ~(size_t)JM_PAGE_MASK;
-	int fd = create_file((pid_t)h->pid, seg_size, core);
+	int fd = create_file(h, seg_size, core);
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);

@@ -2,10 +2,31 @@
  * jmstat.h: the layout of the stats segment, the one contract between the
  * allocator (the writer), jmstatd and jmctl (the readers).
  *
- * Every process running with libjmalloc publishes its counters in one file,
- * $JMALLOC_STATS_DIR/jmalloc.<pid>.stats (default directory /dev/shm),
- * created exclusively with O_NOFOLLOW, mode 0600, sized once at creation and
- * never resized, removed at normal exit.
+ * Every process running with libjmalloc publishes its counters in one file
+ * in $JMALLOC_STATS_DIR (default /dev/shm), created exclusively with
+ * O_NOFOLLOW, mode 0600, sized once at creation and never resized, removed
+ * at normal exit. Its name (jmstat_name_parse() below) starts with the
+ * writer's pid, as the writer sees it:
+ *
+ *   jmalloc.<pid>.stats                    a process of the host's (the
+ *                                          initial) pid namespace
+ *   jmalloc.<pid>.<pidns>.<start>.stats    a process of any other pid
+ *                                          namespace (a container): pidns
+ *                                          the inode of its namespace,
+ *                                          start its start time; so two
+ *                                          containers sharing a directory
+ *                                          never collide, and a name is
+ *                                          never that of a dead process
+ *   jmalloc.<pid>.<pidns>.<start>.<tag>.stats
+ *                                          the same with 16 random hex
+ *                                          digits: used when the name
+ *                                          above is taken by a file of
+ *                                          another user (squatting), which
+ *                                          cannot predict the tag
+ *
+ * all numbers decimal without leading zeros (the tag lower-case hex). The
+ * header repeats what the name says (pid, pidns, start_time), and a reader
+ * refuses a file whose name and header disagree.
  *
  * The file, in order, every part at an offset the header gives:
  *
@@ -68,6 +89,11 @@
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
 #define JMSTAT_PATH_LEN   256
+#define JMSTAT_NAME_MAX   96     /* bytes of the longest name, NUL included */
+
+/* The inode of the initial (the host's) pid namespace: fixed by the kernel
+ * (PROC_PID_INIT_INO), the same on every Linux machine. */
+#define JMSTAT_PIDNS_INIT 0xEFFFFFFCu
 
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
@@ -142,7 +168,8 @@ struct jmstat_header {
 	uint32_t header_size;    /* sizeof(struct jmstat_header) */
 	uint64_t total_size;     /* size of the file in bytes, fixed at creation */
 	uint32_t state;          /* JMSTAT_STATE_* */
-	uint32_t pid;            /* the writer's pid */
+	uint32_t pid;            /* the writer's pid in its own pid namespace
+	                            (the host's pid when pidns is the host's) */
 	uint64_t start_time;     /* the writer's start time, in clock ticks since
 	                            boot (field 22 of /proc/PID/stat) */
 	uint32_t uid;            /* the writer's real uid */
@@ -196,6 +223,11 @@ struct jmstat_header {
 	                            (/proc/self/exe: a link's target, a
 	                            script's interpreter), NUL-terminated,
 	                            cut at JMSTAT_PATH_LEN - 1 bytes */
+	uint64_t pidns;          /* inode of the writer's pid namespace (stat
+	                            of /proc/self/ns/pid); 0: unknown (no
+	                            /proc), read as the reader's own */
+	uint64_t mntns;          /* inode of its mount namespace
+	                            (/proc/self/ns/mnt); 0: unknown */
 	uint64_t reserved[3];    /* zero; room for later sections */
 };
 
@@ -322,5 +354,68 @@ struct jmstat_module {
 };
 
 #undef JMSTAT_FIELD_
+
+/* A segment file's name, parsed. */
+struct jmstat_name {
+	uint32_t pid;            /* the writer's pid in its namespace */
+	uint64_t pidns;          /* 0: a plain name (the host's namespace) */
+	uint64_t start;          /* with pidns: the writer's start time */
+	uint64_t tag;            /* with pidns: the random tag, or 0: none */
+};
+
+static inline const char *jmstat_name_num_(const char *p, uint64_t max, unsigned base,
+                                           uint64_t *v)
+{
+	const char *digits = "0123456789abcdef", *first = p;
+	unsigned d;
+	*v = 0;
+	if (*p == '0')                         /* no leading zero */
+		return 0;
+	for (; *p; p++) {
+		for (d = 0; d < base && digits[d] != *p; d++)
+			;
+		if (d == base)
+			break;
+		if (*v > (max - d) / base)
+			return 0;
+		*v = *v * base + d;
+	}
+	return p == first ? 0 : p;              /* not empty */
+}
+
+/* 0 and *out set if name is exactly one of the three forms above; -1
+ * otherwise. Pure: no I/O, no allocation (the allocator calls it too). */
+static inline int jmstat_name_parse(const char *name, struct jmstat_name *out)
+{
+	const char *pre = JMSTAT_FILE_PREFIX, *suf = JMSTAT_FILE_SUFFIX, *p = name;
+	uint64_t v[4] = { 0, 0, 0, 0 };
+	unsigned n = 0;
+	for (; *pre; pre++, p++)
+		if (*p != *pre)
+			return -1;
+	for (;;) {
+		p = jmstat_name_num_(p, n == 0 ? 0x7fffffffu : ~(uint64_t)0, n == 3 ? 16 : 10, &v[n]);
+		if (!p)
+			return -1;
+		n++;
+		if (*p != '.')
+			return -1;
+		const char *s = suf, *q = p;
+		for (; *s && *q == *s; s++, q++)
+			;
+		if (*s == '\0' && *q == '\0')
+			break;
+		if (n == 4)
+			return -1;
+		p++;
+	}
+	if (n == 2 || (n == 4 && v[3] == 0))
+		return -1;
+	out->pid = (uint32_t)v[0];
+	out->pidns = v[1];
+	out->start = v[2];
+	out->tag = v[3];
+	return 0;
+}
 
 #endif

@@ -153,3 +153,73 @@ class Holder:
 
     def segment(self):
         return os.path.join(STATS_DIR, "jmalloc.%d.stats" % self.pid)
+
+
+def host_child(pid, timeout=10.0):
+    """The one child of pid (unshare --fork's child: a container's pid 1)."""
+    def child():
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = f.read().split()
+        except OSError:
+            return None
+        return int(kids[0]) if kids else None
+    return wait_until(child, "the child of %d" % pid, timeout)
+
+
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc", "--mount", "--ipc", "--kill-child=KILL"]
+
+
+def can_unshare():
+    """None if this machine can make the containers of tests/containers,
+    else why not."""
+    if os.geteuid() != 0:
+        return "needs root (unshare --pid --mount)"
+    try:
+        r = subprocess.run(UNSHARE + ["true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "unshare failed: %s" % e
+    if r.returncode != 0:
+        return "unshare --pid --fork --mount-proc --mount --ipc failed: %s" % r.stderr.decode().strip()
+    return None
+
+
+class Container(Holder):
+    """daemon_holder as pid 1 of a container made as runtimes make one
+    (unshare --pid --fork --mount-proc --mount --ipc). private: a tmpfs of
+    its own on the stats directory (as a container's own /dev/shm); else it
+    writes into the host's (a shared hostPath directory). cgroup: a cgroup
+    directory to move it into first. Its pid in the container is 1;
+    host_pid is its pid on the host."""
+
+    def __init__(self, private=False, cgroup=None, env_extra=None):
+        env = dict(os.environ)
+        env["LD_PRELOAD"] = os.environ["JMALLOC_LIB"]
+        env["JMALLOC_STATS_DIR"] = STATS_DIR
+        env["JMALLOC_CONF"] = "prof_sample:0"
+        if env_extra:
+            env.update(env_extra)
+        script = ""
+        if cgroup:
+            script += 'echo $$ > "%s/cgroup.procs" || exit 1; ' % cgroup
+        if private:
+            script += 'mount -t tmpfs -o mode=1777 jmtest "%s" || exit 1; ' % STATS_DIR
+        script += 'exec "%s"' % os.path.join(os.environ["JM_HELPERS"], "daemon_holder")
+        self.p = subprocess.Popen(UNSHARE + ["sh", "-c", script], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, env=env)
+        line = self.p.stdout.readline().decode().split()
+        check(len(line) == 2 and line[0] == "ready", "daemon_holder in a container did not start: %r" % line)
+        self.pid = int(line[1])
+        check(self.pid == 1, "daemon_holder is pid %d in its container, not 1" % self.pid)
+        self.host_pid = host_child(self.p.pid)
+        with open("/proc/%d/stat" % self.host_pid) as f:
+            self.start = int(f.read().rsplit(")", 1)[1].split()[19])
+        self.pidns = os.stat("/proc/%d/ns/pid" % self.host_pid).st_ino
+
+    def segment(self):
+        return os.path.join(STATS_DIR, "jmalloc.1.%d.%d.stats" % (self.pidns, self.start))
+
+    def kill(self):
+        """SIGKILL to the container's pid 1 (from the host): the container ends."""
+        os.kill(self.host_pid, 9)
+        self.p.wait()

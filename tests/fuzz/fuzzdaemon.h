@@ -74,14 +74,17 @@ void jmd_debug(const char *fmt, ...)
 
 /* ------------------------------------------------------------ the daemon */
 
+static char fuzz_written[2][256];    /* the files written, to remove at exit */
+static unsigned fuzz_nwritten;
+
 static void fuzz_write_segment(const struct synth *p)
 {
-	char path[256];
+	char *path = fuzz_written[fuzz_nwritten++ % 2];
 	size_t len;
 	unsigned char *buf = synth_build(p, &len);
 	int fd;
 
-	snprintf(path, sizeof path, "%s/jmalloc.%u.stats", fuzz_dir, p->pid);
+	synth_name(path, sizeof fuzz_written[0], fuzz_dir, p);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	fuzz_require(fd >= 0 && write(fd, buf, len) == (ssize_t)len && close(fd) == 0);
 	free(buf);
@@ -89,12 +92,8 @@ static void fuzz_write_segment(const struct synth *p)
 
 static void fuzz_remove_dir(void)
 {
-	char path[256];
-
-	snprintf(path, sizeof path, "%s/jmalloc.1.stats", fuzz_dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/jmalloc.%d.stats", fuzz_dir, (int)getpid());
-	unlink(path);
+	for (unsigned i = 0; i < fuzz_nwritten && i < 2; i++)
+		unlink(fuzz_written[i]);
 	rmdir(fuzz_dir);
 }
 

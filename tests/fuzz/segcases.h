@@ -29,6 +29,7 @@ static inline struct synth seg_case_params(void)
 {
 	struct synth p = { .nbins = JMSTAT_NBINS, .narenas = 3, .nthreads_max = 5,
 	                   .pid = 4242, .uid = 1000, .start_time = 123456,
+	                   .pidns = 4026532178u, .mntns = 4026532177u,
 	                   .nsites_max = 6, .nsites_hw = 4,
 	                   .nmodules_max = 5, .nmodules = 3 };
 	return p;
@@ -66,6 +67,7 @@ static inline void sc_magic_bad(unsigned char *b, size_t *l) { H(b)->magic ^= 1;
 static inline void sc_magic_zero(unsigned char *b, size_t *l) { H(b)->magic = 0; }
 static inline void sc_version_newer(unsigned char *b, size_t *l) { H(b)->version = JMSTAT_VERSION + 1; }
 static inline void sc_version_zero(unsigned char *b, size_t *l) { H(b)->version = 0; }
+static inline void sc_version_one(unsigned char *b, size_t *l) { H(b)->version = 1; }
 static inline void sc_short_header(unsigned char *b, size_t *l) { *l = sizeof(struct jmstat_header) - 1; }
 static inline void sc_trunc_classes(unsigned char *b, size_t *l) { *l = H(b)->class_off + 8; }
 static inline void sc_trunc_last_byte(unsigned char *b, size_t *l) { *l -= 1; }
@@ -213,6 +215,7 @@ static const struct seg_case seg_cases[] = {
 	{ "overlap_header",      NULL,          sc_overlap_header,      JM_SEG_EBOUNDS },
 	{ "overlap_threads",     NULL,          sc_overlap_threads,     JM_SEG_EBOUNDS },
 	{ "overlap_same",        NULL,          sc_overlap_same,        JM_SEG_EBOUNDS },
+	{ "version_one",         NULL,          sc_version_one,         JM_SEG_EVERSION },
 	{ "pid_zero",            NULL,          sc_pid_zero,            JM_SEG_EBOUNDS },
 	{ "pid_negative",        NULL,          sc_pid_negative,        JM_SEG_EBOUNDS },
 	{ "page_size_bad",       NULL,          sc_page_size_bad,       JM_SEG_EBOUNDS },

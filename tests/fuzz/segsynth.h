@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct synth {
@@ -39,6 +40,8 @@ struct synth {
 	uint32_t pid;            /* header pid */
 	uint32_t uid;            /* header uid */
 	uint64_t start_time;     /* header start time, clock ticks since boot */
+	uint64_t pidns;          /* header pid namespace inode (0: unknown) */
+	uint64_t mntns;          /* header mount namespace inode (0: unknown) */
 	uint32_t header_pad;     /* bytes the header grows by (multiple of 8) */
 	uint32_t stride_pad;     /* bytes each thread row grows by (multiple of 8) */
 	uint32_t nsites_max;     /* site rows (0: no site table) */
@@ -268,6 +271,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	h->state = JMSTAT_STATE_LIVE;
 	h->pid = p->pid;
 	h->start_time = p->start_time;
+	h->pidns = p->pidns;
+	h->mntns = p->mntns;
 	h->uid = p->uid;
 	h->page_size = SYNTH_PAGE;
 	h->chunk_size = 2u << 20;
@@ -402,13 +407,35 @@ static inline uint64_t synth_start_time(int pid)
 	return st;
 }
 
+/* The inode of one of our namespace links (/proc/self/ns/NAME), or 0. */
+static inline uint64_t synth_ns(const char *name)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof path, "/proc/self/ns/%s", name);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 /* Parameters describing the calling process. */
 static inline struct synth synth_self(uint32_t nbins, uint32_t narenas, uint32_t nthreads_max)
 {
 	struct synth p = { .nbins = nbins, .narenas = narenas, .nthreads_max = nthreads_max,
 	                   .pid = (uint32_t)getpid(), .uid = (uint32_t)getuid(),
-	                   .start_time = synth_start_time(0) };
+	                   .start_time = synth_start_time(0), .pidns = synth_ns("pid"),
+	                   .mntns = synth_ns("mnt") };
 	return p;
+}
+
+/* The name a writer with these parameters gives its file (jmstat.h):
+ * plain in the host's pid namespace, with its pidns and start otherwise. */
+static inline void synth_name(char *buf, size_t len, const char *dir, const struct synth *p)
+{
+	if (p->pidns == 0 || p->pidns == JMSTAT_PIDNS_INIT)
+		snprintf(buf, len, "%s/jmalloc.%u.stats", dir, p->pid);
+	else
+		snprintf(buf, len, "%s/jmalloc.%u.%llu.%llu.stats", dir, p->pid,
+		         (unsigned long long)p->pidns, (unsigned long long)p->start_time);
 }
 
 #endif

@@ -4,7 +4,9 @@
 # processes of this test, while jmstatd runs; a client asks ps all along:
 #  - a file of another uid than its pid's owner (a user claiming root's
 #    process, root's file for a user's process, an owner that is not the
-#    header's uid): needs root and a second user, else skipped;
+#    header's uid): needs root and a second user, else skipped; the last is
+#    not a segment, and its pid is another user's: it is removed (a user
+#    cannot squat a name that a process of another user will take);
 #  - a file read fine, then truncated, then emptied, then written again
 #    in place: dropped with one line, and back once it reads again;
 #  - counts and offsets pointing outside the file, each its own file, and
@@ -81,6 +83,7 @@ class Prober:
 
 probe = Prober()
 bad = {}            # pid -> what
+removed = set()     # of those, the pids whose file must go
 
 # A valid synthetic segment is shown (the control case).
 good = sleeper()
@@ -100,6 +103,7 @@ if os.environ["other"] == "yes":
     opid = sleeper()
     write(opid, 0, owner)                        # owner is not the header's uid
     bad[opid] = "owner is not the header's uid"
+    removed.add(opid)
 
 # ---- counts and offsets outside the file
 size = write(good, 0)
@@ -131,7 +135,8 @@ bad[fpid] = "fifo held open"
 
 deadline = time.monotonic() + 30
 while True:
-    missing = [w for p, w in bad.items() if not lines_for(p)]
+    missing = [w for p, w in bad.items()
+               if not lines_for(p) or (p in removed and os.path.lexists(path(p)))]
     if not missing:
         break
     check(time.monotonic() < deadline, "no log line for: %r (ps: %r)" % (missing, sorted(ps_pids())))
@@ -141,6 +146,10 @@ wait_until(lambda: request({"cmd": "version"})["time"] >= t0 + 5 * INTERVAL_MS /
 shown = ps_pids()
 for p, what in bad.items():
     check(p not in shown, "bad file shown in ps: %s" % what)
+    if p in removed:
+        check(lines_for(p)[-1].startswith("jmstatd: removed ") and "another user's" in lines_for(p)[-1],
+              "%s: not removed as another user's: %r" % (what, lines_for(p)))
+        continue
     n = len(lines_for(p))
     check(n == 1, "%s: %d log lines, not 1: %r" % (what, n, lines_for(p)))
     check(os.path.lexists(path(p)), "%s: the file was removed" % what)

@@ -272,8 +272,33 @@ static void test_pid_from_name(void **state)
 		"jmalloc.1.stats.tmp", "jmalloc.1.stat", "Jmalloc.1.stats", "xjmalloc.1.stats",
 		"jmalloc.2147483648.stats", "jmalloc.99999999999999999999999.stats",
 		"jmalloc.12a.stats", "jmalloc.1.stats/", "jmalloc.0x10.stats",
+		/* the namespaced forms: pidns and start both, no zero, no leading
+		 * zero, a tag of lower-case hex only, nothing after */
+		"jmalloc.1.4026532178.stats", "jmalloc.1.0.5.stats", "jmalloc.1.4026532178.0.stats",
+		"jmalloc.1.04026532178.5.stats", "jmalloc.1.4026532178.05.stats",
+		"jmalloc.1.4026532178.5..stats", "jmalloc.1.4026532178.5.0.stats",
+		"jmalloc.1.4026532178.5.8000000000000000.1.stats",
+		"jmalloc.1.4026532178.5.8ABC.stats", "jmalloc.1.4026532178.5.g.stats",
+		"jmalloc.1.4026532178.5.10000000000000000.stats",
+		"jmalloc.1.18446744073709551616.5.stats", "jmalloc.1.4026532178.5.stats.x",
 	};
 	pid_t pid = 7;
+	struct jmstat_name nm;
+
+	assert_int_equal(jmstat_name_parse("jmalloc.1.4026532178.172636.stats", &nm), 0);
+	assert_int_equal(nm.pid, 1);
+	assert_true(nm.pidns == 4026532178u && nm.start == 172636 && nm.tag == 0);
+	assert_int_equal(jmstat_name_parse("jmalloc.77.4026531836.9.f00dfeedcafe1234.stats", &nm), 0);
+	assert_true(nm.pid == 77 && nm.pidns == JMSTAT_PIDNS_INIT && nm.start == 9 &&
+	            nm.tag == 0xf00dfeedcafe1234ull);
+	assert_int_equal(jmstat_name_parse("jmalloc.5.stats", &nm), 0);
+	assert_true(nm.pid == 5 && nm.pidns == 0 && nm.start == 0 && nm.tag == 0);
+	assert_int_equal(jmstat_name_parse("jmalloc.1.18446744073709551615.18446744073709551615."
+	                                   "ffffffffffffffff.stats", &nm), 0);
+	assert_true(strlen("jmalloc.2147483647.18446744073709551615.18446744073709551615."
+	                   "ffffffffffffffff.stats") < JMSTAT_NAME_MAX);
+	assert_int_equal(jm_seg_pid_from_name("jmalloc.3.4026532178.5.stats", &pid), 0);
+	assert_int_equal(pid, 3);
 
 	assert_int_equal(jm_seg_pid_from_name("jmalloc.1.stats", &pid), 0);
 	assert_int_equal(pid, 1);
@@ -287,6 +312,33 @@ static void test_pid_from_name(void **state)
 			fail_msg("name \"%s\" accepted", bad[i]);
 		assert_int_equal(pid, 7);
 	}
+}
+
+/* A name and its header must agree: pid, and the namespace and start time
+ * a namespaced name gives; a plain name is a writer of the host's pid
+ * namespace (or of one it could not tell). */
+static void test_name_matches(void **state)
+{
+	struct jmstat_header h = { .pid = 1, .pidns = 4026532178u, .start_time = 500 };
+	struct jmstat_name nm;
+
+	assert_int_equal(jmstat_name_parse("jmalloc.1.4026532178.500.stats", &nm), 0);
+	assert_true(jm_seg_name_matches(&nm, &h));
+	assert_int_equal(jmstat_name_parse("jmalloc.1.4026532178.500.abcdef0123456789.stats", &nm), 0);
+	assert_true(jm_seg_name_matches(&nm, &h));
+	assert_int_equal(jmstat_name_parse("jmalloc.1.4026532178.501.stats", &nm), 0);
+	assert_false(jm_seg_name_matches(&nm, &h));
+	assert_int_equal(jmstat_name_parse("jmalloc.1.4026532179.500.stats", &nm), 0);
+	assert_false(jm_seg_name_matches(&nm, &h));
+	assert_int_equal(jmstat_name_parse("jmalloc.2.4026532178.500.stats", &nm), 0);
+	assert_false(jm_seg_name_matches(&nm, &h));
+	/* a container's pid 1 under a plain name: the host's pid 1 it is not */
+	assert_int_equal(jmstat_name_parse("jmalloc.1.stats", &nm), 0);
+	assert_false(jm_seg_name_matches(&nm, &h));
+	h.pidns = JMSTAT_PIDNS_INIT;
+	assert_true(jm_seg_name_matches(&nm, &h));
+	h.pidns = 0;
+	assert_true(jm_seg_name_matches(&nm, &h));
 }
 
 /* --------------------------------------------------------- file reading */
@@ -315,7 +367,7 @@ static unsigned char *write_self(char *path, size_t size, struct synth *p, size_
 	p->nsites_hw = 5;
 	assert_true(p->start_time != 0);
 	buf = synth_build(p, len);
-	seg_path(path, size, getpid());
+	synth_name(path, size, tmpdir, p);
 	write_file(path, buf, *len);
 	return buf;
 }
@@ -362,6 +414,39 @@ static void test_read_path_refusals(void **state)
 	assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
 	assert_null(seg.bins);
 	unlink(other);
+
+	/* A namespaced name must say the header's pid namespace and start
+	 * time; a plain one, a writer of the host's namespace. */
+	{
+		struct synth q = p;
+		unsigned char *b2;
+		size_t l2;
+
+		q.pidns = 4026532178u;
+		b2 = synth_build(&q, &l2);
+		snprintf(other, sizeof other, "%s/jmalloc.%u.4026532178.%llu.stats", tmpdir, q.pid,
+		         (unsigned long long)q.start_time);
+		write_file(other, b2, l2);
+		assert_int_equal(jm_seg_read_path(other, &seg), 0);
+		assert_true(seg.hdr.pidns == 4026532178u);
+		jm_seg_free(&seg);
+		unlink(other);
+		snprintf(other, sizeof other, "%s/jmalloc.%u.4026532178.%llu.stats", tmpdir, q.pid,
+		         (unsigned long long)q.start_time + 1);
+		write_file(other, b2, l2);
+		assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
+		unlink(other);
+		snprintf(other, sizeof other, "%s/jmalloc.%u.4026532179.%llu.stats", tmpdir, q.pid,
+		         (unsigned long long)q.start_time);
+		write_file(other, b2, l2);
+		assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
+		unlink(other);
+		snprintf(other, sizeof other, "%s/jmalloc.%u.stats", tmpdir, q.pid);
+		write_file(other, b2, l2);
+		assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
+		unlink(other);
+		free(b2);
+	}
 
 	/* A symlink to a valid segment. */
 	seg_path(other, sizeof other, getpid() + 2);
@@ -700,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_pid_from_name),
+		cmocka_unit_test(test_name_matches),
 		cmocka_unit_test(test_read_path_valid),
 		cmocka_unit_test(test_read_path_refusals),
 		cmocka_unit_test(test_read_fd_too_large),

@@ -45,7 +45,7 @@ static unsigned char *build(struct synth *p, size_t *len)
 	*p = synth_self(JMSTAT_NBINS, 3, 4);
 	p->nsites_max = 8;
 	p->nsites_hw = 5;
-	snprintf(path, sizeof path, "%s/jmalloc.%d.stats", tmpdir, (int)getpid());
+	synth_name(path, sizeof path, tmpdir, p);
 	return synth_build(p, len);
 }
 

@@ -1,0 +1,207 @@
+/*
+ * census.c: the host's processes by pid namespace, so that a writer in a
+ * container is known by its host pid.
+ *
+ * A segment names its writer as the writer sees itself: its pid in its own
+ * pid namespace, the inode of that namespace and its start time (jmstat.h).
+ * For a writer of our own namespace (or one that could not tell its
+ * namespace) that pid is ours. For any other, the census maps the triple
+ * (pidns, ns pid, start time) to a pid in our namespace: one walk of /proc
+ * reads each process's /proc/PID/ns/pid link (one readlink), and for the
+ * processes of the namespace asked about, the last field of NSpid in
+ * /proc/PID/status (its pid in its innermost namespace, read once per
+ * process and kept); the caller then checks the start time through
+ * /proc/HOSTPID/stat and holds a pidfd of the host pid, so the census is
+ * asked only once per writer.
+ *
+ * When the census does not hold the writer, it is gone only if the census
+ * is sure to have seen it: the walk began after the writer started (else
+ * the walk is done again, now), no link failed to read (a daemon that is
+ * not root cannot read other users' links), and its namespace is one we
+ * see: pid namespaces nest, so if any process of that namespace is in our
+ * /proc, all of them are, and if we are in the host's (initial) namespace
+ * we see every process. Otherwise the answer is "cannot tell" and the
+ * segment stays: it is never removed because a container's pid is absent
+ * from our /proc, or belongs there to another process.
+ */
+#include "jmstatd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct jmd_census_proc {
+	uint64_t pidns;          /* inode of its pid namespace */
+	pid_t pid;               /* in our namespace */
+	pid_t nspid;             /* in its innermost namespace; 0: not read yet,
+	                            -1: could not be read */
+};
+
+struct jmd_census {
+	struct jmd_census_proc *procs;   /* the processes not of our namespace */
+	size_t n;
+	uint64_t walk_ticks;             /* CLOCK_BOOTTIME when the walk began, clock ticks */
+	bool incomplete;                 /* some link could not be read */
+};
+
+static uint64_t boot_ticks(const struct jmd *d)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * (uint64_t)d->clk_tck +
+	       (uint64_t)ts.tv_nsec * (uint64_t)d->clk_tck / 1000000000u;
+}
+
+/* The inode in a namespace link's text "pid:[4026531836]", or 0. */
+static uint64_t ns_link_inode(const char *text)
+{
+	const char *p = strchr(text, '[');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void census_free(struct jmd_census *c)
+{
+	if (c) {
+		free(c->procs);
+		free(c);
+	}
+}
+
+static struct jmd_census *census_walk(struct jmd *d)
+{
+	struct jmd_census *c = calloc(1, sizeof(*c));
+	DIR *dir = c ? opendir("/proc") : NULL;
+	if (!dir) {
+		census_free(c);
+		return NULL;
+	}
+	c->walk_ticks = boot_ticks(d);
+	size_t cap = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], link[64];
+		snprintf(path, sizeof(path), "%s/ns/pid", de->d_name);
+		ssize_t n = readlinkat(dirfd(dir), path, link, sizeof(link) - 1);
+		if (n < 0) {
+			if (errno != ENOENT && errno != ESRCH)  /* gone, or a zombie */
+				c->incomplete = true;
+			continue;
+		}
+		link[n] = '\0';
+		uint64_t ino = ns_link_inode(link);
+		if (ino == 0 || ino == d->pidns_self)
+			continue;
+		if (c->n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct jmd_census_proc *np = realloc(c->procs, ncap * sizeof(*np));
+			if (!np) {
+				c->incomplete = true;
+				break;
+			}
+			c->procs = np;
+			cap = ncap;
+		}
+		c->procs[c->n++] = (struct jmd_census_proc){ ino, (pid_t)atoi(de->d_name), 0 };
+	}
+	closedir(dir);
+	return c;
+}
+
+/* The last field of NSpid in /proc/PID/status, or -1. */
+static pid_t read_nspid(pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *line = strstr(buf, "\nNSpid:");
+	if (!line)
+		return -1;
+	line += 7;
+	const char *end = strchr(line, '\n');
+	long last = -1;
+	for (char *p = (char *)line; p && *p && (!end || p < end);) {
+		char *next;
+		long v = strtol(p, &next, 10);
+		if (next == p)
+			break;
+		last = v;
+		p = next;
+	}
+	return last > 0 ? (pid_t)last : -1;
+}
+
+/* 1 found, 0 not in this census. Sets *seen if a process of pidns is in it. */
+static int census_find(struct jmd_census *c, uint64_t pidns, pid_t nspid, pid_t *host,
+                       bool *seen)
+{
+	*seen = false;
+	for (size_t i = 0; i < c->n; i++) {
+		struct jmd_census_proc *cp = &c->procs[i];
+		if (cp->pidns != pidns)
+			continue;
+		*seen = true;
+		if (cp->nspid == 0)
+			cp->nspid = read_nspid(cp->pid);
+		if (cp->nspid == nspid) {
+			*host = cp->pid;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t start,
+                        pid_t *host)
+{
+	if (pidns == 0 || pidns == d->pidns_self) {
+		*host = nspid;
+		return 0;
+	}
+	bool seen;
+	if (d->census && census_find(d->census, pidns, nspid, host, &seen))
+		return 0;
+	/* A walk that began before the writer started cannot know it. */
+	if (!d->census || d->census->walk_ticks <= start + 1) {
+		struct jmd_census *c = census_walk(d);
+		if (!c)
+			return JM_SEG_EIO;
+		census_free(d->census);
+		d->census = c;
+		jmd_debug("census: %zu processes in other pid namespaces", c->n);
+		if (census_find(c, pidns, nspid, host, &seen))
+			return 0;
+	}
+	if (d->census->incomplete)
+		return JM_SEG_EIO;
+	if (seen || d->pidns_self == JMSTAT_PIDNS_INIT)
+		return JM_SEG_EDEAD;
+	return JM_SEG_EIO;
+}
+
+int jmd_census_init(struct jmd *d)
+{
+	struct stat st;
+	d->pidns_self = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	return 0;
+}
+
+void jmd_census_fini(struct jmd *d)
+{
+	census_free(d->census);
+	d->census = NULL;
+}
