@@ -163,6 +163,7 @@ struct jmd_proc {
 	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
 	pid_t ns_pid;            /* the pid in its own namespace (= pid in ours) */
 	uint64_t pidns;          /* the inode of its pid namespace (0: unknown) */
+	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	uint32_t uid;
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */

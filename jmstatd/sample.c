@@ -221,7 +221,11 @@ static bool pidfd_exited(int fd)
 /* Is seg, read from the file st, the one p was sampled from? */
 static bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st)
 {
-	return p->start_ticks == seg->hdr.start_time && p->dev == st->st_dev &&
+	/* Same inode is not enough: a file system other than tmpfs gives a
+	 * new file the inode of one just removed (an exec replaces the
+	 * file), so the creation time in its header is compared too. */
+	return p->start_ticks == seg->hdr.start_time && p->created_ns == seg->hdr.update_ns &&
+	       p->dev == st->st_dev &&
 	       p->ino == st->st_ino && p->nbins == seg->hdr.nbins &&
 	       p->narenas == seg->hdr.narenas && p->uid == seg->hdr.uid;
 }
@@ -389,6 +393,7 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 	}
 	p->pid = host;
 	p->ns_pid = (pid_t)s->hdr.pid;
+	p->created_ns = s->hdr.update_ns;
 	p->pidns = s->hdr.pidns;
 	p->uid = s->hdr.uid;
 	p->start_ticks = s->hdr.start_time;
