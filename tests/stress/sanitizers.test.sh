@@ -15,41 +15,16 @@
 # (tests/daemon/sanitizers.test.sh and tests/alerts/sanitizers.test.sh run
 # the daemon's own end-to-end tests under the same sanitizers.)
 . "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-# The sanitized programs `make tests` builds (Makefile: build/san/bin).
-dsan=${JMSTATD_SAN:-${JM_BUILD:?}/san/bin/jmstatd}
-csan=${JMCTL_SAN:-${JM_BUILD:?}/san/bin/jmctl}
-[ -x "$dsan" ] && [ -x "$csan" ] ||
-	{ echo "no sanitized jmstatd and jmctl in $(dirname "$dsan") (make tests builds them)"; exit 77; }
-"$dsan" --version >/dev/null && "$csan" --version >/dev/null || die "the sanitized programs do not run"
-
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+. "$JM_ROOT/tests/lib/sanitized.sh"
+san_programs
+dsan=$SAN_JMSTATD
+csan=$SAN_JMCTL
 export JM_SANITIZED=1   # memory figures mean nothing under ASan's quarantine
-status=0
-run() {   # run DIR/TEST: one test script with the sanitized programs
-	local t=$1 name
-	name=$(echo "$t" | tr / _)
-	local dir=$JM_TMP/$name rc=0
-	mkdir -p "$dir"
-	chmod 755 "$dir"
-	# The output beside the test's directory, not in it (a test may write
-	# a file named "out" there).
-	JM_TMP=$dir JMSTATD=$dsan JMCTL=$csan "$JM_ROOT/tests/$t.test.sh" >"$dir.out" 2>&1 || rc=$?
-	case $rc in
-	0) echo "PASS $t (sanitized)" ;;
-	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir.out")" ;;
-	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir.out" | tail -n 60; status=1 ;;
-	esac
-	if grep -rq "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$dir" 2>/dev/null; then
-		echo "sanitizer report in $t:"
-		grep -rh -A30 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$dir" | head -n 60
-		status=1
-	fi
-}
 for t in stress/hostile stress/clients stress/statsdir stress/restart stress/processes \
 	cli/ps_stats cli/top cli/usage sites/holders sites/top; do
-	[ -f "$JM_ROOT/tests/$t.test.sh" ] && run "$t"
+	[ -f "$JM_ROOT/tests/$t.test.sh" ] && san_run "$t"
 done
+status=$SAN_STATUS
 
 # ---- threads
 mkdir -p "$JM_TMP/thr"
