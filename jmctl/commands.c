@@ -2,11 +2,14 @@
  * commands.c: the one-shot commands, ps, stats PID and alerts.
  *
  * Each sends one request, then prints the reply: as it came with --json,
- * else as aligned tables in human units. The sort keys of each table are
- * declared once, as data: the process keys in common/sortkeys.c (top.c
- * uses them too), the bin and alert keys here. Under each
- * alert that carries allocation sites, `alerts` prints the sites'
- * innermost frames, symbolized as the calling user (sites.c).
+ * else as aligned tables in human units. ps is the exception on both
+ * counts: it filters (-u, -e) and sorts on the client, and prints the
+ * reply's processes filtered and sorted with --json too; with -d it asks
+ * again every interval on one connection and prints a table each time. The
+ * sort keys of each table are declared once, as data: the process keys in
+ * common/sortkeys.c (top.c uses them too), the bin and alert keys here.
+ * Under each alert that carries allocation sites, `alerts` prints the
+ * sites' innermost frames, symbolized as the calling user (sites.c).
  */
 #include "jmctl.h"
 #include "symbolize.h"
