@@ -19,8 +19,12 @@
  *   the processes of an exe only when they share their mappings: forked
  *   workers, or no ASLR); read from the segments once a tick (sites.c);
  * - the alerts (alerts.c).
- * The per-bin counters of an exe stay monotonic as its processes come and
- * go through the carry kept by jmd_metrics_tick() (metrics.h).
+ * A segment counter's series is named by arena_names / bin_names below,
+ * after Prometheus conventions rather than the allocator's field names
+ * (nmalloc -> allocations_total, curregs -> regions), each with a help
+ * text for operators; one name per figure. The per-bin counters of an exe
+ * stay monotonic as its processes come and go through the carry kept by
+ * jmd_metrics_tick() (metrics.h).
  */
 #include "metrics.h"
 
