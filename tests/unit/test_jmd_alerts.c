@@ -22,6 +22,9 @@ static void tick(struct jmd *d, double dt)
 	for (struct jmd_proc *p = d->live; p; p = p->next)
 		jmd_alerts_evaluate(d, p);
 	jmd_alerts_tick_done(d);
+	/* The loop's turn: commands that failed to start are closed (until
+	 * then they hold their user's command slots). */
+	uv_run(d->loop, UV_RUN_NOWAIT);
 }
 
 /* The process's figures: active and allocated bytes. */
