@@ -79,8 +79,13 @@ check(after3["active"] >= after3["allocated"], "active >= allocated with huge re
 t = h.cmd("free")
 after4 = stats_after(h.pid, t)
 check(bin_of(after4, 64)["inuse"] == b0["inuse"], "inuse back to %d after free" % b0["inuse"])
-check(after4["allocated"] == before["allocated"],
-      "allocated back to %d after free, is %d" % (before["allocated"], after4["allocated"]))
+# The first free that left dirty pages started the background purger
+# (docs/purging.md): its creation allocated glibc's TLS for it (a few
+# hundred bytes), live as long as it runs.
+purger = 4096 if after4["bg_running"] and not before["bg_running"] else 0
+check(before["allocated"] <= after4["allocated"] <= before["allocated"] + purger,
+      "allocated back to %d after free, is %d (purger started: %s)"
+      % (before["allocated"], after4["allocated"], bool(purger)))
 
 # The host line and the aggregated bins include it.
 r = request({"cmd": "ps"})
