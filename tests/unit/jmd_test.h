@@ -215,6 +215,15 @@ static void jmdt_proc_live(struct jmd *d, struct jmd_proc *p)
 	d->nlive++;
 }
 
+/* jmdt_proc_new() then jmdt_proc_live(). */
+static struct jmd_proc *jmdt_proc_add(struct jmd *d, pid_t pid, uint64_t start_ticks,
+                                      const char *exe, uint32_t nbins)
+{
+	struct jmd_proc *p = jmdt_proc_new(pid, start_ticks, exe, nbins);
+	jmdt_proc_live(d, p);
+	return p;
+}
+
 /* Takes p out of the live list (its process exited); the caller frees it. */
 static void jmdt_proc_gone(struct jmd *d, struct jmd_proc *p)
 {

@@ -74,8 +74,7 @@ static void test_fragmentation_needs_ratio_and_bytes(void **state)
 {
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 16MiB\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 
 	set_frag(p, 4 * MiB, 0.1 * MiB);      /* 97%, but 3.9 MiB: a tiny heap */
 	tick(d, 1);
@@ -95,8 +94,7 @@ static void test_pending_then_firing(void **state)
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 10s\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, NULL), "pending");
@@ -113,8 +111,7 @@ static void test_pending_cleared_before_for(void **state)
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 10s\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	tick(d, 5);
@@ -137,9 +134,8 @@ static void test_hysteresis(void **state)
 	/* clear defaults to ratio x 0.9 = 0.45; clear_for 5 s. */
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nclear_for = 5s\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id1 = 0, id2 = 0;
-	jmdt_proc_live(d, p);
 	set_frag(p, 100 * MiB, 40 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, &id1), "firing");
@@ -172,8 +168,7 @@ static void test_clear_bytes(void **state)
 	(void)state;
 	/* clear_bytes defaults to 90% of min_wasted: 9 MiB. */
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 10MiB\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	set_frag(p, 20 * MiB, 8 * MiB);       /* 60%, 12 MiB */
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, NULL), "firing");
@@ -192,8 +187,7 @@ static void test_process_gone(void **state)
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n"
 	                            "[rule slow]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 1h\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, NULL), "firing");
@@ -211,17 +205,15 @@ static void test_reused_pid(void **state)
 {
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id1 = 0, id2 = 0;
-	jmdt_proc_live(d, p);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, &id1), "firing");
 	/* The process exits and another takes its pid (another start time)
 	 * within the same interval. */
 	jmdt_proc_gone(d, p);
-	struct jmd_proc *q = jmdt_proc_new(100, 999, "svc", 0);
-	jmdt_proc_live(d, q);
+	struct jmd_proc *q = jmdt_proc_add(d, 100, 999, "svc", 0);
 	set_frag(q, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, &id2), "firing");
@@ -236,9 +228,8 @@ static void test_exe_glob(void **state)
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n"
 	                            "exe = web*\n");
 	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
-	struct jmd_proc *q = jmdt_proc_new(200, 1, "webserver", 0);
+	struct jmd_proc *q = jmdt_proc_add(d, 200, 1, "webserver", 0);
 	jmdt_proc_live(d, p);
-	jmdt_proc_live(d, q);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	set_frag(q, 100 * MiB, 10 * MiB);
 	tick(d, 1);
@@ -276,8 +267,7 @@ static void test_command_environment(void **state)
 	                            "notify = pending, firing, resolved\n"
 	                            "[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 2s\n");
-	struct jmd_proc *p = jmdt_proc_new(4242, 1, "myservice", 0);
-	jmdt_proc_live(d, p);
+	struct jmd_proc *p = jmdt_proc_add(d, 4242, 1, "myservice", 0);
 	jmdt_nspawns = 0;
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
@@ -304,8 +294,7 @@ static void test_command_environment(void **state)
 	/* A rule's empty command turns the global one off for it. */
 	struct jmd *d2 = daemon_with("command = /bin/true\n[rule f]\nkind = fragmentation\n"
 	                             "ratio = 0.5\nmin_wasted = 1MiB\ncommand =\n");
-	struct jmd_proc *q = jmdt_proc_new(7, 1, "x", 0);
-	jmdt_proc_live(d2, q);
+	struct jmd_proc *q = jmdt_proc_add(d2, 7, 1, "x", 0);
 	set_frag(q, 100 * MiB, 10 * MiB);
 	jmdt_nspawns = 0;
 	tick(d2, 1);
@@ -318,9 +307,8 @@ static void test_reload_keeps_alerts_of_kept_rules(void **state)
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n"
 	                            "[rule g]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n");
-	struct jmd_proc *p = jmdt_proc_new(100, 1, "svc", 0);
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id_before = 0, id_after = 0;
-	jmdt_proc_live(d, p);
 	set_frag(p, 100 * MiB, 10 * MiB);
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, &id_before), "firing");

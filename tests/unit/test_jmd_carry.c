@@ -51,10 +51,9 @@ static void test_sum_and_carry(void **state)
 	struct jmd *d = jmdt_daemon(true);
 	struct jmd_proc *a = jmdt_proc_new(10, 1, "worker", 2);   /* bins 16, 32 */
 	struct jmd_proc *b = jmdt_proc_new(11, 1, "worker", 2);
-	struct jmd_proc *c = jmdt_proc_new(12, 1, "other", 2);
+	struct jmd_proc *c = jmdt_proc_add(d, 12, 1, "other", 2);
 	jmdt_proc_live(d, a);
 	jmdt_proc_live(d, b);
-	jmdt_proc_live(d, c);
 	a->bins[0].nmalloc = 100; a->bins[1].nmalloc = 7;
 	b->bins[0].nmalloc = 50;
 	c->bins[0].nmalloc = 1000;
@@ -96,14 +95,12 @@ static void test_reused_pid(void **state)
 {
 	(void)state;
 	struct jmd *d = jmdt_daemon(true);
-	struct jmd_proc *a = jmdt_proc_new(10, 1, "worker", 1);
-	jmdt_proc_live(d, a);
+	struct jmd_proc *a = jmdt_proc_add(d, 10, 1, "worker", 1);
 	a->bins[0].nmalloc = 500;
 	tick(d, 1);
 	/* Between two ticks the process exits and another takes its pid. */
 	jmdt_proc_gone(d, a);
-	struct jmd_proc *a2 = jmdt_proc_new(10, 2, "worker", 1);
-	jmdt_proc_live(d, a2);
+	struct jmd_proc *a2 = jmdt_proc_add(d, 10, 2, "worker", 1);
 	a2->bins[0].nmalloc = 5;
 	tick(d, 1);
 	assert_int_equal(nmalloc_of(d, "worker", 16), 505);
@@ -115,8 +112,7 @@ static void test_exec_to_another_exe(void **state)
 {
 	(void)state;
 	struct jmd *d = jmdt_daemon(true);
-	struct jmd_proc *a = jmdt_proc_new(10, 1, "launcher", 1);
-	jmdt_proc_live(d, a);
+	struct jmd_proc *a = jmdt_proc_add(d, 10, 1, "launcher", 1);
 	a->bins[0].nmalloc = 40;
 	tick(d, 1);
 	/* Same pid and start, new name (an exec): its counters so far stay
@@ -134,9 +130,8 @@ static void test_exe_forgotten(void **state)
 	(void)state;
 	struct jmd *d = jmdt_daemon(true);
 	struct jmd_proc *a = jmdt_proc_new(10, 1, "batch", 1);
-	struct jmd_proc *keep = jmdt_proc_new(20, 1, "daemon", 1);
+	jmdt_proc_add(d, 20, 1, "daemon", 1);   /* keeps a live exe */
 	jmdt_proc_live(d, a);
-	jmdt_proc_live(d, keep);
 	a->bins[0].nmalloc = 9;
 	tick(d, 1);
 	jmdt_proc_gone(d, a);
@@ -149,8 +144,7 @@ static void test_exe_forgotten(void **state)
 	assert_int_equal(d->metrics->nexes, 1);
 	/* A new process of that exe starts from its own counters (a real
 	 * reset, which Prometheus handles). */
-	struct jmd_proc *a2 = jmdt_proc_new(30, 1, "batch", 1);
-	jmdt_proc_live(d, a2);
+	struct jmd_proc *a2 = jmdt_proc_add(d, 30, 1, "batch", 1);
 	a2->bins[0].nmalloc = 2;
 	tick(d, 1);
 	assert_int_equal(nmalloc_of(d, "batch", 16), 2);
