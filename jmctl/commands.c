@@ -630,6 +630,7 @@ static const struct jm_table_col alert_cols[] = {
 #define HELD_BY_FRAMES 3
 
 /* The "  held by: ..." lines of one alert: its sites' frames symbolized
+ * (the innermost three, more when two sites read alike so far)
  * when its process still runs (else, or if its maps cannot be read, the
  * raw addresses). Nothing for an alert without sites. */
 static void print_held_by(const json_t *a)
@@ -658,9 +659,30 @@ static void print_held_by(const json_t *a)
 	}
 	sites = sym ? json_object_get(sym, "sites") : raw_sites;
 	json_array_foreach(sites, i, s) {
+		json_t *frames = json_object_get(s, "frames"), *o;
+		size_t need = HELD_BY_FRAMES, k;
+
+		/* Frames until the site differs from each other one listed (two
+		 * stacks alike in their innermost frames would read the same). */
+		json_array_foreach(sites, k, o) {
+			json_t *of = json_object_get(o, "frames");
+			size_t d = 0;
+			char other[512];
+
+			if (k == i)
+				continue;
+			for (; d < json_array_size(frames) && d < json_array_size(of); d++) {
+				jm_frame_short(frame, sizeof(frame), json_array_get(frames, d), d == 0);
+				jm_frame_short(other, sizeof(other), json_array_get(of, d), d == 0);
+				if (strcmp(frame, other) != 0)
+					break;
+			}
+			if (d + 1 > need)
+				need = d + 1;
+		}
 		fputs("  held by: ", stdout);
-		json_array_foreach(json_object_get(s, "frames"), j, f) {
-			if (j == HELD_BY_FRAMES)
+		json_array_foreach(frames, j, f) {
+			if (j == need)
 				break;
 			jm_frame_short(frame, sizeof(frame), f, j == 0);
 			fputs(j ? " < " : "", stdout);
