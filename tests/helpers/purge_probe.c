@@ -6,7 +6,8 @@
  *   idle     allocates 96 MiB of mixed sizes on 2 threads (every page
  *            touched), frees 95% of it, then makes no allocator call and
  *            prints its RSS above the start (KiB) after WAIT_MS:
- *            rss_start, rss_freed (just after the frees), rss_idle
+ *            rss_start, rss_freed (just after the frees), rss_idle; then
+ *            bg_running, bg_wakes and npurge from its own stats segment
  *   fork     frees memory (a purger starts), forks: the child prints the
  *            purgers it has at once (0) and after it freed memory and
  *            waited (1), and exits 0; the parent prints its own (1)
@@ -25,6 +26,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "jmstat.h"
 
 static void sleep_ms(long ms)
 {
@@ -97,6 +100,35 @@ static size_t mixed_size(unsigned *s)
 {
 	unsigned lg = 4 + rnd(s) % 17;
 	return ((size_t)1 << lg) + rnd(s) % ((size_t)1 << lg);
+}
+
+/* The purger's fields of this process's own stats segment header, and
+ * its arenas' madvise calls: "bg_running N", "bg_wakes N", "npurge N"
+ * (-1 if the segment cannot be read). */
+static void print_segment(void)
+{
+	const char *dir = getenv("JMALLOC_STATS_DIR");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s%d%s", dir && *dir ? dir : "/dev/shm",
+	    JMSTAT_FILE_PREFIX, (int)getpid(), JMSTAT_FILE_SUFFIX);
+	struct jmstat_header h;
+	long long running = -1, wakes = -1, npurge = -1;
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    h.magic == JMSTAT_MAGIC && h.version == JMSTAT_VERSION) {
+		running = h.bg_running;
+		wakes = (long long)h.bg_wakes;
+		npurge = 0;
+		for (uint32_t i = 0; i < h.narenas; i++) {
+			struct jmstat_arena a;
+			if (pread(fd, &a, sizeof(a), (off_t)(h.arena_off + (uint64_t)i * h.arena_size)) ==
+			    (ssize_t)sizeof(a))
+				npurge += (long long)a.npurge;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("bg_running %lld\nbg_wakes %lld\nnpurge %lld\n", running, wakes, npurge);
 }
 
 struct part {
@@ -177,6 +209,7 @@ int main(int argc, char **argv)
 		sleep_ms(wait_ms);   /* no allocator call from here on */
 		long idle = rss_kib();
 		printf("rss_start %ld\nrss_freed %ld\nrss_idle %ld\n", 0L, freed - start, idle - start);
+		print_segment();
 		return 0;
 	}
 	if (strcmp(mode, "fork") == 0) {

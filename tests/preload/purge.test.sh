@@ -46,7 +46,15 @@ freed=$(val rss_freed) idle=$(val rss_idle)
 [ "$idle" -lt $((freed / 4)) ] ||
 	jm_fail "idle RSS $idle KiB above start after 2 x decay_ms (was $freed KiB after the frees)"
 echo "ok   idle process: $freed KiB above start after the frees, $idle KiB after 2 x decay_ms"
+# The segment shows it: the purger running, its wakes (every 100 ms with
+# decay_ms:500), the madvise calls.
+[ "$(val bg_running)" = 1 ] || jm_fail "segment: bg_running $(val bg_running)"
+[ "$(val bg_wakes)" -ge 3 ] || jm_fail "segment: bg_wakes $(val bg_wakes) after 1 s idle"
+[ "$(val npurge)" -ge 1 ] || jm_fail "segment: npurge $(val npurge)"
+echo "ok   segment: purger running, $(val bg_wakes) wakes, $(val npurge) madvise calls"
 probe "decay_ms:500,background_thread:0" idle 1000
 [ "$(val rss_idle)" -gt $(( $(val rss_freed) / 2 )) ] ||
 	jm_fail "without the purger the idle RSS dropped too ($(val rss_idle) KiB): the check above proves nothing"
+[ "$(val bg_running)" = 0 ] && [ "$(val bg_wakes)" = 0 ] ||
+	jm_fail "segment without the purger: bg_running $(val bg_running), bg_wakes $(val bg_wakes)"
 echo "ok   without the purger an idle process keeps it ($(val rss_idle) KiB)"
