@@ -371,8 +371,10 @@ static void ps_on_signal(int sig)
 	ps_interrupted = 1;
 }
 
-/* -d SECS: a table per interval on one connection, as `top -b` prints
- * frames, until -n tables or SIGINT/SIGTERM. */
+/* -d SECS: a table per interval on one connection (a new one each time
+ * from PS_WATCH_RECONNECT_S up), as `top -b` prints frames, until -n
+ * tables or SIGINT/SIGTERM. */
+#define PS_WATCH_RECONNECT_S 1.0
 static int ps_watch(const struct jmctl_opts *o, const struct ps_opts *po)
 {
 	struct jm_client c;
@@ -393,6 +395,17 @@ static int ps_watch(const struct jmctl_opts *o, const struct ps_opts *po)
 				;
 			if (ps_interrupted)
 				break;
+		}
+		/* jmstatd closes a client that asks nothing for a while (10 s by
+		 * default, --client-idle): a long interval asks on a new
+		 * connection each time. */
+		if (i > 0 && po->delay >= PS_WATCH_RECONNECT_S) {
+			jm_client_close(&c);
+			err = jm_client_open(&c, o->socket);
+			if (err) {
+				json_decref(req);
+				return err;
+			}
 		}
 		err = jm_client_call(&c, req, &reply, false);
 		json_decref(req);

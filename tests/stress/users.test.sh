@@ -147,6 +147,10 @@ wait "$HOLDER"
 "${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" ||
 	die "nobody is not served once its idle connections are closed: $(cat "$JM_TMP/err")"
 grep -Eq "idle clients? closed" "$JMD_LOG" || die "no log line about the idle clients"
+# A watch longer than --client-idle still gets every table.
+timeout 60 "$JMCTL" --socket "$JMD_SOCK" ps -d 4.5 -n 2 >"$JM_TMP/watch" 2>&1 ||
+	die "jmctl ps -d 4.5 against --client-idle 3: $(cat "$JM_TMP/watch")"
+[ "$(grep -c "^ *$ROOT_PROC " "$JM_TMP/watch")" -eq 2 ] || die "ps -d: $(cat "$JM_TMP/watch")"
 echo "ok 1: lock-out"
 
 # ---------------------------------------------------------------- 2. HTTP
