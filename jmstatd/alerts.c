@@ -87,7 +87,7 @@
 #define ALERTS_SITES_REFRESH_S 10.0     /* a listed active alert's sites are read again after this */
 
 /* The rules in force when jmstatd runs without --config (docs/config.md). */
-static const char default_rules[] =
+const char jmd_alerts_builtin_rules[] =
 	"[rule fragmentation]\n"
 	"kind = fragmentation\n"
 	"ratio = 0.5\n"
@@ -1491,14 +1491,7 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 
 int jmd_alerts_init(struct jmd *d)
 {
-	if (!engine(d))
-		return -ENOMEM;
-	if (!d->alerts->configured && !d->opt.config_path) {
-		int rc = jmd_config_load_text(d, "(built-in rules)", default_rules);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return engine(d) ? 0 : -ENOMEM;
 }
 
 void jmd_alerts_stop(struct jmd *d)

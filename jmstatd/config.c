@@ -20,8 +20,10 @@
  * or drops what it was given); --check-config FILE lists the errors and
  * exits 1, or says the file is good and exits 0.
  *
- * The built-in defaults (no --config) are a text in this same format,
- * loaded through jmd_config_load_text().
+ * The built-in defaults (no --config) are a text in this same format
+ * (alerts.c's jmd_alerts_builtin_rules), loaded by jmd_config_start() as a
+ * file would be. The value forms (sizes, durations, ratios) are values.c's:
+ * calls go one way, config.c -> alerts.c -> values.c.
  */
 #include "jmstatd.h"
 
@@ -215,65 +217,14 @@ int jmd_config_load_text(struct jmd *d, const char *name, const char *text)
 	return rc;
 }
 
-/* ------------------------------------------------------------ values */
-
-/* A number with an optional suffix from units[] (matched exactly, case
- * sensitive, blanks allowed before it); *scale gets that unit's factor. */
-struct unit {
-	const char *name;
-	double factor;
-};
-
-static int parse_scaled(const char *s, const struct unit *units, double dflt, double *out)
+/* The rules in force without --config: alerts.c's built-in text, loaded
+ * as a file would be. */
+int jmd_config_builtin(struct jmd *d)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno == ERANGE || !(v == v) || v < 0 || v > 1e18)
-		return -EINVAL;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	double f = dflt;
-	if (*end) {
-		const struct unit *u;
-		for (u = units; u->name; u++)
-			if (strcmp(end, u->name) == 0)
-				break;
-		if (!u->name)
-			return -EINVAL;
-		f = u->factor;
-	}
-	*out = v * f;
-	return 0;
+	return jmd_config_load_text(d, "(built-in rules)", jmd_alerts_builtin_rules);
 }
 
-int jmd_parse_bytes(const char *s, double *out)
+int jmd_config_start(struct jmd *d)
 {
-	static const struct unit units[] = {
-		{ "B", 1.0 },
-		{ "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
-		{ "TiB", 1099511627776.0 },
-		{ "kB", 1e3 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
-		{ NULL, 0 },
-	};
-	return parse_scaled(s, units, 1.0, out);
-}
-
-int jmd_parse_duration(const char *s, double *out)
-{
-	static const struct unit units[] = {
-		{ "ms", 0.001 }, { "s", 1.0 }, { "m", 60.0 }, { "min", 60.0 }, { "h", 3600.0 },
-		{ NULL, 0 },
-	};
-	return parse_scaled(s, units, 1.0, out);
-}
-
-int jmd_parse_ratio(const char *s, double *out)
-{
-	static const struct unit units[] = { { "%", 0.01 }, { NULL, 0 } };
-	double v;
-	if (parse_scaled(s, units, 1.0, &v) != 0 || v > 1.0)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return d->opt.config_path ? jmd_config_load(d, d->opt.config_path) : jmd_config_builtin(d);
 }

@@ -449,7 +449,8 @@ void jmd_http_stop(struct jmd *d);
  * sections and settings of a config file; commit(false) drops them and the
  * rules in force stay. Each tick: evaluate() for every live process, then
  * tick_done() once. */
-int jmd_alerts_init(struct jmd *d);           /* the built-in rules without --config */
+int jmd_alerts_init(struct jmd *d);           /* the engine, no rule yet (config.c loads them) */
+extern const char jmd_alerts_builtin_rules[]; /* the rules without --config, as a config text */
 void jmd_alerts_stop(struct jmd *d);          /* at shutdown: lets go of running commands */
 void jmd_alerts_fini(struct jmd *d);
 void jmd_alerts_config_begin(struct jmd *d);
@@ -528,6 +529,10 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 /* ------------------------------------------------------------ config.c */
 int jmd_config_load(struct jmd *d, const char *path);
 int jmd_config_load_text(struct jmd *d, const char *name, const char *text);
+int jmd_config_builtin(struct jmd *d);   /* the rules in force without --config */
+int jmd_config_start(struct jmd *d);     /* --config FILE, else the built-in rules */
+
+/* ------------------------------------------------------------ values.c */
 int jmd_parse_bytes(const char *s, double *out);     /* 64MiB, 1GB, 4096 */
 int jmd_parse_duration(const char *s, double *out);  /* 500ms, 30s, 10m, 1h; seconds */
 int jmd_parse_ratio(const char *s, double *out);     /* 0.5, 50% */

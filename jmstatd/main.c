@@ -367,7 +367,7 @@ int main(int argc, char **argv)
 		free_options(&d->opt);
 		return status;
 	}
-	if (d->opt.config_path && jmd_config_load(d, d->opt.config_path) != 0) {
+	if (jmd_config_start(d) != 0) {
 		free_options(&d->opt);
 		return 1;
 	}

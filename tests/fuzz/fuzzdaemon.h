@@ -130,7 +130,7 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 	d->dirfd = open(fuzz_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fuzz_require(d->dirfd >= 0);
 	fuzz_require(jmd_sample_init(d) == 0);
-	fuzz_require(jmd_alerts_init(d) == 0);
+	fuzz_require(jmd_alerts_init(d) == 0 && jmd_config_builtin(d) == 0);
 	/* Two ticks: every process has a sample before, so rates exist. */
 	jmd_tick(d);
 	jmd_tick(d);

@@ -173,6 +173,7 @@ static struct jmd *jmdt_daemon(bool metrics)
 	assert_true(d->dirfd >= 0);
 	assert_int_equal(jmd_sample_init(d), 0);
 	assert_int_equal(jmd_alerts_init(d), 0);
+	assert_int_equal(jmd_config_builtin(d), 0);
 	if (metrics) {
 		d->metrics = calloc(1, sizeof(*d->metrics));
 		assert_non_null(d->metrics);
