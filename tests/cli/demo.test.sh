@@ -32,6 +32,31 @@ grep -q '^\$ jmctl alerts$' "$out" || fail "no jmctl alerts"
 grep -Eq "^[0-9]+ +firing +fragmentation +$frag +demo_fragment " "$out" || fail "the fragmentation alert does not fire for the fragmenter"
 ok "demo shows ps, three top frames, stats, alerts"
 
+# The sites the alert names hold at most what the fragmenter holds, plus
+# the sampling error stated (units as printed: a little slack for rounding
+# and the fragmenter's own churn between the stats and the alerts).
+python3 - "$out" "$frag" <<'EOF' || fail "an alert's site holds more than its process"
+import re, sys
+text, frag = open(sys.argv[1]).read().split("\n"), sys.argv[2]
+units = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+def num(v, u):
+    return float(v) * units[u]
+i = [k for k, l in enumerate(text) if l.startswith("process %s (demo_fragment)" % frag)][0]
+m = re.match(r"allocated ([0-9.]+) (B|KiB|MiB|GiB) ", text[i + 1])
+alloc = num(*m.groups())
+row = [k for k, l in enumerate(text) if re.match(r"^[0-9]+ +firing +fragmentation +%s " % frag, l)][0]
+for l in text[row + 1:]:
+    if not l.startswith("  held by:"):
+        break
+    m = re.search(r"  ([0-9.]+) (B|KiB|MiB|GiB)(?: \+- ([0-9.]+) (B|KiB|MiB|GiB))?( \(.*\))?$", l)
+    assert m, l
+    held = num(m.group(1), m.group(2))
+    err = num(m.group(3), m.group(4)) if m.group(3) else 0
+    print("site: %.0f +- %.0f, process allocated %.0f" % (held, err, alloc))
+    assert held <= alloc * 1.01 + err + 65536, l
+EOF
+ok "the alert's sites hold at most the fragmenter's allocated plus their error"
+
 for p in "$frag" "$py" "$sql" "$daemon"; do
 	for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	! kill -0 "$p" 2>/dev/null || fail "pid $p still runs after the demo"
