@@ -149,6 +149,7 @@ static json_t *bin_json(const struct jmd_bin *b, size_t index)
 	set(o, "nruns", jint(b->nruns));
 	set(o, "nfills", jint(b->nfills));
 	set(o, "nflushes", jint(b->nflushes));
+	set(o, "lock_contended", jint(b->lock_contended));
 	set(o, "util", jreal(jmd_util(b->inuse_runs, b->capacity)));
 	set(o, "wasted_bytes", jint((b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size));
 	set(o, "malloc_rate", jreal(b->malloc_rate));
@@ -215,6 +216,7 @@ static int agg_add(struct agg *g, const struct jmd_bin *b)
 	s->nruns += b->nruns;
 	s->nfills += b->nfills;
 	s->nflushes += b->nflushes;
+	s->lock_contended += b->lock_contended;
 	s->malloc_rate += b->malloc_rate;
 	s->request_rate += b->request_rate;
 	return 0;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# timeout: 120
+# Every counter of jmstat.h's X-lists reaches the replies: each arena
+# counter (JMSTAT_ARENA_COUNTERS) is a field of every arena of `stats`,
+# each bin counter (JMSTAT_BIN_COUNTERS) a field of every bin of `stats`,
+# of `bins PID`, of the host's aggregated `bins` and of a subscriber's
+# update; the arena counters summed over a process's arenas agree with
+# `stats`. A counter added to a list but not to jmstatd's bin and arena
+# replies (jmstatd.h's jmd_bin, sample.c's sums, commands.c's replies)
+# fails here by name. (/metrics is checked the same way by
+# tests/alerts/metrics.test.sh.)
+. "$(dirname "$0")/lib.sh"
+need_segments
+
+jmd_start
+jmd_py - <<'EOF2' || die "the X-lists' counters in the replies"
+from jmd import *
+import re
+
+hdr = open(os.path.join(os.environ["JM_ROOT"], "liballoc/include/jmstat.h")).read()
+def xlist(name):
+    body = hdr[hdr.index("#define " + name):]
+    body = body[:body.index("\n\n")]
+    return re.findall(r"X\((\w+),", body)
+arena_fields = xlist("JMSTAT_ARENA_COUNTERS")
+bin_fields = xlist("JMSTAT_BIN_COUNTERS")
+check(len(arena_fields) >= 10 and len(bin_fields) >= 8,
+      "jmstat.h's lists not found (%r, %r): update this test" % (arena_fields, bin_fields))
+
+h = Holder()
+h.cmd("alloc 64 1000")
+h.cmd("alloc 100000 3")
+
+def sampled(pid):
+    """stats of pid once a sample shows the thousand 64-byte regions."""
+    r = request({"cmd": "stats", "pid": pid})
+    if not r.get("ok"):
+        return None
+    return r if any(x["size"] == 64 and x["curregs"] >= 1000 for x in r["bins"]) else None
+s = wait_until(lambda: sampled(h.pid), "stats of the holder with its regions")
+
+def has_all(objs, fields, what):
+    check(len(objs) > 0, "%s: none" % what)
+    for o in objs:
+        for f in fields:
+            check(f in o, "%s: no field '%s' (a counter of jmstat.h's list): add it to "
+                  "jmstatd's replies" % (what, f))
+
+has_all(s["arenas"], arena_fields, "stats' arenas")
+has_all(s["bins"], bin_fields, "stats' bins")
+b = request({"cmd": "bins", "pid": h.pid})
+check(b.get("ok"), "bins PID: %r" % b)
+has_all(b["bins"], bin_fields, "bins PID")
+agg = request({"cmd": "bins"})
+check(agg.get("ok"), "bins: %r" % agg)
+has_all(agg["bins"], bin_fields, "bins (aggregated)")
+
+c = Client()
+try:
+    u = c.req({"cmd": "subscribe", "pid": h.pid})
+    check(u.get("ok"), "subscribe: %r" % u)
+    has_all(u["bins"], bin_fields, "subscribe's bins")
+finally:
+    c.close()
+
+# The bins of `bins PID` are the bins of `stats`, and with one process the
+# aggregated bins are its own, counter for counter (the holder is idle: its
+# counters do not move between the requests).
+by_size = {x["size"]: x for x in s["bins"]}
+for what, bins in (("bins PID", b["bins"]), ("bins (aggregated)", agg["bins"])):
+    for x in bins:
+        for f in bin_fields:
+            check(x[f] == by_size[x["size"]][f], "%s and stats differ in bin %d's %s: %r, %r"
+                  % (what, x["size"], f, x[f], by_size[x["size"]][f]))
+h.exit()
+print("ok")
+EOF2
+jmd_stop
+echo "ok"
