@@ -83,11 +83,18 @@ void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double 
 {
 	uint32_t nbins = seg->hdr.nbins;
 	double held_big = 0, sampled_pages = 0;
+	/* The sites' sums per class, in one pass over the rows as read. */
+	for (uint32_t b = 0; b <= nbins; b++)
+		factor[b] = 0;
+	for (uint32_t i = 0; i < seg->nsites; i++) {
+		if (!seg->sites[i].nframes)
+			continue;
+		const uint64_t *row = &seg->site_bins[(size_t)i * (nbins + 1)];
+		for (uint32_t b = 0; b <= nbins; b++)
+			factor[b] += (double)row[b];
+	}
 	for (uint32_t b = 0; b <= nbins; b++) {
-		double est = 0;
-		for (uint32_t i = 0; i < seg->nsites; i++)
-			if (seg->sites[i].nframes)
-				est += (double)seg->site_bins[(size_t)i * (nbins + 1) + b];
+		double est = factor[b];
 		double held;
 		if (b < nbins) {
 			held = b < p->nbins ? (double)p->bins[b].inuse * p->bins[b].size : 0;
