@@ -258,6 +258,7 @@ check: tests
 	@for g in $(T); do case $$g in unit|api) ;; *) [ -d "tests/$$g" ] || { echo \
 	  "make check T=$$g: no such test group (unit, api, or a directory of tests/)" >&2; exit 2; };; \
 	  esac; done
+	@[ -n "$(strip $(CHECKS))" ] || { echo "make check T=$(T): no test in that group" >&2; exit 2; }
 	@packages/ensure.sh --for "make check: test packages" test demo || true
 	@rc=0; $(TEST_ENV) tests/runner.sh $(CHECKS) || rc=$$?; \
 	  packages/ensure.sh --missing test demo >/dev/null || \
