@@ -175,6 +175,7 @@ struct alert {
 	uint64_t start_ticks;
 	uint32_t uid;
 	char exe[JMSTAT_EXE_LEN];
+	char path[JMSTAT_PATH_LEN]; /* its executable file, resolved */
 	uint32_t bin_size;       /* sparse_bin: the size class; 0 otherwise */
 	enum state state;
 	double started;          /* unix s: went pending (or straight to firing) */
@@ -1101,6 +1102,7 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 	VAR("PREVIOUS_STATE", "%s", state_names[previous]);
 	VAR("PID", "%d", (int)a->pid);
 	VAR("EXE", "%s", a->exe);
+	VAR("PATH", "%s", a->path);
 	VAR("UID", "%u", a->uid);
 	VAR("BIN_SIZE", "%u", a->bin_size);
 	if (gethostname(host, sizeof(host)) != 0)
@@ -1217,6 +1219,7 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->start_ticks = p->start_ticks;
 	a->uid = p->uid;
 	memcpy(a->exe, p->exe, sizeof(a->exe));
+	memcpy(a->path, p->path, sizeof(a->path));
 	a->bin_size = bin;
 	a->state = ST_INACTIVE;
 	a->started = A->d->now;
@@ -1589,6 +1592,7 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "pid", json_integer(a->pid));
 		json_object_set_new(o, "uid", json_integer(a->uid));
 		json_object_set_new(o, "exe", json_string(a->exe));
+		json_object_set_new(o, "path", json_string(a->path));
 		if (a->bin_size)
 			json_object_set_new(o, "bin_size", json_integer(a->bin_size));
 		json_object_set_new(o, "since", json_real(a->since));

@@ -88,7 +88,7 @@ def fired():
     return {a["rule"] for a in r["alerts"] if a["pid"] == pid and a["state"] == "firing"} >= {"by_name", "by_path"} and r
 r = wait_until(fired, "the by_name and by_path alerts firing")
 a = [a for a in r["alerts"] if a["pid"] == pid]
-check(all(x["exe"] == "my-link-name" for x in a), "alerts: %r" % a)
+check(all(x["exe"] == "my-link-name" and x["path"] == target for x in a), "alerts: %r" % a)
 check(not any(x["rule"] == "by_target" for x in a), "exe = daemon_holder matched: %r" % a)
 
 port = log_port(log_path)
