@@ -639,22 +639,31 @@ static void add_procs(struct top *t, struct frame *f, int width)
 	int mw = meter_width(width, PROC_FIXED + 2 + 2 + 6 + 2 + 10 + 2 + 8);
 	char meter[80];
 
+	/* Sorted by a figure the columns do not show (dirty, age): it is added,
+	 * last, so that the order can be seen. */
+	bool dirty = strcmp(k->field, "dirty") == 0, age = strcmp(k->field, "age") == 0;
+
 	jm_sort_json(procs, n, k, "pid", t->reverse);
 	t->selected_pid = 0;
-	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %10s  %-*s  %6s  %10s  %8s",
+	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %10s  %-*s  %6s  %10s  %8s%s",
 	          "PID", "USER", "EXE", "ALLOCATED", "ACTIVE", "MAPPED", mw + 2, "UTIL", "FRAG",
-	          "WASTED", "ALLOC/S");
+	          "WASTED", "ALLOC/S", dirty ? "       DIRTY" : age ? "       AGE" : "");
 	f->first_row = f->n;
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = procs[i];
 		char al[24], ac[24], ma[24], fr[24], wa[24], ra[24], exe[JM_SAFE_EXE], user[JM_SAFE_EXE];
 		struct line *l;
 		double util = jm_num(p, "active") > 0 ? 1.0 - jm_num(p, "frag_ratio") : 1.0;
+		char ex[24] = "", extra[32] = "";
 
 		if (!proc_match(t, p))
 			continue;
+		if (dirty)
+			snprintf(extra, sizeof(extra), "  %10s", jm_fmt_bytes(ex, sizeof(ex), jm_num(p, "dirty")));
+		else if (age)
+			snprintf(extra, sizeof(extra), "  %8s", jm_fmt_age(ex, sizeof(ex), jm_num(p, "age")));
 		jm_meter(meter, sizeof(meter), util, mw);
-		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s",
+		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s%s",
 		              jm_int(p, "pid"), jm_safe(user, sizeof(user), jm_str(p, "user")),
 		              jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
 		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
@@ -663,7 +672,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 		              meter,
 		              jm_fmt_pct(fr, sizeof(fr), jm_num(p, "frag_ratio")),
 		              jm_fmt_bytes(wa, sizeof(wa), jm_num(p, "small_wasted")),
-		              jm_fmt_rate(ra, sizeof(ra), jm_num(p, "alloc_rate")));
+		              jm_fmt_rate(ra, sizeof(ra), jm_num(p, "alloc_rate")), extra);
 		l->meter_off = PROC_FIXED;
 		l->meter_len = mw + 2;
 		l->meter_ratio = util;

@@ -109,7 +109,10 @@ ok "top -b -p PID -s size: the process's bins, values as in stats --json"
 "${J[@]}" top -b -n 1 -s frag >frame_procs.txt || fail "top -b -s frag"
 grep -q '^jmctl top - .* process view (all processes)$' frame_procs.txt || fail "-s frag did not open the process view"
 grep -q "^ *$FRAG  .*demo_fragment" frame_procs.txt || { cat frame_procs.txt; fail "process view lacks $FRAG"; }
-ok "top -b -s frag: the process view"
+grep -q '^ *PID  USER .* FRAG  *WASTED  *ALLOC/S$' frame_procs.txt || { cat frame_procs.txt; fail "-s frag: no FRAG column"; }
+"${J[@]}" top -b -n 1 -s dirty >frame_dirty.txt || fail "top -b -s dirty"
+grep -q '^ *PID  USER .* ALLOC/S  *DIRTY$' frame_dirty.txt || { cat frame_dirty.txt; fail "-s dirty: no DIRTY column"; }
+ok "top -b -s frag: the process view; -s dirty shows DIRTY"
 
 # --json: one reply line per frame, as it came.
 "${J[@]}" --json top -n 2 -d 0.2 >top.json || fail "top --json"
