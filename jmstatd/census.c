@@ -73,6 +73,8 @@ static void census_free(struct jmd_census *c)
 	}
 }
 
+static int nspid_levels(pid_t pid);
+
 static struct jmd_census *census_walk(struct jmd *d)
 {
 	struct jmd_census *c = calloc(1, sizeof(*c));
@@ -91,7 +93,11 @@ static struct jmd_census *census_walk(struct jmd *d)
 		snprintf(path, sizeof(path), "%s/ns/pid", de->d_name);
 		ssize_t n = readlinkat(dirfd(dir), path, link, sizeof(link) - 1);
 		if (n < 0) {
-			if (errno != ENOENT && errno != ESRCH)  /* gone, or a zombie */
+			/* Gone, or a zombie; or a link we may not read (init
+			 * may deny even root): a process whose NSpid has one
+			 * level is in our own namespace, else we cannot tell. */
+			if (errno != ENOENT && errno != ESRCH &&
+			    nspid_levels((pid_t)atoi(de->d_name)) != 1)
 				c->incomplete = true;
 			continue;
 		}
@@ -115,8 +121,25 @@ static struct jmd_census *census_walk(struct jmd *d)
 	return c;
 }
 
+static int nspid_fields(pid_t pid, long *last);
+
+/* How many pid namespaces, from ours down, pid is in (NSpid's fields). */
+static int nspid_levels(pid_t pid)
+{
+	long last;
+	return nspid_fields(pid, &last);
+}
+
 /* The last field of NSpid in /proc/PID/status, or -1. */
 static pid_t read_nspid(pid_t pid)
+{
+	long last = -1;
+	return nspid_fields(pid, &last) > 0 && last > 0 ? (pid_t)last : -1;
+}
+
+/* The fields of NSpid in /proc/PID/status (0: none, -1: unreadable),
+ * the last in *last. */
+static int nspid_fields(pid_t pid, long *last)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -133,16 +156,17 @@ static pid_t read_nspid(pid_t pid)
 		return -1;
 	line += 7;
 	const char *end = strchr(line, '\n');
-	long last = -1;
-	for (char *p = (char *)line; p && *p && (!end || p < end);) {
+	int fields = 0;
+	for (char *p = (char *)line; *p && (!end || p < end);) {
 		char *next;
 		long v = strtol(p, &next, 10);
 		if (next == p)
 			break;
-		last = v;
+		*last = v;
+		fields++;
 		p = next;
 	}
-	return last > 0 ? (pid_t)last : -1;
+	return fields;
 }
 
 /* 1 found, 0 not in this census. Sets *seen if a process of pidns is in it. */

@@ -39,23 +39,34 @@
 
 #define JMD_RETRY_MS 20
 
-static unsigned bucket_of(const char *name)
+static unsigned bucket_of(const struct jmd_dir *dir, const char *name)
 {
-	uint32_t h = 2166136261u;                 /* FNV-1a */
+	uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)dir >> 4);   /* FNV-1a */
 	for (; *name; name++)
 		h = (h ^ (unsigned char)*name) * 16777619u;
 	return h % JMD_NBUCKETS;
 }
 
-struct jmd_entry *jmd_entry_find(struct jmd *d, const char *name)
+struct jmd_entry *jmd_entry_find(struct jmd *d, const struct jmd_dir *dir, const char *name)
 {
-	for (struct jmd_entry *e = d->buckets[bucket_of(name)]; e; e = e->hnext)
-		if (strcmp(e->name, name) == 0)
+	for (struct jmd_entry *e = d->buckets[bucket_of(dir, name)]; e; e = e->hnext)
+		if (e->dir == dir && strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
 }
 
-static struct jmd_entry *entry_add(struct jmd *d, const char *name, const struct jmstat_name *id)
+const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e)
+{
+	return e->dir ? e->dir->path : d->opt.stats_dir;
+}
+
+static int entry_dirfd(const struct jmd *d, const struct jmd_entry *e)
+{
+	return e->dir ? e->dir->fd : d->dirfd;
+}
+
+static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const char *name,
+                                   const struct jmstat_name *id)
 {
 	struct jmd_entry *e = calloc(1, sizeof(*e));
 	if (!e) {
@@ -63,10 +74,11 @@ static struct jmd_entry *entry_add(struct jmd *d, const char *name, const struct
 		return NULL;
 	}
 	e->id = *id;
+	e->dir = dir;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->found_ns = uv_hrtime();
 	e->seen_scan = d->scan_gen;
-	unsigned b = bucket_of(e->name);
+	unsigned b = bucket_of(dir, e->name);
 	e->hnext = d->buckets[b];
 	d->buckets[b] = e;
 	e->next = d->entries;
@@ -79,7 +91,7 @@ static struct jmd_entry *entry_add(struct jmd *d, const char *name, const struct
 
 int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 {
-	return openat(d->dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	return openat(entry_dirfd(d, e), e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 /* Drops the entry (not its process: the caller retires that first). */
@@ -89,7 +101,7 @@ void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 		d->tick_next = e->next;       /* a tick in slices goes on after it */
 	if (e->proc && e->proc->entry == e)
 		e->proc->entry = NULL;
-	struct jmd_entry **pp = &d->buckets[bucket_of(e->name)];
+	struct jmd_entry **pp = &d->buckets[bucket_of(e->dir, e->name)];
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -131,11 +143,11 @@ void jmd_entries_free(struct jmd *d)
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
 	struct stat st;
-	if (fstatat(d->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (fstatat(entry_dirfd(d, e), e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		return -ESTALE;
-	return unlinkat(d->dirfd, e->name, 0) == 0 ? 0 : -errno;
+	return unlinkat(entry_dirfd(d, e), e->name, 0) == 0 ? 0 : -errno;
 }
 
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
@@ -145,23 +157,23 @@ void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t
 	if (rc == -ESTALE)
 		jmd_debug("%s was replaced; not removed", e->name);
 	else if (rc < 0 && rc != -ENOENT)
-		jmd_log("cannot remove %s/%s (%s): %s", d->opt.stats_dir, e->name, why, strerror(-rc));
+		jmd_log("cannot remove %s/%s (%s): %s", jmd_entry_dir(d, e), e->name, why, strerror(-rc));
 	else if (rc == 0)
-		jmd_log("removed %s/%s: %s", d->opt.stats_dir, e->name, why);
+		jmd_log("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, why);
 }
 
 /* A file the watch or a scan found: track it; read it now if asked. */
-static void found(struct jmd *d, const char *name, bool read_now)
+void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bool read_now)
 {
 	struct jmstat_name id;
 	if (jmstat_name_parse(name, &id) != 0)
 		return;
-	struct jmd_entry *e = jmd_entry_find(d, name);
+	struct jmd_entry *e = jmd_entry_find(d, dir, name);
 	if (e) {
 		e->seen_scan = d->scan_gen;
 		return;
 	}
-	e = entry_add(d, name, &id);
+	e = entry_add(d, dir, name, &id);
 	if (!e)
 		return;
 	jmd_debug("found %s", name);
@@ -241,9 +253,10 @@ void jmd_discover_rescan(struct jmd *d)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		found(d, de->d_name, false);
+		jmd_discover_found(d, NULL, de->d_name, false);
 	}
 	closedir(dir);
+	jmd_dirs_scan(d);        /* the other directories, in the same scan */
 
 	/* Entries the scan did not see: their files are gone. */
 	struct jmd_entry *next;
@@ -279,15 +292,21 @@ static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int
 			d->rescan_pending = true;
 		return;
 	}
-	struct jmd_entry *e = jmd_entry_find(d, filename);
+	jmd_discover_event(d, NULL, filename, events);
+}
+
+/* The watch of dir (NULL: the first) reported a segment's name. */
+void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename, int events)
+{
+	struct jmd_entry *e = jmd_entry_find(d, dir, filename);
 	if (!e) {
-		found(d, filename, true);
+		jmd_discover_found(d, dir, filename, true);
 		return;
 	}
 	/* Look at it now, so that a removed segment, or a new one replacing
 	 * an old one, is seen at once. */
 	struct stat st;
-	if (fstatat(d->dirfd, filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+	if (fstatat(entry_dirfd(d, e), filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
 		if (e->proc)
 			jmd_proc_retire(d, e->proc, "its segment was removed");
 		jmd_entry_remove(d, e);
@@ -338,6 +357,7 @@ int jmd_discover_start(struct jmd *d)
 	d->retry_timer.data = d;
 	d->retry_open = true;
 	watch_start(d);
+	jmd_dirs_start(d);
 	return 0;
 }
 
@@ -360,6 +380,7 @@ static int watch_start(struct jmd *d)
 
 void jmd_discover_stop(struct jmd *d)
 {
+	jmd_dirs_stop(d);
 	if (d->retry_open) {
 		uv_close((uv_handle_t *)&d->retry_timer, NULL);
 		d->retry_open = false;

@@ -68,13 +68,18 @@
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
+#define JMD_MAX_EXTRA_DIRS 16u             /* --stats-dir given again (17 in all) */
 #define JMD_JSON_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* ------------------------------------------------------------ options */
 
 struct jmd_options {
 	char *socket_path;       /* where to listen (unused under socket activation) */
-	char *stats_dir;         /* the directory the segments live in */
+	char *stats_dir;         /* the directory the segments live in (the first
+	                            --stats-dir): here and in every mount namespace */
+	char *extra_dirs[JMD_MAX_EXTRA_DIRS]; /* the other --stats-dir: read too */
+	unsigned nextra_dirs;
+	bool no_containers;      /* --no-containers: no other mount namespace's */
 	char *config_path;       /* NULL: no config file */
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
 	char *metrics_token_file; /* the bearer token /metrics wants, NULL: none */
@@ -196,8 +201,27 @@ struct jmd_proc {
 	struct jmd_proc *next, *prev; /* in jmd.live or jmd.dead */
 };
 
-/* A segment file known in the stats directory. */
+/* A stats directory besides the first (d->dirfd, discover.c): another
+ * --stats-dir, or the stats directory as another mount namespace (a
+ * container) sees it, reached through /proc/PID/root (dirs.c). Each
+ * directory is read once however many namespaces reach it (same device
+ * and inode). */
+struct jmd_dir {
+	uv_fs_event_t watch;     /* first: handle.data points back here */
+	int fd;                  /* O_RDONLY|O_DIRECTORY */
+	char *path;              /* as shown in logs: DIR, or DIR in mnt:[INODE] */
+	dev_t dev;               /* its identity */
+	ino_t ino;
+	uint64_t mntns;          /* the mount namespace that reached it; 0: ours */
+	bool watching;           /* the inotify watch is on */
+	bool closing;            /* dropped: freed once its watch has closed */
+	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
+	struct jmd_dir *next;
+};
+
+/* A segment file known in a stats directory. */
 struct jmd_entry {
+	struct jmd_dir *dir;     /* where it is; NULL: the first stats directory */
 	struct jmstat_name id;   /* what its name says (jmstat_name_parse) */
 	char name[JMSTAT_NAME_MAX]; /* jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats */
 	bool logged;             /* a read error was logged for this file */
@@ -282,6 +306,12 @@ struct jmd {
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
 	bool dir_gone;                   /* the stats directory was removed: look for it */
+	struct jmd_dir *dirs;            /* the other directories (dirs.c) */
+	size_t ndirs;
+	uint32_t ns_walk;                /* walks of the mount namespaces done */
+	uint64_t mntns_self;             /* the inode of our own mount namespace */
+	struct jmd_mntns *mntns;         /* [nmntns] the namespaces seen at the latest */
+	size_t nmntns;
 	uv_timer_t retry_timer;          /* re-reads new files still being built */
 	bool retry_open;
 
@@ -352,7 +382,10 @@ void jmd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
 void jmd_discover_stop(struct jmd *d);
 void jmd_discover_rescan(struct jmd *d);
-struct jmd_entry *jmd_entry_find(struct jmd *d, const char *name);
+struct jmd_entry *jmd_entry_find(struct jmd *d, const struct jmd_dir *dir, const char *name);
+void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bool read_now);
+void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename, int events);
+const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e); /* for logs */
 int jmd_entry_open(struct jmd *d, const struct jmd_entry *e); /* O_RDONLY fd or -1 */
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
@@ -362,6 +395,11 @@ void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t
                             const char *why);
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); /* quietly */
 void jmd_entries_free(struct jmd *d);
+
+/* ------------------------------------------------------------ dirs.c */
+void jmd_dirs_start(struct jmd *d);           /* the other --stats-dir */
+void jmd_dirs_scan(struct jmd *d);            /* rescan them; walk the mount namespaces */
+void jmd_dirs_stop(struct jmd *d);
 
 /* ------------------------------------------------------------ census.c */
 int jmd_census_init(struct jmd *d);

@@ -33,7 +33,11 @@ static const char usage_text[] =
 	"                       $XDG_RUNTIME_DIR/jmstatd.sock, else\n"
 	"                       /tmp/jmstatd-UID/jmstatd.sock)\n"
 	"  --stats-dir DIR      where the segments are (default: $JMALLOC_STATS_DIR,\n"
-	"                       else /dev/shm)\n"
+	"                       else /dev/shm), here and, as root, in every other\n"
+	"                       mount namespace (each container's own); given again,\n"
+	"                       another directory to read too (a shared one)\n"
+	"  --no-containers      read the stats directory of this mount namespace\n"
+	"                       only, not each container's\n"
 	"  --interval TIME      sampling interval: 1s, 500ms, 2m, or a number of ms\n"
 	"                       (default 1s; 50ms..1h)\n"
 	"  --history TIME       history kept per process and per user: 10m, 1h, or a\n"
@@ -110,11 +114,12 @@ static int parse_ms(const char *s, unsigned long min, unsigned long max, unsigne
 /* 0: go on; 1: exit 0 (help, version); 2: bad usage. */
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
-	enum { O_SOCKET = 256, O_STATS_DIR, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
+	enum { O_SOCKET = 256, O_STATS_DIR, O_NO_CONTAINERS, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
 	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF, O_METRICS_TOKEN };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
+		{ "no-containers", no_argument, NULL, O_NO_CONTAINERS },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "history", required_argument, NULL, O_HISTORY },
 		{ "config", required_argument, NULL, O_CONFIG },
@@ -145,8 +150,16 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		case O_STATS_DIR:
 			if (optarg[0] == '\0')
 				return usage_error("--stats-dir: empty path%s", "");
-			free(o->stats_dir);
-			o->stats_dir = strdup(optarg);
+			if (!o->stats_dir) {
+				o->stats_dir = strdup(optarg);
+			} else if (o->nextra_dirs < JMD_MAX_EXTRA_DIRS) {
+				o->extra_dirs[o->nextra_dirs++] = strdup(optarg);
+			} else {
+				return usage_error("--stats-dir: given more than 17 times%s", "");
+			}
+			break;
+		case O_NO_CONTAINERS:
+			o->no_containers = true;
 			break;
 		case O_INTERVAL:
 			if (parse_ms(optarg, JMD_INTERVAL_MIN, JMD_INTERVAL_MAX, &o->interval_ms) != 0)
@@ -321,6 +334,8 @@ static void free_options(struct jmd_options *o)
 {
 	free(o->socket_path);
 	free(o->stats_dir);
+	for (unsigned i = 0; i < o->nextra_dirs; i++)
+		free(o->extra_dirs[i]);
 	free(o->config_path);
 	free(o->metrics_addr);
 	free(o->metrics_token_file);

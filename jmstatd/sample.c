@@ -620,7 +620,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	    (orphan = bad_file_orphan(d, e, st)) != NULL) {
 		/* Under the bad-segment budget: anyone can make such files. */
 		if (jmd_entry_unlink(d, e, dev, ino) == 0)
-			bad_log("removed %s/%s: %s", d->opt.stats_dir, e->name, orphan);
+			bad_log("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, orphan);
 		jmd_entry_remove(d, e);
 		return;
 	}
@@ -636,10 +636,10 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	e->logged_dev = dev;
 	e->logged_ino = ino;
 	if (err == JM_SEG_EIO)
-		bad_log("skipping %s/%s: %s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err),
+		bad_log("skipping %s/%s: %s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err),
 		        strerror(err_no));
 	else
-		bad_log("skipping %s/%s: %s", d->opt.stats_dir, e->name, jm_seg_strerror(err));
+		bad_log("skipping %s/%s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err));
 }
 
 /* Reads per uid per tick. One user's files, however many and however
@@ -818,11 +818,29 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		p = NULL;
 	}
 	if (!p) {
-		/* Another file may already stand for this process (its file
-		 * replaced under another name): the newest file wins. */
+		/* Another file may already stand for this process: one it
+		 * made before an exec, in a directory the new program no
+		 * longer sees (a container's /dev/shm mounted after its first
+		 * process started). The file made last is the live one; the
+		 * other is its old program's, left behind: removed. */
 		struct jmd_proc *old = jmd_proc_find(d, host, 0);
-		if (old)
+		const char *why = "its process made a newer segment (it exec'd)";
+		if (old && old->start_ticks == seg.hdr.start_time && old->created_ns > seg.hdr.update_ns) {
+			jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
+			pidfd_put(d, pidfd);
+			jm_seg_free(&seg);
+			jmd_entry_remove(d, e);
+			return;
+		}
+		if (old) {
+			struct jmd_entry *oe = old->entry;
+			dev_t odev = old->dev;
+			ino_t oino = old->ino;
+			bool stale = old->start_ticks == seg.hdr.start_time;
 			jmd_proc_retire(d, old, "a new segment replaced its own");
+			if (oe && stale)    /* its entry goes when it reads it gone */
+				jmd_entry_unlink_stale(d, oe, odev, oino, why);
+		}
 		p = proc_new(d, &seg, &st, host);
 		if (!p) {
 			jmd_log("out of memory tracking process %d", (int)host);

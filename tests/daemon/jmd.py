@@ -194,17 +194,22 @@ class Container(Holder):
 
     def __init__(self, private=False, cgroup=None, env_extra=None):
         env = dict(os.environ)
-        env["LD_PRELOAD"] = os.environ["JMALLOC_LIB"]
+        env.pop("LD_PRELOAD", None)
+        env["JM_CT_PRELOAD"] = os.environ["JMALLOC_LIB"]
         env["JMALLOC_STATS_DIR"] = STATS_DIR
         env["JMALLOC_CONF"] = "prof_sample:0"
         if env_extra:
             env.update(env_extra)
+        self.private = private
         script = ""
         if cgroup:
             script += 'echo $$ > "%s/cgroup.procs" || exit 1; ' % cgroup
         if private:
             script += 'mount -t tmpfs -o mode=1777 jmtest "%s" || exit 1; ' % STATS_DIR
-        script += 'exec "%s"' % os.path.join(os.environ["JM_HELPERS"], "daemon_holder")
+        # Only the program is preloaded, as in a container whose runtime
+        # mounted /dev/shm before starting it.
+        script += 'LD_PRELOAD="$JM_CT_PRELOAD" exec "%s"' % os.path.join(os.environ["JM_HELPERS"],
+                                                                        "daemon_holder")
         self.p = subprocess.Popen(UNSHARE + ["sh", "-c", script], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, env=env)
         line = self.p.stdout.readline().decode().split()
@@ -217,7 +222,11 @@ class Container(Holder):
         self.pidns = os.stat("/proc/%d/ns/pid" % self.host_pid).st_ino
 
     def segment(self):
-        return os.path.join(STATS_DIR, "jmalloc.1.%d.%d.stats" % (self.pidns, self.start))
+        """Its file as the host reaches it (a private one: through its root)."""
+        name = "jmalloc.1.%d.%d.stats" % (self.pidns, self.start)
+        if self.private:
+            return "/proc/%d/root%s/%s" % (self.host_pid, STATS_DIR, name)
+        return os.path.join(STATS_DIR, name)
 
     def kill(self):
         """SIGKILL to the container's pid 1 (from the host): the container ends."""

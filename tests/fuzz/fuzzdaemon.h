@@ -125,6 +125,7 @@ static struct jmd *fuzz_daemon_start(unsigned *nlive)
 	}
 	d->loop = uv_default_loop();
 	d->opt.stats_dir = fuzz_dir;
+	d->opt.no_containers = true;   /* no other mount namespace: deterministic */
 	d->opt.interval_ms = 1000;
 	d->opt.history_ms = JMD_HISTORY_MS;
 	d->dirfd = open(fuzz_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

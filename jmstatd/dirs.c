@@ -1,0 +1,289 @@
+/*
+ * dirs.c: the stats directories besides the first one (discover.c owns
+ * that one, its watch and its reopening): the other --stats-dir given, and
+ * the stats directory as each container sees it.
+ *
+ * A container has its own mount namespace and, most often, its own
+ * /dev/shm: a tmpfs the host's /dev/shm never shows. Its processes'
+ * segments are reached through /proc/PID/root/<stats dir> of any process
+ * of that namespace. So at every rescan (JMD_RESCAN_TICKS) one walk of
+ * /proc reads each process's /proc/PID/ns/mnt link (one readlink); a
+ * namespace not seen before has its stats directory opened through that
+ * first process (its representative), and a namespace known already costs
+ * nothing more. A directory is known by its device and inode, so one that
+ * several namespaces reach (a shared hostPath volume, a container without
+ * a private /dev/shm, our own) is read once. Each new directory is
+ * watched with inotify (the watch holds the directory itself, not the
+ * representative) and read at once; every rescan reads it again, the
+ * safety net as for the first directory. When no process is left in the
+ * namespaces that reached a directory, the directory is dropped with its
+ * entries: their writers are gone with the namespace.
+ *
+ * Entries (discover.c) carry their directory; a segment is then read,
+ * checked and removed exactly as one of the first directory. Reading
+ * other namespaces' /proc/PID/root needs root (CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH); a daemon that is not root reads what it may.
+ */
+#include "jmstatd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A mount namespace seen at the latest walk. */
+struct jmd_mntns {
+	uint64_t ino;            /* its inode */
+	struct jmd_dir *dir;     /* the directory it reaches, if not the first */
+	uint32_t seen_walk;      /* the latest walk that found a process in it */
+	bool retry;              /* its directory could not be opened: try again */
+};
+
+static void on_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+	struct jmd *d = h->data;
+	struct jmd_dir *dir = (struct jmd_dir *)h;
+	if (status < 0) {
+		jmd_log("watching %s failed (%s); relying on rescans every %u intervals", dir->path,
+		        uv_strerror(status), JMD_RESCAN_TICKS);
+		uv_fs_event_stop(h);
+		dir->watching = false;
+		return;
+	}
+	if (!filename) {
+		d->rescan_pending = true;
+		return;
+	}
+	struct jmstat_name id;
+	if (jmstat_name_parse(filename, &id) == 0)
+		jmd_discover_event(d, dir, filename, events);
+}
+
+static void scan_dir(struct jmd *d, struct jmd_dir *dir)
+{
+	int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
+			jmd_discover_found(d, dir, de->d_name, false);
+	closedir(dp);
+}
+
+/* The directory with this identity, if we read it already: the first
+ * (*first set) or one of the list. */
+static struct jmd_dir *dir_known(struct jmd *d, const struct stat *st, bool *first)
+{
+	struct stat held;
+	*first = d->dirfd >= 0 && fstat(d->dirfd, &held) == 0 && held.st_dev == st->st_dev &&
+	         held.st_ino == st->st_ino;
+	if (*first)
+		return NULL;
+	for (struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
+		if (!dir->closing && dir->dev == st->st_dev && dir->ino == st->st_ino)
+			return dir;
+	return NULL;
+}
+
+/* Reads the directory at path (fd open on it) from now on, watched. */
+static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, const char *path,
+                               const char *shown, uint64_t mntns)
+{
+	struct jmd_dir *dir = calloc(1, sizeof(*dir));
+	if (!dir || !(dir->path = strdup(shown))) {
+		free(dir);
+		close(fd);
+		return NULL;
+	}
+	dir->fd = fd;
+	dir->dev = st->st_dev;
+	dir->ino = st->st_ino;
+	dir->mntns = mntns;
+	dir->seen_walk = d->ns_walk;
+	if (uv_fs_event_init(d->loop, &dir->watch) == 0) {
+		dir->watch.data = d;
+		dir->watching = uv_fs_event_start(&dir->watch, on_event, path, 0) == 0;
+		if (!dir->watching)
+			uv_close((uv_handle_t *)&dir->watch, NULL);
+	}
+	dir->next = d->dirs;
+	d->dirs = dir;
+	d->ndirs++;
+	jmd_log("reading %s too", dir->path);
+	scan_dir(d, dir);
+	return dir;
+}
+
+static void dir_free(uv_handle_t *h)
+{
+	struct jmd_dir *dir = (struct jmd_dir *)h;
+	free(dir->path);
+	free(dir);
+}
+
+/* Drops a directory and its entries (their processes leave the live view). */
+static void dir_drop(struct jmd *d, struct jmd_dir *dir, const char *why)
+{
+	struct jmd_entry *next;
+	for (struct jmd_entry *e = d->entries; e; e = next) {
+		next = e->next;
+		if (e->dir != dir)
+			continue;
+		if (e->proc)
+			jmd_proc_retire(d, e->proc, why);
+		jmd_entry_remove(d, e);
+	}
+	for (struct jmd_dir **pp = &d->dirs; *pp; pp = &(*pp)->next) {
+		if (*pp == dir) {
+			*pp = dir->next;
+			break;
+		}
+	}
+	d->ndirs--;
+	jmd_debug("no longer reading %s: %s", dir->path, why);
+	close(dir->fd);
+	dir->closing = true;
+	if (dir->watching) {
+		uv_fs_event_stop(&dir->watch);
+		uv_close((uv_handle_t *)&dir->watch, dir_free);
+	} else {
+		dir_free((uv_handle_t *)&dir->watch);
+	}
+}
+
+static struct jmd_mntns *mntns_find(struct jmd *d, uint64_t ino)
+{
+	for (size_t i = 0; i < d->nmntns; i++)
+		if (d->mntns[i].ino == ino)
+			return &d->mntns[i];
+	return NULL;
+}
+
+/* The namespace's stats directory, through its process pid. */
+static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
+{
+	char path[4200], shown[4200];
+	m->retry = false;
+	snprintf(path, sizeof(path), "/proc/%s/root%s%s", pid,
+	         d->opt.stats_dir[0] == '/' ? "" : "/", d->opt.stats_dir);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		m->retry = errno != ENOENT && errno != ENOTDIR;
+		return;
+	}
+	bool first;
+	struct jmd_dir *dir = dir_known(d, &st, &first);
+	if (first || dir) {
+		close(fd);
+		m->dir = dir;
+		return;
+	}
+	snprintf(shown, sizeof(shown), "%s in mnt:[%llu]", d->opt.stats_dir,
+	         (unsigned long long)m->ino);
+	m->dir = dir_add(d, fd, &st, path, shown, m->ino);
+}
+
+/* One walk of /proc: every mount namespace, its directory opened once. */
+static void walk_namespaces(struct jmd *d)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return;
+	d->ns_walk++;
+	struct dirent *de;
+	while ((de = readdir(proc)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], link[64];
+		snprintf(path, sizeof(path), "%s/ns/mnt", de->d_name);
+		ssize_t n = readlinkat(dirfd(proc), path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		const char *b = strchr(link, '[');
+		uint64_t ino = b ? strtoull(b + 1, NULL, 10) : 0;
+		if (ino == 0 || ino == d->mntns_self)
+			continue;
+		struct jmd_mntns *m = mntns_find(d, ino);
+		if (m && m->seen_walk == d->ns_walk)
+			continue;
+		if (!m) {
+			struct jmd_mntns *nm = realloc(d->mntns, (d->nmntns + 1) * sizeof(*nm));
+			if (!nm)
+				break;
+			d->mntns = nm;
+			m = &d->mntns[d->nmntns++];
+			*m = (struct jmd_mntns){ .ino = ino, .retry = true };
+		}
+		m->seen_walk = d->ns_walk;
+		if (m->retry)
+			mntns_open(d, m, de->d_name);
+		if (m->dir)
+			m->dir->seen_walk = d->ns_walk;
+	}
+	closedir(proc);
+
+	/* Namespaces gone; directories no namespace reaches any longer. */
+	size_t kept = 0;
+	for (size_t i = 0; i < d->nmntns; i++)
+		if (d->mntns[i].seen_walk == d->ns_walk)
+			d->mntns[kept++] = d->mntns[i];
+	d->nmntns = kept;
+	struct jmd_dir *next;
+	for (struct jmd_dir *dir = d->dirs; dir; dir = next) {
+		next = dir->next;
+		if (dir->mntns != 0 && dir->seen_walk != d->ns_walk)
+			dir_drop(d, dir, "its container is gone");
+	}
+}
+
+void jmd_dirs_scan(struct jmd *d)
+{
+	if (!d->opt.no_containers && d->loop)
+		walk_namespaces(d);
+	for (struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
+		scan_dir(d, dir);
+}
+
+void jmd_dirs_start(struct jmd *d)
+{
+	struct stat st;
+	d->mntns_self = stat("/proc/self/ns/mnt", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	for (unsigned i = 0; i < d->opt.nextra_dirs; i++) {
+		const char *path = d->opt.extra_dirs[i];
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			jmd_log("cannot open the stats directory %s: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		bool first;
+		if (dir_known(d, &st, &first) || first) {
+			close(fd);
+			continue;
+		}
+		dir_add(d, fd, &st, path, path, 0);
+	}
+}
+
+void jmd_dirs_stop(struct jmd *d)
+{
+	while (d->dirs)
+		dir_drop(d, d->dirs, "jmstatd is stopping");
+	free(d->mntns);
+	d->mntns = NULL;
+	d->nmntns = 0;
+}
