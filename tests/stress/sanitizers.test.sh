@@ -6,7 +6,8 @@
 #    segments, clients that flood, stall and send 100 MB lines, the stats
 #    directory removed, SIGKILL and restart;
 #  - jmctl's tests (tests/cli: ps, stats, top, usage; tests/sites: sites
-#    and top's sites) with the sanitized jmctl and jmstatd;
+#    and top's sites; tests/pprof: the heap profiles of jmctl sites --pprof
+#    and jmstatd --pprof) with the sanitized jmctl and jmstatd;
 #  - threads: jmstatd and jmctl are single-threaded (libuv's loop, no
 #    thread pool), which this checks on the running programs (jmstatd with
 #    --metrics and a config, jmctl top); ThreadSanitizer has nothing to
@@ -21,7 +22,7 @@ dsan=$SAN_JMSTATD
 csan=$SAN_JMCTL
 export JM_SANITIZED=1   # memory figures mean nothing under ASan's quarantine
 for t in stress/hostile stress/clients stress/statsdir stress/restart stress/processes \
-	cli/ps_stats cli/top cli/usage sites/holders sites/top; do
+	cli/ps_stats cli/top cli/usage sites/holders sites/top pprof/file pprof/http pprof/dlopen; do
 	[ -f "$JM_ROOT/tests/$t.test.sh" ] && san_run "$t"
 done
 status=$SAN_STATUS
