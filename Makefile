@@ -19,9 +19,12 @@
 # Sources are found by wildcard: a new .c file in liballoc/, common/,
 # jmstatd/ or jmctl/ is part of its program; a new tests/unit/*.c or
 # tests/api/*.c is a test; a new tests/*/*.test.sh is run by `make check`.
-# Objects go to build/<variant>/; the artefacts sit beside their sources
-# (liballoc/libjmalloc.so, jmstatd/jmstatd, jmctl/jmctl), where the docs
-# name them.
+# Objects go to build/ (the release, test and sanitized builds apart); the
+# artefacts sit beside their sources (liballoc/libjmalloc.so,
+# jmstatd/jmstatd, jmctl/jmctl), where the docs name them. A change of the
+# settings (DEBUG, SANITIZE, CFLAGS, LDFLAGS) from one make to the next
+# rebuilds everything they reach (build/flags holds those of the last one),
+# so that `make SANITIZE=address` then `make` never mixes objects.
 
 .DEFAULT_GOAL := all
 
@@ -58,6 +61,12 @@ DW_LIBS      := $(shell pkg-config --libs libdw 2>/dev/null || echo -ldw -lelf)
 # zlib: the gzip of pprof profiles (common/pprof.c), in jmstatd and jmctl.
 Z_LIBS       := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 
+# The settings every object is built with; rewritten only when they change.
+FLAGS_FILE := build/flags
+FLAGS_NOW  := $(CC) $(BASECFLAGS) $(SANFLAGS) $(CFLAGS) $(LDFLAGS)
+$(shell mkdir -p build; [ "$$(cat $(FLAGS_FILE) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
+        printf '%s\n' '$(FLAGS_NOW)' >$(FLAGS_FILE))
+
 # ---------------------------------------------------------------- allocator
 # The allocator depends on libc and the kernel alone. Everything is hidden
 # but the API, which malloc.c marks with JM_EXPORT.
@@ -75,12 +84,12 @@ TST_OBJS  := $(LIB_SRCS:%.c=build/test/%.o)
 # profiler can tell its own frames from the program's (prof.c).
 JM_SECTION = objcopy --rename-section .text=jm_text $@
 
-build/rel/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+build/rel/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
 	$(JM_SECTION)
 
-build/test/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h)
+build/test/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 $(CFLAGS) -c $< -o $@
 	$(JM_SECTION)
@@ -104,7 +113,7 @@ D_SRCS      := $(sort $(wildcard jmstatd/*.c))
 C_SRCS      := $(sort $(wildcard jmctl/*.c))
 APP_CFLAGS   = $(BASECFLAGS) $(SANFLAGS) -pthread -Iliballoc/include -Icommon
 
-build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/*.h)
+build/app/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/*.h) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $(CFLAGS) -c $< -o $@
 
