@@ -191,7 +191,7 @@ HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 
 build/tests/unit/%: tests/unit/%.c build/libjmalloc_test.a $(wildcard common/*.[ch] tests/fuzz/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS)
+	$(CC) $(TEST_CFLAGS) $(SANFLAGS) -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 -o $@ $< build/libjmalloc_test.a $(CMOCKA_LIBS) $(Z_LIBS)
 
 DUNIT_OBJS = $(filter-out build/app/jmstatd/main.o build/app/jmstatd/log.o,$(D_SRCS:%.c=build/app/%.o)) \
              $(COMMON_OBJS)

@@ -76,7 +76,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 }
 
 /* Builds the profile of raw into p. */
-static int build(struct jm_pprof *p, const json_t *raw, long pid, struct jm_sym *sym)
+static int build(struct jm_pprof *p, const json_t *raw, struct jm_sym *sym)
 {
 	json_t *jm = json_object_get(raw, "modules"), *e, *s, *f;
 	size_t nmod = json_is_array(jm) ? json_array_size(jm) : 0, i, j;
@@ -139,7 +139,6 @@ static int build(struct jm_pprof *p, const json_t *raw, long pid, struct jm_sym 
 	err = 0;
 out:
 	free(mods);
-	(void)pid;
 	return err;
 }
 
@@ -160,7 +159,7 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (err)
 		fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
 		        "symbolized (pprof can symbolize it from the binaries)\n", pid, strerror(-err));
-	err = build(p, raw, pid, sym);
+	err = build(p, raw, sym);
 	jm_sym_close(sym);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (err == 0)
