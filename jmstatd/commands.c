@@ -719,6 +719,11 @@ static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *
 	return o;
 }
 
+/* The most one history sample takes in a reply: time, three byte counts
+ * and a rate, with their keys; and the rest of the reply. */
+#define HIST_JSON_MAX   160u
+#define HIST_REPLY_BASE 4096u
+
 static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
@@ -753,7 +758,13 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	if (ring && ring->count) {
 		uint32_t first = (ring->head + ring->alloc - ring->count) % ring->alloc;
 		double since = d->now - seconds - 0.0005;
-		for (uint32_t i = 0; i < ring->count; i++) {
+		/* Bounded before it is built: the newest samples that fit what
+		 * the client may still have unread (a day of history at 1 s is
+		 * 86,400 of them). */
+		size_t room = jmd_client_room(c);
+		size_t fit = room > HIST_REPLY_BASE ? (room - HIST_REPLY_BASE) / HIST_JSON_MAX : 0;
+		uint32_t skip = ring->count > fit ? ring->count - (uint32_t)fit : 0;
+		for (uint32_t i = skip; i < ring->count; i++) {
 			const struct jmd_hist *h = &ring->e[(first + i) % ring->alloc];
 			bool valid;
 			double t = jmd_tick_time(d, h->tick, &valid);
