@@ -499,6 +499,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	size_t first = JM_PM_START(pm);
 	if ((char *)c + (first << JM_LG_PAGE) != (char *)ptr)
 		jm__report_misuse("free of a pointer inside a large region", ptr);
+	jm__bg_check();
 	struct jm_arena *a = c->arena;
 	jm__lock(&a->lock, &a->stats->lock_contended);
 	struct jm_run *run = &c->runs[first];
@@ -512,7 +513,6 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__arena_run_free(a, c, run);
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
-	jm__bg_check();
 }
 
 /* Resizes a large region in place when its run can shrink, or grow into the

@@ -4,17 +4,22 @@
  * gone quiet gives its dirty pages back within about decay_ms instead of
  * keeping them until its next allocator call.
  *
- * Started late and lazily: when a free makes pages dirty in an arena or
- * a kept huge region that held none (jm__bg_dirtied, under that arena's
- * lock or after huge_lock, sets `want`), the thread is created at the next
- * slow path that holds no allocator lock (jm__bg_check: after a large or
- * huge free, a cache flush, a cache fill). A process that never frees never
- * has one, nor does initialisation or a program before its first free.
- * pthread_create may allocate (the new thread's stack cache, its TLS):
- * it is called with no allocator lock held, and the calling thread marks
- * the purger as starting first, so that such an allocation does not
- * start a second one. The thread blocks every signal (a program's signal
- * handler never runs on it), takes no thread cache and allocates nothing.
+ * Started late and lazily: at the first free that gives regions or pages
+ * back (jm__bg_check, with no allocator lock held, before a cache flush
+ * hands regions to their bins, before a large or huge region is freed),
+ * not at initialisation: a process that never frees never has one.
+ * Before, not after: pthread_create allocates on the calling thread (the
+ * new thread's dtv, a calloc), and once the region being freed is back in
+ * a run, that calloc could take it (a small run carved at its page), so
+ * that the program's second free(p), or malloc_usable_size(p), would find
+ * the purger's dtv there instead of a freed region and free it. For the
+ * same reason the start sets this thread's cache aside (it holds regions
+ * the program freed, which a double free must still find there): the
+ * dtv comes from a bin, which holds no region the program freed before
+ * the purger exists. The calling thread marks the purger as starting
+ * first, so that such an allocation does not start a second one. The
+ * thread blocks every signal (a program's signal handler never runs on
+ * it), takes no thread cache and allocates nothing.
  *
  * The loop: look at every arena (under its lock, jm__arena_decay) and at
  * the kept huge regions, count a wake in the segment's header (bg_wakes),
@@ -113,7 +118,7 @@ static void *bg_main(void *arg)
 }
 
 /* Pages became dirty where there were none. Under an arena's lock: only
- * flags and a signal. */
+ * flags and a signal (a purger not started yet is wanted since init). */
 void jm__bg_dirtied(void)
 {
 	int st = atomic_load_explicit(&jm__bg_state, memory_order_relaxed);
@@ -143,6 +148,14 @@ void jm__bg_start(void)
 		cond_init();
 		cond_ready = true;
 	}
+	/* What pthread_create allocates comes from the bins, not from this
+	 * thread's cache (the arena first, so that a new thread gets its
+	 * exit hook as usual). */
+	jm__thread_arena();
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	enum jm_tls_state tls_state = jm__tls_state;
+	jm__tls_tbins = jm__tcache_none;
+	jm__tls_state = JM_TLS_NO_CACHE;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -154,6 +167,8 @@ void jm__bg_start(void)
 	int rc = pthread_create(&t, &attr, bg_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	jm__tls_tbins = tbins;
+	jm__tls_state = tls_state;
 	if (rc != 0) {
 		atomic_store(&jm__bg_state, BG_FAILED);
 		return;
@@ -174,10 +189,9 @@ void jm__bg_postfork_child(void)
 	cond_init();
 	bg_idle = false;
 	bg_kicked = false;
-	int st = atomic_load(&jm__bg_state);
 	atomic_store(&jm__bg_state, BG_NONE);
-	/* The child needs its own purger as soon as it frees, or at once if
-	 * the parent had one (it inherits its dirty pages). */
-	atomic_store(&jm__bg_want, st == BG_RUNNING);
+	/* The child starts its own at its first free that gives something
+	 * back (the parent's dirty pages are its too). */
+	atomic_store(&jm__bg_want, jm__opt.background_thread);
 	jm__stats_bg_running(false);
 }

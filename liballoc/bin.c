@@ -270,6 +270,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
+	jm__bg_check();
 	struct jm_arena *a = c->arena;
 	if (jm_unlikely(jm__opt.junk))
 		memset((char *)ptr + 16, JM_JUNK_FREE, jm__bin_info[JM_PM_BIN(pm)].size - 16);
@@ -279,7 +280,6 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	run_put(a, bin, c, ptr, pm);
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
-	jm__bg_check();
 }
 
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)

@@ -336,6 +336,7 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 {
 	if (h->addr != ptr)
 		jm__report_misuse("free of a pointer inside a huge region", ptr);
+	jm__bg_check();
 	if (h->prof_site) {
 		jm__prof_free(h->prof_site, h->prof_size);
 		h->prof_site = 0;
@@ -366,7 +367,6 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
 	huge_purge(now, false);
-	jm__bg_check();
 }
 
 /* Resizes in place when the new size still fits the mapping (shrinking by

@@ -308,8 +308,9 @@ void jm__bg_start(void);
 bool jm__bg_running(void);
 bool jm__bg_run_once(void);
 void jm__bg_postfork_child(void);
-/* Starts the purger if a free asked for it; on slow paths that hold no
- * allocator lock. */
+/* Starts the purger if it is wanted and not started yet: before a free
+ * gives regions or pages back (bg.c says why before), on slow paths that
+ * hold no allocator lock. */
 static inline void jm__bg_check(void)
 {
 	if (jm_unlikely(atomic_load_explicit(&jm__bg_want, memory_order_relaxed)))

@@ -187,6 +187,8 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 		jm__flist_cut(last_kept);
 	else
 		tb->opaque = 0;
+	if (p)
+		jm__bg_check();
 	while (p) {
 		unsigned n = 0;
 		while (p && n < sizeof(buf) / sizeof(buf[0])) {
@@ -196,7 +198,6 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 		tb->ncached -= n;
 		jm__bin_free_batch(buf, n, binind);
 	}
-	jm__bg_check();
 }
 
 /* The free fast path found a full list: make room, then push. */

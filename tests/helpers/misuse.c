@@ -5,12 +5,16 @@
  * address on stderr and abort.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <malloc.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 static void say(void *p)
 {
@@ -30,11 +34,6 @@ int main(int argc, char **argv)
 		return 2;
 	const char *m = argv[1];
 	static char on_stack_or_data[64];
-	/* The first free that leaves dirty pages starts the background purger
-	 * (docs/purging.md), and creating it allocates (its TLS), which may
-	 * reuse pages just freed: between the two frees of a double free it
-	 * would hand the region out again. Have it start first. */
-	free(malloc(300000));
 	if (!strcmp(m, "double-free-small")) {
 		void *p = malloc(48);
 		say(p);
@@ -71,6 +70,42 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		free(p);
+	} else if (!strcmp(m, "double-free-small-purger")) {
+		/* One region of every small class up to 4 KiB freed into the
+		 * thread cache, then a large free, which starts the background
+		 * purger (pthread_create allocates its dtv on this thread):
+		 * each region, freed again in a child, is still reported; the
+		 * last one here. A region the start took would be freed
+		 * silently. */
+		enum { N = 64 };
+		void *v[N];
+		int n = 0;
+		for (size_t s = 16; s <= 128; s += 16)
+			v[n++] = malloc(s);
+		for (size_t b = 128; b < 4096; b *= 2)
+			for (size_t k = 5; k <= 8; k++)
+				v[n++] = malloc(b * k / 4);
+		say(v[n - 1]);   /* stdout's buffer taken before the frees */
+		int devnull = open("/dev/null", O_WRONLY);
+		for (int i = 0; i < n; i++)
+			free(v[i]);
+		free(malloc(100000));
+		for (int i = 0; i < n - 1; i++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				dup2(devnull, 2);   /* no allocation in the child */
+				free(v[i]);
+				_exit(0);
+			}
+			int st = 0;
+			waitpid(pid, &st, 0);
+			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
+				fprintf(stderr, "a second free of %p (%zu bytes) was not reported\n",
+				    v[i], malloc_usable_size(v[i]));
+				return 1;
+			}
+		}
+		free(v[n - 1]);
 	} else if (!strcmp(m, "double-free-huge")) {
 		void *p = malloc(8 << 20);
 		say(p);

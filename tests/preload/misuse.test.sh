@@ -2,7 +2,9 @@
 # Each misuse of the allocator is reported on stderr with its address, then
 # the process aborts (SIGABRT), for small, large and huge regions, in the
 # thread cache and after the region went back to its run, from another
-# thread, and for pointers that were never the allocator's.
+# thread, and for pointers that were never the allocator's; also right after
+# the free that starts the background purger, whose pthread_create
+# allocates on the freeing thread (it once took the region just freed).
 # timeout: 60
 . "$(dirname "$0")/lib.sh"
 jm_require_lib
@@ -11,12 +13,14 @@ helper=$JM_HELPERS/misuse
 export JMALLOC_STATS_DIR=$JM_TMP
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
-            double-free-cross-thread double-free-large double-free-huge \
+            double-free-cross-thread double-free-small-purger double-free-large double-free-huge \
             interior-small interior-large interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
             write-after-free; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
+	# Unsampled: the first sample loads libgcc_s (dlopen allocates).
+	[ "$mode" = double-free-small-purger ] && conf=prof_sample:0
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
 	rc=$?
 	addr=$(head -n 1 "$JM_TMP/out")
