@@ -150,7 +150,7 @@ static const char *frag_color(double frag)
  * is added when it is not one of them (-s dirty, -s wasted), so that the
  * order is visible. */
 enum ps_col { PC_PID, PC_USER, PC_EXE, PC_ALLOCATED, PC_ACTIVE, PC_MAPPED, PC_FRAG, PC_RATE,
-              PC_AGE, PC_DIRTY, PC_WASTED, PC_N };
+              PC_AGE, PC_DIRTY, PC_WASTED, PC_CONTAINER, PC_N };
 
 static const struct {
 	struct jm_table_col col;
@@ -167,7 +167,9 @@ static const struct {
 	[PC_AGE] = { { "AGE", JM_RIGHT }, "age" },
 	[PC_DIRTY] = { { "DIRTY", JM_RIGHT }, "dirty" },
 	[PC_WASTED] = { { "WASTED", JM_RIGHT }, "small_wasted" },
+	[PC_CONTAINER] = { { "CONTAINER", JM_LEFT }, "container" },
 };
+#define PS_CONTAINER_LEN 12      /* the short id, as docker ps shows it */
 #define PS_BASE_COLS PC_DIRTY
 
 struct ps_opts {
@@ -175,6 +177,7 @@ struct ps_opts {
 	bool reverse;
 	const char *user;        /* -u: a user name or uid; NULL: everyone's */
 	const char *exe;         /* -e: an exe name or glob pattern; NULL: any */
+	const char *container;   /* --container: a container id or its prefix */
 	double delay;            /* -d: seconds between tables; 0: one table */
 	long count;              /* -n: tables to print; 0: until interrupted */
 };
@@ -184,9 +187,20 @@ static int parse_ps_opts(int argc, char **argv, struct ps_opts *po)
 	char names[256], *end;
 	int c;
 
+	static const struct option longopts[] = {
+		{ "container", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":s:ru:e:d:n:")) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:ru:e:d:n:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'C':
+			if (!optarg[0] || strspn(optarg, "0123456789abcdef") != strlen(optarg))
+				return jm_usage_error("ps", "--container: '%s' is not a container id (hex "
+				                      "digits, or the first of them)", optarg);
+			po->container = optarg;
+			break;
 		case 's':
 			po->key = jm_sort_find(jm_proc_sort_keys, optarg);
 			if (!po->key)
@@ -210,6 +224,8 @@ static int parse_ps_opts(int argc, char **argv, struct ps_opts *po)
 				return jm_usage_error("ps", "-n: '%s' is not a positive number", optarg);
 			break;
 		case ':':
+			if (optopt == 'C')
+				return jm_usage_error("ps", "option '--container' needs an argument");
 			return jm_usage_error("ps", "option '-%c' needs an argument", optopt);
 		default:
 			return jm_usage_error("ps", "unknown option '%s'", argv[optind - 1]);
@@ -233,6 +249,8 @@ static bool ps_match(const json_t *p, const struct ps_opts *po)
 			return false;
 	}
 	if (po->exe && fnmatch(po->exe, jm_str(p, "exe"), 0) != 0)
+		return false;
+	if (po->container && strncmp(jm_str(p, "container"), po->container, strlen(po->container)) != 0)
 		return false;
 	return true;
 }
@@ -274,12 +292,22 @@ static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,
 	enum ps_col shown[PC_N];
 	int ncols = 0;
 	struct jm_table t;
+	bool containers = false;
 
-	for (int c = 0; c < PC_N; c++)
+	for (size_t i = 0; i < n && !containers; i++)
+		containers = jm_str(procs[i], "container")[0] != '\0';
+	for (int c = 0; c < PC_N; c++) {
+		if (c == PC_EXE && containers) {    /* after EXE: where it runs */
+			shown[ncols] = PC_CONTAINER;
+			cols[ncols++] = ps_cols[PC_CONTAINER].col;
+		}
+		if (c == PC_CONTAINER)
+			continue;
 		if (c < PS_BASE_COLS || strcmp(ps_cols[c].field, po->key->field) == 0) {
 			shown[ncols] = (enum ps_col)c;
 			cols[ncols++] = ps_cols[c].col;
 		}
+	}
 	jm_table_init(&t, cols, ncols);
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = procs[i];
@@ -300,6 +328,10 @@ static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,
 					snprintf(b, len, "%lld", jm_int(p, "uid"));
 				break;
 			case PC_EXE: snprintf(b, len, "%s", jm_str(p, field)); break;
+			case PC_CONTAINER:
+				snprintf(b, len, "%.*s", PS_CONTAINER_LEN,
+				         jm_str(p, field)[0] ? jm_str(p, field) : "-");
+				break;
 			case PC_FRAG: jm_fmt_pct(b, len, jm_num(p, field)); break;
 			case PC_RATE: jm_fmt_rate(b, len, jm_num(p, field)); break;
 			case PC_AGE: jm_fmt_age(b, len, jm_num(p, field)); break;
@@ -308,7 +340,8 @@ static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,
 			cells[k] = b;
 		}
 		jm_table_add(&t, cells);
-		jm_table_color(&t, t.nrows - 1, PC_FRAG, frag_color(jm_num(p, "frag_ratio")));
+		jm_table_color(&t, t.nrows - 1, containers ? PC_FRAG + 1 : PC_FRAG,
+		               frag_color(jm_num(p, "frag_ratio")));
 	}
 	jm_table_print(&t, stdout, o->color);
 	jm_table_free(&t);
@@ -323,9 +356,9 @@ static json_t *ps_request(const struct jmctl_opts *o, const struct ps_opts *po)
 
 	if (!o->json)
 		json_object_set_new(req, "fields",
-		                    json_pack("[sssssssssss]", "pid", "uid", "user", "exe", "allocated",
-		                              "active", "mapped", "frag_ratio", "alloc_rate", "age",
-		                              po->key->field));
+		                    json_pack("[ssssssssssss]", "pid", "uid", "user", "exe", "container",
+		                              "allocated", "active", "mapped", "frag_ratio", "alloc_rate",
+		                              "age", po->key->field));
 	return req;
 }
 

@@ -25,10 +25,12 @@ static const char usage_text[] =
 	"usage: jmctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  ps [-s KEY] [-r] [-u USER] [-e EXE] [-d SECS [-n N]]\n"
+	"  ps [-s KEY] [-r] [-u USER] [-e EXE] [--container ID] [-d SECS [-n N]]\n"
 	"                              one line per process: pid, user, exe, allocated,\n"
-	"                              active, mapped, fragmentation, allocations/s, age;\n"
+	"                              active, mapped, fragmentation, allocations/s, age\n"
+	"                              (and its container when one has one);\n"
 	"                              -u/-e keep one user's or exe's (a glob) processes,\n"
+	"                              --container those of the container ID (a prefix),\n"
 	"                              -d prints a table every SECS seconds (N of them)\n"
 	"  stats PID [-s KEY] [-a]     one process: per-arena totals and the per-bin table\n"
 	"  top [-p PID] [-d SECS] [-s KEY] [-b] [-n N]\n"
@@ -68,7 +70,7 @@ static const char *usage_for(const char *cmd)
 		return "usage: jmctl [--socket PATH] [--json] COMMAND [ARGS]   (jmctl --help for more)\n";
 	if (strcmp(cmd, "ps") == 0)
 		return "usage: jmctl [--socket PATH] [--json] ps [-s KEY] [-r] [-u USER] [-e EXE] "
-		       "[-d SECS [-n N]]\n";
+		       "[--container ID] [-d SECS [-n N]]\n";
 	if (strcmp(cmd, "history") == 0)
 		return "usage: jmctl [--socket PATH] [--json] history [PID] [-n N]\n";
 	if (strcmp(cmd, "status") == 0)

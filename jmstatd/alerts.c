@@ -176,6 +176,8 @@ struct alert {
 	uint32_t uid;
 	char exe[JMSTAT_EXE_LEN];
 	char path[JMSTAT_PATH_LEN]; /* its executable file, resolved */
+	char container[65];      /* its container id, "" if none (labels.c) */
+	char pod[37];            /* its Kubernetes pod uid, "" if none */
 	uint32_t bin_size;       /* sparse_bin: the size class; 0 otherwise */
 	enum state state;
 	double started;          /* unix s: went pending (or straight to firing) */
@@ -201,7 +203,7 @@ struct alert {
 
 /* A command to run for an alert: waiting in the queue, then running. */
 struct job {
-	char *vars[28];          /* JMALLOC_ALERT_*=..., malloc'd */
+	char *vars[32];          /* JMALLOC_ALERT_*=..., malloc'd */
 	size_t nvars;
 	char *command;           /* /bin/sh -c COMMAND */
 	unsigned alert_id;
@@ -1103,6 +1105,8 @@ static void run_command(struct jmd_alerts *A, const struct alert *a, const char 
 	VAR("PID", "%d", (int)a->pid);
 	VAR("EXE", "%s", a->exe);
 	VAR("PATH", "%s", a->path);
+	VAR("CONTAINER", "%s", a->container);
+	VAR("POD", "%s", a->pod);
 	VAR("UID", "%u", a->uid);
 	VAR("BIN_SIZE", "%u", a->bin_size);
 	if (gethostname(host, sizeof(host)) != 0)
@@ -1189,8 +1193,11 @@ static void transition(struct jmd_alerts *A, struct alert *a, enum state s, cons
 		snprintf(top, sizeof(top), "; top site: %s",
 		         sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
 	}
-	alert_log(A, a->uid, "alert %u %s: pid %d (%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
-	          (int)a->pid, a->exe, bin, state_names[prev], state_names[s], a->message,
+	char ct[32] = "";
+	if (a->container[0])
+		snprintf(ct, sizeof(ct), ", container %.12s", a->container);
+	alert_log(A, a->uid, "alert %u %s: pid %d (%s%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
+	          (int)a->pid, a->exe, ct, bin, state_names[prev], state_names[s], a->message,
 	          why ? "; " : "", why ? why : "", top);
 	if (s == ST_RESOLVED || s == ST_INACTIVE)
 		hash_remove(A, a);
@@ -1220,6 +1227,8 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->uid = p->uid;
 	memcpy(a->exe, p->exe, sizeof(a->exe));
 	memcpy(a->path, p->path, sizeof(a->path));
+	memcpy(a->container, p->labels.container, sizeof(a->container));
+	memcpy(a->pod, p->labels.pod, sizeof(a->pod));
 	a->bin_size = bin;
 	a->state = ST_INACTIVE;
 	a->started = A->d->now;
@@ -1593,6 +1602,9 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "uid", json_integer(a->uid));
 		json_object_set_new(o, "exe", json_string(a->exe));
 		json_object_set_new(o, "path", json_string(a->path));
+		json_object_set_new(o, "container",
+		                    a->container[0] ? json_string(a->container) : json_null());
+		json_object_set_new(o, "pod", a->pod[0] ? json_string(a->pod) : json_null());
 		if (a->bin_size)
 			json_object_set_new(o, "bin_size", json_integer(a->bin_size));
 		json_object_set_new(o, "since", json_real(a->since));
@@ -1647,6 +1659,14 @@ void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t)
 		jmd_text_label(t, a->rule);
 		jmd_text_printf(t, ",pid=\"%d\",exe=", (int)a->pid);
 		jmd_text_label(t, a->exe);
+		if (a->container[0]) {
+			jmd_text_puts(t, ",container=");
+			jmd_text_label(t, a->container);
+		}
+		if (a->pod[0]) {
+			jmd_text_puts(t, ",pod=");
+			jmd_text_label(t, a->pod);
+		}
 		if (a->bin_size)
 			jmd_text_printf(t, ",size=\"%u\"", a->bin_size);
 		jmd_text_printf(t, "} %d\n", a->state == ST_FIRING ? 2 : 1);

@@ -117,6 +117,9 @@ static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 {
 	set(o, "pid", json_integer(p->pid));
 	set(o, "ns_pid", json_integer(p->ns_pid));
+	set(o, "cgroup", json_string(p->labels.cgroup));
+	set(o, "container", p->labels.container[0] ? json_string(p->labels.container) : json_null());
+	set(o, "pod", p->labels.pod[0] ? json_string(p->labels.pod) : json_null());
 	set(o, "uid", json_integer(p->uid));
 	set(o, "user", json_string(user_name(p->uid)));
 	set(o, "exe", json_string(p->exe));
@@ -433,13 +436,13 @@ static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
  * a request may ask for some of them only ("fields"): a client that shows
  * a table of a thousand processes parses half as much. */
 enum ps_field {
-	PF_PID, PF_NS_PID, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS,
+	PF_PID, PF_NS_PID, PF_CGROUP, PF_CONTAINER, PF_POD, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS,
 	PF_NARENAS,
 	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
 	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
 };
 static const char *const ps_field_names[PF_COUNT] = {
-	"pid", "ns_pid", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
+	"pid", "ns_pid", "cgroup", "container", "pod", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
 	"allocated", "active", "mapped", "dirty", "small_wasted", "frag_bytes",
 	"frag_ratio", "alloc_rate", "free_rate",
 };
@@ -453,7 +456,8 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 	char sep = '{';
 	for (unsigned f = 0; f < PF_COUNT; f++) {
 		const char *str = f == PF_USER ? user_name(p->uid) : f == PF_EXE ? p->exe :
-		                  f == PF_PATH ? p->path : NULL;
+		                  f == PF_PATH ? p->path : f == PF_CONTAINER ? p->labels.container :
+		                  f == PF_POD ? p->labels.pod : NULL;
 		if (!(mask & (1u << f)) || (str && !utf8_valid(str)))
 			continue;       /* json_string() refuses what is not UTF-8 */
 		put(t, &sep, 1);
@@ -464,6 +468,14 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 		switch ((enum ps_field)f) {
 		case PF_PID: put_int(t, p->pid); break;
 		case PF_NS_PID: put_int(t, p->ns_pid); break;
+		case PF_CGROUP: put_str(t, p->labels.cgroup); break;
+		case PF_CONTAINER:
+		case PF_POD:
+			if (str[0])
+				put_str(t, str);
+			else
+				PUT(t, "null");
+			break;
 		case PF_UID: put_int(t, p->uid); break;
 		case PF_USER:
 		case PF_EXE:

@@ -164,11 +164,19 @@ struct jmd_ring {
 
 /* ------------------------------------------------------------ processes */
 
+/* Where a process runs, from its cgroup (labels.c); empty: not known. */
+struct jmd_labels {
+	char cgroup[256];        /* its cgroup path (v2, else the first v1) */
+	char container[65];      /* container id: 64 hex digits */
+	char pod[37];            /* Kubernetes pod uid */
+};
+
 struct jmd_proc {
 	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
 	pid_t ns_pid;            /* the pid in its own namespace (= pid in ours) */
 	uint64_t pidns;          /* the inode of its pid namespace (0: unknown) */
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
+	struct jmd_labels labels; /* read when it became live */
 	uint32_t uid;
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */
@@ -400,6 +408,9 @@ void jmd_entries_free(struct jmd *d);
 void jmd_dirs_start(struct jmd *d);           /* the other --stats-dir */
 void jmd_dirs_scan(struct jmd *d);            /* rescan them; walk the mount namespaces */
 void jmd_dirs_stop(struct jmd *d);
+
+/* ------------------------------------------------------------ labels.c */
+void jmd_labels_read(pid_t host, struct jmd_labels *l);
 
 /* ------------------------------------------------------------ census.c */
 int jmd_census_init(struct jmd *d);

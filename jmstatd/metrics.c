@@ -341,10 +341,13 @@ void jmd_metrics_tick(struct jmd *d)
 
 /* ------------------------------------------------------------ rendering */
 
-/* Each process's {pid="...",exe="..."}, rendered once per page. */
+/* Each process's {pid="...",exe="..."}, rendered once per page, with
+ * container="ID" and pod="UID" for a process in a container (from its
+ * cgroup, labels.c): they add no series, one process being one already,
+ * and the per-exe series do not carry them. */
 struct proc_row {
 	const struct jmd_proc *p;
-	char labels[32 + 2 * JMSTAT_EXE_LEN];
+	char labels[32 + 2 * JMSTAT_EXE_LEN + 128];
 };
 
 static int by_pid(const void *a, const void *b)
@@ -567,7 +570,15 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 			exe[k++] = *c;
 		}
 		exe[k] = '\0';
-		snprintf(r->labels, sizeof(r->labels), "{pid=\"%d\",exe=\"%s\"}", (int)p->pid, exe);
+		int len = snprintf(r->labels, sizeof(r->labels), "{pid=\"%d\",exe=\"%s\"", (int)p->pid, exe);
+		if (p->labels.container[0] && len > 0 && (size_t)len < sizeof(r->labels))
+			len += snprintf(r->labels + len, sizeof(r->labels) - (size_t)len,
+			                ",container=\"%s\"", p->labels.container);
+		if (p->labels.pod[0] && len > 0 && (size_t)len < sizeof(r->labels))
+			len += snprintf(r->labels + len, sizeof(r->labels) - (size_t)len, ",pod=\"%s\"",
+			                p->labels.pod);
+		if (len > 0 && (size_t)len < sizeof(r->labels) - 1)
+			snprintf(r->labels + len, sizeof(r->labels) - (size_t)len, "}");
 	}
 	qsort(v, n, sizeof(*v), by_pid);
 
@@ -623,6 +634,18 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		jmd_text_label(t, v[i].p->exe);
 		jmd_text_puts(t, ",path=");
 		jmd_text_label(t, v[i].p->path);
+		if (v[i].p->labels.container[0]) {
+			jmd_text_puts(t, ",container=");
+			jmd_text_label(t, v[i].p->labels.container);
+		}
+		if (v[i].p->labels.pod[0]) {
+			jmd_text_puts(t, ",pod=");
+			jmd_text_label(t, v[i].p->labels.pod);
+		}
+		if (v[i].p->labels.cgroup[0]) {
+			jmd_text_puts(t, ",cgroup=");
+			jmd_text_label(t, v[i].p->labels.cgroup);
+		}
 		jmd_text_puts(t, "} 1\n");
 	}
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {

@@ -392,6 +392,7 @@ static struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const st
 		return NULL;
 	}
 	p->pid = host;
+	jmd_labels_read(host, &p->labels);
 	p->ns_pid = (pid_t)s->hdr.pid;
 	p->created_ns = s->hdr.update_ns;
 	p->pidns = s->hdr.pidns;

@@ -192,7 +192,7 @@ class Container(Holder):
     directory to move it into first. Its pid in the container is 1;
     host_pid is its pid on the host."""
 
-    def __init__(self, private=False, cgroup=None, env_extra=None):
+    def __init__(self, private=False, cgroup=None, env_extra=None, program=None):
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         env["JM_CT_PRELOAD"] = os.environ["JMALLOC_LIB"]
@@ -208,18 +208,25 @@ class Container(Holder):
             script += 'mount -t tmpfs -o mode=1777 jmtest "%s" || exit 1; ' % STATS_DIR
         # Only the program is preloaded, as in a container whose runtime
         # mounted /dev/shm before starting it.
-        script += 'LD_PRELOAD="$JM_CT_PRELOAD" exec "%s"' % os.path.join(os.environ["JM_HELPERS"],
-                                                                        "daemon_holder")
-        self.p = subprocess.Popen(UNSHARE + ["sh", "-c", script], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, env=env)
+        script += 'LD_PRELOAD="$JM_CT_PRELOAD" exec "$@"'
+        program = program or [os.path.join(os.environ["JM_HELPERS"], "daemon_holder")]
+        self.p = subprocess.Popen(UNSHARE + ["sh", "-c", script, "sh"] + program,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         line = self.p.stdout.readline().decode().split()
-        check(len(line) == 2 and line[0] == "ready", "daemon_holder in a container did not start: %r" % line)
+        check(len(line) == 2 and line[0] == "ready", "%s in a container did not start: %r"
+              % (program[-1], line))
         self.pid = int(line[1])
-        check(self.pid == 1, "daemon_holder is pid %d in its container, not 1" % self.pid)
+        check(self.pid == 1, "%s is pid %d in its container, not 1" % (program[-1], self.pid))
         self.host_pid = host_child(self.p.pid)
         with open("/proc/%d/stat" % self.host_pid) as f:
             self.start = int(f.read().rsplit(")", 1)[1].split()[19])
         self.pidns = os.stat("/proc/%d/ns/pid" % self.host_pid).st_ino
+
+    def ask(self, line):
+        """One command line; its answer."""
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+        return self.p.stdout.readline().decode().strip()
 
     def segment(self):
         """Its file as the host reaches it (a private one: through its root)."""

@@ -38,6 +38,8 @@ def jreal(v):
 
 def dump(x):
     """json_dumps(x, JSON_COMPACT | JSON_REAL_PRECISION(15)) of jansson."""
+    if x is None:
+        return "null"
     if isinstance(x, bool):
         return "true" if x else "false"
     if isinstance(x, int):
@@ -67,6 +69,8 @@ def same_as_subscribe():
         for k, v in o.items():
             if k in reals:
                 check(isinstance(v, float), "%s %r is not a real" % (k, v))
+            elif k in ("cgroup", "container", "pod"):
+                check(v is None or isinstance(v, str), "%s %r is not a string or null" % (k, v))
             elif k not in ("ok", "host", "processes", "user", "exe", "path"):
                 check(isinstance(v, int) and not isinstance(v, bool), "%s %r is not an integer" % (k, v))
     cut = b.index(b',"bins":')
