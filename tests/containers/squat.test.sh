@@ -30,11 +30,15 @@ def squat_then_start(uid, gid, after=0):
     for attempt in range(5):
         with open("/proc/sys/kernel/ns_last_pid") as f:
             base = int(f.read())
-        if base < after:
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        if base < after or base + SPAN >= pid_max:
+            # (near pid_max the pids wrap: start low)
+            base = after if after + SPAN < pid_max else 1000
             with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-                f.write(str(after))
-            base = after
+                f.write(str(base))
         squats = [os.path.join(STATS_DIR, "jmalloc.%d.stats" % p) for p in range(base + 1, base + SPAN)]
+        squats = [s for s in squats if not os.path.lexists(s)]
         for s in squats:
             fd = os.open(s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             os.fchown(fd, uid, gid)
@@ -45,7 +49,8 @@ def squat_then_start(uid, gid, after=0):
             return h, squats
         h.exit()
         for s in squats:
-            os.unlink(s)
+            if os.path.lexists(s):
+                os.unlink(s)
     fail("pids moved too fast to predict")
 
 def files_of(pid):
@@ -70,7 +75,7 @@ check(files_of(h2.pid) == [h2.segment()], "more files than one for %d: %r" % (h2
 # (root's other empty files may now have the pids of root's processes:
 # those the daemon leaves, as a user's own files for its own processes.)
 for s in squats2:
-    if s != h2.segment():
+    if s != h2.segment() and os.path.lexists(s):
         os.unlink(s)
 
 
@@ -88,7 +93,15 @@ def up():
         return False
 wait_until(up, "jmstatd to answer")
 def squats():
-    return [f for f in glob.glob(os.path.join(STATS_DIR, "jmalloc.*stats")) if os.path.getsize(f) == 0]
+    """The empty files left (the daemon removes them meanwhile)."""
+    out = []
+    for f in glob.glob(os.path.join(STATS_DIR, "jmalloc.*stats")):
+        try:
+            if os.path.getsize(f) == 0:
+                out.append(f)
+        except FileNotFoundError:
+            pass
+    return out
 n = len(squats())
 check(n > 100, "only %d squat files" % n)
 wait_until(lambda: not squats(), "the squat files to be removed (%d left)" % len(squats()))
