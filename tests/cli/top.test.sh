@@ -126,11 +126,17 @@ for l in lines:
 EOF
 ok "top --json -n 2"
 
-# -p on a process that exits while watched: a message, exit 1.
-start_preloaded "$JM_HELPERS/demo_fragment" -s 64 -c 2000 -r 0 -t 1.5
+# -p on a process that exits while watched: a message, exit 1. The
+# process ends once top has drawn a frame of it (a process living a fixed
+# time could be gone before a loaded machine started top at all).
+start_preloaded "$JM_HELPERS/demo_fragment" -s 64 -c 2000 -r 0
 SHORT=$LAST_PID
 wait_seen "$SHORT"
-rc=0; "${J[@]}" top -b -p "$SHORT" -n 1000 -d 0.2 >short.txt 2>short.err || rc=$?
+"${J[@]}" top -b -p "$SHORT" -n 1000 -d 0.2 >short.txt 2>short.err &
+TOPPID=$!
+wait_line short.txt "^Process $SHORT (demo_fragment)"
+kill -TERM "$SHORT"
+rc=0; wait "$TOPPID" || rc=$?
 [ $rc -eq 1 ] || fail "top -p of an exiting process: exit $rc"
 grep -q "^jmctl: process $SHORT is gone: it exited, or jmstatd at $SOCK no longer sees it$" short.err ||
 	{ cat short.err; fail "no message when the watched process exited"; }
@@ -226,11 +232,18 @@ wait_pane 'bins in use, sorted by'
 ok "h: the keys, all of them within the width"
 
 "${T[@]}" resize-window -t top -x 90 -y 25 2>/dev/null || "${T[@]}" resize-pane -t top -x 90 -y 25
-for _ in $(seq 50); do
+# Until top has drawn a frame at the new size: its title on the first line
+# and its key line on the last. tmux cuts the old 40-line frame to 25 lines
+# at once, from the top when the cursor is low: that leaves the old key
+# line at the bottom and the title and sparkline cut off, which is not yet
+# top's answer to the resize.
+for _ in $(seq 100); do
 	"${T[@]}" capture-pane -p -t top >pane.txt
-	[ "$(wc -l <pane.txt)" -eq 25 ] && tail -n 1 pane.txt | grep -q 'q quit' && break
+	[ "$(wc -l <pane.txt)" -eq 25 ] && head -n 1 pane.txt | grep -q '^jmctl top - ' &&
+		tail -n 1 pane.txt | grep -q 'q quit' && break
 	sleep 0.1
 done
+head -n 1 pane.txt | grep -q '^jmctl top - ' || { cat pane.txt; fail "no title line after the resize"; }
 [ "$(wc -l <pane.txt)" -eq 25 ] || fail "pane not resized"
 tail -n 1 pane.txt | grep -q 'q quit' || { cat pane.txt; fail "key line not at the bottom after the resize"; }
 python3 -c '
