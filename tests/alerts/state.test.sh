@@ -85,6 +85,12 @@ def transitions(aid):
 
 f = Fragmenter()
 wait_until(lambda: f.pid in ps_pids(), "the fragmenter in ps")
+# The growth rules measure from the process's history samples: ps lists a
+# process as soon as its segment is found, which may be between two ticks,
+# before the tick that takes its first sample. Fragmenting before that
+# sample would leave no sample from before the growth, and no growth.
+wait_until(lambda: request({"cmd": "history", "pid": f.pid})["samples"],
+           "the fragmenter's first history sample")
 check(alerts(pid=f.pid) == [], "alerts before any fragmentation: %r" % alerts(pid=f.pid))
 
 # ---- fragmentation: pending first, firing once held for 1 s
