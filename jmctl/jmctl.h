@@ -13,9 +13,12 @@
  *   history.c   history [PID]: the samples the daemon keeps
  *   sites.c     sites PID: the sampled heap profile, symbolized by
  *               symbolize.c (maps, libdwfl) as the calling user
- *   top.c       top: the subscribe stream, the model of a frame (sorted
- *               bins or processes, host history), the plain-text frames of
- *               -b and the curses live view
+ *   top.c       top: the command line, the loop, the keys and the curses
+ *               live view (the terminal)
+ *   top_model.c top's model: the subscribe stream, the host history, a
+ *               frame as text (sorted bins or processes), the frames of -b
+ *   top_sites.c top's sites panel (the sites behind a bin); top.h joins
+ *               the three
  *
  * Functions that can fail return 0 or a negative errno-like code; the
  * message for the user is printed once, where the failure is understood,

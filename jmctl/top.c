@@ -1,14 +1,15 @@
 /*
- * top.c: `jmctl top`, the live view of per-bin usage.
+ * top.c: `jmctl top`, the live view of per-bin usage: the terminal.
  *
  * One connection: {"cmd":"history"} first (to draw the sparkline of the
  * last minutes at once), then {"cmd":"subscribe"}, after which jmstatd
- * sends one update per sample interval. The newest update is the model;
- * a frame is built from it as lines of text (build_frame), then either
- * printed (-b, or when stdout is not a terminal) or drawn with curses,
- * where the meters get their colours. A frame is drawn when an update
- * arrives and -d seconds have passed since the last one, and at once after
- * a key or a resize.
+ * sends one update per sample interval. The newest update is the model
+ * (top_model.c); a frame is built from it as lines of text
+ * (jm_top_build_frame), then either printed (-b, or when stdout is not a
+ * terminal) or drawn here with curses, where the meters get their colours.
+ * This file owns the terminal: the command line, the loop, the keys and
+ * the drawing. A frame is drawn when an update arrives and -d seconds have
+ * passed since the last one, and at once after a key or a resize.
  *
  * In both views one row is selected (the arrows move it, the table
  * scrolls to keep it in sight). In the process view, Enter opens the
@@ -45,15 +46,15 @@
  * allocated is the default there. */
 #define TOP_PROC_DEFAULT_KEY "allocated"
 
-volatile sig_atomic_t got_signal;
+volatile sig_atomic_t jm_top_signal;
 static bool curses_active;
 
 static void on_signal(int sig)
 {
-	got_signal = sig;
+	jm_top_signal = sig;
 }
 
-void restore_terminal(void)
+void jm_top_restore_terminal(void)
 {
 	if (curses_active) {
 		curses_active = false;
@@ -63,7 +64,7 @@ void restore_terminal(void)
 
 static const struct jm_sort_key *view_keys(const struct top *t)
 {
-	return t->view == VIEW_BINS ? top_bin_keys : jm_proc_sort_keys;
+	return t->view == VIEW_BINS ? jm_top_bin_keys : jm_proc_sort_keys;
 }
 
 static int nkeys(const struct jm_sort_key *k)
@@ -150,7 +151,7 @@ static void draw_curses(struct top *t, struct frame *f)
 	bool color = has_colors() && t->o->color;
 	int *sel = t->view == VIEW_BINS ? &t->sel : &t->psel;
 
-	build_frame(t, f, cols, true);
+	jm_top_build_frame(t, f, cols, true);
 	erase();
 	head = f->first_row;
 	/* The rows that fit below the header, leaving the last lines for keys. */
@@ -287,7 +288,7 @@ static int handle_key(struct top *t, int ch)
 			json_decref(t->sites);
 			t->sites = NULL;
 		} else if (t->selected_size > 0) {
-			load_sites(t);
+			jm_top_load_sites(t);
 		}
 		break;
 	case 'w': set_key(t, "wasted"); break;
@@ -338,7 +339,7 @@ static int open_process(struct top *t, long pid)
 	t->view = pid ? VIEW_BINS : VIEW_PROCS;
 	t->sel = 0;
 	t->scroll = 0;
-	err = stream_start(t);
+	err = jm_top_stream_start(t);
 	fflush(stderr);
 	if (saved >= 0) {
 		dup2(saved, STDERR_FILENO);
@@ -348,7 +349,7 @@ static int open_process(struct top *t, long pid)
 		char buf[1024];
 		size_t got;
 
-		restore_terminal();
+		jm_top_restore_terminal();
 		if (errs) {
 			rewind(errs);
 			while ((got = fread(buf, 1, sizeof(buf), errs)) > 0)
@@ -443,18 +444,18 @@ static int parse_top(struct top *t, int argc, char **argv)
 	if (optind < argc)
 		return jm_usage_error("top", "unexpected argument '%s'", argv[optind]);
 	if (sortname) {
-		const struct jm_sort_key *k = jm_sort_find(top_bin_keys, sortname);
+		const struct jm_sort_key *k = jm_sort_find(jm_top_bin_keys, sortname);
 
 		if (k) {
 			t->view = VIEW_BINS;
-			t->key[VIEW_BINS] = (int)(k - top_bin_keys);
+			t->key[VIEW_BINS] = (int)(k - jm_top_bin_keys);
 		} else if ((k = jm_sort_find(jm_proc_sort_keys, sortname))) {
 			t->view = VIEW_PROCS;
 			t->key[VIEW_PROCS] = (int)(k - jm_proc_sort_keys);
 		} else {
 			size_t off;
 
-			jm_sort_names(names, sizeof(names), top_bin_keys);
+			jm_sort_names(names, sizeof(names), jm_top_bin_keys);
 			off = strlen(names);
 			snprintf(names + off, sizeof(names) - off, "; processes: ");
 			off = strlen(names);
@@ -492,10 +493,10 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	atexit(restore_terminal);
+	atexit(jm_top_restore_terminal);
 
-	err = stream_start(t);
-	if (err || got_signal)
+	err = jm_top_stream_start(t);
+	if (err || jm_top_signal)
 		goto out;
 	if (!t->batch && !o->json) {
 		err = start_curses(t);
@@ -509,7 +510,7 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
 		bool redraw = false;
-		double now = mono_s();
+		double now = jm_top_now();
 
 		/* An update drawn when -d seconds (less half an interval, for the
 		 * jitter of the stream) have passed since the last frame. */
@@ -523,18 +524,18 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 			} else if (t->curses_on) {
 				draw_curses(t, &f);
 			} else {
-				print_batch(t, &f, term_width());
+				jm_top_print_batch(t, &f, term_width());
 			}
 			if (t->nframes && drawn >= t->nframes)
 				break;
 		}
 		int r = poll(pfd, t->curses_on ? 2 : 1, t->curses_on ? 1000 : -1);
 
-		if (got_signal)
+		if (jm_top_signal)
 			break;
 		if (r < 0 && errno != EINTR) {
 			err = -errno;
-			restore_terminal();
+			jm_top_restore_terminal();
 			fprintf(stderr, "jmctl: poll: %s\n", strerror(errno));
 			break;
 		}
@@ -548,7 +549,7 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 				}
 				if (err)
 					break;
-				err = take_update(t);
+				err = jm_top_take_update(t);
 				if (err)
 					break;
 			}
@@ -562,7 +563,7 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 				continue;
 			}
 			if (err) {
-				restore_terminal();
+				jm_top_restore_terminal();
 				if (err == -EPIPE || err == -ECONNRESET)
 					fprintf(stderr, "jmctl: %s: jmstatd closed the connection "
 					        "(did it stop? check its log, or `systemctl status jmstatd`)\n",
@@ -590,16 +591,16 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 				redraw = true;
 			}
 			/* Redraw for a key or a resize, and to show a stale stream. */
-			if (redraw || mono_s() - t->last_arrival > 3 * t->c.interval_ms / 1000.0 + 1)
+			if (redraw || jm_top_now() - t->last_arrival > 3 * t->c.interval_ms / 1000.0 + 1)
 				draw_curses(t, &f);
 		}
 	}
 quit:
-	restore_terminal();
-	if (got_signal && got_signal != SIGINT && got_signal != SIGTERM && got_signal != SIGHUP)
+	jm_top_restore_terminal();
+	if (jm_top_signal && jm_top_signal != SIGINT && jm_top_signal != SIGTERM && jm_top_signal != SIGHUP)
 		err = -EINTR;
 out:
-	restore_terminal();
+	jm_top_restore_terminal();
 	if (t->c.fd >= 0)
 		jm_client_close(&t->c);
 	json_decref(t->last);

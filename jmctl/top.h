@@ -82,21 +82,21 @@ struct top {
 };
 
 /* top_model.c */
-extern const struct jm_sort_key top_bin_keys[];
-double mono_s(void);
-struct line *frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
+extern const struct jm_sort_key jm_top_bin_keys[];
+double jm_top_now(void);
+struct line *jm_top_frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void build_frame(struct top *t, struct frame *f, int width, bool wrap);
-void print_batch(struct top *t, struct frame *f, int width);
-int take_update(struct top *t);
-int stream_start(struct top *t);
+void jm_top_build_frame(struct top *t, struct frame *f, int width, bool wrap);
+void jm_top_print_batch(struct top *t, struct frame *f, int width);
+int jm_top_take_update(struct top *t);
+int jm_top_stream_start(struct top *t);
 
 /* top_sites.c */
-void add_sites(struct top *t, struct frame *f);
-void load_sites(struct top *t);
+void jm_top_add_sites(struct top *t, struct frame *f);
+void jm_top_load_sites(struct top *t);
 
 /* top.c */
-extern volatile sig_atomic_t got_signal;
-void restore_terminal(void);
+extern volatile sig_atomic_t jm_top_signal;
+void jm_top_restore_terminal(void);
 
 #endif

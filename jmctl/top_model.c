@@ -7,7 +7,7 @@
  * a frame built from them as lines of text: the header, the totals, the
  * sparkline, the bins or processes sorted by the view's key and filtered
  * by `/`, with where each meter sits so that the terminal can colour it.
- * -b prints the frame as is (print_batch); nothing here draws with curses.
+ * -b prints the frame as is (jm_top_print_batch); nothing here draws with curses.
  */
 #include "top.h"
 
@@ -18,7 +18,7 @@
 #include <time.h>
 
 /* Bin sort keys of the live view (`inuse` is regions held by the program). */
-const struct jm_sort_key top_bin_keys[] = {
+const struct jm_sort_key jm_top_bin_keys[] = {
 	{ "wasted", "wasted_bytes", false, true },
 	{ "util",   "util",         false, false },
 	{ "size",   "size",         false, false },
@@ -29,7 +29,7 @@ const struct jm_sort_key top_bin_keys[] = {
 };
 
 
-double mono_s(void)
+double jm_top_now(void)
 {
 	struct timespec ts;
 
@@ -107,7 +107,7 @@ static double hist_columns(const struct top *t, int cols, double *va, double *vb
 
 /* ---------------------------------------------------------------- frame */
 
-struct line *frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
+struct line *jm_top_frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	struct line *l;
@@ -117,7 +117,7 @@ struct line *frame_add(struct frame *f, enum line_kind kind, const char *fmt, ..
 		struct line *nl = realloc(f->lines, sizeof(*nl) * (size_t)ncap);
 
 		if (!nl) {
-			restore_terminal();
+			jm_top_restore_terminal();
 			fputs("jmctl: out of memory\n", stderr);
 			exit(JMCTL_EXIT_ERROR);
 		}
@@ -175,12 +175,12 @@ static void add_spark(struct top *t, struct frame *f, int width)
 	int newest = (t->hhead + t->hn - 1) % HIST_MAX;
 
 	jm_sparkline(spark, ssize, va, cols, max, t->o->utf8);
-	frame_add(f, LINE_SPARK, "allocated  %s  %s", spark,
+	jm_top_frame_add(f, LINE_SPARK, "allocated  %s  %s", spark,
 	          jm_fmt_bytes(v, sizeof(v), t->hn ? t->halloc[newest] : 0));
 	jm_sparkline(spark, ssize, vb, cols, max, t->o->utf8);
-	frame_add(f, LINE_SPARK, "active     %s  %s", spark,
+	jm_top_frame_add(f, LINE_SPARK, "active     %s  %s", spark,
 	          jm_fmt_bytes(v, sizeof(v), t->hn ? t->hactive[newest] : 0));
-	frame_add(f, LINE_PLAIN, "           last %s, scale 0 to %s", jm_fmt_age(age, sizeof(age), shown),
+	jm_top_frame_add(f, LINE_PLAIN, "           last %s, scale 0 to %s", jm_fmt_age(age, sizeof(age), shown),
 	          jm_fmt_bytes(m, sizeof(m), max));
 	free(va);
 	free(spark);
@@ -218,13 +218,13 @@ static void add_totals(struct frame *f, const char *label, const json_t *h, bool
 		int fl = (int)strlen(fields[i]);
 
 		if (len > 0 && wrap > 0 && len + 2 + fl > wrap) {
-			frame_add(f, LINE_BOLD, "%s", line);
+			jm_top_frame_add(f, LINE_BOLD, "%s", line);
 			len = snprintf(line, sizeof(line), "%*s%s", indent, "", fields[i]);
 			continue;
 		}
 		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s", len ? "  " : "", fields[i]);
 	}
-	frame_add(f, LINE_BOLD, "%s", line);
+	jm_top_frame_add(f, LINE_BOLD, "%s", line);
 }
 
 static int meter_width(int width, int fixed)
@@ -246,7 +246,7 @@ static bool bin_idle(const json_t *b)
 
 static void add_bins(struct top *t, struct frame *f, int width)
 {
-	const struct jm_sort_key *k = &top_bin_keys[t->key[VIEW_BINS]];
+	const struct jm_sort_key *k = &jm_top_bin_keys[t->key[VIEW_BINS]];
 	size_t n, shown = 0;
 	json_t **bins = jm_array_items(json_object_get(t->last, "bins"), &n);
 	int mw = meter_width(width, 6 + 2 + 8 + 2 + 6 + 2 + 2 + 10 + 2 + 8);
@@ -254,7 +254,7 @@ static void add_bins(struct top *t, struct frame *f, int width)
 
 	jm_sort_json(bins, n, k, "size", t->reverse);
 	t->selected_size = 0;
-	frame_add(f, LINE_TITLE, "%6s  %8s  %6s  %-*s  %10s  %8s",
+	jm_top_frame_add(f, LINE_TITLE, "%6s  %8s  %6s  %-*s  %10s  %8s",
 	          "SIZE", "INUSE", "RUNS", mw + 2, "UTIL", "WASTED", "ALLOC/S");
 	f->first_row = f->n;
 	for (size_t i = 0; i < n; i++) {
@@ -268,7 +268,7 @@ static void add_bins(struct top *t, struct frame *f, int width)
 		double util = jm_num(b, "curruns") > 0 ? jm_num(b, "util") : -1.0;
 
 		jm_meter(meter, sizeof(meter), util, mw);
-		l = frame_add(f, LINE_PLAIN, "%6lld  %8s  %6s  %s  %10s  %8s",
+		l = jm_top_frame_add(f, LINE_PLAIN, "%6lld  %8s  %6s  %s  %10s  %8s",
 		              jm_int(b, "size"),
 		              jm_fmt_count(in, sizeof(in), jm_num(b, "inuse")),
 		              jm_fmt_count(ru, sizeof(ru), jm_num(b, "curruns")),
@@ -287,9 +287,9 @@ static void add_bins(struct top *t, struct frame *f, int width)
 	if (t->sel >= (int)shown)
 		t->sel = shown ? (int)shown - 1 : 0;
 	if (shown == 0)
-		frame_add(f, LINE_PLAIN, "(no bin in use%s)", t->pid ? " in this process" : "");
+		jm_top_frame_add(f, LINE_PLAIN, "(no bin in use%s)", t->pid ? " in this process" : "");
 	else
-		frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
+		jm_top_frame_add(f, LINE_PLAIN, "%zu of %zu bins in use, sorted by %s%s", shown, n, k->name,
 		          t->reverse ? " (reversed)" : "");
 	free(bins);
 }
@@ -322,7 +322,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 
 	jm_sort_json(procs, n, k, "pid", t->reverse);
 	t->selected_pid = 0;
-	frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %10s  %-*s  %6s  %10s  %8s%s",
+	jm_top_frame_add(f, LINE_TITLE, "%7s  %-8s  %-16s  %10s  %10s  %10s  %-*s  %6s  %10s  %8s%s",
 	          "PID", "USER", "EXE", "ALLOCATED", "ACTIVE", "MAPPED", mw + 2, "UTIL", "FRAG",
 	          "WASTED", "ALLOC/S", dirty ? "       DIRTY" : age ? "       AGE" : "");
 	f->first_row = f->n;
@@ -340,7 +340,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 		else if (age)
 			snprintf(extra, sizeof(extra), "  %8s", jm_fmt_age(ex, sizeof(ex), jm_num(p, "age")));
 		jm_meter(meter, sizeof(meter), util, mw);
-		l = frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s%s",
+		l = jm_top_frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s%s",
 		              jm_int(p, "pid"), jm_safe(user, sizeof(user), jm_str(p, "user")),
 		              jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
 		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
@@ -362,24 +362,24 @@ static void add_procs(struct top *t, struct frame *f, int width)
 	if (t->psel >= (int)shown)
 		t->psel = shown ? (int)shown - 1 : 0;
 	if (n == 0)
-		frame_add(f, LINE_PLAIN, "(no process runs with jmalloc%s)",
+		jm_top_frame_add(f, LINE_PLAIN, "(no process runs with jmalloc%s)",
 		          t->pid ? "" : ", or none of yours");
 	if (t->filter[0])
-		frame_add(f, LINE_PLAIN, "%zu of %zu process%s matching '%s', sorted by %s%s", shown, n,
+		jm_top_frame_add(f, LINE_PLAIN, "%zu of %zu process%s matching '%s', sorted by %s%s", shown, n,
 		          n == 1 ? "" : "es", t->filter, k->name, t->reverse ? " (reversed)" : "");
 	else
-		frame_add(f, LINE_PLAIN, "%zu process%s, sorted by %s%s", n, n == 1 ? "" : "es",
+		jm_top_frame_add(f, LINE_PLAIN, "%zu process%s, sorted by %s%s", n, n == 1 ? "" : "es",
 		          k->name, t->reverse ? " (reversed)" : "");
 	free(procs);
 }
 
-void build_frame(struct top *t, struct frame *f, int width, bool wrap)
+void jm_top_build_frame(struct top *t, struct frame *f, int width, bool wrap)
 {
 	char clock[32] = "--:--:--", stale[64] = "";
 	time_t sec = (time_t)t->last_time;
 	struct tm tm;
 	json_t *proc = t->pid ? find_proc(t->last, t->pid) : NULL;
-	double since = mono_s() - t->last_arrival;
+	double since = jm_top_now() - t->last_arrival;
 	double interval = t->c.interval_ms / 1000.0;
 
 	f->n = 0;
@@ -389,7 +389,7 @@ void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	if (since > 3 * interval + 1)
 		snprintf(stale, sizeof(stale), "  (no update for %.0fs)", since);
-	frame_add(f, LINE_BOLD, "jmctl top - %s%s  every %gs  %s view%s", clock, stale,
+	jm_top_frame_add(f, LINE_BOLD, "jmctl top - %s%s  every %gs  %s view%s", clock, stale,
 	          t->delay_s, t->view == VIEW_BINS ? "bins" : "process",
 	          t->pid ? (t->opened ? " (Esc: all processes)" : "") : " (all processes)");
 	add_totals(f, "Host:", json_object_get(t->last, "host"), true, wrap ? width : 0);
@@ -397,26 +397,26 @@ void build_frame(struct top *t, struct frame *f, int width, bool wrap)
 		if (proc)
 			add_totals(f, "Process", proc, false, wrap ? width : 0);
 		else
-			frame_add(f, LINE_BOLD, "Process %ld: not seen in this update", t->pid);
+			jm_top_frame_add(f, LINE_BOLD, "Process %ld: not seen in this update", t->pid);
 	}
 	add_spark(t, f, width);
 	if (t->note[0])
-		frame_add(f, LINE_BOLD, "%s", t->note);
+		jm_top_frame_add(f, LINE_BOLD, "%s", t->note);
 	else
-		frame_add(f, LINE_PLAIN, "%s", "");
+		jm_top_frame_add(f, LINE_PLAIN, "%s", "");
 	if (t->view == VIEW_BINS) {
 		add_bins(t, f, width);
 		if (t->sites)
-			add_sites(t, f);
+			jm_top_add_sites(t, f);
 	} else
 		add_procs(t, f, width);
 }
 
 /* ------------------------------------------------------------- output */
 
-void print_batch(struct top *t, struct frame *f, int width)
+void jm_top_print_batch(struct top *t, struct frame *f, int width)
 {
-	build_frame(t, f, width, false);
+	jm_top_build_frame(t, f, width, false);
 	for (int i = 0; i < f->n; i++) {
 		char *s = f->lines[i].text;
 		size_t len = strlen(s);
@@ -432,7 +432,7 @@ void print_batch(struct top *t, struct frame *f, int width)
 /* -------------------------------------------------------------- stream */
 
 /* Takes one update line: returns 0, or -EPROTO after printing why. */
-int take_update(struct top *t)
+int jm_top_take_update(struct top *t)
 {
 	json_t *u = json_loads(t->c.line, 0, NULL), *src;
 
@@ -446,7 +446,7 @@ int take_update(struct top *t)
 	if (!u || !json_is_object(u) || !json_is_true(json_object_get(u, "ok"))) {
 		/* The message must reach a restored terminal, not the curses screen. */
 		json_decref(u);
-		restore_terminal();
+		jm_top_restore_terminal();
 		u = jm_client_parse(&t->c);
 		if (!u)
 			return -EPROTO;
@@ -472,7 +472,7 @@ int take_update(struct top *t)
 	free(t->last_raw);
 	t->last_raw = strdup(t->c.line);
 	t->last_time = jm_num(u, "time");
-	t->last_arrival = mono_s();
+	t->last_arrival = jm_top_now();
 	t->fresh = true;
 	src = t->pid ? find_proc(u, t->pid) : json_object_get(u, "host");
 	if (src)
@@ -495,7 +495,7 @@ static int load_history(struct top *t)
 	if (!err)
 		do
 			err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
-		while (err == -EINTR && !got_signal);
+		while (err == -EINTR && !jm_top_signal);
 	if (err) {
 		jm_client_report(&t->c, err, "'history'");
 		return err;
@@ -509,7 +509,7 @@ static int load_history(struct top *t)
 
 /* The stream of t->pid (0: every process) on a new connection: the
  * history for the sparkline, the subscription, its first update. */
-int stream_start(struct top *t)
+int jm_top_stream_start(struct top *t)
 {
 	json_t *req;
 	int err = jm_client_open(&t->c, t->o->socket);
@@ -533,12 +533,12 @@ int stream_start(struct top *t)
 	/* The first update comes at once: a daemon that stays silent is stuck. */
 	do
 		err = jm_client_read_line(&t->c, JMCTL_REPLY_TIMEOUT_MS);
-	while (err == -EINTR && !got_signal);
-	if (got_signal)
+	while (err == -EINTR && !jm_top_signal);
+	if (jm_top_signal)
 		return 0;
 	if (err) {
 		jm_client_report(&t->c, err, "'subscribe'");
 		return err;
 	}
-	return take_update(t);
+	return jm_top_take_update(t);
 }

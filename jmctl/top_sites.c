@@ -4,8 +4,8 @@
  * Enter on a bin asks jmstatd for the stats of the processes wasting the
  * most in that size class and for their sampled sites (symbolized as the
  * calling user), and ranks the sites by the share of their process's
- * waste in the class that their live bytes there hold (load_sites); the
- * frame then shows them below the table (add_sites).
+ * waste in the class that their live bytes there hold (jm_top_load_sites); the
+ * frame then shows them below the table (jm_top_add_sites).
  */
 #include "top.h"
 
@@ -21,17 +21,17 @@
 #define SITES_MIN_FRAMES 4
 #define SITES_MAX_FRAMES 16
 
-void add_sites(struct top *t, struct frame *f)
+void jm_top_add_sites(struct top *t, struct frame *f)
 {
 	char a[24], b[24], c[24], text[LINE_MAX_BYTES - 16], other[LINE_MAX_BYTES - 16];
 	json_t *e, *e2;
 	size_t i, i2;
 
-	frame_add(f, LINE_PLAIN, "%s", "");
-	frame_add(f, LINE_BOLD, "Sites behind the %lld-byte bin, by the bytes they keep wasted in it "
+	jm_top_frame_add(f, LINE_PLAIN, "%s", "");
+	jm_top_frame_add(f, LINE_BOLD, "Sites behind the %lld-byte bin, by the bytes they keep wasted in it "
 	          "(estimated; Enter closes)", t->sites_size);
 	if (t->sites_note[0])
-		frame_add(f, LINE_PLAIN, "  %s", t->sites_note);
+		jm_top_frame_add(f, LINE_PLAIN, "  %s", t->sites_note);
 	json_array_foreach(t->sites, i, e) {
 		json_t *frames = json_object_get(json_object_get(e, "site"), "frames"), *fr;
 		size_t j, nframes = json_array_size(frames), need = SITES_MIN_FRAMES;
@@ -54,18 +54,18 @@ void add_sites(struct top *t, struct frame *f)
 		}
 		if (need > SITES_MAX_FRAMES)
 			need = SITES_MAX_FRAMES;
-		frame_add(f, LINE_PLAIN, "  %s wasted, %s live in this bin (%s in all)  pid %lld (%.32s)",
+		jm_top_frame_add(f, LINE_PLAIN, "  %s wasted, %s live in this bin (%s in all)  pid %lld (%.32s)",
 		          jm_fmt_bytes(a, sizeof a, jm_num(e, "wasted")),
 		          jm_fmt_bytes(b, sizeof b, jm_num(e, "bytes")),
 		          jm_fmt_bytes(c, sizeof c, jm_num(json_object_get(e, "site"), "live_bytes")),
 		          jm_int(e, "pid"), jm_str(e, "exe"));
 		json_array_foreach(frames, j, fr) {
 			if (j == need) {
-				frame_add(f, LINE_PLAIN, "      ... %zu more", nframes - j);
+				jm_top_frame_add(f, LINE_PLAIN, "      ... %zu more", nframes - j);
 				break;
 			}
 			jm_frame_text(text, sizeof text, fr);
-			frame_add(f, LINE_PLAIN, "      %s", text);
+			jm_top_frame_add(f, LINE_PLAIN, "      %s", text);
 		}
 	}
 }
@@ -103,7 +103,7 @@ static int by_share_wasted(const void *pa, const void *pb)
 #define SITES_CANDIDATES 16
 #define SITES_PROCS 8
 #define SITES_SHOWN 5
-void load_sites(struct top *t)
+void jm_top_load_sites(struct top *t)
 {
 	json_t *procs = json_object_get(t->last, "processes");
 	json_t **v, *all = json_array();
