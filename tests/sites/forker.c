@@ -5,9 +5,9 @@
  *   forker NFORKS NTHREADS
  *
  * NTHREADS threads allocate and free all the time (churn), while the main
- * thread forks NFORKS children one after the other; each child allocates
- * and frees a little, from the forking thread and from a thread of its own,
- * and exits 0. A fork taken while another thread holds an allocator or
+ * thread forks NFORKS children, up to MAX_CHILDREN of them alive at once;
+ * each child allocates and frees a little, from the forking thread and from
+ * a thread of its own, and exits 0. A fork taken while another thread holds an allocator or
  * profiler lock, or while the unwinder holds its own, would leave the child
  * deadlocked: every child has an alarm that kills it, and the parent fails
  * on any child that did not exit 0. Then the threads keep a known amount
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define RING 512
+#define MAX_CHILDREN 8   /* children alive at once */
 
 static volatile int stop;
 static void *kept[64][4096];
@@ -108,20 +109,52 @@ static void child(int n)
 	exit(0);
 }
 
+/* Reaps one child; 0 when it exited 0. */
+static int reap(const pid_t *pids, int nforks)
+{
+	int status, i;
+	pid_t pid = waitpid(-1, &status, 0);
+
+	if (pid < 0) {
+		perror("waitpid");
+		return 1;
+	}
+	for (i = 0; i < nforks && pids[i] != pid; i++)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		printf("child %d (pid %d) ended with status 0x%x%s\n", i, (int)pid, status,
+		       WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (deadlocked)" : "");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int nforks = argc > 1 ? atoi(argv[1]) : 1000;
 	int nthreads = argc > 2 ? atoi(argv[2]) : 4;
+	int running = 0;
 	pthread_t th[64];
+	pid_t *pids;
 
-	if (nthreads < 1 || nthreads > 64)
+	if (nthreads < 1 || nthreads > 64 || nforks < 0)
 		return 2;
+	pids = calloc((size_t)nforks + 1, sizeof(*pids));
+	if (!pids)
+		return 1;
 	alarm(200);
 	for (int t = 0; t < nthreads; t++)
 		if (pthread_create(&th[t], NULL, worker, (void *)(uintptr_t)t) != 0)
 			return 1;
 	for (int i = 0; i < nforks; i++) {
-		int status;
+		/* MAX_CHILDREN at a time: the next fork does not wait for a
+		 * child to be scheduled, run and exit (one at a time, that
+		 * wait was most of the run on a loaded machine). */
+		if (running == MAX_CHILDREN) {
+			if (reap(pids, nforks))
+				return 1;
+			running--;
+		}
 		pid_t pid = fork();
 
 		if (pid < 0) {
@@ -130,16 +163,12 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0)
 			child(i);
-		if (waitpid(pid, &status, 0) != pid) {
-			perror("waitpid");
-			return 1;
-		}
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			printf("child %d (pid %d) ended with status 0x%x%s\n", i, (int)pid, status,
-			       WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (deadlocked)" : "");
-			return 1;
-		}
+		pids[i] = pid;
+		running++;
 	}
+	for (; running > 0; running--)
+		if (reap(pids, nforks))
+			return 1;
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(th[t], NULL);
