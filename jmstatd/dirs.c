@@ -19,6 +19,13 @@
  * namespaces that reached a directory, the directory is dropped with its
  * entries: their writers are gone with the namespace.
  *
+ * A container owns its file system: its stats directory, or a directory on
+ * the way, may be a symlink meant to lead the daemon elsewhere on the
+ * host. So the path is resolved inside the container's root (openat2 with
+ * RESOLVE_IN_ROOT: "/" and ".." stop at its root; where the kernel lacks
+ * openat2, a directory reached through any symlink is refused), and the
+ * watch is put on the directory opened (/proc/self/fd/N), not on a path.
+ *
  * Entries (discover.c) carry their directory; a segment is then read,
  * checked and removed exactly as one of the first directory. Reading
  * other namespaces' /proc/PID/root needs root (CAP_SYS_PTRACE and
@@ -32,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A mount namespace seen at the latest walk. */
@@ -168,19 +177,59 @@ static struct jmd_mntns *mntns_find(struct jmd *d, uint64_t ino)
 	return NULL;
 }
 
+/* The stats directory inside the root directory rootfd, resolved as the
+ * container would (RESOLVE_IN_ROOT), or -1. */
+static int open_in_root(int rootfd, const char *dir)
+{
+	while (*dir == '/')
+		dir++;
+	if (!*dir)
+		dir = ".";
+#ifdef SYS_openat2
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+	                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+#endif
+	/* No openat2: each component opened without following a symlink. */
+	char part[256];
+	int cur = dup(rootfd);
+	while (cur >= 0 && *dir) {
+		size_t n = strcspn(dir, "/");
+		if (n == 0 || n >= sizeof(part)) {
+			dir += n ? n : 1;
+			continue;
+		}
+		memcpy(part, dir, n);
+		part[n] = '\0';
+		dir += n;
+		while (*dir == '/')
+			dir++;
+		int next = strcmp(part, "..") == 0 ? -1
+		           : openat(cur, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(cur);
+		cur = next;
+	}
+	return cur;
+}
+
 /* The namespace's stats directory, through its process pid. */
 static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 {
-	char path[4200], shown[4200];
+	char path[300], shown[4200];
 	m->retry = false;
-	snprintf(path, sizeof(path), "/proc/%s/root%s%s", pid,
-	         d->opt.stats_dir[0] == '/' ? "" : "/", d->opt.stats_dir);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%s/root", pid);
+	int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = rootfd >= 0 ? open_in_root(rootfd, d->opt.stats_dir) : -1;
+	int err = errno;
+	if (rootfd >= 0)
+		close(rootfd);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		if (fd >= 0)
 			close(fd);
-		m->retry = errno != ENOENT && errno != ENOTDIR;
+		m->retry = err != ENOENT && err != ENOTDIR && err != ELOOP && err != EXDEV;
 		return;
 	}
 	bool first;
@@ -192,6 +241,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	}
 	snprintf(shown, sizeof(shown), "%s in mnt:[%llu]", d->opt.stats_dir,
 	         (unsigned long long)m->ino);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	m->dir = dir_add(d, fd, &st, path, shown, m->ino);
 }
 
