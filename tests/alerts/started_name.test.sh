@@ -93,8 +93,12 @@ check(not any(x["rule"] == "by_target" for x in a), "exe = daemon_holder matched
 
 port = log_port(log_path)
 s = scrape(port)
-check(value(s, "jmalloc_process_info", pid=pid, exe="my-link-name", path=target) == 1,
-      "jmalloc_process_info: %r" % [x for x in s.get("jmalloc_process_info", []) if x[0].get("pid") == str(pid)])
+# Its info series; a process in a cgroup also has container, pod, cgroup.
+info = [x for x in s.get("jmalloc_process_info", []) if x[0].get("pid") == str(pid)]
+check(len(info) == 1 and info[0][1] == 1 and info[0][0]["exe"] == "my-link-name" and
+      info[0][0]["path"] == target and
+      set(info[0][0]) <= {"pid", "exe", "path", "container", "pod", "cgroup"},
+      "jmalloc_process_info: %r" % info)
 check(value(s, "jmalloc_process_allocated_bytes", pid=pid, exe="my-link-name") is not None,
       "allocated bytes not exported under exe=my-link-name")
 h.stdin.write(b"exit\n")
