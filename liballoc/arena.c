@@ -335,6 +335,7 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 	size_t first = jm__run_page(c, run);
 	size_t npages = run->npages;
 	bool had_dirty = a->dirty_head != NULL;
+	size_t freed = npages;
 	a->decay.pending += npages;
 	a->stats->active -= npages << JM_LG_PAGE;
 	c->nfree_pages += (uint32_t)npages;
@@ -367,6 +368,8 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 	make_free(a, c, first, npages, 1, exact ? nd : npages);
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
+		jm__bg_child_dirty((uint64_t)freed << JM_LG_PAGE);
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
 }

@@ -29,8 +29,16 @@
  * under an arena's lock, and the purger holds it while holding no other.
  *
  * fork: only the forking thread lives on in the child; the child handler
- * marks the purger absent and re-initialises its lock, so the child
- * starts its own at its first free that needs one. Set-uid programs: the
+ * marks the purger absent and re-initialises its lock. The child starts
+ * its own at its first free that needs one once it has made
+ * CHILD_DIRTY_MIN bytes dirty of its own, or once CHILD_GRACE (the
+ * purger's interval) has passed since the fork, whichever comes first:
+ * a child that frees a little and exits at once (a fork-and-exec, a
+ * worker of a forking server) never pays for a thread it would not use
+ * (creating it and, at exit_group, waking it to die: on a loaded machine
+ * a fork-heavy program took twice as long with background_thread:1). An
+ * idle child still gives back what it freed, but for what it dirtied in
+ * its first CHILD_GRACE if that was less than CHILD_DIRTY_MIN. Set-uid programs: the
  * thread is an ordinary pthread, so glibc's setuid() reaches it as it
  * reaches every thread; background_thread is not read from the environment
  * there (AT_SECURE), and the default applies.
@@ -49,6 +57,12 @@ static bool bg_idle;                  /* sleeping with nothing dirty */
 static bool bg_kicked;
 _Atomic int jm__bg_state;
 _Atomic int jm__bg_want;
+/* In a forked child without a purger yet: the bytes its frees made dirty
+ * (jm__bg_child_dirty) and the time from which it starts one anyway. */
+_Atomic bool jm__bg_child;
+static _Atomic uint64_t child_dirty;
+static uint64_t child_from_ns;
+#define CHILD_DIRTY_MIN ((uint64_t)4 << 20)
 
 static void cond_init(void)
 {
@@ -136,9 +150,23 @@ void jm__bg_dirtied(void)
 	pthread_mutex_unlock(&bg_lock);
 }
 
+/* A forked child's free made `bytes` dirty (under an arena's lock). */
+void jm__bg_child_dirty(uint64_t bytes)
+{
+	atomic_fetch_add_explicit(&child_dirty, bytes, memory_order_relaxed);
+}
+
 /* Starts the purger; called with no allocator lock held. */
 void jm__bg_start(void)
 {
+	if (atomic_load_explicit(&jm__bg_child, memory_order_relaxed)) {
+		/* A forked child: not yet, while it has dirtied little and
+		 * is young (jm__bg_want stays set: a later free asks again). */
+		if (atomic_load_explicit(&child_dirty, memory_order_relaxed) < CHILD_DIRTY_MIN &&
+		    jm__now_ns() < child_from_ns)
+			return;
+		atomic_store_explicit(&jm__bg_child, false, memory_order_relaxed);
+	}
 	atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
 	int expect = BG_NONE;
 	if (!atomic_compare_exchange_strong(&jm__bg_state, &expect, BG_STARTING))
@@ -190,8 +218,12 @@ void jm__bg_postfork_child(void)
 	bg_idle = false;
 	bg_kicked = false;
 	atomic_store(&jm__bg_state, BG_NONE);
-	/* The child starts its own at its first free that gives something
-	 * back (the parent's dirty pages are its too). */
+	/* The child starts its own at a free that gives something back
+	 * (the parent's dirty pages are its too), once it has dirtied enough
+	 * or is old enough (above). */
 	atomic_store(&jm__bg_want, jm__opt.background_thread);
+	atomic_store(&child_dirty, 0);
+	child_from_ns = jm__now_ns() + interval_ns();
+	atomic_store(&jm__bg_child, jm__opt.background_thread);
 	jm__stats_bg_running(false);
 }

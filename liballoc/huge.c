@@ -366,6 +366,8 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	unmap_list(stale, true);
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
+		jm__bg_child_dirty(h->map_size);
 	huge_purge(now, false);
 }
 

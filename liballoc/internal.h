@@ -303,7 +303,9 @@ void jm__stats_bg_running(bool running);
 /* ---- bg.c: the background purger */
 extern _Atomic int jm__bg_state;
 extern _Atomic int jm__bg_want;
+extern _Atomic bool jm__bg_child;
 void jm__bg_dirtied(void);
+void jm__bg_child_dirty(uint64_t bytes);
 void jm__bg_start(void);
 bool jm__bg_running(void);
 bool jm__bg_run_once(void);

@@ -11,6 +11,11 @@
  *   fork     frees memory (a purger starts), forks: the child prints the
  *            purgers it has at once (0) and after it freed memory and
  *            waited (1), and exits 0; the parent prints its own (1)
+ *   forkshort frees memory (a purger starts), forks: the child frees a
+ *            little (256 KiB) and prints its purgers at once (0: a child
+ *            starts none before it has dirtied 4 MiB or lived the
+ *            purger's interval), then waits WAIT_MS, frees a little again
+ *            and prints them (1: old enough now), and exits 0
  *   threads  16 threads allocate, free and exit, one after another; then
  *            the purgers (1) and the process's threads (2)
  *
@@ -229,6 +234,26 @@ int main(int argc, char **argv)
 		printf("child_status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
 		return 0;
 	}
+	if (strcmp(mode, "forkshort") == 0) {
+		churn(8u << 20);
+		sleep_ms(50);
+		printf("parent_purgers %d\n", purgers());
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			churn(256u << 10);
+			printf("child_purgers_young %d\n", purgers());
+			sleep_ms(wait_ms);
+			churn(256u << 10);
+			sleep_ms(50);
+			printf("child_purgers_old %d\n", purgers());
+			exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		printf("child_status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+		return 0;
+	}
 	if (strcmp(mode, "threads") == 0) {
 		for (int i = 0; i < 16; i++) {
 			pthread_t t;
@@ -241,6 +266,6 @@ int main(int argc, char **argv)
 		printf("purgers %d\nthreads %d\n", p, n);
 		return 0;
 	}
-	fprintf(stderr, "usage: purge_probe nofree|idle|fork|threads [WAIT_MS]\n");
+	fprintf(stderr, "usage: purge_probe nofree|idle|fork|forkshort|threads [WAIT_MS]\n");
 	return 2;
 }

@@ -3,7 +3,8 @@
 # (tests/helpers/purge_probe.c, docs/purging.md): a process that never
 # frees has no purger thread; one that frees has exactly one, named
 # jmalloc-purge, also after many threads exited; a forked child has none
-# at the fork and its own once it frees; an idle process gives back what it
+# at the fork and its own once it has freed 4 MiB or lived the purger's
+# interval; an idle process gives back what it
 # freed within 2 x decay_ms with the purger, and keeps it without (the
 # premise that makes the first check mean something).
 # timeout: 60
@@ -37,6 +38,18 @@ probe "" fork
 [ "$(val child_purgers)" = 1 ] || jm_fail "the child has $(val child_purgers) purgers after freeing"
 [ "$(val child_status)" = 0 ] || jm_fail "the child exited $(val child_status)"
 echo "ok   a forked child starts its own purger"
+
+# A child that frees little starts none while it is young (the purger's
+# interval, 1 s at decay_ms:20000), so that a fork-heavy program does not
+# create and kill a thread per child; once it is older, a free starts it.
+probe "decay_ms:20000" forkshort 1100
+[ "$(val parent_purgers)" = 1 ] || jm_fail "parent has $(val parent_purgers) purgers"
+[ "$(val child_purgers_young)" = 0 ] ||
+	jm_fail "a young child that freed 256 KiB started $(val child_purgers_young) purgers"
+[ "$(val child_purgers_old)" = 1 ] ||
+	jm_fail "the child has $(val child_purgers_old) purgers after freeing again 1.1 s later"
+[ "$(val child_status)" = 0 ] || jm_fail "the child exited $(val child_status)"
+echo "ok   a young child that frees little starts no purger, an older one does"
 
 probe "background_thread:0" nofree 100
 # decay_ms:500: after 1000 ms idle, what was freed (95% of 96 MiB) is back.
