@@ -1,0 +1,295 @@
+/*
+ * alerts_notify.c: the notification commands of the alert engine.
+ *
+ * A transition that the rule notifies runs /bin/sh -c COMMAND with the
+ * alert in JMALLOC_ALERT_* variables (run_command), through uv_spawn in a
+ * session of its own, killed with its process group after
+ * `command_timeout`. At most ALERTS_CMDS_MAX run at once, ALERTS_CMDS_UID
+ * for the processes of one uid other than root, ALERTS_CMDS_ROOT kept for
+ * root's; one that cannot start yet waits in the queue (ALERTS_QUEUE_UID
+ * per uid, ALERTS_QUEUE_MAX in all, past that skipped and counted) and
+ * starts when a slot frees (queue_drain).
+ */
+#include "alerts.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+extern char **environ;
+/* ------------------------------------------------------------ commands */
+
+static void queue_drain(struct jmd_alerts *A);
+
+static void cmd_closed(uv_handle_t *h)
+{
+	struct cmd *c = h->data;
+	if (--c->open_handles)
+		return;
+	struct jmd_alerts *A = c->A;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		A->cmds = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	A->ncmds--;
+	free(c);
+	queue_drain(A);
+}
+
+void cmd_close(struct cmd *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, cmd_closed);
+	}
+	if (!uv_is_closing((uv_handle_t *)&c->proc))
+		uv_close((uv_handle_t *)&c->proc, cmd_closed);
+}
+
+static void cmd_exited(uv_process_t *p, int64_t status, int term_signal)
+{
+	struct cmd *c = p->data;
+	struct jmd_alerts *A = c->A;
+	c->exited = true;
+	if (term_signal) {
+		jmd_log("alert %u: its command (pid %d) was killed by signal %d", c->alert_id,
+		        p->pid, term_signal);
+		A->cmd_failed++;
+	} else if (status != 0) {
+		jmd_log("alert %u: its command (pid %d) exited with status %lld", c->alert_id,
+		        p->pid, (long long)status);
+		A->cmd_failed++;
+	} else {
+		jmd_debug("alert %u: its command (pid %d) succeeded", c->alert_id, p->pid);
+		A->cmd_ok++;
+	}
+	cmd_close(c);
+}
+
+static void cmd_timed_out(uv_timer_t *t)
+{
+	struct cmd *c = t->data;
+	if (c->exited)
+		return;
+	jmd_log("alert %u: its command (pid %d) still runs after %gs: killing it", c->alert_id,
+	        c->proc.pid, c->A->rules.command_timeout_s);
+	c->A->cmd_timeout++;
+	/* The command leads its own process group: end all of it. */
+	if (kill(-c->proc.pid, SIGKILL) != 0)
+		uv_process_kill(&c->proc, SIGKILL);
+}
+
+/* environ without JMALLOC_ALERT_*, then vars[]; NULL on no memory. */
+static char **cmd_env(char **vars, size_t nvars)
+{
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **env = calloc(n + nvars + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, ALERTS_ENV_PREFIX, strlen(ALERTS_ENV_PREFIX)) != 0)
+			env[k++] = *e;
+	for (size_t i = 0; i < nvars; i++)
+		env[k++] = vars[i];
+	env[k] = NULL;
+	return env;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->nvars; i++)
+		free(j->vars[i]);
+	free(j->command);
+	free(j);
+}
+
+/* May a command for an alert of uid's process start now? */
+static bool can_start(const struct jmd_alerts *A, uint32_t uid)
+{
+	if (A->ncmds >= ALERTS_CMDS_MAX)
+		return false;
+	if (uid == 0)
+		return true;
+	size_t others = 0, same = 0;
+	for (const struct cmd *c = A->cmds; c; c = c->next) {
+		if (c->uid == 0)
+			continue;
+		others++;
+		if (c->uid == uid)
+			same++;
+	}
+	return others < ALERTS_CMDS_MAX - ALERTS_CMDS_ROOT && same < ALERTS_CMDS_UID;
+}
+
+/* Spawns j's command; takes j. */
+static void job_start(struct jmd_alerts *A, struct job *j)
+{
+	struct jmd *d = A->d;
+	char **env = cmd_env(j->vars, j->nvars);
+	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		jmd_log("alert %u: its command not run: out of memory", j->alert_id);
+		A->cmd_failed++;
+		goto out;
+	}
+	char *args[] = { "/bin/sh", "-c", j->command, NULL };
+	uv_stdio_container_t stdio[3] = {
+		{ .flags = UV_IGNORE },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDOUT_FILENO },
+		{ .flags = UV_INHERIT_FD, .data.fd = STDERR_FILENO },
+	};
+	uv_process_options_t o = {
+		.exit_cb = cmd_exited,
+		.file = args[0],
+		.args = args,
+		.env = env,
+		.stdio_count = 3,
+		.stdio = stdio,
+		.flags = UV_PROCESS_DETACHED,   /* its own session: a timeout kills the group */
+	};
+	c->A = A;
+	c->alert_id = j->alert_id;
+	c->uid = j->uid;
+	c->proc.data = c;
+	c->timer.data = c;
+	int rc = uv_spawn(d->loop, &c->proc, &o);
+	c->next = A->cmds;
+	if (A->cmds)
+		A->cmds->prev = c;
+	A->cmds = c;
+	A->ncmds++;
+	uv_timer_init(d->loop, &c->timer);
+	c->open_handles = 2;
+	if (rc != 0) {
+		jmd_log("alert %u: cannot run its command: %s", j->alert_id, uv_strerror(rc));
+		A->cmd_failed++;
+		c->exited = true;
+		cmd_close(c);
+		goto out;
+	}
+	jmd_debug("alert %u: command started (pid %d)", j->alert_id, c->proc.pid);
+	uv_timer_start(&c->timer, cmd_timed_out, (uint64_t)(A->rules.command_timeout_s * 1000.0), 0);
+out:
+	free(env);
+	job_free(j);
+}
+
+/* Starts the queued commands that may start now, oldest first. */
+static void queue_drain(struct jmd_alerts *A)
+{
+	struct job **pp = &A->queue, *prev = NULL;
+	while (*pp && !A->stopping && A->ncmds < ALERTS_CMDS_MAX) {
+		struct job *j = *pp;
+		if (!can_start(A, j->uid)) {
+			prev = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (A->queue_tail == j)
+			A->queue_tail = prev;
+		A->nqueued--;
+		job_start(A, j);
+	}
+}
+
+void run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
+                        enum state previous)
+{
+	struct jmd *d = A->d;
+	if (!d->loop || A->stopping)
+		return;
+	struct job *j = calloc(1, sizeof(*j));
+	char sites[1024], host[256], val[32], thr[32];
+	char *failed = j ? NULL : "out of memory";
+	if (!j) {
+		jmd_log("alert %u: its command not run: out of memory", a->id);
+		A->cmd_failed++;
+		return;
+	}
+	j->alert_id = a->id;
+	j->uid = a->uid;
+	j->command = strdup(command);
+#define VAR(name, ...)                                                         \
+	do {                                                                   \
+		if (asprintf(&j->vars[j->nvars], ALERTS_ENV_PREFIX name "=" __VA_ARGS__) < 0) \
+			failed = "out of memory";                              \
+		else                                                           \
+			j->nvars++;                                            \
+	} while (0)
+	VAR("ID", "%u", a->id);
+	VAR("RULE", "%s", a->rule);
+	VAR("KIND", "%s", kind_names[a->kind]);
+	VAR("STATE", "%s", state_names[a->state]);
+	VAR("PREVIOUS_STATE", "%s", state_names[previous]);
+	VAR("PID", "%d", (int)a->pid);
+	VAR("EXE", "%s", a->exe);
+	VAR("PATH", "%s", a->path);
+	VAR("CONTAINER", "%s", a->container);
+	VAR("POD", "%s", a->pod);
+	VAR("UID", "%u", a->uid);
+	VAR("BIN_SIZE", "%u", a->bin_size);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	VAR("HOST", "%s", host);
+	VAR("SINCE", "%lld", (long long)a->since);
+	VAR("STARTED", "%lld", (long long)a->started);
+	/* Integers for the byte figures, so that shell arithmetic takes them. */
+	if (a->kind == KIND_GROWTH) {
+		VAR("VALUE", "%.0f", a->value);
+		VAR("THRESHOLD", "%.0f", a->threshold);
+	} else {
+		VAR("VALUE", "%s", fmt_ratio(val, sizeof(val), a->value));
+		VAR("THRESHOLD", "%s", fmt_ratio(thr, sizeof(thr), a->threshold));
+	}
+	VAR("VALUE_TEXT", "%s", fmt_value(val, sizeof(val), a->kind, a->value));
+	VAR("THRESHOLD_TEXT", "%s", fmt_value(thr, sizeof(thr), a->kind, a->threshold));
+	VAR("BYTES", "%.0f", a->bytes);
+	VAR("MESSAGE", "%s", a->message);
+	VAR("REASON", "%s", a->reason);
+	VAR("SITES", "%s", sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
+#undef VAR
+	if (failed || !j->command) {
+		jmd_log("alert %u: its command not run: out of memory", a->id);
+		A->cmd_failed++;
+		job_free(j);
+		return;
+	}
+	if (!A->queue && can_start(A, j->uid)) {
+		job_start(A, j);
+		return;
+	}
+	/* Waits for a slot, unless this uid (or everyone) has too many waiting. */
+	size_t same = 0;
+	for (struct job *q = A->queue; q; q = q->next)
+		same += q->uid == j->uid;
+	if (A->nqueued >= ALERTS_QUEUE_MAX || (j->uid != 0 && same >= ALERTS_QUEUE_UID)) {
+		alert_log(A, j->uid, "alert %u: its command not run: %zu commands wait already%s",
+		          a->id, j->uid != 0 && same >= ALERTS_QUEUE_UID ? same : A->nqueued,
+		          j->uid != 0 && same >= ALERTS_QUEUE_UID ? " for this user's processes" : "");
+		A->cmd_skipped++;
+		job_free(j);
+		return;
+	}
+	if (A->queue_tail)
+		A->queue_tail->next = j;
+	else
+		A->queue = j;
+	A->queue_tail = j;
+	A->nqueued++;
+	A->cmd_queued++;
+	jmd_debug("alert %u: its command waits for a slot (%zu waiting)", a->id, A->nqueued);
+	queue_drain(A);
+}
