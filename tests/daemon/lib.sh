@@ -90,10 +90,14 @@ need_segments() {
 	[ -f "${JMALLOC_LIB:-}" ] || { echo "liballoc/libjmalloc.so is not built yet"; exit 77; }
 	local probe=$JM_TMP/probe
 	mkdir -p "$probe"
-	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 1 &
+	# A probe that lives until it is seen (or 10 s): one that exited after
+	# 1 s could be gone before a loaded machine had it write its file,
+	# and every test calling this was skipped.
+	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 60 &
 	local pid=$! i
-	for i in $(seq 1 40); do
+	for i in $(seq 1 400); do
 		[ -e "$probe/jmalloc.$pid.stats" ] && break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.025
 	done
 	local found=no
