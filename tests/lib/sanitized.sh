@@ -8,8 +8,10 @@
 #                       JMCTL_SAN name others) and the sanitizers' options;
 #                       exits 77 when the programs are missing.
 # san_run DIR/TEST      runs tests/DIR/TEST.test.sh with them, in a directory
-#                       of its own under $JM_TMP, and prints PASS, SKIP or
-#                       FAIL (with the end of its output); a sanitizer report
+#                       of its own under $JM_TMP, within its "# timeout:"
+#                       (300 s without one), and prints PASS (with its
+#                       time), SKIP or FAIL (with the end of its output,
+#                       "timeout" when it hung); a sanitizer report
 #                       in any file it left is a failure too. SAN_STATUS is 1
 #                       once a run failed.
 # san_run_all DIR [SKIP...]  san_run for every test of tests/DIR but
@@ -39,13 +41,22 @@ san_run() {
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	# The output beside the test's directory, not in it (a test may write
-	# a file named "out" there).
-	JM_TMP=$dir JMSTATD=$SAN_JMSTATD JMCTL=$SAN_JMCTL "$JM_ROOT/tests/$t.test.sh" \
-		>"$dir.out" 2>&1 || rc=$?
+	# a file named "out" there). Each test within its own limit (its
+	# "# timeout:" line, as tests/runner.sh gives it): one that hangs is
+	# named, not the whole group's limit spent without saying where.
+	local limit s e
+	limit=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$JM_ROOT/tests/$t.test.sh" | head -n 1)
+	s=$(date +%s)
+	JM_TMP=$dir JMSTATD=$SAN_JMSTATD JMCTL=$SAN_JMCTL timeout -k 5 "${limit:-300}" \
+		"$JM_ROOT/tests/$t.test.sh" >"$dir.out" 2>&1 || rc=$?
+	e=$(date +%s)
 	case $rc in
-	0) echo "PASS $t (sanitized)" ;;
+	0) echo "PASS $t (sanitized) $((e - s))s" ;;
 	77) echo "SKIP $t (sanitized): $(tail -n 1 "$dir.out")" ;;
-	*) echo "FAIL $t (sanitized): exit $rc"; sed 's/^/    | /' "$dir.out" | tail -n 60; SAN_STATUS=1 ;;
+	124) echo "FAIL $t (sanitized): timeout after ${limit:-300}s"
+	     sed 's/^/    | /' "$dir.out" | tail -n 60; SAN_STATUS=1 ;;
+	*) echo "FAIL $t (sanitized): exit $rc after $((e - s))s"
+	   sed 's/^/    | /' "$dir.out" | tail -n 60; SAN_STATUS=1 ;;
 	esac
 	if grep -rq "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$dir" 2>/dev/null; then
 		echo "sanitizer report in $t:"
