@@ -6,9 +6,9 @@
 # commands are never run) and the alerts listed; a refused one must leave
 # the rules in force. Seeds in tests/fuzz/seeds/config, dictionary
 # tests/fuzz/config.dict, regression inputs in tests/fuzz/regress/config.
-# make check: 8 s; make fuzz: longer.
+# make check: 3 s; make fuzz: longer.
 # timeout: 180
-FUZZ_DEFAULT_SECONDS=8
+FUZZ_DEFAULT_SECONDS=3
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 

@@ -6,9 +6,9 @@
 # reply (one, well-formed, the right length) and that the connection is
 # closed and freed. Seeds in tests/fuzz/seeds/http, dictionary
 # tests/fuzz/http.dict, regression inputs in tests/fuzz/regress/http.
-# make check: 10 s; make fuzz: longer.
+# make check: 3 s; make fuzz: longer.
 # timeout: 180
-FUZZ_DEFAULT_SECONDS=10
+FUZZ_DEFAULT_SECONDS=3
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 [ -f "$root/jmstatd/http.c" ] || { echo "jmstatd/http.c is not there yet"; exit 77; }

@@ -2,12 +2,12 @@
 # The libFuzzer target of jmctl's symbolizer input path (tests/fuzz/
 # maps_fuzz.c): /proc/PID/maps text through jmctl/symbolize.c's parser,
 # its modules reported to libdwfl and looked up, and the daemon's frame
-# strings; run for JM_FUZZ_SECONDS (make check: 10) on seeds: real maps of
+# strings; run for JM_FUZZ_SECONDS (make check: 3) on seeds: real maps of
 # this machine's processes and the hand-written ones of
 # tests/fuzz/seeds/maps (odd paths, deleted files, overlaps, huge numbers,
 # no final newline, CRLF, NULs). `make fuzz` runs it longer.
 # timeout: 180
-FUZZ_DEFAULT_SECONDS=10
+FUZZ_DEFAULT_SECONDS=3
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 [ -f /usr/include/elfutils/libdwfl.h ] ||

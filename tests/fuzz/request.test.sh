@@ -5,9 +5,9 @@
 # another uid, and checks that every reply is one well-formed protocol
 # line. Seeds in tests/fuzz/seeds/request (every command, every error),
 # dictionary tests/fuzz/request.dict, regression inputs in
-# tests/fuzz/regress/request. make check: 10 s; make fuzz: longer.
+# tests/fuzz/regress/request. make check: 3 s; make fuzz: longer.
 # timeout: 180
-FUZZ_DEFAULT_SECONDS=10
+FUZZ_DEFAULT_SECONDS=3
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The segment reader's libFuzzer target (tests/fuzz/segread_fuzz.c), built
 # with clang -fsanitize=fuzzer,address,undefined, run for JM_FUZZ_SECONDS
-# (make check: 10) on the seed corpus of tests/fuzz/segcases.h: valid,
+# (make check: 3) on the seed corpus of tests/fuzz/segcases.h: valid,
 # truncated, oversized and hostile segments, each checked against the
 # reader's expected result before it is used. Regression inputs in
 # tests/fuzz/regress/segread are replayed first (lib.sh). `make fuzz` runs
 # this longer, with a corpus that persists in build/fuzz/corpus/segread.
 # timeout: 180
-FUZZ_DEFAULT_SECONDS=10
+FUZZ_DEFAULT_SECONDS=3
 . "$(dirname "$0")/lib.sh"
 fuzz_need_clang
 
