@@ -49,7 +49,7 @@ struct jmd_mntns {
 	uint64_t ino;            /* its inode */
 	struct jmd_dir *dir;     /* the directory it reaches, if not the first */
 	uint32_t seen_walk;      /* the latest walk that found a process in it */
-	bool retry;              /* its directory could not be opened: try again */
+	bool retry;              /* its directory was not opened: try again */
 };
 
 static void on_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -222,14 +222,15 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	snprintf(path, sizeof(path), "/proc/%s/root", pid);
 	int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int fd = rootfd >= 0 ? open_in_root(rootfd, d->opt.stats_dir) : -1;
-	int err = errno;
 	if (rootfd >= 0)
 		close(rootfd);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
+		/* Its process gone meanwhile, or no such directory (yet):
+		 * tried again at the next walk (one open per walk). */
 		if (fd >= 0)
 			close(fd);
-		m->retry = err != ENOENT && err != ENOTDIR && err != ELOOP && err != EXDEV;
+		m->retry = true;
 		return;
 	}
 	bool first;
