@@ -481,6 +481,7 @@ struct jmd_text {
 	size_t len, cap;
 	bool failed;
 };
+bool text_reserve(struct jmd_text *t, size_t more);
 void jmd_text_puts(struct jmd_text *t, const char *s);
 void jmd_text_printf(struct jmd_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jmd_text_label(struct jmd_text *t, const char *value); /* "value", escaped */
