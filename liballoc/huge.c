@@ -37,6 +37,9 @@ static size_t retained_bytes;         /* kept regions, dirty or not */
 static _Atomic size_t dirty_bytes;    /* kept regions not purged (written
                                          under huge_lock) */
 static struct jm_decay huge_decay;    /* in pages */
+/* Called (tests only) after a purge is counted, before huge_lock is taken
+ * again: where a fork from another thread finds a busy, counted region. */
+void (*jm__test_huge_purged)(void);
 
 static struct jm_huge *record_new(void)
 {
@@ -64,11 +67,14 @@ struct delta {
 	uint64_t nmalloc, ndalloc, purged, npurge, nunmap, nreuse, nmap;
 };
 
-static void charge_d(unsigned arena, const struct delta *d)
+/* Charges d to the arena; sets *counted (if not NULL) under its lock. */
+static void charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 {
 	struct jm_arena *a = jm__arena_get(arena);
 	struct jmstat_arena *s = a->stats;
 	jm__lock(&a->lock, &s->lock_contended);
+	if (counted)
+		*counted = 1;
 	jm__row_begin(&s->seq);
 	s->allocated_huge += (uint64_t)d->usable;
 	s->active += (uint64_t)d->usable;
@@ -86,6 +92,11 @@ static void charge_d(unsigned arena, const struct delta *d)
 	s->retained += (uint64_t)d->retained;
 	jm__row_end(&s->seq);
 	jm__unlock(&a->lock);
+}
+
+static void charge_d(unsigned arena, const struct delta *d)
+{
+	charge_dm(arena, d, NULL);
 }
 
 static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc)
@@ -175,16 +186,20 @@ static bool huge_purge(uint64_t now, bool all)
 		if (h == NULL || (target && dirty_bytes - target < h->map_size / 2))
 			break;
 		h->busy = 1;
+		h->purge_counted = 0;
 		atomic_fetch_sub_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
 		pthread_mutex_unlock(&huge_lock);
 		jm__os_purge(h->addr, h->map_size);
 		struct delta d = { .dirty = -(long long)h->map_size,
 		    .retained = (long long)h->map_size,
 		    .purged = h->map_size, .npurge = 1 };
-		charge_d(h->arena, &d);
+		charge_dm(h->arena, &d, &h->purge_counted);
+		if (jm__test_huge_purged)
+			jm__test_huge_purged();
 		pthread_mutex_lock(&huge_lock);
 		h->busy = 0;
 		h->dirty = 0;
+		h->purge_counted = 0;
 	}
 	bool left = dirty_bytes != 0;
 	pthread_mutex_unlock(&huge_lock);
@@ -405,12 +420,19 @@ void jm__huge_postfork_parent(void) { pthread_mutex_unlock(&huge_lock); }
 void jm__huge_postfork_child(void)
 {
 	pthread_mutex_init(&huge_lock, NULL);
-	/* A region the parent's purger was purging stays dirty here: the
-	 * purger is not in the child. */
+	/* A region a parent's thread was purging (the purger is not in the
+	 * child): purged if that thread had counted it in its arena (it
+	 * waited for huge_lock, after the arena's lock, at the fork), else
+	 * dirty as its arena's counters still say (the madvise may or may
+	 * not have been made; either way the pages are free). */
 	for (struct jm_huge *h = retained; h; h = h->next_free) {
-		if (h->busy) {
-			h->busy = 0;
+		if (!h->busy)
+			continue;
+		h->busy = 0;
+		if (h->purge_counted)
+			h->dirty = 0;
+		else
 			atomic_fetch_add_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
-		}
+		h->purge_counted = 0;
 	}
 }

@@ -207,6 +207,8 @@ struct jm_huge {
 	uint64_t freed_ns;        /* retained: when it was freed */
 	uint8_t dirty;            /* retained: its pages may be resident */
 	uint8_t busy;             /* retained: being purged, not to be taken */
+	uint8_t purge_counted;    /* busy: the purge is in its arena's counters
+	                             (set under the arena's lock) */
 	uint64_t prof_size;       /* sampled: the size asked for */
 	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "jmalloc.h"
@@ -421,6 +423,50 @@ static void test_huge_retention(void **state)
 	validate();
 }
 
+/* A fork while a kept huge region's purge is counted in its arena but
+ * the region not yet marked purged (the purging thread waits for
+ * huge_lock, which the fork's prepare handler holds): the child must see
+ * it purged, as its arena's counters do. It took it for dirty, so that
+ * the arena's dirty and retained bytes no longer matched the regions and
+ * the next purge in the child took the bytes off dirty a second time. */
+static pid_t purge_fork_child = -1;
+static void fork_in_purge(void)
+{
+	jm__test_huge_purged = NULL;
+	purge_fork_child = fork();
+	if (purge_fork_child != 0)
+		return;
+	struct jm_arena *a = jm__thread_arena();
+	int bad = jm__heap_validate();
+	jm__huge_purge_all();
+	bad += jm__heap_validate();
+	if (a->stats->dirty > ((uint64_t)1 << 48) || a->huge_dirty != 0)
+		bad++;
+	_exit(bad ? 1 : 0);
+}
+
+static void test_huge_purge_fork(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	void *p = jm_malloc(8u << 20);
+	assert_non_null(p);
+	jm_free(p);
+	assert_true(a->huge_dirty >= (8u << 20));
+	jm__test_huge_purged = fork_in_purge;
+	jm__huge_purge_all();
+	jm__test_huge_purged = NULL;
+	assert_true(purge_fork_child > 0);
+	int st = -1;
+	assert_int_equal(waitpid(purge_fork_child, &st, 0), purge_fork_child);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(a->huge_dirty, 0);
+	validate();
+	decay_reset(a);
+}
+
 /* The hard cap: however young, an arena's dirty pages never exceed
  * max(256 MiB, its active bytes); the free that crosses it purges the
  * oldest at once. (The regions are not touched: no memory is used.) */
@@ -465,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_retention),
 		cmocka_unit_test(test_huge_retention),
 		cmocka_unit_test(test_dirty_cap),
+		cmocka_unit_test(test_huge_purge_fork),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
