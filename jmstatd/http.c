@@ -132,6 +132,7 @@ static void on_timeout(uv_timer_t *t)
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void http_metrics(struct jmd *d, struct jmd_text *t);
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 /* The reply is sent (FIN): read and drop what the client still sends until
@@ -432,7 +433,8 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		return;
 	}
 	struct jmd_text t = { 0 };
-	if (jmd_metrics_render(c->d, &t) != 0) {
+	/* The page, then the endpoint's own series: metrics.c never calls back. */
+	if (jmd_metrics_render(c->d, &t) != 0 || (http_metrics(c->d, &t), t.failed)) {
 		free(t.s);
 		respond_text(c, R_500, "out of memory rendering the metrics\n", NULL);
 		return;
@@ -657,7 +659,8 @@ void jmd_http_stop(struct jmd *d)
 		conn_close(c);
 }
 
-void jmd_http_metrics(struct jmd *d, struct jmd_text *t)
+/* The endpoint's own series (responses by code, timeouts), after the page. */
+static void http_metrics(struct jmd *d, struct jmd_text *t)
 {
 	struct jmd_metrics *m = d->metrics;
 	jmd_text_puts(t, "# HELP jmalloc_http_responses_total Responses of the metrics endpoint, "

@@ -14,8 +14,11 @@
  * rates, appends one history sample per process and per uid, and then the
  * server (server.c) pushes an update to each subscribed client.
  * commands.c turns requests into JSON replies; alerts.c is the alert
- * engine (rules from config.c); metrics.c renders the Prometheus page that
- * http.c serves; systemd.c speaks sd_notify and socket activation.
+ * engine (alerts.h: rules from config.c checked in alerts_rules.c,
+ * commands in alerts_notify.c, sites and views in alerts_view.c);
+ * metrics.c renders the Prometheus page that http.c serves (http.c calls
+ * metrics.c, never the other way), both writing into text.c's buffer;
+ * systemd.c speaks sd_notify and socket activation.
  *
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
@@ -474,17 +477,19 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /
 size_t jmd_client_room(struct jmd_client *c);
 int jmd_default_socket_path(char **out);
 
-/* ------------------------------------------------------------ metrics.c */
+/* ------------------------------------------------------------ text.c */
 /* A growing text buffer; after a failed allocation it stays failed. */
 struct jmd_text {
 	char *s;
 	size_t len, cap;
 	bool failed;
 };
-bool text_reserve(struct jmd_text *t, size_t more);
+bool jmd_text_reserve(struct jmd_text *t, size_t more); /* room for more bytes, or false */
 void jmd_text_puts(struct jmd_text *t, const char *s);
 void jmd_text_printf(struct jmd_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void jmd_text_label(struct jmd_text *t, const char *value); /* "value", escaped */
+
+/* ------------------------------------------------------------ metrics.c */
 int jmd_metrics_init(struct jmd *d);
 void jmd_metrics_tick(struct jmd *d);         /* after each tick: per-exe counters */
 int jmd_metrics_render(struct jmd *d, struct jmd_text *t); /* the /metrics page */

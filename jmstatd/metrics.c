@@ -69,7 +69,7 @@ static void uvalue(struct jmd_text *t, uint64_t v)
 	} while (v);
 	*--p = ' ';
 	size_t n = (size_t)(e - p) - 1;
-	if (!text_reserve(t, n))
+	if (!jmd_text_reserve(t, n))
 		return;
 	memcpy(t->s + t->len, p, n + 1);
 	t->len += n;
@@ -439,7 +439,6 @@ static void render_health(struct jmd *d, struct jmd_text *t)
 	       "Executables with size-class series on this page (running, or gone for less than 10 minutes).");
 	jmd_text_puts(t, "jmalloc_bin_exes");
 	uvalue(t, d->metrics ? d->metrics->nexes : 0);
-	jmd_http_metrics(d, t);
 }
 
 static void render_host(struct jmd *d, struct jmd_text *t)

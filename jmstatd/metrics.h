@@ -93,7 +93,4 @@ struct jmd_metrics {
 	char *token;             /* --metrics-token-file's bearer token, NULL: none */
 };
 
-/* http.c: its own series (responses by code, timeouts). */
-void jmd_http_metrics(struct jmd *d, struct jmd_text *t);
-
 #endif

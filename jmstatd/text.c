@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool text_reserve(struct jmd_text *t, size_t more)
+bool jmd_text_reserve(struct jmd_text *t, size_t more)
 {
 	if (t->failed)
 		return false;
@@ -35,7 +35,7 @@ bool text_reserve(struct jmd_text *t, size_t more)
 void jmd_text_puts(struct jmd_text *t, const char *s)
 {
 	size_t n = strlen(s);
-	if (!text_reserve(t, n))
+	if (!jmd_text_reserve(t, n))
 		return;
 	memcpy(t->s + t->len, s, n + 1);
 	t->len += n;
@@ -48,7 +48,7 @@ void jmd_text_printf(struct jmd_text *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n < 0 || !text_reserve(t, (size_t)n))
+	if (n < 0 || !jmd_text_reserve(t, (size_t)n))
 		return;
 	if ((size_t)n < sizeof(small)) {
 		memcpy(t->s + t->len, small, (size_t)n + 1);
@@ -62,7 +62,7 @@ void jmd_text_printf(struct jmd_text *t, const char *fmt, ...)
 
 void jmd_text_label(struct jmd_text *t, const char *v)
 {
-	if (!text_reserve(t, 2 * strlen(v) + 2))
+	if (!jmd_text_reserve(t, 2 * strlen(v) + 2))
 		return;
 	char *o = t->s + t->len;
 	*o++ = '"';
