@@ -26,7 +26,9 @@
  * pops, and the arena is only asked when the list is empty; the GC returns
  * the lists that went unused. The bytes of large regions a thread caches
  * are its row's large_cached word (the arena counts them as allocated
- * until they go back to it), so that readers take them off allocated.
+ * until they go back to it), so that readers take them off allocated;
+ * only regions of the thread's own arena are cached, so that the arena a
+ * reader takes them off is theirs.
  *
  * At thread exit (a pthread key destructor) everything is flushed and the
  * row is given back.
@@ -241,6 +243,12 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 {
 	struct jm_tcache *tc = tls_tc;
 	if (tc == NULL)
+		return false;
+	/* Only the thread's own arena's: readers take a thread's large_cached
+	 * off its arena's allocated (another arena's region cached here would
+	 * be taken off the wrong one, and the clamp at 0 kept it counted). */
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
+	if (c->arena != tc->arena)
 		return false;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	if (tc->large[k].n >= JM_TCACHE_LARGE_BYTES / (npages << JM_LG_PAGE))

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -467,6 +468,53 @@ static void test_huge_purge_fork(void **state)
 	decay_reset(a);
 }
 
+/* A large region of the thread cache's size freed by a thread of another
+ * arena goes back to its own arena, not into that thread's cache: readers
+ * take a thread's large_cached off the thread's arena, and the clamp at 0
+ * there left it counted as allocated in its own (the process's allocated
+ * too high by the region). */
+struct foreign_free {
+	void *p;
+	struct jm_arena *home;
+	bool other_arena;
+	uint64_t cached;
+};
+static void *free_from_thread(void *arg)
+{
+	struct foreign_free *f = arg;
+	void *mine = jm_malloc(16);   /* a cache and an arena */
+	jm_free(mine);
+	f->other_arena = jm__thread_arena() != f->home;
+	if (f->other_arena) {
+		jm_free(f->p);
+		f->cached = jm__tcache_current_row()->large_cached;
+	}
+	return NULL;
+}
+
+static void test_large_cache_foreign(void **state)
+{
+	(void)state;
+	struct foreign_free f = { .home = jm__thread_arena() };
+	size_t sz = (JM_TCACHE_LARGE_MIN_PAGES + 1) << JM_LG_PAGE;
+	for (int tries = 0; tries < 64 && !f.other_arena; tries++) {
+		f.p = jm_malloc(sz);
+		assert_non_null(f.p);
+		uint64_t before = f.home->stats->allocated_large;
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, free_from_thread, &f), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		if (!f.other_arena) {
+			jm_free(f.p);
+			continue;
+		}
+		assert_int_equal(f.cached, 0);
+		assert_int_equal(f.home->stats->allocated_large, before - sz);
+	}
+	assert_true(f.other_arena);   /* premise: a thread of another arena */
+	validate();
+}
+
 /* The hard cap: however young, an arena's dirty pages never exceed
  * max(256 MiB, its active bytes); the free that crosses it purges the
  * oldest at once. (The regions are not touched: no memory is used.) */
@@ -512,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_huge_retention),
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_huge_purge_fork),
+		cmocka_unit_test(test_large_cache_foreign),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
