@@ -1,0 +1,38 @@
+/*
+ * commands.h: what commands.c (dispatch and the replies built with
+ * jansson), emit.c (JSON written as text) and ps.c (the ps reply and its
+ * cache) share.
+ */
+#ifndef JMSTATD_COMMANDS_H
+#define JMSTATD_COMMANDS_H
+
+#include "jmstatd.h"
+
+/* commands.c */
+const char *user_name(uint32_t uid);
+
+/* emit.c */
+void put(struct jmd_text *t, const char *s, size_t n);
+#define PUT(t, lit) put((t), (lit), sizeof(lit) - 1)
+void put_int(struct jmd_text *t, json_int_t v);
+void put_u64(struct jmd_text *t, uint64_t v);
+void put_real(struct jmd_text *t, double v);
+bool utf8_valid(const char *s);
+void put_str(struct jmd_text *t, const char *v);
+
+/* ps.c */
+/* The fields of a process in ps, in their order (those of proc_fields());
+ * a request may ask for some of them only ("fields"): a client that shows
+ * a table of a thousand processes parses half as much. */
+enum ps_field {
+	PF_PID, PF_NS_PID, PF_CGROUP, PF_CONTAINER, PF_POD, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS,
+	PF_NARENAS,
+	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
+	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
+};
+#define PS_ALL ((1u << PF_COUNT) - 1)
+#define BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
+int arg_fields(json_t *req, unsigned *mask);
+const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid, unsigned mask);
+
+#endif
