@@ -1,7 +1,7 @@
 /*
  * commands.h: what commands.c (dispatch and the replies built with
- * jansson), emit.c (JSON written as text) and ps.c (the ps reply and its
- * cache) share.
+ * jansson), emit.c (JSON written as text), ps.c (the ps reply and its
+ * cache) and sites_cmd.c (the `sites` reply) share.
  */
 #ifndef JMSTATD_COMMANDS_H
 #define JMSTATD_COMMANDS_H
@@ -10,6 +10,12 @@
 
 /* commands.c */
 const char *user_name(uint32_t uid);
+json_t *jint(uint64_t v);
+json_t *jreal(double v);
+void set(json_t *o, const char *key, json_t *v);
+json_t *reply_ok(struct jmd *d);
+int arg_pid(json_t *req, pid_t *pid);
+#define BAD_PID "invalid 'pid': expected a positive integer"
 
 /* emit.c */
 void put(struct jmd_text *t, const char *s, size_t n);
@@ -34,5 +40,8 @@ enum ps_field {
 #define BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
 int arg_fields(json_t *req, unsigned *mask);
 const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid, unsigned mask);
+
+/* sites_cmd.c */
+json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
 
 #endif
