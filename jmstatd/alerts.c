@@ -48,7 +48,7 @@
  * older than ALERTS_SITES_REFRESH_S: a listing of thousands of alerts
  * must not read thousands of segments each time), the top ALERTS_SITES allocation sites of its process are read
  * from the segment (sites.c): for sparse_bin by live bytes in its bin, for
- * fragmentation in the bins with the most wasted bytes (worst_bins()), for
+ * fragmentation in the bins with the most wasted bytes (jmd_alert_worst_bins()), for
  * growth overall. They stay raw return addresses (the daemon never opens a
  * program's files): in the `alerts` reply, in JMALLOC_ALERT_SITES, and the
  * top one in the firing log line; jmctl symbolizes them.
@@ -68,7 +68,7 @@
 
 /* ------------------------------------------------------------ alerts */
 
-unsigned alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin)
+unsigned jmd_alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (const char *c = rule; *c; c++)
@@ -79,19 +79,19 @@ unsigned alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin)
 	return (unsigned)(h ^ (h >> 32)) % ALERTS_BUCKETS;
 }
 
-struct alert *alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
+struct alert *jmd_alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
                                 uint64_t start, uint32_t bin)
 {
-	for (struct alert *a = A->buckets[alert_hash(rule, pid, start, bin)]; a; a = a->hnext)
+	for (struct alert *a = A->buckets[jmd_alert_hash(rule, pid, start, bin)]; a; a = a->hnext)
 		if (a->pid == pid && a->start_ticks == start && a->bin_size == bin &&
 		    strcmp(a->rule, rule) == 0)
 			return a;
 	return NULL;
 }
 
-void hash_remove(struct jmd_alerts *A, struct alert *a)
+void jmd_alert_hash_remove(struct jmd_alerts *A, struct alert *a)
 {
-	struct alert **pp = &A->buckets[alert_hash(a->rule, a->pid, a->start_ticks, a->bin_size)];
+	struct alert **pp = &A->buckets[jmd_alert_hash(a->rule, a->pid, a->start_ticks, a->bin_size)];
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == a) {
 			*pp = a->hnext;
@@ -101,7 +101,7 @@ void hash_remove(struct jmd_alerts *A, struct alert *a)
 	}
 }
 
-void list_remove(struct jmd_alerts *A, struct alert *a)
+void jmd_alert_list_remove(struct jmd_alerts *A, struct alert *a)
 {
 	if (a->prev)
 		a->prev->next = a->next;
@@ -122,7 +122,7 @@ void list_remove(struct jmd_alerts *A, struct alert *a)
  * within one budget (ALERTS_LOG_BURST, then one every
  * ALERTS_LOG_EVERY_MS; the rest to the verbose log, counted in the next
  * line logged). */
-void alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 {
 	char msg[1536];
 	va_list ap;
@@ -156,7 +156,7 @@ void alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 
 /* ------------------------------------------------------------ transitions */
 
-const struct rule *alert_rule(const struct jmd_alerts *A, const struct alert *a)
+const struct rule *jmd_alert_rule(const struct jmd_alerts *A, const struct alert *a)
 {
 	return a->rule_idx >= 0 && (size_t)a->rule_idx < A->rules.n ? &A->rules.v[a->rule_idx] : NULL;
 }
@@ -164,7 +164,7 @@ const struct rule *alert_rule(const struct jmd_alerts *A, const struct alert *a)
 /* Moves a to state s, logs it, runs the command; p is a's process when it
  * is live (NULL otherwise): going pending or firing reads its sites. An
  * alert that goes inactive is freed: a is invalid afterwards. */
-void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
+void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
                        const struct jmd_proc *p)
 {
 	struct jmd *d = A->d;
@@ -175,32 +175,32 @@ void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char 
 	snprintf(a->reason, sizeof(a->reason), "%s", why ? why : "");
 	A->transitions[s]++;
 	if (s == ST_PENDING || s == ST_FIRING)
-		take_sites(A, a, p);
+		jmd_alert_take_sites(A, a, p);
 	char bin[32] = "", top[256] = "";
 	if (a->bin_size)
 		snprintf(bin, sizeof(bin), " bin %u", a->bin_size);
 	if (s == ST_FIRING && a->nsites) {
 		char text[sizeof(top) - 16];
 		snprintf(top, sizeof(top), "; top site: %s",
-		         sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
+		         jmd_alert_sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
 	}
 	char ct[32] = "";
 	if (a->container[0])
 		snprintf(ct, sizeof(ct), ", container %.12s", a->container);
-	alert_log(A, a->uid, "alert %u %s: pid %d (%s%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
-	          (int)a->pid, a->exe, ct, bin, state_names[prev], state_names[s], a->message,
+	jmd_alert_log(A, a->uid, "alert %u %s: pid %d (%s%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
+	          (int)a->pid, a->exe, ct, bin, jmd_alert_state_names[prev], jmd_alert_state_names[s], a->message,
 	          why ? "; " : "", why ? why : "", top);
 	if (s == ST_RESOLVED || s == ST_INACTIVE)
-		hash_remove(A, a);
+		jmd_alert_hash_remove(A, a);
 	if (s == ST_RESOLVED)
 		A->nresolved++;
-	const struct rule *r = alert_rule(A, a);
+	const struct rule *r = jmd_alert_rule(A, a);
 	unsigned notify = r ? r->notify : A->rules.notify;
 	const char *command = r && r->command ? r->command : A->rules.command;
 	if (command && *command && (notify & (1u << s)))
-		run_command(A, a, command, prev);
+		jmd_alert_run_command(A, a, command, prev);
 	if (s == ST_INACTIVE)
-		list_remove(A, a);
+		jmd_alert_list_remove(A, a);
 }
 
 static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int idx,
@@ -223,7 +223,7 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->bin_size = bin;
 	a->state = ST_INACTIVE;
 	a->started = A->d->now;
-	unsigned h = alert_hash(a->rule, a->pid, a->start_ticks, bin);
+	unsigned h = jmd_alert_hash(a->rule, a->pid, a->start_ticks, bin);
 	a->hnext = A->buckets[h];
 	A->buckets[h] = a;
 	a->prev = A->tail;
@@ -244,7 +244,7 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
                  const char *message)
 {
 	struct jmd *d = A->d;
-	struct alert *a = alert_find(A, r->name, p->pid, p->start_ticks, bin);
+	struct alert *a = jmd_alert_find(A, r->name, p->pid, p->start_ticks, bin);
 	if (!a) {
 		if (!trigger)
 			return;
@@ -261,16 +261,16 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 	switch (a->state) {
 	case ST_INACTIVE:
 		if (r->for_s <= 0)
-			transition(A, a, ST_FIRING, NULL, p);
+			jmd_alert_transition(A, a, ST_FIRING, NULL, p);
 		else
-			transition(A, a, ST_PENDING, NULL, p);
+			jmd_alert_transition(A, a, ST_PENDING, NULL, p);
 		break;
 	case ST_PENDING:
 		if (!trigger)
-			transition(A, a, ST_INACTIVE, "the condition cleared before it was held for long "
+			jmd_alert_transition(A, a, ST_INACTIVE, "the condition cleared before it was held for long "
 			           "enough", p);
 		else if (d->now - a->started >= r->for_s - 0.0005)
-			transition(A, a, ST_FIRING, NULL, p);
+			jmd_alert_transition(A, a, ST_FIRING, NULL, p);
 		break;
 	case ST_FIRING:
 		if (!clear) {
@@ -280,7 +280,7 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 		if (a->clear_since == 0)
 			a->clear_since = d->now;
 		if (d->now - a->clear_since >= r->clear_for_s - 0.0005)
-			transition(A, a, ST_RESOLVED, clear, p);
+			jmd_alert_transition(A, a, ST_RESOLVED, clear, p);
 		break;
 	case ST_RESOLVED:
 		break;
@@ -347,24 +347,24 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 			bool trigger = ratio > r->threshold && wasted > r->min_bytes;
 			/* The message only for an alert there is or will be: formatted
 			 * for every process every tick, it was most of this function. */
-			if (!trigger && !alert_find(A, r->name, p->pid, p->start_ticks, 0))
+			if (!trigger && !jmd_alert_find(A, r->name, p->pid, p->start_ticks, 0))
 				break;
 			snprintf(msg, sizeof(msg), "fragmentation %s: %s of %s active not allocated "
-			         "(rule: above %s with over %s)", fmt_pct(b1, sizeof(b1), ratio),
+			         "(rule: above %s with over %s)", jmd_alert_fmt_pct(b1, sizeof(b1), ratio),
 			         jm_fmt_bytes(b2, sizeof(b2), wasted),
 			         jm_fmt_bytes(b3, sizeof(b3), (double)p->tot.active),
-			         fmt_pct(b4, sizeof(b4), r->threshold),
+			         jmd_alert_fmt_pct(b4, sizeof(b4), r->threshold),
 			         jm_fmt_bytes(b5, sizeof(b5), r->min_bytes));
 			const char *clear = NULL;
 			if (ratio < r->clear) {
 				snprintf(why, sizeof(why), "fragmentation down to %s, under %s",
-				         fmt_pct(b1, sizeof(b1), ratio), fmt_pct(b2, sizeof(b2), r->clear));
+				         jmd_alert_fmt_pct(b1, sizeof(b1), ratio), jmd_alert_fmt_pct(b2, sizeof(b2), r->clear));
 				clear = why;
 			} else if (wasted < r->clear_bytes) {
 				snprintf(why, sizeof(why), "fragmented bytes down to %s, under %s "
 				         "(fragmentation still %s)", jm_fmt_bytes(b1, sizeof(b1), wasted),
 				         jm_fmt_bytes(b2, sizeof(b2), r->clear_bytes),
-				         fmt_pct(b3, sizeof(b3), ratio));
+				         jmd_alert_fmt_pct(b3, sizeof(b3), ratio));
 				clear = why;
 			}
 			step(A, r, (int)i, p, 0, ratio, wasted, trigger, clear, msg);
@@ -372,14 +372,14 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 		}
 		case KIND_GROWTH: {
 			double low, span, g = growth_of(d, p, r, &low, &span);
-			if (g <= r->threshold && !alert_find(A, r->name, p->pid, p->start_ticks, 0))
+			if (g <= r->threshold && !jmd_alert_find(A, r->name, p->pid, p->start_ticks, 0))
 				break;
 			/* The span the growth was measured over: the window, or less
 			 * for a process (or a history) younger than it. */
 			snprintf(msg, sizeof(msg), "%s grew by %s in %s (from %s to %s; rule: over %s in %s)",
-			         metric_names[r->metric], jm_fmt_bytes(b1, sizeof(b1), g),
-			         fmt_dur(b2, sizeof(b2), span), jm_fmt_bytes(b3, sizeof(b3), low), jm_fmt_bytes(b4, sizeof(b4), low + g),
-			         jm_fmt_bytes(b5, sizeof(b5), r->threshold), fmt_dur(why, sizeof(why), r->window_s));
+			         jmd_alert_metric_names[r->metric], jm_fmt_bytes(b1, sizeof(b1), g),
+			         jmd_alert_fmt_dur(b2, sizeof(b2), span), jm_fmt_bytes(b3, sizeof(b3), low), jm_fmt_bytes(b4, sizeof(b4), low + g),
+			         jm_fmt_bytes(b5, sizeof(b5), r->threshold), jmd_alert_fmt_dur(why, sizeof(why), r->window_s));
 			const char *clear = NULL;
 			if (g < r->clear) {
 				snprintf(why, sizeof(why), "growth down to %s, under %s",
@@ -395,23 +395,23 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 				double util = jmd_util(bin->inuse_runs, bin->capacity);
 				double held = (double)bin->capacity * bin->size;
 				bool trigger = util < r->threshold && held > r->min_bytes;
-				if (!trigger && !alert_find(A, r->name, p->pid, p->start_ticks, bin->size))
+				if (!trigger && !jmd_alert_find(A, r->name, p->pid, p->start_ticks, bin->size))
 					continue;
 				snprintf(msg, sizeof(msg), "bin %u B: %s of its regions in use, %s held in "
 				         "runs (rule: under %s with over %s)", bin->size,
-				         fmt_pct(b1, sizeof(b1), util), jm_fmt_bytes(b2, sizeof(b2), held),
-				         fmt_pct(b3, sizeof(b3), r->threshold),
+				         jmd_alert_fmt_pct(b1, sizeof(b1), util), jm_fmt_bytes(b2, sizeof(b2), held),
+				         jmd_alert_fmt_pct(b3, sizeof(b3), r->threshold),
 				         jm_fmt_bytes(b4, sizeof(b4), r->min_bytes));
 				const char *clear = NULL;
 				if (util > r->clear) {
 					snprintf(why, sizeof(why), "use back up to %s, over %s",
-					         fmt_pct(b1, sizeof(b1), util), fmt_pct(b2, sizeof(b2), r->clear));
+					         jmd_alert_fmt_pct(b1, sizeof(b1), util), jmd_alert_fmt_pct(b2, sizeof(b2), r->clear));
 					clear = why;
 				} else if (held < r->clear_bytes) {
 					snprintf(why, sizeof(why), "bytes held down to %s, under %s (use still %s)",
 					         jm_fmt_bytes(b1, sizeof(b1), held),
 					         jm_fmt_bytes(b2, sizeof(b2), r->clear_bytes),
-					         fmt_pct(b3, sizeof(b3), util));
+					         jmd_alert_fmt_pct(b3, sizeof(b3), util));
 					clear = why;
 				}
 				step(A, r, (int)i, p, bin->size, util, held, trigger, clear, msg);
@@ -435,13 +435,13 @@ void jmd_alerts_tick_done(struct jmd *d)
 			struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 			const char *why = p && p->start_ticks == a->start_ticks ?
 			                  "the process no longer matches the rule" : "the process is gone";
-			transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why, NULL);
+			jmd_alert_transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why, NULL);
 			continue;
 		}
 		if (a->state == ST_RESOLVED &&
 		    (d->now - a->since > A->rules.resolved_keep_s ||
 		     A->nresolved > ALERTS_RESOLVED_MAX))
-			list_remove(A, a);
+			jmd_alert_list_remove(A, a);
 	}
 }
 
@@ -454,10 +454,10 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 		return;
 	A->cur = NULL;
 	if (!apply) {
-		ruleset_free(&A->staging);
+		jmd_alert_ruleset_free(&A->staging);
 		return;
 	}
-	ruleset_free(&A->rules);
+	jmd_alert_ruleset_free(&A->rules);
 	A->rules = A->staging;
 	memset(&A->staging, 0, sizeof(A->staging));
 	A->configured = true;
@@ -475,7 +475,7 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 				a->rule_idx = (int)i;
 		if (a->rule_idx >= 0 || a->state == ST_RESOLVED)
 			continue;
-		transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED,
+		jmd_alert_transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED,
 		           "its rule was removed by a reload", NULL);
 	}
 	char rules[512];
@@ -483,7 +483,7 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 	rules[0] = '\0';
 	for (size_t i = 0; i < A->rules.n && len < sizeof(rules) - 1; i++)
 		len += (size_t)snprintf(rules + len, sizeof(rules) - len, "%s%s (%s)", i ? ", " : "",
-		                        A->rules.v[i].name, kind_names[A->rules.v[i].kind]);
+		                        A->rules.v[i].name, jmd_alert_kind_names[A->rules.v[i].kind]);
 	if (len >= sizeof(rules))
 		len = sizeof(rules) - 1;
 	jmd_log("alert rules %s: %s", d->opt.check_config ? "in the file" : "in force",
@@ -494,7 +494,7 @@ void jmd_alerts_config_commit(struct jmd *d, bool apply)
 
 int jmd_alerts_init(struct jmd *d)
 {
-	return engine(d) ? 0 : -ENOMEM;
+	return jmd_alert_engine(d) ? 0 : -ENOMEM;
 }
 
 void jmd_alerts_stop(struct jmd *d)
@@ -507,7 +507,7 @@ void jmd_alerts_stop(struct jmd *d)
 		if (!c->exited)
 			jmd_log("alert %u: leaving its command (pid %d) running at exit", c->alert_id,
 			        c->proc.pid);
-		cmd_close(c);
+		jmd_alert_cmd_close(c);
 	}
 }
 
@@ -517,19 +517,19 @@ void jmd_alerts_fini(struct jmd *d)
 	if (!A)
 		return;
 	while (A->head)
-		list_remove(A, A->head);
+		jmd_alert_list_remove(A, A->head);
 	while (A->queue) {
 		struct job *j = A->queue;
 		A->queue = j->next;
-		job_free(j);
+		jmd_alert_job_free(j);
 	}
 	while (A->cmds) {        /* only if the loop did not run their close callbacks */
 		struct cmd *c = A->cmds;
 		A->cmds = c->next;
 		free(c);
 	}
-	ruleset_free(&A->rules);
-	ruleset_free(&A->staging);
+	jmd_alert_ruleset_free(&A->rules);
+	jmd_alert_ruleset_free(&A->staging);
 	free(A);
 	d->alerts = NULL;
 }

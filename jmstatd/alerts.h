@@ -38,13 +38,13 @@
 #define ALERTS_SITES_REFRESH_S 10.0     /* a listed active alert's sites are read again after this */
 
 enum kind { KIND_FRAG, KIND_GROWTH, KIND_SPARSE };
-extern const char *const kind_names[];
+extern const char *const jmd_alert_kind_names[];
 
 enum metric { METRIC_MAPPED, METRIC_ACTIVE, METRIC_ALLOCATED };
-extern const char *const metric_names[];
+extern const char *const jmd_alert_metric_names[];
 
 enum state { ST_INACTIVE, ST_PENDING, ST_FIRING, ST_RESOLVED };
-extern const char *const state_names[];
+extern const char *const jmd_alert_state_names[];
 #define NOTIFY_DEFAULT ((1u << ST_FIRING) | (1u << ST_RESOLVED))
 
 /* The settings a rule section may hold; which apply to which kind is
@@ -58,7 +58,7 @@ struct rule_key {
 	const char *name;
 	unsigned kinds;          /* bit per kind; 7: every kind */
 };
-extern const struct rule_key rule_keys[K_NKEYS];
+extern const struct rule_key jmd_alert_rule_keys[K_NKEYS];
 
 struct rule {
 	char name[ALERTS_NAME_LEN];
@@ -165,45 +165,45 @@ struct jmd_alerts {
 	bool stopping;
 	uint64_t transitions[4]; /* per state entered */
 	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped, cmd_queued;
-	double log_tokens;       /* alert_log()'s budget */
+	double log_tokens;       /* jmd_alert_log()'s budget */
 	uint64_t log_last_ns;
 	unsigned long log_left_out;
 };
 
 /* alerts_rules.c */
-const char *fmt_pct(char *buf, size_t len, double v);
-const char *fmt_dur(char *buf, size_t len, double s);
-const char *fmt_ratio(char *buf, size_t len, double v);
-const char *fmt_value(char *buf, size_t len, enum kind k, double v);
-void rule_free(struct rule *r);
-void ruleset_free(struct ruleset *rs);
-void ruleset_defaults(struct ruleset *rs);
-struct jmd_alerts *engine(struct jmd *d);
+const char *jmd_alert_fmt_pct(char *buf, size_t len, double v);
+const char *jmd_alert_fmt_dur(char *buf, size_t len, double s);
+const char *jmd_alert_fmt_ratio(char *buf, size_t len, double v);
+const char *jmd_alert_fmt_value(char *buf, size_t len, enum kind k, double v);
+void jmd_alert_rule_free(struct rule *r);
+void jmd_alert_ruleset_free(struct ruleset *rs);
+void jmd_alert_ruleset_defaults(struct ruleset *rs);
+struct jmd_alerts *jmd_alert_engine(struct jmd *d);
 
 /* alerts.c */
-unsigned alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin);
-struct alert *alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
+unsigned jmd_alert_hash(const char *rule, pid_t pid, uint64_t start, uint32_t bin);
+struct alert *jmd_alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
                          uint64_t start, uint32_t bin);
-void hash_remove(struct jmd_alerts *A, struct alert *a);
-void list_remove(struct jmd_alerts *A, struct alert *a);
-void alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+void jmd_alert_hash_remove(struct jmd_alerts *A, struct alert *a);
+void jmd_alert_list_remove(struct jmd_alerts *A, struct alert *a);
+void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-const struct rule *alert_rule(const struct jmd_alerts *A, const struct alert *a);
-void transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
+const struct rule *jmd_alert_rule(const struct jmd_alerts *A, const struct alert *a);
+void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
                 const struct jmd_proc *p);
 
 /* alerts_notify.c */
-void cmd_close(struct cmd *c);
-void job_free(struct job *j);
-void run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
+void jmd_alert_cmd_close(struct cmd *c);
+void jmd_alert_job_free(struct job *j);
+void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
                  enum state previous);
 
 /* alerts_view.c */
-uint64_t bin_wasted(const struct jmd_bin *b);
-uint32_t worst_bins(const struct jmd_proc *p, uint32_t *classes);
-void take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p);
-const char *sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
+uint64_t jmd_alert_bin_wasted(const struct jmd_bin *b);
+uint32_t jmd_alert_worst_bins(const struct jmd_proc *p, uint32_t *classes);
+void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p);
+const char *jmd_alert_sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
                        unsigned max_frames);
-json_t *sites_json(const struct alert *a);
+json_t *jmd_alert_sites_json(const struct alert *a);
 
 #endif

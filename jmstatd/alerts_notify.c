@@ -2,8 +2,8 @@
  * alerts_notify.c: the notification commands of the alert engine.
  *
  * A transition that the rule notifies runs /bin/sh -c COMMAND with the
- * alert in JMALLOC_ALERT_* variables (run_command), through uv_spawn in a
- * session of its own, killed with its process group after
+ * alert in JMALLOC_ALERT_* variables (jmd_alert_run_command), through
+ * uv_spawn in a session of its own, killed with its process group after
  * `command_timeout`. At most ALERTS_CMDS_MAX run at once, ALERTS_CMDS_UID
  * for the processes of one uid other than root, ALERTS_CMDS_ROOT kept for
  * root's; one that cannot start yet waits in the queue (ALERTS_QUEUE_UID
@@ -42,7 +42,7 @@ static void cmd_closed(uv_handle_t *h)
 	queue_drain(A);
 }
 
-void cmd_close(struct cmd *c)
+void jmd_alert_cmd_close(struct cmd *c)
 {
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
 		uv_timer_stop(&c->timer);
@@ -69,7 +69,7 @@ static void cmd_exited(uv_process_t *p, int64_t status, int term_signal)
 		jmd_debug("alert %u: its command (pid %d) succeeded", c->alert_id, p->pid);
 		A->cmd_ok++;
 	}
-	cmd_close(c);
+	jmd_alert_cmd_close(c);
 }
 
 static void cmd_timed_out(uv_timer_t *t)
@@ -104,7 +104,7 @@ static char **cmd_env(char **vars, size_t nvars)
 	return env;
 }
 
-void job_free(struct job *j)
+void jmd_alert_job_free(struct job *j)
 {
 	if (!j)
 		return;
@@ -175,14 +175,14 @@ static void job_start(struct jmd_alerts *A, struct job *j)
 		jmd_log("alert %u: cannot run its command: %s", j->alert_id, uv_strerror(rc));
 		A->cmd_failed++;
 		c->exited = true;
-		cmd_close(c);
+		jmd_alert_cmd_close(c);
 		goto out;
 	}
 	jmd_debug("alert %u: command started (pid %d)", j->alert_id, c->proc.pid);
 	uv_timer_start(&c->timer, cmd_timed_out, (uint64_t)(A->rules.command_timeout_s * 1000.0), 0);
 out:
 	free(env);
-	job_free(j);
+	jmd_alert_job_free(j);
 }
 
 /* Starts the queued commands that may start now, oldest first. */
@@ -204,7 +204,7 @@ static void queue_drain(struct jmd_alerts *A)
 	}
 }
 
-void run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
+void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const char *command,
                         enum state previous)
 {
 	struct jmd *d = A->d;
@@ -230,9 +230,9 @@ void run_command(struct jmd_alerts *A, const struct alert *a, const char *comman
 	} while (0)
 	VAR("ID", "%u", a->id);
 	VAR("RULE", "%s", a->rule);
-	VAR("KIND", "%s", kind_names[a->kind]);
-	VAR("STATE", "%s", state_names[a->state]);
-	VAR("PREVIOUS_STATE", "%s", state_names[previous]);
+	VAR("KIND", "%s", jmd_alert_kind_names[a->kind]);
+	VAR("STATE", "%s", jmd_alert_state_names[a->state]);
+	VAR("PREVIOUS_STATE", "%s", jmd_alert_state_names[previous]);
 	VAR("PID", "%d", (int)a->pid);
 	VAR("EXE", "%s", a->exe);
 	VAR("PATH", "%s", a->path);
@@ -251,20 +251,20 @@ void run_command(struct jmd_alerts *A, const struct alert *a, const char *comman
 		VAR("VALUE", "%.0f", a->value);
 		VAR("THRESHOLD", "%.0f", a->threshold);
 	} else {
-		VAR("VALUE", "%s", fmt_ratio(val, sizeof(val), a->value));
-		VAR("THRESHOLD", "%s", fmt_ratio(thr, sizeof(thr), a->threshold));
+		VAR("VALUE", "%s", jmd_alert_fmt_ratio(val, sizeof(val), a->value));
+		VAR("THRESHOLD", "%s", jmd_alert_fmt_ratio(thr, sizeof(thr), a->threshold));
 	}
-	VAR("VALUE_TEXT", "%s", fmt_value(val, sizeof(val), a->kind, a->value));
-	VAR("THRESHOLD_TEXT", "%s", fmt_value(thr, sizeof(thr), a->kind, a->threshold));
+	VAR("VALUE_TEXT", "%s", jmd_alert_fmt_value(val, sizeof(val), a->kind, a->value));
+	VAR("THRESHOLD_TEXT", "%s", jmd_alert_fmt_value(thr, sizeof(thr), a->kind, a->threshold));
 	VAR("BYTES", "%.0f", a->bytes);
 	VAR("MESSAGE", "%s", a->message);
 	VAR("REASON", "%s", a->reason);
-	VAR("SITES", "%s", sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
+	VAR("SITES", "%s", jmd_alert_sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
 #undef VAR
 	if (failed || !j->command) {
 		jmd_log("alert %u: its command not run: out of memory", a->id);
 		A->cmd_failed++;
-		job_free(j);
+		jmd_alert_job_free(j);
 		return;
 	}
 	if (!A->queue && can_start(A, j->uid)) {
@@ -276,11 +276,11 @@ void run_command(struct jmd_alerts *A, const struct alert *a, const char *comman
 	for (struct job *q = A->queue; q; q = q->next)
 		same += q->uid == j->uid;
 	if (A->nqueued >= ALERTS_QUEUE_MAX || (j->uid != 0 && same >= ALERTS_QUEUE_UID)) {
-		alert_log(A, j->uid, "alert %u: its command not run: %zu commands wait already%s",
+		jmd_alert_log(A, j->uid, "alert %u: its command not run: %zu commands wait already%s",
 		          a->id, j->uid != 0 && same >= ALERTS_QUEUE_UID ? same : A->nqueued,
 		          j->uid != 0 && same >= ALERTS_QUEUE_UID ? " for this user's processes" : "");
 		A->cmd_skipped++;
-		job_free(j);
+		jmd_alert_job_free(j);
 		return;
 	}
 	if (A->queue_tail)

@@ -25,11 +25,11 @@ const char jmd_alerts_builtin_rules[] =
 	"min_wasted = 64MiB\n"
 	"for = 60s\n";
 
-const char *const kind_names[] = { "fragmentation", "growth", "sparse_bin" };
-const char *const metric_names[] = { "mapped", "active", "allocated" };
-const char *const state_names[] = { "inactive", "pending", "firing", "resolved" };
+const char *const jmd_alert_kind_names[] = { "fragmentation", "growth", "sparse_bin" };
+const char *const jmd_alert_metric_names[] = { "mapped", "active", "allocated" };
+const char *const jmd_alert_state_names[] = { "inactive", "pending", "firing", "resolved" };
 
-const struct rule_key rule_keys[K_NKEYS] = {
+const struct rule_key jmd_alert_rule_keys[K_NKEYS] = {
 	[K_KIND] = { "kind", 7 },
 	[K_EXE] = { "exe", 7 },
 	[K_FOR] = { "for", 7 },
@@ -51,7 +51,7 @@ const struct rule_key rule_keys[K_NKEYS] = {
 /* ------------------------------------------------------------ formatting
  * (bytes: jm_fmt_bytes(), common/format.c, as jmctl writes them) */
 
-const char *fmt_pct(char *buf, size_t len, double v)
+const char *jmd_alert_fmt_pct(char *buf, size_t len, double v)
 {
 	snprintf(buf, len, "%.1f%%", v * 100.0);
 	return buf;
@@ -59,7 +59,7 @@ const char *fmt_pct(char *buf, size_t len, double v)
 
 /* A duration as a person writes it: 90 -> "1m30s", 3600 -> "1h", 0.5 ->
  * "500ms"; whole seconds from a second up. */
-const char *fmt_dur(char *buf, size_t len, double s)
+const char *jmd_alert_fmt_dur(char *buf, size_t len, double s)
 {
 	if (s < 1.0) {
 		snprintf(buf, len, "%.0fms", s * 1000.0);
@@ -78,7 +78,7 @@ const char *fmt_dur(char *buf, size_t len, double s)
 }
 
 /* A ratio for a script: "0.5", "0.5734" (4 decimals, never an exponent). */
-const char *fmt_ratio(char *buf, size_t len, double v)
+const char *jmd_alert_fmt_ratio(char *buf, size_t len, double v)
 {
 	snprintf(buf, len, "%.4f", v);
 	char *e = buf + strlen(buf);
@@ -89,14 +89,14 @@ const char *fmt_ratio(char *buf, size_t len, double v)
 
 /* An alert's value or threshold in the units of its rule: bytes for
  * growth, a percentage for the ratios. */
-const char *fmt_value(char *buf, size_t len, enum kind k, double v)
+const char *jmd_alert_fmt_value(char *buf, size_t len, enum kind k, double v)
 {
-	return k == KIND_GROWTH ? jm_fmt_bytes(buf, len, v) : fmt_pct(buf, len, v);
+	return k == KIND_GROWTH ? jm_fmt_bytes(buf, len, v) : jmd_alert_fmt_pct(buf, len, v);
 }
 
 /* ------------------------------------------------------------ rules */
 
-void rule_free(struct rule *r)
+void jmd_alert_rule_free(struct rule *r)
 {
 	free(r->exe);
 	free(r->path);
@@ -104,16 +104,16 @@ void rule_free(struct rule *r)
 	free(r->command);
 }
 
-void ruleset_free(struct ruleset *rs)
+void jmd_alert_ruleset_free(struct ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n; i++)
-		rule_free(&rs->v[i]);
+		jmd_alert_rule_free(&rs->v[i]);
 	free(rs->v);
 	free(rs->command);
 	memset(rs, 0, sizeof(*rs));
 }
 
-void ruleset_defaults(struct ruleset *rs)
+void jmd_alert_ruleset_defaults(struct ruleset *rs)
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->notify = NOTIFY_DEFAULT;
@@ -121,7 +121,7 @@ void ruleset_defaults(struct ruleset *rs)
 	rs->resolved_keep_s = 600.0;
 }
 
-struct jmd_alerts *engine(struct jmd *d)
+struct jmd_alerts *jmd_alert_engine(struct jmd *d)
 {
 	if (!d->alerts) {
 		d->alerts = calloc(1, sizeof(*d->alerts));
@@ -129,7 +129,7 @@ struct jmd_alerts *engine(struct jmd *d)
 			return NULL;
 		d->alerts->d = d;
 		d->alerts->next_id = 1;
-		ruleset_defaults(&d->alerts->rules);
+		jmd_alert_ruleset_defaults(&d->alerts->rules);
 	}
 	return d->alerts;
 }
@@ -143,7 +143,7 @@ static int parse_notify(const char *v, unsigned *out, char *err, size_t errlen)
 	for (char *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
 		unsigned s;
 		for (s = ST_PENDING; s <= ST_RESOLVED; s++)
-			if (strcmp(tok, state_names[s]) == 0)
+			if (strcmp(tok, jmd_alert_state_names[s]) == 0)
 				break;
 		if (s > ST_RESOLVED && strcmp(tok, "none") != 0) {
 			snprintf(err, errlen, "notify: '%.40s' is not pending, firing, resolved or none",
@@ -169,11 +169,11 @@ static int set_string(char **dst, const char *v)
 
 void jmd_alerts_config_begin(struct jmd *d)
 {
-	struct jmd_alerts *A = engine(d);
+	struct jmd_alerts *A = jmd_alert_engine(d);
 	if (!A)
 		return;
-	ruleset_free(&A->staging);
-	ruleset_defaults(&A->staging);
+	jmd_alert_ruleset_free(&A->staging);
+	jmd_alert_ruleset_defaults(&A->staging);
 	A->cur = NULL;
 	A->in_section = false;
 }
@@ -181,7 +181,7 @@ void jmd_alerts_config_begin(struct jmd *d)
 int jmd_alerts_config_section(struct jmd *d, const char *type, const char *name,
                               char *err, size_t errlen)
 {
-	struct jmd_alerts *A = engine(d);
+	struct jmd_alerts *A = jmd_alert_engine(d);
 	if (!A) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -288,7 +288,7 @@ nomem:
 int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
                           char *err, size_t errlen)
 {
-	struct jmd_alerts *A = engine(d);
+	struct jmd_alerts *A = jmd_alert_engine(d);
 	if (!A) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -298,7 +298,7 @@ int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
 		return global_set(A, key, value, err, errlen);
 	unsigned k;
 	for (k = 0; k < K_NKEYS; k++)
-		if (strcmp(key, rule_keys[k].name) == 0)
+		if (strcmp(key, jmd_alert_rule_keys[k].name) == 0)
 			break;
 	if (k == K_NKEYS) {
 		snprintf(err, errlen, "rule '%s': unknown setting '%.40s'", r->name, key);
@@ -317,7 +317,7 @@ int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
 	switch ((enum key)k) {
 	case K_KIND:
 		for (unsigned i = 0; i < 3; i++) {
-			if (strcmp(value, kind_names[i]) == 0) {
+			if (strcmp(value, jmd_alert_kind_names[i]) == 0) {
 				r->kind = (enum kind)i;
 				return 0;
 			}
@@ -387,7 +387,7 @@ int jmd_alerts_config_set(struct jmd *d, const char *key, const char *value,
 		return 0;
 	case K_METRIC:
 		for (unsigned i = 0; i < 3; i++) {
-			if (strcmp(value, metric_names[i]) == 0) {
+			if (strcmp(value, jmd_alert_metric_names[i]) == 0) {
 				r->metric = (enum metric)i;
 				return 0;
 			}
@@ -418,9 +418,9 @@ int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	for (unsigned k = 0; k < K_NKEYS; k++) {
-		if ((r->set & (1u << k)) && !(rule_keys[k].kinds & (1u << r->kind))) {
+		if ((r->set & (1u << k)) && !(jmd_alert_rule_keys[k].kinds & (1u << r->kind))) {
 			snprintf(err, errlen, "rule '%s': '%s' does not apply to kind %s", r->name,
-			         rule_keys[k].name, kind_names[r->kind]);
+			         jmd_alert_rule_keys[k].name, jmd_alert_kind_names[r->kind]);
 			return -EINVAL;
 		}
 	}
@@ -433,7 +433,7 @@ int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen)
 		enum key k = required[r->kind][i];
 		if (!(r->set & (1u << k))) {
 			snprintf(err, errlen, "rule '%s': kind %s needs '%s'", r->name,
-			         kind_names[r->kind], rule_keys[k].name);
+			         jmd_alert_kind_names[r->kind], jmd_alert_rule_keys[k].name);
 			return -EINVAL;
 		}
 	}

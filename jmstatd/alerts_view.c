@@ -4,10 +4,10 @@
  * The sites behind an alert, read from its process's segment (sites.c)
  * when it goes pending or fires and when the alerts are listed (at most
  * every ALERTS_SITES_REFRESH_S): for sparse_bin by live bytes in its bin,
- * for fragmentation in the bins with the most wasted bytes (worst_bins),
- * for growth overall; kept as raw return addresses. And the views of the
- * alerts: the `alerts` reply (jmd_alerts_list) and the Prometheus series
- * (jmd_alerts_metrics).
+ * for fragmentation in the bins with the most wasted bytes
+ * (jmd_alert_worst_bins), for growth overall; kept as raw return
+ * addresses. And the views of the alerts: the `alerts` reply
+ * (jmd_alerts_list) and the Prometheus series (jmd_alerts_metrics).
  */
 #include "alerts.h"
 
@@ -17,7 +17,7 @@
 
 /* ------------------------------------------------------------ sites */
 
-uint64_t bin_wasted(const struct jmd_bin *b)
+uint64_t jmd_alert_bin_wasted(const struct jmd_bin *b)
 {
 	return (b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size;
 }
@@ -26,17 +26,17 @@ uint64_t bin_wasted(const struct jmd_bin *b)
  * JMD_SITE_BINS, that hold ALERTS_WORST_SHARE of its small runs' waste,
  * worst first. Their indexes into classes; returns how many (0: p wastes
  * nothing in small runs). */
-uint32_t worst_bins(const struct jmd_proc *p, uint32_t *classes)
+uint32_t jmd_alert_worst_bins(const struct jmd_proc *p, uint32_t *classes)
 {
 	uint64_t total = 0, got = 0;
 	uint32_t n = 0;
 	for (uint32_t b = 0; b < p->nbins; b++)
-		total += bin_wasted(&p->bins[b]);
+		total += jmd_alert_bin_wasted(&p->bins[b]);
 	while (n < JMD_SITE_BINS && (double)got < ALERTS_WORST_SHARE * (double)total) {
 		uint32_t best = UINT32_MAX;
 		uint64_t best_w = 0;
 		for (uint32_t b = 0; b < p->nbins; b++) {
-			uint64_t w = bin_wasted(&p->bins[b]);
+			uint64_t w = jmd_alert_bin_wasted(&p->bins[b]);
 			bool taken = false;
 			for (uint32_t k = 0; k < n; k++)
 				taken = taken || classes[k] == b;
@@ -54,7 +54,7 @@ uint32_t worst_bins(const struct jmd_proc *p, uint32_t *classes)
 }
 
 /* Reads the sites behind a from p, its process, at most once a tick. */
-void take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p)
+void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p)
 {
 	struct jmd *d = A->d;
 	if (!p || p->pid != a->pid || p->start_ticks != a->start_ticks || a->sites_tick == d->tick)
@@ -70,7 +70,7 @@ void take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p)
 		break;
 	case KIND_FRAG:
 		/* No waste in small runs: then by their whole live bytes. */
-		n = worst_bins(p, classes);
+		n = jmd_alert_worst_bins(p, classes);
 		break;
 	case KIND_GROWTH:
 		break;
@@ -97,7 +97,7 @@ void take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p)
 /* The sites as one line of text, "0x401234<0x401100<... 12.3MiB; ...":
  * frames innermost first, at most max_frames of each ("<..." when there
  * are more), at most max_sites sites. "" when none. */
-const char *sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
+const char *jmd_alert_sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
                               unsigned max_frames)
 {
 	size_t off = 0;
@@ -130,7 +130,7 @@ const char *sites_text(const struct alert *a, char *buf, size_t len, unsigned ma
 
 /* ------------------------------------------------------------ views */
 
-json_t *sites_json(const struct alert *a)
+json_t *jmd_alert_sites_json(const struct alert *a)
 {
 	json_t *arr = json_array(), *sizes = json_array();
 	char hex[24];
@@ -177,12 +177,12 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		bool alive = p && p->start_ticks == a->start_ticks;
 		if (alive && (a->state == ST_PENDING || a->state == ST_FIRING) &&
 		    (!a->sites_taken || d->now - a->sites_time >= ALERTS_SITES_REFRESH_S))
-			take_sites(A, a, p);
+			jmd_alert_take_sites(A, a, p);
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(a->id));
 		json_object_set_new(o, "rule", json_string(a->rule));
-		json_object_set_new(o, "kind", json_string(kind_names[a->kind]));
-		json_object_set_new(o, "state", json_string(state_names[a->state]));
+		json_object_set_new(o, "kind", json_string(jmd_alert_kind_names[a->kind]));
+		json_object_set_new(o, "state", json_string(jmd_alert_state_names[a->state]));
 		json_object_set_new(o, "pid", json_integer(a->pid));
 		json_object_set_new(o, "uid", json_integer(a->uid));
 		json_object_set_new(o, "exe", json_string(a->exe));
@@ -198,15 +198,15 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "threshold", json_real(a->threshold));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)a->bytes));
 		char vt[32], tt[32];
-		json_object_set_new(o, "value_text", json_string(fmt_value(vt, sizeof(vt), a->kind, a->value)));
+		json_object_set_new(o, "value_text", json_string(jmd_alert_fmt_value(vt, sizeof(vt), a->kind, a->value)));
 		json_object_set_new(o, "threshold_text",
-		                    json_string(fmt_value(tt, sizeof(tt), a->kind, a->threshold)));
+		                    json_string(jmd_alert_fmt_value(tt, sizeof(tt), a->kind, a->threshold)));
 		json_object_set_new(o, "message", json_string(a->message));
 		if (a->reason[0])
 			json_object_set_new(o, "reason", json_string(a->reason));
 		json_object_set_new(o, "alive", json_boolean(alive));
 		if (a->sites_taken) {
-			json_t *s = sites_json(a);
+			json_t *s = jmd_alert_sites_json(a);
 			json_object_update(o, s);
 			json_decref(s);
 			json_object_set_new(o, "sites_time", json_real(a->sites_time));
@@ -232,7 +232,7 @@ void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t)
 		for (unsigned s = ST_PENDING; s <= ST_FIRING; s++) {
 			jmd_text_puts(t, "jmalloc_alerts{rule=");
 			jmd_text_label(t, A->rules.v[i].name);
-			jmd_text_printf(t, ",state=\"%s\"} %u\n", state_names[s], n[s]);
+			jmd_text_printf(t, ",state=\"%s\"} %u\n", jmd_alert_state_names[s], n[s]);
 		}
 	}
 	jmd_text_puts(t, "# HELP jmalloc_alert_state Each pending (1) or firing (2) alert.\n"
@@ -260,7 +260,7 @@ void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t)
 	                 "entered.\n# TYPE jmalloc_alert_transitions_total counter\n");
 	for (unsigned s = ST_INACTIVE; s <= ST_RESOLVED; s++)
 		jmd_text_printf(t, "jmalloc_alert_transitions_total{state=\"%s\"} %llu\n",
-		                state_names[s], (unsigned long long)A->transitions[s]);
+		                jmd_alert_state_names[s], (unsigned long long)A->transitions[s]);
 	jmd_text_puts(t, "# HELP jmalloc_alert_commands_total Alert commands, by result.\n"
 	                 "# TYPE jmalloc_alert_commands_total counter\n");
 	jmd_text_printf(t, "jmalloc_alert_commands_total{result=\"ok\"} %llu\n"
