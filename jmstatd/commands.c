@@ -30,31 +30,6 @@
 
 /* ------------------------------------------------------------ values */
 
-json_t *jint(uint64_t v)
-{
-	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-json_t *jreal(double v)
-{
-	if (!(v == v) || v > 1e300 || v < -1e300)
-		v = 0.0;
-	return json_real(v);
-}
-
-void set(json_t *o, const char *key, json_t *v)
-{
-	json_object_set_new(o, key, v);
-}
-
-json_t *reply_ok(struct jmd *d)
-{
-	json_t *o = json_object();
-	set(o, "ok", json_true());
-	set(o, "time", jreal(d->now));
-	return o;
-}
-
 json_t *jmd_error(struct jmd *d, const char *fmt, ...)
 {
 	char msg[512];
@@ -79,7 +54,7 @@ json_t *jmd_error(struct jmd *d, const char *fmt, ...)
 }
 
 /* User names, looked up once per uid (a name service may be slow). */
-const char *user_name(uint32_t uid)
+const char *jmd_user_name(uint32_t uid)
 {
 	static struct { uint32_t uid; bool used; char name[64]; } cache[64];
 	static unsigned next;
@@ -121,7 +96,7 @@ static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 	set(o, "container", p->labels.container[0] ? json_string(p->labels.container) : json_null());
 	set(o, "pod", p->labels.pod[0] ? json_string(p->labels.pod) : json_null());
 	set(o, "uid", json_integer(p->uid));
-	set(o, "user", json_string(user_name(p->uid)));
+	set(o, "user", json_string(jmd_user_name(p->uid)));
 	set(o, "exe", json_string(p->exe));
 	set(o, "path", json_string(p->path));
 	set(o, "start_time", json_integer((json_int_t)p->start_time));
@@ -250,7 +225,7 @@ static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
 /* ------------------------------------------------------------ arguments */
 
 /* 1: absent; 0: *pid set; -1: present but not a valid pid. */
-int arg_pid(json_t *req, pid_t *pid)
+int jmd_arg_pid(json_t *req, pid_t *pid)
 {
 	json_t *v = json_object_get(req, "pid");
 	if (!v || json_is_null(v))
@@ -314,9 +289,9 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	unsigned mask;
-	if (arg_fields(req, &mask) != 0)
-		return jmd_error(d, BAD_FIELDS);
-	const struct jmd_reply_cache *r = ps_cached(d, uid, mask);
+	if (jmd_ps_arg_fields(req, &mask) != 0)
+		return jmd_error(d, JMD_BAD_FIELDS);
+	const struct jmd_reply_cache *r = jmd_ps_cached(d, uid, mask);
 	json_t *o = r ? json_loadb(r->text, r->len, 0, NULL) : NULL;
 	return o ? o : jmd_error(d, "out of memory");
 }
@@ -324,11 +299,11 @@ static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid;
-	int rc = arg_pid(req, &pid);
+	int rc = jmd_arg_pid(req, &pid);
 	if (rc == 1)
 		return jmd_error(d, "missing 'pid'");
 	if (rc < 0)
-		return jmd_error(d, BAD_PID);
+		return jmd_error(d, JMD_BAD_PID);
 	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
 	if (!p)
 		return jmd_error(d, "no such process: %d", (int)pid);
@@ -347,9 +322,9 @@ static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
-	int rc = arg_pid(req, &pid);
+	int rc = jmd_arg_pid(req, &pid);
 	if (rc < 0)
-		return jmd_error(d, BAD_PID);
+		return jmd_error(d, JMD_BAD_PID);
 	struct jmd_proc *p = NULL;
 	if (rc == 0) {
 		p = jmd_proc_find(d, pid, uid);
@@ -371,9 +346,9 @@ static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *
 static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
-	int rc = arg_pid(req, &pid);
+	int rc = jmd_arg_pid(req, &pid);
 	if (rc < 0)
-		return jmd_error(d, BAD_PID);
+		return jmd_error(d, JMD_BAD_PID);
 	double seconds = d->opt.history_ms / 1000.0;
 	json_t *s = json_object_get(req, "seconds");
 	if (s && !json_is_null(s)) {
@@ -444,21 +419,21 @@ int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 		if (!p)
 			return -ESRCH;
 	}
-	const struct jmd_reply_cache *r = ps_cached(d, uid, PS_ALL);
+	const struct jmd_reply_cache *r = jmd_ps_cached(d, uid, JMD_PS_ALL);
 	json_t *bins = r ? bins_json(d, uid, p) : NULL;
 	char *b = bins ? json_dumps(bins, JMD_JSON_FLAGS) : NULL;
 	json_decref(bins);
 	if (!b)
 		return -ENOMEM;
 	struct jmd_text t = { 0 };
-	put(&t, r->text, r->len - 1);            /* all but its closing brace */
+	jmd_put(&t, r->text, r->len - 1);            /* all but its closing brace */
 	if (p) {
-		PUT(&t, ",\"pid\":");
-		put_int(&t, pid);
+		JMD_PUT(&t, ",\"pid\":");
+		jmd_put_int(&t, pid);
 	}
-	PUT(&t, ",\"bins\":");
-	put(&t, b, strlen(b));
-	PUT(&t, "}");
+	JMD_PUT(&t, ",\"bins\":");
+	jmd_put(&t, b, strlen(b));
+	JMD_PUT(&t, "}");
 	free(b);
 	if (t.failed) {
 		free(t.s);
@@ -485,9 +460,9 @@ json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
 static json_t *cmd_subscribe(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
-	int rc = arg_pid(req, &pid);
+	int rc = jmd_arg_pid(req, &pid);
 	if (rc < 0)
-		return jmd_error(d, BAD_PID);
+		return jmd_error(d, JMD_BAD_PID);
 	json_t *o = jmd_update(d, uid, pid);
 	if (!o)
 		return jmd_error(d, "no such process: %d", (int)pid);
@@ -508,7 +483,7 @@ static const struct {
 	{ "bins", cmd_bins },
 	{ "history", cmd_history },
 	{ "alerts", cmd_alerts },
-	{ "sites", cmd_sites },
+	{ "sites", jmd_cmd_sites },
 	{ "subscribe", cmd_subscribe },
 };
 

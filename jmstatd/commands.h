@@ -8,23 +8,46 @@
 
 #include "jmstatd.h"
 
+/* The values of the replies built with jansson: integers clamped to what
+ * JSON holds, reals never NaN or infinite, and {"ok": true, "time": T}. */
+static inline json_t *jint(uint64_t v)
+{
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static inline json_t *jreal(double v)
+{
+	if (!(v == v) || v > 1e300 || v < -1e300)
+		v = 0.0;
+	return json_real(v);
+}
+
+static inline void set(json_t *o, const char *key, json_t *v)
+{
+	json_object_set_new(o, key, v);
+}
+
+static inline json_t *reply_ok(struct jmd *d)
+{
+	json_t *o = json_object();
+	set(o, "ok", json_true());
+	set(o, "time", jreal(d->now));
+	return o;
+}
+
 /* commands.c */
-const char *user_name(uint32_t uid);
-json_t *jint(uint64_t v);
-json_t *jreal(double v);
-void set(json_t *o, const char *key, json_t *v);
-json_t *reply_ok(struct jmd *d);
-int arg_pid(json_t *req, pid_t *pid);
-#define BAD_PID "invalid 'pid': expected a positive integer"
+const char *jmd_user_name(uint32_t uid);
+int jmd_arg_pid(json_t *req, pid_t *pid);
+#define JMD_BAD_PID "invalid 'pid': expected a positive integer"
 
 /* emit.c */
-void put(struct jmd_text *t, const char *s, size_t n);
-#define PUT(t, lit) put((t), (lit), sizeof(lit) - 1)
-void put_int(struct jmd_text *t, json_int_t v);
-void put_u64(struct jmd_text *t, uint64_t v);
-void put_real(struct jmd_text *t, double v);
-bool utf8_valid(const char *s);
-void put_str(struct jmd_text *t, const char *v);
+void jmd_put(struct jmd_text *t, const char *s, size_t n);
+#define JMD_PUT(t, lit) jmd_put((t), (lit), sizeof(lit) - 1)
+void jmd_put_int(struct jmd_text *t, json_int_t v);
+void jmd_put_u64(struct jmd_text *t, uint64_t v);
+void jmd_put_real(struct jmd_text *t, double v);
+bool jmd_utf8_valid(const char *s);
+void jmd_put_str(struct jmd_text *t, const char *v);
 
 /* ps.c */
 /* The fields of a process in ps, in their order (those of proc_fields());
@@ -36,12 +59,12 @@ enum ps_field {
 	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
 	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
 };
-#define PS_ALL ((1u << PF_COUNT) - 1)
-#define BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
-int arg_fields(json_t *req, unsigned *mask);
-const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid, unsigned mask);
+#define JMD_PS_ALL ((1u << PF_COUNT) - 1)
+#define JMD_BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
+int jmd_ps_arg_fields(json_t *req, unsigned *mask);
+const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask);
 
 /* sites_cmd.c */
-json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
 
 #endif

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void put(struct jmd_text *t, const char *s, size_t n)
+void jmd_put(struct jmd_text *t, const char *s, size_t n)
 {
 	if (t->failed)
 		return;
@@ -40,7 +40,7 @@ void put(struct jmd_text *t, const char *s, size_t n)
 }
 
 
-void put_int(struct jmd_text *t, json_int_t v)
+void jmd_put_int(struct jmd_text *t, json_int_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
@@ -50,24 +50,24 @@ void put_int(struct jmd_text *t, json_int_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	put(t, p, (size_t)(buf + sizeof(buf) - p));
+	jmd_put(t, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-void put_u64(struct jmd_text *t, uint64_t v)      /* as jint() */
+void jmd_put_u64(struct jmd_text *t, uint64_t v)      /* as jint() */
 {
-	put_int(t, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+	jmd_put_int(t, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
 /* As jreal(), printed as jansson does (jsonp_dtostr): %.15g, ".0" added
  * when neither a point nor an exponent shows, and the exponent without
  * '+' or leading zeros. */
-void put_real(struct jmd_text *t, double v)
+void jmd_put_real(struct jmd_text *t, double v)
 {
 	char buf[64];
 	if (!(v == v) || v > 1e300 || v < -1e300)
 		v = 0.0;
 	if (v == 0.0 && !signbit(v)) {
-		PUT(t, "0.0");          /* the rates of an idle process: most reals */
+		JMD_PUT(t, "0.0");          /* the rates of an idle process: most reals */
 		return;
 	}
 	int n = snprintf(buf, sizeof(buf) - 2, "%.15g", v);
@@ -90,12 +90,12 @@ void put_real(struct jmd_text *t, double v)
 			n -= (int)(end - start);
 		}
 	}
-	put(t, buf, (size_t)n);
+	jmd_put(t, buf, (size_t)n);
 }
 
 /* Valid UTF-8 as jansson checks it: no overlong form, no surrogate,
  * nothing above U+10FFFF. */
-bool utf8_valid(const char *s)
+bool jmd_utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
@@ -131,30 +131,30 @@ bool utf8_valid(const char *s)
 }
 
 /* "value" escaped as jansson does (flags 0); v is valid UTF-8. */
-void put_str(struct jmd_text *t, const char *v)
+void jmd_put_str(struct jmd_text *t, const char *v)
 {
-	PUT(t, "\"");
+	JMD_PUT(t, "\"");
 	const char *run = v;
 	for (; *v; v++) {
 		unsigned char ch = (unsigned char)*v;
 		char esc[8];
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
-		put(t, run, (size_t)(v - run));
+		jmd_put(t, run, (size_t)(v - run));
 		switch (ch) {
-		case '"': PUT(t, "\\\""); break;
-		case '\\': PUT(t, "\\\\"); break;
-		case '\b': PUT(t, "\\b"); break;
-		case '\f': PUT(t, "\\f"); break;
-		case '\n': PUT(t, "\\n"); break;
-		case '\r': PUT(t, "\\r"); break;
-		case '\t': PUT(t, "\\t"); break;
+		case '"': JMD_PUT(t, "\\\""); break;
+		case '\\': JMD_PUT(t, "\\\\"); break;
+		case '\b': JMD_PUT(t, "\\b"); break;
+		case '\f': JMD_PUT(t, "\\f"); break;
+		case '\n': JMD_PUT(t, "\\n"); break;
+		case '\r': JMD_PUT(t, "\\r"); break;
+		case '\t': JMD_PUT(t, "\\t"); break;
 		default:
 			snprintf(esc, sizeof(esc), "\\u%04X", ch);
-			put(t, esc, 6);
+			jmd_put(t, esc, 6);
 		}
 		run = v + 1;
 	}
-	put(t, run, (size_t)(v - run));
-	PUT(t, "\"");
+	jmd_put(t, run, (size_t)(v - run));
+	JMD_PUT(t, "\"");
 }

@@ -19,24 +19,24 @@ static int by_pid(const void *a, const void *b)
 /* totals_fields(), each with a comma before it. */
 static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
 {
-	PUT(t, ",\"allocated\":");
-	put_u64(t, x->allocated);
-	PUT(t, ",\"active\":");
-	put_u64(t, x->active);
-	PUT(t, ",\"mapped\":");
-	put_u64(t, x->mapped);
-	PUT(t, ",\"dirty\":");
-	put_u64(t, x->dirty);
-	PUT(t, ",\"small_wasted\":");
-	put_u64(t, x->small_wasted);
-	PUT(t, ",\"frag_bytes\":");
-	put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
-	PUT(t, ",\"frag_ratio\":");
-	put_real(t, jmd_frag_ratio(x->active, x->allocated));
-	PUT(t, ",\"alloc_rate\":");
-	put_real(t, x->alloc_rate);
-	PUT(t, ",\"free_rate\":");
-	put_real(t, x->free_rate);
+	JMD_PUT(t, ",\"allocated\":");
+	jmd_put_u64(t, x->allocated);
+	JMD_PUT(t, ",\"active\":");
+	jmd_put_u64(t, x->active);
+	JMD_PUT(t, ",\"mapped\":");
+	jmd_put_u64(t, x->mapped);
+	JMD_PUT(t, ",\"dirty\":");
+	jmd_put_u64(t, x->dirty);
+	JMD_PUT(t, ",\"small_wasted\":");
+	jmd_put_u64(t, x->small_wasted);
+	JMD_PUT(t, ",\"frag_bytes\":");
+	jmd_put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
+	JMD_PUT(t, ",\"frag_ratio\":");
+	jmd_put_real(t, jmd_frag_ratio(x->active, x->allocated));
+	JMD_PUT(t, ",\"alloc_rate\":");
+	jmd_put_real(t, x->alloc_rate);
+	JMD_PUT(t, ",\"free_rate\":");
+	jmd_put_real(t, x->free_rate);
 }
 
 static const char *const ps_field_names[PF_COUNT] = {
@@ -52,60 +52,60 @@ static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p
 	double age = d->now - p->start_time;
 	char sep = '{';
 	for (unsigned f = 0; f < PF_COUNT; f++) {
-		const char *str = f == PF_USER ? user_name(p->uid) : f == PF_EXE ? p->exe :
+		const char *str = f == PF_USER ? jmd_user_name(p->uid) : f == PF_EXE ? p->exe :
 		                  f == PF_PATH ? p->path : f == PF_CONTAINER ? p->labels.container :
 		                  f == PF_POD ? p->labels.pod : NULL;
-		if (!(mask & (1u << f)) || (str && !utf8_valid(str)))
+		if (!(mask & (1u << f)) || (str && !jmd_utf8_valid(str)))
 			continue;       /* json_string() refuses what is not UTF-8 */
-		put(t, &sep, 1);
+		jmd_put(t, &sep, 1);
 		sep = ',';
-		PUT(t, "\"");
-		put(t, ps_field_names[f], strlen(ps_field_names[f]));
-		PUT(t, "\":");
+		JMD_PUT(t, "\"");
+		jmd_put(t, ps_field_names[f], strlen(ps_field_names[f]));
+		JMD_PUT(t, "\":");
 		switch ((enum ps_field)f) {
-		case PF_PID: put_int(t, p->pid); break;
-		case PF_NS_PID: put_int(t, p->ns_pid); break;
-		case PF_CGROUP: put_str(t, p->labels.cgroup); break;
+		case PF_PID: jmd_put_int(t, p->pid); break;
+		case PF_NS_PID: jmd_put_int(t, p->ns_pid); break;
+		case PF_CGROUP: jmd_put_str(t, p->labels.cgroup); break;
 		case PF_CONTAINER:
 		case PF_POD:
 			if (str[0])
-				put_str(t, str);
+				jmd_put_str(t, str);
 			else
-				PUT(t, "null");
+				JMD_PUT(t, "null");
 			break;
-		case PF_UID: put_int(t, p->uid); break;
+		case PF_UID: jmd_put_int(t, p->uid); break;
 		case PF_USER:
 		case PF_EXE:
-		case PF_PATH: put_str(t, str); break;
-		case PF_START_TIME: put_int(t, (json_int_t)p->start_time); break;
-		case PF_AGE: put_int(t, age > 0 ? (json_int_t)age : 0); break;
-		case PF_NTHREADS: put_int(t, p->nthreads); break;
-		case PF_NARENAS: put_int(t, p->narenas); break;
-		case PF_ALLOCATED: put_u64(t, x->allocated); break;
-		case PF_ACTIVE: put_u64(t, x->active); break;
-		case PF_MAPPED: put_u64(t, x->mapped); break;
-		case PF_DIRTY: put_u64(t, x->dirty); break;
-		case PF_SMALL_WASTED: put_u64(t, x->small_wasted); break;
+		case PF_PATH: jmd_put_str(t, str); break;
+		case PF_START_TIME: jmd_put_int(t, (json_int_t)p->start_time); break;
+		case PF_AGE: jmd_put_int(t, age > 0 ? (json_int_t)age : 0); break;
+		case PF_NTHREADS: jmd_put_int(t, p->nthreads); break;
+		case PF_NARENAS: jmd_put_int(t, p->narenas); break;
+		case PF_ALLOCATED: jmd_put_u64(t, x->allocated); break;
+		case PF_ACTIVE: jmd_put_u64(t, x->active); break;
+		case PF_MAPPED: jmd_put_u64(t, x->mapped); break;
+		case PF_DIRTY: jmd_put_u64(t, x->dirty); break;
+		case PF_SMALL_WASTED: jmd_put_u64(t, x->small_wasted); break;
 		case PF_FRAG_BYTES:
-			put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
+			jmd_put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
 			break;
-		case PF_FRAG_RATIO: put_real(t, jmd_frag_ratio(x->active, x->allocated)); break;
-		case PF_ALLOC_RATE: put_real(t, x->alloc_rate); break;
-		case PF_FREE_RATE: put_real(t, x->free_rate); break;
+		case PF_FRAG_RATIO: jmd_put_real(t, jmd_frag_ratio(x->active, x->allocated)); break;
+		case PF_ALLOC_RATE: jmd_put_real(t, x->alloc_rate); break;
+		case PF_FREE_RATE: jmd_put_real(t, x->free_rate); break;
 		case PF_COUNT: break;
 		}
 	}
 	if (sep == '{')
-		PUT(t, "{");
-	PUT(t, "}");
+		JMD_PUT(t, "{");
+	JMD_PUT(t, "}");
 }
 
 /* "fields" of a ps request: 0 and *mask set (absent: every field), or -1. */
-int arg_fields(json_t *req, unsigned *mask)
+int jmd_ps_arg_fields(json_t *req, unsigned *mask)
 {
 	json_t *v = json_object_get(req, "fields"), *name;
 	size_t i;
-	*mask = PS_ALL;
+	*mask = JMD_PS_ALL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
@@ -141,24 +141,24 @@ static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 		jmd_totals_add(&host, &p->tot);
 	}
 	qsort(v, n, sizeof(*v), by_pid);
-	PUT(t, "{\"ok\":true,\"time\":");
-	put_real(t, d->now);
-	PUT(t, ",\"host\":{\"processes\":");
-	put_u64(t, host.processes);
+	JMD_PUT(t, "{\"ok\":true,\"time\":");
+	jmd_put_real(t, d->now);
+	JMD_PUT(t, ",\"host\":{\"processes\":");
+	jmd_put_u64(t, host.processes);
 	put_totals(t, &host);
-	PUT(t, "},\"processes\":[");
+	JMD_PUT(t, "},\"processes\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			PUT(t, ",");
+			JMD_PUT(t, ",");
 		put_proc(d, t, v[i], mask);
 	}
-	PUT(t, "]}");
+	JMD_PUT(t, "]}");
 	free(v);
 	return t->failed ? -ENOMEM : 0;
 }
 
 /* The ps reply for uid and those fields, built at most once per view_gen. */
-const struct jmd_reply_cache *ps_cached(struct jmd *d, uid_t uid, unsigned mask)
+const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask)
 {
 	struct jmd_reply_cache *slot = NULL;
 	for (unsigned i = 0; i < JMD_REPLY_CACHE; i++) {
@@ -193,9 +193,9 @@ const char *jmd_request_cached(struct jmd *d, uid_t uid, const char *line, size_
 	json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
 	unsigned mask;
 	bool ps = json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0 &&
-	          arg_fields(req, &mask) == 0;
+	          jmd_ps_arg_fields(req, &mask) == 0;
 	json_decref(req);
-	const struct jmd_reply_cache *r = ps ? ps_cached(d, uid, mask) : NULL;
+	const struct jmd_reply_cache *r = ps ? jmd_ps_cached(d, uid, mask) : NULL;
 	if (!r)
 		return NULL;
 	*text_len = r->len;

@@ -84,14 +84,14 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, con
 	return o;
 }
 
-json_t *cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid;
-	int rc = arg_pid(req, &pid);
+	int rc = jmd_arg_pid(req, &pid);
 	if (rc == 1)
 		return jmd_error(d, "missing 'pid'");
 	if (rc < 0)
-		return jmd_error(d, BAD_PID);
+		return jmd_error(d, JMD_BAD_PID);
 	uint64_t limit = UINT64_MAX;
 	json_t *n = json_object_get(req, "n");
 	if (n && !json_is_null(n)) {
