@@ -93,4 +93,7 @@ struct jmd_metrics {
 	char *token;             /* --metrics-token-file's bearer token, NULL: none */
 };
 
+/* metrics_exes.c: a member of the exe table, freed. */
+void member_free(struct metrics_member *mb);
+
 #endif

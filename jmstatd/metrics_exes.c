@@ -1,0 +1,203 @@
+/*
+ * metrics_exes.c: the per-exe table behind /metrics' per-bin series
+ * (metrics.h says why): each tick (jmd_metrics_tick) the live processes'
+ * bins are folded into their exe's, a process that is gone leaves its last
+ * counters in its exe's carry, and an exe without a live process is
+ * forgotten after METRICS_EXE_KEEP_S. The cap of exes per uid
+ * (METRICS_EXES_PER_UID) sums the rest of a uid's into {exe="_other"}.
+ */
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32)) % METRICS_HASH;
+}
+
+static unsigned member_hash(pid_t pid, uint64_t start)
+{
+	uint64_t h = ((uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ull) ^ (start * 0xc2b2ae3d27d4eb4full);
+	return (unsigned)(h ^ (h >> 29)) % METRICS_HASH;
+}
+
+static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint32_t owner,
+                                   bool other)
+{
+	struct metrics_exe *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	snprintf(e->exe, sizeof(e->exe), "%s", name);
+	e->owner = owner;
+	e->other = other;
+	unsigned h = str_hash(name);
+	e->hnext = m->exes[h];
+	m->exes[h] = e;
+	m->nexes++;
+	return e;
+}
+
+/* The exe p's bin counters are summed in: its exe's, or its uid's
+ * _other once that uid has named METRICS_EXES_PER_UID exes. */
+static struct metrics_exe *exe_get(struct jmd_metrics *m, const struct jmd_proc *p)
+{
+	for (struct metrics_exe *e = m->exes[str_hash(p->exe)]; e; e = e->hnext)
+		if (!e->other && strcmp(e->exe, p->exe) == 0)
+			return e;
+	size_t owned = 0;
+	for (unsigned h = 0; h < METRICS_HASH; h++)
+		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
+			owned += !e->other && e->owner == p->uid;
+	if (owned < (p->uid == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
+		return exe_new(m, p->exe, p->uid, false);
+	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
+		if (e->other && e->owner == p->uid)
+			return e;
+	return exe_new(m, METRICS_OTHER_EXE, p->uid, true);
+}
+
+static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
+{
+	uint32_t lo = 0, hi = e->nbins;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (e->bins[mid].size < size)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < e->nbins && e->bins[lo].size == size)
+		return &e->bins[lo];
+	if (e->nbins == e->cap) {
+		uint32_t cap = e->cap ? e->cap * 2 : 64;
+		struct metrics_bin *v = realloc(e->bins, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		e->bins = v;
+		e->cap = cap;
+	}
+	memmove(&e->bins[lo + 1], &e->bins[lo], (e->nbins - lo) * sizeof(*e->bins));
+	e->nbins++;
+	memset(&e->bins[lo], 0, sizeof(e->bins[lo]));
+	e->bins[lo].size = size;
+	return &e->bins[lo];
+}
+
+void member_free(struct metrics_member *mb)
+{
+	free(mb->sizes);
+	free(mb->last);
+	free(mb);
+}
+
+static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd_proc *p)
+{
+	unsigned h = member_hash(p->pid, p->start_ticks);
+	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
+		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
+		    strcmp(mb->name, p->exe) == 0 && mb->nbins == p->nbins)
+			return mb;
+	struct metrics_member *mb = calloc(1, sizeof(*mb));
+	if (!mb)
+		return NULL;
+	snprintf(mb->name, sizeof(mb->name), "%s", p->exe);
+	mb->exe = exe_get(m, p);
+	mb->sizes = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->sizes));
+	mb->last = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->last));
+	if (!mb->exe || !mb->sizes || !mb->last) {
+		member_free(mb);
+		return NULL;
+	}
+	mb->pid = p->pid;
+	mb->start_ticks = p->start_ticks;
+	mb->nbins = p->nbins;
+	mb->hnext = m->members[h];
+	m->members[h] = mb;
+	return mb;
+}
+
+/* Adds a departed member's last counters to its exe's carry. */
+static void member_retire(struct metrics_member *mb)
+{
+	for (uint32_t b = 0; b < mb->nbins; b++) {
+		struct metrics_bin *eb = exe_bin(mb->exe, mb->sizes[b]);
+		if (!eb)
+			continue;
+		for (unsigned k = 0; k < MB_N; k++)
+			eb->carry[k] += mb->last[b][k];
+	}
+}
+
+/* Brings the exe table to the live list as it is now: at every tick, and
+ * before each page (a process may have left between ticks). */
+void jmd_metrics_tick(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	m->gen++;
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext) {
+			e->nlive = 0;
+			for (uint32_t b = 0; b < e->nbins; b++) {
+				memset(e->bins[b].live, 0, sizeof(e->bins[b].live));
+				e->bins[b].inuse = e->bins[b].capacity = 0;
+			}
+		}
+	}
+	for (const struct jmd_proc *p = d->live; p; p = p->next) {
+		struct metrics_member *mb = member_get(m, p);
+		if (!mb)
+			continue;
+		mb->seen_gen = m->gen;
+		struct metrics_exe *e = mb->exe;
+		e->nlive++;
+		e->last_live = d->now;
+		for (uint32_t b = 0; b < p->nbins; b++) {
+			const struct jmd_bin *bin = &p->bins[b];
+			struct metrics_bin *eb = exe_bin(e, bin->size);
+			mb->sizes[b] = bin->size;
+#define METRICS_COPY(name, type, unit, help) mb->last[b][MB_##name] = bin->name;
+			JMSTAT_BIN_COUNTERS(METRICS_COPY)
+#undef METRICS_COPY
+			if (!eb)
+				continue;
+			for (unsigned k = 0; k < MB_N; k++)
+				eb->live[k] += mb->last[b][k];
+			eb->inuse += bin->inuse_runs;
+			eb->capacity += bin->capacity;
+		}
+	}
+	/* Members not seen: their process is gone. */
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_member **pp = &m->members[h]; *pp;) {
+			struct metrics_member *mb = *pp;
+			if (mb->seen_gen == m->gen) {
+				pp = &mb->hnext;
+				continue;
+			}
+			member_retire(mb);
+			*pp = mb->hnext;
+			member_free(mb);
+		}
+	}
+	/* Exes without a live process for METRICS_EXE_KEEP_S. No member points
+	 * to them: a member's exe has a live process this tick. */
+	for (unsigned h = 0; h < METRICS_HASH; h++) {
+		for (struct metrics_exe **pp = &m->exes[h]; *pp;) {
+			struct metrics_exe *e = *pp;
+			if (e->nlive == 0 && d->now - e->last_live > METRICS_EXE_KEEP_S) {
+				*pp = e->hnext;
+				free(e->bins);
+				free(e);
+				m->nexes--;
+			} else {
+				pp = &e->hnext;
+			}
+		}
+	}
+}
