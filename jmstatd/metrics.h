@@ -23,6 +23,10 @@
 
 #include "jmstatd.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define METRICS_EXE_KEEP_S   600.0      /* an exe without a live process is kept this long */
 #define METRICS_HASH         1024u
 #define METRICS_EXES_PER_UID 32u        /* exes with series of their own, per uid other than root */
@@ -95,5 +99,51 @@ struct jmd_metrics {
 
 /* metrics_exes.c: a member of the exe table, freed. */
 void member_free(struct metrics_member *mb);
+
+/* metrics.c and metrics_sites.c: a family's HELP and TYPE lines, a value as
+ * Prometheus reads it. */
+static inline void family(struct jmd_text *t, const char *name, const char *type, const char *help)
+{
+	jmd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A number as Prometheus reads it: integers exactly, others to the last bit. */
+static inline void value(struct jmd_text *t, double v)
+{
+	if (!(v == v))
+		jmd_text_puts(t, " NaN\n");
+	else if (v >= 0 && v < 9007199254740992.0 && v == (double)(uint64_t)v)
+		jmd_text_printf(t, " %llu\n", (unsigned long long)v);
+	else {
+		/* The shortest of %.15g and %.17g that reads back exactly. */
+		char buf[40];
+		snprintf(buf, sizeof(buf), "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, sizeof(buf), "%.17g", v);
+		jmd_text_printf(t, " %s\n", buf);
+	}
+}
+
+/* " V\n": the common case, without printf (a page has many thousands). */
+static inline void uvalue(struct jmd_text *t, uint64_t v)
+{
+	char buf[24];
+	char *e = buf + sizeof(buf), *p = e;
+	*--p = '\0';
+	*--p = '\n';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	*--p = ' ';
+	size_t n = (size_t)(e - p) - 1;
+	if (!jmd_text_reserve(t, n))
+		return;
+	memcpy(t->s + t->len, p, n + 1);
+	t->len += n;
+}
+
+/* metrics_sites.c: the site families, rendered at most once a tick. */
+void render_sites(struct jmd *d, struct jmd_text *t);
 
 #endif
