@@ -13,12 +13,15 @@
  * once, turns the raw counters into per-bin and per-process figures and
  * rates, appends one history sample per process and per uid, and then the
  * server (server.c) pushes an update to each subscribed client.
- * commands.c turns requests into JSON replies; alerts.c is the alert
- * engine (alerts.h: rules from config.c checked in alerts_rules.c,
- * commands in alerts_notify.c, sites and views in alerts_view.c);
- * metrics.c renders the Prometheus page that http.c serves (http.c calls
- * metrics.c, never the other way), both writing into text.c's buffer;
- * systemd.c speaks sd_notify and socket activation.
+ * commands.c turns requests into JSON replies (commands.h: ps as text
+ * and its cache in ps.c, written by emit.c's jansson-identical emitter;
+ * `sites` in sites_cmd.c). alerts.c is the alert engine (alerts.h: rules
+ * from config.c checked in alerts_rules.c, commands in alerts_notify.c,
+ * sites and views in alerts_view.c). metrics.c renders the Prometheus
+ * page (metrics.h: the per-exe carry in metrics_exes.c, the site families
+ * in metrics_sites.c) that http.c serves; http.c calls metrics.c, never
+ * the other way, both writing into text.c's buffer. systemd.c speaks
+ * sd_notify and socket activation.
  *
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment

@@ -17,7 +17,8 @@
  *   METRICS_SITES_PER_EXE sites of each exe holding the most estimated live
  *   bytes, a site being one call stack (raw return addresses, identical in
  *   the processes of an exe only when they share their mappings: forked
- *   workers, or no ASLR); read from the segments once a tick (sites.c);
+ *   workers, or no ASLR); read from the segments once a tick (sites.c),
+ *   rendered by metrics_sites.c;
  * - the alerts (alerts.c).
  * A segment counter's series is named by arena_names / bin_names below,
  * after Prometheus conventions rather than the allocator's field names
@@ -456,7 +457,7 @@ int jmd_metrics_render(struct jmd *d, struct jmd_text *t)
 	render_host(d, t);
 	render_processes(d, t);
 	render_bins(d, t);
-	render_sites(d, t);
+	jmd_metrics_render_sites(d, t);
 	jmd_alerts_metrics(d, t);
 	if (d->metrics)
 		d->metrics->render_s = (double)(uv_hrtime() - t0) / 1e9;
@@ -486,7 +487,7 @@ void jmd_metrics_fini(struct jmd *d)
 		while (m->members[h]) {
 			struct metrics_member *mb = m->members[h];
 			m->members[h] = mb->hnext;
-			member_free(mb);
+			jmd_metrics_member_free(mb);
 		}
 		while (m->exes[h]) {
 			struct metrics_exe *e = m->exes[h];

@@ -98,7 +98,7 @@ struct jmd_metrics {
 };
 
 /* metrics_exes.c: a member of the exe table, freed. */
-void member_free(struct metrics_member *mb);
+void jmd_metrics_member_free(struct metrics_member *mb);
 
 /* metrics.c and metrics_sites.c: a family's HELP and TYPE lines, a value as
  * Prometheus reads it. */
@@ -144,6 +144,6 @@ static inline void uvalue(struct jmd_text *t, uint64_t v)
 }
 
 /* metrics_sites.c: the site families, rendered at most once a tick. */
-void render_sites(struct jmd *d, struct jmd_text *t);
+void jmd_metrics_render_sites(struct jmd *d, struct jmd_text *t);
 
 #endif

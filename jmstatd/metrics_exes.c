@@ -87,7 +87,7 @@ static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
 	return &e->bins[lo];
 }
 
-void member_free(struct metrics_member *mb)
+void jmd_metrics_member_free(struct metrics_member *mb)
 {
 	free(mb->sizes);
 	free(mb->last);
@@ -109,7 +109,7 @@ static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd
 	mb->sizes = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->sizes));
 	mb->last = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->last));
 	if (!mb->exe || !mb->sizes || !mb->last) {
-		member_free(mb);
+		jmd_metrics_member_free(mb);
 		return NULL;
 	}
 	mb->pid = p->pid;
@@ -182,7 +182,7 @@ void jmd_metrics_tick(struct jmd *d)
 			}
 			member_retire(mb);
 			*pp = mb->hnext;
-			member_free(mb);
+			jmd_metrics_member_free(mb);
 		}
 	}
 	/* Exes without a live process for METRICS_EXE_KEEP_S. No member points

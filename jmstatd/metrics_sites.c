@@ -133,7 +133,7 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 	free(v);
 }
 
-void render_sites(struct jmd *d, struct jmd_text *t)
+void jmd_metrics_render_sites(struct jmd *d, struct jmd_text *t)
 {
 	struct jmd_metrics *m = d->metrics;
 	if (!m)
