@@ -22,9 +22,16 @@
  *
  * libgcc_s is not a dependency of the allocator: glibc's backtrace()
  * loads it, and its functions are then looked up with dlopen(RTLD_NOLOAD).
- * All of this runs on the sampling path only, with no allocator lock held;
- * allocations made meanwhile (the first backtrace() loads a library) are
- * not sampled.
+ * That load happens in the allocator's constructor, never on the sampling
+ * path: a sample can be taken inside the loader (dlopen's own malloc calls,
+ * _dl_find_object_update's among them), and a library loaded from there
+ * was lost from glibc's _dl_find_object table when the outer dlopen
+ * published its own, so that libgcc's next _Unwind_Backtrace found no
+ * unwind table for itself and aborted the program (tests/sites/dlopen, a
+ * run in 40). A sample taken before the constructor ran has no stack. The
+ * rest runs on the sampling path only, with no allocator lock held;
+ * allocations made while the constructor loads the library are not
+ * sampled (they come before it is known).
  */
 #include "internal.h"
 
@@ -125,13 +132,25 @@ static bool find_libgcc(void)
 	return state > 0;
 }
 
+/* Loads libgcc_s (see the top of the file); not for a process whose
+ * sampling is off, if its options are known by now. */
+__attribute__((constructor)) static void unwind_boot(void)
+{
+	if (atomic_load(&jm__initialized) && jm__opt.prof_sample == 0)
+		return;
+	find_libgcc();
+}
+
 /* Fills frames with up to max return addresses, innermost first, starting
  * with the one into this function's caller; returns how many. */
 JM_NOINLINE int jm__unwind(void **frames, int max)
 {
 	if (max > JM_UNWIND_MAX)
 		max = JM_UNWIND_MAX;
-	if (!find_libgcc()) {
+	int state = atomic_load(&uw_state);
+	if (state == 0)
+		return 0;   /* before the constructor: never load from here */
+	if (state < 0) {
 		void *tmp[JM_UNWIND_MAX + 1];
 		int n = backtrace(tmp, max + 1);
 		for (int i = 1; i < n; i++)
