@@ -57,6 +57,22 @@ start_daemon() {
 	fail "jmstatd did not answer on $SOCK within 10 s"
 }
 
+# jm_segment DIR PID: prints the path of PID's stats segment in DIR, whichever
+# form its name has: jmalloc.PID.stats (a process of the host's pid namespace)
+# or jmalloc.PID.<pidns>.<start>[.<tag>].stats (any other, as when the tests
+# run in a container); fails, printing nothing, if there is none.
+jm_segment() {
+	local f
+	for f in "$1/jmalloc.$2.stats" "$1/jmalloc.$2".*.stats; do
+		[ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 1
+}
+
+# JM_SEG_RE: an extended regular expression (grep -E) matching a segment's
+# name in either form (jm_segment).
+JM_SEG_RE='jmalloc\.[0-9]+(\.[0-9]+\.[0-9]+(\.[0-9a-f]+)?)?\.stats'
+
 # Runs a program under the allocator, publishing into $STATS, its input
 # from $STDIN (default /dev/null); sets LAST_PID. The program itself must be
 # $1 (no `env` or `sh -c` in front: a preloaded exec-ing wrapper would own
@@ -67,7 +83,7 @@ start_preloaded() {
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
 	for _ in $(seq 100); do
-		[ -e "$STATS/jmalloc.$LAST_PID.stats" ] && return 0
+		jm_segment "$STATS" "$LAST_PID" >/dev/null && return 0
 		kill -0 "$LAST_PID" 2>/dev/null || { cat "$out"; fail "$1 exited early"; }
 		sleep 0.1
 	done

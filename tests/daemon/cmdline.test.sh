@@ -71,7 +71,7 @@ rc=0; "$JMSTATD" --check-config "$JM_TMP/none.conf" >/dev/null 2>&1 || rc=$?
 # it starts, so the first sample raises an alert at once.
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 30 &
 SLEEPER=$!
-for _ in $(seq 100); do [ -e "$JMD_STATS/jmalloc.$SLEEPER.stats" ] && break; sleep 0.05; done
+for _ in $(seq 100); do jm_segment "$JMD_STATS" "$SLEEPER" >/dev/null && break; sleep 0.05; done
 printf '[rule sparse]\nkind = sparse_bin\nutil_below = 99%%\nmin_held = 1B\nfor = 0s\nexe = sleep\n' \
 	>"$JM_TMP/rules.conf"
 env -u JOURNAL_STREAM "$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" --interval 500ms \

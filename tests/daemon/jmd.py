@@ -6,6 +6,7 @@ the newline-delimited JSON protocol, a waiting loop with a deadline (tests
 wait for a condition, they never assert on timing), and a driver for the
 daemon_holder helper program.
 """
+import glob
 import json
 import os
 import socket
@@ -85,6 +86,33 @@ def request(obj, path=None):
         c.close()
 
 
+def segment_path(pid, stats_dir=None):
+    """The path of pid's stats segment in stats_dir (STATS_DIR by default),
+    whichever form its name has: jmalloc.<pid>.stats (a process of the
+    host's pid namespace) or jmalloc.<pid>.<pidns>.<start>[.<tag>].stats
+    (any other, as when the tests run in a container); None if there is
+    none. Of several, the plain name, then the first in order."""
+    d = STATS_DIR if stats_dir is None else stats_dir
+    plain = os.path.join(d, "jmalloc.%d.stats" % pid)
+    if os.path.lexists(plain):
+        return plain
+    found = sorted(glob.glob(os.path.join(glob.escape(d), "jmalloc.%d.*.stats" % pid)))
+    return found[0] if found else None
+
+
+def segment_name_of(pid, start=None):
+    """The name the allocator gives the segment of pid, a process of the
+    caller's pid namespace (a name segment_path finds): start, its start
+    time (/proc/<pid>/stat), is read when not given."""
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    if ns == 4026531836:
+        return "jmalloc.%d.stats" % pid
+    if start is None:
+        with open("/proc/%d/stat" % pid) as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+    return "jmalloc.%d.%d.%d.stats" % (pid, ns, start)
+
+
 def wait_until(fn, what, timeout=30.0, step=0.05):
     """Calls fn until it returns something true; fails after timeout."""
     deadline = time.monotonic() + timeout
@@ -134,6 +162,9 @@ class Holder:
         line = self.p.stdout.readline().decode().split()
         check(len(line) == 2 and line[0] == "ready", "daemon_holder did not start: %r" % line)
         self.pid = int(line[1])
+        # The name its segment has, known while it lives (in a non-initial
+        # pid namespace the name holds its start time).
+        self.seg_name = segment_name_of(self.pid)
 
     def cmd(self, line):
         self.p.stdin.write((line + "\n").encode())
@@ -152,7 +183,7 @@ class Holder:
         self.p.wait()
 
     def segment(self):
-        return os.path.join(STATS_DIR, "jmalloc.%d.stats" % self.pid)
+        return os.path.join(STATS_DIR, self.seg_name)
 
 
 def host_child(pid, timeout=10.0):

@@ -86,6 +86,22 @@ jmd_stop() {
 	[ ! -e "$JMD_SOCK" ] || die "jmstatd left its socket $JMD_SOCK behind"
 }
 
+# jm_segment DIR PID: prints the path of PID's stats segment in DIR, whichever
+# form its name has: jmalloc.PID.stats (a process of the host's pid namespace)
+# or jmalloc.PID.<pidns>.<start>[.<tag>].stats (any other, as when the tests
+# run in a container); fails, printing nothing, if there is none.
+jm_segment() {
+	local f
+	for f in "$1/jmalloc.$2.stats" "$1/jmalloc.$2".*.stats; do
+		[ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 1
+}
+
+# JM_SEG_RE: an extended regular expression (grep -E) matching a segment's
+# name in either form (jm_segment).
+JM_SEG_RE='jmalloc\.[0-9]+(\.[0-9]+\.[0-9]+(\.[0-9a-f]+)?)?\.stats'
+
 need_segments() {
 	[ -f "${JMALLOC_LIB:-}" ] || { echo "liballoc/libjmalloc.so is not built yet"; exit 77; }
 	local probe=$JM_TMP/probe
@@ -96,12 +112,12 @@ need_segments() {
 	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 60 &
 	local pid=$! i
 	for i in $(seq 1 400); do
-		[ -e "$probe/jmalloc.$pid.stats" ] && break
+		jm_segment "$probe" "$pid" >/dev/null && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.025
 	done
 	local found=no
-	[ -e "$probe/jmalloc.$pid.stats" ] && found=yes
+	jm_segment "$probe" "$pid" >/dev/null && found=yes
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	rm -rf "$probe"
 	if [ $found = no ]; then

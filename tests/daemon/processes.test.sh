@@ -126,7 +126,8 @@ check(r["ok"] and r["alive"] is False and len(r["samples"]) >= 3, "a dead proces
 other = subprocess.Popen(["sleep", "60"])
 data = bytearray(open(keep, "rb").read())
 struct.pack_into("<I", data, 28, other.pid)      # header.pid
-fake = os.path.join(STATS_DIR, "jmalloc.%d.stats" % other.pid)
+old_start = struct.unpack_from("<Q", data, 32)[0]      # header.start_time: the old process's
+fake = os.path.join(STATS_DIR, segment_name_of(other.pid, old_start))
 fd = os.open(fake, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 os.write(fd, bytes(data))
 os.close(fd)
@@ -144,9 +145,9 @@ wait_until(lambda: h2.pid not in ps_pids(), "exited pid %d to leave ps" % h2.pid
 check(not os.path.exists(h2.segment()), "normal exit removes the segment")
 print("ok")
 EOF
-grep -q "removed $JMD_STATS/jmalloc\.[0-9]*\.stats: its process is gone" "$JMD_LOG" ||
+grep -Eq "removed $JMD_STATS/$JM_SEG_RE: its process is gone" "$JMD_LOG" ||
 	die "no log line for the dead process's segment"
-grep -q "removed $JMD_STATS/jmalloc\.[0-9]*\.stats: its pid now belongs to another process" "$JMD_LOG" ||
+grep -Eq "removed $JMD_STATS/$JM_SEG_RE: its pid now belongs to another process" "$JMD_LOG" ||
 	die "no log line for the reused pid's segment"
 jmd_stop
 echo "ok"

@@ -98,7 +98,7 @@ for name in names:
     struct.pack_into("<I", seg, 28, k.pid)
     struct.pack_into("<Q", seg, 32, start)
     seg[56:56 + 64] = name + b"\0" * (64 - len(name))
-    path = os.path.join(STATS_DIR, "jmalloc.%d.stats" % k.pid)
+    path = os.path.join(STATS_DIR, segment_name_of(k.pid, start))
     with open(path + ".tmp", "wb") as f:
         f.write(seg)
     os.rename(path + ".tmp", path)
@@ -131,7 +131,7 @@ for bad in (["pid", "nope"], "pid", [1], {"pid": 1}):
 for k in kids:
     k.kill()
     k.wait()
-    os.unlink(os.path.join(STATS_DIR, "jmalloc.%d.stats" % k.pid))
+    os.unlink(segment_path(k.pid))
 h.exit()
 wait_until(lambda: not set(ps_pids()) & ({h.pid} | {k.pid for k in kids}),
            "the processes gone from ps without a tick", timeout=20)

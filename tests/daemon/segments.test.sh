@@ -30,8 +30,12 @@ class Names(dict):
         return self[k]
 name_of = Names()
 base = 0
+file_of = {}            # pid -> the name of its file (the form its namespace gives)
 def path(k):
-    return os.path.join(STATS_DIR, "jmalloc.%d.stats" % name_of[k])
+    pid = name_of[k]
+    if pid not in file_of:
+        file_of[pid] = segment_name_of(pid)
+    return os.path.join(STATS_DIR, file_of[pid])
 
 bad = {}                # pid in the name -> (unused) note
 def put(pid, data):
@@ -73,7 +77,8 @@ if have_real:
 log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
 def lines_for(k):
     pid = name_of[k] if k in name_of else k
-    return [l for l in open(log) if ("jmalloc.%d.stats:" % pid) in l]
+    name = file_of[pid] if pid in file_of else h.seg_name
+    return [l for l in open(log) if (name + ":") in l]
 wait_until(lambda: all(lines_for(p) for p in bad), "a log line for each bad file", timeout=30)
 
 # Ten more ticks: still one line each.

@@ -82,6 +82,7 @@ static struct synth params(int argc, char **argv, int first)
 	p.pid = (uint32_t)strtoul(argv[2], NULL, 10);
 	p.uid = (uint32_t)strtoul(argv[3], NULL, 10);
 	p.start_time = synth_start_time((int)p.pid);
+	p.pidns = synth_ns("pid");     /* ours, as the name the caller gives says */
 	if (p.start_time == 0) {
 		fprintf(stderr, "no process %u\n", p.pid);
 		exit(1);

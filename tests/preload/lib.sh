@@ -17,6 +17,35 @@
 
 set -u
 
+# jm_segment DIR PID: prints the path of PID's stats segment in DIR, whichever
+# form its name has: jmalloc.PID.stats (a process of the host's pid namespace)
+# or jmalloc.PID.<pidns>.<start>[.<tag>].stats (any other, as when the tests
+# run in a container); fails, printing nothing, if there is none.
+jm_segment() {
+	local f
+	for f in "$1/jmalloc.$2.stats" "$1/jmalloc.$2".*.stats; do
+		[ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 1
+}
+
+# JM_SEG_RE: an extended regular expression (grep -E) matching a segment's
+# name in either form (jm_segment).
+JM_SEG_RE='jmalloc\.[0-9]+(\.[0-9]+\.[0-9]+(\.[0-9a-f]+)?)?\.stats'
+
+# jm_segment_name PID: prints the name the allocator gives the segment of
+# PID, a live process of our pid namespace (a name jm_segment finds).
+jm_segment_name() {
+	local ns start
+	ns=$(stat -L -c %i /proc/self/ns/pid) || return 1
+	if [ "$ns" = 4026531836 ]; then
+		printf 'jmalloc.%s.stats\n' "$1"
+		return 0
+	fi
+	start=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20) || return 1
+	printf 'jmalloc.%s.%s.%s.stats\n' "$1" "$ns" "$start"
+}
+
 jm_require_lib() {
 	if [ -z "${JMALLOC_LIB:-}" ] || [ ! -f "$JMALLOC_LIB" ]; then
 		echo "SKIP: liballoc/libjmalloc.so is not built"

@@ -42,8 +42,9 @@ line = p.stdout.readline().decode().split()
 check(line[0] == "child", "seg_idle fork: %r" % line)
 child = int(line[1])
 t = time.time()
-check(os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % child)), "no segment for the child")
-check(os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % p.pid)), "no segment for the parent")
+child_seg = os.path.join(STATS_DIR, segment_name_of(child))
+check(os.path.exists(child_seg), "no segment for the child")
+check(segment_path(p.pid) is not None, "no segment for the parent")
 procs = wait_until(lambda: (lambda d: d if child in d and p.pid in d else None)(ps_pids()),
                    "parent %d and child %d in ps" % (p.pid, child))
 check(procs[child]["exe"] == "seg_idle", "child exe %r" % procs[child]["exe"])
@@ -52,7 +53,7 @@ check(rc["ok"] and sum(a["allocated_large"] for a in rc["arenas"]) >= 100000,
       "the child's large allocation is not in its segment: %r" % rc.get("arenas"))
 os.kill(child, 9)
 p.kill(); p.wait()
-wait_until(lambda: not os.path.exists(os.path.join(STATS_DIR, "jmalloc.%d.stats" % child)),
+wait_until(lambda: not os.path.exists(child_seg),
            "the dead child's segment to be removed")
 print("fork: child %d published its own segment, removed after its death" % child)
 PY

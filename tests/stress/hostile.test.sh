@@ -30,7 +30,7 @@ jmd_start
 
 jmd_py - <<'PY' || die "hostile segments"
 from jmd import *
-import atexit, subprocess, threading
+import atexit, re, subprocess, threading
 
 full = bool(os.environ.get("JM_STRESS_FULL"))
 W = os.path.join(os.environ["JM_HELPERS"], "stress_segwriter")
@@ -48,7 +48,7 @@ def sleeper(uid=None, gid=None):
     return p.pid
 
 def path(pid):
-    return os.path.join(STATS_DIR, "jmalloc.%d.stats" % pid)
+    return os.path.join(STATS_DIR, segment_name_of(pid))
 
 def write(pid, uid, *fields):
     out = subprocess.run([W, "write", path(pid), str(pid), str(uid)] + list(fields),
@@ -56,7 +56,7 @@ def write(pid, uid, *fields):
     return int(out)
 
 def lines_for(pid):
-    return [l for l in open(log) if ("jmalloc.%d.stats" % pid) in l or ("process %d " % pid) in l]
+    return [l for l in open(log) if re.search(r"jmalloc\.%d\.(\d+\.\d+\.)?stats" % pid, l) or ("process %d " % pid) in l]
 
 class Prober:
     def __init__(self):

@@ -193,8 +193,15 @@ def bye(*a):
         k.kill()
     os._exit(0)
 signal.signal(signal.SIGTERM, bye)
+def name_of(pid):
+    # the segment name of pid in this pid namespace (jmd.py's segment_name_of)
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    if ns == 4026531836:
+        return "jmalloc.%d.stats" % pid
+    with open("/proc/%d/stat" % pid) as f:
+        return "jmalloc.%d.%d.%s.stats" % (pid, ns, f.read().rsplit(")", 1)[1].split()[19])
 def forge(p, *fields):
-    path = os.path.join(stats, "jmalloc.%d.stats" % p.pid)
+    path = os.path.join(stats, name_of(p.pid))
     subprocess.run([writer, "write", path, str(p.pid), str(uid)] + list(fields), check=True,
                    stdout=subprocess.DEVNULL)
     return path

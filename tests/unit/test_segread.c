@@ -408,8 +408,14 @@ static void test_read_path_refusals(void **state)
 	assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
 	unlink(other);
 
-	/* A proper name whose pid is not the header's. */
-	seg_path(other, sizeof other, getpid() + 1);
+	/* A proper name whose pid is not the header's (and all else is: the
+	 * name of our own pid namespace, whichever it is). */
+	{
+		struct synth q = p;
+
+		q.pid = (uint32_t)getpid() + 1;
+		synth_name(other, sizeof other, tmpdir, &q);
+	}
 	write_file(other, buf, len);
 	assert_int_equal(jm_seg_read_path(other, &seg), JM_SEG_ENAME);
 	assert_null(seg.bins);
