@@ -270,6 +270,24 @@ static void reap_stale(const char *dir, const struct jmstat_header *self)
 	close(dfd);
 }
 
+/* Whether this start is the one in REAP_ONE_IN that reaps: by chance. Not
+ * by the coarse clock's microseconds, always a multiple of 8 (it ticks in
+ * 1, 4 or 10 ms), and so not by the pid either: in a pid namespace of its
+ * own (a container) a program starting its children one at a time hands
+ * them pids at a fixed stride, and with an odd pid for each of them none
+ * ever reaped. */
+static bool reap_turn(const struct jmstat_header *h)
+{
+	uint8_t r;
+	if (syscall(SYS_getrandom, &r, sizeof(r), 1 /* GRND_NONBLOCK */) != (long)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t x = ((uint64_t)ts.tv_nsec ^ h->pid ^ h->start_time) * 0x9e3779b97f4a7c15ULL;
+		r = (uint8_t)(x >> 56);
+	}
+	return r % REAP_ONE_IN == 0;
+}
+
 /* The file's name for the writer h (jmstat.h), with a random tag or not. */
 static int format_name(const char *dir, const struct jmstat_header *h, bool tagged)
 {
@@ -301,7 +319,7 @@ static int format_name(const char *dir, const struct jmstat_header *h, bool tagg
 static int create_file(const struct jmstat_header *h, size_t size, size_t core)
 {
 	const char *dir = stats_dir();
-	if ((jm__now_ns() / 1000 + (uint64_t)h->pid) % REAP_ONE_IN == 0)
+	if (reap_turn(h))
 		reap_stale(dir, h);
 	int fd = -1;
 	bool tagged = false;

@@ -34,7 +34,7 @@ rm -f "$JMALLOC_STATS_DIR"/*
 JMALLOC_CONF=stats:0 run sh -c 'ls "$JMALLOC_STATS_DIR"' >"$JM_TMP/ls"
 [ -s "$JM_TMP/ls" ] && jm_fail "stats:0 published: $(cat "$JM_TMP/ls")"
 run $py -c 'import os; print("\n".join(os.listdir(os.environ["JMALLOC_STATS_DIR"])))' >"$JM_TMP/ls"
-grep -q "^jmalloc\.[0-9]*\.stats$" "$JM_TMP/ls" || jm_fail "no segment while running: $(cat "$JM_TMP/ls")"
+grep -Eq "^$JM_SEG_RE\$" "$JM_TMP/ls" || jm_fail "no segment while running: $(cat "$JM_TMP/ls")"
 ls "$JMALLOC_STATS_DIR" | grep -q . && jm_fail "segment left after exit: $(ls "$JMALLOC_STATS_DIR")"
 echo "ok   stats:0 publishes nothing; a segment lives as long as its process"
 
@@ -49,6 +49,38 @@ done
 ls "$JMALLOC_STATS_DIR" | grep -q . && jm_fail "stale segment not reaped after 200 starts: $(ls "$JMALLOC_STATS_DIR")"
 echo "ok   the segments of dead processes are reaped by a later start ($i starts)"
 
+# The same in a pid namespace of its own (a container), where pids come at a
+# fixed stride. The start that reaps was once picked by (coarse clock in us
+# + pid) % 8, and the coarse clock ticks in whole milliseconds (multiples of
+# 8 us apart): so by the pid alone, and a program whose children's pids all
+# fell in another class never reaped. Here each `ls` is given such a pid
+# (ns_last_pid set before it).
+if unshare --pid --fork --mount-proc true 2>/dev/null; then
+	rm -f "$JMALLOC_STATS_DIR"/*
+	unshare --pid --fork --mount-proc "$py" - "$JMALLOC_LIB" <<'PY' || jm_fail "pid namespace run: exit $?"
+import os, subprocess, sys, time
+env = dict(os.environ, LD_PRELOAD=sys.argv[1])
+subprocess.run(["sh", "-c", "true"], env=env, check=True)
+if not os.listdir(os.environ["JMALLOC_STATS_DIR"]):
+    sys.exit("dash left nothing (test premise)")
+for i in range(100):
+    # CLOCK_MONOTONIC_COARSE (6), in microseconds, as the allocator read it
+    c = time.clock_gettime_ns(6) // 1000 % 8
+    pid = 1000 + 8 * i + (4 - c) % 8        # (c + pid) % 8 == 4
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(pid - 1))
+    p = subprocess.Popen(["ls", "/"], env=env, stdout=subprocess.DEVNULL)
+    if p.pid != pid:
+        sys.exit("ls had pid %d, not %d (test premise)" % (p.pid, pid))
+    p.wait()
+PY
+	ls "$JMALLOC_STATS_DIR" | grep -q . &&
+		jm_fail "stale segment not reaped after 100 starts in a pid namespace, every pid of one class mod 8: $(ls "$JMALLOC_STATS_DIR")"
+	echo "ok   in a pid namespace too (100 starts, their pids of one class mod 8)"
+else
+	echo "(no pid namespace here: unshare --pid refused)"
+fi
+
 # An unwritable or missing directory: one warning, the program runs on.
 out=$(JMALLOC_STATS_DIR=$JM_TMP/missing run "${prog[@]}" 2>"$JM_TMP/err") || jm_fail "missing dir: exit $?"
 [ "$out" = "$want" ] || jm_fail "missing dir: output $out"
@@ -57,8 +89,11 @@ echo "ok   missing stats dir warns once: $(cat "$JM_TMP/err")"
 
 # A symlink planted where the segment goes is never followed: the target
 # stays untouched and the segment is a regular file of its own.
-sh -c 'ln -s "$1/target" "$JMALLOC_STATS_DIR/jmalloc.$$.stats"
-       LD_PRELOAD=$2 exec "$3" -c "import os,sys; p=os.environ[\"JMALLOC_STATS_DIR\"]+\"/jmalloc.%d.stats\" % os.getpid(); sys.exit(0 if os.path.isfile(p) and not os.path.islink(p) else 1)"' \
+# (The name is the one the shell's pid will have, whichever pid namespace we
+# run in: its exec keeps the pid and the start time the name may hold.)
+export -f jm_segment_name
+bash -c 'n=$(jm_segment_name $$) && ln -s "$1/target" "$JMALLOC_STATS_DIR/$n" && export n &&
+       LD_PRELOAD=$2 exec "$3" -c "import os,sys; p=os.environ[\"JMALLOC_STATS_DIR\"]+\"/\"+os.environ[\"n\"]; sys.exit(0 if os.path.isfile(p) and not os.path.islink(p) else 1)"' \
 	sh "$JM_TMP" "$JMALLOC_LIB" "$py" || jm_fail "the segment is not a regular file of its own"
 [ -e "$JM_TMP/target" ] && jm_fail "a symlink was followed"
 echo "ok   a planted symlink is not followed"
