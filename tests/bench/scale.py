@@ -19,6 +19,7 @@ is shared: read the load average printed with the figures.
 Usage: scale.py [--procs N] [--segments M] [--window S] [--out DIR]
 """
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -64,6 +65,24 @@ def rss_kib(pid, key="VmHWM"):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def segment_of(stats, pid):
+    """pid's segment in stats, whichever form its name has (jmalloc.<pid>.stats
+    in the host's pid namespace, jmalloc.<pid>.<pidns>.<start>[.<tag>].stats
+    in any other)."""
+    plain = os.path.join(stats, "jmalloc.%d.stats" % pid)
+    if os.path.exists(plain):
+        return plain
+    return sorted(glob.glob(os.path.join(glob.escape(stats), "jmalloc.%d.*.stats" % pid)))[0]
+
+
+def name_of(pid, start):
+    """The name the allocator gives a process of our pid namespace."""
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    if ns == 4026531836:
+        return "jmalloc.%d.stats" % pid
+    return "jmalloc.%d.%d.%d.stats" % (pid, ns, start)
 
 
 def start_time(pid):
@@ -136,7 +155,7 @@ def main():
 
         # Phase 2: more segments, copies of a real one for plain sleeps.
         if args.segments > len(procs):
-            src = os.path.join(stats, "jmalloc.%d.stats" % procs[0].pid)
+            src = segment_of(stats, procs[0].pid)
             data = bytearray(open(src, "rb").read())
             extra = []
             for _ in range(args.segments - len(procs)):
@@ -144,7 +163,7 @@ def main():
                 extra.append(p)
                 struct.pack_into("<I", data, 28, p.pid)          # pid
                 struct.pack_into("<Q", data, 32, start_time(p.pid))  # start time
-                path = os.path.join(stats, "jmalloc.%d.stats" % p.pid)
+                path = os.path.join(stats, name_of(p.pid, start_time(p.pid)))
                 with open(path + ".tmp", "wb") as f:
                     f.write(data)
                 os.rename(path + ".tmp", path)

@@ -13,6 +13,11 @@
 id jmtest >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || true
 id jmtest >/dev/null 2>&1 || { echo "cannot make the user jmtest"; exit 77; }
 [ -w /proc/sys/kernel/ns_last_pid ] || { echo "cannot set ns_last_pid"; exit 77; }
+# Outside the host's pid namespace a name holds the writer's start time as
+# well (jmalloc.<pid>.<pidns>.<start>.stats): there is no name of a future
+# pid alone to squat.
+[ "$(stat -L -c %i /proc/self/ns/pid)" = 4026531836 ] ||
+	{ echo "not in the host's pid namespace: names there are not the pid alone"; exit 77; }
 export JMTEST_UID=$(id -u jmtest) JMTEST_GID=$(id -g jmtest)
 
 jmd_py - <<'PY' || die "squatting"
