@@ -19,8 +19,6 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             write-after-free; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
-	# Unsampled: the first sample loads libgcc_s (dlopen allocates).
-	[ "$mode" = double-free-small-purger ] && conf=prof_sample:0
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
 	rc=$?
 	addr=$(head -n 1 "$JM_TMP/out")
