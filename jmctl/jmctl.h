@@ -7,8 +7,12 @@
  *               and the one table of error messages a user sees
  *   format.c    human units (KiB, MiB, %, 1.2k/s, 3m12s) and the aligned
  *               text table that ps, stats, alerts and `top -b` print
- *   commands.c  ps (and its watch mode, -d), stats PID, alerts: one
- *               request, one printed reply
+ *   commands.c  what the one-shot commands share: sorting a reply's
+ *               objects by a key, "-s KEY [-r] [-a]", fragmentation colour
+ *   ps.c        ps: the table, its filters (-u, -e, --container) and its
+ *               watch mode (-d)
+ *   stats.c     stats PID: summary, purging, arenas, bins
+ *   alerts.c    alerts: the table and each alert's "held by:" lines
  *   status.c    status: which daemon, its version, interval, segments
  *   history.c   history [PID]: the samples the daemon keeps
  *   sites.c     sites PID: the sampled heap profile, symbolized by
@@ -168,21 +172,29 @@ void jm_sparkline(char *buf, size_t size, const double *v, int n, double max, bo
  * a negative ratio (nothing to measure) draws an empty meter with "-". */
 void jm_meter(char *buf, size_t size, double ratio, int width);
 
-/* ---------------------------------------------------------- commands.c */
+/* ------------------------------------ commands.c, ps.c, stats.c, alerts.c */
 
 /* Sort keys (struct jm_sort_key, jm_sort_find, jm_sort_names and the
  * process keys jm_proc_sort_keys, which ps and top share) are in
  * common/sortkeys.h; their natural order: text ascending, numbers
  * descending, except where the smallest is the interesting end, like
  * utilisation. */
-extern const struct jm_sort_key jm_bin_keys[];   /* bins in `stats` */
-extern const struct jm_sort_key jm_alert_keys[];
+extern const struct jm_sort_key jm_bin_keys[];   /* bins in `stats` (stats.c) */
+extern const struct jm_sort_key jm_alert_keys[]; /* alerts.c */
 
 /* Sorts n JSON objects by key k (ties by tie_field, ascending). */
 void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
                   const char *tie_field, bool reverse);
 /* The elements of a JSON array, borrowed, in a new C array. */
 json_t **jm_array_items(json_t *array, size_t *n);
+/* Parses "-s KEY [-r] [-a]" for a one-shot command (-a only when all is
+ * not NULL; the process id operand only when operand is not NULL). */
+int parse_sort_opts(const char *cmd, int argc, char **argv,
+                    const struct jm_sort_key *keys,
+                    const struct jm_sort_key **key, bool *reverse,
+                    bool *all, const char **operand);
+/* The ANSI colour of a fragmentation ratio: NULL below 25%. */
+const char *frag_color(double frag);
 
 int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv);

@@ -5,7 +5,7 @@
  *
  * Global options may come before the command or among its arguments. The
  * socket is --socket, else $JMSTATD_SOCKET, else the daemon's default. Each
- * command parses its own arguments (commands.c, top.c) and returns 0, a
+ * command parses its own arguments (ps.c, stats.c, top.c, ...) and returns 0, a
  * negative errno after printing its message (exit 1), or -EINVAL after a
  * usage error (exit 2).
  */
