@@ -14,10 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#define RED    "31"
-#define YELLOW "33"
-#define GREEN  "32"
-
 const struct jm_sort_key jm_alert_keys[] = {
 	{ "since",     "since",        false, true },
 	{ "state",     "state",        true,  false },
@@ -126,7 +122,7 @@ int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 	json_t *reply;
 	int err;
 
-	err = parse_sort_opts("alerts", argc, argv, jm_alert_keys, &key, &reverse, NULL, NULL);
+	err = jm_parse_sort_opts("alerts", argc, argv, jm_alert_keys, &key, &reverse, NULL, NULL);
 	if (err)
 		return err;
 	err = jm_client_request(o->socket, json_pack("{s:s}", "cmd", "alerts"), &reply, o->json);
@@ -171,8 +167,8 @@ int jm_cmd_alerts(const struct jmctl_opts *o, int argc, char **argv)
 		};
 		jm_table_add(&t, cells);
 		jm_table_color(&t, t.nrows - 1, 1,
-		               strcmp(state, "firing") == 0 ? RED :
-		               strcmp(state, "pending") == 0 ? YELLOW : GREEN);
+		               strcmp(state, "firing") == 0 ? JM_RED :
+		               strcmp(state, "pending") == 0 ? JM_YELLOW : JM_GREEN);
 	}
 	if (n == 0) {
 		printf("no alerts (pending, firing or recently resolved)\n");

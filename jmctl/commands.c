@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RED    "31"
-#define YELLOW "33"
-
 struct sort_ctx {
 	const struct jm_sort_key *key;
 	const char *tie;
@@ -71,10 +68,10 @@ json_t **jm_array_items(json_t *array, size_t *n)
 }
 
 /* Parses "-s KEY [-r] [-a]" for a one-shot command. */
-int parse_sort_opts(const char *cmd, int argc, char **argv,
-                    const struct jm_sort_key *keys,
-                    const struct jm_sort_key **key, bool *reverse,
-                    bool *all, const char **operand)
+int jm_parse_sort_opts(const char *cmd, int argc, char **argv,
+                       const struct jm_sort_key *keys,
+                       const struct jm_sort_key **key, bool *reverse,
+                       bool *all, const char **operand)
 {
 	const char *optstring = all ? ":s:ra" : ":s:r";
 	char names[256];
@@ -107,7 +104,7 @@ int parse_sort_opts(const char *cmd, int argc, char **argv,
 	return 0;
 }
 
-const char *frag_color(double frag)
+const char *jm_frag_color(double frag)
 {
-	return frag >= 0.5 ? RED : frag >= 0.25 ? YELLOW : NULL;
+	return frag >= 0.5 ? JM_RED : frag >= 0.25 ? JM_YELLOW : NULL;
 }

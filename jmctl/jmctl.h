@@ -47,6 +47,11 @@
 #define JMCTL_EXIT_ERROR 1
 #define JMCTL_EXIT_USAGE 2
 
+/* The ANSI SGR colours of table cells (jm_table_color). */
+#define JM_RED    "31"
+#define JM_YELLOW "33"
+#define JM_GREEN  "32"
+
 /* How long a request may wait for its reply before jmctl gives up. */
 #define JMCTL_REPLY_TIMEOUT_MS 10000
 
@@ -189,12 +194,12 @@ void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
 json_t **jm_array_items(json_t *array, size_t *n);
 /* Parses "-s KEY [-r] [-a]" for a one-shot command (-a only when all is
  * not NULL; the process id operand only when operand is not NULL). */
-int parse_sort_opts(const char *cmd, int argc, char **argv,
-                    const struct jm_sort_key *keys,
-                    const struct jm_sort_key **key, bool *reverse,
-                    bool *all, const char **operand);
+int jm_parse_sort_opts(const char *cmd, int argc, char **argv,
+                       const struct jm_sort_key *keys,
+                       const struct jm_sort_key **key, bool *reverse,
+                       bool *all, const char **operand);
 /* The ANSI colour of a fragmentation ratio: NULL below 25%. */
-const char *frag_color(double frag);
+const char *jm_frag_color(double frag);
 
 int jm_cmd_ps(const struct jmctl_opts *o, int argc, char **argv);
 int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv);

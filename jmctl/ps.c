@@ -213,7 +213,7 @@ static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,
 		}
 		jm_table_add(&t, cells);
 		jm_table_color(&t, t.nrows - 1, containers ? PC_FRAG + 1 : PC_FRAG,
-		               frag_color(jm_num(p, "frag_ratio")));
+		               jm_frag_color(jm_num(p, "frag_ratio")));
 	}
 	jm_table_print(&t, stdout, o->color);
 	jm_table_free(&t);

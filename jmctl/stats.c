@@ -179,7 +179,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 		};
 		jm_table_add(&t, cells);
 		if (jm_num(b, "curruns") > 0)
-			jm_table_color(&t, t.nrows - 1, 7, frag_color(1.0 - jm_num(b, "util")));
+			jm_table_color(&t, t.nrows - 1, 7, jm_frag_color(1.0 - jm_num(b, "util")));
 		shown++;
 	}
 	printf("\nbins: %zu in use of %zu%s\n", in_use, n,
@@ -198,7 +198,7 @@ int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)
 	long pid;
 	int err;
 
-	err = parse_sort_opts("stats", argc, argv, jm_bin_keys, &key, &reverse, &all, &arg);
+	err = jm_parse_sort_opts("stats", argc, argv, jm_bin_keys, &key, &reverse, &all, &arg);
 	if (err)
 		return err;
 	pid = jm_parse_pid("stats", arg);
