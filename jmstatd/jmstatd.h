@@ -6,13 +6,15 @@
  * it samples. Each segment file in the stats directory named
  * jmalloc.<pid>.stats has one `struct jmd_entry` (discover.c), keyed by the
  * pid in its name; an entry whose file reads well and whose writer is alive
- * points to one live `struct jmd_proc` (sample.c). When the writer dies, or
+ * points to one live `struct jmd_proc` (figures.c). When the writer dies, or
  * its file goes, the proc leaves the live list for the dead list, where only
  * its history ring is kept for a while (JMD_DEAD_KEEP_MS), and the entry is
  * dropped. Every interval the tick (sample.c) reads each entry's file
- * once, turns the raw counters into per-bin and per-process figures and
- * rates, appends one history sample per process and per uid, and then the
- * server (server.c) pushes an update to each subscribed client.
+ * once, checks its writer alive (liveness.c), turns the raw counters into
+ * per-bin and per-process figures and rates (figures.c), appends one
+ * history sample per process and per uid (history.c; sample.h is what
+ * these four share), and then the server (server.c) pushes an update to
+ * each subscribed client.
  * commands.c turns requests into JSON replies (commands.h: ps as text
  * and its cache in ps.c, written by emit.c's jansson-identical emitter;
  * `sites` in sites_cmd.c). alerts.c is the alert engine (alerts.h: rules
@@ -333,7 +335,7 @@ struct jmd {
 	uint64_t pidns_self;             /* the inode of our own pid namespace */
 	struct jmd_census *census;       /* the latest walk of /proc, or NULL */
 
-	/* sample.c */
+	/* sample.c, figures.c, history.c */
 	struct jmd_proc *proc_buckets[JMD_NBUCKETS]; /* live processes by host pid */
 	struct jmd_proc *live;
 	size_t nlive;
@@ -428,7 +430,7 @@ void jmd_census_fini(struct jmd *d);
 int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t start,
                         pid_t *host);
 
-/* ------------------------------------------------------------ sample.c */
+/* ------------------------------------------- sample.c, figures.c, history.c */
 int jmd_sample_init(struct jmd *d);
 void jmd_sample_fini(struct jmd *d);
 void jmd_tick(struct jmd *d);                 /* one interval's work, at once */

@@ -1,7 +1,7 @@
 /*
  * labels.c: what a process's cgroup says about where it runs.
  *
- * Read once, when a writer becomes a live process (sample.c), from
+ * Read once, when a writer becomes a live process (figures.c), from
  * /proc/HOSTPID/cgroup: the cgroup v2 path ("0::PATH") when it is not the
  * root, else the first v1 hierarchy's that is not (hybrid hosts keep the
  * container's path there). From that path, as cAdvisor and the Parca

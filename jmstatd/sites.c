@@ -3,7 +3,7 @@
  * sites behind an alert's sparse bins) and metrics.c (the top sites of
  * each executable).
  *
- * sample.c folds each tick's copy of a segment into per-bin figures and
+ * figures.c folds each tick's copy of a segment into per-bin figures and
  * lets the site table go, so the sites are read here, from the segment,
  * when they are wanted: when an alert goes pending or fires, when alerts
  * are listed, once per tick for the metrics page. The copy must still be

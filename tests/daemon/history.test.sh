@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
-# The history ring (jmstatd/sample.c) keeps every sample, oldest first,
+# The history ring (jmstatd/history.c) keeps every sample, oldest first,
 # through its growth (16, 32, ... entries) and its wrap-around; and a growth
 # rule reads the real samples of its window. With --interval 50 and
 # --history 3000 the ring's full span is 61 samples, so a process lives

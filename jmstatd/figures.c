@@ -1,0 +1,318 @@
+/*
+ * figures.c: the processes the daemon samples and their figures.
+ *
+ * The live processes (a list, and a hash by host pid) and the dead ones,
+ * whose history is all they keep; a process made from the first good read
+ * of its segment (proc_new), retired when its writer or its file goes
+ * (jmd_proc_retire), and each good read folded into it (proc_update): its
+ * bins summed over arenas, its arenas, its totals and, against the read
+ * before, its rates. sample.c decides when; this file does the sums.
+ *
+ * Definitions (docs/figures.md): per bin, cached = regions in live thread
+ * caches, inuse_runs = curregs - cached (clamped at 0), inuse = inuse_runs +
+ * sampled (the live sampled objects of the class, each on a page of its
+ * own), capacity = curruns * regs_per_run, wasted = (capacity - inuse_runs)
+ * * size; per process, allocated = sum(inuse_runs * size) + allocated_large
+ * - large_cached (the large regions in live thread caches) +
+ * allocated_huge, frag_ratio = (active - allocated) / active. An arena's
+ * allocated takes off what the threads using it cache.
+ */
+#include "jmstatd.h"
+#include "sample.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ helpers */
+
+bool jmd_visible(uint32_t owner, uid_t viewer)
+{
+	return viewer == 0 || owner == (uint32_t)viewer;
+}
+
+double jmd_util(uint64_t inuse, uint64_t capacity)
+{
+	if (capacity == 0)
+		return 1.0;
+	double u = (double)inuse / (double)capacity;
+	return u > 1.0 ? 1.0 : u;
+}
+
+double jmd_frag_ratio(uint64_t active, uint64_t allocated)
+{
+	if (active == 0 || allocated >= active)
+		return 0.0;
+	return (double)(active - allocated) / (double)active;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static double rate(uint64_t now, uint64_t before, double dt)
+{
+	return now > before ? (double)(now - before) / dt : 0.0;
+}
+
+void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t)
+{
+	sum->processes += t->processes;
+	sum->allocated += t->allocated;
+	sum->active += t->active;
+	sum->mapped += t->mapped;
+	sum->dirty += t->dirty;
+	sum->small_wasted += t->small_wasted;
+	sum->alloc_rate += t->alloc_rate;
+	sum->free_rate += t->free_rate;
+}
+
+/* ------------------------------------------------------------ processes */
+
+void proc_free(struct jmd_proc *p)
+{
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p->bins);
+	free(p->bins_prev);
+	free(p->arenas);
+	free(p->hist.e);
+	free(p);
+}
+
+void list_unlink(struct jmd_proc **head, struct jmd_proc *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		*head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->next = p->prev = NULL;
+}
+
+static void list_push(struct jmd_proc **head, struct jmd_proc *p)
+{
+	p->prev = NULL;
+	p->next = *head;
+	if (*head)
+		(*head)->prev = p;
+	*head = p;
+}
+
+static unsigned proc_bucket(pid_t pid)
+{
+	return (unsigned)pid % JMD_NBUCKETS;
+}
+
+void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
+{
+	jmd_debug("process %d (%s) left the live view: %s", (int)p->pid, p->exe, why);
+	if (p->entry && p->entry->proc == p)
+		p->entry->proc = NULL;
+	p->entry = NULL;
+	for (struct jmd_proc **pp = &d->proc_buckets[proc_bucket(p->pid)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	}
+	p->hnext = NULL;
+	list_unlink(&d->live, p);
+	d->nlive--;
+	if (!d->in_tick)
+		d->view_gen++;       /* in a tick: at its end */
+	pidfd_put(d, p->pidfd);
+	p->pidfd = -1;
+	free(p->bins);
+	free(p->bins_prev);
+	free(p->arenas);
+	p->bins = p->bins_prev = NULL;
+	p->arenas = NULL;
+	p->dead_since = d->now;
+	ring_compact(&p->hist);
+	list_push(&d->dead, p);
+	d->ndead++;
+}
+
+struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer)
+{
+	for (struct jmd_proc *p = d->proc_buckets[proc_bucket(pid)]; p; p = p->hnext)
+		if (p->pid == pid)
+			return jmd_visible(p->uid, viewer) ? p : NULL;
+	return NULL;
+}
+
+/* The live process, else the latest dead one with that pid. */
+struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer)
+{
+	struct jmd_proc *p = jmd_proc_find(d, pid, viewer);
+	if (p)
+		return p;
+	for (p = d->dead; p; p = p->next)
+		if (p->pid == pid && jmd_visible(p->uid, viewer))
+			return p;
+	return NULL;
+}
+
+struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
+                          pid_t host)
+{
+	struct jmd_proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pidfd = -1;
+	p->nbins = s->hdr.nbins;
+	p->narenas = s->hdr.narenas;
+	p->bins = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins));
+	p->bins_prev = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins_prev));
+	p->arenas = calloc(p->narenas ? p->narenas : 1, sizeof(*p->arenas));
+	if (!p->bins || !p->bins_prev || !p->arenas) {
+		proc_free(p);
+		return NULL;
+	}
+	p->pid = host;
+	jmd_labels_read(host, &p->labels);
+	p->ns_pid = (pid_t)s->hdr.pid;
+	p->created_ns = s->hdr.update_ns;
+	p->pidns = s->hdr.pidns;
+	p->uid = s->hdr.uid;
+	p->start_ticks = s->hdr.start_time;
+	p->start_time = d->boot_time + (double)s->hdr.start_time / (double)d->clk_tck;
+	/* The name is the writer's to choose: keep printable ASCII only. */
+	for (size_t i = 0; i < sizeof(p->exe) - 1 && s->hdr.exe[i]; i++) {
+		unsigned char ch = (unsigned char)s->hdr.exe[i];
+		p->exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	for (size_t i = 0; i < sizeof(p->path) - 1 && s->hdr.path[i]; i++) {
+		unsigned char ch = (unsigned char)s->hdr.path[i];
+		p->path[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->hist.max = d->hist_max;
+	list_push(&d->live, p);
+	d->nlive++;
+	unsigned b = proc_bucket(host);
+	p->hnext = d->proc_buckets[b];
+	d->proc_buckets[b] = p;
+	if (p->ns_pid != p->pid)
+		jmd_debug("process %d (%s, uid %u; pid %d in pid namespace %llu) is live", (int)p->pid,
+		          p->exe, p->uid, (int)p->ns_pid, (unsigned long long)p->pidns);
+	else
+		jmd_debug("process %d (%s, uid %u) is live", (int)p->pid, p->exe, p->uid);
+	return p;
+}
+
+/* Folds a validated copy into the process: bins over arenas, totals, rates. */
+void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now)
+{
+	uint32_t nbins = p->nbins, narenas = p->narenas;
+	struct jmd_bin *old = p->bins;
+	p->bins = p->bins_prev;
+	p->bins_prev = old;
+	bool have_prev = p->read_ns != 0 && now > p->read_ns;
+	double dt = have_prev ? (double)(now - p->read_ns) / 1e9 : 0.0;
+	if (dt < 0.001)
+		have_prev = false;
+
+	struct jmd_totals t = { .processes = 1 };
+	uint64_t small_alloc = 0, live_objects = 0, alloc_total = 0;
+
+	/* Rows unchanged since the sample before (an idle process): what is
+	 * summed from them is as it was; only the thread caches are new. */
+	bool rows = !s->rows_unchanged;
+	for (uint32_t a = 0; a < narenas; a++) {
+		struct jmd_arena *ar = &p->arenas[a];
+		if (rows) {
+			ar->raw = s->arenas[a];
+			ar->large_handed_out = ar->raw.allocated_large;
+			ar->small_handed_out = 0;
+			ar->small_wasted = 0;
+		}
+		/* The thread caches move while the rows stay: from the figures
+		 * as read each time. */
+		ar->raw.allocated_large = sub0(ar->large_handed_out, s->tcache_arena_large[a]);
+		t.active += ar->raw.active;
+		t.mapped += ar->raw.mapped;
+		t.dirty += ar->raw.dirty;
+		t.allocated += ar->raw.allocated_large + ar->raw.allocated_huge;
+		alloc_total += ar->raw.nmalloc_large + ar->raw.nmalloc_huge;
+		live_objects += sub0(ar->raw.nmalloc_large, ar->raw.ndalloc_large) +
+		                sub0(ar->raw.nmalloc_huge, ar->raw.ndalloc_huge);
+	}
+
+	for (uint32_t b = 0; b < nbins; b++) {
+		struct jmd_bin *bin = &p->bins[b];
+		const struct jmstat_class *cl = &s->classes[b];
+		if (!rows) {
+			*bin = p->bins_prev[b];
+		} else {
+			memset(bin, 0, sizeof(*bin));
+			bin->size = cl->size;
+			bin->regs_per_run = cl->regs_per_run;
+			bin->run_size = cl->run_size;
+			for (uint32_t a = 0; a < narenas; a++) {
+				const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
+				bin->nmalloc += row->nmalloc;
+				bin->ndalloc += row->ndalloc;
+				bin->nrequests_bins += row->nrequests;
+				bin->curregs += row->curregs;
+				bin->curruns += row->curruns;
+				bin->nruns += row->nruns;
+				bin->nfills += row->nfills;
+				bin->nflushes += row->nflushes;
+				bin->lock_contended += row->lock_contended;
+				bin->cursampled += row->cursampled;
+				struct jmd_arena *ar = &p->arenas[a];
+				ar->small_handed_out += row->curregs * cl->size;
+				ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
+			}
+		}
+		bin->nrequests = bin->nrequests_bins + s->tcache_nrequests[b];
+		bin->cached = s->tcache_ncached[b];
+		bin->inuse_runs = sub0(bin->curregs, bin->cached);
+		bin->inuse = bin->inuse_runs + bin->cursampled;
+		bin->capacity = bin->curruns * bin->regs_per_run;
+		if (have_prev && p->bins_prev[b].size == bin->size) {
+			bin->malloc_rate = rate(bin->nmalloc, p->bins_prev[b].nmalloc, dt);
+			bin->request_rate = rate(bin->nrequests, p->bins_prev[b].nrequests, dt);
+		} else if (p->read_ns != 0) {
+			bin->malloc_rate = p->bins_prev[b].malloc_rate;
+			bin->request_rate = p->bins_prev[b].request_rate;
+		}
+		small_alloc += bin->inuse_runs * bin->size;
+		t.small_wasted += sub0(bin->capacity, bin->inuse_runs) * bin->size;
+		alloc_total += bin->nrequests;
+		live_objects += bin->inuse_runs;
+	}
+	t.allocated += small_alloc;
+	for (uint32_t a = 0; a < narenas; a++) {
+		struct jmd_arena *ar = &p->arenas[a];
+		ar->allocated = sub0(ar->small_handed_out, s->tcache_arena_small[a]) +
+		                ar->raw.allocated_large + ar->raw.allocated_huge;
+	}
+
+	uint64_t free_total = sub0(alloc_total, live_objects);
+	if (have_prev) {
+		t.alloc_rate = rate(alloc_total, p->alloc_total, dt);
+		t.free_rate = rate(free_total, p->free_total, dt);
+	} else if (p->read_ns != 0) {
+		t.alloc_rate = p->tot.alloc_rate;
+		t.free_rate = p->tot.free_rate;
+	}
+	p->alloc_total = alloc_total;
+	p->free_total = free_total;
+	p->tot = t;
+	p->nthreads = s->nthreads_live;
+	p->bg_wakes = s->hdr.bg_wakes;
+	p->bg_running = s->hdr.bg_running;
+	p->rows_gen = s->rows_gen;
+	p->read_ns = now;
+	if (d->in_tick)
+		p->sampled_tick = d->tick;
+	else
+		d->view_gen++;       /* in a tick: at its end */
+}

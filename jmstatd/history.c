@@ -1,0 +1,144 @@
+/*
+ * history.c: the history rings.
+ *
+ * Each process, each uid and the host keep a ring of samples (allocated,
+ * active, mapped, alloc rate, tick) spanning --history; a ring grows as it
+ * fills and, once its process is dead, is cut to what it holds. At the end
+ * of each tick history_push() appends one sample per process sampled that
+ * tick, one per uid (the sum of its processes) and one for the host, and
+ * forgets the uids with no live process for a whole history span. The
+ * time of each tick is kept beside them (jmd.tick_time).
+ */
+#include "jmstatd.h"
+#include "sample.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ rings */
+
+/* Appends a sample; once the ring holds max entries, the oldest goes.
+ * The ring grows (doubling) only when full: it then holds its entries in
+ * order from slot head (the oldest) round to head - 1 (the newest), and the
+ * grown array takes them oldest first from slot 0, so that head = count
+ * again and the new slots lie beyond it. */
+static void ring_push(struct jmd_ring *r, const struct jmd_hist *h)
+{
+	if (r->count == r->alloc && r->alloc < r->max) {
+		uint32_t n = r->alloc ? r->alloc * 2 : 16;
+		if (n > r->max)
+			n = r->max;
+		struct jmd_hist *e = malloc((size_t)n * sizeof(*e));
+		if (e) {
+			for (uint32_t i = 0; i < r->count; i++)
+				e[i] = r->e[(r->head + i) % r->alloc];
+			free(r->e);
+			r->e = e;
+			r->alloc = n;
+			r->head = r->count;
+		}
+	}
+	if (r->alloc == 0)
+		return;
+	r->e[r->head] = *h;
+	r->head = (r->head + 1) % r->alloc;
+	if (r->count < r->alloc)
+		r->count++;
+}
+
+/* Keeps only the valid entries, oldest first, in an exact-size array. */
+void ring_compact(struct jmd_ring *r)
+{
+	if (r->count == 0) {
+		free(r->e);
+		memset(r, 0, sizeof(*r));
+		return;
+	}
+	struct jmd_hist *e = malloc((size_t)r->count * sizeof(*e));
+	if (!e)
+		return;
+	uint32_t first = (r->head + r->alloc - r->count) % r->alloc;
+	for (uint32_t i = 0; i < r->count; i++)
+		e[i] = r->e[(first + i) % r->alloc];
+	free(r->e);
+	r->e = e;
+	r->alloc = r->max = r->count;
+	r->head = 0;
+}
+
+double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid)
+{
+	*valid = tick != 0 && tick <= d->tick && d->tick - tick < d->hist_max;
+	return *valid ? d->tick_time[tick % d->hist_max] : 0.0;
+}
+
+static struct jmd_uidhist *uidhist_get(struct jmd *d, uint32_t uid, bool create)
+{
+	for (struct jmd_uidhist *u = d->uids; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if (!create)
+		return NULL;
+	struct jmd_uidhist *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	u->ring.max = d->hist_max;
+	u->next = d->uids;
+	d->uids = u;
+	return u;
+}
+
+const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
+{
+	struct jmd_uidhist *u = uidhist_get(d, viewer == 0 ? JMD_UID_ALL : (uint32_t)viewer, false);
+	return u ? &u->ring : NULL;
+}
+
+/* ------------------------------------------------------------ pushed each tick */
+
+void history_push(struct jmd *d)
+{
+	struct jmd_totals host = { 0 };
+	for (struct jmd_proc *p = d->live; p; p = p->next) {
+		jmd_totals_add(&host, &p->tot);
+		if (p->sampled_tick == d->tick) {
+			struct jmd_hist h = { p->tot.allocated, p->tot.active, p->tot.mapped,
+			                      (float)p->tot.alloc_rate, d->tick };
+			ring_push(&p->hist, &h);
+		}
+		struct jmd_uidhist *u = uidhist_get(d, p->uid, true);
+		if (!u)
+			continue;
+		if (u->last_tick != d->tick) {
+			memset(&u->acc, 0, sizeof(u->acc));
+			u->last_tick = d->tick;
+		}
+		jmd_totals_add(&u->acc, &p->tot);
+	}
+	d->host = host;
+	struct jmd_uidhist *all = uidhist_get(d, JMD_UID_ALL, true);
+	if (all) {
+		all->acc = host;
+		all->last_tick = d->tick;
+	}
+	for (struct jmd_uidhist *u = d->uids; u; u = u->next) {
+		if (u->last_tick != d->tick)
+			continue;
+		struct jmd_hist h = { u->acc.allocated, u->acc.active, u->acc.mapped,
+		                      (float)u->acc.alloc_rate, d->tick };
+		ring_push(&u->ring, &h);
+	}
+
+	/* Uids without a live process for a whole history span. */
+	for (struct jmd_uidhist **pp = &d->uids; *pp;) {
+		struct jmd_uidhist *u = *pp;
+		if (u->uid != JMD_UID_ALL && d->tick - u->last_tick >= d->hist_max) {
+			*pp = u->next;
+			free(u->ring.e);
+			free(u);
+		} else {
+			pp = &u->next;
+		}
+	}
+}

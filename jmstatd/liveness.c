@@ -1,0 +1,126 @@
+/*
+ * liveness.c: whether a segment's writer is alive.
+ *
+ * A segment names its writer (pid, pid namespace, start time, uid); the
+ * tick keeps a process only while that writer runs. Known writers are
+ * checked through a pidfd, new ones and every JMD_RECHECK_MS through /proc
+ * (common/segread.c), a writer in another pid namespace by its host pid
+ * (census.c). Also the fd budget the pidfds may take.
+ */
+#include "jmstatd.h"
+#include "sample.h"
+
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ pidfds */
+
+/* A live process's writer is checked through /proc once (its start time
+ * and uid, jm_seg_check_process), and then through a pidfd: an fd that is
+ * the process itself, readable once it has exited, and that never stands
+ * for another process that took the pid after. So the tick checks it with
+ * one poll() instead of reading two /proc files (which cost more than
+ * reading the segment), and pid reuse stays exact. /proc is read again
+ * every JMD_RECHECK_MS (a process may change its real uid). Without a
+ * pidfd (an old kernel, a seccomp filter, the fd budget spent), the writer
+ * is checked through /proc every tick as before. */
+
+static int pidfd_get(struct jmd *d, pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	if (d->npidfds >= d->max_pidfds)
+		return -1;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);   /* close-on-exec */
+	if (fd >= 0)
+		d->npidfds++;
+	return fd;
+#else
+	return -1;
+#endif
+}
+
+void pidfd_put(struct jmd *d, int fd)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	d->npidfds--;
+}
+
+static bool pidfd_exited(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* Is seg, read from the file st, the one p was sampled from? */
+bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st)
+{
+	/* Same inode is not enough: a file system other than tmpfs gives a
+	 * new file the inode of one just removed (an exec replaces the
+	 * file), so the creation time in its header is compared too. */
+	return p->start_ticks == seg->hdr.start_time && p->created_ns == seg->hdr.update_ns &&
+	       p->dev == st->st_dev &&
+	       p->ino == st->st_ino && p->nbins == seg->hdr.nbins &&
+	       p->narenas == seg->hdr.narenas && p->uid == seg->hdr.uid;
+}
+
+/* Is the writer of seg alive and the process it claims to be? As
+ * jm_seg_check_process(), for the writer's host pid (census.c maps a
+ * writer of another pid namespace to it). p: the live process of its
+ * entry, or NULL. Sets *host to the writer's host pid, and *pidfd_out to a
+ * new pidfd of the writer for the caller to keep in its process, or -1. */
+int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
+                 const struct stat *st, pid_t *host, int *pidfd_out)
+{
+	bool known = p && p->pidfd >= 0 && same_writer(p, seg, st);
+	*pidfd_out = -1;
+	uint32_t every = d->opt.interval_ms < JMD_RECHECK_MS ? JMD_RECHECK_MS / d->opt.interval_ms : 1;
+	if (known) {
+		*host = p->pid;
+		if ((d->tick + (uint32_t)p->pid) % every != 0)
+			return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
+	} else {
+		int rc = jmd_census_host_pid(d, seg->hdr.pidns, (pid_t)seg->hdr.pid,
+		                             seg->hdr.start_time, host);
+		if (rc != 0)
+			return rc;
+	}
+	/* Opened before /proc is read: if the process it stands for is still
+	 * running after, it is the one /proc described. */
+	int fd = known ? p->pidfd : pidfd_get(d, *host);
+	int rc = jm_seg_check_process_as(seg, *host);
+	if (rc == 0 && fd >= 0 && pidfd_exited(fd))
+		rc = JM_SEG_EDEAD;
+	if (!known) {
+		if (rc == 0)
+			*pidfd_out = fd;
+		else
+			pidfd_put(d, fd);
+	}
+	return rc;
+}
+
+/* The soft limit on fds raised to the hard one (one pidfd per process);
+ * the pidfds may take all but a reserve for clients, segments and the
+ * rest. */
+void pidfd_budget(struct jmd *d)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
+		                                                                     : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			struct rlimit up = { want, rl.rlim_max };
+			if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+				rl.rlim_cur = want;
+		}
+	}
+	size_t cur = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : (size_t)rl.rlim_cur;
+	d->max_pidfds = cur > 2048 ? cur - 1024 : cur / 2;
+}

@@ -1,0 +1,33 @@
+/*
+ * sample.h: what the parts of the sampling share, and nothing else
+ * includes: sample.c (the tick, the reading of an entry), figures.c (the
+ * processes and their figures), history.c (the rings) and liveness.c
+ * (whether a writer is alive). What the rest of the daemon calls is in
+ * jmstatd.h.
+ */
+#ifndef JMSTATD_SAMPLE_H
+#define JMSTATD_SAMPLE_H
+
+#include <sys/stat.h>
+
+#include "jmstatd.h"
+
+/* figures.c */
+void proc_free(struct jmd_proc *p);
+void list_unlink(struct jmd_proc **head, struct jmd_proc *p);
+struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
+                          pid_t host);
+void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now);
+
+/* history.c */
+void ring_compact(struct jmd_ring *r);
+void history_push(struct jmd *d);
+
+/* liveness.c */
+void pidfd_put(struct jmd *d, int fd);
+bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st);
+int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
+                 const struct stat *st, pid_t *host, int *pidfd_out);
+void pidfd_budget(struct jmd *d);
+
+#endif
