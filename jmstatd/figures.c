@@ -3,8 +3,8 @@
  *
  * The live processes (a list, and a hash by host pid) and the dead ones,
  * whose history is all they keep; a process made from the first good read
- * of its segment (proc_new), retired when its writer or its file goes
- * (jmd_proc_retire), and each good read folded into it (proc_update): its
+ * of its segment (jmd_proc_new), retired when its writer or its file goes
+ * (jmd_proc_retire), and each good read folded into it (jmd_proc_update): its
  * bins summed over arenas, its arenas, its totals and, against the read
  * before, its rates. sample.c decides when; this file does the sums.
  *
@@ -71,7 +71,7 @@ void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t)
 
 /* ------------------------------------------------------------ processes */
 
-void proc_free(struct jmd_proc *p)
+void jmd_proc_free(struct jmd_proc *p)
 {
 	if (p->pidfd >= 0)
 		close(p->pidfd);
@@ -82,7 +82,7 @@ void proc_free(struct jmd_proc *p)
 	free(p);
 }
 
-void list_unlink(struct jmd_proc **head, struct jmd_proc *p)
+void jmd_list_unlink(struct jmd_proc **head, struct jmd_proc *p)
 {
 	if (p->prev)
 		p->prev->next = p->next;
@@ -120,11 +120,11 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 		}
 	}
 	p->hnext = NULL;
-	list_unlink(&d->live, p);
+	jmd_list_unlink(&d->live, p);
 	d->nlive--;
 	if (!d->in_tick)
 		d->view_gen++;       /* in a tick: at its end */
-	pidfd_put(d, p->pidfd);
+	jmd_pidfd_put(d, p->pidfd);
 	p->pidfd = -1;
 	free(p->bins);
 	free(p->bins_prev);
@@ -132,7 +132,7 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 	p->bins = p->bins_prev = NULL;
 	p->arenas = NULL;
 	p->dead_since = d->now;
-	ring_compact(&p->hist);
+	jmd_ring_compact(&p->hist);
 	list_push(&d->dead, p);
 	d->ndead++;
 }
@@ -157,8 +157,8 @@ struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer)
 	return NULL;
 }
 
-struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
-                          pid_t host)
+struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
+                              pid_t host)
 {
 	struct jmd_proc *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -170,7 +170,7 @@ struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct st
 	p->bins_prev = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins_prev));
 	p->arenas = calloc(p->narenas ? p->narenas : 1, sizeof(*p->arenas));
 	if (!p->bins || !p->bins_prev || !p->arenas) {
-		proc_free(p);
+		jmd_proc_free(p);
 		return NULL;
 	}
 	p->pid = host;
@@ -207,7 +207,7 @@ struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct st
 }
 
 /* Folds a validated copy into the process: bins over arenas, totals, rates. */
-void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now)
+void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now)
 {
 	uint32_t nbins = p->nbins, narenas = p->narenas;
 	struct jmd_bin *old = p->bins;

@@ -4,7 +4,7 @@
  * Each process, each uid and the host keep a ring of samples (allocated,
  * active, mapped, alloc rate, tick) spanning --history; a ring grows as it
  * fills and, once its process is dead, is cut to what it holds. At the end
- * of each tick history_push() appends one sample per process sampled that
+ * of each tick jmd_history_push() appends one sample per process sampled that
  * tick, one per uid (the sum of its processes) and one for the host, and
  * forgets the uids with no live process for a whole history span. The
  * time of each tick is kept beside them (jmd.tick_time).
@@ -47,7 +47,7 @@ static void ring_push(struct jmd_ring *r, const struct jmd_hist *h)
 }
 
 /* Keeps only the valid entries, oldest first, in an exact-size array. */
-void ring_compact(struct jmd_ring *r)
+void jmd_ring_compact(struct jmd_ring *r)
 {
 	if (r->count == 0) {
 		free(r->e);
@@ -97,7 +97,7 @@ const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
 
 /* ------------------------------------------------------------ pushed each tick */
 
-void history_push(struct jmd *d)
+void jmd_history_push(struct jmd *d)
 {
 	struct jmd_totals host = { 0 };
 	for (struct jmd_proc *p = d->live; p; p = p->next) {

@@ -42,7 +42,7 @@ static int pidfd_get(struct jmd *d, pid_t pid)
 #endif
 }
 
-void pidfd_put(struct jmd *d, int fd)
+void jmd_pidfd_put(struct jmd *d, int fd)
 {
 	if (fd < 0)
 		return;
@@ -57,7 +57,7 @@ static bool pidfd_exited(int fd)
 }
 
 /* Is seg, read from the file st, the one p was sampled from? */
-bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st)
+bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st)
 {
 	/* Same inode is not enough: a file system other than tmpfs gives a
 	 * new file the inode of one just removed (an exec replaces the
@@ -73,10 +73,10 @@ bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struc
  * writer of another pid namespace to it). p: the live process of its
  * entry, or NULL. Sets *host to the writer's host pid, and *pidfd_out to a
  * new pidfd of the writer for the caller to keep in its process, or -1. */
-int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
-                 const struct stat *st, pid_t *host, int *pidfd_out)
+int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
+                     const struct stat *st, pid_t *host, int *pidfd_out)
 {
-	bool known = p && p->pidfd >= 0 && same_writer(p, seg, st);
+	bool known = p && p->pidfd >= 0 && jmd_same_writer(p, seg, st);
 	*pidfd_out = -1;
 	uint32_t every = d->opt.interval_ms < JMD_RECHECK_MS ? JMD_RECHECK_MS / d->opt.interval_ms : 1;
 	if (known) {
@@ -99,7 +99,7 @@ int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *s
 		if (rc == 0)
 			*pidfd_out = fd;
 		else
-			pidfd_put(d, fd);
+			jmd_pidfd_put(d, fd);
 	}
 	return rc;
 }
@@ -107,7 +107,7 @@ int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *s
 /* The soft limit on fds raised to the hard one (one pidfd per process);
  * the pidfds may take all but a reserve for clients, segments and the
  * rest. */
-void pidfd_budget(struct jmd *d)
+void jmd_pidfd_budget(struct jmd *d)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)

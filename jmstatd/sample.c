@@ -274,7 +274,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	struct jmd_proc *known = e->proc && e->proc->dev == st.st_dev && e->proc->ino == st.st_ino
 	                         ? e->proc : NULL;
 	int rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, known ? known->rows_gen : 0, &seg);
-	if (rc == 0 && seg.rows_unchanged && !same_writer(known, &seg, &st)) {
+	if (rc == 0 && seg.rows_unchanged && !jmd_same_writer(known, &seg, &st)) {
 		/* Its header no longer matches what its rows were summed for. */
 		jm_seg_free(&seg);
 		rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, 0, &seg);
@@ -301,7 +301,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 
 	int pidfd;
 	pid_t host = 0;
-	rc = check_writer(d, e->proc, &seg, &st, &host, &pidfd);
+	rc = jmd_check_writer(d, e->proc, &seg, &st, &host, &pidfd);
 	if (rc == JM_SEG_EDEAD || rc == JM_SEG_EREUSED) {
 		const char *why = rc == JM_SEG_EDEAD ? "its process is gone"
 		                                     : "its pid now belongs to another process";
@@ -326,7 +326,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	}
 
 	struct jmd_proc *p = e->proc;
-	if (p && !same_writer(p, &seg, &st)) {
+	if (p && !jmd_same_writer(p, &seg, &st)) {
 		jmd_proc_retire(d, p, "a new segment replaced its own");
 		p = NULL;
 	}
@@ -340,7 +340,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		const char *why = "its process made a newer segment (it exec'd)";
 		if (old && old->start_ticks == seg.hdr.start_time && old->created_ns > seg.hdr.update_ns) {
 			jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
-			pidfd_put(d, pidfd);
+			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
 			jmd_entry_remove(d, e);
 			return;
@@ -354,10 +354,10 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			if (oe && stale)    /* its entry goes when it reads it gone */
 				jmd_entry_unlink_stale(d, oe, odev, oino, why);
 		}
-		p = proc_new(d, &seg, &st, host);
+		p = jmd_proc_new(d, &seg, &st, host);
 		if (!p) {
 			jmd_log("out of memory tracking process %d", (int)host);
-			pidfd_put(d, pidfd);
+			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
 			return;
 		}
@@ -365,11 +365,11 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		p->entry = e;
 	}
 	if (pidfd >= 0)
-		p->pidfd = pidfd;      /* -1 before: check_writer opens none otherwise */
+		p->pidfd = pidfd;      /* -1 before: jmd_check_writer opens none otherwise */
 	if (e->logged)
 		jmd_debug("%s reads again", e->name);
 	e->logged = false;
-	proc_update(d, p, &seg, mono_ns());
+	jmd_proc_update(d, p, &seg, mono_ns());
 	jm_seg_free(&seg);
 }
 
@@ -383,9 +383,9 @@ static void dead_expire(struct jmd *d)
 		next = p->next;
 		kept++;
 		if (kept > JMD_DEAD_MAX || (d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS) {
-			list_unlink(&d->dead, p);
+			jmd_list_unlink(&d->dead, p);
 			d->ndead--;
-			proc_free(p);
+			jmd_proc_free(p);
 		}
 	}
 }
@@ -438,7 +438,7 @@ void jmd_tick_end(struct jmd *d)
 			jmd_entry_to_front(d, e);
 	}
 
-	history_push(d);
+	jmd_history_push(d);
 	for (struct jmd_proc *p = d->live; p; p = p->next)
 		jmd_alerts_evaluate(d, p);
 	jmd_alerts_tick_done(d);
@@ -493,7 +493,7 @@ int jmd_sample_init(struct jmd *d)
 		d->clk_tck = 100;
 	d->boot_time = read_boot_time();
 	jmd_census_init(d);
-	pidfd_budget(d);
+	jmd_pidfd_budget(d);
 	d->hist_max = (d->opt.history_ms + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
 	d->budgets = calloc(BUDGET_SLOTS, sizeof(*d->budgets));
@@ -509,15 +509,15 @@ void jmd_sample_fini(struct jmd *d)
 	d->budgets = NULL;
 	while (d->live) {
 		struct jmd_proc *p = d->live;
-		list_unlink(&d->live, p);
-		proc_free(p);
+		jmd_list_unlink(&d->live, p);
+		jmd_proc_free(p);
 	}
 	d->nlive = 0;
 	memset(d->proc_buckets, 0, sizeof(d->proc_buckets));
 	while (d->dead) {
 		struct jmd_proc *p = d->dead;
-		list_unlink(&d->dead, p);
-		proc_free(p);
+		jmd_list_unlink(&d->dead, p);
+		jmd_proc_free(p);
 	}
 	d->ndead = 0;
 	while (d->uids) {

@@ -13,21 +13,21 @@
 #include "jmstatd.h"
 
 /* figures.c */
-void proc_free(struct jmd_proc *p);
-void list_unlink(struct jmd_proc **head, struct jmd_proc *p);
-struct jmd_proc *proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
-                          pid_t host);
-void proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now);
+void jmd_proc_free(struct jmd_proc *p);
+void jmd_list_unlink(struct jmd_proc **head, struct jmd_proc *p);
+struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
+                              pid_t host);
+void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now);
 
 /* history.c */
-void ring_compact(struct jmd_ring *r);
-void history_push(struct jmd *d);
+void jmd_ring_compact(struct jmd_ring *r);
+void jmd_history_push(struct jmd *d);
 
 /* liveness.c */
-void pidfd_put(struct jmd *d, int fd);
-bool same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st);
-int check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
-                 const struct stat *st, pid_t *host, int *pidfd_out);
-void pidfd_budget(struct jmd *d);
+void jmd_pidfd_put(struct jmd *d, int fd);
+bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st);
+int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
+                     const struct stat *st, pid_t *host, int *pidfd_out);
+void jmd_pidfd_budget(struct jmd *d);
 
 #endif
