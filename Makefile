@@ -151,6 +151,17 @@ build/san/bin/jmctl: $(C_SRCS:%.c=build/san/%.o) $(SAN_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=address,undefined -pthread -o $@ $^ $(C_LIBS) $(LDFLAGS)
 
+# build/tests/jmstatd-xfield: jmstatd with one more row in each X-list of
+# jmstatd/fields.h (-DJMD_TEST_EXTRA_FIELD), for tests/daemon/xfield.test.sh;
+# `make tests` builds it (-O0: only its outputs matter).
+build/xfield/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h) $(FLAGS_FILE)
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) -O0 -DJMD_TEST_EXTRA_FIELD=1 $(CFLAGS) -c $< -o $@
+
+build/tests/jmstatd-xfield: $(D_SRCS:%.c=build/xfield/%.o) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(D_LIBS) $(LDFLAGS)
+
 PROGRAMS = liballoc/libjmalloc.so liballoc/libjmalloc.a
 ifneq ($(D_SRCS),)
 PROGRAMS += jmstatd/jmstatd
@@ -240,7 +251,7 @@ build/tests/helpers/%: tests/helpers/%.c $(wildcard tests/fuzz/*.h liballoc/incl
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
 
 TEST_BINS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS) \
-            $(SAN_PROGRAMS)
+            $(SAN_PROGRAMS) build/tests/jmstatd-xfield
 SHELL_TESTS := $(sort $(wildcard tests/*/*.test.sh))
 
 tests: all $(TEST_BINS)

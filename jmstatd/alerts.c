@@ -392,7 +392,7 @@ void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p)
 		case KIND_SPARSE:
 			for (uint32_t b = 0; b < p->nbins; b++) {
 				const struct jmd_bin *bin = &p->bins[b];
-				double util = jmd_util(bin->inuse_runs, bin->capacity);
+				double util = jmd_bin_util(bin);
 				double held = (double)bin->capacity * bin->size;
 				bool trigger = util < r->threshold && held > r->min_bytes;
 				if (!trigger && !jmd_alert_find(A, r->name, p->pid, p->start_ticks, bin->size))

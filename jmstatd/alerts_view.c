@@ -19,7 +19,7 @@
 
 uint64_t jmd_alert_bin_wasted(const struct jmd_bin *b)
 {
-	return (b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size;
+	return jmd_bin_wasted_bytes(b);        /* the bins' wasted_bytes (fields.h) */
 }
 
 /* The bins of p with the most wasted bytes: the fewest, at most

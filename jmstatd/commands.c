@@ -75,63 +75,35 @@ const char *jmd_user_name(uint32_t uid)
 
 /* ------------------------------------------------------------ objects */
 
-static void totals_fields(json_t *o, const struct jmd_totals *t)
+/* The fields of fields.h's lists and of JMD_PROC_FIELDS, in their order. */
+#define JSON_FIELD_(name, type, fold, ...) \
+	set(o, #name, JMD_JSON_##type(JMD_GET(PFX_, fold, x, name)));
+
+static void totals_fields(json_t *o, const struct jmd_totals *x)
 {
-	set(o, "allocated", jint(t->allocated));
-	set(o, "active", jint(t->active));
-	set(o, "mapped", jint(t->mapped));
-	set(o, "dirty", jint(t->dirty));
-	set(o, "small_wasted", jint(t->small_wasted));
-	set(o, "frag_bytes", jint(t->active > t->allocated ? t->active - t->allocated : 0));
-	set(o, "frag_ratio", jreal(jmd_frag_ratio(t->active, t->allocated)));
-	set(o, "alloc_rate", jreal(t->alloc_rate));
-	set(o, "free_rate", jreal(t->free_rate));
+#define PFX_ jmd_totals_
+	JMD_TOTALS_FIELDS(JSON_FIELD_)
+#undef PFX_
 }
+
+#define JSON_int(v)     json_integer(v)
+#define JSON_str(v)     json_string(v)
+#define JSON_strnull(v) ((v)[0] ? json_string(v) : json_null())
+#define JSON_PROC_(name, kind, value) set(o, #name, JSON_##kind(value));
 
 static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 {
-	set(o, "pid", json_integer(p->pid));
-	set(o, "ns_pid", json_integer(p->ns_pid));
-	set(o, "cgroup", json_string(p->labels.cgroup));
-	set(o, "container", p->labels.container[0] ? json_string(p->labels.container) : json_null());
-	set(o, "pod", p->labels.pod[0] ? json_string(p->labels.pod) : json_null());
-	set(o, "uid", json_integer(p->uid));
-	set(o, "user", json_string(jmd_user_name(p->uid)));
-	set(o, "exe", json_string(p->exe));
-	set(o, "path", json_string(p->path));
-	set(o, "start_time", json_integer((json_int_t)p->start_time));
-	double age = d->now - p->start_time;
-	set(o, "age", json_integer(age > 0 ? (json_int_t)age : 0));
-	set(o, "nthreads", json_integer(p->nthreads));
-	set(o, "narenas", json_integer(p->narenas));
+	JMD_PROC_FIELDS(JSON_PROC_)
 	totals_fields(o, &p->tot);
 }
 
-static json_t *bin_json(const struct jmd_bin *b, size_t index)
+static json_t *bin_json(const struct jmd_bin *x, size_t index)
 {
 	json_t *o = json_object();
 	set(o, "bin", jint(index));
-	set(o, "size", jint(b->size));
-	set(o, "regs_per_run", jint(b->regs_per_run));
-	set(o, "run_size", jint(b->run_size));
-	set(o, "nmalloc", jint(b->nmalloc));
-	set(o, "ndalloc", jint(b->ndalloc));
-	set(o, "nrequests", jint(b->nrequests));
-	set(o, "curregs", jint(b->curregs));
-	set(o, "cached", jint(b->cached));
-	set(o, "inuse", jint(b->inuse));
-	set(o, "cursampled", jint(b->cursampled));
-	set(o, "inuse_runs", jint(b->inuse_runs));
-	set(o, "curruns", jint(b->curruns));
-	set(o, "capacity", jint(b->capacity));
-	set(o, "nruns", jint(b->nruns));
-	set(o, "nfills", jint(b->nfills));
-	set(o, "nflushes", jint(b->nflushes));
-	set(o, "lock_contended", jint(b->lock_contended));
-	set(o, "util", jreal(jmd_util(b->inuse_runs, b->capacity)));
-	set(o, "wasted_bytes", jint((b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size));
-	set(o, "malloc_rate", jreal(b->malloc_rate));
-	set(o, "request_rate", jreal(b->request_rate));
+#define PFX_ jmd_bin_
+	JMD_BIN_FIELDS(JSON_FIELD_)
+#undef PFX_
 	return o;
 }
 
@@ -180,23 +152,7 @@ static int agg_add(struct agg *g, const struct jmd_bin *b)
 		g->v[lo] = *b;
 		return 0;
 	}
-	struct jmd_bin *s = &g->v[lo];
-	s->nmalloc += b->nmalloc;
-	s->ndalloc += b->ndalloc;
-	s->nrequests += b->nrequests;
-	s->curregs += b->curregs;
-	s->cached += b->cached;
-	s->inuse += b->inuse;
-	s->inuse_runs += b->inuse_runs;
-	s->cursampled += b->cursampled;
-	s->curruns += b->curruns;
-	s->capacity += b->capacity;
-	s->nruns += b->nruns;
-	s->nfills += b->nfills;
-	s->nflushes += b->nflushes;
-	s->lock_contended += b->lock_contended;
-	s->malloc_rate += b->malloc_rate;
-	s->request_rate += b->request_rate;
+	jmd_bin_add(&g->v[lo], b);
 	return 0;
 }
 

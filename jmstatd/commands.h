@@ -49,16 +49,51 @@ void jmd_put_real(struct jmd_text *t, double v);
 bool jmd_utf8_valid(const char *s);
 void jmd_put_str(struct jmd_text *t, const char *v);
 
+/* A JSON value of a field of fields.h's lists, by its type: jansson's
+ * (commands.c) and emit.c's (ps.c). */
+#define JMD_JSON_u32(v)  jint(v)
+#define JMD_JSON_u64(v)  jint(v)
+#define JMD_JSON_real(v) jreal(v)
+#define JMD_EMIT_u32(t, v)  jmd_put_u64((t), (v))
+#define JMD_EMIT_u64(t, v)  jmd_put_u64((t), (v))
+#define JMD_EMIT_real(t, v) jmd_put_real((t), (v))
+
+/* What a process is, the fields of ps and stats before its totals
+ * (JMD_TOTALS_FIELDS): X(name, kind, value), the value of process p seen
+ * by daemon d, of kind int (a JSON integer), str (a string: left out when
+ * not UTF-8, as json_string() refuses it) or strnull (the same, null when
+ * empty). */
+#define JMD_PROC_FIELDS(X)                                                    \
+  X(pid,        int,     (p)->pid)                                            \
+  X(ns_pid,     int,     (p)->ns_pid)                                         \
+  X(cgroup,     str,     (p)->labels.cgroup)                                  \
+  X(container,  strnull, (p)->labels.container)                               \
+  X(pod,        strnull, (p)->labels.pod)                                     \
+  X(uid,        int,     (p)->uid)                                            \
+  X(user,       str,     jmd_user_name((p)->uid))                             \
+  X(exe,        str,     (p)->exe)                                            \
+  X(path,       str,     (p)->path)                                           \
+  X(start_time, int,     (json_int_t)(p)->start_time)                         \
+  X(age,        int,     jmd_proc_age((d), (p)))                              \
+  X(nthreads,   int,     (p)->nthreads)                                       \
+  X(narenas,    int,     (p)->narenas)
+
+/* Whole seconds since p started, at the latest tick. */
+static inline json_int_t jmd_proc_age(const struct jmd *d, const struct jmd_proc *p)
+{
+	double age = d->now - p->start_time;
+	return age > 0 ? (json_int_t)age : 0;
+}
+
 /* ps.c */
-/* The fields of a process in ps, in their order (those of proc_fields());
- * a request may ask for some of them only ("fields"): a client that shows
- * a table of a thousand processes parses half as much. */
-enum ps_field {
-	PF_PID, PF_NS_PID, PF_CGROUP, PF_CONTAINER, PF_POD, PF_UID, PF_USER, PF_EXE, PF_PATH, PF_START_TIME, PF_AGE, PF_NTHREADS,
-	PF_NARENAS,
-	PF_ALLOCATED, PF_ACTIVE, PF_MAPPED, PF_DIRTY, PF_SMALL_WASTED, PF_FRAG_BYTES,
-	PF_FRAG_RATIO, PF_ALLOC_RATE, PF_FREE_RATE, PF_COUNT
-};
+/* The fields of a process in ps, in their order (those of proc_fields()):
+ * JMD_PROC_FIELDS, then JMD_TOTALS_FIELDS. A request may ask for some of
+ * them only ("fields"): a client that shows a table of a thousand
+ * processes parses half as much. */
+#define PF_IDX_(name, ...) PF_##name,
+enum ps_field { JMD_PROC_FIELDS(PF_IDX_) JMD_TOTALS_FIELDS(PF_IDX_) PF_COUNT };
+#undef PF_IDX_
+_Static_assert(PF_COUNT < 32, "ps's field mask is an unsigned: too many fields");
 #define JMD_PS_ALL ((1u << PF_COUNT) - 1)
 #define JMD_BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
 int jmd_ps_arg_fields(json_t *req, unsigned *mask);

@@ -57,17 +57,21 @@ static double rate(uint64_t now, uint64_t before, double dt)
 	return now > before ? (double)(now - before) / dt : 0.0;
 }
 
-void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t)
+/* The sums over processes: every field of fold arena or calc (fields.h). */
+#define SUM_(name, type, fold, ...) JMD_IF_SUM_##fold(sum->name += x->name;)
+
+void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *x)
 {
-	sum->processes += t->processes;
-	sum->allocated += t->allocated;
-	sum->active += t->active;
-	sum->mapped += t->mapped;
-	sum->dirty += t->dirty;
-	sum->small_wasted += t->small_wasted;
-	sum->alloc_rate += t->alloc_rate;
-	sum->free_rate += t->free_rate;
+	JMD_BIN_FIELDS(SUM_)
 }
+
+void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *x)
+{
+	sum->processes += x->processes;
+	JMD_TOTALS_FIELDS(SUM_)
+}
+
+#undef SUM_
 
 /* ------------------------------------------------------------ processes */
 
@@ -206,9 +210,18 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	return p;
 }
 
-/* Folds a validated copy into the process: bins over arenas, totals, rates. */
+/* Folds a validated copy into the process: bins over arenas, totals, rates.
+ * The fields of fold arena are summed from the rows as fields.h says; the
+ * others of fold calc are computed here. */
 void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now)
 {
+	/* Every bin counter of the segment (jmstat.h) is a field of a bin:
+	 * one added there fails to compile here until JMD_BIN_FIELDS has a
+	 * row of its name (fold arena, src the counter), so that it is
+	 * shown. */
+#define SEG_BIN_SHOWN_(name, type, unit, help) (void)sizeof(((struct jmd_bin *)0)->name);
+	JMSTAT_BIN_COUNTERS(SEG_BIN_SHOWN_)
+#undef SEG_BIN_SHOWN_
 	uint32_t nbins = p->nbins, narenas = p->narenas;
 	struct jmd_bin *old = p->bins;
 	p->bins = p->bins_prev;
@@ -235,9 +248,9 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 		/* The thread caches move while the rows stay: from the figures
 		 * as read each time. */
 		ar->raw.allocated_large = sub0(ar->large_handed_out, s->tcache_arena_large[a]);
-		t.active += ar->raw.active;
-		t.mapped += ar->raw.mapped;
-		t.dirty += ar->raw.dirty;
+#define TOTALS_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(t.name += ar->raw.src;)
+		JMD_TOTALS_FIELDS(TOTALS_ARENA_)
+#undef TOTALS_ARENA_
 		t.allocated += ar->raw.allocated_large + ar->raw.allocated_huge;
 		alloc_total += ar->raw.nmalloc_large + ar->raw.nmalloc_huge;
 		live_objects += sub0(ar->raw.nmalloc_large, ar->raw.ndalloc_large) +
@@ -256,16 +269,10 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 			bin->run_size = cl->run_size;
 			for (uint32_t a = 0; a < narenas; a++) {
 				const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
-				bin->nmalloc += row->nmalloc;
-				bin->ndalloc += row->ndalloc;
+#define BIN_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(bin->name += row->src;)
+				JMD_BIN_FIELDS(BIN_ARENA_)
+#undef BIN_ARENA_
 				bin->nrequests_bins += row->nrequests;
-				bin->curregs += row->curregs;
-				bin->curruns += row->curruns;
-				bin->nruns += row->nruns;
-				bin->nfills += row->nfills;
-				bin->nflushes += row->nflushes;
-				bin->lock_contended += row->lock_contended;
-				bin->cursampled += row->cursampled;
 				struct jmd_arena *ar = &p->arenas[a];
 				ar->small_handed_out += row->curregs * cl->size;
 				ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;

@@ -14,7 +14,10 @@
  * per-bin and per-process figures and rates (figures.c), appends one
  * history sample per process and per uid (history.c; sample.h is what
  * these four share), and then the server (server.c) pushes an update to
- * each subscribed client.
+ * each subscribed client. A bin's figures (struct jmd_bin) and a
+ * process's totals (struct jmd_totals) are declared once, in the X-lists
+ * of fields.h, from which their members, their sums, their JSON and their
+ * Prometheus series are generated: a new figure is one line there.
  * commands.c turns requests into JSON replies (commands.h: ps as text
  * and its cache in ps.c, written by emit.c's jansson-identical emitter;
  * `sites` in sites_cmd.c). alerts.c is the alert engine (alerts.h: rules
@@ -101,30 +104,9 @@ struct jmd_options {
 
 /* ------------------------------------------------------------ figures */
 
-/* One small size class of one process, summed over its arenas; or, in an
- * aggregate, over many processes. */
-struct jmd_bin {
-	uint32_t size;           /* region size, bytes */
-	uint32_t regs_per_run;   /* regions in one run */
-	uint32_t run_size;       /* bytes of one run */
-	uint64_t nmalloc;        /* counters summed over arenas */
-	uint64_t ndalloc;
-	uint64_t nrequests;      /* the bins' plus the live thread caches' */
-	uint64_t nrequests_bins; /* the bins' alone */
-	uint64_t curregs;        /* regions out of the bins, cached ones included */
-	uint64_t cached;         /* regions sitting in live thread caches */
-	uint64_t cursampled;     /* sampled objects live, each on a page of its own */
-	uint64_t inuse_runs;     /* curregs - cached, clamped at 0: in the runs */
-	uint64_t inuse;          /* inuse_runs + cursampled: objects the program holds */
-	uint64_t curruns;
-	uint64_t capacity;       /* curruns * regs_per_run */
-	uint64_t nruns;
-	uint64_t nfills;
-	uint64_t nflushes;
-	uint64_t lock_contended;
-	double malloc_rate;      /* d(nmalloc)/dt over the last interval, 1/s */
-	double request_rate;     /* d(nrequests)/dt, 1/s */
-};
+/* A bin's figures (struct jmd_bin) and a process's totals (struct
+ * jmd_totals): generated from the X-lists of fields.h. */
+#include "fields.h"
 
 /* One arena of a process: the raw row and what is derived from its bins. */
 struct jmd_arena {
@@ -135,18 +117,6 @@ struct jmd_arena {
 	uint64_t allocated;          /* small and large less what its threads
 	                                cache, plus huge */
 	uint64_t small_wasted;       /* sum (capacity - curregs) * size */
-};
-
-/* Totals of a process, or of a set of processes (a host view). */
-struct jmd_totals {
-	uint64_t processes;      /* 1 for a process */
-	uint64_t allocated;      /* bytes really held by the program(s) */
-	uint64_t active;
-	uint64_t mapped;
-	uint64_t dirty;
-	uint64_t small_wasted;   /* bytes free inside small runs */
-	double alloc_rate;       /* allocations per second */
-	double free_rate;        /* frees per second */
 };
 
 /* ------------------------------------------------------------ history */
@@ -445,10 +415,7 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
 struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer);
 bool jmd_visible(uint32_t owner, uid_t viewer);
-double jmd_util(uint64_t inuse, uint64_t capacity);
-double jmd_frag_ratio(uint64_t active, uint64_t allocated);
 const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer);
-void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t);
 double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
 
 /* ------------------------------------------------------------ commands.c */

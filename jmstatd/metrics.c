@@ -6,13 +6,15 @@
  * each family with its HELP and TYPE lines (docs/metrics.md):
  * - the daemon's health: jmalloc_up, jmalloc_build_info, sampling time and
  *   errors, segments rejected, the endpoint's own responses;
- * - host totals, without labels (jmalloc_host_*);
+ * - host totals, without labels (jmalloc_host_*): the totals of
+ *   fields.h's JMD_TOTALS_FIELDS with a host series;
  * - per process, labelled pid and exe (jmalloc_process_*): every arena
  *   counter of jmstat.h's JMSTAT_ARENA_COUNTERS, summed over the arenas,
- *   and the derived figures (allocated, wasted, fragmentation, ...);
+ *   the totals of JMD_TOTALS_FIELDS with a process series (allocated,
+ *   wasted, fragmentation) and a few figures of the process itself;
  * - per bin, labelled exe and size (jmalloc_bin_*), summed over the
- *   processes of that exe: every counter of JMSTAT_BIN_COUNTERS and the
- *   bin's wasted bytes and utilisation; only bins ever used are listed;
+ *   processes of that exe: every figure of fields.h's JMD_BIN_FIELDS with
+ *   a series; only bins ever used are listed;
  * - the allocation sites (jmalloc_site_*), labelled exe and site: only the
  *   METRICS_SITES_PER_EXE sites of each exe holding the most estimated live
  *   bytes, a site being one call stack (raw return addresses, identical in
@@ -20,10 +22,11 @@
  *   workers, or no ASLR); read from the segments once a tick (sites.c),
  *   rendered by metrics_sites.c;
  * - the alerts (alerts.c).
- * A segment counter's series is named by arena_names / bin_names below,
- * after Prometheus conventions rather than the allocator's field names
- * (nmalloc -> allocations_total, curregs -> regions), each with a help
- * text for operators; one name per figure. The per-bin counters of an exe
+ * A figure's series is named after Prometheus conventions rather than the
+ * allocator's field names (nmalloc -> allocations_total, curregs ->
+ * regions), each with a help text for operators, one name per figure: in
+ * fields.h's rows for the bins and totals, in arena_names below for the
+ * arena counters of the segment. The per-bin counters of an exe
  * stay monotonic as its processes come and go through the carry kept by
  * jmd_metrics_tick() (metrics.h).
  */
@@ -69,7 +72,7 @@ static void proc_labels(struct jmd_text *t, const char *name, const struct proc_
 	jmd_text_puts(t, r->labels);
 }
 
-/* The Prometheus name and help of each counter of jmstat.h's lists.
+/* The Prometheus name and help of each arena counter of jmstat.h.
  * The segment's field names are the allocator's (nmalloc, curregs, ...);
  * an operator reads these: base units, `_total` for counters, no `n`
  * prefixes. A field of jmstat.h missing here is still exported, under a
@@ -118,26 +121,6 @@ static const struct prom_field arena_names[] = {
 	{ "npurge_cap", "cap_purges_total",
 	  "Purges forced by the dirty cap rather than by age; a steady rate means the process "
 	  "frees faster than the decay lets go." },
-};
-
-static const struct prom_field bin_names[] = {
-	{ "nmalloc", "allocations_total",
-	  "Regions of this size class handed out (to threads or their caches)." },
-	{ "ndalloc", "frees_total", "Regions of this size class given back." },
-	{ "nrequests", "requests_total",
-	  "Allocation requests of this size class, thread caches included (those of threads "
-	  "that exited)." },
-	{ "curregs", "regions",
-	  "Regions of this size class allocated now (those sitting in thread caches included)." },
-	{ "curruns", "runs", "Runs (groups of pages of one size class) held now." },
-	{ "nruns", "runs_created_total", "Runs created for this size class." },
-	{ "nfills", "cache_fills_total", "Thread-cache fills from this size class." },
-	{ "nflushes", "cache_flushes_total", "Thread-cache flushes to this size class." },
-	{ "lock_contended", "lock_contentions_total",
-	  "Times a thread waited for this size class's lock." },
-	{ "cursampled", "sampled_regions",
-	  "Objects of this size class live that the heap profile sampled, each on a page of its own "
-	  "(not in jmalloc_bin_regions)." },
 };
 
 /* The name and help of a field: from the table, or generated (prefix, the
@@ -214,36 +197,14 @@ static void render_host(struct jmd *d, struct jmd_text *t)
 	family(t, "jmalloc_host_processes", "gauge", "Processes running with jmalloc on this host.");
 	jmd_text_puts(t, "jmalloc_host_processes");
 	uvalue(t, d->nlive);
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} host_bytes[] = {
-		{ "allocated", "Bytes the programs hold in objects, all processes.",
-		  offsetof(struct jmd_totals, allocated) },
-		{ "active", "Bytes in pages that hold objects, all processes.",
-		  offsetof(struct jmd_totals, active) },
-		{ "mapped", "Bytes the allocator has mapped from the kernel, all processes.",
-		  offsetof(struct jmd_totals, mapped) },
-		{ "dirty", "Bytes of freed pages not yet given back to the kernel, all processes.",
-		  offsetof(struct jmd_totals, dirty) },
-		{ "small_wasted", "Bytes of free slots inside pages of small objects, all processes.",
-		  offsetof(struct jmd_totals, small_wasted) },
-	};
-	char name[96];
-	for (size_t i = 0; i < sizeof(host_bytes) / sizeof(host_bytes[0]); i++) {
-		snprintf(name, sizeof(name), "jmalloc_host_%s_bytes", host_bytes[i].name);
-		family(t, name, "gauge", host_bytes[i].help);
-		jmd_text_puts(t, name);
-		uvalue(t, *(const uint64_t *)((const char *)h + host_bytes[i].off));
-	}
-	family(t, "jmalloc_host_fragmentation_bytes", "gauge",
-	       "Bytes in pages that hold objects but not taken by one (active - allocated), all processes.");
-	jmd_text_puts(t, "jmalloc_host_fragmentation_bytes");
-	uvalue(t, h->active > h->allocated ? h->active - h->allocated : 0);
-	family(t, "jmalloc_host_fragmentation_ratio", "gauge",
-	       "Share of active memory not holding objects, (active - allocated) / active, all processes.");
-	jmd_text_puts(t, "jmalloc_host_fragmentation_ratio");
-	value(t, jmd_frag_ratio(h->active, h->allocated));
+	/* The totals of fields.h with a host series. */
+#define METRICS_HOST(name, type, fold, src, series, prom, help, proc_help)             \
+	JMD_IF_HOST_##series(                                                          \
+	family(t, "jmalloc_host_" #prom, "gauge", help);                               \
+	jmd_text_puts(t, "jmalloc_host_" #prom);                                       \
+	METRICS_VALUE_##type(t, JMD_GET(jmd_totals_, fold, h, name));)
+	JMD_TOTALS_FIELDS(METRICS_HOST)
+#undef METRICS_HOST
 }
 
 static void render_processes(struct jmd *d, struct jmd_text *t)
@@ -299,15 +260,6 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	static const struct {
 		const char *name, *type, *help;
 	} derived[] = {
-		{ "jmalloc_process_allocated_bytes", "gauge",
-		  "Bytes the program holds in objects: small ones in use (not in thread caches), "
-		  "large and huge." },
-		{ "jmalloc_process_small_wasted_bytes", "gauge",
-		  "Bytes of free slots inside the process's pages of small objects." },
-		{ "jmalloc_process_fragmentation_bytes", "gauge",
-		  "Bytes in pages that hold objects but not taken by one (active - allocated): what fragmentation costs." },
-		{ "jmalloc_process_fragmentation_ratio", "gauge",
-		  "Share of active memory not holding objects, (active - allocated) / active; 0 when nothing is active." },
 		{ "jmalloc_process_allocations_total", "counter",
 		  "Allocations (small, large and huge) since the process started." },
 		{ "jmalloc_process_frees_total", "counter",
@@ -343,23 +295,27 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		}
 		jmd_text_puts(t, "} 1\n");
 	}
+	/* The totals of fields.h with a series per process. */
+#define METRICS_PROC(name, type, fold, src, series, prom, host_help, help)             \
+	JMD_IF_PROC_##series(                                                          \
+	family(t, "jmalloc_process_" #prom, "gauge", help);                            \
+	for (size_t i = 0; i < n; i++) {                                               \
+		proc_labels(t, "jmalloc_process_" #prom, &v[i]);                       \
+		METRICS_VALUE_##type(t, JMD_GET(jmd_totals_, fold, &v[i].p->tot, name)); \
+	})
+	JMD_TOTALS_FIELDS(METRICS_PROC)
+#undef METRICS_PROC
 	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
 		family(t, derived[k].name, derived[k].type, derived[k].help);
 		for (size_t i = 0; i < n; i++) {
 			const struct jmd_proc *p = v[i].p;
-			const struct jmd_totals *tot = &p->tot;
 			proc_labels(t, derived[k].name, &v[i]);
 			switch (k) {
-			case 0: uvalue(t, tot->allocated); break;
-			case 1: uvalue(t, tot->small_wasted); break;
-			case 2: uvalue(t, tot->active > tot->allocated ? tot->active - tot->allocated : 0);
-				break;
-			case 3: value(t, jmd_frag_ratio(tot->active, tot->allocated)); break;
-			case 4: uvalue(t, p->alloc_total); break;
-			case 5: uvalue(t, p->free_total); break;
-			case 6: uvalue(t, p->nthreads); break;
-			case 7: jmd_text_printf(t, " %.3f\n", p->start_time); break;
-			case 8: uvalue(t, p->bg_running); break;
+			case 0: uvalue(t, p->alloc_total); break;
+			case 1: uvalue(t, p->free_total); break;
+			case 2: uvalue(t, p->nthreads); break;
+			case 3: jmd_text_printf(t, " %.3f\n", p->start_time); break;
+			case 4: uvalue(t, p->bg_running); break;
 			default: uvalue(t, p->bg_wakes); break;
 			}
 		}
@@ -367,11 +323,16 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	free(v);
 }
 
+/* A bin its exe has used: a figure with a series, live or carried, not 0. */
 static bool bin_used(const struct metrics_bin *b)
 {
-	for (unsigned k = 0; k < MB_N; k++)
-		if (b->live[k] || b->carry[k])
+	for (unsigned k = 0; k < MC_N; k++)
+		if (b->carry[k])
 			return true;
+#define METRICS_USED(name, type, fold, src, series, ...) \
+	JMD_IF_SERIES_##series(JMD_IF_STORED_##fold(if (b->live.name) return true;))
+	JMD_BIN_FIELDS(METRICS_USED)
+#undef METRICS_USED
 	return false;
 }
 
@@ -401,51 +362,22 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 			v[n++] = e;
 	qsort(v, n, sizeof(*v), by_exe);
 
-	char name[96], help[320];
-	const char *text;
-	/* Every bin counter of jmstat.h, summed over the exe's processes; the
-	 * counters include those of its processes that are gone. */
-#define METRICS_BIN(field, type, unit, desc)                                          \
-	if (prom_name(bin_names, NELEM(bin_names), name, sizeof(name), &text,          \
-	              "jmalloc_bin_", #field, #type, #unit, desc)) {                   \
-		snprintf(help, sizeof(help), "%s Summed over the processes of an executable.", text); \
-		family(t, name, #type, help);                                          \
-		for (size_t i = 0; i < n; i++) {                                       \
-			for (uint32_t b = 0; b < v[i]->nbins; b++) {                   \
-				const struct metrics_bin *mb = &v[i]->bins[b];         \
-				if (!bin_used(mb))                                     \
-					continue;                                      \
-				bin_labels(t, name, v[i], mb);                         \
-				uvalue(t, mb->live[MB_##field] +                       \
-				          (strcmp(#type, "counter") == 0 ? mb->carry[MB_##field] : 0)); \
-			}                                                              \
-		}                                                                      \
-	}
-	JMSTAT_BIN_COUNTERS(METRICS_BIN)
+	/* Every bin figure of fields.h with a series, summed over the exe's
+	 * processes; a counter includes those of its processes that are gone. */
+#define METRICS_BIN(name, type, fold, src, series, prom, help)                        \
+	JMD_IF_SERIES_##series(                                                       \
+	family(t, "jmalloc_bin_" #prom, #series, help);                               \
+	for (size_t i = 0; i < n; i++)                                                \
+		for (uint32_t b = 0; b < v[i]->nbins; b++) {                          \
+			const struct metrics_bin *mb = &v[i]->bins[b];                \
+			if (!bin_used(mb))                                            \
+				continue;                                             \
+			bin_labels(t, "jmalloc_bin_" #prom, v[i], mb);                \
+			METRICS_VALUE_##type(t, JMD_GET(jmd_bin_, fold, &mb->live, name) \
+			                     JMD_IF_COUNTER_##series(+ mb->carry[MC_##name])); \
+		})
+	JMD_BIN_FIELDS(METRICS_BIN)
 #undef METRICS_BIN
-
-	family(t, "jmalloc_bin_wasted_bytes", "gauge",
-	       "Bytes of free slots in the pages of this size class, (slots - in use) x size, "
-	       "summed over the processes of an executable: what a sparse size class wastes.");
-	for (size_t i = 0; i < n; i++)
-		for (uint32_t b = 0; b < v[i]->nbins; b++) {
-			const struct metrics_bin *mb = &v[i]->bins[b];
-			if (!bin_used(mb))
-				continue;
-			bin_labels(t, "jmalloc_bin_wasted_bytes", v[i], mb);
-			uvalue(t, (mb->capacity > mb->inuse ? mb->capacity - mb->inuse : 0) * mb->size);
-		}
-	family(t, "jmalloc_bin_utilization_ratio", "gauge",
-	       "Share of the slots of this size class in use, over the processes of an executable; "
-	       "1 when it holds no pages.");
-	for (size_t i = 0; i < n; i++)
-		for (uint32_t b = 0; b < v[i]->nbins; b++) {
-			const struct metrics_bin *mb = &v[i]->bins[b];
-			if (!bin_used(mb))
-				continue;
-			bin_labels(t, "jmalloc_bin_utilization_ratio", v[i], mb);
-			value(t, jmd_util(mb->inuse, mb->capacity));
-		}
 	free(v);
 }
 

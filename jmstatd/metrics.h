@@ -33,18 +33,17 @@
 #define METRICS_EXES_ROOT    256u       /* ... for root's processes */
 #define METRICS_OTHER_EXE    "_other"   /* the exe the rest of a uid's are summed in */
 
-/* Per-bin counters, as enumerated by jmstat.h's X-macro list. */
-#define METRICS_BIN_IDX(name, type, unit, help) MB_##name,
-enum { JMSTAT_BIN_COUNTERS(METRICS_BIN_IDX) MB_N };
-#undef METRICS_BIN_IDX
+/* The bin fields whose series are counters (fields.h's JMD_BIN_FIELDS,
+ * series counter): what an exe carries of its exited processes. */
+#define METRICS_COUNTER_IDX(name, type, fold, src, series, ...) JMD_IF_COUNTER_##series(MC_##name,)
+enum { JMD_BIN_FIELDS(METRICS_COUNTER_IDX) MC_N };
+#undef METRICS_COUNTER_IDX
 
 /* One size class of one exe. */
 struct metrics_bin {
 	uint32_t size;
-	uint64_t carry[MB_N];    /* counters of the exe's processes that are gone */
-	uint64_t live[MB_N];     /* sum over its live processes at the latest tick */
-	uint64_t inuse;          /* live sums of the derived figures (inuse: in runs) */
-	uint64_t capacity;
+	struct jmd_bin live;     /* the sum over its live processes at the latest tick */
+	uint64_t carry[MC_N];    /* counters of the exe's processes that are gone */
 };
 
 /* One live process, as the exe table last saw it. */
@@ -56,7 +55,7 @@ struct metrics_member {
 	struct metrics_exe *exe;
 	uint32_t nbins;
 	uint32_t *sizes;         /* [nbins] */
-	uint64_t (*last)[MB_N];  /* [nbins] its counters at the latest tick */
+	uint64_t (*last)[MC_N];  /* [nbins] its counters at the latest tick */
 	struct metrics_member *hnext;
 };
 
@@ -101,7 +100,7 @@ struct jmd_metrics {
 void jmd_metrics_member_free(struct metrics_member *mb);
 
 /* metrics.c and metrics_sites.c: a family's HELP and TYPE lines, a value as
- * Prometheus reads it. */
+ * Prometheus reads it (METRICS_VALUE_<type>: of a field of fields.h). */
 static inline void family(struct jmd_text *t, const char *name, const char *type, const char *help)
 {
 	jmd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -142,6 +141,10 @@ static inline void uvalue(struct jmd_text *t, uint64_t v)
 	memcpy(t->s + t->len, p, n + 1);
 	t->len += n;
 }
+
+#define METRICS_VALUE_u32(t, v)  uvalue((t), (v))
+#define METRICS_VALUE_u64(t, v)  uvalue((t), (v))
+#define METRICS_VALUE_real(t, v) value((t), (v))
 
 /* metrics_sites.c: the site families, rendered at most once a tick. */
 void jmd_metrics_render_sites(struct jmd *d, struct jmd_text *t);

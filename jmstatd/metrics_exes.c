@@ -83,7 +83,7 @@ static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
 	memmove(&e->bins[lo + 1], &e->bins[lo], (e->nbins - lo) * sizeof(*e->bins));
 	e->nbins++;
 	memset(&e->bins[lo], 0, sizeof(e->bins[lo]));
-	e->bins[lo].size = size;
+	e->bins[lo].size = e->bins[lo].live.size = size;
 	return &e->bins[lo];
 }
 
@@ -127,7 +127,7 @@ static void member_retire(struct metrics_member *mb)
 		struct metrics_bin *eb = exe_bin(mb->exe, mb->sizes[b]);
 		if (!eb)
 			continue;
-		for (unsigned k = 0; k < MB_N; k++)
+		for (unsigned k = 0; k < MC_N; k++)
 			eb->carry[k] += mb->last[b][k];
 	}
 }
@@ -144,8 +144,8 @@ void jmd_metrics_tick(struct jmd *d)
 		for (struct metrics_exe *e = m->exes[h]; e; e = e->hnext) {
 			e->nlive = 0;
 			for (uint32_t b = 0; b < e->nbins; b++) {
-				memset(e->bins[b].live, 0, sizeof(e->bins[b].live));
-				e->bins[b].inuse = e->bins[b].capacity = 0;
+				memset(&e->bins[b].live, 0, sizeof(e->bins[b].live));
+				e->bins[b].live.size = e->bins[b].size;
 			}
 		}
 	}
@@ -161,15 +161,12 @@ void jmd_metrics_tick(struct jmd *d)
 			const struct jmd_bin *bin = &p->bins[b];
 			struct metrics_bin *eb = exe_bin(e, bin->size);
 			mb->sizes[b] = bin->size;
-#define METRICS_COPY(name, type, unit, help) mb->last[b][MB_##name] = bin->name;
-			JMSTAT_BIN_COUNTERS(METRICS_COPY)
+#define METRICS_COPY(name, type, fold, src, series, ...) \
+	JMD_IF_COUNTER_##series(mb->last[b][MC_##name] = bin->name;)
+			JMD_BIN_FIELDS(METRICS_COPY)
 #undef METRICS_COPY
-			if (!eb)
-				continue;
-			for (unsigned k = 0; k < MB_N; k++)
-				eb->live[k] += mb->last[b][k];
-			eb->inuse += bin->inuse_runs;
-			eb->capacity += bin->capacity;
+			if (eb)
+				jmd_bin_add(&eb->live, bin);
 		}
 	}
 	/* Members not seen: their process is gone. */

@@ -16,85 +16,72 @@ static int by_pid(const void *a, const void *b)
 	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
 }
 
-/* totals_fields(), each with a comma before it. */
-static void put_totals(struct jmd_text *t, const struct jmd_totals *x)
+/* The fields of a process (commands.h) and of its totals (fields.h), in
+ * their order, as commands.c's proc_fields() gives them. */
+#define PF_NAME_(name, ...) #name,
+static const char *const ps_field_names[PF_COUNT] = {
+	JMD_PROC_FIELDS(PF_NAME_) JMD_TOTALS_FIELDS(PF_NAME_)
+};
+#undef PF_NAME_
+
+/* Puts *sep (then a comma) and "key":. */
+static void put_key(struct jmd_text *t, char *sep, const char *key)
 {
-	JMD_PUT(t, ",\"allocated\":");
-	jmd_put_u64(t, x->allocated);
-	JMD_PUT(t, ",\"active\":");
-	jmd_put_u64(t, x->active);
-	JMD_PUT(t, ",\"mapped\":");
-	jmd_put_u64(t, x->mapped);
-	JMD_PUT(t, ",\"dirty\":");
-	jmd_put_u64(t, x->dirty);
-	JMD_PUT(t, ",\"small_wasted\":");
-	jmd_put_u64(t, x->small_wasted);
-	JMD_PUT(t, ",\"frag_bytes\":");
-	jmd_put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
-	JMD_PUT(t, ",\"frag_ratio\":");
-	jmd_put_real(t, jmd_frag_ratio(x->active, x->allocated));
-	JMD_PUT(t, ",\"alloc_rate\":");
-	jmd_put_real(t, x->alloc_rate);
-	JMD_PUT(t, ",\"free_rate\":");
-	jmd_put_real(t, x->free_rate);
+	jmd_put(t, sep, 1);
+	*sep = ',';
+	JMD_PUT(t, "\"");
+	jmd_put(t, key, strlen(key));
+	JMD_PUT(t, "\":");
 }
 
-static const char *const ps_field_names[PF_COUNT] = {
-	"pid", "ns_pid", "cgroup", "container", "pod", "uid", "user", "exe", "path", "start_time", "age", "nthreads", "narenas",
-	"allocated", "active", "mapped", "dirty", "small_wasted", "frag_bytes",
-	"frag_ratio", "alloc_rate", "free_rate",
-};
+static void put_int(struct jmd_text *t, char *sep, const char *key, json_int_t v)
+{
+	put_key(t, sep, key);
+	jmd_put_int(t, v);
+}
+
+/* json_string() refuses what is not UTF-8, and the key is left out. */
+static void put_str(struct jmd_text *t, char *sep, const char *key, const char *v)
+{
+	if (!jmd_utf8_valid(v))
+		return;
+	put_key(t, sep, key);
+	jmd_put_str(t, v);
+}
+
+static void put_strnull(struct jmd_text *t, char *sep, const char *key, const char *v)
+{
+	if (!jmd_utf8_valid(v))
+		return;
+	put_key(t, sep, key);
+	if (v[0])
+		jmd_put_str(t, v);
+	else
+		JMD_PUT(t, "null");
+}
+
+/* The totals' fields in mask (all for the host's), each after *sep. */
+static void put_totals(struct jmd_text *t, char *sep, const struct jmd_totals *x, unsigned mask)
+{
+#define PUT_TOTAL_(name, type, fold, ...)                                              \
+	if (mask & (1u << PF_##name)) {                                                \
+		put_key(t, sep, #name);                                                \
+		JMD_EMIT_##type(t, JMD_GET(jmd_totals_, fold, x, name));               \
+	}
+	JMD_TOTALS_FIELDS(PUT_TOTAL_)
+#undef PUT_TOTAL_
+}
 
 /* One process of ps, the fields in mask. */
 static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p, unsigned mask)
 {
-	const struct jmd_totals *x = &p->tot;
-	double age = d->now - p->start_time;
 	char sep = '{';
-	for (unsigned f = 0; f < PF_COUNT; f++) {
-		const char *str = f == PF_USER ? jmd_user_name(p->uid) : f == PF_EXE ? p->exe :
-		                  f == PF_PATH ? p->path : f == PF_CONTAINER ? p->labels.container :
-		                  f == PF_POD ? p->labels.pod : NULL;
-		if (!(mask & (1u << f)) || (str && !jmd_utf8_valid(str)))
-			continue;       /* json_string() refuses what is not UTF-8 */
-		jmd_put(t, &sep, 1);
-		sep = ',';
-		JMD_PUT(t, "\"");
-		jmd_put(t, ps_field_names[f], strlen(ps_field_names[f]));
-		JMD_PUT(t, "\":");
-		switch ((enum ps_field)f) {
-		case PF_PID: jmd_put_int(t, p->pid); break;
-		case PF_NS_PID: jmd_put_int(t, p->ns_pid); break;
-		case PF_CGROUP: jmd_put_str(t, p->labels.cgroup); break;
-		case PF_CONTAINER:
-		case PF_POD:
-			if (str[0])
-				jmd_put_str(t, str);
-			else
-				JMD_PUT(t, "null");
-			break;
-		case PF_UID: jmd_put_int(t, p->uid); break;
-		case PF_USER:
-		case PF_EXE:
-		case PF_PATH: jmd_put_str(t, str); break;
-		case PF_START_TIME: jmd_put_int(t, (json_int_t)p->start_time); break;
-		case PF_AGE: jmd_put_int(t, age > 0 ? (json_int_t)age : 0); break;
-		case PF_NTHREADS: jmd_put_int(t, p->nthreads); break;
-		case PF_NARENAS: jmd_put_int(t, p->narenas); break;
-		case PF_ALLOCATED: jmd_put_u64(t, x->allocated); break;
-		case PF_ACTIVE: jmd_put_u64(t, x->active); break;
-		case PF_MAPPED: jmd_put_u64(t, x->mapped); break;
-		case PF_DIRTY: jmd_put_u64(t, x->dirty); break;
-		case PF_SMALL_WASTED: jmd_put_u64(t, x->small_wasted); break;
-		case PF_FRAG_BYTES:
-			jmd_put_u64(t, x->active > x->allocated ? x->active - x->allocated : 0);
-			break;
-		case PF_FRAG_RATIO: jmd_put_real(t, jmd_frag_ratio(x->active, x->allocated)); break;
-		case PF_ALLOC_RATE: jmd_put_real(t, x->alloc_rate); break;
-		case PF_FREE_RATE: jmd_put_real(t, x->free_rate); break;
-		case PF_COUNT: break;
-		}
-	}
+#define PUT_PROC_(name, kind, value)                                                   \
+	if (mask & (1u << PF_##name))                                                  \
+		put_##kind(t, &sep, #name, value);
+	JMD_PROC_FIELDS(PUT_PROC_)
+#undef PUT_PROC_
+	put_totals(t, &sep, &p->tot, mask);
 	if (sep == '{')
 		JMD_PUT(t, "{");
 	JMD_PUT(t, "}");
@@ -145,7 +132,8 @@ static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 	jmd_put_real(t, d->now);
 	JMD_PUT(t, ",\"host\":{\"processes\":");
 	jmd_put_u64(t, host.processes);
-	put_totals(t, &host);
+	char sep = ',';
+	put_totals(t, &sep, &host, JMD_PS_ALL);
 	JMD_PUT(t, "},\"processes\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)

@@ -101,8 +101,8 @@ for field in xlist("JMSTAT_ARENA_COUNTERS"):
     check(field in ARENA, "arena counter %s has no Prometheus name: give it one in jmstatd/metrics.c's "
           "arena_names (base units, _total, no n prefix) and in this test" % field)
 for field in xlist("JMSTAT_BIN_COUNTERS"):
-    check(field in BIN, "bin counter %s has no Prometheus name: give it one in jmstatd/metrics.c's "
-          "bin_names and in this test" % field)
+    check(field in BIN, "bin counter %s has no Prometheus name: give it one in jmstatd/fields.h's "
+          "JMD_BIN_FIELDS and in this test" % field)
 for field, name in ARENA.items():
     if name is None:
         continue

@@ -6,8 +6,8 @@
 # of `bins PID`, of the host's aggregated `bins` and of a subscriber's
 # update; the arena counters summed over a process's arenas agree with
 # `stats`. A counter added to a list but not to jmstatd's bin and arena
-# replies (jmstatd.h's jmd_bin, figures.c's sums, commands.c's replies)
-# fails here by name. (/metrics is checked the same way by
+# replies (a row of jmstatd/fields.h's JMD_BIN_FIELDS) fails here by name;
+# tests/daemon/xfield.test.sh checks that a row there reaches every output. (/metrics is checked the same way by
 # tests/alerts/metrics.test.sh.)
 . "$(dirname "$0")/lib.sh"
 need_segments

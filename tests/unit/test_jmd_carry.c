@@ -42,7 +42,7 @@ static uint64_t nmalloc_of(struct jmd *d, const char *exe, uint32_t size)
 	assert_non_null(e);
 	struct metrics_bin *b = bin_find(e, size);
 	assert_non_null(b);
-	return b->live[MB_nmalloc] + b->carry[MB_nmalloc];
+	return b->live.nmalloc + b->carry[MC_nmalloc];
 }
 
 static void test_sum_and_carry(void **state)
@@ -65,8 +65,9 @@ static void test_sum_and_carry(void **state)
 	assert_int_equal(nmalloc_of(d, "worker", 16), 150);
 	assert_int_equal(nmalloc_of(d, "worker", 32), 7);
 	assert_int_equal(nmalloc_of(d, "other", 16), 1000);
-	assert_int_equal(bin_find(w, 16)->inuse, 3);
-	assert_int_equal(bin_find(w, 16)->capacity, 256);
+	assert_int_equal(bin_find(w, 16)->live.inuse_runs, 3);
+	assert_int_equal(bin_find(w, 16)->live.capacity, 256);
+	assert_int_equal(bin_find(w, 16)->live.size, 16);
 
 	/* Counters move; then a exits: its last counters go to the carry and
 	 * the sum does not go back. */
@@ -78,11 +79,11 @@ static void test_sum_and_carry(void **state)
 	tick(d, 1);
 	w = exe_find(d, "worker");
 	assert_int_equal(w->nlive, 1);
-	assert_int_equal(bin_find(w, 16)->carry[MB_nmalloc], 120);
-	assert_int_equal(bin_find(w, 16)->live[MB_nmalloc], 60);
+	assert_int_equal(bin_find(w, 16)->carry[MC_nmalloc], 120);
+	assert_int_equal(bin_find(w, 16)->live.nmalloc, 60);
 	assert_int_equal(nmalloc_of(d, "worker", 16), 180);
 	assert_int_equal(nmalloc_of(d, "worker", 32), 7);
-	assert_int_equal(bin_find(w, 16)->inuse, 0);   /* figures are the live ones only */
+	assert_int_equal(bin_find(w, 16)->live.inuse_runs, 0);   /* figures are the live ones only */
 	b->bins[0].nmalloc = 61;
 	tick(d, 1);
 	assert_int_equal(nmalloc_of(d, "worker", 16), 181);
@@ -104,7 +105,7 @@ static void test_reused_pid(void **state)
 	a2->bins[0].nmalloc = 5;
 	tick(d, 1);
 	assert_int_equal(nmalloc_of(d, "worker", 16), 505);
-	assert_int_equal(bin_find(exe_find(d, "worker"), 16)->carry[MB_nmalloc], 500);
+	assert_int_equal(bin_find(exe_find(d, "worker"), 16)->carry[MC_nmalloc], 500);
 	jmdt_proc_free(a);
 }
 
