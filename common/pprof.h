@@ -74,6 +74,8 @@ size_t jm_pprof_nsamples(const struct jm_pprof *p);
  * malloc'ed buffer: *out and *len. */
 int jm_pprof_encode(struct jm_pprof *p, int64_t time_ns, unsigned char **out, size_t *len);
 
+/* pprof_modules.c: a process's modules. */
+
 /* A build-id as lowercase hex, NUL-terminated, into hex (2 * len + 1
  * bytes at least); len 0 gives "". */
 void jm_pprof_hex(const uint8_t *id, uint32_t len, char *hex);
@@ -84,5 +86,11 @@ void jm_pprof_sort_modules(struct jmstat_module *modules, uint32_t n);
 /* The module of sorted modules whose [start, limit) holds pc, or NULL. */
 const struct jmstat_module *jm_pprof_module_at(const struct jmstat_module *modules, uint32_t n,
                                                uint64_t pc);
+
+/* The same for rows of any struct that opens with uint64_t start, then
+ * uint64_t limit (stride bytes each): sorted by start, in place; and the
+ * row of the sorted rows whose [start, limit) holds pc, or NULL. */
+void jm_pprof_sort_rows(void *rows, size_t n, size_t stride);
+const void *jm_pprof_row_at(const void *rows, size_t n, size_t stride, uint64_t pc);
 
 #endif

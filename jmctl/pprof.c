@@ -19,23 +19,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 struct module {
-	uint64_t start, limit, offset;
+	uint64_t start, limit, offset;   /* start and limit first: jm_pprof_row_at() */
 	const char *path, *build_id;
 	uint64_t mapping;        /* its id in the profile */
 };
-
-static int by_start(const void *a, const void *b)
-{
-	const struct module *x = a, *y = b;
-
-	return (x->start > y->start) - (x->start < y->start);
-}
+_Static_assert(offsetof(struct module, start) == 0 &&
+               offsetof(struct module, limit) == sizeof(uint64_t), "start, then limit");
 
 static uint64_t hex_field(const json_t *o, const char *key)
 {
@@ -43,21 +39,6 @@ static uint64_t hex_field(const json_t *o, const char *key)
 
 	jm_frame_parse(jm_str(o, key), &v);
 	return v;
-}
-
-static const struct module *module_at(const struct module *m, size_t n, uint64_t pc)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m[mid].start <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && pc < m[lo - 1].limit ? &m[lo - 1] : NULL;
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -100,7 +81,7 @@ static int build(struct jm_pprof *p, const json_t *raw, struct jm_sym *sym)
 		    (mods[i].mapping = jm_pprof_mapping(p, mods[i].start, mods[i].limit, mods[i].offset,
 		                                        mods[i].path, mods[i].build_id)) == 0)
 			goto out;
-	qsort(mods, nmod, sizeof *mods, by_start);
+	jm_pprof_sort_rows(mods, nmod, sizeof *mods);
 
 	json_array_foreach(json_object_get(raw, "sites"), i, s) {
 		uint64_t locs[JMSTAT_SITE_FRAMES];
@@ -113,7 +94,7 @@ static int build(struct jm_pprof *p, const json_t *raw, struct jm_sym *sym)
 			if (n == JMSTAT_SITE_FRAMES || jm_frame_parse(json_string_value(f), &addr) != 0 ||
 			    addr == 0)
 				continue;
-			const struct module *m = module_at(mods, nmod, addr - 1);
+			const struct module *m = jm_pprof_row_at(mods, nmod, sizeof *mods, addr - 1);
 			struct jm_pprof_line line = { 0 };
 			bool named = sym && jm_sym_lookup(sym, addr, &fr) == 0;
 			if (named) {

@@ -3,9 +3,11 @@
  * read back with zlib and a small protobuf reader of the test's own, and
  * what the builder merges (a mapping by build-id wherever its file is, a
  * location by mapping and address, a stack into one sample with the sums),
- * and the module lookup by address (jm_pprof_module_at).
+ * and the module lookup by address (jm_pprof_module_at,
+ * common/pprof_modules.c).
  */
 #include "pprof.c"
+#include "pprof_modules.c"
 
 #include <stdarg.h>
 #include <setjmp.h>

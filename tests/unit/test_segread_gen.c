@@ -11,6 +11,7 @@
  * same file.
  */
 #include "segread.c"
+#include "segread_file.c"
 #include "../fuzz/segsynth.h"
 
 #include <stdarg.h>

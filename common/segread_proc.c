@@ -1,0 +1,154 @@
+/*
+ * segread_proc.c: is the writer of a segment alive, and the same process
+ * (jm_seg_check_process and the others of segread.h)? Its pid alive and
+ * not a zombie, the start time in /proc/PID/stat and the real uid in
+ * /proc/PID/status, both read through one directory fd of /proc/PID so
+ * that they describe one process; /proc that cannot tell gives
+ * JM_SEG_EIO, never a verdict.
+ */
+#include "segread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads the small file name under the directory dfd into buf, NUL-terminated;
+ * returns its length or -1 with errno set. */
+static ssize_t read_small(int dfd, const char *name, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int saved = errno;
+
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* After /proc/PID failed us: gone if the kernel says so, else unknown. */
+static int gone_or_eio(pid_t pid)
+{
+	int saved = errno;
+
+	if ((saved == ENOENT || saved == ESRCH) && kill(pid, 0) < 0 && errno == ESRCH)
+		return JM_SEG_EDEAD;
+	errno = saved;
+	return JM_SEG_EIO;
+}
+
+/* Parses /proc/PID/stat: the state (field 3) and the start time (field 22),
+ * counted after the last ')' since the command name may hold anything. */
+static bool parse_stat(const char *stat, char *state, uint64_t *start_time)
+{
+	const char *p = strrchr(stat, ')');
+
+	if (p == NULL)
+		return false;
+	p++;
+	for (int field = 3; field <= 22; field++) {
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return false;
+		if (field == 3)
+			*state = *p;
+		if (field == 22) {
+			errno = 0;
+			*start_time = strtoull(p, &end, 10);
+			return end != p && errno == 0;
+		}
+		while (*p != ' ' && *p != '\0')
+			p++;
+	}
+	return false;
+}
+
+int jm_seg_check_process(const struct jm_seg *seg)
+{
+	return jm_seg_check_process_as(seg, (pid_t)seg->hdr.pid);
+}
+
+int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid)
+{
+	return jm_seg_check_pid(pid, &seg->hdr.start_time, seg->hdr.uid);
+}
+
+int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
+{
+	char path[32], buf[8192];
+	const char *uid_line;
+	uint64_t start_time;
+	unsigned long uid;
+	char state = 0;
+	int dfd, err;
+
+	if (pid <= 0)
+		return JM_SEG_EDEAD;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return JM_SEG_EDEAD;
+	/* Both files are read through one directory fd: should the pid die and
+	 * be reused meanwhile, the reads fail rather than describe another
+	 * process. */
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return gone_or_eio(pid);
+
+	if (read_small(dfd, "stat", buf, sizeof buf) < 0) {
+		err = gone_or_eio(pid);
+		goto out;
+	}
+	if (!parse_stat(buf, &state, &start_time)) {
+		errno = EINVAL;
+		err = JM_SEG_EIO;
+		goto out;
+	}
+	if (state == 'Z' || state == 'X') {     /* exited, not yet reaped */
+		err = JM_SEG_EDEAD;
+		goto out;
+	}
+	if (start != NULL && start_time != *start) {
+		err = JM_SEG_EREUSED;
+		goto out;
+	}
+
+	if (read_small(dfd, "status", buf, sizeof buf) < 0) {
+		err = gone_or_eio(pid);
+		goto out;
+	}
+	uid_line = strstr(buf, "\nUid:");
+	if (uid_line == NULL || sscanf(uid_line + 5, "%lu", &uid) != 1) {
+		errno = EINVAL;
+		err = JM_SEG_EIO;
+		goto out;
+	}
+	err = uid == want_uid ? 0 : JM_SEG_EOWNER;
+out:
+	close(dfd);
+	return err;
+}
