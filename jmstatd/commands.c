@@ -1,9 +1,12 @@
 /*
  * commands.c: the protocol's commands, from a request line to a reply.
  *
- * jmd_request() is the whole parser of what a client sends: one line
- * (server.c frames them) to its JSON reply, with no I/O, so that the fuzz
- * target (tests/fuzz/request_fuzz.c) can drive it.
+ * jmd_request_parse() is the whole parser of what a client sends: one line
+ * (server.c frames them) to its JSON request, parsed once; server.c then
+ * answers ps from the text ps.c keeps (jmd_request_cached) and any other
+ * request through jmd_command(). jmd_request() does both, from a line to
+ * its JSON reply with no I/O, so that the fuzz target
+ * (tests/fuzz/request_fuzz.c) can drive it.
  *
  * Every reply is one JSON object: {"ok": true, "time": T, ...} or
  * {"ok": false, "error": "...", "time": T}, where T is the unix time of the
@@ -192,6 +195,11 @@ int jmd_arg_pid(json_t *req, pid_t *pid)
 	return 0;
 }
 
+json_t *jmd_pid_error(struct jmd *d, int rc)
+{
+	return rc == 1 ? jmd_error(d, "missing 'pid'") : jmd_error(d, JMD_BAD_PID);
+}
+
 
 /* ------------------------------------------------------------ commands */
 
@@ -256,10 +264,8 @@ static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 {
 	pid_t pid;
 	int rc = jmd_arg_pid(req, &pid);
-	if (rc == 1)
-		return jmd_error(d, "missing 'pid'");
-	if (rc < 0)
-		return jmd_error(d, JMD_BAD_PID);
+	if (rc != 0)
+		return jmd_pid_error(d, rc);
 	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
 	if (!p)
 		return jmd_error(d, "no such process: %d", (int)pid);
@@ -470,8 +476,9 @@ json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 	return jmd_error(d, "unknown command '%s'", shown);
 }
 
-json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len)
+json_t *jmd_request_parse(struct jmd *d, const char *line, size_t len, json_t **reply)
 {
+	*reply = NULL;
 	if (len && line[len - 1] == '\r')
 		len--;
 	size_t i = 0;
@@ -482,8 +489,17 @@ json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *
 	json_error_t err;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (!req)
-		return jmd_error(d, "invalid JSON: %s", err.text);
-	json_t *reply = jmd_command(d, uid, c, req);
+		*reply = jmd_error(d, "invalid JSON: %s", err.text);
+	return req;
+}
+
+json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len)
+{
+	json_t *reply;
+	json_t *req = jmd_request_parse(d, line, len, &reply);
+	if (!req)
+		return reply;
+	reply = jmd_command(d, uid, c, req);
 	json_decref(req);
 	return reply;
 }

@@ -39,6 +39,9 @@ static inline json_t *reply_ok(struct jmd *d)
 const char *jmd_user_name(uint32_t uid);
 int jmd_arg_pid(json_t *req, pid_t *pid);
 #define JMD_BAD_PID "invalid 'pid': expected a positive integer"
+/* The error reply for what jmd_arg_pid() returned (1: absent, -1: invalid)
+ * to a command that wants a pid. */
+json_t *jmd_pid_error(struct jmd *d, int rc);
 
 /* emit.c */
 void jmd_put(struct jmd_text *t, const char *s, size_t n);

@@ -10,7 +10,7 @@
  * written (and what the client still sends is read and dropped for up to
  * HTTP_LINGER_MS, so that it gets the reply rather than a reset). What else a client may send, and what it gets:
  * - a request head that does not parse (request line, version, header
- *   lines, control bytes): 400;
+ *   lines, control bytes: http_head.c checks it): 400;
  * - a head longer than HTTP_MAX_HEAD bytes: 431;
  * - another path: 404; another method: 405;
  * - more than HTTP_MAX_CONNS connections at once: one only waiting to
@@ -200,13 +200,7 @@ static void respond_text(struct http_conn *c, unsigned r, const char *msg, const
 	respond(c, r, "text/plain; charset=utf-8", msg, strlen(msg), false, extra);
 }
 
-/* ------------------------------------------------------------ parsing */
-
-static bool tchar(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
+/* ------------------------------------------------------------ answering */
 
 /* GET /: what a person who points a browser at the port sees: a link to
  * /metrics and, with --pprof, to the heap profiles of each executable
@@ -253,28 +247,6 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 	              "class.</p>\n</body></html>\n");
 }
 
-/* Is auth (a header value, NULL if none) "Bearer TOKEN" with the token
- * expected? Compared in time that does not depend on where they differ. */
-static bool token_ok(const char *want, const char *auth)
-{
-	if (!auth)
-		return false;
-	while (*auth == ' ' || *auth == '\t')
-		auth++;
-	if (strncasecmp(auth, "Bearer ", 7) != 0)
-		return false;
-	auth += 7;
-	while (*auth == ' ')
-		auth++;
-	size_t n = strlen(auth), w = strlen(want);
-	while (n > 0 && (auth[n - 1] == ' ' || auth[n - 1] == '\t'))
-		n--;
-	unsigned char diff = n != w;
-	for (size_t i = 0; i < w; i++)
-		diff |= (unsigned char)(want[i] ^ (i < n ? auth[i] : 0));
-	return diff == 0;
-}
-
 /* Reads the bearer token of --metrics-token-file: its first line, blanks
  * around it taken off. 0, or -1 after a log line. */
 static int load_token(struct jmd *d)
@@ -318,72 +290,18 @@ static int load_token(struct jmd *d)
 	return d->metrics->token ? 0 : -1;
 }
 
-/* Checks a complete head (lines ending in LF, an optional CR before it)
- * and answers it. */
+/* Checks a complete head (jmd_http_parse) and answers it. */
 static void handle(struct http_conn *c, char *head, size_t len)
 {
-	/* No NUL or other control byte but tab, CR and LF anywhere. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)head[i];
-		if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f) {
-			respond_text(c, R_400, "bad request: a control byte in the request\n", NULL);
-			return;
-		}
-	}
-	head[len] = '\0';
-	char *save = NULL;
-	char *line = strtok_r(head, "\n", &save);
-	if (!line) {
-		respond_text(c, R_400, "bad request: empty\n", NULL);
+	struct jmd_http_head req;
+	const char *bad = jmd_http_parse(head, len, &req);
+	if (bad) {
+		respond_text(c, R_400, bad, NULL);
 		return;
 	}
-	size_t ll = strlen(line);
-	if (ll && line[ll - 1] == '\r')
-		line[--ll] = '\0';
-	/* METHOD SP TARGET SP HTTP/1.x */
-	char *sp1 = strchr(line, ' ');
-	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strchr(sp2 + 1, ' ') || sp1 == line) {
-		respond_text(c, R_400, "bad request: expected 'METHOD /path HTTP/1.1'\n", NULL);
-		return;
-	}
-	*sp1 = *sp2 = '\0';
-	const char *method = line, *target = sp1 + 1, *version = sp2 + 1;
-	for (const char *s = method; *s; s++) {
-		if (!tchar(*s)) {
-			respond_text(c, R_400, "bad request: bad method\n", NULL);
-			return;
-		}
-	}
-	if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0) {
-		respond_text(c, R_400, "bad request: HTTP/1.0 or HTTP/1.1 only\n", NULL);
-		return;
-	}
-	if (target[0] != '/') {
-		respond_text(c, R_400, "bad request: the target must be a path\n", NULL);
-		return;
-	}
-	/* Header lines: NAME ":" VALUE; no folding. */
-	const char *auth = NULL;
-	for (char *h = strtok_r(NULL, "\n", &save); h; h = strtok_r(NULL, "\n", &save)) {
-		size_t hl = strlen(h);
-		if (hl && h[hl - 1] == '\r')
-			h[--hl] = '\0';
-		if (hl == 0)
-			break;
-		char *colon = strchr(h, ':');
-		bool ok = colon && colon != h;
-		for (char *s = h; ok && s < colon; s++)
-			ok = tchar(*s);
-		if (!ok) {
-			respond_text(c, R_400, "bad request: a malformed header line\n", NULL);
-			return;
-		}
-		if ((size_t)(colon - h) == 13 && strncasecmp(h, "Authorization", 13) == 0)
-			auth = colon + 1;
-	}
+	const char *method = req.method, *target = req.target, *auth = req.auth;
 	/* With --metrics-token-file, every path wants the token. */
-	if (c->d->metrics->token && !token_ok(c->d->metrics->token, auth)) {
+	if (c->d->metrics->token && !jmd_http_token_ok(c->d->metrics->token, auth)) {
 		respond_text(c, R_401, "unauthorized: this endpoint wants 'Authorization: Bearer TOKEN'\n",
 		             "WWW-Authenticate: Bearer realm=\"jmstatd\"\r\n");
 		return;
@@ -443,20 +361,6 @@ static void handle(struct http_conn *c, char *head, size_t len)
 	free(t.s);
 }
 
-/* The end of the head: after "\n\r\n" or "\n\n"; 0 if not there yet. */
-static size_t head_end(const char *s, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (s[i] != '\n')
-			continue;
-		if (s[i + 1] == '\n')
-			return i + 2;
-		if (s[i + 1] == '\r' && i + 2 < len && s[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	static char discard[65536];
@@ -483,7 +387,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)n;
-	size_t end = head_end(c->head, c->len);
+	size_t end = jmd_http_head_end(c->head, c->len);
 	if (end) {
 		char head[HTTP_MAX_HEAD + 1];
 		memcpy(head, c->head, end);
@@ -522,21 +426,14 @@ static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 	conn_close(victim);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* A connection of d's endpoint, its handles initialised (not yet open), in
+ * the list; NULL without memory. */
+static struct http_conn *conn_new(struct jmd *d)
 {
-	struct jmd *d = server->data;
 	struct jmd_metrics *m = d->metrics;
-	if (status < 0) {
-		jmd_log("metrics: accept failed: %s", uv_strerror(status));
-		return;
-	}
 	struct http_conn *c = calloc(1, sizeof(*c));
-	if (!c) {
-		/* Not accepted: libuv stops accepting until the next accept. With
-		 * no memory for 9 KiB, the daemon has worse troubles; say so. */
-		jmd_log("metrics: out of memory for a connection");
-		return;
-	}
+	if (!c)
+		return NULL;
 	c->d = d;
 	uv_tcp_init(d->loop, &c->tcp);
 	uv_timer_init(d->loop, &c->timer);
@@ -548,6 +445,24 @@ static void on_connection(uv_stream_t *server, int status)
 		m->conns->prev = c;
 	m->conns = c;
 	m->nconns++;
+	return c;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct jmd *d = server->data;
+	struct jmd_metrics *m = d->metrics;
+	if (status < 0) {
+		jmd_log("metrics: accept failed: %s", uv_strerror(status));
+		return;
+	}
+	struct http_conn *c = conn_new(d);
+	if (!c) {
+		/* Not accepted: libuv stops accepting until the next accept. With
+		 * no memory for 9 KiB, the daemon has worse troubles; say so. */
+		jmd_log("metrics: out of memory for a connection");
+		return;
+	}
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;

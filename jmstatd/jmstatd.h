@@ -24,9 +24,11 @@
  * from config.c checked in alerts_rules.c, commands in alerts_notify.c,
  * sites and views in alerts_view.c). metrics.c renders the Prometheus
  * page (metrics.h: the per-exe carry in metrics_exes.c, the site families
- * in metrics_sites.c) that http.c serves; http.c calls metrics.c, never
- * the other way, both writing into text.c's buffer. systemd.c speaks
- * sd_notify and socket activation.
+ * in metrics_sites.c) that http.c serves (a request head checked in
+ * http_head.c); http.c calls metrics.c, never the other way, both writing
+ * into text.c's buffer. server.c parses each request line once and
+ * answers it through commands.c or ps.c; sockpath.c readies the socket
+ * file it binds. systemd.c speaks sd_notify and socket activation.
  *
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
@@ -420,20 +422,23 @@ double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
 
 /* ------------------------------------------------------------ commands.c */
 json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
-/* One request line (its newline taken off) to its reply, NULL for a blank
- * line; c may be NULL (then subscribe subscribes nothing). The fuzz target
- * tests/fuzz/request_fuzz.c drives it. */
+/* One request line (its newline taken off) parsed, once: the request, or
+ * NULL with *reply its error reply (NULL for a blank line, which asks
+ * nothing). */
+json_t *jmd_request_parse(struct jmd *d, const char *line, size_t len, json_t **reply);
+/* One request line to its reply (jmd_request_parse, then jmd_command), NULL
+ * for a blank line; c may be NULL (then subscribe subscribes nothing). The
+ * fuzz target tests/fuzz/request_fuzz.c drives it. */
 json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
 json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
 /* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
  * -ENOMEM. */
 int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
-/* If line is a ps request, the reply as text (no newline, *len bytes),
- * owned by the daemon and good until the next request; else NULL, and
- * jmd_request() answers it. */
-const char *jmd_request_cached(struct jmd *d, uid_t uid, const char *line, size_t len,
-                               size_t *text_len);
+/* If req is a ps request, the reply as text (no newline, *text_len
+ * bytes), owned by the daemon and good until the next request; else NULL,
+ * and jmd_command() answers it (ps.c). */
+const char *jmd_request_cached(struct jmd *d, uid_t uid, json_t *req, size_t *text_len);
 void jmd_commands_fini(struct jmd *d);       /* frees the replies kept */
 
 /* ------------------------------------------------------------ server.c */
@@ -447,7 +452,12 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /
  * (JMD_MAX_OUTPUT for c NULL). A big reply is cut to fit before it is
  * built. */
 size_t jmd_client_room(struct jmd_client *c);
-int jmd_default_socket_path(char **out);
+
+/* ------------------------------------------------------------ sockpath.c */
+int jmd_default_socket_path(char **out);      /* malloc'd: 0 or a negative errno */
+/* Makes path ready to bind: not too long, its default directory there, a
+ * stale socket removed. 0, or a negative errno after a log line. */
+int jmd_socket_prepare(const char *path);
 
 /* ------------------------------------------------------------ text.c */
 /* A growing text buffer; after a failed allocation it stays failed. */
@@ -470,6 +480,20 @@ void jmd_metrics_fini(struct jmd *d);
 /* ------------------------------------------------------------ http.c */
 int jmd_http_start(struct jmd *d);            /* --metrics HOST:PORT */
 void jmd_http_stop(struct jmd *d);
+
+/* ------------------------------------------------------------ http_head.c */
+/* A request head of the endpoint, checked (pointers into its buffer). */
+struct jmd_http_head {
+	const char *method, *target;
+	const char *auth;            /* the Authorization header's value; NULL if none */
+};
+/* Checks head[0..len) in place (len + 1 bytes): NULL and *req, or why it
+ * is a bad request (one line). */
+const char *jmd_http_parse(char *head, size_t len, struct jmd_http_head *req);
+/* Is auth (a header value, NULL if none) "Bearer TOKEN" with want's token? */
+bool jmd_http_token_ok(const char *want, const char *auth);
+/* The end of the head in s[0..len): after "\n\r\n" or "\n\n"; 0 if not there yet. */
+size_t jmd_http_head_end(const char *s, size_t len);
 
 /* ------------------------------------------------------------ alerts.c */
 /* The alert engine. Config: between begin and commit, config.c hands it the
@@ -533,8 +557,10 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
                   uint32_t nclasses, struct jmd_site *out, size_t max, uint64_t *sample_bytes);
 /* Reads live process p's segment now, sites and modules included, into
  * *seg; 0, or a negative errno with *seg zeroed (-ESRCH: the file is no
- * longer p's). */
-int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg);
+ * longer p's, its pid, start time, uid or size classes differ). When the
+ * reader refused the file, *seg_err (if not NULL) is its JM_SEG_* code,
+ * else 0. */
+int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg, int *seg_err);
 
 /* ------------------------------------------------------------ pprof.c */
 /* A heap profile in pprof's format for http.c (--pprof). */

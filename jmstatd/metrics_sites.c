@@ -55,6 +55,18 @@ static void site_labels(struct jmd_text *t, const char *name, const struct site_
 	jmd_text_printf(t, ",site=\"%s\"", jmd_site_name(r->id, id, sizeof(id)));
 }
 
+/* A family of the rows v[0..n), each row's live objects or live bytes. */
+static void live_family(struct jmd_text *t, const char *name, const char *help,
+                        const struct site_row *v, size_t n, bool objects)
+{
+	family(t, name, "gauge", help);
+	for (size_t i = 0; i < n; i++) {
+		site_labels(t, name, &v[i]);
+		jmd_text_puts(t, "}");
+		uvalue(t, objects ? v[i].live_objects : v[i].live_bytes);
+	}
+}
+
 /* The site families into t, from every live process's segment. */
 static void sites_build(struct jmd *d, struct jmd_text *t)
 {
@@ -105,22 +117,13 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 			v[n++] = v[i];
 	}
 
-	family(t, "jmalloc_site_live_bytes", "gauge",
-	       "Estimated bytes live from an allocation site (one call stack of the sampled "
-	       "heap profile), summed over the processes of an executable; only the 5 sites "
-	       "of each executable holding the most.");
-	for (size_t i = 0; i < n; i++) {
-		site_labels(t, "jmalloc_site_live_bytes", &v[i]);
-		jmd_text_puts(t, "}");
-		uvalue(t, v[i].live_bytes);
-	}
-	family(t, "jmalloc_site_live_objects", "gauge",
-	       "Estimated objects live from an allocation site (as jmalloc_site_live_bytes).");
-	for (size_t i = 0; i < n; i++) {
-		site_labels(t, "jmalloc_site_live_objects", &v[i]);
-		jmd_text_puts(t, "}");
-		uvalue(t, v[i].live_objects);
-	}
+	live_family(t, "jmalloc_site_live_bytes",
+	            "Estimated bytes live from an allocation site (one call stack of the sampled "
+	            "heap profile), summed over the processes of an executable; only the 5 sites "
+	            "of each executable holding the most.", v, n, false);
+	live_family(t, "jmalloc_site_live_objects",
+	            "Estimated objects live from an allocation site (as jmalloc_site_live_bytes).",
+	            v, n, true);
 	/* No frames here: code addresses of every process would tell anyone
 	 * who can reach the port where ASLR put their code. */
 	family(t, "jmalloc_site_info", "gauge",

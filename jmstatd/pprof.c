@@ -48,7 +48,7 @@
 static int add_process(struct jmd *d, const struct jmd_proc *p, struct jm_pprof **prof, bool allocs)
 {
 	struct jm_seg seg;
-	int rc = jmd_site_segment(d, p, &seg);
+	int rc = jmd_site_segment(d, p, &seg, NULL);
 	if (rc != 0)
 		return rc;
 	if (seg.hdr.sample_bytes == 0 || seg.hdr.nsites_max == 0) {

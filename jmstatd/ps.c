@@ -174,15 +174,12 @@ const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned m
 	return slot;
 }
 
-const char *jmd_request_cached(struct jmd *d, uid_t uid, const char *line, size_t len,
-                               size_t *text_len)
+const char *jmd_request_cached(struct jmd *d, uid_t uid, json_t *req, size_t *text_len)
 {
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
 	json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
 	unsigned mask;
 	bool ps = json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0 &&
 	          jmd_ps_arg_fields(req, &mask) == 0;
-	json_decref(req);
 	const struct jmd_reply_cache *r = ps ? jmd_ps_cached(d, uid, mask) : NULL;
 	if (!r)
 		return NULL;

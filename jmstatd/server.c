@@ -2,9 +2,10 @@
  * server.c: the Unix socket, its clients and their bounds.
  *
  * The listening socket is either inherited from systemd (socket
- * activation, systemd.c) or bound here at the configured path, which is
- * then made connectable by everyone (0666): what a client sees is decided
- * per client from its SO_PEERCRED uid, not by file permissions.
+ * activation, systemd.c) or bound here at the configured path (made ready
+ * by sockpath.c: its directory, a stale socket removed), which is then
+ * made connectable by everyone (0666): what a client sees is decided per
+ * client from its SO_PEERCRED uid, not by file permissions.
  *
  * Each client is read into a line buffer that grows up to
  * JMD_MAX_REQUEST + 1 bytes; every complete line is one request, answered
@@ -37,7 +38,6 @@
  * flushed, or after two ticks if it never reads it.
  */
 #include "jmstatd.h"
-#include "socket.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -232,16 +232,24 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
 	queue_reply(c, data, len + 1);
 }
 
-/* ps, the request asked most, is answered from text kept per viewer
- * (commands.c); any other through jmd_request(). */
+/* Each request is parsed once, here (jmd_request_parse): ps, the request
+ * asked most, is answered from text kept per viewer (ps.c); any other
+ * through jmd_command(). */
 static void handle_line(struct jmd_client *c, char *line, size_t len)
 {
+	json_t *reply;
+	json_t *req = jmd_request_parse(c->d, line, len, &reply);
+	if (!req) {
+		jmd_client_send(c, reply);
+		return;
+	}
 	size_t n;
-	const char *text = jmd_request_cached(c->d, c->uid, line, len, &n);
+	const char *text = jmd_request_cached(c->d, c->uid, req, &n);
 	if (text)
 		jmd_client_send_text(c, text, n);
 	else
-		jmd_client_send(c, jmd_request(c->d, c->uid, c, line, len));
+		jmd_client_send(c, jmd_command(c->d, c->uid, c, req));
+	json_decref(req);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -475,82 +483,6 @@ void jmd_server_tick(struct jmd *d)
 
 /* ------------------------------------------------------------ the socket */
 
-int jmd_default_socket_path(char **out)
-{
-	char buf[4096];
-	const char *env = getenv("JMSTATD_SOCKET");
-	if (env && *env)
-		snprintf(buf, sizeof(buf), "%s", env);
-	else if (jm_socket_own(buf, sizeof(buf)) != 0)
-		return -ENAMETOOLONG;
-	*out = strdup(buf);
-	return *out ? 0 : -ENOMEM;
-}
-
-/* The default directories are created if missing: /run/jmstatd for root,
- * /tmp/jmstatd-UID (0700, ours, not a symlink) for anyone else. */
-static int prepare_dir(const char *path)
-{
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	char tmpdir[64];
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jmstatd-%u", (unsigned)geteuid());
-	bool private_tmp = strcmp(dir, tmpdir) == 0;
-	if (strcmp(dir, JM_SOCKET_SYSTEM_DIR) != 0 && !private_tmp)
-		return 0;
-	if (mkdir(dir, private_tmp ? 0700 : 0755) != 0 && errno != EEXIST) {
-		jmd_log("cannot create %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	if (private_tmp) {
-		struct stat st;
-		if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-		    (st.st_mode & 077) != 0) {
-			jmd_log("refusing %s: not a private directory (0700) of uid %u", dir,
-			        (unsigned)geteuid());
-			return -EPERM;
-		}
-	}
-	return 0;
-}
-
-/* A socket file left by a jmstatd that died is removed; one that a live
- * daemon answers on is not. */
-static int clear_stale(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		jmd_log("%s exists and is not a socket: not touching it", path);
-		return -EEXIST;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	int err = errno;
-	close(fd);
-	if (rc == 0) {
-		jmd_log("another jmstatd is listening on %s", path);
-		return -EADDRINUSE;
-	}
-	if (err != ECONNREFUSED) {
-		jmd_log("cannot tell whether %s is in use: %s", path, strerror(err));
-		return -err;
-	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		return -errno;
-	jmd_debug("removed the stale socket %s", path);
-	return 0;
-}
-
 int jmd_server_start(struct jmd *d)
 {
 	int rc = uv_pipe_init(d->loop, &d->server, 0);
@@ -572,12 +504,7 @@ int jmd_server_start(struct jmd *d)
 		jmd_log("listening on the socket passed by systemd");
 	} else {
 		const char *path = d->opt.socket_path;
-		if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			jmd_log("socket path too long (limit %zu bytes): %s",
-			        sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
-			return -ENAMETOOLONG;
-		}
-		if ((rc = prepare_dir(path)) != 0 || (rc = clear_stale(path)) != 0)
+		if ((rc = jmd_socket_prepare(path)) != 0)
 			return rc;
 		/* Created 0666 at once: no moment where a client finds it
 		 * but may not connect. */

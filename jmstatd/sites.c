@@ -7,8 +7,8 @@
  * lets the site table go, so the sites are read here, from the segment,
  * when they are wanted: when an alert goes pending or fires, when alerts
  * are listed, once per tick for the metrics page. The copy must still be
- * the process the caller holds (pid, start time, uid), as commands.c's
- * `sites` checks too.
+ * the process the caller holds (pid, start time, uid, size classes): the
+ * `sites` command (sites_cmd.c) reads it here too.
  *
  * A site is ranked by its estimated live bytes in the size classes the
  * caller names (class indexes, as in jmd_proc.bins), or by its whole live
@@ -51,9 +51,11 @@ const char *jmd_site_name(uint64_t id, char *buf, size_t len)
 	return buf;
 }
 
-int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg)
+int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg, int *seg_err)
 {
 	memset(seg, 0, sizeof(*seg));
+	if (seg_err)
+		*seg_err = 0;
 	struct jmd_entry *e = p->entry;
 	if (!e || e->proc != p)
 		return -ESRCH;
@@ -62,6 +64,8 @@ int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg
 		return -errno;
 	int rc = jm_seg_read_fd(fd, seg);
 	close(fd);
+	if (rc != 0 && seg_err)
+		*seg_err = rc;
 	if (rc != 0)
 		return rc == JM_SEG_ENOMEM ? -ENOMEM : -EIO;
 	/* Replaced since the tick: not the process the caller means. */
@@ -156,7 +160,7 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		if (classes[i] >= p->nbins)
 			return -EINVAL;
 	struct jm_seg seg;
-	int rc = jmd_site_segment(d, p, &seg);
+	int rc = jmd_site_segment(d, p, &seg, NULL);
 	if (rc != 0)
 		return rc;
 	if (sample_bytes)

@@ -1,6 +1,7 @@
 /*
  * sites_cmd.c: the `sites` command: the sampled heap profile of one
- * process (docs/sites.md), read from its segment on request, the sites by
+ * process (docs/sites.md), read from its segment on request through
+ * sites.c (jmd_site_segment, as alerts and /metrics read it), the sites by
  * live bytes with their estimates bounded (jmd_sites_bound), raw return
  * addresses for the client to symbolize; cut to what the client may still
  * have unread (jmd_client_room).
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The sampled heap profile of one process (docs/sites.md), raw: return
  * addresses as the process recorded them, for the client to symbolize as
@@ -88,10 +88,8 @@ json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 {
 	pid_t pid;
 	int rc = jmd_arg_pid(req, &pid);
-	if (rc == 1)
-		return jmd_error(d, "missing 'pid'");
-	if (rc < 0)
-		return jmd_error(d, JMD_BAD_PID);
+	if (rc != 0)
+		return jmd_pid_error(d, rc);
 	uint64_t limit = UINT64_MAX;
 	json_t *n = json_object_get(req, "n");
 	if (n && !json_is_null(n)) {
@@ -100,27 +98,19 @@ json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 		limit = (uint64_t)json_integer_value(n);
 	}
 	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
-	struct jmd_entry *e = p ? p->entry : NULL;
-	if (!p || !e || e->proc != p)
+	if (!p)
 		return jmd_error(d, "no such process: %d", (int)pid);
 
+	/* Read through sites.c, which shows the file only if it is still the
+	 * process this viewer was allowed to see. */
 	struct jm_seg seg;
-	int fd = jmd_entry_open(d, e);
-	if (fd < 0)
-		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
-		                 strerror(errno));
-	rc = jm_seg_read_fd(fd, &seg);
-	close(fd);
+	int seg_err;
+	rc = jmd_site_segment(d, p, &seg, &seg_err);
+	if (rc == -ESRCH)
+		return jmd_error(d, "no such process: %d", (int)pid);
 	if (rc != 0)
 		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
-		                 jm_seg_strerror(rc));
-	/* The file may have been replaced since the tick: show it only if it
-	 * is still the process this viewer was allowed to see. */
-	if (seg.hdr.pid != (uint32_t)p->ns_pid || seg.hdr.start_time != p->start_ticks ||
-	    seg.hdr.uid != p->uid) {
-		jm_seg_free(&seg);
-		return jmd_error(d, "no such process: %d", (int)pid);
-	}
+		                 seg_err ? jm_seg_strerror(seg_err) : strerror(-rc));
 
 	struct site_ref *refs = malloc((seg.nsites ? seg.nsites : 1) * sizeof(*refs));
 	if (!refs) {
@@ -158,7 +148,7 @@ json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 	double factor[JMSTAT_NBINS + 1];
 	for (uint32_t b = 0; b <= JMSTAT_NBINS; b++)
 		factor[b] = 1.0;
-	if (seg.hdr.nbins <= JMSTAT_NBINS && seg.hdr.nbins == p->nbins)
+	if (seg.hdr.nbins <= JMSTAT_NBINS)
 		jmd_sites_bound(p, &seg, factor);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < nrefs && i < limit; i++)

@@ -2,14 +2,15 @@
  * http_fuzz.c: the libFuzzer target of jmstatd's HTTP request parser (the
  * Prometheus endpoint, --metrics). Each input is what one client sends on
  * one connection. The connection is real: one end of a socketpair, opened
- * as the endpoint's uv_tcp_t and read by http.c's own on_read, head_end()
- * and handle(), answered by its respond() and closed by its shutdown and
- * linger path, on a real daemon with live synthetic processes
- * (fuzzdaemon.h), so that GET /metrics renders a real page, and with
- * --pprof on, /pid/PID/debug/pprof/heap, /exe/synth/... and the symbol
- * POST build real profiles from their site and module tables. The parser is
- * static in http.c: this file includes http.c itself (and the build leaves
- * http.c out of the daemon's sources), which reaches it without an export.
+ * as the endpoint's uv_tcp_t (http.c's conn_new()) and read by http.c's own
+ * on_read and handle() (the head checked by http_head.c), answered by its
+ * respond() and closed by its shutdown and linger path, on a real daemon
+ * with live synthetic processes (fuzzdaemon.h), so that GET /metrics
+ * renders a real page, and with --pprof on, /pid/PID/debug/pprof/heap,
+ * /exe/synth/... and the symbol POST build real profiles from their site
+ * and module tables. The connection's functions are static in http.c:
+ * this file includes http.c itself (and the build leaves http.c out of the
+ * daemon's sources), which reaches them without an export.
  *
  * The client end sends the input, then shuts its writing side (EOF), and
  * reads until the daemon closes. What must hold (http.c's header comment):
@@ -49,21 +50,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* As on_connection(), on an fd of our own instead of an accepted one. */
 static void open_conn(struct jmd *d, int fd)
 {
-	struct jmd_metrics *m = d->metrics;
-	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_conn *c = conn_new(d);
 
 	fuzz_require(c != NULL);
-	c->d = d;
-	uv_tcp_init(d->loop, &c->tcp);
-	uv_timer_init(d->loop, &c->timer);
-	c->tcp.data = c;
-	c->timer.data = c;
-	c->open_handles = 2;
-	c->next = m->conns;
-	if (m->conns)
-		m->conns->prev = c;
-	m->conns = c;
-	m->nconns++;
 	fuzz_require(uv_tcp_open(&c->tcp, fd) == 0);
 	uv_timer_start(&c->timer, on_timeout, HTTP_READ_TIMEOUT_MS, 0);
 	fuzz_require(uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0);
@@ -137,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[1]);
 	fuzz_require(m->conns == NULL && m->queued == 0);
 
-	size_t end = head_end((const char *)data, size < HTTP_MAX_HEAD ? size : HTTP_MAX_HEAD);
+	size_t end = jmd_http_head_end((const char *)data, size < HTTP_MAX_HEAD ? size : HTTP_MAX_HEAD);
 	if (end) {
 		static const char exe_heap[] = "GET /exe/synth/debug/pprof/heap HTTP/1.1\r\n\r\n";
 		fuzz_require(got > 0);
