@@ -82,15 +82,8 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 step "starting jmstatd on a private socket"
-# One alert rule, which demo_fragment trips within seconds (the built-in
-# rule wants 64 MiB wasted for 60 s).
-cat >"$DEMO/jmstatd.conf" <<'EOF'
-[rule fragmentation]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 16MiB
-for = 2s
-EOF
+# One alert rule (demo.conf), which demo_fragment trips within seconds.
+cp "$ROOT/demo.conf" "$DEMO/jmstatd.conf"
 # Started directly, not through a function: $! must be jmstatd itself.
 printf '%s$ %s%s\n' "$B" "jmstatd --socket $SOCK --stats-dir $STATS --interval 500 --config $DEMO/jmstatd.conf &" "$N"
 "$JMSTATD" --socket "$SOCK" --stats-dir "$STATS" --interval 500 --config "$DEMO/jmstatd.conf" \

@@ -1,7 +1,8 @@
 /*
  * jmctl.h: the pieces of jmctl and how they fit.
  *
- *   main.c      the command line: global options, the commands, usage/help
+ *   main.c      the command line: global options, the commands, help
+ *   usage.c     each command's usage line, the usage error, a pid argument
  *   client.c    the connection to jmstatd: finding the socket, one JSON
  *               line each way (protocol in docs/protocol.md), the version check,
  *               and the one table of error messages a user sees
@@ -17,12 +18,13 @@
  *   history.c   history [PID]: the samples the daemon keeps
  *   sites.c     sites PID: the sampled heap profile, symbolized by
  *               symbolize.c (maps, libdwfl) as the calling user
- *   top.c       top: the command line, the loop, the keys and the curses
- *               live view (the terminal)
+ *   top.c       top: the command line, the loop and the keys
+ *   top_curses.c top's screen: curses, a frame drawn with colours, the
+ *               terminal restored on every way out
  *   top_model.c top's model: the subscribe stream, the host history, a
  *               frame as text (sorted bins or processes), the frames of -b
  *   top_sites.c top's sites panel (the sites behind a bin); top.h joins
- *               the three
+ *               the four
  *
  * Functions that can fail return 0 or a negative errno-like code; the
  * message for the user is printed once, where the failure is understood,
@@ -240,7 +242,10 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file);
 
 int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv);
 
-/* ---------------------------------------------------------------- main.c */
+/* --------------------------------------------------------------- usage.c */
+
+/* The usage line of cmd (NULL: of jmctl itself), newline included. */
+const char *jm_usage_for(const char *cmd);
 
 /* Prints "jmctl: msg" and the command's usage on stderr; returns -EINVAL,
  * which main() turns into exit status 2. */

@@ -64,55 +64,6 @@ static const char usage_text[] =
 	"exit status: 0 success, 1 error (jmstatd not running, unknown pid, ...),\n"
 	"2 bad usage. See jmctl(1).\n";
 
-static const char *usage_for(const char *cmd)
-{
-	if (!cmd)
-		return "usage: jmctl [--socket PATH] [--json] COMMAND [ARGS]   (jmctl --help for more)\n";
-	if (strcmp(cmd, "ps") == 0)
-		return "usage: jmctl [--socket PATH] [--json] ps [-s KEY] [-r] [-u USER] [-e EXE] "
-		       "[--container ID] [-d SECS [-n N]]\n";
-	if (strcmp(cmd, "history") == 0)
-		return "usage: jmctl [--socket PATH] [--json] history [PID] [-n N]\n";
-	if (strcmp(cmd, "status") == 0)
-		return "usage: jmctl [--socket PATH] [--json] status\n";
-	if (strcmp(cmd, "stats") == 0)
-		return "usage: jmctl [--socket PATH] [--json] stats PID [-s KEY] [-a]\n";
-	if (strcmp(cmd, "top") == 0)
-		return "usage: jmctl [--socket PATH] [--json] top [-p PID] [-d SECS] [-s KEY] [-b] [-n N]\n";
-	if (strcmp(cmd, "alerts") == 0)
-		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY]\n";
-	if (strcmp(cmd, "sites") == 0)
-		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N] [--pprof FILE|-]\n";
-	return usage_for(NULL);
-}
-
-int jm_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("jmctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fputs(usage_for(cmd), stderr);
-	return -EINVAL;
-}
-
-long jm_parse_pid(const char *cmd, const char *arg)
-{
-	char *end;
-	long pid;
-
-	errno = 0;
-	pid = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || pid <= 0 || pid > 0x7fffffffL) {
-		jm_usage_error(cmd, "'%s' is not a process id", arg);
-		return -1;
-	}
-	return pid;
-}
-
 static int exit_status(int r)
 {
 	if (r == 0)
@@ -210,7 +161,7 @@ int main(int argc, char **argv)
 	/* A command's own -h/--help. */
 	for (int i = 1; i < cargc; i++)
 		if (strcmp(cargv[i], "-h") == 0 || strcmp(cargv[i], "--help") == 0) {
-			fputs(usage_for(cmd), stdout);
+			fputs(jm_usage_for(cmd), stdout);
 			return JMCTL_EXIT_OK;
 		}
 

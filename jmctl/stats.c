@@ -91,6 +91,18 @@ static void print_purging(const json_t *p)
 	printf("\n");
 }
 
+/* The count line of a table of n rows (shown of them, in_use in use) and
+ * the table; frees both. */
+static void print_section(const struct jmctl_opts *o, const char *what, size_t in_use, size_t n,
+                          size_t shown, bool all, struct jm_table *t, json_t **items)
+{
+	printf("\n%s: %zu in use of %zu%s\n", what, in_use, n,
+	       all || shown == n ? "" : " (-a lists all)");
+	jm_table_print(t, stdout, o->color);
+	jm_table_free(t);
+	free(items);
+}
+
 static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 {
 	size_t n, shown = 0, in_use = 0;
@@ -124,11 +136,7 @@ static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 		jm_table_add(&t, cells);
 		shown++;
 	}
-	printf("\narenas: %zu in use of %zu%s\n", in_use, n,
-	       all || shown == n ? "" : " (-a lists all)");
-	jm_table_print(&t, stdout, o->color);
-	jm_table_free(&t);
-	free(items);
+	print_section(o, "arenas", in_use, n, shown, all, &t, items);
 }
 
 /* A bin that never served an allocation and holds nothing is idle. */
@@ -182,11 +190,7 @@ static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
 			jm_table_color(&t, t.nrows - 1, 7, jm_frag_color(1.0 - jm_num(b, "util")));
 		shown++;
 	}
-	printf("\nbins: %zu in use of %zu%s\n", in_use, n,
-	       all || shown == n ? "" : " (-a lists all)");
-	jm_table_print(&t, stdout, o->color);
-	jm_table_free(&t);
-	free(items);
+	print_section(o, "bins", in_use, n, shown, all, &t, items);
 }
 
 int jm_cmd_stats(const struct jmctl_opts *o, int argc, char **argv)

@@ -1,8 +1,10 @@
 /*
  * top.h: what the parts of `jmctl top` share.
  *
- *   top.c        the terminal: signals, the curses drawing, the keys, the
- *                command line and the loop that ties them together
+ *   top.c        the command line, the keys and the loop that ties the
+ *                others together
+ *   top_curses.c the terminal: curses, a frame drawn with colours, the
+ *                terminal restored on every way out, the signal caught
  *   top_model.c  the frame model: the stream of updates from jmstatd, the
  *                history ring of the sparkline, and a frame built from the
  *                newest update as lines of text (sorted, filtered bins or
@@ -95,8 +97,10 @@ int jm_top_stream_start(struct top *t);
 void jm_top_add_sites(struct top *t, struct frame *f);
 void jm_top_load_sites(struct top *t);
 
-/* top.c */
+/* top_curses.c */
 extern volatile sig_atomic_t jm_top_signal;
 void jm_top_restore_terminal(void);
+int jm_top_start_curses(struct top *t);             /* 0, or -ENOTTY said on stderr */
+void jm_top_draw(struct top *t, struct frame *f);   /* f built for COLS columns */
 
 #endif

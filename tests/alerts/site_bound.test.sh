@@ -18,14 +18,7 @@
 need_segments
 [ -x "$JM_HELPERS/demo_fragment" ] || { echo "demo_fragment helper not built"; exit 77; }
 
-cat >"$JM_TMP/rules.conf" <<'CONF'
-[rule fragmentation]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 16MiB
-for = 2s
-CONF
-jmd_start --config "$JM_TMP/rules.conf"
+jmd_start --config "$JM_ROOT/demo.conf"
 
 alerts_py - "$JMCTL" <<'EOF' || die "site estimates"
 import json, os, subprocess, sys
