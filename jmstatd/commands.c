@@ -13,9 +13,11 @@
  * latest sample (ms precision). What a reply shows is filtered by the
  * viewer's uid (SO_PEERCRED, passed in by server.c): root sees every
  * process, anyone else only processes of their own uid, and a pid of
- * another uid answers as if unknown. The field lists (PROC, HOST, BIN) are
- * built by the helpers below, once, for every command that shows them; the
- * arena fields come from the X-macro list in jmstat.h.
+ * another uid answers as if unknown. The fields of a process, of its
+ * totals and of a bin (PROC, HOST, BIN) come from the X-lists of
+ * commands.h (JMD_PROC_FIELDS) and fields.h (JMD_TOTALS_FIELDS,
+ * JMD_BIN_FIELDS), in their order, through the helpers below (ps.c writes
+ * the same as text); the arena fields from jmstat.h's list.
  */
 #include "commands.h"
 #include "pprof.h"

@@ -45,93 +45,49 @@
 /* One small size class of one process, summed over its arenas; or, in an
  * aggregate, over many processes. Definitions: docs/figures.md. */
 #define JMD_BIN_FIELDS(X)                                                               \
-  X(size,           u32,  class, _,         none,    _, _)  /* region size, bytes */    \
-  X(regs_per_run,   u32,  class, _,         none,    _, _)  /* regions in one run */    \
-  X(run_size,       u32,  class, _,         none,    _, _)  /* bytes of one run */      \
-  X(nmalloc,        u64,  arena, nmalloc,   counter, allocations_total,                 \
-    "Regions of this size class handed out (to threads or their caches). Summed over "  \
-    "the processes of an executable.")                                                  \
-  X(ndalloc,        u64,  arena, ndalloc,   counter, frees_total,                       \
-    "Regions of this size class given back. Summed over the processes of an "           \
-    "executable.")                                                                      \
-  /* the bins' plus the live thread caches' */                                          \
-  X(nrequests,      u64,  calc,  _,         counter, requests_total,                    \
-    "Allocation requests of this size class, thread caches included (those of "         \
-    "threads that exited). Summed over the processes of an executable.")                \
-  X(curregs,        u64,  arena, curregs,   gauge,   regions,                           \
-    "Regions of this size class allocated now (those sitting in thread caches "         \
-    "included). Summed over the processes of an executable.")                           \
+  X(size,           u32,  class, _,         none,    _, _)  /* region size, bytes */ \
+  X(regs_per_run,   u32,  class, _,         none,    _, _)  /* regions in one run */ \
+  X(run_size,       u32,  class, _,         none,    _, _)  /* bytes of one run */ \
+  X(nmalloc,        u64,  arena, nmalloc,   counter, allocations_total, "Regions of this size class handed out (to threads or their caches). Summed over the processes of an executable.") \
+  X(ndalloc,        u64,  arena, ndalloc,   counter, frees_total, "Regions of this size class given back. Summed over the processes of an executable.") \
+  X(nrequests,      u64,  calc,  _,         counter, requests_total, /* the bins' and the live caches' */ "Allocation requests of this size class, thread caches included (those of threads that exited). Summed over the processes of an executable.") \
+  X(curregs,        u64,  arena, curregs,   gauge,   regions, "Regions of this size class allocated now (those sitting in thread caches included). Summed over the processes of an executable.") \
   X(cached,         u64,  calc,  _,         none,    _, _)  /* in live thread caches */ \
   X(inuse,          u64,  calc,  _,         none,    _, _)  /* inuse_runs + cursampled */ \
-  X(cursampled,     u64,  arena, cursampled, gauge,  sampled_regions,                   \
-    "Objects of this size class live that the heap profile sampled, each on a page of " \
-    "its own (not in jmalloc_bin_regions). Summed over the processes of an "            \
-    "executable.")                                                                      \
+  X(cursampled,     u64,  arena, cursampled, gauge,  sampled_regions, "Objects of this size class live that the heap profile sampled, each on a page of its own (not in jmalloc_bin_regions). Summed over the processes of an executable.") \
   X(inuse_runs,     u64,  calc,  _,         none,    _, _)  /* curregs - cached, >= 0 */ \
-  X(curruns,        u64,  arena, curruns,   gauge,   runs,                              \
-    "Runs (groups of pages of one size class) held now. Summed over the processes of "  \
-    "an executable.")                                                                   \
+  X(curruns,        u64,  arena, curruns,   gauge,   runs, "Runs (groups of pages of one size class) held now. Summed over the processes of an executable.") \
   X(capacity,       u64,  calc,  _,         none,    _, _)  /* curruns * regs_per_run */ \
-  X(nruns,          u64,  arena, nruns,     counter, runs_created_total,                \
-    "Runs created for this size class. Summed over the processes of an executable.")    \
-  X(nfills,         u64,  arena, nfills,    counter, cache_fills_total,                 \
-    "Thread-cache fills from this size class. Summed over the processes of an "         \
-    "executable.")                                                                      \
-  X(nflushes,       u64,  arena, nflushes,  counter, cache_flushes_total,               \
-    "Thread-cache flushes to this size class. Summed over the processes of an "         \
-    "executable.")                                                                      \
-  X(lock_contended, u64,  arena, lock_contended, counter, lock_contentions_total,       \
-    "Times a thread waited for this size class's lock. Summed over the processes of "   \
-    "an executable.")                                                                   \
-  X(util,           real, out,   _,         gauge,   utilization_ratio,                 \
-    "Share of the slots of this size class in use, over the processes of an "           \
-    "executable; 1 when it holds no pages.")                                            \
-  X(wasted_bytes,   u64,  out,   _,         gauge,   wasted_bytes,                      \
-    "Bytes of free slots in the pages of this size class, (slots - in use) x size, "    \
-    "summed over the processes of an executable: what a sparse size class wastes.")     \
-  X(malloc_rate,    real, calc,  _,         none,    _, _)  /* d(nmalloc)/dt, 1/s */    \
-  X(request_rate,   real, calc,  _,         none,    _, _)  /* d(nrequests)/dt, 1/s */  \
+  X(nruns,          u64,  arena, nruns,     counter, runs_created_total, "Runs created for this size class. Summed over the processes of an executable.") \
+  X(nfills,         u64,  arena, nfills,    counter, cache_fills_total, "Thread-cache fills from this size class. Summed over the processes of an executable.") \
+  X(nflushes,       u64,  arena, nflushes,  counter, cache_flushes_total, "Thread-cache flushes to this size class. Summed over the processes of an executable.") \
+  X(lock_contended, u64,  arena, lock_contended, counter, lock_contentions_total, "Times a thread waited for this size class's lock. Summed over the processes of an executable.") \
+  X(util,           real, out,   _,         gauge,   utilization_ratio, "Share of the slots of this size class in use, over the processes of an executable; 1 when it holds no pages.") \
+  X(wasted_bytes,   u64,  out,   _,         gauge,   wasted_bytes, "Bytes of free slots in the pages of this size class, (slots - in use) x size, summed over the processes of an executable: what a sparse size class wastes.") \
+  X(malloc_rate,    real, calc,  _,         none,    _, _)  /* d(nmalloc)/dt, 1/s */ \
+  X(request_rate,   real, calc,  _,         none,    _, _)  /* d(nrequests)/dt, 1/s */ \
   JMD_BIN_TEST_FIELD(X)
 
 /* Totals of a process, or of a set of processes (a host view). */
 #define JMD_TOTALS_FIELDS(X)                                                            \
-  X(allocated,      u64,  calc,  _,         both,    allocated_bytes,                   \
-    "Bytes the programs hold in objects, all processes.",                               \
-    "Bytes the program holds in objects: small ones in use (not in thread caches), "    \
-    "large and huge.")                                                                  \
-  X(active,         u64,  arena, active,    host,    active_bytes,                      \
-    "Bytes in pages that hold objects, all processes.", _)                              \
-  X(mapped,         u64,  arena, mapped,    host,    mapped_bytes,                      \
-    "Bytes the allocator has mapped from the kernel, all processes.", _)                \
-  X(dirty,          u64,  arena, dirty,     host,    dirty_bytes,                       \
-    "Bytes of freed pages not yet given back to the kernel, all processes.", _)         \
-  X(small_wasted,   u64,  calc,  _,         both,    small_wasted_bytes,                \
-    "Bytes of free slots inside pages of small objects, all processes.",                \
-    "Bytes of free slots inside the process's pages of small objects.")                 \
-  X(frag_bytes,     u64,  out,   _,         both,    fragmentation_bytes,               \
-    "Bytes in pages that hold objects but not taken by one (active - allocated), all "  \
-    "processes.",                                                                       \
-    "Bytes in pages that hold objects but not taken by one (active - allocated): what " \
-    "fragmentation costs.")                                                             \
-  X(frag_ratio,     real, out,   _,         both,    fragmentation_ratio,               \
-    "Share of active memory not holding objects, (active - allocated) / active, all "   \
-    "processes.",                                                                       \
-    "Share of active memory not holding objects, (active - allocated) / active; 0 "     \
-    "when nothing is active.")                                                          \
+  X(allocated,      u64,  calc,  _,         both,    allocated_bytes, "Bytes the programs hold in objects, all processes.", "Bytes the program holds in objects: small ones in use (not in thread caches), large and huge.") \
+  X(active,         u64,  arena, active,    host,    active_bytes, "Bytes in pages that hold objects, all processes.", _) \
+  X(mapped,         u64,  arena, mapped,    host,    mapped_bytes, "Bytes the allocator has mapped from the kernel, all processes.", _) \
+  X(dirty,          u64,  arena, dirty,     host,    dirty_bytes, "Bytes of freed pages not yet given back to the kernel, all processes.", _) \
+  X(small_wasted,   u64,  calc,  _,         both,    small_wasted_bytes, "Bytes of free slots inside pages of small objects, all processes.", "Bytes of free slots inside the process's pages of small objects.") \
+  X(frag_bytes,     u64,  out,   _,         both,    fragmentation_bytes, "Bytes in pages that hold objects but not taken by one (active - allocated), all processes.", "Bytes in pages that hold objects but not taken by one (active - allocated): what fragmentation costs.") \
+  X(frag_ratio,     real, out,   _,         both,    fragmentation_ratio, "Share of active memory not holding objects, (active - allocated) / active, all processes.", "Share of active memory not holding objects, (active - allocated) / active; 0 when nothing is active.") \
   X(alloc_rate,     real, calc,  _,         none,    _, _, _) /* allocations per second */ \
-  X(free_rate,      real, calc,  _,         none,    _, _, _) /* frees per second */    \
+  X(free_rate,      real, calc,  _,         none,    _, _, _) /* frees per second */ \
   JMD_TOTALS_TEST_FIELD(X)
 
 /* The test build of tests/daemon/xfield.test.sh: one more row in each list,
  * a sum over the arenas like any other, that must reach every output. */
 #ifdef JMD_TEST_EXTRA_FIELD
 #define JMD_BIN_TEST_FIELD(X)                                                           \
-  X(xtest_nmalloc,  u64,  arena, nmalloc,   counter, xtest_allocations_total,           \
-    "A test row of JMD_BIN_FIELDS: nmalloc again.")
+  X(xtest_nmalloc,  u64,  arena, nmalloc,   counter, xtest_allocations_total, "A test row of JMD_BIN_FIELDS: nmalloc again.")
 #define JMD_TOTALS_TEST_FIELD(X)                                                        \
-  X(xtest_mapped,   u64,  arena, mapped,    both,    xtest_mapped_bytes,                \
-    "A test row of JMD_TOTALS_FIELDS: mapped again, all processes.",                    \
-    "A test row of JMD_TOTALS_FIELDS: mapped again.")
+  X(xtest_mapped,   u64,  arena, mapped,    both,    xtest_mapped_bytes, "A test row of JMD_TOTALS_FIELDS: mapped again, all processes.", "A test row of JMD_TOTALS_FIELDS: mapped again.")
 #else
 #define JMD_BIN_TEST_FIELD(X)
 #define JMD_TOTALS_TEST_FIELD(X)

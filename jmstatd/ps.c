@@ -1,7 +1,9 @@
 /*
  * ps.c: the ps reply as text (through emit.c), and its cache: built at
  * most once per view (jmd.view_gen) for each viewer and set of fields,
- * which the updates of subscribers reuse.
+ * which the updates of subscribers reuse. Its fields are those of
+ * commands.h's JMD_PROC_FIELDS and fields.h's JMD_TOTALS_FIELDS, as
+ * commands.c's replies give them, byte for byte.
  */
 #include "commands.h"
 
