@@ -302,9 +302,11 @@ static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *
 	return o;
 }
 
-/* The most one history sample takes in a reply: time, three byte counts
- * and a rate, with their keys; and the rest of the reply. */
-#define HIST_JSON_MAX   160u
+/* The most one history sample takes in a reply: its braces and time, and
+ * 32 bytes for each field of fields.h's JMD_HIST_FIELDS, key, comma and a
+ * 20-digit value; and the rest of the reply. */
+#define HIST_ONE_(name, type) + 1u
+#define HIST_JSON_MAX   (32u + 32u * (0u JMD_HIST_FIELDS(HIST_ONE_)))
 #define HIST_REPLY_BASE 4096u
 
 static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
@@ -355,10 +357,9 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 				continue;
 			json_t *e = json_object();
 			set(e, "time", jreal(t));
-			set(e, "allocated", jint(h->allocated));
-			set(e, "active", jint(h->active));
-			set(e, "mapped", jint(h->mapped));
-			set(e, "alloc_rate", jreal(h->alloc_rate));
+#define HIST_JSON_(name, type) set(e, #name, JMD_JSON_##type(h->name));
+			JMD_HIST_FIELDS(HIST_JSON_)
+#undef HIST_JSON_
 			json_array_append_new(arr, e);
 		}
 	}

@@ -57,6 +57,7 @@ void jmd_put_str(struct jmd_text *t, const char *v);
 #define JMD_JSON_u32(v)  jint(v)
 #define JMD_JSON_u64(v)  jint(v)
 #define JMD_JSON_real(v) jreal(v)
+#define JMD_JSON_f32(v)  jreal(v)
 #define JMD_EMIT_u32(t, v)  jmd_put_u64((t), (v))
 #define JMD_EMIT_u64(t, v)  jmd_put_u64((t), (v))
 #define JMD_EMIT_real(t, v) jmd_put_real((t), (v))

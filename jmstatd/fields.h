@@ -81,6 +81,13 @@
   X(free_rate,      real, calc,  _,         none,    _, _, _) /* frees per second */ \
   JMD_TOTALS_TEST_FIELD(X)
 
+/* What a history sample keeps of a process's (or a uid's) totals, the
+ * fields of the `history` reply after its "time": X(name, type), name a
+ * row of JMD_TOTALS_FIELDS, type u64 or f32 (a float: a day of history at
+ * 1 s is 86,400 samples a process). */
+#define JMD_HIST_FIELDS(X) \
+  X(allocated, u64) X(active, u64) X(mapped, u64) X(alloc_rate, f32) JMD_HIST_TEST_FIELD(X)
+
 /* The test build of tests/daemon/xfield.test.sh: one more row in each list,
  * a sum over the arenas like any other, that must reach every output. */
 #ifdef JMD_TEST_EXTRA_FIELD
@@ -88,9 +95,11 @@
   X(xtest_nmalloc,  u64,  arena, nmalloc,   counter, xtest_allocations_total, "A test row of JMD_BIN_FIELDS: nmalloc again.")
 #define JMD_TOTALS_TEST_FIELD(X)                                                        \
   X(xtest_mapped,   u64,  arena, mapped,    both,    xtest_mapped_bytes, "A test row of JMD_TOTALS_FIELDS: mapped again, all processes.", "A test row of JMD_TOTALS_FIELDS: mapped again.")
+#define JMD_HIST_TEST_FIELD(X) X(xtest_mapped, u64)
 #else
 #define JMD_BIN_TEST_FIELD(X)
 #define JMD_TOTALS_TEST_FIELD(X)
+#define JMD_HIST_TEST_FIELD(X)
 #endif
 
 /* ------------------------------------------------ what the rows expand to */
@@ -99,6 +108,7 @@
 #define JMD_CTYPE_u32  uint32_t
 #define JMD_CTYPE_u64  uint64_t
 #define JMD_CTYPE_real double
+#define JMD_CTYPE_f32  float
 
 /* JMD_IF_<what>_<column value>(code): code for the rows that have it. */
 #define JMD_IF_STORED_class(...) __VA_ARGS__   /* a struct member */

@@ -97,14 +97,23 @@ const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
 
 /* ------------------------------------------------------------ pushed each tick */
 
+/* The sample of totals t at tick: the fields of fields.h's JMD_HIST_FIELDS. */
+static struct jmd_hist hist_of(const struct jmd_totals *t, uint32_t tick)
+{
+	struct jmd_hist h = { .tick = tick };
+#define HIST_SET_(name, type) h.name = (JMD_CTYPE_##type)t->name;
+	JMD_HIST_FIELDS(HIST_SET_)
+#undef HIST_SET_
+	return h;
+}
+
 void jmd_history_push(struct jmd *d)
 {
 	struct jmd_totals host = { 0 };
 	for (struct jmd_proc *p = d->live; p; p = p->next) {
 		jmd_totals_add(&host, &p->tot);
 		if (p->sampled_tick == d->tick) {
-			struct jmd_hist h = { p->tot.allocated, p->tot.active, p->tot.mapped,
-			                      (float)p->tot.alloc_rate, d->tick };
+			struct jmd_hist h = hist_of(&p->tot, d->tick);
 			ring_push(&p->hist, &h);
 		}
 		struct jmd_uidhist *u = uidhist_get(d, p->uid, true);
@@ -125,8 +134,7 @@ void jmd_history_push(struct jmd *d)
 	for (struct jmd_uidhist *u = d->uids; u; u = u->next) {
 		if (u->last_tick != d->tick)
 			continue;
-		struct jmd_hist h = { u->acc.allocated, u->acc.active, u->acc.mapped,
-		                      (float)u->acc.alloc_rate, d->tick };
+		struct jmd_hist h = hist_of(&u->acc, d->tick);
 		ring_push(&u->ring, &h);
 	}
 

@@ -126,10 +126,9 @@ struct jmd_arena {
 /* One history sample. The time is not stored: tick numbers index the
  * daemon's ring of tick times (jmd.tick_time). */
 struct jmd_hist {
-	uint64_t allocated;
-	uint64_t active;
-	uint64_t mapped;
-	float alloc_rate;
+#define JMD_HIST_MEMBER_(name, type) JMD_CTYPE_##type name;
+	JMD_HIST_FIELDS(JMD_HIST_MEMBER_)     /* fields.h */
+#undef JMD_HIST_MEMBER_
 	uint32_t tick;
 };
 

@@ -10,7 +10,8 @@
 # the aggregated `bins` and a subscriber's update, equal to nmalloc;
 # xtest_mapped a field of `stats`, of each process of `ps` and `jmctl
 # --json ps` and of ps's host, equal to mapped, and a ps field that can be
-# asked for by name; /metrics has jmalloc_bin_xtest_allocations_total (a
+# asked for by name, and a field of each `history` sample (JMD_HIST_FIELDS
+# has a test row too); /metrics has jmalloc_bin_xtest_allocations_total (a
 # counter, equal to jmalloc_bin_allocations_total for every exe and size,
 # the exited processes' carry included) and jmalloc_host_ /
 # jmalloc_process_xtest_mapped_bytes (equal to the mapped series). An
@@ -77,6 +78,12 @@ try:
     same_totals(u["host"], "subscribe's host")
 finally:
     c.close()
+
+# ---- history: the test row of JMD_HIST_FIELDS in each sample
+hist = wait_until(lambda: (lambda r: r if r.get("ok") and r["samples"] else None)(
+    request({"cmd": "history", "pid": h1.pid})), "a history sample of the first holder")
+for x in hist["samples"]:
+    same_totals(x, "a history sample")
 
 # ---- ps: the socket's, jmctl's, and the field asked for by name
 for what, ps in (("ps", request({"cmd": "ps"})),
