@@ -10,7 +10,10 @@
 #   make stress               the stress tests in full (make check runs them short)
 #   make DEBUG=1              -O0, assertions on (JM_DEBUG=2)
 #   make SANITIZE=address     jmstatd, jmctl and the allocator's test build
-#                             under a sanitizer (address|undefined|thread)
+#                             under a sanitizer (address|undefined|thread, or
+#                             several: address,undefined), every report fatal
+#   make check SANITIZE=address,undefined [T=...]
+#                             the same tests against that build (docs/testing.md)
 #   make install PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc   (man pages in
 #                             share/man/manN, docs and the example config in
 #                             share/doc/jmalloc, SYSCONFDIR/jmstatd.conf if absent)
@@ -48,7 +51,7 @@ CFLAGS  ?=
 LDFLAGS ?=
 
 ifneq ($(SANITIZE),)
-SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 SANFLAGS =
 endif
@@ -129,28 +132,6 @@ jmstatd/jmstatd: $(D_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
 jmctl/jmctl: $(C_SRCS:%.c=build/app/%.o) $(COMMON_OBJS)
 	$(CC) $(SANFLAGS) -pthread -o $@ $^ $(C_LIBS) $(LDFLAGS)
 
-# build/san/jmstatd and build/san/bin/jmctl: both built with AddressSanitizer
-# (and LeakSanitizer) plus UndefinedBehaviorSanitizer, every report fatal,
-# for the tests that run the daemon's and jmctl's tests again under them
-# (tests/*/sanitizers.test.sh); `make tests` builds them.
-SAN_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) -D_GNU_SOURCE -fno-strict-aliasing \
-             -DJM_DEBUG=0 -pthread -fsanitize=address,undefined -fno-sanitize-recover=all \
-             -fno-omit-frame-pointer -Iliballoc/include -Icommon
-SAN_COMMON = $(COMMON_SRCS:%.c=build/san/%.o)
-SAN_PROGRAMS = build/san/bin/jmstatd build/san/bin/jmctl
-
-build/san/%.o: %.c $(wildcard common/*.h liballoc/include/*.h jmstatd/*.h jmctl/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(CFLAGS) -c $< -o $@
-
-build/san/bin/jmstatd: $(D_SRCS:%.c=build/san/%.o) $(SAN_COMMON)
-	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=address,undefined -pthread -o $@ $^ $(D_LIBS) $(LDFLAGS)
-
-build/san/bin/jmctl: $(C_SRCS:%.c=build/san/%.o) $(SAN_COMMON)
-	@mkdir -p $(dir $@)
-	$(CC) -fsanitize=address,undefined -pthread -o $@ $^ $(C_LIBS) $(LDFLAGS)
-
 # build/tests/jmstatd-xfield: jmstatd with one more row in each X-list of
 # jmstatd/fields.h (-DJMD_TEST_EXTRA_FIELD), for tests/daemon/xfield.test.sh;
 # `make tests` builds it (-O0: only its outputs matter).
@@ -211,7 +192,7 @@ build/tests/unit/test_jmd_%: tests/unit/test_jmd_%.c tests/unit/jmd_test.h $(DUN
 	$(CC) $(APP_CFLAGS) -Ijmstatd -Wno-missing-prototypes -Wno-unused-function $(CFLAGS) -o $@ $< \
 	  $(DUNIT_OBJS) $(D_LIBS) $(CMOCKA_LIBS) -lm $(LDFLAGS)
 
-API_HDRS := $(wildcard tests/api/*.h)
+API_HDRS := $(wildcard tests/api/*.h tests/helpers/*.h)
 
 build/tests/api/%: tests/api/%.c liballoc/libjmalloc.so $(API_HDRS)
 	@mkdir -p $(dir $@)
@@ -246,12 +227,12 @@ build/tests/unit-ubsan/%: tests/unit/%.c $(LIB_SRCS:%.c=build/ubsan/%.o)
 	$(CC) $(TEST_CFLAGS) -fsanitize=undefined -fno-sanitize-recover=all -DJM_NO_LIBC_NAMES=1 -DJM_TEST=1 \
 	  -o $@ $< $(LIB_SRCS:%.c=build/ubsan/%.o) $(CMOCKA_LIBS)
 
-build/tests/helpers/%: tests/helpers/%.c $(wildcard tests/fuzz/*.h liballoc/include/*.h)
+build/tests/helpers/%: tests/helpers/%.c $(wildcard tests/helpers/*.h tests/fuzz/*.h liballoc/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -O2 -o $@ $< -ldl
 
 TEST_BINS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(HELPER_BINS) \
-            $(SAN_PROGRAMS) build/tests/jmstatd-xfield
+            build/tests/jmstatd-xfield
 SHELL_TESTS := $(sort $(wildcard tests/*/*.test.sh))
 
 tests: all $(TEST_BINS)
@@ -260,6 +241,16 @@ tests: all $(TEST_BINS)
 TEST_ENV = JM_ROOT=$(CURDIR) JMALLOC_LIB=$(CURDIR)/liballoc/libjmalloc.so \
            JMSTATD=$(CURDIR)/jmstatd/jmstatd JMCTL=$(CURDIR)/jmctl/jmctl \
            JM_HELPERS=$(CURDIR)/build/tests/helpers JM_BUILD=$(CURDIR)/build
+# With SANITIZE, the same tests against the sanitized jmstatd and jmctl:
+# every report ends the program with its own status, a leak too (LSan at
+# exit); the runner fails a test that left a report anywhere in its
+# directory or output; a test that cannot run so (valgrind's) skips itself
+# on JM_SANITIZED, and one that judges memory figures (ASan's quarantine
+# and shadow make them mean nothing) leaves them unjudged.
+ifneq ($(SANITIZE),)
+TEST_ENV += JM_SANITIZED=$(SANITIZE) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+endif
 
 # make check T="GROUP..." runs some groups only: unit (the cmocka tests,
 # with their ASan and UBSan builds), api (the API suite, three builds), or

@@ -5,7 +5,10 @@
 # with a line "# timeout: SECONDS". Each test runs in a fresh temporary
 # directory ($JM_TMP) that is removed afterwards. Exit status 77 means
 # skipped (the last line of its output says why). The output of a failed
-# test is printed in full.
+# test is printed in full. Under `make check SANITIZE=...` (JM_SANITIZED
+# set), a sanitizer's report anywhere in the test's directory or output
+# fails it too, whatever its status: a daemon killed at the end of a test
+# may have written one that no exit status carries.
 set -u
 pass=0; fail=0; skip=0; failed=()
 default_timeout=${JM_TEST_TIMEOUT:-300}
@@ -24,6 +27,15 @@ for t in "$@"; do
   JM_TMP="$tmp" timeout -k 5 "$limit" "$t" >"$log" 2>&1
   rc=$?
   e=$(date +%s.%N)
+  if [ -n "${JM_SANITIZED:-}" ] && [ $rc -ne 124 ] &&
+     grep -rqs -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
+       -e "WARNING: ThreadSanitizer" "$tmp"; then
+    { echo "sanitizer report (JM_SANITIZED=$JM_SANITIZED):"
+      grep -rhs -A30 -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
+        -e "WARNING: ThreadSanitizer" "$tmp" | head -n 80; } >>"$log.san"
+    cat "$log.san" >>"$log"
+    rc=1
+  fi
   dur=$(awk -v a="$s" -v b="$e" 'BEGIN{printf "%.1f", b-a}')
   if [ $rc -eq 0 ]; then
     printf 'PASS  %-55s %6ss\n' "$t" "$dur"

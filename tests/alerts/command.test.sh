@@ -8,44 +8,22 @@
 # (commands never block the loop). The variables: integer seconds, the
 # host, the bytes, the value and threshold as text in the rule's units,
 # the reason of a resolve.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 OUT=$JM_TMP/notified
-mkdir -p "$OUT"
-cat >"$JM_TMP/notify.sh" <<EOF
-#!/bin/sh
-env | grep '^JMALLOC_ALERT_' | sort >"$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp"
-mv "$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp" "$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE"
-EOF
-chmod +x "$JM_TMP/notify.sh"
-cat >"$JM_TMP/rules.conf" <<EOF
-command = $JM_TMP/notify.sh
-command_timeout = 1500ms
-
-[rule frag]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 16MiB
-for = 400ms
-notify = pending, firing, resolved
-
-[rule failing]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 16MiB
-command = echo failing >"$OUT/failing.ran"; exit 3
-
-[rule slow]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 16MiB
-notify = firing
-command = touch "$OUT/slow.started"; sleep 30.$$; touch "$OUT/slow.finished"
-EOF
+alert_recorder "$OUT"
+F=("ratio = 0.5" "min_wasted = 16MiB")
+{
+	printf 'command = %s\ncommand_timeout = 1500ms\n' "$JM_TMP/notify.sh"
+	rule frag fragmentation "${F[@]}" "for = 400ms" "notify = pending, firing, resolved"
+	rule failing fragmentation "${F[@]}" "command = echo failing >\"$OUT/failing.ran\"; exit 3"
+	rule slow fragmentation "${F[@]}" "notify = firing" \
+		"command = touch \"$OUT/slow.started\"; sleep 30.$$; touch \"$OUT/slow.finished\""
+} >"$JM_TMP/rules.conf"
 JMALLOC_ALERT_RULE=from-the-daemon JMALLOC_ALERT_BOGUS=1 jmd_start --config "$JM_TMP/rules.conf"
 
-TEST_SHELL_PID=$$ alerts_py - "$JMD_LOG" "$OUT" <<'EOF' || die "alert commands"
+TEST_SHELL_PID=$$ jmd_py - "$JMD_LOG" "$OUT" <<'EOF' || fail "alert commands"
 import os, re, sys, time
 from alib import *
 

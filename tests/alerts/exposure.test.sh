@@ -9,23 +9,15 @@
 #  - `version` tells nobody its own counts only (scope "uid"), root the
 #    host's.
 # Needs root (to be root and nobody) and setpriv.
-. "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || { echo "needs root to run processes as nobody"; exit 77; }
-command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_users "run processes as nobody"
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || { echo "demo_fragment helper not built"; exit 77; }
-chmod 755 "$JM_TMP"
-mkdir -p "$JM_TMP/pub"
-cp "$JMALLOC_LIB" "$JM_HELPERS/demo_fragment" "$JM_TMP/pub/"
+jm_public "$JM_HELPERS/demo_fragment"
 for i in $(seq 1 40); do ln -s demo_fragment "$JM_TMP/pub/prog_$i"; done
-chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/libjmalloc.so" "$JM_TMP/pub/demo_fragment"
 printf 's3cr3t-token\n' >"$JM_TMP/token"
 chmod 600 "$JM_TMP/token"
 jmd_start --metrics 127.0.0.1:0 --metrics-token-file "$JM_TMP/token"
-for i in $(seq 1 100); do grep -q "metrics: serving" "$JMD_LOG" && break; sleep 0.05; done
-METRICS_URL=$(sed -n 's/.*metrics: serving \(http:[^ ]*\).*/\1/p' "$JMD_LOG" | head -n 1)
-[ -n "$METRICS_URL" ] || die "no metrics address in the log"
-export METRICS_URL
+export METRICS_URL=$JMD_URL/metrics
 
 for i in $(seq 1 40); do
 	setpriv --reuid=65534 --regid=65534 --clear-groups env JMALLOC_STATS_DIR="$JMD_STATS" \
@@ -35,7 +27,7 @@ done
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 120 &
 export ROOT_PID=$!
 
-alerts_py - <<'EOF' || die "exposure"
+jmd_py - <<'EOF' || fail "exposure"
 from jmd import *
 import re, subprocess, urllib.request, urllib.error
 url = os.environ["METRICS_URL"]

@@ -20,16 +20,16 @@
 #   unit tests (tests/alerts/fleet-rules.promtest.yml), every runbook_url
 #   a section of docs/metrics.md, the scrape config by `promtool check
 #   config`, and every query of the Grafana dashboard parsed by promtool.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 printf '[rule frag]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 64MiB\n' >"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf" --metrics :0
-grep -q "metrics: serving http://127.0.0.1:[0-9]*/metrics" "$JMD_LOG" || die "--metrics :0 is not on the loopback"
+grep -q "metrics: serving http://127.0.0.1:[0-9]*/metrics" "$JMD_LOG" || fail "--metrics :0 is not on the loopback"
 weird=$JM_TMP/'we"ird\holder'
 cp "$JM_HELPERS/daemon_holder" "$weird"
 
-alerts_py - "$JMD_LOG" "$JM_TMP/page.txt" "$weird" <<'EOF' || die "metrics"
+jmd_py - "$JMD_LOG" "$JM_TMP/page.txt" "$weird" <<'EOF' || fail "metrics"
 import os, socket, subprocess, sys, time
 from alib import *
 
@@ -217,21 +217,21 @@ w.stdin.write(b"exit\n"); w.stdin.flush(); w.wait()
 h.exit()
 print("ok")
 EOF
-kill -0 "$JMD_PID" || die "jmstatd died"
+kill -0 "$JMD_PID" || fail "jmstatd died"
 jmd_stop
 
 # ---- promtool: the page, the rules, the scrape config, the dashboard
 need_promtool "the metrics and rules were not checked by promtool"
 promtool check metrics <"$JM_TMP/page.txt" >"$JM_TMP/promtool.out" 2>&1 ||
-	{ cat "$JM_TMP/promtool.out"; die "promtool check metrics"; }
-[ ! -s "$JM_TMP/promtool.out" ] || { cat "$JM_TMP/promtool.out"; die "promtool check metrics complains"; }
-grep -q 'we\\"ird\\\\holder' "$JM_TMP/page.txt" || die "the checked page lacks the escaped name"
-promtool check rules "$JM_ROOT"/fleet/*.rules.yml || die "promtool check rules"
-promtool check config "$JM_ROOT/fleet/prometheus.yml" || die "promtool check config"
+	{ cat "$JM_TMP/promtool.out"; fail "promtool check metrics"; }
+[ ! -s "$JM_TMP/promtool.out" ] || { cat "$JM_TMP/promtool.out"; fail "promtool check metrics complains"; }
+grep -q 'we\\"ird\\\\holder' "$JM_TMP/page.txt" || fail "the checked page lacks the escaped name"
+promtool check rules "$JM_ROOT"/fleet/*.rules.yml || fail "promtool check rules"
+promtool check config "$JM_ROOT/fleet/prometheus.yml" || fail "promtool check config"
 # The rules' behaviour (the growth rule and the process's age, recording
 # rules without topk), and every runbook_url naming a section of the docs.
-promtool test rules "$JM_ROOT/tests/alerts/fleet-rules.promtest.yml" || die "promtool test rules"
-python3 - "$JM_ROOT" <<'EOF' || die "runbook links"
+promtool test rules "$JM_ROOT/tests/alerts/fleet-rules.promtest.yml" || fail "promtool test rules"
+python3 - "$JM_ROOT" <<'EOF' || fail "runbook links"
 import re, sys
 root = sys.argv[1]
 rules = open(root + "/fleet/jmalloc-alerts.rules.yml").read()
@@ -246,7 +246,7 @@ for e in re.findall(r"expr: (.*)", open(root + "/fleet/jmalloc-recording.rules.y
     assert "topk" not in e and "bottomk" not in e, "a recording rule with topk: %s" % e
 EOF
 # Every query of the dashboard, as a recording rule for promtool to parse.
-python3 - "$JM_ROOT/fleet/grafana-jmalloc.json" >"$JM_TMP/dash.rules.yml" <<'EOF' || die "the dashboard is not JSON"
+python3 - "$JM_ROOT/fleet/grafana-jmalloc.json" >"$JM_TMP/dash.rules.yml" <<'EOF' || fail "the dashboard is not JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
 exprs = []
@@ -261,5 +261,5 @@ for i, e in enumerate(exprs):
     e = e.replace("$__rate_interval", "5m").replace("$instance", ".*").replace("$exe", ".*")
     print("      - record: dashboard:query_%d\n        expr: %s" % (i, json.dumps(e)))
 EOF
-promtool check rules "$JM_TMP/dash.rules.yml" || die "a dashboard query does not parse"
+promtool check rules "$JM_TMP/dash.rules.yml" || fail "a dashboard query does not parse"
 echo "ok"

@@ -8,13 +8,13 @@
 # the shipped JmallocFragmentationHigh rule is seen firing for that pid
 # through Prometheus's HTTP API (/api/v1/alerts), and a recording rule has
 # the process's exe. Everything started here is stopped.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-command -v prometheus >/dev/null || { echo "prometheus not installed (Debian package prometheus)"; exit 77; }
+command -v prometheus >/dev/null || skip "prometheus not installed (Debian package prometheus)"
 
 jmd_start --metrics 127.0.0.1:0
-port=$(alerts_py -c 'import sys; from alib import log_port; print(log_port(sys.argv[1]))' "$JMD_LOG") ||
-	die "no metrics port"
+port=$(jmd_py -c 'import sys; from alib import log_port; print(log_port(sys.argv[1]))' "$JMD_LOG") ||
+	fail "no metrics port"
 pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 mkdir -p "$JM_TMP/prom/data"
@@ -22,7 +22,7 @@ for f in "$JM_ROOT"/fleet/*.rules.yml; do
 	sed -e 's/^\( *\)for: .*/\1for: 1s/' -e 's/^\( *\)interval: .*/\1interval: 1s/' \
 		"$f" >"$JM_TMP/prom/$(basename "$f")"
 done
-grep -q "for: 1s" "$JM_TMP/prom/jmalloc-alerts.rules.yml" || die "the test copy of the rules"
+grep -q "for: 1s" "$JM_TMP/prom/jmalloc-alerts.rules.yml" || fail "the test copy of the rules"
 cat >"$JM_TMP/prom/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -48,7 +48,7 @@ stop_prometheus() {
 	return 0
 }
 
-alerts_py - "$pport" "$JM_TMP/prom/log" <<'EOF' || { cat "$JM_TMP/prom/log" >&2; stop_prometheus; die "prometheus end to end"; }
+jmd_py - "$pport" "$JM_TMP/prom/log" <<'EOF' || { cat "$JM_TMP/prom/log" >&2; stop_prometheus; fail "prometheus end to end"; }
 import json, sys, urllib.parse, urllib.request
 from alib import *
 

@@ -5,15 +5,10 @@
 # the others wait; root's process then fires and its command runs at once
 # (slots kept for root); once nobody's commands are let go, every one of
 # the ten has run: queued, none dropped. Needs root and setpriv.
-. "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || { echo "needs root to run processes as nobody"; exit 77; }
-command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_users "run processes as nobody"
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || { echo "demo_fragment helper not built"; exit 77; }
-chmod 755 "$JM_TMP"
-mkdir -p "$JM_TMP/pub"
-cp "$JMALLOC_LIB" "$JM_HELPERS/demo_fragment" "$JM_TMP/pub/"
-chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/"*
+jm_public "$JM_HELPERS/demo_fragment"
 CMDLOG=$JM_TMP/commands.log
 RELEASE=$JM_TMP/release
 cat >"$JM_TMP/cmd.sh" <<EOF
@@ -28,16 +23,10 @@ echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
 EOF
 chmod 755 "$JM_TMP/cmd.sh"
 : >"$CMDLOG"
-cat >"$JM_TMP/rules.conf" <<EOF
-command = $JM_TMP/cmd.sh
-command_timeout = 150s
-
-[rule frag]
-kind = fragmentation
-ratio = 0.5
-min_wasted = 1MiB
-for = 200ms
-EOF
+{
+	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
+	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms"
+} >"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf"
 
 frag() {
@@ -51,7 +40,7 @@ for i in $(seq 1 10); do
 done
 export CMDLOG RELEASE
 
-alerts_py - <<'EOF' || die "alert commands per user"
+jmd_py - <<'EOF' || fail "alert commands per user"
 from jmd import *
 import subprocess
 log = os.environ["CMDLOG"]
@@ -84,7 +73,7 @@ wait_until(lambda: sum(1 for l in lines() if l[0] == "end" and l[1] == "65534") 
 root.terminate()
 root.wait()
 EOF
-grep -q "its command not run" "$JMD_LOG" && die "a command was dropped"
+grep -q "its command not run" "$JMD_LOG" && fail "a command was dropped"
 kill "${nobody_pids[@]}" 2>/dev/null
 jmd_stop
 echo "ok"

@@ -8,13 +8,13 @@
 #   in force stay: the alert they raised keeps firing and the rule is still
 #   exported; a good file replaces them: an alert whose rule is gone is
 #   resolved, and a new rule fires.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 # ---- the built-in rules
 jmd_start
 grep -q "alert rules in force: fragmentation (fragmentation)" "$JMD_LOG" ||
-	die "no built-in rules without --config"
+	fail "no built-in rules without --config"
 jmd_stop
 
 # ---- bad files at start: each refused with its line and reason
@@ -24,10 +24,10 @@ bad() { # EXPECTED-MESSAGE-REGEX then the file's lines
 	local rc=0
 	"$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JMD_STATS" --config "$JM_TMP/bad.conf" \
 		>/dev/null 2>"$JM_TMP/err" || rc=$?
-	[ $rc -eq 1 ] || die "bad config ($*): exit $rc, not 1"
+	[ $rc -eq 1 ] || fail "bad config ($*): exit $rc, not 1"
 	grep -Eq "^([^ ]+ )?jmstatd: $JM_TMP/bad.conf:$want" "$JM_TMP/err" ||
-		{ cat "$JM_TMP/err" >&2; die "bad config ($*): not '$want'"; }
-	[ ! -e "$JM_TMP/x.sock" ] || die "a refused start left its socket"
+		{ cat "$JM_TMP/err" >&2; fail "bad config ($*): not '$want'"; }
+	[ ! -e "$JM_TMP/x.sock" ] || fail "a refused start left its socket"
 }
 bad "1: expected 'key = value'" "frag_ratio 0.5"
 bad "2: rule 'a': kind 'frag' is not" "[rule a]" "kind = frag"
@@ -54,7 +54,7 @@ for line in s[i:].split("\n"):
 EOF
 jmd_start --config "$JM_TMP/readme.conf"
 grep -q "alert rules in force: frag_high (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
-	die "the example config of docs/config.md was not taken"
+	fail "the example config of docs/config.md was not taken"
 jmd_stop
 
 # ---- a rule that fires, then reloads
@@ -67,7 +67,7 @@ for = 0
 CONF
 jmd_start --config "$JM_TMP/rules.conf" --metrics 127.0.0.1:0
 
-alerts_py - "$JMD_LOG" "$JMD_PID" "$JM_TMP/rules.conf" <<'EOF' || die "reloads"
+jmd_py - "$JMD_LOG" "$JMD_PID" "$JM_TMP/rules.conf" <<'EOF' || fail "reloads"
 import os, re, signal, sys, time
 from alib import *
 
@@ -122,6 +122,6 @@ check(not [l for l, v in m.get("jmalloc_alerts", []) if l["rule"] == "frag_a"], 
 f.exit()
 print("ok")
 EOF
-kill -0 "$JMD_PID" || die "jmstatd died"
+kill -0 "$JMD_PID" || fail "jmstatd died"
 jmd_stop
 echo "ok"

@@ -14,13 +14,12 @@
 # - jmctl sites and jmctl alerts state each estimate's error (+-).
 # (The bug this catches: "held by: main (demo_fragment.c:82) 32.5 MiB" in
 # a process with 1.52 MiB allocated.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || { echo "demo_fragment helper not built"; exit 77; }
 
 jmd_start --config "$JM_ROOT/demo.conf"
 
-alerts_py - "$JMCTL" <<'EOF' || die "site estimates"
+jmd_py - "$JMCTL" <<'EOF' || fail "site estimates"
 import json, os, subprocess, sys
 from alib import *
 

@@ -16,23 +16,17 @@
 # - /metrics lists exactly 5 sites of the exe (of about 20), the 5 holding
 #   the most, with values and ids equal to the `sites` replies, and
 #   `promtool check metrics` passes on the page.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-command -v cc >/dev/null || { echo "no C compiler (cc) to build the test program"; exit 77; }
+command -v cc >/dev/null || skip "no C compiler (cc) to build the test program"
 grep -q sample_bytes "$JM_ROOT/liballoc/include/jmstat.h" ||
-	{ echo "the allocator publishes no site table (jmstat.h has no sample_bytes)"; exit 77; }
-[ -f "$JM_ROOT/jmstatd/sites.c" ] || { echo "jmstatd/sites.c is not there yet"; exit 77; }
+	skip "the allocator publishes no site table (jmstat.h has no sample_bytes)"
+[ -f "$JM_ROOT/jmstatd/sites.c" ] || skip "jmstatd/sites.c is not there yet"
 
-cc -O2 -g -o "$JM_TMP/frag_sites" "$JM_ROOT/tests/alerts/frag_sites.c" || die "cannot build frag_sites.c"
+cc -O2 -g -o "$JM_TMP/frag_sites" "$JM_ROOT/tests/alerts/frag_sites.c" || fail "cannot build frag_sites.c"
 
 OUT=$JM_TMP/notified
-mkdir -p "$OUT"
-cat >"$JM_TMP/notify.sh" <<EOF
-#!/bin/sh
-env | grep '^JMALLOC_ALERT_' | sort >"$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp"
-mv "$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp" "$OUT/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE"
-EOF
-chmod +x "$JM_TMP/notify.sh"
+alert_recorder "$OUT"
 cat >"$JM_TMP/rules.conf" <<EOF
 command = $JM_TMP/notify.sh
 
@@ -60,10 +54,10 @@ for i in 1 2; do
 		grep -q '^ready$' "$JM_TMP/prog$i.out" && break
 		sleep 0.1
 	done
-	grep -q '^ready$' "$JM_TMP/prog$i.out" || die "frag_sites $i did not get ready: $(cat "$JM_TMP/prog$i.out")"
+	grep -q '^ready$' "$JM_TMP/prog$i.out" || fail "frag_sites $i did not get ready: $(cat "$JM_TMP/prog$i.out")"
 done
 
-alerts_py - "$JMD_LOG" "$OUT" "$JM_TMP/page.txt" "${progs[@]}" <<'EOF' || die "sites behind the alerts"
+jmd_py - "$JMD_LOG" "$OUT" "$JM_TMP/page.txt" "${progs[@]}" <<'EOF' || fail "sites behind the alerts"
 import json, os, re, subprocess, sys
 from alib import *
 
@@ -197,6 +191,6 @@ EOF
 jmd_stop
 need_promtool "the page with sites was not checked by promtool"
 promtool check metrics <"$JM_TMP/page.txt" >"$JM_TMP/promtool.out" 2>&1 ||
-	{ cat "$JM_TMP/promtool.out"; die "promtool check metrics"; }
-[ ! -s "$JM_TMP/promtool.out" ] || { cat "$JM_TMP/promtool.out"; die "promtool check metrics complains"; }
+	{ cat "$JM_TMP/promtool.out"; fail "promtool check metrics"; }
+[ ! -s "$JM_TMP/promtool.out" ] || { cat "$JM_TMP/promtool.out"; fail "promtool check metrics complains"; }
 echo "ok"

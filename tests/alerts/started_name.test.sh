@@ -14,31 +14,14 @@
 # (The bug this catches: the name came from readlink /proc/self/exe, so
 # Debian's redis-server, a link to redis-check-rdb, was listed, alerted and
 # exported as redis-check-rdb.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
-cat >"$JM_TMP/rules.conf" <<'CONF'
-[rule by_name]
-kind = growth
-metric = allocated
-growth = 1MiB
-window = 2s
-exe = my-link-name
-
-[rule by_path]
-kind = growth
-metric = allocated
-growth = 1MiB
-window = 2s
-path = */daemon_holder
-
-[rule by_target]
-kind = growth
-metric = allocated
-growth = 1MiB
-window = 2s
-exe = daemon_holder
-CONF
+{
+	rule by_name growth "metric = allocated" "growth = 1MiB" "window = 2s" "exe = my-link-name"
+	rule by_path growth "metric = allocated" "growth = 1MiB" "window = 2s" "path = */daemon_holder"
+	rule by_target growth "metric = allocated" "growth = 1MiB" "window = 2s" "exe = daemon_holder"
+} >"$JM_TMP/rules.conf"
 mkdir -p "$JM_TMP/bin"
 ln -s "$JM_HELPERS/daemon_holder" "$JM_TMP/bin/my-link-name"
 cat >"$JM_TMP/bin/my-script.py" <<'PY'
@@ -51,7 +34,7 @@ PY
 chmod +x "$JM_TMP/bin/my-script.py"
 jmd_start --config "$JM_TMP/rules.conf" --metrics :0
 
-alerts_py - "$JM_TMP" "$JMD_LOG" "$JMCTL" <<'EOF' || die "started name"
+jmd_py - "$JM_TMP" "$JMD_LOG" "$JMCTL" <<'EOF' || fail "started name"
 import os, subprocess, sys, time
 from alib import *
 

@@ -14,7 +14,7 @@
 #   than the process's life names the shorter span; jmctl alerts shows
 #   values and thresholds in the units of the rule (%, bytes);
 # - one log line per transition; `alerts` and `jmctl alerts` list them.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 cat >"$JM_TMP/alerts.conf" <<'CONF'
@@ -50,9 +50,9 @@ exe = python*
 CONF
 jmd_start --config "$JM_TMP/alerts.conf"
 grep -q "alert rules in force: frag (fragmentation), sparse (sparse_bin), grow (growth), grow_long (growth)" "$JMD_LOG" ||
-	die "the rules in force were not logged"
+	fail "the rules in force were not logged"
 
-alerts_py - "$JMD_LOG" "$JMCTL" <<'EOF' || die "alert state machine"
+jmd_py - "$JMD_LOG" "$JMCTL" <<'EOF' || fail "alert state machine"
 import re, subprocess, sys, time
 from alib import *
 

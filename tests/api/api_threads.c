@@ -10,6 +10,7 @@
  * blocks are still in the exchange; the main thread frees what is left.
  */
 #include "api_util.h"
+#include "../helpers/xorshift.h"
 #include <pthread.h>
 
 #define NTHREADS 8
@@ -36,27 +37,9 @@ static long nfreed_remote;
 	abort();                                                              \
 } while (0)
 
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static size_t pick_size(uint64_t *rng)
 {
-	uint64_t r = rnd(rng);
-	unsigned k = (unsigned)(r % 1000);
-	r >>= 16;
-	if (k < 800)
-		return r % 600;
-	if (k < 970)
-		return 600 + r % 20000;
-	if (k < 998)
-		return 20000 + r % (API_CHUNK / 2);
-	return API_CHUNK + r % API_CHUNK;
+	return pick_size4(rng, 600, 20000, API_CHUNK / 2, API_CHUNK);
 }
 
 /* Checks the first 256 bytes and the last 256 (all of a small block):

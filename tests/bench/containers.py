@@ -15,46 +15,13 @@ daemon's CPU share, its peak RSS (VmHWM), and ps latency.
 Needs root. Usage: containers.py [--procs N] [--containers C] [--window S]
 """
 import argparse
-import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.environ.get("JM_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LIB = os.environ.get("JMALLOC_LIB", os.path.join(ROOT, "liballoc/libjmalloc.so"))
-JMSTATD = os.environ.get("JMSTATD", os.path.join(ROOT, "jmstatd/jmstatd"))
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def request(sock, obj):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
-    s.connect(sock)
-    s.sendall((json.dumps(obj) + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def hwm_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+from daemonbench import LIB, JMSTATD, request, cpu_seconds, rss_kib
 
 
 def count_files(top):
@@ -70,7 +37,7 @@ def measure(tmp, stats, want, window, label):
         t0 = time.monotonic()
         while True:
             try:
-                n = len(request(sock, {"cmd": "ps", "fields": ["pid"]})["processes"])
+                n = len(request(sock, {"cmd": "ps", "fields": ["pid"]}, 60)["processes"])
             except OSError:
                 n = -1
             if n >= want:
@@ -84,12 +51,12 @@ def measure(tmp, stats, want, window, label):
         lat = []
         while time.monotonic() - w0 < window:
             r0 = time.monotonic()
-            request(sock, {"cmd": "ps"})
+            request(sock, {"cmd": "ps"}, 60)
             lat.append(time.monotonic() - r0)
             time.sleep(0.5)
         cpu = (cpu_seconds(d.pid) - c0) / (time.monotonic() - w0)
         lat.sort()
-        return {"label": label, "all_seen_s": seen, "cpu_pct": 100 * cpu, "hwm_mib": hwm_kib(d.pid) / 1024,
+        return {"label": label, "all_seen_s": seen, "cpu_pct": 100 * cpu, "hwm_mib": rss_kib(d.pid) / 1024,
                 "ps_p50_ms": 1000 * lat[len(lat) // 2], "ps_max_ms": 1000 * lat[-1]}
     finally:
         d.terminate()

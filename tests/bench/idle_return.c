@@ -20,23 +20,7 @@
 #include <fcntl.h>
 #include <time.h>
 
-static long rss_kib(void)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	long rss = 0;
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			char *sp = strchr(buf, ' ');
-			if (sp)
-				rss = strtol(sp + 1, NULL, 10);
-		}
-	}
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
+#include "../helpers/procself.h"
 
 static void sleep_until(const struct timespec *t0, double s)
 {

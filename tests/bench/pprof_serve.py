@@ -20,40 +20,12 @@ Usage: pprof_serve.py [--requests N] [--copies K]
 """
 import argparse
 import http.client
-import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.environ.get("JM_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LIB = os.environ.get("JMALLOC_LIB", os.path.join(ROOT, "liballoc/libjmalloc.so"))
-JMSTATD = os.environ.get("JMSTATD", os.path.join(ROOT, "jmstatd/jmstatd"))
-HELPERS = os.environ.get("JM_HELPERS", os.path.join(ROOT, "build/tests/helpers"))
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def request(sock, obj):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock)
-    s.sendall((json.dumps(obj) + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
+from daemonbench import LIB, JMSTATD, HELPERS, request, cpu_seconds
 
 
 def fetch(host, port, path):

@@ -20,51 +20,16 @@ Usage: scale.py [--procs N] [--segments M] [--window S] [--out DIR]
 """
 import argparse
 import glob
-import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.environ.get("JM_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LIB = os.environ.get("JMALLOC_LIB", os.path.join(ROOT, "liballoc/libjmalloc.so"))
-JMSTATD = os.environ.get("JMSTATD", os.path.join(ROOT, "jmstatd/jmstatd"))
-JMCTL = os.environ.get("JMCTL", os.path.join(ROOT, "jmctl/jmctl"))
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def request(sock, obj, timeout=30.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock)
-    s.sendall((json.dumps(obj) + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_kib(pid, key="VmHWM"):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
+from daemonbench import ROOT, LIB, JMSTATD, JMCTL, request, cpu_seconds, rss_kib
 
 
 def segment_of(stats, pid):

@@ -4,8 +4,9 @@
 # and the alerts, exit 0, and leave nothing behind (no process it started,
 # no temporary directory).
 # timeout: 240
-. "$(dirname "$0")/lib.sh"
-need_daemon
+. "$(dirname "$0")/../lib.sh"
+need_segments
+need_jmctl
 command -v python3 >/dev/null && command -v sqlite3 >/dev/null || skip "python3 or sqlite3 missing: the demo would not show all its workloads"
 cd "$JM_ROOT"
 "$JM_ROOT/demo.sh" --help | grep -q '^usage: ./demo.sh' || fail "demo.sh --help"

@@ -12,21 +12,21 @@
 # - --socket naming a file that is not a socket says so; stats of a pid
 #   that runs without jmalloc, or of no process, says which.
 # timeout: 90
-. "$(dirname "$0")/lib.sh"
-need_daemon
+. "$(dirname "$0")/../lib.sh"
+need_segments
+need_jmctl
 command -v setpriv >/dev/null || skip "setpriv is not installed (util-linux)"
 cd "$JM_TMP"
-J=("$JMCTL" --socket "$SOCK")
+J=("$JMCTL" --socket "$JMD_SOCK")
 
-start_daemon
-chmod 1777 "$STATS"
-chmod 0755 "$JM_TMP/run"
+jmd_start
+chmod 1777 "$JMD_STATS"
 start_preloaded "$JM_HELPERS/demo_fragment" -s 64,192 -c 20000 -r 0
 FRAG=$LAST_PID
 start_preloaded sleep 60
 SLEEP=$LAST_PID
 # As nobody: setpriv runs without the allocator, the program with it.
-JMALLOC_STATS_DIR=$STATS setpriv --reuid=65534 --regid=65534 --clear-groups \
+JMALLOC_STATS_DIR=$JMD_STATS setpriv --reuid=65534 --regid=65534 --clear-groups \
 	env LD_PRELOAD="$JMALLOC_LIB" sleep 61 </dev/null >/dev/null 2>&1 &
 NOBODY=$!
 PIDS+=("$NOBODY")
@@ -44,8 +44,8 @@ print([p['pid'] for p in json.load(sys.stdin)['processes'] if p['user'] == 'nobo
 # ---- status
 "${J[@]}" status >status.txt || fail "status"
 cat status.txt
-grep -q "^jmstatd [0-9.]* on $SOCK (--socket)\$" status.txt || fail "status: no version and socket"
-JMSTATD_SOCKET=$SOCK "$JMCTL" status | head -1 | grep -q "^jmstatd [0-9.]* on $SOCK (JMSTATD_SOCKET)\$" ||
+grep -q "^jmstatd [0-9.]* on $JMD_SOCK (--socket)\$" status.txt || fail "status: no version and socket"
+JMSTATD_SOCKET=$JMD_SOCK "$JMCTL" status | head -1 | grep -q "^jmstatd [0-9.]* on $JMD_SOCK (JMSTATD_SOCKET)\$" ||
 	fail "status: the socket from JMSTATD_SOCKET"
 grep -q "^  pid  *[0-9]*, running as root" status.txt || fail "status: pid and user"
 grep -q "^  interval   200ms" status.txt || fail "status: interval"
@@ -55,11 +55,11 @@ grep -q "^  segments   3 found: 3 read (3 live processes), 0 not readable" statu
 import json, sys
 r = json.load(sys.stdin)
 assert r['socket'] == sys.argv[1] and r['interval_ms'] == 200 and r['processes'] == 3, r
-assert r['segments_unreadable'] == 0 and r['uid'] == 0, r" "$SOCK" || fail "status --json"
+assert r['segments_unreadable'] == 0 and r['uid'] == 0, r" "$JMD_SOCK" || fail "status --json"
 # nobody's own jmstatd on the same directory reads only nobody's segment.
 mkdir -m 0777 "$JM_TMP/nobody"
 setpriv --reuid=65534 --regid=65534 --clear-groups "$JMSTATD" --socket "$JM_TMP/nobody/d.sock" \
-	--stats-dir "$STATS" --interval 200ms >"$JM_TMP/nobody/log" 2>&1 &
+	--stats-dir "$JMD_STATS" --interval 200ms >"$JM_TMP/nobody/log" 2>&1 &
 NDAEMON=$!
 PIDS+=("$NDAEMON")
 for _ in $(seq 100); do [ -S "$JM_TMP/nobody/d.sock" ] && break; sleep 0.1; done

@@ -14,7 +14,7 @@
 # - packages/ensure.sh, for a user (nobody) or with JM_INSTALL=0, names
 #   the missing packages and the one command that installs them, exit 1;
 #   --missing prints only those missing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 command -v dpkg >/dev/null && command -v apt-cache >/dev/null || skip "not a Debian system (dpkg, apt-cache)"
 command -v cc >/dev/null || skip "no cc"
 cd "$JM_ROOT"

@@ -5,12 +5,13 @@
 # formatted as jmctl formats them), sorting, an unknown pid, and permission
 # denied on the daemon's socket.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
-need_daemon
+. "$(dirname "$0")/../lib.sh"
+need_segments
+need_jmctl
 cd "$JM_TMP"
-J=("$JMCTL" --socket "$SOCK")
+J=("$JMCTL" --socket "$JMD_SOCK")
 
-start_daemon
+jmd_start
 
 # The fragmenter, idle once set up (-r 0): its figures stay still between
 # two requests, so text and JSON can be compared.
@@ -38,7 +39,7 @@ wait_seen "$FRAG" "p['allocated'] > 0"
 wait_seen "$PY" "p['allocated'] > 8 << 20"
 wait_seen "$SQL" "p['allocated'] > 1 << 20"
 # Two samples more, so that the idle fragmenter's rates have settled at 0.
-sleep $(awk "BEGIN{print 3 * $INTERVAL_MS / 1000}")
+sleep $(awk "BEGIN{print 3 * $JMD_INTERVAL / 1000}")
 
 # ---- ps --json: the reply as it came, with the schema of docs/protocol.md.
 "${J[@]}" --json ps >ps.json || fail "ps --json"
@@ -228,10 +229,11 @@ else:
 EOF
 ok "alerts"
 
-# ---- permission denied on the real socket (its directory is 0700).
+# ---- permission denied on the real socket (its directory made 0700).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$SOCK" ps >out.txt 2>err.txt || rc=$?
+	chmod 0700 "$JM_TMP/run"
+	rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$JMD_SOCK" ps >out.txt 2>err.txt || rc=$?
 	[ $rc -eq 1 ] || fail "permission denied: exit $rc"
-	grep -q "^jmctl: cannot connect to $SOCK: permission denied" err.txt || { cat err.txt; fail "permission message"; }
+	grep -q "^jmctl: cannot connect to $JMD_SOCK: permission denied" err.txt || { cat err.txt; fail "permission message"; }
 	ok "permission denied on jmstatd's socket"
 fi

@@ -10,20 +10,21 @@
 # -g unchanged, the alternate screen left), also when the daemon goes away
 # under it.
 # timeout: 150
-. "$(dirname "$0")/lib.sh"
-need_daemon
+. "$(dirname "$0")/../lib.sh"
+need_segments
+need_jmctl
 cd "$JM_TMP"
-J=("$JMCTL" --socket "$SOCK")
+J=("$JMCTL" --socket "$JMD_SOCK")
 
 T0=$(date +%s)
-start_daemon
+jmd_start
 start_preloaded "$JM_HELPERS/demo_fragment" -s 64,192 -c 20000 -r 0
 FRAG=$LAST_PID
 start_preloaded "$JM_HELPERS/demo_fragment" -s 32,48 -c 20000 -r 2000
 BUSY=$LAST_PID
 wait_seen "$FRAG" "p['allocated'] > 0"
 wait_seen "$BUSY" "p['allocated'] > 0"
-sleep $(awk "BEGIN{print 3 * $INTERVAL_MS / 1000}")
+sleep $(awk "BEGIN{print 3 * $JMD_INTERVAL / 1000}")
 
 # ---- -b -n 3: three plain frames.
 "${J[@]}" top -b -n 3 -d 0.2 >frames.txt || fail "top -b -n 3"
@@ -138,58 +139,44 @@ wait_line short.txt "^Process $SHORT (demo_fragment)"
 kill -TERM "$SHORT"
 rc=0; wait "$TOPPID" || rc=$?
 [ $rc -eq 1 ] || fail "top -p of an exiting process: exit $rc"
-grep -q "^jmctl: process $SHORT is gone: it exited, or jmstatd at $SOCK no longer sees it$" short.err ||
+grep -q "^jmctl: process $SHORT is gone: it exited, or jmstatd at $JMD_SOCK no longer sees it$" short.err ||
 	{ cat short.err; fail "no message when the watched process exited"; }
 grep -q "^Process $SHORT (demo_fragment)" short.txt || fail "no frame before the process exited"
 ok "top -p: the watched process exits: a message, exit 1"
 
 # ---- the live view in tmux.
-command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
-export TMUX_TMPDIR=$JM_TMP
-T=(tmux -L jmctl-test)
 cat >run_top.sh <<EOF
 #!/bin/bash
 cd "$JM_TMP"
 stty -g >stty.before
-LANG=C.UTF-8 "$JMCTL" --socket "$SOCK" top -d 0.2 "\$@" 2>top.err
+LANG=C.UTF-8 "$JMCTL" --socket "$JMD_SOCK" top -d 0.2 "\$@" 2>top.err
 echo \$? >top.rc
 stty -g >stty.after
 exec sleep 600
 EOF
 chmod +x run_top.sh
-tmux_cleanup() { "${T[@]}" kill-server 2>/dev/null; cleanup; }
-trap tmux_cleanup EXIT
-
-# wait_pane PATTERN: waits until the pane shows a line matching PATTERN.
-wait_pane() {
-	for _ in $(seq 100); do
-		"${T[@]}" capture-pane -p -t top >pane.txt 2>/dev/null
-		grep -q -- "$1" pane.txt && return 0
-		sleep 0.1
-	done
-	cat pane.txt
-	fail "the pane never showed '$1'"
-}
 wait_rc() {
 	# stty.after is written after top.rc: wait for both.
 	for _ in $(seq 100); do [ -s top.rc ] && [ -s stty.after ] && return 0; sleep 0.1; done
 	"${T[@]}" capture-pane -p -t top
 	fail "jmctl top did not exit"
 }
-# Each run gets its own session (named top, the previous one renamed away):
-# killing the last session would race the server's exit with the next start.
-NRUN=0
 start_top() {
 	rm -f top.rc top.err stty.before stty.after
-	if [ $NRUN -gt 0 ]; then "${T[@]}" rename-session -t top "old$NRUN"; fi
-	NRUN=$((NRUN + 1))
-	"${T[@]}" -f /dev/null new-session -d -s top -x 120 -y 40 "$JM_TMP/run_top.sh $*"
+	tmux_start jmctl-test 120 40 "$JM_TMP/run_top.sh $*"
 	wait_pane '^jmctl top - '
 }
 alt() { "${T[@]}" display -p -t top '#{alternate_on}'; }
 check_sane() {
 	[ "$(alt)" = 0 ] || fail "the alternate screen is still on after jmctl exited"
 	cmp -s stty.before stty.after || { diff stty.before stty.after; fail "the terminal settings (stty -g) changed"; }
+}
+# quit_top WHAT: q, then jmctl exits 0 and leaves the terminal as it was.
+quit_top() {
+	"${T[@]}" send-keys -t top q
+	wait_rc
+	[ "$(cat top.rc)" = 0 ] || { cat top.err; fail "$1: exit $(cat top.rc)"; }
+	check_sane
 }
 
 start_top
@@ -253,10 +240,7 @@ sys.exit(w > 90)' || fail "lines wider than the resized terminal"
 grep -q '^allocated  .*[▁▂▃▄▅▆▇█]' pane.txt || { cat pane.txt; fail "no sparkline after the resize"; }
 ok "resize: the view follows the new size"
 
-"${T[@]}" send-keys -t top q
-wait_rc
-[ "$(cat top.rc)" = 0 ] || { cat top.err; fail "q: exit $(cat top.rc)"; }
-check_sane
+quit_top "q"
 ok "q quits with status 0, terminal restored"
 
 # / filters the process view by exe (or user); Enter opens the selected
@@ -284,10 +268,7 @@ wait_pane 'Sites behind the [0-9]*-byte bin'
 wait_pane 'process view (all processes)$'
 "${T[@]}" send-keys -t top Escape
 wait_pane '^[0-9]* processes, sorted by pid$'
-"${T[@]}" send-keys -t top q
-wait_rc
-[ "$(cat top.rc)" = 0 ] || { cat top.err; fail "q after opening a process: exit $(cat top.rc)"; }
-check_sane
+quit_top "q after opening a process"
 ok "/ filters by exe; Enter opens the selected process (bins, sites); Esc goes back"
 
 
@@ -301,9 +282,9 @@ ok "Ctrl-C quits, terminal restored"
 
 # The daemon goes away under the live view: a message, status 1, terminal sane.
 start_top
-kill -TERM "$DAEMON_PID"
+kill -TERM "$JMD_PID"
 wait_rc
 [ "$(cat top.rc)" = 1 ] || { cat top.err; fail "daemon gone: exit $(cat top.rc)"; }
-grep -q "^jmctl: $SOCK: jmstatd closed the connection (did it stop?" top.err || { cat top.err; fail "no message when the daemon went away"; }
+grep -q "^jmctl: $JMD_SOCK: jmstatd closed the connection (did it stop?" top.err || { cat top.err; fail "no message when the daemon went away"; }
 check_sane
 ok "daemon gone: message, exit 1, terminal restored"

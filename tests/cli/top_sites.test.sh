@@ -8,12 +8,13 @@
 # has two sites whose five innermost frames are the same (path_a, path_b).
 # Driven in tmux.
 # timeout: 90
-. "$(dirname "$0")/lib.sh"
-need_daemon
+. "$(dirname "$0")/../lib.sh"
+need_segments
+need_jmctl
 command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
 cd "$JM_TMP"
 
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:65536
 start_preloaded "$JM_HELPERS/demo_fragment" -s 192 -c 200000 -r 0
 FRAG=$LAST_PID
@@ -29,26 +30,14 @@ wait_seen "$HOLD" "p['allocated'] > 30 << 20"
 wait_seen "$FRAG" "p['small_wasted'] > 20 << 20"
 wait_seen "$DEEP" "p['small_wasted'] > 10 << 20"
 
-export TMUX_TMPDIR=$JM_TMP
-T=(tmux -L jmctl-sites)
-trap '"${T[@]}" kill-server 2>/dev/null; cleanup' EXIT
-"${T[@]}" -f /dev/null new-session -d -s top -x 120 -y 70 \
-	"LANG=C.UTF-8 $JMCTL --socket $SOCK top -d 0.3 -s wasted 2>$JM_TMP/top.err; sleep 600"
-wait_pane() {
-	for _ in $(seq 150); do
-		"${T[@]}" capture-pane -p -t top >pane.txt 2>/dev/null
-		grep -q -- "$1" pane.txt && return 0
-		sleep 0.1
-	done
-	cat pane.txt top.err
-	fail "the pane never showed '$1'"
-}
-wait_pane 'bins in use, sorted by wasted'
+tmux_start jmctl-sites 120 70 \
+	"LANG=C.UTF-8 $JMCTL --socket $JMD_SOCK top -d 0.3 -s wasted 2>$JM_TMP/top.err; sleep 600"
+wait_pane 'bins in use, sorted by wasted' 150
 # The first row (selected) is the 192-byte bin, which wastes the most.
 awk '/SIZE  *INUSE/{getline; print $1; exit}' pane.txt | grep -qx 192 || { cat pane.txt; fail "192 is not the first bin"; }
 "${T[@]}" send-keys -t top Enter
-wait_pane 'Sites behind the 192-byte bin'
-wait_pane '^ *[0-9.]* [KMG]*i*B wasted, '
+wait_pane 'Sites behind the 192-byte bin' 150
+wait_pane '^ *[0-9.]* [KMG]*i*B wasted, ' 150
 sleep 0.5
 "${T[@]}" capture-pane -p -t top >pane.txt
 cat pane.txt

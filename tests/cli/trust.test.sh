@@ -10,18 +10,17 @@
 #  - nobody's own jmstatd, started with no option but the stats dir: its
 #    socket is where nobody's jmctl looks first, and it answers.
 # Needs root (to be two other users) and setpriv.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-[ "$(id -u)" -eq 0 ] || { echo "needs root to run as two other users"; exit 77; }
-command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_users "run as two other users"
 PY3=/usr/bin/python3
-[ -x $PY3 ] || { echo "no /usr/bin/python3 for the other users"; exit 77; }
+[ -x $PY3 ] || skip "no /usr/bin/python3 for the other users"
 if ! id jmtest >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || { echo "cannot create user jmtest"; exit 77; }
+	useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || skip "cannot create user jmtest"
 fi
 JMTEST_UID=$(id -u jmtest)
 PRIV=/tmp/jmstatd-65534
-[ -e "$PRIV" ] && { echo "$PRIV exists already: not touching it"; exit 77; }
-[ -e /run/jmstatd/jmstatd.sock ] && { echo "a system jmstatd runs: the fallback cannot be told apart"; exit 77; }
+[ -e "$PRIV" ] && skip "$PRIV exists already: not touching it"
+[ -e /run/jmstatd/jmstatd.sock ] && skip "a system jmstatd runs: the fallback cannot be told apart"
 NOBODY=(env -u XDG_RUNTIME_DIR -u JMSTATD_SOCKET setpriv --reuid=65534 --regid=65534 --clear-groups)
 JMTEST=(setpriv --reuid="$JMTEST_UID" --regid="$(id -g jmtest)" --clear-groups)
 chmod 755 "$JM_TMP"
@@ -32,7 +31,7 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$PRIV" "$JM_TMP/fake"
 }
-trap 'cleanup; jmd_cleanup' EXIT
+at_exit cleanup
 
 # jmtest's fake daemon: answers like jmstatd, with a forged process.
 fake_daemon() {
@@ -58,7 +57,7 @@ while True:
 PY
 	FAKE_PID=$!
 	for i in $(seq 1 100); do [ -S "$1" ] && return 0; sleep 0.05; done
-	die "the fake daemon did not start"
+	fail "the fake daemon did not start"
 }
 
 # ---- 1. a private directory made by someone else
@@ -66,24 +65,24 @@ fake_daemon "$PRIV/jmstatd.sock"
 rc=0
 "${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 cat "$JM_TMP/err"
-! grep -q FORGED "$JM_TMP/out" || die "nobody's jmctl showed the fake daemon's process"
-[ $rc -eq 1 ] || die "nobody's jmctl: exit $rc"
+! grep -q FORGED "$JM_TMP/out" || fail "nobody's jmctl showed the fake daemon's process"
+[ $rc -eq 1 ] || fail "nobody's jmctl: exit $rc"
 grep -q "not using $PRIV/jmstatd.sock: $PRIV is owned by uid $JMTEST_UID, refusing" "$JM_TMP/err" ||
-	die "no word of the directory it refused"
-grep -q "cannot connect to /run/jmstatd/jmstatd.sock" "$JM_TMP/err" || die "no fallback to the system socket"
+	fail "no word of the directory it refused"
+grep -q "cannot connect to /run/jmstatd/jmstatd.sock" "$JM_TMP/err" || fail "no fallback to the system socket"
 echo "ok - a squatted private directory is refused"
 
 # ---- 2. a socket named on the command line, served by another user
 rc=0
 "${NOBODY[@]}" "$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 cat "$JM_TMP/err"
-! grep -q FORGED "$JM_TMP/out" || die "nobody's jmctl --socket showed the fake daemon's process"
+! grep -q FORGED "$JM_TMP/out" || fail "nobody's jmctl --socket showed the fake daemon's process"
 [ $rc -eq 1 ] && grep -q "the daemon there runs as uid $JMTEST_UID, neither root nor you: refusing" "$JM_TMP/err" ||
-	die "another user's daemon was not refused by its peer credentials (exit $rc)"
+	fail "another user's daemon was not refused by its peer credentials (exit $rc)"
 # Root's jmctl refuses it too.
 rc=0
 "$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
-! grep -q FORGED "$JM_TMP/out" && [ $rc -eq 1 ] || die "root's jmctl talked to jmtest's daemon"
+! grep -q FORGED "$JM_TMP/out" && [ $rc -eq 1 ] || fail "root's jmctl talked to jmtest's daemon"
 kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
 rm -rf "$PRIV"
 echo "ok - another user's daemon is refused by its peer credentials"
@@ -92,7 +91,7 @@ echo "ok - another user's daemon is refused by its peer credentials"
 "${NOBODY[@]}" "$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
 OWN_PID=$!
 for i in $(seq 1 200); do [ -S "$PRIV/jmstatd.sock" ] && break; sleep 0.05; done
-[ "$(stat -c '%a %u' "$PRIV")" = "700 65534" ] || die "nobody's daemon directory: $(stat -c '%a %u' "$PRIV")"
-"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || die "nobody's jmctl with its own daemon: $(cat "$JM_TMP/err")"
+[ "$(stat -c '%a %u' "$PRIV")" = "700 65534" ] || fail "nobody's daemon directory: $(stat -c '%a %u' "$PRIV")"
+"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || fail "nobody's jmctl with its own daemon: $(cat "$JM_TMP/err")"
 kill "$OWN_PID"; wait "$OWN_PID" 2>/dev/null; OWN_PID=
 echo "ok - a user's own daemon is found first"

@@ -6,7 +6,7 @@
 # a jmstatd of another stats-layout version. The last two need a peer that
 # is deliberately not jmstatd: a few lines of python3 stand in for it.
 # timeout: 60
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_jmctl
 cd "$JM_TMP"
 

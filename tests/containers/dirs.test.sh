@@ -5,15 +5,15 @@
 # volume) is listed under its host pid, and its file is removed once it is
 # killed. --no-containers reads no other mount namespace: a container with
 # its own tmpfs on the stats directory is not listed then, and is without.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || { echo "$why"; exit 77; }
+[ -z "$why" ] || skip "$why"
 EXTRA=$JM_TMP/shared
 mkdir -p "$EXTRA" && chmod 1777 "$EXTRA"
 export EXTRA
 
 jmd_start --stats-dir "$EXTRA" --no-containers
-jmd_py - <<'PY' || die "a second --stats-dir, --no-containers"
+jmd_py - <<'PY' || fail "a second --stats-dir, --no-containers"
 from jmd import *
 import atexit
 cs = []
@@ -37,7 +37,7 @@ PY
 jmd_stop
 
 jmd_start
-jmd_py - <<'PY' || die "containers found by default"
+jmd_py - <<'PY' || fail "containers found by default"
 from jmd import *
 import atexit
 c = Container(private=True)

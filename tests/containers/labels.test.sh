@@ -11,28 +11,28 @@
 # processes (by prefix); the pod's process fragments its heap and fires the
 # fragmentation alert with its container and pod, in jmctl alerts --json,
 # the alert's log line and /metrics, which promtool checks.
-. "${JM_ROOT:?}/tests/alerts/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || { echo "$why"; exit 77; }
+[ -z "$why" ] || skip "$why"
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$cg2" ] || { echo "no cgroup2 hierarchy mounted: cannot make a container's cgroup"; exit 77; }
+[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
 base=$cg2/jmtest-$$.slice
-mkdir "$base" 2>/dev/null || { echo "cannot make a cgroup under $cg2"; exit 77; }
+mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
 cleanup_cg() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
-trap 'cleanup_cg; jmd_cleanup' EXIT
+at_exit cleanup_cg
 ID1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 POD=$(python3 -c 'import uuid; print(uuid.uuid4())')
 CG1=$base/system.slice/docker-$ID1.scope
 CG2=$base/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${POD//-/_}.slice/cri-containerd-$ID2.scope
-mkdir -p "$CG1" "$CG2" || { echo "cannot make nested cgroups under $cg2"; exit 77; }
+mkdir -p "$CG1" "$CG2" || skip "cannot make nested cgroups under $cg2"
 export ID1 ID2 POD CG1 CG2 cg2
 
 printf '[rule frag]\nkind = fragmentation\nratio = 0.5\nclear = 0.2\nmin_wasted = 16MiB\nfor = 1s\n' \
 	>"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf" --metrics :0
 
-alerts_py - "$JMD_LOG" "$JM_TMP/page.txt" <<'PY' || die "labels"
+jmd_py - "$JMD_LOG" "$JM_TMP/page.txt" <<'PY' || fail "labels"
 import atexit, json, re, subprocess, sys
 from alib import *
 from jmd import *
@@ -103,6 +103,6 @@ check(value(m, "jmalloc_process_allocated_bytes", pid=str(host.pid), exe="daemon
 print("labels: docker %s, pod %s (container %s); alert %d firing with them" % (ID1[:12], POD, ID2[:12], a["id"]))
 PY
 need_promtool "the page of /metrics with container labels"
-promtool check metrics <"$JM_TMP/page.txt" || die "promtool check metrics"
+promtool check metrics <"$JM_TMP/page.txt" || fail "promtool check metrics"
 jmd_stop
 echo "ok"

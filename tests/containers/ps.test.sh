@@ -11,12 +11,12 @@
 # used to look pid 1 up in the host's /proc and remove the live files as a
 # reused pid's). Each exits normally or is killed: each leaves ps, and a
 # killed one's file in the shared directory is removed.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || { echo "$why"; exit 77; }
+[ -z "$why" ] || skip "$why"
 jmd_start
 
-jmd_py - <<'PY' || die "containers"
+jmd_py - <<'PY' || fail "containers"
 from jmd import *
 import atexit
 

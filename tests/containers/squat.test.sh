@@ -8,19 +8,19 @@
 # The daemon removes the squatter's files once their pid is dead or is
 # another user's process (it used to keep them for ever, and the process
 # ran without stats: "file exists").
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-[ "$(id -u)" -eq 0 ] || { echo "needs root (a second user, ns_last_pid)"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root (a second user, ns_last_pid)"
 id jmtest >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || true
-id jmtest >/dev/null 2>&1 || { echo "cannot make the user jmtest"; exit 77; }
-[ -w /proc/sys/kernel/ns_last_pid ] || { echo "cannot set ns_last_pid"; exit 77; }
+id jmtest >/dev/null 2>&1 || skip "cannot make the user jmtest"
+[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot set ns_last_pid"
 # Outside the host's pid namespace a name holds the writer's start time as
 # well (jmalloc.<pid>.<pidns>.<start>.stats): there is no name of a future
 # pid alone to squat.
 [ "$(stat -L -c %i /proc/self/ns/pid)" = 4026531836 ] ||
-	{ echo "not in the host's pid namespace: names there are not the pid alone"; exit 77; }
+	skip "not in the host's pid namespace: names there are not the pid alone"
 export JMTEST_UID=$(id -u jmtest) JMTEST_GID=$(id -g jmtest)
 
-jmd_py - <<'PY' || die "squatting"
+jmd_py - <<'PY' || fail "squatting"
 from jmd import *
 import glob, atexit
 

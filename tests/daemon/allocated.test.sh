@@ -5,8 +5,8 @@
 # default settings (sampling on: a sampled small object sits on a page of
 # its own, outside the bin's runs):
 # - tests/helpers/cache_holder's idle worker allocates 10,000 small blocks,
-#   then 40 large ones, then 4 huge ones, then frees them all; 1.5 s after
-#   each step `jmctl --json stats` shows allocated moved by exactly the sum
+#   then 40 large ones, then 4 huge ones, then frees them all; once two
+#   samples after each step agree, `jmctl --json stats` shows allocated moved by exactly the sum
 #   of their malloc_usable_size, the small bin's inuse by exactly 10,000
 #   (cursampled of them sampled), and after the frees both back to where
 #   they were; the arenas' allocated add up to the process's;
@@ -18,13 +18,13 @@
 #   are certain (cursampled > 0) and still counted in their bin.
 # (The bugs this catches: the large regions a thread caches counted as
 # allocated; sampled small objects missing from their bin's in-use count.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/cache_holder" ] || { echo "cache_holder helper not built"; exit 77; }
-[ -x "${JMCTL:-}" ] || { echo "jmctl not built"; exit 77; }
+[ -x "$JM_HELPERS/cache_holder" ] || skip "cache_holder helper not built"
+need_jmctl
 jmd_start
 
-jmd_py - "$JMCTL" <<'EOF' || die "allocated"
+jmd_py - "$JMCTL" <<'EOF' || fail "allocated"
 import json, os, subprocess, sys, time
 from jmd import *
 
@@ -40,11 +40,21 @@ def jstats(pid):
     return json.loads(out.stdout)
 
 def settled(pid):
-    """1.5 s after a step: the process is idle; a sample taken after."""
-    time.sleep(1.5)
+    """The figures once the process is idle after a step: two samples in a
+    row, both taken after it, agree on allocated and on every bin's in-use
+    count (no fixed pause: on a loaded machine none is long enough)."""
     t = time.time()
-    wait_until(lambda: jstats(pid)["time"] > t + 0.002, "a sample after the step")
-    return jstats(pid)
+    seen = []
+    def figures(r):
+        return r["allocated"], [(b["size"], b["inuse"]) for b in r["bins"]]
+    def idle():
+        r = jstats(pid)
+        if r["time"] <= t + 0.002 or (seen and r["time"] == seen[-1]["time"]):
+            return False
+        seen.append(r)
+        return len(seen) >= 2 and figures(seen[-2]) == figures(r)
+    wait_until(idle, "two samples in a row that agree after the step")
+    return seen[-1]
 
 def small_bin(r):
     return [b for b in r["bins"] if b["size"] >= SMALL][0]

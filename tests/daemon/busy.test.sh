@@ -8,12 +8,12 @@
 # with one line. (On a loaded machine the daemon used to drop such a
 # process at once, "its segment no longer reads", and resolve its alerts as
 # if it had exited.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/stress_segwriter" ] || { echo "stress_segwriter helper not built"; exit 77; }
+[ -x "$JM_HELPERS/stress_segwriter" ] || skip "stress_segwriter helper not built"
 
 jmd_start
-jmd_py - <<'EOF2' || die "a busy writer"
+jmd_py - <<'EOF2' || fail "a busy writer"
 from jmd import *
 import glob, subprocess
 

@@ -10,18 +10,18 @@
 #   journal, plain "jmstatd: " when JOURNAL_STREAM names stderr; in their
 #   natural order (listening and started before the alerts the first
 #   sample raises); the start line says "started", not "jmstatd jmstatd".
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 # ---- -h, units
-"$JMSTATD" -h >"$JM_TMP/out" || die "-h exited $?"
-grep -q -- "--check-config FILE" "$JM_TMP/out" || die "-h does not list --check-config"
+"$JMSTATD" -h >"$JM_TMP/out" || fail "-h exited $?"
+grep -q -- "--check-config FILE" "$JM_TMP/out" || fail "-h does not list --check-config"
 for bad in "--interval 1x" "--interval 10ms" "--interval 2h" "--interval 1.5ms" "--history 5h0" \
            "--history 25h" "-x"; do
 	rc=0; "$JMSTATD" $bad >/dev/null 2>"$JM_TMP/err" || rc=$?
-	[ $rc -eq 2 ] || die "jmstatd $bad exited $rc, not 2"
+	[ $rc -eq 2 ] || fail "jmstatd $bad exited $rc, not 2"
 done
-grep -q "unknown option '-x'" "$JM_TMP/err" || die "-x: $(cat "$JM_TMP/err")"
+grep -q "unknown option '-x'" "$JM_TMP/err" || fail "-x: $(cat "$JM_TMP/err")"
 
 # ---- --check-config
 cat >"$JM_TMP/bad.conf" <<'EOF'
@@ -48,24 +48,24 @@ treshold = 3
 EOF
 rc=0; "$JMSTATD" --check-config "$JM_TMP/bad.conf" >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 cat "$JM_TMP/err"
-[ $rc -eq 1 ] || die "--check-config of a bad file exited $rc"
-[ "$(cat "$JM_TMP/out")" = "$JM_TMP/bad.conf: 4 errors" ] || die "stdout: $(cat "$JM_TMP/out")"
+[ $rc -eq 1 ] || fail "--check-config of a bad file exited $rc"
+[ "$(cat "$JM_TMP/out")" = "$JM_TMP/bad.conf: 4 errors" ] || fail "stdout: $(cat "$JM_TMP/out")"
 errs=$(grep -c "^jmstatd: $JM_TMP/bad.conf:[0-9]*: " "$JM_TMP/err")
-[ "$errs" -eq 4 ] || die "$errs error lines, not 4 (and no timestamps)"
+[ "$errs" -eq 4 ] || fail "$errs error lines, not 4 (and no timestamps)"
 for want in "4: rule 'a': ratio: 'lots'" "10: rule 'b': kind growth needs 'window'" \
             "14: a section name" "20: rule 'c': unknown setting 'treshold'"; do
-	grep -q "bad.conf:$want" "$JM_TMP/err" || die "no error '$want'"
+	grep -q "bad.conf:$want" "$JM_TMP/err" || fail "no error '$want'"
 done
 printf '[rule ok]\nkind = growth\ngrowth = 1GiB\nwindow = 5m\n' >"$JM_TMP/good.conf"
 rc=0; "$JMSTATD" --check-config "$JM_TMP/good.conf" >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 [ $rc -eq 0 ] && [ "$(cat "$JM_TMP/out")" = "$JM_TMP/good.conf: good" ] ||
-	die "--check-config of a good file: exit $rc, $(cat "$JM_TMP/out" "$JM_TMP/err")"
+	fail "--check-config of a good file: exit $rc, $(cat "$JM_TMP/out" "$JM_TMP/err")"
 # The other options count: a 5 minute window needs 5 minutes of history.
 rc=0; "$JMSTATD" --history 1m --check-config "$JM_TMP/good.conf" >/dev/null 2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "window must be" "$JM_TMP/err" || die "--history 1m --check-config: exit $rc"
+[ $rc -eq 1 ] && grep -q "window must be" "$JM_TMP/err" || fail "--history 1m --check-config: exit $rc"
 rc=0; "$JMSTATD" --check-config "$JM_TMP/none.conf" >/dev/null 2>&1 || rc=$?
-[ $rc -eq 1 ] || die "--check-config of a missing file exited $rc"
-[ ! -e "$JMD_SOCK" ] || die "--check-config started a daemon"
+[ $rc -eq 1 ] || fail "--check-config of a missing file exited $rc"
+[ ! -e "$JMD_SOCK" ] || fail "--check-config started a daemon"
 
 # ---- the log of a daemon run by hand: a process already fragmented when
 # it starts, so the first sample raises an alert at once.
@@ -82,7 +82,7 @@ for _ in $(seq 100); do grep -q "alert 1 sparse" "$JM_TMP/hand.log" && break; sl
 jmd_stop
 kill "$SLEEPER"; wait "$SLEEPER" 2>/dev/null
 cat "$JM_TMP/hand.log"
-python3 - "$JM_TMP/hand.log" <<'EOF' || die "the log run by hand"
+python3 - "$JM_TMP/hand.log" <<'EOF' || fail "the log run by hand"
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
 stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4} jmstatd: ")
@@ -103,7 +103,7 @@ EOF
 # ---- under journald (JOURNAL_STREAM names stderr): no timestamps
 jmd_start --interval 1s
 jmd_stop
-grep -q "interval 1s" "$JMD_LOG" || die "--interval 1s"
+grep -q "interval 1s" "$JMD_LOG" || fail "--interval 1s"
 bad=$(grep -vc "^jmstatd: " "$JMD_LOG" || true)
-[ "$bad" -eq 0 ] || die "$bad stamped lines under JOURNAL_STREAM"
+[ "$bad" -eq 0 ] || fail "$bad stamped lines under JOURNAL_STREAM"
 echo "ok"

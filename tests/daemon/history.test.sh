@@ -19,22 +19,15 @@
 # to 0, so the newest sample overwrote the oldest and unwritten slots were
 # read as samples: "mapped 0" 114 s ago for an 8 s old process, and growth
 # alerts that resolved while the process still grew.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 JMD_INTERVAL=50
 export JMD_INTERVAL
-cat >"$JM_TMP/jmstatd.conf" <<'CONF'
-[rule grow]
-kind = growth
-metric = allocated
-growth = 1MiB
-window = 2s
-exe = daemon_holder
-CONF
+rule grow growth "metric = allocated" "growth = 1MiB" "window = 2s" "exe = daemon_holder" >"$JM_TMP/jmstatd.conf"
 jmd_start --history 3000 --config "$JM_TMP/jmstatd.conf"
 
-jmd_py - <<'EOF' || die "history"
+jmd_py - <<'EOF' || fail "history"
 import time
 from jmd import *
 

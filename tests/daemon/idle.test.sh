@@ -5,11 +5,11 @@
 # jm_seg_read_fd_since): a process whose allocations are all served from
 # its thread cache moves no row, only its cache words. Its figures must
 # still be exact: each request counted once, the regions in use right.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 jmd_start
-jmd_py - <<'EOF2' || die "an idle process's figures"
+jmd_py - <<'EOF2' || fail "an idle process's figures"
 from jmd import *
 
 def bin64(r):

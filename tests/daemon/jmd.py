@@ -186,6 +186,27 @@ class Holder:
         return os.path.join(STATS_DIR, self.seg_name)
 
 
+def holders(n, cmd, timeout=30.0):
+    """n Holders, each told cmd ("alloc 64 1000"), once jmstatd lists all."""
+    hs = []
+    for i in range(n):
+        h = Holder()
+        h.cmd(cmd)
+        hs.append(h)
+    wait_until(lambda: all(h.pid in ps_pids() for h in hs), "the holders in ps", timeout)
+    return hs
+
+
+def daemon_status(key, pid=None):
+    """A field of the daemon's /proc/PID/status (VmRSS, VmHWM: KiB), 0 when
+    absent; pid defaults to $JMD_DAEMON_PID."""
+    pid = pid or int(os.environ["JMD_DAEMON_PID"])
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith(key + ":"):
+            return int(l.split()[1])
+    return 0
+
+
 def host_child(pid, timeout=10.0):
     """The one child of pid (unshare --fork's child: a container's pid 1)."""
     def child():

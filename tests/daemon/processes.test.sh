@@ -5,13 +5,13 @@
 # killed process disappears and its segment file is removed, a segment
 # whose pid now belongs to an unrelated process is not taken for it, and a
 # process that exits normally leaves the live view but keeps its history.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 # A one-hour interval: after the first tick, only the directory watch can
 # make a new process appear.
 JMD_INTERVAL=3600000 jmd_start --verbose
-JMD_INTERVAL=3600000 jmd_py - <<'EOF' || die "discovery through the directory watch"
+JMD_INTERVAL=3600000 jmd_py - <<'EOF' || fail "discovery through the directory watch"
 from jmd import *
 h = Holder()
 p = wait_until(lambda: ps_pids().get(h.pid), "pid %d in ps without a tick" % h.pid, timeout=20)
@@ -22,7 +22,7 @@ EOF
 jmd_stop
 
 jmd_start
-jmd_py - <<'EOF' || die "counters, death, pid reuse"
+jmd_py - <<'EOF' || fail "counters, death, pid reuse"
 from jmd import *
 import shutil, struct
 
@@ -146,8 +146,8 @@ check(not os.path.exists(h2.segment()), "normal exit removes the segment")
 print("ok")
 EOF
 grep -Eq "removed $JMD_STATS/$JM_SEG_RE: its process is gone" "$JMD_LOG" ||
-	die "no log line for the dead process's segment"
+	fail "no log line for the dead process's segment"
 grep -Eq "removed $JMD_STATS/$JM_SEG_RE: its pid now belongs to another process" "$JMD_LOG" ||
-	die "no log line for the reused pid's segment"
+	fail "no log line for the reused pid's segment"
 jmd_stop
 echo "ok"

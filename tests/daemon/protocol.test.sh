@@ -5,41 +5,41 @@
 # oversized requests get a JSON error and the daemon goes on; the client
 # limit, the per-client output cap; a stale socket is replaced, a live one
 # is not; SIGHUP reloads the config; SIGTERM exits 0 and removes the socket.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # ---- command line
-"$JMSTATD" --help | grep -q -- "--stats-dir DIR" || die "--help"
-"$JMSTATD" --version | grep -q "^jmstatd [0-9]" || die "--version"
+"$JMSTATD" --help | grep -q -- "--stats-dir DIR" || fail "--help"
+"$JMSTATD" --version | grep -q "^jmstatd [0-9]" || fail "--version"
 for bad in "--bogus" "--interval" "--interval 10" "--interval abc" "--interval -5" \
            "--metrics nohost" "extra-arg" "--socket="; do
 	rc=0; "$JMSTATD" $bad >/dev/null 2>"$JM_TMP/err" || rc=$?
-	[ $rc -eq 2 ] || die "jmstatd $bad exited $rc, not 2"
-	grep -q "^jmstatd: " "$JM_TMP/err" || die "jmstatd $bad: no message"
+	[ $rc -eq 2 ] || fail "jmstatd $bad exited $rc, not 2"
+	grep -q "^jmstatd: " "$JM_TMP/err" || fail "jmstatd $bad: no message"
 done
 rc=0; "$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JM_TMP/nonexistent" 2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "stats directory" "$JM_TMP/err" || die "missing stats dir: exit $rc"
+[ $rc -eq 1 ] && grep -q "stats directory" "$JM_TMP/err" || fail "missing stats dir: exit $rc"
 long=$JM_TMP/$(printf 'a%.0s' $(seq 1 120)).sock
 rc=0; "$JMSTATD" --socket "$long" --stats-dir "$JMD_STATS" 2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "socket path too long" "$JM_TMP/err" || die "long socket path: exit $rc"
+[ $rc -eq 1 ] && grep -q "socket path too long" "$JM_TMP/err" || fail "long socket path: exit $rc"
 printf 'frag_ratio 0.5\n' >"$JM_TMP/bad.conf"
 rc=0; "$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JMD_STATS" --config "$JM_TMP/bad.conf" \
 	2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "bad.conf:1:" "$JM_TMP/err" || die "bad config: exit $rc"
-[ ! -e "$JM_TMP/x.sock" ] || die "a failed start left a socket"
+[ $rc -eq 1 ] && grep -q "bad.conf:1:" "$JM_TMP/err" || fail "bad config: exit $rc"
+[ ! -e "$JM_TMP/x.sock" ] || fail "a failed start left a socket"
 
 # ---- a stale socket file is replaced
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$JMD_SOCK"
-[ -S "$JMD_SOCK" ] || die "could not make a stale socket"
+[ -S "$JMD_SOCK" ] || fail "could not make a stale socket"
 printf '# only comments\n\n   # and blanks\n' >"$JM_TMP/ok.conf"
 jmd_start --config "$JM_TMP/ok.conf"
-[ "$(stat -c %a "$JMD_SOCK")" = 666 ] || die "socket mode is $(stat -c %a "$JMD_SOCK"), not 666"
+[ "$(stat -c %a "$JMD_SOCK")" = 666 ] || fail "socket mode is $(stat -c %a "$JMD_SOCK"), not 666"
 
 # ---- a second daemon on the same live socket refuses to start
 rc=0; "$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" 2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "another jmstatd is listening" "$JM_TMP/err" || die "second daemon: exit $rc"
-[ -S "$JMD_SOCK" ] || die "the second daemon removed the first one's socket"
+[ $rc -eq 1 ] && grep -q "another jmstatd is listening" "$JM_TMP/err" || fail "second daemon: exit $rc"
+[ -S "$JMD_SOCK" ] || fail "the second daemon removed the first one's socket"
 
-jmd_py - <<'EOF' || die "protocol"
+jmd_py - <<'EOF' || fail "protocol"
 from jmd import *
 
 c = Client()
@@ -169,18 +169,18 @@ print("sent %d bytes to the slow client before it stalled" % sent)
 slow.close()
 c.close()
 EOF
-grep -q "disconnected: request longer than 65536 bytes" "$JMD_LOG" || die "no log line for the oversized request"
+grep -q "disconnected: request longer than 65536 bytes" "$JMD_LOG" || fail "no log line for the oversized request"
 
 # ---- SIGHUP re-reads the config; a bad one is refused and the old one kept
 kill -HUP "$JMD_PID"
 for i in $(seq 1 100); do grep -q "SIGHUP: reloaded" "$JMD_LOG" && break; sleep 0.05; done
-grep -q "SIGHUP: reloaded $JM_TMP/ok.conf" "$JMD_LOG" || die "SIGHUP did not reload"
+grep -q "SIGHUP: reloaded $JM_TMP/ok.conf" "$JMD_LOG" || fail "SIGHUP did not reload"
 cp "$JM_TMP/bad.conf" "$JM_TMP/ok.conf"
 kill -HUP "$JMD_PID"
 for i in $(seq 1 100); do grep -q "refused; the previous config" "$JMD_LOG" && break; sleep 0.05; done
-grep -q "refused; the previous config stays in force" "$JMD_LOG" || die "a bad reload was not refused"
-kill -0 "$JMD_PID" || die "jmstatd died on a bad reload"
-jmd_py -c 'from jmd import *; check(request({"cmd":"version"})["ok"], "after reload")' || die "after reload"
+grep -q "refused; the previous config stays in force" "$JMD_LOG" || fail "a bad reload was not refused"
+kill -0 "$JMD_PID" || fail "jmstatd died on a bad reload"
+jmd_py -c 'from jmd import *; check(request({"cmd":"version"})["ok"], "after reload")' || fail "after reload"
 
 jmd_stop
 echo "ok"

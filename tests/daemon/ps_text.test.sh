@@ -8,11 +8,11 @@
 # replies, escape what a writer may put in its exe name, give only the
 # process fields asked for, and follow processes that come and go between ticks (the interval here is an
 # hour: after the first tick only the directory watch changes the view).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 JMD_INTERVAL=3600000 jmd_start
-JMD_INTERVAL=3600000 jmd_py - <<'EOF2' || die "ps as text"
+JMD_INTERVAL=3600000 jmd_py - <<'EOF2' || fail "ps as text"
 from jmd import *
 import struct
 

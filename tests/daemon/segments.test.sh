@@ -6,7 +6,7 @@
 # line however many intervals pass, are not shown, are not removed, and the
 # daemon goes on answering. A live process whose segment turns to garbage
 # is dropped with one line.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 segments=yes
 ( need_segments ) >/dev/null 2>&1 || segments=no
 export segments
@@ -17,7 +17,7 @@ live=
 for i in $(seq 1 16); do sleep 600 & live="$live $!"; done
 export live
 
-jmd_py - <<'EOF' || die "bad segments"
+jmd_py - <<'EOF' || fail "bad segments"
 from jmd import *
 import struct
 

@@ -5,40 +5,38 @@
 # systemd-socket-activate, jmstatd serves on the inherited socket (binding
 # nothing itself) and sends READY=1 to $NOTIFY_SOCKET once it serves, then
 # STOPPING=1 and exit 0 on SIGTERM.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 # ---- the unit files
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$JM_TMP/units"
 	# The program of this build, with the config file the unit names.
 	grep -q "^ExecStart=/usr/local/bin/jmstatd --config /etc/jmstatd.conf\$" \
-		"$JM_ROOT/systemd/jmstatd.service" || die "the unit's ExecStart"
+		"$JM_ROOT/systemd/jmstatd.service" || fail "the unit's ExecStart"
 	sed "s#^ExecStart=/usr/local/bin/jmstatd#ExecStart=$JMSTATD#" \
 		"$JM_ROOT/systemd/jmstatd.service" >"$JM_TMP/units/jmstatd.service"
 	cp "$JM_ROOT/systemd/jmstatd.socket" "$JM_TMP/units/"
 	grep -q "^ExecStart=$JMSTATD --config /etc/jmstatd.conf\$" "$JM_TMP/units/jmstatd.service" ||
-		die "ExecStart not found"
+		fail "ExecStart not found"
 	rc=0
 	systemd-analyze verify "$JM_TMP/units/jmstatd.socket" "$JM_TMP/units/jmstatd.service" \
 		>"$JM_TMP/verify.out" 2>&1 || rc=$?
 	if [ $rc -ne 0 ] || [ -s "$JM_TMP/verify.out" ]; then
 		cat "$JM_TMP/verify.out"
-		die "systemd-analyze verify: exit $rc"
+		fail "systemd-analyze verify: exit $rc"
 	fi
-	grep -q "^Type=notify" "$JM_TMP/units/jmstatd.service" || die "the service is not Type=notify"
+	grep -q "^Type=notify" "$JM_TMP/units/jmstatd.service" || fail "the service is not Type=notify"
 	grep -q "^ListenStream=/run/jmstatd/jmstatd.sock" "$JM_TMP/units/jmstatd.socket" ||
-		die "the socket unit does not listen on /run/jmstatd/jmstatd.sock"
+		fail "the socket unit does not listen on /run/jmstatd/jmstatd.sock"
 	if grep -q "^PrivateDevices=yes" "$JM_TMP/units/jmstatd.service"; then
-		die "PrivateDevices=yes would hide the host's /dev/shm"
+		fail "PrivateDevices=yes would hide the host's /dev/shm"
 	fi
 else
 	echo "systemd-analyze not installed: unit files not verified"
 fi
 
-command -v systemd-socket-activate >/dev/null || {
-	echo "systemd-socket-activate not installed (package systemd)"
-	exit 77
-}
+command -v systemd-socket-activate >/dev/null ||
+	skip "systemd-socket-activate not installed (package systemd)"
 
 # ---- socket activation and sd_notify
 ACT_SOCK=$JM_TMP/activated.sock
@@ -59,7 +57,7 @@ with open(os.environ["JM_TMP"] + "/notify.log", "w") as log:
 EOF
 listener=$!
 for i in $(seq 1 100); do [ -S "$NOTIFY" ] && break; sleep 0.05; done
-[ -S "$NOTIFY" ] || die "the notify listener did not start"
+[ -S "$NOTIFY" ] || fail "the notify listener did not start"
 
 # --socket names a path the daemon must not bind: the inherited socket wins.
 systemd-socket-activate -l "$ACT_SOCK" -E NOTIFY_SOCKET="$NOTIFY" \
@@ -67,27 +65,27 @@ systemd-socket-activate -l "$ACT_SOCK" -E NOTIFY_SOCKET="$NOTIFY" \
 	>>"$JMD_LOG" 2>&1 &
 JMD_PID=$!
 for i in $(seq 1 100); do [ -S "$ACT_SOCK" ] && break; sleep 0.05; done
-[ -S "$ACT_SOCK" ] || die "systemd-socket-activate did not listen"
+[ -S "$ACT_SOCK" ] || fail "systemd-socket-activate did not listen"
 
-JMD_PID=$JMD_PID jmd_py - <<'EOF' || die "requests on the activated socket"
+JMD_PID=$JMD_PID jmd_py - <<'EOF' || fail "requests on the activated socket"
 from jmd import *
 r = request({"cmd": "version"}, os.environ["ACT_SOCK"])
 check(r["ok"] and r["version"] == "0.1.0", "version: %r" % r)
 check(r["pid"] == int(os.environ["JMD_PID"]), "the daemon is the activated process")
 wait_until(lambda: "READY=1" in open(os.environ["JM_TMP"] + "/notify.log").read(), "READY=1")
 EOF
-grep -q "listening on the socket passed by systemd" "$JMD_LOG" || die "jmstatd did not say it was activated"
-[ ! -e "$JM_TMP/not-this.sock" ] || die "jmstatd bound --socket although it was given one"
-grep -q "MAINPID=$JMD_PID" "$JM_TMP/notify.log" || die "no MAINPID in the notification"
+grep -q "listening on the socket passed by systemd" "$JMD_LOG" || fail "jmstatd did not say it was activated"
+[ ! -e "$JM_TMP/not-this.sock" ] || fail "jmstatd bound --socket although it was given one"
+grep -q "MAINPID=$JMD_PID" "$JM_TMP/notify.log" || fail "no MAINPID in the notification"
 
 kill -TERM "$JMD_PID"
 rc=0; wait "$JMD_PID" || rc=$?
 JMD_PID=
-[ $rc -eq 0 ] || die "jmstatd exited $rc after SIGTERM"
+[ $rc -eq 0 ] || fail "jmstatd exited $rc after SIGTERM"
 rc=0; wait "$listener" || rc=$?
-[ $rc -eq 0 ] || die "the notify listener failed (no STOPPING=1?)"
-grep -q "STOPPING=1" "$JM_TMP/notify.log" || die "no STOPPING=1"
-head -n 1 "$JM_TMP/notify.log" | grep -q "READY=1" || die "the first notification is not READY=1"
+[ $rc -eq 0 ] || fail "the notify listener failed (no STOPPING=1?)"
+grep -q "STOPPING=1" "$JM_TMP/notify.log" || fail "no STOPPING=1"
+head -n 1 "$JM_TMP/notify.log" | grep -q "READY=1" || fail "the first notification is not READY=1"
 
 # The abstract-namespace form of NOTIFY_SOCKET ("@name") works too.
 python3 - "$JM_TMP" <<'EOF' &
@@ -103,6 +101,6 @@ listener=$!
 for i in $(seq 1 200); do [ -e "$JM_TMP/abstract.bound" ] && break; sleep 0.05; done
 NOTIFY_SOCKET="@jmstatd-test-${JM_TMP//\//_}" jmd_start
 rc=0; wait "$listener" || rc=$?
-[ $rc -eq 0 ] || die "no READY=1 on an abstract NOTIFY_SOCKET"
+[ $rc -eq 0 ] || fail "no READY=1 on an abstract NOTIFY_SOCKET"
 jmd_stop
 echo "ok"

@@ -6,26 +6,23 @@
 # but the stats dir, picks its private default socket and reads only that
 # user's segments, silently passing over the others'.
 # Needs root (to create and become a second user) and real segments.
-. "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || { echo "needs root to run processes as a second user"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_users "run processes as a second user"
 need_segments
-command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
-if ! id jmtest >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || { echo "cannot create user jmtest"; exit 77; }
-fi
+# (Two runs at once may both find no jmtest: the one whose useradd fails
+# takes the other's.)
+id jmtest >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null
+id jmtest >/dev/null 2>&1 || skip "cannot create user jmtest"
 JMTEST_UID=$(id -u jmtest)
 JMTEST_GID=$(id -g jmtest)
 export JMTEST_UID JMTEST_GID
 
 # The second user runs copies it can reach, whatever the checkout's modes.
-mkdir -p "$JM_TMP/pub"
-cp "$JMALLOC_LIB" "$JM_TMP/pub/libjmalloc.so"
-cp "$JM_HELPERS/daemon_holder" "$JM_TMP/pub/daemon_holder"
-chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/"*
+jm_public "$JM_HELPERS/daemon_holder"
 export JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub
 
 jmd_start
-jmd_py - <<'EOF' || die "visibility"
+jmd_py - <<'EOF' || fail "visibility"
 from jmd import *
 
 def drop(uid, gid):
@@ -112,31 +109,37 @@ theirs.exit()
 EOF
 jmd_stop
 
-# ---- jmstatd by hand as jmtest: the private default socket
-rm -rf "/tmp/jmstatd-$JMTEST_UID"
-env -i PATH=/usr/bin:/bin setpriv --reuid="$JMTEST_UID" --regid="$JMTEST_GID" --clear-groups \
+# ---- jmstatd by hand as a user of its own: the private default socket,
+# /tmp/jmstatd-UID. The uid is one no other run of this test uses at the
+# same time (claimed by the directory /tmp/jmtest-uid-UID), so that two
+# runs at once never share that path; it needs no passwd entry.
+U=$((3000000 + $$ % 1000000))
+until mkdir "/tmp/jmtest-uid-$U" 2>/dev/null; do U=$((U + 1)); done
+at_exit 'rm -rf "/tmp/jmstatd-$U" "/tmp/jmtest-uid-$U"'
+rm -rf "/tmp/jmstatd-$U"
+JMTEST_UID=$U JMTEST_GID=$U
+env -i PATH=/usr/bin:/bin setpriv --reuid="$U" --regid="$U" --clear-groups \
 	"$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
 JMD_PID=$!
-JMD_SOCK=/tmp/jmstatd-$JMTEST_UID/jmstatd.sock
+JMD_SOCK=/tmp/jmstatd-$U/jmstatd.sock
 jmd_wait_socket
-[ "$(stat -c '%a %u' "/tmp/jmstatd-$JMTEST_UID")" = "700 $JMTEST_UID" ] ||
-	die "the private socket directory is $(stat -c '%a %u' "/tmp/jmstatd-$JMTEST_UID")"
-JMD_SOCK=$JMD_SOCK jmd_py - <<'EOF' || die "a user's own jmstatd"
+[ "$(stat -c '%a %u' "/tmp/jmstatd-$U")" = "700 $U" ] ||
+	fail "the private socket directory is $(stat -c '%a %u' "/tmp/jmstatd-$U")"
+JMD_SOCK=$JMD_SOCK jmd_py - <<'EOF' || fail "a user's own jmstatd"
 from jmd import *
 uid, gid = int(os.environ["JMTEST_UID"]), int(os.environ["JMTEST_GID"])
 def drop():
     os.setgroups([]); os.setgid(gid); os.setuid(uid)
 mine = Holder()
 theirs = Holder(preexec_fn=drop)
-wait_until(lambda: theirs.pid in ps_pids(), "jmtest's process in its daemon")
+wait_until(lambda: theirs.pid in ps_pids(), "the user's process in its daemon")
 time.sleep(0.5)     # a few ticks, in which root's segment must stay unseen
-check(mine.pid not in ps_pids(), "root's process in jmtest's daemon")
+check(mine.pid not in ps_pids(), "root's process in the user's daemon")
 mine.exit()
 theirs.exit()
 EOF
 jmd_stop
-rm -rf "/tmp/jmstatd-$JMTEST_UID"
 if grep -q "skipping" "$JMD_LOG"; then
-	die "a user's daemon complained about segments it cannot read"
+	fail "a user's daemon complained about segments it cannot read"
 fi
 echo "ok"

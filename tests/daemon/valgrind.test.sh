@@ -6,8 +6,9 @@
 # segments), a bad file sits in the directory, SIGHUP, then SIGTERM. No
 # invalid access, and "definitely lost: 0 bytes" with nothing indirectly or
 # possibly lost either.
-. "$(dirname "$0")/lib.sh"
-command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+command -v valgrind >/dev/null || skip "valgrind not installed"
+[ -z "${JM_SANITIZED:-}" ] || skip "valgrind cannot run a program built with a sanitizer (JM_SANITIZED)"
 segments=yes
 ( need_segments ) >/dev/null 2>&1 || segments=no
 export segments
@@ -20,16 +21,10 @@ valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect,p
 JMD_PID=$!
 jmd_wait_socket
 
-jmd_py - <<'EOF' || die "clients under valgrind"
+jmd_py - <<'EOF' || fail "clients under valgrind"
 from jmd import *
 open(os.path.join(STATS_DIR, "jmalloc.4000001.stats"), "wb").write(os.urandom(2048))
-holders = []
-if os.environ["segments"] == "yes":
-    for i in range(3):
-        h = Holder()
-        h.cmd("alloc 100 500")
-        holders.append(h)
-    wait_until(lambda: all(h.pid in ps_pids() for h in holders), "holders in ps", timeout=60)
+holders = holders(3, "alloc 100 500", timeout=60) if os.environ["segments"] == "yes" else []
 for round in range(3):
     c = Client(timeout=60)
     for req in ({"cmd": "version"}, {"cmd": "ps"}, {"cmd": "bins"}, {"cmd": "history"},
@@ -61,7 +56,7 @@ check(request({"cmd": "version"})["ok"], "still answering")
 EOF
 kill -HUP "$JMD_PID"
 sleep 0.5
-jmd_py -c 'from jmd import *; check(request({"cmd":"version"})["ok"], "after SIGHUP")' || die "after SIGHUP"
+jmd_py -c 'from jmd import *; check(request({"cmd":"version"})["ok"], "after SIGHUP")' || fail "after SIGHUP"
 # Leave a client connected across the shutdown.
 python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(60)' \
 	"$JMD_SOCK" &
@@ -70,7 +65,7 @@ kill -TERM "$JMD_PID"
 rc=0; wait "$JMD_PID" || rc=$?
 JMD_PID=
 cat "$VG_LOG" | grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|All heap blocks"
-[ $rc -eq 0 ] || { cat "$VG_LOG"; die "jmstatd under valgrind exited $rc"; }
-grep -q "ERROR SUMMARY: 0 errors" "$VG_LOG" || { cat "$VG_LOG"; die "valgrind found errors"; }
-if grep -q "definitely lost: [1-9]" "$VG_LOG"; then cat "$VG_LOG"; die "leak"; fi
+[ $rc -eq 0 ] || { cat "$VG_LOG"; fail "jmstatd under valgrind exited $rc"; }
+grep -q "ERROR SUMMARY: 0 errors" "$VG_LOG" || { cat "$VG_LOG"; fail "valgrind found errors"; }
+if grep -q "definitely lost: [1-9]" "$VG_LOG"; then cat "$VG_LOG"; fail "leak"; fi
 echo "ok (segments: $segments)"

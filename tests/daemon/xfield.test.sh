@@ -16,14 +16,14 @@
 # the exited processes' carry included) and jmalloc_host_ /
 # jmalloc_process_xtest_mapped_bytes (equal to the mapped series). An
 # output written by hand rather than generated from the lists fails here.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 JMSTATD=$JM_BUILD/tests/jmstatd-xfield
-[ -x "$JMSTATD" ] || { echo "build/tests/jmstatd-xfield not built (make tests)"; exit 77; }
+[ -x "$JMSTATD" ] || skip "build/tests/jmstatd-xfield not built (make tests)"
 
 jmd_start --metrics :0
 JMD_LOG=$JMD_LOG JMCTL=${JMCTL:?} PYTHONPATH=$JM_ROOT/tests/alerts:$JM_ROOT/tests/daemon \
-python3 - <<'EOF' || die "the test rows of fields.h's X-lists in the outputs"
+python3 - <<'EOF' || fail "the test rows of fields.h's X-lists in the outputs"
 import json, os, subprocess
 import jmd
 from alib import *

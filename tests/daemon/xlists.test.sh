@@ -9,11 +9,11 @@
 # replies (a row of jmstatd/fields.h's JMD_BIN_FIELDS) fails here by name;
 # tests/daemon/xfield.test.sh checks that a row there reaches every output. (/metrics is checked the same way by
 # tests/alerts/metrics.test.sh.)
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
 
 jmd_start
-jmd_py - <<'EOF2' || die "the X-lists' counters in the replies"
+jmd_py - <<'EOF2' || fail "the X-lists' counters in the replies"
 from jmd import *
 import re
 

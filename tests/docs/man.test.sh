@@ -8,36 +8,36 @@
 # settings), and the shipped example config is accepted by jmstatd.
 set -u
 : "${JM_ROOT:?}" "${JM_TMP:?}" "${JMSTATD:?}" "${JMCTL:?}"
-. "$JM_ROOT/tests/daemon/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 cd "$JM_ROOT"
 
-command -v mandoc >/dev/null || die "mandoc is missing (Debian package mandoc, installed by .ci/run)"
-command -v groff >/dev/null || die "groff is missing (Debian package groff-base)"
+command -v mandoc >/dev/null || fail "mandoc is missing (Debian package mandoc, installed by .ci/run)"
+command -v groff >/dev/null || fail "groff is missing (Debian package groff-base)"
 
 pages=$(find liballoc jmctl jmstatd -maxdepth 1 -name '*.[1-8]' | sort)
-[ "$(echo "$pages" | wc -l)" -ge 4 ] || die "expected at least 4 man pages, found: $pages"
+[ "$(echo "$pages" | wc -l)" -ge 4 ] || fail "expected at least 4 man pages, found: $pages"
 
 # ---- each renders without a warning
 for p in $pages; do
 	out=$(mandoc -T lint -W warning "$p" 2>&1) || true
-	[ -z "$out" ] || die "mandoc -T lint $p: $out"
+	[ -z "$out" ] || fail "mandoc -T lint $p: $out"
 	out=$(groff -wall -z -man "$p" 2>&1) || true
-	[ -z "$out" ] || die "groff -wall -man $p: $out"
+	[ -z "$out" ] || fail "groff -wall -man $p: $out"
 	out=$(MANWIDTH=80 man -l "$p" 2>&1 >/dev/null) || true
-	[ -z "$out" ] || die "man -l $p: $out"
+	[ -z "$out" ] || fail "man -l $p: $out"
 done
 
 # ---- make install installs every page, the docs and the example config
 # (-o all: use what is built, never rebuild from a test)
 make -s -o all install DESTDIR="$JM_TMP/root" PREFIX=/usr >"$JM_TMP/install.log" 2>&1 ||
-	{ cat "$JM_TMP/install.log" >&2; die "make install failed"; }
+	{ cat "$JM_TMP/install.log" >&2; fail "make install failed"; }
 for p in $pages; do
 	f=$(basename "$p")
 	[ -f "$JM_TMP/root/usr/share/man/man${f##*.}/$f" ] ||
-		die "make install did not install $p as share/man/man${f##*.}/$f (add it to MAN_PAGES)"
+		fail "make install did not install $p as share/man/man${f##*.}/$f (add it to MAN_PAGES)"
 done
 for f in README.md jmstatd.conf.example figures.md protocol.md; do
-	[ -f "$JM_TMP/root/usr/share/doc/jmalloc/$f" ] || die "make install did not install $f in share/doc/jmalloc"
+	[ -f "$JM_TMP/root/usr/share/doc/jmalloc/$f" ] || fail "make install did not install $f in share/doc/jmalloc"
 done
 
 # ---- every reference to one of our pages names a page that exists
@@ -46,43 +46,43 @@ for p in $pages; do
 	refs=$(grep -ho '^\.BR *\(jmalloc\|jmctl\|jmstatd[a-z.]*\) *([0-9])' "$p" |
 		sed 's/^\.BR *//; s/ *(/(/')
 	for r in $refs; do
-		echo "$names" | grep -qxF "$r" || die "$p refers to $r, which is not a man page of the tree"
+		echo "$names" | grep -qxF "$r" || fail "$p refers to $r, which is not a man page of the tree"
 	done
 done
 
 # ---- each documents what its program takes
 doc_has() { # PAGE WORD WHAT
-	grep -qF -- "$2" "$1" || die "$1 does not document $3"
+	grep -qF -- "$2" "$1" || fail "$1 does not document $3"
 }
 opts=$("$JMSTATD" --help | sed -n 's/^ *--\([a-z-]*\).*/\1/p')
-[ -n "$opts" ] || die "found no option in jmstatd --help"
+[ -n "$opts" ] || fail "found no option in jmstatd --help"
 for o in $opts; do
 	doc_has jmstatd/jmstatd.8 "\\-\\-$(echo "$o" | sed 's/-/\\-/g')" "jmstatd's --$o"
 done
 cmds=$("$JMCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
-[ -n "$cmds" ] || die "found no command in jmctl help"
+[ -n "$cmds" ] || fail "found no command in jmctl help"
 for c in $cmds; do
-	grep -q "^\.B[IR]* *$c\b" jmctl/jmctl.1 || die "jmctl/jmctl.1 does not document the command $c"
+	grep -q "^\.B[IR]* *$c\b" jmctl/jmctl.1 || fail "jmctl/jmctl.1 does not document the command $c"
 done
 opts=$("$JMCTL" help | sed -n '/^options:/,/^$/s/^ *\(-[a-zA-Z], \)\?--\([a-z-]*\).*/\2/p')
-[ -n "$opts" ] || die "found no option in jmctl help"
+[ -n "$opts" ] || fail "found no option in jmctl help"
 for o in $opts; do
 	doc_has jmctl/jmctl.1 "\\-\\-$(echo "$o" | sed 's/-/\\-/g')" "jmctl's --$o"
 done
 keys=$(grep -o 'key_is(k, klen, "[a-z_]*")' liballoc/options.c | sed 's/.*"\(.*\)")/\1/')
-[ -n "$keys" ] || die "found no JMALLOC_CONF key in liballoc/options.c (has the parser changed? update this test)"
+[ -n "$keys" ] || fail "found no JMALLOC_CONF key in liballoc/options.c (has the parser changed? update this test)"
 for k in $keys; do
-	grep -q "^\.B[IR]* $k:" liballoc/jmalloc.3 || die "liballoc/jmalloc.3 does not document JMALLOC_CONF key $k"
+	grep -q "^\.B[IR]* $k:" liballoc/jmalloc.3 || fail "liballoc/jmalloc.3 does not document JMALLOC_CONF key $k"
 done
 keys=$(cat jmstatd/*.c | sed -n 's/^\s*\[K_[A-Z_]*\] = { "\([a-z_]*\)".*/\1/p;
 	s/.*keys\[\] = {\(.*\)};/\1/p' | tr -d '",' )
-[ "$(echo $keys | wc -w)" -ge 10 ] || die "found too few config settings in jmstatd/*.c (update this test): $keys"
+[ "$(echo $keys | wc -w)" -ge 10 ] || fail "found too few config settings in jmstatd/*.c (update this test): $keys"
 for k in $keys; do
 	grep -q "^\.B[IR]* $k\b" jmstatd/jmstatd.conf.5 ||
 		grep -q "^\.BR .*\b$k\b" jmstatd/jmstatd.conf.5 ||
-		die "jmstatd/jmstatd.conf.5 does not document the setting $k"
+		fail "jmstatd/jmstatd.conf.5 does not document the setting $k"
 	grep -q "^#\? *$k = \|^#   $k " jmstatd/jmstatd.conf.example ||
-		die "jmstatd/jmstatd.conf.example does not show the setting $k"
+		fail "jmstatd/jmstatd.conf.example does not show the setting $k"
 done
 
 # The environment variables a program reads are in its page (jmctl(1)'s
@@ -90,15 +90,15 @@ done
 for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8"; do
 	vars=$(for d in ${pair%%:*}; do grep -ho 'getenv("[A-Z_]*")' "$d"/*.c; done |
 		sed 's/getenv("\(.*\)")/\1/' | sort -u)
-	[ -n "$vars" ] || die "found no getenv() in ${pair%%:*} (update this test)"
+	[ -n "$vars" ] || fail "found no getenv() in ${pair%%:*} (update this test)"
 	for v in $vars; do
-		grep -q "^\.B[IR]* .*\b$v\b" "${pair#*:}" || die "${pair#*:} does not document the environment variable $v"
+		grep -q "^\.B[IR]* .*\b$v\b" "${pair#*:}" || fail "${pair#*:} does not document the environment variable $v"
 	done
 done
 
 # ---- the example config is taken as it stands
 jmd_start --config "$JM_ROOT/jmstatd/jmstatd.conf.example"
 grep -q "alert rules in force: fragmentation (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
-	die "jmstatd did not take jmstatd/jmstatd.conf.example"
+	fail "jmstatd did not take jmstatd/jmstatd.conf.example"
 jmd_stop
 echo "ok: $(echo $pages)"

@@ -26,6 +26,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lineio.h"
+
 #define MAX_HELD (1u << 20)
 
 static void **held;
@@ -38,62 +40,6 @@ static int cmd;                 /* 0 none, 1 alloc, 2 free */
 static int cmd_done;
 static unsigned long cmd_sum;
 static unsigned nready;
-
-static void say(const char *s)
-{
-	size_t len = strlen(s);
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, s, len);
-		if (n <= 0)
-			_exit(3);
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-static void say_num(const char *prefix, unsigned long v)
-{
-	char buf[64], digits[24];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	size_t len = strlen(prefix);
-	memcpy(buf, prefix, len);
-	while (n)
-		buf[len++] = digits[--n];
-	buf[len++] = '\n';
-	buf[len] = '\0';
-	say(buf);
-}
-
-static int read_line(char *buf, size_t cap)
-{
-	size_t len = 0;
-	for (;;) {
-		char ch;
-		ssize_t n = read(STDIN_FILENO, &ch, 1);
-		if (n <= 0)
-			return len ? 1 : 0;
-		if (ch == '\n')
-			break;
-		if (len + 1 < cap)
-			buf[len++] = ch;
-	}
-	buf[len] = '\0';
-	return 1;
-}
-
-static unsigned long number(const char **s)
-{
-	while (**s == ' ')
-		(*s)++;
-	unsigned long v = 0;
-	while (**s >= '0' && **s <= '9')
-		v = v * 10 + (unsigned long)(*(*s)++ - '0');
-	return v;
-}
 
 /* Allocates and frees a few MiB in small, large and huge blocks. */
 static void warm_up(void)
@@ -201,21 +147,22 @@ int main(int argc, char **argv)
 		pthread_cond_wait(&cond, &lock);
 	pthread_mutex_unlock(&lock);
 	say_num("ready ", (unsigned long)getpid());
-	char line[256];
-	while (read_line(line, sizeof(line))) {
-		if (strncmp(line, "alloc ", 6) == 0) {
-			const char *s = line + 6;
-			unsigned long size = number(&s);
-			unsigned long n = number(&s);
+	unsigned long size = 0, n = 0;
+	for (;;) {
+		switch (command(&size, &n)) {
+		case CMD_EOF:
+			return 0;
+		case CMD_ALLOC:
 			say_num("ok ", run(1, size, n));
-		} else if (strcmp(line, "free") == 0) {
+			break;
+		case CMD_FREE:
 			run(2, 0, 0);
 			say("ok\n");
-		} else if (strcmp(line, "exit") == 0) {
+			break;
+		case CMD_EXIT:
 			_exit(0);
-		} else {
+		default:
 			say("error: unknown command\n");
 		}
 	}
-	return 0;
 }

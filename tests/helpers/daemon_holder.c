@@ -23,68 +23,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lineio.h"
+
 #define MAX_HELD (1u << 20)
 
 static void **held;
 static size_t nheld;
-
-static void say(const char *s)
-{
-	size_t len = strlen(s);
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, s, len);
-		if (n <= 0)
-			_exit(3);
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
-static void say_num(const char *prefix, unsigned long v)
-{
-	char buf[64];
-	char digits[24];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	size_t len = strlen(prefix);
-	memcpy(buf, prefix, len);
-	while (n)
-		buf[len++] = digits[--n];
-	buf[len++] = '\n';
-	buf[len] = '\0';
-	say(buf);
-}
-
-/* One line from stdin, without stdio; 0 at EOF. */
-static int read_line(char *buf, size_t cap)
-{
-	size_t len = 0;
-	for (;;) {
-		char ch;
-		ssize_t n = read(STDIN_FILENO, &ch, 1);
-		if (n <= 0)
-			return len ? 1 : 0;
-		if (ch == '\n')
-			break;
-		if (len + 1 < cap)
-			buf[len++] = ch;
-	}
-	buf[len] = '\0';
-	return 1;
-}
-
-static unsigned long number(const char **s)
-{
-	while (**s == ' ')
-		(*s)++;
-	unsigned long v = 0;
-	while (**s >= '0' && **s <= '9')
-		v = v * 10 + (unsigned long)(*(*s)++ - '0');
-	return v;
-}
 
 int main(void)
 {
@@ -94,15 +38,16 @@ int main(void)
 		return 2;
 	free(malloc(1));
 	say_num("ready ", (unsigned long)getpid());
-	char line[256];
-	while (read_line(line, sizeof(line))) {
-		if (strncmp(line, "alloc ", 6) == 0) {
-			const char *s = line + 6;
-			unsigned long size = number(&s);
-			unsigned long n = number(&s);
+	unsigned long size = 0, n = 0;
+	for (;;) {
+		switch (command(&size, &n)) {
+		case CMD_EOF:
+		case CMD_EXIT:
+			return 0;
+		case CMD_ALLOC:
 			if (n > MAX_HELD - nheld) {
 				say("error: too many\n");
-				continue;
+				break;
 			}
 			for (unsigned long i = 0; i < n; i++) {
 				char *p = malloc(size);
@@ -114,17 +59,17 @@ int main(void)
 				held[nheld++] = p;
 			}
 			say("ok\n");
-		} else if (strcmp(line, "free") == 0) {
+			break;
+		case CMD_FREE:
 			while (nheld)
 				free(held[--nheld]);
 			say("ok\n");
-		} else if (strcmp(line, "pid") == 0) {
+			break;
+		case CMD_PID:
 			say_num("", (unsigned long)getpid());
-		} else if (strcmp(line, "exit") == 0) {
-			return 0;
-		} else {
+			break;
+		default:
 			say("error: unknown command\n");
 		}
 	}
-	return 0;
 }

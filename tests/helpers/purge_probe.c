@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "jmstat.h"
+#include "procself.h"
 
 static void sleep_ms(long ms)
 {
@@ -73,25 +74,6 @@ static int purgers(void)
 	int p;
 	count_threads(&p);
 	return p;
-}
-
-/* RSS in KiB, read without the allocator (open/read/close). */
-static long rss_kib(void)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	long rss = 0;
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			char *sp = strchr(buf, ' ');
-			if (sp)
-				rss = strtol(sp + 1, NULL, 10);
-		}
-	}
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static unsigned rnd(unsigned *s)

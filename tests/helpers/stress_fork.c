@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xorshift.h"
+
 #define MAX_THREADS 32
 #define RING 128
 #define PARENT_OBJS 256
@@ -50,15 +52,6 @@ static void die(const char *what, size_t a, size_t b)
 	if (n > 0)
 		(void)!write(2, buf, (size_t)n);
 	abort();
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
 }
 
 static void fill(struct obj *o)
@@ -94,16 +87,7 @@ static void check(const struct obj *o)
 
 static size_t pick_size(uint64_t *rng)
 {
-	uint64_t r = rnd(rng);
-	unsigned k = (unsigned)(r % 1000);
-	r >>= 16;
-	if (k < 800)
-		return r % 1024;
-	if (k < 970)
-		return 1024 + r % 30000;
-	if (k < 998)
-		return 30000 + r % (1 << 20);
-	return (2 << 20) + r % (2 << 20);
+	return pick_size4(rng, 1024, 30000, 1 << 20, 2 << 20);
 }
 
 static void alloc_obj(struct obj *o, uint64_t *rng)

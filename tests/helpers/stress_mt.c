@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xorshift.h"
+
 #define MAX_THREADS 64
 #define LOCAL_SLOTS 256
 #define MAILBOX_CAP 1024
@@ -67,15 +69,6 @@ static pthread_mutex_t pool_locks[POOL_LOCKS];
 static atomic_long total_allocs, total_frees, total_remote_frees, total_sent,
 	total_pooled, total_reallocs, total_bytes, total_ops;
 static atomic_uint_fast64_t seed_counter;
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 static inline uint64_t pattern_word(uint64_t seed, size_t i)
 {

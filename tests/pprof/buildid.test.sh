@@ -5,7 +5,7 @@
 # pprof from the unstripped binary found by build-id under
 # $PPROF_BINARY_PATH/<build-id>/, and not without it.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 need_upstream_pprof
 cd "$JM_TMP"
@@ -13,26 +13,23 @@ cd "$JM_TMP"
 build_holders holders
 cp holders holders-stripped
 strip holders-stripped
-start_daemon_http --pprof
+jmd_start --metrics 127.0.0.1:0 --pprof
 export JMALLOC_CONF=prof_sample:65536
 TRUTH=$((24 << 20))
-start_preloaded ./holders-stripped 49152 512 3072 8192
+start_ready ./holders-stripped 49152 512 3072 8192
 STRIPPED=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$STRIPPED"
 
-"$JMCTL" --socket "$SOCK" sites "$STRIPPED" --pprof stripped.pb.gz ||
+"$JMCTL" --socket "$JMD_SOCK" sites "$STRIPPED" --pprof stripped.pb.gz ||
 	fail "jmctl sites --pprof of the stripped copy"
 ID=$(readelf -n holders | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
 [ -n "$ID" ] || fail "the test program has no build-id"
 "$PPROF" -raw stripped.pb.gz >raw.txt 2>&1 || fail "pprof -raw"
 grep -q "^1: .*/holders-stripped $ID" raw.txt || { cat raw.txt; fail "the program's mapping does not carry its build-id $ID"; }
-top stripped.pb.gz -sample_index=inuse_space >plain.json
+pprof_top stripped.pb.gz -sample_index=inuse_space >plain.json
 mkdir -p "binaries/$ID"
 cp holders "binaries/$ID/holders"
-PPROF_BINARY_PATH=$JM_TMP/binaries top stripped.pb.gz -sample_index=inuse_space >named.json
-PPROF_BINARY_PATH=$JM_TMP/binaries top "$URL/pid/$STRIPPED/debug/pprof/heap" >url.json
+PPROF_BINARY_PATH=$JM_TMP/binaries pprof_top stripped.pb.gz -sample_index=inuse_space >named.json
+PPROF_BINARY_PATH=$JM_TMP/binaries pprof_top "$JMD_URL/pid/$STRIPPED/debug/pprof/heap" >url.json
 python3 - "$TRUTH" <<'PY' || fail "the stripped copy symbolized by build-id"
 import json, sys
 truth = int(sys.argv[1])

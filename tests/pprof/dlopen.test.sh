@@ -7,29 +7,25 @@
 # library's mapping is gone from the profile (its sites stay, their frames
 # no longer in any module).
 # timeout: 90
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
-need_go
-command -v curl >/dev/null || skip "curl is not installed"
+need_pprof
 cd "$JM_TMP"
-export PYTHONPATH=$JM_ROOT/tests/pprof
 
 build_c libsite_a.so "$JM_ROOT/tests/sites/sitelib.c" -shared -fPIC
 build_c libsite_b.so "$JM_ROOT/tests/sites/sitelib.c" -shared -fPIC -Dsitelib_hold=sitelib_hold_b
 build_c twolibs "$JM_ROOT/tests/pprof/twolibs.c" -ldl
-start_daemon_http --pprof
+jmd_start --metrics 127.0.0.1:0 --pprof
 export JMALLOC_CONF=prof_sample:16384
-start_preloaded ./twolibs "$JM_TMP/libsite_a.so" "$JM_TMP/libsite_b.so"
+start_ready ./twolibs "$JM_TMP/libsite_a.so" "$JM_TMP/libsite_b.so"
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
+OUT=$LAST_OUT
 A_ID=$(readelf -n libsite_a.so | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
 B_ID=$(readelf -n libsite_b.so | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
 [ -n "$A_ID" ] && [ -n "$B_ID" ] && [ "$A_ID" != "$B_ID" ] || fail "the libraries' build-ids: '$A_ID' '$B_ID'"
 
-[ "$(get "/pid/$PROG/debug/pprof/heap" before.pb.gz)" = 200 ] || fail "GET the profile"
-top before.pb.gz -sample_index=inuse_space >before.json
+[ "$(http_get "/pid/$PROG/debug/pprof/heap" before.pb.gz)" = 200 ] || fail "GET the profile"
+pprof_top before.pb.gz -sample_index=inuse_space >before.json
 python3 - "$A_ID" "$B_ID" <<'PY' || fail "both libraries in the profile"
 import json, sys, profile
 a_id, b_id = sys.argv[1], sys.argv[2]
@@ -47,7 +43,7 @@ ok "two libraries loaded after the first sample: mappings with their build-ids, 
 kill -USR1 "$PROG"
 wait_line "$OUT" '^closed$'
 wait_sampled "$PROG"
-[ "$(get "/pid/$PROG/debug/pprof/heap" after.pb.gz)" = 200 ] || fail "GET the profile after dlclose"
+[ "$(http_get "/pid/$PROG/debug/pprof/heap" after.pb.gz)" = 200 ] || fail "GET the profile after dlclose"
 python3 <<'PY' || fail "after dlclose"
 import profile
 p = profile.load("after.pb.gz")

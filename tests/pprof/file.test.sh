@@ -9,28 +9,26 @@
 # Sampling every 64 KiB, 24 MiB is about 380 samples' worth: the estimate's
 # relative standard deviation is about 5%, and 25% is five of them.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
-need_go
+need_pprof
 cd "$JM_TMP"
 
 build_holders holders
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:65536
 TRUTH=$((24 << 20))
 # alpha: 49152 x 512 B; beta: 3072 x 8 KiB.
-start_preloaded ./holders 49152 512 3072 8192
+start_ready ./holders 49152 512 3072 8192
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
+OUT=$LAST_OUT
 
-"$JMCTL" --socket "$SOCK" sites "$PROG" --pprof before.pb.gz || fail "jmctl sites --pprof FILE"
-"$JMCTL" --socket "$SOCK" sites "$PROG" --pprof - >stdout.pb.gz || fail "jmctl sites --pprof -"
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" --pprof before.pb.gz || fail "jmctl sites --pprof FILE"
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" --pprof - >stdout.pb.gz || fail "jmctl sites --pprof -"
 [ "$(head -c 2 stdout.pb.gz | od -An -tx1 | tr -d ' ')" = 1f8b ] ||
 	fail "jmctl sites --pprof - does not write a gzip stream on standard output"
-top before.pb.gz -sample_index=inuse_space >inuse.json
-top stdout.pb.gz -sample_index=alloc_space >alloc.json
+pprof_top before.pb.gz -sample_index=inuse_space >inuse.json
+pprof_top stdout.pb.gz -sample_index=alloc_space >alloc.json
 cat "$JM_TMP/top.txt"
 python3 - "$TRUTH" <<'PY' || fail "inuse_space and alloc_space of hold_alpha and hold_beta"
 import json, sys
@@ -63,9 +61,9 @@ ok "sample types, period, bytes labels, the program's mapping first with its bui
 kill -USR1 "$PROG"
 wait_line "$OUT" '^freed$'
 wait_sampled "$PROG"
-"$JMCTL" --socket "$SOCK" sites "$PROG" --pprof after.pb.gz || fail "jmctl sites --pprof after the free"
-top after.pb.gz -sample_index=inuse_space >inuse.json
-top after.pb.gz -sample_index=alloc_space >alloc.json
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" --pprof after.pb.gz || fail "jmctl sites --pprof after the free"
+pprof_top after.pb.gz -sample_index=inuse_space >inuse.json
+pprof_top after.pb.gz -sample_index=alloc_space >alloc.json
 python3 - "$TRUTH" <<'PY' || fail "after hold_alpha's objects are freed"
 import json, sys
 truth = int(sys.argv[1])
@@ -78,8 +76,8 @@ assert abs(alloc["hold_alpha"][0] / truth - 1) <= 0.25, alloc["hold_alpha"]
 PY
 ok "hold_alpha's inuse_space falls below 10% when it frees; its alloc_space stays"
 
-"$JMCTL" --socket "$SOCK" sites "$PROG" --pprof 2>err.txt; rc=$?
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" --pprof 2>err.txt; rc=$?
 [ "$rc" = 2 ] && grep -q -- "--pprof" err.txt || fail "--pprof without a file: exit $rc, $(cat err.txt)"
-"$JMCTL" --socket "$SOCK" sites "$PROG" --pprof "$JM_TMP/no/such/dir/x.pb.gz" 2>err.txt; rc=$?
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" --pprof "$JM_TMP/no/such/dir/x.pb.gz" 2>err.txt; rc=$?
 [ "$rc" = 1 ] && grep -q "cannot write" err.txt || fail "an unwritable file: exit $rc, $(cat err.txt)"
 ok "usage and write errors"

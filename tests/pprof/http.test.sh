@@ -9,28 +9,26 @@
 # against /proc/PID/maps), the profiles follow the format's rules, and
 # errors are HTTP statuses with one line of reason.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
-need_go
-command -v curl >/dev/null || skip "curl is not installed"
+need_pprof
 cd "$JM_TMP"
-export PYTHONPATH=$JM_ROOT/tests/pprof
 
-"$JMSTATD" --pprof --socket "$SOCK" --stats-dir "$STATS" >out.txt 2>&1; rc=$?
+"$JMSTATD" --pprof --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" >out.txt 2>&1; rc=$?
 [ "$rc" = 2 ] && grep -q -- "--metrics" out.txt || fail "--pprof without --metrics: exit $rc, $(cat out.txt)"
 ok "--pprof without --metrics is refused (exit 2)"
 
 build_holders holders
-start_daemon_http --pprof
+jmd_start --metrics 127.0.0.1:0 --pprof
 grep -q "serving heap profiles" jmstatd.log || fail "no log line says that heap profiles are served"
 export JMALLOC_CONF=prof_sample:65536
 TRUTH=$((24 << 20))
 start_preloaded ./holders 49152 512 3072 8192
 P1=$LAST_PID
-OUT1=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+OUT1=$LAST_OUT
 start_preloaded ./holders 49152 512 3072 8192
 P2=$LAST_PID
-OUT2=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+OUT2=$LAST_OUT
 JMALLOC_CONF=prof_sample:0 start_preloaded ./holders 16 512 16 512
 OFF=$LAST_PID
 wait_line "$OUT1" '^ready$'
@@ -39,10 +37,10 @@ wait_sampled "$P1"
 wait_sampled "$P2"
 wait_sampled "$OFF"
 
-top "$URL/pid/$P1/debug/pprof/heap" -sample_index=inuse_space >inuse.json
-top "$URL/pid/$P1/debug/pprof/allocs" >alloc.json
+pprof_top "$JMD_URL/pid/$P1/debug/pprof/heap" -sample_index=inuse_space >inuse.json
+pprof_top "$JMD_URL/pid/$P1/debug/pprof/allocs" >alloc.json
 grep -q '^Type: alloc_space' "$JM_TMP/top.txt" || fail "allocs does not default to alloc_space: $(head -5 "$JM_TMP/top.txt")"
-top "$URL/exe/holders/debug/pprof/heap" >exe.json
+pprof_top "$JMD_URL/exe/holders/debug/pprof/heap" >exe.json
 grep -q '^Type: inuse_space' "$JM_TMP/top.txt" || fail "heap does not default to inuse_space"
 python3 - "$TRUTH" <<'PY' || fail "the profiles by URL"
 import json, sys
@@ -59,18 +57,18 @@ PY
 ok "go tool pprof by URL: both holders within 25% (pid heap and allocs), and the exe's sum of two processes"
 
 # GET / links /metrics and, with --pprof, each running executable's profiles.
-curl -sf "$URL/" >index.html || fail "GET /"
+curl -sf "$JMD_URL/" >index.html || fail "GET /"
 grep -q 'href="metrics"' index.html && grep -q 'href="exe/holders/debug/pprof/heap"' index.html &&
 	grep -q 'href="exe/holders/debug/pprof/allocs"' index.html || { cat index.html; fail "GET / lacks the links"; }
 [ "$(grep -c 'exe/holders/debug/pprof/heap' index.html)" -eq 1 ] || fail "an executable listed twice on /"
-curl -sf -o /dev/null "$URL/exe/holders/debug/pprof/heap" || fail "the link of / does not answer"
+curl -sf -o /dev/null "$JMD_URL/exe/holders/debug/pprof/heap" || fail "the link of / does not answer"
 ok "GET /: links to /metrics and to each executable's heap profiles"
 
 for p in "$P1" "$P2"; do
-	[ "$(get "/pid/$p/debug/pprof/heap" "pid$p.pb.gz")" = 200 ] || fail "GET /pid/$p/debug/pprof/heap"
+	[ "$(http_get "/pid/$p/debug/pprof/heap" "pid$p.pb.gz")" = 200 ] || fail "GET /pid/$p/debug/pprof/heap"
 	cat "/proc/$p/maps" >"maps$p.txt"
 done
-[ "$(get /exe/holders/debug/pprof/allocs exe.pb.gz)" = 200 ] || fail "GET /exe/holders/debug/pprof/allocs"
+[ "$(http_get /exe/holders/debug/pprof/allocs exe.pb.gz)" = 200 ] || fail "GET /exe/holders/debug/pprof/allocs"
 python3 - "$P1" "$P2" <<'PY' || fail "the profiles' contents"
 import sys, profile
 p1, p2 = sys.argv[1], sys.argv[2]
@@ -118,7 +116,7 @@ ok "no runtime address in the profiles; the exe's stacks each once, the sum of i
 kill -USR1 "$P1"
 wait_line "$OUT1" '^freed$'
 wait_sampled "$P1"
-top "$URL/pid/$P1/debug/pprof/heap" -sample_index=inuse_space >after.json
+pprof_top "$JMD_URL/pid/$P1/debug/pprof/heap" -sample_index=inuse_space >after.json
 python3 - "$TRUTH" <<'PY' || fail "after the free"
 import json, sys
 truth = int(sys.argv[1])
@@ -132,7 +130,7 @@ ok "by URL: hold_alpha's inuse_space falls below 10% when it frees"
 
 check_status() {
 	local want=$1 path=$2 pattern=$3 got
-	got=$(get "$path" body.txt)
+	got=$(http_get "$path" body.txt)
 	[ "$got" = "$want" ] && [ "$(wc -l <body.txt)" = 1 ] && grep -q "$pattern" body.txt ||
 		fail "GET $path: want $want '$pattern', got $got '$(cat body.txt)'"
 }
@@ -145,7 +143,7 @@ check_status 404 /exe/nothing-here/debug/pprof/heap "no live process of exe noth
 check_status 400 /exe/a%2Fb/debug/pprof/heap "NAME must be"
 check_status 400 /exe/%zz/debug/pprof/heap "NAME must be"
 check_status 404 /debug/pprof/heap "not found"
-[ "$(get /exe/hol%64ers/debug/pprof/heap)" = 200 ] || fail "a percent-encoded exe name"
+[ "$(http_get /exe/hol%64ers/debug/pprof/heap)" = 200 ] || fail "a percent-encoded exe name"
 ok "errors: 400 and 404 with a one-line reason"
 
 # The fleet's scrape configurations ask for paths that jmstatd serves.
@@ -166,6 +164,6 @@ PY
 [ -s paths.txt ] || fail "no path in the fleet configurations"
 while read -r p; do
 	q=$(printf '%s' "$p" | sed 's|^/exe/[^/]*/|/exe/holders/|')
-	[ "$(get "$q")" = 200 ] || fail "the fleet path $p (as $q) is not served"
+	[ "$(http_get "$q")" = 200 ] || fail "the fleet path $p (as $q) is not served"
 done <paths.txt
 ok "the Pyroscope (Alloy) and Parca configurations scrape paths jmstatd serves"

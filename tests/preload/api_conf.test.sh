@@ -5,11 +5,11 @@
 # paths) with immediate purging of dirty pages. api_limits, which only
 # fails requests, is left out.
 # timeout: 180
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
+. "$(dirname "$0")/../lib.sh"
+need_lib
 dir=$JM_BUILD/tests/api
 for t in api_malloc api_align api_realloc api_threads; do
-	[ -x "$dir/$t" ] || jm_fail "$dir/$t is not built"
+	[ -x "$dir/$t" ] || fail "$dir/$t is not built"
 done
 for conf in "tcache:0,narenas:1" "prof_sample:4096,decay_ms:0"; do
 	for t in api_malloc api_align api_realloc api_threads; do
@@ -18,11 +18,11 @@ for conf in "tcache:0,narenas:1" "prof_sample:4096,decay_ms:0"; do
 		echo "JMALLOC_CONF=$conf $t: exit $rc"
 		if [ $rc -ne 0 ]; then
 			tail -n 30 "$JM_TMP/out"
-			jm_fail "$t failed with JMALLOC_CONF=$conf"
+			fail "$t failed with JMALLOC_CONF=$conf"
 		fi
 		if grep -q 'JMALLOC_CONF' "$JM_TMP/out"; then
 			cat "$JM_TMP/out"
-			jm_fail "JMALLOC_CONF=$conf was not taken as it is"
+			fail "JMALLOC_CONF=$conf was not taken as it is"
 		fi
 	done
 done

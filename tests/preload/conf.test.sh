@@ -4,8 +4,8 @@
 # on; stats:0 publishes no segment; a stats directory that cannot be
 # written gives one warning and the program runs without stats.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
+. "$(dirname "$0")/../lib.sh"
+need_lib
 export JMALLOC_STATS_DIR=$JM_TMP/shm
 mkdir -p "$JMALLOC_STATS_DIR"
 run() { LD_PRELOAD=$JMALLOC_LIB "$@"; }
@@ -15,38 +15,38 @@ want=$("${prog[@]}")
 
 for conf in narenas:1 narenas:64 tcache:0 decay_ms:0 decay_ms:-1 stats:0 junk:1 \
             "narenas:2,tcache:0,decay_ms:100,stats:1" prof_sample:0; do
-	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || jm_fail "$conf: exit $?"
-	[ "$out" = "$want" ] || jm_fail "$conf: output $out, expected $want"
-	[ -s "$JM_TMP/err" ] && jm_fail "$conf: unexpected stderr: $(cat "$JM_TMP/err")"
+	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || fail "$conf: exit $?"
+	[ "$out" = "$want" ] || fail "$conf: output $out, expected $want"
+	[ -s "$JM_TMP/err" ] && fail "$conf: unexpected stderr: $(cat "$JM_TMP/err")"
 	echo "ok   $conf"
 done
 
 for conf in bogus:1 narenas:0 narenas:x tcache:2 decay_ms: nocolon "stats:0,bogus:2"; do
-	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || jm_fail "$conf: exit $?"
-	[ "$out" = "$want" ] || jm_fail "$conf: output $out"
+	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || fail "$conf: exit $?"
+	[ "$out" = "$want" ] || fail "$conf: output $out"
 	n=$(grep -c 'JMALLOC_CONF' "$JM_TMP/err")
-	[ "$n" = 1 ] || jm_fail "$conf: $n warnings, expected 1: $(cat "$JM_TMP/err")"
+	[ "$n" = 1 ] || fail "$conf: $n warnings, expected 1: $(cat "$JM_TMP/err")"
 	echo "ok   $conf warns: $(cat "$JM_TMP/err")"
 done
 
 # stats:0 publishes nothing; stats on publishes a file while the process runs.
 rm -f "$JMALLOC_STATS_DIR"/*
 JMALLOC_CONF=stats:0 run sh -c 'ls "$JMALLOC_STATS_DIR"' >"$JM_TMP/ls"
-[ -s "$JM_TMP/ls" ] && jm_fail "stats:0 published: $(cat "$JM_TMP/ls")"
+[ -s "$JM_TMP/ls" ] && fail "stats:0 published: $(cat "$JM_TMP/ls")"
 run $py -c 'import os; print("\n".join(os.listdir(os.environ["JMALLOC_STATS_DIR"])))' >"$JM_TMP/ls"
-grep -Eq "^$JM_SEG_RE\$" "$JM_TMP/ls" || jm_fail "no segment while running: $(cat "$JM_TMP/ls")"
-ls "$JMALLOC_STATS_DIR" | grep -q . && jm_fail "segment left after exit: $(ls "$JMALLOC_STATS_DIR")"
+grep -Eq "^$JM_SEG_RE\$" "$JM_TMP/ls" || fail "no segment while running: $(cat "$JM_TMP/ls")"
+ls "$JMALLOC_STATS_DIR" | grep -q . && fail "segment left after exit: $(ls "$JMALLOC_STATS_DIR")"
 echo "ok   stats:0 publishes nothing; a segment lives as long as its process"
 
 # dash ends with _exit(), which runs no destructor: its segment stays until
 # a later process of the same user reaps it (one start in 8 looks).
 run sh -c 'true'
-ls "$JMALLOC_STATS_DIR" | grep -q . || jm_fail "dash left nothing (test premise)"
+ls "$JMALLOC_STATS_DIR" | grep -q . || fail "dash left nothing (test premise)"
 for i in $(seq 1 200); do
 	run ls / >/dev/null
 	ls "$JMALLOC_STATS_DIR" | grep -q . || break
 done
-ls "$JMALLOC_STATS_DIR" | grep -q . && jm_fail "stale segment not reaped after 200 starts: $(ls "$JMALLOC_STATS_DIR")"
+ls "$JMALLOC_STATS_DIR" | grep -q . && fail "stale segment not reaped after 200 starts: $(ls "$JMALLOC_STATS_DIR")"
 echo "ok   the segments of dead processes are reaped by a later start ($i starts)"
 
 # The same in a pid namespace of its own (a container), where pids come at a
@@ -57,7 +57,7 @@ echo "ok   the segments of dead processes are reaped by a later start ($i starts
 # (ns_last_pid set before it).
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
 	rm -f "$JMALLOC_STATS_DIR"/*
-	unshare --pid --fork --mount-proc "$py" - "$JMALLOC_LIB" <<'PY' || jm_fail "pid namespace run: exit $?"
+	unshare --pid --fork --mount-proc "$py" - "$JMALLOC_LIB" <<'PY' || fail "pid namespace run: exit $?"
 import os, subprocess, sys, time
 env = dict(os.environ, LD_PRELOAD=sys.argv[1])
 subprocess.run(["sh", "-c", "true"], env=env, check=True)
@@ -75,16 +75,16 @@ for i in range(100):
     p.wait()
 PY
 	ls "$JMALLOC_STATS_DIR" | grep -q . &&
-		jm_fail "stale segment not reaped after 100 starts in a pid namespace, every pid of one class mod 8: $(ls "$JMALLOC_STATS_DIR")"
+		fail "stale segment not reaped after 100 starts in a pid namespace, every pid of one class mod 8: $(ls "$JMALLOC_STATS_DIR")"
 	echo "ok   in a pid namespace too (100 starts, their pids of one class mod 8)"
 else
 	echo "(no pid namespace here: unshare --pid refused)"
 fi
 
 # An unwritable or missing directory: one warning, the program runs on.
-out=$(JMALLOC_STATS_DIR=$JM_TMP/missing run "${prog[@]}" 2>"$JM_TMP/err") || jm_fail "missing dir: exit $?"
-[ "$out" = "$want" ] || jm_fail "missing dir: output $out"
-[ "$(grep -c 'stats segment' "$JM_TMP/err")" = 1 ] || jm_fail "missing dir: $(cat "$JM_TMP/err")"
+out=$(JMALLOC_STATS_DIR=$JM_TMP/missing run "${prog[@]}" 2>"$JM_TMP/err") || fail "missing dir: exit $?"
+[ "$out" = "$want" ] || fail "missing dir: output $out"
+[ "$(grep -c 'stats segment' "$JM_TMP/err")" = 1 ] || fail "missing dir: $(cat "$JM_TMP/err")"
 echo "ok   missing stats dir warns once: $(cat "$JM_TMP/err")"
 
 # A symlink planted where the segment goes is never followed: the target
@@ -94,6 +94,6 @@ echo "ok   missing stats dir warns once: $(cat "$JM_TMP/err")"
 export -f jm_segment_name
 bash -c 'n=$(jm_segment_name $$) && ln -s "$1/target" "$JMALLOC_STATS_DIR/$n" && export n &&
        LD_PRELOAD=$2 exec "$3" -c "import os,sys; p=os.environ[\"JMALLOC_STATS_DIR\"]+\"/\"+os.environ[\"n\"]; sys.exit(0 if os.path.isfile(p) and not os.path.islink(p) else 1)"' \
-	sh "$JM_TMP" "$JMALLOC_LIB" "$py" || jm_fail "the segment is not a regular file of its own"
-[ -e "$JM_TMP/target" ] && jm_fail "a symlink was followed"
+	sh "$JM_TMP" "$JMALLOC_LIB" "$py" || fail "the segment is not a regular file of its own"
+[ -e "$JM_TMP/target" ] && fail "a symlink was followed"
 echo "ok   a planted symlink is not followed"

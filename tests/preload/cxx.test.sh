@@ -4,9 +4,9 @@
 # templates and std containers must compile to the same object file and the
 # built program, run under the allocator too, must print the same output.
 # timeout: 240
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
-jm_require_cmd g++
+. "$(dirname "$0")/../lib.sh"
+need_lib
+need_cmd g++
 
 src=$JM_TMP/prog.cc
 {

@@ -4,9 +4,9 @@
 # dates and names, so that both runs make the same objects), a merge, log,
 # diff, blame, grep, gc (repack, threads), fsck.
 # timeout: 180
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
-jm_require_cmd git
+. "$(dirname "$0")/../lib.sh"
+need_lib
+need_cmd git
 
 cat >"$JM_TMP/work.sh" <<'SH'
 set -e
@@ -67,6 +67,6 @@ echo done
 SH
 
 jm_compare git bash "$JM_TMP/work.sh"
-grep -qx done "$JM_TMP/git.jm.out" || jm_fail "the git script did not finish"
+grep -qx done "$JM_TMP/git.jm.out" || fail "the git script did not finish"
 jm_proof git git bash
 echo "git: same output with and without jmalloc"

@@ -6,10 +6,10 @@
 # the free that starts the background purger, whose pthread_create
 # allocates on the freeing thread (it once took the region just freed).
 # timeout: 60
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
+. "$(dirname "$0")/../lib.sh"
+need_lib
 helper=$JM_HELPERS/misuse
-[ -x "$helper" ] || jm_fail "$helper is not built"
+[ -x "$helper" ] || fail "$helper is not built"
 export JMALLOC_STATS_DIR=$JM_TMP
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \

@@ -8,66 +8,66 @@
 # freed within 2 x decay_ms with the purger, and keeps it without (the
 # premise that makes the first check mean something).
 # timeout: 60
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
+. "$(dirname "$0")/../lib.sh"
+need_lib
 bin=$JM_HELPERS/purge_probe
-[ -x "$bin" ] || jm_fail "$bin is not built"
+[ -x "$bin" ] || fail "$bin is not built"
 
 probe() {   # probe CONF MODE [WAIT_MS]
 	local conf=$1
 	shift
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$bin" "$@" >"$JM_TMP/out" 2>"$JM_TMP/err" ||
-		jm_fail "purge_probe $* exited $?: $(cat "$JM_TMP/err")"
-	[ -s "$JM_TMP/err" ] && jm_fail "purge_probe $*: stderr: $(cat "$JM_TMP/err")"
+		fail "purge_probe $* exited $?: $(cat "$JM_TMP/err")"
+	[ -s "$JM_TMP/err" ] && fail "purge_probe $*: stderr: $(cat "$JM_TMP/err")"
 	cat "$JM_TMP/out" | sed 's/^/    /'
 }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$JM_TMP/out"; }
 
 probe "" nofree 300
-[ "$(val purgers)" = 0 ] || jm_fail "a process that never frees has $(val purgers) purger threads"
+[ "$(val purgers)" = 0 ] || fail "a process that never frees has $(val purgers) purger threads"
 echo "ok   a process that never frees starts no purger"
 
 probe "" threads
-[ "$(val purgers)" = 1 ] || jm_fail "$(val purgers) purgers after 16 threads came and went"
-[ "$(val threads)" = 2 ] || jm_fail "$(val threads) threads left (main and the purger expected)"
+[ "$(val purgers)" = 1 ] || fail "$(val purgers) purgers after 16 threads came and went"
+[ "$(val threads)" = 2 ] || fail "$(val threads) threads left (main and the purger expected)"
 echo "ok   one purger, across thread exits"
 
 probe "" fork
-[ "$(val parent_purgers)" = 1 ] || jm_fail "parent has $(val parent_purgers) purgers"
-[ "$(val child_purgers_at_fork)" = 0 ] || jm_fail "the child inherited a purger thread?"
-[ "$(val child_purgers)" = 1 ] || jm_fail "the child has $(val child_purgers) purgers after freeing"
-[ "$(val child_status)" = 0 ] || jm_fail "the child exited $(val child_status)"
+[ "$(val parent_purgers)" = 1 ] || fail "parent has $(val parent_purgers) purgers"
+[ "$(val child_purgers_at_fork)" = 0 ] || fail "the child inherited a purger thread?"
+[ "$(val child_purgers)" = 1 ] || fail "the child has $(val child_purgers) purgers after freeing"
+[ "$(val child_status)" = 0 ] || fail "the child exited $(val child_status)"
 echo "ok   a forked child starts its own purger"
 
 # A child that frees little starts none while it is young (the purger's
 # interval, 1 s at decay_ms:20000), so that a fork-heavy program does not
 # create and kill a thread per child; once it is older, a free starts it.
 probe "decay_ms:20000" forkshort 1100
-[ "$(val parent_purgers)" = 1 ] || jm_fail "parent has $(val parent_purgers) purgers"
+[ "$(val parent_purgers)" = 1 ] || fail "parent has $(val parent_purgers) purgers"
 [ "$(val child_purgers_young)" = 0 ] ||
-	jm_fail "a young child that freed 256 KiB started $(val child_purgers_young) purgers"
+	fail "a young child that freed 256 KiB started $(val child_purgers_young) purgers"
 [ "$(val child_purgers_old)" = 1 ] ||
-	jm_fail "the child has $(val child_purgers_old) purgers after freeing again 1.1 s later"
-[ "$(val child_status)" = 0 ] || jm_fail "the child exited $(val child_status)"
+	fail "the child has $(val child_purgers_old) purgers after freeing again 1.1 s later"
+[ "$(val child_status)" = 0 ] || fail "the child exited $(val child_status)"
 echo "ok   a young child that frees little starts no purger, an older one does"
 
 probe "background_thread:0" nofree 100
 # decay_ms:500: after 1000 ms idle, what was freed (95% of 96 MiB) is back.
 probe "decay_ms:500" idle 1000
 freed=$(val rss_freed) idle=$(val rss_idle)
-[ "$freed" -gt 60000 ] || jm_fail "premise: RSS only $freed KiB above start after the frees"
+[ "$freed" -gt 60000 ] || fail "premise: RSS only $freed KiB above start after the frees"
 [ "$idle" -lt $((freed / 4)) ] ||
-	jm_fail "idle RSS $idle KiB above start after 2 x decay_ms (was $freed KiB after the frees)"
+	fail "idle RSS $idle KiB above start after 2 x decay_ms (was $freed KiB after the frees)"
 echo "ok   idle process: $freed KiB above start after the frees, $idle KiB after 2 x decay_ms"
 # The segment shows it: the purger running, its wakes (every 100 ms with
 # decay_ms:500), the madvise calls.
-[ "$(val bg_running)" = 1 ] || jm_fail "segment: bg_running $(val bg_running)"
-[ "$(val bg_wakes)" -ge 3 ] || jm_fail "segment: bg_wakes $(val bg_wakes) after 1 s idle"
-[ "$(val npurge)" -ge 1 ] || jm_fail "segment: npurge $(val npurge)"
+[ "$(val bg_running)" = 1 ] || fail "segment: bg_running $(val bg_running)"
+[ "$(val bg_wakes)" -ge 3 ] || fail "segment: bg_wakes $(val bg_wakes) after 1 s idle"
+[ "$(val npurge)" -ge 1 ] || fail "segment: npurge $(val npurge)"
 echo "ok   segment: purger running, $(val bg_wakes) wakes, $(val npurge) madvise calls"
 probe "decay_ms:500,background_thread:0" idle 1000
 [ "$(val rss_idle)" -gt $(( $(val rss_freed) / 2 )) ] ||
-	jm_fail "without the purger the idle RSS dropped too ($(val rss_idle) KiB): the check above proves nothing"
+	fail "without the purger the idle RSS dropped too ($(val rss_idle) KiB): the check above proves nothing"
 [ "$(val bg_running)" = 0 ] && [ "$(val bg_wakes)" = 0 ] ||
-	jm_fail "segment without the purger: bg_running $(val bg_running), bg_wakes $(val bg_wakes)"
+	fail "segment without the purger: bg_running $(val bg_running), bg_wakes $(val bg_wakes)"
 echo "ok   without the purger an idle process keeps it ($(val rss_idle) KiB)"

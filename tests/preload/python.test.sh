@@ -4,12 +4,11 @@
 # same run without it: the same tests must run and pass. Needs Debian's
 # libpython3.11-testsuite (.ci/run installs it).
 # timeout: 240
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
-jm_require_cmd python3
+. "$(dirname "$0")/../lib.sh"
+need_lib
+need_cmd python3
 if ! python3 -c 'import test.test_re, test.test_list' >/dev/null 2>&1; then
-	echo "SKIP: python3's test suite is not installed (apt-get install libpython3.11-testsuite)"
-	exit 77
+	skip "python3's test suite is not installed (apt-get install libpython3.11-testsuite)"
 fi
 
 # The proof that Python's own malloc calls reach jmalloc: its symbols are
@@ -24,7 +23,7 @@ p = libc.malloc(ctypes.c_size_t(1000))
 assert libc.jm_malloc_usable_size(ctypes.c_void_p(p)) >= 1000
 libc.free(ctypes.c_void_p(p))
 print("python3: jm_malloc is resolvable and malloc returns jmalloc blocks")
-' || jm_fail "jmalloc is not the malloc of python3"
+' || fail "jmalloc is not the malloc of python3"
 
 tests="test_re test_collections test_dict test_list test_sort test_functools test_sqlite3
        test_thread test_csv test_bisect test_string test_textwrap"
@@ -35,6 +34,6 @@ jm_compare python env PYTHONMALLOC=malloc PYTHONHASHSEED=0 bash -c \
 	"python3 -m unittest -v $mods 2>&1 | grep -E ' \.\.\. (ok|skipped|FAIL|ERROR|expected failure)|^(Ran|OK|FAILED)' |
 	 sed -E 's/ in [0-9.]+s\$//; s/0x[0-9a-fA-F]+/0xADDR/g'"
 tail -n 3 "$JM_TMP/python.jm.out"
-grep -q '^OK' "$JM_TMP/python.jm.out" || jm_fail "the test suite did not pass under jmalloc"
+grep -q '^OK' "$JM_TMP/python.jm.out" || fail "the test suite did not pass under jmalloc"
 jm_proof python python3
 echo "python: $(grep -c ' \.\.\. ok$' "$JM_TMP/python.jm.out") tests passed with and without jmalloc"

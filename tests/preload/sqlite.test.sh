@@ -3,9 +3,9 @@
 # the test generates (60 000 rows over three tables, indexes, joins,
 # aggregates, window functions, updates, deletes, VACUUM, integrity check).
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
-jm_require_cmd sqlite3
+. "$(dirname "$0")/../lib.sh"
+need_lib
+need_cmd sqlite3
 
 cat >"$JM_TMP/work.sql" <<'SQL'
 PRAGMA cache_size = 500;
@@ -47,6 +47,6 @@ SELECT city, count(*) FROM customer GROUP BY city ORDER BY city LIMIT 5;
 SQL
 
 jm_compare sqlite sqlite3 -batch test.db ".read $JM_TMP/work.sql"
-grep -qx ok "$JM_TMP/sqlite.jm.out" || jm_fail "integrity_check did not say ok"
+grep -qx ok "$JM_TMP/sqlite.jm.out" || fail "integrity_check did not say ok"
 jm_proof sqlite sqlite3
 echo "sqlite: same output with and without jmalloc"

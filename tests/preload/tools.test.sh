@@ -5,9 +5,9 @@
 # multi-threaded, object-heavy python3 script (json, re, collections,
 # sorting, with PYTHONMALLOC=malloc).
 # timeout: 240
-. "$(dirname "$0")/lib.sh"
-jm_require_lib
-jm_require_cmd sort seq xz awk python3 md5sum
+. "$(dirname "$0")/../lib.sh"
+need_lib
+need_cmd sort seq xz awk python3 md5sum
 
 data=$JM_TMP/data.txt
 awk 'BEGIN { srand(7); for (i = 0; i < 300000; i++)

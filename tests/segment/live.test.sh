@@ -4,11 +4,11 @@
 # its cache show in the next sample, counted as cached (in the bin's
 # curregs, but not in use); a forked child publishes its own segment under
 # its own pid while the parent's stays; both seen through the real daemon.
-. "$JM_ROOT/tests/daemon/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/seg_idle" ] || die "seg_idle helper not built"
+[ -x "$JM_HELPERS/seg_idle" ] || fail "seg_idle helper not built"
 jmd_start
-jmd_py - <<'PY' || die "idle thread cache, fork"
+jmd_py - <<'PY' || fail "idle thread cache, fork"
 from jmd import *
 import time
 

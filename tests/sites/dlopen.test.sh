@@ -5,22 +5,19 @@
 # the program's main below it; the unwinder is loaded at start, never by
 # a sample.
 # timeout: 60
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 cd "$JM_TMP"
 
 build_c libsitetest.so "$JM_ROOT/tests/sites/sitelib.c" -shared -fPIC
 build_c dlopener "$JM_ROOT/tests/sites/dlopener.c" -ldl
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:65536
 # 40000 x 256 B: about 156 samples' worth.
-start_preloaded ./dlopener "$JM_TMP/libsitetest.so" 40000 256
+start_ready ./dlopener "$JM_TMP/libsitetest.so" 40000 256
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
 
-"$JMCTL" --socket "$SOCK" sites "$PROG" >sites.txt || fail "jmctl sites"
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" >sites.txt || fail "jmctl sites"
 cat sites.txt
 grep -q "sitelib_hold  sitelib.c:[0-9]*  (libsitetest.so)" sites.txt ||
 	fail "jmctl sites does not name sitelib_hold in libsitetest.so"
@@ -44,6 +41,6 @@ ok "a dlopen'ed library's stack named after the library (libsitetest.so)"
 # sample: a first sample inside dlopen's own malloc calls loaded it where
 # glibc then lost it from its _dl_find_object table, and the next stack
 # aborted the program (this test failed a run in 40). cat samples nothing.
-JMALLOC_STATS_DIR=$STATS LD_PRELOAD=$JMALLOC_LIB cat /proc/self/maps >maps.txt
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB cat /proc/self/maps >maps.txt
 grep -q 'libgcc_s' maps.txt || fail "libgcc_s not loaded at start: a first sample would load it, maybe inside dlopen"
 ok "the unwinder is loaded at start, not by a sample"

@@ -5,17 +5,14 @@
 # sampled every 64 KiB (each one is sampled with probability 1 - e^-64),
 # are all in the profile, exactly.
 # timeout: 60
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 cd "$JM_TMP"
 build_c first "$JM_ROOT/tests/sites/first.c"
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:65536
-start_preloaded ./first
+start_ready ./first
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
 sites_json "$PROG" >sites.json || fail "jmctl --json sites"
 python3 - <<'PY' || fail "the first allocations' site"
 import json

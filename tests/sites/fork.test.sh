@@ -5,16 +5,16 @@
 # of its own) and exits 0: no child deadlocks (each has an alarm), every
 # one exits 0, and afterwards the parent's sites are read and symbolized.
 # timeout: 300
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 cd "$JM_TMP"
 
 build_c forker "$JM_ROOT/tests/sites/forker.c" -pthread
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:4096
 start_preloaded ./forker 1000 4
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+OUT=$LAST_OUT
 for _ in $(seq 2400); do
 	grep -q '^done$' "$OUT" && break
 	kill -0 "$PROG" 2>/dev/null || { cat "$OUT"; fail "forker failed (a child deadlocked or did not exit 0)"; }

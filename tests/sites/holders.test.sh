@@ -9,21 +9,18 @@
 # four standard deviations, so that the test fails by chance about once in
 # ten thousand runs.
 # timeout: 120
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 cd "$JM_TMP"
 
 build_c holders "$JM_ROOT/tests/sites/holders.c"
-start_daemon
-export JMALLOC_CONF=prof_sample:65536
+jmd_start
 # alpha: 196608 x 512 B; beta: 12288 x 8 KiB; 96 MiB each.
-start_preloaded ./holders 196608 512 12288 8192
+JMALLOC_CONF=prof_sample:65536 start_ready ./holders 196608 512 12288 8192
 PROG=$LAST_PID
-OUT=$(ls "$JM_TMP"/prog.*.out)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
+OUT=$LAST_OUT
 
-"$JMCTL" --socket "$SOCK" sites "$PROG" >sites.txt || fail "jmctl sites failed"
+"$JMCTL" --socket "$JMD_SOCK" sites "$PROG" >sites.txt || fail "jmctl sites failed"
 cat sites.txt
 grep -q "hold_alpha  holders.c:" sites.txt || fail "jmctl sites does not name hold_alpha with its line"
 grep -q "hold_beta  holders.c:" sites.txt || fail "jmctl sites does not name hold_beta with its line"
@@ -57,7 +54,7 @@ ok "each estimate within 10% of the truth (96 MiB each)"
 
 kill -USR1 "$PROG"
 wait_line "$OUT" '^freed$'
-sleep "$(awk "BEGIN{print 2 * $INTERVAL_MS / 1000}")"
+sleep "$(awk "BEGIN{print 2 * $JMD_INTERVAL / 1000}")"
 sites_json "$PROG" >after.json || fail "jmctl --json sites after the free"
 python3 - <<'PY' || fail "live bytes after the free"
 import json

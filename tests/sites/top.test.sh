@@ -6,43 +6,25 @@
 # and not hold_beta; Enter closes the panel; the down arrow selects the
 # next bin, whose Enter shows hold_beta; q quits.
 # timeout: 90
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
 cd "$JM_TMP"
 
 build_c holders "$JM_ROOT/tests/sites/holders.c"
-start_daemon
-export JMALLOC_CONF=prof_sample:65536
-start_preloaded ./holders 40000 512 2000 8192
+jmd_start
+JMALLOC_CONF=prof_sample:65536 start_ready ./holders 40000 512 2000 8192
 PROG=$LAST_PID
-OUT=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
-wait_line "$OUT" '^ready$'
-wait_sampled "$PROG"
 
-export TMUX_TMPDIR=$JM_TMP
-T=(tmux -L jmctl-sites-test)
 cat >run_top.sh <<EOF
 #!/bin/bash
 cd "$JM_TMP"
-LANG=C.UTF-8 "$JMCTL" --socket "$SOCK" top -p $PROG -s inuse -d 0.2 2>top.err
+LANG=C.UTF-8 "$JMCTL" --socket "$JMD_SOCK" top -p $PROG -s inuse -d 0.2 2>top.err
 echo \$? >top.rc
 exec sleep 600
 EOF
 chmod +x run_top.sh
-tmux_cleanup() { "${T[@]}" kill-server 2>/dev/null; cleanup; }
-trap tmux_cleanup EXIT
-wait_pane() {
-	for _ in $(seq 100); do
-		"${T[@]}" capture-pane -p -t top >pane.txt 2>/dev/null
-		grep -q -- "$1" pane.txt && return 0
-		sleep 0.1
-	done
-	cat pane.txt
-	fail "the pane never showed '$1'"
-}
-
-"${T[@]}" -f /dev/null new-session -d -s top -x 140 -y 60 "$JM_TMP/run_top.sh"
+tmux_start jmctl-sites-test 140 60 "$JM_TMP/run_top.sh"
 wait_pane 'bins in use, sorted by inuse$'
 first=$(awk '/^ *SIZE  *INUSE/ { getline; print $1; exit }' pane.txt)
 [ "$first" = 512 ] || { cat pane.txt; fail "the 512-byte bin is not the top row (got '$first')"; }

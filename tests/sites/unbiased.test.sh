@@ -15,12 +15,12 @@
 # never samples a thread's very first allocation, a bias reported to the
 # lead (a first allocation of 4 MiB would be missed every time).
 # timeout: 240
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 need_sites
 cd "$JM_TMP"
 
 build_c hold_one "$JM_ROOT/tests/sites/hold_one.c"
-start_daemon
+jmd_start
 export JMALLOC_CONF=prof_sample:65536
 SAMPLE=65536
 SIZES="8 24 48 100 256 640 1024 3000 8192 14000 20000 65536 100000 262144 1048576 4194304"
@@ -36,7 +36,7 @@ n = min(n, (32 << 20) // s)
 print(max(n, 8))")
 	start_preloaded ./hold_one "$s" "$n"
 	pid=$LAST_PID
-	out=$(ls -t "$JM_TMP"/prog.*.out | head -n 1)
+	out=$LAST_OUT
 	wait_line "$out" '^ready$'
 	wait_sampled "$pid"
 	sites_json "$pid" >"sites.$s.json" || fail "jmctl --json sites $pid"

@@ -15,7 +15,7 @@
 #     lines and reads: every line answered "invalid JSON".
 # make check runs a short form; make stress (JM_STRESS_FULL=1) the full one.
 # Figures (peak RSS, rates, times) are printed.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 segments=yes
 ( need_segments ) >/dev/null 2>&1 || segments=no
 export segments
@@ -24,7 +24,7 @@ chmod +x "$JM_TMP/jmstatd-1024"
 JMSTATD=$JM_TMP/jmstatd-1024 jmd_start
 export JMD_DAEMON_PID=$JMD_PID
 
-jmd_py - <<'PY' || die "clients"
+jmd_py - <<'PY' || fail "clients"
 from jmd import *
 import resource, selectors, threading
 
@@ -32,23 +32,12 @@ full = bool(os.environ.get("JM_STRESS_FULL"))
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 dpid = int(os.environ["JMD_DAEMON_PID"])
 log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
-
-def status(key):
-    for l in open("/proc/%d/status" % dpid):
-        if l.startswith(key + ":"):
-            return int(l.split()[1])
-    return 0
+status = daemon_status
 
 def nfds():
     return len(os.listdir("/proc/%d/fd" % dpid))
 
-holders = []
-if os.environ["segments"] == "yes":
-    for i in range(3):
-        h = Holder()
-        h.cmd("alloc 64 1000")
-        holders.append(h)
-    wait_until(lambda: all(h.pid in ps_pids() for h in holders), "the holders in ps")
+holders = holders(3, "alloc 64 1000") if os.environ["segments"] == "yes" else []
 ps_size = len(json.dumps(request({"cmd": "ps"})))
 base_rss = status("VmRSS")
 print("daemon: RSS %d KiB at start, %d fds; a ps reply is %d bytes" % (base_rss, nfds(), ps_size))

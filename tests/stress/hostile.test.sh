@@ -17,8 +17,8 @@
 #    writer processes, for 3 s (make stress: 4 writers for 30 s).
 # The daemon skips each with a log line, never shows them, never faults,
 # and answers throughout. Figures: changes made, log lines, tick times.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-[ -x "$JM_HELPERS/stress_segwriter" ] || { echo "stress_segwriter helper not built"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+[ -x "$JM_HELPERS/stress_segwriter" ] || skip "stress_segwriter helper not built"
 other=no
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	id jmtest >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || true
@@ -28,7 +28,7 @@ export other
 [ $other = yes ] && { JMTEST_UID=$(id -u jmtest); JMTEST_GID=$(id -g jmtest); export JMTEST_UID JMTEST_GID; }
 jmd_start
 
-jmd_py - <<'PY' || die "hostile segments"
+jmd_py - <<'PY' || fail "hostile segments"
 from jmd import *
 import atexit, re, subprocess, threading
 

@@ -9,25 +9,20 @@
 # directory, none is shown, the dead list stays bounded, and the daemon's
 # memory comes back near where it was. Figures: processes seen live by the
 # daemon, segments it removed, its peak RSS.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/stress_spawn" ] || { echo "stress_spawn helper not built"; exit 77; }
+[ -x "$JM_HELPERS/stress_spawn" ] || skip "stress_spawn helper not built"
 jmd_start --verbose
 export JMD_DAEMON_PID=$JMD_PID
 
-jmd_py - <<'PY' || die "short-lived processes"
+jmd_py - <<'PY' || fail "short-lived processes"
 from jmd import *
 import subprocess, threading
 
 full = bool(os.environ.get("JM_STRESS_FULL"))
 n, secs = (10000, 50) if full else (500, 3)
-dpid = int(os.environ["JMD_DAEMON_PID"])
 log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
-
-def status(key):
-    for l in open("/proc/%d/status" % dpid):
-        if l.startswith(key + ":"):
-            return int(l.split()[1])
+status = daemon_status
 
 rss0 = status("VmRSS")
 answered, errors, stop = [0], [], [False]

@@ -7,15 +7,15 @@
 # that exited meanwhile is not shown. Short-lived processes come and go
 # all along (tests/helpers/stress_spawn). make check: 3 kills; make
 # stress: 20.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 need_segments
-[ -x "$JM_HELPERS/stress_spawn" ] || { echo "stress_spawn helper not built"; exit 77; }
+[ -x "$JM_HELPERS/stress_spawn" ] || skip "stress_spawn helper not built"
 rounds=3
 [ -n "${JM_STRESS_FULL:-}" ] && rounds=20
 export rounds JMSTATD
 jmd_start
 
-jmd_py - <<'PY' || die "SIGKILL and restart"
+jmd_py - <<'PY' || fail "SIGKILL and restart"
 from jmd import *
 import atexit, signal, subprocess
 

@@ -5,14 +5,14 @@
 # so in one log line, drops the processes whose files went with it, finds
 # the processes that write into the new directory, and answers throughout.
 # make check: 3 rounds of each; make stress (JM_STRESS_FULL=1): 40.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
+. "$(dirname "$0")/../lib.sh"
 need_segments
 rounds=3
 [ -n "${JM_STRESS_FULL:-}" ] && rounds=40
 export rounds
 jmd_start
 
-jmd_py - <<'PY' || die "stats directory removed and made again"
+jmd_py - <<'PY' || fail "stats directory removed and made again"
 from jmd import *
 import shutil
 

@@ -23,12 +23,11 @@
 #     program's files as nobody: a copy nobody cannot read stays
 #     unsymbolized.
 # Needs root (to be root and nobody) and setpriv.
-. "${JM_ROOT:?}/tests/daemon/lib.sh" || exit 1
-[ "$(id -u)" -eq 0 ] || { echo "needs root to run as root and as nobody"; exit 77; }
-command -v setpriv >/dev/null || { echo "setpriv (util-linux) not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_users "run as root and as nobody"
 need_segments
 PY3=/usr/bin/python3
-[ -x $PY3 ] || { echo "no /usr/bin/python3 for nobody"; exit 77; }
+[ -x $PY3 ] || skip "no /usr/bin/python3 for nobody"
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 # nobody reaches the socket (0666) through the test's directory.
 chmod 755 "$JM_TMP"
@@ -42,7 +41,7 @@ EOF
 jmd_start --client-idle 3 --metrics 127.0.0.1:0 --config "$JM_TMP/rules.conf"
 for i in $(seq 1 100); do grep -q "metrics: serving" "$JMD_LOG" && break; sleep 0.05; done
 METRICS_URL=$(sed -n 's/.*metrics: serving \(http:[^ ]*\).*/\1/p' "$JMD_LOG" | head -n 1)
-[ -n "$METRICS_URL" ] || die "no metrics address in the log"
+[ -n "$METRICS_URL" ] || fail "no metrics address in the log"
 export METRICS_URL
 export JMD_DAEMON_PID=$JMD_PID
 
@@ -55,8 +54,8 @@ export ROOT_PROC
 # the loaded 2-core machine of make check is slow, never stuck).
 root_ps() {
 	local out
-	out=$(timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>&1) || die "root's jmctl ps failed ($1): $out"
-	grep -q "^ *$ROOT_PROC " <<<"$out" || die "root's jmctl ps does not show root's process ($1): $out"
+	out=$(timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>&1) || fail "root's jmctl ps failed ($1): $out"
+	grep -q "^ *$ROOT_PROC " <<<"$out" || fail "root's jmctl ps does not show root's process ($1): $out"
 }
 for i in $(seq 1 50); do
 	timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>/dev/null | grep -q "^ *$ROOT_PROC " && break
@@ -126,31 +125,31 @@ read -r line <&3
 echo "nobody's 256 connections: $line"
 set -- $line
 [ "$1" = kept ] && [ "$2" -le 32 ] && [ "$2" -gt 0 ] && [ "$4" -ge $((256 - 32)) ] ||
-	die "nobody's connections: $line (at most 32 kept expected)"
+	fail "nobody's connections: $line (at most 32 kept expected)"
 while read -r line <&3 && [ "$line" != end ]; do
 	echo "  $line"
 	case $line in
 	"reason jmstatd is at its limit for your user"*) ;;
-	*) die "unexpected refusal: $line" ;;
+	*) fail "unexpected refusal: $line" ;;
 	esac
 done
 for i in 1 2 3 4 5; do root_ps "during nobody's idle connections"; done
 rc=0
 "${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 [ $rc -eq 1 ] && grep -q "jmstatd is at its limit for your user" "$JM_TMP/err" ||
-	die "nobody's jmctl over the limit: exit $rc: $(cat "$JM_TMP/err")"
+	fail "nobody's jmctl over the limit: exit $rc: $(cat "$JM_TMP/err")"
 echo "nobody's jmctl: $(cat "$JM_TMP/err")"
 read -r line <&3
 echo "after --client-idle: $line"
-[ "$line" = "closed $2" ] || die "the idle connections were not all closed: $line (kept $2)"
+[ "$line" = "closed $2" ] || fail "the idle connections were not all closed: $line (kept $2)"
 wait "$HOLDER"
 "${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" ||
-	die "nobody is not served once its idle connections are closed: $(cat "$JM_TMP/err")"
-grep -Eq "idle clients? closed" "$JMD_LOG" || die "no log line about the idle clients"
+	fail "nobody is not served once its idle connections are closed: $(cat "$JM_TMP/err")"
+grep -Eq "idle clients? closed" "$JMD_LOG" || fail "no log line about the idle clients"
 # A watch longer than --client-idle still gets every table.
 timeout 60 "$JMCTL" --socket "$JMD_SOCK" ps -d 4.5 -n 2 >"$JM_TMP/watch" 2>&1 ||
-	die "jmctl ps -d 4.5 against --client-idle 3: $(cat "$JM_TMP/watch")"
-[ "$(grep -c "^ *$ROOT_PROC " "$JM_TMP/watch")" -eq 2 ] || die "ps -d: $(cat "$JM_TMP/watch")"
+	fail "jmctl ps -d 4.5 against --client-idle 3: $(cat "$JM_TMP/watch")"
+[ "$(grep -c "^ *$ROOT_PROC " "$JM_TMP/watch")" -eq 2 ] || fail "ps -d: $(cat "$JM_TMP/watch")"
 echo "ok 1: lock-out"
 
 # ---------------------------------------------------------------- 2. HTTP
@@ -163,7 +162,7 @@ time.sleep(30)
 PY
 HOLDER=$!
 for i in $(seq 1 100); do grep -q held "$JM_TMP/held2" && break; sleep 0.05; done
-jmd_py - <<'PY' || die "scrapes during idle connections"
+jmd_py - <<'PY' || fail "scrapes during idle connections"
 from jmd import *
 import urllib.request, urllib.error
 codes = []
@@ -227,15 +226,15 @@ time.sleep(100)
 PY
 HOLDER=$!
 for i in $(seq 1 200); do grep -q ready "$JM_TMP/held3" && break; sleep 0.1; done
-grep -q ready "$JM_TMP/held3" || die "nobody's forger did not start: $(cat "$JM_TMP/held3")"
+grep -q ready "$JM_TMP/held3" || fail "nobody's forger did not start: $(cat "$JM_TMP/held3")"
 set -- $(grep pids "$JM_TMP/held3")
 SITES_PID=$2 MANY_PID=$3
 for i in 1 2 3 4 5; do root_ps "during nobody's forged segments"; sleep 0.3; done
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$JMD_PID/status")
 echo "daemon peak RSS: $hwm KiB"
-[ "$hwm" -lt $((256 * 1024)) ] || die "the daemon's peak RSS is $hwm KiB"
-grep -q "uid 65534: .* its budget" "$JMD_LOG" || die "nobody's 2100 files were not read within its budget"
-SITES_PID=$SITES_PID MANY_PID=$MANY_PID jmd_py - <<'PY' || die "root's sites of the 1,024-site process"
+[ "$hwm" -lt $((256 * 1024)) ] || fail "the daemon's peak RSS is $hwm KiB"
+grep -q "uid 65534: .* its budget" "$JMD_LOG" || fail "nobody's 2100 files were not read within its budget"
+SITES_PID=$SITES_PID MANY_PID=$MANY_PID jmd_py - <<'PY' || fail "root's sites of the 1,024-site process"
 from jmd import *
 wait_until(lambda: int(os.environ["SITES_PID"]) in ps_pids(), "the forged 1,024-site process in ps")
 time.sleep(5 * INTERVAL_MS / 1000.0)     # its twin was written with it: read by now
@@ -255,7 +254,7 @@ cp "$JMALLOC_LIB" "$JM_TMP/pub/libjmalloc.so"
 	cat "$JM_ROOT/tests/stress/evil_names.c"
 } >"$JM_TMP/evil.c"
 EVIL=$'ev\033[2Jil\x9b'
-cc -O2 -g -o "$JM_TMP/pub/$EVIL" "$JM_TMP/evil.c" 2>"$JM_TMP/cc.err" || die "cannot build evil.c"
+cc -O2 -g -o "$JM_TMP/pub/$EVIL" "$JM_TMP/evil.c" 2>"$JM_TMP/cc.err" || fail "cannot build evil.c"
 cp "$JM_TMP/pub/$EVIL" "$JM_TMP/pub/hidden"
 chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/libjmalloc.so" "$JM_TMP/pub/$EVIL"
 chmod 711 "$JM_TMP/pub/hidden"       # nobody may run it, not read it
@@ -268,7 +267,7 @@ PID_EVIL=$!
 start_nobody hidden hidden
 PID_HIDDEN=$!
 export PID_EVIL PID_HIDDEN
-jmd_py - <<'PY' || die "terminal injection"
+jmd_py - <<'PY' || fail "terminal injection"
 from jmd import *
 import subprocess
 JMCTL = os.environ["JMCTL"]

@@ -61,6 +61,19 @@ static const char *state_of(struct jmd *d, const char *rule, pid_t pid, uint32_t
 	return state;
 }
 
+/* The process "svc" (pid 100) of d with those bytes, after one tick in
+ * which rule f's alert for it reached state want (its id in *id). */
+static struct jmd_proc *svc(struct jmd *d, double active, double allocated, const char *want,
+                            long *id)
+{
+	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
+
+	set_frag(p, active, allocated);
+	tick(d, 1);
+	assert_string_equal(state_of(d, "f", 100, 0, id), want);
+	return p;
+}
+
 static struct jmd *daemon_with(const char *config)
 {
 	struct jmd *d = jmdt_daemon(false);
@@ -94,10 +107,7 @@ static void test_pending_then_firing(void **state)
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 10s\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
-	set_frag(p, 100 * MiB, 10 * MiB);
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, NULL), "pending");
+	svc(d, 100 * MiB, 10 * MiB, "pending", NULL);
 	for (int i = 0; i < 9; i++)
 		tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, NULL), "pending");   /* held 9 s */
@@ -134,11 +144,8 @@ static void test_hysteresis(void **state)
 	/* clear defaults to ratio x 0.9 = 0.45; clear_for 5 s. */
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nclear_for = 5s\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id1 = 0, id2 = 0;
-	set_frag(p, 100 * MiB, 40 * MiB);
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, &id1), "firing");
+	struct jmd_proc *p = svc(d, 100 * MiB, 40 * MiB, "firing", &id1);
 	set_frag(p, 100 * MiB, 52 * MiB);     /* 48%: under the threshold, over clear */
 	for (int i = 0; i < 10; i++)
 		tick(d, 1);
@@ -168,10 +175,7 @@ static void test_clear_bytes(void **state)
 	(void)state;
 	/* clear_bytes defaults to 90% of min_wasted: 9 MiB. */
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 10MiB\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
-	set_frag(p, 20 * MiB, 8 * MiB);       /* 60%, 12 MiB */
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, NULL), "firing");
+	struct jmd_proc *p = svc(d, 20 * MiB, 8 * MiB, "firing", NULL);  /* 60%, 12 MiB */
 	set_frag(p, 18 * MiB, 8.5 * MiB);     /* 9.5 MiB: under min_wasted, over clear_bytes */
 	tick(d, 1);
 	assert_string_equal(state_of(d, "f", 100, 0, NULL), "firing");
@@ -187,10 +191,7 @@ static void test_process_gone(void **state)
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n"
 	                            "[rule slow]\nkind = fragmentation\nratio = 0.5\n"
 	                            "min_wasted = 1MiB\nfor = 1h\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
-	set_frag(p, 100 * MiB, 10 * MiB);
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, NULL), "firing");
+	struct jmd_proc *p = svc(d, 100 * MiB, 10 * MiB, "firing", NULL);
 	assert_string_equal(state_of(d, "slow", 100, 0, NULL), "pending");
 	jmdt_proc_gone(d, p);
 	tick(d, 1);
@@ -205,11 +206,8 @@ static void test_reused_pid(void **state)
 {
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id1 = 0, id2 = 0;
-	set_frag(p, 100 * MiB, 10 * MiB);
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, &id1), "firing");
+	struct jmd_proc *p = svc(d, 100 * MiB, 10 * MiB, "firing", &id1);
 	/* The process exits and another takes its pid (another start time)
 	 * within the same interval. */
 	jmdt_proc_gone(d, p);
@@ -307,11 +305,8 @@ static void test_reload_keeps_alerts_of_kept_rules(void **state)
 	(void)state;
 	struct jmd *d = daemon_with("[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n"
 	                            "[rule g]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n");
-	struct jmd_proc *p = jmdt_proc_add(d, 100, 1, "svc", 0);
 	long id_before = 0, id_after = 0;
-	set_frag(p, 100 * MiB, 10 * MiB);
-	tick(d, 1);
-	assert_string_equal(state_of(d, "f", 100, 0, &id_before), "firing");
+	svc(d, 100 * MiB, 10 * MiB, "firing", &id_before);
 	assert_string_equal(state_of(d, "g", 100, 0, NULL), "firing");
 	/* f keeps its name and kind (a new threshold), g goes. */
 	assert_int_equal(jmd_config_load_text(d, "reload.conf", "[rule f]\nkind = fragmentation\n"

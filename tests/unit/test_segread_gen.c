@@ -41,13 +41,27 @@ static int read_since(uint64_t gen, unsigned flags, struct jm_seg *seg)
 	return err;
 }
 
-static unsigned char *build(struct synth *p, size_t *len)
+/* The segment every test starts from, written to path and read in full
+ * (*full); finish() frees both and removes the file. */
+static unsigned char *start(struct synth *p, size_t *len, struct jm_seg *full)
 {
+	unsigned char *buf;
+
 	*p = synth_self(JMSTAT_NBINS, 3, 4);
 	p->nsites_max = 8;
 	p->nsites_hw = 5;
 	synth_name(path, sizeof path, tmpdir, p);
-	return synth_build(p, len);
+	buf = synth_build(p, len);
+	write_file(buf, *len);
+	assert_int_equal(read_since(0, 0, full), 0);
+	return buf;
+}
+
+static void finish(unsigned char *buf, struct jm_seg *full)
+{
+	jm_seg_free(full);
+	unlink(path);
+	free(buf);
 }
 
 /* What a read gives besides the rows must be the same either way. */
@@ -68,10 +82,8 @@ static void test_unchanged(void **state)
 	struct synth p;
 	struct jm_seg full, again, parsed;
 	size_t len;
-	unsigned char *buf = build(&p, &len);
+	unsigned char *buf = start(&p, &len, &full);
 
-	write_file(buf, len);
-	assert_int_equal(read_since(0, 0, &full), 0);
 	assert_false(full.rows_unchanged);
 	assert_non_null(full.arenas);
 	assert_non_null(full.bins);
@@ -96,9 +108,7 @@ static void test_unchanged(void **state)
 	assert_non_null(again.bins);
 	assert_int_equal(again.rows_gen, full.rows_gen);
 	jm_seg_free(&again);
-	jm_seg_free(&full);
-	unlink(path);
-	free(buf);
+	finish(buf, &full);
 }
 
 /* One row updated as the writer does (seq up by 2): read in full, with
@@ -108,10 +118,8 @@ static void test_row_updated(void **state)
 	struct synth p;
 	struct jm_seg full, again;
 	size_t len;
-	unsigned char *buf = build(&p, &len);
+	unsigned char *buf = start(&p, &len, &full);
 
-	write_file(buf, len);
-	assert_int_equal(read_since(0, 0, &full), 0);
 	synth_bin(buf, 2, 4)->nmalloc += 1000;
 	synth_bin(buf, 2, 4)->seq += 2;
 	write_file(buf, len);
@@ -128,9 +136,7 @@ static void test_row_updated(void **state)
 	assert_false(again.rows_unchanged);
 	assert_int_equal(again.arenas[1].mapped, full.arenas[1].mapped + 4096);
 	jm_seg_free(&again);
-	jm_seg_free(&full);
-	unlink(path);
-	free(buf);
+	finish(buf, &full);
 }
 
 /* A row being written (seq odd) is never taken for unchanged, even when
@@ -141,17 +147,13 @@ static void test_row_odd(void **state)
 	struct synth p;
 	struct jm_seg full, again;
 	size_t len;
-	unsigned char *buf = build(&p, &len);
+	unsigned char *buf = start(&p, &len, &full);
 
-	write_file(buf, len);
-	assert_int_equal(read_since(0, 0, &full), 0);
 	synth_bin(buf, 0, 0)->seq += 1;
 	synth_bin(buf, 0, 1)->seq -= 1;          /* the sum is unchanged */
 	write_file(buf, len);
 	assert_int_equal(read_since(full.rows_gen, 0, &again), JM_SEG_EBUSY);
-	jm_seg_free(&full);
-	unlink(path);
-	free(buf);
+	finish(buf, &full);
 }
 
 /* The thread caches carry no seq: they are read every time, rows
@@ -161,11 +163,9 @@ static void test_caches_and_header(void **state)
 	struct synth p;
 	struct jm_seg full, again, fresh;
 	size_t len;
-	unsigned char *buf = build(&p, &len);
+	unsigned char *buf = start(&p, &len, &full);
 	uint32_t t;
 
-	write_file(buf, len);
-	assert_int_equal(read_since(0, 0, &full), 0);
 	for (t = 0; t < p.nthreads_max && !synth_thread_live(t); t++)
 		;
 	assert_true(t < p.nthreads_max);
@@ -191,9 +191,7 @@ static void test_caches_and_header(void **state)
 	assert_null(again.sites);
 	assert_null(again.site_bins);
 	jm_seg_free(&again);
-	jm_seg_free(&full);
-	unlink(path);
-	free(buf);
+	finish(buf, &full);
 }
 
 static int setup_tmpdir(void **state)

@@ -1,0 +1,562 @@
+# tests/lib.sh: the one harness every shell test sources
+# (`. "$(dirname "$0")/../lib.sh"`) to start the real jmstatd and real
+# programs under the allocator, wait for what it needs and report. One
+# name per thing; everything a test starts here is stopped when it exits.
+#
+# Reporting
+#   ok MSG                 prints "ok - MSG"
+#   fail MSG               prints "FAIL: MSG" (and the end of jmstatd's log,
+#                          if one was written), exits 1
+#   skip WHY               prints WHY as the last line, exits 77 (skipped)
+#   at_exit CMD            runs CMD (eval) when the test exits, before the
+#                          processes started here are stopped
+# What a test needs (each skips, saying why, when it is missing)
+#   need_cmd CMD...        every CMD is installed
+#   need_lib               liballoc/libjmalloc.so is built (with jm_malloc)
+#   need_jmctl             jmctl/jmctl is built
+#   need_segments          jmstatd, the allocator and the helpers are built
+#                          and a preloaded process writes its stats segment
+#   need_users WHY         root, and setpriv to run processes as other
+#                          users (WHY: "run processes as nobody", ...)
+#   need_sites             need_segments, need_jmctl, cc, and the allocator
+#                          publishes sampled sites
+#   need_promtool          Prometheus's promtool
+#   need_pprof             go tool pprof (offline, its caches under $JM_TMP)
+#                          and curl; tests/pprof (profile.py) on python's path
+#   need_upstream_pprof    need_pprof, and google/pprof built from Debian's
+#                          source as $PPROF
+# The daemon: $JMSTATD on $JMD_SOCK ($JM_TMP/run/jmstatd.sock), stats dir
+# $JMD_STATS ($JM_TMP/shm, mode 1777), interval $JMD_INTERVAL ms (200), its
+# output in $JMD_LOG (as under journald: no timestamps); all exported.
+#   jmd_start [ARGS...]    starts it (ARGS added to those), waits for its
+#                          socket; sets JMD_PID, and with --metrics also
+#                          JMD_URL (http://HOST:PORT, from its log line)
+#   jmd_wait_socket        waits until $JMD_SOCK accepts a connection (20 s)
+#   jmd_stop               SIGTERM; fails unless it exits 0 and removes its
+#                          socket
+#   jmd_py ARGS...         python3 with tests/daemon (jmd.py) and
+#                          tests/alerts (alib.py) on its path
+# Processes
+#   start_preloaded PROG [ARGS...]   runs PROG under the allocator,
+#                          publishing into $JMD_STATS, stdin from $STDIN
+#                          (default /dev/null), output in $LAST_OUT; waits
+#                          for its segment; sets LAST_PID. PROG itself must
+#                          be $1 (no `env` or `sh -c` in front: a preloaded
+#                          wrapper would own the pid's segment).
+#   start_ready PROG [ARGS...]       start_preloaded, then waits for the
+#                          program's line "ready" and wait_sampled
+#   jm_segment DIR PID     prints the path of PID's segment in DIR (either
+#                          form of its name); fails, printing nothing,
+#                          without one. $JM_SEG_RE matches either form.
+#   jm_segment_name PID    the name the allocator gives PID's segment
+#   jm_public FILE...      copies the allocator and each FILE into
+#                          $JM_TMP/pub, where another user can run them
+#                          ($JM_TMP and pub 755)
+#   build_c OUT SRC [CFLAGS...]      cc -O2 -g (no frame pointers forced)
+#   build_holders OUT      tests/sites/holders.c, -O2, no frame pointers
+# Waiting (each for 10 s at most, then fails saying what it saw)
+#   wait_seen PID [COND]   jmstatd lists PID (and the python expression COND
+#                          over the process p holds, e.g. "p['allocated'] > 0")
+#   wait_sampled PID       wait_seen, then two intervals more
+#   wait_line FILE RE      a line of FILE matches RE (grep)
+# Clients
+#   sites_json PID         jmctl --json sites PID -n 1000
+#   http_get PATH [OUT]    GET $JMD_URL$PATH into OUT; prints the status
+#   pprof_top SRC [OPT...] `pprof -top -unit=B` of a file or URL as JSON
+#                          {function: [flat, cum]}
+#   tmux_start NAME W H CMD   CMD in a W x H terminal (tmux session "top" of
+#                          server NAME; "${T[@]}" is the tmux command);
+#                          wait_pane RE [TRIES] waits until it shows RE
+#                          (the screen in pane.txt)
+#   alert_recorder DIR     writes $JM_TMP/notify.sh, an alert command that
+#                          records each notification's JMALLOC_ALERT_*
+#                          variables in DIR/RULE.ID.STATE (whole, renamed
+#                          into place)
+#   rule NAME KIND [SETTING...]   prints a config's [rule NAME] section:
+#                          kind = KIND, then each SETTING ("key = value")
+#   run_stress CONF PROG [ARGS...]   the helper PROG under the allocator
+#                          with JMALLOC_CONF=CONF; fails unless it exits 0
+#                          having printed "PROG: allocator jmalloc" and
+#                          "PROG: OK" (tests/helpers/stress_*.c)
+#   jm_compare NAME CMD... CMD without the allocator, then with it, each in
+#                          its own empty directory ($JM_TMP/NAME.plain,
+#                          $JM_TMP/NAME.jm); fails unless both exit 0 with
+#                          the same stdout (its directory replaced by DIR)
+#   jm_proof NAME PROG...  fails unless, in jm_compare's preloaded run of
+#                          NAME, the dynamic linker bound malloc & co of
+#                          every PROG to libjmalloc.so and nowhere else
+#                          (from LD_DEBUG=bindings)
+#   $PYFMT                 jmctl's human units in python (format.c), for
+#                          checking what it prints
+
+set -u
+: "${JM_TMP:?run me through make check (tests/runner.sh)}" "${JM_ROOT:?}"
+
+JMD_SOCK=$JM_TMP/run/jmstatd.sock
+JMD_STATS=$JM_TMP/shm
+JMD_INTERVAL=200
+JMD_LOG=$JM_TMP/jmstatd.log
+JMD_PID=
+JMD_URL=
+LAST_PID=
+LAST_OUT=
+PIDS=()
+JM_AT_EXIT=()
+export JMD_SOCK JMD_STATS JMD_INTERVAL
+mkdir -p "$JMD_STATS" "$JM_TMP/run"
+chmod 1777 "$JMD_STATS"
+chmod 0755 "$JM_TMP/run"
+
+# ---------------------------------------------------------------- reporting
+ok()   { echo "ok - $*"; }
+skip() { echo "$*"; exit 77; }
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -s "$JMD_LOG" ]; then
+		echo "--- jmstatd log:" >&2
+		tail -n 50 "$JMD_LOG" >&2
+	fi
+	exit 1
+}
+at_exit() { JM_AT_EXIT+=("$1"); }
+
+# On exit: the test's own clean-up, then the daemon (killed: jmd_stop is
+# where a test checks its clean exit), then every process started here
+# (SIGTERM, and SIGKILL for those still there 2 s later).
+jm_cleanup() {
+	local c p
+	for c in "${JM_AT_EXIT[@]}"; do eval "$c"; done
+	[ -n "$JMD_PID" ] && kill -KILL "$JMD_PID" 2>/dev/null
+	local all=("${PIDS[@]}" $(jobs -p))
+	for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	local alive=1
+	for _ in $(seq 20); do
+		alive=0
+		for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && { alive=1; break; }; done
+		[ $alive = 1 ] || break
+		sleep 0.1
+	done
+	for p in "${all[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	return 0
+}
+trap jm_cleanup EXIT
+
+# ------------------------------------------------------------------- needs
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+	done
+}
+
+need_lib() {
+	[ -f "${JMALLOC_LIB:-}" ] || skip "liballoc/libjmalloc.so is not built"
+	nm -D --defined-only "$JMALLOC_LIB" 2>/dev/null | grep -q ' jm_malloc$' ||
+		skip "$JMALLOC_LIB does not define jm_malloc"
+}
+
+need_jmctl() {
+	[ -x "${JMCTL:-}" ] || skip "jmctl/jmctl is not built"
+}
+
+need_segments() {
+	[ -x "${JMSTATD:-}" ] || skip "jmstatd/jmstatd is not built"
+	need_lib
+	local h
+	for h in daemon_holder demo_fragment; do
+		[ -x "${JM_HELPERS:-}/$h" ] || skip "the helper $h is not built (make tests)"
+	done
+	local probe=$JM_TMP/probe
+	mkdir -p "$probe"
+	# A probe that lives until it is seen (or 10 s): one that exited after
+	# 1 s could be gone before a loaded machine had it write its file,
+	# and every test calling this was skipped.
+	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 60 &
+	local pid=$! i
+	for i in $(seq 1 400); do
+		jm_segment "$probe" "$pid" >/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.025
+	done
+	local found=no
+	jm_segment "$probe" "$pid" >/dev/null && found=yes
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	rm -rf "$probe"
+	[ $found = yes ] ||
+		skip "the allocator does not write stats segments (none from a preloaded sleep)"
+}
+
+need_users() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to $1"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+}
+
+need_sites() {
+	need_segments
+	need_jmctl
+	command -v cc >/dev/null || skip "no C compiler (cc) to build the test program"
+	grep -q sample_bytes "$JM_ROOT/liballoc/include/jmstat.h" ||
+		skip "the allocator publishes no site table (jmstat.h has no sample_bytes)"
+}
+
+need_promtool() {
+	command -v promtool >/dev/null ||
+		skip "promtool not installed (Debian package prometheus): ${1:-cannot check}"
+}
+
+need_pprof() {
+	need_cmd curl
+	export PYTHONPATH=$JM_ROOT/tests/pprof
+	command -v go >/dev/null || skip "go is not installed (Debian: golang-go) for go tool pprof"
+	export HOME=$JM_TMP/home GOCACHE=$JM_TMP/gocache GOPATH=$JM_TMP/gopath GOFLAGS= \
+		GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off
+	mkdir -p "$HOME"
+	go tool pprof -h >/dev/null 2>&1 || skip "go tool pprof does not run here"
+}
+
+# Builds google/pprof's own pprof (Debian: golang-github-google-pprof-dev,
+# offline, GOPATH mode) as $PPROF. Go's bundled `go tool pprof` does not
+# read build-ids from local files (its object reader reports none), so it
+# never takes a binary found by build-id under PPROF_BINARY_PATH: upstream
+# pprof does.
+need_upstream_pprof() {
+	need_pprof
+	local src=/usr/share/gocode/src/github.com/google/pprof
+	[ -f "$src/pprof.go" ] || skip "google/pprof's source is not installed (Debian: golang-github-google-pprof-dev)"
+	PPROF=$JM_TMP/pprof
+	GOPATH=/usr/share/gocode GO111MODULE=off go build -o "$PPROF" github.com/google/pprof ||
+		fail "cannot build google/pprof from $src"
+}
+
+# -------------------------------------------------------------- the daemon
+jmd_wait_socket() {
+	python3 - "$JMD_SOCK" "${JMD_PID:-0}" <<'EOF' || fail "jmstatd did not come up on $JMD_SOCK"
+import os, socket, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    if pid:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            sys.exit("jmstatd exited at start")
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)     # a stale socket file does not count
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+    finally:
+        s.close()
+sys.exit("timed out")
+EOF
+}
+
+# The log is written as the journal would take it (JOURNAL_STREAM names
+# it): without timestamps, so that tests match lines from "jmstatd: ".
+# tests/daemon/cmdline.test.sh checks the stamped lines of a daemon run by
+# hand.
+jmd_start() {
+	: >>"$JMD_LOG"
+	local from a metrics=no
+	from=$(wc -l <"$JMD_LOG")
+	for a in "$@"; do [ "$a" = --metrics ] && metrics=yes; done
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$JMD_LOG") \
+	"$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" --interval "$JMD_INTERVAL" "$@" \
+		>>"$JMD_LOG" 2>&1 &
+	JMD_PID=$!
+	jmd_wait_socket
+	JMD_URL=
+	[ $metrics = yes ] || return 0
+	for _ in $(seq 100); do
+		JMD_URL=$(tail -n +"$((from + 1))" "$JMD_LOG" |
+			sed -n 's|.*serving \(http://[^/ ]*\)/metrics.*|\1|p' | head -n 1)
+		[ -n "$JMD_URL" ] && return 0
+		sleep 0.1
+	done
+	fail "jmstatd did not say where it serves --metrics within 10 s"
+}
+
+jmd_stop() {
+	[ -n "$JMD_PID" ] || return 0
+	kill -TERM "$JMD_PID"
+	local rc=0
+	wait "$JMD_PID" || rc=$?
+	JMD_PID=
+	[ "$rc" -eq 0 ] || fail "jmstatd exited with status $rc after SIGTERM"
+	[ ! -e "$JMD_SOCK" ] || fail "jmstatd left its socket $JMD_SOCK behind"
+}
+
+jmd_py() {
+	PYTHONPATH=$JM_ROOT/tests/daemon:$JM_ROOT/tests/alerts python3 "$@"
+}
+
+# --------------------------------------------------------------- processes
+# jm_segment DIR PID: jmalloc.PID.stats (a process of the host's pid
+# namespace) or jmalloc.PID.<pidns>.<start>[.<tag>].stats (any other, as
+# when the tests run in a container).
+jm_segment() {
+	local f
+	for f in "$1/jmalloc.$2.stats" "$1/jmalloc.$2".*.stats; do
+		[ -e "$f" ] && { printf '%s\n' "$f"; return 0; }
+	done
+	return 1
+}
+JM_SEG_RE='jmalloc\.[0-9]+(\.[0-9]+\.[0-9]+(\.[0-9a-f]+)?)?\.stats'
+
+jm_segment_name() {
+	local ns start
+	ns=$(stat -L -c %i /proc/self/ns/pid) || return 1
+	if [ "$ns" = 4026531836 ]; then
+		printf 'jmalloc.%s.stats\n' "$1"
+		return 0
+	fi
+	start=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20) || return 1
+	printf 'jmalloc.%s.%s.%s.stats\n' "$1" "$ns" "$start"
+}
+
+start_preloaded() {
+	LAST_OUT=$JM_TMP/prog.$RANDOM.out
+	JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB "$@" <"${STDIN:-/dev/null}" >"$LAST_OUT" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	for _ in $(seq 100); do
+		jm_segment "$JMD_STATS" "$LAST_PID" >/dev/null && return 0
+		kill -0 "$LAST_PID" 2>/dev/null || { cat "$LAST_OUT"; fail "$1 exited early"; }
+		sleep 0.1
+	done
+	fail "the allocator published no stats segment for $1 in 10 s"
+}
+
+jm_public() {
+	chmod 755 "$JM_TMP"
+	mkdir -p "$JM_TMP/pub"
+	cp "$JMALLOC_LIB" "$@" "$JM_TMP/pub/"
+	chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/"*
+}
+
+start_ready() {
+	start_preloaded "$@"
+	wait_line "$LAST_OUT" '^ready$'
+	wait_sampled "$LAST_PID"
+}
+
+build_c() {
+	local out=$1 src=$2
+	shift 2
+	cc -O2 -g "$@" -o "$out" "$src" || fail "cannot build $src"
+}
+
+build_holders() {
+	build_c "$1" "$JM_ROOT/tests/sites/holders.c" -fomit-frame-pointer
+}
+
+# ----------------------------------------------------------------- waiting
+wait_seen() {
+	local pid=$1 cond=${2:-True}
+	for _ in $(seq 100); do
+		if "$JMCTL" --socket "$JMD_SOCK" --json ps 2>/dev/null | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if any(p['pid'] == $pid and ($cond) for p in r['processes']) else 1)"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	"$JMCTL" --socket "$JMD_SOCK" ps
+	fail "jmstatd does not list pid $pid${2:+ with $cond} after 10 s"
+}
+
+wait_sampled() {
+	wait_seen "$1"
+	sleep "$(awk "BEGIN{print 2 * $JMD_INTERVAL / 1000}")"
+}
+
+wait_line() {
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	cat "$1"
+	fail "no line matching '$2' in $1"
+}
+
+# ----------------------------------------------------------------- clients
+sites_json() {
+	"$JMCTL" --socket "$JMD_SOCK" --json sites "$1" -n 1000
+}
+
+http_get() {
+	curl -s -o "${2:-/dev/null}" -w '%{http_code}' "$JMD_URL$1"
+}
+
+pprof_top() {
+	local src=$1
+	shift
+	${PPROF:-go tool pprof} -top -unit=B "$@" "$src" >"$JM_TMP/top.txt" 2>"$JM_TMP/top.err" || {
+		cat "$JM_TMP/top.err" >&2
+		fail "pprof -top $* $src failed"
+	}
+	python3 - "$JM_TMP/top.txt" <<'PY'
+import json, re, sys
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*(\d+)B?\s+\S+%\s+\S+%\s+(\d+)B?\s+\S+%\s+(.+?)\s*$", line)
+    if m:
+        rows[m.group(3)] = [int(m.group(1)), int(m.group(2))]
+print(json.dumps(rows))
+PY
+}
+
+# tmux_start NAME W H CMD: CMD in a new session "top" of a private tmux
+# server NAME (its socket under $JM_TMP, killed on exit); a session started
+# before is renamed away (killing the last session would race the server's
+# exit with the next start).
+TMUX_RUNS=0
+tmux_start() {
+	if [ $TMUX_RUNS = 0 ]; then
+		command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
+		export TMUX_TMPDIR=$JM_TMP
+		T=(tmux -L "$1")
+		at_exit '"${T[@]}" kill-server 2>/dev/null'
+	else
+		"${T[@]}" rename-session -t top "old$TMUX_RUNS"
+	fi
+	TMUX_RUNS=$((TMUX_RUNS + 1))
+	"${T[@]}" -f /dev/null new-session -d -s top -x "$2" -y "$3" "$4"
+}
+
+wait_pane() {
+	for _ in $(seq "${2:-100}"); do
+		"${T[@]}" capture-pane -p -t top >pane.txt 2>/dev/null
+		grep -q -- "$1" pane.txt && return 0
+		sleep 0.1
+	done
+	cat pane.txt
+	[ -s top.err ] && cat top.err
+	fail "the pane never showed '$1'"
+}
+
+rule() {
+	printf '\n[rule %s]\nkind = %s\n' "$1" "$2"
+	shift 2
+	[ $# -eq 0 ] || printf '%s\n' "$@"
+}
+
+alert_recorder() {
+	mkdir -p "$1"
+	cat >"$JM_TMP/notify.sh" <<EOF
+#!/bin/sh
+env | grep '^JMALLOC_ALERT_' | sort >"$1/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp"
+mv "$1/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE.tmp" "$1/\$JMALLOC_ALERT_RULE.\$JMALLOC_ALERT_ID.\$JMALLOC_ALERT_STATE"
+EOF
+	chmod +x "$JM_TMP/notify.sh"
+}
+
+run_stress() {
+	local conf=$1 prog=$2 rc=0
+	shift 2
+	[ -x "$JM_HELPERS/$prog" ] || fail "$JM_HELPERS/$prog is not built"
+	echo "== JMALLOC_CONF='$conf' $prog $*"
+	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$JM_HELPERS/$prog" "$@" >"$JM_TMP/out" 2>&1 || rc=$?
+	cat "$JM_TMP/out"
+	[ $rc -eq 0 ] || fail "$prog $* exited $rc"
+	grep -q "^$prog: allocator jmalloc\$" "$JM_TMP/out" || fail "jmalloc was not the allocator"
+	grep -q "^$prog: OK\$" "$JM_TMP/out" || fail "$prog did not finish"
+}
+
+jm_compare() {
+	local name=$1 mode dir rc s e
+	shift
+	for mode in plain jm; do
+		dir=$JM_TMP/$name.$mode
+		mkdir -p "$dir"
+		s=$(date +%s.%N)
+		if [ "$mode" = jm ]; then
+			(cd "$dir" && env LD_PRELOAD="$JMALLOC_LIB" LD_DEBUG=bindings \
+				LD_DEBUG_OUTPUT="$JM_TMP/$name.ld" "$@") \
+				>"$JM_TMP/$name.$mode.out" 2>"$JM_TMP/$name.$mode.err"
+		else
+			(cd "$dir" && "$@") >"$JM_TMP/$name.$mode.out" 2>"$JM_TMP/$name.$mode.err"
+		fi
+		rc=$?
+		e=$(date +%s.%N)
+		sed -i "s#$dir#DIR#g" "$JM_TMP/$name.$mode.out"
+		printf '%s: %-5s exit %d, %s lines of output, %.1fs\n' "$name" "$mode" "$rc" \
+			"$(wc -l <"$JM_TMP/$name.$mode.out")" "$(echo "$e - $s" | bc)"
+		if [ "$rc" -ne 0 ]; then
+			echo "--- $name ($mode) stderr:"
+			tail -n 40 "$JM_TMP/$name.$mode.err"
+			echo "--- $name ($mode) stdout:"
+			tail -n 20 "$JM_TMP/$name.$mode.out"
+			fail "$name exited $rc ($mode)"
+		fi
+	done
+	if ! cmp -s "$JM_TMP/$name.plain.out" "$JM_TMP/$name.jm.out"; then
+		echo "--- $name: output differs (plain vs jmalloc):"
+		diff "$JM_TMP/$name.plain.out" "$JM_TMP/$name.jm.out" | head -n 40
+		echo "--- $name (jm) stderr:"
+		tail -n 20 "$JM_TMP/$name.jm.err"
+		fail "$name: output under jmalloc differs"
+	fi
+}
+
+jm_proof() {
+	local name=$1 prog n lib
+	shift
+	lib=$(readlink -f "$JMALLOC_LIB")
+	ls "$JM_TMP/$name.ld."* >/dev/null 2>&1 || fail "$name: no LD_DEBUG output"
+	# Every binding of the malloc family, in every process of the run.
+	cat "$JM_TMP/$name.ld."* |
+		grep -E "normal symbol \`(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign)'" \
+		>"$JM_TMP/$name.bindings" || true
+	n=$(grep -c -F -e "to $JMALLOC_LIB [0]" -e "to $lib [0]" "$JM_TMP/$name.bindings")
+	# Bindings elsewhere are allowed only to an object that does not
+	# define the function: a non-PIE program that takes the address of
+	# free has a PLT stub for it, which jumps on to libjmalloc.so.
+	local target sym
+	grep -v -F -e "to $JMALLOC_LIB [0]" -e "to $lib [0]" "$JM_TMP/$name.bindings" |
+		sed -E "s/.* to ([^ ]*) \[0\]: normal symbol .([a-z_]*)'.*/\1 \2/" | sort -u |
+		while read -r target sym; do
+			if nm -D --defined-only "$target" 2>/dev/null | grep -q -E " [TtWiI] $sym(@|\$)"; then
+				grep -E "to $target \[0\]: normal symbol .$sym'" "$JM_TMP/$name.bindings" | head -n 3
+				echo "$target"
+			fi
+		done >"$JM_TMP/$name.elsewhere"
+	if [ -s "$JM_TMP/$name.elsewhere" ]; then
+		cat "$JM_TMP/$name.elsewhere"
+		fail "$name: malloc functions bound to another allocator than libjmalloc.so"
+	fi
+	local prog_re
+	for prog in "$@"; do
+		prog_re=$(printf '%s' "$prog" | sed 's/[]\/$*.^+?(){}|[]/\\&/g')
+		grep -q -E "binding file ([^ ]*/)?$prog_re \[0\] to ($JMALLOC_LIB|$lib) \[0\]: normal symbol \`(malloc|calloc|realloc|free)'" \
+			"$JM_TMP/$name.bindings" ||
+			fail "$name: $prog's malloc was not bound to libjmalloc.so"
+	done
+	echo "$name: $n malloc-family bindings to libjmalloc.so in $(ls "$JM_TMP/$name.ld."* | wc -l) processes, none to another allocator"
+}
+
+PYFMT='
+import math
+def three(v, unit):
+    if v < 9.995: return "%.2f%s" % (v, unit)
+    if v < 99.95: return "%.1f%s" % (v, unit)
+    return "%.0f%s" % (v, unit)
+def fmt_bytes(b):
+    if b < 1024: return "%.0f B" % b
+    units = [" KiB", " MiB", " GiB", " TiB", " PiB"]; u = -1
+    while u < 4 and b >= 999.5: b /= 1024; u += 1
+    if u < 0: b /= 1024; u = 0
+    return three(b, units[u])
+def fmt_count(n):
+    if n < 1000: return "%.0f" % n
+    units = ["k", "M", "G", "T"]; u = -1
+    while u < 3 and n >= 999.5: n /= 1000; u += 1
+    return three(n, units[u])
+def fmt_rate(r):
+    if 0 < r < 0.995: return "%.2f" % r
+    return fmt_count(r)
+def fmt_pct(x): return "%.1f%%" % (x * 100.0)
+'
