@@ -49,6 +49,11 @@
 #                          form of its name); fails, printing nothing,
 #                          without one. $JM_SEG_RE matches either form.
 #   jm_segment_name PID    the name the allocator gives PID's segment
+#   claim_uid              sets CLAIMED_UID to a uid (no passwd entry needed)
+#                          that no other test running now uses, so that its
+#                          fixed paths (/tmp/jmstatd-UID, the private
+#                          socket of a user's jmstatd) are this test's alone;
+#                          released, and /tmp/jmstatd-UID removed, on exit
 #   jm_public FILE...      copies the allocator and each FILE into
 #                          $JM_TMP/pub, where another user can run them
 #                          ($JM_TMP and pub 755)
@@ -327,6 +332,14 @@ start_preloaded() {
 		sleep 0.1
 	done
 	fail "the allocator published no stats segment for $1 in 10 s"
+}
+
+claim_uid() {
+	local u=$((3000000 + $$ % 1000000))
+	until mkdir "/tmp/jmtest-uid-$u" 2>/dev/null; do u=$((u + 1)); done
+	CLAIMED_UID=$u
+	rm -rf "/tmp/jmstatd-$u"
+	at_exit "rm -rf /tmp/jmstatd-$u /tmp/jmtest-uid-$u"
 }
 
 jm_public() {

@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # timeout: 120
 # jmctl trusts only a daemon it should (common/socket.c):
-#  - another user (jmtest) makes /tmp/jmstatd-65534 first, with a fake
-#    daemon in it: nobody's jmctl, without XDG_RUNTIME_DIR, does not talk
+#  - another user (jmtest) makes /tmp/jmstatd-UID first, with a fake
+#    daemon in it: UID's jmctl, without XDG_RUNTIME_DIR, does not talk
 #    to it ("owned by uid N, refusing") and falls back to the system
 #    socket;
-#  - nobody's jmctl --socket naming jmtest's fake daemon: refused after
+#  - UID's jmctl --socket naming jmtest's fake daemon: refused after
 #    connecting, by its peer credentials ("runs as uid N");
-#  - nobody's own jmstatd, started with no option but the stats dir: its
-#    socket is where nobody's jmctl looks first, and it answers.
+#  - UID's own jmstatd, started with no option but the stats dir: its
+#    socket is where UID's jmctl looks first, and it answers.
+# UID is a uid of no user that no other test running now uses (claim_uid):
+# two runs at once do not share /tmp/jmstatd-UID.
 # Needs root (to be two other users) and setpriv.
 . "$(dirname "$0")/../lib.sh"
 need_users "run as two other users"
 PY3=/usr/bin/python3
 [ -x $PY3 ] || skip "no /usr/bin/python3 for the other users"
-if ! id jmtest >/dev/null 2>&1; then
-	useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null || skip "cannot create user jmtest"
-fi
+id jmtest >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin jmtest 2>/dev/null
+id jmtest >/dev/null 2>&1 || skip "cannot create user jmtest"
 JMTEST_UID=$(id -u jmtest)
-PRIV=/tmp/jmstatd-65534
-[ -e "$PRIV" ] && skip "$PRIV exists already: not touching it"
+claim_uid
+PRIV=/tmp/jmstatd-$CLAIMED_UID
 [ -e /run/jmstatd/jmstatd.sock ] && skip "a system jmstatd runs: the fallback cannot be told apart"
-NOBODY=(env -u XDG_RUNTIME_DIR -u JMSTATD_SOCKET setpriv --reuid=65534 --regid=65534 --clear-groups)
+AS_UID=(env -u XDG_RUNTIME_DIR -u JMSTATD_SOCKET setpriv --reuid="$CLAIMED_UID" --regid="$CLAIMED_UID" --clear-groups)
 JMTEST=(setpriv --reuid="$JMTEST_UID" --regid="$(id -g jmtest)" --clear-groups)
 chmod 755 "$JM_TMP"
 FAKE_PID= OWN_PID=
@@ -63,10 +64,10 @@ PY
 # ---- 1. a private directory made by someone else
 fake_daemon "$PRIV/jmstatd.sock"
 rc=0
-"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+"${AS_UID[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 cat "$JM_TMP/err"
-! grep -q FORGED "$JM_TMP/out" || fail "nobody's jmctl showed the fake daemon's process"
-[ $rc -eq 1 ] || fail "nobody's jmctl: exit $rc"
+! grep -q FORGED "$JM_TMP/out" || fail "the user's jmctl showed the fake daemon's process"
+[ $rc -eq 1 ] || fail "the user's jmctl: exit $rc"
 grep -q "not using $PRIV/jmstatd.sock: $PRIV is owned by uid $JMTEST_UID, refusing" "$JM_TMP/err" ||
 	fail "no word of the directory it refused"
 grep -q "cannot connect to /run/jmstatd/jmstatd.sock" "$JM_TMP/err" || fail "no fallback to the system socket"
@@ -74,9 +75,9 @@ echo "ok - a squatted private directory is refused"
 
 # ---- 2. a socket named on the command line, served by another user
 rc=0
-"${NOBODY[@]}" "$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+"${AS_UID[@]}" "$JMCTL" --socket "$PRIV/jmstatd.sock" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 cat "$JM_TMP/err"
-! grep -q FORGED "$JM_TMP/out" || fail "nobody's jmctl --socket showed the fake daemon's process"
+! grep -q FORGED "$JM_TMP/out" || fail "the user's jmctl --socket showed the fake daemon's process"
 [ $rc -eq 1 ] && grep -q "the daemon there runs as uid $JMTEST_UID, neither root nor you: refusing" "$JM_TMP/err" ||
 	fail "another user's daemon was not refused by its peer credentials (exit $rc)"
 # Root's jmctl refuses it too.
@@ -87,11 +88,11 @@ kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
 rm -rf "$PRIV"
 echo "ok - another user's daemon is refused by its peer credentials"
 
-# ---- 3. nobody's own daemon is found by nobody's jmctl
-"${NOBODY[@]}" "$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
+# ---- 3. the user's own daemon is found by its jmctl
+"${AS_UID[@]}" "$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
 OWN_PID=$!
 for i in $(seq 1 200); do [ -S "$PRIV/jmstatd.sock" ] && break; sleep 0.05; done
-[ "$(stat -c '%a %u' "$PRIV")" = "700 65534" ] || fail "nobody's daemon directory: $(stat -c '%a %u' "$PRIV")"
-"${NOBODY[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || fail "nobody's jmctl with its own daemon: $(cat "$JM_TMP/err")"
+[ "$(stat -c '%a %u' "$PRIV")" = "700 $CLAIMED_UID" ] || fail "the user's daemon directory: $(stat -c '%a %u' "$PRIV")"
+"${AS_UID[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || fail "the user's jmctl with its own daemon: $(cat "$JM_TMP/err")"
 kill "$OWN_PID"; wait "$OWN_PID" 2>/dev/null; OWN_PID=
 echo "ok - a user's own daemon is found first"

@@ -110,13 +110,10 @@ EOF
 jmd_stop
 
 # ---- jmstatd by hand as a user of its own: the private default socket,
-# /tmp/jmstatd-UID. The uid is one no other run of this test uses at the
-# same time (claimed by the directory /tmp/jmtest-uid-UID), so that two
-# runs at once never share that path; it needs no passwd entry.
-U=$((3000000 + $$ % 1000000))
-until mkdir "/tmp/jmtest-uid-$U" 2>/dev/null; do U=$((U + 1)); done
-at_exit 'rm -rf "/tmp/jmstatd-$U" "/tmp/jmtest-uid-$U"'
-rm -rf "/tmp/jmstatd-$U"
+# /tmp/jmstatd-UID. A uid no other test running now uses (claim_uid), so
+# that two runs at once never share that path.
+claim_uid
+U=$CLAIMED_UID
 JMTEST_UID=$U JMTEST_GID=$U
 env -i PATH=/usr/bin:/bin setpriv --reuid="$U" --regid="$U" --clear-groups \
 	"$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
