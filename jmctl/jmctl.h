@@ -23,8 +23,8 @@
  *               terminal restored on every way out
  *   top_model.c top's model: the subscribe stream, the host history, a
  *               frame as text (sorted bins or processes), the frames of -b
- *   top_sites.c top's sites panel (the sites behind a bin); top.h joins
- *               the four
+ *   top_sites.c top's sites panel (the sites behind a bin)
+ *   top_frame.c a line added to one of top's frames; top.h joins the five
  *
  * Functions that can fail return 0 or a negative errno-like code; the
  * message for the user is printed once, where the failure is understood,

@@ -11,6 +11,7 @@
  *                processes), printed as is by -b
  *   top_sites.c  the sites panel of the bins view: the processes wasting
  *                the most in a bin, their sites, ranked
+ *   top_frame.c  a line added to a frame, for the model and the panel
  *
  * The model never draws: a frame is text plus where its meters sit; the
  * terminal only colours and clips it.
@@ -83,11 +84,13 @@ struct top {
 	double ht[HIST_MAX], halloc[HIST_MAX], hactive[HIST_MAX];
 };
 
+/* top_frame.c */
+struct line *jm_top_frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* top_model.c */
 extern const struct jm_sort_key jm_top_bin_keys[];
 double jm_top_now(void);
-struct line *jm_top_frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 void jm_top_build_frame(struct top *t, struct frame *f, int width, bool wrap);
 void jm_top_print_batch(struct top *t, struct frame *f, int width);
 int jm_top_take_update(struct top *t);

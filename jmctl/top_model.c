@@ -105,41 +105,6 @@ static double hist_columns(const struct top *t, int cols, double *va, double *vb
 	return bucket * cols < span ? bucket * cols : span;
 }
 
-/* ---------------------------------------------------------------- frame */
-
-struct line *jm_top_frame_add(struct frame *f, enum line_kind kind, const char *fmt, ...)
-{
-	va_list ap;
-	struct line *l;
-
-	if (f->n == f->cap) {
-		int ncap = f->cap ? f->cap * 2 : 64;
-		struct line *nl = realloc(f->lines, sizeof(*nl) * (size_t)ncap);
-
-		if (!nl) {
-			jm_top_restore_terminal();
-			fputs("jmctl: out of memory\n", stderr);
-			exit(JMCTL_EXIT_ERROR);
-		}
-		f->lines = nl;
-		f->cap = ncap;
-	}
-	l = &f->lines[f->n++];
-	l->kind = kind;
-	l->meter_off = l->meter_len = -1;
-	l->meter_ratio = 0;
-	char raw[sizeof(l->text)];
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	/* A name from a process (exe, function, file) never reaches the
-	 * terminal as a control byte; the callers that place a meter by
-	 * column made their strings safe already, so nothing moves. */
-	jm_safe(l->text, sizeof(l->text), raw);
-	return l;
-}
-
-/* The process entry of pid in an update, or NULL. */
 static json_t *find_proc(json_t *upd, long pid)
 {
 	json_t *procs = json_object_get(upd, "processes"), *p;

@@ -33,51 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ values */
-
-json_t *jmd_error(struct jmd *d, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* A message quoting the client's bytes (jansson's parse errors do)
-	 * may hold invalid UTF-8, which json_string refuses: those bytes go. */
-	json_t *m = json_string(msg);
-	if (!m) {
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-				*p = '?';
-		m = json_string(msg);
-	}
-	json_t *o = json_object();
-	set(o, "ok", json_false());
-	set(o, "error", m);
-	set(o, "time", jreal(d->now));
-	return o;
-}
-
-/* User names, looked up once per uid (a name service may be slow). */
-const char *jmd_user_name(uint32_t uid)
-{
-	static struct { uint32_t uid; bool used; char name[64]; } cache[64];
-	static unsigned next;
-	for (unsigned i = 0; i < sizeof(cache) / sizeof(cache[0]); i++)
-		if (cache[i].used && cache[i].uid == uid)
-			return cache[i].name;
-	unsigned i = next++ % (sizeof(cache) / sizeof(cache[0]));
-	cache[i].used = true;
-	cache[i].uid = uid;
-	struct passwd pw, *res = NULL;
-	char buf[2048];
-	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
-		snprintf(cache[i].name, sizeof(cache[i].name), "%s", res->pw_name);
-	else
-		snprintf(cache[i].name, sizeof(cache[i].name), "%u", uid);
-	return cache[i].name;
-}
-
 /* ------------------------------------------------------------ objects */
 
 /* The fields of fields.h's lists and of JMD_PROC_FIELDS, in their order. */
@@ -182,26 +137,6 @@ static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
 	free(g.v);
 	return arr;
 }
-
-/* ------------------------------------------------------------ arguments */
-
-/* 1: absent; 0: *pid set; -1: present but not a valid pid. */
-int jmd_arg_pid(json_t *req, pid_t *pid)
-{
-	json_t *v = json_object_get(req, "pid");
-	if (!v || json_is_null(v))
-		return 1;
-	if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > INT32_MAX)
-		return -1;
-	*pid = (pid_t)json_integer_value(v);
-	return 0;
-}
-
-json_t *jmd_pid_error(struct jmd *d, int rc)
-{
-	return rc == 1 ? jmd_error(d, "missing 'pid'") : jmd_error(d, JMD_BAD_PID);
-}
-
 
 /* ------------------------------------------------------------ commands */
 

@@ -1,7 +1,8 @@
 /*
  * commands.h: what commands.c (dispatch and the replies built with
  * jansson), emit.c (JSON written as text), ps.c (the ps reply and its
- * cache) and sites_cmd.c (the `sites` reply) share.
+ * cache), sites_cmd.c (the `sites` reply) and reply.c (what every reply is
+ * built from) share.
  */
 #ifndef JMSTATD_COMMANDS_H
 #define JMSTATD_COMMANDS_H
@@ -35,7 +36,7 @@ static inline json_t *reply_ok(struct jmd *d)
 	return o;
 }
 
-/* commands.c */
+/* reply.c */
 const char *jmd_user_name(uint32_t uid);
 int jmd_arg_pid(json_t *req, pid_t *pid);
 #define JMD_BAD_PID "invalid 'pid': expected a positive integer"

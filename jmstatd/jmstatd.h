@@ -27,8 +27,9 @@
  * in metrics_sites.c) that http.c serves (a request head checked in
  * http_head.c); http.c calls metrics.c, never the other way, both writing
  * into text.c's buffer. server.c parses each request line once and
- * answers it through commands.c or ps.c; sockpath.c readies the socket
- * file it binds. systemd.c speaks sd_notify and socket activation.
+ * answers it through commands.c or ps.c, all of them building on reply.c
+ * (the error reply, the room a reply may take); sockpath.c readies the
+ * socket file server.c binds. systemd.c speaks sd_notify and socket activation.
  *
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
@@ -429,7 +430,6 @@ json_t *jmd_request_parse(struct jmd *d, const char *line, size_t len, json_t **
  * for a blank line; c may be NULL (then subscribe subscribes nothing). The
  * fuzz target tests/fuzz/request_fuzz.c drives it. */
 json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
-json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
 /* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
  * -ENOMEM. */
@@ -446,6 +446,11 @@ void jmd_server_stop(struct jmd *d);
 void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck clients */
 void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
 void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /* copies it */
+
+/* ------------------------------------------------------------ reply.c */
+/* {"ok": false, "error": MSG, "time": T}, MSG made valid UTF-8. */
+json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t jmd_client_queued(struct jmd_client *c); /* bytes of replies c has not read */
 /* Bytes of replies c may still have unread: JMD_MAX_OUTPUT less its own,
  * and for a uid other than root JMD_UID_OUTPUT less all of its uid's
  * (JMD_MAX_OUTPUT for c NULL). A big reply is cut to fit before it is

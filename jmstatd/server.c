@@ -104,14 +104,9 @@ static void process_lines(struct jmd_client *c, size_t scan);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
-static size_t queued_bytes(struct jmd_client *c)
-{
-	return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
-}
-
 static bool backlogged(struct jmd_client *c)
 {
-	return c->nwrites >= PAUSE_WRITES || queued_bytes(c) >= PAUSE_BYTES;
+	return c->nwrites >= PAUSE_WRITES || jmd_client_queued(c) >= PAUSE_BYTES;
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -132,29 +127,13 @@ static void on_written(uv_write_t *req, int status)
 		return;
 	}
 	if (c->paused && !c->closing && !c->closed && c->nwrites <= PAUSE_WRITES / 2 &&
-	    queued_bytes(c) <= PAUSE_BYTES / 2) {
+	    jmd_client_queued(c) <= PAUSE_BYTES / 2) {
 		c->paused = false;
 		process_lines(c, 0);
 		if (!c->paused && !c->closing && !c->closed &&
 		    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
 			client_close(c);
 	}
-}
-
-size_t jmd_client_room(struct jmd_client *c)
-{
-	if (!c)
-		return JMD_MAX_OUTPUT;
-	size_t mine = queued_bytes(c);
-	size_t room = mine < JMD_MAX_OUTPUT ? JMD_MAX_OUTPUT - mine : 0;
-	if (c->uid == 0)
-		return room;
-	size_t theirs = 0;
-	for (struct jmd_client *o = c->d->clients; o; o = o->next)
-		if (o->uid == c->uid && !o->closed)
-			theirs += queued_bytes(o);
-	size_t uid_room = theirs < JMD_UID_OUTPUT ? JMD_UID_OUTPUT - theirs : 0;
-	return room < uid_room ? room : uid_room;
 }
 
 /* A client with more than JMD_MAX_OUTPUT bytes of replies unread is
@@ -433,7 +412,7 @@ static void on_idle_timer(uv_timer_t *t)
 	for (struct jmd_client *c = d->clients; c; c = c->next) {
 		if (c->closed || c->closing || now - c->active_ms < d->opt.idle_ms)
 			continue;
-		if (c->subscribed && queued_bytes(c) == 0)
+		if (c->subscribed && jmd_client_queued(c) == 0)
 			continue;
 		closed++;
 		jmd_debug("client %u (pid %d, uid %u) closed: idle for %u ms", c->id,
@@ -464,7 +443,7 @@ void jmd_server_tick(struct jmd *d)
 				client_close(c);
 			continue;
 		}
-		if (!c->subscribed || queued_bytes(c) > 0)
+		if (!c->subscribed || jmd_client_queued(c) > 0)
 			continue;   /* a subscriber still to take the last update skips this one */
 		char *text;
 		size_t len;
