@@ -29,7 +29,9 @@
  * chunks, the oldest is unmapped.
  *
  * Everything here runs under the arena's lock, which is taken after a bin's
- * lock when both are needed.
+ * lock when both are needed, but for the madvise calls of purging: the
+ * pieces are detached under the lock, purged without it and filed back
+ * under it (see "Purging out of the arena's lock" below).
  */
 #include "internal.h"
 
@@ -177,19 +179,30 @@ static void free_remove(struct jm_arena *a, struct jm_run *r)
 	r->next = r->prev = NULL;
 }
 
-static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when, size_t nd)
+/* Files r on the dirty list right after `after` (at its head if NULL):
+ * the list is ordered by age, oldest first. */
+static void dirty_insert_after(struct jm_arena *a, struct jm_run *r, uint64_t when, size_t nd,
+    struct jm_run *after)
 {
 	r->dirty = 1;
 	r->dirty_ns = when;
 	r->ndirty = (uint32_t)nd;
-	r->dnext = NULL;
-	r->dprev = a->dirty_tail;
-	if (a->dirty_tail)
-		a->dirty_tail->dnext = r;
+	r->dprev = after;
+	r->dnext = after ? after->dnext : a->dirty_head;
+	if (after)
+		after->dnext = r;
 	else
 		a->dirty_head = r;
-	a->dirty_tail = r;
+	if (r->dnext)
+		r->dnext->dprev = r;
+	else
+		a->dirty_tail = r;
 	a->ndirty_pages += nd;
+}
+
+static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when, size_t nd)
+{
+	dirty_insert_after(a, r, when, nd, a->dirty_tail);
 }
 
 static void dirty_remove(struct jm_arena *a, struct jm_run *r)
@@ -262,31 +275,6 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	return c;
 }
 
-/* Purges a wholly free chunk in one 2 MiB piece, header included, and
- * keeps it for reuse; beyond JM_RETAIN_CHUNKS, the oldest kept one is
- * unmapped. */
-static void chunk_retain(struct jm_arena *a, struct jm_chunk *c)
-{
-	struct jm_run *r = &c->runs[c->hdr_pages];
-	uint64_t dirty_bytes = (uint64_t)r->ndirty << JM_LG_PAGE;
-	dirty_remove(a, r);
-	free_remove(a, r);
-	jm__rtree_clear((uintptr_t)c);
-	jm__os_purge(c, JM_CHUNK);
-	a->stats->purged += dirty_bytes;
-	a->stats->npurge++;
-	a->stats->nchunks--;
-	if (a->nretained == JM_RETAIN_CHUNKS) {
-		jm__os_unmap(a->retained[0], JM_CHUNK);
-		memmove(&a->retained[0], &a->retained[1],
-		    (JM_RETAIN_CHUNKS - 1) * sizeof(a->retained[0]));
-		a->nretained--;
-		a->stats->mapped -= JM_CHUNK;
-		a->stats->nunmap++;
-	}
-	a->retained[a->nretained++] = c;
-}
-
 /* Best fit: the smallest free run of at least npages whose pages can start
  * at a multiple of align_pages. */
 static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_pages,
@@ -352,48 +340,296 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	return run;
 }
 
+/* Files [first, first + npages) of c, whose first nd pages may be
+ * resident, as a free run, coalesced with its free neighbours. The merged
+ * run's dirty prefix ends at the last page any of the pieces had dirty:
+ * exact when the pieces before that page were wholly dirty, and otherwise
+ * counting some clean pages as dirty (purging pages that are not resident
+ * is cheap; leaving resident pages unpurged is not). A run freed now goes
+ * to the dirty list's end (the newest); with `in_place`, the merged run
+ * takes the place of the older of the neighbours it absorbed (a run coming
+ * back from a partial purge, next to the rest of the run it was cut from,
+ * keeps that run's age). */
+static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
+    size_t npages, size_t nd, bool in_place)
+{
+	struct jm_run *prev = NULL, *next = NULL;
+	size_t end = first + npages;
+	if (first > c->hdr_pages && c->runs[first - 1].state == JM_RUN_FREE)
+		prev = &c->runs[c->runs[first - 1].first];
+	if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE)
+		next = &c->runs[end];
+	/* Where the merged run goes on the dirty list: after `after`. */
+	struct jm_run *anchor = NULL, *after = NULL;
+	if (in_place)
+		anchor = prev && prev->dirty ? prev : next && next->dirty ? next : NULL;
+	if (anchor) {
+		after = anchor->dprev;
+		while (after && (after == prev || after == next))
+			after = after->dprev;
+	}
+	size_t off = 0;           /* pages of the merged run before this piece */
+	size_t total = npages;
+	size_t dirty_end = 0;     /* the merged run's dirty prefix */
+	if (prev) {
+		dirty_end = prev->ndirty;
+		off = prev->npages;
+		dirty_remove(a, prev);
+		free_remove(a, prev);
+		first = jm__run_page(c, prev);
+		total += off;
+	}
+	if (nd)
+		dirty_end = off + nd;
+	if (next) {
+		if (next->ndirty)
+			dirty_end = off + npages + next->ndirty;
+		total += next->npages;
+		dirty_remove(a, next);
+		free_remove(a, next);
+	}
+	if (anchor == NULL)
+		after = a->dirty_tail;
+	set_run(c, first, total, JM_RUN_FREE);
+	struct jm_run *r = &c->runs[first];
+	r->dirty = 0;
+	r->ndirty = 0;
+	free_insert(a, r);
+	if (dirty_end)
+		dirty_insert_after(a, r, 1, dirty_end, after);
+}
+
 void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run)
 {
 	size_t first = jm__run_page(c, run);
 	size_t npages = run->npages;
 	bool had_dirty = a->dirty_head != NULL;
-	size_t freed = npages;
 	a->decay.pending += npages;
 	a->stats->active -= npages << JM_LG_PAGE;
 	c->nfree_pages += (uint32_t)npages;
 	for (size_t i = first; i < first + npages; i++)
 		c->pagemap[i] = JM_PM_NONE;
-
-	/* Coalesce with the free neighbours. The merged run's dirty prefix
-	 * is exact when the run before it is wholly dirty (or absent), and
-	 * all of it otherwise (purging pages that are not resident is cheap;
-	 * leaving resident pages unpurged is not). */
-	size_t nd = npages;
-	bool exact = true;
-	if (first > c->hdr_pages && c->runs[first - 1].state == JM_RUN_FREE) {
-		struct jm_run *prev = &c->runs[c->runs[first - 1].first];
-		exact = prev->ndirty == prev->npages;
-		nd += prev->ndirty;
-		dirty_remove(a, prev);
-		free_remove(a, prev);
-		npages += prev->npages;
-		first = jm__run_page(c, prev);
-	}
-	size_t end = first + npages;
-	if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE) {
-		struct jm_run *next = &c->runs[end];
-		nd += next->ndirty;
-		dirty_remove(a, next);
-		free_remove(a, next);
-		npages += next->npages;
-	}
-	make_free(a, c, first, npages, 1, exact ? nd : npages);
+	free_coalesce(a, c, first, npages, npages, false);
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
 	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
-		jm__bg_child_dirty((uint64_t)freed << JM_LG_PAGE);
+		jm__bg_child_dirty((uint64_t)npages << JM_LG_PAGE);
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
+}
+
+/* Purging out of the arena's lock. purge_to, under the lock, detaches
+ * what it purges: the pages of a free run (JM_RUN_PURGING at its first and
+ * last page, so that neither an allocation nor a neighbour's coalescing
+ * touches it; ndirty: the pages to purge, all of them) or a wholly free
+ * chunk (binind 1; out of the radix tree already), counts the purge, and
+ * files it on the arena's `purging` list (through next/prev). Whoever
+ * releases the lock next on a path that may purge (a run's free, the
+ * background purger) claims the pieces (on_list 1), purges them with the
+ * lock released, and files them back under it: a run as a clean free run,
+ * coalesced with its neighbours; a chunk as a retained one. So a big
+ * madvise stalls no other thread of the arena: jemalloc marks its extents
+ * the same way while it purges them. */
+static void purging_push(struct jm_arena *a, struct jm_run *r)
+{
+	r->on_list = 0;
+	r->prev = NULL;
+	r->next = a->purging;
+	if (r->next)
+		r->next->prev = r;
+	__atomic_store_n(&a->purging, r, __ATOMIC_RELAXED);
+}
+
+static void purging_remove(struct jm_arena *a, struct jm_run *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		__atomic_store_n(&a->purging, r->next, __ATOMIC_RELAXED);
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	r->on_list = 0;
+}
+
+/* Detaches a wholly free chunk to be purged in one 2 MiB piece, header
+ * included (a transparent huge page is not split), and then kept. */
+static void chunk_detach(struct jm_arena *a, struct jm_chunk *c)
+{
+	struct jm_run *r = &c->runs[c->hdr_pages];
+	uint64_t dirty_bytes = (uint64_t)r->ndirty << JM_LG_PAGE;
+	dirty_remove(a, r);
+	free_remove(a, r);
+	jm__rtree_clear((uintptr_t)c);
+	a->stats->purged += dirty_bytes;
+	a->stats->npurge++;
+	a->stats->nchunks--;
+	set_run(c, c->hdr_pages, JM_CHUNK_PAGES - c->hdr_pages, JM_RUN_PURGING);
+	r->binind = 1;
+	purging_push(a, r);
+}
+
+/* Keeps a purged chunk for reuse; beyond JM_RETAIN_CHUNKS, the oldest
+ * kept one is unmapped. */
+static void chunk_keep(struct jm_arena *a, struct jm_chunk *c)
+{
+	if (a->nretained == JM_RETAIN_CHUNKS) {
+		jm__os_unmap(a->retained[0], JM_CHUNK);
+		memmove(&a->retained[0], &a->retained[1],
+		    (JM_RETAIN_CHUNKS - 1) * sizeof(a->retained[0]));
+		a->nretained--;
+		a->stats->mapped -= JM_CHUNK;
+		a->stats->nunmap++;
+	}
+	a->retained[a->nretained++] = c;
+}
+
+/* Detaches the last k pages of the dirty prefix of the free run r (the
+ * oldest dirty one) to be purged; the rest of its prefix stays dirty, at
+ * the head of the dirty list, and its clean tail stays free. */
+static void run_detach(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r, size_t k)
+{
+	size_t first = jm__run_page(c, r);
+	size_t n = r->npages, nd = r->ndirty, keep = nd - k;
+	uint64_t when = r->dirty_ns;
+	dirty_remove(a, r);
+	free_remove(a, r);
+	a->stats->purged += k << JM_LG_PAGE;
+	a->stats->npurge++;
+	if (keep) {
+		set_run(c, first, keep, JM_RUN_FREE);
+		free_insert(a, r);
+		dirty_insert_after(a, r, when, keep, NULL);
+	}
+	if (n > nd) {
+		set_run(c, first + nd, n - nd, JM_RUN_FREE);
+		struct jm_run *t = &c->runs[first + nd];
+		t->dirty = 0;
+		t->ndirty = 0;
+		free_insert(a, t);
+	}
+	set_run(c, first + keep, k, JM_RUN_PURGING);
+	struct jm_run *p = &c->runs[first + keep];
+	p->ndirty = (uint32_t)k;
+	p->dirty = 0;
+	p->binind = 0;
+	purging_push(a, p);
+}
+
+/* Purges a detached chunk in one 2 MiB piece and keeps it, under the
+ * lock (its header, where its list links are, is purged too: it is off
+ * the list first). */
+static void chunk_purge_keep(struct jm_arena *a, struct jm_run *r)
+{
+	struct jm_chunk *c = run_chunk(r);
+	purging_remove(a, r);
+	jm__os_purge(c, JM_CHUNK);
+	chunk_keep(a, c);
+}
+
+/* Files a purged run back, under the lock: clean, coalesced. */
+static void run_refile(struct jm_arena *a, struct jm_run *r)
+{
+	struct jm_chunk *c = run_chunk(r);
+	purging_remove(a, r);
+	r->ndirty = 0;
+	free_coalesce(a, c, jm__run_page(c, r), r->npages, 0, true);
+}
+
+static void run_purge(struct jm_run *r)
+{
+	struct jm_chunk *c = run_chunk(r);
+	jm__os_purge(jm__run_addr(c, r), (size_t)r->ndirty << JM_LG_PAGE);
+}
+
+/* Purges and files back, under the lock, the pieces no thread has
+ * claimed; in a forked child (`child`), all of them, and the chunks a
+ * thread of the parent was purging (that thread is gone). */
+static void purging_finish_locked(struct jm_arena *a, bool child)
+{
+	if (child) {
+		for (uint32_t i = 0; i < a->ninflight; i++) {
+			jm__os_purge(a->inflight[i], JM_CHUNK);
+			chunk_keep(a, a->inflight[i]);
+		}
+		a->ninflight = 0;
+	}
+	struct jm_run *r = a->purging;
+	while (r) {
+		struct jm_run *next = r->next;
+		if (r->binind) {
+			chunk_purge_keep(a, r);
+		} else if (child || !r->on_list) {
+			run_purge(r);
+			run_refile(a, r);
+		}
+		r = next;
+	}
+	stats_dirty(a);
+}
+
+/* Claims pieces of the purging list (under the lock): up to PURGE_BATCH
+ * runs, and the chunks when no other thread is purging chunks (they move
+ * to `inflight`, off the list, before their headers are purged). */
+#define PURGE_BATCH 16
+void (*jm__test_arena_purging)(struct jm_arena *a);
+_Static_assert(PURGE_BATCH <= sizeof(((struct jm_arena *)0)->inflight) / sizeof(struct jm_chunk *),
+    "a batch of chunks fits inflight");
+static unsigned purging_claim(struct jm_arena *a, struct jm_run **runs, bool *chunks)
+{
+	unsigned n = 0;
+	*chunks = a->ninflight == 0;
+	struct jm_run *r = a->purging;
+	while (r && (n < PURGE_BATCH || *chunks)) {
+		struct jm_run *next = r->next;
+		if (r->binind) {
+			if (*chunks && a->ninflight < PURGE_BATCH) {
+				purging_remove(a, r);
+				a->inflight[a->ninflight++] = run_chunk(r);
+			}
+		} else if (!r->on_list && n < PURGE_BATCH) {
+			r->on_list = 1;
+			runs[n++] = r;
+		}
+		r = next;
+	}
+	if (a->ninflight == 0)
+		*chunks = false;
+	return n;
+}
+
+void jm__arena_purge_detached(struct jm_arena *a)
+{
+	while (__atomic_load_n(&a->purging, __ATOMIC_RELAXED) != NULL) {
+		struct jm_run *runs[PURGE_BATCH];
+		struct jm_chunk *chunks[PURGE_BATCH];
+		bool have_chunks;
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		unsigned n = purging_claim(a, runs, &have_chunks);
+		unsigned nc = have_chunks ? a->ninflight : 0;
+		memcpy(chunks, a->inflight, nc * sizeof(chunks[0]));
+		jm__unlock(&a->lock);
+		if (n == 0 && nc == 0)
+			return;   /* all claimed by other threads */
+		for (unsigned i = 0; i < n; i++)
+			run_purge(runs[i]);
+		for (unsigned i = 0; i < nc; i++)
+			jm__os_purge(chunks[i], JM_CHUNK);
+		if (jm__test_arena_purging)
+			jm__test_arena_purging(a);
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
+		for (unsigned i = 0; i < n; i++)
+			run_refile(a, runs[i]);
+		if (nc) {
+			for (unsigned i = 0; i < a->ninflight; i++)
+				chunk_keep(a, a->inflight[i]);
+			a->ninflight = 0;
+		}
+		stats_dirty(a);
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+	}
 }
 
 /* The hard cap on an arena's dirty pages, whatever their age. */
@@ -420,7 +656,7 @@ static void purge_to(struct jm_arena *a, uint64_t target)
 		uint64_t excess = a->ndirty_pages - target;
 		size_t nd = r->ndirty;
 		if (excess >= nd && r->npages == JM_CHUNK_PAGES - c->hdr_pages) {
-			chunk_retain(a, c);
+			chunk_detach(a, c);
 			continue;
 		}
 		if (target && excess < PURGE_MIN_PAGES)
@@ -431,15 +667,7 @@ static void purge_to(struct jm_arena *a, uint64_t target)
 			if (k > nd)
 				k = nd;
 		}
-		jm__os_purge((char *)jm__run_addr(c, r) + ((nd - k) << JM_LG_PAGE), k << JM_LG_PAGE);
-		a->stats->purged += k << JM_LG_PAGE;
-		a->stats->npurge++;
-		if (k == nd) {
-			dirty_remove(a, r);
-		} else {
-			r->ndirty -= (uint32_t)k;
-			a->ndirty_pages -= k;
-		}
+		run_detach(a, c, r, k);
 	}
 	stats_dirty(a);
 }
@@ -464,7 +692,12 @@ bool jm__arena_decay(struct jm_arena *a, uint64_t now)
 
 void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 {
-	if (force || jm__opt.decay_ms == 0) {
+	if (force) {
+		purge_to(a, 0);
+		purging_finish_locked(a, false);
+		return;
+	}
+	if (jm__opt.decay_ms == 0) {
 		purge_to(a, 0);
 		return;
 	}
@@ -538,6 +771,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__arena_run_free(a, c, run);
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
+	jm__arena_purge_detached(a);
 }
 
 /* Resizes a large region in place when its run can shrink, or grow into the
@@ -586,6 +820,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 	}
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
+	jm__arena_purge_detached(a);
 	return ret;
 }
 
@@ -627,6 +862,9 @@ void jm__arena_postfork_child(void)
 		for (unsigned b = 0; b < JM_NBINS; b++)
 			jm__lock_init(&a->bins[b].lock);
 		a->stats->nthreads = 0;
+		/* Pieces other threads were purging when the parent forked:
+		 * those threads are gone. */
+		purging_finish_locked(a, true);
 	}
 	pthread_mutex_init(&arenas_lock, NULL);
 	jm__arena_postfork_threads();

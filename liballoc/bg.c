@@ -97,6 +97,7 @@ bool jm__bg_run_once(void)
 		dirty |= jm__arena_decay(a, now);
 		jm__row_end(&a->stats->seq);
 		jm__unlock(&a->lock);
+		jm__arena_purge_detached(a);
 	}
 	dirty |= jm__huge_decay(now);
 	jm__stats_bg_wake();

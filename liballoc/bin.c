@@ -265,6 +265,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 		}
 		jm__row_end(&bin->stats->seq);
 		jm__unlock(&bin->lock);
+		jm__arena_purge_detached(a);
 	}
 }
 
@@ -280,6 +281,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	run_put(a, bin, c, ptr, pm);
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
+	jm__arena_purge_detached(a);
 }
 
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)

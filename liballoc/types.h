@@ -101,6 +101,7 @@ _Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
 #define JM_RUN_FREE       1
 #define JM_RUN_SMALL      2
 #define JM_RUN_LARGE      3
+#define JM_RUN_PURGING    4   /* free, off the lists, being purged (arena.c) */
 
 typedef pthread_mutex_t jm_lock_t;
 
@@ -181,6 +182,10 @@ struct jm_arena {
 	unsigned index;
 	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
 	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
+	struct jm_run *purging;   /* free runs and empty chunks detached to be
+	                             purged without the lock (arena.c) */
+	struct jm_chunk *inflight[16]; /* chunks a thread purges meanwhile */
+	uint32_t ninflight;
 	struct jm_run *dirty_head; /* oldest dirty free run first */
 	struct jm_run *dirty_tail;
 	uint64_t ndirty_pages;

@@ -10,7 +10,8 @@
  * - a small run's bitmap has no bit beyond its regions, and its count of
  *   free regions matches the bitmap;
  * - every free run is in its arena's free list of its size, and the dirty
- *   list holds exactly the dirty free runs;
+ *   list holds exactly the dirty free runs; a run being purged out of the
+ *   lock is on its arena's list of those;
  * - a bin keeps at most one empty run besides its current one;
  * - per arena: active pages and allocated large bytes match the runs, and
  *   per bin: curruns and curregs match the runs;
@@ -30,6 +31,7 @@ struct tally {
 	uint64_t large_bytes;
 	uint64_t dirty_pages;
 	uint64_t free_pages;
+	uint64_t purging_pages;
 	uint64_t curruns[JM_NBINS];
 	uint64_t usedregs[JM_NBINS];
 	uint64_t empty_kept[JM_NBINS];
@@ -54,6 +56,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 	size_t p = c->hdr_pages;
 	uint8_t prev_state = JM_RUN_HEADER;
 	uint32_t free_pages = 0;
+	uint64_t purging_before = t->purging_pages;
 	while (p < JM_CHUNK_PAGES) {
 		struct jm_run *r = &c->runs[p];
 		size_t n = r->npages;
@@ -76,6 +79,17 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			if (r->dirty)
 				t->dirty_pages += r->ndirty;
 			break;
+		case JM_RUN_PURGING: {
+			/* Being purged out of the arena's lock: on its list. */
+			bool listed = false;
+			for (struct jm_run *x = a->purging; x && !listed; x = x->next)
+				listed = x == r;
+			CHECK(listed && r->ndirty == n && r->binind == 0,
+			    "chunk %p page %zu: run being purged not on the list", (void *)c, p);
+			free_pages += (uint32_t)n;
+			t->purging_pages += n;
+			break;
+		}
 		case JM_RUN_LARGE:
 			for (size_t i = p; i < p + n; i++)
 				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_LARGE, 0, p),
@@ -115,6 +129,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 		p += n;
 	}
 	t->free_pages += free_pages;
+	t->free_pages -= t->purging_pages - purging_before;
 	CHECK(free_pages == c->nfree_pages, "chunk %p: nfree_pages %u, runs say %u",
 	    (void *)c, c->nfree_pages, free_pages);
 }

@@ -291,6 +291,7 @@ static uint64_t decay_at(struct jm_arena *a, uint64_t now)
 	jm__arena_decay(a, now);
 	uint64_t n = a->ndirty_pages;
 	pthread_mutex_unlock(&a->lock);
+	jm__arena_purge_detached(a);   /* as the background purger does */
 	return n;
 }
 
@@ -468,6 +469,66 @@ static void test_huge_purge_fork(void **state)
 	decay_reset(a);
 }
 
+/* Purging does not hold the arena's lock: the pieces it purges are taken
+ * off the free lists (runs) or out of the radix tree (empty chunks) and
+ * marked, the lock is released for the madvise, and they are filed back
+ * after it. While it purges, the lock is free and the heap is valid; a
+ * fork then leaves the child with every piece filed back (its purging
+ * thread is gone), also the empty chunks being purged. */
+static int purging_calls, purging_locked, purging_errors, purging_chunks;
+static pid_t purging_child = -1;
+static void while_purging(struct jm_arena *a)
+{
+	purging_calls++;
+	if (pthread_mutex_trylock(&a->lock) == 0)
+		pthread_mutex_unlock(&a->lock);
+	else
+		purging_locked++;
+	purging_errors += jm__heap_validate();
+	purging_chunks += (int)a->ninflight;
+	if (purging_child >= 0)
+		return;
+	purging_child = fork();
+	if (purging_child == 0) {
+		bool bad = jm__heap_validate() != 0 || a->purging != NULL || a->ninflight != 0 ||
+		    a->ndirty_pages != 0;
+		_exit(bad ? 1 : 0);
+	}
+}
+
+static void test_purge_unlocked(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	void *whole = jm_malloc(JM_LARGE_MAX);          /* a chunk of its own */
+	void *part = jm_malloc(300 * JM_PAGE);
+	assert_non_null(whole);
+	assert_non_null(part);
+	memset(whole, 1, JM_LARGE_MAX);
+	memset(part, 1, 300 * JM_PAGE);
+	jm_free(whole);
+	jm_free(part);
+	uint64_t t0 = jm__now_ns() + 1000000000u;
+	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
+	jm__test_arena_purging = while_purging;
+	decay_at(a, t0);
+	assert_int_equal(decay_at(a, t0 + 2 * decay), 0);
+	jm__test_arena_purging = NULL;
+	assert_true(purging_calls > 0);
+	assert_int_equal(purging_locked, 0);
+	assert_int_equal(purging_errors, 0);
+	assert_true(purging_chunks > 0);
+	assert_null(a->purging);
+	assert_int_equal(a->ninflight, 0);
+	assert_true(purging_child > 0);
+	int st = -1;
+	assert_int_equal(waitpid(purging_child, &st, 0), purging_child);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	validate();
+}
+
 /* A large region of the thread cache's size freed by a thread of another
  * arena goes back to its own arena, not into that thread's cache: readers
  * take a thread's large_cached off the thread's arena, and the clamp at 0
@@ -605,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_huge_retention),
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_huge_purge_fork),
+		cmocka_unit_test(test_purge_unlocked),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_arena_choice),
 	};
