@@ -161,9 +161,11 @@ static struct jmd *jmdt_daemon(bool metrics)
 {
 	struct jmd *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
-	if (jmdt_dir[10] == 'X') {
+	static bool made;   /* not jmdt_dir's first X: mkdtemp may put an X there */
+	if (!made) {
 		assert_non_null(mkdtemp(jmdt_dir));
 		atexit(jmdt_remove_dir);
+		made = true;
 	}
 	d->loop = uv_default_loop();
 	d->opt.stats_dir = jmdt_dir;
