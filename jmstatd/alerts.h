@@ -5,9 +5,10 @@
  *   alerts_rules.c   the rules: the built-in ones, a config file's rule
  *                    sections and [global] checked setting by setting
  *   alerts.c         the state machine: one alert per (rule, process, bin),
- *                    its transitions, the log budget, a reload's commit
- *   alerts_notify.c  the notification commands: the per-uid quota, the
- *                    queue, uv_spawn with the alert in the environment
+ *                    its transitions, a reload's commit
+ *   alerts_notify.c  the notifications: its log lines within the log
+ *                    budget; the commands, their per-uid quota, the queue,
+ *                    uv_spawn with the alert in the environment
  *   alerts_view.c    what an alert shows: the sites behind it, the
  *                    `alerts` reply and the Prometheus series
  *
@@ -186,13 +187,13 @@ struct alert *jmd_alert_find(struct jmd_alerts *A, const char *rule, pid_t pid,
                          uint64_t start, uint32_t bin);
 void jmd_alert_hash_remove(struct jmd_alerts *A, struct alert *a);
 void jmd_alert_list_remove(struct jmd_alerts *A, struct alert *a);
-void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 const struct rule *jmd_alert_rule(const struct jmd_alerts *A, const struct alert *a);
 void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, const char *why,
                 const struct jmd_proc *p);
 
 /* alerts_notify.c */
+void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void jmd_alert_cmd_close(struct cmd *c);
 void jmd_alert_job_free(struct job *j);
 void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const char *command,

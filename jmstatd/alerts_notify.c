@@ -8,12 +8,15 @@
  * for the processes of one uid other than root, ALERTS_CMDS_ROOT kept for
  * root's; one that cannot start yet waits in the queue (ALERTS_QUEUE_UID
  * per uid, ALERTS_QUEUE_MAX in all, past that skipped and counted) and
- * starts when a slot frees (queue_drain).
+ * starts when a slot frees (queue_drain). Every line logged about an
+ * alert goes through jmd_alert_log, within one budget for other users'
+ * alerts.
  */
 #include "alerts.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,45 @@
 
 
 extern char **environ;
+
+/* ------------------------------------------------------------ log budget */
+
+/* A line about an alert of uid's process: root's always, other uids'
+ * within one budget (ALERTS_LOG_BURST, then one every
+ * ALERTS_LOG_EVERY_MS; the rest to the verbose log, counted in the next
+ * line logged). */
+void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (uid != 0) {
+		uint64_t now = uv_hrtime();
+		if (A->log_last_ns)
+			A->log_tokens += (double)(now - A->log_last_ns) / 1e6 / ALERTS_LOG_EVERY_MS;
+		else
+			A->log_tokens = ALERTS_LOG_BURST;
+		if (A->log_tokens > ALERTS_LOG_BURST)
+			A->log_tokens = ALERTS_LOG_BURST;
+		A->log_last_ns = now;
+		if (A->log_tokens < 1.0) {
+			A->log_left_out++;
+			jmd_debug("%s", msg);
+			return;
+		}
+		A->log_tokens -= 1.0;
+	}
+	if (A->log_left_out) {
+		jmd_log("%s (and %lu more lines about other users' alerts left out before this one)",
+		        msg, A->log_left_out);
+		A->log_left_out = 0;
+	} else {
+		jmd_log("%s", msg);
+	}
+}
+
 /* ------------------------------------------------------------ commands */
 
 static void queue_drain(struct jmd_alerts *A);
