@@ -90,6 +90,30 @@ static void *run_take(struct jm_run *r, const struct jm_bin_info *bi)
 	return (char *)jm__run_addr(c, r) + (size_t)(w * 64 + bit) * bi->size;
 }
 
+/* Takes up to `want` regions of r at once, lowest addresses first: a
+ * bitmap word at a time, without rescanning it per region (a fill takes
+ * half a cache's capacity; run_take's per-region scan and call were 12% of
+ * purge-rounds' instructions). */
+static unsigned run_take_many(struct jm_run *r, const struct jm_bin_info *bi, void **out,
+    unsigned want)
+{
+	char *base = jm__run_addr(ptr_chunk(r), r);
+	size_t size = bi->size;
+	unsigned avail = r->nfree < want ? r->nfree : want;
+	unsigned got = 0;
+	for (unsigned w = 0; got < avail; w++) {
+		uint64_t bits = r->bitmap[w];
+		while (bits && got < avail) {
+			unsigned bit = (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			out[got++] = base + (size_t)(w * 64 + bit) * size;
+		}
+		r->bitmap[w] = bits;
+	}
+	r->nfree = (uint16_t)(r->nfree - got);
+	return got;
+}
+
 /* The run to allocate from: the current one, or another with room. */
 static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
@@ -123,8 +147,7 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned 
 		struct jm_run *r = bin_run(a, bin, binind);
 		if (r == NULL)
 			break;
-		while (got < n && r->nfree)
-			out[got++] = run_take(r, bi);
+		got += run_take_many(r, bi, out + got, n - got);
 	}
 	bin->stats->nmalloc += got;
 	bin->stats->curregs += got;
