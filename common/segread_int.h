@@ -7,8 +7,8 @@
 
 #include "segread.h"
 
-/* What jm__seg_parse_view() is given: the file's first bytes, and its site rows.
- * buf holds the file from offset 0 to the end of its header, class, arena
+/* What jm__seg_parse_view() is given: the file's first bytes, and its site
+ * rows. buf holds the file from offset 0 to the end of its header, class, arena
  * and bin sections and of its first nthreads thread rows (the rest need
  * not be there); len is the file's length. sites holds the site rows below
  * nsites_hw (NULL: they are in buf, at site_off), unless skip_sites; and
