@@ -10,7 +10,9 @@
  * stats directory and processes the test builds by hand (jmdt_proc_new),
  * put in its live list: the pure parts (the config parser, the alert state
  * machine, the per-exe counters of /metrics) run on them as the tick would
- * run them.
+ * run them. Every daemon made here is freed at exit, as jmstatd frees its
+ * own at the end of main(), so that `make check SANITIZE=address` finds a
+ * leak of the daemon's code, not of the tests'.
  *
  * Header-only; each test includes it once.
  */
@@ -19,6 +21,7 @@
 
 #include "jmstatd.h"
 #include "metrics.h"
+#include "sample.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -155,18 +158,42 @@ static void jmdt_remove_dir(void)
 	rmdir(jmdt_dir);
 }
 
+#define JMDT_DAEMONS_MAX 1024
+static struct jmd *jmdt_daemons[JMDT_DAEMONS_MAX];
+static unsigned jmdt_ndaemons;
+
+/* At exit, before LeakSanitizer looks: what main() frees at its end, and
+ * the processes left in the lists. */
+static void jmdt_free_daemons(void)
+{
+	for (unsigned i = 0; i < jmdt_ndaemons; i++) {
+		struct jmd *d = jmdt_daemons[i];
+		jmd_alerts_fini(d);
+		jmd_metrics_fini(d);
+		jmd_entries_free(d);
+		jmd_sample_fini(d);
+		jmd_commands_fini(d);
+		close(d->dirfd);
+		free(d);
+	}
+	jmdt_ndaemons = 0;
+}
+
 /* A daemon with an empty stats directory, no process, its alert engine on
  * the built-in rules, and with metrics (the per-exe table) when asked. */
 static struct jmd *jmdt_daemon(bool metrics)
 {
 	struct jmd *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
+	assert_true(jmdt_ndaemons < JMDT_DAEMONS_MAX);
 	static bool made;   /* not jmdt_dir's first X: mkdtemp may put an X there */
 	if (!made) {
 		assert_non_null(mkdtemp(jmdt_dir));
 		atexit(jmdt_remove_dir);
+		atexit(jmdt_free_daemons);
 		made = true;
 	}
+	jmdt_daemons[jmdt_ndaemons++] = d;
 	d->loop = uv_default_loop();
 	d->opt.stats_dir = jmdt_dir;
 	d->opt.interval_ms = 1000;

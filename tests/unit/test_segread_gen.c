@@ -41,27 +41,32 @@ static int read_since(uint64_t gen, unsigned flags, struct jm_seg *seg)
 	return err;
 }
 
-/* The segment every test starts from, written to path and read in full
- * (*full); finish() frees both and removes the file. */
-static unsigned char *start(struct synth *p, size_t *len, struct jm_seg *full)
-{
-	unsigned char *buf;
+/* The segment every test starts from (cmocka's setup): built from p,
+ * written to path and read in full into full; finish (the teardown)
+ * frees both and removes the file. */
+static struct synth p;
+static struct jm_seg full;
+static size_t len;
+static unsigned char *buf;
 
-	*p = synth_self(JMSTAT_NBINS, 3, 4);
-	p->nsites_max = 8;
-	p->nsites_hw = 5;
-	synth_name(path, sizeof path, tmpdir, p);
-	buf = synth_build(p, len);
-	write_file(buf, *len);
-	assert_int_equal(read_since(0, 0, full), 0);
-	return buf;
+static int start(void **state)
+{
+	p = synth_self(JMSTAT_NBINS, 3, 4);
+	p.nsites_max = 8;
+	p.nsites_hw = 5;
+	synth_name(path, sizeof path, tmpdir, &p);
+	buf = synth_build(&p, &len);
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &full), 0);
+	return 0;
 }
 
-static void finish(unsigned char *buf, struct jm_seg *full)
+static int finish(void **state)
 {
-	jm_seg_free(full);
+	jm_seg_free(&full);
 	unlink(path);
 	free(buf);
+	return 0;
 }
 
 /* What a read gives besides the rows must be the same either way. */
@@ -79,10 +84,7 @@ static void assert_same_rest(const struct jm_seg *a, const struct jm_seg *b)
 
 static void test_unchanged(void **state)
 {
-	struct synth p;
-	struct jm_seg full, again, parsed;
-	size_t len;
-	unsigned char *buf = start(&p, &len, &full);
+	struct jm_seg again, parsed;
 
 	assert_false(full.rows_unchanged);
 	assert_non_null(full.arenas);
@@ -108,17 +110,13 @@ static void test_unchanged(void **state)
 	assert_non_null(again.bins);
 	assert_int_equal(again.rows_gen, full.rows_gen);
 	jm_seg_free(&again);
-	finish(buf, &full);
 }
 
 /* One row updated as the writer does (seq up by 2): read in full, with
  * the new value and the new generation. */
 static void test_row_updated(void **state)
 {
-	struct synth p;
-	struct jm_seg full, again;
-	size_t len;
-	unsigned char *buf = start(&p, &len, &full);
+	struct jm_seg again;
 
 	synth_bin(buf, 2, 4)->nmalloc += 1000;
 	synth_bin(buf, 2, 4)->seq += 2;
@@ -136,7 +134,6 @@ static void test_row_updated(void **state)
 	assert_false(again.rows_unchanged);
 	assert_int_equal(again.arenas[1].mapped, full.arenas[1].mapped + 4096);
 	jm_seg_free(&again);
-	finish(buf, &full);
 }
 
 /* A row being written (seq odd) is never taken for unchanged, even when
@@ -144,26 +141,19 @@ static void test_row_updated(void **state)
  * reports it busy, as it does without a generation. */
 static void test_row_odd(void **state)
 {
-	struct synth p;
-	struct jm_seg full, again;
-	size_t len;
-	unsigned char *buf = start(&p, &len, &full);
+	struct jm_seg again;
 
 	synth_bin(buf, 0, 0)->seq += 1;
 	synth_bin(buf, 0, 1)->seq -= 1;          /* the sum is unchanged */
 	write_file(buf, len);
 	assert_int_equal(read_since(full.rows_gen, 0, &again), JM_SEG_EBUSY);
-	finish(buf, &full);
 }
 
 /* The thread caches carry no seq: they are read every time, rows
  * unchanged or not; so are the header's counts and the sites. */
 static void test_caches_and_header(void **state)
 {
-	struct synth p;
-	struct jm_seg full, again, fresh;
-	size_t len;
-	unsigned char *buf = start(&p, &len, &full);
+	struct jm_seg again, fresh;
 	uint32_t t;
 
 	for (t = 0; t < p.nthreads_max && !synth_thread_live(t); t++)
@@ -191,7 +181,6 @@ static void test_caches_and_header(void **state)
 	assert_null(again.sites);
 	assert_null(again.site_bins);
 	jm_seg_free(&again);
-	finish(buf, &full);
 }
 
 static int setup_tmpdir(void **state)
@@ -210,10 +199,10 @@ static int remove_tmpdir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unchanged),
-		cmocka_unit_test(test_row_updated),
-		cmocka_unit_test(test_row_odd),
-		cmocka_unit_test(test_caches_and_header),
+		cmocka_unit_test_setup_teardown(test_unchanged, start, finish),
+		cmocka_unit_test_setup_teardown(test_row_updated, start, finish),
+		cmocka_unit_test_setup_teardown(test_row_odd, start, finish),
+		cmocka_unit_test_setup_teardown(test_caches_and_header, start, finish),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
