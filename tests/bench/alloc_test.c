@@ -6,7 +6,7 @@
  * block. Sizes follow a skewed distribution, mostly under 128 bytes with a
  * tail to 8 KiB; every block is touched at both ends.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define MAX_LIVE 32768
 
@@ -61,11 +61,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long steps = scaled(7000000, scale, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);
 	for (int t = 0; t < threads; t++)

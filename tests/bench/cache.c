@@ -12,7 +12,7 @@
  * reuses such a freed object for the thread's own allocations has the
  * threads writing to one cache line.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define OBJ_SIZE 1
 
@@ -39,11 +39,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long iterations = scaled(1000, scale > 1 ? scale : 1, 1);
 	long writes = scaled(200000, scale < 1 ? scale : 1, 100);
 

@@ -11,7 +11,7 @@
  * kept in a ring, so lifetimes vary. Every step is checked against the same
  * computation in 128-bit integers.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 struct big {
 	uint32_t n;        /* limbs in use; at least 1 */
@@ -140,11 +140,9 @@ static struct big *big_mod(const struct big *a, const struct big *m)
 
 #define RING 64
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
+	(void)threads;          /* one thread, whatever THREADS says */
 	long moduli = scaled(300, scale, 2);
 	long steps = 2000;
 	uint64_t rng = rng_seed(42), checksum = 0;

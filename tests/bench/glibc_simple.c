@@ -4,13 +4,11 @@
  * and 1024 bytes and each batch of 25, 100, 400 and 1600 blocks, allocate
  * the batch and free it in the same order, many times over.
  */
-#include "bench.h"
+#include "bench_main.h"
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
+	(void)threads;          /* one thread, whatever THREADS says */
 	static const size_t sizes[] = { 16, 64, 256, 1024 };
 	static const int counts[] = { 25, 100, 400, 1600 };
 	long pairs = scaled(1500000, scale, 1600);   /* per size and batch */

@@ -5,7 +5,7 @@
  * random size between 4 and 32768 bytes drawn with a density proportional
  * to 1/size (log-uniform), so small blocks dominate.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define WORKING_SET 1024
 
@@ -46,11 +46,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long steps = scaled(6000000, scale, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);
 	for (int t = 0; t < threads; t++)

@@ -20,7 +20,7 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "../helpers/procself.h"
+#include "../helpers/heapwork.h"
 
 static void sleep_until(const struct timespec *t0, double s)
 {
@@ -37,8 +37,7 @@ static void sleep_until(const struct timespec *t0, double s)
 
 struct part {
 	uint64_t seed;
-	void **v;
-	size_t n;
+	struct blocks b;
 };
 
 #define PART_BYTES ((size_t)128 << 20)
@@ -48,7 +47,7 @@ static void *fill(void *arg)
 {
 	struct part *p = arg;
 	size_t got = 0;
-	while (got < PART_BYTES && p->n < PART_MAX) {
+	while (got < PART_BYTES && p->b.n < PART_MAX) {
 		unsigned lg = 4 + (unsigned)(rng_next(&p->seed) % 17);
 		size_t sz = ((size_t)1 << lg) + (size_t)(rng_next(&p->seed) % ((size_t)1 << lg));
 		if (sz > (1u << 20))
@@ -57,18 +56,9 @@ static void *fill(void *arg)
 		for (size_t off = 0; off < sz; off += 4096)
 			b[off] = 1;
 		b[sz - 1] = 1;
-		p->v[p->n++] = b;
+		p->b.v[p->b.n++] = b;
 		got += sz;
 	}
-	return NULL;
-}
-
-static void *free_most(void *arg)
-{
-	struct part *p = arg;
-	for (size_t i = 0; i < p->n; i++)
-		if (i % 20 != 0)
-			free(p->v[i]);
 	return NULL;
 }
 
@@ -82,18 +72,11 @@ int main(int argc, char **argv)
 	struct part p[2];
 	for (int i = 0; i < 2; i++) {
 		p[i].seed = rng_seed((uint64_t)i + 40);
-		p[i].v = xmalloc(PART_MAX * sizeof(void *));
-		p[i].n = 0;
+		p[i].b.v = xmalloc(PART_MAX * sizeof(void *));
+		p[i].b.n = 0;
 	}
-	pthread_t t[2];
-	for (int i = 0; i < 2; i++)
-		pthread_create(&t[i], NULL, fill, &p[i]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	for (int i = 0; i < 2; i++)
-		pthread_create(&t[i], NULL, free_most, &p[i]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
+	two_threads(fill, &p[0], &p[1]);
+	two_threads(free_most, &p[0].b, &p[1].b);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* No allocator call from here on. */

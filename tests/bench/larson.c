@@ -10,7 +10,7 @@
  * (now finished) thread allocated. Each operation frees a random slot and
  * refills it with a random size.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define SLOTS     5000
 #define MIN_SIZE  8
@@ -43,11 +43,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long rounds = scaled(30, scale > 1 ? scale : 1, 1);
 	long ops = scaled(200000, scale < 1 ? scale : 1, 100);
 

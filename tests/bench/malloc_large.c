@@ -6,18 +6,16 @@
  * policy for keeping, purging and reusing large blocks) shows in the time
  * and in the peak RSS.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define BUFFERS  20
 #define MIN_SIZE (5u << 20)
 #define MAX_SIZE (25u << 20)
 #define PAGE     4096
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
+	(void)threads;          /* one thread, whatever THREADS says */
 	long iterations = scaled(400, scale, 3);
 	unsigned char *buf[BUFFERS] = { 0 };
 	size_t size[BUFFERS] = { 0 };

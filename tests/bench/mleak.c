@@ -6,7 +6,7 @@
  * the heap grows slowly with long-lived objects scattered among the
  * short-lived ones, which is what fragments a heap over time.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define SLOTS       4096
 #define LEAK_ONE_IN 100
@@ -63,11 +63,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long ops = scaled(10000000, scale, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);
 	for (int t = 0; t < threads; t++)

@@ -12,7 +12,7 @@
  * holds (address ^ length), checked before it is freed.
  */
 #include <stdatomic.h>
-#include "bench.h"
+#include "bench_main.h"
 
 #define TRANSFERS 1000
 
@@ -100,11 +100,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	long rounds = scaled(10, scale > 1 ? scale : 1, 1);
 	long steps = scaled(200000, scale < 1 ? scale : 1, 1000);
 	struct worker *w = xmalloc(sizeof *w * (size_t)threads);

@@ -9,7 +9,7 @@
  * to 16 KiB. Every 256 operations a thread hands 16 of its objects to the
  * next thread, which frees them.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define SLOTS      8192
 #define HOT_SLOTS  512
@@ -105,11 +105,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	nthreads = threads;
 	long ops = scaled(6000000, scale, 1000);
 	inboxes = xmalloc(sizeof *inboxes * (size_t)threads);

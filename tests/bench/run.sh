@@ -224,7 +224,8 @@ mkdir -p "$bin"
 build() {   # build NAME SOURCE [FLAGS...]
 	local name=$1 src=$here/$2
 	shift 2
-	if [ ! -x "$bin/$name" ] || [ "$src" -nt "$bin/$name" ] || [ "$here/bench.h" -nt "$bin/$name" ]; then
+	if [ ! -x "$bin/$name" ] || [ "$src" -nt "$bin/$name" ] || [ "$here/bench.h" -nt "$bin/$name" ] ||
+	   [ "$here/bench_main.h" -nt "$bin/$name" ]; then
 		# shellcheck disable=SC2086
 		$CC $CFLAGS_BENCH "$@" -o "$bin/$name.tmp$$" "$src" -ldl || return 1
 		mv "$bin/$name.tmp$$" "$bin/$name"

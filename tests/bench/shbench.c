@@ -9,7 +9,7 @@
  * hands half of each batch to the next thread, which frees it, so that a
  * quarter of all frees cross threads.
  */
-#include "bench.h"
+#include "bench_main.h"
 
 #define BATCH    2000
 #define MAX_SIZE 1000
@@ -102,11 +102,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	nthreads = threads;
 	#ifdef SH8
 	long iterations = scaled(2000, scale, 2);

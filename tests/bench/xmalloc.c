@@ -11,7 +11,7 @@
  */
 #include <sched.h>
 #include <stdatomic.h>
-#include "bench.h"
+#include "bench_main.h"
 
 #define BATCH      100
 #define MAX_QUEUED 64
@@ -112,11 +112,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int bench_main(int threads, double scale)
 {
-	int threads;
-	double scale;
-	bench_args(argc, argv, &threads, &scale);
 	if (threads < 2)
 		threads = 2;
 	nthreads = threads;

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "jmstat.h"
-#include "procself.h"
+#include "heapwork.h"
 
 static void sleep_ms(long ms)
 {
@@ -121,44 +121,32 @@ static void print_segment(void)
 struct part {
 	size_t bytes;
 	unsigned seed;
-	void **v;
-	size_t n;
+	struct blocks b;
 };
 
 static void *fill(void *arg)
 {
 	struct part *p = arg;
 	size_t cap = 1 << 16, got = 0;
-	p->v = malloc(cap * sizeof(void *));
-	p->n = 0;
-	while (got < p->bytes && p->n < cap) {
+	p->b.v = malloc(cap * sizeof(void *));
+	p->b.n = 0;
+	while (got < p->bytes && p->b.n < cap) {
 		size_t sz = mixed_size(&p->seed);
 		char *b = malloc(sz);
 		memset(b, 1, sz);
-		p->v[p->n++] = b;
+		p->b.v[p->b.n++] = b;
 		got += sz;
 	}
 	return NULL;
 }
 
-static void *free_most(void *arg)
-{
-	struct part *p = arg;
-	for (size_t i = 0; i < p->n; i++)
-		if (i % 20 != 0) {
-			free(p->v[i]);
-			p->v[i] = NULL;
-		}
-	return NULL;
-}
-
 static void churn(size_t bytes)
 {
-	struct part p = { bytes, 7, NULL, 0 };
+	struct part p = { bytes, 7, { NULL, 0 } };
 	fill(&p);
-	for (size_t i = 0; i < p.n; i++)
-		free(p.v[i]);
-	free(p.v);
+	for (size_t i = 0; i < p.b.n; i++)
+		free(p.b.v[i]);
+	free(p.b.v);
 }
 
 static void *thread_churn(void *arg)
@@ -174,7 +162,7 @@ int main(int argc, char **argv)
 	long wait_ms = argc > 2 ? atol(argv[2]) : 1000;
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (strcmp(mode, "nofree") == 0) {
-		struct part p = { 64u << 20, 3, NULL, 0 };
+		struct part p = { 64u << 20, 3, { NULL, 0 } };
 		fill(&p);
 		sleep_ms(wait_ms);
 		printf("purgers %d\n", purgers());
@@ -182,16 +170,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "idle") == 0) {
 		long start = rss_kib();
-		struct part p[2] = { { 48u << 20, 1, NULL, 0 }, { 48u << 20, 2, NULL, 0 } };
-		pthread_t t[2];
-		for (int i = 0; i < 2; i++)
-			pthread_create(&t[i], NULL, fill, &p[i]);
-		for (int i = 0; i < 2; i++)
-			pthread_join(t[i], NULL);
-		for (int i = 0; i < 2; i++)
-			pthread_create(&t[i], NULL, free_most, &p[i]);
-		for (int i = 0; i < 2; i++)
-			pthread_join(t[i], NULL);
+		struct part p[2] = { { 48u << 20, 1, { NULL, 0 } }, { 48u << 20, 2, { NULL, 0 } } };
+		two_threads(fill, &p[0], &p[1]);
+		two_threads(free_most, &p[0].b, &p[1].b);
 		long freed = rss_kib();
 		sleep_ms(wait_ms);   /* no allocator call from here on */
 		long idle = rss_kib();
