@@ -41,44 +41,47 @@ static void write_file(const char *path, const void *buf, size_t len)
 	assert_int_equal(close(fd), 0);
 }
 
-/* Writes a valid segment of ours at its proper path; returns the buffer. */
-static unsigned char *write_self(char *path, size_t size, struct synth *p, size_t *len)
-{
-	unsigned char *buf;
+/* The segment of the tests that read one of ours (cmocka's setup): a
+ * valid segment built from p, written at its proper path; remove_self
+ * (the teardown) removes the file and frees the buffer. */
+static char path[4200];
+static struct synth p;
+static size_t len;
+static unsigned char *buf;
 
-	*p = synth_self(JMSTAT_NBINS, 2, 4);
-	p->nsites_max = 8;
-	p->nsites_hw = 5;
-	assert_true(p->start_time != 0);
-	buf = synth_build(p, len);
-	synth_name(path, size, tmpdir, p);
-	write_file(path, buf, *len);
-	return buf;
+static int write_self(void **state)
+{
+	p = synth_self(JMSTAT_NBINS, 2, 4);
+	p.nsites_max = 8;
+	p.nsites_hw = 5;
+	assert_true(p.start_time != 0);
+	buf = synth_build(&p, &len);
+	synth_name(path, sizeof path, tmpdir, &p);
+	write_file(path, buf, len);
+	return 0;
+}
+
+static int remove_self(void **state)
+{
+	unlink(path);
+	free(buf);
+	return 0;
 }
 
 static void test_read_path_valid(void **state)
 {
-	char path[4200];
-	struct synth p;
 	struct jm_seg seg;
-	size_t len;
-	unsigned char *buf = write_self(path, sizeof path, &p, &len);
 
 	assert_int_equal(jm_seg_read_path(path, &seg), 0);
 	check_contents(&seg, &p);
 	assert_int_equal(jm_seg_check_process(&seg), 0);
 	jm_seg_free(&seg);
-	unlink(path);
-	free(buf);
 }
 
 static void test_read_path_refusals(void **state)
 {
-	char path[4200], other[4200];
-	struct synth p;
+	char other[4200];
 	struct jm_seg seg;
-	size_t len;
-	unsigned char *buf = write_self(path, sizeof path, &p, &len);
 
 	/* Missing file: EIO with errno kept. */
 	seg_path(other, sizeof other, 999999);
@@ -172,15 +175,11 @@ static void test_read_path_refusals(void **state)
 	memset(buf, 0, len);
 	write_file(path, buf, len);
 	assert_int_equal(jm_seg_read_path(path, &seg), JM_SEG_EBUSY);
-
-	unlink(path);
-	free(buf);
 }
 
 /* Larger than any segment: refused before it is read. */
 static void test_read_fd_too_large(void **state)
 {
-	char path[4200];
 	struct jm_seg seg;
 	int fd;
 
@@ -197,11 +196,7 @@ static void test_read_fd_too_large(void **state)
  * bounded retries, from the file reader too. */
 static void test_read_fd_stuck_row(void **state)
 {
-	char path[4200];
-	struct synth p;
 	struct jm_seg seg;
-	size_t len;
-	unsigned char *buf = write_self(path, sizeof path, &p, &len);
 	int fd;
 
 	synth_bin(buf, 1, 3)->seq = 7;
@@ -217,19 +212,13 @@ static void test_read_fd_stuck_row(void **state)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_int_equal(jm_seg_read_fd(fd, &seg), JM_SEG_EBUSY);
 	close(fd);
-	unlink(path);
-	free(buf);
 }
 
 /* Site rows: those above the high-water mark are not read (junk there is
  * harmless); one below it stuck odd gives EBUSY. */
 static void test_read_fd_sites(void **state)
 {
-	char path[4200];
-	struct synth p;
 	struct jm_seg seg;
-	size_t len;
-	unsigned char *buf = write_self(path, sizeof path, &p, &len);
 
 	memset(synth_site(buf, 5), 0xff, (size_t)(p.nsites_max - 5) * synth_hdr(buf)->site_stride);
 	write_file(path, buf, len);
@@ -244,8 +233,6 @@ static void test_read_fd_sites(void **state)
 	synth_site(buf, 4)->nframes = JMSTAT_SITE_FRAMES + 1;
 	write_file(path, buf, len);
 	assert_int_equal(jm_seg_read_path(path, &seg), JM_SEG_EBOUNDS);
-	unlink(path);
-	free(buf);
 }
 
 /* A not-regular fd (a pipe). */
@@ -308,12 +295,8 @@ static void *race_writer(void *arg)
 
 static void test_seqlock_race(void **state)
 {
-	char path[4200];
-	struct synth p;
 	struct racer r;
 	pthread_t th;
-	size_t len;
-	unsigned char *buf = write_self(path, sizeof path, &p, &len);
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	int ok = 0, busy = 0, reads;
 	uint64_t last = 0, changes = 0;
@@ -362,8 +345,6 @@ static void test_seqlock_race(void **state)
 	assert_true(ok > 0);
 	munmap(r.map, len);
 	close(fd);
-	unlink(path);
-	free(buf);
 }
 
 static int setup_tmpdir(void **state)
@@ -382,13 +363,13 @@ static int remove_tmpdir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_path_valid),
-		cmocka_unit_test(test_read_path_refusals),
+		cmocka_unit_test_setup_teardown(test_read_path_valid, write_self, remove_self),
+		cmocka_unit_test_setup_teardown(test_read_path_refusals, write_self, remove_self),
 		cmocka_unit_test(test_read_fd_too_large),
-		cmocka_unit_test(test_read_fd_stuck_row),
+		cmocka_unit_test_setup_teardown(test_read_fd_stuck_row, write_self, remove_self),
 		cmocka_unit_test(test_read_fd_pipe),
-		cmocka_unit_test(test_read_fd_sites),
-		cmocka_unit_test(test_seqlock_race),
+		cmocka_unit_test_setup_teardown(test_read_fd_sites, write_self, remove_self),
+		cmocka_unit_test_setup_teardown(test_seqlock_race, write_self, remove_self),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
