@@ -44,7 +44,7 @@
 
 /* One small size class of one process, summed over its arenas; or, in an
  * aggregate, over many processes. Definitions: docs/figures.md. */
-#define JMD_BIN_FIELDS(X)                                                               \
+#define JMD_BIN_FIELDS(X) \
   X(size,           u32,  class, _,         none,    _, _)  /* region size, bytes */ \
   X(regs_per_run,   u32,  class, _,         none,    _, _)  /* regions in one run */ \
   X(run_size,       u32,  class, _,         none,    _, _)  /* bytes of one run */ \
@@ -69,7 +69,7 @@
   JMD_BIN_TEST_FIELD(X)
 
 /* Totals of a process, or of a set of processes (a host view). */
-#define JMD_TOTALS_FIELDS(X)                                                            \
+#define JMD_TOTALS_FIELDS(X) \
   X(allocated,      u64,  calc,  _,         both,    allocated_bytes, "Bytes the programs hold in objects, all processes.", "Bytes the program holds in objects: small ones in use (not in thread caches), large and huge.") \
   X(active,         u64,  arena, active,    host,    active_bytes, "Bytes in pages that hold objects, all processes.", _) \
   X(mapped,         u64,  arena, mapped,    host,    mapped_bytes, "Bytes the allocator has mapped from the kernel, all processes.", _) \
@@ -91,9 +91,9 @@
 /* The test build of tests/daemon/xfield.test.sh: one more row in each list,
  * a sum over the arenas like any other, that must reach every output. */
 #ifdef JMD_TEST_EXTRA_FIELD
-#define JMD_BIN_TEST_FIELD(X)                                                           \
+#define JMD_BIN_TEST_FIELD(X) \
   X(xtest_nmalloc,  u64,  arena, nmalloc,   counter, xtest_allocations_total, "A test row of JMD_BIN_FIELDS: nmalloc again.")
-#define JMD_TOTALS_TEST_FIELD(X)                                                        \
+#define JMD_TOTALS_TEST_FIELD(X) \
   X(xtest_mapped,   u64,  arena, mapped,    both,    xtest_mapped_bytes, "A test row of JMD_TOTALS_FIELDS: mapped again, all processes.", "A test row of JMD_TOTALS_FIELDS: mapped again.")
 #define JMD_HIST_TEST_FIELD(X) X(xtest_mapped, u64)
 #else
