@@ -7,7 +7,9 @@
 # update; the arena counters summed over a process's arenas agree with
 # `stats`. A counter added to a list but not to jmstatd's bin and arena
 # replies (a row of jmstatd/fields.h's JMD_BIN_FIELDS) fails here by name;
-# tests/daemon/xfield.test.sh checks that a row there reaches every output. (/metrics is checked the same way by
+# tests/daemon/xfield.test.sh checks that a row there reaches every output.
+# The fields of ps's processes and host, of stats' arenas and bins and of
+# history's samples are docs/protocol.md's lists, in their order. (/metrics is checked the same way by
 # tests/alerts/metrics.test.sh.)
 . "$(dirname "$0")/../lib.sh"
 need_segments
@@ -72,6 +74,28 @@ for what, bins in (("bins PID", b["bins"]), ("bins (aggregated)", agg["bins"])):
         for f in bin_fields:
             check(x[f] == by_size[x["size"]][f], "%s and stats differ in bin %d's %s: %r, %r"
                   % (what, x["size"], f, x[f], by_size[x["size"]][f]))
+# The replies list their fields as docs/protocol.md does, in its order (the
+# order of the rows of jmstatd/fields.h and commands.h): a row added there
+# is documented there too.
+doc = open(os.path.join(os.environ["JM_ROOT"], "docs/protocol.md")).read()
+def documented(name):
+    m = re.search(r"`%s` = `\{([^}]*)\}`" % name, doc)
+    check(m is not None, "docs/protocol.md defines no %s list" % name)
+    return re.findall(r'"(\w+)"', m.group(1))
+ps = request({"cmd": "ps"})
+proc = [p for p in ps["processes"] if p["pid"] == h.pid][0]
+hist = wait_until(lambda: request({"cmd": "history", "pid": h.pid})["samples"], "a history sample")
+for what, keys, want in (("ps's process", list(proc), documented("PROC")),
+                         ("ps's host", list(ps["host"]), documented("HOST")),
+                         ("stats' arena", list(s["arenas"][0]), documented("ARENA")),
+                         ("stats' bin", list(s["bins"][0]), documented("BIN")),
+                         ("a history sample", list(hist[0]),
+                          re.findall(r'"(\w+)"', re.search(r'"samples":\[\{([^}]*)\}', doc).group(1)))):
+    check(keys == want, "%s's fields are not docs/protocol.md's, in its order:\n  reply %r\n  docs  %r"
+          % (what, keys, want))
+top = [k for k in s if k not in ("arenas", "bins")]
+want = ["ok", "time"] + documented("PROC") + ["bg_running", "bg_wakes"]
+check(top == want, "stats' fields %r, docs/protocol.md's %r" % (top, want))
 h.exit()
 print("ok")
 EOF2
