@@ -26,19 +26,97 @@ const struct jm_sort_key jm_bin_keys[] = {
 	{ NULL, NULL, false, false }
 };
 
-static const struct jm_table_col arena_cols[] = {
-	{ "ARENA", JM_RIGHT }, { "THREADS", JM_RIGHT }, { "CHUNKS", JM_RIGHT },
-	{ "MAPPED", JM_RIGHT }, { "ACTIVE", JM_RIGHT }, { "LARGE", JM_RIGHT }, { "HUGE", JM_RIGHT }, { "DIRTY", JM_RIGHT },
-	{ "PURGED", JM_RIGHT }, { "MADVISE", JM_RIGHT }, { "RETAINED", JM_RIGHT },
+/* A column of the arenas or bins table: its title, the JSON value of the
+ * row it shows, and how. */
+enum form { F_INT, F_BYTES, F_COUNT, F_RATE, F_UTIL };
+
+struct column {
+	struct jm_table_col head;
+	const char *key;
+	enum form form;
 };
 
-static const struct jm_table_col bin_cols[] = {
-	{ "BIN", JM_RIGHT }, { "SIZE", JM_RIGHT }, { "REGS/RUN", JM_RIGHT },
-	{ "CURREGS", JM_RIGHT }, { "CACHED", JM_RIGHT }, { "INUSE", JM_RIGHT }, { "CURRUNS", JM_RIGHT },
-	{ "UTIL", JM_RIGHT }, { "WASTED", JM_RIGHT }, { "NMALLOC", JM_RIGHT },
-	{ "NDALLOC", JM_RIGHT }, { "NREQUESTS", JM_RIGHT }, { "MALLOC/S", JM_RIGHT },
-	{ "REQ/S", JM_RIGHT },
+#define MAX_COLUMNS 16
+
+static const struct column arena_columns[] = {
+	{ { "ARENA", JM_RIGHT }, "index", F_INT },
+	{ { "THREADS", JM_RIGHT }, "nthreads", F_INT },
+	{ { "CHUNKS", JM_RIGHT }, "nchunks", F_INT },
+	{ { "MAPPED", JM_RIGHT }, "mapped", F_BYTES },
+	{ { "ACTIVE", JM_RIGHT }, "active", F_BYTES },
+	{ { "LARGE", JM_RIGHT }, "allocated_large", F_BYTES },
+	{ { "HUGE", JM_RIGHT }, "allocated_huge", F_BYTES },
+	{ { "DIRTY", JM_RIGHT }, "dirty", F_BYTES },
+	{ { "PURGED", JM_RIGHT }, "purged", F_BYTES },
+	{ { "MADVISE", JM_RIGHT }, "npurge", F_INT },
+	{ { "RETAINED", JM_RIGHT }, "retained", F_BYTES },
 };
+
+#define BIN_UTIL_COL 7       /* coloured by fragmentation */
+static const struct column bin_columns[] = {
+	{ { "BIN", JM_RIGHT }, "bin", F_INT },
+	{ { "SIZE", JM_RIGHT }, "size", F_INT },
+	{ { "REGS/RUN", JM_RIGHT }, "regs_per_run", F_INT },
+	{ { "CURREGS", JM_RIGHT }, "curregs", F_INT },
+	{ { "CACHED", JM_RIGHT }, "cached", F_INT },
+	{ { "INUSE", JM_RIGHT }, "inuse", F_INT },
+	{ { "CURRUNS", JM_RIGHT }, "curruns", F_INT },
+	{ { "UTIL", JM_RIGHT }, "util", F_UTIL },
+	{ { "WASTED", JM_RIGHT }, "wasted_bytes", F_BYTES },
+	{ { "NMALLOC", JM_RIGHT }, "nmalloc", F_COUNT },
+	{ { "NDALLOC", JM_RIGHT }, "ndalloc", F_COUNT },
+	{ { "NREQUESTS", JM_RIGHT }, "nrequests", F_COUNT },
+	{ { "MALLOC/S", JM_RIGHT }, "malloc_rate", F_RATE },
+	{ { "REQ/S", JM_RIGHT }, "request_rate", F_RATE },
+};
+
+_Static_assert(sizeof(arena_columns) / sizeof(arena_columns[0]) <= MAX_COLUMNS &&
+               sizeof(bin_columns) / sizeof(bin_columns[0]) <= MAX_COLUMNS, "MAX_COLUMNS");
+
+/* A table of the columns c[0..n): their titles into heads. */
+static void table_init(struct jm_table *t, struct jm_table_col *heads, const struct column *c,
+                       int n)
+{
+	for (int i = 0; i < n; i++)
+		heads[i] = c[i].head;
+	jm_table_init(t, heads, n);
+}
+
+/* The row of object o in the table of the columns c[0..n). */
+static void table_add(struct jm_table *t, const struct column *c, int n, const json_t *o)
+{
+	char buf[MAX_COLUMNS][24];
+	const char *cells[MAX_COLUMNS];
+
+	for (int i = 0; i < n; i++) {
+		double v = jm_num(o, c[i].key);
+
+		switch (c[i].form) {
+		case F_INT:
+			snprintf(buf[i], sizeof(buf[i]), "%lld", jm_int(o, c[i].key));
+			cells[i] = buf[i];
+			break;
+		case F_BYTES:
+			cells[i] = jm_fmt_bytes(buf[i], sizeof(buf[i]), v);
+			break;
+		case F_COUNT:
+			cells[i] = jm_fmt_count(buf[i], sizeof(buf[i]), v);
+			break;
+		case F_RATE:
+			cells[i] = jm_fmt_rate(buf[i], sizeof(buf[i]), v);
+			break;
+		case F_UTIL:
+			/* A bin without runs has no utilisation: "-", not 100%. */
+			if (jm_num(o, "curruns") > 0)
+				jm_fmt_pct(buf[i], sizeof(buf[i]), v);
+			else
+				snprintf(buf[i], sizeof(buf[i]), "-");
+			cells[i] = buf[i];
+			break;
+		}
+	}
+	jm_table_add(t, cells);
+}
 
 static void print_process_summary(const json_t *p)
 {
@@ -105,35 +183,21 @@ static void print_section(const struct jmctl_opts *o, const char *what, size_t i
 
 static void print_arenas(const struct jmctl_opts *o, json_t *arenas, bool all)
 {
+	const int ncols = (int)(sizeof(arena_columns) / sizeof(arena_columns[0]));
+	struct jm_table_col heads[MAX_COLUMNS];
 	size_t n, shown = 0, in_use = 0;
 	json_t **items = jm_array_items(arenas, &n);
 	struct jm_table t;
 
-	jm_table_init(&t, arena_cols, (int)(sizeof(arena_cols) / sizeof(arena_cols[0])));
+	table_init(&t, heads, arena_columns, ncols);
 	for (size_t i = 0; i < n; i++) {
 		json_t *a = items[i];
-		char idx[24], th[24], ch[24], m[24], ac[24], l[24], h[24], d[24], p[24], np[24], r[24];
 		bool used = jm_num(a, "mapped") != 0 || jm_num(a, "nthreads") != 0;
 
 		in_use += used;
 		if (!all && !used)
 			continue;
-		snprintf(idx, sizeof(idx), "%lld", jm_int(a, "index"));
-		snprintf(th, sizeof(th), "%lld", jm_int(a, "nthreads"));
-		snprintf(ch, sizeof(ch), "%lld", jm_int(a, "nchunks"));
-		snprintf(np, sizeof(np), "%lld", jm_int(a, "npurge"));
-		const char *cells[] = {
-			idx, th, ch,
-			jm_fmt_bytes(m, sizeof(m), jm_num(a, "mapped")),
-			jm_fmt_bytes(ac, sizeof(ac), jm_num(a, "active")),
-			jm_fmt_bytes(l, sizeof(l), jm_num(a, "allocated_large")),
-			jm_fmt_bytes(h, sizeof(h), jm_num(a, "allocated_huge")),
-			jm_fmt_bytes(d, sizeof(d), jm_num(a, "dirty")),
-			jm_fmt_bytes(p, sizeof(p), jm_num(a, "purged")),
-			np,
-			jm_fmt_bytes(r, sizeof(r), jm_num(a, "retained")),
-		};
-		jm_table_add(&t, cells);
+		table_add(&t, arena_columns, ncols, a);
 		shown++;
 	}
 	print_section(o, "arenas", in_use, n, shown, all, &t, items);
@@ -150,44 +214,23 @@ static bool bin_idle(const json_t *b)
 static void print_bins(const struct jmctl_opts *o, json_t *bins, bool all,
                        const struct jm_sort_key *key, bool reverse)
 {
+	const int ncols = (int)(sizeof(bin_columns) / sizeof(bin_columns[0]));
+	struct jm_table_col heads[MAX_COLUMNS];
 	size_t n, shown = 0, in_use = 0;
 	json_t **items = jm_array_items(bins, &n);
 	struct jm_table t;
 
 	jm_sort_json(items, n, key, "size", reverse);
-	jm_table_init(&t, bin_cols, (int)(sizeof(bin_cols) / sizeof(bin_cols[0])));
+	table_init(&t, heads, bin_columns, ncols);
 	for (size_t i = 0; i < n; i++) {
 		json_t *b = items[i];
-		char bi[24], sz[24], rpr[24], cr[24], ca[24], iu[24], cu[24], ut[24], wa[24],
-		     nm[24], nd[24], nr[24], mr[24], rr[24];
 
 		in_use += !bin_idle(b);
 		if (!all && bin_idle(b))
 			continue;
-		snprintf(bi, sizeof(bi), "%lld", jm_int(b, "bin"));
-		snprintf(sz, sizeof(sz), "%lld", jm_int(b, "size"));
-		snprintf(rpr, sizeof(rpr), "%lld", jm_int(b, "regs_per_run"));
-		snprintf(cr, sizeof(cr), "%lld", jm_int(b, "curregs"));
-		snprintf(ca, sizeof(ca), "%lld", jm_int(b, "cached"));
-		snprintf(iu, sizeof(iu), "%lld", jm_int(b, "inuse"));
-		snprintf(cu, sizeof(cu), "%lld", jm_int(b, "curruns"));
-		/* A bin without runs has no utilisation: "-", not 100%. */
+		table_add(&t, bin_columns, ncols, b);
 		if (jm_num(b, "curruns") > 0)
-			jm_fmt_pct(ut, sizeof(ut), jm_num(b, "util"));
-		else
-			snprintf(ut, sizeof(ut), "-");
-		const char *cells[] = {
-			bi, sz, rpr, cr, ca, iu, cu, ut,
-			jm_fmt_bytes(wa, sizeof(wa), jm_num(b, "wasted_bytes")),
-			jm_fmt_count(nm, sizeof(nm), jm_num(b, "nmalloc")),
-			jm_fmt_count(nd, sizeof(nd), jm_num(b, "ndalloc")),
-			jm_fmt_count(nr, sizeof(nr), jm_num(b, "nrequests")),
-			jm_fmt_rate(mr, sizeof(mr), jm_num(b, "malloc_rate")),
-			jm_fmt_rate(rr, sizeof(rr), jm_num(b, "request_rate")),
-		};
-		jm_table_add(&t, cells);
-		if (jm_num(b, "curruns") > 0)
-			jm_table_color(&t, t.nrows - 1, 7, jm_frag_color(1.0 - jm_num(b, "util")));
+			jm_table_color(&t, t.nrows - 1, BIN_UTIL_COL, jm_frag_color(1.0 - jm_num(b, "util")));
 		shown++;
 	}
 	print_section(o, "bins", in_use, n, shown, all, &t, items);
