@@ -1,3 +1,4 @@
+/* Over 600 lines: runs, large regions and purging share the arena's free-run and dirty lists. */
 /*
  * arena.c: arenas and the page level beneath the bins: chunks, runs of
  * pages carved from them, large regions, and the purging of dirty pages.

@@ -1,3 +1,4 @@
+/* Over 600 lines: its rows, the file's creation and reaping, and fork share the segment's statics. */
 /*
  * stats.c: the writer of the stats segment (layout in include/jmstat.h).
  *
