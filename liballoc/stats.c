@@ -487,12 +487,14 @@ void jm__stats_init(void)
 		cls[i].regs_per_run = jm__bin_info[i].regs;
 		cls[i].run_size = jm__bin_info[i].run_pages << JM_LG_PAGE;
 	}
-	/* Every row readable from the start, also of arenas not yet used. */
-	for (unsigned a = 0; a < h.narenas; a++) {
+	/* Every arena row readable from the start, also of arenas not yet
+	 * used. Their bin rows are written when the arena is created: until
+	 * then they are zero, which readers take for an unused arena's (its
+	 * class size from the class table), and left untouched they take no
+	 * memory (7 unused arenas' bin rows are 5 pages of the process's RSS,
+	 * and its faults, for nothing). */
+	for (unsigned a = 0; a < h.narenas; a++)
 		jm__stats_arena_row(a)->index = a;
-		for (unsigned i = 0; i < JM_NBINS; i++)
-			jm__stats_bin_row(a, i)->size = jm__bin_info[i].size;
-	}
 	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_LIVE, __ATOMIC_RELEASE);
 }
 

@@ -621,6 +621,27 @@ static void test_arena_choice(void **state)
 	validate();
 }
 
+/* The segment's bin rows of an arena not created yet are left untouched
+ * (zero: readers take the class size from the class table), so that they
+ * take no memory; an arena's creation writes them. */
+static void test_unused_arena_rows(void **state)
+{
+	(void)state;
+	unsigned unused = jm__narenas;
+	for (unsigned i = 0; i < jm__narenas && unused == jm__narenas; i++)
+		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
+			unused = i;
+	assert_true(unused < jm__narenas);   /* premise: one is unused */
+	assert_int_equal(jm__stats_arena_row(unused)->index, unused);
+	static const struct jmstat_bin zero;
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		assert_memory_equal(jm__stats_bin_row(unused, b), &zero, sizeof(zero));
+	struct jm_arena *a = jm__arena_get(unused);
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		assert_int_equal(jm__stats_bin_row(unused, b)->size, jm__bin_info[b].size);
+	assert_ptr_equal(a->bins[0].stats, jm__stats_bin_row(unused, 0));
+}
+
 /* The hard cap: however young, an arena's dirty pages never exceed
  * max(256 MiB, its active bytes); the free that crosses it purges the
  * oldest at once. (The regions are not touched: no memory is used.) */
@@ -655,6 +676,7 @@ int main(void)
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_size_classes),
+		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_region_index),
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_large_runs),
