@@ -47,14 +47,23 @@ static void totals_fields(json_t *o, const struct jmd_totals *x)
 }
 
 #define JSON_int(v)     json_integer(v)
+#define JSON_u64(v)     jint(v)
+#define JSON_time(v)    json_integer((json_int_t)(v))
+#define JSON_bool(v)    json_boolean((v) != 0)
 #define JSON_str(v)     json_string(v)
 #define JSON_strnull(v) ((v)[0] ? json_string(v) : json_null())
-#define JSON_PROC_(name, kind, value) set(o, #name, JSON_##kind(value));
 
+/* A process in stats: its rows of JMD_PROC_FIELDS shown in ps, its totals,
+ * then its rows shown in stats alone. */
 static void proc_fields(struct jmd *d, json_t *o, const struct jmd_proc *p)
 {
-	JMD_PROC_FIELDS(JSON_PROC_)
+#define JSON_PS_(name, kind, show, value, ...) JMD_IF_PS_##show(set(o, #name, JSON_##kind(value));)
+#define JSON_STATS_(name, kind, show, value, ...) JMD_IF_STATS_##show(set(o, #name, JSON_##kind(value));)
+	JMD_PROC_FIELDS(JSON_PS_)
 	totals_fields(o, &p->tot);
+	JMD_PROC_FIELDS(JSON_STATS_)
+#undef JSON_PS_
+#undef JSON_STATS_
 }
 
 static json_t *bin_json(const struct jmd_bin *x, size_t index)
@@ -208,8 +217,6 @@ static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 		return jmd_error(d, "no such process: %d", (int)pid);
 	json_t *o = reply_ok(d);
 	proc_fields(d, o, p);
-	set(o, "bg_running", json_boolean(p->bg_running != 0));
-	set(o, "bg_wakes", jint(p->bg_wakes));
 	json_t *arenas = json_array();
 	for (uint32_t a = 0; a < p->narenas; a++)
 		json_array_append_new(arenas, arena_json(&p->arenas[a]));

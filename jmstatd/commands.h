@@ -63,26 +63,6 @@ void jmd_put_str(struct jmd_text *t, const char *v);
 #define JMD_EMIT_u64(t, v)  jmd_put_u64((t), (v))
 #define JMD_EMIT_real(t, v) jmd_put_real((t), (v))
 
-/* What a process is, the fields of ps and stats before its totals
- * (JMD_TOTALS_FIELDS): X(name, kind, value), the value of process p seen
- * by daemon d, of kind int (a JSON integer), str (a string: left out when
- * not UTF-8, as json_string() refuses it) or strnull (the same, null when
- * empty). */
-#define JMD_PROC_FIELDS(X)                                                    \
-  X(pid,        int,     (p)->pid)                                            \
-  X(ns_pid,     int,     (p)->ns_pid)                                         \
-  X(cgroup,     str,     (p)->labels.cgroup)                                  \
-  X(container,  strnull, (p)->labels.container)                               \
-  X(pod,        strnull, (p)->labels.pod)                                     \
-  X(uid,        int,     (p)->uid)                                            \
-  X(user,       str,     jmd_user_name((p)->uid))                             \
-  X(exe,        str,     (p)->exe)                                            \
-  X(path,       str,     (p)->path)                                           \
-  X(start_time, int,     (json_int_t)(p)->start_time)                         \
-  X(age,        int,     jmd_proc_age((d), (p)))                              \
-  X(nthreads,   int,     (p)->nthreads)                                       \
-  X(narenas,    int,     (p)->narenas)
-
 /* Whole seconds since p started, at the latest tick. */
 static inline json_int_t jmd_proc_age(const struct jmd *d, const struct jmd_proc *p)
 {
@@ -92,12 +72,15 @@ static inline json_int_t jmd_proc_age(const struct jmd *d, const struct jmd_proc
 
 /* ps.c */
 /* The fields of a process in ps, in their order (those of proc_fields()):
- * JMD_PROC_FIELDS, then JMD_TOTALS_FIELDS. A request may ask for some of
- * them only ("fields"): a client that shows a table of a thousand
- * processes parses half as much. */
-#define PF_IDX_(name, ...) PF_##name,
-enum ps_field { JMD_PROC_FIELDS(PF_IDX_) JMD_TOTALS_FIELDS(PF_IDX_) PF_COUNT };
+ * the rows of fields.h's JMD_PROC_FIELDS shown in ps, then
+ * JMD_TOTALS_FIELDS. A request may ask for some of them only ("fields"):
+ * a client that shows a table of a thousand processes parses half as
+ * much. */
+#define PF_IDX_(name, kind, show, ...) JMD_IF_PS_##show(PF_##name,)
+#define PF_TIDX_(name, ...) PF_##name,
+enum ps_field { JMD_PROC_FIELDS(PF_IDX_) JMD_TOTALS_FIELDS(PF_TIDX_) PF_COUNT };
 #undef PF_IDX_
+#undef PF_TIDX_
 _Static_assert(PF_COUNT < 32, "ps's field mask is an unsigned: too many fields");
 #define JMD_PS_ALL ((1u << PF_COUNT) - 1)
 #define JMD_BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"

@@ -81,6 +81,38 @@
   X(free_rate,      real, calc,  _,         none,    _, _, _) /* frees per second */ \
   JMD_TOTALS_TEST_FIELD(X)
 
+/* What a process is, and its own figures: X(name, kind, show, value,
+ * series, prom, help), value an expression of process p (and of daemon d,
+ * for the rows shown in JSON: they expand in commands.c and ps.c, which
+ * declare jmd_user_name and jmd_proc_age). kind:
+ *   int, u64  an integer (a u64 clamped as JSON holds it)
+ *   time      unix seconds, a double: an integer in JSON, ms on /metrics
+ *   bool      a JSON boolean; its number on /metrics
+ *   str       a string, left out of JSON when not UTF-8 (as json_string()
+ *             refuses it); strnull: the same, null when empty
+ * show: ps (in ps, and in stats before the totals), stats (in stats after
+ * the totals) or none; series and help: jmalloc_process_PROM per pid, a
+ * gauge or a counter, or none. */
+#define JMD_PROC_FIELDS(X) \
+  X(pid,         int,     ps,    (p)->pid,                none,    _, _) \
+  X(ns_pid,      int,     ps,    (p)->ns_pid,             none,    _, _) \
+  X(cgroup,      str,     ps,    (p)->labels.cgroup,      none,    _, _) \
+  X(container,   strnull, ps,    (p)->labels.container,   none,    _, _) \
+  X(pod,         strnull, ps,    (p)->labels.pod,         none,    _, _) \
+  X(uid,         int,     ps,    (p)->uid,                none,    _, _) \
+  X(user,        str,     ps,    jmd_user_name((p)->uid), none,    _, _) \
+  X(exe,         str,     ps,    (p)->exe,                none,    _, _) \
+  X(path,        str,     ps,    (p)->path,               none,    _, _) \
+  X(alloc_total, u64,     none,  (p)->alloc_total,        counter, allocations_total, "Allocations (small, large and huge) since the process started.") \
+  X(free_total,  u64,     none,  (p)->free_total,         counter, frees_total, "Frees since the process started (allocations less the objects live now).") \
+  X(start_time,  time,    ps,    (p)->start_time,         gauge,   start_time_seconds, "When the process started (Unix time): time() - this is its age.") \
+  X(age,         int,     ps,    jmd_proc_age((d), (p)),  none,    _, _) \
+  X(nthreads,    int,     ps,    (p)->nthreads,           gauge,   threads, "Live threads of the process that have allocated (each has a thread cache).") \
+  X(narenas,     int,     ps,    (p)->narenas,            none,    _, _) \
+  X(bg_running,  bool,    stats, (p)->bg_running,         gauge,   bg_running, "1 while the process has a background purger thread (background_thread).") \
+  X(bg_wakes,    u64,     stats, (p)->bg_wakes,           counter, bg_wakes_total, "Times the process's background purger woke and applied the decay.") \
+  JMD_PROC_TEST_FIELD(X)
+
 /* What a history sample keeps of a process's (or a uid's) totals, the
  * fields of the `history` reply after its "time": X(name, type), name a
  * row of JMD_TOTALS_FIELDS, type u64 or f32 (a float: a day of history at
@@ -96,10 +128,13 @@
 #define JMD_TOTALS_TEST_FIELD(X) \
   X(xtest_mapped,   u64,  arena, mapped,    both,    xtest_mapped_bytes, "A test row of JMD_TOTALS_FIELDS: mapped again, all processes.", "A test row of JMD_TOTALS_FIELDS: mapped again.")
 #define JMD_HIST_TEST_FIELD(X) X(xtest_mapped, u64)
+#define JMD_PROC_TEST_FIELD(X) \
+  X(xtest_nthreads, int,  ps,    (p)->nthreads,           gauge,   xtest_threads, "A test row of JMD_PROC_FIELDS: nthreads again.")
 #else
 #define JMD_BIN_TEST_FIELD(X)
 #define JMD_TOTALS_TEST_FIELD(X)
 #define JMD_HIST_TEST_FIELD(X)
+#define JMD_PROC_TEST_FIELD(X)
 #endif
 
 /* ------------------------------------------------ what the rows expand to */
@@ -135,6 +170,12 @@
 #define JMD_IF_PROC_none(...)                  /* ... and its per-process one */
 #define JMD_IF_PROC_host(...)
 #define JMD_IF_PROC_both(...)    __VA_ARGS__
+#define JMD_IF_PS_ps(...)        __VA_ARGS__   /* a process's row in ps */
+#define JMD_IF_PS_stats(...)
+#define JMD_IF_PS_none(...)
+#define JMD_IF_STATS_ps(...)                   /* ... in stats alone */
+#define JMD_IF_STATS_stats(...)  __VA_ARGS__
+#define JMD_IF_STATS_none(...)
 
 /* The value of field name of *p (a bin or totals), pfx the prefix of the
  * formulas of its list (jmd_bin_, jmd_totals_). */

@@ -257,20 +257,6 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	JMSTAT_ARENA_COUNTERS(METRICS_ARENA)
 #undef METRICS_ARENA
 
-	static const struct {
-		const char *name, *type, *help;
-	} derived[] = {
-		{ "jmalloc_process_allocations_total", "counter",
-		  "Allocations (small, large and huge) since the process started." },
-		{ "jmalloc_process_frees_total", "counter",
-		  "Frees since the process started (allocations less the objects live now)." },
-		{ "jmalloc_process_threads", "gauge", "Live threads of the process that have allocated (each has a thread cache)." },
-		{ "jmalloc_process_start_time_seconds", "gauge", "When the process started (Unix time): time() - this is its age." },
-		{ "jmalloc_process_bg_running", "gauge",
-		  "1 while the process has a background purger thread (background_thread)." },
-		{ "jmalloc_process_bg_wakes_total", "counter",
-		  "Times the process's background purger woke and applied the decay." },
-	};
 	/* The executable file of each process, resolved: exe is the name it
 	 * was started as (a link's name), path what the link points to. */
 	family(t, "jmalloc_process_info", "gauge",
@@ -305,21 +291,21 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 	})
 	JMD_TOTALS_FIELDS(METRICS_PROC)
 #undef METRICS_PROC
-	for (size_t k = 0; k < sizeof(derived) / sizeof(derived[0]); k++) {
-		family(t, derived[k].name, derived[k].type, derived[k].help);
-		for (size_t i = 0; i < n; i++) {
-			const struct jmd_proc *p = v[i].p;
-			proc_labels(t, derived[k].name, &v[i]);
-			switch (k) {
-			case 0: uvalue(t, p->alloc_total); break;
-			case 1: uvalue(t, p->free_total); break;
-			case 2: uvalue(t, p->nthreads); break;
-			case 3: jmd_text_printf(t, " %.3f\n", p->start_time); break;
-			case 4: uvalue(t, p->bg_running); break;
-			default: uvalue(t, p->bg_wakes); break;
-			}
-		}
-	}
+	/* The process's own figures of fields.h with a series. */
+#define METRICS_OWN(name, kind, show, value, series, prom, help)                      \
+	JMD_IF_SERIES_##series(                                                       \
+	family(t, "jmalloc_process_" #prom, #series, help);                           \
+	for (size_t i = 0; i < n; i++) {                                              \
+		const struct jmd_proc *p = v[i].p;                                    \
+		proc_labels(t, "jmalloc_process_" #prom, &v[i]);                      \
+		METRICS_OWN_##kind(t, value);                                         \
+	})
+#define METRICS_OWN_int(t, v)  uvalue((t), (uint64_t)(v))
+#define METRICS_OWN_u64(t, v)  uvalue((t), (v))
+#define METRICS_OWN_bool(t, v) uvalue((t), (v))
+#define METRICS_OWN_time(t, v) jmd_text_printf((t), " %.3f\n", (v))
+	JMD_PROC_FIELDS(METRICS_OWN)
+#undef METRICS_OWN
 	free(v);
 }
 

@@ -2,7 +2,7 @@
  * ps.c: the ps reply as text (through emit.c), and its cache: built at
  * most once per view (jmd.view_gen) for each viewer and set of fields,
  * which the updates of subscribers reuse. Its fields are those of
- * commands.h's JMD_PROC_FIELDS and fields.h's JMD_TOTALS_FIELDS, as
+ * fields.h's JMD_PROC_FIELDS (those shown in ps) and JMD_TOTALS_FIELDS, as
  * commands.c's replies give them, byte for byte.
  */
 #include "commands.h"
@@ -18,13 +18,15 @@ static int by_pid(const void *a, const void *b)
 	return (pa->pid > pb->pid) - (pa->pid < pb->pid);
 }
 
-/* The fields of a process (commands.h) and of its totals (fields.h), in
+/* The fields of a process and of its totals (fields.h), in
  * their order, as commands.c's proc_fields() gives them. */
-#define PF_NAME_(name, ...) #name,
+#define PF_NAME_(name, kind, show, ...) JMD_IF_PS_##show(#name,)
+#define PF_TNAME_(name, ...) #name,
 static const char *const ps_field_names[PF_COUNT] = {
-	JMD_PROC_FIELDS(PF_NAME_) JMD_TOTALS_FIELDS(PF_NAME_)
+	JMD_PROC_FIELDS(PF_NAME_) JMD_TOTALS_FIELDS(PF_TNAME_)
 };
 #undef PF_NAME_
+#undef PF_TNAME_
 
 /* Puts *sep (then a comma) and "key":. */
 static void put_key(struct jmd_text *t, char *sep, const char *key)
@@ -40,6 +42,11 @@ static void put_int(struct jmd_text *t, char *sep, const char *key, json_int_t v
 {
 	put_key(t, sep, key);
 	jmd_put_int(t, v);
+}
+
+static void put_time(struct jmd_text *t, char *sep, const char *key, double v)
+{
+	put_int(t, sep, key, (json_int_t)v);
 }
 
 /* json_string() refuses what is not UTF-8, and the key is left out. */
@@ -78,9 +85,9 @@ static void put_totals(struct jmd_text *t, char *sep, const struct jmd_totals *x
 static void put_proc(struct jmd *d, struct jmd_text *t, const struct jmd_proc *p, unsigned mask)
 {
 	char sep = '{';
-#define PUT_PROC_(name, kind, value)                                                   \
-	if (mask & (1u << PF_##name))                                                  \
-		put_##kind(t, &sep, #name, value);
+#define PUT_PROC_(name, kind, show, value, ...)                                        \
+	JMD_IF_PS_##show(if (mask & (1u << PF_##name))                                 \
+		put_##kind(t, &sep, #name, value);)
 	JMD_PROC_FIELDS(PUT_PROC_)
 #undef PUT_PROC_
 	put_totals(t, &sep, &p->tot, mask);

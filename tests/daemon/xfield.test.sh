@@ -4,8 +4,9 @@
 # daemon built with -DJMD_TEST_EXTRA_FIELD (build/tests/jmstatd-xfield,
 # `make tests`) has one more row in each list, a bin's xtest_nmalloc (the
 # sum of nmalloc over the arenas again, a counter) and a process's
-# xtest_mapped (mapped again, with host and process series), and nothing
-# else written for them. With two real preloaded processes and the real
+# xtest_mapped (mapped again, with host and process series) and
+# xtest_nthreads (nthreads again, in ps, with a series per process), and
+# nothing else written for them. With two real preloaded processes and the real
 # socket: xtest_nmalloc is a field of every bin of `stats`, `bins PID`,
 # the aggregated `bins` and a subscriber's update, equal to nmalloc;
 # xtest_mapped a field of `stats`, of each process of `ps` and `jmctl
@@ -50,6 +51,10 @@ def same_bins(bins, what):
         check(b["xtest_nmalloc"] == b["nmalloc"], "%s: bin %d: xtest_nmalloc %r, nmalloc %r"
               % (what, b["size"], b["xtest_nmalloc"], b["nmalloc"]))
 
+def same_proc(o, what):
+    check(o.get("xtest_nthreads") == o["nthreads"], "%s: xtest_nthreads %r, nthreads %r: "
+          "not generated from JMD_PROC_FIELDS" % (what, o.get("xtest_nthreads"), o["nthreads"]))
+
 def same_totals(o, what):
     check("xtest_mapped" in o, "%s has no xtest_mapped: not generated from "
           "JMD_TOTALS_FIELDS" % what)
@@ -59,6 +64,7 @@ def same_totals(o, what):
 # ---- stats (the socket and jmctl), bins, bins PID, subscribe
 s = wait_until(lambda: sampled(h1.pid, 1000), "stats of the first holder")
 same_totals(s, "stats")
+same_proc(s, "stats")
 same_bins(s["bins"], "stats")
 js = json.loads(subprocess.run([os.environ["JMCTL"], "--socket", jmd.SOCK, "--json", "stats",
                                 str(h1.pid)], capture_output=True, check=True).stdout)
@@ -95,10 +101,11 @@ for what, ps in (("ps", request({"cmd": "ps"})),
     for pid in (h1.pid, h2.pid):
         check(pid in procs, "%s: no process %d" % (what, pid))
         same_totals(procs[pid], "%s's process %d" % (what, pid))
-only = request({"cmd": "ps", "fields": ["pid", "xtest_mapped"]})
-check(only.get("ok"), "ps with the fields pid and xtest_mapped: %r" % only)
-check(all(sorted(p) == ["pid", "xtest_mapped"] for p in only["processes"]),
-      "ps asked for pid and xtest_mapped gave %r" % only["processes"])
+        same_proc(procs[pid], "%s's process %d" % (what, pid))
+only = request({"cmd": "ps", "fields": ["pid", "xtest_mapped", "xtest_nthreads"]})
+check(only.get("ok"), "ps with the fields pid, xtest_mapped, xtest_nthreads: %r" % only)
+check(all(list(p) == ["pid", "xtest_nthreads", "xtest_mapped"] for p in only["processes"]),
+      "ps asked for pid, xtest_mapped and xtest_nthreads gave %r" % only["processes"])
 
 # ---- /metrics: the test series and their types, and the carry
 def bins_equal(m):
@@ -112,9 +119,10 @@ m, types = parse(body)
 check(types.get("jmalloc_bin_xtest_allocations_total") == "counter",
       "no counter jmalloc_bin_xtest_allocations_total: the bins' series are not generated "
       "from JMD_BIN_FIELDS")
-for name in ("jmalloc_host_xtest_mapped_bytes", "jmalloc_process_xtest_mapped_bytes"):
-    check(types.get(name) == "gauge", "no gauge %s: the totals' series are not generated "
-          "from JMD_TOTALS_FIELDS" % name)
+for name in ("jmalloc_host_xtest_mapped_bytes", "jmalloc_process_xtest_mapped_bytes",
+             "jmalloc_process_xtest_threads"):
+    check(types.get(name) == "gauge", "no gauge %s: the process's series are not generated "
+          "from JMD_TOTALS_FIELDS and JMD_PROC_FIELDS" % name)
 check(bins_equal(m), "jmalloc_bin_xtest_allocations_total differs from "
       "jmalloc_bin_allocations_total: %r" % m.get("jmalloc_bin_xtest_allocations_total"))
 check(value(m, "jmalloc_host_xtest_mapped_bytes") == value(m, "jmalloc_host_mapped_bytes"),
@@ -124,6 +132,9 @@ for h in (h1, h2):
     got = value(m, "jmalloc_process_xtest_mapped_bytes", **P)
     check(got is not None and got == value(m, "jmalloc_process_mapped_bytes", **P),
           "jmalloc_process_xtest_mapped_bytes of %d: %r" % (h.pid, got))
+    got = value(m, "jmalloc_process_xtest_threads", **P)
+    check(got is not None and got == value(m, "jmalloc_process_threads", **P),
+          "jmalloc_process_xtest_threads of %d: %r" % (h.pid, got))
 # A holder exits: its counts stay in its exe's (the carry), the test
 # counter's too.
 before = value(m, "jmalloc_bin_xtest_allocations_total", exe="daemon_holder", size=64)
