@@ -20,9 +20,11 @@
  * slow unwinder, which also runs every VERIFY_EVERY samples to check the
  * cache. Where libgcc cannot be found, glibc's backtrace() does it all.
  *
- * libgcc_s is not a dependency of the allocator: glibc's backtrace()
- * loads it, and its functions are then looked up with dlopen(RTLD_NOLOAD).
- * That load happens in the allocator's constructor, never on the sampling
+ * libgcc_s is not a dependency of the allocator: it is loaded with
+ * dlopen and its functions looked up with dlsym, without running them
+ * (until the first sample, its code and the unwind tables it reads stay
+ * out of the process's RSS; glibc's backtrace() and its own unwinding then
+ * find it loaded). That load happens in the allocator's constructor, never on the sampling
  * path: a sample can be taken inside the loader (dlopen's own malloc calls,
  * _dl_find_object_update's among them), and a library loaded from there
  * was lost from glibc's _dl_find_object table when the outer dlopen
@@ -119,9 +121,11 @@ static bool find_libgcc(void)
 	int state = atomic_load(&uw_state);
 	if (state)
 		return state > 0;
-	void *tmp[2];
-	backtrace(tmp, 2); /* has glibc load libgcc_s */
-	void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+	/* Loaded, not run: a backtrace() here (glibc's way to load it)
+	 * ran the unwinder through two frames, which read the unwind tables
+	 * of libc and of this library and made libgcc's code resident,
+	 * about 200 KiB of every process's RSS before its first sample. */
+	void *h = dlopen("libgcc_s.so.1", RTLD_NOW);
 	if (h) {
 		uw_backtrace = (backtrace_fn)dlsym(h, "_Unwind_Backtrace");
 		uw_get_ip = (get_fn)dlsym(h, "_Unwind_GetIP");
