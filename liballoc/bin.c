@@ -12,18 +12,6 @@
  * the region is handed out again: a write after free is reported and
  * aborted. A region handed out is filled with JM_JUNK_ALLOC.
  *
- * A bin also keeps up to JM_BIN_STASH batches of regions as they came
- * (and JM_BIN_STASH_BYTES)
- * (its stash): lists of free regions of its arena, threaded through the
- * regions like a thread cache's, that threads of other arenas freed and
- * sent back (tcache.c). The next fill of a cache of the arena takes a
- * batch whole, so a region passed from one thread to another on its way
- * back touches neither its run's bitmap nor the run's descriptor, and
- * each batch costs one lock round trip at either end (tcmalloc's transfer
- * cache does so between its thread caches and central lists). Stashed
- * regions count as free in the bin's row (curregs) and stay taken in
- * their runs' bitmaps; a full stash sends further batches to the runs.
- *
  * Everything here runs under the bin's lock; the bin's stats row is
  * updated inside that lock with its sequence number odd. The bitmap is
  * the authority on whether a region is free: freeing a region whose bit is
@@ -167,58 +155,6 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned 
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
 	return got;
-}
-
-/* Puts the list `head` of n regions of a's class binind, all of a, in
- * the bin's stash; false (nothing done) when the stash is full. */
-bool jm__bin_stash_put(struct jm_arena *a, unsigned binind, void *head, unsigned n)
-{
-	struct jm_bin *bin = &a->bins[binind];
-	bool put = false;
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
-	unsigned k = bin->nstash;
-	uint64_t bytes = (uint64_t)n * jm__bin_info[binind].size;
-	for (unsigned i = 0; i < k; i++)
-		bytes += (uint64_t)bin->stash[i].n * jm__bin_info[binind].size;
-	if (k < JM_BIN_STASH && bytes <= JM_BIN_STASH_BYTES) {
-		jm__row_begin(&bin->stats->seq);
-		bin->stash[k].head = (uintptr_t)head;
-		bin->stash[k].n = n;
-		__atomic_store_n(&bin->nstash, k + 1, __ATOMIC_RELAXED);
-		bin->stats->ndalloc += n;
-		bin->stats->curregs -= n;
-		bin->stats->nflushes++;
-		jm__row_end(&bin->stats->seq);
-		put = true;
-	}
-	jm__unlock(&bin->lock);
-	return put;
-}
-
-/* Takes the batch last stashed in a's bin binind: its list (regions still
- * carrying their free cookies), its length in *n; NULL when the stash is
- * empty. */
-void *jm__bin_stash_take(struct jm_arena *a, unsigned binind, unsigned *n)
-{
-	struct jm_bin *bin = &a->bins[binind];
-	void *head = NULL;
-	if (__atomic_load_n(&bin->nstash, __ATOMIC_RELAXED) == 0)
-		return NULL;
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
-	unsigned k = bin->nstash;
-	if (k > 0) {
-		jm__row_begin(&bin->stats->seq);
-		k--;
-		head = (void *)bin->stash[k].head;
-		*n = bin->stash[k].n;
-		__atomic_store_n(&bin->nstash, k, __ATOMIC_RELAXED);
-		bin->stats->nmalloc += *n;
-		bin->stats->curregs += *n;
-		bin->stats->nfills++;
-		jm__row_end(&bin->stats->seq);
-	}
-	jm__unlock(&bin->lock);
-	return head;
 }
 
 #define JM_JUNK_FREE  0x5a

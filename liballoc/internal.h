@@ -159,8 +159,6 @@ static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
 unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
-bool jm__bin_stash_put(struct jm_arena *a, unsigned binind, void *head, unsigned n);
-void *jm__bin_stash_take(struct jm_arena *a, unsigned binind, unsigned *n);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
@@ -184,14 +182,10 @@ extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
 struct jm_tls {
 	struct jmstat_tcache_bin *tbins;  /* the thread's cache, or jm__tcache_none */
 	int64_t sample_left;              /* bytes until the next sampled one */
-	struct jm_arena *arena;           /* the thread's arena (NULL: none yet);
-	                                     free's fast path caches only its
-	                                     regions */
 };
 extern __thread struct jm_tls jm__tls;
 #define jm__tls_tbins (jm__tls.tbins)
 #define jm__tls_sample_left (jm__tls.sample_left)
-#define jm__tls_arena (jm__tls.arena)
 /* Where a thread stands with its cache (jm__tls_state). */
 enum jm_tls_state {
 	JM_TLS_NEW = 0,        /* no allocation yet: the first one boots the cache */
@@ -274,12 +268,12 @@ static inline void jm__flist_clear_cookie(void *p)
 	((uintptr_t *)p)[1] = 0;
 }
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
+void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
 struct jmstat_tcache_bin *jm__tcache_boot(void);
 struct jm_arena *jm__thread_arena(void);
 void jm__tcache_check_double_free(void *ptr, unsigned binind);
 void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
-void jm__tcache_free_remote(void *ptr, uint64_t pm);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
 bool jm__tcache_large_free(void *ptr, size_t npages);

@@ -173,10 +173,6 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 			jm__bin_free_one(c, ptr, pm);
 			return;
 		}
-		if (c->arena != jm__tls_arena) {
-			jm__tcache_free_remote(ptr, pm);
-			return;
-		}
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		if (tb->ncached < tb->ncached_max) {
 			jm__flist_push(&tb->opaque, ptr);
@@ -276,16 +272,10 @@ JM_EXPORT void jm_free(void *ptr)
 		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 		uint32_t div = JM_PM_DIV(pm);
 		uintptr_t cookie = jm__flist_cookie(ptr);
-		/* A small region's start, not already free (cookie), of the
-		 * thread's arena, the cache not full (a thread without a cache
-		 * has capacity 0): push it. Another arena's goes back to it
-		 * (tcache.c). */
+		/* A small region's start, not already free (cookie), the cache
+		 * not full (a thread without a cache has capacity 0): push it. */
 		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div &&
 		              !jm__flist_has_cookie(ptr, cookie))) {
-			if (jm_unlikely(((struct jm_chunk *)chunk)->arena != jm__tls_arena)) {
-				jm__tcache_free_remote(ptr, pm);
-				return;
-			}
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
 			if (jm_likely(tb->ncached < tb->ncached_max)) {

@@ -35,8 +35,8 @@ void jm__sizeclass_init(void)
 		 * 32 KiB) and may grow to 4096 regions or 2 MiB, within the
 		 * thread's budget (tcache.c). */
 		uint32_t max = bi->regs * 2;
-		if (max > JM_TCACHE_MAX_START)
-			max = JM_TCACHE_MAX_START;
+		if (max > 64)
+			max = 64;
 		if (max > 32768 / bi->size)
 			max = 32768 / bi->size;
 		if (max < 4)

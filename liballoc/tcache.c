@@ -10,21 +10,8 @@
  * stats segment (struct jmstat_tcache_bin), so that readers see them live,
  * also when the thread has gone idle.
  *
- * The list holds regions of the thread's own arena only (free's fast path
- * compares the region's chunk's arena with the thread's). A region of
- * another arena is held aside (remote[], a list per class, of one arena at
- * a time, counted in the row's ncached meanwhile) and sent back to its
- * arena in a batch of the class's starting capacity: into its bin's stash
- * whole (bin.c), or to its runs when the stash is full. A thread so never
- * hands out a region whose cache line neighbours another thread still
- * writes (passive false sharing), unless it holds many of them: an empty
- * list takes over REMOTE_ADOPT or more held regions of its class (a
- * producer's regions received in bulk are the consumer's working set;
- * sending them back costs a cache line transfer each).
- *
- * An empty list is filled with half its capacity from the thread's arena,
- * a batch from the arena's stash first; a full one is flushed down to half
- * to the regions' own arenas. The
+ * An empty list is filled with half its capacity from the thread's arena;
+ * a full one is flushed down to half to the regions' own arenas. The
  * capacity sizes itself: a flush that follows a fill (the cache swings
  * from empty to full) doubles it, up to the class's hard maximum, as long
  * as the capacities of all the thread's classes stay within TCACHE_BUDGET
@@ -56,15 +43,14 @@
 #define GC_EVENTS 64          /* slow-path events between two GC looks */
 #define GC_BINS_PER_LOOK 4
 #define TCACHE_BUDGET (4u << 20) /* bytes of capacity per thread */
-/* Regions of another arena a thread's empty list takes over. */
-#define REMOTE_ADOPT(b) (jm__bin_info[b].tcache_max / 4 > 2 ? jm__bin_info[b].tcache_max / 4 : 2)
 
 /* The cache of a thread that has none: empty, capacity 0, never written;
  * the fast paths fall through to the slow ones without testing for NULL. */
 struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
-__thread struct jm_tls jm__tls = { jm__tcache_none, 0, NULL };
+__thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
 __thread enum jm_tls_state jm__tls_state;
 static __thread struct jm_tcache *tls_tc;
+static __thread struct jm_arena *tls_arena;
 
 uintptr_t jm__cookie;
 static pthread_key_t tc_key;
@@ -81,12 +67,12 @@ void jm__tcache_init_global(void)
 
 struct jm_arena *jm__thread_arena(void)
 {
-	struct jm_arena *a = jm__tls_arena;
+	struct jm_arena *a = tls_arena;
 	if (jm_likely(a != NULL))
 		return a;
 	jm__ensure_init();
 	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid));
-	jm__tls_arena = a;
+	tls_arena = a;
 	jm__lock(&a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	a->stats->nthreads++;
@@ -147,11 +133,6 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	return tc->bins;
 }
 
-static struct jm_arena *ptr_arena(const void *p)
-{
-	return ((struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK))->arena;
-}
-
 static void push(struct jmstat_tcache_bin *tb, void *p)
 {
 	jm__flist_push(&tb->opaque, p);
@@ -165,25 +146,6 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 	void *buf[256];
 	unsigned want = tb->ncached_max / 2 ? tb->ncached_max / 2 : 1;
 	void *first = NULL;
-	if (tc->remote[binind].n >= REMOTE_ADOPT(binind)) {
-		/* Enough of another arena's regions freed here to be this
-		 * thread's working set: they serve it (the list is empty). */
-		first = (void *)tc->remote[binind].head;
-		tb->opaque = (uintptr_t)jm__flist_next(first);
-		tb->ncached--; /* they were counted there already */
-		tc->remote[binind].head = 0;
-		tc->remote[binind].n = 0;
-		want = 0;
-	} else {
-		/* A batch other threads sent back, whole. */
-		unsigned nstashed;
-		first = jm__bin_stash_take(tc->arena, binind, &nstashed);
-		if (first) {
-			tb->opaque = (uintptr_t)jm__flist_next(first);
-			tb->ncached += nstashed - 1;
-			want = 0;
-		}
-	}
 	while (want) {
 		unsigned ask = want < 256 ? want : 256;
 		unsigned n = jm__bin_fill(tc->arena, binind, buf, ask);
@@ -213,34 +175,10 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 	return first;
 }
 
-/* Sends the regions of other arenas that tc holds for bin binind back to
- * their arenas: one lock of each arena's bin for all of its regions. */
-static void remote_flush(struct jm_tcache *tc, unsigned binind)
+/* Flushes all but the `keep` most recently freed regions of one bin. */
+void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep)
 {
-	void *head = (void *)tc->remote[binind].head;
-	unsigned n = tc->remote[binind].n;
-	if (head == NULL)
-		return;
-	tc->remote[binind].head = 0;
-	tc->remote[binind].n = 0;
-	tc->bins[binind].ncached -= n;
-	if (jm__bin_stash_put(tc->remote[binind].arena, binind, head, n))
-		return;
-	void *buf[JM_TCACHE_MAX_START];
-	unsigned k = 0;
-	for (void *p = head; p; p = jm__flist_next(p))
-		buf[k++] = p;
-	jm__bg_check();
-	jm__bin_free_batch(buf, k, binind);
-}
-
-/* Flushes the regions of other arenas, then all but the `keep` most
- * recently freed regions of the thread's own list of one bin. */
-static void flush_some(struct jm_tcache *tc, unsigned binind, unsigned keep)
-{
-	struct jmstat_tcache_bin *tb = &tc->bins[binind];
 	void *buf[256];
-	remote_flush(tc, binind);
 	void *p = (void *)tb->opaque;
 	void *last_kept = NULL;
 	for (unsigned i = 0; i < keep && p; i++) {
@@ -264,60 +202,26 @@ static void flush_some(struct jm_tcache *tc, unsigned binind, unsigned keep)
 	}
 }
 
-/* A region of another arena than the thread's, freed by this thread: not
- * put on the list its mallocs take from (the thread would write to memory
- * of the other arena's threads, in cache lines they use: false sharing),
- * but held aside and sent back to its arena with others of its class, in
- * one batch (remote_flush). Counted in ncached meanwhile: it is neither
- * free in its run nor in use. The caller checked ptr: a small region's
- * start, not free; pm is its page-map entry. */
-void jm__tcache_free_remote(void *ptr, uint64_t pm)
-{
-	struct jm_tcache *tc = tls_tc;
-	unsigned binind = JM_PM_BIN(pm);
-	if (jm_unlikely(tc == NULL)) {
-		/* No cache yet (free's fast path sends every region here
-		 * then), or none at all. */
-		jm__free_slow(ptr);
-		return;
-	}
-	struct jm_arena *a = ptr_arena(ptr);
-	if (tc->remote[binind].arena != a) {
-		remote_flush(tc, binind);
-		tc->remote[binind].arena = a;
-	}
-	jm__flist_push(&tc->remote[binind].head, ptr);
-	tc->bins[binind].ncached++;
-	if (++tc->remote[binind].n >= jm__bin_info[binind].tcache_max)
-		remote_flush(tc, binind);
-}
-
 /* The free fast path found a full list: make room, then push. */
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr)
 {
 	struct jm_tcache *tc = tls_tc;
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	if (tc->remote[binind].n) {
-		/* Room first from what goes back anyway. */
-		remote_flush(tc, binind);
-		if (tb->ncached < tb->ncached_max) {
-			push(tb, ptr);
-			return;
-		}
-	}
 	uint32_t max = tb->ncached_max * 2 < bi->tcache_hard_max ? tb->ncached_max * 2 : bi->tcache_hard_max;
 	uint64_t grow = (uint64_t)(max - tb->ncached_max) * bi->size;
-	if (tc->filled_last[binind] && max > tb->ncached_max &&
+	if (tc && tc->filled_last[binind] && max > tb->ncached_max &&
 	    tc->capacity_bytes + grow <= TCACHE_BUDGET) {
 		tc->capacity_bytes += grow;
 		tb->ncached_max = max;
 	} else {
-		flush_some(tc, binind, tb->ncached_max / 2);
+		jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
 	}
 	push(tb, ptr);
-	tc->filled_last[binind] = false;
-	if (++tc->nslow % GC_EVENTS == 0)
-		jm__tcache_gc();
+	if (tc) {
+		tc->filled_last[binind] = false;
+		if (++tc->nslow % GC_EVENTS == 0)
+			jm__tcache_gc();
+	}
 }
 
 void *jm__tcache_large_alloc(size_t npages)
@@ -376,16 +280,15 @@ void jm__tcache_gc(void)
 		unsigned b = tc->gc_bin;
 		tc->gc_bin = (b + 1) % JM_NBINS;
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
-		remote_flush(tc, b);
 		if (tc->nfills_since_gc[b] == 0 && tb->ncached > 0) {
-			flush_some(tc, b, tb->ncached / 2);
+			jm__tcache_flush_some(tb, b, tb->ncached / 2);
 			uint32_t max = tb->ncached_max / 2;
 			if (max < jm__bin_info[b].tcache_max)
 				max = jm__bin_info[b].tcache_max;
 			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - max) * jm__bin_info[b].size;
 			tb->ncached_max = max;
 			if (tb->ncached > max)
-				flush_some(tc, b, max);
+				jm__tcache_flush_some(tb, b, max);
 		}
 		tc->nfills_since_gc[b] = 0;
 	}
@@ -400,9 +303,6 @@ void jm__tcache_check_double_free(void *ptr, unsigned binind)
 {
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[binind];
 	for (void *p = (void *)tb->opaque; p; p = jm__flist_next(p))
-		if (p == ptr)
-			jm__report_misuse("double free of a small region", ptr);
-	for (void *p = tls_tc ? (void *)tls_tc->remote[binind].head : NULL; p; p = jm__flist_next(p))
 		if (p == ptr)
 			jm__report_misuse("double free of a small region", ptr);
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
@@ -421,7 +321,7 @@ static void tcache_destroy(struct jm_tcache *tc)
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
 		if (tb->ncached)
-			flush_some(tc, b, 0);
+			jm__tcache_flush_some(tb, b, 0);
 		if (tb->nrequests) {
 			struct jm_bin *bin = &tc->arena->bins[b];
 			jm__lock(&bin->lock, &bin->stats->lock_contended);
@@ -448,7 +348,7 @@ void jm__tcache_flush_all_current(void)
 		return;
 	for (unsigned b = 0; b < JM_NBINS; b++)
 		if (tc->bins[b].ncached)
-			flush_some(tc, b, 0);
+			jm__tcache_flush_some(&tc->bins[b], b, 0);
 	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
 		large_flush(tc, k);
 }
@@ -462,7 +362,7 @@ static void thread_exit(void *arg)
 	tls_tc = NULL;
 	if (tc)
 		tcache_destroy(tc);
-	struct jm_arena *a = jm__tls_arena;
+	struct jm_arena *a = tls_arena;
 	if (a) {
 		jm__arena_thread_exit();
 		jm__lock(&a->lock, &a->stats->lock_contended);
@@ -486,6 +386,6 @@ void jm__tcache_postfork_child(void)
 {
 	pthread_mutex_init(&tc_lock, NULL);
 	/* Only this thread survives: its arena counts one thread. */
-	if (jm__tls_arena)
-		jm__tls_arena->stats->nthreads = 1;
+	if (tls_arena)
+		tls_arena->stats->nthreads = 1;
 }

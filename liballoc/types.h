@@ -61,10 +61,6 @@
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
 #define JM_TCACHE_LARGE_BYTES (128u << 10) /* per class */
 
-/* The most a small class's cache starts with (sizeclass.c), which is also
- * the batch in which a thread sends regions of other arenas back. */
-#define JM_TCACHE_MAX_START 64
-
 /* The segment's limits (jmstat.h), which readers enforce. */
 #define JM_MAX_ARENAS     JMSTAT_MAX_ARENAS
 #define JM_MAX_THREAD_ROWS JMSTAT_MAX_THREAD_ROWS
@@ -170,23 +166,12 @@ struct jm_bin_info {
 	uint32_t tcache_hard_max; /* the most it may grow to */
 };
 
-/* Batches of free regions a bin keeps as they came, at most (and at most
- * JM_BIN_STASH_BYTES of regions): see bin.c. */
-#define JM_BIN_STASH      16
-#define JM_BIN_STASH_BYTES (128u << 10)
-
 struct jm_bin {
 	jm_lock_t lock;
 	struct jm_run *cur;       /* run regions come from first */
 	struct jm_run *nonfull;   /* other runs with free regions */
 	struct jmstat_bin *stats; /* this bin's row in the segment */
 	uint32_t nempty;          /* empty runs kept on the non-full list */
-	uint32_t nstash;          /* batches in stash[] (read unlocked as a
-	                             hint: __atomic) */
-	struct {                  /* lists through word 0, cookie in word 1 */
-		uintptr_t head;
-		uint32_t n;
-	} stash[JM_BIN_STASH];
 	uint64_t nrequests_dead;  /* requests of exited threads' caches */
 };
 
@@ -251,11 +236,6 @@ struct jm_tcache {
 		uint32_t n;
 		uint32_t used;            /* allocations since the last GC look */
 	} large[JM_TCACHE_NLARGE];
-	struct {                          /* regions of another arena, by class */
-		uintptr_t head;           /* list through word 0, cookie word 1 */
-		uint32_t n;               /* sent back at tcache_max of the class */
-		struct jm_arena *arena;   /* theirs: a batch is of one arena */
-	} remote[JM_NBINS];
 	uint64_t nslow;                   /* fills and flushes, for the GC */
 	uint64_t capacity_bytes;          /* sum of ncached_max x size */
 };

@@ -14,8 +14,7 @@
  *   lock is on its arena's list of those;
  * - a bin keeps at most one empty run besides its current one;
  * - per arena: active pages and allocated large bytes match the runs, and
- *   per bin: curruns match the runs, and so do curregs with the regions
- *   of the bin's stash (free regions of its arena, taken in their runs);
+ *   per bin: curruns and curregs match the runs;
  * - per arena: the free pages counted match the runs, retained chunks are
  *   out of the radix tree, and the dirty and retained counters match the
  *   runs, the retained chunks and the kept huge regions charged to it.
@@ -209,23 +208,8 @@ int jm__heap_validate(void)
 			struct jm_bin *bin = &a->bins[b];
 			CHECK(bin->stats->curruns == t->curruns[b], "arena %u bin %u: curruns %zu, runs say %zu",
 			    i, b, (size_t)bin->stats->curruns, (size_t)t->curruns[b]);
-			uint64_t stashed = 0;
-			CHECK(bin->nstash <= JM_BIN_STASH, "arena %u bin %u: %u batches stashed", i, b, bin->nstash);
-			for (unsigned k = 0; k < bin->nstash && k < JM_BIN_STASH; k++) {
-				unsigned len = 0;
-				for (void *p = (void *)bin->stash[k].head; p && len <= bin->stash[k].n;
-				    p = jm__flist_next(p), len++)
-					CHECK(((struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK))->arena == a &&
-					    jm__flist_is_free(p), "arena %u bin %u: stashed %p not a free region of it",
-					    i, b, p);
-				CHECK(len == bin->stash[k].n, "arena %u bin %u: a stashed batch of %u holds %u",
-				    i, b, bin->stash[k].n, len);
-				stashed += bin->stash[k].n;
-			}
-			/* Stashed regions are free, yet taken in their runs. */
-			CHECK(bin->stats->curregs + stashed == t->usedregs[b],
-			    "arena %u bin %u: curregs %zu and %zu stashed, runs say %zu", i, b,
-			    (size_t)bin->stats->curregs, (size_t)stashed, (size_t)t->usedregs[b]);
+			CHECK(bin->stats->curregs == t->usedregs[b], "arena %u bin %u: curregs %zu, runs say %zu",
+			    i, b, (size_t)bin->stats->curregs, (size_t)t->usedregs[b]);
 			CHECK(t->empty_kept[b] == bin->nempty && bin->nempty <= 1,
 			    "arena %u bin %u: %zu empty runs kept, nempty %u", i, b,
 			    (size_t)t->empty_kept[b], bin->nempty);
