@@ -1,0 +1,99 @@
+/*
+ * Unit tests of frees from another thread than the allocating one (test
+ * build: jm_ names only, internals reachable). Each test ends with the
+ * heap validator.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "jmalloc.h"
+
+static struct jm_arena *arena_of(const void *p)
+{
+	return ((struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK))->arena;
+}
+
+struct scratch {
+	void *given;
+	void *got;
+	struct jm_arena *arena;
+};
+static void *free_given_then_malloc(void *arg)
+{
+	struct scratch *s = arg;
+	jm_free(s->given);
+	s->got = jm_malloc(1);
+	s->arena = jm__thread_arena();
+	jm_free(s->got);
+	return NULL;
+}
+
+/* cache-scratch: a thread's first call frees a region the main thread
+ * allocated next to others, then the thread allocates the same size. Its
+ * cache, booted by that free, used to hand the region back to it (LIFO),
+ * so that it wrote next to the main thread's regions; now the free goes
+ * to the region's bin and the malloc is served from the thread's arena. */
+static void test_first_free_not_cached(void **state)
+{
+	(void)state;
+	struct scratch s = { .given = jm_malloc(1) };
+	void *neighbour = jm_malloc(1);
+	assert_non_null(s.given);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, free_given_then_malloc, &s), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_ptr_not_equal(s.arena, jm__thread_arena());  /* an arena of its own */
+	assert_ptr_not_equal(s.got, s.given);
+	assert_ptr_equal(arena_of(s.got), s.arena);
+	jm_free(neighbour);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
+struct only_frees {
+	void **p;
+	unsigned n;
+	bool cached_before, cached_after;
+};
+static void *free_all(void *arg)
+{
+	struct only_frees *f = arg;
+	f->cached_before = jm__tcache_current_row() != NULL;
+	for (unsigned i = 0; i < f->n; i++)
+		jm_free(f->p[i]);
+	f->cached_after = jm__tcache_current_row() != NULL;
+	return NULL;
+}
+
+/* A thread that only frees (a consumer) still gets a cache, after its
+ * first frees went to the bins; the counts stay right throughout. */
+static void test_only_frees_gets_cache(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	struct only_frees f = { .p = malloc(N * sizeof(void *)), .n = N };
+	for (unsigned i = 0; i < N; i++)
+		assert_non_null(f.p[i] = jm_malloc(48));
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, free_all, &f), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(f.cached_before);
+	assert_true(f.cached_after);
+	free(f.p);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
+int main(void)
+{
+	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_free_not_cached),
+		cmocka_unit_test(test_only_frees_gets_cache),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
