@@ -62,7 +62,8 @@
 # Waiting (each for 10 s at most, then fails saying what it saw)
 #   wait_seen PID [COND]   jmstatd lists PID (and the python expression COND
 #                          over the process p holds, e.g. "p['allocated'] > 0")
-#   wait_sampled PID       wait_seen, then two intervals more
+#   wait_sampled PID       wait_seen, then a sample of PID taken after the
+#                          call (all the program did before it, seen)
 #   wait_line FILE RE      a line of FILE matches RE (grep)
 # Clients
 #   sites_json PID         jmctl --json sites PID -n 1000
@@ -382,8 +383,16 @@ sys.exit(0 if any(p['pid'] == $pid and ($cond) for p in r['processes']) else 1)"
 }
 
 wait_sampled() {
+	local t
+	t=$(date +%s.%N)
 	wait_seen "$1"
-	sleep "$(awk "BEGIN{print 2 * $JMD_INTERVAL / 1000}")"
+	for _ in $(seq 100); do
+		"$JMCTL" --socket "$JMD_SOCK" --json stats "$1" 2>/dev/null | python3 -c "
+import json, sys
+sys.exit(0 if json.load(sys.stdin)['time'] > $t + 0.002 else 1)" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "no sample of pid $1 after $t within 5 s"
 }
 
 wait_line() {

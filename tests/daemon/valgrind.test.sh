@@ -55,7 +55,7 @@ if holders:
 check(request({"cmd": "version"})["ok"], "still answering")
 EOF
 kill -HUP "$JMD_PID"
-sleep 0.5
+wait_line "$JMD_LOG" "SIGHUP"
 jmd_py -c 'from jmd import *; check(request({"cmd":"version"})["ok"], "after SIGHUP")' || fail "after SIGHUP"
 # Leave a client connected across the shutdown.
 python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(60)' \
