@@ -6,9 +6,9 @@
 # directory ($JM_TMP) that is removed afterwards. Exit status 77 means
 # skipped (the last line of its output says why). The output of a failed
 # test is printed in full. Under `make check SANITIZE=...` (JM_SANITIZED
-# set), a sanitizer's report anywhere in the test's directory or output
-# fails it too, whatever its status: a daemon killed at the end of a test
-# may have written one that no exit status carries.
+# set), a sanitizer's report in the test's output or in any text file of
+# its directory fails it too, whatever its status: a daemon killed at the
+# end of a test may have written one that no exit status carries.
 set -u
 pass=0; fail=0; skip=0; failed=()
 default_timeout=${JM_TEST_TIMEOUT:-300}
@@ -28,10 +28,10 @@ for t in "$@"; do
   rc=$?
   e=$(date +%s.%N)
   if [ -n "${JM_SANITIZED:-}" ] && [ $rc -ne 124 ] &&
-     grep -rqs -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
+     grep -rIqs -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
        -e "WARNING: ThreadSanitizer" "$tmp"; then
     { echo "sanitizer report (JM_SANITIZED=$JM_SANITIZED):"
-      grep -rhs -A30 -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
+      grep -rIhs -A30 -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" -e "runtime error:" \
         -e "WARNING: ThreadSanitizer" "$tmp" | head -n 80; } >>"$log.san"
     cat "$log.san" >>"$log"
     rc=1
