@@ -49,6 +49,8 @@ row = [k for k, l in enumerate(text) if re.match(r"^[0-9]+ +firing +fragmentatio
 for l in text[row + 1:]:
     if not l.startswith("  held by:"):
         break
+    if l == "  held by: (no sampled allocation site yet)":
+        continue        # on a loaded machine the alert may come first: nothing to compare
     m = re.search(r"  ([0-9.]+) (B|KiB|MiB|GiB)(?: \+- ([0-9.]+) (B|KiB|MiB|GiB))?( \(.*\))?$", l)
     assert m, l
     held = num(m.group(1), m.group(2))
