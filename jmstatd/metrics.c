@@ -76,7 +76,7 @@ static void proc_labels(struct jmd_text *t, const char *name, const struct proc_
  * The segment's field names are the allocator's (nmalloc, curregs, ...);
  * an operator reads these: base units, `_total` for counters, no `n`
  * prefixes. A field of jmstat.h missing here is still exported, under a
- * name generated from its own (prom_name()), and tests/alerts/metrics.test.sh
+ * name generated from its own (prom_name()), and tests/metrics/metrics.test.sh
  * fails until it is given one. A NULL name: not exported (the figure has
  * another series). */
 struct prom_field {

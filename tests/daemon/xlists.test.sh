@@ -10,7 +10,7 @@
 # tests/daemon/xfield.test.sh checks that a row there reaches every output.
 # The fields of ps's processes and host, of stats' arenas and bins and of
 # history's samples are docs/protocol.md's lists, in their order. (/metrics is checked the same way by
-# tests/alerts/metrics.test.sh.)
+# tests/metrics/metrics.test.sh.)
 . "$(dirname "$0")/../lib.sh"
 need_segments
 

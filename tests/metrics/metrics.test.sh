@@ -17,7 +17,7 @@
 #   (base units, _total, no n prefix), one name per figure; GET / links
 #   to /metrics;
 # - the fleet kit: `promtool check rules` on fleet/*.rules.yml and their
-#   unit tests (tests/alerts/fleet-rules.promtest.yml), every runbook_url
+#   unit tests (tests/metrics/fleet-rules.promtest.yml), every runbook_url
 #   a section of docs/metrics.md, the scrape config by `promtool check
 #   config`, and every query of the Grafana dashboard parsed by promtool.
 . "$(dirname "$0")/../lib.sh"
@@ -230,7 +230,7 @@ promtool check rules "$JM_ROOT"/fleet/*.rules.yml || fail "promtool check rules"
 promtool check config "$JM_ROOT/fleet/prometheus.yml" || fail "promtool check config"
 # The rules' behaviour (the growth rule and the process's age, recording
 # rules without topk), and every runbook_url naming a section of the docs.
-promtool test rules "$JM_ROOT/tests/alerts/fleet-rules.promtest.yml" || fail "promtool test rules"
+promtool test rules "$JM_ROOT/tests/metrics/fleet-rules.promtest.yml" || fail "promtool test rules"
 python3 - "$JM_ROOT" <<'EOF' || fail "runbook links"
 import re, sys
 root = sys.argv[1]
