@@ -51,9 +51,14 @@ def bin_exes():
     st, _, page = get(token="s3cr3t-token")
     check(st == 200, "the token: %d" % st)
     return set(re.findall(r'^jmalloc_bin_\w+\{(exe="[^"]*"(?:,uid="\d+")?),size=', page, re.M)), page
-exes, page = wait_until(lambda: (lambda r: r if any("_other" in e for e in r[0]) else None)(bin_exes()),
+def named(exes):
+    return {e for e in exes if e.startswith('exe="prog_')}
+# Until every exe with a slot of its own shows bins: a process seen before
+# its first allocation has its slot but no bin series yet.
+exes, page = wait_until(lambda: (lambda r: r if any("_other" in e for e in r[0]) and
+                                 len(named(r[0])) >= 32 else None)(bin_exes()),
                         "nobody's exes past 32 summed in _other", timeout=30)
-mine = {e for e in exes if e.startswith('exe="prog_')}
+mine = named(exes)
 print("per-bin exes: %d of nobody's named, %r" % (len(mine), sorted(e for e in exes if "_other" in e)))
 check(len(mine) == 32, "nobody's exes with series of their own: %d" % len(mine))
 check('exe="_other",uid="65534"' in exes, "no _other of nobody: %r" % sorted(exes))
