@@ -5,8 +5,7 @@
 # of the file it points to (as GitHub makes anchors of headings); docs/
 # has each file the README's map names, and the map names each file of
 # docs/.
-set -u
-: "${JM_ROOT:?}"
+. "$(dirname "$0")/../lib.sh"
 cd "$JM_ROOT" || exit 1
 python3 - <<'PY'
 import glob, os, re, sys

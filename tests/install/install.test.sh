@@ -8,14 +8,12 @@
 # - an install over an edited config keeps it;
 # - uninstall removes every file install put (the config only while it is
 #   the example unchanged), and a second uninstall is harmless.
-set -u
-: "${JM_TMP:?}" "${JM_ROOT:?}"
-die() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/../lib.sh"
 cd "$JM_ROOT"
 D=$JM_TMP/root
 M=(make -s -o all PREFIX=/opt/jm SYSCONFDIR=/etc/jm DESTDIR="$D")
 
-"${M[@]}" install >"$JM_TMP/install.log" 2>&1 || { cat "$JM_TMP/install.log"; die "make install"; }
+"${M[@]}" install >"$JM_TMP/install.log" 2>&1 || { cat "$JM_TMP/install.log"; fail "make install"; }
 (cd "$D" && find . -type f | sort) >"$JM_TMP/files"
 cat "$JM_TMP/files"
 for f in opt/jm/bin/jmstatd opt/jm/bin/jmctl opt/jm/lib/libjmalloc.so opt/jm/lib/libjmalloc.a \
@@ -25,34 +23,34 @@ for f in opt/jm/bin/jmstatd opt/jm/bin/jmctl opt/jm/lib/libjmalloc.so opt/jm/lib
          opt/jm/share/man/man5/jmstatd.conf.5 opt/jm/share/man/man3/jmalloc.3 \
          opt/jm/share/doc/jmalloc/README.md opt/jm/share/doc/jmalloc/metrics.md \
          opt/jm/share/doc/jmalloc/jmstatd.conf.example etc/jm/jmstatd.conf; do
-	grep -qx "./$f" "$JM_TMP/files" || die "make install did not install $f"
+	grep -qx "./$f" "$JM_TMP/files" || fail "make install did not install $f"
 done
 unit=$D/opt/jm/lib/systemd/system/jmstatd.service
 grep -qx 'ExecStart=/opt/jm/bin/jmstatd --config /etc/jm/jmstatd.conf' "$unit" ||
-	{ grep ExecStart "$unit"; die "the unit's ExecStart does not name PREFIX and SYSCONFDIR"; }
-! grep -q /usr/local "$unit" || die "the installed unit still says /usr/local"
-[ "$(stat -c %a "$unit")" = 644 ] || die "the unit is mode $(stat -c %a "$unit")"
-cmp -s jmstatd/jmstatd.conf.example "$D/etc/jm/jmstatd.conf" || die "the config is not the example"
+	{ grep ExecStart "$unit"; fail "the unit's ExecStart does not name PREFIX and SYSCONFDIR"; }
+! grep -q /usr/local "$unit" || fail "the installed unit still says /usr/local"
+[ "$(stat -c %a "$unit")" = 644 ] || fail "the unit is mode $(stat -c %a "$unit")"
+cmp -s jmstatd/jmstatd.conf.example "$D/etc/jm/jmstatd.conf" || fail "the config is not the example"
 "$D/opt/jm/bin/jmstatd" --check-config "$D/etc/jm/jmstatd.conf" >"$JM_TMP/check.out" 2>&1 ||
-	{ cat "$JM_TMP/check.out"; die "the installed config is not good"; }
-"$D/opt/jm/bin/jmctl" --version | grep -q '^jmctl ' || die "the installed jmctl does not run"
-man -l "$D/opt/jm/share/man/man1/jmctl.1" >/dev/null 2>&1 || die "man -l of the installed jmctl.1"
+	{ cat "$JM_TMP/check.out"; fail "the installed config is not good"; }
+"$D/opt/jm/bin/jmctl" --version | grep -q '^jmctl ' || fail "the installed jmctl does not run"
+man -l "$D/opt/jm/share/man/man1/jmctl.1" >/dev/null 2>&1 || fail "man -l of the installed jmctl.1"
 
 # An edited config survives another install and the uninstall.
 echo "# edited" >>"$D/etc/jm/jmstatd.conf"
-"${M[@]}" install >"$JM_TMP/install2.log" 2>&1 || { cat "$JM_TMP/install2.log"; die "second install"; }
-grep -q "jmstatd.conf exists: kept" "$JM_TMP/install2.log" || die "the second install did not say it kept the config"
-tail -n 1 "$D/etc/jm/jmstatd.conf" | grep -qx "# edited" || die "install overwrote an edited config"
-"${M[@]}" uninstall >"$JM_TMP/un.log" 2>&1 || { cat "$JM_TMP/un.log"; die "make uninstall"; }
-grep -q "jmstatd.conf differs from the example: kept" "$JM_TMP/un.log" || { cat "$JM_TMP/un.log"; die "uninstall: no word on the kept config"; }
+"${M[@]}" install >"$JM_TMP/install2.log" 2>&1 || { cat "$JM_TMP/install2.log"; fail "second install"; }
+grep -q "jmstatd.conf exists: kept" "$JM_TMP/install2.log" || fail "the second install did not say it kept the config"
+tail -n 1 "$D/etc/jm/jmstatd.conf" | grep -qx "# edited" || fail "install overwrote an edited config"
+"${M[@]}" uninstall >"$JM_TMP/un.log" 2>&1 || { cat "$JM_TMP/un.log"; fail "make uninstall"; }
+grep -q "jmstatd.conf differs from the example: kept" "$JM_TMP/un.log" || { cat "$JM_TMP/un.log"; fail "uninstall: no word on the kept config"; }
 left=$(cd "$D" && find . -type f | sort)
-[ "$left" = "./etc/jm/jmstatd.conf" ] || { echo "$left"; die "uninstall left files behind"; }
+[ "$left" = "./etc/jm/jmstatd.conf" ] || { echo "$left"; fail "uninstall left files behind"; }
 
 # Unchanged: the config goes too; everything install put is gone.
 rm "$D/etc/jm/jmstatd.conf"
-"${M[@]}" install >/dev/null 2>&1 || die "third install"
-"${M[@]}" uninstall >/dev/null 2>&1 || die "second uninstall"
+"${M[@]}" install >/dev/null 2>&1 || fail "third install"
+"${M[@]}" uninstall >/dev/null 2>&1 || fail "second uninstall"
 left=$(cd "$D" && find . -type f | sort)
-[ -z "$left" ] || { echo "$left"; die "uninstall left files behind"; }
-"${M[@]}" uninstall >/dev/null 2>&1 || die "uninstall of nothing failed"
+[ -z "$left" ] || { echo "$left"; fail "uninstall left files behind"; }
+"${M[@]}" uninstall >/dev/null 2>&1 || fail "uninstall of nothing failed"
 echo "ok"
