@@ -60,11 +60,6 @@ const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e)
 	return e->dir ? e->dir->path : d->opt.stats_dir;
 }
 
-static int entry_dirfd(const struct jmd *d, const struct jmd_entry *e)
-{
-	return e->dir ? e->dir->fd : d->dirfd;
-}
-
 static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const char *name,
                                    const struct jmstat_name *id)
 {
@@ -87,11 +82,6 @@ static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const cha
 	d->entries = e;
 	d->nentries++;
 	return e;
-}
-
-int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
-{
-	return openat(entry_dirfd(d, e), e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 /* Drops the entry (not its process: the caller retires that first). */
@@ -143,11 +133,11 @@ void jmd_entries_free(struct jmd *d)
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
 	struct stat st;
-	if (fstatat(entry_dirfd(d, e), e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (fstatat(jmd_entry_dirfd(d, e), e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		return -ESTALE;
-	return unlinkat(entry_dirfd(d, e), e->name, 0) == 0 ? 0 : -errno;
+	return unlinkat(jmd_entry_dirfd(d, e), e->name, 0) == 0 ? 0 : -errno;
 }
 
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
@@ -306,7 +296,7 @@ void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename
 	/* Look at it now, so that a removed segment, or a new one replacing
 	 * an old one, is seen at once. */
 	struct stat st;
-	if (fstatat(entry_dirfd(d, e), filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+	if (fstatat(jmd_entry_dirfd(d, e), filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
 		if (e->proc)
 			jmd_proc_retire(d, e->proc, "its segment was removed");
 		jmd_entry_remove(d, e);

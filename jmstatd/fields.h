@@ -4,7 +4,7 @@
  * counters. Everything the daemon shows of them is generated from these
  * lists: the members of struct jmd_bin and struct jmd_totals, the sum over
  * a process's arenas of what comes from the segment (figures.c), the sum
- * over processes (jmd_bin_add, jmd_totals_add: `bins`, ps's host, the
+ * over processes (jmd_bin_add, jmd_totals_add, below: `bins`, ps's host, the
  * per-exe series of /metrics), the JSON of `stats`, `bins`, `subscribe`
  * (commands.c) and ps (ps.c), and the Prometheus series (metrics.c,
  * metrics_exes.c). Adding a figure is one line here (and, when it is
@@ -226,8 +226,22 @@ static inline double jmd_totals_frag_ratio(const struct jmd_totals *t)
 	return jmd_frag_ratio(t->active, t->allocated);
 }
 
-/* Sums over processes (figures.c): every field of fold arena or calc. */
-void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *b);
-void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *t);
+/* Sums over processes: every field of fold arena or calc. Inline, so that
+ * history.c (the host's and each uid's sums) and figures.c (which history.c
+ * serves) do not call each other. */
+#define JMD_SUM_(name, type, fold, ...) JMD_IF_SUM_##fold(sum->name += x->name;)
+
+static inline void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *x)
+{
+	JMD_BIN_FIELDS(JMD_SUM_)
+}
+
+static inline void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *x)
+{
+	sum->processes += x->processes;
+	JMD_TOTALS_FIELDS(JMD_SUM_)
+}
+
+#undef JMD_SUM_
 
 #endif

@@ -57,22 +57,6 @@ static double rate(uint64_t now, uint64_t before, double dt)
 	return now > before ? (double)(now - before) / dt : 0.0;
 }
 
-/* The sums over processes: every field of fold arena or calc (fields.h). */
-#define SUM_(name, type, fold, ...) JMD_IF_SUM_##fold(sum->name += x->name;)
-
-void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *x)
-{
-	JMD_BIN_FIELDS(SUM_)
-}
-
-void jmd_totals_add(struct jmd_totals *sum, const struct jmd_totals *x)
-{
-	sum->processes += x->processes;
-	JMD_TOTALS_FIELDS(SUM_)
-}
-
-#undef SUM_
-
 /* ------------------------------------------------------------ processes */
 
 void jmd_proc_free(struct jmd_proc *p)

@@ -1,3 +1,4 @@
+/* Over 600 lines: the daemon's one map, its types and each module's prototypes by file. */
 /*
  * jmstatd.h: the daemon's internal types and the prototypes of its modules.
  *
@@ -43,6 +44,7 @@
 #ifndef JMSTATD_H
 #define JMSTATD_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -374,7 +376,19 @@ struct jmd_entry *jmd_entry_find(struct jmd *d, const struct jmd_dir *dir, const
 void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bool read_now);
 void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename, int events);
 const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e); /* for logs */
-int jmd_entry_open(struct jmd *d, const struct jmd_entry *e); /* O_RDONLY fd or -1 */
+/* The entry's directory fd, and its file opened O_RDONLY (or -1): inline,
+ * so that sites.c, which reads a segment's sites, needs nothing of
+ * discover.c (no call cycle through the tick). */
+static inline int jmd_entry_dirfd(const struct jmd *d, const struct jmd_entry *e)
+{
+	return e->dir ? e->dir->fd : d->dirfd;
+}
+
+static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
+{
+	return openat(jmd_entry_dirfd(d, e), e->name,
+	              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+}
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);

@@ -18,6 +18,8 @@
  * The parts it calls: figures.c (the processes, live and dead, and their
  * figures), liveness.c (whether a segment's writer is alive) and
  * history.c (the rings the tick appends to); sample.h is what they share.
+ * sample.c, discover.c and dirs.c call each other, and that is inherent:
+ * the tick drives the rescans, which find files that are read at once.
  */
 #include "jmstatd.h"
 #include "sample.h"
