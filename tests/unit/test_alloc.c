@@ -1,6 +1,9 @@
 /*
  * Unit tests of the allocator's internals (test build: jm_ names only,
- * internals reachable). Each test ends with the heap-validation walker.
+ * internals reachable): size classes, bins, large runs, huge regions and
+ * arenas. Purging is tested in test_alloc_purge.c, frees from another
+ * thread in test_alloc_xthread.c. Each test ends with the heap-validation
+ * walker.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +12,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -255,280 +257,6 @@ static void test_random_workload(void **state)
 	free(len);
 }
 
-/* Purging: with decay forced, dirty pages go back and are counted. */
-static void test_purge(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	void *p = jm_malloc(64 * JM_PAGE);
-	memset(p, 1, 64 * JM_PAGE);
-	jm_free(p);
-	assert_true(a->stats->dirty >= 64 * JM_PAGE || jm__opt.decay_ms == 0);
-	uint64_t purged = a->stats->purged;
-	jm__huge_purge_all();
-	pthread_mutex_lock(&a->lock);
-	jm__arena_maybe_purge(a, true);
-	pthread_mutex_unlock(&a->lock);
-	assert_int_equal(a->stats->dirty, 0);
-	assert_true(a->stats->purged >= purged + 64 * JM_PAGE || jm__opt.decay_ms == 0);
-	validate();
-}
-
-/* Forgets the arena's dirty pages and decay history (purging them all). */
-static void decay_reset(struct jm_arena *a)
-{
-	jm__tcache_flush_all_current();
-	jm__huge_purge_all();
-	pthread_mutex_lock(&a->lock);
-	jm__arena_maybe_purge(a, true);
-	memset(&a->decay, 0, sizeof(a->decay));
-	pthread_mutex_unlock(&a->lock);
-}
-
-static uint64_t decay_at(struct jm_arena *a, uint64_t now)
-{
-	pthread_mutex_lock(&a->lock);
-	jm__arena_decay(a, now);
-	uint64_t n = a->ndirty_pages;
-	pthread_mutex_unlock(&a->lock);
-	jm__arena_purge_detached(a);   /* as the background purger does */
-	return n;
-}
-
-/* Decay: freed pages stay while young and go along the curve, all of them
- * by decay_ms, not before; driven with made-up times (no sleeping). */
-static void test_decay_schedule(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	assert_int_equal(a->ndirty_pages, 0);
-	enum { N = 32, PAGES = 64 };
-	void *p[N];
-	for (int i = 0; i < N; i++) {
-		p[i] = jm_malloc(PAGES * JM_PAGE);
-		memset(p[i], 1, PAGES * JM_PAGE);
-	}
-	uint64_t purged0 = a->stats->purged;
-	for (int i = 0; i < N; i++)
-		jm_free(p[i]);
-	uint64_t d0 = a->ndirty_pages;
-	assert_true(d0 >= N * PAGES);
-	assert_int_equal(a->stats->purged, purged0);  /* no purge on free */
-	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
-	uint64_t t0 = jm__now_ns() + 1000000000u;
-	/* Young: at most an epoch's share and one piece go. */
-	assert_true(decay_at(a, t0) + 64 >= d0);
-	assert_true(decay_at(a, t0 + decay / 10) >= d0 * 9 / 10);
-	/* Half way: about half (smoothstep(0.5) = 0.5). */
-	uint64_t half = decay_at(a, t0 + decay / 2);
-	assert_true(half >= d0 * 3 / 10 && half <= d0 * 7 / 10);
-	/* Past decay_ms: none. */
-	assert_int_equal(decay_at(a, t0 + decay + decay / 100), 0);
-	assert_true(a->stats->purged >= purged0 + (d0 << JM_LG_PAGE));
-	assert_int_equal(a->stats->dirty, a->huge_dirty);
-	validate();
-}
-
-/* Empty chunks: kept under the decay, purged whole into the retained
- * array, reused before anything is mapped; at most JM_RETAIN_CHUNKS. */
-static void test_chunk_retention(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	enum { N = 40 };
-	void *p[N];
-	size_t big = JM_LARGE_MAX;   /* one per chunk */
-	for (int i = 0; i < N; i++) {
-		p[i] = jm_malloc(big);
-		assert_non_null(p[i]);
-		((char *)p[i])[0] = 1;
-	}
-	uint64_t chunks = a->stats->nchunks, nunmap = a->stats->nunmap;
-	uint32_t kept0 = a->nretained;
-	for (int i = 0; i < N; i++)
-		jm_free(p[i]);
-	/* Freed but young: still chunks of the arena, nothing retained yet. */
-	assert_int_equal(a->stats->nchunks, chunks);
-	assert_int_equal(a->nretained, kept0);
-	uint64_t t0 = jm__now_ns() + 1000000000u;
-	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
-	decay_at(a, t0);
-	assert_int_equal(decay_at(a, t0 + 2 * decay), 0);
-	assert_int_equal(a->nretained, JM_RETAIN_CHUNKS);
-	assert_true(a->stats->nunmap >= nunmap + N - JM_RETAIN_CHUNKS);
-	assert_int_equal(a->stats->retained, (uint64_t)JM_RETAIN_CHUNKS * JM_CHUNK + a->huge_retained);
-	validate();
-	/* Reused: no new mapping, and it reads as zero. */
-	uint64_t nmap = a->stats->nmap, nreuse = a->stats->nreuse;
-	for (int i = 0; i < 4; i++) {
-		p[i] = jm_calloc(1, big);
-		assert_non_null(p[i]);
-		for (size_t k = 0; k < big; k += JM_PAGE)
-			assert_int_equal(((char *)p[i])[k], 0);
-	}
-	assert_int_equal(a->stats->nmap, nmap);
-	assert_int_equal(a->stats->nreuse, nreuse + 4);
-	assert_int_equal(a->nretained, JM_RETAIN_CHUNKS - 4);
-	validate();
-	for (int i = 0; i < 4; i++)
-		jm_free(p[i]);
-	validate();
-}
-
-/* Huge regions: kept dirty after free and taken again without a mapping;
- * purged whole by the decay and still reused (reading zero); the byte cap
- * unmaps the oldest. */
-static void test_huge_retention(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	size_t sz = 8u << 20;
-	char *p = jm_malloc(sz);
-	memset(p, 7, sz);
-	uint64_t nmap = a->stats->nmap, nreuse = a->stats->nreuse;
-	jm_free(p);
-	assert_true(a->huge_dirty >= sz);
-	char *q = jm_malloc(sz - (1u << 20));   /* fits: taken whole */
-	assert_ptr_equal(q, p);
-	assert_int_equal(a->stats->nmap, nmap);
-	assert_int_equal(a->stats->nreuse, nreuse + 1);
-	jm_free(q);
-	uint64_t purged = a->stats->purged;
-	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
-	uint64_t t0 = jm__now_ns() + 1000000000u;
-	assert_true(jm__huge_decay(t0));               /* young: kept dirty */
-	assert_true(a->huge_dirty >= sz);
-	assert_false(jm__huge_decay(t0 + 2 * decay));  /* old: purged */
-	assert_int_equal(a->huge_dirty, 0);
-	assert_true(a->huge_retained >= sz);
-	assert_true(a->stats->purged >= purged + sz);
-	validate();
-	q = jm_calloc(1, sz);
-	assert_ptr_equal(q, p);
-	for (size_t k = 0; k < sz; k += JM_PAGE)
-		assert_int_equal(q[k], 0);
-	jm_free(q);
-	/* 3 x 200 MiB (not touched): beyond 512 MiB kept, the oldest goes. */
-	uint64_t nunmap = a->stats->nunmap;
-	void *r[3];
-	for (int i = 0; i < 3; i++)
-		r[i] = jm_malloc(200u << 20);
-	for (int i = 0; i < 3; i++)
-		jm_free(r[i]);
-	assert_true(a->stats->nunmap >= nunmap + 1);
-	assert_true(a->huge_dirty <= (256u << 20));
-	validate();
-	decay_reset(a);
-	validate();
-}
-
-/* A fork while a kept huge region's purge is counted in its arena but
- * the region not yet marked purged (the purging thread waits for
- * huge_lock, which the fork's prepare handler holds): the child must see
- * it purged, as its arena's counters do. It took it for dirty, so that
- * the arena's dirty and retained bytes no longer matched the regions and
- * the next purge in the child took the bytes off dirty a second time. */
-static pid_t purge_fork_child = -1;
-static void fork_in_purge(void)
-{
-	jm__test_huge_purged = NULL;
-	purge_fork_child = fork();
-	if (purge_fork_child != 0)
-		return;
-	struct jm_arena *a = jm__thread_arena();
-	int bad = jm__heap_validate();
-	jm__huge_purge_all();
-	bad += jm__heap_validate();
-	if (a->stats->dirty > ((uint64_t)1 << 48) || a->huge_dirty != 0)
-		bad++;
-	_exit(bad ? 1 : 0);
-}
-
-static void test_huge_purge_fork(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	void *p = jm_malloc(8u << 20);
-	assert_non_null(p);
-	jm_free(p);
-	assert_true(a->huge_dirty >= (8u << 20));
-	jm__test_huge_purged = fork_in_purge;
-	jm__huge_purge_all();
-	jm__test_huge_purged = NULL;
-	assert_true(purge_fork_child > 0);
-	int st = -1;
-	assert_int_equal(waitpid(purge_fork_child, &st, 0), purge_fork_child);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	assert_int_equal(a->huge_dirty, 0);
-	validate();
-	decay_reset(a);
-}
-
-/* Purging does not hold the arena's lock: the pieces it purges are taken
- * off the free lists (runs) or out of the radix tree (empty chunks) and
- * marked, the lock is released for the madvise, and they are filed back
- * after it. While it purges, the lock is free and the heap is valid; a
- * fork then leaves the child with every piece filed back (its purging
- * thread is gone), also the empty chunks being purged. */
-static int purging_calls, purging_locked, purging_errors, purging_chunks;
-static pid_t purging_child = -1;
-static void while_purging(struct jm_arena *a)
-{
-	purging_calls++;
-	if (pthread_mutex_trylock(&a->lock) == 0)
-		pthread_mutex_unlock(&a->lock);
-	else
-		purging_locked++;
-	purging_errors += jm__heap_validate();
-	purging_chunks += (int)a->ninflight;
-	if (purging_child >= 0)
-		return;
-	purging_child = fork();
-	if (purging_child == 0) {
-		bool bad = jm__heap_validate() != 0 || a->purging != NULL || a->ninflight != 0 ||
-		    a->ndirty_pages != 0;
-		_exit(bad ? 1 : 0);
-	}
-}
-
-static void test_purge_unlocked(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	void *whole = jm_malloc(JM_LARGE_MAX);          /* a chunk of its own */
-	void *part = jm_malloc(300 * JM_PAGE);
-	assert_non_null(whole);
-	assert_non_null(part);
-	memset(whole, 1, JM_LARGE_MAX);
-	memset(part, 1, 300 * JM_PAGE);
-	jm_free(whole);
-	jm_free(part);
-	uint64_t t0 = jm__now_ns() + 1000000000u;
-	uint64_t decay = (uint64_t)jm__opt.decay_ms * 1000000u;
-	jm__test_arena_purging = while_purging;
-	decay_at(a, t0);
-	assert_int_equal(decay_at(a, t0 + 2 * decay), 0);
-	jm__test_arena_purging = NULL;
-	assert_true(purging_calls > 0);
-	assert_int_equal(purging_locked, 0);
-	assert_int_equal(purging_errors, 0);
-	assert_true(purging_chunks > 0);
-	assert_null(a->purging);
-	assert_int_equal(a->ninflight, 0);
-	assert_true(purging_child > 0);
-	int st = -1;
-	assert_int_equal(waitpid(purging_child, &st, 0), purging_child);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	validate();
-}
-
 /* A large region of the thread cache's size freed by a thread of another
  * arena goes back to its own arena, not into that thread's cache: readers
  * take a thread's large_cached off the thread's arena, and the clamp at 0
@@ -642,33 +370,6 @@ static void test_unused_arena_rows(void **state)
 	assert_ptr_equal(a->bins[0].stats, jm__stats_bin_row(unused, 0));
 }
 
-/* The hard cap: however young, an arena's dirty pages never exceed
- * max(256 MiB, its active bytes); the free that crosses it purges the
- * oldest at once. (The regions are not touched: no memory is used.) */
-static void test_dirty_cap(void **state)
-{
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	decay_reset(a);
-	enum { N = 160 };
-	void **p = malloc(N * sizeof(void *));
-	for (int i = 0; i < N; i++) {
-		p[i] = jm_malloc(JM_LARGE_MAX);
-		assert_non_null(p[i]);
-	}
-	uint64_t ncap = a->stats->npurge_cap;
-	for (int i = 0; i < N; i++)
-		jm_free(p[i]);
-	free(p);
-	uint64_t cap = ((uint64_t)256 << 20) >> JM_LG_PAGE;
-	uint64_t active = a->stats->active >> JM_LG_PAGE;
-	assert_true(a->stats->npurge_cap > ncap);
-	assert_true(a->ndirty_pages <= (active > cap ? active : cap));
-	assert_true((uint64_t)N * (JM_LARGE_MAX >> JM_LG_PAGE) > cap);   /* premise */
-	validate();
-	decay_reset(a);
-}
-
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -682,13 +383,6 @@ int main(void)
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_random_workload),
-		cmocka_unit_test(test_purge),
-		cmocka_unit_test(test_decay_schedule),
-		cmocka_unit_test(test_chunk_retention),
-		cmocka_unit_test(test_huge_retention),
-		cmocka_unit_test(test_dirty_cap),
-		cmocka_unit_test(test_huge_purge_fork),
-		cmocka_unit_test(test_purge_unlocked),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_arena_choice),
 	};
