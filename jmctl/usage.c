@@ -23,11 +23,11 @@ const char *jm_usage_for(const char *cmd)
 	if (strcmp(cmd, "status") == 0)
 		return "usage: jmctl [--socket PATH] [--json] status\n";
 	if (strcmp(cmd, "stats") == 0)
-		return "usage: jmctl [--socket PATH] [--json] stats PID [-s KEY] [-a]\n";
+		return "usage: jmctl [--socket PATH] [--json] stats PID [-s KEY] [-r] [-a]\n";
 	if (strcmp(cmd, "top") == 0)
-		return "usage: jmctl [--socket PATH] [--json] top [-p PID] [-d SECS] [-s KEY] [-b] [-n N]\n";
+		return "usage: jmctl [--socket PATH] [--json] top [-p PID] [-d SECS] [-s KEY] [-r] [-b] [-n N]\n";
 	if (strcmp(cmd, "alerts") == 0)
-		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY]\n";
+		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY] [-r]\n";
 	if (strcmp(cmd, "sites") == 0)
 		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N] [--pprof FILE|-]\n";
 	return jm_usage_for(NULL);

@@ -4,7 +4,7 @@
  * A segment names its writer (pid, pid namespace, start time, uid); the
  * tick keeps a process only while that writer runs. Known writers are
  * checked through a pidfd, new ones and every JMD_RECHECK_MS through /proc
- * (common/segread.c), a writer in another pid namespace by its host pid
+ * (common/segread_proc.c), a writer in another pid namespace by its host pid
  * (census.c). Also the fd budget the pidfds may take.
  */
 #include "jmstatd.h"

@@ -27,7 +27,7 @@ for h in --help help -h; do
 	for c in ps stats top alerts; do grep -q "^  $c" out.txt || fail "jmctl $h does not list $c"; done
 	[ ! -s err.txt ] || fail "jmctl $h wrote on stderr"
 done
-"$JMCTL" top --help | grep -q 'top \[-p PID\] \[-d SECS\] \[-s KEY\] \[-b\] \[-n N\]' || fail "top --help"
+"$JMCTL" top --help | grep -q 'top \[-p PID\] \[-d SECS\] \[-s KEY\] \[-r\] \[-b\] \[-n N\]' || fail "top --help"
 [ "$("$JMCTL" --version)" = "jmctl 0.1.0" ] || fail "--version"
 ok "help and version"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # timeout: 120
 # jmstatd does not read again the arena and bin rows of a segment whose
-# seqs have not moved since its sample before (common/segread.c,
+# seqs have not moved since its sample before (common/segread_file.c,
 # jm_seg_read_fd_since): a process whose allocations are all served from
 # its thread cache moves no row, only its cache words. Its figures must
 # still be exact: each request counted once, the regions in use right.

@@ -64,6 +64,37 @@ cmds=$("$JMCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
 for c in $cmds; do
 	grep -q "^\.B[IR]* *$c\b" jmctl/jmctl.1 || fail "jmctl/jmctl.1 does not document the command $c"
 done
+# each command's sort keys (as its error for an unknown key lists them;
+# top: its bin keys) in jmctl.1's -s, in that command's sentence, and in
+# jmctl help's "sort keys"
+s_doc=$(sed -n '/^\.BI \\-s " KEY"/,/^\.TP/p' jmctl/jmctl.1 | tr '\n' ' ')
+[ -n "$s_doc" ] || fail "jmctl/jmctl.1 has no -s KEY paragraph (update this test)"
+for c in ps "stats 1" "top -b" alerts; do
+	cmd=${c%% *}
+	keys=$("$JMCTL" --socket "$JM_TMP/none" $c -s nokey 2>&1 |
+		sed -n 's/.*unknown sort key.*(\(.*\))$/\1/p' | sed 's/;.*//; s/[a-z]*: //' | tr ',' ' ')
+	[ -n "$keys" ] || fail "jmctl $c -s nokey names no keys (update this test)"
+	sentence=$(echo "$s_doc" | sed -n "s/.*\\\\fB$cmd\\\\fR: \([^.]*\)\..*/\1/p")
+	[ -n "$sentence" ] || fail "jmctl/jmctl.1's -s has no sentence \\fB$cmd\\fR: KEYS. (update this test)"
+	line=$("$JMCTL" help | sed -n "/^sort keys/,/^\$/s/^  $cmd: //p")
+	for k in $keys; do
+		echo "$sentence" | grep -qw -- "$k" || fail "jmctl/jmctl.1's -s does not name the $cmd key $k"
+		echo "$line" | grep -qw -- "$k" || fail "jmctl help's sort keys of $cmd lack $k"
+	done
+done
+# each command's options (its usage line) in its line of the SYNOPSIS
+for c in $cmds; do
+	[ "$c" = help ] && continue
+	usage=$("$JMCTL" "$c" --help 2>&1 | grep "^usage: .* $c\b") ||
+		fail "found no usage line in jmctl $c --help"
+	usage=${usage#* $c}
+	syn=$(sed -n "/^\.SH SYNOPSIS/,/^\.SH/{/^\.B jmctl $c\$/,/^\.br\|^\.SH/p}" jmctl/jmctl.1)
+	[ -n "$syn" ] || fail "jmctl/jmctl.1's SYNOPSIS has no line for jmctl $c"
+	for o in $(echo "$usage" | grep -o '\[--\?[a-z][a-z-]*' | tr -d '['); do
+		echo "$syn" | grep -qF -- "$(echo "$o" | sed 's/-/\\-/g')" ||
+			fail "jmctl/jmctl.1's SYNOPSIS of jmctl $c lacks $o (its usage: $usage)"
+	done
+done
 opts=$("$JMCTL" help | sed -n '/^options:/,/^$/s/^ *\(-[a-zA-Z], \)\?--\([a-z-]*\).*/\2/p')
 [ -n "$opts" ] || fail "found no option in jmctl help"
 for o in $opts; do
@@ -85,9 +116,9 @@ for k in $keys; do
 		fail "jmstatd/jmstatd.conf.example does not show the setting $k"
 done
 
-# The environment variables a program reads are in its page (jmctl(1)'s
-# list is its author's: not checked here).
-for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8"; do
+# The environment variables a program reads are in its page (common/ is
+# in both programs).
+for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8" "jmctl common:jmctl/jmctl.1"; do
 	vars=$(for d in ${pair%%:*}; do grep -ho 'getenv("[A-Z_]*")' "$d"/*.c; done |
 		sed 's/getenv("\(.*\)")/\1/' | sort -u)
 	[ -n "$vars" ] || fail "found no getenv() in ${pair%%:*} (update this test)"

@@ -1,6 +1,6 @@
 /*
  * test_segread_gen.c: reading the same segment again and again
- * (jm_seg_read_fd_since, common/segread.c).
+ * (jm_seg_read_fd_since, common/segread_file.c).
  *
  * jmstatd reads every segment each interval, and most processes are idle
  * between two reads: while every arena and bin row keeps its seq, the rows
