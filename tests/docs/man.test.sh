@@ -4,8 +4,10 @@
 # -wall), `make install` puts each in share/man/manN (and the docs and the
 # example config in share/doc/jmalloc), their cross-references name pages
 # that exist, each documents what its program takes (jmstatd's options,
-# jmctl's commands and options, the JMALLOC_CONF keys, the config file's
-# settings), and the shipped example config is accepted by jmstatd.
+# jmctl's commands, their options and sort keys, the JMALLOC_CONF keys, the
+# config file's settings, the environment each reads), docs/protocol.md
+# has each of jmstatd's commands and the version reply's fields, and the
+# shipped example config is accepted by jmstatd.
 set -u
 : "${JM_ROOT:?}" "${JM_TMP:?}" "${JMSTATD:?}" "${JMCTL:?}"
 . "$(dirname "$0")/../lib.sh"
@@ -127,9 +129,38 @@ for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8" "jm
 	done
 done
 
+# ---- the protocol: each command of jmstatd's table (jmstatd/commands.c)
+# has its paragraph in docs/protocol.md
+cmds=$(sed -n '/^} commands\[\] = {/,/^};/s/^\s*{ "\([a-z_]*\)", .*/\1/p' jmstatd/commands.c)
+[ "$(echo $cmds | wc -w)" -ge 6 ] || fail "found too few commands in jmstatd/commands.c (update this test): $cmds"
+for c in $cmds; do
+	grep -qF "**$c** \`{\"cmd\":\"$c\"" docs/protocol.md ||
+		fail "docs/protocol.md has no paragraph **$c** \`{\"cmd\":\"$c\"...\` for jmstatd's command $c"
+done
+
 # ---- the example config is taken as it stands
 jmd_start --config "$JM_ROOT/jmstatd/jmstatd.conf.example"
 grep -q "alert rules in force: fragmentation (fragmentation), leak (growth), sparse (sparse_bin)" "$JMD_LOG" ||
 	fail "jmstatd did not take jmstatd/jmstatd.conf.example"
+# and the version reply has the fields docs/protocol.md lists (as a root
+# caller sees them: scope host)
+python3 - "$JMD_SOCK" docs/protocol.md <<'EOF2' || fail "the version reply and docs/protocol.md differ"
+import json, re, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"version"}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    buf += s.recv(65536)
+reply = list(json.loads(buf))
+doc = open(sys.argv[2]).read()
+m = re.search(r'^\*\*version\*\* `\{"cmd":"version"\}` →\n`\{([^}]*)\}`', doc, re.M)
+if not m:
+    sys.exit("docs/protocol.md: no version reply {...} found (update this test)")
+want = [re.match(r'"(\w+)"', f).group(1) for f in m.group(1).split(",")]
+if sorted(reply) != sorted(want):
+    sys.exit("version reply %r, docs/protocol.md %r: not in the docs %r, not in the reply %r"
+             % (reply, want, sorted(set(reply) - set(want)), sorted(set(want) - set(reply))))
+EOF2
 jmd_stop
 echo "ok: $(echo $pages)"
