@@ -2,24 +2,22 @@
 # timeout: 60
 # docs/protocol.md's skeleton of a reply names the fields a real reply
 # has, at every level: the `sites` reply of a process with sampled
-# allocations (the reply, each site, a site's bins, each module) and the
-# `bins` reply summed over the processes. (The lists PROC, HOST, ARENA,
+# allocations (the reply, each site, a site's bins, each module), the
+# `bins` reply summed over the processes, and an alert with its sites
+# (whose optional fields the paragraph names in prose). (The lists PROC, HOST, ARENA,
 # BIN and history's samples are checked, in their order, by
 # tests/daemon/xlists.test.sh; the version reply by tests/docs/man.)
 . "$(dirname "$0")/../lib.sh"
 need_segments
 
-jmd_start
-JMALLOC_CONF=prof_sample:4096 start_preloaded python3 -c '
-import time
-held = [bytearray(1000) for _ in range(20000)]
-print("ready", flush=True)
-time.sleep(60)'
-wait_line "$LAST_OUT" '^ready$'
+printf '[rule frag]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n' >"$JM_TMP/rules.conf"
+jmd_start --config "$JM_TMP/rules.conf"
+JMALLOC_CONF=prof_sample:4096 start_preloaded "$JM_HELPERS/demo_fragment" -s 64 -c 40000 -r 10
+wait_line "$LAST_OUT" 'kept'
 wait_sampled "$LAST_PID"
 
 jmd_py - "$JMD_SOCK" "$JM_ROOT/docs/protocol.md" "$LAST_PID" <<'EOF' || fail "docs/protocol.md and the replies differ"
-import json, re, socket, sys
+import json, re, socket, sys, time
 sock_path, doc_path, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 doc = open(doc_path).read()
 
@@ -104,6 +102,27 @@ r["sites"].sort(key=lambda x: -len(x["bins"]))
 compare("sites", parse(skeleton("sites")), r)
 bins = ask({"cmd": "bins"})
 compare("bins", parse(skeleton("bins")), bins)
+
+# An alert: its skeleton's fields are all in it, and each of its fields
+# (a site's too) is named in the paragraph, where the optional ones are
+# told in prose.
+for _ in range(100):
+    alerts = ask({"cmd": "alerts"})["alerts"]
+    if alerts and "sites" in alerts[0]:
+        break
+    time.sleep(0.1)
+else:
+    sys.exit("no alert with sites within 10 s: %r" % alerts)
+para = doc[doc.index("**alerts**"):doc.index("**sites**")]
+named = set(re.findall(r'"(\w+)"', para))
+a = alerts[0]
+want = {k for k in parse(skeleton("alerts"))["alerts"] if not k.endswith("?")}
+if want - set(a):
+    bad.append("an alert lacks docs/protocol.md's fields %s" % sorted(want - set(a)))
+site = a["sites"][0]
+for where, keys in (("an alert", a), ("an alert's site", site), ("a site's bin", site["bins"][0] if site["bins"] else {})):
+    if set(keys) - named:
+        bad.append("%s has fields docs/protocol.md's alerts does not name: %s" % (where, sorted(set(keys) - named)))
 for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad else 0)
