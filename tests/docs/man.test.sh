@@ -4,10 +4,11 @@
 # -wall), `make install` puts each in share/man/manN (and the docs and the
 # example config in share/doc/jmalloc), their cross-references name pages
 # that exist, each documents what its program takes (jmstatd's options,
-# jmctl's commands, their options and sort keys, the JMALLOC_CONF keys, the
-# config file's settings, the environment each reads), docs/protocol.md
-# has each of jmstatd's commands and the version reply's fields, and the
-# shipped example config is accepted by jmstatd.
+# jmctl's commands, their options and sort keys, the functions libjmalloc
+# exports and its JMALLOC_CONF keys, the config file's settings, the
+# environment each reads), docs/protocol.md has each of jmstatd's
+# commands and the version reply's fields, and the shipped example config
+# is accepted by jmstatd.
 set -u
 : "${JM_ROOT:?}" "${JM_TMP:?}" "${JMSTATD:?}" "${JMCTL:?}"
 . "$(dirname "$0")/../lib.sh"
@@ -101,6 +102,11 @@ opts=$("$JMCTL" help | sed -n '/^options:/,/^$/s/^ *\(-[a-zA-Z], \)\?--\([a-z-]*
 [ -n "$opts" ] || fail "found no option in jmctl help"
 for o in $opts; do
 	doc_has jmctl/jmctl.1 "\\-\\-$(echo "$o" | sed 's/-/\\-/g')" "jmctl's --$o"
+done
+funcs=$(nm -D --defined-only "${JMALLOC_LIB:-liballoc/libjmalloc.so}" | awk '$2 ~ /^[TWi]$/ && $3 !~ /^_/ {print $3}')
+[ "$(echo $funcs | wc -w)" -ge 10 ] || fail "found too few functions exported by libjmalloc.so (update this test): $funcs"
+for f in $funcs; do
+	grep -qw -- "$f" liballoc/jmalloc.3 || fail "liballoc/jmalloc.3 does not document $f, which libjmalloc.so exports"
 done
 keys=$(grep -o 'key_is(k, klen, "[a-z_]*")' liballoc/options.c | sed 's/.*"\(.*\)")/\1/')
 [ -n "$keys" ] || fail "found no JMALLOC_CONF key in liballoc/options.c (has the parser changed? update this test)"
