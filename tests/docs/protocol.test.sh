@@ -3,7 +3,8 @@
 # docs/protocol.md's skeleton of a reply names the fields a real reply
 # has, at every level: the `sites` reply of a process with sampled
 # allocations (the reply, each site, a site's bins, each module), the
-# `bins` reply summed over the processes, and an alert with its sites
+# `bins` reply summed over the processes, `history` (the host's and a
+# pid's, each sample), a `subscribe` update, and an alert with its sites
 # (whose optional fields the paragraph names in prose). (The lists PROC, HOST, ARENA,
 # BIN and history's samples are checked, in their order, by
 # tests/daemon/xlists.test.sh; the version reply by tests/docs/man.)
@@ -102,6 +103,20 @@ r["sites"].sort(key=lambda x: -len(x["bins"]))
 compare("sites", parse(skeleton("sites")), r)
 bins = ask({"cmd": "bins"})
 compare("bins", parse(skeleton("bins")), bins)
+for req in ({"cmd": "history"}, {"cmd": "history", "pid": pid}):
+    compare("history " + json.dumps(req), parse(skeleton("history")), ask(req))
+sub = socket.socket(socket.AF_UNIX)     # a subscribed connection of its own
+sub.connect(sock_path)
+sf = sub.makefile("rwb")
+for req in ({"cmd": "subscribe"}, {"cmd": "subscribe", "pid": pid}):
+    sf.write((json.dumps(req) + "\n").encode())
+    sf.flush()
+    compare("subscribe " + json.dumps(req), parse(skeleton("subscribe")), json.loads(sf.readline()))
+    sub.close()
+    sub = socket.socket(socket.AF_UNIX)
+    sub.connect(sock_path)
+    sf = sub.makefile("rwb")
+sub.close()
 
 # An alert: its skeleton's fields are all in it, and each of its fields
 # (a site's too) is named in the paragraph, where the optional ones are
