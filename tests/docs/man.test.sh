@@ -124,6 +124,14 @@ for k in $keys; do
 		fail "jmstatd/jmstatd.conf.example does not show the setting $k"
 done
 
+# The variables an alert's command gets (alerts_notify.c) are in jmstatd.conf(5)
+vars=$(sed -n 's/^\s*VAR("\([A-Z_]*\)".*/\1/p' jmstatd/alerts_notify.c | sort -u)
+[ "$(echo $vars | wc -w)" -ge 10 ] || fail "found too few VAR() in jmstatd/alerts_notify.c (update this test): $vars"
+for v in $vars; do
+	grep -q "^\.B[IR]* .*\bJMALLOC_ALERT_$v\b" jmstatd/jmstatd.conf.5 ||
+		fail "jmstatd/jmstatd.conf.5 does not document JMALLOC_ALERT_$v, which an alert's command gets"
+done
+
 # The environment variables a program reads are in its page (common/ is
 # in both programs).
 for pair in "liballoc:liballoc/jmalloc.3" "jmstatd common:jmstatd/jmstatd.8" "jmctl common:jmctl/jmctl.1"; do
