@@ -12,8 +12,12 @@
  * purged, as address space. A later huge allocation that fits a kept
  * region (without wasting more than half of it) takes it whole, without
  * mapping, and without a page fault if it was not purged yet; one that
- * fits none grows the largest region of at least half its size with
- * mremap, which moves the pages without copying them. Bounds: at most
+ * fits none so takes the head of the smallest larger one (its size
+ * rounded up to 2 MiB; the tail stays kept, a region of its own), and
+ * failing that grows the largest region of at least half its size with
+ * mremap, which moves the pages without copying them. A freed region
+ * merges with the kept regions of its arena that touch it, so that what
+ * was split comes back whole. Bounds: at most
  * HUGE_DIRTY_CAP bytes of kept regions are dirty (beyond, the oldest are
  * purged at once), at most HUGE_RETAIN_BYTES are kept in all (beyond, the
  * oldest are unmapped), and a region larger than HUGE_DIRTY_CAP is unmapped
@@ -233,36 +237,66 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
 	return stable;
 }
 
-/* A retained region for `usable` bytes at `align`, its tail trimmed. */
+/* A retained region for `usable` bytes at `align`: the smallest that fits
+ * within twice the size, a dirty one first (its pages are resident: no
+ * fault); else the head of the smallest larger one, a dirty one first,
+ * split; else the largest one of at least half the size, to be grown. */
 static struct jm_huge *retained_take(size_t usable, size_t align)
 {
-	/* The smallest region that fits, a dirty one first (its pages are
-	 * resident: no fault); failing that, the largest one of at least half
-	 * the size, to be grown. */
+	struct jm_huge *spare = record_new();   /* the tail's, if split */
+	size_t head = (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
 	struct jm_huge *best = NULL, **bestp = NULL, *grow = NULL, **growp = NULL;
+	struct jm_huge *cut = NULL, **cutp = NULL;
 	pthread_mutex_lock(&huge_lock);
 	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
 		struct jm_huge *h = *pp;
 		if (((uintptr_t)h->addr & (align - 1)) != 0 || h->busy)
 			continue;
-		if (h->map_size >= usable && h->map_size / 2 <= usable &&
+		bool whole = h->map_size >= usable && h->map_size / 2 <= usable;
+		bool split = spare && h->map_size >= head + JM_CHUNK;
+		if (whole &&
 		    (!best || (h->dirty && !best->dirty) ||
 		     (h->dirty == best->dirty && h->map_size < best->map_size))) {
 			best = h;
 			bestp = pp;
+		} else if (split && !whole &&
+		    (!cut || (h->dirty && !cut->dirty) ||
+		     (h->dirty == cut->dirty && h->map_size < cut->map_size))) {
+			cut = h;
+			cutp = pp;
 		} else if (h->map_size < usable && h->map_size >= usable / 2 &&
 		    (!grow || h->map_size > grow->map_size)) {
 			grow = h;
 			growp = pp;
 		}
 	}
+	if (best == NULL && cut != NULL) {
+		best = cut;
+		bestp = cutp;
+	}
 	if (best == NULL && grow != NULL) {
 		best = grow;
 		bestp = growp;
 	}
-	if (best)
+	if (best && best == cut) {
+		/* The tail takes the head's place on the list. */
+		*spare = *best;
+		spare->addr = (char *)best->addr + head;
+		spare->map_size = best->map_size - head;
+		spare->size = 0;
+		spare->prof_site = 0;
+		*bestp = spare;
+		retained_bytes -= head;
+		if (best->dirty)
+			atomic_fetch_sub_explicit(&dirty_bytes, head, memory_order_relaxed);
+		best->map_size = head;
+		spare = NULL;
+	} else if (best) {
 		unkeep(bestp);
+	}
 	pthread_mutex_unlock(&huge_lock);
+	if (spare)
+		record_put(spare);
 	if (best == NULL)
 		return NULL;
 	struct delta d = { .nreuse = 1 };
@@ -376,8 +410,44 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	retained_bytes += h->map_size;
 	atomic_fetch_add_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
 	huge_decay.pending += h->map_size >> JM_LG_PAGE;
+	/* Merge with kept neighbours (same arena, not busy): one region. */
+	struct jm_huge *gone[2];
+	int ngone = 0;
+	long long cleaned = 0;   /* clean bytes that became dirty */
+	for (int round = 0; round < 2; round++) {
+		for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
+			struct jm_huge *r = *pp;
+			if (r == h || r->busy || r->arena != h->arena)
+				continue;
+			struct jm_huge *lo, *hi;
+			if ((char *)r->addr + r->map_size == (char *)h->addr) {
+				lo = r; hi = h;
+			} else if ((char *)h->addr + h->map_size == (char *)r->addr) {
+				lo = h; hi = r;
+			} else {
+				continue;
+			}
+			if (lo->map_size + hi->map_size > HUGE_DIRTY_CAP)
+				continue;
+			if (!r->dirty) {
+				cleaned += (long long)r->map_size;
+				atomic_fetch_add_explicit(&dirty_bytes, r->map_size, memory_order_relaxed);
+			}
+			*pp = r->next_free;   /* r leaves the list; h takes lo's place */
+			h->addr = lo->addr;
+			h->map_size = lo->map_size + hi->map_size;
+			gone[ngone++] = r;
+			break;
+		}
+	}
 	struct jm_huge *stale = retained_trim();
 	pthread_mutex_unlock(&huge_lock);
+	if (cleaned) {
+		struct delta dc = { .dirty = cleaned, .retained = -cleaned };
+		charge_d(h->arena, &dc);
+	}
+	for (int i = 0; i < ngone; i++)
+		record_put(gone[i]);
 	unmap_list(stale, true);
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
