@@ -6,7 +6,8 @@
 # that exist, each documents what its program takes (jmstatd's options,
 # jmctl's commands, their options and sort keys, the functions libjmalloc
 # exports and its JMALLOC_CONF keys, the config file's settings, the
-# environment each reads), docs/protocol.md has each of jmstatd's
+# environment each reads, the defaults jmstatd --help and options.c
+# state), docs/protocol.md has each of jmstatd's
 # commands and the version reply's fields, and the shipped example config
 # is accepted by jmstatd.
 set -u
@@ -62,6 +63,30 @@ opts=$("$JMSTATD" --help | sed -n 's/^ *--\([a-z-]*\).*/\1/p')
 for o in $opts; do
 	doc_has jmstatd/jmstatd.8 "\\-\\-$(echo "$o" | sed 's/-/\\-/g')" "jmstatd's --$o"
 done
+# each default jmstatd --help states is the one jmstatd(8) states
+python3 - jmstatd/jmstatd.8 "$("$JMSTATD" --help)" <<'EOF' || fail "jmstatd --help's defaults and jmstatd(8)'s differ"
+import re, sys
+page, help_text = open(sys.argv[1]).read(), sys.argv[2]
+blocks = re.split(r"\n(?=  -)", help_text.split("\n\n")[1])
+bad, n = [], 0
+for block in blocks:
+    opt = block.split()[0].rstrip(",")
+    d = re.search(r"default (\d+\w*)", " ".join(block.split()))
+    if not opt.startswith("--") or not d:
+        continue
+    n += 1
+    name = opt[2:].replace("-", r"\\-")
+    m = re.search(r"^\.BI? \\-\\-%s\b.*?(?=^\.TP)" % name, page, re.M | re.S)
+    if not m:
+        bad.append("%s: no paragraph in jmstatd(8)" % opt)
+    elif not re.search(r"default %s\b" % re.escape(d.group(1)), m.group(0)):
+        bad.append("%s: --help says default %s, jmstatd(8) does not" % (opt, d.group(1)))
+for b in bad:
+    print("FAIL:", b)
+if n < 3:
+    sys.exit("checked only %d defaults (update this test)" % n)
+sys.exit(1 if bad else 0)
+EOF
 cmds=$("$JMCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
 [ -n "$cmds" ] || fail "found no command in jmctl help"
 for c in $cmds; do
@@ -113,6 +138,34 @@ keys=$(grep -o 'key_is(k, klen, "[a-z_]*")' liballoc/options.c | sed 's/.*"\(.*\
 for k in $keys; do
 	grep -q "^\.B[IR]* $k:" liballoc/jmalloc.3 || fail "liballoc/jmalloc.3 does not document JMALLOC_CONF key $k"
 done
+# each JMALLOC_CONF default (jm__opt's initializer) is the one jmalloc(3) states
+python3 - liballoc/options.c liballoc/jmalloc.3 <<'EOF' || fail "jmalloc(3)'s defaults and liballoc/options.c differ"
+import re, sys
+src, page = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+init = re.search(r"struct jm_options jm__opt = \{(.*?)\};", src, re.S)
+if not init:
+    sys.exit("no jm__opt initializer in options.c (update this test)")
+bad, n = [], 0
+for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
+    value = {"true": 1, "false": 0}.get(expr.strip())
+    if value is None:
+        value = eval(expr, {})          # 10000, 512 * 1024
+    if key == "narenas" and value == 0:
+        continue                        # computed at start: 4 x the CPUs
+    m = re.search(r"^\.B[IR]* %s:.*?\n(.*?)(?=^\.TP|^\.RE)" % key, page, re.M | re.S)
+    if not m:
+        bad.append("%s: no paragraph in jmalloc(3)" % key)
+        continue
+    n += 1
+    d = re.search(r"\(default ([-0-9]+)", m.group(1).replace("\n", " "))
+    if not d or int(d.group(1)) != value:
+        bad.append("%s: options.c's default %s, jmalloc(3) says %r" % (key, value, d and d.group(1)))
+for b in bad:
+    print("FAIL:", b)
+if n < 5:
+    sys.exit("checked only %d defaults (update this test)" % n)
+sys.exit(1 if bad else 0)
+EOF
 keys=$(cat jmstatd/*.c | sed -n 's/^\s*\[K_[A-Z_]*\] = { "\([a-z_]*\)".*/\1/p;
 	s/.*keys\[\] = {\(.*\)};/\1/p' | tr -d '",' )
 [ "$(echo $keys | wc -w)" -ge 10 ] || fail "found too few config settings in jmstatd/*.c (update this test): $keys"
