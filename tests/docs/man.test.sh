@@ -138,10 +138,11 @@ keys=$(grep -o 'key_is(k, klen, "[a-z_]*")' liballoc/options.c | sed 's/.*"\(.*\
 for k in $keys; do
 	grep -q "^\.B[IR]* $k:" liballoc/jmalloc.3 || fail "liballoc/jmalloc.3 does not document JMALLOC_CONF key $k"
 done
-# each JMALLOC_CONF default (jm__opt's initializer) is the one jmalloc(3) states
-python3 - liballoc/options.c liballoc/jmalloc.3 <<'EOF' || fail "jmalloc(3)'s defaults and liballoc/options.c differ"
+# each JMALLOC_CONF default (jm__opt's initializer) is the one jmalloc(3)
+# and docs/allocator.md's table state
+python3 - liballoc/options.c liballoc/jmalloc.3 docs/allocator.md <<'EOF' || fail "the JMALLOC_CONF defaults of liballoc/options.c, jmalloc(3) and docs/allocator.md differ"
 import re, sys
-src, page = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+src, page, md = (open(f).read() for f in sys.argv[1:4])
 init = re.search(r"struct jm_options jm__opt = \{(.*?)\};", src, re.S)
 if not init:
     sys.exit("no jm__opt initializer in options.c (update this test)")
@@ -160,6 +161,9 @@ for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
     d = re.search(r"\(default ([-0-9]+)", m.group(1).replace("\n", " "))
     if not d or int(d.group(1)) != value:
         bad.append("%s: options.c's default %s, jmalloc(3) says %r" % (key, value, d and d.group(1)))
+    row = re.search(r"^\| `%s:[^`]*` \| ([^|]*) \|" % key, md, re.M)
+    if not row or row.group(1).strip() != str(value):
+        bad.append("%s: options.c's default %s, docs/allocator.md's table says %r" % (key, value, row and row.group(1)))
 for b in bad:
     print("FAIL:", b)
 if n < 5:
