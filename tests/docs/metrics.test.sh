@@ -14,12 +14,8 @@ need_cmd curl
 
 printf '[rule frag]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 64MiB\n' >"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf" --metrics :0
-JMALLOC_CONF=prof_sample:4096 start_preloaded python3 -c '
-import sys, time
-held = [bytearray(1000) for _ in range(20000)]
-print("ready", flush=True)
-time.sleep(60)'
-wait_line "$LAST_OUT" '^ready$'
+JMALLOC_CONF=prof_sample:4096 start_preloaded "$JM_HELPERS/demo_fragment" -s 64 -c 40000 -r 10
+wait_line "$LAST_OUT" 'kept'
 for _ in $(seq 100); do
 	[ "$(http_get /metrics "$JM_TMP/page.txt")" = 200 ] || fail "GET /metrics"
 	grep -q '^jmalloc_site_live_bytes{' "$JM_TMP/page.txt" && break
