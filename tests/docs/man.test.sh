@@ -4,12 +4,12 @@
 # -wall), `make install` puts each in share/man/manN (and the docs and the
 # example config in share/doc/jmalloc), their cross-references name pages
 # that exist, each documents what its program takes (jmstatd's options,
-# jmctl's commands, their options and sort keys, the functions libjmalloc
-# exports and its JMALLOC_CONF keys, the config file's settings, the
-# environment each reads, the defaults jmstatd --help and options.c
-# state), docs/protocol.md has each of jmstatd's
-# commands and the version reply's fields, and the shipped example config
-# is accepted by jmstatd.
+# jmctl's commands, their options and sort keys, top's keys, the functions
+# libjmalloc exports and its JMALLOC_CONF keys, the config file's settings
+# and an alert command's variables, the environment each reads, the
+# defaults jmstatd --help and options.c state), docs/protocol.md has each
+# of jmstatd's commands and the version reply's fields, and the shipped
+# example config is accepted by jmstatd.
 set -u
 : "${JM_ROOT:?}" "${JM_TMP:?}" "${JMSTATD:?}" "${JMCTL:?}"
 . "$(dirname "$0")/../lib.sh"
@@ -92,6 +92,24 @@ cmds=$("$JMCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
 for c in $cmds; do
 	grep -q "^\.B[IR]* *$c\b" jmctl/jmctl.1 || fail "jmctl/jmctl.1 does not document the command $c"
 done
+# each key top's live view takes (handle_key in jmctl/top.c) is in KEYS IN TOP
+python3 - jmctl/top.c jmctl/jmctl.1 <<'EOF' || fail "jmctl/jmctl.1's KEYS IN TOP and jmctl/top.c differ"
+import re, sys
+src, page = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+fn = re.search(r"^static int handle_key\(.*?^}", src, re.M | re.S)
+sec = re.search(r"^\.SH KEYS IN TOP\n(.*?)^\.SH", page, re.M | re.S)
+if not fn or not sec:
+    sys.exit("no handle_key in top.c or no KEYS IN TOP in jmctl.1 (update this test)")
+keys = set(re.findall(r"case '([^'\\])'", fn.group(0)))
+bold = set(re.findall(r"\\fB(.+?)\\fR", sec.group(1)))
+for line in re.findall(r"^\.BR? (.*)$", sec.group(1), re.M):
+    bold.update(w.strip('"') for w in line.split())
+missing = sorted(keys - bold)
+if len(keys) < 10:
+    sys.exit("found only %d keys in handle_key (update this test)" % len(keys))
+if missing:
+    sys.exit("keys of top not in jmctl(1)'s KEYS IN TOP: %s" % " ".join(missing))
+EOF
 # each command's sort keys (as its error for an unknown key lists them;
 # top: its bin keys) in jmctl.1's -s, in that command's sentence, and in
 # jmctl help's "sort keys"
