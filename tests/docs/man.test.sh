@@ -63,30 +63,6 @@ opts=$("$JMSTATD" --help | sed -n 's/^ *--\([a-z-]*\).*/\1/p')
 for o in $opts; do
 	doc_has jmstatd/jmstatd.8 "\\-\\-$(echo "$o" | sed 's/-/\\-/g')" "jmstatd's --$o"
 done
-# each default jmstatd --help states is the one jmstatd(8) states
-python3 - jmstatd/jmstatd.8 "$("$JMSTATD" --help)" <<'EOF' || fail "jmstatd --help's defaults and jmstatd(8)'s differ"
-import re, sys
-page, help_text = open(sys.argv[1]).read(), sys.argv[2]
-blocks = re.split(r"\n(?=  -)", help_text.split("\n\n")[1])
-bad, n = [], 0
-for block in blocks:
-    opt = block.split()[0].rstrip(",")
-    d = re.search(r"default (\d+\w*)", " ".join(block.split()))
-    if not opt.startswith("--") or not d:
-        continue
-    n += 1
-    name = opt[2:].replace("-", r"\\-")
-    m = re.search(r"^\.BI? \\-\\-%s\b.*?(?=^\.TP)" % name, page, re.M | re.S)
-    if not m:
-        bad.append("%s: no paragraph in jmstatd(8)" % opt)
-    elif not re.search(r"default %s\b" % re.escape(d.group(1)), m.group(0)):
-        bad.append("%s: --help says default %s, jmstatd(8) does not" % (opt, d.group(1)))
-for b in bad:
-    print("FAIL:", b)
-if n < 3:
-    sys.exit("checked only %d defaults (update this test)" % n)
-sys.exit(1 if bad else 0)
-EOF
 cmds=$("$JMCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
 [ -n "$cmds" ] || fail "found no command in jmctl help"
 for c in $cmds; do
@@ -156,15 +132,18 @@ keys=$(grep -o 'key_is(k, klen, "[a-z_]*")' liballoc/options.c | sed 's/.*"\(.*\
 for k in $keys; do
 	grep -q "^\.B[IR]* $k:" liballoc/jmalloc.3 || fail "liballoc/jmalloc.3 does not document JMALLOC_CONF key $k"
 done
-# each JMALLOC_CONF default (jm__opt's initializer) is the one jmalloc(3)
-# and docs/allocator.md's table state
-python3 - liballoc/options.c liballoc/jmalloc.3 docs/allocator.md <<'EOF' || fail "the JMALLOC_CONF defaults of liballoc/options.c, jmalloc(3) and docs/allocator.md differ"
+# the defaults: each JMALLOC_CONF default (jm__opt's initializer) is the one
+# jmalloc(3) and docs/allocator.md's table state; each default jmstatd --help
+# states is in jmstatd(8)'s paragraph of that option
+help=$("$JMSTATD" --help)
+python3 - liballoc/options.c liballoc/jmalloc.3 docs/allocator.md jmstatd/jmstatd.8 "$help" <<'EOF' || fail "the defaults differ"
 import re, sys
-src, page, md = (open(f).read() for f in sys.argv[1:4])
+src, page, md, page8 = (open(f).read() for f in sys.argv[1:5])
+help_text = sys.argv[5]
 init = re.search(r"struct jm_options jm__opt = \{(.*?)\};", src, re.S)
 if not init:
     sys.exit("no jm__opt initializer in options.c (update this test)")
-bad, n = [], 0
+bad, n_conf, n_help = [], 0, 0
 for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
     value = {"true": 1, "false": 0}.get(expr.strip())
     if value is None:
@@ -175,17 +154,30 @@ for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
     if not m:
         bad.append("%s: no paragraph in jmalloc(3)" % key)
         continue
-    n += 1
+    n_conf += 1
     d = re.search(r"\(default ([-0-9]+)", m.group(1).replace("\n", " "))
     if not d or int(d.group(1)) != value:
         bad.append("%s: options.c's default %s, jmalloc(3) says %r" % (key, value, d and d.group(1)))
     row = re.search(r"^\| `%s:[^`]*` \| ([^|]*) \|" % key, md, re.M)
     if not row or row.group(1).strip() != str(value):
         bad.append("%s: options.c's default %s, docs/allocator.md's table says %r" % (key, value, row and row.group(1)))
+blocks = re.split(r"\n(?=  -)", help_text.split("\n\n")[1])
+for block in blocks:
+    opt = block.split()[0].rstrip(",")
+    d = re.search(r"default (\d+\w*)", " ".join(block.split()))
+    if not opt.startswith("--") or not d:
+        continue
+    n_help += 1
+    name = opt[2:].replace("-", r"\\-")
+    m = re.search(r"^\.BI? \\-\\-%s\b.*?(?=^\.TP)" % name, page8, re.M | re.S)
+    if not m:
+        bad.append("%s: no paragraph in jmstatd(8)" % opt)
+    elif not re.search(r"default %s\b" % re.escape(d.group(1)), m.group(0)):
+        bad.append("%s: --help says default %s, jmstatd(8) does not" % (opt, d.group(1)))
 for b in bad:
     print("FAIL:", b)
-if n < 5:
-    sys.exit("checked only %d defaults (update this test)" % n)
+if n_conf < 5 or n_help < 3:
+    sys.exit("checked only %d JMALLOC_CONF and %d jmstatd defaults (update this test)" % (n_conf, n_help))
 sys.exit(1 if bad else 0)
 EOF
 keys=$(cat jmstatd/*.c | sed -n 's/^\s*\[K_[A-Z_]*\] = { "\([a-z_]*\)".*/\1/p;
