@@ -44,7 +44,7 @@
 #include "version.h"
 
 
-/* Exit statuses: 0 success, 1 error, 2 bad usage (docs/jmctl.md). */
+/* Exit statuses: 0 success, 1 error, 2 bad usage (jmctl.1, docs/jmctl.md). */
 #define JMCTL_EXIT_OK    0
 #define JMCTL_EXIT_ERROR 1
 #define JMCTL_EXIT_USAGE 2
