@@ -228,29 +228,41 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
 	return idx;
 }
 
-/* Returns a region to its run, under the bin lock. */
-static void run_put(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
-    void *ptr, uint64_t pm)
+/* Sets the bit of ptr's region in r (at base, of class bi), which must be
+ * the start of a region that is not free: the checks of a free. The run's
+ * counters and lists are run_settle's. */
+static inline void region_put(struct jm_run *r, uintptr_t base, const struct jm_bin_info *bi,
+    void *ptr)
 {
-	unsigned binind = JM_PM_BIN(pm);
-	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	struct jm_run *r = &c->runs[JM_PM_START(pm)];
-	long idx = region_index(c, ptr, pm, bi);
-	if (idx < 0)
+	uint32_t off = (uint32_t)((uintptr_t)ptr - base);
+	uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
+	if (idx * bi->size != off || idx >= bi->regs)
 		jm__report_misuse("free of a pointer inside a small region", ptr);
 	uint64_t bit = 1ULL << (idx & 63);
-	if (r->state != JM_RUN_SMALL || (r->bitmap[idx >> 6] & bit))
+	if (r->bitmap[idx >> 6] & bit)
 		jm__report_misuse("double free of a small region", ptr);
 	r->bitmap[idx >> 6] |= bit;
-	r->nfree++;
-	bin->stats->ndalloc++;
-	bin->stats->curregs--;
-	if (r->nfree == bi->regs && r != bin->cur && bin->nempty == 0) {
-		/* Keep one empty run. */
-		if (!r->on_list)
-			nonfull_push(bin, r);
-		bin->nempty++;
-	} else if (r->nfree == bi->regs && r != bin->cur) {
+}
+
+/* r got k regions back (their bits set by region_put): counts them, and
+ * moves r when its state changed, once per batch rather than per region:
+ * full -> non-full joins the bin's non-full list; empty is kept (one
+ * empty run per bin) or given back to the arena. Under the bin lock. */
+static void run_settle(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
+    struct jm_run *r, unsigned k, const struct jm_bin_info *bi)
+{
+	unsigned before = r->nfree;
+	r->nfree = (uint16_t)(before + k);
+	if (r == bin->cur)
+		return;
+	if (r->nfree == bi->regs) {
+		if (bin->nempty == 0) {
+			/* Keep one empty run. */
+			if (!r->on_list)
+				nonfull_push(bin, r);
+			bin->nempty++;
+			return;
+		}
 		if (r->on_list)
 			nonfull_remove(bin, r);
 		bin->stats->curruns--;
@@ -259,36 +271,61 @@ static void run_put(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
 		jm__arena_run_free(a, c, r);
 		jm__row_end(&a->stats->seq);
 		jm__unlock(&a->lock);
-	} else if (r->nfree == 1 && r != bin->cur) {
+	} else if (before == 0) {
 		nonfull_push(bin, r);
 	}
 }
 
 /* Frees n regions of one size class, which may belong to several arenas:
- * each arena's bin is locked once for all of its regions. */
+ * each arena's bin is locked once for all of its regions, and the regions
+ * that follow one another in the same run (a cache flushes what it was
+ * given in order: mostly neighbours) settle that run once. Clobbers ptrs. */
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 {
-	for (unsigned i = 0; i < n; i++) {
-		if (ptrs[i] == NULL)
-			continue;
-		struct jm_arena *a = ptr_chunk(ptrs[i])->arena;
+	while (n) {
+		struct jm_arena *a = ptr_chunk(ptrs[0])->arena;
 		struct jm_bin *bin = &a->bins[binind];
+		unsigned rest = 0, k = 0;
+		struct jm_run *r = NULL;
+		struct jm_chunk *rc = NULL;
+		const struct jm_bin_info *bi = NULL;
+		uintptr_t base = 0, run_bytes = 0;
 		jm__lock(&bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
-		for (unsigned j = i; j < n; j++) {
-			if (ptrs[j] == NULL)
-				continue;
-			struct jm_chunk *c = ptr_chunk(ptrs[j]);
-			if (c->arena != a)
-				continue;
-			size_t page = ((uintptr_t)ptrs[j] & JM_CHUNK_MASK) >> JM_LG_PAGE;
-			run_put(a, bin, c, ptrs[j], c->pagemap[page]);
-			ptrs[j] = NULL;
+		for (unsigned j = 0; j < n; j++) {
+			void *p = ptrs[j];
+			if ((uintptr_t)p - base >= run_bytes) {
+				/* Not in the run of the one before. */
+				struct jm_chunk *c = ptr_chunk(p);
+				if (c->arena != a) {
+					ptrs[rest++] = p;  /* another arena's: the next pass */
+					continue;
+				}
+				uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
+				if (r)
+					run_settle(a, bin, rc, r, k, bi);
+				r = &c->runs[JM_PM_START(pm)];
+				rc = c;
+				k = 0;
+				bi = &jm__bin_info[JM_PM_BIN(pm)];
+				base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
+				run_bytes = (uintptr_t)bi->run_pages << JM_LG_PAGE;
+				if (r->state != JM_RUN_SMALL)
+					jm__report_misuse("double free of a small region", p);
+			}
+			region_put(r, base, bi, p);
+			k++;
 		}
+		if (r)
+			run_settle(a, bin, rc, r, k, bi);
+		unsigned done = n - rest;
+		bin->stats->ndalloc += done;
+		bin->stats->curregs -= done;
 		jm__row_end(&bin->stats->seq);
 		jm__unlock(&bin->lock);
 		jm__arena_purge_detached(a);
+		n = rest;
 	}
 }
 
@@ -296,12 +333,20 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	jm__bg_check();
 	struct jm_arena *a = c->arena;
+	unsigned binind = JM_PM_BIN(pm);
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	if (jm_unlikely(jm__opt.junk))
-		memset((char *)ptr + 16, JM_JUNK_FREE, jm__bin_info[JM_PM_BIN(pm)].size - 16);
-	struct jm_bin *bin = &a->bins[JM_PM_BIN(pm)];
+		memset((char *)ptr + 16, JM_JUNK_FREE, bi->size - 16);
+	struct jm_bin *bin = &a->bins[binind];
+	struct jm_run *r = &c->runs[JM_PM_START(pm)];
 	jm__lock(&bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
-	run_put(a, bin, c, ptr, pm);
+	if (r->state != JM_RUN_SMALL)
+		jm__report_misuse("double free of a small region", ptr);
+	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi, ptr);
+	run_settle(a, bin, c, r, 1, bi);
+	bin->stats->ndalloc++;
+	bin->stats->curregs--;
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
 	jm__arena_purge_detached(a);

@@ -370,6 +370,93 @@ static void test_unused_arena_rows(void **state)
 	assert_ptr_equal(a->bins[0].stats, jm__stats_bin_row(unused, 0));
 }
 
+static struct jm_run *run_of(void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	return &c->runs[JM_PM_START(c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE])];
+}
+
+/* A thread cache's flush (jm__bin_free_batch) settles each run once for
+ * the regions of it that follow one another: a full run that gets some
+ * back joins the non-full list (the next region comes from it), runs that
+ * empty are kept (one) or given back, the counters are exact, also when
+ * the batch mixes two arenas and alternates between runs. */
+static void test_bin_free_batch(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 2);
+	unsigned self = jm__thread_arena()->index;
+	struct jm_arena *a = jm__arena_get((self + 1) % jm__narenas);
+	struct jm_arena *a2 = jm__arena_get((self + 2) % jm__narenas);
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		unsigned n = bi->regs * 3, m = bi->regs * 2;
+		void **p = calloc(n + bi->regs + m, sizeof(void *));
+		struct jmstat_bin *st = a->bins[b].stats, *st2 = a2->bins[b].stats;
+		struct jmstat_bin s0 = *st, s20 = *st2;
+		for (unsigned got = 0; got < n;)
+			got += jm__bin_fill(a, b, p + got, n - got);
+		/* The current run full too. */
+		unsigned extra = 0;
+		while (a->bins[b].cur->nfree)
+			p[n + extra++] = jm__bin_alloc_one(a, b);
+		struct jm_run *r = run_of(p[0]);
+		assert_ptr_not_equal(r, a->bins[b].cur);
+		assert_int_equal(r->nfree, 0);
+		/* Half of r's regions (p holds all of r's), scrambled. */
+		void **batch = calloc(n + bi->regs + m, sizeof(void *));
+		unsigned k = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (run_of(p[i]) == r && (i % 2 == 1 || bi->regs == 1))
+				batch[k++] = p[i], p[i] = NULL;
+		unsigned half = k;
+		for (unsigned i = 0; i + 1 < half; i += 2) {
+			void *t = batch[i];
+			batch[i] = batch[half - 1 - i];
+			batch[half - 1 - i] = t;
+		}
+		jm__bin_free_batch(batch, half, b);
+		assert_int_equal(st->ndalloc - s0.ndalloc, half);
+		assert_int_equal(st->nflushes - s0.nflushes, 1);
+		validate();
+		if (bi->regs > 1) {
+			assert_int_equal(r->nfree, half);
+			void *q = jm__bin_alloc_one(a, b);
+			assert_ptr_equal(run_of(q), r);
+			batch[0] = q;
+			jm__bin_free_batch(batch, 1, b);
+		}
+		/* Everything else in one batch, the runs alternating, with
+		 * regions of a second arena among them. */
+		unsigned m2 = 0;
+		for (unsigned got = 0; got < m;)
+			got += jm__bin_fill(a2, b, p + n + extra + got, m - got);
+		k = 0;
+		unsigned total = n + extra + m, stride = bi->regs + 1;
+		while (gcd(total, stride) != 1)
+			stride++;
+		for (unsigned i = 0, j = 0; j < total; j++, i = (i + stride) % total)
+			if (p[i]) {
+				batch[k++] = p[i];
+				if (i >= n + extra)
+					m2++;
+			}
+		assert_int_equal(m2, m);
+		jm__bin_free_batch(batch, k, b);
+		assert_int_equal(st->curregs, s0.curregs);
+		assert_int_equal(st2->curregs, s20.curregs);
+		assert_int_equal(st->ndalloc - s0.ndalloc, n + extra + (bi->regs > 1));
+		assert_int_equal(st2->ndalloc - s20.ndalloc, m);
+		assert_int_equal(st2->nflushes - s20.nflushes, 1);
+		assert_true(st->curruns <= 2);  /* the current run and one empty */
+		assert_true(st2->curruns <= 2);
+		validate();
+		free(p);
+		free(batch);
+	}
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -380,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_region_index),
 		cmocka_unit_test(test_bin_fill_drain_reuse),
+		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_random_workload),
