@@ -237,6 +237,20 @@ static inline void jm__flist_push(uintptr_t *head, void *p)
 	jm__flist_push_cookie(head, p, jm__flist_cookie(p));
 }
 
+/* Puts the n regions of ps at the front of the list *head, ps[0] first
+ * (a fill's: the cookie read once, the head kept in a register). */
+static inline void jm__flist_push_array(uintptr_t *head, void *const *ps, unsigned n)
+{
+	uintptr_t h = *head, cookie = jm__cookie;
+	for (unsigned i = n; i-- > 0;) {
+		uintptr_t *w = ps[i];
+		w[0] = h;
+		w[1] = (uintptr_t)w ^ cookie;
+		h = (uintptr_t)w;
+	}
+	*head = h;
+}
+
 /* Takes the first region off the list *head, its cookie cleared; NULL
  * when the list is empty. */
 static inline void *jm__flist_pop(uintptr_t *head)

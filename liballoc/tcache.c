@@ -11,7 +11,10 @@
  * also when the thread has gone idle.
  *
  * An empty list is filled with half its capacity from the thread's arena;
- * a full one is flushed down to half to the regions' own arenas. The
+ * a full one is flushed down to half to the regions' own arenas, or
+ * emptied when it served no allocation since its last flush (a thread
+ * that only frees in that class gains nothing from what is kept, and a
+ * bigger batch costs less per region). The
  * capacity sizes itself: a flush that follows a fill (the cache swings
  * from empty to full) doubles it, up to the class's hard maximum, as long
  * as the capacities of all the thread's classes stay within TCACHE_BUDGET
@@ -154,8 +157,8 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 		/* Pushed in reverse so that the cache hands out ascending
 		 * addresses. */
 		unsigned low = first ? 0 : 1;
-		for (unsigned i = n; i-- > low;)
-			push(tb, buf[i]);
+		jm__flist_push_array(&tb->opaque, buf + low, n - low);
+		tb->ncached += n - low;
 		if (first == NULL)
 			first = buf[0];
 		want -= n < want ? n : want;
@@ -213,9 +216,15 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 	    tc->capacity_bytes + grow <= TCACHE_BUDGET) {
 		tc->capacity_bytes += grow;
 		tb->ncached_max = max;
+	} else if (tc && tc->nrequests_at_flush[binind] == tb->nrequests) {
+		/* Nothing was taken from this list since its last flush: the
+		 * thread only frees here, keeping regions serves nothing. */
+		jm__tcache_flush_some(tb, binind, 0);
 	} else {
 		jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
 	}
+	if (tc)
+		tc->nrequests_at_flush[binind] = tb->nrequests;
 	push(tb, ptr);
 	if (tc) {
 		tc->filled_last[binind] = false;

@@ -231,6 +231,7 @@ struct jm_tcache {
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];
 	bool filled_last[JM_NBINS];       /* the last slow event was a fill */
+	uint64_t nrequests_at_flush[JM_NBINS]; /* the bin's nrequests then */
 	struct {                          /* large regions, by pages - 4 */
 		uintptr_t head;           /* list through word 0, cookie word 1 */
 		uint32_t n;

@@ -457,6 +457,67 @@ static void test_bin_free_batch(void **state)
 	}
 }
 
+/* A thread cache's flush: a list that served no allocation since its last
+ * flush is flushed whole (the thread only frees there: a batch twice as
+ * big, nothing kept); one that served some keeps half. Each free is
+ * watched. The thread reports, the test's thread asserts. */
+struct flush_policy {
+	unsigned flushes, whole;     /* flushes of a frees-only stream, whole ones */
+	uint32_t max, after;         /* capacity, list after the last flush */
+	bool started;
+};
+static void *flush_policy_thread(void *arg)
+{
+	struct flush_policy *f = arg;
+	const unsigned b = 3;   /* 64 B */
+	size_t size = jm__bin_info[b].size;
+	unsigned n = 16 * jm__bin_info[b].tcache_hard_max;
+	void **v = calloc(n, sizeof(void *));
+	for (unsigned i = 0; i < n; i++)
+		v[i] = jm_malloc(size);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	f->started = tb->ncached_max > 0;
+	/* Frees only: after the flush that follows the fills (which may
+	 * grow the capacity instead), every flush empties the list. */
+	unsigned i = 0;
+	for (; i < n / 2; i++) {
+		uint32_t before = tb->ncached, max = tb->ncached_max;
+		jm_free(v[i]);
+		if (tb->ncached < before && max == tb->ncached_max) {
+			f->flushes++;
+			if (tb->ncached == 1)
+				f->whole++;
+		}
+	}
+	/* An allocation between two flushes: the next one keeps half. */
+	while (tb->ncached < tb->ncached_max)
+		jm_free(v[i++]);   /* to the brim */
+	jm_free(jm_malloc(size));
+	f->max = tb->ncached_max;
+	jm_free(v[i++]);
+	f->after = tb->ncached;
+	if (tb->ncached_max != f->max)
+		f->after = 0;   /* grew instead: not the point */
+	for (; i < n; i++)
+		jm_free(v[i]);
+	free(v);
+	return NULL;
+}
+
+static void test_tcache_flush_policy(void **state)
+{
+	(void)state;
+	struct flush_policy f = { 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, flush_policy_thread, &f), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(f.started);
+	assert_true(f.flushes >= 2);
+	assert_true(f.whole + 1 >= f.flushes);   /* all but the first at most */
+	assert_int_equal(f.after, f.max / 2 + 1);
+	validate();
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -468,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_region_index),
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_bin_free_batch),
+		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_random_workload),
