@@ -32,6 +32,7 @@ static void prefork(void)
 	jm__huge_prefork();
 	jm__rtree_lock();
 	jm__base_prefork();
+	jm__stats_prefork_snapshot();   /* every row at rest */
 }
 
 static void postfork_parent(void)

@@ -312,6 +312,7 @@ bool jm__stats_reserve_sites(uint32_t rows);
 bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
 void jm__stats_prefork(void);
+void jm__stats_prefork_snapshot(void);   /* last in prefork: every lock held */
 void jm__stats_postfork_parent(void);
 void jm__stats_exit(void);
 void jm__stats_bg_wake(void);

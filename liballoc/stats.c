@@ -503,17 +503,27 @@ void jm__stats_init(void)
 /*
  * The segment is mapped MADV_DONTFORK: a child does not inherit it, since
  * the parent goes on writing its thread rows there after fork() returns.
- * prefork, with every allocator lock held, copies what the child needs (the
- * header, classes, arena and bin rows, and the forking thread's row) into
- * a private snapshot, which the child inherits as it was at the fork; the
+ * prefork takes rows_lock (before the arenas' locks, as always); then,
+ * last, with every allocator lock held (so that no arena or bin row is
+ * mid-update), prefork_snapshot copies what the child needs (the header,
+ * classes, arena and bin rows, and the forking thread's row) into a
+ * private snapshot, which the child inherits as it was at the fork; the
  * child maps fresh memory at the segment's address and restores it from
- * there. It publishes its own file on its first slow-path allocation, so
- * that a child that only execs another program leaves no file behind.
+ * there. (Copied before the arenas' locks were taken, a row another thread
+ * was updating stayed odd, mid-update, in the child for ever, and the
+ * counters it changed then were lost: the child's allocated_large, active
+ * and allocated_huge disagreed with its heap.) The child publishes its own
+ * file on its first slow-path allocation, so that a child that only execs
+ * another program leaves no file behind.
  */
 
 void jm__stats_prefork(void)
 {
 	pthread_mutex_lock(&rows_lock);
+}
+
+void jm__stats_prefork_snapshot(void)
+{
 	if (!seg_published)
 		return;
 	snapshot_row = jm__tcache_current_row();

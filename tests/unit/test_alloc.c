@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -349,6 +350,63 @@ static void test_arena_choice(void **state)
 	validate();
 }
 
+/* fork() while another thread is mid-way through an update of its arena's
+ * row (seq odd, a counter moved): the child's copy of the segment is taken
+ * once every arena lock is held, so the child gets the row at rest, the
+ * update whole. (The copy was taken before the arena locks: the child's row
+ * stayed odd for ever, its readers skipping it, and its counters lost what
+ * other threads did meanwhile, so that the child's allocated_large, active,
+ * allocated_huge disagreed with its heap, to wrap below zero at its frees.) */
+struct row_holder {
+	struct jm_arena *a;
+	pthread_barrier_t held;
+};
+
+static void *hold_row(void *arg)
+{
+	struct row_holder *h = arg;
+	jm__lock(&h->a->lock, &h->a->stats->lock_contended);
+	jm__row_begin(&h->a->stats->seq);
+	h->a->stats->allocated_large += JM_PAGE;
+	pthread_barrier_wait(&h->held);
+	usleep(200 * 1000);   /* the fork has begun meanwhile (if not: no test) */
+	h->a->stats->allocated_large += JM_PAGE;
+	jm__row_end(&h->a->stats->seq);
+	jm__unlock(&h->a->lock);
+	return NULL;
+}
+
+static void test_fork_rows_at_rest(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);   /* the segment is published */
+	jm_free(p);
+	struct row_holder h;
+	h.a = jm__thread_arena();
+	uint64_t before = h.a->stats->allocated_large;
+	pthread_barrier_init(&h.held, NULL, 2);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hold_row, &h), 0);
+	pthread_barrier_wait(&h.held);
+	pid_t pid = fork();
+	if (pid == 0) {
+		bool ok = (h.a->stats->seq & 1) == 0 &&
+		    h.a->stats->allocated_large == before + 2 * JM_PAGE;
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_barrier_destroy(&h.held);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	jm__lock(&h.a->lock, &h.a->stats->lock_contended);
+	h.a->stats->allocated_large -= 2 * JM_PAGE;
+	jm__unlock(&h.a->lock);
+	validate();
+}
+
 /* The segment's bin rows of an arena not created yet are left untouched
  * (zero: readers take the class size from the class table), so that they
  * take no memory; an arena's creation writes them. */
@@ -535,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_arena_choice),
+		cmocka_unit_test(test_fork_rows_at_rest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
