@@ -69,14 +69,27 @@ static void record_put(struct jm_huge *h)
 struct delta {
 	long long usable, mapped, dirty, retained;
 	uint64_t nmalloc, ndalloc, purged, npurge, nunmap, nreuse, nmap;
+	/* rt_key != 0: under the same lock, the radix tree's entry for
+	 * rt_key is set to rt_val (cleared if 0), so that a fork sees a
+	 * region's record and its bytes in the counters together (a child
+	 * forked between the two had a region counted nowhere, and its free
+	 * wrapped allocated_huge below zero). */
+	uintptr_t rt_key, rt_val;
 };
 
-/* Charges d to the arena; sets *counted (if not NULL) under its lock. */
-static void charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
+/* Charges d to the arena; sets *counted (if not NULL) under its lock.
+ * False (nothing charged) if d's radix tree entry could not be set. */
+static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 {
 	struct jm_arena *a = jm__arena_get(arena);
 	struct jmstat_arena *s = a->stats;
 	jm__lock(&a->lock, &s->lock_contended);
+	if (d->rt_key && d->rt_val == 0) {
+		jm__rtree_clear(d->rt_key);
+	} else if (d->rt_key && !jm__rtree_set(d->rt_key, d->rt_val)) {
+		jm__unlock(&a->lock);
+		return false;
+	}
 	if (counted)
 		*counted = 1;
 	jm__row_begin(&s->seq);
@@ -96,6 +109,7 @@ static void charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	s->retained += (uint64_t)d->retained;
 	jm__row_end(&s->seq);
 	jm__unlock(&a->lock);
+	return true;
 }
 
 static void charge_d(unsigned arena, const struct delta *d)
@@ -343,12 +357,13 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		if (zero && h->dirty)
 			memset(p, 0, usable);
 		h->dirty = 0;
-		if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
+		struct delta d = { .usable = (long long)usable, .nmalloc = 1,
+		    .rt_key = (uintptr_t)p, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
+		if (!charge_dm(h->arena, &d, NULL)) {
 			unmap_list((h->next_free = NULL, h), false);
 			errno = ENOMEM;
 			return NULL;
 		}
-		charge(h->arena, (long long)usable, 0, 1, 0);
 		huge_purge(jm__now_ns(), false);
 		return p;
 	}
@@ -368,15 +383,15 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	h->map_size = usable;
 	h->prof_site = 0;
 	h->arena = jm__thread_arena()->index;
-	if (!jm__rtree_set((uintptr_t)p, (uintptr_t)h | JM_RTREE_HUGE)) {
+	struct delta d = { .usable = (long long)usable, .mapped = (long long)usable,
+	    .nmalloc = 1, .nmap = 1,
+	    .rt_key = (uintptr_t)p, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
+	if (!charge_dm(h->arena, &d, NULL)) {
 		jm__os_unmap(p, usable);
 		record_put(h);
 		errno = ENOMEM;
 		return NULL;
 	}
-	struct delta d = { .usable = (long long)usable, .mapped = (long long)usable,
-	    .nmalloc = 1, .nmap = 1 };
-	charge_d(h->arena, &d);
 	huge_purge(jm__now_ns(), false);
 	return p;
 }
@@ -390,8 +405,8 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 		jm__prof_free(h->prof_site, h->prof_size);
 		h->prof_site = 0;
 	}
-	jm__rtree_clear((uintptr_t)ptr);
-	charge(h->arena, -(long long)h->size, 0, 0, 1);
+	struct delta df = { .usable = -(long long)h->size, .ndalloc = 1, .rt_key = (uintptr_t)ptr };
+	charge_d(h->arena, &df);
 	if (jm__opt.decay_ms == 0 || h->map_size > HUGE_DIRTY_CAP) {
 		h->next_free = NULL;
 		unmap_list(h, false);

@@ -407,6 +407,68 @@ static void test_fork_rows_at_rest(void **state)
 	validate();
 }
 
+/* fork() while another thread allocates a huge region: the child gets
+ * the region's radix tree entry and its bytes in its arena's counters
+ * together or neither. A thread holds that arena's lock while the main
+ * thread forks (prefork waits for the lock) and, after it, the allocating
+ * thread gets there; when the lock is let go the fork goes first. The
+ * entry used to be set before the lock was taken: the child had a region
+ * counted nowhere, whose free wrapped allocated_huge below zero (the heap
+ * validator in the child said so). */
+struct huge_forker {
+	struct jm_arena *a;
+	pthread_barrier_t ready, go;
+	void *p;
+};
+
+static void *huge_in_fork(void *arg)
+{
+	struct huge_forker *f = arg;
+	f->a = jm__thread_arena();
+	pthread_barrier_wait(&f->ready);
+	pthread_barrier_wait(&f->go);
+	usleep(50 * 1000);           /* after the fork is waiting (if not: no test) */
+	f->p = jm_malloc((size_t)192 << 20);   /* no kept region fits: mapped */
+	return NULL;
+}
+
+static void *let_go(void *arg)
+{
+	struct huge_forker *f = arg;
+	usleep(200 * 1000);
+	jm__unlock(&f->a->lock);
+	return NULL;
+}
+
+static void test_fork_huge_counted(void **state)
+{
+	(void)state;
+	struct huge_forker f;
+	pthread_barrier_init(&f.ready, NULL, 2);
+	pthread_barrier_init(&f.go, NULL, 2);
+	pthread_t t, u;
+	assert_int_equal(pthread_create(&t, NULL, huge_in_fork, &f), 0);
+	pthread_barrier_wait(&f.ready);
+	jm__lock(&f.a->lock, &f.a->stats->lock_contended);
+	assert_int_equal(pthread_create(&u, NULL, let_go, &f), 0);
+	pthread_barrier_wait(&f.go);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(jm__heap_validate() == 0 ? 0 : 1);
+	assert_true(pid > 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(u, NULL), 0);
+	pthread_barrier_destroy(&f.ready);
+	pthread_barrier_destroy(&f.go);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_non_null(f.p);
+	jm_free(f.p);
+	validate();
+}
+
 /* The segment's bin rows of an arena not created yet are left untouched
  * (zero: readers take the class size from the class table), so that they
  * take no memory; an arena's creation writes them. */
@@ -594,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
+		cmocka_unit_test(test_fork_huge_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
