@@ -99,17 +99,18 @@ static unsigned run_take_many(struct jm_run *r, const struct jm_bin_info *bi, vo
 {
 	char *base = jm__run_addr(ptr_chunk(r), r);
 	size_t size = bi->size;
-	unsigned avail = r->nfree < want ? r->nfree : want;
-	unsigned got = 0;
-	for (unsigned w = 0; got < avail; w++) {
+	void **o = out, **end = out + (r->nfree < want ? r->nfree : want);
+	for (unsigned w = 0; o < end; w++) {
 		uint64_t bits = r->bitmap[w];
-		while (bits && got < avail) {
+		char *wb = base + (size_t)w * 64 * size;
+		while (bits && o < end) {
 			unsigned bit = (unsigned)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			out[got++] = base + (size_t)(w * 64 + bit) * size;
+			*o++ = wb + (size_t)bit * size;
 		}
 		r->bitmap[w] = bits;
 	}
+	unsigned got = (unsigned)(o - out);
 	r->nfree = (uint16_t)(r->nfree - got);
 	return got;
 }
@@ -228,15 +229,17 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
 	return idx;
 }
 
-/* Sets the bit of ptr's region in r (at base, of class bi), which must be
- * the start of a region that is not free: the checks of a free. The run's
- * counters and lists are run_settle's. */
-static inline void region_put(struct jm_run *r, uintptr_t base, const struct jm_bin_info *bi,
-    void *ptr)
+/* Sets the bit of ptr's region in r (at base, of a class of `size` bytes,
+ * `magic` its div_magic, `regs` regions), which must be the start of a
+ * region that is not free: the checks of a free. The run's counters and
+ * lists are run_settle's. The class's facts come as values: a store to the
+ * bitmap would otherwise reload them for every region. */
+static inline void region_put(struct jm_run *r, uintptr_t base, uint32_t size, uint32_t magic,
+    uint32_t regs, void *ptr)
 {
 	uint32_t off = (uint32_t)((uintptr_t)ptr - base);
-	uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
-	if (idx * bi->size != off || idx >= bi->regs)
+	uint32_t idx = (uint32_t)(((uint64_t)off * magic) >> 32);
+	if (idx * size != off || idx >= regs)
 		jm__report_misuse("free of a pointer inside a small region", ptr);
 	uint64_t bit = 1ULL << (idx & 63);
 	if (r->bitmap[idx >> 6] & bit)
@@ -290,6 +293,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 		struct jm_chunk *rc = NULL;
 		const struct jm_bin_info *bi = NULL;
 		uintptr_t base = 0, run_bytes = 0;
+		uint32_t size = 0, magic = 0, regs = 0;
 		jm__lock(&bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
@@ -311,10 +315,13 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 				bi = &jm__bin_info[JM_PM_BIN(pm)];
 				base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
 				run_bytes = (uintptr_t)bi->run_pages << JM_LG_PAGE;
+				size = bi->size;
+				magic = bi->div_magic;
+				regs = bi->regs;
 				if (r->state != JM_RUN_SMALL)
 					jm__report_misuse("double free of a small region", p);
 			}
-			region_put(r, base, bi, p);
+			region_put(r, base, size, magic, regs, p);
 			k++;
 		}
 		if (r)
@@ -343,7 +350,8 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__row_begin(&bin->stats->seq);
 	if (r->state != JM_RUN_SMALL)
 		jm__report_misuse("double free of a small region", ptr);
-	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi, ptr);
+	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi->size,
+	    bi->div_magic, bi->regs, ptr);
 	run_settle(a, bin, c, r, 1, bi);
 	bin->stats->ndalloc++;
 	bin->stats->curregs--;

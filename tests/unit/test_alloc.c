@@ -638,6 +638,44 @@ static void test_tcache_flush_policy(void **state)
 	validate();
 }
 
+/* A thread cache's fill: half the capacity, three quarters when the list
+ * was filled last and emptied again since (an allocation stream). */
+struct fill_policy {
+	uint32_t max, first, second;  /* capacity; the list after two fills */
+};
+static void *fill_policy_thread(void *arg)
+{
+	struct fill_policy *f = arg;
+	const unsigned b = 3;   /* 64 B */
+	size_t size = jm__bin_info[b].size;
+	void *v[4096];
+	unsigned n = 0;
+	v[n++] = jm_malloc(size);   /* boots the cache: the first fill */
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	f->max = tb->ncached_max;
+	f->first = tb->ncached;
+	while (tb->ncached && n < 4000)
+		v[n++] = jm_malloc(size);
+	v[n++] = jm_malloc(size);   /* the second fill */
+	f->second = tb->ncached_max == f->max ? tb->ncached : 0;
+	while (n)
+		jm_free(v[--n]);
+	return NULL;
+}
+
+static void test_tcache_fill_policy(void **state)
+{
+	(void)state;
+	struct fill_policy f = { 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fill_policy_thread, &f), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(f.max >= 8);
+	assert_int_equal(f.first, f.max / 2 - 1);
+	assert_int_equal(f.second, f.max / 4 * 3 - 1);
+	validate();
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -650,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_tcache_flush_policy),
+		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_random_workload),
