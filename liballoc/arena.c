@@ -230,16 +230,25 @@ static void stats_dirty(struct jm_arena *a)
 	a->stats->retained = (uint64_t)a->nretained * JM_CHUNK + a->huge_retained;
 }
 
-/* Makes [first, first+npages) of c a free run whose first `nd` pages may
- * be resident (dirty as of `when`; 0 pages: a clean run), and files it. */
-static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, uint64_t when, size_t nd)
+/* Makes [first, first+npages) of c a clean free run and files it on the
+ * free list (not on the dirty list). */
+static struct jm_run *file_free(struct jm_arena *a, struct jm_chunk *c,
+    size_t first, size_t npages)
 {
 	set_run(c, first, npages, JM_RUN_FREE);
 	struct jm_run *r = &c->runs[first];
 	r->dirty = 0;
 	r->ndirty = 0;
 	free_insert(a, r);
+	return r;
+}
+
+/* Makes [first, first+npages) of c a free run whose first `nd` pages may
+ * be resident (dirty as of `when`; 0 pages: a clean run), and files it. */
+static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
+    size_t npages, uint64_t when, size_t nd)
+{
+	struct jm_run *r = file_free(a, c, first, npages);
 	if (nd)
 		dirty_insert(a, r, when, nd);
 }
@@ -391,11 +400,7 @@ static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
 	}
 	if (anchor == NULL)
 		after = a->dirty_tail;
-	set_run(c, first, total, JM_RUN_FREE);
-	struct jm_run *r = &c->runs[first];
-	r->dirty = 0;
-	r->ndirty = 0;
-	free_insert(a, r);
+	struct jm_run *r = file_free(a, c, first, total);
 	if (dirty_end)
 		dirty_insert_after(a, r, 1, dirty_end, after);
 }
