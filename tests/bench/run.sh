@@ -188,6 +188,12 @@ while IFS='|' read -r n e i c; do
 		notes+=("$n: $first is not installed; skipped")
 		continue
 	fi
+	# The interpreter itself, not a wrapper in PATH (pyenv's shim is a
+	# shell script that forks a dozen processes: it, not Python, was timed).
+	if [ "$first" = python3 ]; then
+		py=$(python3 -c 'import sys; print(sys.executable)') &&
+			c=${c/python3/$py}
+	fi
 	wl_names+=("$n")
 	wl_env[$n]=$(echo $e)
 	wl_stdin[$n]=$(echo $i)
