@@ -172,7 +172,7 @@ purge-xthread | -                   | -              | @B@/purge-xthread @T@ @S@
 purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
 purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
-python        | PYTHONMALLOC=malloc | -              | python3 @H@/objects.py @S@
+python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
 "
 wl_names=()
