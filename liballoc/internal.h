@@ -15,6 +15,12 @@
 #define JM_EXPORT      __attribute__((visibility("default")))
 #define JM_NOINLINE    __attribute__((noinline))
 #define JM_COLD        __attribute__((noinline, cold))
+/* A large zero-filled array goes to .lbss, which the linker places after
+ * .bss: the allocator's small variables then share two or three pages
+ * instead of lying on either side of 8 MiB of arrays that are touched a
+ * page at a time (each page of small variables is a page fault and 4 KiB
+ * of RSS in every process). */
+#define JM_LARGE_BSS   __attribute__((section(".lbss")))
 
 #if JM_DEBUG
 #define jm_assert(c) do { if (jm_unlikely(!(c))) jm__assert_fail(#c, __FILE__, __LINE__); } while (0)
@@ -371,6 +377,7 @@ void jm__modules_postfork_child(void);
 #define JM_UNWIND_MAX (JMSTAT_SITE_FRAMES + 8)
 int jm__unwind(void **frames, int max);
 void jm__unwind_counts(uint64_t *taken, uint64_t *fast);
+unsigned jm__unwind_cache_pages(void);
 
 /* ---- validate.c: the heap walker tests call; 0 or the violations */
 int jm__heap_validate(void);

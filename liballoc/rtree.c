@@ -19,10 +19,10 @@
 #define RTREE_BITS 13
 #define RTREE_LEAF (1u << RTREE_BITS)
 
-_Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF];
+_Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF] JM_LARGE_BSS;
 static jm_lock_t rtree_lock = PTHREAD_MUTEX_INITIALIZER;
 /* 8 MiB of .bss: zero pages the kernel maps only where they are written. */
-_Atomic(uint64_t) jm__chunk_bits[(1ULL << (47 - JM_LG_CHUNK)) / 64];
+_Atomic(uint64_t) jm__chunk_bits[(1ULL << (47 - JM_LG_CHUNK)) / 64] JM_LARGE_BSS;
 
 static void chunk_bit(uintptr_t chunk, uintptr_t value)
 {

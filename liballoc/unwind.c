@@ -54,13 +54,20 @@ typedef _Unwind_Word (*get_fn)(struct _Unwind_Context *);
 static backtrace_fn uw_backtrace;
 static get_fn uw_get_ip, uw_get_cfa;
 static _Atomic int uw_state;               /* 0 unknown, 1 libgcc, -1 none */
-static _Atomic uint64_t cache[CACHE_SIZE]; /* pc << 16 | k; 0 empty */
+static _Atomic uint64_t cache[CACHE_SIZE] /* pc << 16 | k; 0 empty */
+    JM_LARGE_BSS __attribute__((aligned(4096)));
 static _Atomic uint64_t nsamples;
 static _Atomic uint64_t nfast;             /* stacks served by the cache */
 
+/* A return address's first slot is its address in 4-byte steps, not a
+ * hash of it: the return addresses a program's stacks go through cluster
+ * in a few places of its code, and their slots then cluster in a few
+ * pages of the table. (A hash spread a short program's first dozen
+ * addresses over a dozen of its 16 pages, each a page fault for the read
+ * that found it empty and another for the write, and 4 KiB of RSS.) */
 static size_t slot(uintptr_t pc)
 {
-	return (size_t)((pc * 0x9e3779b97f4a7c15ULL) >> 51) & (CACHE_SIZE - 1);
+	return (size_t)(pc >> 2) & (CACHE_SIZE - 1);
 }
 
 static unsigned cache_get(uintptr_t pc)
@@ -205,4 +212,20 @@ void jm__unwind_counts(uint64_t *taken, uint64_t *fast)
 {
 	*taken = atomic_load(&nsamples);
 	*fast = atomic_load(&nfast);
+}
+
+/* For tests: the pages of the cache that hold an entry. */
+unsigned jm__unwind_cache_pages(void)
+{
+	unsigned pages = 0;
+	size_t per_page = JM_PAGE / sizeof(cache[0]);
+	for (size_t p = 0; p < CACHE_SIZE; p += per_page) {
+		for (size_t i = p; i < p + per_page; i++) {
+			if (atomic_load_explicit(&cache[i], memory_order_relaxed) != 0) {
+				pages++;
+				break;
+			}
+		}
+	}
+	return pages;
 }

@@ -143,7 +143,7 @@ int jm__heap_validate(void)
 		return -1;
 	uint64_t huge_bytes[JM_MAX_ARENAS];
 	memset(huge_bytes, 0, sizeof(huge_bytes));
-	static uint64_t kept_dirty[JM_MAX_ARENAS], kept_clean[JM_MAX_ARENAS];
+	static uint64_t kept_dirty[JM_MAX_ARENAS] JM_LARGE_BSS, kept_clean[JM_MAX_ARENAS] JM_LARGE_BSS;
 	jm__arena_prefork();
 	jm__huge_prefork();
 	bool kept_stable = jm__huge_kept_bytes(kept_dirty, kept_clean);

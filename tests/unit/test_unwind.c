@@ -2,7 +2,8 @@
  * Unit tests of the sampled stacks' unwinder (liballoc/unwind.c): the fast
  * walk, from the cache, gives exactly the frames the slow one (libgcc's)
  * gives, at several depths and from several call sites; and after the
- * first stacks the cache serves nearly all of them.
+ * first stacks the cache serves nearly all of them; the return addresses
+ * of one piece of code fill a page or two of the cache, not one page each.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,9 +92,34 @@ static void test_fast_equals_slow(void **state)
 	assert_true(fast * 10 >= taken * 9);
 }
 
+/* 40 call sites of take() within a few hundred bytes of code: 40 new
+ * return addresses for the cache. */
+#define TAKE4(f) take(f); take(f); take(f); take(f)
+__attribute__((noipa)) static void forty_sites(void **frames)
+{
+	TAKE4(frames); TAKE4(frames); TAKE4(frames); TAKE4(frames); TAKE4(frames);
+	TAKE4(frames); TAKE4(frames); TAKE4(frames); TAKE4(frames); TAKE4(frames);
+}
+
+/* Slots follow addresses: the 40 entries take at most 2 pages of the table
+ * more than it had (a hash of the address spread them over every page
+ * still free, a page fault each in a short program). */
+static void test_cache_pages_local(void **state)
+{
+	(void)state;
+	void *frames[JM_UNWIND_MAX];
+	take(frames);           /* the outer frames' entries first */
+	unsigned before = jm__unwind_cache_pages();
+	forty_sites(frames);
+	unsigned after = jm__unwind_cache_pages();
+	assert_true(after > before || before > 0);
+	assert_true(after <= before + 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
