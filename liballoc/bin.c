@@ -90,29 +90,47 @@ static void *run_take(struct jm_run *r, const struct jm_bin_info *bi)
 	return (char *)jm__run_addr(c, r) + (size_t)(w * 64 + bit) * bi->size;
 }
 
-/* Takes up to `want` regions of r at once, lowest addresses first: a
- * bitmap word at a time, without rescanning it per region (a fill takes
- * half a cache's capacity; run_take's per-region scan and call were 12% of
- * purge-rounds' instructions). */
-static unsigned run_take_many(struct jm_run *r, const struct jm_bin_info *bi, void **out,
-    unsigned want)
+/* Takes up to `want` regions of r at once, lowest addresses first, and
+ * links them into a free list at *tail (internal.h's jm__flist_append):
+ * a bitmap word at a time, each region written once (a fill that went
+ * through an array of pointers and pushed them afterwards cost 32
+ * instructions a region, 12% of purge-rounds'). Returns where the next
+ * region goes; *got: how many were taken. */
+static uintptr_t *run_take_list(struct jm_run *r, const struct jm_bin_info *bi,
+    uintptr_t *tail, unsigned want, unsigned *got)
 {
 	char *base = jm__run_addr(ptr_chunk(r), r);
 	size_t size = bi->size;
-	void **o = out, **end = out + (r->nfree < want ? r->nfree : want);
-	for (unsigned w = 0; o < end; w++) {
+	uintptr_t cookie = jm__cookie;
+	unsigned n = r->nfree < want ? r->nfree : want;
+	unsigned left = n;
+	for (unsigned w = 0; left; w++) {
 		uint64_t bits = r->bitmap[w];
 		char *wb = base + (size_t)w * 64 * size;
-		while (bits && o < end) {
+		unsigned from = bits ? (unsigned)__builtin_ctzll(bits) : 0;
+		if (bits && ((bits >> from) & ((bits >> from) + 1)) == 0) {
+			/* The word's free regions follow one another (a fresh
+			 * run, or the rest of one a fill took from): one after
+			 * the other, no bit search. */
+			unsigned len = 64 - (unsigned)__builtin_clzll(bits) - from;
+			unsigned take = len < left ? len : left;
+			char *p = wb + (size_t)from * size, *e = p + (size_t)take * size;
+			for (; p < e; p += size)
+				tail = jm__flist_append(tail, p, cookie);
+			bits = take == len ? 0 : bits & ~(((1ULL << take) - 1) << from);
+			left -= take;
+		}
+		while (bits && left) {
 			unsigned bit = (unsigned)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			*o++ = wb + (size_t)bit * size;
+			tail = jm__flist_append(tail, wb + (size_t)bit * size, cookie);
+			left--;
 		}
 		r->bitmap[w] = bits;
 	}
-	unsigned got = (unsigned)(o - out);
-	r->nfree = (uint16_t)(r->nfree - got);
-	return got;
+	r->nfree = (uint16_t)(r->nfree - n);
+	*got = n;
+	return tail;
 }
 
 /* The run to allocate from: the current one, or another with room. */
@@ -137,24 +155,32 @@ static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
 	return r;
 }
 
-unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n)
+/* Takes up to n regions of the arena's bin and puts them at the front of
+ * the free list *head, lowest addresses first (a thread cache hands them
+ * out in that order). Returns how many. */
+unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsigned n)
 {
 	struct jm_bin *bin = &a->bins[binind];
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	unsigned got = 0;
+	uintptr_t list = 0, *tail = &list;
 	jm__lock(&bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
 	while (got < n) {
 		struct jm_run *r = bin_run(a, bin, binind);
 		if (r == NULL)
 			break;
-		got += run_take_many(r, bi, out + got, n - got);
+		unsigned k;
+		tail = run_take_list(r, bi, tail, n - got, &k);
+		got += k;
 	}
 	bin->stats->nmalloc += got;
 	bin->stats->curregs += got;
 	bin->stats->nfills++;
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(&bin->lock);
+	*tail = *head;
+	*head = list;
 	return got;
 }
 
@@ -222,29 +248,30 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
     const struct jm_bin_info *bi)
 {
 	uintptr_t base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
-	uint32_t off = (uint32_t)((uintptr_t)ptr - base);
-	uint32_t idx = (uint32_t)(((uint64_t)off * bi->div_magic) >> 32);
-	if (idx * bi->size != off || idx >= bi->regs)
+	uintptr_t off = (uintptr_t)ptr - base;
+	uint32_t idx;
+	if (off >= ((uintptr_t)bi->run_pages << JM_LG_PAGE) ||
+	    !jm__run_region((uint32_t)off, bi->div_magic, &idx))
 		return -1;
 	return idx;
 }
 
 /* Sets the bit of ptr's region in r (at base, of a class of `size` bytes,
- * `magic` its div_magic, `regs` regions), which must be the start of a
- * region that is not free: the checks of a free. The run's counters and
- * lists are run_settle's. The class's facts come as values: a store to the
- * bitmap would otherwise reload them for every region. */
-static inline void region_put(struct jm_run *r, uintptr_t base, uint32_t size, uint32_t magic,
-    uint32_t regs, void *ptr)
+ * `magic` its div_magic), which must be the start of a region that is not
+ * free: the checks of a free. ptr is below base + the run's bytes (the
+ * caller checked), so that a multiple of size there is a region of the
+ * run (runs have no tail). The run's counters and lists are run_settle's.
+ * The class's facts come as values: a store to the bitmap would otherwise
+ * reload them for every region. */
+static inline void region_put(struct jm_run *r, uintptr_t base, uint32_t magic, void *ptr)
 {
-	uint32_t off = (uint32_t)((uintptr_t)ptr - base);
-	uint32_t idx = (uint32_t)(((uint64_t)off * magic) >> 32);
-	if (idx * size != off || idx >= regs)
+	uint32_t idx;
+	if (!jm__run_region((uint32_t)((uintptr_t)ptr - base), magic, &idx))
 		jm__report_misuse("free of a pointer inside a small region", ptr);
-	uint64_t bit = 1ULL << (idx & 63);
-	if (r->bitmap[idx >> 6] & bit)
+	uint64_t *word = &r->bitmap[idx >> 6], bit = 1ULL << (idx & 63);
+	if (*word & bit)
 		jm__report_misuse("double free of a small region", ptr);
-	r->bitmap[idx >> 6] |= bit;
+	*word |= bit;
 }
 
 /* r got k regions back (their bits set by region_put): counts them, and
@@ -279,61 +306,78 @@ static void run_settle(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *
 	}
 }
 
-/* Frees n regions of one size class, which may belong to several arenas:
- * each arena's bin is locked once for all of its regions, and the regions
- * that follow one another in the same run (a cache flushes what it was
- * given in order: mostly neighbours) settle that run once. Clobbers ptrs. */
-void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
+/* Frees the regions of the free list `list` (internal.h's, ended by 0),
+ * of one size class, which may belong to several arenas: each arena's bin
+ * is locked once for all of its regions (another arena's are linked into
+ * the list of the next pass as they are met), and the regions that follow
+ * one another in the same run (a cache flushes in the order it was given
+ * them: mostly neighbours) settle that run once. The list is walked once,
+ * with nothing copied out of it. */
+void jm__bin_free_list(void *list, unsigned binind)
 {
-	while (n) {
-		struct jm_arena *a = ptr_chunk(ptrs[0])->arena;
+	uintptr_t cookie = jm__cookie;
+	while (list) {
+		struct jm_arena *a = ptr_chunk(list)->arena;
 		struct jm_bin *bin = &a->bins[binind];
-		unsigned rest = 0, k = 0;
+		uintptr_t rest = 0, *rest_tail = &rest;
+		unsigned k = 0, done = 0;
 		struct jm_run *r = NULL;
 		struct jm_chunk *rc = NULL;
 		const struct jm_bin_info *bi = NULL;
 		uintptr_t base = 0, run_bytes = 0;
-		uint32_t size = 0, magic = 0, regs = 0;
+		uint32_t magic = 0;
 		jm__lock(&bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
-		for (unsigned j = 0; j < n; j++) {
-			void *p = ptrs[j];
+		for (void *p = list, *next; p; p = next) {
+			next = jm__flist_next(p);
 			if ((uintptr_t)p - base >= run_bytes) {
 				/* Not in the run of the one before. */
 				struct jm_chunk *c = ptr_chunk(p);
 				if (c->arena != a) {
-					ptrs[rest++] = p;  /* another arena's: the next pass */
+					/* Another arena's: the next pass. */
+					rest_tail = jm__flist_append(rest_tail, p, cookie);
 					continue;
 				}
 				uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
 				if (r)
 					run_settle(a, bin, rc, r, k, bi);
+				done += k;
 				r = &c->runs[JM_PM_START(pm)];
 				rc = c;
 				k = 0;
 				bi = &jm__bin_info[JM_PM_BIN(pm)];
 				base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
 				run_bytes = (uintptr_t)bi->run_pages << JM_LG_PAGE;
-				size = bi->size;
 				magic = bi->div_magic;
-				regs = bi->regs;
 				if (r->state != JM_RUN_SMALL)
 					jm__report_misuse("double free of a small region", p);
 			}
-			region_put(r, base, size, magic, regs, p);
+			region_put(r, base, magic, p);
 			k++;
 		}
 		if (r)
 			run_settle(a, bin, rc, r, k, bi);
-		unsigned done = n - rest;
+		done += k;
+		*rest_tail = 0;
 		bin->stats->ndalloc += done;
 		bin->stats->curregs -= done;
 		jm__row_end(&bin->stats->seq);
 		jm__unlock(&bin->lock);
 		jm__arena_purge_detached(a);
-		n = rest;
+		list = (void *)rest;
 	}
+}
+
+/* jm__bin_free_list for n regions given as an array (linked into a list
+ * through their word 0 first). */
+void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
+{
+	uintptr_t list = 0, *tail = &list, cookie = jm__cookie;
+	for (unsigned i = 0; i < n; i++)
+		tail = jm__flist_append(tail, ptrs[i], cookie);
+	*tail = 0;
+	jm__bin_free_list((void *)list, binind);
 }
 
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
@@ -350,8 +394,8 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__row_begin(&bin->stats->seq);
 	if (r->state != JM_RUN_SMALL)
 		jm__report_misuse("double free of a small region", ptr);
-	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi->size,
-	    bi->div_magic, bi->regs, ptr);
+	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi->div_magic,
+	    ptr);
 	run_settle(a, bin, c, r, 1, bi);
 	bin->stats->ndalloc++;
 	bin->stats->curregs--;

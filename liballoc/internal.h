@@ -59,6 +59,17 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 	return (1ULL << 63) | ((uint64_t)jm__bin_info[bin].div_magic << 32) |
 	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
+/* Whether `off`, an offset in a small run (below its bytes, at most
+ * 2^15), is a region's start in a class whose div_magic is `magic`
+ * (ceil(2^32 / size)): then the low half of off x magic is below magic,
+ * and its high half is the region's index (*idx). One multiplication for
+ * both, exact for every class and offset (tests/unit/test_alloc). */
+static inline bool jm__run_region(uint32_t off, uint32_t magic, uint32_t *idx)
+{
+	uint64_t prod = (uint64_t)off * magic;
+	*idx = (uint32_t)(prod >> 32);
+	return (uint32_t)prod < magic;
+}
 static inline unsigned jm__size2bin(size_t size)
 {
 	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
@@ -163,7 +174,8 @@ static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 
 /* ---- bin.c: small regions from runs */
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
-unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, void **out, unsigned n);
+unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsigned n);
+void jm__bin_free_list(void *list, unsigned binind);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
@@ -243,18 +255,16 @@ static inline void jm__flist_push(uintptr_t *head, void *p)
 	jm__flist_push_cookie(head, p, jm__flist_cookie(p));
 }
 
-/* Puts the n regions of ps at the front of the list *head, ps[0] first
- * (a fill's: the cookie read once, the head kept in a register). */
-static inline void jm__flist_push_array(uintptr_t *head, void *const *ps, unsigned n)
+/* Builds a list front to back: stores p at *tail (the list's head, or
+ * the word 0 of the region before p), gives p its cookie (cookie is
+ * jm__cookie, read once by the caller), and returns where the next region
+ * goes (p's word 0). The caller ends the list with *tail = the rest. */
+static inline uintptr_t *jm__flist_append(uintptr_t *tail, void *p, uintptr_t cookie)
 {
-	uintptr_t h = *head, cookie = jm__cookie;
-	for (unsigned i = n; i-- > 0;) {
-		uintptr_t *w = ps[i];
-		w[0] = h;
-		w[1] = (uintptr_t)w ^ cookie;
-		h = (uintptr_t)w;
-	}
-	*head = h;
+	uintptr_t *w = p;
+	*tail = (uintptr_t)w;
+	w[1] = (uintptr_t)w ^ cookie;
+	return &w[0];
 }
 
 /* Takes the first region off the list *head, its cookie cleared; NULL

@@ -496,6 +496,87 @@ static struct jm_run *run_of(void *p)
 	return &c->runs[JM_PM_START(c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE])];
 }
 
+/* jm__run_region, free's check of a region's start in a bin's flush,
+ * agrees with division for every offset of every class's run. */
+static void test_run_region_exact(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		uint32_t run_bytes = bi->run_pages << JM_LG_PAGE;
+		for (uint32_t off = 0; off < run_bytes; off++) {
+			uint32_t idx = ~0u;
+			bool start = jm__run_region(off, bi->div_magic, &idx);
+			if (start != (off % bi->size == 0))
+				fail_msg("class %u (%u B): offset %u", b, bi->size, off);
+			if (start)
+				assert_int_equal(idx, off / bi->size);
+		}
+	}
+}
+
+/* A bin's fill as an array: the list jm__bin_fill builds, taken apart
+ * (cookies cleared, as regions handed out). */
+static unsigned fill_array(struct jm_arena *a, unsigned b, void **out, unsigned n)
+{
+	uintptr_t head = 0;
+	unsigned got = jm__bin_fill(a, b, &head, n);
+	for (unsigned i = 0; i < got; i++) {
+		out[i] = (void *)head;
+		head = (uintptr_t)jm__flist_next(out[i]);
+		jm__flist_clear_cookie(out[i]);
+	}
+	assert_int_equal(head, 0);
+	return got;
+}
+
+/* A fill links its regions into the free list in front of what the list
+ * held, lowest address first, each marked free by its cookie; the bin's
+ * bitmap and counters account for every one. */
+static void test_bin_fill_list(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	unsigned self = jm__thread_arena()->index;
+	struct jm_arena *a = jm__arena_get((self + 1) % jm__narenas);
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		struct jmstat_bin *st = a->bins[b].stats;
+		uint64_t curregs = st->curregs, nfills = st->nfills;
+		/* More than a run, so that the list crosses runs. */
+		unsigned n = bi->regs + bi->regs / 2 + 1;
+		void *old = jm__bin_alloc_one(a, b);
+		uintptr_t head = 0;
+		jm__flist_push(&head, old);
+		assert_int_equal(jm__bin_fill(a, b, &head, n), n);
+		assert_int_equal(st->curregs - curregs, n + 1);
+		assert_int_equal(st->nfills - nfills, 1);
+		void **got = calloc(n, sizeof(void *));
+		uintptr_t p = head;
+		for (unsigned i = 0; i < n; i++) {
+			assert_true(p != 0);
+			got[i] = (void *)p;
+			assert_true(jm__flist_is_free(got[i]));
+			if (i && run_of(got[i]) == run_of(got[i - 1]))
+				assert_true((char *)got[i] > (char *)got[i - 1]);
+			p = (uintptr_t)jm__flist_next(got[i]);
+		}
+		assert_ptr_equal((void *)p, old);
+		assert_null(jm__flist_next(old));
+		/* Each one in use in its run: freeing them all balances. */
+		for (unsigned i = 0; i < n; i++)
+			jm__flist_clear_cookie(got[i]);
+		jm__flist_clear_cookie(old);
+		got = realloc(got, (n + 1) * sizeof(void *));
+		got[n] = old;
+		jm__bin_free_batch(got, n + 1, b);
+		assert_int_equal(st->curregs, curregs);
+		validate();
+		free(got);
+	}
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -516,7 +597,7 @@ static void test_bin_free_batch(void **state)
 		struct jmstat_bin *st = a->bins[b].stats, *st2 = a2->bins[b].stats;
 		struct jmstat_bin s0 = *st, s20 = *st2;
 		for (unsigned got = 0; got < n;)
-			got += jm__bin_fill(a, b, p + got, n - got);
+			got += fill_array(a, b, p + got, n - got);
 		/* The current run full too. */
 		unsigned extra = 0;
 		while (a->bins[b].cur->nfree)
@@ -551,7 +632,7 @@ static void test_bin_free_batch(void **state)
 		 * regions of a second arena among them. */
 		unsigned m2 = 0;
 		for (unsigned got = 0; got < m;)
-			got += jm__bin_fill(a2, b, p + n + extra + got, m - got);
+			got += fill_array(a2, b, p + n + extra + got, m - got);
 		k = 0;
 		unsigned total = n + extra + m, stride = bi->regs + 1;
 		while (gcd(total, stride) != 1)
@@ -687,6 +768,8 @@ int main(void)
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_region_index),
 		cmocka_unit_test(test_bin_fill_drain_reuse),
+		cmocka_unit_test(test_run_region_exact),
+		cmocka_unit_test(test_bin_fill_list),
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
