@@ -5,6 +5,14 @@
  * /proc/PID/status, both read through one directory fd of /proc/PID so
  * that they describe one process; /proc that cannot tell gives
  * JM_SEG_EIO, never a verdict.
+ *
+ * A writer in a time namespace (unshare --time, CRIU's restored
+ * containers) reads its start time shifted by its namespace's boot-time
+ * offset (the kernel adds it to /proc/PID/stat for readers in that
+ * namespace): that start is its, when it matches ours shifted by the
+ * offset in /proc/PID/timens_offsets, within the tick the shift may round
+ * either way. Without this its live segment was taken for a reused pid's
+ * and removed.
  */
 #include "segread.h"
 
@@ -88,6 +96,38 @@ static bool parse_stat(const char *stat, char *state, uint64_t *start_time)
 	return false;
 }
 
+/* The boot-time offset of the time namespace of the process whose /proc
+ * directory is dfd, in clock ticks (0: none, or unknown). */
+static int64_t boottime_offset_ticks(int dfd)
+{
+	char buf[256];
+	const char *line;
+	long long sec, nsec;
+	long tck = sysconf(_SC_CLK_TCK);
+
+	if (tck <= 0 || read_small(dfd, "timens_offsets", buf, sizeof buf) < 0)
+		return 0;
+	line = strstr(buf, "boottime");
+	if (line == NULL || sscanf(line + 8, "%lld %lld", &sec, &nsec) != 2)
+		return 0;
+	return (int64_t)sec * tck + (int64_t)nsec * tck / 1000000000;
+}
+
+/* Is claimed the start time of the process that /proc shows started at
+ * seen (dfd its /proc directory), as that process sees it? */
+static bool same_start(int dfd, uint64_t seen, uint64_t claimed)
+{
+	int64_t offset, diff;
+
+	if (seen == claimed)
+		return true;
+	offset = boottime_offset_ticks(dfd);
+	if (offset == 0)
+		return false;
+	diff = (int64_t)(claimed - seen) - offset;
+	return diff >= -1 && diff <= 1;
+}
+
 int jm_seg_check_process(const struct jm_seg *seg)
 {
 	return jm_seg_check_process_as(seg, (pid_t)seg->hdr.pid);
@@ -102,7 +142,7 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 {
 	char path[32], buf[8192];
 	const char *uid_line;
-	uint64_t start_time;
+	uint64_t start_time = 0;
 	unsigned long uid;
 	char state = 0;
 	int dfd, err;
@@ -132,7 +172,7 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 		err = JM_SEG_EDEAD;
 		goto out;
 	}
-	if (start != NULL && start_time != *start) {
+	if (start != NULL && !same_start(dfd, start_time, *start)) {
 		err = JM_SEG_EREUSED;
 		goto out;
 	}

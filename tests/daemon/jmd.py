@@ -241,10 +241,12 @@ class Container(Holder):
     (unshare --pid --fork --mount-proc --mount --ipc). private: a tmpfs of
     its own on the stats directory (as a container's own /dev/shm); else it
     writes into the host's (a shared hostPath directory). cgroup: a cgroup
-    directory to move it into first. Its pid in the container is 1;
-    host_pid is its pid on the host."""
+    directory to move it into first. boottime: seconds of a time namespace
+    of its own (unshare --time --boottime), as a container restored by
+    CRIU has. Its pid in the container is 1; host_pid is its pid on the
+    host; start its start time as it sees it (in its segment's name)."""
 
-    def __init__(self, private=False, cgroup=None, env_extra=None, program=None):
+    def __init__(self, private=False, cgroup=None, env_extra=None, program=None, boottime=None):
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         env["JM_CT_PRELOAD"] = os.environ["JMALLOC_LIB"]
@@ -262,7 +264,8 @@ class Container(Holder):
         # mounted /dev/shm before starting it.
         script += 'LD_PRELOAD="$JM_CT_PRELOAD" exec "$@"'
         program = program or [os.path.join(os.environ["JM_HELPERS"], "daemon_holder")]
-        self.p = subprocess.Popen(UNSHARE + ["sh", "-c", script, "sh"] + program,
+        timens = ["--time", "--boottime", str(boottime)] if boottime else []
+        self.p = subprocess.Popen(UNSHARE + timens + ["sh", "-c", script, "sh"] + program,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         line = self.p.stdout.readline().decode().split()
         check(len(line) == 2 and line[0] == "ready", "%s in a container did not start: %r"
@@ -273,6 +276,13 @@ class Container(Holder):
         with open("/proc/%d/stat" % self.host_pid) as f:
             self.start = int(f.read().rsplit(")", 1)[1].split()[19])
         self.pidns = os.stat("/proc/%d/ns/pid" % self.host_pid).st_ino
+        if boottime:     # as it reads it, the kernel's rounding either way
+            near = self.start + boottime * os.sysconf("SC_CLK_TCK")
+            d = STATS_DIR if not private else "/proc/%d/root%s" % (self.host_pid, STATS_DIR)
+            names = wait_until(lambda: glob.glob(os.path.join(d, "jmalloc.1.%d.*.stats" % self.pidns)),
+                               "the segment of a container with boottime %d" % boottime)
+            self.start = int(os.path.basename(names[0]).split(".")[3])
+            check(abs(self.start - near) <= 1, "start %d, not about %d" % (self.start, near))
 
     def ask(self, line):
         """One command line; its answer."""
