@@ -23,6 +23,16 @@
  * we see every process. Otherwise the answer is "cannot tell" and the
  * segment stays: it is never removed because a container's pid is absent
  * from our /proc, or belongs there to another process.
+ *
+ * A walk costs a readlink per process of the host, and the start time
+ * that decides whether one is due comes from the file: anyone can name a
+ * file with a start time to come (a pid namespace that does not exist, a
+ * start after every walk). Each such file made the daemon walk /proc
+ * again, up to 2048 files a tick for one user (the read budget): a few
+ * million readlinks a tick on a busy host. So walks are at least
+ * JMD_CENSUS_GAP_MS apart; a writer that a walk this recent could not
+ * know is "cannot tell" for now, and read again at the next tick (or,
+ * new, by discover.c's retries), when the next walk is due.
  */
 #include "jmstatd.h"
 
@@ -201,6 +211,10 @@ int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t sta
 		return 0;
 	/* A walk that began before the writer started cannot know it. */
 	if (!d->census || d->census->walk_ticks <= start + 1) {
+		uint64_t now = uv_hrtime();
+		if (d->census && now - d->census_walk_ns < (uint64_t)JMD_CENSUS_GAP_MS * 1000000u)
+			return JM_SEG_EIO;      /* the next walk is not due yet */
+		d->census_walk_ns = now;
 		struct jmd_census *c = census_walk(d);
 		if (!c)
 			return JM_SEG_EIO;

@@ -76,6 +76,7 @@
 #define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
+#define JMD_CENSUS_GAP_MS  250u           /* walks of /proc for writers in other pid namespaces at least this far apart */
 #define JMD_BUSY_GRACE_MS  10000u          /* a known writer whose rows stay mid-update keeps its last sample this long */
 #define JMD_UID_FILES_TICK 2048u         /* segment files of one uid (not root) read a tick */
 #define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
@@ -308,6 +309,7 @@ struct jmd {
 	/* census.c: the host's processes by pid namespace */
 	uint64_t pidns_self;             /* the inode of our own pid namespace */
 	struct jmd_census *census;       /* the latest walk of /proc, or NULL */
+	uint64_t census_walk_ns;         /* uv_hrtime() when it began */
 
 	/* sample.c, figures.c, history.c */
 	struct jmd_proc *proc_buckets[JMD_NBUCKETS]; /* live processes by host pid */
