@@ -26,6 +26,18 @@
  * openat2, a directory reached through any symlink is refused), and the
  * watch is put on the directory opened (/proc/self/fd/N), not on a path.
  *
+ * Anyone may make containers: a user namespace, a mount namespace and a
+ * tmpfs on its stats directory take an unprivileged user one command and
+ * a sleeping process. Each such directory costs the daemon an fd and an
+ * inotify watch (of root's, shared with every other root service), and
+ * thousands of them spent the daemon's fds: it could accept no client and
+ * open no segment. So the directories of namespaces that a non-root user
+ * owns (the uid that made the user namespace owning the mount namespace:
+ * a runtime run by root, Docker's or the kubelet's, owns its containers
+ * even with user namespaces) are read for JMD_UID_DIRS namespaces of that
+ * user at most; the others are tried again at each walk, in case some of
+ * the first are gone by then, with one log line every DIRS_LOG_MS.
+ *
  * Entries (discover.c) carry their directory; a segment is then read,
  * checked and removed exactly as one of the first directory. Reading
  * other namespaces' /proc/PID/root needs root (CAP_SYS_PTRACE and
@@ -39,10 +51,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#define DIRS_LOG_MS 10000u
 
 /* A mount namespace seen at the latest walk. */
 struct jmd_mntns {
@@ -105,7 +121,7 @@ static struct jmd_dir *dir_known(struct jmd *d, const struct stat *st, bool *fir
 
 /* Reads the directory at path (fd open on it) from now on, watched. */
 static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, const char *path,
-                               const char *shown, uint64_t mntns)
+                               const char *shown, uint64_t mntns, uint32_t owner)
 {
 	struct jmd_dir *dir = calloc(1, sizeof(*dir));
 	if (!dir || !(dir->path = strdup(shown))) {
@@ -117,6 +133,7 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	dir->dev = st->st_dev;
 	dir->ino = st->st_ino;
 	dir->mntns = mntns;
+	dir->owner = owner;
 	dir->seen_walk = d->ns_walk;
 	if (uv_fs_event_init(d->loop, &dir->watch) == 0) {
 		dir->watch.data = d;
@@ -214,11 +231,61 @@ static int open_in_root(int rootfd, const char *dir)
 	return cur;
 }
 
+/* The uid that owns the mount namespace of process pid: the one that made
+ * its owning user namespace (0 for the host's). Where the kernel cannot
+ * tell, the process's owner, as /proc shows it. */
+static uint32_t mntns_owner(const char *pid)
+{
+	char path[300];
+	uid_t uid = 0;
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int userns = fd >= 0 ? ioctl(fd, NS_GET_USERNS) : -1;
+	bool known = userns >= 0 && ioctl(userns, NS_GET_OWNER_UID, &uid) == 0;
+	if (userns >= 0)
+		close(userns);
+	if (fd >= 0)
+		close(fd);
+	struct stat st;
+	if (!known) {
+		snprintf(path, sizeof(path), "/proc/%s", pid);
+		uid = stat(path, &st) == 0 ? st.st_uid : 0;
+	}
+	return (uint32_t)uid;
+}
+
+/* Whether owner may have one more container's directory read. */
+static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
+{
+	if (owner == 0)
+		return true;
+	unsigned n = 0;
+	for (const struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
+		if (dir->mntns != 0 && dir->owner == owner)
+			n++;
+	if (n < JMD_UID_DIRS)
+		return true;
+	static uint64_t last_ms;
+	static unsigned long left_out;
+	uint64_t now = uv_hrtime() / 1000000u;
+	if (last_ms && now - last_ms < DIRS_LOG_MS) {
+		left_out++;
+		return false;
+	}
+	jmd_log("uid %u owns %u containers whose stats directories are read, its limit: %s in "
+	        "mnt:[%llu] is not read (%lu lines like this left out before)", (unsigned)owner, n,
+	        d->opt.stats_dir, (unsigned long long)mntns, left_out);
+	last_ms = now;
+	left_out = 0;
+	return false;
+}
+
 /* The namespace's stats directory, through its process pid. */
 static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 {
 	char path[300], shown[4200];
 	m->retry = false;
+	uint32_t owner = mntns_owner(pid);
 	snprintf(path, sizeof(path), "/proc/%s/root", pid);
 	int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int fd = rootfd >= 0 ? open_in_root(rootfd, d->opt.stats_dir) : -1;
@@ -240,10 +307,15 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 		m->dir = dir;
 		return;
 	}
+	if (!owner_may_add(d, owner, m->ino)) {
+		close(fd);
+		m->retry = true;     /* once some of its others are gone */
+		return;
+	}
 	snprintf(shown, sizeof(shown), "%s in mnt:[%llu]", d->opt.stats_dir,
 	         (unsigned long long)m->ino);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	m->dir = dir_add(d, fd, &st, path, shown, m->ino);
+	m->dir = dir_add(d, fd, &st, path, shown, m->ino, owner);
 }
 
 /* One walk of /proc: every mount namespace, its directory opened once. */
@@ -326,7 +398,7 @@ void jmd_dirs_start(struct jmd *d)
 			close(fd);
 			continue;
 		}
-		dir_add(d, fd, &st, path, path, 0);
+		dir_add(d, fd, &st, path, path, 0, 0);
 	}
 }
 

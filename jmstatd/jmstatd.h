@@ -86,6 +86,8 @@
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
 #define JMD_MAX_EXTRA_DIRS 16u             /* --stats-dir given again (17 in all) */
+#define JMD_UID_DIRS       64u             /* containers' stats directories read for one
+                                              non-root uid that owns their namespaces */
 #define JMD_JSON_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* ------------------------------------------------------------ options */
@@ -204,6 +206,7 @@ struct jmd_dir {
 	dev_t dev;               /* its identity */
 	ino_t ino;
 	uint64_t mntns;          /* the mount namespace that reached it; 0: ours */
+	uint32_t owner;          /* ... and the uid that owns that namespace (dirs.c) */
 	bool watching;           /* the inotify watch is on */
 	bool closing;            /* dropped: freed once its watch has closed */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */

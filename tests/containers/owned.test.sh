@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# timeout: 180
+# Containers anyone can make: nobody makes 200 (unshare --user
+# --map-root-user --mount, a tmpfs of its own on the stats directory, a
+# sleep), against a daemon limited to 160 fds. Each such directory took
+# the daemon an fd and an inotify watch (of root's, which every root
+# service shares) until its fds were spent: 143 directories, 159 fds of
+# 160, and every fd freed taken again at the next walk, so that a client
+# or a segment got one only between walks. Now the directories of one
+# non-root uid's namespaces are read for 64 of them at most (JMD_UID_DIRS,
+# dirs.c), with a log line saying so; root's process stays listed, root's
+# jmctl answers, and a container of root's made after them is read.
+. "$(dirname "$0")/../lib.sh"
+why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
+[ -z "$why" ] || skip "$why"
+need_segments
+need_jmctl
+command -v setpriv >/dev/null || skip "needs setpriv (nobody's containers)"
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+"${NOBODY[@]}" unshare --user --map-root-user --mount true 2>/dev/null ||
+	skip "unprivileged user namespaces are off here"
+
+ulimit -n 160
+jmd_start
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
+ROOT_PROC=$!
+root_ps() {
+	local out
+	out=$(timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>&1) || fail "root's jmctl ps failed ($1): $out"
+	grep -q "^ *$ROOT_PROC " <<<"$out" || fail "root's jmctl ps does not show root's process ($1): $out"
+}
+for _ in $(seq 1 100); do
+	timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>/dev/null | grep -q "^ *$ROOT_PROC " && break
+	sleep 0.1
+done
+root_ps "at start"
+
+N=200
+for i in $(seq 1 $N); do
+	"${NOBODY[@]}" unshare --user --map-root-user --mount sh -c \
+		'mount -t tmpfs -o mode=1777 nobody "$1" && exec sleep 600' sh "$JMD_STATS" &
+done
+# All of them up, then three rescans (every 10 ticks).
+for _ in $(seq 1 300); do
+	[ "$(ps -u 65534 -o comm= | grep -c '^sleep$')" -ge $N ] && break
+	sleep 0.1
+done
+mine() { grep -c "reading $JMD_STATS in mnt:" "$JMD_LOG"; }
+t=$(jmd_py -c 'from jmd import *; print(request({"cmd": "version"})["time"])')
+jmd_py - "$t" <<'PY' || fail "three rescans"
+from jmd import *
+t = float(sys.argv[1])
+wait_until(lambda: request({"cmd": "version"})["time"] >= t + 30 * INTERVAL_MS / 1000.0,
+           "three rescans")
+PY
+root_ps "after nobody's $N containers"
+n=$(mine)
+fds=$(ls /proc/$JMD_PID/fd | wc -l)
+echo "directories read: $n for $N containers of nobody's; the daemon's fds: $fds"
+[ "$n" -le 64 ] || fail "$n of nobody's container directories read"
+[ "$fds" -le 128 ] || fail "the daemon holds $fds fds of 160"
+grep -q "uid 65534 owns 64 containers" "$JMD_LOG" || fail "no line about nobody's limit"
+
+# A container of root's is still read.
+jmd_py - <<'PY' || fail "root's container"
+from jmd import *
+import atexit
+c = Container(private=True)
+atexit.register(c.p.kill)
+c.cmd("alloc 4096 100")
+wait_until(lambda: c.host_pid in ps_pids(), "root's container in ps under its host pid")
+PY
+ok "nobody's 200 containers: 64 of their directories read, root's process and container listed"
