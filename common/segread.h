@@ -126,6 +126,10 @@ int jm_seg_read_fd(int fd, struct jm_seg *out);
  * The module table is read with the sites (it is what gives their
  * addresses a meaning), and skipped with them. */
 #define JM_SEG_NO_SITES 1u
+/* JM_SEG_ANY_OWNER: the file's owner is not compared with the header's
+ * uid; the caller does, after mapping that uid (a writer in a user
+ * namespace writes its uid as it sees it there) to the file's view. */
+#define JM_SEG_ANY_OWNER 2u
 int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
 
 /* jm_seg_read_fd_flags() for a reader that reads the same file again and

@@ -162,7 +162,9 @@ struct jmd_proc {
 	uint64_t pidns;          /* the inode of its pid namespace (0: unknown) */
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	struct jmd_labels labels; /* read when it became live */
-	uint32_t uid;
+	uint32_t uid;            /* its real uid, as the host sees it */
+	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
+	                            container), as the writer sees it there */
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */
 	char exe[JMSTAT_EXE_LEN];    /* the name it was started as (printable ASCII) */

@@ -5,12 +5,17 @@
  * tick keeps a process only while that writer runs. Known writers are
  * checked through a pidfd, new ones and every JMD_RECHECK_MS through /proc
  * (common/segread_proc.c), a writer in another pid namespace by its host pid
- * (census.c). Also the fd budget the pidfds may take.
+ * (census.c). Also the fd budget the pidfds may take, and the uid of a
+ * writer in a user namespace (a rootless container), which writes its uid
+ * as it sees it there.
  */
 #include "jmstatd.h"
 #include "sample.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -103,6 +108,53 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
 	}
 	return rc;
 }
+
+/* ------------------------------------------------------------ user namespaces */
+
+/* What uid, inside the user namespace of process pid, is as we see it:
+ * its /proc/PID/uid_map ("INSIDE OUTSIDE COUNT" lines, OUTSIDE in our
+ * namespace's terms), or -1 if it maps to nothing. */
+static int64_t uid_outside(pid_t pid, uint32_t uid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		unsigned long long in, out, count;
+		if (sscanf(line, "%llu %llu %llu", &in, &out, &count) == 3 && uid >= in &&
+		    uid - in < count)
+			return (int64_t)(out + (uid - in));
+	}
+	return -1;
+}
+
+int jmd_writer_uid(struct jmd *d, const struct jmd_proc *known, struct jm_seg *seg,
+                   const struct stat *st, uint32_t *ns_uid)
+{
+	*ns_uid = seg->hdr.uid;
+	if (seg->hdr.uid == st->st_uid)
+		return 0;
+	if (known && known->ns_uid == seg->hdr.uid && known->uid == st->st_uid) {
+		seg->hdr.uid = known->uid;      /* the same file and writer: mapped before */
+		return 0;
+	}
+	pid_t host;
+	uint64_t pidns = seg->hdr.pidns ? seg->hdr.pidns : JMSTAT_PIDNS_INIT;
+	if (jmd_census_host_pid(d, pidns, (pid_t)seg->hdr.pid, seg->hdr.start_time, &host) != 0 ||
+	    uid_outside(host, seg->hdr.uid) != (int64_t)st->st_uid)
+		return JM_SEG_EOWNER;
+	seg->hdr.uid = (uint32_t)st->st_uid;
+	return 0;
+}
+
+/* ------------------------------------------------------------ fd budget */
 
 /* The soft limit on fds raised to the hard one (one pidfd per process);
  * the pidfds may take all but a reserve for clients, segments and the

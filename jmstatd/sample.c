@@ -275,11 +275,17 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	 * sites.c reads the sites. */
 	struct jmd_proc *known = e->proc && e->proc->dev == st.st_dev && e->proc->ino == st.st_ino
 	                         ? e->proc : NULL;
-	int rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, known ? known->rows_gen : 0, &seg);
+	const unsigned flags = JM_SEG_NO_SITES | JM_SEG_ANY_OWNER;
+	uint32_t ns_uid = 0;
+	int rc = jm_seg_read_fd_since(fd, flags, known ? known->rows_gen : 0, &seg);
+	if (rc == 0 && (rc = jmd_writer_uid(d, known, &seg, &st, &ns_uid)) != 0)
+		jm_seg_free(&seg);
 	if (rc == 0 && seg.rows_unchanged && !jmd_same_writer(known, &seg, &st)) {
 		/* Its header no longer matches what its rows were summed for. */
 		jm_seg_free(&seg);
-		rc = jm_seg_read_fd_since(fd, JM_SEG_NO_SITES, 0, &seg);
+		rc = jm_seg_read_fd_since(fd, flags, 0, &seg);
+		if (rc == 0 && (rc = jmd_writer_uid(d, NULL, &seg, &st, &ns_uid)) != 0)
+			jm_seg_free(&seg);
 	}
 	int err_no = errno;
 	close(fd);
@@ -368,6 +374,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	}
 	if (pidfd >= 0)
 		p->pidfd = pidfd;      /* -1 before: jmd_check_writer opens none otherwise */
+	p->ns_uid = ns_uid;
 	if (e->logged)
 		jmd_debug("%s reads again", e->name);
 	e->logged = false;

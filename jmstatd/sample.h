@@ -29,5 +29,11 @@ bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const s
 int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
                      const struct stat *st, pid_t *host, int *pidfd_out);
 void jmd_pidfd_budget(struct jmd *d);
+/* Makes seg's uid (as its writer sees it) the uid that owns its file st:
+ * for a writer in a user namespace, through its uid_map; sets *ns_uid to
+ * the header's. 0, or JM_SEG_EOWNER when it is not that uid's. known: the
+ * live process of the same file, or NULL. */
+int jmd_writer_uid(struct jmd *d, const struct jmd_proc *known, struct jm_seg *seg,
+                   const struct stat *st, uint32_t *ns_uid);
 
 #endif

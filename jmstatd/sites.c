@@ -62,7 +62,8 @@ int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg
 	int fd = jmd_entry_open(d, e);
 	if (fd < 0)
 		return -errno;
-	int rc = jm_seg_read_fd(fd, seg);
+	struct stat st;
+	int rc = fstat(fd, &st) == 0 ? jm_seg_read_fd_flags(fd, JM_SEG_ANY_OWNER, seg) : JM_SEG_EIO;
 	close(fd);
 	if (rc != 0 && seg_err)
 		*seg_err = rc;
@@ -70,10 +71,11 @@ int jmd_site_segment(struct jmd *d, const struct jmd_proc *p, struct jm_seg *seg
 		return rc == JM_SEG_ENOMEM ? -ENOMEM : -EIO;
 	/* Replaced since the tick: not the process the caller means. */
 	if (seg->hdr.pid != (uint32_t)p->ns_pid || seg->hdr.start_time != p->start_ticks ||
-	    seg->hdr.uid != p->uid || seg->hdr.nbins != p->nbins) {
+	    seg->hdr.uid != p->ns_uid || st.st_uid != p->uid || seg->hdr.nbins != p->nbins) {
 		jm_seg_free(seg);
 		return -ESRCH;
 	}
+	seg->hdr.uid = p->uid;     /* as the tick maps it (jmd_writer_uid) */
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		if (seg->classes[b].size != p->bins[b].size) {
 			jm_seg_free(seg);

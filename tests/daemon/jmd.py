@@ -243,10 +243,13 @@ class Container(Holder):
     writes into the host's (a shared hostPath directory). cgroup: a cgroup
     directory to move it into first. boottime: seconds of a time namespace
     of its own (unshare --time --boottime), as a container restored by
-    CRIU has. Its pid in the container is 1; host_pid is its pid on the
+    CRIU has. uid: made by that user with a user namespace of its own,
+    where it is root (unshare --user --map-root-user: a rootless
+    container). Its pid in the container is 1; host_pid is its pid on the
     host; start its start time as it sees it (in its segment's name)."""
 
-    def __init__(self, private=False, cgroup=None, env_extra=None, program=None, boottime=None):
+    def __init__(self, private=False, cgroup=None, env_extra=None, program=None, boottime=None,
+                 uid=None):
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         env["JM_CT_PRELOAD"] = os.environ["JMALLOC_LIB"]
@@ -264,8 +267,12 @@ class Container(Holder):
         # mounted /dev/shm before starting it.
         script += 'LD_PRELOAD="$JM_CT_PRELOAD" exec "$@"'
         program = program or [os.path.join(os.environ["JM_HELPERS"], "daemon_holder")]
-        timens = ["--time", "--boottime", str(boottime)] if boottime else []
-        self.p = subprocess.Popen(UNSHARE + timens + ["sh", "-c", script, "sh"] + program,
+        ns = ["--time", "--boottime", str(boottime)] if boottime else []
+        user = []
+        if uid is not None:
+            user = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+            ns += ["--user", "--map-root-user"]
+        self.p = subprocess.Popen(user + UNSHARE + ns + ["sh", "-c", script, "sh"] + program,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         line = self.p.stdout.readline().decode().split()
         check(len(line) == 2 and line[0] == "ready", "%s in a container did not start: %r"

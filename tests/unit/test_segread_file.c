@@ -161,6 +161,13 @@ static void test_read_path_refusals(void **state)
 	synth_hdr(buf)->uid = (uint32_t)getuid() + 1;
 	write_file(path, buf, len);
 	assert_int_equal(jm_seg_read_path(path, &seg), JM_SEG_EOWNER);
+	/* ... which a reader that maps the uid itself (JM_SEG_ANY_OWNER) takes. */
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(jm_seg_read_fd_flags(fd, JM_SEG_ANY_OWNER, &seg), 0);
+	assert_int_equal(seg.hdr.uid, (uint32_t)getuid() + 1);
+	jm_seg_free(&seg);
+	close(fd);
 	synth_hdr(buf)->uid = (uint32_t)getuid();
 
 	/* Shorter than its header says. */
