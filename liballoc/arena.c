@@ -405,23 +405,44 @@ static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
 		dirty_insert_after(a, r, 1, dirty_end, after);
 }
 
-void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run)
+/* Gives back the runs of `list`, linked through next and on no other
+ * list (a flush's emptied runs, or one run): each is coalesced with its
+ * free neighbours and filed dirty, and purging is looked at once for all
+ * (its ticks counting every run). Under the arena lock. */
+void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list)
 {
-	size_t first = jm__run_page(c, run);
-	size_t npages = run->npages;
 	bool had_dirty = a->dirty_head != NULL;
-	a->decay.pending += npages;
-	a->stats->active -= npages << JM_LG_PAGE;
-	c->nfree_pages += (uint32_t)npages;
-	for (size_t i = first; i < first + npages; i++)
-		c->pagemap[i] = JM_PM_NONE;
-	free_coalesce(a, c, first, npages, npages, false);
+	size_t pages = 0;
+	uint32_t nruns = 0;
+	for (struct jm_run *run = list, *next; run; run = next) {
+		next = run->next;
+		run->next = NULL;
+		struct jm_chunk *c = run_chunk(run);
+		size_t first = jm__run_page(c, run);
+		size_t npages = run->npages;
+		c->nfree_pages += (uint32_t)npages;
+		for (size_t i = first; i < first + npages; i++)
+			c->pagemap[i] = JM_PM_NONE;
+		free_coalesce(a, c, first, npages, npages, false);
+		pages += npages;
+		nruns++;
+	}
+	a->decay.pending += pages;
+	a->stats->active -= pages << JM_LG_PAGE;
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
 	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
-		jm__bg_child_dirty((uint64_t)npages << JM_LG_PAGE);
+		jm__bg_child_dirty((uint64_t)pages << JM_LG_PAGE);
+	a->purge_ticks += nruns - 1;   /* jm__arena_maybe_purge counts one */
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
+}
+
+void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run)
+{
+	(void)c;
+	run->next = NULL;
+	jm__arena_runs_free(a, run);
 }
 
 /* Purging out of the arena's lock. purge_to, under the lock, detaches

@@ -277,9 +277,10 @@ static inline void region_put(struct jm_run *r, uintptr_t base, uint32_t magic, 
 /* r got k regions back (their bits set by region_put): counts them, and
  * moves r when its state changed, once per batch rather than per region:
  * full -> non-full joins the bin's non-full list; empty is kept (one
- * empty run per bin) or given back to the arena. Under the bin lock. */
-static void run_settle(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *c,
-    struct jm_run *r, unsigned k, const struct jm_bin_info *bi)
+ * empty run per bin) or goes on *empty, to be given back to the arena
+ * with the others of the batch (runs_give_back). Under the bin lock. */
+static void run_settle(struct jm_bin *bin, struct jm_run *r, unsigned k,
+    const struct jm_bin_info *bi, struct jm_run **empty)
 {
 	unsigned before = r->nfree;
 	r->nfree = (uint16_t)(before + k);
@@ -296,14 +297,24 @@ static void run_settle(struct jm_arena *a, struct jm_bin *bin, struct jm_chunk *
 		if (r->on_list)
 			nonfull_remove(bin, r);
 		bin->stats->curruns--;
-		jm__lock(&a->lock, &a->stats->lock_contended);
-		jm__row_begin(&a->stats->seq);
-		jm__arena_run_free(a, c, r);
-		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
+		r->next = *empty;
+		*empty = r;
 	} else if (before == 0) {
 		nonfull_push(bin, r);
 	}
+}
+
+/* Gives the runs a batch emptied back to the arena, under one lock of
+ * it (taken inside the bin's: the runs are in no state between). */
+static void runs_give_back(struct jm_arena *a, struct jm_run *empty)
+{
+	if (empty == NULL)
+		return;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__row_begin(&a->stats->seq);
+	jm__arena_runs_free(a, empty);
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
 }
 
 /* Frees the regions of the free list `list` (internal.h's, ended by 0),
@@ -321,8 +332,7 @@ void jm__bin_free_list(void *list, unsigned binind)
 		struct jm_bin *bin = &a->bins[binind];
 		uintptr_t rest = 0, *rest_tail = &rest;
 		unsigned k = 0, done = 0;
-		struct jm_run *r = NULL;
-		struct jm_chunk *rc = NULL;
+		struct jm_run *r = NULL, *empty = NULL;
 		const struct jm_bin_info *bi = NULL;
 		uintptr_t base = 0, run_bytes = 0;
 		uint32_t magic = 0;
@@ -341,10 +351,9 @@ void jm__bin_free_list(void *list, unsigned binind)
 				}
 				uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
 				if (r)
-					run_settle(a, bin, rc, r, k, bi);
+					run_settle(bin, r, k, bi, &empty);
 				done += k;
 				r = &c->runs[JM_PM_START(pm)];
-				rc = c;
 				k = 0;
 				bi = &jm__bin_info[JM_PM_BIN(pm)];
 				base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
@@ -357,9 +366,10 @@ void jm__bin_free_list(void *list, unsigned binind)
 			k++;
 		}
 		if (r)
-			run_settle(a, bin, rc, r, k, bi);
+			run_settle(bin, r, k, bi, &empty);
 		done += k;
 		*rest_tail = 0;
+		runs_give_back(a, empty);
 		bin->stats->ndalloc += done;
 		bin->stats->curregs -= done;
 		jm__row_end(&bin->stats->seq);
@@ -396,7 +406,9 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 		jm__report_misuse("double free of a small region", ptr);
 	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi->div_magic,
 	    ptr);
-	run_settle(a, bin, c, r, 1, bi);
+	struct jm_run *empty = NULL;
+	run_settle(bin, r, 1, bi, &empty);
+	runs_give_back(a, empty);
 	bin->stats->ndalloc++;
 	bin->stats->curregs--;
 	jm__row_end(&bin->stats->seq);

@@ -577,6 +577,35 @@ static void test_bin_fill_list(void **state)
 	}
 }
 
+/* The runs a flush empties go back to the arena together: one lock of
+ * it, one update of its row (its sequence number moves by 2, not 2 per
+ * run), every run's pages off its active ones. */
+static void test_flush_gives_back_once(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	unsigned self = jm__thread_arena()->index;
+	struct jm_arena *a = jm__arena_get((self + 1) % jm__narenas);
+	const unsigned b = 3;   /* 64 B */
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	unsigned nruns = 6, n = nruns * bi->regs;
+	void **p = calloc(n, sizeof(void *));
+	for (unsigned got = 0; got < n;)
+		got += fill_array(a, b, p + got, n - got);
+	uint32_t seq = a->stats->seq;
+	uint64_t npurge = a->stats->npurge, active = a->stats->active;
+	uint64_t curruns = a->bins[b].stats->curruns;
+	jm__bin_free_batch(p, n, b);
+	/* All but the current run and one kept empty went back. */
+	uint64_t back = curruns - a->bins[b].stats->curruns;
+	assert_true(back >= nruns - 2);
+	assert_int_equal(active - a->stats->active, back * bi->run_pages * JM_PAGE);
+	if (a->stats->npurge == npurge)   /* no purge took the lock again */
+		assert_int_equal(a->stats->seq - seq, 2);
+	validate();
+	free(p);
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -770,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_run_region_exact),
 		cmocka_unit_test(test_bin_fill_list),
+		cmocka_unit_test(test_flush_gives_back_once),
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
