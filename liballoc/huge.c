@@ -75,6 +75,12 @@ struct delta {
 	 * forked between the two had a region counted nowhere, and its free
 	 * wrapped allocated_huge below zero). */
 	uintptr_t rt_key, rt_val;
+	/* moved != NULL: under the same lock, the region's record takes its
+	 * new place (addr, map_size, size), so that a fork sees the record
+	 * and the radix tree agree. */
+	struct jm_huge *moved;
+	void *to;
+	size_t to_map, to_size;
 };
 
 /* Charges d to the arena; sets *counted (if not NULL) under its lock.
@@ -92,6 +98,11 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	}
 	if (counted)
 		*counted = 1;
+	if (d->moved) {
+		d->moved->addr = d->to;
+		d->moved->map_size = d->to_map;
+		d->moved->size = d->to_size;
+	}
 	jm__row_begin(&s->seq);
 	s->allocated_huge += (uint64_t)d->usable;
 	s->active += (uint64_t)d->usable;
@@ -471,15 +482,60 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	huge_purge(now, false);
 }
 
-/* Resizes in place when the new size still fits the mapping (shrinking by
- * unmapping the tail) or the mapping can grow where it is; NULL otherwise. */
+/* Moves a region that must grow to a fresh 2 MiB-aligned range of a
+ * quarter more than `usable` (rounded up to 2 MiB): mremap moves the pages
+ * (no copy, no fault; the rest is fresh), and the room left makes the
+ * next steps of a buffer grown by realloc in place. A buffer grown a step
+ * at a time so moves a logarithmic number of times instead of being
+ * copied whole at each step (its neighbours' mappings stop it growing
+ * where it is). The room is address space until written. NULL if the
+ * range cannot be had (the caller copies). */
+static size_t room_for(size_t usable)
+{
+	size_t room = usable + usable / 4;
+	if (room > (size_t)PTRDIFF_MAX - JM_CHUNK)
+		return usable;
+	return (room + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
+}
+
+static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
+{
+	size_t room = room_for(usable);
+	void *dst = jm__os_map_aligned(room, JM_CHUNK);
+	if (dst == NULL)
+		return NULL;
+	struct delta in = { .rt_key = (uintptr_t)dst, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
+	if (!charge_dm(h->arena, &in, NULL)) {
+		jm__os_unmap(dst, room);
+		return NULL;
+	}
+	void *q = mremap(ptr, h->map_size, room, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (q == MAP_FAILED) {
+		struct delta out = { .rt_key = (uintptr_t)dst };
+		charge_d(h->arena, &out);
+		jm__os_unmap(dst, room);
+		return NULL;
+	}
+	struct delta d = { .usable = (long long)usable - (long long)h->size,
+	    .mapped = (long long)room - (long long)h->map_size,
+	    .rt_key = (uintptr_t)ptr,
+	    .moved = h, .to = dst, .to_map = room, .to_size = usable };
+	charge_d(h->arena, &d);
+	return dst;
+}
+
+/* Resizes a region: in place when the new size fits the mapping (a
+ * shrink by a quarter or more of it unmaps the tail; a growth takes the
+ * room the mapping has, a smaller shrink leaves it room) or the
+ * mapping can grow where it is; else moves its pages (huge_move). Returns
+ * where the region is, NULL if it could do neither (the caller copies). */
 void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 {
 	size_t usable = (size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	if (usable < size)
 		return NULL;
 	if (usable <= h->map_size) {
-		if (usable < h->map_size) {
+		if (usable < h->size && usable <= h->map_size - h->map_size / 4) {
 			jm__os_unmap((char *)ptr + usable, h->map_size - usable);
 			charge(h->arena, (long long)usable - (long long)h->size,
 			    (long long)usable - (long long)h->map_size, 0, 0);
@@ -490,13 +546,20 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 		h->size = usable;
 		return ptr;
 	}
-	void *q = mremap(ptr, h->map_size, usable, 0);
+	/* Grow where it is, with room for the next steps if the address space
+	 * after it allows, else to the size asked. */
+	size_t map = room_for(usable);
+	void *q = mremap(ptr, h->map_size, map, 0);
+	if (q == MAP_FAILED && map != usable) {
+		map = usable;
+		q = mremap(ptr, h->map_size, map, 0);
+	}
 	if (q == MAP_FAILED)
-		return NULL;
+		return huge_move(h, ptr, usable);
 	charge(h->arena, (long long)usable - (long long)h->size,
-	    (long long)usable - (long long)h->map_size, 0, 0);
+	    (long long)map - (long long)h->map_size, 0, 0);
 	h->size = usable;
-	h->map_size = usable;
+	h->map_size = map;
 	return ptr;
 }
 

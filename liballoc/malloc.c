@@ -350,8 +350,14 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		/* A sampled region stays where it is while the new size fits
 		 * (its estimate keeps the size it was sampled at), and moves
 		 * otherwise, so that its free is seen. */
-		if (h->prof_site ? size <= h->size : size > JM_LARGE_MAX && jm__huge_ralloc(h, ptr, size))
-			return ptr;
+		if (h->prof_site) {
+			if (size <= h->size)
+				return ptr;
+		} else if (size > JM_LARGE_MAX) {
+			void *q = jm__huge_ralloc(h, ptr, size);
+			if (q != NULL)
+				return q;
+		}
 		old = h->size;
 	} else {
 		struct jm_chunk *c = ptr_chunk(u);
@@ -374,9 +380,14 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			if (c->runs[JM_PM_START(pm)].prof_size) {
 				if (size <= jm__large_usable(c, pm))
 					return ptr;
-			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX &&
-			    jm__large_ralloc_inplace(c, ptr, pm, size)) {
-				return ptr;
+			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX) {
+				/* A cut of less than a quarter keeps the pages:
+				 * the room a growth was given (below). */
+				size_t have = jm__large_usable(c, pm);
+				if (size <= have && size > have - have / 4)
+					return ptr;
+				if (jm__large_ralloc_inplace(c, ptr, pm, size))
+					return ptr;
 			}
 			old = jm__large_usable(c, pm);
 			break;
@@ -385,7 +396,16 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			    "(freed, or not from malloc)", ptr);
 		}
 	}
-	void *q = jm_malloc(size);
+	/* A large or huge region grown by less than a quarter (a buffer grown
+	 * a step at a time) moves with a quarter more room, so that the next
+	 * steps are in place: it is copied a logarithmic number of times, not
+	 * at every page its size crosses. */
+	size_t want = size;
+	if (size > old && old > JM_SMALL_MAX && size - old < old / 4)
+		want = old + old / 4;
+	void *q = jm_malloc(want);
+	if (q == NULL && want != size)
+		q = jm_malloc(size);
 	if (q == NULL)
 		return NULL;
 	memcpy(q, ptr, old < size ? old : size);
