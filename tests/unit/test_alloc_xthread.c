@@ -88,12 +88,92 @@ static void test_only_frees_gets_cache(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* A thread cache's class that swings from empty to full doubles its
+ * capacity, but one fed by other threads' regions (a consumer: xmalloc,
+ * whose caches held up to 4096 regions a class of the producer's) only
+ * to 64 KiB. The thread empties its list of 128-byte regions (a fill),
+ * then frees regions until the list is full and one more, eight times:
+ * with its own regions the capacity grows past 64 KiB, with the main
+ * thread's it stops there. */
+enum { FED_BIN = 7, FED_N = 20000 };
+struct fed {
+	void **given;          /* the main thread's regions, or NULL: own */
+	struct jm_arena *arena;
+	uint32_t start, end;   /* capacity before and after */
+	unsigned used;         /* of given: freed by the thread */
+};
+static void *fed_thread(void *arg)
+{
+	struct fed *f = arg;
+	size_t size = jm__bin_info[FED_BIN].size;
+	void **pool = f->given, **held = malloc(FED_N * sizeof(void *));
+	unsigned npool = 0, nheld = 0;
+	jm_free(jm_malloc(size));   /* boots the cache */
+	if (pool == NULL) {
+		pool = malloc(FED_N * sizeof(void *));
+		for (; npool < FED_N; npool++)
+			pool[npool] = jm_malloc(size);
+	}
+	f->arena = jm__thread_arena();
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[FED_BIN];
+	f->start = tb->ncached_max;
+	unsigned next = 0;
+	for (int cycle = 0; cycle < 8; cycle++) {
+		unsigned k = tb->ncached + 1;   /* the last one fills */
+		for (unsigned i = 0; i < k && nheld < FED_N; i++)
+			held[nheld++] = jm_malloc(size);
+		while (tb->ncached <= tb->ncached_max && next < FED_N) {
+			uint32_t max = tb->ncached_max, n = tb->ncached;
+			jm_free(pool[next++]);
+			if (n == max)
+				break;          /* that free found the list full */
+		}
+	}
+	f->end = tb->ncached_max;
+	f->used = next;
+	while (nheld)
+		jm_free(held[--nheld]);
+	if (f->given == NULL) {
+		while (next < FED_N)
+			jm_free(pool[next++]);
+		free(pool);
+	}
+	free(held);
+	return NULL;
+}
+
+static void test_consumer_cache_bounded(void **state)
+{
+	(void)state;
+	size_t size = jm__bin_info[FED_BIN].size;
+	uint32_t fed_max = (64u << 10) / (uint32_t)size;
+	void **given = malloc(FED_N * sizeof(void *));
+	for (unsigned i = 0; i < FED_N; i++)
+		assert_non_null(given[i] = jm_malloc(size));
+	struct fed own = { 0 }, fed = { .given = given };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fed_thread, &own), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_create(&t, NULL, fed_thread, &fed), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_ptr_not_equal(fed.arena, arena_of(given[0]));
+	assert_true(own.start < fed_max);
+	assert_true(own.end > fed_max);     /* the swing grows a cache */
+	assert_int_equal(fed.start, own.start);
+	assert_int_equal(fed.end, fed_max);  /* up to 64 KiB when fed */
+	for (unsigned i = fed.used; i < FED_N; i++)
+		jm_free(given[i]);
+	free(given);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_free_not_cached),
 		cmocka_unit_test(test_only_frees_gets_cache),
+		cmocka_unit_test(test_consumer_cache_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
