@@ -388,7 +388,8 @@ void jm__modules_postfork_child(void);
 #define JM_UNWIND_MAX (JMSTAT_SITE_FRAMES + 8)
 int jm__unwind(void **frames, int max);
 void jm__unwind_counts(uint64_t *taken, uint64_t *fast);
-unsigned jm__unwind_cache_pages(void);
+void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident);
+unsigned jm__unwind_cache_get(uintptr_t pc);
 
 /* ---- validate.c: the heap walker tests call; 0 or the violations */
 int jm__heap_validate(void);

@@ -1,45 +1,50 @@
 /*
- * unwind.c: the call stacks of sampled allocations, cheaply.
+ * unwind.c: the call stacks of sampled allocations, cheaply, and without
+ * libgcc.
  *
  * Programs are built without frame pointers, so a stack is only known
- * through the unwind tables. libgcc's unwinder reads them for every frame
- * of every stack (about 2,000 instructions a frame); at one sample every
- * 512 KiB that costs a program a few percent. Most of that work gives the
- * same answer every time: on x86-64, at a given return address, the
- * caller's CFA is the callee's CFA plus a constant (the caller's frame
- * size at that call). So the slow unwinder (libgcc's, through
- * _Unwind_Backtrace) teaches a cache, return address -> that constant, and
- * the fast unwinder walks with one cache lookup and one load per frame:
+ * through the unwind tables. The slow unwinder here reads them itself: for
+ * a return address it finds the object's .eh_frame_hdr (glibc's
+ * _dl_find_object, which neither locks nor allocates; dl_iterate_phdr on a
+ * glibc older than 2.35), looks the address up in its sorted table, runs
+ * the FDE's call frame instructions up to it, and so learns where the
+ * caller's frame is: its CFA (rsp or rbp plus a constant), the return
+ * address (at CFA - 8), and where rbp was saved, the one other register a
+ * CFA is computed from on x86-64. What it does not follow (a CFA given by
+ * an expression, a signal frame, an instruction it does not know, an
+ * address without unwind tables) ends the stack there; a CFA that does not
+ * lie above the frame's stack pointer, within 16 MiB, ends it too, so that
+ * a bad table never makes it read far. Elsewhere than on x86-64 there are
+ * no stacks.
+ *
+ * libgcc's unwinder did this before, loaded with dlopen: that could not
+ * happen from a sample (a sample may be taken inside the loader, where a
+ * library loaded from there was lost from glibc's _dl_find_object table,
+ * and libgcc's next _Unwind_Backtrace aborted the program), so it happened
+ * at start, in every process: 21 page faults and about 100 KiB of RSS (its
+ * pages, the loader's work, dlopen's allocations), sampled or not.
+ *
+ * Most of the slow walk's work gives the same answer every time: on
+ * x86-64, at a given return address, the caller's CFA is the callee's CFA
+ * plus a constant (the caller's frame size at that call). So the slow
+ * unwinder teaches a cache, return address -> that constant, and the fast
+ * unwinder walks with one cache lookup and one load per frame:
  *     cfa(caller) = cfa(callee) + k[return address]
  *     return address of the caller = *(cfa(caller) - 8)
  * The return address into the outermost frame of a complete slow trace is
  * marked as the last, so that the fast walk never reads past the top of a
- * stack. A return address
- * seen with two different constants (a frame with alloca or a variable
- * length array) is marked never to be cached. A missing entry means the
- * slow unwinder, which also runs every VERIFY_EVERY samples to check the
- * cache. Where libgcc cannot be found, glibc's backtrace() does it all.
- *
- * libgcc_s is not a dependency of the allocator: it is loaded with
- * dlopen and its functions looked up with dlsym, without running them
- * (until the first sample, its code and the unwind tables it reads stay
- * out of the process's RSS; glibc's backtrace() and its own unwinding then
- * find it loaded). That load happens in the allocator's constructor, never on the sampling
- * path: a sample can be taken inside the loader (dlopen's own malloc calls,
- * _dl_find_object_update's among them), and a library loaded from there
- * was lost from glibc's _dl_find_object table when the outer dlopen
- * published its own, so that libgcc's next _Unwind_Backtrace found no
- * unwind table for itself and aborted the program (tests/sites/dlopen, a
- * run in 40). A sample taken before the constructor ran has no stack. The
- * rest runs on the sampling path only, with no allocator lock held;
- * allocations made while the constructor loads the library are not
- * sampled (they come before it is known).
+ * stack. A return address seen with two different constants (a frame with
+ * alloca or a variable length array) is marked never to be cached. A
+ * missing entry means the slow unwinder, which also runs every
+ * VERIFY_EVERY samples to check the cache. It runs on the sampling path
+ * only, with no allocator lock held, and allocates nothing.
  */
 #include "internal.h"
 
 #include <dlfcn.h>
-#include <execinfo.h>
-#include <unwind.h>
+#include <link.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #define CACHE_SIZE   8192          /* entries, a power of two: 64 KiB */
 #define CACHE_PROBES 8
@@ -48,12 +53,8 @@
 #define K_MAX        0x7fffu       /* larger frames are not cached */
 #define VERIFY_EVERY 64
 
-typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
-typedef _Unwind_Word (*get_fn)(struct _Unwind_Context *);
+#define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
 
-static backtrace_fn uw_backtrace;
-static get_fn uw_get_ip, uw_get_cfa;
-static _Atomic int uw_state;               /* 0 unknown, 1 libgcc, -1 none */
 static _Atomic uint64_t cache[CACHE_SIZE] /* pc << 16 | k; 0 empty */
     JM_LARGE_BSS __attribute__((aligned(4096)));
 static _Atomic uint64_t nsamples;
@@ -70,10 +71,24 @@ static size_t slot(uintptr_t pc)
 	return (size_t)(pc >> 2) & (CACHE_SIZE - 1);
 }
 
+/* Bit p: page p of the table has had an entry written. A page without
+ * is not read (its slots are all empty): reading it would map the zero
+ * page, a page fault, and the first entry written there another one. */
+#define SLOTS_PER_PAGE (JM_PAGE / sizeof(uint64_t))
+static _Atomic uint32_t pages_written;
+_Static_assert(CACHE_SIZE / SLOTS_PER_PAGE <= 32, "a bit per page of the cache");
+
+static bool page_written(size_t i)
+{
+	return atomic_load_explicit(&pages_written, memory_order_acquire) >> (i / SLOTS_PER_PAGE) & 1;
+}
+
 static unsigned cache_get(uintptr_t pc)
 {
 	size_t i = slot(pc);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
+		if (!page_written(i))
+			return 0;
 		uint64_t e = atomic_load_explicit(&cache[i], memory_order_relaxed);
 		if (e == 0)
 			return 0;
@@ -90,7 +105,12 @@ static void cache_put(uintptr_t pc, unsigned k)
 		return;
 	size_t i = slot(pc);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
-		uint64_t e = atomic_load_explicit(&cache[i], memory_order_relaxed);
+		uint64_t e = 0;
+		if (page_written(i))
+			e = atomic_load_explicit(&cache[i], memory_order_relaxed);
+		else
+			atomic_fetch_or_explicit(&pages_written, 1u << (i / SLOTS_PER_PAGE),
+			    memory_order_release);
 		if (e == 0) {
 			uint64_t want = (uint64_t)pc << 16 | k;
 			if (atomic_compare_exchange_strong(&cache[i], &e, want))
@@ -112,45 +132,441 @@ struct trace {
 	int n;
 };
 
-static _Unwind_Reason_Code collect(struct _Unwind_Context *ctx, void *arg)
-{
-	struct trace *t = arg;
-	if (t->n > JM_UNWIND_MAX)
-		return _URC_END_OF_STACK;
-	t->ip[t->n] = (uintptr_t)uw_get_ip(ctx);
-	t->cfa[t->n] = (uintptr_t)uw_get_cfa(ctx);
-	t->n++;
-	return _URC_NO_REASON;
-}
+#if defined(__x86_64__)
 
-static bool find_libgcc(void)
+/* ------------------------------------------------- the unwind tables */
+
+#define DW_EH_PE_omit    0xff
+#define DW_EH_PE_datarel 0x30
+#define DW_EH_PE_sdata4  0x0b
+#define REG_RBP 6
+#define REG_RSP 7
+#define REG_RA  16
+
+struct reader {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static bool take(struct reader *r, void *out, size_t n)
 {
-	int state = atomic_load(&uw_state);
-	if (state)
-		return state > 0;
-	/* Loaded, not run: a backtrace() here (glibc's way to load it)
-	 * ran the unwinder through two frames, which read the unwind tables
-	 * of libc and of this library and made libgcc's code resident,
-	 * about 200 KiB of every process's RSS before its first sample. */
-	void *h = dlopen("libgcc_s.so.1", RTLD_NOW);
-	if (h) {
-		uw_backtrace = (backtrace_fn)dlsym(h, "_Unwind_Backtrace");
-		uw_get_ip = (get_fn)dlsym(h, "_Unwind_GetIP");
-		uw_get_cfa = (get_fn)dlsym(h, "_Unwind_GetCFA");
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return false;
 	}
-	state = uw_backtrace && uw_get_ip && uw_get_cfa ? 1 : -1;
-	atomic_store(&uw_state, state);
-	return state > 0;
+	memcpy(out, r->p, n);
+	r->p += n;
+	return true;
 }
 
-/* Loads libgcc_s (see the top of the file); not for a process whose
- * sampling is off, if its options are known by now. */
-__attribute__((constructor)) static void unwind_boot(void)
+static uint8_t byte(struct reader *r)
 {
-	if (atomic_load(&jm__initialized) && jm__opt.prof_sample == 0)
-		return;
-	find_libgcc();
+	uint8_t b = 0;
+	take(r, &b, 1);
+	return b;
 }
+
+static uint64_t uleb(struct reader *r)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; !r->bad; shift += 7) {
+		uint8_t b = byte(r);
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	return 0;
+}
+
+static int64_t sleb(struct reader *r)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b = 0x80;
+	while (!r->bad && (b & 0x80)) {
+		b = byte(r);
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	}
+	if (shift < 64 && (b & 0x40))
+		v |= ~(uint64_t)0 << shift;
+	return (int64_t)v;
+}
+
+/* A pointer in DWARF EH encoding `enc` (an indirect one is not followed:
+ * only a personality routine's is, and it is skipped). */
+static uintptr_t read_ptr(struct reader *r, uint8_t enc, uintptr_t datarel)
+{
+	const uint8_t *at = r->p;
+	uintptr_t v = 0;
+	union { uint16_t u16; uint32_t u32; uint64_t u64; int16_t s16; int32_t s32; } x;
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: take(r, &x.u64, 8); v = (uintptr_t)x.u64; break;
+	case 0x01: v = (uintptr_t)uleb(r); break;
+	case 0x02: take(r, &x.u16, 2); v = x.u16; break;
+	case 0x03: take(r, &x.u32, 4); v = x.u32; break;
+	case 0x09: v = (uintptr_t)sleb(r); break;
+	case 0x0a: take(r, &x.s16, 2); v = (uintptr_t)(intptr_t)x.s16; break;
+	case 0x0b: take(r, &x.s32, 4); v = (uintptr_t)(intptr_t)x.s32; break;
+	case 0x0c: take(r, &x.u64, 8); v = (uintptr_t)x.u64; break;
+	default: r->bad = true; return 0;
+	}
+	switch (enc & 0x70) {
+	case 0x00: break;
+	case 0x10: v += (uintptr_t)at; break;
+	case DW_EH_PE_datarel: v += datarel; break;
+	default: r->bad = true;
+	}
+	return v;
+}
+
+#ifdef DLFO_EH_SEGMENT_TYPE
+#pragma weak _dl_find_object
+#endif
+
+struct hdr_search {
+	uintptr_t pc;
+	const uint8_t *hdr;
+};
+
+static int find_hdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct hdr_search *s = arg;
+	const uint8_t *hdr = NULL;
+	bool inside = false;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && s->pc >= start && s->pc - start < ph->p_memsz)
+			inside = true;
+		else if (ph->p_type == PT_GNU_EH_FRAME)
+			hdr = (const uint8_t *)start;
+	}
+	if (!inside)
+		return 0;
+	s->hdr = hdr;
+	return 1;
+}
+
+/* The .eh_frame_hdr of the object that holds pc, or NULL. */
+static const uint8_t *eh_frame_hdr(uintptr_t pc)
+{
+#ifdef DLFO_EH_SEGMENT_TYPE
+	if (_dl_find_object) {
+		struct dl_find_object r;
+		if (_dl_find_object((void *)pc, &r) != 0)
+			return NULL;
+		return r.dlfo_eh_frame;
+	}
+#endif
+	struct hdr_search s = { pc, NULL };
+	dl_iterate_phdr(find_hdr_cb, &s);
+	return s.hdr;
+}
+
+/* Where a frame's caller is, as the call frame instructions say at one
+ * address: the CFA is cfa_reg + cfa_off (cfa_reg 0: not followed), the
+ * return address and rbp are saved at CFA + their offset, or are
+ * undefined (the return address: the outermost frame), or unchanged
+ * (rbp), or not followed. */
+enum { R_SAME, R_AT, R_UNDEF, R_UNKNOWN };
+struct rules {
+	uint8_t cfa_reg;
+	uint8_t rbp, ra;          /* R_* */
+	int64_t cfa_off, rbp_off, ra_off;
+};
+
+struct cie {
+	uint64_t code_align;
+	int64_t data_align;
+	uint64_t ra_reg;
+	uint8_t fde_enc;
+	bool has_aug;
+	bool signal;
+	struct reader insns;
+};
+
+static void set_rule(struct rules *r, uint64_t reg, uint8_t how, int64_t off, uint64_t ra_reg)
+{
+	if (reg == REG_RBP) {
+		r->rbp = how;
+		r->rbp_off = off;
+	} else if (reg == ra_reg) {
+		r->ra = how;
+		r->ra_off = off;
+	}
+}
+
+static void restore_rule(struct rules *r, uint64_t reg, const struct rules *init, uint64_t ra_reg)
+{
+	if (reg == REG_RBP) {
+		r->rbp = init->rbp;
+		r->rbp_off = init->rbp_off;
+	} else if (reg == ra_reg) {
+		r->ra = init->ra;
+		r->ra_off = init->ra_off;
+	}
+}
+
+/* Runs instructions until the location passes target (with loc, an FDE's)
+ * or they end; false on what is not followed. */
+static bool run_cfi(struct reader *in, const struct cie *c, struct rules *r, const struct rules *init,
+    uintptr_t *loc, uintptr_t target)
+{
+	struct rules saved[8];
+	unsigned nsaved = 0;
+	while (in->p < in->end && !in->bad) {
+		uint8_t op = byte(in);
+		uint64_t reg, delta = 0;
+		int64_t off;
+		switch (op & 0xc0) {
+		case 0x40: delta = op & 0x3f; goto advance;
+		case 0x80: off = (int64_t)uleb(in) * c->data_align;
+			set_rule(r, op & 0x3f, R_AT, off, c->ra_reg);
+			continue;
+		case 0xc0: restore_rule(r, op & 0x3f, init, c->ra_reg); continue;
+		}
+		switch (op) {
+		case 0x00: continue;                                   /* nop */
+		case 0x01:                                             /* set_loc */
+			if (loc == NULL)
+				return false;
+			*loc = read_ptr(in, c->fde_enc, 0);
+			if (*loc > target)
+				return true;
+			continue;
+		case 0x02: delta = byte(in); goto advance;
+		case 0x03: { uint16_t d = 0; take(in, &d, 2); delta = d; goto advance; }
+		case 0x04: { uint32_t d = 0; take(in, &d, 4); delta = d; goto advance; }
+		case 0x05: reg = uleb(in); off = (int64_t)uleb(in) * c->data_align;
+			set_rule(r, reg, R_AT, off, c->ra_reg); continue;
+		case 0x06: restore_rule(r, uleb(in), init, c->ra_reg); continue;
+		case 0x07: set_rule(r, uleb(in), R_UNDEF, 0, c->ra_reg); continue;
+		case 0x08: set_rule(r, uleb(in), R_SAME, 0, c->ra_reg); continue;
+		case 0x09: reg = uleb(in); uleb(in);
+			set_rule(r, reg, R_UNKNOWN, 0, c->ra_reg); continue;
+		case 0x0a:                                             /* remember_state */
+			if (nsaved == 8)
+				return false;
+			saved[nsaved++] = *r;
+			continue;
+		case 0x0b:                                             /* restore_state */
+			if (nsaved == 0)
+				return false;
+			*r = saved[--nsaved];
+			continue;
+		case 0x0c: r->cfa_reg = (uint8_t)uleb(in); r->cfa_off = (int64_t)uleb(in); continue;
+		case 0x0d: r->cfa_reg = (uint8_t)uleb(in); continue;
+		case 0x0e: r->cfa_off = (int64_t)uleb(in); continue;
+		case 0x0f: r->cfa_reg = 0; in->p += uleb(in); continue; /* def_cfa_expression */
+		case 0x10: case 0x16:                                  /* (val_)expression */
+			reg = uleb(in);
+			set_rule(r, reg, R_UNKNOWN, 0, c->ra_reg);
+			in->p += uleb(in);
+			continue;
+		case 0x11: reg = uleb(in); off = sleb(in) * c->data_align;
+			set_rule(r, reg, R_AT, off, c->ra_reg); continue;
+		case 0x12: r->cfa_reg = (uint8_t)uleb(in); r->cfa_off = sleb(in) * c->data_align; continue;
+		case 0x13: r->cfa_off = sleb(in) * c->data_align; continue;
+		case 0x14: case 0x15:                                  /* val_offset(_sf) */
+			reg = uleb(in);
+			if (op == 0x14)
+				uleb(in);
+			else
+				sleb(in);
+			set_rule(r, reg, R_UNKNOWN, 0, c->ra_reg);
+			continue;
+		case 0x2e: uleb(in); continue;                         /* GNU_args_size */
+		case 0x2f: reg = uleb(in); off = -(int64_t)uleb(in) * c->data_align;
+			set_rule(r, reg, R_AT, off, c->ra_reg); continue;
+		default:
+			return false;
+		}
+advance:
+		if (loc == NULL)
+			return false;
+		*loc += delta * c->code_align;
+		if (*loc > target)
+			return true;
+	}
+	return !in->bad;
+}
+
+static bool parse_cie(const uint8_t *p, struct cie *c)
+{
+	uint32_t len;
+	memcpy(&len, p, 4);
+	if (len == 0 || len == 0xffffffffu)
+		return false;
+	struct reader r = { p + 4, p + 4 + len, false };
+	uint32_t id = 0;
+	take(&r, &id, 4);
+	uint8_t version = byte(&r);
+	if (id != 0 || (version != 1 && version != 3))
+		return false;
+	const char *aug = (const char *)r.p;
+	size_t aug_len = strnlen(aug, (size_t)(r.end - r.p));
+	r.p += aug_len + 1;
+	c->code_align = uleb(&r);
+	c->data_align = sleb(&r);
+	c->ra_reg = version == 1 ? byte(&r) : uleb(&r);
+	c->fde_enc = 0;
+	c->has_aug = aug[0] == 'z';
+	c->signal = false;
+	if (c->has_aug) {
+		uint64_t n = uleb(&r);
+		const uint8_t *after = r.p + n;
+		for (size_t i = 1; i < aug_len && !r.bad; i++) {
+			switch (aug[i]) {
+			case 'R': c->fde_enc = byte(&r); break;
+			case 'L': byte(&r); break;
+			case 'P': read_ptr(&r, byte(&r), 0); break;
+			case 'S': c->signal = true; break;
+			default: return false;
+			}
+		}
+		r.p = after;
+	} else if (aug[0] != '\0') {
+		return false;
+	}
+	c->insns = r;
+	return !r.bad && r.p <= r.end;
+}
+
+/* The rules at pc, from the object's tables; false if not followed. */
+static bool rules_at(uintptr_t pc, struct rules *out)
+{
+	const uint8_t *hdr = eh_frame_hdr(pc);
+	if (hdr == NULL || hdr[0] != 1 || hdr[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+		return false;
+	struct reader r = { hdr + 4, hdr + 4 + 16, false };
+	read_ptr(&r, hdr[1], (uintptr_t)hdr);                  /* eh_frame_ptr */
+	uint64_t count = hdr[2] == DW_EH_PE_omit ? 0 : read_ptr(&r, hdr[2], (uintptr_t)hdr);
+	if (r.bad || count == 0)
+		return false;
+	const int32_t *table = (const int32_t *)r.p;
+	/* The last entry whose start is at or below pc. */
+	uint64_t lo = 0, hi = count;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)hdr + (uintptr_t)(intptr_t)table[2 * mid] <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if ((uintptr_t)hdr + (uintptr_t)(intptr_t)table[2 * lo] > pc)
+		return false;
+	const uint8_t *fde = hdr + table[2 * lo + 1];
+	uint32_t len, cie_off;
+	memcpy(&len, fde, 4);
+	memcpy(&cie_off, fde + 4, 4);
+	if (len == 0 || len == 0xffffffffu || cie_off == 0)
+		return false;
+	struct cie c;
+	if (!parse_cie(fde + 4 - cie_off, &c) || c.signal)
+		return false;
+	struct reader f = { fde + 8, fde + 4 + len, false };
+	uintptr_t start = read_ptr(&f, c.fde_enc, 0);
+	uintptr_t range = read_ptr(&f, c.fde_enc & 0x0f, 0);
+	if (f.bad || pc < start || pc - start >= range)
+		return false;
+	if (c.has_aug)
+		f.p += uleb(&f);
+	struct rules init = { .cfa_reg = 0, .rbp = R_SAME, .ra = R_UNKNOWN };
+	if (!run_cfi(&c.insns, &c, &init, &init, NULL, 0))
+		return false;
+	*out = init;
+	uintptr_t loc = start;
+	return run_cfi(&f, &c, out, &init, &loc, pc);
+}
+
+/* One frame: its pc, its stack pointer, and rbp in it (if known). */
+struct frame {
+	uintptr_t pc, sp, bp;
+	bool bp_known;
+};
+
+/* Steps from frame f to its caller: 1, or 0 when f is the outermost frame
+ * (*cfa: its CFA), or -1 when the tables do not say. */
+static int step(struct frame *f, bool at_return, uintptr_t *cfa_out)
+{
+	struct rules r;
+	if (!rules_at(at_return ? f->pc - 1 : f->pc, &r))
+		return -1;
+	uintptr_t cfa;
+	if (r.cfa_reg == REG_RSP)
+		cfa = f->sp + (uintptr_t)r.cfa_off;
+	else if (r.cfa_reg == REG_RBP && f->bp_known)
+		cfa = f->bp + (uintptr_t)r.cfa_off;
+	else
+		return -1;
+	if ((cfa & 7) != 0 || cfa <= f->sp || cfa - f->sp > MAX_FRAME)
+		return -1;
+	*cfa_out = cfa;
+	if (r.ra == R_UNDEF)
+		return 0;
+	uintptr_t ra_at = cfa + (uintptr_t)r.ra_off;
+	if (r.ra != R_AT || ra_at < f->sp || ra_at + 8 > cfa)
+		return -1;
+	if (r.rbp == R_AT) {
+		uintptr_t bp_at = cfa + (uintptr_t)r.rbp_off;
+		if (bp_at < f->sp || bp_at + 8 > cfa)
+			return -1;
+		f->bp = *(uintptr_t *)bp_at;
+		f->bp_known = true;
+	} else if (r.rbp != R_SAME) {
+		f->bp_known = false;
+	}
+	f->pc = *(uintptr_t *)ra_at;
+	f->sp = cfa;
+	return 1;
+}
+
+/* The slow walk, from its caller (jm__unwind: frame 0) up: ip[i] is the
+ * pc in frame i, cfa[i] frame i's stack pointer (its callee's CFA), and a
+ * complete trace ends with an entry whose ip is 0 (cfa: the outermost
+ * frame's CFA), as libgcc's _Unwind_Backtrace gives them. */
+static JM_NOINLINE void slow_trace(struct trace *t)
+{
+	struct frame f;
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+	    : "=r"(f.pc), "=r"(f.sp), "=r"(f.bp));
+	f.bp_known = true;
+	uintptr_t cfa;
+	t->n = 0;
+	if (step(&f, false, &cfa) != 1)
+		return;
+	while (t->n <= JM_UNWIND_MAX) {
+		t->ip[t->n] = f.pc;
+		t->cfa[t->n] = f.sp;
+		t->n++;
+		if (f.pc == 0)
+			return;
+		int s = step(&f, true, &cfa);
+		if (s < 0)
+			return;
+		if (s == 0) {
+			if (t->n <= JM_UNWIND_MAX) {
+				t->ip[t->n] = 0;
+				t->cfa[t->n] = cfa;
+				t->n++;
+			}
+			return;
+		}
+	}
+}
+
+#else
+
+static void slow_trace(struct trace *t)
+{
+	t->n = 0;
+}
+
+#endif
 
 /* Fills frames with up to max return addresses, innermost first, starting
  * with the one into this function's caller; returns how many. */
@@ -158,16 +574,6 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 {
 	if (max > JM_UNWIND_MAX)
 		max = JM_UNWIND_MAX;
-	int state = atomic_load(&uw_state);
-	if (state == 0)
-		return 0;   /* before the constructor: never load from here */
-	if (state < 0) {
-		void *tmp[JM_UNWIND_MAX + 1];
-		int n = backtrace(tmp, max + 1);
-		for (int i = 1; i < n; i++)
-			frames[i - 1] = tmp[i];
-		return n > 0 ? n - 1 : 0;
-	}
 	bool verify = atomic_fetch_add_explicit(&nsamples, 1, memory_order_relaxed) % VERIFY_EVERY == 0;
 	if (!verify) {
 		uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa();
@@ -186,13 +592,10 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 			pc = *(uintptr_t *)(cfa - 8);
 		}
 	}
-	/* The slow way, which also teaches the cache. libgcc's frame i gives
-	 * the return address into frame i+1 and the CFA of frame i: the
-	 * constant of ip[i] is cfa[i+1] - cfa[i]. Frame 0 is this function;
-	 * the trace ends with a frame whose return address is 0. */
+	/* The slow way, which also teaches the cache: the constant of ip[i]
+	 * is cfa[i+1] - cfa[i]. */
 	struct trace t;
-	t.n = 0;
-	uw_backtrace(collect, &t);
+	slow_trace(&t);
 	bool complete = t.n > 1 && t.n <= JM_UNWIND_MAX && t.ip[t.n - 1] == 0;
 	for (int i = 1; i + 1 < t.n && t.ip[i] != 0; i++) {
 		uintptr_t k = t.cfa[i + 1] - t.cfa[i];
@@ -214,18 +617,30 @@ void jm__unwind_counts(uint64_t *taken, uint64_t *fast)
 	*fast = atomic_load(&nfast);
 }
 
-/* For tests: the pages of the cache that hold an entry. */
-unsigned jm__unwind_cache_pages(void)
+/* For tests: the cache's entry for pc (0: none). */
+unsigned jm__unwind_cache_get(uintptr_t pc)
 {
-	unsigned pages = 0;
-	size_t per_page = JM_PAGE / sizeof(cache[0]);
-	for (size_t p = 0; p < CACHE_SIZE; p += per_page) {
-		for (size_t i = p; i < p + per_page; i++) {
+	return cache_get(pc);
+}
+
+/* For tests: the pages of the cache that hold an entry, and those
+ * resident (mincore: also a page only read, mapped to the zero page).
+ * Only resident pages are read here, so that counting maps none. */
+void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident)
+{
+	unsigned char vec[CACHE_SIZE / SLOTS_PER_PAGE];
+	if (mincore((void *)cache, sizeof(cache), vec) != 0)
+		memset(vec, 1, sizeof(vec));
+	*with_entries = *resident = 0;
+	for (size_t p = 0; p < sizeof(vec); p++) {
+		if (!(vec[p] & 1))
+			continue;
+		++*resident;
+		for (size_t i = p * SLOTS_PER_PAGE; i < (p + 1) * SLOTS_PER_PAGE; i++) {
 			if (atomic_load_explicit(&cache[i], memory_order_relaxed) != 0) {
-				pages++;
+				++*with_entries;
 				break;
 			}
 		}
 	}
-	return pages;
 }

@@ -2,7 +2,10 @@
  * Unit tests of the sampled stacks' unwinder (liballoc/unwind.c): the fast
  * walk, from the cache, gives exactly the frames the slow one (libgcc's)
  * gives, at several depths and from several call sites; and after the
- * first stacks the cache serves nearly all of them; the return addresses
+ * first stacks the cache serves nearly all of them; the slow walk (the
+ * allocator's own reading of the unwind tables) gives what libgcc's
+ * (glibc's backtrace()) gives, also through a frame whose CFA is rbp-based
+ * (a variable length array); the return addresses
  * of one piece of code fill a page or two of the cache, not one page each.
  */
 #include <stdarg.h>
@@ -10,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
+#include <execinfo.h>
 
 #include "internal.h"
 
@@ -92,6 +96,37 @@ static void test_fast_equals_slow(void **state)
 	assert_true(fast * 10 >= taken * 9);
 }
 
+/* Both stacks from the same frame: jm__unwind's and glibc's backtrace()
+ * (libgcc's unwinder); index 0 of each is its own call site here. */
+static void *bt_ours[JM_UNWIND_MAX], *bt_libgcc[JM_UNWIND_MAX + 1];
+static int bt_nours, bt_nlibgcc;
+
+__attribute__((noipa)) static void both_stacks(void)
+{
+	bt_nours = jm__unwind(bt_ours, JM_UNWIND_MAX);
+	bt_nlibgcc = backtrace(bt_libgcc, JM_UNWIND_MAX + 1);
+}
+
+/* A frame with a variable length array: its CFA is rbp + 16. */
+__attribute__((noipa)) static void vla_frame(int n)
+{
+	volatile char buf[n];
+	buf[0] = (char)n;
+	both_stacks();
+	sink += buf[0];
+}
+
+static void test_slow_equals_libgcc(void **state)
+{
+	(void)state;
+	/* The first stack through vla_frame: the slow walk's. */
+	vla_frame(100);
+	int n = bt_nours;
+	assert_true(n >= 5);    /* both_stacks, vla_frame, this test, cmocka... */
+	assert_int_equal(bt_nlibgcc, n);
+	assert_memory_equal(bt_ours + 1, bt_libgcc + 1, (size_t)(n - 1) * sizeof(void *));
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -103,22 +138,33 @@ __attribute__((noipa)) static void forty_sites(void **frames)
 
 /* Slots follow addresses: the 40 entries take at most 2 pages of the table
  * more than it had (a hash of the address spread them over every page
- * still free, a page fault each in a short program). */
+ * still free, a page fault each in a short program); the pages resident
+ * are those. */
 static void test_cache_pages_local(void **state)
 {
 	(void)state;
 	void *frames[JM_UNWIND_MAX];
+	unsigned before, after, resident;
 	take(frames);           /* the outer frames' entries first */
-	unsigned before = jm__unwind_cache_pages();
+	jm__unwind_cache_pages(&before, &resident);
 	forty_sites(frames);
-	unsigned after = jm__unwind_cache_pages();
-	assert_true(after > before || before > 0);
+	jm__unwind_cache_pages(&after, &resident);
+	assert_true(after > 0);
 	assert_true(after <= before + 2);
+	/* And no page of it is resident but those written to: a lookup does
+	 * not read a page no entry was written to (each such read is a page
+	 * fault, and another at its first entry): here a lookup in each page
+	 * (addresses where no code is). */
+	for (uintptr_t page = 0; page < 16; page++)
+		assert_int_equal(jm__unwind_cache_get(0x100000 + (page << 11)), 0);
+	jm__unwind_cache_pages(&after, &resident);
+	assert_int_equal(resident, after);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slow_equals_libgcc),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
