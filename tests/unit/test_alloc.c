@@ -109,7 +109,8 @@ static void test_bin_fill_drain_reuse(void **state)
 		const struct jm_bin_info *bi = &jm__bin_info[b];
 		unsigned n = bi->regs * 2 + 1; /* two full runs and one region */
 		void **p = calloc(n, sizeof(void *));
-		uint64_t runs0 = a->bins[b].stats->curruns;
+		/* Runs in use: held, less the empty one a bin may keep. */
+		uint64_t runs0 = a->bins[b].stats->curruns - a->bins[b].nempty;
 		for (unsigned i = 0; i < n; i++) {
 			p[i] = jm__bin_alloc_one(a, b);
 			assert_non_null(p[i]);
@@ -119,9 +120,10 @@ static void test_bin_fill_drain_reuse(void **state)
 			for (unsigned j = 0; j < i; j += 1 + i / 64)
 				assert_ptr_not_equal(p[i], p[j]);
 		}
-		if (a->bins[b].stats->curruns - runs0 != 3)
+		uint64_t runs = a->bins[b].stats->curruns - a->bins[b].nempty - runs0;
+		if (runs != 3)
 			fail_msg("bin %u (size %u, %u regs): %u runs", b, bi->size, bi->regs,
-			    (unsigned)(a->bins[b].stats->curruns - runs0));
+			    (unsigned)runs);
 		validate();
 		/* Scrambled order: a stride coprime with n. */
 		unsigned stride = 7;
@@ -655,6 +657,49 @@ static void test_flush_gives_back_once(void **state)
 	free(p);
 }
 
+/* A bin that has gone through two runs and keeps no empty run takes two
+ * runs from the arena at once and keeps the second as its empty run: the
+ * next run it needs comes without the arena's lock (whose row sequence
+ * does not move). Its first two runs come one by one. */
+static void test_new_run_spare(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	unsigned b = jm__size2bin(512);
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	struct jm_bin *bin = &a->bins[b];
+	assert_null(bin->cur);          /* premise: a bin not used yet */
+	assert_int_equal(bin->stats->nruns, 0);
+	void **p = calloc(4 * bi->regs, sizeof(void *));
+	for (unsigned i = 0; i < 2; i++) {
+		uint32_t seq = a->stats->seq;
+		assert_int_equal(fill_array(a, b, p + i * bi->regs, bi->regs), bi->regs);
+		assert_int_equal(a->stats->seq - seq, 2);
+		assert_int_equal(bin->nempty, 0);
+	}
+	uint32_t seq = a->stats->seq;
+	assert_int_equal(fill_array(a, b, p + 2 * bi->regs, bi->regs), bi->regs);
+	assert_int_equal(a->stats->seq - seq, 2);
+	assert_int_equal(bin->nempty, 1);
+	assert_int_equal(bin->stats->nruns, 4);
+	struct jm_run *spare = bin->nonfull;
+	assert_non_null(spare);
+	assert_int_equal(spare->nfree, bi->regs);
+	assert_ptr_equal(spare, run_of(p[2 * bi->regs]) + bi->run_pages);  /* side by side */
+	validate();
+	seq = a->stats->seq;
+	assert_int_equal(fill_array(a, b, p + 3 * bi->regs, bi->regs), bi->regs);
+	assert_int_equal(a->stats->seq, seq);
+	assert_int_equal(bin->nempty, 0);
+	assert_ptr_equal(run_of(p[3 * bi->regs]), spare);
+	jm__bin_free_batch(p, 4 * bi->regs, b);
+	assert_true(bin->stats->curruns <= 2);
+	validate();
+	free(p);
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -849,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_run_region_exact),
 		cmocka_unit_test(test_bin_fill_list),
 		cmocka_unit_test(test_flush_gives_back_once),
+		cmocka_unit_test(test_new_run_spare),
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
