@@ -522,12 +522,26 @@ void jm__stats_prefork(void)
 	pthread_mutex_lock(&rows_lock);
 }
 
+/* The header, classes and arena rows, and the bin rows of the arenas
+ * made so far: the others' are zero in the segment, as in fresh memory
+ * (a parent with one arena copies 2 pages of its 7, and the child as many:
+ * each a page fault at every fork). */
+static void copy_core(char *dst, const char *src)
+{
+	const struct jmstat_header *h = (const struct jmstat_header *)src;
+	memcpy(dst, src, h->bin_off);
+	size_t per = (size_t)JM_NBINS * sizeof(struct jmstat_bin);
+	for (unsigned a = 0; a < h->narenas; a++)
+		if (jm__arenas[a] != NULL)
+			memcpy(dst + h->bin_off + a * per, src + h->bin_off + a * per, per);
+}
+
 void jm__stats_prefork_snapshot(void)
 {
 	if (!seg_published)
 		return;
 	snapshot_row = jm__tcache_current_row();
-	memcpy(snapshot, jm__seg, jm__seg->thread_off);
+	copy_core(snapshot, (const char *)jm__seg);
 	memcpy(snapshot + jm__seg->site_off, (char *)jm__seg + jm__seg->site_off,
 	    (size_t)jm__seg->nsites_hw * jm__seg->site_stride);
 	/* Stable: prof.c's prefork holds modules.c's lock. */
@@ -548,7 +562,7 @@ void jm__stats_postfork_child(struct jmstat_thread *keep)
 		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			jm__fatal("cannot map the stats segment in a forked child");
 		const struct jmstat_header *sh = (const struct jmstat_header *)snapshot;
-		memcpy(jm__seg, snapshot, sh->thread_off);
+		copy_core((char *)jm__seg, snapshot);
 		memcpy((char *)jm__seg + sh->site_off, snapshot + sh->site_off,
 		    (size_t)sh->nsites_hw * sh->site_stride);
 		memcpy((char *)jm__seg + sh->module_off, snapshot + sh->module_off,

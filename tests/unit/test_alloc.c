@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -455,6 +456,53 @@ static void test_fork_rows_at_rest(void **state)
 	jm__lock(&h.a->lock, &h.a->stats->lock_contended);
 	h.a->stats->allocated_large -= 2 * JM_PAGE;
 	jm__unlock(&h.a->lock);
+	validate();
+}
+
+/* A forked child gets the segment's header, arena rows and the bin rows
+ * of the arenas made so far, and nothing of the others' bin rows (zero in
+ * the parent, zero in the child's fresh memory): their pages are never
+ * touched in the child (each was a page fault at every fork). Also: the
+ * used arena's rows came across. */
+static void test_fork_copies_used_rows(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);   /* the segment is published */
+	jm_free(p);
+	struct jm_arena *mine = jm__thread_arena();
+	unsigned top = 0;
+	for (unsigned i = 0; i < jm__narenas; i++)
+		if (jm__arenas[i] != NULL)
+			top = i + 1;
+	const struct jmstat_header *h = jm__seg;
+	size_t per = (size_t)JM_NBINS * sizeof(struct jmstat_bin);
+	uintptr_t lo = ((uintptr_t)h + h->bin_off + top * per + JM_PAGE_MASK) & ~(uintptr_t)JM_PAGE_MASK;
+	uintptr_t hi = ((uintptr_t)h + h->thread_off) & ~(uintptr_t)JM_PAGE_MASK;
+	uint64_t nmalloc = jm__stats_bin_row(mine->index, 3)->nmalloc;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		if (jm__stats_bin_row(mine->index, 3)->nmalloc != nmalloc)
+			bad |= 1;
+		unsigned char vec[64];
+		size_t n = (hi - lo) >> JM_LG_PAGE;
+		if (lo < hi && n <= sizeof vec) {
+			if (mincore((void *)lo, hi - lo, vec) != 0)
+				bad |= 2;
+			for (size_t i = 0; i < n; i++)
+				if (vec[i] & 1)
+					bad |= 4;
+		}
+		_exit(bad);
+	}
+	assert_true(pid > 0);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* With 8 arenas or more and few in use there were pages to look at. */
+	if (jm__narenas >= 8 && top <= 2)
+		assert_true(lo < hi);
 	validate();
 }
 
@@ -905,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
+		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_realloc_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
