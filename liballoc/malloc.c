@@ -512,4 +512,13 @@ size_t malloc_usable_size(void *ptr) JM_ALIAS(jm_malloc_usable_size);
 void *reallocarray(void *ptr, size_t nmemb, size_t size) JM_ALIAS(jm_reallocarray);
 void free_sized(void *ptr, size_t size) JM_ALIAS(jm_free_sized);
 void free_aligned_sized(void *ptr, size_t alignment, size_t size) JM_ALIAS(jm_free_aligned_sized);
+/* glibc's internal names, which some libraries and tools call directly:
+ * what they return is freed with free(), and the other way round. */
+void *__libc_malloc(size_t size) JM_ALIAS(jm_malloc);
+void __libc_free(void *ptr) JM_ALIAS(jm_free);
+void *__libc_calloc(size_t nmemb, size_t size) JM_ALIAS(jm_calloc);
+void *__libc_realloc(void *ptr, size_t size) JM_ALIAS(jm_realloc);
+void *__libc_memalign(size_t alignment, size_t size) JM_ALIAS(jm_memalign);
+void *__libc_valloc(size_t size) JM_ALIAS(jm_valloc);
+void *__libc_pvalloc(size_t size) JM_ALIAS(jm_pvalloc);
 #endif
