@@ -90,7 +90,7 @@ struct jm_arena *jm__arena_get(unsigned index)
 
 /* Threads that have an arena and have not exited, per arena (under
  * arenas_lock), and the calling thread's arena, for its exit. */
-static unsigned arena_threads[JM_MAX_ARENAS] JM_LARGE_BSS;
+static unsigned arena_threads[JM_MAX_ARENAS];
 static __thread struct jm_arena *thread_arena;
 
 /* A thread's arena: the one with the fewest live threads, the lowest

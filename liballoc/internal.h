@@ -19,7 +19,9 @@
  * .bss: the allocator's small variables then share two or three pages
  * instead of lying on either side of 8 MiB of arrays that are touched a
  * page at a time (each page of small variables is a page fault and 4 KiB
- * of RSS in every process). */
+ * of RSS in every process). Not for an array whose first entries are
+ * used at once (arena.c's arena_threads): at the start of .bss they share
+ * a page already written. */
 #define JM_LARGE_BSS   __attribute__((section(".lbss")))
 
 #if JM_DEBUG

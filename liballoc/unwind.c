@@ -55,8 +55,9 @@
 
 #define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
 
-static _Atomic uint64_t cache[CACHE_SIZE] /* pc << 16 | k; 0 empty */
-    JM_LARGE_BSS __attribute__((aligned(4096)));
+/* The cache: CACHE_SIZE entries pc << 16 | k (0: empty), mapped at the
+ * first entry (a process that takes no stack has none). */
+static _Atomic(_Atomic uint64_t *) cache_table;
 static _Atomic uint64_t nsamples;
 static _Atomic uint64_t nfast;             /* stacks served by the cache */
 
@@ -85,6 +86,9 @@ static bool page_written(size_t i)
 
 static unsigned cache_get(uintptr_t pc)
 {
+	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
+	if (cache == NULL)
+		return 0;
 	size_t i = slot(pc);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
 		if (!page_written(i))
@@ -103,6 +107,16 @@ static void cache_put(uintptr_t pc, unsigned k)
 {
 	if (pc >> 48)
 		return;
+	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
+	if (cache == NULL) {
+		_Atomic uint64_t *mine = jm__os_map(CACHE_SIZE * sizeof(uint64_t));
+		if (mine == NULL)
+			return;
+		if (atomic_compare_exchange_strong(&cache_table, &cache, mine))
+			cache = mine;
+		else
+			jm__os_unmap((void *)mine, CACHE_SIZE * sizeof(uint64_t));
+	}
 	size_t i = slot(pc);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
 		uint64_t e = 0;
@@ -629,9 +643,12 @@ unsigned jm__unwind_cache_get(uintptr_t pc)
 void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident)
 {
 	unsigned char vec[CACHE_SIZE / SLOTS_PER_PAGE];
-	if (mincore((void *)cache, sizeof(cache), vec) != 0)
-		memset(vec, 1, sizeof(vec));
+	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
 	*with_entries = *resident = 0;
+	if (cache == NULL)
+		return;
+	if (mincore((void *)cache, CACHE_SIZE * sizeof(uint64_t), vec) != 0)
+		memset(vec, 1, sizeof(vec));
 	for (size_t p = 0; p < sizeof(vec); p++) {
 		if (!(vec[p] & 1))
 			continue;
