@@ -80,7 +80,7 @@ static void run_init(struct jm_bin *bin, struct jm_run *r, unsigned binind)
  * takes them one by one (a spare there spread small programs' runs over
  * one more page of the chunk header: cfrac 158 -> 159 faults). */
 #define SPARE_AFTER 2
-static struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
+static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	bool dirty;
@@ -277,26 +277,26 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
 {
 	uintptr_t base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
 	uintptr_t off = (uintptr_t)ptr - base;
-	uint32_t idx;
+	uint64_t idx;
 	if (off >= ((uintptr_t)bi->run_pages << JM_LG_PAGE) ||
-	    !jm__run_region((uint32_t)off, bi->div_magic, &idx))
+	    !jm__run_region(off, bi->div_magic, &idx))
 		return -1;
 	return idx;
 }
 
-/* Sets the bit of ptr's region in r (at base, of a class of `size` bytes,
- * `magic` its div_magic), which must be the start of a region that is not
- * free: the checks of a free. ptr is below base + the run's bytes (the
- * caller checked), so that a multiple of size there is a region of the
- * run (runs have no tail). The run's counters and lists are run_settle's.
- * The class's facts come as values: a store to the bitmap would otherwise
- * reload them for every region. */
-static inline void region_put(struct jm_run *r, uintptr_t base, uint32_t magic, void *ptr)
+/* Sets the bit of ptr's region, at `off` in its run, in the run's bitmap
+ * (its class's div_magic: `magic`), which must be the start of a region
+ * that is not free: the checks of a free. off is below the run's bytes
+ * (the caller checked), so that a multiple of the size there is a region
+ * of the run (runs have no tail). The run's counters and lists are
+ * run_settle's. The run's facts come as values: a store to the bitmap
+ * would otherwise reload them for every region. */
+static inline void region_put(uint64_t *bitmap, uint64_t off, uint64_t magic, void *ptr)
 {
-	uint32_t idx;
-	if (!jm__run_region((uint32_t)((uintptr_t)ptr - base), magic, &idx))
+	uint64_t idx;
+	if (!jm__run_region(off, magic, &idx))
 		jm__report_misuse("free of a pointer inside a small region", ptr);
-	uint64_t *word = &r->bitmap[idx >> 6], bit = 1ULL << (idx & 63);
+	uint64_t *word = &bitmap[idx >> 6], bit = 1ULL << (idx & 63);
 	if (*word & bit)
 		jm__report_misuse("double free of a small region", ptr);
 	*word |= bit;
@@ -363,13 +363,14 @@ void jm__bin_free_list(void *list, unsigned binind)
 		struct jm_run *r = NULL, *empty = NULL;
 		const struct jm_bin_info *bi = NULL;
 		uintptr_t base = 0, run_bytes = 0;
-		uint32_t magic = 0;
+		uint64_t *bitmap = NULL, magic = 0;
 		jm__lock(&bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
 		for (void *p = list, *next; p; p = next) {
 			next = jm__flist_next(p);
-			if ((uintptr_t)p - base >= run_bytes) {
+			uintptr_t off = (uintptr_t)p - base;
+			if (off >= run_bytes) {
 				/* Not in the run of the one before. */
 				struct jm_chunk *c = ptr_chunk(p);
 				if (c->arena != a) {
@@ -387,10 +388,12 @@ void jm__bin_free_list(void *list, unsigned binind)
 				base = (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE);
 				run_bytes = (uintptr_t)bi->run_pages << JM_LG_PAGE;
 				magic = bi->div_magic;
+				bitmap = r->bitmap;
+				off = (uintptr_t)p - base;
 				if (r->state != JM_RUN_SMALL)
 					jm__report_misuse("double free of a small region", p);
 			}
-			region_put(r, base, magic, p);
+			region_put(bitmap, off, magic, p);
 			k++;
 		}
 		if (r)
@@ -432,8 +435,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	jm__row_begin(&bin->stats->seq);
 	if (r->state != JM_RUN_SMALL)
 		jm__report_misuse("double free of a small region", ptr);
-	region_put(r, (uintptr_t)c + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE), bi->div_magic,
-	    ptr);
+	region_put(r->bitmap, (uintptr_t)ptr - (uintptr_t)jm__run_addr(c, r), bi->div_magic, ptr);
 	struct jm_run *empty = NULL;
 	run_settle(bin, r, 1, bi, &empty);
 	runs_give_back(a, empty);

@@ -65,11 +65,12 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
  * 2^15), is a region's start in a class whose div_magic is `magic`
  * (ceil(2^32 / size)): then the low half of off x magic is below magic,
  * and its high half is the region's index (*idx). One multiplication for
- * both, exact for every class and offset (tests/unit/test_alloc). */
-static inline bool jm__run_region(uint32_t off, uint32_t magic, uint32_t *idx)
+ * both, exact for every class and offset (tests/unit/test_alloc); 64-bit
+ * operands, so that a flush's loop zero-extends nothing. */
+static inline bool jm__run_region(uint64_t off, uint64_t magic, uint64_t *idx)
 {
-	uint64_t prod = (uint64_t)off * magic;
-	*idx = (uint32_t)(prod >> 32);
+	uint64_t prod = off * magic;   /* below 2^47 */
+	*idx = prod >> 32;
 	return (uint32_t)prod < magic;
 }
 static inline unsigned jm__size2bin(size_t size)

@@ -605,7 +605,7 @@ static void test_run_region_exact(void **state)
 		const struct jm_bin_info *bi = &jm__bin_info[b];
 		uint32_t run_bytes = bi->run_pages << JM_LG_PAGE;
 		for (uint32_t off = 0; off < run_bytes; off++) {
-			uint32_t idx = ~0u;
+			uint64_t idx = ~0ull;
 			bool start = jm__run_region(off, bi->div_magic, &idx);
 			if (start != (off % bi->size == 0))
 				fail_msg("class %u (%u B): offset %u", b, bi->size, off);
