@@ -136,17 +136,39 @@ static inline long scaled(double base, double scale, long min)
 	return v < min ? min : v;
 }
 
-/* Runs fn(i) in `n` threads and waits for them. */
+/* Each thread's argument gets cache lines of its own (two lines: the
+ * adjacent-line prefetcher pairs lines up). */
+#define BENCH_ARG_ALIGN 128
+
+/* Runs fn(&args[i]) in `n` threads and waits for them; args is an array of
+ * n structs of arg_size bytes. Each thread works on a copy of its struct
+ * that starts BENCH_ARG_ALIGN-aligned and shares no cache line with
+ * another's, and the copies are written back into args once all threads
+ * have ended. Workers update their state through that struct at every step
+ * (the random generator), and in the caller's packed array two of them
+ * wrote one cache line at every step: that cost more than the allocator
+ * did, and how much depended on where the allocator had put the array (a
+ * 48-byte block: both threads' generators in one line when it started a
+ * line, a line apart when it started 32 bytes into one), so a workload
+ * timed the placement of one block rather than the allocator. */
 static inline void run_threads(int n, void *(*fn)(void *), void *args, size_t arg_size)
 {
+	size_t stride = (arg_size + BENCH_ARG_ALIGN - 1) / BENCH_ARG_ALIGN * BENCH_ARG_ALIGN;
+	char *raw = xmalloc(stride * (size_t)n + BENCH_ARG_ALIGN - 1);
+	char *box = (char *)(((uintptr_t)raw + BENCH_ARG_ALIGN - 1) & ~(uintptr_t)(BENCH_ARG_ALIGN - 1));
 	pthread_t *tids = xmalloc(sizeof *tids * (size_t)n);
+	for (int i = 0; i < n; i++)
+		memcpy(box + (size_t)i * stride, (char *)args + (size_t)i * arg_size, arg_size);
 	for (int i = 0; i < n; i++) {
-		if (pthread_create(&tids[i], NULL, fn, (char *)args + (size_t)i * arg_size) != 0)
+		if (pthread_create(&tids[i], NULL, fn, box + (size_t)i * stride) != 0)
 			bench_fail("pthread_create failed");
 	}
 	for (int i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
+	for (int i = 0; i < n; i++)
+		memcpy((char *)args + (size_t)i * arg_size, box + (size_t)i * stride, arg_size);
 	free(tids);
+	free(raw);
 }
 
 #endif
