@@ -3,7 +3,9 @@
  *
  * The table holds one jmd_entry per file with a segment's name (jmstat.h:
  * jmalloc.<pid>.stats, or with the writer's pid namespace and start time
- * for a process in a container), hashed by the name. Files are found two ways: an inotify watch on the directory
+ * for a process in a container), hashed by the name (the buckets doubled
+ * whenever the entries outnumber them: anyone can make files by the
+ * hundred thousand, and each rescan looks every name up). Files are found two ways: an inotify watch on the directory
  * (uv_fs_event), which sees a new file at once and reads it straight away,
  * and a full rescan every JMD_RESCAN_TICKS ticks (and after the watch lost
  * events), the safety net for anything the watch missed. Any other name in
@@ -39,17 +41,42 @@
 
 #define JMD_RETRY_MS 20
 
-static unsigned bucket_of(const struct jmd_dir *dir, const char *name)
+static size_t bucket_in(const struct jmd_dir *dir, const char *name, size_t nbuckets)
 {
 	uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)dir >> 4);   /* FNV-1a */
 	for (; *name; name++)
 		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h % JMD_NBUCKETS;
+	return h % nbuckets;
+}
+
+static size_t bucket_of(const struct jmd *d, const struct jmd_dir *dir, const char *name)
+{
+	return bucket_in(dir, name, d->nbuckets);
+}
+
+/* Doubles the buckets (or makes the first): false if out of memory. */
+static bool buckets_grow(struct jmd *d)
+{
+	size_t n = d->nbuckets ? d->nbuckets * 2 : JMD_NBUCKETS;
+	struct jmd_entry **b = calloc(n, sizeof(*b));
+	if (!b)
+		return d->buckets != NULL;      /* longer chains, still right */
+	for (struct jmd_entry *e = d->entries; e; e = e->next) {
+		size_t i = bucket_in(e->dir, e->name, n);
+		e->hnext = b[i];
+		b[i] = e;
+	}
+	free(d->buckets);
+	d->buckets = b;
+	d->nbuckets = n;
+	return true;
 }
 
 struct jmd_entry *jmd_entry_find(struct jmd *d, const struct jmd_dir *dir, const char *name)
 {
-	for (struct jmd_entry *e = d->buckets[bucket_of(dir, name)]; e; e = e->hnext)
+	if (!d->buckets)
+		return NULL;
+	for (struct jmd_entry *e = d->buckets[bucket_of(d, dir, name)]; e; e = e->hnext)
 		if (e->dir == dir && strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
@@ -63,6 +90,10 @@ const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e)
 static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const char *name,
                                    const struct jmstat_name *id)
 {
+	if ((!d->buckets || d->nentries >= d->nbuckets) && !buckets_grow(d)) {
+		jmd_log("out of memory tracking %s", name);
+		return NULL;
+	}
 	struct jmd_entry *e = calloc(1, sizeof(*e));
 	if (!e) {
 		jmd_log("out of memory tracking %s", name);
@@ -73,7 +104,7 @@ static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const cha
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->found_ns = uv_hrtime();
 	e->seen_scan = d->scan_gen;
-	unsigned b = bucket_of(dir, e->name);
+	size_t b = bucket_of(d, dir, e->name);
 	e->hnext = d->buckets[b];
 	d->buckets[b] = e;
 	e->next = d->entries;
@@ -91,7 +122,7 @@ void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 		d->tick_next = e->next;       /* a tick in slices goes on after it */
 	if (e->proc && e->proc->entry == e)
 		e->proc->entry = NULL;
-	struct jmd_entry **pp = &d->buckets[bucket_of(e->dir, e->name)];
+	struct jmd_entry **pp = &d->buckets[bucket_of(d, e->dir, e->name)];
 	while (*pp && *pp != e)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -125,6 +156,9 @@ void jmd_entries_free(struct jmd *d)
 {
 	while (d->entries)
 		jmd_entry_remove(d, d->entries);
+	free(d->buckets);
+	d->buckets = NULL;
+	d->nbuckets = 0;
 }
 
 /* Removes the file of a writer known to be dead, if the name still points
@@ -309,6 +343,13 @@ bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e)
 {
 	uint64_t grace_ms = d->opt.interval_ms * 2 > 1000 ? d->opt.interval_ms * 2 : 1000;
 	return uv_hrtime() - e->found_ns < grace_ms * 1000000u;
+}
+
+bool jmd_entry_watched(const struct jmd *d, const struct jmd_entry *e)
+{
+	if (e->dir)
+		return e->dir->watching;
+	return d->watching && uv_is_active((const uv_handle_t *)&d->dir_watch) && !d->dir_gone;
 }
 
 static void on_retry(uv_timer_t *t)

@@ -84,7 +84,8 @@
 #define JMD_SLICE_MS       4u              /* the tick samples this long at most, then lets the loop serve clients */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
-#define JMD_NBUCKETS       1024u           /* entry hash buckets (chained) */
+#define JMD_NBUCKETS       1024u           /* hash buckets (chained): live processes; entries
+                                              at first (discover.c grows theirs) */
 #define JMD_MAX_EXTRA_DIRS 16u             /* --stats-dir given again (17 in all) */
 #define JMD_UID_DIRS       64u             /* containers' stats directories read for one
                                               non-root uid that owns their namespaces */
@@ -225,6 +226,8 @@ struct jmd_entry {
 	ino_t logged_ino;
 	bool ignored;            /* another user's file, which we cannot read */
 	bool deferred;           /* not read this tick: its owner's budget was spent */
+	bool owner_known;        /* owner holds the file's owner at its last open */
+	uint32_t owner;          /* ... whose budget is checked before it is opened */
 	uint64_t busy_since_ns;  /* CLOCK_MONOTONIC of the first of the reads in a row
 	                            that found its rows mid-update; 0: last read good */
 	uint64_t found_ns;       /* CLOCK_MONOTONIC when first seen */
@@ -295,13 +298,15 @@ struct jmd {
 	uv_signal_t sig_term, sig_int, sig_hup;
 
 	/* discover.c */
-	struct jmd_entry *buckets[JMD_NBUCKETS];
+	struct jmd_entry **buckets;      /* [nbuckets]: entries by directory and name */
+	size_t nbuckets;                 /* JMD_NBUCKETS, doubled as entries pass it */
 	struct jmd_entry *entries;
 	size_t nentries;
 	uint32_t scan_gen;
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
 	bool dir_gone;                   /* the stats directory was removed: look for it */
+	bool rescan_tick;                /* this tick rescans, and reads every file (sample.c) */
 	struct jmd_dir *dirs;            /* the other directories (dirs.c) */
 	size_t ndirs;
 	uint32_t ns_walk;                /* walks of the mount namespaces done */
@@ -398,6 +403,8 @@ static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 }
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
+/* Is the directory of e watched (inotify): a change to its file is seen? */
+bool jmd_entry_watched(const struct jmd *d, const struct jmd_entry *e);
 void jmd_entry_remove(struct jmd *d, struct jmd_entry *e);
 void jmd_entry_to_front(struct jmd *d, struct jmd_entry *e); /* read first at the next tick */
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
