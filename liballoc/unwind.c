@@ -33,8 +33,13 @@
  *     return address of the caller = *(cfa(caller) - 8)
  * The return address into the outermost frame of a complete slow trace is
  * marked as the last, so that the fast walk never reads past the top of a
- * stack. A return address seen with two different constants (a frame with
- * alloca or a variable length array) is marked never to be cached. A
+ * stack. Only a frame whose CFA is rsp plus a constant is cached: one
+ * whose CFA is rbp-based (alloca, a variable length array, a realigned
+ * stack) has a size of its own at each call, and a constant learnt from
+ * one call read the next one's return address from inside its array
+ * (stale stack there, often an old return address: a wrong stack). A
+ * return address seen with two different constants is marked never to be
+ * cached. A
  * missing entry means the slow unwinder, which also runs every
  * VERIFY_EVERY samples to check the cache. It runs on the sampling path
  * only, with no allocator lock held, and allocates nothing.
@@ -143,6 +148,7 @@ static void cache_put(uintptr_t pc, unsigned k)
 struct trace {
 	uintptr_t ip[JM_UNWIND_MAX + 1];
 	uintptr_t cfa[JM_UNWIND_MAX + 1];
+	bool fixed[JM_UNWIND_MAX + 1]; /* frame i's CFA is its rsp + a constant */
 	int n;
 };
 
@@ -504,13 +510,17 @@ struct frame {
 };
 
 /* Steps from frame f to its caller: 1, or 0 when f is the outermost frame
- * (*cfa: its CFA), or -1 when the tables do not say. */
-static int step(struct frame *f, bool at_return, uintptr_t *cfa_out)
+ * (*cfa: its CFA), or -1 when the tables do not say. *fixed: f's CFA is its
+ * rsp plus a constant of the tables (rbp plus one is not: a frame with
+ * alloca, a variable length array or a realigned stack has a different
+ * size at each call). */
+static int step(struct frame *f, bool at_return, uintptr_t *cfa_out, bool *fixed)
 {
 	struct rules r;
 	if (!rules_at(at_return ? f->pc - 1 : f->pc, &r))
 		return -1;
 	uintptr_t cfa;
+	*fixed = r.cfa_reg == REG_RSP;
 	if (r.cfa_reg == REG_RSP)
 		cfa = f->sp + (uintptr_t)r.cfa_off;
 	else if (r.cfa_reg == REG_RBP && f->bp_known)
@@ -550,8 +560,9 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 	    : "=r"(f.pc), "=r"(f.sp), "=r"(f.bp));
 	f.bp_known = true;
 	uintptr_t cfa;
+	bool fixed;
 	t->n = 0;
-	if (step(&f, false, &cfa) != 1)
+	if (step(&f, false, &cfa, &fixed) != 1)
 		return;
 	while (t->n <= JM_UNWIND_MAX) {
 		t->ip[t->n] = f.pc;
@@ -559,7 +570,7 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 		t->n++;
 		if (f.pc == 0)
 			return;
-		int s = step(&f, true, &cfa);
+		int s = step(&f, true, &cfa, &t->fixed[t->n - 1]);
 		if (s < 0)
 			return;
 		if (s == 0) {
@@ -613,7 +624,7 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 	bool complete = t.n > 1 && t.n <= JM_UNWIND_MAX && t.ip[t.n - 1] == 0;
 	for (int i = 1; i + 1 < t.n && t.ip[i] != 0; i++) {
 		uintptr_t k = t.cfa[i + 1] - t.cfa[i];
-		if (t.cfa[i + 1] <= t.cfa[i] || k > K_MAX)
+		if (!t.fixed[i] || t.cfa[i + 1] <= t.cfa[i] || k > K_MAX)
 			continue;
 		bool last = complete && i + 2 == t.n;
 		cache_put(t.ip[i], (unsigned)k | (last ? K_END : 0));

@@ -5,7 +5,8 @@
  * first stacks the cache serves nearly all of them; the slow walk (the
  * allocator's own reading of the unwind tables) gives what libgcc's
  * (glibc's backtrace()) gives, also through a frame whose CFA is rbp-based
- * (a variable length array); the return addresses
+ * (a variable length array), also when that frame's size changes from
+ * one call to the next; the return addresses
  * of one piece of code fill a page or two of the cache, not one page each.
  */
 #include <stdarg.h>
@@ -127,6 +128,37 @@ static void test_slow_equals_libgcc(void **state)
 	assert_memory_equal(bt_ours + 1, bt_libgcc + 1, (size_t)(n - 1) * sizeof(void *));
 }
 
+/* A frame with a variable length array of n words, each fill. */
+__attribute__((noipa)) static void vla_fill(int n, uintptr_t fill)
+{
+	volatile uintptr_t buf[n];
+	for (int i = 0; i < n; i++)
+		buf[i] = fill;
+	both_stacks();
+	sink += (int)buf[0];
+}
+
+/* A frame with a variable length array is a different size at each call:
+ * its first size, learnt by the slow walk, is not used for the next call,
+ * whose array holds a return address the cache knows (stale stack is full
+ * of them) where the caller's return address was at the first size. Each
+ * stack equals libgcc's (the third, at least, from the cache when it was
+ * cached: 2 of 3 stacks are not the periodic check). */
+static void test_vla_sizes(void **state)
+{
+	(void)state;
+	vla_fill(2, 0);
+	assert_true(bt_nours >= 5);
+	uintptr_t known = (uintptr_t)bt_ours[2];   /* into this test: cached */
+	assert_int_equal(jm__unwind_cache_get(known) != 0, 1);
+	for (int rep = 0; rep < 3; rep++) {
+		memset(bt_ours, 0, sizeof(bt_ours));
+		vla_fill(512, known);
+		assert_int_equal(bt_nours, bt_nlibgcc);
+		assert_memory_equal(bt_ours + 1, bt_libgcc + 1, (size_t)(bt_nours - 1) * sizeof(void *));
+	}
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -165,6 +197,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_equals_libgcc),
+		cmocka_unit_test(test_vla_sizes),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
