@@ -100,7 +100,9 @@ static __thread struct jm_arena *thread_arena;
  * thread that replaces one that exited takes its arena back, with the
  * memory that thread freed, instead of another arena's: mstress, whose
  * 2 threads are new in each of its 10 rounds, spread over 3 arenas by the
- * hash and held 74 MiB at its peak, 32 MiB with narenas:1. */
+ * hash and held 74 MiB at its peak, 32 MiB with narenas:1. A thread may
+ * move later to the arena of the thread whose regions it frees
+ * (jm__arena_thread_move, from tcache.c). */
 struct jm_arena *jm__arena_for_thread(uint32_t tid)
 {
 	(void)tid;
@@ -125,6 +127,32 @@ void jm__arena_thread_exit(void)
 	pthread_mutex_lock(&arenas_lock);
 	arena_threads[a->index]--;
 	pthread_mutex_unlock(&arenas_lock);
+}
+
+/* Moves the calling thread to arena `to`, the arena whose regions it
+ * mostly frees (tcache.c), unless `to` already has as many live threads
+ * as there are per CPU (at least 2): threads that pass memory to each
+ * other share an arena, as many as would share a CPU. Returns whether it
+ * moved. */
+bool jm__arena_thread_move(struct jm_arena *to)
+{
+	struct jm_arena *from = thread_arena;
+	if (from == NULL || from == to)
+		return false;
+	unsigned ncpus = jm__os_ncpus();
+	pthread_mutex_lock(&arenas_lock);
+	unsigned live = 0;
+	for (unsigned i = 0; i < jm__narenas; i++)
+		live += arena_threads[i];
+	unsigned cap = live / ncpus > 2 ? live / ncpus : 2;
+	bool ok = arena_threads[to->index] < cap;
+	if (ok) {
+		arena_threads[from->index]--;
+		arena_threads[to->index]++;
+		thread_arena = to;
+	}
+	pthread_mutex_unlock(&arenas_lock);
+	return ok;
 }
 
 /* In a forked child: only the forking thread lives. */

@@ -42,6 +42,16 @@
  * only regions of the thread's own arena are cached, so that the arena a
  * reader takes them off is theirs.
  *
+ * A thread whose full lists hold mostly the regions of one other arena
+ * of a lower index (it frees what a thread of that arena allocated: a
+ * consumer) moves to that arena, when at least a quarter of FEED_LOOK
+ * full lists said so and the arena has room (arena.c): its cache is
+ * emptied and its arena changes. The two threads then share their free
+ * pages, and the consumer's fills take back the regions it freed:
+ * larson's peak RSS 15.1 -> 12.8 MiB, sh8bench's 13.2 -> 10.2, rptest's
+ * 21.7 -> 17.9 (jmalloc 3 runs side by side). Of a pair feeding each
+ * other, only the one of the higher arena moves.
+ *
  * At thread exit (a pthread key destructor) everything is flushed and the
  * row is given back.
  */
@@ -57,6 +67,8 @@
 #define TCACHE_BUDGET (4u << 20) /* bytes of capacity per thread */
 #define TCACHE_FED_BYTES (64u << 10) /* capacity of a class fed by others */
 #define FOREIGN_SHARE 16      /* of the regions freed: "fed by others" above 1 in this */
+#define FEED_SAMPLE 32        /* regions of a full list looked at for its feeder */
+#define FEED_LOOK 16          /* full lists between two looks at moving */
 
 /* The cache of a thread that has none: empty, capacity 0, never written;
  * the fast paths fall through to the slow ones without testing for NULL. */
@@ -72,6 +84,7 @@ static jm_lock_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct jm_tcache *tc_free_list;
 
 static void thread_exit(void *arg);
+static void tcache_move(struct jm_tcache *tc, struct jm_arena *to);
 
 void jm__tcache_init_global(void)
 {
@@ -210,11 +223,48 @@ static bool fed_by_others(const void *p, unsigned n, const struct jm_arena *a)
 	return foreign * FOREIGN_SHARE > seen;
 }
 
+/* The arena of which more than half of the n regions at the top of the
+ * list at p are, if it is another than a; else NULL. */
+static struct jm_arena *feeder_of(const void *p, unsigned n, const struct jm_arena *a)
+{
+	struct jm_arena *x = NULL;
+	unsigned nx = 0, seen = 0;
+	for (; p && seen < n; p = jm__flist_next(p), seen++) {
+		struct jm_arena *pa = ((const struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK))->arena;
+		if (pa != a && (x == NULL || pa == x)) {
+			x = pa;
+			nx++;
+		}
+	}
+	return nx * 2 > seen ? x : NULL;
+}
+
+/* Counts a full list, and whether its most recent regions are mostly
+ * those of one other arena of a lower index (the one of the two that
+ * both threads of a pair would choose); every FEED_LOOK of them, returns
+ * that arena if at least a quarter were (the arena to move to), else
+ * NULL. */
+static struct jm_arena *count_feeder(struct jm_tcache *tc, const struct jmstat_tcache_bin *tb)
+{
+	struct jm_arena *x = feeder_of((void *)tb->opaque, FEED_SAMPLE, tc->arena);
+	if (x && x->index < tc->arena->index && (tc->feeder == NULL || tc->feeder == x)) {
+		tc->feeder = x;
+		tc->nflushes_fed++;
+	}
+	if (++tc->nflushes_seen < FEED_LOOK)
+		return NULL;
+	struct jm_arena *to = tc->nflushes_fed * 4 >= tc->nflushes_seen ? tc->feeder : NULL;
+	tc->nflushes_seen = tc->nflushes_fed = 0;
+	tc->feeder = NULL;
+	return to;
+}
+
 /* The free fast path found a full list: make room, then push. */
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr)
 {
 	struct jm_tcache *tc = tls_tc;
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	struct jm_arena *to = tc && tc->arena->index > 0 ? count_feeder(tc, tb) : NULL;
 	uint32_t max = tb->ncached_max * 2 < bi->tcache_hard_max ? tb->ncached_max * 2 : bi->tcache_hard_max;
 	uint64_t grow = (uint64_t)(max - tb->ncached_max) * bi->size;
 	/* The top half of a list full after a fill holds only regions freed
@@ -240,6 +290,8 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 		if (++tc->nslow % GC_EVENTS == 0)
 			jm__tcache_gc();
 	}
+	if (to)
+		tcache_move(tc, to);
 }
 
 void *jm__tcache_large_alloc(size_t npages)
@@ -334,7 +386,10 @@ void jm__tcache_check_double_free(void *ptr, unsigned binind)
 	jm__report_misuse("double free of a small region (freed by another thread)", ptr);
 }
 
-static void tcache_destroy(struct jm_tcache *tc)
+/* Flushes everything the cache holds, and hands the requests its lists
+ * served to its arena's bins (readers count those of live threads from
+ * their rows, the others from the bins). */
+static void tcache_empty(struct jm_tcache *tc)
 {
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
@@ -348,10 +403,40 @@ static void tcache_destroy(struct jm_tcache *tc)
 			jm__row_end(&bin->stats->seq);
 			jm__unlock(&bin->lock);
 			tb->nrequests = 0;
+			tc->nrequests_at_flush[b] = 0;
 		}
 	}
 	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
 		large_flush(tc, k);
+}
+
+/* Moves the calling thread, whose cache is tc, to arena `to` if it may
+ * (jm__arena_thread_move). Its cache is emptied first: its large regions
+ * and the counts of its row are its arena's. */
+static void tcache_move(struct jm_tcache *tc, struct jm_arena *to)
+{
+	struct jm_arena *from = tc->arena;
+	if (!jm__arena_thread_move(to))
+		return;
+	tcache_empty(tc);
+	jm__lock(&from->lock, &from->stats->lock_contended);
+	jm__row_begin(&from->stats->seq);
+	from->stats->nthreads--;
+	jm__row_end(&from->stats->seq);
+	jm__unlock(&from->lock);
+	jm__lock(&to->lock, &to->stats->lock_contended);
+	jm__row_begin(&to->stats->seq);
+	to->stats->nthreads++;
+	jm__row_end(&to->stats->seq);
+	jm__unlock(&to->lock);
+	tc->arena = to;
+	tls_arena = to;
+	tc->row->arena = to->index;
+}
+
+static void tcache_destroy(struct jm_tcache *tc)
+{
+	tcache_empty(tc);
 	jm__stats_thread_row_put(tc->row);
 	pthread_mutex_lock(&tc_lock);
 	tc->next_free = tc_free_list;

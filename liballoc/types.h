@@ -232,6 +232,9 @@ struct jm_tcache {
 	uint32_t nfills_since_gc[JM_NBINS];
 	bool filled_last[JM_NBINS];       /* the last slow event was a fill */
 	uint64_t nrequests_at_flush[JM_NBINS]; /* the bin's nrequests then */
+	uint32_t nflushes_seen;           /* full lists since the last look at */
+	uint32_t nflushes_fed;            /* ... those mostly another arena's */
+	struct jm_arena *feeder;          /* that arena (tcache.c) */
 	struct {                          /* large regions, by pages - 4 */
 		uintptr_t head;           /* list through word 0, cookie word 1 */
 		uint32_t n;

@@ -167,6 +167,53 @@ static void test_consumer_cache_bounded(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* A thread whose cache fills mostly with the regions of one other arena,
+ * of a lower index (a consumer of another thread's allocations: larson,
+ * sh8bench, xmalloc), moves to that arena, so that the two threads' free
+ * pages serve both (sh8bench's peak RSS 13.2 -> 10.2 MiB). The arenas'
+ * thread counts follow it, also at its exit. */
+struct mover {
+	void **given;
+	unsigned n;
+	struct jm_arena *before, *after;
+	uint64_t nthreads_to;   /* the arena moved to, while the thread lives */
+};
+static void *move_thread(void *arg)
+{
+	struct mover *m = arg;
+	void *mine = jm_malloc(64);   /* boots the cache in its own arena */
+	m->before = jm__thread_arena();
+	for (unsigned i = 0; i < m->n; i++)
+		jm_free(m->given[i]);
+	jm_free(mine);
+	m->after = jm__thread_arena();
+	m->nthreads_to = m->after->stats->nthreads;
+	jm_free(jm_malloc(64));       /* goes on from there */
+	return NULL;
+}
+
+static void test_consumer_moves_to_producer(void **state)
+{
+	(void)state;
+	struct jm_arena *mine = jm__thread_arena();
+	struct mover m = { .n = 4096 };
+	m.given = malloc(m.n * sizeof(void *));
+	for (unsigned i = 0; i < m.n; i++)
+		assert_non_null(m.given[i] = jm_malloc(64));
+	assert_ptr_equal(arena_of(m.given[0]), mine);
+	uint64_t threads_before = mine->stats->nthreads;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, move_thread, &m), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(m.before->index > mine->index);
+	assert_ptr_equal(m.after, mine);
+	assert_int_equal(m.nthreads_to, threads_before + 1);
+	assert_int_equal(mine->stats->nthreads, threads_before);
+	assert_int_equal(m.before->stats->nthreads, 0);
+	free(m.given);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -174,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_first_free_not_cached),
 		cmocka_unit_test(test_only_frees_gets_cache),
 		cmocka_unit_test(test_consumer_cache_bounded),
+		cmocka_unit_test(test_consumer_moves_to_producer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
