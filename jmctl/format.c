@@ -10,7 +10,11 @@
  * jmctl prints no control byte it did not make: a process names itself
  * (its exe, its files and functions in its debug information), and root
  * reads those names in its terminal. jm_safe() writes C0 controls, DEL,
- * C1 controls and bytes that are not UTF-8 as visible escapes; every
+ * C1 controls and bytes that are not UTF-8 as visible escapes, and so the
+ * invisible characters that reorder or hide text (the bidirectional
+ * overrides and isolates, zero-width characters: a name with U+202E
+ * shows its end reversed in a terminal that does bidi, as in "Trojan
+ * Source", CVE-2021-42574); every
  * table cell goes through it, and so does every other line that holds a
  * string from a process (sites, alerts, stats, top). --json output is
  * JSON, escaped by jansson.
@@ -56,6 +60,26 @@ static int utf8_seq(const unsigned char *s)
 	return n;
 }
 
+/* The code point of the valid UTF-8 sequence of n bytes at s. */
+static uint32_t code_point(const unsigned char *s, int n)
+{
+	static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = s[0] & lead_bits[n];
+
+	for (int i = 1; i < n; i++)
+		cp = cp << 6 | (s[i] & 0x3f);
+	return cp;
+}
+
+/* Is the code point one of those that reorder or hide text: the Arabic
+ * letter mark, zero-width space, joiners and marks, the bidi embeddings,
+ * overrides and isolates, word joiner and invisible operators, the BOM? */
+static bool invisible(uint32_t cp)
+{
+	return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 const char *jm_safe(char *buf, size_t size, const char *text)
 {
 	const unsigned char *s = (const unsigned char *)(text ? text : "");
@@ -77,6 +101,8 @@ const char *jm_safe(char *buf, size_t size, const char *text)
 			n = 1;
 		} else if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
 			len = (size_t)snprintf(esc, sizeof esc, "\\u00%02x", s[1]);
+		} else if (invisible(code_point(s, n))) {
+			len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)code_point(s, n));
 		} else {
 			piece = (const char *)s;
 			len = (size_t)n;

@@ -17,7 +17,8 @@
 #     or read within their owner's budget; root's ps answers, the daemon's
 #     peak RSS stays under 256 MiB;
 #  4. terminal injection: nobody's program named with escape bytes, whose
-#     debug information names its source file with them, fragments its
+#     debug information names its source file with them (and a bidi
+#     override, U+202E, that shows the rest of a line reversed), fragments its
 #     heap: root's `jmctl ps`, `sites` and `alerts` print no control byte
 #     (the names escaped, --json valid JSON), and root's jmctl reads that
 #     program's files as nobody: a copy nobody cannot read stays
@@ -250,7 +251,7 @@ kill "$HOLDER"; wait "$HOLDER" 2>/dev/null
 mkdir -p "$JM_TMP/pub"
 cp "$JMALLOC_LIB" "$JM_TMP/pub/libjmalloc.so"
 {
-	printf '#line 1 "\033]0;OWNED\007\033[2J\033[31m\302\233evil\377.c"\n'
+	printf '#line 1 "\033]0;OWNED\007\033[2J\033[31m\302\233evil\377\342\200\256c.txt"\n'
 	cat "$JM_ROOT/tests/stress/evil_names.c"
 } >"$JM_TMP/evil.c"
 EVIL=$'ev\033[2Jil\x9b'
@@ -277,7 +278,8 @@ def run(*args):
     return r.stdout, r.stderr
 def clean(what, out):
     text = out.decode("utf-8")          # valid UTF-8, or this raises
-    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or
+           0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069]
     check(not bad, "%s printed control characters %r:\n%s" % (what, bad[:8], text[:2000]))
     return text
 evil, hidden = int(os.environ["PID_EVIL"]), int(os.environ["PID_HIDDEN"])
@@ -290,7 +292,7 @@ ps = clean("jmctl ps", run("ps")[0])
 check("[2Jil" in ps, "nobody's program is not in root's ps:\n" + ps)
 sites = clean("jmctl sites", run("sites", str(evil))[0])
 check("fragment_here" in sites, "nobody's program not symbolized:\n" + sites)
-check("\\x1b]0;OWNED\\x07\\x1b[2J\\x1b[31m\\u009bevil\\xff.c" in sites,
+check("\\x1b]0;OWNED\\x07\\x1b[2J\\x1b[31m\\u009bevil\\xff\\u202ec.txt" in sites,
       "the file name is not shown escaped:\n" + sites)
 js = json.loads(run("--json", "sites", str(evil))[0])
 files = {f["file"] for s in js["sites"] for f in s["frames"] if f.get("file")}
