@@ -47,9 +47,12 @@
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define CACHE_SIZE   8192          /* entries, a power of two: 64 KiB */
 #define CACHE_PROBES 8
@@ -503,6 +506,50 @@ static bool rules_at(uintptr_t pc, struct rules *out)
 	return run_cfi(&f, &c, out, &init, &loc, pc);
 }
 
+/* The slow walk's reads of the stack: a frame is only as right as its
+ * tables, and rbp as right as every frame's saying where it was saved
+ * (code that uses rbp and says nothing of it, hand-written or generated,
+ * leaves the caller's rbp anything), so a CFA can be an address above the
+ * stack that no page backs, or one that cannot be read (another thread's
+ * guard page). Nothing cheap says where this thread's stack ends, so the
+ * first read in a page the walk has not read yet is tried by the kernel:
+ * rt_sigprocmask with an invalid `how` copies the 8 bytes in as a signal
+ * set and then refuses (EINVAL; EFAULT where a load would fault; nothing
+ * is changed). Where that answers otherwise (seccomp), mincore at least
+ * says whether the page is mapped. A read that fails ends the stack. */
+struct readable {
+	uintptr_t lo, hi;           /* pages known readable */
+};
+
+static bool stack_load(struct readable *ok, uintptr_t at, uintptr_t *out)
+{
+	if (at >= ok->lo && at + 8 <= ok->hi) {
+		*out = *(const uintptr_t *)at;
+		return true;
+	}
+	int saved = errno;
+	uintptr_t lo = at & ~(uintptr_t)(JM_PAGE - 1);
+	uintptr_t hi = (at + 8 + JM_PAGE - 1) & ~(uintptr_t)(JM_PAGE - 1);
+	bool good = syscall(SYS_rt_sigprocmask, -1, (void *)at, NULL, (size_t)8) == 0 || errno == EINVAL;
+	if (!good && errno != EFAULT) {
+		unsigned char vec[2];
+		good = mincore((void *)lo, hi - lo, vec) == 0;
+	}
+	errno = saved;
+	if (!good)
+		return false;
+	uintptr_t v = *(const uintptr_t *)at;
+	if (lo <= ok->hi && hi >= ok->lo) {
+		ok->lo = lo < ok->lo ? lo : ok->lo;
+		ok->hi = hi > ok->hi ? hi : ok->hi;
+	} else {
+		ok->lo = lo;
+		ok->hi = hi;
+	}
+	*out = v;
+	return true;
+}
+
 /* One frame: its pc, its stack pointer, and rbp in it (if known). */
 struct frame {
 	uintptr_t pc, sp, bp;
@@ -514,7 +561,8 @@ struct frame {
  * rsp plus a constant of the tables (rbp plus one is not: a frame with
  * alloca, a variable length array or a realigned stack has a different
  * size at each call). */
-static int step(struct frame *f, bool at_return, uintptr_t *cfa_out, bool *fixed)
+static int step(struct frame *f, struct readable *ok, bool at_return, uintptr_t *cfa_out,
+    bool *fixed)
 {
 	struct rules r;
 	if (!rules_at(at_return ? f->pc - 1 : f->pc, &r))
@@ -533,18 +581,18 @@ static int step(struct frame *f, bool at_return, uintptr_t *cfa_out, bool *fixed
 	if (r.ra == R_UNDEF)
 		return 0;
 	uintptr_t ra_at = cfa + (uintptr_t)r.ra_off;
-	if (r.ra != R_AT || ra_at < f->sp || ra_at + 8 > cfa)
+	uintptr_t pc;
+	if (r.ra != R_AT || ra_at < f->sp || ra_at + 8 > cfa || !stack_load(ok, ra_at, &pc))
 		return -1;
 	if (r.rbp == R_AT) {
 		uintptr_t bp_at = cfa + (uintptr_t)r.rbp_off;
-		if (bp_at < f->sp || bp_at + 8 > cfa)
+		if (bp_at < f->sp || bp_at + 8 > cfa || !stack_load(ok, bp_at, &f->bp))
 			return -1;
-		f->bp = *(uintptr_t *)bp_at;
 		f->bp_known = true;
 	} else if (r.rbp != R_SAME) {
 		f->bp_known = false;
 	}
-	f->pc = *(uintptr_t *)ra_at;
+	f->pc = pc;
 	f->sp = cfa;
 	return 1;
 }
@@ -559,10 +607,13 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
 	    : "=r"(f.pc), "=r"(f.sp), "=r"(f.bp));
 	f.bp_known = true;
+	/* This frame's page: the walk runs on it. */
+	struct readable ok = { f.sp & ~(uintptr_t)(JM_PAGE - 1), 0 };
+	ok.hi = ok.lo + JM_PAGE;
 	uintptr_t cfa;
 	bool fixed;
 	t->n = 0;
-	if (step(&f, false, &cfa, &fixed) != 1)
+	if (step(&f, &ok, false, &cfa, &fixed) != 1)
 		return;
 	while (t->n <= JM_UNWIND_MAX) {
 		t->ip[t->n] = f.pc;
@@ -570,7 +621,7 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 		t->n++;
 		if (f.pc == 0)
 			return;
-		int s = step(&f, true, &cfa, &t->fixed[t->n - 1]);
+		int s = step(&f, &ok, true, &cfa, &t->fixed[t->n - 1]);
 		if (s < 0)
 			return;
 		if (s == 0) {

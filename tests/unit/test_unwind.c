@@ -15,6 +15,8 @@
 #include <cmocka.h>
 #include <string.h>
 #include <execinfo.h>
+#include <pthread.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -159,6 +161,70 @@ static void test_vla_sizes(void **state)
 	}
 }
 
+/* bad_rbp_call(fn, bp): calls fn with rbp = bp, its saving of the caller's
+ * rbp not described by its call frame instructions (hand-written code that
+ * uses rbp and says nothing of it: the tables then say that rbp is the
+ * caller's all along). */
+void bad_rbp_call(void (*fn)(void), uintptr_t bp);
+__asm__(".text\n.globl bad_rbp_call\n.type bad_rbp_call,@function\n"
+    "bad_rbp_call:\n\t.cfi_startproc\n"
+    "\tpush %rbp\n\t.cfi_adjust_cfa_offset 8\n"
+    "\tmov %rsi, %rbp\n\tcall *%rdi\n"
+    "\tpop %rbp\n\t.cfi_adjust_cfa_offset -8\n\tret\n"
+    "\t.cfi_endproc\n.size bad_rbp_call, .-bad_rbp_call\n");
+
+static uintptr_t bad_bp;
+
+__attribute__((noipa)) static void bad_rbp_leaf(void)
+{
+	bt_nours = take(bt_ours);
+	sink++;
+}
+
+/* A frame whose CFA is rbp + 16 calls bad_rbp_call. */
+__attribute__((noipa)) static void vla_bad_rbp(int n)
+{
+	volatile char buf[n];
+	buf[0] = (char)n;
+	bad_rbp_call(bad_rbp_leaf, bad_bp);
+	sink += buf[0];
+}
+
+#define BAD_STACK (256 << 10)
+
+static void *bad_rbp_thread(void *arg)
+{
+	(void)arg;
+	vla_bad_rbp(100);
+	return NULL;
+}
+
+/* The tables can be wrong about rbp (above: the caller's rbp is then the
+ * value bad_rbp_call put there, here an address in a page that cannot be
+ * read, 4 KiB above the top of the thread's stack, well within the 16 MiB
+ * that a frame may be). The walk does not read it: the stack ends at
+ * bad_rbp_call (libgcc's backtrace() dies here). */
+static void test_bad_rbp_not_read(void **state)
+{
+	(void)state;
+	uint8_t *m = mmap(NULL, BAD_STACK + 65536, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + BAD_STACK, 65536, PROT_NONE), 0);
+	bad_bp = (uintptr_t)m + BAD_STACK + 4096;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, m, BAD_STACK);
+	pthread_t t;
+	bt_nours = -1;
+	assert_int_equal(pthread_create(&t, &attr, bad_rbp_thread, NULL), 0);
+	pthread_join(t, NULL);
+	/* take, bad_rbp_leaf, bad_rbp_call, vla_bad_rbp (whose caller
+	 * cannot be found). */
+	assert_int_equal(bt_nours, 4);
+	munmap(m, BAD_STACK + 65536);
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -198,6 +264,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_equals_libgcc),
 		cmocka_unit_test(test_vla_sizes),
+		cmocka_unit_test(test_bad_rbp_not_read),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
