@@ -378,22 +378,6 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	return run;
 }
 
-/* Takes `count` runs of npages each, side by side, as one take (one
- * best fit, one split): the first is returned, the others follow it at
- * every npages; all have `state`. Under the arena lock. */
-struct jm_run *jm__arena_runs_alloc(struct jm_arena *a, size_t npages, unsigned count,
-    uint8_t state, bool *was_dirty)
-{
-	struct jm_run *r = jm__arena_run_alloc(a, npages * count, 1, state, was_dirty);
-	if (r == NULL || count == 1)
-		return r;
-	struct jm_chunk *c = run_chunk(r);
-	size_t first = jm__run_page(c, r);
-	for (unsigned i = 0; i < count; i++)
-		set_run(c, first + i * npages, npages, state);
-	return r;
-}
-
 /* Files [first, first + npages) of c, whose first nd pages may be
  * resident, as a free run, coalesced with its free neighbours. The merged
  * run's dirty prefix ends at the last page any of the pieces had dirty:

@@ -48,10 +48,19 @@ static void nonfull_remove(struct jm_bin *bin, struct jm_run *r)
 	r->on_list = 0;
 }
 
-/* Makes r, fresh from the arena, a run of the class binind: all free. */
-static void run_init(struct jm_bin *bin, struct jm_run *r, unsigned binind)
+/* A new run from the arena for the class binind, all free (out of line:
+ * bin_run, at every step of a fill, is inlined without it). */
+static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	bool dirty;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__row_begin(&a->stats->seq);
+	struct jm_run *r = jm__arena_run_alloc(a, bi->run_pages, 1, JM_RUN_SMALL, &dirty);
+	jm__row_end(&a->stats->seq);
+	jm__unlock(&a->lock);
+	if (r == NULL)
+		return NULL;
 	struct jm_chunk *c = ptr_chunk(r);
 	size_t first = jm__run_page(c, r);
 	r->binind = (uint8_t)binind;
@@ -62,47 +71,12 @@ static void run_init(struct jm_bin *bin, struct jm_run *r, unsigned binind)
 		r->bitmap[i] = ~0ULL;
 	if (bi->regs % 64)
 		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
-	uint64_t pm = jm__pm_make(JM_PM_SMALL, binind, first);
 	for (size_t i = first; i < first + bi->run_pages; i++)
-		c->pagemap[i] = pm;
+		c->pagemap[i] = jm__pm_make(JM_PM_SMALL, binind, first);
 	if (jm_unlikely(jm__opt.junk)) /* pages may hold anything from before */
 		memset(jm__run_addr(c, r), 0x5a, (size_t)bi->run_pages << JM_LG_PAGE);
 	bin->stats->curruns++;
 	bin->stats->nruns++;
-}
-
-/* A new run from the arena. A bin that has gone through SPARE_AFTER runs
- * already and keeps no empty run takes two in one take (one lock of the
- * arena, one best fit and split) and keeps the second as its empty run,
- * on the non-full list: a bin that goes through runs (an allocation
- * stream) asks the arena half as often, and holds no more than the one
- * empty run it may keep anyway. A class a program uses a run or two of
- * takes them one by one (a spare there spread small programs' runs over
- * one more page of the chunk header: cfrac 158 -> 159 faults). */
-#define SPARE_AFTER 2
-static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
-{
-	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	bool dirty;
-	unsigned count = bin->nempty == 0 && bin->stats->nruns >= SPARE_AFTER ? 2 : 1;
-	jm__lock(&a->lock, &a->stats->lock_contended);
-	jm__row_begin(&a->stats->seq);
-	struct jm_run *r = jm__arena_runs_alloc(a, bi->run_pages, count, JM_RUN_SMALL, &dirty);
-	if (r == NULL && count == 2) {
-		count = 1;
-		r = jm__arena_runs_alloc(a, bi->run_pages, count, JM_RUN_SMALL, &dirty);
-	}
-	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
-	if (r == NULL)
-		return NULL;
-	run_init(bin, r, binind);
-	if (count == 2) {
-		struct jm_run *spare = r + bi->run_pages;
-		run_init(bin, spare, binind);
-		nonfull_push(bin, spare);
-		bin->nempty++;
-	}
 	return r;
 }
 

@@ -151,8 +151,6 @@ bool jm__arena_thread_move(struct jm_arena *to);
 void jm__arena_postfork_threads(void);
 struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t align_pages,
     uint8_t state, bool *was_dirty);
-struct jm_run *jm__arena_runs_alloc(struct jm_arena *a, size_t npages, unsigned count,
-    uint8_t state, bool *was_dirty);
 void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run);
 void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list);
 void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero);
