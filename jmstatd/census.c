@@ -147,20 +147,28 @@ static pid_t read_nspid(pid_t pid)
 	return nspid_fields(pid, &last) > 0 && last > 0 ? (pid_t)last : -1;
 }
 
-/* The fields of NSpid in /proc/PID/status (0: none, -1: unreadable),
- * the last in *last. */
-static int nspid_fields(pid_t pid, long *last)
+ssize_t jmd_proc_file(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+/* The fields of NSpid in /proc/PID/status (0: none, -1: unreadable),
+ * the last in *last. */
+static int nspid_fields(pid_t pid, long *last)
+{
+	char buf[4096];
+	if (jmd_proc_file(pid, "status", buf, sizeof(buf)) < 0)
+		return -1;
 	const char *line = strstr(buf, "\nNSpid:");
 	if (!line)
 		return -1;

@@ -429,6 +429,9 @@ void jmd_census_fini(struct jmd *d);
  * cannot tell (its namespace is not one we can see). */
 int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t start,
                         pid_t *host);
+/* Reads /proc/PID/NAME (one read, at most size - 1 bytes) into buf,
+ * NUL-terminated: its length, or -1 (unreadable or empty). */
+ssize_t jmd_proc_file(pid_t pid, const char *name, char *buf, size_t size);
 
 /* ------------------------------------------- sample.c, figures.c, history.c */
 int jmd_sample_init(struct jmd *d);

@@ -12,7 +12,6 @@
 #include "jmstatd.h"
 #include "sample.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,16 +115,9 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
  * namespace's terms), or -1 if it maps to nothing. */
 static int64_t uid_outside(pid_t pid, uint32_t uid)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (jmd_proc_file(pid, "uid_map", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
 		unsigned long long in, out, count;
 		if (sscanf(line, "%llu %llu %llu", &in, &out, &count) == 3 && uid >= in &&

@@ -24,15 +24,19 @@ ulimit -n 160
 jmd_start
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
 ROOT_PROC=$!
+# Root's process listed, by root's jmctl (bounded: a loaded machine is
+# slow, never stuck).
 root_ps() {
-	local out
-	out=$(timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>&1) || fail "root's jmctl ps failed ($1): $out"
-	grep -q "^ *$ROOT_PROC " <<<"$out" || fail "root's jmctl ps does not show root's process ($1): $out"
+	jmd_py - "$1" <<'PY' || fail "root's process not listed ($1)"
+from jmd import *
+wait_until(lambda: int(os.environ["ROOT_PROC"]) in ps_pids(), "root's process in ps")
+r = subprocess.run([os.environ["JMCTL"], "--socket", SOCK, "ps"], capture_output=True, text=True,
+                   timeout=20)
+check(r.returncode == 0 and [os.environ["ROOT_PROC"]] in [l.split()[:1] for l in r.stdout.splitlines()],
+      "root's jmctl ps (%s): %s %s" % (sys.argv[1], r.stdout, r.stderr))
+PY
 }
-for _ in $(seq 1 100); do
-	timeout 20 "$JMCTL" --socket "$JMD_SOCK" ps 2>/dev/null | grep -q "^ *$ROOT_PROC " && break
-	sleep 0.1
-done
+export ROOT_PROC
 root_ps "at start"
 
 N=200
