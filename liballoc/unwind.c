@@ -39,7 +39,8 @@
  * one call read the next one's return address from inside its array
  * (stale stack there, often an old return address: a wrong stack). A
  * return address seen with two different constants is marked never to be
- * cached. A
+ * cached. A dlclose empties the cache (the allocator's dlclose comes
+ * before glibc's). A
  * missing entry means the slow unwinder, which also runs every
  * VERIFY_EVERY samples to check the cache. It runs on the sampling path
  * only, with no allocator lock held, and allocates nothing.
@@ -147,6 +148,44 @@ static void cache_put(uintptr_t pc, unsigned k)
 	}
 	/* Full around here: the slow unwinder keeps serving this pc. */
 }
+
+/* Forgets every entry. An entry holds for the code at its address while
+ * that code is loaded: after a dlclose, another library can be loaded
+ * there, whose return address at the same place is another frame size (a
+ * larger one, kept, read past the top of a small stack: SIGSEGV in
+ * malloc). A thread still running the unloaded code could teach it again
+ * in between, but no thread runs code being unloaded. */
+static __attribute__((unused)) void cache_forget(void)
+{
+	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
+	if (cache == NULL)
+		return;
+	for (size_t i = 0; i < CACHE_SIZE; i++) {
+		if (page_written(i) && atomic_load_explicit(&cache[i], memory_order_relaxed) != 0)
+			atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
+	}
+}
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+/* dlclose is the allocator's too (the next one, glibc's, does the work):
+ * the cache forgets before (no entry of the library outlives it) and after
+ * (none taught while it was closed). */
+JM_EXPORT int dlclose(void *handle)
+{
+	static int (*_Atomic next)(void *);
+	int (*f)(void *) = atomic_load_explicit(&next, memory_order_acquire);
+	if (f == NULL) {
+		f = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+		if (f == NULL)
+			return -1;
+		atomic_store_explicit(&next, f, memory_order_release);
+	}
+	cache_forget();
+	int r = f(handle);
+	cache_forget();
+	return r;
+}
+#endif
 
 struct trace {
 	uintptr_t ip[JM_UNWIND_MAX + 1];
