@@ -21,6 +21,19 @@
 
 _Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF] JM_LARGE_BSS;
 static jm_lock_t rtree_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Bit p: page p of the root has had a leaf stored (under rtree_lock). An
+ * update does not read a page without: a read maps the zero page, a page
+ * fault, and the leaf's store right after a second one. */
+#define ROOT_PER_PAGE (JM_PAGE / sizeof(jm__rtree_root[0]))
+static uint32_t root_pages;
+_Static_assert(RTREE_LEAF / ROOT_PER_PAGE <= 32, "a bit per page of the root");
+
+static _Atomic(uintptr_t) *root_leaf(size_t hi)
+{
+	if (!(root_pages >> (hi / ROOT_PER_PAGE) & 1))
+		return NULL;
+	return atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+}
 /* 8 MiB of .bss: zero pages the kernel maps only where they are written. */
 _Atomic(uint64_t) jm__chunk_bits[(1ULL << (47 - JM_LG_CHUNK)) / 64] JM_LARGE_BSS;
 
@@ -41,13 +54,14 @@ bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 	size_t hi = chunk >> (JM_LG_CHUNK + RTREE_BITS);
 	size_t lo = (chunk >> JM_LG_CHUNK) & (RTREE_LEAF - 1);
 	pthread_mutex_lock(&rtree_lock);
-	_Atomic(uintptr_t) *leaf = atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+	_Atomic(uintptr_t) *leaf = root_leaf(hi);
 	if (leaf == NULL) {
 		leaf = jm__os_map(RTREE_LEAF * sizeof(uintptr_t));
 		if (leaf == NULL) {
 			pthread_mutex_unlock(&rtree_lock);
 			return false;
 		}
+		root_pages |= 1u << (hi / ROOT_PER_PAGE);
 		atomic_store_explicit(&jm__rtree_root[hi], leaf, memory_order_release);
 	}
 	atomic_store_explicit(&leaf[lo], value, memory_order_release);
@@ -61,7 +75,7 @@ void jm__rtree_clear(uintptr_t chunk)
 	size_t hi = chunk >> (JM_LG_CHUNK + RTREE_BITS);
 	size_t lo = (chunk >> JM_LG_CHUNK) & (RTREE_LEAF - 1);
 	pthread_mutex_lock(&rtree_lock);
-	_Atomic(uintptr_t) *leaf = atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+	_Atomic(uintptr_t) *leaf = root_leaf(hi);
 	if (leaf)
 		atomic_store_explicit(&leaf[lo], 0, memory_order_release);
 	chunk_bit(chunk, 0);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -228,6 +229,36 @@ static void test_huge_tree(void **state)
 		assert_int_equal(jm__rtree_get(key), 0);
 	}
 	validate();
+}
+
+/* A radix tree update in a part of the address space no chunk was in
+ * yet (8 TiB: the root's second page, the chunk bitmap's page there and a
+ * new leaf): a page fault for each, none more (its root page was read
+ * before the leaf was stored there: the zero page mapped, then a second
+ * fault for the store). */
+static long thread_minflt(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+static void test_rtree_update_faults(void **state)
+{
+	(void)state;
+	uintptr_t warm = (uintptr_t)1 << 46, fresh = (uintptr_t)1 << 43;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();   /* the sanitizer's shadow pages fault too */
+#endif
+	assert_true(jm__rtree_set(warm, warm));   /* the code and locks, warm */
+	jm__rtree_clear(warm);
+	long before = thread_minflt();
+	assert_true(jm__rtree_set(fresh, fresh));
+	long faults = thread_minflt() - before;
+	assert_int_equal(jm__rtree_get(fresh), fresh);
+	jm__rtree_clear(fresh);
+	assert_int_equal(jm__rtree_get(fresh), 0);
+	assert_true(faults <= 3);
 }
 
 /* Buffers grown by realloc a step at a time, interleaved (so that none
@@ -922,6 +953,7 @@ int main(void)
 	 * where exact sizes are checked. */
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rtree_update_faults),   /* first: before a heap walk reads the whole root */
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_region_index),
