@@ -160,6 +160,10 @@ int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid);
 /* The same without a segment: is pid (ours) alive, started at *start
  * (NULL: any time) and of real uid want_uid? */
 int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid);
+/* The state (field 3) and start time (field 22, clock ticks since boot as
+ * the reader sees it) in the text of a /proc/PID/stat; false if it does
+ * not parse. */
+bool jm_seg_parse_stat(const char *stat, char *state, uint64_t *start_time);
 
 /* Bytes this process has read from segment files so far (every pread of
  * every reader function, whatever its result): what a reader that

@@ -69,7 +69,7 @@ static int gone_or_eio(pid_t pid)
 
 /* Parses /proc/PID/stat: the state (field 3) and the start time (field 22),
  * counted after the last ')' since the command name may hold anything. */
-static bool parse_stat(const char *stat, char *state, uint64_t *start_time)
+bool jm_seg_parse_stat(const char *stat, char *state, uint64_t *start_time)
 {
 	const char *p = strrchr(stat, ')');
 
@@ -163,7 +163,7 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 		err = gone_or_eio(pid);
 		goto out;
 	}
-	if (!parse_stat(buf, &state, &start_time)) {
+	if (!jm_seg_parse_stat(buf, &state, &start_time)) {
 		errno = EINVAL;
 		err = JM_SEG_EIO;
 		goto out;

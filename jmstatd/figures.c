@@ -168,7 +168,14 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	p->pidns = s->hdr.pidns;
 	p->uid = s->hdr.uid;
 	p->start_ticks = s->hdr.start_time;
-	p->start_time = d->boot_time + (double)s->hdr.start_time / (double)d->clk_tck;
+	/* When it started as we see it: a writer in a time namespace sees
+	 * its start shifted by the namespace's boot-time offset. */
+	char stat[1024], state;
+	uint64_t ticks = s->hdr.start_time;
+	if (jmd_proc_file(host, "stat", stat, sizeof(stat)) < 0 ||
+	    !jm_seg_parse_stat(stat, &state, &ticks))
+		ticks = s->hdr.start_time;
+	p->start_time = d->boot_time + (double)ticks / (double)d->clk_tck;
 	/* The name is the writer's to choose: keep printable ASCII only. */
 	for (size_t i = 0; i < sizeof(p->exe) - 1 && s->hdr.exe[i]; i++) {
 		unsigned char ch = (unsigned char)s->hdr.exe[i];

@@ -8,8 +8,8 @@
 # process"). Now it compares the start shifted by /proc/PID/timens_offsets:
 # two such containers (a day ahead, a writer in the host's directory and
 # one in a private tmpfs) are listed under their host pids for ten ticks
-# with what they hold, their files kept; once killed, the shared one's
-# file is removed.
+# with what they hold and the start time the host sees (it was a day
+# ahead), their files kept; once killed, the shared one's file is removed.
 . "$(dirname "$0")/../lib.sh"
 why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
 [ -z "$why" ] || skip "$why"
@@ -18,7 +18,7 @@ jmd_start
 
 jmd_py - <<'PY' || fail "time namespaces"
 from jmd import *
-import atexit
+import atexit, time
 
 shared, private = Container(boottime=86400), Container(private=True, boottime=86400)
 cs = [shared, private]
@@ -28,7 +28,12 @@ for c in cs:
 def listed():
     ps = ps_pids()
     return all(c.host_pid in ps and ps[c.host_pid]["allocated"] >= 4096 * 256 for c in cs) and ps
-wait_until(listed, "both containers in ps under their host pids, with what they hold")
+ps = wait_until(listed, "both containers in ps under their host pids, with what they hold")
+# Their start time as the host sees it (not a day ahead: alert windows and
+# jmalloc_process_start_time_seconds are the host's time).
+for c in cs:
+    check(abs(ps[c.host_pid]["start_time"] - time.time()) < 600, "start_time %r, now %r"
+          % (ps[c.host_pid]["start_time"], time.time()))
 t0 = request({"cmd": "version"})["time"]
 wait_until(lambda: request({"cmd": "version"})["time"] >= t0 + 10 * INTERVAL_MS / 1000.0, "ten ticks")
 log = open(os.path.join(os.environ["JM_TMP"], "jmstatd.log")).read()

@@ -320,13 +320,13 @@ static void test_parse_stat(void **state)
 	char st;
 	uint64_t t;
 
-	assert_true(parse_stat("12 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 9 9",
+	assert_true(jm_seg_parse_stat("12 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 9 9",
 	                       &st, &t));
 	assert_int_equal(st, 'S');
 	assert_int_equal(t, 424242);
-	assert_false(parse_stat("12 (a) S 1 2 3", &st, &t));
-	assert_false(parse_stat("no paren at all", &st, &t));
-	assert_false(parse_stat("1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x", &st, &t));
+	assert_false(jm_seg_parse_stat("12 (a) S 1 2 3", &st, &t));
+	assert_false(jm_seg_parse_stat("no paren at all", &st, &t));
+	assert_false(jm_seg_parse_stat("1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x", &st, &t));
 }
 
 int main(void)
