@@ -19,12 +19,16 @@
  * from empty to full) doubles it, up to the class's hard maximum, as long
  * as the capacities of all the thread's classes stay within TCACHE_BUDGET
  * bytes (so a thread never holds more than that in its cache), and only
- * to TCACHE_FED_BYTES for a class fed by other threads: when more than
- * one in FOREIGN_SHARE of the regions freed since the fill are other
- * arenas' (a consumer, freeing what a producer allocated, swings from
- * empty to full as well, but a bigger cache only holds more of the
- * producer's regions: xmalloc's two threads held 3 MiB of their 5.5 MiB
- * of runs at their peak in their caches, up to 4096 regions a class).
+ * to TCACHE_FED_BYTES or TCACHE_FED_REGS regions for a class fed by
+ * other threads: when more than one in FOREIGN_SHARE of the regions freed
+ * since the fill are other arenas', or when its arena is shared by a
+ * thread that moved there (below), where the regions of both threads are
+ * the arena's. A consumer, freeing what a producer allocated, swings
+ * from empty to full as well, but a bigger cache only holds more of the
+ * producer's regions, its level a random walk between two streams
+ * (xmalloc's two threads held 3 MiB of their 5.5 MiB of runs at their
+ * peak in their caches, up to 4096 regions a class); 1024 regions still
+ * take in sh8bench's bursts of a class (a fifth more CPU at 512).
  * The share is taken of regions, not of threads: a consumer that hands
  * out the regions it was given (its allocations pop them) passes some
  * back to their producer, which then frees regions of its own arena. Every
@@ -65,7 +69,8 @@
 #define GC_EVENTS 64          /* slow-path events between two GC looks */
 #define GC_BINS_PER_LOOK 4
 #define TCACHE_BUDGET (4u << 20) /* bytes of capacity per thread */
-#define TCACHE_FED_BYTES (64u << 10) /* capacity of a class fed by others */
+#define TCACHE_FED_BYTES (64u << 10) /* capacity of a class fed by others, */
+#define TCACHE_FED_REGS 1024u /* or this many regions if more */
 #define FOREIGN_SHARE 16      /* of the regions freed: "fed by others" above 1 in this */
 #define FEED_SAMPLE 32        /* regions of a full list looked at for its feeder */
 #define FEED_LOOK 16          /* full lists between two looks at moving */
@@ -271,8 +276,9 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 	 * since the fill. */
 	if (tc && tc->filled_last[binind] && max > tb->ncached_max &&
 	    tc->capacity_bytes + grow <= TCACHE_BUDGET &&
-	    ((uint64_t)max * bi->size <= TCACHE_FED_BYTES ||
-	     !fed_by_others((void *)tb->opaque, tb->ncached_max / 2, tc->arena))) {
+	    ((uint64_t)max * bi->size <= TCACHE_FED_BYTES || max <= TCACHE_FED_REGS ||
+	     (!__atomic_load_n(&tc->arena->shared, __ATOMIC_RELAXED) &&
+	      !fed_by_others((void *)tb->opaque, tb->ncached_max / 2, tc->arena)))) {
 		tc->capacity_bytes += grow;
 		tb->ncached_max = max;
 	} else if (tc && tc->nrequests_at_flush[binind] == tb->nrequests) {
@@ -429,6 +435,7 @@ static void tcache_move(struct jm_tcache *tc, struct jm_arena *to)
 	to->stats->nthreads++;
 	jm__row_end(&to->stats->seq);
 	jm__unlock(&to->lock);
+	__atomic_store_n(&to->shared, true, __ATOMIC_RELAXED);
 	tc->arena = to;
 	tls_arena = to;
 	tc->row->arena = to->index;

@@ -200,6 +200,8 @@ struct jm_arena {
 	 * out of the radix tree until reused. */
 	struct jm_chunk *retained[JM_RETAIN_CHUNKS];
 	struct jmstat_arena *stats; /* this arena's row in the segment */
+	bool shared;              /* a thread moved here to share it with the
+	                             thread whose regions it frees (tcache.c) */
 	struct jm_bin bins[JM_NBINS];
 };
 

@@ -91,7 +91,7 @@ static void test_only_frees_gets_cache(void **state)
 /* A thread cache's class that swings from empty to full doubles its
  * capacity, but one fed by other threads' regions (a consumer: xmalloc,
  * whose caches held up to 4096 regions a class of the producer's) only
- * to 64 KiB. The thread empties its list of 128-byte regions (a fill),
+ * to 64 KiB or 1024 regions. The thread empties its list of 128-byte regions (a fill),
  * then frees regions until the list is full and one more, eight times:
  * with its own regions the capacity grows past 64 KiB, with the main
  * thread's it stops there. */
@@ -147,6 +147,8 @@ static void test_consumer_cache_bounded(void **state)
 	(void)state;
 	size_t size = jm__bin_info[FED_BIN].size;
 	uint32_t fed_max = (64u << 10) / (uint32_t)size;
+	if (fed_max < 1024)
+		fed_max = 1024;
 	void **given = malloc(FED_N * sizeof(void *));
 	for (unsigned i = 0; i < FED_N; i++)
 		assert_non_null(given[i] = jm_malloc(size));
@@ -160,7 +162,7 @@ static void test_consumer_cache_bounded(void **state)
 	assert_true(own.start < fed_max);
 	assert_true(own.end > fed_max);     /* the swing grows a cache */
 	assert_int_equal(fed.start, own.start);
-	assert_int_equal(fed.end, fed_max);  /* up to 64 KiB when fed */
+	assert_int_equal(fed.end, fed_max);  /* up to 1024 regions when fed */
 	for (unsigned i = fed.used; i < FED_N; i++)
 		jm_free(given[i]);
 	free(given);
@@ -171,12 +173,14 @@ static void test_consumer_cache_bounded(void **state)
  * of a lower index (a consumer of another thread's allocations: larson,
  * sh8bench, xmalloc), moves to that arena, so that the two threads' free
  * pages serve both (sh8bench's peak RSS 13.2 -> 10.2 MiB). The arenas'
- * thread counts follow it, also at its exit. */
+ * thread counts follow it, also at its exit; its cache's classes grow
+ * there only as a consumer's do. */
 struct mover {
 	void **given;
 	unsigned n;
 	struct jm_arena *before, *after;
 	uint64_t nthreads_to;   /* the arena moved to, while the thread lives */
+	uint32_t shared_max;    /* its cache's capacity of 64 B after swings */
 };
 static void *move_thread(void *arg)
 {
@@ -188,7 +192,32 @@ static void *move_thread(void *arg)
 	jm_free(mine);
 	m->after = jm__thread_arena();
 	m->nthreads_to = m->after->stats->nthreads;
-	jm_free(jm_malloc(64));       /* goes on from there */
+	/* Its cache, in an arena shared with the thread it consumes from,
+	 * swings on regions of that arena: it grows only to 1024 regions. */
+	enum { N = 8192 };
+	void **pool = malloc(N * sizeof(void *)), **held = malloc(N * sizeof(void *));
+	unsigned nheld = 0, next = 0;
+	for (unsigned i = 0; i < N; i++)
+		pool[i] = jm_malloc(64);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(64)];
+	for (int cycle = 0; cycle < 8; cycle++) {
+		unsigned k = tb->ncached + 1;   /* the last one fills */
+		for (unsigned i = 0; i < k && nheld < N; i++)
+			held[nheld++] = jm_malloc(64);
+		while (next < N) {
+			uint32_t max = tb->ncached_max, n = tb->ncached;
+			jm_free(pool[next++]);
+			if (n == max)
+				break;          /* that free found the list full */
+		}
+	}
+	m->shared_max = tb->ncached_max;
+	while (nheld)
+		jm_free(held[--nheld]);
+	while (next < N)
+		jm_free(pool[next++]);
+	free(pool);
+	free(held);
 	return NULL;
 }
 
@@ -210,6 +239,7 @@ static void test_consumer_moves_to_producer(void **state)
 	assert_int_equal(m.nthreads_to, threads_before + 1);
 	assert_int_equal(mine->stats->nthreads, threads_before);
 	assert_int_equal(m.before->stats->nthreads, 0);
+	assert_int_equal(m.shared_max, 1024);
 	free(m.given);
 	assert_int_equal(jm__heap_validate(), 0);
 }
