@@ -21,7 +21,9 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,57 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 }
 
 /* Builds the profile of raw into p. */
+/* Opens FILE for the profile: created if absent (never through a
+ * symlink), else truncated only if it is the caller's own regular file
+ * with no other link. Root writes profiles where it is told, often into
+ * /tmp: a symlink or hard link planted there by another user would
+ * otherwise turn the write into one to any file of root's (/etc/shadow),
+ * where the kernel's protected_symlinks and protected_hardlinks are off.
+ * A symlink of the caller's or root's is followed. A negative errno, said
+ * on stderr when it is a refusal. */
+static int open_output(const char *file)
+{
+	struct stat st;
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd >= 0 || errno != EEXIST)
+		return fd >= 0 ? fd : -errno;
+	fd = open(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP) {
+		if (lstat(file, &st) == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+			fprintf(stderr, "jmctl: %s is a symlink of uid %u: refusing to write the "
+			        "profile through it (remove it, or choose another path)\n", file,
+			        (unsigned)st.st_uid);
+			return -EPERM;
+		}
+		fd = open(file, O_WRONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (S_ISREG(st.st_mode) && (st.st_uid != geteuid() || st.st_nlink != 1)) {
+		if (st.st_uid != geteuid())
+			fprintf(stderr, "jmctl: %s is uid %u's file: refusing to overwrite it with the "
+			        "profile (remove it, or choose another path)\n", file, (unsigned)st.st_uid);
+		else
+			fprintf(stderr, "jmctl: %s has %lu links: refusing to overwrite it with the "
+			        "profile (remove it, or choose another path)\n", file,
+			        (unsigned long)st.st_nlink);
+		close(fd);
+		return -EPERM;
+	}
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static int build(struct jm_pprof *p, const json_t *raw, struct jm_sym *sym)
 {
 	json_t *jm = json_object_get(raw, "modules"), *e, *s, *f;
@@ -153,9 +206,9 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (strcmp(file, "-") == 0) {
 		err = write_all(STDOUT_FILENO, gz, len);
 	} else {
-		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = open_output(file);
 		if (fd < 0) {
-			err = -errno;
+			err = fd;
 		} else {
 			err = write_all(fd, gz, len);
 			if (close(fd) != 0 && err == 0)
