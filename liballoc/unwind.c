@@ -33,13 +33,16 @@
  *     return address of the caller = *(cfa(caller) - 8)
  * The return address into the outermost frame of a complete slow trace is
  * marked as the last, so that the fast walk never reads past the top of a
- * stack. Only a frame whose CFA is rsp plus a constant is cached: one
- * whose CFA is rbp-based (alloca, a variable length array, a realigned
- * stack) has a size of its own at each call, and a constant learnt from
- * one call read the next one's return address from inside its array
- * (stale stack there, often an old return address: a wrong stack). A
- * return address seen with two different constants is marked never to be
- * cached. A dlclose empties the cache (the allocator's dlclose comes
+ * stack. A frame whose CFA is rbp-based (a frame pointer: alloca, a
+ * variable length array, a realigned stack, a program built with frame
+ * pointers) has a size of its own at each call, so the fast walk follows
+ * rbp as the slow one does (each entry says where the frame saved its
+ * caller's rbp) and takes such a frame from the cache only up to the
+ * largest size the slow walk read there: a constant learnt from one call
+ * read the next one's return address from inside its array (stale stack
+ * there, often an old return address: a wrong stack) or past the top of a
+ * small stack. A return address seen with two different entries otherwise
+ * is marked never to be cached. A dlclose empties the cache (the allocator's dlclose comes
  * before glibc's). A
  * missing entry means the slow unwinder, which also runs every
  * VERIFY_EVERY samples to check the cache. It runs on the sampling path
@@ -57,9 +60,22 @@
 
 #define CACHE_SIZE   8192          /* entries, a power of two: 64 KiB */
 #define CACHE_PROBES 8
-#define K_NOCACHE    0xffffu       /* never the same constant twice */
+/* An entry's 16 bits: how to go from a frame (at that return address) to
+ * its caller's. K_RBP clear: the caller's CFA is this frame's CFA + K_SIZE
+ * (a CFA from rsp: one size at every call). K_RBP set: it is rbp + 16 (a
+ * frame pointer: alloca, a variable length array, a realigned stack make
+ * it a different size at each call), and no farther than K_SIZE, the
+ * largest the slow walk has read there (farther: the slow way, which
+ * reads its pages with care). K_BP: where the caller's rbp is saved, at
+ * CFA - 8 * (K_BP + 1) (0: not saved, rbp is unchanged; K_BP_LOST: not
+ * followed, so no rbp-based frame above it is walked from the cache). */
+#define K_NOCACHE    0xffffu       /* never the same twice (bit 13 is 0 otherwise) */
 #define K_END        0x8000u       /* flag: the caller is the outermost frame */
-#define K_MAX        0x7fffu       /* larger frames are not cached */
+#define K_RBP        0x4000u
+#define K_BP_SHIFT   10
+#define K_BP_MASK    7u
+#define K_BP_LOST    7u
+#define K_SIZE       0x3ffu        /* in 8 bytes; larger frames are not cached */
 #define VERIFY_EVERY 64
 
 #define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
@@ -140,9 +156,17 @@ static void cache_put(uintptr_t pc, unsigned k)
 				return;
 		}
 		if ((e >> 16) == pc) {
-			if ((e & 0xffff) != k)
-				atomic_store_explicit(&cache[i], (uint64_t)pc << 16 | K_NOCACHE,
-				    memory_order_relaxed);
+			unsigned old = (unsigned)(e & 0xffff);
+			if (old == k)
+				return;
+			/* A frame-pointer frame: keep the largest size read. */
+			if (old != K_NOCACHE && (old & K_RBP) && (old & ~K_SIZE) == (k & ~K_SIZE)) {
+				if ((k & K_SIZE) > (old & K_SIZE))
+					atomic_compare_exchange_strong(&cache[i], &e, (uint64_t)pc << 16 | k);
+				return;
+			}
+			atomic_store_explicit(&cache[i], (uint64_t)pc << 16 | K_NOCACHE,
+			    memory_order_relaxed);
 			return;
 		}
 	}
@@ -190,7 +214,7 @@ JM_EXPORT int dlclose(void *handle)
 struct trace {
 	uintptr_t ip[JM_UNWIND_MAX + 1];
 	uintptr_t cfa[JM_UNWIND_MAX + 1];
-	bool fixed[JM_UNWIND_MAX + 1]; /* frame i's CFA is its rsp + a constant */
+	uint16_t how[JM_UNWIND_MAX + 1]; /* frame i's entry (K_*) less K_END; 0: none */
 	int n;
 };
 
@@ -596,18 +620,16 @@ struct frame {
 };
 
 /* Steps from frame f to its caller: 1, or 0 when f is the outermost frame
- * (*cfa: its CFA), or -1 when the tables do not say. *fixed: f's CFA is its
- * rsp plus a constant of the tables (rbp plus one is not: a frame with
- * alloca, a variable length array or a realigned stack has a different
- * size at each call). */
+ * (*cfa: its CFA), or -1 when the tables do not say. *how: f's cache entry
+ * (K_*, without K_END), 0 if the fast walk cannot follow it. */
 static int step(struct frame *f, struct readable *ok, bool at_return, uintptr_t *cfa_out,
-    bool *fixed)
+    uint16_t *how)
 {
 	struct rules r;
 	if (!rules_at(at_return ? f->pc - 1 : f->pc, &r))
 		return -1;
 	uintptr_t cfa;
-	*fixed = r.cfa_reg == REG_RSP;
+	*how = 0;
 	if (r.cfa_reg == REG_RSP)
 		cfa = f->sp + (uintptr_t)r.cfa_off;
 	else if (r.cfa_reg == REG_RBP && f->bp_known)
@@ -617,6 +639,16 @@ static int step(struct frame *f, struct readable *ok, bool at_return, uintptr_t 
 	if ((cfa & 7) != 0 || cfa <= f->sp || cfa - f->sp > MAX_FRAME)
 		return -1;
 	*cfa_out = cfa;
+	uintptr_t size = (cfa - f->sp) / 8;
+	unsigned bp = r.rbp == R_SAME ? 0 : K_BP_LOST;
+	if (r.rbp == R_AT && r.rbp_off <= -16 && r.rbp_off >= -48 && (r.rbp_off & 7) == 0)
+		bp = (unsigned)(-r.rbp_off / 8 - 1);
+	if (((cfa - f->sp) & 7) == 0 && size <= K_SIZE && (r.ra == R_UNDEF || r.ra_off == -8)) {
+		if (r.cfa_reg == REG_RSP)
+			*how = (uint16_t)(bp << K_BP_SHIFT | size);
+		else if (r.cfa_off == 16)
+			*how = (uint16_t)(K_RBP | bp << K_BP_SHIFT | size);
+	}
 	if (r.ra == R_UNDEF)
 		return 0;
 	uintptr_t ra_at = cfa + (uintptr_t)r.ra_off;
@@ -650,9 +682,9 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 	struct readable ok = { f.sp & ~(uintptr_t)(JM_PAGE - 1), 0 };
 	ok.hi = ok.lo + JM_PAGE;
 	uintptr_t cfa;
-	bool fixed;
+	uint16_t how;
 	t->n = 0;
-	if (step(&f, &ok, false, &cfa, &fixed) != 1)
+	if (step(&f, &ok, false, &cfa, &how) != 1)
 		return;
 	while (t->n <= JM_UNWIND_MAX) {
 		t->ip[t->n] = f.pc;
@@ -660,7 +692,7 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 		t->n++;
 		if (f.pc == 0)
 			return;
-		int s = step(&f, &ok, true, &cfa, &t->fixed[t->n - 1]);
+		int s = step(&f, &ok, true, &cfa, &t->how[t->n - 1]);
 		if (s < 0)
 			return;
 		if (s == 0) {
@@ -693,6 +725,9 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 	if (!verify) {
 		uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa();
 		uintptr_t pc = *(uintptr_t *)(cfa - 8);
+		/* rbp in the caller: saved by this function's frame pointer. */
+		uintptr_t bp = *(uintptr_t *)__builtin_frame_address(0);
+		bool bp_known = true;
 		int n = 0;
 		for (;;) {
 			unsigned e = cache_get(pc);
@@ -703,21 +738,32 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 				atomic_fetch_add_explicit(&nfast, 1, memory_order_relaxed);
 				return n;
 			}
-			cfa += e & K_MAX;
+			uintptr_t size = (uintptr_t)(e & K_SIZE) * 8, next;
+			if (e & K_RBP) {
+				next = bp + 16;
+				if (!bp_known || next <= cfa || next - cfa > size)
+					break; /* larger than ever read here: the slow way */
+			} else {
+				next = cfa + size;
+			}
+			unsigned saved = e >> K_BP_SHIFT & K_BP_MASK;
+			if (saved == K_BP_LOST)
+				bp_known = false;
+			else if (saved != 0)
+				bp = *(uintptr_t *)(next - 8 * (saved + 1));
+			cfa = next;
 			pc = *(uintptr_t *)(cfa - 8);
 		}
 	}
-	/* The slow way, which also teaches the cache: the constant of ip[i]
-	 * is cfa[i+1] - cfa[i]. */
+	/* The slow way, which also teaches the cache. */
 	struct trace t;
 	slow_trace(&t);
 	bool complete = t.n > 1 && t.n <= JM_UNWIND_MAX && t.ip[t.n - 1] == 0;
 	for (int i = 1; i + 1 < t.n && t.ip[i] != 0; i++) {
-		uintptr_t k = t.cfa[i + 1] - t.cfa[i];
-		if (!t.fixed[i] || t.cfa[i + 1] <= t.cfa[i] || k > K_MAX)
+		if (t.how[i] == 0)
 			continue;
 		bool last = complete && i + 2 == t.n;
-		cache_put(t.ip[i], (unsigned)k | (last ? K_END : 0));
+		cache_put(t.ip[i], t.how[i] | (last ? K_END : 0));
 	}
 	int n = 0;
 	for (int i = 1; i < t.n && t.ip[i] != 0 && n < max; i++)

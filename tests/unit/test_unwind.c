@@ -143,9 +143,10 @@ __attribute__((noipa)) static void vla_fill(int n, uintptr_t fill)
 /* A frame with a variable length array is a different size at each call:
  * its first size, learnt by the slow walk, is not used for the next call,
  * whose array holds a return address the cache knows (stale stack is full
- * of them) where the caller's return address was at the first size. Each
- * stack equals libgcc's (the third, at least, from the cache when it was
- * cached: 2 of 3 stacks are not the periodic check). */
+ * of them) where the caller's return address was at the first size (that
+ * was a wrong stack; a larger first size read past a small stack's top).
+ * Each stack equals libgcc's, and the cache walks the frame through its
+ * frame pointer. */
 static void test_vla_sizes(void **state)
 {
 	(void)state;
@@ -153,12 +154,20 @@ static void test_vla_sizes(void **state)
 	assert_true(bt_nours >= 5);
 	uintptr_t known = (uintptr_t)bt_ours[2];   /* into this test: cached */
 	assert_int_equal(jm__unwind_cache_get(known) != 0, 1);
-	for (int rep = 0; rep < 3; rep++) {
+	static const int sizes[] = { 512, 512, 512, 2, 2, 300, 300, 512 };
+	uint64_t taken, fast0, fast;
+	jm__unwind_counts(&taken, &fast0);
+	for (unsigned rep = 0; rep < sizeof(sizes) / sizeof(sizes[0]); rep++) {
 		memset(bt_ours, 0, sizeof(bt_ours));
-		vla_fill(512, known);
+		vla_fill(sizes[rep], known);
 		assert_int_equal(bt_nours, bt_nlibgcc);
 		assert_memory_equal(bt_ours + 1, bt_libgcc + 1, (size_t)(bt_nours - 1) * sizeof(void *));
 	}
+	/* Once 512 words were read there, the frame pointer's frame is walked
+	 * from the cache at every size up to that (the first 512 and the
+	 * periodic checks take the slow way). */
+	jm__unwind_counts(&taken, &fast);
+	assert_true(fast - fast0 >= 5);
 }
 
 /* bad_rbp_call(fn, bp): calls fn with rbp = bp, its saving of the caller's
