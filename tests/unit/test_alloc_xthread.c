@@ -88,13 +88,40 @@ static void test_only_frees_gets_cache(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* Eight times: empties the calling thread's list of class `bin` (its
+ * last malloc fills it), then frees regions of pool from *next on until
+ * the list is full and one more. Returns the list's capacity then; the
+ * regions it allocated are freed. */
+static uint32_t swing(unsigned bin, void **pool, unsigned n, unsigned *next)
+{
+	size_t size = jm__bin_info[bin].size;
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[bin];
+	void **held = malloc(n * sizeof(void *));
+	unsigned nheld = 0;
+	for (int cycle = 0; cycle < 8; cycle++) {
+		unsigned k = tb->ncached + 1;   /* the last one fills */
+		for (unsigned i = 0; i < k && nheld < n; i++)
+			held[nheld++] = jm_malloc(size);
+		while (*next < n) {
+			uint32_t max = tb->ncached_max, cached = tb->ncached;
+			jm_free(pool[(*next)++]);
+			if (cached == max)
+				break;          /* that free found the list full */
+		}
+	}
+	uint32_t capacity = tb->ncached_max;
+	while (nheld)
+		jm_free(held[--nheld]);
+	free(held);
+	return capacity;
+}
+
 /* A thread cache's class that swings from empty to full doubles its
  * capacity, but one fed by other threads' regions (a consumer: xmalloc,
  * whose caches held up to 4096 regions a class of the producer's) only
- * to 64 KiB or 1024 regions. The thread empties its list of 128-byte regions (a fill),
- * then frees regions until the list is full and one more, eight times:
- * with its own regions the capacity grows past 64 KiB, with the main
- * thread's it stops there. */
+ * to 64 KiB or 1024 regions. The thread swings its list of 128-byte
+ * regions: with its own regions the capacity grows past that, with the
+ * main thread's it stops there. */
 enum { FED_BIN = 7, FED_N = 20000 };
 struct fed {
 	void **given;          /* the main thread's regions, or NULL: own */
@@ -106,8 +133,8 @@ static void *fed_thread(void *arg)
 {
 	struct fed *f = arg;
 	size_t size = jm__bin_info[FED_BIN].size;
-	void **pool = f->given, **held = malloc(FED_N * sizeof(void *));
-	unsigned npool = 0, nheld = 0;
+	void **pool = f->given;
+	unsigned npool = 0;
 	jm_free(jm_malloc(size));   /* boots the cache */
 	if (pool == NULL) {
 		pool = malloc(FED_N * sizeof(void *));
@@ -115,30 +142,15 @@ static void *fed_thread(void *arg)
 			pool[npool] = jm_malloc(size);
 	}
 	f->arena = jm__thread_arena();
-	struct jmstat_tcache_bin *tb = &jm__tls_tbins[FED_BIN];
-	f->start = tb->ncached_max;
+	f->start = jm__tls_tbins[FED_BIN].ncached_max;
 	unsigned next = 0;
-	for (int cycle = 0; cycle < 8; cycle++) {
-		unsigned k = tb->ncached + 1;   /* the last one fills */
-		for (unsigned i = 0; i < k && nheld < FED_N; i++)
-			held[nheld++] = jm_malloc(size);
-		while (tb->ncached <= tb->ncached_max && next < FED_N) {
-			uint32_t max = tb->ncached_max, n = tb->ncached;
-			jm_free(pool[next++]);
-			if (n == max)
-				break;          /* that free found the list full */
-		}
-	}
-	f->end = tb->ncached_max;
+	f->end = swing(FED_BIN, pool, FED_N, &next);
 	f->used = next;
-	while (nheld)
-		jm_free(held[--nheld]);
 	if (f->given == NULL) {
 		while (next < FED_N)
 			jm_free(pool[next++]);
 		free(pool);
 	}
-	free(held);
 	return NULL;
 }
 
@@ -195,29 +207,14 @@ static void *move_thread(void *arg)
 	/* Its cache, in an arena shared with the thread it consumes from,
 	 * swings on regions of that arena: it grows only to 1024 regions. */
 	enum { N = 8192 };
-	void **pool = malloc(N * sizeof(void *)), **held = malloc(N * sizeof(void *));
-	unsigned nheld = 0, next = 0;
+	void **pool = malloc(N * sizeof(void *));
+	unsigned next = 0;
 	for (unsigned i = 0; i < N; i++)
 		pool[i] = jm_malloc(64);
-	struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(64)];
-	for (int cycle = 0; cycle < 8; cycle++) {
-		unsigned k = tb->ncached + 1;   /* the last one fills */
-		for (unsigned i = 0; i < k && nheld < N; i++)
-			held[nheld++] = jm_malloc(64);
-		while (next < N) {
-			uint32_t max = tb->ncached_max, n = tb->ncached;
-			jm_free(pool[next++]);
-			if (n == max)
-				break;          /* that free found the list full */
-		}
-	}
-	m->shared_max = tb->ncached_max;
-	while (nheld)
-		jm_free(held[--nheld]);
+	m->shared_max = swing(jm__size2bin(64), pool, N, &next);
 	while (next < N)
 		jm_free(pool[next++]);
 	free(pool);
-	free(held);
 	return NULL;
 }
 
