@@ -265,6 +265,19 @@ static uint64_t uleb(struct reader *r)
 	return 0;
 }
 
+/* Skips a block: its length (uleb), then that many bytes. (Not
+ * `r->p += uleb(r)`: whether r->p is read before or after the call moves
+ * it is the compiler's choice.) */
+static void skip(struct reader *r)
+{
+	uint64_t n = uleb(r);
+	if (r->bad || n > (size_t)(r->end - r->p)) {
+		r->bad = true;
+		return;
+	}
+	r->p += n;
+}
+
 static int64_t sleb(struct reader *r)
 {
 	uint64_t v = 0;
@@ -447,11 +460,11 @@ static bool run_cfi(struct reader *in, const struct cie *c, struct rules *r, con
 		case 0x0c: r->cfa_reg = (uint8_t)uleb(in); r->cfa_off = (int64_t)uleb(in); continue;
 		case 0x0d: r->cfa_reg = (uint8_t)uleb(in); continue;
 		case 0x0e: r->cfa_off = (int64_t)uleb(in); continue;
-		case 0x0f: r->cfa_reg = 0; in->p += uleb(in); continue; /* def_cfa_expression */
+		case 0x0f: r->cfa_reg = 0; skip(in); continue;         /* def_cfa_expression */
 		case 0x10: case 0x16:                                  /* (val_)expression */
 			reg = uleb(in);
 			set_rule(r, reg, R_UNKNOWN, 0, c->ra_reg);
-			in->p += uleb(in);
+			skip(in);
 			continue;
 		case 0x11: reg = uleb(in); off = sleb(in) * c->data_align;
 			set_rule(r, reg, R_AT, off, c->ra_reg); continue;
@@ -560,7 +573,7 @@ static bool rules_at(uintptr_t pc, struct rules *out)
 	if (f.bad || pc < start || pc - start >= range)
 		return false;
 	if (c.has_aug)
-		f.p += uleb(&f);
+		skip(&f);
 	struct rules init = { .cfa_reg = 0, .rbp = R_SAME, .ra = R_UNKNOWN };
 	if (!run_cfi(&c.insns, &c, &init, &init, NULL, 0))
 		return false;
