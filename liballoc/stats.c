@@ -53,13 +53,20 @@ static struct jmstat_thread *snapshot_row;
 bool jm__stats_pending;
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+/* The thread, site and module tables start on a page of their own: their
+ * first rows are what a process writes (the main thread's, its first
+ * sites, its modules), and each page they straddle is one more page fault
+ * and 4 KiB more of its RSS (the main thread's row and the next one share
+ * a page, the first modules' rows fit one). */
+static size_t align_page(size_t x) { return (x + JM_PAGE_MASK) & ~JM_PAGE_MASK; }
 
 /* The largest file the allocator writes (every arena, every thread and
- * site row, each section 64-aligned) fits what readers accept. */
+ * site row, each section 64-aligned, three page-aligned) fits what
+ * readers accept. */
 #define SEG_THREAD_STRIDE JMSTAT_STRIDE(sizeof(struct jmstat_thread), JM_NBINS, \
                                         sizeof(struct jmstat_tcache_bin))
 #define SEG_SITE_STRIDE   JMSTAT_STRIDE(sizeof(struct jmstat_site), JM_NBINS + 1, sizeof(uint64_t))
-_Static_assert(5 * 64 + JM_PAGE + sizeof(struct jmstat_header) +
+_Static_assert(2 * 64 + 4 * JM_PAGE + sizeof(struct jmstat_header) +
                JM_NBINS * sizeof(struct jmstat_class) +
                (uint64_t)JM_MAX_ARENAS * sizeof(struct jmstat_arena) +
                (uint64_t)JM_MAX_ARENAS * JM_NBINS * sizeof(struct jmstat_bin) +
@@ -435,18 +442,18 @@ void jm__stats_init(void)
 	h.class_off = align64(sizeof(struct jmstat_header));
 	h.arena_off = align64(h.class_off + JM_NBINS * sizeof(struct jmstat_class));
 	h.bin_off = align64(h.arena_off + (size_t)h.narenas * sizeof(struct jmstat_arena));
-	h.thread_off = align64(h.bin_off + (size_t)h.narenas * JM_NBINS * sizeof(struct jmstat_bin));
+	h.thread_off = align_page(h.bin_off + (size_t)h.narenas * JM_NBINS * sizeof(struct jmstat_bin));
 	h.large_max = JM_LARGE_MAX;
 	h.nsites_max = jm__opt.prof_sample ? JM_MAX_SITES : 0;
 	h.site_size = sizeof(struct jmstat_site);
 	h.site_stride = (uint32_t)SEG_SITE_STRIDE;
-	h.site_off = align64(h.thread_off + (size_t)h.nthreads_max * h.thread_stride);
+	h.site_off = align_page(h.thread_off + (size_t)h.nthreads_max * h.thread_stride);
 	h.sample_bytes = jm__opt.prof_sample;
 	/* The module table is what makes the sites' addresses mean something
 	 * outside the process: there only with a site table. */
 	h.nmodules_max = h.nsites_max ? JM_MAX_MODULES : 0;
 	h.module_size = sizeof(struct jmstat_module);
-	h.module_off = align64(h.site_off + (size_t)h.nsites_max * h.site_stride);
+	h.module_off = align_page(h.site_off + (size_t)h.nsites_max * h.site_stride);
 	size_t size = (h.module_off + (size_t)h.nmodules_max * h.module_size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	size_t core = (h.thread_off + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	h.total_size = size;

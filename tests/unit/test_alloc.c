@@ -618,6 +618,22 @@ static void test_unused_arena_rows(void **state)
 	assert_ptr_equal(a->bins[0].stats, jm__stats_bin_row(unused, 0));
 }
 
+/* The thread, site and module tables start on pages of their own: the
+ * main thread's row and the next one share one page, the first rows of
+ * the sites and of the modules too (each page a table's first rows
+ * straddled was one more fault and 4 KiB of every process). */
+static void test_segment_tables_paged(void **state)
+{
+	(void)state;
+	const struct jmstat_header *h = jm__seg;
+	assert_int_equal(h->thread_off % JM_PAGE, 0);
+	assert_true(2 * h->thread_stride <= JM_PAGE);
+	if (h->nsites_max) {
+		assert_int_equal(h->site_off % JM_PAGE, 0);
+		assert_int_equal(h->module_off % JM_PAGE, 0);
+	}
+}
+
 static struct jm_run *run_of(void *p)
 {
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
@@ -956,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_rtree_update_faults),   /* first: before a heap walk reads the whole root */
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_unused_arena_rows),
+		cmocka_unit_test(test_segment_tables_paged),
 		cmocka_unit_test(test_region_index),
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_run_region_exact),
