@@ -44,11 +44,15 @@
 #ifndef JMSTATD_H
 #define JMSTATD_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -390,7 +394,14 @@ void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename
 const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e); /* for logs */
 /* The entry's directory fd, and its file opened O_RDONLY (or -1): inline,
  * so that sites.c, which reads a segment's sites, needs nothing of
- * discover.c (no call cycle through the tick). */
+ * discover.c (no call cycle through the tick). Only a regular file is
+ * opened: a container with CAP_MKNOD (Docker's default set) can put a
+ * device node under a segment's name, and a driver's open has effects
+ * (a watchdog armed, a tape rewound, a tty taken as the daemon's
+ * controlling terminal) that the host's cgroup does not forbid the
+ * daemon. So the name is opened O_PATH (no driver's open), checked, and
+ * the very inode opened again through /proc/self/fd; anything but a
+ * regular file gives ELOOP, as O_NOFOLLOW does for a symlink. */
 static inline int jmd_entry_dirfd(const struct jmd *d, const struct jmd_entry *e)
 {
 	return e->dir ? e->dir->fd : d->dirfd;
@@ -398,8 +409,22 @@ static inline int jmd_entry_dirfd(const struct jmd *d, const struct jmd_entry *e
 
 static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 {
-	return openat(jmd_entry_dirfd(d, e), e->name,
-	              O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	char self[40];
+	int path_fd = openat(jmd_entry_dirfd(d, e), e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (path_fd < 0)
+		return -1;
+	if (fstat(path_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(path_fd);
+		errno = ELOOP;
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", path_fd);
+	int fd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int saved = errno;
+	close(path_fd);
+	errno = saved;
+	return fd;
 }
 void jmd_discover_retry_soon(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
