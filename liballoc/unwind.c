@@ -10,10 +10,11 @@
  * the FDE's call frame instructions up to it, and so learns where the
  * caller's frame is: its CFA (rsp or rbp plus a constant), the return
  * address (at CFA - 8), and where rbp was saved, the one other register a
- * CFA is computed from on x86-64. What it does not follow (a CFA given by
- * an expression, a signal frame, an instruction it does not know, an
- * address without unwind tables) ends the stack there; a CFA that does not
- * lie above the frame's stack pointer, within 16 MiB, ends it too, so that
+ * CFA is computed from on x86-64. A signal frame (glibc's __restore_rt,
+ * its CIE says 'S') is followed through the ucontext_t the kernel saved
+ * the interrupted registers in. What it does not follow (a CFA given by
+ * an expression, an instruction it does not know, an address without
+ * unwind tables) ends the stack there; a CFA that does not lie above the frame's stack pointer, within 16 MiB, ends it too, so that
  * a bad table never makes it read far. Elsewhere than on x86-64 there are
  * no stacks.
  *
@@ -56,6 +57,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define CACHE_SIZE   8192          /* entries, a power of two: 64 KiB */
@@ -225,9 +227,9 @@ struct trace {
 #define DW_EH_PE_omit    0xff
 #define DW_EH_PE_datarel 0x30
 #define DW_EH_PE_sdata4  0x0b
-#define REG_RBP 6
-#define REG_RSP 7
-#define REG_RA  16
+#define DW_RBP 6
+#define DW_RSP 7
+#define DW_RA  16
 
 struct reader {
 	const uint8_t *p, *end;
@@ -390,7 +392,7 @@ struct cie {
 
 static void set_rule(struct rules *r, uint64_t reg, uint8_t how, int64_t off, uint64_t ra_reg)
 {
-	if (reg == REG_RBP) {
+	if (reg == DW_RBP) {
 		r->rbp = how;
 		r->rbp_off = off;
 	} else if (reg == ra_reg) {
@@ -401,7 +403,7 @@ static void set_rule(struct rules *r, uint64_t reg, uint8_t how, int64_t off, ui
 
 static void restore_rule(struct rules *r, uint64_t reg, const struct rules *init, uint64_t ra_reg)
 {
-	if (reg == REG_RBP) {
+	if (reg == DW_RBP) {
 		r->rbp = init->rbp;
 		r->rbp_off = init->rbp_off;
 	} else if (reg == ra_reg) {
@@ -535,9 +537,12 @@ static bool parse_cie(const uint8_t *p, struct cie *c)
 	return !r.bad && r.p <= r.end;
 }
 
-/* The rules at pc, from the object's tables; false if not followed. */
-static bool rules_at(uintptr_t pc, struct rules *out)
+/* The rules at pc, from the object's tables; false if not followed.
+ * *signal: pc is in a signal frame (its CIE says 'S'), whose rules are
+ * not read: the frame is the kernel's ucontext_t. */
+static bool rules_at(uintptr_t pc, struct rules *out, bool *signal)
 {
+	*signal = false;
 	const uint8_t *hdr = eh_frame_hdr(pc);
 	if (hdr == NULL || hdr[0] != 1 || hdr[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
 		return false;
@@ -565,13 +570,17 @@ static bool rules_at(uintptr_t pc, struct rules *out)
 	if (len == 0 || len == 0xffffffffu || cie_off == 0)
 		return false;
 	struct cie c;
-	if (!parse_cie(fde + 4 - cie_off, &c) || c.signal)
+	if (!parse_cie(fde + 4 - cie_off, &c))
 		return false;
 	struct reader f = { fde + 8, fde + 4 + len, false };
 	uintptr_t start = read_ptr(&f, c.fde_enc, 0);
 	uintptr_t range = read_ptr(&f, c.fde_enc & 0x0f, 0);
 	if (f.bad || pc < start || pc - start >= range)
 		return false;
+	if (c.signal) {
+		*signal = true;
+		return true;
+	}
 	if (c.has_aug)
 		skip(&f);
 	struct rules init = { .cfa_reg = 0, .rbp = R_SAME, .ra = R_UNKNOWN };
@@ -630,22 +639,45 @@ static bool stack_load(struct readable *ok, uintptr_t at, uintptr_t *out)
 struct frame {
 	uintptr_t pc, sp, bp;
 	bool bp_known;
+	bool exact;                 /* pc is not a return address */
 };
 
 /* Steps from frame f to its caller: 1, or 0 when f is the outermost frame
  * (*cfa: its CFA), or -1 when the tables do not say. *how: f's cache entry
  * (K_*, without K_END), 0 if the fast walk cannot follow it. */
-static int step(struct frame *f, struct readable *ok, bool at_return, uintptr_t *cfa_out,
-    uint16_t *how)
+static int step(struct frame *f, struct readable *ok, uintptr_t *cfa_out, uint16_t *how)
 {
 	struct rules r;
-	if (!rules_at(at_return ? f->pc - 1 : f->pc, &r))
+	bool signal;
+	if (!rules_at(f->exact ? f->pc : f->pc - 1, &r, &signal))
 		return -1;
-	uintptr_t cfa;
 	*how = 0;
-	if (r.cfa_reg == REG_RSP)
+	if (signal) {
+		/* glibc's __restore_rt, where a signal handler returns: its
+		 * rsp is at the ucontext_t the kernel saved the interrupted
+		 * registers in (on a sigaltstack, the interrupted stack is
+		 * anywhere), and the interrupted pc is not a return address. */
+		uintptr_t g = f->sp + offsetof(ucontext_t, uc_mcontext.gregs);
+		uintptr_t pc, sp, bp;
+		if (!stack_load(ok, g + REG_RIP * 8, &pc) || !stack_load(ok, g + REG_RSP * 8, &sp) ||
+		    !stack_load(ok, g + REG_RBP * 8, &bp))
+			return -1;
+		*cfa_out = sp;
+		f->pc = pc;
+		f->sp = sp;
+		f->bp = bp;
+		f->bp_known = true;
+		f->exact = true;
+		return 1;
+	}
+	/* An interrupted pc's rules are not those of the same address as a
+	 * return address (the call before it): no entry. */
+	bool exact = f->exact;
+	f->exact = false;
+	uintptr_t cfa;
+	if (r.cfa_reg == DW_RSP)
 		cfa = f->sp + (uintptr_t)r.cfa_off;
-	else if (r.cfa_reg == REG_RBP && f->bp_known)
+	else if (r.cfa_reg == DW_RBP && f->bp_known)
 		cfa = f->bp + (uintptr_t)r.cfa_off;
 	else
 		return -1;
@@ -656,8 +688,9 @@ static int step(struct frame *f, struct readable *ok, bool at_return, uintptr_t 
 	unsigned bp = r.rbp == R_SAME ? 0 : K_BP_LOST;
 	if (r.rbp == R_AT && r.rbp_off <= -16 && r.rbp_off >= -48 && (r.rbp_off & 7) == 0)
 		bp = (unsigned)(-r.rbp_off / 8 - 1);
-	if (((cfa - f->sp) & 7) == 0 && size <= K_SIZE && (r.ra == R_UNDEF || r.ra_off == -8)) {
-		if (r.cfa_reg == REG_RSP)
+	if (!exact && ((cfa - f->sp) & 7) == 0 && size <= K_SIZE &&
+	    (r.ra == R_UNDEF || r.ra_off == -8)) {
+		if (r.cfa_reg == DW_RSP)
 			*how = (uint16_t)(bp << K_BP_SHIFT | size);
 		else if (r.cfa_off == 16)
 			*how = (uint16_t)(K_RBP | bp << K_BP_SHIFT | size);
@@ -691,13 +724,14 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
 	    : "=r"(f.pc), "=r"(f.sp), "=r"(f.bp));
 	f.bp_known = true;
+	f.exact = true;
 	/* This frame's page: the walk runs on it. */
 	struct readable ok = { f.sp & ~(uintptr_t)(JM_PAGE - 1), 0 };
 	ok.hi = ok.lo + JM_PAGE;
 	uintptr_t cfa;
 	uint16_t how;
 	t->n = 0;
-	if (step(&f, &ok, false, &cfa, &how) != 1)
+	if (step(&f, &ok, &cfa, &how) != 1)
 		return;
 	while (t->n <= JM_UNWIND_MAX) {
 		t->ip[t->n] = f.pc;
@@ -705,7 +739,7 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 		t->n++;
 		if (f.pc == 0)
 			return;
-		int s = step(&f, &ok, true, &cfa, &t->how[t->n - 1]);
+		int s = step(&f, &ok, &cfa, &t->how[t->n - 1]);
 		if (s < 0)
 			return;
 		if (s == 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "internal.h"
@@ -234,6 +235,45 @@ static void test_bad_rbp_not_read(void **state)
 	munmap(m, BAD_STACK + 65536);
 }
 
+/* A signal handler's stack goes on through the signal frame into the
+ * interrupted code, as libgcc's does (it ended at the signal frame), also
+ * from a sigaltstack (the interrupted stack is below it or anywhere). */
+static void on_usr1(int sig)
+{
+	(void)sig;
+	both_stacks();
+}
+
+__attribute__((noipa)) static void raise_usr1(void)
+{
+	raise(SIGUSR1);
+	sink++;
+}
+
+static void test_signal_frame(void **state)
+{
+	(void)state;
+	static char alt[65536] __attribute__((aligned(16)));
+	for (int on_alt = 0; on_alt < 2; on_alt++) {
+		stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) }, old;
+		assert_int_equal(sigaltstack(&ss, &old), 0);
+		struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = on_alt ? SA_ONSTACK : 0 }, prev;
+		sigemptyset(&sa.sa_mask);
+		assert_int_equal(sigaction(SIGUSR1, &sa, &prev), 0);
+		for (int rep = 0; rep < 3; rep++) {
+			memset(bt_ours, 0, sizeof(bt_ours));
+			raise_usr1();
+			/* both_stacks, on_usr1, __restore_rt, raise's, ..., this test,
+			 * cmocka, main, libc, _start. */
+			assert_true(bt_nours >= 8);
+			assert_int_equal(bt_nours, bt_nlibgcc);
+			assert_memory_equal(bt_ours + 1, bt_libgcc + 1, (size_t)(bt_nours - 1) * sizeof(void *));
+		}
+		sigaction(SIGUSR1, &prev, NULL);
+		sigaltstack(&old, NULL);
+	}
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -274,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_slow_equals_libgcc),
 		cmocka_unit_test(test_vla_sizes),
 		cmocka_unit_test(test_bad_rbp_not_read),
+		cmocka_unit_test(test_signal_frame),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
