@@ -25,10 +25,13 @@
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SITES_DEFAULT_N 10
@@ -202,14 +205,26 @@ static int process_ids(long pid, uid_t *uid, gid_t *gid, bool *not_root)
 	return 0;
 }
 
+/* How long the child that symbolizes as another user may take: the files
+ * it opens are that user's to choose (a mapped file deleted and a FIFO
+ * made at "PATH (deleted)", a debuglink naming one), and an open of a
+ * FIFO waits for ever. */
+#define SYMBOLIZE_AS_MS 10000
+
 /* Symbolizes in a child running as uid:gid; the result comes back as JSON
  * on a pipe (with the child's warning in "warn"). NULL if the child could
- * not become that user or did not answer. */
+ * not become that user, did not answer, or took more than SYMBOLIZE_AS_MS
+ * (*late set; the child is killed). */
 static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
-                            long long bin_size, size_t max, char *warn, size_t warn_size)
+                            long long bin_size, size_t max, char *warn, size_t warn_size,
+                            bool *late)
 {
 	int fds[2];
 	pid_t child;
+	struct timespec t0, now;
+
+	*late = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return NULL;
@@ -256,6 +271,19 @@ static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
 			buf = nb;
 			cap = cap ? cap * 2 : 131072;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = SYMBOLIZE_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		                               (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			*late = ready == 0;
+			ok = false;
+			kill(child, SIGKILL);
+			break;
+		}
 		ssize_t n = read(fds[0], buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -295,11 +323,16 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 		return symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
 	if (!not_root)
 		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
-	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size);
+	bool late;
+	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size, &late);
 	if (out)
 		return out;
 	out = symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
-	if (warn_size)
+	if (warn_size && late)
+		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, took "
+		         "more than %d s (one of its files does not read: a FIFO?): stopped, frames "
+		         "left as addresses", (unsigned)uid, pid, SYMBOLIZE_AS_MS / 1000);
+	else if (warn_size)
 		snprintf(warn, warn_size, "could not symbolize as uid %u, the owner of process %ld: "
 		         "frames left as addresses", (unsigned)uid, pid);
 	return out;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# timeout: 90
+# Root's jmctl sites of another user's process symbolizes in a child that
+# has become that user, which opens that user's files by the paths in
+# /proc/PID/maps: a mapped file deleted shows there as "PATH (deleted)",
+# and nobody can make a FIFO of that name. The child's open waited for
+# ever, and root's `jmctl sites` with it. Now the child has 10 s: then it
+# is killed, jmctl says why, and the frames stay addresses (exit 0).
+. "$(dirname "$0")/../lib.sh"
+need_users "run a program as nobody"
+need_segments
+need_jmctl
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+jm_public
+P=$JM_TMP/pub
+chmod 1777 "$P"
+cp "$(command -v sleep)" "$P/prog"
+chown 65534 "$P/prog"
+jmd_start
+"${NOBODY[@]}" env JMALLOC_CONF=prof_sample:1 JMALLOC_STATS_DIR="$JMD_STATS" \
+	LD_PRELOAD="$P/libjmalloc.so" "$P/prog" 600 &
+PID=$!
+wait_seen "$PID"
+"${NOBODY[@]}" sh -c 'rm "$1" && mkfifo "$1 (deleted)"' sh "$P/prog"
+grep -q "prog (deleted)" "/proc/$PID/maps" || skip "the kernel does not show a deleted mapping as PATH (deleted)"
+rc=0
+timeout 60 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
+[ $rc -ne 124 ] || fail "root's jmctl sites hung on nobody's FIFO"
+[ $rc -eq 0 ] || fail "jmctl sites exited $rc: $(cat "$JM_TMP/err")"
+grep -q "took more than 10 s" "$JM_TMP/err" || fail "no reason given: $(cat "$JM_TMP/err")"
+grep -q "^    0x" "$JM_TMP/out" || fail "no frames left as addresses: $(cat "$JM_TMP/out")"
+ok "nobody's FIFO at a deleted mapping's path: root's jmctl sites stops after 10 s, says why"
