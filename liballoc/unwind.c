@@ -74,6 +74,8 @@
 #define K_NOCACHE    0xffffu       /* never the same twice (bit 13 is 0 otherwise) */
 #define K_END        0x8000u       /* flag: the caller is the outermost frame */
 #define K_RBP        0x4000u
+#define K_STOP       0x2000u       /* alone: this frame has no unwind tables (JIT
+                                    * code): the stack ends with it */
 #define K_BP_SHIFT   10
 #define K_BP_MASK    7u
 #define K_BP_LOST    7u
@@ -217,6 +219,7 @@ struct trace {
 	uintptr_t ip[JM_UNWIND_MAX + 1];
 	uintptr_t cfa[JM_UNWIND_MAX + 1];
 	uint16_t how[JM_UNWIND_MAX + 1]; /* frame i's entry (K_*) less K_END; 0: none */
+	bool stop;                  /* the last frame's return address has no tables */
 	int n;
 };
 
@@ -650,7 +653,7 @@ static int step(struct frame *f, struct readable *ok, uintptr_t *cfa_out, uint16
 	struct rules r;
 	bool signal;
 	if (!rules_at(f->exact ? f->pc : f->pc - 1, &r, &signal))
-		return -1;
+		return f->exact ? -1 : -2;
 	*how = 0;
 	if (signal) {
 		/* glibc's __restore_rt, where a signal handler returns: its
@@ -731,6 +734,7 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 	uintptr_t cfa;
 	uint16_t how;
 	t->n = 0;
+	t->stop = false;
 	if (step(&f, &ok, &cfa, &how) != 1)
 		return;
 	while (t->n <= JM_UNWIND_MAX) {
@@ -740,8 +744,10 @@ static JM_NOINLINE void slow_trace(struct trace *t)
 		if (f.pc == 0)
 			return;
 		int s = step(&f, &ok, &cfa, &t->how[t->n - 1]);
-		if (s < 0)
+		if (s < 0) {
+			t->stop = s == -2;
 			return;
+		}
 		if (s == 0) {
 			if (t->n <= JM_UNWIND_MAX) {
 				t->ip[t->n] = 0;
@@ -781,7 +787,7 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 			if (e == 0 || e == K_NOCACHE)
 				break; /* unknown here: the slow way */
 			frames[n++] = (void *)pc;
-			if ((e & K_END) || n == max) {
+			if ((e & (K_END | K_STOP)) || n == max) {
 				atomic_fetch_add_explicit(&nfast, 1, memory_order_relaxed);
 				return n;
 			}
@@ -812,6 +818,11 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 		bool last = complete && i + 2 == t.n;
 		cache_put(t.ip[i], t.how[i] | (last ? K_END : 0));
 	}
+	/* A return address into code without tables (generated code) ends
+	 * every stack through it: the cache says so too, instead of sending
+	 * each of them the slow way. */
+	if (t.stop && t.n >= 2 && t.ip[t.n - 1] != 0)
+		cache_put(t.ip[t.n - 1], K_STOP);
 	int n = 0;
 	for (int i = 1; i < t.n && t.ip[i] != 0 && n < max; i++)
 		frames[n++] = (void *)t.ip[i];

@@ -274,6 +274,47 @@ static void test_signal_frame(void **state)
 	}
 }
 
+/* Generated code (no unwind tables, as a JIT's): the stack ends with its
+ * frame, and the cache knows that too: these stacks are taken from it,
+ * not each the slow way. */
+static void *jit_frames[JM_UNWIND_MAX];
+static int jit_n;
+
+__attribute__((noipa)) static void jit_callback(void)
+{
+	jit_n = take(jit_frames);
+}
+
+static void test_generated_code(void **state)
+{
+	(void)state;
+	/* sub $8,%rsp; call *%rdi; add $8,%rsp; ret */
+	static const uint8_t code[] = { 0x48, 0x83, 0xec, 0x08, 0xff, 0xd7,
+	    0x48, 0x83, 0xc4, 0x08, 0xc3 };
+	uint8_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	memcpy(m, code, sizeof(code));
+	assert_int_equal(mprotect(m, 4096, PROT_READ | PROT_EXEC), 0);
+	void (*jit)(void (*)(void)) = (void (*)(void (*)(void)))(uintptr_t)m;
+	void *first[JM_UNWIND_MAX];
+	jit(jit_callback);
+	int n = jit_n;
+	memcpy(first, jit_frames, sizeof(first));
+	/* take, jit_callback, the generated code's return address. */
+	assert_int_equal(n, 3);
+	assert_ptr_equal(jit_frames[2], m + 6);
+	uint64_t taken, fast0, fast;
+	jm__unwind_counts(&taken, &fast0);
+	for (int rep = 0; rep < 20; rep++) {
+		jit(jit_callback);
+		assert_int_equal(jit_n, n);
+		assert_memory_equal(jit_frames, first, (size_t)n * sizeof(void *));
+	}
+	jm__unwind_counts(&taken, &fast);
+	assert_true(fast - fast0 >= 18);  /* all but the periodic checks */
+	munmap(m, 4096);
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -315,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_vla_sizes),
 		cmocka_unit_test(test_bad_rbp_not_read),
 		cmocka_unit_test(test_signal_frame),
+		cmocka_unit_test(test_generated_code),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
