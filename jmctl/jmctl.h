@@ -237,6 +237,16 @@ void jm_frame_short(char *buf, size_t size, const json_t *frame, bool with_line)
  * file ("-": standard output), symbolized as the calling user; prints why
  * on failure and returns -errno. */
 int jm_sites_pprof(const json_t *raw, long pid, const char *file);
+/* The real uid and gid of process pid, and whether any of its uids is not
+ * root; -1 if /proc cannot tell. */
+int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root);
+/* Runs fn in a child that has become uid:gid (no group, no capability,
+ * no_new_privs), for root's work on another user's files; *out (malloc'd)
+ * gets the *out_len bytes fn made. 0; -ETIMEDOUT when the child took more
+ * than 10 s (killed: that user's files may block an open for ever); else
+ * a negative errno. */
+int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
+              char **out, size_t *out_len);
 
 /* --------------------------------------------------------------- top.c */
 

@@ -8,7 +8,8 @@
  * place). Each module becomes a mapping at its runtime place (the
  * program's first, which pprof takes for the main binary); each frame a
  * location at its call address (return address - 1) in its mapping,
- * symbolized here as the calling user (symbolize.c: function, file:line
+ * symbolized here as the calling user, or for root as the process's owner
+ * in a child (sites.c: jm_run_as) (symbolize.c: function, file:line
  * where debug information exists). The addresses and mappings are kept,
  * so that pprof can symbolize the file again elsewhere, from the binaries
  * or by build-id.
@@ -176,31 +177,68 @@ out:
 	return err;
 }
 
-int jm_sites_pprof(const json_t *raw, long pid, const char *file)
+/* The profile of pid as gzip bytes; symbolized (its files opened by the
+ * paths of /proc/PID/maps) when symbolize. */
+struct profile_job {
+	const json_t *raw;
+	long pid;
+	bool symbolize;
+};
+
+static int profile_build(void *arg, char **out, size_t *out_len)
 {
-	struct jm_pprof *p = jm_pprof_new((uint64_t)jm_int(raw, "sample_bytes"), false);
+	const struct profile_job *job = arg;
+	struct jm_pprof *p = jm_pprof_new((uint64_t)jm_int(job->raw, "sample_bytes"), false);
 	struct jm_sym *sym = NULL;
 	unsigned char *gz = NULL;
 	size_t len = 0;
 	struct timespec ts;
-	int err, fd;
+	int err;
 
-	if (p == NULL) {
-		fputs("jmctl: out of memory\n", stderr);
+	if (p == NULL)
 		return -ENOMEM;
-	}
-	err = jm_sym_open((pid_t)pid, &sym);
+	err = job->symbolize ? jm_sym_open((pid_t)job->pid, &sym) : 0;
 	if (err)
 		fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
-		        "symbolized (pprof can symbolize it from the binaries)\n", pid, strerror(-err));
-	err = build(p, raw, sym);
+		        "symbolized (pprof can symbolize it from the binaries)\n", job->pid,
+		        strerror(-err));
+	err = build(p, job->raw, sym);
 	jm_sym_close(sym);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (err == 0)
 		err = jm_pprof_encode(p, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, &gz, &len);
 	jm_pprof_free(p);
-	if (err) {
+	*out = (char *)gz;
+	*out_len = len;
+	return err;
+}
+
+int jm_sites_pprof(const json_t *raw, long pid, const char *file)
+{
+	struct profile_job job = { raw, pid, true };
+	unsigned char *gz = NULL;
+	size_t len = 0;
+	uid_t uid;
+	gid_t gid;
+	bool not_root;
+	int err, fd;
+
+	/* Root symbolizes another user's process as that user, as sites do
+	 * (sites.c): that user's files are theirs to choose. */
+	if (geteuid() == 0 && jm_process_owner(pid, &uid, &gid, &not_root) == 0 && not_root) {
+		err = jm_run_as(uid, gid, profile_build, &job, (char **)&gz, &len);
+		if (err != 0) {
+			fprintf(stderr, "jmctl: %s as uid %u, the owner of process %ld%s: the profile is "
+			        "not symbolized (pprof can symbolize it from the binaries)\n",
+			        err == -ETIMEDOUT ? "symbolizing took more than 10 s" : "could not symbolize",
+			        (unsigned)uid, pid,
+			        err == -ETIMEDOUT ? " (one of its files does not read: a FIFO?)" : "");
+			job.symbolize = false;
+		}
+	}
+	if (gz == NULL && (err = profile_build(&job, (char **)&gz, &len)) != 0) {
 		fprintf(stderr, "jmctl: cannot build the profile: %s\n", strerror(-err));
+		free(gz);
 		return err;
 	}
 	if (strcmp(file, "-") == 0) {

@@ -205,48 +205,47 @@ static int process_ids(long pid, uid_t *uid, gid_t *gid, bool *not_root)
 	return 0;
 }
 
-/* How long the child that symbolizes as another user may take: the files
- * it opens are that user's to choose (a mapped file deleted and a FIFO
- * made at "PATH (deleted)", a debuglink naming one), and an open of a
- * FIFO waits for ever. */
-#define SYMBOLIZE_AS_MS 10000
+int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root)
+{
+	return process_ids(pid, uid, gid, not_root);
+}
 
-/* Symbolizes in a child running as uid:gid; the result comes back as JSON
- * on a pipe (with the child's warning in "warn"). NULL if the child could
- * not become that user, did not answer, or took more than SYMBOLIZE_AS_MS
- * (*late set; the child is killed). */
-static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
-                            long long bin_size, size_t max, char *warn, size_t warn_size,
-                            bool *late)
+/* How long a child that works as another user may take: the files it
+ * opens are that user's to choose (a mapped file deleted and a FIFO made
+ * at "PATH (deleted)", a debuglink naming one), and an open of a FIFO
+ * waits for ever. */
+#define RUN_AS_MS 10000
+
+int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
+              char **out, size_t *out_len)
 {
 	int fds[2];
 	pid_t child;
 	struct timespec t0, now;
 
-	*late = false;
+	*out = NULL;
+	*out_len = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-
 	if (pipe2(fds, O_CLOEXEC) != 0)
-		return NULL;
+		return -errno;
 	fflush(NULL);
 	child = fork();
 	if (child < 0) {
+		int err = -errno;
 		close(fds[0]);
 		close(fds[1]);
-		return NULL;
+		return err;
 	}
 	if (child == 0) {
-		char cwarn[256] = "";
+		char *text = NULL;
+		size_t len = 0, off = 0;
 		close(fds[0]);
 		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
 		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 		    geteuid() != uid || uid == 0)
 			_exit(2);
-		json_t *out = symbolize_here(raw, pid, bin_size, max, true, cwarn, sizeof cwarn);
-		if (out && cwarn[0])
-			json_object_set_new(out, "warn", json_string(cwarn));
-		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-		size_t len = text ? strlen(text) : 0, off = 0;
+		if (fn(arg, &text, &len) != 0)
+			_exit(4);
 		while (off < len) {
 			ssize_t w = write(fds[1], text + off, len - off);
 			if (w < 0 && errno == EINTR)
@@ -255,32 +254,32 @@ static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
 				_exit(3);
 			off += (size_t)w;
 		}
-		_exit(text ? 0 : 4);
+		_exit(0);
 	}
 	close(fds[1]);
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
-	bool ok = true;
+	int err = 0;
 	for (;;) {
 		if (cap - len < 65536) {
 			char *nb = cap < (64u << 20) ? realloc(buf, cap ? cap * 2 : 131072) : NULL;
 			if (!nb) {
-				ok = false;
+				err = -ENOMEM;
+				kill(child, SIGKILL);
 				break;
 			}
 			buf = nb;
 			cap = cap ? cap * 2 : 131072;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = SYMBOLIZE_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-		                               (now.tv_nsec - t0.tv_nsec) / 1000000);
+		long left = RUN_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		                         (now.tv_nsec - t0.tv_nsec) / 1000000);
 		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
 		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready <= 0) {
-			*late = ready == 0;
-			ok = false;
+			err = ready == 0 ? -ETIMEDOUT : -errno;
 			kill(child, SIGKILL);
 			break;
 		}
@@ -295,9 +294,55 @@ static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
 	int status = 0;
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	json_t *out = NULL;
-	if (ok && buf && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		out = json_loadb(buf, len, 0, NULL);
+	if (err == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		err = -EPERM;
+	if (err != 0) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+/* What the child of symbolize_as() runs: the sites symbolized, as JSON
+ * (with its warning in "warn"). */
+struct symbolize_job {
+	const json_t *raw;
+	long pid;
+	long long bin_size;
+	size_t max;
+};
+
+static int symbolize_job_run(void *arg, char **buf, size_t *len)
+{
+	const struct symbolize_job *job = arg;
+	char cwarn[256] = "";
+	json_t *out = symbolize_here(job->raw, job->pid, job->bin_size, job->max, true, cwarn,
+	                             sizeof cwarn);
+	if (out && cwarn[0])
+		json_object_set_new(out, "warn", json_string(cwarn));
+	*buf = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	*len = *buf ? strlen(*buf) : 0;
+	return *buf ? 0 : -ENOMEM;
+}
+
+/* Symbolizes in a child running as uid:gid (jm_run_as). NULL if the child
+ * could not become that user, did not answer, or took too long (*late
+ * set). */
+static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
+                            long long bin_size, size_t max, char *warn, size_t warn_size,
+                            bool *late)
+{
+	struct symbolize_job job = { raw, pid, bin_size, max };
+	char *buf;
+	size_t len;
+	int err = jm_run_as(uid, gid, symbolize_job_run, &job, &buf, &len);
+
+	*late = err == -ETIMEDOUT;
+	if (err != 0)
+		return NULL;
+	json_t *out = json_loadb(buf, len, 0, NULL);
 	free(buf);
 	if (!json_is_object(out)) {
 		json_decref(out);
@@ -331,7 +376,7 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	if (warn_size && late)
 		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, took "
 		         "more than %d s (one of its files does not read: a FIFO?): stopped, frames "
-		         "left as addresses", (unsigned)uid, pid, SYMBOLIZE_AS_MS / 1000);
+		         "left as addresses", (unsigned)uid, pid, RUN_AS_MS / 1000);
 	else if (warn_size)
 		snprintf(warn, warn_size, "could not symbolize as uid %u, the owner of process %ld: "
 		         "frames left as addresses", (unsigned)uid, pid);

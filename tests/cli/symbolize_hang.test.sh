@@ -4,8 +4,10 @@
 # has become that user, which opens that user's files by the paths in
 # /proc/PID/maps: a mapped file deleted shows there as "PATH (deleted)",
 # and nobody can make a FIFO of that name. The child's open waited for
-# ever, and root's `jmctl sites` with it. Now the child has 10 s: then it
-# is killed, jmctl says why, and the frames stay addresses (exit 0).
+# ever, and root's `jmctl sites` with it; `--pprof` symbolized as root
+# itself, opening nobody's files with root's rights, and hung the same.
+# Now both symbolize in such a child, which has 10 s: then it is killed,
+# jmctl says why, and the frames stay addresses (exit 0).
 . "$(dirname "$0")/../lib.sh"
 need_users "run a program as nobody"
 need_segments
@@ -29,4 +31,10 @@ timeout 60 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" >"$JM_TMP/out" 2>"$JM_TMP/
 [ $rc -eq 0 ] || fail "jmctl sites exited $rc: $(cat "$JM_TMP/err")"
 grep -q "took more than 10 s" "$JM_TMP/err" || fail "no reason given: $(cat "$JM_TMP/err")"
 grep -q "^    0x" "$JM_TMP/out" || fail "no frames left as addresses: $(cat "$JM_TMP/out")"
-ok "nobody's FIFO at a deleted mapping's path: root's jmctl sites stops after 10 s, says why"
+rc=0
+timeout 60 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" --pprof "$JM_TMP/heap.pb.gz" 2>"$JM_TMP/err" || rc=$?
+[ $rc -ne 124 ] || fail "root's jmctl sites --pprof hung on nobody's FIFO"
+[ $rc -eq 0 ] || fail "jmctl sites --pprof exited $rc: $(cat "$JM_TMP/err")"
+grep -q "took more than 10 s" "$JM_TMP/err" || fail "--pprof: no reason given: $(cat "$JM_TMP/err")"
+[ "$(head -c 2 "$JM_TMP/heap.pb.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "no profile written"
+ok "nobody's FIFO at a deleted mapping's path: root's jmctl sites and --pprof stop after 10 s, say why"
