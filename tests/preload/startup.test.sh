@@ -8,10 +8,14 @@
 #   last page (free(NULL) reads its first word: on a page of its own, that
 #   was a page fault of every program), and arena_threads, whose first
 #   words are written at the first malloc, is in .bss.
+# - Starting, publishing its segment and exiting, the allocator calls none
+#   of libc's formatting, number parsing or getpid (each a page of libc's
+#   text the program itself may never fault in): a library preloaded ahead
+#   of it defines them, and a call ends the program with status 3.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
-need_cmd readelf nm awk
+need_cmd readelf nm awk cc
 
 sections=$(readelf -SW "$JMALLOC_LIB")
 size_of() {   # size_of SECTION: its size in bytes, or nothing
@@ -44,3 +48,45 @@ threads=$(sym arena_threads)
 [ "$threads" -ge "$bss_at" ] && [ "$threads" -lt $((bss_at + bss)) ] ||
 	fail "arena_threads is not in .bss"
 ok ".bss $bss bytes, .lbss $lbss bytes, the chunk bitmap from .bss's last page"
+
+cd "$JM_TMP"
+cat >shim.c <<'C'
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+static void called(const char *what)
+{
+	write(2, what, __builtin_strlen(what));
+	write(2, " called\n", 8);
+	_exit(3);
+}
+int vsnprintf(char *s, size_t n, const char *f, va_list ap) { (void)s; (void)n; (void)f; (void)ap; called("vsnprintf"); return 0; }
+int snprintf(char *s, size_t n, const char *f, ...) { (void)s; (void)n; (void)f; called("snprintf"); return 0; }
+int sprintf(char *s, const char *f, ...) { (void)s; (void)f; called("sprintf"); return 0; }
+unsigned long long strtoull(const char *s, char **e, int b) { (void)s; (void)e; (void)b; called("strtoull"); return 0; }
+unsigned long strtoul(const char *s, char **e, int b) { (void)s; (void)e; (void)b; called("strtoul"); return 0; }
+pid_t getpid(void) { called("getpid"); return 0; }
+C
+cat >small.c <<'C'
+#include <stdlib.h>
+#include <unistd.h>
+int main(void)
+{
+	char *volatile p = malloc(100);   /* volatile: not elided */
+	p[0] = 1;
+	free(p);
+	write(1, "ok\n", 3);
+	return 0;
+}
+C
+# Defined with glibc's version, which the allocator's references name.
+printf 'GLIBC_2.2.5 { global: getpid; strtoull; strtoul; vsnprintf; snprintf; sprintf; local: *; };\n' >shim.map
+build_c shim.so shim.c -shared -fPIC -Wl,--version-script=shim.map
+build_c small small.c
+mkdir -p shm
+for conf in "" "prof_sample:1"; do
+	JMALLOC_CONF=$conf JMALLOC_STATS_DIR=$JM_TMP/shm LD_PRELOAD="$JM_TMP/shim.so $JMALLOC_LIB" ./small >out 2>err ||
+		fail "JMALLOC_CONF=$conf: exit $?: $(cat err)"
+	grep -qx ok out || fail "JMALLOC_CONF=$conf: no output"
+done
+ok "no libc formatting, parsing or getpid at start and exit"
