@@ -296,70 +296,32 @@ static bool reap_turn(const struct jmstat_header *h)
 	return r % REAP_ONE_IN == 0;
 }
 
-/* The name is built here, not with libc's formatting (nor the start time
- * parsed with strtoull, nor the pid asked with getpid()): libc's code for
- * them is pages of its text that a program which never calls them would
- * not have faulted in, in every process at start. As snprintf: the length
- * it wanted, the text cut to fit. */
-struct namebuf {
-	char *buf;
-	size_t cap, len;
-};
-
-static void put_char(struct namebuf *b, char c)
-{
-	if (b->len + 1 < b->cap)
-		b->buf[b->len] = c;
-	b->len++;
-}
-
-static void put_str(struct namebuf *b, const char *s)
-{
-	while (*s)
-		put_char(b, *s++);
-}
-
-static void put_num(struct namebuf *b, uint64_t v, unsigned base)
-{
-	char digits[20];
-	int n = 0;
-	do {
-		digits[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
-	while (n)
-		put_char(b, digits[--n]);
-}
-
-/* The file's name for the writer h (jmstat.h), with a random tag or not:
- * DIR/PREFIX PID [.PIDNS.START [.TAG]] SUFFIX. */
+/* The file's name for the writer h (jmstat.h), with a random tag or not. */
 static int format_name(const char *dir, const struct jmstat_header *h, bool tagged)
 {
-	struct namebuf b = { seg_path, sizeof(seg_path), 0 };
-	put_str(&b, dir);
-	put_str(&b, "/" JMSTAT_FILE_PREFIX);
-	put_num(&b, h->pid, 10);
-	bool host = h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT;
-	if (!host || tagged) {
-		put_char(&b, '.');
-		put_num(&b, h->pidns ? h->pidns : JMSTAT_PIDNS_INIT, 10);
-		put_char(&b, '.');
-		put_num(&b, h->start_time, 10);
+	if (h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT) {
+		if (!tagged)
+			return jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%u" JMSTAT_FILE_SUFFIX,
+			    dir, (unsigned)h->pid);
+	} else if (!tagged) {
+		return jm__format(seg_path, sizeof(seg_path),
+		    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+		    (unsigned long long)h->pidns, (unsigned long long)h->start_time);
 	}
-	if (tagged) {
-		/* Unpredictable to another user; the top bit set keeps 16 digits. */
-		uint64_t tag = 0;
-		if (syscall(SYS_getrandom, &tag, sizeof(tag), 1 /* GRND_NONBLOCK */) != (long)sizeof(tag))
-			tag = jm__now_ns() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&tag;
-		tag |= 1ULL << 63;
-		put_char(&b, '.');
-		put_num(&b, tag, 16);
-	}
-	put_str(&b, JMSTAT_FILE_SUFFIX);
-	b.buf[b.len < b.cap ? b.len : b.cap - 1] = '\0';
-	return (int)b.len;
+	/* Unpredictable to another user; the top bit set keeps 16 digits. */
+	uint64_t tag = 0;
+	if (syscall(SYS_getrandom, &tag, sizeof(tag), 1 /* GRND_NONBLOCK */) != (long)sizeof(tag))
+		tag = jm__now_ns() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&tag;
+	tag |= 1ULL << 63;
+	uint64_t ns = h->pidns ? h->pidns : JMSTAT_PIDNS_INIT;
+	return jm__format(seg_path, sizeof(seg_path),
+	    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu.%llx" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+	    (unsigned long long)ns, (unsigned long long)h->start_time, (unsigned long long)tag);
 }
 
+/* The pid from the kernel, and the start time parsed by hand (below), not
+ * with getpid() and strtoull(): pages of libc's text that a program which
+ * never calls them would not fault in, at every start (getpid at exit). */
 static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
 
 /* Opens a new segment file for the writer h. A file already at its name is
