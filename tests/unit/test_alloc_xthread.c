@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "jmalloc.h"
@@ -241,6 +243,91 @@ static void test_consumer_moves_to_producer(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* Threads in a ring, each freeing what the one before it allocated
+ * (small regions, and large ones the thread caches keep), so that they
+ * move to their producers' arenas while others exit mid-stream and the
+ * first forks: the heap of every forked child, taken while threads move
+ * and flush, and of the parent at the end, is whole, and the arenas'
+ * thread counts come back to where they were. */
+#define RING 4
+#define RING_Q 512
+struct ring_q {
+	pthread_mutex_t m;
+	void *v[RING_Q];
+	unsigned h, t;
+};
+static struct ring_q ring[RING];
+static int ring_child_bad;
+
+static void *ring_thread(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg, seed = id + 1;
+	struct ring_q *out = &ring[id], *in = &ring[(id + RING - 1) % RING];
+	unsigned n = id == RING - 1 ? 10000 : 40000;  /* the last exits early */
+	for (unsigned i = 0; i < n; i++) {
+		size_t sz = (seed = seed * 1103515245u + 12345u) >> 16;
+		sz = sz % 8 == 0 ? 4096 * (4 + sz % 5) : 16 + sz % 1000;
+		void *p = jm_malloc(sz);
+		pthread_mutex_lock(&out->m);
+		if (out->h - out->t < RING_Q) {
+			out->v[out->h++ % RING_Q] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&out->m);
+		jm_free(p);
+		for (int k = 0; k < 2; k++) {
+			void *g = NULL;
+			pthread_mutex_lock(&in->m);
+			if (in->h != in->t)
+				g = in->v[in->t++ % RING_Q];
+			pthread_mutex_unlock(&in->m);
+			jm_free(g);
+		}
+		if (id == 0 && i % 8000 == 7999) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				for (int j = 0; j < 200; j++)
+					jm_free(jm_malloc(1 + (size_t)j * 97));
+				_exit(jm__heap_validate() == 0 ? 0 : 1);
+			}
+			int st = 0;
+			if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+				__atomic_add_fetch(&ring_child_bad, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static uint64_t threads_counted(void)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < jm__narenas; i++)
+		if (jm__arenas[i])
+			n += jm__arenas[i]->stats->nthreads;
+	return n;
+}
+
+static void test_ring_moves_fork(void **state)
+{
+	(void)state;
+	uint64_t before = threads_counted();
+	for (unsigned i = 0; i < RING; i++)
+		pthread_mutex_init(&ring[i].m, NULL);
+	for (int round = 0; round < 2; round++) {
+		pthread_t t[RING];
+		for (unsigned i = 0; i < RING; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, ring_thread, (void *)(uintptr_t)i), 0);
+		for (unsigned i = 0; i < RING; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+		for (unsigned i = 0; i < RING; i++)
+			while (ring[i].h != ring[i].t)
+				jm_free(ring[i].v[ring[i].t++ % RING_Q]);
+		assert_int_equal(ring_child_bad, 0);
+		assert_int_equal(threads_counted(), before);
+		assert_int_equal(jm__heap_validate(), 0);
+	}
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -249,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_only_frees_gets_cache),
 		cmocka_unit_test(test_consumer_cache_bounded),
 		cmocka_unit_test(test_consumer_moves_to_producer),
+		cmocka_unit_test(test_ring_moves_fork),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
