@@ -240,6 +240,7 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file);
 /* The real uid and gid of process pid, and whether any of its uids is not
  * root; -1 if /proc cannot tell. */
 int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root);
+#define JM_RUN_AS_MS 10000   /* jm_run_as(): the child's time, then it is killed */
 /* Runs fn in a child that has become uid:gid (no group, no capability,
  * no_new_privs), for root's work on another user's files; *out (malloc'd)
  * gets the *out_len bytes fn made. 0; -ETIMEDOUT when the child took more

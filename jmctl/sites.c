@@ -7,7 +7,7 @@
  * symbolized here, as the user running jmctl (symbolize.c), never by the
  * daemon. Root never parses another user's files with its privileges:
  * the process's maps, ELF files and debug information are read in a
- * child that has become the process's user (setgroups, setresgid,
+ * child that has become the process's user (runas.c: setgroups, setresgid,
  * setresuid: no capability left, no_new_privs) and sends its result back
  * through a pipe as JSON; if that child fails, the frames stay addresses. The result is one JSON object,
  *   {"pid", "exe", "sample_bytes", "sites_dropped", "sites": [{"frames":
@@ -23,15 +23,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SITES_DEFAULT_N 10
@@ -177,134 +171,6 @@ static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, s
 	return out;
 }
 
-/* The real uid and gid of process pid, and whether any of its uids is
- * not root; -1 if /proc cannot tell. */
-static int process_ids(long pid, uid_t *uid, gid_t *gid, bool *not_root)
-{
-	char path[64], buf[4096];
-	unsigned long u[4], g[4];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "/proc/%ld/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *ul = strstr(buf, "\nUid:"), *gl = strstr(buf, "\nGid:");
-	if (!ul || !gl || sscanf(ul + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
-	    sscanf(gl + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
-		return -1;
-	*uid = (uid_t)u[0];
-	*gid = (gid_t)g[0];
-	*not_root = u[0] || u[1] || u[2] || u[3];
-	return 0;
-}
-
-int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root)
-{
-	return process_ids(pid, uid, gid, not_root);
-}
-
-/* How long a child that works as another user may take: the files it
- * opens are that user's to choose (a mapped file deleted and a FIFO made
- * at "PATH (deleted)", a debuglink naming one), and an open of a FIFO
- * waits for ever. */
-#define RUN_AS_MS 10000
-
-int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
-              char **out, size_t *out_len)
-{
-	int fds[2];
-	pid_t child;
-	struct timespec t0, now;
-
-	*out = NULL;
-	*out_len = 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return -errno;
-	fflush(NULL);
-	child = fork();
-	if (child < 0) {
-		int err = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		return err;
-	}
-	if (child == 0) {
-		char *text = NULL;
-		size_t len = 0, off = 0;
-		close(fds[0]);
-		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
-		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    geteuid() != uid || uid == 0)
-			_exit(2);
-		if (fn(arg, &text, &len) != 0)
-			_exit(4);
-		while (off < len) {
-			ssize_t w = write(fds[1], text + off, len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				_exit(3);
-			off += (size_t)w;
-		}
-		_exit(0);
-	}
-	close(fds[1]);
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	int err = 0;
-	for (;;) {
-		if (cap - len < 65536) {
-			char *nb = cap < (64u << 20) ? realloc(buf, cap ? cap * 2 : 131072) : NULL;
-			if (!nb) {
-				err = -ENOMEM;
-				kill(child, SIGKILL);
-				break;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 131072;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = RUN_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-		                         (now.tv_nsec - t0.tv_nsec) / 1000000);
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready <= 0) {
-			err = ready == 0 ? -ETIMEDOUT : -errno;
-			kill(child, SIGKILL);
-			break;
-		}
-		ssize_t n = read(fds[0], buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	int status = 0;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (err == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		err = -EPERM;
-	if (err != 0) {
-		free(buf);
-		return err;
-	}
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
-
 /* What the child of symbolize_as() runs: the sites symbolized, as JSON
  * (with its warning in "warn"). */
 struct symbolize_job {
@@ -364,7 +230,7 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	if (geteuid() != 0)
 		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
 	/* Root: its own processes as itself; another user's as that user. */
-	if (process_ids(pid, &uid, &gid, &not_root) != 0)
+	if (jm_process_owner(pid, &uid, &gid, &not_root) != 0)
 		return symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
 	if (!not_root)
 		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
@@ -376,7 +242,7 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	if (warn_size && late)
 		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, took "
 		         "more than %d s (one of its files does not read: a FIFO?): stopped, frames "
-		         "left as addresses", (unsigned)uid, pid, RUN_AS_MS / 1000);
+		         "left as addresses", (unsigned)uid, pid, JM_RUN_AS_MS / 1000);
 	else if (warn_size)
 		snprintf(warn, warn_size, "could not symbolize as uid %u, the owner of process %ld: "
 		         "frames left as addresses", (unsigned)uid, pid);

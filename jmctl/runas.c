@@ -1,0 +1,143 @@
+/*
+ * runas.c: root's work on another user's files, done as that user.
+ *
+ * Root's jmctl symbolizes another user's process (sites, alerts, top's
+ * sites panel, --pprof) from that user's files, by the paths of
+ * /proc/PID/maps: files that user chooses, and may make blocking (a FIFO)
+ * or point anywhere root could read. So the work runs in a child that has
+ * become the process's owner (jm_process_owner: no group, setresgid,
+ * setresuid, no_new_privs), and comes back on a pipe; a child that takes
+ * more than JM_RUN_AS_MS is killed (a mapped file deleted and a FIFO made
+ * at "PATH (deleted)", or a debuglink naming one, blocks an open for
+ * ever).
+ */
+#include "jmctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root)
+{
+	char path[64], buf[4096];
+	unsigned long u[4], g[4];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *ul = strstr(buf, "\nUid:"), *gl = strstr(buf, "\nGid:");
+	if (!ul || !gl || sscanf(ul + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
+	    sscanf(gl + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
+		return -1;
+	*uid = (uid_t)u[0];
+	*gid = (gid_t)g[0];
+	*not_root = u[0] || u[1] || u[2] || u[3];
+	return 0;
+}
+
+
+int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
+              char **out, size_t *out_len)
+{
+	int fds[2];
+	pid_t child;
+	struct timespec t0, now;
+
+	*out = NULL;
+	*out_len = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -errno;
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		int err = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (child == 0) {
+		char *text = NULL;
+		size_t len = 0, off = 0;
+		close(fds[0]);
+		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    geteuid() != uid || uid == 0)
+			_exit(2);
+		if (fn(arg, &text, &len) != 0)
+			_exit(4);
+		while (off < len) {
+			ssize_t w = write(fds[1], text + off, len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				_exit(3);
+			off += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int err = 0;
+	for (;;) {
+		if (cap - len < 65536) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap ? cap * 2 : 131072) : NULL;
+			if (!nb) {
+				err = -ENOMEM;
+				kill(child, SIGKILL);
+				break;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 131072;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = JM_RUN_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		                         (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			err = ready == 0 ? -ETIMEDOUT : -errno;
+			kill(child, SIGKILL);
+			break;
+		}
+		ssize_t n = read(fds[0], buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	int status = 0;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (err == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		err = -EPERM;
+	if (err != 0) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
