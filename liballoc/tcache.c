@@ -110,8 +110,10 @@ struct jm_arena *jm__thread_arena(void)
 	a->stats->nthreads++;
 	jm__row_end(&a->stats->seq);
 	jm__unlock(&a->lock);
-	if (jm__tls_state == JM_TLS_NEW) {
-		/* Have the thread-exit hook run even without a cache. */
+	if (jm__tls_state == JM_TLS_NEW || jm__tls_state == JM_TLS_NO_CACHE) {
+		/* Have the thread-exit hook run even without a cache (also
+		 * for a thread that has none by configuration: its arena
+		 * counts it until it exits). */
 		pthread_setspecific(tc_key, (void *)1);
 	}
 	return a;

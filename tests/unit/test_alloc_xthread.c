@@ -328,6 +328,37 @@ static void test_ring_moves_fork(void **state)
 	}
 }
 
+/* A thread without a cache (tcache:0, junk:1) is counted out of its
+ * arena at its exit too: the exit hook was only set for a thread whose
+ * first call found it new, and tcache:0 marked it cacheless before that,
+ * so that every such thread stayed counted (31 of 31 threads in a ring
+ * stress), in the arena rows readers show and in the live counts an
+ * arena is chosen by (a new thread went to the arena of fewest threads
+ * counted, not to the one the exited thread left). */
+static void *cacheless_thread(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(64));
+	jm_free(jm_malloc(20000));
+	return NULL;
+}
+
+static void test_cacheless_thread_exit_counted(void **state)
+{
+	(void)state;
+	uint64_t before = threads_counted();
+	bool tcache = jm__opt.tcache;
+	jm__opt.tcache = false;
+	for (int i = 0; i < 3; i++) {
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, cacheless_thread, NULL), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+	}
+	jm__opt.tcache = tcache;
+	assert_int_equal(threads_counted(), before);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -337,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_consumer_cache_bounded),
 		cmocka_unit_test(test_consumer_moves_to_producer),
 		cmocka_unit_test(test_ring_moves_fork),
+		cmocka_unit_test(test_cacheless_thread_exit_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
