@@ -17,10 +17,9 @@
  * path only knows small regions) and takes it off its site's live counts.
  *
  * The stack comes from unwind.c, which reads the unwind tables (programs
- * are built without frame pointers) through libgcc once per return address
- * and then from a cache; its first use loads libgcc_s and may allocate:
- * the thread is marked as sampling, and nested allocations are not
- * sampled. It is called with none of the allocator's locks held, and so is
+ * are built without frame pointers) once per return address and then
+ * from a cache; the thread is marked as sampling meanwhile, and
+ * allocations nested in a sample (modules.c's) are not sampled. It is called with none of the allocator's locks held, and so is
  * modules.c's refresh of the module table, which follows. The allocator's
  * own frames are those inside its code section (jm_text, named so by the
  * Makefile), and are left out.
@@ -45,7 +44,7 @@ static __thread uint64_t tls_rng;
 
 static jm_lock_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *site_index;      /* open addressing: row + 1, or 0 */
-static uint32_t site_index_size;  /* a power of two, twice nsites_max */
+static uint32_t site_index_size;  /* a power of two, at least twice the rows */
 static uint64_t *site_objects_fp; /* per row: live, then total, x 1024 */
 
 extern char __start_jm_text[], __stop_jm_text[];
@@ -151,21 +150,42 @@ static uint64_t hash_frames(void *const *frames, int n)
 	return h ? h : 1;
 }
 
+/* Doubles the index (from SITE_INDEX_MIN slots), the rows taken so far
+ * placed again by their hash. It grows with the rows, so that a process
+ * with a few sites has them in a few lines of one page: an index sized for
+ * the whole table at once (2 x JM_MAX_SITES slots) spread its first sites
+ * over as many pages, each read (a fault) before written (another).
+ * The old index stays (base memory is never freed): at most the final
+ * index's size again. Under prof_lock; false if out of memory. */
+#define SITE_INDEX_MIN 64
+static bool site_index_grow(void)
+{
+	uint32_t size = site_index_size ? 2 * site_index_size : SITE_INDEX_MIN;
+	uint32_t *idx = jm__base_alloc(size * sizeof(*idx));
+	if (idx == NULL)
+		return false;
+	for (uint32_t r = 0; r < jm__seg->nsites_hw; r++) {
+		uint32_t i = (uint32_t)site_row(r)->hash & (size - 1);
+		while (idx[i] != 0)
+			i = (i + 1) & (size - 1);
+		idx[i] = r + 1;
+	}
+	site_index = idx;
+	site_index_size = size;
+	return true;
+}
+
 /* The row of this stack, taken if new; -1 if the table is full. Under
  * prof_lock. */
 static long site_find(void *const *frames, int n)
 {
-	if (site_index == NULL) {
-		site_index_size = 1;
-		while (site_index_size < 2 * jm__seg->nsites_max)
-			site_index_size <<= 1;
-		site_index = jm__base_alloc(site_index_size * sizeof(*site_index));
+	if (site_objects_fp == NULL) {
 		site_objects_fp = jm__base_alloc((size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
-		if (site_index == NULL || site_objects_fp == NULL) {
-			site_index = NULL;
+		if (site_objects_fp == NULL)
 			return -1;
-		}
 	}
+	if (2 * (jm__seg->nsites_hw + 1) > site_index_size && !site_index_grow())
+		return -1;
 	uint64_t h = hash_frames(frames, n);
 	for (uint32_t probe = 0, i = (uint32_t)h & (site_index_size - 1);
 	     probe < site_index_size; probe++, i = (i + 1) & (site_index_size - 1)) {
