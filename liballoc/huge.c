@@ -44,6 +44,9 @@ static struct jm_decay huge_decay;    /* in pages */
 /* Called (tests only) after a purge is counted, before huge_lock is taken
  * again: where a fork from another thread finds a busy, counted region. */
 void (*jm__test_huge_purged)(void);
+/* Called (tests only) in a free, before the region is kept: where a fork
+ * from the freeing thread finds it neither kept nor counted kept. */
+void (*jm__test_huge_keeping)(void);
 
 static struct jm_huge *record_new(void)
 {
@@ -429,6 +432,8 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	h->busy = 0;
 	struct delta d = { .dirty = (long long)h->map_size };
 	charge_d(h->arena, &d);
+	if (jm__test_huge_keeping)
+		jm__test_huge_keeping();
 	pthread_mutex_lock(&huge_lock);
 	bool had_dirty = dirty_bytes != 0;
 	h->next_free = retained;
@@ -582,5 +587,24 @@ void jm__huge_postfork_child(void)
 		else
 			atomic_fetch_add_explicit(&dirty_bytes, h->map_size, memory_order_relaxed);
 		h->purge_counted = 0;
+	}
+	/* The arenas' kept bytes are those of the regions on the list: a
+	 * parent's thread that had listed a region or taken one off without
+	 * counting it yet (a free, a reuse, a merge, a trim count it after
+	 * huge_lock) is not in the child, and its count never comes. */
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		uint64_t dirty = 0, clean = 0;
+		for (struct jm_huge *h = retained; h; h = h->next_free)
+			if (h->arena == i)
+				*(h->dirty ? &dirty : &clean) += h->map_size;
+		jm__row_begin(&a->stats->seq);
+		a->stats->dirty += dirty - a->huge_dirty;
+		a->stats->retained += clean - a->huge_retained;
+		jm__row_end(&a->stats->seq);
+		a->huge_dirty = dirty;
+		a->huge_retained = clean;
 	}
 }
