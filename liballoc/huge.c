@@ -84,6 +84,7 @@ struct delta {
 	struct jm_huge *moved;
 	void *to;
 	size_t to_map, to_size;
+	bool remap;   /* moved: its pages go to `to` first (mremap) */
 };
 
 /* Charges d to the arena; sets *counted (if not NULL) under its lock.
@@ -93,6 +94,21 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	struct jm_arena *a = jm__arena_get(arena);
 	struct jmstat_arena *s = a->stats;
 	jm__lock(&a->lock, &s->lock_contended);
+	if (d->remap) {
+		/* Under the lock, so that a fork sees the pages, the record and
+		 * the radix tree in one place or all in the other. */
+		struct jm_huge *h = d->moved;
+		if (!jm__rtree_set((uintptr_t)d->to, (uintptr_t)h | JM_RTREE_HUGE)) {
+			jm__unlock(&a->lock);
+			return false;
+		}
+		if (mremap(h->addr, h->map_size, d->to_map, MREMAP_MAYMOVE | MREMAP_FIXED,
+		        d->to) == MAP_FAILED) {
+			jm__rtree_clear((uintptr_t)d->to);
+			jm__unlock(&a->lock);
+			return false;
+		}
+	}
 	if (d->rt_key && d->rt_val == 0) {
 		jm__rtree_clear(d->rt_key);
 	} else if (d->rt_key && !jm__rtree_set(d->rt_key, d->rt_val)) {
@@ -509,23 +525,14 @@ static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
 	void *dst = jm__os_map_aligned(room, JM_CHUNK);
 	if (dst == NULL)
 		return NULL;
-	struct delta in = { .rt_key = (uintptr_t)dst, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
-	if (!charge_dm(h->arena, &in, NULL)) {
-		jm__os_unmap(dst, room);
-		return NULL;
-	}
-	void *q = mremap(ptr, h->map_size, room, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	if (q == MAP_FAILED) {
-		struct delta out = { .rt_key = (uintptr_t)dst };
-		charge_d(h->arena, &out);
-		jm__os_unmap(dst, room);
-		return NULL;
-	}
 	struct delta d = { .usable = (long long)usable - (long long)h->size,
 	    .mapped = (long long)room - (long long)h->map_size,
 	    .rt_key = (uintptr_t)ptr,
-	    .moved = h, .to = dst, .to_map = room, .to_size = usable };
-	charge_d(h->arena, &d);
+	    .moved = h, .to = dst, .to_map = room, .to_size = usable, .remap = true };
+	if (!charge_dm(h->arena, &d, NULL)) {
+		jm__os_unmap(dst, room);
+		return NULL;
+	}
 	return dst;
 }
 
