@@ -79,7 +79,13 @@
 #define K_BP_SHIFT   10
 #define K_BP_MASK    7u
 #define K_BP_LOST    7u
-#define K_SIZE       0x3ffu        /* in 8 bytes; larger frames are not cached */
+#define K_SIZE       0x3ffu        /* in 8 bytes */
+/* K_BIG with K_SIZE 1: a frame from rsp larger than K_SIZE * 8 bytes (a
+ * buffer on the stack: 16 KiB is common), whose size is in the big table;
+ * it was walked the slow way at every sample before. */
+#define K_BIG        0x2000u
+#define BIG_SIZE     512           /* entries: 4 KiB, mapped at the first */
+#define BIG_MAX      ((1u << 17) - 1) /* in 8 bytes: a pc takes the other 47 bits */
 #define VERIFY_EVERY 64
 
 #define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
@@ -87,6 +93,7 @@
 /* The cache: CACHE_SIZE entries pc << 16 | k (0: empty), mapped at the
  * first entry (a process that takes no stack has none). */
 static _Atomic(_Atomic uint64_t *) cache_table;
+static _Atomic(_Atomic uint64_t *) big_table;   /* pc << 17 | size / 8 */
 static _Atomic uint64_t nsamples;
 static _Atomic uint64_t nfast;             /* stacks served by the cache */
 
@@ -177,6 +184,51 @@ static void cache_put(uintptr_t pc, unsigned k)
 	/* Full around here: the slow unwinder keeps serving this pc. */
 }
 
+/* A big frame's size in 8 bytes at pc, 0 if unknown. */
+static uintptr_t big_get(uintptr_t pc)
+{
+	_Atomic uint64_t *big = atomic_load_explicit(&big_table, memory_order_acquire);
+	if (big == NULL)
+		return 0;
+	size_t i = slot(pc) & (BIG_SIZE - 1);
+	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (BIG_SIZE - 1)) {
+		uint64_t e = atomic_load_explicit(&big[i], memory_order_relaxed);
+		if (e == 0)
+			return 0;
+		if ((e >> 17) == pc)
+			return (uintptr_t)(e & BIG_MAX);
+	}
+	return 0;
+}
+
+/* Records a big frame's size at pc; false if another size was recorded
+ * there (the caller makes pc uncacheable) or there is no room. */
+static bool big_put(uintptr_t pc, uintptr_t size8)
+{
+	if (pc >> 47 || size8 == 0 || size8 > BIG_MAX)
+		return false;
+	_Atomic uint64_t *big = atomic_load_explicit(&big_table, memory_order_acquire);
+	if (big == NULL) {
+		_Atomic uint64_t *mine = jm__os_map(BIG_SIZE * sizeof(uint64_t));
+		if (mine == NULL)
+			return false;
+		if (atomic_compare_exchange_strong(&big_table, &big, mine))
+			big = mine;
+		else
+			jm__os_unmap((void *)mine, BIG_SIZE * sizeof(uint64_t));
+	}
+	uint64_t want = (uint64_t)pc << 17 | size8;
+	size_t i = slot(pc) & (BIG_SIZE - 1);
+	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (BIG_SIZE - 1)) {
+		uint64_t e = 0;
+		if (atomic_compare_exchange_strong(&big[i], &e, want))
+			return true;
+		if ((e >> 17) == pc)
+			return e == want;
+	}
+	return false;
+}
+
 /* Forgets every entry. An entry holds for the code at its address while
  * that code is loaded: after a dlclose, another library can be loaded
  * there, whose return address at the same place is another frame size (a
@@ -192,6 +244,12 @@ static __attribute__((unused)) void cache_forget(void)
 		if (page_written(i) && atomic_load_explicit(&cache[i], memory_order_relaxed) != 0)
 			atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
 	}
+	/* After the entries that point to it: a walk finds no size (the slow
+	 * way) rather than another code's. */
+	_Atomic uint64_t *big = atomic_load_explicit(&big_table, memory_order_acquire);
+	if (big != NULL)
+		for (size_t i = 0; i < BIG_SIZE; i++)
+			atomic_store_explicit(&big[i], 0, memory_order_relaxed);
 }
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
@@ -697,6 +755,9 @@ static int step(struct frame *f, struct readable *ok, uintptr_t *cfa_out, uint16
 			*how = (uint16_t)(bp << K_BP_SHIFT | size);
 		else if (r.cfa_off == 16)
 			*how = (uint16_t)(K_RBP | bp << K_BP_SHIFT | size);
+	} else if (!exact && ((cfa - f->sp) & 7) == 0 && size <= BIG_MAX &&
+	    r.cfa_reg == DW_RSP && (r.ra == R_UNDEF || r.ra_off == -8)) {
+		*how = (uint16_t)(K_BIG | bp << K_BP_SHIFT | 1);   /* size: cfa - sp */
 	}
 	if (r.ra == R_UNDEF)
 		return 0;
@@ -787,11 +848,16 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 			if (e == 0 || e == K_NOCACHE)
 				break; /* unknown here: the slow way */
 			frames[n++] = (void *)pc;
-			if ((e & (K_END | K_STOP)) || n == max) {
+			if ((e & K_END) || e == K_STOP || n == max) {
 				atomic_fetch_add_explicit(&nfast, 1, memory_order_relaxed);
 				return n;
 			}
 			uintptr_t size = (uintptr_t)(e & K_SIZE) * 8, next;
+			if (e & K_BIG) {
+				size = big_get(pc) * 8;
+				if (size == 0)
+					break; /* forgotten: the slow way */
+			}
 			if (e & K_RBP) {
 				next = bp + 16;
 				if (!bp_known || next <= cfa || next - cfa > size)
@@ -816,6 +882,10 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 		if (t.how[i] == 0)
 			continue;
 		bool last = complete && i + 2 == t.n;
+		if ((t.how[i] & K_BIG) && !big_put(t.ip[i], (t.cfa[i + 1] - t.cfa[i]) / 8)) {
+			cache_put(t.ip[i], K_NOCACHE);
+			continue;
+		}
 		cache_put(t.ip[i], t.how[i] | (last ? K_END : 0));
 	}
 	/* A return address into code without tables (generated code) ends

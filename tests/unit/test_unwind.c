@@ -315,6 +315,42 @@ static void test_generated_code(void **state)
 	munmap(m, 4096);
 }
 
+/* A frame with 20 KiB on the stack (an I/O buffer, a working set): too
+ * big for a cache entry's size field, so its size is in the big table;
+ * every walk through it went the slow way before (glibc-thread's worker,
+ * 16 KiB of arrays: the profile took 40% of its time). */
+__attribute__((noipa)) static int big_frame(void **frames)
+{
+	volatile char buf[20 << 10];
+	buf[0] = 1;
+	buf[sizeof(buf) - 1] = 2;
+	int n = take(frames);
+	sink += buf[0] + buf[sizeof(buf) - 1];
+	return n;
+}
+
+static void *big_frames[21][JM_UNWIND_MAX];
+static int big_n[21];
+
+static void test_big_frame_cached(void **state)
+{
+	(void)state;
+	uint64_t taken, fast0, fast;
+	jm__unwind_counts(&taken, &fast0);
+	/* One call instruction: the first walk the slow way, the others from
+	 * the cache. */
+#pragma GCC unroll 1
+	for (int rep = 0; rep <= 20; rep++)
+		big_n[rep] = big_frame(big_frames[rep]);
+	jm__unwind_counts(&taken, &fast);
+	assert_true(big_n[0] >= 3);   /* take, big_frame, this test, ... */
+	for (int rep = 1; rep <= 20; rep++) {
+		assert_int_equal(big_n[rep], big_n[0]);
+		assert_memory_equal(big_frames[rep], big_frames[0], (size_t)big_n[0] * sizeof(void *));
+	}
+	assert_true(fast - fast0 >= 18);  /* all but the first and the periodic checks */
+}
+
 /* 40 call sites of take() within a few hundred bytes of code: 40 new
  * return addresses for the cache. */
 #define TAKE4(f) take(f); take(f); take(f); take(f)
@@ -357,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_bad_rbp_not_read),
 		cmocka_unit_test(test_signal_frame),
 		cmocka_unit_test(test_generated_code),
+		cmocka_unit_test(test_big_frame_cached),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 	};
