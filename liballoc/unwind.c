@@ -80,9 +80,10 @@
 #define K_BP_MASK    7u
 #define K_BP_LOST    7u
 #define K_SIZE       0x3ffu        /* in 8 bytes */
-/* K_BIG with K_SIZE 1: a frame from rsp larger than K_SIZE * 8 bytes (a
- * buffer on the stack: 16 KiB is common), whose size is in the big table;
- * it was walked the slow way at every sample before. */
+/* K_BIG with K_SIZE 1: a frame larger than K_SIZE * 8 bytes (a buffer on
+ * the stack: 16 KiB is common), whose size (from rsp) or largest size
+ * read (with K_RBP) is in the big table; it was walked the slow way at
+ * every sample before. */
 #define K_BIG        0x2000u
 #define BIG_SIZE     512           /* entries: 4 KiB, mapped at the first */
 #define BIG_MAX      ((1u << 17) - 1) /* in 8 bytes: a pc takes the other 47 bits */
@@ -201,9 +202,10 @@ static uintptr_t big_get(uintptr_t pc)
 	return 0;
 }
 
-/* Records a big frame's size at pc; false if another size was recorded
- * there (the caller makes pc uncacheable) or there is no room. */
-static bool big_put(uintptr_t pc, uintptr_t size8)
+/* Records a big frame's size at pc (`grow`, a frame-pointer frame's: the
+ * largest one seen); false if another size was recorded there (the caller
+ * makes pc uncacheable) or there is no room. */
+static bool big_put(uintptr_t pc, uintptr_t size8, bool grow)
 {
 	if (pc >> 47 || size8 == 0 || size8 > BIG_MAX)
 		return false;
@@ -223,8 +225,16 @@ static bool big_put(uintptr_t pc, uintptr_t size8)
 		uint64_t e = 0;
 		if (atomic_compare_exchange_strong(&big[i], &e, want))
 			return true;
-		if ((e >> 17) == pc)
-			return e == want;
+		if ((e >> 17) == pc) {
+			if (e == want)
+				return true;
+			if (!grow)
+				return false;
+			while ((e >> 17) == pc && (e & BIG_MAX) < size8 &&
+			    !atomic_compare_exchange_strong(&big[i], &e, want))
+				;
+			return true;
+		}
 	}
 	return false;
 }
@@ -756,8 +766,12 @@ static int step(struct frame *f, struct readable *ok, uintptr_t *cfa_out, uint16
 		else if (r.cfa_off == 16)
 			*how = (uint16_t)(K_RBP | bp << K_BP_SHIFT | size);
 	} else if (!exact && ((cfa - f->sp) & 7) == 0 && size <= BIG_MAX &&
-	    r.cfa_reg == DW_RSP && (r.ra == R_UNDEF || r.ra_off == -8)) {
-		*how = (uint16_t)(K_BIG | bp << K_BP_SHIFT | 1);   /* size: cfa - sp */
+	    (r.ra == R_UNDEF || r.ra_off == -8)) {
+		/* The size (cfa - sp) goes to the big table. */
+		if (r.cfa_reg == DW_RSP)
+			*how = (uint16_t)(K_BIG | bp << K_BP_SHIFT | 1);
+		else if (r.cfa_off == 16)
+			*how = (uint16_t)(K_RBP | K_BIG | bp << K_BP_SHIFT | 1);
 	}
 	if (r.ra == R_UNDEF)
 		return 0;
@@ -882,7 +896,8 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 		if (t.how[i] == 0)
 			continue;
 		bool last = complete && i + 2 == t.n;
-		if ((t.how[i] & K_BIG) && !big_put(t.ip[i], (t.cfa[i + 1] - t.cfa[i]) / 8)) {
+		if ((t.how[i] & K_BIG) &&
+		    !big_put(t.ip[i], (t.cfa[i + 1] - t.cfa[i]) / 8, t.how[i] & K_RBP)) {
 			cache_put(t.ip[i], K_NOCACHE);
 			continue;
 		}
