@@ -314,10 +314,19 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 }
 
 /* Best fit: the smallest free run of at least npages whose pages can start
- * at a multiple of align_pages. */
+ * at a multiple of align_pages. A run of npages + align_pages - 1 pages or
+ * more always has such a start, and the first run of each size list is
+ * taken; in a shorter one it depends on where the run starts. With
+ * `bounded`, only FIT_PROBES of those shorter runs are tried in all: an
+ * aligned request in an arena of many small free runs (the leads its
+ * own alignment leaves) would otherwise walk all of them at each call
+ * (64 KiB-aligned requests of up to 100 KB: 87% of the time in here). */
+#define FIT_PROBES 32
 static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_pages,
-    size_t *lead_out)
+    size_t *lead_out, bool bounded)
 {
+	size_t sure = npages + align_pages - 1;
+	unsigned probes = FIT_PROBES;
 	for (size_t n = npages; n <= JM_CHUNK_PAGES; n++) {
 		size_t w = n >> 6;
 		uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
@@ -335,6 +344,10 @@ static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_p
 				*lead_out = start - first;
 				return r;
 			}
+			if (bounded && --probes == 0) {
+				n = sure - 1;
+				break;
+			}
 		}
 	}
 	return NULL;
@@ -346,11 +359,13 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
     size_t align_pages, uint8_t state, bool *was_dirty)
 {
 	size_t lead = 0;
-	struct jm_run *r = find_fit(a, npages, align_pages, &lead);
+	struct jm_run *r = find_fit(a, npages, align_pages, &lead, true);
+	if (r == NULL && align_pages > 1)   /* all of them, before a new chunk */
+		r = find_fit(a, npages, align_pages, &lead, false);
 	if (r == NULL) {
 		if (chunk_new(a) == NULL)
 			return NULL;
-		r = find_fit(a, npages, align_pages, &lead);
+		r = find_fit(a, npages, align_pages, &lead, false);
 		if (r == NULL)
 			return NULL;
 	}

@@ -56,9 +56,13 @@ static void *alloc_big(size_t size, size_t align, bool zero, bool cache)
 			}
 		}
 		size_t align_pages = align > JM_PAGE ? align >> JM_LG_PAGE : 1;
-		/* An aligned start must exist in a chunk's usable pages. */
-		if ((JM_CHUNK_HDR_PAGES + align_pages - 1) / align_pages * align_pages + npages <=
-		    JM_CHUNK_PAGES)
+		/* Two aligned starts must exist in a chunk's usable pages (with
+		 * only one, as for 1 MiB, each such region would hold a chunk
+		 * of its own and the arena's free runs would be walked for it
+		 * in vain: a huge region is mapped aligned instead). */
+		size_t second = (JM_CHUNK_HDR_PAGES + align_pages - 1) / align_pages * align_pages +
+		    (align_pages > 1 ? align_pages : 0);
+		if (second + npages <= JM_CHUNK_PAGES)
 			return jm__large_alloc(jm__thread_arena(), size, align, zero);
 	}
 	return jm__huge_alloc(size, align, zero);

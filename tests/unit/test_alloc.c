@@ -196,6 +196,82 @@ static void test_large_runs(void **state)
 	validate();
 }
 
+/* An aligned request in an arena of many free runs that cannot hold it:
+ * the search tries only a few of those before the runs that surely can,
+ * and when there are none it still walks them all before mapping a new
+ * chunk. One chunk is filled with 3-page runs; every other one is freed
+ * (so that none coalesce), the one whose start is 16 KiB-aligned first, so
+ * that it ends last in its size's list, behind 40 that are not (more than the search tries first). */
+static void free_large(void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	jm__large_free(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+}
+
+static void test_aligned_fit(void **state)
+{
+	(void)state;
+	struct jm_arena *a = NULL;
+	for (unsigned i = jm__narenas; i-- > 0 && a == NULL;)
+		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
+			a = jm__arena_get(i);
+	assert_non_null(a);   /* premise: an arena with no chunk yet */
+	static void *runs[JM_CHUNK_PAGES];
+	size_t usable = JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES, n = 0;
+	void *rest[2] = { NULL, NULL };
+	for (size_t k = 0; k < usable % 3; k++)
+		rest[k] = jm__large_alloc(a, JM_PAGE, 0, false);
+	while (n < usable / 3)
+		runs[n++] = jm__large_alloc(a, 3 * JM_PAGE, 0, false);
+	assert_int_equal(a->stats->nchunks, 1);
+	size_t fit = n;
+	for (size_t i = 0; i < n; i += 2)
+		if (((uintptr_t)runs[i] & (4 * JM_PAGE - 1)) == 0) {
+			fit = i;
+			break;
+		}
+	assert_true(fit < n);
+	free_large(runs[fit]);
+	size_t others = 0;
+	for (size_t i = 0; i < n && others < 40; i += 2)
+		if (i != fit && ((uintptr_t)runs[i] & (4 * JM_PAGE - 1)) != 0) {
+			free_large(runs[i]);
+			runs[i] = NULL;
+			others++;
+		}
+	assert_int_equal(others, 40);
+	validate();
+	void *p = jm__large_alloc(a, 3 * JM_PAGE, 4 * JM_PAGE, false);
+	assert_ptr_equal(p, runs[fit]);
+	assert_int_equal(a->stats->nchunks, 1);
+	validate();
+	for (size_t i = 0; i < n; i++)
+		if (runs[i])
+			free_large(runs[i]);
+	for (size_t k = 0; k < 2; k++)
+		if (rest[k])
+			free_large(rest[k]);
+	validate();
+
+	/* A 1 MiB alignment has one start in a chunk (after the header): such
+	 * regions are huge mappings, not a chunk each. */
+	struct jm_arena *t = jm__thread_arena();
+	uint64_t huge0 = t->stats->nmalloc_huge, chunks0 = t->stats->nchunks;
+	void *q[8];
+	for (int i = 0; i < 8; i++) {
+		q[i] = jm_aligned_alloc((size_t)1 << 20, 300 << 10);
+		assert_non_null(q[i]);
+		assert_int_equal((uintptr_t)q[i] & (((size_t)1 << 20) - 1), 0);
+		memset(q[i], i, 300 << 10);
+	}
+	assert_int_equal(t->stats->nmalloc_huge - huge0, 8);
+	assert_true(t->stats->nchunks <= chunks0 + 1);
+	validate();
+	for (int i = 0; i < 8; i++)
+		jm_free(q[i]);
+	validate();
+}
+
 /* Huge regions are in the radix tree while they live, and only then. */
 static void test_huge_tree(void **state)
 {
@@ -984,6 +1060,7 @@ int main(void)
 		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
+		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_arena_choice),
