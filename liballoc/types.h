@@ -166,6 +166,11 @@ struct jm_bin_info {
 	uint32_t tcache_hard_max; /* the most it may grow to */
 };
 
+/* Bitmap words a bin's fill takes regions from at most (bin.c): 1 KiB
+ * of stack, up to 64 x 64 regions from fresh runs, 64 from the most
+ * scattered ones. */
+#define JM_FILL_PIECES 64
+
 struct jm_bin {
 	jm_lock_t lock;
 	struct jm_run *cur;       /* run regions come from first */

@@ -797,6 +797,71 @@ static void test_bin_fill_list(void **state)
 	}
 }
 
+/* A fill takes the bitmaps' bits under the bin's lock and links the
+ * regions after it, from at most JM_FILL_PIECES bitmap words: from runs
+ * whose free regions are one per word, it returns that many, the lowest
+ * address of each run first, then the next fill the rest. */
+static void test_bin_fill_scattered(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	unsigned b = jm__size2bin(16);
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	assert_null(a->bins[b].cur);          /* premise: a bin not used yet */
+	unsigned words = (bi->regs + 63) / 64;
+	unsigned nruns = JM_FILL_PIECES / words + 4, n = nruns * bi->regs;
+	void **p = calloc(n, sizeof(void *)), **back = calloc(n, sizeof(void *));
+	for (unsigned got = 0; got < n;)
+		got += fill_array(a, b, p + got, n - got);
+	/* One region of each bitmap word back: the first. */
+	unsigned nback = 0, nkept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t base = (uintptr_t)jm__run_addr(
+		    (struct jm_chunk *)((uintptr_t)p[i] & ~(uintptr_t)JM_CHUNK_MASK), run_of(p[i]));
+		if (((uintptr_t)p[i] - base) / bi->size % 64 == 0)
+			back[nback++] = p[i];
+		else
+			p[nkept++] = p[i];
+	}
+	assert_int_equal(nback, nruns * words);
+	jm__bin_free_batch(back, nback, b);
+	uintptr_t head = 0;
+	assert_int_equal(jm__bin_fill(a, b, &head, n), JM_FILL_PIECES);
+	void **listed = calloc(nback, sizeof(void *));
+	unsigned k = 0;
+	for (uintptr_t q = head; q; q = (uintptr_t)jm__flist_next((void *)q), k++) {
+		assert_true(k < JM_FILL_PIECES);
+		assert_true(jm__flist_is_free((void *)q));
+		bool found = false;
+		for (unsigned i = 0; i < nback && !found; i++)
+			found = back[i] == (void *)q;
+		assert_true(found);
+		if (k && run_of((void *)q) == run_of(listed[k - 1]))
+			assert_true((void *)q > listed[k - 1]);
+		listed[k] = (void *)q;
+	}
+	assert_int_equal(k, JM_FILL_PIECES);
+	for (unsigned i = 0; i < k; i++)
+		jm__flist_clear_cookie(listed[i]);
+	/* The others of them, before any new run. */
+	assert_int_equal(fill_array(a, b, listed + k, nback - k), nback - k);
+	for (unsigned j = k; j < nback; j++) {
+		bool found = false;
+		for (unsigned i = 0; i < nback && !found; i++)
+			found = back[i] == listed[j];
+		assert_true(found);
+	}
+	jm__bin_free_batch(listed, nback, b);
+	jm__bin_free_batch(p, nkept, b);
+	assert_int_equal(a->bins[b].stats->curregs, 0);
+	validate();
+	free(p);
+	free(back);
+	free(listed);
+}
+
 /* The runs a flush empties go back to the arena together: one lock of
  * it, one update of its row (its sequence number moves by 2, not 2 per
  * run), every run's pages off its active ones. */
@@ -1053,6 +1118,7 @@ int main(void)
 		cmocka_unit_test(test_bin_fill_drain_reuse),
 		cmocka_unit_test(test_run_region_exact),
 		cmocka_unit_test(test_bin_fill_list),
+		cmocka_unit_test(test_bin_fill_scattered),
 		cmocka_unit_test(test_flush_gives_back_once),
 		cmocka_unit_test(test_bin_reuses_emptied_run),
 		cmocka_unit_test(test_bin_free_batch),
