@@ -15,6 +15,11 @@
 #define JM_EXPORT      __attribute__((visibility("default")))
 #define JM_NOINLINE    __attribute__((noinline))
 #define JM_COLD        __attribute__((noinline, cold))
+/* On a variable the fast paths read: declared hidden, the compiler
+ * addresses it from the instruction pointer, without a GOT entry (a load
+ * of its address first: one instruction more at every use; in .lbss, which
+ * the linker does not relax, a load from the GOT). */
+#define JM_HIDDEN      __attribute__((visibility("hidden")))
 /* A large zero-filled array goes to .lbss, which the linker places after
  * .bss: the allocator's small variables then share two or three pages
  * instead of lying on either side of 8 MiB of arrays that are touched a
@@ -51,7 +56,10 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now);
 
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
-extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
+/* By size in quanta, rounded up: the byte offset of the size's class in a
+ * thread's cache (class x sizeof(struct jmstat_tcache_bin)), which malloc's
+ * fast path adds to the cache's address as it is. */
+extern uint16_t jm__size2tbin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
 void jm__sizeclass_init(void);
 static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 {
@@ -73,9 +81,13 @@ static inline bool jm__run_region(uint64_t off, uint64_t magic, uint64_t *idx)
 	*idx = prod >> 32;
 	return (uint32_t)prod < magic;
 }
+static inline unsigned jm__size2tbin(size_t size)
+{
+	return jm__size2tbin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+}
 static inline unsigned jm__size2bin(size_t size)
 {
-	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+	return jm__size2tbin(size) / (unsigned)sizeof(struct jmstat_tcache_bin);
 }
 
 /* ---- os.c: pages from the kernel */
@@ -92,7 +104,7 @@ void jm__base_postfork_child(void);
 /* ---- rtree.c: address -> chunk or huge record */
 #define JM_RTREE_HUGE 1u
 extern _Atomic(uintptr_t) *jm__rtree_root[];
-extern _Atomic(uint64_t) jm__chunk_bits[];
+extern _Atomic(uint64_t) jm__chunk_bits[] JM_HIDDEN;
 bool jm__rtree_set(uintptr_t chunk, uintptr_t value);
 void jm__rtree_clear(uintptr_t chunk);
 void jm__rtree_lock(void);
@@ -108,6 +120,18 @@ static inline uintptr_t jm__rtree_get(uintptr_t chunk)
 		return 0;
 	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],
 	    memory_order_acquire);
+}
+
+/* Whether u (any address) is in a chunk of ours: below 2^47 (the bitmap's
+ * word index in range, one comparison) and its chunk's bit set. */
+#define JM_CHUNK_BITS_WORDS ((1ULL << (47 - JM_LG_CHUNK)) / 64)
+static inline bool jm__in_chunk(uintptr_t u)
+{
+	uintptr_t word = u >> (JM_LG_CHUNK + 6);
+	if (jm_unlikely(word >= JM_CHUNK_BITS_WORDS))
+		return false;
+	uint64_t w = atomic_load_explicit(&jm__chunk_bits[word], memory_order_relaxed);
+	return (w >> ((u >> JM_LG_CHUNK) & 63)) & 1;
 }
 
 /* Whether a chunk of ours starts at `chunk` (2 MiB-aligned, < 2^47). */
@@ -218,7 +242,7 @@ enum jm_tls_state {
 	JM_TLS_NO_CACHE = 3,   /* has none by configuration (tcache:0, junk:1) */
 };
 extern __thread enum jm_tls_state jm__tls_state;
-extern uintptr_t jm__cookie;
+extern uintptr_t jm__cookie JM_HIDDEN;
 
 /*
  * The free lists of the thread cache, small bins and cached large regions

@@ -274,7 +274,8 @@ JM_EXPORT void *jm_malloc(size_t size)
 		if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
 			return jm__prof_alloc(size, 0, false);
 		/* A thread without a cache has the empty one: it falls through. */
-		struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
+		struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
+		    ((char *)jm__tls_tbins + jm__size2tbin(size));
 		void *p = jm__flist_pop(&tb->opaque);
 		if (jm_likely(p != NULL)) {
 			tb->ncached--;
@@ -286,19 +287,23 @@ JM_EXPORT void *jm_malloc(size_t size)
 	return jm__alloc_slow(size, false);
 }
 
+__attribute__((optimize("no-tree-slp-vectorize")))
 JM_EXPORT void jm_free(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t chunk = u & ~(uintptr_t)JM_CHUNK_MASK;
 	/* NULL, huge regions (not chunks), a chunk's header (page map entry
 	 * 0) and pointers above the user address space take the slow path. */
-	if (jm_likely((u >> 47) == 0 && jm__is_chunk(chunk))) {
+	if (jm_likely(jm__in_chunk(u))) {
 		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 		uint32_t div = JM_PM_DIV(pm);
 		uintptr_t cookie = jm__flist_cookie(ptr);
 		/* A small region's start, not already free (cookie), the cache
-		 * not full (a thread without a cache has capacity 0): push it. */
-		if (jm_likely((int64_t)pm < 0 && JM_PM_OFFSET(pm, u) * div < div &&
+		 * not full (a thread without a cache has capacity 0): push it.
+		 * Only a small run's entry has a divisor: with 0 (a large run,
+		 * a free or header page) the start test fails, so that it needs
+		 * no test of the kind bit of its own. */
+		if (jm_likely(JM_PM_OFFSET(pm, u) * div < div &&
 		              !jm__flist_has_cookie(ptr, cookie))) {
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));

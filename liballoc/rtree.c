@@ -35,7 +35,7 @@ static _Atomic(uintptr_t) *root_leaf(size_t hi)
 	return atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
 }
 /* 8 MiB of .bss: zero pages the kernel maps only where they are written. */
-_Atomic(uint64_t) jm__chunk_bits[(1ULL << (47 - JM_LG_CHUNK)) / 64] JM_LARGE_BSS;
+_Atomic(uint64_t) jm__chunk_bits[JM_CHUNK_BITS_WORDS] JM_LARGE_BSS;
 
 static void chunk_bit(uintptr_t chunk, uintptr_t value)
 {

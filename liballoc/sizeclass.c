@@ -9,7 +9,7 @@
 #include "internal.h"
 
 struct jm_bin_info jm__bin_info[JM_NBINS];
-uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
+uint16_t jm__size2tbin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
 
 /* The sizes and runs are the segment's table (jmstat_class_of), which
  * readers check; every class is 2^k times 1, 3, 5 or 7, so a run of that
@@ -53,6 +53,6 @@ void jm__sizeclass_init(void)
 		size_t size = q << JM_LG_QUANTUM;
 		while (jm__bin_info[bin].size < size)
 			bin++;
-		jm__size2bin_tab[q] = (uint8_t)bin;
+		jm__size2tbin_tab[q] = (uint16_t)(bin * sizeof(struct jmstat_tcache_bin));
 	}
 }

@@ -76,7 +76,9 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
  *   bits 32..60  small: ceil(2^32 / size), so that an offset in the run
  *                is a multiple of size iff (uint32_t)(off * that) < that
  *                (exact for offsets below 2^15; runs have no tail, so
- *                every such multiple starts a region)
+ *                every such multiple starts a region); 0 in every other
+ *                entry, which free's fast path relies on (no offset passes
+ *                the test with 0, so it needs no test of bit 63)
  *   bits 21..31  small: the size class times sizeof(struct
  *                jmstat_tcache_bin): the byte offset of its thread-cache
  *                row (free() adds it to the cache's address)

@@ -43,14 +43,65 @@ static unsigned brute_bin(size_t size)
 	return JM_NBINS;
 }
 
+/* free's fast path takes a page-map word with a divisibility constant for
+ * a small run's (its region-start test fails with 0), and an address for
+ * one in a chunk by the chunk bitmap alone: every other entry of a chunk
+ * with small and large runs, free pages and its header has 0 there, and
+ * addresses above the user address space, off the heap or in a huge
+ * region are not in a chunk. */
+static void test_pagemap_div_small_only(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	enum { N = 64 };
+	void *p[N];
+	for (unsigned i = 0; i < N; i++) {
+		p[i] = jm_malloc(i % 4 == 3 ? (size_t)(i + 1) * 5000 : (size_t)(i + 1) * 48);
+		assert_non_null(p[i]);
+	}
+	for (unsigned i = 0; i < N; i += 2)
+		jm_free(p[i]);
+	void *big = jm_malloc(200000);   /* large, not cached: freed to free pages */
+	assert_non_null(big);
+	jm_free(big);
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p[1] & ~(uintptr_t)JM_CHUNK_MASK);
+	assert_true(jm__in_chunk((uintptr_t)p[1]));
+	assert_true(jm__in_chunk((uintptr_t)c));
+	unsigned small = 0, other = 0;
+	for (size_t i = 0; i < JM_CHUNK_PAGES; i++) {
+		uint64_t pm = c->pagemap[i];
+		if (JM_PM_KIND(pm) == JM_PM_SMALL) {
+			assert_int_not_equal(JM_PM_DIV(pm), 0);
+			small++;
+		} else {
+			assert_int_equal(JM_PM_DIV(pm), 0);
+			other++;
+		}
+	}
+	assert_true(small > 0 && other > 0);
+	assert_false(jm__in_chunk((uintptr_t)1 << 47));
+	assert_false(jm__in_chunk(~(uintptr_t)0));
+	assert_false(jm__in_chunk((uintptr_t)&small));
+	void *huge = jm_malloc(4 * JM_CHUNK);
+	assert_non_null(huge);
+	assert_false(jm__in_chunk((uintptr_t)huge));
+	jm_free(huge);
+	for (unsigned i = 1; i < N; i += 2)
+		jm_free(p[i]);
+	validate();
+}
+
 /* Every size from 0 to past the chunk maps to the smallest class that
  * fits it, and malloc_usable_size agrees. */
 static void test_size_classes(void **state)
 {
 	(void)state;
 	jm__ensure_init();
-	for (size_t s = 0; s <= JM_SMALL_MAX; s++)
+	for (size_t s = 0; s <= JM_SMALL_MAX; s++) {
 		assert_int_equal(jm__size2bin(s), brute_bin(s ? s : 1));
+		assert_int_equal(jm__size2tbin(s),
+		    brute_bin(s ? s : 1) * sizeof(struct jmstat_tcache_bin));
+	}
 	for (unsigned b = 1; b < JM_NBINS; b++)
 		assert_true(jm__bin_info[b].size > jm__bin_info[b - 1].size);
 	assert_int_equal(jm__bin_info[JM_NBINS - 1].size, JM_SMALL_MAX);
@@ -1112,6 +1163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rtree_update_faults),   /* first: before a heap walk reads the whole root */
 		cmocka_unit_test(test_size_classes),
+		cmocka_unit_test(test_pagemap_div_small_only),
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_segment_tables_paged),
 		cmocka_unit_test(test_region_index),
