@@ -4,7 +4,11 @@
  *   jmtime -o OUT [-i STDIN] [-t SECONDS] [-e VAR=VALUE]... -- CMD [ARG]...
  *
  * The variables given with -e are set in the child only (so that jmtime
- * itself never runs under the preloaded allocator). The child's stdout and
+ * itself never runs under the preloaded allocator). The child's environment
+ * is built before the fork, so that the child only execs: a putenv there
+ * allocated in the forked copy of jmtime, about 10 page faults that
+ * ru_minflt charged to every run with -e (every preloaded allocator) and
+ * not to glibc's. The child's stdout and
  * stderr are inherited. OUT receives one line, "WALL_SECONDS MAXRSS_KIB
  * STATUS CPU_SECONDS", where STATUS is the exit code, 128+N for a death by
  * signal N, or 124 when the time limit killed it, and CPU_SECONDS is user
@@ -38,6 +42,32 @@ static void on_alarm(int sig)
 		kill(-child, SIGKILL);
 }
 
+/* environ with each VAR=VALUE of envs[0..n) set: replaced where VAR is
+ * there, appended where not. */
+static char **child_environ(char **envs, int n)
+{
+	extern char **environ;
+	size_t have = 0;
+	while (environ[have])
+		have++;
+	char **env = calloc(have + (size_t)n + 1, sizeof *env);
+	if (env == NULL) {
+		perror("jmtime");
+		exit(2);
+	}
+	memcpy(env, environ, have * sizeof *env);
+	for (int i = 0; i < n; i++) {
+		size_t klen = strcspn(envs[i], "=") + 1;
+		size_t j = 0;
+		while (j < have && strncmp(env[j], envs[i], klen) != 0)
+			j++;
+		env[j] = envs[i];
+		if (j == have)
+			have++;
+	}
+	return env;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: jmtime -o OUT [-i STDIN] [-t SECONDS] [-e VAR=VALUE]... -- CMD [ARG]...\n");
@@ -63,6 +93,7 @@ int main(int argc, char **argv)
 	if (out == NULL || optind >= argc)
 		usage();
 
+	char **env = child_environ(envs, nenv);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	child = fork();
@@ -81,9 +112,7 @@ int main(int argc, char **argv)
 			}
 			close(fd);
 		}
-		for (int i = 0; i < nenv; i++)
-			putenv(envs[i]);
-		execvp(argv[optind], &argv[optind]);
+		execvpe(argv[optind], &argv[optind], env);
 		fprintf(stderr, "jmtime: %s: %s\n", argv[optind], strerror(errno));
 		_exit(127);
 	}
