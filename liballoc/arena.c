@@ -474,8 +474,8 @@ void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list)
 	a->stats->active -= pages << JM_LG_PAGE;
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
-	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
-		jm__bg_child_dirty((uint64_t)pages << JM_LG_PAGE);
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+		jm__bg_deferred_dirtied((uint64_t)pages << JM_LG_PAGE);
 	a->purge_ticks += nruns - 1;   /* jm__arena_maybe_purge counts one */
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
@@ -827,7 +827,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	size_t first = JM_PM_START(pm);
 	if ((char *)c + (first << JM_LG_PAGE) != (char *)ptr)
 		jm__report_misuse("free of a pointer inside a large region", ptr);
-	jm__bg_check();
+	jm__bg_check((uint64_t)c->runs[first].npages << JM_LG_PAGE);
 	struct jm_arena *a = c->arena;
 	jm__lock(&a->lock, &a->stats->lock_contended);
 	struct jm_run *run = &c->runs[first];

@@ -4,10 +4,10 @@
  * gone quiet gives its dirty pages back within about decay_ms instead of
  * keeping them until its next allocator call.
  *
- * Started late and lazily: at the first free that gives regions or pages
- * back (jm__bg_check, with no allocator lock held, before a cache flush
- * hands regions to their bins, before a large or huge region is freed),
- * not at initialisation: a process that never frees never has one.
+ * Started late and lazily: at a free that gives regions or pages back
+ * (jm__bg_check, with no allocator lock held, before a cache flush hands
+ * regions to their bins, before a large or huge region is freed), not at
+ * initialisation: a process that never frees never has one.
  * Before, not after: pthread_create allocates on the calling thread (the
  * new thread's dtv, a calloc), and once the region being freed is back in
  * a run, that calloc could take it (a small run carved at its page), so
@@ -21,6 +21,20 @@
  * thread blocks every signal (a program's signal handler never runs on
  * it), takes no thread cache and allocates nothing.
  *
+ * Not before it is worth a thread: the first start is deferred
+ * (jm__bg_deferred) until the arenas hold START_DIRTY_MIN dirty bytes
+ * (counting the large or huge region being freed), or the process has
+ * lived decay_ms, whichever comes first. A short program that keeps
+ * little dirty (a command, a test, cfrac, whose profile's sampled pages
+ * are freed and taken again all along) never pays for a thread it would
+ * not use: its stack, its TLS and the pages they touch were about 6 of
+ * cfrac's 118 page faults, and at exit_group it is woken to die. An idle
+ * process still gives back what it freed, unless it went quiet young,
+ * holding less than START_DIRTY_MIN dirty. While deferred, a check that
+ * finds the start not due clears jm__bg_want, which the next free that
+ * makes pages dirty sets again (jm__bg_deferred_dirtied): the arenas'
+ * dirty bytes and the clock are read once per such free, not per free.
+ *
  * The loop: look at every arena (under its lock, jm__arena_decay) and at
  * the kept huge regions, count a wake in the segment's header (bg_wakes),
  * then sleep BG_INTERVAL_MS (at least 100 ms: decay_ms / 20, between 100 ms
@@ -29,19 +43,19 @@
  * under an arena's lock, and the purger holds it while holding no other.
  *
  * fork: only the forking thread lives on in the child; the child handler
- * marks the purger absent and re-initialises its lock. The child starts
- * its own at its first free that needs one once it has made
- * CHILD_DIRTY_MIN bytes dirty of its own, or once CHILD_GRACE (the
- * purger's interval) has passed since the fork, whichever comes first:
- * a child that frees a little and exits at once (a fork-and-exec, a
- * worker of a forking server) never pays for a thread it would not use
- * (creating it and, at exit_group, waking it to die: on a loaded machine
- * a fork-heavy program took twice as long with background_thread:1). An
- * idle child still gives back what it freed, but for what it dirtied in
- * its first CHILD_GRACE if that was less than CHILD_DIRTY_MIN. Set-uid programs: the
- * thread is an ordinary pthread, so glibc's setuid() reaches it as it
- * reaches every thread; background_thread is not read from the environment
- * there (AT_SECURE), and the default applies.
+ * marks the purger absent and re-initialises its lock. The child's start
+ * is deferred as the process's first one is, but counting the bytes its
+ * own frees made dirty since the fork (the dirty pages it inherited are
+ * shared with the parent until written, and its allocations take them
+ * first), and with a shorter grace: the purger's interval since the fork
+ * instead of decay_ms, so that a child
+ * that frees a little and exits at once (a fork-and-exec, a worker of a
+ * forking server) never pays for a thread it would not use (creating it
+ * and, at exit_group, waking it to die: on a loaded machine a fork-heavy
+ * program took twice as long with background_thread:1). Set-uid programs:
+ * the thread is an ordinary pthread, so glibc's setuid() reaches it as it
+ * reaches every thread; background_thread is not read from the
+ * environment there (AT_SECURE), and the default applies.
  */
 #include "internal.h"
 
@@ -57,12 +71,14 @@ static bool bg_idle;                  /* sleeping with nothing dirty */
 static bool bg_kicked;
 _Atomic int jm__bg_state;
 _Atomic int jm__bg_want;
-/* In a forked child without a purger yet: the bytes its frees made dirty
- * (jm__bg_child_dirty) and the time from which it starts one anyway. */
-_Atomic bool jm__bg_child;
-static _Atomic uint64_t child_dirty;
-static uint64_t child_from_ns;
-#define CHILD_DIRTY_MIN ((uint64_t)4 << 20)
+/* Until the first start: in a forked child, the bytes its frees made
+ * dirty since the fork; the time from which a free starts the purger
+ * anyway. */
+_Atomic bool jm__bg_deferred;
+static bool in_child;
+static _Atomic uint64_t child_dirtied;
+static uint64_t start_from_ns;
+#define START_DIRTY_MIN ((uint64_t)4 << 20)
 
 static void cond_init(void)
 {
@@ -151,22 +167,49 @@ void jm__bg_dirtied(void)
 	pthread_mutex_unlock(&bg_lock);
 }
 
-/* A forked child's free made `bytes` dirty (under an arena's lock). */
-void jm__bg_child_dirty(uint64_t bytes)
+/* Before the first start: a free made `bytes` dirty (under an arena's
+ * lock); the next check looks at whether the start is due. */
+void jm__bg_deferred_dirtied(uint64_t bytes)
 {
-	atomic_fetch_add_explicit(&child_dirty, bytes, memory_order_relaxed);
+	if (in_child)
+		atomic_fetch_add(&child_dirtied, bytes);
+	atomic_store(&jm__bg_want, 1);
 }
 
-/* Starts the purger; called with no allocator lock held. */
-void jm__bg_start(void)
+/* The dirty bytes of every arena (huge regions charged to it included),
+ * as their rows say, read without their locks. */
+static uint64_t dirty_now(void)
 {
-	if (atomic_load_explicit(&jm__bg_child, memory_order_relaxed)) {
-		/* A forked child: not yet, while it has dirtied little and
-		 * is young (jm__bg_want stays set: a later free asks again). */
-		if (atomic_load_explicit(&child_dirty, memory_order_relaxed) < CHILD_DIRTY_MIN &&
-		    jm__now_ns() < child_from_ns)
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+		if (a != NULL)
+			sum += __atomic_load_n(&a->stats->dirty, __ATOMIC_RELAXED);
+	}
+	return sum;
+}
+
+/* Whether the deferred first start is due, `bytes` about to be freed. The
+ * request is cleared first: a free that makes pages dirty meanwhile sets
+ * it again after they are counted, so that it is not lost. */
+static bool start_due(uint64_t bytes)
+{
+	atomic_store(&jm__bg_want, 0);
+	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : dirty_now();
+	if (dirty + bytes < START_DIRTY_MIN && jm__now_ns() < start_from_ns)
+		return false;
+	atomic_store(&jm__bg_want, 1);
+	return true;
+}
+
+/* Starts the purger before a free of `bytes` (0 if not known); called with
+ * no allocator lock held. */
+void jm__bg_start(uint64_t bytes)
+{
+	if (atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)) {
+		if (!start_due(bytes))
 			return;
-		atomic_store_explicit(&jm__bg_child, false, memory_order_relaxed);
+		atomic_store_explicit(&jm__bg_deferred, false, memory_order_relaxed);
 	}
 	atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
 	int expect = BG_NONE;
@@ -207,6 +250,16 @@ void jm__bg_start(void)
 	jm__stats_bg_running(true);
 }
 
+/* At initialisation: a purger wanted, its start deferred (above). */
+void jm__bg_init(void)
+{
+	bool on = jm__opt.background_thread;
+	in_child = false;
+	start_from_ns = jm__now_ns() + (uint64_t)jm__opt.decay_ms * 1000000u;
+	atomic_store(&jm__bg_deferred, on);
+	atomic_store(&jm__bg_want, on);
+}
+
 bool jm__bg_running(void)
 {
 	return atomic_load(&jm__bg_state) == BG_RUNNING;
@@ -222,9 +275,10 @@ void jm__bg_postfork_child(void)
 	/* The child starts its own at a free that gives something back
 	 * (the parent's dirty pages are its too), once it has dirtied enough
 	 * or is old enough (above). */
+	in_child = true;
+	atomic_store(&child_dirtied, 0);
+	start_from_ns = jm__now_ns() + interval_ns();
+	atomic_store(&jm__bg_deferred, jm__opt.background_thread);
 	atomic_store(&jm__bg_want, jm__opt.background_thread);
-	atomic_store(&child_dirty, 0);
-	child_from_ns = jm__now_ns() + interval_ns();
-	atomic_store(&jm__bg_child, jm__opt.background_thread);
 	jm__stats_bg_running(false);
 }

@@ -431,7 +431,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
-	jm__bg_check();
+	jm__bg_check(0);
 	struct jm_arena *a = c->arena;
 	unsigned binind = JM_PM_BIN(pm);
 	const struct jm_bin_info *bi = &jm__bin_info[binind];

@@ -430,7 +430,7 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 {
 	if (h->addr != ptr)
 		jm__report_misuse("free of a pointer inside a huge region", ptr);
-	jm__bg_check();
+	jm__bg_check(h->map_size);
 	if (h->prof_site) {
 		jm__prof_free(h->prof_site, h->prof_size);
 		h->prof_site = 0;
@@ -498,8 +498,8 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	unmap_list(stale, true);
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
-	if (jm_unlikely(atomic_load_explicit(&jm__bg_child, memory_order_relaxed)))
-		jm__bg_child_dirty(h->map_size);
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+		jm__bg_deferred_dirtied(h->map_size);
 	huge_purge(now, false);
 }
 

@@ -95,8 +95,8 @@ void jm__init_slow(void)
 	jm__cookie = secret | 1; /* odd: never equal to an aligned address */
 	jm__stats_init();
 	jm__tcache_init_global();
-	/* Started at the first free that gives something back (bg.c). */
-	atomic_store(&jm__bg_want, jm__opt.background_thread);
+	/* Started at a later free that gives something back (bg.c). */
+	jm__bg_init();
 
 	atomic_store_explicit(&jm__initialized, 1, memory_order_release);
 	initializing = false;

@@ -367,20 +367,21 @@ void jm__stats_bg_running(bool running);
 /* ---- bg.c: the background purger */
 extern _Atomic int jm__bg_state;
 extern _Atomic int jm__bg_want;
-extern _Atomic bool jm__bg_child;
+extern _Atomic bool jm__bg_deferred;
 void jm__bg_dirtied(void);
-void jm__bg_child_dirty(uint64_t bytes);
-void jm__bg_start(void);
+void jm__bg_deferred_dirtied(uint64_t bytes);
+void jm__bg_init(void);
+void jm__bg_start(uint64_t bytes);
 bool jm__bg_running(void);
 bool jm__bg_run_once(void);
 void jm__bg_postfork_child(void);
 /* Starts the purger if it is wanted and not started yet: before a free
  * gives regions or pages back (bg.c says why before), on slow paths that
  * hold no allocator lock. */
-static inline void jm__bg_check(void)
+static inline void jm__bg_check(uint64_t bytes)
 {
 	if (jm_unlikely(atomic_load_explicit(&jm__bg_want, memory_order_relaxed)))
-		jm__bg_start();
+		jm__bg_start(bytes);
 }
 
 /* ---- init.c */

@@ -216,7 +216,7 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 	else
 		tb->opaque = 0;
 	tb->ncached = kept;
-	jm__bg_check();
+	jm__bg_check(0);
 	jm__bin_free_list(p, binind);
 }
 

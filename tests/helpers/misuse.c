@@ -72,8 +72,9 @@ int main(int argc, char **argv)
 		free(p);
 	} else if (!strcmp(m, "double-free-small-purger")) {
 		/* One region of every small class up to 4 KiB freed into the
-		 * thread cache, then a large free, which starts the background
-		 * purger (pthread_create allocates its dtv on this thread):
+		 * thread cache, then a free of 8 MiB, which starts the
+		 * background purger (4 MiB dirty at once: docs/purging.md;
+		 * pthread_create allocates its dtv on this thread):
 		 * each region, freed again in a child, is still reported; the
 		 * last one here. A region the start took would be freed
 		 * silently. */
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 		int devnull = open("/dev/null", O_WRONLY);
 		for (int i = 0; i < n; i++)
 			free(v[i]);
-		free(malloc(100000));
+		free(malloc(8 << 20));
 		for (int i = 0; i < n - 1; i++) {
 			pid_t pid = fork();
 			if (pid == 0) {

@@ -18,6 +18,12 @@
  *            and prints them (1: old enough now), and exits 0
  *   threads  16 threads allocate, free and exit, one after another; then
  *            the purgers (1) and the process's threads (2)
+ *   short    frees a little (256 KiB of mixed sizes, again and again: a
+ *            few pages dirty at a time) and prints its purgers (0: none
+ *            before 4 MiB are dirty or decay_ms has passed), then waits
+ *            WAIT_MS, frees a little again and prints them (1)
+ *   bigfree  frees one 16 MiB region (every page touched) and prints its
+ *            purgers (1: that free alone makes 4 MiB dirty)
  *
  * "purgers" counts the threads named jmalloc-purge (/proc/self/task/ * /comm).
  * Usage: purge_probe MODE [WAIT_MS]
@@ -229,6 +235,26 @@ int main(int argc, char **argv)
 		printf("purgers %d\nthreads %d\n", p, n);
 		return 0;
 	}
-	fprintf(stderr, "usage: purge_probe nofree|idle|fork|forkshort|threads [WAIT_MS]\n");
+	if (strcmp(mode, "short") == 0) {
+		for (int i = 0; i < 64; i++)
+			churn(256u << 10);
+		sleep_ms(50);
+		printf("purgers_young %d\n", purgers());
+		sleep_ms(wait_ms);
+		churn(256u << 10);
+		sleep_ms(50);
+		printf("purgers_old %d\n", purgers());
+		return 0;
+	}
+	if (strcmp(mode, "bigfree") == 0) {
+		size_t n = 16u << 20;
+		char *b = malloc(n);
+		memset(b, 1, n);
+		free(b);
+		sleep_ms(50);
+		printf("purgers %d\n", purgers());
+		return 0;
+	}
+	fprintf(stderr, "usage: purge_probe nofree|idle|fork|forkshort|threads|short|bigfree [WAIT_MS]\n");
 	return 2;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The background purger and the decay in real preloaded processes
 # (tests/helpers/purge_probe.c, docs/purging.md): a process that never
-# frees has no purger thread; one that frees has exactly one, named
+# frees has no purger thread; one that frees little while it is young has
+# none either, and one once it is older than decay_ms or a free makes
+# 4 MiB dirty; one that frees has exactly one, named
 # jmalloc-purge, also after many threads exited; a forked child has none
 # at the fork and its own once it has freed 4 MiB or lived the purger's
 # interval; an idle process gives back what it
@@ -26,6 +28,21 @@ val() { awk -v k="$1" '$1 == k { print $2 }' "$JM_TMP/out"; }
 probe "" nofree 300
 [ "$(val purgers)" = 0 ] || fail "a process that never frees has $(val purgers) purger threads"
 echo "ok   a process that never frees starts no purger"
+
+# A young process that keeps little dirty starts none (the 64 rounds
+# of 256 KiB free and take the same pages again); older than decay_ms
+# (1 s here), a free starts it.
+probe "decay_ms:1000" short 1100
+[ "$(val purgers_young)" = 0 ] ||
+	fail "a young process that keeps little dirty started $(val purgers_young) purgers"
+[ "$(val purgers_old)" = 1 ] ||
+	fail "$(val purgers_old) purgers after freeing again past decay_ms"
+echo "ok   a young process that keeps little dirty starts no purger, an older one does"
+# One free that makes 4 MiB dirty starts it at once, young or not: an
+# idle process that freed one big buffer gives it back.
+probe "" bigfree
+[ "$(val purgers)" = 1 ] || fail "a free of 16 MiB started $(val purgers) purgers"
+echo "ok   a free of 16 MiB starts the purger at once"
 
 probe "" threads
 [ "$(val purgers)" = 1 ] || fail "$(val purgers) purgers after 16 threads came and went"
