@@ -241,13 +241,21 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file);
  * root; -1 if /proc cannot tell. */
 int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root);
 #define JM_RUN_AS_MS 10000   /* jm_run_as(): the child's time, then it is killed */
+#define JM_RUN_AS_BUDGET_MS 20000 /* all the children of one command (jm_run_as_budget) */
 /* Runs fn in a child that has become uid:gid (no group, no capability,
  * no_new_privs), for root's work on another user's files; *out (malloc'd)
  * gets the *out_len bytes fn made. 0; -ETIMEDOUT when the child took more
- * than 10 s (killed: that user's files may block an open for ever); else
- * a negative errno. */
+ * than 10 s (killed: that user's files may block an open for ever);
+ * -EAGAIN, at once, for a uid whose child took that long before in this
+ * jmctl; -ETIME, at once, when the children have taken the whole budget
+ * (jm_run_as_budget) already; else a negative errno. jm_run_as_why(err)
+ * says it in a few words. */
 int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len);
+/* Gives the children of jm_run_as ms in all from now (a command's start
+ * gives them JM_RUN_AS_BUDGET_MS; top gives it again at each sites panel). */
+void jm_run_as_budget(long ms);
+const char *jm_run_as_why(int err);
 
 /* --------------------------------------------------------------- top.c */
 

@@ -228,11 +228,9 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (geteuid() == 0 && jm_process_owner(pid, &uid, &gid, &not_root) == 0 && not_root) {
 		err = jm_run_as(uid, gid, profile_build, &job, (char **)&gz, &len);
 		if (err != 0) {
-			fprintf(stderr, "jmctl: %s as uid %u, the owner of process %ld%s: the profile is "
-			        "not symbolized (pprof can symbolize it from the binaries)\n",
-			        err == -ETIMEDOUT ? "symbolizing took more than 10 s" : "could not symbolize",
-			        (unsigned)uid, pid,
-			        err == -ETIMEDOUT ? " (one of its files does not read: a FIFO?)" : "");
+			fprintf(stderr, "jmctl: symbolizing as uid %u, the owner of process %ld, %s: the "
+			        "profile is not symbolized (pprof can symbolize it from the binaries)\n",
+			        (unsigned)uid, pid, jm_run_as_why(err));
 			job.symbolize = false;
 		}
 	}

@@ -10,6 +10,14 @@
  * more than JM_RUN_AS_MS is killed (a mapped file deleted and a FIFO made
  * at "PATH (deleted)", or a debuglink naming one, blocks an open for
  * ever).
+ *
+ * A user with many processes, each with such a file, made every one cost
+ * those 10 s: root's `jmctl alerts` waited 10 s per alert of theirs, top's
+ * sites panel 10 s per process shown. So a uid whose child was killed is
+ * not tried again by this jmctl (its frames stay addresses at once), and
+ * all the children of one command (or of one load of top's sites panel)
+ * share JM_RUN_AS_BUDGET_MS: a user with many uids (a rootless container's
+ * subordinate uids) cannot make it longer either.
  */
 #include "jmctl.h"
 
@@ -53,6 +61,48 @@ int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root)
 }
 
 
+/* The uids whose child was killed (the first RUN_AS_SLOW of them; past
+ * those the budget bounds the rest), and the end of the budget. */
+#define RUN_AS_SLOW 64
+static uid_t slow_uids[RUN_AS_SLOW];
+static size_t nslow;
+static struct timespec budget_end;
+static bool budget_set;
+
+static long ms_until(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+void jm_run_as_budget(long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, &budget_end);
+	budget_end.tv_sec += ms / 1000;
+	budget_end.tv_nsec += (ms % 1000) * 1000000;
+	if (budget_end.tv_nsec >= 1000000000) {
+		budget_end.tv_sec++;
+		budget_end.tv_nsec -= 1000000000;
+	}
+	budget_set = true;
+}
+
+const char *jm_run_as_why(int err)
+{
+	switch (err) {
+	case -ETIMEDOUT:
+		return "took more than 10 s (one of its files does not read: a FIFO?): stopped";
+	case -EAGAIN:
+		return "not tried: it took more than 10 s before (one of its files does not read)";
+	case -ETIME:
+		return "not tried: symbolizing other users' processes has taken the 20 s it may already";
+	default:
+		return "failed";
+	}
+}
+
 int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len)
 {
@@ -62,6 +112,16 @@ int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len
 
 	*out = NULL;
 	*out_len = 0;
+	for (size_t i = 0; i < nslow; i++)
+		if (slow_uids[i] == uid)
+			return -EAGAIN;
+	if (!budget_set)
+		jm_run_as_budget(JM_RUN_AS_BUDGET_MS);
+	long limit = ms_until(&budget_end);
+	if (limit <= 0)
+		return -ETIME;
+	if (limit > JM_RUN_AS_MS)
+		limit = JM_RUN_AS_MS;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return -errno;
@@ -109,14 +169,16 @@ int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len
 			cap = cap ? cap * 2 : 131072;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = JM_RUN_AS_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+		long left = limit - ((now.tv_sec - t0.tv_sec) * 1000 +
 		                         (now.tv_nsec - t0.tv_nsec) / 1000000);
 		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
 		int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready <= 0) {
-			err = ready == 0 ? -ETIMEDOUT : -errno;
+			err = ready == 0 ? (limit < JM_RUN_AS_MS ? -ETIME : -ETIMEDOUT) : -errno;
+			if (ready == 0 && nslow < RUN_AS_SLOW)
+				slow_uids[nslow++] = uid;
 			kill(child, SIGKILL);
 			break;
 		}

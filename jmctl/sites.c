@@ -194,19 +194,18 @@ static int symbolize_job_run(void *arg, char **buf, size_t *len)
 }
 
 /* Symbolizes in a child running as uid:gid (jm_run_as). NULL if the child
- * could not become that user, did not answer, or took too long (*late
- * set). */
+ * could not become that user, did not answer, or took too long (*err
+ * says which). */
 static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
                             long long bin_size, size_t max, char *warn, size_t warn_size,
-                            bool *late)
+                            int *err)
 {
 	struct symbolize_job job = { raw, pid, bin_size, max };
 	char *buf;
 	size_t len;
-	int err = jm_run_as(uid, gid, symbolize_job_run, &job, &buf, &len);
 
-	*late = err == -ETIMEDOUT;
-	if (err != 0)
+	*err = jm_run_as(uid, gid, symbolize_job_run, &job, &buf, &len);
+	if (*err != 0)
 		return NULL;
 	json_t *out = json_loadb(buf, len, 0, NULL);
 	free(buf);
@@ -234,18 +233,14 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 		return symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
 	if (!not_root)
 		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
-	bool late;
-	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size, &late);
+	int err;
+	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size, &err);
 	if (out)
 		return out;
 	out = symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
-	if (warn_size && late)
-		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, took "
-		         "more than %d s (one of its files does not read: a FIFO?): stopped, frames "
-		         "left as addresses", (unsigned)uid, pid, JM_RUN_AS_MS / 1000);
-	else if (warn_size)
-		snprintf(warn, warn_size, "could not symbolize as uid %u, the owner of process %ld: "
-		         "frames left as addresses", (unsigned)uid, pid);
+	if (warn_size)
+		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, %s: "
+		         "frames left as addresses", (unsigned)uid, pid, jm_run_as_why(err));
 	return out;
 }
 

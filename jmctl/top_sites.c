@@ -116,6 +116,9 @@ void jm_top_load_sites(struct top *t)
 	t->sites = NULL;
 	t->sites_note[0] = '\0';
 	t->sites_size = t->selected_size;
+	/* Other users' processes are symbolized in children (sites.c): 10 s
+	 * for this panel in all, a uid once too slow not tried again. */
+	jm_run_as_budget(JM_RUN_AS_MS);
 	/* Errors are told in the panel: the client's messages to stderr
 	 * would land on the curses screen. */
 	int saved = dup(STDERR_FILENO), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
