@@ -63,7 +63,7 @@ static int by_exe(const void *a, const void *b)
 	int c = strcmp(ea->exe, eb->exe);
 	if (c != 0 || ea->other != eb->other)
 		return c ? c : (int)ea->other - (int)eb->other;
-	return ea->other ? (ea->owner > eb->owner) - (ea->owner < eb->owner) : 0;
+	return (ea->owner > eb->owner) - (ea->owner < eb->owner);
 }
 
 static void proc_labels(struct jmd_text *t, const char *name, const struct proc_row *r)
@@ -327,9 +327,7 @@ static void bin_labels(struct jmd_text *t, const char *name, const struct metric
 {
 	jmd_text_printf(t, "%s{exe=", name);
 	jmd_text_label(t, e->exe);
-	if (e->other)
-		jmd_text_printf(t, ",uid=\"%u\"", e->owner);
-	jmd_text_printf(t, ",size=\"%u\"}", b->size);
+	jmd_text_printf(t, ",uid=\"%u\",size=\"%u\"}", e->owner, b->size);
 }
 
 static void render_bins(struct jmd *d, struct jmd_text *t)

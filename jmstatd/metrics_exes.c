@@ -5,6 +5,12 @@
  * counters in its exe's carry, and an exe without a live process is
  * forgotten after METRICS_EXE_KEEP_S. The cap of exes per uid
  * (METRICS_EXES_PER_UID) sums the rest of a uid's into {exe="_other"}.
+ *
+ * An exe is a name and a uid (labelled uid): anyone may name a program
+ * as another user's service, and when the table was keyed by the name
+ * alone, nobody's "nginx" was summed into the series of www-data's (its
+ * figures added, its own counters' fall a reset of that series, its
+ * forged sites ranked among the service's).
  */
 #include "metrics.h"
 
@@ -46,7 +52,7 @@ static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint
 static struct metrics_exe *exe_get(struct jmd_metrics *m, const struct jmd_proc *p)
 {
 	for (struct metrics_exe *e = m->exes[str_hash(p->exe)]; e; e = e->hnext)
-		if (!e->other && strcmp(e->exe, p->exe) == 0)
+		if (!e->other && e->owner == p->uid && strcmp(e->exe, p->exe) == 0)
 			return e;
 	size_t owned = 0;
 	for (unsigned h = 0; h < METRICS_HASH; h++)
@@ -99,7 +105,8 @@ static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
 		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
-		    strcmp(mb->name, p->exe) == 0 && mb->nbins == p->nbins)
+		    mb->exe->owner == p->uid && strcmp(mb->name, p->exe) == 0 &&
+		    mb->nbins == p->nbins)
 			return mb;
 	struct metrics_member *mb = calloc(1, sizeof(*mb));
 	if (!mb)

@@ -1,10 +1,13 @@
 /*
  * metrics_sites.c: the allocation-site families of /metrics
- * (jmalloc_site_*), labelled exe and site: the segments of the live
+ * (jmalloc_site_*), labelled exe, uid and site: the segments of the live
  * processes read once a tick (sites.c), the same stack in several
  * processes of one exe summed as one site, the METRICS_SITES_PER_EXE
  * holding the most estimated live bytes of each exe kept; rendered once a
- * tick into jmd_metrics.sites_text, however many scrapes.
+ * tick into jmd_metrics.sites_text, however many scrapes. An exe is a
+ * name and a uid, as for the bins (metrics_exes.c): another user's
+ * program of the same name, its sites forged, cannot push a service's
+ * sites out of its top.
  */
 #include "metrics.h"
 
@@ -18,6 +21,7 @@
 /* One site of one exe: the same stack in several of its processes is one. */
 struct site_row {
 	const char *exe;         /* the process's exe (valid while rendering) */
+	uint32_t uid;            /* and its uid: the two name the exe */
 	uint64_t id;
 	uint64_t live_bytes;     /* summed over the exe's processes */
 	uint64_t live_objects;
@@ -27,10 +31,17 @@ struct site_row {
 	uint64_t frames[JMSTAT_SITE_FRAMES];
 };
 
+/* The order of exes: name, then uid. */
+static int exe_cmp(const struct site_row *x, const struct site_row *y)
+{
+	int c = strcmp(x->exe, y->exe);
+	return c ? c : (x->uid > y->uid) - (x->uid < y->uid);
+}
+
 static int by_exe_id(const void *a, const void *b)
 {
 	const struct site_row *x = a, *y = b;
-	int c = strcmp(x->exe, y->exe);
+	int c = exe_cmp(x, y);
 	if (c)
 		return c;
 	return (x->id > y->id) - (x->id < y->id);
@@ -39,7 +50,7 @@ static int by_exe_id(const void *a, const void *b)
 static int by_exe_bytes(const void *a, const void *b)
 {
 	const struct site_row *x = a, *y = b;
-	int c = strcmp(x->exe, y->exe);
+	int c = exe_cmp(x, y);
 	if (c)
 		return c;
 	if (x->live_bytes != y->live_bytes)
@@ -52,7 +63,7 @@ static void site_labels(struct jmd_text *t, const char *name, const struct site_
 	char id[24];
 	jmd_text_printf(t, "%s{exe=", name);
 	jmd_text_label(t, r->exe);
-	jmd_text_printf(t, ",site=\"%s\"", jmd_site_name(r->id, id, sizeof(id)));
+	jmd_text_printf(t, ",uid=\"%u\",site=\"%s\"", r->uid, jmd_site_name(r->id, id, sizeof(id)));
 }
 
 /* A family of the rows v[0..n), each row's live objects or live bytes. */
@@ -82,6 +93,7 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 		for (int i = 0; i < k; i++) {
 			struct site_row *r = &v[n++];
 			r->exe = p->exe;
+			r->uid = p->uid;
 			r->id = top[i].id;
 			r->live_bytes = r->pid_bytes = top[i].live_bytes;
 			r->live_objects = top[i].live_objects;
@@ -95,7 +107,7 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct site_row *r = &v[m - (m > 0)];
-		if (m > 0 && r->id == v[i].id && strcmp(r->exe, v[i].exe) == 0 &&
+		if (m > 0 && r->id == v[i].id && exe_cmp(r, &v[i]) == 0 &&
 		    r->nframes == v[i].nframes &&
 		    memcmp(r->frames, v[i].frames, r->nframes * sizeof(r->frames[0])) == 0) {
 			r->live_bytes += v[i].live_bytes;
@@ -112,7 +124,7 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 	qsort(v, m, sizeof(*v), by_exe_bytes);
 	n = 0;
 	for (size_t i = 0, rank = 0; i < m; i++) {
-		rank = i > 0 && strcmp(v[i].exe, v[i - 1].exe) == 0 ? rank + 1 : 0;
+		rank = i > 0 && exe_cmp(&v[i], &v[i - 1]) == 0 ? rank + 1 : 0;
 		if (rank < METRICS_SITES_PER_EXE)
 			v[n++] = v[i];
 	}

@@ -165,7 +165,7 @@ check(set(series["jmalloc_site_live_bytes"]) == set(series["jmalloc_site_info"])
       set(series["jmalloc_site_live_objects"]), "the families do not list the same sites")
 listed = []
 for site, (l, one) in series["jmalloc_site_info"].items():
-    check(one == 1 and set(l) == {"exe", "site", "pid"}, "info %r (no frames on the page)" % l)
+    check(one == 1 and set(l) == {"exe", "uid", "site", "pid"}, "info %r (no frames on the page)" % l)
     match = [t for t in truth if t[2] == int(l["pid"]) and t[3] == site]
     check(len(match) == 1, "site %s is no site of pid %s" % (site, l["pid"]))
     check(series["jmalloc_site_live_bytes"][site][1] == match[0][0], "live bytes of %s: %r, sites says %r"

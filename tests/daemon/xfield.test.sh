@@ -137,12 +137,12 @@ for h in (h1, h2):
           "jmalloc_process_xtest_threads of %d: %r" % (h.pid, got))
 # A holder exits: its counts stay in its exe's (the carry), the test
 # counter's too.
-before = value(m, "jmalloc_bin_xtest_allocations_total", exe="daemon_holder", size=64)
+before = value(m, "jmalloc_bin_xtest_allocations_total", exe="daemon_holder", uid=0, size=64)
 h2.exit()
 wait_until(lambda: h2.pid not in ps_pids(), "the second holder gone")
 m = wait_until(lambda: (lambda x: x if bins_equal(x) else None)(scrape(port)),
                "the two bin counters equal after the exit")
-after = value(m, "jmalloc_bin_xtest_allocations_total", exe="daemon_holder", size=64)
+after = value(m, "jmalloc_bin_xtest_allocations_total", exe="daemon_holder", uid=0, size=64)
 check(after >= before, "jmalloc_bin_xtest_allocations_total went back from %r to %r: no "
       "carry" % (before, after))
 h1.exit()

@@ -124,7 +124,7 @@ bins = {b["size"]: b for b in s["bins"]}
 b64 = bins[64]
 check(b64["inuse"] >= 1000, "64-byte bin: %r" % b64)
 for size, b in bins.items():
-    B = dict(exe="daemon_holder", size=size)
+    B = dict(exe="daemon_holder", uid=0, size=size)
     if b["nmalloc"] == 0 and b["nrequests"] == 0 and b["curruns"] == 0 and b["nruns"] == 0:
         continue
     for field, name in list(BIN.items()) + [("wasted_bytes", "wasted_bytes")]:
@@ -142,18 +142,18 @@ for series, field in (("jmalloc_host_allocated_bytes", "allocated"), ("jmalloc_h
 h2 = Holder()
 t = h2.cmd("alloc 64 5000")
 stats_after(h2.pid, t)
-wait_until(lambda: value(scrape(port), "jmalloc_bin_regions", exe="daemon_holder", size=64) >= 6000,
+wait_until(lambda: value(scrape(port), "jmalloc_bin_regions", exe="daemon_holder", uid=0, size=64) >= 6000,
            "both holders in the per-bin series")
 before = scrape(port)
-n1 = value(before, "jmalloc_bin_allocations_total", exe="daemon_holder", size=64)
+n1 = value(before, "jmalloc_bin_allocations_total", exe="daemon_holder", uid=0, size=64)
 h2.exit()
 wait_until(lambda: h2.pid not in ps_pids(), "the second holder gone")
 after = wait_until(lambda: (lambda x: x if value(x, "jmalloc_process_allocated_bytes", pid=h2.pid,
                                                  exe="daemon_holder") is None else None)(scrape(port)),
                    "the exited pid's series gone")
-n2 = value(after, "jmalloc_bin_allocations_total", exe="daemon_holder", size=64)
+n2 = value(after, "jmalloc_bin_allocations_total", exe="daemon_holder", uid=0, size=64)
 check(n2 >= n1, "jmalloc_bin_allocations_total went back from %r to %r when a process exited" % (n1, n2))
-check(value(after, "jmalloc_bin_regions", exe="daemon_holder", size=64) < 6000, "curregs kept the gone process")
+check(value(after, "jmalloc_bin_regions", exe="daemon_holder", uid=0, size=64) < 6000, "curregs kept the gone process")
 
 # ---- an exe name that needs escaping
 env = dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"], JMALLOC_STATS_DIR=STATS_DIR)
