@@ -10,10 +10,19 @@
  * fork: the prepare handler takes every allocator lock (so that no other
  * thread holds one at the moment of the fork), the parent releases them, and
  * the child re-initialises them, gives itself its own stats segment and
- * forgets the other threads.
+ * forgets the other threads. Prepare handlers run in the reverse order of
+ * their registration and child handlers in that order, so the allocator's
+ * must be registered before any other: a handler registered earlier that
+ * allocates (a library's, from its constructor, before the program's first
+ * malloc) ran with every lock taken and deadlocked. __register_atfork (what
+ * pthread_atfork calls) is the allocator's too: it initialises the
+ * allocator, whose handlers are registered then, before passing the
+ * caller's on to the C library's.
  */
 #include "internal.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -103,6 +112,27 @@ void jm__init_slow(void)
 	pthread_mutex_unlock(&init_lock);
 	pthread_atfork(prefork, postfork_parent, postfork_child);
 }
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+int __register_atfork(void (*prepare)(void), void (*parent)(void),
+		      void (*child)(void), void *dso_handle);
+JM_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
+				void (*child)(void), void *dso_handle)
+{
+	static int (*_Atomic next)(void (*)(void), void (*)(void), void (*)(void), void *);
+	jm__ensure_init();
+	int (*f)(void (*)(void), void (*)(void), void (*)(void), void *) =
+		atomic_load_explicit(&next, memory_order_acquire);
+	if (f == NULL) {
+		f = (int (*)(void (*)(void), void (*)(void), void (*)(void), void *))
+			dlsym(RTLD_NEXT, "__register_atfork");
+		if (f == NULL)
+			return ENOMEM;
+		atomic_store_explicit(&next, f, memory_order_release);
+	}
+	return f(prepare, parent, child, dso_handle);
+}
+#endif
 
 __attribute__((destructor)) static void jm_fini(void)
 {
