@@ -53,13 +53,13 @@
 #define HTTP_WRITE_TIMEOUT_MS  30000u
 #define HTTP_LINGER_MS         2000u     /* reading what a client still sends after the reply */
 
-static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503, 401 };
+static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503, 401, 409 };
 static const char *const reasons[] = {
 	"OK", "Bad Request", "Not Found", "Method Not Allowed",
 	"Request Header Fields Too Large", "Internal Server Error", "Service Unavailable",
-	"Unauthorized",
+	"Unauthorized", "Conflict",
 };
-enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503, R_401 };
+enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503, R_401, R_409 };
 #define HTTP_TOKEN_MAX 4096u     /* bytes of a bearer token */
 
 static unsigned status_index(unsigned code)
@@ -346,7 +346,7 @@ static void handle(struct http_conn *c, char *head, size_t len)
 	if (plen != 8 || strncmp(target, "/metrics", 8) != 0) {
 		respond_text(c, R_404, c->d->opt.pprof ?
 		             "not found: jmstatd serves /metrics, /pid/PID/debug/pprof/heap|allocs, "
-		             "/exe/NAME/debug/pprof/heap|allocs (and / links to /metrics)\n" :
+		             "[/uid/UID]/exe/NAME/debug/pprof/heap|allocs (and / links to /metrics)\n" :
 		             "not found: jmstatd serves /metrics (and / links to it)\n", NULL);
 		return;
 	}

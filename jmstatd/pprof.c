@@ -26,7 +26,11 @@
  * A site so has the same identity (build-id, offset) in every process of
  * one binary: /exe/NAME adds the sites of every live process of that name
  * into one profile, mappings joined by build-id and file offset, equal
- * stacks summed.
+ * stacks summed. An executable is a name and a uid, as on /metrics:
+ * anyone may name a program as another user's service, and its forged
+ * sites were merged into the service's profile. So /exe/NAME merges the
+ * processes of NAME when one user runs them all, and when several do,
+ * answers 409 naming /uid/UID/exe/NAME/..., which merges those of UID.
  *
  * Who may read: everyone who reaches the listener, for every process, as
  * for /metrics (TCP tells no uid). That is why it is off unless --pprof is
@@ -157,9 +161,32 @@ static int encode(struct jm_pprof *prof, struct jmd_pprof_reply *r)
 
 static const char symbol[] = "/debug/pprof/symbol";
 
+/* The length of a leading "/uid/DIGITS" followed by "/exe/" (its uid in
+ * *uid), else 0. */
+static size_t uid_prefix(const char *path, size_t len, long *uid)
+{
+	size_t i = 5;
+	long v = 0;
+	if (len < 5 || memcmp(path, "/uid/", 5) != 0)
+		return 0;
+	for (; i < len && path[i] >= '0' && path[i] <= '9'; i++) {
+		if ((i > 5 && v == 0) || v > 99999999)
+			return 0;
+		v = v * 10 + (path[i] - '0');
+	}
+	if (i == 5 || len - i < 5 || memcmp(path + i, "/exe/", 5) != 0)
+		return 0;
+	*uid = v;
+	return i;
+}
+
 bool jmd_pprof_symbol_path(const char *path, size_t len)
 {
 	size_t sl = sizeof(symbol) - 1;
+	long uid;
+	size_t skip = uid_prefix(path, len, &uid);
+	path += skip;
+	len -= skip;
 	return len > 5 + sl && (memcmp(path, "/pid/", 5) == 0 || memcmp(path, "/exe/", 5) == 0) &&
 	       memcmp(path + len - sl, symbol, sl) == 0 && memchr(path + 5, '/', len - 5 - sl) == NULL;
 }
@@ -186,6 +213,10 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 		return true;
 	}
 	bool by_pid;
+	long want_uid = -1;
+	size_t skip = uid_prefix(path, len, &want_uid);
+	path += skip;
+	len -= skip;
 	if (len > 5 && memcmp(path, "/pid/", 5) == 0)
 		by_pid = true;
 	else if (len > 5 && memcmp(path, "/exe/", 5) == 0)
@@ -245,8 +276,25 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 	}
 	unsigned live = 0, read = 0, sampling = 0;
 	int rc = 0;
+	if (want_uid < 0) {
+		/* One user's processes, or a conflict. */
+		uid_t first = 0;
+		bool any = false;
+		for (struct jmd_proc *p = d->live; p; p = p->next) {
+			if (strcmp(p->exe, name) != 0)
+				continue;
+			if (any && p->uid != first) {
+				set_error(r, 409, "exe %s runs as uids %u and %u (another user may name a "
+				          "program as any): /uid/UID/exe/NAME/debug/pprof/... names one",
+				          name, (unsigned)first, (unsigned)p->uid);
+				return true;
+			}
+			first = p->uid;
+			any = true;
+		}
+	}
 	for (struct jmd_proc *p = d->live; p && rc != -ENOMEM; p = p->next) {
-		if (strcmp(p->exe, name) != 0)
+		if (strcmp(p->exe, name) != 0 || (want_uid >= 0 && p->uid != (uid_t)want_uid))
 			continue;
 		live++;
 		rc = add_process(d, p, &prof, want_allocs);

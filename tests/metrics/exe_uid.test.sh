@@ -8,11 +8,14 @@
 # of root's series, its forged sites ranked among root's). Now each
 # series carries uid: root's equal root's process's bins exactly, nobody's
 # are their own, and each site series names a process of its uid.
+# --pprof's /exe/NAME merged both users' processes into one profile (a
+# user's forged sites in a service's): while two users run NAME it now
+# answers 409, and /uid/UID/exe/NAME serves each user's.
 . "$(dirname "$0")/../lib.sh"
 need_users "run a program as nobody"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
-jmd_start --metrics :0
+jmd_start --metrics :0 --pprof
 JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
 jmd_py - "$JMD_LOG" <<'PY' || fail "per-exe series of two users"
 from jmd import *
@@ -48,7 +51,28 @@ sites = [l for l, v in m.get("jmalloc_site_info", []) if l.get("exe") == "daemon
 check({l.get("uid") for l in sites} == {"0", "65534"}, "site series of daemon_holder: %r" % sites)
 for l in sites:
     check(int(l["pid"]) == pids[l["uid"]], "a site of uid %s held by pid %s" % (l["uid"], l["pid"]))
-print("two users' daemon_holder: two per-bin and per-site series, root's equal its process's")
+
+import http.client
+def status(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+st, body = status("/exe/daemon_holder/debug/pprof/heap")
+check(st == 409 and b"/uid/UID/exe/NAME" in body, "/exe/ of two users' processes: %d %r" % (st, body[:200]))
+for uid in (0, 65534):
+    st, body = status("/uid/%d/exe/daemon_holder/debug/pprof/heap" % uid)
+    check(st == 200 and body[:2] == b"\x1f\x8b", "/uid/%d/exe/: %d %r" % (uid, st, body[:200]))
+st, _ = status("/uid/4242/exe/daemon_holder/debug/pprof/heap")
+check(st == 404, "/uid/4242/exe/ (no such process): %d" % st)
+theirs.exit()
+wait_until(lambda: theirs.pid not in ps_pids(), "nobody's holder gone")
+st, body = status("/exe/daemon_holder/debug/pprof/heap")
+check(st == 200, "/exe/ of one user's processes: %d %r" % (st, body[:200]))
+print("two users' daemon_holder: two per-bin and per-site series, root's equal its process's;"
+      " /exe/NAME 409, /uid/UID/exe/NAME each user's profile")
 PY
 jmd_stop
 echo "ok"
