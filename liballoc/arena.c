@@ -165,12 +165,20 @@ void jm__arena_postfork_threads(void)
 
 /* ---------------------------------------------------------------- runs */
 
+/* The run's first and last page descriptors, but for the last one of a
+ * run that ends at the chunk's end: only a right neighbour reads it (to
+ * find its free left neighbour, free_coalesce), and there is none. So the
+ * chunk's last descriptor, alone on the header's last page, is written
+ * only by a run that starts there, and a new chunk touches two pages of
+ * its header, not three (a page fault in every short program). */
 static void set_run(struct jm_chunk *c, size_t first, size_t npages, uint8_t state)
 {
 	struct jm_run *r = &c->runs[first];
-	struct jm_run *last = &c->runs[first + npages - 1];
 	r->state = state;
 	r->npages = (uint32_t)npages;
+	if (first + npages == JM_CHUNK_PAGES && npages > 1)
+		return;
+	struct jm_run *last = &c->runs[first + npages - 1];
 	last->state = state;
 	last->first = (uint32_t)first;
 	last->npages = (uint32_t)npages;

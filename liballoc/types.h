@@ -123,7 +123,9 @@ struct jm_decay {
 
 /* One descriptor per page of a chunk; meaningful at the first and the last
  * page of each run: both carry the run's state, the last page's `first`
- * names the first page, so that a run finds its free neighbours. */
+ * names the first page, so that a run finds its free neighbours. A run
+ * that ends at the chunk's last page has no last-page descriptor (its
+ * first page's is the only one): no run to its right reads it. */
 struct jm_run {
 	struct jm_run *next;      /* bin's non-full list or arena's free list */
 	struct jm_run *prev;

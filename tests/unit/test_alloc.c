@@ -388,6 +388,38 @@ static void test_rtree_update_faults(void **state)
 	assert_true(faults <= 3);
 }
 
+/* A new chunk touches the first two pages of its header (the magic and
+ * the page map, the first run descriptors), not the one of its last
+ * page's descriptor (alone there): a run that ends at the chunk's end
+ * does not write it (the chunk's first free run, what is left of it after
+ * a run is carved). */
+static void test_chunk_header_pages(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(1));   /* initialised */
+	assert_true(jm__narenas > 1);
+	struct jm_arena *a = jm__arena_get(jm__narenas - 1);   /* no chunk yet */
+	bool dirty;
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	struct jm_run *r = jm__arena_run_alloc(a, 1, 1, JM_RUN_LARGE, &dirty);
+	jm__unlock(&a->lock);
+	assert_non_null(r);
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
+	assert_int_equal(jm__run_page(c, r), JM_CHUNK_HDR_PAGES);
+	unsigned char vec[JM_CHUNK_HDR_PAGES];
+	assert_int_equal(mincore(c, JM_CHUNK_HDR_PAGES << JM_LG_PAGE, vec), 0);
+	unsigned resident = 0;
+	for (size_t i = 0; i < JM_CHUNK_HDR_PAGES; i++)
+		resident += vec[i] & 1;
+	size_t last = offsetof(struct jm_chunk, runs[JM_CHUNK_PAGES - 1].state) >> JM_LG_PAGE;
+	assert_int_equal(vec[last] & 1, 0);
+	assert_int_equal(resident, 2);
+	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__arena_run_free(a, c, r);
+	jm__unlock(&a->lock);
+	validate();   /* the chunk's one free run, no last-page descriptor */
+}
+
 /* Buffers grown by realloc a step at a time, interleaved (so that none
  * can grow into its neighbour's pages), from small through large to huge:
  * each is given room when it moves, and a huge one moves its pages with
@@ -1162,6 +1194,7 @@ int main(void)
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rtree_update_faults),   /* first: before a heap walk reads the whole root */
+		cmocka_unit_test(test_chunk_header_pages),   /* early: a fresh arena */
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_pagemap_div_small_only),
 		cmocka_unit_test(test_unused_arena_rows),
