@@ -89,9 +89,27 @@ struct jm_arena *jm__arena_get(unsigned index)
 }
 
 /* Threads that have an arena and have not exited, per arena (under
- * arenas_lock), and the calling thread's arena, for its exit. */
-static unsigned arena_threads[JM_MAX_ARENAS];
+ * arenas_lock; beside jm__arenas, jm__arenas_init), and the calling
+ * thread's arena, for its exit. */
+static unsigned *arena_threads;
 static __thread struct jm_arena *thread_arena;
+
+/* At initialisation: the arena table and the thread counts, in one piece
+ * of base memory written before it is read (a fresh page read first maps
+ * the zero page, and its first write faults again); as a static array the
+ * counts (4 KiB for JM_MAX_ARENAS) put the allocator's small variables on
+ * one more page. */
+void jm__arenas_init(unsigned n)
+{
+	size_t table = ((size_t)n * sizeof(*jm__arenas) + 63) & ~(size_t)63;
+	char *p = jm__base_alloc(table + (size_t)n * sizeof(*arena_threads));
+	if (p == NULL)
+		jm__fatal("out of memory at initialisation");
+	memset(p, 0, table + (size_t)n * sizeof(*arena_threads));
+	jm__arenas = (struct jm_arena **)p;
+	arena_threads = (unsigned *)(p + table);
+	jm__narenas = n;
+}
 
 /* A thread's arena: the one with the fewest live threads, the lowest
  * index among equals (an arena not created yet has none). Threads that
@@ -158,7 +176,7 @@ bool jm__arena_thread_move(struct jm_arena *to)
 /* In a forked child: only the forking thread lives. */
 void jm__arena_postfork_threads(void)
 {
-	memset(arena_threads, 0, sizeof(arena_threads));
+	memset(arena_threads, 0, jm__narenas * sizeof(*arena_threads));
 	if (thread_arena)
 		arena_threads[thread_arena->index] = 1;
 }

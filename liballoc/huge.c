@@ -40,7 +40,9 @@ static struct jm_huge *retained;      /* most recently freed first */
 static size_t retained_bytes;         /* kept regions, dirty or not */
 static _Atomic size_t dirty_bytes;    /* kept regions not purged (written
                                          under huge_lock) */
-static struct jm_decay huge_decay;    /* in pages */
+static struct jm_decay huge_decay JM_LARGE_BSS; /* in pages; apart from the
+                                         small variables every process
+                                         touches (internal.h) */
 /* Called (tests only) after a purge is counted, before huge_lock is taken
  * again: where a fork from another thread finds a busy, counted region. */
 void (*jm__test_huge_purged)(void);

@@ -93,10 +93,7 @@ void jm__init_slow(void)
 		n = 4 * jm__os_ncpus();
 	if (n > JM_MAX_ARENAS)
 		n = JM_MAX_ARENAS;
-	jm__narenas = n;
-	jm__arenas = jm__base_alloc(n * sizeof(*jm__arenas));
-	if (jm__arenas == NULL)
-		jm__fatal("out of memory at initialisation");
+	jm__arenas_init(n);
 	const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
 	uintptr_t secret = 0x9e3779b97f4a7c15ULL;
 	if (rnd)

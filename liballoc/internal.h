@@ -20,13 +20,14 @@
  * of its address first: one instruction more at every use; in .lbss, which
  * the linker does not relax, a load from the GOT). */
 #define JM_HIDDEN      __attribute__((visibility("hidden")))
-/* A large zero-filled array goes to .lbss, which the linker places after
- * .bss: the allocator's small variables then share two or three pages
- * instead of lying on either side of 8 MiB of arrays that are touched a
- * page at a time (each page of small variables is a page fault and 4 KiB
- * of RSS in every process). Not for an array whose first entries are
- * used at once (arena.c's arena_threads): at the start of .bss they share
- * a page already written. */
+/* A large zero-filled array, or one that most processes never touch,
+ * goes to .lbss, which the linker places after .bss: the allocator's
+ * small variables then share the page where .data ends and .bss begins,
+ * which the dynamic loader writes (it zeroes the start of .bss there), so
+ * that they cost no page fault, instead of lying on more pages (each a
+ * fault, two where a variable is read before it is written, and 4 KiB of
+ * RSS in every process). Keep .data and .bss together under a page:
+ * `nm -nS liballoc/libjmalloc.so` shows them. */
 #define JM_LARGE_BSS   __attribute__((section(".lbss")))
 
 #if JM_DEBUG
@@ -168,6 +169,7 @@ static inline void jm__row_end(uint32_t *seq)
 /* ---- arena.c: arenas, chunks, page runs, large regions, purging */
 extern struct jm_arena **jm__arenas;
 extern unsigned jm__narenas;
+void jm__arenas_init(unsigned n);
 struct jm_arena *jm__arena_get(unsigned index);
 struct jm_arena *jm__arena_for_thread(uint32_t tid);
 void jm__arena_thread_exit(void);

@@ -2,12 +2,16 @@
 # What the allocator touches at start, which every short program pays in
 # page faults and RSS (docs/allocator.md, "Start-up"): checked by layout
 # and by the pages a small preloaded program has resident, never by time.
-# - The library's small variables share a few pages: its large zeroed
-#   arrays (the chunk bitmap, the radix tree's root) are in .lbss, after
-#   them, and .bss is at most 3 pages; the chunk bitmap starts on .bss's
-#   last page (free(NULL) reads its first word: on a page of its own, that
-#   was a page fault of every program), and arena_threads, whose first
-#   words are written at the first malloc, is in .bss.
+# - The library's small variables share two pages: its large zeroed
+#   arrays (the chunk bitmap, the radix tree's root), and those most
+#   processes never touch, are in .lbss, after them; .data and .bss span
+#   at most 2 pages, the first of which the loader writes (it zeroes the
+#   start of .bss there), so that it costs no fault, and jm__initialized,
+#   read at every allocator call before it is first written (a read of a
+#   fresh page maps the zero page, a fault, and the write faults again),
+#   is on it; the chunk bitmap starts on .bss's last page (free(NULL)
+#   reads its first word: on a page of its own, that was a page fault of
+#   every program).
 # - Starting, publishing its segment and exiting, the allocator calls none
 #   of libc's formatting, number parsing or getpid (each a page of libc's
 #   text the program itself may never fault in): a library preloaded ahead
@@ -40,14 +44,19 @@ sym() {       # sym NAME: the address of a symbol of the library, or nothing
 	[ -n "$hex" ] && echo $((16#$hex))
 }
 bss_at=$(addr_of .bss)
+data_at=$(addr_of .data)
 bits=$(sym jm__chunk_bits)
-threads=$(sym arena_threads)
-[ -n "$bits" ] && [ -n "$threads" ] || fail "no symbol table in $JMALLOC_LIB (stripped?)"
+initialized=$(sym jm__initialized)
+[ -n "$bits" ] && [ -n "$initialized" ] || fail "no symbol table in $JMALLOC_LIB (stripped?)"
 [ $((bits >> 12)) -eq $(((bss_at + bss - 1) >> 12)) ] ||
 	fail "jm__chunk_bits starts on a page of its own (free(NULL) faults it in)"
-[ "$threads" -ge "$bss_at" ] && [ "$threads" -lt $((bss_at + bss)) ] ||
-	fail "arena_threads is not in .bss"
-ok ".bss $bss bytes, .lbss $lbss bytes, the chunk bitmap from .bss's last page"
+pages=$(( ((bss_at + bss - 1) >> 12) - (data_at >> 12) + 1 ))
+[ "$pages" -le 2 ] || fail ".data and .bss span $pages pages: more than 2 of small variables"
+[ $((bss_at >> 12)) -eq $((data_at >> 12)) ] ||
+	fail ".bss does not start on .data's page (the page the loader writes)"
+[ $((initialized >> 12)) -eq $((bss_at >> 12)) ] ||
+	fail "jm__initialized is not on the page the loader writes"
+ok ".data and .bss on $pages pages, .lbss $lbss bytes, the chunk bitmap from .bss's last page"
 
 cd "$JM_TMP"
 cat >shim.c <<'C'
