@@ -37,10 +37,12 @@
  * and its capacity halved, down to where it started. The GC runs on the
  * slow path only (every GC_EVENTS fills and flushes), as tcmalloc's does:
  * the fast path pays nothing for it.
- * Large regions of 4 to 8 pages are cached too, in private lists (at most
- * JM_TCACHE_LARGE_BYTES per size), without fills: a free pushes, a malloc
- * pops, and the arena is only asked when the list is empty; the GC returns
- * the lists that went unused. The bytes of large regions a thread caches
+ * Large regions of 1 to 8 pages are cached too, in private lists (at most
+ * JM_TCACHE_LARGE_BYTES per size from 4 pages, JM_TCACHE_SAMPLED_BYTES
+ * below: only sampled allocations of small sizes, a page or three of
+ * their own, have those), without fills: a free pushes, a malloc pops,
+ * and the arena is only asked when the list is empty; the GC returns the
+ * lists that went unused. The bytes of large regions a thread caches
  * are its row's large_cached word (the arena counts them as allocated
  * until they go back to it), so that readers take them off allocated;
  * only regions of the thread's own arena are cached, so that the arena a
@@ -329,7 +331,8 @@ bool jm__tcache_large_free(void *ptr, size_t npages)
 	if (c->arena != tc->arena)
 		return false;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
-	if (tc->large[k].n >= JM_TCACHE_LARGE_BYTES / (npages << JM_LG_PAGE))
+	size_t cap = npages < 4 ? JM_TCACHE_SAMPLED_BYTES : JM_TCACHE_LARGE_BYTES;
+	if (tc->large[k].n >= cap / (npages << JM_LG_PAGE))
 		return false;
 	jm__flist_push(&tc->large[k].head, ptr);
 	tc->large[k].n++;

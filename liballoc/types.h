@@ -55,11 +55,15 @@
 #define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
 #define JM_RUN_MAXPAGES   JMSTAT_RUN_MAX_PAGES
 
-/* Large regions of up to 8 pages are cached per thread too. */
-#define JM_TCACHE_LARGE_MIN_PAGES 4
+/* Large regions of up to 8 pages are cached per thread too: those of 4
+ * to 8 pages (the smallest large sizes) up to JM_TCACHE_LARGE_BYTES per
+ * size, those of 1 to 3 (only the sampled allocations of small sizes
+ * have them: a page of their own) up to JM_TCACHE_SAMPLED_BYTES. */
+#define JM_TCACHE_LARGE_MIN_PAGES 1
 #define JM_TCACHE_LARGE_MAX_PAGES 8
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
-#define JM_TCACHE_LARGE_BYTES (128u << 10) /* per class */
+#define JM_TCACHE_LARGE_BYTES (128u << 10) /* per size, 4 pages and up */
+#define JM_TCACHE_SAMPLED_BYTES (16u << 10) /* per size, below 4 pages */
 
 /* The segment's limits (jmstat.h), which readers enforce. */
 #define JM_MAX_ARENAS     JMSTAT_MAX_ARENAS

@@ -498,6 +498,82 @@ static void test_random_workload(void **state)
 	free(len);
 }
 
+/* A thread caches large regions of 1 to 8 pages: the sampled allocations
+ * of small sizes (a page or three of their own) up to 16 KiB a size, the
+ * others up to 128 KiB; a sampled allocation takes one of those pages
+ * back (it took the arena's lock and carved a run at every sample), and
+ * the GC returns a list no allocation used since its last look. */
+struct cache_counts {
+	uint64_t after_free, after_reuse, after_big_free, after_gc;
+	uint64_t nmalloc_reuse;   /* arena large allocations during the reuse */
+	uint64_t allocated_before, allocated_after;
+	bool same_pages;
+};
+static void *sampled_pages_thread(void *arg)
+{
+	struct cache_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	struct jmstat_thread *row = jm__tcache_current_row();
+	struct jm_arena *a = jm__thread_arena();
+	k->allocated_before = a->stats->allocated_large;
+	enum { N = 8, BIG = 40 };
+	void *p[N], *q[N], *big[BIG];
+	for (unsigned i = 0; i < N; i++) {
+		p[i] = jm__alloc_sampled(64, 0, false);
+		assert_non_null(p[i]);
+		jm__mark_sampled(p[i], 0, 64);
+		assert_int_equal(jm_malloc_usable_size(p[i]), JM_PAGE);
+	}
+	void *three = jm__alloc_sampled(9000, 0, false);   /* 3 pages */
+	jm__mark_sampled(three, 0, 9000);
+	void *three2 = jm__alloc_sampled(9000, 0, false);
+	jm__mark_sampled(three2, 0, 9000);
+	for (unsigned i = 0; i < N; i++)
+		jm_free(p[i]);
+	jm_free(three);
+	jm_free(three2);
+	k->after_free = row->large_cached;   /* 4 pages of 1, 1 region of 3 */
+	uint64_t nmalloc = a->stats->nmalloc_large;
+	k->same_pages = true;
+	for (unsigned i = 0; i < 4; i++) {
+		q[i] = jm__alloc_sampled(100, 0, false);
+		jm__mark_sampled(q[i], 0, 100);
+		k->same_pages &= q[i] == p[3 - i];   /* the cache is LIFO */
+	}
+	k->nmalloc_reuse = a->stats->nmalloc_large - nmalloc;
+	k->after_reuse = row->large_cached;
+	for (unsigned i = 0; i < 4; i++)
+		jm_free(q[i]);
+	for (unsigned i = 0; i < BIG; i++)
+		big[i] = jm_malloc(4 * JM_PAGE);
+	for (unsigned i = 0; i < BIG; i++)
+		jm_free(big[i]);
+	k->after_big_free = row->large_cached;
+	jm__tcache_gc();   /* these lists were used since the last look */
+	for (unsigned i = 0; i < JM_NBINS; i++)
+		jm__tcache_gc();   /* a look without use: flushed */
+	k->after_gc = row->large_cached;
+	k->allocated_after = a->stats->allocated_large;
+	return NULL;
+}
+
+static void test_large_cache_sampled_pages(void **state)
+{
+	(void)state;
+	struct cache_counts k = { 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, sampled_pages_thread, &k), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(k.after_free, 16 * 1024 + 3 * JM_PAGE);
+	assert_true(k.same_pages);
+	assert_int_equal(k.nmalloc_reuse, 0);
+	assert_int_equal(k.after_reuse, 3 * JM_PAGE);
+	assert_int_equal(k.after_big_free, 16 * 1024 + 3 * JM_PAGE + 128 * 1024);
+	assert_int_equal(k.after_gc, 0);
+	assert_int_equal(k.allocated_after, k.allocated_before);
+	validate();
+}
+
 /* A large region of the thread cache's size freed by a thread of another
  * arena goes back to its own arena, not into that thread's cache: readers
  * take a thread's large_cached off the thread's arena, and the clamp at 0
@@ -526,7 +602,7 @@ static void test_large_cache_foreign(void **state)
 {
 	(void)state;
 	struct foreign_free f = { .home = jm__thread_arena() };
-	size_t sz = (JM_TCACHE_LARGE_MIN_PAGES + 1) << JM_LG_PAGE;
+	size_t sz = (size_t)5 << JM_LG_PAGE;   /* large, of a size threads cache */
 	for (int tries = 0; tries < 64 && !f.other_arena; tries++) {
 		f.p = jm_malloc(sz);
 		assert_non_null(f.p);
@@ -1214,6 +1290,7 @@ int main(void)
 		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
+		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
