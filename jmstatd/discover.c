@@ -174,14 +174,40 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 	return unlinkat(jmd_entry_dirfd(d, e), e->name, 0) == 0 ? 0 : -errno;
 }
 
+/* The files (device, inode) whose removal failed lately. A dead
+ * writer's file that cannot be removed (a read-only stats directory: a
+ * --stats-dir outside the unit's ReadWritePaths=, a read-only volume) is
+ * found again at every rescan, read, found dead, and its removal fails
+ * again: one line per file and rescan, for ever (a thousand such files, a
+ * hundred lines a second). Each is now logged once while it stays in this
+ * ring; the first lines share the bad segments' budget. */
+#define UNREMOVABLE_RING 1024
+static struct { dev_t dev; ino_t ino; } unremovable[UNREMOVABLE_RING];
+static size_t unremovable_next;
+
+static bool unremovable_seen(dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < UNREMOVABLE_RING; i++)
+		if (unremovable[i].ino == ino && unremovable[i].dev == dev && ino != 0)
+			return true;
+	unremovable[unremovable_next].dev = dev;
+	unremovable[unremovable_next].ino = ino;
+	unremovable_next = (unremovable_next + 1) % UNREMOVABLE_RING;
+	return false;
+}
+
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why)
 {
 	int rc = jmd_entry_unlink(d, e, dev, ino);
 	if (rc == -ESTALE)
 		jmd_debug("%s was replaced; not removed", e->name);
+	else if (rc < 0 && rc != -ENOENT && unremovable_seen(dev, ino))
+		jmd_debug("cannot remove %s/%s (%s): %s", jmd_entry_dir(d, e), e->name, why,
+		          strerror(-rc));
 	else if (rc < 0 && rc != -ENOENT)
-		jmd_log("cannot remove %s/%s (%s): %s", jmd_entry_dir(d, e), e->name, why, strerror(-rc));
+		jmd_log_bad("cannot remove %s/%s (%s): %s (logged once for this file)",
+		            jmd_entry_dir(d, e), e->name, why, strerror(-rc));
 	else if (rc == 0)
 		jmd_log("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, why);
 }

@@ -59,8 +59,7 @@ static double unix_now_ms(void)
 #define BAD_LOG_BURST    50
 #define BAD_LOG_EVERY_MS 10000
 
-static void bad_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void bad_log(const char *fmt, ...)
+void jmd_log_bad(const char *fmt, ...)
 {
 	static double tokens = BAD_LOG_BURST;
 	static uint64_t last_ns;
@@ -125,7 +124,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	if (e->proc) {
 		char why[160];
 		snprintf(why, sizeof(why), "its segment no longer reads (%s)", jm_seg_strerror(err));
-		bad_log("process %d (%s) dropped: %s", (int)e->proc->pid, e->proc->exe, why);
+		jmd_log_bad("process %d (%s) dropped: %s", (int)e->proc->pid, e->proc->exe, why);
 		jmd_proc_retire(d, e->proc, why);
 	}
 	dev_t dev = st ? st->st_dev : 0;
@@ -135,7 +134,7 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	    (orphan = bad_file_orphan(d, e, st)) != NULL) {
 		/* Under the bad-segment budget: anyone can make such files. */
 		if (jmd_entry_unlink(d, e, dev, ino) == 0)
-			bad_log("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, orphan);
+			jmd_log_bad("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, orphan);
 		jmd_entry_remove(d, e);
 		return;
 	}
@@ -151,10 +150,10 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 	e->logged_dev = dev;
 	e->logged_ino = ino;
 	if (err == JM_SEG_EIO)
-		bad_log("skipping %s/%s: %s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err),
+		jmd_log_bad("skipping %s/%s: %s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err),
 		        strerror(err_no));
 	else
-		bad_log("skipping %s/%s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err));
+		jmd_log_bad("skipping %s/%s: %s", jmd_entry_dir(d, e), e->name, jm_seg_strerror(err));
 }
 
 /* Reads per uid per tick. One user's files, however many and however
