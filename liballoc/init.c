@@ -113,7 +113,10 @@ void jm__init_slow(void)
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
 int __register_atfork(void (*prepare)(void), void (*parent)(void),
 		      void (*child)(void), void *dso_handle);
-JM_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
+/* Weak: a program linked statically with libjmalloc.a takes glibc's, whose
+ * file a fork pulls in with the fork handlers' list (two strong ones would
+ * not link). */
+JM_EXPORT __attribute__((weak)) int __register_atfork(void (*prepare)(void), void (*parent)(void),
 				void (*child)(void), void *dso_handle)
 {
 	static int (*_Atomic next)(void (*)(void), void (*)(void), void (*)(void), void *);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A program linked statically with liballoc/libjmalloc.a (cc -static): it
+# links, whatever of glibc's libc.a its calls pull in (fork pulls glibc's
+# fork handlers' list, whose __register_atfork the allocator's must not
+# collide with), malloc is jmalloc's, and it runs: threads, fork with
+# handlers that allocate, a child that allocates.
+# timeout: 60
+. "$(dirname "$0")/../lib.sh"
+need_cmd cc nm
+lib=$JM_ROOT/liballoc/libjmalloc.a
+[ -f "$lib" ] || skip "liballoc/libjmalloc.a is not built"
+printf 'int main(void) { return 0; }\n' >"$JM_TMP/t.c"
+cc -static -o "$JM_TMP/t" "$JM_TMP/t.c" 2>/dev/null || skip "cc -static does not link here (no libc.a)"
+cat >"$JM_TMP/prog.c" <<'C'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static char *state;
+static void prepare(void) { state = malloc(100); strcpy(state, "prepare"); }
+static void parent(void) { free(state); state = strdup("parent"); }
+static void child(void) { free(state); state = strdup("child"); }
+static void *work(void *arg)
+{
+	for (int i = 0; i < 20000; i++)
+		free(malloc(i % 5000 + 1));
+	return arg;
+}
+int main(void)
+{
+	pthread_atfork(prepare, parent, child);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, work, NULL);
+	for (int i = 0; i < 10; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(strcmp(state, "child") != 0 || malloc(1000) == NULL);
+		int st;
+		if (waitpid(pid, &st, 0) != pid || st != 0)
+			return 1;
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("%s\n", state);
+	return 0;
+}
+C
+cc -O2 -static -pthread -o "$JM_TMP/prog" "$JM_TMP/prog.c" "$lib" >"$JM_TMP/ld.out" 2>&1 ||
+	fail "cc -static with libjmalloc.a does not link: $(grep -v 'statically linked' "$JM_TMP/ld.out" | head -n 5)"
+nm "$JM_TMP/prog" | grep -q ' T jm_malloc$' || fail "jmalloc is not in the static program"
+[ "$(nm "$JM_TMP/prog" | awk '$3 == "malloc" { print $1 }')" = "$(nm "$JM_TMP/prog" | awk '$3 == "jm_malloc" { print $1 }')" ] ||
+	fail "malloc is not jmalloc's in the static program"
+out=$(JMALLOC_STATS_DIR=$JM_TMP timeout 30 "$JM_TMP/prog" 2>&1) || fail "the static program exited $?: $out"
+[ "$out" = parent ] || fail "the static program printed: $out"
+ok "a static program with libjmalloc.a links and runs (threads, fork handlers that allocate)"
