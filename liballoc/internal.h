@@ -422,6 +422,7 @@ int jm__unwind(void **frames, int max);
 void jm__unwind_counts(uint64_t *taken, uint64_t *fast);
 void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident);
 unsigned jm__unwind_cache_get(uintptr_t pc);
+size_t jm__unwind_cache_slots(void);
 
 /* ---- validate.c: the heap walker tests call; 0 or the violations */
 int jm__heap_validate(void);

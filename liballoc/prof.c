@@ -164,6 +164,10 @@ static bool site_index_grow(void)
 	uint32_t *idx = jm__base_alloc(size * sizeof(*idx));
 	if (idx == NULL)
 		return false;
+	/* Written before it is read: base memory is zero, but a fresh page
+	 * read first maps the zero page (a page fault) and faults again at
+	 * the first store. */
+	memset(idx, 0, size * sizeof(*idx));
 	for (uint32_t r = 0; r < jm__seg->nsites_hw; r++) {
 		uint32_t i = (uint32_t)site_row(r)->hash & (size - 1);
 		while (idx[i] != 0)
@@ -179,13 +183,15 @@ static bool site_index_grow(void)
  * prof_lock. */
 static long site_find(void *const *frames, int n)
 {
+	/* The first index (256 bytes), then the counts (16 KiB), from the
+	 * base memory's current page, which the first sites' share. */
+	if (2 * (jm__seg->nsites_hw + 1) > site_index_size && !site_index_grow())
+		return -1;
 	if (site_objects_fp == NULL) {
 		site_objects_fp = jm__base_alloc((size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
 		if (site_objects_fp == NULL)
 			return -1;
 	}
-	if (2 * (jm__seg->nsites_hw + 1) > site_index_size && !site_index_grow())
-		return -1;
 	uint64_t h = hash_frames(frames, n);
 	for (uint32_t probe = 0, i = (uint32_t)h & (site_index_size - 1);
 	     probe < site_index_size; probe++, i = (i + 1) & (site_index_size - 1)) {

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #define CACHE_SIZE   8192          /* entries, a power of two: 64 KiB */
+#define CACHE_SMALL  512           /* the first table's entries: one page */
 #define CACHE_PROBES 8
 /* An entry's 16 bits: how to go from a frame (at that return address) to
  * its caller's. K_RBP clear: the caller's CFA is this frame's CFA + K_SIZE
@@ -91,9 +92,19 @@
 
 #define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
 
-/* The cache: CACHE_SIZE entries pc << 16 | k (0: empty), mapped at the
- * first entry (a process that takes no stack has none). */
-static _Atomic(_Atomic uint64_t *) cache_table;
+/* The cache: entries pc << 16 | k (0: empty), in a table mapped at the
+ * first entry (a process that takes no stack has none): CACHE_SMALL
+ * entries, one page, until it holds CACHE_SMALL / 2 or a return address
+ * finds no free slot among its probes, then CACHE_SIZE, the entries
+ * copied over (cache_grow). A short program's stacks go through a few
+ * dozen return addresses, in code far apart (the program, libc, the
+ * allocator): in the large table from the start they took a page each,
+ * cfrac's first stack 4 pages and 4 page faults. cache_table holds the
+ * table's address, page aligned, with bit 0 set for the large one, so
+ * that a reader never pairs one table with the other's size. The small
+ * table stays mapped once replaced: a reader may still be in it. */
+static _Atomic uintptr_t cache_table;
+static _Atomic uint32_t small_entries;     /* entries put in the small one */
 static _Atomic(_Atomic uint64_t *) big_table;   /* pc << 17 | size / 8 */
 static _Atomic uint64_t nsamples;
 static _Atomic uint64_t nfast;             /* stacks served by the cache */
@@ -104,9 +115,21 @@ static _Atomic uint64_t nfast;             /* stacks served by the cache */
  * pages of the table. (A hash spread a short program's first dozen
  * addresses over a dozen of its 16 pages, each a page fault for the read
  * that found it empty and another for the write, and 4 KiB of RSS.) */
-static size_t slot(uintptr_t pc)
+static size_t slot(uintptr_t pc, size_t mask)
 {
-	return (size_t)(pc >> 2) & (CACHE_SIZE - 1);
+	return (size_t)(pc >> 2) & mask;
+}
+
+struct table {
+	_Atomic uint64_t *e;      /* NULL: none yet */
+	size_t mask;              /* entries - 1 */
+};
+
+static struct table table_load(void)
+{
+	uintptr_t v = atomic_load_explicit(&cache_table, memory_order_acquire);
+	return (struct table){ (_Atomic uint64_t *)(v & ~(uintptr_t)1),
+	                       v & 1 ? CACHE_SIZE - 1 : CACHE_SMALL - 1 };
 }
 
 /* Bit p: page p of the table has had an entry written. A page without
@@ -123,14 +146,14 @@ static bool page_written(size_t i)
 
 static unsigned cache_get(uintptr_t pc)
 {
-	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
-	if (cache == NULL)
+	struct table t = table_load();
+	if (t.e == NULL)
 		return 0;
-	size_t i = slot(pc);
-	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
+	size_t i = slot(pc, t.mask);
+	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & t.mask) {
 		if (!page_written(i))
 			return 0;
-		uint64_t e = atomic_load_explicit(&cache[i], memory_order_relaxed);
+		uint64_t e = atomic_load_explicit(&t.e[i], memory_order_relaxed);
 		if (e == 0)
 			return 0;
 		if ((e >> 16) == pc)
@@ -139,50 +162,97 @@ static unsigned cache_get(uintptr_t pc)
 	return 0;
 }
 
-/* Records k for pc; a different k seen before makes pc uncacheable. */
-static void cache_put(uintptr_t pc, unsigned k)
+/* Replaces the small table t by a large one holding its entries (unless
+ * another thread did first). An entry put in the small one meanwhile may
+ * be lost: the slow unwinder teaches it again. Slots of the large table
+ * are read only on pages already written here (a fresh page read is a
+ * page fault, and its first write another). */
+static void cache_grow(struct table t)
 {
-	if (pc >> 48)
+	_Atomic uint64_t *big = jm__os_map(CACHE_SIZE * sizeof(uint64_t));
+	if (big == NULL)
 		return;
-	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
-	if (cache == NULL) {
-		_Atomic uint64_t *mine = jm__os_map(CACHE_SIZE * sizeof(uint64_t));
-		if (mine == NULL)
-			return;
-		if (atomic_compare_exchange_strong(&cache_table, &cache, mine))
-			cache = mine;
-		else
-			jm__os_unmap((void *)mine, CACHE_SIZE * sizeof(uint64_t));
+	uint32_t written = 0;
+	for (size_t i = 0; i <= t.mask; i++) {
+		uint64_t e = atomic_load_explicit(&t.e[i], memory_order_relaxed);
+		if (e == 0)
+			continue;
+		size_t j = slot(e >> 16, CACHE_SIZE - 1);
+		for (int p = 0; p < CACHE_PROBES; p++, j = (j + 1) & (CACHE_SIZE - 1)) {
+			uint32_t bit = 1u << (j / SLOTS_PER_PAGE);
+			if ((written & bit) && atomic_load_explicit(&big[j], memory_order_relaxed) != 0)
+				continue;
+			atomic_store_explicit(&big[j], e, memory_order_relaxed);
+			written |= bit;
+			break;
+		}
 	}
-	size_t i = slot(pc);
-	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (CACHE_SIZE - 1)) {
+	atomic_store_explicit(&pages_written, written, memory_order_release);
+	uintptr_t expect = (uintptr_t)t.e;
+	if (!atomic_compare_exchange_strong(&cache_table, &expect, (uintptr_t)big | 1))
+		jm__os_unmap((void *)big, CACHE_SIZE * sizeof(uint64_t));
+}
+
+enum put_result { PUT_NEW, PUT_KNOWN, PUT_FULL };
+
+/* Records k for pc in table t; a different k seen before makes pc
+ * uncacheable. */
+static enum put_result table_put(struct table t, uintptr_t pc, unsigned k)
+{
+	size_t i = slot(pc, t.mask);
+	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & t.mask) {
 		uint64_t e = 0;
 		if (page_written(i))
-			e = atomic_load_explicit(&cache[i], memory_order_relaxed);
+			e = atomic_load_explicit(&t.e[i], memory_order_relaxed);
 		else
 			atomic_fetch_or_explicit(&pages_written, 1u << (i / SLOTS_PER_PAGE),
 			    memory_order_release);
 		if (e == 0) {
 			uint64_t want = (uint64_t)pc << 16 | k;
-			if (atomic_compare_exchange_strong(&cache[i], &e, want))
-				return;
+			if (atomic_compare_exchange_strong(&t.e[i], &e, want))
+				return PUT_NEW;
 		}
 		if ((e >> 16) == pc) {
 			unsigned old = (unsigned)(e & 0xffff);
 			if (old == k)
-				return;
+				return PUT_KNOWN;
 			/* A frame-pointer frame: keep the largest size read. */
 			if (old != K_NOCACHE && (old & K_RBP) && (old & ~K_SIZE) == (k & ~K_SIZE)) {
 				if ((k & K_SIZE) > (old & K_SIZE))
-					atomic_compare_exchange_strong(&cache[i], &e, (uint64_t)pc << 16 | k);
-				return;
+					atomic_compare_exchange_strong(&t.e[i], &e, (uint64_t)pc << 16 | k);
+				return PUT_KNOWN;
 			}
-			atomic_store_explicit(&cache[i], (uint64_t)pc << 16 | K_NOCACHE,
+			atomic_store_explicit(&t.e[i], (uint64_t)pc << 16 | K_NOCACHE,
 			    memory_order_relaxed);
-			return;
+			return PUT_KNOWN;
 		}
 	}
-	/* Full around here: the slow unwinder keeps serving this pc. */
+	return PUT_FULL;
+}
+
+static void cache_put(uintptr_t pc, unsigned k)
+{
+	if (pc >> 48)
+		return;
+	struct table t = table_load();
+	if (t.e == NULL) {
+		_Atomic uint64_t *mine = jm__os_map(CACHE_SMALL * sizeof(uint64_t));
+		if (mine == NULL)
+			return;
+		uintptr_t expect = 0;
+		if (!atomic_compare_exchange_strong(&cache_table, &expect, (uintptr_t)mine))
+			jm__os_unmap((void *)mine, CACHE_SMALL * sizeof(uint64_t));
+		t = table_load();
+	}
+	enum put_result r = table_put(t, pc, k);
+	if (t.mask == CACHE_SIZE - 1)
+		return;   /* PUT_FULL: the slow unwinder keeps serving this pc */
+	if (r == PUT_FULL ||
+	    (r == PUT_NEW && atomic_fetch_add(&small_entries, 1) + 1 >= CACHE_SMALL / 2)) {
+		cache_grow(t);
+		if (r == PUT_FULL && (t = table_load()).mask == CACHE_SIZE - 1)
+			table_put(t, pc, k);
+	}
 }
 
 /* A big frame's size in 8 bytes at pc, 0 if unknown. */
@@ -191,7 +261,7 @@ static uintptr_t big_get(uintptr_t pc)
 	_Atomic uint64_t *big = atomic_load_explicit(&big_table, memory_order_acquire);
 	if (big == NULL)
 		return 0;
-	size_t i = slot(pc) & (BIG_SIZE - 1);
+	size_t i = slot(pc, BIG_SIZE - 1);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (BIG_SIZE - 1)) {
 		uint64_t e = atomic_load_explicit(&big[i], memory_order_relaxed);
 		if (e == 0)
@@ -220,7 +290,7 @@ static bool big_put(uintptr_t pc, uintptr_t size8, bool grow)
 			jm__os_unmap((void *)mine, BIG_SIZE * sizeof(uint64_t));
 	}
 	uint64_t want = (uint64_t)pc << 17 | size8;
-	size_t i = slot(pc) & (BIG_SIZE - 1);
+	size_t i = slot(pc, BIG_SIZE - 1);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & (BIG_SIZE - 1)) {
 		uint64_t e = 0;
 		if (atomic_compare_exchange_strong(&big[i], &e, want))
@@ -247,12 +317,12 @@ static bool big_put(uintptr_t pc, uintptr_t size8, bool grow)
  * in between, but no thread runs code being unloaded. */
 static __attribute__((unused)) void cache_forget(void)
 {
-	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
-	if (cache == NULL)
+	struct table t = table_load();
+	if (t.e == NULL)
 		return;
-	for (size_t i = 0; i < CACHE_SIZE; i++) {
-		if (page_written(i) && atomic_load_explicit(&cache[i], memory_order_relaxed) != 0)
-			atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
+	for (size_t i = 0; i <= t.mask; i++) {
+		if (page_written(i) && atomic_load_explicit(&t.e[i], memory_order_relaxed) != 0)
+			atomic_store_explicit(&t.e[i], 0, memory_order_relaxed);
 	}
 	/* After the entries that point to it: a walk finds no size (the slow
 	 * way) rather than another code's. */
@@ -921,6 +991,13 @@ void jm__unwind_counts(uint64_t *taken, uint64_t *fast)
 	*fast = atomic_load(&nfast);
 }
 
+/* For tests: the entries of the cache's table (0: none yet). */
+size_t jm__unwind_cache_slots(void)
+{
+	struct table t = table_load();
+	return t.e == NULL ? 0 : t.mask + 1;
+}
+
 /* For tests: the cache's entry for pc (0: none). */
 unsigned jm__unwind_cache_get(uintptr_t pc)
 {
@@ -933,18 +1010,19 @@ unsigned jm__unwind_cache_get(uintptr_t pc)
 void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident)
 {
 	unsigned char vec[CACHE_SIZE / SLOTS_PER_PAGE];
-	_Atomic uint64_t *cache = atomic_load_explicit(&cache_table, memory_order_acquire);
+	struct table t = table_load();
 	*with_entries = *resident = 0;
-	if (cache == NULL)
+	if (t.e == NULL)
 		return;
-	if (mincore((void *)cache, CACHE_SIZE * sizeof(uint64_t), vec) != 0)
+	size_t pages = (t.mask + 1) / SLOTS_PER_PAGE;
+	if (mincore((void *)t.e, (t.mask + 1) * sizeof(uint64_t), vec) != 0)
 		memset(vec, 1, sizeof(vec));
-	for (size_t p = 0; p < sizeof(vec); p++) {
+	for (size_t p = 0; p < pages; p++) {
 		if (!(vec[p] & 1))
 			continue;
 		++*resident;
 		for (size_t i = p * SLOTS_PER_PAGE; i < (p + 1) * SLOTS_PER_PAGE; i++) {
-			if (atomic_load_explicit(&cache[i], memory_order_relaxed) != 0) {
+			if (atomic_load_explicit(&t.e[i], memory_order_relaxed) != 0) {
 				++*with_entries;
 				break;
 			}

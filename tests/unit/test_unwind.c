@@ -7,7 +7,9 @@
  * (glibc's backtrace()) gives, also through a frame whose CFA is rbp-based
  * (a variable length array), also when that frame's size changes from
  * one call to the next; the return addresses
- * of one piece of code fill a page or two of the cache, not one page each.
+ * of one piece of code fill a page or two of the cache, not one page each;
+ * a process's first stacks take one page of it (a small table), and the
+ * cache grows to its full size with what it holds when that fills.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -394,9 +396,61 @@ static void test_cache_pages_local(void **state)
 	assert_int_equal(resident, after);
 }
 
+/* A process's first stacks, from code far apart (the test, libc, the
+ * allocator), are cached in one page: the first table is one page (in the
+ * full 16 pages from the start, a short program's first stack took 4, a
+ * page fault each). First in this process. */
+static void test_cache_first_page(void **state)
+{
+	(void)state;
+	void *frames[JM_UNWIND_MAX];
+	unsigned with, resident;
+	assert_int_equal(jm__unwind_cache_slots(), 0);
+	take(frames);
+	forty_sites(frames);
+	assert_int_equal(jm__unwind_cache_slots(), 512);
+	jm__unwind_cache_pages(&with, &resident);
+	assert_int_equal(with, 1);
+	assert_int_equal(resident, 1);
+}
+
+/* 320 call sites: more than the first table holds (256, half its slots).
+ * The cache grows to 16 pages, keeps what it held (the forty sites are
+ * walked from the cache again, but for the periodic checks), and the
+ * pages resident are still only those written to. */
+#define TAKE16(f) TAKE4(f); TAKE4(f); TAKE4(f); TAKE4(f)
+__attribute__((noipa)) static void many_sites(void **frames)
+{
+	TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames);
+	TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames);
+	TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames);
+	TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames); TAKE16(frames);
+}
+
+static void test_cache_grows(void **state)
+{
+	(void)state;
+	void *frames[JM_UNWIND_MAX];
+	forty_sites(frames);
+	assert_int_equal(jm__unwind_cache_slots(), 512);
+	many_sites(frames);
+	assert_int_equal(jm__unwind_cache_slots(), 8192);
+	uint64_t taken0, fast0, taken, fast;
+	jm__unwind_counts(&taken0, &fast0);
+	forty_sites(frames);
+	jm__unwind_counts(&taken, &fast);
+	assert_int_equal(taken - taken0, 40);
+	assert_true(fast - fast0 >= 38);
+	unsigned with, resident;
+	jm__unwind_cache_pages(&with, &resident);
+	assert_true(with >= 1);
+	assert_int_equal(resident, with);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cache_first_page),   /* first: a fresh cache */
 		cmocka_unit_test(test_slow_equals_libgcc),
 		cmocka_unit_test(test_vla_sizes),
 		cmocka_unit_test(test_bad_rbp_not_read),
@@ -405,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_big_frame_cached),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
+		cmocka_unit_test(test_cache_grows),       /* last: 320 slow stacks */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
