@@ -60,6 +60,7 @@ static const char *const reasons[] = {
 	"Unauthorized", "Conflict",
 };
 enum { R_200, R_400, R_404, R_405, R_431, R_500, R_503, R_401, R_409 };
+_Static_assert(sizeof(codes) / sizeof(codes[0]) == JMD_HTTP_CODES, "metrics.h counts every code");
 #define HTTP_TOKEN_MAX 4096u     /* bytes of a bearer token */
 
 static unsigned status_index(unsigned code)

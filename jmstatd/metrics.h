@@ -72,6 +72,8 @@ struct metrics_exe {
 
 struct http_conn;
 
+#define JMD_HTTP_CODES 9       /* statuses the endpoint answers (http.c's codes[]) */
+
 struct jmd_metrics {
 	/* metrics.c: the exe table */
 	struct metrics_exe *exes[METRICS_HASH];
@@ -91,7 +93,7 @@ struct jmd_metrics {
 	size_t nconns;
 	size_t nevicted;         /* of those, closed to make room, not yet gone */
 	size_t queued;           /* response bytes not yet written, all connections */
-	uint64_t responses[8];   /* by status: see http.c's codes[] */
+	uint64_t responses[JMD_HTTP_CODES]; /* by status: http.c's codes[] */
 	uint64_t timeouts;       /* connections closed for being too slow */
 	char *token;             /* --metrics-token-file's bearer token, NULL: none */
 };

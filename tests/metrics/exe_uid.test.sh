@@ -65,6 +65,10 @@ check(st == 409 and b"/uid/UID/exe/NAME" in body, "/exe/ of two users' processes
 for uid in (0, 65534):
     st, body = status("/uid/%d/exe/daemon_holder/debug/pprof/heap" % uid)
     check(st == 200 and body[:2] == b"\x1f\x8b", "/uid/%d/exe/: %d %r" % (uid, st, body[:200]))
+m = scrape(port)
+check(value(m, "jmalloc_http_responses_total", code=409) == 1 and
+      value(m, "jmalloc_http_timeouts_total") == 0, "the 409 not counted as one: %r, timeouts %r"
+      % (m.get("jmalloc_http_responses_total"), value(m, "jmalloc_http_timeouts_total")))
 st, _ = status("/uid/4242/exe/daemon_holder/debug/pprof/heap")
 check(st == 404, "/uid/4242/exe/ (no such process): %d" % st)
 theirs.exit()
