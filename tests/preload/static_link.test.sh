@@ -2,8 +2,10 @@
 # A program linked statically with liballoc/libjmalloc.a (cc -static): it
 # links, whatever of glibc's libc.a its calls pull in (fork pulls glibc's
 # fork handlers' list, whose __register_atfork the allocator's must not
-# collide with), malloc is jmalloc's, and it runs: threads, fork with
-# handlers that allocate, a child that allocates.
+# collide with; mallopt, malloc_trim or mallinfo2 pulled glibc's malloc.o,
+# whose malloc and free did), malloc is jmalloc's, and it runs: threads,
+# fork with handlers that allocate, a child that allocates, mallinfo2
+# counting a block held.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_cmd cc nm
@@ -12,6 +14,7 @@ lib=$JM_ROOT/liballoc/libjmalloc.a
 printf 'int main(void) { return 0; }\n' >"$JM_TMP/t.c"
 cc -static -o "$JM_TMP/t" "$JM_TMP/t.c" 2>/dev/null || skip "cc -static does not link here (no libc.a)"
 cat >"$JM_TMP/prog.c" <<'C'
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,14 @@ static void *work(void *arg)
 int main(void)
 {
 	pthread_atfork(prepare, parent, child);
+	mallopt(M_ARENA_MAX, 2);
+	size_t base = mallinfo2().uordblks;
+	void *block = malloc(100000);
+	__asm__ volatile("" : : "r"(block) : "memory"); /* kept: not elided */
+	if (mallinfo2().uordblks < base + 100000)
+		return 2;
+	free(block);
+	malloc_trim(0);
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, work, NULL);

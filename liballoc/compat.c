@@ -1,0 +1,131 @@
+/*
+ * compat.c: glibc's malloc tuning and introspection calls, which programs
+ * link (mallopt, malloc_trim, mallinfo, mallinfo2, malloc_info,
+ * malloc_stats), answered by the allocator. Preloaded without them, a call
+ * reached glibc's own allocator, which serves nothing here (mallinfo2 said
+ * 0 bytes in use, malloc_trim gave nothing back); linked statically with
+ * libjmalloc.a, any of them pulled glibc's malloc.o out of libc.a, whose
+ * malloc and free collided with the allocator's: the program did not link.
+ *
+ * mallopt accepts every parameter and changes nothing (JMALLOC_CONF is the
+ * allocator's configuration). malloc_trim purges every arena's dirty pages
+ * and the kept huge regions' now. The figures come from the arenas' and
+ * bins' counters, the same the stats segment publishes: in use is small
+ * regions (curregs x size, those in thread caches included, as glibc counts
+ * its tcache) plus large regions (arena) and huge regions (mapped).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+
+struct totals {
+	size_t mapped;   /* chunks */
+	size_t small;    /* small regions handed out */
+	size_t large;
+	size_t huge;
+	size_t dirty;
+	size_t purged;
+};
+
+static void arena_totals(unsigned i, struct totals *t)
+{
+	const struct jmstat_arena *a = jm__stats_arena_row(i);
+	t->mapped += a->mapped;
+	t->large += a->allocated_large;
+	t->huge += a->allocated_huge;
+	t->dirty += a->dirty;
+	t->purged += a->purged;
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		t->small += (size_t)jm__stats_bin_row(i, b)->curregs * jm__bin_info[b].size;
+}
+
+static struct totals totals(void)
+{
+	struct totals t = {0};
+	if (atomic_load(&jm__initialized))
+		for (unsigned i = 0; i < jm__narenas; i++)
+			arena_totals(i, &t);
+	return t;
+}
+
+JM_EXPORT int mallopt(int param, int value)
+{
+	(void)param;
+	(void)value;
+	return 1;
+}
+
+JM_EXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;
+	if (!atomic_load(&jm__initialized))
+		return 0;
+	size_t before = totals().purged;
+	jm__huge_purge_all();
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+		if (a == NULL)
+			continue;
+		pthread_mutex_lock(&a->lock);
+		jm__arena_maybe_purge(a, true);
+		pthread_mutex_unlock(&a->lock);
+	}
+	return totals().purged != before;
+}
+
+JM_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	struct totals t = totals();
+	struct mallinfo2 m = {0};
+	size_t inuse = t.small + t.large;
+	m.arena = t.mapped;
+	m.hblks = 0;
+	m.hblkhd = t.huge;
+	m.uordblks = inuse;
+	m.fordblks = t.mapped > inuse ? t.mapped - inuse : 0;
+	m.keepcost = 0;
+	return m;
+}
+
+JM_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo m = {0};
+	m.arena = (int)m2.arena;
+	m.hblkhd = (int)m2.hblkhd;
+	m.uordblks = (int)m2.uordblks;
+	m.fordblks = (int)m2.fordblks;
+	return m;
+}
+
+JM_EXPORT int malloc_info(int options, FILE *fp)
+{
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct totals t = totals();
+	fprintf(fp, "<malloc version=\"jmalloc-1\">\n"
+	    "<total type=\"mapped\" size=\"%zu\"/>\n"
+	    "<total type=\"small\" size=\"%zu\"/>\n"
+	    "<total type=\"large\" size=\"%zu\"/>\n"
+	    "<total type=\"huge\" size=\"%zu\"/>\n"
+	    "<total type=\"dirty\" size=\"%zu\"/>\n"
+	    "<system type=\"current\" size=\"%zu\"/>\n"
+	    "</malloc>\n", t.mapped, t.small, t.large, t.huge, t.dirty, t.mapped + t.huge);
+	return 0;
+}
+
+JM_EXPORT void malloc_stats(void)
+{
+	struct totals t = totals();
+	fprintf(stderr, "jmalloc:\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+	    "Total (incl. mmap):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n",
+	    t.mapped, t.small + t.large, t.mapped + t.huge, t.small + t.large + t.huge);
+}
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * mallinfo: glibc's tuning and introspection calls under the allocator
+ * (liballoc/compat.c). mallinfo2's in-use bytes (uordblks + hblkhd) grow by
+ * what the program holds in small, large and huge regions and come back
+ * when it frees them; malloc_trim gives the freed pages back at once (the
+ * resident set falls by most of them; 1 returned); mallopt accepts a
+ * parameter; malloc_info writes an XML document; malloc_stats writes to
+ * stderr. Prints "ok" and exits 0; a line saying what failed and 1
+ * otherwise.
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, res = 0;
+	if (f == NULL || fscanf(f, "%ld %ld", &size, &res) != 2)
+		res = -1;
+	if (f)
+		fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static size_t inuse(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	return m.uordblks + m.hblkhd;
+}
+
+#define N 3000
+
+int main(void)
+{
+	static void *p[N];
+	size_t want = 0, base = inuse();
+	for (int i = 0; i < N; i++) {
+		size_t n = i % 3 == 0 ? 100 : i % 3 == 1 ? 20000 : 3000;
+		if (i % 1000 == 0)
+			n = 4 << 20;
+		p[i] = malloc(n);
+		memset(p[i], 1, n);
+		want += n;
+	}
+	size_t held = inuse() - base;
+	if (held < want || held > want + want / 4 + (1 << 20)) {
+		printf("mallinfo2: %zu bytes more in use for %zu bytes held\n", held, want);
+		return 1;
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	int old_inuse = mallinfo().uordblks; /* deprecated, still linked */
+#pragma GCC diagnostic pop
+	if (mallinfo2().arena == 0 || old_inuse <= 0) {
+		printf("mallinfo2: no arena bytes, or mallinfo: none in use\n");
+		return 1;
+	}
+	if (mallopt(M_ARENA_MAX, 2) != 1) {
+		printf("mallopt(M_ARENA_MAX) refused\n");
+		return 1;
+	}
+	/* A big block of large regions freed: dirty until decay or a trim. */
+	static void *q[2048];
+	for (int i = 0; i < 2048; i++) {
+		q[i] = malloc(24 << 10);
+		memset(q[i], 2, 24 << 10);
+	}
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	for (int i = 0; i < 2048; i++)
+		free(q[i]);
+	size_t left = inuse();
+	if (left > base + (1 << 20)) {
+		printf("mallinfo2: %zu bytes in use after the frees, %zu before the mallocs\n", left, base);
+		return 1;
+	}
+	long before = rss_kib();
+	int trimmed = malloc_trim(0);
+	long after = rss_kib();
+	if (trimmed != 1 || before - after < 32 * 1024) {
+		printf("malloc_trim returned %d, resident %ld -> %ld KiB\n", trimmed, before, after);
+		return 1;
+	}
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+	if (f == NULL || malloc_info(0, f) != 0) {
+		printf("malloc_info failed\n");
+		return 1;
+	}
+	fclose(f);
+	if (strncmp(doc, "<malloc", 7) != 0 || strstr(doc, "</malloc>") == NULL) {
+		printf("malloc_info wrote: %s\n", doc);
+		return 1;
+	}
+	free(doc);
+	malloc_stats();
+	puts("ok");
+	return 0;
+}
