@@ -32,15 +32,21 @@ void jm__sizeclass_init(void)
 		choose_run(bi, i);
 		bi->div_magic = (uint32_t)(((1ULL << 32) + bi->size - 1) / bi->size);
 		/* A cache starts at up to twice a run (at most 64 regions and
-		 * 32 KiB) and may grow to 4096 regions or 2 MiB, within the
-		 * thread's budget (tcache.c). */
+		 * 8 KiB, at least 2) and may grow to 4096 regions or 2 MiB,
+		 * within the thread's budget (tcache.c). A fill takes half of
+		 * it and writes a link into each region it takes, so that its
+		 * bytes are pages touched: at 32 KiB a first fill of the 640 B
+		 * class took 25 regions, 4 pages for one region, of the 4 KiB
+		 * class (stdio's buffer) 2, and a short program with a few
+		 * such classes faulted in 6 pages more than now (cache-scratch,
+		 * cache-thrash); a class in use grows its cache. */
 		uint32_t max = bi->regs * 2;
 		if (max > 64)
 			max = 64;
-		if (max > 32768 / bi->size)
-			max = 32768 / bi->size;
-		if (max < 4)
-			max = 4;
+		if (max > 8192 / bi->size)
+			max = 8192 / bi->size;
+		if (max < 2)
+			max = 2;
 		bi->tcache_max = max;
 		uint32_t hard = (2u << 20) / bi->size;
 		if (hard > 4096)

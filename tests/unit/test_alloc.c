@@ -1250,6 +1250,41 @@ static void *fill_policy_thread(void *arg)
 	return NULL;
 }
 
+/* A thread's first region of a class: the first fill takes at most 4 KiB
+ * of regions (one region above that), each written (a link) and so
+ * faulted in: the cache starts at 8 KiB at most. It took 25 regions of
+ * 320 and of 640 bytes (16 KiB: 4 pages for one region), 2 of 4 KiB. */
+static const size_t first_fill_sizes[] = { 320, 448, 640, 1280, 4096, 14336 };
+#define NFIRST (sizeof(first_fill_sizes) / sizeof(first_fill_sizes[0]))
+
+static void *first_fill_thread(void *arg)
+{
+	unsigned *cached = arg;
+	for (size_t i = 0; i < NFIRST; i++) {
+		void *p = jm_malloc(first_fill_sizes[i]);
+		unsigned b = jm__size2bin(first_fill_sizes[i]);
+		cached[i] = jm__tls_tbins[b].ncached + 1;   /* with the one handed out */
+		jm_free(p);
+	}
+	return NULL;
+}
+
+static void test_tcache_first_fill_bytes(void **state)
+{
+	(void)state;
+	unsigned cached[NFIRST];
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, first_fill_thread, cached), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	for (size_t i = 0; i < NFIRST; i++) {
+		size_t size = first_fill_sizes[i];
+		assert_int_equal(jm__bin_info[jm__size2bin(size)].size, size);
+		assert_true(cached[i] >= 1);
+		assert_true(cached[i] <= (size < 4096 ? 4096 / size : 1));
+	}
+	validate();
+}
+
 static void test_tcache_fill_policy(void **state)
 {
 	(void)state;
@@ -1285,6 +1320,7 @@ int main(void)
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
+		cmocka_unit_test(test_tcache_first_fill_bytes),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_aligned_fit),
