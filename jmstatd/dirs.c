@@ -259,9 +259,10 @@ static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
 {
 	if (owner == 0)
 		return true;
+	owner = jmd_principal(d, owner);
 	unsigned n = 0;
 	for (const struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
-		if (dir->mntns != 0 && dir->owner == owner)
+		if (dir->mntns != 0 && jmd_principal(d, dir->owner) == owner)
 			n++;
 	if (n < JMD_UID_DIRS)
 		return true;

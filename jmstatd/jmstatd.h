@@ -107,6 +107,7 @@ struct jmd_options {
 	char *config_path;       /* NULL: no config file */
 	char *metrics_addr;      /* HOST:PORT for Prometheus, NULL: off */
 	char *metrics_token_file; /* the bearer token /metrics wants, NULL: none */
+	char *subuid_file;       /* --subuid-file, NULL: JMD_SUBUID_FILE */
 	bool pprof;              /* --pprof: heap profiles on the metrics listener */
 	unsigned interval_ms;    /* sampling interval */
 	unsigned history_ms;     /* history kept per process and per uid (--history) */
@@ -438,6 +439,13 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); 
 /* A line about a bad or stale segment, within their shared budget
  * (sample.c: a burst, then one every 10 s, the count left out said). */
 void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------ principal.c */
+#define JMD_SUBUID_FILE "/etc/subuid"
+/* The user uid's bounds are charged to: the owner of the subordinate uid
+ * range (--subuid-file) that holds it, else uid itself. */
+uint32_t jmd_principal(const struct jmd *d, uint32_t uid);
+void jmd_principal_free(void);
 void jmd_entries_free(struct jmd *d);
 
 /* ------------------------------------------------------------ dirs.c */

@@ -55,6 +55,9 @@ static const char usage_text[] =
 	"  --metrics-token-file FILE\n"
 	"                       /metrics (and every path of its listener) wants\n"
 	"                       'Authorization: Bearer TOKEN', TOKEN the first line of FILE\n"
+	"  --subuid-file FILE   subordinate uid ranges (default /etc/subuid): a uid\n"
+	"                       in a user's range counts as that user's in every\n"
+	"                       bound kept per user\n"
 	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
 	"                       replies, for SECS seconds (default 10; subscribers that\n"
 	"                       read are never idle)\n"
@@ -115,7 +118,8 @@ static int parse_ms(const char *s, unsigned long min, unsigned long max, unsigne
 static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_NO_CONTAINERS, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
-	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF, O_METRICS_TOKEN };
+	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF, O_METRICS_TOKEN,
+	       O_SUBUID_FILE };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
@@ -129,6 +133,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		{ "foreground", no_argument, NULL, O_FOREGROUND },
 		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
 		{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
+		{ "subuid-file", required_argument, NULL, O_SUBUID_FILE },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -171,10 +176,18 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 				return usage_error("--history: '%s' is not a time from 1s to 24h "
 				                   "(e.g. 10m, 1h, or 600000 for ms)", optarg);
 			break;
+		case O_SUBUID_FILE:
+			if (optarg[0] == '\0')
+				return usage_error("--subuid-file: empty path%s", "");
+			free(o->subuid_file);
+			o->subuid_file = strdup(optarg);
+			break;
 		case O_METRICS_TOKEN:
 			if (optarg[0] == '\0')
 				return usage_error("--metrics-token-file: empty path%s", "");
 			free(o->metrics_token_file);
+	free(o->subuid_file);
+	jmd_principal_free();
 			o->metrics_token_file = strdup(optarg);
 			break;
 		case O_CLIENT_IDLE: {
@@ -339,6 +352,8 @@ static void free_options(struct jmd_options *o)
 	free(o->config_path);
 	free(o->metrics_addr);
 	free(o->metrics_token_file);
+	free(o->subuid_file);
+	jmd_principal_free();
 	free(o->check_config);
 }
 

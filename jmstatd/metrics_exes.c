@@ -49,21 +49,25 @@ static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint
 
 /* The exe p's bin counters are summed in: its exe's, or its uid's
  * _other once that uid has named METRICS_EXES_PER_UID exes. */
-static struct metrics_exe *exe_get(struct jmd_metrics *m, const struct jmd_proc *p)
+static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
+                                   const struct jmd_proc *p)
 {
 	for (struct metrics_exe *e = m->exes[str_hash(p->exe)]; e; e = e->hnext)
 		if (!e->other && e->owner == p->uid && strcmp(e->exe, p->exe) == 0)
 			return e;
+	/* The cap is per user: a user's subordinate uids count as that user
+	 * (principal.c), and share its _other. */
+	uint32_t who = jmd_principal(d, p->uid);
 	size_t owned = 0;
 	for (unsigned h = 0; h < METRICS_HASH; h++)
 		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
-			owned += !e->other && e->owner == p->uid;
+			owned += !e->other && (e->owner == p->uid || jmd_principal(d, e->owner) == who);
 	if (owned < (p->uid == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
 		return exe_new(m, p->exe, p->uid, false);
 	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
-		if (e->other && e->owner == p->uid)
+		if (e->other && e->owner == who)
 			return e;
-	return exe_new(m, METRICS_OTHER_EXE, p->uid, true);
+	return exe_new(m, METRICS_OTHER_EXE, who, true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
@@ -100,7 +104,8 @@ void jmd_metrics_member_free(struct metrics_member *mb)
 	free(mb);
 }
 
-static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd_proc *p)
+static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics *m,
+                                         const struct jmd_proc *p)
 {
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
@@ -112,7 +117,7 @@ static struct metrics_member *member_get(struct jmd_metrics *m, const struct jmd
 	if (!mb)
 		return NULL;
 	snprintf(mb->name, sizeof(mb->name), "%s", p->exe);
-	mb->exe = exe_get(m, p);
+	mb->exe = exe_get(d, m, p);
 	mb->sizes = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->sizes));
 	mb->last = calloc(p->nbins ? p->nbins : 1, sizeof(*mb->last));
 	if (!mb->exe || !mb->sizes || !mb->last) {
@@ -157,7 +162,7 @@ void jmd_metrics_tick(struct jmd *d)
 		}
 	}
 	for (const struct jmd_proc *p = d->live; p; p = p->next) {
-		struct metrics_member *mb = member_get(m, p);
+		struct metrics_member *mb = member_get(d, m, p);
 		if (!mb)
 			continue;
 		mb->seen_gen = m->gen;

@@ -181,6 +181,7 @@ static struct jmd_uid_budget *budget_of(struct jmd *d, uid_t uid)
 {
 	if (uid == 0 || !d->budgets)
 		return NULL;
+	uid = jmd_principal(d, uid);     /* a user's subordinate uids share its budget */
 	uint32_t first = (uint32_t)(uid * 2654435761u) % BUDGET_SLOTS;
 	for (uint32_t i = 0; i < BUDGET_PROBE; i++) {
 		struct jmd_uid_budget *b = &d->budgets[(first + i) % BUDGET_SLOTS];

@@ -316,17 +316,19 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 	}
 	if (c->uid == 0)
 		return false;
+	/* A user's subordinate uids count as that user (principal.c). */
+	uint32_t who = jmd_principal(d, c->uid);
 	size_t others = 0, same = 0;
 	for (const struct jmd_client *o = d->clients; o; o = o->next) {
 		if (o == c || o->closing || o->closed || o->uid == 0)
 			continue;
 		others++;
-		if (o->uid == c->uid)
+		if (o->uid == c->uid || jmd_principal(d, o->uid) == who)
 			same++;
 	}
 	if (same >= JMD_UID_CLIENTS) {
-		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of uid %u)",
-		         JMD_UID_CLIENTS, (unsigned)c->uid);
+		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of uid %u%s)",
+		         JMD_UID_CLIENTS, (unsigned)who, who != c->uid ? " and its subordinate uids" : "");
 		return true;
 	}
 	if (others >= JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS) {

@@ -1,0 +1,150 @@
+/*
+ * principal.c: the user a uid's bounds are charged to.
+ *
+ * Every bound the daemon keeps against one user is kept per uid: clients
+ * on the socket (server.c), segment files read a tick (sample.c),
+ * containers' directories (dirs.c), per-exe series (metrics_exes.c). But
+ * a user given subordinate uids (/etc/subuid, which newuidmap grants to
+ * rootless containers: 65,536 of them each, by default) runs processes
+ * as any of those: each was another uid with bounds of its own, and one
+ * user with 8 of them held every connection slot of the users other than
+ * root. So a uid inside a user's subordinate range is charged to that
+ * user (its principal); any other uid is its own. Only an unprivileged
+ * user's ranges count: root can map any uid in a namespace of its
+ * making, and those stay their own (a runtime's containers are not
+ * root, for the bounds).
+ *
+ * The file (--subuid-file, default /etc/subuid: "USER:START:COUNT" lines,
+ * USER a name or a uid) is read at start and again when its modification
+ * time or size changes, checked at most once a second (newusers and
+ * usermod add ranges while the daemon runs). A file that cannot be read
+ * is no range: every uid its own, as before.
+ */
+#include "jmstatd.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define PRINCIPAL_MAX_RANGES 4096
+#define PRINCIPAL_CHECK_NS   1000000000ull
+
+struct range {
+	uint32_t owner;
+	uint64_t start, end;     /* [start, end) */
+};
+
+static struct range *ranges;
+static size_t nranges;
+static struct timespec file_mtime;
+static off_t file_size = -1;
+static uint64_t checked_ns;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || *end != '\0')
+		return false;
+	*v = x;
+	return true;
+}
+
+static void load(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	free(ranges);
+	ranges = NULL;
+	nranges = 0;
+	if (!f)
+		return;
+	char line[512];
+	size_t cap = 0;
+	while (fgets(line, sizeof(line), f) && nranges < PRINCIPAL_MAX_RANGES) {
+		line[strcspn(line, "\r\n")] = '\0';
+		char *user = line, *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || line[0] == '#')
+			continue;
+		*c1 = *c2 = '\0';
+		uint64_t owner, start, count;
+		if (!parse_u64(c1 + 1, &start) || !parse_u64(c2 + 1, &count) || count == 0 ||
+		    start > UINT32_MAX || count > (uint64_t)UINT32_MAX + 1 - start)
+			continue;
+		if (!parse_u64(user, &owner)) {
+			struct passwd *pw = getpwnam(user);
+			if (!pw)
+				continue;
+			owner = pw->pw_uid;
+		}
+		if (owner == 0 || owner > UINT32_MAX)
+			continue;
+		if (nranges == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct range *v = realloc(ranges, ncap * sizeof(*v));
+			if (!v)
+				break;
+			ranges = v;
+			cap = ncap;
+		}
+		ranges[nranges++] = (struct range){ (uint32_t)owner, start, start + count };
+	}
+	fclose(f);
+	jmd_debug("%s: %zu subordinate uid ranges", path, nranges);
+}
+
+/* Reads the file again if it changed (at most once a second). */
+static void refresh(const struct jmd *d)
+{
+	uint64_t now = now_ns();
+	if (checked_ns && now - checked_ns < PRINCIPAL_CHECK_NS)
+		return;
+	checked_ns = now;
+	const char *path = d->opt.subuid_file ? d->opt.subuid_file : JMD_SUBUID_FILE;
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (file_size != -1)
+			load(path);      /* gone: no ranges */
+		file_size = -1;
+		return;
+	}
+	if (st.st_size == file_size && st.st_mtim.tv_sec == file_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == file_mtime.tv_nsec)
+		return;
+	file_size = st.st_size;
+	file_mtime = st.st_mtim;
+	load(path);
+}
+
+uint32_t jmd_principal(const struct jmd *d, uint32_t uid)
+{
+	if (uid == 0)
+		return 0;
+	refresh(d);
+	for (size_t i = 0; i < nranges; i++)
+		if (uid >= ranges[i].start && uid < ranges[i].end)
+			return ranges[i].owner;
+	return uid;
+}
+
+void jmd_principal_free(void)
+{
+	free(ranges);
+	ranges = NULL;
+	nranges = 0;
+	file_size = -1;
+	checked_ns = 0;
+}
