@@ -40,9 +40,10 @@
  * Large regions of 1 to 8 pages are cached too, in private lists (at most
  * JM_TCACHE_LARGE_BYTES per size from 4 pages, JM_TCACHE_SAMPLED_BYTES
  * below: only sampled allocations of small sizes, a page or three of
- * their own, have those), without fills: a free pushes, a malloc pops,
- * and the arena is only asked when the list is empty; the GC returns the
- * lists that went unused. The bytes of large regions a thread caches
+ * their own, have those), without fills: a free pushes, a malloc pops
+ * (from the list a page larger when its own is empty: 4 to 7 pages), and
+ * the arena is only asked when both are empty; the GC returns the lists
+ * that went unused. The bytes of large regions a thread caches
  * are its row's large_cached word (the arena counts them as allocated
  * until they go back to it), so that readers take them off allocated;
  * only regions of the thread's own arena are cached, so that the arena a
@@ -312,6 +313,13 @@ void *jm__tcache_large_alloc(size_t npages)
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	tc->large[k].used++;
 	void *p = jm__flist_pop(&tc->large[k].head);
+	/* None of this size: one a page larger, if the thread has one (a
+	 * region of 4 to 7 pages). */
+	if (p == NULL && npages >= 4 && npages < JM_TCACHE_LARGE_MAX_PAGES &&
+	    (p = jm__flist_pop(&tc->large[k + 1].head)) != NULL) {
+		k++;
+		npages++;
+	}
 	if (p) {
 		tc->large[k].n--;
 		tc->row->large_cached -= npages << JM_LG_PAGE;

@@ -574,6 +574,60 @@ static void test_large_cache_sampled_pages(void **state)
 	validate();
 }
 
+/* A large size of 4 to 7 pages whose list is empty takes a cached region
+ * a page larger (the arena's lock and a run carved otherwise: glibc-thread
+ * went there for one large allocation in seven); its usable size is that
+ * region's, and its free files it under that size again. Never two pages
+ * larger, never for the sampled pages of small sizes (1 to 3). */
+struct up_counts {
+	bool took_larger, usable_larger, refiled, not_two_up, not_sampled;
+	uint64_t cached_after;
+};
+static void *one_page_up_thread(void *arg)
+{
+	struct up_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	struct jmstat_thread *row = jm__tcache_current_row();
+	void *five = jm_malloc(5 * JM_PAGE);
+	jm_free(five);                                   /* cached, 5 pages */
+	void *four = jm_malloc(4 * JM_PAGE - 100);
+	k->took_larger = four == five;
+	k->usable_larger = jm_malloc_usable_size(four) == 5 * JM_PAGE;
+	uint64_t cached = row->large_cached;
+	jm_free(four);
+	k->refiled = row->large_cached == cached + 5 * JM_PAGE;
+	void *six = jm_malloc(6 * JM_PAGE);
+	jm_free(six);                                    /* 5 and 6 cached */
+	void *p = jm_malloc(5 * JM_PAGE);                /* takes the 5 */
+	void *q = jm_malloc(4 * JM_PAGE);                /* not the 6 */
+	k->not_two_up = p == five && q != six && jm_malloc_usable_size(q) == 4 * JM_PAGE;
+	jm_free(q);                                      /* 4 and 6 cached */
+	void *s = jm__alloc_sampled(9000, 0, false);     /* 3 pages: not the 4 */
+	jm__mark_sampled(s, 0, 9000);
+	k->not_sampled = s != q && jm_malloc_usable_size(s) == 3 * JM_PAGE;
+	jm_free(s);
+	jm_free(p);
+	jm__tcache_flush_all_current();
+	k->cached_after = row->large_cached;
+	return NULL;
+}
+
+static void test_large_cache_one_page_up(void **state)
+{
+	(void)state;
+	struct up_counts k = { 0 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, one_page_up_thread, &k), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(k.took_larger);
+	assert_true(k.usable_larger);
+	assert_true(k.refiled);
+	assert_true(k.not_two_up);
+	assert_true(k.not_sampled);
+	assert_int_equal(k.cached_after, 0);
+	validate();
+}
+
 /* A large region of the thread cache's size freed by a thread of another
  * arena goes back to its own arena, not into that thread's cache: readers
  * take a thread's large_cached off the thread's arena, and the clamp at 0
@@ -1327,6 +1381,7 @@ int main(void)
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_large_cache_sampled_pages),
+		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
