@@ -63,6 +63,7 @@ static const char *const messages[] = {
 	[-JM_SEG_EREUSED]  = "the segment's pid now belongs to another process (start time differs)",
 	[-JM_SEG_ENOMEM]   = "out of memory while reading the segment",
 	[-JM_SEG_ENAME]    = "file name is not a segment's (jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats), or it differs from the header's pid, pidns or start time",
+	[-JM_SEG_EPLACE]   = "the segment names a process of another container: its writer's mount namespace does not reach this directory",
 };
 
 const char *jm_seg_strerror(int err)

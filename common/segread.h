@@ -87,6 +87,8 @@ enum jm_seg_err {
 	JM_SEG_ENOMEM   = -11,
 	JM_SEG_ENAME    = -12,  /* file name not a segment's (jmstat.h), or its
 	                           pid, pidns or start differs from the header's */
+	JM_SEG_EPLACE   = -13,  /* its writer's mount namespace does not reach the
+	                           container's directory it is in (jmstatd) */
 };
 
 /* One line, for logs and the CLI; never NULL. */

@@ -39,7 +39,13 @@
  * the first are gone by then, with one log line every DIRS_LOG_MS.
  *
  * Entries (discover.c) carry their directory; a segment is then read,
- * checked and removed exactly as one of the first directory. Reading
+ * checked and removed exactly as one of the first directory, and one more
+ * check (jmd_dir_may_hold): a container's own directory holds only the
+ * segments of processes whose mount namespace reaches it. A segment names
+ * its writer by pid namespace, pid and start time, which another
+ * container of the same uid (root's, without user namespaces: Docker's
+ * default) may guess: its forged file claimed the other container's
+ * process, whose own segment the daemon then removed as the older one. Reading
  * other namespaces' /proc/PID/root needs root (CAP_SYS_PTRACE and
  * CAP_DAC_READ_SEARCH); a daemon that is not root reads what it may.
  */
@@ -192,6 +198,25 @@ static struct jmd_mntns *mntns_find(struct jmd *d, uint64_t ino)
 		if (d->mntns[i].ino == ino)
 			return &d->mntns[i];
 	return NULL;
+}
+
+int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host)
+{
+	if (!dir || dir->mntns == 0)
+		return 1;        /* ours, or another --stats-dir: shared by design */
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)host);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	unsigned long long ino;
+	if (n <= 0)
+		return -1;
+	link[n] = '\0';
+	if (sscanf(link, "mnt:[%llu]", &ino) != 1)
+		return -1;
+	const struct jmd_mntns *m = mntns_find(d, ino);
+	if (!m || (m->retry && !m->dir))
+		return -1;       /* not walked yet, or its directory not opened yet */
+	return m->dir == dir ? 1 : 0;
 }
 
 /* The stats directory inside the root directory rootfd, resolved as the

@@ -440,6 +440,12 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); 
  * (sample.c: a burst, then one every 10 s, the count left out said). */
 void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* dirs.c: whether the writer host may have written a segment in dir: 1
+ * yes (always for the first directory and the other --stats-dir), 0 no (a
+ * container's directory its mount namespace does not reach), -1 cannot
+ * tell yet (its namespace not walked). */
+int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
+
 /* ------------------------------------------------------------ principal.c */
 #define JMD_SUBUID_FILE "/etc/subuid"
 /* The user uid's bounds are charged to: the owner of the subordinate uid

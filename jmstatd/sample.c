@@ -354,6 +354,16 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		p = NULL;
 	}
 	if (!p) {
+		/* A container's directory holds its own processes' segments
+		 * only (dirs.c): not another container's, guessed. */
+		int may = jmd_dir_may_hold(d, e->dir, host);
+		if (may <= 0) {
+			jmd_pidfd_put(d, pidfd);
+			jm_seg_free(&seg);
+			if (may == 0)
+				entry_bad(d, e, JM_SEG_EPLACE, 0, &st, false);
+			return;
+		}
 		/* Another file may already stand for this process: one it
 		 * made before an exec, in a directory the new program no
 		 * longer sees (a container's /dev/shm mounted after its first

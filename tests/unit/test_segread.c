@@ -139,7 +139,7 @@ static void test_header_bytes(void **state)
 
 			buf[i] = (unsigned char)v;
 			err = jm_seg_parse(buf, len, &seg);
-			assert_true(err <= 0 && err >= JM_SEG_ENAME);
+			assert_true(err <= 0 && err >= JM_SEG_ENAME);   /* the parser's codes */
 			if (err == 0) {
 				assert_true(seg.hdr.nbins <= JM_SEG_MAX_NBINS);
 				jm_seg_free(&seg);
@@ -152,12 +152,12 @@ static void test_header_bytes(void **state)
 
 static void test_strerror(void **state)
 {
-	for (int e = JM_SEG_ENAME; e <= 0; e++) {
+	for (int e = JM_SEG_EPLACE; e <= 0; e++) {
 		const char *m = jm_seg_strerror(e);
 
 		assert_non_null(m);
 		assert_true(strlen(m) > 0);
-		for (int f = JM_SEG_ENAME; f < e; f++)
+		for (int f = JM_SEG_EPLACE; f < e; f++)
 			assert_string_not_equal(m, jm_seg_strerror(f));
 		assert_string_not_equal(m, jm_seg_strerror(-1000));
 	}
