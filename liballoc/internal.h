@@ -111,17 +111,7 @@ void jm__rtree_clear(uintptr_t chunk);
 void jm__rtree_lock(void);
 void jm__rtree_unlock(void);
 void jm__rtree_child_reinit(void);
-static inline uintptr_t jm__rtree_get(uintptr_t chunk)
-{
-	if (jm_unlikely(chunk >> 47))
-		return 0;
-	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
-	    &jm__rtree_root[chunk >> (JM_LG_CHUNK + 13)], memory_order_acquire);
-	if (jm_unlikely(leaf == NULL))
-		return 0;
-	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],
-	    memory_order_acquire);
-}
+void jm__rtree_chunk_range(uintptr_t *lo, uintptr_t *hi);
 
 /* Whether u (any address) is in a chunk of ours: below 2^47 (the bitmap's
  * word index in range, one comparison) and its chunk's bit set. */
@@ -141,6 +131,23 @@ static inline bool jm__is_chunk(uintptr_t chunk)
 	uint64_t w = atomic_load_explicit(&jm__chunk_bits[chunk >> (JM_LG_CHUNK + 6)],
 	    memory_order_relaxed);
 	return (w >> ((chunk >> JM_LG_CHUNK) & 63)) & 1;
+}
+
+/* What lives at a 2 MiB-aligned address: a chunk (its address), a huge
+ * region (its record | JM_RTREE_HUGE), or nothing (0). A chunk is in the
+ * bitmap only (rtree.c); the tree holds the huge regions. */
+static inline uintptr_t jm__rtree_get(uintptr_t chunk)
+{
+	if (jm_unlikely(chunk >> 47))
+		return 0;
+	if (jm__is_chunk(chunk))
+		return chunk;
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
+	    &jm__rtree_root[chunk >> (JM_LG_CHUNK + 13)], memory_order_acquire);
+	if (jm_unlikely(leaf == NULL))
+		return 0;
+	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],
+	    memory_order_acquire);
 }
 
 /* ---- lock helpers (contention counted in the given stats field) */

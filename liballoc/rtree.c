@@ -1,7 +1,11 @@
 /*
- * rtree.c: the global radix tree from a 2 MiB-aligned address to what lives
- * there: a chunk (the value is the chunk's address) or a huge allocation
- * (the value is its struct jm_huge address with JM_RTREE_HUGE set).
+ * rtree.c: what lives at a 2 MiB-aligned address: a chunk (the value is
+ * the chunk's address) or a huge allocation (the value is its struct
+ * jm_huge address with JM_RTREE_HUGE set). A chunk is recorded in the
+ * bitmap below only, a huge allocation in the radix tree (and its bit is
+ * clear): jm__rtree_get tests the bit, then walks the tree. (Chunks in the
+ * tree too cost every process the root's page and a leaf's, two page
+ * faults, for a value the bit already gives.)
  *
  * Two levels of 2^13 entries cover the 47-bit user address space in 2 MiB
  * steps. Leaves (64 KiB) are mapped on first use and never freed. Lookups
@@ -47,6 +51,18 @@ static void chunk_bit(uintptr_t chunk, uintptr_t value)
 		atomic_fetch_and_explicit(&jm__chunk_bits[i >> 6], ~bit, memory_order_release);
 }
 
+/* The lowest and highest chunk ever recorded (under rtree_lock; 0, 0:
+ * none), for the heap validator's walk of the bitmap. */
+static uintptr_t chunk_lo, chunk_hi;
+
+void jm__rtree_chunk_range(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_mutex_lock(&rtree_lock);
+	*lo = chunk_lo;
+	*hi = chunk_hi;
+	pthread_mutex_unlock(&rtree_lock);
+}
+
 bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 {
 	if (chunk >> 47)
@@ -55,6 +71,19 @@ bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 	size_t lo = (chunk >> JM_LG_CHUNK) & (RTREE_LEAF - 1);
 	pthread_mutex_lock(&rtree_lock);
 	_Atomic(uintptr_t) *leaf = root_leaf(hi);
+	if (value == chunk) {
+		/* A chunk: its bit alone (no leaf made for it); a huge
+		 * region's entry left there is cleared. */
+		if (leaf != NULL)
+			atomic_store_explicit(&leaf[lo], 0, memory_order_release);
+		chunk_bit(chunk, value);
+		if (chunk_hi == 0 || chunk < chunk_lo)
+			chunk_lo = chunk;
+		if (chunk > chunk_hi)
+			chunk_hi = chunk;
+		pthread_mutex_unlock(&rtree_lock);
+		return true;
+	}
 	if (leaf == NULL) {
 		leaf = jm__os_map(RTREE_LEAF * sizeof(uintptr_t));
 		if (leaf == NULL) {

@@ -358,9 +358,10 @@ static void test_huge_tree(void **state)
 	validate();
 }
 
-/* A radix tree update in a part of the address space no chunk was in
- * yet (8 TiB: the root's second page, the chunk bitmap's page there and a
- * new leaf): a page fault for each, none more (its root page was read
+/* A chunk recorded in a part of the address space nothing was in yet
+ * (8 TiB): its bit alone, one page fault (the bitmap's page there), not
+ * the root's page and a new leaf too (3 before). A huge region there: the
+ * root's page and a leaf, a fault each, none more (its root page was read
  * before the leaf was stored there: the zero page mapped, then a second
  * fault for the store). */
 static long thread_minflt(void)
@@ -374,18 +375,35 @@ static void test_rtree_update_faults(void **state)
 {
 	(void)state;
 	uintptr_t warm = (uintptr_t)1 << 46, fresh = (uintptr_t)1 << 43;
+	uintptr_t huge = fresh + ((uintptr_t)1 << 40);   /* another root page */
+	uintptr_t record = 0x1000 | JM_RTREE_HUGE;       /* never dereferenced */
 #if defined(__SANITIZE_ADDRESS__)
 	skip();   /* the sanitizer's shadow pages fault too */
 #endif
 	assert_true(jm__rtree_set(warm, warm));   /* the code and locks, warm */
 	jm__rtree_clear(warm);
+	assert_true(jm__rtree_set(warm, record));
+	jm__rtree_clear(warm);
 	long before = thread_minflt();
 	assert_true(jm__rtree_set(fresh, fresh));
 	long faults = thread_minflt() - before;
 	assert_int_equal(jm__rtree_get(fresh), fresh);
+	assert_true(faults <= 1);
+	before = thread_minflt();
+	assert_true(jm__rtree_set(huge, record));
+	faults = thread_minflt() - before;
+	assert_int_equal(jm__rtree_get(huge), record);
+	assert_true(faults <= 3);
+	/* A chunk where a huge region was, and back: one value at a time. */
+	jm__rtree_clear(huge);
+	assert_true(jm__rtree_set(huge, huge));
+	assert_int_equal(jm__rtree_get(huge), huge);
+	assert_true(jm__rtree_set(huge, record));
+	assert_int_equal(jm__rtree_get(huge), record);
+	jm__rtree_clear(huge);
+	assert_int_equal(jm__rtree_get(huge), 0);
 	jm__rtree_clear(fresh);
 	assert_int_equal(jm__rtree_get(fresh), 0);
-	assert_true(faults <= 3);
 }
 
 /* A new chunk touches the first two pages of its header (the magic and
