@@ -261,7 +261,9 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 		return;
 	}
 	j->alert_id = a->id;
-	j->uid = a->uid;
+	/* Counted as its user's: a user's subordinate uids share its slots
+	 * and its queue (principal.c). */
+	j->uid = jmd_principal(d, a->uid);
 	j->command = strdup(command);
 #define VAR(name, ...)                                                         \
 	do {                                                                   \

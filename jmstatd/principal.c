@@ -3,7 +3,8 @@
  *
  * Every bound the daemon keeps against one user is kept per uid: clients
  * on the socket (server.c), segment files read a tick (sample.c),
- * containers' directories (dirs.c), per-exe series (metrics_exes.c). But
+ * containers' directories (dirs.c), per-exe series (metrics_exes.c),
+ * alert commands running and waiting (alerts_notify.c). But
  * a user given subordinate uids (/etc/subuid, which newuidmap grants to
  * rootless containers: 65,536 of them each, by default) runs processes
  * as any of those: each was another uid with bounds of its own, and one
