@@ -62,7 +62,7 @@
 #define JM_TCACHE_LARGE_MIN_PAGES 1
 #define JM_TCACHE_LARGE_MAX_PAGES 8
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
-#define JM_TCACHE_LARGE_BYTES (128u << 10) /* per size, 4 pages and up */
+#define JM_TCACHE_LARGE_BYTES (512u << 10) /* per size, 4 pages and up */
 #define JM_TCACHE_SAMPLED_BYTES (16u << 10) /* per size, below 4 pages */
 
 /* The segment's limits (jmstat.h), which readers enforce. */

@@ -518,7 +518,7 @@ static void test_random_workload(void **state)
 
 /* A thread caches large regions of 1 to 8 pages: the sampled allocations
  * of small sizes (a page or three of their own) up to 16 KiB a size, the
- * others up to 128 KiB; a sampled allocation takes one of those pages
+ * others up to JM_TCACHE_LARGE_BYTES (512 KiB); a sampled allocation takes one of those pages
  * back (it took the arena's lock and carved a run at every sample), and
  * the GC returns a list no allocation used since its last look. */
 struct cache_counts {
@@ -534,7 +534,7 @@ static void *sampled_pages_thread(void *arg)
 	struct jmstat_thread *row = jm__tcache_current_row();
 	struct jm_arena *a = jm__thread_arena();
 	k->allocated_before = a->stats->allocated_large;
-	enum { N = 8, BIG = 40 };
+	enum { N = 8, BIG = JM_TCACHE_LARGE_BYTES / (4 * JM_PAGE) + 8 };
 	void *p[N], *q[N], *big[BIG];
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = jm__alloc_sampled(64, 0, false);
@@ -586,7 +586,7 @@ static void test_large_cache_sampled_pages(void **state)
 	assert_true(k.same_pages);
 	assert_int_equal(k.nmalloc_reuse, 0);
 	assert_int_equal(k.after_reuse, 3 * JM_PAGE);
-	assert_int_equal(k.after_big_free, 16 * 1024 + 3 * JM_PAGE + 128 * 1024);
+	assert_int_equal(k.after_big_free, 16 * 1024 + 3 * JM_PAGE + JM_TCACHE_LARGE_BYTES);
 	assert_int_equal(k.after_gc, 0);
 	assert_int_equal(k.allocated_after, k.allocated_before);
 	validate();
