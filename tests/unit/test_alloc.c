@@ -516,6 +516,14 @@ static void test_random_workload(void **state)
 	free(len);
 }
 
+/* Runs fn(arg) in a thread of its own (a cache of its own), to its end. */
+static void in_new_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 /* A thread caches large regions of 1 to 8 pages: the sampled allocations
  * of small sizes (a page or three of their own) up to 16 KiB a size, the
  * others up to JM_TCACHE_LARGE_BYTES (512 KiB); a sampled allocation takes one of those pages
@@ -579,9 +587,7 @@ static void test_large_cache_sampled_pages(void **state)
 {
 	(void)state;
 	struct cache_counts k = { 0 };
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, sampled_pages_thread, &k), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	in_new_thread(sampled_pages_thread, &k);
 	assert_int_equal(k.after_free, 16 * 1024 + 3 * JM_PAGE);
 	assert_true(k.same_pages);
 	assert_int_equal(k.nmalloc_reuse, 0);
@@ -634,9 +640,7 @@ static void test_large_cache_one_page_up(void **state)
 {
 	(void)state;
 	struct up_counts k = { 0 };
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, one_page_up_thread, &k), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	in_new_thread(one_page_up_thread, &k);
 	assert_true(k.took_larger);
 	assert_true(k.usable_larger);
 	assert_true(k.refiled);
