@@ -32,6 +32,7 @@ static unsigned member_hash(pid_t pid, uint64_t start)
 }
 
 static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint32_t owner,
+                                   uint32_t principal,
                                    bool other)
 {
 	struct metrics_exe *e = calloc(1, sizeof(*e));
@@ -39,6 +40,7 @@ static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint
 		return NULL;
 	snprintf(e->exe, sizeof(e->exe), "%s", name);
 	e->owner = owner;
+	e->principal = principal;
 	e->other = other;
 	unsigned h = str_hash(name);
 	e->hnext = m->exes[h];
@@ -61,13 +63,13 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 	size_t owned = 0;
 	for (unsigned h = 0; h < METRICS_HASH; h++)
 		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
-			owned += !e->other && (e->owner == p->uid || jmd_principal(d, e->owner) == who);
+			owned += !e->other && e->principal == who;
 	if (owned < (p->uid == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
-		return exe_new(m, p->exe, p->uid, false);
+		return exe_new(m, p->exe, p->uid, who, false);
 	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
 		if (e->other && e->owner == who)
 			return e;
-	return exe_new(m, METRICS_OTHER_EXE, who, true);
+	return exe_new(m, METRICS_OTHER_EXE, who, who, true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
