@@ -23,8 +23,9 @@
  *
  * Not before it is worth a thread: the first start is deferred
  * (jm__bg_deferred) until the arenas hold START_DIRTY_MIN dirty bytes
- * (counting the large or huge region being freed), or the process has
- * lived decay_ms, whichever comes first. A short program that keeps
+ * (counting the large or huge region being freed), or decay_ms has passed
+ * since its first free that gave something back (before that, no purge
+ * can be due), whichever comes first. A short program that keeps
  * little dirty (a command, a test, cfrac, whose profile's sampled pages
  * are freed and taken again all along) never pays for a thread it would
  * not use: its stack, its TLS and the pages they touch were about 6 of
@@ -77,7 +78,7 @@ _Atomic int jm__bg_want;
 _Atomic bool jm__bg_deferred;
 static bool in_child;
 static _Atomic uint64_t child_dirtied;
-static uint64_t start_from_ns;
+static _Atomic uint64_t start_from_ns;   /* 0: decay_ms from the first check */
 #define START_DIRTY_MIN ((uint64_t)4 << 20)
 
 static void cond_init(void)
@@ -196,7 +197,12 @@ static bool start_due(uint64_t bytes)
 {
 	atomic_store(&jm__bg_want, 0);
 	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : dirty_now();
-	if (dirty + bytes < START_DIRTY_MIN && jm__now_ns() < start_from_ns)
+	uint64_t now = jm__now_ns(), from = atomic_load(&start_from_ns);
+	if (from == 0) {
+		from = now + (uint64_t)jm__opt.decay_ms * 1000000u;
+		atomic_store(&start_from_ns, from);
+	}
+	if (dirty + bytes < START_DIRTY_MIN && now < from)
 		return false;
 	atomic_store(&jm__bg_want, 1);
 	return true;
@@ -255,7 +261,10 @@ void jm__bg_init(void)
 {
 	bool on = jm__opt.background_thread;
 	in_child = false;
-	start_from_ns = jm__now_ns() + (uint64_t)jm__opt.decay_ms * 1000000u;
+	/* Set at the first check: no clock read at start (util.c's clock
+	 * and the vDSO's page are page faults a short program need not
+	 * take). */
+	atomic_store(&start_from_ns, 0);
 	atomic_store(&jm__bg_deferred, on);
 	atomic_store(&jm__bg_want, on);
 }
@@ -277,7 +286,7 @@ void jm__bg_postfork_child(void)
 	 * or is old enough (above). */
 	in_child = true;
 	atomic_store(&child_dirtied, 0);
-	start_from_ns = jm__now_ns() + interval_ns();
+	atomic_store(&start_from_ns, jm__now_ns() + interval_ns());
 	atomic_store(&jm__bg_deferred, jm__opt.background_thread);
 	atomic_store(&jm__bg_want, jm__opt.background_thread);
 	jm__stats_bg_running(false);

@@ -106,9 +106,13 @@ static double sample_probability(size_t size)
 
 static uint64_t rng_next(void)
 {
+	/* Seeded by the thread (its id, its TLS address) and the process's
+	 * secret (from AT_RANDOM), not the clock: this is every thread's
+	 * first allocation, and a first clock read is two page faults (the
+	 * vDSO's data page, libc's clock_gettime). */
 	if (tls_rng == 0)
 		tls_rng = ((uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ULL) ^ jm__cookie ^
-		    jm__now_ns() ^ 1;
+		    ((uint64_t)(uintptr_t)&tls_rng << 17) ^ 1;
 	tls_rng ^= tls_rng >> 12;
 	tls_rng ^= tls_rng << 25;
 	tls_rng ^= tls_rng >> 27;

@@ -2,7 +2,7 @@
 # The background purger and the decay in real preloaded processes
 # (tests/helpers/purge_probe.c, docs/purging.md): a process that never
 # frees has no purger thread; one that frees little while it is young has
-# none either, and one once it is older than decay_ms or a free makes
+# none either, and one decay_ms after its first such free or once a free makes
 # 4 MiB dirty; one that frees has exactly one, named
 # jmalloc-purge, also after many threads exited; a forked child has none
 # at the fork and its own once it has freed 4 MiB or lived the purger's
@@ -30,7 +30,7 @@ probe "" nofree 300
 echo "ok   a process that never frees starts no purger"
 
 # A young process that keeps little dirty starts none (the 64 rounds
-# of 256 KiB free and take the same pages again); older than decay_ms
+# of 256 KiB free and take the same pages again); decay_ms after its first
 # (1 s here), a free starts it.
 probe "decay_ms:1000" short 1100
 [ "$(val purgers_young)" = 0 ] ||
