@@ -137,7 +137,10 @@ by = {b["size"]: b for b in bins}
 for size in (64, 192):
     b = by[size]
     pages = 20000 * size // 4096
-    assert b["nmalloc"] >= 20000, b
+    # The profile's samples (about 20000 x size / 512 KiB of them) are
+    # served on pages of their own, not by the bin; what a fill took
+    # beyond the 20000 stays cached (fewer since caches start at 8 KiB).
+    assert b["nmalloc"] >= 20000 * 0.99, b
     assert b["curruns"] >= 1, b
     assert b["util"] < 0.25, b            # about one region per page in use
     assert b["inuse"] >= pages * 0.9, (pages, b)
