@@ -170,11 +170,11 @@ static size_t uid_prefix(const char *path, size_t len, long *uid)
 	if (len < 5 || memcmp(path, "/uid/", 5) != 0)
 		return 0;
 	for (; i < len && path[i] >= '0' && path[i] <= '9'; i++) {
-		if ((i > 5 && v == 0) || v > 99999999)
+		if ((i > 5 && v == 0) || v > 999999999)      /* a leading 0; 10 digits */
 			return 0;
 		v = v * 10 + (path[i] - '0');
 	}
-	if (i == 5 || len - i < 5 || memcmp(path + i, "/exe/", 5) != 0)
+	if (i == 5 || v > (long)UINT32_MAX || len - i < 5 || memcmp(path + i, "/exe/", 5) != 0)
 		return 0;
 	*uid = v;
 	return i;

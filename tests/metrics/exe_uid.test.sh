@@ -69,8 +69,11 @@ m = scrape(port)
 check(value(m, "jmalloc_http_responses_total", code=409) == 1 and
       value(m, "jmalloc_http_timeouts_total") == 0, "the 409 not counted as one: %r, timeouts %r"
       % (m.get("jmalloc_http_responses_total"), value(m, "jmalloc_http_timeouts_total")))
-st, _ = status("/uid/4242/exe/daemon_holder/debug/pprof/heap")
-check(st == 404, "/uid/4242/exe/ (no such process): %d" % st)
+for uid in (4242, 4294967294):
+    st, body = status("/uid/%d/exe/daemon_holder/debug/pprof/heap" % uid)
+    check(st == 404 and b"no live process" in body, "/uid/%d/exe/: %d %r" % (uid, st, body[:100]))
+st, body = status("/uid/4294967296/exe/daemon_holder/debug/pprof/heap")
+check(st == 404 and b"not found" in body, "/uid/2^32/exe/: %d %r" % (st, body[:100]))
 theirs.exit()
 wait_until(lambda: theirs.pid not in ps_pids(), "nobody's holder gone")
 st, body = status("/exe/daemon_holder/debug/pprof/heap")
