@@ -62,7 +62,9 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_FAILED };
 
@@ -70,6 +72,8 @@ static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond;
 static bool bg_idle;                  /* sleeping with nothing dirty */
 static bool bg_kicked;
+static bool bg_stopping;              /* jm__bg_stop asks the thread to end */
+static _Atomic pid_t bg_tid;          /* the thread's kernel id, 0 until it runs */
 _Atomic int jm__bg_state;
 _Atomic int jm__bg_want;
 /* Until the first start: in a forked child, the bytes its frees made
@@ -124,6 +128,7 @@ bool jm__bg_run_once(void)
 static void *bg_main(void *arg)
 {
 	(void)arg;
+	atomic_store(&bg_tid, (pid_t)syscall(SYS_gettid));
 	for (;;) {
 		bool dirty = jm__bg_run_once();
 		pthread_mutex_lock(&bg_lock);
@@ -144,9 +149,45 @@ static void *bg_main(void *arg)
 				;
 		}
 		bg_kicked = false;
+		bool stop = bg_stopping;
 		pthread_mutex_unlock(&bg_lock);
+		if (stop)
+			break;
 	}
 	return NULL;
+}
+
+/* Ends the purger and returns once its thread is gone from the process
+ * (the kernel no longer finds it: its files and fs are released), for
+ * unshare and setns (compat.c), which refuse a process with more than one
+ * thread for a new user or mount namespace: a program that had freed a
+ * few MiB could not make one. A later free starts it again. */
+void jm__bg_stop(void)
+{
+	if (atomic_load(&jm__bg_state) != BG_RUNNING)
+		return;
+	pthread_mutex_lock(&bg_lock);
+	bg_stopping = true;
+	bg_kicked = true;
+	pthread_cond_signal(&bg_cond);
+	pthread_mutex_unlock(&bg_lock);
+	pid_t pid = (pid_t)syscall(SYS_getpid);
+	struct timespec ms = {0, 1000000};
+	for (int i = 0; i < 5000; i++) {   /* 5 s at most */
+		pid_t tid = atomic_load(&bg_tid);
+		if (tid != 0 && syscall(SYS_tgkill, pid, tid, 0) != 0)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	pthread_mutex_lock(&bg_lock);
+	bg_stopping = false;
+	bg_kicked = false;
+	bg_idle = false;
+	pthread_mutex_unlock(&bg_lock);
+	atomic_store(&bg_tid, 0);
+	atomic_store(&jm__bg_state, BG_NONE);
+	atomic_store(&jm__bg_want, 1);
+	jm__stats_bg_running(false);
 }
 
 /* Pages became dirty where there were none. Under an arena's lock: only
@@ -280,6 +321,8 @@ void jm__bg_postfork_child(void)
 	cond_init();
 	bg_idle = false;
 	bg_kicked = false;
+	bg_stopping = false;
+	atomic_store(&bg_tid, 0);
 	atomic_store(&jm__bg_state, BG_NONE);
 	/* The child starts its own at a free that gives something back
 	 * (the parent's dirty pages are its too), once it has dirtied enough

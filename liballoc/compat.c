@@ -13,12 +13,22 @@
  * bins' counters, the same the stats segment publishes: in use is small
  * regions (curregs x size, those in thread caches included, as glibc counts
  * its tcache) plus large regions (arena) and huge regions (mapped).
+ *
+ * unshare and setns: the kernel refuses a new user or mount namespace to a
+ * process of more than one thread (EINVAL), and the background purger is
+ * one: a program that had freed a few MiB before unshare(CLONE_NEWUSER)
+ * (a sandbox, a container runtime) failed. Both end the purger first (a
+ * later free starts it again), then make the system call. Weak, as
+ * __register_atfork is (init.c), for a static link.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
 
@@ -118,6 +128,26 @@ JM_EXPORT int malloc_info(int options, FILE *fp)
 	    "<system type=\"current\" size=\"%zu\"/>\n"
 	    "</malloc>\n", t.mapped, t.small, t.large, t.huge, t.dirty, t.mapped + t.huge);
 	return 0;
+}
+
+/* What a process needs to be alone in for unshare: the new user and mount
+ * namespaces imply CLONE_FS (and a user namespace CLONE_THREAD). */
+#define JM_ALONE_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_FS | CLONE_THREAD | \
+			CLONE_SIGHAND | CLONE_VM)
+
+JM_EXPORT __attribute__((weak)) int unshare(int flags)
+{
+	if (flags & JM_ALONE_FLAGS)
+		jm__bg_stop();
+	return (int)syscall(SYS_unshare, flags);
+}
+
+/* nstype 0 takes whatever namespace fd is (a user or mount one too). */
+JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
+{
+	if (nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS)))
+		jm__bg_stop();
+	return (int)syscall(SYS_setns, fd, nstype);
 }
 
 JM_EXPORT void malloc_stats(void)

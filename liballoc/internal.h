@@ -382,6 +382,7 @@ void jm__bg_deferred_dirtied(uint64_t bytes);
 void jm__bg_init(void);
 void jm__bg_start(uint64_t bytes);
 bool jm__bg_running(void);
+void jm__bg_stop(void);
 bool jm__bg_run_once(void);
 void jm__bg_postfork_child(void);
 /* Starts the purger if it is wanted and not started yet: before a free
