@@ -170,26 +170,38 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 #define BUDGET_PROBE 8u
 #define BUDGET_LOG_MS 10000u
 struct jmd_uid_budget {
-	uint32_t uid;
+	uint64_t key;            /* a uid (its principal), or CONTAINER_KEY | mntns */
 	uint32_t tick;           /* the tick the counts are of; another: empty */
 	uint32_t files;          /* files read */
 	bool logged;             /* its spending was logged this tick */
 	uint64_t bytes;          /* bytes read (jm_seg_bytes_read) */
 };
 
-static struct jmd_uid_budget *budget_of(struct jmd *d, uid_t uid)
+/* Whose budget a file of uid in e's directory spends: its uid's (a user's
+ * subordinate uids share their user's), none for root's, except in a
+ * container's directory: the files root owns there are a container's
+ * (root's containers without user namespaces, Docker's default), which
+ * could make millions at no cost; they share one budget per directory. */
+#define CONTAINER_KEY (1ull << 32)
+static struct jmd_uid_budget *budget_of(struct jmd *d, const struct jmd_entry *e, uid_t uid)
 {
-	if (uid == 0 || !d->budgets)
+	if (!d->budgets)
 		return NULL;
-	uid = jmd_principal(d, uid);     /* a user's subordinate uids share its budget */
-	uint32_t first = (uint32_t)(uid * 2654435761u) % BUDGET_SLOTS;
+	uint64_t key;
+	if (uid != 0)
+		key = jmd_principal(d, uid);
+	else if (e->dir && e->dir->mntns)
+		key = CONTAINER_KEY | (uint32_t)e->dir->mntns;
+	else
+		return NULL;
+	uint32_t first = (uint32_t)((key ^ (key >> 32)) * 2654435761u) % BUDGET_SLOTS;
 	for (uint32_t i = 0; i < BUDGET_PROBE; i++) {
 		struct jmd_uid_budget *b = &d->budgets[(first + i) % BUDGET_SLOTS];
-		if (b->tick == d->tick && b->uid == uid)
+		if (b->tick == d->tick && b->key == key)
 			return b;
 		if (b->tick != d->tick) {
 			memset(b, 0, sizeof(*b));
-			b->uid = uid;
+			b->key = key;
 			b->tick = d->tick;
 			return b;
 		}
@@ -212,9 +224,14 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 		if (last_ns && now - last_ns < BUDGET_LOG_MS * 1000000ull) {
 			left_out++;
 		} else {
-			jmd_log("uid %u: %u segment files (%.1f MiB) read this tick, its budget: the "
+			char who[48];
+			if (b->key & CONTAINER_KEY)
+				snprintf(who, sizeof(who), "root's files in mnt:[%u]", (unsigned)b->key);
+			else
+				snprintf(who, sizeof(who), "uid %u", (unsigned)b->key);
+			jmd_log("%s: %u segment files (%.1f MiB) read this tick, its budget: the "
 			        "others wait for the next tick (%lu lines like this left out before)",
-			        (unsigned)b->uid, b->files, b->bytes / 1048576.0, left_out);
+			        who, b->files, b->bytes / 1048576.0, left_out);
 			left_out = 0;
 			last_ns = now;
 		}
@@ -239,7 +256,7 @@ static bool busy_tolerated(struct jmd_entry *e)
 /* Puts the entry off to the next tick when its owner's budget is spent. */
 static bool entry_put_off(struct jmd *d, struct jmd_entry *e, uid_t owner)
 {
-	if (!budget_spent(d, budget_of(d, owner)))
+	if (!budget_spent(d, budget_of(d, e, owner)))
 		return false;
 	if (!e->deferred)
 		d->seg_deferred++;
@@ -283,7 +300,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		close(fd);
 		return;
 	}
-	struct jmd_uid_budget *budget = budget_of(d, st.st_uid);
+	struct jmd_uid_budget *budget = budget_of(d, e, st.st_uid);
 	e->deferred = false;
 	uint64_t bytes_before = jm_seg_bytes_read();
 	/* The rows of a file read before are not read again while unchanged;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# timeout: 150
+# Junk files in a container's own /dev/shm owned by root (a container of
+# root's without a user namespace, Docker's default: its root is the
+# host's uid 0): 20,000 empty files named as segments of its pid 1. The
+# read budget (junk.test.sh: 2,048 files a tick per user) spared root's
+# files, so such a container had the daemon read them all at every
+# rescan. Now root's files in a container's directory share one budget
+# per directory: under 2,048 read() calls a tick once they are known,
+# and the host's process stays listed.
+. "$(dirname "$0")/../lib.sh"
+why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
+[ -z "$why" ] || skip "$why"
+[ -r /proc/self/io ] || skip "no /proc/PID/io here"
+jmd_start
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
+export ROOT_PROC=$! JMD_DAEMON_PID=$JMD_PID
+jmd_py - <<'PY' || fail "root's junk files in a container"
+from jmd import *
+import atexit
+
+N = 20000
+c = Container(private=True)
+atexit.register(lambda: c.p.kill())
+root = int(os.environ["ROOT_PROC"])
+wait_until(lambda: c.host_pid in ps_pids() and root in ps_pids(), "the container and root's process")
+d = "/proc/%d/root%s" % (c.host_pid, STATS_DIR)
+for i in range(N):
+    open(os.path.join(d, "jmalloc.1.%d.%d.%016x.stats" % (c.pidns, c.start, (1 << 63) | i)), "w").close()
+bad = lambda: request({"cmd": "version"})["segments_bad"]
+deadline = time.monotonic() + 60
+while bad() < N and time.monotonic() < deadline:
+    time.sleep(0.2)
+check(bad() >= N, "%d of the %d junk files read in 60 s" % (bad(), N))
+
+def syscr():
+    with open("/proc/%s/io" % os.environ["JMD_DAEMON_PID"]) as f:
+        return int(next(l for l in f if l.startswith("syscr:")).split()[1])
+t0, r0 = request({"cmd": "version"})["time"], syscr()
+t1 = wait_until(lambda: (lambda t: t >= t0 + 20 * INTERVAL_MS / 1000.0 and t)(request({"cmd": "version"})["time"]),
+                "20 ticks", timeout=120)
+r1 = syscr()
+ticks = (t1 - t0) * 1000.0 / INTERVAL_MS
+per_tick = (r1 - r0) / ticks
+print("read() calls per tick with %d junk files of root's in a container: %.0f (over %.0f ticks)"
+      % (N, per_tick, ticks))
+check(per_tick < 2048, "%.0f read() calls a tick for %d junk files" % (per_tick, N))
+check(root in ps_pids() and c.host_pid in ps_pids(), "root's process or the container left ps")
+PY
+jmd_stop
+echo "ok"
