@@ -500,11 +500,12 @@ void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list)
 	a->stats->active -= pages << JM_LG_PAGE;
 	if (!had_dirty && jm__opt.background_thread)
 		jm__bg_dirtied();
-	if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
-		jm__bg_deferred_dirtied((uint64_t)pages << JM_LG_PAGE);
 	a->purge_ticks += nruns - 1;   /* jm__arena_maybe_purge counts one */
 	jm__arena_maybe_purge(a, false);
 	stats_dirty(a);
+	/* After the row says what is dirty: the check it asks for reads it. */
+	if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+		jm__bg_deferred_dirtied((uint64_t)pages << JM_LG_PAGE);
 }
 
 void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *run)

@@ -210,12 +210,18 @@ void jm__bg_dirtied(void)
 }
 
 /* Before the first start: a free made `bytes` dirty (under an arena's
- * lock); the next check looks at whether the start is due. */
+ * lock, after its row says so); the next check looks at whether the
+ * start is due. The fence pairs with start_due's: either that check reads
+ * these bytes, or this sees the request it cleared and sets it again.
+ * Written only when it changes: threads freeing at once do not pass its
+ * cache line back and forth. */
 void jm__bg_deferred_dirtied(uint64_t bytes)
 {
 	if (in_child)
 		atomic_fetch_add(&child_dirtied, bytes);
-	atomic_store(&jm__bg_want, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&jm__bg_want, memory_order_relaxed))
+		atomic_store(&jm__bg_want, 1);
 }
 
 /* The dirty bytes of every arena (huge regions charged to it included),
@@ -237,6 +243,7 @@ static uint64_t dirty_now(void)
 static bool start_due(uint64_t bytes)
 {
 	atomic_store(&jm__bg_want, 0);
+	atomic_thread_fence(memory_order_seq_cst);
 	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : dirty_now();
 	uint64_t now = jm__now_ns(), from = atomic_load(&start_from_ns);
 	if (from == 0) {
