@@ -57,6 +57,8 @@
 #   jm_public FILE...      copies the allocator and each FILE into
 #                          $JM_TMP/pub, where another user can run them
 #                          ($JM_TMP and pub 755)
+#   nobody_pub FILE...     jm_public, pub ($P) writable by all (1777), and
+#                          NOBODY=(setpriv ... as nobody)
 #   build_c OUT SRC [CFLAGS...]      cc -O2 -g (no frame pointers forced)
 #   build_holders OUT      tests/sites/holders.c, -O2, no frame pointers
 # Waiting (each for 10 s at most, then fails saying what it saw)
@@ -74,6 +76,10 @@
 #                          server NAME; "${T[@]}" is the tmux command);
 #                          wait_pane RE [TRIES] waits until it shows RE
 #                          (the screen in pane.txt)
+#   blocking_command       writes $JM_TMP/cmd.sh, an alert command that
+#                          logs "start UID ID" and "end UID ID" in $CMDLOG
+#                          on firing and, for a process not root's, waits
+#                          for the file $RELEASE in between (2 min at most)
 #   alert_recorder DIR     writes $JM_TMP/notify.sh, an alert command that
 #                          records each notification's JMALLOC_ALERT_*
 #                          variables in DIR/RULE.ID.STATE (whole, renamed
@@ -350,6 +356,13 @@ jm_public() {
 	chmod 755 "$JM_TMP/pub" "$JM_TMP/pub/"*
 }
 
+nobody_pub() {
+	NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	jm_public "$@"
+	P=$JM_TMP/pub
+	chmod 1777 "$P"
+}
+
 start_ready() {
 	start_preloaded "$@"
 	wait_line "$LAST_OUT" '^ready$'
@@ -464,6 +477,24 @@ rule() {
 	printf '\n[rule %s]\nkind = %s\n' "$1" "$2"
 	shift 2
 	[ $# -eq 0 ] || printf '%s\n' "$@"
+}
+
+blocking_command() {
+	CMDLOG=$JM_TMP/commands.log
+	RELEASE=$JM_TMP/release
+	cat >"$JM_TMP/cmd.sh" <<EOF
+#!/bin/sh
+[ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
+echo "start \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+if [ "\$JMALLOC_ALERT_UID" != 0 ]; then
+	i=0
+	while [ ! -e "$RELEASE" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+EOF
+	chmod 755 "$JM_TMP/cmd.sh"
+	: >"$CMDLOG"
+	export CMDLOG RELEASE
 }
 
 alert_recorder() {

@@ -9,20 +9,7 @@
 need_users "run processes as nobody"
 need_segments
 jm_public "$JM_HELPERS/demo_fragment"
-CMDLOG=$JM_TMP/commands.log
-RELEASE=$JM_TMP/release
-cat >"$JM_TMP/cmd.sh" <<EOF
-#!/bin/sh
-[ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
-echo "start \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-if [ "\$JMALLOC_ALERT_UID" != 0 ]; then
-	i=0
-	while [ ! -e "$RELEASE" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-fi
-echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-EOF
-chmod 755 "$JM_TMP/cmd.sh"
-: >"$CMDLOG"
+blocking_command
 {
 	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
 	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms"
@@ -38,7 +25,6 @@ for i in $(seq 1 10); do
 	frag setpriv --reuid=65534 --regid=65534 --clear-groups
 	nobody_pids+=($!)
 done
-export CMDLOG RELEASE
 
 jmd_py - <<'EOF' || fail "alert commands per user"
 from jmd import *

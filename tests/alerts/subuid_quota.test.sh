@@ -10,19 +10,7 @@
 need_users "run processes as other uids"
 need_segments
 jm_public "$JM_HELPERS/demo_fragment"
-CMDLOG=$JM_TMP/commands.log
-RELEASE=$JM_TMP/release
-cat >"$JM_TMP/cmd.sh" <<EOF
-#!/bin/sh
-[ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
-echo "start \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-i=0
-while [ ! -e "$RELEASE" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
-echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-EOF
-chmod 755 "$JM_TMP/cmd.sh"
-: >"$CMDLOG"
-chmod 666 "$CMDLOG"
+blocking_command
 printf 'nobody:200000:65536\n' >"$JM_TMP/subuid"
 {
 	printf 'command = %s\ncommand_timeout = 80s\n' "$JM_TMP/cmd.sh"
@@ -37,7 +25,6 @@ for k in 0 1 2 3; do
 	pids+=($!)
 	PIDS+=($!)
 done
-export CMDLOG RELEASE
 
 jmd_py - <<'EOF' || fail "alert commands of subordinate uids"
 from jmd import *

@@ -15,10 +15,7 @@
 need_users "run programs as nobody"
 need_segments
 need_jmctl
-NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-jm_public
-P=$JM_TMP/pub
-chmod 1777 "$P"
+nobody_pub
 [ -x "$JM_HELPERS/sites_deep" ] || skip "build/tests/helpers/sites_deep is not built"
 printf '[rule sparse]\nkind = sparse_bin\nutil_below = 50%%\nmin_held = 4MiB\n' >"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf"

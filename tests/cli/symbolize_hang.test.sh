@@ -12,10 +12,7 @@
 need_users "run a program as nobody"
 need_segments
 need_jmctl
-NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-jm_public
-P=$JM_TMP/pub
-chmod 1777 "$P"
+nobody_pub
 cp "$(command -v sleep)" "$P/prog"
 chown 65534 "$P/prog"
 jmd_start

@@ -207,6 +207,29 @@ def daemon_status(key, pid=None):
     return 0
 
 
+def reads_per_tick(ticks=20, timeout=120.0):
+    """The daemon's ($JMD_DAEMON_PID) read() calls a tick (/proc/PID/io's
+    syscr), over ticks ticks."""
+    def syscr():
+        with open("/proc/%s/io" % os.environ["JMD_DAEMON_PID"]) as f:
+            return int(next(l for l in f if l.startswith("syscr:")).split()[1])
+    t0, r0 = request({"cmd": "version"})["time"], syscr()
+    t1 = wait_until(lambda: (lambda t: t >= t0 + ticks * INTERVAL_MS / 1000.0 and t)(
+        request({"cmd": "version"})["time"]), "%d ticks" % ticks, timeout=timeout)
+    n = (t1 - t0) * 1000.0 / INTERVAL_MS
+    return (syscr() - r0) / n, n
+
+
+def junk_reads_per_tick(n, ticks=20):
+    """Once the daemon knows n bad files (60 s at most), reads_per_tick()."""
+    bad = lambda: request({"cmd": "version"})["segments_bad"]
+    deadline = time.monotonic() + 60
+    while bad() < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check(bad() >= n, "%d of the %d junk files read in 60 s" % (bad(), n))
+    return reads_per_tick(ticks)
+
+
 def host_child(pid, timeout=10.0):
     """The one child of pid (unshare --fork's child: a container's pid 1)."""
     def child():
