@@ -216,11 +216,20 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 		jmd_text_puts(t, "<p>Heap profiles (pprof): <code>/pid/PID/debug/pprof/heap</code> "
 		              "and <code>.../allocs</code> for one process; per executable:</p>\n<ul>\n");
 		for (const struct jmd_proc *p = d->live; p; p = p->next) {
-			bool seen = false;
+			/* One line per name and user; a name several users run
+			 * links each user's (/exe/NAME answers 409 then). */
+			bool seen = false, shared = false;
 			for (const struct jmd_proc *q = d->live; q != p && !seen; q = q->next)
-				seen = strcmp(q->exe, p->exe) == 0;
+				seen = strcmp(q->exe, p->exe) == 0 && q->uid == p->uid;
 			if (seen)
 				continue;
+			for (const struct jmd_proc *q = d->live; q && !shared; q = q->next)
+				shared = q->uid != p->uid && strcmp(q->exe, p->exe) == 0;
+			char prefix[32] = "", who[32] = "";
+			if (shared) {
+				snprintf(prefix, sizeof(prefix), "uid/%u/", (unsigned)p->uid);
+				snprintf(who, sizeof(who), " (uid %u)", (unsigned)p->uid);
+			}
 			char url[4 * JMSTAT_EXE_LEN], html[6 * JMSTAT_EXE_LEN];
 			size_t u = 0, h = 0;
 			for (const unsigned char *c = (const unsigned char *)p->exe; *c; c++) {
@@ -238,8 +247,9 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 				}
 			}
 			url[u] = html[h] = '\0';
-			jmd_text_printf(t, "<li>%s: <a href=\"exe/%s/debug/pprof/heap\">heap</a>, "
-			                "<a href=\"exe/%s/debug/pprof/allocs\">allocs</a></li>\n", html, url, url);
+			jmd_text_printf(t, "<li>%s%s: <a href=\"%sexe/%s/debug/pprof/heap\">heap</a>, "
+			                "<a href=\"%sexe/%s/debug/pprof/allocs\">allocs</a></li>\n", html,
+			                who, prefix, url, prefix, url);
 		}
 		jmd_text_puts(t, "</ul>\n");
 	}

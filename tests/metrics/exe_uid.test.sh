@@ -60,6 +60,10 @@ def status(path):
     body = r.read()
     c.close()
     return r.status, body
+st, body = status("/")
+for uid in (0, 65534):
+    check(b'href="uid/%d/exe/daemon_holder/debug/pprof/heap"' % uid in body,
+          "/ links no uid/%d/exe/daemon_holder: %r" % (uid, body[-600:]))
 st, body = status("/exe/daemon_holder/debug/pprof/heap")
 check(st == 409 and b"/uid/UID/exe/NAME" in body, "/exe/ of two users' processes: %d %r" % (st, body[:200]))
 for uid in (0, 65534):
