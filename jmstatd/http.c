@@ -217,7 +217,7 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 		              "and <code>.../allocs</code> for one process; per executable:</p>\n<ul>\n");
 		for (const struct jmd_proc *p = d->live; p; p = p->next) {
 			/* One line per name and user; a name several users run
-			 * links each user's (/exe/NAME answers 409 then). */
+			 * links each user's (/exe/NAME merges them all then). */
 			bool seen = false, shared = false;
 			for (const struct jmd_proc *q = d->live; q != p && !seen; q = q->next)
 				seen = strcmp(q->exe, p->exe) == 0 && q->uid == p->uid;

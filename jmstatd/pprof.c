@@ -26,11 +26,11 @@
  * A site so has the same identity (build-id, offset) in every process of
  * one binary: /exe/NAME adds the sites of every live process of that name
  * into one profile, mappings joined by build-id and file offset, equal
- * stacks summed. An executable is a name and a uid, as on /metrics:
- * anyone may name a program as another user's service, and its forged
- * sites were merged into the service's profile. So /exe/NAME merges the
- * processes of NAME when one user runs them all, and when several do,
- * answers 409 naming /uid/UID/exe/NAME/..., which merges those of UID.
+ * stacks summed, whoever runs them (as `jmctl ps` lists an executable).
+ * Anyone may name a program as another user's service and so add its
+ * (forged) sites to that profile: /uid/UID/exe/NAME/... merges only the
+ * processes of NAME that user UID runs, for a scrape that must not depend
+ * on what other users run.
  *
  * Who may read: everyone who reaches the listener, for every process, as
  * for /metrics (TCP tells no uid). That is why it is off unless --pprof is
@@ -276,23 +276,6 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 	}
 	unsigned live = 0, read = 0, sampling = 0;
 	int rc = 0;
-	if (want_uid < 0) {
-		/* One user's processes, or a conflict. */
-		uid_t first = 0;
-		bool any = false;
-		for (struct jmd_proc *p = d->live; p; p = p->next) {
-			if (strcmp(p->exe, name) != 0)
-				continue;
-			if (any && p->uid != first) {
-				set_error(r, 409, "exe %s runs as uids %u and %u (another user may name a "
-				          "program as any): /uid/UID/exe/NAME/debug/pprof/... names one",
-				          name, (unsigned)first, (unsigned)p->uid);
-				return true;
-			}
-			first = p->uid;
-			any = true;
-		}
-	}
 	for (struct jmd_proc *p = d->live; p && rc != -ENOMEM; p = p->next) {
 		if (strcmp(p->exe, name) != 0 || (want_uid >= 0 && p->uid != (uid_t)want_uid))
 			continue;
