@@ -308,7 +308,10 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 void *jm__tcache_large_alloc(size_t npages)
 {
 	struct jm_tcache *tc = tls_tc;
-	if (tc == NULL)
+	/* Not while the cache is set aside (bg.c, the purger's start): what
+	 * pthread_create allocates must not take a region the program freed
+	 * (a sampled page it may free again), as for the small lists. */
+	if (tc == NULL || jm__tls_state != JM_TLS_CACHED)
 		return NULL;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	tc->large[k].used++;

@@ -598,6 +598,52 @@ static void test_large_cache_sampled_pages(void **state)
 	validate();
 }
 
+/* While the cache is set aside (bg.c: the purger's start, whose
+ * pthread_create allocates on this thread), its cached large regions are
+ * not handed out either: a sampled page the program freed, which a second
+ * free must still find free, went to a sampled allocation there (the
+ * dtv's, prof_sample:1), as a 4-8 page one would go to a large request. */
+struct aside_counts {
+	bool sampled_kept, large_kept, cached_after;
+};
+static void *set_aside_thread(void *arg)
+{
+	struct aside_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	void *page = jm__alloc_sampled(100, 0, false);
+	jm__mark_sampled(page, 0, 100);
+	void *five = jm_malloc(5 * JM_PAGE);
+	jm_free(page);                                   /* cached, 1 page */
+	jm_free(five);                                   /* cached, 5 pages */
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	enum jm_tls_state tls_state = jm__tls_state;
+	jm__tls_tbins = jm__tcache_none;                 /* as bg.c's start */
+	jm__tls_state = JM_TLS_NO_CACHE;
+	void *s = jm__alloc_sampled(100, 0, false);
+	void *l = jm_malloc(5 * JM_PAGE);
+	jm__tls_tbins = tbins;
+	jm__tls_state = tls_state;
+	k->sampled_kept = s != page && jm__flist_is_free(page);
+	k->large_kept = l != five && jm__flist_is_free(five);
+	k->cached_after = jm_malloc(5 * JM_PAGE) == five;   /* still there */
+	jm_free(five);
+	jm_free(s);
+	jm_free(l);
+	jm__tcache_flush_all_current();
+	return NULL;
+}
+
+static void test_large_cache_set_aside(void **state)
+{
+	(void)state;
+	struct aside_counts k = { 0 };
+	in_new_thread(set_aside_thread, &k);
+	assert_true(k.sampled_kept);
+	assert_true(k.large_kept);
+	assert_true(k.cached_after);
+	validate();
+}
+
 /* A large size of 4 to 7 pages whose list is empty takes a cached region
  * a page larger (the arena's lock and a run carved otherwise: glibc-thread
  * went there for one large allocation in seven); its usable size is that
@@ -1404,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_large_cache_one_page_up),
+		cmocka_unit_test(test_large_cache_set_aside),
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
