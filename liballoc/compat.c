@@ -80,9 +80,13 @@ JM_EXPORT int malloc_trim(size_t pad)
 		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
 		if (a == NULL)
 			continue;
-		pthread_mutex_lock(&a->lock);
+		/* In a row update, as every change of the row: readers do not
+		 * read rows again while their sequence numbers are unchanged. */
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
 		jm__arena_maybe_purge(a, true);
-		pthread_mutex_unlock(&a->lock);
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
 	}
 	return totals().purged != before;
 }

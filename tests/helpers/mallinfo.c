@@ -5,10 +5,15 @@
  * when it frees them; malloc_trim gives the freed pages back at once (the
  * resident set falls by most of them; 1 returned); mallopt accepts a
  * parameter; malloc_info writes an XML document; malloc_stats writes to
- * stderr. Prints "ok" and exits 0; a line saying what failed and 1
- * otherwise.
+ * stderr. A trim that changes the arena rows of the stats segment changes
+ * their sequence numbers too (jmstatd does not read rows again while their
+ * sum is unchanged: it showed the dirty bytes of before the trim). Prints
+ * "ok" and exits 0; a line saying what failed and 1 otherwise.
  */
+#include <fcntl.h>
+#include <jmstat.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,29 @@ static size_t inuse(void)
 {
 	struct mallinfo2 m = mallinfo2();
 	return m.uordblks + m.hblkhd;
+}
+
+/* The sum of this process's arena rows' sequence numbers and of their
+ * dirty bytes, from its stats segment ($JMALLOC_STATS_DIR); false if it
+ * cannot be read. */
+static int segment_rows(uint64_t *seqs, uint64_t *dirty)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/" JMSTAT_FILE_PREFIX "%d" JMSTAT_FILE_SUFFIX,
+	    getenv("JMALLOC_STATS_DIR"), (int)getpid());
+	int fd = open(path, O_RDONLY);
+	struct jmstat_header h;
+	int ok = fd >= 0 && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h;
+	*seqs = *dirty = 0;
+	for (uint32_t i = 0; ok && i < h.narenas; i++) {
+		struct jmstat_arena a;
+		ok = pread(fd, &a, sizeof a, (off_t)(h.arena_off + i * sizeof a)) == (ssize_t)sizeof a;
+		*seqs += a.seq;
+		*dirty += a.dirty;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 #define N 3000
@@ -85,6 +113,21 @@ int main(void)
 	long after = rss_kib();
 	if (trimmed != 1 || before - after < 32 * 1024) {
 		printf("malloc_trim returned %d, resident %ld -> %ld KiB\n", trimmed, before, after);
+		return 1;
+	}
+	/* Dirty pages of large runs only (the huge regions' kept pages were
+	 * purged above): the trim purges them under the arenas' locks. */
+	for (int i = 0; i < 2048; i++)
+		q[i] = malloc(24 << 10);
+	for (int i = 0; i < 2048; i++)
+		free(q[i]);
+	uint64_t seqs_before, dirty_before, seqs_after, dirty_after;
+	if (!segment_rows(&seqs_before, &dirty_before) || dirty_before == 0 || malloc_trim(0) != 1 ||
+	    !segment_rows(&seqs_after, &dirty_after) || dirty_after >= dirty_before ||
+	    seqs_after == seqs_before) {
+		printf("malloc_trim: arena rows' dirty %llu -> %llu, their seqs' sum %llu -> %llu\n",
+		    (unsigned long long)dirty_before, (unsigned long long)dirty_after,
+		    (unsigned long long)seqs_before, (unsigned long long)seqs_after);
 		return 1;
 	}
 	char *doc = NULL;
