@@ -14,10 +14,14 @@
  * that the program's second free(p), or malloc_usable_size(p), would find
  * the purger's dtv there instead of a freed region and free it. For the
  * same reason the start sets this thread's cache aside (it holds regions
- * the program freed, which a double free must still find there): the
- * dtv comes from a bin, which holds no region the program freed before
- * the purger exists. The calling thread marks the purger as starting
- * first, so that such an allocation does not start a second one. The
+ * the program freed, which a double free must still find there), and
+ * what it allocates meanwhile is a fresh mapping (JM_TLS_FRESH, huge.c),
+ * never a region of a bin or a run carved from the arena's free pages:
+ * the start is deferred (below), and by then those hold regions and
+ * pages the program freed (a large region freed just before, whose
+ * first page became the dtv's run). The calling thread marks the purger
+ * as starting first, so that such an allocation does not start a second
+ * one. The
  * thread blocks every signal (a program's signal handler never runs on
  * it), takes no thread cache and allocates nothing.
  *
@@ -274,14 +278,14 @@ void jm__bg_start(uint64_t bytes)
 		cond_init();
 		cond_ready = true;
 	}
-	/* What pthread_create allocates comes from the bins, not from this
-	 * thread's cache (the arena first, so that a new thread gets its
-	 * exit hook as usual). */
+	/* What pthread_create allocates is a fresh mapping, not this
+	 * thread's cache nor its arena's free memory (the arena first, so
+	 * that a new thread gets its exit hook as usual). */
 	jm__thread_arena();
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
 	enum jm_tls_state tls_state = jm__tls_state;
 	jm__tls_tbins = jm__tcache_none;
-	jm__tls_state = JM_TLS_NO_CACHE;
+	jm__tls_state = JM_TLS_FRESH;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -380,7 +380,9 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	}
 	if (align < JM_CHUNK)
 		align = JM_CHUNK;
-	struct jm_huge *h = retained_take(usable, align);
+	/* While the purger starts (bg.c), a fresh mapping: a kept region is
+	 * one the program freed. */
+	struct jm_huge *h = jm__tls_state == JM_TLS_FRESH ? NULL : retained_take(usable, align);
 	if (h != NULL) {
 		/* The region keeps the arena it is charged to. */
 		void *p = h->addr;

@@ -249,6 +249,8 @@ enum jm_tls_state {
 	JM_TLS_CACHED = 1,     /* has a cache (jm__tls_tbins) */
 	JM_TLS_EXITING = 2,    /* its cache is gone: allocates from its arena */
 	JM_TLS_NO_CACHE = 3,   /* has none by configuration (tcache:0, junk:1) */
+	JM_TLS_FRESH = 4,      /* starting the purger (bg.c): no cache, and each
+	                          allocation a fresh mapping (huge.c) */
 };
 extern __thread enum jm_tls_state jm__tls_state;
 extern uintptr_t jm__cookie JM_HIDDEN;

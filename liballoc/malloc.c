@@ -98,6 +98,8 @@ static void *alloc_small(size_t size, bool zero)
 void *jm__alloc_plain(size_t size, size_t align, bool zero)
 {
 	jm__ensure_init();
+	if (jm_unlikely(jm__tls_state == JM_TLS_FRESH))
+		return jm__huge_alloc(size ? size : 1, align, zero);
 	if (align <= JM_QUANTUM) {
 		if (size <= JM_SMALL_MAX)
 			return alloc_small(size, zero);
@@ -125,6 +127,8 @@ void *jm__alloc_plain(size_t size, size_t align, bool zero)
  * its free coalesced it back (700 of a sample's 2300 instructions). */
 void *jm__alloc_sampled(size_t size, size_t align, bool zero)
 {
+	if (jm_unlikely(jm__tls_state == JM_TLS_FRESH))
+		return jm__huge_alloc(size ? size : 1, align, zero);
 	return alloc_big(size ? size : 1, align > JM_QUANTUM ? align : 0, zero);
 }
 

@@ -107,6 +107,39 @@ int main(int argc, char **argv)
 			}
 		}
 		free(v[n - 1]);
+	} else if (!strcmp(m, "double-free-run-purger")) {
+		/* Large regions freed to their arena (16 pages: no thread cache
+		 * keeps them), their pages free, then a free of 8 MiB, which
+		 * starts the background purger: the regions pthread_create
+		 * allocates on this thread (its dtv) must not be carved on
+		 * those pages, or a second free of one of them would free the
+		 * purger's memory silently. Each is freed again in a child;
+		 * the last one here. */
+		enum { N = 8 };
+		void *v[N];
+		for (int i = 0; i < N; i++)
+			v[i] = malloc(16 << 12);
+		say(v[N - 1]);   /* stdout's buffer taken before the frees */
+		int devnull = open("/dev/null", O_WRONLY);
+		for (int i = 0; i < N; i++)
+			free(v[i]);
+		free(malloc(8 << 20));
+		for (int i = 0; i < N - 1; i++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				dup2(devnull, 2);   /* no allocation in the child */
+				free(v[i]);
+				_exit(0);
+			}
+			int st = 0;
+			waitpid(pid, &st, 0);
+			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
+				fprintf(stderr, "a second free of %p (the %dth of %d large regions) was not reported\n",
+				    v[i], i + 1, N);
+				return 1;
+			}
+		}
+		free(v[N - 1]);
 	} else if (!strcmp(m, "double-free-huge")) {
 		void *p = malloc(8 << 20);
 		say(p);

@@ -4,7 +4,8 @@
 # thread cache and after the region went back to its run, from another
 # thread, and for pointers that were never the allocator's; also right after
 # the free that starts the background purger, whose pthread_create
-# allocates on the freeing thread (it once took the region just freed).
+# allocates on the freeing thread (it once took the region just freed, and
+# once carved a run on the pages of large regions freed just before).
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -13,7 +14,7 @@ helper=$JM_HELPERS/misuse
 export JMALLOC_STATS_DIR=$JM_TMP
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
-            double-free-cross-thread double-free-small-purger double-free-large double-free-huge \
+            double-free-cross-thread double-free-small-purger double-free-run-purger double-free-large double-free-huge \
             interior-small interior-large interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
             write-after-free; do
