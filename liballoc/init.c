@@ -15,9 +15,16 @@
  * must be registered before any other: a handler registered earlier that
  * allocates (a library's, from its constructor, before the program's first
  * malloc) ran with every lock taken and deadlocked. __register_atfork (what
- * pthread_atfork calls) is the allocator's too: it initialises the
- * allocator, whose handlers are registered then, before passing the
- * caller's on to the C library's.
+ * pthread_atfork calls) is the allocator's too: it registers the
+ * allocator's handlers before passing the caller's on to the C library's.
+ * They are registered at load (a constructor), not at the end of the
+ * initialisation, and the prepare handler takes init_lock first even
+ * before it: a fork while another thread made the process's first
+ * allocation left a child whose init_lock was held by a thread it does
+ * not have, and whose first malloc waited for ever; now the fork waits
+ * for the initialisation to end (which takes no lock a forking thread
+ * holds: the registration, under the C library's fork lock, comes after
+ * init_lock is released).
  */
 #include "internal.h"
 
@@ -29,9 +36,11 @@
 _Atomic int jm__initialized;
 static pthread_mutex_t init_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static bool initializing;
+void (*jm__test_init_hook)(void);
 
 static void prefork(void)
 {
+	pthread_mutex_lock(&init_lock);
 	if (!atomic_load(&jm__initialized))
 		return;
 	jm__prof_prefork();
@@ -46,19 +55,21 @@ static void prefork(void)
 
 static void postfork_parent(void)
 {
-	if (!atomic_load(&jm__initialized))
-		return;
-	jm__base_postfork_parent();
-	jm__rtree_unlock();
-	jm__huge_postfork_parent();
-	jm__arena_postfork_parent();
-	jm__tcache_postfork_parent();
-	jm__stats_postfork_parent();
-	jm__prof_postfork_parent();
+	if (atomic_load(&jm__initialized)) {
+		jm__base_postfork_parent();
+		jm__rtree_unlock();
+		jm__huge_postfork_parent();
+		jm__arena_postfork_parent();
+		jm__tcache_postfork_parent();
+		jm__stats_postfork_parent();
+		jm__prof_postfork_parent();
+	}
+	pthread_mutex_unlock(&init_lock);
 }
 
 static void postfork_child(void)
 {
+	init_lock = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 	if (!atomic_load(&jm__initialized))
 		return;
 	/* The segment first: the others write their rows in it. */
@@ -72,6 +83,15 @@ static void postfork_child(void)
 	jm__bg_postfork_child();
 }
 
+/* Once. pthread_atfork may allocate: the allocator, initialised then if
+ * it was not, does not register them again. */
+static void register_fork_handlers(void)
+{
+	static _Atomic bool registered;
+	if (!atomic_exchange(&registered, true))
+		pthread_atfork(prefork, postfork_parent, postfork_child);
+}
+
 void jm__init_slow(void)
 {
 	pthread_mutex_lock(&init_lock);
@@ -82,6 +102,8 @@ void jm__init_slow(void)
 	if (initializing)
 		jm__fatal("recursive call into malloc during initialisation");
 	initializing = true;
+	if (jm__test_init_hook)
+		jm__test_init_hook();
 
 	jm__options_init();
 	if (jm__opt.decay_ms <= 0)
@@ -107,7 +129,15 @@ void jm__init_slow(void)
 	atomic_store_explicit(&jm__initialized, 1, memory_order_release);
 	initializing = false;
 	pthread_mutex_unlock(&init_lock);
-	pthread_atfork(prefork, postfork_parent, postfork_child);
+	register_fork_handlers();
+}
+
+/* At load, before any thread but the main one can allocate in most
+ * programs; here too when the allocator was first used before (another
+ * library's constructor). */
+__attribute__((constructor)) static void jm_ctor(void)
+{
+	register_fork_handlers();
 }
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
@@ -120,7 +150,7 @@ JM_EXPORT __attribute__((weak)) int __register_atfork(void (*prepare)(void), voi
 				void (*child)(void), void *dso_handle)
 {
 	static int (*_Atomic next)(void (*)(void), void (*)(void), void (*)(void), void *);
-	jm__ensure_init();
+	register_fork_handlers();
 	int (*f)(void (*)(void), void (*)(void), void (*)(void), void *) =
 		atomic_load_explicit(&next, memory_order_acquire);
 	if (f == NULL) {

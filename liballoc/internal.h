@@ -399,6 +399,8 @@ static inline void jm__bg_check(uint64_t bytes)
 /* ---- init.c */
 extern _Atomic int jm__initialized;
 void jm__init_slow(void);
+/* Called (tests only) inside the first initialisation, its lock held. */
+extern void (*jm__test_init_hook)(void);
 static inline void jm__ensure_init(void)
 {
 	if (jm_unlikely(!atomic_load_explicit(&jm__initialized, memory_order_acquire)))
