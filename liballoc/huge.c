@@ -389,7 +389,7 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		h->size = usable;
 		h->prof_site = 0;
 		if (zero && h->dirty)
-			memset(p, 0, usable);
+			jm__os_zero_dirty(p, usable);
 		h->dirty = 0;
 		struct delta d = { .usable = (long long)usable, .nmalloc = 1,
 		    .rt_key = (uintptr_t)p, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };

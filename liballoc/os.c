@@ -2,11 +2,15 @@
  * os.c: memory from the kernel (mmap, munmap, madvise), the CPU count, and
  * the base allocator for the allocator's own metadata (arenas, huge records,
  * private thread caches): bump allocation from mapped blocks, never freed.
+ * Also the zeroing of a kept mapping for calloc (jm__os_zero_dirty), which
+ * asks the kernel which of its pages may hold data.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -55,6 +59,62 @@ void jm__os_purge(void *addr, size_t size)
 {
 	int saved = errno;
 	madvise(addr, size, MADV_DONTNEED);
+	errno = saved;
+}
+
+/* The kernel's page-table query (Linux 6.7, include/uapi/linux/fs.h),
+ * declared here for older headers. */
+#define JM_PAGEMAP_SCAN _IOWR('f', 16, struct jm_pm_scan_arg)
+#define JM_PAGE_IS_PRESENT (1u << 3)
+#define JM_PAGE_IS_SWAPPED (1u << 4)
+#define JM_PAGE_IS_PFNZERO (1u << 5)
+struct jm_page_region {
+	uint64_t start, end, categories;
+};
+struct jm_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+/* Makes [addr, addr + size) (page-aligned, of a private anonymous mapping)
+ * read as zeroes, for calloc. Only the pages that may hold data are
+ * written: present ones (but the shared zero page) and swapped-out ones;
+ * a page never touched since it was mapped or purged reads as zeroes
+ * already, and writing it would fault it in (a program that callocs a
+ * kept 64 MiB region and touches little of it took 6 ms a call in memset,
+ * glibc's fresh mapping 0.01 ms). A program that touches every page pays
+ * the same memset as before, and no page fault (where madvise would cost
+ * one fault a page, about 4 us here: 16 times the memset). The kernel says
+ * which pages (PAGEMAP_SCAN); without it (before Linux 6.7, no /proc),
+ * all of them are written. */
+void jm__os_zero_dirty(void *addr, size_t size)
+{
+	int saved = errno;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	struct jm_page_region vec[8];
+	struct jm_pm_scan_arg arg = {
+		.size = sizeof(arg), .start = (uintptr_t)addr, .end = (uintptr_t)addr + size,
+		.vec = (uintptr_t)vec, .vec_len = sizeof(vec) / sizeof(vec[0]),
+		.category_anyof_mask = JM_PAGE_IS_PRESENT | JM_PAGE_IS_SWAPPED,
+		.return_mask = JM_PAGE_IS_PRESENT | JM_PAGE_IS_SWAPPED | JM_PAGE_IS_PFNZERO,
+	};
+	uintptr_t done = (uintptr_t)addr;   /* zeroed or known zero below this */
+	while (fd >= 0 && done < arg.end) {
+		arg.start = done;
+		long n = ioctl(fd, JM_PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			break;
+		for (long i = 0; i < n; i++)
+			if (!(vec[i].categories & JM_PAGE_IS_PFNZERO) || (vec[i].categories & JM_PAGE_IS_SWAPPED))
+				memset((void *)(uintptr_t)vec[i].start, 0, vec[i].end - vec[i].start);
+		if (arg.walk_end <= done)
+			break;
+		done = arg.walk_end;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (done < (uintptr_t)addr + size)   /* the rest, unknown */
+		memset((void *)done, 0, (uintptr_t)addr + size - done);
 	errno = saved;
 }
 

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,6 +189,39 @@ static void test_huge_retention(void **state)
 	assert_true(a->stats->nunmap >= nunmap + 1);
 	assert_true(a->huge_dirty <= (256u << 20));
 	validate();
+	decay_reset(a);
+	validate();
+}
+
+/* calloc from a kept dirty huge region writes zeroes only where the
+ * region's pages hold something: the pages the program wrote, not the
+ * ones it never touched nor the ones it only read (the shared zero page).
+ * It memset the whole region, faulting in every page (100 callocs of
+ * 64 MiB touched little: 0.6 s against glibc's 0.001, its fresh mapping). */
+static void test_huge_calloc_untouched(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	size_t sz = 16u << 20, npages = sz >> JM_LG_PAGE, written = 0;
+	char *p = jm_malloc(sz);
+	assert_non_null(p);
+	for (size_t k = 0; k < npages; k += 4, written++)
+		memset(p + (k << JM_LG_PAGE) + 100, 0x5a, 200);
+	assert_int_equal(((volatile char *)p)[JM_PAGE + 7], 0);   /* read only */
+	jm_free(p);
+	assert_true(a->huge_dirty >= sz);                   /* kept, dirty */
+	char *q = jm_calloc(1, sz);
+	assert_ptr_equal(q, p);
+	static unsigned char vec[(16u << 20) >> JM_LG_PAGE];
+	assert_int_equal(mincore(q, sz, vec), 0);
+	size_t resident = 0;
+	for (size_t k = 0; k < npages; k++)
+		resident += vec[k] & 1;
+	assert_true(resident <= written + 1);   /* was npages: all written */
+	for (size_t k = 0; k < sz; k += sizeof(uint64_t))
+		assert_true(*(uint64_t *)(q + k) == 0);
+	jm_free(q);
 	decay_reset(a);
 	validate();
 }
@@ -412,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_retention),
 		cmocka_unit_test(test_huge_retention),
 		cmocka_unit_test(test_huge_split_merge),
+		cmocka_unit_test(test_huge_calloc_untouched),
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_huge_purge_fork),
 		cmocka_unit_test(test_huge_keep_fork),
