@@ -57,10 +57,16 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now);
 
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
-/* By size in quanta, rounded up: the byte offset of the size's class in a
- * thread's cache (class x sizeof(struct jmstat_tcache_bin)), which malloc's
- * fast path adds to the cache's address as it is. */
-extern uint16_t jm__size2tbin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
+/* By size in quanta, rounded up: the size class. */
+extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
+/* By size in bytes, up to JM_SIZE_DIRECT_MAX (most requests): the byte
+ * offset of the size's class in a thread's cache (class x sizeof(struct
+ * jmstat_tcache_bin)), which malloc's fast path indexes with the size as
+ * it is and adds to the cache's address as it is (two instructions fewer
+ * than rounding to quanta, one fewer than scaling a class). 2 KiB, on the
+ * pages of small variables with the quantum table (startup.test.sh). */
+#define JM_SIZE_DIRECT_MAX 1024
+extern uint16_t jm__size2tbin_direct[JM_SIZE_DIRECT_MAX + 1] JM_HIDDEN;
 void jm__sizeclass_init(void);
 static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 {
@@ -82,13 +88,16 @@ static inline bool jm__run_region(uint64_t off, uint64_t magic, uint64_t *idx)
 	*idx = prod >> 32;
 	return (uint32_t)prod < magic;
 }
-static inline unsigned jm__size2tbin(size_t size)
-{
-	return jm__size2tbin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
-}
+/* For a size up to JM_SMALL_MAX. */
 static inline unsigned jm__size2bin(size_t size)
 {
-	return jm__size2tbin(size) / (unsigned)sizeof(struct jmstat_tcache_bin);
+	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+}
+static inline unsigned jm__size2tbin(size_t size)
+{
+	if (size <= JM_SIZE_DIRECT_MAX)
+		return jm__size2tbin_direct[size];
+	return jm__size2bin(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
 }
 
 /* ---- os.c: pages from the kernel */
@@ -106,7 +115,6 @@ void jm__base_postfork_child(void);
 /* ---- rtree.c: address -> chunk or huge record */
 #define JM_RTREE_HUGE 1u
 extern _Atomic(uintptr_t) *jm__rtree_root[];
-extern _Atomic(uint64_t) jm__chunk_bits[] JM_HIDDEN;
 bool jm__rtree_set(uintptr_t chunk, uintptr_t value);
 void jm__rtree_clear(uintptr_t chunk);
 void jm__rtree_lock(void);
@@ -114,24 +122,37 @@ void jm__rtree_unlock(void);
 void jm__rtree_child_reinit(void);
 void jm__rtree_chunk_range(uintptr_t *lo, uintptr_t *hi);
 
-/* Whether u (any address) is in a chunk of ours: below 2^47 (the bitmap's
- * word index in range, one comparison) and its chunk's bit set. */
-#define JM_CHUNK_BITS_WORDS ((1ULL << (47 - JM_LG_CHUNK)) / 64)
-static inline bool jm__in_chunk(uintptr_t u)
+/* A byte per 2 MiB of the 47-bit user address space, 1 where a chunk of
+ * ours lives (rtree.c maps it with the first chunk); jm__chunk_map_len is
+ * its length then, 0 before, so that every lookup is out of range. The
+ * writer stores them with atomic stores under its lock; readers read them
+ * plainly (a byte and an aligned word: single-copy atomic), which lets the
+ * compiler compare them in memory: free's fast path tests the chunk in
+ * five instructions. */
+extern uint8_t *jm__chunk_map JM_HIDDEN;
+extern size_t jm__chunk_map_len JM_HIDDEN;
+#define JM_CHUNK_MAP_LEN ((size_t)1 << (47 - JM_LG_CHUNK))
+
+/* Whether the chunk of index idx (an address >> JM_LG_CHUNK) is ours:
+ * idx below the map's length (one comparison: also every address above
+ * 2^47) and its byte set. */
+static inline bool jm__chunk_idx_ours(uintptr_t idx)
 {
-	uintptr_t word = u >> (JM_LG_CHUNK + 6);
-	if (jm_unlikely(word >= JM_CHUNK_BITS_WORDS))
+	if (jm_unlikely(idx >= jm__chunk_map_len))
 		return false;
-	uint64_t w = atomic_load_explicit(&jm__chunk_bits[word], memory_order_relaxed);
-	return (w >> ((u >> JM_LG_CHUNK) & 63)) & 1;
+	return jm__chunk_map[idx] != 0;
 }
 
-/* Whether a chunk of ours starts at `chunk` (2 MiB-aligned, < 2^47). */
+/* Whether u (any address) is in a chunk of ours. */
+static inline bool jm__in_chunk(uintptr_t u)
+{
+	return jm__chunk_idx_ours(u >> JM_LG_CHUNK);
+}
+
+/* Whether a chunk of ours starts at `chunk` (2 MiB-aligned). */
 static inline bool jm__is_chunk(uintptr_t chunk)
 {
-	uint64_t w = atomic_load_explicit(&jm__chunk_bits[chunk >> (JM_LG_CHUNK + 6)],
-	    memory_order_relaxed);
-	return (w >> ((chunk >> JM_LG_CHUNK) & 63)) & 1;
+	return jm__chunk_idx_ours(chunk >> JM_LG_CHUNK);
 }
 
 /* What lives at a 2 MiB-aligned address: a chunk (its address), a huge

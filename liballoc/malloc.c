@@ -5,8 +5,8 @@
  * slow paths below. Each function is exported as jm_NAME and, unless built
  * with JM_NO_LIBC_NAMES, under the libc name as an alias.
  *
- * free() checks every pointer: the radix tree says whether its 2 MiB chunk
- * is ours, the page map what kind of region it is in, the region index
+ * free() checks every pointer: the chunk map (rtree.c) says whether its
+ * 2 MiB chunk is ours, the page map what kind of region it is in, the region index
  * whether it is a region's start, and the cookie in the region's second
  * word whether it is already free. A misuse is reported on stderr with the
  * address, then abort().
@@ -198,7 +198,7 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 	free_in_chunk(ptr);
 }
 
-/* A pointer in one of our chunks (the chunk bitmap said so, or the radix
+/* A pointer in one of our chunks (the chunk map said so, or the radix
  * tree) that free's fast path did not take: a large region, a small one
  * whose cache is full or absent, or a misuse. */
 static JM_NOINLINE void free_in_chunk(void *ptr)
@@ -298,32 +298,50 @@ static void *aligned_impl(size_t align, size_t size)
 
 JM_EXPORT void *jm_malloc(size_t size)
 {
-	if (jm_likely(size <= JM_SMALL_MAX)) {
-		/* The sampling budget first (one subtraction, one branch). */
-		if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
-			return jm__prof_alloc(size, 0, false);
-		/* A thread without a cache has the empty one: it falls through. */
-		struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
-		    ((char *)jm__tls_tbins + jm__size2tbin(size));
-		void *p = jm__flist_pop(&tb->opaque);
-		if (jm_likely(p != NULL)) {
-			tb->ncached--;
-			tb->nrequests++;
-			return p;
-		}
-		return jm__alloc_counted(size, false);
+	/* The class: by the size itself up to JM_SIZE_DIRECT_MAX, by quanta
+	 * above (a second comparison there only). */
+	unsigned tbin;
+	if (jm_likely(size <= JM_SIZE_DIRECT_MAX))
+		tbin = jm__size2tbin_direct[size];
+	else if (jm_likely(size <= JM_SMALL_MAX))
+		tbin = jm__size2bin(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
+	else
+		return jm__alloc_slow(size, false);
+	/* The sampling budget first (one subtraction, one branch). */
+	if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
+		return jm__prof_alloc(size, 0, false);
+	/* A thread without a cache has the empty one: it falls through. The
+	 * cache's row in a register other than the return value's (the
+	 * compiler put both in one, and a move before the return). */
+	uintptr_t row = tbin;
+#if defined(__x86_64__)
+	__asm__("" : "+d"(row));
+#endif
+	struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
+	    ((char *)jm__tls_tbins + row);
+	void *p = jm__flist_pop(&tb->opaque);
+	if (jm_likely(p != NULL)) {
+		tb->ncached--;
+		tb->nrequests++;
+		return p;
 	}
-	return jm__alloc_slow(size, false);
+	return jm__alloc_counted(size, false);
 }
 
 __attribute__((optimize("no-tree-slp-vectorize")))
 JM_EXPORT void jm_free(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr;
-	uintptr_t chunk = u & ~(uintptr_t)JM_CHUNK_MASK;
+	uintptr_t idx = u >> JM_LG_CHUNK;
 	/* NULL, huge regions (not chunks), a chunk's header (page map entry
 	 * 0) and pointers above the user address space take the slow path. */
-	if (jm_likely(jm__in_chunk(u))) {
+	if (jm_likely(jm__chunk_idx_ours(idx))) {
+		/* The chunk from its index: one shift of a register that is
+		 * free by now (a mask would need a copy of u first; the empty
+		 * asm keeps the compiler from turning the shift back into
+		 * one). */
+		__asm__("" : "+r"(idx));
+		uintptr_t chunk = idx << JM_LG_CHUNK;
 		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 		uint32_t div = JM_PM_DIV(pm);
 		uintptr_t cookie = jm__flist_cookie(ptr);

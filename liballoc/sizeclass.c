@@ -9,7 +9,9 @@
 #include "internal.h"
 
 struct jm_bin_info jm__bin_info[JM_NBINS];
-uint16_t jm__size2tbin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
+_Static_assert(JM_NBINS <= 256, "a class fits the quantum table's byte");
+uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
+uint16_t jm__size2tbin_direct[JM_SIZE_DIRECT_MAX + 1];
 
 /* The sizes and runs are the segment's table (jmstat_class_of), which
  * readers check; every class is 2^k times 1, 3, 5 or 7, so a run of that
@@ -59,6 +61,9 @@ void jm__sizeclass_init(void)
 		size_t size = q << JM_LG_QUANTUM;
 		while (jm__bin_info[bin].size < size)
 			bin++;
-		jm__size2tbin_tab[q] = (uint16_t)(bin * sizeof(struct jmstat_tcache_bin));
+		jm__size2bin_tab[q] = (uint8_t)bin;
 	}
+	for (size_t size = 0; size <= JM_SIZE_DIRECT_MAX; size++)
+		jm__size2tbin_direct[size] =
+		    (uint16_t)(jm__size2bin(size) * sizeof(struct jmstat_tcache_bin));
 }

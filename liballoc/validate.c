@@ -167,20 +167,17 @@ int jm__heap_validate(void)
 			CHECK(0, "rtree %p: value %p, not a huge region's", (void *)key, (void *)v);
 		}
 	}
-	/* The chunks: the bitmap's words between the lowest and the highest
-	 * chunk recorded. */
+	/* The chunks: the chunk map's bytes between the lowest and the
+	 * highest chunk recorded. */
 	uintptr_t lo, hi;
 	jm__rtree_chunk_range(&lo, &hi);
-	for (uintptr_t w = lo >> (JM_LG_CHUNK + 6); hi != 0 && w <= hi >> (JM_LG_CHUNK + 6); w++) {
-		uint64_t bits = atomic_load(&jm__chunk_bits[w]);
-		while (bits) {
-			uintptr_t key = (w << 6 | (uintptr_t)__builtin_ctzll(bits)) << JM_LG_CHUNK;
-			bits &= bits - 1;
-			struct jm_chunk *c = (struct jm_chunk *)key;
-			CHECK(c->magic == JM_CHUNK_MAGIC, "chunk %p: bad magic", (void *)c);
-			if (c->magic == JM_CHUNK_MAGIC)
-				check_chunk(c, &tallies[c->arena->index]);
-		}
+	for (uintptr_t key = lo; hi != 0 && key <= hi; key += JM_CHUNK) {
+		if (!jm__is_chunk(key))
+			continue;
+		struct jm_chunk *c = (struct jm_chunk *)key;
+		CHECK(c->magic == JM_CHUNK_MAGIC, "chunk %p: bad magic", (void *)c);
+		if (c->magic == JM_CHUNK_MAGIC)
+			check_chunk(c, &tallies[c->arena->index]);
 	}
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		struct jm_arena *a = jm__arenas[i];

@@ -3,15 +3,15 @@
 # page faults and RSS (docs/allocator.md, "Start-up"): checked by layout
 # and by the pages a small preloaded program has resident, never by time.
 # - The library's small variables share two pages: its large zeroed
-#   arrays (the chunk bitmap, the radix tree's root), and those most
-#   processes never touch, are in .lbss, after them; .data and .bss span
-#   at most 2 pages, the first of which the loader writes (it zeroes the
-#   start of .bss there), so that it costs no fault, and jm__initialized,
-#   read at every allocator call before it is first written (a read of a
-#   fresh page maps the zero page, a fault, and the write faults again),
-#   is on it; the chunk bitmap starts on .bss's last page (free(NULL)
-#   reads its first word: on a page of its own, that was a page fault of
-#   every program).
+#   arrays (the radix tree's root), and those most processes never touch,
+#   are in .lbss, after them; .data and .bss span at most 2 pages, the
+#   first of which the loader writes (it zeroes the start of .bss there),
+#   so that it costs no fault, and jm__initialized, read at every
+#   allocator call before it is first written (a read of a fresh page maps
+#   the zero page, a fault, and the write faults again), is on it. The
+#   chunk map's pointer and length, which every free() reads (free(NULL)
+#   before the first allocation too), are among the small variables, not
+#   in .lbss; the map itself is mapped with the first chunk (rtree.c).
 # - Starting, publishing its segment and exiting, the allocator calls none
 #   of libc's formatting, number parsing or getpid (each a page of libc's
 #   text the program itself may never fault in): a library preloaded ahead
@@ -32,7 +32,6 @@ lbss=$(size_of .lbss)
 [ -n "$bss" ] || fail "no .bss in $JMALLOC_LIB"
 [ -n "$lbss" ] || fail "no .lbss in $JMALLOC_LIB: the large arrays are among the small variables"
 [ "$bss" -le $((3 * 4096)) ] || fail ".bss is $bss bytes: more than 3 pages of small variables"
-[ "$lbss" -ge $((8 << 20)) ] || fail ".lbss is $lbss bytes: the chunk bitmap (8 MiB) is not there"
 addr_of() {   # addr_of SECTION: its address
 	local hex
 	hex=$(echo "$sections" | awk -v s="$1" '{ for (i = 1; i < NF; i++) if ($i == s) { print $(i + 2); exit } }')
@@ -45,18 +44,21 @@ sym() {       # sym NAME: the address of a symbol of the library, or nothing
 }
 bss_at=$(addr_of .bss)
 data_at=$(addr_of .data)
-bits=$(sym jm__chunk_bits)
+map_len=$(sym jm__chunk_map_len)
+map=$(sym jm__chunk_map)
 initialized=$(sym jm__initialized)
-[ -n "$bits" ] && [ -n "$initialized" ] || fail "no symbol table in $JMALLOC_LIB (stripped?)"
-[ $((bits >> 12)) -eq $(((bss_at + bss - 1) >> 12)) ] ||
-	fail "jm__chunk_bits starts on a page of its own (free(NULL) faults it in)"
+[ -n "$map_len" ] && [ -n "$map" ] && [ -n "$initialized" ] || fail "no symbol table in $JMALLOC_LIB (stripped?)"
+for v in "$map_len" "$map"; do
+	[ "$v" -ge "$bss_at" ] && [ "$v" -lt $((bss_at + bss)) ] ||
+		fail "the chunk map's pointer or length is not in .bss (every free reads them)"
+done
 pages=$(( ((bss_at + bss - 1) >> 12) - (data_at >> 12) + 1 ))
 [ "$pages" -le 2 ] || fail ".data and .bss span $pages pages: more than 2 of small variables"
 [ $((bss_at >> 12)) -eq $((data_at >> 12)) ] ||
 	fail ".bss does not start on .data's page (the page the loader writes)"
 [ $((initialized >> 12)) -eq $((bss_at >> 12)) ] ||
 	fail "jm__initialized is not on the page the loader writes"
-ok ".data and .bss on $pages pages, .lbss $lbss bytes, the chunk bitmap from .bss's last page"
+ok ".data and .bss on $pages pages, .lbss $lbss bytes, the chunk map's pointer and length in .bss"
 
 cd "$JM_TMP"
 cat >shim.c <<'C'

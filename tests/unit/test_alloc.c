@@ -45,7 +45,7 @@ static unsigned brute_bin(size_t size)
 
 /* free's fast path takes a page-map word with a divisibility constant for
  * a small run's (its region-start test fails with 0), and an address for
- * one in a chunk by the chunk bitmap alone: every other entry of a chunk
+ * one in a chunk by the chunk map alone: every other entry of a chunk
  * with small and large runs, free pages and its header has 0 there, and
  * addresses above the user address space, off the heap or in a huge
  * region are not in a chunk. */
