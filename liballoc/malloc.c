@@ -336,13 +336,20 @@ JM_EXPORT void jm_free(void *ptr)
 	/* NULL, huge regions (not chunks), a chunk's header (page map entry
 	 * 0) and pointers above the user address space take the slow path. */
 	if (jm_likely(jm__chunk_idx_ours(idx))) {
-		/* The chunk from its index: one shift of a register that is
-		 * free by now (a mask would need a copy of u first; the empty
-		 * asm keeps the compiler from turning the shift back into
-		 * one). */
-		__asm__("" : "+r"(idx));
-		uintptr_t chunk = idx << JM_LG_CHUNK;
-		uint64_t pm = ((struct jm_chunk *)chunk)->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		/* The page-map word: at chunk + pagemap + 8 x page, where
+		 * chunk + 8 x page = idx x (2^21 - 2^12) + 8 x (u >> 12), since
+		 * u >> 12 = idx x 2^9 + page: one multiplication of a register
+		 * free by now and one shift of a copy of u, no mask (the
+		 * compiler would mask u, or turn the multiplication into
+		 * three shifts and a subtraction). */
+		uintptr_t base;
+#if defined(__x86_64__)
+		__asm__("imulq %1, %2, %0" : "=r"(base) : "i"(JM_CHUNK - JM_PAGE), "r"(idx));
+#else
+		base = idx * (JM_CHUNK - JM_PAGE);
+#endif
+		uint64_t pm = *(const uint64_t *)(base + offsetof(struct jm_chunk, pagemap) +
+		    (u >> JM_LG_PAGE) * sizeof(uint64_t));
 		uint32_t div = JM_PM_DIV(pm);
 		uintptr_t cookie = jm__flist_cookie(ptr);
 		/* A small region's start, not already free (cookie), the cache

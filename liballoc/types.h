@@ -76,23 +76,25 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
 /* Page map entries (64 bits): what the page at that index of a chunk
  * belongs to, with all that free() needs to check and file a small region
  * without touching anything else:
- *   bit  63      a small run          bit 62   a large run
- *   bits 32..60  small: ceil(2^32 / size), so that an offset in the run
- *                is a multiple of size iff (uint32_t)(off * that) < that
- *                (exact for offsets below 2^15; runs have no tail, so
- *                every such multiple starts a region); 0 in every other
- *                entry, which free's fast path relies on (no offset passes
- *                the test with 0, so it needs no test of bit 63)
+ *   bits 35..63  small: ceil(2^32 / size) (at most 2^28), so that an
+ *                offset in the run is a multiple of size iff
+ *                (uint32_t)(off * that) < that (exact for offsets below
+ *                2^15; runs have no tail, so every such multiple starts a
+ *                region); 0 in every other entry, which free's fast path
+ *                relies on (no offset passes the test with 0, so it needs
+ *                no test of the kind of its own); at the top, so that one
+ *                shift extracts it, without a mask
+ *   bit  32      a large run
  *   bits 21..31  small: the size class times sizeof(struct
  *                jmstat_tcache_bin): the byte offset of its thread-cache
  *                row (free() adds it to the cache's address)
  *   bits  0..20  byte offset of the run's first page in the chunk
  * 0 is a header page, a free page, or a page never used. */
 #define JM_PM_NONE        0u
-#define JM_PM_SMALL       2u   /* bit 63 */
-#define JM_PM_LARGE       1u   /* bit 62 */
-#define JM_PM_KIND(e)     ((unsigned)((e) >> 62))
-#define JM_PM_DIV(e)      ((uint32_t)((e) >> 32) & 0x1fffffffu)
+#define JM_PM_SMALL       2u   /* a divisibility constant */
+#define JM_PM_LARGE       1u   /* bit 32 */
+#define JM_PM_KIND(e)     ((e) >> 35 ? JM_PM_SMALL : (unsigned)((e) >> 32) & 1u)
+#define JM_PM_DIV(e)      ((uint32_t)((e) >> 35))
 #define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
 _Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
     "a thread-cache row offset must fit the 11 bits of a page-map entry");
