@@ -269,6 +269,12 @@ void jm__bg_start(uint64_t bytes)
 			return;
 		atomic_store_explicit(&jm__bg_deferred, false, memory_order_relaxed);
 	}
+	/* Not from a signal handler on an alternate stack (sigaltstack, often
+	 * 8 KiB): pthread_create takes 3 KiB of it, more than a malloc may
+	 * (docs/allocator.md); a later free starts it. */
+	stack_t ss;
+	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+		return;
 	atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
 	int expect = BG_NONE;
 	if (!atomic_compare_exchange_strong(&jm__bg_state, &expect, BG_STARTING))

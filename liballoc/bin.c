@@ -185,7 +185,12 @@ static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
  * the free list *head, lowest addresses first (a thread cache hands them
  * out in that order). Returns how many: fewer than n when the bin ran out
  * of memory or the regions were scattered over more than JM_FILL_PIECES
- * bitmap words. Under the bin's lock, only the bitmaps are read and
+ * bitmap words. Taken JM_FILL_ROUND words at a time (a second round,
+ * taking the lock again, only for regions scattered over more than
+ * JM_FILL_ROUND words, or more than 1024 of them): the pieces' record is on
+ * the stack, which a malloc in a signal handler on an 8 KiB sigaltstack
+ * shares with the kernel's signal frame (3.4 KiB with AVX-512) and the
+ * handler; 64 pieces at once were 1 KiB of it. Under the bin's lock, only the bitmaps are read and
  * cleared; the regions are linked (written: word 0 and the cookie) after
  * it. Those writes miss when another thread freed the regions last (a
  * producer filling with what its consumer flushed): under the lock they
@@ -195,26 +200,36 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsi
 {
 	struct jm_bin *bin = &a->bins[binind];
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	struct fill_piece pieces[JM_FILL_PIECES];
-	unsigned got = 0, npieces = 0;
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
-	jm__row_begin(&bin->stats->seq);
-	while (got < n && npieces < JM_FILL_PIECES) {
-		struct jm_run *r = bin_run(a, bin, binind);
-		if (r == NULL)
-			break;
-		unsigned k;
-		npieces += run_take_pieces(r, bi, n - got, pieces + npieces, JM_FILL_PIECES - npieces, &k);
-		got += k;
-	}
-	bin->stats->nmalloc += got;
-	bin->stats->curregs += got;
-	bin->stats->nfills++;
-	jm__row_end(&bin->stats->seq);
-	jm__unlock(&bin->lock);
+	struct fill_piece pieces[JM_FILL_ROUND];
+	unsigned got = 0, words = 0, npieces;
+	bool out = false;
 	uintptr_t list = 0, *tail = &list, cookie = jm__cookie;
-	for (unsigned i = 0; i < npieces; i++)
-		tail = link_piece(tail, &pieces[i], bi->size, cookie);
+	do {
+		unsigned round = 0;
+		npieces = 0;
+		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__row_begin(&bin->stats->seq);
+		while (got + round < n && npieces < JM_FILL_ROUND) {
+			struct jm_run *r = bin_run(a, bin, binind);
+			if (r == NULL) {
+				out = true;
+				break;
+			}
+			unsigned k;
+			npieces += run_take_pieces(r, bi, n - got - round, pieces + npieces,
+			    JM_FILL_ROUND - npieces, &k);
+			round += k;
+		}
+		bin->stats->nmalloc += round;
+		bin->stats->curregs += round;
+		bin->stats->nfills += words == 0;
+		jm__row_end(&bin->stats->seq);
+		jm__unlock(&bin->lock);
+		for (unsigned i = 0; i < npieces; i++)
+			tail = link_piece(tail, &pieces[i], bi->size, cookie);
+		got += round;
+		words += npieces;
+	} while (!out && got < n && npieces == JM_FILL_ROUND && words < JM_FILL_PIECES);
 	*tail = *head;
 	*head = list;
 	return got;

@@ -227,7 +227,10 @@ static const char *errno_name(int e)
  * Removes the segments that processes of our uid left when they died or
  * ended with _exit() (dash does), as the JVM does for hsperfdata: without
  * this a busy host would fill its tmpfs when jmstatd is not running. The
- * directory is read with getdents64 into a stack buffer: no malloc here.
+ * directory is read with getdents64 into a stack buffer: no malloc here;
+ * 512 bytes of it, not 4 KiB, and of a file's header only what says whose
+ * it is (a forked child's first malloc publishes its segment and may reap:
+ * in a signal handler on a sigaltstack, on what is left of 8 KiB).
  * To keep a process start cheap on a host with many live segments, one
  * start in REAP_ONE_IN does it, and it looks at most REAP_MAX_CHECKS pids.
  * Only files of our own pid namespace are looked at (a plain name when we
@@ -237,12 +240,12 @@ static const char *errno_name(int e)
  */
 #define REAP_ONE_IN 8
 #define REAP_MAX_CHECKS 256
-static void reap_stale(const char *dir, const struct jmstat_header *self)
+static JM_NOINLINE void reap_stale(const char *dir, const struct jmstat_header *self)
 {
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
-	char buf[4096] __attribute__((aligned(8)));
+	char buf[512] __attribute__((aligned(8)));
 	uid_t uid = getuid();
 	uint64_t own_ns = self->pidns == JMSTAT_PIDNS_INIT ? 0 : self->pidns;
 	unsigned scanned = 0, checks = 0;
@@ -267,10 +270,16 @@ static void reap_stale(const char *dir, const struct jmstat_header *self)
 			if (fd < 0)
 				continue;
 			struct stat st;
-			struct jmstat_header h;
+			/* The header up to its pid: whose segment it is. */
+			char head[offsetof(struct jmstat_header, pid) + sizeof(uint32_t)];
+			uint64_t magic = 0;
+			uint32_t pid = 0;
 			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
-			    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == JMSTAT_MAGIC &&
-			    h.pid == nm.pid)
+			    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
+				memcpy(&magic, head + offsetof(struct jmstat_header, magic), sizeof(magic));
+				memcpy(&pid, head + offsetof(struct jmstat_header, pid), sizeof(pid));
+			}
+			if (magic == JMSTAT_MAGIC && pid == nm.pid)
 				unlinkat(dfd, d->name, 0);
 			close(fd);
 		}
@@ -385,7 +394,11 @@ static uint64_t ns_inode(const char *path)
 
 static void read_identity(struct jmstat_header *h)
 {
-	char buf[1024];
+	/* /proc/self/stat up to field 22 (under 512 bytes: 20 numbers and a
+	 * 16-byte comm), the executable's path (256 bytes kept): 512 bytes
+	 * of stack, on which a forked child's first malloc runs, perhaps in
+	 * a signal handler on a sigaltstack. */
+	char buf[512];
 	h->pid = own_pid();
 	h->uid = (uint32_t)getuid();
 	h->start_time = 0;

@@ -176,10 +176,12 @@ struct jm_bin_info {
 	uint32_t tcache_hard_max; /* the most it may grow to */
 };
 
-/* Bitmap words a bin's fill takes regions from at most (bin.c): 1 KiB
- * of stack, up to 64 x 64 regions from fresh runs, 64 from the most
- * scattered ones. */
+/* Bitmap words a bin's fill takes regions from at most (bin.c): up to
+ * 64 x 64 regions from fresh runs, 64 from the most scattered ones; in
+ * rounds of JM_FILL_ROUND words under the bin's lock, 256 bytes of stack
+ * (a malloc in a signal handler runs on what a sigaltstack leaves). */
 #define JM_FILL_PIECES 64
+#define JM_FILL_ROUND 16
 
 struct jm_bin {
 	jm_lock_t lock;
