@@ -118,7 +118,8 @@ int jm_seg_read_path(const char *path, struct jm_seg *out);
  * header's uid. Reads with pread only (of the thread and site rows, only
  * those below the high-water marks); each arena, bin and site row is read again
  * until its seq is even and unchanged across the copy (at most
- * JM_SEG_RETRIES times, then JM_SEG_EBUSY). A file shrunk under the reader
+ * JM_SEG_RETRIES times, and a bounded number of re-reads for the whole file
+ * (segread_file.c), then JM_SEG_EBUSY). A file shrunk under the reader
  * gives JM_SEG_ETRUNC. */
 int jm_seg_read_fd(int fd, struct jm_seg *out);
 

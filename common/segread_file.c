@@ -11,7 +11,10 @@
  * first read of the section, whose seqs are the before; the rows; the seqs
  * after), the arena and bin sections in one span, and falls back to
  * re-reading one row at a time, bounded, for the rows that changed in
- * between. Every byte read is counted (jm_seg_bytes_read).
+ * between. Every byte read is counted (jm_seg_bytes_read), and so are the
+ * reads: one read of a file costs a bounded number of preads whatever its
+ * writer does (SETTLE_PASSES, SETTLE_ROW_READS), as it costs a bounded
+ * number of bytes.
  */
 #include "segread_int.h"
 
@@ -76,14 +79,29 @@ static uint32_t seq_of(const unsigned char *row)
 	return seq;
 }
 
+/* What one read of a file may spend on rows that changed under it. A
+ * writer that moves every row's seq on all the time (1,024 arenas: 36,864
+ * rows) had each row re-read alone, three preads a row: some 110,000
+ * system calls, a tenth of a second of the reader's time, for one file at
+ * each of its reads, where the bytes (the budget jmstatd keeps per user)
+ * were those of a few reads of the section. Now the rows are re-read one
+ * at a time only while few changed (at most SETTLE_ROW_READS re-reads of
+ * a row in all, whatever the row); when more changed, the whole span is
+ * read again, at most SETTLE_PASSES times; then the file is busy
+ * (JM_SEG_EBUSY), as one whose rows stay mid-update. */
+#define SETTLE_PASSES    3u
+#define SETTLE_ROW_READS 256u
+
 /* Re-reads one row until its seq is even and the same before and after the
- * copy; the writer sets seq odd before it touches the row and even after. */
-static int reread_row(int fd, unsigned char *row, uint64_t off, uint32_t size)
+ * copy; the writer sets seq odd before it touches the row and even after.
+ * Each try spends one of *tries (JM_SEG_RETRIES for the row at most). */
+static int reread_row(int fd, unsigned char *row, uint64_t off, uint32_t size, unsigned *tries)
 {
-	for (int i = 0; i < JM_SEG_RETRIES; i++) {
+	for (int i = 0; i < JM_SEG_RETRIES && *tries > 0; i++) {
 		uint32_t before, after;
 		int err;
 
+		--*tries;
 		if (i > 0)
 			sched_yield();
 		if ((err = pread_full(fd, &before, sizeof before, off)) != 0)
@@ -114,19 +132,32 @@ static uint64_t rows_end(const struct rows *r)
 	return r->off + r->n * r->size;       /* bounded by jm__seg_parse_header */
 }
 
+/* Is the row whose copies are before, now and after (the same offset in
+ * three reads, in that order) one that no write touched in between? */
+static bool row_stable(const unsigned char *before, const unsigned char *now,
+                       const unsigned char *after)
+{
+	uint32_t seq = seq_of(before);
+
+	return (seq & 1) == 0 && seq == seq_of(now) && seq == seq_of(after);
+}
+
 /* Makes the copy of the rows in buf (which holds the file's bytes from
  * offset base on) consistent. That copy came from an earlier read: it is
  * each row's 'before'. The span [lo, hi) that covers the row sets is read
  * twice more, behind a fence each: once for the rows, once for their seqs
  * after. A row whose seq is even and the same in the three reads is taken
- * from the second; any other is re-read alone (reread_row). So the common
- * case costs two preads for every row set together. */
-static int settle(int fd, unsigned char *buf, uint64_t base, const struct rows *set, int nset)
+ * from the second; if few others are left, each is re-read alone
+ * (reread_row, spending *tries), else the span is read again with the
+ * third read as the before (SETTLE_PASSES in all). So the common case
+ * costs two preads for every row set together. */
+static int settle(int fd, unsigned char *buf, uint64_t base, const struct rows *set, int nset,
+                  unsigned *tries)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	unsigned char *data;
 	size_t span;
-	int err;
+	int err = 0;
 
 	for (int k = 0; k < nset; k++) {
 		if (set[k].n == 0)
@@ -140,23 +171,45 @@ static int settle(int fd, unsigned char *buf, uint64_t base, const struct rows *
 	data = malloc(2 * span);
 	if (data == NULL)
 		return JM_SEG_ENOMEM;
-	read_fence();
-	err = pread_full(fd, data, span, lo);
-	read_fence();
-	if (err == 0)
-		err = pread_full(fd, data + span, span, lo);
-	for (int k = 0; k < nset && err == 0; k++) {
-		for (uint64_t i = 0; i < set[k].n && err == 0; i++) {
-			uint64_t o = set[k].off + i * set[k].size;
-			unsigned char *row = buf + (o - base);
-			const unsigned char *now = data + (o - lo);
-			uint32_t seq = seq_of(row);
+	for (unsigned pass = 0;; pass++) {
+		uint64_t unstable = 0;
 
-			if ((seq & 1) == 0 && seq == seq_of(now) && seq == seq_of(now + span))
-				memcpy(row, now, set[k].size);
-			else
-				err = reread_row(fd, row, o, set[k].size);
+		if (pass > 0)       /* the last read's seqs are the new before */
+			memcpy(buf + (lo - base), data + span, span);
+		read_fence();
+		err = pread_full(fd, data, span, lo);
+		read_fence();
+		if (err == 0)
+			err = pread_full(fd, data + span, span, lo);
+		if (err != 0)
+			break;
+		for (int k = 0; k < nset; k++) {
+			for (uint64_t i = 0; i < set[k].n; i++) {
+				uint64_t o = set[k].off + i * set[k].size;
+
+				if (!row_stable(buf + (o - base), data + (o - lo), data + span + (o - lo)))
+					unstable++;
+			}
 		}
+		if (unstable > *tries && pass + 1 < SETTLE_PASSES)
+			continue;
+		if (unstable > *tries) {
+			err = JM_SEG_EBUSY;
+			break;
+		}
+		for (int k = 0; k < nset && err == 0; k++) {
+			for (uint64_t i = 0; i < set[k].n && err == 0; i++) {
+				uint64_t o = set[k].off + i * set[k].size;
+				unsigned char *row = buf + (o - base);
+				const unsigned char *now = data + (o - lo);
+
+				if (row_stable(row, now, data + span + (o - lo)))
+					memcpy(row, now, set[k].size);
+				else
+					err = reread_row(fd, row, o, set[k].size, tries);
+			}
+		}
+		break;
 	}
 	free(data);
 	return err;
@@ -264,6 +317,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	struct jmstat_header h;
 	struct view v;
 	unsigned char *buf = NULL, *sites = NULL, *modules = NULL;
+	unsigned tries = SETTLE_ROW_READS;   /* for every settle() of this read */
 	size_t len, have;
 	uint64_t need;
 	int err;
@@ -315,9 +369,9 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	if (since != 0 && rows_gen_of(buf, rows, 2) == since)
 		v.rows_gen = since;
 	else if (gap <= 4096)
-		err = settle(fd, buf, 0, rows, 2);
-	else if ((err = settle(fd, buf, 0, &rows[0], 1)) == 0)
-		err = settle(fd, buf, 0, &rows[1], 1);
+		err = settle(fd, buf, 0, rows, 2, &tries);
+	else if ((err = settle(fd, buf, 0, &rows[0], 1, &tries)) == 0)
+		err = settle(fd, buf, 0, &rows[1], 1, &tries);
 	if (err != 0)
 		goto out;
 
@@ -331,7 +385,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 			goto out;
 		}
 		if ((err = pread_full(fd, sites, bytes, h.site_off)) != 0 ||
-		    (err = settle(fd, sites, h.site_off, &site_rows, 1)) != 0)
+		    (err = settle(fd, sites, h.site_off, &site_rows, 1, &tries)) != 0)
 			goto out;
 	}
 	if (!v.skip_sites && h.nmodules_max > 0) {

@@ -27,6 +27,11 @@
  *       moves the seq of the segment's first arena row on by one, in place:
  *       an even (stable) row becomes odd (mid-update) and back, as a writer
  *       preempted inside an update leaves it. Prints the new seq.
+ *   stress_segwriter bump PATH SECONDS
+ *       for SECONDS, with no pause, moves every arena and bin row's seq on
+ *       by two, in place through a shared mapping, row after row: each row
+ *       stays consistent (never odd) but changes under any reader all the
+ *       time, as no real writer's every row does. Prints the sweeps made.
  */
 #include "../fuzz/segsynth.h"
 
@@ -38,6 +43,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 static void die(const char *what)
 {
@@ -269,8 +276,40 @@ static int cmd_seq(const char *path)
 	return 0;
 }
 
+static int cmd_bump(const char *path, double seconds)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		die(path);
+	unsigned char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap");
+	close(fd);
+	const struct jmstat_header *h = (const struct jmstat_header *)m;
+	uint64_t nbins = (uint64_t)h->narenas * h->nbins, sweeps = 0;
+	if (h->arena_off + (uint64_t)h->narenas * h->arena_size > (uint64_t)st.st_size ||
+	    h->bin_off + nbins * h->bin_size > (uint64_t)st.st_size) {
+		fprintf(stderr, "%s: rows outside the file\n", path);
+		return 1;
+	}
+	double end = now() + seconds;
+	do {
+		for (uint32_t a = 0; a < h->narenas; a++)
+			__atomic_fetch_add((uint32_t *)(m + h->arena_off + (uint64_t)a * h->arena_size), 2,
+			                   __ATOMIC_RELAXED);
+		for (uint64_t b = 0; b < nbins; b++)
+			__atomic_fetch_add((uint32_t *)(m + h->bin_off + b * h->bin_size), 2, __ATOMIC_RELAXED);
+		sweeps++;
+	} while (now() < end);
+	printf("%llu\n", (unsigned long long)sweeps);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "bump") == 0)
+		return cmd_bump(argv[2], strtod(argv[3], NULL));
 	if (argc == 3 && strcmp(argv[1], "seq") == 0)
 		return cmd_seq(argv[2]);
 	if (argc >= 4 && strcmp(argv[1], "write") == 0)
@@ -279,6 +318,7 @@ int main(int argc, char **argv)
 		return cmd_churn(argc - 1, argv + 1);
 	fprintf(stderr, "usage: %s write PATH PID UID [bins=N arenas=N threads=N] [FIELD=VALUE ...]\n"
 	                "       %s churn PATH PID UID SECONDS\n"
-	                "       %s seq PATH\n", argv[0], argv[0], argv[0]);
+	                "       %s seq PATH\n"
+	                "       %s bump PATH SECONDS\n", argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }
