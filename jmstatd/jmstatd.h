@@ -269,6 +269,7 @@ struct jmd_client {
 	bool closed;             /* uv_close called */
 	uint32_t closing_tick;   /* the tick it started closing at */
 	bool paused;             /* not read until its queued replies drain (server.c) */
+	bool eof;                /* it shut its side: no more requests, replies still owed */
 	bool subscribed;
 	pid_t sub_pid;           /* 0: the whole (visible) host */
 	uint64_t active_ms;      /* uv_now() when it connected, completed a request or

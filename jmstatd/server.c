@@ -35,7 +35,11 @@
  * loop busy answering them. A subscriber that does not keep up is not sent
  * the next update while the one before still waits in its queue.
  * A client being disconnected after an error is closed once its output is
- * flushed, or after two ticks if it never reads it.
+ * flushed, or after two ticks if it never reads it. A client that shuts
+ * its side of the connection (end of file: `printf ... | socat`, `nc -N`)
+ * after its requests gets every reply still owed, as the protocol promises
+ * each request one: it is closed once they are flushed (a subscriber only
+ * when its updates end), or as any client that does not take its replies.
  */
 #include "jmstatd.h"
 
@@ -122,7 +126,7 @@ static void on_written(uv_write_t *req, int status)
 		client_close(c);
 		return;
 	}
-	if (c->closing && c->nwrites == 0) {
+	if ((c->closing || (c->eof && !c->subscribed)) && c->nwrites == 0) {
 		client_close(c);
 		return;
 	}
@@ -255,6 +259,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			jmd_debug("client %u: %s", c->id, uv_strerror((int)nread));
 		else
 			jmd_debug("client %u left", c->id);
+		if (nread == UV_EOF && !c->closing && (c->nwrites > 0 || c->subscribed)) {
+			/* Shut its side only: the replies it asked for are owed
+			 * (every complete line is answered: it was not paused, or
+			 * it would not have been read). */
+			c->eof = true;
+			uv_read_stop(s);
+			return;
+		}
 		client_close(c);
 		return;
 	}

@@ -3,7 +3,8 @@
 # jmstatd's command line and socket protocol, with no segments needed:
 # usage and exit codes; every command's reply shape; malformed, unknown and
 # oversized requests get a JSON error and the daemon goes on; the client
-# limit, the per-client output cap; a stale socket is replaced, a live one
+# limit, the per-client output cap; a client that shuts its side gets its
+# replies; a stale socket is replaced, a live one
 # is not; SIGHUP reloads the config; SIGTERM exits 0 and removes the socket.
 . "$(dirname "$0")/../lib.sh"
 
@@ -167,6 +168,28 @@ check(sent < 64 << 20, "a client that never reads was read without bound (%d byt
 check(c.req({"cmd": "version"})["ok"], "other clients are served while one does not read")
 print("sent %d bytes to the slow client before it stalled" % sent)
 slow.close()
+
+# A client that shuts its side after its requests (printf ... | socat,
+# nc -N) gets every reply, also those that wait behind a full socket
+# (before, the end of file closed the connection at once: 2,000 version
+# requests, read after 1 s, got 1,957 replies); a subscriber that
+# shut its side gets its updates.
+half = Client()
+half.send_raw(b'{"cmd":"version"}\n' * 2000)
+half.s.shutdown(socket.SHUT_WR)
+time.sleep(1.0)       # more than two ticks: nothing taken meanwhile
+n = 0
+while half.readline() is not None:
+    n += 1
+check(n == 2000, "a half-closed client got %d replies of 2000" % n)
+half.close()
+sub = Client()
+sub.send_raw(b'{"cmd":"subscribe"}\n')
+sub.s.shutdown(socket.SHUT_WR)
+times = [sub.read()["time"] for _ in range(3)]
+check(times == sorted(set(times)), "a half-closed subscriber's updates: %r" % times)
+sub.close()
+check(c.req({"cmd": "version"})["ok"], "served after the half-closed clients")
 c.close()
 EOF
 grep -q "disconnected: request longer than 65536 bytes" "$JMD_LOG" || fail "no log line for the oversized request"
