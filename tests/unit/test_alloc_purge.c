@@ -226,6 +226,58 @@ static void test_huge_calloc_untouched(void **state)
 	validate();
 }
 
+/* What a new or grown huge region has fresh is filled with the pages of
+ * the dirty kept regions that fit no request, moved there (mremap, the
+ * largest first): purge-liveset's peak RSS 149 -> 139 MiB and faults
+ * 37.0k -> 34.4k, malloc-large's 468 -> 421 MiB and 117k -> 105k. A
+ * region made so is several mappings, which mremap does not grow (EFAULT:
+ * the region was unmapped, its pages lost): a region is moved at its size
+ * (and in pieces, before Linux 6.17), then grown. calloc clears what it
+ * moved. The first test: no huge region of an earlier one is kept. */
+static void test_huge_gather(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	/* Two dirty kept regions of 4 and 6 MiB, two mappings (one region
+	 * if they touch: then it is grown, in two moves). */
+	char *z1 = jm_malloc(4 * mib), *z2 = jm_malloc(6 * mib);
+	memset(z1, 3, 4 * mib);
+	memset(z2, 3, 6 * mib);
+	jm_free(z1);
+	jm_free(z2);
+	assert_int_equal(a->huge_dirty, 10 * mib);
+	/* 13 MiB: neither region fits it, nor grows to it (below half): a
+	 * new mapping, of which 10 MiB are their pages (3s), 3 fresh (0s). */
+	uint64_t mapped = a->stats->mapped;
+	char *w = jm_malloc(13 * mib);
+	assert_int_equal(a->huge_dirty, 0);
+	assert_int_equal(a->stats->mapped, mapped + 3 * mib);
+	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
+		assert_int_equal(w[k], k < 10 * mib ? 3 : 0);
+	validate();
+	/* w, of several mappings, grown to 20 MiB. */
+	jm_free(w);
+	char *r = jm_malloc(20 * mib);
+	assert_int_equal(a->huge_dirty, 0);
+	for (size_t k = 0; k < 20 * mib; k += JM_PAGE)
+		assert_int_equal(r[k], k < 10 * mib ? 3 : 0);
+	validate();
+	/* calloc: what it moved is cleared. */
+	jm_free(r);
+	mapped = a->stats->mapped;
+	char *c = jm_calloc(1, 61 * mib);
+	assert_int_equal(a->huge_dirty, 0);
+	assert_int_equal(a->stats->mapped, mapped + 41 * mib);
+	for (size_t k = 0; k < 61 * mib; k += JM_PAGE)
+		assert_int_equal(c[k], 0);
+	jm_free(c);
+	validate();
+	decay_reset(a);
+	validate();
+}
+
 /* Kept huge regions are split and merged: a request that no kept region
  * fits within twice its size takes the head of a larger one (the tail
  * stays kept, a region of its own), and a freed region merges with a kept
@@ -441,6 +493,7 @@ int main(void)
 	 * drive purging themselves. */
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_huge_gather),   /* first: nothing kept */
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
