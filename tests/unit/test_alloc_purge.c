@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,9 +200,34 @@ static void test_huge_retention(void **state)
  * ones it never touched nor the ones it only read (the shared zero page).
  * It memset the whole region, faulting in every page (100 callocs of
  * 64 MiB touched little: 0.6 s against glibc's 0.001, its fresh mapping). */
+/* Whether the kernel answers PAGEMAP_SCAN (Linux 6.7), which the zeroing
+ * asks; without it every page is written, as before, and only the zeroes
+ * are checked. */
+static bool pagemap_scan_works(void)
+{
+	struct { uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages,
+	    inverted, mask, anyof, ret; } arg;
+	uint64_t vec[3];
+	static char page[4096] __attribute__((aligned(4096)));
+	memset(&arg, 0, sizeof(arg));
+	arg.size = sizeof(arg);
+	arg.start = (uintptr_t)page;
+	arg.end = (uintptr_t)page + sizeof(page);
+	arg.vec = (uintptr_t)vec;
+	arg.vec_len = 1;
+	arg.anyof = arg.ret = 1u << 3;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = ioctl(fd, _IOWR('f', 16, arg), &arg) >= 0;
+	close(fd);
+	return ok;
+}
+
 static void test_huge_calloc_untouched(void **state)
 {
 	(void)state;
+	bool scan = pagemap_scan_works();
 	struct jm_arena *a = jm__thread_arena();
 	decay_reset(a);
 	size_t sz = 16u << 20, npages = sz >> JM_LG_PAGE, written = 0;
@@ -218,7 +245,8 @@ static void test_huge_calloc_untouched(void **state)
 	size_t resident = 0;
 	for (size_t k = 0; k < npages; k++)
 		resident += vec[k] & 1;
-	assert_true(resident <= written + 1);   /* was npages: all written */
+	if (scan)   /* else all written, as before */
+		assert_true(resident <= written + 1);   /* was npages */
 	for (size_t k = 0; k < sz; k += sizeof(uint64_t))
 		assert_true(*(uint64_t *)(q + k) == 0);
 	jm_free(q);
