@@ -383,9 +383,10 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 			struct jmstat_tcache_bin c;
 
 			memcpy(&c, tb, sizeof c);
-			s.tcache_ncached[b] += c.ncached;
+			uint32_t ncached = c.ncached_less_max + c.ncached_max;
+			s.tcache_ncached[b] += ncached;
 			s.tcache_nrequests[b] += c.nrequests;
-			s.tcache_arena_small[th.arena] += (uint64_t)c.ncached * s.classes[b].size;
+			s.tcache_arena_small[th.arena] += (uint64_t)ncached * s.classes[b].size;
 		}
 	}
 	/* site_off means something only with a table (nsites_max > 0). */

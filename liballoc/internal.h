@@ -360,6 +360,29 @@ static inline void jm__flist_clear_cookie(void *p)
 {
 	((uintptr_t *)p)[1] = 0;
 }
+/* A cache row's count of regions is stored less its capacity (jmstat.h):
+ * free's fast path tests a full list by the sign of one word in memory,
+ * with no load of the capacity (one instruction fewer), and adds one to
+ * it as to a count; the none cache (0 and 0) is full. Count and capacity
+ * are set together, in one 8-byte store, so that a reader never adds one
+ * to the other's old value. */
+static inline uint32_t jm__tb_ncached(const struct jmstat_tcache_bin *tb)
+{
+	return tb->ncached_less_max + tb->ncached_max;
+}
+static inline bool jm__tb_full(const struct jmstat_tcache_bin *tb)
+{
+	return (int32_t)tb->ncached_less_max >= 0;
+}
+static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, uint32_t max)
+{
+	_Static_assert(offsetof(struct jmstat_tcache_bin, ncached_max) ==
+	    offsetof(struct jmstat_tcache_bin, ncached_less_max) + 4 &&
+	    offsetof(struct jmstat_tcache_bin, ncached_less_max) % 8 == 0,
+	    "count and capacity share an aligned 8-byte word");
+	uint64_t w = (uint64_t)(ncached - max) | (uint64_t)max << 32;
+	__atomic_store_n((uint64_t *)&tb->ncached_less_max, w, __ATOMIC_RELAXED);
+}
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
 struct jmstat_tcache_bin *jm__tcache_boot(void);

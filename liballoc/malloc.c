@@ -79,7 +79,7 @@ static void *alloc_small(size_t size, bool zero)
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		p = jm__flist_pop(&tb->opaque);
 		if (p) {
-			tb->ncached--;
+			tb->ncached_less_max--;
 			tb->nrequests++;
 		} else {
 			p = jm__tcache_alloc_slow(tbins, binind);
@@ -227,9 +227,9 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			return;
 		}
 		struct jmstat_tcache_bin *tb = &tbins[binind];
-		if (tb->ncached < tb->ncached_max) {
+		if (!jm__tb_full(tb)) {
 			jm__flist_push(&tb->opaque, ptr);
-			tb->ncached++;
+			tb->ncached_less_max++;
 		} else {
 			jm__tcache_free_full(tb, binind, ptr);
 		}
@@ -321,7 +321,7 @@ JM_EXPORT void *jm_malloc(size_t size)
 	    ((char *)jm__tls_tbins + row);
 	void *p = jm__flist_pop(&tb->opaque);
 	if (jm_likely(p != NULL)) {
-		tb->ncached--;
+		tb->ncached_less_max--;
 		tb->nrequests++;
 		return p;
 	}
@@ -361,12 +361,21 @@ JM_EXPORT void jm_free(void *ptr)
 		              !jm__flist_has_cookie(ptr, cookie))) {
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
-			if (jm_likely(tb->ncached < tb->ncached_max)) {
-				jm__flist_push_cookie(&tb->opaque, ptr, cookie);
-				tb->ncached++;
-				return;
-			}
+			/* Not full: the sign of the count less the capacity,
+			 * compared in memory (the compiler loads it into a
+			 * register first, an instruction more). */
+#if defined(__x86_64__)
+			__asm__ goto("cmpl $0, %0\n\tjge %l[full]"
+			    : : "m"(tb->ncached_less_max) : "cc" : full);
+#else
+			if (jm__tb_full(tb))
+				goto full;
+#endif
+			jm__flist_push_cookie(&tb->opaque, ptr, cookie);
+			tb->ncached_less_max++;
+			return;
 		}
+full:
 		free_in_chunk(ptr);
 		return;
 	}

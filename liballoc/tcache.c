@@ -154,8 +154,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	tc->arena = a;
 	for (unsigned i = 0; i < JM_NBINS; i++) {
 		tc->bins[i].opaque = 0;
-		tc->bins[i].ncached = 0;
-		tc->bins[i].ncached_max = jm__bin_info[i].tcache_max;
+		jm__tb_set(&tc->bins[i], 0, jm__bin_info[i].tcache_max);
 		tc->bins[i].nrequests = 0;
 		tc->capacity_bytes += (uint64_t)jm__bin_info[i].tcache_max * jm__bin_info[i].size;
 	}
@@ -173,7 +172,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 static void push(struct jmstat_tcache_bin *tb, void *p)
 {
 	jm__flist_push(&tb->opaque, p);
-	tb->ncached++;
+	tb->ncached_less_max++;
 }
 
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
@@ -191,7 +190,7 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 		errno = ENOMEM;
 		return NULL;
 	}
-	tb->ncached += n - 1;
+	tb->ncached_less_max += n - 1;
 	void *first = jm__flist_pop(&tb->opaque);
 	tc->nfills_since_gc[binind]++;
 	tc->filled_last[binind] = true;
@@ -218,7 +217,7 @@ void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsign
 		jm__flist_cut(last_kept);
 	else
 		tb->opaque = 0;
-	tb->ncached = kept;
+	jm__tb_set(tb, kept, tb->ncached_max);
 	jm__bg_check(0);
 	jm__bin_free_list(p, binind);
 }
@@ -285,7 +284,7 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 	     (!__atomic_load_n(&tc->arena->shared, __ATOMIC_RELAXED) &&
 	      !fed_by_others((void *)tb->opaque, tb->ncached_max / 2, tc->arena)))) {
 		tc->capacity_bytes += grow;
-		tb->ncached_max = max;
+		jm__tb_set(tb, jm__tb_ncached(tb), max);
 	} else if (tc && tc->nrequests_at_flush[binind] == tb->nrequests) {
 		/* Nothing was taken from this list since its last flush: the
 		 * thread only frees here, keeping regions serves nothing. */
@@ -372,14 +371,14 @@ void jm__tcache_gc(void)
 		unsigned b = tc->gc_bin;
 		tc->gc_bin = (b + 1) % JM_NBINS;
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
-		if (tc->nfills_since_gc[b] == 0 && tb->ncached > 0) {
-			jm__tcache_flush_some(tb, b, tb->ncached / 2);
+		if (tc->nfills_since_gc[b] == 0 && jm__tb_ncached(tb) > 0) {
+			jm__tcache_flush_some(tb, b, jm__tb_ncached(tb) / 2);
 			uint32_t max = tb->ncached_max / 2;
 			if (max < jm__bin_info[b].tcache_max)
 				max = jm__bin_info[b].tcache_max;
 			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - max) * jm__bin_info[b].size;
-			tb->ncached_max = max;
-			if (tb->ncached > max)
+			jm__tb_set(tb, jm__tb_ncached(tb), max);
+			if (jm__tb_ncached(tb) > max)
 				jm__tcache_flush_some(tb, b, max);
 		}
 		tc->nfills_since_gc[b] = 0;
@@ -415,7 +414,7 @@ static void tcache_empty(struct jm_tcache *tc)
 {
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
-		if (tb->ncached)
+		if (jm__tb_ncached(tb))
 			jm__tcache_flush_some(tb, b, 0);
 		if (tb->nrequests) {
 			struct jm_bin *bin = &tc->arena->bins[b];
@@ -473,7 +472,7 @@ void jm__tcache_flush_all_current(void)
 	if (tc == NULL)
 		return;
 	for (unsigned b = 0; b < JM_NBINS; b++)
-		if (tc->bins[b].ncached)
+		if (jm__tb_ncached(&tc->bins[b]))
 			jm__tcache_flush_some(&tc->bins[b], b, 0);
 	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
 		large_flush(tc, k);

@@ -292,8 +292,11 @@ struct jmstat_bin {
  * plain aligned stores; readers sum them over the live thread rows. */
 struct jmstat_tcache_bin {
 	uint64_t opaque;         /* private to the writer: ignore */
-	uint32_t ncached;        /* regions held in this cache (counted in the
-	                            bin's curregs, but not in use) */
+	uint32_t ncached_less_max; /* regions held in this cache (counted in
+	                            the bin's curregs, but not in use) less
+	                            ncached_max, modulo 2^32: add ncached_max
+	                            for the count (so stored, the writer's
+	                            free tests a full cache by its sign) */
 	uint32_t ncached_max;    /* capacity */
 	uint64_t nrequests;      /* allocations served by this cache */
 };

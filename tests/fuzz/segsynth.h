@@ -338,8 +338,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 			struct jmstat_tcache_bin *c = synth_tcache(buf, t, b);
 
 			c->opaque = 0xfeedface;
-			c->ncached = synth_tc_ncached(t, b);
 			c->ncached_max = 200;
+			c->ncached_less_max = synth_tc_ncached(t, b) - c->ncached_max;
 			c->nrequests = synth_tc_nrequests(t, b);
 		}
 	}

@@ -1309,21 +1309,21 @@ static void *flush_policy_thread(void *arg)
 	 * grow the capacity instead), every flush empties the list. */
 	unsigned i = 0;
 	for (; i < n / 2; i++) {
-		uint32_t before = tb->ncached, max = tb->ncached_max;
+		uint32_t before = jm__tb_ncached(tb), max = tb->ncached_max;
 		jm_free(v[i]);
-		if (tb->ncached < before && max == tb->ncached_max) {
+		if (jm__tb_ncached(tb) < before && max == tb->ncached_max) {
 			f->flushes++;
-			if (tb->ncached == 1)
+			if (jm__tb_ncached(tb) == 1)
 				f->whole++;
 		}
 	}
 	/* An allocation between two flushes: the next one keeps half. */
-	while (tb->ncached < tb->ncached_max)
+	while (jm__tb_ncached(tb) < tb->ncached_max)
 		jm_free(v[i++]);   /* to the brim */
 	jm_free(jm_malloc(size));
 	f->max = tb->ncached_max;
 	jm_free(v[i++]);
-	f->after = tb->ncached;
+	f->after = jm__tb_ncached(tb);
 	if (tb->ncached_max != f->max)
 		f->after = 0;   /* grew instead: not the point */
 	for (; i < n; i++)
@@ -1362,11 +1362,11 @@ static void *fill_policy_thread(void *arg)
 	v[n++] = jm_malloc(size);   /* boots the cache: the first fill */
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
 	f->max = tb->ncached_max;
-	f->first = tb->ncached;
-	while (tb->ncached && n < 4000)
+	f->first = jm__tb_ncached(tb);
+	while (jm__tb_ncached(tb) && n < 4000)
 		v[n++] = jm_malloc(size);
 	v[n++] = jm_malloc(size);   /* the second fill */
-	f->second = tb->ncached_max == f->max ? tb->ncached : 0;
+	f->second = tb->ncached_max == f->max ? jm__tb_ncached(tb) : 0;
 	while (n)
 		jm_free(v[--n]);
 	return NULL;
@@ -1385,7 +1385,7 @@ static void *first_fill_thread(void *arg)
 	for (size_t i = 0; i < NFIRST; i++) {
 		void *p = jm_malloc(first_fill_sizes[i]);
 		unsigned b = jm__size2bin(first_fill_sizes[i]);
-		cached[i] = jm__tls_tbins[b].ncached + 1;   /* with the one handed out */
+		cached[i] = jm__tb_ncached(&jm__tls_tbins[b]) + 1;   /* with the one handed out */
 		jm_free(p);
 	}
 	return NULL;

@@ -101,11 +101,11 @@ static uint32_t swing(unsigned bin, void **pool, unsigned n, unsigned *next)
 	void **held = malloc(n * sizeof(void *));
 	unsigned nheld = 0;
 	for (int cycle = 0; cycle < 8; cycle++) {
-		unsigned k = tb->ncached + 1;   /* the last one fills */
+		unsigned k = jm__tb_ncached(tb) + 1;   /* the last one fills */
 		for (unsigned i = 0; i < k && nheld < n; i++)
 			held[nheld++] = jm_malloc(size);
 		while (*next < n) {
-			uint32_t max = tb->ncached_max, cached = tb->ncached;
+			uint32_t max = tb->ncached_max, cached = jm__tb_ncached(tb);
 			jm_free(pool[(*next)++]);
 			if (cached == max)
 				break;          /* that free found the list full */

@@ -160,7 +160,7 @@ static void test_caches_and_header(void **state)
 		;
 	assert_true(t < p.nthreads_max);
 	synth_tcache(buf, t, 3)->nrequests += 77;
-	synth_tcache(buf, t, 3)->ncached += 5;
+	synth_tcache(buf, t, 3)->ncached_less_max += 5;
 	synth_hdr(buf)->sites_dropped += 9;
 	write_file(buf, len);
 	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
