@@ -526,9 +526,9 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /
 json_t *jmd_error(struct jmd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t jmd_client_queued(struct jmd_client *c); /* bytes of replies c has not read */
 /* Bytes of replies c may still have unread: JMD_MAX_OUTPUT less its own,
- * and for a uid other than root JMD_UID_OUTPUT less all of its uid's
- * (JMD_MAX_OUTPUT for c NULL). A big reply is cut to fit before it is
- * built. */
+ * and for a uid other than root JMD_UID_OUTPUT less all of its user's
+ * (its subordinate uids count as it: jmd_principal); JMD_MAX_OUTPUT for c
+ * NULL. A big reply is cut to fit before it is built. */
 size_t jmd_client_room(struct jmd_client *c);
 
 /* ------------------------------------------------------------ sockpath.c */
