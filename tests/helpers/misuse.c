@@ -28,6 +28,37 @@ static void *free_in_thread(void *p)
 	return NULL;
 }
 
+/* Frees the n regions of v (say()s the last one first), frees 8 MiB,
+ * which starts the background purger (4 MiB dirty at once:
+ * docs/purging.md; pthread_create allocates on this thread), then frees
+ * each region again in a child, where it must be reported (SIGABRT), and
+ * the last one here. 1 if one was not. */
+static int refree_after_purger_start(void **v, int n)
+{
+	say(v[n - 1]);   /* stdout's buffer taken before the frees */
+	int devnull = open("/dev/null", O_WRONLY);
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(malloc(8 << 20));
+	for (int i = 0; i < n - 1; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			dup2(devnull, 2);   /* no allocation in the child */
+			free(v[i]);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
+			fprintf(stderr, "a second free of %p (the %dth of %d regions) was not reported\n",
+			    v[i], i + 1, n);
+			return 1;
+		}
+	}
+	free(v[n - 1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -72,12 +103,8 @@ int main(int argc, char **argv)
 		free(p);
 	} else if (!strcmp(m, "double-free-small-purger")) {
 		/* One region of every small class up to 4 KiB freed into the
-		 * thread cache, then a free of 8 MiB, which starts the
-		 * background purger (4 MiB dirty at once: docs/purging.md;
-		 * pthread_create allocates its dtv on this thread):
-		 * each region, freed again in a child, is still reported; the
-		 * last one here. A region the start took would be freed
-		 * silently. */
+		 * thread cache before the purger starts: a region the start
+		 * took would be freed silently. */
 		enum { N = 64 };
 		void *v[N];
 		int n = 0;
@@ -86,60 +113,19 @@ int main(int argc, char **argv)
 		for (size_t b = 128; b < 4096; b *= 2)
 			for (size_t k = 5; k <= 8; k++)
 				v[n++] = malloc(b * k / 4);
-		say(v[n - 1]);   /* stdout's buffer taken before the frees */
-		int devnull = open("/dev/null", O_WRONLY);
-		for (int i = 0; i < n; i++)
-			free(v[i]);
-		free(malloc(8 << 20));
-		for (int i = 0; i < n - 1; i++) {
-			pid_t pid = fork();
-			if (pid == 0) {
-				dup2(devnull, 2);   /* no allocation in the child */
-				free(v[i]);
-				_exit(0);
-			}
-			int st = 0;
-			waitpid(pid, &st, 0);
-			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
-				fprintf(stderr, "a second free of %p (%zu bytes) was not reported\n",
-				    v[i], malloc_usable_size(v[i]));
-				return 1;
-			}
-		}
-		free(v[n - 1]);
+		if (refree_after_purger_start(v, n))
+			return 1;
 	} else if (!strcmp(m, "double-free-run-purger")) {
 		/* Large regions freed to their arena (16 pages: no thread cache
-		 * keeps them), their pages free, then a free of 8 MiB, which
-		 * starts the background purger: the regions pthread_create
-		 * allocates on this thread (its dtv) must not be carved on
-		 * those pages, or a second free of one of them would free the
-		 * purger's memory silently. Each is freed again in a child;
-		 * the last one here. */
+		 * keeps them) before the purger starts: what pthread_create
+		 * allocates (its dtv) must not be carved on their pages, or a
+		 * second free of one would free the purger's memory silently. */
 		enum { N = 8 };
 		void *v[N];
 		for (int i = 0; i < N; i++)
 			v[i] = malloc(16 << 12);
-		say(v[N - 1]);   /* stdout's buffer taken before the frees */
-		int devnull = open("/dev/null", O_WRONLY);
-		for (int i = 0; i < N; i++)
-			free(v[i]);
-		free(malloc(8 << 20));
-		for (int i = 0; i < N - 1; i++) {
-			pid_t pid = fork();
-			if (pid == 0) {
-				dup2(devnull, 2);   /* no allocation in the child */
-				free(v[i]);
-				_exit(0);
-			}
-			int st = 0;
-			waitpid(pid, &st, 0);
-			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT) {
-				fprintf(stderr, "a second free of %p (the %dth of %d large regions) was not reported\n",
-				    v[i], i + 1, N);
-				return 1;
-			}
-		}
-		free(v[N - 1]);
+		if (refree_after_purger_start(v, N))
+			return 1;
 	} else if (!strcmp(m, "double-free-huge")) {
 		void *p = malloc(8 << 20);
 		say(p);

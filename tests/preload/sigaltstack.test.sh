@@ -14,10 +14,9 @@
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
-helper=$JM_HELPERS/sigstack
-[ -x "$helper" ] || fail "$helper is not built"
 export JMALLOC_STATS_DIR=$JM_TMP
-fails=0
-JMALLOC_CONF=prof_sample:0 LD_PRELOAD=$JMALLOC_LIB "$helper" 1536 || fails=$((fails+1))
-LD_PRELOAD=$JMALLOC_LIB "$helper" 2304 || fails=$((fails+1))
-[ $fails -eq 0 ]
+sigstack() { LD_PRELOAD=$JMALLOC_LIB "$JM_HELPERS/sigstack" "$@"; }
+[ -x "$JM_HELPERS/sigstack" ] || fail "$JM_HELPERS/sigstack is not built"
+JMALLOC_CONF=prof_sample:0 sigstack 1536; unsampled=$?
+sigstack 2304; sampled=$?
+[ $unsampled -eq 0 ] && [ $sampled -eq 0 ]
