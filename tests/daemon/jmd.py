@@ -230,6 +230,45 @@ def junk_reads_per_tick(n, ticks=20):
     return reads_per_tick(ticks)
 
 
+def as_uid(uid, fn, keep=False):
+    """Runs fn() in a child that has become uid (no groups, gid = uid) and
+    returns (the child's pid, what fn returned, through JSON on a pipe).
+    With keep, fn returns (result, what to hold) and the child then waits
+    until killed, holding the second (connections): the caller kills it;
+    else it has exited."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            result, held = fn() if keep else (fn(), None)
+            os.write(w, json.dumps(result).encode())
+            os.close(w)
+            while held is not None:
+                time.sleep(3600)
+        finally:
+            os._exit(0)
+    os.close(w)
+    out, result = b"", None
+    while result is None:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        out += chunk
+        try:
+            result = json.loads(out)
+        except ValueError:
+            continue
+    os.close(r)
+    if not keep:
+        os.waitpid(pid, 0)
+    check(result is not None, "child of uid %d said nothing" % uid)
+    return pid, result
+
+
 def host_child(pid, timeout=10.0):
     """The one child of pid (unshare --fork's child: a container's pid 1)."""
     def child():

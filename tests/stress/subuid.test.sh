@@ -16,46 +16,25 @@ from jmd import *
 import socket
 
 def connect_as(uid, n):
-    """n connections as uid, in a child; returns their count kept open by
-    the daemon (not told a limit within a short wait) and the refusals."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            socks, refused = [], []
-            for _ in range(n):
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(SOCK)
-                socks.append(s)
-            time.sleep(0.3)      # a refused one is told at once, then closed
-            for s in socks:
-                s.setblocking(False)
-                try:
-                    data = s.recv(4096)
-                    refused.append(data.decode(errors="replace") or "closed")
-                except BlockingIOError:
-                    pass
-            os.write(w, json.dumps([len(socks) - len(refused), refused[:1]]).encode())
-            os.close(w)
-            signal.pause()
-        finally:
-            os._exit(0)
-    os.close(w)
-    out = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        out += chunk
-        try:
-            return pid, json.loads(out)
-        except ValueError:
-            continue
-    fail("child of uid %d said nothing" % uid)
+    """n connections as uid, in a child (kept open until it is killed);
+    returns its pid, and the count of them kept open by the daemon (not
+    told a limit within a short wait) and the refusals."""
+    def connect():
+        socks, refused = [], []
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(SOCK)
+            socks.append(s)
+        time.sleep(0.3)      # a refused one is told at once, then closed
+        for s in socks:
+            s.setblocking(False)
+            try:
+                data = s.recv(4096)
+                refused.append(data.decode(errors="replace") or "closed")
+            except BlockingIOError:
+                pass
+        return [len(socks) - len(refused), refused[:1]], socks
+    return as_uid(uid, connect, keep=True)
 
 import json, signal
 kids, kept = [], 0

@@ -16,13 +16,13 @@ printf '# test ranges\nnobody:200000:65536\n' >"$JM_TMP/subuid"
 jmd_start --subuid-file "$JM_TMP/subuid"
 jmd_py - <<'PY' || fail "unread replies of subordinate uids"
 from jmd import *
-import atexit, json, socket, subprocess
+import atexit, socket, subprocess
 
 W = os.path.join(os.environ["JM_HELPERS"], "stress_segwriter")
 procs = []
 atexit.register(lambda: [p.kill() for p in procs])
 
-def as_uid(uid):
+def drop_to(uid):
     def drop():
         os.setgroups([])
         os.setgid(uid)
@@ -31,57 +31,35 @@ def as_uid(uid):
 
 def forged(uid):
     """A sleeping process of uid with a segment of 1,024 sites of its own."""
-    p = subprocess.Popen(["sleep", "600"], preexec_fn=as_uid(uid))
+    p = subprocess.Popen(["sleep", "600"], preexec_fn=drop_to(uid))
     procs.append(p)
     subprocess.run([W, "write", os.path.join(STATS_DIR, segment_name_of(p.pid)), str(p.pid),
-                    str(uid), "sites=1024"], preexec_fn=as_uid(uid), check=True,
+                    str(uid), "sites=1024"], preexec_fn=drop_to(uid), check=True,
                    capture_output=True)
     wait_until(lambda: p.pid in ps_pids(), "uid %d's forged process listed" % uid)
     return p.pid
 
 def sites_as(uid, pid):
-    """The number of sites in uid's reply to sites of pid (read in full)."""
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(r)
-        as_uid(uid)()
-        c = Client()
-        rep = c.req({"cmd": "sites", "pid": pid})
-        os.write(w, json.dumps([rep["ok"], len(rep.get("sites", [])), rep.get("nsites")]).encode())
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        data += chunk
-    os.waitpid(child, 0)
-    os.close(r)
-    return json.loads(data)
+    """[ok, sites in the reply, nsites] of uid's sites of pid, read whole."""
+    def ask():
+        rep = Client().req({"cmd": "sites", "pid": pid})
+        return [rep["ok"], len(rep.get("sites", [])), rep.get("nsites")]
+    return as_uid(uid, ask)[1]
 
 first, second, other = forged(200001), forged(200002), forged(4242)
 ok, n, total = sites_as(200002, second)
 check(ok and n == total == 1024, "uid 200002 alone: %d of %r sites" % (n, total))
 
 # Uid 200001: 16 connections asking the sites of its process, none read.
-r, w = os.pipe()
-holder = os.fork()
-if holder == 0:
-    os.close(r)
-    as_uid(200001)()
-    socks = []
+def hold():
+    held = []
     for _ in range(16):
         s = socket.socket(socket.AF_UNIX)
         s.connect(SOCK)
         s.sendall(b'{"cmd":"sites","pid":%d}\n' % first)
-        socks.append(s)
-    os.write(w, b"x")
-    time.sleep(60)
-    os._exit(0)
-os.close(w)
-os.read(r, 1)
+        held.append(s)
+    return len(held), held
+holder, _ = as_uid(200001, hold, keep=True)
 atexit.register(lambda: os.kill(holder, 9))
 time.sleep(1.0)      # the daemon has answered them: 16 x 1.7 MB asked, 16 MiB queued
 
