@@ -256,6 +256,10 @@ void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
 extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
+/* The count less capacity of each of its rows: full, and free's fast path
+ * adds one before it tests (its slow path sets it back), far from
+ * overflowing. */
+#define JM_TCACHE_NONE_FULL (1u << 30)
 /* What the fast paths read, in one thread-local block (one address
  * computation for both). */
 struct jm_tls {
@@ -361,9 +365,10 @@ static inline void jm__flist_clear_cookie(void *p)
 	((uintptr_t *)p)[1] = 0;
 }
 /* A cache row's count of regions is stored less its capacity (jmstat.h):
- * free's fast path tests a full list by the sign of one word in memory,
- * with no load of the capacity (one instruction fewer), and adds one to
- * it as to a count; the none cache (0 and 0) is full. Count and capacity
+ * free's fast path adds one to it in memory and tests a full list by the
+ * flags of that addition, with no load of the capacity (two instructions
+ * fewer; on a full list the slow path takes the one back); the none
+ * cache's rows hold JM_TCACHE_NONE_FULL. Count and capacity
  * are set together, in one 8-byte store, so that a reader never adds one
  * to the other's old value. */
 static inline uint32_t jm__tb_ncached(const struct jmstat_tcache_bin *tb)

@@ -263,6 +263,19 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 	}
 }
 
+/* Free's fast path counted a region into a full list (or the none
+ * cache's): the count is taken back (the none cache's, which threads
+ * without a cache share and write at once, is set back to its value:
+ * undone, lost updates could drift it), then the slow path. */
+static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
+{
+	if (tb >= jm__tcache_none && tb < jm__tcache_none + JM_NBINS)
+		tb->ncached_less_max = JM_TCACHE_NONE_FULL;
+	else
+		tb->ncached_less_max--;
+	free_in_chunk(ptr);
+}
+
 /* Usable size of one of our regions; aborts on a foreign pointer. */
 static size_t usable_size(void *ptr)
 {
@@ -361,21 +374,24 @@ JM_EXPORT void jm_free(void *ptr)
 		              !jm__flist_has_cookie(ptr, cookie))) {
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
-			/* Not full: the sign of the count less the capacity,
-			 * compared in memory (the compiler loads it into a
-			 * register first, an instruction more). */
+			/* Count it, then not full: the count less the capacity
+			 * is at most 0 after the addition, by the flags of the
+			 * addition in memory (the compiler loads, adds, stores
+			 * and tests: three instructions more). The none
+			 * cache's rows hold JM_TCACHE_NONE_FULL: full. */
 #if defined(__x86_64__)
-			__asm__ goto("cmpl $0, %0\n\tjge %l[full]"
-			    : : "m"(tb->ncached_less_max) : "cc" : full);
+			__asm__ goto("addl $1, %0\n\tjg %l[full]"
+			    : "+m"(tb->ncached_less_max) : : "cc" : full);
 #else
-			if (jm__tb_full(tb))
+			if ((int32_t)++tb->ncached_less_max > 0)
 				goto full;
 #endif
 			jm__flist_push_cookie(&tb->opaque, ptr, cookie);
-			tb->ncached_less_max++;
+			return;
+full:
+			free_full(ptr, tb);
 			return;
 		}
-full:
 		free_in_chunk(ptr);
 		return;
 	}

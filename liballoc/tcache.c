@@ -78,9 +78,13 @@
 #define FEED_SAMPLE 32        /* regions of a full list looked at for its feeder */
 #define FEED_LOOK 16          /* full lists between two looks at moving */
 
-/* The cache of a thread that has none: empty, capacity 0, never written;
- * the fast paths fall through to the slow ones without testing for NULL. */
-struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
+/* The cache of a thread that has none: empty, capacity 0, always full
+ * (JM_TCACHE_NONE_FULL: free's fast path adds one to a row's count before
+ * it tests, and its slow path sets it back; nothing else is written); the
+ * fast paths fall through to the slow ones without testing for NULL. */
+struct jmstat_tcache_bin jm__tcache_none[JM_NBINS] = {
+	[0 ... JM_NBINS - 1] = { .ncached_less_max = JM_TCACHE_NONE_FULL },
+};
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
 __thread enum jm_tls_state jm__tls_state;
 static __thread struct jm_tcache *tls_tc;

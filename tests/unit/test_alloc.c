@@ -43,6 +43,38 @@ static unsigned brute_bin(size_t size)
 	return JM_NBINS;
 }
 
+/* A thread without a cache (here: one that has not allocated yet) frees
+ * through the none cache, whose rows free's fast path counts into before
+ * it finds them full: its slow path sets them back, so that they stay
+ * full and empty (a row left counted up, or taken back by racing
+ * threads, would drift towards room, and the shared none cache would be
+ * pushed to). */
+static void *free_only(void *arg)
+{
+	void **v = arg;
+	for (unsigned i = 0; i < 8; i++)
+		jm_free(v[i]);
+	return NULL;
+}
+
+static void test_none_cache_stays_full(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	void *v[8];
+	for (unsigned i = 0; i < 8; i++)
+		assert_non_null(v[i] = jm_malloc(48 + 80 * i));
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, free_only, v), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		assert_int_equal(jm__tcache_none[b].ncached_less_max, JM_TCACHE_NONE_FULL);
+		assert_int_equal(jm__tcache_none[b].opaque, 0);
+		assert_true(jm__tb_full(&jm__tcache_none[b]));
+	}
+	validate();
+}
+
 /* free's fast path takes a page-map word with a divisibility constant for
  * a small run's (its region-start test fails with 0), and an address for
  * one in a chunk by the chunk map alone: every other entry of a chunk
@@ -1430,6 +1462,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_header_pages),   /* early: a fresh arena */
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_pagemap_div_small_only),
+		cmocka_unit_test(test_none_cache_stays_full),
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_segment_tables_paged),
 		cmocka_unit_test(test_region_index),
