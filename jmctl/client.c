@@ -412,9 +412,10 @@ int jm_client_open(struct jm_client *c, const char *path)
 		err = -EPROTO;
 		goto fail_reply;
 	}
-	c->interval_ms = (int)jm_int(reply, "interval_ms");
-	if (c->interval_ms <= 0)
-		c->interval_ms = 1000;
+	/* 50 ms to 1 h, as jmstatd's --interval takes; anything else is not a
+	 * daemon's (top waits an interval and 10 s for each update). */
+	long long interval = jm_int(reply, "interval_ms");
+	c->interval_ms = interval >= 1 && interval <= 3600000 ? (int)interval : 1000;
 	json_decref(reply);
 	return 0;
 

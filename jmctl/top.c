@@ -358,10 +358,21 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 			if (t->nframes && drawn >= t->nframes)
 				break;
 		}
-		int r = poll(pfd, t->curses_on ? 2 : 1, t->curses_on ? 1000 : -1);
+		/* Without a screen nothing else wakes us: a daemon that stops
+		 * sending updates (stopped, stuck) must not hold a script for
+		 * ever, as every other command gives up after 10 s. Its next
+		 * update is due an interval after the last one. */
+		int wait_ms = t->curses_on ? 1000 : t->c.interval_ms + JMCTL_REPLY_TIMEOUT_MS;
+		int r = poll(pfd, t->curses_on ? 2 : 1, wait_ms);
 
 		if (jm_top_signal)
 			break;
+		if (r == 0 && !t->curses_on) {
+			fprintf(stderr, "jmctl: %s: jmstatd sent no update within %d s "
+			        "(is it stuck? check its log)\n", t->c.path, wait_ms / 1000);
+			err = -ETIMEDOUT;
+			break;
+		}
 		if (r < 0 && errno != EINTR) {
 			err = -errno;
 			jm_top_restore_terminal();
