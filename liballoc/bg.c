@@ -73,6 +73,7 @@
 enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_FAILED };
 
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;   /* jm__bg_stop's, taken first */
 static pthread_cond_t bg_cond;
 static bool bg_idle;                  /* sleeping with nothing dirty */
 static bool bg_kicked;
@@ -165,11 +166,22 @@ static void *bg_main(void *arg)
  * (the kernel no longer finds it: its files and fs are released), for
  * unshare and setns (compat.c), which refuse a process with more than one
  * thread for a new user or mount namespace: a program that had freed a
- * few MiB could not make one. A later free starts it again. */
+ * few MiB could not make one. A later free starts it again. One stopper
+ * at a time (stop_lock): stress-ng's pthread stressor calls setns from up
+ * to 100 threads at once, and a second stopper waited its whole 5 s for
+ * the thread the first had ended (its id was 0 by then), then marked as
+ * absent the purger a free had started meanwhile, which ran on beside the
+ * next one started (88 s for what took 0.5 s under glibc's malloc). A
+ * waiting stopper finds the purger gone, or a new one that it ends. */
 void jm__bg_stop(void)
 {
 	if (atomic_load(&jm__bg_state) != BG_RUNNING)
 		return;
+	pthread_mutex_lock(&stop_lock);
+	if (atomic_load(&jm__bg_state) != BG_RUNNING) {
+		pthread_mutex_unlock(&stop_lock);
+		return;
+	}
 	pthread_mutex_lock(&bg_lock);
 	bg_stopping = true;
 	bg_kicked = true;
@@ -192,6 +204,7 @@ void jm__bg_stop(void)
 	atomic_store(&jm__bg_state, BG_NONE);
 	atomic_store(&jm__bg_want, 1);
 	jm__stats_bg_running(false);
+	pthread_mutex_unlock(&stop_lock);
 }
 
 /* Pages became dirty where there were none. Under an arena's lock: only
@@ -335,6 +348,7 @@ bool jm__bg_running(void)
 void jm__bg_postfork_child(void)
 {
 	pthread_mutex_init(&bg_lock, NULL);
+	pthread_mutex_init(&stop_lock, NULL);
 	cond_init();
 	bg_idle = false;
 	bg_kicked = false;

@@ -24,9 +24,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/nsfs.h>
 #include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -146,10 +148,20 @@ JM_EXPORT __attribute__((weak)) int unshare(int flags)
 	return (int)syscall(SYS_unshare, flags);
 }
 
-/* nstype 0 takes whatever namespace fd is (a user or mount one too). */
+/* nstype 0 takes whatever namespace fd is: the kernel says which
+ * (NS_GET_NSTYPE), and the purger is ended only for a user or mount one,
+ * or where it cannot say (a pidfd, a kernel before 4.11). stress-ng's
+ * pthread stressor joins its own UTS namespace from every thread, and each
+ * call waited for the purger to die. */
 JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
 {
-	if (nstype == 0 || (nstype & (CLONE_NEWUSER | CLONE_NEWNS)))
+	int type = nstype;
+	if (type == 0) {
+		int saved = errno;
+		type = ioctl(fd, NS_GET_NSTYPE);
+		errno = saved;
+	}
+	if (type <= 0 || (type & (CLONE_NEWUSER | CLONE_NEWNS)))
 		jm__bg_stop();
 	return (int)syscall(SYS_setns, fd, nstype);
 }
