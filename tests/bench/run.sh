@@ -173,6 +173,7 @@ purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
 purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
 realloc-grow  | -                   | -              | @B@/realloc-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
+fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
@@ -264,6 +265,7 @@ build_all() {
 	build purge-rounds purge_patterns.c -DPATTERN=4 &&
 	build realloc-grow realloc_grow.c &&
 	build trim-often trim_often.c &&
+	build fork-churn fork_churn.c &&
 	build aligned aligned.c &&
 	build idle-return idle_return.c
 }
