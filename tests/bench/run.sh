@@ -174,6 +174,7 @@ purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
 realloc-grow  | -                   | -              | @B@/realloc-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
 fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
+many-threads  | -                   | -              | @B@/many-threads @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
@@ -266,6 +267,7 @@ build_all() {
 	build realloc-grow realloc_grow.c &&
 	build trim-often trim_often.c &&
 	build fork-churn fork_churn.c &&
+	build many-threads many_threads.c &&
 	build aligned aligned.c &&
 	build idle-return idle_return.c
 }
