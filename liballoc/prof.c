@@ -72,11 +72,26 @@ static double exp_neg(double y)
 	if ((double)k * LN2 > y)
 		k--;
 	double r = y - (double)k * LN2; /* [0, ln 2) */
-	double term = 1.0, sum = 1.0;
-	for (int i = 1; i < 16; i++) {
-		term *= r / i;
-		sum += term;
-	}
+	/* The Taylor series to r^15 / 15! (under 4e-15 of the sum left out),
+	 * in Horner's form with the coefficients folded at compile time: the
+	 * loop that divided r by each i cost 15 divisions, 80 instructions of
+	 * every sampled allocation and every sampled free. */
+	double sum = 1.0 / 1307674368000.0;               /* 1/15! */
+	sum = sum * r + 1.0 / 87178291200.0;
+	sum = sum * r + 1.0 / 6227020800.0;
+	sum = sum * r + 1.0 / 479001600.0;
+	sum = sum * r + 1.0 / 39916800.0;
+	sum = sum * r + 1.0 / 3628800.0;
+	sum = sum * r + 1.0 / 362880.0;
+	sum = sum * r + 1.0 / 40320.0;
+	sum = sum * r + 1.0 / 5040.0;
+	sum = sum * r + 1.0 / 720.0;
+	sum = sum * r + 1.0 / 120.0;
+	sum = sum * r + 1.0 / 24.0;
+	sum = sum * r + 1.0 / 6.0;
+	sum = sum * r + 1.0 / 2.0;
+	sum = sum * r + 1.0;
+	sum = sum * r + 1.0;
 	return sum * pow2i(k);
 }
 
@@ -129,6 +144,11 @@ static int64_t next_interval(void)
 		bytes = 1e18;
 	return (int64_t)bytes;
 }
+
+#ifdef JM_TEST
+double jm__test_sample_probability(size_t size);
+double jm__test_sample_probability(size_t size) { return sample_probability(size); }
+#endif
 
 /* ---------------------------------------------------------------- sites */
 

@@ -1452,6 +1452,32 @@ static void test_tcache_fill_policy(void **state)
 	validate();
 }
 
+/* The chance prof.c gives an allocation of being sampled, 1 - exp(-s/S),
+ * against the series for exp(s/S) summed in long double (80 terms), for
+ * sizes from 8 bytes to 48 x S: within 1e-13 of it and 1e-15 (prof.c sums
+ * exp's series in its own order; a wrong coefficient is off by 1e-9). */
+double jm__test_sample_probability(size_t size);
+static void test_sample_probability(void **state)
+{
+	size_t saved = jm__opt.prof_sample;
+	jm__opt.prof_sample = 65536;
+	for (size_t size = 8; size <= 48 * 65536; size += size / 7 + 1) {
+		long double x = (long double)size / 65536, term = 1, e = 1;
+		for (int i = 1; i < 80; i++) {
+			term *= x / i;
+			e += term;
+		}
+		double want = (double)(1 - 1 / e);
+		double got = jm__test_sample_probability(size);
+		/* 1 - exp(-x) loses exp's last digits to the subtraction:
+		 * an absolute error of a few 1e-16 is the formula's own. */
+		double err = got - want;
+		if (err < -(1e-15 + 1e-13 * want) || err > 1e-15 + 1e-13 * want)
+			fail_msg("size %zu: %.17g, want %.17g", size, got, want);
+	}
+	jm__opt.prof_sample = saved;
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -1489,6 +1515,7 @@ int main(void)
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_realloc_growth),
+		cmocka_unit_test(test_sample_probability),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
