@@ -92,6 +92,7 @@ struct jm_arena *jm__arena_get(unsigned index)
  * arenas_lock; beside jm__arenas, jm__arenas_init), and the calling
  * thread's arena, for its exit. */
 static unsigned *arena_threads;
+static unsigned live_threads;   /* the sum of arena_threads */
 static __thread struct jm_arena *thread_arena;
 
 /* At initialisation: the arena table and the thread counts, in one piece
@@ -130,6 +131,7 @@ struct jm_arena *jm__arena_for_thread(uint32_t tid)
 		if (arena_threads[i] < arena_threads[best])
 			best = i;
 	arena_threads[best]++;
+	__atomic_store_n(&live_threads, live_threads + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&arenas_lock);
 	struct jm_arena *a = jm__arena_get(best);
 	thread_arena = a;
@@ -144,7 +146,15 @@ void jm__arena_thread_exit(void)
 	thread_arena = NULL;
 	pthread_mutex_lock(&arenas_lock);
 	arena_threads[a->index]--;
+	__atomic_store_n(&live_threads, live_threads - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&arenas_lock);
+}
+
+/* The threads that have an arena and have not exited (tcache.c shares
+ * its process-wide budget out among them); read without the lock. */
+unsigned jm__arena_live_threads(void)
+{
+	return __atomic_load_n(&live_threads, __ATOMIC_RELAXED);
 }
 
 /* Moves the calling thread to arena `to`, the arena whose regions it
@@ -177,6 +187,7 @@ bool jm__arena_thread_move(struct jm_arena *to)
 void jm__arena_postfork_threads(void)
 {
 	memset(arena_threads, 0, jm__narenas * sizeof(*arena_threads));
+	live_threads = thread_arena != NULL;
 	if (thread_arena)
 		arena_threads[thread_arena->index] = 1;
 }

@@ -202,6 +202,7 @@ void jm__arenas_init(unsigned n);
 struct jm_arena *jm__arena_get(unsigned index);
 struct jm_arena *jm__arena_for_thread(uint32_t tid);
 void jm__arena_thread_exit(void);
+unsigned jm__arena_live_threads(void);
 bool jm__arena_thread_move(struct jm_arena *to);
 void jm__arena_postfork_threads(void);
 struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t align_pages,

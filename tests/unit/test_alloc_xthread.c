@@ -359,6 +359,67 @@ static void test_cacheless_thread_exit_counted(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* many-threads: a thread's cache holds at most its share of all threads'
+ * (tcache.c: 32 MiB among the live threads), also after bursts that grew
+ * it. With 32 live threads that is 1 MiB; a burst of 2000 regions of
+ * each of 512, 1024 and 2048 bytes, allocated then freed, 12 times,
+ * left 4 MiB in a cache of 4 MiB per thread. */
+enum { PARKED = 31, CAP_BURST = 2000 };
+static pthread_barrier_t parked_go, parked_done;
+static void *parked_thread(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(64));   /* a live thread, with an arena */
+	pthread_barrier_wait(&parked_go);
+	pthread_barrier_wait(&parked_done);
+	return NULL;
+}
+struct capped {
+	uint64_t cached;     /* bytes in the thread's cache after its bursts */
+	unsigned live;       /* live threads then */
+};
+static void *burst_thread(void *arg)
+{
+	struct capped *c = arg;
+	static const size_t sizes[] = { 512, 1024, 2048 };
+	void **p = malloc(3 * CAP_BURST * sizeof(void *));
+	for (int round = 0; round < 12; round++) {
+		for (unsigned i = 0; i < 3 * CAP_BURST; i++)
+			p[i] = jm_malloc(sizes[i % 3]);
+		for (unsigned i = 0; i < 3 * CAP_BURST; i++)
+			jm_free(p[i]);
+	}
+	free(p);
+	c->cached = 0;
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		c->cached += (uint64_t)jm__tb_ncached(&jm__tls_tbins[b]) * jm__bin_info[b].size;
+	c->live = jm__arena_live_threads();
+	return NULL;
+}
+
+static void test_cache_share_of_total(void **state)
+{
+	(void)state;
+	pthread_t parked[PARKED], t;
+	assert_int_equal(pthread_barrier_init(&parked_go, NULL, PARKED + 1), 0);
+	assert_int_equal(pthread_barrier_init(&parked_done, NULL, PARKED + 1), 0);
+	for (int i = 0; i < PARKED; i++)
+		assert_int_equal(pthread_create(&parked[i], NULL, parked_thread, NULL), 0);
+	pthread_barrier_wait(&parked_go);
+	struct capped c;
+	assert_int_equal(pthread_create(&t, NULL, burst_thread, &c), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_barrier_wait(&parked_done);
+	for (int i = 0; i < PARKED; i++)
+		assert_int_equal(pthread_join(parked[i], NULL), 0);
+	pthread_barrier_destroy(&parked_go);
+	pthread_barrier_destroy(&parked_done);
+	assert_true(c.live >= PARKED + 1);
+	assert_true(c.cached > 0);
+	assert_true(c.cached <= (32u << 20) / c.live);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -369,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_consumer_moves_to_producer),
 		cmocka_unit_test(test_ring_moves_fork),
 		cmocka_unit_test(test_cacheless_thread_exit_counted),
+		cmocka_unit_test(test_cache_share_of_total),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
