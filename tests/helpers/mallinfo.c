@@ -3,7 +3,8 @@
  * (liballoc/compat.c). mallinfo2's in-use bytes (uordblks + hblkhd) grow by
  * what the program holds in small, large and huge regions and come back
  * when it frees them; malloc_trim gives the freed pages back at once (the
- * resident set falls by most of them; 1 returned); mallopt accepts a
+ * resident set falls by most of them; 1 returned) when more than 4 MiB, or
+ * its pad, are dirty, and leaves fewer to the decay (0 returned); mallopt accepts a
  * parameter; malloc_info writes an XML document; malloc_stats writes to
  * stderr. A trim that changes the arena rows of the stats segment changes
  * their sequence numbers too (jmstatd does not read rows again while their
@@ -128,6 +129,30 @@ int main(void)
 		printf("malloc_trim: arena rows' dirty %llu -> %llu, their seqs' sum %llu -> %llu\n",
 		    (unsigned long long)dirty_before, (unsigned long long)dirty_after,
 		    (unsigned long long)seqs_before, (unsigned long long)seqs_after);
+		return 1;
+	}
+	/* A trim leaves up to 4 MiB dirty in all, or pad bytes if more, to
+	 * the decay: programs that call it after every request made it
+	 * purge the few pages each request freed, and fault them in again. */
+	static void *r[32];
+	for (int i = 0; i < 8; i++)
+		memset(r[i] = malloc(256 << 10), 3, 256 << 10);
+	for (int i = 0; i < 8; i++)
+		free(r[i]);
+	if (!segment_rows(&seqs_before, &dirty_before) || dirty_before < (1 << 20) ||
+	    (trimmed = malloc_trim(0)) != 0) {
+		printf("malloc_trim with %llu bytes dirty returned %d (should leave them)\n",
+		    (unsigned long long)dirty_before, trimmed);
+		return 1;
+	}
+	for (int i = 0; i < 32; i++)
+		memset(r[i] = malloc(256 << 10), 4, 256 << 10);
+	for (int i = 0; i < 32; i++)
+		free(r[i]);
+	if ((trimmed = malloc_trim((size_t)64 << 20)) != 0 || malloc_trim(0) != 1 ||
+	    !segment_rows(&seqs_after, &dirty_after) || dirty_after > (1 << 20)) {
+		printf("malloc_trim of 8 MiB dirty: pad 64 MiB returned %d, pad 0 left %llu bytes\n",
+		    trimmed, (unsigned long long)dirty_after);
 		return 1;
 	}
 	char *doc = NULL;
