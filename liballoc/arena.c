@@ -822,6 +822,30 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 	jm__arena_decay(a, jm__now_ns());
 }
 
+/* Every arena's decay at now (the background purger's), or, when all, a
+ * purge of every dirty page (malloc_trim's), each under its lock in a row
+ * update (readers do not read a row again while its sequence number is
+ * unchanged). True if dirty pages remain. */
+bool jm__arenas_purge(uint64_t now, bool all)
+{
+	bool dirty = false;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+		if (a == NULL)
+			continue;
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__row_begin(&a->stats->seq);
+		if (all)
+			jm__arena_maybe_purge(a, true);
+		else
+			dirty |= jm__arena_decay(a, now);
+		jm__row_end(&a->stats->seq);
+		jm__unlock(&a->lock);
+		jm__arena_purge_detached(a);
+	}
+	return dirty;
+}
+
 /* --------------------------------------------------------------- large */
 
 void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)

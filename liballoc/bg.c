@@ -113,18 +113,7 @@ static uint64_t interval_ns(void)
 bool jm__bg_run_once(void)
 {
 	uint64_t now = jm__now_ns();
-	bool dirty = false;
-	for (unsigned i = 0; i < jm__narenas; i++) {
-		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
-		if (a == NULL)
-			continue;
-		jm__lock(&a->lock, &a->stats->lock_contended);
-		jm__row_begin(&a->stats->seq);
-		dirty |= jm__arena_decay(a, now);
-		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
-		jm__arena_purge_detached(a);
-	}
+	bool dirty = jm__arenas_purge(now, false);
 	dirty |= jm__huge_decay(now);
 	jm__stats_bg_wake();
 	return dirty;

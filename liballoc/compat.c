@@ -106,18 +106,7 @@ JM_EXPORT int malloc_trim(size_t pad)
 	if (dirty <= (pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
 		return 0;
 	jm__huge_purge_all();
-	for (unsigned i = 0; i < jm__narenas; i++) {
-		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
-		if (a == NULL)
-			continue;
-		/* In a row update, as every change of the row: readers do not
-		 * read rows again while their sequence numbers are unchanged. */
-		jm__lock(&a->lock, &a->stats->lock_contended);
-		jm__row_begin(&a->stats->seq);
-		jm__arena_maybe_purge(a, true);
-		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
-	}
+	jm__arenas_purge(0, true);
 	dirty_purged(&dirty, &after);
 	return after != before;
 }

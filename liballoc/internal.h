@@ -217,6 +217,7 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force);
 void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it purges */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);
+bool jm__arenas_purge(uint64_t now, bool all);
 void jm__arena_prefork(void);
 void jm__arena_postfork_parent(void);
 void jm__arena_postfork_child(void);
