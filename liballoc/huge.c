@@ -92,6 +92,31 @@ struct delta {
 	bool remap;   /* moved: its pages go to `to` first (mremap) */
 };
 
+/* Moves the pages of [src, src + len) to dst (mapped, replaced) with
+ * mremap, which takes a range of one mapping only: a kept region that
+ * was gathered (below) is several, so a range it refuses (EFAULT) is
+ * moved in two halves, each the same way. False if some part could not
+ * be moved (what was moved is at dst, the rest still at src); with
+ * `copy` (a live region, whose bytes must all arrive), a part that cannot
+ * move is copied instead (dst mapped again first: a kernel before 6.17
+ * unmapped it before refusing), and false only if that mapping fails. */
+static bool move_pages(char *src, size_t len, char *dst, bool copy)
+{
+	if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED)
+		return true;
+	if (errno == EFAULT && len > JM_PAGE) {
+		size_t half = (len >> (JM_LG_PAGE + 1)) << JM_LG_PAGE;
+		return move_pages(src, half, dst, copy) &&
+		    move_pages(src + half, len - half, dst + half, copy);
+	}
+	if (!copy || mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	        MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return false;
+	memcpy(dst, src, len);
+	jm__os_unmap(src, len);
+	return true;
+}
+
 /* Charges d to the arena; sets *counted (if not NULL) under its lock.
  * False (nothing charged) if d's radix tree entry could not be set. */
 static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
@@ -107,11 +132,22 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 			jm__unlock(&a->lock);
 			return false;
 		}
-		if (mremap(h->addr, h->map_size, d->to_map, MREMAP_MAYMOVE | MREMAP_FIXED,
-		        d->to) == MAP_FAILED) {
-			jm__rtree_clear((uintptr_t)d->to);
-			jm__unlock(&a->lock);
-			return false;
+		/* At its size, into the start of `to` (the rest is the
+		 * fresh mapping made for it): mremap grows no range of
+		 * several mappings (EFAULT), and a gathered region is;
+		 * each realloc of one that could not grow where it was
+		 * copied it whole. Refused at once: nothing moved, the
+		 * caller copies; a region half moved cannot be given up. */
+		if (mremap(h->addr, h->map_size, h->map_size,
+		        MREMAP_MAYMOVE | MREMAP_FIXED, d->to) == MAP_FAILED) {
+			if (errno != EFAULT) {
+				jm__rtree_clear((uintptr_t)d->to);
+				jm__unlock(&a->lock);
+				return false;
+			}
+			if (!move_pages(h->addr, h->map_size, d->to, true))
+				jm__fatal("cannot move huge region %p to %p: errno %d; aborting",
+				    h->addr, d->to, errno);
 		}
 	}
 	if (d->rt_key && d->rt_val == 0) {
@@ -286,21 +322,6 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
 	return stable;
 }
 
-/* Moves the pages of [src, src + len) to dst (mapped, replaced) with
- * mremap, which takes a range of one mapping only: a kept region that
- * was gathered (below) is several, so a range it refuses (EFAULT) is
- * moved in two halves, each the same way. False if some part could not
- * be moved (what was moved is at dst, the rest still at src). */
-static bool move_pages(char *src, size_t len, char *dst)
-{
-	if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED)
-		return true;
-	if (errno != EFAULT || len <= JM_PAGE)
-		return false;
-	size_t half = (len >> (JM_LG_PAGE + 1)) << JM_LG_PAGE;
-	return move_pages(src, half, dst) && move_pages(src + half, len - half, dst + half);
-}
-
 /* Fills [dst + from, dst + to), fresh pages of a region being made (a
  * new mapping, or the part a grown region adds), with the pages of other
  * dirty kept regions of `arena`, moved there by mremap: no fault when the
@@ -360,7 +381,7 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena, bool zer
 	int saved = errno;
 	for (unsigned i = 0; i < n; i++) {
 		char *at = dst + from + placed;
-		if (move_pages(piece[i].addr, piece[i].len, at)) {
+		if (move_pages(piece[i].addr, piece[i].len, at, false)) {
 			moved += piece[i].len;
 		} else {
 			/* What did not move is given back where it is; its
@@ -455,7 +476,7 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 		/* Grow: move its pages (no copy, no fault) to the start of an
 		 * aligned range of the new size; only the tail is fresh. */
 		char *moved = jm__os_map_aligned(usable, align);
-		if (moved == NULL || !move_pages(best->addr, best->map_size, moved)) {
+		if (moved == NULL || !move_pages(best->addr, best->map_size, moved, false)) {
 			int saved = errno;
 			if (moved)
 				jm__os_unmap(moved, usable);

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -309,6 +310,69 @@ static void test_huge_gather(void **state)
 	validate();
 }
 
+/* A region made of several mappings by gather (above) is grown by
+ * realloc as any other: its pages moved, not copied into a new region.
+ * mremap does not grow a range of several mappings (EFAULT), and huge.c
+ * moved a region to its new, larger place with one growing mremap: each
+ * realloc of a gathered region that could not grow where it was copied
+ * it into a new huge allocation (test_alloc's test_realloc_growth saw one
+ * more nmalloc_huge when a dirty kept region was there to gather, its
+ * purge a matter of time). */
+/* The mappings /proc/self/maps lists in [p, p + len). */
+static int mappings_in(const char *p, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	int n = 0;
+	unsigned long lo, hi;
+	char line[512];
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    lo < (uintptr_t)p + len && hi > (uintptr_t)p)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void test_huge_gathered_realloc(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	char *z1 = jm_malloc(4 * mib), *z2 = jm_malloc(6 * mib);
+	memset(z1, 3, 4 * mib);
+	memset(z2, 3, 6 * mib);
+	jm_free(z1);
+	jm_free(z2);
+	assert_int_equal(a->huge_dirty, 10 * mib);
+	char *w = jm_malloc(13 * mib);      /* their 10 MiB and 3 fresh */
+	assert_int_equal(a->huge_dirty, 0);
+	assert_true(mappings_in(w, 13 * mib) >= 2);   /* premise */
+	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
+		w[k] = (char)(k >> JM_LG_PAGE);
+	/* A page after it (ours, or somebody's already): it must move. */
+	void *block = mmap(w + 13 * mib, JM_PAGE, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	uint64_t nmalloc = a->stats->nmalloc_huge;
+	char *r = jm_realloc(w, 14 * mib);
+	assert_non_null(r);
+	assert_ptr_not_equal(r, w);
+	assert_int_equal(a->stats->nmalloc_huge, nmalloc);   /* moved, not copied */
+	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
+		assert_int_equal(r[k], (char)(k >> JM_LG_PAGE));
+	if (block != MAP_FAILED)
+		munmap(block, JM_PAGE);
+	validate();
+	/* Unmapped, not kept: the next test starts with nothing kept. */
+	int64_t decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = 0;
+	jm_free(r);
+	jm__opt.decay_ms = decay_ms;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	validate();
+}
+
 /* Kept huge regions are split and merged: a request that no kept region
  * fits within twice its size takes the head of a larger one (the tail
  * stays kept, a region of its own), and a freed region merges with a kept
@@ -524,7 +588,8 @@ int main(void)
 	 * drive purging themselves. */
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_huge_gather),   /* first: nothing kept */
+		cmocka_unit_test(test_huge_gathered_realloc),   /* first: nothing kept */
+		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
