@@ -49,7 +49,6 @@ static ino_t seg_ino;                         /* reopen it safely */
 static uint64_t seg_backed;                   /* thread rows backed so far */
 static uint64_t sites_backed;                 /* site rows backed so far */
 static uint64_t modules_backed;               /* module rows backed so far */
-static struct jmstat_thread *snapshot_row;
 bool jm__stats_pending;
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
@@ -544,6 +543,20 @@ void jm__stats_init(void)
  * and allocated_huge disagreed with its heap.) The child publishes its own
  * file on its first slow-path allocation, so that a child that only execs
  * another program leaves no file behind.
+ *
+ * What this costs in pages, since after a fork every private page the
+ * parent and child share is copied by whichever writes it first (a page
+ * fault, and a page copied, on each side): the parent's copy writes only
+ * the snapshot's pages whose contents changed since the last fork (the
+ * class table, the module rows and the sites of a parent that did not
+ * sample stay as they were, and so stay shared), and the child does not
+ * copy at all: it moves the snapshot's pages to the segment's address
+ * (mremap), so a page of its segment is copied only if it writes it before
+ * it publishes. Mapping fresh memory and copying the snapshot into it cost
+ * the child every page of the snapshot (5 faults a fork with one arena)
+ * and the parent every one it copied (5 more). The child maps a new
+ * snapshot for its own forks when it publishes (an unpublished process
+ * takes no snapshot).
  */
 
 void jm__stats_prefork(void)
@@ -551,65 +564,113 @@ void jm__stats_prefork(void)
 	pthread_mutex_lock(&rows_lock);
 }
 
-/* The header, classes and arena rows, and the bin rows of the arenas
- * made so far: the others' are zero in the segment, as in fresh memory
- * (a parent with one arena copies 2 pages of its 7, and the child as many:
- * each a page fault at every fork). */
-static void copy_core(char *dst, const char *src)
+#ifdef JM_TEST
+extern unsigned jm__stats_test_snapshot_pages;
+unsigned jm__stats_test_snapshot_pages;      /* pages the last copy wrote */
+#endif
+
+/* Copies [off, off + len) of the segment to the snapshot a page at a time,
+ * each page only if its contents changed: a page written is a page fault
+ * and a copy in the parent (the last child shares it). */
+static void snapshot_part(uint64_t off, uint64_t len)
 {
-	const struct jmstat_header *h = (const struct jmstat_header *)src;
-	memcpy(dst, src, h->bin_off);
-	size_t per = (size_t)JM_NBINS * sizeof(struct jmstat_bin);
-	for (unsigned a = 0; a < h->narenas; a++)
-		if (jm__arenas[a] != NULL)
-			memcpy(dst + h->bin_off + a * per, src + h->bin_off + a * per, per);
+	while (len > 0) {
+		uint64_t n = JM_PAGE - (off & JM_PAGE_MASK);
+		if (n > len)
+			n = len;
+		if (memcmp(snapshot + off, seg_at(off), n) != 0) {
+			memcpy(snapshot + off, seg_at(off), n);
+#ifdef JM_TEST
+			jm__stats_test_snapshot_pages++;
+#endif
+		}
+		off += n;
+		len -= n;
+	}
 }
 
+/* The header, classes and arena rows, and the bin rows of the arenas made
+ * so far (the others' are zero in the segment as in the snapshot: a parent
+ * with one arena looks at 2 pages of its 7), the sites, the modules and the
+ * forking thread's row. */
 void jm__stats_prefork_snapshot(void)
 {
 	if (!seg_published)
 		return;
-	snapshot_row = jm__tcache_current_row();
-	copy_core(snapshot, (const char *)jm__seg);
-	memcpy(snapshot + jm__seg->site_off, (char *)jm__seg + jm__seg->site_off,
-	    (size_t)jm__seg->nsites_hw * jm__seg->site_stride);
+#ifdef JM_TEST
+	jm__stats_test_snapshot_pages = 0;
+#endif
+	const struct jmstat_header *h = jm__seg;
+	snapshot_part(0, h->bin_off);
+	uint64_t per = (uint64_t)JM_NBINS * sizeof(struct jmstat_bin);
+	for (unsigned a = 0; a < h->narenas; a++)
+		if (jm__arenas[a] != NULL)
+			snapshot_part(h->bin_off + a * per, per);
+	snapshot_part(h->site_off, (uint64_t)h->nsites_hw * h->site_stride);
 	/* Stable: prof.c's prefork holds modules.c's lock. */
-	memcpy(snapshot + jm__seg->module_off, (char *)jm__seg + jm__seg->module_off,
-	    (size_t)jm__seg->nmodules * jm__seg->module_size);
-	if (snapshot_row && row_in_segment(snapshot_row))
-		memcpy(snapshot + ((char *)snapshot_row - (char *)jm__seg), snapshot_row,
-		    jm__seg->thread_stride);
+	snapshot_part(h->module_off, (uint64_t)h->nmodules * h->module_size);
+	struct jmstat_thread *row = jm__tcache_current_row();
+	if (row && row_in_segment(row))
+		snapshot_part((uint64_t)((char *)row - (char *)jm__seg), h->thread_stride);
 }
 
 void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
+
+/* The parts of a segment that hold something: the core, the thread rows
+ * up to the high-water mark, the sites, the modules. */
+#define SEG_PARTS 4
+struct seg_part { uint64_t off, len; };
+
+static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_PARTS])
+{
+	parts[0] = (struct seg_part){ 0, h->thread_off };
+	parts[1] = (struct seg_part){ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride };
+	parts[2] = (struct seg_part){ h->site_off, (uint64_t)h->nsites_hw * h->site_stride };
+	parts[3] = (struct seg_part){ h->module_off, (uint64_t)h->nmodules * h->module_size };
+}
 
 void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	pthread_mutex_init(&rows_lock, NULL);
 	if (seg_published) {
-		if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
-		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
-			jm__fatal("cannot map the stats segment in a forked child");
-		const struct jmstat_header *sh = (const struct jmstat_header *)snapshot;
-		copy_core((char *)jm__seg, snapshot);
-		memcpy((char *)jm__seg + sh->site_off, snapshot + sh->site_off,
-		    (size_t)sh->nsites_hw * sh->site_stride);
-		memcpy((char *)jm__seg + sh->module_off, snapshot + sh->module_off,
-		    (size_t)sh->nmodules * sh->module_size);
-		if (keep && row_in_segment(keep))
-			memcpy(keep, snapshot + ((char *)keep - (char *)jm__seg), jm__seg->thread_stride);
+		/* The snapshot's pages, still shared with the parent, become the
+		 * segment; the parent's next snapshot goes on in its own. */
+		if (mremap(snapshot, seg_size, seg_size, MREMAP_MAYMOVE | MREMAP_FIXED,
+		        jm__seg) == MAP_FAILED) {
+			/* Out of mappings: fresh memory and a copy of what
+			 * the snapshot holds. */
+			if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
+			        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+				jm__fatal("cannot map the stats segment in a forked child");
+			struct seg_part parts[SEG_PARTS];
+			used_parts((const struct jmstat_header *)snapshot, parts);
+			for (int i = 0; i < SEG_PARTS; i++)
+				memcpy(seg_at(parts[i].off), snapshot + parts[i].off, parts[i].len);
+			munmap(snapshot, seg_size);
+		}
+		snapshot = NULL;
 		seg_published = false;
 		jm__stats_pending = true;
 	}
-	/* Only the forking thread lives on in the child. */
-	for (unsigned i = 0; i < jm__seg->nthreads_max; i++) {
+	/* Only the forking thread lives on in the child. The rows of other
+	 * threads are out of use, also those the snapshot kept from the
+	 * earlier forks of threads since gone; each written only if it has
+	 * to be (a page written is a page fault). */
+	for (unsigned i = 0; i < jm__seg->nthreads_hw; i++) {
 		struct jmstat_thread *row = thread_row(i);
-		if (row != keep && (rows_taken[i / 64] & (1ULL << (i % 64)))) {
-			row->in_use = 0;
+		if (row == keep)
+			continue;
+		if (rows_taken[i / 64] & (1ULL << (i % 64)))
 			rows_taken[i / 64] &= ~(1ULL << (i % 64));
-		}
+		if (row->in_use != 0)
+			row->in_use = 0;
 	}
 }
+
+#ifdef JM_TEST
+void *jm__stats_test_snapshot(void);
+void *jm__stats_test_snapshot(void) { return snapshot; }
+#endif
 
 /* A forked child's first slow path: publish its segment under its pid. */
 void jm__stats_publish_child(void)
@@ -621,26 +682,25 @@ void jm__stats_publish_child(void)
 	}
 	jm__stats_pending = false;
 	struct jmstat_header *h = jm__seg;
+	/* The snapshot of its own forks. */
+	if ((snapshot = jm__os_map(seg_size)) == NULL) {
+		jm__log("cannot map the stats snapshot; running without stats");
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
 	read_identity(h);
 	size_t core = (h->thread_off + JM_PAGE_MASK) & ~(size_t)JM_PAGE_MASK;
 	int fd = create_file(h, seg_size, core);
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
-		pthread_mutex_unlock(&rows_lock);
-		return;
+		goto no_file;
 	}
-	/* Copy what is used (the core, the thread rows up to the high-water
-	 * mark, the sites, the modules), then map the file over the private
-	 * copy. */
-	struct { uint64_t off, len; } parts[4] = {
-		{ 0, h->thread_off },
-		{ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride },
-		{ h->site_off, (uint64_t)h->nsites_hw * h->site_stride },
-		{ h->module_off, (uint64_t)h->nmodules * h->module_size },
-	};
+	/* Copy what is used, then map the file over the private copy. */
+	struct seg_part parts[SEG_PARTS];
+	used_parts(h, parts);
 	bool ok = true;
-	for (int i = 0; i < 4 && ok; i++) {
+	for (int i = 0; i < SEG_PARTS && ok; i++) {
 		size_t done = 0;
 		while (done < parts[i].len) {
 			ssize_t w = pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
@@ -661,6 +721,11 @@ void jm__stats_publish_child(void)
 		unlink(seg_path);
 	}
 	close(fd);
+	if (!seg_published) {
+no_file:
+		munmap(snapshot, seg_size);
+		snapshot = NULL;
+	}
 	pthread_mutex_unlock(&rows_lock);
 }
 

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -934,6 +935,139 @@ static void test_fork_copies_used_rows(void **state)
 	validate();
 }
 
+/* What the fork handlers write of the stats snapshot and the child's
+ * segment (stats.c): every page the parent and child share after a fork
+ * and one of them writes is a page fault and a copy. */
+extern unsigned jm__stats_test_snapshot_pages;
+void *jm__stats_test_snapshot(void);
+
+static int wait_child(pid_t pid)
+{
+	int st = -1;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* The parent's copy writes only the pages of the snapshot that changed:
+ * a second fork with nothing allocated between writes none (every page
+ * of the copy was written at every fork: 5 with one arena), and after a
+ * large allocation the arena's row is in the snapshot. */
+static void test_fork_snapshot_changed_pages(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);   /* the segment is published */
+	jm_free(p);
+	for (int round = 0; round < 2; round++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		assert_true(pid > 0);
+		assert_int_equal(wait_child(pid), 0);
+	}
+	assert_int_equal(jm__stats_test_snapshot_pages, 0);
+	void *big = jm_malloc(5 * JM_PAGE + 100);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+	assert_true(jm__stats_test_snapshot_pages >= 1);
+	struct jm_arena *a = jm__thread_arena();
+	const char *snap = jm__stats_test_snapshot();
+	const struct jmstat_arena *row = (const struct jmstat_arena *)
+	    (snap + ((const char *)a->stats - (const char *)jm__seg));
+	assert_int_equal(row->allocated_large, a->stats->allocated_large);
+	jm_free(big);
+	validate();
+}
+
+/* The physical page behind addr, or 0 (not present, or not root). */
+static uint64_t page_frame(const void *addr)
+{
+	FILE *f = fopen("/proc/self/pagemap", "rb");
+	uint64_t e = 0;
+	if (f == NULL)
+		return 0;
+	if (fseek(f, (long)((uintptr_t)addr >> JM_LG_PAGE) * 8, SEEK_SET) != 0 ||
+	    fread(&e, sizeof(e), 1, f) != 1)
+		e = 0;
+	fclose(f);
+	return (e >> 63) ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/* The child's segment is the parent's snapshot, its pages still shared
+ * until it writes them, not fresh memory with a copy of it (each page of
+ * which was a fault in every child). */
+static void test_fork_child_moves_snapshot(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The header's page: read, not written, before any allocation. */
+		uint64_t pfn = page_frame((const char *)jm__seg + JM_PAGE);
+		_exit(write(fds[1], &pfn, sizeof(pfn)) == (ssize_t)sizeof(pfn) ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	uint64_t child_pfn = 0;
+	assert_int_equal(read(fds[0], &child_pfn, sizeof(child_pfn)), (ssize_t)sizeof(child_pfn));
+	assert_int_equal(wait_child(pid), 0);
+	close(fds[0]);
+	close(fds[1]);
+	uint64_t mine = page_frame((const char *)jm__stats_test_snapshot() + JM_PAGE);
+	if (mine == 0 || child_pfn == 0)
+		skip();   /* frames are shown to root only */
+	assert_int_equal(child_pfn, mine);
+	validate();
+}
+
+/* In a child, the rows of threads other than the forking one are out of
+ * use, also the row the snapshot kept from an earlier fork of a thread
+ * that has exited since (with the snapshot's pages moved into the child,
+ * that row said in_use 1: a thread the child does not have). */
+static void *fork_once(void *arg)
+{
+	(void)arg;
+	void *p = jm_malloc(100);   /* this thread's row */
+	jm_free(p);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	return (void *)(intptr_t)(pid > 0 ? wait_child(pid) : -1);
+}
+
+static void test_fork_child_rows_out_of_use(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	pthread_t t;
+	void *ret = NULL;
+	assert_int_equal(pthread_create(&t, NULL, fork_once, NULL), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_int_equal((intptr_t)ret, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		const struct jmstat_thread *own = jm__tcache_current_row();
+		const struct jmstat_header *h = jm__seg;
+		int others = 0;
+		for (unsigned i = 0; i < h->nthreads_hw; i++) {
+			const struct jmstat_thread *row = (const struct jmstat_thread *)
+			    ((const char *)h + h->thread_off + (size_t)i * h->thread_stride);
+			if (row != own && row->in_use != 0)
+				others++;
+		}
+		_exit(others == 0 && own && own->in_use == 1 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+	validate();
+}
+
 /* fork() while another thread allocates a huge region: the child gets
  * the region's radix tree entry and its bytes in its arena's counters
  * together or neither. A thread holds that arena's lock while the main
@@ -1524,6 +1658,9 @@ int main(void)
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_copies_used_rows),
+		cmocka_unit_test(test_fork_snapshot_changed_pages),
+		cmocka_unit_test(test_fork_child_moves_snapshot),
+		cmocka_unit_test(test_fork_child_rows_out_of_use),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_sample_probability),
 	};
