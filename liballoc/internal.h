@@ -336,6 +336,24 @@ static inline uintptr_t *jm__flist_append(uintptr_t *tail, void *p, uintptr_t co
 	return &w[0];
 }
 
+/* jm__flist_append for n >= 1 regions of `size` bytes that follow one
+ * another from p, in address order: each region's word 0 is simply the
+ * next one's address (one instruction a region fewer than appending
+ * them one by one). Returns where the region after them goes. */
+static inline uintptr_t *jm__flist_append_seq(uintptr_t *tail, char *p, size_t n, size_t size,
+    uintptr_t cookie)
+{
+	char *last = p + (n - 1) * size;
+	*tail = (uintptr_t)p;
+	for (; p < last; p += size) {
+		uintptr_t *w = (uintptr_t *)p;
+		w[0] = (uintptr_t)(p + size);
+		w[1] = (uintptr_t)p ^ cookie;
+	}
+	((uintptr_t *)last)[1] = (uintptr_t)last ^ cookie;
+	return (uintptr_t *)last;
+}
+
 /* Takes the first region off the list *head, its cookie cleared; NULL
  * when the list is empty. */
 static inline void *jm__flist_pop(uintptr_t *head)

@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,21 @@ int main(int argc, char **argv)
 			if (i != 1)
 				free(v[i]);
 		free(p);
+	} else if (!strcmp(m, "double-free-small-clobbered")) {
+		/* A write after free clears p's free mark (its cookie, word
+		 * 1), so that the second free puts p in the cache again: the
+		 * flush that takes it back to its run finds its bit set. */
+		enum { N = 5000 };
+		void **v = malloc(N * sizeof(void *));
+		for (int i = 0; i < N; i++)
+			v[i] = malloc(64);
+		void *p = v[0];
+		say(p);
+		free(p);
+		((volatile uintptr_t *)p)[1] = 0;
+		free(p);
+		for (int i = 1; i < N; i++)
+			free(v[i]);
 	} else if (!strcmp(m, "double-free-cross-thread")) {
 		void *p = malloc(100);
 		say(p);

@@ -2,7 +2,8 @@
 # Each misuse of the allocator is reported on stderr with its address, then
 # the process aborts (SIGABRT), for small, large and huge regions, in the
 # thread cache and after the region went back to its run, from another
-# thread, and for pointers that were never the allocator's; also right after
+# thread, twice in the cache (a write after free cleared its free mark: the
+# flush finds it), and for pointers that were never the allocator's; also right after
 # the free that starts the background purger, whose pthread_create
 # allocates on the freeing thread (it once took the region just freed, and
 # once carved a run on the pages of large regions freed just before).
@@ -14,6 +15,7 @@ helper=$JM_HELPERS/misuse
 export JMALLOC_STATS_DIR=$JM_TMP
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
+            double-free-small-clobbered \
             double-free-cross-thread double-free-small-purger double-free-run-purger double-free-large double-free-huge \
             interior-small interior-large interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \

@@ -1319,6 +1319,57 @@ static void test_bin_fill_scattered(void **state)
 	free(listed);
 }
 
+/* A fill takes the lowest free regions of a bitmap word first, whatever
+ * their pattern: of a word whose free regions are scattered (every third),
+ * the lowest few (found from the bottom), then all but the highest two
+ * (the highest ones cleared instead), then the last two; of a word wholly
+ * free, the lowest ten, the next twenty, then the rest. */
+static void test_bin_fill_lowest_first(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	unsigned b = jm__size2bin(32);
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	assert_null(a->bins[b].cur);          /* premise: a bin not used yet */
+	assert_true(bi->regs >= 128);
+	void **p = calloc(bi->regs, sizeof(void *)), **got = calloc(bi->regs, sizeof(void *));
+	assert_int_equal(fill_array(a, b, p, bi->regs), bi->regs);
+	struct jm_run *r = run_of(p[0]);
+	assert_ptr_equal(a->bins[b].cur, r);   /* all of one run, in order */
+	for (unsigned i = 1; i < bi->regs; i++)
+		assert_true((char *)p[i] == (char *)p[0] + (size_t)i * bi->size);
+	/* Word 0: every third region back; word 1: all of it. */
+	void **back = calloc(bi->regs, sizeof(void *));
+	unsigned nback = 0;
+	for (unsigned i = 0; i < 64; i += 3)
+		back[nback++] = p[i];
+	for (unsigned i = 64; i < 128; i++)
+		back[nback++] = p[i];
+	jm__bin_free_batch(back, nback, b);
+	static const unsigned takes[] = { 5, 15, 2, 10, 20, 34 };
+	unsigned next = 0;     /* index in p of the next region expected */
+	for (unsigned t = 0; t < sizeof(takes) / sizeof(takes[0]); t++) {
+		assert_int_equal(fill_array(a, b, got, takes[t]), takes[t]);
+		for (unsigned i = 0; i < takes[t]; i++) {
+			if (next < 64 && next % 3)
+				next += 3 - next % 3;
+			if (got[i] != p[next])
+				fail_msg("fill %u, region %u: %p, expected %p (region %u of the run)",
+				    t, i, got[i], p[next], next);
+			next++;
+		}
+	}
+	assert_int_equal(next, 128);
+	jm__bin_free_batch(p, bi->regs, b);
+	assert_int_equal(a->bins[b].stats->curregs, 0);
+	validate();
+	free(p);
+	free(got);
+	free(back);
+}
+
 /* The runs a flush empties go back to the arena together: one lock of
  * it, one update of its row (its sequence number moves by 2, not 2 per
  * run), every run's pages off its active ones. */
@@ -1640,6 +1691,7 @@ int main(void)
 		cmocka_unit_test(test_run_region_exact),
 		cmocka_unit_test(test_bin_fill_list),
 		cmocka_unit_test(test_bin_fill_scattered),
+		cmocka_unit_test(test_bin_fill_lowest_first),
 		cmocka_unit_test(test_flush_gives_back_once),
 		cmocka_unit_test(test_bin_reuses_emptied_run),
 		cmocka_unit_test(test_bin_free_batch),
