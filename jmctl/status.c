@@ -71,6 +71,10 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 		/* A daemon of another user (root's) tells a user only of theirs. */
 		printf("  segments   %lld of your processes read (the daemon counts the other "
 		       "users' for root only)\n", procs);
+		if (jm_int(reply, "processes_untracked") > 0)
+			printf("  untracked  %lld of your processes: the daemon tracks %lld of a "
+			       "user's at most (--user-processes)\n", jm_int(reply, "processes_untracked"),
+			       jm_int(reply, "user_processes"));
 		printf("  clients    %lld of yours connected\n", clients);
 		json_decref(reply);
 		return 0;
@@ -82,6 +86,11 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 	if (unreadable > 0)
 		printf("             (a jmstatd run by a user sees that user's processes; "
 		       "run it as root to see everyone's)\n");
+	if (jm_int(reply, "processes_untracked") > 0)
+		printf("  untracked  %lld live process%s past --user-processes (%lld a user; the "
+		       "log names the uids)\n", jm_int(reply, "processes_untracked"),
+		       plural(jm_int(reply, "processes_untracked"), "", "es"),
+		       jm_int(reply, "user_processes"));
 	printf("  clients    %lld connected\n", clients);
 	json_decref(reply);
 	return 0;

@@ -172,6 +172,8 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 		set(o, "scope", json_string("uid"));
 		set(o, "processes", jint(procs));
 		set(o, "segments", jint(procs));
+		set(o, "processes_untracked", jint(jmd_untracked(d, jmd_principal(d, uid))));
+		set(o, "user_processes", jint(d->opt.uid_procs));
 		set(o, "clients", jint(clients));
 		return o;
 	}
@@ -190,6 +192,8 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "segments_unreadable", jint(unreadable));
 	set(o, "segments_bad", jint(bad));
 	set(o, "segments_rejected", jint(d->seg_rejected));
+	set(o, "processes_untracked", jint(jmd_untracked(d, JMD_UID_ALL)));
+	set(o, "user_processes", jint(d->opt.uid_procs));
 	set(o, "clients", jint(d->nclients));
 	return o;
 }

@@ -20,6 +20,7 @@
 #include "jmstatd.h"
 #include "sample.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,12 +96,96 @@ static unsigned proc_bucket(pid_t pid)
 	return (unsigned)pid % JMD_NBUCKETS;
 }
 
+/* Live processes per user (a principal: a user's subordinate uids count
+ * as it), for --user-processes: each process is charged once, when it
+ * becomes live, to the user of that moment (jmd_proc.charged), and that
+ * same user is given its slot back when it leaves, whatever the
+ * subordinate uid file says by then. Root's are not counted. */
+struct jmd_uid_count {
+	uint32_t user;
+	uint32_t live;
+	struct jmd_uid_count *next;
+};
+
+static struct jmd_uid_count **user_slot(struct jmd_uid_count *const *buckets, uint32_t user)
+{
+	struct jmd_uid_count *const *pp = &buckets[user % JMD_NBUCKETS];
+	while (*pp && (*pp)->user != user)
+		pp = &(*pp)->next;
+	return (struct jmd_uid_count **)pp;
+}
+
+uint32_t jmd_user_live(const struct jmd *d, uint32_t user)
+{
+	struct jmd_uid_count *c = *user_slot(d->uid_live, user);
+	return c ? c->live : 0;
+}
+
+bool jmd_user_full(const struct jmd *d, uint32_t uid)
+{
+	return uid != 0 && jmd_user_live(d, jmd_principal(d, uid)) >= d->opt.uid_procs;
+}
+
+static int user_charge(struct jmd *d, struct jmd_proc *p)
+{
+	p->charged = JMD_UID_ALL;
+	if (p->uid == 0)
+		return 0;
+	uint32_t user = jmd_principal(d, p->uid);
+	struct jmd_uid_count **pp = user_slot(d->uid_live, user);
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return -ENOMEM;
+		(*pp)->user = user;
+	}
+	(*pp)->live++;
+	p->charged = user;
+	return 0;
+}
+
+static void user_release(struct jmd *d, struct jmd_proc *p)
+{
+	if (p->charged == JMD_UID_ALL)
+		return;
+	struct jmd_uid_count **pp = user_slot(d->uid_live, p->charged);
+	p->charged = JMD_UID_ALL;
+	if (!*pp)
+		return;
+	if (--(*pp)->live == 0) {
+		struct jmd_uid_count *c = *pp;
+		*pp = c->next;
+		free(c);
+	}
+}
+
+void jmd_user_counts_free(struct jmd *d)
+{
+	for (size_t i = 0; i < JMD_NBUCKETS; i++) {
+		while (d->uid_live[i]) {
+			struct jmd_uid_count *c = d->uid_live[i];
+			d->uid_live[i] = c->next;
+			free(c);
+		}
+	}
+}
+
+uint64_t jmd_untracked(const struct jmd *d, uint32_t user)
+{
+	uint64_t n = 0;
+	for (const struct jmd_entry *e = d->entries; e; e = e->next)
+		n += e->untracked && !e->proc && !e->logged &&
+		     (user == JMD_UID_ALL || (e->owner != 0 && jmd_principal(d, e->owner) == user));
+	return n;
+}
+
 void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 {
 	jmd_debug("process %d (%s) left the live view: %s", (int)p->pid, p->exe, why);
 	if (p->entry && p->entry->proc == p)
 		p->entry->proc = NULL;
 	p->entry = NULL;
+	user_release(d, p);
 	for (struct jmd_proc **pp = &d->proc_buckets[proc_bucket(p->pid)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == p) {
 			*pp = p->hnext;
@@ -188,6 +273,10 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->hist.max = d->hist_max;
+	if (user_charge(d, p) != 0) {
+		jmd_proc_free(p);
+		return NULL;
+	}
 	list_push(&d->live, p);
 	d->nlive++;
 	unsigned b = proc_bucket(host);

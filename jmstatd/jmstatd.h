@@ -91,6 +91,10 @@
 #define JMD_NBUCKETS       1024u           /* hash buckets (chained): live processes; entries
                                               at first (discover.c grows theirs) */
 #define JMD_MAX_EXTRA_DIRS 16u             /* --stats-dir given again (17 in all) */
+#define JMD_UID_PROCS      1024u           /* live processes tracked for one user other
+                                              than root (--user-processes): its next
+                                              ones are not (sample.c) */
+#define JMD_UID_PROCS_MAX  1000000u
 #define JMD_UID_DIRS       64u             /* containers' stats directories read for one
                                               non-root uid that owns their namespaces */
 #define JMD_JSON_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -112,6 +116,7 @@ struct jmd_options {
 	unsigned interval_ms;    /* sampling interval */
 	unsigned history_ms;     /* history kept per process and per uid (--history) */
 	unsigned idle_ms;        /* JMD_IDLE_MS unless --client-idle */
+	unsigned uid_procs;      /* JMD_UID_PROCS unless --user-processes */
 	bool verbose;
 	char *check_config;      /* --check-config FILE: check it and exit */
 };
@@ -169,6 +174,8 @@ struct jmd_proc {
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	struct jmd_labels labels; /* read when it became live */
 	uint32_t uid;            /* its real uid, as the host sees it */
+	uint32_t charged;        /* the user its live slot counts against
+	                            (jmd_principal of uid); JMD_UID_ALL: none (root) */
 	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
 	                            container), as the writer sees it there */
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
@@ -231,6 +238,8 @@ struct jmd_entry {
 	ino_t logged_ino;
 	bool ignored;            /* another user's file, which we cannot read */
 	bool deferred;           /* not read this tick: its owner's budget was spent */
+	bool untracked;          /* a live writer's segment, not tracked: its user
+	                            had --user-processes live processes already */
 	bool owner_known;        /* owner holds the file's owner at its last open */
 	uint32_t owner;          /* ... whose budget is checked before it is opened */
 	uint64_t busy_since_ns;  /* CLOCK_MONOTONIC of the first of the reads in a row
@@ -331,6 +340,9 @@ struct jmd {
 	struct jmd_proc *proc_buckets[JMD_NBUCKETS]; /* live processes by host pid */
 	struct jmd_proc *live;
 	size_t nlive;
+	struct jmd_uid_count *uid_live[JMD_NBUCKETS]; /* live processes per user (not root) */
+	uint64_t procs_untracked;        /* segments of live writers left untracked for
+	                                    --user-processes (once per file) */
 	struct jmd_proc *dead;
 	size_t ndead;
 	struct jmd_uidhist *uids;        /* includes JMD_UID_ALL */
@@ -491,6 +503,13 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
 struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer);
 bool jmd_visible(uint32_t owner, uid_t viewer);
+/* Live processes tracked for user (a principal: jmd_principal), and
+ * whether a new one of uid would pass --user-processes (root's: never). */
+uint32_t jmd_user_live(const struct jmd *d, uint32_t user);
+bool jmd_user_full(const struct jmd *d, uint32_t uid);
+/* Segment files of live writers not tracked for --user-processes: of
+ * user (a principal), or of all with JMD_UID_ALL. */
+uint64_t jmd_untracked(const struct jmd *d, uint32_t user);
 const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer);
 double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
 

@@ -58,6 +58,9 @@ static const char usage_text[] =
 	"  --subuid-file FILE   subordinate uid ranges (default /etc/subuid): a uid\n"
 	"                       in a user's range counts as that user's in every\n"
 	"                       bound kept per user\n"
+	"  --user-processes N   live processes tracked for each user other than root\n"
+	"                       (default 1024; a user's subordinate uids count as it):\n"
+	"                       the user's next ones are not, until some exit\n"
 	"  --client-idle SECS   close a client that asks nothing, or takes none of its\n"
 	"                       replies, for SECS seconds (default 10; subscribers that\n"
 	"                       read are never idle)\n"
@@ -119,7 +122,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_STATS_DIR, O_NO_CONTAINERS, O_INTERVAL, O_HISTORY, O_CONFIG, O_METRICS, O_FOREGROUND,
 	       O_VERBOSE, O_HELP, O_VERSION, O_CLIENT_IDLE, O_CHECK_CONFIG, O_PPROF, O_METRICS_TOKEN,
-	       O_SUBUID_FILE };
+	       O_SUBUID_FILE, O_USER_PROCESSES };
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "stats-dir", required_argument, NULL, O_STATS_DIR },
@@ -134,6 +137,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 		{ "client-idle", required_argument, NULL, O_CLIENT_IDLE },
 		{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
 		{ "subuid-file", required_argument, NULL, O_SUBUID_FILE },
+		{ "user-processes", required_argument, NULL, O_USER_PROCESSES },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -142,6 +146,7 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 	struct jmd_options *o = &d->opt;
 	o->interval_ms = 1000;
 	o->history_ms = JMD_HISTORY_MS;
+	o->uid_procs = JMD_UID_PROCS;
 	opterr = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -199,6 +204,17 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 				return usage_error("--client-idle: '%s' is not a number of seconds in 1..86400",
 				                   optarg);
 			o->idle_ms = (unsigned)v * 1000;
+			break;
+		}
+		case O_USER_PROCESSES: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || optarg[0] == '-' || v < 1 ||
+			    v > JMD_UID_PROCS_MAX)
+				return usage_error("--user-processes: '%s' is not a number of processes in "
+				                   "1..1000000", optarg);
+			o->uid_procs = (unsigned)v;
 			break;
 		}
 		case O_CONFIG:

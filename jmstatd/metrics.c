@@ -162,6 +162,14 @@ static void render_health(struct jmd *d, struct jmd_text *t)
 	       "Segment files skipped as not jmalloc's (garbage, truncated, hostile), one per file; the log names each.");
 	jmd_text_puts(t, "jmalloc_segments_rejected_total");
 	uvalue(t, d->seg_rejected);
+	family(t, "jmalloc_processes_untracked", "gauge",
+	       "Processes running with jmalloc that jmstatd does not track: their user had --user-processes tracked already (the log names the uid).");
+	jmd_text_puts(t, "jmalloc_processes_untracked");
+	uvalue(t, jmd_untracked(d, JMD_UID_ALL));
+	family(t, "jmalloc_processes_untracked_total", "counter",
+	       "Segment files of live processes left untracked for --user-processes, one each time a file is.");
+	jmd_text_puts(t, "jmalloc_processes_untracked_total");
+	uvalue(t, d->procs_untracked);
 	family(t, "jmalloc_sample_duration_seconds", "gauge",
 	       "How long reading every process's segment took at the latest interval; above the interval, jmstatd falls behind.");
 	jmd_text_puts(t, "jmalloc_sample_duration_seconds");

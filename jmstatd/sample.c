@@ -264,6 +264,47 @@ static bool entry_put_off(struct jmd *d, struct jmd_entry *e, uid_t owner)
 	return true;
 }
 
+/* A live writer's segment of a user that has --user-processes live
+ * processes tracked already (its subordinate uids' included): not
+ * tracked. Each tracked process costs the daemon about 33 KB once its
+ * history is full, and a user can forge segments, or run tiny processes,
+ * by the thousand; the ones tracked first stay, the newer wait for a
+ * slot (tick_skips: read again at each rescan, and at once when the user
+ * has a slot free). One line when a file is first left untracked, under
+ * the same budget as the reads': one every BUDGET_LOG_MS in all. */
+static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
+                            const struct jm_seg *seg, uint32_t uid)
+{
+	if (e->untracked)
+		return;
+	e->untracked = true;
+	d->procs_untracked++;
+	static uint64_t last_ns;
+	static unsigned long left_out;
+	uint64_t now = mono_ns();
+	if (last_ns && now - last_ns < BUDGET_LOG_MS * 1000000ull) {
+		left_out++;
+		return;
+	}
+	uint32_t user = jmd_principal(d, uid);
+	char exe[JMSTAT_EXE_LEN];
+	size_t i;
+	for (i = 0; i < sizeof(exe) - 1 && seg->hdr.exe[i]; i++) {
+		unsigned char ch = (unsigned char)seg->hdr.exe[i];
+		exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	exe[i] = '\0';
+	char whose[48] = "";
+	if (user != uid)
+		snprintf(whose, sizeof(whose), " (counted as uid %u's)", (unsigned)user);
+	jmd_log("uid %u%s: %u live processes tracked, its --user-processes bound: process %d "
+	        "(%s) not tracked, nor its next ones until some exit (%lu lines like this left "
+	        "out before)", (unsigned)uid, whose, jmd_user_live(d, user), (int)host, exe,
+	        left_out);
+	left_out = 0;
+	last_ns = now;
+}
+
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 {
 	struct jm_seg seg;
@@ -404,6 +445,12 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			if (oe && stale)    /* its entry goes when it reads it gone */
 				jmd_entry_unlink_stale(d, oe, odev, oino, why);
 		}
+		if (jmd_user_full(d, st.st_uid)) {
+			entry_untracked(d, e, host, &seg, st.st_uid);
+			jmd_pidfd_put(d, pidfd);
+			jm_seg_free(&seg);
+			return;
+		}
 		p = jmd_proc_new(d, &seg, &st, host);
 		if (!p) {
 			jmd_log("out of memory tracking process %d", (int)host);
@@ -413,6 +460,9 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		}
 		e->proc = p;
 		p->entry = e;
+		if (e->untracked)
+			jmd_debug("process %d (%s) tracked: its user has a slot free", (int)host, p->exe);
+		e->untracked = false;
 	}
 	if (pidfd >= 0)
 		p->pidfd = pidfd;      /* -1 before: jmd_check_writer opens none otherwise */
@@ -471,6 +521,9 @@ void jmd_tick_begin(struct jmd *d)
  * took 40% of a CPU, their owner's read budget spent every tick). */
 static bool tick_skips(const struct jmd *d, const struct jmd_entry *e)
 {
+	if (e->untracked && !e->proc && !e->logged && !d->rescan_tick && e->owner_known &&
+	    jmd_user_full(d, e->owner))
+		return true;     /* entry_untracked(): it waits for a slot */
 	return e->ignored || (e->logged && !e->proc && !d->rescan_tick && jmd_entry_watched(d, e));
 }
 
@@ -577,6 +630,7 @@ void jmd_sample_fini(struct jmd *d)
 	}
 	d->nlive = 0;
 	memset(d->proc_buckets, 0, sizeof(d->proc_buckets));
+	jmd_user_counts_free(d);
 	while (d->dead) {
 		struct jmd_proc *p = d->dead;
 		jmd_list_unlink(&d->dead, p);
