@@ -183,13 +183,19 @@ bool jm__arena_thread_move(struct jm_arena *to)
 	return ok;
 }
 
-/* In a forked child: only the forking thread lives. */
+/* In a forked child: only the forking thread lives. Each count written
+ * only if it changes (a page written is a page fault in the child). */
 void jm__arena_postfork_threads(void)
 {
-	memset(arena_threads, 0, jm__narenas * sizeof(*arena_threads));
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		unsigned want = thread_arena && thread_arena->index == i;
+		if (arena_threads[i] != want)
+			arena_threads[i] = want;
+		struct jm_arena *a = jm__arenas[i];
+		if (a && a->stats->nthreads != want)
+			a->stats->nthreads = want;
+	}
 	live_threads = thread_arena != NULL;
-	if (thread_arena)
-		arena_threads[thread_arena->index] = 1;
 }
 
 /* ---------------------------------------------------------------- runs */
@@ -993,10 +999,14 @@ void jm__arena_postfork_child(void)
 		jm__lock_init(&a->lock);
 		for (unsigned b = 0; b < JM_NBINS; b++)
 			jm__lock_init(&a->bins[b].lock);
-		a->stats->nthreads = 0;
 		/* Pieces other threads were purging when the parent forked:
-		 * those threads are gone. */
-		purging_finish_locked(a, true);
+		 * those threads are gone. (Nothing written when there are
+		 * none: the arena's row is on a page the child shares.) */
+		if (a->purging != NULL || a->ninflight != 0)
+			purging_finish_locked(a, true);
+		else if (a->stats->dirty != (a->ndirty_pages << JM_LG_PAGE) + a->huge_dirty ||
+		    a->stats->retained != (uint64_t)a->nretained * JM_CHUNK + a->huge_retained)
+			stats_dirty(a);
 	}
 	pthread_mutex_init(&arenas_lock, NULL);
 	jm__arena_postfork_threads();

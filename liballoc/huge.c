@@ -737,6 +737,8 @@ void jm__huge_postfork_child(void)
 		for (struct jm_huge *h = retained; h; h = h->next_free)
 			if (h->arena == i)
 				*(h->dirty ? &dirty : &clean) += h->map_size;
+		if (dirty == a->huge_dirty && clean == a->huge_retained)
+			continue;   /* the row's page stays shared with the parent */
 		jm__row_begin(&a->stats->seq);
 		a->stats->dirty += dirty - a->huge_dirty;
 		a->stats->retained += clean - a->huge_retained;

@@ -738,8 +738,11 @@ void jm__stats_bg_wake(void)
 
 void jm__stats_bg_running(bool running)
 {
-	__atomic_store_n(&jm__seg->bg_running, running ? 1u : 0u, __ATOMIC_RELAXED);
-	if (!running)
+	/* Written only if they change: in a forked child, whose header's page
+	 * is still the parent's. */
+	if (jm__seg->bg_running != (running ? 1u : 0u))
+		__atomic_store_n(&jm__seg->bg_running, running ? 1u : 0u, __ATOMIC_RELAXED);
+	if (!running && jm__seg->bg_wakes != 0)
 		__atomic_store_n(&jm__seg->bg_wakes, 0, __ATOMIC_RELAXED);
 }
 
