@@ -343,8 +343,11 @@ static void handle(struct http_conn *c, char *head, size_t len)
 				respond(c, R_200, "text/plain; charset=utf-8", (const char *)pr.body,
 				        post ? 0 : pr.len, head_only, NULL);
 			} else if (pr.status == 200) {
+				char extra[sizeof(pr.header) + 80];
+				snprintf(extra, sizeof(extra), "Content-Disposition: attachment; "
+				         "filename=\"profile.pb.gz\"\r\n%s", pr.header);
 				respond(c, R_200, "application/octet-stream", (const char *)pr.body, pr.len,
-				        head_only, "Content-Disposition: attachment; filename=\"profile.pb.gz\"\r\n");
+				        head_only, extra);
 			} else {
 				char msg[sizeof(pr.reason) + 2];
 				snprintf(msg, sizeof(msg), "%s\n", pr.reason);

@@ -97,6 +97,9 @@
 #define JMD_UID_PROCS_MAX  1000000u
 #define JMD_UID_DIRS       64u             /* containers' stats directories read for one
                                               non-root uid that owns their namespaces */
+#define JMD_PPROF_PROCS    256u            /* processes merged into one /exe/NAME profile, */
+#define JMD_PPROF_STACKS   65536u          /* ... until it holds this many distinct stacks
+                                              (the oldest processes first: pprof.c) */
 #define JMD_JSON_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* ------------------------------------------------------------ options */
@@ -667,7 +670,9 @@ struct jmd_pprof_reply {
 	unsigned char *body;     /* 200: the gzip'ed profile, malloc'ed */
 	size_t len;
 	bool text;               /* body is text (the symbol answer) */
+	char header[96];         /* extra response header lines ("Name: value\r\n"), or "" */
 };
+void jmd_pprof_fini(void);   /* frees the profiles kept (pprof.c) */
 /* Is path[0..len) a .../debug/pprof/symbol path, which pprof POSTs to? */
 bool jmd_pprof_symbol_path(const char *path, size_t len);
 /* Serves path[0..len) (no query) if it is one of the profile paths,

@@ -482,6 +482,7 @@ out_loop:
 		jmd_log("event loop closed with handles still open");
 	jmd_alerts_fini(d);
 	jmd_metrics_fini(d);
+	jmd_pprof_fini();
 	jmd_entries_free(d);
 	jmd_sample_fini(d);
 	jmd_commands_fini(d);

@@ -7,8 +7,10 @@
  *       a valid LIVE segment for the live process PID (its start time read
  *       from /proc), with UID in the header, written to PATH (through a
  *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
- *       sites=N (default 35, the allocator's, 2, 4, 0; sites=N fills N site
- *       rows of a table of that many); owner=UID:GID: the file's owner (set before
+ *       sites=N modules=N (default 35, the allocator's, 2, 4, 0, 0; sites=N
+ *       fills N site rows of a table of that many); exe=NAME: its name
+ *       (default synth); salt=S: every site's frames moved into the program
+ *       module, apart from any other salt's (stacks no other process has); owner=UID:GID: the file's owner (set before
  *       the file takes its name); odd: every arena and bin row's seq odd. Header fields overridden after it is built
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
@@ -104,6 +106,8 @@ static struct synth params(int argc, char **argv, int first)
 			p.nthreads_max = (uint32_t)v;
 		else if (strncmp(argv[i], "sites=", 6) == 0)
 			p.nsites_max = p.nsites_hw = (uint32_t)v;
+		else if (strncmp(argv[i], "modules=", 8) == 0)
+			p.nmodules_max = p.nmodules = (uint32_t)v;
 	}
 	return p;
 }
@@ -136,8 +140,25 @@ static int cmd_write(int argc, char **argv)
 
 	for (int i = 4; i < argc; i++) {
 		if (strncmp(argv[i], "bins=", 5) == 0 || strncmp(argv[i], "arenas=", 7) == 0 ||
-		    strncmp(argv[i], "threads=", 8) == 0 || strncmp(argv[i], "sites=", 6) == 0)
+		    strncmp(argv[i], "threads=", 8) == 0 || strncmp(argv[i], "sites=", 6) == 0 ||
+		    strncmp(argv[i], "modules=", 8) == 0)
 			continue;
+		if (strncmp(argv[i], "exe=", 4) == 0) {
+			snprintf(synth_hdr(buf)->exe, sizeof synth_hdr(buf)->exe, "%s", argv[i] + 4);
+			continue;
+		}
+		if (strncmp(argv[i], "salt=", 5) == 0) {
+			/* Every frame of every site moved into module 0 (the
+			 * program's 512 KiB) and apart from those of any other
+			 * salt: stacks that no other process shares, as a
+			 * hostile user's forged segments can make them. */
+			uint64_t salt = strtoull(argv[i] + 5, NULL, 0);
+			for (uint32_t s = 0; s < p.nsites_hw; s++)
+				for (uint32_t f = 0; f < synth_site(buf, s)->nframes; f++)
+					synth_site(buf, s)->frames[f] =
+						0x400000u + ((salt * 1048573u + s * 97u + f) * 16u + 5u) % 0x80000u;
+			continue;
+		}
 		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
 			continue;
 		if (strcmp(argv[i], "odd") == 0) {
