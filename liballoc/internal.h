@@ -494,6 +494,7 @@ static inline bool jm__prof_take(size_t size)
 
 /* ---- modules.c: the module table of the segment */
 void jm__modules_refresh(void);
+void jm__modules_changed(void);
 void jm__modules_prefork(void);
 void jm__modules_postfork_parent(void);
 void jm__modules_postfork_child(void);

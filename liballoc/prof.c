@@ -59,7 +59,7 @@ static double pow2i(long k)
 		return 0.0;
 	uint64_t bits = (uint64_t)(k + 1023) << 52;
 	double d;
-	memcpy(&d, &bits, sizeof(d));
+	__builtin_memcpy(&d, &bits, sizeof(d));
 	return d;
 }
 
@@ -99,11 +99,11 @@ static double exp_neg(double y)
 static double log_unit(double u)
 {
 	uint64_t bits;
-	memcpy(&bits, &u, sizeof(bits));
+	__builtin_memcpy(&bits, &u, sizeof(bits));
 	long e = (long)((bits >> 52) & 0x7ff) - 1023;
 	bits = (bits & ((1ULL << 52) - 1)) | (1023ULL << 52);
 	double m;
-	memcpy(&m, &bits, sizeof(m)); /* [1, 2) */
+	__builtin_memcpy(&m, &bits, sizeof(m)); /* [1, 2) */
 	double t = (m - 1.0) / (m + 1.0), t2 = t * t;
 	double s = 1.0 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9 +
 	    t2 * (1.0 / 11 + t2 * (1.0 / 13))))));

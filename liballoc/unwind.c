@@ -44,7 +44,7 @@
  * there, often an old return address: a wrong stack) or past the top of a
  * small stack. A return address seen with two different entries otherwise
  * is marked never to be cached. A dlclose empties the cache (the allocator's dlclose comes
- * before glibc's). A
+ * before glibc's) and has the module table checked at the next sample. A
  * missing entry means the slow unwinder, which also runs every
  * VERIFY_EVERY samples to check the cache. It runs on the sampling path
  * only, with no allocator lock held, and allocates nothing.
@@ -349,6 +349,7 @@ JM_EXPORT int dlclose(void *handle)
 	cache_forget();
 	int r = f(handle);
 	cache_forget();
+	jm__modules_changed();
 	return r;
 }
 #endif
@@ -958,7 +959,11 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 			pc = *(uintptr_t *)(cfa - 8);
 		}
 	}
-	/* The slow way, which also teaches the cache. */
+	/* The slow way, which also teaches the cache. It is taken for a
+	 * return address the cache does not know, the first in a library
+	 * just loaded among them: the module table is checked after this
+	 * stack (modules.c), and only after such a one. */
+	jm__modules_changed();
 	struct trace t;
 	slow_trace(&t);
 	bool complete = t.n > 1 && t.n <= JM_UNWIND_MAX && t.ip[t.n - 1] == 0;

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "jmalloc.h"
 
 #define DEPTH_MAX 12
 
@@ -447,6 +448,38 @@ static void test_cache_grows(void **state)
 	assert_int_equal(resident, with);
 }
 
+/* The module table is checked against the loader (dl_iterate_phdr: the
+ * loader's lock and ours, 260 instructions) after a stack walked the slow
+ * way, not after every sampled stack: a return address new to the cache
+ * (the first through a library just loaded) is walked the slow way, and
+ * so is every 64th stack. 128 stacks of one site, each followed by the
+ * check prof.c makes: 1 to 4 checks, not 128; one more after the table is
+ * said to be stale (dlclose does), and then none again. */
+unsigned long jm__test_modules_checks(void);
+static void test_modules_checked_after_slow_walks(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(1)); /* the segment, with its module table */
+	assert_non_null(jm__seg);
+	assert_true(jm__seg->nmodules_max > 0);
+	void *frames[JM_UNWIND_MAX];
+	unsigned long c0 = jm__test_modules_checks();
+	for (int i = 0; i < 128; i++) {
+		take(frames);
+		jm__modules_refresh();
+	}
+	unsigned long c = jm__test_modules_checks() - c0;
+	assert_true(c >= 1 && c <= 4);
+	assert_true(jm__seg->nmodules > 0);
+	take(frames);
+	jm__modules_changed();
+	c0 = jm__test_modules_checks();
+	jm__modules_refresh();
+	assert_int_equal(jm__test_modules_checks() - c0, 1);
+	jm__modules_refresh();
+	assert_int_equal(jm__test_modules_checks() - c0, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 		cmocka_unit_test(test_cache_grows),       /* last: 320 slow stacks */
+		cmocka_unit_test(test_modules_checked_after_slow_walks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
