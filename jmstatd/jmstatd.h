@@ -77,7 +77,8 @@
 #define JMD_HISTORY_MIN    1000u           /* --history bounds, ms */
 #define JMD_HISTORY_MAX    86400000u
 #define JMD_DEAD_KEEP_MS   600000u         /* a dead process's history is kept this long */
-#define JMD_DEAD_MAX       1024u           /* and at most this many dead processes */
+#define JMD_DEAD_MAX       1024u           /* and at most this many dead processes, */
+#define JMD_DEAD_UID       128u            /* ... this many of one user's (sample.c) */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
 #define JMD_CENSUS_GAP_MS  250u           /* walks of /proc for writers in other pid namespaces at least this far apart */

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# timeout: 180
+# The history of a process that exited is kept 10 minutes, for the
+# operator who looks into a crash: `history` of its pid. The daemon keeps
+# 1,024 dead processes in all, and one user's churn took every place:
+# nobody runs 1,100 short-lived processes (each sampled, then gone) and
+# root's service that died just before had its history dropped within
+# seconds. Now each user keeps at most 128 dead processes of their own
+# (their oldest go first): root's history stays, and nobody's newest 128
+# are kept.
+. "$(dirname "$0")/../lib.sh"
+need_users "run processes as nobody"
+need_segments
+jm_public "$JM_HELPERS/daemon_holder"
+jmd_start
+PUB=$JM_TMP/pub jmd_py - <<'PY' || fail "a user's churn took root's dead processes' history"
+from jmd import *
+
+pub = os.environ["PUB"]
+
+def become(uid):
+    def f():
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return f
+
+svc = Holder()
+svc.cmd("alloc 4096 100")
+wait_until(lambda: svc.pid in ps_pids(), "root's service in ps")
+wait_until(lambda: len(request({"cmd": "history", "pid": svc.pid})["samples"]) >= 3,
+           "3 samples of root's service")
+svc.kill()
+dead = lambda pid: (lambda r: r["ok"] and not r["alive"])(request({"cmd": "history", "pid": pid}))
+wait_until(lambda: dead(svc.pid), "root's service dead in history")
+
+os.environ["JM_HELPERS"] = pub
+os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
+churned = []
+for wave in range(11):
+    hs = []
+    for _ in range(100):
+        h = Holder(preexec_fn=become(65534))
+        hs.append(h)
+    wait_until(lambda: all(h.pid in ps_pids() for h in hs), "wave %d in ps" % wave, timeout=60)
+    for h in hs:
+        h.kill()
+    churned += [h.pid for h in hs]
+    wait_until(lambda: not any(h.pid in ps_pids() for h in hs), "wave %d gone" % wave, timeout=60)
+r = request({"cmd": "history", "pid": svc.pid})
+check(r["ok"] and not r["alive"] and len(r["samples"]) >= 3,
+      "root's dead service after nobody's 1,100 processes: %r" % (r if not r["ok"] else len(r["samples"])))
+kept = sum(1 for pid in churned[-200:] if request({"cmd": "history", "pid": pid})["ok"])
+check(kept == 128, "%d of nobody's 200 newest dead processes kept, not 128" % kept)
+print("root's dead service kept through 1,100 of nobody's; nobody's newest 128 kept")
+PY
+jmd_stop
+echo "ok"
