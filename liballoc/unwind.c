@@ -144,14 +144,14 @@ static bool page_written(size_t i)
 	return atomic_load_explicit(&pages_written, memory_order_acquire) >> (i / SLOTS_PER_PAGE) & 1;
 }
 
-static unsigned cache_get(uintptr_t pc)
+/* pc's entry in table t (0: none), `written` a value of pages_written
+ * read after the table: a page written since looks unwritten, and its
+ * entry missing (the slow way), never the other way round. */
+static inline unsigned table_get(struct table t, uint32_t written, uintptr_t pc)
 {
-	struct table t = table_load();
-	if (t.e == NULL)
-		return 0;
 	size_t i = slot(pc, t.mask);
 	for (int p = 0; p < CACHE_PROBES; p++, i = (i + 1) & t.mask) {
-		if (!page_written(i))
+		if (!(written >> (i / SLOTS_PER_PAGE) & 1))
 			return 0;
 		uint64_t e = atomic_load_explicit(&t.e[i], memory_order_relaxed);
 		if (e == 0)
@@ -160,6 +160,14 @@ static unsigned cache_get(uintptr_t pc)
 			return (unsigned)(e & 0xffff);
 	}
 	return 0;
+}
+
+static unsigned cache_get(uintptr_t pc)
+{
+	struct table t = table_load();
+	if (t.e == NULL)
+		return 0;
+	return table_get(t, atomic_load_explicit(&pages_written, memory_order_acquire), pc);
 }
 
 /* Replaces the small table t by a large one holding its entries (unless
@@ -378,13 +386,13 @@ struct reader {
 	bool bad;
 };
 
-static bool take(struct reader *r, void *out, size_t n)
+static inline __attribute__((always_inline)) bool take(struct reader *r, void *out, size_t n)
 {
 	if (r->bad || (size_t)(r->end - r->p) < n) {
 		r->bad = true;
 		return false;
 	}
-	memcpy(out, r->p, n);
+	__builtin_memcpy(out, r->p, n);
 	r->p += n;
 	return true;
 }
@@ -444,7 +452,7 @@ static uintptr_t read_ptr(struct reader *r, uint8_t enc, uintptr_t datarel)
 {
 	const uint8_t *at = r->p;
 	uintptr_t v = 0;
-	union { uint16_t u16; uint32_t u32; uint64_t u64; int16_t s16; int32_t s32; } x;
+	union { uint16_t u16; uint32_t u32; uint64_t u64; int16_t s16; int32_t s32; } x = { .u64 = 0 };
 	switch (enc & 0x0f) {
 	case 0x00: case 0x04: take(r, &x.u64, 8); v = (uintptr_t)x.u64; break;
 	case 0x01: v = (uintptr_t)uleb(r); break;
@@ -641,7 +649,7 @@ advance:
 static bool parse_cie(const uint8_t *p, struct cie *c)
 {
 	uint32_t len;
-	memcpy(&len, p, 4);
+	__builtin_memcpy(&len, p, 4);
 	if (len == 0 || len == 0xffffffffu)
 		return false;
 	struct reader r = { p + 4, p + 4 + len, false };
@@ -707,8 +715,8 @@ static bool rules_at(uintptr_t pc, struct rules *out, bool *signal)
 		return false;
 	const uint8_t *fde = hdr + table[2 * lo + 1];
 	uint32_t len, cie_off;
-	memcpy(&len, fde, 4);
-	memcpy(&cie_off, fde + 4, 4);
+	__builtin_memcpy(&len, fde, 4);
+	__builtin_memcpy(&cie_off, fde + 4, 4);
 	if (len == 0 || len == 0xffffffffu || cie_off == 0)
 		return false;
 	struct cie c;
@@ -921,7 +929,11 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 	if (max > JM_UNWIND_MAX)
 		max = JM_UNWIND_MAX;
 	bool verify = atomic_fetch_add_explicit(&nsamples, 1, memory_order_relaxed) % VERIFY_EVERY == 0;
-	if (!verify) {
+	/* The table and which of its pages were written, read once for the
+	 * walk (a lookup read them at every frame: a third of its cost). */
+	struct table tab = table_load();
+	if (!verify && tab.e != NULL) {
+		uint32_t written = atomic_load_explicit(&pages_written, memory_order_acquire);
 		uintptr_t cfa = (uintptr_t)__builtin_dwarf_cfa();
 		uintptr_t pc = *(uintptr_t *)(cfa - 8);
 		/* rbp in the caller: saved by this function's frame pointer. */
@@ -929,7 +941,7 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 		bool bp_known = true;
 		int n = 0;
 		for (;;) {
-			unsigned e = cache_get(pc);
+			unsigned e = table_get(tab, written, pc);
 			if (e == 0 || e == K_NOCACHE)
 				break; /* unknown here: the slow way */
 			frames[n++] = (void *)pc;
