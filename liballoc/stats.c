@@ -616,14 +616,20 @@ void jm__stats_prefork_snapshot(void)
 
 void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
 
-/* The parts of a segment that hold something: the core, the thread rows
- * up to the high-water mark, the sites, the modules. */
+/* The parts of a segment that hold something: the core up to the bin
+ * rows of the arenas made so far (the others' are zero, and their pages,
+ * never written, not even present: reading them was a fault each), the
+ * thread rows up to the high-water mark, the sites, the modules. */
 #define SEG_PARTS 4
 struct seg_part { uint64_t off, len; };
 
 static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_PARTS])
 {
-	parts[0] = (struct seg_part){ 0, h->thread_off };
+	unsigned top = 0;
+	for (unsigned a = 0; a < h->narenas; a++)
+		if (jm__arenas[a] != NULL)
+			top = a + 1;
+	parts[0] = (struct seg_part){ 0, h->bin_off + (uint64_t)top * JM_NBINS * sizeof(struct jmstat_bin) };
 	parts[1] = (struct seg_part){ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride };
 	parts[2] = (struct seg_part){ h->site_off, (uint64_t)h->nsites_hw * h->site_stride };
 	parts[3] = (struct seg_part){ h->module_off, (uint64_t)h->nmodules * h->module_size };
@@ -672,6 +678,20 @@ void *jm__stats_test_snapshot(void);
 void *jm__stats_test_snapshot(void) { return snapshot; }
 #endif
 
+/* The pages of the child's new mapping that it goes on writing (the
+ * core and the thread rows in use: parts[0] and [1]), mapped writable in a
+ * call each, already in the file: the child's first write to each was a
+ * page fault (3 or 4 in a child that allocates a little and exits).
+ * MADV_POPULATE_WRITE is Linux 5.14's; before it, the faults. */
+static void populate_used(const struct seg_part parts[SEG_PARTS])
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t end = (parts[i].off + parts[i].len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
+		if (parts[i].len > 0)
+			madvise(seg_at(parts[i].off), end - parts[i].off, MADV_POPULATE_WRITE);
+	}
+}
+
 /* A forked child's first slow path: publish its segment under its pid. */
 void jm__stats_publish_child(void)
 {
@@ -716,6 +736,7 @@ void jm__stats_publish_child(void)
 	modules_backed = h->nmodules;
 	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		madvise(jm__seg, seg_size, MADV_DONTFORK);
+		populate_used(parts);
 		seg_published = true;
 	} else {
 		unlink(seg_path);

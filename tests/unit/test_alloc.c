@@ -1083,6 +1083,49 @@ static void test_fork_arena_lock_pages(void **state)
 	validate();
 }
 
+/* A child's publication maps the file's pages it goes on writing (the
+ * header and arena rows, its arena's bin rows, its thread's row) at once,
+ * instead of a page fault at its first write to each: present right after
+ * it publishes, before anything touches them. */
+static bool page_present(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t e = 0;
+	if (fd >= 0) {
+		if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr >> JM_LG_PAGE) * 8) != (ssize_t)sizeof(e))
+			e = 0;
+		close(fd);
+	}
+	return (e >> 63) != 0;
+}
+
+static void test_fork_publish_maps_used_pages(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	struct jm_arena *mine = jm__thread_arena();
+	const struct jmstat_thread *row = jm__tcache_current_row();
+	assert_non_null(row);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!jm__stats_pending)
+			_exit(3);
+		jm__stats_publish_child();
+		int bad = 0;
+		if (!page_present(jm__seg))
+			bad |= 1;
+		if (!page_present(jm__stats_bin_row(mine->index, JM_NBINS - 1)))
+			bad |= 2;
+		if (!page_present(row))
+			bad |= 4;
+		_exit(bad);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+	validate();
+}
+
 /* In a child, the rows of threads other than the forking one are out of
  * use, also the row the snapshot kept from an earlier fork of a thread
  * that has exited since (with the snapshot's pages moved into the child,
@@ -1771,6 +1814,7 @@ int main(void)
 		cmocka_unit_test(test_fork_snapshot_changed_pages),
 		cmocka_unit_test(test_fork_child_moves_snapshot),
 		cmocka_unit_test(test_fork_arena_lock_pages),
+		cmocka_unit_test(test_fork_publish_maps_used_pages),
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_sample_probability),
