@@ -23,8 +23,8 @@
  * its value is back past `clear` (default 10% back from the threshold) or
  * its bytes under `clear_bytes` (default 90% of the floor). A resolved
  * alert is listed for `resolved_keep` (default 10 min, at most
- * ALERTS_RESOLVED_MAX), then forgotten. Every transition is one log line,
- * and may run the rule's command (by default on firing and resolved):
+ * ALERTS_RESOLVED_MAX, ALERTS_RESOLVED_UID of one user's), then
+ * forgotten. Every transition is one log line, and may run the rule's command (by default on firing and resolved):
  * /bin/sh -c COMMAND, spawned through uv_spawn so the loop never waits,
  * with the alert in JMALLOC_ALERT_* variables, killed after
  * `command_timeout` (with its whole process group: each command runs in
@@ -400,9 +400,24 @@ void jmd_alerts_tick_done(struct jmd *d)
 			jmd_alert_transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why, NULL);
 			continue;
 		}
-		if (a->state == ST_RESOLVED &&
-		    (d->now - a->since > A->rules.resolved_keep_s ||
-		     A->nresolved > ALERTS_RESOLVED_MAX))
+		if (a->state == ST_RESOLVED && d->now - a->since > A->rules.resolved_keep_s)
+			jmd_alert_list_remove(A, a);
+	}
+	/* The resolved kept, newest first: ALERTS_RESOLVED_MAX in all and
+	 * ALERTS_RESOLVED_UID of one user's processes (its subordinate uids'
+	 * included). One user's churn of short-lived processes that each
+	 * fire (1,100 of nobody's) pushed every other resolved alert out of
+	 * the list, root's service's included. */
+	static struct jmd_tally tally;
+	size_t kept = 0;
+	struct alert *prev;
+	memset(&tally, 0, sizeof(tally));
+	for (struct alert *a = A->tail; a && A->nresolved; a = prev) {
+		prev = a->prev;
+		if (a->state != ST_RESOLVED)
+			continue;
+		uint32_t *n = jmd_tally(&tally, jmd_principal(d, a->uid));
+		if (!n || ++*n > ALERTS_RESOLVED_UID || ++kept > ALERTS_RESOLVED_MAX)
 			jmd_alert_list_remove(A, a);
 	}
 }

@@ -23,7 +23,8 @@
 #define ALERTS_RULES_MAX      64
 #define ALERTS_NAME_LEN       64
 #define ALERTS_BUCKETS        1024u
-#define ALERTS_RESOLVED_MAX   1000u     /* resolved alerts kept for the list */
+#define ALERTS_RESOLVED_MAX   1000u     /* resolved alerts kept for the list, */
+#define ALERTS_RESOLVED_UID   100u      /* ... of one user's processes (the newest) */
 #define ALERTS_CMDS_MAX       8u        /* commands running at once */
 #define ALERTS_CMDS_ROOT      2u        /* of those, kept for alerts of root's processes */
 #define ALERTS_CMDS_UID       2u        /* running at once for the processes of one other uid */

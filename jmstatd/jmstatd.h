@@ -469,6 +469,17 @@ int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
  * range (--subuid-file) that holds it, else uid itself. */
 uint32_t jmd_principal(const struct jmd *d, uint32_t uid);
 void jmd_principal_free(void);
+/* Counts per user in one pass over a list: zero it, then jmd_tally()
+ * gives the count of user (a principal), to be moved on; NULL once
+ * JMD_TALLY_SLOTS other users fill it (count the item as over its bound). */
+#define JMD_TALLY_SLOTS 4096u
+struct jmd_tally {
+	struct jmd_tally_slot {
+		uint32_t user;
+		uint32_t n;          /* 0: an empty slot */
+	} slot[JMD_TALLY_SLOTS];
+};
+uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user);
 void jmd_entries_free(struct jmd *d);
 
 /* ------------------------------------------------------------ dirs.c */

@@ -20,6 +20,10 @@
  * time or size changes, checked at most once a second (newusers and
  * usermod add ranges while the daemon runs). A file that cannot be read
  * is no range: every uid its own, as before.
+ *
+ * A tally (jmd_tally) counts a list's items per user in one pass, for the
+ * bounds kept on what the daemon remembers of each: dead processes
+ * (sample.c) and resolved alerts (alerts.c).
  */
 #include "jmstatd.h"
 
@@ -148,4 +152,17 @@ void jmd_principal_free(void)
 	nranges = 0;
 	file_size = -1;
 	checked_ns = 0;
+}
+
+uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user)
+{
+	uint32_t h = (user * 2654435761u) % JMD_TALLY_SLOTS;
+	for (uint32_t i = 0; i < JMD_TALLY_SLOTS; i++) {
+		struct jmd_tally_slot *c = &t->slot[(h + i) % JMD_TALLY_SLOTS];
+		if (c->n == 0)
+			c->user = user;
+		if (c->user == user)
+			return &c->n;
+	}
+	return NULL;
 }

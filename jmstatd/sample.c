@@ -481,40 +481,19 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
  * user's churn of short-lived processes (1,100 of them) took every place
  * within seconds, and root's service that had just died lost its
  * history, what an operator looks at after a crash. */
-#define DEAD_SLOTS 4096u
-struct dead_count {
-	uint32_t user;
-	uint32_t n;              /* 0: an empty slot */
-};
-
-/* The count of user's dead processes kept so far, in an open table;
- * NULL when every slot holds another user (then it is not kept). */
-static uint32_t *dead_count(struct dead_count *slots, uint32_t user)
-{
-	uint32_t h = (user * 2654435761u) % DEAD_SLOTS;
-	for (uint32_t i = 0; i < DEAD_SLOTS; i++) {
-		struct dead_count *c = &slots[(h + i) % DEAD_SLOTS];
-		if (c->n == 0)
-			c->user = user;
-		if (c->user == user)
-			return &c->n;
-	}
-	return NULL;
-}
-
 static void dead_expire(struct jmd *d)
 {
-	static struct dead_count slots[DEAD_SLOTS];
+	static struct jmd_tally tally;
 	size_t kept = 0;
 	struct jmd_proc *next;
 	if (!d->dead)
 		return;
-	memset(slots, 0, sizeof(slots));
+	memset(&tally, 0, sizeof(tally));
 	for (struct jmd_proc *p = d->dead; p; p = next) {
 		next = p->next;
 		bool drop = (d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS;
 		if (!drop) {
-			uint32_t *n = dead_count(slots, jmd_principal(d, p->uid));
+			uint32_t *n = jmd_tally(&tally, jmd_principal(d, p->uid));
 			drop = !n || ++*n > JMD_DEAD_UID || ++kept > JMD_DEAD_MAX;
 		}
 		if (drop) {
