@@ -32,10 +32,17 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 _Atomic int jm__initialized;
-static pthread_mutex_t init_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-static bool initializing;
+/* A plain mutex, zero-initialised: in .bss with the allocator's other
+ * locks, on the one page of its static data a fork writes (a recursive
+ * one, initialised, was in .data, a page of its own: one more page fault
+ * in parent and child at every fork). A recursive call is caught by the
+ * initialising thread's id instead. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic long init_owner;   /* the thread initialising, or 0 */
 void (*jm__test_init_hook)(void);
 
 static void prefork(void)
@@ -69,7 +76,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
-	init_lock = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	init_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	if (!atomic_load(&jm__initialized))
 		return;
 	/* The segment first: the others write their rows in it. */
@@ -94,14 +101,15 @@ static void register_fork_handlers(void)
 
 void jm__init_slow(void)
 {
+	long tid = syscall(SYS_gettid);
+	if (atomic_load(&init_owner) == tid)
+		jm__fatal("recursive call into malloc during initialisation");
 	pthread_mutex_lock(&init_lock);
 	if (atomic_load(&jm__initialized)) {
 		pthread_mutex_unlock(&init_lock);
 		return;
 	}
-	if (initializing)
-		jm__fatal("recursive call into malloc during initialisation");
-	initializing = true;
+	atomic_store(&init_owner, tid);
 	if (jm__test_init_hook)
 		jm__test_init_hook();
 
@@ -127,7 +135,7 @@ void jm__init_slow(void)
 	jm__bg_init();
 
 	atomic_store_explicit(&jm__initialized, 1, memory_order_release);
-	initializing = false;
+	atomic_store(&init_owner, 0);
 	pthread_mutex_unlock(&init_lock);
 	register_fork_handlers();
 }

@@ -8,10 +8,16 @@
  */
 #include "internal.h"
 
-struct jm_bin_info jm__bin_info[JM_NBINS];
+/* The tables (3.8 KiB, written once at initialisation, read on every
+ * allocation) are in .data, not .bss: between the allocator's other
+ * static variables they put its locks on two pages, and a fork writes
+ * every lock (taken, then released in the parent and re-initialised in
+ * the child): a page fault and a copy on each side for each page. */
+#define JM_TABLE __attribute__((section(".data.jm_sizeclass")))
+struct jm_bin_info jm__bin_info[JM_NBINS] JM_TABLE;
 _Static_assert(JM_NBINS <= 256, "a class fits the quantum table's byte");
-uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1];
-uint16_t jm__size2tbin_direct[JM_SIZE_DIRECT_MAX + 1];
+uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_TABLE;
+uint16_t jm__size2tbin_direct[JM_SIZE_DIRECT_MAX + 1] JM_TABLE;
 
 /* The sizes and runs are the segment's table (jmstat_class_of), which
  * readers check; every class is 2^k times 1, 3, 5 or 7, so a run of that
