@@ -17,13 +17,6 @@ from jmd import *
 
 pub = os.environ["PUB"]
 
-def become(uid):
-    def f():
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    return f
-
 def alerts():
     r = request({"cmd": "alerts"})
     check(r["ok"], "alerts: %r" % r)
@@ -37,8 +30,7 @@ wait_until(lambda: states({svc.pid}).get(svc.pid) == "firing", "root's service's
 svc.kill()
 wait_until(lambda: states({svc.pid}).get(svc.pid) == "resolved", "root's service's alert resolved")
 
-os.environ["JM_HELPERS"] = pub
-os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
+public_holders(pub)
 churned = set()
 for wave in range(11):
     hs = [Holder(preexec_fn=become(65534)) for _ in range(100)]

@@ -269,6 +269,22 @@ def as_uid(uid, fn, keep=False):
     return pid, result
 
 
+def become(uid):
+    """A preexec_fn (Holder's) that makes the child uid: no groups, gid = uid."""
+    def f():
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    return f
+
+
+def public_holders(pub):
+    """Holders started from now on run the allocator and daemon_holder
+    copied into pub (lib.sh's jm_public), where another uid can run them."""
+    os.environ["JM_HELPERS"] = pub
+    os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
+
+
 def host_child(pid, timeout=10.0):
     """The one child of pid (unshare --fork's child: a container's pid 1)."""
     def child():

@@ -18,13 +18,6 @@ from jmd import *
 
 pub = os.environ["PUB"]
 
-def become(uid):
-    def f():
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    return f
-
 svc = Holder()
 svc.cmd("alloc 4096 100")
 wait_until(lambda: svc.pid in ps_pids(), "root's service in ps")
@@ -34,8 +27,7 @@ svc.kill()
 dead = lambda pid: (lambda r: r["ok"] and not r["alive"])(request({"cmd": "history", "pid": pid}))
 wait_until(lambda: dead(svc.pid), "root's service dead in history")
 
-os.environ["JM_HELPERS"] = pub
-os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
+public_holders(pub)
 churned = []
 for wave in range(11):
     hs = []

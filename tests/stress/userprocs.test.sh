@@ -20,16 +20,7 @@ JMD_URL=$JMD_URL PUB=$JM_TMP/pub jmd_py - <<'PY' || fail "per-user bound on trac
 from jmd import *
 import urllib.request
 
-pub = os.environ["PUB"]
-os.environ["JM_HELPERS"] = pub
-os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
-
-def become(uid):
-    def f():
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    return f
+public_holders(os.environ["PUB"])
 
 def start(uid, n):
     hs = []
