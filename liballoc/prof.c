@@ -47,6 +47,25 @@ static uint32_t *site_index;      /* open addressing: row + 1, or 0 */
 static uint32_t site_index_size;  /* a power of two, at least twice the rows */
 static uint64_t *site_objects_fp; /* per row: live, then total, x 1024 */
 
+/* What one sampled object of a size counts for (site_account), as
+ * computed last for that size: sizes recur (a program allocates a few
+ * sizes again and again, and a sampled object is freed with the size it
+ * was allocated with), and the estimate, one exp() and three divisions,
+ * was 120 of the 130 instructions of each account taken or given back.
+ * Direct-mapped by size, under prof_lock, in the base memory page the
+ * first sites' counts are on; an entry is the same numbers as the sum
+ * it replaces (tests/unit/test_alloc.c: test_site_estimate_memo). */
+struct estimate {
+	uint64_t size;           /* 0: none */
+	uint64_t bytes;          /* size / p, rounded */
+	uint64_t objects_fp;     /* 1 / p x 1024, rounded */
+	uint32_t cls;            /* the size class, JM_NBINS for large ones */
+	uint32_t unused;
+};
+#define MEMO_BITS 6
+static struct estimate *est_memo;  /* 1 << MEMO_BITS entries */
+static size_t est_memo_sample;     /* the prof_sample they were made with */
+
 extern char __start_jm_text[], __stop_jm_text[];
 
 /* ------------------------------------------------------ a little maths */
@@ -145,10 +164,6 @@ static int64_t next_interval(void)
 	return (int64_t)bytes;
 }
 
-#ifdef JM_TEST
-double jm__test_sample_probability(size_t size);
-double jm__test_sample_probability(size_t size) { return sample_probability(size); }
-#endif
 
 /* ---------------------------------------------------------------- sites */
 
@@ -223,9 +238,13 @@ static long site_find(void *const *frames, int n)
 	if (2 * (jm__seg->nsites_hw + 1) > site_index_size && !site_index_grow())
 		return -1;
 	if (site_objects_fp == NULL) {
-		site_objects_fp = jm__base_alloc((size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
-		if (site_objects_fp == NULL)
+		size_t memo = sizeof(struct estimate) << MEMO_BITS;
+		char *m = jm__base_alloc(memo + (size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
+		if (m == NULL)
 			return -1;
+		est_memo = (struct estimate *)m; /* zero: empty */
+		est_memo_sample = jm__opt.prof_sample;
+		site_objects_fp = (uint64_t *)(m + memo);
 	}
 	uint64_t h = hash_frames(frames, n);
 	for (uint32_t probe = 0, i = (uint32_t)h & (site_index_size - 1);
@@ -253,13 +272,69 @@ static long site_find(void *const *frames, int n)
 	return -1;
 }
 
+static void estimate_of(size_t size, struct estimate *e)
+{
+	double p = sample_probability(size);
+	e->size = size;
+	e->bytes = (uint64_t)((double)size / p + 0.5);
+	e->objects_fp = (uint64_t)((1 << FP_SHIFT) / p + 0.5);
+	e->cls = size <= JM_SMALL_MAX ? jm__size2bin(size) : JM_NBINS;
+}
+
+/* estimate_of(size): the memo's entry, made there if it is not, or tmp
+ * (no memo yet). Under prof_lock. */
+static const struct estimate *site_estimate(size_t size, struct estimate *tmp)
+{
+	struct estimate *e = tmp;
+	if (est_memo != NULL && size != 0) {
+		if (est_memo_sample != jm__opt.prof_sample) {
+			memset(est_memo, 0, sizeof(*est_memo) << MEMO_BITS);
+			est_memo_sample = jm__opt.prof_sample;
+		}
+		e = &est_memo[(uint64_t)size * 0x9e3779b97f4a7c15ULL >> (64 - MEMO_BITS)];
+		if (e->size == size)
+			return e;
+	}
+	estimate_of(size, e);
+	return e;
+}
+
+#ifdef JM_TEST
+double jm__test_sample_probability(size_t size);
+double jm__test_sample_probability(size_t size) { return sample_probability(size); }
+
+/* For tests: what site_account counts for size (memo: through the memo,
+ * which it makes if there is none yet; else computed). */
+void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *objects_fp,
+    unsigned *cls);
+void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *objects_fp,
+    unsigned *cls)
+{
+	pthread_mutex_lock(&prof_lock);
+	if (memo && est_memo == NULL) {
+		est_memo = jm__base_alloc(sizeof(struct estimate) << MEMO_BITS);
+		est_memo_sample = jm__opt.prof_sample;
+	}
+	struct estimate tmp;
+	const struct estimate *e = &tmp;
+	if (memo)
+		e = site_estimate(size, &tmp);
+	else
+		estimate_of(size, &tmp);
+	*bytes = e->bytes;
+	*objects_fp = e->objects_fp;
+	*cls = e->cls;
+	pthread_mutex_unlock(&prof_lock);
+}
+#endif
+
 /* Adds (sign 1) or takes off (sign -1) one sampled object. */
 static void site_account(uint32_t row, size_t size, int sign)
 {
-	double p = sample_probability(size);
-	uint64_t bytes = (uint64_t)((double)size / p + 0.5);
-	uint64_t objects_fp = (uint64_t)((1 << FP_SHIFT) / p + 0.5);
-	unsigned cls = size <= JM_SMALL_MAX ? jm__size2bin(size) : JM_NBINS;
+	struct estimate tmp;
+	const struct estimate *e = site_estimate(size, &tmp);
+	uint64_t bytes = e->bytes, objects_fp = e->objects_fp;
+	unsigned cls = e->cls;
 	struct jmstat_site *s = site_row(row);
 	uint64_t *fp = &site_objects_fp[2 * (size_t)row];
 	jm__row_begin(&s->seq);

@@ -1774,6 +1774,50 @@ static void test_sample_probability(void **state)
 	jm__opt.prof_sample = saved;
 }
 
+/* What a sampled object counts for (bytes, objects x 1024, size class)
+ * is the same through prof.c's memo of recent sizes as computed: sizes
+ * that share a slot of the memo (64 slots: 300 sizes), each asked
+ * several times in turn, and again after prof_sample changed (the memo
+ * then starts empty: a memo kept across the change gives the old
+ * interval's estimates). */
+void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *objects_fp,
+    unsigned *cls);
+static void test_site_estimate_memo(void **state)
+{
+	size_t saved = jm__opt.prof_sample;
+	static const size_t samples[] = { 65536, 524288 };
+	for (int k = 0; k < 2; k++) {
+		jm__opt.prof_sample = samples[k];
+		for (int round = 0; round < 3; round++) {
+			for (size_t size = 1; size <= 300; size++) {
+				size_t sz = size * 997 + (size_t)round * 3; /* up to 5 x 65536 */
+				uint64_t b1, o1, b2, o2;
+				unsigned c1, c2;
+				jm__test_site_estimate(sz, false, &b1, &o1, &c1);
+				jm__test_site_estimate(sz, true, &b2, &o2, &c2);
+				assert_int_equal(b1, b2);
+				assert_int_equal(o1, o2);
+				assert_int_equal(c1, c2);
+				jm__test_site_estimate(sz, true, &b2, &o2, &c2);
+				assert_int_equal(b1, b2);
+				assert_int_equal(o1, o2);
+				assert_int_equal(c1, c2);
+			}
+		}
+	}
+	/* One size, asked last with the old interval, then with the new. */
+	uint64_t b1, o1, b2, o2;
+	unsigned c1, c2;
+	jm__opt.prof_sample = 65536;
+	jm__test_site_estimate(4096, true, &b2, &o2, &c2);
+	jm__opt.prof_sample = 524288;
+	jm__test_site_estimate(4096, false, &b1, &o1, &c1);
+	jm__test_site_estimate(4096, true, &b2, &o2, &c2);
+	assert_int_equal(b1, b2);
+	assert_int_equal(o1, o2);
+	jm__opt.prof_sample = saved;
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -1818,6 +1862,7 @@ int main(void)
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_sample_probability),
+		cmocka_unit_test(test_site_estimate_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
