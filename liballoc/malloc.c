@@ -437,16 +437,29 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		if (h->addr != ptr)
 			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
-		/* A sampled region stays where it is while the new size fits
-		 * (its estimate keeps the size it was sampled at), and moves
-		 * otherwise, so that its free is seen. */
-		if (h->prof_site) {
-			if (size <= h->size)
-				return ptr;
-		} else if (size > JM_LARGE_MAX) {
+		/* A sampled region stays as it is while the new size fits (its
+		 * estimate keeps the size it was sampled at), and else grows as
+		 * any other region does, its record (and sample) moving with its
+		 * pages. When that took a new mapping, its sample is taken back
+		 * and the region sampled again for its new size, as the copy
+		 * into a new allocation it replaces was (a buffer grown a step
+		 * at a time, perl's strings, Python's bytearrays, stress-ng
+		 * --bigheap: nearly every one above a few MiB is sampled, and
+		 * each move held two copies and faulted the new one in). */
+		if (h->prof_site && size <= h->size)
+			return ptr;
+		if (size > JM_LARGE_MAX) {
+			uint32_t site = h->prof_site;
+			size_t prof_size = h->prof_size, map = h->map_size;
 			void *q = jm__huge_ralloc(h, ptr, size);
-			if (q != NULL)
+			if (q != NULL) {
+				if (site && (q != ptr || h->map_size != map)) {
+					h->prof_site = 0;
+					jm__prof_free(site, prof_size);
+					jm__prof_regrown(q, size);
+				}
 				return q;
+			}
 		}
 		old = h->size;
 	} else {

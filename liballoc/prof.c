@@ -367,13 +367,15 @@ static int own_frames(void *const *frames, int n)
 	return skip;
 }
 
-JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
+/* Whether the allocation of `size` bytes the sampling budget picked is
+ * to be sampled: not while sampling (an allocation of the unwinder's),
+ * nor with sampling off, nor on the thread's first allocation when the
+ * first interval it draws covers it. Draws the next interval. */
+static bool sample_this(size_t size)
 {
-	jm__ensure_init();
 	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
-		/* An allocation made while sampling, or sampling off. */
 		jm__tls_sample_left = next_interval();
-		return jm__alloc_plain(size, align, zero);
+		return false;
 	}
 	if (!tls_ready) {
 		/* The thread's first allocation: draw its first interval, and
@@ -381,35 +383,73 @@ JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 		tls_ready = true;
 		jm__tls_sample_left = next_interval() - (int64_t)size;
 		if (jm__tls_sample_left >= 0)
-			return jm__alloc_plain(size, align, zero);
+			return false;
 	}
 	jm__tls_sample_left = next_interval();
-	void *frames[MAX_FRAMES];
-	tls_in_prof = true;
+	return true;
+}
+
+/* The calling stack, without our frames: its first frame in *first. */
+static int stack_here(void **frames, void *const **first)
+{
 	int n = jm__unwind(frames, MAX_FRAMES);
 	int skip = own_frames(frames, n);
-	int depth = n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
+	*first = frames + skip;
 	/* Before the site is published: the modules its frames are in. */
 	jm__modules_refresh();
+	return n - skip < JMSTAT_SITE_FRAMES ? n - skip : JMSTAT_SITE_FRAMES;
+}
 
-	void *p = jm__alloc_sampled(size, align, zero);
-	if (p != NULL) {
-		uint32_t site = 0;
-		if (depth > 0) {
-			pthread_mutex_lock(&prof_lock);
-			long row = site_find(frames + skip, depth);
-			if (row >= 0) {
-				site_account((uint32_t)row, size, 1);
-				site = (uint32_t)row + 1;
-			} else {
-				jm__seg->sites_dropped++;
-			}
-			pthread_mutex_unlock(&prof_lock);
+/* Counts p, `size` bytes, at the site of the stack `first` and marks it
+ * sampled. */
+static void record(void *p, size_t size, void *const *first, int depth)
+{
+	uint32_t site = 0;
+	if (depth > 0) {
+		pthread_mutex_lock(&prof_lock);
+		long row = site_find(first, depth);
+		if (row >= 0) {
+			site_account((uint32_t)row, size, 1);
+			site = (uint32_t)row + 1;
+		} else {
+			jm__seg->sites_dropped++;
 		}
-		jm__mark_sampled(p, site, size);
+		pthread_mutex_unlock(&prof_lock);
 	}
+	jm__mark_sampled(p, site, size);
+}
+
+JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
+{
+	jm__ensure_init();
+	if (!sample_this(size))
+		return jm__alloc_plain(size, align, zero);
+	void *frames[MAX_FRAMES];
+	void *const *first;
+	tls_in_prof = true;
+	int depth = stack_here(frames, &first);
+	void *p = jm__alloc_sampled(size, align, zero);
+	if (p != NULL)
+		record(p, size, first, depth);
 	tls_in_prof = false;
 	return p;
+}
+
+/* A huge region that realloc grew into a new mapping (huge.c moved its
+ * pages, or grew its mapping), `size` bytes now: counted against the
+ * sampling budget as the allocation of that size it stands for, and
+ * sampled at the calling stack if the budget picks it. The caller took
+ * back the region's earlier sample, if it had one. */
+JM_NOINLINE void jm__prof_regrown(void *p, size_t size)
+{
+	if (!jm__prof_take(size) || !sample_this(size))
+		return;
+	void *frames[MAX_FRAMES];
+	void *const *first;
+	tls_in_prof = true;
+	int depth = stack_here(frames, &first);
+	record(p, size, first, depth);
+	tls_in_prof = false;
 }
 
 void jm__prof_free(uint32_t site, size_t size)

@@ -15,12 +15,12 @@
  * at 2 threads). Found with stress-ng --bigheap (jmalloc 1.8 x glibc's
  * peak RSS, 3.6 x its faults, 4.5 x its CPU time). Two causes, measured
  * here at 2 threads (jmtime, 3 runs): a huge region the heap profile
- * sampled is moved by a copy when it outgrows its room instead of being
- * grown by mremap (CPU 0.26-0.29 s against glibc's 0.13-0.14, 0.13 with
- * JMALLOC_CONF=prof_sample:0), and the freed buffer of the last round
- * stays resident beside the one growing now, whose new pages come from
- * mremap, never from the kept regions (peak RSS 262 MiB against glibc's
- * 115-128, with or without sampling).
+ * sampled was moved by a copy when it outgrew its room instead of being
+ * grown by mremap (CPU 0.26-0.29 s against glibc's 0.13-0.14; fixed on
+ * 2026-12-04: 0.17 against 0.17-0.18), and the freed buffer of the last
+ * round stays resident beside the one growing now, whose new pages come
+ * from mremap, never from the kept regions (peak RSS 255 MiB against
+ * glibc's 101-129, with or without sampling).
  */
 #include "bench_main.h"
 
