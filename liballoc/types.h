@@ -257,6 +257,9 @@ struct jm_tcache {
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];
 	bool filled_last[JM_NBINS];       /* the last slow event was a fill */
+	uint32_t stream_mark[JM_NBINS];   /* low word of the bin's nrequests
+	                                     when the last fill's regions are
+	                                     all allocated, none freed between */
 	uint64_t nrequests_at_flush[JM_NBINS]; /* the bin's nrequests then */
 	uint32_t nflushes_seen;           /* full lists since the last look at */
 	uint32_t nflushes_fed;            /* ... those mostly another arena's */

@@ -1676,7 +1676,9 @@ static void test_tcache_flush_policy(void **state)
 
 /* A thread cache's fill: half the capacity, also when the list was filled
  * last and emptied again since (an allocation stream): bigger fills there
- * keep more regions idle in every cache (peak RSS). */
+ * keep more regions idle in every cache (peak RSS). Its capacity stays
+ * as it is in a thread that is not the only one (this one: the test's
+ * main thread lives too; test_alloc_stream.c is the other side). */
 struct fill_policy {
 	uint32_t max, first, second;  /* capacity; the list after two fills */
 };
