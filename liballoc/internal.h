@@ -157,7 +157,8 @@ static inline bool jm__is_chunk(uintptr_t chunk)
 
 /* What lives at a 2 MiB-aligned address: a chunk (its address), a huge
  * region (its record | JM_RTREE_HUGE), or nothing (0). A chunk is in the
- * bitmap only (rtree.c); the tree holds the huge regions. */
+ * chunk map only (rtree.c), or in the tree where the map could not be
+ * mapped; the tree holds the huge regions. */
 static inline uintptr_t jm__rtree_get(uintptr_t chunk)
 {
 	if (jm_unlikely(chunk >> 47))

@@ -19,11 +19,15 @@
  * whether a chunk lives there: the free() fast path tests one byte instead
  * of walking the tree (a byte, not a bit: three instructions fewer than
  * the bitmap it replaced, which needed a word index, a bounds test on it
- * and a bit test).
+ * and a bit test). Under a limit of address space (RLIMIT_AS, `ulimit
+ * -v`) below 1 GiB, or where the map cannot be mapped, chunks go in the
+ * tree, and their frees take the slow path: with the map, a process under
+ * 72 MiB could not allocate at all, and one under 128 MiB had half of it.
  */
 #include "internal.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #define RTREE_BITS 13
 #define RTREE_LEAF (1u << RTREE_BITS)
@@ -50,11 +54,25 @@ static _Atomic(uintptr_t) *root_leaf(size_t hi)
 uint8_t *jm__chunk_map;
 size_t jm__chunk_map_len;
 
-/* Under rtree_lock. */
+/* Under rtree_lock. Not taken under a limit of address space below 16
+ * times the map (RLIMIT_AS, `ulimit -v`: a sandbox's 256 MiB would lose a
+ * quarter of itself to it; glibc's malloc runs sort in 8 MiB): the chunks
+ * go in the tree instead, and their frees take the slow path. */
+#define CHUNK_MAP_MIN_LIMIT (JM_CHUNK_MAP_LEN * 16)
+static bool chunk_map_refused;
+
 static bool chunk_map_ready(void)
 {
 	if (jm__chunk_map_len != 0)
 		return true;
+	if (chunk_map_refused)
+		return false;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < CHUNK_MAP_MIN_LIMIT) {
+		chunk_map_refused = true;
+		return false;
+	}
 	void *m = mmap(NULL, JM_CHUNK_MAP_LEN, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
@@ -93,21 +111,20 @@ bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 	pthread_mutex_lock(&rtree_lock);
 	_Atomic(uintptr_t) *leaf = root_leaf(hi);
 	if (value == chunk) {
-		/* A chunk: its byte alone (no leaf made for it); a huge
-		 * region's entry left there is cleared. */
-		if (!chunk_map_ready()) {
-			pthread_mutex_unlock(&rtree_lock);
-			return false;
-		}
-		if (leaf != NULL)
-			atomic_store_explicit(&leaf[lo], 0, memory_order_release);
-		chunk_bit(chunk, value);
 		if (chunk_hi == 0 || chunk < chunk_lo)
 			chunk_lo = chunk;
 		if (chunk > chunk_hi)
 			chunk_hi = chunk;
-		pthread_mutex_unlock(&rtree_lock);
-		return true;
+		/* A chunk: its byte alone (no leaf made for it); a huge
+		 * region's entry left there is cleared. Without the map
+		 * (above), in the tree, where lookups go after the byte. */
+		if (chunk_map_ready()) {
+			if (leaf != NULL)
+				atomic_store_explicit(&leaf[lo], 0, memory_order_release);
+			chunk_bit(chunk, value);
+			pthread_mutex_unlock(&rtree_lock);
+			return true;
+		}
 	}
 	if (leaf == NULL) {
 		leaf = jm__os_map(RTREE_LEAF * sizeof(uintptr_t));

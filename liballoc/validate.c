@@ -164,15 +164,17 @@ int jm__heap_validate(void)
 					huge_bytes[h->arena] += h->size;
 				continue;
 			}
+			if (v == key)
+				continue;   /* a chunk, without the chunk map: below */
 			CHECK(0, "rtree %p: value %p, not a huge region's", (void *)key, (void *)v);
 		}
 	}
-	/* The chunks: the chunk map's bytes between the lowest and the
-	 * highest chunk recorded. */
+	/* The chunks between the lowest and the highest recorded: the chunk
+	 * map's bytes, or the tree's entries where the map could not be had. */
 	uintptr_t lo, hi;
 	jm__rtree_chunk_range(&lo, &hi);
 	for (uintptr_t key = lo; hi != 0 && key <= hi; key += JM_CHUNK) {
-		if (!jm__is_chunk(key))
+		if (jm__rtree_get(key) != key)
 			continue;
 		struct jm_chunk *c = (struct jm_chunk *)key;
 		CHECK(c->magic == JM_CHUNK_MAGIC, "chunk %p: bad magic", (void *)c);
