@@ -163,6 +163,8 @@ JM_EXPORT __attribute__((weak)) int unshare(int flags)
 {
 	if (flags & JM_ALONE_FLAGS)
 		jm__bg_stop();
+	if (flags & (CLONE_NEWPID | CLONE_NEWNS))
+		jm__stats_ns_changed();   /* a forked child's segment reads them */
 	return (int)syscall(SYS_unshare, flags);
 }
 
@@ -181,6 +183,8 @@ JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
 	}
 	if (type <= 0 || (type & (CLONE_NEWUSER | CLONE_NEWNS)))
 		jm__bg_stop();
+	if (type <= 0 || (type & (CLONE_NEWPID | CLONE_NEWNS)))
+		jm__stats_ns_changed();
 	return (int)syscall(SYS_setns, fd, nstype);
 }
 

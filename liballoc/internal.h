@@ -439,6 +439,7 @@ extern bool jm__stats_pending;       /* a forked child has yet to publish */
 bool jm__stats_reserve_sites(uint32_t rows);
 bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
+void jm__stats_ns_changed(void);       /* unshare, setns: read them again */
 void jm__stats_prefork(void);
 void jm__stats_prefork_snapshot(void);   /* last in prefork: every lock held */
 void jm__stats_postfork_parent(void);

@@ -391,7 +391,21 @@ static uint64_t ns_inode(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-static void read_identity(struct jmstat_header *h)
+/* Set by unshare and setns (compat.c) when the process may have changed
+ * the pid namespace of its children or its mount namespace. */
+static bool ns_changed;
+
+void jm__stats_ns_changed(void) { ns_changed = true; }
+
+/* The process's identity in h. A forked child (`forked`) keeps what it has
+ * of its parent's: the executable (a fork does not change it), and the
+ * namespaces unless the parent may have changed them since it read them
+ * (unshare or setns; one that calls the system call itself is not seen).
+ * Each path looked up in a new process's /proc is some 20 us of its CPU
+ * (its /proc entries are made as they are looked up): with the exe link
+ * and the two namespaces read again, a child's publication cost about 240
+ * us in a small program, as much again as its fork. */
+static void read_identity(struct jmstat_header *h, bool forked)
 {
 	/* /proc/self/stat up to field 22 (under 512 bytes: 20 numbers and a
 	 * 16-byte comm), the executable's path (256 bytes kept): 512 bytes
@@ -409,10 +423,21 @@ static void read_identity(struct jmstat_header *h)
 		for (p = p ? p + 1 : NULL; p && *p >= '0' && *p <= '9'; p++)
 			h->start_time = h->start_time * 10 + (uint64_t)(*p - '0');
 	}
+	/* The system call, not the vDSO: this is the process's only clock
+	 * read at start (the vDSO's data page and clock_gettime's page of
+	 * libc's text are two page faults, which a short program that
+	 * never reads the clock need not take). */
+	struct timespec ts;
+	syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+	h->update_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	/* Without a start time the name cannot hold one: then the pid
 	 * namespace counts as unknown too. */
-	h->pidns = h->start_time ? ns_inode("/proc/self/ns/pid") : 0;
-	h->mntns = ns_inode("/proc/self/ns/mnt");
+	if (!forked || ns_changed || h->pidns == 0 || h->start_time == 0) {
+		h->pidns = h->start_time ? ns_inode("/proc/self/ns/pid") : 0;
+		h->mntns = ns_inode("/proc/self/ns/mnt");
+	}
+	if (forked)
+		return;
 	memset(h->exe, 0, sizeof(h->exe));
 	memset(h->path, 0, sizeof(h->path));
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -433,13 +458,6 @@ static void read_identity(struct jmstat_header *h)
 		buf[strcspn(buf, "\n")] = '\0';
 		strncpy(h->exe, buf, sizeof(h->exe) - 1);
 	}
-	/* The system call, not the vDSO: this is the process's only clock
-	 * read at start (the vDSO's data page and clock_gettime's page of
-	 * libc's text are two page faults, which a short program that
-	 * never reads the clock need not take). */
-	struct timespec ts;
-	syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
-	h->update_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void jm__stats_init(void)
@@ -478,7 +496,7 @@ void jm__stats_init(void)
 	size_t size = (h.module_off + (size_t)h.nmodules_max * h.module_size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	size_t core = (h.thread_off + JM_PAGE_MASK) & ~JM_PAGE_MASK;
 	h.total_size = size;
-	read_identity(&h);
+	read_identity(&h, false);
 
 	void *mem = NULL;
 	/* A set-uid or set-gid program publishes nothing: its file would be
@@ -708,7 +726,7 @@ void jm__stats_publish_child(void)
 		pthread_mutex_unlock(&rows_lock);
 		return;
 	}
-	read_identity(h);
+	read_identity(h, true);
 	size_t core = (h->thread_off + JM_PAGE_MASK) & ~(size_t)JM_PAGE_MASK;
 	int fd = create_file(h, seg_size, core);
 	if (fd < 0) {
