@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,6 +336,31 @@ static int mappings_in(const char *p, size_t len)
 	return n;
 }
 
+/* mremap, the allocator's (this program's definition comes before
+ * libc's): the kernel's, unless a test asks for a kernel before 6.17 (a
+ * move of a range of several mappings refused: every move of more than a
+ * page, here) that is out of mappings at the fail_at-th move. */
+static bool mremap_old_kernel;
+static int mremap_fail_at, mremap_calls;
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	void *to = va_arg(ap, void *);
+	va_end(ap);
+	if (mremap_old_kernel && (flags & MREMAP_FIXED)) {
+		if (old_len > JM_PAGE) {
+			errno = EFAULT;
+			return MAP_FAILED;
+		}
+		if (++mremap_calls == mremap_fail_at) {
+			errno = ENOMEM;
+			return MAP_FAILED;
+		}
+	}
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
+}
+
 static void test_huge_gathered_realloc(void **state)
 {
 	(void)state;
@@ -361,6 +388,27 @@ static void test_huge_gathered_realloc(void **state)
 	assert_int_equal(a->stats->nmalloc_huge, nmalloc);   /* moved, not copied */
 	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
 		assert_int_equal(r[k], (char)(k >> JM_LG_PAGE));
+	validate();
+	/* Before Linux 6.17, a page at a time, and one page the kernel will
+	 * not move (out of mappings): it is copied, the rest moved. */
+	struct jm_huge *h = (struct jm_huge *)(jm__rtree_get((uintptr_t)r) & ~(uintptr_t)JM_RTREE_HUGE);
+	size_t room = h->map_size;   /* 14 MiB and room to grow */
+	if (block != MAP_FAILED)
+		munmap(block, JM_PAGE);
+	block = mmap(r + room, JM_PAGE, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	mremap_old_kernel = true;
+	mremap_calls = 0;
+	mremap_fail_at = 1000;
+	w = jm_realloc(r, room + mib);
+	mremap_old_kernel = false;
+	assert_non_null(w);
+	assert_ptr_not_equal(w, r);
+	assert_true(mremap_calls > 1000);
+	assert_int_equal(a->stats->nmalloc_huge, nmalloc);
+	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
+		assert_int_equal(w[k], (char)(k >> JM_LG_PAGE));
+	r = w;
 	if (block != MAP_FAILED)
 		munmap(block, JM_PAGE);
 	validate();
