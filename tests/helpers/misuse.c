@@ -60,6 +60,18 @@ static int refree_after_purger_start(void **v, int n)
 	return 0;
 }
 
+/* MANY_64 regions of 64 B, more than a thread's cache holds of them, the
+ * first one's address said. */
+#define MANY_64 5000
+static void **many_64(void)
+{
+	void **v = malloc(MANY_64 * sizeof(void *));
+	for (int i = 0; i < MANY_64; i++)
+		v[i] = malloc(64);
+	say(v[0]);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -80,13 +92,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(m, "double-free-small-flushed")) {
 		/* p goes back to its run (kept alive by its neighbour v[1])
 		 * through cache flushes before the second free. */
-		enum { N = 5000 };
-		void **v = malloc(N * sizeof(void *));
-		for (int i = 0; i < N; i++)
-			v[i] = malloc(64);
-		void *p = v[0];
-		say(p);
-		for (int i = 0; i < N; i++)
+		void **v = many_64(), *p = v[0];
+		for (int i = 0; i < MANY_64; i++)
 			if (i != 1)
 				free(v[i]);
 		free(p);
@@ -94,16 +101,11 @@ int main(int argc, char **argv)
 		/* A write after free clears p's free mark (its cookie, word
 		 * 1), so that the second free puts p in the cache again: the
 		 * flush that takes it back to its run finds its bit set. */
-		enum { N = 5000 };
-		void **v = malloc(N * sizeof(void *));
-		for (int i = 0; i < N; i++)
-			v[i] = malloc(64);
-		void *p = v[0];
-		say(p);
+		void **v = many_64(), *p = v[0];
 		free(p);
 		((volatile uintptr_t *)p)[1] = 0;
 		free(p);
-		for (int i = 1; i < N; i++)
+		for (int i = 1; i < MANY_64; i++)
 			free(v[i]);
 	} else if (!strcmp(m, "double-free-cross-thread")) {
 		void *p = malloc(100);
