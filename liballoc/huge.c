@@ -323,7 +323,8 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
 }
 
 /* Fills [dst + from, dst + to), fresh pages of a region being made (a
- * new mapping, or the part a grown region adds), with the pages of other
+ * new mapping, the part a grown region adds, a region realloc grows or
+ * moves up to its new size), with the pages of other
  * dirty kept regions of `arena`, moved there by mremap: no fault when the
  * program writes them, no copy, and the kept regions a request fits
  * none of no longer stay resident beside it. The largest first, up to
@@ -659,10 +660,12 @@ static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
 	    .mapped = (long long)room - (long long)h->map_size,
 	    .rt_key = (uintptr_t)ptr,
 	    .moved = h, .to = dst, .to_map = room, .to_size = usable, .remap = true };
+	size_t old_map = h->map_size;
 	if (!charge_dm(h->arena, &d, NULL)) {
 		jm__os_unmap(dst, room);
 		return NULL;
 	}
+	gather(dst, old_map, room, h->arena, false);
 	return dst;
 }
 
@@ -698,8 +701,10 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	}
 	if (q == MAP_FAILED)
 		return huge_move(h, ptr, usable);
+	size_t old_map = h->map_size;
 	charge(h->arena, (long long)usable - (long long)h->size,
 	    (long long)map - (long long)h->map_size, 0, 0);
+	gather(ptr, old_map, map, h->arena, false);
 	h->size = usable;
 	h->map_size = map;
 	return ptr;

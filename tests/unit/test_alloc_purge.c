@@ -312,6 +312,37 @@ static void test_huge_gather(void **state)
 	validate();
 }
 
+/* A region realloc grows past its mapping takes the pages of dirty kept
+ * regions for the part it adds, as a new region does (above): a buffer
+ * grown a step at a time (realloc-grow, realloc-huge in tests/bench)
+ * left each finished buffer's pages resident beside the fresh ones it
+ * faulted in (peak RSS 2 x glibc's). */
+static void test_huge_realloc_gathers(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	jm__huge_purge_all();   /* what earlier tests kept: clean */
+	assert_int_equal(a->huge_dirty, 0);
+	char *b = jm_malloc(4 * mib);
+	memset(b, 5, 4 * mib);
+	char *z = jm_malloc(6 * mib);
+	memset(z, 3, 6 * mib);
+	jm_free(z);
+	uint64_t dirty = a->huge_dirty;
+	assert_true(dirty >= 6 * mib);
+	b = jm_realloc(b, 5 * mib);
+	assert_non_null(b);
+	assert_true(a->huge_dirty < dirty);
+	for (size_t k = 0; k < 4 * mib; k += JM_PAGE)
+		assert_int_equal(b[k], 5);
+	memset(b, 7, 5 * mib);
+	validate();
+	jm_free(b);
+	decay_reset(a);
+	validate();
+}
+
 /* A region made of several mappings by gather (above) is grown by
  * realloc as any other: its pages moved, not copied into a new region.
  * mremap does not grow a range of several mappings (EFAULT), and huge.c
@@ -638,6 +669,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_huge_gathered_realloc),   /* first: nothing kept */
 		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
+		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
