@@ -268,25 +268,34 @@ static void test_huge_calloc_untouched(void **state)
  * the region was unmapped, its pages lost): a region is moved at its size
  * (and in pieces, before Linux 6.17), then grown. calloc clears what it
  * moved. The first test: no huge region of an earlier one is kept. */
-static void test_huge_gather(void **state)
+/* Two dirty kept regions of 4 and 6 MiB, two mappings (one region if
+ * they touch: then it is grown, in two moves), gathered into a region of
+ * 13 MiB, returned: neither fits it, nor grows to it (below half), so it
+ * is a new mapping, of which 10 MiB are their pages (3s), 3 fresh (0s).
+ * *mapped: the arena's mapped bytes before that region. */
+static char *gather_two_kept(struct jm_arena *a, uint64_t *mapped)
 {
-	(void)state;
-	struct jm_arena *a = jm__thread_arena();
 	size_t mib = 1u << 20;
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
-	/* Two dirty kept regions of 4 and 6 MiB, two mappings (one region
-	 * if they touch: then it is grown, in two moves). */
 	char *z1 = jm_malloc(4 * mib), *z2 = jm_malloc(6 * mib);
 	memset(z1, 3, 4 * mib);
 	memset(z2, 3, 6 * mib);
 	jm_free(z1);
 	jm_free(z2);
 	assert_int_equal(a->huge_dirty, 10 * mib);
-	/* 13 MiB: neither region fits it, nor grows to it (below half): a
-	 * new mapping, of which 10 MiB are their pages (3s), 3 fresh (0s). */
-	uint64_t mapped = a->stats->mapped;
+	*mapped = a->stats->mapped;
 	char *w = jm_malloc(13 * mib);
 	assert_int_equal(a->huge_dirty, 0);
+	return w;
+}
+
+static void test_huge_gather(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	uint64_t mapped;
+	char *w = gather_two_kept(a, &mapped);
 	assert_int_equal(a->stats->mapped, mapped + 3 * mib);
 	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
 		assert_int_equal(w[k], k < 10 * mib ? 3 : 0);
@@ -397,15 +406,8 @@ static void test_huge_gathered_realloc(void **state)
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
 	size_t mib = 1u << 20;
-	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
-	char *z1 = jm_malloc(4 * mib), *z2 = jm_malloc(6 * mib);
-	memset(z1, 3, 4 * mib);
-	memset(z2, 3, 6 * mib);
-	jm_free(z1);
-	jm_free(z2);
-	assert_int_equal(a->huge_dirty, 10 * mib);
-	char *w = jm_malloc(13 * mib);      /* their 10 MiB and 3 fresh */
-	assert_int_equal(a->huge_dirty, 0);
+	uint64_t mapped;
+	char *w = gather_two_kept(a, &mapped);   /* their 10 MiB and 3 fresh */
 	assert_true(mappings_in(w, 13 * mib) >= 2);   /* premise */
 	for (size_t k = 0; k < 13 * mib; k += JM_PAGE)
 		w[k] = (char)(k >> JM_LG_PAGE);
