@@ -99,14 +99,19 @@ static void register_fork_handlers(void)
 		pthread_atfork(prefork, postfork_parent, postfork_child);
 }
 
+/* errno is the caller's when this returns: the initialisation's system
+ * calls fail as a matter of course (an absent stats directory, a stale
+ * segment's dead pid), and an allocation that succeeds leaves errno alone. */
 void jm__init_slow(void)
 {
+	int saved = errno;
 	long tid = syscall(SYS_gettid);
 	if (atomic_load(&init_owner) == tid)
 		jm__fatal("recursive call into malloc during initialisation");
 	pthread_mutex_lock(&init_lock);
 	if (atomic_load(&jm__initialized)) {
 		pthread_mutex_unlock(&init_lock);
+		errno = saved;
 		return;
 	}
 	atomic_store(&init_owner, tid);
@@ -138,6 +143,7 @@ void jm__init_slow(void)
 	atomic_store(&init_owner, 0);
 	pthread_mutex_unlock(&init_lock);
 	register_fork_handlers();
+	errno = saved;
 }
 
 /* At load, before any thread but the main one can allocate in most

@@ -710,8 +710,11 @@ static void populate_used(const struct seg_part parts[SEG_PARTS])
 	}
 }
 
-/* A forked child's first slow path: publish its segment under its pid. */
-void jm__stats_publish_child(void)
+/* A forked child's first slow path: publish its segment under its pid.
+ * errno is left as it was (an allocation that succeeds keeps it): the
+ * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
+ * the failures that mean "running without stats" all set it. */
+static void publish_child(void)
 {
 	pthread_mutex_lock(&rows_lock);
 	if (!jm__stats_pending) {
@@ -766,6 +769,13 @@ no_file:
 		snapshot = NULL;
 	}
 	pthread_mutex_unlock(&rows_lock);
+}
+
+void jm__stats_publish_child(void)
+{
+	int saved = errno;
+	publish_child();
+	errno = saved;
 }
 
 /* The background purger's fields of the header (it is their only writer,
