@@ -403,21 +403,31 @@ void jmd_alerts_tick_done(struct jmd *d)
 		if (a->state == ST_RESOLVED && d->now - a->since > A->rules.resolved_keep_s)
 			jmd_alert_list_remove(A, a);
 	}
-	/* The resolved kept, newest first: ALERTS_RESOLVED_MAX in all and
-	 * ALERTS_RESOLVED_UID of one user's processes (its subordinate uids'
-	 * included). One user's churn of short-lived processes that each
-	 * fire (1,100 of nobody's) pushed every other resolved alert out of
-	 * the list, root's service's included. */
-	static struct jmd_tally tally;
+	/* The resolved kept, newest first: ALERTS_RESOLVED_UID of one user's
+	 * processes (its subordinate uids' included) and ALERTS_RESOLVED_MAX
+	 * in all, that shared fairly (jmd_tally_level). One user's churn of
+	 * short-lived processes that each fire (1,100 of nobody's) pushed
+	 * every other resolved alert out of the list, root's service's
+	 * included; then eleven users' together still did. */
+	static struct jmd_tally count, keep;
 	size_t kept = 0;
 	struct alert *prev;
-	memset(&tally, 0, sizeof(tally));
+	if (!A->nresolved)
+		return;
+	memset(&count, 0, sizeof(count));
+	for (struct alert *a = A->tail; a; a = a->prev) {
+		uint32_t *n = a->state == ST_RESOLVED ? jmd_tally(&count, jmd_principal(d, a->uid)) : NULL;
+		if (n)
+			++*n;
+	}
+	uint32_t level = jmd_tally_level(&count, ALERTS_RESOLVED_UID, ALERTS_RESOLVED_MAX);
+	memset(&keep, 0, sizeof(keep));
 	for (struct alert *a = A->tail; a && A->nresolved; a = prev) {
 		prev = a->prev;
 		if (a->state != ST_RESOLVED)
 			continue;
-		uint32_t *n = jmd_tally(&tally, jmd_principal(d, a->uid));
-		if (!n || ++*n > ALERTS_RESOLVED_UID || ++kept > ALERTS_RESOLVED_MAX)
+		uint32_t *n = jmd_tally(&keep, jmd_principal(d, a->uid));
+		if (!n || ++*n > level || ++kept > ALERTS_RESOLVED_MAX)
 			jmd_alert_list_remove(A, a);
 	}
 }

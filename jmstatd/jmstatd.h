@@ -480,6 +480,10 @@ struct jmd_tally {
 	} slot[JMD_TALLY_SLOTS];
 };
 uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user);
+/* The most items each user of a full tally may keep, at most per_user,
+ * so that all of them together keep at most total, the same level for
+ * every user (those with fewer keep all of theirs): at least 1. */
+uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t total);
 void jmd_entries_free(struct jmd *d);
 
 /* ------------------------------------------------------------ dirs.c */

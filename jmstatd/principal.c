@@ -23,7 +23,13 @@
  *
  * A tally (jmd_tally) counts a list's items per user in one pass, for the
  * bounds kept on what the daemon remembers of each: dead processes
- * (sample.c) and resolved alerts (alerts.c).
+ * (sample.c) and resolved alerts (alerts.c). Those lists also have a
+ * bound in all, shared fairly (jmd_tally_level): when the users' items
+ * together pass it, each user keeps as many as the level that fits it
+ * (their newest), the same for all, so that the users who have the most
+ * lose theirs first. A bound per user alone let eight users' churn
+ * together push out the one item of a ninth (root's service that had
+ * just died).
  */
 #include "jmstatd.h"
 
@@ -165,4 +171,20 @@ uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user)
 			return &c->n;
 	}
 	return NULL;
+}
+
+uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t total)
+{
+	uint32_t lo = 0, hi = per_user;      /* the sum fits at lo; find the highest */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+		uint64_t sum = 0;
+		for (uint32_t i = 0; i < JMD_TALLY_SLOTS && sum <= total; i++)
+			sum += t->slot[i].n < mid ? t->slot[i].n : mid;
+		if (sum <= total)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo ? lo : 1;     /* more users than places: the newest in all */
 }

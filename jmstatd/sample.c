@@ -476,27 +476,38 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 
 /* ------------------------------------------------------------ the tick */
 
-/* Dead processes are kept newest first, JMD_DEAD_MAX in all and
- * JMD_DEAD_UID of each user (a user's subordinate uids count as it): one
- * user's churn of short-lived processes (1,100 of them) took every place
- * within seconds, and root's service that had just died lost its
- * history, what an operator looks at after a crash. */
+/* Dead processes are kept newest first, JMD_DEAD_UID of each user (a
+ * user's subordinate uids count as it) and JMD_DEAD_MAX in all, that
+ * shared fairly (jmd_tally_level): one user's churn of short-lived
+ * processes (1,100 of them) took every place within seconds, and root's
+ * service that had just died lost its history, what an operator looks
+ * at after a crash; then eight users' churn together still did. */
 static void dead_expire(struct jmd *d)
 {
-	static struct jmd_tally tally;
+	static struct jmd_tally count, keep;
 	size_t kept = 0;
 	struct jmd_proc *next;
 	if (!d->dead)
 		return;
-	memset(&tally, 0, sizeof(tally));
+	memset(&count, 0, sizeof(count));
 	for (struct jmd_proc *p = d->dead; p; p = next) {
 		next = p->next;
-		bool drop = (d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS;
-		if (!drop) {
-			uint32_t *n = jmd_tally(&tally, jmd_principal(d, p->uid));
-			drop = !n || ++*n > JMD_DEAD_UID || ++kept > JMD_DEAD_MAX;
+		if ((d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS) {
+			jmd_list_unlink(&d->dead, p);
+			d->ndead--;
+			jmd_proc_free(p);
+			continue;
 		}
-		if (drop) {
+		uint32_t *n = jmd_tally(&count, jmd_principal(d, p->uid));
+		if (n)
+			++*n;
+	}
+	uint32_t level = jmd_tally_level(&count, JMD_DEAD_UID, JMD_DEAD_MAX);
+	memset(&keep, 0, sizeof(keep));
+	for (struct jmd_proc *p = d->dead; p; p = next) {
+		next = p->next;
+		uint32_t *n = jmd_tally(&keep, jmd_principal(d, p->uid));
+		if (!n || ++*n > level || ++kept > JMD_DEAD_MAX) {
 			jmd_list_unlink(&d->dead, p);
 			d->ndead--;
 			jmd_proc_free(p);

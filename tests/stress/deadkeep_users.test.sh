@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# timeout: 240
+# What the daemon remembers of processes that ended (their history, 1,024
+# of them; their resolved alerts, 1,000) is kept per user (128 and 100 of
+# one user's, newest first), but the bound in all was taken newest first
+# too: ten users, each under their own bound, together took every place.
+# Root's service fires a rule and dies; then ten users (uids 2001-2010)
+# each run 103 short-lived processes that fire it and die: root's
+# service's history and resolved alert were dropped (1,031 dead, 1,001
+# resolved). Now the bound in all is shared fairly: every user keeps as
+# many as the same level allows (here 102 dead and 99 resolved of each),
+# and a user with fewer, root's one, keeps all of theirs.
+. "$(dirname "$0")/../lib.sh"
+need_users "run processes as ten users"
+need_segments
+jm_public "$JM_HELPERS/daemon_holder"
+rule any fragmentation "ratio = 1%" "min_wasted = 1" "for = 0s" >"$JM_TMP/rules.conf"
+jmd_start --config "$JM_TMP/rules.conf"
+PUB=$JM_TMP/pub jmd_py - <<'PY' || fail "ten users' churn together pushed root's ended service out"
+from jmd import *
+
+pub = os.environ["PUB"]
+USERS, EACH = list(range(2001, 2011)), 103
+
+def states(pids):
+    r = request({"cmd": "alerts"})
+    check(r["ok"], "alerts: %r" % r)
+    return {a["pid"]: a["state"] for a in r["alerts"] if a["pid"] in pids}
+
+def dead_kept(pid):
+    r = request({"cmd": "history", "pid": pid})
+    return r["ok"] and not r["alive"] and len(r["samples"]) >= 1
+
+svc = Holder()
+svc.cmd("alloc 4096 100")
+wait_until(lambda: states({svc.pid}).get(svc.pid) == "firing", "root's service's alert firing")
+wait_until(lambda: len(request({"cmd": "history", "pid": svc.pid})["samples"]) >= 3,
+           "3 samples of root's service")
+svc.kill()
+wait_until(lambda: states({svc.pid}).get(svc.pid) == "resolved", "root's service's alert resolved")
+wait_until(lambda: dead_kept(svc.pid), "root's service dead in history")
+
+public_holders(pub)
+churned = {}
+for uid in USERS:
+    hs = [Holder(preexec_fn=become(uid)) for _ in range(EACH)]
+    pids = {h.pid for h in hs}
+    wait_until(lambda: len(states(pids)) == EACH, "uid %d's %d alerts" % (uid, EACH), timeout=60)
+    for h in hs:
+        h.kill()
+    wait_until(lambda: all(s == "resolved" for s in states(pids).values()),
+               "uid %d's alerts resolved" % uid, timeout=60)
+    churned[uid] = pids
+r = request({"cmd": "history", "pid": svc.pid})
+check(r["ok"] and not r["alive"] and len(r["samples"]) >= 3,
+      "root's dead service after ten users' %d processes: %r" % (len(USERS) * EACH, r))
+check(states({svc.pid}).get(svc.pid) == "resolved",
+      "root's service's resolved alert gone after ten users' churn")
+every = set().union(*churned.values())
+listed = states(every)
+for uid, pids in churned.items():
+    dead = sum(1 for pid in pids if dead_kept(pid))
+    resolved = sum(1 for pid in pids if listed.get(pid) == "resolved")
+    check(dead == 102, "uid %d: %d dead processes kept, not 102" % (uid, dead))
+    check(resolved == 99, "uid %d: %d resolved alerts listed, not 99" % (uid, resolved))
+print("root's service's history and resolved alert kept; each of ten users 102 and 99")
+PY
+jmd_stop
+ok "ten users' churn: root's ended service kept, every user the same share"
