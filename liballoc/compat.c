@@ -12,7 +12,9 @@
  * and the kept huge regions' now, when there are more of them than
  * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger; below that it leaves
  * them to the decay (the background purger returns them within decay_ms)
- * and returns 0. Programs tuned for glibc's malloc call it after every
+ * and returns 0. It also counts as half a look of the calling thread's
+ * cache GC (tcache.c, jm__tcache_trim): lists unused since the last look
+ * give back half of what they hold. Programs tuned for glibc's malloc call it after every
  * request or every few operations (stress-ng's malloc stressor does every
  * 30 or so): each purge of the few pages that a request freed made the
  * next request fault them in again, and the walk over every bin row for
@@ -102,6 +104,7 @@ JM_EXPORT int malloc_trim(size_t pad)
 	if (!atomic_load(&jm__initialized))
 		return 0;
 	size_t dirty, before, after;
+	jm__tcache_trim();
 	dirty_purged(&dirty, &before);
 	if (dirty <= (pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
 		return 0;

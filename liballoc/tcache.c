@@ -455,6 +455,28 @@ void jm__tcache_gc(void)
 	}
 }
 
+/* malloc_trim (compat.c): the program asks for its memory back. Each call
+ * counts as half a GC period of slow-path events, so that the cache of a
+ * thread that trims after every request (programs tuned for glibc's
+ * malloc, stress-ng's malloc stressor) gives back what it did not use, as
+ * a busy thread's does. Its lists grew to their caps and seldom emptied,
+ * so the slow path, and with it the GC, seldom ran: trim-often (2
+ * threads, a trim every 48 operations) peaked at 14.8 MiB and 4.2k page
+ * faults against mimalloc's 11.7 MiB and 2.7k, and reaches 9.0 MiB and
+ * 2.7k so, for 8% more instructions (callgrind), the fills and flushes.
+ * Counting operations on the fast path (jemalloc's tcache events) would
+ * cost every program. */
+void jm__tcache_trim(void)
+{
+	struct jm_tcache *tc = tls_tc;
+	if (tc == NULL || jm__tls_state != JM_TLS_CACHED)
+		return;
+	uint64_t period = tc->nslow / GC_EVENTS;
+	tc->nslow += GC_EVENTS / 2;
+	if (tc->nslow / GC_EVENTS != period)
+		jm__tcache_gc();
+}
+
 void jm__tcache_check_double_free(void *ptr, unsigned binind)
 {
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[binind];
