@@ -200,10 +200,25 @@ void jm__stats_thread_row_put(struct jmstat_thread *row)
 
 /* ------------------------------------------------------------ creation */
 
+/* The directory, read once at initialisation and kept: a forked child
+ * publishes where its parent did, also when the parent has emptied or
+ * rewritten its environment since (nginx keeps only the variables its `env`
+ * directive names before it forks its workers, which then published in
+ * /dev/shm, where the daemon watching the parent's directory never looked). */
+static char seg_dir[sizeof(seg_path)];
+
 static const char *stats_dir(void)
 {
+	if (seg_dir[0] != '\0')
+		return seg_dir;
 	const char *dir = getauxval(AT_SECURE) ? NULL : getenv("JMALLOC_STATS_DIR");
-	return dir && *dir ? dir : "/dev/shm";
+	if (dir == NULL || *dir == '\0')
+		dir = "/dev/shm";
+	size_t len = strlen(dir);
+	if (len >= sizeof(seg_dir))
+		return dir;     /* too long for a name: creation says so */
+	memcpy(seg_dir, dir, len + 1);
+	return seg_dir;
 }
 
 static const char *errno_name(int e)
