@@ -75,6 +75,12 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 			printf("  untracked  %lld of your processes: the daemon tracks %lld of a "
 			       "user's at most (--user-processes)\n", jm_int(reply, "processes_untracked"),
 			       jm_int(reply, "user_processes"));
+		if (jm_int(reply, "segment_files_untracked") > 0)
+			printf("  untracked  %lld of your files under segment names, neither read nor "
+			       "shown: the daemon tracks %lld of a user's at most (--user-processes + "
+			       "1024); a process of yours that starts meanwhile is not shown\n",
+			       jm_int(reply, "segment_files_untracked"),
+			       jm_int(reply, "user_processes") + 1024);
 		printf("  clients    %lld of yours connected\n", clients);
 		json_decref(reply);
 		return 0;
@@ -91,6 +97,11 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 		       "log names the uids)\n", jm_int(reply, "processes_untracked"),
 		       plural(jm_int(reply, "processes_untracked"), "", "es"),
 		       jm_int(reply, "user_processes"));
+	if (jm_int(reply, "segment_files_untracked") > 0)
+		printf("  untracked  %lld file%s under segment names past a user's bound "
+		       "(--user-processes + 1024), neither read nor shown (the log names the uids)\n",
+		       jm_int(reply, "segment_files_untracked"),
+		       plural(jm_int(reply, "segment_files_untracked"), "", "s"));
 	printf("  clients    %lld connected\n", clients);
 	json_decref(reply);
 	return 0;

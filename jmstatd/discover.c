@@ -18,6 +18,20 @@
  * file itself is removed (jmd_entry_unlink_stale), if it still is the very
  * file that was read (same device and inode) and a regular file.
  *
+ * Each file is charged to its owner's user (jmd_file_charge) when it is
+ * found, and one user's files are tracked up to --user-processes +
+ * JMD_UID_FILES_EXTRA: a live process has one file, and the rest is room
+ * for files being built or left by an exec. Anyone can make empty files
+ * under segment names by the hundred thousand, and name them after a
+ * live process of theirs (with a tag: jmalloc.PID.PIDNS.START.TAG.stats),
+ * which keeps them from being removed as a dead process's: each cost an
+ * entry (252 B) and a read at every rescan, and the directory's inodes
+ * were their only bound (100,000 of nobody's: the daemon 3.0 -> 27.4 MB,
+ * 25% of a CPU at a 200 ms interval). Past the bound a name costs an
+ * fstatat at each rescan and nothing kept; one log line says so when a
+ * user first reaches it (one every 10 s in all), and
+ * jmd_files_untracked counts the names left out at the latest rescan.
+ *
  * The directory itself may go: removed (a tmpfs unmounted, a cleanup
  * script) and made again, or replaced by another. The fd and the watch
  * would then hold the old one forever, blind to the segments written into
@@ -87,20 +101,162 @@ const char *jmd_entry_dir(const struct jmd *d, const struct jmd_entry *e)
 	return e->dir ? e->dir->path : d->opt.stats_dir;
 }
 
-static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const char *name,
-                                   const struct jmstat_name *id)
+/* ------------------------------------------------------------ files per user */
+
+struct jmd_file_count {
+	uint64_t key;            /* jmd_file_charge */
+	uint32_t files;          /* entries charged to it */
+	uint32_t over;           /* names left out at the rescan over_gen */
+	uint32_t over_gen;
+	bool logged;             /* its bound was logged since it was last under it */
+	struct jmd_file_count *next;
+};
+
+uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
 {
-	if ((!d->buckets || d->nentries >= d->nbuckets) && !buckets_grow(d)) {
-		jmd_log("out of memory tracking %s", name);
-		return NULL;
+	if (uid != 0)
+		return jmd_principal(d, uid);
+	if (dir && dir->mntns)
+		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+	return JMD_CHARGE_NONE;
+}
+
+static struct jmd_file_count **count_slot(const struct jmd *d, uint64_t key)
+{
+	struct jmd_file_count *const *pp = &d->file_counts[(key ^ (key >> 32)) % JMD_NBUCKETS];
+	while (*pp && (*pp)->key != key)
+		pp = &(*pp)->next;
+	return (struct jmd_file_count **)pp;
+}
+
+static uint32_t files_bound(const struct jmd *d)
+{
+	return d->opt.uid_procs + JMD_UID_FILES_EXTRA;
+}
+
+static void count_release(struct jmd *d, uint64_t key)
+{
+	if (key == JMD_CHARGE_NONE)
+		return;
+	struct jmd_file_count **pp = count_slot(d, key);
+	if (*pp && --(*pp)->files == 0) {
+		struct jmd_file_count *c = *pp;
+		*pp = c->next;
+		free(c);
 	}
-	struct jmd_entry *e = calloc(1, sizeof(*e));
+}
+
+uint64_t jmd_files_untracked(const struct jmd *d, uint32_t user)
+{
+	uint64_t n = 0;
+	if (user != JMD_UID_ALL) {
+		const struct jmd_file_count *c = *count_slot(d, user);
+		return c && c->over_gen == d->scan_gen ? c->over : 0;
+	}
+	for (size_t i = 0; i < JMD_NBUCKETS; i++)
+		for (const struct jmd_file_count *c = d->file_counts[i]; c; c = c->next)
+			n += c->over_gen == d->scan_gen ? c->over : 0;
+	return n;
+}
+
+void jmd_file_counts_free(struct jmd *d)
+{
+	for (size_t i = 0; i < JMD_NBUCKETS; i++) {
+		while (d->file_counts[i]) {
+			struct jmd_file_count *c = d->file_counts[i];
+			d->file_counts[i] = c->next;
+			free(c);
+		}
+	}
+}
+
+/* A name of c's past its bound: not tracked. Counted when a rescan
+ * found it; one line when its user first reaches the bound. */
+static void files_left_out(struct jmd *d, struct jmd_file_count *c, const struct jmd_dir *dir,
+                           bool scanning)
+{
+	if (scanning) {
+		if (c->over_gen != d->scan_gen)
+			c->over = 0;
+		c->over_gen = d->scan_gen;
+		c->over++;
+	}
+	if (c->logged)
+		return;
+	c->logged = true;
+	static uint64_t last_ns;
+	static unsigned long left_out;
+	uint64_t now = uv_hrtime();
+	if (last_ns && now - last_ns < 10000000000ull) {
+		left_out++;
+		return;
+	}
+	last_ns = now;
+	char who[48];
+	if (c->key & JMD_CHARGE_CONTAINER)
+		snprintf(who, sizeof(who), "root's files in mnt:[%u]", (unsigned)c->key);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)c->key);
+	jmd_log("%s: %u files under segment names tracked, its bound (--user-processes + %u): "
+	        "its next ones (in %s and elsewhere) are neither read nor shown until some go "
+	        "(%lu lines like this left out before)", who, c->files, JMD_UID_FILES_EXTRA,
+	        dir ? dir->path : d->opt.stats_dir, left_out);
+	left_out = 0;
+}
+
+/* At the end of a rescan: a user it found under its bound is logged
+ * again when it next reaches it. */
+static void files_rescanned(struct jmd *d)
+{
+	for (size_t i = 0; i < JMD_NBUCKETS; i++)
+		for (struct jmd_file_count *c = d->file_counts[i]; c; c = c->next)
+			if (c->over_gen != d->scan_gen)
+				c->logged = false;
+}
+
+/* The key a new name of dir is charged to, or false when its user has
+ * its bound of files tracked already (or it is gone). */
+static bool files_charge(struct jmd *d, struct jmd_dir *dir, const char *name, bool scanning,
+                         uint64_t *key)
+{
+	struct stat st;
+	*key = JMD_CHARGE_NONE;
+	if (fstatat(dir ? dir->fd : d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno != ENOENT;       /* gone: nothing to track */
+	*key = jmd_file_charge(d, dir, st.st_uid);
+	if (*key == JMD_CHARGE_NONE)
+		return true;
+	struct jmd_file_count **pp = count_slot(d, *key);
+	if (*pp && (*pp)->files >= files_bound(d)) {
+		files_left_out(d, *pp, dir, scanning);
+		return false;
+	}
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp) {
+			*key = JMD_CHARGE_NONE;
+			return true;
+		}
+		(*pp)->key = *key;
+	}
+	(*pp)->files++;
+	return true;
+}
+
+static struct jmd_entry *entry_add(struct jmd *d, struct jmd_dir *dir, const char *name,
+                                   const struct jmstat_name *id, uint64_t charged)
+{
+	struct jmd_entry *e = NULL;
+	if ((d->buckets && d->nentries < d->nbuckets) || buckets_grow(d))
+		e = calloc(1, sizeof(*e));
 	if (!e) {
 		jmd_log("out of memory tracking %s", name);
+		count_release(d, charged);
 		return NULL;
 	}
 	e->id = *id;
 	e->dir = dir;
+	e->charged = charged;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->found_ns = uv_hrtime();
 	e->seen_scan = d->scan_gen;
@@ -134,6 +290,7 @@ void jmd_entry_remove(struct jmd *d, struct jmd_entry *e)
 	if (e->next)
 		e->next->prev = e->prev;
 	d->nentries--;
+	count_release(d, e->charged);
 	free(e);
 }
 
@@ -156,6 +313,7 @@ void jmd_entries_free(struct jmd *d)
 {
 	while (d->entries)
 		jmd_entry_remove(d, d->entries);
+	jmd_file_counts_free(d);
 	free(d->buckets);
 	d->buckets = NULL;
 	d->nbuckets = 0;
@@ -223,7 +381,10 @@ void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bo
 		e->seen_scan = d->scan_gen;
 		return;
 	}
-	e = entry_add(d, dir, name, &id);
+	uint64_t charged;
+	if (!files_charge(d, dir, name, !read_now, &charged))
+		return;
+	e = entry_add(d, dir, name, &id, charged);
 	if (!e)
 		return;
 	jmd_debug("found %s", name);
@@ -307,6 +468,8 @@ void jmd_discover_rescan(struct jmd *d)
 	}
 	closedir(dir);
 	jmd_dirs_scan(d);        /* the other directories, in the same scan */
+
+	files_rescanned(d);
 
 	/* Entries the scan did not see: their files are gone. */
 	struct jmd_entry *next;

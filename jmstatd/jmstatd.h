@@ -96,6 +96,10 @@
                                               than root (--user-processes): its next
                                               ones are not (sample.c) */
 #define JMD_UID_PROCS_MAX  1000000u
+#define JMD_UID_FILES_EXTRA 1024u          /* files under segment names tracked for one
+                                              user other than root: --user-processes and
+                                              this many more; the next are not looked at
+                                              (discover.c) */
 #define JMD_UID_DIRS       64u             /* containers' stats directories read for one
                                               non-root uid that owns their namespaces */
 #define JMD_PPROF_PROCS    256u            /* processes merged into one /exe/NAME profile, */
@@ -250,6 +254,8 @@ struct jmd_entry {
 	                            that found its rows mid-update; 0: last read good */
 	uint64_t found_ns;       /* CLOCK_MONOTONIC when first seen */
 	uint32_t seen_scan;      /* last rescan that found the file */
+	uint64_t charged;        /* whose bound of files it counts against
+	                            (jmd_file_charge); JMD_CHARGE_NONE: none */
 	struct jmd_proc *proc;   /* the live process, or NULL */
 	struct jmd_entry *hnext; /* hash chain */
 	struct jmd_entry *next, *prev; /* jmd.entries */
@@ -322,6 +328,7 @@ struct jmd {
 	struct jmd_entry *entries;
 	size_t nentries;
 	uint32_t scan_gen;
+	struct jmd_file_count *file_counts[JMD_NBUCKETS]; /* files per user (discover.c) */
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
 	bool dir_gone;                   /* the stats directory was removed: look for it */
@@ -445,6 +452,18 @@ static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 	return fd;
 }
 void jmd_discover_retry_soon(struct jmd *d);
+/* Whose bounds a file of uid in dir counts against (the files tracked,
+ * discover.c; the reads a tick, sample.c): its uid's user (jmd_principal),
+ * none for root's, except in a container's directory, where root's files
+ * are a container's (which could make millions at no cost): one key per
+ * directory. */
+#define JMD_CHARGE_NONE      UINT64_MAX
+#define JMD_CHARGE_CONTAINER (1ull << 32)
+uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
+/* Files under segment names not tracked, for their user's bound, at the
+ * latest rescan: of one user (a principal), or of all (JMD_UID_ALL). */
+uint64_t jmd_files_untracked(const struct jmd *d, uint32_t user);
+void jmd_file_counts_free(struct jmd *d);
 bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e);
 /* Is the directory of e watched (inotify): a change to its file is seen? */
 bool jmd_entry_watched(const struct jmd *d, const struct jmd_entry *e);

@@ -170,6 +170,10 @@ static void render_health(struct jmd *d, struct jmd_text *t)
 	       "Segment files of live processes left untracked for --user-processes, one each time a file is.");
 	jmd_text_puts(t, "jmalloc_processes_untracked_total");
 	uvalue(t, d->procs_untracked);
+	family(t, "jmalloc_segment_files_untracked", "gauge",
+	       "Files under segment names jmstatd neither reads nor shows: their user had --user-processes + 1024 such files tracked already, at the latest rescan (the log names the uid).");
+	jmd_text_puts(t, "jmalloc_segment_files_untracked");
+	uvalue(t, jmd_files_untracked(d, JMD_UID_ALL));
 	family(t, "jmalloc_sample_duration_seconds", "gauge",
 	       "How long reading every process's segment took at the latest interval; above the interval, jmstatd falls behind.");
 	jmd_text_puts(t, "jmalloc_sample_duration_seconds");

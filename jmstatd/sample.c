@@ -170,29 +170,22 @@ static void entry_bad(struct jmd *d, struct jmd_entry *e, int err, int err_no,
 #define BUDGET_PROBE 8u
 #define BUDGET_LOG_MS 10000u
 struct jmd_uid_budget {
-	uint64_t key;            /* a uid (its principal), or CONTAINER_KEY | mntns */
+	uint64_t key;            /* jmd_file_charge: a uid's principal, or a container's directory */
 	uint32_t tick;           /* the tick the counts are of; another: empty */
 	uint32_t files;          /* files read */
 	bool logged;             /* its spending was logged this tick */
 	uint64_t bytes;          /* bytes read (jm_seg_bytes_read) */
 };
 
-/* Whose budget a file of uid in e's directory spends: its uid's (a user's
- * subordinate uids share their user's), none for root's, except in a
- * container's directory: the files root owns there are a container's
- * (root's containers without user namespaces, Docker's default), which
- * could make millions at no cost; they share one budget per directory. */
-#define CONTAINER_KEY (1ull << 32)
+/* Whose budget a file of uid in e's directory spends: jmd_file_charge's
+ * (a user's subordinate uids share their user's; root's files in a
+ * container's directory, Docker's default, one budget per directory). */
 static struct jmd_uid_budget *budget_of(struct jmd *d, const struct jmd_entry *e, uid_t uid)
 {
 	if (!d->budgets)
 		return NULL;
-	uint64_t key;
-	if (uid != 0)
-		key = jmd_principal(d, uid);
-	else if (e->dir && e->dir->mntns)
-		key = CONTAINER_KEY | (uint32_t)e->dir->mntns;
-	else
+	uint64_t key = jmd_file_charge(d, e->dir, uid);
+	if (key == JMD_CHARGE_NONE)
 		return NULL;
 	uint32_t first = (uint32_t)((key ^ (key >> 32)) * 2654435761u) % BUDGET_SLOTS;
 	for (uint32_t i = 0; i < BUDGET_PROBE; i++) {
@@ -225,7 +218,7 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 			left_out++;
 		} else {
 			char who[48];
-			if (b->key & CONTAINER_KEY)
+			if (b->key & JMD_CHARGE_CONTAINER)
 				snprintf(who, sizeof(who), "root's files in mnt:[%u]", (unsigned)b->key);
 			else
 				snprintf(who, sizeof(who), "uid %u", (unsigned)b->key);

@@ -7,7 +7,9 @@
 # files, so such a container had the daemon read them all at every
 # rescan. Now root's files in a container's directory share one budget
 # per directory: under 2,048 read() calls a tick once they are known,
-# and the host's process stays listed.
+# and the host's process stays listed. They also share one bound of
+# files tracked (--user-processes + 1,024: the container's pid 1 and
+# 2,047 of them), the rest counted as untracked (junk_bound.test.sh).
 . "$(dirname "$0")/../lib.sh"
 why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
 [ -z "$why" ] || skip "$why"
@@ -27,7 +29,9 @@ wait_until(lambda: c.host_pid in ps_pids() and root in ps_pids(), "the container
 d = "/proc/%d/root%s" % (c.host_pid, STATS_DIR)
 for i in range(N):
     open(os.path.join(d, "jmalloc.1.%d.%d.%016x.stats" % (c.pidns, c.start, (1 << 63) | i)), "w").close()
-per_tick, ticks = junk_reads_per_tick(N)
+per_tick, ticks = junk_reads_per_tick(2047)
+untracked = request({"cmd": "version"})["segment_files_untracked"]
+check(untracked == N - 2047, "%d of the container's files untracked, not %d" % (untracked, N - 2047))
 print("read() calls per tick with %d junk files of root's in a container: %.0f (over %.0f ticks)"
       % (N, per_tick, ticks))
 check(per_tick < 2048, "%.0f read() calls a tick for %d junk files" % (per_tick, N))

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# timeout: 240
+# Junk files by the hundred thousand: nobody makes 100,000 empty files
+# named as segments of its own live process (jmalloc.PID.PIDNS.START.TAG
+# .stats: any tag will do; they are nobody's own business while that
+# process lives, and are never shown). The daemon kept one entry for each
+# (252 B), read them all again at every rescan within nobody's read
+# budget, and held them while the process lived: the directory's inodes
+# were the only bound. Now the files under segment names of one user (its
+# subordinate uids' too) are tracked up to --user-processes + 1,024
+# (2,048 here); the rest are not looked at until some go, with one log
+# line naming the uid and the gauge jmalloc_segment_files_untracked.
+# Checked: the daemon tracks at most 2,048 of nobody's files, grows by
+# under 8 MB for them, logs a few lines (not one a file), counts the rest
+# in version and /metrics, and root's new process is shown throughout;
+# once nobody removes its junk, its new files are tracked again. Prints
+# the daemon's RSS, CPU and log lines with the files in place.
+. "$(dirname "$0")/../lib.sh"
+need_segments
+command -v setpriv >/dev/null || skip "needs setpriv (nobody's files)"
+[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3 for nobody"
+jmd_start
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
+export ROOT_PROC=$! JMD_DAEMON_PID=$JMD_PID JMD_LOG
+setpriv --reuid=65534 --regid=65534 --clear-groups sleep 600 &
+export NOBODY_PROC=$!
+
+jmd_py - <<'PY' || fail "junk files of one user"
+from jmd import *
+import time
+
+N, BOUND = 100000, 1024 + 1024
+root, mine = int(os.environ["ROOT_PROC"]), int(os.environ["NOBODY_PROC"])
+daemon = int(os.environ["JMD_DAEMON_PID"])
+log = os.environ["JMD_LOG"]
+wait_until(lambda: root in ps_pids(), "root's process in ps")
+rss0 = daemon_status("VmRSS")
+with open("/proc/%d/stat" % mine) as f:
+    start = int(f.read().rsplit(")", 1)[1].split()[19])
+pidns = os.stat("/proc/self/ns/pid").st_ino
+names = ["jmalloc.%d.%d.%d.%016x.stats" % (mine, pidns, start, (1 << 63) | i) for i in range(N)]
+nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"]
+make = "import os, sys\nfor n in sys.stdin.read().split():\n    open(os.path.join(%r, n), 'w').close()\n" % STATS_DIR
+subprocess.run(nobody + [make], input="\n".join(names), text=True, check=True)
+
+def cpu():
+    with open("/proc/%d/stat" % daemon) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+def lines():
+    with open(log) as f:
+        return sum(1 for _ in f)
+
+def ticks(n):
+    t0 = request({"cmd": "version"})["time"]
+    return wait_until(lambda: (lambda t: t >= t0 + n * INTERVAL_MS / 1000.0 and t)(
+        request({"cmd": "version"})["time"]), "%d ticks" % n, timeout=120)
+
+ticks(30)                      # three rescans: every file seen
+c0, l0, t0 = cpu(), lines(), time.time()
+ticks(50)
+c1, l1, t1 = cpu(), lines(), time.time()
+v = request({"cmd": "version"})
+rss = daemon_status("VmRSS")
+print("%d junk files: RSS %d -> %d KiB, %.1f%% of a CPU, %d log lines in %.0f s, %d segments tracked, %s untracked"
+      % (N, rss0, rss, 100.0 * (c1 - c0) / (t1 - t0), l1 - l0, t1 - t0, v["segments"],
+         v.get("segment_files_untracked")))
+check(v["segments"] <= BOUND + 1, "%d segment files tracked, nobody's bound %d" % (v["segments"], BOUND))
+check(v.get("segment_files_untracked", 0) >= N - BOUND,
+      "%r files counted untracked, not %d" % (v.get("segment_files_untracked"), N - BOUND))
+check(rss - rss0 < 8192, "the daemon grew by %d KiB for nobody's files" % (rss - rss0))
+check(l1 - l0 < 20, "%d log lines in %.0f s" % (l1 - l0, t1 - t0))
+with open(log) as f:
+    said = [l for l in f if "uid 65534:" in l and "files under segment names" in l]
+check(len(said) >= 1, "no log line names nobody's bound")
+check(len(said) <= 3, "%d log lines about nobody's bound" % len(said))
+h = subprocess.run([os.environ["JMCTL"], "--socket", SOCK, "status"], capture_output=True, text=True)
+check("untracked" in h.stdout and "files" in h.stdout, "jmctl status: %r" % h.stdout)
+
+# Root's new process is shown at once, nobody's junk notwithstanding.
+p = subprocess.Popen(["sleep", "600"], env=dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"],
+                                                  JMALLOC_STATS_DIR=STATS_DIR))
+wait_until(lambda: p.pid in ps_pids(), "root's new process in ps", timeout=20)
+p.kill()
+
+# Nobody takes its junk away but one, which it then makes a segment:
+# tracked and shown once under the bound (its watch, or the next rescan).
+clean = "import os, sys\nfor n in sys.stdin.read().split():\n    os.unlink(os.path.join(%r, n))\n" % STATS_DIR
+subprocess.run(nobody + [clean], input="\n".join(names[1:]), text=True, check=True)
+subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                os.path.join(os.environ["JM_HELPERS"], "stress_segwriter"), "write",
+                os.path.join(STATS_DIR, names[0]), str(mine), "65534"], check=True, capture_output=True)
+wait_until(lambda: mine in ps_pids(), "nobody's file made good shown", timeout=30)
+wait_until(lambda: request({"cmd": "version"}).get("segment_files_untracked", 0) == 0,
+           "no file untracked once the junk is gone", timeout=30)
+PY
+ok "100,000 junk files of one user: 2,048 tracked, the rest counted, not looked at"
