@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Real servers under every allocator, side by side (a survey, not part of
+`make bench`: it needs the servers and their load generators installed).
+
+    tests/bench/servers.py [--runs N] [--idle S] [--servers a,b] [--allocators a,b] [--out DIR]
+
+For each server (memcached, nginx, postgres, redis, node) and each run, the
+server is started under every allocator in turn (LD_PRELOAD; glibc is the
+empty preload), loaded by a client that runs without the preload, then left
+idle, then stopped. Per run it records the server side only: CPU seconds
+and minor faults of the whole process tree (user + system, from the
+rusage of every process the server reaped, taken by jmtime), the peak of
+the tree's summed PSS during the load, the PSS right after the load and
+after --idle seconds, and the client's throughput. Prints a table of the
+medians and jmalloc's ratio to the best anchor on each axis; the raw runs
+go to OUT/servers.tsv.
+
+The clients: memcslap (libmemcached-tools) and a Python client with many
+connections each storing values of 100 B..64 KiB (memcached, 4 threads);
+wrk (nginx, 4 worker processes, gzip, small and 256 KiB files; node's http
+server); pgbench (postgresql-client: a fork per connection, one run with a
+fresh connection per transaction); redis-benchmark.
+"""
+import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get("JM_ROOT", os.path.dirname(os.path.dirname(HERE)))
+BUILD = os.environ.get("JM_BUILD", os.path.join(ROOT, "build"))
+LIB = "/usr/lib/x86_64-linux-gnu/"
+ALLOCATORS = [("glibc", ""), ("jmalloc", os.environ.get("JMALLOC_LIB", os.path.join(ROOT, "liballoc/libjmalloc.so"))),
+              ("jemalloc", LIB + "libjemalloc.so.2"), ("mimalloc", LIB + "libmimalloc.so.2"),
+              ("tcmalloc", LIB + "libtcmalloc_minimal.so.4")]
+PGBIN = "/usr/local/bin"
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def wait_port(port, limit=30.0):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close(); return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def tree(root):
+    """The pids of root and all its descendants."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop(); out.append(p); todo += kids.get(p, [])
+    return out
+
+
+def pss_kib(root):
+    total = 0
+    for p in tree(root):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Server:
+    """One server kind: start(env) returns the pid jmtime runs; load() the
+    client's figure (operations or requests a second); stop() asks it to end."""
+    name = ""
+    def prepare(self, work): pass
+    def argv(self): raise NotImplementedError
+    def ready(self): wait_port(self.port)
+    def load(self): raise NotImplementedError
+    def stop(self, pid): os.kill(pid, signal.SIGTERM)
+    user = None
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw).stdout
+
+
+class Memcached(Server):
+    name = "memcached"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+    def argv(self):
+        return ["memcached", "-u", "nobody", "-t", "4", "-p", str(self.port), "-U", "0", "-l", "127.0.0.1",
+                "-m", "512", "-c", "2048"]
+    def load(self):
+        t = time.time()
+        run(["python3", os.path.join(HERE, "mcload.py"), str(self.port), "200", "60"])
+        n = 200 * 60 * 3
+        run(["memcslap", "-s", f"127.0.0.1:{self.port}", "-c", "16", "-t", "set", "-e", "20000", "-q"])
+        run(["memcslap", "-s", f"127.0.0.1:{self.port}", "-c", "16", "-t", "get", "-e", "20000", "-q"])
+        n += 2 * 16 * 20000
+        return n / (time.time() - t)
+
+
+class Nginx(Server):
+    name = "nginx"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        os.makedirs(f"{work}/html", exist_ok=True); os.makedirs(f"{work}/logs", exist_ok=True)
+        with open(f"{work}/html/big.txt", "w") as f:
+            for i in range(256 * 1024 // 32):
+                f.write("%031d\n" % (i * 7919))
+        with open(f"{work}/html/small.html", "w") as f:
+            f.write("<html>" + "x" * 600 + "</html>\n")
+        with open(f"{work}/nginx.conf", "w") as f:
+            f.write(f"""daemon off; master_process on; worker_processes 4; pid {work}/nginx.pid;
+error_log {work}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{ access_log off; gzip on; gzip_min_length 100; gzip_types text/plain;
+  client_body_temp_path {work}/t1; proxy_temp_path {work}/t2; fastcgi_temp_path {work}/t3;
+  uwsgi_temp_path {work}/t4; scgi_temp_path {work}/t5;
+  server {{ listen 127.0.0.1:{self.port} reuseport; root {work}/html; }} }}
+""")
+    def argv(self):
+        return ["nginx", "-c", f"{self.work}/nginx.conf", "-p", self.work]
+    def load(self):
+        n = 0
+        for path, extra in (("small.html", []), ("big.txt", ["-H", "Accept-Encoding: gzip"])):
+            out = run(["wrk", "-t", "2", "-c", "200", "-d", "5", *extra, f"http://127.0.0.1:{self.port}/{path}"])
+            n += float([l for l in out.splitlines() if l.startswith("Requests/sec")][0].split()[1])
+        return n
+    def stop(self, pid): os.kill(pid, signal.SIGQUIT)
+
+
+class Postgres(Server):
+    name = "postgres"
+    user = "nobody"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        self.data = f"{work}/pg"
+        if not os.path.exists(self.data):
+            os.chmod(work, 0o777)
+            subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            f"{PGBIN}/initdb", "-D", self.data, "-A", "trust", "-U", "pg"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.inited = False
+    def argv(self):
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", f"{PGBIN}/postgres", "-D", self.data,
+                "-p", str(self.port), "-k", self.work, "-c", "listen_addresses=127.0.0.1",
+                "-c", "shared_buffers=128MB", "-c", "max_connections=100", "-c", "fsync=off"]
+    def pgbench(self, *a):
+        return run(["pgbench", "-h", "127.0.0.1", "-p", str(self.port), "-U", "pg", *a, "postgres"])
+    def ready(self):
+        wait_port(self.port)
+        for _ in range(100):
+            if subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "pg", "-c", "select 1", "postgres"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+                return
+            time.sleep(0.1)
+    def load(self):
+        self.pgbench("-i", "-q", "-s", "5")
+        tps = 0
+        for extra in ([], ["-C"], ["-S"]):
+            out = self.pgbench("-c", "8", "-j", "2", "-T", "6", *extra)
+            tps += float([l for l in out.splitlines() if l.startswith("tps")][0].split()[2])
+        return tps
+    def stop(self, pid): os.kill(pid, signal.SIGINT)
+
+
+class Redis(Server):
+    name = "redis"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+    def argv(self):
+        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", self.work]
+    def load(self):
+        out = run(["redis-benchmark", "-p", str(self.port), "-q", "-n", "60000", "-c", "50", "-r", "100000",
+                   "-d", "400", "-t", "set,get,lpush,lpop,sadd,hset"])
+        n = sum(float(l.split(":")[1].split()[0]) for l in out.replace("\r", "\n").splitlines()
+                if "requests per second" in l and ":" in l and not l.strip().endswith("\x1b"))
+        # FLUSHALL: what a server keeps after its data is gone.
+        run(["redis-cli", "-p", str(self.port), "flushall"])
+        return n
+
+
+class Node(Server):
+    name = "node"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+    def argv(self):
+        return ["node", os.path.join(HERE, "nodeserve.js"), str(self.port)]
+    def load(self):
+        out = run(["wrk", "-t", "2", "-c", "100", "-d", "8", f"http://127.0.0.1:{self.port}/x"])
+        return float([l for l in out.splitlines() if l.startswith("Requests/sec")][0].split()[1])
+
+
+SERVERS = [Memcached, Nginx, Postgres, Redis, Node]
+
+
+def one(srv, alloc, lib, work, idle, rows):
+    out = os.path.join(work, f"{srv.name}.{alloc}.jmtime")
+    cmd = [os.path.join(BUILD, "bench", "jmtime"), "-o", out, "-t", "600"]
+    if lib:
+        cmd += ["-e", f"LD_PRELOAD={lib}"]
+    log = open(os.path.join(work, f"{srv.name}.{alloc}.log"), "w")
+    p = subprocess.Popen(cmd + ["--"] + srv.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        srv.ready()
+        time.sleep(0.3)
+        kids = tree(p.pid)
+        server_pid = kids[1] if len(kids) > 1 else p.pid
+        if srv.name == "postgres":  # setpriv execs postgres in place
+            server_pid = kids[1]
+        if lib and "libjmalloc" in lib:
+            with open(f"/proc/{server_pid}/maps") as f:
+                assert lib in f.read() or "libjmalloc" in f.read(), "not preloaded"
+        peak = [0]
+        import threading
+        stop = threading.Event()
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], pss_kib(server_pid)); time.sleep(0.25)
+        th = threading.Thread(target=sample); th.start()
+        t0 = time.time()
+        tput = srv.load()
+        stop.set(); th.join()
+        after = pss_kib(server_pid)
+        time.sleep(idle)
+        idled = pss_kib(server_pid)
+        srv.stop(server_pid)
+        p.wait(120)
+    except Exception:
+        os.killpg(p.pid, signal.SIGKILL); p.wait(); raise
+    with open(out) as f:
+        wall, maxrss, status, cpu, minflt = f.read().split()
+    rows.append((srv.name, alloc, float(cpu), int(minflt), peak[0], after, idled, tput, int(status)))
+    print("\t".join(str(x) for x in rows[-1]), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--idle", type=float, default=20)
+    ap.add_argument("--servers", default="")
+    ap.add_argument("--allocators", default="")
+    ap.add_argument("--out", default=os.path.join(BUILD, "bench", "servers"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    allocs = [x for x in ALLOCATORS if not a.allocators or x[0] in a.allocators.split(",")]
+    rows = []
+    print("server\tallocator\tcpu_s\tminflt\tpeak_pss_kib\tpss_after_kib\tpss_idle_kib\tthroughput\tstatus")
+    for cls in SERVERS:
+        if a.servers and cls.name not in a.servers.split(","):
+            continue
+        work = tempfile.mkdtemp(prefix=f"jm-{cls.name}-", dir="/tmp")
+        srv = cls()
+        for r in range(a.runs):
+            order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
+            for name, lib in order:
+                srv.prepare(work)
+                one(srv, name, lib, work, a.idle, rows)
+        shutil.rmtree(work, ignore_errors=True)
+    with open(os.path.join(a.out, "servers.tsv"), "w") as f:
+        for r in rows:
+            f.write("\t".join(str(x) for x in r) + "\n")
+    print("\nmedians; jm/best = jmalloc against the best anchor")
+    for s in dict.fromkeys(r[0] for r in rows):
+        med = {}
+        for name, _ in allocs:
+            rs = [r for r in rows if r[0] == s and r[1] == name]
+            if rs:
+                med[name] = [statistics.median(r[i] for r in rs) for i in range(2, 8)]
+        for name, m in med.items():
+            print(f"{s:10} {name:9} cpu {m[0]:7.2f}  flt {m[1]:8.0f}  peak {m[2]/1024:7.1f}M  after {m[3]/1024:7.1f}M"
+                  f"  idle {m[4]/1024:7.1f}M  tput {m[5]:10.0f}")
+        if "jmalloc" in med:
+            anc = [m for n, m in med.items() if n != "jmalloc"]
+            j = med["jmalloc"]
+            r = [j[i] / max(1e-9, min(m[i] for m in anc)) for i in range(5)] + [max(m[5] for m in anc) / max(1e-9, j[5])]
+            print(f"{s:10} jm/best   cpu {r[0]:.2f}  flt {r[1]:.2f}  peak {r[2]:.2f}  after {r[3]:.2f}  idle {r[4]:.2f}"
+                  f"  tput(best/jm) {r[5]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
