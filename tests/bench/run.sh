@@ -178,6 +178,7 @@ fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
 many-threads  | -                   | -              | @B@/many-threads @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 conns         | -                   | -              | @B@/conns @T@ @S@
+prefork       | -                   | -              | @B@/prefork @T@ @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
@@ -273,6 +274,7 @@ build_all() {
 	build many-threads many_threads.c &&
 	build aligned aligned.c &&
 	build conns conns.c &&
+	build prefork prefork.c &&
 	build idle-return idle_return.c
 }
 build_all || { echo "run.sh: building the workloads failed" >&2; exit 1; }

@@ -17,9 +17,11 @@ go to OUT/servers.tsv.
 
 The clients: memcslap (libmemcached-tools) and a Python client with many
 connections each storing values of 100 B..64 KiB (memcached, 4 threads);
-wrk (nginx, 4 worker processes, gzip, small and 256 KiB files; node's http
-server); pgbench (postgresql-client: a fork per connection, one run with a
-fresh connection per transaction); redis-benchmark.
+ab (apache2-utils; nginx, 4 worker processes, gzip, small and 256 KiB files;
+node's http server); pgbench (postgresql-client: a fork per connection,
+one run with a fresh connection per transaction); redis-benchmark. Every
+load is a fixed amount of work, so the CPU seconds compare; throughput is
+that work over the client's wall time.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
@@ -77,6 +79,13 @@ def pss_kib(root):
     return total
 
 
+def ab(port, path, n, c, extra=()):
+    """n requests over c keep-alive connections by ApacheBench; every one must succeed."""
+    out = run(["ab", "-q", "-k", "-n", str(n), "-c", str(c), *extra, f"http://127.0.0.1:{port}/{path}"])
+    if "Failed requests:        0" not in out or "Non-2xx" in out:
+        raise RuntimeError(f"ab: requests failed:\n{out}")
+
+
 class Server:
     """One server kind: start(env) returns the pid jmtime runs; load() the
     client's figure (operations or requests a second); stop() asks it to end."""
@@ -132,11 +141,10 @@ http {{ access_log off; gzip on; gzip_min_length 100; gzip_types text/plain;
     def argv(self):
         return ["nginx", "-c", f"{self.work}/nginx.conf", "-p", self.work]
     def load(self):
-        n = 0
-        for path, extra in (("small.html", []), ("big.txt", ["-H", "Accept-Encoding: gzip"])):
-            out = run(["wrk", "-t", "2", "-c", "200", "-d", "5", *extra, f"http://127.0.0.1:{self.port}/{path}"])
-            n += float([l for l in out.splitlines() if l.startswith("Requests/sec")][0].split()[1])
-        return n
+        t = time.time()
+        ab(self.port, "small.html", 60000, 200)
+        ab(self.port, "big.txt", 6000, 50, ["-H", "Accept-Encoding: gzip"])
+        return 66000 / (time.time() - t)
     def stop(self, pid): os.kill(pid, signal.SIGQUIT)
 
 
@@ -167,11 +175,10 @@ class Postgres(Server):
             time.sleep(0.1)
     def load(self):
         self.pgbench("-i", "-q", "-s", "5")
-        tps = 0
-        for extra in ([], ["-C"], ["-S"]):
-            out = self.pgbench("-c", "8", "-j", "2", "-T", "6", *extra)
-            tps += float([l for l in out.splitlines() if l.startswith("tps")][0].split()[2])
-        return tps
+        t = time.time()
+        for extra in (["-t", "1000"], ["-C", "-t", "150"], ["-S", "-t", "4000"]):
+            self.pgbench("-c", "8", "-j", "2", *extra)
+        return 8 * (1000 + 150 + 4000) / (time.time() - t)
     def stop(self, pid): os.kill(pid, signal.SIGINT)
 
 
@@ -199,8 +206,9 @@ class Node(Server):
     def argv(self):
         return ["node", os.path.join(HERE, "nodeserve.js"), str(self.port)]
     def load(self):
-        out = run(["wrk", "-t", "2", "-c", "100", "-d", "8", f"http://127.0.0.1:{self.port}/x"])
-        return float([l for l in out.splitlines() if l.startswith("Requests/sec")][0].split()[1])
+        t = time.time()
+        ab(self.port, "x", 30000, 100)
+        return 30000 / (time.time() - t)
 
 
 SERVERS = [Memcached, Nginx, Postgres, Redis, Node]
