@@ -152,7 +152,8 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out);
 
 /* Is the writer of seg alive and the same process? Checks that hdr.pid
  * exists, that the start time in /proc/PID/stat (field 22) equals
- * hdr.start_time, and that the process's real uid equals hdr.uid. Returns
+ * hdr.start_time, and that the process's real, effective and saved uids
+ * all equal hdr.uid (any uids for hdr.uid 0: segread_proc.c). Returns
  * 0, JM_SEG_EDEAD, JM_SEG_EREUSED or JM_SEG_EOWNER; JM_SEG_EIO (errno
  * kept) if /proc could not tell, in which case nothing is known and the
  * segment must not be removed. */
@@ -161,7 +162,7 @@ int jm_seg_check_process(const struct jm_seg *seg);
  * namespace (its host pid: jmstatd maps a container's writer to it). */
 int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid);
 /* The same without a segment: is pid (ours) alive, started at *start
- * (NULL: any time) and of real uid want_uid? */
+ * (NULL: any time) and wholly of uid want_uid (any, for 0)? */
 int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid);
 /* The state (field 3) and start time (field 22, clock ticks since boot as
  * the reader sees it) in the text of a /proc/PID/stat; false if it does

@@ -1,10 +1,23 @@
 /*
  * segread_proc.c: is the writer of a segment alive, and the same process
  * (jm_seg_check_process and the others of segread.h)? Its pid alive and
- * not a zombie, the start time in /proc/PID/stat and the real uid in
+ * not a zombie, the start time in /proc/PID/stat and the uids in
  * /proc/PID/status, both read through one directory fd of /proc/PID so
  * that they describe one process; /proc that cannot tell gives
  * JM_SEG_EIO, never a verdict.
+ *
+ * Whose process a segment may stand for. A user's (uid U's) file only
+ * for a process whose real, effective and saved uids are all U: a
+ * set-uid program run by U (real uid U, effective another) publishes
+ * nothing (liballoc/stats.c), so a file of U's that names it is U's
+ * forgery, and was shown as U's process with U's figures. Root's file
+ * for any process of its pid and start: only root makes a root-owned
+ * file, and a process that published as root and then dropped its
+ * privileges (a server's worker forked as root, then setuid to its
+ * service's user) is still that process; it is shown as root's, to root
+ * alone. Before, such a process vanished at its next check (60 s at
+ * most), or was never shown when it dropped them before the daemon first
+ * read it.
  *
  * A writer in a time namespace (unshare --time, CRIU's restored
  * containers) reads its start time shifted by its namespace's boot-time
@@ -143,7 +156,7 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 	char path[32], buf[8192];
 	const char *uid_line;
 	uint64_t start_time = 0;
-	unsigned long uid;
+	unsigned long uid, euid, suid;
 	char state = 0;
 	int dfd, err;
 
@@ -182,12 +195,15 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 		goto out;
 	}
 	uid_line = strstr(buf, "\nUid:");
-	if (uid_line == NULL || sscanf(uid_line + 5, "%lu", &uid) != 1) {
+	if (uid_line == NULL || sscanf(uid_line + 5, "%lu %lu %lu", &uid, &euid, &suid) != 3) {
 		errno = EINVAL;
 		err = JM_SEG_EIO;
 		goto out;
 	}
-	err = uid == want_uid ? 0 : JM_SEG_EOWNER;
+	if (want_uid == 0)
+		err = 0;        /* root's: published as root, maybe its uids dropped since */
+	else
+		err = uid == want_uid && euid == want_uid && suid == want_uid ? 0 : JM_SEG_EOWNER;
 out:
 	close(dfd);
 	return err;

@@ -3,10 +3,12 @@
 # Hostile segments, written by tests/helpers/stress_segwriter for live
 # processes of this test, while jmstatd runs; a client asks ps all along:
 #  - a file of another uid than its pid's owner (a user claiming root's
-#    process, root's file for a user's process, an owner that is not the
-#    header's uid): needs root and a second user, else skipped; the last is
-#    not a segment, and its pid is another user's: it is removed (a user
-#    cannot squat a name that a process of another user will take);
+#    process, an owner that is not the header's uid): needs root and a
+#    second user, else skipped; the last is not a segment, and its pid is
+#    another user's: it is removed (a user cannot squat a name that a
+#    process of another user will take). Root's file for a user's process
+#    (a process that published as root, then dropped its uids) is shown,
+#    as root's, and not to that user (tests/daemon/setuid.test.sh);
 #  - a file read fine, then truncated, then emptied, then written again
 #    in place: dropped with one line, and back once it reads again;
 #  - counts and offsets pointing outside the file, each its own file, and
@@ -94,8 +96,7 @@ wait_until(lambda: good in ps_pids(), "a valid synthetic segment in ps")
 if os.environ["other"] == "yes":
     juid, jgid = int(os.environ["JMTEST_UID"]), int(os.environ["JMTEST_GID"])
     upid = sleeper(juid, jgid)
-    write(upid, 0)                               # root's file for a user's process
-    bad[upid] = "root's file, header uid 0, for a process of another uid"
+    write(upid, 0)                               # root's file for a user's process: root's
     rpid = sleeper()
     owner = "owner=%d:%d" % (juid, jgid)
     write(rpid, juid, owner)                     # a user's file claiming root's process
@@ -154,6 +155,11 @@ for p, what in bad.items():
     check(n == 1, "%s: %d log lines, not 1: %r" % (what, n, lines_for(p)))
     check(os.path.lexists(path(p)), "%s: the file was removed" % what)
 check(good in shown, "the valid segment is still shown")
+if os.environ["other"] == "yes":
+    check(upid in shown and shown[upid]["user"] == "root",
+          "root's file for a process of another uid: %r" % shown.get(upid))
+    check(upid not in as_uid(juid, lambda: sorted(ps_pids()))[1],
+          "root's file for a process of jmtest's shown to jmtest")
 print("%d bad files, each skipped with one line:" % len(bad))
 for p in bad:
     print("   %-50s %s" % (bad[p][:50], lines_for(p)[0].split(": ", 2)[-1].strip()))
