@@ -871,7 +871,7 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	struct jm_chunk *c = run_chunk(run);
 	size_t first = jm__run_page(c, run);
 	for (size_t i = first; i < first + npages; i++)
-		c->pagemap[i] = jm__pm_make(JM_PM_LARGE, 0, first);
+		c->pagemap[i] = jm__pm_make(JM_PM_LARGE, a->index, first);
 	a->stats->allocated_large += npages << JM_LG_PAGE;
 	a->stats->nmalloc_large++;
 	stats_dirty(a);
@@ -949,7 +949,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 			c->nfree_pages -= (uint32_t)need;
 			set_run(c, first, npages, JM_RUN_LARGE);
 			for (size_t i = end; i < end + need; i++)
-				c->pagemap[i] = jm__pm_make(JM_PM_LARGE, 0, first);
+				c->pagemap[i] = jm__pm_make(JM_PM_LARGE, a->index, first);
 			a->stats->active += need << JM_LG_PAGE;
 			a->stats->allocated_large += need << JM_LG_PAGE;
 			stats_dirty(a);

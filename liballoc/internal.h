@@ -68,11 +68,13 @@ extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
 #define JM_SIZE_DIRECT_MAX 1024
 extern uint16_t jm__size2tbin_direct[JM_SIZE_DIRECT_MAX + 1] JM_HIDDEN;
 void jm__sizeclass_init(void);
+/* A page-map entry: `bin` is a small run's class, a large run's arena
+ * index. */
 static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 {
 	uint64_t off = (uint64_t)start << JM_LG_PAGE;
 	if (kind == JM_PM_LARGE)
-		return (1ULL << 32) | off;
+		return (1ULL << 32) | ((uint64_t)bin << 21) | off;
 	return ((uint64_t)jm__bin_info[bin].div_magic << 35) |
 	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
@@ -418,7 +420,7 @@ void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
-bool jm__tcache_large_free(void *ptr, size_t npages);
+bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);
 void jm__tcache_prefork(void);
 void jm__tcache_postfork_parent(void);
 void jm__tcache_postfork_child(void);

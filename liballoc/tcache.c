@@ -394,20 +394,31 @@ void *jm__tcache_large_alloc(size_t npages)
 	return p;
 }
 
-bool jm__tcache_large_free(void *ptr, size_t npages)
+/* How many regions of each size a thread's list keeps (JM_TCACHE_*_BYTES
+ * divided by the size: a constant, not a division on every free). */
+#define LARGE_CAP(np) ((np) < 4 ? JM_TCACHE_SAMPLED_BYTES / ((np) << JM_LG_PAGE) \
+                                : JM_TCACHE_LARGE_BYTES / ((np) << JM_LG_PAGE))
+static const uint16_t large_cap[JM_TCACHE_NLARGE] = {
+	LARGE_CAP(1), LARGE_CAP(2), LARGE_CAP(3), LARGE_CAP(4),
+	LARGE_CAP(5), LARGE_CAP(6), LARGE_CAP(7), LARGE_CAP(8),
+};
+_Static_assert(JM_TCACHE_LARGE_MIN_PAGES == 1 && JM_TCACHE_NLARGE == 8,
+    "large_cap lists the sizes the thread caches");
+
+bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
 {
 	struct jm_tcache *tc = tls_tc;
 	if (tc == NULL)
 		return false;
 	/* Only the thread's own arena's: readers take a thread's large_cached
 	 * off its arena's allocated (another arena's region cached here would
-	 * be taken off the wrong one, and the clamp at 0 kept it counted). */
-	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);
-	if (c->arena != tc->arena)
+	 * be taken off the wrong one, and the clamp at 0 kept it counted). The
+	 * region's arena is its page-map entry's, the thread's its row's: no
+	 * chunk header is read. */
+	if (arena_index != tc->row->arena)
 		return false;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
-	size_t cap = npages < 4 ? JM_TCACHE_SAMPLED_BYTES : JM_TCACHE_LARGE_BYTES;
-	if (tc->large[k].n >= cap / (npages << JM_LG_PAGE))
+	if (tc->large[k].n >= large_cap[k])
 		return false;
 	jm__flist_push(&tc->large[k].head, ptr);
 	tc->large[k].n++;

@@ -87,7 +87,10 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
  *   bit  32      a large run
  *   bits 21..31  small: the size class times sizeof(struct
  *                jmstat_tcache_bin): the byte offset of its thread-cache
- *                row (free() adds it to the cache's address)
+ *                row (free() adds it to the cache's address); large: the
+ *                index of the chunk's arena, so that a free the thread
+ *                caches reads no chunk header (its first line shares its
+ *                cache set with every page-aligned region)
  *   bits  0..20  byte offset of the run's first page in the chunk
  * 0 is a header page, a free page, or a page never used. */
 #define JM_PM_NONE        0u
@@ -96,6 +99,9 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
 #define JM_PM_KIND(e)     ((e) >> 35 ? JM_PM_SMALL : (unsigned)((e) >> 32) & 1u)
 #define JM_PM_DIV(e)      ((uint32_t)((e) >> 35))
 #define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
+#define JM_PM_ARENA(e)    ((uint32_t)(e) >> 21)
+_Static_assert(JM_MAX_ARENAS <= (1u << 11),
+    "an arena index must fit the 11 bits of a page-map entry");
 _Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
     "a thread-cache row offset must fit the 11 bits of a page-map entry");
 #define JM_PM_BIN(e)      (JM_PM_TBIN(e) / (unsigned)sizeof(struct jmstat_tcache_bin))

@@ -92,7 +92,7 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 		}
 		case JM_RUN_LARGE:
 			for (size_t i = p; i < p + n; i++)
-				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_LARGE, 0, p),
+				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_LARGE, c->arena->index, p),
 				    "chunk %p page %zu: bad large page map", (void *)c, i);
 			t->active_pages += n;
 			t->large_bytes += n << JM_LG_PAGE;

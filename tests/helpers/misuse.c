@@ -119,6 +119,12 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		free(p);
+	} else if (!strcmp(m, "double-free-large-cached")) {
+		/* 5 pages: a size the thread caches (free's own path). */
+		void *p = malloc(5 * 4096);
+		say(p);
+		free(p);
+		free(p);
 	} else if (!strcmp(m, "double-free-small-purger")) {
 		/* One region of every small class up to 4 KiB freed into the
 		 * thread cache before the purger starts: a region the start
@@ -157,6 +163,10 @@ int main(int argc, char **argv)
 		char *p = malloc(100000);
 		say(p + 8192);
 		free(p + 8192);
+	} else if (!strcmp(m, "interior-large-cached")) {
+		char *p = malloc(5 * 4096);
+		say(p + 4096);
+		free(p + 4096);
 	} else if (!strcmp(m, "interior-huge")) {
 		char *p = malloc(8 << 20);
 		say(p + 4096);

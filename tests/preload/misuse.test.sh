@@ -16,8 +16,8 @@ export JMALLOC_STATS_DIR=$JM_TMP
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
             double-free-small-clobbered \
-            double-free-cross-thread double-free-small-purger double-free-run-purger double-free-large double-free-huge \
-            interior-small interior-large interior-huge foreign-static foreign-mmap \
+            double-free-cross-thread double-free-small-purger double-free-run-purger double-free-large double-free-large-cached \
+            double-free-huge interior-small interior-large interior-large-cached interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
             write-after-free; do
 	conf=

@@ -787,6 +787,60 @@ static void test_large_cache_foreign(void **state)
 	validate();
 }
 
+/* Every page of a large region names its arena in its page-map entry
+ * (free's path for the sizes threads cache reads the arena there, not in
+ * the chunk header), also the pages a realloc adds in place; the owner's
+ * free of such a region goes to its cache, and a second free of it, or a
+ * free of one of its inner pages, is still caught (tests/preload/misuse). */
+struct pm_arena_counts {
+	bool own_arena, named, named_grown, grown_in_place, cached;
+};
+static bool pages_name_arena(void *p, size_t npages, unsigned index)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	size_t first = ((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE;
+	for (size_t i = first; i < first + npages; i++) {
+		uint64_t pm = c->pagemap[i];
+		if (JM_PM_KIND(pm) != JM_PM_LARGE || JM_PM_ARENA(pm) != index)
+			return false;
+	}
+	return true;
+}
+static void *pm_arena_thread(void *arg)
+{
+	struct pm_arena_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	struct jm_arena *a = jm__thread_arena();
+	struct jmstat_thread *row = jm__tcache_current_row();
+	k->own_arena = a->index != 0;
+	void *p = jm_malloc(5 * JM_PAGE);
+	void *after = jm_malloc(8 * JM_PAGE);   /* pages for p to grow into */
+	jm_free(after);                         /* cached: its run stays */
+	jm__tcache_flush_all_current();         /* now free, after p's */
+	k->named = pages_name_arena(p, 5, a->index);
+	void *q = jm_realloc(p, 7 * JM_PAGE);
+	k->grown_in_place = q == p;
+	k->named_grown = pages_name_arena(q, 7, a->index);
+	uint64_t cached = row->large_cached;
+	jm_free(q);
+	k->cached = row->large_cached == cached + 7 * JM_PAGE;
+	jm__tcache_flush_all_current();
+	return NULL;
+}
+
+static void test_large_pagemap_arena(void **state)
+{
+	(void)state;
+	struct pm_arena_counts k = { 0 };
+	in_new_thread(pm_arena_thread, &k);
+	assert_true(k.own_arena);   /* premise: an index other than 0 */
+	assert_true(k.named);
+	assert_true(k.grown_in_place);
+	assert_true(k.named_grown);
+	assert_true(k.cached);
+	validate();
+}
+
 /* A thread takes the arena with the fewest live threads, the lowest index
  * among equals: two threads that run at once get arenas of their own, and
  * a thread that replaces exited ones takes the first one's arena back (a
@@ -1850,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
+		cmocka_unit_test(test_large_pagemap_arena),
 		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_large_cache_set_aside),
