@@ -44,6 +44,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080   /* Linux 5.6 */
+#endif
+
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
 
 /* The dirty memory in all below which malloc_trim purges nothing. */
@@ -166,7 +170,7 @@ JM_EXPORT __attribute__((weak)) int unshare(int flags)
 {
 	if (flags & JM_ALONE_FLAGS)
 		jm__bg_stop();
-	if (flags & (CLONE_NEWPID | CLONE_NEWNS))
+	if (flags & (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWTIME))
 		jm__stats_ns_changed();   /* a forked child's segment reads them */
 	return (int)syscall(SYS_unshare, flags);
 }
@@ -186,7 +190,7 @@ JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
 	}
 	if (type <= 0 || (type & (CLONE_NEWUSER | CLONE_NEWNS)))
 		jm__bg_stop();
-	if (type <= 0 || (type & (CLONE_NEWPID | CLONE_NEWNS)))
+	if (type <= 0 || (type & (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWTIME)))
 		jm__stats_ns_changed();
 	return (int)syscall(SYS_setns, fd, nstype);
 }

@@ -39,7 +39,8 @@
 struct jmstat_header *jm__seg;
 static size_t seg_size;
 static bool seg_published;
-static char seg_path[256];
+static char seg_path[256];                   /* the directory, '/', the name */
+static size_t seg_dir_len;                    /* of the directory and its '/' */
 static jm_lock_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
 static struct jmstat_thread *private_rows;   /* free private rows */
@@ -319,16 +320,19 @@ static bool reap_turn(const struct jmstat_header *h)
 	return r % REAP_ONE_IN == 0;
 }
 
-/* The file's name for the writer h (jmstat.h), with a random tag or not. */
-static int format_name(const char *dir, const struct jmstat_header *h, bool tagged)
+/* The file's name for the writer h (jmstat.h), with a random tag or not,
+ * after the directory in seg_path; its length in all. */
+static int format_name(const struct jmstat_header *h, bool tagged)
 {
+	char *name = seg_path + seg_dir_len;
+	size_t room = sizeof(seg_path) - seg_dir_len;
 	if (h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT) {
 		if (!tagged)
-			return jm__format(seg_path, sizeof(seg_path), "%s/" JMSTAT_FILE_PREFIX "%u" JMSTAT_FILE_SUFFIX,
-			    dir, (unsigned)h->pid);
+			return (int)seg_dir_len + jm__format(name, room, JMSTAT_FILE_PREFIX "%u" JMSTAT_FILE_SUFFIX,
+			    (unsigned)h->pid);
 	} else if (!tagged) {
-		return jm__format(seg_path, sizeof(seg_path),
-		    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+		return (int)seg_dir_len + jm__format(name, room,
+		    JMSTAT_FILE_PREFIX "%u.%llu.%llu" JMSTAT_FILE_SUFFIX, (unsigned)h->pid,
 		    (unsigned long long)h->pidns, (unsigned long long)h->start_time);
 	}
 	/* Unpredictable to another user; the top bit set keeps 16 digits. */
@@ -337,8 +341,8 @@ static int format_name(const char *dir, const struct jmstat_header *h, bool tagg
 		tag = jm__now_ns() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&tag;
 	tag |= 1ULL << 63;
 	uint64_t ns = h->pidns ? h->pidns : JMSTAT_PIDNS_INIT;
-	return jm__format(seg_path, sizeof(seg_path),
-	    "%s/" JMSTAT_FILE_PREFIX "%u.%llu.%llu.%llx" JMSTAT_FILE_SUFFIX, dir, (unsigned)h->pid,
+	return (int)seg_dir_len + jm__format(name, room,
+	    JMSTAT_FILE_PREFIX "%u.%llu.%llu.%llx" JMSTAT_FILE_SUFFIX, (unsigned)h->pid,
 	    (unsigned long long)ns, (unsigned long long)h->start_time, (unsigned long long)tag);
 }
 
@@ -347,20 +351,25 @@ static int format_name(const char *dir, const struct jmstat_header *h, bool tagg
  * never calls them would not fault in, at every start (getpid at exit). */
 static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
 
-/* Opens a new segment file for the writer h. A file already at its name is
+/* Opens a new segment file for the writer h, in the directory seg_path
+ * starts with. A file already at its name is
  * either ours (left by the program this process was before an exec, or by
  * a dead process of our uid: with a pidns in the name, only by ours) and
  * replaced, or another user's (squatting: it cannot be a live writer's),
  * and then we publish under a tagged name instead. */
 static int create_file(const struct jmstat_header *h, size_t size, size_t core)
 {
-	const char *dir = stats_dir();
+	if (seg_dir_len == 0 || seg_dir_len >= sizeof(seg_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	seg_path[seg_dir_len] = '\0';   /* the directory, with its '/' */
 	if (reap_turn(h))
-		reap_stale(dir, h);
+		reap_stale(seg_path, h);
 	int fd = -1;
 	bool tagged = false;
 	for (int attempt = 0; attempt < 3 && fd < 0; attempt++) {
-		if (format_name(dir, h, tagged) >= (int)sizeof(seg_path)) {
+		if (format_name(h, tagged) >= (int)sizeof(seg_path)) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
@@ -407,8 +416,45 @@ static uint64_t ns_inode(const char *path)
 }
 
 /* Set by unshare and setns (compat.c) when the process may have changed
- * the pid namespace of its children or its mount namespace. */
+ * the pid namespace of its children, its mount namespace or its children's
+ * time namespace (their boot clock may be offset from ours). */
 static bool ns_changed;
+
+/*
+ * A forked child's start time without /proc. The kernel takes it (the
+ * boot clock, CLOCK_BOOTTIME, at clone) between the parent's prepare
+ * handler and the child's handler, and /proc/PID/stat shows it in clock
+ * ticks (AT_CLKTCK, 100 a second), rounded down: when the clock read at
+ * both ends is in the same tick, that tick is the start time. It is in
+ * nearly every fork (one takes some 100 us, a tick 10 ms); else, and
+ * after the parent changed its children's time namespace, /proc is read
+ * as before. Opening and reading /proc/self/stat in a new process was 4
+ * system calls and the lookup of its /proc entry (some 20 us), a fifth
+ * of its publication.
+ */
+static uint64_t fork_boot_ns[2];   /* before the clone (parent), after (child) */
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The tick both reads fall in, or 0. */
+uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz)
+{
+	if (before_ns == 0 || after_ns < before_ns || hz == 0 || 1000000000u % hz != 0)
+		return 0;
+	uint64_t per = 1000000000u / hz;
+	return before_ns / per == after_ns / per ? before_ns / per : 0;
+}
+
+#ifdef JM_TEST
+extern unsigned jm__stats_test_stat_reads;
+unsigned jm__stats_test_stat_reads;          /* reads of /proc/self/stat */
+#endif
 
 void jm__stats_ns_changed(void) { ns_changed = true; }
 
@@ -429,8 +475,12 @@ static void read_identity(struct jmstat_header *h, bool forked)
 	char buf[512];
 	h->pid = own_pid();
 	h->uid = (uint32_t)getuid();
-	h->start_time = 0;
-	if (jm__read_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
+	h->start_time = forked && !ns_changed ?
+	    jm__stats_start_tick(fork_boot_ns[0], fork_boot_ns[1], getauxval(AT_CLKTCK)) : 0;
+	if (h->start_time == 0 && jm__read_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
+#ifdef JM_TEST
+		jm__stats_test_stat_reads++;
+#endif
 		char *p = strrchr(buf, ')');
 		/* Field 22 is the 20th after the ')' that ends field 2. */
 		for (int field = 2; p && field < 22; field++)
@@ -441,9 +491,13 @@ static void read_identity(struct jmstat_header *h, bool forked)
 	/* The system call, not the vDSO: this is the process's only clock
 	 * read at start (the vDSO's data page and clock_gettime's page of
 	 * libc's text are two page faults, which a short program that
-	 * never reads the clock need not take). */
+	 * never reads the clock need not take). A forked child read the
+	 * boot clock in its fork handler: the vDSO's pages are mapped. */
 	struct timespec ts;
-	syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+	if (forked)
+		clock_gettime(CLOCK_REALTIME, &ts);
+	else
+		syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
 	h->update_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	/* Without a start time the name cannot hold one: then the pid
 	 * namespace counts as unknown too. */
@@ -517,6 +571,9 @@ void jm__stats_init(void)
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another. */
 	if (jm__opt.stats && !getauxval(AT_SECURE)) {
+		/* Where its forked children publish too (they do not look
+		 * up the environment again: a getenv and its pages). */
+		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
 		int fd = create_file(&h, size, core);
 		if (fd >= 0) {
 			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -628,8 +685,10 @@ static void snapshot_part(uint64_t off, uint64_t len)
  * forking thread's row. */
 void jm__stats_prefork_snapshot(void)
 {
-	if (!seg_published)
+	if (!seg_published) {
+		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
+	}
 #ifdef JM_TEST
 	jm__stats_test_snapshot_pages = 0;
 #endif
@@ -645,6 +704,7 @@ void jm__stats_prefork_snapshot(void)
 	struct jmstat_thread *row = jm__tcache_current_row();
 	if (row && row_in_segment(row))
 		snapshot_part((uint64_t)((char *)row - (char *)jm__seg), h->thread_stride);
+	fork_boot_ns[0] = boot_ns();   /* last: the closest to the clone */
 }
 
 void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
@@ -671,6 +731,7 @@ static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_
 void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	pthread_mutex_init(&rows_lock, NULL);
+	fork_boot_ns[1] = boot_ns();
 	if (seg_published) {
 		/* The snapshot's pages, still shared with the parent, become the
 		 * segment; the parent's next snapshot goes on in its own. */

@@ -1,0 +1,184 @@
+/*
+ * A forked child's start time (stats.c), in its own small program: a fork
+ * of a process with a large heap takes milliseconds (its page tables are
+ * copied), and the clock reads around it then fall in two ticks more
+ * often than not (test build: jm_ names only).
+ *
+ * The start time a segment carries is compared by jmstatd with the one in
+ * /proc/PID/stat: a wrong one is a segment of another process to it. A
+ * forked child takes it from the boot clock read in the parent's prepare
+ * handler and in its own, when both reads fall in the same tick, instead
+ * of opening and reading /proc/self/stat (4 system calls and the lookup of
+ * its /proc entry, some 20 us, in every child); else from /proc as before.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "jmalloc.h"
+
+extern unsigned jm__stats_test_stat_reads;
+
+/* The start time /proc/self/stat shows (field 22, in clock ticks). */
+static uint64_t proc_start_time(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st = -1;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* The tick two reads of the boot clock share, or 0. */
+static void test_start_tick(void **state)
+{
+	(void)state;
+	assert_int_equal(jm__stats_start_tick(1230000000, 1239999999, 100), 123);
+	assert_int_equal(jm__stats_start_tick(1239999999, 1240000000, 100), 0);
+	assert_int_equal(jm__stats_start_tick(1240000000, 1240000000, 100), 124);
+	assert_int_equal(jm__stats_start_tick(0, 1000, 100), 0);          /* no read before */
+	assert_int_equal(jm__stats_start_tick(2000, 1000, 100), 0);        /* not in order */
+	assert_int_equal(jm__stats_start_tick(1230000000, 1230000001, 0), 0);
+	assert_int_equal(jm__stats_start_tick(1230000000, 1230000001, 1000), 1230);
+}
+
+/* In a child: publishes, and says 0 if its segment's pid and start time
+ * are /proc's and came without reading /proc, 2 if from /proc, else 1. */
+static int publish_check_start(void)
+{
+	unsigned before = jm__stats_test_stat_reads;
+	if (!jm__stats_pending)
+		return 3;
+	jm__stats_publish_child();
+	if (jm__seg->pid != (uint32_t)getpid() || jm__seg->start_time == 0 ||
+	    jm__seg->start_time != proc_start_time())
+		return 1;
+	return jm__stats_test_stat_reads != before ? 2 : 0;
+}
+
+/* 40 children: each publishes /proc's start time, and most do without
+ * reading /proc (a tick boundary between the reads: 1 in 40 on a loaded
+ * machine; every one of them read it before). */
+static void test_fork_start_time_from_clock(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);   /* the segment is published */
+	jm_free(p);
+	int from_proc = 0;
+	for (int i = 0; i < 40; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(publish_check_start());
+		assert_true(pid > 0);
+		int st = wait_child(pid);
+		assert_true(st == 0 || st == 2);
+		from_proc += st == 2;
+	}
+	print_message("%d of 40 children read /proc/self/stat\n", from_proc);
+	assert_true(from_proc <= 30);
+}
+
+/* A grandchild whose parent had not published yet when it forked it: its
+ * own start time, not its parent's (the clock reads of its parent's fork
+ * are not taken for its own). */
+static void test_fork_grandchild_start_time(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct timespec nap = { 0, 30 * 1000 * 1000 };   /* three ticks */
+		nanosleep(&nap, NULL);
+		pid_t grandchild = fork();
+		if (grandchild == 0)
+			_exit(publish_check_start());
+		int st = wait_child(grandchild);
+		_exit(st == 0 || st == 2 ? 0 : 10 + st);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+}
+
+/* A child publishes in the directory its parent publishes in, without
+ * looking up the environment again (a getenv, and its pages, in every
+ * child): here, though it changed JMALLOC_STATS_DIR before its first
+ * allocation (before, it tried that directory, and published nothing). */
+static char stats_dir[64];
+
+static void test_fork_publishes_in_parents_dir(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("JMALLOC_STATS_DIR", "/nonexistent-jmalloc-dir", 1);
+		jm__stats_publish_child();
+		char path[128];
+		snprintf(path, sizeof(path), "%s/jmalloc.%d.stats", stats_dir, (int)getpid());
+		int ok = access(path, F_OK) == 0;
+		unlink(path);
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+}
+
+/* The directory and the files the children left (they end with _exit). */
+static int remove_dir(void **state)
+{
+	(void)state;
+	DIR *d = opendir(stats_dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(stats_dir);
+	return 0;
+}
+
+int main(void)
+{
+	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
+	/* Its own directory: the children's files are looked for there.
+	 * Before the allocator's initialisation, which reads it. */
+	snprintf(stats_dir, sizeof(stats_dir), "/tmp/jm-forkstart.XXXXXX");
+	if (mkdtemp(stats_dir) == NULL)
+		return 1;
+	setenv("JMALLOC_STATS_DIR", stats_dir, 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_tick),
+		cmocka_unit_test(test_fork_start_time_from_clock),
+		cmocka_unit_test(test_fork_grandchild_start_time),
+		cmocka_unit_test(test_fork_publishes_in_parents_dir),
+	};
+	return cmocka_run_group_tests(tests, NULL, remove_dir);
+}
