@@ -365,6 +365,7 @@ struct jmd {
 	long clk_tck;
 	double tick_ms;                  /* how long the latest tick took */
 	bool late;                       /* ticks take longer than the interval */
+	uint32_t ticks_within;           /* ... and these last ones did not (sample.c) */
 	bool in_tick;                    /* the tick's sampling loop is running
 	                                    (in slices: clients are served between) */
 	struct jmd_entry *tick_next;     /* the next entry it samples */

@@ -559,6 +559,8 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
 	return d->tick_next != NULL;
 }
 
+#define LATE_CLEAR_TICKS (2 * JMD_RESCAN_TICKS)
+
 void jmd_tick_end(struct jmd *d)
 {
 	d->in_tick = false;
@@ -578,15 +580,23 @@ void jmd_tick_end(struct jmd *d)
 	jmd_metrics_tick(d);
 	dead_expire(d);
 
+	/* Late, and back within the interval, each said once: back only
+	 * after LATE_CLEAR_TICKS ticks in a row well within it. A rescan
+	 * (one tick in JMD_RESCAN_TICKS) reads the whole directory, and a
+	 * user's junk files there made each one late and the next not: two
+	 * lines a rescan for as long as the files stayed. */
 	d->tick_ms = (double)(uv_hrtime() - d->tick_t0) / 1e6;
-	if (d->tick_ms > d->opt.interval_ms && !d->late) {
-		jmd_log("sampling %zu segment%s took %.0f ms, more than the %u ms interval: "
-		        "the interval is stretched", d->nentries, d->nentries == 1 ? "" : "s",
-		        d->tick_ms, d->opt.interval_ms);
+	if (d->tick_ms > d->opt.interval_ms) {
+		d->ticks_within = 0;
+		if (!d->late)
+			jmd_log("sampling %zu segment%s took %.0f ms, more than the %u ms interval: "
+			        "the interval is stretched", d->nentries, d->nentries == 1 ? "" : "s",
+			        d->tick_ms, d->opt.interval_ms);
 		d->late = true;
-	} else if (d->late && d->tick_ms < 0.8 * d->opt.interval_ms) {
-		jmd_log("sampling takes %.0f ms again, within the %u ms interval",
-		        d->tick_ms, d->opt.interval_ms);
+	} else if (d->late && d->tick_ms < 0.8 * d->opt.interval_ms &&
+	           ++d->ticks_within >= LATE_CLEAR_TICKS) {
+		jmd_log("sampling takes %.0f ms again, within the %u ms interval (%u intervals in a row)",
+		        d->tick_ms, d->opt.interval_ms, LATE_CLEAR_TICKS);
 		d->late = false;
 	}
 }
