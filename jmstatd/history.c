@@ -8,6 +8,16 @@
  * tick, one per uid (the sum of its processes) and one for the host, and
  * forgets the uids with no live process for a whole history span. The
  * time of each tick is kept beside them (jmd.tick_time).
+ *
+ * The uids' rings are found by a hash (jmd.uid_buckets), and one user
+ * other than root has JMD_UID_RINGS of them at most, its subordinate
+ * uids' included: a user given 65,536 subordinate uids (/etc/subuid, for
+ * rootless containers) that ran a process under each in turn made as many
+ * rings, each kept 10 minutes (about 1.3 KB each, 85 MB in all), and the
+ * tick looked each live process's uid up in a list of them all. A uid
+ * past the bound has no ring of its own (its `history` without a pid is
+ * empty) while the user's others are kept; its processes are in the
+ * host's, and each keeps its own.
  */
 #include "jmstatd.h"
 #include "sample.h"
@@ -72,21 +82,52 @@ double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid)
 	return *valid ? d->tick_time[tick % d->hist_max] : 0.0;
 }
 
+static struct jmd_uidhist **uid_bucket(struct jmd *d, uint32_t uid)
+{
+	return &d->uid_buckets[(uid * 2654435761u) % JMD_NBUCKETS];
+}
+
+/* Has user JMD_UID_RINGS rings already? Only when a ring would be made:
+ * once per tick for each live process of a uid past the bound. */
+static bool user_rings_full(const struct jmd *d, uint32_t user)
+{
+	uint32_t n = 0;
+	for (const struct jmd_uidhist *u = d->uids; u; u = u->next)
+		if (u->user == user && u->uid != JMD_UID_ALL && ++n >= JMD_UID_RINGS)
+			return true;
+	return false;
+}
+
 static struct jmd_uidhist *uidhist_get(struct jmd *d, uint32_t uid, bool create)
 {
-	for (struct jmd_uidhist *u = d->uids; u; u = u->next)
+	for (struct jmd_uidhist *u = *uid_bucket(d, uid); u; u = u->hnext)
 		if (u->uid == uid)
 			return u;
 	if (!create)
+		return NULL;
+	uint32_t user = uid == JMD_UID_ALL ? JMD_UID_ALL : jmd_principal(d, uid);
+	if (user != 0 && user != JMD_UID_ALL && user_rings_full(d, user))
 		return NULL;
 	struct jmd_uidhist *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
 	u->uid = uid;
+	u->user = user;
 	u->ring.max = d->hist_max;
 	u->next = d->uids;
 	d->uids = u;
+	u->hnext = *uid_bucket(d, uid);
+	*uid_bucket(d, uid) = u;
 	return u;
+}
+
+static void uidhist_unhash(struct jmd *d, struct jmd_uidhist *u)
+{
+	struct jmd_uidhist **pp = uid_bucket(d, u->uid);
+	while (*pp && *pp != u)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = u->hnext;
 }
 
 const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
@@ -143,6 +184,7 @@ void jmd_history_push(struct jmd *d)
 		struct jmd_uidhist *u = *pp;
 		if (u->uid != JMD_UID_ALL && d->tick - u->last_tick >= d->hist_max) {
 			*pp = u->next;
+			uidhist_unhash(d, u);
 			free(u->ring.e);
 			free(u);
 		} else {

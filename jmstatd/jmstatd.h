@@ -100,6 +100,9 @@
                                               user other than root: --user-processes and
                                               this many more; the next are not looked at
                                               (discover.c) */
+#define JMD_UID_RINGS      64u             /* uids of one user other than root (its
+                                              subordinate ones) with a history ring of
+                                              their own (history.c) */
 #define JMD_UID_DIRS       64u             /* containers' stats directories read for one
                                               non-root uid that owns their namespaces */
 #define JMD_PPROF_PROCS    256u            /* processes merged into one /exe/NAME profile, */
@@ -266,10 +269,12 @@ struct jmd_entry {
 #define JMD_UID_ALL UINT32_MAX
 struct jmd_uidhist {
 	uint32_t uid;
+	uint32_t user;           /* its principal when made (history.c's bound) */
 	uint32_t last_tick;      /* last tick with a live process of this uid */
 	struct jmd_totals acc;   /* that tick's totals */
 	struct jmd_ring ring;
 	struct jmd_uidhist *next;
+	struct jmd_uidhist *hnext; /* jmd.uid_buckets chain */
 };
 
 /* ------------------------------------------------------------ clients */
@@ -357,6 +362,7 @@ struct jmd {
 	struct jmd_proc *dead;
 	size_t ndead;
 	struct jmd_uidhist *uids;        /* includes JMD_UID_ALL */
+	struct jmd_uidhist *uid_buckets[JMD_NBUCKETS]; /* the same by uid */
 	uint32_t tick;                   /* ticks done; the latest is tick */
 	uint32_t hist_max;               /* entries of a full ring */
 	double *tick_time;               /* [hist_max]: unix s of tick t at t % hist_max */

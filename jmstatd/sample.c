@@ -664,6 +664,7 @@ void jmd_sample_fini(struct jmd *d)
 		jmd_proc_free(p);
 	}
 	d->ndead = 0;
+	memset(d->uid_buckets, 0, sizeof(d->uid_buckets));
 	while (d->uids) {
 		struct jmd_uidhist *u = d->uids;
 		d->uids = u->next;
