@@ -593,6 +593,13 @@ static void thread_exit(void *arg)
 		a->stats->nthreads--;
 		jm__row_end(&a->stats->seq);
 		jm__unlock(&a->lock);
+		/* The program's last thread that allocated: the purger ends
+		 * too (a later free starts it again if a thread is left). The
+		 * process ends with its last thread, and a main thread that
+		 * ended by pthread_exit left it alive for ever, the purger
+		 * blocking every signal. */
+		if (jm__arena_live_threads() == 0)
+			jm__bg_stop();
 	}
 	(void)arg;
 }
