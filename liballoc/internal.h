@@ -518,7 +518,7 @@ size_t jm__unwind_cache_slots(void);
 int jm__heap_validate(void);
 
 /* ---- malloc.c: the entry points, also under the jm_ names */
-void *jm__alloc_slow(size_t size, bool zero);
+void *jm__alloc_slow(size_t size);
 void *jm__alloc_counted(size_t size, bool zero);
 void jm__free_slow(void *ptr);
 void *jm__alloc_plain(size_t size, size_t align, bool zero);   /* unsampled */

@@ -163,22 +163,21 @@ JM_NOINLINE void *jm__alloc_counted(size_t size, bool zero)
 	return jm__alloc_plain(size, 0, zero);
 }
 
-/* Sizes above the small classes. One the thread caches (4 to 8 pages: a
- * tenth of glibc-thread's) is taken from its list first, without the
- * layers of the general path (init, alignment, size checks, each a call). */
-JM_NOINLINE void *jm__alloc_slow(size_t size, bool zero)
+/* malloc's sizes above the small classes. One the thread caches (4 to 8
+ * pages: a tenth of glibc-thread's) is taken from its list first, without
+ * the layers of the general path (init, alignment, size checks, each a
+ * call). Nothing to zero: only the size is kept across the call (a zero
+ * flag no caller set cost three registers saved and restored). */
+JM_NOINLINE void *jm__alloc_slow(size_t size)
 {
 	if (jm__prof_take(size))
-		return jm__prof_alloc(size, 0, zero);
+		return jm__prof_alloc(size, 0, false);
 	if (size <= (JM_TCACHE_LARGE_MAX_PAGES << JM_LG_PAGE) && !jm__stats_pending) {
 		void *p = jm__tcache_large_alloc((size + JM_PAGE_MASK) >> JM_LG_PAGE);
-		if (p) {
-			if (zero)
-				memset(p, 0, size);
+		if (p)
 			return p;
-		}
 	}
-	return jm__alloc_counted(size, zero);
+	return jm__alloc_counted(size, false);
 }
 
 static void free_in_chunk(void *ptr);
@@ -340,7 +339,7 @@ JM_EXPORT void *jm_malloc(size_t size)
 	else if (jm_likely(size <= JM_SMALL_MAX))
 		tbin = jm__size2bin(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
 	else
-		return jm__alloc_slow(size, false);
+		return jm__alloc_slow(size);
 	/* The sampling budget first (one subtraction, one branch). */
 	if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
 		return jm__prof_alloc(size, 0, false);
