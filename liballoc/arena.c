@@ -52,9 +52,9 @@ void jm__lock_init(jm_lock_t *l)
 	pthread_mutexattr_destroy(&attr);
 }
 
-static struct jm_arena *arena_create(unsigned index)
+static struct jm_arena *arena_create(unsigned index, struct jmstat_bin *rows)
 {
-	struct jm_arena *a = jm__base_alloc(sizeof(*a));
+	struct jm_arena *a = rows ? jm__base_alloc(sizeof(*a)) : NULL;
 	if (a == NULL)
 		return NULL;
 	jm__lock_init(&a->lock);
@@ -63,7 +63,7 @@ static struct jm_arena *arena_create(unsigned index)
 	a->stats->index = index;
 	for (unsigned i = 0; i < JM_NBINS; i++) {
 		jm__lock_init(&a->bins[i].lock);
-		a->bins[i].stats = jm__stats_bin_row(index, i);
+		a->bins[i].stats = &rows[i];
 		a->bins[i].stats->size = jm__bin_info[i].size;
 	}
 	return a;
@@ -74,10 +74,11 @@ struct jm_arena *jm__arena_get(unsigned index)
 	struct jm_arena *a = __atomic_load_n(&jm__arenas[index], __ATOMIC_ACQUIRE);
 	if (jm_likely(a != NULL))
 		return a;
+	struct jmstat_bin *rows = jm__stats_arena_bins(index);   /* not under arenas_lock */
 	pthread_mutex_lock(&arenas_lock);
 	a = jm__arenas[index];
 	if (a == NULL) {
-		a = arena_create(index);
+		a = arena_create(index, rows);
 		if (a == NULL) {
 			pthread_mutex_unlock(&arenas_lock);
 			jm__fatal("out of memory creating arena %u", index);

@@ -62,6 +62,9 @@ struct totals {
 	size_t purged;
 };
 
+/* The bin rows of the arenas made only, through the arena (its rows may
+ * be its own, not the segment's): an arena not made has none in the file
+ * (stats.c), and reading a hole of the file's mapping allocated a page. */
 static void arena_totals(unsigned i, struct totals *t)
 {
 	const struct jmstat_arena *a = jm__stats_arena_row(i);
@@ -70,8 +73,9 @@ static void arena_totals(unsigned i, struct totals *t)
 	t->huge += a->allocated_huge;
 	t->dirty += a->dirty;
 	t->purged += a->purged;
-	for (unsigned b = 0; b < JM_NBINS; b++)
-		t->small += (size_t)jm__stats_bin_row(i, b)->curregs * jm__bin_info[b].size;
+	const struct jm_arena *arena = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+	for (unsigned b = 0; arena != NULL && b < JM_NBINS; b++)
+		t->small += (size_t)arena->bins[b].stats->curregs * jm__bin_info[b].size;
 }
 
 static struct totals totals(void)

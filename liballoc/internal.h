@@ -434,6 +434,7 @@ extern struct jmstat_header *jm__seg;
 void jm__stats_init(void);
 struct jmstat_arena *jm__stats_arena_row(unsigned index);
 struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin);
+struct jmstat_bin *jm__stats_arena_bins(unsigned arena);   /* backed, or private */
 struct jmstat_thread *jm__stats_thread_row_get(void);
 void jm__stats_thread_row_put(struct jmstat_thread *row);
 size_t jm__stats_thread_row_size(void);

@@ -44,12 +44,14 @@ static size_t seg_dir_len;                    /* of the directory and its '/' */
 static jm_lock_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
 static struct jmstat_thread *private_rows;   /* free private rows */
-static char *snapshot;                        /* what a forked child gets */
+static char *snapshot;                        /* what a forked child gets, from
+                                                 * the first fork on */
 static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
 static uint64_t seg_backed;                   /* thread rows backed so far */
 static uint64_t sites_backed;                 /* site rows backed so far */
 static uint64_t modules_backed;               /* module rows backed so far */
+static unsigned bins_backed;                  /* arenas whose bin rows are */
 bool jm__stats_pending;
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
@@ -157,6 +159,33 @@ bool jm__stats_reserve_modules(uint32_t rows)
 {
 	return back_rows(&modules_backed, rows, jm__seg->nmodules_max, jm__seg->module_off,
 	    jm__seg->module_size);
+}
+
+/*
+ * The bin rows of arena `index`, backed in the file before the arena is
+ * made (from arena.c, outside its lock: prefork takes rows_lock first):
+ * an arena a process never makes takes no memory of the file (7 unused
+ * arenas' rows were 5 pages of every process's file, and of every forked
+ * child's, allocated and freed again). NULL where the file system has no
+ * room: the arena then counts in rows of its own, unpublished.
+ */
+struct jmstat_bin *jm__stats_arena_bins(unsigned index)
+{
+	uint64_t per = (uint64_t)JM_NBINS * sizeof(struct jmstat_bin);
+	bool ok = true;
+	pthread_mutex_lock(&rows_lock);
+	if (index >= bins_backed) {
+		ok = seg_back(jm__seg->bin_off + bins_backed * per, (index + 1 - bins_backed) * per);
+		if (ok)
+			bins_backed = index + 1;
+	}
+	pthread_mutex_unlock(&rows_lock);
+	if (ok)
+		return jm__stats_bin_row(index, 0);
+	struct jmstat_bin *rows = jm__base_alloc(per);
+	if (rows != NULL)
+		memset(rows, 0, per);
+	return rows;
 }
 
 struct jmstat_thread *jm__stats_thread_row_get(void)
@@ -388,10 +417,10 @@ static int create_file(const struct jmstat_header *h, size_t size, size_t core)
 	}
 	if (fd < 0)
 		return -1;
-	/* The full size at once (readers check it), memory for the core now,
-	 * for thread and site rows as they are used. */
+	/* The full size at once (readers check it), memory for the core now
+	 * (if any), for thread and site rows as they are used. */
 	int err = ftruncate(fd, (off_t)size);
-	if (err == 0)
+	if (err == 0 && core > 0)
 		err = fallocate(fd, 0, 0, (off_t)core);
 	struct stat st;
 	if (err == 0 && (err = fstat(fd, &st)) == 0) {
@@ -563,7 +592,10 @@ void jm__stats_init(void)
 	h.module_size = sizeof(struct jmstat_module);
 	h.module_off = align_page(h.site_off + (size_t)h.nsites_max * h.site_stride);
 	size_t size = (h.module_off + (size_t)h.nmodules_max * h.module_size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
-	size_t core = (h.thread_off + JM_PAGE_MASK) & ~JM_PAGE_MASK;
+	/* Backed at once: the header, classes and arena rows, and the bin
+	 * rows of the first arena (made next); the others' as arenas are
+	 * made (jm__stats_arena_bins). */
+	size_t core = align_page(h.bin_off + (size_t)JM_NBINS * sizeof(struct jmstat_bin));
 	h.total_size = size;
 	read_identity(&h, false);
 
@@ -581,13 +613,10 @@ void jm__stats_init(void)
 			if (mem == MAP_FAILED) {
 				unlink(seg_path);
 				mem = NULL;
-			} else if ((snapshot = jm__os_map(size)) == NULL) {
-				munmap(mem, size);
-				unlink(seg_path);
-				mem = NULL;
 			} else {
 				madvise(mem, size, MADV_DONTFORK);
 				seg_published = true;
+				bins_backed = 1;
 			}
 		}
 		if (mem == NULL)
@@ -689,13 +718,23 @@ void jm__stats_prefork_snapshot(void)
 		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
 	}
+	/* Mapped at the first fork: a process that never forks has none (it
+	 * was mapped when the segment was, in every process and in every
+	 * forked child: a system call and a mapping). Where it cannot be,
+	 * the child runs without stats (jm__stats_postfork_child). */
+	if (snapshot == NULL && (snapshot = jm__os_map(seg_size)) == NULL) {
+		fork_boot_ns[0] = 0;
+		return;
+	}
 #ifdef JM_TEST
 	jm__stats_test_snapshot_pages = 0;
 #endif
 	const struct jmstat_header *h = jm__seg;
 	snapshot_part(0, h->bin_off);
 	uint64_t per = (uint64_t)JM_NBINS * sizeof(struct jmstat_bin);
-	for (unsigned a = 0; a < h->narenas; a++)
+	/* Only rows backed in the file: reading a hole of a file mapping
+	 * allocates a page, and on a full file system is a SIGBUS. */
+	for (unsigned a = 0; a < h->narenas && a < bins_backed; a++)
 		if (jm__arenas[a] != NULL)
 			snapshot_part(h->bin_off + a * per, per);
 	snapshot_part(h->site_off, (uint64_t)h->nsites_hw * h->site_stride);
@@ -722,6 +761,8 @@ static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_
 	for (unsigned a = 0; a < h->narenas; a++)
 		if (jm__arenas[a] != NULL)
 			top = a + 1;
+	if (top < bins_backed)
+		top = bins_backed;   /* an arena being made meanwhile */
 	parts[0] = (struct seg_part){ 0, h->bin_off + (uint64_t)top * JM_NBINS * sizeof(struct jmstat_bin) };
 	parts[1] = (struct seg_part){ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride };
 	parts[2] = (struct seg_part){ h->site_off, (uint64_t)h->nsites_hw * h->site_stride };
@@ -732,7 +773,14 @@ void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	pthread_mutex_init(&rows_lock, NULL);
 	fork_boot_ns[1] = boot_ns();
-	if (seg_published) {
+	if (seg_published && snapshot == NULL) {
+		/* The parent had no snapshot (no memory for it): nothing of
+		 * its segment to start from; this child publishes nothing. */
+		if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
+		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			jm__fatal("cannot map the stats segment in a forked child");
+		seg_published = false;
+	} else if (seg_published) {
 		/* The snapshot's pages, still shared with the parent, become the
 		 * segment; the parent's next snapshot goes on in its own. */
 		if (mremap(snapshot, seg_size, seg_size, MREMAP_MAYMOVE | MREMAP_FIXED,
@@ -799,19 +847,16 @@ static void publish_child(void)
 	}
 	jm__stats_pending = false;
 	struct jmstat_header *h = jm__seg;
-	/* The snapshot of its own forks. */
-	if ((snapshot = jm__os_map(seg_size)) == NULL) {
-		jm__log("cannot map the stats snapshot; running without stats");
-		pthread_mutex_unlock(&rows_lock);
-		return;
-	}
 	read_identity(h, true);
-	size_t core = (h->thread_off + JM_PAGE_MASK) & ~(size_t)JM_PAGE_MASK;
-	int fd = create_file(h, seg_size, core);
+	/* No memory backed beforehand: what it writes (below) is all it
+	 * holds, the bin rows of the arenas made so far included; an arena
+	 * made later backs its own. */
+	int fd = create_file(h, seg_size, 0);
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
-		goto no_file;
+		pthread_mutex_unlock(&rows_lock);
+		return;
 	}
 	/* Copy what is used, then map the file over the private copy. */
 	struct seg_part parts[SEG_PARTS];
@@ -831,19 +876,19 @@ static void publish_child(void)
 	seg_backed = h->nthreads_hw;
 	sites_backed = h->nsites_hw;
 	modules_backed = h->nmodules;
+	bins_backed = (unsigned)((parts[0].len - h->bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
 	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		madvise(jm__seg, seg_size, MADV_DONTFORK);
 		populate_used(parts);
 		seg_published = true;
 	} else {
+		/* No room in the file system: the pages the file did not
+		 * have are taken by these writes now. */
+		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
+		    seg_path, errno_name(errno), errno);
 		unlink(seg_path);
 	}
 	close(fd);
-	if (!seg_published) {
-no_file:
-		munmap(snapshot, seg_size);
-		snapshot = NULL;
-	}
 	pthread_mutex_unlock(&rows_lock);
 }
 

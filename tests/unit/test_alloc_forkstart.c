@@ -18,7 +18,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -151,6 +154,58 @@ static void test_fork_publishes_in_parents_dir(void **state)
 }
 
 /* The directory and the files the children left (they end with _exit). */
+/* The 4 KiB pages of memory the file of the segment of pid holds. */
+static long file_pages(pid_t pid)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/jmalloc.%d.stats", stats_dir, (int)pid);
+	return stat(path, &st) == 0 ? (long)(st.st_blocks * 512 / 4096) : -1;
+}
+
+/* A segment's file holds memory for what its process uses: the header
+ * and arena rows, the bin rows of the arenas it made (here one), its
+ * threads' rows; not the bin rows of every arena it may make (7 unused
+ * arenas' were 5 pages of each file). This process: 2 pages and its
+ * first 8 thread rows (2 pages; 9 pages in all before); a forked child's
+ * file what it wrote, 3 pages (8 before), and an arena made after its
+ * publication has its rows backed then. */
+static void *make_arena(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(100));
+	return (void *)(uintptr_t)jm__thread_arena()->index;
+}
+
+static void test_segment_pages_used(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(100));
+	long mine = file_pages(getpid());
+	print_message("the process's file: %ld pages\n", mine);
+	assert_true(mine >= 2);
+	assert_true(mine <= 4);
+	pid_t pid = fork();
+	if (pid == 0) {
+		jm__stats_publish_child();
+		long child = file_pages(getpid());
+		if (child < 2 || child > 3)
+			_exit(10 + (int)child);
+		/* A second thread's arena (the first's thread is alive). */
+		pthread_t t;
+		void *index = NULL;
+		if (pthread_create(&t, NULL, make_arena, NULL) != 0 || pthread_join(t, &index) != 0)
+			_exit(2);
+		long after = file_pages(getpid());
+		const struct jmstat_bin *row = jm__stats_bin_row((unsigned)(uintptr_t)index, 0);
+		if (index == NULL || after < child || row->size != jm__bin_info[0].size)
+			_exit(3);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
+}
+
 static int remove_dir(void **state)
 {
 	(void)state;
@@ -179,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_fork_start_time_from_clock),
 		cmocka_unit_test(test_fork_grandchild_start_time),
 		cmocka_unit_test(test_fork_publishes_in_parents_dir),
+		cmocka_unit_test(test_segment_pages_used),
 	};
 	return cmocka_run_group_tests(tests, NULL, remove_dir);
 }
