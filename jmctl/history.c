@@ -6,7 +6,11 @@
  * span), or without PID of the caller's processes summed (the host's, for
  * root). Printed oldest first, the last N samples (-n, default 30; 0: all):
  * time, allocated, active, mapped, fragmentation, allocations/s; --json
- * prints the reply as it came.
+ * prints the reply as it came. A process's header says which one it is
+ * (executable, user, start): a pid is reused, and the daemon may know
+ * several processes that had it (a crashed service's, and whatever took
+ * its pid after); those others are listed, each with the -s START that
+ * asks for its history.
  */
 #include "jmctl.h"
 
@@ -22,16 +26,34 @@ static const struct jm_table_col hist_cols[] = {
 	{ "MAPPED", JM_RIGHT }, { "FRAG", JM_RIGHT }, { "ALLOC/S", JM_RIGHT },
 };
 
+/* HH:MM:SS of unix time t, local. */
+static const char *clock_of(double t, char *buf, size_t len)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+	localtime_r(&secs, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+	return buf;
+}
+
 int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 {
 	long count = 30, pid = 0;
+	double started = 0;
 	char *end;
 	json_t *reply, *req;
 	int c, err;
 
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":n:")) != -1) {
+	while ((c = getopt(argc, argv, ":n:s:")) != -1) {
 		switch (c) {
+		case 's':
+			errno = 0;
+			started = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(started > 0))
+				return jm_usage_error("history", "-s: '%s' is not a start time (unix s, as "
+				                      "history lists it)", optarg);
+			break;
 		case 'n':
 			errno = 0;
 			count = strtol(optarg, &end, 10);
@@ -51,9 +73,13 @@ int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		return jm_usage_error("history", "unexpected argument '%s'", argv[optind]);
+	if (started > 0 && !pid)
+		return jm_usage_error("history", "-s needs a PID");
 	req = json_pack("{s:s}", "cmd", "history");
 	if (pid)
 		json_object_set_new(req, "pid", json_integer(pid));
+	if (started > 0)
+		json_object_set_new(req, "started", json_real(started));
 	err = jm_client_request(o->socket, req, &reply, o->json);
 	if (err || !reply)
 		return err;
@@ -63,10 +89,15 @@ int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 	size_t first = count > 0 && n > (size_t)count ? n - (size_t)count : 0;
 	struct jm_table t;
 
-	if (pid)
-		printf("process %ld%s: ", pid,
+	if (pid) {
+		char when[16];
+		printf("process %ld%s, ", pid,
 		       json_is_false(json_object_get(reply, "alive")) ? " (exited)" : "");
-	else
+		jm_fputs_safe(jm_str(reply, "exe"), stdout);
+		printf(" of ");
+		jm_fputs_safe(jm_str(reply, "user"), stdout);
+		printf(", started %s: ", clock_of(jm_num(reply, "started"), when, sizeof(when)));
+	} else
 		printf("%s: ", geteuid() == 0 ? "all processes" : "your processes");
 	printf("%zu sample%s", n - first, n - first == 1 ? "" : "s");
 	if (first)
@@ -97,6 +128,20 @@ int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 	jm_table_print(&t, stdout, o->color);
 	jm_table_free(&t);
 	free(samples);
+	size_t nothers;
+	json_t **others = jm_array_items(json_object_get(reply, "others"), &nothers);
+	for (size_t i = 0; i < nothers; i++) {
+		char when[16];
+		if (i == 0)
+			printf("pid %ld was also (jmctl history %ld -s START):\n", pid, pid);
+		printf("  START %.2f  ", jm_num(others[i], "started"));
+		jm_fputs_safe(jm_str(others[i], "exe"), stdout);
+		printf(" of ");
+		jm_fputs_safe(jm_str(others[i], "user"), stdout);
+		printf(", started %s%s\n", clock_of(jm_num(others[i], "started"), when, sizeof(when)),
+		       json_is_false(json_object_get(others[i], "alive")) ? ", exited" : "");
+	}
+	free(others);
 	json_decref(reply);
 	return 0;
 }

@@ -19,7 +19,7 @@ const char *jm_usage_for(const char *cmd)
 		return "usage: jmctl [--socket PATH] [--json] ps [-s KEY] [-r] [-u USER] [-e EXE] "
 		       "[--container ID] [-d SECS [-n N]]\n";
 	if (strcmp(cmd, "history") == 0)
-		return "usage: jmctl [--socket PATH] [--json] history [PID] [-n N]\n";
+		return "usage: jmctl [--socket PATH] [--json] history [PID [-s START]] [-n N]\n";
 	if (strcmp(cmd, "status") == 0)
 		return "usage: jmctl [--socket PATH] [--json] status\n";
 	if (strcmp(cmd, "stats") == 0)

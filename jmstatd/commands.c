@@ -257,6 +257,57 @@ static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *
 #define HIST_JSON_MAX   (32u + 32u * (0u JMD_HIST_FIELDS(HIST_ONE_)))
 #define HIST_REPLY_BASE 4096u
 
+/* Who a process of history is, for the operator to tell it from another
+ * that had its pid. */
+static void set_who(json_t *o, const struct jmd_proc *p)
+{
+	set(o, "exe", json_string(p->exe));
+	set(o, "uid", jint(p->uid));
+	set(o, "user", json_string(jmd_user_name(p->uid)));
+	set(o, "started", jreal(p->start_time));
+	set(o, "alive", json_boolean(p->dead_since == 0));
+	if (p->dead_since)
+		set(o, "exited", jreal(p->dead_since));
+}
+
+/* The process of pid whose history is asked: the one started at
+ * *started (to the clock tick, 10 ms: as history lists it) if given, else the live one, else the one
+ * that exited last. A pid is reused: another user's process may take
+ * a crashed service's pid (32,768 of them by default, gone through in
+ * seconds by a loop of forks), and the operator asking the service's
+ * history got that process's, with nothing to tell them apart. */
+static struct jmd_proc *history_proc(struct jmd *d, pid_t pid, uid_t uid, const double *started)
+{
+	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
+	if (p && (!started || fabs(p->start_time - *started) < 0.006))
+		return p;
+	for (p = d->dead; p; p = p->next)
+		if (p->pid == pid && jmd_visible(p->uid, uid) &&
+		    (!started || fabs(p->start_time - *started) < 0.006))
+			return p;
+	return NULL;
+}
+
+/* The other processes of pid that history keeps, newest first. */
+static json_t *history_others(struct jmd *d, pid_t pid, uid_t uid, const struct jmd_proc *shown)
+{
+	json_t *arr = json_array();
+	struct jmd_proc *live = jmd_proc_find(d, pid, uid);
+	if (live && live != shown) {
+		json_t *e = json_object();
+		set_who(e, live);
+		json_array_append_new(arr, e);
+	}
+	for (struct jmd_proc *p = d->dead; p && json_array_size(arr) < 16; p = p->next) {
+		if (p->pid != pid || p == shown || !jmd_visible(p->uid, uid))
+			continue;
+		json_t *e = json_object();
+		set_who(e, p);
+		json_array_append_new(arr, e);
+	}
+	return arr;
+}
+
 static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
@@ -270,10 +321,19 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 			return jmd_error(d, "invalid 'seconds': expected a positive number");
 		seconds = json_number_value(s);
 	}
+	double started = 0;
+	json_t *st = json_object_get(req, "started");
+	if (st && !json_is_null(st)) {
+		if (!json_is_number(st) || json_number_value(st) <= 0)
+			return jmd_error(d, "invalid 'started': expected the process's start, unix s");
+		started = json_number_value(st);
+	}
 	const struct jmd_ring *ring;
 	struct jmd_proc *p = NULL;
 	if (rc == 0) {
-		p = jmd_proc_find_any(d, pid, uid);
+		p = history_proc(d, pid, uid, started > 0 ? &started : NULL);
+		if (!p && started > 0)
+			return jmd_error(d, "no such process: %d started at %.2f", (int)pid, started);
 		if (!p)
 			return jmd_error(d, "no such process: %d", (int)pid);
 		ring = &p->hist;
@@ -283,7 +343,8 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	json_t *o = reply_ok(d);
 	if (p) {
 		set(o, "pid", json_integer(pid));
-		set(o, "alive", json_boolean(p->dead_since == 0));
+		set_who(o, p);
+		set(o, "others", history_others(d, pid, uid, p));
 	}
 	set(o, "interval_ms", json_integer(d->opt.interval_ms));
 	set(o, "history_ms", json_integer(d->opt.history_ms));

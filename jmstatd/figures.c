@@ -219,17 +219,6 @@ struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer)
 }
 
 /* The live process, else the latest dead one with that pid. */
-struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer)
-{
-	struct jmd_proc *p = jmd_proc_find(d, pid, viewer);
-	if (p)
-		return p;
-	for (p = d->dead; p; p = p->next)
-		if (p->pid == pid && jmd_visible(p->uid, viewer))
-			return p;
-	return NULL;
-}
-
 struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
                               pid_t host)
 {

@@ -546,7 +546,6 @@ void jmd_tick_end(struct jmd *d);
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e); /* read one file now */
 void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
-struct jmd_proc *jmd_proc_find_any(struct jmd *d, pid_t pid, uid_t viewer);
 bool jmd_visible(uint32_t owner, uid_t viewer);
 /* Live processes tracked for user (a principal: jmd_principal), and
  * whether a new one of uid would pass --user-processes (root's: never). */

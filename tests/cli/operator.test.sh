@@ -116,7 +116,7 @@ ok "ps -d SECS -n N: a table per interval"
 # ---- history
 "${J[@]}" history "$FRAG" -n 5 >hist.txt || fail "history"
 cat hist.txt
-head -1 hist.txt | grep -q "^process $FRAG: 5 samples (the last 5 of [0-9]*: -n 0 shows all), one every 200 ms$" ||
+head -1 hist.txt | grep -q "^process $FRAG, [^ ]* of root, started [0-9:]*: 5 samples (the last 5 of [0-9]*: -n 0 shows all), one every 200 ms$" ||
 	fail "history header"
 sed -n 2p hist.txt | grep -q "^TIME  *ALLOCATED  *ACTIVE  *MAPPED  *FRAG  *ALLOC/S$" || fail "history columns"
 [ "$(awk 'NR>2' hist.txt | grep -c '^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9] ')" -eq 5 ] || fail "history rows"
