@@ -167,8 +167,8 @@ static inline uintptr_t jm__rtree_get(uintptr_t chunk)
 		return 0;
 	if (jm__is_chunk(chunk))
 		return chunk;
-	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
-	    &jm__rtree_root[chunk >> (JM_LG_CHUNK + 13)], memory_order_acquire);
+	_Atomic(uintptr_t) *leaf = __atomic_load_n(
+	    &jm__rtree_root[chunk >> (JM_LG_CHUNK + 13)], __ATOMIC_ACQUIRE);
 	if (jm_unlikely(leaf == NULL))
 		return 0;
 	return atomic_load_explicit(&leaf[(chunk >> JM_LG_CHUNK) & 8191],

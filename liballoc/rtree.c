@@ -32,6 +32,8 @@
 #define RTREE_BITS 13
 #define RTREE_LEAF (1u << RTREE_BITS)
 
+/* Plain pointers, read and written with the __atomic builtins: C11's
+ * atomic_load takes only an _Atomic object (clang refuses these). */
 _Atomic(uintptr_t) *jm__rtree_root[RTREE_LEAF] JM_LARGE_BSS;
 static jm_lock_t rtree_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Bit p: page p of the root has had a leaf stored (under rtree_lock). An
@@ -45,7 +47,7 @@ static _Atomic(uintptr_t) *root_leaf(size_t hi)
 {
 	if (!(root_pages >> (hi / ROOT_PER_PAGE) & 1))
 		return NULL;
-	return atomic_load_explicit(&jm__rtree_root[hi], memory_order_relaxed);
+	return __atomic_load_n(&jm__rtree_root[hi], __ATOMIC_RELAXED);
 }
 /* The chunk map (internal.h): 64 MiB of address space, mapped without
  * reserving memory; only the pages covering used addresses are ever
@@ -133,7 +135,7 @@ bool jm__rtree_set(uintptr_t chunk, uintptr_t value)
 			return false;
 		}
 		root_pages |= 1u << (hi / ROOT_PER_PAGE);
-		atomic_store_explicit(&jm__rtree_root[hi], leaf, memory_order_release);
+		__atomic_store_n(&jm__rtree_root[hi], leaf, __ATOMIC_RELEASE);
 	}
 	atomic_store_explicit(&leaf[lo], value, memory_order_release);
 	chunk_bit(chunk, value);

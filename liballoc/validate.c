@@ -148,7 +148,7 @@ int jm__heap_validate(void)
 	jm__huge_prefork();
 	bool kept_stable = jm__huge_kept_bytes(kept_dirty, kept_clean);
 	for (size_t hi = 0; hi < 8192; hi++) {
-		_Atomic(uintptr_t) *leaf = atomic_load(&jm__rtree_root[hi]);
+		_Atomic(uintptr_t) *leaf = __atomic_load_n(&jm__rtree_root[hi], __ATOMIC_SEQ_CST);
 		if (leaf == NULL)
 			continue;
 		for (size_t lo = 0; lo < 8192; lo++) {
