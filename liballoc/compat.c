@@ -40,6 +40,7 @@
 #include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -198,6 +199,24 @@ JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
 		jm__stats_ns_changed();
 	return (int)syscall(SYS_setns, fd, nstype);
 }
+
+/* _exit and _Exit end the process without its destructors: its segment
+ * stayed behind until jmstatd or a later process of its user removed it
+ * (one start in 8 looks, and checks each dead pid's file: 6 system calls
+ * a file). A forked child that ends so (shells' subshells, servers'
+ * workers, fork-churn) removes its own, one unlink. Not in a vfork child
+ * or posix_spawn's, whose memory is its parent's: the segment is not its
+ * own (jm__stats_exit compares the pids). libc's own calls (exit, abort)
+ * do not come here. Weak, for a static link. */
+static __attribute__((noreturn)) void exit_now(int status)
+{
+	jm__stats_exit();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+JM_EXPORT __attribute__((weak)) void _exit(int status) { exit_now(status); }
+JM_EXPORT __attribute__((weak)) void _Exit(int status) { exit_now(status); }
 
 JM_EXPORT void malloc_stats(void)
 {

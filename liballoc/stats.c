@@ -230,25 +230,10 @@ void jm__stats_thread_row_put(struct jmstat_thread *row)
 
 /* ------------------------------------------------------------ creation */
 
-/* The directory, read once at initialisation and kept: a forked child
- * publishes where its parent did, also when the parent has emptied or
- * rewritten its environment since (nginx keeps only the variables its `env`
- * directive names before it forks its workers, which then published in
- * /dev/shm, where the daemon watching the parent's directory never looked). */
-static char seg_dir[sizeof(seg_path)];
-
 static const char *stats_dir(void)
 {
-	if (seg_dir[0] != '\0')
-		return seg_dir;
 	const char *dir = getauxval(AT_SECURE) ? NULL : getenv("JMALLOC_STATS_DIR");
-	if (dir == NULL || *dir == '\0')
-		dir = "/dev/shm";
-	size_t len = strlen(dir);
-	if (len >= sizeof(seg_dir))
-		return dir;     /* too long for a name: creation says so */
-	memcpy(seg_dir, dir, len + 1);
-	return seg_dir;
+	return dir && *dir ? dir : "/dev/shm";
 }
 
 static const char *errno_name(int e)
@@ -603,8 +588,14 @@ void jm__stats_init(void)
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another. */
 	if (jm__opt.stats && !getauxval(AT_SECURE)) {
-		/* Where its forked children publish too (they do not look
-		 * up the environment again: a getenv and its pages). */
+		/* The directory, read once here and kept at the start of
+		 * seg_path: a forked child publishes where its parent did
+		 * (no getenv and its pages in every child), also when the
+		 * parent has emptied or rewritten its environment since
+		 * (nginx keeps only the variables its `env` directive names
+		 * before it forks its workers, which then published in
+		 * /dev/shm, where the daemon watching the parent's directory
+		 * never looked: tests/preload/workers_seen.test.sh). */
 		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
 		int fd = create_file(&h, size, core);
 		if (fd >= 0) {
