@@ -153,7 +153,8 @@ int jm_seg_parse(const void *buf, size_t len, struct jm_seg *out);
 /* Is the writer of seg alive and the same process? Checks that hdr.pid
  * exists, that the start time in /proc/PID/stat (field 22) equals
  * hdr.start_time, and that the process's real, effective and saved uids
- * all equal hdr.uid (any uids for hdr.uid 0: segread_proc.c). Returns
+ * all equal hdr.uid and its gids are one (any ids for hdr.uid 0:
+ * segread_proc.c). Returns
  * 0, JM_SEG_EDEAD, JM_SEG_EREUSED or JM_SEG_EOWNER; JM_SEG_EIO (errno
  * kept) if /proc could not tell, in which case nothing is known and the
  * segment must not be removed. */

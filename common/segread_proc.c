@@ -7,10 +7,11 @@
  * JM_SEG_EIO, never a verdict.
  *
  * Whose process a segment may stand for. A user's (uid U's) file only
- * for a process whose real, effective and saved uids are all U: a
- * set-uid program run by U (real uid U, effective another) publishes
- * nothing (liballoc/stats.c), so a file of U's that names it is U's
- * forgery, and was shown as U's process with U's figures. Root's file
+ * for a process whose real, effective and saved uids are all U, and
+ * whose effective and saved gids are its real one: a set-uid or set-gid
+ * program run by U (real uid U, effective another) publishes nothing
+ * (liballoc/stats.c), so a file of U's that names it is U's forgery, and
+ * was shown as U's process with U's figures. Root's file
  * for any process of its pid and start: only root makes a root-owned
  * file, and a process that published as root and then dropped its
  * privileges (a server's worker forked as root, then setuid to its
@@ -154,9 +155,9 @@ int jm_seg_check_process_as(const struct jm_seg *seg, pid_t pid)
 int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 {
 	char path[32], buf[8192];
-	const char *uid_line;
+	const char *uid_line, *gid_line;
 	uint64_t start_time = 0;
-	unsigned long uid, euid, suid;
+	unsigned long uid, euid, suid, gid, egid, sgid;
 	char state = 0;
 	int dfd, err;
 
@@ -195,7 +196,9 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 		goto out;
 	}
 	uid_line = strstr(buf, "\nUid:");
-	if (uid_line == NULL || sscanf(uid_line + 5, "%lu %lu %lu", &uid, &euid, &suid) != 3) {
+	gid_line = strstr(buf, "\nGid:");
+	if (uid_line == NULL || sscanf(uid_line + 5, "%lu %lu %lu", &uid, &euid, &suid) != 3 ||
+	    gid_line == NULL || sscanf(gid_line + 5, "%lu %lu %lu", &gid, &egid, &sgid) != 3) {
 		errno = EINVAL;
 		err = JM_SEG_EIO;
 		goto out;
@@ -203,7 +206,8 @@ int jm_seg_check_pid(pid_t pid, const uint64_t *start, uint32_t want_uid)
 	if (want_uid == 0)
 		err = 0;        /* root's: published as root, maybe its uids dropped since */
 	else
-		err = uid == want_uid && euid == want_uid && suid == want_uid ? 0 : JM_SEG_EOWNER;
+		err = uid == want_uid && euid == want_uid && suid == want_uid && egid == gid &&
+		      sgid == gid ? 0 : JM_SEG_EOWNER;
 out:
 	close(dfd);
 	return err;

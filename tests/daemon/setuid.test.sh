@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
-# A set-uid program linked with jmalloc (statically: the loader ignores
+# A set-uid (or set-gid) program linked with jmalloc (statically: the loader ignores
 # LD_PRELOAD in it) publishes no segment, wherever JMALLOC_STATS_DIR
 # points: its file would be either the user's, to read (its sites' stack
 # addresses are the layout of a privileged process) and to tamper with,
@@ -51,6 +51,8 @@ cc -static -O1 -o "$JM_TMP/pub/plain" "$JM_TMP/prog.c" "$lib" -lpthread || fail 
 nm "$JM_TMP/pub/plain" | grep -q ' T jm_malloc$' || fail "jmalloc is not in the static program"
 cp "$JM_TMP/pub/plain" "$JM_TMP/pub/suid"
 chown root:root "$JM_TMP/pub/suid" && chmod 4755 "$JM_TMP/pub/suid"
+cp "$JM_TMP/pub/plain" "$JM_TMP/pub/sgid"
+chown root:root "$JM_TMP/pub/sgid" && chmod 2755 "$JM_TMP/pub/sgid"
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 
 # Root's process that drops its privileges before the daemon first looks.
@@ -93,23 +95,31 @@ try:
     wait_until(lambda: plain in ps_pids(), "the program, not set-uid, shown")
     check(plain in ps_of(65534), "nobody does not see its own program")
 
-    # Published nowhere: not in the directory it was given, not in the default.
-    for d in (STATS_DIR, "/dev/shm"):
-        mine = [n for n in os.listdir(d) if n.startswith("jmalloc.%d." % suid)]
-        check(not mine, "the set-uid program published %r in %s" % (mine, d))
+    sgid, ids = run("sgid")
+    with open("/proc/%d/status" % sgid) as f:
+        gids = next(l for l in f if l.startswith("Gid:")).split()[1:4]
+    check(gids == ["65534", "0", "0"], "the set-gid program's gids: %r" % gids)
 
-    # Nobody forges the set-uid program's segment.
-    seg = os.path.join(STATS_DIR, "jmalloc.%d.stats" % suid)
-    subprocess.run(nobody + [os.path.join(pub, "stress_segwriter"), "write", seg, str(suid), "65534"],
-                   check=True, capture_output=True)
-    def said():
+    # Published nowhere: not in the directory it was given, not in the default.
+    for pid in (suid, sgid):
+        for d in (STATS_DIR, "/dev/shm"):
+            mine = [n for n in os.listdir(d) if n.startswith("jmalloc.%d." % pid)]
+            check(not mine, "the set-id program %d published %r in %s" % (pid, mine, d))
+
+    # Nobody forges the set-uid and the set-gid program's segments.
+    def said(pid):
         with open(os.environ["JMD_LOG"]) as f:
-            return [l for l in f if "jmalloc.%d.stats" % suid in l]
-    wait_until(lambda: said(), "a log line for nobody's forged segment of the set-uid program")
+            return [l for l in f if "jmalloc.%d.stats" % pid in l]
+    for pid in (suid, sgid):
+        seg = os.path.join(STATS_DIR, "jmalloc.%d.stats" % pid)
+        subprocess.run(nobody + [os.path.join(pub, "stress_segwriter"), "write", seg, str(pid), "65534"],
+                       check=True, capture_output=True)
+        wait_until(lambda: said(pid), "a log line for nobody's forged segment of %d" % pid)
     t0 = request({"cmd": "version"})["time"]
     wait_until(lambda: request({"cmd": "version"})["time"] >= t0 + 5 * INTERVAL_MS / 1000.0, "five ticks")
-    check(suid not in ps_pids(), "nobody's forged segment of the set-uid program shown as its process")
-    check(suid not in ps_of(65534), "nobody sees its forgery as the set-uid program")
+    for pid in (suid, sgid):
+        check(pid not in ps_pids(), "nobody's forged segment of set-id program %d shown" % pid)
+        check(pid not in ps_of(65534), "nobody sees its forgery as set-id program %d" % pid)
     # Root's process that dropped its privileges: shown, as root's, to root only.
     wait_until(lambda: drop in ps_pids(), "root's process that dropped its privileges, shown",
                timeout=10)
@@ -117,7 +127,7 @@ try:
     check(drop not in ps_of(65534), "nobody sees root's process that became nobody's")
 
     print("set-uid program: no segment, forgery refused (%s); dropped root process shown as root's"
-          % said()[0].split(": ", 1)[-1].strip())
+          % said(suid)[0].split(": ", 1)[-1].strip())
 finally:
     for p in procs:
         p.kill()
