@@ -53,6 +53,8 @@ static uint64_t sites_backed;                 /* site rows backed so far */
 static uint64_t modules_backed;               /* module rows backed so far */
 static unsigned bins_backed;                  /* arenas whose bin rows are */
 bool jm__stats_pending;
+static uint64_t fork_boot_ns[2];              /* the boot clock before a clone
+                                               * (parent) and after (child) */
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 /* The thread, site and module tables start on a page of their own: their
@@ -261,16 +263,28 @@ static const char *errno_name(int e)
  * it is (a forked child's first malloc publishes its segment and may reap:
  * in a signal handler on a sigaltstack, on what is left of 8 KiB).
  * To keep a process start cheap on a host with many live segments, one
- * start in REAP_ONE_IN does it, and it looks at most REAP_MAX_CHECKS pids.
+ * start in REAP_ONE_IN does it, and it looks at most REAP_MAX_CHECKS pids;
+ * one forked child's publication in REAP_ONE_IN_FORKED: a child that ends
+ * with _exit removes its own file now (compat.c), what is left is killed
+ * processes', and a program forking thousands of children a second had
+ * one in 8 of them check every pid of the directory (a kill() each).
  * Only files of our own pid namespace are looked at (a plain name when we
  * are in the host's, our pidns in the name otherwise): another
  * namespace's pids mean nothing here, and a shared directory holds live
  * files of other containers whose pids we cannot see.
  */
 #define REAP_ONE_IN 8
+#define REAP_ONE_IN_FORKED 64
+#ifdef JM_TEST
+extern unsigned jm__stats_test_reaps;
+unsigned jm__stats_test_reaps;               /* reap_stale calls */
+#endif
 #define REAP_MAX_CHECKS 256
 static JM_NOINLINE void reap_stale(const char *dir, const struct jmstat_header *self)
 {
+#ifdef JM_TEST
+	jm__stats_test_reaps++;
+#endif
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
@@ -321,9 +335,14 @@ static JM_NOINLINE void reap_stale(const char *dir, const struct jmstat_header *
  * 1, 4 or 10 ms), and so not by the pid either: in a pid namespace of its
  * own (a container) a program starting its children one at a time hands
  * them pids at a fixed stride, and with an odd pid for each of them none
- * ever reaped. */
-static bool reap_turn(const struct jmstat_header *h)
+ * ever reaped. A forked child draws from the boot clock its fork handler
+ * read (nanoseconds, through the vDSO: no system call). */
+static bool reap_turn(const struct jmstat_header *h, bool forked)
 {
+	if (forked) {
+		uint64_t x = (fork_boot_ns[1] ^ h->pid) * 0x9e3779b97f4a7c15ULL;
+		return (x >> 32) % REAP_ONE_IN_FORKED == 0;
+	}
 	uint8_t r;
 	if (syscall(SYS_getrandom, &r, sizeof(r), 1 /* GRND_NONBLOCK */) != (long)sizeof(r)) {
 		struct timespec ts;
@@ -371,14 +390,14 @@ static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
  * a dead process of our uid: with a pidns in the name, only by ours) and
  * replaced, or another user's (squatting: it cannot be a live writer's),
  * and then we publish under a tagged name instead. */
-static int create_file(const struct jmstat_header *h, size_t size, size_t core)
+static int create_file(const struct jmstat_header *h, size_t size, size_t core, bool forked)
 {
 	if (seg_dir_len == 0 || seg_dir_len >= sizeof(seg_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	seg_path[seg_dir_len] = '\0';   /* the directory, with its '/' */
-	if (reap_turn(h))
+	if (reap_turn(h, forked))
 		reap_stale(seg_path, h);
 	int fd = -1;
 	bool tagged = false;
@@ -446,7 +465,6 @@ static bool ns_changed;
  * system calls and the lookup of its /proc entry (some 20 us), a fifth
  * of its publication.
  */
-static uint64_t fork_boot_ns[2];   /* before the clone (parent), after (child) */
 
 static uint64_t boot_ns(void)
 {
@@ -597,7 +615,7 @@ void jm__stats_init(void)
 		 * /dev/shm, where the daemon watching the parent's directory
 		 * never looked: tests/preload/workers_seen.test.sh). */
 		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
-		int fd = create_file(&h, size, core);
+		int fd = create_file(&h, size, core, false);
 		if (fd >= 0) {
 			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			close(fd);
@@ -842,7 +860,7 @@ static void publish_child(void)
 	/* No memory backed beforehand: what it writes (below) is all it
 	 * holds, the bin rows of the arenas made so far included; an arena
 	 * made later backs its own. */
-	int fd = create_file(h, seg_size, 0);
+	int fd = create_file(h, seg_size, 0, true);
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
