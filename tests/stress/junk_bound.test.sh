@@ -77,6 +77,11 @@ check(len(said) >= 1, "no log line names nobody's bound")
 check(len(said) <= 3, "%d log lines about nobody's bound" % len(said))
 h = subprocess.run([os.environ["JMCTL"], "--socket", SOCK, "status"], capture_output=True, text=True)
 check("untracked" in h.stdout and "files" in h.stdout, "jmctl status: %r" % h.stdout)
+h = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    os.environ["JMCTL"], "--socket", SOCK, "status"], capture_output=True, text=True)
+check("of your files under segment names" in h.stdout, "nobody's jmctl status: %r" % h.stdout)
+mine_v = as_uid(65534, lambda: request({"cmd": "version"}))[1]
+check(mine_v["segment_files_untracked"] >= N - BOUND, "nobody's version: %r" % mine_v)
 
 # Root's new process is shown at once, nobody's junk notwithstanding.
 p = subprocess.Popen(["sleep", "600"], env=dict(os.environ, LD_PRELOAD=os.environ["JMALLOC_LIB"],
