@@ -79,10 +79,13 @@ def pss_kib(root):
     return total
 
 
-def ab(port, path, n, c, extra=()):
-    """n requests over c keep-alive connections by ApacheBench; every one must succeed."""
+def ab(port, path, n, c, extra=(), varying=False):
+    """n requests over c keep-alive connections by ApacheBench; every one must
+    succeed (varying: the bodies' lengths differ, which ab counts as failed)."""
     out = run(["ab", "-q", "-k", "-n", str(n), "-c", str(c), *extra, f"http://127.0.0.1:{port}/{path}"])
-    if "Failed requests:        0" not in out or "Non-2xx" in out:
+    ok = "(Connect: 0, Receive: 0, Length: " in out and "Exceptions: 0)" in out if varying else \
+        "Failed requests:        0" in out
+    if not ok or "Non-2xx" in out:
         raise RuntimeError(f"ab: requests failed:\n{out}")
 
 
@@ -123,6 +126,7 @@ class Nginx(Server):
     name = "nginx"
     def prepare(self, work):
         self.port = free_port(); self.work = work
+        os.chmod(work, 0o755)  # the workers run as nobody
         os.makedirs(f"{work}/html", exist_ok=True); os.makedirs(f"{work}/logs", exist_ok=True)
         with open(f"{work}/html/big.txt", "w") as f:
             for i in range(256 * 1024 // 32):
@@ -207,7 +211,7 @@ class Node(Server):
         return ["node", os.path.join(HERE, "nodeserve.js"), str(self.port)]
     def load(self):
         t = time.time()
-        ab(self.port, "x", 30000, 100)
+        ab(self.port, "x", 30000, 100, varying=True)
         return 30000 / (time.time() - t)
 
 
@@ -250,6 +254,19 @@ def one(srv, alloc, lib, work, idle, rows):
         os.killpg(p.pid, signal.SIGKILL); p.wait(); raise
     with open(out) as f:
         wall, maxrss, status, cpu, minflt = f.read().split()
+    # What an allocator says (jmalloc's misuse reports start "jmalloc["),
+    # and the servers' own crash reports.
+    log.close()
+    logs = [os.path.join(work, f"{srv.name}.{alloc}.log"), os.path.join(work, "logs", "error.log")]
+    for path in logs:
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                bad = [l.strip() for l in f if any(w in l for w in ("jmalloc[", "signal", "[alert]", "[emerg]", "PANIC",
+                                                                    "was terminated", "Assertion"))]
+            if bad:
+                print(f"WARNING {srv.name} under {alloc}: {path}: " + " | ".join(bad[:5]), flush=True)
+    if os.path.exists(logs[1]):
+        os.unlink(logs[1])
     rows.append((srv.name, alloc, float(cpu), int(minflt), peak[0], after, idled, tput, int(status)))
     print("\t".join(str(x) for x in rows[-1]), flush=True)
 
