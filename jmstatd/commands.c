@@ -195,6 +195,7 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "segments_rejected", jint(d->seg_rejected));
 	set(o, "processes_untracked", jint(jmd_untracked(d, JMD_UID_ALL)));
 	set(o, "segment_files_untracked", jint(jmd_files_untracked(d, JMD_UID_ALL)));
+	set(o, "rescanning", json_boolean(d->scan_dir != NULL));
 	set(o, "user_processes", jint(d->opt.uid_procs));
 	set(o, "clients", jint(d->nclients));
 	return o;

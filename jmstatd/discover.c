@@ -441,7 +441,12 @@ static void dir_reopen(struct jmd *d)
 	}
 }
 
-void jmd_discover_rescan(struct jmd *d)
+/* A rescan reads the directory in slices (jmd_discover_rescan_step),
+ * the loop serving clients between them as it does between the tick's
+ * sampling slices: a directory of 100,000 names took 344 ms of a rescan
+ * (706 ms with the fstatat of each name past its user's bound), during
+ * which no request was answered. */
+bool jmd_discover_rescan_begin(struct jmd *d)
 {
 	d->rescan_pending = false;
 	if (!dir_same(d))
@@ -454,19 +459,38 @@ void jmd_discover_rescan(struct jmd *d)
 		d->scan_failed_logged = true;
 		if (fd >= 0)
 			close(fd);
-		return;
+		return false;
 	}
 	if (d->scan_failed_logged)
 		jmd_log("%s can be scanned again", d->opt.stats_dir);
 	d->scan_failed_logged = false;
 	d->scan_gen++;
+	d->scan_dir = dir;
+	return true;
+}
+
+bool jmd_discover_rescan_step(struct jmd *d, uint64_t budget_ns)
+{
+	uint64_t t0 = uv_hrtime();
+	unsigned n = 0;
 	struct dirent *de;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		jmd_discover_found(d, NULL, de->d_name, false);
+	if (!d->scan_dir)
+		return false;
+	while ((de = readdir(d->scan_dir)) != NULL) {
+		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
+			jmd_discover_found(d, NULL, de->d_name, false);
+		if (++n % 256 == 0 && uv_hrtime() - t0 >= budget_ns)
+			return true;
 	}
-	closedir(dir);
+	return false;
+}
+
+void jmd_discover_rescan_end(struct jmd *d)
+{
+	if (!d->scan_dir)
+		return;
+	closedir(d->scan_dir);
+	d->scan_dir = NULL;
 	jmd_dirs_scan(d);        /* the other directories, in the same scan */
 
 	files_rescanned(d);
@@ -481,6 +505,15 @@ void jmd_discover_rescan(struct jmd *d)
 			jmd_proc_retire(d, e->proc, "its segment was removed");
 		jmd_entry_remove(d, e);
 	}
+}
+
+void jmd_discover_rescan(struct jmd *d)
+{
+	if (!jmd_discover_rescan_begin(d))
+		return;
+	while (jmd_discover_rescan_step(d, UINT64_MAX))
+		;
+	jmd_discover_rescan_end(d);
 }
 
 static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -600,6 +633,10 @@ static int watch_start(struct jmd *d)
 
 void jmd_discover_stop(struct jmd *d)
 {
+	if (d->scan_dir) {
+		closedir(d->scan_dir);
+		d->scan_dir = NULL;
+	}
 	jmd_dirs_stop(d);
 	if (d->retry_open) {
 		uv_close((uv_handle_t *)&d->retry_timer, NULL);

@@ -44,6 +44,7 @@
 #ifndef JMSTATD_H
 #define JMSTATD_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -333,6 +334,8 @@ struct jmd {
 	struct jmd_entry *entries;
 	size_t nentries;
 	uint32_t scan_gen;
+	DIR *scan_dir;                   /* the rescan in progress over the first
+	                                    directory, or NULL */
 	struct jmd_file_count *file_counts[JMD_NBUCKETS]; /* files per user (discover.c) */
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
@@ -419,7 +422,13 @@ void jmd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ------------------------------------------------------------ discover.c */
 int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
 void jmd_discover_stop(struct jmd *d);
-void jmd_discover_rescan(struct jmd *d);
+void jmd_discover_rescan(struct jmd *d);      /* all at once */
+/* The same in slices: begin (false: nothing to scan), steps until one
+ * returns false (each about budget_ns), end (removes the entries whose
+ * files it did not find). */
+bool jmd_discover_rescan_begin(struct jmd *d);
+bool jmd_discover_rescan_step(struct jmd *d, uint64_t budget_ns);
+void jmd_discover_rescan_end(struct jmd *d);
 struct jmd_entry *jmd_entry_find(struct jmd *d, const struct jmd_dir *dir, const char *name);
 void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bool read_now);
 void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename, int events);

@@ -525,9 +525,12 @@ void jmd_tick_begin(struct jmd *d)
 
 	d->in_tick = true;
 	d->rescan_tick = d->tick % JMD_RESCAN_TICKS == 1 || d->rescan_pending;
-	if (d->rescan_tick)
-		jmd_discover_rescan(d);
-	d->tick_next = d->entries;
+	/* A rescan goes first, in slices (jmd_tick_slice); the entries are
+	 * sampled once it is done. */
+	if (d->rescan_tick && jmd_discover_rescan_begin(d))
+		d->tick_next = NULL;
+	else
+		d->tick_next = d->entries;
 }
 
 /* A file that did not read as a segment, logged already, is read again
@@ -549,6 +552,12 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
 	uint64_t t0 = uv_hrtime();
 	unsigned n = 0;
 	struct jmd_entry *e;
+	if (d->scan_dir) {
+		if (jmd_discover_rescan_step(d, budget_ns))
+			return true;
+		jmd_discover_rescan_end(d);
+		d->tick_next = d->entries;
+	}
 	while ((e = d->tick_next) != NULL) {
 		d->tick_next = e->next;
 		if (!tick_skips(d, e))
