@@ -7,9 +7,10 @@
 # none and published in /dev/shm, where the daemon watching the parent's
 # directory never looked). First a small program that clears its
 # environment and forks three children, then, when installed, nginx with
-# three worker processes under load (run as nobody): jmstatd lists every
-# child, `jmctl stats` and `jmctl sites` answer for one, and no segment of
-# theirs is in /dev/shm.
+# three worker processes under load (run as nobody, then as root with
+# workers as nobody): jmstatd lists every child, `jmctl stats` and `jmctl
+# sites` answer for one, no segment of theirs is in /dev/shm, and none is
+# left once they have exited.
 # timeout: 90
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -77,20 +78,24 @@ children_seen "clearenv then fork" "${kids[@]}"
 kill "${kids[@]}" "$LAST_PID"
 ok "children forked after clearenv() publish in the parent's JMALLOC_STATS_DIR and jmstatd lists them"
 
-# nginx as an unprivileged user (as in a container): its master keeps its
-# uid for its workers. (Started as root, its workers publish as root, then
-# take the uid of nginx's `user`, and jmstatd skips a root-owned segment of
-# a process of another uid.)
+# nginx, first as an unprivileged user (as in a container: its master
+# keeps its uid for its workers), then as root, whose workers publish as
+# root (initgroups allocates before setuid) and then run as nobody, nginx's
+# default `user`: listed too, as root's processes. A worker cannot remove
+# its root-owned file when it exits; jmstatd does, its process gone.
 command -v nginx >/dev/null 2>&1 || skip "nginx is not installed (Debian: nginx-light): its part not run"
 nobody_pub
 JMALLOC_LIB=$P/$(basename "$JMALLOC_LIB")
-dir=$JM_TMP/nginx
-mkdir -p "$dir/html" "$dir/logs" "$dir/tmp"
-seq 1 20000 >"$dir/html/f.txt"
 chmod 755 "$JM_TMP"
-chown -R 65534:65534 "$dir"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$dir/nginx.conf" <<CONF
+
+run_nginx() {   # run_nginx DIR NAME [PREFIX...]
+	local dir=$JM_TMP/$1 name=$2 port master workers w
+	shift 2
+	mkdir -p "$dir/html" "$dir/logs" "$dir/tmp"
+	seq 1 20000 >"$dir/html/f.txt"
+	chown -R 65534:65534 "$dir"
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >"$dir/nginx.conf" <<CONF
 worker_processes 3; daemon off; error_log $dir/logs/error.log; pid $dir/nginx.pid;
 events { worker_connections 256; }
 http { access_log off; client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
@@ -98,15 +103,15 @@ http { access_log off; client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
   gzip on; gzip_min_length 100; gzip_types text/plain;
   server { listen 127.0.0.1:$port; root $dir/html; } }
 CONF
-start_preloaded "${NOBODY[@]}" nginx -p "$dir" -c "$dir/nginx.conf"
-master=$LAST_PID
-for _ in $(seq 100); do
-	workers=($(pgrep -P "$master")) || true
-	[ ${#workers[@]} = 3 ] && break
-	sleep 0.1
-done
-[ ${#workers[@]} = 3 ] || fail "nginx did not start 3 workers: $(cat "$LAST_OUT" "$dir/logs/error.log")"
-python3 - "$port" <<'PY' || fail "the clients failed"
+	start_preloaded "$@" nginx -p "$dir" -c "$dir/nginx.conf"
+	master=$LAST_PID
+	for _ in $(seq 100); do
+		workers=($(pgrep -P "$master")) || true
+		[ ${#workers[@]} = 3 ] && break
+		sleep 0.1
+	done
+	[ ${#workers[@]} = 3 ] || fail "$name: nginx did not start 3 workers: $(cat "$LAST_OUT" "$dir/logs/error.log")"
+	python3 - "$port" <<'PY' || fail "$name: the clients failed"
 import concurrent.futures, sys, urllib.request
 def get(i):
     req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/f.txt")
@@ -115,7 +120,21 @@ def get(i):
 with concurrent.futures.ThreadPoolExecutor(8) as ex:
     assert all(ex.map(get, range(200)))
 PY
-children_seen nginx "${workers[@]}"
-kill -QUIT "$master"
-wait "$master" || fail "nginx exited $?"
-ok "nginx's 3 workers publish in the master's JMALLOC_STATS_DIR and jmstatd lists them"
+	for w in "${workers[@]}"; do
+		[ "$(stat -c %u "/proc/$w")" = 65534 ] || fail "$name: worker $w does not run as nobody"
+	done
+	children_seen "$name" "${workers[@]}"
+	kill -QUIT "$master"
+	wait "$master" || fail "$name: nginx exited $?"
+	for w in "${workers[@]}"; do
+		for _ in $(seq 100); do
+			jm_segment "$JMD_STATS" "$w" >/dev/null || break
+			sleep 0.1
+		done
+		! jm_segment "$JMD_STATS" "$w" >/dev/null || fail "$name: worker $w's segment is still there 10 s after its exit"
+	done
+	ok "$name: its 3 workers publish in the master's JMALLOC_STATS_DIR, jmstatd lists them, their files go when they exit"
+}
+
+run_nginx nginx.nobody "nginx as nobody" "${NOBODY[@]}"
+run_nginx nginx.root "nginx as root, workers as nobody"
