@@ -22,6 +22,11 @@ node's http server); pgbench (postgresql-client: a fork per connection,
 one run with a fresh connection per transaction); redis-benchmark. Every
 load is a fixed amount of work, so the CPU seconds compare; throughput is
 that work over the client's wall time.
+
+Needs (Debian): memcached, libmemcached-tools, nginx-light, apache2-utils,
+redis-server, redis-tools, nodejs, postgresql-client, and postgres with
+initdb in /usr/local/bin (PGBIN); the jmtime of tests/bench/run.sh, built
+into $JM_BUILD/bench.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
