@@ -312,7 +312,7 @@ def main():
         for name, m in med.items():
             print(f"{s:10} {name:9} cpu {m[0]:7.2f}  flt {m[1]:8.0f}  peak {m[2]/1024:7.1f}M  after {m[3]/1024:7.1f}M"
                   f"  idle {m[4]/1024:7.1f}M  tput {m[5]:10.0f}")
-        if "jmalloc" in med:
+        if "jmalloc" in med and len(med) > 1:
             anc = [m for n, m in med.items() if n != "jmalloc"]
             j = med["jmalloc"]
             r = [j[i] / max(1e-9, min(m[i] for m in anc)) for i in range(5)] + [max(m[5] for m in anc) / max(1e-9, j[5])]
