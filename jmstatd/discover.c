@@ -108,6 +108,8 @@ struct jmd_file_count {
 	uint32_t files;          /* entries charged to it */
 	uint32_t over;           /* names left out at the rescan over_gen */
 	uint32_t over_gen;
+	uint32_t over_last;      /* ... at the latest rescan done (a rescan in
+	                            progress counts in slices) */
 	bool logged;             /* its bound was logged since it was last under it */
 	struct jmd_file_count *next;
 };
@@ -151,11 +153,11 @@ uint64_t jmd_files_untracked(const struct jmd *d, uint32_t user)
 	uint64_t n = 0;
 	if (user != JMD_UID_ALL) {
 		const struct jmd_file_count *c = *count_slot(d, user);
-		return c && c->over_gen == d->scan_gen ? c->over : 0;
+		return c ? c->over_last : 0;
 	}
 	for (size_t i = 0; i < JMD_NBUCKETS; i++)
 		for (const struct jmd_file_count *c = d->file_counts[i]; c; c = c->next)
-			n += c->over_gen == d->scan_gen ? c->over : 0;
+			n += c->over_last;
 	return n;
 }
 
@@ -204,14 +206,16 @@ static void files_left_out(struct jmd *d, struct jmd_file_count *c, const struct
 	left_out = 0;
 }
 
-/* At the end of a rescan: a user it found under its bound is logged
- * again when it next reaches it. */
+/* At the end of a rescan: what it left out is the count shown, and a
+ * user it found under its bound is logged again when it next reaches it. */
 static void files_rescanned(struct jmd *d)
 {
 	for (size_t i = 0; i < JMD_NBUCKETS; i++)
-		for (struct jmd_file_count *c = d->file_counts[i]; c; c = c->next)
+		for (struct jmd_file_count *c = d->file_counts[i]; c; c = c->next) {
+			c->over_last = c->over_gen == d->scan_gen ? c->over : 0;
 			if (c->over_gen != d->scan_gen)
 				c->logged = false;
+		}
 }
 
 /* The key a new name of dir is charged to, or false when its user has
