@@ -256,7 +256,13 @@ def one(srv, alloc, lib, work, idle, rows):
         srv.stop(server_pid)
         p.wait(120)
     except Exception:
-        os.killpg(p.pid, signal.SIGKILL); p.wait(); raise
+        # jmtime puts its child in a process group of its own: the tree.
+        for pid in reversed(tree(p.pid)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.wait(); raise
     with open(out) as f:
         wall, maxrss, status, cpu, minflt = f.read().split()
     # What an allocator says (jmalloc's misuse reports start "jmalloc["),
