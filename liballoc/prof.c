@@ -40,6 +40,8 @@
 
 static __thread bool tls_ready;
 static __thread bool tls_in_prof;
+static __thread bool tls_fork_held;     /* jm__prof_postfork_child */
+static __thread int64_t tls_fork_left;
 static __thread uint64_t tls_rng;
 
 static jm_lock_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -373,6 +375,17 @@ static int own_frames(void *const *frames, int n)
  * first interval it draws covers it. Draws the next interval. */
 static bool sample_this(size_t size)
 {
+	if (jm_unlikely(tls_fork_held)) {
+		/* A forked child's first allocation on its forking thread
+		 * (jm__prof_postfork_child): it publishes, and its budget is
+		 * what it was, this allocation counted against it. */
+		tls_fork_held = false;
+		if (jm__stats_pending)
+			jm__stats_publish_child();
+		jm__tls_sample_left = tls_fork_left - (int64_t)size;
+		if (jm__tls_sample_left >= 0)
+			return false;
+	}
 	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
 		jm__tls_sample_left = next_interval();
 		return false;
@@ -474,8 +487,20 @@ void jm__prof_postfork_parent(void)
 	jm__modules_postfork_parent();
 }
 
+/* A forked child publishes its segment at its first allocator slow path
+ * (stats.c); one whose allocations its inherited thread cache serves (a
+ * pre-forked worker's small requests) took none and was never shown. The
+ * forking thread's sampling budget, which the malloc fast path counts
+ * down, is made to run out at its next allocation instead, which comes to
+ * sample_this; what it was is given back there. A fast path that tested
+ * for a pending publication would cost every allocation. */
 void jm__prof_postfork_child(void)
 {
 	pthread_mutex_init(&prof_lock, NULL);
 	jm__modules_postfork_child();
+	if (jm__stats_pending && !tls_fork_held) {
+		tls_fork_held = true;
+		tls_fork_left = jm__tls_sample_left;
+		jm__tls_sample_left = -1;
+	}
 }
