@@ -278,6 +278,20 @@ def become(uid):
     return f
 
 
+def nobody_junk(pid, n):
+    """Makes n empty files of nobody's in STATS_DIR named as segments of
+    its live process pid (jmalloc.PID.PIDNS.START.TAG.stats: any tag will
+    do), as nobody; returns their names, in the order made."""
+    with open("/proc/%d/stat" % pid) as f:
+        start = int(f.read().rsplit(")", 1)[1].split()[19])
+    pidns = os.stat("/proc/self/ns/pid").st_ino
+    names = ["jmalloc.%d.%d.%d.%016x.stats" % (pid, pidns, start, (1 << 63) | i) for i in range(n)]
+    make = "import os, sys\nfor n in sys.stdin.read().split():\n    open(os.path.join(%r, n), 'w').close()\n" % STATS_DIR
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+                    "-c", make], input="\n".join(names), text=True, check=True)
+    return names
+
+
 def public_holders(pub):
     """Holders started from now on run the allocator and daemon_holder
     copied into pub (lib.sh's jm_public), where another uid can run them."""

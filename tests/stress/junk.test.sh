@@ -33,13 +33,7 @@ import time
 N = 2000
 root, mine = int(os.environ["ROOT_PROC"]), int(os.environ["NOBODY_PROC"])
 wait_until(lambda: root in ps_pids(), "root's process in ps")
-with open("/proc/%d/stat" % mine) as f:
-    start = int(f.read().rsplit(")", 1)[1].split()[19])
-pidns = os.stat("/proc/self/ns/pid").st_ino
-names = ["jmalloc.%d.%d.%d.%016x.stats" % (mine, pidns, start, (1 << 63) | i) for i in range(N)]
-make = "import os, sys\nfor n in sys.stdin.read().split():\n    open(os.path.join(%r, n), 'w').close()\n" % STATS_DIR
-subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
-                "-c", make], input="\n".join(names), text=True, check=True)
+names = nobody_junk(mine, N)
 # (Before, the daemon had not read them all within these 60 s.)
 per_tick, ticks = junk_reads_per_tick(N)
 print("read() calls per tick with %d junk files: %.0f (over %.0f ticks)" % (N, per_tick, ticks))
