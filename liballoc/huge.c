@@ -132,6 +132,12 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 			jm__unlock(&a->lock);
 			return false;
 		}
+		/* The old entry (rt_key, rt_val 0) goes before the pages do:
+		 * once they have left, the kernel may map another arena's new
+		 * region there (under that arena's lock, not this one), which
+		 * sets its entry, and clearing ours after lost it (its free
+		 * then aborted: "not allocated by jmalloc"). */
+		jm__rtree_clear(d->rt_key);
 		/* At its size, into the start of `to` (the rest is the
 		 * fresh mapping made for it): mremap grows no range of
 		 * several mappings (EFAULT), and a gathered region is;
@@ -141,7 +147,10 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 		if (mremap(h->addr, h->map_size, h->map_size,
 		        MREMAP_MAYMOVE | MREMAP_FIXED, d->to) == MAP_FAILED) {
 			if (errno != EFAULT) {
+				/* Nothing moved: the region is where it was (its
+				 * leaf is there, so the set cannot fail). */
 				jm__rtree_clear((uintptr_t)d->to);
+				jm__rtree_set(d->rt_key, (uintptr_t)h | JM_RTREE_HUGE);
 				jm__unlock(&a->lock);
 				return false;
 			}
@@ -150,7 +159,9 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 				    h->addr, d->to, errno);
 		}
 	}
-	if (d->rt_key && d->rt_val == 0) {
+	if (d->remap) {
+		/* Its old entry went above. */
+	} else if (d->rt_key && d->rt_val == 0) {
 		jm__rtree_clear(d->rt_key);
 	} else if (d->rt_key && !jm__rtree_set(d->rt_key, d->rt_val)) {
 		jm__unlock(&a->lock);

@@ -382,12 +382,19 @@ static int mappings_in(const char *p, size_t len)
  * page, here) that is out of mappings at the fail_at-th move. */
 static bool mremap_old_kernel;
 static int mremap_fail_at, mremap_calls;
+/* Set: a move (MREMAP_FIXED) of pages from a chunk-aligned address that
+ * the radix tree still names (mremap_keyed counts them). */
+static bool mremap_watch_keys;
+static int mremap_keyed;
 void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	va_list ap;
 	va_start(ap, flags);
 	void *to = va_arg(ap, void *);
 	va_end(ap);
+	if (mremap_watch_keys && (flags & MREMAP_FIXED) &&
+	    ((uintptr_t)old & JM_CHUNK_MASK) == 0 && jm__rtree_get((uintptr_t)old) != 0)
+		mremap_keyed++;
 	if (mremap_old_kernel && (flags & MREMAP_FIXED)) {
 		if (old_len > JM_PAGE) {
 			errno = EFAULT;
@@ -399,6 +406,44 @@ void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		}
 	}
 	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, to);
+}
+
+/* A huge region realloc moves leaves the radix tree before its pages
+ * leave its address: from then on the kernel may map a region of
+ * another arena there, made under that arena's lock, whose entry the
+ * move cleared when it cleared its own after the pages had gone (4
+ * threads growing and freeing huge regions with decay_ms:0 aborted one
+ * run in 8 on a live region: "realloc of a pointer not allocated by
+ * jmalloc"). */
+static void test_huge_move_key_first(void **state)
+{
+	(void)state;
+	size_t mib = 1u << 20;
+	char *w = jm_malloc(8 * mib);
+	assert_non_null(w);
+	memset(w, 7, 8 * mib);
+	struct jm_huge *h = (struct jm_huge *)(jm__rtree_get((uintptr_t)w) & ~(uintptr_t)JM_RTREE_HUGE);
+	/* A page after its mapping: it must move. */
+	void *block = mmap(w + h->map_size, JM_PAGE, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	mremap_keyed = 0;
+	mremap_watch_keys = true;
+	char *r = jm_realloc(w, 12 * mib);
+	mremap_watch_keys = false;
+	assert_non_null(r);
+	assert_ptr_not_equal(r, w);
+	assert_int_equal(mremap_keyed, 0);
+	assert_int_equal(jm__rtree_get((uintptr_t)w), 0);
+	assert_int_equal(r[0], 7);
+	assert_int_equal(r[8 * mib - 1], 7);
+	if (block != MAP_FAILED)
+		munmap(block, JM_PAGE);
+	validate();
+	int64_t decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
+	jm_free(r);
+	jm__opt.decay_ms = decay_ms;
+	validate();
 }
 
 static void test_huge_gathered_realloc(void **state)
@@ -669,7 +714,8 @@ int main(void)
 	 * drive purging themselves. */
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_huge_gathered_realloc),   /* first: nothing kept */
+		cmocka_unit_test(test_huge_move_key_first),     /* first: nothing kept */
+		cmocka_unit_test(test_huge_gathered_realloc),   /* nothing kept */
 		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
 		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_purge),
