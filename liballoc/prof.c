@@ -369,23 +369,29 @@ static int own_frames(void *const *frames, int n)
 	return skip;
 }
 
+/* A forked child's first allocation on its forking thread
+ * (jm__prof_postfork_child): it publishes, and its budget is what it was,
+ * this allocation counted against it; true if that budget covers it (not
+ * to be sampled). Out of line: its frame is not on the path of every
+ * sample, nor a sample's frames on its own (a child's first allocation in
+ * a signal handler on a small alternate stack: tests/preload/sigaltstack). */
+static JM_NOINLINE bool fork_budget_back(size_t size)
+{
+	tls_fork_held = false;
+	if (jm__stats_pending)
+		jm__stats_publish_child();
+	jm__tls_sample_left = tls_fork_left - (int64_t)size;
+	return jm__tls_sample_left >= 0;
+}
+
 /* Whether the allocation of `size` bytes the sampling budget picked is
  * to be sampled: not while sampling (an allocation of the unwinder's),
  * nor with sampling off, nor on the thread's first allocation when the
  * first interval it draws covers it. Draws the next interval. */
 static bool sample_this(size_t size)
 {
-	if (jm_unlikely(tls_fork_held)) {
-		/* A forked child's first allocation on its forking thread
-		 * (jm__prof_postfork_child): it publishes, and its budget is
-		 * what it was, this allocation counted against it. */
-		tls_fork_held = false;
-		if (jm__stats_pending)
-			jm__stats_publish_child();
-		jm__tls_sample_left = tls_fork_left - (int64_t)size;
-		if (jm__tls_sample_left >= 0)
-			return false;
-	}
+	if (jm_unlikely(tls_fork_held) && fork_budget_back(size))
+		return false;
 	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0) {
 		jm__tls_sample_left = next_interval();
 		return false;
@@ -435,11 +441,8 @@ static void record(void *p, size_t size, void *const *first, int depth)
 	jm__mark_sampled(p, site, size);
 }
 
-JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
+static JM_NOINLINE void *prof_alloc_sampled(size_t size, size_t align, bool zero)
 {
-	jm__ensure_init();
-	if (!sample_this(size))
-		return jm__alloc_plain(size, align, zero);
 	void *frames[MAX_FRAMES];
 	void *const *first;
 	tls_in_prof = true;
@@ -449,6 +452,18 @@ JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
 		record(p, size, first, depth);
 	tls_in_prof = false;
 	return p;
+}
+
+/* The allocation the sampling budget picked: the unwinder's frames (the
+ * stack to walk) only in prof_alloc_sampled, for a sample, not on the
+ * path of an allocation that is not sampled or that publishes a forked
+ * child's segment (sample_this). */
+JM_NOINLINE void *jm__prof_alloc(size_t size, size_t align, bool zero)
+{
+	jm__ensure_init();
+	if (!sample_this(size))
+		return jm__alloc_plain(size, align, zero);
+	return prof_alloc_sampled(size, align, zero);
 }
 
 /* A huge region that realloc grew into a new mapping (huge.c moved its
