@@ -50,8 +50,10 @@
  * from the segment (sites.c): for sparse_bin by live bytes in its bin, for
  * fragmentation in the bins with the most wasted bytes (jmd_alert_worst_bins()), for
  * growth overall. They stay raw return addresses (the daemon never opens a
- * program's files): in the `alerts` reply, in JMALLOC_ALERT_SITES, and the
- * top one in the firing log line; jmctl symbolizes them.
+ * program's files): in the `alerts` reply and in JMALLOC_ALERT_SITES;
+ * jmctl symbolizes them. The top one in the firing log line is named by
+ * module and file offset, from the segment's module table (jmd_site_where),
+ * which still names the code once the process and its addresses are gone.
  *
  * Active alerts (pending, firing) are in a hash keyed by rule name,
  * process and bin; all alerts are in one list, oldest first. Everything
@@ -138,13 +140,13 @@ void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, c
 	A->transitions[s]++;
 	if (s == ST_PENDING || s == ST_FIRING)
 		jmd_alert_take_sites(A, a, p);
-	char bin[32] = "", top[256] = "";
+	char bin[32] = "", top[ALERTS_WHERE_LEN + 64] = "";
 	if (a->bin_size)
 		snprintf(bin, sizeof(bin), " bin %u", a->bin_size);
 	if (s == ST_FIRING && a->nsites) {
 		char text[sizeof(top) - 16];
 		snprintf(top, sizeof(top), "; top site: %s",
-		         jmd_alert_sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES));
+		         jmd_alert_sites_text(a, text, sizeof(text), 1, ALERTS_LOG_FRAMES, true));
 	}
 	char ct[32] = "";
 	if (a->container[0])

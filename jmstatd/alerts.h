@@ -36,6 +36,7 @@
 #define ALERTS_SITES          3u        /* sites kept per alert */
 #define ALERTS_ENV_FRAMES     8u        /* frames per site in JMALLOC_ALERT_SITES */
 #define ALERTS_LOG_FRAMES     3u        /* frames of the top site in the firing log line */
+#define ALERTS_WHERE_LEN      256u      /* ... named by module and offset (jmd_site_where) */
 #define ALERTS_WORST_SHARE    0.8       /* fragmentation: the worst bins holding this share of the waste */
 #define ALERTS_SITES_REFRESH_S 10.0     /* a listed active alert's sites are read again after this */
 
@@ -124,6 +125,8 @@ struct alert {
 	uint32_t class_sizes[JMD_SITE_BINS]; /* their region sizes */
 	uint32_t nsites;
 	struct jmd_site sites[ALERTS_SITES]; /* biggest first */
+	char top_where[ALERTS_WHERE_LEN]; /* sites[0]'s ALERTS_LOG_FRAMES frames by module
+	                            and offset, for the log ("" if unknown) */
 	struct alert *hnext;     /* hash chain, while pending or firing */
 	struct alert *next, *prev; /* every alert, oldest first */
 };
@@ -205,7 +208,7 @@ uint64_t jmd_alert_bin_wasted(const struct jmd_bin *b);
 uint32_t jmd_alert_worst_bins(const struct jmd_proc *p, uint32_t *classes);
 void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jmd_proc *p);
 const char *jmd_alert_sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
-                       unsigned max_frames);
+                       unsigned max_frames, bool where);
 json_t *jmd_alert_sites_json(const struct alert *a);
 
 #endif

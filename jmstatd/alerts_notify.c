@@ -303,7 +303,7 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 	VAR("BYTES", "%.0f", a->bytes);
 	VAR("MESSAGE", "%s", a->message);
 	VAR("REASON", "%s", a->reason);
-	VAR("SITES", "%s", jmd_alert_sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES));
+	VAR("SITES", "%s", jmd_alert_sites_text(a, sites, sizeof(sites), ALERTS_SITES, ALERTS_ENV_FRAMES, false));
 #undef VAR
 	if (failed || !j->command) {
 		jmd_log("alert %u: its command not run: out of memory", a->id);

@@ -77,7 +77,9 @@ void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jm
 	}
 	struct jmd_site top[ALERTS_SITES];
 	uint64_t sample_bytes = 0;
-	int rc = jmd_sites_top(d, p, classes, n, top, ALERTS_SITES, &sample_bytes);
+	char where[ALERTS_WHERE_LEN];
+	int rc = jmd_sites_top_where(d, p, classes, n, top, ALERTS_SITES, &sample_bytes, where,
+	                             sizeof(where), ALERTS_LOG_FRAMES);
 	a->sites_tick = d->tick;
 	if (rc < 0) {
 		jmd_debug("alert %u: cannot read the sites of pid %d: %s", a->id, (int)a->pid,
@@ -92,13 +94,17 @@ void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jm
 		a->class_sizes[k] = p->bins[classes[k]].size;
 	a->nsites = (uint32_t)rc;
 	memcpy(a->sites, top, (size_t)rc * sizeof(top[0]));
+	memcpy(a->top_where, where, sizeof(where));
 }
 
 /* The sites as one line of text, "0x401234<0x401100<... 12.3MiB; ...":
  * frames innermost first, at most max_frames of each ("<..." when there
- * are more), at most max_sites sites. "" when none. */
+ * are more), at most max_sites sites. "" when none. With where, the top
+ * site's frames are named by module and offset as read with the sites
+ * (a->top_where, ALERTS_LOG_FRAMES of them), "prog+0x125a<...": the log
+ * line, read when the process and its addresses may be long gone. */
 const char *jmd_alert_sites_text(const struct alert *a, char *buf, size_t len, unsigned max_sites,
-                              unsigned max_frames)
+                              unsigned max_frames, bool where)
 {
 	size_t off = 0;
 	char b[32];
@@ -107,11 +113,15 @@ const char *jmd_alert_sites_text(const struct alert *a, char *buf, size_t len, u
 		const struct jmd_site *s = &a->sites[i];
 		if (i)
 			off += (size_t)snprintf(buf + off, len - off, "; ");
-		for (uint32_t f = 0; f < s->nframes && f < max_frames && off < len; f++)
-			off += (size_t)snprintf(buf + off, len - off, "%s0x%llx", f ? "<" : "",
-			                        (unsigned long long)s->frames[f]);
-		if (s->nframes > max_frames && off < len)
-			off += (size_t)snprintf(buf + off, len - off, "<...");
+		if (where && i == 0 && a->top_where[0]) {
+			off += (size_t)snprintf(buf + off, len - off, "%s", a->top_where);
+		} else {
+			for (uint32_t f = 0; f < s->nframes && f < max_frames && off < len; f++)
+				off += (size_t)snprintf(buf + off, len - off, "%s0x%llx", f ? "<" : "",
+				                        (unsigned long long)s->frames[f]);
+			if (s->nframes > max_frames && off < len)
+				off += (size_t)snprintf(buf + off, len - off, "<...");
+		}
 		jm_fmt_bytes(b, sizeof(b), (double)s->live_bytes);
 		char *sp = strchr(b, ' ');
 		if (sp)

@@ -705,6 +705,21 @@ const char *jmd_site_name(uint64_t id, char *buf, size_t len);
  * negative errno (-ESRCH: the segment is no longer p's). */
 int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
                   uint32_t nclasses, struct jmd_site *out, size_t max, uint64_t *sample_bytes);
+/* The same, and when where is not NULL and a site is found, the top one's
+ * innermost where_frames frames named by their modules into where (of
+ * where_len bytes): jmd_site_where(). */
+int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
+                        uint32_t nclasses, struct jmd_site *out, size_t max,
+                        uint64_t *sample_bytes, char *where, size_t where_len,
+                        unsigned where_frames);
+/* The innermost max_frames frames of s as "module+0xOFFSET<...", "<..."
+ * when it has more: each frame by the module of seg's module table (sorted
+ * by jm_pprof_sort_modules) that holds its call, as jmctl names a frame
+ * it has no symbol for (the basename of the file, the return address's
+ * offset in it; printable ASCII kept); a frame outside every module as
+ * its address. Nothing is opened. Returns buf. */
+const char *jmd_site_where(const struct jm_seg *seg, const struct jmd_site *s, char *buf,
+                           size_t len, unsigned max_frames);
 /* Reads live process p's segment now, sites and modules included, into
  * *seg; 0, or a negative errno with *seg zeroed (-ESRCH: the file is no
  * longer p's, its pid, start time, uid or size classes differ). When the

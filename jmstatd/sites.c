@@ -25,9 +25,14 @@
  * the sites' sum in a class is brought down to what the process holds
  * there, and a site so scaled says so (`bounded`). Each site also carries
  * one standard error (jmd_site_error). Frames stay raw return addresses: the daemon never opens a
- * program's files (docs/sites.md); clients symbolize them.
+ * program's files (docs/sites.md); clients symbolize them. Where the
+ * daemon writes a site's frames in its log, it names each by its module
+ * and file offset, from the segment's module table (jmd_site_where), as
+ * jmctl names a frame it has no symbol for: an address means nothing once
+ * the process is gone.
  */
 #include "jmstatd.h"
+#include "pprof.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,8 +158,51 @@ static void keep_top(struct jmd_site *out, size_t *n, size_t max, const struct j
 		(*n)++;
 }
 
+const char *jmd_site_where(const struct jm_seg *seg, const struct jmd_site *s, char *buf,
+                           size_t len, unsigned max_frames)
+{
+	size_t off = 0;
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (uint32_t f = 0; f < s->nframes && f < max_frames && off + 1 < len; f++) {
+		uint64_t ra = s->frames[f];
+		/* The call is the byte before the return address. */
+		const struct jmstat_module *m = ra ? jm_pprof_module_at(seg->modules, seg->nmodules, ra - 1)
+		                                   : NULL;
+		const char *base = m ? strrchr(m->path, '/') : NULL;
+		base = base ? base + 1 : m ? m->path : NULL;
+		if (f)
+			buf[off++] = '<';
+		if (!base || !base[0]) {
+			off += (size_t)snprintf(buf + off, len - off, "0x%llx", (unsigned long long)ra);
+		} else {
+			/* The writer's to choose: printable ASCII, no blank. */
+			for (const char *c = base; *c && off + 1 < len; c++)
+				buf[off++] = *c > 0x20 && *c < 0x7f && *c != '<' ? *c : '?';
+			buf[off < len ? off : len - 1] = '\0';
+			if (off < len)
+				off += (size_t)snprintf(buf + off, len - off, "+0x%llx",
+				                        (unsigned long long)(ra - m->start + m->offset));
+		}
+		if (off >= len)
+			off = len - 1;
+	}
+	if (s->nframes > max_frames && off < len)
+		snprintf(buf + off, len - off, "<...");
+	return buf;
+}
+
 int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
                   uint32_t nclasses, struct jmd_site *out, size_t max, uint64_t *sample_bytes)
+{
+	return jmd_sites_top_where(d, p, classes, nclasses, out, max, sample_bytes, NULL, 0, 0);
+}
+
+int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t *classes,
+                        uint32_t nclasses, struct jmd_site *out, size_t max,
+                        uint64_t *sample_bytes, char *where, size_t where_len,
+                        unsigned where_frames)
 {
 	if (nclasses > JMD_SITE_BINS)
 		return -EINVAL;
@@ -213,6 +261,13 @@ int jmd_sites_top(struct jmd *d, const struct jmd_proc *p, const uint32_t *class
 		if (row->live_bytes)
 			s.error_bytes = (uint64_t)(err * (double)s.live_bytes / (double)row->live_bytes);
 		keep_top(out, &n, max, &s);
+	}
+	if (where && where_len) {
+		where[0] = '\0';
+		if (n > 0) {
+			jm_pprof_sort_modules(seg.modules, seg.nmodules);
+			jmd_site_where(&seg, &out[0], where, where_len, where_frames);
+		}
 	}
 	jm_seg_free(&seg);
 	return (int)n;

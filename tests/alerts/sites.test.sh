@@ -10,7 +10,9 @@
 #   by: fragment_heap (frag_sites.c:N) < main"), its estimate near the
 #   16 MiB it keeps, and hold_dense never among them;
 # - the alert command's environment has JMALLOC_ALERT_SITES (the same
-#   frames, raw), and the firing log line names the top site;
+#   frames, raw), and the firing log line names the top site's frames by
+#   module and file offset ("frag_sites+0x125a<...", as /proc/PID/maps
+#   places them);
 # - once the process is gone, `jmctl alerts` shows the resolved alerts'
 #   sites as raw addresses;
 # - /metrics lists exactly 5 sites of the exe (of about 20), the 5 holding
@@ -133,7 +135,22 @@ log = open(log_path).read()
 m = re.search(r"alert %d frag: pid %d \(frag_sites\): pending -> firing: .*; top site: (\S+) [0-9.]+MiB(\+-\S+)?\n"
               % (frag["id"], pid1), log)
 check(m, "no firing line naming the top site in the log")
-check(m.group(1).split("<")[0] == top["frames"][0], "the log's top site %r" % m.group(1))
+# Named by module and file offset, as jmctl names a frame without a symbol:
+# an address means nothing once the process is gone. The truth from its
+# /proc/PID/maps.
+maps = []
+for l in open("/proc/%d/maps" % pid1):
+    f = l.split(None, 5)
+    lo, hi = (int(x, 16) for x in f[0].split("-"))
+    maps.append((lo, hi, int(f[2], 16), f[5].strip() if len(f) > 5 else ""))
+def where(ra):
+    for lo, hi, off, path in maps:
+        if lo <= ra - 1 < hi and path.startswith("/"):
+            return "%s+0x%x" % (os.path.basename(path), ra - lo + off)
+    return "0x%x" % ra
+log_frames = [where(int(f, 16)) for f in top["frames"][:3]] + (["..."] if len(top["frames"]) > 3 else [])
+check(m.group(1) == "<".join(log_frames), "the log's top site %r, its frames %r" % (m.group(1), "<".join(log_frames)))
+check(m.group(1).startswith("frag_sites+0x"), "the log's top site %r" % m.group(1))
 print(m.group(0).strip())
 
 # ---- /metrics: the top 5 sites of the exe
