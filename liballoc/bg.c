@@ -88,6 +88,11 @@ _Atomic bool jm__bg_deferred;
 static bool in_child;
 static _Atomic uint64_t child_dirtied;
 static _Atomic uint64_t start_from_ns;   /* 0: decay_ms from the first check */
+/* The process whose purger this is (its pid, from the segment's header
+ * at initialisation; in a forked child 0 until its first start, which
+ * takes it): a raw clone() child sharing this memory (CLONE_VM) never
+ * starts one (jm__bg_start). */
+static _Atomic pid_t owner;
 #define START_DIRTY_MIN ((uint64_t)4 << 20)
 
 static void cond_init(void)
@@ -277,6 +282,19 @@ void jm__bg_start(uint64_t bytes)
 	stack_t ss;
 	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
 		return;
+	/* Only in the process the allocator was made or forked in. A child
+	 * of clone(CLONE_VM) without CLONE_THREAD shares this memory but is
+	 * another process: a purger it made would be a thread of that
+	 * process, which glibc's clone ends with exit (the thread's, not the
+	 * process's) when its function returns, so that it lived on for
+	 * ever, its one thread the purger, which blocks every signal. Its
+	 * parent starts the purger at its next free; one that has started
+	 * already is the parent's, and purges the memory they share. */
+	pid_t me = (pid_t)syscall(SYS_getpid), was = 0;
+	if (!atomic_compare_exchange_strong(&owner, &was, me) && was != me) {
+		atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
+		return;
+	}
 	atomic_store_explicit(&jm__bg_want, 0, memory_order_relaxed);
 	int expect = BG_NONE;
 	if (!atomic_compare_exchange_strong(&jm__bg_state, &expect, BG_STARTING))
@@ -325,6 +343,7 @@ void jm__bg_init(void)
 	 * and the vDSO's page are page faults a short program need not
 	 * take). */
 	atomic_store(&start_from_ns, 0);
+	atomic_store(&owner, (pid_t)jm__seg->pid);
 	atomic_store(&jm__bg_deferred, on);
 	atomic_store(&jm__bg_want, on);
 }
@@ -348,6 +367,7 @@ void jm__bg_postfork_child(void)
 	 * (the parent's dirty pages are its too), once it has dirtied enough
 	 * or is old enough (above). */
 	in_child = true;
+	atomic_store(&owner, 0);   /* no system call at every fork: taken at the first start */
 	atomic_store(&child_dirtied, 0);
 	atomic_store(&start_from_ns, jm__now_ns() + interval_ns());
 	atomic_store(&jm__bg_deferred, jm__opt.background_thread);

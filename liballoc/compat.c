@@ -39,6 +39,7 @@
 #include <linux/nsfs.h>
 #include <malloc.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -198,6 +199,63 @@ JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
 	if (type <= 0 || (type & (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWTIME)))
 		jm__stats_ns_changed();
 	return (int)syscall(SYS_setns, fd, nstype);
+}
+
+/* clone() without CLONE_VM makes a process of a copy of this memory, as
+ * fork does, but glibc runs no fork handler around it: the child had the
+ * allocator's locks as other threads held them, and no stats segment at
+ * all (it is mapped MADV_DONTFORK, stats.c), where its thread cache's
+ * lists are: its first small allocation was a SIGSEGV. Around such a
+ * clone the allocator's own handlers run (not the program's: glibc runs
+ * none), the child's before its function. With CLONE_VM the child shares
+ * this memory and the segment, as vfork's does: nothing to do (bg.c keeps
+ * it from starting a purger of its own). glibc's __clone makes it; weak,
+ * for a static link (libc.a's clone then wins, as before). A child made by
+ * the raw system call (syscall(SYS_clone), _Fork) is not seen. When the
+ * child's function returns, it ends as a program's last thread does. */
+struct clone_start {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static int clone_child(void *p)
+{
+	/* The parent's frame, copied with the rest of its memory. */
+	struct clone_start s = *(struct clone_start *)p;
+	jm__fork_child();
+	int rc = s.fn(s.arg);
+	/* glibc's clone ends the child with exit, the thread's: a purger
+	 * the child started (it frees as a forked child does) would keep
+	 * the process alive for ever. As when a program's last thread
+	 * returns (tcache.c): the purger ends first, and with it the
+	 * process, unless the child made threads of its own that still
+	 * allocate; then so does its segment. */
+	if (jm__arena_live_threads() <= 1) {
+		jm__bg_stop();
+		jm__stats_exit();
+	}
+	return rc;
+}
+
+extern int __clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+
+JM_EXPORT __attribute__((weak)) int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *parent_tid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *child_tid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (flags & CLONE_VM)
+		return __clone(fn, stack, flags, arg, parent_tid, tls, child_tid);
+	struct clone_start s = { fn, arg };
+	jm__fork_prepare();
+	int rc = __clone(clone_child, stack, flags, &s, parent_tid, tls, child_tid);
+	int saved = errno;
+	jm__fork_parent();
+	errno = saved;
+	return rc;
 }
 
 /* _exit and _Exit end the process without its destructors: its segment

@@ -90,6 +90,12 @@ static void postfork_child(void)
 	jm__bg_postfork_child();
 }
 
+/* The same handlers around a clone() that makes a process of a copy of
+ * this memory, as fork does (compat.c). */
+void jm__fork_prepare(void) { prefork(); }
+void jm__fork_parent(void) { postfork_parent(); }
+void jm__fork_child(void) { postfork_child(); }
+
 /* Once. pthread_atfork may allocate: the allocator, initialised then if
  * it was not, does not register them again. */
 static void register_fork_handlers(void)

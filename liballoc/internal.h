@@ -478,6 +478,10 @@ extern _Atomic int jm__initialized;
 void jm__init_slow(void);
 /* Called (tests only) inside the first initialisation, its lock held. */
 extern void (*jm__test_init_hook)(void);
+/* The allocator's fork handlers, for clone() (compat.c). */
+void jm__fork_prepare(void);
+void jm__fork_parent(void);
+void jm__fork_child(void);
 static inline void jm__ensure_init(void)
 {
 	if (jm_unlikely(!atomic_load_explicit(&jm__initialized, memory_order_acquire)))
