@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #define HUGE_DIRTY_CAP    ((size_t)256 << 20)
 #define HUGE_RETAIN_BYTES ((size_t)512 << 20)
@@ -92,6 +93,23 @@ struct delta {
 	bool remap;   /* moved: its pages go to `to` first (mremap) */
 };
 
+/* Whether the process runs under a limit of address space (RLIMIT_AS),
+ * read once: there, a region stays one mapping (no gather), which
+ * mremap can move whole where the kernel finds room (huge_move_kernel);
+ * a gathered region is several, which it refuses (EFAULT), and a buffer
+ * grown by realloc under `ulimit -v 65536` stopped at 32 MiB. */
+static bool as_limited(void)
+{
+	static _Atomic int known;   /* 0 not yet, 1 limited, 2 not */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (k == 0) {
+		struct rlimit rl;
+		k = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? 1 : 2;
+		atomic_store_explicit(&known, k, memory_order_relaxed);
+	}
+	return k == 1;
+}
+
 /* Moves the pages of [src, src + len) to dst (mapped, replaced) with
  * mremap, which takes a range of one mapping only: a kept region that
  * was gathered (below) is several, so a range it refuses (EFAULT) is
@@ -142,9 +160,16 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 		 * fresh mapping made for it): mremap grows no range of
 		 * several mappings (EFAULT), and a gathered region is;
 		 * each realloc of one that could not grow where it was
-		 * copied it whole. Refused at once: nothing moved, the
-		 * caller copies; a region half moved cannot be given up. */
-		if (mremap(h->addr, h->map_size, h->map_size,
+		 * copied it whole. Under a limit of address space, where
+		 * nothing is gathered (as_limited), moved and grown over
+		 * the whole of `to` instead: one mapping, which mremap can
+		 * grow where it is or move whole later when there is no
+		 * room for a fresh one (huge_move_kernel); at its size it
+		 * was two, which it refuses. Refused at once: nothing
+		 * moved, the caller copies; a region half moved cannot be
+		 * given up. */
+		size_t len = as_limited() ? d->to_map : h->map_size;
+		if (mremap(h->addr, h->map_size, len,
 		        MREMAP_MAYMOVE | MREMAP_FIXED, d->to) == MAP_FAILED) {
 			if (errno != EFAULT) {
 				/* Nothing moved: the region is where it was (its
@@ -157,6 +182,15 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 			if (!move_pages(h->addr, h->map_size, d->to, true))
 				jm__fatal("cannot move huge region %p to %p: errno %d; aborting",
 				    h->addr, d->to, errno);
+			/* A kernel before 6.17 unmapped all of `to` before
+			 * refusing: its tail mapped again. */
+			char *tail = (char *)d->to + h->map_size;
+			if (len > h->map_size && mmap(tail, len - h->map_size,
+			        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+			        MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED &&
+			    errno != EEXIST)
+				jm__fatal("cannot map huge region %p's room at %p: errno %d; aborting",
+				    d->to, tail, errno);
 		}
 	}
 	if (d->remap) {
@@ -253,6 +287,40 @@ static void unmap_list(struct jm_huge *h, bool kept)
 		record_put(h);
 		h = next;
 	}
+}
+
+/* Under a limit of address space (RLIMIT_AS, `ulimit -v`) a kept region
+ * is address space a new mapping may need: a mapping that fails for want
+ * of memory (ENOMEM) unmaps every kept region not being purged, and is
+ * tried again if there were any. A buffer grown by realloc, whose copies
+ * left their old regions kept, stopped at half the limit. */
+static bool release_kept(void)
+{
+	struct jm_huge *out = NULL;
+	pthread_mutex_lock(&huge_lock);
+	for (struct jm_huge **pp = &retained; *pp;) {
+		if ((*pp)->busy) {
+			pp = &(*pp)->next_free;
+			continue;
+		}
+		struct jm_huge *h = *pp;
+		unkeep(pp);
+		h->next_free = out;
+		out = h;
+	}
+	pthread_mutex_unlock(&huge_lock);
+	if (out == NULL)
+		return false;
+	unmap_list(out, true);
+	return true;
+}
+
+static void *map_or_release(size_t size, size_t align)
+{
+	void *p = jm__os_map_aligned(size, align);
+	if (p == NULL && errno == ENOMEM && release_kept())
+		p = jm__os_map_aligned(size, align);
+	return p;
 }
 
 /* Purges kept regions, oldest first: all of them (`all`), or down to the
@@ -356,7 +424,7 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena, bool zer
 	unsigned n = 0;
 	size_t taken = 0;
 	if (to - from < HUGE_GATHER_MIN ||
-	    atomic_load_explicit(&dirty_bytes, memory_order_relaxed) == 0)
+	    atomic_load_explicit(&dirty_bytes, memory_order_relaxed) == 0 || as_limited())
 		return 0;
 	pthread_mutex_lock(&huge_lock);
 	while (n < HUGE_GATHER_MAX && from + taken < to) {
@@ -543,7 +611,7 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = jm__os_map_aligned(usable, align);
+	void *p = map_or_release(usable, align);
 	if (p == NULL) {
 		record_put(h);
 		errno = ENOMEM;
@@ -661,12 +729,91 @@ static size_t room_for(size_t usable)
 	return (room + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
 }
 
+/* Whether mremap(MREMAP_MAYMOVE) puts a 2 MiB-aligned anonymous range
+ * that it must move, and whose size is a multiple of 2 MiB, at a 2 MiB
+ * boundary: Linux 6.7 and later place such a range as they would a
+ * transparent huge page (congruent to its offset: ours are aligned). Found
+ * once, by moving the first half of a 4 MiB mapping that cannot grow
+ * where it is (8 MiB of address space for a moment); not known until a
+ * try could be made. */
+static bool mremap_aligns(void)
+{
+	static _Atomic int known;   /* 0 not yet, 1 it does, 2 it does not */
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+	if (k)
+		return k == 1;
+	char *p = jm__os_map_aligned(2 * JM_CHUNK, JM_CHUNK);
+	if (p == NULL)
+		return false;
+	char *q = mremap(p, JM_CHUNK, 2 * JM_CHUNK, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		jm__os_unmap(p, 2 * JM_CHUNK);
+		return false;
+	}
+	bool yes = q != p && ((uintptr_t)q & JM_CHUNK_MASK) == 0;
+	jm__os_unmap(q, 2 * JM_CHUNK);
+	jm__os_unmap(p + JM_CHUNK, JM_CHUNK);
+	atomic_store_explicit(&known, yes ? 1 : 2, memory_order_relaxed);
+	return yes;
+}
+
+/* Under a limit of address space (RLIMIT_AS, `ulimit -v`), a fresh range
+ * and the region it replaces do not fit at once, and a buffer grown by
+ * realloc stopped at half the limit. mremap(MREMAP_MAYMOVE) moves and
+ * grows it in one step, charged only what it grows by (as glibc's realloc
+ * of a mapped chunk does), where the kernel places it: used only where
+ * it places it aligned (mremap_aligns), at `room`, else at the size
+ * asked. Under the arena's lock, as charge_dm's move: the radix tree's
+ * old entry goes before the pages do, the new one comes once the kernel
+ * has said where. NULL if the kernel refused (nothing moved). */
+static void *huge_move_kernel(struct jm_huge *h, void *ptr, size_t usable)
+{
+	if (!mremap_aligns())
+		return NULL;
+	size_t maps[2] = { room_for(usable), (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK };
+	struct jm_arena *a = jm__arena_get(h->arena);
+	struct jmstat_arena *s = a->stats;
+	jm__lock(&a->lock, &s->lock_contended);
+	jm__rtree_clear((uintptr_t)ptr);
+	char *q = MAP_FAILED;
+	size_t map = 0;
+	for (int i = 0; i < 2 && q == MAP_FAILED; i++) {
+		if (maps[i] < usable || (i == 1 && maps[1] == maps[0]))
+			continue;
+		map = maps[i];
+		q = mremap(h->addr, h->map_size, map, MREMAP_MAYMOVE);
+	}
+	if (q == MAP_FAILED) {
+		/* Nothing moved: its leaf is there, the set cannot fail. */
+		jm__rtree_set((uintptr_t)ptr, (uintptr_t)h | JM_RTREE_HUGE);
+		jm__unlock(&a->lock);
+		return NULL;
+	}
+	/* Neither can happen where mremap_aligns said so but with no memory
+	 * left for a leaf of the tree: the region has left its place, which
+	 * another thread may have mapped since. */
+	if (((uintptr_t)q & JM_CHUNK_MASK) != 0)
+		jm__fatal("mremap moved huge region %p to %p, not 2 MiB-aligned; aborting", ptr, q);
+	if (!jm__rtree_set((uintptr_t)q, (uintptr_t)h | JM_RTREE_HUGE))
+		jm__fatal("cannot record huge region %p moved to %p: out of memory; aborting", ptr, q);
+	jm__row_begin(&s->seq);
+	s->allocated_huge += (uint64_t)((long long)usable - (long long)h->size);
+	s->active += (uint64_t)((long long)usable - (long long)h->size);
+	s->mapped += (uint64_t)((long long)map - (long long)h->map_size);
+	jm__row_end(&s->seq);
+	h->addr = q;
+	h->map_size = map;
+	h->size = usable;
+	jm__unlock(&a->lock);
+	return q;
+}
+
 static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
 {
 	size_t room = room_for(usable);
-	void *dst = jm__os_map_aligned(room, JM_CHUNK);
+	void *dst = map_or_release(room, JM_CHUNK);
 	if (dst == NULL)
-		return NULL;
+		return errno == ENOMEM ? huge_move_kernel(h, ptr, usable) : NULL;
 	struct delta d = { .usable = (long long)usable - (long long)h->size,
 	    .mapped = (long long)room - (long long)h->map_size,
 	    .rt_key = (uintptr_t)ptr,
