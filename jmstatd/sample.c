@@ -422,6 +422,30 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		 * other is its old program's, left behind: removed. */
 		struct jmd_proc *old = jmd_proc_find(d, host, 0);
 		const char *why = "its process made a newer segment (it exec'd)";
+		/* Unless it is the very file read under another name: a hard
+		 * link, which anyone may make of another user's file where
+		 * the kernel's protected_hardlinks is off, under any name
+		 * the header matches (the namespaced one, or a tagged one of
+		 * their choice). It was taken for a newer segment: the
+		 * process's own name was removed and the process retired
+		 * (its history cut, a dead process of its user's kept in
+		 * its stead), once for each link. The name read first stays
+		 * the process's; the other is skipped, logged once. */
+		if (old && old->dev == st.st_dev && old->ino == st.st_ino) {
+			jmd_pidfd_put(d, pidfd);
+			jm_seg_free(&seg);
+			if (!(e->logged && e->logged_dev == st.st_dev && e->logged_ino == st.st_ino)) {
+				e->logged = true;
+				e->logged_dev = st.st_dev;
+				e->logged_ino = st.st_ino;
+				d->seg_rejected++;
+				jmd_log_bad("skipping %s/%s: another name (a hard link) of %s/%s, "
+				            "process %d's", jmd_entry_dir(d, e), e->name,
+				            old->entry ? jmd_entry_dir(d, old->entry) : "?",
+				            old->entry ? old->entry->name : "?", (int)host);
+			}
+			return;
+		}
 		if (old && old->start_ticks == seg.hdr.start_time && old->created_ns > seg.hdr.update_ns) {
 			jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
 			jmd_pidfd_put(d, pidfd);
