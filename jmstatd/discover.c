@@ -225,8 +225,8 @@ static bool files_charge(struct jmd *d, struct jmd_dir *dir, const char *name, b
 {
 	struct stat st;
 	*key = JMD_CHARGE_NONE;
-	if (fstatat(dir ? dir->fd : d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno != ENOENT;       /* gone: nothing to track */
+	if (jmd_name_stat(dir ? dir->fd : d->dirfd, name, &st) != 0)
+		return errno != ENOENT && errno != EXDEV;   /* gone, or a mount point: nothing to track */
 	*key = jmd_file_charge(d, dir, st.st_uid);
 	if (*key == JMD_CHARGE_NONE)
 		return true;
@@ -329,7 +329,7 @@ void jmd_entries_free(struct jmd *d)
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
 	struct stat st;
-	if (fstatat(jmd_entry_dirfd(d, e), e->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (jmd_name_stat(jmd_entry_dirfd(d, e), e->name, &st) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		return -ESTALE;
@@ -555,8 +555,8 @@ void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename
 	}
 	/* Look at it now, so that a removed segment, or a new one replacing
 	 * an old one, is seen at once. */
-	struct stat st;
-	if (fstatat(jmd_entry_dirfd(d, e), filename, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+	struct stat st = { 0 };
+	if (jmd_name_stat(jmd_entry_dirfd(d, e), filename, &st) != 0 && errno == ENOENT) {
 		if (e->proc)
 			jmd_proc_retire(d, e->proc, "its segment was removed");
 		jmd_entry_remove(d, e);

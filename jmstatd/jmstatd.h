@@ -51,7 +51,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -448,13 +452,63 @@ static inline int jmd_entry_dirfd(const struct jmd *d, const struct jmd_entry *e
 	return e->dir ? e->dir->fd : d->dirfd;
 }
 
+/* A name of a stats directory opened O_PATH, neither following a symlink
+ * nor crossing into a file system mounted on it (RESOLVE_NO_XDEV: EXDEV).
+ * A user can mount a FUSE file system on a file of theirs in the sticky
+ * /dev/shm (fusermount), named as a segment; where /etc/fuse.conf has
+ * user_allow_other, root may look into it, and a stat of the name (an
+ * fstatat, which crosses the mount) asked the user's FUSE server, which
+ * need never answer: the daemon hung in D state for as long, deaf to
+ * every client and to SIGTERM. Without openat2 (before Linux 5.6), a plain
+ * openat. */
+static inline int jmd_name_open_path(int dirfd, const char *name)
+{
+#ifdef SYS_openat2
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+	                        .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+#endif
+	return openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* fstatat(AT_SYMLINK_NOFOLLOW) of a name, for the same reason without
+ * asking a file system mounted on it: statx with AT_STATX_DONT_SYNC (the
+ * attributes the kernel holds, no FUSE request), and a mount's root is
+ * EXDEV. One system call, as the fstatat was: a rescan stats each name
+ * past its user's bound (100,000 junk files), where an openat2, fstat
+ * and close cost 2.2 times as much. Fills the type and mode, owner, size,
+ * device and inode. */
+static inline int jmd_name_stat(int dirfd, const char *name, struct stat *st)
+{
+	struct statx sx;
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &sx) != 0)
+		return -1;
+	if (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) {
+		errno = EXDEV;
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx.stx_mode;
+	st->st_uid = sx.stx_uid;
+	st->st_gid = sx.stx_gid;
+	st->st_size = (off_t)sx.stx_size;
+	st->st_ino = (ino_t)sx.stx_ino;
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	return 0;
+}
+
 static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 {
 	struct stat st;
 	char self[40];
-	int path_fd = openat(jmd_entry_dirfd(d, e), e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (path_fd < 0)
+	int path_fd = jmd_name_open_path(jmd_entry_dirfd(d, e), e->name);
+	if (path_fd < 0) {
+		if (errno == EXDEV)
+			errno = ELOOP;      /* a mount point: not a regular file of the directory */
 		return -1;
+	}
 	if (fstat(path_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(path_fd);
 		errno = ELOOP;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# timeout: 120
+# A FUSE file system mounted on a file named as a segment in the stats
+# directory, whose server never answers: a user can do that in the sticky
+# /dev/shm with fusermount (a file of theirs as the mount point), and root
+# may look into it where /etc/fuse.conf has user_allow_other (allow_other
+# here). The daemon's fstat of the name asked the server and hung in D
+# state for as long as it held the mount, answering nobody (113 s here,
+# until the server went). Now a name is opened without crossing a mount
+# (RESOLVE_NO_XDEV): it is skipped, and the daemon answers throughout.
+# The mount is made (as root, with a raw /dev/fuse, no fusermount needed)
+# in the daemon's own mount namespace, which goes with it.
+. "$(dirname "$0")/../lib.sh"
+need_segments
+[ "$(id -u)" -eq 0 ] || skip "needs root to mount a FUSE file system"
+[ -c /dev/fuse ] && grep -qw fuse /proc/filesystems || skip "no FUSE (/dev/fuse, fuse in /proc/filesystems)"
+command -v nsenter >/dev/null || skip "nsenter (util-linux) not installed"
+unshare --mount true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
+printf '#!/bin/sh\nexec unshare --mount --propagation private "%s" "$@"\n' "$JMSTATD" >"$JM_TMP/mntns"
+chmod +x "$JM_TMP/mntns"
+cat >"$JM_TMP/hangfuse.py" <<'PY'
+# hangfuse.py TARGET: mounts on TARGET a FUSE file system whose server
+# never answers (not even its INIT), says "mounted", holds it until killed.
+import ctypes, os, sys, time
+target = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/dev/fuse", os.O_RDWR)
+opts = "fd=%d,rootmode=100000,user_id=65534,group_id=65534,allow_other" % fd
+if libc.mount(b"hang", target.encode(), b"fuse", 6, opts.encode()) != 0:   # MS_NOSUID|MS_NODEV
+    print("mount failed: " + os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(1)
+print("mounted", flush=True)
+while True:
+    time.sleep(3600)
+PY
+JMSTATD=$JM_TMP/mntns jmd_start
+sleep 600 &
+VICTIM=$!
+name=$(jm_segment_name "$VICTIM")
+: >"$JMD_STATS/$name"
+nsenter --mount="/proc/$JMD_PID/ns/mnt" python3 "$JM_TMP/hangfuse.py" "$JMD_STATS/$name" \
+	>"$JM_TMP/fuse.out" 2>&1 &
+HOLDER=$!
+trap 'kill $HOLDER $VICTIM 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
+grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+export NAME=$name
+jmd_py - <<'PY' || fail "a FUSE mount under a segment's name"
+from jmd import *
+import socket
+t0 = request({"cmd": "version"})["time"]
+worst = 0.0
+# Three rescans (every 10 ticks) and the inotify events of the mount.
+while True:
+    t = time.monotonic()
+    try:
+        c = Client(timeout=3)
+        v = c.req({"cmd": "version"})
+        c.close()
+    except socket.timeout:
+        fail("the daemon did not answer version within 3 s: hung on the FUSE mount")
+    worst = max(worst, time.monotonic() - t)
+    if v["time"] >= t0 + 35 * INTERVAL_MS / 1000.0:
+        break
+    time.sleep(0.05)
+check(os.environ["NAME"] not in str(request({"cmd": "ps"})), "the mount point shown in ps")
+print("a FUSE mount under %s for 35 ticks (3 rescans): the daemon answered throughout, "
+      "worst version %.1f ms" % (os.environ["NAME"], worst * 1000))
+PY
+kill $HOLDER $VICTIM 2>/dev/null
+wait $HOLDER 2>/dev/null
+jmd_stop
+echo "ok"
