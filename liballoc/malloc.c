@@ -296,21 +296,36 @@ static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 	free_in_chunk(ptr);
 }
 
-/* Usable size of one of our regions; aborts on a foreign pointer. */
+/* Usable size of one of our regions; aborts on a foreign pointer, one
+ * inside a region (its size from there would run past the region's end:
+ * a program that wrote that many bytes overwrote its neighbour) and a
+ * freed region (free's and realloc's tests). */
 static size_t usable_size(void *ptr)
 {
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)
 		jm__report_misuse("pointer not allocated by jmalloc", ptr);
-	if (e & JM_RTREE_HUGE)
-		return ((struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE))->size;
+	if (e & JM_RTREE_HUGE) {
+		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
+		if (h->addr != ptr)
+			jm__report_misuse("pointer inside a huge region", ptr);
+		return h->size;
+	}
 	struct jm_chunk *c = ptr_chunk(u);
 	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	switch (JM_PM_KIND(pm)) {
 	case JM_PM_SMALL:
+		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+			jm__report_misuse("pointer inside a small region", ptr);
+		if (jm__flist_is_free(ptr))
+			jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
 		return jm__bin_info[JM_PM_BIN(pm)].size;
 	case JM_PM_LARGE:
+		if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr)
+			jm__report_misuse("pointer inside a large region", ptr);
+		if (c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE || jm__flist_is_free(ptr))
+			jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
 		return jm__large_usable(c, pm);
 	default:
 		jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
@@ -488,6 +503,11 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		switch (JM_PM_KIND(pm)) {
 		case JM_PM_SMALL: {
 			unsigned binind = JM_PM_BIN(pm);
+			/* Kept in place by a size of its class, a pointer inside
+			 * a region was handed back as if the region started
+			 * there, and the program wrote past its end. */
+			if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+				jm__report_misuse("realloc of a pointer inside a small region", ptr);
 			if (jm__flist_is_free(ptr))
 				jm__tcache_check_double_free(ptr, binind);
 			if (size <= JM_SMALL_MAX && jm__size2bin(size) == binind)

@@ -199,6 +199,39 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(m, "usable-size-freed-small")) {
+		void *p = malloc(64);
+		say(p);
+		free(p);
+		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(m, "usable-size-interior-small")) {
+		char *p = malloc(64);
+		say(p + 16);
+		printf("%zu\n", malloc_usable_size(p + 16));
+	} else if (!strcmp(m, "usable-size-interior-large")) {
+		char *p = malloc(100000);
+		say(p + 8192);
+		printf("%zu\n", malloc_usable_size(p + 8192));
+	} else if (!strcmp(m, "usable-size-interior-huge")) {
+		char *p = malloc(8 << 20);
+		say(p + 4096);
+		printf("%zu\n", malloc_usable_size(p + 4096));
+	} else if (!strcmp(m, "realloc-interior-small")) {
+		/* A size of its class: kept in place, it came back as is. */
+		char *p = malloc(64);
+		say(p + 16);
+		printf("%p\n", realloc(p + 16, 60));
+	} else if (!strcmp(m, "realloc-freed-huge")) {
+		void *p = malloc(8 << 20);
+		say(p);
+		free(p);
+		printf("%p\n", realloc(p, 16 << 20));
+	} else if (!strcmp(m, "interior-huge-chunk")) {
+		/* In the region's second 2 MiB, which the radix tree does not
+		 * name. */
+		char *p = malloc(8 << 20);
+		say(p + (2 << 20));
+		free(p + (2 << 20));
 	} else if (!strcmp(m, "write-after-free")) {
 		/* Run with JMALLOC_CONF=junk:1. */
 		char *p = malloc(64);

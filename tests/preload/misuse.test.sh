@@ -7,6 +7,11 @@
 # the free that starts the background purger, whose pthread_create
 # allocates on the freeing thread (it once took the region just freed, and
 # once carved a run on the pages of large regions freed just before).
+# malloc_usable_size of a freed small region or of a pointer inside a
+# region, and realloc of a pointer inside a small region to a size of its
+# class, are reported too: each answered as if the region started there
+# (realloc handed the pointer back), and a program that trusted it wrote
+# past the region's end.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -19,6 +24,8 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             double-free-cross-thread double-free-small-purger double-free-run-purger double-free-large double-free-large-cached \
             double-free-huge interior-small interior-large interior-large-cached interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
+            usable-size-freed-small usable-size-interior-small usable-size-interior-large \
+            usable-size-interior-huge realloc-interior-small realloc-freed-huge interior-huge-chunk \
             write-after-free; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
