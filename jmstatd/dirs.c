@@ -12,7 +12,11 @@
  * first process (its representative), and a namespace known already costs
  * nothing more. A directory is known by its device and inode, so one that
  * several namespaces reach (a shared hostPath volume, a container without
- * a private /dev/shm, our own) is read once. Each new directory is
+ * a private /dev/shm, our own) is read once. Such a namespace is looked at
+ * again, at each walk for RECHECK_EARLY walks after it was found and every
+ * RECHECK_EVERY walks after that: a runtime makes the namespace first and
+ * mounts its /dev/shm after, and a walk in between saw the host's, after
+ * which the container's own directory was never read. Each new directory is
  * watched with inotify (the watch holds the directory itself, not the
  * representative) and read at once; every rescan reads it again, the
  * safety net as for the first directory. When no process is left in the
@@ -65,13 +69,17 @@
 #include <unistd.h>
 
 #define DIRS_LOG_MS 10000u
+#define RECHECK_EARLY 6u     /* walks: a minute at the default interval */
+#define RECHECK_EVERY 32u
 
 /* A mount namespace seen at the latest walk. */
 struct jmd_mntns {
 	uint64_t ino;            /* its inode */
 	struct jmd_dir *dir;     /* the directory it reaches, if not the first */
 	uint32_t seen_walk;      /* the latest walk that found a process in it */
+	uint32_t first_walk;     /* the walk that found it */
 	bool retry;              /* its directory was not opened: try again */
+	bool recheck;            /* it reached a directory read already: look again */
 };
 
 static void on_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -311,6 +319,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 {
 	char path[300], shown[4200];
 	m->retry = false;
+	m->recheck = false;
 	uint32_t owner = mntns_owner(pid);
 	snprintf(path, sizeof(path), "/proc/%s/root", pid);
 	int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -331,6 +340,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	if (first || dir) {
 		close(fd);
 		m->dir = dir;
+		m->recheck = true;   /* its own may be mounted later */
 		return;
 	}
 	if (!owner_may_add(d, owner, m->ino)) {
@@ -374,10 +384,11 @@ static void walk_namespaces(struct jmd *d)
 				break;
 			d->mntns = nm;
 			m = &d->mntns[d->nmntns++];
-			*m = (struct jmd_mntns){ .ino = ino, .retry = true };
+			*m = (struct jmd_mntns){ .ino = ino, .first_walk = d->ns_walk, .retry = true };
 		}
 		m->seen_walk = d->ns_walk;
-		if (m->retry)
+		uint32_t age = d->ns_walk - m->first_walk;
+		if (m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
 			mntns_open(d, m, de->d_name);
 		if (m->dir)
 			m->dir->seen_walk = d->ns_walk;
