@@ -57,8 +57,13 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now);
 
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
-/* By size in quanta, rounded up: the size class. */
-extern uint8_t jm__size2bin_tab[(JM_SMALL_MAX >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
+/* By size in quanta, rounded up, up to JM_SIZE_DIRECT_MAX: the size
+ * class; above, by size in 128-byte steps (every class above 1 KiB is a
+ * multiple of 256): 2049 bytes for quanta up to 32 KiB put the allocator's
+ * locks on two pages, which a fork writes (fork_pages.test.sh). */
+#define JM_LG_BIG_STEP 7
+extern uint8_t jm__size2bin_tab[(1024 >> JM_LG_QUANTUM) + 1] JM_HIDDEN;
+extern uint8_t jm__size2bin_big[(JM_SMALL_MAX >> JM_LG_BIG_STEP) + 1] JM_HIDDEN;
 /* By size in bytes, up to JM_SIZE_DIRECT_MAX (most requests): the byte
  * offset of the size's class in a thread's cache (class x sizeof(struct
  * jmstat_tcache_bin)), which malloc's fast path indexes with the size as
@@ -90,16 +95,23 @@ static inline bool jm__run_region(uint64_t off, uint64_t magic, uint64_t *idx)
 	*idx = prod >> 32;
 	return (uint32_t)prod < magic;
 }
+/* For a size above JM_SIZE_DIRECT_MAX, up to JM_SMALL_MAX. */
+static inline unsigned jm__size2bin_above(size_t size)
+{
+	return jm__size2bin_big[(size + ((size_t)1 << JM_LG_BIG_STEP) - 1) >> JM_LG_BIG_STEP];
+}
 /* For a size up to JM_SMALL_MAX. */
 static inline unsigned jm__size2bin(size_t size)
 {
-	return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+	if (size <= JM_SIZE_DIRECT_MAX)
+		return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+	return jm__size2bin_above(size);
 }
 static inline unsigned jm__size2tbin(size_t size)
 {
 	if (size <= JM_SIZE_DIRECT_MAX)
 		return jm__size2tbin_direct[size];
-	return jm__size2bin(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
+	return jm__size2bin_above(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
 }
 
 /* ---- os.c: pages from the kernel */

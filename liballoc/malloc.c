@@ -163,20 +163,14 @@ JM_NOINLINE void *jm__alloc_counted(size_t size, bool zero)
 	return jm__alloc_plain(size, 0, zero);
 }
 
-/* malloc's sizes above the small classes. One the thread caches (4 to 8
- * pages: a tenth of glibc-thread's) is taken from its list first, without
- * the layers of the general path (init, alignment, size checks, each a
- * call). Nothing to zero: only the size is kept across the call (a zero
- * flag no caller set cost three registers saved and restored). */
+/* malloc's sizes above the small classes (above 32 KiB: the thread
+ * caches none of them). Nothing to zero: only the size is kept across the
+ * call (a zero flag no caller set cost three registers saved and
+ * restored). */
 JM_NOINLINE void *jm__alloc_slow(size_t size)
 {
 	if (jm__prof_take(size))
 		return jm__prof_alloc(size, 0, false);
-	if (size <= (JM_TCACHE_LARGE_MAX_PAGES << JM_LG_PAGE) && !jm__stats_pending) {
-		void *p = jm__tcache_large_alloc((size + JM_PAGE_MASK) >> JM_LG_PAGE);
-		if (p)
-			return p;
-	}
 	return jm__alloc_counted(size, false);
 }
 
@@ -262,27 +256,6 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 	}
 }
 
-/* Free's fast path found no small region's start to push: pm is the
- * page-map entry it read. The start of a large region the thread caches
- * (up to 8 pages, not sampled, not free) goes to the thread's list from
- * here: from pm (kind, start, arena) and the run's descriptor, one cache
- * line, without free_in_chunk's general checks (a free of 4 to 8 pages, a
- * tenth of glibc-thread's, took 120 instructions and two missed lines,
- * the descriptor and the chunk header). Anything else goes on there. */
-static JM_NOINLINE void free_nonsmall(void *ptr, uint64_t pm)
-{
-	uintptr_t u = (uintptr_t)ptr;
-	if (jm_likely((pm >> 32) == JM_PM_LARGE && JM_PM_RUNOFF(pm) == (u & JM_CHUNK_MASK))) {
-		const struct jm_run *run = &ptr_chunk(u)->runs[JM_PM_START(pm)];
-		uint32_t npages = run->npages;
-		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && run->prof_size == 0 &&
-		    run->state == JM_RUN_LARGE && !jm__flist_is_free(ptr) &&
-		    jm__tcache_large_free(ptr, npages, JM_PM_ARENA(pm)))
-			return;
-	}
-	free_in_chunk(ptr);
-}
-
 /* Free's fast path counted a region into a full list (or the none
  * cache's): the count is taken back (the none cache's, which threads
  * without a cache share and write at once, is set back to its value:
@@ -352,7 +325,7 @@ JM_EXPORT void *jm_malloc(size_t size)
 	if (jm_likely(size <= JM_SIZE_DIRECT_MAX))
 		tbin = jm__size2tbin_direct[size];
 	else if (jm_likely(size <= JM_SMALL_MAX))
-		tbin = jm__size2bin(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
+		tbin = jm__size2bin_above(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
 	else
 		return jm__alloc_slow(size);
 	/* The sampling budget first (one subtraction, one branch). */
@@ -427,7 +400,7 @@ full:
 			free_full(ptr, tb);
 			return;
 		}
-		free_nonsmall(ptr, pm);
+		free_in_chunk(ptr);
 		return;
 	}
 	jm__free_slow(ptr);

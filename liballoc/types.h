@@ -46,23 +46,29 @@
 #define JM_CHUNK_MASK     (JM_CHUNK - 1)
 #define JM_CHUNK_PAGES    (JM_CHUNK >> JM_LG_PAGE)
 
-/* Small classes: 16..128 by 16, then four per doubling up to 14 KiB. */
+/* Small classes: 16..128 by 16, then four per doubling up to 32 KiB.
+ * Those from JM_PAGE_CLASS_MIN (16, 20, 24, 28 and 32 KiB) are the page
+ * classes: one region a run of 4 to 8 pages, cached per thread up to
+ * JM_TCACHE_PAGE_CLASS_BYTES each, outside the thread's budget, and filled
+ * one region at a time (tcache.c). */
 #define JM_NBINS          JMSTAT_NBINS  /* the segment's, which readers check */
-#define JM_SMALL_MAX      14336
+#define JM_SMALL_MAX      32768
+#define JM_PAGE_CLASS_MIN 16384
+#define JM_TCACHE_PAGE_CLASS_BYTES (1u << 20)
 #define JM_QUANTUM        16
 #define JM_LG_QUANTUM     4
 #define JM_RUN_MAXREGS    JMSTAT_RUN_MAX_REGS
 #define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
 #define JM_RUN_MAXPAGES   JMSTAT_RUN_MAX_PAGES
 
-/* Large regions of up to 8 pages are cached per thread too: those of 4
- * to 8 pages (the smallest large sizes) up to JM_TCACHE_LARGE_BYTES per
- * size, those of 1 to 3 (only the sampled allocations of small sizes
- * have them: a page of their own) up to JM_TCACHE_SAMPLED_BYTES. */
+/* Large regions of up to 8 pages are cached per thread too: only the
+ * sampled allocations of small sizes have them (a region of their own,
+ * 1 to 8 pages), up to JM_TCACHE_SAMPLED_BYTES per size below 4 pages,
+ * JM_TCACHE_LARGE_BYTES from 4. */
 #define JM_TCACHE_LARGE_MIN_PAGES 1
 #define JM_TCACHE_LARGE_MAX_PAGES 8
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
-#define JM_TCACHE_LARGE_BYTES (512u << 10) /* per size, 4 pages and up */
+#define JM_TCACHE_LARGE_BYTES (64u << 10) /* per size, 4 pages and up */
 #define JM_TCACHE_SAMPLED_BYTES (16u << 10) /* per size, below 4 pages */
 
 /* The segment's limits (jmstat.h), which readers enforce. */
@@ -195,7 +201,6 @@ struct jm_bin {
 	struct jm_run *nonfull;   /* other runs with free regions */
 	struct jmstat_bin *stats; /* this bin's row in the segment */
 	uint32_t nempty;          /* empty runs kept on the non-full list */
-	uint64_t nrequests_dead;  /* requests of exited threads' caches */
 };
 
 #define JM_RETAIN_CHUNKS  32   /* purged empty chunks kept per arena */

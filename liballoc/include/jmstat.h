@@ -84,7 +84,7 @@
 #include <stdint.h>
 
 #define JMSTAT_MAGIC      0x3130544154534d4aULL /* the bytes "JMSTAT01" */
-#define JMSTAT_VERSION    2u
+#define JMSTAT_VERSION    3u
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
@@ -97,7 +97,7 @@
 
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
-#define JMSTAT_NBINS           35u         /* small size classes (jmstat_class_of) */
+#define JMSTAT_NBINS           40u         /* small size classes (jmstat_class_of) */
 #define JMSTAT_PAGE_SIZE       4096u       /* header.page_size */
 #define JMSTAT_CHUNK_SIZE      (2u << 20)  /* header.chunk_size */
 #define JMSTAT_MAX_ARENAS      1024u       /* header.narenas at most */
@@ -240,7 +240,7 @@ struct jmstat_class {
 };
 
 /* Class i of the allocator (0 <= i < JMSTAT_NBINS): 16..128 bytes by 16,
- * then four per doubling up to 14 KiB; its run is the fewest pages that
+ * then four per doubling up to 32 KiB; its run is the fewest pages that
  * its regions fill exactly (every size is 2^k times 1, 3, 5 or 7, so one
  * of 1..JMSTAT_RUN_MAX_PAGES does). The allocator builds its table with
  * it and a reader checks a segment's table against it. Returns 0, or -1

@@ -68,6 +68,8 @@ static inline void sc_magic_zero(unsigned char *b, size_t *l) { H(b)->magic = 0;
 static inline void sc_version_newer(unsigned char *b, size_t *l) { H(b)->version = JMSTAT_VERSION + 1; }
 static inline void sc_version_zero(unsigned char *b, size_t *l) { H(b)->version = 0; }
 static inline void sc_version_one(unsigned char *b, size_t *l) { H(b)->version = 1; }
+/* Layout 2: 35 size classes up to 14 KiB (layout 3 has 40, up to 32 KiB). */
+static inline void sc_version_two(unsigned char *b, size_t *l) { H(b)->version = 2; }
 static inline void sc_short_header(unsigned char *b, size_t *l) { *l = sizeof(struct jmstat_header) - 1; }
 static inline void sc_trunc_classes(unsigned char *b, size_t *l) { *l = H(b)->class_off + 8; }
 static inline void sc_trunc_last_byte(unsigned char *b, size_t *l) { *l -= 1; }
@@ -216,6 +218,7 @@ static const struct seg_case seg_cases[] = {
 	{ "overlap_threads",     NULL,          sc_overlap_threads,     JM_SEG_EBOUNDS },
 	{ "overlap_same",        NULL,          sc_overlap_same,        JM_SEG_EBOUNDS },
 	{ "version_one",         NULL,          sc_version_one,         JM_SEG_EVERSION },
+	{ "version_two",         NULL,          sc_version_two,         JM_SEG_EVERSION },
 	{ "pid_zero",            NULL,          sc_pid_zero,            JM_SEG_EBOUNDS },
 	{ "pid_negative",        NULL,          sc_pid_negative,        JM_SEG_EBOUNDS },
 	{ "page_size_bad",       NULL,          sc_page_size_bad,       JM_SEG_EBOUNDS },

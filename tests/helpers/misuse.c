@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		free(p);
 		free(p);
 	} else if (!strcmp(m, "double-free-large-cached")) {
-		/* 5 pages: a size the thread caches (free's own path). */
+		/* 5 pages: a page class (one region a run of 5 pages). */
 		void *p = malloc(5 * 4096);
 		say(p);
 		free(p);

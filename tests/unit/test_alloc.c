@@ -240,9 +240,10 @@ static void test_bin_fill_drain_reuse(void **state)
 static void test_large_runs(void **state)
 {
 	(void)state;
-	void *a = jm_malloc(5 * JM_PAGE);
-	void *b = jm_malloc(7 * JM_PAGE);
-	void *c = jm_malloc(3 * JM_PAGE);
+	/* Above the small classes: 9 pages and more. */
+	void *a = jm_malloc(9 * JM_PAGE);
+	void *b = jm_malloc(11 * JM_PAGE);
+	void *c = jm_malloc(10 * JM_PAGE);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_non_null(c);
@@ -251,20 +252,20 @@ static void test_large_runs(void **state)
 	jm__tcache_flush_all_current(); /* b's pages back to the arena */
 	validate();
 	/* a can grow into b's pages in place. */
-	memset(a, 0x11, 5 * JM_PAGE);
-	void *a2 = jm_realloc(a, 9 * JM_PAGE);
+	memset(a, 0x11, 9 * JM_PAGE);
+	void *a2 = jm_realloc(a, 16 * JM_PAGE);
 	assert_ptr_equal(a2, a);
-	assert_int_equal(jm_malloc_usable_size(a2), 9 * JM_PAGE);
-	assert_int_equal(((unsigned char *)a2)[5 * JM_PAGE - 1], 0x11);
+	assert_int_equal(jm_malloc_usable_size(a2), 16 * JM_PAGE);
+	assert_int_equal(((unsigned char *)a2)[9 * JM_PAGE - 1], 0x11);
 	validate();
 	/* A cut of less than a quarter keeps the pages (room to grow back);
 	 * a bigger one gives the tail back. */
-	a2 = jm_realloc(a2, 7 * JM_PAGE + 1);
+	a2 = jm_realloc(a2, 13 * JM_PAGE);
 	assert_ptr_equal(a2, a);
-	assert_int_equal(jm_malloc_usable_size(a2), 9 * JM_PAGE);
-	a2 = jm_realloc(a2, 5 * JM_PAGE + 1);
+	assert_int_equal(jm_malloc_usable_size(a2), 16 * JM_PAGE);
+	a2 = jm_realloc(a2, 9 * JM_PAGE + 1);
 	assert_ptr_equal(a2, a);
-	assert_int_equal(jm_malloc_usable_size(a2), 6 * JM_PAGE);
+	assert_int_equal(jm_malloc_usable_size(a2), 10 * JM_PAGE);
 	validate();
 	jm_free(a2);
 	jm_free(c);
@@ -568,9 +569,20 @@ static void in_new_thread(void *(*fn)(void *), void *arg)
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
-/* A thread caches large regions of 1 to 8 pages: the sampled allocations
- * of small sizes (a page or three of their own) up to 16 KiB a size, the
- * others up to JM_TCACHE_LARGE_BYTES (512 KiB); a sampled allocation takes one of those pages
+/* A sampled allocation of n bytes (no site): a large region of its own,
+ * 1 to 8 pages for a small size, the only large regions a thread caches
+ * (the sizes of 14-32 KiB are the page classes). */
+static void *sampled(size_t n)
+{
+	void *p = jm__alloc_sampled(n, 0, false);
+	assert_non_null(p);
+	jm__mark_sampled(p, 0, n);
+	return p;
+}
+
+/* A thread caches large regions of 1 to 8 pages, the sampled allocations
+ * of small sizes (a region of their own), up to 16 KiB a size below 4
+ * pages, JM_TCACHE_LARGE_BYTES (64 KiB) from 4; a sampled allocation takes one of those pages
  * back (it took the arena's lock and carved a run at every sample), and
  * the GC returns a list no allocation used since its last look. */
 struct cache_counts {
@@ -615,7 +627,7 @@ static void *sampled_pages_thread(void *arg)
 	for (unsigned i = 0; i < 4; i++)
 		jm_free(q[i]);
 	for (unsigned i = 0; i < BIG; i++)
-		big[i] = jm_malloc(4 * JM_PAGE);
+		big[i] = sampled(4 * JM_PAGE);
 	for (unsigned i = 0; i < BIG; i++)
 		jm_free(big[i]);
 	k->after_big_free = row->large_cached;
@@ -702,22 +714,21 @@ static void *one_page_up_thread(void *arg)
 	struct up_counts *k = arg;
 	jm_free(jm_malloc(16));   /* a cache and an arena */
 	struct jmstat_thread *row = jm__tcache_current_row();
-	void *five = jm_malloc(5 * JM_PAGE);
+	void *five = sampled(5 * JM_PAGE);
 	jm_free(five);                                   /* cached, 5 pages */
-	void *four = jm_malloc(4 * JM_PAGE - 100);
+	void *four = sampled(4 * JM_PAGE - 100);
 	k->took_larger = four == five;
 	k->usable_larger = jm_malloc_usable_size(four) == 5 * JM_PAGE;
 	uint64_t cached = row->large_cached;
 	jm_free(four);
 	k->refiled = row->large_cached == cached + 5 * JM_PAGE;
-	void *six = jm_malloc(6 * JM_PAGE);
+	void *six = sampled(6 * JM_PAGE);
 	jm_free(six);                                    /* 5 and 6 cached */
-	void *p = jm_malloc(5 * JM_PAGE);                /* takes the 5 */
-	void *q = jm_malloc(4 * JM_PAGE);                /* not the 6 */
+	void *p = sampled(5 * JM_PAGE);                  /* takes the 5 */
+	void *q = sampled(4 * JM_PAGE);                  /* not the 6 */
 	k->not_two_up = p == five && q != six && jm_malloc_usable_size(q) == 4 * JM_PAGE;
 	jm_free(q);                                      /* 4 and 6 cached */
-	void *s = jm__alloc_sampled(9000, 0, false);     /* 3 pages: not the 4 */
-	jm__mark_sampled(s, 0, 9000);
+	void *s = sampled(9000);                         /* 3 pages: not the 4 */
 	k->not_sampled = s != q && jm_malloc_usable_size(s) == 3 * JM_PAGE;
 	jm_free(s);
 	jm_free(p);
@@ -770,8 +781,7 @@ static void test_large_cache_foreign(void **state)
 	struct foreign_free f = { .home = jm__thread_arena() };
 	size_t sz = (size_t)5 << JM_LG_PAGE;   /* large, of a size threads cache */
 	for (int tries = 0; tries < 64 && !f.other_arena; tries++) {
-		f.p = jm_malloc(sz);
-		assert_non_null(f.p);
+		f.p = sampled(sz);
 		uint64_t before = f.home->stats->allocated_large;
 		pthread_t t;
 		assert_int_equal(pthread_create(&t, NULL, free_from_thread, &f), 0);
@@ -813,16 +823,18 @@ static void *pm_arena_thread(void *arg)
 	struct jm_arena *a = jm__thread_arena();
 	struct jmstat_thread *row = jm__tcache_current_row();
 	k->own_arena = a->index != 0;
-	void *p = jm_malloc(5 * JM_PAGE);
-	void *after = jm_malloc(8 * JM_PAGE);   /* pages for p to grow into */
-	jm_free(after);                         /* cached: its run stays */
-	jm__tcache_flush_all_current();         /* now free, after p's */
-	k->named = pages_name_arena(p, 5, a->index);
-	void *q = jm_realloc(p, 7 * JM_PAGE);
+	void *p = jm_malloc(9 * JM_PAGE);       /* above the page classes */
+	void *after = jm_malloc(12 * JM_PAGE);  /* pages for p to grow into */
+	jm_free(after);                         /* now free, after p's */
+	k->named = pages_name_arena(p, 9, a->index);
+	void *q = jm_realloc(p, 14 * JM_PAGE);
 	k->grown_in_place = q == p;
-	k->named_grown = pages_name_arena(q, 7, a->index);
-	uint64_t cached = row->large_cached;
+	k->named_grown = pages_name_arena(q, 14, a->index);
 	jm_free(q);
+	void *s = sampled(7 * JM_PAGE);         /* a size the thread caches */
+	k->named &= pages_name_arena(s, 7, a->index);
+	uint64_t cached = row->large_cached;
+	jm_free(s);
 	k->cached = row->large_cached == cached + 7 * JM_PAGE;
 	jm__tcache_flush_all_current();
 	return NULL;
