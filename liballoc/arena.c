@@ -328,7 +328,16 @@ static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
 static struct jm_chunk *chunk_new(struct jm_arena *a)
 {
 	struct jm_chunk *c;
-	if (a->nretained) {
+	bool dirty = false;
+	/* The pages of a dirty kept huge region first (resident: no fault,
+	 * and no new RSS beside them); not while the purger starts, as
+	 * jm__huge_alloc. */
+	if (jm__tls_state != JM_TLS_FRESH &&
+	    (c = jm__huge_take_chunk(a)) != NULL) {
+		memset(c, 0, JM_CHUNK_HDR_PAGES << JM_LG_PAGE);   /* as fresh */
+		a->stats->nreuse++;
+		dirty = true;
+	} else if (a->nretained) {
 		/* The newest retained chunk: purged whole, it reads as zero,
 		 * as a fresh mapping does. */
 		c = a->retained[--a->nretained];
@@ -351,7 +360,15 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	for (size_t i = 0; i < c->hdr_pages; i++)
 		c->runs[i].state = JM_RUN_HEADER;
 	c->nfree_pages = (uint32_t)(JM_CHUNK_PAGES - c->hdr_pages);
-	make_free(a, c, c->hdr_pages, c->nfree_pages, 0, 0);
+	if (dirty) {
+		bool had_dirty = a->dirty_head != NULL;
+		make_free(a, c, c->hdr_pages, c->nfree_pages, jm__now_ns(), c->nfree_pages);
+		a->decay.pending += c->nfree_pages;
+		if (!had_dirty && jm__opt.background_thread)
+			jm__bg_dirtied();
+	} else {
+		make_free(a, c, c->hdr_pages, c->nfree_pages, 0, 0);
+	}
 	a->stats->nchunks++;
 	stats_dirty(a);
 	return c;

@@ -260,6 +260,7 @@ void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
 
 /* ---- huge.c */
 void *jm__huge_alloc(size_t size, size_t align, bool zero);
+void *jm__huge_take_chunk(struct jm_arena *a);   /* a's lock held */
 void jm__huge_free(struct jm_huge *h, void *ptr);
 void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size);
 extern void (*jm__test_huge_purged)(void);
