@@ -64,6 +64,7 @@ static const char *const messages[] = {
 	[-JM_SEG_ENOMEM]   = "out of memory while reading the segment",
 	[-JM_SEG_ENAME]    = "file name is not a segment's (jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats), or it differs from the header's pid, pidns or start time",
 	[-JM_SEG_EPLACE]   = "the segment names a process of another container: its writer's mount namespace does not reach this directory",
+	[-JM_SEG_EOLDVERSION] = "older segment layout version: the process runs a libjmalloc older than this reader; it is seen again once restarted with the installed one",
 };
 
 const char *jm_seg_strerror(int err)
@@ -157,7 +158,7 @@ int jm__seg_parse_header(const unsigned char *buf, size_t len, struct jmstat_hea
 	if (magic != JMSTAT_MAGIC)
 		return JM_SEG_EMAGIC;
 	if (version != JMSTAT_VERSION)  /* sizes may mean something else */
-		return JM_SEG_EVERSION;
+		return version >= 1 && version < JMSTAT_VERSION ? JM_SEG_EOLDVERSION : JM_SEG_EVERSION;
 	if (len < sizeof *h)
 		return JM_SEG_ETRUNC;
 	memcpy(h, buf, sizeof *h);

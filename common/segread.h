@@ -78,7 +78,7 @@ enum jm_seg_err {
 	JM_SEG_ENOTREG  = -2,   /* not a regular file / symlink / fifo */
 	JM_SEG_ETRUNC   = -3,   /* smaller than its header says or than a header */
 	JM_SEG_EMAGIC   = -4,   /* not a segment */
-	JM_SEG_EVERSION = -5,   /* newer/unknown layout version */
+	JM_SEG_EVERSION = -5,   /* newer or unknown layout version */
 	JM_SEG_EBOUNDS  = -6,   /* counts, sizes or offsets out of bounds */
 	JM_SEG_EBUSY    = -7,   /* still being built, or rows kept changing */
 	JM_SEG_EOWNER   = -8,   /* file owner uid != header uid or != pid's uid */
@@ -89,6 +89,7 @@ enum jm_seg_err {
 	                           pid, pidns or start differs from the header's */
 	JM_SEG_EPLACE   = -13,  /* its writer's mount namespace does not reach the
 	                           container's directory it is in (jmstatd) */
+	JM_SEG_EOLDVERSION = -14, /* an older layout version (1 .. JMSTAT_VERSION - 1) */
 };
 
 /* One line, for logs and the CLI; never NULL. */

@@ -152,17 +152,20 @@ static void test_header_bytes(void **state)
 
 static void test_strerror(void **state)
 {
-	for (int e = JM_SEG_EPLACE; e <= 0; e++) {
+	for (int e = JM_SEG_EOLDVERSION; e <= 0; e++) {
 		const char *m = jm_seg_strerror(e);
 
 		assert_non_null(m);
 		assert_true(strlen(m) > 0);
-		for (int f = JM_SEG_EPLACE; f < e; f++)
+		for (int f = JM_SEG_EOLDVERSION; f < e; f++)
 			assert_string_not_equal(m, jm_seg_strerror(f));
 		assert_string_not_equal(m, jm_seg_strerror(-1000));
 	}
 	assert_non_null(strstr(jm_seg_strerror(JM_SEG_EVERSION), "newer jmalloc"));
 	assert_non_null(strstr(jm_seg_strerror(JM_SEG_EVERSION), "upgrade jmstatd"));
+	/* After an upgrade, a process started before it: no "upgrade jmstatd". */
+	assert_non_null(strstr(jm_seg_strerror(JM_SEG_EOLDVERSION), "older"));
+	assert_null(strstr(jm_seg_strerror(JM_SEG_EOLDVERSION), "upgrade jmstatd"));
 	assert_non_null(jm_seg_strerror(1));
 	assert_non_null(jm_seg_strerror(INT32_MIN));
 }
