@@ -43,13 +43,14 @@ struct jm_arena **jm__arenas;
 unsigned jm__narenas;
 static jm_lock_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* An adaptive mutex, unlocked: the C library's initializer, stored, not
+ * pthread_mutexattr_init, _settype, pthread_mutex_init and _destroy (the
+ * same bytes): a forked child resets 36 locks an arena, and each call was
+ * a jump into a page of libc's text the child had not touched (each a
+ * fault in a new process), four calls a lock. */
 void jm__lock_init(jm_lock_t *l)
 {
-	pthread_mutexattr_t attr;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-	pthread_mutex_init(l, &attr);
-	pthread_mutexattr_destroy(&attr);
+	*l = (jm_lock_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 }
 
 static struct jm_arena *arena_create(unsigned index, struct jmstat_bin *rows)
@@ -1026,6 +1027,6 @@ void jm__arena_postfork_child(void)
 		    a->stats->retained != (uint64_t)a->nretained * JM_CHUNK + a->huge_retained)
 			stats_dirty(a);
 	}
-	pthread_mutex_init(&arenas_lock, NULL);
+	arenas_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	jm__arena_postfork_threads();
 }

@@ -75,6 +75,12 @@ enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_FAILED };
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;   /* jm__bg_stop's, taken first */
 static pthread_cond_t bg_cond;
+/* bg_cond made (with its clock) at the first start of a purger in this
+ * process: a forked child makes its own there, not in its fork handler
+ * (nothing signals it before: jm__bg_stop and jm__bg_dirtied only while
+ * a purger runs), whose calls were pages of libc's text every child
+ * faulted in. */
+static bool cond_ready;
 static bool bg_idle;                  /* sleeping with nothing dirty */
 static bool bg_kicked;
 static bool bg_stopping;              /* jm__bg_stop asks the thread to end */
@@ -299,7 +305,6 @@ void jm__bg_start(uint64_t bytes)
 	int expect = BG_NONE;
 	if (!atomic_compare_exchange_strong(&jm__bg_state, &expect, BG_STARTING))
 		return;
-	static bool cond_ready;
 	if (!cond_ready) {
 		cond_init();
 		cond_ready = true;
@@ -355,9 +360,9 @@ bool jm__bg_running(void)
 
 void jm__bg_postfork_child(void)
 {
-	pthread_mutex_init(&bg_lock, NULL);
-	pthread_mutex_init(&stop_lock, NULL);
-	cond_init();
+	bg_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	stop_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	cond_ready = false;   /* the parent's may have had a waiter */
 	bg_idle = false;
 	bg_kicked = false;
 	bg_stopping = false;

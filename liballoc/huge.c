@@ -926,7 +926,7 @@ void jm__huge_prefork(void) { pthread_mutex_lock(&huge_lock); }
 void jm__huge_postfork_parent(void) { pthread_mutex_unlock(&huge_lock); }
 void jm__huge_postfork_child(void)
 {
-	pthread_mutex_init(&huge_lock, NULL);
+	huge_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* A region a parent's thread was purging (the purger is not in the
 	 * child): purged if that thread had counted it in its arena (it
 	 * waited for huge_lock, after the arena's lock, at the fork), else

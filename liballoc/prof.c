@@ -511,7 +511,7 @@ void jm__prof_postfork_parent(void)
  * for a pending publication would cost every allocation. */
 void jm__prof_postfork_child(void)
 {
-	pthread_mutex_init(&prof_lock, NULL);
+	prof_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	jm__modules_postfork_child();
 	if (jm__stats_pending && !tls_fork_held) {
 		tls_fork_held = true;

@@ -55,6 +55,9 @@ static unsigned bins_backed;                  /* arenas whose bin rows are */
 bool jm__stats_pending;
 static uint64_t fork_boot_ns[2];              /* the boot clock before a clone
                                                * (parent) and after (child) */
+static unsigned long fork_clk_tck;            /* AT_CLKTCK, read by the parent
+                                               * (a child's getauxval read the
+                                               * auxiliary vector's page, a fault) */
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 /* The thread, site and module tables start on a page of their own: their
@@ -384,6 +387,20 @@ static int format_name(const struct jmstat_header *h, bool tagged)
  * never calls them would not fault in, at every start (getpid at exit). */
 static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
 
+/* fstat without the C library's: glibc's is fstatat(fd, "", st,
+ * AT_EMPTY_PATH), whose kernel side reads the empty path from libc's
+ * read-only data, a page a forked child had not touched (a fault, and
+ * more under a hypervisor's shadow page tables). x86-64's struct stat is
+ * the kernel's. */
+static int seg_fstat(int fd, struct stat *st)
+{
+#if defined(__x86_64__) && defined(SYS_fstat)
+	return (int)syscall(SYS_fstat, fd, st);
+#else
+	return fstat(fd, st);
+#endif
+}
+
 /* Opens a new segment file for the writer h, in the directory seg_path
  * starts with. A file already at its name is
  * either ours (left by the program this process was before an exec, or by
@@ -427,7 +444,7 @@ static int create_file(const struct jmstat_header *h, size_t size, size_t core, 
 	if (err == 0 && core > 0)
 		err = fallocate(fd, 0, 0, (off_t)core);
 	struct stat st;
-	if (err == 0 && (err = fstat(fd, &st)) == 0) {
+	if (err == 0 && (err = seg_fstat(fd, &st)) == 0) {
 		seg_dev = st.st_dev;
 		seg_ino = st.st_ino;
 	}
@@ -506,9 +523,9 @@ static void read_identity(struct jmstat_header *h, bool forked)
 	 * a signal handler on a sigaltstack. */
 	char buf[512];
 	h->pid = own_pid();
-	h->uid = (uint32_t)getuid();
+	h->uid = (uint32_t)syscall(SYS_getuid);   /* syscall(): own_pid's page, not getuid's */
 	h->start_time = forked && !ns_changed ?
-	    jm__stats_start_tick(fork_boot_ns[0], fork_boot_ns[1], getauxval(AT_CLKTCK)) : 0;
+	    jm__stats_start_tick(fork_boot_ns[0], fork_boot_ns[1], fork_clk_tck) : 0;
 	if (h->start_time == 0 && jm__read_file("/proc/self/stat", buf, sizeof(buf)) > 0) {
 #ifdef JM_TEST
 		jm__stats_test_stat_reads++;
@@ -723,6 +740,8 @@ static void snapshot_part(uint64_t off, uint64_t len)
  * forking thread's row. */
 void jm__stats_prefork_snapshot(void)
 {
+	if (fork_clk_tck == 0)
+		fork_clk_tck = getauxval(AT_CLKTCK);
 	if (!seg_published) {
 		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
@@ -780,7 +799,7 @@ static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_
 
 void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
-	pthread_mutex_init(&rows_lock, NULL);
+	rows_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	fork_boot_ns[1] = boot_ns();
 	if (seg_published && snapshot == NULL) {
 		/* The parent had no snapshot (no memory for it): nothing of

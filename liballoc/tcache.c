@@ -637,7 +637,7 @@ void jm__tcache_postfork_parent(void) { pthread_mutex_unlock(&tc_lock); }
 
 void jm__tcache_postfork_child(void)
 {
-	pthread_mutex_init(&tc_lock, NULL);
+	tc_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* Only this thread survives: its arena counts one thread (written
 	 * only if it changes: the row's page is shared with the parent). */
 	if (tls_arena && tls_arena->stats->nthreads != 1)
