@@ -48,7 +48,7 @@ static jm_lock_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
  * same bytes): a forked child resets 36 locks an arena, and each call was
  * a jump into a page of libc's text the child had not touched (each a
  * fault in a new process), four calls a lock. */
-void jm__lock_init(jm_lock_t *l)
+JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
 {
 	*l = (jm_lock_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 }
@@ -187,7 +187,7 @@ bool jm__arena_thread_move(struct jm_arena *to)
 
 /* In a forked child: only the forking thread lives. Each count written
  * only if it changes (a page written is a page fault in the child). */
-void jm__arena_postfork_threads(void)
+JM_FORK_TEXT void jm__arena_postfork_threads(void)
 {
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		unsigned want = thread_arena && thread_arena->index == i;
@@ -1009,7 +1009,7 @@ void jm__arena_postfork_parent(void)
 	pthread_mutex_unlock(&arenas_lock);
 }
 
-void jm__arena_postfork_child(void)
+JM_FORK_TEXT void jm__arena_postfork_child(void)
 {
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		struct jm_arena *a = jm__arenas[i];

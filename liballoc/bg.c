@@ -358,7 +358,7 @@ bool jm__bg_running(void)
 	return atomic_load(&jm__bg_state) == BG_RUNNING;
 }
 
-void jm__bg_postfork_child(void)
+JM_FORK_TEXT void jm__bg_postfork_child(void)
 {
 	bg_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	stop_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;

@@ -266,7 +266,7 @@ JM_EXPORT __attribute__((weak)) int clone(int (*fn)(void *), void *stack, int fl
  * or posix_spawn's, whose memory is its parent's: the segment is not its
  * own (jm__stats_exit compares the pids). libc's own calls (exit, abort)
  * do not come here. Weak, for a static link. */
-static __attribute__((noreturn)) void exit_now(int status)
+JM_FORK_TEXT static __attribute__((noreturn)) void exit_now(int status)
 {
 	jm__stats_exit();
 	for (;;)

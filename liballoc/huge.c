@@ -924,7 +924,7 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 
 void jm__huge_prefork(void) { pthread_mutex_lock(&huge_lock); }
 void jm__huge_postfork_parent(void) { pthread_mutex_unlock(&huge_lock); }
-void jm__huge_postfork_child(void)
+JM_FORK_TEXT void jm__huge_postfork_child(void)
 {
 	huge_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* A region a parent's thread was purging (the purger is not in the

@@ -74,7 +74,7 @@ static void postfork_parent(void)
 	pthread_mutex_unlock(&init_lock);
 }
 
-static void postfork_child(void)
+JM_FORK_TEXT static void postfork_child(void)
 {
 	init_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	if (!atomic_load(&jm__initialized))

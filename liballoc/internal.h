@@ -14,6 +14,15 @@
 #define jm_unlikely(x) __builtin_expect(!!(x), 0)
 #define JM_EXPORT      __attribute__((visibility("default")))
 #define JM_NOINLINE    __attribute__((noinline))
+/* Code a forked child runs (its fork handlers, its publication, its
+ * _exit): in a section of its own, which the linker puts together, out of
+ * jm_text, instead of spread over the pages of every file's code. A new
+ * process touches each page of text it runs for the first time (a fault
+ * into the page cache; under a hypervisor's shadow page tables, an exit
+ * as well): the child's handlers were on 8 pages of the library's text.
+ * None of it is on a sampled allocation's stack (prof.c skips the frames
+ * in jm_text only). */
+#define JM_FORK_TEXT   __attribute__((section(".text.jm_fork")))
 #define JM_COLD        __attribute__((noinline, cold))
 /* On a variable the fast paths read: declared hidden, the compiler
  * addresses it from the instruction pointer, without a GOT entry (a load

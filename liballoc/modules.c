@@ -208,4 +208,4 @@ void jm__modules_changed(void)
 
 void jm__modules_prefork(void) { pthread_mutex_lock(&mod_lock); }
 void jm__modules_postfork_parent(void) { pthread_mutex_unlock(&mod_lock); }
-void jm__modules_postfork_child(void) { mod_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }
+JM_FORK_TEXT void jm__modules_postfork_child(void) { mod_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }

@@ -375,7 +375,7 @@ static int own_frames(void *const *frames, int n)
  * to be sampled). Out of line: its frame is not on the path of every
  * sample, nor a sample's frames on its own (a child's first allocation in
  * a signal handler on a small alternate stack: tests/preload/sigaltstack). */
-static JM_NOINLINE bool fork_budget_back(size_t size)
+JM_FORK_TEXT static JM_NOINLINE bool fork_budget_back(size_t size)
 {
 	tls_fork_held = false;
 	if (jm__stats_pending)
@@ -509,7 +509,7 @@ void jm__prof_postfork_parent(void)
  * down, is made to run out at its next allocation instead, which comes to
  * sample_this; what it was is given back there. A fast path that tested
  * for a pending publication would cost every allocation. */
-void jm__prof_postfork_child(void)
+JM_FORK_TEXT void jm__prof_postfork_child(void)
 {
 	prof_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	jm__modules_postfork_child();

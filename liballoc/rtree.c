@@ -157,4 +157,4 @@ void jm__rtree_clear(uintptr_t chunk)
 
 void jm__rtree_lock(void) { pthread_mutex_lock(&rtree_lock); }
 void jm__rtree_unlock(void) { pthread_mutex_unlock(&rtree_lock); }
-void jm__rtree_child_reinit(void) { rtree_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }
+JM_FORK_TEXT void jm__rtree_child_reinit(void) { rtree_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }

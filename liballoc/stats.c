@@ -340,7 +340,7 @@ static JM_NOINLINE void reap_stale(const char *dir, const struct jmstat_header *
  * them pids at a fixed stride, and with an odd pid for each of them none
  * ever reaped. A forked child draws from the boot clock its fork handler
  * read (nanoseconds, through the vDSO: no system call). */
-static bool reap_turn(const struct jmstat_header *h, bool forked)
+JM_FORK_TEXT static bool reap_turn(const struct jmstat_header *h, bool forked)
 {
 	if (forked) {
 		uint64_t x = (fork_boot_ns[1] ^ h->pid) * 0x9e3779b97f4a7c15ULL;
@@ -358,7 +358,7 @@ static bool reap_turn(const struct jmstat_header *h, bool forked)
 
 /* The file's name for the writer h (jmstat.h), with a random tag or not,
  * after the directory in seg_path; its length in all. */
-static int format_name(const struct jmstat_header *h, bool tagged)
+JM_FORK_TEXT static int format_name(const struct jmstat_header *h, bool tagged)
 {
 	char *name = seg_path + seg_dir_len;
 	size_t room = sizeof(seg_path) - seg_dir_len;
@@ -385,14 +385,14 @@ static int format_name(const struct jmstat_header *h, bool tagged)
 /* The pid from the kernel, and the start time parsed by hand (below), not
  * with getpid() and strtoull(): pages of libc's text that a program which
  * never calls them would not fault in, at every start (getpid at exit). */
-static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
+JM_FORK_TEXT static uint32_t own_pid(void) { return (uint32_t)syscall(SYS_getpid); }
 
 /* fstat without the C library's: glibc's is fstatat(fd, "", st,
  * AT_EMPTY_PATH), whose kernel side reads the empty path from libc's
  * read-only data, a page a forked child had not touched (a fault, and
  * more under a hypervisor's shadow page tables). x86-64's struct stat is
  * the kernel's. */
-static int seg_fstat(int fd, struct stat *st)
+JM_FORK_TEXT static int seg_fstat(int fd, struct stat *st)
 {
 #if defined(__x86_64__) && defined(SYS_fstat)
 	return (int)syscall(SYS_fstat, fd, st);
@@ -407,7 +407,7 @@ static int seg_fstat(int fd, struct stat *st)
  * a dead process of our uid: with a pidns in the name, only by ours) and
  * replaced, or another user's (squatting: it cannot be a live writer's),
  * and then we publish under a tagged name instead. */
-static int create_file(const struct jmstat_header *h, size_t size, size_t core, bool forked)
+JM_FORK_TEXT static int create_file(const struct jmstat_header *h, size_t size, size_t core, bool forked)
 {
 	if (seg_dir_len == 0 || seg_dir_len >= sizeof(seg_path)) {
 		errno = ENAMETOOLONG;
@@ -483,7 +483,7 @@ static bool ns_changed;
  * of its publication.
  */
 
-static uint64_t boot_ns(void)
+JM_FORK_TEXT static uint64_t boot_ns(void)
 {
 	struct timespec ts;
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
@@ -492,7 +492,7 @@ static uint64_t boot_ns(void)
 }
 
 /* The tick both reads fall in, or 0. */
-uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz)
+JM_FORK_TEXT uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz)
 {
 	if (before_ns == 0 || after_ns < before_ns || hz == 0 || 1000000000u % hz != 0)
 		return 0;
@@ -515,7 +515,7 @@ void jm__stats_ns_changed(void) { ns_changed = true; }
  * (its /proc entries are made as they are looked up): with the exe link
  * and the two namespaces read again, a child's publication cost about 240
  * us in a small program, as much again as its fork. */
-static void read_identity(struct jmstat_header *h, bool forked)
+JM_FORK_TEXT static void read_identity(struct jmstat_header *h, bool forked)
 {
 	/* /proc/self/stat up to field 22 (under 512 bytes: 20 numbers and a
 	 * 16-byte comm), the executable's path (256 bytes kept): 512 bytes
@@ -783,7 +783,7 @@ void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
 #define SEG_PARTS 4
 struct seg_part { uint64_t off, len; };
 
-static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_PARTS])
+JM_FORK_TEXT static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_PARTS])
 {
 	unsigned top = 0;
 	for (unsigned a = 0; a < h->narenas; a++)
@@ -797,7 +797,7 @@ static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_
 	parts[3] = (struct seg_part){ h->module_off, (uint64_t)h->nmodules * h->module_size };
 }
 
-void jm__stats_postfork_child(struct jmstat_thread *keep)
+JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	rows_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	fork_boot_ns[1] = boot_ns();
@@ -853,7 +853,7 @@ void *jm__stats_test_snapshot(void) { return snapshot; }
  * call each, already in the file: the child's first write to each was a
  * page fault (3 or 4 in a child that allocates a little and exits).
  * MADV_POPULATE_WRITE is Linux 5.14's; before it, the faults. */
-static void populate_used(const struct seg_part parts[SEG_PARTS])
+JM_FORK_TEXT static void populate_used(const struct seg_part parts[SEG_PARTS])
 {
 	for (int i = 0; i < 2; i++) {
 		uint64_t end = (parts[i].off + parts[i].len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
@@ -866,7 +866,7 @@ static void populate_used(const struct seg_part parts[SEG_PARTS])
  * errno is left as it was (an allocation that succeeds keeps it): the
  * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
  * the failures that mean "running without stats" all set it. */
-static void publish_child(void)
+JM_FORK_TEXT static void publish_child(void)
 {
 	pthread_mutex_lock(&rows_lock);
 	if (!jm__stats_pending) {
@@ -920,7 +920,7 @@ static void publish_child(void)
 	pthread_mutex_unlock(&rows_lock);
 }
 
-void jm__stats_publish_child(void)
+JM_FORK_TEXT void jm__stats_publish_child(void)
 {
 	int saved = errno;
 	publish_child();
@@ -934,7 +934,7 @@ void jm__stats_bg_wake(void)
 	__atomic_store_n(&jm__seg->bg_wakes, jm__seg->bg_wakes + 1, __ATOMIC_RELAXED);
 }
 
-void jm__stats_bg_running(bool running)
+JM_FORK_TEXT void jm__stats_bg_running(bool running)
 {
 	/* Written only if they change: in a forked child, whose header's page
 	 * is still the parent's. */
@@ -946,7 +946,7 @@ void jm__stats_bg_running(bool running)
 
 /* At normal exit the file goes; the memory stays mapped for whatever runs
  * after us. */
-void jm__stats_exit(void)
+JM_FORK_TEXT void jm__stats_exit(void)
 {
 	if (!seg_published || jm__seg->pid != own_pid())
 		return;

@@ -627,7 +627,7 @@ static void thread_exit(void *arg)
 	(void)arg;
 }
 
-struct jmstat_thread *jm__tcache_current_row(void)
+JM_FORK_TEXT struct jmstat_thread *jm__tcache_current_row(void)
 {
 	return tls_tc ? tls_tc->row : NULL;
 }
@@ -635,7 +635,7 @@ struct jmstat_thread *jm__tcache_current_row(void)
 void jm__tcache_prefork(void) { pthread_mutex_lock(&tc_lock); }
 void jm__tcache_postfork_parent(void) { pthread_mutex_unlock(&tc_lock); }
 
-void jm__tcache_postfork_child(void)
+JM_FORK_TEXT void jm__tcache_postfork_child(void)
 {
 	tc_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* Only this thread survives: its arena counts one thread (written
