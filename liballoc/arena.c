@@ -45,7 +45,8 @@ static jm_lock_t arenas_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* An adaptive mutex, unlocked: the C library's initializer, stored, not
  * pthread_mutexattr_init, _settype, pthread_mutex_init and _destroy (the
- * same bytes): a forked child resets 36 locks an arena, and each call was
+ * same bytes): a forked child resets every lock of every arena (one a
+ * bin and the arena's), and each call was
  * a jump into a page of libc's text the child had not touched (each a
  * fault in a new process), four calls a lock. */
 JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
