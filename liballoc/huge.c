@@ -1,7 +1,9 @@
 /*
  * huge.c: allocations larger than the largest large size. Each is mapped
- * directly, 2 MiB-aligned (or more, if asked), recorded in the global radix
- * tree under its first 2 MiB address with a struct jm_huge. Records come
+ * directly, 2 MiB-aligned (or more, if asked) and in whole 2 MiB blocks
+ * (map_for: every split, merge and move below is of whole blocks),
+ * recorded in the global radix tree under its first 2 MiB address with a
+ * struct jm_huge. Records come
  * from the base allocator and are recycled through a free list under
  * huge_lock. The bytes are charged to the calling thread's arena
  * (allocated_huge, active, mapped) under that arena's lock.
@@ -110,6 +112,20 @@ static bool as_limited(void)
 	return k == 1;
 }
 
+/* The size of a region's mapping: `usable` rounded up to 2 MiB. Every
+ * mapping, split, merge and move of huge regions is so in whole 2 MiB
+ * blocks at 2 MiB-aligned addresses: mremap then moves a block's page
+ * table whole. Pages moved one entry at a time (a source and destination
+ * not congruent modulo 2 MiB, or a block's partial tail) cost each a
+ * fault's time at their next touch under a hypervisor that shadows the
+ * guest's page tables (PVM: 12-20 us, as a fresh page; a whole block
+ * 20 ns a page). The rest of the last block is address space the program
+ * does not touch (room for realloc to grow in place). */
+static size_t map_for(size_t usable)
+{
+	return (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
+}
+
 /* Moves the pages of [src, src + len) to dst (mapped, replaced) with
  * mremap, which takes a range of one mapping only: a kept region that
  * was gathered (below) is several, so a range it refuses (EFAULT) is
@@ -123,7 +139,9 @@ static bool move_pages(char *src, size_t len, char *dst, bool copy)
 	if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED)
 		return true;
 	if (errno == EFAULT && len > JM_PAGE) {
-		size_t half = (len >> (JM_LG_PAGE + 1)) << JM_LG_PAGE;
+		/* At a 2 MiB boundary when the halves have one (above). */
+		size_t half = len >= 2 * JM_CHUNK ? (len >> (JM_LG_CHUNK + 1)) << JM_LG_CHUNK :
+		    (len >> (JM_LG_PAGE + 1)) << JM_LG_PAGE;
 		return move_pages(src, half, dst, copy) &&
 		    move_pages(src + half, len - half, dst + half, copy);
 	}
@@ -609,23 +627,24 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 	if (best->map_size < usable) {
 		/* Grow: move its pages (no copy, no fault) to the start of an
 		 * aligned range of the new size; only the tail is fresh. */
-		char *moved = jm__os_map_aligned(usable, align);
+		size_t map = map_for(usable);
+		char *moved = jm__os_map_aligned(map, align);
 		if (moved == NULL || !move_pages(best->addr, best->map_size, moved, false)) {
 			int saved = errno;
 			if (moved)
-				jm__os_unmap(moved, usable);
+				jm__os_unmap(moved, map);
 			best->next_free = NULL;
 			unmap_list(best, false);
 			errno = saved;
 			return NULL;
 		}
-		charge(best->arena, 0, (long long)(usable - best->map_size), 0, 0);
+		charge(best->arena, 0, (long long)(map - best->map_size), 0, 0);
 		best->addr = moved;
 		/* The rest from other dirty kept regions (cleared by the
 		 * caller with the region for calloc, as a dirty one). */
 		if (best->dirty)
-			gather(moved, best->map_size, usable, best->arena, false);
-		best->map_size = usable;
+			gather(moved, best->map_size, map, best->arena, false);
+		best->map_size = map;
 	}
 	return best;
 }
@@ -665,7 +684,8 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = map_or_release(usable, align);
+	size_t map = map_for(usable);
+	void *p = map_or_release(map, align);
 	if (p == NULL) {
 		record_put(h);
 		errno = ENOMEM;
@@ -673,15 +693,15 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	}
 	h->addr = p;
 	h->size = usable;
-	h->map_size = usable;
+	h->map_size = map;
 	h->prof_site = 0;
 	h->arena = jm__thread_arena()->index;
-	gather(p, 0, usable, h->arena, zero);
-	struct delta d = { .usable = (long long)usable, .mapped = (long long)usable,
+	gather(p, 0, map, h->arena, zero);
+	struct delta d = { .usable = (long long)usable, .mapped = (long long)map,
 	    .nmalloc = 1, .nmap = 1,
 	    .rt_key = (uintptr_t)p, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
 	if (!charge_dm(h->arena, &d, NULL)) {
-		jm__os_unmap(p, usable);
+		jm__os_unmap(p, map);
 		record_put(h);
 		errno = ENOMEM;
 		return NULL;
@@ -824,7 +844,7 @@ static void *huge_move_kernel(struct jm_huge *h, void *ptr, size_t usable)
 {
 	if (!mremap_aligns())
 		return NULL;
-	size_t maps[2] = { room_for(usable), (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK };
+	size_t maps[2] = { room_for(usable), map_for(usable) };
 	struct jm_arena *a = jm__arena_get(h->arena);
 	struct jmstat_arena *s = a->stats;
 	jm__lock(&a->lock, &s->lock_contended);
@@ -892,11 +912,12 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	if (usable < size)
 		return NULL;
 	if (usable <= h->map_size) {
-		if (usable < h->size && usable <= h->map_size - h->map_size / 4) {
-			jm__os_unmap((char *)ptr + usable, h->map_size - usable);
+		size_t map = map_for(usable);
+		if (usable < h->size && map <= h->map_size - h->map_size / 4) {
+			jm__os_unmap((char *)ptr + map, h->map_size - map);
 			charge(h->arena, (long long)usable - (long long)h->size,
-			    (long long)usable - (long long)h->map_size, 0, 0);
-			h->map_size = usable;
+			    (long long)map - (long long)h->map_size, 0, 0);
+			h->map_size = map;
 		} else {
 			charge(h->arena, (long long)usable - (long long)h->size, 0, 0, 0);
 		}
@@ -907,8 +928,8 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	 * after it allows, else to the size asked. */
 	size_t map = room_for(usable);
 	void *q = mremap(ptr, h->map_size, map, 0);
-	if (q == MAP_FAILED && map != usable) {
-		map = usable;
+	if (q == MAP_FAILED && map != map_for(usable)) {
+		map = map_for(usable);
 		q = mremap(ptr, h->map_size, map, 0);
 	}
 	if (q == MAP_FAILED)
