@@ -256,8 +256,11 @@ endif
 # with their ASan and UBSan builds), api (the API suite, three builds), or
 # the name of a directory of tests/ (daemon, cli, alerts, docs, ...: its
 # *.test.sh). Without T, everything.
-ALL_CHECKS = $(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
-check_group = $(if $(filter unit,$(1)),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN),$(if \
+# With SANITIZE the unit tests are themselves built with it: unit-asan and
+# unit-ubsan, whose builds SANITIZE does not change, are the plain run's.
+UNIT_CHECKS = $(UNIT_BINS) $(if $(SANITIZE),,$(UNIT_ASAN) $(UNIT_UBSAN))
+ALL_CHECKS = $(UNIT_CHECKS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
+check_group = $(if $(filter unit,$(1)),$(UNIT_CHECKS),$(if \
               $(filter api,$(1)),$(API_BINS) $(API_ASAN) $(API_UBSAN),$(filter tests/$(1)/%,$(SHELL_TESTS))))
 CHECKS = $(if $(T),$(foreach g,$(T),$(call check_group,$(g))),$(ALL_CHECKS))
 
