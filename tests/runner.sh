@@ -12,12 +12,14 @@
 #
 # Tests run JM_JOBS at a time (default: the number of CPUs plus one; most
 # tests spend their time waiting for a daemon's tick or a child), each line
-# printed when its test ends. A script with a line "# serial: WHY" runs
+# printed when its test ends; with more tests than CPUs at a time, each
+# test's limit is longer in proportion. A script with a line "# serial: WHY" runs
 # alone, before the others: one that judges the machine as a whole (a
 # benchmark, memory figures a neighbour's load would move). JM_JOBS=1 runs
 # everything one after the other, in the order given.
 set -u
-jobs=${JM_JOBS:-$(( $(nproc 2>/dev/null || echo 1) + 1 ))}
+ncpu=$(nproc 2>/dev/null || echo 1)
+jobs=${JM_JOBS:-$((ncpu + 1))}
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "runner: JM_JOBS=$jobs is not a number" >&2; exit 2; }
 default_timeout=${JM_TEST_TIMEOUT:-300}
 pass=0; fail=0; skip=0; failed=(); busy=0
@@ -42,6 +44,9 @@ run_one() {
     *.sh) l=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
           [ -n "$l" ] && limit=$l ;;
   esac
+  # More tests than CPUs: each gets its share of them, its limit as much
+  # longer (a limit bounds a hang; a test that passes never meets it).
+  [ "$jobs" -gt "$ncpu" ] && limit=$(( (limit * jobs + ncpu - 1) / ncpu ))
   tmp=$(mktemp -d /tmp/jmtest.XXXXXX)
   chmod 755 "$tmp"
   log="$tmp/.log"
