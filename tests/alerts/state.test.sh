@@ -38,7 +38,7 @@ exe = python*
 kind = growth
 metric = mapped
 growth = 32MiB
-window = 3s
+window = 10s
 exe = python*
 
 [rule grow_long]
@@ -111,7 +111,9 @@ check(sp.get("bin_size") == 192 and sp["value"] < 0.2, "sparse alert: %r" % sp)
 gr = wait_until(lambda: [a for a in alerts("grow", f.pid)], "a growth alert")[0]
 check(transitions(gr["id"])[:1] == [("inactive", "firing")],
       "growth (for = 0) did not go straight to firing: %r" % transitions(gr["id"]))
-# Nothing grows any more: once the 3 s window has slid past, it resolves.
+# Nothing grows any more: once the 10 s window has slid past, it resolves.
+# (The fragmenter's 57 MiB took 4 s at load 20, tests in parallel beside
+# other builds: a window of 3 s never held 32 MiB of it, and no alert.)
 gr = wait_state("grow", f.pid, "resolved", "the growth alert resolved")
 check(transitions(gr["id"]) == [("inactive", "firing"), ("firing", "resolved")],
       "growth transitions: %r" % transitions(gr["id"]))
