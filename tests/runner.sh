@@ -12,8 +12,8 @@
 #
 # Tests run JM_JOBS at a time (default: the number of CPUs plus one; most
 # tests spend their time waiting for a daemon's tick or a child), each line
-# printed when its test ends; with more tests than CPUs at a time, each
-# test's limit is longer in proportion. A script with a line "# serial: WHY" runs
+# printed when its test ends; with more tests than CPUs at a time, or a
+# load average above the CPUs, each test's limit is longer in proportion. A script with a line "# serial: WHY" runs
 # alone, before the others: one that judges the machine as a whole (a
 # benchmark, memory figures a neighbour's load would move). JM_JOBS=1 runs
 # everything one after the other, in the order given.
@@ -44,9 +44,13 @@ run_one() {
     *.sh) l=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$t" | head -n 1)
           [ -n "$l" ] && limit=$l ;;
   esac
-  # More tests than CPUs: each gets its share of them, its limit as much
-  # longer (a limit bounds a hang; a test that passes never meets it).
-  [ "$jobs" -gt "$ncpu" ] && limit=$(( (limit * jobs + ncpu - 1) / ncpu ))
+  # A limit bounds a hang (a test that passes never meets it), for a test
+  # that has a CPU: with more tests at a time than CPUs, or a load average
+  # above them (other work on the machine), it is as much longer, 8 x at
+  # most.
+  limit=$(awk -v l="$limit" -v j="$jobs" -v n="$ncpu" -v la="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" \
+    'BEGIN { f = j / n; if (la / n > f) f = la / n; if (f < 1) f = 1; if (f > 8) f = 8
+             printf "%d", l * f + 0.999 }')
   tmp=$(mktemp -d /tmp/jmtest.XXXXXX)
   chmod 755 "$tmp"
   log="$tmp/.log"
