@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 240
+# serial: what it checks while nobody's connections idle (--client-idle 3) must happen within those 3 s: at load 20 the daemon closed them first and nobody's jmctl over the limit was served
 # One unprivileged user (nobody) against root's jmstatd on a private
 # socket, with real processes and real segments; root's jmctl must keep
 # answering, the daemon's memory stay bounded and root's terminal clean:
