@@ -167,6 +167,7 @@ sh8bench      | -                   | -              | @B@/sh8bench @T@ @S@
 cfrac         | -                   | -              | @B@/cfrac 1 @S@
 malloc-large  | -                   | -              | @B@/malloc-large 1 @S@
 mleak         | -                   | -              | @B@/mleak @T@ @S@
+teardown      | -                   | -              | @B@/teardown @T@ @S@
 purge-mixed   | -                   | -              | @B@/purge-mixed @T@ @S@
 purge-xthread | -                   | -              | @B@/purge-xthread @T@ @S@
 purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
@@ -263,6 +264,7 @@ build_all() {
 	build cfrac cfrac.c &&
 	build malloc-large malloc_large.c &&
 	build mleak mleak.c &&
+	build teardown teardown.c &&
 	build purge-mixed purge_patterns.c -DPATTERN=1 &&
 	build purge-xthread purge_patterns.c -DPATTERN=2 &&
 	build purge-liveset purge_patterns.c -DPATTERN=3 &&
