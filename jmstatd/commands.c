@@ -196,6 +196,12 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "processes_untracked", jint(jmd_untracked(d, JMD_UID_ALL)));
 	set(o, "segment_files_untracked", jint(jmd_files_untracked(d, JMD_UID_ALL)));
 	set(o, "rescanning", json_boolean(d->scan_dir != NULL));
+	/* sites replies: built (read and encoded), sent again as kept for the
+	 * same sample, requests put off to the next tick (sites_cmd.c). */
+	set(o, "ticks", jint(d->tick));
+	set(o, "sites_built", jint(d->sites_built));
+	set(o, "sites_kept", jint(d->sites_kept));
+	set(o, "sites_deferred", jint(d->sites_deferred));
 	set(o, "user_processes", jint(d->opt.uid_procs));
 	set(o, "clients", jint(d->nclients));
 	return o;

@@ -68,6 +68,7 @@ void jmd_proc_free(struct jmd_proc *p)
 	free(p->bins_prev);
 	free(p->arenas);
 	free(p->hist.e);
+	jmd_sites_reply_free(p);
 	free(p);
 }
 
@@ -199,6 +200,7 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 		d->view_gen++;       /* in a tick: at its end */
 	jmd_pidfd_put(d, p->pidfd);
 	p->pidfd = -1;
+	jmd_sites_reply_free(p);
 	free(p->bins);
 	free(p->bins_prev);
 	free(p->arenas);

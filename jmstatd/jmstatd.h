@@ -78,6 +78,10 @@
 #define JMD_MAX_OUTPUT     (4u << 20)      /* bytes of unread replies before a client is dropped */
 #define JMD_UID_OUTPUT     (16u << 20)     /* ... of all the clients of one uid (not root): a
                                               reply that would pass either is cut first */
+#define JMD_SITES_SHARE    20u             /* a uid other than root may have sites replies
+                                              built for 1/this of the interval's CPU a tick;
+                                              past it, its clients wait for the next tick
+                                              (sites_cmd.c) */
 #define JMD_HISTORY_MS     600000u         /* default history per process and per uid: 10 minutes */
 #define JMD_HISTORY_MIN    1000u           /* --history bounds, ms */
 #define JMD_HISTORY_MAX    86400000u
@@ -220,6 +224,8 @@ struct jmd_proc {
 	                            none (checked through /proc every tick) */
 	double dead_since;       /* unix s; 0 while alive */
 	struct jmd_ring hist;
+	struct jmd_sites_reply *sites_reply; /* its sites reply as text, kept for the
+	                            sample it shows (sites_cmd.c); NULL: none */
 	struct jmd_entry *entry; /* its file, while live (NULL once retired) */
 	struct jmd_proc *hnext;  /* jmd.proc_buckets chain, while live */
 	struct jmd_proc *next, *prev; /* in jmd.live or jmd.dead */
@@ -298,6 +304,8 @@ struct jmd_client {
 	bool closed;             /* uv_close called */
 	uint32_t closing_tick;   /* the tick it started closing at */
 	bool paused;             /* not read until its queued replies drain (server.c) */
+	bool deferred;           /* ... or until the next tick: its request waits for
+	                            its user's budget of sites replies (sites_cmd.c) */
 	bool eof;                /* it shut its side: no more requests, replies still owed */
 	bool subscribed;
 	pid_t sub_pid;           /* 0: the whole (visible) host */
@@ -408,6 +416,9 @@ struct jmd {
 
 	/* commands.c */
 	struct jmd_reply_cache ps_cache[JMD_REPLY_CACHE];
+	uint64_t sites_built;            /* sites replies built (read and encoded) */
+	uint64_t sites_kept;             /* ... and sent again as kept (sites_cmd.c) */
+	uint64_t sites_deferred;         /* sites requests put off to the next tick */
 
 	struct jmd_alerts *alerts;       /* alerts.c */
 	struct jmd_metrics *metrics;     /* metrics.c and http.c; NULL without --metrics */
@@ -646,6 +657,28 @@ void jmd_server_stop(struct jmd *d);
 void jmd_server_tick(struct jmd *d);          /* push updates, reap stuck clients */
 void jmd_client_send(struct jmd_client *c, json_t *reply); /* steals reply */
 void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len); /* copies it */
+/* A reply text shared by the clients it is sent to (a kept sites reply):
+ * freed when the last of its holders puts it. */
+struct jmd_blob {
+	unsigned refs;
+	size_t len;
+	char data[];
+};
+struct jmd_blob *jmd_blob_new(size_t len);   /* one reference, the caller's */
+void jmd_blob_put(struct jmd_blob *b);
+/* Writes the bufs (in b, their newline included) to c, which holds a
+ * reference to b until they are written. */
+void jmd_client_send_blob(struct jmd_client *c, struct jmd_blob *b, const uv_buf_t *bufs,
+                          unsigned nbufs);
+
+/* ------------------------------------------------------------ sites_cmd.c */
+/* A sites request of client c, answered here rather than by jmd_command:
+ * 1 answered (sent, or an error sent), 0 deferred (c's user has spent this
+ * tick's budget of sites replies built: ask again at the next tick). */
+int jmd_sites_serve(struct jmd_client *c, json_t *req);
+bool jmd_is_sites_request(json_t *req);
+void jmd_sites_tick(struct jmd *d);            /* a tick ended: the budgets anew */
+void jmd_sites_reply_free(struct jmd_proc *p); /* drops p's kept reply */
 
 /* ------------------------------------------------------------ reply.c */
 /* {"ok": false, "error": MSG, "time": T}, MSG made valid UTF-8. */

@@ -34,6 +34,10 @@
  * bound counts: a few hundred silent clients took gigabytes and kept the
  * loop busy answering them. A subscriber that does not keep up is not sent
  * the next update while the one before still waits in its queue.
+ * A client whose `sites` request waits for its user's budget of replies
+ * built (sites_cmd.c) is not read either: the request stays in its line
+ * buffer, the requests after it behind it, until the next tick
+ * (jmd_server_tick), in the order the clients connected.
  * A client being disconnected after an error is closed once its output is
  * flushed, or after two ticks if it never reads it. A client that shuts
  * its side of the connection (end of file: `printf ... | socat`, `nc -N`)
@@ -62,9 +66,26 @@ static unsigned long refusals_this_tick;
 struct wreq {
 	uv_write_t req;
 	struct jmd_client *c;
-	char *data;
+	char *data;              /* the reply, its own; or NULL and: */
+	struct jmd_blob *blob;   /* a shared one, a reference held */
 	size_t len;
 };
+
+struct jmd_blob *jmd_blob_new(size_t len)
+{
+	struct jmd_blob *b = malloc(sizeof(*b) + len);
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	b->len = len;
+	return b;
+}
+
+void jmd_blob_put(struct jmd_blob *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
 
 /* ------------------------------------------------------------ clients */
 
@@ -118,6 +139,7 @@ static void on_written(uv_write_t *req, int status)
 	struct wreq *w = (struct wreq *)req;
 	struct jmd_client *c = w->c;
 	free(w->data);
+	jmd_blob_put(w->blob);
 	free(w);
 	c->nwrites--;
 	c->active_ms = uv_now(c->d->loop);
@@ -130,7 +152,7 @@ static void on_written(uv_write_t *req, int status)
 		client_close(c);
 		return;
 	}
-	if (c->paused && !c->closing && !c->closed && c->nwrites <= PAUSE_WRITES / 2 &&
+	if (c->paused && !c->deferred && !c->closing && !c->closed && c->nwrites <= PAUSE_WRITES / 2 &&
 	    jmd_client_queued(c) <= PAUSE_BYTES / 2) {
 		c->paused = false;
 		process_lines(c, 0);
@@ -165,6 +187,7 @@ static void queue_reply(struct jmd_client *c, char *data, size_t len)
 	}
 	w->c = c;
 	w->data = data;
+	w->blob = NULL;
 	w->len = len;
 	uv_buf_t buf = uv_buf_init(data, (unsigned)len);
 	int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written);
@@ -200,6 +223,35 @@ void jmd_client_send(struct jmd_client *c, json_t *reply)
 	queue_reply(c, data, len + 1);
 }
 
+void jmd_client_send_blob(struct jmd_client *c, struct jmd_blob *b, const uv_buf_t *bufs,
+                          unsigned nbufs)
+{
+	if (c->closed || output_full(c))
+		return;
+	struct wreq *w = malloc(sizeof(*w));
+	if (!w) {
+		jmd_log("client %u dropped: out of memory for its reply", c->id);
+		client_close(c);
+		return;
+	}
+	w->c = c;
+	w->data = NULL;
+	w->blob = b;
+	w->len = 0;
+	for (unsigned i = 0; i < nbufs; i++)
+		w->len += bufs[i].len;
+	b->refs++;
+	int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, nbufs, on_written);
+	if (rc < 0) {
+		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(rc));
+		jmd_blob_put(b);
+		free(w);
+		client_close(c);
+		return;
+	}
+	c->nwrites++;
+}
+
 void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
 {
 	if (c->closed || output_full(c))
@@ -216,23 +268,32 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
 }
 
 /* Each request is parsed once, here (jmd_request_parse): ps, the request
- * asked most, is answered from text kept per viewer (ps.c); any other
- * through jmd_command(). */
-static void handle_line(struct jmd_client *c, char *line, size_t len)
+ * asked most, is answered from text kept per viewer (ps.c); sites from
+ * text kept per process and sample (sites_cmd.c), which may put it off to
+ * the next tick (false: the line is kept, the client paused until then);
+ * any other through jmd_command(). */
+static bool handle_line(struct jmd_client *c, char *line, size_t len)
 {
 	json_t *reply;
 	json_t *req = jmd_request_parse(c->d, line, len, &reply);
 	if (!req) {
 		jmd_client_send(c, reply);
-		return;
+		return true;
 	}
 	size_t n;
-	const char *text = jmd_request_cached(c->d, c->uid, req, &n);
-	if (text)
+	const char *text;
+	if (jmd_is_sites_request(req)) {
+		if (!jmd_sites_serve(c, req)) {
+			json_decref(req);
+			return false;
+		}
+	} else if ((text = jmd_request_cached(c->d, c->uid, req, &n)) != NULL) {
 		jmd_client_send_text(c, text, n);
-	else
+	} else {
 		jmd_client_send(c, jmd_command(c->d, c->uid, c, req));
+	}
 	json_decref(req);
+	return true;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -293,7 +354,12 @@ static void process_lines(struct jmd_client *c, size_t scan)
 		}
 		size_t end = (size_t)(nl - c->in);
 		c->active_ms = uv_now(c->d->loop);
-		handle_line(c, c->in + start, end - start);
+		if (!handle_line(c, c->in + start, end - start)) {
+			c->deferred = true;   /* until the next tick (jmd_server_tick) */
+			c->d->sites_deferred++;
+			more = true;
+			break;
+		}
 		start = end + 1;
 		scan = start;
 	}
@@ -449,6 +515,28 @@ void jmd_server_tick(struct jmd *d)
 		jmd_log("%lu more clients refused: too many clients, or too many of their user",
 		        refusals_this_tick - 1);
 	refusals_this_tick = 0;
+	/* The clients whose sites request waited for this tick, in the order
+	 * they connected (the list is newest first), while their user's new
+	 * budget lasts: a client put off again goes on waiting. */
+	jmd_sites_tick(d);
+	struct jmd_client *last = d->clients;
+	while (last && last->next)
+		last = last->next;
+	for (struct jmd_client *c = last; c; c = c->prev) {
+		if (!c->deferred)
+			continue;
+		c->deferred = false;
+		if (c->closing || c->closed)
+			continue;
+		c->active_ms = uv_now(d->loop);
+		process_lines(c, 0);
+		/* Backlogged: on_written() reads it again once it drains. */
+		if (!c->closing && !c->closed && !c->deferred && c->paused && !backlogged(c)) {
+			c->paused = false;
+			if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
+				client_close(c);
+		}
+	}
 	for (struct jmd_client *c = d->clients; c; c = c->next) {
 		if (c->closed)
 			continue;

@@ -1,10 +1,20 @@
 /*
  * sites_cmd.c: the `sites` command: the sampled heap profile of one
- * process (docs/sites.md), read from its segment on request through
- * sites.c (jmd_site_segment, as alerts and /metrics read it), the sites by
- * live bytes with their estimates bounded (jmd_sites_bound), raw return
+ * process (docs/sites.md), read from its segment through sites.c
+ * (jmd_site_segment, as alerts and /metrics read it), the sites by live
+ * bytes with their estimates bounded (jmd_sites_bound), raw return
  * addresses for the client to symbolize; cut to what the client may still
  * have unread (jmd_client_room).
+ *
+ * A reply of 1,024 sites is 580 KB and took 10 ms of the loop to read and
+ * encode; asked without pause on a user's 32 connections, it kept root's
+ * requests waiting most of a second. So the reply is built once per
+ * process and sample (struct jmd_sites_reply, kept in jmd_proc) and sent
+ * again as it is, cut where a client may take fewer sites (the sites'
+ * text ends are kept) and shared by the clients it is written to
+ * (jmd_blob); and a user other than root has replies built for a budget
+ * of CPU a tick (JMD_SITES_SHARE): past it, server.c keeps the request on
+ * its connection until the next tick (jmd_sites_serve says 0).
  */
 #include "commands.h"
 #include "pprof.h"
@@ -14,16 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The sampled heap profile of one process (docs/sites.md), raw: return
  * addresses as the process recorded them, for the client to symbolize as
  * itself (the daemon never opens a program's ELF files). The site table is
  * read from the segment on request, not kept per tick. */
-
-/* The most one site takes in a reply: its frames as hex strings, every
- * size class with bytes, its figures and keys; and the rest of a reply. */
-#define SITE_JSON_MAX   (JMSTAT_SITE_FRAMES * 22 + (JMSTAT_NBINS + 1) * 48 + 256)
-#define SITE_REPLY_BASE 4096u
 
 struct site_ref {
 	const struct jmstat_site *row;
@@ -84,39 +90,96 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, con
 	return o;
 }
 
-json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
-{
-	pid_t pid;
-	int rc = jmd_arg_pid(req, &pid);
-	if (rc != 0)
-		return jmd_pid_error(d, rc);
-	uint64_t limit = UINT64_MAX;
-	json_t *n = json_object_get(req, "n");
-	if (n && !json_is_null(n)) {
-		if (!json_is_integer(n) || json_integer_value(n) <= 0)
-			return jmd_error(d, "invalid 'n': expected a positive integer");
-		limit = (uint64_t)json_integer_value(n);
-	}
-	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
-	if (!p)
-		return jmd_error(d, "no such process: %d", (int)pid);
+/* ------------------------------------------------------------ the reply kept */
 
-	/* Read through sites.c, which shows the file only if it is still the
-	 * process this viewer was allowed to see. */
+/* A process's sites reply with every site, as text, kept for the sample it
+ * shows: the site table changes in the daemon's view only at a tick (its
+ * estimates are bounded by the tick's per-class figures), so every request
+ * of the same tick is sent these bytes, cut to what its client may take,
+ * without reading the segment or encoding again. Shared by the clients it
+ * is being written to (jmd_blob): a flood of requests costs one build per
+ * process and tick, and its unread replies one copy. */
+struct jmd_sites_reply {
+	uint64_t read_ns;        /* jmd_proc.read_ns of the sample it goes with */
+	double now;              /* jmd.now when built: its "time" */
+	struct jmd_blob *blob;   /* {"ok":true,...,"sites":[S0,S1,...],"modules":[...]}\n */
+	size_t head_len;         /* the bytes before S0 */
+	size_t tail_off;         /* where ],"modules":... begins */
+	size_t nsites;
+	size_t site_end[];       /* [nsites]: where site i's text ends */
+};
+
+void jmd_sites_reply_free(struct jmd_proc *p)
+{
+	if (!p->sites_reply)
+		return;
+	jmd_blob_put(p->sites_reply->blob);
+	free(p->sites_reply);
+	p->sites_reply = NULL;
+}
+
+/* A text buffer that stays failed after a failed allocation. */
+struct buf {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		while (cap < b->len + n)
+			cap *= 2;
+		char *ns = realloc(b->s, cap);
+		if (!ns) {
+			b->failed = true;
+			return;
+		}
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+}
+
+static void put_json(struct buf *b, json_t *v, bool strip_close)
+{
+	char *t = v ? json_dumps(v, JMD_JSON_FLAGS) : NULL;
+	json_decref(v);
+	if (!t) {
+		b->failed = true;
+		return;
+	}
+	size_t n = strlen(t);
+	put(b, t, strip_close && n ? n - 1 : n);
+	free(t);
+}
+
+/* Reads p's sites from its segment and builds its reply: 0, or an error
+ * reply in *err. */
+static int sites_build(struct jmd *d, struct jmd_proc *p, json_t **err)
+{
+	pid_t pid = p->pid;
 	struct jm_seg seg;
 	int seg_err;
-	rc = jmd_site_segment(d, p, &seg, &seg_err);
-	if (rc == -ESRCH)
-		return jmd_error(d, "no such process: %d", (int)pid);
-	if (rc != 0)
-		return jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
-		                 seg_err ? jm_seg_strerror(seg_err) : strerror(-rc));
-
-	struct site_ref *refs = malloc((seg.nsites ? seg.nsites : 1) * sizeof(*refs));
-	if (!refs) {
-		jm_seg_free(&seg);
-		return jmd_error(d, "out of memory");
+	int rc = jmd_site_segment(d, p, &seg, &seg_err);
+	if (rc == -ESRCH) {
+		*err = jmd_error(d, "no such process: %d", (int)pid);
+		return rc;
 	}
+	if (rc != 0) {
+		*err = jmd_error(d, "cannot read the segment of process %d: %s", (int)pid,
+		                 seg_err ? jm_seg_strerror(seg_err) : strerror(-rc));
+		return rc;
+	}
+	struct site_ref *refs = malloc((seg.nsites ? seg.nsites : 1) * sizeof(*refs));
+	struct jmd_sites_reply *r = malloc(sizeof(*r) + (seg.nsites ? seg.nsites : 1) * sizeof(size_t));
+	struct buf b = { 0 };
+	if (!refs || !r)
+		goto nomem;
 	size_t nrefs = 0;
 	for (uint32_t i = 0; i < seg.nsites; i++) {
 		if (seg.sites[i].nframes == 0)
@@ -126,34 +189,28 @@ json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 		nrefs++;
 	}
 	qsort(refs, nrefs, sizeof(*refs), by_live_bytes);
-	/* Bounded before it is built: the sites that fit what the client may
-	 * still have unread (jmd_client_room), at their largest; none fit
-	 * while its earlier replies wait. */
-	size_t room = jmd_client_room(c);
-	uint64_t fit = room > SITE_REPLY_BASE ? (room - SITE_REPLY_BASE) / SITE_JSON_MAX : 0;
-	if (fit == 0) {
-		free(refs);
-		jm_seg_free(&seg);
-		return jmd_error(d, "busy: read your earlier replies first (%u bytes unread at most)",
-		                 JMD_MAX_OUTPUT);
-	}
-	if (limit > fit)
-		limit = fit;
 	json_t *o = reply_ok(d);
 	set(o, "pid", json_integer(pid));
 	set(o, "exe", json_string(p->exe));
 	set(o, "sample_bytes", jint(seg.hdr.sample_bytes));
 	set(o, "sites_dropped", jint(seg.hdr.sites_dropped));
 	set(o, "nsites", jint(nrefs));
+	put_json(&b, o, true);
+	put(&b, ",\"sites\":[", 10);
+	r->head_len = b.len;
 	double factor[JMSTAT_NBINS + 1];
-	for (uint32_t b = 0; b <= JMSTAT_NBINS; b++)
-		factor[b] = 1.0;
+	for (uint32_t k = 0; k <= JMSTAT_NBINS; k++)
+		factor[k] = 1.0;
 	if (seg.hdr.nbins <= JMSTAT_NBINS)
 		jmd_sites_bound(p, &seg, factor);
-	json_t *arr = json_array();
-	for (size_t i = 0; i < nrefs && i < limit; i++)
-		json_array_append_new(arr, site_json(&seg, &refs[i], factor));
-	set(o, "sites", arr);
+	for (size_t i = 0; i < nrefs; i++) {
+		if (i)
+			put(&b, ",", 1);
+		put_json(&b, site_json(&seg, &refs[i], factor), false);
+		r->site_end[i] = b.len;
+	}
+	r->tail_off = b.len;
+	put(&b, "],\"modules\":", 12);
 	/* The modules the frames are in (the segment's module table): where
 	 * each executable segment is, its file and build-id, for a client that
 	 * writes the profile in pprof's format. */
@@ -175,8 +232,204 @@ json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 		set(mo, "main", json_boolean(m->flags & JMSTAT_MODULE_MAIN));
 		json_array_append_new(mods, mo);
 	}
-	set(o, "modules", mods);
+	put_json(&b, mods, false);
+	put(&b, "}\n", 2);
+	if (b.failed)
+		goto nomem;
+	r->blob = jmd_blob_new(b.len);
+	if (!r->blob)
+		goto nomem;
+	memcpy(r->blob->data, b.s, b.len);
+	r->read_ns = p->read_ns;
+	r->now = d->now;
+	r->nsites = nrefs;
+	jmd_sites_reply_free(p);
+	p->sites_reply = r;
+	free(b.s);
 	free(refs);
 	jm_seg_free(&seg);
-	return o;
+	d->sites_built++;
+	return 0;
+nomem:
+	free(b.s);
+	free(r);
+	free(refs);
+	jm_seg_free(&seg);
+	*err = jmd_error(d, "out of memory");
+	return -ENOMEM;
+}
+
+/* ------------------------------------------------------------ budgets */
+
+/* The CPU each user (a principal: jmd_principal) other than root had
+ * sites replies built for, this tick. A user's request that would build
+ * one waits for the next tick once theirs passes the budget (it is
+ * checked before a build, so one build a tick always goes through); a
+ * reply kept is sent whatever it is. Users past the table share its last
+ * slot. */
+#define SITES_USERS 64u
+static struct {
+	uint32_t who;
+	uint64_t spent_ns;
+} spent[SITES_USERS];
+static unsigned nspent;
+
+static uint64_t *spent_of(uint32_t who)
+{
+	for (unsigned i = 0; i < nspent; i++)
+		if (spent[i].who == who)
+			return &spent[i].spent_ns;
+	if (nspent == SITES_USERS)
+		return &spent[SITES_USERS - 1].spent_ns;
+	spent[nspent].who = who;
+	spent[nspent].spent_ns = 0;
+	return &spent[nspent++].spent_ns;
+}
+
+static uint64_t budget_ns(const struct jmd *d)
+{
+	uint64_t b = (uint64_t)d->opt.interval_ms * 1000000u / JMD_SITES_SHARE;
+	return b > 1000000u ? b : 1000000u;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void jmd_sites_tick(struct jmd *d)
+{
+	(void)d;
+	nspent = 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+bool jmd_is_sites_request(json_t *req)
+{
+	json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
+	return cmd && json_is_string(cmd) && strcmp(json_string_value(cmd), "sites") == 0;
+}
+
+/* The request's process and its reply kept, built if need be: NULL with
+ * *err an error reply, or with *deferred when c's user has spent its
+ * budget (c NULL: no budget). */
+static struct jmd_sites_reply *sites_lookup(struct jmd *d, uid_t uid, struct jmd_client *c,
+                                            json_t *req, uint64_t *limit, json_t **err,
+                                            bool *deferred)
+{
+	pid_t pid;
+	*err = NULL;
+	*deferred = false;
+	int rc = jmd_arg_pid(req, &pid);
+	if (rc != 0) {
+		*err = jmd_pid_error(d, rc);
+		return NULL;
+	}
+	*limit = UINT64_MAX;
+	json_t *n = json_object_get(req, "n");
+	if (n && !json_is_null(n)) {
+		if (!json_is_integer(n) || json_integer_value(n) <= 0) {
+			*err = jmd_error(d, "invalid 'n': expected a positive integer");
+			return NULL;
+		}
+		*limit = (uint64_t)json_integer_value(n);
+	}
+	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
+	if (!p || !p->entry || p->entry->proc != p) {
+		*err = jmd_error(d, "no such process: %d", (int)pid);
+		return NULL;
+	}
+	struct jmd_sites_reply *r = p->sites_reply;
+	if (r && r->read_ns == p->read_ns && r->now == d->now) {
+		d->sites_kept++;
+		return r;
+	}
+	uint64_t *mine = c && uid != 0 ? spent_of(jmd_principal(d, uid)) : NULL;
+	if (mine && *mine >= budget_ns(d)) {
+		*deferred = true;
+		return NULL;
+	}
+	uint64_t t0 = mine ? cpu_ns() : 0;
+	rc = sites_build(d, p, err);
+	if (mine)
+		*mine += cpu_ns() - t0;
+	return rc == 0 ? p->sites_reply : NULL;
+}
+
+/* How many of r's sites the reply takes: at most limit, and what fits in
+ * room (what the client may still have unread); 0 with *busy when not
+ * even the first does (or, with no site, the rest). */
+static size_t sites_fit(const struct jmd_sites_reply *r, uint64_t limit, size_t room, bool *busy)
+{
+	size_t tail = r->blob->len - r->tail_off;
+	size_t k = r->nsites < limit ? r->nsites : (size_t)limit;
+	while (k > 0 && r->site_end[k - 1] + tail > room)
+		k--;
+	*busy = r->head_len + tail > room || (k == 0 && r->nsites > 0);
+	return k;
+}
+
+static json_t *busy_error(struct jmd *d)
+{
+	return jmd_error(d, "busy: read your earlier replies first (%u bytes unread at most)",
+	                 JMD_MAX_OUTPUT);
+}
+
+int jmd_sites_serve(struct jmd_client *c, json_t *req)
+{
+	struct jmd *d = c->d;
+	uint64_t limit;
+	json_t *err;
+	bool deferred;
+	struct jmd_sites_reply *r = sites_lookup(d, c->uid, c, req, &limit, &err, &deferred);
+	if (deferred)
+		return 0;
+	if (!r) {
+		jmd_client_send(c, err);
+		return 1;
+	}
+	bool busy;
+	size_t k = sites_fit(r, limit, jmd_client_room(c), &busy);
+	if (busy) {
+		jmd_client_send(c, busy_error(d));
+		return 1;
+	}
+	uv_buf_t bufs[2];
+	size_t tail = r->blob->len - r->tail_off;
+	size_t cut = k ? r->site_end[k - 1] : r->head_len;
+	bufs[0] = uv_buf_init(r->blob->data, (unsigned)cut);
+	bufs[1] = uv_buf_init(r->blob->data + r->tail_off, (unsigned)tail);
+	if (cut == r->tail_off)   /* every site: the whole text */
+		bufs[0] = uv_buf_init(r->blob->data, (unsigned)r->blob->len);
+	jmd_client_send_blob(c, r->blob, bufs, cut == r->tail_off ? 1 : 2);
+	return 1;
+}
+
+json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+{
+	/* The socket's clients are served by jmd_sites_serve; this is the
+	 * request fuzz target's way (tests/fuzz/request_fuzz.c), as text. */
+	uint64_t limit;
+	json_t *err;
+	bool deferred;
+	struct jmd_sites_reply *r = sites_lookup(d, uid, NULL, req, &limit, &err, &deferred);
+	if (!r)
+		return err;
+	bool busy;
+	size_t k = sites_fit(r, limit, jmd_client_room(c), &busy);
+	if (busy)
+		return busy_error(d);
+	size_t cut = k ? r->site_end[k - 1] : r->head_len;
+	size_t tail = r->blob->len - r->tail_off;
+	char *t = malloc(cut + tail);
+	if (!t)
+		return jmd_error(d, "out of memory");
+	memcpy(t, r->blob->data, cut);
+	memcpy(t + cut, r->blob->data + r->tail_off, tail);
+	json_t *o = json_loadb(t, cut + tail, 0, NULL);
+	free(t);
+	return o ? o : jmd_error(d, "out of memory");
 }
