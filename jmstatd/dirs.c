@@ -61,16 +61,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define DIRS_LOG_MS 10000u
 #define RECHECK_EARLY 6u     /* walks: a minute at the default interval */
 #define RECHECK_EVERY 32u
+#define OPENS_MAX     16u    /* container directories being opened at once (threads) */
+#define OPENS_ROOT    4u     /* ... of those, kept for namespaces root owns */
+#define OPEN_SLOW_MS  2000u  /* an open that takes longer is logged, once */
 
 /* A mount namespace seen at the latest walk. */
 struct jmd_mntns {
@@ -80,7 +86,48 @@ struct jmd_mntns {
 	uint32_t first_walk;     /* the walk that found it */
 	bool retry;              /* its directory was not opened: try again */
 	bool recheck;            /* it reached a directory read already: look again */
+	bool opening;            /* a thread opens its directory (struct open_job) */
 };
+
+/*
+ * A container's directory is opened off the loop. Its path is the
+ * container's to choose, and what is mounted on it: a user who mounts
+ * with fusermount (allow_other, where /etc/fuse.conf has user_allow_other)
+ * a FUSE file system whose server does not answer, then binds it on
+ * /dev/shm in a user and mount namespace of their own, had the daemon's
+ * open of /proc/PID/root/dev/shm wait for that server, in D state, deaf to
+ * every client, for as long as the server liked. So a thread opens the
+ * directory, asks its file system (fstatfs) and refuses one that a server
+ * answers for (FUSE, network file systems: every later readdir, open and
+ * stat would ask it too); the loop takes the result when it comes
+ * (uv_async) and goes on as before. A thread that hangs is left to hang:
+ * its namespace is not opened again while it does, it is logged once
+ * after OPEN_SLOW_MS, and a user (a principal) has one such thread at a
+ * time, OPENS_MAX in all (OPENS_ROOT kept for root's namespaces, Docker's
+ * or the kubelet's): a user who hangs theirs delays only their own
+ * containers. The jobs are the loop's to free, once done; one left
+ * hanging at exit goes with the process.
+ */
+struct open_job {
+	uint64_t ino;            /* the namespace */
+	uint32_t owner;          /* who owns it (mntns_owner) */
+	uint32_t who;            /* ... as a principal (jmd_principal) */
+	char root[300];          /* /proc/PID/root of its representative */
+	char *stats_dir;         /* the path inside it (a copy) */
+	uint64_t started_ms;     /* uv_now() when started */
+	bool slow_logged;
+	/* Set by the thread, under jobs_lock: */
+	bool done;
+	int fd;                  /* the directory, O_RDONLY|O_DIRECTORY; -1: none */
+	int err;                 /* why none: an errno; EXDEV: refused for its file system */
+	long f_type;             /* its file system (statfs), once known */
+	struct open_job *next;
+};
+
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_job *jobs;    /* the loop's list; done set under jobs_lock */
+static uv_async_t jobs_async;
+static bool jobs_async_open;
 
 static void on_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
@@ -222,21 +269,21 @@ int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host)
 	if (sscanf(link, "mnt:[%llu]", &ino) != 1)
 		return -1;
 	const struct jmd_mntns *m = mntns_find(d, ino);
-	if (!m || (m->retry && !m->dir))
+	if (!m || ((m->retry || m->opening) && !m->dir))
 		return -1;       /* not walked yet, or its directory not opened yet */
 	return m->dir == dir ? 1 : 0;
 }
 
 /* The stats directory inside the root directory rootfd, resolved as the
  * container would (RESOLVE_IN_ROOT), or -1. */
-static int open_in_root(int rootfd, const char *dir)
+static int open_in_root(int rootfd, const char *dir, int flags)
 {
 	while (*dir == '/')
 		dir++;
 	if (!*dir)
 		dir = ".";
 #ifdef SYS_openat2
-	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+	struct open_how how = { .flags = (uint64_t)flags | O_DIRECTORY | O_CLOEXEC,
 	                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
 	if (fd >= 0 || errno != ENOSYS)
@@ -257,7 +304,7 @@ static int open_in_root(int rootfd, const char *dir)
 		while (*dir == '/')
 			dir++;
 		int next = strcmp(part, "..") == 0 ? -1
-		           : openat(cur, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		           : openat(cur, part, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(cur);
 		cur = next;
 	}
@@ -314,18 +361,158 @@ static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
 	return false;
 }
 
-/* The namespace's stats directory, through its process pid. */
-static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
+/* File systems a server answers for, in user space or over a network:
+ * each operation on them may wait as long as that server likes. */
+static bool served_fs(long type)
 {
-	char path[300], shown[4200];
-	m->retry = false;
-	m->recheck = false;
-	uint32_t owner = mntns_owner(pid);
-	snprintf(path, sizeof(path), "/proc/%s/root", pid);
-	int rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int fd = rootfd >= 0 ? open_in_root(rootfd, d->opt.stats_dir) : -1;
+	switch ((unsigned long)type) {
+	case FUSE_SUPER_MAGIC:
+	case NFS_SUPER_MAGIC:
+	case SMB_SUPER_MAGIC:
+	case CIFS_SUPER_MAGIC:
+	case SMB2_SUPER_MAGIC:
+	case V9FS_MAGIC:
+	case CEPH_SUPER_MAGIC:
+	case AFS_SUPER_MAGIC:
+	case AFS_FS_MAGIC:
+	case CODA_SUPER_MAGIC:
+		return true;
+	}
+	return false;
+}
+
+static const char *fs_name(long type)
+{
+	switch ((unsigned long)type) {
+	case FUSE_SUPER_MAGIC: return "FUSE";
+	case NFS_SUPER_MAGIC:  return "NFS";
+	case V9FS_MAGIC:       return "9p";
+	case CEPH_SUPER_MAGIC: return "Ceph";
+	default:               return "network";
+	}
+}
+
+/* The thread: opens the directory (O_PATH, no file system's open), asks
+ * its file system, opens it for reading only if no server answers for it. */
+static void *open_thread(void *arg)
+{
+	struct open_job *j = arg;
+	int fd = -1, err = 0;
+	long type = 0;
+	int rootfd = open(j->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int pfd = rootfd >= 0 ? open_in_root(rootfd, j->stats_dir, O_PATH) : -1;
+	if (pfd < 0)
+		err = errno;
 	if (rootfd >= 0)
 		close(rootfd);
+	struct statfs sf;
+	if (pfd >= 0 && fstatfs(pfd, &sf) != 0)
+		err = errno;
+	else if (pfd >= 0 && served_fs((type = (long)sf.f_type)))
+		err = EXDEV;
+	else if (pfd >= 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			err = errno;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	pthread_mutex_lock(&jobs_lock);
+	j->fd = fd;
+	j->err = err;
+	j->f_type = type;
+	j->done = true;
+	/* Under the lock: the loop closes the handle under it too. */
+	if (jobs_async_open)
+		uv_async_send(&jobs_async);
+	pthread_mutex_unlock(&jobs_lock);
+	return NULL;
+}
+
+/* Whether owner's namespace may have a thread opening its directory. */
+static bool may_start(const struct jmd *d, uint32_t who)
+{
+	unsigned all = 0, root = 0, mine = 0;
+	for (const struct open_job *j = jobs; j; j = j->next) {
+		all++;
+		root += j->who == 0;
+		mine += j->who == who;
+	}
+	if (all >= OPENS_MAX)
+		return false;
+	if (who == 0)
+		return true;
+	return mine == 0 && all - root < OPENS_MAX - OPENS_ROOT;
+}
+
+/* The namespace's stats directory, through its process pid: opened by a
+ * thread, taken by opened() once it is. */
+static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
+{
+	if (m->opening)
+		return;
+	m->recheck = false;
+	uint32_t owner = mntns_owner(pid);
+	uint32_t who = owner == 0 ? 0 : jmd_principal(d, owner);
+	struct open_job *j = jobs_async_open && may_start(d, who) ? calloc(1, sizeof(*j)) : NULL;
+	if (j && !(j->stats_dir = strdup(d->opt.stats_dir))) {
+		free(j);
+		j = NULL;
+	}
+	if (!j) {
+		m->retry = true;         /* at the next walk */
+		return;
+	}
+	j->ino = m->ino;
+	j->owner = owner;
+	j->who = who;
+	j->fd = -1;
+	j->started_ms = uv_now(d->loop);
+	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64u << 10);
+	int rc = pthread_create(&t, &attr, open_thread, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(j->stats_dir);
+		free(j);
+		m->retry = true;
+		return;
+	}
+	j->next = jobs;
+	jobs = j;
+	m->retry = false;
+	m->opening = true;
+}
+
+/* A thread's directory, back on the loop. */
+static void opened(struct jmd *d, struct open_job *j)
+{
+	char path[64], shown[4200];
+	struct jmd_mntns *m = mntns_find(d, j->ino);
+	int fd = j->fd;
+	if (m)
+		m->opening = false;
+	if (!m) {                    /* its namespace is gone meanwhile */
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0 && j->err == EXDEV) {
+		/* A server answers for it: not read; looked at again now and
+		 * then (its tmpfs may be mounted later, as any other's). */
+		jmd_log_bad("%s in mnt:[%llu] (uid %u) is not read: a %s file system (0x%lx), "
+		                "which a server of its own answers for", d->opt.stats_dir,
+		                (unsigned long long)j->ino, (unsigned)j->owner, fs_name(j->f_type),
+		                (unsigned long)j->f_type);
+		m->recheck = true;
+		return;
+	}
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		/* Its process gone meanwhile, or no such directory (yet):
@@ -343,7 +530,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 		m->recheck = true;   /* its own may be mounted later */
 		return;
 	}
-	if (!owner_may_add(d, owner, m->ino)) {
+	if (!owner_may_add(d, j->owner, m->ino)) {
 		close(fd);
 		m->retry = true;     /* once some of its others are gone */
 		return;
@@ -351,12 +538,51 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	snprintf(shown, sizeof(shown), "%s in mnt:[%llu]", d->opt.stats_dir,
 	         (unsigned long long)m->ino);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	m->dir = dir_add(d, fd, &st, path, shown, m->ino, owner);
+	m->dir = dir_add(d, fd, &st, path, shown, m->ino, j->owner);
+}
+
+static void on_jobs(uv_async_t *h)
+{
+	struct jmd *d = h->data;
+	struct open_job **pp = &jobs;
+	while (*pp) {
+		struct open_job *j = *pp;
+		pthread_mutex_lock(&jobs_lock);
+		bool done = j->done;
+		pthread_mutex_unlock(&jobs_lock);
+		if (!done) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		opened(d, j);
+		free(j->stats_dir);
+		free(j);
+	}
+}
+
+/* Logs, once each, the threads that have not opened theirs in OPEN_SLOW_MS. */
+static void jobs_check_slow(struct jmd *d)
+{
+	uint64_t now = uv_now(d->loop);
+	for (struct open_job *j = jobs; j; j = j->next) {
+		pthread_mutex_lock(&jobs_lock);
+		bool done = j->done;
+		pthread_mutex_unlock(&jobs_lock);
+		if (done || j->slow_logged || now - j->started_ms < OPEN_SLOW_MS)
+			continue;
+		j->slow_logged = true;
+		jmd_log("%s in mnt:[%llu] (uid %u) has not opened in %u ms (a file system whose server "
+		        "does not answer?): not read while it hangs%s", d->opt.stats_dir,
+		        (unsigned long long)j->ino, (unsigned)j->owner, OPEN_SLOW_MS,
+		        j->who ? "; its owner's other new containers wait" : "");
+	}
 }
 
 /* One walk of /proc: every mount namespace, its directory opened once. */
 static void walk_namespaces(struct jmd *d)
 {
+	jobs_check_slow(d);
 	DIR *proc = opendir("/proc");
 	if (!proc)
 		return;
@@ -421,6 +647,11 @@ void jmd_dirs_start(struct jmd *d)
 {
 	struct stat st;
 	d->mntns_self = stat("/proc/self/ns/mnt", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	if (d->loop && !jobs_async_open && uv_async_init(d->loop, &jobs_async, on_jobs) == 0) {
+		jobs_async.data = d;
+		jobs_async_open = true;
+		uv_unref((uv_handle_t *)&jobs_async);
+	}
 	for (unsigned i = 0; i < d->opt.nextra_dirs; i++) {
 		const char *path = d->opt.extra_dirs[i];
 		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -443,6 +674,15 @@ void jmd_dirs_stop(struct jmd *d)
 {
 	while (d->dirs)
 		dir_drop(d, d->dirs, "jmstatd is stopping");
+	/* The jobs done are freed; one still hanging keeps its own, and goes
+	 * with the process. */
+	if (jobs_async_open) {
+		on_jobs(&jobs_async);
+		pthread_mutex_lock(&jobs_lock);
+		jobs_async_open = false;
+		uv_close((uv_handle_t *)&jobs_async, NULL);
+		pthread_mutex_unlock(&jobs_lock);
+	}
 	free(d->mntns);
 	d->mntns = NULL;
 	d->nmntns = 0;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# timeout: 120
+# A container whose stats directory is a FUSE file system whose server
+# never answers. An unprivileged user can make one: where /etc/fuse.conf
+# has user_allow_other, fusermount mounts their server with allow_other
+# (so root may look in), and in a user and mount namespace of their own
+# they bind that mount on /dev/shm; the daemon reaches it through
+# /proc/PID/root when it walks the mount namespaces. Its open of the
+# directory asked the server and hung, the whole daemon with it, for as
+# long as the server held it. Now the directory is opened off the loop,
+# by a thread (dirs.c) that then refuses a FUSE or network file system
+# (statfs), and the daemon answers throughout: the directory is not read,
+# with one log line. Here the mount is made as root with a raw /dev/fuse
+# (no fusermount needed), allow_other, in a mount namespace of its own;
+# the daemon is stopped (SIGTERM) while the server still holds it.
+. "$(dirname "$0")/../lib.sh"
+need_segments
+[ "$(id -u)" -eq 0 ] || skip "needs root to mount a FUSE file system"
+[ -c /dev/fuse ] && grep -qw fuse /proc/filesystems || skip "no FUSE (/dev/fuse, fuse in /proc/filesystems)"
+unshare --mount true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
+cat >"$JM_TMP/hangfuse.py" <<'PY'
+# hangfuse.py TARGET: mounts on TARGET a FUSE file system whose server
+# never answers (not even its INIT), says "mounted", holds it until killed.
+import ctypes, os, sys, time
+target = sys.argv[1]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/dev/fuse", os.O_RDWR)
+opts = "fd=%d,rootmode=40000,user_id=65534,group_id=65534,allow_other" % fd
+if libc.mount(b"hang", target.encode(), b"fuse", 6, opts.encode()) != 0:   # MS_NOSUID|MS_NODEV
+    print("mount failed: " + os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(1)
+print("mounted", flush=True)
+while True:
+    time.sleep(3600)
+PY
+jmd_start
+unshare --mount --propagation private python3 "$JM_TMP/hangfuse.py" "$JMD_STATS" \
+	>"$JM_TMP/fuse.out" 2>&1 &
+HOLDER=$!
+trap 'kill $HOLDER 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
+grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+jmd_py - <<'PY' || fail "a container's FUSE stats directory"
+from jmd import *
+import socket
+t0 = None
+worst = 0.0
+# Three rescans (every 10 ticks), each a walk of the mount namespaces.
+while True:
+    t = time.monotonic()
+    try:
+        c = Client(timeout=3)
+        v = c.req({"cmd": "version"})
+        c.close()
+    except socket.timeout:
+        fail("the daemon did not answer version within 3 s: hung on the container's FUSE directory")
+    worst = max(worst, time.monotonic() - t)
+    t0 = v["time"] if t0 is None else t0
+    if v["time"] >= t0 + 35 * INTERVAL_MS / 1000.0:
+        break
+    time.sleep(0.05)
+print("a container's stats directory on a FUSE mount that never answers, for 35 ticks: "
+      "the daemon answered throughout, worst version %.1f ms" % (worst * 1000))
+PY
+grep -q "not read: .*fuse\|has not opened" "$JMD_LOG" || fail "no log line for the container's FUSE directory"
+grep "mnt:\[" "$JMD_LOG" | head -3
+jmd_stop
+kill $HOLDER 2>/dev/null
+wait $HOLDER 2>/dev/null
+ok "a container's FUSE stats directory: not read, the daemon answered throughout and stopped"
