@@ -76,6 +76,7 @@
 #define RECHECK_EVERY 32u
 #define OPENS_MAX     16u    /* container directories being opened at once (threads) */
 #define OPENS_ROOT    4u     /* ... of those, kept for namespaces root owns */
+#define OPENS_USER    4u     /* ... of those, of one user's namespaces */
 #define OPEN_SLOW_MS  2000u  /* an open that takes longer is logged, once */
 
 /* A mount namespace seen at the latest walk. */
@@ -100,13 +101,15 @@ struct jmd_mntns {
  * directory, asks its file system (fstatfs) and refuses one that a server
  * answers for (FUSE, network file systems: every later readdir, open and
  * stat would ask it too); the loop takes the result when it comes
- * (uv_async) and goes on as before. A thread that hangs is left to hang:
- * its namespace is not opened again while it does, it is logged once
- * after OPEN_SLOW_MS, and a user (a principal) has one such thread at a
- * time, OPENS_MAX in all (OPENS_ROOT kept for root's namespaces, Docker's
- * or the kubelet's): a user who hangs theirs delays only their own
- * containers. The jobs are the loop's to free, once done; one left
- * hanging at exit goes with the process.
+ * (uv_async) and goes on as before. The namespaces a walk finds wait in
+ * a queue, opened OPENS_MAX at a time (OPENS_ROOT kept for root's
+ * namespaces, Docker's or the kubelet's; OPENS_USER of one user's), the
+ * next started as each ends. A thread that hangs is left to hang: its
+ * namespace is not opened again while it does, it is logged once after
+ * OPEN_SLOW_MS, and its user's next namespaces wait while it hangs: a user
+ * who hangs theirs delays only their own containers. The jobs are the
+ * loop's to free, once done; one left hanging at exit goes with the
+ * process.
  */
 struct open_job {
 	uint64_t ino;            /* the namespace */
@@ -114,7 +117,8 @@ struct open_job {
 	uint32_t who;            /* ... as a principal (jmd_principal) */
 	char root[300];          /* /proc/PID/root of its representative */
 	char *stats_dir;         /* the path inside it (a copy) */
-	uint64_t started_ms;     /* uv_now() when started */
+	uint64_t started_ms;     /* uv_now() when its thread started */
+	bool running;            /* its thread started (else queued) */
 	bool slow_logged;
 	/* Set by the thread, under jobs_lock: */
 	bool done;
@@ -431,32 +435,78 @@ static void *open_thread(void *arg)
 	return NULL;
 }
 
-/* Whether owner's namespace may have a thread opening its directory. */
-static bool may_start(const struct jmd *d, uint32_t who)
+/* Whether job j's thread may start now: within OPENS_MAX (OPENS_ROOT of
+ * them kept for root's namespaces), OPENS_USER of its user's, and none of
+ * that user's hanging. */
+static bool may_start(const struct jmd *d, const struct open_job *j)
 {
 	unsigned all = 0, root = 0, mine = 0;
-	for (const struct open_job *j = jobs; j; j = j->next) {
+	uint64_t now = uv_now(d->loop);
+	for (const struct open_job *o = jobs; o; o = o->next) {
+		if (!o->running || o->done)
+			continue;
 		all++;
-		root += j->who == 0;
-		mine += j->who == who;
+		root += o->who == 0;
+		if (o->who == j->who) {
+			mine++;
+			if (j->who != 0 && now - o->started_ms >= OPEN_SLOW_MS)
+				return false;
+		}
 	}
 	if (all >= OPENS_MAX)
 		return false;
-	if (who == 0)
+	if (j->who == 0)
 		return true;
-	return mine == 0 && all - root < OPENS_MAX - OPENS_ROOT;
+	return mine < OPENS_USER && all - root < OPENS_MAX - OPENS_ROOT;
 }
 
-/* The namespace's stats directory, through its process pid: opened by a
- * thread, taken by opened() once it is. */
+/* Starts the queued jobs that may start, oldest first. A job whose
+ * namespace is gone is dropped. */
+static void jobs_pump(struct jmd *d)
+{
+	struct open_job **pp = &jobs;
+	while (*pp) {
+		struct open_job *j = *pp;
+		if (j->running || !may_start(d, j)) {
+			pp = &j->next;
+			continue;
+		}
+		struct jmd_mntns *m = mntns_find(d, j->ino);
+		pthread_attr_t attr;
+		pthread_t t;
+		int rc = -1;
+		if (m) {
+			j->running = true;
+			j->started_ms = uv_now(d->loop);
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			pthread_attr_setstacksize(&attr, 64u << 10);
+			rc = pthread_create(&t, &attr, open_thread, j);
+			pthread_attr_destroy(&attr);
+		}
+		if (rc == 0) {
+			pp = &j->next;
+			continue;
+		}
+		if (m) {                 /* no thread: tried again at the next walk */
+			m->opening = false;
+			m->retry = true;
+		}
+		*pp = j->next;
+		free(j->stats_dir);
+		free(j);
+	}
+}
+
+/* The namespace's stats directory, through its process pid: queued for a
+ * thread to open, taken by opened() once it is. */
 static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 {
 	if (m->opening)
 		return;
 	m->recheck = false;
 	uint32_t owner = mntns_owner(pid);
-	uint32_t who = owner == 0 ? 0 : jmd_principal(d, owner);
-	struct open_job *j = jobs_async_open && may_start(d, who) ? calloc(1, sizeof(*j)) : NULL;
+	struct open_job *j = jobs_async_open ? calloc(1, sizeof(*j)) : NULL;
 	if (j && !(j->stats_dir = strdup(d->opt.stats_dir))) {
 		free(j);
 		j = NULL;
@@ -467,25 +517,13 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	}
 	j->ino = m->ino;
 	j->owner = owner;
-	j->who = who;
+	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
 	j->fd = -1;
-	j->started_ms = uv_now(d->loop);
 	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
-	pthread_attr_t attr;
-	pthread_t t;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64u << 10);
-	int rc = pthread_create(&t, &attr, open_thread, j);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		free(j->stats_dir);
-		free(j);
-		m->retry = true;
-		return;
-	}
-	j->next = jobs;
-	jobs = j;
+	struct open_job **pp = &jobs;    /* queued last */
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = j;
 	m->retry = false;
 	m->opening = true;
 }
@@ -559,6 +597,7 @@ static void on_jobs(uv_async_t *h)
 		free(j->stats_dir);
 		free(j);
 	}
+	jobs_pump(d);
 }
 
 /* Logs, once each, the threads that have not opened theirs in OPEN_SLOW_MS. */
@@ -627,6 +666,7 @@ static void walk_namespaces(struct jmd *d)
 		if (d->mntns[i].seen_walk == d->ns_walk)
 			d->mntns[kept++] = d->mntns[i];
 	d->nmntns = kept;
+	jobs_pump(d);
 	struct jmd_dir *next;
 	for (struct jmd_dir *dir = d->dirs; dir; dir = next) {
 		next = dir->next;
@@ -677,8 +717,19 @@ void jmd_dirs_stop(struct jmd *d)
 	/* The jobs done are freed; one still hanging keeps its own, and goes
 	 * with the process. */
 	if (jobs_async_open) {
-		on_jobs(&jobs_async);
 		pthread_mutex_lock(&jobs_lock);
+		for (struct open_job **pp = &jobs; *pp;) {
+			struct open_job *j = *pp;
+			if (j->running && !j->done) {
+				pp = &j->next;
+				continue;
+			}
+			*pp = j->next;       /* queued, or done: no thread holds it */
+			if (j->fd >= 0)
+				close(j->fd);
+			free(j->stats_dir);
+			free(j);
+		}
 		jobs_async_open = false;
 		uv_close((uv_handle_t *)&jobs_async, NULL);
 		pthread_mutex_unlock(&jobs_lock);
