@@ -672,13 +672,31 @@ void jmd_client_send_blob(struct jmd_client *c, struct jmd_blob *b, const uv_buf
                           unsigned nbufs);
 
 /* ------------------------------------------------------------ sites_cmd.c */
+/* A process's sites reply with every site, as text, kept for the sample it
+ * shows: the site table changes in the daemon's view only at a tick (its
+ * estimates are bounded by the tick's per-class figures), so every request
+ * of the same tick is sent these bytes, cut to what its client may take,
+ * without reading the segment or encoding again. Shared by the clients it
+ * is being written to (jmd_blob): a flood of requests costs one build per
+ * process and tick, and its unread replies one copy. */
+struct jmd_sites_reply {
+	uint64_t read_ns;        /* jmd_proc.read_ns of the sample it goes with */
+	double now;              /* jmd.now when built: its "time" */
+	struct jmd_blob *blob;   /* {"ok":true,...,"sites":[S0,S1,...],"modules":[...]}\n */
+	size_t head_len;         /* the bytes before S0 */
+	size_t tail_off;         /* where ],"modules":... begins */
+	size_t nsites;
+	size_t site_end[];       /* [nsites]: where site i's text ends */
+};
 /* A sites request of client c, answered here rather than by jmd_command:
- * 1 answered (sent, or an error sent), 0 deferred (c's user has spent this
- * tick's budget of sites replies built: ask again at the next tick). */
-int jmd_sites_serve(struct jmd_client *c, json_t *req);
+ * 0 deferred (c's user has spent this tick's budget of sites replies
+ * built: ask again at the next tick); 1 with *reply an error reply to
+ * send; 2 with bufs[0..*nbufs), in *blob, to send (jmd_client_send_blob). */
+int jmd_sites_serve(struct jmd_client *c, json_t *req, json_t **reply, struct jmd_blob **blob,
+                    uv_buf_t *bufs, unsigned *nbufs);
 bool jmd_is_sites_request(json_t *req);
 void jmd_sites_tick(struct jmd *d);            /* a tick ended: the budgets anew */
-void jmd_sites_reply_free(struct jmd_proc *p); /* drops p's kept reply */
+void jmd_sites_reply_free(struct jmd_proc *p); /* drops p's kept reply (reply.c) */
 
 /* ------------------------------------------------------------ reply.c */
 /* {"ok": false, "error": MSG, "time": T}, MSG made valid UTF-8. */

@@ -10,6 +10,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ values */
@@ -101,4 +102,31 @@ size_t jmd_client_room(struct jmd_client *c)
 			theirs += jmd_client_queued(o);
 	size_t uid_room = theirs < JMD_UID_OUTPUT ? JMD_UID_OUTPUT - theirs : 0;
 	return room < uid_room ? room : uid_room;
+}
+
+/* ------------------------------------------------------------ shared replies */
+
+struct jmd_blob *jmd_blob_new(size_t len)
+{
+	struct jmd_blob *b = malloc(sizeof(*b) + len);
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	b->len = len;
+	return b;
+}
+
+void jmd_blob_put(struct jmd_blob *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+void jmd_sites_reply_free(struct jmd_proc *p)
+{
+	if (!p->sites_reply)
+		return;
+	jmd_blob_put(p->sites_reply->blob);
+	free(p->sites_reply);
+	p->sites_reply = NULL;
 }

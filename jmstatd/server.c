@@ -71,21 +71,6 @@ struct wreq {
 	size_t len;
 };
 
-struct jmd_blob *jmd_blob_new(size_t len)
-{
-	struct jmd_blob *b = malloc(sizeof(*b) + len);
-	if (!b)
-		return NULL;
-	b->refs = 1;
-	b->len = len;
-	return b;
-}
-
-void jmd_blob_put(struct jmd_blob *b)
-{
-	if (b && --b->refs == 0)
-		free(b);
-}
 
 /* ------------------------------------------------------------ clients */
 
@@ -283,10 +268,18 @@ static bool handle_line(struct jmd_client *c, char *line, size_t len)
 	size_t n;
 	const char *text;
 	if (jmd_is_sites_request(req)) {
-		if (!jmd_sites_serve(c, req)) {
+		struct jmd_blob *blob;
+		uv_buf_t bufs[2];
+		unsigned nbufs;
+		int rc = jmd_sites_serve(c, req, &reply, &blob, bufs, &nbufs);
+		if (rc == 0) {
 			json_decref(req);
 			return false;
 		}
+		if (rc == 1)
+			jmd_client_send(c, reply);
+		else
+			jmd_client_send_blob(c, blob, bufs, nbufs);
 	} else if ((text = jmd_request_cached(c->d, c->uid, req, &n)) != NULL) {
 		jmd_client_send_text(c, text, n);
 	} else {

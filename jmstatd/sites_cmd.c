@@ -92,32 +92,6 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, con
 
 /* ------------------------------------------------------------ the reply kept */
 
-/* A process's sites reply with every site, as text, kept for the sample it
- * shows: the site table changes in the daemon's view only at a tick (its
- * estimates are bounded by the tick's per-class figures), so every request
- * of the same tick is sent these bytes, cut to what its client may take,
- * without reading the segment or encoding again. Shared by the clients it
- * is being written to (jmd_blob): a flood of requests costs one build per
- * process and tick, and its unread replies one copy. */
-struct jmd_sites_reply {
-	uint64_t read_ns;        /* jmd_proc.read_ns of the sample it goes with */
-	double now;              /* jmd.now when built: its "time" */
-	struct jmd_blob *blob;   /* {"ok":true,...,"sites":[S0,S1,...],"modules":[...]}\n */
-	size_t head_len;         /* the bytes before S0 */
-	size_t tail_off;         /* where ],"modules":... begins */
-	size_t nsites;
-	size_t site_end[];       /* [nsites]: where site i's text ends */
-};
-
-void jmd_sites_reply_free(struct jmd_proc *p)
-{
-	if (!p->sites_reply)
-		return;
-	jmd_blob_put(p->sites_reply->blob);
-	free(p->sites_reply);
-	p->sites_reply = NULL;
-}
-
 /* A text buffer that stays failed after a failed allocation. */
 struct buf {
 	char *s;
@@ -378,34 +352,35 @@ static json_t *busy_error(struct jmd *d)
 	                 JMD_MAX_OUTPUT);
 }
 
-int jmd_sites_serve(struct jmd_client *c, json_t *req)
+int jmd_sites_serve(struct jmd_client *c, json_t *req, json_t **reply, struct jmd_blob **blob,
+                    uv_buf_t *bufs, unsigned *nbufs)
 {
 	struct jmd *d = c->d;
 	uint64_t limit;
-	json_t *err;
 	bool deferred;
-	struct jmd_sites_reply *r = sites_lookup(d, c->uid, c, req, &limit, &err, &deferred);
+	struct jmd_sites_reply *r = sites_lookup(d, c->uid, c, req, &limit, reply, &deferred);
 	if (deferred)
 		return 0;
-	if (!r) {
-		jmd_client_send(c, err);
+	if (!r)
 		return 1;
-	}
 	bool busy;
 	size_t k = sites_fit(r, limit, jmd_client_room(c), &busy);
 	if (busy) {
-		jmd_client_send(c, busy_error(d));
+		*reply = busy_error(d);
 		return 1;
 	}
-	uv_buf_t bufs[2];
 	size_t tail = r->blob->len - r->tail_off;
 	size_t cut = k ? r->site_end[k - 1] : r->head_len;
-	bufs[0] = uv_buf_init(r->blob->data, (unsigned)cut);
-	bufs[1] = uv_buf_init(r->blob->data + r->tail_off, (unsigned)tail);
-	if (cut == r->tail_off)   /* every site: the whole text */
+	*blob = r->blob;
+	if (cut == r->tail_off) {        /* every site: the whole text */
 		bufs[0] = uv_buf_init(r->blob->data, (unsigned)r->blob->len);
-	jmd_client_send_blob(c, r->blob, bufs, cut == r->tail_off ? 1 : 2);
-	return 1;
+		*nbufs = 1;
+	} else {
+		bufs[0] = uv_buf_init(r->blob->data, (unsigned)cut);
+		bufs[1] = uv_buf_init(r->blob->data + r->tail_off, (unsigned)tail);
+		*nbufs = 2;
+	}
+	return 2;
 }
 
 json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
