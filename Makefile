@@ -100,7 +100,9 @@ build/test/%.o: %.c $(wildcard liballoc/*.h liballoc/include/*.h) $(FLAGS_FILE)
 liballoc/libjmalloc.so: $(REL_OBJS)
 	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,libjmalloc.so -o $@ $^ $(LDFLAGS)
 
-liballoc/libjmalloc.a: $(REL_OBJS)
+# Not rawfork.o: in a static link glibc's fork() calls _Fork, which would
+# be its (liballoc/rawfork.c).
+liballoc/libjmalloc.a: $(filter-out build/rel/liballoc/rawfork.o,$(REL_OBJS))
 	rm -f $@
 	ar rcs $@ $^
 

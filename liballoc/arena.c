@@ -986,14 +986,14 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 
 void jm__arena_prefork(void)
 {
-	pthread_mutex_lock(&arenas_lock);
+	jm__fork_lock(&arenas_lock);
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		struct jm_arena *a = jm__arenas[i];
 		if (a == NULL)
 			continue;
 		for (unsigned b = 0; b < JM_NBINS; b++)
-			pthread_mutex_lock(&a->bins[b].lock);
-		pthread_mutex_lock(&a->lock);
+			jm__fork_lock(&a->bins[b].lock);
+		jm__fork_lock(&a->lock);
 	}
 }
 
@@ -1003,11 +1003,11 @@ void jm__arena_postfork_parent(void)
 		struct jm_arena *a = jm__arenas[i];
 		if (a == NULL)
 			continue;
-		pthread_mutex_unlock(&a->lock);
+		jm__fork_unlock(&a->lock);
 		for (unsigned b = 0; b < JM_NBINS; b++)
-			pthread_mutex_unlock(&a->bins[b].lock);
+			jm__fork_unlock(&a->bins[b].lock);
 	}
-	pthread_mutex_unlock(&arenas_lock);
+	jm__fork_unlock(&arenas_lock);
 }
 
 JM_FORK_TEXT void jm__arena_postfork_child(void)

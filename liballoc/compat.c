@@ -211,8 +211,9 @@ JM_EXPORT __attribute__((weak)) int setns(int fd, int nstype)
  * this memory and the segment, as vfork's does: nothing to do (bg.c keeps
  * it from starting a purger of its own). glibc's __clone makes it; weak,
  * for a static link (libc.a's clone then wins, as before). A child made by
- * the raw system call (syscall(SYS_clone), _Fork) is not seen. When the
- * child's function returns, it ends as a program's last thread does. */
+ * the system call through syscall(), or by _Fork, gets them in rawfork.c.
+ * When the child's function returns, it ends as a program's last thread
+ * does. */
 struct clone_start {
 	int (*fn)(void *);
 	void *arg;

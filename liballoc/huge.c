@@ -917,8 +917,8 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	return ptr;
 }
 
-void jm__huge_prefork(void) { pthread_mutex_lock(&huge_lock); }
-void jm__huge_postfork_parent(void) { pthread_mutex_unlock(&huge_lock); }
+void jm__huge_prefork(void) { jm__fork_lock(&huge_lock); }
+void jm__huge_postfork_parent(void) { jm__fork_unlock(&huge_lock); }
 JM_FORK_TEXT void jm__huge_postfork_child(void)
 {
 	huge_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 _Atomic int jm__initialized;
@@ -45,9 +46,65 @@ static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic long init_owner;   /* the thread initialising, or 0 */
 void (*jm__test_init_hook)(void);
 
+/*
+ * A fork from a signal handler that interrupted the allocator in the same
+ * thread (a crash handler's, a SIGCHLD handler's; or _Fork, which POSIX
+ * makes async-signal-safe, once it runs these handlers: rawfork.c) found
+ * a lock the interrupted code held, and waited for it for ever: nothing
+ * would release it until the handler returned. glibc's own malloc does the
+ * same (POSIX.1-2024 no longer counts fork among the async-signal-safe
+ * functions). Now a lock the calling thread holds already (glibc records
+ * its owner's thread id in every mutex) is neither waited for nor
+ * released after: the parent's interrupted code carries on as it was,
+ * and the child, whose locks are all reset, has the structure that code
+ * was changing as it was at the moment of the signal: it may exec or
+ * _exit, as a child of a fork in a signal handler must, but not rely on
+ * the allocator (tests/preload/raw_fork.test.sh). Others' locks are waited
+ * for as before. fork_skipped is the forking thread's (init_lock, taken
+ * first, keeps it to one fork at a time).
+ */
+#define FORK_SKIPPED_MAX 32
+static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX];
+static unsigned fork_nskipped;
+
+void jm__fork_lock(jm_lock_t *l)
+{
+	if (pthread_mutex_trylock(l) == 0)
+		return;
+	int self = (int)syscall(SYS_gettid);
+	/* glibc takes a lock, then writes its owner (and clears the owner
+	 * before it releases it): held with no owner is a thread between the
+	 * two, another one for a few instructions more, or this one, for
+	 * ever. About 20 ms of no owner is taken for this one. */
+	for (int i = 0; i < 200; i++) {
+		int owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
+		if (owner == self)
+			break;
+		if (owner != 0) {
+			pthread_mutex_lock(l);
+			return;
+		}
+		struct timespec ts = { 0, 100 * 1000 };
+		nanosleep(&ts, NULL);
+		if (pthread_mutex_trylock(l) == 0)
+			return;
+	}
+	if (fork_nskipped == FORK_SKIPPED_MAX)
+		jm__fatal("fork in a signal handler: too many locks held");
+	fork_skipped[fork_nskipped++] = l;
+}
+
+void jm__fork_unlock(jm_lock_t *l)
+{
+	for (unsigned i = 0; i < fork_nskipped; i++)
+		if (fork_skipped[i] == l)
+			return;
+	pthread_mutex_unlock(l);
+}
+
 static void prefork(void)
 {
-	pthread_mutex_lock(&init_lock);
+	jm__fork_lock(&init_lock);
 	if (!atomic_load(&jm__initialized))
 		return;
 	jm__prof_prefork();
@@ -71,14 +128,28 @@ static void postfork_parent(void)
 		jm__stats_postfork_parent();
 		jm__prof_postfork_parent();
 	}
-	pthread_mutex_unlock(&init_lock);
+	jm__fork_unlock(&init_lock);
+	if (fork_nskipped)
+		fork_nskipped = 0;
 }
 
 JM_FORK_TEXT static void postfork_child(void)
 {
 	init_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	if (!atomic_load(&jm__initialized))
+	bool skipped = fork_nskipped != 0;
+	if (skipped)
+		fork_nskipped = 0;
+	if (!atomic_load(&jm__initialized)) {
+		if (skipped) {
+			/* Forked in a signal handler that interrupted the
+			 * initialisation: the segment it had mapped is not
+			 * the child's (its _exit took a SIGSEGV there), and
+			 * the rest is half made. */
+			jm__stats_postfork_uninit();
+			jm__fork_tainted = true;
+		}
 		return;
+	}
 	/* The segment first: the others write their rows in it. */
 	jm__stats_postfork_child(jm__tcache_current_row());
 	jm__base_postfork_child();
@@ -88,6 +159,17 @@ JM_FORK_TEXT static void postfork_child(void)
 	jm__tcache_postfork_child();
 	jm__prof_postfork_child();
 	jm__bg_postfork_child();
+	if (skipped) {
+		/* Forked in a signal handler that interrupted the allocator:
+		 * what that code was changing is half done here. The child
+		 * may exec or _exit; its next allocation, free or realloc is
+		 * reported and aborts rather than work on it (malloc and
+		 * calloc find no cache and not initialised, free a full
+		 * cache: each comes to a slow path that tests fork_tainted). */
+		jm__fork_tainted = true;
+		jm__tls_tbins = jm__tcache_none;
+		atomic_store(&jm__initialized, 0);
+	}
 }
 
 /* The same handlers around a clone() that makes a process of a copy of
@@ -108,8 +190,18 @@ static void register_fork_handlers(void)
 /* errno is the caller's when this returns: the initialisation's system
  * calls fail as a matter of course (an absent stats directory, a stale
  * segment's dead pid), and an allocation that succeeds leaves errno alone. */
+bool jm__fork_tainted;
+
+_Noreturn void jm__fork_tainted_abort(void)
+{
+	jm__fatal("the allocator is used in a child forked by a signal handler that "
+	    "interrupted it (such a child may exec or _exit, nothing more)");
+}
+
 void jm__init_slow(void)
 {
+	if (jm__fork_tainted)
+		jm__fork_tainted_abort();
 	int saved = errno;
 	long tid = syscall(SYS_gettid);
 	if (atomic_load(&init_owner) == tid)

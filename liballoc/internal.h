@@ -206,6 +206,15 @@ static inline void jm__lock(jm_lock_t *l, uint64_t *contended)
 }
 static inline void jm__unlock(jm_lock_t *l) { pthread_mutex_unlock(l); }
 void jm__lock_init(jm_lock_t *l);
+/* The fork handlers' locking (init.c): a lock the calling thread holds
+ * already (a fork from a signal handler that interrupted the allocator in
+ * this thread) is left as it is, not waited for, and not released after. */
+void jm__fork_lock(jm_lock_t *l);
+void jm__fork_unlock(jm_lock_t *l);
+/* A child forked so, when that thread held one (init.c): its allocator
+ * is off; what comes to a slow path aborts with a message. */
+extern bool jm__fork_tainted;
+_Noreturn void jm__fork_tainted_abort(void);
 
 /* Seqlock around the update of a stats row, by its only writer. */
 static inline void jm__row_begin(uint32_t *seq)
@@ -461,6 +470,7 @@ struct jmstat_thread *jm__stats_thread_row_get(void);
 void jm__stats_thread_row_put(struct jmstat_thread *row);
 size_t jm__stats_thread_row_size(void);
 void jm__stats_postfork_child(struct jmstat_thread *keep);
+void jm__stats_postfork_uninit(void);
 extern bool jm__stats_pending;       /* a forked child has yet to publish */
 bool jm__stats_reserve_sites(uint32_t rows);
 bool jm__stats_reserve_modules(uint32_t rows);

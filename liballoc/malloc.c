@@ -180,6 +180,8 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 {
 	if (ptr == NULL)
 		return;
+	if (jm_unlikely(jm__fork_tainted))
+		jm__fork_tainted_abort();
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)
@@ -196,6 +198,8 @@ JM_NOINLINE void jm__free_slow(void *ptr)
  * whose cache is full or absent, or a misuse. */
 static JM_NOINLINE void free_in_chunk(void *ptr)
 {
+	if (jm_unlikely(jm__fork_tainted))
+		jm__fork_tainted_abort();
 	uintptr_t u = (uintptr_t)ptr;
 	struct jm_chunk *c = ptr_chunk(u);
 	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
@@ -436,6 +440,8 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (jm_unlikely(jm__fork_tainted))
+		jm__fork_tainted_abort();
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)

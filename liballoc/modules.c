@@ -206,6 +206,6 @@ void jm__modules_changed(void)
 	atomic_store(&stale, true);
 }
 
-void jm__modules_prefork(void) { pthread_mutex_lock(&mod_lock); }
-void jm__modules_postfork_parent(void) { pthread_mutex_unlock(&mod_lock); }
+void jm__modules_prefork(void) { jm__fork_lock(&mod_lock); }
+void jm__modules_postfork_parent(void) { jm__fork_unlock(&mod_lock); }
 JM_FORK_TEXT void jm__modules_postfork_child(void) { mod_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }

@@ -159,6 +159,6 @@ void *jm__base_alloc(size_t size)
 }
 
 /* The base lock must not be held across fork. */
-void jm__base_prefork(void) { pthread_mutex_lock(&base_lock); }
-void jm__base_postfork_parent(void) { pthread_mutex_unlock(&base_lock); }
+void jm__base_prefork(void) { jm__fork_lock(&base_lock); }
+void jm__base_postfork_parent(void) { jm__fork_unlock(&base_lock); }
 JM_FORK_TEXT void jm__base_postfork_child(void) { base_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }

@@ -493,12 +493,12 @@ void jm__prof_free(uint32_t site, size_t size)
 void jm__prof_prefork(void)
 {
 	jm__modules_prefork();
-	pthread_mutex_lock(&prof_lock);
+	jm__fork_lock(&prof_lock);
 }
 
 void jm__prof_postfork_parent(void)
 {
-	pthread_mutex_unlock(&prof_lock);
+	jm__fork_unlock(&prof_lock);
 	jm__modules_postfork_parent();
 }
 

@@ -155,6 +155,6 @@ void jm__rtree_clear(uintptr_t chunk)
 	pthread_mutex_unlock(&rtree_lock);
 }
 
-void jm__rtree_lock(void) { pthread_mutex_lock(&rtree_lock); }
-void jm__rtree_unlock(void) { pthread_mutex_unlock(&rtree_lock); }
+void jm__rtree_lock(void) { jm__fork_lock(&rtree_lock); }
+void jm__rtree_unlock(void) { jm__fork_unlock(&rtree_lock); }
 JM_FORK_TEXT void jm__rtree_child_reinit(void) { rtree_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }

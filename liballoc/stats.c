@@ -706,7 +706,7 @@ void jm__stats_init(void)
 
 void jm__stats_prefork(void)
 {
-	pthread_mutex_lock(&rows_lock);
+	jm__fork_lock(&rows_lock);
 }
 
 #ifdef JM_TEST
@@ -774,7 +774,7 @@ void jm__stats_prefork_snapshot(void)
 	fork_boot_ns[0] = boot_ns();   /* last: the closest to the clone */
 }
 
-void jm__stats_postfork_parent(void) { pthread_mutex_unlock(&rows_lock); }
+void jm__stats_postfork_parent(void) { jm__fork_unlock(&rows_lock); }
 
 /* The parts of a segment that hold something: the core up to the bin
  * rows of the arenas made so far (the others' are zero, and their pages,
@@ -942,6 +942,15 @@ JM_FORK_TEXT void jm__stats_bg_running(bool running)
 		__atomic_store_n(&jm__seg->bg_running, running ? 1u : 0u, __ATOMIC_RELAXED);
 	if (!running && jm__seg->bg_wakes != 0)
 		__atomic_store_n(&jm__seg->bg_wakes, 0, __ATOMIC_RELAXED);
+}
+
+/* A child forked (in a signal handler) while its parent's thread was
+ * initialising the allocator: the segment mapped so far is the parent's,
+ * and not mapped in the child. */
+JM_FORK_TEXT void jm__stats_postfork_uninit(void)
+{
+	if (seg_published)
+		seg_published = false;
 }
 
 /* At normal exit the file goes; the memory stays mapped for whatever runs

@@ -632,8 +632,8 @@ JM_FORK_TEXT struct jmstat_thread *jm__tcache_current_row(void)
 	return tls_tc ? tls_tc->row : NULL;
 }
 
-void jm__tcache_prefork(void) { pthread_mutex_lock(&tc_lock); }
-void jm__tcache_postfork_parent(void) { pthread_mutex_unlock(&tc_lock); }
+void jm__tcache_prefork(void) { jm__fork_lock(&tc_lock); }
+void jm__tcache_postfork_parent(void) { jm__fork_unlock(&tc_lock); }
 
 JM_FORK_TEXT void jm__tcache_postfork_child(void)
 {

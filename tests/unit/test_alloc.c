@@ -1237,7 +1237,7 @@ static void test_fork_child_rows_out_of_use(void **state)
 
 /* fork() while another thread allocates a huge region: the child gets
  * the region's radix tree entry and its bytes in its arena's counters
- * together or neither. A thread holds that arena's lock while the main
+ * together or neither. A third thread holds that arena's lock while the main
  * thread forks (prefork waits for the lock) and, after it, the allocating
  * thread gets there; when the lock is let go the fork goes first. The
  * entry used to be set before the lock was taken: the child had a region
@@ -1245,7 +1245,7 @@ static void test_fork_child_rows_out_of_use(void **state)
  * validator in the child said so). */
 struct huge_forker {
 	struct jm_arena *a;
-	pthread_barrier_t ready, go;
+	pthread_barrier_t ready, go, locked;
 	void *p;
 };
 
@@ -1260,9 +1260,13 @@ static void *huge_in_fork(void *arg)
 	return NULL;
 }
 
+/* The lock is this thread's: the fork handlers do not wait for a lock
+ * the forking thread holds (a fork in a signal handler, init.c). */
 static void *let_go(void *arg)
 {
 	struct huge_forker *f = arg;
+	jm__lock(&f->a->lock, &f->a->stats->lock_contended);
+	pthread_barrier_wait(&f->locked);
 	usleep(200 * 1000);
 	jm__unlock(&f->a->lock);
 	return NULL;
@@ -1274,11 +1278,12 @@ static void test_fork_huge_counted(void **state)
 	struct huge_forker f;
 	pthread_barrier_init(&f.ready, NULL, 2);
 	pthread_barrier_init(&f.go, NULL, 2);
+	pthread_barrier_init(&f.locked, NULL, 2);
 	pthread_t t, u;
 	assert_int_equal(pthread_create(&t, NULL, huge_in_fork, &f), 0);
 	pthread_barrier_wait(&f.ready);
-	jm__lock(&f.a->lock, &f.a->stats->lock_contended);
 	assert_int_equal(pthread_create(&u, NULL, let_go, &f), 0);
+	pthread_barrier_wait(&f.locked);
 	pthread_barrier_wait(&f.go);
 	pid_t pid = fork();
 	if (pid == 0)
@@ -1288,6 +1293,7 @@ static void test_fork_huge_counted(void **state)
 	assert_int_equal(pthread_join(u, NULL), 0);
 	pthread_barrier_destroy(&f.ready);
 	pthread_barrier_destroy(&f.go);
+	pthread_barrier_destroy(&f.locked);
 	int st = -1;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
