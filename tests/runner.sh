@@ -25,15 +25,6 @@ default_timeout=${JM_TEST_TIMEOUT:-300}
 pass=0; fail=0; skip=0; failed=(); busy=0
 res=$(mktemp -d /tmp/jmrunner.XXXXXX)
 start_all=$(date +%s.%N)
-# The tests' python3 is Debian's (packages/test.list; the one whose test
-# suite libpython3.11-testsuite installs), not one earlier in PATH: a pyenv
-# shim runs a few bash scripts per call, 2.3 s a call at load 12 against
-# 0.2 s, and the tests call python3 in their polling loops.
-if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
-  mkdir -p "$res/bin"
-  ln -s /usr/bin/python3 "$res/bin/python3"
-  export PATH="$res/bin:$PATH"
-fi
 declare -A running=()     # pid of a test's job -> its index
 
 # run_one T I: runs test T, leaves in $res/I its line (and, failed, its

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # timeout: 120
+# serial: it sets ns_last_pid and forks until a pid comes round again: other tests' processes took the pid first (50 tries failed)
 # A pid is reused: root's service dies, and nobody's process takes its
 # pid (ns_last_pid set here; a loop of forks goes through the 32,768 pids
 # of a default pid_max in seconds). Root's `jmctl history PID`, asked to
