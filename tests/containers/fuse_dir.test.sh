@@ -19,23 +19,8 @@ need_segments
 [ "$(id -u)" -eq 0 ] || skip "needs root to mount a FUSE file system"
 [ -c /dev/fuse ] && grep -qw fuse /proc/filesystems || skip "no FUSE (/dev/fuse, fuse in /proc/filesystems)"
 unshare --mount true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
-cat >"$JM_TMP/hangfuse.py" <<'PY'
-# hangfuse.py TARGET: mounts on TARGET a FUSE file system whose server
-# never answers (not even its INIT), says "mounted", holds it until killed.
-import ctypes, os, sys, time
-target = sys.argv[1]
-libc = ctypes.CDLL(None, use_errno=True)
-fd = os.open("/dev/fuse", os.O_RDWR)
-opts = "fd=%d,rootmode=40000,user_id=65534,group_id=65534,allow_other" % fd
-if libc.mount(b"hang", target.encode(), b"fuse", 6, opts.encode()) != 0:   # MS_NOSUID|MS_NODEV
-    print("mount failed: " + os.strerror(ctypes.get_errno()), flush=True)
-    sys.exit(1)
-print("mounted", flush=True)
-while True:
-    time.sleep(3600)
-PY
 jmd_start
-unshare --mount --propagation private python3 "$JM_TMP/hangfuse.py" "$JMD_STATS" \
+unshare --mount --propagation private python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$JMD_STATS" 40000 \
 	>"$JM_TMP/fuse.out" 2>&1 &
 HOLDER=$!
 trap 'kill $HOLDER 2>/dev/null' EXIT

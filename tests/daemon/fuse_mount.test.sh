@@ -18,27 +18,12 @@ command -v nsenter >/dev/null || skip "nsenter (util-linux) not installed"
 unshare --mount true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
 printf '#!/bin/sh\nexec unshare --mount --propagation private "%s" "$@"\n' "$JMSTATD" >"$JM_TMP/mntns"
 chmod +x "$JM_TMP/mntns"
-cat >"$JM_TMP/hangfuse.py" <<'PY'
-# hangfuse.py TARGET: mounts on TARGET a FUSE file system whose server
-# never answers (not even its INIT), says "mounted", holds it until killed.
-import ctypes, os, sys, time
-target = sys.argv[1]
-libc = ctypes.CDLL(None, use_errno=True)
-fd = os.open("/dev/fuse", os.O_RDWR)
-opts = "fd=%d,rootmode=100000,user_id=65534,group_id=65534,allow_other" % fd
-if libc.mount(b"hang", target.encode(), b"fuse", 6, opts.encode()) != 0:   # MS_NOSUID|MS_NODEV
-    print("mount failed: " + os.strerror(ctypes.get_errno()), flush=True)
-    sys.exit(1)
-print("mounted", flush=True)
-while True:
-    time.sleep(3600)
-PY
 JMSTATD=$JM_TMP/mntns jmd_start
 sleep 600 &
 VICTIM=$!
 name=$(jm_segment_name "$VICTIM")
 : >"$JMD_STATS/$name"
-nsenter --mount="/proc/$JMD_PID/ns/mnt" python3 "$JM_TMP/hangfuse.py" "$JMD_STATS/$name" \
+nsenter --mount="/proc/$JMD_PID/ns/mnt" python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$JMD_STATS/$name" 100000 \
 	>"$JM_TMP/fuse.out" 2>&1 &
 HOLDER=$!
 trap 'kill $HOLDER $VICTIM 2>/dev/null' EXIT
