@@ -28,23 +28,8 @@ for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
 grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
 jmd_py - <<'PY' || fail "a container's FUSE stats directory"
 from jmd import *
-import socket
-t0 = None
-worst = 0.0
 # Three rescans (every 10 ticks), each a walk of the mount namespaces.
-while True:
-    t = time.monotonic()
-    try:
-        c = Client(timeout=3)
-        v = c.req({"cmd": "version"})
-        c.close()
-    except socket.timeout:
-        fail("the daemon did not answer version within 3 s: hung on the container's FUSE directory")
-    worst = max(worst, time.monotonic() - t)
-    t0 = v["time"] if t0 is None else t0
-    if v["time"] >= t0 + 35 * INTERVAL_MS / 1000.0:
-        break
-    time.sleep(0.05)
+worst = answers_throughout(35, "the container's FUSE directory")
 print("a container's stats directory on a FUSE mount that never answers, for 35 ticks: "
       "the daemon answered throughout, worst version %.1f ms" % (worst * 1000))
 PY

@@ -32,22 +32,8 @@ grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$J
 export NAME=$name
 jmd_py - <<'PY' || fail "a FUSE mount under a segment's name"
 from jmd import *
-import socket
-t0 = request({"cmd": "version"})["time"]
-worst = 0.0
 # Three rescans (every 10 ticks) and the inotify events of the mount.
-while True:
-    t = time.monotonic()
-    try:
-        c = Client(timeout=3)
-        v = c.req({"cmd": "version"})
-        c.close()
-    except socket.timeout:
-        fail("the daemon did not answer version within 3 s: hung on the FUSE mount")
-    worst = max(worst, time.monotonic() - t)
-    if v["time"] >= t0 + 35 * INTERVAL_MS / 1000.0:
-        break
-    time.sleep(0.05)
+worst = answers_throughout(35, "the FUSE mount", request({"cmd": "version"})["time"])
 check(os.environ["NAME"] not in str(request({"cmd": "ps"})), "the mount point shown in ps")
 print("a FUSE mount under %s for 35 ticks (3 rescans): the daemon answered throughout, "
       "worst version %.1f ms" % (os.environ["NAME"], worst * 1000))

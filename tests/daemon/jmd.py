@@ -125,6 +125,27 @@ def wait_until(fn, what, timeout=30.0, step=0.05):
         time.sleep(step)
 
 
+def answers_throughout(ticks, hung_on, t0=None):
+    """Asks version every 50 ms, each on a new connection, until the
+    daemon's clock is `ticks` intervals past t0 (its first answer's time
+    if None); fails if one takes 3 s ("hung on " + hung_on). Returns the
+    slowest answer's time in seconds."""
+    worst = 0.0
+    while True:
+        t = time.monotonic()
+        try:
+            c = Client(timeout=3)
+            v = c.req({"cmd": "version"})
+            c.close()
+        except socket.timeout:
+            fail("the daemon did not answer version within 3 s: hung on " + hung_on)
+        worst = max(worst, time.monotonic() - t)
+        t0 = v["time"] if t0 is None else t0
+        if v["time"] >= t0 + ticks * INTERVAL_MS / 1000.0:
+            return worst
+        time.sleep(0.05)
+
+
 def ps_pids(path=None):
     r = request({"cmd": "ps"}, path)
     check(r["ok"], "ps failed: %r" % r)
