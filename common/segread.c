@@ -64,7 +64,7 @@ static const char *const messages[] = {
 	[-JM_SEG_ENOMEM]   = "out of memory while reading the segment",
 	[-JM_SEG_ENAME]    = "file name is not a segment's (jmalloc.<pid>[.<pidns>.<start>[.<tag>]].stats), or it differs from the header's pid, pidns or start time",
 	[-JM_SEG_EPLACE]   = "the segment names a process of another container: its writer's mount namespace does not reach this directory",
-	[-JM_SEG_EOLDVERSION] = "older segment layout version: the process runs a libjmalloc older than this reader; it is seen again once restarted with the installed one",
+	[-JM_SEG_EOLDVERSION] = "older segment layout version: the process runs a libjmalloc older than any layout this reader reads (2 and later); it is seen again once restarted with the installed one",
 };
 
 const char *jm_seg_strerror(int err)
@@ -157,8 +157,10 @@ int jm__seg_parse_header(const unsigned char *buf, size_t len, struct jmstat_hea
 		return JM_SEG_EBUSY;
 	if (magic != JMSTAT_MAGIC)
 		return JM_SEG_EMAGIC;
-	if (version != JMSTAT_VERSION)  /* sizes may mean something else */
-		return version >= 1 && version < JMSTAT_VERSION ? JM_SEG_EOLDVERSION : JM_SEG_EVERSION;
+	if (version > JMSTAT_VERSION)   /* sizes may mean something else */
+		return JM_SEG_EVERSION;
+	if (version < JMSTAT_OLDEST_VERSION)
+		return version >= 1 ? JM_SEG_EOLDVERSION : JM_SEG_EVERSION;
 	if (len < sizeof *h)
 		return JM_SEG_ETRUNC;
 	memcpy(h, buf, sizeof *h);
@@ -181,7 +183,7 @@ int jm__seg_parse_header(const unsigned char *buf, size_t len, struct jmstat_hea
 	 * claims more rows than a process can have costs the reader more than
 	 * any real one, and is not one. */
 	if (h->header_size > JMSTAT_MAX_HEADER || h->total_size > JMSTAT_MAX_SIZE ||
-	    h->nbins != JMSTAT_NBINS ||
+	    h->nbins != (version == 2 ? JMSTAT_NBINS_V2 : JMSTAT_NBINS) ||
 	    h->narenas == 0 || h->narenas > JMSTAT_MAX_ARENAS ||
 	    h->nthreads_max > JMSTAT_MAX_THREAD_ROWS ||
 	    h->thread_stride != JMSTAT_STRIDE(h->thread_size, h->nbins,

@@ -98,6 +98,13 @@
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
 #define JMSTAT_NBINS           40u         /* small size classes (jmstat_class_of) */
+/* An older layout a reader still reads: layout 2 is this one with the first
+ * 35 classes (up to 14 KiB), every section placed and sized by its header
+ * as here. A host's jmstatd outlives the processes it watches, and a
+ * container brings its own libjmalloc: the reader reads the layouts before
+ * its own that it can, and refuses only those it cannot. */
+#define JMSTAT_OLDEST_VERSION  2u
+#define JMSTAT_NBINS_V2        35u
 #define JMSTAT_PAGE_SIZE       4096u       /* header.page_size */
 #define JMSTAT_CHUNK_SIZE      (2u << 20)  /* header.chunk_size */
 #define JMSTAT_MAX_ARENAS      1024u       /* header.narenas at most */

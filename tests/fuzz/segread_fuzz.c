@@ -24,7 +24,9 @@ static void check_seg(const struct jm_seg *s, size_t size)
 	const struct jmstat_header *h = &s->hdr;
 	uint64_t sum = 0;
 
-	require(h->magic == JMSTAT_MAGIC && h->version == JMSTAT_VERSION);
+	require(h->magic == JMSTAT_MAGIC);
+	require((h->version == JMSTAT_VERSION && h->nbins == JMSTAT_NBINS) ||
+	        (h->version == 2 && h->nbins == JMSTAT_NBINS_V2));
 	require(h->total_size == size);
 	require(h->state == JMSTAT_STATE_LIVE || h->state == JMSTAT_STATE_EXITING);
 	require(h->nbins >= 1 && h->nbins <= JM_SEG_MAX_NBINS);

@@ -7,7 +7,7 @@
  *       a valid LIVE segment for the live process PID (its start time read
  *       from /proc), with UID in the header, written to PATH (through a
  *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
- *       sites=N modules=N (default 35, the allocator's, 2, 4, 0, 0; sites=N
+ *       sites=N modules=N (default 40, the allocator's, 2, 4, 0, 0; sites=N
  *       fills N site rows of a table of that many); exe=NAME: its name
  *       (default synth); salt=S: every site's frames moved into the program
  *       module, apart from any other salt's (stacks no other process has); owner=UID:GID: the file's owner (set before
@@ -15,8 +15,9 @@
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
  *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
- *       nsites_hw= nbins= narenas= (decimal, or 0x hex). Prints the file's
- *       size.
+ *       nsites_hw= nbins= narenas= version= (decimal, or 0x hex; bins=35
+ *       version=2 is a segment of layout 2, an older libjmalloc's). Prints
+ *       the file's size.
  *   stress_segwriter churn PATH PID UID SECONDS
  *       for SECONDS, with no pause at all, changes the segment at PATH under
  *       any reader, a microsecond or two per change: mostly one byte
@@ -127,7 +128,7 @@ static int set_field(struct jmstat_header *h, const char *arg)
 	}
 	F(total_size) F(class_off) F(arena_off) F(bin_off) F(thread_off) F(nthreads_max)
 	F(nthreads_hw) F(thread_stride) F(header_size) F(state) F(site_off) F(nsites_max)
-	F(nsites_hw) F(nbins) F(narenas)
+	F(nsites_hw) F(nbins) F(narenas) F(version)
 #undef F
 	return -1;
 }
