@@ -202,6 +202,11 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "sites_built", jint(d->sites_built));
 	set(o, "sites_kept", jint(d->sites_kept));
 	set(o, "sites_deferred", jint(d->sites_deferred));
+	/* --pprof's profiles: built, served again as kept, requests put off
+	 * to the next tick for the listener's budget (pprof.c). */
+	set(o, "pprof_built", jint(d->pprof_built));
+	set(o, "pprof_kept", jint(d->pprof_kept));
+	set(o, "pprof_deferred", jint(d->pprof_deferred));
 	set(o, "user_processes", jint(d->opt.uid_procs));
 	set(o, "clients", jint(d->nclients));
 	return o;

@@ -52,6 +52,8 @@
 #define HTTP_READ_TIMEOUT_MS   10000u
 #define HTTP_WRITE_TIMEOUT_MS  30000u
 #define HTTP_LINGER_MS         2000u     /* reading what a client still sends after the reply */
+#define HTTP_WAIT_MS           10000u    /* a profile request waits this long for a tick
+                                            with budget left, then 503 (Retry-After) */
 
 static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503, 401, 409 };
 static const char *const reasons[] = {
@@ -78,8 +80,11 @@ struct http_conn {
 	char head[HTTP_MAX_HEAD];
 	size_t len;
 	bool answered;           /* a reply is queued: ignore further input */
+	bool waiting;            /* its profile waits for the next tick: head[0..head_end) */
+	size_t head_end;
 	uint64_t started_ms;     /* uv_now() when accepted */
-	bool evicted;            /* closed to make room (counted in nevicted) */
+	bool evicted;            /* closing, or answered 503 to make room: not counted
+	                            as open (counted in nevicted) */
 	unsigned open_handles;   /* freed when both are closed */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
@@ -111,6 +116,15 @@ static void conn_closed(uv_handle_t *h)
 
 static void conn_close(struct http_conn *c)
 {
+	/* In nconns until both handles are closed, which the loop does after
+	 * the callbacks at hand: not counted meanwhile, or connections closed
+	 * after their replies in one pass of the loop made the newcomers of
+	 * that pass seem over the limit (one of them was closed unread, which
+	 * its client saw as a reset). */
+	if (!c->evicted) {
+		c->evicted = true;
+		c->d->metrics->nevicted++;
+	}
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
 		uv_timer_stop(&c->timer);
 		uv_close((uv_handle_t *)&c->timer, conn_closed);
@@ -119,9 +133,23 @@ static void conn_close(struct http_conn *c)
 		uv_close((uv_handle_t *)&c->tcp, conn_closed);
 }
 
+static void respond_text(struct http_conn *c, unsigned r, const char *msg, const char *extra);
+
+/* A request that waited for a tick: answered 503, to be asked again. */
+static void respond_busy(struct http_conn *c)
+{
+	c->waiting = false;
+	respond_text(c, R_503, "too busy: the heap profiles built a tick are within a budget; "
+	             "retry\n", "Retry-After: 1\r\n");
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct http_conn *c = t->data;
+	if (c->waiting) {
+		respond_busy(c);   /* no tick had budget left for it within HTTP_WAIT_MS */
+		return;
+	}
 	if (c->out == NULL && c->answered) {
 		conn_close(c);       /* the linger after a reply is over */
 		return;
@@ -339,6 +367,17 @@ static void handle(struct http_conn *c, char *head, size_t len)
 	if (c->d->opt.pprof) {
 		struct jmd_pprof_reply pr;
 		if (jmd_pprof_serve(c->d, target, plen, &pr)) {
+			if (pr.deferred) {
+				/* The tick's budget of builds is spent: the request
+				 * waits for the next tick (jmd_http_tick), the
+				 * connection not read meanwhile. */
+				if (!c->waiting)
+					uv_timer_start(&c->timer, on_timeout, HTTP_WAIT_MS, 0);
+				c->waiting = true;
+				uv_read_stop((uv_stream_t *)&c->tcp);
+				return;
+			}
+			c->waiting = false;
 			if (pr.status == 200 && pr.text) {
 				respond(c, R_200, "text/plain; charset=utf-8", (const char *)pr.body,
 				        post ? 0 : pr.len, head_only, NULL);
@@ -405,6 +444,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (end) {
 		char head[HTTP_MAX_HEAD + 1];
 		memcpy(head, c->head, end);
+		c->head_end = end;
 		handle(c, head, end);
 		return;
 	}
@@ -414,10 +454,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 /* Closes one connection to make room for newcomer c: one lingering after
  * its reply, else the oldest that has not sent a whole request. Such a connection costs the daemon nothing to drop and
- * its client nothing it was owed. */
+ * its client nothing it was owed. Else the oldest whose profile waits for
+ * a tick is answered 503 (Retry-After): 32 requests waiting for the
+ * budget do not shut the port to a scrape of /metrics. */
 static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 {
-	struct http_conn *victim = NULL;
+	struct http_conn *victim = NULL, *waiter = NULL;
 	for (struct http_conn *c = m->conns; c; c = c->next) {
 		if (c == newcomer || c->evicted || uv_is_closing((uv_handle_t *)&c->tcp))
 			continue;
@@ -425,8 +467,17 @@ static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 			victim = c;      /* lingering: its reply is sent */
 			break;
 		}
-		if (!c->answered && (!victim || c->started_ms < victim->started_ms))
+		if (c->waiting && (!waiter || c->started_ms <= waiter->started_ms))
+			waiter = c;
+		else if (!c->answered && !c->waiting && (!victim || c->started_ms < victim->started_ms))
 			victim = c;
+	}
+	if (!victim && waiter) {
+		jmd_debug("metrics: a request waiting for the budget answered 503 to make room");
+		waiter->evicted = true;
+		m->nevicted++;
+		respond_busy(waiter);
+		return;
 	}
 	if (!victim)
 		return;
@@ -575,6 +626,27 @@ int jmd_http_start(struct jmd *d)
 		jmd_log("metrics: serving heap profiles of every process to whoever reaches "
 		        "http://%s/ (/pid/PID/debug/pprof/heap, /exe/NAME/debug/pprof/heap)", m->addr);
 	return 0;
+}
+
+/* A tick ended: the profiles kept go, the budget is new, and the requests
+ * that waited for it are handled again, oldest first (the list is newest
+ * first); those the new budget does not reach wait on. */
+void jmd_http_tick(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	jmd_pprof_tick(d);
+	if (!m)
+		return;
+	struct http_conn *last = m->conns;
+	while (last && last->next)
+		last = last->next;
+	for (struct http_conn *c = last; c; c = c->prev) {
+		if (!c->waiting || c->answered || uv_is_closing((uv_handle_t *)&c->tcp))
+			continue;
+		char head[HTTP_MAX_HEAD + 1];
+		memcpy(head, c->head, c->head_end);
+		handle(c, head, c->head_end);
+	}
 }
 
 void jmd_http_stop(struct jmd *d)

@@ -419,6 +419,9 @@ struct jmd {
 	uint64_t sites_built;            /* sites replies built (read and encoded) */
 	uint64_t sites_kept;             /* ... and sent again as kept (sites_cmd.c) */
 	uint64_t sites_deferred;         /* sites requests put off to the next tick */
+	uint64_t pprof_built;            /* --pprof: profiles built (pprof.c), */
+	uint64_t pprof_kept;             /* ... served again as kept, */
+	uint64_t pprof_deferred;         /* ... requests put off to the next tick (budget) */
 
 	struct jmd_alerts *alerts;       /* alerts.c */
 	struct jmd_metrics *metrics;     /* metrics.c and http.c; NULL without --metrics */
@@ -735,6 +738,7 @@ void jmd_metrics_fini(struct jmd *d);
 /* ------------------------------------------------------------ http.c */
 int jmd_http_start(struct jmd *d);            /* --metrics HOST:PORT */
 void jmd_http_stop(struct jmd *d);
+void jmd_http_tick(struct jmd *d);            /* a tick ended: the requests that waited for it */
 
 /* ------------------------------------------------------------ http_head.c */
 /* A request head of the endpoint, checked (pointers into its buffer). */
@@ -841,8 +845,11 @@ struct jmd_pprof_reply {
 	size_t len;
 	bool text;               /* body is text (the symbol answer) */
 	char header[96];         /* extra response header lines ("Name: value\r\n"), or "" */
+	bool deferred;           /* not built: the tick's budget of builds is spent (status
+	                            0); ask again after the next tick (jmd_pprof_tick) */
 };
 void jmd_pprof_fini(void);   /* frees the profiles kept (pprof.c) */
+void jmd_pprof_tick(struct jmd *d); /* a tick ended: the profiles built in it go, the budget anew */
 /* Is path[0..len) a .../debug/pprof/symbol path, which pprof POSTs to? */
 bool jmd_pprof_symbol_path(const char *path, size_t len);
 /* Serves path[0..len) (no query) if it is one of the profile paths,

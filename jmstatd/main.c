@@ -289,6 +289,7 @@ static void on_tick_slice(uv_idle_t *h)
 		return;
 	jmd_tick_end(d);
 	jmd_server_tick(d);
+	jmd_http_tick(d);
 	if (d->tick_due && !d->stopping) {
 		d->tick_due = false;
 		jmd_tick_begin(d);

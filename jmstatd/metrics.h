@@ -92,7 +92,8 @@ struct jmd_metrics {
 	char addr[128];          /* what it is bound to, for logs */
 	struct http_conn *conns;
 	size_t nconns;
-	size_t nevicted;         /* of those, closed to make room, not yet gone */
+	size_t nevicted;         /* of those, closing (or answered 503 to make room),
+	                            not yet gone: not counted against the limit */
 	size_t queued;           /* response bytes not yet written, all connections */
 	uint64_t responses[JMD_HTTP_CODES]; /* by status: http.c's codes[] */
 	uint64_t timeouts;       /* connections closed for being too slow */

@@ -39,10 +39,20 @@
  * first (a user who names later processes as a running service's comes
  * after it), and stops after JMD_PPROF_PROCS of them or once it holds
  * JMD_PPROF_STACKS stacks; the header X-Jmstatd-Processes says how many
- * of how many it merged. And a profile is kept (a few paths), served
- * again while younger than ten times what it took to build: however
- * often it is asked for, building it takes a tenth of the loop at most,
- * and a cheap one (a few ms) is never more than tens of ms old.
+ * of how many it merged.
+ *
+ * What many profiles may cost: HTTP tells no uid, so the socket's budget
+ * per user (sites_cmd.c) cannot apply, and a client asking for the
+ * profiles of 64 processes in a loop had each built anew, request after
+ * request, the loop busy and root's requests waiting. So a profile is
+ * built once per path and tick and served again to every request until
+ * the tick ends (an /exe/ one also while younger than ten times its
+ * build: however often it is asked for, building it takes a tenth of the
+ * loop at most), as many paths as are asked (within PPROF_KEEP_BYTES);
+ * and every build of the listener comes out of one budget a tick
+ * (1/PPROF_SHARE of the interval's CPU, checked before a build): past
+ * it, the request waits for the next tick (r->deferred; http.c keeps it
+ * on its connection, then jmd_http_tick asks again, oldest first).
  *
  * Who may read: everyone who reaches the listener, for every process, as
  * for /metrics (TCP tells no uid). That is why it is off unless --pprof is
@@ -59,18 +69,32 @@
 #include <string.h>
 #include <time.h>
 
-#define PPROF_KEEP      8u       /* profiles kept, by path */
-#define PPROF_KEEP_COST 10u      /* each served again while younger than this
-                                    many times what it took to build */
+#define PPROF_SHARE      10u          /* the listener's builds take 1/this of the
+                                          interval's CPU a tick, at least one build */
+#define PPROF_KEEP_COST  10u          /* an /exe/ profile is also served again while
+                                          younger than this many times its build */
+#define PPROF_KEEP_BYTES (64u << 20)  /* profiles kept at once, bytes */
+#define PPROF_BUCKETS    256u
 
-static struct kept_profile {
-	char *path;              /* NULL: empty */
+/* The profiles built, by path: each served again until the tick ends (an
+ * /exe/ profile also while younger than PPROF_KEEP_COST times what it
+ * took to build). As many as the budget lets be built in a tick, whatever
+ * their number, within PPROF_KEEP_BYTES. */
+struct kept_profile {
+	struct kept_profile *next;  /* in its bucket */
+	char *path;
+	size_t plen;
+	pid_t pid;               /* a /pid/ profile's process (pid, start time), */
+	uint64_t start_ticks;    /* ... else 0 */
 	unsigned char *body;
 	size_t len;
 	char header[sizeof(((struct jmd_pprof_reply *)0)->header)];
-	uint64_t built_ns;       /* uv_hrtime() when it was built */
-	uint64_t keep_ns;        /* served again until built_ns + keep_ns */
-} kept[PPROF_KEEP];
+	uint32_t tick;           /* d->tick when it was built */
+	uint64_t until_ns;       /* also served again until then (now_ns()) */
+};
+static struct kept_profile *kept[PPROF_BUCKETS];
+static size_t kept_bytes;
+static uint64_t spent_ns;    /* CPU the listener's builds took this tick */
 
 static uint64_t now_ns(void)
 {
@@ -79,68 +103,134 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A profile of path[0..len) young enough to serve again, copied into *r. */
-static bool kept_serve(const char *path, size_t len, struct jmd_pprof_reply *r)
+static uint64_t cpu_ns(void)
 {
-	uint64_t now = now_ns();
-	for (unsigned i = 0; i < PPROF_KEEP; i++) {
-		struct kept_profile *k = &kept[i];
-		if (!k->path || strlen(k->path) != len || memcmp(k->path, path, len) != 0)
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned bucket_of(const char *path, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)path[i]) * 16777619u;
+	return h % PPROF_BUCKETS;
+}
+
+static void kept_free(struct kept_profile *k)
+{
+	kept_bytes -= k->len + k->plen;
+	free(k->path);
+	free(k->body);
+	free(k);
+}
+
+/* A profile of path[0..len) (of process pid, started at start_ticks: 0 for
+ * /exe/) still to be served again, copied into *r. */
+static bool kept_serve(struct jmd *d, const char *path, size_t len, pid_t pid, uint64_t start_ticks,
+                       struct jmd_pprof_reply *r)
+{
+	for (struct kept_profile *k = kept[bucket_of(path, len)]; k; k = k->next) {
+		if (k->plen != len || memcmp(k->path, path, len) != 0)
 			continue;
-		if (now - k->built_ns >= k->keep_ns || !(r->body = malloc(k->len ? k->len : 1)))
+		if (k->pid != pid || k->start_ticks != start_ticks ||
+		    (k->tick != d->tick && now_ns() >= k->until_ns) ||
+		    !(r->body = malloc(k->len ? k->len : 1)))
 			return false;
 		memcpy(r->body, k->body, k->len);
 		r->len = k->len;
 		r->status = 200;
 		memcpy(r->header, k->header, sizeof(r->header));
+		d->pprof_kept++;
 		return true;
 	}
 	return false;
 }
 
-/* Keeps r's profile of path, built from t0, in the slot of the same path
- * or the oldest. */
-static void kept_store(const char *path, size_t len, const struct jmd_pprof_reply *r, uint64_t t0)
+/* Keeps r's profile of path (pid's, or an /exe/ one built from wall time
+ * t0), in place of the one of the same path; not if it would take the
+ * profiles kept past PPROF_KEEP_BYTES. */
+static void kept_store(struct jmd *d, const char *path, size_t len, pid_t pid, uint64_t start_ticks,
+                       const struct jmd_pprof_reply *r, uint64_t t0)
 {
-	uint64_t now = now_ns();
-	struct kept_profile *slot = &kept[0];
-	for (unsigned i = 0; i < PPROF_KEEP; i++) {
-		struct kept_profile *k = &kept[i];
-		if (k->path && strlen(k->path) == len && memcmp(k->path, path, len) == 0) {
-			slot = k;
+	struct kept_profile **pp = &kept[bucket_of(path, len)];
+	for (struct kept_profile **q = pp; *q; q = &(*q)->next) {
+		if ((*q)->plen == len && memcmp((*q)->path, path, len) == 0) {
+			struct kept_profile *old = *q;
+			*q = old->next;
+			kept_free(old);
 			break;
 		}
-		if (!k->path || k->built_ns < slot->built_ns)
-			slot = k;
-		if (!slot->path)
-			break;
 	}
+	if (kept_bytes + r->len + len > PPROF_KEEP_BYTES)
+		return;
+	struct kept_profile *k = calloc(1, sizeof(*k));
 	unsigned char *body = malloc(r->len ? r->len : 1);
 	char *copy = strndup(path, len);
-	if (!body || !copy) {
+	if (!k || !body || !copy) {
+		free(k);
 		free(body);
 		free(copy);
 		return;
 	}
-	free(slot->path);
-	free(slot->body);
 	memcpy(body, r->body, r->len);
-	slot->path = copy;
-	slot->body = body;
-	slot->len = r->len;
-	memcpy(slot->header, r->header, sizeof(slot->header));
-	slot->built_ns = now;
-	slot->keep_ns = (now - t0) * PPROF_KEEP_COST;
+	k->path = copy;
+	k->plen = len;
+	k->pid = pid;
+	k->start_ticks = start_ticks;
+	k->body = body;
+	k->len = r->len;
+	memcpy(k->header, r->header, sizeof(k->header));
+	k->tick = d->tick;
+	uint64_t now = now_ns();
+	k->until_ns = pid ? 0 : now + (now - t0) * PPROF_KEEP_COST;
+	k->next = *pp;
+	*pp = k;
+	kept_bytes += r->len + len;
+}
+
+/* The tick's budget for builds: 1/PPROF_SHARE of the interval, 1 ms at
+ * least. Spent: the request waits for the next tick (r->deferred). It is
+ * checked before a build, so one build a tick always goes through. */
+static bool over_budget(struct jmd *d, struct jmd_pprof_reply *r)
+{
+	uint64_t budget = (uint64_t)d->opt.interval_ms * 1000000u / PPROF_SHARE;
+	if (spent_ns < (budget > 1000000u ? budget : 1000000u))
+		return false;
+	r->deferred = true;
+	d->pprof_deferred++;
+	return true;
+}
+
+void jmd_pprof_tick(struct jmd *d)
+{
+	(void)d;
+	spent_ns = 0;
+	uint64_t now = now_ns();
+	for (unsigned b = 0; b < PPROF_BUCKETS; b++) {
+		for (struct kept_profile **q = &kept[b]; *q;) {
+			if (now < (*q)->until_ns) {
+				q = &(*q)->next;
+				continue;
+			}
+			struct kept_profile *old = *q;
+			*q = old->next;
+			kept_free(old);
+		}
+	}
 }
 
 void jmd_pprof_fini(void)
 {
-	for (unsigned i = 0; i < PPROF_KEEP; i++) {
-		free(kept[i].path);
-		free(kept[i].body);
-		kept[i].path = NULL;
-		kept[i].body = NULL;
+	for (unsigned b = 0; b < PPROF_BUCKETS; b++) {
+		while (kept[b]) {
+			struct kept_profile *k = kept[b];
+			kept[b] = k->next;
+			kept_free(k);
+		}
 	}
+	spent_ns = 0;
 }
 
 /* The oldest first: by start time, then pid. */
@@ -359,6 +449,11 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 			set_error(r, 404, "no process %ld publishes a stats segment", pid);
 			return true;
 		}
+		const char *whole = path - skip;
+		size_t whole_len = len + skip;
+		if (kept_serve(d, whole, whole_len, p->pid, p->start_ticks, r) || over_budget(d, r))
+			return true;
+		uint64_t c0 = cpu_ns();
 		int rc = add_process(d, p, &prof, want_allocs);
 		if (rc == -ENODATA)
 			set_error(r, 404, "process %ld samples no allocations (prof_sample:0)", pid);
@@ -368,9 +463,11 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 			set_error(r, 500, "out of memory building the profile of process %ld", pid);
 		else if (rc != 0)
 			set_error(r, 503, "cannot read the segment of process %ld now", pid);
-		else
-			encode(prof, r);
+		else if (encode(prof, r) == 0)
+			kept_store(d, whole, whole_len, p->pid, p->start_ticks, r, 0);
 		jm_pprof_free(prof);
+		spent_ns += cpu_ns() - c0;
+		d->pprof_built++;
 		return true;
 	}
 
@@ -382,7 +479,7 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 	}
 	const char *whole = path - skip;
 	size_t whole_len = len + skip;
-	if (kept_serve(whole, whole_len, r))
+	if (kept_serve(d, whole, whole_len, 0, 0, r))
 		return true;
 	uint64_t t0 = now_ns();
 	size_t live = 0;
@@ -392,6 +489,9 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 		set_error(r, 404, "no live process of exe %s", name);
 		return true;
 	}
+	if (over_budget(d, r))
+		return true;
+	uint64_t c0 = cpu_ns();
 	struct jmd_proc **procs = malloc(live * sizeof(*procs));
 	if (!procs) {
 		set_error(r, 500, "out of memory building the profile of exe %s", name);
@@ -427,8 +527,10 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 		if (read < n)
 			jmd_debug("/exe/%s: %u of its %zu processes merged (at most %u processes, %u "
 			          "stacks)", name, read, n, JMD_PPROF_PROCS, JMD_PPROF_STACKS);
-		kept_store(whole, whole_len, r, t0);
+		kept_store(d, whole, whole_len, 0, 0, r, t0);
 	}
 	jm_pprof_free(prof);
+	spent_ns += cpu_ns() - c0;
+	d->pprof_built++;
 	return true;
 }
