@@ -416,10 +416,12 @@ static void runs_give_back(struct jm_arena *a, struct jm_run *empty)
  * the list of the next pass as they are met), and the regions that follow
  * one another in the same run (a cache flushes in the order it was given
  * them: mostly neighbours) settle that run once. The list is walked once,
- * with nothing copied out of it. */
-void jm__bin_free_list(void *list, unsigned binind)
+ * with nothing copied out of it. Returns the runs settled (each time the
+ * list went on in another run than the region before's). */
+unsigned jm__bin_free_list(void *list, unsigned binind)
 {
 	uintptr_t cookie = jm__cookie;
+	unsigned runs = 0;
 	while (list) {
 		struct jm_arena *a = ptr_chunk(list)->arena;
 		struct jm_bin *bin = &a->bins[binind];
@@ -449,6 +451,7 @@ void jm__bin_free_list(void *list, unsigned binind)
 				if (r)
 					run_settle(bin, r, k, bi, &empty);
 				done += k;
+				runs++;
 				r = &c->runs[JM_PM_START(pm)];
 				k = 0;
 				bi = &jm__bin_info[JM_PM_BIN(pm)];
@@ -475,6 +478,7 @@ void jm__bin_free_list(void *list, unsigned binind)
 		jm__arena_purge_detached(a);
 		list = (void *)rest;
 	}
+	return runs;
 }
 
 /* jm__bin_free_list for n regions given as an array (linked into a list

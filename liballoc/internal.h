@@ -270,7 +270,7 @@ static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 /* ---- bin.c: small regions from runs */
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
 unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsigned n);
-void jm__bin_free_list(void *list, unsigned binind);
+unsigned jm__bin_free_list(void *list, unsigned binind);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
@@ -443,7 +443,7 @@ static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, ui
 	__atomic_store_n((uint64_t *)&tb->ncached_less_max, w, __ATOMIC_RELAXED);
 }
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
-void jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
+unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
 struct jmstat_tcache_bin *jm__tcache_boot(void);
 struct jm_arena *jm__thread_arena(void);
 void jm__tcache_check_double_free(void *ptr, unsigned binind);

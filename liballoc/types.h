@@ -69,6 +69,10 @@
 #define JM_TCACHE_LARGE_MAX_PAGES 8
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
 #define JM_TCACHE_LARGE_BYTES (64u << 10) /* per size, 4 pages and up */
+/* The capacity a small class's list goes down to when its thread frees
+ * more of the class without allocating than the list could ever hold
+ * (a teardown: tcache.c, jm__tcache_free_full). */
+#define JM_TCACHE_DRAIN_REGS 256u
 #define JM_TCACHE_SAMPLED_BYTES (16u << 10) /* per size, below 4 pages */
 
 /* The segment's limits (jmstat.h), which readers enforce. */
@@ -272,6 +276,8 @@ struct jm_tcache {
 	                                     when the last fill's regions are
 	                                     all allocated, none freed between */
 	uint64_t nrequests_at_flush[JM_NBINS]; /* the bin's nrequests then */
+	uint32_t drained[JM_NBINS];       /* regions its flushes took since
+	                                     the list last served a request */
 	uint32_t nflushes_seen;           /* full lists since the last look at */
 	uint32_t nflushes_fed;            /* ... those mostly another arena's */
 	struct jm_arena *feeder;          /* that arena (tcache.c) */

@@ -5,7 +5,10 @@
  * tests did to theirs. A class allocated with no free of it between fills
  * doubles its capacity at each fill, up to 32 KiB of regions, and each
  * fill takes half of it; one free of the class between two fills, or a
- * second thread alive, and the capacity stays.
+ * second thread alive, and the capacity stays. A teardown (more regions
+ * of a class freed without an allocation than its list could ever hold)
+ * in random order takes the list down to JM_TCACHE_DRAIN_REGS; one in
+ * order, or a batch that fits, keeps it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +95,88 @@ static void test_free_between_keeps(void **state)
 	free(v);
 }
 
+/* A teardown (tcache.c, jm__tcache_free_full): 20000 regions of 16 B
+ * allocated (a stream: the list grows to 2048) and freed in random
+ * order. The list grows to its hard maximum at the first full list, and
+ * once the thread freed more than that without allocating, it keeps
+ * JM_TCACHE_DRAIN_REGS: a flush walks the list through regions freed
+ * long before (4096 at random: every line and TLB entry evicted). */
+static void test_teardown_drains(void **state)
+{
+	(void)state;
+	enum { M = 20000 };
+	void **v = calloc(M, sizeof(void *));
+	unsigned b = jm__size2bin(16);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	for (unsigned i = 0; i < M; i++)
+		v[i] = jm_malloc(16);
+	uint64_t x = 12345;
+	for (unsigned i = M - 1; i > 0; i--) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned j = (unsigned)((x >> 33) % (i + 1));
+		void *t = v[i];
+		v[i] = v[j];
+		v[j] = t;
+	}
+	uint32_t most = 0;
+	for (unsigned i = 0; i < M; i++) {
+		jm_free(v[i]);
+		if (tb->ncached_max > most)
+			most = tb->ncached_max;
+	}
+	assert_int_equal(most, jm__bin_info[b].tcache_hard_max);
+	assert_int_equal(tb->ncached_max, JM_TCACHE_DRAIN_REGS);
+	assert_true(jm__tb_ncached(tb) <= JM_TCACHE_DRAIN_REGS);
+	assert_int_equal(jm__heap_validate(), 0);
+	free(v);
+}
+
+/* The same teardown in the order of allocation (32 B): the regions a
+ * flush takes are neighbours, many to a run, and the list keeps its
+ * capacity. */
+static void test_teardown_in_order_keeps(void **state)
+{
+	(void)state;
+	enum { M = 20000 };
+	void **v = calloc(M, sizeof(void *));
+	unsigned b = jm__size2bin(32);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	for (unsigned i = 0; i < M; i++)
+		v[i] = jm_malloc(32);
+	uint32_t most = 0;
+	for (unsigned i = 0; i < M; i++) {
+		jm_free(v[i]);
+		if (tb->ncached_max > most)
+			most = tb->ncached_max;
+	}
+	assert_true(most > JM_TCACHE_DRAIN_REGS);
+	assert_int_equal(tb->ncached_max, most);
+	assert_int_equal(jm__heap_validate(), 0);
+	free(v);
+}
+
+/* Batches of 3000 regions of 48 B allocated and freed, 8 times: fewer
+ * than the list's hard maximum (4096), so that its capacity grows to
+ * hold a batch, and is not taken down as a teardown's is. */
+static void test_batch_keeps(void **state)
+{
+	(void)state;
+	enum { B = 3000 };
+	void **v = calloc(B, sizeof(void *));
+	unsigned b = jm__size2bin(48);
+	assert_true(jm__bin_info[b].tcache_hard_max > B);   /* premise */
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	for (unsigned r = 0; r < 8; r++) {
+		for (unsigned i = 0; i < B; i++)
+			v[i] = jm_malloc(48);
+		for (unsigned i = 0; i < B; i++)
+			jm_free(v[i]);
+	}
+	assert_true(tb->ncached_max >= B);
+	assert_int_equal(jm__heap_validate(), 0);
+	free(v);
+}
+
 /* 96 B with a second thread alive (waiting on a pipe): the capacity
  * stays at 64. */
 static void *wait_on(void *arg)
@@ -132,6 +217,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_grows),
 		cmocka_unit_test(test_free_between_keeps),
+		cmocka_unit_test(test_teardown_drains),
+		cmocka_unit_test(test_teardown_in_order_keeps),
+		cmocka_unit_test(test_batch_keeps),
 		cmocka_unit_test(test_other_thread_keeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
