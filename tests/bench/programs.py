@@ -16,8 +16,16 @@ largest process, minor faults of the whole tree. Prints the medians and
 jmalloc's ratio to the best anchor on each axis (glibc, jemalloc,
 mimalloc, tcmalloc); the raw runs go to OUT/programs.tsv.
 
+Since session 11 also gcc -O2 on one large generated C unit, pure-Python
+CPU work, a dict of 1M keys built and deleted (pymalloc and
+PYTHONMALLOC=malloc), bash arrays and strings, a configure-like sh script
+of 600 short processes and 300 forks, node, javac, a perl hash of arrays
+and sort, sqlite3 sorting 600k rows in memory.
+
 Needs (Debian): gcc, g++, clang, sqlite3, git, xz-utils, perl, mawk,
-python3.11 and libpython3.11-testsuite (for `pytest`).
+python3.11 and libpython3.11-testsuite (for `pytest`); nodejs and
+openjdk-17-jdk-headless for node and javac (a program not installed is
+reported failed and left out).
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile
 
@@ -87,6 +95,178 @@ print join(",", @top), " ", scalar(keys %rev), "\n";
 
 AWK = r'{ for (i = 1; i <= NF; i++) c[$i]++; l[NR % 50000] = $0 } END { n = 0; for (k in c) n++; print n }'
 
+PYCPU = r"""
+# pure-Python CPU work: a binary tree of __slots__ objects, method calls,
+# tuples, small lists and dicts, strings
+import sys
+class Node:
+    __slots__ = ("k", "v", "l", "r")
+    def __init__(s, k, v): s.k = k; s.v = v; s.l = None; s.r = None
+def insert(root, k, v):
+    if root is None: return Node(k, v)
+    n = root
+    while True:
+        if k < n.k:
+            if n.l is None: n.l = Node(k, v); return root
+            n = n.l
+        elif k > n.k:
+            if n.r is None: n.r = Node(k, v); return root
+            n = n.r
+        else: n.v = v; return root
+def walk(n, out):
+    st = []
+    while st or n:
+        while n: st.append(n); n = n.l
+        n = st.pop(); out.append((n.k, n.v)); n = n.r
+seed = 12345
+def rnd():
+    global seed
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed
+tot = 0
+for rnd_i in range(int(sys.argv[1])):
+    root = None
+    for i in range(20000):
+        x = rnd()
+        root = insert(root, x % 100000, ("v%d" % x, [x, x >> 3], {"a": x & 255}))
+    out = []; walk(root, out)
+    words = {}
+    for k, v in out:
+        s = v[0] + str(k)
+        words.setdefault(s[:3], []).append(s)
+    tot += len(out) + sum(len(l) for l in words.values())
+    text = " ".join(v[0] for k, v in out[:5000])
+    tot += len(text.split("1")) + len(text.upper().replace("V", "w"))
+print(tot)
+"""
+
+PYDICT = r"""
+# a dict of 1M keys built, then deleted; a list of floats and a set built
+# in the memory it held; then 50k bytes objects of 200 B..3 KB
+import sys
+n = int(sys.argv[1])
+d = {}
+for i in range(n):
+    d["key-%d" % i] = [i, str(i) * 3]
+t = sum(len(v[1]) for v in d.values())
+del d
+l = [float(i) * 0.5 for i in range(n)]
+s = set("%x" % i for i in range(n // 2))
+t += len(l) + len(s)
+del l, s
+b = [bytes(200 + i % 3000) for i in range(n // 20)]
+t += sum(map(len, b))
+print(t)
+"""
+
+BASH = r"""
+# bash: arrays, associative arrays, string building, substitutions
+declare -A h; a=(); s=""
+for ((i = 0; i < 60000; i++)); do
+  k="k$((i * 7919 % 20011))"; h[$k]+="$i,"; a+=("item-$i-${k}")
+  s+="${k:1:3}"; if (( ${#s} > 20000 )); then s="${s//1/x}"; s="${s:10000}"; fi
+done
+for ((i = 0; i < 60000; i += 3)); do unset 'a[i]'; done
+n=0; for k in "${!h[@]}"; do v=${h[$k]}; n=$((n + ${#v})); done
+echo "${#h[@]} ${#a[@]} $n ${#s}"
+"""
+
+EXECS = r"""
+# a configure-like script: 150 command substitutions of a pipeline and an
+# expr, some 750 forks of dash and 450 execs of sed, tr and expr
+n=0
+for i in $(seq 150); do
+  v=$(echo "x$i" | sed -e 's/x/y/' | tr y z); n=$((n + ${#v})); expr $i + 1 >/dev/null
+done
+echo $n
+"""
+
+NODE = r"""
+// node: objects, maps, strings, arrays, JSON, Buffers (V8's heap and malloc'd backing stores)
+let tot = 0; const m = new Map();
+for (let r = 0; r < 2; r++) {
+  const arr = [];
+  for (let i = 0; i < 200000; i++) {
+    const o = { id: i, name: "n" + (i * 7919 % 100003), tags: [i % 7, i % 11], s: "x".repeat(i % 50) };
+    arr.push(o); m.set(o.name, o);
+  }
+  const j = JSON.stringify(arr.slice(0, 50000)); tot += JSON.parse(j).length + j.length;
+  const bufs = []; for (let i = 0; i < 3000; i++) bufs.push(Buffer.alloc(1024 + (i % 64) * 1024, i & 255));
+  tot += bufs.reduce((a, b) => a + b[3], 0);
+  arr.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)); tot += arr[7].id;
+  m.clear();
+}
+console.log(tot);
+"""
+
+PERLHASH = r"""
+# perl: a hash of arrays of 150k lines built and dropped, 400k strings sorted
+my %h; my $n = 0;
+while (<>) { last if $. > 150000; my @f = split; push @{$h{$f[0]}}, [@f[1..$#f]]; $n += @f; }
+my $k = scalar keys %h; undef %h;
+my @a = map { "r" . ($_ * 7919 % 1000003) x (1 + $_ % 20) } 1..400000;
+my @s = sort @a; undef @a;
+print "$n $k ", scalar(@s), " $s[77]\n";
+"""
+
+SQLSORT = r"""
+PRAGMA temp_store=MEMORY;
+PRAGMA cache_size=-200000;
+CREATE TABLE t(a INTEGER, b TEXT);
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i<600000)
+INSERT INTO t SELECT (i*7919)%1000003, printf('%x-%s', i*104729, substr(hex(randomblob(16)),1,1+i%30)) FROM s;
+SELECT count(*), sum(length(b)) FROM (SELECT b FROM t ORDER BY b);
+SELECT count(*) FROM (SELECT a, group_concat(b) FROM t GROUP BY a % 5000);
+SELECT count(DISTINCT b) FROM t;
+"""
+
+
+def big_c(n):
+    """One C translation unit of n functions (loops, switches, snprintf,
+    small inline helpers) for gcc -O2: cc1's heap on one large unit."""
+    import random
+    r = random.Random(3)
+    out = ["#include <stdio.h>\n#include <string.h>\nstruct s { int a[16]; double d; char n[32]; };"]
+    for i in range(n):
+        out.append(f"static inline int h{i}(int x) {{ return (x * {r.randint(3, 999)}) ^ (x >> {r.randint(1, 7)}); }}")
+        out.append(f"int f{i}(struct s *p, int k) {{\n  int acc = {i};")
+        for j in range(r.randint(5, 25)):
+            c = r.randint(0, 3)
+            if c == 0:
+                out.append(f"  for (int i = 0; i < 16; i++) acc += h{i}(p->a[i] + k * {j});")
+            elif c == 1:
+                out.append("  switch ((acc + k) & 7) {")
+                for cs in range(8):
+                    out.append(f"    case {cs}: acc = acc * {r.randint(2, 50)} + p->a[{cs}]; p->d += acc * 0.{j + 1}; break;")
+                out.append("  }")
+            elif c == 2:
+                out.append(f"  if (acc > {r.randint(0, 10000)}) {{ snprintf(p->n, sizeof p->n, \"%d-{j}\", acc); acc ^= (int)strlen(p->n); }}")
+            else:
+                out.append(f"  while (k-- > {j}) {{ acc += p->a[k & 15] * h{max(0, i - 1)}(k); if (acc & 1) break; }}")
+        out.append("  return acc;\n}")
+    out.append("int main(void) { struct s x = {0}; long t = 0;")
+    out += [f"  t += f{i}(&x, {i});" for i in range(0, n, 7)]
+    out.append('  printf("%ld\\n", t); return 0; }')
+    return "\n".join(out) + "\n"
+
+
+def big_java(n):
+    """A Java source of n nested classes with maps, lists, lambdas and
+    streams, for javac (a JVM: its compiler and GC threads)."""
+    import random
+    r = random.Random(5)
+    out = ["import java.util.*;\npublic class Big {"]
+    for i in range(n):
+        out.append(f"  static class C{i} {{ Map<String, List<Integer>> m = new HashMap<>(); int v{i};")
+        out.append(f"    int run(int k) {{ int acc = {i}; for (int j = 0; j < k; j++) {{ acc += (j * {r.randint(3, 99)}) ^ v{i}; "
+                   "m.computeIfAbsent(\"k\" + (j % 7), x -> new ArrayList<>()).add(acc); }")
+        out.append("      switch (acc & 3) { case 0: acc += m.size(); break; case 1: acc -= m.toString().length(); break; default: acc ^= 5; }")
+        out.append("      return acc + (int) m.values().stream().mapToInt(List::size).sum(); } }")
+    out.append("  public static void main(String[] a) { long t = 0;")
+    out += [f"    t += new C{i}().run({i % 20});" for i in range(n)]
+    out.append("    System.out.println(t); } }")
+    return "\n".join(out) + "\n"
+
 
 def prepare(work):
     """Writes the inputs; they depend on nothing but this script."""
@@ -99,7 +279,10 @@ def prepare(work):
     with open(os.path.join(work, "xz.in"), "wb") as f:   # 16 MiB, half compressible
         f.write(open(os.path.join(work, "text.txt"), "rb").read()[:12 << 20])
         f.write(os.urandom(4 << 20))
-    for name, text in (("py.py", PYSCRIPT), ("big.sql", SQL.format(rows=300000)), ("w.pl", PERL)):
+    for name, text in (("py.py", PYSCRIPT), ("big.sql", SQL.format(rows=300000)), ("w.pl", PERL),
+                       ("pycpu.py", PYCPU), ("pydict.py", PYDICT), ("b.sh", BASH), ("exec.sh", EXECS),
+                       ("n.js", NODE), ("hash.pl", PERLHASH), ("sort.sql", SQLSORT),
+                       ("big.c", big_c(80)), ("Big.java", big_java(300))):
         open(os.path.join(work, name), "w").write(text)
     subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "cxx", "6", os.path.join(work, "big.cpp")], check=True)
     # git: a clone of this repository whose objects are all loose, to repack.
@@ -125,6 +308,18 @@ def programs(work):
         "sort": (["sort", "-S", "256M", "--parallel=2", w("text.txt")], {"LC_ALL": "C"}, None, work),
         "perl": (["perl", w("w.pl"), w("text.txt")], {}, None, work),
         "awk": (["mawk", AWK, w("text.txt")], {}, None, work),
+        # session 11 (docs/purging.md, "More programs")
+        "gcc-bigc": (["gcc", "-O2", "-c", w("big.c"), "-o", w("bigc.o")], {}, None, work),
+        "pycpu": ([PY, w("pycpu.py"), "8"], {"PYTHONHASHSEED": "0"}, None, work),
+        "pycpu-malloc": ([PY, w("pycpu.py"), "8"], {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}, None, work),
+        "pydict": ([PY, w("pydict.py"), "1000000"], {"PYTHONHASHSEED": "0"}, None, work),
+        "pydict-malloc": ([PY, w("pydict.py"), "1000000"], {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}, None, work),
+        "bash": (["bash", w("b.sh")], {}, None, work),
+        "execs": (["sh", w("exec.sh")], {}, None, work),
+        "node": (["node", w("n.js")], {}, None, work),
+        "javac": (["javac", "-d", w("jc"), w("Big.java")], {}, None, work),
+        "perl-hash": (["perl", w("hash.pl"), w("text.txt")], {}, None, work),
+        "sqlite-sort": (["sh", "-c", f"sqlite3 :memory: < {w('sort.sql')}"], {}, None, work),
     }
 
 
