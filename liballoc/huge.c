@@ -56,6 +56,11 @@ void (*jm__test_huge_purged)(void);
 /* Called (tests only) in a free, before the region is kept: where a fork
  * from the freeing thread finds it neither kept nor counted kept. */
 void (*jm__test_huge_keeping)(void);
+/* Called (tests only) once a realloc that resized a region where it is
+ * (into the kept region after it, within its mapping, a shrink) is
+ * counted: where a fork from that thread finds the record and its arena's
+ * counters. */
+void (*jm__test_huge_grown)(void);
 
 static struct jm_huge *record_new(void)
 {
@@ -250,13 +255,6 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 static void charge_d(unsigned arena, const struct delta *d)
 {
 	charge_dm(arena, d, NULL);
-}
-
-static void charge(unsigned arena, long long usable, long long mapped, int nmalloc, int ndalloc)
-{
-	struct delta d = { .usable = usable, .mapped = mapped,
-	    .nmalloc = (uint64_t)nmalloc, .ndalloc = (uint64_t)ndalloc };
-	charge_d(arena, &d);
 }
 
 /* Takes a kept region off the list, under huge_lock. */
@@ -869,6 +867,21 @@ static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
 	return dst;
 }
 
+/* Charges a resize of live region h where it is (to `usable` bytes in a
+ * mapping of `map`) and sets its record under the same arena lock
+ * (charge_dm's `moved`, to its own place): a fork sees both or neither.
+ * The record was set after the charge: a child forked between had an
+ * allocated_huge its records disagreed with (test_huge_grow_fork). */
+static void resize_in_place(struct jm_huge *h, size_t usable, size_t map)
+{
+	struct delta d = { .usable = (long long)usable - (long long)h->size,
+	    .mapped = (long long)map - (long long)h->map_size,
+	    .moved = h, .to = h->addr, .to_map = map, .to_size = usable };
+	charge_d(h->arena, &d);
+	if (jm__test_huge_grown)
+		jm__test_huge_grown();
+}
+
 /* Grows live region h to `usable` over the kept region of its arena
  * that starts where its mapping ends (a tail retained_take split off, or
  * a neighbour freed), in place: no syscall, no page moved, its pages
@@ -914,14 +927,17 @@ static bool grow_into_kept(struct jm_huge *h, size_t usable, bool *was_dirty)
 		return false;
 	if (whole)
 		record_put(whole);
-	struct delta d = { .usable = (long long)usable - (long long)h->size, .nreuse = 1 };
+	/* The record's new sizes under the arena's lock, with its counters
+	 * (charge_dm's `moved`, in place): a fork sees both or neither. */
+	struct delta d = { .usable = (long long)usable - (long long)h->size, .nreuse = 1,
+	    .moved = h, .to = h->addr, .to_map = h->map_size + take, .to_size = usable };
 	if (dirty)
 		d.dirty = -(long long)take;
 	else
 		d.retained = -(long long)take;
 	charge_d(h->arena, &d);
-	h->map_size += take;
-	h->size = usable;
+	if (jm__test_huge_grown)
+		jm__test_huge_grown();
 	*was_dirty = dirty;
 	return true;
 }
@@ -940,13 +956,10 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 		size_t map = map_for(usable);
 		if (usable < h->size && map <= h->map_size - h->map_size / 4) {
 			jm__os_unmap((char *)ptr + map, h->map_size - map);
-			charge(h->arena, (long long)usable - (long long)h->size,
-			    (long long)map - (long long)h->map_size, 0, 0);
-			h->map_size = map;
+			resize_in_place(h, usable, map);
 		} else {
-			charge(h->arena, (long long)usable - (long long)h->size, 0, 0, 0);
+			resize_in_place(h, usable, h->map_size);
 		}
-		h->size = usable;
 		return ptr;
 	}
 	size_t old_map = h->map_size;
@@ -966,11 +979,8 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	}
 	if (q == MAP_FAILED)
 		return huge_move(h, ptr, usable);
-	charge(h->arena, (long long)usable - (long long)h->size,
-	    (long long)map - (long long)h->map_size, 0, 0);
+	resize_in_place(h, usable, map);
 	gather(ptr, old_map, map, h->arena);
-	h->size = usable;
-	h->map_size = map;
 	return ptr;
 }
 

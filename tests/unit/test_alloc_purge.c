@@ -794,6 +794,64 @@ static void test_huge_keep_fork(void **state)
 	decay_reset(a);
 }
 
+/* A fork while a realloc resizes a huge region where it is (into the
+ * kept region after it, test_huge_take_blocks; within its mapping; a
+ * shrink), once the resize is counted: the child must see the record's
+ * new size with its arena's counters (set after them, a child's
+ * allocated_huge and its records disagreed). */
+static pid_t grow_fork_child = -1;
+static void fork_in_grow(void)
+{
+	jm__test_huge_grown = NULL;
+	grow_fork_child = fork();
+	if (grow_fork_child != 0)
+		return;
+	_exit(jm__heap_validate() ? 1 : 0);
+}
+
+static void test_huge_grow_fork(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	size_t mib = 1u << 20;
+	char *x = jm_malloc(16 * mib);
+	assert_non_null(x);
+	memset(x, 1, 16 * mib);
+	jm_free(x);
+	char *p = jm_malloc(9 * mib), *q = jm_malloc(5 * mib);
+	assert_ptr_equal(q, p + 10 * mib);
+	jm_free(q);                                 /* kept, right after p */
+	grow_fork_child = -1;
+	jm__test_huge_grown = fork_in_grow;
+	char *r = jm_realloc(p, 13 * mib);
+	jm__test_huge_grown = NULL;
+	assert_ptr_equal(r, p);
+	assert_true(grow_fork_child > 0);
+	int st = -1;
+	assert_int_equal(waitpid(grow_fork_child, &st, 0), grow_fork_child);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	validate();
+	/* Grown within its mapping, and shrunk: the same. */
+	const size_t sizes[] = { 14 * mib, 5 * mib };
+	for (int i = 0; i < 2; i++) {
+		grow_fork_child = -1;
+		jm__test_huge_grown = fork_in_grow;
+		assert_ptr_equal(jm_realloc(r, sizes[i]), r);
+		jm__test_huge_grown = NULL;
+		assert_true(grow_fork_child > 0);
+		st = -1;
+		assert_int_equal(waitpid(grow_fork_child, &st, 0), grow_fork_child);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	validate();
+	jm_free(r);
+	validate();
+	decay_reset(a);
+}
+
 /* Purging does not hold the arena's lock: the pieces it purges are taken
  * off the free lists (runs) or out of the radix tree (empty chunks) and
  * marked, the lock is released for the madvise, and they are filed back
@@ -904,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_huge_purge_fork),
 		cmocka_unit_test(test_huge_keep_fork),
+		cmocka_unit_test(test_huge_grow_fork),
 		cmocka_unit_test(test_purge_unlocked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
