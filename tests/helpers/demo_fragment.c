@@ -96,8 +96,18 @@ int main(int argc, char **argv)
 		}
 		/* Keep one object in every regions-per-page, by index (or, with
 		 * -a, the first object of each page). Those kept are leaked on
-		 * purpose: held until exit. */
-		size_t usable = malloc_usable_size(objs[0]);
+		 * purpose: held until exit. The regions' size is the smallest
+		 * usable size of the objects, not the first one's: a sampled
+		 * object of the heap profile is a page of its own, whose usable
+		 * size is the page's, and a sampled first object (1 run in 340
+		 * of tests/cli/top_sites, prof_sample:65536) made it keep every
+		 * object, fragmenting nothing. */
+		size_t usable = 0;
+		for (long i = 0; i < count; i++) {
+			size_t u = malloc_usable_size(objs[i]);
+			if (usable == 0 || u < usable)
+				usable = u;
+		}
 		long every = usable && usable < 4096 ? (long)(4096 / usable) : 1;
 		for (long i = 0; i < count; i++) {
 			uintptr_t page = (uintptr_t)objs[i] >> 12;
