@@ -23,11 +23,13 @@ jmd_start
 chmod 1777 "$JMD_STATS"
 start_preloaded "$JM_HELPERS/demo_fragment" -s 64,192 -c 20000 -r 0
 FRAG=$LAST_PID
-start_preloaded sleep 60
+# The sleeps live to the test's end (stopped at its exit): a sleep 60 was
+# gone by `stats -a` in a run of 122 s at load 20.
+start_preloaded sleep 600
 SLEEP=$LAST_PID
 # As nobody: setpriv runs without the allocator, the program with it.
 JMALLOC_STATS_DIR=$JMD_STATS setpriv --reuid=65534 --regid=65534 --clear-groups \
-	env LD_PRELOAD="$JMALLOC_LIB" sleep 61 </dev/null >/dev/null 2>&1 &
+	env LD_PRELOAD="$JMALLOC_LIB" sleep 601 </dev/null >/dev/null 2>&1 &
 NOBODY=$!
 PIDS+=("$NOBODY")
 wait_seen "$FRAG" "p['active'] > 1 << 20"
