@@ -95,23 +95,19 @@ static void test_free_between_keeps(void **state)
 	free(v);
 }
 
-/* A teardown (tcache.c, jm__tcache_free_full): 20000 regions of 16 B
- * allocated (a stream: the list grows to 2048) and freed in random
- * order. The list grows to its hard maximum at the first full list, and
- * once the thread freed more than that without allocating, it keeps
- * JM_TCACHE_DRAIN_REGS: a flush walks the list through regions freed
- * long before (4096 at random: every line and TLB entry evicted). */
-static void test_teardown_drains(void **state)
+/* A teardown: 20000 regions of `size` allocated (a stream: the list
+ * grows to 2048), then freed, in random order if `shuffled`, else in the
+ * order of allocation. Returns the largest capacity the list had while
+ * they were freed; *tbp is the list. */
+static uint32_t teardown(size_t size, bool shuffled, struct jmstat_tcache_bin **tbp)
 {
-	(void)state;
 	enum { M = 20000 };
 	void **v = calloc(M, sizeof(void *));
-	unsigned b = jm__size2bin(16);
-	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(size)];
 	for (unsigned i = 0; i < M; i++)
-		v[i] = jm_malloc(16);
+		v[i] = jm_malloc(size);
 	uint64_t x = 12345;
-	for (unsigned i = M - 1; i > 0; i--) {
+	for (unsigned i = M - 1; shuffled && i > 0; i--) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		unsigned j = (unsigned)((x >> 33) % (i + 1));
 		void *t = v[i];
@@ -124,11 +120,25 @@ static void test_teardown_drains(void **state)
 		if (tb->ncached_max > most)
 			most = tb->ncached_max;
 	}
-	assert_int_equal(most, jm__bin_info[b].tcache_hard_max);
+	free(v);
+	*tbp = tb;
+	return most;
+}
+
+/* A teardown of 16 B at random (tcache.c, jm__tcache_free_full): the
+ * list grows to its hard maximum at the first full list, and once the
+ * thread freed more than that without allocating, it keeps
+ * JM_TCACHE_DRAIN_REGS: a flush walks the list through regions freed
+ * long before (4096 at random: every line and TLB entry evicted). */
+static void test_teardown_drains(void **state)
+{
+	(void)state;
+	struct jmstat_tcache_bin *tb;
+	uint32_t most = teardown(16, true, &tb);
+	assert_int_equal(most, jm__bin_info[jm__size2bin(16)].tcache_hard_max);
 	assert_int_equal(tb->ncached_max, JM_TCACHE_DRAIN_REGS);
 	assert_true(jm__tb_ncached(tb) <= JM_TCACHE_DRAIN_REGS);
 	assert_int_equal(jm__heap_validate(), 0);
-	free(v);
 }
 
 /* The same teardown in the order of allocation (32 B): the regions a
@@ -137,22 +147,11 @@ static void test_teardown_drains(void **state)
 static void test_teardown_in_order_keeps(void **state)
 {
 	(void)state;
-	enum { M = 20000 };
-	void **v = calloc(M, sizeof(void *));
-	unsigned b = jm__size2bin(32);
-	struct jmstat_tcache_bin *tb = &jm__tls_tbins[b];
-	for (unsigned i = 0; i < M; i++)
-		v[i] = jm_malloc(32);
-	uint32_t most = 0;
-	for (unsigned i = 0; i < M; i++) {
-		jm_free(v[i]);
-		if (tb->ncached_max > most)
-			most = tb->ncached_max;
-	}
+	struct jmstat_tcache_bin *tb;
+	uint32_t most = teardown(32, false, &tb);
 	assert_true(most > JM_TCACHE_DRAIN_REGS);
 	assert_int_equal(tb->ncached_max, most);
 	assert_int_equal(jm__heap_validate(), 0);
-	free(v);
 }
 
 /* Batches of 3000 regions of 48 B allocated and freed, 8 times: fewer
