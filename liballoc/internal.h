@@ -284,6 +284,7 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size);
 extern void (*jm__test_huge_purged)(void);
 extern void (*jm__test_huge_keeping)(void);
 extern void (*jm__test_huge_grown)(void);
+extern void (*jm__test_huge_tail_gone)(void);
 bool jm__huge_decay(uint64_t now);
 void jm__huge_purge_all(void);
 bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean);

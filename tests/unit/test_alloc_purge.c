@@ -852,6 +852,63 @@ static void test_huge_grow_fork(void **state)
 	decay_reset(a);
 }
 
+/* A fork while a realloc shrinks a huge region where it is, once the
+ * tail it gives up has gone: the child must find the whole mapping its
+ * record names mapped (msync fails with ENOMEM over a hole). The tail was
+ * unmapped before the record said so: a child forked between kept a
+ * record larger than its mapping, whose free kept (and whose reuse
+ * handed out) address space that was not the region's, or another
+ * mapping the kernel put there since. */
+static pid_t shrink_fork_child = -1;
+static char *shrink_fork_ptr;
+static void fork_in_shrink(void)
+{
+	jm__test_huge_tail_gone = NULL;
+	shrink_fork_child = fork();
+	if (shrink_fork_child != 0)
+		return;
+	uintptr_t v = jm__rtree_get((uintptr_t)shrink_fork_ptr);
+	if (!(v & JM_RTREE_HUGE))
+		_exit(2);
+	struct jm_huge *h = (struct jm_huge *)(v & ~(uintptr_t)JM_RTREE_HUGE);
+	if (msync(h->addr, h->map_size, MS_ASYNC) != 0)
+		_exit(3);
+	_exit(jm__heap_validate() ? 1 : 0);
+}
+
+static void test_huge_shrink_fork(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	size_t mib = 1u << 20;
+	char *r = jm_malloc(14 * mib);
+	assert_non_null(r);
+	memset(r, 1, 14 * mib);
+	struct jm_huge *h = (struct jm_huge *)(jm__rtree_get((uintptr_t)r) & ~(uintptr_t)JM_RTREE_HUGE);
+	assert_int_equal(h->map_size, 14 * mib);
+	uint64_t mapped = a->stats->mapped;
+	shrink_fork_child = -1;
+	shrink_fork_ptr = r;
+	jm__test_huge_tail_gone = fork_in_shrink;
+	assert_ptr_equal(jm_realloc(r, 5 * mib), r);   /* 6 MiB kept: the tail goes */
+	jm__test_huge_tail_gone = NULL;
+	assert_true(shrink_fork_child > 0);
+	int st = -1;
+	assert_int_equal(waitpid(shrink_fork_child, &st, 0), shrink_fork_child);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(h->map_size, 6 * mib);
+	assert_int_equal(h->size, 5 * mib);
+	assert_int_equal(a->stats->mapped, mapped - 8 * mib);
+	assert_int_equal(msync(r, 6 * mib, MS_ASYNC), 0);
+	assert_int_equal(r[5 * mib - 1], 1);
+	validate();
+	jm_free(r);
+	validate();
+	decay_reset(a);
+}
+
 /* Purging does not hold the arena's lock: the pieces it purges are taken
  * off the free lists (runs) or out of the radix tree (empty chunks) and
  * marked, the lock is released for the madvise, and they are filed back
@@ -963,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_huge_purge_fork),
 		cmocka_unit_test(test_huge_keep_fork),
 		cmocka_unit_test(test_huge_grow_fork),
+		cmocka_unit_test(test_huge_shrink_fork),
 		cmocka_unit_test(test_purge_unlocked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
