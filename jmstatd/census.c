@@ -33,6 +33,16 @@
  * JMD_CENSUS_GAP_MS apart; a writer that a walk this recent could not
  * know is "cannot tell" for now, and read again at the next tick (or,
  * new, by discover.c's retries), when the next walk is due.
+ *
+ * A walk's answer is only as fresh as the walk: the kernel gives a new
+ * pid namespace the inode number of one gone before (the lowest free),
+ * so a container started after another ended is often pid 1 of a
+ * namespace with the same inode as the first one's pid 1 in the census.
+ * That match named a dead host pid, and the new container's segment was
+ * removed as its writer's, gone. So a match is believed only once /proc
+ * says that host pid is still (namespace, pid) now; one that is not is
+ * as no match, and an NSpid that could not be read (fds spent, not the
+ * process gone) is "cannot tell", not a process that is not there.
  */
 #include "jmstatd.h"
 
@@ -50,7 +60,7 @@ struct jmd_census_proc {
 	uint64_t pidns;          /* inode of its pid namespace */
 	pid_t pid;               /* in our namespace */
 	pid_t nspid;             /* in its innermost namespace; 0: not read yet,
-	                            -1: could not be read */
+	                            -1: gone (or not the process it was) */
 };
 
 struct jmd_census {
@@ -140,11 +150,32 @@ static int nspid_levels(pid_t pid)
 	return nspid_fields(pid, &last);
 }
 
-/* The last field of NSpid in /proc/PID/status, or -1. */
+/* The last field of NSpid in /proc/PID/status; 0 if the process is gone
+ * (or shows none), -1 if it could not be read. */
 static pid_t read_nspid(pid_t pid)
 {
 	long last = -1;
-	return nspid_fields(pid, &last) > 0 && last > 0 ? (pid_t)last : -1;
+	errno = 0;
+	int n = nspid_fields(pid, &last);
+	if (n > 0 && last > 0)
+		return (pid_t)last;
+	return n < 0 && errno != 0 && errno != ENOENT && errno != ESRCH ? -1 : 0;
+}
+
+/* Whether host pid is still the process (pidns, nspid) the census took it
+ * for: 1 yes, 0 no (gone, or another process now), -1 cannot tell. */
+static int census_still(pid_t host, uint64_t pidns, pid_t nspid)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)host);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	link[n] = '\0';
+	if (ns_link_inode(link) != pidns)
+		return 0;
+	pid_t now = read_nspid(host);
+	return now < 0 ? -1 : now == nspid;
 }
 
 ssize_t jmd_proc_file(pid_t pid, const char *name, char *buf, size_t size)
@@ -187,24 +218,40 @@ static int nspid_fields(pid_t pid, long *last)
 	return fields;
 }
 
-/* 1 found, 0 not in this census. Sets *seen if a process of pidns is in it. */
+/* 1 found (and still that process), 0 not in this census, -1 cannot tell
+ * (an NSpid of that namespace's, or the match, could not be read). Sets
+ * *seen if a process of pidns is in it. */
 static int census_find(struct jmd_census *c, uint64_t pidns, pid_t nspid, pid_t *host,
                        bool *seen)
 {
+	bool unknown = false;
 	*seen = false;
 	for (size_t i = 0; i < c->n; i++) {
 		struct jmd_census_proc *cp = &c->procs[i];
 		if (cp->pidns != pidns)
 			continue;
 		*seen = true;
-		if (cp->nspid == 0)
-			cp->nspid = read_nspid(cp->pid);
-		if (cp->nspid == nspid) {
+		if (cp->nspid == 0) {
+			pid_t v = read_nspid(cp->pid);
+			if (v < 0) {             /* not kept: read again next time */
+				unknown = true;
+				continue;
+			}
+			cp->nspid = v > 0 ? v : -1;
+		}
+		if (cp->nspid != nspid)
+			continue;
+		int still = census_still(cp->pid, pidns, nspid);
+		if (still > 0) {
 			*host = cp->pid;
 			return 1;
 		}
+		if (still < 0)
+			unknown = true;
+		else
+			cp->nspid = -1;          /* gone, or another process now */
 	}
-	return 0;
+	return unknown ? -1 : 0;
 }
 
 int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t start,
@@ -214,8 +261,9 @@ int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t sta
 		*host = nspid;
 		return 0;
 	}
-	bool seen;
-	if (d->census && census_find(d->census, pidns, nspid, host, &seen))
+	bool seen = false;
+	int found = d->census ? census_find(d->census, pidns, nspid, host, &seen) : 0;
+	if (found > 0)
 		return 0;
 	/* A walk that began before the writer started cannot know it. */
 	if (!d->census || d->census->walk_ticks <= start + 1) {
@@ -229,10 +277,11 @@ int jmd_census_host_pid(struct jmd *d, uint64_t pidns, pid_t nspid, uint64_t sta
 		census_free(d->census);
 		d->census = c;
 		jmd_debug("census: %zu processes in other pid namespaces", c->n);
-		if (census_find(c, pidns, nspid, host, &seen))
+		found = census_find(c, pidns, nspid, host, &seen);
+		if (found > 0)
 			return 0;
 	}
-	if (d->census->incomplete)
+	if (found < 0 || d->census->incomplete)
 		return JM_SEG_EIO;
 	if (seen || d->pidns_self == JMSTAT_PIDNS_INIT)
 		return JM_SEG_EDEAD;

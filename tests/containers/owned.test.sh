@@ -72,6 +72,16 @@ import atexit
 c = Container(private=True)
 atexit.register(c.p.kill)
 c.cmd("alloc 4096 100")
-wait_until(lambda: c.host_pid in ps_pids(), "root's container in ps under its host pid")
+try:
+    wait_until(lambda: c.host_pid in ps_pids(), "root's container in ps under its host pid")
+except SystemExit:
+    # What the daemon said of it, before the log's tail (nobody's lines).
+    mnt = os.readlink("/proc/%d/ns/mnt" % c.host_pid)
+    print("root's container: host pid %d, pid namespace %d, %s" % (c.host_pid, c.pidns, mnt))
+    with open(os.path.join(os.environ["JM_TMP"], "jmstatd.log")) as f:
+        for line in f:
+            if "uid 65534" not in line and ("mnt:[" not in line or mnt in line):
+                print("  " + line.rstrip())
+    raise
 PY
 ok "nobody's 200 containers: 64 of their directories read, root's process and container listed"
