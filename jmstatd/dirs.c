@@ -16,7 +16,13 @@
  * again, at each walk for RECHECK_EARLY walks after it was found and every
  * RECHECK_EVERY walks after that: a runtime makes the namespace first and
  * mounts its /dev/shm after, and a walk in between saw the host's, after
- * which the container's own directory was never read. Each new directory is
+ * which the container's own directory was never read. The kernel gives a
+ * new namespace the inode number of one gone before (the lowest free), so
+ * a container made between two walks, just after another ended, was
+ * taken for the one gone, whose directory then stood for its own: a
+ * namespace whose representative (the process it was opened through) is
+ * no longer in it is opened again, as a new one, through a process that
+ * is. Each new directory is
  * watched with inotify (the watch holds the directory itself, not the
  * representative) and read at once; every rescan reads it again, the
  * safety net as for the first directory. When no process is left in the
@@ -85,6 +91,9 @@ struct jmd_mntns {
 	struct jmd_dir *dir;     /* the directory it reaches, if not the first */
 	uint32_t seen_walk;      /* the latest walk that found a process in it */
 	uint32_t first_walk;     /* the walk that found it */
+	pid_t rep;               /* its representative: the process it was opened through */
+	uint32_t rep_walk;       /* the latest walk that found rep in it */
+	pid_t first_pid;         /* the first of its processes the latest walk found */
 	bool retry;              /* its directory was not opened: try again */
 	bool recheck;            /* it reached a directory read already: look again */
 	bool opening;            /* a thread opens its directory (struct open_job) */
@@ -505,6 +514,8 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	if (m->opening)
 		return;
 	m->recheck = false;
+	m->rep = (pid_t)atoi(pid);
+	m->rep_walk = d->ns_walk;
 	uint32_t owner = mntns_owner(pid);
 	struct open_job *j = jobs_async_open ? calloc(1, sizeof(*j)) : NULL;
 	if (j && !(j->stats_dir = strdup(d->opt.stats_dir))) {
@@ -640,7 +651,10 @@ static void walk_namespaces(struct jmd *d)
 		uint64_t ino = b ? strtoull(b + 1, NULL, 10) : 0;
 		if (ino == 0 || ino == d->mntns_self)
 			continue;
+		pid_t pid = (pid_t)atoi(de->d_name);
 		struct jmd_mntns *m = mntns_find(d, ino);
+		if (m && m->rep == pid)
+			m->rep_walk = d->ns_walk;
 		if (m && m->seen_walk == d->ns_walk)
 			continue;
 		if (!m) {
@@ -652,6 +666,7 @@ static void walk_namespaces(struct jmd *d)
 			*m = (struct jmd_mntns){ .ino = ino, .first_walk = d->ns_walk, .retry = true };
 		}
 		m->seen_walk = d->ns_walk;
+		m->first_pid = pid;
 		uint32_t age = d->ns_walk - m->first_walk;
 		if (m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
 			mntns_open(d, m, de->d_name);
@@ -660,11 +675,23 @@ static void walk_namespaces(struct jmd *d)
 	}
 	closedir(proc);
 
-	/* Namespaces gone; directories no namespace reaches any longer. */
+	/* Namespaces gone; directories no namespace reaches any longer. A
+	 * namespace whose representative is no longer in it may be another
+	 * with the gone one's inode (the kernel reuses them, lowest first):
+	 * opened again, as a new one, through a process of it now. */
 	size_t kept = 0;
-	for (size_t i = 0; i < d->nmntns; i++)
-		if (d->mntns[i].seen_walk == d->ns_walk)
-			d->mntns[kept++] = d->mntns[i];
+	for (size_t i = 0; i < d->nmntns; i++) {
+		struct jmd_mntns *m = &d->mntns[i];
+		if (m->seen_walk != d->ns_walk)
+			continue;
+		if (m->rep != 0 && m->rep_walk != d->ns_walk && !m->opening) {
+			char pid[16];
+			snprintf(pid, sizeof(pid), "%d", (int)m->first_pid);
+			m->first_walk = d->ns_walk;
+			mntns_open(d, m, pid);
+		}
+		d->mntns[kept++] = *m;
+	}
 	d->nmntns = kept;
 	jobs_pump(d);
 	struct jmd_dir *next;
