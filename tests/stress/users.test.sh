@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # timeout: 240
-# serial: what it checks while nobody's connections idle (--client-idle 3) must happen within those 3 s: at load 20 the daemon closed them first and nobody's jmctl over the limit was served
+# serial: root's jmctl answers within bounds while nobody floods the daemon; alone, other tests' load is not in those bounds
 # One unprivileged user (nobody) against root's jmstatd on a private
 # socket, with real processes and real segments; root's jmctl must keep
 # answering, the daemon's memory stay bounded and root's terminal clean:
 #  1. lock-out: nobody opens 256 connections and sends nothing: at most
 #     JMD_UID_CLIENTS are kept, the others are told "at its limit for your
 #     user" (and nobody's jmctl says so); root's `jmctl ps` answers
-#     throughout; the idle ones are closed after --client-idle, after
-#     which nobody is served again;
+#     throughout; once they go idle they are closed after --client-idle,
+#     after which nobody is served again;
 #  2. the same on HTTP: nobody holds 32 idle connections to /metrics:
 #     30 scrapes in a row all get 200;
 #  3. stall and bloat: 16 sparse 256 MiB segments with valid-looking
@@ -70,8 +70,8 @@ root_ps "at start"
 # it prints how many the daemon kept and how many it refused (with the
 # reason line), then waits until they are closed.
 mkfifo "$JM_TMP/held"
-"${NOBODY[@]}" "$PY3" - "$JMD_SOCK" >"$JM_TMP/held" <<'PY' &
-import json, socket, sys, time
+"${NOBODY[@]}" "$PY3" - "$JMD_SOCK" "$JM_TMP/go_idle" >"$JM_TMP/held" <<'PY' &
+import json, os, socket, sys, time
 path = sys.argv[1]
 conns, refused, reasons = [], 0, set()
 for i in range(256):
@@ -107,7 +107,23 @@ print("kept %d refused %d" % (len(kept), refused), flush=True)
 for r in sorted(reasons):
     print("reason " + r, flush=True)
 print("end", flush=True)
-# Wait for the daemon to close the idle ones (--client-idle 3).
+# Kept busy (a request every 0.3 s each) until the test has checked what
+# it checks while they hold nobody's limit: idle, they were closed after
+# 3 s, and at load 20 before that check was made (nobody's jmctl served).
+while not os.path.exists(sys.argv[2]):
+    for s in kept:
+        try:
+            s.send(b'{"cmd": "version"}\n')
+        except OSError:
+            pass
+    time.sleep(0.3)
+    for s in kept:
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+# Now idle: the daemon closes them after --client-idle 3.
 deadline = time.monotonic() + 60
 closed = 0
 for s in kept:
@@ -140,6 +156,7 @@ rc=0
 "${NOBODY[@]}" "$JMCTL" --socket "$JMD_SOCK" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || rc=$?
 [ $rc -eq 1 ] && grep -q "jmstatd is at its limit for your user" "$JM_TMP/err" ||
 	fail "nobody's jmctl over the limit: exit $rc: $(cat "$JM_TMP/err")"
+touch "$JM_TMP/go_idle"
 echo "nobody's jmctl: $(cat "$JM_TMP/err")"
 read -r line <&3
 echo "after --client-idle: $line"
