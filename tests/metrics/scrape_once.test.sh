@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 180
+# timeout: 360
 # The /metrics page is written once per tick, whatever the scrapes: past
 # its health series it changes only at a tick, and with a thousand
 # processes it took 0.1-0.7 s of the loop to write (11 MB), at every
@@ -38,15 +38,21 @@ def body(page):
     end = page.index("# HELP jmalloc_http_responses_total")
     return page[start:end]
 # Wait for a tick that has just happened, so that the scrapes fall within
-# the next 30 s.
-t0 = request({"cmd": "version"})["ticks"]
-wait_until(lambda: request({"cmd": "version"})["ticks"] > t0, "a tick", timeout=70)
-tick = request({"cmd": "version"})["ticks"]
-first = scrape()
-c0 = cpu()
-pages = [scrape() for _ in range(6)]
-c1 = cpu()
-check(request({"cmd": "version"})["ticks"] == tick, "a tick passed during the scrapes: run again")
+# the next 30 s; again if a tick passed all the same (a sanitized daemon at
+# load 20 took longer than that for the seven).
+for attempt in range(4):
+    t0 = request({"cmd": "version"})["ticks"]
+    wait_until(lambda: request({"cmd": "version"})["ticks"] > t0, "a tick", timeout=70)
+    tick = request({"cmd": "version"})["ticks"]
+    first = scrape()
+    c0 = cpu()
+    pages = [scrape() for _ in range(6)]
+    c1 = cpu()
+    if request({"cmd": "version"})["ticks"] == tick:
+        break
+    print("attempt %d: a tick passed during the scrapes" % (attempt + 1))
+else:
+    fail("a tick passed during the scrapes, four times")
 rs = [re.search(r"^jmalloc_metrics_render_seconds (\S+)$", p, re.M).group(1) for p in [first] + pages]
 print("page %d bytes; render %s s; 6 scrapes after the first: %.0f ms of the daemon's CPU each"
       % (len(first), rs[1], 1000 * (c1 - c0) / 6))
