@@ -18,9 +18,16 @@
  *   request (idle, or slow to send it), is closed to make room (as sshd's
  *   MaxStartups drops unauthenticated connections): a scraper sends its
  *   request at once, so only a flood of newer connections within those
- *   milliseconds could push it out; with none to close, or more than
- *   HTTP_MAX_QUEUED bytes of replies not yet taken by slow readers: 503.
- *   A local user holding connections open cannot starve the scrapes;
+ *   milliseconds could push it out; else the one whose reply has waited
+ *   longest for its client to take it (a slow reader); with none to close
+ *   (32 profile requests waiting for the budget get 503 first): 503. A
+ *   reply that would take the bytes not yet taken by their clients past
+ *   HTTP_MAX_QUEUED closes the slow readers whose replies waited longest,
+ *   to fit. Before, 32 connections that asked for a page larger than the
+ *   kernel buffers (a few hundred processes, which any user can run) and
+ *   read none of it held the port for 30 s each, every scrape 503, and
+ *   each held a copy of the page (32 of 9.4 MB: 300 MB). A local user
+ *   holding connections open cannot starve the scrapes;
  * - a head not complete within HTTP_READ_TIMEOUT_MS, or a reply not taken
  *   within HTTP_WRITE_TIMEOUT_MS: closed (counted as a timeout);
  * - with --metrics-token-file, a request without the header
@@ -85,6 +92,8 @@ struct http_conn {
 	uint64_t started_ms;     /* uv_now() when accepted */
 	bool evicted;            /* closing, or answered 503 to make room: not counted
 	                            as open (counted in nevicted) */
+	bool unqueued;           /* its reply no longer counted in queued (closing) */
+	uint64_t answered_seq;   /* when its reply was queued: the order of replies */
 	unsigned open_handles;   /* freed when both are closed */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
@@ -114,26 +123,75 @@ static void conn_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(struct http_conn *c)
+static void conn_close_how(struct http_conn *c, bool reset)
 {
 	/* In nconns until both handles are closed, which the loop does after
 	 * the callbacks at hand: not counted meanwhile, or connections closed
 	 * after their replies in one pass of the loop made the newcomers of
 	 * that pass seem over the limit (one of them was closed unread, which
 	 * its client saw as a reset). */
+	struct jmd_metrics *m = c->d->metrics;
 	if (!c->evicted) {
 		c->evicted = true;
-		c->d->metrics->nevicted++;
+		m->nevicted++;
+	}
+	/* A reply not yet written is freed once libuv cancels its write: not
+	 * counted from now, so that the newcomer it made room for fits. */
+	if (c->out && !c->unqueued) {
+		m->queued -= c->out_len;
+		c->unqueued = true;
 	}
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
 		uv_timer_stop(&c->timer);
 		uv_close((uv_handle_t *)&c->timer, conn_closed);
 	}
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+	if (!uv_is_closing((uv_handle_t *)&c->tcp) &&
+	    (!reset || uv_tcp_close_reset(&c->tcp, conn_closed) != 0))
 		uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	/* Its socket is closed: libuv writes no more of the reply (its write
+	 * is cancelled in the loop's next pass, the bytes untouched). Freed
+	 * now: the slow readers closed to make room for the replies of one
+	 * pass of the loop held a copy each until its end (32 of 9.4 MB). */
+	free(c->out);
+	c->out = NULL;
+}
+
+static void conn_close(struct http_conn *c)
+{
+	conn_close_how(c, false);
+}
+
+/* Closes c with a reset: a client that did not take its reply. Closed
+ * gracefully, its socket would live on in the kernel, orphaned, holding
+ * what it still had to send (up to tcp_wmem's 4 MiB) until the kernel
+ * gives up probing its closed window, for each connection the client
+ * opened and left unread. */
+static void conn_abort(struct http_conn *c)
+{
+	conn_close_how(c, true);
 }
 
 static void respond_text(struct http_conn *c, unsigned r, const char *msg, const char *extra);
+
+/* The connection, other than except, whose reply has waited longest for
+ * its client to take it (a slow reader), or NULL. */
+static struct http_conn *oldest_writer(struct jmd_metrics *m, const struct http_conn *except)
+{
+	struct http_conn *w = NULL;
+	for (struct http_conn *c = m->conns; c; c = c->next)
+		if (c != except && !c->evicted && c->out && !uv_is_closing((uv_handle_t *)&c->tcp) &&
+		    (!w || c->answered_seq < w->answered_seq))
+			w = c;
+	return w;
+}
+
+/* Closes slow reader w, its reply untaken: counted as a timeout. */
+static void close_slow_reader(struct jmd_metrics *m, struct http_conn *w, const char *why)
+{
+	m->timeouts++;
+	jmd_debug("metrics: a client slow to read its reply closed %s", why);
+	conn_abort(w);
+}
 
 /* A request that waited for a tick: answered 503, to be asked again. */
 static void respond_busy(struct http_conn *c)
@@ -157,7 +215,10 @@ static void on_timeout(uv_timer_t *t)
 	c->d->metrics->timeouts++;
 	jmd_debug("metrics: a client too slow to %s: closed", c->answered ? "read its reply" :
 	          "send its request");
-	conn_close(c);
+	if (c->out)
+		conn_abort(c);
+	else
+		conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -180,7 +241,9 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void on_written(uv_write_t *req, int status)
 {
 	struct http_conn *c = req->data;
-	c->d->metrics->queued -= c->out_len;
+	if (!c->unqueued)
+		c->d->metrics->queued -= c->out_len;
+	c->unqueued = false;
 	free(c->out);
 	c->out = NULL;
 	c->out_len = 0;
@@ -204,6 +267,11 @@ static void respond(struct http_conn *c, unsigned r, const char *type, const cha
 	                 "Connection: close\r\nCache-Control: no-store\r\n%s\r\n",
 	                 codes[r], reasons[r], type, body_len, extra ? extra : "");
 	size_t send_body = head_only ? 0 : body_len;
+	/* Room for it among the replies not yet taken: the slow readers
+	 * whose replies waited longest go. */
+	struct http_conn *w;
+	while (m->queued + (size_t)n + send_body > HTTP_MAX_QUEUED && (w = oldest_writer(m, c)))
+		close_slow_reader(m, w, "to fit the replies not yet taken in their bound");
 	c->out = malloc((size_t)n + send_body);
 	if (!c->out) {
 		conn_close(c);
@@ -214,10 +282,10 @@ static void respond(struct http_conn *c, unsigned r, const char *type, const cha
 		memcpy(c->out + n, body, send_body);
 	c->out_len = (size_t)n + send_body;
 	m->queued += c->out_len;
+	c->answered_seq = ++m->answered_seq;
 	uv_buf_t buf = uv_buf_init(c->out, (unsigned)c->out_len);
 	c->wreq.data = c;
 	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
-		m->queued -= c->out_len;
 		conn_close(c);
 		return;
 	}
@@ -456,7 +524,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
  * its reply, else the oldest that has not sent a whole request. Such a connection costs the daemon nothing to drop and
  * its client nothing it was owed. Else the oldest whose profile waits for
  * a tick is answered 503 (Retry-After): 32 requests waiting for the
- * budget do not shut the port to a scrape of /metrics. */
+ * budget do not shut the port to a scrape of /metrics. Else the slow
+ * reader whose reply has waited longest: 32 connections that ask and
+ * never read do not either (a scraper reads its reply at once). */
 static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 {
 	struct http_conn *victim = NULL, *waiter = NULL;
@@ -477,6 +547,10 @@ static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 		waiter->evicted = true;
 		m->nevicted++;
 		respond_busy(waiter);
+		return;
+	}
+	if (!victim && (victim = oldest_writer(m, newcomer)) != NULL) {
+		close_slow_reader(m, victim, "to make room");
 		return;
 	}
 	if (!victim)

@@ -98,6 +98,7 @@ struct jmd_metrics {
 	size_t nevicted;         /* of those, closing (or answered 503 to make room),
 	                            not yet gone: not counted against the limit */
 	size_t queued;           /* response bytes not yet written, all connections */
+	uint64_t answered_seq;   /* replies queued so far (http.c: the oldest slow reader) */
 	uint64_t responses[JMD_HTTP_CODES]; /* by status: http.c's codes[] */
 	uint64_t timeouts;       /* connections closed for being too slow */
 	char *token;             /* --metrics-token-file's bearer token, NULL: none */
