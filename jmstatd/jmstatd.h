@@ -699,6 +699,12 @@ int jmd_sites_serve(struct jmd_client *c, json_t *req, json_t **reply, struct jm
                     uv_buf_t *bufs, unsigned *nbufs);
 bool jmd_is_sites_request(json_t *req);
 void jmd_sites_tick(struct jmd *d);            /* a tick ended: the budgets anew */
+/* The same budget for every other reply built for a request (server.c):
+ * whether uid's user (always for root) may have one built this tick, and
+ * what one cost (ns of this thread's CPU, jmd_thread_cpu_ns()). */
+bool jmd_build_budget_left(struct jmd *d, uid_t uid);
+void jmd_build_budget_charge(struct jmd *d, uid_t uid, uint64_t ns);
+uint64_t jmd_thread_cpu_ns(void);
 void jmd_sites_reply_free(struct jmd_proc *p); /* drops p's kept reply (reply.c) */
 
 /* ------------------------------------------------------------ reply.c */

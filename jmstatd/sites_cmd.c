@@ -273,6 +273,22 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+bool jmd_build_budget_left(struct jmd *d, uid_t uid)
+{
+	return uid == 0 || *spent_of(jmd_principal(d, uid)) < budget_ns(d);
+}
+
+void jmd_build_budget_charge(struct jmd *d, uid_t uid, uint64_t ns)
+{
+	if (uid != 0)
+		*spent_of(jmd_principal(d, uid)) += ns;
+}
+
+uint64_t jmd_thread_cpu_ns(void)
+{
+	return cpu_ns();
+}
+
 void jmd_sites_tick(struct jmd *d)
 {
 	nspent = 0;
