@@ -301,9 +301,74 @@ static void respond_text(struct http_conn *c, unsigned r, const char *msg, const
 
 /* GET /: what a person who points a browser at the port sees: a link to
  * /metrics and, with --pprof, to the heap profiles of each executable
- * running now (the names /metrics shows anyway). */
+ * running now (the names /metrics shows anyway), one line per name and
+ * user, in the order of the live list. Built once a tick
+ * (jmd_http_landing), in time linear in the processes: two hash tables
+ * of the tick's names, one keyed by name (is it run by more than one
+ * user?) and one by name and uid (its line written already?); the build
+ * compared every process with every other (1,000 names: 10 ms, at every
+ * request of whoever reaches the port). */
+struct landing_slot {
+	const struct jmd_proc *p;  /* the first process of the key; NULL: empty */
+	bool shared;               /* (by name) another uid runs the name too */
+};
+
+static uint64_t landing_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+/* The slot of p's key (its name; with by_uid, name and uid) in tab
+ * (mask + 1 slots, never full): where it is, or the empty one to take. */
+static struct landing_slot *landing_find(struct jmd_metrics *m, struct landing_slot *tab,
+                                         size_t mask, uint64_t h, const struct jmd_proc *p,
+                                         bool by_uid)
+{
+	if (by_uid)
+		h = (h ^ ((uint64_t)p->uid * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
+		m->landing_steps++;
+		const struct jmd_proc *q = tab[i].p;
+		if (!q || ((!by_uid || q->uid == p->uid) && strcmp(q->exe, p->exe) == 0))
+			return &tab[i];
+	}
+}
+
+static void landing_line(struct jmd_text *t, const struct jmd_proc *p, bool shared)
+{
+	char prefix[32] = "", who[32] = "";
+	if (shared) {
+		snprintf(prefix, sizeof(prefix), "uid/%u/", (unsigned)p->uid);
+		snprintf(who, sizeof(who), " (uid %u)", (unsigned)p->uid);
+	}
+	char url[4 * JMSTAT_EXE_LEN], html[6 * JMSTAT_EXE_LEN];
+	size_t u = 0, h = 0;
+	for (const unsigned char *c = (const unsigned char *)p->exe; *c; c++) {
+		if (isalnum(*c) || strchr("-._~", *c))
+			url[u++] = (char)*c;
+		else
+			u += (size_t)snprintf(url + u, 4, "%%%02X", *c);
+		const char *e = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;" :
+		                *c == '"' ? "&quot;" : NULL;
+		if (e) {
+			memcpy(html + h, e, strlen(e));
+			h += strlen(e);
+		} else {
+			html[h++] = (char)*c;
+		}
+	}
+	url[u] = html[h] = '\0';
+	jmd_text_printf(t, "<li>%s%s: <a href=\"%sexe/%s/debug/pprof/heap\">heap</a>, "
+	                "<a href=\"%sexe/%s/debug/pprof/allocs\">allocs</a></li>\n", html,
+	                who, prefix, url, prefix, url);
+}
+
 static void landing_page(struct jmd *d, struct jmd_text *t)
 {
+	struct jmd_metrics *m = d->metrics;
 	jmd_text_puts(t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>jmstatd</title>"
 	              "</head>\n<body><h1>jmstatd " JM_VERSION "</h1>\n"
 	              "<p>Memory statistics of the processes running with jmalloc on this host.</p>\n"
@@ -311,47 +376,69 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 	if (d->opt.pprof) {
 		jmd_text_puts(t, "<p>Heap profiles (pprof): <code>/pid/PID/debug/pprof/heap</code> "
 		              "and <code>.../allocs</code> for one process; per executable:</p>\n<ul>\n");
-		for (const struct jmd_proc *p = d->live; p; p = p->next) {
-			/* One line per name and user; a name several users run
-			 * links each user's (/exe/NAME merges them all then). */
-			bool seen = false, shared = false;
-			for (const struct jmd_proc *q = d->live; q != p && !seen; q = q->next)
-				seen = strcmp(q->exe, p->exe) == 0 && q->uid == p->uid;
-			if (seen)
-				continue;
-			for (const struct jmd_proc *q = d->live; q && !shared; q = q->next)
-				shared = q->uid != p->uid && strcmp(q->exe, p->exe) == 0;
-			char prefix[32] = "", who[32] = "";
-			if (shared) {
-				snprintf(prefix, sizeof(prefix), "uid/%u/", (unsigned)p->uid);
-				snprintf(who, sizeof(who), " (uid %u)", (unsigned)p->uid);
-			}
-			char url[4 * JMSTAT_EXE_LEN], html[6 * JMSTAT_EXE_LEN];
-			size_t u = 0, h = 0;
-			for (const unsigned char *c = (const unsigned char *)p->exe; *c; c++) {
-				if (isalnum(*c) || strchr("-._~", *c))
-					url[u++] = (char)*c;
-				else
-					u += (size_t)snprintf(url + u, 4, "%%%02X", *c);
-				const char *e = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;" :
-				                *c == '"' ? "&quot;" : NULL;
-				if (e) {
-					memcpy(html + h, e, strlen(e));
-					h += strlen(e);
-				} else {
-					html[h++] = (char)*c;
-				}
-			}
-			url[u] = html[h] = '\0';
-			jmd_text_printf(t, "<li>%s%s: <a href=\"%sexe/%s/debug/pprof/heap\">heap</a>, "
-			                "<a href=\"%sexe/%s/debug/pprof/allocs\">allocs</a></li>\n", html,
-			                who, prefix, url, prefix, url);
+		size_t n = 0, size = 16;
+		for (const struct jmd_proc *p = d->live; p; p = p->next, m->landing_steps++)
+			n++;
+		while (size < 2 * n)
+			size *= 2;
+		struct landing_slot *names = calloc(size, sizeof(*names));
+		struct landing_slot *lines = calloc(size, sizeof(*lines));
+		if (!names || !lines) {
+			free(names);
+			free(lines);
+			t->failed = true;
+			return;
 		}
+		/* Which names more than one user runs: a name several users
+		 * run links each user's (/exe/NAME merges them all then). */
+		for (const struct jmd_proc *p = d->live; p; p = p->next) {
+			struct landing_slot *s = landing_find(m, names, size - 1, landing_hash(p->exe), p,
+			                                      false);
+			if (!s->p)
+				s->p = p;
+			else if (s->p->uid != p->uid)
+				s->shared = true;
+		}
+		/* One line per name and user, at its first process. */
+		for (const struct jmd_proc *p = d->live; p; p = p->next) {
+			uint64_t h = landing_hash(p->exe);
+			struct landing_slot *s = landing_find(m, lines, size - 1, h, p, true);
+			if (s->p)
+				continue;
+			s->p = p;
+			landing_line(t, p, landing_find(m, names, size - 1, h, p, false)->shared);
+		}
+		free(names);
+		free(lines);
 		jmd_text_puts(t, "</ul>\n");
 	}
 	jmd_text_puts(t, "<p>On the host, <code>jmctl ps</code>, <code>jmctl top</code> and "
 	              "<code>jmctl alerts</code> show the same figures per process and per size "
 	              "class.</p>\n</body></html>\n");
+}
+
+/* GET /'s page for this tick: built at the first request of a tick, kept
+ * and sent again to the others (it shows the live list, which changes at
+ * ticks). */
+const struct jmd_text *jmd_http_landing(struct jmd *d)
+{
+	struct jmd_metrics *m = d->metrics;
+	if (m->landing_valid && m->landing_tick == d->tick)
+		return &m->landing;
+	free(m->landing.s);
+	memset(&m->landing, 0, sizeof(m->landing));
+	m->landing_valid = false;
+	m->landing_steps = 0;
+	m->landing_builds++;
+	landing_page(d, &m->landing);
+	if (m->landing.failed) {
+		free(m->landing.s);
+		memset(&m->landing, 0, sizeof(m->landing));
+		return NULL;
+	}
+	m->landing_valid = true;
+	m->landing_tick = d->tick;
+	return &m->landing;
 }
 
 /* Reads the bearer token of --metrics-token-file: its first line, blanks
@@ -423,13 +510,11 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		return;
 	}
 	if (plen == 1) {
-		struct jmd_text t = { 0 };
-		landing_page(c->d, &t);
-		if (t.failed)
+		const struct jmd_text *t = jmd_http_landing(c->d);
+		if (!t)
 			respond_text(c, R_500, "out of memory\n", NULL);
 		else
-			respond(c, R_200, "text/html; charset=utf-8", t.s, t.len, head_only, NULL);
-		free(t.s);
+			respond(c, R_200, "text/html; charset=utf-8", t->s, t->len, head_only, NULL);
 		return;
 	}
 	if (c->d->opt.pprof) {

@@ -458,6 +458,7 @@ void jmd_metrics_fini(struct jmd *d)
 	}
 	free(m->sites_text.s);
 	free(m->page.s);
+	free(m->landing.s);
 	free(m);
 	d->metrics = NULL;
 }

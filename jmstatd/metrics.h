@@ -88,6 +88,11 @@ struct jmd_metrics {
 	struct jmd_text sites_text; /* the site families (metrics.c), rendered */
 	uint32_t sites_tick;     /* ... at this tick (they read every segment:
 	                            once a tick, however many scrapes) */
+	struct jmd_text landing; /* GET /'s page (http.c), built ... */
+	uint32_t landing_tick;   /* ... at this tick, once, however many requests */
+	bool landing_valid;
+	uint64_t landing_builds; /* pages built so far, and the work of the latest: */
+	uint64_t landing_steps;  /* processes looked at and names compared (the tests bound it) */
 
 	/* http.c: the endpoint */
 	uv_tcp_t server;
@@ -103,6 +108,10 @@ struct jmd_metrics {
 	uint64_t timeouts;       /* connections closed for being too slow */
 	char *token;             /* --metrics-token-file's bearer token, NULL: none */
 };
+
+/* http.c: GET /'s page for this tick, built at the first request of the
+ * tick and kept; NULL without memory. */
+const struct jmd_text *jmd_http_landing(struct jmd *d);
 
 /* metrics_exes.c: a member of the exe table, freed. */
 void jmd_metrics_member_free(struct metrics_member *mb);
