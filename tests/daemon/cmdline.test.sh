@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 60
+# timeout: 120
 # jmstatd's command line and its log, run by hand:
 # - -h and --help; --interval and --history with units (500ms, 1s, 10m)
 #   or bare milliseconds, out of range or unknown units refused (exit 2);
@@ -68,17 +68,29 @@ rc=0; "$JMSTATD" --check-config "$JM_TMP/none.conf" >/dev/null 2>&1 || rc=$?
 [ ! -e "$JMD_SOCK" ] || fail "--check-config started a daemon"
 
 # ---- the log of a daemon run by hand: a process already fragmented when
-# it starts, so the first sample raises an alert at once.
-JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 30 &
+# it starts, so the first sample raises an alert at once. It lives until
+# the daemon has said so and stopped (it lived 30 s: on a loaded machine
+# it could be gone before), and each wait below fails saying what it
+# waited for (they gave up in silence after 5 s).
+JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep infinity &
 SLEEPER=$!
-for _ in $(seq 100); do jm_segment "$JMD_STATS" "$SLEEPER" >/dev/null && break; sleep 0.05; done
+PIDS+=("$SLEEPER")
+for i in $(seq 300); do
+	jm_segment "$JMD_STATS" "$SLEEPER" >/dev/null && break
+	[ "$i" -lt 300 ] || fail "the preloaded sleep wrote no segment within 30 s"
+	sleep 0.1
+done
 printf '[rule sparse]\nkind = sparse_bin\nutil_below = 99%%\nmin_held = 1B\nfor = 0s\nexe = sleep\n' \
 	>"$JM_TMP/rules.conf"
 env -u JOURNAL_STREAM "$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" --interval 500ms \
 	--config "$JM_TMP/rules.conf" 2>"$JM_TMP/hand.log" &
 JMD_PID=$!
 jmd_wait_socket
-for _ in $(seq 100); do grep -q "alert 1 sparse" "$JM_TMP/hand.log" && break; sleep 0.05; done
+for i in $(seq 300); do
+	grep -q "alert 1 sparse" "$JM_TMP/hand.log" && break
+	[ "$i" -lt 300 ] || { cat "$JM_TMP/hand.log"; fail "no alert logged within 30 s"; }
+	sleep 0.1
+done
 jmd_stop
 kill "$SLEEPER"; wait "$SLEEPER" 2>/dev/null
 cat "$JM_TMP/hand.log"
