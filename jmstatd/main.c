@@ -360,6 +360,16 @@ static int start_signal(struct jmd *d, uv_signal_t *h, int signum)
 	return rc;
 }
 
+/* The signal handles closed, those opened, when the daemon stops before
+ * its loop runs (it is static: one never opened has no loop). */
+static void stop_signals(struct jmd *d)
+{
+	uv_signal_t *h[] = { &d->sig_term, &d->sig_int, &d->sig_hup };
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		if (h[i]->loop && !uv_is_closing((uv_handle_t *)h[i]))
+			uv_close((uv_handle_t *)h[i], NULL);
+}
+
 static void free_options(struct jmd_options *o)
 {
 	free(o->socket_path);
@@ -429,6 +439,16 @@ int main(int argc, char **argv)
 		goto out_loop;
 	if (jmd_discover_start(d) != 0)
 		goto out_loop;
+	/* SIGTERM, SIGINT and SIGHUP are handled (by the loop, once it runs)
+	 * before the socket is connectable: one sent as soon as a client can
+	 * connect, during the first tick (1.4 s under the sanitizer), killed
+	 * the daemon, which left its socket file behind
+	 * (tests/daemon/cmdline.test.sh). */
+	if (start_signal(d, &d->sig_term, SIGTERM) != 0 || start_signal(d, &d->sig_int, SIGINT) != 0 ||
+	    start_signal(d, &d->sig_hup, SIGHUP) != 0) {
+		jmd_log("cannot handle signals");
+		goto out_handles;
+	}
 	/* Listening (and its log line) before the first tick, whose alert
 	 * transitions are logged: the lines come in the order things happen.
 	 * No client is served before the first tick is done: the loop does
@@ -455,13 +475,6 @@ int main(int argc, char **argv)
 	uv_idle_init(d->loop, &d->tick_idle);
 	d->tick_idle.data = d;
 	uv_timer_start(&d->tick_timer, on_tick, d->opt.interval_ms, d->opt.interval_ms);
-	if (start_signal(d, &d->sig_term, SIGTERM) != 0 || start_signal(d, &d->sig_int, SIGINT) != 0 ||
-	    start_signal(d, &d->sig_hup, SIGHUP) != 0) {
-		jmd_log("cannot handle signals");
-		shutdown_daemon(d);
-		uv_run(d->loop, UV_RUN_DEFAULT);
-		goto out_loop;
-	}
 
 	char status_msg[128];
 	snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=watching %s\nMAINPID=%d",
@@ -473,6 +486,7 @@ int main(int argc, char **argv)
 	goto out_loop;
 
 out_handles:
+	stop_signals(d);
 	jmd_discover_stop(d);
 	jmd_server_stop(d);
 	jmd_http_stop(d);
