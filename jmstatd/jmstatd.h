@@ -311,6 +311,7 @@ struct jmd_client {
 	pid_t sub_pid;           /* 0: the whole (visible) host */
 	uint64_t active_ms;      /* uv_now() when it connected, completed a request or
 	                            took some of its replies: idle since then */
+	size_t idle_queued;      /* its bytes of replies unread at the last idle check */
 	struct jmd_client *next, *prev;
 };
 
@@ -412,6 +413,7 @@ struct jmd {
 	size_t nclients;
 	uv_timer_t idle_timer;           /* closes idle clients (server.c) */
 	bool idle_timer_open;
+	uint64_t idle_checked_ms;        /* uv_now() at its latest run */
 	unsigned next_client_id;
 
 	/* commands.c */

@@ -52,6 +52,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -161,6 +163,15 @@ static bool output_full(struct jmd_client *c)
 	return true;
 }
 
+/* A reply was queued: the client's idle time counts from now, not from
+ * when its request was read (the loop may have taken long to build it). */
+static void reply_queued(struct jmd_client *c)
+{
+	c->nwrites++;
+	uv_update_time(c->d->loop);
+	c->active_ms = uv_now(c->d->loop);
+}
+
 /* Writes data (malloc'd, len bytes, its newline included), which it takes. */
 static void queue_reply(struct jmd_client *c, char *data, size_t len)
 {
@@ -184,7 +195,7 @@ static void queue_reply(struct jmd_client *c, char *data, size_t len)
 		client_close(c);
 		return;
 	}
-	c->nwrites++;
+	reply_queued(c);
 }
 
 void jmd_client_send(struct jmd_client *c, json_t *reply)
@@ -235,7 +246,7 @@ void jmd_client_send_blob(struct jmd_client *c, struct jmd_blob *b, const uv_buf
 		client_close(c);
 		return;
 	}
-	c->nwrites++;
+	reply_queued(c);
 }
 
 void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
@@ -487,17 +498,48 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(c);
 }
 
+/* The bytes of its replies the client has not read: those not written
+ * yet, and those in its socket (SIOCOUTQ: the kernel wakes a writer only
+ * once three quarters of the socket's buffer are read, so the first alone
+ * stood still for seconds while a slow client read). */
+static size_t unread(struct jmd_client *c)
+{
+	size_t n = jmd_client_queued(c);
+	uv_os_fd_t fd;
+	int out = 0;
+	if (uv_fileno((const uv_handle_t *)&c->pipe, &fd) == 0 && ioctl(fd, SIOCOUTQ, &out) == 0 &&
+	    out > 0)
+		n += (size_t)out;
+	return n;
+}
+
 /* Closes the clients idle for d->opt.idle_ms: nothing asked (a request
  * begun and never finished counts as nothing), or replies not taken, for
  * that long. A subscriber whose queue is empty waits for its next update:
- * it is reading. */
+ * it is reading. A client is taking its replies while their bytes yet to
+ * be written go down between two checks: a reply of 500 KB read at a
+ * loaded machine's pace was one write not completed for --client-idle,
+ * and the client closed in the middle of it. A check that comes late
+ * (the loop was busy: nothing was written meanwhile, whoever was reading)
+ * closes nothing, only takes note. */
 static void on_idle_timer(uv_timer_t *t)
 {
 	struct jmd *d = t->data;
 	uint64_t now = uv_now(d->loop);
+	uint64_t every = uv_timer_get_repeat(t);
+	bool late = d->idle_checked_ms != 0 && now - d->idle_checked_ms > 2 * every;
+	d->idle_checked_ms = now;
 	unsigned long closed = 0;
 	for (struct jmd_client *c = d->clients; c; c = c->next) {
-		if (c->closed || c->closing || now - c->active_ms < d->opt.idle_ms)
+		if (c->closed || c->closing)
+			continue;
+		size_t queued = unread(c);
+		if (queued != c->idle_queued) {
+			if (queued < c->idle_queued)
+				c->active_ms = now;      /* it took some */
+			c->idle_queued = queued;
+		}
+		if (late || now - c->active_ms < d->opt.idle_ms)
 			continue;
 		if (c->subscribed && jmd_client_queued(c) == 0)
 			continue;
