@@ -26,7 +26,8 @@
 #  - no connection is reset: a newcomer was closed unread when the
 #    connections closed after their replies in the same pass of the loop
 #    were still counted against the 32 (one in 5 to 300 requests here).
-# (Under a sanitizer, the CPU and the waits are not judged.)
+# (Under a sanitizer, the CPU and the waits are not judged, and a request
+# that waited 10 s for the budget may be told 503.)
 . "$(dirname "$0")/../lib.sh"
 need_users "flood the listener as nobody"
 need_segments
@@ -150,7 +151,12 @@ print(line)
 if os.environ.get("JM_FLOOD_OUT"):      # the figures, for whoever measures
     with open(os.environ["JM_FLOOD_OUT"], "a") as f:
         f.write(line + "\n")
-check(codes.get("200", 0) == n, "profile requests not answered 200: %r" % codes)
+# Under ASan a profile takes several times the CPU, the budget builds a few
+# a tick, and a request that waited 10 s for it is told 503 + Retry-After
+# (as designed: 9 of 36 at load 20); everywhere else every one is a 200.
+allowed = {"200", "503"} if os.environ.get("JM_SANITIZED") else {"200"}
+check(set(codes) <= allowed and codes.get("200", 0) > 0,
+      "profile requests not answered %s: %r" % (" or ".join(sorted(allowed)), codes))
 check("pprof_built" in v1, "version does not count pprof_built")
 check(get("pprof_built") > 0 and get("pprof_deferred") > 0, "none built, or none put off")
 if not os.environ.get("JM_SANITIZED"):
