@@ -13,8 +13,9 @@ need_users "run processes as nobody"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 jmd_start
-PUB=$JM_TMP/pub jmd_py - <<'PY' || fail "a user's churn took root's dead processes' history"
+PUB=$JM_TMP/pub jmd_py - <<'PY'
 from jmd import *
+import sys, time
 
 pub = os.environ["PUB"]
 
@@ -26,6 +27,7 @@ wait_until(lambda: len(request({"cmd": "history", "pid": svc.pid})["samples"]) >
 svc.kill()
 dead = lambda pid: (lambda r: r["ok"] and not r["alive"])(request({"cmd": "history", "pid": pid}))
 wait_until(lambda: dead(svc.pid), "root's service dead in history")
+t_dead = time.monotonic()
 
 public_holders(pub)
 churned = []
@@ -40,11 +42,20 @@ for wave in range(11):
     churned += [h.pid for h in hs]
     wait_until(lambda: not any(h.pid in ps_pids() for h in hs), "wave %d gone" % wave, timeout=60)
 r = request({"cmd": "history", "pid": svc.pid})
+if not r["ok"] and time.monotonic() - t_dead > 540:
+    # Kept 10 minutes (JMD_DEAD_KEEP_MS): the waves took 14 at load 20
+    # under ASan, and the history went by age, as it should.
+    print("the churn took %.0f s, near the 10 minutes a dead process is kept: cannot tell"
+          % (time.monotonic() - t_dead))
+    sys.exit(77)
 check(r["ok"] and not r["alive"] and len(r["samples"]) >= 3,
       "root's dead service after nobody's 1,100 processes: %r" % (r if not r["ok"] else len(r["samples"])))
 kept = sum(1 for pid in churned[-200:] if request({"cmd": "history", "pid": pid})["ok"])
 check(kept == 128, "%d of nobody's 200 newest dead processes kept, not 128" % kept)
 print("root's dead service kept through 1,100 of nobody's; nobody's newest 128 kept")
 PY
+rc=$?
+[ $rc = 77 ] && skip "the churn took nearly the 10 minutes a dead process is kept (load)"
+[ $rc = 0 ] || fail "a user's churn took root's dead processes' history"
 jmd_stop
 echo "ok"
