@@ -16,9 +16,9 @@ need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 rule any fragmentation "ratio = 1%" "min_wasted = 1" "for = 0s" >"$JM_TMP/rules.conf"
 jmd_start --config "$JM_TMP/rules.conf"
-PUB=$JM_TMP/pub jmd_py - <<'PY' || fail "ten users' churn together pushed root's ended service out"
+PUB=$JM_TMP/pub jmd_py - <<'PY'
 from jmd import *
-import time
+import sys, time
 
 pub = os.environ["PUB"]
 USERS, EACH = list(range(2001, 2011)), 103
@@ -40,6 +40,7 @@ wait_until(lambda: len(request({"cmd": "history", "pid": svc.pid})["samples"]) >
 svc.kill()
 wait_until(lambda: states({svc.pid}).get(svc.pid) == "resolved", "root's service's alert resolved")
 wait_until(lambda: dead_kept(svc.pid), "root's service dead in history")
+t_dead = time.monotonic()
 
 public_holders(pub)
 churned = {}
@@ -53,6 +54,11 @@ for uid in USERS:
                "uid %d's alerts resolved" % uid, timeout=60)
     churned[uid] = pids
 r = request({"cmd": "history", "pid": svc.pid})
+if not r["ok"] and time.monotonic() - t_dead > 540:
+    # Kept 10 minutes (JMD_DEAD_KEEP_MS): gone by age, as it should be.
+    print("the churn took %.0f s, near the 10 minutes a dead process is kept: cannot tell"
+          % (time.monotonic() - t_dead))
+    sys.exit(77)
 check(r["ok"] and not r["alive"] and len(r["samples"]) >= 3,
       "root's dead service after ten users' %d processes: %r" % (len(USERS) * EACH, r))
 check(states({svc.pid}).get(svc.pid) == "resolved",
@@ -80,5 +86,8 @@ for uid, pids in churned.items():
     check(resolved == 99, "uid %d: %d resolved alerts listed, not 99" % (uid, resolved))
 print("root's service's history and resolved alert kept; each of ten users 102 and 99")
 PY
+rc=$?
+[ $rc = 77 ] && skip "the churn took nearly the 10 minutes a dead process is kept (load)"
+[ $rc = 0 ] || fail "ten users' churn together pushed root's ended service out"
 jmd_stop
 ok "ten users' churn: root's ended service kept, every user the same share"
