@@ -35,7 +35,9 @@
  *   node_exporter's web config does; loopback is no boundary between the
  *   users of one host, the page names every user's processes.
  * Nothing a client does stops the daemon or delays the others for more
- * than the rendering of one page.
+ * than the rendering of one page: /metrics is rendered once a tick
+ * (metrics.c) and shared by the scrapes, GET / built once a tick, and
+ * every reply written HTTP_CHUNK bytes at a time (write_chunk).
  *
  * HOST:PORT: an IPv4 address, [IPv6], a name (resolved once at start) or
  * nothing (":9787" binds 127.0.0.1, the loopback, the default); port 0
@@ -61,6 +63,7 @@
 #define HTTP_LINGER_MS         2000u     /* reading what a client still sends after the reply */
 #define HTTP_WAIT_MS           10000u    /* a profile request waits this long for a tick
                                             with budget left, then 503 (Retry-After) */
+#define HTTP_CHUNK             (64u << 10) /* bytes of a reply handed to the kernel at once */
 
 static const unsigned codes[] = { 200, 400, 404, 405, 431, 500, 503, 401, 409 };
 static const char *const reasons[] = {
@@ -97,8 +100,14 @@ struct http_conn {
 	unsigned open_handles;   /* freed when both are closed */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
-	char *out;               /* the reply being written */
+	bool writing;            /* a reply is being written: */
+	char *out;               /* its head (and, of /metrics, the health series) */
 	size_t out_len;
+	struct jmd_blob *body;   /* /metrics' page kept for the tick: a reference */
+	char *tail;              /* /metrics' own series, after the page */
+	size_t tail_len;
+	size_t sent, total;      /* bytes of out, body and tail written, and in all */
+	size_t chunk;            /* bytes of the write under way */
 	struct http_conn *next, *prev;
 };
 
@@ -120,6 +129,8 @@ static void conn_closed(uv_handle_t *h)
 	if (c->evicted)
 		m->nevicted--;
 	free(c->out);
+	free(c->tail);
+	jmd_blob_put(c->body);
 	free(c);
 }
 
@@ -137,8 +148,8 @@ static void conn_close_how(struct http_conn *c, bool reset)
 	}
 	/* A reply not yet written is freed once libuv cancels its write: not
 	 * counted from now, so that the newcomer it made room for fits. */
-	if (c->out && !c->unqueued) {
-		m->queued -= c->out_len;
+	if (c->writing && !c->unqueued) {
+		m->queued -= c->total - c->sent;
 		c->unqueued = true;
 	}
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
@@ -153,7 +164,10 @@ static void conn_close_how(struct http_conn *c, bool reset)
 	 * now: the slow readers closed to make room for the replies of one
 	 * pass of the loop held a copy each until its end (32 of 9.4 MB). */
 	free(c->out);
-	c->out = NULL;
+	free(c->tail);
+	jmd_blob_put(c->body);
+	c->out = c->tail = NULL;
+	c->body = NULL;
 }
 
 static void conn_close(struct http_conn *c)
@@ -208,7 +222,7 @@ static void on_timeout(uv_timer_t *t)
 		respond_busy(c);   /* no tick had budget left for it within HTTP_WAIT_MS */
 		return;
 	}
-	if (c->out == NULL && c->answered) {
+	if (!c->writing && c->answered) {
 		conn_close(c);       /* the linger after a reply is over */
 		return;
 	}
@@ -238,58 +252,138 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	uv_timer_start(&c->timer, on_timeout, HTTP_LINGER_MS, 0);
 }
 
+static void on_written(uv_write_t *req, int status);
+
+/* The reply's next HTTP_CHUNK bytes (of out, body, tail) handed to libuv;
+ * the rest after they are written (on_written). libuv writes what it is
+ * given at once, as much as the kernel takes: a whole 11 MB page went in
+ * one write() (the kernel copying it to the client's buffers) and 16
+ * scrapes in one pass of the loop held it 1.5 s, root's requests on the
+ * socket waiting for the next pass. In chunks, a pass writes at most two
+ * of each connection (one completed, the next begun in on_written;
+ * the next completion is handled at the next pass). */
+static int write_chunk(struct http_conn *c)
+{
+	const char *part[3] = { c->out, c->body ? c->body->data : NULL, c->tail };
+	size_t len[3] = { c->out_len, c->body ? c->body->len : 0, c->tail_len };
+	uv_buf_t bufs[3];
+	unsigned n = 0;
+	size_t skip = c->sent, want = HTTP_CHUNK;
+	for (unsigned i = 0; i < 3 && want > 0; i++) {
+		if (skip >= len[i]) {
+			skip -= len[i];
+			continue;
+		}
+		size_t take = len[i] - skip < want ? len[i] - skip : want;
+		bufs[n++] = uv_buf_init((char *)part[i] + skip, (unsigned)take);
+		want -= take;
+		skip = 0;
+	}
+	c->chunk = HTTP_CHUNK - want;
+	c->wreq.data = c;
+	return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_written);
+}
+
+/* The reply is done with (written or not): its buffers go. */
+static void reply_free(struct http_conn *c)
+{
+	if (!c->unqueued)
+		c->d->metrics->queued -= c->total - c->sent;
+	c->unqueued = false;
+	c->writing = false;
+	free(c->out);
+	free(c->tail);
+	jmd_blob_put(c->body);
+	c->out = c->tail = NULL;
+	c->body = NULL;
+	c->out_len = c->tail_len = c->sent = c->total = 0;
+}
+
 static void on_written(uv_write_t *req, int status)
 {
 	struct http_conn *c = req->data;
 	if (!c->unqueued)
-		c->d->metrics->queued -= c->out_len;
-	c->unqueued = false;
-	free(c->out);
-	c->out = NULL;
-	c->out_len = 0;
+		c->d->metrics->queued -= c->chunk;
+	c->sent += c->chunk;
+	c->chunk = 0;
+	if (status == 0 && !c->unqueued && c->sent < c->total &&
+	    !uv_is_closing((uv_handle_t *)&c->tcp)) {
+		if (write_chunk(c) == 0)
+			return;
+		status = -1;
+	}
+	reply_free(c);
 	c->sreq.data = c;
 	if (status != 0 || uv_is_closing((uv_handle_t *)&c->tcp) ||
 	    uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
 		conn_close(c);
 }
 
-/* Queues the reply and closes once written; body may be NULL. */
-static void respond(struct http_conn *c, unsigned r, const char *type, const char *body,
-                    size_t body_len, bool head_only, const char *extra)
+/* Queues the reply, its head then (unless head_only) body, page and tail
+ * (each may be NULL), and closes once written. Takes body, page and tail
+ * (body is copied; page is a reference, tail malloc'd). */
+static void respond_parts(struct http_conn *c, unsigned r, const char *type, const char *body,
+                          size_t body_len, struct jmd_blob *page, char *tail, size_t tail_len,
+                          bool head_only, const char *extra)
 {
 	struct jmd_metrics *m = c->d->metrics;
 	c->answered = true;
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	m->responses[r]++;
+	size_t page_len = page ? page->len : 0;
 	char hdr[512];
 	int n = snprintf(hdr, sizeof(hdr),
 	                 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                 "Connection: close\r\nCache-Control: no-store\r\n%s\r\n",
-	                 codes[r], reasons[r], type, body_len, extra ? extra : "");
-	size_t send_body = head_only ? 0 : body_len;
+	                 codes[r], reasons[r], type, body_len + page_len + tail_len,
+	                 extra ? extra : "");
+	if (head_only) {
+		body_len = 0;
+		jmd_blob_put(page);
+		free(tail);
+		page = NULL;
+		tail = NULL;
+		tail_len = 0;
+	}
 	/* Room for it among the replies not yet taken: the slow readers
 	 * whose replies waited longest go. */
+	size_t total = (size_t)n + body_len + (page ? page->len : 0) + tail_len;
 	struct http_conn *w;
-	while (m->queued + (size_t)n + send_body > HTTP_MAX_QUEUED && (w = oldest_writer(m, c)))
+	while (m->queued + total > HTTP_MAX_QUEUED && (w = oldest_writer(m, c)))
 		close_slow_reader(m, w, "to fit the replies not yet taken in their bound");
-	c->out = malloc((size_t)n + send_body);
+	c->out = malloc((size_t)n + body_len);
 	if (!c->out) {
+		jmd_blob_put(page);
+		free(tail);
 		conn_close(c);
 		return;
 	}
 	memcpy(c->out, hdr, (size_t)n);
-	if (send_body)
-		memcpy(c->out + n, body, send_body);
-	c->out_len = (size_t)n + send_body;
-	m->queued += c->out_len;
+	if (body_len)
+		memcpy(c->out + n, body, body_len);
+	c->out_len = (size_t)n + body_len;
+	c->body = page;
+	c->tail = tail;
+	c->tail_len = tail_len;
+	c->sent = 0;
+	c->total = total;
+	c->writing = true;
+	c->unqueued = false;
+	m->queued += c->total;
 	c->answered_seq = ++m->answered_seq;
-	uv_buf_t buf = uv_buf_init(c->out, (unsigned)c->out_len);
-	c->wreq.data = c;
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+	if (write_chunk(c) != 0) {
+		reply_free(c);
 		conn_close(c);
 		return;
 	}
 	uv_timer_start(&c->timer, on_timeout, HTTP_WRITE_TIMEOUT_MS, 0);
+}
+
+/* Queues the reply and closes once written; body may be NULL. */
+static void respond(struct http_conn *c, unsigned r, const char *type, const char *body,
+                    size_t body_len, bool head_only, const char *extra)
+{
+	respond_parts(c, r, type, body, body_len, NULL, NULL, 0, head_only, extra);
 }
 
 static void respond_text(struct http_conn *c, unsigned r, const char *msg, const char *extra)
@@ -556,14 +650,19 @@ static void handle(struct http_conn *c, char *head, size_t len)
 		             "not found: jmstatd serves /metrics (and / links to it)\n", NULL);
 		return;
 	}
-	struct jmd_text t = { 0 };
-	/* The page, then the endpoint's own series: metrics.c never calls back. */
-	if (jmd_metrics_render(c->d, &t) != 0 || (http_metrics(c->d, &t), t.failed)) {
+	struct jmd_text t = { 0 }, tail = { 0 };
+	struct jmd_blob *page = NULL;
+	/* The health series, the page kept for the tick (shared, not copied),
+	 * then the endpoint's own series: metrics.c never calls back. */
+	if (jmd_metrics_render(c->d, &t, &page) != 0 || (http_metrics(c->d, &tail), tail.failed)) {
 		free(t.s);
+		free(tail.s);
+		jmd_blob_put(page);
 		respond_text(c, R_500, "out of memory rendering the metrics\n", NULL);
 		return;
 	}
-	respond(c, R_200, "text/plain; version=0.0.4; charset=utf-8", t.s, t.len, head_only, NULL);
+	respond_parts(c, R_200, "text/plain; version=0.0.4; charset=utf-8", t.s, t.len, page, tail.s,
+	              tail.len, head_only, NULL);
 	free(t.s);
 }
 
@@ -618,7 +717,7 @@ static void make_room(struct jmd_metrics *m, struct http_conn *newcomer)
 	for (struct http_conn *c = m->conns; c; c = c->next) {
 		if (c == newcomer || c->evicted || uv_is_closing((uv_handle_t *)&c->tcp))
 			continue;
-		if (c->answered && c->out == NULL) {
+		if (c->answered && !c->writing) {
 			victim = c;      /* lingering: its reply is sent */
 			break;
 		}

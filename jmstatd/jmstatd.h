@@ -740,7 +740,9 @@ void jmd_text_label(struct jmd_text *t, const char *value); /* "value", escaped 
 /* ------------------------------------------------------------ metrics.c */
 int jmd_metrics_init(struct jmd *d);
 void jmd_metrics_tick(struct jmd *d);         /* after each tick: per-exe counters */
-int jmd_metrics_render(struct jmd *d, struct jmd_text *t); /* the /metrics page */
+/* The /metrics page: its health series in t, the rest kept for the tick in
+ * *body (a reference the caller puts; NULL and all in t without the table). */
+int jmd_metrics_render(struct jmd *d, struct jmd_text *t, struct jmd_blob **body);
 void jmd_metrics_fini(struct jmd *d);
 
 /* ------------------------------------------------------------ http.c */

@@ -392,35 +392,38 @@ static void render_body(struct jmd *d, struct jmd_text *t)
  * changes only at a tick, and with a thousand processes took 0.4-0.7 s
  * of the loop to write (11 MB): scraped in a loop by whoever reaches the
  * port, it kept root's requests waiting seconds. So it is written once
- * per tick, at the first scrape after it, and kept (m->page). */
-int jmd_metrics_render(struct jmd *d, struct jmd_text *t)
+ * per tick, at the first scrape after it, and kept (m->page); each scrape
+ * is given a reference to it (*body), not a copy: copying 11 MB twice a
+ * scrape was most of a scrape's cost. Without the table (d->metrics NULL)
+ * the whole page goes to t and *body is NULL. */
+int jmd_metrics_render(struct jmd *d, struct jmd_text *t, struct jmd_blob **body)
 {
 	struct jmd_metrics *m = d->metrics;
+	*body = NULL;
 	render_health(d, t);
 	if (!m) {
 		render_body(d, t);
 		return t->failed ? -ENOMEM : 0;
 	}
-	if (!m->page_valid || m->page_tick != d->tick) {
+	if (!m->page || m->page_tick != d->tick) {
 		uint64_t t0 = uv_hrtime();
-		free(m->page.s);
-		memset(&m->page, 0, sizeof(m->page));
-		m->page_valid = false;
-		render_body(d, &m->page);
+		jmd_blob_put(m->page);
+		m->page = NULL;
+		struct jmd_text page = { 0 };
+		render_body(d, &page);
 		m->render_s = (double)(uv_hrtime() - t0) / 1e9;
-		if (m->page.failed) {
-			free(m->page.s);
-			memset(&m->page, 0, sizeof(m->page));
+		m->page = page.failed ? NULL : jmd_blob_new(page.len);
+		if (m->page)
+			memcpy(m->page->data, page.s, page.len);
+		free(page.s);
+		if (!m->page)
 			return -ENOMEM;
-		}
-		m->page_valid = true;
 		m->page_tick = d->tick;
 	}
-	if (t->failed || !jmd_text_reserve(t, m->page.len))
+	if (t->failed)
 		return -ENOMEM;
-	memcpy(t->s + t->len, m->page.s, m->page.len);
-	t->len += m->page.len;
-	t->s[t->len] = '\0';
+	m->page->refs++;
+	*body = m->page;
 	return 0;
 }
 
@@ -457,7 +460,7 @@ void jmd_metrics_fini(struct jmd *d)
 		}
 	}
 	free(m->sites_text.s);
-	free(m->page.s);
+	jmd_blob_put(m->page);
 	free(m->landing.s);
 	free(m);
 	d->metrics = NULL;

@@ -82,9 +82,9 @@ struct jmd_metrics {
 	struct metrics_member *members[METRICS_HASH];
 	uint64_t gen;            /* updates of the table so far */
 	double render_s;         /* how long the latest page took to render */
-	struct jmd_text page;    /* the page past its health series, rendered */
+	struct jmd_blob *page;   /* the page past its health series, rendered (NULL: none),
+	                            shared by the scrapes it is being written to */
 	uint32_t page_tick;      /* ... at this tick (once a tick, however many scrapes) */
-	bool page_valid;
 	struct jmd_text sites_text; /* the site families (metrics.c), rendered */
 	uint32_t sites_tick;     /* ... at this tick (they read every segment:
 	                            once a tick, however many scrapes) */
