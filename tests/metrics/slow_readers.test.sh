@@ -63,12 +63,20 @@ for i in range(32):
     s.connect((host, int(port)))
     s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     slow.append(s)
+# Past the 64 MiB of replies not taken (each counts its page's unwritten
+# bytes), the oldest are closed at once, with a reset: those are let be.
+early = 0
 for i, s in enumerate(slow):
     r, _, _ = select.select([s], [], [], 120)
     check(r, "slow reader %d: no reply begun within 120 s" % i)
-    head = s.recv(12, socket.MSG_PEEK)
+    try:
+        head = s.recv(12, socket.MSG_PEEK)
+    except ConnectionResetError:
+        early += 1
+        continue
     check(head == b"HTTP/1.1 200", "slow reader %d: %r" % (i, head))
-print("32 connections hold a reply each, unread")
+print("32 connections asked, their replies unread (%d reset at once by the bound)" % early)
+check(early < 32, "every slow reader was reset before its reply began")
 
 # 3. Scrapes: each gets the whole page.
 for k in range(3):
