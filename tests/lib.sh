@@ -328,6 +328,20 @@ jm_segment_name() {
 	printf 'jmalloc.%s.%s.%s.stats\n' "$1" "$ns" "$start"
 }
 
+# forge_procs COUNT ARGS...: COUNT sleeping processes (in PIDS), each
+# given a segment forged by stress_segwriter as root's with ARGS, in which
+# IDX stands for the process's number (1..COUNT): exe=svcIDX, salt=IDX.
+forge_procs() {
+	local count=$1 i
+	shift
+	for i in $(seq "$count"); do
+		sleep 600 &
+		PIDS+=("$!")
+		"$JM_HELPERS/stress_segwriter" write "$JMD_STATS/$(jm_segment_name "$!")" "$!" 0 \
+			"${@//IDX/$i}" >/dev/null || fail "stress_segwriter write for $!"
+	done
+}
+
 start_preloaded() {
 	LAST_OUT=$JM_TMP/prog.$RANDOM.out
 	JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB "$@" <"${STDIN:-/dev/null}" >"$LAST_OUT" 2>&1 &

@@ -20,13 +20,7 @@ need_segments
 need_cmd curl
 NPROC=${JM_FLOOD_PROCS:-300}
 SCRAPERS=${JM_FLOOD_SCRAPERS:-32}
-SEGW=$JM_HELPERS/stress_segwriter
-for i in $(seq "$NPROC"); do
-	sleep 600 &
-	PIDS+=("$!")
-	"$SEGW" write "$JMD_STATS/$(jm_segment_name "$!")" "$!" 0 exe="svc$i" modules=1 sites=4 \
-		>/dev/null || fail "stress_segwriter write for $!"
-done
+forge_procs "$NPROC" exe=svcIDX modules=1 sites=4
 # The segments are there before the daemon starts: its first tick lists
 # them, and the next comes a minute later, after the flood.
 JMD_INTERVAL=60000 jmd_start --metrics 127.0.0.1:0

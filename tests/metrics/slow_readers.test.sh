@@ -22,13 +22,7 @@
 need_segments
 need_cmd curl
 JMD_INTERVAL=1000 jmd_start --metrics 127.0.0.1:0
-SEGW=$JM_HELPERS/stress_segwriter
-for i in $(seq 300); do
-	sleep 600 &
-	PIDS+=("$!")
-	"$SEGW" write "$JMD_STATS/$(jm_segment_name "$!")" "$!" 0 exe="svc$i" modules=1 sites=4 \
-		>/dev/null || fail "stress_segwriter write for $!"
-done
+forge_procs 300 exe=svcIDX modules=1 sites=4
 JMD_URL=$JMD_URL JMD_DAEMON_PID=$JMD_PID jmd_py - <<'PY'
 from jmd import *
 import re, select, socket, sys, urllib.error, urllib.request

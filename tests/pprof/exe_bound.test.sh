@@ -17,22 +17,8 @@
 need_segments
 need_cmd curl
 jmd_start --metrics 127.0.0.1:0 --pprof
-SEGW=$JM_HELPERS/stress_segwriter
-# forge NAME COUNT ARGS...: COUNT sleeping processes named NAME, their
-# segments written by stress_segwriter (ARGS, and salt=I for the I-th
-# with distinct stacks)
-forge() {
-	local name=$1 count=$2 i
-	shift 2
-	for i in $(seq "$count"); do
-		sleep 600 &
-		PIDS+=("$!")
-		"$SEGW" write "$JMD_STATS/$(jm_segment_name "$!")" "$!" 0 exe="$name" modules=1 \
-			"${@/SALT/$i}" >/dev/null || fail "stress_segwriter write for $!"
-	done
-}
-forge victim 300 sites=4
-forge salted 70 sites=1024 salt=SALT
+forge_procs 300 exe=victim modules=1 sites=4
+forge_procs 70 exe=salted modules=1 sites=1024 salt=IDX
 JMD_URL=$JMD_URL jmd_py - <<'PY' || fail "an /exe/NAME profile's bounds"
 from jmd import *
 import re, subprocess, sys
