@@ -400,6 +400,7 @@ static bool huge_purge(uint64_t now, bool all)
 		h->busy = 0;
 		h->dirty = 0;
 		h->purge_counted = 0;
+		h->sparse_age = 0;
 	}
 	bool left = dirty_bytes != 0;
 	pthread_mutex_unlock(&huge_lock);
@@ -631,6 +632,66 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 	return best;
 }
 
+/* The slack of a dirty kept region reused for a smaller request,
+ * [addr, addr + len) past the request's end, looked at every
+ * HUGE_SPARSE_EVERY reuses of the region: each piece of
+ * HUGE_SPARSE_PIECE whose resident pages are at most one in
+ * HUGE_SPARSE_DENSITY, but some, is purged (with the empty pieces
+ * between, one madvise for a run of them). Those are the pages earlier
+ * occupants touched here and there (a buffer written at its two ends: an
+ * aligned buffer's first and last bytes, a header and a trailer): each
+ * occupant leaves its own, none uses the others', and the region
+ * gathered them for its whole life, kept or live (the `aligned` workload:
+ * 70 MiB of its 160 MiB peak RSS were such pages of huge regions, of
+ * which its live regions used 0.2 MiB). A piece an earlier occupant
+ * wrote through (a buffer the program fills) is dense and kept: the next
+ * larger request uses its pages without faults. Returns the madvise
+ * calls made (*bytes their length). */
+#define HUGE_SPARSE_PIECE   ((size_t)128 << JM_LG_PAGE)
+#define HUGE_SPARSE_DENSITY 8
+#define HUGE_SPARSE_MIN     ((size_t)16 << JM_LG_PAGE)
+#define HUGE_SPARSE_EVERY   8
+static unsigned purge_sparse(char *addr, size_t len, size_t *bytes)
+{
+	unsigned char vec[HUGE_SPARSE_PIECE >> JM_LG_PAGE];
+	unsigned n = 0;
+	size_t from = 0;        /* the run of pieces not dense since here */
+	bool sparse = false;    /* it has a sparse one */
+	*bytes = 0;
+	if (len < HUGE_SPARSE_MIN)
+		return 0;
+	int saved = errno;
+	for (size_t off = 0;; off += HUGE_SPARSE_PIECE) {
+		bool dense = true;
+		size_t piece = 0;
+		if (off > len)
+			off = len;
+		if (off < len) {
+			piece = len - off < HUGE_SPARSE_PIECE ? len - off : HUGE_SPARSE_PIECE;
+			size_t pages = piece >> JM_LG_PAGE, resident = 0;
+			if (mincore(addr + off, piece, vec) == 0) {
+				for (size_t i = 0; i < pages; i++)
+					resident += vec[i] & 1;
+				dense = resident * HUGE_SPARSE_DENSITY > pages;
+				sparse |= !dense && resident != 0;
+			}
+		}
+		if (dense) {
+			if (sparse) {
+				jm__os_purge(addr + from, off - from);
+				*bytes += off - from;
+				n++;
+			}
+			from = off + piece;
+			sparse = false;
+		}
+		if (off >= len)
+			break;
+	}
+	errno = saved;
+	return n;
+}
+
 void *jm__huge_alloc(size_t size, size_t align, bool zero)
 {
 	size_t usable = (size + JM_PAGE_MASK) & ~JM_PAGE_MASK;
@@ -650,8 +711,15 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		h->prof_site = 0;
 		if (zero && h->dirty)
 			jm__os_zero_dirty(p, usable);
+		size_t sparse = 0;
+		unsigned nsparse = 0;
+		if (h->dirty && ++h->sparse_age >= HUGE_SPARSE_EVERY) {
+			h->sparse_age = 0;
+			nsparse = purge_sparse((char *)p + usable, h->map_size - usable, &sparse);
+		}
 		h->dirty = 0;
 		struct delta d = { .usable = (long long)usable, .nmalloc = 1,
+		    .purged = sparse, .npurge = nsparse,
 		    .rt_key = (uintptr_t)p, .rt_val = (uintptr_t)h | JM_RTREE_HUGE };
 		if (!charge_dm(h->arena, &d, NULL)) {
 			unmap_list((h->next_free = NULL, h), false);
@@ -686,6 +754,7 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	h->size = usable;
 	h->map_size = map;
 	h->prof_site = 0;
+	h->sparse_age = 0;
 	h->arena = jm__thread_arena()->index;
 	struct delta d = { .usable = (long long)usable, .mapped = (long long)map,
 	    .nmalloc = 1, .nmap = 1,

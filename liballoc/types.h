@@ -255,6 +255,8 @@ struct jm_huge {
 	uint8_t busy;             /* retained: being purged, not to be taken */
 	uint8_t purge_counted;    /* busy: the purge is in its arena's counters
 	                             (set under the arena's lock) */
+	uint8_t sparse_age;       /* reuses since its slack was last looked at
+	                             (huge.c, purge_sparse) */
 	uint64_t prof_size;       /* sampled: the size asked for */
 	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */
