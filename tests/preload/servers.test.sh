@@ -7,7 +7,12 @@
 # SIGHUP, a graceful stop by SIGQUIT). The digests of what the clients got
 # must be equal, every server must exit 0 and its log hold no alert. Each
 # server is skipped when not installed (Debian: memcached, nginx-light).
-# timeout: 120
+# And redis-server (Debian's links libjemalloc; the preload serves it
+# instead): 4 clients pipeline SET, GET, APPEND, LPUSH, LRANGE, HSET, HGET,
+# INCRBY, SADD, SISMEMBER, DEL and EXPIRE over 4000 keys of 1 B..16 KiB,
+# then redis-benchmark (-P 16, 4 commands, bounded by timeout), FLUSHALL,
+# a second round of the clients, SHUTDOWN NOSAVE (Debian: redis-server).
+# timeout: 180
 . "$(dirname "$0")/../lib.sh"
 need_lib
 need_cmd python3
@@ -70,6 +75,61 @@ with concurrent.futures.ThreadPoolExecutor(16) as ex:
     print(hashlib.md5("".join(ex.map(get, range(300))).encode()).hexdigest())
 PY
 
+cat >"$JM_TMP/redis.py" <<'PY'
+# A RESP client: each of 4 threads pipelines commands on keys of its own,
+# 64 at a time, and hashes the replies.
+import concurrent.futures, hashlib, socket, sys
+port = int(sys.argv[1])
+def cmd(*a):
+    a = [x if isinstance(x, bytes) else str(x).encode() for x in a]
+    return b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+def reply(f):
+    l = f.readline()
+    t, rest = l[:1], l[1:-2]
+    if t in (b"+", b":"): return rest
+    if t == b"-": raise RuntimeError(rest.decode())
+    if t == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if t == b"*":
+        n = int(rest)
+        return None if n < 0 else [reply(f) for _ in range(n)]
+    raise RuntimeError("bad reply %r" % l)
+def client(k):
+    s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rwb")
+    h = hashlib.md5(); q = []
+    K = lambda t, n: "%s%d.%d" % (t, k, n)   # keys of this client only
+    def go(*a):
+        q.append(cmd(*a))
+        if len(q) == 64: flush()
+    def flush():
+        f.write(b"".join(q)); f.flush()
+        for _ in range(len(q)): h.update(repr(reply(f)).encode())
+        q.clear()
+    for i in range(k, 4000, 4):
+        v = (b"v%d-" % i) * (1 + (i * 7919) % 3000)
+        go("SET", K("k", i), v[:16384])
+        if i % 3 == 0: go("APPEND", K("k", i), b"+" * (i % 500))
+        go("LPUSH", K("l", i % 50), v[:i % 300 + 1])
+        go("HSET", K("h", i % 20), "f%d" % i, v[:i % 90 + 1])
+        go("INCRBY", K("n", i % 10), i)
+        go("SADD", K("s", i % 30), "m%d" % i)
+        if i % 5 == 0: go("EXPIRE", K("k", i), 3600)
+    for i in range(k, 4000, 4):
+        if i % 7 == 0: go("GET", K("k", i))
+        if i % 11 == 0: go("LRANGE", K("l", i % 50), 0, 20)
+        if i % 13 == 0: go("HGET", K("h", i % 20), "f%d" % i)
+        if i % 17 == 0: go("SISMEMBER", K("s", i % 30), "m%d" % (i - 120))
+        if i % 9 == 0: go("DEL", K("k", i))
+    flush()
+    return h.hexdigest()
+with concurrent.futures.ThreadPoolExecutor(4) as ex:
+    print(" ".join(ex.map(client, range(4))))
+s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rwb")
+for c in (cmd("DBSIZE"), cmd("LLEN", "l1.7"), cmd("HLEN", "h2.6"), cmd("SCARD", "s3.5"), cmd("STRLEN", "k3.3999")):
+    f.write(c); f.flush(); print(reply(f).decode())
+PY
+
 # The server $1 has the allocator mapped under mode jm ($2).
 preloaded() {
 	[ "$2" = jm ] || return 0
@@ -111,6 +171,21 @@ CONF
 		python3 "$JM_TMP/ngx.py" "$port" >>"$dir/out" || fail "$name ($mode): the clients failed after the reload"
 		kill -QUIT "$pid"
 		cat "$dir/logs/error.log" >>"$dir/log" ;;
+	redis-server)
+		"${pre[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$dir" >"$dir/log" 2>&1 &
+		pid=$!
+		wait_port "$port"
+		python3 "$JM_TMP/redis.py" "$port" >"$dir/out" || fail "$name ($mode): the clients failed"
+		preloaded "$pid" "$mode"
+		# Its replies are not compared (redis-benchmark runs them at once);
+		# the server must answer all of them in time and stay up.
+		timeout -k 5 60 redis-benchmark -p "$port" -q -n 20000 -c 8 -P 16 -r 10000 -d 200 \
+			-t set,get,lpush,lrange_100 >"$dir/bench" 2>&1 ||
+			fail "$name ($mode): redis-benchmark failed: $(tail -c 300 "$dir/bench")"
+		[ "$(redis-cli -p "$port" flushall)" = OK ] || fail "$name ($mode): FLUSHALL failed"
+		python3 "$JM_TMP/redis.py" "$port" >>"$dir/out" || fail "$name ($mode): the clients failed after FLUSHALL"
+		redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 ;;
 	esac
 	wait "$pid"; rc=$?
 	[ $rc -eq 0 ] || fail "$name ($mode) exited $rc: $(tail -n 5 "$dir/log")"
@@ -118,7 +193,7 @@ CONF
 	echo "$name $mode: $(head -c 100 "$dir/out")"
 }
 
-for name in memcached nginx; do
+for name in memcached nginx redis-server; do
 	command -v "$name" >/dev/null 2>&1 || { echo "$name is not installed: not run"; continue; }
 	run_server "$name" plain
 	run_server "$name" jm
@@ -127,4 +202,4 @@ for name in memcached nginx; do
 	ok "$name: the same data with and without jmalloc"
 	ran=$((ran + 1))
 done
-[ $ran -gt 0 ] || skip "neither memcached nor nginx is installed (Debian: memcached, nginx-light)"
+[ $ran -gt 0 ] || skip "none of memcached, nginx and redis-server is installed (Debian: memcached, nginx-light, redis-server)"
