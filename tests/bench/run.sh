@@ -174,6 +174,7 @@ purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
 purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
 realloc-grow  | -                   | -              | @B@/realloc-grow @T@ @S@
 realloc-huge  | -                   | -              | @B@/realloc-huge @T@ @S@
+vec-grow      | -                   | -              | @B@/vec-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
 fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
 many-threads  | -                   | -              | @B@/many-threads @T@ @S@
@@ -271,6 +272,7 @@ build_all() {
 	build purge-rounds purge_patterns.c -DPATTERN=4 &&
 	build realloc-grow realloc_grow.c &&
 	build realloc-huge realloc_huge.c &&
+	build vec-grow vec_grow.c &&
 	build trim-often trim_often.c &&
 	build fork-churn fork_churn.c &&
 	build many-threads many_threads.c &&
