@@ -22,7 +22,12 @@ PYTHONMALLOC=malloc), bash arrays and strings, a configure-like sh script
 of 600 short processes and 300 forks, node, javac, a perl hash of arrays
 and sort, sqlite3 sorting 600k rows in memory.
 
-Needs (Debian): gcc, g++, clang, sqlite3, git, xz-utils, perl, mawk,
+Since session 13 also json dumps and loads of nested records, re over log
+lines, `python3 -m compileall` of stdlib packages, 4 Python threads passing
+JSON through queues, gcc -flto, git fsck, cppcheck and clang-format
+(docs/purging.md, "Real programs, session 13").
+
+Needs (Debian): gcc, g++, clang, clang-format, cppcheck, sqlite3, git, xz-utils, perl, mawk,
 python3.11 and libpython3.11-testsuite (for `pytest`); nodejs and
 openjdk-17-jdk-headless for node and javac (a program not installed is
 reported failed and left out).
@@ -221,6 +226,50 @@ SELECT count(DISTINCT b) FROM t;
 """
 
 
+PYJSON = r"""
+# json.dumps and loads of nested records, 3 rounds, the last indented and sorted
+import json, random, sys
+random.seed(5)
+data = [{"id": i, "name": "user%d" % i, "email": "u%d@example.org" % i, "score": random.random(),
+         "tags": ["t%d" % (i % 17), "g%d" % (i % 5)], "addr": {"city": "c%d" % (i % 1000), "zip": "%05d" % i},
+         "hist": [random.randint(0, 1000) for _ in range(i % 20)]} for i in range(int(sys.argv[1]))]
+tot = 0
+for r in range(3):
+    s = json.dumps(data); back = json.loads(s)
+    tot += len(s) + len(back) + len(json.dumps(back, indent=2, sort_keys=True))
+print(tot)
+"""
+
+PYRE = r"""
+# re over 100000 log lines: finditer with groups, sub with a callable, split, findall
+import re, random, sys
+random.seed(9)
+text = "\n".join("%d.%d.%d.%d - - [04/Dec/2026:%02d:%02d:%02d] \"GET /p/%x?q=%d HTTP/1.1\" %d %d \"ua-%d\"" % (
+    random.randint(1, 255), random.randint(0, 255), random.randint(0, 255), random.randint(0, 255), i % 24, i % 60,
+    i % 60, random.getrandbits(40), i, random.choice((200, 301, 404, 500)), random.randint(0, 100000), i % 97)
+    for i in range(int(sys.argv[1])))
+by = {}
+for m in re.finditer(r'^(\d+\.\d+\.\d+\.\d+) .*?"(\w+) (\S+) [^"]*" (\d{3}) (\d+)', text, re.M):
+    by.setdefault(m.group(4), []).append(m.group(3))
+t2 = re.sub(r"q=(\d+)", lambda m: "q=" + m.group(1)[::-1], text)
+print(sum(map(len, by.values())), len(re.split(r'[\s\[\]"]+', t2)), len(re.findall(r"\b[0-9a-f]{6,}\b", t2)))
+"""
+
+PYTHREADS = r"""
+# 4 threads in a ring: each dumps a record to the next one's queue and loads the one it is given
+import json, queue, sys, threading
+n = int(sys.argv[1]); qs = [queue.Queue(64) for _ in range(4)]
+def work(k):
+    for i in range(n):
+        rec = {"k": k, "i": i, "v": [str(j) * (j % 7) for j in range(i % 40)], "d": {"a%d" % j: j for j in range(i % 25)}}
+        qs[(k + 1) % 4].put(json.dumps(rec))
+        json.loads(qs[k].get())
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("ok")
+"""
+
+
 def big_c(n):
     """One C translation unit of n functions (loops, switches, snprintf,
     small inline helpers) for gcc -O2: cc1's heap on one large unit."""
@@ -282,11 +331,22 @@ def prepare(work):
     for name, text in (("py.py", PYSCRIPT), ("big.sql", SQL.format(rows=300000)), ("w.pl", PERL),
                        ("pycpu.py", PYCPU), ("pydict.py", PYDICT), ("b.sh", BASH), ("exec.sh", EXECS),
                        ("n.js", NODE), ("hash.pl", PERLHASH), ("sort.sql", SQLSORT),
-                       ("big.c", big_c(80)), ("Big.java", big_java(300))):
+                       ("big.c", big_c(80)), ("Big.java", big_java(300)),
+                       ("pyjson.py", PYJSON), ("pyre.py", PYRE), ("pythreads.py", PYTHREADS)):
         open(os.path.join(work, name), "w").write(text)
     subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "cxx", "6", os.path.join(work, "big.cpp")], check=True)
     # git: a clone of this repository whose objects are all loose, to repack.
     subprocess.run(["git", "clone", "-q", "--no-local", ROOT, os.path.join(work, "repo")], check=True)
+    # compileall: four stdlib packages; a C file of the project's sources for clang-format.
+    pylib = subprocess.run([PY, "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    for d in ("email", "json", "asyncio", "http"):
+        shutil.copytree(os.path.join(pylib, d), os.path.join(work, "pylib", d))
+    with open(os.path.join(work, "all.c"), "w") as f:
+        for d in ("liballoc", "jmstatd"):
+            for n in sorted(os.listdir(os.path.join(ROOT, d))):
+                if n.endswith(".c"):
+                    f.write(open(os.path.join(ROOT, d, n)).read())
 
 
 def programs(work):
@@ -320,6 +380,17 @@ def programs(work):
         "javac": (["javac", "-d", w("jc"), w("Big.java")], {}, None, work),
         "perl-hash": (["perl", w("hash.pl"), w("text.txt")], {}, None, work),
         "sqlite-sort": (["sh", "-c", f"sqlite3 :memory: < {w('sort.sql')}"], {}, None, work),
+        # session 13 (docs/purging.md, "Real programs, session 13")
+        "py-json": ([PY, w("pyjson.py"), "15000"], {"PYTHONHASHSEED": "0"}, None, work),
+        "py-re": ([PY, w("pyre.py"), "100000"], {"PYTHONHASHSEED": "0"}, None, work),
+        "py-compileall": (["sh", "-c", f"rm -rf {w('pyc')}; exec {PY} -m compileall -q -f {w('pylib')}"],
+                          {"PYTHONPYCACHEPREFIX": w("pyc")}, None, work),
+        "py-threads": ([PY, w("pythreads.py"), "20000"], {"PYTHONHASHSEED": "0"}, None, work),
+        "gcc-lto": (["gcc", "-O2", "-flto=2", "-fPIC", "-shared", "-o", w("lto.so")] + inc + lib, {}, None, work),
+        "git-fsck": (["git", "-C", w("repo"), "fsck", "--full", "--no-progress"], {}, None, work),
+        "cppcheck": (["cppcheck", "-q", "--enable=warning"] + [os.path.join(ROOT, "liballoc", f) for f in ("arena.c", "tcache.c", "huge.c")],
+                     {}, None, work),
+        "clang-format": (["clang-format", w("all.c")], {}, None, work),
     }
 
 
