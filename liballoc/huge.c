@@ -28,9 +28,10 @@
  * was split comes back whole. Bounds: at most
  * HUGE_DIRTY_CAP bytes of kept regions are dirty (beyond, the oldest are
  * purged at once), at most HUGE_RETAIN_BYTES are kept in all (beyond, the
- * oldest are unmapped), and a region larger than HUGE_DIRTY_CAP is unmapped
- * on free. Purging happens outside huge_lock: the region is marked busy
- * (not to be taken) meanwhile. The dirty and purged bytes of kept regions
+ * oldest are unmapped), and a region of more than HUGE_DIRTY_CAP of blocks
+ * is unmapped on free (one within it gives back its room and is kept).
+ * Purging happens outside huge_lock: the region is marked busy (not to be
+ * taken) meanwhile. The dirty and purged bytes of kept regions
  * are charged to their arena's dirty and retained counters.
  */
 #include "internal.h"
@@ -144,6 +145,7 @@ static size_t map_for(size_t usable)
 	return (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
 }
 static size_t room_for(size_t usable);
+static void resize_in_place(struct jm_huge *h, size_t usable, size_t map);
 
 /* Moves the pages of [src, src + len) to dst (mapped, replaced) with
  * mremap, which takes a range of one mapping only: a kept region that
@@ -777,6 +779,18 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	if (h->prof_site) {
 		jm__prof_free(h->prof_site, h->prof_size);
 		h->prof_site = 0;
+	}
+	/* A region within the cap by its blocks but not with its room (a
+	 * fresh mapping of 205-256 MiB has a quarter more, up to 320 MiB)
+	 * gives the room back and is kept: it was unmapped, and the next
+	 * such request mapped and faulted in all of it again. The room's
+	 * pages are purged first, outside the arena's lock (resize_in_place
+	 * unmaps them under it): seldom written, a walk of empty page
+	 * tables. */
+	size_t blocks = map_for(h->size);
+	if (jm__opt.decay_ms != 0 && h->map_size > HUGE_DIRTY_CAP && blocks <= HUGE_DIRTY_CAP) {
+		jm__os_purge((char *)ptr + blocks, h->map_size - blocks);
+		resize_in_place(h, h->size, blocks);
 	}
 	struct delta df = { .usable = -(long long)h->size, .ndalloc = 1, .rt_key = (uintptr_t)ptr };
 	charge_d(h->arena, &df);
