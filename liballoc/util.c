@@ -166,7 +166,10 @@ void jm__report_misuse(const char *what, const void *ptr)
 	jm__fatal("%s: %p; aborting", what, ptr);
 }
 
-uint64_t jm__now_ns(void)
+/* Fork text: a forked child's handler reads it (bg.c), and on a page of
+ * jm_text a child otherwise never runs it was a page fault in every child
+ * (tests/preload/fork_text.test.sh). */
+JM_FORK_TEXT uint64_t jm__now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
