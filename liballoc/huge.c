@@ -15,9 +15,10 @@
  * (its size rounded up to 2 MiB) of the smallest kept region that has
  * them, without mapping, and without a page fault if it was not purged
  * yet (the rest stays kept, a region of its own), and failing that is a
- * new mapping (kept regions are not moved to serve it: retained_take),
- * made with a quarter more room (room_for), so that once kept it serves
- * a larger request where it is.
+ * new mapping, made with a quarter more room (room_for), so that once
+ * kept it serves a larger request where it is; its blocks up to its size
+ * take the pages of dirty kept regions that fit no request (gather,
+ * below; not for calloc).
  * A region realloc grows takes the kept region after it where it is
  * (grow_into_kept). What a region realloc grows or moves has fresh is
  * filled with the pages of other dirty kept regions, moved there by
@@ -448,9 +449,12 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
  * alignment). Returns the bytes moved. A buffer grown a step at a time
  * (realloc-grow, realloc-huge) left each finished buffer's pages resident
  * beside the fresh ones it faulted in (peak RSS 2 x glibc's; 1.74 x
- * without gather). New regions were filled so too (purge-liveset had up
- * to 90 MiB of kept dirty pages that fitted no request while each new
- * block was faulted in fresh), no longer: see retained_take. */
+ * without gather). A new mapping is filled so too (jm__huge_alloc):
+ * taken out in b0b376f (moved pages cost a fault's time at their next
+ * touch on this guest), put back when vec-grow measured it: peak RSS,
+ * faults and CPU 25% less, purge-liveset's RSS and faults 14% less,
+ * malloc-large's 3%, its CPU unchanged (docs/purging.md, "Real
+ * programs, session 13"). */
 #define HUGE_GATHER_MAX 8
 #define HUGE_GATHER_MIN ((size_t)1 << 20)
 static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
@@ -767,6 +771,13 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Its blocks, up to its size, take the pages of dirty kept regions
+	 * (gather; not calloc's: they would need clearing). A dynamic array
+	 * grown by copy (std::vector: a new block twice the size, the old
+	 * one freed) left every block it outgrew kept and resident, half
+	 * the next request and fitting none (tests/bench/vec_grow.c). */
+	if (!zero)
+		gather(p, 0, map_for(usable), h->arena);
 	huge_purge(jm__now_ns(), false);
 	return p;
 }

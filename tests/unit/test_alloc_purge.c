@@ -342,8 +342,8 @@ static void test_huge_calloc_untouched(void **state)
  * grow, 6 and 8), two mappings (one region if they touch), gathered into
  * a region of 2 MiB (3s) that realloc grows to 13 MiB: its mapping, 18
  * MiB with the room for the next steps, has their pages (3s) after its
- * own, and fresh ones (0s). A new region is not filled so (a fresh
- * mapping; retained_take). *mapped: the arena's mapped bytes before that
+ * own, and fresh ones (0s); a new region by malloc is filled so too
+ * (test_huge_new_gathers). *mapped: the arena's mapped bytes before that
  * realloc, less the mappings of the three. */
 static struct jm_huge *huge_of(const void *p)
 {
@@ -441,6 +441,43 @@ static void test_huge_regrow_kept(void **state)
 	validate();
 }
 
+/* A dynamic array grown by copy, as std::vector grows: a new block
+ * twice the size, the elements copied, the old block freed. The freed
+ * block, kept, is half the next request and fits none: it stayed
+ * resident beside the new one (tests/bench/vec_grow.c: peak RSS 1.84 x
+ * mimalloc's). A new mapping's blocks take the pages of dirty kept
+ * regions (gather). First and after: nothing kept. */
+static void test_huge_new_gathers(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);   /* premise */
+	char *v = jm_malloc(8 * mib);
+	memset(v, 5, 8 * mib);
+	char *w = jm_malloc(16 * mib);
+	memcpy(w, v, 8 * mib);
+	memset(w + 8 * mib, 5, 8 * mib);
+	jm_free(v);
+	uint64_t dirty = a->huge_dirty;
+	assert_true(dirty >= 8 * mib);
+	uint64_t mapped = a->stats->mapped;
+	char *x = jm_malloc(32 * mib);
+	assert_non_null(x);
+	assert_int_equal(a->huge_dirty, 0);   /* fails before: dirty */
+	assert_int_equal(a->stats->mapped, mapped - dirty + huge_of(x)->map_size);
+	assert_int_equal(pages_of(x, 32 * mib, 5), 8 * mib / JM_PAGE);   /* v's */
+	memcpy(x, w, 16 * mib);
+	validate();
+	int64_t decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
+	jm_free(w);
+	jm_free(x);
+	jm__opt.decay_ms = decay_ms;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	validate();
+}
+
 static void test_huge_gather(void **state)
 {
 	(void)state;
@@ -458,13 +495,14 @@ static void test_huge_gather(void **state)
 	assert_non_null(r);
 	assert_int_equal(pages_of(r, huge_of(r)->map_size, 3), 12 * mib / JM_PAGE);
 	validate();
-	/* A new region is a fresh mapping: kept regions are not moved to
-	 * serve it (retained_take). calloc of the kept one: cleared. */
+	/* A new region by calloc is a fresh mapping that takes no kept
+	 * pages (they would need clearing; by malloc: test_huge_new_gathers).
+	 * calloc of the kept one: cleared. */
 	jm_free(r);
 	uint64_t dirty = a->huge_dirty;
 	assert_true(dirty >= 20 * mib);
 	mapped = a->stats->mapped;
-	char *n = jm_malloc(61 * mib);
+	char *n = jm_calloc(1, 61 * mib);
 	assert_int_equal(a->huge_dirty, dirty);
 	assert_true(huge_of(n)->map_size >= 62 * mib);
 	assert_int_equal(a->stats->mapped, mapped + huge_of(n)->map_size);
@@ -1224,6 +1262,7 @@ int main(void)
 		cmocka_unit_test(test_huge_gathered_realloc),   /* nothing kept */
 		cmocka_unit_test_teardown(test_huge_kept_by_blocks, decay_teardown), /* nothing kept */
 		cmocka_unit_test(test_huge_regrow_kept),   /* nothing kept */
+		cmocka_unit_test(test_huge_new_gathers),   /* nothing kept */
 		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
 		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_huge_whole_blocks),
