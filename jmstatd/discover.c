@@ -470,6 +470,7 @@ bool jmd_discover_rescan_begin(struct jmd *d)
 	d->scan_failed_logged = false;
 	d->scan_gen++;
 	d->scan_dir = dir;
+	d->scanned_tick = d->tick;
 	return true;
 }
 
@@ -481,8 +482,14 @@ bool jmd_discover_rescan_step(struct jmd *d, uint64_t budget_ns)
 	if (!d->scan_dir)
 		return false;
 	while ((de = readdir(d->scan_dir)) != NULL) {
-		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
+		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN) {
+			/* A file kept open is read at this tick only if the
+			 * name still stands for it (sample.c). */
+			struct jmd_entry *e = jmd_entry_find(d, NULL, de->d_name);
+			if (e && e->proc && e->proc->segfd >= 0 && e->proc->ino != de->d_ino)
+				jmd_segfd_put(d, e->proc);
 			jmd_discover_found(d, NULL, de->d_name, false);
+		}
 		if (++n % 256 == 0 && uv_hrtime() - t0 >= budget_ns)
 			return true;
 	}
@@ -554,7 +561,10 @@ void jmd_discover_event(struct jmd *d, struct jmd_dir *dir, const char *filename
 		return;
 	}
 	/* Look at it now, so that a removed segment, or a new one replacing
-	 * an old one, is seen at once. */
+	 * an old one, is seen at once; and its file kept open is not read
+	 * again for the name (a hard link of it may hold it linked). */
+	if (e->proc)
+		jmd_segfd_put(d, e->proc);
 	struct stat st = { 0 };
 	if (jmd_name_stat(jmd_entry_dirfd(d, e), filename, &st) != 0 && errno == ENOENT) {
 		if (e->proc)

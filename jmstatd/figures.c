@@ -64,6 +64,8 @@ void jmd_proc_free(struct jmd_proc *p)
 {
 	if (p->pidfd >= 0)
 		close(p->pidfd);
+	if (p->segfd >= 0)
+		close(p->segfd);
 	free(p->bins);
 	free(p->bins_prev);
 	free(p->arenas);
@@ -198,8 +200,8 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 	d->nlive--;
 	if (!d->in_tick)
 		d->view_gen++;       /* in a tick: at its end */
-	jmd_pidfd_put(d, p->pidfd);
-	p->pidfd = -1;
+	jmd_proc_pidfd_put(d, p);
+	jmd_segfd_put(d, p);
 	jmd_sites_reply_free(p);
 	free(p->bins);
 	free(p->bins_prev);
@@ -228,6 +230,7 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	if (!p)
 		return NULL;
 	p->pidfd = -1;
+	p->segfd = -1;
 	p->nbins = s->hdr.nbins;
 	p->narenas = s->hdr.narenas;
 	p->bins = calloc(p->nbins ? p->nbins : 1, sizeof(*p->bins));

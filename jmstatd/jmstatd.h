@@ -35,8 +35,9 @@
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
  * whose rows have not moved since its last read is not read again past
- * its first pages (jmd_proc.rows_gen); a writer is checked through a pidfd,
- * not /proc, once known (jmd_proc.pidfd); and ps, the biggest reply, is
+ * its first pages (jmd_proc.rows_gen), nor opened again by name while its
+ * directory's watch says nothing of it (jmd_proc.segfd); a writer is checked
+ * through a pidfd, not /proc, once known (jmd_proc.pidfd); and ps, the biggest reply, is
  * written as text once per view and viewer (jmd.view_gen, jmd.ps_cache).
  *
  * Everything runs on the one libuv loop thread: no locks.
@@ -222,6 +223,12 @@ struct jmd_proc {
 	int pidfd;               /* pidfd of the writer, open once it was checked
 	                            through /proc: readable once it exits; -1:
 	                            none (checked through /proc every tick) */
+	bool pidfd_watched;      /* its pidfd is in jmd.pidfd_ep: exited says */
+	bool exited;             /* ... that the pidfd was readable: the writer exited */
+	int segfd;               /* its segment file, kept open O_RDONLY between
+	                            ticks while its writer has a pidfd and its
+	                            directory is watched: read again without
+	                            opening its name (sample.c); -1: none */
 	double dead_since;       /* unix s; 0 while alive */
 	struct jmd_ring hist;
 	struct jmd_sites_reply *sites_reply; /* its sites reply as text, kept for the
@@ -403,6 +410,14 @@ struct jmd {
 	uint64_t seg_rejected;           /* segment files skipped as bad (one per file) */
 	size_t npidfds;                  /* pidfds open (jmd_proc.pidfd) */
 	size_t max_pidfds;               /* at most: the fd limit less room for the rest */
+	int pidfd_ep;                    /* epoll of the pidfds (liveness.c): the writers
+	                                    that exited, found with one epoll_wait a
+	                                    slice, not a poll a process; -1: none */
+	uint32_t scanned_tick;           /* the tick of the latest rescan of the first
+	                                    directory that read it (discover.c) */
+	size_t nsegfds;                  /* segment files kept open (jmd_proc.segfd): they
+	                                    share max_pidfds, half of it at most */
+	uint64_t seg_opens;              /* segment files opened by name (sample.c) */
 
 	/* server.c */
 	uv_pipe_t server;
@@ -624,6 +639,9 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns);
 void jmd_tick_end(struct jmd *d);
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e); /* read one file now */
 void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
+/* liveness.c: closes p's segment file kept open (jmd_proc.segfd), if any:
+ * its next read opens the name again. */
+void jmd_segfd_put(struct jmd *d, struct jmd_proc *p);
 struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
 bool jmd_visible(uint32_t owner, uid_t viewer);
 /* Live processes tracked for user (a principal: jmd_principal), and

@@ -13,6 +13,7 @@
 #include "sample.h"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -37,6 +38,9 @@ static int pidfd_get(struct jmd *d, pid_t pid)
 #ifdef SYS_pidfd_open
 	if (d->npidfds >= d->max_pidfds)
 		return -1;
+	/* A pidfd saves more than a segment file kept open: one gives way. */
+	for (struct jmd_proc *p = d->live; p && d->npidfds + d->nsegfds >= d->max_pidfds; p = p->next)
+		jmd_segfd_put(d, p);
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);   /* close-on-exec */
 	if (fd >= 0)
 		d->npidfds++;
@@ -58,6 +62,32 @@ static bool pidfd_exited(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
+/* The pidfds of the known writers are watched in one epoll (jmd.pidfd_ep):
+ * the tick asks it once a slice which exited (sample.c), where a
+ * poll() of each pidfd was 10% of the daemon's time at 1,000 idle
+ * processes. Each is reported once (EPOLLONESHOT), as its pid and fd, and
+ * taken out before it is closed. A pidfd the epoll refuses is polled as
+ * before. */
+void jmd_pidfd_watch(struct jmd *d, struct jmd_proc *p)
+{
+	p->pidfd_watched = false;
+	p->exited = false;
+	if (d->pidfd_ep < 0 || p->pidfd < 0)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+	                          .data.u64 = (uint64_t)(uint32_t)p->pid << 32 | (uint32_t)p->pidfd };
+	p->pidfd_watched = epoll_ctl(d->pidfd_ep, EPOLL_CTL_ADD, p->pidfd, &ev) == 0;
+}
+
+void jmd_proc_pidfd_put(struct jmd *d, struct jmd_proc *p)
+{
+	if (p->pidfd >= 0 && p->pidfd_watched)
+		epoll_ctl(d->pidfd_ep, EPOLL_CTL_DEL, p->pidfd, NULL);
+	p->pidfd_watched = false;
+	jmd_pidfd_put(d, p->pidfd);
+	p->pidfd = -1;
 }
 
 /* Is seg, read from the file st, the one p was sampled from? */
@@ -86,7 +116,7 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
 	if (known) {
 		*host = p->pid;
 		if ((d->tick + (uint32_t)p->pid) % every != 0)
-			return pidfd_exited(p->pidfd) ? JM_SEG_EDEAD : 0;
+			return (p->pidfd_watched ? p->exited : pidfd_exited(p->pidfd)) ? JM_SEG_EDEAD : 0;
 	} else {
 		int rc = jmd_census_host_pid(d, seg->hdr.pidns, (pid_t)seg->hdr.pid,
 		                             seg->hdr.start_time, host);
@@ -106,6 +136,35 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
 			jmd_pidfd_put(d, fd);
 	}
 	return rc;
+}
+
+/* ------------------------------------------------------------ segment files */
+
+/* A known writer's segment file stays open from one tick to the next
+ * (sample.c): its read is then an fstat (still linked, the same inode) and
+ * the preads, where opening its name cost an openat2, an fstat, an open of
+ * /proc/self/fd/N and two closes: about 30% of the daemon's time at 1,000
+ * idle processes. What its name stands for is watched meanwhile: any event
+ * of its directory about the name closes it (discover.c), and so does a
+ * rescan tick. The fds share the pidfds' budget, half of it at most, and
+ * give way to a pidfd (pidfd_get). */
+bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd)
+{
+	if (p->segfd >= 0 || p->pidfd < 0 || d->nsegfds >= d->max_pidfds / 2 ||
+	    d->npidfds + d->nsegfds >= d->max_pidfds)
+		return false;
+	p->segfd = fd;
+	d->nsegfds++;
+	return true;
+}
+
+void jmd_segfd_put(struct jmd *d, struct jmd_proc *p)
+{
+	if (p->segfd < 0)
+		return;
+	close(p->segfd);
+	p->segfd = -1;
+	d->nsegfds--;
 }
 
 /* ------------------------------------------------------------ user namespaces */

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -298,13 +299,39 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 	last_ns = now;
 }
 
+/* The file of a known writer kept open (jmd_segfd_keep), if it may be
+ * read for the entry's name: not where no watch tells of a change, nor at a
+ * rescan tick unless the rescan found the name's inode the same (the first
+ * directory's: discover.c), and only while it is still linked and is the
+ * inode sampled before. Else it is closed, and the name opened. Fills *st. */
+static int kept_fd(struct jmd *d, struct jmd_entry *e, struct stat *st)
+{
+	struct jmd_proc *p = e->proc;
+	if (!p || p->segfd < 0)
+		return -1;
+	bool named = !d->rescan_tick || (!e->dir && d->scanned_tick == d->tick);
+	if (named && jmd_entry_watched(d, e) && fstat(p->segfd, st) == 0 &&
+	    st->st_nlink > 0 && st->st_dev == p->dev && st->st_ino == p->ino)
+		return p->segfd;
+	jmd_segfd_put(d, p);
+	return -1;
+}
+
+static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
+                                  const struct stat *stp);
+
 void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 {
-	struct jm_seg seg;
 	struct stat st;
 	if (e->owner_known && entry_put_off(d, e, e->owner))
 		return;
-	int fd = jmd_entry_open(d, e);
+	int fd = kept_fd(d, e, &st);
+	if (fd >= 0) {
+		sample_fd(d, e, fd, &st);
+		return;
+	}
+	d->seg_opens++;
+	fd = jmd_entry_open(d, e);
 	if (fd < 0) {
 		int err_no = errno;
 		if (err_no == ENOENT) {
@@ -328,12 +355,25 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		entry_bad(d, e, JM_SEG_EIO, err_no, NULL, true);
 		return;
 	}
+	/* Kept open for the next tick if it gave the process its sample. */
+	struct jmd_proc *p = sample_fd(d, e, fd, &st);
+	if (!(p && p->dev == st.st_dev && p->ino == st.st_ino && p->entry &&
+	      jmd_entry_watched(d, p->entry) && jmd_segfd_keep(d, p, fd)))
+		close(fd);
+}
+
+/* Reads e's file, open as fd (the caller's, or its process's kept open:
+ * not closed here), whose fstat is *stp. The process it gave a sample, or
+ * NULL. */
+static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
+                                  const struct stat *stp)
+{
+	struct jm_seg seg;
+	struct stat st = *stp;
 	e->owner = st.st_uid;
 	e->owner_known = true;
-	if (entry_put_off(d, e, st.st_uid)) {
-		close(fd);
-		return;
-	}
+	if (entry_put_off(d, e, st.st_uid))
+		return NULL;
 	struct jmd_uid_budget *budget = budget_of(d, e, st.st_uid);
 	e->deferred = false;
 	uint64_t bytes_before = jm_seg_bytes_read();
@@ -354,7 +394,6 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			jm_seg_free(&seg);
 	}
 	int err_no = errno;
-	close(fd);
 	if (budget) {
 		budget->files++;
 		budget->bytes += jm_seg_bytes_read() - bytes_before;
@@ -365,11 +404,11 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	}
 	if (rc == JM_SEG_EBUSY && known && busy_tolerated(e)) {
 		d->seg_read_errors++;
-		return;     /* a busy writer: its last sample stands for now */
+		return NULL;     /* a busy writer: its last sample stands for now */
 	}
 	if (rc != 0) {
 		entry_bad(d, e, rc, err_no, &st, true);
-		return;
+		return NULL;
 	}
 	e->busy_since_ns = 0;
 
@@ -384,19 +423,19 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 		jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
 		jm_seg_free(&seg);
 		jmd_entry_remove(d, e);
-		return;
+		return NULL;
 	}
 	if (rc == JM_SEG_EIO) {
 		/* /proc could not tell, or the writer is in a pid namespace we
 		 * cannot see: nothing is known; keep what we have. */
 		jmd_debug("%s: cannot check its process: %s", e->name, strerror(errno));
 		jm_seg_free(&seg);
-		return;
+		return NULL;
 	}
 	if (rc != 0) {
 		jm_seg_free(&seg);
 		entry_bad(d, e, rc, 0, &st, false);
-		return;
+		return NULL;
 	}
 
 	struct jmd_proc *p = e->proc;
@@ -413,7 +452,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			jm_seg_free(&seg);
 			if (may == 0)
 				entry_bad(d, e, JM_SEG_EPLACE, 0, &st, false);
-			return;
+			return NULL;
 		}
 		/* Another file may already stand for this process: one it
 		 * made before an exec, in a directory the new program no
@@ -444,14 +483,14 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 				            old->entry ? jmd_entry_dir(d, old->entry) : "?",
 				            old->entry ? old->entry->name : "?", (int)host);
 			}
-			return;
+			return NULL;
 		}
 		if (old && old->start_ticks == seg.hdr.start_time && old->created_ns > seg.hdr.update_ns) {
 			jmd_entry_unlink_stale(d, e, st.st_dev, st.st_ino, why);
 			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
 			jmd_entry_remove(d, e);
-			return;
+			return NULL;
 		}
 		if (old) {
 			struct jmd_entry *oe = old->entry;
@@ -466,14 +505,14 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			entry_untracked(d, e, host, &seg, st.st_uid);
 			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
-			return;
+			return NULL;
 		}
 		p = jmd_proc_new(d, &seg, &st, host);
 		if (!p) {
 			jmd_log("out of memory tracking process %d", (int)host);
 			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
-			return;
+			return NULL;
 		}
 		e->proc = p;
 		p->entry = e;
@@ -481,17 +520,41 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			jmd_debug("process %d (%s) tracked: its user has a slot free", (int)host, p->exe);
 		e->untracked = false;
 	}
-	if (pidfd >= 0)
+	if (pidfd >= 0) {
 		p->pidfd = pidfd;      /* -1 before: jmd_check_writer opens none otherwise */
+		jmd_pidfd_watch(d, p);
+	}
 	p->ns_uid = ns_uid;
 	if (e->logged)
 		jmd_debug("%s reads again", e->name);
 	e->logged = false;
 	jmd_proc_update(d, p, &seg, mono_ns());
 	jm_seg_free(&seg);
+	return p;
 }
 
 /* ------------------------------------------------------------ the tick */
+
+/* The writers whose pidfd (in jmd.pidfd_ep: liveness.c) said they exited
+ * since the last ask: marked, to leave at their read (jmd_check_writer). */
+static void pidfds_collect(struct jmd *d)
+{
+	struct epoll_event ev[64];
+	int n;
+	if (d->pidfd_ep < 0)
+		return;
+	do {
+		n = epoll_wait(d->pidfd_ep, ev, 64, 0);
+		for (int i = 0; i < n; i++) {
+			pid_t pid = (pid_t)(ev[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)ev[i].data.u64;
+			struct jmd_proc *p = jmd_proc_find(d, pid, 0);
+			if (p && p->pidfd == fd && p->pidfd_watched)
+				p->exited = true;
+		}
+	} while (n == 64);
+}
+
 
 /* Dead processes are kept newest first, JMD_DEAD_UID of each user (a
  * user's subordinate uids count as it) and JMD_DEAD_MAX in all, that
@@ -582,6 +645,7 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
 		jmd_discover_rescan_end(d);
 		d->tick_next = d->entries;
 	}
+	pidfds_collect(d);
 	while ((e = d->tick_next) != NULL) {
 		d->tick_next = e->next;
 		if (!tick_skips(d, e))
@@ -664,6 +728,7 @@ static double read_boot_time(void)
 
 int jmd_sample_init(struct jmd *d)
 {
+	d->pidfd_ep = epoll_create1(EPOLL_CLOEXEC);
 	d->clk_tck = sysconf(_SC_CLK_TCK);
 	if (d->clk_tck <= 0)
 		d->clk_tck = 100;
@@ -707,4 +772,7 @@ void jmd_sample_fini(struct jmd *d)
 	free(d->tick_time);
 	d->tick_time = NULL;
 	jmd_census_fini(d);
+	if (d->pidfd_ep >= 0)
+		close(d->pidfd_ep);
+	d->pidfd_ep = -1;
 }

@@ -30,6 +30,14 @@ bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const s
 int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
                      const struct stat *st, pid_t *host, int *pidfd_out);
 void jmd_pidfd_budget(struct jmd *d);
+/* The pidfd of a process just given one: watched in jmd.pidfd_ep, which
+ * sample.c asks once a slice. */
+void jmd_pidfd_watch(struct jmd *d, struct jmd_proc *p);
+/* Closes p's pidfd, if any. */
+void jmd_proc_pidfd_put(struct jmd *d, struct jmd_proc *p);
+/* Keeps fd, p's segment file, open in p (jmd_proc.segfd) if the fd budget
+ * allows: true, else false and the caller closes it. */
+bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd);
 /* Makes seg's uid (as its writer sees it) the uid that owns its file st:
  * for a writer in a user namespace, through its uid_map; sets *ns_uid to
  * the header's. 0, or JM_SEG_EOWNER when it is not that uid's. known: the

@@ -231,6 +231,7 @@ static struct jmd_proc *jmdt_proc_new(pid_t pid, uint64_t start_ticks, const cha
 		p->bins[b].regs_per_run = 4096 / p->bins[b].size;
 	}
 	p->pidfd = -1;
+	p->segfd = -1;
 	p->tot.processes = 1;
 	return p;
 }
