@@ -229,6 +229,8 @@ struct jmd_proc {
 	                            ticks while its writer has a pidfd and its
 	                            directory is watched: read again without
 	                            opening its name (sample.c); -1: none */
+	struct stat seg_st;      /* its fstat when it was opened: what it is while
+	                            the watch says nothing of its name */
 	double dead_since;       /* unix s; 0 while alive */
 	struct jmd_ring hist;
 	struct jmd_sites_reply *sites_reply; /* its sites reply as text, kept for the

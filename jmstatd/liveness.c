@@ -141,19 +141,21 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
 /* ------------------------------------------------------------ segment files */
 
 /* A known writer's segment file stays open from one tick to the next
- * (sample.c): its read is then an fstat (still linked, the same inode) and
- * the preads, where opening its name cost an openat2, an fstat, an open of
- * /proc/self/fd/N and two closes: about 30% of the daemon's time at 1,000
- * idle processes. What its name stands for is watched meanwhile: any event
- * of its directory about the name closes it (discover.c), and so does a
- * rescan tick. The fds share the pidfds' budget, half of it at most, and
+ * (sample.c): its read is then the reader's preads alone, where opening its
+ * name cost an openat2, an fstat, an open of /proc/self/fd/N and two
+ * closes (about 30% of the daemon's time at 1,000 idle processes), and an
+ * fstat of the file kept open 12% more. What its name stands for is
+ * watched meanwhile: any event of its directory about the name (removed,
+ * replaced, chmod, chown) closes it (discover.c), and so does a rescan
+ * that finds the name another inode, or does not find it. The fds share the pidfds' budget, half of it at most, and
  * give way to a pidfd (pidfd_get). */
-bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd)
+bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd, const struct stat *st)
 {
 	if (p->segfd >= 0 || p->pidfd < 0 || d->nsegfds >= d->max_pidfds / 2 ||
 	    d->npidfds + d->nsegfds >= d->max_pidfds)
 		return false;
 	p->segfd = fd;
+	p->seg_st = *st;
 	d->nsegfds++;
 	return true;
 }

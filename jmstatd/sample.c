@@ -302,17 +302,19 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 /* The file of a known writer kept open (jmd_segfd_keep), if it may be
  * read for the entry's name: not where no watch tells of a change, nor at a
  * rescan tick unless the rescan found the name's inode the same (the first
- * directory's: discover.c), and only while it is still linked and is the
- * inode sampled before. Else it is closed, and the name opened. Fills *st. */
+ * directory's: discover.c). Else it is closed, and the name opened. Fills
+ * *st with its fstat when opened: any change to it since (a chmod, a chown,
+ * a removal) was an event of the watch, which closed it. */
 static int kept_fd(struct jmd *d, struct jmd_entry *e, struct stat *st)
 {
 	struct jmd_proc *p = e->proc;
 	if (!p || p->segfd < 0)
 		return -1;
 	bool named = !d->rescan_tick || (!e->dir && d->scanned_tick == d->tick);
-	if (named && jmd_entry_watched(d, e) && fstat(p->segfd, st) == 0 &&
-	    st->st_nlink > 0 && st->st_dev == p->dev && st->st_ino == p->ino)
+	if (named && jmd_entry_watched(d, e)) {
+		*st = p->seg_st;
 		return p->segfd;
+	}
 	jmd_segfd_put(d, p);
 	return -1;
 }
@@ -358,7 +360,7 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 	/* Kept open for the next tick if it gave the process its sample. */
 	struct jmd_proc *p = sample_fd(d, e, fd, &st);
 	if (!(p && p->dev == st.st_dev && p->ino == st.st_ino && p->entry &&
-	      jmd_entry_watched(d, p->entry) && jmd_segfd_keep(d, p, fd)))
+	      jmd_entry_watched(d, p->entry) && jmd_segfd_keep(d, p, fd, &st)))
 		close(fd);
 }
 

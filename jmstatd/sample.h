@@ -35,9 +35,9 @@ void jmd_pidfd_budget(struct jmd *d);
 void jmd_pidfd_watch(struct jmd *d, struct jmd_proc *p);
 /* Closes p's pidfd, if any. */
 void jmd_proc_pidfd_put(struct jmd *d, struct jmd_proc *p);
-/* Keeps fd, p's segment file, open in p (jmd_proc.segfd) if the fd budget
- * allows: true, else false and the caller closes it. */
-bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd);
+/* Keeps fd, p's segment file whose fstat is st, open in p (jmd_proc.segfd)
+ * if the fd budget allows: true, else false and the caller closes it. */
+bool jmd_segfd_keep(struct jmd *d, struct jmd_proc *p, int fd, const struct stat *st);
 /* Makes seg's uid (as its writer sees it) the uid that owns its file st:
  * for a writer in a user namespace, through its uid_map; sets *ns_uid to
  * the header's. 0, or JM_SEG_EOWNER when it is not that uid's. known: the
