@@ -157,6 +157,8 @@ struct jmd_arena {
 	uint64_t allocated;          /* small and large less what its threads
 	                                cache, plus huge */
 	uint64_t small_wasted;       /* sum (capacity - curregs) * size */
+	uint64_t tc_small;           /* the read's tcache_arena_small[a], */
+	uint64_t tc_large;           /* ... and tcache_arena_large[a] */
 };
 
 /* ------------------------------------------------------------ history */
@@ -217,6 +219,9 @@ struct jmd_proc {
 	uint64_t read_ns;        /* CLOCK_MONOTONIC of the latest read */
 	uint64_t rows_gen;       /* jm_seg.rows_gen of the latest read: its rows
 	                            are not read again while it holds */
+	bool still;              /* the latest sample's rates are all 0: a read
+	                            with the same rows and caches changes no
+	                            figure (jmd_proc_update) */
 	dev_t dev;               /* the file the samples come from */
 	ino_t ino;
 	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */

@@ -160,12 +160,96 @@ static void test_writer_exits(void **state)
 	stop_daemon(d);
 }
 
+/* The fold of a read into its process (jmd_proc_update): skipped for a
+ * read whose rows and thread caches are as they were, its process's rates
+ * all 0, and what it shows is then exactly what the full fold gives. */
+static void fold(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now,
+                 bool full)
+{
+	if (full)
+		p->still = false;
+	jmd_proc_update(d, p, s, now);
+}
+
+static void assert_same(const struct jmd_proc *a, const struct jmd_proc *b)
+{
+	assert_memory_equal(a->bins, b->bins, a->nbins * sizeof(*a->bins));
+	assert_memory_equal(a->arenas, b->arenas, a->narenas * sizeof(*a->arenas));
+	assert_memory_equal(&a->tot, &b->tot, sizeof(a->tot));
+	assert_int_equal(a->alloc_total, b->alloc_total);
+	assert_int_equal(a->free_total, b->free_total);
+	assert_int_equal(a->read_ns, b->read_ns);
+}
+
+static void test_still_fold(void **state)
+{
+	(void)state;
+	struct jmd *d = jmdt_daemon(false);
+	struct synth self = synth_self(JMSTAT_NBINS, 2, 4);
+	size_t len;
+	unsigned char *buf = synth_build(&self, &len);
+	struct jm_seg seg;
+	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
+	struct stat st = { .st_dev = 1, .st_ino = 1 };
+	struct jmd_proc *p = jmd_proc_new(d, &seg, &st, getpid());
+	struct jmd_proc *q = jmd_proc_new(d, &seg, &st, getpid() + 1);
+	assert_non_null(p);
+	assert_non_null(q);
+	const uint64_t s1 = 1000000000ull;
+	/* Two full reads: counters unchanged, every rate 0. */
+	fold(d, p, &seg, s1, true);
+	fold(d, q, &seg, s1, true);
+	fold(d, p, &seg, 2 * s1, false);
+	fold(d, q, &seg, 2 * s1, true);
+	assert_true(p->still);
+	assert_same(p, q);
+
+	/* Rows unchanged, caches the same: not folded (the bins are not
+	 * even swapped), the same figures. */
+	struct jm_seg idle = seg;
+	idle.rows_unchanged = true;
+	idle.arenas = NULL;
+	idle.bins = NULL;
+	struct jmd_bin *bins = p->bins;
+	fold(d, p, &idle, 3 * s1, false);
+	fold(d, q, &idle, 3 * s1, true);
+	assert_ptr_equal(p->bins, bins);
+	assert_same(p, q);
+
+	/* A thread cache moved: folded, its rates no longer 0. */
+	seg.tcache_ncached[3] += 5;
+	seg.tcache_nrequests[3] += 7;
+	seg.tcache_arena_small[1] += 64;
+	fold(d, p, &idle, 4 * s1, false);
+	fold(d, q, &idle, 4 * s1, true);
+	assert_ptr_not_equal(p->bins, bins);
+	assert_false(p->still);
+	assert_same(p, q);
+	assert_int_equal(p->bins[3].cached, seg.tcache_ncached[3]);
+
+	/* Still again only after a fold whose rates are all 0. */
+	fold(d, p, &idle, 5 * s1, false);
+	fold(d, q, &idle, 5 * s1, true);
+	assert_true(p->still);
+	assert_same(p, q);
+	bins = p->bins;
+	fold(d, p, &idle, 6 * s1, false);
+	fold(d, q, &idle, 6 * s1, true);
+	assert_ptr_equal(p->bins, bins);
+	assert_same(p, q);
+
+	jmd_proc_retire(d, p, "test");
+	jmd_proc_retire(d, q, "test");
+	jm_seg_free(&seg);
+	free(buf);
+}
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_open),
 		cmocka_unit_test(test_writer_exits),
+		cmocka_unit_test(test_still_fold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
