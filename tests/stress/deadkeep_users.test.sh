@@ -74,15 +74,27 @@ def shares():
     return {uid: (sum(1 for pid in pids if dead_kept(pid)),
                   sum(1 for pid in pids if listed.get(pid) == "resolved"))
             for uid, pids in churned.items()}
+# The bound is applied at each tick's end to the deaths seen by then. The
+# last user's 103 are killed one after another (a wait each): when a tick
+# ends after 97 to 102 of them, the others' 103 are cut to that tick's
+# level, 102, and the last user's later ones then fit under the bound
+# (9 x 102 + 103 + 1 = 1022): it keeps 103. Both are the rule; which one
+# depends on where the tick fell (at load 15, 2 runs in 2). Its resolved
+# alerts cannot straddle so: a user keeps 100 at most, and only its 100th
+# passes the bound of 1,000.
+last = USERS[-1]
+def settled(got):
+    return all(v == (102, 99) or (uid == last and v == (103, 99)) for uid, v in got.items())
 deadline = time.monotonic() + 120
 while True:
     got = shares()
-    if all(v == (102, 99) for v in got.values()) or time.monotonic() > deadline:
+    if settled(got) or time.monotonic() > deadline:
         break
     time.sleep(0.2)
 for uid, pids in churned.items():
     dead, resolved = got[uid]
-    check(dead == 102, "uid %d: %d dead processes kept, not 102" % (uid, dead))
+    check(dead == 102 or (uid == last and dead == 103),
+          "uid %d: %d dead processes kept, not 102" % (uid, dead))
     check(resolved == 99, "uid %d: %d resolved alerts listed, not 99" % (uid, resolved))
 print("root's service's history and resolved alert kept; each of ten users 102 and 99")
 PY
