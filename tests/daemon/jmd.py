@@ -251,6 +251,49 @@ def junk_reads_per_tick(n, ticks=20):
     return reads_per_tick(ticks)
 
 
+def pipelined(payloads, per_conn, judge, timeout):
+    """Sends each of payloads (per_conn requests, one line each) on a
+    connection of its own, all at once, and reads every reply as it
+    comes: [replies, replies judged whole, the first 3 error texts].
+    judge(line) is None for a whole reply, else what was wrong. A
+    connection is closed once its per_conn replies are in."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    for payload in payloads:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(SOCK)
+        s.sendall(payload)
+        sel.register(s, selectors.EVENT_READ, [bytearray(), 0])
+    n = whole = 0
+    errors = []
+    deadline = time.monotonic() + timeout
+    while sel.get_map() and time.monotonic() < deadline:
+        for key, _ in sel.select(1.0):
+            data = key.data
+            chunk = key.fileobj.recv(1 << 20)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                continue
+            data[0] += chunk
+            while True:
+                i = data[0].find(b"\n")
+                if i < 0:
+                    break
+                line = bytes(data[0][:i])
+                del data[0][:i + 1]
+                n += 1
+                data[1] += 1
+                error = judge(line)
+                if error is None:
+                    whole += 1
+                else:
+                    errors.append(error)
+                if data[1] == per_conn:
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+    return [n, whole, errors[:3]]
+
+
 def as_uid(uid, fn, keep=False):
     """Runs fn() in a child that has become uid (no groups, gid = uid) and
     returns (the child's pid, what fn returned, through JSON on a pipe).

@@ -25,7 +25,7 @@ run_part() {
 	JMD_INTERVAL=$1 jmd_start --client-idle 600
 	PART=$2 NPROC=$3 jmd_py - <<'PY' || fail "part $2"
 from jmd import *
-import atexit, selectors, socket, subprocess, threading
+import atexit, subprocess, threading
 
 W = os.path.join(os.environ["JM_HELPERS"], "stress_segwriter")
 NOBODY = 65534
@@ -52,43 +52,15 @@ def flood(conns, per_conn, targets):
     """As nobody: conns connections, each sending per_conn sites requests
     at once (targets round-robin), reading every reply; returns
     [replies, whole replies, error texts]."""
+    def judge(line):
+        r = json.loads(line)
+        if r.get("ok") and len(r["sites"]) == N and r["nsites"] == 1024:
+            return None
+        return r.get("error", "%d sites" % len(r.get("sites", [])))
     def run():
-        sel = selectors.DefaultSelector()
-        k = 0
-        for _ in range(conns):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(SOCK)
-            s.sendall(b"".join(b'{"cmd":"sites","pid":%d,"n":%d}\n' % (targets[(k + i) % len(targets)], N)
-                               for i in range(per_conn)))
-            k += per_conn
-            sel.register(s, selectors.EVENT_READ, [bytearray(), 0])
-        n = whole = 0
-        errors = []
-        deadline = time.monotonic() + 120
-        while sel.get_map() and time.monotonic() < deadline:
-            for key, _ in sel.select(1.0):
-                data = key.data
-                chunk = key.fileobj.recv(1 << 20)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    continue
-                data[0] += chunk
-                while True:
-                    i = data[0].find(b"\n")
-                    if i < 0:
-                        break
-                    r = json.loads(bytes(data[0][:i]))
-                    del data[0][:i + 1]
-                    n += 1
-                    data[1] += 1
-                    if r.get("ok") and len(r["sites"]) == N and r["nsites"] == 1024:
-                        whole += 1
-                    else:
-                        errors.append(r.get("error", "%d sites" % len(r.get("sites", []))))
-                    if data[1] == per_conn:
-                        sel.unregister(key.fileobj)
-                        key.fileobj.close()
-        return [n, whole, errors[:3]]
+        payloads = [b"".join(b'{"cmd":"sites","pid":%d,"n":%d}\n' % (targets[(c * per_conn + i) % len(targets)], N)
+                             for i in range(per_conn)) for c in range(conns)]
+        return pipelined(payloads, per_conn, judge, 120)
     return as_uid(NOBODY, run)[1]
 
 v0 = request({"cmd": "version"})
