@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 
 #define HUGE_DIRTY_CAP    ((size_t)256 << 20)
 #define HUGE_RETAIN_BYTES ((size_t)512 << 20)
@@ -115,8 +114,9 @@ struct delta {
 	bool unmap_tail;
 };
 
-/* Whether the process runs under a limit of address space (RLIMIT_AS),
- * read once: there, a region stays one mapping (no gather), which
+/* Whether the process runs under a limit of address space (RLIMIT_AS)
+ * or of data (RLIMIT_DATA, which counts the same private mappings), read
+ * once: there, a region stays one mapping (no gather), which
  * mremap can move whole where the kernel finds room (huge_move_kernel);
  * a gathered region is several, which it refuses (EFAULT), and a buffer
  * grown by realloc under `ulimit -v 65536` stopped at 32 MiB. */
@@ -125,8 +125,7 @@ static bool as_limited(void)
 	static _Atomic int known;   /* 0 not yet, 1 limited, 2 not */
 	int k = atomic_load_explicit(&known, memory_order_relaxed);
 	if (k == 0) {
-		struct rlimit rl;
-		k = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? 1 : 2;
+		k = jm__os_map_limit() != UINT64_MAX ? 1 : 2;
 		atomic_store_explicit(&known, k, memory_order_relaxed);
 	}
 	return k == 1;

@@ -129,6 +129,7 @@ void *jm__os_map_aligned(size_t size, size_t align);
 void jm__os_unmap(void *addr, size_t size);
 void jm__os_purge(void *addr, size_t size);
 void jm__os_zero_dirty(void *addr, size_t size);
+uint64_t jm__os_map_limit(void);  /* min(RLIMIT_AS, RLIMIT_DATA), or UINT64_MAX */
 unsigned jm__os_ncpus(void);
 void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */
 void jm__base_prefork(void);

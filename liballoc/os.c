@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,6 +117,26 @@ void jm__os_zero_dirty(void *addr, size_t size)
 	if (done < (uintptr_t)addr + size)   /* the rest, unknown */
 		memset((void *)done, 0, (uintptr_t)addr + size - done);
 	errno = saved;
+}
+
+/* The lower of the limits that an anonymous private mapping counts
+ * against: of address space (RLIMIT_AS, `ulimit -v`) and of data
+ * (RLIMIT_DATA, `ulimit -d`: the kernel counts every private writable
+ * mapping there, reserved with MAP_NORESERVE or not, touched or not), or
+ * UINT64_MAX without either. A sandbox or judge that limits data rather
+ * than address space (systemd's LimitDATA=, prlimit --data) gave the
+ * allocator no less room than ulimit -v, but it did not look. */
+uint64_t jm__os_map_limit(void)
+{
+	static const int which[2] = { RLIMIT_AS, RLIMIT_DATA };
+	uint64_t limit = UINT64_MAX;
+	for (int i = 0; i < 2; i++) {
+		struct rlimit rl;
+		if (getrlimit(which[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    (uint64_t)rl.rlim_cur < limit)
+			limit = (uint64_t)rl.rlim_cur;
+	}
+	return limit;
 }
 
 unsigned jm__os_ncpus(void)

@@ -19,15 +19,14 @@
  * whether a chunk lives there: the free() fast path tests one byte instead
  * of walking the tree (a byte, not a bit: three instructions fewer than
  * the bitmap it replaced, which needed a word index, a bounds test on it
- * and a bit test). Under a limit of address space (RLIMIT_AS, `ulimit
- * -v`) below 1 GiB, or where the map cannot be mapped, chunks go in the
+ * and a bit test). Under a limit of address space or data (RLIMIT_AS,
+ * `ulimit -v`; RLIMIT_DATA, `ulimit -d`) below 1 GiB, or where the map cannot be mapped, chunks go in the
  * tree, and their frees take the slow path: with the map, a process under
  * 72 MiB could not allocate at all, and one under 128 MiB had half of it.
  */
 #include "internal.h"
 
 #include <sys/mman.h>
-#include <sys/resource.h>
 
 #define RTREE_BITS 13
 #define RTREE_LEAF (1u << RTREE_BITS)
@@ -56,10 +55,12 @@ static _Atomic(uintptr_t) *root_leaf(size_t hi)
 uint8_t *jm__chunk_map;
 size_t jm__chunk_map_len;
 
-/* Under rtree_lock. Not taken under a limit of address space below 16
- * times the map (RLIMIT_AS, `ulimit -v`: a sandbox's 256 MiB would lose a
- * quarter of itself to it; glibc's malloc runs sort in 8 MiB): the chunks
- * go in the tree instead, and their frees take the slow path. */
+/* Under rtree_lock. Not taken under a limit of address space or of data
+ * below 16 times the map (RLIMIT_AS, `ulimit -v`, or RLIMIT_DATA, which
+ * counts the map whole though it is never touched: a sandbox's 256 MiB
+ * would lose a quarter of itself to it; glibc's malloc runs sort in
+ * 8 MiB): the chunks go in the tree instead, and their frees take the
+ * slow path. */
 #define CHUNK_MAP_MIN_LIMIT (JM_CHUNK_MAP_LEN * 16)
 static bool chunk_map_refused;
 
@@ -69,9 +70,7 @@ static bool chunk_map_ready(void)
 		return true;
 	if (chunk_map_refused)
 		return false;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < CHUNK_MAP_MIN_LIMIT) {
+	if (jm__os_map_limit() < CHUNK_MAP_MIN_LIMIT) {
 		chunk_map_refused = true;
 		return false;
 	}
