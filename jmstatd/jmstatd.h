@@ -838,6 +838,12 @@ void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double 
 /* One standard error of a site's estimate of live_bytes from `samples`
  * sampled objects, one sample every sample_bytes on average. */
 double jmd_site_error(double live_bytes, uint64_t samples, uint64_t sample_bytes);
+/* bytes x factor, and its sum with acc, as an integer: at most UINT64_MAX,
+ * 0 for NaN. A site's counters are what its process wrote: a forged one of
+ * 2^64 - 1 bytes made (uint64_t)(double) overflow, undefined (x86-64
+ * gives 0: the largest site shown as holding nothing). */
+uint64_t jmd_scaled(uint64_t bytes, double factor);
+uint64_t jmd_add_sat(uint64_t acc, uint64_t v);
 /* The short name of a site id shown to users: its top 48 bits as 12 hex
  * digits (the `site` label of /metrics, the `id` of an alert's sites). */
 const char *jmd_site_name(uint64_t id, char *buf, size_t len);

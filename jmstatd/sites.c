@@ -123,6 +123,19 @@ void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double 
 	}
 }
 
+uint64_t jmd_scaled(uint64_t bytes, double factor)
+{
+	double x = (double)bytes * factor;
+	if (!(x > 0))
+		return 0;
+	return x >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)x;
+}
+
+uint64_t jmd_add_sat(uint64_t acc, uint64_t v)
+{
+	return acc + v < acc ? UINT64_MAX : acc + v;
+}
+
 double jmd_site_error(double live_bytes, uint64_t samples, uint64_t sample_bytes)
 {
 	if (samples == 0 || sample_bytes == 0 || live_bytes <= 0)
@@ -231,20 +244,20 @@ int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t 
 		memset(&s, 0, sizeof(s));
 		uint64_t whole = 0;
 		for (uint32_t b = 0; b <= seg.hdr.nbins; b++) {
-			whole += (uint64_t)((double)bins[b] * factor[b]);
+			whole = jmd_add_sat(whole, jmd_scaled(bins[b], factor[b]));
 			s.bounded |= bins[b] && factor[b] < 1.0;
 		}
 		if (nclasses == 0) {
 			s.live_bytes = whole;
 		} else {
 			for (uint32_t k = 0; k < nclasses; k++) {
-				uint64_t v = (uint64_t)((double)bins[classes[k]] * factor[classes[k]]);
+				uint64_t v = jmd_scaled(bins[classes[k]], factor[classes[k]]);
 				if (v == 0)
 					continue;
 				s.bins[s.nbins].size = p->bins[classes[k]].size;
 				s.bins[s.nbins].live_bytes = v;
 				s.nbins++;
-				s.live_bytes += v;
+				s.live_bytes = jmd_add_sat(s.live_bytes, v);
 			}
 		}
 		if (s.live_bytes == 0)
@@ -259,7 +272,7 @@ int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t 
 		double err = jmd_site_error((double)row->live_bytes, row->samples_live,
 		                            seg.hdr.sample_bytes);
 		if (row->live_bytes)
-			s.error_bytes = (uint64_t)(err * (double)s.live_bytes / (double)row->live_bytes);
+			s.error_bytes = jmd_scaled(s.live_bytes, err / (double)row->live_bytes);
 		keep_top(out, &n, max, &s);
 	}
 	if (where && where_len) {

@@ -62,14 +62,14 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, con
 	uint64_t live = 0;
 	bool bounded = false;
 	for (uint32_t b = 0; b <= seg->hdr.nbins; b++) {
-		live += (uint64_t)((double)r->bins[b] * factor[b]);
+		live = jmd_add_sat(live, jmd_scaled(r->bins[b], factor[b]));
 		bounded |= r->bins[b] && factor[b] < 1.0;
 	}
 	double err = jmd_site_error((double)r->row->live_bytes, r->row->samples_live,
 	                            seg->hdr.sample_bytes);
 	set(o, "live_bytes", jint(live));
 	set(o, "error_bytes", jint(r->row->live_bytes ?
-	                           (uint64_t)(err * (double)live / (double)r->row->live_bytes) : 0));
+	                           jmd_scaled(live, err / (double)r->row->live_bytes) : 0));
 	set(o, "bounded", json_boolean(bounded));
 	if (bounded)
 		set(o, "estimated_bytes", jint(r->row->live_bytes));
@@ -83,7 +83,7 @@ static json_t *site_json(const struct jm_seg *seg, const struct site_ref *r, con
 			continue;
 		json_t *e = json_object();
 		set(e, "size", jint(b < seg->hdr.nbins ? seg->classes[b].size : 0));
-		set(e, "live_bytes", jint((uint64_t)((double)r->bins[b] * factor[b])));
+		set(e, "live_bytes", jint(jmd_scaled(r->bins[b], factor[b])));
 		json_array_append_new(bins, e);
 	}
 	set(o, "bins", bins);
