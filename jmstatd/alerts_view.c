@@ -15,6 +15,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A figure of the alert as a JSON integer. Its bytes are what the
+ * process's counters say: a forged 2^64 - 1 made a double out of the
+ * range of json_int_t, whose cast is undefined (UBSan's
+ * float-cast-overflow stopped the daemon). NaN is 0. */
+static json_int_t json_int_of(double x)
+{
+	if (!(x == x))
+		return 0;
+	if (x >= 9223372036854775807.0)
+		return INT64_MAX;
+	if (x <= -9223372036854775807.0)
+		return -INT64_MAX;
+	return (json_int_t)x;
+}
+
+/* A count of the alert's sites: at most INT64_MAX (their sums saturate at
+ * 2^64 - 1, which the cast made -1). */
+static json_int_t json_u64(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v;
+}
+
 /* ------------------------------------------------------------ sites */
 
 uint64_t jmd_alert_bin_wasted(const struct jmd_bin *b)
@@ -153,16 +175,16 @@ json_t *jmd_alert_sites_json(const struct alert *a)
 			json_array_append_new(frames, json_string(hex));
 		}
 		json_object_set_new(o, "frames", frames);
-		json_object_set_new(o, "live_bytes", json_integer((json_int_t)s->live_bytes));
-		json_object_set_new(o, "site_live_bytes", json_integer((json_int_t)s->site_live_bytes));
-		json_object_set_new(o, "error_bytes", json_integer((json_int_t)s->error_bytes));
+		json_object_set_new(o, "live_bytes", json_integer(json_u64(s->live_bytes)));
+		json_object_set_new(o, "site_live_bytes", json_integer(json_u64(s->site_live_bytes)));
+		json_object_set_new(o, "error_bytes", json_integer(json_u64(s->error_bytes)));
 		json_object_set_new(o, "bounded", json_boolean(s->bounded));
-		json_object_set_new(o, "live_objects", json_integer((json_int_t)s->live_objects));
-		json_object_set_new(o, "samples", json_integer((json_int_t)s->samples));
+		json_object_set_new(o, "live_objects", json_integer(json_u64(s->live_objects)));
+		json_object_set_new(o, "samples", json_integer(json_u64(s->samples)));
 		for (uint32_t k = 0; k < s->nbins; k++)
 			json_array_append_new(bins, json_pack("{s:I,s:I}", "size",
 			                      (json_int_t)s->bins[k].size, "live_bytes",
-			                      (json_int_t)s->bins[k].live_bytes));
+			                      json_u64(s->bins[k].live_bytes)));
 		json_object_set_new(o, "bins", bins);
 		json_array_append_new(arr, o);
 	}
@@ -206,7 +228,7 @@ json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
 		json_object_set_new(o, "started", json_real(a->started));
 		json_object_set_new(o, "value", json_real(a->value));
 		json_object_set_new(o, "threshold", json_real(a->threshold));
-		json_object_set_new(o, "bytes", json_integer((json_int_t)a->bytes));
+		json_object_set_new(o, "bytes", json_integer(json_int_of(a->bytes)));
 		char vt[32], tt[32];
 		json_object_set_new(o, "value_text", json_string(jmd_alert_fmt_value(vt, sizeof(vt), a->kind, a->value)));
 		json_object_set_new(o, "threshold_text",

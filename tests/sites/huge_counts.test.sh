@@ -7,7 +7,8 @@
 # shown holding 0 B in `sites` and left out of the top sites (/metrics'
 # jmalloc_site_live_bytes). Now a scaled figure is at most 2^64 - 1, and
 # the sums saturate. The daemon, sanitized or not, answers `sites`,
-# `stats`, `ps` and /metrics for it.
+# `stats`, `ps` and /metrics for it (tests/helpers/seg_poison writes the
+# counters).
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_sites
@@ -15,57 +16,13 @@ need_cmd curl
 cd "$JM_TMP"
 helper=$JM_HELPERS/site_fill
 [ -x "$helper" ] || fail "$helper is not built"
-cat >poison.c <<'C'
-#include "jmstat.h"
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-/* Every counter of every row 2^64 - 1, each row's seq moved on by two
- * (stable, and changed: read again). */
-static void fill(char *p, size_t len) { memset(p, 0xff, len); }
-int main(int argc, char **argv)
-{
-	int fd = open(argv[1], O_RDWR);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		return 1;
-	char *m = mmap(0, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		return 1;
-	struct jmstat_header *h = (void *)m;
-	unsigned sites = 0;
-	for (unsigned a = 0; a < h->narenas; a++) {
-		char *r = m + h->arena_off + (size_t)a * h->arena_size;
-		fill(r + 8, h->arena_size - 8);
-		*(uint32_t *)r += 2;
-	}
-	for (unsigned b = 0; b < h->narenas * h->nbins; b++) {
-		char *r = m + h->bin_off + (size_t)b * h->bin_size;
-		fill(r + 8, h->bin_size - 8);
-		*(uint32_t *)r += 2;
-	}
-	for (unsigned s = 0; s < h->nsites_max; s++) {
-		struct jmstat_site *si = (void *)(m + h->site_off + (size_t)s * h->site_stride);
-		if (si->nframes == 0)
-			continue;
-		fill((char *)&si->live_bytes, 5 * sizeof(uint64_t));
-		fill((char *)si + h->site_size, h->site_stride - h->site_size);
-		si->seq += 2;
-		sites++;
-	}
-	printf("%u\n", sites);
-	return 0;
-}
-C
-build_c poison poison.c -I"$JM_ROOT/liballoc/include"
+poison=$JM_HELPERS/seg_poison
+[ -x "$poison" ] || fail "$poison is not built"
 jmd_start --metrics 127.0.0.1:0
 JMALLOC_CONF=prof_sample:4096,background_thread:0 start_ready "$helper" 3
 PROG=$LAST_PID
 seg=$(jm_segment "$JMD_STATS" "$PROG") || fail "no segment for $PROG"
-n=$(./poison "$seg") || fail "poison $seg"
+n=$("$poison" "$seg") || fail "poison $seg"
 [ "$n" -gt 0 ] || fail "site_fill wrote no site"
 wait_sampled "$PROG"
 sites_json "$PROG" >sites.json || fail "jmctl --json sites $PROG"

@@ -1,0 +1,68 @@
+/*
+ * seg_poison: sets every counter of a live segment to 2^64 - 1, as its
+ * own process (or user) may: the rows of every arena and bin, the thread
+ * caches of the threads in use, and every used site row with its bytes
+ * per size class. Each row's seq is moved on by two (stable, and changed,
+ * so that readers read it again). For tests/sites/huge_counts.test.sh and
+ * tests/alerts/huge_counts.test.sh.
+ *
+ *   seg_poison PATH     prints the number of site rows poisoned
+ */
+#include "jmstat.h"
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: seg_poison PATH\n");
+		return 2;
+	}
+	int fd = open(argv[1], O_RDWR);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	struct jmstat_header *h = (void *)m;
+	unsigned sites = 0;
+	for (unsigned a = 0; a < h->narenas; a++) {
+		char *r = m + h->arena_off + (size_t)a * h->arena_size;
+		memset(r + 8, 0xff, h->arena_size - 8);
+		*(uint32_t *)r += 2;
+	}
+	for (unsigned b = 0; b < h->narenas * h->nbins; b++) {
+		char *r = m + h->bin_off + (size_t)b * h->bin_size;
+		memset(r + 8, 0xff, h->bin_size - 8);
+		*(uint32_t *)r += 2;
+	}
+	for (unsigned t = 0; t < h->nthreads_max; t++) {
+		char *row = m + h->thread_off + (size_t)t * h->thread_stride;
+		if (!((struct jmstat_thread *)row)->in_use)
+			continue;
+		memset(row + offsetof(struct jmstat_thread, large_cached), 0xff, sizeof(uint64_t));
+		memset(row + h->thread_size, 0xff, h->thread_stride - h->thread_size);
+	}
+	for (unsigned s = 0; s < h->nsites_max; s++) {
+		struct jmstat_site *si = (void *)(m + h->site_off + (size_t)s * h->site_stride);
+		if (si->nframes == 0)
+			continue;
+		memset(&si->live_bytes, 0xff, 5 * sizeof(uint64_t));
+		memset((char *)si + h->site_size, 0xff, h->site_stride - h->site_size);
+		si->seq += 2;
+		sites++;
+	}
+	printf("%u\n", sites);
+	return 0;
+}
