@@ -335,7 +335,15 @@ int jm_pprof_sample(struct jm_pprof *p, const uint64_t *locations, size_t n,
                     uint64_t alloc_objects, uint64_t alloc_bytes,
                     uint64_t inuse_objects, uint64_t inuse_bytes)
 {
-	const uint64_t v[4] = { alloc_objects, alloc_bytes, inuse_objects, inuse_bytes };
+	/* A profile's values are int64: each at most INT64_MAX, and sums
+	 * saturate there. A segment's counters are what its process wrote:
+	 * 2^64 - 1 came out as -1, and in a merged profile (/exe/NAME) one
+	 * process's 2^64 - X took X from another's same stack (a user's
+	 * forged copy of root's service hid its bytes). */
+	uint64_t v[4] = { alloc_objects, alloc_bytes, inuse_objects, inuse_bytes };
+	for (int k = 0; k < 4; k++)
+		if (v[k] > (uint64_t)INT64_MAX)
+			v[k] = (uint64_t)INT64_MAX;
 
 	for (size_t i = 0; i < n; i++)
 		if (locations[i] == 0 || locations[i] > p->nlocations)
@@ -348,7 +356,8 @@ int jm_pprof_sample(struct jm_pprof *p, const uint64_t *locations, size_t n,
 
 		if (s->nlocs == n && memcmp(s->locs, locations, n * sizeof *locations) == 0) {
 			for (int k = 0; k < 4; k++)
-				s->v[k] += v[k];
+				s->v[k] = s->v[k] > (uint64_t)INT64_MAX - v[k] ? (uint64_t)INT64_MAX
+				                                               : s->v[k] + v[k];
 			return 0;
 		}
 	}
