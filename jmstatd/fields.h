@@ -229,7 +229,20 @@ static inline double jmd_totals_frag_ratio(const struct jmd_totals *t)
 /* Sums over processes: every field of fold arena or calc. Inline, so that
  * history.c (the host's and each uid's sums) and figures.c (which history.c
  * serves) do not call each other. */
-#define JMD_SUM_(name, type, fold, ...) JMD_IF_SUM_##fold(sum->name += x->name;)
+#define JMD_SUM_(name, type, fold, ...) JMD_IF_SUM_##fold(jmd_sum_##type(&sum->name, x->name);)
+
+/* Integers saturate: a process's figures are what it wrote, and a sum
+ * that wrapped let a user's process whose segment says 2^64 - X take X
+ * off root's host totals (ps's host, jmalloc_host_*, top's Host line). */
+static inline void jmd_sum_u64(uint64_t *sum, uint64_t x)
+{
+	*sum = *sum + x < *sum ? UINT64_MAX : *sum + x;
+}
+
+static inline void jmd_sum_real(double *sum, double x)
+{
+	*sum += x;
+}
 
 static inline void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *x)
 {
