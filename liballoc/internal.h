@@ -271,7 +271,7 @@ static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 /* ---- bin.c: small regions from runs */
 void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind);
 unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsigned n);
-unsigned jm__bin_free_list(void *list, unsigned binind);
+unsigned jm__bin_free_list(void *list, unsigned binind, bool scattered);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);

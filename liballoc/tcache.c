@@ -292,7 +292,11 @@ unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, un
 		tb->opaque = 0;
 	jm__tb_set(tb, kept, tb->ncached_max);
 	jm__bg_check(0);
-	return jm__bin_free_list(p, binind);
+	/* A list whose last flushes went through about as many runs as
+	 * regions (drained: freed in random order, jm__tcache_free_full)
+	 * is freed with its run records prefetched (bin.c). */
+	struct jm_tcache *tc = tls_tc;
+	return jm__bin_free_list(p, binind, tc && tc->drained[binind] != 0);
 }
 
 /* Whether more than one in FOREIGN_SHARE of the n regions at the top of

@@ -179,6 +179,14 @@ struct jm_chunk {
 	struct jm_run runs[JM_CHUNK_PAGES];
 };
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
+/* A small region's free (bin.c's flush) reads and writes its run record's
+ * count, state and bitmap: one cache line for every record, with the
+ * bitmap words a class uses (4 at most: no class has more than 256
+ * regions a run), so that a flush prefetches one line a run. */
+_Static_assert(sizeof(struct jm_run) % 64 == 0 &&
+    (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, nfree)) / 64 ==
+    (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, bitmap) + 4 * sizeof(uint64_t) - 1) / 64,
+    "a run record's count and first 4 bitmap words share a line");
 #define JM_CHUNK_HDR_PAGES ((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE)
 #define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
 

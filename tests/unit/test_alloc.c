@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1604,6 +1605,59 @@ static void test_bin_reuses_emptied_run(void **state)
 	}
 }
 
+/* A flush that meets a region whose run went back to the arena (a region
+ * freed twice, the second time after a write cleared its free mark, its
+ * run emptied between the two flushes) reports a double free: the flush
+ * tells a run's state by its page-map word, 0 once the run is free (and
+ * another class's or a large run's once its pages are taken again). In a
+ * child, which must die of SIGABRT, with and without the prefetching
+ * cursor of a scattered list; without the test, the region was put in
+ * whatever the freed run's record held. */
+static int flush_dies(void *p, unsigned b, bool scattered)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0)
+			dup2(fd, 2);
+		((uintptr_t *)p)[0] = 0;   /* a list of one */
+		jm__bin_free_list(p, b, scattered);
+		_exit(0);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+static void test_flush_freed_run(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 4);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 4) % jm__narenas);
+	const unsigned b = jm__size2bin(64);
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	unsigned n = 4 * bi->regs;
+	void **p = calloc(n, sizeof(void *));
+	for (unsigned got = 0; got < n;)
+		got += fill_array(a, b, p + got, n - got);
+	jm__bin_free_batch(p, n, b);
+	/* A region whose run went back (all but the current run and one
+	 * kept empty did). */
+	void *freed = NULL;
+	for (unsigned i = 0; i < n && !freed; i++) {
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p[i] & ~(uintptr_t)JM_CHUNK_MASK);
+		if (c->pagemap[((uintptr_t)p[i] & JM_CHUNK_MASK) >> JM_LG_PAGE] == JM_PM_NONE)
+			freed = p[i];
+	}
+	assert_non_null(freed);
+	assert_int_equal(flush_dies(freed, b, false), 1);
+	assert_int_equal(flush_dies(freed, b, true), 1);
+	validate();
+	free(p);
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -1914,6 +1968,7 @@ int main(void)
 		cmocka_unit_test(test_flush_gives_back_once),
 		cmocka_unit_test(test_bin_reuses_emptied_run),
 		cmocka_unit_test(test_bin_free_batch),
+		cmocka_unit_test(test_flush_freed_run),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_tcache_first_fill_bytes),
