@@ -365,8 +365,13 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 		s.bins[i].size = s.classes[i % s.hdr.nbins].size;
 	}
 
+	/* Layout 4 on: the generation the header was read at (the rows were
+	 * read after it, so they are at least that new). */
+	if (v->rows_gen == 0 && s.hdr.version >= 4)
+		s.rows_gen = jm__seg_gen_tag(&s.hdr);
 	for (uint32_t t = 0; t < nthreads; t++) {
-		const unsigned char *row = p + s.hdr.thread_off + (uint64_t)t * s.hdr.thread_stride;
+		const unsigned char *row = (v->threads ? v->threads : p + s.hdr.thread_off) +
+		                           (uint64_t)t * s.hdr.thread_stride;
 		const unsigned char *tb = row + sizeof(struct jmstat_thread);
 		struct jmstat_thread th;
 

@@ -61,10 +61,16 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   build_id_len <= JMSTAT_BUILD_ID_MAX,
 	                                   path NUL-terminated */
 	uint32_t nmodules;
-	uint64_t rows_gen;              /* the generation of the arena and bin rows:
-	                                   one plus the sum of their seqs, never 0.
-	                                   A writer only ever moves a row's seq up
-	                                   (by 2 an update), so while it stays
+	uint64_t rows_gen;              /* the generation of the arena and bin rows,
+	                                   never 0. Layout 4 on: the header's gen
+	                                   (jmstat.h) read before the rows, with
+	                                   JM_SEG_GEN_TAG set: what the writer
+	                                   says, which a reader trusts only so far
+	                                   (a hostile writer may keep it while its
+	                                   rows change). Older layouts: one plus
+	                                   the sum of the rows' seqs, under 2^48:
+	                                   a writer only ever moves a row's seq
+	                                   up (by 2 an update), so while it stays
 	                                   the same no row has changed */
 	bool rows_unchanged;            /* jm_seg_read_fd_since() found every row
 	                                   as it was at the generation it was given:
@@ -137,12 +143,17 @@ int jm_seg_read_fd(int fd, struct jm_seg *out);
 int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
 
 /* jm_seg_read_fd_flags() for a reader that reads the same file again and
- * again, with the rows_gen of its latest read of it (0: none). When every
- * arena and bin row still has the seq it had then (even), the rows are not
- * read again: each was, at the moment its seq was read, what that read
- * copied. Then rows_unchanged is set and arenas and bins are NULL; the
- * header, classes, thread-cache sums and sites are read as always. An
- * idle process costs one read of its first pages instead of three. */
+ * again, with the rows_gen of its latest read of it (0: none). Layout 4 on:
+ * when the header's gen is the one of that read, the arena and bin rows
+ * are not read at all: the file's first page (header and classes) and the
+ * thread rows below nthreads_hw are all that is read. Older layouts: when
+ * every arena and bin row still has the seq it had then (even), the rows
+ * are not read again: each was, at the moment its seq was read, what that
+ * read copied. Either way rows_unchanged is set and arenas and bins are
+ * NULL; the header, classes, thread-cache sums and sites are read as
+ * always. A reader of a hostile writer's file passes 0 now and then: a
+ * generation that stays while the rows change is the writer's word only. */
+#define JM_SEG_GEN_TAG (1ull << 63)
 int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t rows_gen, struct jm_seg *out);
 
 /* The pure parser: validates everything in buf[0..len) and copies it into

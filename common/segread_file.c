@@ -250,6 +250,35 @@ static uint64_t rows_gen_of(const unsigned char *buf, const struct rows *set, in
 	return gen;
 }
 
+/* What a read of a segment whose rows are unchanged needs besides its
+ * header (read, have bytes of *buf, a page's room): the class table, in
+ * *buf at class_off (grown for it past the first page, where a layout
+ * other than the allocator's puts it), and the first nthreads thread rows,
+ * into *threads (malloc'ed; NULL for none). Only these bytes are read. */
+static int read_unchanged(int fd, unsigned char **buf, size_t have, const struct jmstat_header *h,
+                          uint32_t nthreads, unsigned char **threads)
+{
+	uint64_t class_end = h->class_off + (uint64_t)h->nbins * h->class_size;
+	size_t bytes = (size_t)nthreads * h->thread_stride;
+	int err;
+
+	if (class_end > have) {        /* within the file: jm__seg_parse_header */
+		unsigned char *grown = realloc(*buf, (size_t)class_end);
+
+		if (grown == NULL)
+			return JM_SEG_ENOMEM;
+		*buf = grown;
+		if ((err = pread_full(fd, grown + have, (size_t)class_end - have, have)) != 0)
+			return err;
+	}
+	if (bytes == 0)
+		return 0;
+	*threads = malloc(bytes);
+	if (*threads == NULL)
+		return JM_SEG_ENOMEM;
+	return pread_full(fd, *threads, bytes, h->thread_off);
+}
+
 /* One consistent copy of the module table: module_seq even and the same
  * before and after nmodules and the rows are read (the writer rebuilds the
  * whole table under it). *rows is malloc'ed (NULL if no row). */
@@ -316,7 +345,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	struct stat st;
 	struct jmstat_header h;
 	struct view v;
-	unsigned char *buf = NULL, *sites = NULL, *modules = NULL;
+	unsigned char *buf = NULL, *sites = NULL, *modules = NULL, *threads = NULL;
 	unsigned tries = SETTLE_ROW_READS;   /* for every settle() of this read */
 	size_t len, have;
 	uint64_t need;
@@ -330,8 +359,11 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	if (st.st_size < 0 || (uint64_t)st.st_size > JM_SEG_MAX_SIZE)
 		return JM_SEG_EBOUNDS;
 	len = (size_t)st.st_size;
-	have = len < sizeof h ? len : sizeof h;
-	buf = malloc(sizeof h);
+	/* The first page: the header and, as the allocator places it, the
+	 * class table, all that a read of unchanged rows needs of the file's
+	 * start. */
+	have = len < JMSTAT_PAGE_SIZE ? len : JMSTAT_PAGE_SIZE;
+	buf = malloc(JMSTAT_PAGE_SIZE);
 	if (buf == NULL)
 		return JM_SEG_ENOMEM;
 	err = pread_full(fd, buf, have, 0);
@@ -346,6 +378,15 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	v.len = len;
 	v.nthreads = h.nthreads_hw < h.nthreads_max ? h.nthreads_hw : h.nthreads_max;
 	v.skip_sites = (flags & JM_SEG_NO_SITES) != 0;
+	if (since != 0 && h.version >= 4 && jm__seg_gen_tag(&h) == since) {
+		/* Layout 4: no row changed since the read at since (header.gen).
+		 * Only the class table and the thread rows are read. */
+		if ((err = read_unchanged(fd, &buf, have, &h, v.nthreads, &threads)) != 0)
+			goto out;
+		v.rows_gen = since;
+		v.threads = threads;
+		goto rest;
+	}
 	need = head_end(&h, v.nthreads);
 	if (need > have) {
 		unsigned char *grown = realloc(buf, (size_t)need);
@@ -366,7 +407,8 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	 * the bins right after the arenas); a hostile layout is read apart. */
 	uint64_t gap = rows[0].off < rows[1].off ? rows[1].off - rows_end(&rows[0])
 	                                         : rows[0].off - rows_end(&rows[1]);
-	if (since != 0 && rows_gen_of(buf, rows, 2) == since)
+	/* Layouts 2 and 3 have no generation: the rows' seqs tell. */
+	if (since != 0 && h.version < 4 && rows_gen_of(buf, rows, 2) == since)
 		v.rows_gen = since;
 	else if (gap <= 4096)
 		err = settle(fd, buf, 0, rows, 2, &tries);
@@ -374,7 +416,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 		err = settle(fd, buf, 0, &rows[1], 1, &tries);
 	if (err != 0)
 		goto out;
-
+rest:
 	if (!v.skip_sites && h.nsites_hw > 0) {
 		struct rows site_rows = { h.site_off, h.nsites_hw, h.site_stride };
 		size_t bytes = (size_t)(site_rows.n * site_rows.size);
@@ -399,6 +441,7 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	err = jm__seg_parse_view(&v, out);
 out:
 	free(buf);
+	free(threads);
 	free(sites);
 	free(modules);
 	return err;

@@ -25,7 +25,18 @@ struct view {
 	uint32_t nmodules;
 	uint64_t rows_gen;        /* not 0: the arena and bin rows are as they
 	                             were at this generation; not copied */
+	const unsigned char *threads; /* the first nthreads thread rows (NULL:
+	                             they are in buf, at thread_off) */
 };
+
+/* The rows_gen of a read of a segment of layout 4 or later: its header's
+ * generation with the top bit set, so that it is never 0 and never the
+ * rows_gen of a read of an older layout (one plus the sum of the rows'
+ * seqs, under 2^48), whatever a writer puts in its version field. */
+static inline uint64_t jm__seg_gen_tag(const struct jmstat_header *h)
+{
+	return h->gen | JM_SEG_GEN_TAG;
+}
 
 /* Validates the header of buf[0..len) and the placement of every section,
  * and copies the header to *h (exe and path NUL-terminated). Reads nothing

@@ -35,7 +35,8 @@
  * What keeps it cheap with thousands of processes: the tick samples in
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
  * whose rows have not moved since its last read is not read again past
- * its first pages (jmd_proc.rows_gen), nor opened again by name while its
+ * its first page and thread rows (jmd_proc.rows_gen: the header's
+ * generation, trusted JMD_GEN_TRUST reads at most), nor opened again by name while its
  * directory's watch says nothing of it (jmd_proc.segfd); a writer is checked
  * through a pidfd, not /proc, once known (jmd_proc.pidfd); and ps, the biggest reply, is
  * written as text once per view and viewer (jmd.view_gen, jmd.ps_cache).
@@ -92,6 +93,10 @@
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
 #define JMD_CENSUS_GAP_MS  250u           /* walks of /proc for writers in other pid namespaces at least this far apart */
+#define JMD_GEN_TRUST      8u              /* reads of a still process that skip its rows on
+                                              the word of its header's generation (layout 4),
+                                              then one reads them anyway: a writer's lie
+                                              delays its figures this many ticks at most */
 #define JMD_BUSY_GRACE_MS  10000u          /* a known writer whose rows stay mid-update keeps its last sample this long */
 #define JMD_UID_FILES_TICK 2048u         /* segment files of one uid (not root) read a tick */
 #define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
@@ -222,6 +227,9 @@ struct jmd_proc {
 	bool still;              /* the latest sample's rates are all 0: a read
 	                            with the same rows and caches changes no
 	                            figure (jmd_proc_update) */
+	uint32_t gen_skips;      /* reads in a row that skipped the rows on the
+	                            word of the header's generation (layout 4):
+	                            at JMD_GEN_TRUST the next reads them anyway */
 	dev_t dev;               /* the file the samples come from */
 	ino_t ino;
 	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */

@@ -385,7 +385,13 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 	                         ? e->proc : NULL;
 	const unsigned flags = JM_SEG_NO_SITES | JM_SEG_ANY_OWNER;
 	uint32_t ns_uid = 0;
-	int rc = jm_seg_read_fd_since(fd, flags, known ? known->rows_gen : 0, &seg);
+	/* A generation of layout 4 is the writer's word: trusted for a
+	 * process whose figures stand still, JMD_GEN_TRUST reads at most;
+	 * one that moves is read in full (its rows likely moved too). */
+	uint64_t since = known ? known->rows_gen : 0;
+	if ((since & JM_SEG_GEN_TAG) && (!known->still || known->gen_skips >= JMD_GEN_TRUST))
+		since = 0;
+	int rc = jm_seg_read_fd_since(fd, flags, since, &seg);
 	if (rc == 0 && (rc = jmd_writer_uid(d, known, &seg, &st, &ns_uid)) != 0)
 		jm_seg_free(&seg);
 	if (rc == 0 && seg.rows_unchanged && !jmd_same_writer(known, &seg, &st)) {

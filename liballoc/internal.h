@@ -217,7 +217,12 @@ void jm__fork_unlock(jm_lock_t *l);
 extern bool jm__fork_tainted;
 _Noreturn void jm__fork_tainted_abort(void);
 
-/* Seqlock around the update of a stats row, by its only writer. */
+/* Seqlock around the update of a stats row, by its only writer. The end
+ * of an update also moves the segment's generation (jmstat.h: header.gen),
+ * which tells a reader that some row changed: every row update is on a
+ * slow path (a fill, a flush, a large or huge region, a purge, a sampled
+ * site, the module table), none on the fast path of malloc and free. */
+extern struct jmstat_header *jm__seg;
 static inline void jm__row_begin(uint32_t *seq)
 {
 	atomic_store_explicit((_Atomic uint32_t *)seq, *seq + 1, memory_order_relaxed);
@@ -227,6 +232,7 @@ static inline void jm__row_end(uint32_t *seq)
 {
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit((_Atomic uint32_t *)seq, *seq + 1, memory_order_relaxed);
+	jmstat_gen_bump(jm__seg);
 }
 
 /* ---- arena.c: arenas, chunks, page runs, large regions, purging */

@@ -58,6 +58,11 @@
  * - arena and bin rows are guarded by a per-row sequence number (seqlock):
  *   odd while the writer updates the row, even when it is stable; a reader
  *   copies the row, re-reads seq, and retries if it changed or was odd;
+ * - header.gen (layout 4 on) moves after every publication of an arena,
+ *   bin or site row and of the module table: a reader that reads the
+ *   header, then the rows, need not read the rows again while gen stays.
+ *   It is the writer's word: a reader of a file it does not trust reads
+ *   the rows anyway now and then;
  * - the per-thread cache rows are single 64- or 32-bit words, each written
  *   by its own thread with plain aligned stores: every word read is whole,
  *   and a sum over threads is at most one operation behind per thread;
@@ -84,7 +89,7 @@
 #include <stdint.h>
 
 #define JMSTAT_MAGIC      0x3130544154534d4aULL /* the bytes "JMSTAT01" */
-#define JMSTAT_VERSION    3u
+#define JMSTAT_VERSION    4u
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
@@ -98,11 +103,13 @@
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
 #define JMSTAT_NBINS           40u         /* small size classes (jmstat_class_of) */
-/* An older layout a reader still reads: layout 2 is this one with the first
- * 35 classes (up to 14 KiB), every section placed and sized by its header
- * as here. A host's jmstatd outlives the processes it watches, and a
- * container brings its own libjmalloc: the reader reads the layouts before
- * its own that it can, and refuses only those it cannot. */
+/* Older layouts a reader still reads: layout 3 is this one without the
+ * generation (header.gen reads 0: a reader learns whether rows changed
+ * from their seqs); layout 2 is layout 3 with the first 35 classes (up to
+ * 14 KiB), every section placed and sized by its header as here. A host's
+ * jmstatd outlives the processes it watches, and a container brings its
+ * own libjmalloc: the reader reads the layouts before its own that it can,
+ * and refuses only those it cannot. */
 #define JMSTAT_OLDEST_VERSION  2u
 #define JMSTAT_NBINS_V2        35u
 #define JMSTAT_PAGE_SIZE       4096u       /* header.page_size */
@@ -235,8 +242,33 @@ struct jmstat_header {
 	                            /proc), read as the reader's own */
 	uint64_t mntns;          /* inode of its mount namespace
 	                            (/proc/self/ns/mnt); 0: unknown */
-	uint64_t reserved[3];    /* zero; room for later sections */
+	uint64_t reserved[2];    /* zero; room for later sections */
+	uint64_t gen;            /* generation (layout 4 on): the writer adds 1
+	                            after each publication of an arena, bin or
+	                            site row and of the module table, once its
+	                            seq is even again (jmstat_gen_bump). While
+	                            it reads the same, none of those changed: a
+	                            reader that read them at this generation
+	                            need not read them again (header first,
+	                            then the rows). Thread rows are not counted
+	                            (plain stores of every malloc and free):
+	                            a reader reads them each time. Alone in its
+	                            cache line: the class table, read-only,
+	                            starts at the next one */
 };
+
+/* gen shares its cache line with nothing the writer's threads touch. */
+_Static_assert(__builtin_offsetof(struct jmstat_header, gen) % 64 == 0 &&
+               sizeof(struct jmstat_header) == __builtin_offsetof(struct jmstat_header, gen) + 8,
+               "header.gen opens the header's last cache line and ends the header");
+
+/* The writer's bump of header.gen after a row's seq went even: ordered
+ * after the row's stores (release), so that a reader that sees the new
+ * generation in the header, then reads the row, reads the new row. */
+static inline void jmstat_gen_bump(struct jmstat_header *h)
+{
+	__atomic_fetch_add(&h->gen, 1, __ATOMIC_RELEASE);
+}
 
 /* One small size class. */
 struct jmstat_class {

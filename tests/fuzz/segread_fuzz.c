@@ -25,7 +25,7 @@ static void check_seg(const struct jm_seg *s, size_t size)
 	uint64_t sum = 0;
 
 	require(h->magic == JMSTAT_MAGIC);
-	require((h->version == JMSTAT_VERSION && h->nbins == JMSTAT_NBINS) ||
+	require(((h->version == JMSTAT_VERSION || h->version == 3) && h->nbins == JMSTAT_NBINS) ||
 	        (h->version == 2 && h->nbins == JMSTAT_NBINS_V2));
 	require(h->total_size == size);
 	require(h->state == JMSTAT_STATE_LIVE || h->state == JMSTAT_STATE_EXITING);

@@ -48,6 +48,10 @@ struct synth {
 	uint32_t nsites_hw;      /* site rows in use, <= nsites_max */
 	uint32_t nmodules_max;   /* module rows (0: no module table) */
 	uint32_t nmodules;       /* module rows in use, <= nmodules_max */
+	uint32_t version;        /* header version (0: JMSTAT_VERSION); 3 or 2
+	                            an older libjmalloc's (2 with nbins 35) */
+	uint64_t gen;            /* header generation (layout 4 on; an older
+	                            layout's is 0, whatever this says) */
 };
 
 #define SYNTH_PAGE 4096u
@@ -265,7 +269,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 
 	memset(buf, 0, synth_size(p));
 	h->magic = JMSTAT_MAGIC;
-	h->version = JMSTAT_VERSION;
+	h->version = p->version ? p->version : JMSTAT_VERSION;
+	h->gen = h->version >= 4 ? p->gen : 0;
 	h->header_size = (uint32_t)(sizeof *h + p->header_pad);
 	h->total_size = synth_size(p);
 	h->state = JMSTAT_STATE_LIVE;

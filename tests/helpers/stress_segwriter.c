@@ -15,7 +15,7 @@
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
  *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
- *       nsites_hw= nbins= narenas= version= (decimal, or 0x hex; bins=35
+ *       nsites_hw= nbins= narenas= version= gen= (decimal, or 0x hex; bins=35
  *       version=2 is a segment of layout 2, an older libjmalloc's). Prints
  *       the file's size.
  *   stress_segwriter churn PATH PID UID SECONDS
@@ -32,7 +32,8 @@
  *       preempted inside an update leaves it. Prints the new seq.
  *   stress_segwriter bump PATH SECONDS
  *       for SECONDS, with no pause, moves every arena and bin row's seq on
- *       by two, in place through a shared mapping, row after row: each row
+ *       by two, in place through a shared mapping, row after row, and the
+ *       header's generation after each (as the allocator does): each row
  *       stays consistent (never odd) but changes under any reader all the
  *       time, as no real writer's every row does. Prints the sweeps made.
  */
@@ -128,7 +129,7 @@ static int set_field(struct jmstat_header *h, const char *arg)
 	}
 	F(total_size) F(class_off) F(arena_off) F(bin_off) F(thread_off) F(nthreads_max)
 	F(nthreads_hw) F(thread_stride) F(header_size) F(state) F(site_off) F(nsites_max)
-	F(nsites_hw) F(nbins) F(narenas) F(version)
+	F(nsites_hw) F(nbins) F(narenas) F(version) F(gen)
 #undef F
 	return -1;
 }
@@ -308,7 +309,7 @@ static int cmd_bump(const char *path, double seconds)
 	if (m == MAP_FAILED)
 		die("mmap");
 	close(fd);
-	const struct jmstat_header *h = (const struct jmstat_header *)m;
+	struct jmstat_header *h = (struct jmstat_header *)m;
 	uint64_t nbins = (uint64_t)h->narenas * h->nbins, sweeps = 0;
 	if (h->arena_off + (uint64_t)h->narenas * h->arena_size > (uint64_t)st.st_size ||
 	    h->bin_off + nbins * h->bin_size > (uint64_t)st.st_size) {
@@ -317,11 +318,15 @@ static int cmd_bump(const char *path, double seconds)
 	}
 	double end = now() + seconds;
 	do {
-		for (uint32_t a = 0; a < h->narenas; a++)
+		for (uint32_t a = 0; a < h->narenas; a++) {
 			__atomic_fetch_add((uint32_t *)(m + h->arena_off + (uint64_t)a * h->arena_size), 2,
 			                   __ATOMIC_RELAXED);
-		for (uint64_t b = 0; b < nbins; b++)
+			jmstat_gen_bump(h);
+		}
+		for (uint64_t b = 0; b < nbins; b++) {
 			__atomic_fetch_add((uint32_t *)(m + h->bin_off + b * h->bin_size), 2, __ATOMIC_RELAXED);
+			jmstat_gen_bump(h);
+		}
 		sweeps++;
 	} while (now() < end);
 	printf("%llu\n", (unsigned long long)sweeps);

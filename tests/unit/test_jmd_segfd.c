@@ -11,11 +11,19 @@
  * when a hard link keeps the old one linked) is read anew when the watch
  * tells; one removed while the watch's events were lost leaves at the
  * rescan; a writer that exits, at the next tick.
+ *
+ * The rows of an idle writer of layout 4 are not read while its header's
+ * generation stays (the file's first page and its thread rows are: 8.5
+ * KiB here instead of 36 KiB), and are read at the tick after one moved;
+ * a writer that changes its rows and keeps its generation (a lie) has its
+ * figures shown JMD_GEN_TRUST + 1 ticks later at most; a writer of
+ * layout 3 is read as before, its rows' seqs compared at every tick.
  */
 #include "jmd_test.h"
 #include "../fuzz/segsynth.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -244,12 +252,137 @@ static void test_still_fold(void **state)
 	free(buf);
 }
 
+/* The segment file at seg_path, mapped shared: changed in place, as its
+ * writer changes it (no event of the directory's watch). */
+static unsigned char *map_segment(size_t *len)
+{
+	int fd = open(seg_path, O_RDWR | O_CLOEXEC);
+	struct stat st;
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return m;
+}
+
+/* A tick 2 ms after the one before at least: rates are computed over
+ * 1 ms or more (jmd_proc_update), kept from the sample before otherwise. */
+static void tick(struct jmd *d)
+{
+	usleep(2000);
+	jmd_tick(d);
+}
+
+/* Segment bytes read by one tick. */
+static uint64_t tick_bytes(struct jmd *d)
+{
+	uint64_t before = jm_seg_bytes_read();
+	tick(d);
+	return jm_seg_bytes_read() - before;
+}
+
+/* A row published by the writer: nmalloc of bin (a, b) up by n, its seq
+ * by 2, and, unless it lies, the header's generation by 1. */
+static void publish(unsigned char *m, uint32_t a, uint32_t b, uint64_t n, bool lie)
+{
+	synth_bin(m, a, b)->seq++;
+	synth_bin(m, a, b)->nmalloc += n;
+	synth_bin(m, a, b)->seq++;
+	if (!lie)
+		jmstat_gen_bump(synth_hdr(m));
+}
+
+static void test_gen_skips_rows(void **state)
+{
+	(void)state;
+	struct jmd *d = watched_daemon();
+	struct synth self = synth_self(JMSTAT_NBINS, 8, 4);
+	self.gen = 7;
+	write_segment(&self, 1);
+	deliver_events(d);
+	/* Read, then read with rates 0: still, the rows trusted from now. */
+	for (int i = 0; i < 3; i++)
+		tick(d);
+	assert_int_equal(d->nlive, 1);
+	struct jmd_proc *p = d->live;
+	assert_true(p->still);
+	const uint64_t head = JMSTAT_PAGE_SIZE + (uint64_t)self.nthreads_max * synth_stride(&self);
+	const uint64_t rows = (uint64_t)self.narenas * self.nbins * sizeof(struct jmstat_bin);
+	size_t len;
+	unsigned char *m = map_segment(&len);
+	const uint64_t nmalloc = p->bins[5].nmalloc;
+
+	/* Idle: the first page and the thread rows, no row. */
+	uint32_t skips = p->gen_skips;
+	assert_true(skips < JMD_GEN_TRUST);
+	assert_int_equal(tick_bytes(d), head);
+	assert_int_equal(p->gen_skips, skips + 1);
+
+	/* A row published: read at the next tick, then at the one after
+	 * (its rates are not 0), then trusted again. */
+	publish(m, 3, 5, 10, false);
+	assert_true(tick_bytes(d) > head + rows);
+	assert_int_equal(p->bins[5].nmalloc, nmalloc + 10);
+	assert_false(p->still);
+	assert_true(tick_bytes(d) > head + rows);
+	assert_true(p->still);
+	assert_int_equal(tick_bytes(d), head);
+
+	/* A lie: the row changed, the generation kept. Not seen at the next
+	 * tick, seen within JMD_GEN_TRUST + 1 ticks of it. */
+	publish(m, 3, 5, 100, true);
+	unsigned ticks = 1;
+	assert_int_equal(tick_bytes(d), head);
+	assert_int_equal(p->bins[5].nmalloc, nmalloc + 10);
+	while (p->bins[5].nmalloc == nmalloc + 10 && ticks <= JMD_GEN_TRUST + 1) {
+		tick(d);
+		ticks++;
+	}
+	assert_int_equal(p->bins[5].nmalloc, nmalloc + 110);
+	assert_true(ticks <= JMD_GEN_TRUST + 1);
+	assert_ptr_equal(d->live, p);
+
+	/* Still, a read of the rows every JMD_GEN_TRUST + 1 ticks at most. */
+	for (int i = 0; i < 3; i++)
+		tick(d);
+	unsigned full = 0;
+	for (unsigned i = 0; i < 2 * (JMD_GEN_TRUST + 1); i++)
+		full += tick_bytes(d) > head;
+	assert_int_equal(full, 2);
+	munmap(m, len);
+
+	/* Layout 3 (an older libjmalloc): no generation; its rows' seqs are
+	 * read every tick, and a row published shows at the next. */
+	self.version = 3;
+	write_segment(&self, 2);
+	deliver_events(d);
+	for (int i = 0; i < 3; i++)
+		tick(d);
+	assert_int_equal(d->nlive, 1);
+	p = d->live;
+	assert_int_equal(p->created_ns, 2);
+	assert_true(p->still);
+	m = map_segment(&len);
+	assert_true(tick_bytes(d) > rows);
+	assert_int_equal(p->bins[5].nmalloc, nmalloc);
+	publish(m, 3, 5, 1000, true);
+	tick(d);
+	assert_int_equal(p->bins[5].nmalloc, nmalloc + 1000);
+	munmap(m, len);
+	assert_int_equal(unlink(seg_path), 0);
+	deliver_events(d);
+	stop_daemon(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_open),
 		cmocka_unit_test(test_writer_exits),
 		cmocka_unit_test(test_still_fold),
+		cmocka_unit_test(test_gen_skips_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

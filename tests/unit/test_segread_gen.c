@@ -3,12 +3,18 @@
  * (jm_seg_read_fd_since, common/segread_file.c).
  *
  * jmstatd reads every segment each interval, and most processes are idle
- * between two reads: while every arena and bin row keeps its seq, the rows
- * are not read again (rows_unchanged, arenas and bins NULL). These tests
- * hold it to that, and to everything else being read as always: a row
- * updated (seq moved by 2), a row being written (seq odd), the thread
- * caches (plain words, no seq) and the header, against a full read of the
- * same file.
+ * between two reads. Layout 3 (and 2): while every arena and bin row keeps
+ * its seq, the rows are not read again (rows_unchanged, arenas and bins
+ * NULL); the first tests hold a layout 3 file to that, and to everything
+ * else being read as always: a row updated (seq moved by 2), a row being
+ * written (seq odd), the thread caches (plain words, no seq) and the
+ * header, against a full read of the same file. Layout 4: while the
+ * header's generation is the one given, the rows are not even read: the
+ * file's first page and its thread rows are all the bytes read
+ * (jm_seg_bytes_read); a new generation reads them; a generation that
+ * lies (rows changed, generation kept) gives the rows as they were, never
+ * another file's or a torn copy; a read of layout 3's generation never
+ * matches layout 4's, nor the other way round.
  */
 #include "segread.c"
 #include "segread_file.c"
@@ -49,9 +55,11 @@ static struct jm_seg full;
 static size_t len;
 static unsigned char *buf;
 
-static int start(void **state)
+static int start_version(uint32_t version)
 {
 	p = synth_self(JMSTAT_NBINS, 3, 4);
+	p.version = version;
+	p.gen = 1000;
 	p.nsites_max = 8;
 	p.nsites_hw = 5;
 	synth_name(path, sizeof path, tmpdir, &p);
@@ -59,6 +67,17 @@ static int start(void **state)
 	write_file(buf, len);
 	assert_int_equal(read_since(0, 0, &full), 0);
 	return 0;
+}
+
+/* Layout 3: no generation in the header; the rows' seqs tell. */
+static int start(void **state)
+{
+	return start_version(3);
+}
+
+static int start4(void **state)
+{
+	return start_version(4);
 }
 
 static int finish(void **state)
@@ -183,6 +202,129 @@ static void test_caches_and_header(void **state)
 	jm_seg_free(&again);
 }
 
+/* Layout 4: the generation of the header, read before the rows. */
+static void test_gen_unchanged(void **state)
+{
+	struct jm_seg again;
+	uint64_t before;
+
+	assert_int_equal(full.hdr.version, 4);
+	assert_int_equal(full.rows_gen, 1000 | JM_SEG_GEN_TAG);
+	/* Unchanged: the first page (header, classes) and the thread rows
+	 * below nthreads_hw, nothing of the arena and bin rows. */
+	before = jm_seg_bytes_read();
+	assert_int_equal(read_since(full.rows_gen, JM_SEG_NO_SITES, &again), 0);
+	assert_int_equal(jm_seg_bytes_read() - before,
+	                 JMSTAT_PAGE_SIZE + (uint64_t)p.nthreads_max * synth_stride(&p));
+	assert_true(again.rows_unchanged);
+	assert_null(again.arenas);
+	assert_null(again.bins);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	assert_memory_equal(&again.hdr, &full.hdr, sizeof again.hdr);
+	assert_int_equal(again.nsites, 0);
+	jm_seg_free(&again);
+
+	/* A full read costs the rows besides (the comparison: a read of
+	 * unchanged rows costs what a full one did before layout 4). */
+	before = jm_seg_bytes_read();
+	assert_int_equal(read_since(0, JM_SEG_NO_SITES, &again), 0);
+	assert_true(jm_seg_bytes_read() - before >=
+	            synth_bin_off(&p) + (uint64_t)p.narenas * p.nbins * sizeof(struct jmstat_bin));
+	assert_false(again.rows_unchanged);
+	jm_seg_free(&again);
+
+	/* With the sites: read as always, the rows still not. */
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_int_equal(again.nsites, p.nsites_hw);
+	assert_same_rest(&full, &again);
+	jm_seg_free(&again);
+}
+
+/* A row published (seq up by 2, then the generation up by 1): read in
+ * full, the new value and generation; the thread caches, without a
+ * generation, are read whatever it says. */
+static void test_gen_moved(void **state)
+{
+	struct jm_seg again;
+	uint32_t t;
+
+	synth_bin(buf, 2, 4)->nmalloc += 1000;
+	synth_bin(buf, 2, 4)->seq += 2;
+	synth_hdr(buf)->gen++;
+	for (t = 0; t < p.nthreads_max && !synth_thread_live(t); t++)
+		;
+	synth_tcache(buf, t, 3)->nrequests += 77;
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.rows_gen, 1001 | JM_SEG_GEN_TAG);
+	assert_int_equal(again.bins[2 * p.nbins + 4].nmalloc, full.bins[2 * p.nbins + 4].nmalloc + 1000);
+	assert_int_equal(again.tcache_nrequests[3], full.tcache_nrequests[3] + 77);
+	jm_seg_free(&again);
+
+	/* Only a cache moved: rows not read, the cache's new count is. */
+	synth_tcache(buf, t, 3)->nrequests += 5;
+	write_file(buf, len);
+	assert_int_equal(read_since(1001 | JM_SEG_GEN_TAG, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_int_equal(again.tcache_nrequests[3], full.tcache_nrequests[3] + 82);
+	jm_seg_free(&again);
+}
+
+/* A writer that lies (a row changed, the generation kept): the reader
+ * that trusts it gets rows_unchanged, the rows it has: a delay, which
+ * jmstatd bounds (JMD_GEN_TRUST, test_jmd_segfd.c); and a read without
+ * a generation sees the change. Its odd rows are not seen either. */
+static void test_gen_lie(void **state)
+{
+	struct jm_seg again;
+
+	synth_bin(buf, 1, 1)->nmalloc += 50;
+	synth_bin(buf, 1, 1)->seq += 2;
+	synth_arena(buf, 0)->seq += 1;         /* mid-update, for good */
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	assert_null(again.bins);
+	jm_seg_free(&again);
+	assert_int_equal(read_since(0, 0, &again), JM_SEG_EBUSY);
+	synth_arena(buf, 0)->seq += 1;
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &again), 0);
+	assert_int_equal(again.bins[1 * p.nbins + 1].nmalloc, full.bins[1 * p.nbins + 1].nmalloc + 50);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	jm_seg_free(&again);
+}
+
+/* The version field is the writer's too: a file that says layout 3 is
+ * read by its seqs whatever its generation, and a generation given from a
+ * layout 3 read never matches a layout 4 header (the tag), nor the other
+ * way round, whatever the numbers. */
+static void test_gen_versions(void **state)
+{
+	struct jm_seg again, three;
+
+	synth_hdr(buf)->version = 3;
+	write_file(buf, len);
+	assert_int_equal(read_since(0, 0, &three), 0);
+	assert_true(three.rows_gen != 0);
+	assert_int_equal(three.rows_gen & JM_SEG_GEN_TAG, 0);
+	/* The generation of the layout 4 read: not a layout 3 one. */
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	jm_seg_free(&again);
+	/* Layout 4 again, its gen the layout 3 read's number: not taken. */
+	synth_hdr(buf)->version = 4;
+	synth_hdr(buf)->gen = three.rows_gen;
+	write_file(buf, len);
+	assert_int_equal(read_since(three.rows_gen, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.rows_gen, three.rows_gen | JM_SEG_GEN_TAG);
+	jm_seg_free(&again);
+	jm_seg_free(&three);
+}
+
 static int setup_tmpdir(void **state)
 {
 	const char *base = getenv("JM_TMP");
@@ -203,6 +345,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_row_updated, start, finish),
 		cmocka_unit_test_setup_teardown(test_row_odd, start, finish),
 		cmocka_unit_test_setup_teardown(test_caches_and_header, start, finish),
+		cmocka_unit_test_setup_teardown(test_gen_unchanged, start4, finish),
+		cmocka_unit_test_setup_teardown(test_gen_moved, start4, finish),
+		cmocka_unit_test_setup_teardown(test_gen_lie, start4, finish),
+		cmocka_unit_test_setup_teardown(test_gen_versions, start4, finish),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
