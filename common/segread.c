@@ -337,6 +337,7 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 		goto fail;
 	if (v->rows_gen != 0) {
 		s.rows_gen = v->rows_gen;
+		s.rows_seqs = v->rows_seqs;
 		s.rows_unchanged = true;
 	} else {
 		memcpy(s.arenas, p + s.hdr.arena_off, s.hdr.narenas * sizeof *s.arenas);
@@ -367,8 +368,11 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 
 	/* Layout 4 on: the generation the header was read at (the rows were
 	 * read after it, so they are at least that new). */
-	if (v->rows_gen == 0 && s.hdr.version >= 4)
-		s.rows_gen = jm__seg_gen_tag(&s.hdr);
+	if (v->rows_gen == 0) {
+		s.rows_seqs = s.rows_gen;
+		if (s.hdr.version >= 4)
+			s.rows_gen = jm__seg_gen_tag(&s.hdr);
+	}
 	for (uint32_t t = 0; t < nthreads; t++) {
 		const unsigned char *row = (v->threads ? v->threads : p + s.hdr.thread_off) +
 		                           (uint64_t)t * s.hdr.thread_stride;

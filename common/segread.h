@@ -72,6 +72,10 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   a writer only ever moves a row's seq
 	                                   up (by 2 an update), so while it stays
 	                                   the same no row has changed */
+	uint64_t rows_seqs;             /* one plus the sum of the arena and bin
+	                                   rows' seqs as this read found them
+	                                   (layouts 2 and 3: rows_gen); 0: not
+	                                   read (layout 4, unchanged by gen) */
 	bool rows_unchanged;            /* jm_seg_read_fd_since() found every row
 	                                   as it was at the generation it was given:
 	                                   arenas and bins are NULL (the caller has
@@ -143,18 +147,20 @@ int jm_seg_read_fd(int fd, struct jm_seg *out);
 int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
 
 /* jm_seg_read_fd_flags() for a reader that reads the same file again and
- * again, with the rows_gen of its latest read of it (0: none). Layout 4 on:
- * when the header's gen is the one of that read, the arena and bin rows
- * are not read at all: the file's first page (header and classes) and the
- * thread rows below nthreads_hw are all that is read. Older layouts: when
- * every arena and bin row still has the seq it had then (even), the rows
- * are not read again: each was, at the moment its seq was read, what that
- * read copied. Either way rows_unchanged is set and arenas and bins are
- * NULL; the header, classes, thread-cache sums and sites are read as
- * always. A reader of a hostile writer's file passes 0 now and then: a
- * generation that stays while the rows change is the writer's word only. */
+ * again, with the rows_gen or the rows_seqs of an earlier read of it (0:
+ * none). A rows_gen of layout 4 (JM_SEG_GEN_TAG set): when the header's gen
+ * is still that, the arena and bin rows are not read at all: the file's
+ * first page (header and classes) and the thread rows below nthreads_hw
+ * are all that is read. A rows_seqs (any layout): when every arena and bin
+ * row still has the seq it had then (even), the rows are read but not
+ * copied: each was, at the moment its seq was read, what that read copied.
+ * Either way rows_unchanged is set and arenas and bins are NULL; the
+ * header, classes, thread-cache sums and sites are read as always. Both
+ * are the writer's word (a generation or seqs that stay while the rows
+ * change): a reader of a hostile writer's file checks a generation
+ * against the seqs now and then, and passes 0 now and then. */
 #define JM_SEG_GEN_TAG (1ull << 63)
-int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t rows_gen, struct jm_seg *out);
+int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *out);
 
 /* The pure parser: validates everything in buf[0..len) and copies it into
  * *out. A row whose seq is odd gives JM_SEG_EBUSY (the buffer caught the

@@ -6,7 +6,9 @@
  * The file is read with pread, never mapped (a file truncated under a
  * mapping faults with SIGBUS), and only what is used: the header, the
  * sections up to the thread rows below their high-water mark, the site
- * rows below theirs and the module table. Arena, bin and site rows are
+ * rows below theirs and the module table; of a file of layout 4 read again
+ * at the generation of the read before (jm_seg_read_fd_since), its first
+ * page and its thread rows, no arena or bin row. Arena, bin and site rows are
  * seqlocked by the writer: settle() copies them with three reads (the
  * first read of the section, whose seqs are the before; the rows; the seqs
  * after), the arena and bin sections in one span, and falls back to
@@ -407,9 +409,12 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	 * the bins right after the arenas); a hostile layout is read apart. */
 	uint64_t gap = rows[0].off < rows[1].off ? rows[1].off - rows_end(&rows[0])
 	                                         : rows[0].off - rows_end(&rows[1]);
-	/* Layouts 2 and 3 have no generation: the rows' seqs tell. */
-	if (since != 0 && h.version < 4 && rows_gen_of(buf, rows, 2) == since)
-		v.rows_gen = since;
+	/* Seqs as they were (layouts 2 and 3 have no generation; a layout 4
+	 * reader checks one against them): not copied. */
+	if (since != 0 && (since & JM_SEG_GEN_TAG) == 0 && rows_gen_of(buf, rows, 2) == since) {
+		v.rows_seqs = since;
+		v.rows_gen = h.version >= 4 ? jm__seg_gen_tag(&h) : since;
+	}
 	else if (gap <= 4096)
 		err = settle(fd, buf, 0, rows, 2, &tries);
 	else if ((err = settle(fd, buf, 0, &rows[0], 1, &tries)) == 0)

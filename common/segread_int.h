@@ -25,6 +25,8 @@ struct view {
 	uint32_t nmodules;
 	uint64_t rows_gen;        /* not 0: the arena and bin rows are as they
 	                             were at this generation; not copied */
+	uint64_t rows_seqs;       /* with rows_gen: their seqs' sum, as read
+	                             (0: not read) */
 	const unsigned char *threads; /* the first nthreads thread rows (NULL:
 	                             they are in buf, at thread_off) */
 };

@@ -320,7 +320,11 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 	JMSTAT_BIN_COUNTERS(SEG_BIN_SHOWN_)
 #undef SEG_BIN_SHOWN_
 	uint32_t nbins = p->nbins, narenas = p->narenas;
-	p->gen_skips = s->rows_unchanged && (s->rows_gen & JM_SEG_GEN_TAG) ? p->gen_skips + 1 : 0;
+	/* What the next read may skip (sample.c). */
+	p->copy_skips = s->rows_unchanged ? p->copy_skips + 1 : 0;
+	p->gen_skips = s->rows_unchanged && s->rows_seqs == 0 ? p->gen_skips + 1 : 0;
+	if (s->rows_seqs != 0)
+		p->rows_seqs = s->rows_seqs;
 	if (proc_still(p, s)) {
 		p->nthreads = s->nthreads_live;
 		p->bg_wakes = s->hdr.bg_wakes;

@@ -95,8 +95,12 @@
 #define JMD_CENSUS_GAP_MS  250u           /* walks of /proc for writers in other pid namespaces at least this far apart */
 #define JMD_GEN_TRUST      8u              /* reads of a still process that skip its rows on
                                               the word of its header's generation (layout 4),
-                                              then one reads them anyway: a writer's lie
-                                              delays its figures this many ticks at most */
+                                              then one reads them and checks their seqs: a
+                                              generation that lies delays the writer's own
+                                              figures this many ticks at most */
+#define JMD_ROWS_COPY      64u             /* reads that copy no row (unchanged by generation
+                                              or seqs), then one copies them all: seqs that
+                                              lie too delay them this many ticks at most */
 #define JMD_BUSY_GRACE_MS  10000u          /* a known writer whose rows stay mid-update keeps its last sample this long */
 #define JMD_UID_FILES_TICK 2048u         /* segment files of one uid (not root) read a tick */
 #define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
@@ -227,9 +231,14 @@ struct jmd_proc {
 	bool still;              /* the latest sample's rates are all 0: a read
 	                            with the same rows and caches changes no
 	                            figure (jmd_proc_update) */
+	uint64_t rows_seqs;      /* jm_seg.rows_seqs of the latest read that read
+	                            the rows: the next that checks them passes it */
 	uint32_t gen_skips;      /* reads in a row that skipped the rows on the
 	                            word of the header's generation (layout 4):
-	                            at JMD_GEN_TRUST the next reads them anyway */
+	                            at JMD_GEN_TRUST the next checks their seqs */
+	uint32_t copy_skips;     /* reads in a row that did not copy the rows
+	                            (unchanged by generation or seqs): at
+	                            JMD_ROWS_COPY the next copies them */
 	dev_t dev;               /* the file the samples come from */
 	ino_t ino;
 	uint32_t sampled_tick;   /* the tick that read it last; 0: none yet */

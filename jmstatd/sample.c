@@ -386,11 +386,15 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 	const unsigned flags = JM_SEG_NO_SITES | JM_SEG_ANY_OWNER;
 	uint32_t ns_uid = 0;
 	/* A generation of layout 4 is the writer's word: trusted for a
-	 * process whose figures stand still, JMD_GEN_TRUST reads at most;
-	 * one that moves is read in full (its rows likely moved too). */
-	uint64_t since = known ? known->rows_gen : 0;
-	if ((since & JM_SEG_GEN_TAG) && (!known->still || known->gen_skips >= JMD_GEN_TRUST))
-		since = 0;
+	 * process whose figures stand still, JMD_GEN_TRUST reads in a row at
+	 * most; else the rows are read and their seqs compared (the writer's
+	 * word too: every JMD_ROWS_COPY reads they are copied anyway). */
+	uint64_t since = 0;
+	if (known && known->copy_skips < JMD_ROWS_COPY) {
+		since = known->rows_seqs;
+		if ((known->rows_gen & JM_SEG_GEN_TAG) && known->still && known->gen_skips < JMD_GEN_TRUST)
+			since = known->rows_gen;
+	}
 	int rc = jm_seg_read_fd_since(fd, flags, since, &seg);
 	if (rc == 0 && (rc = jmd_writer_uid(d, known, &seg, &st, &ns_uid)) != 0)
 		jm_seg_free(&seg);

@@ -16,8 +16,10 @@
  * generation stays (the file's first page and its thread rows are: 8.5
  * KiB here instead of 36 KiB), and are read at the tick after one moved;
  * a writer that changes its rows and keeps its generation (a lie) has its
- * figures shown JMD_GEN_TRUST + 1 ticks later at most; a writer of
- * layout 3 is read as before, its rows' seqs compared at every tick.
+ * figures shown JMD_GEN_TRUST + 1 ticks later at most (its rows' seqs are
+ * checked then), one that keeps their seqs too JMD_ROWS_COPY + 1 ticks
+ * later at most (the rows copied then); a writer of layout 3 is read as
+ * before, its rows' seqs compared at every tick.
  */
 #include "jmd_test.h"
 #include "../fuzz/segsynth.h"
@@ -320,13 +322,14 @@ static void test_gen_skips_rows(void **state)
 	assert_int_equal(tick_bytes(d), head);
 	assert_int_equal(p->gen_skips, skips + 1);
 
-	/* A row published: read at the next tick, then at the one after
-	 * (its rates are not 0), then trusted again. */
+	/* A row published: read at the next tick, then checked at the one
+	 * after (its rates are not 0), then trusted again. */
 	publish(m, 3, 5, 10, false);
 	assert_true(tick_bytes(d) > head + rows);
 	assert_int_equal(p->bins[5].nmalloc, nmalloc + 10);
 	assert_false(p->still);
-	assert_true(tick_bytes(d) > head + rows);
+	assert_true(tick_bytes(d) > rows);
+	assert_int_equal(p->copy_skips, 1);
 	assert_true(p->still);
 	assert_int_equal(tick_bytes(d), head);
 
@@ -351,6 +354,17 @@ static void test_gen_skips_rows(void **state)
 	for (unsigned i = 0; i < 2 * (JMD_GEN_TRUST + 1); i++)
 		full += tick_bytes(d) > head;
 	assert_int_equal(full, 2);
+
+	/* A lie of the seqs too: the row changed, its seq and the generation
+	 * kept. Copied, and so seen, within JMD_ROWS_COPY + 1 ticks. */
+	synth_bin(m, 3, 5)->nmalloc += 1000;
+	ticks = 0;
+	while (p->bins[5].nmalloc == nmalloc + 110 && ticks <= JMD_ROWS_COPY + 1) {
+		tick(d);
+		ticks++;
+	}
+	assert_int_equal(p->bins[5].nmalloc, nmalloc + 1110);
+	assert_true(ticks <= JMD_ROWS_COPY + 1);
 	munmap(m, len);
 
 	/* Layout 3 (an older libjmalloc): no generation; its rows' seqs are

@@ -299,8 +299,9 @@ static void test_gen_lie(void **state)
 
 /* The version field is the writer's too: a file that says layout 3 is
  * read by its seqs whatever its generation, and a generation given from a
- * layout 3 read never matches a layout 4 header (the tag), nor the other
- * way round, whatever the numbers. */
+ * layout 3 read is never taken for a layout 4 header's (the tag): it is
+ * checked against the rows' seqs; nor the other way round, whatever the
+ * numbers. */
 static void test_gen_versions(void **state)
 {
 	struct jm_seg again, three;
@@ -314,15 +315,57 @@ static void test_gen_versions(void **state)
 	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
 	assert_false(again.rows_unchanged);
 	jm_seg_free(&again);
-	/* Layout 4 again, its gen the layout 3 read's number: not taken. */
+	/* Layout 4 again, its gen the layout 3 read's number: taken for
+	 * the seqs' sum it is (the rows read, not copied), not for a
+	 * generation; the read's generation is the header's. */
 	synth_hdr(buf)->version = 4;
 	synth_hdr(buf)->gen = three.rows_gen;
 	write_file(buf, len);
 	assert_int_equal(read_since(three.rows_gen, 0, &again), 0);
-	assert_false(again.rows_unchanged);
+	assert_true(again.rows_unchanged);
+	assert_int_equal(again.rows_seqs, three.rows_gen);
 	assert_int_equal(again.rows_gen, three.rows_gen | JM_SEG_GEN_TAG);
 	jm_seg_free(&again);
+	synth_bin(buf, 0, 0)->seq += 2;
+	write_file(buf, len);
+	assert_int_equal(read_since(three.rows_gen, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.rows_seqs, three.rows_gen + 2);
+	jm_seg_free(&again);
 	jm_seg_free(&three);
+}
+
+/* Layout 4, a generation checked against the seqs (what jmstatd does
+ * every JMD_GEN_TRUST reads): the rows are read, not copied, while their
+ * seqs are the same; a lie of the generation is seen by this read. */
+static void test_gen_checked(void **state)
+{
+	struct jm_seg again;
+	uint64_t before;
+
+	assert_true(full.rows_seqs != 0);
+	assert_int_equal(full.rows_seqs & JM_SEG_GEN_TAG, 0);
+	before = jm_seg_bytes_read();
+	assert_int_equal(read_since(full.rows_seqs, JM_SEG_NO_SITES, &again), 0);
+	assert_true(jm_seg_bytes_read() - before >= (uint64_t)p.narenas * p.nbins * sizeof(struct jmstat_bin));
+	assert_true(again.rows_unchanged);
+	assert_null(again.bins);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	assert_int_equal(again.rows_seqs, full.rows_seqs);
+	jm_seg_free(&again);
+
+	synth_bin(buf, 2, 7)->nmalloc += 3;
+	synth_bin(buf, 2, 7)->seq += 2;       /* the generation kept: a lie */
+	write_file(buf, len);
+	assert_int_equal(read_since(full.rows_gen, 0, &again), 0);
+	assert_true(again.rows_unchanged);
+	jm_seg_free(&again);
+	assert_int_equal(read_since(full.rows_seqs, 0, &again), 0);
+	assert_false(again.rows_unchanged);
+	assert_int_equal(again.bins[2 * p.nbins + 7].nmalloc, full.bins[2 * p.nbins + 7].nmalloc + 3);
+	assert_int_equal(again.rows_seqs, full.rows_seqs + 2);
+	assert_int_equal(again.rows_gen, full.rows_gen);
+	jm_seg_free(&again);
 }
 
 static int setup_tmpdir(void **state)
@@ -349,6 +392,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gen_moved, start4, finish),
 		cmocka_unit_test_setup_teardown(test_gen_lie, start4, finish),
 		cmocka_unit_test_setup_teardown(test_gen_versions, start4, finish),
+		cmocka_unit_test_setup_teardown(test_gen_checked, start4, finish),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
