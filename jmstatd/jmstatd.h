@@ -36,7 +36,8 @@
  * slices (JMD_SLICE_MS), the loop serving clients between them; a segment
  * whose rows have not moved since its last read is not read again past
  * its first page and thread rows (jmd_proc.rows_gen: the header's
- * generation, trusted JMD_GEN_TRUST reads at most), nor opened again by name while its
+ * generation, trusted JMD_GEN_TRUST reads at most, then checked against
+ * the rows' seqs, jmd_proc.rows_seqs), nor opened again by name while its
  * directory's watch says nothing of it (jmd_proc.segfd); a writer is checked
  * through a pidfd, not /proc, once known (jmd_proc.pidfd); and ps, the biggest reply, is
  * written as text once per view and viewer (jmd.view_gen, jmd.ps_cache).
