@@ -3,7 +3,8 @@
  * own process (or user) may: the rows of every arena and bin, the thread
  * caches of the threads in use, and every used site row with its bytes
  * per size class. Each row's seq is moved on by two (stable, and changed,
- * so that readers read it again). For tests/sites/huge_counts.test.sh and
+ * so that readers read it again), and the header's generation by one, as
+ * the allocator moves it after its rows (jmstat.h). For tests/sites/huge_counts.test.sh and
  * tests/alerts/huge_counts.test.sh.
  *
  *   seg_poison PATH     prints the number of site rows poisoned
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 		si->seq += 2;
 		sites++;
 	}
+	jmstat_gen_bump(h);
 	printf("%u\n", sites);
 	return 0;
 }
