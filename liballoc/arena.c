@@ -438,6 +438,8 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	uint64_t when = r->dirty_ns;
 	size_t nd = r->ndirty;   /* the dirty prefix of the run */
 	*was_dirty = lead < nd;
+	/* The pages of [lead, lead + npages) past the dirty prefix. */
+	jm__tls_fresh_pages += (uint32_t)(nd <= lead ? npages : nd - lead >= npages ? 0 : npages - (nd - lead));
 	dirty_remove(a, r);
 	free_remove(a, r);
 	if (lead)

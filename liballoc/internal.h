@@ -324,6 +324,11 @@ enum jm_tls_state {
 	                          allocation a fresh mapping (huge.c) */
 };
 extern __thread enum jm_tls_state jm__tls_state;
+/* Pages the calling thread's runs took that were not resident (fresh or
+ * purged: each a page fault and 4 KiB more RSS), since its cache last
+ * looked for idle lists (tcache.c, sweep_idle); counted by
+ * jm__arena_run_alloc. */
+extern __thread uint32_t jm__tls_fresh_pages;
 extern uintptr_t jm__cookie JM_HIDDEN;
 
 /*

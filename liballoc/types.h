@@ -286,6 +286,8 @@ struct jm_tcache {
 	                                     when the last fill's regions are
 	                                     all allocated, none freed between */
 	uint64_t nrequests_at_flush[JM_NBINS]; /* the bin's nrequests then */
+	uint32_t nrequests_at_sweep[JM_NBINS]; /* its low word at the last
+	                                           sweep_idle (tcache.c) */
 	uint32_t drained[JM_NBINS];       /* regions its flushes took since
 	                                     the list last served a request */
 	uint32_t nflushes_seen;           /* full lists since the last look at */
