@@ -16,7 +16,7 @@
 #     65,536 sites and one with the allocator's 1,024 (its `sites` asked
 #     three times by clients that never read), 2,100 junk files: refused
 #     or read within their owner's budget; root's ps answers, the daemon's
-#     peak RSS stays under 256 MiB;
+#     peak RSS stays under 256 MiB (judged without a sanitizer);
 #  4. terminal injection: nobody's program named with escape bytes, whose
 #     debug information names its source file with them (and a bidi
 #     override, U+202E, that shows the rest of a line reversed), fragments its
@@ -251,7 +251,11 @@ SITES_PID=$2 MANY_PID=$3
 for i in 1 2 3 4 5; do root_ps "during nobody's forged segments"; sleep 0.3; done
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$JMD_PID/status")
 echo "daemon peak RSS: $hwm KiB"
-[ "$hwm" -lt $((256 * 1024)) ] || fail "the daemon's peak RSS is $hwm KiB"
+# Not under a sanitizer: ASan's quarantine alone holds up to 256 MiB of
+# freed memory (296 MiB of peak RSS in a sanitized CI run, 11.9 MiB plain).
+if [ -z "${JM_SANITIZED:-}" ]; then
+	[ "$hwm" -lt $((256 * 1024)) ] || fail "the daemon's peak RSS is $hwm KiB"
+fi
 grep -q "uid 65534: .* its budget" "$JMD_LOG" || fail "nobody's 2100 files were not read within its budget"
 SITES_PID=$SITES_PID MANY_PID=$MANY_PID jmd_py - <<'PY' || fail "root's sites of the 1,024-site process"
 from jmd import *
