@@ -446,5 +446,14 @@ dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1
 	for n in "${notes[@]+"${notes[@]}"}"; do echo "note=$n"; done
 } >"$out/meta"
 python3 "$here/report.py" "$out" | tee "$out/report.txt"
-[ -s "$out/failures" ] && exit 1
+# A crash of an anchor allocator is that allocator's, not the suite's:
+# reported, not exited on (tcmalloc's run of trim-often dies with status
+# 139 now and then: it calls glibc's malloc_trim on a heap tcmalloc does
+# not use). Anything else exits 1: jmalloc's failures, a timeout (124), an
+# output that differs, a callgrind run.
+ours=$(awk '/^ / { next }
+	match($0, /^[^ ]+ under [^ ]+ \(run [0-9]+\): exit status [0-9]+$/) &&
+	$3 != "jmalloc" && $NF != 124 { next }
+	{ print }' "$out/failures")
+[ -n "$ours" ] && exit 1
 exit 0
