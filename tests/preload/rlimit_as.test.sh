@@ -50,32 +50,11 @@ done
 # kept as address space, and a moved region was two mappings, which mremap
 # neither grows nor moves (64 MiB: 32 MiB against glibc's 61; 256 MiB: 124
 # against 253).
-cat >"$JM_TMP/grow.c" <<'C'
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-int main(int argc, char **argv)
-{
-	size_t step = strtoull(argv[1], NULL, 0), n = 0;
-	char *p = NULL;
-	for (;;) {
-		char *q = realloc(p, n + step);
-		if (q == NULL)
-			break;
-		memset(q + n, 1, step);
-		p = q;
-		n += step;
-	}
-	printf("%zu\n", n >> 20);
-	return 0;
-}
-C
-build_c "$JM_TMP/grow" "$JM_TMP/grow.c"
 for limit in 64 256; do
 	for step in 65536 1048576 8388608; do
 		[ "$step" -le $((limit << 15)) ] || continue
-		glibc=$(prlimit --as=$((limit << 20)) "$JM_TMP/grow" $step) || fail "grow $step under $limit MiB, glibc"
-		jm=$(LD_PRELOAD=$JMALLOC_LIB prlimit --as=$((limit << 20)) "$JM_TMP/grow" $step) ||
+		glibc=$(prlimit --as=$((limit << 20)) "$JM_HELPERS/realloc_steps" $step) || fail "grow $step under $limit MiB, glibc"
+		jm=$(LD_PRELOAD=$JMALLOC_LIB prlimit --as=$((limit << 20)) "$JM_HELPERS/realloc_steps" $step) ||
 			fail "grow $step under $limit MiB: exit $?"
 		[ $((jm * 10)) -ge $((glibc * 9)) ] ||
 			fail "a buffer grown by $step bytes under $limit MiB: $jm MiB, glibc's malloc $glibc MiB"

@@ -25,32 +25,11 @@ ok "python3 under a 96 MiB limit of data: $(cat "$JM_TMP/python.jm.out")"
 
 # A buffer grown by realloc, in steps of 64 KiB, 1 MiB and 8 MiB, gets
 # at least 9/10 as far as under glibc's malloc, each step's bytes written.
-cat >"$JM_TMP/grow.c" <<'C'
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-int main(int argc, char **argv)
-{
-	size_t step = strtoull(argv[1], NULL, 0), n = 0;
-	char *p = NULL;
-	for (;;) {
-		char *q = realloc(p, n + step);
-		if (q == NULL)
-			break;
-		memset(q + n, 1, step);
-		p = q;
-		n += step;
-	}
-	printf("%zu\n", n >> 20);
-	return 0;
-}
-C
-build_c "$JM_TMP/grow" "$JM_TMP/grow.c"
 for limit in 64 256; do
 	for step in 65536 1048576 8388608; do
-		glibc=$(prlimit --data=$((limit << 20)) "$JM_TMP/grow" $step) ||
+		glibc=$(prlimit --data=$((limit << 20)) "$JM_HELPERS/realloc_steps" $step) ||
 			fail "grow $step under $limit MiB of data, glibc"
-		jm=$(LD_PRELOAD=$JMALLOC_LIB prlimit --data=$((limit << 20)) "$JM_TMP/grow" $step) ||
+		jm=$(LD_PRELOAD=$JMALLOC_LIB prlimit --data=$((limit << 20)) "$JM_HELPERS/realloc_steps" $step) ||
 			fail "grow $step under $limit MiB of data: exit $?"
 		[ $((jm * 10)) -ge $((glibc * 9)) ] ||
 			fail "a buffer grown by $step bytes under $limit MiB of data: $jm MiB, glibc's malloc $glibc MiB"
