@@ -874,6 +874,38 @@ bool jm__arenas_purge(uint64_t now, bool all)
 	return dirty;
 }
 
+/* Under a limit of address space or data (RLIMIT_AS, RLIMIT_DATA), a
+ * mapping that failed for want of memory (ENOMEM): every dirty page is
+ * purged (wholly free chunks go to the retained ones), and every retained
+ * chunk is unmapped, so that the mapping can be tried again. A buffer
+ * grown by realloc under 64 MiB of data stopped 2 MiB short with the
+ * empty chunk its large sizes had used still mapped. True if any chunk
+ * was unmapped. */
+bool jm__arenas_release(void)
+{
+	bool any = false;
+	jm__arenas_purge(0, true);
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
+		if (a == NULL)
+			continue;
+		jm__lock(&a->lock, &a->stats->lock_contended);
+		if (a->nretained) {
+			jm__row_begin(&a->stats->seq);
+			while (a->nretained) {
+				jm__os_unmap(a->retained[--a->nretained], JM_CHUNK);
+				a->stats->mapped -= JM_CHUNK;
+				a->stats->nunmap++;
+			}
+			stats_dirty(a);
+			jm__row_end(&a->stats->seq);
+			any = true;
+		}
+		jm__unlock(&a->lock);
+	}
+	return any;
+}
+
 /* --------------------------------------------------------------- large */
 
 void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)

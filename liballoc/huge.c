@@ -352,7 +352,7 @@ static bool release_kept(void)
 static void *map_or_release(size_t size, size_t align)
 {
 	void *p = jm__os_map_aligned(size, align);
-	if (p == NULL && errno == ENOMEM && release_kept())
+	if (p == NULL && errno == ENOMEM && (release_kept() | jm__arenas_release()))
 		p = jm__os_map_aligned(size, align);
 	return p;
 }

@@ -258,6 +258,7 @@ void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it purges */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);
 bool jm__arenas_purge(uint64_t now, bool all);
+bool jm__arenas_release(void);   /* on ENOMEM under a limit: unmaps empty chunks */
 void jm__arena_prefork(void);
 void jm__arena_postfork_parent(void);
 void jm__arena_postfork_child(void);
