@@ -23,12 +23,7 @@ awk 'BEGIN { srand(11); for (i = 0; i < 300000; i++)
 jm_compare sort prlimit --as=$((32 << 20)) bash -c "sort -n '$data' | md5sum; sort -k2,2 -s '$data' | tail -n 2"
 jm_proof sort sort
 
-jm_compare python prlimit --as=$((96 << 20)) env PYTHONMALLOC=malloc python3 -c '
-d = {}
-for i in range(100000):
-    d[str(i) * (i % 7 + 1)] = [i] * (i % 13)
-big = [bytes(i % 251) * 40 for i in range(3000)] + [bytes(8 << 20)]
-print(len(d), sum(map(len, d.values())), sum(map(len, big)))'
+jm_compare python prlimit --as=$((96 << 20)) env PYTHONMALLOC=malloc python3 "$JM_ROOT/tests/helpers/dict_bytes.py"
 jm_proof python python3
 
 # Misuse is still caught with the chunks in the tree (the free fast path no

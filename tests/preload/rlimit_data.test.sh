@@ -14,12 +14,7 @@ need_lib
 need_cmd prlimit python3
 export JMALLOC_STATS_DIR=$JM_TMP
 
-jm_compare python prlimit --data=$((96 << 20)) env PYTHONMALLOC=malloc python3 -c '
-d = {}
-for i in range(100000):
-    d[str(i) * (i % 7 + 1)] = [i] * (i % 13)
-big = [bytes(i % 251) * 40 for i in range(3000)] + [bytes(8 << 20)]
-print(len(d), sum(map(len, d.values())), sum(map(len, big)))'
+jm_compare python prlimit --data=$((96 << 20)) env PYTHONMALLOC=malloc python3 "$JM_ROOT/tests/helpers/dict_bytes.py"
 jm_proof python python3
 ok "python3 under a 96 MiB limit of data: $(cat "$JM_TMP/python.jm.out")"
 
