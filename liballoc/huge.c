@@ -352,8 +352,11 @@ static bool release_kept(void)
 static void *map_or_release(size_t size, size_t align)
 {
 	void *p = jm__os_map_aligned(size, align);
-	if (p == NULL && errno == ENOMEM && (release_kept() | jm__arenas_release()))
-		p = jm__os_map_aligned(size, align);
+	if (p == NULL && errno == ENOMEM) {
+		bool kept = release_kept();   /* both, whatever the first did */
+		if (jm__arenas_release() || kept)
+			p = jm__os_map_aligned(size, align);
+	}
 	return p;
 }
 
