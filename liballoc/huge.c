@@ -777,8 +777,12 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	 * (gather; not calloc's: they would need clearing). A dynamic array
 	 * grown by copy (std::vector: a new block twice the size, the old
 	 * one freed) left every block it outgrew kept and resident, half
-	 * the next request and fitting none (tests/bench/vec_grow.c). */
-	if (!zero)
+	 * the next request and fitting none (tests/bench/vec_grow.c). Not
+	 * while the purger starts: what pthread_create allocates then (a
+	 * few hundred bytes, for the thread's life) took a whole block of a
+	 * kept region's pages, resident and of no use to any request for as
+	 * long as the process lived (sqlite3: 2 MiB of its sort buffer's). */
+	if (!zero && jm__tls_state != JM_TLS_FRESH)
 		gather(p, 0, map_for(usable), h->arena);
 	huge_purge(jm__now_ns(), false);
 	return p;

@@ -441,6 +441,45 @@ static void test_huge_regrow_kept(void **state)
 	validate();
 }
 
+/* What the purger's start allocates (pthread_create's, JM_TLS_FRESH: a
+ * fresh mapping of a block for a few hundred bytes, for the thread's
+ * life) takes none of the pages of dirty kept regions: gather moved up to
+ * 2 MiB of them into it, resident beside its few bytes for as long as
+ * the process lived, where no request could reuse them (sqlite3, traced:
+ * a 4 KiB allocation of the start took a 2 MiB block of its sort
+ * buffer's kept region). First and after: nothing kept. */
+static void test_huge_fresh_start_gathers_nothing(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);   /* premise */
+	char *v = jm_malloc(8 * mib);
+	memset(v, 5, 8 * mib);
+	jm_free(v);
+	uint64_t dirty = a->huge_dirty;
+	assert_true(dirty >= 8 * mib);
+	enum jm_tls_state st = jm__tls_state;
+	jm__tls_state = JM_TLS_FRESH;
+	char *x = jm_malloc(4096);
+	jm__tls_state = st;
+	assert_non_null(x);
+	assert_int_equal(a->huge_dirty, dirty);   /* fails before: 2 MiB less */
+	assert_int_equal(pages_of(x, JM_CHUNK, 5), 0);
+	validate();
+	int64_t decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = 0;   /* unmapped, not kept */
+	jm_free(x);
+	jm__opt.decay_ms = decay_ms;
+	v = jm_malloc(dirty);   /* takes the kept region back whole */
+	assert_int_equal(a->huge_dirty, 0);
+	jm__opt.decay_ms = 0;
+	jm_free(v);
+	jm__opt.decay_ms = decay_ms;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	validate();
+}
+
 /* A dynamic array grown by copy, as std::vector grows: a new block
  * twice the size, the elements copied, the old block freed. The freed
  * block, kept, is half the next request and fits none: it stayed
@@ -1263,6 +1302,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_huge_kept_by_blocks, decay_teardown), /* nothing kept */
 		cmocka_unit_test(test_huge_regrow_kept),   /* nothing kept */
 		cmocka_unit_test(test_huge_new_gathers),   /* nothing kept */
+		cmocka_unit_test(test_huge_fresh_start_gathers_nothing),   /* nothing kept */
 		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
 		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_huge_whole_blocks),
