@@ -77,9 +77,11 @@ freed=$(val rss_freed) idle=$(val rss_idle)
 	fail "idle RSS $idle KiB above start after 2 x decay_ms (was $freed KiB after the frees)"
 echo "ok   idle process: $freed KiB above start after the frees, $idle KiB after 2 x decay_ms"
 # The segment shows it: the purger running, its wakes (every 100 ms with
-# decay_ms:500), the madvise calls.
+# decay_ms:500 while pages are dirty, none once all are purged: a wake
+# that came late under load 35 purged all at once, and 2 wakes failed a
+# bound of 3 that said nothing of the purging), the madvise calls.
 [ "$(val bg_running)" = 1 ] || fail "segment: bg_running $(val bg_running)"
-[ "$(val bg_wakes)" -ge 3 ] || fail "segment: bg_wakes $(val bg_wakes) after 1 s idle"
+[ "$(val bg_wakes)" -ge 1 ] || fail "segment: bg_wakes $(val bg_wakes) after 1 s idle"
 [ "$(val npurge)" -ge 1 ] || fail "segment: npurge $(val npurge)"
 echo "ok   segment: purger running, $(val bg_wakes) wakes, $(val npurge) madvise calls"
 probe "decay_ms:500,background_thread:0" idle 1000
