@@ -139,10 +139,28 @@ static void p_threadheaps(void){
 /* huge > 2MiB: 3..40 MiB malloc, touch half, free; keep 4 */
 static void p_huge(void){
   char*k[4]={0}; for(int r=0;r<15000;r++){ size_t s=(3u<<20)+rnd()%(37u<<20); char*b=malloc(s); touch(b,s/2); free(k[r&3]); k[r&3]=b; } for(int i=0;i<4;i++) free(k[i]); }
+/* idlepool (session 15): NT threads (32 if not given) each allocate 100
+ * buffers of 12..36 KiB, written, and free them, 3 rounds; then all stay
+ * alive and idle, as a pool between bursts, while main waits 12 s; RSS
+ * (KiB) just after the bursts and after the wait go to stderr. What a
+ * thread's cache holds when it stops calling the allocator stays. */
+static pthread_barrier_t ip_done, ip_exit;
+static long statm_rss(void){ long a=0,r=0; FILE*f=fopen("/proc/self/statm","r"); if(f){ if(fscanf(f,"%ld %ld",&a,&r)!=2) r=0; fclose(f);} return r*4; }
+static void *ipw(void*a){ (void)a; char*v[100];
+  for(int r=0;r<3;r++){ for(int i=0;i<100;i++){ size_t s=12000+rnd()%24000; v[i]=malloc(s); touch(v[i],s);} for(int i=0;i<100;i++) free(v[i]); }
+  pthread_barrier_wait(&ip_done); pthread_barrier_wait(&ip_exit); return NULL; }
+static void p_idlepool(void){
+  pthread_t t[256]; int n=NT>2&&NT<=256?NT:32; pthread_barrier_init(&ip_done,NULL,n+1); pthread_barrier_init(&ip_exit,NULL,n+1);
+  for(int i=0;i<n;i++) pthread_create(&t[i],NULL,ipw,NULL);
+  pthread_barrier_wait(&ip_done); long a=statm_rss(); sleep(12); long z=statm_rss();
+  fprintf(stderr,"idlepool: rss after the bursts %ld KiB, after 12 s idle %ld KiB\n",a,z);
+  pthread_barrier_wait(&ip_exit); for(int i=0;i<n;i++) pthread_join(t[i],NULL);
+}
 int main(int argc,char**argv){
   const char*m=argv[1]; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
   M(tiny) M(pageclass) M(largefifo) M(smallfifo) M(phase) M(grow) M(strbuild) M(vecdouble) M(callocbig) M(callocmid)
   M(align4k) M(align64) M(reuse) M(threadchurn) M(threadkeep) M(prodcons) M(threadheaps) M(huge)
+  M(idlepool)
   fprintf(stderr,"unknown\n"); return 2;
 }

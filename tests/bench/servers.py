@@ -4,7 +4,8 @@
 
     tests/bench/servers.py [--runs N] [--idle S] [--servers a,b] [--allocators a,b] [--out DIR]
 
-For each server (memcached, nginx, postgres, redis, node) and each run, the
+For each server (memcached, nginx, postgres, redis, node, pyhttp and
+pyhttp-malloc) and each run, the
 server is started under every allocator in turn (LD_PRELOAD; glibc is the
 empty preload), loaded by a client that runs without the preload, then left
 idle, then stopped. Per run it records the server side only: CPU seconds
@@ -18,7 +19,8 @@ go to OUT/servers.tsv.
 The clients: memcslap (libmemcached-tools) and a Python client with many
 connections each storing values of 100 B..64 KiB (memcached, 4 threads);
 ab (apache2-utils; nginx, 4 worker processes, gzip, small and 256 KiB files;
-node's http server); pgbench (postgresql-client: a fork per connection,
+node's http server; pyhttp, Python's ThreadingHTTPServer in pyserve.py,
+a thread per connection, with pymalloc and with PYTHONMALLOC=malloc); pgbench (postgresql-client: a fork per connection,
 one run with a fresh connection per transaction); redis-benchmark. Every
 load is a fixed amount of work, so the CPU seconds compare; throughput is
 that work over the client's wall time.
@@ -84,10 +86,12 @@ def pss_kib(root):
     return total
 
 
-def ab(port, path, n, c, extra=(), varying=False):
-    """n requests over c keep-alive connections by ApacheBench; every one must
-    succeed (varying: the bodies' lengths differ, which ab counts as failed)."""
-    out = run(["ab", "-q", "-k", "-n", str(n), "-c", str(c), *extra, f"http://127.0.0.1:{port}/{path}"])
+def ab(port, path, n, c, extra=(), varying=False, keepalive=True):
+    """n requests over c keep-alive connections (a connection a request
+    without keepalive) by ApacheBench; every one must succeed (varying: the
+    bodies' lengths differ, which ab counts as failed)."""
+    ka = ["-k"] if keepalive else []
+    out = run(["ab", "-q", *ka, "-n", str(n), "-c", str(c), *extra, f"http://127.0.0.1:{port}/{path}"])
     ok = "(Connect: 0, Receive: 0, Length: " in out and "Exceptions: 0)" in out if varying else \
         "Failed requests:        0" in out
     if not ok or "Non-2xx" in out:
@@ -220,7 +224,26 @@ class Node(Server):
         return 30000 / (time.time() - t)
 
 
-SERVERS = [Memcached, Nginx, Postgres, Redis, Node]
+class PyHttp(Server):
+    name = "pyhttp"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+    def argv(self):
+        return ["python3", os.path.join(HERE, "pyserve.py"), str(self.port)]
+    def load(self):
+        # Without -k: a connection, and so a thread of the server, per request.
+        t = time.time()
+        ab(self.port, "x", 6000, 16, varying=True, keepalive=False)
+        return 6000 / (time.time() - t)
+
+
+class PyHttpMalloc(PyHttp):
+    name = "pyhttp-malloc"
+    def argv(self):
+        return ["env", "PYTHONMALLOC=malloc"] + super().argv()
+
+
+SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc]
 
 
 def one(srv, alloc, lib, work, idle, rows):
