@@ -202,6 +202,23 @@ long long jm_int(const json_t *obj, const char *key)
 	return -1;
 }
 
+uint64_t jm_count(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_integer(v))
+		return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+	if (json_is_real(v) && json_real_value(v) > 0)
+		return json_real_value(v) < (double)INT64_MAX ? (uint64_t)json_real_value(v)
+		                                              : (uint64_t)INT64_MAX;
+	return 0;
+}
+
+void jm_count_add(uint64_t *sum, uint64_t x)
+{
+	*sum = x > (uint64_t)INT64_MAX - *sum ? (uint64_t)INT64_MAX : *sum + x;
+}
+
 const char *jm_str(const json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));

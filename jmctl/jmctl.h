@@ -141,6 +141,12 @@ void jm_fputs_safe(const char *text, FILE *out);
 /* JSON accessors that tolerate absent fields (0, "" or -1). */
 double jm_num(const json_t *obj, const char *key);
 long long jm_int(const json_t *obj, const char *key);
+/* A count or size of a reply: its integer, 0 when negative or absent,
+ * and a sum of such that saturates at 2^63 - 1, the most the daemon's
+ * JSON holds of one (a sum of a forged process's arenas, each shown at
+ * that bound, showed 2^66). */
+uint64_t jm_count(const json_t *obj, const char *key);
+void jm_count_add(uint64_t *sum, uint64_t x);
 const char *jm_str(const json_t *obj, const char *key);
 
 /* An aligned text table: columns separated by two spaces, numbers right-

@@ -147,22 +147,23 @@ static void print_process_summary(const json_t *p)
 static void print_purging(const json_t *p)
 {
 	json_t *arenas = json_object_get(p, "arenas");
-	double purged = 0, retained = 0, npurge = 0, nunmap = 0, nreuse = 0, ncap = 0;
+	uint64_t purged = 0, retained = 0, npurge = 0, nunmap = 0, nreuse = 0, ncap = 0;
 	size_t i;
 	json_t *a;
 	json_array_foreach(arenas, i, a) {
-		purged += jm_num(a, "purged");
-		retained += jm_num(a, "retained");
-		npurge += jm_num(a, "npurge");
-		nunmap += jm_num(a, "nunmap");
-		nreuse += jm_num(a, "nreuse");
-		ncap += jm_num(a, "npurge_cap");
+		jm_count_add(&purged, jm_count(a, "purged"));
+		jm_count_add(&retained, jm_count(a, "retained"));
+		jm_count_add(&npurge, jm_count(a, "npurge"));
+		jm_count_add(&nunmap, jm_count(a, "nunmap"));
+		jm_count_add(&nreuse, jm_count(a, "nreuse"));
+		jm_count_add(&ncap, jm_count(a, "npurge_cap"));
 	}
 	char b1[24], b2[24];
-	printf("purged %s in %.0f madvise calls (%.0f forced by the cap)  retained %s  "
-	       "reused %.0f  unmapped %.0f  background purger %s",
-	       jm_fmt_bytes(b1, sizeof(b1), purged), npurge, ncap,
-	       jm_fmt_bytes(b2, sizeof(b2), retained), nreuse, nunmap,
+	printf("purged %s in %llu madvise calls (%llu forced by the cap)  retained %s  "
+	       "reused %llu  unmapped %llu  background purger %s",
+	       jm_fmt_bytes(b1, sizeof(b1), (double)purged), (unsigned long long)npurge,
+	       (unsigned long long)ncap, jm_fmt_bytes(b2, sizeof(b2), (double)retained),
+	       (unsigned long long)nreuse, (unsigned long long)nunmap,
 	       json_is_true(json_object_get(p, "bg_running")) ? "running" : "off");
 	if (json_is_true(json_object_get(p, "bg_running")))
 		printf(" (%lld wake%s)", jm_int(p, "bg_wakes"), jm_int(p, "bg_wakes") == 1 ? "" : "s");

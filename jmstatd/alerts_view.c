@@ -53,7 +53,7 @@ uint32_t jmd_alert_worst_bins(const struct jmd_proc *p, uint32_t *classes)
 	uint64_t total = 0, got = 0;
 	uint32_t n = 0;
 	for (uint32_t b = 0; b < p->nbins; b++)
-		total += jmd_alert_bin_wasted(&p->bins[b]);
+		jmd_sum_u64(&total, jmd_alert_bin_wasted(&p->bins[b]));
 	while (n < JMD_SITE_BINS && (double)got < ALERTS_WORST_SHARE * (double)total) {
 		uint32_t best = UINT32_MAX;
 		uint64_t best_w = 0;
@@ -70,7 +70,7 @@ uint32_t jmd_alert_worst_bins(const struct jmd_proc *p, uint32_t *classes)
 		if (best == UINT32_MAX)
 			break;
 		classes[n++] = best;
-		got += best_w;
+		jmd_sum_u64(&got, best_w);
 	}
 	return n;
 }

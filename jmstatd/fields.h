@@ -211,9 +211,26 @@ static inline double jmd_bin_util(const struct jmd_bin *b)
 	return jmd_util(b->inuse_runs, b->capacity);
 }
 
+/* Integers saturate at 2^64 - 1, in a process's figures (its sums over
+ * arenas, threads and bins, and their products by sizes) as in the sums
+ * over processes: a segment's counters are what its writer put there, and
+ * a sum that wrapped showed nonsense (a process of 8 arenas each at 2^63
+ * bytes active showed 0). Shown in JSON at most 2^63 - 1 (fields rows of
+ * kind u64 and the values of type u64 are clamped as jansson holds them). */
+static inline uint64_t jmd_add_u64(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static inline uint64_t jmd_mul_u64(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 static inline uint64_t jmd_bin_wasted_bytes(const struct jmd_bin *b)
 {
-	return (b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0) * b->size;
+	return jmd_mul_u64(b->capacity > b->inuse_runs ? b->capacity - b->inuse_runs : 0, b->size);
 }
 
 static inline uint64_t jmd_totals_frag_bytes(const struct jmd_totals *t)
@@ -236,7 +253,7 @@ static inline double jmd_totals_frag_ratio(const struct jmd_totals *t)
  * off root's host totals (ps's host, jmalloc_host_*, top's Host line). */
 static inline void jmd_sum_u64(uint64_t *sum, uint64_t x)
 {
-	*sum = *sum + x < *sum ? UINT64_MAX : *sum + x;
+	*sum = jmd_add_u64(*sum, x);
 }
 
 static inline void jmd_sum_real(double *sum, double x)

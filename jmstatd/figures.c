@@ -53,9 +53,12 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/* A rate at most 2^63 a second, what JSON holds of an integer: a counter
+ * a writer moved from 0 to 2^64 - 1 in 200 ms is no rate of 9.2e19/s. */
 static double rate(uint64_t now, uint64_t before, double dt)
 {
-	return now > before ? (double)(now - before) / dt : 0.0;
+	double r = now > before ? (double)(now - before) / dt : 0.0;
+	return r < (double)INT64_MAX ? r : (double)INT64_MAX;
 }
 
 /* ------------------------------------------------------------ processes */
@@ -358,13 +361,13 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 		 * as read each time. */
 		ar->raw.allocated_large = sub0(ar->large_handed_out, s->tcache_arena_large[a]);
 		ar->tc_large = s->tcache_arena_large[a];
-#define TOTALS_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(t.name += ar->raw.src;)
+#define TOTALS_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(jmd_sum_u64(&t.name, ar->raw.src);)
 		JMD_TOTALS_FIELDS(TOTALS_ARENA_)
 #undef TOTALS_ARENA_
-		t.allocated += ar->raw.allocated_large + ar->raw.allocated_huge;
-		alloc_total += ar->raw.nmalloc_large + ar->raw.nmalloc_huge;
-		live_objects += sub0(ar->raw.nmalloc_large, ar->raw.ndalloc_large) +
-		                sub0(ar->raw.nmalloc_huge, ar->raw.ndalloc_huge);
+		jmd_sum_u64(&t.allocated, jmd_add_u64(ar->raw.allocated_large, ar->raw.allocated_huge));
+		jmd_sum_u64(&alloc_total, jmd_add_u64(ar->raw.nmalloc_large, ar->raw.nmalloc_huge));
+		jmd_sum_u64(&live_objects, jmd_add_u64(sub0(ar->raw.nmalloc_large, ar->raw.ndalloc_large),
+		                                       sub0(ar->raw.nmalloc_huge, ar->raw.ndalloc_huge)));
 	}
 
 	for (uint32_t b = 0; b < nbins; b++) {
@@ -379,20 +382,22 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 			bin->run_size = cl->run_size;
 			for (uint32_t a = 0; a < narenas; a++) {
 				const struct jmstat_bin *row = &s->bins[(size_t)a * nbins + b];
-#define BIN_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(bin->name += row->src;)
+#define BIN_ARENA_(name, type, fold, src, ...) JMD_IF_ARENA_##fold(jmd_sum_##type(&bin->name, row->src);)
 				JMD_BIN_FIELDS(BIN_ARENA_)
 #undef BIN_ARENA_
-				bin->nrequests_bins += row->nrequests;
+				jmd_sum_u64(&bin->nrequests_bins, row->nrequests);
 				struct jmd_arena *ar = &p->arenas[a];
-				ar->small_handed_out += row->curregs * cl->size;
-				ar->small_wasted += sub0(row->curruns * cl->regs_per_run, row->curregs) * cl->size;
+				jmd_sum_u64(&ar->small_handed_out, jmd_mul_u64(row->curregs, cl->size));
+				jmd_sum_u64(&ar->small_wasted,
+				            jmd_mul_u64(sub0(jmd_mul_u64(row->curruns, cl->regs_per_run),
+				                             row->curregs), cl->size));
 			}
 		}
-		bin->nrequests = bin->nrequests_bins + s->tcache_nrequests[b];
+		bin->nrequests = jmd_add_u64(bin->nrequests_bins, s->tcache_nrequests[b]);
 		bin->cached = s->tcache_ncached[b];
 		bin->inuse_runs = sub0(bin->curregs, bin->cached);
-		bin->inuse = bin->inuse_runs + bin->cursampled;
-		bin->capacity = bin->curruns * bin->regs_per_run;
+		bin->inuse = jmd_add_u64(bin->inuse_runs, bin->cursampled);
+		bin->capacity = jmd_mul_u64(bin->curruns, bin->regs_per_run);
 		if (have_prev && p->bins_prev[b].size == bin->size) {
 			bin->malloc_rate = rate(bin->nmalloc, p->bins_prev[b].nmalloc, dt);
 			bin->request_rate = rate(bin->nrequests, p->bins_prev[b].nrequests, dt);
@@ -400,16 +405,16 @@ void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, 
 			bin->malloc_rate = p->bins_prev[b].malloc_rate;
 			bin->request_rate = p->bins_prev[b].request_rate;
 		}
-		small_alloc += bin->inuse_runs * bin->size;
-		t.small_wasted += sub0(bin->capacity, bin->inuse_runs) * bin->size;
-		alloc_total += bin->nrequests;
-		live_objects += bin->inuse_runs;
+		jmd_sum_u64(&small_alloc, jmd_mul_u64(bin->inuse_runs, bin->size));
+		jmd_sum_u64(&t.small_wasted, jmd_bin_wasted_bytes(bin));
+		jmd_sum_u64(&alloc_total, bin->nrequests);
+		jmd_sum_u64(&live_objects, bin->inuse_runs);
 	}
-	t.allocated += small_alloc;
+	jmd_sum_u64(&t.allocated, small_alloc);
 	for (uint32_t a = 0; a < narenas; a++) {
 		struct jmd_arena *ar = &p->arenas[a];
-		ar->allocated = sub0(ar->small_handed_out, s->tcache_arena_small[a]) +
-		                ar->raw.allocated_large + ar->raw.allocated_huge;
+		ar->allocated = jmd_add_u64(sub0(ar->small_handed_out, s->tcache_arena_small[a]),
+		                            jmd_add_u64(ar->raw.allocated_large, ar->raw.allocated_huge));
 		ar->tc_small = s->tcache_arena_small[a];
 	}
 

@@ -261,7 +261,7 @@ static void render_processes(struct jmd *d, struct jmd_text *t)
 		for (size_t i = 0; i < n; i++) {                                       \
 			uint64_t sum = 0;                                              \
 			for (uint32_t a = 0; a < v[i].p->narenas; a++)                 \
-				sum += v[i].p->arenas[a].raw.field;                    \
+				jmd_sum_u64(&sum, v[i].p->arenas[a].raw.field);        \
 			proc_labels(t, name, &v[i]);                                   \
 			uvalue(t, sum);                                                \
 		}                                                                      \
@@ -369,8 +369,8 @@ static void render_bins(struct jmd *d, struct jmd_text *t)
 			if (!bin_used(mb))                                            \
 				continue;                                             \
 			bin_labels(t, "jmalloc_bin_" #prom, v[i], mb);                \
-			METRICS_VALUE_##type(t, JMD_GET(jmd_bin_, fold, &mb->live, name) \
-			                     JMD_IF_COUNTER_##series(+ mb->carry[MC_##name])); \
+			METRICS_VALUE_##type(t, METRICS_CARRY_##series(JMD_GET(jmd_bin_, fold, &mb->live, name), \
+			                                               mb->carry[MC_##name])); \
 		})
 	JMD_BIN_FIELDS(METRICS_BIN)
 #undef METRICS_BIN

@@ -163,6 +163,12 @@ static inline void uvalue(struct jmd_text *t, uint64_t v)
 #define METRICS_VALUE_u64(t, v)  uvalue((t), (v))
 #define METRICS_VALUE_real(t, v) value((t), (v))
 
+/* A bin's series: a counter adds its exe's gone processes' carry, and
+ * saturates (fields.h), a gauge is its live sum. */
+#define METRICS_CARRY_none(v, carry)    (v)
+#define METRICS_CARRY_gauge(v, carry)   (v)
+#define METRICS_CARRY_counter(v, carry) jmd_add_u64((v), (carry))
+
 /* metrics_sites.c: the site families, rendered at most once a tick. */
 void jmd_metrics_render_sites(struct jmd *d, struct jmd_text *t);
 

@@ -142,7 +142,7 @@ static void member_retire(struct metrics_member *mb)
 		if (!eb)
 			continue;
 		for (unsigned k = 0; k < MC_N; k++)
-			eb->carry[k] += mb->last[b][k];
+			jmd_sum_u64(&eb->carry[k], mb->last[b][k]);
 	}
 }
 

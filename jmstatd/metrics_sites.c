@@ -110,8 +110,8 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 		if (m > 0 && r->id == v[i].id && exe_cmp(r, &v[i]) == 0 &&
 		    r->nframes == v[i].nframes &&
 		    memcmp(r->frames, v[i].frames, r->nframes * sizeof(r->frames[0])) == 0) {
-			r->live_bytes += v[i].live_bytes;
-			r->live_objects += v[i].live_objects;
+			jmd_sum_u64(&r->live_bytes, v[i].live_bytes);
+			jmd_sum_u64(&r->live_objects, v[i].live_objects);
 			if (v[i].pid_bytes > r->pid_bytes) {
 				r->pid = v[i].pid;
 				r->pid_bytes = v[i].pid_bytes;

@@ -7,11 +7,17 @@
  * the allocator moves it after its rows (jmstat.h). For tests/sites/huge_counts.test.sh and
  * tests/alerts/huge_counts.test.sh.
  *
- *   seg_poison PATH     prints the number of site rows poisoned
+ *   seg_poison PATH [VALUE]   prints the number of site rows poisoned
+ *
+ * With VALUE (a number, 0x for hex), every 64-bit word of the arena and
+ * bin rows after their seq is set to VALUE instead (2^63: the sum of two
+ * arenas' wraps to 0), and the thread and site rows are left as they are
+ * (tests/daemon/own_sums.test.sh).
  */
 #include "jmstat.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,10 +27,11 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: seg_poison PATH\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: seg_poison PATH [VALUE]\n");
 		return 2;
 	}
+	uint64_t value = argc == 3 ? strtoull(argv[2], NULL, 0) : 0;
 	int fd = open(argv[1], O_RDWR);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
@@ -40,13 +47,26 @@ int main(int argc, char **argv)
 	unsigned sites = 0;
 	for (unsigned a = 0; a < h->narenas; a++) {
 		char *r = m + h->arena_off + (size_t)a * h->arena_size;
-		memset(r + 8, 0xff, h->arena_size - 8);
+		if (argc == 3)
+			for (unsigned w = 8; w + 8 <= h->arena_size; w += 8)
+				memcpy(r + w, &value, 8);
+		else
+			memset(r + 8, 0xff, h->arena_size - 8);
 		*(uint32_t *)r += 2;
 	}
 	for (unsigned b = 0; b < h->narenas * h->nbins; b++) {
 		char *r = m + h->bin_off + (size_t)b * h->bin_size;
-		memset(r + 8, 0xff, h->bin_size - 8);
+		if (argc == 3)
+			for (unsigned w = 8; w + 8 <= h->bin_size; w += 8)
+				memcpy(r + w, &value, 8);
+		else
+			memset(r + 8, 0xff, h->bin_size - 8);
 		*(uint32_t *)r += 2;
+	}
+	if (argc == 3) {
+		jmstat_gen_bump(h);
+		printf("0\n");
+		return 0;
 	}
 	for (unsigned t = 0; t < h->nthreads_max; t++) {
 		char *row = m + h->thread_off + (size_t)t * h->thread_stride;
