@@ -256,9 +256,10 @@ static inline void jmd_sum_u64(uint64_t *sum, uint64_t x)
 	*sum = jmd_add_u64(*sum, x);
 }
 
+/* A rate is at most 2^63 a second (figures.c), and so is a sum of them. */
 static inline void jmd_sum_real(double *sum, double x)
 {
-	*sum += x;
+	*sum = *sum + x < (double)INT64_MAX ? *sum + x : (double)INT64_MAX;
 }
 
 static inline void jmd_bin_add(struct jmd_bin *sum, const struct jmd_bin *x)

@@ -4,10 +4,12 @@
 # wrapped: a process of 4 arenas whose rows each say 2^63
 # (tests/helpers/seg_poison PATH VALUE) showed 0 bytes active, mapped and
 # dirty in ps, stats and /metrics; a rate from a counter moved by 2^64 in
-# one interval showed 9.2e19/s; and jmctl stats summed its arenas' purge
-# counts again, each already at JSON's bound, into 2^65 and 2^66. Now every
-# sum saturates: at 2^64 - 1 on /metrics, 2^63 - 1 (what JSON holds) in
-# replies and in what jmctl prints; another process's figures are untouched.
+# one interval showed 9.2e19/s (and the host's, the sum of three such,
+# 2.8e19/s); and jmctl stats summed its arenas' purge counts again, each
+# already at JSON's bound, into 2^65 and 2^66. Now every sum saturates: at
+# 2^64 - 1 on /metrics, 2^63 - 1 (what JSON holds) in replies and in what
+# jmctl prints, a rate and a sum of rates at 2^63/s; another process's
+# figures are untouched.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_segments
@@ -21,13 +23,22 @@ J=("$JMCTL" --socket "$JMD_SOCK")
 export JMALLOC_CONF=background_thread:0,narenas:4
 start_ready "$JM_HELPERS/site_fill" 1
 REAL=$LAST_PID
-start_ready "$JM_HELPERS/site_fill" 1
-F=$LAST_PID
+forged=()
+for _ in 1 2 3; do
+	start_ready "$JM_HELPERS/site_fill" 1
+	forged+=("$LAST_PID")
+done
+F=${forged[0]}
 "${J[@]}" --json ps >before.json || fail "jmctl --json ps"
-seg=$(jm_segment "$JMD_STATS" "$F") || fail "no segment for $F"
-"$poison" "$seg" 0x8000000000000000 >/dev/null || fail "poison $seg"
+# All three in one interval: the host's rate is the sum of theirs.
+segs=()
+for p in "${forged[@]}"; do segs+=("$(jm_segment "$JMD_STATS" "$p")") || fail "no segment for $p"; done
+for seg in "${segs[@]}"; do "$poison" "$seg" 0x8000000000000000 >/dev/null || fail "poison $seg"; done
+for p in "${forged[@]}"; do wait_sampled "$p"; done
 wait_sampled "$F"
-wait_sampled "$F"
+"${J[@]}" --json history >host_history.json || fail "jmctl --json history"
+jmd_py -c 'import json; from jmd import *; print(json.dumps(request({"cmd": "bins"})))' >bins.json ||
+	fail "bins"
 "${J[@]}" --json ps >ps.json || fail "jmctl --json ps"
 "${J[@]}" --json stats "$F" >stats.json || fail "jmctl --json stats"
 "${J[@]}" --json history "$F" >history.json || fail "jmctl --json history"
@@ -41,6 +52,8 @@ ps = json.load(open("ps.json"))
 before = json.load(open("before.json"))
 st = json.load(open("stats.json"))
 hist = json.load(open("history.json"))
+host_hist = json.load(open("host_history.json"))
+bins = json.load(open("bins.json"))
 def proc(r, pid):
     return [p for p in r["processes"] if p["pid"] == pid][0]
 f = proc(ps, forged)
@@ -61,7 +74,8 @@ def walk(v, where):
             walk(x, "%s[%d]" % (where, i))
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
         assert 0 <= v <= 2**64 - 1 or where.endswith(".time"), (where, v)
-for name, r in (("ps", ps), ("stats", st), ("history", hist)):
+for name, r in (("ps", ps), ("stats", st), ("history", hist), ("host history", host_hist),
+                ("bins", bins)):
     walk(r, name)
 # The other process's figures are its own.
 r0, r1 = proc(before, real), proc(ps, real)
@@ -69,7 +83,7 @@ for k in ("allocated", "active", "mapped", "dirty", "small_wasted"):
     assert r0[k] == r1[k], ("real", k, r0[k], r1[k])
 print("forged", {k: f[k] for k in ("allocated", "active", "mapped", "alloc_rate")})
 PY
-ok "ps, stats, history: the forged process's sums saturate, every value in range"
+ok "ps, stats, history, bins: the forged processes' sums saturate, every value in range"
 python3 - <<'PY' || fail "jmctl's text: $(cat stats.txt | head -8)"
 import re
 t = open("stats.txt").read() + open("ps.txt").read()

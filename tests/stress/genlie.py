@@ -24,6 +24,8 @@ Each change, chosen at random (a few microseconds to a few ms apart):
            rows or the thread rows) for a moment, then grown back and
            rewritten as it was
   grow     the file grown past its size for a moment, then cut back
+  site     a word of a site row rewritten (its frame count, frames, bytes),
+           its seq made odd or moved on, or the module count changed
 Prints the number of changes of each kind as JSON.
 """
 import json
@@ -69,7 +71,9 @@ rows = [arena_off + a * arena_size for a in range(narenas)] + \
 row_size = {r: (arena_size if r < bin_off else bin_size) for r in rows}
 gens = [struct.unpack_from("<Q", m, GEN)[0]]
 odd = []
-done = {k: 0 for k in ("lie", "flip", "gen", "count", "thread", "cut", "grow")}
+done = {k: 0 for k in ("lie", "flip", "gen", "count", "thread", "cut", "grow", "site")}
+site_off, site_stride = hdr(m, "site_off"), struct.unpack_from("<I", m, 220)[0]
+nsites = struct.unpack_from("<I", m, 204)[0]
 WORDS = [0, 1, 2**32 - 1, 2**63, 2**64 - 1]
 
 
@@ -125,6 +129,14 @@ while time.monotonic() < end:
         os.ftruncate(fd, size)
         os.pwrite(fd, now, 0)
         m = mmap.mmap(fd, size)
+    elif kind == "site":
+        if nsites == 0 or rnd.random() < 0.2:
+            put(m, 284, "<I", rnd.choice([0, 1, 2**32 - 1, rnd.getrandbits(32)]))
+        else:
+            r = site_off + rnd.randrange(nsites) * site_stride
+            w = rnd.randrange(site_stride // 4)
+            put(m, r + 4 * w, "<I", rnd.getrandbits(32) if w else
+                (struct.unpack_from("<I", m, r)[0] + rnd.choice([1, 2])) & 0xffffffff)
     elif kind == "grow":
         os.ftruncate(fd, size + rnd.choice([1, 4096, 1 << 20, 16 << 20]))
         nap()

@@ -6,11 +6,12 @@
 # tests/stress/genlie.py changes the real segment of that user's idle
 # process under the reader with no pause: counters rewritten with the
 # generation and seqs left as they were, seqs made odd and even again,
-# the generation set back or anywhere, the header's counts and offsets
-# changed for a moment, thread rows claimed with arenas out of range, the
-# file truncated and grown back, or grown past its size (6 s; 30 s with
-# JM_STRESS_FULL). Meanwhile root asks version, ps and stats of every
-# process without pause. Checked: every reply came, in range; root's
+# the generation set back or anywhere, site rows and the module count
+# rewritten, the header's counts and offsets changed for a moment, thread
+# rows claimed with arenas out of range, the file truncated and grown
+# back, or grown past its size (6 s; 30 s with JM_STRESS_FULL). Meanwhile
+# root asks version, ps and stats of every process and sites of the
+# liar's without pause. Checked: every reply came, in range; root's
 # process and the user's other process show the very figures they showed
 # before, throughout; the daemon logged the bad reads (within its budget)
 # and went on; once the writer puts its file back (seqs and generation
@@ -28,7 +29,7 @@ export JMALLOC_CONF=background_thread:0,narenas:4
 start_ready "$JM_HELPERS/site_fill" 2
 ROOT_PROC=$LAST_PID
 start_user() {
-	"${AS[@]}" env JMALLOC_CONF=$JMALLOC_CONF JMALLOC_STATS_DIR="$JMD_STATS" \
+	"${AS[@]}" env JMALLOC_CONF=$JMALLOC_CONF,prof_sample:4096 JMALLOC_STATS_DIR="$JMD_STATS" \
 		LD_PRELOAD="$P/libjmalloc.so" "$P/site_fill" "$1" >"$JM_TMP/$2.out" 2>&1 &
 }
 start_user 3 liar
@@ -89,6 +90,7 @@ while True:
         in_range(s, "stats %d" % pid)
         if pid != liar:
             check(s["ok"] and figures(s) == before[pid], "stats %d: %r" % (pid, s))
+    in_range(request({"cmd": "sites", "pid": liar}), "sites")
     seen += liar in procs
     asked += 1
     if done:
