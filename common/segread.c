@@ -119,6 +119,13 @@ struct section {
 
 /* Computes the section of n rows of size bytes at off; false if it does not
  * fit in len bytes, overflows, or is not 8-byte aligned. */
+/* The thread rows' sums stop at 2^64 - 1: a writer's forged rows may
+ * misstate its own caches, not wrap them to small numbers. */
+static void sum_sat(uint64_t *sum, uint64_t x)
+{
+	*sum = *sum + x < *sum ? UINT64_MAX : *sum + x;
+}
+
 static bool section_of(uint64_t off, uint64_t n, uint64_t size, uint64_t len,
                        struct section *s)
 {
@@ -389,16 +396,19 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 			goto fail;
 		}
 		s.nthreads_live++;
-		s.tcache_large_bytes += th.large_cached;
-		s.tcache_arena_large[th.arena] += th.large_cached;
+		sum_sat(&s.tcache_large_bytes, th.large_cached);
+		sum_sat(&s.tcache_arena_large[th.arena], th.large_cached);
 		for (uint32_t b = 0; b < s.hdr.nbins; b++, tb += sizeof(struct jmstat_tcache_bin)) {
 			struct jmstat_tcache_bin c;
 
 			memcpy(&c, tb, sizeof c);
 			uint32_t ncached = c.ncached_less_max + c.ncached_max;
-			s.tcache_ncached[b] += ncached;
-			s.tcache_nrequests[b] += c.nrequests;
-			s.tcache_arena_small[th.arena] += (uint64_t)ncached * s.classes[b].size;
+			uint64_t bytes;
+			if (__builtin_mul_overflow((uint64_t)ncached, (uint64_t)s.classes[b].size, &bytes))
+				bytes = UINT64_MAX;
+			sum_sat(&s.tcache_ncached[b], ncached);
+			sum_sat(&s.tcache_nrequests[b], c.nrequests);
+			sum_sat(&s.tcache_arena_small[th.arena], bytes);
 		}
 	}
 	/* site_off means something only with a table (nsites_max > 0). */

@@ -75,6 +75,34 @@ static void test_valid_contents(void **state)
 	free(buf);
 }
 
+/* Thread rows whose counts are all 2^64 - 1 (a writer forging its own
+ * segment) sum to 2^64 - 1, not to what the addition wraps to. */
+static void test_thread_sums_saturate(void **state)
+{
+	struct synth p = seg_case_params();
+	struct jm_seg seg;
+	size_t len;
+	unsigned char *buf;
+
+	p.narenas = 2;
+	p.nthreads_max = 6;
+	buf = synth_build(&p, &len);
+	for (uint32_t t = 0; t < p.nthreads_max; t++) {
+		synth_thread(buf, t)->large_cached = UINT64_MAX;
+		for (uint32_t b = 0; b < p.nbins; b++)
+			synth_tcache(buf, t, b)->nrequests = UINT64_MAX;
+	}
+	assert_int_equal(jm_seg_parse(buf, len, &seg), 0);
+	assert_int_equal(seg.nthreads_live, 4);
+	assert_true(seg.tcache_large_bytes == UINT64_MAX);
+	for (uint32_t a = 0; a < p.narenas; a++)
+		assert_true(seg.tcache_arena_large[a] == UINT64_MAX);
+	for (uint32_t b = 0; b < p.nbins; b++)
+		assert_true(seg.tcache_nrequests[b] == UINT64_MAX);
+	jm_seg_free(&seg);
+	free(buf);
+}
+
 /* A bin row not yet written (size 0) is accepted and given its size. */
 static void test_bin_size_filled(void **state)
 {
@@ -338,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_valid_contents),
 		cmocka_unit_test(test_bin_size_filled),
+		cmocka_unit_test(test_thread_sums_saturate),
 		cmocka_unit_test(test_exe_terminated),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_header_bytes),
