@@ -32,6 +32,11 @@
 #include <sys/mman.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#ifdef JM_TEST
+#include <sys/resource.h>
+#endif
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +51,7 @@ static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
 static struct jmstat_thread *private_rows;   /* free private rows */
 static char *snapshot;                        /* what a forked child gets, from
                                                  * the first fork on */
+static bool seg_shmem;                        /* the file is on tmpfs */
 static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
 static uint64_t seg_backed;                   /* thread rows backed so far */
@@ -740,8 +746,13 @@ static void snapshot_part(uint64_t off, uint64_t len)
  * forking thread's row. */
 void jm__stats_prefork_snapshot(void)
 {
-	if (fork_clk_tck == 0)
+	if (fork_clk_tck == 0) {
 		fork_clk_tck = getauxval(AT_CLKTCK);
+		/* Once, at the first fork of a process that publishes: its
+		 * children publish in the same directory (populate_used). */
+		struct statfs sf;
+		seg_shmem = seg_published && statfs(seg_path, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+	}
 	if (!seg_published) {
 		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
@@ -848,18 +859,39 @@ void *jm__stats_test_snapshot(void);
 void *jm__stats_test_snapshot(void) { return snapshot; }
 #endif
 
+#ifdef JM_TEST
+extern long jm__stats_test_populate_faults;
+long jm__stats_test_populate_faults = -1;    /* the last populate_used's */
+#endif
+
 /* The pages of the child's new mapping that it goes on writing (the
  * core and the thread rows in use: parts[0] and [1]), mapped writable in a
  * call each, already in the file: the child's first write to each was a
  * page fault (3 or 4 in a child that allocates a little and exits).
- * MADV_POPULATE_WRITE is Linux 5.14's; before it, the faults. */
+ * MADV_POPULATE_WRITE is Linux 5.14's; before it, the faults. On tmpfs
+ * (seg_shmem: /dev/shm, /run/user) a read fault maps the pages of the
+ * file around it (fault-around, 64 KiB) and writable (tmpfs tracks no
+ * dirty pages), a write fault only its own: MADV_POPULATE_READ there is
+ * 1 or 2 faults for the core and the first thread rows (pages 0-2 and 8
+ * of the file), where MADV_POPULATE_WRITE was 4, each counted in the
+ * child's minor faults; the child's writes after it fault no more. */
 JM_FORK_TEXT static void populate_used(const struct seg_part parts[SEG_PARTS])
 {
+#ifdef JM_TEST
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	long before = ru.ru_minflt;
+#endif
 	for (int i = 0; i < 2; i++) {
 		uint64_t end = (parts[i].off + parts[i].len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
 		if (parts[i].len > 0)
-			madvise(seg_at(parts[i].off), end - parts[i].off, MADV_POPULATE_WRITE);
+			madvise(seg_at(parts[i].off), end - parts[i].off,
+			    seg_shmem ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
 	}
+#ifdef JM_TEST
+	getrusage(RUSAGE_THREAD, &ru);
+	jm__stats_test_populate_faults = ru.ru_minflt - before;
+#endif
 }
 
 /* A forked child's first slow path: publish its segment under its pid.

@@ -8,7 +8,7 @@
  * errno as the caller set it.
  *   errno_keep first   the process's first allocations
  *   errno_keep child   a forked child's first allocations, once as on this
- *                      kernel and once with MADV_POPULATE_WRITE refused
+ *                      kernel and once with MADV_POPULATE_* refused
  *                      as a kernel before 5.14 does (EINVAL, by seccomp)
  * Prints "ok" or what changed errno, and exits 1 then.
  */
@@ -51,13 +51,15 @@ static int allocate_some(const char *who)
 	return 0;
 }
 
-/* madvise(..., MADV_POPULATE_WRITE) fails with EINVAL, as before Linux 5.14. */
+/* madvise(..., MADV_POPULATE_READ or _WRITE) fails with EINVAL, as before
+ * Linux 5.14. */
 static int old_kernel(void)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 0, 3),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_madvise, 0, 4),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 22 /* MADV_POPULATE_READ */, 1, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 23 /* MADV_POPULATE_WRITE */, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1003,6 +1005,57 @@ static void test_fork_copies_used_rows(void **state)
 	validate();
 }
 
+/* A forked child's publication maps the pages it goes on writing (the
+ * core and its thread row) with MADV_POPULATE_READ where the file is on
+ * tmpfs: the kernel's fault-around maps the file's pages around the one
+ * faulted, writable, so 1 or 2 faults (counted as the child's minor
+ * faults) where MADV_POPULATE_WRITE took one a page (4 with one arena).
+ * Either way the child's writes to those pages after it fault no more. */
+extern long jm__stats_test_populate_faults;
+static void test_fork_populate_faults(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();   /* the sanitizer's shadow pages fault too */
+#endif
+	void *p = jm_malloc(100);   /* the segment is published */
+	jm_free(p);
+	const char *dir = getenv("JMALLOC_STATS_DIR");
+	struct statfs sf;
+	bool shmem = statfs(dir && *dir ? dir : "/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+	pid_t pid = fork();
+	if (pid == 0) {
+		jm__stats_test_populate_faults = -1;
+		void *q[40];
+		for (int i = 0; i < 40; i++)   /* a slow path: the publication */
+			q[i] = jm_malloc(16 + (size_t)i * 200);
+		for (int i = 0; i < 40; i++)
+			jm_free(q[i]);
+		long faults = jm__stats_test_populate_faults;
+		if (faults < 0)
+			_exit(1);                 /* did not publish */
+		if (shmem && faults > 2)
+			_exit(2);
+		const struct jmstat_header *h = jm__seg;
+		size_t core = h->bin_off + (size_t)JM_NBINS * sizeof(struct jmstat_bin);
+		long before = thread_minflt();
+		for (size_t off = 0; off < core; off += JM_PAGE) {
+			volatile char *b = (volatile char *)h + off;
+			*b = *b;
+		}
+		volatile char *row = (volatile char *)jm__tcache_current_row();
+		if (row)
+			*row = *row;
+		_exit(thread_minflt() != before ? 3 : 0);
+	}
+	assert_true(pid > 0);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	validate();
+}
+
 /* What the fork handlers write of the stats snapshot and the child's
  * segment (stats.c): every page the parent and child share after a fork
  * and one of them writes is a page fault and a copy. */
@@ -1985,6 +2038,7 @@ int main(void)
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_copies_used_rows),
+		cmocka_unit_test(test_fork_populate_faults),
 		cmocka_unit_test(test_fork_snapshot_changed_pages),
 		cmocka_unit_test(test_fork_child_moves_snapshot),
 		cmocka_unit_test(test_fork_arena_lock_pages),
