@@ -64,8 +64,10 @@
  */
 #include "internal.h"
 
+#include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -273,6 +275,50 @@ static bool start_due(uint64_t bytes)
 	return true;
 }
 
+/* Whether this free was called from the dynamic linker's code, looked at
+ * in the first FROM_LD_FRAMES return addresses of this stack. glibc frees
+ * a thread's DTV there (_dl_deallocate_tls) holding its stack cache's
+ * lock: when a thread ends (a detached one, in its own teardown) or is
+ * joined. pthread_create takes that lock: a start there waited for it for
+ * ever, and so did every thread that made or ended a thread after it
+ * (python3's test_multiprocessing_fork hung in a forked child; a child
+ * making 3000 threads on stacks of its own hung every time). The text of
+ * ld.so, from the auxiliary vector, is read once; a static program has
+ * none (AT_BASE 0), and its frees are not looked at. */
+#define FROM_LD_FRAMES 12
+static bool freed_from_ld_so(void)
+{
+	static _Atomic uintptr_t text_lo, text_hi;
+	static _Atomic bool known;
+	if (!atomic_load_explicit(&known, memory_order_acquire)) {
+		uintptr_t base = getauxval(AT_BASE), lo = 0, hi = 0;
+		const ElfW(Ehdr) *e = (const ElfW(Ehdr) *)base;
+		if (base != 0 && memcmp(e->e_ident, ELFMAG, SELFMAG) == 0) {
+			const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + e->e_phoff);
+			for (unsigned i = 0; i < e->e_phnum; i++) {
+				if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
+					lo = base + ph[i].p_vaddr;
+					hi = lo + ph[i].p_memsz;
+					break;
+				}
+			}
+		}
+		atomic_store_explicit(&text_lo, lo, memory_order_relaxed);
+		atomic_store_explicit(&text_hi, hi, memory_order_relaxed);
+		atomic_store_explicit(&known, true, memory_order_release);
+	}
+	uintptr_t lo = atomic_load_explicit(&text_lo, memory_order_relaxed);
+	uintptr_t hi = atomic_load_explicit(&text_hi, memory_order_relaxed);
+	if (lo == hi)
+		return false;
+	void *frames[FROM_LD_FRAMES];
+	int n = jm__unwind(frames, FROM_LD_FRAMES);
+	for (int i = 0; i < n; i++)
+		if ((uintptr_t)frames[i] - lo < hi - lo)
+			return true;
+	return false;
+}
+
 /* Starts the purger before a free of `bytes` (0 if not known); called with
  * no allocator lock held. */
 void jm__bg_start(uint64_t bytes)
@@ -287,6 +333,11 @@ void jm__bg_start(uint64_t bytes)
 	 * (docs/allocator.md); a later free starts it. */
 	stack_t ss;
 	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
+		return;
+	/* Not from a free of the dynamic linker's (above): the request stays,
+	 * and the next free that gives something back starts it. */
+	if (atomic_load_explicit(&jm__bg_state, memory_order_relaxed) == BG_NONE &&
+	    freed_from_ld_so())
 		return;
 	/* Only in the process the allocator was made or forked in. A child
 	 * of clone(CLONE_VM) without CLONE_THREAD shares this memory but is
