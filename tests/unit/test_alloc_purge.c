@@ -29,6 +29,16 @@ static void validate(void)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* Frees p with decay off, so that its pages are unmapped, not kept: a test
+ * that ends this way leaves nothing kept for the next one. */
+static void free_unkept(void *p)
+{
+	int64_t decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = 0;
+	jm_free(p);
+	jm__opt.decay_ms = decay_ms;
+}
+
 /* Purging: with decay forced, dirty pages go back and are counted. */
 static void test_purge(void **state)
 {
@@ -252,10 +262,7 @@ static void test_huge_pages_to_chunks(void **state)
 	for (size_t k = 0; k < sz - 3 * JM_CHUNK; k += JM_PAGE)
 		assert_int_equal(q[k], 5);
 	validate();
-	int decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
-	jm_free(q);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(q);
 	assert_int_equal(a->huge_dirty, 0);
 	for (int i = 0; i < 4; i++)
 		jm_free(r[i]);
@@ -432,11 +439,8 @@ static void test_huge_regrow_kept(void **state)
 	assert_true(map >= 34 * mib);
 	char *t = jm_malloc(map - 32 * mib);
 	assert_ptr_equal(t, y + 32 * mib);
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
-	jm_free(y);
-	jm_free(t);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(y);
+	free_unkept(t);
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
 	validate();
 }
@@ -470,10 +474,7 @@ static void *take_own_kept(void *arg)
 	o->taken_arena = huge_of(o->taken)->arena;
 	/* Grown over the rest of its region, where its pages are. */
 	o->grown = jm_realloc(o->taken, 16 * mib);
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept */
-	jm_free(o->grown);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(o->grown);
 	return NULL;
 }
 
@@ -506,11 +507,8 @@ static void test_huge_take_own_arena(void **state)
 	/* Nothing left kept: x's rest taken, both unmapped on free. */
 	char *rest = jm_malloc(8 * mib);
 	assert_ptr_equal(rest, x + 2 * mib);
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;
-	jm_free(head);
-	jm_free(rest);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(head);
+	free_unkept(rest);
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
 	validate();
 }
@@ -541,15 +539,10 @@ static void test_huge_fresh_start_gathers_nothing(void **state)
 	assert_int_equal(a->huge_dirty, dirty);   /* fails before: 2 MiB less */
 	assert_int_equal(pages_of(x, JM_CHUNK, 5), 0);
 	validate();
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept */
-	jm_free(x);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(x);
 	v = jm_malloc(dirty);   /* takes the kept region back whole */
 	assert_int_equal(a->huge_dirty, 0);
-	jm__opt.decay_ms = 0;
-	jm_free(v);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(v);
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
 	validate();
 }
@@ -582,11 +575,8 @@ static void test_huge_new_gathers(void **state)
 	assert_int_equal(pages_of(x, 32 * mib, 5), 8 * mib / JM_PAGE);   /* v's */
 	memcpy(x, w, 16 * mib);
 	validate();
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
-	jm_free(w);
-	jm_free(x);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(w);
+	free_unkept(x);
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
 	validate();
 }
@@ -757,10 +747,7 @@ static void test_huge_move_key_first(void **state)
 	if (block != MAP_FAILED)
 		munmap(block, JM_PAGE);
 	validate();
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;   /* unmapped, not kept: nothing left kept */
-	jm_free(r);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(r);
 	validate();
 }
 
@@ -810,11 +797,7 @@ static void test_huge_gathered_realloc(void **state)
 	if (block != MAP_FAILED)
 		munmap(block, JM_PAGE);
 	validate();
-	/* Unmapped, not kept: the next test starts with nothing kept. */
-	int64_t decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = 0;
-	jm_free(r);
-	jm__opt.decay_ms = decay_ms;
+	free_unkept(r);
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
 	validate();
 }
@@ -1068,9 +1051,7 @@ static void test_huge_kept_by_blocks(void **state)
 	assert_int_equal(huge_of(y)->map_size, 210 * mib);
 	assert_int_equal(y[210 * mib - 1], 2);            /* the same pages */
 	validate();
-	jm__opt.decay_ms = 0;     /* unmapped: 210 MiB kept would crowd later tests */
-	jm_free(y);
-	jm__opt.decay_ms = saved_decay_ms;
+	free_unkept(y);   /* 210 MiB kept would crowd later tests */
 	assert_int_equal(a->stats->nunmap, nunmap + 1);
 	validate();
 }
