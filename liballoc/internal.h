@@ -88,8 +88,8 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 {
 	uint64_t off = (uint64_t)start << JM_LG_PAGE;
 	if (kind == JM_PM_LARGE)
-		return (1ULL << 32) | ((uint64_t)bin << 21) | off;
-	return ((uint64_t)jm__bin_info[bin].div_magic << 35) |
+		return JM_PM_LARGE | ((uint64_t)bin << 21) | off;
+	return ((uint64_t)jm__bin_info[bin].div_magic << 32) |
 	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
 /* Whether `off`, an offset in a small run (below its bytes, at most

@@ -86,28 +86,31 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
 /* Page map entries (64 bits): what the page at that index of a chunk
  * belongs to, with all that free() needs to check and file a small region
  * without touching anything else:
- *   bits 35..63  small: ceil(2^32 / size) (at most 2^28), so that an
+ *   bits 32..63  small: ceil(2^32 / size) (at most 2^28), so that an
  *                offset in the run is a multiple of size iff
  *                (uint32_t)(off * that) < that (exact for offsets below
  *                2^15; runs have no tail, so every such multiple starts a
  *                region); 0 in every other entry, which free's fast path
  *                relies on (no offset passes the test with 0, so it needs
- *                no test of the kind of its own); at the top, so that one
- *                shift extracts it, without a mask
- *   bit  32      a large run
+ *                no test of the kind of its own); the whole high half, so
+ *                that free reads it as a 32-bit word of its own, the
+ *                operand of its multiplication and comparison, with no
+ *                shift
  *   bits 21..31  small: the size class times sizeof(struct
  *                jmstat_tcache_bin): the byte offset of its thread-cache
  *                row (free() adds it to the cache's address); large: the
  *                index of the chunk's arena, so that a free the thread
  *                caches reads no chunk header (its first line shares its
  *                cache set with every page-aligned region)
- *   bits  0..20  byte offset of the run's first page in the chunk
+ *   bits 12..20  the run's first page in the chunk (its byte offset: bits
+ *                0..20, the low 12 zero but for bit 0)
+ *   bit   0      a large run
  * 0 is a header page, a free page, or a page never used. */
 #define JM_PM_NONE        0u
 #define JM_PM_SMALL       2u   /* a divisibility constant */
-#define JM_PM_LARGE       1u   /* bit 32 */
-#define JM_PM_KIND(e)     ((e) >> 35 ? JM_PM_SMALL : (unsigned)((e) >> 32) & 1u)
-#define JM_PM_DIV(e)      ((uint32_t)((e) >> 35))
+#define JM_PM_LARGE       1u   /* bit 0 */
+#define JM_PM_KIND(e)     ((e) >> 32 ? JM_PM_SMALL : (unsigned)(e) & 1u)
+#define JM_PM_DIV(e)      ((uint32_t)((e) >> 32))
 #define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
 #define JM_PM_ARENA(e)    ((uint32_t)(e) >> 21)
 _Static_assert(JM_MAX_ARENAS <= (1u << 11),
@@ -115,7 +118,7 @@ _Static_assert(JM_MAX_ARENAS <= (1u << 11),
 _Static_assert(JM_NBINS * sizeof(struct jmstat_tcache_bin) < (1u << 11),
     "a thread-cache row offset must fit the 11 bits of a page-map entry");
 #define JM_PM_BIN(e)      (JM_PM_TBIN(e) / (unsigned)sizeof(struct jmstat_tcache_bin))
-#define JM_PM_RUNOFF(e)   ((uint32_t)(e) & 0x1fffffu)
+#define JM_PM_RUNOFF(e)   ((uint32_t)(e) & 0x1ff000u)
 #define JM_PM_START(e)    (JM_PM_RUNOFF(e) >> JM_LG_PAGE)
 /* The offset of a pointer in its small run, from the page-map entry. */
 #define JM_PM_OFFSET(e, u) ((((uint32_t)(u) & 0x1fffffu) - (uint32_t)(e)) & 0x1fffffu)
