@@ -84,8 +84,11 @@ static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin
 		r->bitmap[i] = ~0ULL;
 	if (bi->regs % 64)
 		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
-	for (size_t i = first; i < first + bi->run_pages; i++)
+	const uint64_t pf = jm__pf_make(c, binind, first);
+	for (size_t i = first; i < first + bi->run_pages; i++) {
+		c->pagefast[i - JM_CHUNK_HDR_PAGES] = pf;
 		c->pagemap[i] = jm__pm_make(JM_PM_SMALL, binind, first);
+	}
 	if (jm_unlikely(jm__opt.junk)) /* pages may hold anything from before */
 		memset(jm__run_addr(c, r), 0x5a, (size_t)bi->run_pages << JM_LG_PAGE);
 	bin->stats->curruns++;

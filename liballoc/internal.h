@@ -92,6 +92,14 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 	return ((uint64_t)jm__bin_info[bin].div_magic << 32) |
 	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
+/* The free fast path's word of a page of a small run of class `bin` that
+ * starts at page `start` of chunk c (types.h, pagefast). */
+static inline uint64_t jm__pf_make(const struct jm_chunk *c, unsigned bin, size_t start)
+{
+	uint32_t run = (uint32_t)((uintptr_t)c + ((uintptr_t)start << JM_LG_PAGE));
+	return ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 32) |
+	    (uint32_t)(run * jm__bin_info[bin].div_magic);
+}
 /* Whether `off`, an offset in a small run (below its bytes, at most
  * 2^15), is a region's start in a class whose div_magic is `magic`
  * (ceil(2^32 / size)): then the low half of off x magic is below magic,

@@ -374,34 +374,43 @@ JM_EXPORT void jm_free(void *ptr)
 		base = idx * (JM_CHUNK - JM_PAGE);
 #endif
 		uintptr_t page = u >> JM_LG_PAGE;
+		uintptr_t cookie = jm__flist_cookie(ptr);
+		/* A small region's start: its offset in the run times the
+		 * divisor (the page-map entry's high half), modulo 2^32, below
+		 * the divisor; that product is u x divisor less the low half
+		 * of the page's fast word (types.h, pagefast). Only a small
+		 * run's entry has a divisor: with 0 (a large run, a free or
+		 * header page) the test fails, so that it needs no test of the
+		 * kind of its own, and the fast word, stale there, is not
+		 * used. Each is the operand of an instruction as it is in
+		 * memory: the page-map entry is not loaded (its copy shifted
+		 * for the divisor, the run's offset subtracted and masked took
+		 * four instructions more). */
+#define FAST_WORD (offsetof(struct jm_chunk, pagefast) - JM_CHUNK_HDR_PAGES * sizeof(uint64_t))
+#if defined(__x86_64__)
+		uint32_t x = (uint32_t)u;
+		__asm__ volatile goto("imull %c[div](%[b],%[pg],8), %[x]\n\t"
+		    "subl %c[k](%[b],%[pg],8), %[x]\n\t"
+		    "cmpl %c[div](%[b],%[pg],8), %[x]\n\t"
+		    "jae %l[not_fast]"
+		    : [x] "+r"(x)
+		    : [b] "r"(base), [pg] "r"(page),
+		      [div] "i"(offsetof(struct jm_chunk, pagemap) + 4), [k] "i"(FAST_WORD)
+		    : "cc" : not_fast);
+		uint32_t tbin = *(const uint32_t *)(base + FAST_WORD + 4 + page * sizeof(uint64_t));
+#else
 		uint64_t pm = *(const uint64_t *)(base + offsetof(struct jm_chunk, pagemap) +
 		    page * sizeof(uint64_t));
-		uintptr_t cookie = jm__flist_cookie(ptr);
-		/* A small region's start: the offset in the run times the
-		 * divisor, below the divisor. Only a small run's entry has one:
-		 * with 0 (a large run, a free or header page) the test fails,
-		 * so that it needs no test of the kind of its own. The divisor
-		 * is the entry's high half, the operand of the multiplication
-		 * and of the comparison as it is in memory (a copy of the entry
-		 * shifted took two instructions more). */
-		uint32_t off = JM_PM_OFFSET(pm, u);
-#if defined(__x86_64__)
-		__asm__ volatile goto("imull %c[hi](%[b],%[pg],8), %[o]\n\t"
-		    "cmpl %c[hi](%[b],%[pg],8), %[o]\n\t"
-		    "jae %l[not_fast]"
-		    : [o] "+r"(off)
-		    : [b] "r"(base), [pg] "r"(page),
-		      [hi] "i"(offsetof(struct jm_chunk, pagemap) + 4)
-		    : "cc" : not_fast);
-#else
-		if (off * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
 			goto not_fast;
+		uint32_t tbin = JM_PM_TBIN(pm);
 #endif
+#undef FAST_WORD
 		/* Not already free (cookie), the cache not full (a thread
 		 * without a cache has capacity 0): push it. */
 		if (jm_likely(!jm__flist_has_cookie(ptr, cookie))) {
 			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
-			    ((char *)jm__tls_tbins + JM_PM_TBIN(pm));
+			    ((char *)jm__tls_tbins + tbin);
 			/* Count it, then not full: the count less the capacity
 			 * is at most 0 after the addition, by the flags of the
 			 * addition in memory (the compiler loads, adds, stores

@@ -173,6 +173,9 @@ struct jm_run {
 
 struct jm_arena;
 
+/* Pages a chunk's header takes (struct jm_chunk, asserted below). */
+#define JM_CHUNK_HDR_PAGES 18
+
 struct jm_chunk {
 	uint64_t magic;           /* JM_CHUNK_MAGIC */
 	struct jm_arena *arena;   /* the owner */
@@ -180,6 +183,7 @@ struct jm_chunk {
 	uint32_t nfree_pages;     /* pages in free runs */
 	uint64_t pagemap[JM_CHUNK_PAGES]; /* see "Page map entries" */
 	struct jm_run runs[JM_CHUNK_PAGES];
+	uint64_t pagefast[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES]; /* see below */
 };
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
 /* A small region's free (bin.c's flush) reads and writes its run record's
@@ -190,7 +194,24 @@ _Static_assert(sizeof(struct jm_run) % 64 == 0 &&
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, nfree)) / 64 ==
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, bitmap) + 4 * sizeof(uint64_t) - 1) / 64,
     "a run record's count and first 4 bitmap words share a line");
-#define JM_CHUNK_HDR_PAGES ((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE)
+_Static_assert((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE == JM_CHUNK_HDR_PAGES,
+    "the pages a chunk's header takes");
+/* A small run's pages have a second word each, after the run records
+ * (pagefast[page - JM_CHUNK_HDR_PAGES]: none for the header's pages; in
+ * the header's last page, which held only the last page's record: a chunk
+ * with a small run has that page resident, 4 KiB), for free's fast path
+ * alone:
+ *   bits 32..63  the size class times sizeof(struct jmstat_tcache_bin),
+ *                as bits 21..31 of the page-map entry
+ *   bits  0..31  the low half of (run's address x divisor): the offset
+ *                of a pointer u in the run times the divisor is
+ *                u x divisor less that, modulo 2^32, so that free's
+ *                region-start test takes neither the run's offset nor a
+ *                mask: a multiplication and a subtraction of words in
+ *                memory, then the comparison with the divisor.
+ * Set where a small run is carved (bin.c); any other page's is stale, and
+ * read by free only after its page-map entry's divisor, 0 there, failed
+ * the test. */
 #define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
 
 /* Static facts about one small size class. */

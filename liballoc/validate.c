@@ -101,9 +101,12 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			unsigned b = r->binind;
 			const struct jm_bin_info *bi = &jm__bin_info[b];
 			CHECK(b < JM_NBINS && n == bi->run_pages, "chunk %p page %zu: bad small run", (void *)c, p);
-			for (size_t i = p; i < p + n; i++)
+			for (size_t i = p; i < p + n; i++) {
 				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_SMALL, b, p),
 				    "chunk %p page %zu: bad small page map", (void *)c, i);
+				CHECK(c->pagefast[i - JM_CHUNK_HDR_PAGES] == jm__pf_make(c, b, p),
+				    "chunk %p page %zu: bad small page word", (void *)c, i);
+			}
 			unsigned nfree = 0;
 			for (unsigned w = 0; w < JM_BITMAP_WORDS; w++) {
 				nfree += (unsigned)__builtin_popcountll(r->bitmap[w]);

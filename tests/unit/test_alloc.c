@@ -175,11 +175,25 @@ static void test_region_index(void **state)
 			assert_int_equal(JM_PM_OFFSET(pm, u), off);
 			bool region_start = JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) < JM_PM_DIV(pm);
 			assert_int_equal(region_start, off % bi->size == 0);
+			/* The fast path's: u x divisor less the low half of the
+			 * page's fast word (types.h, pagefast), at every chunk
+			 * address's low bits. */
+			for (uintptr_t chunk = 0x7f0000600000; chunk < 0x7f0200600000; chunk += 0x3fe00000) {
+				uint64_t pf = jm__pf_make((const struct jm_chunk *)chunk, b, 17);
+				uint32_t x = (uint32_t)(chunk + (17u << JM_LG_PAGE) + off) * JM_PM_DIV(pm) - (uint32_t)pf;
+				assert_int_equal(x < JM_PM_DIV(pm), off % bi->size == 0);
+				assert_int_equal(pf >> 32, JM_PM_TBIN(pm));
+			}
 		}
 		uint64_t pm = jm__pm_make(JM_PM_SMALL, b, 17);
 		assert_int_equal(JM_PM_KIND(pm), JM_PM_SMALL);
 		assert_int_equal(JM_PM_BIN(pm), b);
 		assert_int_equal(JM_PM_START(pm), 17);
+		uint64_t lpm = jm__pm_make(JM_PM_LARGE, 5, 17);
+		assert_int_equal(JM_PM_KIND(lpm), JM_PM_LARGE);
+		assert_int_equal(JM_PM_DIV(lpm), 0);
+		assert_int_equal(JM_PM_ARENA(lpm), 5);
+		assert_int_equal(JM_PM_START(lpm), 17);
 		assert_int_equal(bi->regs * bi->size, run); /* no tail */
 		assert_true(bi->regs <= JM_RUN_MAXREGS);
 
@@ -446,9 +460,10 @@ static void test_rtree_update_faults(void **state)
 
 /* A new chunk touches the first two pages of its header (the magic and
  * the page map, the first run descriptors), not the one of its last
- * page's descriptor (alone there): a run that ends at the chunk's end
- * does not write it (the chunk's first free run, what is left of it after
- * a run is carved). */
+ * page's descriptor (alone there with the small runs' fast words: a
+ * large run writes none): a run that ends at the chunk's end does not
+ * write it (the chunk's first free run, what is left of it after a run is
+ * carved). */
 static void test_chunk_header_pages(void **state)
 {
 	(void)state;
