@@ -500,6 +500,7 @@ bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
 void jm__stats_ns_changed(void);       /* unshare, setns: read them again */
 uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz);
+uint64_t jm__stats_fork_start(void);
 void jm__stats_prefork(void);
 void jm__stats_prefork_snapshot(void);   /* last in prefork: every lock held */
 void jm__stats_postfork_parent(void);
