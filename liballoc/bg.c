@@ -284,7 +284,7 @@ static bool start_due(uint64_t bytes)
  * (python3's test_multiprocessing_fork hung in a forked child; a child
  * making 3000 threads on stacks of its own hung every time). The text of
  * ld.so, from the auxiliary vector, is read once; a static program has
- * none (AT_BASE 0), and its frees are not looked at. */
+ * none (AT_BASE 0): stack_cache_held() below answers for it. */
 #define FROM_LD_FRAMES 12
 static bool freed_from_ld_so(void)
 {
@@ -319,6 +319,27 @@ static bool freed_from_ld_so(void)
 	return false;
 }
 
+/* Whether glibc's stack cache's lock is held, in a static program: there
+ * glibc 2.34 and later keep it in a global of the program's own,
+ * _dl_stack_cache_lock (in a dynamic one it is a member of ld.so's
+ * _rtld_global, and the reference below stays 0; freed_from_ld_so answers
+ * there). A static program has no ld.so, and its _dl_deallocate_tls is
+ * in its own text: a free from a thread's teardown started the purger,
+ * whose pthread_create waited for the lock this thread held, for ever
+ * (tests/preload/thread_teardown: a static program linked with
+ * libjmalloc.a hung in 2 runs of 3). Held by this thread, the word is
+ * not 0: no race, the start is never made under it. Held by another
+ * thread for a moment, the start waits for the next free that gives
+ * something back, as under ld.so's frees. An older glibc (its lock a
+ * static of libpthread's) or another C library has no such symbol, and
+ * nothing is looked at. */
+extern int _dl_stack_cache_lock __attribute__((weak));
+static bool stack_cache_held(void)
+{
+	return &_dl_stack_cache_lock != NULL &&
+	    __atomic_load_n(&_dl_stack_cache_lock, __ATOMIC_RELAXED) != 0;
+}
+
 /* Starts the purger before a free of `bytes` (0 if not known); called with
  * no allocator lock held. */
 void jm__bg_start(uint64_t bytes)
@@ -334,10 +355,11 @@ void jm__bg_start(uint64_t bytes)
 	stack_t ss;
 	if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
 		return;
-	/* Not from a free of the dynamic linker's (above): the request stays,
-	 * and the next free that gives something back starts it. */
+	/* Not from a free of the dynamic linker's, nor under glibc's stack
+	 * cache's lock in a static program (above): the request stays, and
+	 * the next free that gives something back starts it. */
 	if (atomic_load_explicit(&jm__bg_state, memory_order_relaxed) == BG_NONE &&
-	    freed_from_ld_so())
+	    (stack_cache_held() || freed_from_ld_so()))
 		return;
 	/* Only in the process the allocator was made or forked in. A child
 	 * of clone(CLONE_VM) without CLONE_THREAD shares this memory but is
