@@ -57,7 +57,11 @@ children_seen() {
 	shift
 	for pid in "$@"; do
 		wait_seen "$pid"
-		f=$(jm_segment /dev/shm "$pid") && fail "$what: child $pid published $f, not in $JMD_STATS"
+		# Made since the children started: a segment of an earlier process
+		# of the same pid left in /dev/shm (2,400 of them there once, from
+		# processes killed) is not theirs.
+		f=$(jm_segment /dev/shm "$pid") && [ "$f" -nt "$JM_TMP/started" ] &&
+			fail "$what: child $pid published $f, not in $JMD_STATS"
 		jm_segment "$JMD_STATS" "$pid" >/dev/null || fail "$what: no segment of child $pid in $JMD_STATS"
 	done
 	"$JMCTL" --socket "$JMD_SOCK" stats "$1" >"$JM_TMP/stats.out" ||
@@ -66,6 +70,8 @@ children_seen() {
 		fail "$what: jmctl sites $1 failed: $(cat "$JM_TMP/sites.out")"
 }
 
+touch "$JM_TMP/started"
+sleep 0.01   # a file made after it is newer, whatever the clock's grain
 start_preloaded "$JM_TMP/prefork"
 wait_line "$LAST_OUT" '^ready$'
 for _ in $(seq 100); do
