@@ -5,11 +5,19 @@
 # (S = prof_sample = 64 KiB here) and counts s/p bytes, so that the
 # estimate of N such objects has mean N s and relative standard deviation
 # sqrt((1 - p) / (p N)). For each size a fresh process holds N objects from
-# one function, N chosen for about 400 expected samples (at most 32 MiB,
+# one function, N chosen for about 600 expected samples (at most 32 MiB,
 # at least 8 objects); `jmctl sites` must estimate each within 4.5 standard
 # deviations (plus 0.2% for rounding), the mean of the relative errors
 # must be within 4.5 of its standard deviations of zero, and the sum
-# within 3% of the truth.
+# within 3.5% of the truth (about 4 of its standard deviations, 0.9%:
+# 3% with 400 samples a size was 2.9 of them, and a run in CI was 3.07%
+# low, the bound below counted in).
+#
+# What is judged is each site's own estimate (estimated_bytes where the
+# daemon bounded it to what its class holds: with one site holding a
+# whole class, the bound cuts every estimate above the truth, and the
+# bounded figure is biased low by design; tests/unit/test_jmd_sites
+# judges the bound).
 #
 # Each program's first allocation is a small one of its own: the allocator
 # never samples a thread's very first allocation, a bias reported to the
@@ -31,7 +39,7 @@ for s in $SIZES; do
 import math
 s, S = $s, $SAMPLE
 p = 1 - math.exp(-s / S)
-n = math.ceil(400 / p)
+n = math.ceil(600 / p)
 n = min(n, (32 << 20) // s)
 print(max(n, 8))")
 	start_preloaded ./hold_one "$s" "$n"
@@ -45,7 +53,11 @@ import json, sys
 s, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 r = json.load(open(path))
 sites = [x for x in r["sites"] if x["frames"] and x["frames"][0]["function"] == "hold"]
-est = sum(x["live_bytes"] for x in sites)
+# The estimator itself: where the daemon brought a site down to what its
+# class holds ("bounded", its estimated_bytes kept), the raw figure. A
+# bound clips every estimate above the truth and none below, and made
+# the mean of live_bytes about -0.8% here, the sum 3.07% low once in CI.
+est = sum(x["estimated_bytes"] if x.get("bounded") else x["live_bytes"] for x in sites)
 samples = sum(x["samples"] for x in sites)
 print(s, n, est, samples)
 PY
@@ -81,6 +93,6 @@ print("mean relative error %+.2f%% (sd %.2f%%); sum %+.2f%%"
       % (100 * mean, 100 * mean_sd, 100 * (tot_est / tot_true - 1)))
 assert not bad, "sizes outside 4.5 sd: %s" % bad
 assert abs(mean) <= 4.5 * mean_sd + 0.002, mean
-assert abs(tot_est / tot_true - 1) <= 0.03, tot_est / tot_true
+assert abs(tot_est / tot_true - 1) <= 0.035, tot_est / tot_true
 PY
 ok "site estimates unbiased from 8 B to 4 MiB"
