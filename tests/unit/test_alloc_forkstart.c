@@ -84,52 +84,24 @@ static int publish_check_start(void)
 	return jm__stats_test_stat_reads != before ? 2 : 0;
 }
 
-/* Children, each publishing /proc's start time, until 10 of them did
- * without reading /proc (every one of them read it before): a tick
- * boundary between the two clock reads sends a child to /proc, 1 in 40 on
- * a loaded machine, 33 in 40 once at load 19 (the test asked for 10 of 40
- * then, and failed there). 400 children at most. */
-static void test_fork_start_time_from_clock(void **state)
-{
-	(void)state;
-	void *p = jm_malloc(100);   /* the segment is published */
-	jm_free(p);
-	int from_proc = 0, from_clock = 0, n = 0;
-	while (from_clock < 10 && n < 400) {
-		pid_t pid = fork();
-		if (pid == 0)
-			_exit(publish_check_start());
-		assert_true(pid > 0);
-		int st = wait_child(pid);
-		assert_true(st == 0 || st == 2);
-		from_proc += st == 2;
-		from_clock += st == 0;
-		n++;
-	}
-	print_message("%d of %d children read /proc/self/stat\n", from_proc, n);
-	assert_int_equal(from_clock, 10);
-}
-
-/* A child that runs three ticks after its fork (a loaded machine runs a
- * new child late: at load 27 on 2 CPUs 43% of fork-churn's children read
- * their clock a tick or more after their parent's; here its handler's
- * read is made 30 ms later) takes its start time from its parent's read
- * of the clock after the clone, not from /proc: 10 of 100 at least
- * (before, every one read /proc). Its parent's clone itself in two ticks
- * sends it to /proc still, and it is right either way. */
 extern void jm__stats_test_run_late(uint64_t ns);
 
-static void test_fork_start_time_late_child(void **state)
+/* Forks children, each publishing /proc's start time (its handler's clock
+ * read `late_ns` after the fork, and the child sleeping as long), until 10
+ * of them did without reading /proc, `max` children at most; asserts the
+ * 10. */
+static void children_from_clock(int max, uint64_t late_ns, const char *what)
 {
-	(void)state;
-	jm_free(jm_malloc(100));
+	jm_free(jm_malloc(100));   /* the segment is published */
 	int from_proc = 0, from_clock = 0, n = 0;
-	while (from_clock < 10 && n < 100) {
+	while (from_clock < 10 && n < max) {
 		pid_t pid = fork();
 		if (pid == 0) {
-			jm__stats_test_run_late(30 * 1000 * 1000);
-			struct timespec nap = { 0, 30 * 1000 * 1000 };
-			nanosleep(&nap, NULL);
+			if (late_ns) {
+				jm__stats_test_run_late(late_ns);
+				struct timespec nap = { 0, (long)late_ns };
+				nanosleep(&nap, NULL);
+			}
 			_exit(publish_check_start());
 		}
 		assert_true(pid > 0);
@@ -139,8 +111,32 @@ static void test_fork_start_time_late_child(void **state)
 		from_clock += st == 0;
 		n++;
 	}
-	print_message("%d of %d late children read /proc/self/stat\n", from_proc, n);
+	print_message("%d of %d %s read /proc/self/stat\n", from_proc, n, what);
 	assert_int_equal(from_clock, 10);
+}
+
+/* Children, each publishing /proc's start time, until 10 of them did
+ * without reading /proc (every one of them read it before): a tick
+ * boundary between the two clock reads sends a child to /proc, 1 in 40 on
+ * a loaded machine, 33 in 40 once at load 19 (the test asked for 10 of 40
+ * then, and failed there). 400 children at most. */
+static void test_fork_start_time_from_clock(void **state)
+{
+	(void)state;
+	children_from_clock(400, 0, "children");
+}
+
+/* A child that runs three ticks after its fork (a loaded machine runs a
+ * new child late: at load 27 on 2 CPUs 43% of fork-churn's children read
+ * their clock a tick or more after their parent's; here its handler's
+ * read is made 30 ms later) takes its start time from its parent's read
+ * of the clock after the clone, not from /proc: 10 of 100 at least
+ * (before, every one read /proc). Its parent's clone itself in two ticks
+ * sends it to /proc still, and it is right either way. */
+static void test_fork_start_time_late_child(void **state)
+{
+	(void)state;
+	children_from_clock(100, 30 * 1000 * 1000, "late children");
 }
 
 /* A grandchild whose parent had not published yet when it forked it: its
