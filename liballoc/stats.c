@@ -54,9 +54,14 @@ static char *snapshot;                        /* what a forked child gets, from
 static bool seg_shmem;                        /* the file is on tmpfs */
 static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
-static uint64_t seg_backed;                   /* thread rows backed so far */
-static uint64_t sites_backed;                 /* site rows backed so far */
-static uint64_t modules_backed;               /* module rows backed so far */
+/* The rows of a section (thread, site, module) backed in the file so far;
+ * under the section's lock (back_rows). */
+struct backing {
+	uint64_t backed;         /* rows from the first on backed by memory */
+	uint64_t grown;          /* of them, those this process backed itself
+	                            (a forked child's inherited rows are not) */
+};
+static struct backing thread_backing, site_backing, module_backing;
 static unsigned bins_backed;                  /* arenas whose bin rows are */
 bool jm__stats_pending;
 static uint64_t fork_boot_ns[2];              /* the boot clock before a clone
@@ -119,6 +124,11 @@ static bool row_in_segment(const struct jmstat_thread *row)
 	    (const char *)row < (const char *)jm__seg + seg_size;
 }
 
+#ifdef JM_TEST
+extern uint64_t jm__stats_test_back_max;
+uint64_t jm__stats_test_back_max;            /* bytes a step may back; 0: any */
+#endif
+
 /* Backs [off, off + len) of the published file with memory (fallocate),
  * so that writing through the mapping can never SIGBUS. The file is
  * reopened by name and checked to be the same one; no descriptor is kept
@@ -131,6 +141,10 @@ static bool seg_back(uint64_t off, uint64_t len)
 	uint64_t end = (off + len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
 	if (end > seg_size)
 		end = seg_size;
+#ifdef JM_TEST
+	if (jm__stats_test_back_max != 0 && end - start > jm__stats_test_back_max)
+		return false;   /* a file system with no room for more */
+#endif
 	int fd = open(seg_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
@@ -141,37 +155,81 @@ static bool seg_back(uint64_t off, uint64_t len)
 	return ok;
 }
 
-/* Rows of a section are backed eight at a time: *backed of them so far,
- * `rows` wanted. Under rows_lock or prof_lock (one lock per section). */
-static bool back_rows(uint64_t *backed, uint64_t rows, uint64_t max, uint64_t off, uint64_t stride)
+#ifdef JM_TEST
+extern unsigned jm__stats_test_site_steps;
+unsigned jm__stats_test_site_steps;          /* site rows' backing steps */
+#endif
+
+/* Backs a section's rows [b->backed, want) (want <= max), in whole pages:
+ * the rows the last page holds are counted backed too. */
+static bool back_to(struct backing *b, uint64_t want, uint64_t max, uint64_t off, uint64_t stride)
 {
-	if (rows <= *backed)
+	uint64_t from = off + b->backed * stride;
+	uint64_t end = (off + want * stride + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
+	if (end > off + max * stride)
+		end = off + max * stride;
+	if (!seg_back(from, end - from))
+		return false;
+	uint64_t now = (end - off) / stride;
+	b->grown += now - b->backed;
+	b->backed = now;
+	return true;
+}
+
+/*
+ * Rows of a section are backed in steps, each at least eight rows and at
+ * least half of what this process backed itself: `rows` wanted, *b the
+ * backing so far. Each step reopens the file (seg_back: open, fstat,
+ * fallocate, close); at eight rows a step, cc1plus (g++ -O2 on a large
+ * unit, some 590 sites) took 74 steps, one per 8 new sites, and now it
+ * takes 10: O(log n), for at most a third of the rows backed unused. A
+ * process with few rows backs no more than it did (2 pages for its first
+ * 14 sites, 3 up to 21), and a forked child's steps start small again: a
+ * child that inherits a large table and adds a site backs 8 rows, not
+ * half its parent's. Where the file system has no room for a large step,
+ * the least one is tried. Under rows_lock, prof_lock or modules.c's
+ * mod_lock (one lock per section); false if the rows cannot be backed.
+ */
+static bool back_rows(struct backing *b, uint64_t rows, uint64_t max, uint64_t off, uint64_t stride)
+{
+	if (rows <= b->backed)
 		return true;
-	uint64_t want = (rows + 7) & ~(uint64_t)7;
+	uint64_t least = (rows + 7) & ~(uint64_t)7;
+	if (least > max)
+		least = max;
+	uint64_t want = b->backed + b->grown / 2;
 	if (want > max)
 		want = max;
-	if (!seg_back(off + *backed * stride, (want - *backed) * stride))
-		return false;
-	*backed = want;
-	return true;
+	if (want > least && back_to(b, want, max, off, stride))
+		return true;
+	return back_to(b, least, max, off, stride);
 }
 
 static bool back_thread_rows(uint64_t rows)
 {
-	return back_rows(&seg_backed, rows, jm__seg->nthreads_max, jm__seg->thread_off,
+	return back_rows(&thread_backing, rows, jm__seg->nthreads_max, jm__seg->thread_off,
 	    jm__seg->thread_stride);
 }
 
+#ifdef JM_TEST
+uint64_t jm__stats_test_site_rows(void);
+uint64_t jm__stats_test_site_rows(void) { return site_backing.backed; }
+#endif
+
 bool jm__stats_reserve_sites(uint32_t rows)
 {
-	return back_rows(&sites_backed, rows, jm__seg->nsites_max, jm__seg->site_off,
+#ifdef JM_TEST
+	if (rows > site_backing.backed && seg_published)
+		jm__stats_test_site_steps++;
+#endif
+	return back_rows(&site_backing, rows, jm__seg->nsites_max, jm__seg->site_off,
 	    jm__seg->site_stride);
 }
 
 /* Under modules.c's mod_lock. */
 bool jm__stats_reserve_modules(uint32_t rows)
 {
-	return back_rows(&modules_backed, rows, jm__seg->nmodules_max, jm__seg->module_off,
+	return back_rows(&module_backing, rows, jm__seg->nmodules_max, jm__seg->module_off,
 	    jm__seg->module_size);
 }
 
@@ -976,9 +1034,9 @@ JM_FORK_TEXT static void publish_child(void)
 		}
 		ok = done == parts[i].len;
 	}
-	seg_backed = h->nthreads_hw;
-	sites_backed = h->nsites_hw;
-	modules_backed = h->nmodules;
+	thread_backing = (struct backing){ h->nthreads_hw, 0 };
+	site_backing = (struct backing){ h->nsites_hw, 0 };
+	module_backing = (struct backing){ h->nmodules, 0 };
 	bins_backed = (unsigned)((parts[0].len - h->bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
 	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		madvise(jm__seg, seg_size, MADV_DONTFORK);

@@ -46,8 +46,10 @@
  *
  * The file has its full size from the start, but only the header, class,
  * arena and bin sections are backed by memory at once; thread, site and
- * module rows are backed (fallocate) as they are first used, so that a process with
- * few threads and sites costs the host little. Unused rows read as zero.
+ * module rows are backed (fallocate) as they are first used, in steps
+ * that grow with the rows used, so that a process with few threads and
+ * sites costs the host little. Unused rows read as zero; a reader reads
+ * no row beyond nthreads_hw, nsites_hw or nmodules.
  *
  * Rules (after Varnish VSM, the JVM's hsperfdata and PCP's MMV):
  * - fixed-width little-endian types, no pointers a reader must follow, only
