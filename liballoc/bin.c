@@ -337,22 +337,23 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
 	return idx;
 }
 
-/* Sets the bit of ptr's region, at `off` in its run, in the run's bitmap
+/* Sets the bit of the region at `off` in its run in the run's bitmap
  * (its class's div_magic: `magic`), which must be the start of a region
- * that is not free: the checks of a free. off is below the run's bytes
- * (the caller checked), so that a multiple of the size there is a region
- * of the run (runs have no tail). The run's counters and lists are
- * run_settle's. The run's facts come as values: a store to the bitmap
+ * that is not free: the checks of a free. Returns 0, or the misuse found
+ * (put_misuse's index), the bitmap unchanged. off is below the run's
+ * bytes (the caller checked), so that a multiple of the size there is a
+ * region of the run (runs have no tail). The run's counters and lists
+ * are run_settle's. The run's facts come as values: a store to the bitmap
  * would otherwise reload them for every region. The word and the bit come
  * straight from the product (jm__run_region's idx is its high half: the
  * word is bits 38 and up, the bit 32..37), and the word is loaded once for
  * the test and the update: 19 instructions a region on x86-64 for the
- * whole of jm__bin_free_list's loop, 24 before. */
-static inline void region_put(uint64_t *bitmap, uint64_t off, uint64_t magic, void *ptr)
+ * whole of free_list's loop, 24 before. */
+static inline unsigned region_mark(uint64_t *bitmap, uint64_t off, uint64_t magic)
 {
 	uint64_t prod = off * magic;
 	if (jm_unlikely((uint32_t)prod >= magic))
-		jm__report_misuse("free of a pointer inside a small region", ptr);
+		return 1;
 	uint64_t *word = &bitmap[prod >> 38], w = *word;
 	bool was_free;
 #if defined(__x86_64__)
@@ -366,8 +367,21 @@ static inline void region_put(uint64_t *bitmap, uint64_t off, uint64_t magic, vo
 	w |= bit;
 #endif
 	if (jm_unlikely(was_free))
-		jm__report_misuse("double free of a small region", ptr);
+		return 2;
 	*word = w;
+	return 0;
+}
+
+static const char *const put_misuse[] = {
+	NULL, "free of a pointer inside a small region", "double free of a small region",
+};
+
+/* region_mark for ptr, aborting on a misuse. */
+static inline void region_put(uint64_t *bitmap, uint64_t off, uint64_t magic, void *ptr)
+{
+	unsigned e = region_mark(bitmap, off, magic);
+	if (jm_unlikely(e))
+		jm__report_misuse(put_misuse[e], ptr);
 }
 
 /* r got k regions back (their bits set by region_put), and had `before`
@@ -419,24 +433,6 @@ static void runs_give_back(struct jm_arena *a, struct jm_run *empty)
 	jm__unlock(&a->lock);
 }
 
-/* How far ahead a flush prefetches run records, in regions
- * (jm__bin_free_list). */
-#define FLUSH_AHEAD 16
-
-/* Prefetches the line of q's run record that its free reads and writes,
- * when q is in another run than the region looked at before it
- * (*ahead_neg: that run's start, negated); returns the region after q. */
-static inline void *prefetch_run(void *q, uintptr_t *ahead_neg, uintptr_t run_bytes)
-{
-	if ((uintptr_t)q + *ahead_neg >= run_bytes) {
-		struct jm_chunk *c = ptr_chunk(q);
-		uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
-		*ahead_neg = -((uintptr_t)c + JM_PM_RUNOFF(pm));
-		__builtin_prefetch(&c->runs[JM_PM_START(pm)].nfree, 1, 3);
-	}
-	return jm__flist_next(q);
-}
-
 /* Frees the regions of the free list `list` (internal.h's, ended by 0),
  * of one size class, which may belong to several arenas: each arena's bin
  * is locked once for all of its regions (another arena's are linked into
@@ -444,22 +440,11 @@ static inline void *prefetch_run(void *q, uintptr_t *ahead_neg, uintptr_t run_by
  * one another in the same run (a cache flushes in the order it was given
  * them: mostly neighbours) settle that run once. Returns the runs settled
  * (each time the list went on in another run than the region before's).
- *
- * For a list the caller says is `scattered` (freed in random order: as
- * many runs as regions), a second cursor runs FLUSH_AHEAD regions ahead
- * down the list and, for each region in another run than the one before
- * it, prefetches the line of its run's record that the free reads and
- * writes (count and bitmap: one line, types.h). Regions freed in random
- * order over a big heap are each in another run, whose record is a cache
- * miss (a line per 4 KiB run of 16 B regions); waited for one at a time,
- * those misses were 76% of the flush's samples in the teardown workload
- * (this function's samples there 2803 -> 1489: docs/allocator.md,
- * "Teardowns, session 14"). A list of neighbours does without the cursor
- * (5 instructions a region). A run's state is told by its page-map word
- * (0 once the run is free, another class's or a large run's word once
- * reused): the record is not read before the bitmap. */
-static inline __attribute__((always_inline)) unsigned free_list(void *list, unsigned binind,
-    const bool ahead_on)
+ * A run's state is told by its page-map word (0 once the run is free,
+ * another class's or a large run's word once reused): the record is not
+ * read before the bitmap. For a list of neighbours (5 instructions a
+ * region past the first of a run); a scattered one is free_scattered's. */
+static unsigned free_list(void *list, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	const uintptr_t run_bytes = (uintptr_t)bi->run_pages << JM_LG_PAGE;
@@ -475,23 +460,14 @@ static inline __attribute__((always_inline)) unsigned free_list(void *list, unsi
 		unsigned k = 0, done = 0;
 		struct jm_run *r = NULL, *empty = NULL;
 		/* The run of the region before: its start negated (an offset
-		 * in it is one addition) and its bitmap; the second cursor's
-		 * for the region it looked at last. */
-		uintptr_t neg_base = 0, ahead_neg = 0;
+		 * in it is one addition) and its bitmap. */
+		uintptr_t neg_base = 0;
 		uint64_t *bitmap = NULL;
 		jm__lock(&bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
-		/* A second cursor runs FLUSH_AHEAD regions ahead of the
-		 * one that frees (its links are read before any region
-		 * behind it is linked into `rest`). */
-		void *ahead = ahead_on ? list : NULL;
-		for (unsigned i = 0; i < FLUSH_AHEAD && ahead; i++)
-			ahead = prefetch_run(ahead, &ahead_neg, run_bytes);
 		for (void *p = list, *next; p; p = next) {
 			next = jm__flist_next(p);
-			if (ahead_on && ahead)
-				ahead = prefetch_run(ahead, &ahead_neg, run_bytes);
 			uintptr_t off = (uintptr_t)p + neg_base;
 			if (off >= run_bytes) {
 				/* Not in the run of the one before. */
@@ -532,13 +508,109 @@ static inline __attribute__((always_inline)) unsigned free_list(void *list, unsi
 	return runs;
 }
 
+/* The region at offset off of the small run whose record is r (for a
+ * misuse's message: free_scattered keeps records and offsets). */
+static inline void *run_region(struct jm_run *r, uint32_t off)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
+	return (char *)c + ((uintptr_t)(r - c->runs) << JM_LG_PAGE) + off;
+}
+
+/* region_put's report for the region at off in the run of record r. */
+static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint32_t off)
+{
+	jm__report_misuse(put_misuse[e], run_region(r, off));
+}
+
+/* Regions a scattered flush gathers, then frees (free_scattered). */
+#define FLUSH_BATCH 16
+
+/* free_list for a list freed in random order: about as many runs as
+ * regions, each run's record a cache miss (a line per 4 KiB run of 16 B
+ * regions). The list is taken FLUSH_BATCH regions at a time: a first
+ * loop reads each region's page-map word, checks its class, and keeps
+ * its run's record and its offset in the run, with the record's line
+ * (count, state and bitmap: types.h) prefetched; a second frees them,
+ * each region settling its run at once (before == 0 or the run emptied:
+ * run_moved, as run_settle does for a batch). The records' misses
+ * overlap (waited for one at a time, they were 76% of the flush's
+ * samples in the teardown workload: docs/allocator.md, "Teardowns").
+ * Session 14 prefetched them from a second cursor 16 regions
+ * down the list, which read every page-map word twice: 86 instructions
+ * a region in teardown's flushes, 67 now (docs/allocator.md, "Teardowns,
+ * session 17"). */
+static unsigned free_scattered(void *list, unsigned binind)
+{
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	const uint64_t magic = bi->div_magic;
+	const unsigned regs = bi->regs;
+	const uint64_t pm_class = jm__pm_make(JM_PM_SMALL, binind, 0) >> 21;
+	uintptr_t cookie = jm__cookie;
+	unsigned runs = 0;
+	while (list) {
+		struct jm_arena *a = ptr_chunk(list)->arena;
+		struct jm_bin *bin = &a->bins[binind];
+		uintptr_t rest = 0, *rest_tail = &rest;
+		unsigned done = 0;
+		struct jm_run *empty = NULL, *last = NULL;
+		struct jm_run *rec[FLUSH_BATCH];   /* the regions' run records */
+		uint32_t roff[FLUSH_BATCH];        /* their offsets in their runs */
+		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__row_begin(&bin->stats->seq);
+		bin->stats->nflushes++;
+		for (void *p = list; p;) {
+			unsigned n = 0;
+			while (p && n < FLUSH_BATCH) {
+				void *q = p;
+				p = jm__flist_next(q);
+				struct jm_chunk *c = ptr_chunk(q);
+				if (c->arena != a) {
+					/* Another arena's: the next pass. */
+					rest_tail = jm__flist_append(rest_tail, q, cookie);
+					continue;
+				}
+				uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
+				if (jm_unlikely(pm >> 21 != pm_class))
+					jm__report_misuse("double free of a small region", q);
+				struct jm_run *r = &c->runs[JM_PM_START(pm)];
+				__builtin_prefetch(&r->nfree, 1, 3);
+				rec[n] = r;
+				roff[n] = JM_PM_OFFSET(pm, (uintptr_t)q);
+				n++;
+			}
+			for (unsigned i = 0; i < n; i++) {
+				struct jm_run *r = rec[i];
+				unsigned e = region_mark(r->bitmap, roff[i], magic);
+				if (jm_unlikely(e))
+					run_misuse(e, r, roff[i]);
+				runs += r != last;
+				last = r;
+				unsigned before = r->nfree;
+				r->nfree = (uint16_t)(before + 1);
+				if (jm_unlikely(before == 0 || before + 1 == regs) && r != bin->cur)
+					run_moved(bin, r, before, bi, &empty);
+			}
+			done += n;
+		}
+		*rest_tail = 0;
+		runs_give_back(a, empty);
+		bin->stats->ndalloc += done;
+		bin->stats->curregs -= done;
+		jm__row_end(&bin->stats->seq);
+		jm__unlock(&bin->lock);
+		jm__arena_purge_detached(a);
+		list = (void *)rest;
+	}
+	return runs;
+}
+
 unsigned jm__bin_free_list(void *list, unsigned binind, bool scattered)
 {
-	return scattered ? free_list(list, binind, true) : free_list(list, binind, false);
+	return scattered ? free_scattered(list, binind) : free_list(list, binind);
 }
 
 /* jm__bin_free_list for n regions given as an array (linked into a list
- * through their word 0 first), with the second cursor. */
+ * through their word 0 first), as a scattered one. */
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 {
 	uintptr_t list = 0, *tail = &list, cookie = jm__cookie;

@@ -1726,6 +1726,82 @@ static void test_flush_freed_run(void **state)
 	free(p);
 }
 
+/* A region freed twice through flushes (its cookie cleared between, as a
+ * write after free does) is reported by both loops of a flush, at its own
+ * address: its bit in the run's bitmap was set. The loop of a scattered
+ * list keeps each region's run record and offset, not the region, and
+ * names the region from them: a region past its run's first page too. In
+ * a child, which must die of SIGABRT; its stderr in msg. */
+static size_t run_offset(void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	return (size_t)((char *)p - (char *)jm__run_addr(c, run_of(p)));
+}
+
+static int flush_report(void *p, unsigned b, bool scattered, char *msg, size_t len)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		((uintptr_t *)p)[0] = 0;   /* a list of one */
+		jm__bin_free_list(p, b, scattered);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fds[0]);
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+static void test_flush_double_free_named(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	static const size_t sizes[] = { 16, 48, 1280 };
+	bool past_first = false;
+	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		const unsigned b = jm__size2bin(sizes[s]);
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		unsigned n = 2 * bi->regs;
+		void **p = calloc(n, sizeof(void *));
+		for (unsigned got = 0; got < n;)
+			got += fill_array(a, b, p + got, n - got);
+		/* The region furthest into its run. */
+		unsigned v = 0;
+		for (unsigned i = 1; i < n; i++)
+			if (run_offset(p[i]) > run_offset(p[v]))
+				v = i;
+		void *victim = p[v];
+		past_first |= run_offset(victim) >= JM_PAGE;
+		jm__bin_free_batch(&victim, 1, b);   /* freed once */
+		char want[64], msg[512];
+		snprintf(want, sizeof want, "double free of a small region: %p", victim);
+		for (int scattered = 0; scattered < 2; scattered++) {
+			assert_int_equal(flush_report(victim, b, scattered, msg, sizeof msg), 1);
+			if (strstr(msg, want) == NULL)
+				fail_msg("class %u, %s: '%s', not '%s'", b, scattered ? "scattered" : "neighbours",
+				    msg, want);
+		}
+		p[v] = p[n - 1];
+		jm__bin_free_batch(p, n - 1, b);
+		validate();
+		free(p);
+	}
+	assert_true(past_first);
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -2037,6 +2113,7 @@ int main(void)
 		cmocka_unit_test(test_bin_reuses_emptied_run),
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_flush_freed_run),
+		cmocka_unit_test(test_flush_double_free_named),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_tcache_first_fill_bytes),
