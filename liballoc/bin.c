@@ -85,9 +85,10 @@ static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin
 	if (bi->regs % 64)
 		r->bitmap[bi->regs / 64] = (1ULL << (bi->regs % 64)) - 1;
 	const uint64_t pf = jm__pf_make(c, binind, first);
+	const uint64_t pm = jm__pm_make(JM_PM_SMALL, binind, first);
 	for (size_t i = first; i < first + bi->run_pages; i++) {
 		c->pagefast[i - JM_CHUNK_HDR_PAGES] = pf;
-		c->pagemap[i] = jm__pm_make(JM_PM_SMALL, binind, first);
+		c->pagemap[i] = pm;
 	}
 	if (jm_unlikely(jm__opt.junk)) /* pages may hold anything from before */
 		memset(jm__run_addr(c, r), 0x5a, (size_t)bi->run_pages << JM_LG_PAGE);
