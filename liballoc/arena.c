@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct jm_arena **jm__arenas;
 unsigned jm__narenas;
@@ -54,17 +55,39 @@ JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
 	*l = (jm_lock_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 }
 
+/*
+ * The arenas' lock area: arena i's lock and then its bins' are the
+ * JM_ARENA_LOCKS locks from lock_area[i * JM_ARENA_LOCKS] (1.6 KiB an
+ * arena: the locks of 2 arenas on 1 page, of 4 on 2), in a private
+ * mapping of their own marked MADV_WIPEONFORK. A fork takes every one of
+ * them (prepare), and the parent releases them and the child
+ * re-initialises them. In the arena, beside its bins' fields, they were
+ * on one or two pages an arena that the fork shared with the child: each
+ * a page fault and a 4 KiB copy in the parent (its releases) and in the
+ * child (its re-initialisation), 3 pages on each side with two arenas. A
+ * page the fork does not share is not write-protected in the parent, and
+ * is a page of zeros in the child (a fault, no copy), where the child
+ * handler writes the initializer of every arena made's locks
+ * (jm__arena_postfork_child; the same where the kernel refused the
+ * advice, before 4.14, or the mapping failed and they are in base memory).
+ */
+#define JM_ARENA_LOCKS (1 + JM_NBINS)
+static jm_lock_t *lock_area;
+
 static struct jm_arena *arena_create(unsigned index, struct jmstat_bin *rows)
 {
 	struct jm_arena *a = rows ? jm__base_alloc(sizeof(*a)) : NULL;
 	if (a == NULL)
 		return NULL;
-	jm__lock_init(&a->lock);
+	jm_lock_t *locks = &lock_area[(size_t)index * JM_ARENA_LOCKS];
+	a->lock = &locks[0];
+	jm__lock_init(a->lock);
 	a->index = index;
 	a->stats = jm__stats_arena_row(index);
 	a->stats->index = index;
 	for (unsigned i = 0; i < JM_NBINS; i++) {
-		jm__lock_init(&a->bins[i].lock);
+		a->bins[i].lock = &locks[1 + i];
+		jm__lock_init(a->bins[i].lock);
 		a->bins[i].stats = &rows[i];
 		a->bins[i].stats->size = jm__bin_info[i].size;
 	}
@@ -98,20 +121,30 @@ static unsigned *arena_threads;
 static unsigned live_threads;   /* the sum of arena_threads */
 static __thread struct jm_arena *thread_arena;
 
-/* At initialisation: the arena table and the thread counts, in one piece
- * of base memory written before it is read (a fresh page read first maps
- * the zero page, and its first write faults again); as a static array the
- * counts (4 KiB for JM_MAX_ARENAS) put the allocator's small variables on
- * one more page. */
+/* At initialisation: the arena table, in base memory, and the lock area
+ * (above), which the thread counts begin: the child handler sets them
+ * (only the forking thread lives there), and on the fork's unshared page
+ * they cost it no copy (beside the table, on the page of base memory the
+ * first arena starts, they cost it one). */
 void jm__arenas_init(unsigned n)
 {
-	size_t table = ((size_t)n * sizeof(*jm__arenas) + 63) & ~(size_t)63;
-	char *p = jm__base_alloc(table + (size_t)n * sizeof(*arena_threads));
-	if (p == NULL)
+	jm__arenas = jm__base_alloc((size_t)n * sizeof(*jm__arenas));
+	size_t counts = ((size_t)n * sizeof(*arena_threads) + 63) & ~(size_t)63;
+	size_t size = (counts + (size_t)n * JM_ARENA_LOCKS * sizeof(jm_lock_t) + JM_PAGE - 1) &
+	    ~(JM_PAGE - 1);
+	char *p = jm__os_map(size);
+	if (p != NULL)
+		(void)madvise(p, size, MADV_WIPEONFORK);
+	else
+		p = jm__base_alloc(size);
+	if (jm__arenas == NULL || p == NULL)
 		jm__fatal("out of memory at initialisation");
-	memset(p, 0, table + (size_t)n * sizeof(*arena_threads));
-	jm__arenas = (struct jm_arena **)p;
-	arena_threads = (unsigned *)(p + table);
+	/* Written before they are read (a fresh page read first maps the
+	 * zero page, and its first write faults again). */
+	memset(jm__arenas, 0, (size_t)n * sizeof(*jm__arenas));
+	memset(p, 0, counts);
+	arena_threads = (unsigned *)p;
+	lock_area = (jm_lock_t *)(p + counts);
 	jm__narenas = n;
 }
 
@@ -740,11 +773,11 @@ void jm__arena_purge_detached(struct jm_arena *a)
 		struct jm_run *runs[PURGE_BATCH];
 		struct jm_chunk *chunks[PURGE_BATCH];
 		bool have_chunks;
-		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__lock(a->lock, &a->stats->lock_contended);
 		unsigned n = purging_claim(a, runs, &have_chunks);
 		unsigned nc = have_chunks ? a->ninflight : 0;
 		memcpy(chunks, a->inflight, nc * sizeof(chunks[0]));
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		if (n == 0 && nc == 0)
 			return;   /* all claimed by other threads */
 		for (unsigned i = 0; i < n; i++)
@@ -753,7 +786,7 @@ void jm__arena_purge_detached(struct jm_arena *a)
 			jm__os_purge(chunks[i], JM_CHUNK);
 		if (jm__test_arena_purging)
 			jm__test_arena_purging(a);
-		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__lock(a->lock, &a->stats->lock_contended);
 		jm__row_begin(&a->stats->seq);
 		for (unsigned i = 0; i < n; i++)
 			run_refile(a, runs[i]);
@@ -764,7 +797,7 @@ void jm__arena_purge_detached(struct jm_arena *a)
 		}
 		stats_dirty(a);
 		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 	}
 }
 
@@ -861,14 +894,14 @@ bool jm__arenas_purge(uint64_t now, bool all)
 		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
 		if (a == NULL)
 			continue;
-		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__lock(a->lock, &a->stats->lock_contended);
 		jm__row_begin(&a->stats->seq);
 		if (all)
 			jm__arena_maybe_purge(a, true);
 		else
 			dirty |= jm__arena_decay(a, now);
 		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		jm__arena_purge_detached(a);
 	}
 	return dirty;
@@ -889,7 +922,7 @@ bool jm__arenas_release(void)
 		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
 		if (a == NULL)
 			continue;
-		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__lock(a->lock, &a->stats->lock_contended);
 		if (a->nretained) {
 			jm__row_begin(&a->stats->seq);
 			while (a->nretained) {
@@ -901,7 +934,7 @@ bool jm__arenas_release(void)
 			jm__row_end(&a->stats->seq);
 			any = true;
 		}
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 	}
 	return any;
 }
@@ -913,12 +946,12 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
 	size_t align_pages = align > JM_PAGE ? align >> JM_LG_PAGE : 1;
 	bool dirty;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	struct jm_run *run = jm__arena_run_alloc(a, npages, align_pages, JM_RUN_LARGE, &dirty);
 	if (run == NULL) {
 		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -935,7 +968,7 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 	a->stats->nmalloc_large++;
 	stats_dirty(a);
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	void *p = jm__run_addr(c, run);
 	if (zero && dirty)
 		memset(p, 0, npages << JM_LG_PAGE);
@@ -956,10 +989,10 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 		jm__report_misuse("free of a pointer inside a large region", ptr);
 	jm__bg_check((uint64_t)c->runs[first].npages << JM_LG_PAGE);
 	struct jm_arena *a = c->arena;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	struct jm_run *run = &c->runs[first];
 	if (run->state != JM_RUN_LARGE || c->pagemap[first] != pm) {
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		jm__report_misuse("double free of a large region", ptr);
 	}
 	jm__row_begin(&a->stats->seq);
@@ -967,7 +1000,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	a->stats->ndalloc_large++;
 	jm__arena_run_free(a, c, run);
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	jm__arena_purge_detached(a);
 }
 
@@ -979,7 +1012,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 	size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
 	struct jm_arena *a = c->arena;
 	void *ret = NULL;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	struct jm_run *run = &c->runs[first];
 	size_t old = run->npages;
 	jm__row_begin(&a->stats->seq);
@@ -1017,7 +1050,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 		}
 	}
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	jm__arena_purge_detached(a);
 	return ret;
 }
@@ -1032,8 +1065,8 @@ void jm__arena_prefork(void)
 		if (a == NULL)
 			continue;
 		for (unsigned b = 0; b < JM_NBINS; b++)
-			jm__fork_lock(&a->bins[b].lock);
-		jm__fork_lock(&a->lock);
+			jm__fork_lock(a->bins[b].lock);
+		jm__fork_lock(a->lock);
 	}
 }
 
@@ -1043,9 +1076,9 @@ void jm__arena_postfork_parent(void)
 		struct jm_arena *a = jm__arenas[i];
 		if (a == NULL)
 			continue;
-		jm__fork_unlock(&a->lock);
+		jm__fork_unlock(a->lock);
 		for (unsigned b = 0; b < JM_NBINS; b++)
-			jm__fork_unlock(&a->bins[b].lock);
+			jm__fork_unlock(a->bins[b].lock);
 	}
 	jm__fork_unlock(&arenas_lock);
 }
@@ -1056,9 +1089,9 @@ JM_FORK_TEXT void jm__arena_postfork_child(void)
 		struct jm_arena *a = jm__arenas[i];
 		if (a == NULL)
 			continue;
-		jm__lock_init(&a->lock);
+		jm__lock_init(a->lock);
 		for (unsigned b = 0; b < JM_NBINS; b++)
-			jm__lock_init(&a->bins[b].lock);
+			jm__lock_init(a->bins[b].lock);
 		/* Pieces other threads were purging when the parent forked:
 		 * those threads are gone. (Nothing written when there are
 		 * none: the arena's row is on a page the child shares.) */

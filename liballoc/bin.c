@@ -67,11 +67,11 @@ static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	bool dirty;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	struct jm_run *r = jm__arena_run_alloc(a, bi->run_pages, 1, JM_RUN_SMALL, &dirty);
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	if (r == NULL)
 		return NULL;
 	struct jm_chunk *c = ptr_chunk(r);
@@ -238,7 +238,7 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsi
 	do {
 		unsigned round = 0;
 		npieces = 0;
-		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__lock(bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		while (got + round < n && npieces < JM_FILL_ROUND) {
 			struct jm_run *r = bin_run(a, bin, binind);
@@ -255,7 +255,7 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsi
 		bin->stats->curregs += round;
 		bin->stats->nfills += words == 0;
 		jm__row_end(&bin->stats->seq);
-		jm__unlock(&bin->lock);
+		jm__unlock(bin->lock);
 		for (unsigned i = 0; i < npieces; i++)
 			tail = link_piece(tail, &pieces[i], bi->size, cookie);
 		got += round;
@@ -289,7 +289,7 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 {
 	struct jm_bin *bin = &a->bins[binind];
 	void *p = NULL;
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__lock(bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
 	struct jm_run *r = bin_run(a, bin, binind);
 	if (r) {
@@ -299,7 +299,7 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 		bin->stats->nrequests++;
 	}
 	jm__row_end(&bin->stats->seq);
-	jm__unlock(&bin->lock);
+	jm__unlock(bin->lock);
 	if (p) {
 		jm__flist_clear_cookie(p); /* no stale double-free cookie */
 		if (jm_unlikely(jm__opt.junk)) {
@@ -317,11 +317,11 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta)
 {
 	struct jm_bin *bin = &a->bins[binind];
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__lock(bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
 	bin->stats->cursampled += (uint64_t)(int64_t)delta;
 	jm__row_end(&bin->stats->seq);
-	jm__unlock(&bin->lock);
+	jm__unlock(bin->lock);
 }
 
 /* The index of ptr's region in its run, or -1 if ptr is not the start of a
@@ -427,11 +427,11 @@ static void runs_give_back(struct jm_arena *a, struct jm_run *empty)
 {
 	if (empty == NULL)
 		return;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	jm__arena_runs_free(a, empty);
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 }
 
 /* Frees the regions of the free list `list` (internal.h's, ended by 0),
@@ -464,7 +464,7 @@ static unsigned free_list(void *list, unsigned binind)
 		 * in it is one addition) and its bitmap. */
 		uintptr_t neg_base = 0;
 		uint64_t *bitmap = NULL;
-		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__lock(bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
 		for (void *p = list, *next; p; p = next) {
@@ -502,7 +502,7 @@ static unsigned free_list(void *list, unsigned binind)
 		bin->stats->ndalloc += done;
 		bin->stats->curregs -= done;
 		jm__row_end(&bin->stats->seq);
-		jm__unlock(&bin->lock);
+		jm__unlock(bin->lock);
 		jm__arena_purge_detached(a);
 		list = (void *)rest;
 	}
@@ -631,7 +631,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 		memset((char *)ptr + 16, JM_JUNK_FREE, bi->size - 16);
 	struct jm_bin *bin = &a->bins[binind];
 	struct jm_run *r = &c->runs[JM_PM_START(pm)];
-	jm__lock(&bin->lock, &bin->stats->lock_contended);
+	jm__lock(bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
 	if (r->state != JM_RUN_SMALL)
 		jm__report_misuse("double free of a small region", ptr);
@@ -642,7 +642,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	bin->stats->ndalloc++;
 	bin->stats->curregs--;
 	jm__row_end(&bin->stats->seq);
-	jm__unlock(&bin->lock);
+	jm__unlock(bin->lock);
 	jm__arena_purge_detached(a);
 }
 
@@ -653,9 +653,9 @@ bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	long idx = region_index(c, ptr, pm, bi);
 	if (idx < 0)
 		return false;
-	pthread_mutex_lock(&bin->lock);
+	pthread_mutex_lock(bin->lock);
 	struct jm_run *r = &c->runs[JM_PM_START(pm)];
 	bool is_free = r->state == JM_RUN_SMALL && (r->bitmap[idx >> 6] & (1ULL << (idx & 63)));
-	pthread_mutex_unlock(&bin->lock);
+	pthread_mutex_unlock(bin->lock);
 	return is_free;
 }

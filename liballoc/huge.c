@@ -180,13 +180,13 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 {
 	struct jm_arena *a = jm__arena_get(arena);
 	struct jmstat_arena *s = a->stats;
-	jm__lock(&a->lock, &s->lock_contended);
+	jm__lock(a->lock, &s->lock_contended);
 	if (d->remap) {
 		/* Under the lock, so that a fork sees the pages, the record and
 		 * the radix tree in one place or all in the other. */
 		struct jm_huge *h = d->moved;
 		if (!jm__rtree_set((uintptr_t)d->to, (uintptr_t)h | JM_RTREE_HUGE)) {
-			jm__unlock(&a->lock);
+			jm__unlock(a->lock);
 			return false;
 		}
 		/* The old entry (rt_key, rt_val 0) goes before the pages do:
@@ -215,7 +215,7 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 				 * leaf is there, so the set cannot fail). */
 				jm__rtree_clear((uintptr_t)d->to);
 				jm__rtree_set(d->rt_key, (uintptr_t)h | JM_RTREE_HUGE);
-				jm__unlock(&a->lock);
+				jm__unlock(a->lock);
 				return false;
 			}
 			if (!move_pages(h->addr, h->map_size, d->to, true))
@@ -237,7 +237,7 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	} else if (d->rt_key && d->rt_val == 0) {
 		jm__rtree_clear(d->rt_key);
 	} else if (d->rt_key && !jm__rtree_set(d->rt_key, d->rt_val)) {
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		return false;
 	}
 	if (d->unmap_tail)
@@ -265,7 +265,7 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	s->dirty += (uint64_t)d->dirty;
 	s->retained += (uint64_t)d->retained;
 	jm__row_end(&s->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	return true;
 }
 
@@ -978,7 +978,7 @@ static void *huge_move_kernel(struct jm_huge *h, void *ptr, size_t usable)
 	size_t maps[2] = { room_for(usable), map_for(usable) };
 	struct jm_arena *a = jm__arena_get(h->arena);
 	struct jmstat_arena *s = a->stats;
-	jm__lock(&a->lock, &s->lock_contended);
+	jm__lock(a->lock, &s->lock_contended);
 	jm__rtree_clear((uintptr_t)ptr);
 	char *q = MAP_FAILED;
 	size_t map = 0;
@@ -991,7 +991,7 @@ static void *huge_move_kernel(struct jm_huge *h, void *ptr, size_t usable)
 	if (q == MAP_FAILED) {
 		/* Nothing moved: its leaf is there, the set cannot fail. */
 		jm__rtree_set((uintptr_t)ptr, (uintptr_t)h | JM_RTREE_HUGE);
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		return NULL;
 	}
 	/* Neither can happen where mremap_aligns said so but with no memory
@@ -1009,7 +1009,7 @@ static void *huge_move_kernel(struct jm_huge *h, void *ptr, size_t usable)
 	h->addr = q;
 	h->map_size = map;
 	h->size = usable;
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	return q;
 }
 

@@ -135,11 +135,11 @@ struct jm_arena *jm__thread_arena(void)
 	jm__ensure_init();
 	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid));
 	tls_arena = a;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	a->stats->nthreads++;
 	jm__row_end(&a->stats->seq);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	if (jm__tls_state == JM_TLS_NEW || jm__tls_state == JM_TLS_NO_CACHE) {
 		/* Have the thread-exit hook run even without a cache (also
 		 * for a thread that has none by configuration: its arena
@@ -618,11 +618,11 @@ static void tcache_empty(struct jm_tcache *tc)
 			jm__tcache_flush_some(tb, b, 0);
 		if (tb->nrequests) {
 			struct jm_bin *bin = &tc->arena->bins[b];
-			jm__lock(&bin->lock, &bin->stats->lock_contended);
+			jm__lock(bin->lock, &bin->stats->lock_contended);
 			jm__row_begin(&bin->stats->seq);
 			bin->stats->nrequests += tb->nrequests;
 			jm__row_end(&bin->stats->seq);
-			jm__unlock(&bin->lock);
+			jm__unlock(bin->lock);
 			tb->nrequests = 0;
 			tc->nrequests_at_flush[b] = 0;
 		}
@@ -640,16 +640,16 @@ static void tcache_move(struct jm_tcache *tc, struct jm_arena *to)
 	if (!jm__arena_thread_move(to))
 		return;
 	tcache_empty(tc);
-	jm__lock(&from->lock, &from->stats->lock_contended);
+	jm__lock(from->lock, &from->stats->lock_contended);
 	jm__row_begin(&from->stats->seq);
 	from->stats->nthreads--;
 	jm__row_end(&from->stats->seq);
-	jm__unlock(&from->lock);
-	jm__lock(&to->lock, &to->stats->lock_contended);
+	jm__unlock(from->lock);
+	jm__lock(to->lock, &to->stats->lock_contended);
 	jm__row_begin(&to->stats->seq);
 	to->stats->nthreads++;
 	jm__row_end(&to->stats->seq);
-	jm__unlock(&to->lock);
+	jm__unlock(to->lock);
 	__atomic_store_n(&to->shared, true, __ATOMIC_RELAXED);
 	tc->arena = to;
 	tls_arena = to;
@@ -690,11 +690,11 @@ static void thread_exit(void *arg)
 	struct jm_arena *a = tls_arena;
 	if (a) {
 		jm__arena_thread_exit();
-		jm__lock(&a->lock, &a->stats->lock_contended);
+		jm__lock(a->lock, &a->stats->lock_contended);
 		jm__row_begin(&a->stats->seq);
 		a->stats->nthreads--;
 		jm__row_end(&a->stats->seq);
-		jm__unlock(&a->lock);
+		jm__unlock(a->lock);
 		/* The program's last thread that allocated: the purger ends
 		 * too (a later free starts it again if a thread is left). The
 		 * process ends with its last thread, and a main thread that

@@ -232,7 +232,7 @@ struct jm_bin_info {
 #define JM_FILL_ROUND 16
 
 struct jm_bin {
-	jm_lock_t lock;
+	jm_lock_t *lock;          /* in the arenas' lock area (arena.c) */
 	struct jm_run *cur;       /* run regions come from first */
 	struct jm_run *nonfull;   /* other runs with free regions */
 	struct jmstat_bin *stats; /* this bin's row in the segment */
@@ -241,15 +241,15 @@ struct jm_bin {
 
 #define JM_RETAIN_CHUNKS  32   /* purged empty chunks kept per arena */
 
-/* The arena's lock and its bins' (each beside its bin's hot fields) come
- * first, in its first 2.9 KiB: a fork takes and releases or re-initialises
- * every one of them, and each page they are on is a page fault and a copy
- * in the parent and in the child at every fork (behind the 4 KiB free-run
- * table, the bins spread over two more pages). */
+/* The arena's lock and its bins' are not in it but in the arenas' lock
+ * area (arena.c: a mapping of their own that a fork does not share), so
+ * that the pages a fork's handlers take, release or re-initialise locks on
+ * are not shared with the child: in the parent they cost no fault, in the
+ * child a fresh page, not a copy. The bins' other hot fields are first. */
 struct jm_arena {
-	jm_lock_t lock;
+	jm_lock_t *lock;
 	unsigned index;
-	_Alignas(64) struct jm_bin bins[JM_NBINS]; /* not on the lock's line */
+	_Alignas(64) struct jm_bin bins[JM_NBINS];
 	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
 	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
 	struct jm_run *purging;   /* free runs and empty chunks detached to be
@@ -273,8 +273,6 @@ struct jm_arena {
 	bool shared;              /* a thread moved here to share it with the
 	                             thread whose regions it frees (tcache.c) */
 };
-_Static_assert(offsetof(struct jm_arena, free_runs) <= 3072,
-    "an arena's locks and its bins' fit 3 KiB: 1 or 2 pages a fork writes");
 
 /* A huge allocation: mapped directly, registered in the rtree. */
 struct jm_huge {

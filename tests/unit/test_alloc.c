@@ -471,9 +471,9 @@ static void test_chunk_header_pages(void **state)
 	assert_true(jm__narenas > 1);
 	struct jm_arena *a = jm__arena_get(jm__narenas - 1);   /* no chunk yet */
 	bool dirty;
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	struct jm_run *r = jm__arena_run_alloc(a, 1, 1, JM_RUN_LARGE, &dirty);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	assert_non_null(r);
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
 	assert_int_equal(jm__run_page(c, r), JM_CHUNK_HDR_PAGES);
@@ -485,9 +485,9 @@ static void test_chunk_header_pages(void **state)
 	size_t last = offsetof(struct jm_chunk, runs[JM_CHUNK_PAGES - 1].state) >> JM_LG_PAGE;
 	assert_int_equal(vec[last] & 1, 0);
 	assert_int_equal(resident, 2);
-	jm__lock(&a->lock, &a->stats->lock_contended);
+	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__arena_run_free(a, c, r);
-	jm__unlock(&a->lock);
+	jm__unlock(a->lock);
 	validate();   /* the chunk's one free run, no last-page descriptor */
 }
 
@@ -931,14 +931,14 @@ struct row_holder {
 static void *hold_row(void *arg)
 {
 	struct row_holder *h = arg;
-	jm__lock(&h->a->lock, &h->a->stats->lock_contended);
+	jm__lock(h->a->lock, &h->a->stats->lock_contended);
 	jm__row_begin(&h->a->stats->seq);
 	h->a->stats->allocated_large += JM_PAGE;
 	pthread_barrier_wait(&h->held);
 	usleep(200 * 1000);   /* the fork has begun meanwhile (if not: no test) */
 	h->a->stats->allocated_large += JM_PAGE;
 	jm__row_end(&h->a->stats->seq);
-	jm__unlock(&h->a->lock);
+	jm__unlock(h->a->lock);
 	return NULL;
 }
 
@@ -967,9 +967,9 @@ static void test_fork_rows_at_rest(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	jm__lock(&h.a->lock, &h.a->stats->lock_contended);
+	jm__lock(h.a->lock, &h.a->stats->lock_contended);
 	h.a->stats->allocated_large -= 2 * JM_PAGE;
-	jm__unlock(&h.a->lock);
+	jm__unlock(h.a->lock);
 	validate();
 }
 
@@ -1174,47 +1174,114 @@ static void test_fork_child_moves_snapshot(void **state)
 	validate();
 }
 
-/* The pages of the forking thread's arena that the fork handlers write,
- * parent's and child's together (its lock and its bins' locks, taken,
- * then released or re-initialised): a page whose frame changed in either
- * since before the fork. The locks come first in the arena, in under
- * 3 KiB: at most 2 pages (they were on 3: the lock before the 4 KiB
- * free-run table, the bins after it). */
+/* The pages of the forking thread's arena and of its locks that a fork
+ * writes, in the parent or the child (its lock and its bins' locks: taken,
+ * then released or re-initialised): a page whose frame changed since
+ * before the fork. The locks are in the arenas' lock area, a mapping that
+ * the fork does not share (MADV_WIPEONFORK): no page of the arena is
+ * written (its first one or two, which held its locks, were, a fault and a
+ * copy on each side), the parent keeps its lock pages (not
+ * write-protected, nothing to copy) and the child has pages of its own.
+ * In the child every lock of every arena made is an unlocked adaptive
+ * mutex, and the thread counts are the forking thread's alone (they are
+ * in the area too), with a second thread in its own arena in the parent. */
+struct arena_holder {
+	struct jm_arena *got;
+	pthread_barrier_t made, forked;
+};
+
+static void *hold_arena(void *arg)
+{
+	struct arena_holder *h = arg;
+	jm_free(jm_malloc(100));
+	h->got = jm__thread_arena();
+	pthread_barrier_wait(&h->made);
+	pthread_barrier_wait(&h->forked);
+	return NULL;
+}
+
+static int child_locks_state(struct jm_arena *mine)
+{
+	static const jm_lock_t unlocked = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	if (jm__arena_live_threads() != 1)
+		return 2;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		if (memcmp(a->lock, &unlocked, sizeof(unlocked)) != 0)
+			return 3;
+		for (unsigned b = 0; b < JM_NBINS; b++)
+			if (memcmp(a->bins[b].lock, &unlocked, sizeof(unlocked)) != 0)
+				return 4;
+		if (a->stats->nthreads != (a == mine))
+			return 5;
+	}
+	void *q = jm_malloc(200);   /* takes the locks it needs */
+	jm_free(q);
+	return q == NULL ? 6 : 0;
+}
+
+static size_t page_span(const void *lo, const void *hi, uintptr_t *first)
+{
+	*first = (uintptr_t)lo & ~(uintptr_t)JM_PAGE_MASK;
+	return ((((uintptr_t)hi + JM_PAGE_MASK) & ~(uintptr_t)JM_PAGE_MASK) - *first) >> JM_LG_PAGE;
+}
+
 static void test_fork_arena_lock_pages(void **state)
 {
 	(void)state;
 	void *p = jm_malloc(100);
 	jm_free(p);
 	struct jm_arena *a = jm__thread_arena();
-	uintptr_t lo = (uintptr_t)a & ~(uintptr_t)JM_PAGE_MASK;
-	size_t n = (((uintptr_t)a + sizeof(*a) + JM_PAGE_MASK) & ~(uintptr_t)JM_PAGE_MASK) - lo;
-	n >>= JM_LG_PAGE;
-	assert_true(n <= MAX_FRAMES);
+	struct arena_holder h;
+	pthread_barrier_init(&h.made, NULL, 2);
+	pthread_barrier_init(&h.forked, NULL, 2);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hold_arena, &h), 0);
+	pthread_barrier_wait(&h.made);
+	assert_ptr_not_equal(h.got, a);   /* premise: two arenas in use */
+	uintptr_t alo, llo;
+	size_t an = page_span(a, a + 1, &alo);
+	size_t ln = page_span(a->lock, a->bins[JM_NBINS - 1].lock + 1, &llo);
+	assert_true(an + ln <= MAX_FRAMES);
 	uint64_t before[MAX_FRAMES], child[MAX_FRAMES], after[MAX_FRAMES];
-	page_frames((void *)lo, n, before);
+	page_frames((void *)alo, an, before);
+	page_frames((void *)llo, ln, before + an);
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		uint64_t frames[MAX_FRAMES];
-		page_frames((void *)lo, n, frames);
-		ssize_t len = (ssize_t)(n * sizeof(frames[0]));
-		_exit(write(fds[1], frames, (size_t)len) == len ? 0 : 1);
+		page_frames((void *)alo, an, frames);
+		page_frames((void *)llo, ln, frames + an);
+		ssize_t len = (ssize_t)((an + ln) * sizeof(frames[0]));
+		if (write(fds[1], frames, (size_t)len) != len)
+			_exit(1);
+		_exit(child_locks_state(a));
 	}
 	assert_true(pid > 0);
-	assert_int_equal(read(fds[0], child, n * sizeof(child[0])), (ssize_t)(n * sizeof(child[0])));
-	page_frames((void *)lo, n, after);
+	size_t len = (an + ln) * sizeof(child[0]);
+	assert_int_equal(read(fds[0], child, len), (ssize_t)len);
+	page_frames((void *)alo, an, after);
+	page_frames((void *)llo, ln, after + an);
 	assert_int_equal(wait_child(pid), 0);
+	pthread_barrier_wait(&h.forked);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_barrier_destroy(&h.made);
+	pthread_barrier_destroy(&h.forked);
 	close(fds[0]);
 	close(fds[1]);
 	if (before[0] == 0)
 		skip();   /* frames are shown to root only */
-	unsigned written = 0;
-	for (size_t i = 0; i < n; i++)
-		if (child[i] != before[i] || after[i] != before[i])
-			written++;
-	assert_true(written >= 1);
-	assert_true(written <= 2);
+	for (size_t i = 0; i < an; i++) {
+		assert_int_equal(child[i], before[i]);
+		assert_int_equal(after[i], before[i]);
+	}
+	for (size_t i = an; i < an + ln; i++) {
+		assert_int_equal(after[i], before[i]);
+		assert_int_not_equal(child[i], before[i]);
+	}
 	validate();
 }
 
@@ -1334,10 +1401,10 @@ static void *huge_in_fork(void *arg)
 static void *let_go(void *arg)
 {
 	struct huge_forker *f = arg;
-	jm__lock(&f->a->lock, &f->a->stats->lock_contended);
+	jm__lock(f->a->lock, &f->a->stats->lock_contended);
 	pthread_barrier_wait(&f->locked);
 	usleep(200 * 1000);
-	jm__unlock(&f->a->lock);
+	jm__unlock(f->a->lock);
 	return NULL;
 }
 

@@ -50,9 +50,9 @@ static void test_purge(void **state)
 	assert_true(a->stats->dirty >= 64 * JM_PAGE || jm__opt.decay_ms == 0);
 	uint64_t purged = a->stats->purged;
 	jm__huge_purge_all();
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(a->lock);
 	jm__arena_maybe_purge(a, true);
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(a->lock);
 	assert_int_equal(a->stats->dirty, 0);
 	assert_true(a->stats->purged >= purged + 64 * JM_PAGE || jm__opt.decay_ms == 0);
 	validate();
@@ -63,18 +63,18 @@ static void decay_reset(struct jm_arena *a)
 {
 	jm__tcache_flush_all_current();
 	jm__huge_purge_all();
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(a->lock);
 	jm__arena_maybe_purge(a, true);
 	memset(&a->decay, 0, sizeof(a->decay));
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(a->lock);
 }
 
 static uint64_t decay_at(struct jm_arena *a, uint64_t now)
 {
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(a->lock);
 	jm__arena_decay(a, now);
 	uint64_t n = a->ndirty_pages;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(a->lock);
 	jm__arena_purge_detached(a);   /* as the background purger does */
 	return n;
 }
@@ -1288,8 +1288,8 @@ static pid_t purging_child = -1;
 static void while_purging(struct jm_arena *a)
 {
 	purging_calls++;
-	if (pthread_mutex_trylock(&a->lock) == 0)
-		pthread_mutex_unlock(&a->lock);
+	if (pthread_mutex_trylock(a->lock) == 0)
+		pthread_mutex_unlock(a->lock);
 	else
 		purging_locked++;
 	purging_errors += jm__heap_validate();
