@@ -556,7 +556,7 @@ static unsigned free_scattered(void *list, unsigned binind)
 		struct jm_run *empty = NULL, *last = NULL;
 		struct jm_run *rec[FLUSH_BATCH];   /* the regions' run records */
 		uint32_t roff[FLUSH_BATCH];        /* their offsets in their runs */
-		jm__lock(&bin->lock, &bin->stats->lock_contended);
+		jm__lock(bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
 		for (void *p = list; p;) {
@@ -598,7 +598,7 @@ static unsigned free_scattered(void *list, unsigned binind)
 		bin->stats->ndalloc += done;
 		bin->stats->curregs -= done;
 		jm__row_end(&bin->stats->seq);
-		jm__unlock(&bin->lock);
+		jm__unlock(bin->lock);
 		jm__arena_purge_detached(a);
 		list = (void *)rest;
 	}
