@@ -1869,6 +1869,220 @@ static void test_flush_double_free_named(void **state)
 	assert_true(past_first);
 }
 
+/* A flush of a list given whole (links and cookies written here), in a
+ * child that must die of SIGABRT; its stderr in msg. With loop >= 0, the
+ * list's last region links back to v[loop] (a region twice in one list,
+ * as a write after free that cleared its free mark and a second free
+ * make). */
+static int list_report(void **v, unsigned n, int loop, unsigned b, bool scattered, char *msg,
+    size_t len)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		alarm(10);   /* a flush that misses the misuse of a loop */
+		uintptr_t list = 0, *tail = &list;
+		for (unsigned i = 0; i < n; i++)
+			tail = jm__flist_append(tail, v[i], jm__cookie);
+		*tail = loop >= 0 ? (uintptr_t)v[loop] : 0;
+		jm__bin_free_list((void *)list, b, scattered);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fds[0]);
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+}
+
+/* Each misuse a flush finds is reported at the bad region's own address
+ * wherever the region falls in a scattered flush's batches of 16 (the
+ * 1st, 8th, 16th, 17th, 18th or 32nd of a list of 40, the other regions
+ * each in a run of their own), and the same by the loop of neighbours:
+ * a region freed already (its bit set); a pointer 8 bytes into a region
+ * (its offset); a region of another class (its page-map word); a region
+ * twice, 4 regions apart (the list's last links back to it: in one
+ * batch, or in two); a region freed already whose run
+ * the region before it emptied, in the same batch or the batch before
+ * (the emptied run is kept or on its way back to the arena, its record
+ * still read). */
+enum { BAD_FREED, BAD_INSIDE, BAD_CLASS, BAD_TWICE, BAD_EMPTIED, BAD_KINDS };
+
+static void test_flush_misuse_batch_slots(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	static const size_t sizes[] = { 16, 64, 1280 };
+	static const unsigned slots[] = { 0, 7, 15, 16, 17, 31 };
+	const unsigned nslots = sizeof slots / sizeof slots[0], nfill = 40;
+	const unsigned other = jm__size2bin(256);
+	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		const unsigned b = jm__size2bin(sizes[s]);
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		assert_true(bi->regs >= 2);
+		/* nfill + 2 full runs: one region of each of the first nfill
+		 * in the list, the last two runs for the victims. */
+		unsigned n = (nfill + 2) * bi->regs + bi->regs;
+		void **p = calloc(n, sizeof(void *));
+		for (unsigned got = 0; got < n;)
+			got += fill_array(a, b, p + got, n - got);
+		struct jm_run *seen[64];
+		unsigned nseen = 0;
+		void *fill[40];
+		void *vfree = NULL, *vempty_last = NULL, *vempty_freed = NULL;
+		for (unsigned i = 0; i < n; i++) {
+			struct jm_run *r = run_of(p[i]);
+			if (r->nfree != 0 || r == a->bins[b].cur)
+				continue;
+			unsigned j = 0;
+			while (j < nseen && seen[j] != r)
+				j++;
+			if (j < nseen)
+				continue;
+			seen[nseen++] = r;
+			if (nseen <= nfill)
+				fill[nseen - 1] = p[i];
+			else if (nseen == nfill + 1)
+				vfree = p[i];
+			else if (nseen == nfill + 2) {
+				vempty_last = p[i];
+				break;
+			}
+		}
+		assert_non_null(vempty_last);
+		/* vempty_last's run all freed but vempty_last and one
+		 * other, which is freed last (twice, in the child). */
+		struct jm_run *re = run_of(vempty_last);
+		void **rest = calloc(n, sizeof(void *));
+		unsigned nrest = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (run_of(p[i]) == re && p[i] != vempty_last) {
+				if (vempty_freed == NULL)
+					vempty_freed = p[i];
+				else
+					rest[nrest++] = p[i];
+			}
+		assert_int_equal(nrest, bi->regs - 2);
+		jm__bin_free_batch(rest, nrest, b);
+		jm__bin_free_batch(&vempty_freed, 1, b);
+		jm__bin_free_batch(&vfree, 1, b);
+		assert_int_equal(re->nfree, bi->regs - 1);
+		void *wrong = jm__bin_alloc_one(a, other);
+		assert_non_null(wrong);
+		validate();
+		for (unsigned k = 0; k < BAD_KINDS; k++)
+			for (unsigned t = 0; t < nslots; t++) {
+				unsigned at = slots[t];
+				void *v[40];
+				void *bad;
+				unsigned len = nfill;
+				int loop = -1;
+				for (unsigned i = 0; i < len; i++)
+					v[i] = fill[i];
+				switch (k) {
+				case BAD_FREED: bad = v[at] = vfree; break;
+				case BAD_INSIDE: bad = v[at] = (char *)v[at] + 8; break;
+				case BAD_CLASS: bad = v[at] = wrong; break;
+				case BAD_TWICE:
+					bad = v[at];
+					len = at + 4;
+					loop = (int)at;
+					break;
+				default:
+					/* Its run emptied by the region before it:
+					 * in the batch before at the 17th, in the
+					 * same batch at the others. */
+					if (at == 0)
+						continue;
+					v[at - 1] = vempty_last;
+					bad = v[at] = vempty_freed;
+					break;
+				}
+				char want[96], msg[512];
+				snprintf(want, sizeof want, "%s a small region: %p",
+				    k == BAD_INSIDE ? "free of a pointer inside" : "double free of", bad);
+				for (int scattered = 0; scattered < 2; scattered++) {
+					assert_int_equal(list_report(v, len, loop, b, scattered, msg,
+					    sizeof msg), 1);
+					if (strstr(msg, want) == NULL)
+						fail_msg("class %u, kind %u, slot %u, %s: '%s', not '%s'", b, k, at,
+						    scattered ? "scattered" : "neighbours", msg, want);
+				}
+			}
+		/* Everything back but what is free already. */
+		unsigned m = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (p[i] != vfree && p[i] != vempty_freed && run_of(p[i]) != re)
+				p[m++] = p[i];
+		p[m++] = vempty_last;
+		jm__bin_free_batch(p, m, b);
+		jm__bin_free_batch(&wrong, 1, other);
+		validate();
+		free(rest);
+		free(p);
+	}
+}
+
+/* A scattered flush settles every run right, whatever falls in one batch
+ * of 16: two or more regions of a run, a full run that gets one back and
+ * then empties, a run emptied at a batch's 16th region and another at the
+ * next one's 1st; its counters exact after each flush, the heap valid
+ * after every 4th and the last. Lists of 1 to 40 regions, cut from
+ * shuffles of 2, 3 and 4 runs' regions (a fixed seed). */
+static void test_flush_scattered_settles(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	static const size_t sizes[] = { 16, 64, 256, 1280 };
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		const unsigned b = jm__size2bin(sizes[s]);
+		const struct jm_bin_info *bi = &jm__bin_info[b];
+		struct jmstat_bin *st = a->bins[b].stats;
+		for (unsigned round = 0, flushes = 0; round < 3; round++) {
+			uint64_t curregs = st->curregs, ndalloc = st->ndalloc;
+			unsigned n = (2 + round) * bi->regs;
+			void **p = calloc(n, sizeof(void *));
+			for (unsigned got = 0; got < n;)
+				got += fill_array(a, b, p + got, n - got);
+			for (unsigned i = n - 1; i > 0; i--) {
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				unsigned j = (unsigned)((seed >> 33) % (i + 1));
+				void *t = p[i];
+				p[i] = p[j];
+				p[j] = t;
+			}
+			for (unsigned i = 0; i < n;) {
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				unsigned k = 1 + (unsigned)((seed >> 33) % 40);
+				if (k > n - i)
+					k = n - i;
+				jm__bin_free_batch(p + i, k, b);
+				i += k;
+				assert_int_equal(st->ndalloc - ndalloc, i);
+				assert_int_equal(curregs + n - st->curregs, i);
+				if (++flushes % 4 == 0 || i == n)
+					validate();   /* the heap walk is most of the time */
+			}
+			assert_int_equal(st->curregs, curregs);
+			free(p);
+		}
+	}
+}
+
 /* A thread cache's flush (jm__bin_free_batch) settles each run once for
  * the regions of it that follow one another: a full run that gets some
  * back joins the non-full list (the next region comes from it), runs that
@@ -2181,6 +2395,8 @@ int main(void)
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_flush_freed_run),
 		cmocka_unit_test(test_flush_double_free_named),
+		cmocka_unit_test(test_flush_misuse_batch_slots),
+		cmocka_unit_test(test_flush_scattered_settles),
 		cmocka_unit_test(test_tcache_flush_policy),
 		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_tcache_first_fill_bytes),
