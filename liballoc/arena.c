@@ -57,8 +57,10 @@ JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
 
 /*
  * The arenas' lock area: arena i's lock and then its bins' are the
- * JM_ARENA_LOCKS locks from lock_area[i * JM_ARENA_LOCKS] (1.6 KiB an
- * arena: the locks of 2 arenas on 1 page, of 4 on 2), in a private
+ * JM_ARENA_LOCKS locks from lock_area + i * JM_ARENA_LOCK_BYTES (1.6 KiB
+ * an arena, rounded up to a cache line: the lock of one arena shares no
+ * line with the last bin's of the one before, whose threads are others;
+ * the locks of 2 arenas on 1 page, of 4 on 2), in a private
  * mapping of their own marked MADV_WIPEONFORK. A fork takes every one of
  * them (prepare), and the parent releases them and the child
  * re-initialises them. In the arena, beside its bins' fields, they were
@@ -72,14 +74,15 @@ JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
  * advice, before 4.14, or the mapping failed and they are in base memory).
  */
 #define JM_ARENA_LOCKS (1 + JM_NBINS)
-static jm_lock_t *lock_area;
+#define JM_ARENA_LOCK_BYTES ((JM_ARENA_LOCKS * sizeof(jm_lock_t) + 63) & ~(size_t)63)
+static char *lock_area;   /* 64-byte aligned */
 
 static struct jm_arena *arena_create(unsigned index, struct jmstat_bin *rows)
 {
 	struct jm_arena *a = rows ? jm__base_alloc(sizeof(*a)) : NULL;
 	if (a == NULL)
 		return NULL;
-	jm_lock_t *locks = &lock_area[(size_t)index * JM_ARENA_LOCKS];
+	jm_lock_t *locks = (jm_lock_t *)(lock_area + (size_t)index * JM_ARENA_LOCK_BYTES);
 	a->lock = &locks[0];
 	jm__lock_init(a->lock);
 	a->index = index;
@@ -130,7 +133,7 @@ void jm__arenas_init(unsigned n)
 {
 	jm__arenas = jm__base_alloc((size_t)n * sizeof(*jm__arenas));
 	size_t counts = ((size_t)n * sizeof(*arena_threads) + 63) & ~(size_t)63;
-	size_t size = (counts + (size_t)n * JM_ARENA_LOCKS * sizeof(jm_lock_t) + JM_PAGE - 1) &
+	size_t size = (counts + (size_t)n * JM_ARENA_LOCK_BYTES + JM_PAGE - 1) &
 	    ~(JM_PAGE - 1);
 	char *p = jm__os_map(size);
 	if (p != NULL)
@@ -144,7 +147,7 @@ void jm__arenas_init(unsigned n)
 	memset(jm__arenas, 0, (size_t)n * sizeof(*jm__arenas));
 	memset(p, 0, counts);
 	arena_threads = (unsigned *)p;
-	lock_area = (jm_lock_t *)(p + counts);
+	lock_area = p + counts;
 	jm__narenas = n;
 }
 

@@ -1228,6 +1228,25 @@ static size_t page_span(const void *lo, const void *hi, uintptr_t *first)
 	return ((((uintptr_t)hi + JM_PAGE_MASK) & ~(uintptr_t)JM_PAGE_MASK) - *first) >> JM_LG_PAGE;
 }
 
+/* Each arena's locks begin a cache line of their own in the lock area: an
+ * arena's lock shares no line with the last bin's lock of the arena
+ * before it (1640 bytes of locks an arena: packed, the line of arena 0's
+ * last bin lock held arena 1's lock, which the threads of another arena
+ * take for every run and large region), nor with the thread counts. */
+static void test_arena_locks_lines(void **state)
+{
+	(void)state;
+	assert_true(jm__narenas > 1);
+	for (unsigned i = 0; i < 2; i++) {
+		struct jm_arena *a = jm__arena_get(i);
+		assert_int_equal((uintptr_t)a->lock & 63, 0);
+		for (unsigned b = 0; b < JM_NBINS; b++)
+			assert_ptr_equal(a->bins[b].lock, a->lock + 1 + b);
+	}
+	uintptr_t last = (uintptr_t)(jm__arena_get(0)->bins[JM_NBINS - 1].lock + 1) - 1;
+	assert_true(last >> 6 < (uintptr_t)jm__arena_get(1)->lock >> 6);
+}
+
 static void test_fork_arena_lock_pages(void **state)
 {
 	(void)state;
@@ -2417,6 +2436,7 @@ int main(void)
 		cmocka_unit_test(test_fork_snapshot_changed_pages),
 		cmocka_unit_test(test_fork_child_moves_snapshot),
 		cmocka_unit_test(test_fork_arena_lock_pages),
+		cmocka_unit_test(test_arena_locks_lines),
 		cmocka_unit_test(test_fork_publish_maps_used_pages),
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
 		cmocka_unit_test(test_realloc_growth),
