@@ -434,6 +434,19 @@ static void runs_give_back(struct jm_arena *a, struct jm_run *empty)
 	jm__unlock(a->lock);
 }
 
+/* Ends a free of `done` regions under the bin's lock: the runs it
+ * emptied go back to the arena, the bin's row is closed and its lock
+ * released, then the arena's purge looked at outside both locks. */
+static void free_end(struct jm_arena *a, struct jm_bin *bin, struct jm_run *empty, unsigned done)
+{
+	runs_give_back(a, empty);
+	bin->stats->ndalloc += done;
+	bin->stats->curregs -= done;
+	jm__row_end(&bin->stats->seq);
+	jm__unlock(bin->lock);
+	jm__arena_purge_detached(a);
+}
+
 /* Frees the regions of the free list `list` (internal.h's, ended by 0),
  * of one size class, which may belong to several arenas: each arena's bin
  * is locked once for all of its regions (another arena's are linked into
@@ -498,12 +511,7 @@ static unsigned free_list(void *list, unsigned binind)
 			run_settle(bin, r, k, bi, &empty);
 		done += k;
 		*rest_tail = 0;
-		runs_give_back(a, empty);
-		bin->stats->ndalloc += done;
-		bin->stats->curregs -= done;
-		jm__row_end(&bin->stats->seq);
-		jm__unlock(bin->lock);
-		jm__arena_purge_detached(a);
+		free_end(a, bin, empty, done);
 		list = (void *)rest;
 	}
 	return runs;
@@ -594,12 +602,7 @@ static unsigned free_scattered(void *list, unsigned binind)
 			done += n;
 		}
 		*rest_tail = 0;
-		runs_give_back(a, empty);
-		bin->stats->ndalloc += done;
-		bin->stats->curregs -= done;
-		jm__row_end(&bin->stats->seq);
-		jm__unlock(bin->lock);
-		jm__arena_purge_detached(a);
+		free_end(a, bin, empty, done);
 		list = (void *)rest;
 	}
 	return runs;
@@ -638,12 +641,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	region_put(r->bitmap, (uintptr_t)ptr - (uintptr_t)jm__run_addr(c, r), bi->div_magic, ptr);
 	struct jm_run *empty = NULL;
 	run_settle(bin, r, 1, bi, &empty);
-	runs_give_back(a, empty);
-	bin->stats->ndalloc++;
-	bin->stats->curregs--;
-	jm__row_end(&bin->stats->seq);
-	jm__unlock(bin->lock);
-	jm__arena_purge_detached(a);
+	free_end(a, bin, empty, 1);
 }
 
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)
