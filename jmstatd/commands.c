@@ -3,7 +3,7 @@
  *
  * jmd_request_parse() is the whole parser of what a client sends: one line
  * (server.c frames them) to its JSON request, parsed once; server.c then
- * answers ps from the text ps.c keeps (jmd_request_cached) and any other
+ * answers ps from the text ps.c keeps (jmd_ps_cached) and any other
  * request through jmd_command(). jmd_request() does both, from a line to
  * its JSON reply with no I/O, so that the fuzz target
  * (tests/fuzz/request_fuzz.c) can drive it.
@@ -196,9 +196,14 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "processes_untracked", jint(jmd_untracked(d, JMD_UID_ALL)));
 	set(o, "segment_files_untracked", jint(jmd_files_untracked(d, JMD_UID_ALL)));
 	set(o, "rescanning", json_boolean(d->scan_dir != NULL));
+	set(o, "ticks", jint(d->tick));
+	/* ps replies built as text (once per view, viewer and fields), ps
+	 * requests put off to the next tick for their user's budget (ps.c,
+	 * server.c). */
+	set(o, "ps_built", jint(d->ps_built));
+	set(o, "ps_deferred", jint(d->ps_deferred));
 	/* sites replies: built (read and encoded), sent again as kept for the
 	 * same sample, requests put off to the next tick (sites_cmd.c). */
-	set(o, "ticks", jint(d->tick));
 	set(o, "sites_built", jint(d->sites_built));
 	set(o, "sites_kept", jint(d->sites_kept));
 	set(o, "sites_deferred", jint(d->sites_deferred));
@@ -212,7 +217,7 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	return o;
 }
 
-/* Through the text server.c sends (jmd_request_cached): one writer of
+/* Through the text server.c sends (jmd_ps_cached): one writer of
  * the ps reply, which the request fuzz target reaches this way. */
 static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
 {

@@ -85,7 +85,6 @@ _Static_assert(PF_COUNT < 32, "ps's field mask is an unsigned: too many fields")
 #define JMD_PS_ALL ((1u << PF_COUNT) - 1)
 #define JMD_BAD_FIELDS "invalid 'fields': expected an array of names of ps's process fields"
 int jmd_ps_arg_fields(json_t *req, unsigned *mask);
-const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask);
 
 /* sites_cmd.c */
 json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);

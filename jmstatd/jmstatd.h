@@ -349,6 +349,7 @@ struct jmd_client {
 
 /* A reply kept as text while what it shows is unchanged (commands.c). */
 #define JMD_REPLY_CACHE 4u               /* viewers whose ps reply is kept */
+#define JMD_REPLY_CACHE_UID 2u           /* ... of those, the most one uid takes */
 struct jmd_reply_cache {
 	uint64_t gen;                    /* jmd.view_gen + 1 when it was built; 0: empty */
 	uid_t uid;                       /* the viewer it was built for */
@@ -458,6 +459,8 @@ struct jmd {
 
 	/* commands.c */
 	struct jmd_reply_cache ps_cache[JMD_REPLY_CACHE];
+	uint64_t ps_built;               /* ps replies built as text (ps.c) */
+	uint64_t ps_deferred;            /* ps requests put off to the next tick (budget) */
 	uint64_t sites_built;            /* sites replies built (read and encoded) */
 	uint64_t sites_kept;             /* ... and sent again as kept (sites_cmd.c) */
 	uint64_t sites_deferred;         /* sites requests put off to the next tick */
@@ -693,10 +696,13 @@ json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
 /* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
  * -ENOMEM. */
 int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
-/* If req is a ps request, the reply as text (no newline, *text_len
- * bytes), owned by the daemon and good until the next request; else NULL,
- * and jmd_command() answers it (ps.c). */
-const char *jmd_request_cached(struct jmd *d, uid_t uid, json_t *req, size_t *text_len);
+/* Is req a ps request with good fields (their mask in *mask)? Its reply,
+ * as text (no newline) owned by the daemon and good until the next
+ * request: jmd_ps_kept() if kept for this view, else jmd_ps_cached()
+ * builds it (commands.h; ps.c). */
+bool jmd_ps_request(json_t *req, unsigned *mask);
+const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, uid_t uid, unsigned mask);
+const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask);
 void jmd_commands_fini(struct jmd *d);       /* frees the replies kept */
 
 /* ------------------------------------------------------------ server.c */

@@ -154,26 +154,52 @@ static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 	return t->failed ? -ENOMEM : 0;
 }
 
-/* The ps reply for uid and those fields, built at most once per view_gen. */
+/* The ps reply kept for uid and those fields in this view, or NULL. */
+const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, uid_t uid, unsigned mask)
+{
+	for (unsigned i = 0; i < JMD_REPLY_CACHE; i++) {
+		const struct jmd_reply_cache *r = &d->ps_cache[i];
+		if (r->gen == d->view_gen + 1 && r->uid == uid && r->fields == mask)
+			return r;
+	}
+	return NULL;
+}
+
+/* The ps reply for uid and those fields, built at most once per view_gen.
+ * Its slot: the one it had, else the empty or oldest one, except that a
+ * uid holding JMD_REPLY_CACHE_UID slots already takes the oldest of its
+ * own. A user asking ps with a new set of fields each time (the fields
+ * are theirs to choose: 2^22 sets) took every slot in turn, and root's
+ * reply, kept for the tick, was built again at each of root's requests. */
 const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask)
 {
-	struct jmd_reply_cache *slot = NULL;
+	struct jmd_reply_cache *slot = NULL, *own = NULL;
+	unsigned nown = 0;
 	for (unsigned i = 0; i < JMD_REPLY_CACHE; i++) {
 		struct jmd_reply_cache *r = &d->ps_cache[i];
 		if (r->gen != 0 && r->uid == uid && r->fields == mask) {
 			if (r->gen == d->view_gen + 1)
 				return r;
-			slot = r;
+			slot = own = r;
+			nown = JMD_REPLY_CACHE_UID;
 			break;
+		}
+		if (r->gen != 0 && r->uid == uid) {
+			nown++;
+			if (!own || r->gen < own->gen)
+				own = r;
 		}
 		if (!slot || r->gen < slot->gen)
 			slot = r;               /* the empty or the oldest */
 	}
+	if (nown >= JMD_REPLY_CACHE_UID)
+		slot = own;
 	struct jmd_text t = { 0 };
 	if (ps_text(d, uid, mask, &t) != 0) {
 		free(t.s);
 		return NULL;
 	}
+	d->ps_built++;
 	free(slot->text);
 	slot->text = t.s;
 	slot->len = t.len;
@@ -183,17 +209,11 @@ const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned m
 	return slot;
 }
 
-const char *jmd_request_cached(struct jmd *d, uid_t uid, json_t *req, size_t *text_len)
+bool jmd_ps_request(json_t *req, unsigned *mask)
 {
 	json_t *cmd = json_is_object(req) ? json_object_get(req, "cmd") : NULL;
-	unsigned mask;
-	bool ps = json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0 &&
-	          jmd_ps_arg_fields(req, &mask) == 0;
-	const struct jmd_reply_cache *r = ps ? jmd_ps_cached(d, uid, mask) : NULL;
-	if (!r)
-		return NULL;
-	*text_len = r->len;
-	return r->text;
+	return json_is_string(cmd) && strcmp(json_string_value(cmd), "ps") == 0 &&
+	       jmd_ps_arg_fields(req, mask) == 0;
 }
 
 void jmd_commands_fini(struct jmd *d)

@@ -34,8 +34,9 @@
  * bound counts: a few hundred silent clients took gigabytes and kept the
  * loop busy answering them. A subscriber that does not keep up is not sent
  * the next update while the one before still waits in its queue.
- * A client whose request (`sites`, or any other reply built for it but
- * `ps`) waits for its user's budget of replies built (sites_cmd.c) is not
+ * A client whose request (`sites`, a `ps` not kept for the view, or any
+ * other reply built for it) waits for its user's budget of replies built
+ * (sites_cmd.c) is not
  * read either: the request stays in its line
  * buffer, the requests after it behind it, until the next tick
  * (jmd_server_tick), in the order the clients connected.
@@ -265,7 +266,8 @@ void jmd_client_send_text(struct jmd_client *c, const char *text, size_t len)
 }
 
 /* Each request is parsed once, here (jmd_request_parse): ps, the request
- * asked most, is answered from text kept per viewer (ps.c); sites from
+ * asked most, is answered from text kept per viewer and field set (ps.c),
+ * built within the budget below when not kept; sites from
  * text kept per process and sample (sites_cmd.c), which may put it off to
  * the next tick (false: the line is kept, the client paused until then);
  * any other through jmd_command(), built anew for each request: for a
@@ -284,8 +286,7 @@ static bool handle_line(struct jmd_client *c, char *line, size_t len)
 		jmd_client_send(c, reply);
 		return true;
 	}
-	size_t n;
-	const char *text;
+	unsigned mask;
 	if (jmd_is_sites_request(req)) {
 		struct jmd_blob *blob;
 		uv_buf_t bufs[2];
@@ -300,8 +301,26 @@ static bool handle_line(struct jmd_client *c, char *line, size_t len)
 			jmd_client_send(c, reply);
 		else
 			jmd_client_send_blob(c, blob, bufs, nbufs);
-	} else if ((text = jmd_request_cached(c->d, c->uid, req, &n)) != NULL) {
-		jmd_client_send_text(c, text, n);
+	} else if (jmd_ps_request(req, &mask)) {
+		/* Kept for the view, or built within the user's budget: the
+		 * fields are theirs to choose, and a new set each time had ps
+		 * built for every request, out of every budget. */
+		const struct jmd_reply_cache *r = jmd_ps_kept(c->d, c->uid, mask);
+		if (!r && !jmd_build_budget_left(c->d, c->uid)) {
+			c->d->ps_deferred++;
+			json_decref(req);
+			return false;
+		}
+		if (!r) {
+			uint64_t t0 = c->uid != 0 ? jmd_thread_cpu_ns() : 0;
+			r = jmd_ps_cached(c->d, c->uid, mask);
+			if (c->uid != 0)
+				jmd_build_budget_charge(c->d, c->uid, jmd_thread_cpu_ns() - t0);
+		}
+		if (r)
+			jmd_client_send_text(c, r->text, r->len);
+		else
+			jmd_client_send(c, jmd_error(c->d, "out of memory"));
 	} else if (!jmd_build_budget_left(c->d, c->uid)) {
 		json_decref(req);
 		return false;
