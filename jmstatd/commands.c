@@ -202,6 +202,8 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	 * server.c). */
 	set(o, "ps_built", jint(d->ps_built));
 	set(o, "ps_deferred", jint(d->ps_deferred));
+	/* subscribers' updates built: one per tick, viewer and pid. */
+	set(o, "updates_built", jint(d->updates_built));
 	/* sites replies: built (read and encoded), sent again as kept for the
 	 * same sample, requests put off to the next tick (sites_cmd.c). */
 	set(o, "sites_built", jint(d->sites_built));
@@ -400,9 +402,10 @@ static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t
 	return o;
 }
 
-/* A subscriber's update: the ps reply, then for one pid "pid", then
- * "bins" (that process's, or summed over the processes uid may see). */
-int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
+/* The tail of a subscriber's update (after the ps reply less its closing
+ * brace): for one pid ",\"pid\":N", then ",\"bins\":[...]}" (that
+ * process's, or summed over the processes uid may see). */
+int jmd_update_tail(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
 {
 	struct jmd_proc *p = NULL;
 	if (pid) {
@@ -410,14 +413,12 @@ int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 		if (!p)
 			return -ESRCH;
 	}
-	const struct jmd_reply_cache *r = jmd_ps_cached(d, uid, JMD_PS_ALL);
-	json_t *bins = r ? bins_json(d, uid, p) : NULL;
+	json_t *bins = bins_json(d, uid, p);
 	char *b = bins ? json_dumps(bins, JMD_JSON_FLAGS) : NULL;
 	json_decref(bins);
 	if (!b)
 		return -ENOMEM;
 	struct jmd_text t = { 0 };
-	jmd_put(&t, r->text, r->len - 1);            /* all but its closing brace */
 	if (p) {
 		JMD_PUT(&t, ",\"pid\":");
 		jmd_put_int(&t, pid);
@@ -427,6 +428,30 @@ int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 	JMD_PUT(&t, "}");
 	free(b);
 	if (t.failed) {
+		free(t.s);
+		return -ENOMEM;
+	}
+	*text = t.s;
+	*len = t.len;
+	return 0;
+}
+
+/* A subscriber's update: the ps reply, then the tail above. */
+int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
+{
+	char *tail;
+	size_t tail_len;
+	int rc = jmd_update_tail(d, uid, pid, &tail, &tail_len);
+	if (rc != 0)
+		return rc;
+	const struct jmd_reply_cache *r = jmd_ps_cached(d, uid, JMD_PS_ALL);
+	struct jmd_text t = { 0 };
+	if (r) {
+		jmd_put(&t, r->text, r->len - 1);            /* all but its closing brace */
+		jmd_put(&t, tail, tail_len);
+	}
+	free(tail);
+	if (!r || t.failed) {
 		free(t.s);
 		return -ENOMEM;
 	}

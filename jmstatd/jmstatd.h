@@ -461,6 +461,8 @@ struct jmd {
 	struct jmd_reply_cache ps_cache[JMD_REPLY_CACHE];
 	uint64_t ps_built;               /* ps replies built as text (ps.c) */
 	uint64_t ps_deferred;            /* ps requests put off to the next tick (budget) */
+	uint64_t updates_built;          /* subscribers' updates built (one per tick, viewer
+	                                    and pid, shared by its subscribers: server.c) */
 	uint64_t sites_built;            /* sites replies built (read and encoded) */
 	uint64_t sites_kept;             /* ... and sent again as kept (sites_cmd.c) */
 	uint64_t sites_deferred;         /* sites requests put off to the next tick */
@@ -696,6 +698,9 @@ json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
 /* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
  * -ENOMEM. */
 int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
+/* Its tail alone, after the ps reply (jmd_ps_cached(JMD_PS_ALL)) less its
+ * closing brace: the same returns. */
+int jmd_update_tail(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
 /* Is req a ps request with good fields (their mask in *mask)? Its reply,
  * as text (no newline) owned by the daemon and good until the next
  * request: jmd_ps_kept() if kept for this view, else jmd_ps_cached()
