@@ -30,6 +30,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -213,6 +214,19 @@ void jm__init_slow(void)
 		return;
 	}
 	atomic_store(&init_owner, tid);
+	/* Asynchronous signals wait for the end of the initialisation (0.3-1
+	 * ms: the segment's file and mapping): a handler that allocates, run
+	 * in its midst, found init_owner its own and aborted the process (a
+	 * program that arms a timer or a SIGCHLD handler before its first
+	 * malloc). Held back, it runs when the mask is put back, on an
+	 * initialised allocator. Faults and traps (SIGSEGV, SIGBUS, SIGILL,
+	 * SIGFPE, SIGTRAP, SIGSYS) are not held: the kernel would kill the
+	 * process for one blocked. The kernel's 8-byte mask, not a sigset_t
+	 * (128 bytes of stack on a signal handler's sigaltstack). */
+	uint64_t held = ~(uint64_t)0, before = 0;
+	held &= ~((1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) | (1ULL << (SIGILL - 1)) |
+		  (1ULL << (SIGFPE - 1)) | (1ULL << (SIGTRAP - 1)) | (1ULL << (SIGSYS - 1)));
+	bool masked = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &held, &before, sizeof(held)) == 0;
 	if (jm__test_init_hook)
 		jm__test_init_hook();
 
@@ -240,6 +254,8 @@ void jm__init_slow(void)
 	atomic_store_explicit(&jm__initialized, 1, memory_order_release);
 	atomic_store(&init_owner, 0);
 	pthread_mutex_unlock(&init_lock);
+	if (masked)
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &before, NULL, sizeof(before));
 	register_fork_handlers();
 	errno = saved;
 }
