@@ -140,12 +140,9 @@ static uint64_t string_hash(const struct jm_pprof *p, uint32_t id)
 	return hash_str(p->strings[id - 1]);
 }
 
-/* The index of s in the string table (0 is ""); 0 and failed if out of
- * memory. */
-static uint64_t intern(struct jm_pprof *p, const char *s)
+/* intern() of a string that may be shown as it is. */
+static uint64_t intern_shown(struct jm_pprof *p, const char *s)
 {
-	if (s == NULL || s[0] == '\0')
-		return 0;
 	if (!index_room(p, &p->string_index, p->nstrings, string_hash))
 		goto nomem;
 	uint64_t h = hash_str(s);
@@ -159,6 +156,83 @@ static uint64_t intern(struct jm_pprof *p, const char *s)
 	p->nstrings++;
 	p->string_index.slot[j] = (uint32_t)p->nstrings;
 	return p->nstrings - 1;
+nomem:
+	p->failed = true;
+	return 0;
+}
+
+/* The length of the UTF-8 sequence at s that may be shown as it is: a
+ * printable character (no C0 or C1 control, DEL, nor a character that
+ * reorders or hides text: bidi embeddings, overrides and isolates, the
+ * zero-width ones and marks, the BOM: what jmctl escapes); 0 if none is. */
+static size_t shown_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return c >= 0x20 && c != 0x7f;
+	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
+	    (c == 0xf4 && s[1] >= 0x90))
+		return 0;                        /* overlong, a surrogate, past U+10FFFF */
+	if (c == 0xc2 && s[1] < 0xa0)
+		return 0;                        /* C1 controls */
+	if (c == 0xe2 && ((s[1] == 0x80 && s[2] >= 0x8b && s[2] <= 0x8f) ||
+	                  (s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
+	                  (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)))
+		return 0;                        /* U+200B-U+200F, U+202A-U+202E, U+2066-U+2069 */
+	if (c == 0xef && s[1] == 0xbb && s[2] == 0xbf)
+		return 0;                        /* U+FEFF, the BOM */
+	return n;
+}
+
+/* s with each byte that shown_len() refuses made '?', malloc'd; or NULL
+ * (out of memory). */
+static char *shown_copy(const char *s)
+{
+	char *out = strdup(s);
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; out[i];) {
+		size_t n = shown_len((const unsigned char *)out + i);
+		if (n == 0) {
+			out[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+	return out;
+}
+
+/* The index of s in the string table (0 is ""); 0 and failed if out of
+ * memory. The strings are those of the processes (module paths, and
+ * jmctl's function and file names, from the files the process mapped):
+ * a profile is read with `go tool pprof`, which prints them as they are,
+ * on the terminal of whoever reads it (root's, for a merged /exe/NAME a
+ * user's process may join). So a byte that is not part of a printable
+ * UTF-8 character (a control, an escape sequence's ESC, a byte that is not
+ * UTF-8, which proto3 readers refuse in a string) is kept as '?'. */
+static uint64_t intern(struct jm_pprof *p, const char *s)
+{
+	char *shown = NULL;
+	uint64_t id = 0;
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)s; *c;) {
+		size_t n = shown_len(c);
+		if (n == 0) {
+			if ((shown = shown_copy(s)) == NULL)
+				goto nomem;
+			s = shown;
+			break;
+		}
+		c += n;
+	}
+	id = intern_shown(p, s);
+	free(shown);
+	return id;
 nomem:
 	p->failed = true;
 	return 0;

@@ -10,7 +10,8 @@
  *       sites=N modules=N (default 40, the allocator's, 2, 4, 0, 0; sites=N
  *       fills N site rows of a table of that many); exe=NAME: its name
  *       (default synth); salt=S: every site's frames moved into the program
- *       module, apart from any other salt's (stacks no other process has); owner=UID:GID: the file's owner (set before
+ *       module, apart from any other salt's (stacks no other process has);
+ *       modpath=BYTES: every module's path (any bytes but NUL); owner=UID:GID: the file's owner (set before
  *       the file takes its name); odd: every arena and bin row's seq odd. Header fields overridden after it is built
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
@@ -159,6 +160,13 @@ static int cmd_write(int argc, char **argv)
 				for (uint32_t f = 0; f < synth_site(buf, s)->nframes; f++)
 					synth_site(buf, s)->frames[f] =
 						0x400000u + ((salt * 1048573u + s * 97u + f) * 16u + 5u) % 0x80000u;
+			continue;
+		}
+		if (strncmp(argv[i], "modpath=", 8) == 0) {
+			/* Every module's path: the writer's bytes, any of them. */
+			for (uint32_t m = 0; m < p.nmodules; m++)
+				snprintf(synth_module(buf, m)->path, sizeof synth_module(buf, m)->path, "%s",
+				         argv[i] + 8);
 			continue;
 		}
 		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
