@@ -10,7 +10,8 @@
  * with their free neighbours when freed.
  *
  * Purging (docs/purging.md). A free run whose pages were used is dirty: it
- * sits in the arena's dirty list, oldest first. Dirty pages are purged
+ * sits in the arena's dirty list, oldest first, and the chunk's dirty map
+ * (types.h) says which of its pages may be resident. Dirty pages are purged
  * (madvise DONTNEED) by age, oldest first, down to the allowance of
  * decay.c: a page freed just now may stay, one freed decay_ms ago may not,
  * along a smooth curve between. The allowance is looked at on the slow
@@ -239,6 +240,57 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 
 /* ---------------------------------------------------------------- runs */
 
+/* Runs `body` for each word w of the dirty map over [first, first + n),
+ * with `mask` the range's bits in it. */
+#define DMAP_EACH(first, n, w, mask, body) do {                              \
+	size_t p_ = (first), end_ = p_ + (n);                                \
+	while (p_ < end_) {                                                  \
+		size_t w = p_ >> 6, b_ = p_ & 63;                            \
+		size_t m_ = end_ - p_ < 64 - b_ ? end_ - p_ : 64 - b_;       \
+		uint64_t mask = (m_ == 64 ? ~0ULL : (1ULL << m_) - 1) << b_; \
+		body;                                                        \
+		p_ += m_;                                                    \
+	}                                                                    \
+} while (0)
+
+static size_t dmap_count(const struct jm_chunk *c, size_t first, size_t n)
+{
+	size_t k = 0;
+	DMAP_EACH(first, n, w, mask, k += (size_t)__builtin_popcountll(c->dirtymap[w] & mask));
+	return k;
+}
+
+static void dmap_set(struct jm_chunk *c, size_t first, size_t n)
+{
+	DMAP_EACH(first, n, w, mask, c->dirtymap[w] |= mask);
+}
+
+static void dmap_clear(struct jm_chunk *c, size_t first, size_t n)
+{
+	DMAP_EACH(first, n, w, mask, c->dirtymap[w] &= ~mask);
+}
+
+/* The page of the k-th dirty page from the end of [first, first + n)
+ * (k >= 1, and not more than there are). */
+static size_t dmap_kth_last(const struct jm_chunk *c, size_t first, size_t n, size_t k)
+{
+	for (size_t p = first + n; p > first;) {
+		size_t w = (p - 1) >> 6;
+		size_t lo = w << 6 > first ? w << 6 : first;
+		size_t m = p - lo;
+		uint64_t bits = c->dirtymap[w] & ((m == 64 ? ~0ULL : (1ULL << m) - 1) << (lo & 63));
+		size_t have = (size_t)__builtin_popcountll(bits);
+		if (have >= k) {
+			while (--k)
+				bits &= ~(1ULL << (63 - __builtin_clzll(bits)));
+			return (w << 6) + 63 - (size_t)__builtin_clzll(bits);
+		}
+		k -= have;
+		p = lo;
+	}
+	jm__fatal("dirty map: fewer dirty pages than counted");
+}
+
 /* The run's first and last page descriptors, but for the last one of a
  * run that ends at the chunk's end: only a right neighbour reads it (to
  * find its free left neighbour, free_coalesce), and there is none. So the
@@ -311,11 +363,6 @@ static void dirty_insert_after(struct jm_arena *a, struct jm_run *r, uint64_t wh
 	a->ndirty_pages += nd;
 }
 
-static void dirty_insert(struct jm_arena *a, struct jm_run *r, uint64_t when, size_t nd)
-{
-	dirty_insert_after(a, r, when, nd, a->dirty_tail);
-}
-
 static void dirty_remove(struct jm_arena *a, struct jm_run *r)
 {
 	if (!r->dirty)
@@ -353,14 +400,19 @@ static struct jm_run *file_free(struct jm_arena *a, struct jm_chunk *c,
 	return r;
 }
 
-/* Makes [first, first+npages) of c a free run whose first `nd` pages may
- * be resident (dirty as of `when`; 0 pages: a clean run), and files it. */
-static void make_free(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, uint64_t when, size_t nd)
+/* Makes [first, first+npages) of c a free run, dirty as of `when` if
+ * the dirty map has any of its pages, and files it: on the dirty list
+ * after `after` (at its head if NULL). Returns the run if it went on the
+ * dirty list, else `after`: where a piece that follows it goes. */
+static struct jm_run *make_free_after(struct jm_arena *a, struct jm_chunk *c, size_t first,
+    size_t npages, uint64_t when, struct jm_run *after)
 {
 	struct jm_run *r = file_free(a, c, first, npages);
-	if (nd)
-		dirty_insert(a, r, when, nd);
+	size_t nd = dmap_count(c, first, npages);
+	if (nd == 0)
+		return after;
+	dirty_insert_after(a, r, when, nd, after);
+	return r;
 }
 
 static struct jm_chunk *chunk_new(struct jm_arena *a)
@@ -400,12 +452,13 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	c->nfree_pages = (uint32_t)(JM_CHUNK_PAGES - c->hdr_pages);
 	if (dirty) {
 		bool had_dirty = a->dirty_head != NULL;
-		make_free(a, c, c->hdr_pages, c->nfree_pages, jm__now_ns(), c->nfree_pages);
+		dmap_set(c, c->hdr_pages, c->nfree_pages);
+		make_free_after(a, c, c->hdr_pages, c->nfree_pages, jm__now_ns(), a->dirty_tail);
 		a->decay.pending += c->nfree_pages;
 		if (!had_dirty && jm__opt.background_thread)
 			jm__bg_dirtied();
 	} else {
-		make_free(a, c, c->hdr_pages, c->nfree_pages, 0, 0);
+		file_free(a, c, c->hdr_pages, c->nfree_pages);   /* its map is zero */
 	}
 	a->stats->nchunks++;
 	stats_dirty(a);
@@ -472,20 +525,29 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	size_t first = jm__run_page(c, r);
 	size_t total = r->npages;
 	uint64_t when = r->dirty_ns;
-	size_t nd = r->ndirty;   /* the dirty prefix of the run */
-	*was_dirty = lead < nd;
-	/* The pages of [lead, lead + npages) past the dirty prefix. */
-	jm__tls_fresh_pages += (uint32_t)(nd <= lead ? npages : nd - lead >= npages ? 0 : npages - (nd - lead));
+	size_t start = first + lead;
+	size_t nd = r->ndirty ? dmap_count(c, start, npages) : 0;
+	*was_dirty = nd != 0;
+	jm__tls_fresh_pages += (uint32_t)(npages - nd);
+	/* The pieces left keep the run's place on the dirty list (its age). */
+	struct jm_run *after = r->dirty ? r->dprev : NULL;
+	bool listed = r->dirty;
 	dirty_remove(a, r);
 	free_remove(a, r);
-	if (lead)
-		make_free(a, c, first, lead, when, nd < lead ? nd : lead);
-	size_t start = first + lead;
+	if (nd)
+		dmap_clear(c, start, npages);
 	size_t trail = total - lead - npages;
-	size_t rel = lead + npages;
-	if (trail)
-		make_free(a, c, start + npages, trail, when,
-		    nd <= rel ? 0 : (nd - rel < trail ? nd - rel : trail));
+	if (!listed) {   /* a clean run: its pieces are clean */
+		if (lead)
+			file_free(a, c, first, lead);
+		if (trail)
+			file_free(a, c, start + npages, trail);
+	} else {
+		if (lead)
+			after = make_free_after(a, c, first, lead, when, after);
+		if (trail)
+			make_free_after(a, c, start + npages, trail, when, after);
+	}
 	c->nfree_pages -= (uint32_t)npages;
 	struct jm_run *run = &c->runs[start];
 	set_run(c, start, npages, state);
@@ -494,18 +556,15 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	return run;
 }
 
-/* Files [first, first + npages) of c, whose first nd pages may be
- * resident, as a free run, coalesced with its free neighbours. The merged
- * run's dirty prefix ends at the last page any of the pieces had dirty:
- * exact when the pieces before that page were wholly dirty, and otherwise
- * counting some clean pages as dirty (purging pages that are not resident
- * is cheap; leaving resident pages unpurged is not). A run freed now goes
+/* Files [first, first + npages) of c, whose dirty pages the dirty map
+ * has already, as a free run, coalesced with its free neighbours; the
+ * merged run's dirty pages are the sum of theirs. A run freed now goes
  * to the dirty list's end (the newest); with `in_place`, the merged run
  * takes the place of the older of the neighbours it absorbed (a run coming
  * back from a partial purge, next to the rest of the run it was cut from,
  * keeps that run's age). */
 static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, size_t nd, bool in_place)
+    size_t npages, bool in_place)
 {
 	struct jm_run *prev = NULL, *next = NULL;
 	size_t end = first + npages;
@@ -522,31 +581,21 @@ static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
 		while (after && (after == prev || after == next))
 			after = after->dprev;
 	}
-	size_t off = 0;           /* pages of the merged run before this piece */
 	size_t total = npages;
-	size_t dirty_end = 0;     /* the merged run's dirty prefix */
 	if (prev) {
-		dirty_end = prev->ndirty;
-		off = prev->npages;
+		total += prev->npages;
 		dirty_remove(a, prev);
 		free_remove(a, prev);
 		first = jm__run_page(c, prev);
-		total += off;
 	}
-	if (nd)
-		dirty_end = off + nd;
 	if (next) {
-		if (next->ndirty)
-			dirty_end = off + npages + next->ndirty;
 		total += next->npages;
 		dirty_remove(a, next);
 		free_remove(a, next);
 	}
 	if (anchor == NULL)
 		after = a->dirty_tail;
-	struct jm_run *r = file_free(a, c, first, total);
-	if (dirty_end)
-		dirty_insert_after(a, r, 1, dirty_end, after);
+	make_free_after(a, c, first, total, 1, after);
 }
 
 /* Gives back the runs of `list`, linked through next and on no other
@@ -567,7 +616,8 @@ void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list)
 		c->nfree_pages += (uint32_t)npages;
 		for (size_t i = first; i < first + npages; i++)
 			c->pagemap[i] = JM_PM_NONE;
-		free_coalesce(a, c, first, npages, npages, false);
+		dmap_set(c, first, npages);
+		free_coalesce(a, c, first, npages, false);
 		pages += npages;
 		nruns++;
 	}
@@ -593,7 +643,8 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 /* Purging out of the arena's lock. purge_to, under the lock, detaches
  * what it purges: the pages of a free run (JM_RUN_PURGING at its first and
  * last page, so that neither an allocation nor a neighbour's coalescing
- * touches it; ndirty: the pages to purge, all of them) or a wholly free
+ * touches it; it starts and ends with a dirty page, ndirty: how many it
+ * has, the dirty map's bits cleared) or a wholly free
  * chunk (binind 1; out of the radix tree already), counts the purge, and
  * files it on the arena's `purging` list (through next/prev). Whoever
  * releases the lock next on a path that may purge (a run's free, the
@@ -656,32 +707,38 @@ static void chunk_keep(struct jm_arena *a, struct jm_chunk *c)
 	a->retained[a->nretained++] = c;
 }
 
-/* Detaches the last k pages of the dirty prefix of the free run r (the
- * oldest dirty one) to be purged; the rest of its prefix stays dirty, at
- * the head of the dirty list, and its clean tail stays free. */
+/* Detaches the last k dirty pages of the free run r (the oldest dirty
+ * one) to be purged: the pages from the k-th dirty one from its end to
+ * its last dirty one. What comes before stays free, dirty at the head of
+ * the dirty list if it has dirty pages left; the clean pages after the
+ * last dirty one stay free. */
 static void run_detach(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r, size_t k)
 {
 	size_t first = jm__run_page(c, r);
-	size_t n = r->npages, nd = r->ndirty, keep = nd - k;
+	size_t end = first + r->npages, nd = r->ndirty;
+	size_t from = dmap_kth_last(c, first, r->npages, k);
+	size_t to = dmap_kth_last(c, first, r->npages, 1) + 1;
 	uint64_t when = r->dirty_ns;
 	dirty_remove(a, r);
 	free_remove(a, r);
 	a->stats->purged += k << JM_LG_PAGE;
 	a->stats->npurge++;
-	if (keep) {
-		set_run(c, first, keep, JM_RUN_FREE);
+	if (from > first) {
+		set_run(c, first, from - first, JM_RUN_FREE);
 		free_insert(a, r);
-		dirty_insert_after(a, r, when, keep, NULL);
+		if (nd > k)
+			dirty_insert_after(a, r, when, nd - k, NULL);
 	}
-	if (n > nd) {
-		set_run(c, first + nd, n - nd, JM_RUN_FREE);
-		struct jm_run *t = &c->runs[first + nd];
+	if (to < end) {
+		set_run(c, to, end - to, JM_RUN_FREE);
+		struct jm_run *t = &c->runs[to];
 		t->dirty = 0;
 		t->ndirty = 0;
 		free_insert(a, t);
 	}
-	set_run(c, first + keep, k, JM_RUN_PURGING);
-	struct jm_run *p = &c->runs[first + keep];
+	set_run(c, from, to - from, JM_RUN_PURGING);
+	dmap_clear(c, from, to - from);
+	struct jm_run *p = &c->runs[from];
 	p->ndirty = (uint32_t)k;
 	p->dirty = 0;
 	p->binind = 0;
@@ -705,13 +762,13 @@ static void run_refile(struct jm_arena *a, struct jm_run *r)
 	struct jm_chunk *c = run_chunk(r);
 	purging_remove(a, r);
 	r->ndirty = 0;
-	free_coalesce(a, c, jm__run_page(c, r), r->npages, 0, true);
+	free_coalesce(a, c, jm__run_page(c, r), r->npages, true);
 }
 
 static void run_purge(struct jm_run *r)
 {
 	struct jm_chunk *c = run_chunk(r);
-	jm__os_purge(jm__run_addr(c, r), (size_t)r->ndirty << JM_LG_PAGE);
+	jm__os_purge(jm__run_addr(c, r), (size_t)r->npages << JM_LG_PAGE);
 }
 
 /* Purges and files back, under the lock, the pieces no thread has
@@ -816,11 +873,11 @@ static uint64_t dirty_cap(const struct jm_arena *a)
 
 /* Purges the oldest dirty pages until at most `target` are left: the
  * oldest run's dirty pages, whole if that is not more than needed (a
- * wholly free chunk whole, header included), else the end of its dirty
- * prefix, in pieces of at least PURGE_MIN_PAGES (so the allowance may be
+ * wholly free chunk whole, header included), else its last dirty pages,
+ * in pieces of at least PURGE_MIN_PAGES (so the allowance may be
  * exceeded by less than one piece, but for a target of 0). */
 #define PURGE_MIN_PAGES 64
-static void purge_to(struct jm_arena *a, uint64_t target)
+void jm__arena_purge_to(struct jm_arena *a, uint64_t target)
 {
 	struct jm_run *r;
 	while (a->ndirty_pages > target && (r = a->dirty_head) != NULL) {
@@ -851,26 +908,26 @@ bool jm__arena_decay(struct jm_arena *a, uint64_t now)
 	if (a->dirty_head == NULL || jm__opt.decay_ms < 0)
 		return false;
 	if (jm__opt.decay_ms == 0) {
-		purge_to(a, 0);
+		jm__arena_purge_to(a, 0);
 		return false;
 	}
 	if (a->decay.epoch_ns != 0 && !jm__decay_due(&a->decay, now))
 		return true;
 	uint64_t limit = jm__decay_update(&a->decay, now);
 	if (a->ndirty_pages > limit)
-		purge_to(a, limit);
+		jm__arena_purge_to(a, limit);
 	return a->ndirty_pages != 0;
 }
 
 void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 {
 	if (force) {
-		purge_to(a, 0);
+		jm__arena_purge_to(a, 0);
 		purging_finish_locked(a, false);
 		return;
 	}
 	if (jm__opt.decay_ms == 0) {
-		purge_to(a, 0);
+		jm__arena_purge_to(a, 0);
 		return;
 	}
 	if (jm__opt.decay_ms < 0 || a->dirty_head == NULL)
@@ -878,7 +935,7 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 	uint64_t cap = dirty_cap(a);
 	if (jm_unlikely(a->ndirty_pages > cap)) {
 		a->stats->npurge_cap++;
-		purge_to(a, cap);
+		jm__arena_purge_to(a, cap);
 	}
 	if (++a->purge_ticks < PURGE_TICKS)
 		return;
@@ -1035,12 +1092,16 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 			struct jm_run *next = &c->runs[end];
 			size_t nfree = next->npages;
 			uint64_t when = next->dirty_ns;
-			size_t nd = next->ndirty;
+			struct jm_run *after = next->dirty ? next->dprev : NULL;
+			bool listed = next->dirty;
 			dirty_remove(a, next);
 			free_remove(a, next);
-			if (nfree > need)
-				make_free(a, c, end + need, nfree - need, when,
-				    nd > need ? nd - need : 0);
+			if (listed)
+				dmap_clear(c, end, need);
+			if (nfree > need && listed)
+				make_free_after(a, c, end + need, nfree - need, when, after);
+			else if (nfree > need)
+				file_free(a, c, end + need, nfree - need);
 			c->nfree_pages -= (uint32_t)need;
 			set_run(c, first, npages, JM_RUN_LARGE);
 			const uint64_t word = jm__pm_make(JM_PM_LARGE, a->index, first);

@@ -262,6 +262,7 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_t size);
 size_t jm__large_usable(struct jm_chunk *c, uint64_t pm);
 void jm__arena_maybe_purge(struct jm_arena *a, bool force);
+void jm__arena_purge_to(struct jm_arena *a, uint64_t target); /* a's lock held */
 void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it purges */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);

@@ -157,8 +157,8 @@ struct jm_run {
 	struct jm_run *dnext;     /* arena's dirty list (free runs only) */
 	struct jm_run *dprev;
 	uint64_t dirty_ns;        /* when a free run became dirty */
-	uint32_t ndirty;          /* free, dirty: its first ndirty pages may be
-	                             resident, the others are purged */
+	uint32_t ndirty;          /* free: its pages that may be resident (the
+	                             chunk's dirty map's bits in the run) */
 	uint32_t npages;          /* pages in the run */
 	uint32_t first;           /* at the last page: the run's first page */
 	uint16_t nfree;           /* small: free regions */
@@ -184,6 +184,7 @@ struct jm_chunk {
 	uint64_t pagemap[JM_CHUNK_PAGES]; /* see "Page map entries" */
 	struct jm_run runs[JM_CHUNK_PAGES];
 	uint64_t pagefast[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES]; /* see below */
+	uint64_t dirtymap[JM_CHUNK_PAGES / 64]; /* see below */
 };
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
 /* A small region's free (bin.c's flush) reads and writes its run record's
@@ -212,6 +213,13 @@ _Static_assert((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE == JM_CHUNK
  * Set where a small run is carved (bin.c); any other page's is stale, and
  * read by free only after its page-map entry's divisor, 0 there, failed
  * the test. */
+/* The dirty map: bit p is set while page p is in a free run (or one
+ * being purged) and may be resident: used since it was last purged or
+ * mapped. A free run's ndirty is the count of its bits, exact whatever
+ * order its pieces were freed, purged and merged in (a dirty prefix a
+ * run counted its clean pages before a dirty piece as dirty). A used
+ * run's bits are clear. On the header's last page, after pagefast (a
+ * chunk with a small run has it resident). */
 #define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
 
 /* Static facts about one small size class. */

@@ -49,6 +49,15 @@ static bool in_free_list(struct jm_arena *a, struct jm_run *r)
 	return false;
 }
 
+/* Bits of the chunk's dirty map set in [p, p + n). */
+static size_t map_count(const struct jm_chunk *c, size_t p, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = p; i < p + n; i++)
+		k += (c->dirtymap[i >> 6] >> (i & 63)) & 1;
+	return k;
+}
+
 static void check_chunk(struct jm_chunk *c, struct tally *t)
 {
 	CHECK(c->magic == JM_CHUNK_MAGIC, "chunk %p: bad magic", (void *)c);
@@ -74,8 +83,10 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			for (size_t i = p; i < p + n; i++)
 				CHECK(c->pagemap[i] == JM_PM_NONE, "chunk %p page %zu: free page mapped", (void *)c, i);
 			free_pages += (uint32_t)n;
-			CHECK(r->ndirty <= n && (r->dirty != 0) == (r->ndirty != 0),
-			    "chunk %p page %zu: dirty prefix %u of %zu pages", (void *)c, p, r->ndirty, n);
+			CHECK(r->ndirty <= n && (r->dirty != 0) == (r->ndirty != 0) &&
+			    r->ndirty == map_count(c, p, n),
+			    "chunk %p page %zu: %u dirty pages of %zu, the dirty map says %zu",
+			    (void *)c, p, r->ndirty, n, map_count(c, p, n));
 			if (r->dirty)
 				t->dirty_pages += r->ndirty;
 			break;
@@ -84,8 +95,10 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			bool listed = false;
 			for (struct jm_run *x = a->purging; x && !listed; x = x->next)
 				listed = x == r;
-			CHECK(listed && r->ndirty == n && r->binind == 0,
+			CHECK(listed && r->ndirty > 0 && r->ndirty <= n && r->binind == 0,
 			    "chunk %p page %zu: run being purged not on the list", (void *)c, p);
+			CHECK(map_count(c, p, n) == 0,
+			    "chunk %p page %zu: run being purged has dirty map bits", (void *)c, p);
 			free_pages += (uint32_t)n;
 			t->purging_pages += n;
 			break;
@@ -128,9 +141,13 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			CHECK(0, "chunk %p page %zu: bad state %u", (void *)c, p, (unsigned)r->state);
 			return;
 		}
+		if (r->state == JM_RUN_LARGE || r->state == JM_RUN_SMALL)
+			CHECK(map_count(c, p, n) == 0, "chunk %p page %zu: used run has dirty map bits",
+			    (void *)c, p);
 		prev_state = r->state;
 		p += n;
 	}
+	CHECK(map_count(c, 0, c->hdr_pages) == 0, "chunk %p: header pages in the dirty map", (void *)c);
 	t->free_pages += free_pages;
 	t->free_pages -= t->purging_pages - purging_before;
 	CHECK(free_pages == c->nfree_pages, "chunk %p: nfree_pages %u, runs say %u",

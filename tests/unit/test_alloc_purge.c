@@ -1364,6 +1364,60 @@ static void test_dirty_cap(void **state)
 	decay_reset(a);
 }
 
+/* The dirty count is the pages that may be resident, whatever order the
+ * pieces of a free run were freed and purged in: a piece freed beside a
+ * clean (purged) free run on its left counted that run's pages as dirty
+ * too (a run kept one dirty prefix), and a purge of part of a run purges
+ * its last dirty pages, past a clean piece. Checked against mincore. */
+static void test_dirty_exact(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	enum { P = 64 };
+	const size_t len = P * JM_PAGE;
+	for (int round = 0; round < 2; round++) {
+		decay_reset(a);
+		assert_int_equal(a->ndirty_pages, 0);
+		char *x = jm_malloc(len), *y = jm_malloc(len), *z = jm_malloc(len);
+		assert_ptr_equal(y, x + len);   /* premise: one free run, carved in order */
+		assert_ptr_equal(z, y + len);
+		memset(x, 1, 3 * len);
+		char *clean = round == 0 ? x : y;   /* freed and purged first */
+		jm_free(clean);
+		decay_reset(a);
+		assert_int_equal(resident_in(clean, len), 0);
+		/* Round 0: [x clean][y][z]; round 1: [x][y clean][z]. */
+		jm_free(z);
+		jm_free(round == 0 ? y : x);
+		assert_int_equal(resident_in(x, 3 * len), 2 * P);
+		assert_int_equal(a->ndirty_pages, 2 * P);
+		assert_int_equal(a->stats->dirty, (2 * P << JM_LG_PAGE) + a->huge_dirty);
+		validate();
+		/* Half of them purged: z's, the last dirty ones. */
+		uint64_t purged = a->stats->purged;
+		pthread_mutex_lock(a->lock);
+		jm__arena_purge_to(a, P);
+		pthread_mutex_unlock(a->lock);
+		jm__arena_purge_detached(a);
+		assert_int_equal(a->ndirty_pages, P);
+		assert_int_equal(a->stats->purged, purged + (P << JM_LG_PAGE));
+		assert_int_equal(resident_in(z, len), 0);
+		assert_int_equal(resident_in(x, 3 * len), P);
+		validate();
+		/* What the dirty pages' run serves comes back dirty, not zeroed;
+		 * the rest of the run reads zero. */
+		char *again = jm_malloc(3 * len);
+		assert_ptr_equal(again, x);
+		assert_int_equal(a->ndirty_pages, 0);
+		assert_int_equal(again[round == 0 ? len : 0], 1);
+		assert_int_equal(again[round == 0 ? 0 : len], 0);
+		assert_int_equal(again[2 * len], 0);
+		jm_free(again);
+		decay_reset(a);
+	}
+	validate();
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -1396,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_huge_grow_fork),
 		cmocka_unit_test(test_huge_shrink_fork),
 		cmocka_unit_test(test_purge_unlocked),
+		cmocka_unit_test(test_dirty_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
