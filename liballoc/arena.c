@@ -240,34 +240,58 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 
 /* ---------------------------------------------------------------- runs */
 
-/* Runs `body` for each word w of the dirty map over [first, first + n),
- * with `mask` the range's bits in it. */
-#define DMAP_EACH(first, n, w, mask, body) do {                              \
-	size_t p_ = (first), end_ = p_ + (n);                                \
-	while (p_ < end_) {                                                  \
-		size_t w = p_ >> 6, b_ = p_ & 63;                            \
-		size_t m_ = end_ - p_ < 64 - b_ ? end_ - p_ : 64 - b_;       \
-		uint64_t mask = (m_ == 64 ? ~0ULL : (1ULL << m_) - 1) << b_; \
-		body;                                                        \
-		p_ += m_;                                                    \
-	}                                                                    \
-} while (0)
-
-static size_t dmap_count(const struct jm_chunk *c, size_t first, size_t n)
+/* Bits set in x (the builtin is a call into libgcc's table without
+ * -mpopcnt, which the baseline x86-64 has not). */
+static inline size_t pop64(uint64_t x)
 {
-	size_t k = 0;
-	DMAP_EACH(first, n, w, mask, k += (size_t)__builtin_popcountll(c->dirtymap[w] & mask));
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (size_t)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* The dirty map over [first, first + n), n >= 1: words w0..w1, the bits
+ * of the range in w0 from lo, in w1 up to hi. */
+#define DMAP_RANGE(first, n)                                                  \
+	size_t w0 = (first) >> 6, w1 = ((first) + (n) - 1) >> 6;               \
+	uint64_t lo = ~0ULL << ((first) & 63);                                 \
+	uint64_t hi = ~0ULL >> (63 - (((first) + (n) - 1) & 63))
+
+static inline size_t dmap_count(const struct jm_chunk *c, size_t first, size_t n)
+{
+	DMAP_RANGE(first, n);
+	if (w0 == w1)
+		return pop64(c->dirtymap[w0] & lo & hi);
+	size_t k = pop64(c->dirtymap[w0] & lo) + pop64(c->dirtymap[w1] & hi);
+	for (size_t w = w0 + 1; w < w1; w++)
+		k += c->dirtymap[w] == ~0ULL ? 64 : pop64(c->dirtymap[w]);
 	return k;
 }
 
-static void dmap_set(struct jm_chunk *c, size_t first, size_t n)
+static inline void dmap_set(struct jm_chunk *c, size_t first, size_t n)
 {
-	DMAP_EACH(first, n, w, mask, c->dirtymap[w] |= mask);
+	DMAP_RANGE(first, n);
+	if (w0 == w1) {
+		c->dirtymap[w0] |= lo & hi;
+		return;
+	}
+	c->dirtymap[w0] |= lo;
+	for (size_t w = w0 + 1; w < w1; w++)
+		c->dirtymap[w] = ~0ULL;
+	c->dirtymap[w1] |= hi;
 }
 
-static void dmap_clear(struct jm_chunk *c, size_t first, size_t n)
+static inline void dmap_clear(struct jm_chunk *c, size_t first, size_t n)
 {
-	DMAP_EACH(first, n, w, mask, c->dirtymap[w] &= ~mask);
+	DMAP_RANGE(first, n);
+	if (w0 == w1) {
+		c->dirtymap[w0] &= ~(lo & hi);
+		return;
+	}
+	c->dirtymap[w0] &= ~lo;
+	for (size_t w = w0 + 1; w < w1; w++)
+		c->dirtymap[w] = 0;
+	c->dirtymap[w1] &= ~hi;
 }
 
 /* The page of the k-th dirty page from the end of [first, first + n)
@@ -279,7 +303,7 @@ static size_t dmap_kth_last(const struct jm_chunk *c, size_t first, size_t n, si
 		size_t lo = w << 6 > first ? w << 6 : first;
 		size_t m = p - lo;
 		uint64_t bits = c->dirtymap[w] & ((m == 64 ? ~0ULL : (1ULL << m) - 1) << (lo & 63));
-		size_t have = (size_t)__builtin_popcountll(bits);
+		size_t have = pop64(bits);
 		if (have >= k) {
 			while (--k)
 				bits &= ~(1ULL << (63 - __builtin_clzll(bits)));
@@ -400,15 +424,14 @@ static struct jm_run *file_free(struct jm_arena *a, struct jm_chunk *c,
 	return r;
 }
 
-/* Makes [first, first+npages) of c a free run, dirty as of `when` if
- * the dirty map has any of its pages, and files it: on the dirty list
- * after `after` (at its head if NULL). Returns the run if it went on the
- * dirty list, else `after`: where a piece that follows it goes. */
+/* Makes [first, first+npages) of c, with nd pages in the dirty map, a
+ * free run, dirty as of `when` if nd is not 0, and files it: on the dirty
+ * list after `after` (at its head if NULL). Returns the run if it went on
+ * the dirty list, else `after`: where a piece that follows it goes. */
 static struct jm_run *make_free_after(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, uint64_t when, struct jm_run *after)
+    size_t npages, size_t nd, uint64_t when, struct jm_run *after)
 {
 	struct jm_run *r = file_free(a, c, first, npages);
-	size_t nd = dmap_count(c, first, npages);
 	if (nd == 0)
 		return after;
 	dirty_insert_after(a, r, when, nd, after);
@@ -453,7 +476,8 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	if (dirty) {
 		bool had_dirty = a->dirty_head != NULL;
 		dmap_set(c, c->hdr_pages, c->nfree_pages);
-		make_free_after(a, c, c->hdr_pages, c->nfree_pages, jm__now_ns(), a->dirty_tail);
+		make_free_after(a, c, c->hdr_pages, c->nfree_pages, c->nfree_pages, jm__now_ns(),
+		    a->dirty_tail);
 		a->decay.pending += c->nfree_pages;
 		if (!had_dirty && jm__opt.background_thread)
 			jm__bg_dirtied();
@@ -526,7 +550,16 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	size_t total = r->npages;
 	uint64_t when = r->dirty_ns;
 	size_t start = first + lead;
-	size_t nd = r->ndirty ? dmap_count(c, start, npages) : 0;
+	size_t nd = 0, nd_lead = 0, nd_trail = 0;
+	if (r->ndirty == total) {   /* wholly dirty, as churn leaves runs */
+		nd = npages;
+		nd_lead = lead;
+		nd_trail = total - lead - npages;
+	} else if (r->ndirty) {
+		nd = dmap_count(c, start, npages);
+		nd_lead = lead ? dmap_count(c, first, lead) : 0;
+		nd_trail = r->ndirty - nd - nd_lead;
+	}
 	*was_dirty = nd != 0;
 	jm__tls_fresh_pages += (uint32_t)(npages - nd);
 	/* The pieces left keep the run's place on the dirty list (its age). */
@@ -534,8 +567,6 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	bool listed = r->dirty;
 	dirty_remove(a, r);
 	free_remove(a, r);
-	if (nd)
-		dmap_clear(c, start, npages);
 	size_t trail = total - lead - npages;
 	if (!listed) {   /* a clean run: its pieces are clean */
 		if (lead)
@@ -544,9 +575,9 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 			file_free(a, c, start + npages, trail);
 	} else {
 		if (lead)
-			after = make_free_after(a, c, first, lead, when, after);
+			after = make_free_after(a, c, first, lead, nd_lead, when, after);
 		if (trail)
-			make_free_after(a, c, start + npages, trail, when, after);
+			make_free_after(a, c, start + npages, trail, nd_trail, when, after);
 	}
 	c->nfree_pages -= (uint32_t)npages;
 	struct jm_run *run = &c->runs[start];
@@ -556,7 +587,7 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 	return run;
 }
 
-/* Files [first, first + npages) of c, whose dirty pages the dirty map
+/* Files [first, first + npages) of c, whose nd dirty pages the dirty map
  * has already, as a free run, coalesced with its free neighbours; the
  * merged run's dirty pages are the sum of theirs. A run freed now goes
  * to the dirty list's end (the newest); with `in_place`, the merged run
@@ -564,7 +595,7 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
  * back from a partial purge, next to the rest of the run it was cut from,
  * keeps that run's age). */
 static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
-    size_t npages, bool in_place)
+    size_t npages, size_t nd, bool in_place)
 {
 	struct jm_run *prev = NULL, *next = NULL;
 	size_t end = first + npages;
@@ -584,18 +615,20 @@ static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
 	size_t total = npages;
 	if (prev) {
 		total += prev->npages;
+		nd += prev->ndirty;
 		dirty_remove(a, prev);
 		free_remove(a, prev);
 		first = jm__run_page(c, prev);
 	}
 	if (next) {
 		total += next->npages;
+		nd += next->ndirty;
 		dirty_remove(a, next);
 		free_remove(a, next);
 	}
 	if (anchor == NULL)
 		after = a->dirty_tail;
-	make_free_after(a, c, first, total, 1, after);
+	make_free_after(a, c, first, total, nd, 1, after);
 }
 
 /* Gives back the runs of `list`, linked through next and on no other
@@ -617,7 +650,7 @@ void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list)
 		for (size_t i = first; i < first + npages; i++)
 			c->pagemap[i] = JM_PM_NONE;
 		dmap_set(c, first, npages);
-		free_coalesce(a, c, first, npages, false);
+		free_coalesce(a, c, first, npages, npages, false);
 		pages += npages;
 		nruns++;
 	}
@@ -762,7 +795,7 @@ static void run_refile(struct jm_arena *a, struct jm_run *r)
 	struct jm_chunk *c = run_chunk(r);
 	purging_remove(a, r);
 	r->ndirty = 0;
-	free_coalesce(a, c, jm__run_page(c, r), r->npages, true);
+	free_coalesce(a, c, jm__run_page(c, r), r->npages, 0, true);
 }
 
 static void run_purge(struct jm_run *r)
@@ -1093,13 +1126,12 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 			size_t nfree = next->npages;
 			uint64_t when = next->dirty_ns;
 			struct jm_run *after = next->dirty ? next->dprev : NULL;
-			bool listed = next->dirty;
+			size_t nd = next->ndirty;
+			size_t taken = nd == nfree ? need : nd ? dmap_count(c, end, need) : 0;
 			dirty_remove(a, next);
 			free_remove(a, next);
-			if (listed)
-				dmap_clear(c, end, need);
-			if (nfree > need && listed)
-				make_free_after(a, c, end + need, nfree - need, when, after);
+			if (nfree > need && nd)
+				make_free_after(a, c, end + need, nfree - need, nd - taken, when, after);
 			else if (nfree > need)
 				file_free(a, c, end + need, nfree - need);
 			c->nfree_pages -= (uint32_t)need;

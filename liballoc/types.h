@@ -213,13 +213,14 @@ _Static_assert((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE == JM_CHUNK
  * Set where a small run is carved (bin.c); any other page's is stale, and
  * read by free only after its page-map entry's divisor, 0 there, failed
  * the test. */
-/* The dirty map: bit p is set while page p is in a free run (or one
- * being purged) and may be resident: used since it was last purged or
- * mapped. A free run's ndirty is the count of its bits, exact whatever
- * order its pieces were freed, purged and merged in (a dirty prefix a
- * run counted its clean pages before a dirty piece as dirty). A used
- * run's bits are clear. On the header's last page, after pagefast (a
- * chunk with a small run has it resident). */
+/* The dirty map: for a page of a free run, bit p is set if the page may
+ * be resident: used since it was last purged or mapped. A free run's
+ * ndirty is the count of its bits, exact whatever order its pieces were
+ * freed, purged and merged in (with a dirty prefix a run counted the
+ * clean pages before a dirty piece as dirty). A used run's bits mean
+ * nothing (not cleared when it is carved: its free sets them all), a
+ * run being purged has them clear. On the header's last page, after
+ * pagefast (a chunk with a small run has that page resident). */
 #define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
 
 /* Static facts about one small size class. */

@@ -141,9 +141,6 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			CHECK(0, "chunk %p page %zu: bad state %u", (void *)c, p, (unsigned)r->state);
 			return;
 		}
-		if (r->state == JM_RUN_LARGE || r->state == JM_RUN_SMALL)
-			CHECK(map_count(c, p, n) == 0, "chunk %p page %zu: used run has dirty map bits",
-			    (void *)c, p);
 		prev_state = r->state;
 		p += n;
 	}
