@@ -156,11 +156,29 @@ static void p_idlepool(void){
   fprintf(stderr,"idlepool: rss after the bursts %ld KiB, after 12 s idle %ld KiB\n",a,z);
   pthread_barrier_wait(&ip_exit); for(int i=0;i<n;i++) pthread_join(t[i],NULL);
 }
+/* frag (session 18): 60000 slots, sizes 16 B..512 KiB (log-uniform, 7 in 8
+ * under 2 KiB, a quarter written whole), random lifetimes, the live set
+ * at 100, 25, 100, 50% of the slots by turns of 750k operations; 3M
+ * operations. alignmix: 20000 live posix_memalign of 64 B..64 KiB
+ * alignments and 1 B..70 KB (3 in 4 under 3 KB), 600k replaced. Both
+ * purge in small pieces by the dirty cap (docs/purging.md, session 18). */
+static void p_frag(void){
+  enum { N = 60000 }; static char *v[N]; static unsigned sz[N];
+  for(long i=0;i<3000000;i++){ long ph=(i/750000)%4, lim= ph==1? N/4 : ph==3? N/2 : N; unsigned k=rnd()%N;
+    if(v[k]){ sink+=v[k][0]+v[k][sz[k]-1]; free(v[k]); v[k]=NULL; }
+    if(k<lim){ unsigned lg=4+rnd()%15; if(rnd()%8) lg=4+rnd()%7; size_t n=((size_t)1<<lg)+rnd()%((size_t)1<<lg);
+      v[k]=malloc(n); sz[k]=(unsigned)n; v[k][0]=(char)k; v[k][n-1]=(char)i; if(rnd()%4==0) memset(v[k],1,n); } }
+  for(long k=0;k<N;k++) free(v[k]); }
+static void p_alignmix(void){
+  enum { N = 20000 }; static void *v[N];
+  for(long i=0;i<600000;i++){ unsigned k=rnd()%N; free(v[k]); size_t al=(size_t)64<<(rnd()%11), n=1+rnd()%(rnd()%4? 3000 : 70000);
+    if(posix_memalign(&v[k],al,n)){ fprintf(stderr,"posix_memalign failed\n"); exit(1); } memset(v[k],2,n<256? n : 256); }
+  for(int k=0;k<N;k++) free(v[k]); }
 int main(int argc,char**argv){
   const char*m=argv[1]; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
   M(tiny) M(pageclass) M(largefifo) M(smallfifo) M(phase) M(grow) M(strbuild) M(vecdouble) M(callocbig) M(callocmid)
   M(align4k) M(align64) M(reuse) M(threadchurn) M(threadkeep) M(prodcons) M(threadheaps) M(huge)
-  M(idlepool)
+  M(idlepool) M(frag) M(alignmix)
   fprintf(stderr,"unknown\n"); return 2;
 }
