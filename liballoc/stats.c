@@ -38,6 +38,8 @@
 #include <sys/resource.h>
 #endif
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +74,18 @@ static unsigned long fork_clk_tck;            /* AT_CLKTCK, read by the parent
 static uint64_t *fork_verdict;                /* shared with the children: the
                                                * boot clock read before a clone
                                                * that ended in the same tick */
+
+/* Where the calling thread's errno is, from the address of the allocator's
+ * own thread-local block: both are in the static TLS block, at offsets
+ * from the thread pointer that are the same in every thread, and their
+ * difference is taken once at initialisation. A forked child's
+ * publication saves and restores errno through it: __errno_location's
+ * page of libc's text was a page fault in every child that nothing else
+ * it ran took (tests/unit/test_alloc.c, test_errno_at). */
+static ptrdiff_t errno_tls_off;
+JM_FORK_TEXT int *jm__stats_errno_at(void);
+JM_FORK_TEXT int *jm__stats_errno_at(void) { return (int *)((char *)&jm__tls + errno_tls_off); }
+#define errno_at jm__stats_errno_at
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 /* The thread, site and module tables start on a page of their own: their
@@ -423,12 +437,49 @@ JM_FORK_TEXT static bool reap_turn(const struct jmstat_header *h, bool forked)
 	return r % REAP_ONE_IN == 0;
 }
 
+/* v in decimal at p; the end. */
+JM_FORK_TEXT static char *put_dec(char *p, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
+/* The untagged name (jmalloc.PID.stats, or jmalloc.PID.PIDNS.START.stats)
+ * written by hand, in the fork text: jm__format's page of the library's
+ * text and its format string's page of read-only data were two page
+ * faults in nearly every forked child (the prefix and suffix are stored
+ * as immediates: __builtin_memcpy of a constant length, read-only data
+ * untouched). At most 66 characters. */
+JM_FORK_TEXT static int put_name(char *name, const struct jmstat_header *h, bool ns)
+{
+	char *p = name;
+	__builtin_memcpy(p, JMSTAT_FILE_PREFIX, sizeof(JMSTAT_FILE_PREFIX) - 1);
+	p = put_dec(p + sizeof(JMSTAT_FILE_PREFIX) - 1, h->pid);
+	if (ns) {
+		*p++ = '.';
+		p = put_dec(p, h->pidns);
+		*p++ = '.';
+		p = put_dec(p, h->start_time);
+	}
+	__builtin_memcpy(p, JMSTAT_FILE_SUFFIX, sizeof(JMSTAT_FILE_SUFFIX));   /* and the NUL */
+	return (int)(p - name) + (int)sizeof(JMSTAT_FILE_SUFFIX) - 1;
+}
+
 /* The file's name for the writer h (jmstat.h), with a random tag or not,
  * after the directory in seg_path; its length in all. */
 JM_FORK_TEXT static int format_name(const struct jmstat_header *h, bool tagged)
 {
 	char *name = seg_path + seg_dir_len;
 	size_t room = sizeof(seg_path) - seg_dir_len;
+	if (!tagged && room > 66)
+		return (int)seg_dir_len + put_name(name, h, h->pidns != 0 && h->pidns != JMSTAT_PIDNS_INIT);
 	if (h->pidns == 0 || h->pidns == JMSTAT_PIDNS_INIT) {
 		if (!tagged)
 			return (int)seg_dir_len + jm__format(name, room, JMSTAT_FILE_PREFIX "%u" JMSTAT_FILE_SUFFIX,
@@ -468,6 +519,53 @@ JM_FORK_TEXT static int seg_fstat(int fd, struct stat *st)
 #endif
 }
 
+/* The publication's other system calls through syscall() too, not the C
+ * library's wrappers: a forked child has touched syscall()'s page of libc
+ * already (own_pid), and the wrappers' page (open, ftruncate, pwrite,
+ * mmap, madvise, close, unlink: one 64 KiB window of libc's text, mapped
+ * by the fault that touches it first) was a page fault in every child
+ * that nothing else it ran took. Each sets errno on failure as the
+ * wrapper does. (Session 15 moved open, ftruncate and pwrite alone: the
+ * fault moved to close and mmap, in the same window.) On 64-bit ABIs
+ * only, where mmap takes its offset in bytes and pwrite in one register;
+ * elsewhere the wrappers. */
+#if defined(__LP64__)
+JM_FORK_TEXT static int sys_open(const char *path, int flags, int mode)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+JM_FORK_TEXT static int sys_ftruncate(int fd, off_t len) { return (int)syscall(SYS_ftruncate, fd, len); }
+JM_FORK_TEXT static ssize_t sys_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pwrite64, fd, buf, n, off);
+}
+/* The kernel's pwritev takes the offset in two words, low and high: on a
+ * 64-bit ABI the first holds it all. */
+JM_FORK_TEXT static ssize_t sys_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return syscall(SYS_pwritev, fd, iov, n, (unsigned long)off, 0UL);
+}
+JM_FORK_TEXT static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+JM_FORK_TEXT static int sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+JM_FORK_TEXT static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0); }
+#else
+#define sys_open open
+#define sys_ftruncate ftruncate
+#define sys_pwrite pwrite
+#define sys_pwritev pwritev
+#define sys_mmap mmap
+#define sys_madvise madvise
+#define sys_close close
+#define sys_unlink unlink
+#endif
+
 /* Opens a new segment file for the writer h, in the directory seg_path
  * starts with. A file already at its name is
  * either ours (left by the program this process was before an exec, or by
@@ -490,7 +588,7 @@ JM_FORK_TEXT static int create_file(const struct jmstat_header *h, size_t size, 
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		fd = open(seg_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = sys_open(seg_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST || tagged)
 			break;
 		struct stat st;
@@ -507,7 +605,7 @@ JM_FORK_TEXT static int create_file(const struct jmstat_header *h, size_t size, 
 		return -1;
 	/* The full size at once (readers check it), memory for the core now
 	 * (if any), for thread and site rows as they are used. */
-	int err = ftruncate(fd, (off_t)size);
+	int err = sys_ftruncate(fd, (off_t)size);
 	if (err == 0 && core > 0)
 		err = fallocate(fd, 0, 0, (off_t)core);
 	struct stat st;
@@ -517,8 +615,8 @@ JM_FORK_TEXT static int create_file(const struct jmstat_header *h, size_t size, 
 	}
 	if (err != 0) {
 		int e = errno;
-		close(fd);
-		unlink(seg_path);
+		sys_close(fd);
+		sys_unlink(seg_path);
 		errno = e;
 		return -1;
 	}
@@ -669,6 +767,7 @@ JM_FORK_TEXT static void read_identity(struct jmstat_header *h, bool forked)
 
 void jm__stats_init(void)
 {
+	errno_tls_off = (char *)&errno - (char *)&jm__tls;
 	struct jmstat_header h;
 	memset(&h, 0, sizeof(h));
 	h.magic = JMSTAT_MAGIC;
@@ -909,6 +1008,17 @@ JM_FORK_TEXT static void used_parts(const struct jmstat_header *h, struct seg_pa
 	parts[3] = (struct seg_part){ h->module_off, (uint64_t)h->nmodules * h->module_size };
 }
 
+/* The rows no thread of this process holds (given back) marked out of
+ * use, each written only if it has to be (a page written is a page fault). */
+JM_FORK_TEXT static void clear_dead_rows(void)
+{
+	for (unsigned i = 0; i < jm__seg->nthreads_hw; i++) {
+		struct jmstat_thread *row = thread_row(i);
+		if (!(rows_taken[i / 64] & (1ULL << (i % 64))) && row->in_use != 0)
+			row->in_use = 0;
+	}
+}
+
 JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	rows_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
@@ -942,22 +1052,26 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 	}
 	/* Only the forking thread lives on in the child. The rows of other
 	 * threads are out of use, also those the snapshot kept from the
-	 * earlier forks of threads since gone; each written only if it has
-	 * to be (a page written is a page fault). */
+	 * earlier forks of threads since gone: given back here, and marked
+	 * out of use (in_use 0) in the file the child publishes, as it
+	 * writes them (write_thread_rows), not here: the rows' pages are
+	 * the snapshot's, shared with the parent, and writing one was a page
+	 * fault and a copy in every child of a process of more than one
+	 * thread, for a page the publication's mmap then threw away. A
+	 * child that does not publish marks them here. */
 	for (unsigned i = 0; i < jm__seg->nthreads_hw; i++) {
-		struct jmstat_thread *row = thread_row(i);
-		if (row == keep)
-			continue;
-		if (rows_taken[i / 64] & (1ULL << (i % 64)))
+		if (thread_row(i) != keep && (rows_taken[i / 64] & (1ULL << (i % 64))))
 			rows_taken[i / 64] &= ~(1ULL << (i % 64));
-		if (row->in_use != 0)
-			row->in_use = 0;
 	}
+	if (!jm__stats_pending)
+		clear_dead_rows();
 }
 
 #ifdef JM_TEST
 void *jm__stats_test_snapshot(void);
 void *jm__stats_test_snapshot(void) { return snapshot; }
+const char *jm__stats_test_path(void);
+const char *jm__stats_test_path(void) { return seg_path; }
 #endif
 
 #ifdef JM_TEST
@@ -986,13 +1100,56 @@ JM_FORK_TEXT static void populate_used(const struct seg_part parts[SEG_PARTS])
 	for (int i = 0; i < 2; i++) {
 		uint64_t end = (parts[i].off + parts[i].len + JM_PAGE_MASK) & ~(uint64_t)JM_PAGE_MASK;
 		if (parts[i].len > 0)
-			madvise(seg_at(parts[i].off), end - parts[i].off,
+			sys_madvise(seg_at(parts[i].off), end - parts[i].off,
 			    seg_shmem ? MADV_POPULATE_READ : MADV_POPULATE_WRITE);
 	}
 #ifdef JM_TEST
 	getrusage(RUSAGE_THREAD, &ru);
 	jm__stats_test_populate_faults = ru.ru_minflt - before;
 #endif
+}
+
+/* The thread rows [0, nthreads_hw) to the file, each as the private copy
+ * holds it but for the rows no thread of this process holds, written with
+ * in_use 0 (a word of the stack in their place): the private copy's pages
+ * are not written (clear_dead_rows). In batches of up to 8 pieces. Out of
+ * line: its 128 bytes of pieces are not on the stack under the rest of
+ * the publication (reading /proc, reaping), which runs on what a signal
+ * handler's alternate stack leaves (tests/preload/sigaltstack.test.sh). */
+JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd, const struct jmstat_header *h)
+{
+	uint32_t zero = 0;
+	struct iovec v[8];
+	int n = 0;
+	size_t len = 0;
+	off_t at = (off_t)h->thread_off;
+	for (unsigned i = 0; i <= h->nthreads_hw; i++) {
+		char *row = i < h->nthreads_hw ? (char *)thread_row(i) : NULL;
+		bool dead = row != NULL && !(rows_taken[i / 64] & (1ULL << (i % 64))) &&
+		    ((struct jmstat_thread *)row)->in_use != 0;
+		if (row == NULL || dead || n > 5) {
+			/* The batch so far, before a row written in two
+			 * pieces, or at the end. */
+			if (n > 0 && sys_pwritev(fd, v, n, at) != (ssize_t)len)
+				return false;   /* a short write: no room */
+			at += (off_t)len;
+			n = 0;
+			len = 0;
+		}
+		if (row == NULL)
+			break;
+		if (dead) {
+			_Static_assert(offsetof(struct jmstat_thread, in_use) == 0, "in_use first");
+			v[n++] = (struct iovec){ &zero, sizeof(zero) };
+			v[n++] = (struct iovec){ row + sizeof(zero), h->thread_stride - sizeof(zero) };
+		} else if (n > 0 && (char *)v[n - 1].iov_base + v[n - 1].iov_len == row) {
+			v[n - 1].iov_len += h->thread_stride;
+		} else {
+			v[n++] = (struct iovec){ row, h->thread_stride };
+		}
+		len += h->thread_stride;
+	}
+	return true;
 }
 
 /* A forked child's first slow path: publish its segment under its pid.
@@ -1016,6 +1173,7 @@ JM_FORK_TEXT static void publish_child(void)
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
+		clear_dead_rows();
 		pthread_mutex_unlock(&rows_lock);
 		return;
 	}
@@ -1024,9 +1182,13 @@ JM_FORK_TEXT static void publish_child(void)
 	used_parts(h, parts);
 	bool ok = true;
 	for (int i = 0; i < SEG_PARTS && ok; i++) {
+		if (i == 1) {
+			ok = write_thread_rows(fd, h);
+			continue;
+		}
 		size_t done = 0;
 		while (done < parts[i].len) {
-			ssize_t w = pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
+			ssize_t w = sys_pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
 			    (off_t)(parts[i].off + done));
 			if (w <= 0)
 				break;
@@ -1038,8 +1200,8 @@ JM_FORK_TEXT static void publish_child(void)
 	site_backing = (struct backing){ h->nsites_hw, 0 };
 	module_backing = (struct backing){ h->nmodules, 0 };
 	bins_backed = (unsigned)((parts[0].len - h->bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
-	if (ok && mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
-		madvise(jm__seg, seg_size, MADV_DONTFORK);
+	if (ok && sys_mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
+		sys_madvise(jm__seg, seg_size, MADV_DONTFORK);
 		populate_used(parts);
 		seg_published = true;
 	} else {
@@ -1047,17 +1209,19 @@ JM_FORK_TEXT static void publish_child(void)
 		 * have are taken by these writes now. */
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
-		unlink(seg_path);
+		sys_unlink(seg_path);
+		clear_dead_rows();
 	}
-	close(fd);
+	sys_close(fd);
 	pthread_mutex_unlock(&rows_lock);
 }
 
 JM_FORK_TEXT void jm__stats_publish_child(void)
 {
-	int saved = errno;
+	int *e = errno_at();
+	int saved = *e;
 	publish_child();
-	errno = saved;
+	*e = saved;
 }
 
 /* The background purger's fields of the header (it is their only writer,
@@ -1093,6 +1257,6 @@ JM_FORK_TEXT void jm__stats_exit(void)
 	if (!seg_published || jm__seg->pid != own_pid())
 		return;
 	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_EXITING, __ATOMIC_RELEASE);
-	unlink(seg_path);
+	sys_unlink(seg_path);
 	seg_published = false;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1350,7 +1351,13 @@ static void test_fork_publish_maps_used_pages(void **state)
 /* In a child, the rows of threads other than the forking one are out of
  * use, also the row the snapshot kept from an earlier fork of a thread
  * that has exited since (with the snapshot's pages moved into the child,
- * that row said in_use 1: a thread the child does not have). */
+ * that row said in_use 1: a thread the child does not have): in the file
+ * it publishes, and in its private copy where it cannot publish. The
+ * child does not write those rows before it publishes: the snapshot's
+ * thread-row pages stay shared with the parent until the publication
+ * writes the file from them (the handler wrote in_use 0 there, a page
+ * fault and a copy in every child of a process of more than one thread,
+ * for a page the publication's mmap then threw away). */
 static void *fork_once(void *arg)
 {
 	(void)arg;
@@ -1360,6 +1367,34 @@ static void *fork_once(void *arg)
 	if (pid == 0)
 		_exit(0);
 	return (void *)(intptr_t)(pid > 0 ? wait_child(pid) : -1);
+}
+
+/* pagemap's bit 56: the page is mapped once only (not shared with the
+ * parent). Shown to any user, where the frame is shown to root only. */
+static bool page_exclusive(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t e = 0;
+	if (fd >= 0) {
+		if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr >> JM_LG_PAGE) * 8) != (ssize_t)sizeof(e))
+			e = 0;
+		close(fd);
+	}
+	return (e >> 63) != 0 && ((e >> 56) & 1) != 0;
+}
+
+static int other_rows_in_use(void)
+{
+	const struct jmstat_thread *own = jm__tcache_current_row();
+	const struct jmstat_header *h = jm__seg;
+	int others = 0;
+	for (unsigned i = 0; i < h->nthreads_hw; i++) {
+		const struct jmstat_thread *row = (const struct jmstat_thread *)
+		    ((const char *)h + h->thread_off + (size_t)i * h->thread_stride);
+		if (row != own && row->in_use != 0)
+			others++;
+	}
+	return others == 0 && own && own->in_use == 1 ? 0 : 1;
 }
 
 static void test_fork_child_rows_out_of_use(void **state)
@@ -1372,22 +1407,78 @@ static void test_fork_child_rows_out_of_use(void **state)
 	assert_int_equal(pthread_create(&t, NULL, fork_once, NULL), 0);
 	assert_int_equal(pthread_join(t, &ret), 0);
 	assert_int_equal((intptr_t)ret, 0);
+	/* Premise: the other thread's row is in the snapshot, in use. */
+	assert_true(jm__seg->nthreads_hw >= 2);
+	for (int publish = 1; publish >= 0; publish--) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (!jm__stats_pending)
+				_exit(2);
+			const struct jmstat_header *h = jm__seg;
+			const char *lo = (const char *)h + h->thread_off;
+			const char *hi = lo + (size_t)h->nthreads_hw * h->thread_stride;
+			for (const char *a = lo; a < hi; a += JM_PAGE)
+				if (page_exclusive(a))
+					_exit(3);   /* written before the publication */
+			if (!publish) {
+				/* No descriptor to be had: no file. */
+				struct rlimit rl = { 0, 0 };
+				if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+					_exit(4);
+			}
+			jm__stats_publish_child();
+			if (jm__stats_pending)
+				_exit(5);
+			_exit(other_rows_in_use());
+		}
+		assert_true(pid > 0);
+		assert_int_equal(wait_child(pid), 0);
+	}
+	validate();
+}
+
+/* The calling thread's errno, found from the allocator's own thread-local
+ * block (stats.c: a forked child's publication saves and restores errno
+ * so, without __errno_location's page of libc), in this thread, in
+ * another, and in a forked child's. */
+int *jm__stats_errno_at(void);
+
+static void *errno_here(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)(jm__stats_errno_at() == &errno);
+}
+
+static void test_errno_at(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(100));
+	assert_ptr_equal(jm__stats_errno_at(), &errno);
+	pthread_t t;
+	void *ret = NULL;
+	assert_int_equal(pthread_create(&t, NULL, errno_here, NULL), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_int_equal((intptr_t)ret, 1);
 	pid_t pid = fork();
 	if (pid == 0) {
-		const struct jmstat_thread *own = jm__tcache_current_row();
-		const struct jmstat_header *h = jm__seg;
-		int others = 0;
-		for (unsigned i = 0; i < h->nthreads_hw; i++) {
-			const struct jmstat_thread *row = (const struct jmstat_thread *)
-			    ((const char *)h + h->thread_off + (size_t)i * h->thread_stride);
-			if (row != own && row->in_use != 0)
-				others++;
-		}
-		_exit(others == 0 && own && own->in_use == 1 ? 0 : 1);
+		errno = 0;
+		if (pthread_create(&t, NULL, errno_here, NULL) != 0 || pthread_join(t, &ret) != 0)
+			_exit(2);
+		_exit(jm__stats_errno_at() == &errno && (intptr_t)ret == 1 ? 0 : 1);
 	}
 	assert_true(pid > 0);
 	assert_int_equal(wait_child(pid), 0);
-	validate();
+	/* A child's first allocation leaves errno as it was. */
+	pid = fork();
+	if (pid == 0) {
+		errno = 1234;
+		void *q = jm_malloc(100);
+		int e = errno;
+		jm_free(q);
+		_exit(q != NULL && e == 1234 && !jm__stats_pending ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
 }
 
 /* fork() while another thread allocates a huge region: the child gets
@@ -2472,6 +2563,7 @@ int main(void)
 		cmocka_unit_test(test_arena_locks_lines),
 		cmocka_unit_test(test_fork_publish_maps_used_pages),
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
+		cmocka_unit_test(test_errno_at),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_sample_probability),
 		cmocka_unit_test(test_site_estimate_memo),
