@@ -247,6 +247,7 @@ void jm__init_slow(void)
 		memcpy(&secret, rnd + 8, sizeof(secret));
 	jm__cookie = secret | 1; /* odd: never equal to an aligned address */
 	jm__stats_init();
+	jm__prof_init();
 	jm__tcache_init_global();
 	/* Started at a later free that gives something back (bg.c). */
 	jm__bg_init();

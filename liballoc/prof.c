@@ -54,7 +54,11 @@ static __thread uint64_t tls_rng;
  * threads: 21-30k futex calls a run (2 with prof_sample:0), about 1k
  * adaptive; CPU a unit of work 1.23 x one thread's, 1.03 x adaptive
  * (docs/purging.md, "The profile's lock"). */
-static jm_lock_t prof_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+/* Zero here, made adaptive at initialisation (jm__prof_init): with its
+ * initializer it was in .data, a page of its own beside the other locks
+ * in .bss, which the fork handlers write: one more page fault and copy
+ * in parent and child at every fork (tests/preload/fork_pages.test.sh). */
+static jm_lock_t prof_lock;
 static uint32_t *site_index;      /* open addressing: row + 1, or 0 */
 static uint32_t site_index_size;  /* a power of two, at least twice the rows */
 static uint64_t *site_objects_fp; /* per row: live, then total, x 1024 */
@@ -528,6 +532,12 @@ void jm__prof_free(uint32_t site, size_t size)
 	pthread_mutex_lock(&prof_lock);
 	site_account(site - 1, size, -1);
 	pthread_mutex_unlock(&prof_lock);
+}
+
+/* Before any sample (the initialisation, init.c). */
+void jm__prof_init(void)
+{
+	prof_lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 }
 
 void jm__prof_prefork(void)
