@@ -1418,6 +1418,169 @@ static void test_dirty_exact(void **state)
 	validate();
 }
 
+/* The dirty map under random churn: large allocations (aligned or not,
+ * zeroed or not), frees, in-place reallocs that grow into or shrink
+ * beside free runs, partial purges of random depth (their pieces now and
+ * then left detached while allocations go on) and whole purges, with
+ * decay off so that only the test purges (fixed seed: the same steps each
+ * run). After each step the validator (a free run's ndirty is its count
+ * in the map, the dirty list's sum the arena's) and a look at every page
+ * of a free run the map has clear in the chunks used: it must read zero,
+ * or an allocation that takes it unzeroed (calloc) hands out old bytes.
+ * Every page handed out gets a word written at its start; a zeroed
+ * allocation is checked for zero at every page's start. */
+static uint64_t churn_rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t churn_next(void)
+{
+	churn_rng ^= churn_rng << 13;
+	churn_rng ^= churn_rng >> 7;
+	churn_rng ^= churn_rng << 17;
+	return churn_rng;
+}
+
+static void pages_write(char *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		*(uint64_t *)(p + i * JM_PAGE) = 0xa5a5a5a5a5a5a5a5ULL ^ i;
+}
+
+static void clean_pages_zero(struct jm_chunk **chunks, size_t nchunks)
+{
+	for (size_t k = 0; k < nchunks; k++) {
+		struct jm_chunk *c = chunks[k];
+		if (jm__rtree_get((uintptr_t)c) != (uintptr_t)c)
+			continue;   /* purged whole and kept, or reused */
+		for (size_t p = c->hdr_pages; p < JM_CHUNK_PAGES;) {
+			struct jm_run *r = &c->runs[p];
+			size_t n = r->npages;
+			assert_true(n > 0);
+			if (r->state == JM_RUN_FREE) {
+				for (size_t i = p; i < p + n; i++) {
+					if ((c->dirtymap[i >> 6] >> (i & 63)) & 1)
+						continue;
+					const uint64_t *w = (const uint64_t *)((char *)c + (i << JM_LG_PAGE));
+					if (*w != 0)
+						fail_msg("chunk %p page %zu: clean in the dirty map, reads %#llx",
+						    (void *)c, i, (unsigned long long)*w);
+				}
+			}
+			p += n;
+		}
+	}
+}
+
+static void test_dirty_map_churn(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	enum { LIVE = 48, STEPS = 1500, MAXCHUNKS = 64 };
+	struct { char *p; size_t npages; } live[LIVE] = { { 0 } };
+	struct jm_chunk *chunks[MAXCHUNKS];
+	size_t nchunks = 0, nlive = 0, ncalloc = 0, ngrow = 0, npartial = 0;
+	decay_reset(a);
+	saved_decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = -1;   /* only the test purges */
+	const size_t usable = JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES;
+	for (int step = 0; step < STEPS; step++) {
+		uint64_t x = churn_next();
+		unsigned op = (unsigned)(x % 100);
+		size_t slot = (size_t)(churn_next() % LIVE);
+		if (op < 45) {   /* allocate */
+			if (live[slot].p != NULL)
+				continue;
+			unsigned kind = (unsigned)(churn_next() % 20);
+			size_t npages = kind < 10 ? 1 + churn_next() % 16 :
+			    kind < 17 ? 17 + churn_next() % 112 : 129 + churn_next() % 250;
+			size_t align_pages = 1;
+			if (churn_next() % 4 == 0)
+				align_pages = (size_t)1 << (1 + churn_next() % 5);   /* 2..32 pages */
+			if (npages + 2 * align_pages > usable)
+				align_pages = 1;
+			bool zero = churn_next() % 2;
+			char *p = jm__large_alloc(a, npages << JM_LG_PAGE,
+			    align_pages > 1 ? align_pages << JM_LG_PAGE : 0, zero);
+			assert_non_null(p);
+			assert_int_equal((uintptr_t)p % (align_pages << JM_LG_PAGE), 0);
+			if (zero) {
+				ncalloc++;
+				for (size_t i = 0; i < npages; i++)
+					if (*(uint64_t *)(p + i * JM_PAGE) != 0)
+						fail_msg("step %d: zeroed region %p, page %zu of %zu reads %#llx",
+						    step, (void *)p, i, npages,
+						    (unsigned long long)*(uint64_t *)(p + i * JM_PAGE));
+			}
+			pages_write(p, 0, npages);
+			live[slot].p = p;
+			live[slot].npages = npages;
+			nlive++;
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+			bool seen = false;
+			for (size_t k = 0; k < nchunks && !seen; k++)
+				seen = chunks[k] == c;
+			if (!seen) {
+				assert_true(nchunks < MAXCHUNKS);
+				chunks[nchunks++] = c;
+			}
+		} else if (op < 75) {   /* free */
+			if (live[slot].p == NULL)
+				continue;
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)live[slot].p & ~(uintptr_t)JM_CHUNK_MASK);
+			jm__large_free(c, live[slot].p,
+			    c->pagemap[((uintptr_t)live[slot].p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+			live[slot].p = NULL;
+			nlive--;
+		} else if (op < 88) {   /* realloc in place: grow or shrink */
+			char *p = live[slot].p;
+			if (p == NULL)
+				continue;
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+			size_t old = live[slot].npages, npages;
+			if (churn_next() % 3 == 0)
+				npages = 1 + churn_next() % old;
+			else
+				npages = old + 1 + churn_next() % 64;
+			if (npages > usable)
+				continue;
+			char *q = jm__large_ralloc_inplace(c, p,
+			    c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE], npages << JM_LG_PAGE);
+			if (q == NULL)
+				continue;
+			assert_ptr_equal(q, p);
+			if (npages > old) {
+				ngrow++;
+				pages_write(p, old, npages);
+			}
+			live[slot].npages = npages;
+		} else if (op < 97) {   /* a partial purge, its pieces purged now or later */
+			pthread_mutex_lock(a->lock);
+			uint64_t nd = a->ndirty_pages;
+			jm__arena_purge_to(a, nd ? churn_next() % nd : 0);
+			pthread_mutex_unlock(a->lock);
+			npartial++;
+			if (churn_next() % 2)
+				jm__arena_purge_detached(a);
+		} else {   /* everything */
+			pthread_mutex_lock(a->lock);
+			jm__arena_maybe_purge(a, true);
+			pthread_mutex_unlock(a->lock);
+		}
+		validate();
+		clean_pages_zero(chunks, nchunks);
+	}
+	for (size_t i = 0; i < LIVE; i++)
+		if (live[i].p != NULL) {
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)live[i].p & ~(uintptr_t)JM_CHUNK_MASK);
+			jm__large_free(c, live[i].p,
+			    c->pagemap[((uintptr_t)live[i].p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+		}
+	jm__opt.decay_ms = saved_decay_ms;
+	decay_reset(a);
+	validate();
+	/* The steps did what they are for. */
+	assert_true(ncalloc > 100 && ngrow > 10 && npartial > 100);
+	(void)nlive;
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -1451,6 +1614,7 @@ int main(void)
 		cmocka_unit_test(test_huge_shrink_fork),
 		cmocka_unit_test(test_purge_unlocked),
 		cmocka_unit_test(test_dirty_exact),
+		cmocka_unit_test_teardown(test_dirty_map_churn, decay_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
