@@ -56,10 +56,15 @@ void jm__os_unmap(void *addr, size_t size)
 	errno = saved;
 }
 
+/* Purged pages read as zero afterwards: the dirty map, retained chunks
+ * and kept huge regions count on it (calloc skips zeroing them). The
+ * kernel refuses the advice (EINVAL) for locked pages (mlock, mlockall):
+ * those are resident whatever is done, and are zeroed by hand. */
 void jm__os_purge(void *addr, size_t size)
 {
 	int saved = errno;
-	madvise(addr, size, MADV_DONTNEED);
+	if (madvise(addr, size, MADV_DONTNEED) != 0)
+		memset(addr, 0, size);
 	errno = saved;
 }
 
