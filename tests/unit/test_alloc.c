@@ -1309,7 +1309,8 @@ static void test_fork_arena_lock_pages(void **state)
  * header and arena rows, its arena's bin rows, its thread's row) at once,
  * instead of a page fault at its first write to each: present right after
  * it publishes, before anything touches them. */
-static bool page_present(const void *addr)
+/* addr's page's entry in /proc/self/pagemap (0 if it cannot be read). */
+static uint64_t pagemap_entry(const void *addr)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 	uint64_t e = 0;
@@ -1318,7 +1319,12 @@ static bool page_present(const void *addr)
 			e = 0;
 		close(fd);
 	}
-	return (e >> 63) != 0;
+	return e;
+}
+
+static bool page_present(const void *addr)
+{
+	return (pagemap_entry(addr) >> 63) != 0;
 }
 
 static void test_fork_publish_maps_used_pages(void **state)
@@ -1373,13 +1379,7 @@ static void *fork_once(void *arg)
  * parent). Shown to any user, where the frame is shown to root only. */
 static bool page_exclusive(const void *addr)
 {
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t e = 0;
-	if (fd >= 0) {
-		if (pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr >> JM_LG_PAGE) * 8) != (ssize_t)sizeof(e))
-			e = 0;
-		close(fd);
-	}
+	uint64_t e = pagemap_entry(addr);
 	return (e >> 63) != 0 && ((e >> 56) & 1) != 0;
 }
 
