@@ -196,6 +196,9 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	set(o, "processes_untracked", jint(jmd_untracked(d, JMD_UID_ALL)));
 	set(o, "segment_files_untracked", jint(jmd_files_untracked(d, JMD_UID_ALL)));
 	set(o, "rescanning", json_boolean(d->scan_dir != NULL));
+	/* the directory watches' queues that overflowed (watch.c): each
+	 * lost names, found by a rescan at the next tick. */
+	set(o, "watch_overflows", jint(d->watch_overflows));
 	set(o, "ticks", jint(d->tick));
 	/* ps replies built as text (once per view, viewer and fields), ps
 	 * requests put off to the next tick for their user's budget (ps.c,

@@ -142,18 +142,17 @@ static struct open_job *jobs;    /* the loop's list; done set under jobs_lock */
 static uv_async_t jobs_async;
 static bool jobs_async_open;
 
-static void on_event(uv_fs_event_t *h, const char *filename, int events, int status)
+static void on_event(struct jmd_watch *w, const char *filename, int events, int status)
 {
-	struct jmd *d = h->data;
-	struct jmd_dir *dir = (struct jmd_dir *)h;
+	struct jmd *d = w->data;
+	struct jmd_dir *dir = (struct jmd_dir *)w;
 	if (status < 0) {
 		jmd_log("watching %s failed (%s); relying on rescans every %u intervals", dir->path,
 		        uv_strerror(status), JMD_RESCAN_TICKS);
-		uv_fs_event_stop(h);
-		dir->watching = false;
 		return;
 	}
 	if (!filename) {
+		d->watch_overflows++;
 		d->rescan_pending = true;
 		return;
 	}
@@ -188,7 +187,7 @@ static struct jmd_dir *dir_known(struct jmd *d, const struct stat *st, bool *fir
 	if (*first)
 		return NULL;
 	for (struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
-		if (!dir->closing && dir->dev == st->st_dev && dir->ino == st->st_ino)
+		if (dir->dev == st->st_dev && dir->ino == st->st_ino)
 			return dir;
 	return NULL;
 }
@@ -209,12 +208,7 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	dir->mntns = mntns;
 	dir->owner = owner;
 	dir->seen_walk = d->ns_walk;
-	if (uv_fs_event_init(d->loop, &dir->watch) == 0) {
-		dir->watch.data = d;
-		dir->watching = uv_fs_event_start(&dir->watch, on_event, path, 0) == 0;
-		if (!dir->watching)
-			uv_close((uv_handle_t *)&dir->watch, NULL);
-	}
+	dir->watching = jmd_watch_start(d->loop, &dir->watch, path, on_event, d) == 0;
 	dir->next = d->dirs;
 	d->dirs = dir;
 	d->ndirs++;
@@ -223,9 +217,8 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	return dir;
 }
 
-static void dir_free(uv_handle_t *h)
+static void dir_free(struct jmd_dir *dir)
 {
-	struct jmd_dir *dir = (struct jmd_dir *)h;
 	free(dir->path);
 	free(dir);
 }
@@ -251,13 +244,8 @@ static void dir_drop(struct jmd *d, struct jmd_dir *dir, const char *why)
 	d->ndirs--;
 	jmd_debug("no longer reading %s: %s", dir->path, why);
 	close(dir->fd);
-	dir->closing = true;
-	if (dir->watching) {
-		uv_fs_event_stop(&dir->watch);
-		uv_close((uv_handle_t *)&dir->watch, dir_free);
-	} else {
-		dir_free((uv_handle_t *)&dir->watch);
-	}
+	jmd_watch_stop(&dir->watch);
+	dir_free(dir);
 }
 
 static struct jmd_mntns *mntns_find(struct jmd *d, uint64_t ino)

@@ -397,7 +397,7 @@ void jmd_discover_found(struct jmd *d, struct jmd_dir *dir, const char *name, bo
 }
 
 static int watch_start(struct jmd *d);
-static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status);
+static void on_dir_event(struct jmd_watch *w, const char *filename, int events, int status);
 
 /* Is dirfd still the directory at opt.stats_dir? */
 static bool dir_same(const struct jmd *d)
@@ -432,13 +432,9 @@ static void dir_reopen(struct jmd *d)
 		watch_start(d);
 		return;
 	}
-	/* The same handle, stopped and started on the new directory: a
-	 * closed handle could not be initialised again before its close
-	 * callback has run. */
-	uv_fs_event_stop(&d->dir_watch);
-	int rc = uv_fs_event_start(&d->dir_watch, on_dir_event, d->opt.stats_dir, 0);
+	int rc = jmd_watch_retarget(&d->dir_watch, d->opt.stats_dir);
 	if (rc != 0) {
-		uv_close((uv_handle_t *)&d->dir_watch, NULL);
+		jmd_watch_stop(&d->dir_watch);
 		d->watching = false;
 		jmd_log("cannot watch %s (%s); relying on rescans every %u intervals",
 		        d->opt.stats_dir, uv_strerror(rc), JMD_RESCAN_TICKS);
@@ -527,18 +523,18 @@ void jmd_discover_rescan(struct jmd *d)
 	jmd_discover_rescan_end(d);
 }
 
-static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status)
+static void on_dir_event(struct jmd_watch *w, const char *filename, int events, int status)
 {
-	struct jmd *d = h->data;
+	struct jmd *d = w->data;
 	if (status < 0) {
 		jmd_log("watching %s failed (%s); relying on rescans every %u intervals",
 		        d->opt.stats_dir, uv_strerror(status), JMD_RESCAN_TICKS);
-		uv_fs_event_stop(h);
 		d->rescan_pending = true;
 		return;
 	}
 	if (!filename) {
-		/* The kernel's queue overflowed: names were lost. */
+		/* The kernel's queue overflowed: names were lost (watch.c). */
+		d->watch_overflows++;
 		d->rescan_pending = true;
 		return;
 	}
@@ -584,8 +580,8 @@ bool jmd_entry_new(const struct jmd *d, const struct jmd_entry *e)
 bool jmd_entry_watched(const struct jmd *d, const struct jmd_entry *e)
 {
 	if (e->dir)
-		return e->dir->watching;
-	return d->watching && uv_is_active((const uv_handle_t *)&d->dir_watch) && !d->dir_gone;
+		return e->dir->watching && jmd_watch_active(&e->dir->watch);
+	return d->watching && jmd_watch_active(&d->dir_watch) && !d->dir_gone;
 }
 
 static void on_retry(uv_timer_t *t)
@@ -630,15 +626,8 @@ int jmd_discover_start(struct jmd *d)
 
 static int watch_start(struct jmd *d)
 {
-	int rc = uv_fs_event_init(d->loop, &d->dir_watch);
-	if (rc == 0) {
-		d->dir_watch.data = d;
-		rc = uv_fs_event_start(&d->dir_watch, on_dir_event, d->opt.stats_dir, 0);
-		if (rc == 0)
-			d->watching = true;
-		else
-			uv_close((uv_handle_t *)&d->dir_watch, NULL);
-	}
+	int rc = jmd_watch_start(d->loop, &d->dir_watch, d->opt.stats_dir, on_dir_event, d);
+	d->watching = rc == 0;
 	if (rc != 0)
 		jmd_log("cannot watch %s (%s); relying on rescans every %u intervals",
 		        d->opt.stats_dir, uv_strerror(rc), JMD_RESCAN_TICKS);
@@ -657,10 +646,10 @@ void jmd_discover_stop(struct jmd *d)
 		d->retry_open = false;
 	}
 	if (d->watching) {
-		uv_fs_event_stop(&d->dir_watch);
-		uv_close((uv_handle_t *)&d->dir_watch, NULL);
+		jmd_watch_stop(&d->dir_watch);
 		d->watching = false;
 	}
+	jmd_watch_shutdown();
 	if (d->dirfd >= 0) {
 		close(d->dirfd);
 		d->dirfd = -1;

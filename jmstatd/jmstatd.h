@@ -65,6 +65,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "watch.h"
+
 #include "format.h"
 #include "jmalloc.h"
 #include "jmstat.h"
@@ -269,7 +271,7 @@ struct jmd_proc {
  * directory is read once however many namespaces reach it (same device
  * and inode). */
 struct jmd_dir {
-	uv_fs_event_t watch;     /* first: handle.data points back here */
+	struct jmd_watch watch;  /* first: the watch's callback finds its directory */
 	int fd;                  /* O_RDONLY|O_DIRECTORY */
 	char *path;              /* as shown in logs: DIR, or DIR in mnt:[INODE] */
 	dev_t dev;               /* its identity */
@@ -277,7 +279,6 @@ struct jmd_dir {
 	uint64_t mntns;          /* the mount namespace that reached it; 0: ours */
 	uint32_t owner;          /* ... and the uid that owns that namespace (dirs.c) */
 	bool watching;           /* the inotify watch is on */
-	bool closing;            /* dropped: freed once its watch has closed */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
 	struct jmd_dir *next;
 };
@@ -370,7 +371,7 @@ struct jmd {
 	uv_timer_t tick_timer;
 	uv_idle_t tick_idle;             /* runs the tick's slices (main.c) */
 	bool tick_due;                   /* the timer fired during a tick: start the next at its end */
-	uv_fs_event_t dir_watch;
+	struct jmd_watch dir_watch;
 	bool watching;
 	uv_signal_t sig_term, sig_int, sig_hup;
 
@@ -385,6 +386,7 @@ struct jmd {
 	struct jmd_file_count *file_counts[JMD_NBUCKETS]; /* files per user (discover.c) */
 	bool scan_failed_logged;
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
+	uint64_t watch_overflows;        /* inotify queues that overflowed (watch.c) */
 	bool dir_gone;                   /* the stats directory was removed: look for it */
 	bool rescan_tick;                /* this tick rescans, and reads every file (sample.c) */
 	struct jmd_dir *dirs;            /* the other directories (dirs.c) */
