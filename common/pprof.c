@@ -17,6 +17,7 @@
  * and gzips it (zlib, windowBits 16 + 15: the gzip wrapper).
  */
 #include "pprof.h"
+#include "display.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -161,31 +162,14 @@ nomem:
 	return 0;
 }
 
-/* The length of the UTF-8 sequence at s that may be shown as it is: a
- * printable character (no C0 or C1 control, DEL, nor a character that
- * reorders or hides text: bidi embeddings, overrides and isolates, the
- * zero-width ones and marks, the BOM: what jmctl escapes); 0 if none is. */
+/* The length of the character at s that may be shown as it is (display.h:
+ * what jmctl escapes); 0 if it may not. */
 static size_t shown_len(const unsigned char *s)
 {
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return c >= 0x20 && c != 0x7f;
-	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
-	    (c == 0xf4 && s[1] >= 0x90))
-		return 0;                        /* overlong, a surrogate, past U+10FFFF */
-	if (c == 0xc2 && s[1] < 0xa0)
-		return 0;                        /* C1 controls */
-	if (c == 0xe2 && ((s[1] == 0x80 && s[2] >= 0x8b && s[2] <= 0x8f) ||
-	                  (s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
-	                  (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)))
-		return 0;                        /* U+200B-U+200F, U+202A-U+202E, U+2066-U+2069 */
-	if (c == 0xef && s[1] == 0xbb && s[2] == 0xbf)
-		return 0;                        /* U+FEFF, the BOM */
-	return n;
+	size_t n;
+	uint32_t cp;
+
+	return jm_display_next(s, &n, &cp) == JM_DISPLAY_SHOW ? n : 0;
 }
 
 /* s with each byte that shown_len() refuses made '?', malloc'd; or NULL

@@ -9,76 +9,25 @@
  *
  * jmctl prints no control byte it did not make: a process names itself
  * (its exe, its files and functions in its debug information), and root
- * reads those names in its terminal. jm_safe() writes C0 controls, DEL,
- * C1 controls and bytes that are not UTF-8 as visible escapes, and so the
- * invisible characters that reorder or hide text (the bidirectional
- * overrides and isolates, zero-width characters: a name with U+202E
- * shows its end reversed in a terminal that does bidi, as in "Trojan
- * Source", CVE-2021-42574); every
- * table cell goes through it, and so does every other line that holds a
- * string from a process (sites, alerts, stats, top). --json output is
- * JSON, escaped by jansson.
+ * reads those names in its terminal. jm_safe() writes C0 controls, DEL
+ * and bytes that are not UTF-8 as \xNN, and the characters common/display.c
+ * keeps off a terminal (C1 controls; the invisible characters that reorder
+ * or hide text: the bidirectional overrides and isolates, zero-width
+ * characters; a name with U+202E shows its end reversed in a terminal that
+ * does bidi, as in "Trojan Source", CVE-2021-42574) as \uNNNN; heap
+ * profiles keep the same characters out (common/pprof.c). Every table cell
+ * goes through it, and so does every other line that holds a string from
+ * a process or from the daemon (sites, alerts, stats, top, the daemon's
+ * error messages). --json output is JSON, escaped by jansson with
+ * JSON_ENSURE_ASCII (no byte past 0x7e: a C1 control or a bidi override
+ * is \uNNNN there too).
  */
 #include "jmctl.h"
+#include "display.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The length of the valid UTF-8 sequence at s (1..4), 0 if none starts
- * there. Overlong forms, surrogates and code points above U+10FFFF are
- * not valid. */
-static int utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	int n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-/* The code point of the valid UTF-8 sequence of n bytes at s. */
-static uint32_t code_point(const unsigned char *s, int n)
-{
-	static const unsigned char lead_bits[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
-	uint32_t cp = s[0] & lead_bits[n];
-
-	for (int i = 1; i < n; i++)
-		cp = cp << 6 | (s[i] & 0x3f);
-	return cp;
-}
-
-/* Is the code point one of those that reorder or hide text: the Arabic
- * letter mark, zero-width space, joiners and marks, the bidi embeddings,
- * overrides and isolates, word joiner and invisible operators, the BOM? */
-static bool invisible(uint32_t cp)
-{
-	return cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
 
 const char *jm_safe(char *buf, size_t size, const char *text)
 {
@@ -91,21 +40,17 @@ const char *jm_safe(char *buf, size_t size, const char *text)
 		char esc[8];
 		const char *piece = esc;
 		size_t len;
-		int n = utf8_seq(s);
+		size_t n;
+		uint32_t cp;
+		enum jm_display d = jm_display_next(s, &n, &cp);
 
-		if (n == 1 && *s >= 0x20 && *s != 0x7f) {
-			esc[0] = (char)*s;
-			len = 1;
-		} else if (n == 1 || n == 0) {
-			len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *s);
-			n = 1;
-		} else if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
-			len = (size_t)snprintf(esc, sizeof esc, "\\u00%02x", s[1]);
-		} else if (invisible(code_point(s, n))) {
-			len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)code_point(s, n));
-		} else {
+		if (d == JM_DISPLAY_SHOW) {
 			piece = (const char *)s;
-			len = (size_t)n;
+			len = n;
+		} else if (d == JM_DISPLAY_BYTE) {
+			len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *s);
+		} else {
+			len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
 		}
 		if (o + len >= size)
 			break;

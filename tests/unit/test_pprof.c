@@ -6,6 +6,7 @@
  * and the module lookup by address (jm_pprof_module_at,
  * common/pprof_modules.c).
  */
+#include "display.c"
 #include "pprof.c"
 #include "pprof_modules.c"
 
