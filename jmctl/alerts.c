@@ -56,8 +56,11 @@ static void print_held_by(const json_t *a)
 			sym = jm_sites_symbolize(raw, (long)jm_int(a, "pid"), 0, json_array_size(raw_sites),
 			                         warn, sizeof(warn));
 		json_decref(raw);
-		if (warn[0])
-			fprintf(stderr, "jmctl: alert %lld: %s\n", jm_int(a, "id"), warn);
+		if (warn[0]) {
+			fprintf(stderr, "jmctl: alert %lld: ", jm_int(a, "id"));
+			jm_fputs_safe(warn, stderr);
+			fputc('\n', stderr);
+		}
 	}
 	sites = sym ? json_object_get(sym, "sites") : raw_sites;
 	json_array_foreach(sites, i, s) {

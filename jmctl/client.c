@@ -25,6 +25,46 @@
 
 #define JM_LINE_MAX (64u << 20)  /* refuse a reply line larger than this */
 
+/* What jansson may hold at once. A reply line of 64 MiB is bounded, but
+ * its parse is not: a line of 20 million empty objects ("[{},{},...]",
+ * 60 MB) took jmctl past 4.8 GB of RSS (and a minute) before it could say
+ * anything. A real reply takes about 7 times its size parsed (a ps of
+ * 100,000 processes, 46 MB: 321 MiB), so 512 MiB holds the largest line
+ * jmctl reads (64 MiB); past it, the parse fails and jmctl says so
+ * (tests/cli/hostile_daemon.test.sh). jmctl is one thread. */
+#define JM_JSON_BUDGET ((size_t)512 << 20)
+#define JM_JSON_HEAD 16          /* the size of each block, before it */
+static size_t json_used;
+static bool json_over;           /* a parse ran out of the budget */
+
+static void *json_budget_malloc(size_t n)
+{
+	if (n > JM_JSON_BUDGET - JM_JSON_HEAD || json_used > JM_JSON_BUDGET - JM_JSON_HEAD - n) {
+		json_over = true;
+		return NULL;
+	}
+	size_t *p = malloc(n + JM_JSON_HEAD);
+	if (p == NULL)
+		return NULL;
+	p[0] = n + JM_JSON_HEAD;
+	json_used += p[0];
+	return (char *)p + JM_JSON_HEAD;
+}
+
+static void json_budget_free(void *q)
+{
+	if (q == NULL)
+		return;
+	size_t *p = (size_t *)(void *)((char *)q - JM_JSON_HEAD);
+	json_used -= p[0];
+	free(p);
+}
+
+void jm_json_budget_init(void)
+{
+	json_set_alloc_funcs(json_budget_malloc, json_budget_free);
+}
+
 /* The default socket, when jmctl uses it (main.c): its directory is
  * checked before connecting; passed_over says why the caller's own
  * daemon's socket was not used, for the message if the system one fails. */
@@ -144,6 +184,8 @@ int jm_client_read_line(struct jm_client *c, int timeout_ms)
 			return -EMSGSIZE;
 		if (c->cap - c->len < 4096) {
 			size_t ncap = c->cap ? c->cap * 2 : 65536;
+			if (ncap > JM_LINE_MAX + 4096)
+				ncap = JM_LINE_MAX + 4096;   /* not 128 MiB for the last bytes */
 			char *nb = realloc(c->buf, ncap);
 
 			if (!nb)
@@ -180,16 +222,16 @@ int jm_client_read_line(struct jm_client *c, int timeout_ms)
 
 int jm_client_send(struct jm_client *c, json_t *req)
 {
-	char *text = json_dumps(req, JSON_COMPACT), *line;
-	size_t len, off = 0;
+	/* Dumped into memory of jmctl's own (json_dumps' is jansson's, to
+	 * be freed by json_budget_free). */
+	size_t len = json_dumpb(req, NULL, 0, JSON_COMPACT), off = 0;
+	char *line = len ? malloc(len + 2) : NULL;
 	int err = 0;
 
-	if (!text)
+	if (!line)
 		return -ENOMEM;
-	len = strlen(text);
-	line = realloc(text, len + 2);
-	if (!line) {
-		free(text);
+	if (json_dumpb(req, line, len, JSON_COMPACT) != len) {
+		free(line);
 		return -ENOMEM;
 	}
 	line[len++] = '\n';
@@ -209,14 +251,41 @@ int jm_client_send(struct jm_client *c, json_t *req)
 	return err;
 }
 
+int jm_print_json(const json_t *obj)
+{
+	if (json_dumpf(obj, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) != 0)
+		return -EIO;
+	fputc('\n', stdout);
+	return 0;
+}
+
+void jm_print_json_line(const char *line, const json_t *obj)
+{
+	for (const unsigned char *s = (const unsigned char *)line; *s; s++)
+		if (*s < 0x20 || *s > 0x7e) {
+			jm_print_json(obj);
+			return;
+		}
+	puts(line);
+}
+
 json_t *jm_client_parse(struct jm_client *c)
 {
 	json_error_t jerr;
-	json_t *obj = json_loads(c->line, 0, &jerr);
+	json_t *obj;
 
+	json_over = false;
+	obj = json_loads(c->line, 0, &jerr);
+	if (!obj && json_over) {
+		fprintf(stderr, "jmctl: %s: reply of %zu bytes takes more than %zu MiB to read: "
+		        "not a jmstatd reply? (is this socket jmstatd's?)\n", c->path, strlen(c->line),
+		        JM_JSON_BUDGET >> 20);
+		return NULL;
+	}
 	if (!obj || !json_is_object(obj)) {
+		char why[sizeof jerr.text * 4];   /* jansson quotes the text near the error */
 		fprintf(stderr, "jmctl: %s: not a jmstatd reply (%s): is this socket jmstatd's?\n",
-		        c->path, obj ? "not a JSON object" : jerr.text);
+		        c->path, obj ? "not a JSON object" : jm_safe(why, sizeof why, jerr.text));
 		json_decref(obj);
 		return NULL;
 	}
@@ -239,8 +308,13 @@ static void report_no_process(const struct jm_client *c, long pid)
 		fprintf(stderr, "jmctl: no process %ld is running\n", pid);
 		return;
 	}
-	if (fgets(comm, sizeof(comm), f))
-		comm[strcspn(comm, "\n")] = '\0';
+	if (fgets(line, sizeof(line), f)) {
+		/* comm is the process's to name (prctl PR_SET_NAME: 15 bytes
+		 * of anything, enough for an OSC 52 that writes root's
+		 * clipboard): escaped as every name from a process is. */
+		line[strcspn(line, "\n")] = '\0';
+		jm_safe(comm, sizeof(comm), line);
+	}
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
 	f = fopen(path, "re");
@@ -287,22 +361,26 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 		jm_client_report(c, err, what);
 		return err;
 	}
-	if (print_raw) {
-		fputs(c->line, stdout);
-		fputc('\n', stdout);
-		fflush(stdout);
-	}
+	/* Parsed before it is printed: a line that is not JSON is not put
+	 * on the caller's terminal (it may hold any byte). */
 	obj = jm_client_parse(c);
 	if (!obj)
 		return -EPROTO;
+	if (print_raw) {
+		jm_print_json_line(c->line, obj);
+		fflush(stdout);
+	}
 	if (!json_is_true(json_object_get(obj, "ok"))) {
 		const char *msg = json_string_value(json_object_get(obj, "error"));
 
 		if (!msg)
 			msg = "error without a message";
+		/* The daemon's words, which may quote a process's: escaped. */
+		char shown[1024];
+		jm_safe(shown, sizeof shown, msg);
 		if (strncmp(msg, "jmstatd is at its limit", 23) == 0) {
 			fprintf(stderr, "jmctl: %s: %s: try again once some of your connections "
-			        "are closed\n", c->path, msg);
+			        "are closed\n", c->path, shown);
 			err = -EBUSY;
 		} else if (strncmp(msg, "no such process", 15) == 0) {
 			json_t *pid = json_object_get(req, "pid");
@@ -311,10 +389,10 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 				report_no_process(c, (long)json_integer_value(pid));
 			else
 				fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
-				        "`jmctl ps` lists the processes it sees)\n", msg, c->path);
+				        "`jmctl ps` lists the processes it sees)\n", shown, c->path);
 			err = -ENOENT;
 		} else {
-			fprintf(stderr, "jmctl: %s: jmstatd refused %s: %s\n", c->path, what, msg);
+			fprintf(stderr, "jmctl: %s: jmstatd refused %s: %s\n", c->path, what, shown);
 			err = -EPROTO;
 		}
 		json_decref(obj);
@@ -403,7 +481,8 @@ int jm_client_open(struct jm_client *c, const char *path)
 	}
 	c->layout_version = (int)json_integer_value(lv);
 	if (c->layout_version != (int)JMSTAT_VERSION) {
-		const char *v = jm_str(reply, "version");
+		char v[256];
+		jm_safe(v, sizeof v, jm_str(reply, "version"));
 
 		fprintf(stderr, "jmctl: %s: jmstatd %s speaks stats layout version %d, "
 		        "this jmctl %s knows version %u (install jmctl and jmstatd "

@@ -113,6 +113,19 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
  * *reply is NULL on success; otherwise *reply is the reply to render. */
 int jm_client_request(const char *path, json_t *req, json_t **reply, bool print_raw);
 
+/* --json output: obj on one line of printable ASCII (JSON_ENSURE_ASCII: a
+ * C1 control, a bidi override or any other character past U+007E is
+ * \uNNNN, as JSON allows), then a newline; -EIO if it could not be
+ * written. jm_print_json_line() prints the daemon's line as it came when
+ * it is printable ASCII (its numbers as the daemon wrote them), else obj,
+ * its parse, so. */
+int jm_print_json(const json_t *obj);
+void jm_print_json_line(const char *line, const json_t *obj);
+
+/* Counts what jansson allocates, refusing past 512 MiB in all (a reply of
+ * millions of tiny values): main() calls it before anything else. */
+void jm_json_budget_init(void);
+
 /* Parses c->line: returns the object, or NULL after printing why. */
 json_t *jm_client_parse(struct jm_client *c);
 

@@ -86,6 +86,8 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, r;
 
+	jm_json_budget_init();
+
 	setlocale(LC_ALL, "");
 	o.tty = isatty(STDOUT_FILENO);
 	o.color = o.tty && !getenv("NO_COLOR");

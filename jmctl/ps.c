@@ -151,10 +151,7 @@ static int ps_print_json(json_t *reply, json_t **procs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		json_array_append(arr, procs[i]);
 	json_object_set_new(reply, "processes", arr);
-	if (json_dumpf(reply, stdout, JSON_COMPACT) != 0)
-		return -EIO;
-	fputc('\n', stdout);
-	return 0;
+	return jm_print_json(reply);
 }
 
 static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,

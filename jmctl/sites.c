@@ -418,14 +418,13 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 		fputs("jmctl: out of memory\n", stderr);
 		return -ENOMEM;
 	}
-	if (warn[0])
-		fprintf(stderr, "jmctl: %s\n", warn);
+	if (warn[0]) {
+		fputs("jmctl: ", stderr);
+		jm_fputs_safe(warn, stderr);   /* the symbolizing child's: another user's to sway */
+		fputc('\n', stderr);
+	}
 	if (o->json) {
-		char *text = json_dumps(out, JSON_COMPACT);
-
-		if (text)
-			puts(text);
-		free(text);
+		jm_print_json(out);
 	} else {
 		print_sites(out);
 	}

@@ -123,7 +123,7 @@ static void print_process_summary(const json_t *p)
 	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24];
 	const char *user = jm_str(p, "user");
 
-	char exe[JM_SAFE_EXE], who[JM_SAFE_EXE];
+	char exe[JM_SAFE_EXE], who[JM_SAFE_EXE], path[4 * 4096 + 1];
 	printf("process %lld (%s)  user %s  threads %lld  arenas %lld  age %s\n",
 	       jm_int(p, "pid"), jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
 	       jm_safe(who, sizeof(who), user[0] ? user : "?"),
@@ -140,7 +140,7 @@ static void print_process_summary(const json_t *p)
 	       jm_fmt_rate(h, sizeof(h), jm_num(p, "alloc_rate")),
 	       jm_fmt_rate(a, sizeof(a), jm_num(p, "free_rate")));
 	if (jm_str(p, "path")[0])
-		printf("path %s\n", jm_str(p, "path"));
+		printf("path %s\n", jm_safe(path, sizeof(path), jm_str(p, "path")));
 }
 
 /* What purging did (docs/purging.md): sums over the arenas. */

@@ -34,8 +34,7 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 	if (o->json) {
 		json_object_set_new(reply, "socket", json_string(o->socket));
 		json_object_set_new(reply, "socket_from", json_string(o->socket_from ? o->socket_from : ""));
-		json_dumpf(reply, stdout, JSON_COMPACT);
-		fputc('\n', stdout);
+		jm_print_json(reply);
 		json_decref(reply);
 		return 0;
 	}
@@ -61,10 +60,11 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 	long long procs = jm_int(reply, "processes"), segs = jm_int(reply, "segments");
 	long long unreadable = jm_int(reply, "segments_unreadable");
 	long long bad = jm_int(reply, "segments_bad"), clients = jm_int(reply, "clients");
-	printf("jmstatd %s on %s (%s)\n", jm_str(reply, "version"), o->socket,
-	       o->socket_from ? o->socket_from : "--socket");
+	char version[256], dir[4 * 1024];   /* the daemon's words: escaped all the same */
+	printf("jmstatd %s on %s (%s)\n", jm_safe(version, sizeof version, jm_str(reply, "version")),
+	       o->socket, o->socket_from ? o->socket_from : "--socket");
 	printf("  pid        %lld, running as %s, up %s\n", jm_int(reply, "pid"), user, up);
-	printf("  stats dir  %s\n", jm_str(reply, "stats_dir"));
+	printf("  stats dir  %s\n", jm_safe(dir, sizeof dir, jm_str(reply, "stats_dir")));
 	printf("  interval   %s (the latest sampling took %.1f ms)\n", interval,
 	       jm_num(reply, "tick_ms"));
 	if (strcmp(jm_str(reply, "scope"), "uid") == 0) {

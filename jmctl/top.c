@@ -348,7 +348,10 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 			last_draw = now;
 			drawn++;
 			if (o->json) {
-				puts(t->last_raw ? t->last_raw : "");
+				if (t->last_raw && t->last)
+					jm_print_json_line(t->last_raw, t->last);
+				else
+					puts("");
 				fflush(stdout);
 			} else if (t->curses_on) {
 				draw(t, &f);
@@ -363,11 +366,19 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 		 * ever, as every other command gives up after 10 s. Its next
 		 * update is due an interval after the last one. */
 		int wait_ms = t->curses_on ? 1000 : t->c.interval_ms + JMCTL_REPLY_TIMEOUT_MS;
-		int r = poll(pfd, t->curses_on ? 2 : 1, wait_ms);
+		int poll_ms = wait_ms;
+		if (!t->curses_on) {
+			/* Counted from the last whole update, not the last byte:
+			 * a daemon that sends a byte now and then but never a
+			 * line held `top -b` for ever. */
+			double left = t->last_arrival + wait_ms / 1000.0 - jm_top_now();
+			poll_ms = left > 0 ? (int)(left * 1000.0) + 1 : 0;
+		}
+		int r = poll(pfd, t->curses_on ? 2 : 1, poll_ms);
 
 		if (jm_top_signal)
 			break;
-		if (r == 0 && !t->curses_on) {
+		if (!t->curses_on && jm_top_now() - t->last_arrival >= wait_ms / 1000.0) {
 			fprintf(stderr, "jmctl: %s: jmstatd sent no update within %d s "
 			        "(is it stuck? check its log)\n", t->c.path, wait_ms / 1000);
 			err = -ETIMEDOUT;

@@ -418,16 +418,18 @@ int jm_top_take_update(struct top *t)
 	}
 	if (!json_is_true(json_object_get(u, "ok"))) {
 		const char *msg = jm_str(u, "error");
+		char shown[1024];   /* the daemon's words, which may quote a process's */
+		jm_safe(shown, sizeof shown, msg);
 
 		if (strncmp(msg, "no such process", 15) == 0 && t->last)
 			fprintf(stderr, "jmctl: process %ld is gone: it exited, or jmstatd "
 			        "at %s no longer sees it\n", t->pid, t->c.path);
 		else if (strncmp(msg, "no such process", 15) == 0)
 			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
-			        "`jmctl ps` lists the processes it sees)\n", msg, t->c.path);
+			        "`jmctl ps` lists the processes it sees)\n", shown, t->c.path);
 		else
 			fprintf(stderr, "jmctl: %s: jmstatd ended the subscription: %s\n",
-			        t->c.path, msg[0] ? msg : "error without a message");
+			        t->c.path, msg[0] ? shown : "error without a message");
 		int rc = strncmp(msg, "no such process", 15) == 0 ? -ENOENT : -EPROTO;
 		json_decref(u);   /* msg points into u */
 		return rc;
