@@ -18,8 +18,10 @@
  * paths that free runs (every PURGE_TICKS of them, and at most once a
  * decay epoch, decay_ms / 200) and by the background purger (bg.c), never
  * per free(). A hard cap bounds what decay allows: an arena never keeps
- * more dirty pages than max(DIRTY_CAP_MIN, its active pages); beyond that
- * the oldest are purged at once. Runs are purged whole (they are
+ * more dirty pages than max(DIRTY_CAP_MIN, its active pages); the free
+ * that crosses it counts them again on what the kernel has resident
+ * (dirty_recount) and purges what is left over an eighth below the cap
+ * at once, the largest runs first. Runs are purged whole (they are
  * coalesced, so pieces are as large as the free space allows).
  *
  * A chunk that becomes wholly free stays in the free lists, dirty, under
@@ -894,14 +896,55 @@ void jm__arena_purge_detached(struct jm_arena *a)
 	}
 }
 
-/* The hard cap on an arena's dirty pages, whatever their age. */
+/* The hard cap on an arena's dirty pages, whatever their age: at least
+ * jm__dirty_cap_min pages (a variable for the tests). */
 #define DIRTY_CAP_MIN_PAGES (((uint64_t)256 << 20) >> JM_LG_PAGE)
+uint64_t jm__dirty_cap_min = DIRTY_CAP_MIN_PAGES;
 #define PURGE_TICKS 8   /* run frees between two looks at the clock */
 
 static uint64_t dirty_cap(const struct jm_arena *a)
 {
 	uint64_t active = a->stats->active >> JM_LG_PAGE;
-	return active > DIRTY_CAP_MIN_PAGES ? active : DIRTY_CAP_MIN_PAGES;
+	return active > jm__dirty_cap_min ? active : jm__dirty_cap_min;
+}
+
+/* The dirty map against the kernel's page tables, when the count crosses
+ * the cap: a freed run counts every page as dirty, but a program that
+ * writes a large region at its ends only leaves most of them as they
+ * were, never touched (reading zero, nothing resident). The map's bits
+ * of the pages that hold nothing (jm__os_held) are cleared in every chunk
+ * with a dirty run (one query a chunk), and each dirty run's count taken
+ * again; a run left with none leaves the dirty list. Under the lock:
+ * pages of free runs are written by no one meanwhile. Nothing is done
+ * where the kernel cannot say (before Linux 6.7). */
+static void dirty_recount(struct jm_arena *a)
+{
+	int fd = jm__os_pagemap_open();
+	if (fd < 0)
+		return;
+	if (++a->held_pass == 0)
+		a->held_pass = 1;
+	uint64_t held[JM_CHUNK_PAGES / 64];
+	for (struct jm_run *r = a->dirty_head; r; r = r->dnext) {
+		struct jm_chunk *c = run_chunk(r);
+		if (c->held_pass == a->held_pass)
+			continue;
+		if (!jm__os_held(fd, c, JM_CHUNK_PAGES, held))
+			break;   /* the rest as they are */
+		c->held_pass = a->held_pass;
+		for (size_t w = 0; w < JM_CHUNK_PAGES / 64; w++)
+			c->dirtymap[w] &= held[w];
+	}
+	jm__os_pagemap_close(fd);
+	for (struct jm_run *r = a->dirty_head, *next; r; r = next) {
+		next = r->dnext;
+		struct jm_chunk *c = run_chunk(r);
+		size_t nd = dmap_count(c, jm__run_page(c, r), r->npages);
+		a->ndirty_pages -= r->ndirty - nd;
+		r->ndirty = (uint32_t)nd;
+		if (nd == 0)
+			dirty_remove(a, r);
+	}
 }
 
 /* Purges the oldest dirty pages until at most `target` are left: the
@@ -932,6 +975,22 @@ void jm__arena_purge_to(struct jm_arena *a, uint64_t target)
 		run_detach(a, c, r, k);
 	}
 	stats_dirty(a);
+}
+
+/* Purges whole the dirty runs of at least min_nd dirty pages, oldest
+ * first, until at most `target` dirty pages are left. */
+static void purge_runs_of(struct jm_arena *a, uint64_t target, size_t min_nd)
+{
+	for (struct jm_run *r = a->dirty_head, *next; r && a->ndirty_pages > target; r = next) {
+		next = r->dnext;
+		if (r->ndirty < min_nd)
+			continue;
+		struct jm_chunk *c = run_chunk(r);
+		if (r->npages == JM_CHUNK_PAGES - c->hdr_pages)
+			chunk_detach(a, c);
+		else
+			run_detach(a, c, r, r->ndirty);
+	}
 }
 
 /* The decay's look at an arena, under its lock: at most once an epoch,
@@ -967,8 +1026,21 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 		return;
 	uint64_t cap = dirty_cap(a);
 	if (jm_unlikely(a->ndirty_pages > cap)) {
-		a->stats->npurge_cap++;
-		jm__arena_purge_to(a, cap);
+		/* Counted again on what may be resident; what is still over
+		 * an eighth below the cap is purged in one pass, so that
+		 * neither comes again before an eighth of the cap is freed:
+		 * the runs of 1 MiB of dirty pages or more first, then of
+		 * 256 KiB or more, then the oldest (the cap purged the
+		 * oldest, often of a few pages, one madvise each, at each
+		 * free past it: docs/purging.md, "The dirty cap"). */
+		uint64_t low = cap - cap / 8;
+		dirty_recount(a);
+		if (a->ndirty_pages > low) {
+			a->stats->npurge_cap++;
+			purge_runs_of(a, low, 256);
+			purge_runs_of(a, low, PURGE_MIN_PAGES);
+			jm__arena_purge_to(a, low);
+		}
 	}
 	if (++a->purge_ticks < PURGE_TICKS)
 		return;

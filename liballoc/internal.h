@@ -137,6 +137,9 @@ void *jm__os_map_aligned(size_t size, size_t align);
 void jm__os_unmap(void *addr, size_t size);
 void jm__os_purge(void *addr, size_t size);
 void jm__os_zero_dirty(void *addr, size_t size);
+int jm__os_pagemap_open(void);     /* -1 if there is none */
+void jm__os_pagemap_close(int fd);
+bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits);
 uint64_t jm__os_map_limit(void);  /* min(RLIMIT_AS, RLIMIT_DATA), or UINT64_MAX */
 unsigned jm__os_ncpus(void);
 void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */
@@ -265,6 +268,7 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force);
 void jm__arena_purge_to(struct jm_arena *a, uint64_t target); /* a's lock held */
 void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it purges */
+extern uint64_t jm__dirty_cap_min;  /* pages; 256 MiB's (tests lower it) */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);
 bool jm__arenas_purge(uint64_t now, bool all);
 bool jm__arenas_release(void);   /* on ENOMEM under a limit: unmaps empty chunks */

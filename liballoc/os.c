@@ -2,8 +2,9 @@
  * os.c: memory from the kernel (mmap, munmap, madvise), the CPU count, and
  * the base allocator for the allocator's own metadata (arenas, huge records,
  * private thread caches): bump allocation from mapped blocks, never freed.
- * Also the zeroing of a kept mapping for calloc (jm__os_zero_dirty), which
- * asks the kernel which of its pages may hold data.
+ * Also the kernel's page-table query (PAGEMAP_SCAN): which pages of a
+ * range may hold data, for the zeroing of a kept mapping for calloc
+ * (jm__os_zero_dirty) and the dirty cap's recount (jm__os_held, arena.c).
  */
 #include "internal.h"
 
@@ -82,46 +83,110 @@ struct jm_pm_scan_arg {
 	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
 };
 
-/* Makes [addr, addr + size) (page-aligned, of a private anonymous mapping)
- * read as zeroes, for calloc. Only the pages that may hold data are
- * written: present ones (but the shared zero page) and swapped-out ones;
- * a page never touched since it was mapped or purged reads as zeroes
- * already, and writing it would fault it in (a program that callocs a
- * kept 64 MiB region and touches little of it took 6 ms a call in memset,
- * glibc's fresh mapping 0.01 ms). A program that touches every page pays
- * the same memset as before, and no page fault (where madvise would cost
- * one fault a page, about 4 us here: 16 times the memset). The kernel says
- * which pages (PAGEMAP_SCAN); without it (before Linux 6.7, no /proc),
- * all of them are written. */
-void jm__os_zero_dirty(void *addr, size_t size)
+/* The pages of [start, end) (page-aligned, of private anonymous
+ * mappings) that may hold data: present ones but the shared zero page,
+ * and swapped-out ones; a page never touched since it was mapped or
+ * purged reads as zeroes. fn is called on each piece of them, in order;
+ * returns the address below which the kernel answered (start if it
+ * cannot: before Linux 6.7, or no /proc), end when it did for all. */
+static uintptr_t scan_held(int fd, uintptr_t start, uintptr_t end,
+    void (*fn)(uintptr_t from, uintptr_t to, void *ctx), void *ctx)
 {
-	int saved = errno;
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	struct jm_page_region vec[8];
 	struct jm_pm_scan_arg arg = {
-		.size = sizeof(arg), .start = (uintptr_t)addr, .end = (uintptr_t)addr + size,
+		.size = sizeof(arg), .end = end,
 		.vec = (uintptr_t)vec, .vec_len = sizeof(vec) / sizeof(vec[0]),
 		.category_anyof_mask = JM_PAGE_IS_PRESENT | JM_PAGE_IS_SWAPPED,
 		.return_mask = JM_PAGE_IS_PRESENT | JM_PAGE_IS_SWAPPED | JM_PAGE_IS_PFNZERO,
 	};
-	uintptr_t done = (uintptr_t)addr;   /* zeroed or known zero below this */
-	while (fd >= 0 && done < arg.end) {
+	uintptr_t done = start;   /* answered below this */
+	while (fd >= 0 && done < end) {
 		arg.start = done;
 		long n = ioctl(fd, JM_PAGEMAP_SCAN, &arg);
 		if (n < 0)
 			break;
 		for (long i = 0; i < n; i++)
 			if (!(vec[i].categories & JM_PAGE_IS_PFNZERO) || (vec[i].categories & JM_PAGE_IS_SWAPPED))
-				memset((void *)(uintptr_t)vec[i].start, 0, vec[i].end - vec[i].start);
+				fn(vec[i].start, vec[i].end, ctx);
 		if (arg.walk_end <= done)
 			break;
 		done = arg.walk_end;
 	}
-	if (fd >= 0)
-		close(fd);
-	if (done < (uintptr_t)addr + size)   /* the rest, unknown */
-		memset((void *)done, 0, (uintptr_t)addr + size - done);
+	return done;
+}
+
+/* The page map's file, opened and closed by system calls, not through
+ * libc's open and close: a library preloaded before this one that wraps
+ * them and allocates would call malloc again under the arena's lock
+ * (arena.c's recount holds it). */
+int jm__os_pagemap_open(void)
+{
+	int saved = errno;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	errno = saved;
+	return fd < 0 ? -1 : fd;
+}
+
+void jm__os_pagemap_close(int fd)
+{
+	int saved = errno;
+	if (fd >= 0)
+		syscall(SYS_close, fd);
+	errno = saved;
+}
+
+static void zero_piece(uintptr_t from, uintptr_t to, void *ctx)
+{
+	(void)ctx;
+	memset((void *)from, 0, to - from);
+}
+
+/* Makes [addr, addr + size) (page-aligned, of a private anonymous mapping)
+ * read as zeroes, for calloc. Only the pages that may hold data are
+ * written (scan_held); writing one that reads as zeroes already would
+ * fault it in (a program that callocs a kept 64 MiB region and touches
+ * little of it took 6 ms a call in memset, glibc's fresh mapping 0.01
+ * ms). A program that touches every page pays the same memset as before,
+ * and no page fault (where madvise would cost one fault a page, about 4
+ * us here: 16 times the memset). Where the kernel cannot say, all of
+ * them are written. */
+void jm__os_zero_dirty(void *addr, size_t size)
+{
+	int saved = errno;
+	int fd = jm__os_pagemap_open();
+	uintptr_t end = (uintptr_t)addr + size;
+	uintptr_t done = scan_held(fd, (uintptr_t)addr, end, zero_piece, NULL);
+	jm__os_pagemap_close(fd);
+	if (done < end)   /* the rest, unknown */
+		memset((void *)done, 0, end - done);
+	errno = saved;
+}
+
+struct held_bits {
+	uintptr_t base;
+	uint64_t *bits;
+};
+
+static void held_piece(uintptr_t from, uintptr_t to, void *ctx)
+{
+	struct held_bits *h = ctx;
+	for (uintptr_t p = (from - h->base) >> JM_LG_PAGE; p < (to - h->base) >> JM_LG_PAGE; p++)
+		h->bits[p >> 6] |= 1ULL << (p & 63);
+}
+
+/* Bit i of bits (npages / 64 words, npages a multiple of 64) set if page
+ * i from addr may hold data (scan_held), through fd
+ * (jm__os_pagemap_open). False if the kernel could not say for all of
+ * them: then bits means nothing. */
+bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits)
+{
+	int saved = errno;
+	memset(bits, 0, npages / 64 * sizeof(uint64_t));
+	struct held_bits h = { (uintptr_t)addr, bits };
+	uintptr_t end = (uintptr_t)addr + (npages << JM_LG_PAGE);
+	bool ok = scan_held(fd, (uintptr_t)addr, end, held_piece, &h) == end;
+	errno = saved;
+	return ok;
 }
 
 /* The lower of the limits that an anonymous private mapping counts

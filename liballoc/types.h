@@ -185,6 +185,9 @@ struct jm_chunk {
 	struct jm_run runs[JM_CHUNK_PAGES];
 	uint64_t pagefast[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES]; /* see below */
 	uint64_t dirtymap[JM_CHUNK_PAGES / 64]; /* see below */
+	uint32_t held_pass;       /* the arena's held_pass when its dirty map
+	                             was last checked against the kernel's
+	                             (arena.c, dirty_recount) */
 };
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
 /* A small region's free (bin.c's flush) reads and writes its run record's
@@ -270,6 +273,7 @@ struct jm_arena {
 	uint64_t ndirty_pages;
 	uint64_t nfree_pages;     /* pages in free runs, dirty or not */
 	uint32_t purge_ticks;     /* frees since the clock was last read */
+	uint32_t held_pass;       /* dirty cap's recounts (arena.c) */
 	uint32_t nretained;       /* entries of retained[] */
 	struct jm_decay decay;    /* of ndirty_pages */
 	uint64_t huge_dirty;      /* bytes: freed huge regions charged here,
