@@ -172,6 +172,8 @@ purge-mixed   | -                   | -              | @B@/purge-mixed @T@ @S@
 purge-xthread | -                   | -              | @B@/purge-xthread @T@ @S@
 purge-liveset | -                   | -              | @B@/purge-liveset 1 @S@
 purge-rounds  | -                   | -              | @B@/purge-rounds 1 @S@
+frag          | -                   | -              | @B@/frag 1 @S@
+alignmix      | -                   | -              | @B@/alignmix 1 @S@
 realloc-grow  | -                   | -              | @B@/realloc-grow @T@ @S@
 realloc-huge  | -                   | -              | @B@/realloc-huge @T@ @S@
 vec-grow      | -                   | -              | @B@/vec-grow @T@ @S@
@@ -270,6 +272,8 @@ build_all() {
 	build purge-xthread purge_patterns.c -DPATTERN=2 &&
 	build purge-liveset purge_patterns.c -DPATTERN=3 &&
 	build purge-rounds purge_patterns.c -DPATTERN=4 &&
+	build frag frag.c &&
+	build alignmix frag.c -DALIGNMIX=1 &&
 	build realloc-grow realloc_grow.c &&
 	build realloc-huge realloc_huge.c &&
 	build vec-grow vec_grow.c &&
