@@ -36,7 +36,13 @@
  * producer's regions, its level a random walk between two streams
  * (xmalloc's two threads held 3 MiB of their 5.5 MiB of runs at their
  * peak in their caches, up to 4096 regions a class); 1024 regions still
- * take in sh8bench's bursts of a class (a fifth more CPU at 512).
+ * take in sh8bench's bursts of a class (a fifth more CPU at 512). The
+ * doubling stops at the last capacity within those bounds: 1024 regions
+ * only for a class that starts at a power of two, 576 to 816 for the
+ * others of 160 B to 1.5 KiB (576 for 224, 448 and 896 B, which start
+ * at 36, 18 and 9). Grown to the bound exactly, sh8bench's fills at 2
+ * threads went from 12.7k to 2.0k, its CPU did not go down and its peak
+ * RSS went up 14% (docs/purging.md, session 19): not kept.
  * The share is taken of regions, not of threads: a consumer that hands
  * out the regions it was given (its allocations pop them) passes some
  * back to their producer, which then frees regions of its own arena. Every

@@ -121,11 +121,13 @@ static uint32_t swing(unsigned bin, void **pool, unsigned n, unsigned *next)
 /* A thread cache's class that swings from empty to full doubles its
  * capacity, but one fed by other threads' regions (a consumer: xmalloc,
  * whose caches held up to 4096 regions a class of the producer's) only
- * to 64 KiB or 1024 regions. The thread swings its list of 128-byte
- * regions: with its own regions the capacity grows past that, with the
- * main thread's it stops there. */
-enum { FED_BIN = 7, FED_N = 20000 };
+ * to 64 KiB or 1024 regions: to the last doubling of its start within
+ * that, 1024 regions for 128 B (64 at the start), 576 for 896 B (9; as
+ * docs/allocator.md says). The thread swings its list of one class: with
+ * its own regions the capacity grows past that, with the main thread's
+ * it stops there. */
 struct fed {
+	unsigned bin, n;       /* the class swung, the regions of the pool */
 	void **given;          /* the main thread's regions, or NULL: own */
 	struct jm_arena *arena;
 	uint32_t start, end;   /* capacity before and after */
@@ -134,53 +136,57 @@ struct fed {
 static void *fed_thread(void *arg)
 {
 	struct fed *f = arg;
-	size_t size = jm__bin_info[FED_BIN].size;
+	size_t size = jm__bin_info[f->bin].size;
 	void **pool = f->given;
 	unsigned npool = 0;
 	jm_free(jm_malloc(size));   /* boots the cache */
 	if (pool == NULL) {
-		pool = malloc(FED_N * sizeof(void *));
-		for (; npool < FED_N; npool++)
+		pool = malloc(f->n * sizeof(void *));
+		for (; npool < f->n; npool++)
 			pool[npool] = jm_malloc(size);
 	}
 	f->arena = jm__thread_arena();
-	f->start = jm__tls_tbins[FED_BIN].ncached_max;
+	f->start = jm__tls_tbins[f->bin].ncached_max;
 	unsigned next = 0;
-	f->end = swing(FED_BIN, pool, FED_N, &next);
+	f->end = swing(f->bin, pool, f->n, &next);
 	f->used = next;
 	if (f->given == NULL) {
-		while (next < FED_N)
+		while (next < f->n)
 			jm_free(pool[next++]);
 		free(pool);
 	}
 	return NULL;
 }
 
-static void test_consumer_cache_bounded(void **state)
+static void check_consumer_cache_bounded(size_t size, unsigned n, uint32_t start, uint32_t fed_max)
 {
-	(void)state;
-	size_t size = jm__bin_info[FED_BIN].size;
-	uint32_t fed_max = (64u << 10) / (uint32_t)size;
-	if (fed_max < 1024)
-		fed_max = 1024;
-	void **given = malloc(FED_N * sizeof(void *));
-	for (unsigned i = 0; i < FED_N; i++)
+	unsigned bin = jm__size2bin(size);
+	assert_int_equal(jm__bin_info[bin].size, size);
+	void **given = malloc(n * sizeof(void *));
+	for (unsigned i = 0; i < n; i++)
 		assert_non_null(given[i] = jm_malloc(size));
-	struct fed own = { 0 }, fed = { .given = given };
+	struct fed own = { .bin = bin, .n = n }, fed = { .bin = bin, .n = n, .given = given };
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, fed_thread, &own), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(pthread_create(&t, NULL, fed_thread, &fed), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_ptr_not_equal(fed.arena, arena_of(given[0]));
-	assert_true(own.start < fed_max);
+	assert_int_equal(own.start, start);
 	assert_true(own.end > fed_max);     /* the swing grows a cache */
 	assert_int_equal(fed.start, own.start);
-	assert_int_equal(fed.end, fed_max);  /* up to 1024 regions when fed */
-	for (unsigned i = fed.used; i < FED_N; i++)
+	assert_int_equal(fed.end, fed_max);  /* the bound's last doubling when fed */
+	for (unsigned i = fed.used; i < n; i++)
 		jm_free(given[i]);
 	free(given);
 	assert_int_equal(jm__heap_validate(), 0);
+}
+
+static void test_consumer_cache_bounded(void **state)
+{
+	(void)state;
+	check_consumer_cache_bounded(128, 20000, 64, 1024);
+	check_consumer_cache_bounded(896, 8000, 9, 576);
 }
 
 /* A thread whose cache fills mostly with the regions of one other arena,
