@@ -269,7 +269,7 @@ def one(srv, alloc, lib, work, idle, rows):
         def sample():
             while not stop.is_set():
                 peak[0] = max(peak[0], pss_kib(server_pid)); time.sleep(0.25)
-        th = threading.Thread(target=sample); th.start()
+        th = threading.Thread(target=sample, daemon=True); th.start()
         t0 = time.time()
         tput = srv.load()
         stop.set(); th.join()
