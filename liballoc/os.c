@@ -102,7 +102,7 @@ static uintptr_t scan_held(int fd, uintptr_t start, uintptr_t end,
 	uintptr_t done = start;   /* answered below this */
 	while (fd >= 0 && done < end) {
 		arg.start = done;
-		long n = ioctl(fd, JM_PAGEMAP_SCAN, &arg);
+		long n = syscall(SYS_ioctl, fd, JM_PAGEMAP_SCAN, &arg);   /* as open: below */
 		if (n < 0)
 			break;
 		for (long i = 0; i < n; i++)
@@ -115,10 +115,10 @@ static uintptr_t scan_held(int fd, uintptr_t start, uintptr_t end,
 	return done;
 }
 
-/* The page map's file, opened and closed by system calls, not through
- * libc's open and close: a library preloaded before this one that wraps
- * them and allocates would call malloc again under the arena's lock
- * (arena.c's recount holds it). */
+/* The page map's file, opened, asked (scan_held) and closed by system
+ * calls, not through libc's open, ioctl and close: a library preloaded
+ * before this one that wraps them and allocates would call malloc again
+ * under the arena's lock (arena.c's recount holds it), a deadlock. */
 int jm__os_pagemap_open(void)
 {
 	int saved = errno;

@@ -1428,6 +1428,61 @@ static void test_dirty_cap_pieces(void **state)
 	validate();
 }
 
+/* The recount asks the kernel (PAGEMAP_SCAN) under the arena's lock: a
+ * library preloaded before this one that wraps ioctl and allocates in it
+ * would take the lock again (a deadlock), as the commit that made the
+ * page map's open and close system calls says of those. This test
+ * build's ioctl is this one (the library is linked in statically): it
+ * counts the calls made while an arena's lock is held, and makes the
+ * system call. */
+static unsigned ioctl_under_lock;
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	for (unsigned i = 0; jm__arenas != NULL && i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a == NULL)
+			continue;
+		if (pthread_mutex_trylock(a->lock) == 0)
+			pthread_mutex_unlock(a->lock);
+		else
+			ioctl_under_lock++;
+	}
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+static void test_dirty_cap_no_libc_call(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	decay_reset(a);
+	enum { N = 8, P = 128 };
+	char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = jm_malloc(P * JM_PAGE);
+		assert_non_null(p[i]);
+		memset(p[i], 1, P * JM_PAGE);
+	}
+	uint64_t cap_min = jm__dirty_cap_min;
+	jm__dirty_cap_min = (N / 2) * P;
+	uint32_t pass = a->held_pass;
+	uint64_t ncap = a->stats->npurge_cap;
+	ioctl_under_lock = 0;
+	for (int i = 0; i < N; i++)
+		jm_free(p[i]);
+	jm__dirty_cap_min = cap_min;
+	unsigned calls = ioctl_under_lock;
+	assert_true(a->held_pass != pass || a->stats->npurge_cap != ncap);   /* premise: crossed */
+	decay_reset(a);
+	validate();
+	if (a->held_pass == pass)
+		skip();   /* no /proc/self/pagemap: no recount */
+	assert_int_equal(calls, 0);
+}
+
 /* The dirty count is the pages that may be resident, whatever order the
  * pieces of a free run were freed and purged in: a piece freed beside a
  * clean (purged) free run on its left counted that run's pages as dirty
@@ -1645,6 +1700,201 @@ static void test_dirty_map_churn(void **state)
 	(void)nlive;
 }
 
+/* The dirty cap's recount under churn: the cap lowered to CC_CAP pages
+ * (jm__dirty_cap_min), the decay's epoch held off so that only the cap
+ * and the test purge. Large regions are written at some of their pages
+ * only (the first, the last, one in 4 of the rest: the others stay as
+ * they were, untouched or purged, and the recount clears them), freed,
+ * grown and shrunk in place, zeroed or not, with partial purges; and
+ * while a purge's madvise runs with the lock released
+ * (jm__test_arena_purging), regions kept aside for it are freed until
+ * the cap is crossed again (a recount and a pass with runs detached),
+ * and a small region taken and freed beside them. After each step, and
+ * in the hook: the validator (each run's count is its map's), every page
+ * of a free run whose bit is clear reads zero, a zeroed allocation reads
+ * zero at every page, and the dirty count is within the cap. Fixed seed:
+ * the same steps each run. */
+enum { CC_CAP = 1024, CC_LIVE = 64, CC_SPARE = 4, CC_MAXCHUNKS = 64 };
+static struct jm_chunk *cc_chunks[CC_MAXCHUNKS];
+static size_t cc_nchunks, cc_ncalloc;
+static char *cc_spare[CC_SPARE];
+static bool cc_in_hook;
+static unsigned cc_hook_calls, cc_hook_crossings;
+static uint64_t cc_saved_cap = 0;
+
+static struct jm_chunk *chunk_of(const void *p)
+{
+	return (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+}
+
+static void large_free_at(char *p)
+{
+	struct jm_chunk *c = chunk_of(p);
+	jm__large_free(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+}
+
+static void cc_write_some(char *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (i == from || i + 1 == to || churn_next() % 4 == 0)
+			*(uint64_t *)(p + i * JM_PAGE) = 0xa5a5a5a5a5a5a5a5ULL ^ i;
+}
+
+static char *cc_alloc(struct jm_arena *a, size_t npages, bool zero)
+{
+	char *p = jm__large_alloc(a, npages << JM_LG_PAGE, 0, zero);
+	assert_non_null(p);
+	if (zero) {
+		cc_ncalloc++;
+		for (size_t i = 0; i < npages; i++)
+			if (*(uint64_t *)(p + i * JM_PAGE) != 0)
+				fail_msg("zeroed region %p, page %zu of %zu reads %#llx", (void *)p, i, npages,
+				    (unsigned long long)*(uint64_t *)(p + i * JM_PAGE));
+	}
+	struct jm_chunk *c = chunk_of(p);
+	bool seen = false;
+	for (size_t k = 0; k < cc_nchunks && !seen; k++)
+		seen = cc_chunks[k] == c;
+	if (!seen) {
+		assert_true(cc_nchunks < CC_MAXCHUNKS);
+		cc_chunks[cc_nchunks++] = c;
+	}
+	cc_write_some(p, 0, npages);
+	return p;
+}
+
+static void cc_check(struct jm_arena *a)
+{
+	assert_int_equal(jm__heap_validate(), 0);
+	clean_pages_zero(cc_chunks, cc_nchunks);
+	uint64_t active = a->stats->active >> JM_LG_PAGE;
+	assert_true(a->ndirty_pages <= (active > CC_CAP ? active : CC_CAP));
+}
+
+static void cc_while_purging(struct jm_arena *a)
+{
+	if (cc_in_hook)
+		return;
+	cc_in_hook = true;
+	cc_hook_calls++;
+	uint32_t pass = a->held_pass;
+	uint64_t ncap = a->stats->npurge_cap;
+	for (int i = 0; i < CC_SPARE && pass == a->held_pass && ncap == a->stats->npurge_cap; i++)
+		if (cc_spare[i] != NULL) {
+			large_free_at(cc_spare[i]);
+			cc_spare[i] = NULL;
+		}
+	cc_hook_crossings += pass != a->held_pass || ncap != a->stats->npurge_cap;
+	large_free_at(cc_alloc(a, 1 + churn_next() % 8, churn_next() % 2));
+	cc_check(a);
+	cc_in_hook = false;
+}
+
+static int cap_churn_teardown(void **state)
+{
+	(void)state;
+	jm__test_arena_purging = NULL;   /* also after a failure */
+	cc_in_hook = false;
+	if (cc_saved_cap)
+		jm__dirty_cap_min = cc_saved_cap;
+	return 0;
+}
+
+static void test_dirty_cap_churn(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	if (jm__opt.decay_ms <= 0)
+		skip();
+	enum { STEPS = 1200 };
+	struct { char *p; size_t npages; } live[CC_LIVE] = { { 0 } };
+	const size_t usable = JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES;
+	unsigned crossings = 0, nfree = 0, npartial = 0;
+	decay_reset(a);
+	churn_rng = 0x2545f4914f6cdd1dULL;
+	cc_nchunks = cc_ncalloc = 0;
+	cc_hook_calls = cc_hook_crossings = 0;
+	cc_saved_cap = jm__dirty_cap_min;
+	jm__dirty_cap_min = CC_CAP;
+	a->decay.epoch_ns = UINT64_MAX / 2;   /* never due: no decay purges */
+	jm__test_arena_purging = cc_while_purging;
+	for (int step = 0; step < STEPS; step++) {
+		uint32_t pass = a->held_pass;
+		uint64_t ncap = a->stats->npurge_cap;
+		for (int i = 0; i < CC_SPARE; i++)
+			if (cc_spare[i] == NULL)
+				cc_spare[i] = cc_alloc(a, 100 + churn_next() % 60, false);
+		/* Phases of 150 steps that grow the live set and shrink it:
+		 * the shrinking ones cross the cap. */
+		bool grow = (step / 150) % 2 == 0;
+		unsigned op = (unsigned)(churn_next() % 100);
+		size_t slot = (size_t)(churn_next() % CC_LIVE);
+		bool want = op < (grow ? 70u : 15u);   /* a free slot, else a used one */
+		for (size_t k = 0; k < CC_LIVE && (live[slot].p == NULL) != want; k++)
+			slot = (slot + 1) % CC_LIVE;
+		if (op < (grow ? 70u : 15u)) {   /* allocate */
+			if (live[slot].p != NULL)
+				continue;
+			unsigned kind = (unsigned)(churn_next() % 20);
+			size_t npages = kind < 10 ? 1 + churn_next() % 16 :
+			    kind < 17 ? 17 + churn_next() % 112 : 129 + churn_next() % 250;
+			live[slot].p = cc_alloc(a, npages, churn_next() % 2);
+			live[slot].npages = npages;
+		} else if (op < 85) {   /* free */
+			if (live[slot].p == NULL)
+				continue;
+			large_free_at(live[slot].p);
+			live[slot].p = NULL;
+			nfree++;
+		} else if (op < 99) {   /* realloc in place: grow or shrink */
+			char *p = live[slot].p;
+			if (p == NULL)
+				continue;
+			struct jm_chunk *c = chunk_of(p);
+			size_t old = live[slot].npages, npages;
+			if (churn_next() % 3 == 0)
+				npages = 1 + churn_next() % old;
+			else
+				npages = old + 1 + churn_next() % 64;
+			if (npages > usable)
+				continue;
+			char *q = jm__large_ralloc_inplace(c, p,
+			    c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE], npages << JM_LG_PAGE);
+			if (q == NULL)
+				continue;
+			assert_ptr_equal(q, p);
+			if (npages > old)
+				cc_write_some(p, old, npages);
+			live[slot].npages = npages;
+		} else {   /* a partial purge, its pieces purged now */
+			pthread_mutex_lock(a->lock);
+			uint64_t nd = a->ndirty_pages;
+			jm__arena_purge_to(a, nd ? churn_next() % nd : 0);
+			pthread_mutex_unlock(a->lock);
+			jm__arena_purge_detached(a);
+			npartial++;
+		}
+		crossings += pass != a->held_pass || ncap != a->stats->npurge_cap;
+		cc_check(a);
+	}
+	jm__test_arena_purging = NULL;
+	for (size_t i = 0; i < CC_LIVE; i++)
+		if (live[i].p != NULL)
+			large_free_at(live[i].p);
+	for (int i = 0; i < CC_SPARE; i++)
+		if (cc_spare[i] != NULL) {
+			large_free_at(cc_spare[i]);
+			cc_spare[i] = NULL;
+		}
+	jm__dirty_cap_min = cc_saved_cap;
+	decay_reset(a);
+	validate();
+	/* The steps did what they are for. */
+	print_message("cap churn: %u crossings, %u in the hook (of %u calls), %zu zeroed, %u frees, %u partial purges\n",
+	    crossings, cc_hook_crossings, cc_hook_calls, cc_ncalloc, nfree, npartial);
+	assert_true(crossings >= 10 && cc_hook_crossings >= 5 && cc_ncalloc > 100);
+}
+
 /* Locked pages (mlock, mlockall) are not purged: madvise refuses them
  * (EINVAL), and a purged run or chunk is taken as reading zero, so a
  * calloc that took them handed out their old bytes (mlockall, a 600 KiB
@@ -1707,6 +1957,7 @@ int main(void)
 		cmocka_unit_test(test_huge_calloc_untouched),
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_dirty_cap_pieces),
+		cmocka_unit_test(test_dirty_cap_no_libc_call),
 		cmocka_unit_test(test_huge_purge_fork),
 		cmocka_unit_test(test_huge_keep_fork),
 		cmocka_unit_test(test_huge_grow_fork),
@@ -1715,6 +1966,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_exact),
 		cmocka_unit_test_teardown(test_dirty_map_churn, decay_teardown),
 		cmocka_unit_test(test_purge_locked),
+		cmocka_unit_test_teardown(test_dirty_cap_churn, cap_churn_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
