@@ -7,9 +7,13 @@
  * screen), a C1 control encoded in UTF-8 (U+009B, CSI) does the same in
  * terminals that take them, a newline forges a row, and a bidi override
  * (U+202E) shows the rest of a line reversed ("Trojan Source",
- * CVE-2021-42574).
+ * CVE-2021-42574). And the columns a shown character takes: a name of
+ * wide characters measured at one column each ran past the right edge of
+ * top's screen, where curses wraps it onto the next row.
  */
 #include "display.h"
+
+#include <wchar.h>
 
 /* Is the code point one of those that reorder or hide text: the Arabic
  * letter mark, zero-width space, joiners and marks, the line and
@@ -57,4 +61,9 @@ enum jm_display jm_display_next(const unsigned char *s, size_t *len, uint32_t *c
 	*len = n;
 	*cp = v;
 	return v <= 0x9f || invisible(v) ? JM_DISPLAY_CHAR : JM_DISPLAY_SHOW;
+}
+
+int jm_display_cols(uint32_t cp)
+{
+	return cp < 0x80 ? 1 : wcwidth((wchar_t)cp);
 }

@@ -5,7 +5,10 @@
  * counts and rates with k/M/G suffixes, ratios as
  * percentages, ages as "3m12s". The table prints aligned columns separated
  * by two spaces; colour is added around the padded text, so alignment never
- * depends on escape sequences.
+ * depends on escape sequences. A cell is as wide as the columns a terminal
+ * gives its characters (jm_text_width: two for a CJK character, none for a
+ * combining mark, as common/display.c measures them), not its bytes or
+ * code points.
  *
  * jmctl prints no control byte it did not make: a process names itself
  * (its exe, its files and functions in its debug information), and root
@@ -15,7 +18,9 @@
  * or hide text: the bidirectional overrides and isolates, zero-width
  * characters; a name with U+202E shows its end reversed in a terminal that
  * does bidi, as in "Trojan Source", CVE-2021-42574) as \uNNNN; heap
- * profiles keep the same characters out (common/pprof.c). Every table cell
+ * profiles keep the same characters out (common/pprof.c); and, as
+ * \uNNNN too, a character whose width the locale cannot tell (every one
+ * past ASCII in the C locale: jm_display_cols). Every table cell
  * goes through it, and so does every other line that holds a string from
  * a process or from the daemon (sites, alerts, stats, top, the daemon's
  * error messages). --json output is JSON, escaped by jansson with
@@ -25,9 +30,36 @@
 #include "jmctl.h"
 #include "display.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What jm_safe() shows for the character at s: *piece (s itself, or esc
+ * with its escape) of *len bytes, taking *cols columns. Returns the bytes
+ * of s it stands for. */
+static size_t shown_as(const unsigned char *s, char esc[16], const char **piece, size_t *len,
+                       int *cols)
+{
+	size_t n;
+	uint32_t cp;
+	enum jm_display d = jm_display_next(s, &n, &cp);
+	int w = d == JM_DISPLAY_SHOW ? jm_display_cols(cp) : -1;
+
+	if (w >= 0) {
+		*piece = (const char *)s;
+		*len = n;
+		*cols = w;
+		return n;
+	}
+	if (d == JM_DISPLAY_BYTE)
+		*len = (size_t)snprintf(esc, 16, "\\x%02x", *s);
+	else
+		*len = (size_t)snprintf(esc, 16, "\\u%04x", (unsigned)cp);
+	*piece = esc;
+	*cols = (int)*len;
+	return n;
+}
 
 const char *jm_safe(char *buf, size_t size, const char *text)
 {
@@ -37,21 +69,12 @@ const char *jm_safe(char *buf, size_t size, const char *text)
 	if (size == 0)
 		return buf;
 	while (*s) {
-		char esc[8];
-		const char *piece = esc;
+		char esc[16];
+		const char *piece;
 		size_t len;
-		size_t n;
-		uint32_t cp;
-		enum jm_display d = jm_display_next(s, &n, &cp);
+		int cols;
+		size_t n = shown_as(s, esc, &piece, &len, &cols);
 
-		if (d == JM_DISPLAY_SHOW) {
-			piece = (const char *)s;
-			len = n;
-		} else if (d == JM_DISPLAY_BYTE) {
-			len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *s);
-		} else {
-			len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
-		}
 		if (o + len >= size)
 			break;
 		memcpy(buf + o, piece, len);
@@ -219,20 +242,58 @@ void jm_table_color(struct jm_table *t, int row, int col, const char *sgr)
 		t->colors[(size_t)row * (size_t)t->ncols + (size_t)col] = sgr;
 }
 
-int jm_utf8_width(const char *s)
+size_t jm_text_fit(const char *text, size_t nbytes, int cols, int *width)
 {
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0;
 	int w = 0;
 
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
+	while (o < nbytes && s[o]) {
+		char esc[16];
+		const char *piece;
+		size_t len;
+		int cw;
+		size_t n = shown_as(s + o, esc, &piece, &len, &cw);
+
+		if (o + n > nbytes || w + cw > cols)
+			break;
+		o += n;
+		w += cw;
+	}
+	if (width)
+		*width = w;
+	return o;
+}
+
+int jm_text_width(const char *s)
+{
+	int w;
+
+	jm_text_fit(s, strlen(s), INT_MAX, &w);
 	return w;
+}
+
+const char *jm_text_pad(char *buf, size_t size, const char *text, int cols)
+{
+	int w;
+	size_t n;
+
+	if (size <= (size_t)cols) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	n = jm_text_fit(text, size - 1 - (size_t)cols, cols, &w);
+	memcpy(buf, text, n);
+	memset(buf + n, ' ', (size_t)(cols - w));
+	buf[n + (size_t)(cols - w)] = '\0';
+	return buf;
 }
 
 static void put_cell(FILE *out, const char *text, const char *sgr, int width,
                      enum jm_align align, bool last)
 {
-	int pad = width - jm_utf8_width(text);
+	int pad = width - jm_text_width(text);
 
 	if (pad < 0)
 		pad = 0;
@@ -253,10 +314,10 @@ void jm_table_print(const struct jm_table *t, FILE *out, bool color)
 	if (!width)
 		oom();
 	for (int i = 0; i < t->ncols; i++)
-		width[i] = jm_utf8_width(t->cols[i].title);
+		width[i] = jm_text_width(t->cols[i].title);
 	for (int r = 0; r < t->nrows; r++)
 		for (int i = 0; i < t->ncols; i++) {
-			int w = jm_utf8_width(t->cells[(size_t)r * (size_t)t->ncols + (size_t)i]);
+			int w = jm_text_width(t->cells[(size_t)r * (size_t)t->ncols + (size_t)i]);
 
 			if (w > width[i])
 				width[i] = w;

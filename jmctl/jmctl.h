@@ -187,8 +187,17 @@ void jm_table_color(struct jm_table *t, int row, int col, const char *sgr);
 void jm_table_print(const struct jm_table *t, FILE *out, bool color);
 void jm_table_free(struct jm_table *t);
 
-/* Display width of a UTF-8 string (one column per code point). */
-int jm_utf8_width(const char *s);
+/* The columns a string takes in a terminal, each character measured as
+ * common/display.c says (jm_display_cols: 2 for a CJK character, 0 for a
+ * combining mark; a character jm_safe() escapes, as its escape). */
+int jm_text_width(const char *s);
+/* The length in bytes of the longest prefix of text's first nbytes that
+ * fits in cols columns (never half a character; combining marks stay with
+ * the character before them); its columns in *width (if not NULL). */
+size_t jm_text_fit(const char *text, size_t nbytes, int cols, int *width);
+/* text (made safe by jm_safe) cut to cols columns and padded with spaces
+ * to exactly cols, into buf; "" if size <= cols. */
+const char *jm_text_pad(char *buf, size_t size, const char *text, int cols);
 
 /* A sparkline of n values scaled to [0, max] into buf: one block character
  * ("▁".."█", or " .:-=+*#" without UTF-8) per value; values < 0 are gaps. */

@@ -35,7 +35,7 @@ enum line_kind { LINE_PLAIN, LINE_BOLD, LINE_TITLE, LINE_SPARK };
 
 struct line {
 	enum line_kind kind;
-	int meter_off, meter_len;    /* byte range of the meter, or -1 */
+	int meter_off, meter_len;    /* columns of the meter, or -1 */
 	double meter_ratio;          /* utilisation the meter shows */
 	char text[LINE_MAX_BYTES];
 };

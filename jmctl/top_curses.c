@@ -35,25 +35,17 @@ static int meter_pair(double ratio)
 	return ratio >= 0.75 ? PAIR_GOOD : ratio >= 0.5 ? PAIR_WARN : PAIR_BAD;
 }
 
-/* Puts the first `cols` columns of a UTF-8 string at (y, x). */
-static void put_clipped(int y, int x, const char *s, int nbytes, int cols)
+/* Puts the first `cols` columns of a string made safe (jm_safe) at (y, x),
+ * each character as wide as the terminal makes it (jm_text_fit: two
+ * columns for a CJK character, none for a combining mark). Counted one
+ * column per character, a long name of wide characters ran past the
+ * right edge, and curses wrapped it onto the next row. */
+static void put_clipped(int y, int x, const char *s, int cols)
 {
-	int bytes = 0, w = 0;
+	size_t bytes = jm_text_fit(s, strlen(s), cols, NULL);
 
-	while (bytes < nbytes && s[bytes]) {
-		int len = 1;
-		unsigned char ch = (unsigned char)s[bytes];
-
-		if (ch >= 0xf0) len = 4;
-		else if (ch >= 0xe0) len = 3;
-		else if (ch >= 0xc0) len = 2;
-		if (w + 1 > cols)
-			break;
-		bytes += len;
-		w++;
-	}
 	if (bytes > 0)
-		mvaddnstr(y, x, s, bytes);
+		mvaddnstr(y, x, s, (int)bytes);
 }
 
 /* The key lines at the bottom, the items wrapped to the width: the short
@@ -137,16 +129,19 @@ void jm_top_draw(struct top *t, struct frame *f)
 		if (l->kind == LINE_TITLE) {
 			mvhline(y, 0, ' ', cols);
 		}
-		put_clipped(y, 0, l->text, (int)strlen(l->text), cols);
+		put_clipped(y, 0, l->text, cols);
 		attroff(attr);
 		if (l->meter_off >= 0 && l->meter_off + 1 < cols) {
 			/* Recolour the bars of the meter, as htop does. */
-			int from = l->meter_off + 1, to = l->meter_off + l->meter_len - 1;
+			int from = l->meter_off + 1, to = l->meter_off + l->meter_len - 1, w;
+			/* The meter is ASCII, but a name before it may not be:
+			 * the byte where its column starts. */
+			size_t at = jm_text_fit(l->text, strlen(l->text), l->meter_off, &w);
 
 			if (color)
 				attron(COLOR_PAIR(meter_pair(l->meter_ratio)) | A_BOLD);
-			for (int x = from; x < to && x < cols; x++)
-				if (l->text[x] == '|')
+			for (int x = from; x < to && x < cols && w == l->meter_off; x++)
+				if (l->text[at + (size_t)(x - l->meter_off)] == '|')
 					mvaddch(y, x, '|');
 			if (color)
 				attroff(COLOR_PAIR(meter_pair(l->meter_ratio)) | A_BOLD);
@@ -156,7 +151,7 @@ void jm_top_draw(struct top *t, struct frame *f)
 	attron(A_REVERSE);
 	for (int k = 0; k < foot; k++) {
 		mvhline(rows - foot + k, 0, ' ', cols);
-		put_clipped(rows - foot + k, 0, keys[k], (int)strlen(keys[k]), cols);
+		put_clipped(rows - foot + k, 0, keys[k], cols);
 	}
 	attroff(A_REVERSE);
 	refresh();

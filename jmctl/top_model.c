@@ -294,6 +294,7 @@ static void add_procs(struct top *t, struct frame *f, int width)
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = procs[i];
 		char al[24], ac[24], ma[24], fr[24], wa[24], ra[24], exe[JM_SAFE_EXE], user[JM_SAFE_EXE];
+		char upad[8 * 4 + 1 + 8 + 1], epad[16 * 4 + 1 + 16 + 1];
 		struct line *l;
 		double util = jm_num(p, "active") > 0 ? 1.0 - jm_num(p, "frag_ratio") : 1.0;
 		char ex[24] = "", extra[32] = "";
@@ -305,9 +306,13 @@ static void add_procs(struct top *t, struct frame *f, int width)
 		else if (age)
 			snprintf(extra, sizeof(extra), "  %8s", jm_fmt_age(ex, sizeof(ex), jm_num(p, "age")));
 		jm_meter(meter, sizeof(meter), util, mw);
-		l = jm_top_frame_add(f, LINE_PLAIN, "%7lld  %-8.8s  %-16.16s  %10s  %10s  %10s  %s  %6s  %10s  %8s%s",
-		              jm_int(p, "pid"), jm_safe(user, sizeof(user), jm_str(p, "user")),
-		              jm_safe(exe, sizeof(exe), jm_str(p, "exe")),
+		/* USER and EXE cut and padded to their columns, not bytes: a
+		 * wide character is two, and half a character is no name. */
+		jm_safe(user, sizeof(user), jm_str(p, "user"));
+		jm_safe(exe, sizeof(exe), jm_str(p, "exe"));
+		l = jm_top_frame_add(f, LINE_PLAIN, "%7lld  %s  %s  %10s  %10s  %10s  %s  %6s  %10s  %8s%s",
+		              jm_int(p, "pid"), jm_text_pad(upad, sizeof(upad), user, 8),
+		              jm_text_pad(epad, sizeof(epad), exe, 16),
 		              jm_fmt_bytes(al, sizeof(al), jm_num(p, "allocated")),
 		              jm_fmt_bytes(ac, sizeof(ac), jm_num(p, "active")),
 		              jm_fmt_bytes(ma, sizeof(ma), jm_num(p, "mapped")),

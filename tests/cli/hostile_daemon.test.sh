@@ -21,7 +21,11 @@
 #     numbers, 1e308, -0, 100,000 nested arrays, strings of 1 MiB, NaN
 #     and Infinity (not JSON), a reply that is an array, a closed
 #     connection: every command (ps, stats, alerts, history, sites, status,
-#     top -b) ends, printable.
+#     top -b) ends, printable;
+#  7. names of wide characters (CJK) and of combining marks, in ps's
+#     table and top -b's process view: the columns line up by the
+#     columns a terminal gives them (they were counted one a character,
+#     and top cut a CJK user name after 8 bytes).
 . "$(dirname "$0")/../lib.sh"
 need_jmctl
 cat >"$JM_TMP/fake.py" <<'PY'
@@ -55,6 +59,14 @@ def odd(kind):
                 "samples": [{"time": 1e308, "allocated": -1e308}] * 3,
                 "alerts": [dict(big, id=-1, state="firing", value=1e308, sites=[])],
                 "sites": [{"live_bytes": 1e308, "frames": [-1, 1e308]}], "sample_bytes": -1}
+    if kind == "wide":
+        # Names of wide characters (two columns each) and of combining
+        # marks (none), the same figures in every row.
+        return {"ok": True, "time": 1, "interval_ms": 200, "host": dict(PROC, processes=3),
+                "bins": [], "processes": [
+                    dict(PROC, pid=1, user="\u5c71\u7530\u592a\u90ce", exe="\u540d\u524d" * 6),
+                    dict(PROC, pid=2, user="abcdefgh", exe="plain"),
+                    dict(PROC, pid=3, user="x\u0301" * 8, exe="e\u0301" * 20)]}
     if kind == "long":
         name = "n" * (1 << 20)
         return {"ok": True, "time": 1, "host": {}, "processes": [dict(PROC, exe=name, user=name,
@@ -122,7 +134,7 @@ fake() {
 	fail "the fake daemon $1 did not start"
 }
 at_exit 'for p in "${FAKES[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done'
-for m in esc badjson objs endless drip types nulls missing numbers long nest nan array close; do
+for m in esc badjson objs endless drip types nulls missing numbers long nest nan array close wide; do
 	fake $m
 done
 JM_TMP=$JM_TMP JMCTL=$JMCTL python3 - <<'PY' || fail "jmctl against a hostile daemon"
@@ -206,6 +218,28 @@ with ThreadPoolExecutor(4) as pool:
                   [(m, a) for m in ("types", "nulls", "missing", "numbers", "long", "nest", "nan",
                                     "array", "close") for a in cmds]))
 print("6. %d commands against 9 kinds of nonsense" % (len(cmds) * 9))
+
+# 7. names of wide characters (CJK, two columns each) and of combining
+#    marks (none): the table's columns and top's rows line up by the
+#    columns a terminal gives the names. Counted one column per
+#    character, the rows were 8 columns apart, and top cut a CJK user
+#    name after 8 bytes, in the middle of a character.
+import re, unicodedata
+os.environ["LC_ALL"] = "C.UTF-8"
+def cols(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in s)
+for args in (["ps"], ["top", "-b", "-n", "1", "-s", "pid"]):
+    r = run("wide", *args)
+    if not r:
+        continue
+    out = r.stdout.decode("utf-8", "replace")
+    rows = [l for l in out.splitlines() if re.match(r"^ *[123]  ", l)]
+    if len(rows) != 3 or len({cols(l) for l in rows}) != 1 or "\\x" in out or \
+            "\u5c71\u7530\u592a\u90ce" not in out or "x\u0301" * 8 not in out:
+        bad.append("wide: jmctl %s: the rows do not line up: %s" % (" ".join(args),
+                   [(cols(l), l) for l in rows] or out))
+print("7. wide and combining names: the columns line up")
 if bad:
     sys.exit("\n".join(bad))
 PY

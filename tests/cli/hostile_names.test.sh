@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 120
+# timeout: 180
 # What a user's process can put on root's terminal through jmctl, beyond
 # the names tests/stress/users.test.sh checks in tables (its exe, the file
 # named by its debug information): nobody's programs, preloaded with
@@ -14,7 +14,16 @@
 #     (U+202E): printable ASCII, the characters \u-escaped, and the JSON
 #     still names the file as it is. jansson escapes only what JSON must
 #     (below U+0020): the C1 CSI and the override went out raw.
-# Needs root (to be root and nobody), setpriv and cc.
+#  3. A program whose functions are named with 50 CJK characters (100
+#     columns) and with 40 x's each with a combining mark (40 columns, 80
+#     characters): `jmctl sites` shows them as they are, and root's
+#     `jmctl top` (tmux, 80 columns) opens the sites of its bin: the CJK
+#     frame is cut at the right edge, no other row holds a piece of it,
+#     and the other frame is shown whole with its file and line. Counted
+#     one column per character, the CJK frame ran 50 columns past the
+#     edge and curses wrapped it onto the next row, over the other frame,
+#     which was itself cut after 37 of its 80 characters.
+# Needs root (to be root and nobody), setpriv and cc; tmux for 3.
 . "$(dirname "$0")/../lib.sh"
 need_users "run as root and as nobody"
 need_segments
@@ -80,3 +89,87 @@ if bad:
     sys.exit("\n".join(bad))
 PY
 ok "a process's comm and its debug information's names reach root's terminal escaped"
+
+# 3. Names of wide characters and of combining marks in top's sites panel.
+command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live view"
+cd "$JM_TMP"
+CJK=$(python3 -c 'print("".join(chr(0x4e00 + i) for i in range(50)))')
+MARKS=$(python3 -c 'print("x\u0301" * 40)')
+cat >wide.c <<EOF
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *objs[32768];
+
+__attribute__((noinline)) void $CJK(void)
+{
+	for (size_t i = 0; i < 32768; i++) {
+		objs[i] = malloc(1024);
+		if (!objs[i])
+			abort();
+		memset(objs[i], 1, 16);
+	}
+	for (size_t i = 0; i < 32768; i++)
+		if (i % 4)
+			free(objs[i]);
+}
+
+__attribute__((noinline)) void $MARKS(void)
+{
+	$CJK();
+	__asm__ volatile("" ::: "memory");
+}
+
+int main(void)
+{
+	$MARKS();
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+EOF
+cc -O2 -g -fno-optimize-sibling-calls -Wno-normalized -o "$P/wide" wide.c 2>cc.err ||
+	{ cat cc.err; fail "cannot build wide.c (names of CJK characters and combining marks)"; }
+chmod 755 "$P/wide"
+"${NOBODY[@]}" env JMALLOC_CONF=prof_sample:65536 JMALLOC_STATS_DIR="$JMD_STATS" \
+	LD_PRELOAD="$P/libjmalloc.so" "$P/wide" >wide.out 2>&1 &
+PIDS+=("$!")
+WIDE=$!
+wait_line wide.out '^ready'
+wait_seen "$WIDE" "p['small_wasted'] > 0"
+for _ in $(seq 100); do
+	LC_ALL=C.UTF-8 "$JMCTL" --socket "$JMD_SOCK" sites "$WIDE" >wide.sites 2>&1 && grep -q "^    $CJK  " wide.sites && break
+	sleep 0.1
+done
+grep -q "^    $CJK  wide.c:[0-9]*  (wide)$" wide.sites && grep -q "^    $MARKS  wide.c:[0-9]*  (wide)$" wide.sites ||
+	{ cat wide.sites; fail "jmctl sites: the names are not shown as they are"; }
+LC_ALL=C.UTF-8 tmux_start jmctl-wide 80 40 "LC_ALL=C.UTF-8 $JMCTL --socket $JMD_SOCK top -p $WIDE -d 0.3 2>$JM_TMP/top.err; sleep 600"
+wait_pane 'bins in use, sorted by wasted'
+"${T[@]}" send-keys -t top Enter
+wait_pane '^ *[0-9.]* [KMG]*i*B wasted, '
+sleep 0.5
+"${T[@]}" capture-pane -p -t top >pane.txt
+CJK=$CJK MARKS=$MARKS python3 - <<'PY' || { cat pane.txt; fail "a wide name past the right edge of top's screen"; }
+import os, re, sys, unicodedata
+cjk, marks = os.environ["CJK"], os.environ["MARKS"]
+def cols(s):
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF"
+               else 1 for c in s)
+lines = open("pane.txt", encoding="utf-8").read().splitlines()
+bad = [l for l in lines if cols(l) > 80]
+# The CJK frame: cut at 80 columns (37 characters after the indent);
+# nothing of it on any other row.
+want = "      " + cjk[:37]
+bad += [l for l in lines if any(c in cjk for c in l) and l.rstrip() != want]
+if sum(l.rstrip() == want for l in lines) != 1:
+    bad.append("no row %r" % want)
+# The combining marks' frame: whole, with its file and line.
+if not any(re.fullmatch("      " + marks + r"  wide\.c:\d+  \(wide\)", l.rstrip()) for l in lines):
+    bad.append("no whole row of the frame of combining marks")
+if bad:
+    sys.exit("\n".join(map(repr, bad)))
+PY
+ok "names of wide characters and combining marks: cut at the right edge of top's screen, never wrapped"
