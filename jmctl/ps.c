@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,14 @@ struct ps_opts {
 	double delay;            /* -d: seconds between tables; 0: one table */
 	long count;              /* -n: tables to print; 0: until interrupted */
 };
+
+/* A name into a cell of len bytes: cut after its last whole character
+ * that fits (not in the middle of one, which the table would show as
+ * \xNN). */
+static void cut_name(char *b, size_t len, const char *s)
+{
+	snprintf(b, len, "%.*s", (int)jm_text_fit(s, len - 1, INT_MAX, NULL), s);
+}
 
 static int parse_ps_opts(int argc, char **argv, struct ps_opts *po)
 {
@@ -192,11 +201,11 @@ static void ps_print_table(const struct jmctl_opts *o, const struct ps_opts *po,
 			case PC_PID: snprintf(b, len, "%lld", jm_int(p, field)); break;
 			case PC_USER:
 				if (jm_str(p, "user")[0])
-					snprintf(b, len, "%s", jm_str(p, "user"));
+					cut_name(b, len, jm_str(p, "user"));
 				else
 					snprintf(b, len, "%lld", jm_int(p, "uid"));
 				break;
-			case PC_EXE: snprintf(b, len, "%s", jm_str(p, field)); break;
+			case PC_EXE: cut_name(b, len, jm_str(p, field)); break;
 			case PC_CONTAINER:
 				snprintf(b, len, "%.*s", PS_CONTAINER_LEN,
 				         jm_str(p, field)[0] ? jm_str(p, field) : "-");
