@@ -109,6 +109,20 @@ static void on_readable(uv_poll_t *p, int status, int events)
 	}
 }
 
+/* Watches path on the instance, w at the head of the active ones. */
+static int add(struct jmd_watch *w, const char *path)
+{
+	if (ifd < 0)
+		return -EBADF;
+	w->wd = inotify_add_watch(ifd, path, WATCH_MASK);
+	if (w->wd < 0)
+		return -errno;
+	w->active = true;
+	w->next = watches;
+	watches = w;
+	return 0;
+}
+
 int jmd_watch_start(uv_loop_t *loop, struct jmd_watch *w, const char *path, jmd_watch_cb cb,
                     void *data)
 {
@@ -131,15 +145,7 @@ int jmd_watch_start(uv_loop_t *loop, struct jmd_watch *w, const char *path, jmd_
 			return rc;
 		}
 	}
-	if (ifd < 0)
-		return -EBADF;
-	w->wd = inotify_add_watch(ifd, path, WATCH_MASK);
-	if (w->wd < 0)
-		return -errno;
-	w->active = true;
-	w->next = watches;
-	watches = w;
-	return 0;
+	return add(w, path);
 }
 
 int jmd_watch_retarget(struct jmd_watch *w, const char *path)
@@ -151,13 +157,7 @@ int jmd_watch_retarget(struct jmd_watch *w, const char *path)
 		if (!wd_shared(w))
 			(void)inotify_rm_watch(ifd, w->wd);
 	}
-	w->wd = inotify_add_watch(ifd, path, WATCH_MASK);
-	if (w->wd < 0)
-		return -errno;
-	w->active = true;
-	w->next = watches;
-	watches = w;
-	return 0;
+	return add(w, path);
 }
 
 void jmd_watch_stop(struct jmd_watch *w)
