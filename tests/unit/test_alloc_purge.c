@@ -1557,6 +1557,29 @@ static uint64_t churn_next(void)
 	return churn_rng;
 }
 
+/* The churns' in-place realloc of the large region p of old pages (NULL:
+ * nothing): shrunk one time in three, else grown by up to 64 pages, within
+ * usable. Its new pages, or 0 if it stayed as it was. */
+static size_t churn_ralloc(char *p, size_t old, size_t usable)
+{
+	if (p == NULL)
+		return 0;
+	size_t npages;
+	if (churn_next() % 3 == 0)
+		npages = 1 + churn_next() % old;
+	else
+		npages = old + 1 + churn_next() % 64;
+	if (npages > usable)
+		return 0;
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	char *q = jm__large_ralloc_inplace(c, p,
+	    c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE], npages << JM_LG_PAGE);
+	if (q == NULL)
+		return 0;
+	assert_ptr_equal(q, p);
+	return npages;
+}
+
 static void pages_write(char *p, size_t from, size_t to)
 {
 	for (size_t i = from; i < to; i++)
@@ -1650,21 +1673,9 @@ static void test_dirty_map_churn(void **state)
 			nlive--;
 		} else if (op < 88) {   /* realloc in place: grow or shrink */
 			char *p = live[slot].p;
-			if (p == NULL)
+			size_t old = live[slot].npages, npages = churn_ralloc(p, old, usable);
+			if (npages == 0)
 				continue;
-			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
-			size_t old = live[slot].npages, npages;
-			if (churn_next() % 3 == 0)
-				npages = 1 + churn_next() % old;
-			else
-				npages = old + 1 + churn_next() % 64;
-			if (npages > usable)
-				continue;
-			char *q = jm__large_ralloc_inplace(c, p,
-			    c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE], npages << JM_LG_PAGE);
-			if (q == NULL)
-				continue;
-			assert_ptr_equal(q, p);
 			if (npages > old) {
 				ngrow++;
 				pages_write(p, old, npages);
@@ -1848,21 +1859,9 @@ static void test_dirty_cap_churn(void **state)
 			nfree++;
 		} else if (op < 99) {   /* realloc in place: grow or shrink */
 			char *p = live[slot].p;
-			if (p == NULL)
+			size_t old = live[slot].npages, npages = churn_ralloc(p, old, usable);
+			if (npages == 0)
 				continue;
-			struct jm_chunk *c = chunk_of(p);
-			size_t old = live[slot].npages, npages;
-			if (churn_next() % 3 == 0)
-				npages = 1 + churn_next() % old;
-			else
-				npages = old + 1 + churn_next() % 64;
-			if (npages > usable)
-				continue;
-			char *q = jm__large_ralloc_inplace(c, p,
-			    c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE], npages << JM_LG_PAGE);
-			if (q == NULL)
-				continue;
-			assert_ptr_equal(q, p);
 			if (npages > old)
 				cc_write_some(p, old, npages);
 			live[slot].npages = npages;
