@@ -49,12 +49,15 @@ def check_samples(r, base, step, born, what):
         check(prev_t < e["time"] <= now + 0.5,
               "%s: sample %d at %.3f, after %.3f, before now %.3f: %r" % (what, i, e["time"], prev_t, now, s))
         check(e["mapped"] >= e["active"] >= e["allocated"], "%s: sample %d: %r" % (what, i, e))
-        if e["time"] < first_step:
+        if e["time"] < first_step and e["allocated"] <= base:
             # Sampled before the test's first step: what start-up left,
             # possibly nothing at all (the segment is made at the
             # allocator's initialisation, before its first chunk is
             # mapped; a loaded machine may let a tick fall in between).
-            check(e["allocated"] <= base, "%s: sample %d: %r" % (what, i, e))
+            # A tick is stamped when it starts and reads the segments
+            # after, so one stamped just before the first step may
+            # already hold it (seen under ASan): that sample is checked
+            # as any other below.
             continue
         check(e["mapped"] > 0, "%s: sample %d: %r" % (what, i, e))
         k, rem = divmod(e["allocated"] - base, step)
