@@ -66,10 +66,12 @@ static void nonfull_remove(struct jm_bin *bin, struct jm_run *r)
 static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	unsigned lg = jm__bin_lg_align[binind];
+	size_t align_pages = lg > JM_LG_PAGE ? (size_t)1 << (lg - JM_LG_PAGE) : 1;
 	bool dirty;
 	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
-	struct jm_run *r = jm__arena_run_alloc(a, bi->run_pages, 1, JM_RUN_SMALL, &dirty);
+	struct jm_run *r = jm__arena_run_alloc(a, bi->run_pages, align_pages, JM_RUN_SMALL, &dirty);
 	jm__row_end(&a->stats->seq);
 	jm__unlock(a->lock);
 	if (r == NULL)

@@ -16,6 +16,7 @@
  * the child): a page fault and a copy on each side for each page. */
 #define JM_TABLE __attribute__((section(".data.jm_sizeclass")))
 struct jm_bin_info jm__bin_info[JM_NBINS] JM_TABLE;
+uint8_t jm__bin_lg_align[JM_NBINS] JM_TABLE;
 _Static_assert(JM_NBINS <= 256, "a class fits the quantum table's byte");
 uint8_t jm__size2bin_tab[(1024 >> JM_LG_QUANTUM) + 1] JM_TABLE;
 uint8_t jm__size2bin_big[(JM_SMALL_MAX >> JM_LG_BIG_STEP) + 1] JM_TABLE;
@@ -41,6 +42,10 @@ void jm__sizeclass_init(void)
 	for (unsigned i = 0; i < JM_NBINS; i++) {
 		struct jm_bin_info *bi = &jm__bin_info[i];
 		choose_run(bi, i);
+		unsigned lg = (unsigned)__builtin_ctz(bi->size);
+		if (bi->regs > 1 && lg > JM_LG_PAGE)
+			lg = JM_LG_PAGE;
+		jm__bin_lg_align[i] = (uint8_t)lg;
 		bi->div_magic = (uint32_t)(((1ULL << 32) + bi->size - 1) / bi->size);
 		/* A cache starts at up to twice a run (at most 64 regions and
 		 * 8 KiB, at least 2) and may grow to 4096 regions or 2 MiB,

@@ -376,6 +376,67 @@ static void test_aligned_fit(void **state)
 	validate();
 }
 
+/* A small request aligned to up to 32 KiB is a small region: the first
+ * class, from the larger of size and alignment, whose regions all have
+ * that alignment. A class of one region a run (8, 16, 24, 32 KiB) has its
+ * runs placed at its size's largest power-of-two divisor, so its regions
+ * are aligned to it, whatever else came before in the chunk. (Before, a
+ * request aligned to more than a page took a large run of 9 pages or
+ * more from the arena, whatever its size.) */
+static void test_aligned_small(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 1, 100, 3000, 4096, 5000, 8192, 12000, 16385, 30000, 32768 };
+	void *keep[64];
+	unsigned nkeep = 0;
+	int64_t left = jm__tls_sample_left;
+	jm__tls_sample_left = (int64_t)1 << 60;   /* none sampled (a large run) */
+	for (size_t align = 32; align <= JM_SMALL_MAX; align *= 2)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			size_t size = sizes[i];
+			void *p = NULL;
+			assert_int_equal(jm_posix_memalign(&p, align, size), 0);
+			assert_int_equal((uintptr_t)p % align, 0);
+			size_t u = jm_malloc_usable_size(p);
+			size_t want = size > align ? size : align;
+			assert_true(u >= want);
+			assert_true(u <= JM_SMALL_MAX);   /* a class, not a large run */
+			assert_int_equal(u % align, 0);
+			size_t b = jm__size2bin(want);
+			while (jm__bin_info[b].size % align != 0 ||
+			    ((size_t)1 << jm__bin_lg_align[b]) < align)
+				b++;
+			assert_int_equal(u, jm__bin_info[b].size);   /* the first that fits */
+			memset(p, 0x3c, size);
+			if (nkeep < 64 && (i + align) % 3 == 0)
+				keep[nkeep++] = p;   /* runs in between for the next */
+			else
+				jm_free(p);
+		}
+	/* Plain requests of the one-region classes, among runs of others. */
+	static const size_t one[] = { 8192, 16384, 24576, 32768 };
+	void *q[4][16], *pad[16];
+	for (int k = 0; k < 16; k++) {
+		pad[k] = jm_malloc(1000 + 700 * (size_t)k);
+		for (int c = 0; c < 4; c++) {
+			q[c][k] = jm_malloc(one[c] - 100);
+			assert_non_null(q[c][k]);
+			size_t a = one[c] & -one[c];
+			assert_int_equal((uintptr_t)q[c][k] % a, 0);
+		}
+	}
+	validate();
+	for (int k = 0; k < 16; k++) {
+		jm_free(pad[k]);
+		for (int c = 0; c < 4; c++)
+			jm_free(q[c][k]);
+	}
+	while (nkeep)
+		jm_free(keep[--nkeep]);
+	jm__tls_sample_left = left;
+	validate();
+}
+
 /* Huge regions are in the radix tree while they live, and only then. */
 static void test_huge_tree(void **state)
 {
@@ -2546,6 +2607,7 @@ int main(void)
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_aligned_fit),
+		cmocka_unit_test(test_aligned_small),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_large_pagemap_arena),
