@@ -426,6 +426,167 @@ static void test_cache_share_of_total(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* Aligned requests of up to 32 KiB are small regions (malloc.c): the
+ * classes of one region a run (8, 16, 24, 32 KiB) have their runs placed
+ * at their alignment, and an aligned request never takes the next class's
+ * region. Threads with and without a cache mix aligned requests through
+ * every entry point with plain ones of the page classes (whose empty lists
+ * borrow the next class's regions), hand a quarter of what they free to
+ * another thread (flushes of mixed arenas, moves between arenas), and
+ * exit while others run; a forked child goes on. Every pointer has its
+ * alignment and is the only owner of its bytes (a stamp at both ends,
+ * checked at its free), and the heap validates (runs at their class's
+ * alignment). Deterministic in what each thread asks, bounded (2 x 4
+ * threads x 3000 requests). */
+enum { AL_THREADS = 4, AL_OPS = 3000, AL_SLOTS = 96, AL_MAIL = 256 };
+struct al_obj {
+	void *p;
+	size_t size;
+};
+static struct {
+	pthread_mutex_t m;
+	struct al_obj v[AL_MAIL];
+	unsigned h, t;
+} al_mail[AL_THREADS];
+static unsigned al_bad;
+static pthread_barrier_t al_booted;
+
+static uint64_t al_stamp(const void *p, size_t size)
+{
+	return ((uintptr_t)p * 0x9e3779b97f4a7c15ULL) ^ size;
+}
+
+static void al_write(void *p, size_t size)
+{
+	uint64_t st = al_stamp(p, size);
+	memcpy(p, &st, sizeof(st));
+	memcpy((char *)p + size - sizeof(st), &st, sizeof(st));
+}
+
+static void al_free(struct al_obj o)
+{
+	if (o.p == NULL)
+		return;
+	uint64_t st = al_stamp(o.p, o.size), a, b;
+	memcpy(&a, o.p, sizeof(a));
+	memcpy(&b, (char *)o.p + o.size - sizeof(b), sizeof(b));
+	if (a != st || b != st)
+		__atomic_add_fetch(&al_bad, 1, __ATOMIC_RELAXED);
+	jm_free(o.p);
+}
+
+/* One aligned or plain request; its size rounded up to 8 bytes (the stamp). */
+static struct al_obj al_request(uint64_t *x)
+{
+	static const size_t plain[] = { 8192, 16384, 16385, 20480, 24576, 28672, 32768 };
+	static const size_t fixed[] = { 0, 1, 100, 4096, 8192, 12288, 16384, 20000, 24576, 32768 };
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	uint64_t r = *x;
+	size_t align = (size_t)32 << (r % 12);   /* 32 B .. 64 KiB */
+	size_t size;
+	switch ((r >> 8) % 4) {
+	case 0: size = fixed[(r >> 12) % 10]; break;
+	case 1: size = align - 8 + ((r >> 12) % 3) * 8; break;   /* around it */
+	case 2: size = (r >> 12) % 33000; break;
+	default: size = plain[(r >> 12) % 7]; break;
+	}
+	size_t want = size < 16 ? 16 : (size + 7) & ~(size_t)7;
+	void *p = NULL;
+	switch ((r >> 20) % 6) {
+	case 0: if (jm_posix_memalign(&p, align, want) != 0) p = NULL; break;
+	case 1: p = jm_aligned_alloc(align, want); break;
+	case 2: p = jm_memalign(align, want); break;
+	case 3: p = jm_valloc(want); align = 4096; break;
+	case 4: p = jm_pvalloc(want); align = 4096; break;
+	default: p = jm_malloc(want); align = 16; break;
+	}
+	if (p == NULL || (uintptr_t)p % align != 0 || jm_malloc_usable_size(p) < want)
+		__atomic_add_fetch(&al_bad, 1, __ATOMIC_RELAXED);
+	else
+		al_write(p, want);
+	return (struct al_obj){ p, p ? want : 0 };
+}
+
+static void al_work(unsigned self, uint64_t seed, bool threads)
+{
+	struct al_obj slot[AL_SLOTS] = { { 0 } };
+	uint64_t x = seed * 0x2545f4914f6cdd1dULL + 1;
+	for (unsigned i = 0; i < AL_OPS; i++) {
+		unsigned k = (unsigned)(x % AL_SLOTS);
+		struct al_obj old = slot[k];
+		slot[k] = al_request(&x);
+		if (threads && old.p && x % 4 == 0) {
+			unsigned to = (self + 1 + (unsigned)(x >> 32) % (AL_THREADS - 1)) % AL_THREADS;
+			pthread_mutex_lock(&al_mail[to].m);
+			if (al_mail[to].h - al_mail[to].t < AL_MAIL) {
+				al_mail[to].v[al_mail[to].h++ % AL_MAIL] = old;
+				old.p = NULL;
+			}
+			pthread_mutex_unlock(&al_mail[to].m);
+		}
+		al_free(old);
+		if (threads && i % 16 == 0) {
+			pthread_mutex_lock(&al_mail[self].m);
+			while (al_mail[self].h != al_mail[self].t)
+				al_free(al_mail[self].v[al_mail[self].t++ % AL_MAIL]);
+			pthread_mutex_unlock(&al_mail[self].m);
+		}
+	}
+	for (unsigned k = 0; k < AL_SLOTS; k++)
+		al_free(slot[k]);
+}
+
+static void *al_thread(void *arg)
+{
+	unsigned self = (unsigned)(uintptr_t)arg;
+	jm_free(jm_malloc(1));   /* booted: with or without a cache */
+	pthread_barrier_wait(&al_booted);
+	al_work(self % AL_THREADS, self, true);
+	return NULL;
+}
+
+static void test_aligned_small_threads(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < AL_THREADS; i++)
+		pthread_mutex_init(&al_mail[i].m, NULL);
+	bool tcache = jm__opt.tcache;
+	for (unsigned round = 0; round < 2; round++) {
+		pthread_t t[AL_THREADS];
+		assert_int_equal(pthread_barrier_init(&al_booted, NULL, 2), 0);
+		for (unsigned i = 0; i < AL_THREADS; i++) {
+			/* Thread 0 of each round has no cache (tcache:0). */
+			jm__opt.tcache = i != 0 && tcache;
+			assert_int_equal(pthread_create(&t[i], NULL, al_thread,
+			    (void *)(uintptr_t)(round * AL_THREADS + i)), 0);
+			pthread_barrier_wait(&al_booted);
+		}
+		jm__opt.tcache = tcache;
+		pthread_barrier_destroy(&al_booted);
+		for (unsigned i = 0; i < AL_THREADS; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+		for (unsigned i = 0; i < AL_THREADS; i++)
+			while (al_mail[i].h != al_mail[i].t)
+				al_free(al_mail[i].v[al_mail[i].t++ % AL_MAIL]);
+		assert_int_equal(al_bad, 0);
+		assert_int_equal(jm__heap_validate(), 0);
+	}
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		al_work(0, 99, false);
+		_exit(al_bad != 0 || jm__heap_validate() != 0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	al_work(0, 7, false);
+	assert_int_equal(al_bad, 0);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -437,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_ring_moves_fork),
 		cmocka_unit_test(test_cacheless_thread_exit_counted),
 		cmocka_unit_test(test_cache_share_of_total),
+		cmocka_unit_test(test_aligned_small_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
