@@ -73,6 +73,26 @@ def tree(root):
     return out
 
 
+def preloaded(pid, lib):
+    """Whether the process maps the file lib names: compared as files (device
+    and inode), so that a relative path, a symlink or a copy named anything
+    counts as what the loader mapped (/proc/PID/maps shows the real path)."""
+    want = os.stat(lib)
+    with open(f"/proc/{pid}/maps") as f:
+        maps = f.read()
+    for line in maps.splitlines():
+        path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
+        if not path.startswith("/"):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+            return True
+    return False
+
+
 def pss_kib(root):
     total = 0
     for p in tree(root):
@@ -260,9 +280,8 @@ def one(srv, alloc, lib, work, idle, rows):
         server_pid = kids[1] if len(kids) > 1 else p.pid
         if srv.name == "postgres":  # setpriv execs postgres in place
             server_pid = kids[1]
-        if lib and "libjmalloc" in lib:
-            with open(f"/proc/{server_pid}/maps") as f:
-                assert lib in f.read() or "libjmalloc" in f.read(), "not preloaded"
+        if lib and not preloaded(server_pid, lib):
+            raise RuntimeError(f"{srv.name}: pid {server_pid} does not map {lib}: not preloaded")
         peak = [0]
         import threading
         stop = threading.Event()
