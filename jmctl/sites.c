@@ -1,5 +1,5 @@
 /*
- * sites.c: `jmctl sites PID [-n N] [--json]`, the sampled heap profile of
+ * sites.c: `jmctl sites PID [-n N] [-w] [--json]`, the sampled heap profile of
  * one process (docs/sites.md), and the sites of one bin for `jmctl top`;
  * with --pprof FILE, the same profile in pprof's format (pprof.c).
  *
@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define SITES_DEFAULT_N 10
@@ -285,10 +286,65 @@ void jm_frame_text(char *buf, size_t size, const json_t *f)
 		snprintf(buf + off, size - off, "  (%s)", mod);
 }
 
-static void print_sites(const json_t *out)
+/* The columns a frame line is cut to: the terminal's, when standard
+ * output is one that tells its width; 0 (never cut) otherwise. */
+static int frame_cols(void)
+{
+	struct winsize ws;
+
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+		return ws.ws_col;
+	return 0;
+}
+
+/* A frame as jm_frame_text() writes it, whole (malloc'd; NULL if out of
+ * memory): a C++ name of templates runs to thousands of bytes. */
+static char *frame_text_dup(const json_t *f)
+{
+	size_t size = 64 + strlen(jm_str(f, "function")) + strlen(jm_str(f, "module")) +
+	              strlen(jm_str(f, "file")) + strlen(jm_str(f, "address")) +
+	              strlen(jm_str(f, "offset")) +
+	              (json_is_string(f) ? strlen(json_string_value(f)) : 0);
+	char *buf = malloc(size);
+
+	if (buf)
+		jm_frame_text(buf, size, f);
+	return buf;
+}
+
+/* One frame line, "    " and its text made safe; with cols > 0 (a
+ * terminal), cut to that many columns as the terminal counts them (never
+ * in the middle of a character or of an escape), the cut marked with an
+ * ellipsis, as top's sites panel is cut at the screen's edge. */
+static void print_frame(const json_t *f, int cols, bool utf8)
+{
+	const char *mark = utf8 ? "\xe2\x80\xa6" : "...";
+	int mark_cols = utf8 ? 1 : 3, room = cols - 4;
+	char *text = frame_text_dup(f);
+
+	if (!text) {
+		fputs("jmctl: out of memory\n", stderr);
+		exit(JMCTL_EXIT_ERROR);
+	}
+	size_t len = strlen(text), n = len;
+	if (cols > 0) {
+		n = jm_text_fit(text, len, room > 0 ? room : 0, NULL);
+		if (n < len)
+			n = jm_text_fit(text, len, room > mark_cols ? room - mark_cols : 0, NULL);
+	}
+	text[n] = '\0';
+	fputs("    ", stdout);
+	jm_fputs_safe(text, stdout);
+	if (n < len)
+		fputs(mark, stdout);
+	putchar('\n');
+	free(text);
+}
+
+static void print_sites(const json_t *out, int cols, bool utf8)
 {
 	json_t *sites = json_object_get(out, "sites"), *s;
-	char a[24], b[24], c[24], line[1024], exe[JM_SAFE_EXE];
+	char a[24], b[24], c[24], exe[JM_SAFE_EXE];
 	size_t i;
 
 	printf("pid %lld (%s): %zu site%s by estimated live bytes; one allocation sampled per %s "
@@ -338,12 +394,8 @@ static void print_sites(const json_t *out)
 			}
 			putchar('\n');
 		}
-		json_array_foreach(json_object_get(s, "frames"), j, f) {
-			jm_frame_text(line, sizeof line, f);
-			fputs("    ", stdout);
-			jm_fputs_safe(line, stdout);
-			putchar('\n');
-		}
+		json_array_foreach(json_object_get(s, "frames"), j, f)
+			print_frame(f, cols, utf8);
 	}
 }
 
@@ -360,22 +412,27 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pprof", required_argument, NULL, 'P' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *arg = NULL, *pprof = NULL;
 	long n = SITES_DEFAULT_N, pid;
+	bool wide = false;
 	struct jm_client c;
 	json_t *raw, *out;
 	char warn[256], *end;
 	int ch, err;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":n:w", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'P':
 			if (optarg[0] == '\0')
 				return jm_usage_error("sites", "--pprof wants a file name, or - for standard output");
 			pprof = optarg;
+			break;
+		case 'w':
+			wide = true;
 			break;
 		case 'n':
 			errno = 0;
@@ -426,7 +483,7 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 	if (o->json) {
 		jm_print_json(out);
 	} else {
-		print_sites(out);
+		print_sites(out, wide ? 0 : frame_cols(), o->utf8);
 	}
 	json_decref(out);
 	return 0;

@@ -29,7 +29,7 @@ const char *jm_usage_for(const char *cmd)
 	if (strcmp(cmd, "alerts") == 0)
 		return "usage: jmctl [--socket PATH] [--json] alerts [-s KEY] [-r]\n";
 	if (strcmp(cmd, "sites") == 0)
-		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N] [--pprof FILE|-]\n";
+		return "usage: jmctl [--socket PATH] [--json] sites PID [-n N] [-w] [--pprof FILE|-]\n";
 	return jm_usage_for(NULL);
 }
 
