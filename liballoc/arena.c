@@ -531,19 +531,77 @@ static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_p
 	return NULL;
 }
 
-/* Takes a run of npages (aligned to align_pages) from the free runs, or
- * from a new chunk, and gives it `state`. Under the arena lock. */
+/* Where in a free run [first, first + n) a run of npages whose alignment
+ * is a preference goes at a multiple of align_pages, if it costs the
+ * free run none of the runs of npages it holds: at its start, at its end
+ * (what is left stays one piece), or between, where the piece before is
+ * shorter than what the free run holds beyond a whole number of them.
+ * False if no such place. */
+static bool pref_place(size_t first, size_t n, size_t npages, size_t align_pages, size_t *lead)
+{
+	size_t start = (first + align_pages - 1) / align_pages * align_pages;
+	if (start == first || (first + n - npages) % align_pages == 0) {
+		*lead = start == first ? 0 : n - npages;
+		return true;
+	}
+	if (start + npages <= first + n && (n - (start - first)) / npages == n / npages) {
+		*lead = start - first;
+		return true;
+	}
+	return false;
+}
+
+/* A place for a run whose alignment is a preference (a small run's,
+ * bin.c): the first free run, from the smallest size of at least npages
+ * up (FIT_PROBES runs in all), with a place at the alignment that costs
+ * it none of the runs of npages it holds (pref_place), else the best fit,
+ * at its start. Never a place that holds fewer: an aligned start in any
+ * free run cut holes that held two, or left pieces too short for the
+ * class before it (holes left by 20,000 regions of 20 and 12 KiB, then
+ * as many 32 KiB requests: 20% more mapped, 70% without thread caches;
+ * 24 KiB in holes of 12 KiB ones: 10%). */
+static struct jm_run *pref_fit(struct jm_arena *a, size_t npages, size_t align_pages,
+    size_t *lead_out)
+{
+	struct jm_run *best = NULL;
+	unsigned probes = FIT_PROBES;
+	for (size_t n = npages; n <= JM_CHUNK_PAGES && probes; n++) {
+		size_t w = n >> 6;
+		uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
+		while (bits == 0) {
+			if (++w >= sizeof(a->free_nonempty) / 8)
+				goto done;
+			bits = a->free_nonempty[w];
+		}
+		n = (w << 6) + (size_t)__builtin_ctzll(bits);
+		if (best == NULL)
+			best = a->free_runs[n];
+		for (struct jm_run *r = a->free_runs[n]; r && probes; r = r->next, probes--)
+			if (pref_place(jm__run_page(run_chunk(r), r), n, npages, align_pages, lead_out))
+				return r;
+	}
+done:
+	*lead_out = 0;
+	return best;
+}
+
+/* Takes a run of npages (aligned to align_pages: for a small run, where
+ * the best fit has room at the alignment, pref_fit) from the free runs,
+ * or from a new chunk, and gives it `state`. Under the arena lock. */
 struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
     size_t align_pages, uint8_t state, bool *was_dirty)
 {
 	size_t lead = 0;
-	struct jm_run *r = find_fit(a, npages, align_pages, &lead, true);
-	if (r == NULL && align_pages > 1)   /* all of them, before a new chunk */
+	bool pref = state == JM_RUN_SMALL && align_pages > 1;
+	struct jm_run *r = pref ? pref_fit(a, npages, align_pages, &lead) :
+	    find_fit(a, npages, align_pages, &lead, true);
+	if (r == NULL && align_pages > 1 && !pref)   /* all of them, before a new chunk */
 		r = find_fit(a, npages, align_pages, &lead, false);
 	if (r == NULL) {
 		if (chunk_new(a) == NULL)
 			return NULL;
-		r = find_fit(a, npages, align_pages, &lead, false);
+		r = pref ? pref_fit(a, npages, align_pages, &lead) :
+		    find_fit(a, npages, align_pages, &lead, false);
 		if (r == NULL)
 			return NULL;
 	}

@@ -66,6 +66,8 @@ static void nonfull_remove(struct jm_bin *bin, struct jm_run *r)
 static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	/* At its class's alignment where a free run or a new chunk has
+	 * room for it, else anywhere (jm__arena_run_alloc). */
 	unsigned lg = jm__bin_lg_align[binind];
 	size_t align_pages = lg > JM_LG_PAGE ? (size_t)1 << (lg - JM_LG_PAGE) : 1;
 	bool dirty;

@@ -66,11 +66,12 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now);
 
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
-/* By class: the log2 of the alignment every region of the class has, its
- * size's largest power-of-two divisor: at most a page where a run holds
- * several regions (runs start on a page), and whole where it holds one
- * (the run is placed at that alignment: 8, 16, 24 and 32 KiB), so that a
- * small request aligned to up to 32 KiB is a small region (malloc.c). */
+/* By class: the log2 of its regions' alignment, its size's largest
+ * power-of-two divisor: at most a page where a run holds several regions
+ * (runs start on a page), and whole where it holds one (8, 16, 24 and 32
+ * KiB: the run is placed at that alignment where there is room for it,
+ * else anywhere, so such a region may have less), so that a small request
+ * aligned to up to 32 KiB is a small region (malloc.c). */
 extern uint8_t jm__bin_lg_align[JM_NBINS] JM_HIDDEN;
 /* By size in quanta, rounded up, up to JM_SIZE_DIRECT_MAX: the size
  * class; above, by size in 128-byte steps (every class above 1 KiB is a

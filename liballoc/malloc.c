@@ -120,14 +120,29 @@ void *jm__alloc_plain(size_t size, size_t align, bool zero)
 	size_t usize = size ? size : 1;
 	if (usize <= JM_SMALL_MAX && align <= JM_SMALL_MAX) {
 		/* The first class from the size (and from the alignment: a
-		 * smaller one is not a multiple of it) whose regions are all
+		 * smaller one is not a multiple of it) whose regions are
 		 * aligned: up to 32 KiB, from the thread's cache. Above a
 		 * page such a request took a large run of 9 pages or more
-		 * from the arena, under its lock, whatever its size. */
+		 * from the arena, under its lock, whatever its size. A run
+		 * of one region placed where its alignment would have cost
+		 * room (arena.c, pref_fit) has a region with less: it goes
+		 * back to its run, not to the thread's cache, whose next
+		 * aligned request would take it again, and the request takes
+		 * a large run. */
 		unsigned lg = (unsigned)__builtin_ctzll(align);
-		for (unsigned b = jm__size2bin(usize > align ? usize : align); b < JM_NBINS; b++)
-			if (jm__bin_lg_align[b] >= lg)
-				return alloc_small(jm__bin_info[b].size, zero, lg > JM_LG_PAGE);
+		unsigned b = jm__size2bin(usize > align ? usize : align);
+		while (b < JM_NBINS && jm__bin_lg_align[b] < lg)
+			b++;
+		if (b < JM_NBINS) {
+			void *p = alloc_small(jm__bin_info[b].size, false, lg > JM_LG_PAGE);
+			if (p == NULL || ((uintptr_t)p & (align - 1)) == 0) {
+				if (p && zero)
+					memset(p, 0, jm__bin_info[b].size);
+				return p;
+			}
+			struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+			jm__bin_free_one(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+		}
 	}
 	/* Above 32 KiB of alignment, a large run of at least 9 pages: one
 	 * sized to a small request, placed at the alignment, left the pages

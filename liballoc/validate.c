@@ -8,8 +8,7 @@
  * - every page of a small or large run has the page-map entry of its run,
  *   every page of a free run an empty one;
  * - a small run's bitmap has no bit beyond its regions, and its count of
- *   free regions matches the bitmap; it starts at its class's alignment
- *   (jm__bin_lg_align);
+ *   free regions matches the bitmap;
  * - every free run is in its arena's free list of its size, and the dirty
  *   list holds exactly the dirty free runs; a run being purged out of the
  *   lock is on its arena's list of those;
@@ -115,12 +114,6 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			unsigned b = r->binind;
 			const struct jm_bin_info *bi = &jm__bin_info[b];
 			CHECK(b < JM_NBINS && n == bi->run_pages, "chunk %p page %zu: bad small run", (void *)c, p);
-			/* Its regions have their class's alignment: the run of a
-			 * class of one region (8, 16, 24, 32 KiB) is placed at it
-			 * (malloc.c hands them out for aligned requests). */
-			CHECK(b < JM_NBINS && ((uintptr_t)c + (p << JM_LG_PAGE)) %
-			    ((uintptr_t)1 << jm__bin_lg_align[b]) == 0,
-			    "chunk %p page %zu: run of class %u not at its alignment", (void *)c, p, b);
 			for (size_t i = p; i < p + n; i++) {
 				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_SMALL, b, p),
 				    "chunk %p page %zu: bad small page map", (void *)c, i);

@@ -377,20 +377,22 @@ static void test_aligned_fit(void **state)
 }
 
 /* A small request aligned to up to 32 KiB is a small region: the first
- * class, from the larger of size and alignment, whose regions all have
- * that alignment. A class of one region a run (8, 16, 24, 32 KiB) has its
- * runs placed at its size's largest power-of-two divisor, so its regions
- * are aligned to it, whatever else came before in the chunk. (Before, a
- * request aligned to more than a page took a large run of 9 pages or
- * more from the arena, whatever its size.) */
+ * class, from the larger of size and alignment, whose regions have that
+ * alignment. A class of one region a run (8, 16, 24, 32 KiB) has its runs
+ * placed at its size's largest power-of-two divisor where that costs the
+ * free run no room (arena.c, pref_fit): most of its regions have it; an
+ * aligned request given one that has not takes a large run. (Before,
+ * every request aligned to more than a page took a large run of 9 pages
+ * or more from the arena, whatever its size.) */
 static void test_aligned_small(void **state)
 {
 	(void)state;
 	static const size_t sizes[] = { 1, 100, 3000, 4096, 5000, 8192, 12000, 16385, 30000, 32768 };
 	void *keep[64];
-	unsigned nkeep = 0;
+	unsigned nkeep = 0, above = 0, small = 0;
 	int64_t left = jm__tls_sample_left;
 	jm__tls_sample_left = (int64_t)1 << 60;   /* none sampled (a large run) */
+	jm__tcache_flush_all_current();   /* no region of earlier tests first */
 	for (size_t align = 32; align <= JM_SMALL_MAX; align *= 2)
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			size_t size = sizes[i];
@@ -400,31 +402,40 @@ static void test_aligned_small(void **state)
 			size_t u = jm_malloc_usable_size(p);
 			size_t want = size > align ? size : align;
 			assert_true(u >= want);
-			assert_true(u <= JM_SMALL_MAX);   /* a class, not a large run */
-			assert_int_equal(u % align, 0);
-			size_t b = jm__size2bin(want);
-			while (jm__bin_info[b].size % align != 0 ||
-			    ((size_t)1 << jm__bin_lg_align[b]) < align)
-				b++;
-			assert_int_equal(u, jm__bin_info[b].size);   /* the first that fits */
+			above += align > JM_PAGE;
+			if (u > JM_SMALL_MAX && align > JM_PAGE)
+				assert_int_equal(u, JM_SMALL_MAX + JM_PAGE);   /* the large run */
+			else {
+				small += align > JM_PAGE;
+				assert_int_equal(u % align, 0);
+				size_t b = jm__size2bin(want);
+				while (jm__bin_info[b].size % align != 0 ||
+				    ((size_t)1 << jm__bin_lg_align[b]) < align)
+					b++;
+				assert_int_equal(u, jm__bin_info[b].size);   /* the first that fits */
+			}
 			memset(p, 0x3c, size);
 			if (nkeep < 64 && (i + align) % 3 == 0)
 				keep[nkeep++] = p;   /* runs in between for the next */
 			else
 				jm_free(p);
 		}
-	/* Plain requests of the one-region classes, among runs of others. */
+	assert_true(small * 4 >= above * 3);
+	/* Plain requests of the one-region classes, among runs of others:
+	 * most at their alignment. */
 	static const size_t one[] = { 8192, 16384, 24576, 32768 };
 	void *q[4][16], *pad[16];
+	unsigned at = 0;
 	for (int k = 0; k < 16; k++) {
 		pad[k] = jm_malloc(1000 + 700 * (size_t)k);
 		for (int c = 0; c < 4; c++) {
 			q[c][k] = jm_malloc(one[c] - 100);
 			assert_non_null(q[c][k]);
 			size_t a = one[c] & -one[c];
-			assert_int_equal((uintptr_t)q[c][k] % a, 0);
+			at += (uintptr_t)q[c][k] % a == 0;
 		}
 	}
+	assert_true(at >= 48);
 	validate();
 	for (int k = 0; k < 16; k++) {
 		jm_free(pad[k]);
@@ -434,6 +445,82 @@ static void test_aligned_small(void **state)
 	while (nkeep)
 		jm_free(keep[--nkeep]);
 	jm__tls_sample_left = left;
+	validate();
+}
+
+/* A one-region class's run goes to a hole without an aligned start for it
+ * rather than to a new chunk: a chunk filled with runs of 20, 12 and 4 KiB
+ * (9 pages), the first two freed, leaves 54 holes of 8 pages, one in 8 at
+ * a 32 KiB boundary; 52 regions of 32 KiB fill them, in the one chunk.
+ * Their regions may then lack the alignment: an aligned request given
+ * such a region puts it back and takes a large run instead. */
+static void free_small(void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	jm__bin_free_one(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+}
+
+static void test_aligned_holes(void **state)
+{
+	(void)state;
+	struct jm_arena *a = NULL;
+	for (unsigned i = jm__narenas; i-- > 0 && a == NULL;)
+		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
+			a = jm__arena_get(i);
+	assert_non_null(a);   /* premise: an arena with no chunk yet */
+	unsigned b20 = jm__size2bin(20480), b12 = jm__size2bin(12288);
+	unsigned b4 = jm__size2bin(4096), b32 = jm__size2bin(32768);
+	enum { N = (JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) / 9 };
+	static void *r20[N], *r12[N], *r4[N], *r32[N];
+	for (int i = 0; i < N; i++) {
+		r20[i] = jm__bin_alloc_one(a, b20);
+		r12[i] = jm__bin_alloc_one(a, b12);
+		r4[i] = jm__bin_alloc_one(a, b4);
+		assert_true(r20[i] && r12[i] && r4[i]);
+	}
+	assert_int_equal(a->stats->nchunks, 1);
+	for (int i = 0; i < N; i++) {
+		free_small(r20[i]);
+		free_small(r12[i]);
+	}
+	validate();
+	/* (Two holes may be shorter: a bin keeps its current run, empty.) */
+	unsigned misaligned = 0;
+	for (int i = 0; i < N; i++) {
+		r32[i] = jm__bin_alloc_one(a, b32);
+		assert_non_null(r32[i]);
+		misaligned += ((uintptr_t)r32[i] & 32767) != 0;
+		if (i == N - 3)
+			assert_int_equal(a->stats->nchunks, 1);
+	}
+	assert_true(misaligned > 0);
+	validate();
+	/* A misaligned region given to a 32 KiB-aligned request (the first
+	 * in this thread's cache) goes back, and the request is served
+	 * aligned all the same. */
+	int m = 0;
+	while (((uintptr_t)r32[m] & 32767) == 0)
+		m++;
+	int64_t left = jm__tls_sample_left;
+	jm__tls_sample_left = (int64_t)1 << 60;
+	jm_free(r32[m]);
+	void *p = jm_aligned_alloc(32768, 100);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p & 32767, 0);
+	assert_true(jm_malloc_usable_size(p) > JM_SMALL_MAX);   /* a large run */
+	/* Back in its run (not in the thread's cache, where the next aligned
+	 * request would take it again): free there, or its run gone back to
+	 * the arena. */
+	struct jm_chunk *cm = (struct jm_chunk *)((uintptr_t)r32[m] & ~(uintptr_t)JM_CHUNK_MASK);
+	uint64_t pm = cm->pagemap[((uintptr_t)r32[m] & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	assert_true(pm == 0 || jm__bin_region_is_free(cm, r32[m], pm));
+	jm_free(p);
+	jm__tls_sample_left = left;
+	for (int i = 0; i < N; i++) {
+		if (i != m)
+			free_small(r32[i]);   /* the last ones may be in a second chunk */
+		free_small(r4[i]);
+	}
 	validate();
 }
 
@@ -2608,6 +2695,7 @@ int main(void)
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_aligned_small),
+		cmocka_unit_test(test_aligned_holes),
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_large_pagemap_arena),
