@@ -25,6 +25,10 @@
 #                          and curl; tests/pprof (profile.py) on python's path
 #   need_upstream_pprof    need_pprof, and google/pprof built from Debian's
 #                          source as $PPROF
+#   plain_only WHY         skips under a sanitizer (JM_SANITIZED) a test
+#                          that runs neither jmstatd nor jmctl, the
+#                          programs SANITIZE builds: the plain run ran the
+#                          same binaries (WHY: what it runs instead)
 # The daemon: $JMSTATD on $JMD_SOCK ($JM_TMP/run/jmstatd.sock), stats dir
 # $JMD_STATS ($JM_TMP/shm, mode 1777), interval $JMD_INTERVAL ms (200), its
 # output in $JMD_LOG (as under journald: no timestamps); all exported.
@@ -166,6 +170,10 @@ need_lib() {
 	[ -f "${JMALLOC_LIB:-}" ] || skip "liballoc/libjmalloc.so is not built"
 	nm -D --defined-only "$JMALLOC_LIB" 2>/dev/null | grep -q ' jm_malloc$' ||
 		skip "$JMALLOC_LIB does not define jm_malloc"
+}
+
+plain_only() {
+	[ -z "${JM_SANITIZED:-}" ] || skip "nothing sanitized to run ($*): the plain make check ran it"
 }
 
 need_jmctl() {

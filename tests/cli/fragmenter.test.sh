@@ -10,6 +10,7 @@
 # sampled first object.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
+plain_only "the demo's fragmenter under the allocator"
 need_lib
 [ -x "$JM_HELPERS/demo_fragment" ] || skip "the helper demo_fragment is not built (make tests)"
 mkdir -p "$JM_TMP/stats"

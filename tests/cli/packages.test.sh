@@ -15,6 +15,7 @@
 #   the missing packages and the one command that installs them, exit 1;
 #   --missing prints only those missing.
 . "$(dirname "$0")/../lib.sh"
+plain_only "cc -M, dpkg, apt-cache and packages/ensure.sh"
 command -v dpkg >/dev/null && command -v apt-cache >/dev/null || skip "not a Debian system (dpkg, apt-cache)"
 command -v cc >/dev/null || skip "no cc"
 cd "$JM_ROOT"

@@ -8,6 +8,7 @@
 # child, pid 1 there, whose file must be named for that namespace
 # (jmalloc.1.PIDNS.START.stats), not as a host process's jmalloc.1.stats.
 . "$(dirname "$0")/../lib.sh"
+plain_only "a helper under the allocator"
 need_lib
 helper=$JM_HELPERS/fork_pidns
 [ -x "$helper" ] || fail "$helper is not built"

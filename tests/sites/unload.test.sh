@@ -7,6 +7,7 @@
 # SIGSEGV inside malloc).
 # timeout: 30
 . "$(dirname "$0")/../lib.sh"
+plain_only "a program under the allocator"
 need_lib
 cd "$JM_TMP"
 build_c libunload_big.so "$JM_ROOT/tests/sites/unloadlib.c" -shared -fPIC -DPAD=4000
