@@ -265,7 +265,12 @@ endif
 # *.test.sh). Without T, everything.
 # With SANITIZE the unit tests are themselves built with it: unit-asan and
 # unit-ubsan, whose builds SANITIZE does not change, are the plain run's.
-UNIT_CHECKS = $(UNIT_BINS) $(if $(SANITIZE),,$(UNIT_ASAN) $(UNIT_UBSAN))
+# The allocator's own (test_alloc*) are run so only for a sanitizer beyond
+# address and undefined (thread): under those two they are the plain run's
+# unit-asan and unit-ubsan again (CI's second pass ran them a third time).
+SAN_BEYOND_PLAIN = $(filter-out address undefined,$(subst $(comma), ,$(SANITIZE)))
+UNIT_CHECKS = $(if $(SANITIZE),$(if $(SAN_BEYOND_PLAIN),$(UNIT_BINS),$(filter-out \
+                $(ALLOC_UNIT:tests/unit/%.c=build/tests/unit/%),$(UNIT_BINS))),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN))
 ALL_CHECKS = $(UNIT_CHECKS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
 check_group = $(if $(filter unit,$(1)),$(UNIT_CHECKS),$(if \
               $(filter api,$(1)),$(API_BINS) $(API_ASAN) $(API_UBSAN),$(filter tests/$(1)/%,$(SHELL_TESTS))))
