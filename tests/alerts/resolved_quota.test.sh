@@ -33,7 +33,7 @@ wait_until(lambda: states({svc.pid}).get(svc.pid) == "resolved", "root's service
 public_holders(pub)
 churned = set()
 for wave in range(11):
-    hs = [Holder(preexec_fn=become(65534)) for _ in range(100)]
+    hs = [Holder(uid=65534) for _ in range(100)]
     pids = {h.pid for h in hs}
     wait_until(lambda: len(states(pids)) == 100, "wave %d's 100 alerts" % wave, timeout=60)
     for h in hs:

@@ -30,7 +30,7 @@ thief = None
 for attempt in range(300):
     with open("/proc/sys/kernel/ns_last_pid", "w") as f:
         f.write(str(pid - 1))
-    h = Holder(preexec_fn=become(65534))
+    h = Holder(uid=65534)
     if h.pid == pid:
         thief = h
         break

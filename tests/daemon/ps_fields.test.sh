@@ -27,11 +27,11 @@ W = os.path.join(os.environ["JM_HELPERS"], "stress_segwriter")
 pids = []
 for i in range(int(os.environ["NPROC"]) + 1):
     uid = 0 if i == 0 else 65534
-    p = subprocess.Popen(["sleep", "600"], preexec_fn=become(uid) if uid else None,
+    p = subprocess.Popen(["sleep", "600"], **as_user(uid or None),
                          start_new_session=True)
     pids.append(p.pid)
     subprocess.run([W, "write", os.path.join(STATS_DIR, segment_name_of(p.pid)), str(p.pid),
-                    str(uid), "exe=svc%d" % (i % 7)], preexec_fn=become(uid) if uid else None,
+                    str(uid), "exe=svc%d" % (i % 7)], **as_user(uid or None),
                    check=True, capture_output=True)
 open(os.path.join(os.environ["JM_TMP"], "pids"), "w").write(" ".join(map(str, pids)))
 PY

@@ -148,7 +148,7 @@ FLOODERS = 4
 # As nobody, each with its own rotation of the paths.
 fl = [subprocess.Popen(["/usr/bin/python3", "-c", FLOOD, host, str(port), str(flood_s)] +
                        paths[i * 17:] + paths[:i * 17], stdout=subprocess.PIPE,
-                       preexec_fn=become(NOBODY)) for i in range(FLOODERS)]
+                       **as_user(NOBODY)) for i in range(FLOODERS)]
 med, p90, worst, asked, cmed, c90 = root_asks(lambda: any(f.poll() is None for f in fl))
 for i, f in enumerate(fl):
     out = f.communicate()[0]

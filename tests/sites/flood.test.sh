@@ -34,10 +34,10 @@ procs = []
 atexit.register(lambda: [p.kill() for p in procs])
 
 def forged():
-    p = subprocess.Popen(["sleep", "600"], preexec_fn=become(NOBODY))
+    p = subprocess.Popen(["sleep", "600"], **as_user(NOBODY))
     procs.append(p)
     subprocess.run([W, "write", os.path.join(STATS_DIR, segment_name_of(p.pid)), str(p.pid),
-                    str(NOBODY), "sites=1024"], preexec_fn=become(NOBODY), check=True,
+                    str(NOBODY), "sites=1024"], **as_user(NOBODY), check=True,
                    capture_output=True)
     return p.pid
 

@@ -29,10 +29,10 @@ import atexit, subprocess, threading
 
 W = os.path.join(os.environ["JM_HELPERS"], "stress_segwriter")
 NOBODY = 65534
-p = subprocess.Popen(["sleep", "600"], preexec_fn=become(NOBODY))
+p = subprocess.Popen(["sleep", "600"], **as_user(NOBODY))
 atexit.register(p.kill)
 subprocess.run([W, "write", os.path.join(STATS_DIR, segment_name_of(p.pid)), str(p.pid),
-                str(NOBODY), "arenas=1024"], preexec_fn=become(NOBODY), check=True,
+                str(NOBODY), "arenas=1024"], **as_user(NOBODY), check=True,
                capture_output=True)
 pid = p.pid
 wait_until(lambda: pid in ps_pids(), "the forged process listed")

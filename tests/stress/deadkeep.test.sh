@@ -34,7 +34,7 @@ churned = []
 for wave in range(11):
     hs = []
     for _ in range(100):
-        h = Holder(preexec_fn=become(65534))
+        h = Holder(uid=65534)
         hs.append(h)
     wait_until(lambda: all(h.pid in ps_pids() for h in hs), "wave %d in ps" % wave, timeout=60)
     for h in hs:

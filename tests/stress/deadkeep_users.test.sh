@@ -51,7 +51,7 @@ wait_until(lambda: len(request({"cmd": "history", "pid": svc.pid})["samples"]) >
            "3 samples of root's service")
 
 public_holders(pub)
-users = {uid: [Holder(preexec_fn=become(uid)) for _ in range(EACH)] for uid in USERS}
+users = {uid: [Holder(uid=uid) for _ in range(EACH)] for uid in USERS}
 for uid, hs in users.items():
     pids = {h.pid for h in hs}
     wait_until(lambda: len(states(pids)) == EACH, "uid %d's %d alerts" % (uid, EACH), timeout=60)

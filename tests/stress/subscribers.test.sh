@@ -34,10 +34,10 @@ procs = []
 atexit.register(lambda: [p.kill() for p in procs])
 
 def forged(uid):
-    p = subprocess.Popen(["sleep", "600"], preexec_fn=become(uid) if uid else None)
+    p = subprocess.Popen(["sleep", "600"], **as_user(uid or None))
     procs.append(p)
     subprocess.run([W, "write", os.path.join(STATS_DIR, segment_name_of(p.pid)), str(p.pid),
-                    str(uid), "exe=svc"], preexec_fn=become(uid) if uid else None, check=True,
+                    str(uid), "exe=svc"], **as_user(uid or None), check=True,
                    capture_output=True)
     return p.pid
 

@@ -27,10 +27,10 @@ def ringed(uid):
     check(r["ok"], "history as uid %d: %r" % (uid, r))
     return len(r["samples"]) > 0
 
-mine = Holder(preexec_fn=become(65534))
-other = Holder(preexec_fn=become(4242))
+mine = Holder(uid=65534)
+other = Holder(uid=4242)
 root = Holder()
-hs = [Holder(preexec_fn=become(uid)) for uid in UIDS]
+hs = [Holder(uid=uid) for uid in UIDS]
 every = [h.pid for h in hs] + [mine.pid, other.pid, root.pid]
 wait_until(lambda: all(pid in ps_pids() for pid in every), "the 103 processes in ps", timeout=60)
 t0 = request({"cmd": "version"})["time"]

@@ -25,7 +25,7 @@ public_holders(os.environ["PUB"])
 def start(uid, n):
     hs = []
     for _ in range(n):
-        h = Holder(preexec_fn=become(uid) if uid else None)
+        h = Holder(uid=uid or None)
         h.cmd("alloc 64 100")
         hs.append(h)
     return hs
