@@ -500,20 +500,29 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
  * own alignment leaves) would otherwise walk all of them at each call
  * (64 KiB-aligned requests of up to 100 KB: 87% of the time in here). */
 #define FIT_PROBES 32
+
+/* The smallest size of at least n pages (n <= JM_CHUNK_PAGES) whose list
+ * of free runs is not empty, or 0 if there is none. */
+static size_t next_size(const struct jm_arena *a, size_t n)
+{
+	size_t w = n >> 6;
+	uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
+	while (bits == 0) {
+		if (++w >= sizeof(a->free_nonempty) / 8)
+			return 0;
+		bits = a->free_nonempty[w];
+	}
+	return (w << 6) + (size_t)__builtin_ctzll(bits);
+}
+
 static struct jm_run *find_fit(struct jm_arena *a, size_t npages, size_t align_pages,
     size_t *lead_out, bool bounded)
 {
 	size_t sure = npages + align_pages - 1;
 	unsigned probes = FIT_PROBES;
 	for (size_t n = npages; n <= JM_CHUNK_PAGES; n++) {
-		size_t w = n >> 6;
-		uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
-		while (bits == 0) {
-			if (++w >= sizeof(a->free_nonempty) / 8)
-				return NULL;
-			bits = a->free_nonempty[w];
-		}
-		n = (w << 6) + (size_t)__builtin_ctzll(bits);
+		if ((n = next_size(a, n)) == 0)
+			return NULL;
 		for (struct jm_run *r = a->free_runs[n]; r; r = r->next) {
 			struct jm_chunk *c = run_chunk(r);
 			size_t first = jm__run_page(c, r);
@@ -566,21 +575,14 @@ static struct jm_run *pref_fit(struct jm_arena *a, size_t npages, size_t align_p
 	struct jm_run *best = NULL;
 	unsigned probes = FIT_PROBES;
 	for (size_t n = npages; n <= JM_CHUNK_PAGES && probes; n++) {
-		size_t w = n >> 6;
-		uint64_t bits = a->free_nonempty[w] & (~0ULL << (n & 63));
-		while (bits == 0) {
-			if (++w >= sizeof(a->free_nonempty) / 8)
-				goto done;
-			bits = a->free_nonempty[w];
-		}
-		n = (w << 6) + (size_t)__builtin_ctzll(bits);
+		if ((n = next_size(a, n)) == 0)
+			break;
 		if (best == NULL)
 			best = a->free_runs[n];
 		for (struct jm_run *r = a->free_runs[n]; r && probes; r = r->next, probes--)
 			if (pref_place(jm__run_page(run_chunk(r), r), n, npages, align_pages, lead_out))
 				return r;
 	}
-done:
 	*lead_out = 0;
 	return best;
 }

@@ -312,14 +312,21 @@ static void free_large(void *p)
 	jm__large_free(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
 }
 
-static void test_aligned_fit(void **state)
+/* An arena no thread has used yet, with no chunk. */
+static struct jm_arena *fresh_arena(void)
 {
-	(void)state;
 	struct jm_arena *a = NULL;
 	for (unsigned i = jm__narenas; i-- > 0 && a == NULL;)
 		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
 			a = jm__arena_get(i);
 	assert_non_null(a);   /* premise: an arena with no chunk yet */
+	return a;
+}
+
+static void test_aligned_fit(void **state)
+{
+	(void)state;
+	struct jm_arena *a = fresh_arena();
 	static void *runs[JM_CHUNK_PAGES];
 	size_t usable = JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES, n = 0;
 	void *rest[2] = { NULL, NULL };
@@ -463,11 +470,7 @@ static void free_small(void *p)
 static void test_aligned_holes(void **state)
 {
 	(void)state;
-	struct jm_arena *a = NULL;
-	for (unsigned i = jm__narenas; i-- > 0 && a == NULL;)
-		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
-			a = jm__arena_get(i);
-	assert_non_null(a);   /* premise: an arena with no chunk yet */
+	struct jm_arena *a = fresh_arena();
 	unsigned b20 = jm__size2bin(20480), b12 = jm__size2bin(12288);
 	unsigned b4 = jm__size2bin(4096), b32 = jm__size2bin(32768);
 	enum { N = (JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) / 9 };
