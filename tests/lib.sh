@@ -65,6 +65,9 @@
 #                          NOBODY=(setpriv ... as nobody)
 #   build_c OUT SRC [CFLAGS...]      cc -O2 -g (no frame pointers forced)
 #   build_holders OUT      tests/sites/holders.c, -O2, no frame pointers
+#   named_sites_c FILE OUTER INNER [fragment]
+#                          a C program whose one site has the frames INNER
+#                          and OUTER (names to show: wide, long, escaped)
 # Waiting (each for 10 s at most, then fails saying what it saw)
 #   wait_seen PID [COND]   jmstatd lists PID (and the python expression COND
 #                          over the process p holds, e.g. "p['allocated'] > 0")
@@ -395,6 +398,53 @@ build_c() {
 	local out=$1 src=$2
 	shift 2
 	cc -O2 -g "$@" -o "$out" "$src" || fail "cannot build $src"
+}
+
+# named_sites_c FILE OUTER INNER [fragment]: writes to FILE a C program
+# whose function INNER takes 32,768 regions of 1 KiB (and with "fragment"
+# frees three in four, for a fragmented bin), called from OUTER, called
+# from main, which then prints "ready" and sleeps: a site whose two frames
+# carry the names given (wide characters, combining marks, very long
+# names). Build it with -fno-optimize-sibling-calls -Wno-normalized.
+named_sites_c() {
+	local file=$1 outer=$2 inner=$3 frees=
+	[ "${4:-}" = fragment ] && frees='
+	for (size_t i = 0; i < 32768; i++)
+		if (i % 4)
+			free(objs[i]);'
+	cat >"$file" <<EOF
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void *objs[32768];
+
+__attribute__((noinline)) void $inner(void)
+{
+	for (size_t i = 0; i < 32768; i++) {
+		objs[i] = malloc(1024);
+		if (!objs[i])
+			abort();
+		memset(objs[i], 1, 16);
+	}$frees
+}
+
+__attribute__((noinline)) void $outer(void)
+{
+	$inner();
+	__asm__ volatile("" ::: "memory");
+}
+
+int main(void)
+{
+	$outer();
+	printf("ready\\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+EOF
 }
 
 build_holders() {

@@ -95,42 +95,7 @@ command -v tmux >/dev/null || skip "tmux is not installed: cannot drive the live
 cd "$JM_TMP"
 CJK=$(python3 -c 'print("".join(chr(0x4e00 + i) for i in range(50)))')
 MARKS=$(python3 -c 'print("x\u0301" * 40)')
-cat >wide.c <<EOF
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static void *objs[32768];
-
-__attribute__((noinline)) void $CJK(void)
-{
-	for (size_t i = 0; i < 32768; i++) {
-		objs[i] = malloc(1024);
-		if (!objs[i])
-			abort();
-		memset(objs[i], 1, 16);
-	}
-	for (size_t i = 0; i < 32768; i++)
-		if (i % 4)
-			free(objs[i]);
-}
-
-__attribute__((noinline)) void $MARKS(void)
-{
-	$CJK();
-	__asm__ volatile("" ::: "memory");
-}
-
-int main(void)
-{
-	$MARKS();
-	printf("ready\n");
-	fflush(stdout);
-	for (;;)
-		pause();
-}
-EOF
+named_sites_c wide.c "$MARKS" "$CJK" fragment
 cc -O2 -g -fno-optimize-sibling-calls -Wno-normalized -o "$P/wide" wide.c 2>cc.err ||
 	{ cat cc.err; fail "cannot build wide.c (names of CJK characters and combining marks)"; }
 chmod 755 "$P/wide"

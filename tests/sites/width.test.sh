@@ -22,39 +22,7 @@ cd "$JM_TMP"
 
 CJK=$(python3 -c 'print("".join(chr(0x4e00 + i) for i in range(50)))')
 LONG=$(python3 -c 'print("long_" + "x" * 1495)')
-cat >width.c <<EOF
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-static void *objs[32768];
-
-__attribute__((noinline)) void $CJK(void)
-{
-	for (size_t i = 0; i < 32768; i++) {
-		objs[i] = malloc(1024);
-		if (!objs[i])
-			abort();
-		memset(objs[i], 1, 16);
-	}
-}
-
-__attribute__((noinline)) void $LONG(void)
-{
-	$CJK();
-	__asm__ volatile("" ::: "memory");
-}
-
-int main(void)
-{
-	$LONG();
-	printf("ready\n");
-	fflush(stdout);
-	for (;;)
-		pause();
-}
-EOF
+named_sites_c width.c "$LONG" "$CJK"
 build_c width width.c -fno-optimize-sibling-calls -Wno-normalized
 jmd_start
 JMALLOC_CONF=prof_sample:65536 start_ready ./width
