@@ -318,6 +318,9 @@ stress: tests
 # The man pages (each beside its program), the docs and the example config.
 MAN_PAGES := liballoc/jmalloc.3 jmctl/jmctl.1 jmstatd/jmstatd.8 jmstatd/jmstatd.conf.5
 DOC_FILES := README.md $(sort $(wildcard docs/*.md)) jmstatd/jmstatd.conf.example
+# Prometheus rules and scrape config, Grafana dashboard, Kubernetes and
+# Pyroscope/Parca examples (docs/fleet.md): DOCDIR/fleet.
+FLEET_FILES := $(sort $(wildcard fleet/*))
 # Where the config goes (/etc/jmstatd.conf): not under PREFIX, where
 # jmstatd(8) and the unit look for it.
 SYSCONFDIR ?= /etc
@@ -345,6 +348,8 @@ install: all
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet
+	install -m 0644 $(FLEET_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet/
 	install -d $(DESTDIR)$(SYSCONFDIR)
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf ]; then \
 	  echo "$(DESTDIR)$(SYSCONFDIR)/jmstatd.conf exists: kept (the example is in $(PREFIX)/share/doc/jmalloc)"; \
@@ -357,6 +362,8 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR)/jmstatd.service $(DESTDIR)$(UNITDIR)/jmstatd.socket
 	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/,$(notdir $(DOC_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet/,$(notdir $(FLEET_FILES)))
+	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet 2>/dev/null || true
 	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc 2>/dev/null || true
 	if cmp -s jmstatd/jmstatd.conf.example $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf; then \
 	  rm -f $(DESTDIR)$(SYSCONFDIR)/jmstatd.conf; \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # timeout: 90
 # make install into a DESTDIR, with another PREFIX, and make uninstall:
-# - the programs, the library, the headers, the man pages and the docs
+# - the programs, the library, the headers, the man pages, the docs and
+#   the fleet's examples (Prometheus rules, dashboards: DOCDIR/fleet)
 #   where PREFIX puts them; the unit with PREFIX and SYSCONFDIR written in
 #   ExecStart; SYSCONFDIR/jmstatd.conf from the example, which the
 #   installed jmstatd --check-config finds good;
@@ -22,7 +23,9 @@ for f in opt/jm/bin/jmstatd opt/jm/bin/jmctl opt/jm/lib/libjmalloc.so opt/jm/lib
          opt/jm/share/man/man1/jmctl.1 opt/jm/share/man/man8/jmstatd.8 \
          opt/jm/share/man/man5/jmstatd.conf.5 opt/jm/share/man/man3/jmalloc.3 \
          opt/jm/share/doc/jmalloc/README.md opt/jm/share/doc/jmalloc/metrics.md \
-         opt/jm/share/doc/jmalloc/jmstatd.conf.example etc/jm/jmstatd.conf; do
+         opt/jm/share/doc/jmalloc/jmstatd.conf.example etc/jm/jmstatd.conf \
+         opt/jm/share/doc/jmalloc/fleet/jmalloc-alerts.rules.yml \
+         opt/jm/share/doc/jmalloc/fleet/prometheus.yml; do
 	grep -qx "./$f" "$JM_TMP/files" || fail "make install did not install $f"
 done
 unit=$D/opt/jm/lib/systemd/system/jmstatd.service
