@@ -169,6 +169,7 @@ static bool move_pages(char *src, size_t len, char *dst, bool copy)
 	if (!copy || mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 	        MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return false;
+	jm__os_thp(dst, len, true);
 	memcpy(dst, src, len);
 	jm__os_unmap(src, len);
 	return true;
@@ -226,10 +227,13 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 			char *tail = (char *)d->to + h->map_size;
 			if (len > h->map_size && mmap(tail, len - h->map_size,
 			        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-			        MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED &&
-			    errno != EEXIST)
-				jm__fatal("cannot map huge region %p's room at %p: errno %d; aborting",
-				    d->to, tail, errno);
+			        MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED) {
+				if (errno != EEXIST)
+					jm__fatal("cannot map huge region %p's room at %p: errno %d; aborting",
+					    d->to, tail, errno);
+			} else {
+				jm__os_thp(tail, len - h->map_size, true);
+			}
 		}
 	}
 	if (d->remap) {

@@ -141,6 +141,7 @@ static inline unsigned jm__size2tbin(size_t size)
 /* ---- os.c: pages from the kernel */
 void *jm__os_map(size_t size);
 void *jm__os_map_aligned(size_t size, size_t align);
+void jm__os_thp(void *addr, size_t size, bool data);
 void jm__os_unmap(void *addr, size_t size);
 void jm__os_purge(void *addr, size_t size);
 void jm__os_zero_dirty(void *addr, size_t size);

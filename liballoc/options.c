@@ -14,6 +14,11 @@
  *                  0xa5 (default 0; a debugging aid)
  *   prof_sample:N  mean bytes between sampled allocations (default 524288;
  *                  0 off)
+ *   thp:auto|never|default|always  transparent huge pages for the
+ *                  allocator's mappings (os.c, jm__os_thp): none while
+ *                  the heap is small (auto, the default), none, as the
+ *                  kernel's mode says, or asked for chunks and huge
+ *                  regions
  */
 #include "internal.h"
 
@@ -29,6 +34,7 @@ struct jm_options jm__opt = {
 	.background_thread = true,
 	.junk = false,
 	.prof_sample = 512 * 1024,
+	.thp = JM_THP_AUTO,
 };
 
 static bool parse_int(const char *v, size_t len, long long min, long long max, long long *out)
@@ -109,6 +115,17 @@ static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
 			jm__opt.prof_sample = (size_t)x;
 		else
 			warn_bad("bad value (bytes) for", k, klen);
+	} else if (key_is(k, klen, "thp")) {
+		if (key_is(v, vlen, "auto"))
+			jm__opt.thp = JM_THP_AUTO;
+		else if (key_is(v, vlen, "never"))
+			jm__opt.thp = JM_THP_NEVER;
+		else if (key_is(v, vlen, "default"))
+			jm__opt.thp = JM_THP_DEFAULT;
+		else if (key_is(v, vlen, "always"))
+			jm__opt.thp = JM_THP_ALWAYS;
+		else
+			warn_bad("bad value (auto, never, default or always) for", k, klen);
 	} else {
 		warn_bad("unknown key", k, klen);
 	}

@@ -78,6 +78,7 @@ static bool chunk_map_ready(void)
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return false;
+	jm__os_thp(m, JM_CHUNK_MAP_LEN, false);   /* a byte written a chunk */
 	__atomic_store_n(&jm__chunk_map, m, __ATOMIC_RELAXED);
 	__atomic_store_n(&jm__chunk_map_len, JM_CHUNK_MAP_LEN, __ATOMIC_RELEASE);
 	return true;

@@ -337,6 +337,15 @@ struct jm_tcache {
 	uint64_t capacity_bytes;          /* sum of ncached_max x size */
 };
 
+/* The thp option: whether the allocator's mappings may be backed by
+ * transparent huge pages (os.c). */
+enum jm_thp {
+	JM_THP_AUTO = 0,      /* none while the heap is small (default) */
+	JM_THP_NEVER = 1,     /* none for any mapping */
+	JM_THP_DEFAULT = 2,   /* no advice: the kernel's mode decides */
+	JM_THP_ALWAYS = 3,    /* chunks and huge regions asked to have them */
+};
+
 /* Options, parsed once at init, read-only afterwards. */
 struct jm_options {
 	unsigned narenas;         /* 0: 4 x CPUs */
@@ -346,6 +355,7 @@ struct jm_options {
 	bool background_thread;
 	bool junk;
 	size_t prof_sample;
+	enum jm_thp thp;
 };
 
 #endif

@@ -14,14 +14,15 @@ prog=($py -c 'import json; d = {str(i): [i] * 4 for i in range(20000)}; print(le
 want=$("${prog[@]}")
 
 for conf in narenas:1 narenas:64 tcache:0 decay_ms:0 decay_ms:-1 stats:0 junk:1 \
-            "narenas:2,tcache:0,decay_ms:100,stats:1" prof_sample:0; do
+            "narenas:2,tcache:0,decay_ms:100,stats:1" prof_sample:0 \
+            thp:auto thp:never thp:default thp:always; do
 	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || fail "$conf: exit $?"
 	[ "$out" = "$want" ] || fail "$conf: output $out, expected $want"
 	[ -s "$JM_TMP/err" ] && fail "$conf: unexpected stderr: $(cat "$JM_TMP/err")"
 	echo "ok   $conf"
 done
 
-for conf in bogus:1 narenas:0 narenas:x tcache:2 decay_ms: nocolon "stats:0,bogus:2"; do
+for conf in bogus:1 narenas:0 narenas:x tcache:2 decay_ms: nocolon "stats:0,bogus:2" thp:yes; do
 	out=$(JMALLOC_CONF=$conf run "${prog[@]}" 2>"$JM_TMP/err") || fail "$conf: exit $?"
 	[ "$out" = "$want" ] || fail "$conf: output $out"
 	n=$(grep -c 'JMALLOC_CONF' "$JM_TMP/err")
