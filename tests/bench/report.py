@@ -11,7 +11,13 @@ measurement ran (allocator, RSS KiB above start after the frees, at +2,
 it writes the instruction counts to `fastpath.tsv` (pattern, allocator,
 instructions per pair) as well.
 
-Medians are over the successful runs. glibc, jemalloc, mimalloc and tcmalloc
+Medians are over the successful runs, all of them: a workload and allocator
+whose median was short ran more times than the others (run.sh's
+JM_BENCH_SHORT and JM_BENCH_MAX_RUNS), and the header says how many runs
+each had. The time table gives, beside each ratio to the best anchor, the
+lowest and highest ratio of two runs of the same repetition (run next to
+each other), and a table of every allocator's fastest and slowest run
+shows the noise. glibc, jemalloc, mimalloc and tcmalloc
 are the anchors; every other column (jmalloc, and variants such as
 jmalloc-nostats) is compared with each of them and with the best of them on
 each workload, by geometric means of per-workload ratios, over the workloads
@@ -23,6 +29,7 @@ import os
 import re
 import statistics
 import sys
+import textwrap
 
 ANCHORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 SINGLE_THREADED = ["glibc-simple", "cfrac", "larson@1t", "rptest@1t", "mstress@1t", "glibc-thread@1t"]
@@ -95,11 +102,14 @@ def main():
 
     times, rss, failed, workloads, single = {}, {}, set(), [], []
     faults = {}
+    nruns = {}       # (workload, allocator) -> runs recorded, failed ones too
+    by_rep = {}      # (workload, allocator) -> {repetition: wall time}, successful runs
     cpu_share = []   # CPU time / wall time of the single-threaded workloads
     with open(os.path.join(d, "results.tsv")) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            w, a, _rep, wall, kib, status, cpu = parts[:7]
+            w, a, rep, wall, kib, status, cpu = parts[:7]
+            nruns[(w, a)] = nruns.get((w, a), 0) + 1
             if len(parts) > 7:
                 faults.setdefault((w, a), []).append(int(parts[7]) / 1000.0)
             if w.endswith("@1t"):
@@ -111,6 +121,7 @@ def main():
                 failed.add((w, a))
                 continue
             times.setdefault((w, a), []).append(float(wall))
+            by_rep.setdefault((w, a), {})[rep] = float(wall)
             if w in SINGLE_THREADED and float(wall) > 0.2:
                 cpu_share.append(float(cpu) / float(wall))
             rss.setdefault((w, a), []).append(int(kib) / 1024.0)
@@ -121,8 +132,29 @@ def main():
         return statistics.median(table[(w, a)])
 
     print(f"jmalloc benchmark suite: commit {meta.get('commit')}, {meta.get('date')}")
-    print(f"{meta.get('host')}; {meta.get('threads')} threads, {meta.get('runs')} runs each "
+    runs = int(meta.get("runs", "1"))
+    max_runs = int(meta.get("max_runs", runs))
+    print(f"{meta.get('host')}; {meta.get('threads')} threads, {runs} run{'s' if runs != 1 else ''} each "
           f"(medians), scale {meta.get('scale')}, {meta.get('seconds')} s in all")
+    if max_runs > runs:
+        cut = meta.get("extra_cut")
+        spent = (f"{meta.get('extra_seconds')} s; the budget of {meta.get('extra_budget')} s "
+                 f"stopped them before {cut}" if cut else
+                 f"{meta.get('extra_seconds')} s of a budget of {meta.get('extra_budget')} s")
+        print(textwrap.fill(
+            f"then up to {max_runs} runs of a workload under each allocator whose median of those "
+            f"was under {meta.get('short')} s, interleaved likewise ({spent}); medians are over all "
+            f"runs. Runs per workload:", width=100, initial_indent="  ", subsequent_indent="  "))
+        groups = {}
+        for w in workloads + single:
+            counts = {a: nruns.get((w, a), 0) for a in allocs}
+            top = max(counts.values())
+            odd = ", ".join(f"{a} {n}" for a, n in counts.items() if n != top)
+            groups.setdefault(top, []).append(w + (f" ({odd})" if odd else ""))
+        for n in sorted(groups, reverse=True):
+            print(textwrap.fill(", ".join(groups[n]), width=100,
+                                initial_indent=f"    {n} run{'s' if n != 1 else ''}: ",
+                                subsequent_indent=" " * 12))
     for desc in alloc_desc:
         print(f"  {desc}")
     for n in notes:
@@ -137,14 +169,34 @@ def main():
     print()
 
     complete = [w for w in workloads if all(med(times, w, a) is not None for a in allocs)]
+
+    def best_anchor(tab, w):
+        vs = [(med(tab, w, a), a) for a in anchors]
+        vs = [v for v in vs if v[0]]
+        return min(vs)[1] if vs else None
+
+    def rep_range(w, s):
+        """The lowest and highest ratio of s's wall time to the best
+        anchor's (by median) over the repetitions in which both ran."""
+        b = best_anchor(times, w)
+        if b is None or (w, s) in failed or (w, b) in failed:
+            return None
+        sr, br = by_rep.get((w, s), {}), by_rep.get((w, b), {})
+        rs = [sr[r] / br[r] for r in sr if r in br and br[r] > 0]
+        return (min(rs), max(rs)) if rs else None
+
+    def fmt_range(r, width):
+        return (f"{r[0]:.2f}-{r[1]:.2f}" if r else "-").rjust(width)
     col = max(9, max(len(a) for a in allocs) + 1)
 
-    def table(title, tab, prec, best_fn):
+    def table(title, tab, prec, best_fn, ranges=False):
         print(title)
         head = f"{'workload':<14}" + "".join(a.rjust(col) for a in allocs)
         for s in subjects:
             head += "  |" + "".join(f"{s}/{x}".rjust(max(col, len(s) + len(x) + 2)) for x in anchors)
             head += f"{s}/best".rjust(max(col, len(s) + 6))
+            if ranges:
+                head += "per run".rjust(12)
         print(head)
         for w in workloads:
             row = f"{w:<14}"
@@ -160,6 +212,8 @@ def main():
                     row += fmt(r, max(col, len(s) + len(x) + 2), 2)
                 bv = best_fn(w)
                 row += fmt(sv / bv if sv and bv else None, max(col, len(s) + 6), 2)
+                if ranges:
+                    row += fmt_range(rep_range(w, s), 12)
             print(row)
         print()
 
@@ -171,7 +225,9 @@ def main():
         return f
 
     best_time, best_rss = best(times), best(rss)
-    table("Median wall time (s); ratios of each non-anchor column to each anchor", times, 3, best_time)
+    table("Median wall time (s); ratios of each non-anchor column to each anchor; per run: the lowest\n"
+          "and highest ratio to the best anchor of two runs in the same repetition", times, 3, best_time,
+          ranges=True)
     table("Peak RSS (MiB), median; ratios likewise", rss, 1, best_rss)
     best_faults = best(faults)
     if faults:
@@ -305,7 +361,9 @@ def main():
                 over = [(w, med(tab, w, s) / bestf(w)) for w in complete
                         if med(tab, w, s) and bestf(w) and med(tab, w, s) / bestf(w) > limit]
                 ok = "MISS" if over else "met "
-                detail = ", ".join(f"{w} {r:.2f}" for w, r in over) or "none"
+                detail = ", ".join(f"{w} {r:.2f}" + (f" (per run {fmt_range(rep_range(w, s), 0)}, "
+                                                     f"{nruns.get((w, s), 0)} runs)" if tab is times else "")
+                                   for w, r in over) or "none"
                 print(f"  {ok} {label}: no workload above {limit} x the best anchor (above: {detail})")
             if faults:
                 over = [(w, med(faults, w, s) / best_faults(w)) for w in complete
@@ -332,6 +390,20 @@ def main():
                     ok = "met " if sv <= min(av) + 0.5 else "MISS"
                     print(f"  {ok} fast path, {desc}: {sv:.1f} instructions (best anchor {min(av):.1f})")
             print()
+
+    # Noise: every allocator's fastest and slowest run of each workload.
+    print("Wall time of the fastest and slowest run (s), and the runs behind each median")
+    wcol = max(16, col + 4)
+    print(f"{'workload':<16}" + "".join(a.rjust(wcol) for a in allocs))
+    for w in workloads + single:
+        row = f"{w:<16}"
+        for a in allocs:
+            vs = times.get((w, a))
+            cell = "FAIL" if (w, a) in failed or not vs else \
+                f"{min(vs):.2f}-{max(vs):.2f} ({nruns.get((w, a), 0)})"
+            row += cell.rjust(wcol)
+        print(row)
+    print()
 
     fpath = os.path.join(d, "failures")
     if os.path.exists(fpath) and os.path.getsize(fpath) > 0:

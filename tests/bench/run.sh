@@ -4,19 +4,35 @@
 # Builds the workloads of tests/bench into $JM_BUILD/bench, runs every
 # workload under every allocator (LD_PRELOAD), interleaved: within each
 # repetition a workload runs under each allocator in turn, the order
-# rotating from one repetition to the next. Each run is timed by jmtime
+# rotating from one repetition to the next. Then a workload whose median
+# wall time under an allocator was short (under 1 s) runs again under that
+# allocator, in further repetitions interleaved and rotated the same way, up
+# to 7 runs in all and within a time budget: a run of 0.3 s moves by 30-40%
+# from one run to the next on a shared machine. Each run is timed by jmtime
 # (wall time, peak RSS); its output must match the other allocators' (the
 # workloads print only what does not depend on the allocator) and its exit
 # status must be 0. Then the fast-path patterns run once per allocator under
 # callgrind. report.py prints the tables.
 #
-#   tests/bench/run.sh [--smoke] [--runs N] [--workloads a,b] [--allocators a,b]
+#   tests/bench/run.sh [--smoke] [--runs N] [--max-runs N] [--short S] [--extra-budget S]
+#                      [--workloads a,b] [--allocators a,b]
 #                      [--threads N] [--scale X] [--[no-]scaling] [--no-callgrind] [--[no-]idle]
 #                      [--out DIR] [--list]
 #
 # The same settings as environment variables (the options win):
 #   JM_BENCH_SMOKE=1         every workload once, tiny sizes (`make check`)
 #   JM_BENCH_RUNS=N          repetitions (default 3; 1 in smoke mode)
+#   JM_BENCH_MAX_RUNS=N      runs in all of a short workload (7; in smoke
+#                            mode the runs, so none more): after the
+#                            repetitions, each workload and allocator whose
+#                            median wall time was under JM_BENCH_SHORT runs
+#                            again, in repetitions interleaved and rotated
+#                            as the others, up to N runs
+#   JM_BENCH_SHORT=S         what is short, in seconds of median wall time
+#                            (1; 0: no more runs)
+#   JM_BENCH_EXTRA_BUDGET=S  no further repetition of a workload starts once
+#                            these runs took S seconds (240): make bench
+#                            grows by at most about that much
 #   JM_BENCH_WORKLOADS=a,b   only these workloads (names as in --list)
 #   JM_BENCH_ONLY=a,b        only these allocators (names as in --list)
 #   JM_BENCH_THREADS=N       threads of the multi-threaded workloads (nproc)
@@ -44,7 +60,8 @@
 #   JM_BENCH_JMALLOC_ENV     VAR=VALUE[:VAR=VALUE] for the jmalloc column
 # glibc, jemalloc, mimalloc and tcmalloc are the anchors: jmalloc and any
 # other column are compared with each of them and with the best of them.
-# Exit status: 0, or 1 if any run crashed or gave a wrong output.
+# Exit status: 0, or 1 if any run crashed or gave a wrong output, or the
+# report could not be made.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +71,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 smoke=${JM_BENCH_SMOKE:-0}
 runs=${JM_BENCH_RUNS:-}
+max_runs=${JM_BENCH_MAX_RUNS:-}
+short=${JM_BENCH_SHORT:-1}
+extra_budget=${JM_BENCH_EXTRA_BUDGET:-240}
 sel_workloads=${JM_BENCH_WORKLOADS:-}
 sel_allocators=${JM_BENCH_ONLY:-}
 threads=${JM_BENCH_THREADS:-$(nproc)}
@@ -75,6 +95,9 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--smoke) smoke=1 ;;
 	--runs) runs=$2; shift ;;
+	--max-runs) max_runs=$2; shift ;;
+	--short) short=$2; shift ;;
+	--extra-budget) extra_budget=$2; shift ;;
 	--workloads) sel_workloads=$2; shift ;;
 	--allocators) sel_allocators=$2; shift ;;
 	--threads) threads=$2; shift ;;
@@ -101,6 +124,8 @@ if [ "$smoke" = 1 ]; then
 	: "${runs:=1}" "${scale:=0.01}" "${pairs:=20000}" "${limit:=60}" "${scaling:=0}"
 fi
 : "${runs:=3}" "${scale:=1}" "${pairs:=100000}" "${limit:=300}" "${scaling:=1}"
+[ "$smoke" = 1 ] && : "${max_runs:=$runs}"
+: "${max_runs:=7}"
 
 bin=$JM_BUILD/bench
 notes=()
@@ -338,50 +363,98 @@ subst() {   # subst STRING [THREADS]
 start=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 nalloc=${#names[@]}
+# run_one WORKLOAD ALLOCATOR REP: one timed run, into results.tsv (and
+# failures, if it crashed, timed out or printed something else).
+run_one() {
+	local w=$1 a=$2 rep=$3 args v wv stdout wall rss status cpu minflt why ref
+	args=(-o "$out/time" -t "$limit")
+	[ -n "${preload[$a]}" ] && args+=(-e "LD_PRELOAD=${preload[$a]}")
+	while IFS= read -r v; do
+		[ -n "$v" ] && args+=(-e "$v")
+	done <<<"${envs[$a]}"
+	if [ "${wl_env[$w]}" != - ]; then
+		IFS=',' read -ra wv <<<"${wl_env[$w]}"
+		for v in "${wv[@]}"; do args+=(-e "$v"); done
+	fi
+	[ "${wl_stdin[$w]}" != - ] && args+=(-i "$(subst "${wl_stdin[$w]}")")
+	rm -rf "$out/work"; mkdir -p "$out/work"
+	stdout=$out/stdout/$w.$a.$rep
+	# shellcheck disable=SC2046
+	(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}" "${wl_threads[$w]}")) \
+		>"$stdout" 2>"$stdout.err"
+	read -r wall rss status cpu minflt <"$out/time" || { wall=0; rss=0; status=255; cpu=0; minflt=0; }
+	why=
+	if [ "$status" != 0 ]; then
+		why="exit status $status"
+		[ "$status" = 124 ] && why="timed out after ${limit}s"
+	else
+		ref=$out/stdout/$w.ref
+		if [ ! -e "$ref" ]; then
+			cp "$stdout" "$ref"
+			echo "$a" >"$ref.who"
+		elif ! cmp -s "$ref" "$stdout"; then
+			why="output differs from $(cat "$ref.who")'s"
+		fi
+	fi
+	if [ -n "$why" ]; then
+		status=${status/#0/1}
+		echo "$w under $a (run $rep): $why" >>"$out/failures"
+		{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" "$cpu" "${minflt:-0}" >>"$out/results.tsv"
+	printf '[%d/%d] %-17s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$((rep > runs ? max_runs : runs))" "$w" "$a" "$wall" \
+		"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
+}
 for ((rep = 1; rep <= runs; rep++)); do
 	for w in "${wl_names[@]}"; do
 		for ((k = 0; k < nalloc; k++)); do
-			a=${names[$(((k + rep - 1) % nalloc))]}
-			args=(-o "$out/time" -t "$limit")
-			[ -n "${preload[$a]}" ] && args+=(-e "LD_PRELOAD=${preload[$a]}")
-			while IFS= read -r v; do
-				[ -n "$v" ] && args+=(-e "$v")
-			done <<<"${envs[$a]}"
-			if [ "${wl_env[$w]}" != - ]; then
-				IFS=',' read -ra wv <<<"${wl_env[$w]}"
-				for v in "${wv[@]}"; do args+=(-e "$v"); done
-			fi
-			[ "${wl_stdin[$w]}" != - ] && args+=(-i "$(subst "${wl_stdin[$w]}")")
-			rm -rf "$out/work"; mkdir -p "$out/work"
-			stdout=$out/stdout/$w.$a.$rep
-			# shellcheck disable=SC2046
-			(cd "$out/work" && "$bin/jmtime" "${args[@]}" -- $(subst "${wl_cmd[$w]}" "${wl_threads[$w]}")) \
-				>"$stdout" 2>"$stdout.err"
-			read -r wall rss status cpu minflt <"$out/time" || { wall=0; rss=0; status=255; cpu=0; minflt=0; }
-			why=
-			if [ "$status" != 0 ]; then
-				why="exit status $status"
-				[ "$status" = 124 ] && why="timed out after ${limit}s"
-			else
-				ref=$out/stdout/$w.ref
-				if [ ! -e "$ref" ]; then
-					cp "$stdout" "$ref"
-					echo "$a" >"$ref.who"
-				elif ! cmp -s "$ref" "$stdout"; then
-					why="output differs from $(cat "$ref.who")'s"
-				fi
-			fi
-			if [ -n "$why" ]; then
-				status=${status/#0/1}
-				echo "$w under $a (run $rep): $why" >>"$out/failures"
-				{ sed 's/^/    stderr: /' "$stdout.err" | tail -n 5; } >>"$out/failures"
-			fi
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$a" "$rep" "$wall" "$rss" "$status" "$cpu" "${minflt:-0}" >>"$out/results.tsv"
-			printf '[%d/%d] %-17s %-16s %8.3fs %8.1f MiB%s\n' "$rep" "$runs" "$w" "$a" "$wall" \
-				"$(awk -v k="$rss" 'BEGIN{print k/1024}')" "${why:+  FAILED: $why}" >&2
+			run_one "$w" "${names[$(((k + rep - 1) % nalloc))]}" "$rep"
 		done
 	done
 done
+
+# ------------------------------------------------------------ extra runs
+# A workload and allocator whose median wall time over those runs (the
+# successful ones) was under $short s runs again, up to $max_runs runs in
+# all: repetition after repetition, in each the workload's short allocators
+# in the rotated order. A repetition of a workload starts only while the
+# extra runs have taken less than $extra_budget s and its expected time
+# (the sum of those medians) fits in what is left.
+extra_start=$(date +%s)
+extra_cut=
+declare -A short_pairs   # "workload allocator" -> median wall time
+declare -A short_cost    # workload -> sum of its short allocators' medians
+if [ "$max_runs" -gt "$runs" ]; then
+	while read -r w a m; do
+		short_pairs["$w $a"]=$m
+		short_cost[$w]=$(awk -v x="${short_cost[$w]:-0}" -v y="$m" 'BEGIN { print x + y }')
+	done < <(awk -F'\t' -v t="$short" '$6 == 0 { v[$1 " " $2] = v[$1 " " $2] " " $4 }
+		END {
+			for (k in v) {
+				n = split(substr(v[k], 2), x, " ")
+				for (i = 2; i <= n; i++) for (j = i; j > 1 && x[j - 1] + 0 > x[j] + 0; j--) {
+					y = x[j]; x[j] = x[j - 1]; x[j - 1] = y
+				}
+				m = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+				if (m + 0 < t + 0) print k, m
+			}
+		}' "$out/results.tsv")
+	for ((rep = runs + 1; rep <= max_runs && ${#short_cost[@]} > 0; rep++)); do
+		for w in "${wl_names[@]}"; do
+			[ -n "${short_cost[$w]:-}" ] || continue
+			spent=$(($(date +%s) - extra_start))
+			if awk -v s="$spent" -v c="${short_cost[$w]}" -v b="$extra_budget" 'BEGIN { exit !(s + c > b) }'; then
+				extra_cut="$w, run $rep"
+				break 2
+			fi
+			for ((k = 0; k < nalloc; k++)); do
+				a=${names[$(((k + rep - 1) % nalloc))]}
+				[ -n "${short_pairs["$w $a"]:-}" ] && run_one "$w" "$a" "$rep"
+			done
+		done
+	done
+fi
+extra_seconds=$(($(date +%s) - extra_start))
 
 # ----------------------------------------------------------- idle return
 # Every allocator at once (the processes mostly sleep): RSS above start
@@ -438,6 +511,11 @@ dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1
 {
 	echo "threads=$threads"
 	echo "runs=$runs"
+	echo "max_runs=$max_runs"
+	echo "short=$short"
+	echo "extra_budget=$extra_budget"
+	echo "extra_seconds=$extra_seconds"
+	echo "extra_cut=$extra_cut"
 	echo "scale=$scale"
 	echo "commit=$commit${dirty:+ (liballoc modified)}"
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -450,6 +528,7 @@ dirty=$(git -C "$JM_ROOT" status --porcelain -- liballoc 2>/dev/null | head -n 1
 	for n in "${notes[@]+"${notes[@]}"}"; do echo "note=$n"; done
 } >"$out/meta"
 python3 "$here/report.py" "$out" | tee "$out/report.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "run.sh: report.py failed" >&2; exit 1; }
 # A crash of an anchor allocator is that allocator's, not the suite's:
 # reported, not exited on (tcmalloc's run of trim-often dies with status
 # 139 now and then: it calls glibc's malloc_trim on a heap tcmalloc does
