@@ -956,8 +956,10 @@ void jm__arena_purge_detached(struct jm_arena *a)
 	}
 }
 
-/* The hard cap on an arena's dirty pages, whatever their age: at least
- * jm__dirty_cap_min pages (a variable for the tests). */
+/* The hard cap on an arena's dirty pages, whatever their age: its active
+ * pages, at least jm__dirty_cap_min (a variable for the tests), at most
+ * a sixteenth of the cgroup's memory limit where there is one
+ * (decay.c). */
 #define DIRTY_CAP_MIN_PAGES (((uint64_t)256 << 20) >> JM_LG_PAGE)
 uint64_t jm__dirty_cap_min = DIRTY_CAP_MIN_PAGES;
 #define PURGE_TICKS 8   /* run frees between two looks at the clock */
@@ -965,7 +967,13 @@ uint64_t jm__dirty_cap_min = DIRTY_CAP_MIN_PAGES;
 static uint64_t dirty_cap(const struct jm_arena *a)
 {
 	uint64_t active = a->stats->active >> JM_LG_PAGE;
-	return active > jm__dirty_cap_min ? active : jm__dirty_cap_min;
+	uint64_t cap = active > jm__dirty_cap_min ? active : jm__dirty_cap_min;
+	if (a->ndirty_pages > JM_CGROUP_CAP_MIN) {
+		uint64_t cg = jm__cgroup_dirty_cap();
+		if (cap > cg)
+			cap = cg;
+	}
+	return cap;
 }
 
 /* The dirty map against the kernel's page tables, when the count crosses

@@ -78,3 +78,36 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now)
 {
 	return now >= d->epoch_ns + jm__decay_interval_ns;
 }
+
+/*
+ * In a cgroup with a memory limit (a container's), dirty pages count
+ * against the limit like live ones, and the kernel cannot reclaim them
+ * without swap: at the limit it kills the process. Two threads of a
+ * process limited to 256 MiB, each in turn allocating 150 MiB of 1000 B
+ * objects and freeing them all, were killed under jmalloc, glibc and
+ * jemalloc (the second thread's arena does not reuse the first's dirty
+ * pages), not under mimalloc or tcmalloc, which purge at once. So where
+ * the limit is known the hard caps (an arena's, the kept huge regions')
+ * are at most a sixteenth of it each (JM_CGROUP_CAP_DIV), and at least
+ * JM_CGROUP_CAP_MIN: the limit is read once, the first time a cap is
+ * looked at with more than that dirty (os.c, jm__os_cgroup_limit_in).
+ * Returns the bound in pages, UINT64_MAX where there is no limit.
+ */
+#define JM_CGROUP_CAP_DIV 16
+static _Atomic uint64_t cgroup_cap;   /* pages; 0: not read yet */
+
+uint64_t jm__cgroup_dirty_cap(void)
+{
+	uint64_t c = atomic_load_explicit(&cgroup_cap, memory_order_relaxed);
+	if (c == 0) {
+		uint64_t limit = jm__os_cgroup_limit_in("");
+		c = UINT64_MAX;
+		if (limit) {
+			c = (limit / JM_CGROUP_CAP_DIV) >> JM_LG_PAGE;
+			if (c < JM_CGROUP_CAP_MIN)
+				c = JM_CGROUP_CAP_MIN;
+		}
+		atomic_store_explicit(&cgroup_cap, c, memory_order_relaxed);
+	}
+	return c;
+}

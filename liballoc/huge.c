@@ -27,7 +27,8 @@
  * in. A freed region
  * merges with the kept regions of its arena that touch it, so that what
  * was split comes back whole. Bounds: at most
- * HUGE_DIRTY_CAP bytes of kept regions are dirty (beyond, the oldest are
+ * HUGE_DIRTY_CAP bytes of kept regions are dirty, and at most a
+ * sixteenth of the cgroup's memory limit (decay.c; beyond, the oldest are
  * purged at once), at most HUGE_RETAIN_BYTES are kept in all (beyond, the
  * oldest are unmapped), and a region of more than HUGE_DIRTY_CAP of blocks
  * is unmapped on free (one within it gives back its room and is kept).
@@ -376,8 +377,14 @@ static bool huge_purge(uint64_t now, bool all)
 	uint64_t target = 0;
 	if (!all && jm__opt.decay_ms != 0) {
 		target = UINT64_MAX;
-		if (dirty_bytes > HUGE_DIRTY_CAP)
-			target = HUGE_DIRTY_CAP;
+		uint64_t cap = HUGE_DIRTY_CAP;
+		if (dirty_bytes > (JM_CGROUP_CAP_MIN << JM_LG_PAGE)) {
+			uint64_t cg = jm__cgroup_dirty_cap();
+			if (cg < (cap >> JM_LG_PAGE))
+				cap = cg << JM_LG_PAGE;
+		}
+		if (dirty_bytes > cap)
+			target = cap;
 		if (huge_decay.epoch_ns == 0 || jm__decay_due(&huge_decay, now)) {
 			uint64_t limit = jm__decay_update(&huge_decay, now) << JM_LG_PAGE;
 			if (limit < target)

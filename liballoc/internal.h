@@ -63,6 +63,11 @@ extern uint64_t jm__decay_interval_ns;  /* decay_ms / JM_DECAY_EPOCHS; 0: no dec
 void jm__decay_boot(void);
 uint64_t jm__decay_update(struct jm_decay *d, uint64_t now);
 bool jm__decay_due(const struct jm_decay *d, uint64_t now);
+/* The hard caps' bound in a memory-limited cgroup: pages, at least
+ * JM_CGROUP_CAP_MIN; UINT64_MAX without a limit. A cap is bounded by it
+ * only above JM_CGROUP_CAP_MIN dirty pages (where it is read, once). */
+#define JM_CGROUP_CAP_MIN (((uint64_t)4 << 20) >> JM_LG_PAGE)
+uint64_t jm__cgroup_dirty_cap(void);
 
 /* ---- sizeclass.c */
 extern struct jm_bin_info jm__bin_info[JM_NBINS];
@@ -142,6 +147,7 @@ static inline unsigned jm__size2tbin(size_t size)
 void *jm__os_map(size_t size);
 void *jm__os_map_aligned(size_t size, size_t align);
 void jm__os_thp(void *addr, size_t size, bool data);
+uint64_t jm__os_cgroup_limit_in(const char *root);
 void jm__os_unmap(void *addr, size_t size);
 void jm__os_purge(void *addr, size_t size);
 void jm__os_zero_dirty(void *addr, size_t size);

@@ -313,3 +313,116 @@ void *jm__base_alloc(size_t size)
 void jm__base_prefork(void) { jm__fork_lock(&base_lock); }
 void jm__base_postfork_parent(void) { jm__fork_unlock(&base_lock); }
 JM_FORK_TEXT void jm__base_postfork_child(void) { base_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; }
+
+/* ------------------------------------------------- the cgroup's limit */
+
+/* The text of a small file, NUL-terminated, in buf; false if it cannot be
+ * read, is empty or does not fit. */
+static bool read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t n = jm__read_file(path, buf, size);
+	return n > 0 && (size_t)n < size - 1;
+}
+
+/* The number a limit file holds ("max", v2's none, and anything else
+ * that is not a number: UINT64_MAX). */
+static uint64_t limit_value(const char *s)
+{
+	uint64_t v = 0;
+	if (*s < '0' || *s > '9')
+		return UINT64_MAX;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return UINT64_MAX;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	return v;
+}
+
+/* The least limit of FILE in the cgroup at path (length len, from
+ * /proc/self/cgroup) under mount and in each of its ancestors: a limit
+ * holds for everything below it, and inside a container the path may
+ * name a cgroup that only its root shows (no cgroup namespace). */
+static uint64_t least_limit(const char *mount, const char *path, size_t len, const char *file)
+{
+	char name[1024];
+	size_t ml = strlen(mount), fl = strlen(file);
+	uint64_t least = UINT64_MAX;
+	if (len + ml + fl + 2 > sizeof(name))
+		return least;
+	for (;;) {
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		memcpy(name, mount, ml);
+		memcpy(name + ml, path, len);
+		size_t n = ml + len;
+		if (n == 0 || name[n - 1] != '/')
+			name[n++] = '/';
+		memcpy(name + n, file, fl + 1);
+		char buf[64];
+		if (read_small(name, buf, sizeof(buf))) {
+			uint64_t v = limit_value(buf);
+			if (v < least)
+				least = v;
+		}
+		if (len <= 1)
+			break;
+		while (len > 1 && path[len - 1] != '/')
+			len--;
+	}
+	return least;
+}
+
+/* The memory limit of the process's cgroup in bytes (cgroup v2's
+ * memory.max, v1's memory.limit_in_bytes, the least of the cgroup's and
+ * its ancestors'), 0 if it has none below the machine's memory or none
+ * can be read. Reads a few small files: called once (decay.c). `root`
+ * prefixes every path ("" but in the unit tests). */
+uint64_t jm__os_cgroup_limit_in(const char *root)
+{
+	char cg[4096], pc[256], v2[256], v1[256];
+	size_t rl = strlen(root);
+	if (rl + sizeof("/sys/fs/cgroup/memory") > sizeof(v1))
+		return 0;
+	memcpy(v2, root, rl);
+	memcpy(v2 + rl, "/sys/fs/cgroup", sizeof("/sys/fs/cgroup"));
+	memcpy(v1, root, rl);
+	memcpy(v1 + rl, "/sys/fs/cgroup/memory", sizeof("/sys/fs/cgroup/memory"));
+	memcpy(pc, root, rl);
+	memcpy(pc + rl, "/proc/self/cgroup", sizeof("/proc/self/cgroup"));
+	if (!read_small(pc, cg, sizeof(cg)))
+		return 0;
+	uint64_t least = UINT64_MAX;
+	for (char *line = cg; *line;) {
+		char *end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		/* ID:CONTROLLERS:PATH */
+		char *c1 = memchr(line, ':', (size_t)(end - line));
+		char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+		if (c2 != NULL && c2[1] == '/') {
+			const char *path = c2 + 1;
+			size_t len = (size_t)(end - path);
+			uint64_t v = UINT64_MAX;
+			if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+				v = least_limit(v2, path, len, "memory.max");
+			} else {
+				/* v1: "memory" among the comma-separated controllers */
+				for (char *k = c1 + 1; k < c2;) {
+					char *comma = memchr(k, ',', (size_t)(c2 - k));
+					char *kend = comma ? comma : c2;
+					if (kend - k == 6 && memcmp(k, "memory", 6) == 0)
+						v = least_limit(v1, path, len,
+						    "memory.limit_in_bytes");
+					k = kend + 1;
+				}
+			}
+			if (v < least)
+				least = v;
+		}
+		line = *end ? end + 1 : end;
+	}
+	long pages = sysconf(_SC_PHYS_PAGES);
+	uint64_t phys = pages > 0 ? (uint64_t)pages << JM_LG_PAGE : UINT64_MAX;
+	return least < phys ? least : 0;
+}

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1928,6 +1929,67 @@ static void test_purge_locked(void **state)
 	validate();
 }
 
+/* Writes text to root + path, making the directories on the way. */
+static void put_file(const char *root, const char *path, const char *text)
+{
+	char name[512];
+	snprintf(name, sizeof(name), "%s%s", root, path);
+	for (char *q = name + strlen(root) + 1; (q = strchr(q, '/')) != NULL; q++) {
+		*q = '\0';
+		(void)mkdir(name, 0755);
+		*q = '/';
+	}
+	FILE *f = fopen(name, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The cgroup's memory limit (os.c, jm__os_cgroup_limit_in) from a tree of
+ * files laid out as /proc and /sys/fs/cgroup: cgroup v2 (memory.max,
+ * "max" where none), v1 (the memory controller among others,
+ * memory.limit_in_bytes, v1's "none" a number above the machine's
+ * memory), the least of the cgroup's and its ancestors', none where
+ * nothing can be read or the files hold no number. */
+static void test_cgroup_limit(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/jm-cgroup-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	/* v2: the limit is the parent's; the cgroup's own is "max". */
+	put_file(root, "/proc/self/cgroup", "0::/pods/a/app\n");
+	put_file(root, "/sys/fs/cgroup/pods/a/app/memory.max", "max\n");
+	put_file(root, "/sys/fs/cgroup/pods/a/memory.max", "268435456\n");
+	put_file(root, "/sys/fs/cgroup/pods/memory.max", "536870912\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 268435456);
+	/* No limit anywhere: none. */
+	put_file(root, "/sys/fs/cgroup/pods/a/memory.max", "max\n");
+	put_file(root, "/sys/fs/cgroup/pods/memory.max", "max\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 0);
+	/* v1 (hybrid: a v2 line without the controller beside it); the
+	 * cgroup's own limit the least; then v1's "unlimited". */
+	put_file(root, "/proc/self/cgroup",
+	    "9:pids:/\n4:cpu,memory:/jobs/b\n0::/\n");
+	put_file(root, "/sys/fs/cgroup/memory/jobs/b/memory.limit_in_bytes", "134217728\n");
+	put_file(root, "/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes", "9223372036854771712\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 134217728);
+	put_file(root, "/sys/fs/cgroup/memory/jobs/b/memory.limit_in_bytes", "9223372036854771712\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 0);
+	/* The limit at the root of the container's view (no cgroup
+	 * namespace: the path names a cgroup its mount does not show). */
+	put_file(root, "/proc/self/cgroup", "4:memory:/host/slice/c1\n");
+	put_file(root, "/sys/fs/cgroup/memory/memory.limit_in_bytes", "100000000\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 100000000);
+	/* Garbage: no number, no limit. */
+	put_file(root, "/sys/fs/cgroup/memory/memory.limit_in_bytes", "lots\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 0);
+	put_file(root, "/proc/self/cgroup", "garbage without colons\n::\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 0);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	/* Sampled allocations are served as pages of their own: off here,
@@ -1957,6 +2019,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_dirty_cap_pieces),
 		cmocka_unit_test(test_dirty_cap_no_libc_call),
+		cmocka_unit_test(test_cgroup_limit),
 		cmocka_unit_test(test_huge_purge_fork),
 		cmocka_unit_test(test_huge_keep_fork),
 		cmocka_unit_test(test_huge_grow_fork),
