@@ -374,8 +374,8 @@ static uint64_t least_limit(const char *mount, const char *path, size_t len, con
 }
 
 /* The memory limit of the process's cgroup in bytes (cgroup v2's
- * memory.max, v1's memory.limit_in_bytes, the least of the cgroup's and
- * its ancestors'), 0 if it has none below the machine's memory or none
+ * memory.max or memory.high, v1's memory.limit_in_bytes, the least of the
+ * cgroup's and its ancestors'), 0 if it has none below the machine's memory or none
  * can be read. Reads a few small files: called once (decay.c). `root`
  * prefixes every path ("" but in the unit tests). */
 uint64_t jm__os_cgroup_limit_in(const char *root)
@@ -405,7 +405,12 @@ uint64_t jm__os_cgroup_limit_in(const char *root)
 			size_t len = (size_t)(end - path);
 			uint64_t v = UINT64_MAX;
 			if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+				/* memory.high: above it the kernel throttles the
+				 * cgroup's allocations and reclaims hard */
 				v = least_limit(v2, path, len, "memory.max");
+				uint64_t high = least_limit(v2, path, len, "memory.high");
+				if (high < v)
+					v = high;
 			} else {
 				/* v1: "memory" among the comma-separated controllers */
 				for (char *k = c1 + 1; k < c2;) {

@@ -1946,8 +1946,8 @@ static void put_file(const char *root, const char *path, const char *text)
 }
 
 /* The cgroup's memory limit (os.c, jm__os_cgroup_limit_in) from a tree of
- * files laid out as /proc and /sys/fs/cgroup: cgroup v2 (memory.max,
- * "max" where none), v1 (the memory controller among others,
+ * files laid out as /proc and /sys/fs/cgroup: cgroup v2 (memory.max and
+ * memory.high, "max" where none), v1 (the memory controller among others,
  * memory.limit_in_bytes, v1's "none" a number above the machine's
  * memory), the least of the cgroup's and its ancestors', none where
  * nothing can be read or the files hold no number. */
@@ -1962,6 +1962,10 @@ static void test_cgroup_limit(void **state)
 	put_file(root, "/sys/fs/cgroup/pods/a/memory.max", "268435456\n");
 	put_file(root, "/sys/fs/cgroup/pods/memory.max", "536870912\n");
 	assert_int_equal(jm__os_cgroup_limit_in(root), 268435456);
+	/* memory.high below memory.max: the high one. */
+	put_file(root, "/sys/fs/cgroup/pods/a/app/memory.high", "200000000\n");
+	assert_int_equal(jm__os_cgroup_limit_in(root), 200000000);
+	put_file(root, "/sys/fs/cgroup/pods/a/app/memory.high", "max\n");
 	/* No limit anywhere: none. */
 	put_file(root, "/sys/fs/cgroup/pods/a/memory.max", "max\n");
 	put_file(root, "/sys/fs/cgroup/pods/memory.max", "max\n");
