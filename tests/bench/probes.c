@@ -17,6 +17,10 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <malloc.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <signal.h>
+#include <sched.h>
 
 static __thread uint64_t rs = 88172645463325252ull;
 static inline uint64_t rnd(void){ rs ^= rs<<13; rs ^= rs>>7; rs ^= rs<<17; return rs; }
@@ -174,11 +178,254 @@ static void p_alignmix(void){
   for(long i=0;i<600000;i++){ unsigned k=rnd()%N; free(v[k]); size_t al=(size_t)64<<(rnd()%11), n=1+rnd()%(rnd()%4? 3000 : 70000);
     if(posix_memalign(&v[k],al,n)){ fprintf(stderr,"posix_memalign failed\n"); exit(1); } memset(v[k],2,n<256? n : 256); }
   for(int k=0;k<N;k++) free(v[k]); }
+/* The originals (session 21, docs/purging.md "The originals' arguments"):
+ * the algorithms of the programs mimalloc-bench runs, with its arguments,
+ * written for this file. Each prints "rtime: X" where the original
+ * reports a time of its own (rptest, larson, xmalloc-test, glibc-thread:
+ * mimalloc-bench reads that instead of the wall time; probes.py picks it
+ * up). The argument lists follow the originals; o* with no arguments uses
+ * bench.sh's with 2 threads. The 1 s sleeps of rptest's driver scale with
+ * $PROBE_SLEEP_MS (default 1000, as the original). */
+static int g_argc; static char **g_argv;
+static long oarg(int i,long d){ return g_argc>i+2? atol(g_argv[i+2]) : d; }
+static double now_s(void){ struct timespec t; clock_gettime(CLOCK_MONOTONIC,&t); return (double)t.tv_sec+t.tv_nsec*1e-9; }
+static void msleep(long ms){ struct timespec t={ms/1000,(ms%1000)*1000000L}; nanosleep(&t,NULL); }
+static long sleep_1s(void){ const char*e=getenv("PROBE_SLEEP_MS"); return e? atol(e) : 1000; }
+
+/* orptest THREADS MODE SIZEMODE CROSS LOOPS ALLOCS OPS MIN MAX (bench.sh:
+ * 2 0 1 2 500 1000 100 8 16000): rpmalloc's benchmark. Per thread 1000
+ * slots walked by two prime strides (7 to allocate, 11 to free); a loop
+ * frees 0.8 x OPS x (30..99)% slots, then every batch other threads sent
+ * it, then allocates OPS x (30..99)% (replacing what is there); every
+ * CROSS-th loop it also allocates a batch of as many objects and sends it
+ * to the next thread. Sizes from a table of 2000: uniform in [MIN, MAX],
+ * then "linear dropoff" (the uniform size times |w0 + w1 - 1| of the two
+ * entries before it). Under 4 KiB two in three come from memalign(8 or 16)
+ * and memset whole, the rest from calloc; the first word, a byte in every
+ * page and the last byte are written. Each thread runs 2 such phases (all
+ * its objects freed after each), the driver 2 rounds of fresh threads,
+ * sleeping 1 s at each of its checkpoints. rtime = 2e6 / (memory
+ * operations per second of the loops' own time), as bench.sh computes it. */
+typedef struct orp_batch { void **p; size_t n; struct orp_batch *next; void *pad; } orp_batch;
+typedef struct { int idx; _Atomic(orp_batch*) inbox; long mops; double secs; char pad[64]; } orp_t;
+static size_t orp_size[2000], orp_na[311], orp_nf[257], orp_as, orp_fs, orp_nt, orp_cross, orp_loops, orp_slots;
+static orp_t *orp; static atomic_int orp_sync, orp_start;
+static void *orp_new(size_t sz, size_t k){
+  void *p; if(sz<4096 && k%3){ p=memalign(k%3==1? 8 : 16, sz); memset(p,0xCD,sz); } else p=calloc(1,sz);
+  *(int32_t*)p=(int32_t)sz; for(size_t pg=1; pg<(sz-1)/4096; pg++) ((volatile char*)p)[pg*4096]=1; ((volatile char*)p)[sz-1]=1; return p; }
+static void orp_push(orp_t *t, orp_batch *b){ orp_batch *o=atomic_load(&t->inbox); do b->next=o; while(!atomic_compare_exchange_weak(&t->inbox,&o,b)); }
+static long orp_drain(orp_t *t){ long n=0; orp_batch *b=atomic_exchange(&t->inbox,NULL);
+  while(b){ orp_batch *nx=b->next; for(size_t i=0;i<b->n;i++){ sink+=*(int32_t*)b->p[i]; free(b->p[i]); n++; } free(b->p); free(b); n+=2; b=nx; } return n; }
+static void *orp_worker(void *a){
+  orp_t *t=a; void **ptr=memalign(16,orp_slots*sizeof *ptr); memset(ptr,0,orp_slots*sizeof *ptr);
+  size_t ai=0, fi=0, cross=0;
+  while(!atomic_load(&orp_start)) msleep(10);
+  for(size_t it=0; it<2; it++){
+    size_t si=((size_t)(t->idx+1)*((it+1)*37))%2000; int dofor=1;
+    for(size_t l=0; l<orp_loops; l++){
+      double t0=now_s(); size_t nf=orp_nf[(it+l)%257], na=orp_na[(it+l)%311];
+      for(size_t i=0;i<nf;i++){ if(ptr[fi]){ free(ptr[fi]); ptr[fi]=NULL; t->mops++; } fi=(fi+orp_fs)%orp_slots; }
+      t->mops+=orp_drain(t);
+      for(size_t i=0;i<na;i++){ if(ptr[ai]){ free(ptr[ai]); t->mops++; } ptr[ai]=orp_new(orp_size[(si+2)%2000], si+i); t->mops++; ai=(ai+orp_as)%orp_slots; si=(si+1)%2000; }
+      orp_batch *b=NULL;
+      if(orp_cross && l%orp_cross==0 && dofor){ b=memalign(16,sizeof *b); memset(b,0xCD,sizeof *b); b->n=na; b->p=memalign(16,na*sizeof(void*)); memset(b->p,0xCD,na*sizeof(void*)); t->mops+=2;
+        for(size_t i=0;i<na;i++){ b->p[i]=orp_new(orp_size[(si+2)%2000], si+i); t->mops++; si=(si+1)%2000; } }
+      t->secs+=now_s()-t0;
+      if(b){ cross=(cross+1)%orp_nt; if(orp_nt>1 && cross==(size_t)t->idx) cross=(cross+1)%orp_nt; orp_push(&orp[cross],b); }
+      if(atomic_load(&orp_sync)>0) dofor=0; }
+    atomic_fetch_add(&orp_sync,1);
+    do { double t0=now_s(); long n=orp_drain(t); if(n){ t->mops+=n; t->secs+=now_s()-t0; } msleep(1); } while(atomic_load(&orp_sync));
+    double t0=now_s(); for(size_t i=0;i<orp_slots;i++) if(ptr[i]){ free(ptr[i]); ptr[i]=NULL; t->mops++; } t->secs+=now_s()-t0;
+    msleep(10); orp_drain(t); }
+  msleep(sleep_1s()); atomic_fetch_add(&orp_sync,1);
+  do { double t0=now_s(); long n=orp_drain(t); if(n){ t->mops+=n; t->secs+=now_s()-t0; } msleep(1); } while(atomic_load(&orp_sync));
+  free(ptr); return NULL; }
+static void orp_wait(size_t n){ long s=sleep_1s(); while((size_t)atomic_load(&orp_sync)<n) msleep(s); msleep(s); }
+static void p_orptest(void){
+  orp_nt=oarg(0,2); long mode=oarg(1,0), smode=oarg(2,1); orp_cross=oarg(3,2); orp_loops=oarg(4,500); orp_slots=oarg(5,1000);
+  long ops=oarg(6,100), mn=oarg(7,8), mx=oarg(8,16000); if(orp_nt==1) orp_cross=0;
+  static const size_t primes[]={7,11,13,17,19,23,29,31,37,41,43,47}; size_t ip=0;
+  orp_as=primes[ip]; while(orp_slots%orp_as==0) orp_as=primes[++ip]; orp_fs=primes[++ip]; while(orp_slots%orp_fs==0) orp_fs=primes[++ip];
+  size_t range=mx-mn, raw[2000]; rs=20211205;
+  for(int i=0;i<2000;i++) raw[i]=mn+(size_t)((double)range*(double)(rnd()%100000)/100000.0+0.5);
+  if(!range) range=1;
+  for(int i=0;i<2000;i++){ double w0=1.0-(double)(raw[i]-mn)/range, w1=1.0-(double)(raw[(i+1)%2000]-mn)/range, ev=(double)(raw[(i+2)%2000]-mn), d=w0+w1-1.0;
+    orp_size[i]= mode? (size_t)mn : smode==0? raw[i] : smode==1? mn+(size_t)(ev*(d<0?-d:d)) : mn+(size_t)(ev*w0*w1); }
+  for(int i=0;i<311;i++) orp_na[i]=(size_t)(ops*(30+rnd()%70)/100.0);
+  for(int i=0;i<257;i++) orp_nf[i]=(size_t)(0.8*ops*(30+rnd()%70)/100.0);
+  orp=calloc(orp_nt,sizeof *orp); pthread_t th[64]; long mops=0; double secs=0;
+  for(int r=0;r<2;r++){
+    atomic_store(&orp_start,0); atomic_store(&orp_sync,0);
+    for(size_t i=0;i<orp_nt;i++){ memset(&orp[i],0,sizeof orp[i]); orp[i].idx=(int)i; pthread_create(&th[i],NULL,orp_worker,&orp[i]); }
+    msleep(sleep_1s()); atomic_store(&orp_start,1);
+    for(int k=0;k<3;k++){ orp_wait(orp_nt); atomic_store(&orp_sync,0); if(k<2) msleep(sleep_1s()); }
+    for(size_t i=0;i<orp_nt;i++){ pthread_join(th[i],NULL); mops+=orp[i].mops; secs+=orp[i].secs; } }
+  printf("rtime: %.3f (%ld memory ops in %.3f s of the loops)\n", 2e6*secs/mops, mops, secs); free(orp); }
+
+/* oxmalloc WORKERS SECONDS SIZE (bench.sh: -w 2 -t 5 -s 64): xmalloc-test.
+ * WORKERS allocating threads each fill batches of 4096 objects of SIZE
+ * bytes (-1: one of 17 sizes 8..2048 at random), the first 128 bytes of
+ * each written, and push each batch (one 32 KiB block) on one shared LIFO
+ * stack of at most 100 batches (mutex and two condition variables);
+ * WORKERS freeing threads pop batches and free them. Fixed duration:
+ * rtime = 100 / (millions of objects freed per second). */
+enum { OXB=4096 };
+typedef struct oxb { struct oxb *next; void *o[OXB]; } oxb;
+static oxb *ox_q; static int ox_n; static atomic_int ox_done; static long ox_size;
+static pthread_mutex_t ox_mu=PTHREAD_MUTEX_INITIALIZER; static pthread_cond_t ox_empty=PTHREAD_COND_INITIALIZER, ox_full=PTHREAD_COND_INITIALIZER;
+static struct { long c; char pad[56]; } ox_cnt[64];
+static void *ox_alloc(void *a){ rs=(uint64_t)(long)a*2654435761u+1; static const long sz[]={8,12,16,24,32,48,64,96,128,192,256,384,512,768,1024,1536,2048};
+  while(!atomic_load(&ox_done)){ oxb *b=malloc(sizeof *b);
+    for(int i=0;i<OXB;i++){ long s=ox_size>0? ox_size : sz[rnd()%17]; b->o[i]=malloc(s); memset(b->o[i],i%256,s>128?128:s); }
+    pthread_mutex_lock(&ox_mu); while(ox_n>=100 && !atomic_load(&ox_done)) pthread_cond_wait(&ox_full,&ox_mu);
+    b->next=ox_q; ox_q=b; ox_n++; pthread_cond_signal(&ox_empty); pthread_mutex_unlock(&ox_mu); }
+  return NULL; }
+static void *ox_free(void *a){ long id=(long)a;
+  while(!atomic_load(&ox_done)){ pthread_mutex_lock(&ox_mu); while(!ox_q && !atomic_load(&ox_done)) pthread_cond_wait(&ox_empty,&ox_mu);
+    oxb *b=ox_q; if(b){ ox_q=b->next; ox_n--; pthread_cond_signal(&ox_full); } pthread_mutex_unlock(&ox_mu);
+    if(b){ for(int i=0;i<OXB;i++) free(b->o[i]); free(b); } ox_cnt[id].c+=OXB; }
+  return NULL; }
+static void p_oxmalloc(void){
+  long w=oarg(0,2); double secs=(double)oarg(1,5); ox_size=oarg(2,64); pthread_t th[128]; double t0=now_s();
+  for(long i=0;i<w;i++){ pthread_create(&th[2*i],NULL,ox_free,(void*)i); pthread_create(&th[2*i+1],NULL,ox_alloc,(void*)i); }
+  while(now_s()-t0<=secs) usleep(1000);
+  pthread_mutex_lock(&ox_mu); atomic_store(&ox_done,1); pthread_cond_broadcast(&ox_empty); pthread_cond_broadcast(&ox_full); pthread_mutex_unlock(&ox_mu);
+  for(long i=0;i<2*w;i++) pthread_join(th[i],NULL);
+  double el=now_s()-t0; long tot=0; for(long i=0;i<w;i++) tot+=ox_cnt[i].c;
+  printf("rtime: %.3f (%.3f M frees/s)\n", 100.0/(tot/el*1e-6), tot/el*1e-6);
+  while(ox_q){ oxb *b=ox_q; ox_q=b->next; for(int i=0;i<OXB;i++) free(b->o[i]); free(b); } }
+
+/* omleak N (bench.sh: 5 for mleak10, 50 for mleak100): N x 100 rounds of
+ * 10 fresh threads; each callocs 128 bytes, swaps it into one of 1000
+ * shared slots picked by rand() and frees what it took out. */
+static _Atomic(void*) oml_t[1000];
+static void *oml_w(void *a){ (void)a; void *p=calloc(16,sizeof(void*)); free(atomic_exchange(&oml_t[rand()%1000],p)); return NULL; }
+static void p_omleak(void){
+  long n=oarg(0,50)*100; srand(0x1ce4e5b9);
+  for(long r=0;r<n;r++){ pthread_t *t=calloc(10,sizeof *t); for(int i=0;i<10;i++) pthread_create(&t[i],NULL,oml_w,NULL); for(int i=0;i<10;i++) pthread_join(t[i],NULL); free(t); }
+  for(int i=0;i<1000;i++) free(oml_t[i]); }
+
+/* osimple (bench.sh: no arguments): glibc's bench-malloc-simple as
+ * mimalloc-bench has it. For block sizes 16, 32 and 64: batches of 25,
+ * 100, 400 and 1600 blocks, 2M blocks per batch size, every byte written,
+ * the first half freed first to last, the second half last to first; a
+ * warm-up pass, then one on the main thread, one on a second thread, one
+ * on the main thread again (4 x 4 x 2M blocks per size). */
+typedef struct { size_t iters, size; int n; } osm_t;
+static osm_t osm[3][4];
+static void osm_run(osm_t *a, char **arr){ for(size_t j=0;j<a->iters;j++){ for(int i=0;i<a->n;i++){ arr[i]=malloc(a->size); for(size_t g=0;g<a->size;g++) arr[i][g]=(char)g; }
+  for(int i=0;i<a->n/2;i++) free(arr[i]);
+  for(int i=a->n-1;i>=a->n/2;i--) free(arr[i]); } }
+static void *osm_thread(void *a){ for(int i=0;i<4;i++) osm_run(&osm[2][i],a); return a; }
+static void p_osimple(void){
+  static const int na[4]={25,100,400,1600};
+  for(size_t size=16; size<=64; size*=2){ char **arr=malloc(1600*sizeof *arr);
+    for(int t=0;t<3;t++) for(int i=0;i<4;i++){ osm[t][i]=(osm_t){ 2000000/na[i], size, na[i] }; if(t==0) osm_run(&osm[0][i],arr); }
+    for(int i=0;i<4;i++) osm_run(&osm[0][i],arr);
+    pthread_t th; pthread_create(&th,NULL,osm_thread,arr); pthread_join(th,NULL);
+    for(int i=0;i<4;i++) osm_run(&osm[1][i],arr);
+    free(arr); } }
+
+/* olarge [N] (bench.sh: no arguments, N 2000): malloc-large. 20 slots, N times a
+ * random slot gets a new buffer of 5..25 MiB (uniform), zeroed whole (as
+ * make_unique<char[]> value-initialises it), allocated before the slot's
+ * old buffer is freed. The memset goes through a volatile pointer: the
+ * compiler turns malloc and a memset of zeros into calloc (which jemalloc
+ * answers with fresh pages, never written: 0.26 s against glibc's 6.6),
+ * as it does not for C++'s operator new. */
+static void *(*volatile ol_memset)(void*,int,size_t)=memset;
+static void p_olarge(void){
+  char *b[20]={0};
+  long iters=oarg(0,2000);
+  for(long i=0;i<iters;i++){ int k=(int)(rnd()%20); size_t n=(5u<<20)+rnd()%((20u<<20)+1); char *p=malloc(n); ol_memset(p,0,n); sink+=p[n-1]; free(b[k]); b[k]=p; }
+  for(int k=0;k<20;k++) free(b[k]); }
+
+/* olarson SECONDS MIN MAX CHUNKS ROUNDS SEED THREADS (bench.sh: 5 8 1000
+ * 5000 100 4141 2): Larson and Krishnan's server. The main thread
+ * allocates THREADS x CHUNKS blocks of MIN..MAX-1 bytes, shuffles them
+ * and replaces 4 x as many at random; then each thread replaces a random
+ * block of its CHUNKS (the first two bytes written) ROUNDS x CHUNKS times
+ * and starts its successor on the same blocks, until SECONDS have passed.
+ * rtime = 1e9 / (allocations per second), as the original prints. */
+typedef struct { char **blk; long n, nops, allocs; uint64_t rng; atomic_int finished; char pad[64]; } ol_t;
+static atomic_int ol_stop; static long ol_min, ol_max;
+static uint64_t ol_rnd(uint64_t *s){ *s ^= *s<<13; *s ^= *s>>7; *s ^= *s<<17; return *s; }
+static void *ol_w(void *a){ ol_t *d=a; if(atomic_load(&ol_stop)) return NULL; atomic_store(&d->finished,0);
+  for(long i=0;i<d->nops;i++){ long v=(long)(ol_rnd(&d->rng)%d->n); free(d->blk[v]); size_t s=ol_min+ol_rnd(&d->rng)%(ol_max-ol_min);
+    volatile char *p=d->blk[v]=malloc(s); p[0]='a'; sink+=p[0]; p[1]='b'; d->allocs++; if(atomic_load(&ol_stop)) break; }
+  atomic_store(&d->finished,1);
+  if(!atomic_load(&ol_stop)){ pthread_t t; pthread_create(&t,NULL,ol_w,d); pthread_detach(t); }
+  return NULL; }
+static void p_olarson(void){
+  long secs=oarg(0,5); ol_min=oarg(1,8); ol_max=oarg(2,1000); long ch=oarg(3,5000), rounds=oarg(4,100); rs=(uint64_t)oarg(5,4141)*2654435761u+1; long nt=oarg(6,2);
+  char **blk=malloc(nt*ch*sizeof *blk); long n=nt*ch;
+  for(long i=0;i<n;i++) blk[i]=malloc(ol_min+rnd()%(ol_max-ol_min));
+  for(long i=n;i>0;i--){ long v=(long)(rnd()%i); char *t=blk[v]; blk[v]=blk[i-1]; blk[i-1]=t; }
+  for(long i=0;i<4*n;i++){ long v=(long)(rnd()%n); free(blk[v]); blk[v]=malloc(ol_min+rnd()%(ol_max-ol_min)); }
+  ol_t *d=calloc(nt,sizeof *d);
+  for(long i=0;i<nt;i++){ d[i].blk=blk+i*ch; d[i].n=ch; d[i].nops=rounds*ch; d[i].rng=rnd()|1; pthread_t t; pthread_create(&t,NULL,ol_w,&d[i]); pthread_detach(t); }
+  double t0=now_s(); sleep((unsigned)secs); atomic_store(&ol_stop,1);
+  for(long i=0;i<nt;i++) while(!atomic_load(&d[i].finished)) sched_yield();
+  double el=now_s()-t0; long al=0; for(long i=0;i<nt;i++) al+=d[i].allocs;
+  printf("rtime: %.3f (%.0f allocations/s)\n", 1e9/(al/el), al/el); msleep(2500); }
+
+/* omstress THREADS SCALE ITER (bench.sh: 2 50 25): mimalloc's
+ * test-stress. ITER rounds; in each, the main thread and THREADS-1 fresh
+ * ones (tid 0..) make 100 x SCALE x (tid % 8 + 1) allocations of 1..16
+ * words and half as many kept to the end of the round of 1..64 words;
+ * 2 in 100 are x100, of those 2 in 100 x10000 and then 11 in 100 x1000;
+ * each word written and checked; at each step 67 in 100 free a random
+ * one of the thread's, 26 in 100 swap one with one of 1000 shared slots.
+ * The thread's list grows by realloc, 100000 pointers at a time. After a
+ * round about half the shared slots are freed (all after the last). */
+static _Atomic(void*) oms_t[1000]; static long oms_scale;
+static uint64_t oms_pick(uint64_t *r){ uint64_t x=*r; x^=x>>30; x*=0xbf58476d1ce4e5b9ull; x^=x>>27; x*=0x94d049bb133111ebull; x^=x>>31; *r=x; return x; }
+static int oms_chance(int perc, uint64_t *r){ return (int)(oms_pick(r)%100) <= perc; }
+static void *oms_alloc(size_t items, uint64_t *r){
+  if(oms_chance(1,r)){ if(oms_chance(1,r)) items*=10000; else if(oms_chance(10,r)) items*=1000; else items*=100; }
+  if(items==40) items++;
+  uintptr_t *p=malloc(items*sizeof *p); for(uintptr_t i=0;i<items;i++) p[i]=(items-i)^0xbf58476d1ce4e5b9ull; return p; }
+static void oms_free(void *v){ uintptr_t *q=v; if(q){ uintptr_t n=q[0]^0xbf58476d1ce4e5b9ull; for(uintptr_t i=0;i<n;i++) if((q[i]^0xbf58476d1ce4e5b9ull)!=n-i){ fprintf(stderr,"corrupt\n"); abort(); } } free(v); }
+static void *oms_stress(void *a){ long tid=(long)a; uint64_t r=(uint64_t)(tid+1)*43; size_t allocs=100*(size_t)oms_scale*(tid%8+1), retain=allocs/2, dsz=0, dtop=0, rtop=0;
+  void **data=NULL, **ret=malloc(retain*sizeof *ret);
+  while(allocs>0 || retain>0){
+    if(retain==0 || (oms_chance(50,&r) && allocs>0)){ allocs--; if(dtop>=dsz){ dsz+=100000; data=realloc(data,dsz*sizeof *data); } data[dtop++]=oms_alloc((size_t)1<<(oms_pick(&r)%5),&r); }
+    else { ret[rtop++]=oms_alloc((size_t)1<<(oms_pick(&r)%7),&r); retain--; }
+    if(oms_chance(66,&r) && dtop>0){ size_t i=oms_pick(&r)%dtop; oms_free(data[i]); data[i]=NULL; }
+    if(oms_chance(25,&r) && dtop>0){ size_t i=oms_pick(&r)%dtop, j=oms_pick(&r)%1000; data[i]=atomic_exchange(&oms_t[j],data[i]); } }
+  for(size_t i=0;i<rtop;i++) oms_free(ret[i]);
+  for(size_t i=0;i<dtop;i++) oms_free(data[i]);
+  free(ret); free(data); return NULL; }
+static void p_omstress(void){
+  long nt=oarg(0,2); oms_scale=oarg(1,50); long iter=oarg(2,25); uint64_t r=43*43;
+  for(long n=0;n<iter;n++){ pthread_t *t=malloc(nt*sizeof *t); for(long i=1;i<nt;i++) pthread_create(&t[i],NULL,oms_stress,(void*)i); oms_stress(0); for(long i=1;i<nt;i++) pthread_join(t[i],NULL); free(t);
+    for(int i=0;i<1000;i++) if(oms_chance(50,&r) || n+1==iter) oms_free(atomic_exchange(&oms_t[i],NULL)); } }
+
+/* ogthread THREADS (bench.sh: 2): glibc's bench-malloc-thread. For 2 s
+ * each thread replaces blocks of a working set of 1024 (offsets from a
+ * table of 4096) by blocks of 4..32768 bytes drawn from a table of 8000
+ * with density proportional to 1/size^2 (inverse square: the mean is
+ * about 36 bytes), every byte written. rtime = 1e9 / iterations. */
+static unsigned ogt_sz[8000], ogt_off[4096]; static volatile int ogt_stop;
+static void ogt_alarm(int s){ (void)s; ogt_stop=1; }
+static void *ogt_w(void *a){ void **ws=calloc(1024,sizeof *ws); unsigned os=0, bs=0; long it=0;
+  while(!ogt_stop){ os= os>=4095? 0 : os+1; bs= bs>=7999? 0 : bs+1; unsigned k=ogt_off[os], s=ogt_sz[bs]; free(ws[k]); char *p=ws[k]=malloc(s); for(unsigned i=0;i<s;i++) p[i]=(char)i; it++; }
+  for(int i=0;i<1024;i++) free(ws[i]);
+  free(ws); *(long*)a=it; return NULL; }
+static void p_ogthread(void){
+  long nt=oarg(0,2); srand(88);
+  for(int i=0;i<8000;i++){ double r=(double)rand()/RAND_MAX; ogt_sz[i]=(unsigned)(1.0/((1.0/32768-1.0/4)*r+1.0/4)); }
+  for(int i=0;i<4096;i++) ogt_off[i]=(unsigned)(rand()%1024);
+  signal(SIGALRM,ogt_alarm); alarm(2); pthread_t t[64]; long it[64], tot=0;
+  for(long i=0;i<nt;i++) pthread_create(&t[i],NULL,ogt_w,&it[i]);
+  for(long i=0;i<nt;i++){ pthread_join(t[i],NULL); tot+=it[i]; }
+  printf("rtime: %.3f (%ld iterations)\n", 1e9/tot, tot); }
 int main(int argc,char**argv){
-  const char*m=argv[1]; if(argc>2) NT=atoi(argv[2]);
+  const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
   M(tiny) M(pageclass) M(largefifo) M(smallfifo) M(phase) M(grow) M(strbuild) M(vecdouble) M(callocbig) M(callocmid)
   M(align4k) M(align64) M(reuse) M(threadchurn) M(threadkeep) M(prodcons) M(threadheaps) M(huge)
   M(idlepool) M(frag) M(alignmix)
+  M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
