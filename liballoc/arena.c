@@ -469,11 +469,15 @@ static struct jm_chunk *chunk_take_other(struct jm_arena *a)
 		}
 		struct jm_chunk *c = run_chunk(r);
 		size_t nd = r->ndirty;
+		/* b's row changes: in a row update of its own (a reader
+		 * never sees half of it, and the header's generation moves). */
+		jm__row_begin(&b->stats->seq);
 		dirty_remove(b, r);
 		free_remove(b, r);
 		b->stats->nchunks--;
 		b->stats->mapped -= JM_CHUNK;
 		stats_dirty(b);
+		jm__row_end(&b->stats->seq);
 		jm__unlock(b->lock);
 		/* Nothing of b's points into it now: no region is in it, and
 		 * it is on none of b's lists. */

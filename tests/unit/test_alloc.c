@@ -341,6 +341,7 @@ static void test_chunk_from_other_arena(void **state)
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
 	uint64_t a_chunks = a->stats->nchunks, a_mapped = a->stats->mapped;
 	free_large(p);   /* the chunk wholly free, dirty, in a */
+	uint32_t a_seq = a->stats->seq;
 	assert_ptr_equal(c->arena, a);
 	assert_true(c->runs[c->hdr_pages].ndirty == usable);
 	validate();
@@ -367,6 +368,8 @@ static void test_chunk_from_other_arena(void **state)
 	if (qc == c) {
 		assert_int_equal(a->stats->nchunks, a_chunks - 1);
 		assert_int_equal(a->stats->mapped, a_mapped - JM_CHUNK);
+		/* a's row changed in one row update (readers see it whole) */
+		assert_int_equal(a->stats->seq, a_seq + 2);
 	}
 	validate();
 	free_large(q);
