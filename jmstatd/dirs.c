@@ -192,6 +192,11 @@ static struct jmd_dir *dir_known(struct jmd *d, const struct stat *st, bool *fir
 	return NULL;
 }
 
+/* The lines about directories of containers that users other than root
+ * made: a user can make and end 64 such containers a walk (a user
+ * namespace and a tmpfs each), one line each at every rescan. */
+static struct jmd_log_budget users_dirs_log = { .about = "other users' containers" };
+
 /* Reads the directory at path (fd open on it) from now on, watched. */
 static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, const char *path,
                                const char *shown, uint64_t mntns, uint32_t owner)
@@ -212,7 +217,10 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	dir->next = d->dirs;
 	d->dirs = dir;
 	d->ndirs++;
-	jmd_log("reading %s too", dir->path);
+	if (owner == 0)
+		jmd_log("reading %s too", dir->path);
+	else
+		jmd_log_within(&users_dirs_log, "reading %s too (uid %u's)", dir->path, (unsigned)owner);
 	scan_dir(d, dir);
 	return dir;
 }

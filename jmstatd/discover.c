@@ -358,6 +358,13 @@ static bool unremovable_seen(dev_t dev, ino_t ino)
 	return false;
 }
 
+/* The lines about files removed that are not root's in a stats directory
+ * of the host: anyone can put back a copy of their dead process's segment
+ * as fast as the daemon removes it (a rename a time; 730 lines a second
+ * from one python loop of nobody's), each read at once (inotify) and
+ * removed with a line. Root's are logged each (a service killed). */
+static struct jmd_log_budget removed_log = { .about = "removed files of other users" };
+
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why)
 {
@@ -370,8 +377,10 @@ void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t
 	else if (rc < 0 && rc != -ENOENT)
 		jmd_log_bad("cannot remove %s/%s (%s): %s (logged once for this file)",
 		            jmd_entry_dir(d, e), e->name, why, strerror(-rc));
-	else if (rc == 0)
+	else if (rc == 0 && e->owner_known && e->owner == 0 && (!e->dir || e->dir->mntns == 0))
 		jmd_log("removed %s/%s: %s", jmd_entry_dir(d, e), e->name, why);
+	else if (rc == 0)
+		jmd_log_within(&removed_log, "removed %s/%s: %s", jmd_entry_dir(d, e), e->name, why);
 }
 
 /* A file the watch or a scan found: track it; read it now if asked. */

@@ -485,6 +485,21 @@ void jmd_log_set_verbose(bool verbose);
 bool jmd_log_verbose(void);
 void jmd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void jmd_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line a user can make the daemon write again and again, within a
+ * budget of its kind: a burst of JMD_LOG_BURST, then one every
+ * JMD_LOG_EVERY_MS; the rest to the verbose log, their count said in the
+ * next line logged ("... lines about ABOUT left out ..."). A budget is
+ * { .about = "..." }, zero otherwise. */
+#define JMD_LOG_BURST    50
+#define JMD_LOG_EVERY_MS 10000
+struct jmd_log_budget {
+	const char *about;       /* what its lines are about, for the count */
+	double tokens;           /* lines that may be logged now */
+	uint64_t last_ns;        /* CLOCK_MONOTONIC of the last line; 0: none yet */
+	unsigned long left_out;  /* lines left out since the last logged */
+};
+void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* ------------------------------------------------------------ discover.c */
 int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */

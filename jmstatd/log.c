@@ -9,6 +9,8 @@
  * names its device and inode, as systemd sets it), which stamps lines
  * itself, or the log is plain (jmd_log_set_plain(): --check-config, whose
  * lines are a report, not a log).
+ *
+ * The budgets of the lines a user can cause at will: log_budget.c.
  */
 #include "jmstatd.h"
 

@@ -50,44 +50,20 @@ static double unix_now_ms(void)
 	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
 }
 
-/* Lines about bad segments share one budget: a burst of BAD_LOG_BURST,
- * then one more every BAD_LOG_EVERY_MS; past it they go to the verbose log
- * only, and the next line logged says how many were left out. The rule of
- * one line per file does not hold against a file that its owner keeps
+/* Lines about bad segments share one budget (jmd_log_within). The rule
+ * of one line per file does not hold against a file that its owner keeps
  * replacing, or flips between good and bad: without the budget, one such
  * file wrote a hundred lines a second (and under journald's rate limit
  * would push the daemon's other lines out). */
-#define BAD_LOG_BURST    50
-#define BAD_LOG_EVERY_MS 10000
-
 void jmd_log_bad(const char *fmt, ...)
 {
-	static double tokens = BAD_LOG_BURST;
-	static uint64_t last_ns;
-	static unsigned long left_out;
+	static struct jmd_log_budget bad = { .about = "bad segments" };
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	uint64_t now = mono_ns();
-	if (last_ns)
-		tokens += (double)(now - last_ns) / 1e6 / BAD_LOG_EVERY_MS;
-	if (tokens > BAD_LOG_BURST)
-		tokens = BAD_LOG_BURST;
-	last_ns = now;
-	if (tokens < 1.0) {
-		left_out++;
-		jmd_debug("%s", msg);
-		return;
-	}
-	tokens -= 1.0;
-	if (left_out)
-		jmd_log("%s (and %lu more lines about bad segments left out before this one)", msg,
-		        left_out);
-	else
-		jmd_log("%s", msg);
-	left_out = 0;
+	jmd_log_within(&bad, "%s", msg);
 }
 
 /* Why a file that does not read as a segment should go, or NULL. Anyone

@@ -49,6 +49,7 @@
  */
 #include "commands.h"
 
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,27 @@ static void on_written(uv_write_t *req, int status)
 	}
 }
 
+/* A line about what a client did: root's always; other users' within one
+ * budget. A client that sends a request too long is closed with a line,
+ * and connects again: one python loop of nobody's wrote 10,000 lines a
+ * second. */
+static struct jmd_log_budget client_lines = { .about = "other users' clients" };
+
+static void client_log(const struct jmd_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void client_log(const struct jmd_client *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->uid == 0)
+		jmd_log("%s", msg);
+	else
+		jmd_log_within(&client_lines, "%s", msg);
+}
+
 /* A client with more than JMD_MAX_OUTPUT bytes of replies unread is
  * dropped (it is not reading, so it cannot be told). */
 static bool output_full(struct jmd_client *c)
@@ -160,8 +182,8 @@ static bool output_full(struct jmd_client *c)
 	size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 	if (queued <= JMD_MAX_OUTPUT)
 		return false;
-	jmd_log("client %u (pid %d, uid %u) dropped: %zu bytes of replies unread (limit %u)",
-	        c->id, (int)c->peer_pid, (unsigned)c->uid, queued, JMD_MAX_OUTPUT);
+	client_log(c, "client %u (pid %d, uid %u) dropped: %zu bytes of replies unread (limit %u)",
+	           c->id, (int)c->peer_pid, (unsigned)c->uid, queued, JMD_MAX_OUTPUT);
 	client_close(c);
 	return true;
 }
@@ -429,8 +451,8 @@ static void process_lines(struct jmd_client *c, size_t scan)
 		return;
 	}
 	if (c->in_len >= JMD_MAX_REQUEST + 1) {
-		jmd_log("client %u (pid %d, uid %u) disconnected: request longer than %u bytes",
-		        c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_REQUEST);
+		client_log(c, "client %u (pid %d, uid %u) disconnected: request longer than %u bytes",
+		           c->id, (int)c->peer_pid, (unsigned)c->uid, JMD_MAX_REQUEST);
 		jmd_client_send(c, jmd_error(c->d, "request too long (limit %u bytes)", JMD_MAX_REQUEST));
 		client_finish(c);
 	}

@@ -21,7 +21,7 @@ NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	skip "unprivileged user namespaces are off here"
 
 ulimit -n 160
-jmd_start
+jmd_start --verbose   # every directory read logged (past the log budget too)
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
 ROOT_PROC=$!
 # Root's process listed, by root's jmctl (bounded: a loaded machine is

@@ -14,7 +14,7 @@ need_users "make containers as other uids"
 setpriv --reuid=200000 --regid=200000 --clear-groups unshare --user --map-root-user --mount true \
 	2>/dev/null || skip "unprivileged user namespaces are off here"
 printf 'nobody:200000:65536\n' >"$JM_TMP/subuid"
-jmd_start --subuid-file "$JM_TMP/subuid"
+jmd_start --verbose --subuid-file "$JM_TMP/subuid"
 N=70
 for i in $(seq 1 $N); do
 	setpriv --reuid=$((200000 + i)) --regid=$((200000 + i)) --clear-groups \

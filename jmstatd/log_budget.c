@@ -1,0 +1,46 @@
+/*
+ * log_budget.c: a line that a user can make the daemon write again and
+ * again, each the price of a cheap act of theirs (a client closed for a
+ * request too long, a copy of a dead segment put back, a container made,
+ * an alert command that fails for their process), goes through a budget of
+ * its kind: a burst of JMD_LOG_BURST, then one every JMD_LOG_EVERY_MS; the
+ * lines past it go to the verbose log, and the next line logged says how
+ * many were left out. Apart from log.c, whose lines the unit tests and
+ * fuzz targets replace, so that they keep these.
+ */
+#include "jmstatd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (b->last_ns)
+		b->tokens += (double)(now - b->last_ns) / 1e6 / JMD_LOG_EVERY_MS;
+	else
+		b->tokens = JMD_LOG_BURST;
+	if (b->tokens > JMD_LOG_BURST)
+		b->tokens = JMD_LOG_BURST;
+	b->last_ns = now;
+	if (b->tokens < 1.0) {
+		b->left_out++;
+		jmd_debug("%s", msg);
+		return;
+	}
+	b->tokens -= 1.0;
+	if (b->left_out)
+		jmd_log("%s (and %lu more lines about %s left out before this one)", msg, b->left_out,
+		        b->about);
+	else
+		jmd_log("%s", msg);
+	b->left_out = 0;
+}
