@@ -100,12 +100,12 @@ static void cmd_exited(uv_process_t *p, int64_t status, int term_signal)
 	struct jmd_alerts *A = c->A;
 	c->exited = true;
 	if (term_signal) {
-		jmd_log("alert %u: its command (pid %d) was killed by signal %d", c->alert_id,
-		        p->pid, term_signal);
+		jmd_alert_log(A, c->uid, "alert %u: its command (pid %d) was killed by signal %d",
+		              c->alert_id, p->pid, term_signal);
 		A->cmd_failed++;
 	} else if (status != 0) {
-		jmd_log("alert %u: its command (pid %d) exited with status %lld", c->alert_id,
-		        p->pid, (long long)status);
+		jmd_alert_log(A, c->uid, "alert %u: its command (pid %d) exited with status %lld",
+		              c->alert_id, p->pid, (long long)status);
 		A->cmd_failed++;
 	} else {
 		jmd_debug("alert %u: its command (pid %d) succeeded", c->alert_id, p->pid);
@@ -119,8 +119,8 @@ static void cmd_timed_out(uv_timer_t *t)
 	struct cmd *c = t->data;
 	if (c->exited)
 		return;
-	jmd_log("alert %u: its command (pid %d) still runs after %gs: killing it", c->alert_id,
-	        c->proc.pid, c->A->rules.command_timeout_s);
+	jmd_alert_log(c->A, c->uid, "alert %u: its command (pid %d) still runs after %gs: killing it",
+	              c->alert_id, c->proc.pid, c->A->rules.command_timeout_s);
 	c->A->cmd_timeout++;
 	/* The command leads its own process group: end all of it. */
 	if (kill(-c->proc.pid, SIGKILL) != 0)
