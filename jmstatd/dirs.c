@@ -258,12 +258,80 @@ static void dir_drop(struct jmd *d, struct jmd_dir *dir, const char *why)
 	dir_free(dir);
 }
 
+/* d->mntns indexed by inode (open addressing; a slot holds an index + 1,
+ * 0 is empty), and the array's room. A walk looks up the namespace of
+ * every process of the host: through the whole array, a user's thousands
+ * of namespaces (a process each in one of its own) made every walk
+ * quadratic, and the array grew by one element at a time. Rebuilt when
+ * the array is compacted or outgrows half the index; without one (no
+ * memory), the array is searched. */
+static uint32_t *ns_index;
+static size_t ns_index_cap;      /* a power of two, or 0 */
+static size_t mntns_room;        /* elements d->mntns has room for */
+
+static size_t ns_slot(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 24) & (ns_index_cap - 1);
+}
+
+static void ns_index_add(uint64_t ino, size_t i)
+{
+	size_t s = ns_slot(ino);
+	while (ns_index[s] != 0)
+		s = (s + 1) & (ns_index_cap - 1);
+	ns_index[s] = (uint32_t)(i + 1);
+}
+
+static void ns_index_build(struct jmd *d)
+{
+	size_t cap = 64;
+	while (cap < 2 * d->nmntns + 2)
+		cap *= 2;
+	if (cap != ns_index_cap) {
+		free(ns_index);
+		ns_index_cap = 0;
+		if (!(ns_index = calloc(cap, sizeof(*ns_index))))
+			return;
+		ns_index_cap = cap;
+	} else {
+		memset(ns_index, 0, cap * sizeof(*ns_index));
+	}
+	for (size_t i = 0; i < d->nmntns; i++)
+		ns_index_add(d->mntns[i].ino, i);
+}
+
 static struct jmd_mntns *mntns_find(struct jmd *d, uint64_t ino)
 {
-	for (size_t i = 0; i < d->nmntns; i++)
-		if (d->mntns[i].ino == ino)
-			return &d->mntns[i];
+	if (!ns_index) {
+		for (size_t i = 0; i < d->nmntns; i++)
+			if (d->mntns[i].ino == ino)
+				return &d->mntns[i];
+		return NULL;
+	}
+	for (size_t s = ns_slot(ino); ns_index[s] != 0; s = (s + 1) & (ns_index_cap - 1))
+		if (d->mntns[ns_index[s] - 1].ino == ino)
+			return &d->mntns[ns_index[s] - 1];
 	return NULL;
+}
+
+/* A new namespace, last in d->mntns, or NULL (no memory). */
+static struct jmd_mntns *mntns_add(struct jmd *d, uint64_t ino)
+{
+	if (d->nmntns == mntns_room) {
+		size_t room = mntns_room ? 2 * mntns_room : 64;
+		struct jmd_mntns *nm = realloc(d->mntns, room * sizeof(*nm));
+		if (!nm)
+			return NULL;
+		d->mntns = nm;
+		mntns_room = room;
+	}
+	struct jmd_mntns *m = &d->mntns[d->nmntns++];
+	*m = (struct jmd_mntns){ .ino = ino };
+	if (2 * d->nmntns + 2 > ns_index_cap)
+		ns_index_build(d);
+	else if (ns_index)
+		ns_index_add(ino, d->nmntns - 1);
+	return m;
 }
 
 int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host)
@@ -618,18 +686,26 @@ static void opened(struct jmd *d, struct open_job *j)
 static void on_jobs(uv_async_t *h)
 {
 	struct jmd *d = h->data;
-	struct open_job **pp = &jobs;
-	while (*pp) {
+	/* The jobs done, taken out under one lock (not one per job queued:
+	 * thousands may wait), in order. */
+	struct open_job *done = NULL, **tail = &done;
+	pthread_mutex_lock(&jobs_lock);
+	for (struct open_job **pp = &jobs; *pp;) {
 		struct open_job *j = *pp;
-		pthread_mutex_lock(&jobs_lock);
-		bool done = j->done;
-		pthread_mutex_unlock(&jobs_lock);
-		if (!done) {
+		if (!j->done) {
 			pp = &j->next;
 			continue;
 		}
 		*pp = j->next;
 		jobs_end = NULL;
+		j->next = NULL;
+		*tail = j;
+		tail = &j->next;
+	}
+	pthread_mutex_unlock(&jobs_lock);
+	while (done) {
+		struct open_job *j = done;
+		done = j->next;
 		opened(d, j);
 		free(j->stats_dir);
 		free(j);
@@ -692,12 +768,10 @@ static void walk_namespaces(struct jmd *d)
 		if (m && m->seen_walk == d->ns_walk)
 			continue;
 		if (!m) {
-			struct jmd_mntns *nm = realloc(d->mntns, (d->nmntns + 1) * sizeof(*nm));
-			if (!nm)
+			if (!(m = mntns_add(d, ino)))
 				break;
-			d->mntns = nm;
-			m = &d->mntns[d->nmntns++];
-			*m = (struct jmd_mntns){ .ino = ino, .first_walk = d->ns_walk, .retry = true };
+			m->first_walk = d->ns_walk;
+			m->retry = true;
 		}
 		m->seen_walk = d->ns_walk;
 		m->first_pid = pid;
@@ -727,6 +801,7 @@ static void walk_namespaces(struct jmd *d)
 		d->mntns[kept++] = *m;
 	}
 	d->nmntns = kept;
+	ns_index_build(d);
 	jobs_pump(d);
 	struct jmd_dir *next;
 	for (struct jmd_dir *dir = d->dirs; dir; dir = next) {
@@ -799,4 +874,8 @@ void jmd_dirs_stop(struct jmd *d)
 	free(d->mntns);
 	d->mntns = NULL;
 	d->nmntns = 0;
+	mntns_room = 0;
+	free(ns_index);
+	ns_index = NULL;
+	ns_index_cap = 0;
 }
