@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 120
+# timeout: 180
 # An alert command that fails is logged with its status (or its signal, or
 # its timeout): one line per command run. Other users' processes choose
 # how often root's command runs for them (each of their processes that

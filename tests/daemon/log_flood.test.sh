@@ -27,7 +27,7 @@ def lines(what):
     return [l for l in open(log) if what in l]
 BOUND = 55          # the burst of 50, and a line or so of refill
 
-# 1. Requests too long, 2,000 connections of nobody's; then one of root's.
+# 1. Requests too long, 600 connections of nobody's; then one of root's.
 def long_requests(n):
     blob = b"x" * 70000
     for _ in range(n):
@@ -40,13 +40,13 @@ def long_requests(n):
             pass
         s.close()
     return n
-as_uid(65534, lambda: long_requests(2000))
+as_uid(65534, lambda: long_requests(600))
 long_requests(1)
 wait_until(lambda: lines("(pid %d, uid 0) disconnected: request longer" % os.getpid()),
            "the line of root's client")
 n = len(lines("uid 65534) disconnected: request longer"))
-check(n <= BOUND, "%d lines for nobody's 2,000 requests too long" % n)
-print("requests too long: %d lines for nobody's 2,000, root's logged" % n)
+check(n <= BOUND, "%d lines for nobody's 600 requests too long" % n)
+print("requests too long: %d lines for nobody's 600, root's logged" % n)
 
 # 2. A dead process's segment of nobody's put back 150 times.
 pub = os.environ["P"]
