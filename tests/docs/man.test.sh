@@ -146,7 +146,10 @@ if not init:
 bad, n_conf, n_help = [], 0, 0
 for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
     value = {"true": 1, "false": 0}.get(expr.strip())
-    if value is None:
+    enum = re.match(r"JM_[A-Z]+_([A-Z]+)$", expr.strip())
+    if enum:
+        value = enum.group(1).lower()   # JM_THP_AUTO: auto
+    elif value is None:
         value = eval(expr, {})          # 10000, 512 * 1024
     if key == "narenas" and value == 0:
         continue                        # computed at start: 4 x the CPUs
@@ -155,8 +158,8 @@ for key, expr in re.findall(r"\.(\w+) = ([^,\n]+),", init.group(1)):
         bad.append("%s: no paragraph in jmalloc(3)" % key)
         continue
     n_conf += 1
-    d = re.search(r"\(default ([-0-9]+)", m.group(1).replace("\n", " "))
-    if not d or int(d.group(1)) != value:
+    d = re.search(r"\(default ([-0-9a-z]+)", m.group(1).replace("\n", " "))
+    if not d or d.group(1) != str(value):
         bad.append("%s: options.c's default %s, jmalloc(3) says %r" % (key, value, d and d.group(1)))
     row = re.search(r"^\| `%s:[^`]*` \| ([^|]*) \|" % key, md, re.M)
     if not row or row.group(1).strip() != str(value):
