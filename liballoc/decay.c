@@ -22,6 +22,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* (1 - smoothstep((i + 1) / EPOCHS)) << DECAY_SHIFT */
@@ -100,7 +101,9 @@ uint64_t jm__cgroup_dirty_cap(void)
 {
 	uint64_t c = atomic_load_explicit(&cgroup_cap, memory_order_relaxed);
 	if (c == 0) {
+		int saved = errno;   /* on free's path: files that are not there */
 		uint64_t limit = jm__os_cgroup_limit_in("");
+		errno = saved;
 		c = UINT64_MAX;
 		if (limit) {
 			c = (limit / JM_CGROUP_CAP_DIV) >> JM_LG_PAGE;
