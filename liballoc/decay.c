@@ -95,12 +95,22 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now)
  * Returns the bound in pages, UINT64_MAX where there is no limit.
  */
 #define JM_CGROUP_CAP_DIV 16
-static _Atomic uint64_t cgroup_cap;   /* pages; 0: not read yet */
+/* Pages; 0: not read yet; CG_READING: being read (by one thread, whose
+ * claim the others see: they go without the bound meanwhile, as does a
+ * child forked then; the reader's buffers are static, os.c). */
+#define CG_READING 1
+static _Atomic uint64_t cgroup_cap;
 
 uint64_t jm__cgroup_dirty_cap(void)
 {
 	uint64_t c = atomic_load_explicit(&cgroup_cap, memory_order_relaxed);
+	if (c == CG_READING)
+		return UINT64_MAX;
 	if (c == 0) {
+		uint64_t unread = 0;
+		if (!atomic_compare_exchange_strong_explicit(&cgroup_cap, &unread, CG_READING,
+		        memory_order_acquire, memory_order_relaxed))
+			return unread == CG_READING ? UINT64_MAX : unread;
 		int saved = errno;   /* on free's path: files that are not there */
 		uint64_t limit = jm__os_cgroup_limit_in("");
 		errno = saved;

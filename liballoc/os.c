@@ -339,16 +339,24 @@ static uint64_t limit_value(const char *s)
 	return v;
 }
 
+/* The reader's buffers: static, not on the stack, where they took 5.7
+ * KiB of a signal handler's alternate stack (the first read comes on
+ * malloc's and free's slow paths; tests/preload/sigaltstack.test.sh).
+ * One reader at a time: decay.c claims the read. */
+static struct {
+	char cg[4096], pc[256], v2[256], v1[256], name[1024], buf[64];
+} rd;
+
 /* The least limit of FILE in the cgroup at path (length len, from
  * /proc/self/cgroup) under mount and in each of its ancestors: a limit
  * holds for everything below it, and inside a container the path may
  * name a cgroup that only its root shows (no cgroup namespace). */
 static uint64_t least_limit(const char *mount, const char *path, size_t len, const char *file)
 {
-	char name[1024];
+	char *name = rd.name;
 	size_t ml = strlen(mount), fl = strlen(file);
 	uint64_t least = UINT64_MAX;
-	if (len + ml + fl + 2 > sizeof(name))
+	if (len + ml + fl + 2 > sizeof(rd.name))
 		return least;
 	for (;;) {
 		while (len > 1 && path[len - 1] == '/')
@@ -359,9 +367,8 @@ static uint64_t least_limit(const char *mount, const char *path, size_t len, con
 		if (n == 0 || name[n - 1] != '/')
 			name[n++] = '/';
 		memcpy(name + n, file, fl + 1);
-		char buf[64];
-		if (read_small(name, buf, sizeof(buf))) {
-			uint64_t v = limit_value(buf);
+		if (read_small(name, rd.buf, sizeof(rd.buf))) {
+			uint64_t v = limit_value(rd.buf);
 			if (v < least)
 				least = v;
 		}
@@ -376,13 +383,14 @@ static uint64_t least_limit(const char *mount, const char *path, size_t len, con
 /* The memory limit of the process's cgroup in bytes (cgroup v2's
  * memory.max or memory.high, v1's memory.limit_in_bytes, the least of the
  * cgroup's and its ancestors'), 0 if it has none below the machine's memory or none
- * can be read. Reads a few small files: called once (decay.c). `root`
- * prefixes every path ("" but in the unit tests). */
+ * can be read. Reads a few small files: called once (decay.c), not
+ * reentrant (static buffers). `root` prefixes every path ("" but in the
+ * unit tests). */
 uint64_t jm__os_cgroup_limit_in(const char *root)
 {
-	char cg[4096], pc[256], v2[256], v1[256];
+	char *cg = rd.cg, *pc = rd.pc, *v2 = rd.v2, *v1 = rd.v1;
 	size_t rl = strlen(root);
-	if (rl + sizeof("/sys/fs/cgroup/memory") > sizeof(v1))
+	if (rl + sizeof("/sys/fs/cgroup/memory") > sizeof(rd.v1))
 		return 0;
 	memcpy(v2, root, rl);
 	memcpy(v2 + rl, "/sys/fs/cgroup", sizeof("/sys/fs/cgroup"));
@@ -390,7 +398,7 @@ uint64_t jm__os_cgroup_limit_in(const char *root)
 	memcpy(v1 + rl, "/sys/fs/cgroup/memory", sizeof("/sys/fs/cgroup/memory"));
 	memcpy(pc, root, rl);
 	memcpy(pc + rl, "/proc/self/cgroup", sizeof("/proc/self/cgroup"));
-	if (!read_small(pc, cg, sizeof(cg)))
+	if (!read_small(pc, cg, sizeof(rd.cg)))
 		return 0;
 	uint64_t least = UINT64_MAX;
 	for (char *line = cg; *line;) {
