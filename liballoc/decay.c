@@ -97,7 +97,7 @@ bool jm__decay_due(const struct jm_decay *d, uint64_t now)
 #define JM_CGROUP_CAP_DIV 16
 /* Pages; 0: not read yet; CG_READING: being read (by one thread, whose
  * claim the others see: they go without the bound meanwhile, as does a
- * child forked then; the reader's buffers are static, os.c). */
+ * child forked then; the reader maps its buffers, os.c). */
 #define CG_READING 1
 static _Atomic uint64_t cgroup_cap;
 

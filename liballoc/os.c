@@ -339,24 +339,27 @@ static uint64_t limit_value(const char *s)
 	return v;
 }
 
-/* The reader's buffers: static, not on the stack, where they took 5.7
- * KiB of a signal handler's alternate stack (the first read comes on
- * malloc's and free's slow paths; tests/preload/sigaltstack.test.sh).
- * One reader at a time: decay.c claims the read. */
-static struct {
+/* The reader's buffers: mapped for the one read, neither on the stack,
+ * where they took 5.7 KiB of a signal handler's alternate stack (the
+ * first read comes on malloc's and free's slow paths;
+ * tests/preload/sigaltstack.test.sh), nor static, where they moved the
+ * allocator's locks onto a second page (tests/preload/fork_pages.test.sh,
+ * startup.test.sh). */
+struct cg_bufs {
 	char cg[4096], pc[256], v2[256], v1[256], name[1024], buf[64];
-} rd;
+};
 
 /* The least limit of FILE in the cgroup at path (length len, from
  * /proc/self/cgroup) under mount and in each of its ancestors: a limit
  * holds for everything below it, and inside a container the path may
  * name a cgroup that only its root shows (no cgroup namespace). */
-static uint64_t least_limit(const char *mount, const char *path, size_t len, const char *file)
+static uint64_t least_limit(struct cg_bufs *rd, const char *mount, const char *path,
+    size_t len, const char *file)
 {
-	char *name = rd.name;
+	char *name = rd->name;
 	size_t ml = strlen(mount), fl = strlen(file);
 	uint64_t least = UINT64_MAX;
-	if (len + ml + fl + 2 > sizeof(rd.name))
+	if (len + ml + fl + 2 > sizeof(rd->name))
 		return least;
 	for (;;) {
 		while (len > 1 && path[len - 1] == '/')
@@ -367,8 +370,8 @@ static uint64_t least_limit(const char *mount, const char *path, size_t len, con
 		if (n == 0 || name[n - 1] != '/')
 			name[n++] = '/';
 		memcpy(name + n, file, fl + 1);
-		if (read_small(name, rd.buf, sizeof(rd.buf))) {
-			uint64_t v = limit_value(rd.buf);
+		if (read_small(name, rd->buf, sizeof(rd->buf))) {
+			uint64_t v = limit_value(rd->buf);
 			if (v < least)
 				least = v;
 		}
@@ -383,14 +386,25 @@ static uint64_t least_limit(const char *mount, const char *path, size_t len, con
 /* The memory limit of the process's cgroup in bytes (cgroup v2's
  * memory.max or memory.high, v1's memory.limit_in_bytes, the least of the
  * cgroup's and its ancestors'), 0 if it has none below the machine's memory or none
- * can be read. Reads a few small files: called once (decay.c), not
- * reentrant (static buffers). `root` prefixes every path ("" but in the
- * unit tests). */
+ * can be read. Reads a few small files: called once (decay.c). `root`
+ * prefixes every path ("" but in the unit tests). */
+static uint64_t cgroup_limit(struct cg_bufs *rd, const char *root);
+
 uint64_t jm__os_cgroup_limit_in(const char *root)
 {
-	char *cg = rd.cg, *pc = rd.pc, *v2 = rd.v2, *v1 = rd.v1;
+	struct cg_bufs *rd = map_plain(sizeof(*rd));
+	if (rd == NULL)
+		return 0;
+	uint64_t limit = cgroup_limit(rd, root);
+	jm__os_unmap(rd, sizeof(*rd));
+	return limit;
+}
+
+static uint64_t cgroup_limit(struct cg_bufs *rd, const char *root)
+{
+	char *cg = rd->cg, *pc = rd->pc, *v2 = rd->v2, *v1 = rd->v1;
 	size_t rl = strlen(root);
-	if (rl + sizeof("/sys/fs/cgroup/memory") > sizeof(rd.v1))
+	if (rl + sizeof("/sys/fs/cgroup/memory") > sizeof(rd->v1))
 		return 0;
 	memcpy(v2, root, rl);
 	memcpy(v2 + rl, "/sys/fs/cgroup", sizeof("/sys/fs/cgroup"));
@@ -398,7 +412,7 @@ uint64_t jm__os_cgroup_limit_in(const char *root)
 	memcpy(v1 + rl, "/sys/fs/cgroup/memory", sizeof("/sys/fs/cgroup/memory"));
 	memcpy(pc, root, rl);
 	memcpy(pc + rl, "/proc/self/cgroup", sizeof("/proc/self/cgroup"));
-	if (!read_small(pc, cg, sizeof(rd.cg)))
+	if (!read_small(pc, cg, sizeof(rd->cg)))
 		return 0;
 	uint64_t least = UINT64_MAX;
 	for (char *line = cg; *line;) {
@@ -415,8 +429,8 @@ uint64_t jm__os_cgroup_limit_in(const char *root)
 			if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
 				/* memory.high: above it the kernel throttles the
 				 * cgroup's allocations and reclaims hard */
-				v = least_limit(v2, path, len, "memory.max");
-				uint64_t high = least_limit(v2, path, len, "memory.high");
+				v = least_limit(rd, v2, path, len, "memory.max");
+				uint64_t high = least_limit(rd, v2, path, len, "memory.high");
 				if (high < v)
 					v = high;
 			} else {
@@ -425,7 +439,7 @@ uint64_t jm__os_cgroup_limit_in(const char *root)
 					char *comma = memchr(k, ',', (size_t)(c2 - k));
 					char *kend = comma ? comma : c2;
 					if (kend - k == 6 && memcmp(k, "memory", 6) == 0)
-						v = least_limit(v1, path, len,
+						v = least_limit(rd, v1, path, len,
 						    "memory.limit_in_bytes");
 					k = kend + 1;
 				}
