@@ -38,8 +38,8 @@
  * ALERTS_QUEUE_UID per uid, ALERTS_QUEUE_MAX in all: past that it is not
  * run, and counted as skipped), started as soon as a slot frees. The
  * transition lines of alerts of other uids' processes share a log budget
- * as the bad segments' do (a burst, then one line every
- * ALERTS_LOG_EVERY_MS, the count of those left out in the next): a user
+ * as the bad segments' do (jmd_log_within: a burst, then one line every
+ * JMD_LOG_EVERY_MS, the count of those left out in the next): a user
  * whose processes flip in and out of alert cannot flood the log; root's
  * are always logged.
  *

@@ -30,8 +30,6 @@
 #define ALERTS_CMDS_UID       2u        /* running at once for the processes of one other uid */
 #define ALERTS_QUEUE_MAX      256u      /* commands waiting to run, in all */
 #define ALERTS_QUEUE_UID      32u       /* ... for the processes of one other uid */
-#define ALERTS_LOG_BURST      50        /* transition lines of other uids' alerts: a burst, */
-#define ALERTS_LOG_EVERY_MS   10000     /* then one this often */
 #define ALERTS_ENV_PREFIX     "JMALLOC_ALERT_"
 #define ALERTS_SITES          3u        /* sites kept per alert */
 #define ALERTS_ENV_FRAMES     8u        /* frames per site in JMALLOC_ALERT_SITES */
@@ -170,9 +168,7 @@ struct jmd_alerts {
 	bool stopping;
 	uint64_t transitions[4]; /* per state entered */
 	uint64_t cmd_ok, cmd_failed, cmd_timeout, cmd_skipped, cmd_queued;
-	double log_tokens;       /* jmd_alert_log()'s budget */
-	uint64_t log_last_ns;
-	unsigned long log_left_out;
+	struct jmd_log_budget log_budget;   /* jmd_alert_log()'s, other uids' lines */
 };
 
 /* alerts_rules.c */

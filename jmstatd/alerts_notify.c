@@ -28,9 +28,9 @@ extern char **environ;
 /* ------------------------------------------------------------ log budget */
 
 /* A line about an alert of uid's process: root's always, other uids'
- * within one budget (ALERTS_LOG_BURST, then one every
- * ALERTS_LOG_EVERY_MS; the rest to the verbose log, counted in the next
- * line logged). */
+ * within one budget (jmd_log_within: a burst, then one every 10 s; the
+ * rest to the verbose log, counted in the next line logged, root's
+ * included). */
 void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 {
 	char msg[1536];
@@ -38,26 +38,13 @@ void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	struct jmd_log_budget *b = &A->log_budget;
 	if (uid != 0) {
-		uint64_t now = uv_hrtime();
-		if (A->log_last_ns)
-			A->log_tokens += (double)(now - A->log_last_ns) / 1e6 / ALERTS_LOG_EVERY_MS;
-		else
-			A->log_tokens = ALERTS_LOG_BURST;
-		if (A->log_tokens > ALERTS_LOG_BURST)
-			A->log_tokens = ALERTS_LOG_BURST;
-		A->log_last_ns = now;
-		if (A->log_tokens < 1.0) {
-			A->log_left_out++;
-			jmd_debug("%s", msg);
-			return;
-		}
-		A->log_tokens -= 1.0;
-	}
-	if (A->log_left_out) {
-		jmd_log("%s (and %lu more lines about other users' alerts left out before this one)",
-		        msg, A->log_left_out);
-		A->log_left_out = 0;
+		jmd_log_within(b, "%s", msg);
+	} else if (b->left_out) {
+		jmd_log("%s (and %lu more lines about %s left out before this one)", msg, b->left_out,
+		        b->about);
+		b->left_out = 0;
 	} else {
 		jmd_log("%s", msg);
 	}

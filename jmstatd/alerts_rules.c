@@ -129,6 +129,7 @@ struct jmd_alerts *jmd_alert_engine(struct jmd *d)
 			return NULL;
 		d->alerts->d = d;
 		d->alerts->next_id = 1;
+		d->alerts->log_budget.about = "other users' alerts";
 		jmd_alert_ruleset_defaults(&d->alerts->rules);
 	}
 	return d->alerts;

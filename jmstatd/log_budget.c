@@ -16,7 +16,7 @@
 
 void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1536];   /* as long as an alert's line (alerts_notify.c) */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
