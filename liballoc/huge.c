@@ -840,6 +840,38 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	return p;
 }
 
+/* The radix tree names a huge region by its first chunk only, and
+ * forgets it when it is freed: a pointer it does not name may still lie
+ * inside a live region (found by walking back to the first chunk the tree
+ * names, at most 2 TiB) or in a kept one (a double free, if the region was
+ * kept and not reused). For the misuse report only: the walk is up to
+ * 2^20 lookups, and huge_lock is only tried (the report must not wait on
+ * a lock a signal handler's thread may hold). */
+enum jm_unnamed jm__huge_unnamed(const void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr, k = u & ~(uintptr_t)JM_CHUNK_MASK;
+	for (unsigned i = 0; i < (1u << 20) && k >= JM_CHUNK; i++) {
+		k -= JM_CHUNK;
+		uintptr_t e = jm__rtree_get(k);
+		if (e == 0)
+			continue;
+		if (e & JM_RTREE_HUGE) {
+			const struct jm_huge *h = (const struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
+			if (u - (uintptr_t)h->addr < h->map_size)
+				return JM_UNNAMED_INSIDE_HUGE;
+		}
+		break;
+	}
+	enum jm_unnamed r = JM_UNNAMED_FOREIGN;
+	if (pthread_mutex_trylock(&huge_lock) == 0) {
+		for (const struct jm_huge *h = retained; h; h = h->next_free)
+			if (u - (uintptr_t)h->addr < h->map_size)
+				r = JM_UNNAMED_FREED_HUGE;
+		pthread_mutex_unlock(&huge_lock);
+	}
+	return r;
+}
+
 void jm__huge_free(struct jm_huge *h, void *ptr)
 {
 	if (h->addr != ptr)

@@ -323,6 +323,10 @@ extern void (*jm__test_huge_tail_gone)(void);
 bool jm__huge_decay(uint64_t now);
 void jm__huge_purge_all(void);
 bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean);
+/* What a pointer the radix tree does not name is, for the report of its
+ * misuse (error path only). */
+enum jm_unnamed { JM_UNNAMED_FOREIGN, JM_UNNAMED_INSIDE_HUGE, JM_UNNAMED_FREED_HUGE };
+enum jm_unnamed jm__huge_unnamed(const void *ptr);
 void jm__huge_prefork(void);
 void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);

@@ -207,6 +207,20 @@ JM_NOINLINE void *jm__alloc_slow(size_t size)
 
 static void free_in_chunk(void *ptr);
 
+/* A pointer the radix tree does not name, `what` its use ("free of a
+ * pointer"): reported as what it is, then the process aborts. */
+static _Noreturn JM_NOINLINE void report_unnamed(const char *what, const void *ptr)
+{
+	switch (jm__huge_unnamed(ptr)) {
+	case JM_UNNAMED_INSIDE_HUGE:
+		jm__fatal("%s inside a huge region: %p; aborting", what, ptr);
+	case JM_UNNAMED_FREED_HUGE:
+		jm__fatal("%s to a freed huge region: %p; aborting", what, ptr);
+	default:
+		jm__fatal("%s not allocated by jmalloc (or freed already): %p; aborting", what, ptr);
+	}
+}
+
 JM_NOINLINE void jm__free_slow(void *ptr)
 {
 	if (ptr == NULL)
@@ -216,7 +230,7 @@ JM_NOINLINE void jm__free_slow(void *ptr)
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)
-		jm__report_misuse("free of a pointer not allocated by jmalloc", ptr);
+		report_unnamed("free of a pointer", ptr);
 	if (e & JM_RTREE_HUGE) {
 		jm__huge_free((struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE), ptr);
 		return;
@@ -313,7 +327,7 @@ static size_t usable_size(void *ptr)
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)
-		jm__report_misuse("pointer not allocated by jmalloc", ptr);
+		report_unnamed("pointer", ptr);
 	if (e & JM_RTREE_HUGE) {
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		if (h->addr != ptr)
@@ -507,7 +521,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0)
-		jm__report_misuse("realloc of a pointer not allocated by jmalloc", ptr);
+		report_unnamed("realloc of a pointer", ptr);
 	size_t old;
 	if (e & JM_RTREE_HUGE) {
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);

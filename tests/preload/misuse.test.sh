@@ -18,6 +18,19 @@ need_lib
 helper=$JM_HELPERS/misuse
 [ -x "$helper" ] || fail "$helper is not built"
 export JMALLOC_STATS_DIR=$JM_TMP
+# What the message must say where the radix tree does not name the pointer
+# (it holds a huge region's first chunk only, and forgets a freed one): a
+# freed huge region and one's second chunk were reported as "not allocated
+# by jmalloc".
+want_words() {
+	case $1 in
+	double-free-huge) echo "free of a pointer to a freed huge region" ;;
+	realloc-freed-huge) echo "realloc of a pointer to a freed huge region" ;;
+	interior-huge-chunk) echo "free of a pointer inside a huge region" ;;
+	foreign-*) echo "not allocated by jmalloc" ;;
+	*) echo "jmalloc" ;;
+	esac
+}
 fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
             double-free-small-clobbered \
@@ -38,6 +51,9 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
 		fails=$((fails+1))
 	elif [ -z "$addr" ] || ! grep -q -- "$addr" <<<"$msg"; then
 		echo "FAIL $mode: the message does not name $addr: $msg"
+		fails=$((fails+1))
+	elif ! grep -q -- "$(want_words "$mode")" <<<"$msg"; then
+		echo "FAIL $mode: the message does not say \"$(want_words "$mode")\": $msg"
 		fails=$((fails+1))
 	else
 		echo "ok   $mode: $msg"
