@@ -81,11 +81,26 @@ JM_FORK_TEXT void jm__lock_init(jm_lock_t *l)
 #define JM_ARENA_LOCK_BYTES ((JM_ARENA_LOCKS * sizeof(jm_lock_t) + 63) & ~(size_t)63)
 static char *lock_area;   /* 64-byte aligned */
 
+/* The thread cache's room after an arena (tc_room), and the page the
+ * two share: the arena's fields a new arena writes, then the cache. */
+#define TC_ROOM ((sizeof(struct jm_tcache) + 63) & ~(size_t)63)
+_Static_assert(JM_ARENA_HOT + TC_ROOM <= JM_PAGE,
+    "a new arena's fields and its first thread's cache fit in one page");
+_Static_assert(sizeof(struct jm_arena) % 64 == 0, "the cache's room is 64-byte aligned");
+
 static struct jm_arena *arena_create(unsigned index, struct jmstat_bin *rows)
 {
-	struct jm_arena *a = rows ? jm__base_alloc(sizeof(*a)) : NULL;
-	if (a == NULL)
+	/* The arena and the cache's room end on a page boundary: the page
+	 * before it holds the arena's last JM_ARENA_HOT bytes and the cache,
+	 * what a new arena and its first thread write; the arena's other
+	 * fields, before, are written later if ever (a thread's first allocation in a new
+	 * arena took 7 or 8 page faults, 6 or 7 so:
+	 * tests/preload/arena_faults.test.sh). */
+	char *p = rows ? jm__base_alloc_end(sizeof(struct jm_arena) + TC_ROOM, 0) : NULL;
+	if (p == NULL)
 		return NULL;
+	struct jm_arena *a = (struct jm_arena *)p;
+	a->tc_room = p + sizeof(*a);
 	jm_lock_t *locks = (jm_lock_t *)(lock_area + (size_t)index * JM_ARENA_LOCK_BYTES);
 	a->lock = &locks[0];
 	jm__lock_init(a->lock);

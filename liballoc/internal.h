@@ -157,6 +157,8 @@ bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits);
 uint64_t jm__os_map_limit(void);  /* min(RLIMIT_AS, RLIMIT_DATA), or UINT64_MAX */
 unsigned jm__os_ncpus(void);
 void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */
+void *jm__base_alloc_end(size_t size, size_t end);   /* ... ending end bytes
+                                                         before a page boundary */
 void jm__base_prefork(void);
 void jm__base_postfork_parent(void);
 void jm__base_postfork_child(void);

@@ -287,12 +287,19 @@ static jm_lock_t base_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *base_cur;
 static size_t base_left;
 
-void *jm__base_alloc(size_t size)
+/* size bytes of base memory that end `end` bytes before a page boundary
+ * (end < JM_PAGE), or anywhere with end = -1; the bytes skipped to get
+ * there are not used again. */
+static void *base_take(size_t size, size_t end)
 {
 	size = (size + 63) & ~(size_t)63;
 	pthread_mutex_lock(&base_lock);
-	if (size > base_left) {
-		size_t block = size > (256u << 10) ? (size + JM_PAGE_MASK) & ~JM_PAGE_MASK
+	size_t pad = 0;
+	if (end != (size_t)-1)
+		pad = (JM_PAGE - (((uintptr_t)base_cur + size + end) & JM_PAGE_MASK)) & JM_PAGE_MASK;
+	if (size + pad > base_left) {
+		size_t need = size + (end != (size_t)-1 ? JM_PAGE : 0);
+		size_t block = need > (256u << 10) ? (need + JM_PAGE_MASK) & ~JM_PAGE_MASK
 		                                   : (256u << 10);
 		char *p = jm__os_map(block);
 		if (p == NULL) {
@@ -301,12 +308,24 @@ void *jm__base_alloc(size_t size)
 		}
 		base_cur = p;
 		base_left = block;
+		if (end != (size_t)-1)
+			pad = (JM_PAGE - ((size + end) & JM_PAGE_MASK)) & JM_PAGE_MASK;
 	}
-	void *r = base_cur;
-	base_cur += size;
-	base_left -= size;
+	void *r = base_cur + pad;
+	base_cur += pad + size;
+	base_left -= pad + size;
 	pthread_mutex_unlock(&base_lock);
 	return r;
+}
+
+void *jm__base_alloc(size_t size)
+{
+	return base_take(size, (size_t)-1);
+}
+
+void *jm__base_alloc_end(size_t size, size_t end)
+{
+	return base_take(size, end & JM_PAGE_MASK);
 }
 
 /* The base lock must not be held across fork. */

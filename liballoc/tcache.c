@@ -169,8 +169,12 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	struct jm_arena *a = jm__thread_arena();
 	pthread_mutex_lock(&tc_lock);
 	struct jm_tcache *tc = tc_free_list;
-	if (tc)
+	if (tc) {
 		tc_free_list = tc->next_free;
+	} else if (a->tc_room != NULL) {   /* on the page of a's new fields */
+		tc = a->tc_room;
+		a->tc_room = NULL;
+	}
 	pthread_mutex_unlock(&tc_lock);
 	if (tc == NULL && (tc = jm__base_alloc(sizeof(*tc))) == NULL)
 		return jm__tcache_none;

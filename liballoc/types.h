@@ -257,16 +257,28 @@ struct jm_bin {
  * area (arena.c: a mapping of their own that a fork does not share), so
  * that the pages a fork's handlers take, release or re-initialise locks on
  * are not shared with the child: in the parent they cost no fault, in the
- * child a fresh page, not a copy. The bins' other hot fields are first. */
+ * child a fresh page, not a copy.
+ *
+ * The fields a new arena writes, at its creation and as its first chunk
+ * is carved, are last (JM_ARENA_HOT, below): the lists of free runs of
+ * JM_ARENA_HOT_RUNS pages and more (a new chunk's free run is 494 pages,
+ * less what is carved from it), the counters, the lock's and stats' row
+ * pointers and the bins; the decay, the retained and in-flight chunks and
+ * the lists of shorter free runs, first, are written when runs are freed
+ * and purged. arena.c places the arena so that its last JM_ARENA_HOT
+ * bytes and the thread cache after it (tc_room) are one page: a new arena
+ * and its first thread's cache touch one page of base memory, not two or
+ * three. */
 struct jm_arena {
-	jm_lock_t *lock;
-	unsigned index;
-	_Alignas(64) struct jm_bin bins[JM_NBINS];
+	struct jm_decay decay;    /* of ndirty_pages */
+	/* Empty chunks purged whole and kept mapped for reuse, oldest first;
+	 * out of the radix tree until reused. */
+	struct jm_chunk *retained[JM_RETAIN_CHUNKS];
+	struct jm_chunk *inflight[16]; /* chunks a thread purges meanwhile */
 	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
 	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
 	struct jm_run *purging;   /* free runs and empty chunks detached to be
 	                             purged without the lock (arena.c) */
-	struct jm_chunk *inflight[16]; /* chunks a thread purges meanwhile */
 	uint32_t ninflight;
 	struct jm_run *dirty_head; /* oldest dirty free run first */
 	struct jm_run *dirty_tail;
@@ -275,17 +287,21 @@ struct jm_arena {
 	uint32_t purge_ticks;     /* frees since the clock was last read */
 	uint32_t held_pass;       /* dirty cap's recounts (arena.c) */
 	uint32_t nretained;       /* entries of retained[] */
-	struct jm_decay decay;    /* of ndirty_pages */
 	uint64_t huge_dirty;      /* bytes: freed huge regions charged here,
 	                             not purged yet (kept by huge.c) */
 	uint64_t huge_retained;   /* bytes: purged huge regions charged here */
-	/* Empty chunks purged whole and kept mapped for reuse, oldest first;
-	 * out of the radix tree until reused. */
-	struct jm_chunk *retained[JM_RETAIN_CHUNKS];
+	jm_lock_t *lock;
+	unsigned index;
 	struct jmstat_arena *stats; /* this arena's row in the segment */
 	bool shared;              /* a thread moved here to share it with the
 	                             thread whose regions it frees (tcache.c) */
+	void *tc_room;            /* base memory for a thread cache, right
+	                             after the arena, until a thread of the
+	                             arena takes it (tcache.c, under its lock) */
+	_Alignas(64) struct jm_bin bins[JM_NBINS];
 };
+#define JM_ARENA_HOT_RUNS 384
+#define JM_ARENA_HOT (sizeof(struct jm_arena) - offsetof(struct jm_arena, free_runs[JM_ARENA_HOT_RUNS]))
 
 /* A huge allocation: mapped directly, registered in the rtree. */
 struct jm_huge {
