@@ -451,6 +451,45 @@ build_holders() {
 	build_c "$1" "$JM_ROOT/tests/sites/holders.c" -fomit-frame-pointer
 }
 
+# fuse_hold TARGET ROOTMODE HOW...: a FUSE file system whose server never
+# answers (not even its INIT), its root of mode ROOTMODE (40000 a
+# directory, 100000 a file), mounted as root on TARGET by
+# tests/daemon/hangfuse.py run under HOW (the mount namespace it mounts in:
+# unshare --mount --propagation private, nsenter --mount=...);
+# FUSE_HOLDER is its server's pid (and its namespace's: nsenter -t). Skips
+# the test where no FUSE can be mounted.
+fuse_hold() {
+	local target=$1 mode=$2 _
+	shift 2
+	"$@" python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$target" "$mode" >"$JM_TMP/fuse.out" 2>&1 &
+	FUSE_HOLDER=$!
+	PIDS+=("$FUSE_HOLDER")
+	# It says "mounted" or why not, or dies: 60 s for a python's start on
+	# a loaded machine (in 5 s it was a skip, the test's checks not run).
+	for _ in $(seq 600); do
+		grep -q . "$JM_TMP/fuse.out" && break
+		kill -0 "$FUSE_HOLDER" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+}
+
+# fuse_stop_daemon: stops the daemon (jmd_stop: its clean exit checked)
+# while the FUSE server of fuse_hold still holds its mount, then the
+# server. But under a sanitizer: LeakSanitizer's check at exit stops every
+# thread first, and waits for ever on one in the FUSE server's wait, so
+# the server goes first (the thread's fstatfs then fails, and it ends).
+fuse_stop_daemon() {
+	if [ -n "${JM_SANITIZED:-}" ]; then
+		kill "$FUSE_HOLDER" 2>/dev/null
+		wait "$FUSE_HOLDER" 2>/dev/null
+	fi
+	jmd_stop
+	kill "$FUSE_HOLDER" 2>/dev/null
+	wait "$FUSE_HOLDER" 2>/dev/null
+	return 0
+}
+
 # ----------------------------------------------------------------- waiting
 wait_seen() {
 	local pid=$1 cond=${2:-True}

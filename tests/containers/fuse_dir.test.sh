@@ -13,19 +13,14 @@
 # with one log line. Here the mount is made as root with a raw /dev/fuse
 # (no fusermount needed), allow_other, in a mount namespace of its own;
 # the daemon is stopped (SIGTERM) while the server still holds it (but
-# for a sanitized daemon: see below).
+# for a sanitized daemon: fuse_stop_daemon in tests/lib.sh).
 . "$(dirname "$0")/../lib.sh"
 need_segments
 [ "$(id -u)" -eq 0 ] || skip "needs root to mount a FUSE file system"
 [ -c /dev/fuse ] && grep -qw fuse /proc/filesystems || skip "no FUSE (/dev/fuse, fuse in /proc/filesystems)"
 unshare --mount true 2>/dev/null || skip "cannot make a mount namespace (unshare --mount)"
 jmd_start
-unshare --mount --propagation private python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$JMD_STATS" 40000 \
-	>"$JM_TMP/fuse.out" 2>&1 &
-HOLDER=$!
-trap 'kill $HOLDER 2>/dev/null' EXIT
-for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
-grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+fuse_hold "$JMD_STATS" 40000 unshare --mount --propagation private
 jmd_py - <<'PY' || fail "a container's FUSE stats directory"
 from jmd import *
 # Three rescans (every 10 ticks), each a walk of the mount namespaces.
@@ -35,14 +30,5 @@ print("a container's stats directory on a FUSE mount that never answers, for 35 
 PY
 grep -q "not read: .*fuse\|has not opened" "$JMD_LOG" || fail "no log line for the container's FUSE directory"
 grep "mnt:\[" "$JMD_LOG" | head -3
-# LeakSanitizer's check at exit stops every thread first, and waits for
-# ever on one in the FUSE server's wait: under it the server goes first
-# (the thread's fstatfs then fails, and it ends).
-if [ -n "${JM_SANITIZED:-}" ]; then
-	kill $HOLDER 2>/dev/null
-	wait $HOLDER 2>/dev/null
-fi
-jmd_stop
-kill $HOLDER 2>/dev/null
-wait $HOLDER 2>/dev/null
+fuse_stop_daemon
 ok "a container's FUSE stats directory: not read, the daemon answered throughout and stopped"

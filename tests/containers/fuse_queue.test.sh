@@ -21,13 +21,9 @@ NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	skip "unprivileged user namespaces are off here"
 JMD_INTERVAL=100     # a walk a second (every 10 ticks)
 jmd_start
-unshare --mount --propagation private python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$JMD_STATS" 40000 \
-	>"$JM_TMP/fuse.out" 2>&1 &
-HOLDER=$!
-for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
-grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+fuse_hold "$JMD_STATS" 40000 unshare --mount --propagation private
 for _ in $(seq 30); do
-	nsenter -t "$HOLDER" -m "${NOBODY[@]}" unshare --user --map-root-user --mount sleep 600 &
+	nsenter -t "$FUSE_HOLDER" -m "${NOBODY[@]}" unshare --user --map-root-user --mount sleep 600 &
 	PIDS+=($!)
 done
 jmd_py - <<'PY' || fail "four walks"
@@ -40,13 +36,5 @@ grep "(uid 65534) has not opened" "$JMD_LOG" | head -3
 echo "nobody's 30 namespaces on a FUSE that never answers: $n lines about their opens"
 [ "$n" -ge 1 ] || fail "no line about nobody's threads that hang"
 [ "$n" -le 4 ] || fail "$n lines about nobody's opens: only 4 threads of theirs ever started"
-# Under a sanitizer, LeakSanitizer waits at exit for the hanging threads:
-# the server goes first (as in fuse_dir.test.sh).
-if [ -n "${JM_SANITIZED:-}" ]; then
-	kill $HOLDER 2>/dev/null
-	wait $HOLDER 2>/dev/null
-fi
-jmd_stop
-kill $HOLDER 2>/dev/null
-wait $HOLDER 2>/dev/null
+fuse_stop_daemon
 echo "ok"

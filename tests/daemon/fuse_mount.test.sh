@@ -21,14 +21,10 @@ chmod +x "$JM_TMP/mntns"
 JMSTATD=$JM_TMP/mntns jmd_start
 sleep 600 &
 VICTIM=$!
+PIDS+=("$VICTIM")
 name=$(jm_segment_name "$VICTIM")
 : >"$JMD_STATS/$name"
-nsenter --mount="/proc/$JMD_PID/ns/mnt" python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$JMD_STATS/$name" 100000 \
-	>"$JM_TMP/fuse.out" 2>&1 &
-HOLDER=$!
-trap 'kill $HOLDER $VICTIM 2>/dev/null' EXIT
-for _ in $(seq 50); do grep -q . "$JM_TMP/fuse.out" && break; sleep 0.1; done
-grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+fuse_hold "$JMD_STATS/$name" 100000 nsenter --mount="/proc/$JMD_PID/ns/mnt"
 export NAME=$name
 jmd_py - <<'PY' || fail "a FUSE mount under a segment's name"
 from jmd import *
@@ -38,7 +34,7 @@ check(os.environ["NAME"] not in str(request({"cmd": "ps"})), "the mount point sh
 print("a FUSE mount under %s for 35 ticks (3 rescans): the daemon answered throughout, "
       "worst version %.1f ms" % (os.environ["NAME"], worst * 1000))
 PY
-kill $HOLDER $VICTIM 2>/dev/null
-wait $HOLDER 2>/dev/null
+kill $FUSE_HOLDER $VICTIM 2>/dev/null
+wait $FUSE_HOLDER 2>/dev/null
 jmd_stop
 echo "ok"

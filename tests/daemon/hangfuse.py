@@ -3,7 +3,7 @@
 # (octal: 40000 a directory, 100000 a regular file), says "mounted", and
 # holds it until killed. Run as root, in a mount namespace of its own
 # (unshare --mount --propagation private) where the test wants one.
-# tests/daemon/fuse_mount.test.sh, tests/containers/fuse_dir.test.sh.
+# tests/lib.sh (fuse_hold): tests/daemon/fuse_mount.test.sh, tests/containers/fuse_*.test.sh.
 import ctypes, os, sys, time
 target, rootmode = sys.argv[1], sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
