@@ -17,7 +17,10 @@
  * millisecond after the last one was handled, runs a handler that forks (fork() or _Fork()) and waits for
  * the child, which only _exits; 300 of them. Under an allocator whose fork
  * handler takes a lock the interrupted code holds, the handler never
- * returns (the test's timeout). Prints "ok N" and exits 0.
+ * returns (the test stops it when no child has come for 60 s). With
+ * RAW_FORK_PROGRESS_FD=N in the environment, the handler writes a byte to
+ * descriptor N after each child (the test's measure of progress). Prints
+ * "ok N" and exits 0.
  *   raw_fork signal fork|_Fork alloc
  * The same, and each child mallocs and frees before its _exit: it must
  * exit 0 or, forked while the interrupted code held one of the allocator's
@@ -108,6 +111,7 @@ static pid_t make_child(const char *how)
 static int use_fork_fn; /* 0 fork(), 1 _Fork() */
 static int child_allocates;
 static volatile int forks, aborted, bad, bad_status;
+static int progress_fd = -1;
 
 static void on_timer(int sig)
 {
@@ -137,6 +141,8 @@ static void on_timer(int sig)
 			bad++;
 			bad_status = st;
 		}
+		if (progress_fd >= 0 && write(progress_fd, ".", 1) < 0)
+			progress_fd = -1;
 	}
 	/* The next one a millisecond after this one ends: a fork and its
 	 * wait can take longer than the period of a repeating timer, whose
@@ -150,6 +156,9 @@ static int signal_mode(const char *how, int alloc)
 {
 	use_fork_fn = strcmp(how, "_Fork") == 0;
 	child_allocates = alloc;
+	const char *pfd = getenv("RAW_FORK_PROGRESS_FD");
+	if (pfd != NULL)
+		progress_fd = atoi(pfd);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_timer;
