@@ -19,6 +19,14 @@
  *       nsites_hw= nbins= narenas= version= gen= (decimal, or 0x hex; bins=35
  *       version=2 is a segment of layout 2, an older libjmalloc's). Prints
  *       the file's size.
+ *   stress_segwriter forge DIR COUNT [NAME=VALUE ...]
+ *       COUNT processes (children that pause, 600 s at most, their
+ *       output closed), each given a segment in DIR as `write` writes it,
+ *       root's, of their own name (the host's pid namespace's, or with its
+ *       pidns and start time), with IDX in the fields standing for the
+ *       process's number (1..COUNT). Prints their pids, one a line. One
+ *       program for them all: tests/lib.sh forge_procs (a sleep, a name
+ *       and a write of 0.1 s each, 30 s for 300 processes, at load 7).
  *   stress_segwriter churn PATH PID UID SECONDS
  *       for SECONDS, with no pause at all, changes the segment at PATH under
  *       any reader, a microsecond or two per change: mostly one byte
@@ -70,6 +78,7 @@ static void write_all(int fd, const unsigned char *buf, size_t len, off_t off)
 }
 
 static int owner_uid = -1, owner_gid = -1;   /* write owner=UID:GID */
+static int forging;                          /* forge: write prints no size */
 
 static void put_file(const char *path, const unsigned char *buf, size_t len)
 {
@@ -187,8 +196,78 @@ static int cmd_write(int argc, char **argv)
 		}
 	}
 	put_file(argv[1], buf, len);
-	printf("%zu\n", len);
+	if (!forging)
+		printf("%zu\n", len);
 	free(buf);
+	return 0;
+}
+
+/* arg with each IDX in it replaced by idx, in out. */
+static void subst_idx(char *out, size_t len, const char *arg, int idx)
+{
+	size_t o = 0;
+
+	while (*arg && o + 1 < len) {
+		if (strncmp(arg, "IDX", 3) == 0) {
+			o += (size_t)snprintf(out + o, len - o, "%d", idx);
+			if (o >= len)
+				o = len - 1;
+			arg += 3;
+		} else {
+			out[o++] = *arg++;
+		}
+	}
+	out[o] = '\0';
+}
+
+static int cmd_forge(int argc, char **argv)
+{
+	const char *dir = argv[1];
+	int count = atoi(argv[2]);
+	char (*args)[512] = calloc((size_t)argc, sizeof *args);
+	char **wargv = calloc((size_t)argc + 2, sizeof *wargv);
+
+	if (args == NULL || wargv == NULL)
+		die("calloc");
+	forging = 1;
+	for (int i = 1; i <= count; i++) {
+		char path[4096], pidbuf[32];
+		pid_t c;
+
+		fflush(stdout);
+		c = fork();
+		if (c < 0)
+			die("fork");
+		if (c == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			alarm(600);
+			for (;;)
+				pause();
+		}
+		struct synth p = { .pid = (uint32_t)c, .pidns = synth_ns("pid"),
+		                   .start_time = synth_start_time((int)c) };
+		synth_name(path, sizeof path, dir, &p);
+		/* write's arguments: write PATH PID UID FIELDS... */
+		snprintf(pidbuf, sizeof pidbuf, "%d", (int)c);
+		wargv[0] = "write";
+		wargv[1] = path;
+		wargv[2] = pidbuf;
+		wargv[3] = "0";
+		for (int a = 3; a < argc; a++) {
+			subst_idx(args[a], sizeof args[a], argv[a], i);
+			wargv[a + 1] = args[a];
+		}
+		if (cmd_write(argc + 1, wargv) != 0)
+			return 2;
+		printf("%d\n", (int)c);
+	}
+	free(wargv);
+	free(args);
 	return 0;
 }
 
@@ -351,9 +430,12 @@ int main(int argc, char **argv)
 		return cmd_write(argc - 1, argv + 1);
 	if (argc >= 6 && strcmp(argv[1], "churn") == 0)
 		return cmd_churn(argc - 1, argv + 1);
+	if (argc >= 4 && strcmp(argv[1], "forge") == 0)
+		return cmd_forge(argc - 1, argv + 1);
 	fprintf(stderr, "usage: %s write PATH PID UID [bins=N arenas=N threads=N] [FIELD=VALUE ...]\n"
+	                "       %s forge DIR COUNT [FIELD=VALUE ...]\n"
 	                "       %s churn PATH PID UID SECONDS\n"
 	                "       %s seq PATH\n"
-	                "       %s bump PATH SECONDS\n", argv[0], argv[0], argv[0], argv[0]);
+	                "       %s bump PATH SECONDS\n", argv[0], argv[0], argv[0], argv[0], argv[0]);
 	return 2;
 }
