@@ -68,7 +68,7 @@
 #   named_sites_c FILE OUTER INNER [fragment]
 #                          a C program whose one site has the frames INNER
 #                          and OUTER (names to show: wide, long, escaped)
-# Waiting (each for 10 s at most, then fails saying what it saw)
+# Waiting (each for $JM_WAIT s at most, 60, then fails saying what it saw)
 #   wait_seen PID [COND]   jmstatd lists PID (and the python expression COND
 #                          over the process p holds, e.g. "p['allocated'] > 0")
 #   wait_sampled PID       wait_seen, then a sample of PID taken after the
@@ -121,6 +121,11 @@ LAST_PID=
 LAST_OUT=
 PIDS=()
 JM_AT_EXIT=()
+# How long lib.sh's waits poll for their condition before they fail (or
+# skip): a bound on a hang, which a test that passes never meets, long
+# enough for a sanitized daemon's or a process's start on a loaded
+# machine. They were 100 polls of 0.1 s or less: 5-10 s at rest.
+JM_WAIT=${JM_WAIT:-60}
 export JMD_SOCK JMD_STATS JMD_INTERVAL
 mkdir -p "$JMD_STATS" "$JM_TMP/run"
 chmod 1777 "$JMD_STATS"
@@ -192,12 +197,12 @@ need_segments() {
 	done
 	local probe=$JM_TMP/probe
 	mkdir -p "$probe"
-	# A probe that lives until it is seen (or 10 s): one that exited after
-	# 1 s could be gone before a loaded machine had it write its file,
-	# and every test calling this was skipped.
-	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep 60 &
-	local pid=$! i
-	for i in $(seq 1 400); do
+	# A probe that lives until it is seen (or $JM_WAIT s): one that exited
+	# after 1 s could be gone before a loaded machine had it write its
+	# file, and every test calling this was skipped.
+	JMALLOC_STATS_DIR=$probe LD_PRELOAD=$JMALLOC_LIB sleep $((JM_WAIT + 5)) &
+	local pid=$! end=$((SECONDS + JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		jm_segment "$probe" "$pid" >/dev/null && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.025
@@ -254,10 +259,10 @@ need_upstream_pprof() {
 
 # -------------------------------------------------------------- the daemon
 jmd_wait_socket() {
-	python3 - "$JMD_SOCK" "${JMD_PID:-0}" <<'EOF' || fail "jmstatd did not come up on $JMD_SOCK"
+	python3 - "$JMD_SOCK" "${JMD_PID:-0}" "$JM_WAIT" <<'EOF' || fail "jmstatd did not come up on $JMD_SOCK"
 import os, socket, sys, time
 path, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 20
+deadline = time.monotonic() + max(20, int(sys.argv[3]))
 while time.monotonic() < deadline:
     if pid:
         try:
@@ -292,13 +297,14 @@ jmd_start() {
 	jmd_wait_socket
 	JMD_URL=
 	[ $metrics = yes ] || return 0
-	for _ in $(seq 100); do
+	local end=$((SECONDS + JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		JMD_URL=$(tail -n +"$((from + 1))" "$JMD_LOG" |
 			sed -n 's|.*serving \(http://[^/ ]*\)/metrics.*|\1|p' | head -n 1)
 		[ -n "$JMD_URL" ] && return 0
 		sleep 0.1
 	done
-	fail "jmstatd did not say where it serves --metrics within 10 s"
+	fail "jmstatd did not say where it serves --metrics within $JM_WAIT s"
 }
 
 jmd_stop() {
@@ -356,12 +362,13 @@ start_preloaded() {
 	JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB "$@" <"${STDIN:-/dev/null}" >"$LAST_OUT" 2>&1 &
 	LAST_PID=$!
 	PIDS+=("$LAST_PID")
-	for _ in $(seq 100); do
+	local end=$((SECONDS + $JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		jm_segment "$JMD_STATS" "$LAST_PID" >/dev/null && return 0
 		kill -0 "$LAST_PID" 2>/dev/null || { cat "$LAST_OUT"; fail "$1 exited early"; }
 		sleep 0.1
 	done
-	fail "the allocator published no stats segment for $1 in 10 s"
+	fail "the allocator published no stats segment for $1 in $JM_WAIT s"
 }
 
 claim_uid() {
@@ -490,8 +497,8 @@ fuse_stop_daemon() {
 
 # ----------------------------------------------------------------- waiting
 wait_seen() {
-	local pid=$1 cond=${2:-True}
-	for _ in $(seq 100); do
+	local pid=$1 cond=${2:-True} end=$((SECONDS + JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		if "$JMCTL" --socket "$JMD_SOCK" --json ps 2>/dev/null | python3 -c "
 import json, sys
 r = json.load(sys.stdin)
@@ -501,24 +508,26 @@ sys.exit(0 if any(p['pid'] == $pid and ($cond) for p in r['processes']) else 1)"
 		sleep 0.1
 	done
 	"$JMCTL" --socket "$JMD_SOCK" ps
-	fail "jmstatd does not list pid $pid${2:+ with $cond} after 10 s"
+	fail "jmstatd does not list pid $pid${2:+ with $cond} after $JM_WAIT s"
 }
 
 wait_sampled() {
-	local t
+	local t end
 	t=$(date +%s.%N)
 	wait_seen "$1"
-	for _ in $(seq 100); do
+	end=$((SECONDS + JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		"$JMCTL" --socket "$JMD_SOCK" --json stats "$1" 2>/dev/null | python3 -c "
 import json, sys
 sys.exit(0 if json.load(sys.stdin)['time'] > $t + 0.002 else 1)" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	fail "no sample of pid $1 after $t within 5 s"
+	fail "no sample of pid $1 after $t within $JM_WAIT s"
 }
 
 wait_line() {
-	for _ in $(seq 100); do
+	local end=$((SECONDS + JM_WAIT))
+	while [ $SECONDS -lt $end ]; do
 		grep -q "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
