@@ -150,7 +150,9 @@ at_exit() { JM_AT_EXIT+=("$1"); }
 jm_cleanup() {
 	local c p
 	for c in "${JM_AT_EXIT[@]}"; do eval "$c"; done
-	[ -n "$JMD_PID" ] && kill -KILL "$JMD_PID" 2>/dev/null
+	# Reaped at once, so that bash's "Killed" line for it is not the last
+	# of the output (the runner shows a skipped test's last line as why).
+	[ -n "$JMD_PID" ] && { kill -KILL "$JMD_PID" 2>/dev/null; wait "$JMD_PID" 2>/dev/null; }
 	local all=("${PIDS[@]}" $(jobs -p))
 	for p in "${all[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	local alive=1
