@@ -5,7 +5,10 @@
     tests/bench/servers.py [--runs N] [--idle S] [--servers a,b] [--allocators a,b] [--out DIR]
 
 For each server (memcached, nginx, postgres, redis, node, pyhttp and
-pyhttp-malloc) and each run, the
+pyhttp-malloc; since session 22 also memcached-big, values of 100-1000
+KiB through a 64 MiB cache that evicts; redis-big, big hashes and lists,
+two thirds deleted, then the idle; postgres-sort, sorts, a hash join, a
+hash aggregate and an index build at work_mem 256MB) and each run, the
 server is started under every allocator in turn (LD_PRELOAD; glibc is the
 empty preload), loaded by a client that runs without the preload, then left
 idle, then stopped. Per run it records the server side only: CPU seconds
@@ -128,6 +131,8 @@ class Server:
     def load(self): raise NotImplementedError
     def stop(self, pid): os.kill(pid, signal.SIGTERM)
     user = None
+    out = None     # --out, for what a load writes down to compare
+    alloc = ""     # the allocator of the run under way
 
 
 def run(cmd, **kw):
@@ -263,7 +268,120 @@ class PyHttpMalloc(PyHttp):
         return ["env", "PYTHONMALLOC=malloc"] + super().argv()
 
 
-SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc]
+class MemcachedBig(Memcached):
+    """Values of 100 KiB..1000 KiB through a 64 MiB cache, 8 connections:
+    about seven times the cache goes through it, so it evicts all along;
+    the last values of each connection are read back and checked."""
+    name = "memcached-big"
+    def argv(self):
+        return ["memcached", "-u", "nobody", "-t", "4", "-p", str(self.port), "-U", "0", "-l", "127.0.0.1",
+                "-m", "64", "-I", "1m", "-c", "256"]
+    @staticmethod
+    def value(c, r):
+        n = 100 * 1024 + (c * 7919 + r * 104729) % (900 * 1024)
+        return (b"%d.%d:" % (c, r) * (n // 6 + 1))[:n]
+    def load(self):
+        t = time.time()
+        socks = [socket.create_connection(("127.0.0.1", self.port)) for _ in range(8)]
+        files = [s.makefile("rb") for s in socks]
+        rounds, hits, full = 250, 0, 0
+        for r in range(rounds):
+            for c, s in enumerate(socks):
+                v = self.value(c, r)
+                s.sendall(b"set b%d.%d 0 0 %d\r\n%s\r\n" % (c, r, len(v), v))
+            for c, f in enumerate(files):
+                ans = f.readline()
+                if ans == b"SERVER_ERROR out of memory storing object\r\n":
+                    full += 1      # no page of that class to evict from: memcached's own limit
+                elif ans != b"STORED\r\n":
+                    raise RuntimeError(f"memcached-big: set b{c}.{r}: {ans!r}")
+            if r % 10 == 9:   # the last two of each connection, if not evicted yet, must be right
+                for c, (s, f) in enumerate(zip(socks, files)):
+                    s.sendall(b"get b%d.%d b%d.%d\r\n" % (c, r - 1, c, r))
+                    while True:
+                        h = f.readline().split()
+                        if h == [b"END"]:
+                            break
+                        q = int(h[1].split(b".")[1])
+                        if h[0] != b"VALUE" or f.read(int(h[3]) + 2)[:-2] != self.value(c, q):
+                            raise RuntimeError(f"memcached-big: b{c}.{q} wrong")
+                        hits += 1
+        for s in socks:
+            s.close()
+        if hits < 8 or full > 8 * rounds // 4:
+            raise RuntimeError(f"memcached-big: {hits} values read back, {full} sets refused")
+        return 8 * rounds / (time.time() - t)
+
+
+class RedisBig(Redis):
+    """Big hashes and lists (about 110 MB), then two thirds of the keys
+    deleted and the rest of the lists trimmed by half: what the server
+    keeps of a partial delete (the PSS after the idle). The digest of what
+    is left is written to OUT/redis-big.digests, to compare between allocators."""
+    name = "redis-big"
+    def argv(self):
+        return super().argv() + ["--enable-debug-command", "yes"]
+    def load(self):
+        def cmd(*a):
+            return b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
+        buf = []
+        for k in range(60):
+            for b0 in range(0, 5000, 500):
+                buf.append(cmd(b"HSET", b"h%d" % k, *[x for f in range(b0, b0 + 500)
+                                                       for x in (b"f%d" % f, b"v" * (50 + (k * 31 + f * 17) % 250))]))
+                buf.append(cmd(b"RPUSH", b"l%d" % k, *[b"e%d-" % f + b"x" * (50 + (k * 13 + f * 29) % 250)
+                                                         for f in range(b0, b0 + 500)]))
+        for k in range(60):
+            if k % 3:
+                buf.append(cmd(b"DEL", b"h%d" % k, b"l%d" % k))
+            else:
+                buf.append(cmd(b"LTRIM", b"l%d" % k, b"0", b"2499"))
+                buf.append(cmd(b"HDEL", b"h%d" % k, *[b"f%d" % f for f in range(0, 5000, 2)]))
+        t = time.time()
+        p = subprocess.run(["redis-cli", "-p", str(self.port), "--pipe"], input=b"".join(buf),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True)
+        if b"errors: 0" not in p.stdout:
+            raise RuntimeError(f"redis-big: {p.stdout[-300:]!r}")
+        n = len(buf) / (time.time() - t)
+        with open(os.path.join(self.out, "redis-big.digests"), "a") as f:
+            f.write(self.alloc + " " + run(["redis-cli", "-p", str(self.port), "debug", "digest"]))
+        return n
+
+
+class PostgresSort(Postgres):
+    """Big sorts, a hash join and a hash aggregate in memory (work_mem
+    256MB), an index build (maintenance_work_mem 256MB), two sessions at a
+    time; the answers are written to OUT/postgres-sort.answers to compare."""
+    name = "postgres-sort"
+    SQL = """
+SET client_min_messages = warning; SET work_mem = '256MB'; SET maintenance_work_mem = '256MB'; SET max_parallel_workers_per_gather = 0;
+DROP TABLE IF EXISTS a{i}, b{i};
+CREATE UNLOGGED TABLE a{i} AS SELECT g AS id, md5(g::text) AS s, (g::bigint * 7919) % 200000 AS k FROM generate_series(1, 600000) g;
+CREATE UNLOGGED TABLE b{i} AS SELECT g AS k, repeat(md5(g::text), 1 + g % 4) AS t FROM generate_series(1, 200000) g;
+SELECT count(*), sum(length(s)), min(s), max(s) FROM (SELECT s FROM a{i} ORDER BY s) x;
+SELECT count(*), sum(length(t)) FROM a{i} JOIN b{i} USING (k);
+SELECT count(*), sum(c) FROM (SELECT k, count(*) AS c, string_agg(s, ',') AS l FROM a{i} GROUP BY k) x;
+SELECT count(DISTINCT s) FROM a{i};
+CREATE INDEX ON a{i} (s);
+SELECT s FROM a{i} ORDER BY s DESC, id LIMIT 1 OFFSET 300000;
+DROP TABLE a{i}, b{i};
+"""
+    def load(self):
+        t = time.time()
+        ps = []
+        for i in range(2):
+            ps.append(subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                                        "-p", str(self.port), "-U", "pg", "-c", self.SQL.format(i=i), "postgres"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        outs = [p.communicate()[0] for p in ps]
+        if any(p.returncode for p in ps):
+            raise RuntimeError(f"postgres-sort: {outs!r}")
+        with open(os.path.join(self.out, "postgres-sort.answers"), "a") as f:
+            f.write(self.alloc + " " + " | ".join(o.replace("\n", " ") for o in outs) + "\n")
+        return 2 / (time.time() - t)
+
+
+SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc, MemcachedBig, RedisBig, PostgresSort]
 
 
 def one(srv, alloc, lib, work, idle, rows):
@@ -341,10 +459,12 @@ def main():
             continue
         work = tempfile.mkdtemp(prefix=f"jm-{cls.name}-", dir="/tmp")
         srv = cls()
+        srv.out = a.out
         for r in range(a.runs):
             order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
             for name, lib in order:
                 srv.prepare(work)
+                srv.alloc = name
                 one(srv, name, lib, work, a.idle, rows)
         shutil.rmtree(work, ignore_errors=True)
     with open(os.path.join(a.out, "servers.tsv"), "w") as f:
