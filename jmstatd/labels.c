@@ -15,6 +15,20 @@
  * A process outside any container has neither. The strings are the
  * kernel's, but a container's processes may name their own cgroups
  * (cgroup namespaces, delegation): only printable ASCII is kept.
+ *
+ * And a user may name a cgroup of theirs after another's container: a
+ * systemd host delegates user@UID.service's subtree to its user (and a
+ * unit's to its User= with Delegate=), who may mkdir
+ * docker-<root's container id>.scope there and move a process into it.
+ * Its series were then root's container's in /metrics, `ps --container`
+ * listed it, and its alerts gave root's command that container
+ * (JMALLOC_ALERT_CONTAINER: a command that restarts it). So an id or a
+ * pod uid is taken only from a cgroup directory owned by root (made by
+ * the runtime, or systemd's system instance): looked at in the
+ * hierarchy's mount in our mount namespace. Where we cannot see it (not
+ * mounted here, or mounted at a subtree: a daemon in a cgroup namespace
+ * of its own, whose paths of other processes begin with "/.."), as
+ * before: docs/containers.md says so.
  */
 #include "jmstatd.h"
 
@@ -22,6 +36,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool hex_run(const char *p, size_t n)
@@ -32,8 +48,17 @@ static bool hex_run(const char *p, size_t n)
 	return true;
 }
 
-/* The last run of exactly 64 lower-case hex digits in path. */
-static void find_container(const char *path, char *out)
+/* Where the id at path[at] is looked at (made_by_root, below). */
+struct where {
+	const char *ctl;         /* the v1 controllers; NULL: cgroup2 */
+	const char *raw;         /* the path as the kernel wrote it */
+	size_t rawlen;
+};
+static bool made_by_root(const struct where *w, long at);
+
+/* The last run of exactly 64 lower-case hex digits in path whose cgroup
+ * directory root made. */
+static void find_container(const char *path, char *out, const struct where *w)
 {
 	out[0] = '\0';
 	size_t len = strlen(path);
@@ -41,15 +66,18 @@ static void find_container(const char *path, char *out)
 		bool before = i == 0 || !isxdigit((unsigned char)path[i - 1]);
 		bool after = i + 64 == len || !isxdigit((unsigned char)path[i + 64]);
 		if (before && after && hex_run(path + i, 64)) {
-			memcpy(out, path + i, 64);
-			out[64] = '\0';
+			if (made_by_root(w, (long)i)) {
+				memcpy(out, path + i, 64);
+				out[64] = '\0';
+			}
 			i += 63;
 		}
 	}
 }
 
-/* "pod" and a uid 8-4-4-4-12, '-' or '_' between groups. */
-static void find_pod(const char *path, char *out)
+/* "pod" and a uid 8-4-4-4-12, '-' or '_' between groups: the last whose
+ * cgroup directory root made. */
+static void find_pod(const char *path, char *out, const struct where *w)
 {
 	static const int groups[5] = { 8, 4, 4, 4, 12 };
 	out[0] = '\0';
@@ -71,11 +99,130 @@ static void find_pod(const char *path, char *out)
 				q++;
 			}
 		}
-		if (ok && !isxdigit((unsigned char)*q)) {
+		if (ok && !isxdigit((unsigned char)*q) && made_by_root(w, (long)(p - path))) {
 			uid[k] = '\0';
 			memcpy(out, uid, k + 1);
 		}
 	}
+}
+
+/* Where the hierarchy is mounted here at its root: the cgroup2 one
+ * (controllers NULL) or the v1 one with every controller of the
+ * comma-separated list (as /proc/PID/cgroup names them: "memory",
+ * "cpu,cpuacct", "name=systemd"). Read from /proc/self/mountinfo. */
+static bool hier_mount(const char *controllers, char *out, size_t outsz)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char line[4096];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+		char *field[5], *save = NULL, *tok = strtok_r(line, " \n", &save);
+		int n = 0;
+		for (; tok && n < 5; tok = strtok_r(NULL, " \n", &save))
+			field[n++] = tok;
+		while (tok && strcmp(tok, "-") != 0)
+			tok = strtok_r(NULL, " \n", &save);
+		char *fstype = tok ? strtok_r(NULL, " \n", &save) : NULL;
+		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
+		char *super = source ? strtok_r(NULL, " \n", &save) : NULL;
+		if (n < 5 || !super || strcmp(field[3], "/") != 0)
+			continue;
+		if (controllers == NULL) {
+			found = strcmp(fstype, "cgroup2") == 0;
+		} else if (strcmp(fstype, "cgroup") == 0) {
+			found = true;
+			char want[256];
+			snprintf(want, sizeof(want), "%s", controllers);
+			char *s2 = NULL;
+			for (char *c = strtok_r(want, ",", &s2); c && found; c = strtok_r(NULL, ",", &s2)) {
+				bool has = false;
+				char opts[1024], *s3 = NULL;
+				snprintf(opts, sizeof(opts), "%s", super);
+				for (char *o = strtok_r(opts, ",", &s3); o && !has; o = strtok_r(NULL, ",", &s3))
+					has = strcmp(o, c) == 0;
+				found = has;
+			}
+		}
+		if (found) {
+			/* The mount point, its octal escapes (\040) undone. */
+			size_t k = 0;
+			for (const char *c = field[4]; *c && k + 1 < outsz; c++) {
+				if (c[0] == '\\' && c[1] >= '0' && c[1] <= '3' && c[2] >= '0' && c[2] <= '7' &&
+				    c[3] >= '0' && c[3] <= '7') {
+					out[k++] = (char)((c[1] - '0') * 64 + (c[2] - '0') * 8 + (c[3] - '0'));
+					c += 3;
+				} else {
+					out[k++] = *c;
+				}
+			}
+			out[k] = '\0';
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The mount points found, kept: a line of mountinfo per mount of the
+ * host read once per hierarchy, not at each new process. One not found
+ * is looked for again 10 s later. */
+#define NMOUNTS 4
+static struct {
+	char key[64];            /* "" for cgroup2, else the v1 controllers */
+	char mnt[256];
+	bool found;
+	time_t looked;
+	bool used;
+} mounts[NMOUNTS];
+
+static const char *mount_of(const char *controllers)
+{
+	const char *key = controllers ? controllers : "";
+	time_t now = time(NULL);
+	size_t i, free_at = NMOUNTS;
+	for (i = 0; i < NMOUNTS; i++) {
+		if (mounts[i].used && strcmp(mounts[i].key, key) == 0)
+			break;
+		if (!mounts[i].used && free_at == NMOUNTS)
+			free_at = i;
+	}
+	if (i == NMOUNTS) {
+		i = free_at == NMOUNTS ? 0 : free_at;
+		snprintf(mounts[i].key, sizeof(mounts[i].key), "%s", key);
+		mounts[i].used = true;
+		mounts[i].looked = 0;
+		mounts[i].found = false;
+	}
+	if (!mounts[i].found && (mounts[i].looked == 0 || now - mounts[i].looked >= 10)) {
+		mounts[i].looked = now ? now : 1;
+		mounts[i].found = hier_mount(controllers, mounts[i].mnt, sizeof(mounts[i].mnt));
+	}
+	return mounts[i].found ? mounts[i].mnt : NULL;
+}
+
+/* Whether the cgroup directory that holds w->raw[at] may name a
+ * container: owned by root, or not to be looked at from here (above). */
+static bool made_by_root(const struct where *w, long at)
+{
+	const char *controllers = w->ctl, *path = w->raw;
+	size_t cglen = w->rawlen;
+	if ((size_t)at >= cglen)
+		return false;
+	if (path[0] != '/' || (cglen >= 3 && strncmp(path, "/..", 3) == 0) || memmem(path, cglen, "/../", 4))
+		return true;      /* outside our cgroup namespace: cannot tell */
+	const char *mnt = mount_of(controllers);
+	if (!mnt)
+		return true;      /* not mounted here: cannot tell */
+	const char *end = memchr(path + at, '/', cglen - (size_t)at);
+	size_t upto = end ? (size_t)(end - path) : cglen;
+	char dir[4096];
+	int n = snprintf(dir, sizeof(dir), "%s%.*s", mnt, (int)upto, path);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return false;
+	struct stat st;
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0;
 }
 
 void jmd_labels_read(pid_t host, struct jmd_labels *l)
@@ -93,6 +240,7 @@ void jmd_labels_read(pid_t host, struct jmd_labels *l)
 	buf[n] = '\0';
 	const char *v2 = NULL, *v1 = NULL;
 	size_t v2len = 0, v1len = 0;
+	char v1ctl[64] = "";
 	for (char *line = buf; *line;) {
 		char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);
@@ -108,6 +256,11 @@ void jmd_labels_read(pid_t host, struct jmd_labels *l)
 			} else if (!v1 && !root && cglen > 0) {
 				v1 = cg;
 				v1len = cglen;
+				size_t clen = (size_t)(c2 - (c1 + 1));
+				if (clen < sizeof(v1ctl)) {
+					memcpy(v1ctl, c1 + 1, clen);
+					v1ctl[clen] = '\0';
+				}
 			}
 		}
 		if (!end)
@@ -116,8 +269,14 @@ void jmd_labels_read(pid_t host, struct jmd_labels *l)
 	}
 	const char *cg = v2 ? v2 : v1;
 	size_t cglen = v2 ? v2len : v1len;
+	const char *ctl = v2 ? NULL : v1ctl;
 	if (!cg)
 		cg = "/", cglen = 1;
+	/* The path as the kernel wrote it, for looking at its directories. */
+	char raw[sizeof(l->cgroup)];
+	size_t rawlen = cglen < sizeof(raw) ? cglen : sizeof(raw) - 1;
+	memcpy(raw, cg, rawlen);
+	raw[rawlen] = '\0';
 	if (cglen >= sizeof(l->cgroup))
 		cglen = sizeof(l->cgroup) - 1;
 	for (size_t i = 0; i < cglen; i++) {
@@ -125,6 +284,7 @@ void jmd_labels_read(pid_t host, struct jmd_labels *l)
 		l->cgroup[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
 	}
 	l->cgroup[cglen] = '\0';
-	find_container(l->cgroup, l->container);
-	find_pod(l->cgroup, l->pod);
+	const struct where w = { ctl, raw, rawlen };
+	find_container(l->cgroup, l->container, &w);
+	find_pod(l->cgroup, l->pod, &w);
 }
