@@ -265,9 +265,13 @@ void jm_frame_short(char *buf, size_t size, const json_t *frame, bool with_line)
  * file ("-": standard output), symbolized as the calling user; prints why
  * on failure and returns -errno. */
 int jm_sites_pprof(const json_t *raw, long pid, const char *file);
-/* The real uid and gid of process pid, and whether any of its uids is not
- * root; -1 if /proc cannot tell. */
-int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root);
+/* /proc/PID opened (O_DIRECTORY): what is read of the process through it
+ * is that process's, or fails once it is gone (ESRCH), never a later
+ * process's that has its pid; -1 with errno. */
+int jm_proc_dir(long pid);
+/* The real uid and gid of the process procfd is (jm_proc_dir), and
+ * whether any of its uids is not root; -1 if /proc cannot tell. */
+int jm_process_owner(int procfd, uid_t *uid, gid_t *gid, bool *not_root);
 #define JM_RUN_AS_MS 10000   /* jm_run_as(): the child's time, then it is killed */
 #define JM_RUN_AS_BUDGET_MS 20000 /* all the children of one command (jm_run_as_budget) */
 /* Runs fn in a child that has become uid:gid (no group, no capability,

@@ -182,6 +182,7 @@ out:
 struct profile_job {
 	const json_t *raw;
 	long pid;
+	int procfd;              /* /proc/PID, checked: jm_proc_dir */
 	bool symbolize;
 };
 
@@ -197,7 +198,7 @@ static int profile_build(void *arg, char **out, size_t *out_len)
 
 	if (p == NULL)
 		return -ENOMEM;
-	err = job->symbolize ? jm_sym_open((pid_t)job->pid, &sym) : 0;
+	err = job->symbolize ? jm_sym_open((pid_t)job->pid, job->procfd, &sym) : 0;
 	if (err)
 		fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
 		        "symbolized (pprof can symbolize it from the binaries)\n", job->pid,
@@ -215,7 +216,8 @@ static int profile_build(void *arg, char **out, size_t *out_len)
 
 int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 {
-	struct profile_job job = { raw, pid, true };
+	/* The process held from the owner's check to its maps (sites.c). */
+	struct profile_job job = { raw, pid, jm_proc_dir(pid), true };
 	unsigned char *gz = NULL;
 	size_t len = 0;
 	uid_t uid;
@@ -224,8 +226,11 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	int err, fd;
 
 	/* Root symbolizes another user's process as that user, as sites do
-	 * (sites.c): that user's files are theirs to choose. */
-	if (geteuid() == 0 && jm_process_owner(pid, &uid, &gid, &not_root) == 0 && not_root) {
+	 * (sites.c): that user's files are theirs to choose; a process whose
+	 * owner /proc does not tell (gone), not at all. */
+	if (geteuid() == 0 && jm_process_owner(job.procfd, &uid, &gid, &not_root) != 0) {
+		job.symbolize = false;
+	} else if (geteuid() == 0 && not_root) {
 		err = jm_run_as(uid, gid, profile_build, &job, (char **)&gz, &len);
 		if (err != 0) {
 			fprintf(stderr, "jmctl: symbolizing as uid %u, the owner of process %ld, %s: the "
@@ -237,8 +242,12 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (gz == NULL && (err = profile_build(&job, (char **)&gz, &len)) != 0) {
 		fprintf(stderr, "jmctl: cannot build the profile: %s\n", strerror(-err));
 		free(gz);
+		if (job.procfd >= 0)
+			close(job.procfd);
 		return err;
 	}
+	if (job.procfd >= 0)
+		close(job.procfd);
 	if (strcmp(file, "-") == 0) {
 		err = write_all(STDOUT_FILENO, gz, len);
 	} else {

@@ -34,15 +34,24 @@
 #include <time.h>
 #include <unistd.h>
 
-int jm_process_owner(long pid, uid_t *uid, gid_t *gid, bool *not_root)
+int jm_proc_dir(long pid)
 {
-	char path[64], buf[4096];
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld", pid);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int jm_process_owner(int procfd, uid_t *uid, gid_t *gid, bool *not_root)
+{
+	char buf[4096];
 	unsigned long u[4], g[4];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof path, "/proc/%ld/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (procfd < 0)
+		return -1;
+	fd = openat(procfd, "status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, sizeof buf - 1);

@@ -106,8 +106,8 @@ static int by_bytes(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, size_t max,
-                              bool with_symbols, char *warn, size_t warn_size)
+static json_t *symbolize_here(const json_t *raw, long pid, int procfd, long long bin_size,
+                              size_t max, bool with_symbols, char *warn, size_t warn_size)
 {
 	json_t *out = json_object(), *sites = json_array(), *s;
 	json_t *raw_sites = json_object_get(raw, "sites");
@@ -136,7 +136,7 @@ static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, s
 	if (kept > max)
 		kept = max;
 
-	err = kept && with_symbols ? jm_sym_open((pid_t)pid, &sym) : 0;
+	err = kept && with_symbols ? jm_sym_open((pid_t)pid, procfd, &sym) : 0;
 	if (err && warn_size)
 		snprintf(warn, warn_size, "cannot read /proc/%ld/maps (%s): frames left as addresses",
 		         pid, strerror(-err));
@@ -177,6 +177,7 @@ static json_t *symbolize_here(const json_t *raw, long pid, long long bin_size, s
 struct symbolize_job {
 	const json_t *raw;
 	long pid;
+	int procfd;              /* /proc/PID, checked: jm_proc_dir */
 	long long bin_size;
 	size_t max;
 };
@@ -185,7 +186,7 @@ static int symbolize_job_run(void *arg, char **buf, size_t *len)
 {
 	const struct symbolize_job *job = arg;
 	char cwarn[256] = "";
-	json_t *out = symbolize_here(job->raw, job->pid, job->bin_size, job->max, true, cwarn,
+	json_t *out = symbolize_here(job->raw, job->pid, job->procfd, job->bin_size, job->max, true, cwarn,
 	                             sizeof cwarn);
 	if (out && cwarn[0])
 		json_object_set_new(out, "warn", json_string(cwarn));
@@ -197,11 +198,11 @@ static int symbolize_job_run(void *arg, char **buf, size_t *len)
 /* Symbolizes in a child running as uid:gid (jm_run_as). NULL if the child
  * could not become that user, did not answer, or took too long (*err
  * says which). */
-static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid,
+static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid, int procfd,
                             long long bin_size, size_t max, char *warn, size_t warn_size,
                             int *err)
 {
-	struct symbolize_job job = { raw, pid, bin_size, max };
+	struct symbolize_job job = { raw, pid, procfd, bin_size, max };
 	char *buf;
 	size_t len;
 
@@ -226,22 +227,29 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	uid_t uid;
 	gid_t gid;
 	bool not_root;
+	/* The process is held by its /proc/PID from the owner's check to
+	 * its maps: the pid read again by name could be another's by then
+	 * (root's process gone and a user's started in its place: root
+	 * then opened that user's files, as root). */
+	int procfd = jm_proc_dir(pid), err;
+	json_t *out;
 
-	if (geteuid() != 0)
-		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
-	/* Root: its own processes as itself; another user's as that user. */
-	if (jm_process_owner(pid, &uid, &gid, &not_root) != 0)
-		return symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
-	if (!not_root)
-		return symbolize_here(raw, pid, bin_size, max, true, warn, warn_size);
-	int err;
-	json_t *out = symbolize_as(uid, gid, raw, pid, bin_size, max, warn, warn_size, &err);
-	if (out)
-		return out;
-	out = symbolize_here(raw, pid, bin_size, max, false, warn, warn_size);
-	if (warn_size)
-		snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, %s: "
-		         "frames left as addresses", (unsigned)uid, pid, jm_run_as_why(err));
+	if (geteuid() != 0) {
+		out = symbolize_here(raw, pid, procfd, bin_size, max, true, warn, warn_size);
+	} else if (jm_process_owner(procfd, &uid, &gid, &not_root) != 0) {
+		/* Root: its own processes as itself; another user's as that user. */
+		out = symbolize_here(raw, pid, procfd, bin_size, max, false, warn, warn_size);
+	} else if (!not_root) {
+		out = symbolize_here(raw, pid, procfd, bin_size, max, true, warn, warn_size);
+	} else if ((out = symbolize_as(uid, gid, raw, pid, procfd, bin_size, max, warn, warn_size,
+	                               &err)) == NULL) {
+		out = symbolize_here(raw, pid, procfd, bin_size, max, false, warn, warn_size);
+		if (warn_size)
+			snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, %s: "
+			         "frames left as addresses", (unsigned)uid, pid, jm_run_as_why(err));
+	}
+	if (procfd >= 0)
+		close(procfd);
 	return out;
 }
 

@@ -295,7 +295,7 @@ int jm_sym_from_maps(const char *text, size_t len, bool open_files, struct jm_sy
 	return 0;
 }
 
-int jm_sym_open(pid_t pid, struct jm_sym **out)
+int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out)
 {
 	char path[64];
 	char *buf = NULL;
@@ -304,7 +304,7 @@ int jm_sym_open(pid_t pid, struct jm_sym **out)
 
 	*out = NULL;
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = procfd >= 0 ? openat(procfd, "maps", O_RDONLY | O_CLOEXEC) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	for (;;) {

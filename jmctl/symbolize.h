@@ -75,9 +75,12 @@ void jm_frame_free(struct jm_frame *f);
 
 struct jm_sym;
 
-/* Reads /proc/PID/maps and prepares the lookups. Returns 0 and *out, or a
- * negative errno (-ENOENT: no such process, -EACCES: not allowed). */
-int jm_sym_open(pid_t pid, struct jm_sym **out);
+/* Reads /proc/PID/maps and prepares the lookups: "maps" in procfd when
+ * it is one (an open /proc/PID of the process the caller checked: a pid
+ * reused since answers -ESRCH, not another process's maps). Returns 0 and
+ * *out, or a negative errno (-ENOENT, -ESRCH: no such process, -EACCES:
+ * not allowed). */
+int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out);
 
 /* The same from maps text already read; with open_files false, no ELF file
  * is opened (functions stay unknown): what the fuzz target uses. */
