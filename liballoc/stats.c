@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
+#include <linux/capability.h>
 #ifdef JM_TEST
 #include <sys/resource.h>
 #endif
@@ -584,6 +585,37 @@ JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_u
 #define sys_unlink unlink
 #endif
 
+/* Whether this process holds more than the owner of the file it would
+ * publish: its real, effective, saved and file-system uids not all one
+ * (a root process's child between seteuid(user) and its exec, an NFS
+ * server's setfsuid), nor its gids, or a uid other than root with
+ * capabilities (systemd's User= with AmbientCapabilities=, a program
+ * given them by its parent). Its file would be the file-system uid's,
+ * and whoever may write a segment may write into its process: the
+ * allocator finds its rows by the offsets in the file's header (a
+ * process of nobody's rewriting another's thread_off made it write at
+ * an address of its choosing). The kernel keeps that user from such a
+ * process (ptrace wants its uids, gids and capabilities); so does this:
+ * it publishes nothing, as a set-uid program does not (AT_SECURE). */
+JM_FORK_TEXT static bool creds_mixed(void)
+{
+	unsigned r, e, s;
+	if (syscall(SYS_getresuid, &r, &e, &s) != 0 || r != e || r != s ||
+	    (unsigned)syscall(SYS_setfsuid, -1) != r)
+		return true;
+	unsigned gr, ge, gs;
+	if (syscall(SYS_getresgid, &gr, &ge, &gs) != 0 || gr != ge || gr != gs ||
+	    (unsigned)syscall(SYS_setfsgid, -1) != gr)
+		return true;
+	if (r == 0)
+		return false;     /* root's file: no one else may write it */
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct caps[2];
+	if (syscall(SYS_capget, &hdr, caps) != 0)
+		return true;
+	return (caps[0].permitted | caps[1].permitted | caps[0].effective | caps[1].effective) != 0;
+}
+
 /* Opens a new segment file for the writer h, in the directory seg_path
  * starts with. A file already at its name is
  * either ours (left by the program this process was before an exec, or by
@@ -827,8 +859,9 @@ void jm__stats_init(void)
 
 	void *mem = NULL;
 	/* A set-uid or set-gid program publishes nothing: its file would be
-	 * owned by one uid and describe a process of another. */
-	if (jm__opt.stats && !getauxval(AT_SECURE)) {
+	 * owned by one uid and describe a process of another; nor does a
+	 * process of mixed privileges (creds_mixed). */
+	if (jm__opt.stats && !getauxval(AT_SECURE) && !creds_mixed()) {
 		/* The directory, read once here and kept at the start of
 		 * seg_path: a forked child publishes where its parent did
 		 * (no getenv and its pages in every child), also when the
@@ -1182,6 +1215,12 @@ JM_FORK_TEXT static void publish_child(void)
 		return;
 	}
 	jm__stats_pending = false;
+	if (creds_mixed()) {
+		/* Privileges changed since the fork, not all dropped. */
+		clear_dead_rows();
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
 	struct jmstat_header *h = jm__seg;
 	read_identity(h, true);
 	/* No memory backed beforehand: what it writes (below) is all it
