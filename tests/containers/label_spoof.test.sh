@@ -24,7 +24,17 @@ cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
 base=$cg2/jm-$$
 mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
-cleanup_cg() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
+# The processes in it are this test's: ended first (at_exit runs before
+# the harness stops them), or the cgroups stay behind.
+cleanup_cg() {
+	local _
+	for _ in $(seq 50); do
+		kill -9 $(cat $(find "$base" -name cgroup.procs) 2>/dev/null) 2>/dev/null
+		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$base" ] || return 0
+		sleep 0.1
+	done
+}
 at_exit cleanup_cg
 ID=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
