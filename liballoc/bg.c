@@ -421,7 +421,7 @@ void jm__bg_init(void)
 	 * and the vDSO's page are page faults a short program need not
 	 * take). */
 	atomic_store(&start_from_ns, 0);
-	atomic_store(&owner, (pid_t)jm__seg->pid);
+	atomic_store(&owner, (pid_t)jm__segp.pid);
 	atomic_store(&jm__bg_deferred, on);
 	atomic_store(&jm__bg_want, on);
 }

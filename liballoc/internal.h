@@ -510,6 +510,23 @@ void jm__tcache_trim(void);
 /* ---- stats.c: the segment writer */
 struct jmstat_header;
 extern struct jmstat_header *jm__seg;
+/* The segment's layout and the counts the allocator keeps in it, as the
+ * allocator made them: private memory, the only copy it reads. Any
+ * process of the owner's uid may write the file, so nothing read back from
+ * it places a write or bounds a loop (docs/security.md): the header's and
+ * rows' copies are written, never read. Set at initialisation; a forked
+ * child inherits it with the snapshot it publishes. */
+struct jm_seg_geom {
+	uint64_t arena_off, bin_off, thread_off, site_off, module_off;
+	uint32_t thread_stride, site_stride, module_size;
+	uint32_t narenas, nthreads_max, nsites_max, nmodules_max;
+	uint32_t nthreads_hw;    /* thread rows handed out so far: rows_lock */
+	uint32_t nsites_hw;      /* site rows used: prof.c's prof_lock */
+	uint32_t nmodules;       /* module rows in use: modules.c's mod_lock */
+	uint32_t pid;            /* the process the segment stands for */
+	uint64_t pidns, mntns;   /* as read_identity found them */
+};
+extern struct jm_seg_geom jm__segp;
 void jm__stats_init(void);
 struct jmstat_arena *jm__stats_arena_row(unsigned index);
 struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin);

@@ -120,8 +120,9 @@ static void build_id_of(const struct dl_phdr_info *info, uint8_t *id, uint32_t *
 
 static struct jmstat_module *module_row(uint32_t i)
 {
-	return (struct jmstat_module *)((char *)jm__seg + jm__seg->module_off +
-	    (size_t)i * jm__seg->module_size);
+	/* From jm__segp: the header is any process of our uid's to rewrite. */
+	return (struct jmstat_module *)((char *)jm__seg + jm__segp.module_off +
+	    (size_t)i * jm__segp.module_size);
 }
 
 struct build {
@@ -148,7 +149,7 @@ static int build_cb(struct dl_phdr_info *info, size_t size, void *arg)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || ph->p_memsz == 0)
 			continue;
-		if (b->n >= jm__seg->nmodules_max || !jm__stats_reserve_modules(b->n + 1))
+		if (b->n >= jm__segp.nmodules_max || !jm__stats_reserve_modules(b->n + 1))
 			return 1; /* the table is full: the rest stay out */
 		if (!id_read) {
 			build_id_of(info, id, &id_len);
@@ -172,7 +173,7 @@ static int build_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 void jm__modules_refresh(void)
 {
-	if (jm__seg->nmodules_max == 0 || !atomic_load(&stale))
+	if (jm__segp.nmodules_max == 0 || !atomic_load(&stale))
 		return;
 	if (pthread_mutex_trylock(&mod_lock) != 0)
 		return; /* stale stays set: the next sample checks */
@@ -193,6 +194,7 @@ void jm__modules_refresh(void)
 	struct build b = { .n = 0 };
 	jm__row_begin(&jm__seg->module_seq);
 	dl_iterate_phdr(build_cb, &b);
+	jm__segp.nmodules = b.n;
 	jm__seg->nmodules = b.n;
 	jm__row_end(&jm__seg->module_seq);
 	built_adds = b.counts.adds;

@@ -185,8 +185,9 @@ static int64_t next_interval(void)
 
 static struct jmstat_site *site_row(uint32_t i)
 {
-	return (struct jmstat_site *)((char *)jm__seg + jm__seg->site_off +
-	    (size_t)i * jm__seg->site_stride);
+	/* From jm__segp: the header is any process of our uid's to rewrite. */
+	return (struct jmstat_site *)((char *)jm__seg + jm__segp.site_off +
+	    (size_t)i * jm__segp.site_stride);
 }
 
 static uint64_t *site_classes(struct jmstat_site *s)
@@ -223,7 +224,7 @@ static bool site_index_grow(void)
 	 * read first maps the zero page (a page fault) and faults again at
 	 * the first store. */
 	memset(idx, 0, size * sizeof(*idx));
-	for (uint32_t r = 0; r < jm__seg->nsites_hw; r++) {
+	for (uint32_t r = 0; r < jm__segp.nsites_hw; r++) {
 		uint32_t i = (uint32_t)site_row(r)->hash & (size - 1);
 		while (idx[i] != 0)
 			i = (i + 1) & (size - 1);
@@ -252,11 +253,11 @@ static long site_find(void *const *frames, int n, uint64_t h)
 	/* The first index (256 bytes), then the memo and the counts (2 + 16
 	 * KiB), from the base memory's current page, which the first sites'
 	 * share. */
-	if (2 * (jm__seg->nsites_hw + 1) > site_index_size && !site_index_grow())
+	if (2 * (jm__segp.nsites_hw + 1) > site_index_size && !site_index_grow())
 		return -1;
 	if (site_objects_fp == NULL) {
 		size_t memo = sizeof(struct estimate) << MEMO_BITS;
-		char *m = jm__base_alloc(memo + (size_t)jm__seg->nsites_max * 2 * sizeof(uint64_t));
+		char *m = jm__base_alloc(memo + (size_t)jm__segp.nsites_max * 2 * sizeof(uint64_t));
 		if (m == NULL)
 			return -1;
 		est_memo = (struct estimate *)m; /* zero: empty */
@@ -267,8 +268,8 @@ static long site_find(void *const *frames, int n, uint64_t h)
 	     probe < site_index_size; probe++, i = (i + 1) & (site_index_size - 1)) {
 		uint32_t row = site_index[i];
 		if (row == 0) {
-			uint32_t r = jm__seg->nsites_hw;
-			if (r >= jm__seg->nsites_max || !jm__stats_reserve_sites(r + 1))
+			uint32_t r = jm__segp.nsites_hw;
+			if (r >= jm__segp.nsites_max || !jm__stats_reserve_sites(r + 1))
 				return -1;
 			struct jmstat_site *s = site_row(r);
 			jm__row_begin(&s->seq);
@@ -277,6 +278,7 @@ static long site_find(void *const *frames, int n, uint64_t h)
 				s->frames[f] = (uintptr_t)frames[f];
 			s->nframes = (uint32_t)n;
 			jm__row_end(&s->seq);
+			jm__segp.nsites_hw = r + 1;
 			__atomic_store_n(&jm__seg->nsites_hw, r + 1, __ATOMIC_RELEASE);
 			site_index[i] = r + 1;
 			return r;
@@ -435,7 +437,7 @@ static bool sample_this(size_t size)
 {
 	if (jm_unlikely(tls_fork_held) && fork_budget_back(size))
 		return false;
-	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__seg->nsites_max == 0 ||
+	if (tls_in_prof || jm__opt.prof_sample == 0 || jm__segp.nsites_max == 0 ||
 	    (jm_unlikely(!ctors_ran) && static_early())) {
 		jm__tls_sample_left = next_interval();
 		return false;

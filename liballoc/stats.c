@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 struct jmstat_header *jm__seg;
+struct jm_seg_geom jm__segp;
 static size_t seg_size;
 static bool seg_published;
 static char seg_path[256];                   /* the directory, '/', the name */
@@ -113,30 +114,34 @@ _Static_assert(sizeof(struct jmstat_header) <= JMSTAT_MAX_HEADER, "a header read
 
 static char *seg_at(uint64_t off) { return (char *)jm__seg + off; }
 
+/* Every row's place from jm__segp, never from the file's header: any
+ * process of the owner's uid may rewrite the header (setting thread_off
+ * made a process write at an address of the writer's choosing). */
 struct jmstat_arena *jm__stats_arena_row(unsigned index)
 {
-	return (struct jmstat_arena *)(seg_at(jm__seg->arena_off) +
+	return (struct jmstat_arena *)(seg_at(jm__segp.arena_off) +
 	    (size_t)index * sizeof(struct jmstat_arena));
 }
 
 struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin)
 {
-	return (struct jmstat_bin *)(seg_at(jm__seg->bin_off) +
+	return (struct jmstat_bin *)(seg_at(jm__segp.bin_off) +
 	    ((size_t)arena * JM_NBINS + bin) * sizeof(struct jmstat_bin));
 }
 
-size_t jm__stats_thread_row_size(void) { return jm__seg->thread_stride; }
+size_t jm__stats_thread_row_size(void) { return jm__segp.thread_stride; }
 
 static struct jmstat_thread *thread_row(unsigned i)
 {
-	return (struct jmstat_thread *)(seg_at(jm__seg->thread_off) +
-	    (size_t)i * jm__seg->thread_stride);
+	return (struct jmstat_thread *)(seg_at(jm__segp.thread_off) +
+	    (size_t)i * jm__segp.thread_stride);
 }
 
 static bool row_in_segment(const struct jmstat_thread *row)
 {
-	return (const char *)row >= seg_at(jm__seg->thread_off) &&
-	    (const char *)row < (const char *)jm__seg + seg_size;
+	return (const char *)row >= seg_at(jm__segp.thread_off) &&
+	    (const char *)row < seg_at(jm__segp.thread_off) +
+	    (size_t)jm__segp.nthreads_max * jm__segp.thread_stride;
 }
 
 #ifdef JM_TEST
@@ -240,8 +245,8 @@ static bool back_rows(struct backing *b, uint64_t rows, uint64_t max, uint64_t o
 
 static bool back_thread_rows(uint64_t rows)
 {
-	return back_rows(&thread_backing, rows, jm__seg->nthreads_max, jm__seg->thread_off,
-	    jm__seg->thread_stride);
+	return back_rows(&thread_backing, rows, jm__segp.nthreads_max, jm__segp.thread_off,
+	    jm__segp.thread_stride);
 }
 
 #ifdef JM_TEST
@@ -255,15 +260,15 @@ bool jm__stats_reserve_sites(uint32_t rows)
 	if (rows > site_backing.backed && seg_published)
 		jm__stats_test_site_steps++;
 #endif
-	return back_rows(&site_backing, rows, jm__seg->nsites_max, jm__seg->site_off,
-	    jm__seg->site_stride);
+	return back_rows(&site_backing, rows, jm__segp.nsites_max, jm__segp.site_off,
+	    jm__segp.site_stride);
 }
 
 /* Under modules.c's mod_lock. */
 bool jm__stats_reserve_modules(uint32_t rows)
 {
-	return back_rows(&module_backing, rows, jm__seg->nmodules_max, jm__seg->module_off,
-	    jm__seg->module_size);
+	return back_rows(&module_backing, rows, jm__segp.nmodules_max, jm__segp.module_off,
+	    jm__segp.module_size);
 }
 
 /*
@@ -280,7 +285,7 @@ struct jmstat_bin *jm__stats_arena_bins(unsigned index)
 	bool ok = true;
 	pthread_mutex_lock(&rows_lock);
 	if (index >= bins_backed) {
-		ok = seg_back(jm__seg->bin_off + bins_backed * per, (index + 1 - bins_backed) * per);
+		ok = seg_back(jm__segp.bin_off + bins_backed * per, (index + 1 - bins_backed) * per);
 		if (ok)
 			bins_backed = index + 1;
 	}
@@ -297,7 +302,7 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 {
 	struct jmstat_thread *row = NULL;
 	pthread_mutex_lock(&rows_lock);
-	for (unsigned w = 0; w < jm__seg->nthreads_max / 64 && row == NULL; w++) {
+	for (unsigned w = 0; w < jm__segp.nthreads_max / 64 && row == NULL; w++) {
 		if (~rows_taken[w] == 0)
 			continue;
 		unsigned bit = (unsigned)__builtin_ctzll(~rows_taken[w]);
@@ -306,8 +311,10 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 			break; /* no memory for the file: a private row */
 		rows_taken[w] |= 1ULL << bit;
 		row = thread_row(i);
-		if (i >= jm__seg->nthreads_hw)
+		if (i >= jm__segp.nthreads_hw) {
+			jm__segp.nthreads_hw = i + 1;
 			__atomic_store_n(&jm__seg->nthreads_hw, i + 1, __ATOMIC_RELEASE);
+		}
 	}
 	if (row == NULL && private_rows) {
 		row = private_rows;
@@ -315,7 +322,7 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 	}
 	pthread_mutex_unlock(&rows_lock);
 	if (row == NULL)
-		row = jm__base_alloc(jm__seg->thread_stride);
+		row = jm__base_alloc(jm__segp.thread_stride);
 	return row;
 }
 
@@ -324,7 +331,7 @@ void jm__stats_thread_row_put(struct jmstat_thread *row)
 	__atomic_store_n(&row->in_use, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&rows_lock);
 	if (row_in_segment(row)) {
-		size_t i = (size_t)((char *)row - seg_at(jm__seg->thread_off)) / jm__seg->thread_stride;
+		size_t i = (size_t)((char *)row - seg_at(jm__segp.thread_off)) / jm__segp.thread_stride;
 		rows_taken[i / 64] &= ~(1ULL << (i % 64));
 	} else {
 		*(struct jmstat_thread **)(row + 1) = private_rows;
@@ -785,14 +792,24 @@ JM_FORK_TEXT static void read_identity(struct jmstat_header *h, bool forked)
 	else
 		syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
 	h->update_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	/* Without a start time the name cannot hold one: then the pid
-	 * namespace counts as unknown too. */
+	/* A forked child's namespaces are its parent's as the parent read
+	 * them (jm__segp), not the header's copy, which another process of
+	 * our uid may have rewritten. Without a start time the name cannot
+	 * hold one: then the pid namespace counts as unknown too. */
+	if (forked) {
+		h->pidns = jm__segp.pidns;
+		h->mntns = jm__segp.mntns;
+	}
 	if (!forked || ns_changed || h->pidns == 0 || h->start_time == 0) {
 		h->pidns = h->start_time ? ns_inode("/proc/self/ns/pid") : 0;
 		h->mntns = ns_inode("/proc/self/ns/mnt");
 	}
-	if (forked)
+	if (forked) {
+		jm__segp.pid = h->pid;
+		jm__segp.pidns = h->pidns;
+		jm__segp.mntns = h->mntns;
 		return;
+	}
 	memset(h->exe, 0, sizeof(h->exe));
 	memset(h->path, 0, sizeof(h->path));
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -892,6 +909,14 @@ void jm__stats_init(void)
 		jm__fatal("out of memory at initialisation");
 	jm__seg = mem;
 	seg_size = size;
+	jm__segp = (struct jm_seg_geom){
+		.arena_off = h.arena_off, .bin_off = h.bin_off, .thread_off = h.thread_off,
+		.site_off = h.site_off, .module_off = h.module_off,
+		.thread_stride = h.thread_stride, .site_stride = h.site_stride,
+		.module_size = h.module_size, .narenas = h.narenas,
+		.nthreads_max = h.nthreads_max, .nsites_max = h.nsites_max,
+		.nmodules_max = h.nmodules_max, .pid = h.pid, .pidns = h.pidns, .mntns = h.mntns,
+	};
 	memcpy(jm__seg, &h, sizeof(h));
 	struct jmstat_class *cls = (struct jmstat_class *)seg_at(h.class_off);
 	for (unsigned i = 0; i < JM_NBINS; i++) {
@@ -1008,20 +1033,23 @@ void jm__stats_prefork_snapshot(void)
 #ifdef JM_TEST
 	jm__stats_test_snapshot_pages = 0;
 #endif
-	const struct jmstat_header *h = jm__seg;
-	snapshot_part(0, h->bin_off);
+	/* Places and lengths from jm__segp, not from the header: another
+	 * process of our uid may have rewritten it (a copy from or to any
+	 * address of its choosing). */
+	const struct jm_seg_geom *g = &jm__segp;
+	snapshot_part(0, g->bin_off);
 	uint64_t per = (uint64_t)JM_NBINS * sizeof(struct jmstat_bin);
 	/* Only rows backed in the file: reading a hole of a file mapping
 	 * allocates a page, and on a full file system is a SIGBUS. */
-	for (unsigned a = 0; a < h->narenas && a < bins_backed; a++)
+	for (unsigned a = 0; a < g->narenas && a < bins_backed; a++)
 		if (jm__arenas[a] != NULL)
-			snapshot_part(h->bin_off + a * per, per);
-	snapshot_part(h->site_off, (uint64_t)h->nsites_hw * h->site_stride);
-	/* Stable: prof.c's prefork holds modules.c's lock. */
-	snapshot_part(h->module_off, (uint64_t)h->nmodules * h->module_size);
+			snapshot_part(g->bin_off + a * per, per);
+	/* Stable: prof.c's prefork holds prof_lock and modules.c's lock. */
+	snapshot_part(g->site_off, (uint64_t)g->nsites_hw * g->site_stride);
+	snapshot_part(g->module_off, (uint64_t)g->nmodules * g->module_size);
 	struct jmstat_thread *row = jm__tcache_current_row();
 	if (row && row_in_segment(row))
-		snapshot_part((uint64_t)((char *)row - (char *)jm__seg), h->thread_stride);
+		snapshot_part((uint64_t)((char *)row - (char *)jm__seg), g->thread_stride);
 	fork_boot_ns[0] = boot_ns();   /* last: the closest to the clone */
 }
 
@@ -1045,25 +1073,26 @@ void jm__stats_postfork_parent(void)
 #define SEG_PARTS 4
 struct seg_part { uint64_t off, len; };
 
-JM_FORK_TEXT static void used_parts(const struct jmstat_header *h, struct seg_part parts[SEG_PARTS])
+JM_FORK_TEXT static void used_parts(struct seg_part parts[SEG_PARTS])
 {
+	const struct jm_seg_geom *g = &jm__segp;
 	unsigned top = 0;
-	for (unsigned a = 0; a < h->narenas; a++)
+	for (unsigned a = 0; a < g->narenas; a++)
 		if (jm__arenas[a] != NULL)
 			top = a + 1;
 	if (top < bins_backed)
 		top = bins_backed;   /* an arena being made meanwhile */
-	parts[0] = (struct seg_part){ 0, h->bin_off + (uint64_t)top * JM_NBINS * sizeof(struct jmstat_bin) };
-	parts[1] = (struct seg_part){ h->thread_off, (uint64_t)h->nthreads_hw * h->thread_stride };
-	parts[2] = (struct seg_part){ h->site_off, (uint64_t)h->nsites_hw * h->site_stride };
-	parts[3] = (struct seg_part){ h->module_off, (uint64_t)h->nmodules * h->module_size };
+	parts[0] = (struct seg_part){ 0, g->bin_off + (uint64_t)top * JM_NBINS * sizeof(struct jmstat_bin) };
+	parts[1] = (struct seg_part){ g->thread_off, (uint64_t)g->nthreads_hw * g->thread_stride };
+	parts[2] = (struct seg_part){ g->site_off, (uint64_t)g->nsites_hw * g->site_stride };
+	parts[3] = (struct seg_part){ g->module_off, (uint64_t)g->nmodules * g->module_size };
 }
 
 /* The rows no thread of this process holds (given back) marked out of
  * use, each written only if it has to be (a page written is a page fault). */
 JM_FORK_TEXT static void clear_dead_rows(void)
 {
-	for (unsigned i = 0; i < jm__seg->nthreads_hw; i++) {
+	for (unsigned i = 0; i < jm__segp.nthreads_hw; i++) {
 		struct jmstat_thread *row = thread_row(i);
 		if (!(rows_taken[i / 64] & (1ULL << (i % 64))) && row->in_use != 0)
 			row->in_use = 0;
@@ -1092,7 +1121,7 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 			        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 				jm__fatal("cannot map the stats segment in a forked child");
 			struct seg_part parts[SEG_PARTS];
-			used_parts((const struct jmstat_header *)snapshot, parts);
+			used_parts(parts);
 			for (int i = 0; i < SEG_PARTS; i++)
 				memcpy(seg_at(parts[i].off), snapshot + parts[i].off, parts[i].len);
 			munmap(snapshot, seg_size);
@@ -1110,7 +1139,7 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 	 * fault and a copy in every child of a process of more than one
 	 * thread, for a page the publication's mmap then threw away. A
 	 * child that does not publish marks them here. */
-	for (unsigned i = 0; i < jm__seg->nthreads_hw; i++) {
+	for (unsigned i = 0; i < jm__segp.nthreads_hw; i++) {
 		if (thread_row(i) != keep && (rows_taken[i / 64] & (1ULL << (i % 64))))
 			rows_taken[i / 64] &= ~(1ULL << (i % 64));
 	}
@@ -1167,15 +1196,16 @@ JM_FORK_TEXT static void populate_used(const struct seg_part parts[SEG_PARTS])
  * line: its 128 bytes of pieces are not on the stack under the rest of
  * the publication (reading /proc, reaping), which runs on what a signal
  * handler's alternate stack leaves (tests/preload/sigaltstack.test.sh). */
-JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd, const struct jmstat_header *h)
+JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd)
 {
+	const struct jm_seg_geom *g = &jm__segp;
 	uint32_t zero = 0;
 	struct iovec v[8];
 	int n = 0;
 	size_t len = 0;
-	off_t at = (off_t)h->thread_off;
-	for (unsigned i = 0; i <= h->nthreads_hw; i++) {
-		char *row = i < h->nthreads_hw ? (char *)thread_row(i) : NULL;
+	off_t at = (off_t)g->thread_off;
+	for (unsigned i = 0; i <= g->nthreads_hw; i++) {
+		char *row = i < g->nthreads_hw ? (char *)thread_row(i) : NULL;
 		bool dead = row != NULL && !(rows_taken[i / 64] & (1ULL << (i % 64))) &&
 		    ((struct jmstat_thread *)row)->in_use != 0;
 		if (row == NULL || dead || n > 5) {
@@ -1192,15 +1222,39 @@ JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd, const struct jmst
 		if (dead) {
 			_Static_assert(offsetof(struct jmstat_thread, in_use) == 0, "in_use first");
 			v[n++] = (struct iovec){ &zero, sizeof(zero) };
-			v[n++] = (struct iovec){ row + sizeof(zero), h->thread_stride - sizeof(zero) };
+			v[n++] = (struct iovec){ row + sizeof(zero), g->thread_stride - sizeof(zero) };
 		} else if (n > 0 && (char *)v[n - 1].iov_base + v[n - 1].iov_len == row) {
-			v[n - 1].iov_len += h->thread_stride;
+			v[n - 1].iov_len += g->thread_stride;
 		} else {
-			v[n++] = (struct iovec){ row, h->thread_stride };
+			v[n++] = (struct iovec){ row, g->thread_stride };
 		}
-		len += h->thread_stride;
+		len += g->thread_stride;
 	}
 	return true;
+}
+
+/* The layout and counts in the header a forked child publishes, from
+ * jm__segp: the copy it inherited is its parent's header as it was at the
+ * fork, which another process of our uid may have rewritten. */
+JM_FORK_TEXT static void put_geometry(struct jmstat_header *h)
+{
+	const struct jm_seg_geom *g = &jm__segp;
+	h->class_off = align64(sizeof(struct jmstat_header));
+	h->narenas = g->narenas;
+	h->arena_off = g->arena_off;
+	h->bin_off = g->bin_off;
+	h->thread_off = g->thread_off;
+	h->thread_stride = g->thread_stride;
+	h->nthreads_max = g->nthreads_max;
+	h->nthreads_hw = g->nthreads_hw;
+	h->site_off = g->site_off;
+	h->site_stride = g->site_stride;
+	h->nsites_max = g->nsites_max;
+	h->nsites_hw = g->nsites_hw;
+	h->module_off = g->module_off;
+	h->module_size = g->module_size;
+	h->nmodules_max = g->nmodules_max;
+	h->nmodules = g->nmodules;
 }
 
 /* A forked child's first slow path: publish its segment under its pid.
@@ -1223,6 +1277,7 @@ JM_FORK_TEXT static void publish_child(void)
 	}
 	struct jmstat_header *h = jm__seg;
 	read_identity(h, true);
+	put_geometry(h);
 	/* No memory backed beforehand: what it writes (below) is all it
 	 * holds, the bin rows of the arenas made so far included; an arena
 	 * made later backs its own. */
@@ -1236,11 +1291,11 @@ JM_FORK_TEXT static void publish_child(void)
 	}
 	/* Copy what is used, then map the file over the private copy. */
 	struct seg_part parts[SEG_PARTS];
-	used_parts(h, parts);
+	used_parts(parts);
 	bool ok = true;
 	for (int i = 0; i < SEG_PARTS && ok; i++) {
 		if (i == 1) {
-			ok = write_thread_rows(fd, h);
+			ok = write_thread_rows(fd);
 			continue;
 		}
 		size_t done = 0;
@@ -1253,10 +1308,10 @@ JM_FORK_TEXT static void publish_child(void)
 		}
 		ok = done == parts[i].len;
 	}
-	thread_backing = (struct backing){ h->nthreads_hw, 0 };
-	site_backing = (struct backing){ h->nsites_hw, 0 };
-	module_backing = (struct backing){ h->nmodules, 0 };
-	bins_backed = (unsigned)((parts[0].len - h->bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
+	thread_backing = (struct backing){ jm__segp.nthreads_hw, 0 };
+	site_backing = (struct backing){ jm__segp.nsites_hw, 0 };
+	module_backing = (struct backing){ jm__segp.nmodules, 0 };
+	bins_backed = (unsigned)((parts[0].len - jm__segp.bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
 	if (ok && sys_mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
 		sys_madvise(jm__seg, seg_size, MADV_DONTFORK);
 		populate_used(parts);
@@ -1311,7 +1366,7 @@ JM_FORK_TEXT void jm__stats_postfork_uninit(void)
  * after us. */
 JM_FORK_TEXT void jm__stats_exit(void)
 {
-	if (!seg_published || jm__seg->pid != own_pid())
+	if (!seg_published || jm__segp.pid != own_pid())
 		return;
 	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_EXITING, __ATOMIC_RELEASE);
 	sys_unlink(seg_path);

@@ -525,9 +525,10 @@ bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
 	/* Only the thread's own arena's: readers take a thread's large_cached
 	 * off its arena's allocated (another arena's region cached here would
 	 * be taken off the wrong one, and the clamp at 0 kept it counted). The
-	 * region's arena is its page-map entry's, the thread's its row's: no
+	 * region's arena is its page-map entry's, the thread's its cache's
+	 * (not its row's, which any process of our uid may rewrite): no
 	 * chunk header is read. */
-	if (arena_index != tc->row->arena)
+	if (arena_index != tc->arena->index)
 		return false;
 	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
 	if (tc->large[k].n >= large_cap[k])
