@@ -598,8 +598,9 @@ JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_u
  * server's setfsuid), nor its gids, or a uid other than root with
  * capabilities (systemd's User= with AmbientCapabilities=, a program
  * given them by its parent). Its file would be the file-system uid's,
- * and whoever may write a segment may write into its process: the
- * allocator finds its rows by the offsets in the file's header (a
+ * and whoever may write a segment may write into its process: its
+ * thread caches keep their lists' heads in their rows (the layout and
+ * counts are jm__segp's, never read back since session 23; before, a
  * process of nobody's rewriting another's thread_off made it write at
  * an address of its choosing). The kernel keeps that user from such a
  * process (ptrace wants its uids, gids and capabilities); so does this:
