@@ -22,7 +22,8 @@
  *   stress_segwriter forge DIR COUNT [NAME=VALUE ...]
  *       COUNT processes (children that pause, 600 s at most, their
  *       output closed), each given a segment in DIR as `write` writes it,
- *       root's, of their own name (the host's pid namespace's, or with its
+ *       the caller's (its uid in the header: run as nobody, nobody's
+ *       processes and segments), of their own name (the host's pid namespace's, or with its
  *       pidns and start time), with IDX in the fields standing for the
  *       process's number (1..COUNT). Prints their pids, one a line. One
  *       program for them all: tests/lib.sh forge_procs (a sleep, a name
@@ -231,7 +232,7 @@ static int cmd_forge(int argc, char **argv)
 		die("calloc");
 	forging = 1;
 	for (int i = 1; i <= count; i++) {
-		char path[4096], pidbuf[32];
+		char path[4096], pidbuf[32], uidbuf[32];
 		pid_t c;
 
 		fflush(stdout);
@@ -257,7 +258,8 @@ static int cmd_forge(int argc, char **argv)
 		wargv[0] = "write";
 		wargv[1] = path;
 		wargv[2] = pidbuf;
-		wargv[3] = "0";
+		snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)getuid());
+		wargv[3] = uidbuf;
 		for (int a = 3; a < argc; a++) {
 			subst_idx(args[a], sizeof args[a], argv[a], i);
 			wargv[a + 1] = args[a];
