@@ -6,9 +6,12 @@ the newline-delimited JSON protocol, a waiting loop with a deadline (tests
 wait for a condition, they never assert on timing), and a driver for the
 daemon_holder helper program.
 """
+import atexit
+import ctypes
 import glob
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -362,6 +365,49 @@ def public_holders(pub):
     copied into pub (lib.sh's jm_public), where another uid can run them."""
     os.environ["JM_HELPERS"] = pub
     os.environ["JMALLOC_LIB"] = os.path.join(pub, "libjmalloc.so")
+
+
+_forged = set()
+
+
+def _kill_forged_at_exit():
+    for pid in _forged:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def forge(uid, n, *fields):
+    """n live processes of uid's (gid uid, no groups), each with a valid
+    segment of its own forged by stress_segwriter forge (fields: its, such
+    as "frag"), run from JM_HELPERS (public_holders' directory for another
+    uid); returns their pids. Each is a paused child that the harness
+    kills at exit: kill_forged() kills and reaps them (we become their
+    subreaper, their parent having exited). The churns of 1,100 processes
+    (tests/stress/deadkeep*, alerts/resolved_quota) are made so: a Holder
+    is a fork of python and a process under the allocator, 20-35 s of CPU
+    for 1,100; these take a fork of one small program."""
+    if not _forged:
+        check(ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0,  # PR_SET_CHILD_SUBREAPER
+              "prctl(PR_SET_CHILD_SUBREAPER)")
+        atexit.register(_kill_forged_at_exit)
+    cmd = [os.path.join(os.environ["JM_HELPERS"], "stress_segwriter"), "forge", STATS_DIR, str(n)]
+    if uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+    out = subprocess.run(cmd + list(fields), stdout=subprocess.PIPE, text=True, check=True).stdout
+    pids = [int(x) for x in out.split()]
+    _forged.update(pids)
+    check(len(pids) == n, "stress_segwriter forge made %d processes, not %d" % (len(pids), n))
+    return pids
+
+
+def kill_forged(pids):
+    """Kills forged processes (forge) and reaps them, as Holder.kill."""
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        _forged.discard(pid)
 
 
 def host_child(pid, timeout=10.0):

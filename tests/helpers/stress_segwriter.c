@@ -12,7 +12,9 @@
  *       (default synth); salt=S: every site's frames moved into the program
  *       module, apart from any other salt's (stacks no other process has);
  *       modpath=BYTES: every module's path (any bytes but NUL); owner=UID:GID: the file's owner (set before
- *       the file takes its name); odd: every arena and bin row's seq odd. Header fields overridden after it is built
+ *       the file takes its name); odd: every arena and bin row's seq odd;
+ *       frag: a heap of 1 MiB active and nothing allocated (a
+ *       fragmentation rule fires). Header fields overridden after it is built
  *       (counts and offsets pointing outside the file):
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
  *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
@@ -181,6 +183,31 @@ static int cmd_write(int argc, char **argv)
 		}
 		if (sscanf(argv[i], "owner=%d:%d", &owner_uid, &owner_gid) == 2)
 			continue;
+		if (strcmp(argv[i], "frag") == 0) {
+			/* A process whose heap is all waste: 1 MiB of runs in
+			 * use in arena 0 (mapped, active), nothing allocated,
+			 * nothing cached; a fragmentation rule fires on it. */
+			for (uint32_t a = 0; a < p.narenas; a++) {
+				struct jmstat_arena *r = synth_arena(buf, a);
+#define ZERO_(name, type, unit, help) r->name = 0;
+				JMSTAT_ARENA_COUNTERS(ZERO_)
+#undef ZERO_
+				for (uint32_t b = 0; b < p.nbins; b++) {
+					struct jmstat_bin *bn = synth_bin(buf, a, b);
+#define ZERO_(name, type, unit, help) bn->name = 0;
+					JMSTAT_BIN_COUNTERS(ZERO_)
+#undef ZERO_
+				}
+			}
+			synth_arena(buf, 0)->mapped = synth_arena(buf, 0)->active = 1u << 20;
+			for (uint32_t t = 0; t < p.nthreads_max; t++) {
+				synth_thread(buf, t)->large_cached = 0;
+				for (uint32_t b = 0; b < p.nbins; b++)
+					synth_tcache(buf, t, b)->ncached_less_max =
+						0u - synth_tcache(buf, t, b)->ncached_max;
+			}
+			continue;
+		}
 		if (strcmp(argv[i], "odd") == 0) {
 			/* Every row caught mid-update, as a writer killed while it
 			 * wrote them, or one that wants the reader to spin. */

@@ -17,35 +17,13 @@
 . "$(dirname "$0")/../lib.sh"
 need_users "run processes as nobody"
 need_segments
-jm_public "$JM_HELPERS/stress_segwriter"
+jm_public "$JM_HELPERS/daemon_holder" "$JM_HELPERS/stress_segwriter"
 jmd_start
 PUB=$JM_TMP/pub jmd_py - <<'PY'
 from jmd import *
-import atexit, ctypes, signal, sys, time
+import sys, time
 
 pub = os.environ["PUB"]
-# The forged processes' parent exits once they are made: they become ours
-# (a subreaper), and each is reaped when killed, as a Holder is.
-check(ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0, "PR_SET_CHILD_SUBREAPER")
-
-live = set()
-
-@atexit.register
-def kill_live():
-    for p in live:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-def forge_nobody(n):
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                          os.path.join(pub, "stress_segwriter"), "forge", STATS_DIR, str(n)],
-                         stdout=subprocess.PIPE, text=True, check=True).stdout
-    pids = [int(x) for x in out.split()]
-    live.update(pids)
-    check(len(pids) == n, "stress_segwriter forge made %d processes, not %d" % (len(pids), n))
-    return pids
 
 svc = Holder()
 svc.cmd("alloc 4096 100")
@@ -57,15 +35,13 @@ dead = lambda pid: (lambda r: r["ok"] and not r["alive"])(request({"cmd": "histo
 wait_until(lambda: dead(svc.pid), "root's service dead in history")
 t_dead = time.monotonic()
 
+public_holders(pub)
 churned = []
 for wave in range(11):
-    pids = forge_nobody(100)
+    pids = forge(65534, 100)
     wait_until(lambda: (lambda ps: all(ps.get(p, {}).get("uid") == 65534 for p in pids))(ps_pids()),
                "wave %d in ps, nobody's" % wave, timeout=60)
-    for p in pids:
-        os.kill(p, signal.SIGKILL)
-        os.waitpid(p, 0)
-        live.discard(p)
+    kill_forged(pids)
     churned += pids
     wait_until(lambda: (lambda ps: not any(p in ps for p in pids))(ps_pids()), "wave %d gone" % wave, timeout=60)
 r = request({"cmd": "history", "pid": svc.pid})
