@@ -43,13 +43,55 @@ static int cmp_items(const void *pa, const void *pb, void *arg)
 	return c;
 }
 
+/* An item with its key and tie read out of it once: a comparison looked
+ * both up in each of its two objects by name, and sorting a thousand
+ * processes made 20,000 comparisons (an eighth of jmctl ps's
+ * instructions). */
+struct sort_item {
+	double num;              /* the key, a number (jm_num) */
+	const char *text;        /* the key, a string (jm_str) */
+	double tie;              /* the tie field (jm_num) */
+	json_t *item;
+};
+
+static int cmp_keyed(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_ctx *s = arg;
+	const struct sort_item *a = pa, *b = pb;
+	int c = s->key->text ? strcmp(a->text, b->text) : (a->num > b->num) - (a->num < b->num);
+
+	if (s->key->desc)
+		c = -c;
+	if (s->reverse)
+		c = -c;
+	if (c == 0 && s->tie)
+		c = (a->tie > b->tie) - (a->tie < b->tie);
+	return c;
+}
+
 void jm_sort_json(json_t **items, size_t n, const struct jm_sort_key *k,
                   const char *tie_field, bool reverse)
 {
 	struct sort_ctx s = { k, tie_field, reverse };
+	struct sort_item *keyed;
 
-	if (n > 1)
+	if (n < 2)
+		return;
+	keyed = malloc(n * sizeof(*keyed));
+	if (!keyed) {            /* the same order, looked up at each comparison */
 		qsort_r(items, n, sizeof(*items), cmp_items, &s);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		keyed[i].num = k->text ? 0 : jm_num(items[i], k->field);
+		keyed[i].text = k->text ? jm_str(items[i], k->field) : NULL;
+		keyed[i].tie = tie_field ? jm_num(items[i], tie_field) : 0;
+		keyed[i].item = items[i];
+	}
+	qsort_r(keyed, n, sizeof(*keyed), cmp_keyed, &s);
+	for (size_t i = 0; i < n; i++)
+		items[i] = keyed[i].item;
+	free(keyed);
 }
 
 json_t **jm_array_items(json_t *array, size_t *n)
