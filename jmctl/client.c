@@ -11,7 +11,6 @@
  */
 #include "jmctl.h"
 #include "jmstat.h"
-#include "jsonline.h"
 #include "socket.h"
 
 #include <errno.h>
@@ -275,13 +274,6 @@ json_t *jm_client_parse(struct jm_client *c)
 	json_error_t jerr;
 	json_t *obj;
 
-	/* The quick reader first: a reply of a thousand processes took
-	 * json_loads() more instructions than all the rest of jmctl ps. */
-	json_over = false;
-	obj = jm_jsonline_read(c->line);
-	if (obj && json_is_object(obj))
-		return obj;
-	json_decref(obj);
 	json_over = false;
 	obj = json_loads(c->line, 0, &jerr);
 	if (!obj && json_over) {
