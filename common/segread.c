@@ -190,7 +190,7 @@ int jm__seg_parse_header(const unsigned char *buf, size_t len, struct jmstat_hea
 	 * claims more rows than a process can have costs the reader more than
 	 * any real one, and is not one. */
 	if (h->header_size > JMSTAT_MAX_HEADER || h->total_size > JMSTAT_MAX_SIZE ||
-	    h->nbins != (version == 2 ? JMSTAT_NBINS_V2 : JMSTAT_NBINS) ||
+	    h->nbins != jmstat_layout_nbins(version) ||
 	    h->narenas == 0 || h->narenas > JMSTAT_MAX_ARENAS ||
 	    h->nthreads_max > JMSTAT_MAX_THREAD_ROWS ||
 	    h->thread_stride != JMSTAT_STRIDE(h->thread_size, h->nbins,
@@ -242,15 +242,16 @@ int jm__seg_parse_header(const unsigned char *buf, size_t len, struct jmstat_hea
 	return 0;
 }
 
-/* The size classes are the allocator's (jmstat_class_of), so that a
- * consumer can divide by them and trust them. */
+/* The size classes are the allocator's of the segment's layout
+ * (jmstat_layout_class_of: layouts before 5 without the 8 B class), so
+ * that a consumer can divide by them and trust them. */
 static int check_classes(const struct jm_seg *s)
 {
 	for (uint32_t b = 0; b < s->hdr.nbins; b++) {
 		const struct jmstat_class *c = &s->classes[b];
 		struct jmstat_class want;
 
-		if (jmstat_class_of(b, &want) != 0 || c->size != want.size ||
+		if (jmstat_layout_class_of(s->hdr.version, b, &want) != 0 || c->size != want.size ||
 		    c->regs_per_run != want.regs_per_run || c->run_size != want.run_size)
 			return JM_SEG_EBOUNDS;
 	}

@@ -180,16 +180,19 @@ static uintptr_t *link_piece(uintptr_t *tail, const struct fill_piece *pc, size_
 {
 	uint64_t bits = pc->bits;
 	unsigned from = (unsigned)__builtin_ctzll(bits);
+	bool c0 = size == 8;
 	if (((bits >> from) & ((bits >> from) + 1)) == 0) {
 		/* They follow one another (a fresh run, or the rest of one a
 		 * fill took from): no bit search. */
 		unsigned len = 64 - (unsigned)__builtin_clzll(bits) - from;
+		if (c0)
+			return jm__flist0_append_seq(tail, pc->base + (size_t)from * 8, len);
 		return jm__flist_append_seq(tail, pc->base + (size_t)from * size, len, size, cookie);
 	}
 	while (bits) {
 		unsigned bit = (unsigned)__builtin_ctzll(bits);
 		bits &= bits - 1;
-		tail = jm__flist_append(tail, pc->base + (size_t)bit * size, cookie);
+		tail = jm__flist_append_c(tail, pc->base + (size_t)bit * size, cookie, c0);
 	}
 	return tail;
 }
@@ -265,7 +268,7 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsi
 		got += round;
 		words += npieces;
 	} while (!out && got < n && npieces == JM_FILL_ROUND && words < JM_FILL_PIECES);
-	*tail = *head;
+	jm__flist_end(tail, *head, binind == 0);
 	*head = list;
 	return got;
 }
@@ -305,7 +308,7 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 	jm__row_end(&bin->stats->seq);
 	jm__unlock(bin->lock);
 	if (p) {
-		jm__flist_clear_cookie(p); /* no stale double-free cookie */
+		jm__flist_clear_cookie_c(p, binind == 0); /* no stale double-free cookie */
 		if (jm_unlikely(jm__opt.junk)) {
 			junk_check(p, jm__bin_info[binind].size);
 			memset(p, JM_JUNK_ALLOC, jm__bin_info[binind].size);
@@ -492,7 +495,7 @@ static unsigned free_list(void *list, unsigned binind)
 				struct jm_chunk *c = ptr_chunk(p);
 				if (c->arena != a) {
 					/* Another arena's: the next pass. */
-					rest_tail = jm__flist_append(rest_tail, p, cookie);
+					rest_tail = jm__flist_append_c(rest_tail, p, cookie, binind == 0);
 					continue;
 				}
 				uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
@@ -514,7 +517,7 @@ static unsigned free_list(void *list, unsigned binind)
 		if (r)
 			run_settle(bin, r, k, bi, &empty);
 		done += k;
-		*rest_tail = 0;
+		jm__flist_end(rest_tail, 0, binind == 0);
 		free_end(a, bin, empty, done);
 		list = (void *)rest;
 	}
@@ -579,7 +582,7 @@ static unsigned free_scattered(void *list, unsigned binind)
 				struct jm_chunk *c = ptr_chunk(q);
 				if (c->arena != a) {
 					/* Another arena's: the next pass. */
-					rest_tail = jm__flist_append(rest_tail, q, cookie);
+					rest_tail = jm__flist_append_c(rest_tail, q, cookie, binind == 0);
 					continue;
 				}
 				uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
@@ -605,7 +608,7 @@ static unsigned free_scattered(void *list, unsigned binind)
 			}
 			done += n;
 		}
-		*rest_tail = 0;
+		jm__flist_end(rest_tail, 0, binind == 0);
 		free_end(a, bin, empty, done);
 		list = (void *)rest;
 	}
@@ -623,8 +626,8 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 {
 	uintptr_t list = 0, *tail = &list, cookie = jm__cookie;
 	for (unsigned i = 0; i < n; i++)
-		tail = jm__flist_append(tail, ptrs[i], cookie);
-	*tail = 0;
+		tail = jm__flist_append_c(tail, ptrs[i], cookie, binind == 0);
+	jm__flist_end(tail, 0, binind == 0);
 	jm__bin_free_list((void *)list, binind, true);
 }
 
@@ -634,7 +637,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	struct jm_arena *a = c->arena;
 	unsigned binind = JM_PM_BIN(pm);
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	if (jm_unlikely(jm__opt.junk))
+	if (jm_unlikely(jm__opt.junk) && bi->size > 16)
 		memset((char *)ptr + 16, JM_JUNK_FREE, bi->size - 16);
 	struct jm_bin *bin = &a->bins[binind];
 	struct jm_run *r = &c->runs[JM_PM_START(pm)];

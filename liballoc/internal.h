@@ -101,16 +101,27 @@ static inline uint64_t jm__pm_make(unsigned kind, unsigned bin, size_t start)
 	uint64_t off = (uint64_t)start << JM_LG_PAGE;
 	if (kind == JM_PM_LARGE)
 		return JM_PM_LARGE | ((uint64_t)bin << 21) | off;
-	return ((uint64_t)jm__bin_info[bin].div_magic << 32) |
-	    ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
+	uint64_t div = bin == 0 ? JM_PM_DIV_C0 : jm__bin_info[bin].div_magic;
+	return (div << 32) | ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 21) | off;
 }
 /* The free fast path's word of a page of a small run of class `bin` that
  * starts at page `start` of chunk c (types.h, pagefast). */
 static inline uint64_t jm__pf_make(const struct jm_chunk *c, unsigned bin, size_t start)
 {
 	uint32_t run = (uint32_t)((uintptr_t)c + ((uintptr_t)start << JM_LG_PAGE));
+	if (bin == 0)   /* u - (run - 1) >= 1 = JM_PM_DIV_C0: never taken */
+		return (uint32_t)(run - 1);
 	return ((uint64_t)(bin * sizeof(struct jmstat_tcache_bin)) << 32) |
 	    (uint32_t)(run * jm__bin_info[bin].div_magic);
+}
+/* Whether u, in a small run whose page-map entry is pm, is not a
+ * region's start (the slow paths' test; free's fast one is on pagefast). */
+static inline bool jm__pm_inside(uint64_t pm, uintptr_t u)
+{
+	uint32_t div = JM_PM_DIV(pm);
+	if (div == JM_PM_DIV_C0)
+		return (u & 7) != 0;
+	return JM_PM_OFFSET(pm, u) * div >= div;
 }
 /* Whether `off`, an offset in a small run (below its bytes, at most
  * 2^15), is a region's start in a class whose div_magic is `magic`
@@ -132,16 +143,13 @@ static inline unsigned jm__size2bin_above(size_t size)
 /* For a size up to JM_SMALL_MAX. */
 static inline unsigned jm__size2bin(size_t size)
 {
+	if (size <= 8)
+		return 0;
 	if (size <= JM_SIZE_DIRECT_MAX)
 		return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
 	return jm__size2bin_above(size);
 }
-static inline unsigned jm__size2tbin(size_t size)
-{
-	if (size <= JM_SIZE_DIRECT_MAX)
-		return jm__size2tbin_direct[size];
-	return jm__size2bin_above(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
-}
+
 
 /* ---- os.c: pages from the kernel */
 void *jm__os_map(size_t size);
@@ -334,7 +342,13 @@ void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
-extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS];
+extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS + 1];
+/* The byte offset, from a thread's cache rows, of the row malloc's fast
+ * path takes for sizes up to 8 (class 0's, whose list only the slow path
+ * pops: internal.h's *0 helpers): the one past the last, whose list head
+ * is always 0, in every cache (its word is the 8 bytes after the rows,
+ * unused in a thread row's stride: stats.c; jm__tcache_none has the row). */
+#define JM_TBIN_EMPTY (JM_NBINS * (unsigned)sizeof(struct jmstat_tcache_bin))
 /* The count less capacity of each of its rows: full, and free's fast path
  * adds one before it tests (its slow path sets it back), far from
  * overflowing. */
@@ -372,10 +386,32 @@ extern uintptr_t jm__cookie JM_HIDDEN;
  * jm__cookie (a per-process secret), so that one load tells a free region
  * from one in use (free's double-free check). A region handed out has its
  * cookie word cleared. Every list operation goes through these.
+ *
+ * Class 0 (8 B) has no word 1: its link carries a tag in its top 16 bits
+ * instead (jm__flist0_tag: bit 63 set, then 15 bits of its address xor
+ * the secret; addresses are below 2^48), and a region handed out has
+ * word 0 cleared. Its lists are the *0 helpers' (or a helper's c0
+ * argument); malloc's and free's fast paths never see class 0 (malloc's
+ * table sends sizes up to 8 to a row that is always empty, free's page
+ * word fails its test on a class-0 page: malloc.c), so that they read
+ * and write word 1 as before. A tag also matches an 8 B object in use
+ * one time in 2^15 when its top bit is set (a negative integer, a
+ * double): free then looks for the region in the thread's own list and
+ * in its run, and lets it go when it is in neither (a double free of an
+ * 8 B region sitting in another thread's cache goes through so:
+ * docs/allocator.md, "The 8 B class").
  */
+#define JM_FLIST_PTR   (((uintptr_t)1 << 48) - 1)   /* a link's address bits */
+#define JM_FLIST_TAG   (~JM_FLIST_PTR)              /* class 0's tag bits */
 static inline uintptr_t jm__flist_cookie(const void *p)
 {
 	return (uintptr_t)p ^ jm__cookie;
+}
+
+/* Class 0's tag of region p (in the link word's top 16 bits). */
+static inline uintptr_t jm__flist0_tag(const void *p)
+{
+	return ((((uintptr_t)p ^ jm__cookie) >> 3) << 48) | ((uintptr_t)1 << 63);
 }
 
 /* Whether p carries a free region's cookie, cookie being
@@ -389,6 +425,17 @@ static inline bool jm__flist_has_cookie(const void *p, uintptr_t cookie)
 static inline bool jm__flist_is_free(const void *p)
 {
 	return jm__flist_has_cookie(p, jm__flist_cookie(p));
+}
+
+/* Whether the class-0 region p carries its tag (free, or a false match). */
+static inline bool jm__flist0_is_free(const void *p)
+{
+	return (((const uintptr_t *)p)[0] & JM_FLIST_TAG) == jm__flist0_tag(p);
+}
+
+static inline bool jm__flist_is_free_c(const void *p, bool c0)
+{
+	return c0 ? jm__flist0_is_free(p) : jm__flist_is_free(p);
 }
 
 /* Puts p, whose cookie is cookie, at the front of the list *head. */
@@ -406,16 +453,55 @@ static inline void jm__flist_push(uintptr_t *head, void *p)
 	jm__flist_push_cookie(head, p, jm__flist_cookie(p));
 }
 
+/* The same for a class-0 list. */
+static inline void jm__flist0_push(uintptr_t *head, void *p)
+{
+	uintptr_t *w = p;
+	w[0] = *head | jm__flist0_tag(p);
+	*head = (uintptr_t)p;
+}
+
+static inline void jm__flist_push_c(uintptr_t *head, void *p, bool c0)
+{
+	if (c0)
+		jm__flist0_push(head, p);
+	else
+		jm__flist_push(head, p);
+}
+
 /* Builds a list front to back: stores p at *tail (the list's head, or
  * the word 0 of the region before p), gives p its cookie (cookie is
  * jm__cookie, read once by the caller), and returns where the next region
- * goes (p's word 0). The caller ends the list with *tail = the rest. */
+ * goes (p's word 0). The caller ends the list with jm__flist_end. */
 static inline uintptr_t *jm__flist_append(uintptr_t *tail, void *p, uintptr_t cookie)
 {
 	uintptr_t *w = p;
 	*tail = (uintptr_t)w;
 	w[1] = (uintptr_t)w ^ cookie;
 	return &w[0];
+}
+
+/* The same for a class-0 list: *tail keeps its tag bits (0 in a list's
+ * head, which starts at 0), p's word 0 gets its own. */
+static inline uintptr_t *jm__flist0_append(uintptr_t *tail, void *p)
+{
+	uintptr_t *w = p;
+	*tail = (*tail & JM_FLIST_TAG) | (uintptr_t)w;
+	w[0] = jm__flist0_tag(w);
+	return &w[0];
+}
+
+static inline uintptr_t *jm__flist_append_c(uintptr_t *tail, void *p, uintptr_t cookie, bool c0)
+{
+	return c0 ? jm__flist0_append(tail, p) : jm__flist_append(tail, p, cookie);
+}
+
+/* Ends a list built by the appends with `rest` (0, or another list):
+ * class 0's last region keeps its tag; another class's word 0 is
+ * whatever it held before (the appends do not write it). */
+static inline void jm__flist_end(uintptr_t *tail, uintptr_t rest, bool c0)
+{
+	*tail = c0 ? (*tail & JM_FLIST_TAG) | rest : rest;
 }
 
 /* jm__flist_append for n >= 1 regions of `size` bytes that follow one
@@ -436,8 +522,19 @@ static inline uintptr_t *jm__flist_append_seq(uintptr_t *tail, char *p, size_t n
 	return (uintptr_t *)last;
 }
 
+/* The same for class 0 (8 B regions). */
+static inline uintptr_t *jm__flist0_append_seq(uintptr_t *tail, char *p, size_t n)
+{
+	char *last = p + (n - 1) * 8;
+	*tail = (*tail & JM_FLIST_TAG) | (uintptr_t)p;
+	for (; p < last; p += 8)
+		*(uintptr_t *)p = (uintptr_t)(p + 8) | jm__flist0_tag(p);
+	*(uintptr_t *)last = jm__flist0_tag(last);
+	return (uintptr_t *)last;
+}
+
 /* Takes the first region off the list *head, its cookie cleared; NULL
- * when the list is empty. */
+ * when the list is empty. Not for class 0 (jm__flist0_pop). */
 static inline void *jm__flist_pop(uintptr_t *head)
 {
 	uintptr_t *w = (uintptr_t *)*head;
@@ -448,16 +545,32 @@ static inline void *jm__flist_pop(uintptr_t *head)
 	return w;
 }
 
-/* The region after p in its list, or NULL. */
-static inline void *jm__flist_next(const void *p)
+/* The same for class 0: the link's tag taken off, word 0 cleared. */
+static inline void *jm__flist0_pop(uintptr_t *head)
 {
-	return (void *)((const uintptr_t *)p)[0];
+	uintptr_t *w = (uintptr_t *)*head;
+	if (w) {
+		*head = w[0] & JM_FLIST_PTR;
+		w[0] = 0;
+	}
+	return w;
 }
 
-/* Ends the list at p. */
+static inline void *jm__flist_pop_c(uintptr_t *head, bool c0)
+{
+	return c0 ? jm__flist0_pop(head) : jm__flist_pop(head);
+}
+
+/* The region after p in its list, or NULL (any class). */
+static inline void *jm__flist_next(const void *p)
+{
+	return (void *)(((const uintptr_t *)p)[0] & JM_FLIST_PTR);
+}
+
+/* Ends the list at p (any class: a class-0 region keeps its tag). */
 static inline void jm__flist_cut(void *p)
 {
-	((uintptr_t *)p)[0] = 0;
+	((uintptr_t *)p)[0] &= JM_FLIST_TAG;
 }
 
 /* Clears the cookie of a region handed out without a pop (taken from a
@@ -465,6 +578,11 @@ static inline void jm__flist_cut(void *p)
 static inline void jm__flist_clear_cookie(void *p)
 {
 	((uintptr_t *)p)[1] = 0;
+}
+
+static inline void jm__flist_clear_cookie_c(void *p, bool c0)
+{
+	((uintptr_t *)p)[c0 ? 0 : 1] = 0;
 }
 /* A cache row's count of regions is stored less its capacity (jmstat.h):
  * free's fast path adds one to it in memory and tests a full list by the
@@ -495,6 +613,9 @@ unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, un
 struct jmstat_tcache_bin *jm__tcache_boot(void);
 struct jm_arena *jm__thread_arena(void);
 void jm__tcache_check_double_free(void *ptr, unsigned binind);
+/* Whether the small region ptr of class binind is in the thread's own
+ * list or free in its run. */
+bool jm__tcache_small_freed(void *ptr, unsigned binind);
 void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
 void jm__tcache_gc(void);

@@ -81,7 +81,7 @@ static void *alloc_small(size_t size, bool zero, bool aligned)
 	void *p;
 	if (tbins != jm__tcache_none) {
 		struct jmstat_tcache_bin *tb = &tbins[binind];
-		p = jm__flist_pop(&tb->opaque);
+		p = jm__flist_pop_c(&tb->opaque, binind == 0);
 		if (p) {
 			tb->ncached_less_max--;
 			tb->nrequests++;
@@ -108,7 +108,8 @@ void *jm__alloc_plain(size_t size, size_t align, bool zero)
 	jm__ensure_init();
 	if (jm_unlikely(jm__tls_state == JM_TLS_FRESH))
 		return jm__huge_alloc(size ? size : 1, align, zero);
-	if (align <= JM_QUANTUM) {
+	/* Sizes up to 8 (class 0) have 8-byte alignment only. */
+	if (align <= 8 || (align <= JM_QUANTUM && size > 8)) {
 		if (size <= JM_SMALL_MAX)
 			return alloc_small(size, zero, false);
 		return alloc_big(size, 0, zero);
@@ -191,6 +192,18 @@ JM_NOINLINE void *jm__alloc_counted(size_t size, bool zero)
 	jm__ensure_init();
 	if (jm_unlikely(jm__stats_pending))
 		jm__stats_publish_child();
+	/* Class 0 (sizes up to 8), which malloc's fast path leaves to this
+	 * one: its cache's pop, here first (a thread without a cache has
+	 * the none cache, whose lists are empty). */
+	if (size <= 8 && !zero) {
+		struct jmstat_tcache_bin *tb = jm__tls_tbins;
+		void *p = jm__flist0_pop(&tb->opaque);
+		if (jm_likely(p != NULL)) {
+			tb->ncached_less_max--;
+			tb->nrequests++;
+			return p;
+		}
+	}
 	return jm__alloc_plain(size, 0, zero);
 }
 
@@ -251,9 +264,10 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 	switch (JM_PM_KIND(pm)) {
 	case JM_PM_SMALL: {
 		unsigned binind = JM_PM_BIN(pm);
-		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+		bool c0 = binind == 0;
+		if (jm__pm_inside(pm, u))
 			jm__report_misuse("free of a pointer inside a small region", ptr);
-		if (jm__flist_is_free(ptr))
+		if (jm__flist_is_free_c(ptr, c0))
 			jm__tcache_check_double_free(ptr, binind);
 		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW) {
@@ -270,7 +284,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		}
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		if (!jm__tb_full(tb)) {
-			jm__flist_push(&tb->opaque, ptr);
+			jm__flist_push_c(&tb->opaque, ptr, c0);
 			tb->ncached_less_max++;
 		} else {
 			jm__tcache_free_full(tb, binind, ptr);
@@ -338,9 +352,10 @@ static size_t usable_size(void *ptr)
 	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	switch (JM_PM_KIND(pm)) {
 	case JM_PM_SMALL:
-		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+		if (jm__pm_inside(pm, u))
 			jm__report_misuse("pointer inside a small region", ptr);
-		if (jm__flist_is_free(ptr))
+		if (jm__flist_is_free_c(ptr, JM_PM_BIN(pm) == 0) &&
+		    jm__tcache_small_freed(ptr, JM_PM_BIN(pm)))
 			jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
 		return jm__bin_info[JM_PM_BIN(pm)].size;
 	case JM_PM_LARGE:
@@ -356,7 +371,7 @@ static size_t usable_size(void *ptr)
 
 static void *aligned_impl(size_t align, size_t size)
 {
-	if (align <= JM_QUANTUM)
+	if (align <= 8 || (align <= JM_QUANTUM && size > 8))
 		return jm_malloc(size);
 	jm__ensure_init();
 	if (jm__prof_take(size))
@@ -451,7 +466,8 @@ JM_EXPORT void jm_free(void *ptr)
 #else
 		uint64_t pm = *(const uint64_t *)(base + offsetof(struct jm_chunk, pagemap) +
 		    page * sizeof(uint64_t));
-		if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+		if (JM_PM_DIV(pm) == JM_PM_DIV_C0 ||
+		    JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
 			goto not_fast;
 		uint32_t tbin = JM_PM_TBIN(pm);
 #endif
@@ -561,9 +577,9 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			/* Kept in place by a size of its class, a pointer inside
 			 * a region was handed back as if the region started
 			 * there, and the program wrote past its end. */
-			if (JM_PM_OFFSET(pm, u) * JM_PM_DIV(pm) >= JM_PM_DIV(pm))
+			if (jm__pm_inside(pm, u))
 				jm__report_misuse("realloc of a pointer inside a small region", ptr);
-			if (jm__flist_is_free(ptr))
+			if (jm__flist_is_free_c(ptr, binind == 0))
 				jm__tcache_check_double_free(ptr, binind);
 			if (size <= JM_SMALL_MAX && jm__size2bin(size) == binind)
 				return ptr;

@@ -1,8 +1,8 @@
 /*
  * sizeclass.c: the small size classes and their runs.
  *
- * Classes are 16..128 bytes by 16, then four per doubling up to 32 KiB
- * (40 classes). Each class's run is the smallest number of pages that
+ * Classes are 8 bytes, 16..128 bytes by 16, then four per doubling up to
+ * 32 KiB (41 classes). Each class's run is the smallest number of pages that
  * its regions fill exactly: for the five page classes from 16 KiB, one
  * region. Sizes above JM_SMALL_MAX are large (whole pages inside a
  * chunk) up to JM_LARGE_MAX, and huge beyond.
@@ -95,7 +95,9 @@ void jm__sizeclass_init(void)
 		if (size > 1024 && jm__bin_info[bin].size % (1u << JM_LG_BIG_STEP) != 0)
 			jm__fatal("class %u not a multiple of the table's step", bin);
 	}
+	/* Sizes up to 8 (class 0) go to the always empty row: malloc's
+	 * fast path pops none of class 0's regions (internal.h). */
 	for (size_t size = 0; size <= JM_SIZE_DIRECT_MAX; size++)
-		jm__size2tbin_direct[size] =
-		    (uint16_t)(jm__size2bin(size) * sizeof(struct jmstat_tcache_bin));
+		jm__size2tbin_direct[size] = (uint16_t)(size <= 8 ? JM_TBIN_EMPTY :
+		    jm__size2bin(size) * sizeof(struct jmstat_tcache_bin));
 }

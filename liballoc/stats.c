@@ -111,6 +111,11 @@ _Static_assert(2 * 64 + 4 * JM_PAGE + sizeof(struct jmstat_header) +
                (uint64_t)JM_MAX_SITES * SEG_SITE_STRIDE <= JMSTAT_MAX_SIZE,
                "the largest segment the allocator writes is one a reader accepts");
 _Static_assert(sizeof(struct jmstat_header) <= JMSTAT_MAX_HEADER, "a header readers accept");
+/* The 8 bytes after a thread row's cache rows are the list head of
+ * JM_TBIN_EMPTY's row, always 0 (internal.h): inside the stride. */
+_Static_assert(SEG_THREAD_STRIDE >= sizeof(struct jmstat_thread) +
+               JM_NBINS * sizeof(struct jmstat_tcache_bin) + sizeof(uint64_t),
+               "room for the always empty row's list head");
 
 static char *seg_at(uint64_t off) { return (char *)jm__seg + off; }
 

@@ -86,7 +86,8 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
 /* Page map entries (64 bits): what the page at that index of a chunk
  * belongs to, with all that free() needs to check and file a small region
  * without touching anything else:
- *   bits 32..63  small: ceil(2^32 / size) (at most 2^28), so that an
+ *   bits 32..63  small: ceil(2^32 / size) (at most 2^28; class 0: 1,
+ *                JM_PM_DIV_C0), so that an
  *                offset in the run is a multiple of size iff
  *                (uint32_t)(off * that) < that (exact for offsets below
  *                2^15; runs have no tail, so every such multiple starts a
@@ -111,6 +112,11 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
 #define JM_PM_LARGE       1u   /* bit 0 */
 #define JM_PM_KIND(e)     ((e) >> 32 ? JM_PM_SMALL : (unsigned)(e) & 1u)
 #define JM_PM_DIV(e)      ((uint32_t)((e) >> 32))
+/* Class 0 (8 B) has 1 for its divisor instead (its ceil(2^32 / 8) would
+ * pass free's fast test): with its page's fast word (bin.c, jm__pf_make)
+ * no pointer passes, so that its frees take free_in_chunk (malloc.c),
+ * and the slow paths test its region starts by alignment (jm__pm_inside). */
+#define JM_PM_DIV_C0      1u
 #define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
 #define JM_PM_ARENA(e)    ((uint32_t)(e) >> 21)
 _Static_assert(JM_MAX_ARENAS <= (1u << 11),
@@ -300,7 +306,7 @@ struct jm_arena {
 	                             arena takes it (tcache.c, under its lock) */
 	_Alignas(64) struct jm_bin bins[JM_NBINS];
 };
-#define JM_ARENA_HOT_RUNS 384
+#define JM_ARENA_HOT_RUNS 400
 #define JM_ARENA_HOT (sizeof(struct jm_arena) - offsetof(struct jm_arena, free_runs[JM_ARENA_HOT_RUNS]))
 
 /* A huge allocation: mapped directly, registered in the rtree. */

@@ -91,7 +91,7 @@
 #include <stdint.h>
 
 #define JMSTAT_MAGIC      0x3130544154534d4aULL /* the bytes "JMSTAT01" */
-#define JMSTAT_VERSION    4u
+#define JMSTAT_VERSION    5u
 #define JMSTAT_FILE_PREFIX "jmalloc."
 #define JMSTAT_FILE_SUFFIX ".stats"
 #define JMSTAT_EXE_LEN    64
@@ -104,16 +104,20 @@
 
 /* What the allocator writes, and so all a reader accepts: one user's
  * forged file must cost the reader no more than a real one. */
-#define JMSTAT_NBINS           40u         /* small size classes (jmstat_class_of) */
-/* Older layouts a reader still reads: layout 3 is this one without the
- * generation (header.gen reads 0: a reader learns whether rows changed
- * from their seqs); layout 2 is layout 3 with the first 35 classes (up to
- * 14 KiB), every section placed and sized by its header as here. A host's
+#define JMSTAT_NBINS           41u         /* small size classes (jmstat_class_of) */
+/* Older layouts a reader still reads: layout 4 is this one without the
+ * 8 B class (40 classes: its class i is this layout's class i + 1, and
+ * a thread row's cache rows are 40: jmstat_layout_class_of); layout 3 is
+ * layout 4 without the generation (header.gen reads 0: a reader learns
+ * whether rows changed from their seqs); layout 2 is layout 3 with the
+ * first 35 classes (up to 14 KiB), every section placed and sized by its
+ * header as here. A host's
  * jmstatd outlives the processes it watches, and a container brings its
  * own libjmalloc: the reader reads the layouts before its own that it can,
  * and refuses only those it cannot. */
 #define JMSTAT_OLDEST_VERSION  2u
 #define JMSTAT_NBINS_V2        35u
+#define JMSTAT_NBINS_V4        40u         /* layouts 3 and 4 */
 #define JMSTAT_PAGE_SIZE       4096u       /* header.page_size */
 #define JMSTAT_CHUNK_SIZE      (2u << 20)  /* header.chunk_size */
 #define JMSTAT_MAX_ARENAS      1024u       /* header.narenas at most */
@@ -280,8 +284,9 @@ struct jmstat_class {
 	uint32_t reserved;
 };
 
-/* Class i of the allocator (0 <= i < JMSTAT_NBINS): 16..128 bytes by 16,
- * then four per doubling up to 32 KiB; its run is the fewest pages that
+/* Class i of the allocator (0 <= i < JMSTAT_NBINS): 8 bytes, then
+ * 16..128 bytes by 16, then four per doubling up to 32 KiB (layouts 2-4
+ * had no 8 B class: jmstat_layout_class_of); its run is the fewest pages that
  * its regions fill exactly (every size is 2^k times 1, 3, 5 or 7, so one
  * of 1..JMSTAT_RUN_MAX_PAGES does). The allocator builds its table with
  * it and a reader checks a segment's table against it. Returns 0, or -1
@@ -292,10 +297,12 @@ static inline int jmstat_class_of(uint32_t i, struct jmstat_class *c)
 
 	if (i >= JMSTAT_NBINS)
 		return -1;
-	if (i < 8) {
-		size = 16 * (i + 1);
+	if (i == 0) {
+		size = 8;
+	} else if (i < 9) {
+		size = 16 * i;
 	} else {
-		uint32_t k = i - 8;
+		uint32_t k = i - 9;
 
 		for (; k >= 4; k -= 4)
 			base *= 2;
@@ -313,6 +320,21 @@ static inline int jmstat_class_of(uint32_t i, struct jmstat_class *c)
 		}
 	}
 	return -1;
+}
+
+/* The classes of a segment of layout `version` (JMSTAT_OLDEST_VERSION ..
+ * JMSTAT_VERSION): layouts before 5 had no 8 B class, so that their
+ * class i is class i + 1 of jmstat_class_of; their nbins also (35 in
+ * layout 2, 40 in 3 and 4). Returns 0, or -1 for an i out of range. */
+static inline uint32_t jmstat_layout_nbins(uint32_t version)
+{
+	return version == 2 ? JMSTAT_NBINS_V2 : version < 5 ? JMSTAT_NBINS_V4 : JMSTAT_NBINS;
+}
+static inline int jmstat_layout_class_of(uint32_t version, uint32_t i, struct jmstat_class *c)
+{
+	if (i >= jmstat_layout_nbins(version))
+		return -1;
+	return jmstat_class_of(version < 5 ? i + 1 : i, c);
 }
 
 #define JMSTAT_FIELD_(name, type, unit, help) uint64_t name;

@@ -137,8 +137,9 @@ static void test_size_classes(void **state)
 	jm__ensure_init();
 	for (size_t s = 0; s <= JM_SMALL_MAX; s++) {
 		assert_int_equal(jm__size2bin(s), brute_bin(s ? s : 1));
-		assert_int_equal(jm__size2tbin(s),
-		    brute_bin(s ? s : 1) * sizeof(struct jmstat_tcache_bin));
+		if (s <= JM_SIZE_DIRECT_MAX)
+			assert_int_equal(jm__size2tbin_direct[s], s <= 8 ? JM_TBIN_EMPTY :
+			    brute_bin(s) * sizeof(struct jmstat_tcache_bin));
 	}
 	for (unsigned b = 1; b < JM_NBINS; b++)
 		assert_true(jm__bin_info[b].size > jm__bin_info[b - 1].size);
