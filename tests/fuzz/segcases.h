@@ -46,7 +46,11 @@ static inline void sc_threads_over(struct synth *p) { p->nthreads_max = JMSTAT_M
 static inline void sc_sites_over(struct synth *p) { p->nsites_max = JMSTAT_MAX_SITES + 1; }
 static inline void sc_bins_over(struct synth *p) { p->nbins = JMSTAT_NBINS + 1; }
 static inline void sc_bins_under(struct synth *p) { p->nbins = JMSTAT_NBINS - 1; }
-static inline void sc_bins_v2(struct synth *p) { p->nbins = JMSTAT_NBINS_V2; }
+static inline void sc_bins_v2(struct synth *p) { p->nbins = JMSTAT_NBINS_V2; p->version = 2; }
+static inline void sc_bins_35(struct synth *p) { p->nbins = JMSTAT_NBINS_V2; }
+static inline void sc_bins_40(struct synth *p) { p->nbins = JMSTAT_NBINS_V4; }
+/* Layout 4: 40 classes, no 8 B one (its class i is layout 5's i + 1). */
+static inline void sc_bins_v4(struct synth *p) { p->nbins = JMSTAT_NBINS_V4; p->version = 4; }
 static inline void sc_header_pad(struct synth *p) { p->header_pad = 64; }
 static inline void sc_stride_pad(struct synth *p) { p->stride_pad = 16; }
 static inline void sc_no_threads(struct synth *p) { p->nthreads_max = 0; }
@@ -72,6 +76,7 @@ static inline void sc_version_one(unsigned char *b, size_t *l) { H(b)->version =
 /* Layout 2: 35 size classes up to 14 KiB (layout 3 has 40, up to 32 KiB),
  * read as it is; with layout 3's 40 it is not one the allocator wrote. */
 static inline void sc_version_two(unsigned char *b, size_t *l) { H(b)->version = 2; }
+static inline void sc_version_four(unsigned char *b, size_t *l) { H(b)->version = 4; }
 static inline void sc_short_header(unsigned char *b, size_t *l) { *l = sizeof(struct jmstat_header) - 1; }
 static inline void sc_trunc_classes(unsigned char *b, size_t *l) { *l = H(b)->class_off + 8; }
 static inline void sc_trunc_last_byte(unsigned char *b, size_t *l) { *l -= 1; }
@@ -222,7 +227,10 @@ static const struct seg_case seg_cases[] = {
 	{ "version_one",         NULL,          sc_version_one,         JM_SEG_EOLDVERSION },
 	{ "valid_version_two",   sc_bins_v2,    sc_version_two,         JM_SEG_OK },
 	{ "version_two_bins_40", NULL,          sc_version_two,         JM_SEG_EBOUNDS },
-	{ "version_three_bins_35", sc_bins_v2,  NULL,                   JM_SEG_EBOUNDS },
+	{ "version_five_bins_35", sc_bins_35,   NULL,                   JM_SEG_EBOUNDS },
+	{ "valid_version_four",  sc_bins_v4,    NULL,                   JM_SEG_OK },
+	{ "version_four_bins_41", NULL,         sc_version_four,        JM_SEG_EBOUNDS },
+	{ "version_five_bins_40", sc_bins_40,   NULL,                   JM_SEG_EBOUNDS },
 	{ "pid_zero",            NULL,          sc_pid_zero,            JM_SEG_EBOUNDS },
 	{ "pid_negative",        NULL,          sc_pid_negative,        JM_SEG_EBOUNDS },
 	{ "page_size_bad",       NULL,          sc_page_size_bad,       JM_SEG_EBOUNDS },

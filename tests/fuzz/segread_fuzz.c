@@ -25,8 +25,8 @@ static void check_seg(const struct jm_seg *s, size_t size)
 	uint64_t sum = 0;
 
 	require(h->magic == JMSTAT_MAGIC);
-	require(((h->version == JMSTAT_VERSION || h->version == 3) && h->nbins == JMSTAT_NBINS) ||
-	        (h->version == 2 && h->nbins == JMSTAT_NBINS_V2));
+	require(h->version >= JMSTAT_OLDEST_VERSION && h->version <= JMSTAT_VERSION &&
+	        h->nbins == jmstat_layout_nbins(h->version));
 	require(h->total_size == size);
 	require(h->state == JMSTAT_STATE_LIVE || h->state == JMSTAT_STATE_EXITING);
 	require(h->nbins >= 1 && h->nbins <= JM_SEG_MAX_NBINS);

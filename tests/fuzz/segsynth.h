@@ -48,8 +48,9 @@ struct synth {
 	uint32_t nsites_hw;      /* site rows in use, <= nsites_max */
 	uint32_t nmodules_max;   /* module rows (0: no module table) */
 	uint32_t nmodules;       /* module rows in use, <= nmodules_max */
-	uint32_t version;        /* header version (0: JMSTAT_VERSION); 3 or 2
-	                            an older libjmalloc's (2 with nbins 35) */
+	uint32_t version;        /* header version (0: JMSTAT_VERSION); 4, 3 or
+	                            2 an older libjmalloc's (nbins 40, 40, 35:
+	                            jmstat_layout_nbins), its class table too */
 	uint64_t gen;            /* header generation (layout 4 on; an older
 	                            layout's is 0, whatever this says) */
 };
@@ -149,12 +150,14 @@ static inline uint64_t synth_site_bin(uint32_t i, uint32_t b)
 	return (uint64_t)(i + 1) * 1000 + b;
 }
 
-/* The allocator's class b (a reader accepts no other table). */
-static inline uint32_t synth_class_size(uint32_t b)
+/* The allocator's class b in layout `version` (0: JMSTAT_VERSION; a
+ * reader accepts no other table: layouts before 5 have no 8 B class). */
+static inline uint32_t synth_class_size(uint32_t version, uint32_t b)
 {
 	struct jmstat_class c;
 
-	return jmstat_class_of(b, &c) == 0 ? c.size : 16 * (b + 1);
+	return jmstat_layout_class_of(version ? version : JMSTAT_VERSION, b, &c) == 0 ?
+	    c.size : 16 * (b + 1);
 }
 
 static inline uint64_t synth_arena_value(uint32_t a, unsigned field)
@@ -251,12 +254,12 @@ static inline void synth_fill_arena(struct jmstat_arena *r, uint32_t a)
 #undef SYNTH_SET_
 }
 
-static inline void synth_fill_bin(struct jmstat_bin *r, uint32_t a, uint32_t b)
+static inline void synth_fill_bin(struct jmstat_bin *r, uint32_t version, uint32_t a, uint32_t b)
 {
 	unsigned k = 0;
 
 	r->seq = 2 * b;
-	r->size = synth_class_size(b);
+	r->size = synth_class_size(version, b);
 #define SYNTH_SET_(name, type, unit, help) r->name = synth_bin_value(a, b, k++);
 	JMSTAT_BIN_COUNTERS(SYNTH_SET_)
 #undef SYNTH_SET_
@@ -320,8 +323,8 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	for (uint32_t b = 0; b < p->nbins; b++) {
 		struct jmstat_class *c = synth_class(buf, b);
 
-		if (jmstat_class_of(b, c) != 0) {   /* beyond the allocator's: refused */
-			c->size = synth_class_size(b);
+		if (jmstat_layout_class_of(h->version, b, c) != 0) {   /* beyond the allocator's: refused */
+			c->size = synth_class_size(h->version, b);
 			c->run_size = (c->size + SYNTH_PAGE - 1) / SYNTH_PAGE * SYNTH_PAGE;
 			c->regs_per_run = c->run_size / c->size;
 		}
@@ -329,7 +332,7 @@ static inline void synth_fill(unsigned char *buf, const struct synth *p)
 	for (uint32_t a = 0; a < p->narenas; a++) {
 		synth_fill_arena(synth_arena(buf, a), a);
 		for (uint32_t b = 0; b < p->nbins; b++)
-			synth_fill_bin(synth_bin(buf, a, b), a, b);
+			synth_fill_bin(synth_bin(buf, a, b), h->version, a, b);
 	}
 	for (uint32_t t = 0; t < p->nthreads_max; t++) {
 		struct jmstat_thread *th = synth_thread(buf, t);

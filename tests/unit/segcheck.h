@@ -26,7 +26,7 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 	assert_string_equal(seg->hdr.exe, "synth");
 	assert_string_equal(seg->hdr.path, "/usr/bin/synth-1.0");
 	for (uint32_t b = 0; b < p->nbins; b++) {
-		assert_int_equal(seg->classes[b].size, synth_class_size(b));
+		assert_int_equal(seg->classes[b].size, synth_class_size(p->version, b));
 		assert_true(seg->classes[b].regs_per_run >= 1);
 	}
 #define CHECK_ARENA_(name, type, unit, help) assert_int_equal(r->name, synth_arena_value(a, k++));
@@ -41,7 +41,7 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 			const struct jmstat_bin *rb = &seg->bins[a * p->nbins + b];
 
 			k = 0;
-			assert_int_equal(rb->size, synth_class_size(b));
+			assert_int_equal(rb->size, synth_class_size(p->version, b));
 			JMSTAT_BIN_COUNTERS(CHECK_BIN_)
 		}
 	}
@@ -70,7 +70,7 @@ static void check_contents(const struct jm_seg *seg, const struct synth *p)
 				continue;
 			large += synth_tc_large(t);
 			for (uint32_t b = 0; b < p->nbins; b++)
-				small += (uint64_t)synth_tc_ncached(t, b) * synth_class_size(b);
+				small += (uint64_t)synth_tc_ncached(t, b) * synth_class_size(p->version, b);
 		}
 		assert_int_equal(seg->tcache_arena_small[a], small);
 		assert_int_equal(seg->tcache_arena_large[a], large);

@@ -113,23 +113,26 @@ static long row_pages(uint64_t rows)
 static bool on_tmpfs;
 
 /* A few sites hold what they held: the first site's rows (2 pages) hold
- * the next 13 sites too (at 8 rows a step the 9th took a third page),
- * and 21 sites take 3 pages (4 before). */
+ * the next sites too (14 at layout 4's 576-byte rows, 12 at layout 5's
+ * 640; at 8 rows a step the 9th took a third page), and up to 21 (19)
+ * sites take 3 pages (4 before). */
 static void test_few_sites_small(void **state)
 {
 	(void)state;
 	jm_free(jm_malloc(100));   /* published, and the first site */
 	assert_int_equal(jm__seg->nsites_hw, 1);
 	assert_true(jm__seg->nsites_max >= 1 << DEPTH);
+	unsigned n2 = (unsigned)(2 * 4096 / jm__seg->site_stride);
+	unsigned n3 = (unsigned)(3 * 4096 / jm__seg->site_stride);
 	long first = file_pages(getpid());
 	assert_int_equal(row_pages(jm__stats_test_site_rows()), 2);
-	sites_up_to(14);
+	sites_up_to(n2);
 	long at14 = file_pages(getpid());
 	assert_int_equal(jm__stats_test_site_steps, 1);
-	sites_up_to(21);
+	sites_up_to(n3);
 	long at21 = file_pages(getpid());
-	print_message("the file's pages: %ld at 1 site, %ld at 14, %ld at 21; %u steps, "
-	    "%llu rows backed\n", first, at14, at21, jm__stats_test_site_steps,
+	print_message("the file's pages: %ld at 1 site, %ld at %u, %ld at %u; %u steps, "
+	    "%llu rows backed\n", first, at14, n2, at21, n3, jm__stats_test_site_steps,
 	    (unsigned long long)jm__stats_test_site_rows());
 	assert_int_equal(jm__stats_test_site_steps, 2);
 	assert_int_equal(row_pages(jm__stats_test_site_rows()), 3);

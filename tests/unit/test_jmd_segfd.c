@@ -370,6 +370,7 @@ static void test_gen_skips_rows(void **state)
 	/* Layout 3 (an older libjmalloc): no generation; its rows' seqs are
 	 * read every tick, and a row published shows at the next. */
 	self.version = 3;
+	self.nbins = JMSTAT_NBINS_V4;
 	write_segment(&self, 2);
 	deliver_events(d);
 	for (int i = 0; i < 3; i++)

@@ -57,7 +57,7 @@ static unsigned char *buf;
 
 static int start_version(uint32_t version)
 {
-	p = synth_self(JMSTAT_NBINS, 3, 4);
+	p = synth_self(jmstat_layout_nbins(version), 3, 4);
 	p.version = version;
 	p.gen = 1000;
 	p.nsites_max = 8;
