@@ -7,7 +7,7 @@
  *       a valid LIVE segment for the live process PID (its start time read
  *       from /proc), with UID in the header, written to PATH (through a
  *       temporary name and a rename). Its shape: bins=N arenas=N threads=N
- *       sites=N modules=N (default 40, the allocator's, 2, 4, 0, 0; sites=N
+ *       sites=N modules=N (default 41, the allocator's, 2, 4, 0, 0; sites=N
  *       fills N site rows of a table of that many); exe=NAME: its name
  *       (default synth); salt=S: every site's frames moved into the program
  *       module, apart from any other salt's (stacks no other process has);
@@ -19,7 +19,8 @@
  *       total_size= class_off= arena_off= bin_off= thread_off= nthreads_max=
  *       nthreads_hw= thread_stride= header_size= state= site_off= nsites_max=
  *       nsites_hw= nbins= narenas= version= gen= (decimal, or 0x hex; bins=35
- *       version=2 is a segment of layout 2, an older libjmalloc's). Prints
+ *       version=2 is a segment of layout 2, bins=40 version=4 one of layout
+ *       4, an older libjmalloc's, with its class table). Prints
  *       the file's size.
  *   stress_segwriter forge DIR COUNT [NAME=VALUE ...]
  *       COUNT processes (children that pause, 600 s at most, their
@@ -123,6 +124,8 @@ static struct synth params(int argc, char **argv, int first)
 			p.nsites_max = p.nsites_hw = (uint32_t)v;
 		else if (strncmp(argv[i], "modules=", 8) == 0)
 			p.nmodules_max = p.nmodules = (uint32_t)v;
+		else if (strncmp(argv[i], "version=", 8) == 0)
+			p.version = (uint32_t)v;   /* its class table too */
 	}
 	return p;
 }

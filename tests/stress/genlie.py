@@ -42,7 +42,7 @@ fd = os.open(path, os.O_RDWR)
 orig = os.pread(fd, os.fstat(fd).st_size, 0)
 size = len(orig)
 
-# struct jmstat_header (liballoc/include/jmstat.h), layout 4.
+# struct jmstat_header (liballoc/include/jmstat.h), layouts 4 and 5 (the same header).
 OFF = dict(total_size=16, state=24, nbins=120, narenas=124, nthreads_max=128,
            thread_stride=148, class_off=152, arena_off=160, bin_off=168, thread_off=176,
            nthreads_hw=200, nsites_hw=224, site_off=208)
@@ -60,7 +60,7 @@ def put(m, off, fmt, v):
 
 m = mmap.mmap(fd, size)
 version, header_size = struct.unpack_from("<II", m, 8)
-assert version == 4, version
+assert version in (4, 5), version
 GEN = header_size - 8                   # gen ends the header (jmstat.h)
 narenas, nbins = hdr(m, "narenas"), hdr(m, "nbins")
 arena_off, bin_off = hdr(m, "arena_off"), hdr(m, "bin_off")
