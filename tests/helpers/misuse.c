@@ -72,6 +72,18 @@ static void **many_64(void)
 	return v;
 }
 
+/* MANY_8 regions of 8 B (class 0), more than a thread's cache holds of
+ * them, the first one's address said. */
+#define MANY_8 5000
+static void **many_8(void)
+{
+	void **v = malloc(MANY_8 * sizeof(void *));
+	for (int i = 0; i < MANY_8; i++)
+		v[i] = malloc(8);
+	say(v[0]);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -106,6 +118,35 @@ int main(int argc, char **argv)
 		((volatile uintptr_t *)p)[1] = 0;
 		free(p);
 		for (int i = 1; i < MANY_64; i++)
+			free(v[i]);
+	} else if (!strcmp(m, "double-free-tiny")) {
+		/* The 8 B class: its free mark is a tag in the link's top
+		 * bits (liballoc/internal.h), found in the thread's list. */
+		void *p = malloc(8);
+		say(p);
+		free(p);
+		free(p);
+	} else if (!strcmp(m, "double-free-tiny-later")) {
+		void *p = malloc(5), *q = malloc(8);
+		say(p);
+		free(p);
+		free(q);
+		free(p);
+	} else if (!strcmp(m, "double-free-tiny-flushed")) {
+		void **v = many_8(), *p = v[0];
+		for (int i = 0; i < MANY_8; i++)
+			if (i != 1)
+				free(v[i]);
+		free(p);
+	} else if (!strcmp(m, "double-free-tiny-clobbered")) {
+		/* A write after free clears p's tag (its only word): the
+		 * second free puts p in the list again, the flush finds its
+		 * bit set. */
+		void **v = many_8(), *p = v[0];
+		free(p);
+		((volatile uintptr_t *)p)[0] = 0;
+		free(p);
+		for (int i = 1; i < MANY_8; i++)
 			free(v[i]);
 	} else if (!strcmp(m, "double-free-cross-thread")) {
 		void *p = malloc(100);
@@ -204,6 +245,15 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(m, "usable-size-freed-tiny")) {
+		void *p = malloc(8);
+		say(p);
+		free(p);
+		printf("%zu\n", malloc_usable_size(p));
+	} else if (!strcmp(m, "interior-tiny")) {
+		char *p = malloc(8);
+		say(p + 4);
+		free(p + 4);
 	} else if (!strcmp(m, "usable-size-interior-small")) {
 		char *p = malloc(64);
 		say(p + 16);
