@@ -169,6 +169,43 @@ static void test_small_sizes_all_alignments(void **state)
 	}
 }
 
+/* The 8 B class: malloc of up to 8 bytes is 8-aligned (all C asks of a
+ * block that small), and its blocks are whole (8 bytes each, none
+ * overlapping); an alignment of 16 or more asked of such a size skips
+ * the class (every interface: memalign, posix_memalign, aligned_alloc). */
+static void test_tiny_sizes_alignments(void **state)
+{
+	enum { N = 600 };   /* more than a run of 8 B regions holds */
+	static unsigned char *p[N];
+	for (size_t size = 1; size <= 8; size++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = malloc(size);
+			assert_non_null(p[i]);
+			if (!api_aligned(p[i], 8))
+				fail_msg("malloc(%zu) = %p", size, p[i]);
+			memset(p[i], i & 0xff, size);
+		}
+		for (int i = 0; i < N; i++) {
+			assert_true(api_all_bytes(p[i], size, (unsigned char)(i & 0xff)));
+			free(p[i]);
+		}
+	}
+	for (size_t size = 0; size <= 16; size++) {
+		for (size_t align = 16; align <= 256; align *= 2) {
+			for (int i = 0; i < 20; i++) {
+				void *q = memalign(align, size), *r = aligned_alloc(align, size), *t = NULL;
+				assert_int_equal(posix_memalign(&t, align, size), 0);
+				if (!q || !api_aligned(q, align) || !r || !api_aligned(r, align) ||
+				    !t || !api_aligned(t, align))
+					fail_msg("align %zu size %zu: %p %p %p", align, size, q, r, t);
+				free(q);
+				free(r);
+				free(t);
+			}
+		}
+	}
+}
+
 /* An aligned block is an ordinary block: realloc keeps its contents. */
 static void test_realloc_aligned(void **state)
 {
@@ -273,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_non_power_of_two),
 		cmocka_unit_test(test_alignment_sweep),
 		cmocka_unit_test(test_small_sizes_all_alignments),
+		cmocka_unit_test(test_tiny_sizes_alignments),
 		cmocka_unit_test(test_realloc_aligned),
 		cmocka_unit_test(test_valloc),
 		cmocka_unit_test(test_pvalloc),
