@@ -408,10 +408,15 @@ static inline uintptr_t jm__flist_cookie(const void *p)
 	return (uintptr_t)p ^ jm__cookie;
 }
 
-/* Class 0's tag of region p (in the link word's top 16 bits). */
+/* Class 0's tag of region p (in the link word's top 16 bits), from its
+ * cookie (jm__flist_cookie). */
+static inline uintptr_t jm__flist0_tag_of(uintptr_t cookie)
+{
+	return ((cookie >> 3) << 48) | ((uintptr_t)1 << 63);
+}
 static inline uintptr_t jm__flist0_tag(const void *p)
 {
-	return ((((uintptr_t)p ^ jm__cookie) >> 3) << 48) | ((uintptr_t)1 << 63);
+	return jm__flist0_tag_of(jm__flist_cookie(p));
 }
 
 /* Whether p carries a free region's cookie, cookie being

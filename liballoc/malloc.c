@@ -192,18 +192,6 @@ JM_NOINLINE void *jm__alloc_counted(size_t size, bool zero)
 	jm__ensure_init();
 	if (jm_unlikely(jm__stats_pending))
 		jm__stats_publish_child();
-	/* Class 0 (sizes up to 8), which malloc's fast path leaves to this
-	 * one: its cache's pop, here first (a thread without a cache has
-	 * the none cache, whose lists are empty). */
-	if (size <= 8 && !zero) {
-		struct jmstat_tcache_bin *tb = jm__tls_tbins;
-		void *p = jm__flist0_pop(&tb->opaque);
-		if (jm_likely(p != NULL)) {
-			tb->ncached_less_max--;
-			tb->nrequests++;
-			return p;
-		}
-	}
 	return jm__alloc_plain(size, 0, zero);
 }
 
@@ -332,6 +320,23 @@ static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 	free_in_chunk(ptr);
 }
 
+/* Malloc's fast path found its list empty: sizes up to 8 come to the
+ * always empty row (JM_TBIN_EMPTY), and class 0's list is row 0's, its
+ * pop untags (internal.h); out of the way of the other classes' path. */
+static JM_NOINLINE void *alloc_miss(size_t size)
+{
+	if (size <= 8) {
+		struct jmstat_tcache_bin *tb = jm__tls_tbins;
+		void *p = jm__flist0_pop(&tb->opaque);
+		if (jm_likely(p != NULL)) {
+			tb->ncached_less_max--;
+			tb->nrequests++;
+			return p;
+		}
+	}
+	return jm__alloc_counted(size, false);
+}
+
 /* Usable size of one of our regions; aborts on a foreign pointer, one
  * inside a region (its size from there would run past the region's end:
  * a program that wrote that many bytes overwrote its neighbour) and a
@@ -415,7 +420,40 @@ JM_EXPORT void *jm_malloc(size_t size)
 		tb->nrequests++;
 		return p;
 	}
-	return jm__alloc_counted(size, false);
+	return alloc_miss(size);
+}
+
+/* Free's fast path did not take ptr, a pointer in one of our chunks: a
+ * region of class 0 (8 B), whose page word fails that path's test on
+ * purpose (types.h, JM_PM_DIV_C0), is pushed here, its link tagged
+ * (internal.h), out of the way of the other classes' path; a tag already
+ * there (a double free, or an 8 B object in use that matches it) and a
+ * full list take the slow path, as does everything else. */
+static JM_NOINLINE void free_miss(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr;
+	const struct jm_chunk *c = ptr_chunk(u);
+	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	if (JM_PM_DIV(pm) == JM_PM_DIV_C0 && (u & 7) == 0) {
+		uintptr_t *w = ptr, tag = jm__flist0_tag(ptr);
+		if (jm_likely((w[0] & JM_FLIST_TAG) != tag)) {
+			struct jmstat_tcache_bin *tb = jm__tls_tbins;   /* row 0 */
+#if defined(__x86_64__)
+			__asm__ goto("addl $1, %0\n\tjg %l[full0]"
+			    : "+m"(tb->ncached_less_max) : : "cc" : full0);
+#else
+			if ((int32_t)++tb->ncached_less_max > 0)
+				goto full0;
+#endif
+			w[0] = tb->opaque | tag;
+			tb->opaque = u;
+			return;
+full0:
+			free_full(ptr, tb);
+			return;
+		}
+	}
+	free_in_chunk(ptr);
 }
 
 __attribute__((optimize("no-tree-slp-vectorize"), aligned(64)))
@@ -496,7 +534,7 @@ full:
 			return;
 		}
 not_fast:
-		free_in_chunk(ptr);
+		free_miss(ptr);
 		return;
 	}
 	jm__free_slow(ptr);
