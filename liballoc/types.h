@@ -198,8 +198,9 @@ struct jm_chunk {
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
 /* A small region's free (bin.c's flush) reads and writes its run record's
  * count, state and bitmap: one cache line for every record, with the
- * bitmap words a class uses (4 at most: no class has more than 256
- * regions a run), so that a flush prefetches one line a run. */
+ * bitmap words a class uses (4 at most for every class but the 8 B one,
+ * whose 512 regions take 8: its second half on the next line), so that a
+ * flush prefetches one line a run. */
 _Static_assert(sizeof(struct jm_run) % 64 == 0 &&
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, nfree)) / 64 ==
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, bitmap) + 4 * sizeof(uint64_t) - 1) / 64,
