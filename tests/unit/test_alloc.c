@@ -2166,7 +2166,7 @@ static void test_flush_double_free_named(void **state)
 	jm__ensure_init();
 	assert_true(jm__narenas > 3);
 	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
-	static const size_t sizes[] = { 16, 48, 1280 };
+	static const size_t sizes[] = { 8, 16, 48, 1280 };   /* 8: class 0, 512 a run */
 	bool past_first = false;
 	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
 		const unsigned b = jm__size2bin(sizes[s]);
@@ -2216,8 +2216,8 @@ static int list_report(void **v, unsigned n, int loop, unsigned b, bool scattere
 		alarm(10);   /* a flush that misses the misuse of a loop */
 		uintptr_t list = 0, *tail = &list;
 		for (unsigned i = 0; i < n; i++)
-			tail = jm__flist_append(tail, v[i], jm__cookie);
-		*tail = loop >= 0 ? (uintptr_t)v[loop] : 0;
+			tail = jm__flist_append_c(tail, v[i], jm__cookie, b == 0);
+		jm__flist_end(tail, loop >= 0 ? (uintptr_t)v[loop] : 0, b == 0);
 		jm__bin_free_list((void *)list, b, scattered);
 		_exit(0);
 	}
