@@ -15,6 +15,7 @@
  * (tests/daemon/own_sums.test.sh).
  */
 #include "jmstat.h"
+#include "segmap.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -32,17 +33,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	uint64_t value = argc == 3 ? strtoull(argv[2], NULL, 0) : 0;
-	int fd = open(argv[1], O_RDWR);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		perror(argv[1]);
+	size_t size;
+	char *m = seg_map_rw(argv[1], &size);
+	if (!m)
 		return 1;
-	}
-	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
 	struct jmstat_header *h = (void *)m;
 	unsigned sites = 0;
 	for (unsigned a = 0; a < h->narenas; a++) {

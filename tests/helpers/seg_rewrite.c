@@ -16,6 +16,7 @@
  * (docs/security.md, what is left).
  */
 #include "jmstat.h"
+#include "segmap.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -35,21 +36,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pid_t pid = (pid_t)atoi(argv[2]);
-	int fd = open(argv[1], O_RDWR);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		perror(argv[1]);
+	size_t size;
+	char *m = seg_map_rw(argv[1], &size);
+	if (!m)
 		return 1;
-	}
-	char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
 	struct jmstat_header *h = (void *)m;
 	/* The layout as the allocator wrote it, to find the rows. */
 	const struct jmstat_header g = *h;
-	if (g.magic != JMSTAT_MAGIC || g.thread_stride < g.thread_size || g.site_off >= (uint64_t)st.st_size) {
+	if (g.magic != JMSTAT_MAGIC || g.thread_stride < g.thread_size || g.site_off >= (uint64_t)size) {
 		fprintf(stderr, "%s: not a segment\n", argv[1]);
 		return 1;
 	}
