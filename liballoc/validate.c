@@ -17,7 +17,15 @@
  *   per bin: curruns and curregs match the runs;
  * - per arena: the free pages counted match the runs, retained chunks are
  *   out of the radix tree, and the dirty and retained counters match the
- *   runs, the retained chunks and the kept huge regions charged to it.
+ *   runs, the retained chunks and the kept huge regions charged to it;
+ * - the calling thread's cache (its small lists, class 0's tagged ones
+ *   too): each region the start of a region of a small run of the list's
+ *   class, its bit in the run's bitmap clear (the bin counts it
+ *   allocated), its free mark in place (word 1's cookie, or class 0's tag
+ *   in its link's top 16 bits; another class's link has none), no region
+ *   twice (a cycle), and as many regions as the row's count; the row
+ *   malloc takes for sizes up to 8 (JM_TBIN_EMPTY) empty. Other threads'
+ *   caches are theirs to change without a lock, so not walked.
  * It returns 0, or the number of violations (each one logged), and must be
  * called while no other thread allocates. It holds every arena lock and
  * the huge lock while it looks, so that the background purger waits.
@@ -151,6 +159,95 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 	    (void *)c, c->nfree_pages, free_pages);
 }
 
+/* Whether p may be read as a cached region of class b: the start of a
+ * region of a small run of that class in a chunk of ours, its run's bit
+ * clear. Logs what is wrong otherwise (list names the list). */
+static bool cached_region_ok(const void *p, unsigned b, const char *list)
+{
+	uintptr_t u = (uintptr_t)p;
+	uintptr_t key = u & ~(uintptr_t)JM_CHUNK_MASK;
+	if ((u & 7) != 0 || jm__rtree_get(key) != key) {
+		CHECK(0, "%s: %p is not in a chunk", list, p);
+		return false;
+	}
+	struct jm_chunk *c = (struct jm_chunk *)key;
+	size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
+	uint64_t pm = page < JM_CHUNK_PAGES ? c->pagemap[page] : 0;
+	if (c->magic != JM_CHUNK_MAGIC || page < c->hdr_pages || JM_PM_KIND(pm) != JM_PM_SMALL ||
+	    JM_PM_BIN(pm) != b) {
+		CHECK(0, "%s: %p is not in a run of its class", list, p);
+		return false;
+	}
+	const struct jm_bin_info *bi = &jm__bin_info[b];
+	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	uintptr_t off = u - (key + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
+	if (r->state != JM_RUN_SMALL || r->binind != b || off % bi->size != 0 ||
+	    off / bi->size >= bi->regs) {
+		CHECK(0, "%s: %p is not a region's start", list, p);
+		return false;
+	}
+	size_t idx = off / bi->size;
+	if ((r->bitmap[idx >> 6] >> (idx & 63)) & 1) {
+		CHECK(0, "%s: %p is free in its run too", list, p);
+		return false;
+	}
+	return true;
+}
+
+/* The calling thread's cache lists (see the top of the file). */
+static void check_tcache(void)
+{
+	if (jm__tls_state != JM_TLS_CACHED)
+		return;
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	CHECK(tbins[JM_NBINS].opaque == 0, "tcache: the empty row holds %p",
+	    (void *)tbins[JM_NBINS].opaque);
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		struct jmstat_tcache_bin *tb = &tbins[b];
+		uint32_t n = jm__tb_ncached(tb);
+		char list[48];
+		jm__format(list, sizeof list, "tcache class %u", b);
+		CHECK(n <= tb->ncached_max, "%s: %u regions, capacity %u", list, n, tb->ncached_max);
+		CHECK(b == 0 || (tb->opaque & JM_FLIST_TAG) == 0, "%s: head %p has tag bits", list,
+		    (void *)tb->opaque);
+		/* Brent's cycle finding beside the walk: the region `mark`
+		 * is met again within `lam` steps of the walk iff the list
+		 * loops; a walk ends at a region that fails, or after twice
+		 * the capacity (a loop not found yet), and its
+		 * length is compared only when it reached the list's end. */
+		const void *mark = NULL, *p = (const void *)(tb->opaque & JM_FLIST_PTR);
+		uint64_t power = 1, lam = 0, seen = 0;
+		for (; p != NULL; p = jm__flist_next(p)) {
+			if (!cached_region_ok(p, b, list))
+				break;
+			uintptr_t w0 = ((const uintptr_t *)p)[0];
+			if (b == 0)
+				CHECK((w0 & JM_FLIST_TAG) == jm__flist0_tag(p), "%s: %p has tag %lx, not %lx",
+				    list, p, (unsigned long)(w0 >> 48),
+				    (unsigned long)(jm__flist0_tag(p) >> 48));
+			else
+				CHECK((w0 & JM_FLIST_TAG) == 0 && jm__flist_is_free(p),
+				    "%s: %p has no free mark", list, p);
+			if (p == mark) {
+				CHECK(0, "%s: %p twice (the list loops)", list, p);
+				break;
+			}
+			if (++lam == power) {
+				mark = p;
+				power *= 2;
+				lam = 0;
+			}
+			if (++seen > 2 * (uint64_t)tb->ncached_max + 2) {
+				CHECK(0, "%s: more than %zu regions, capacity %u", list, (size_t)seen - 1,
+				    tb->ncached_max);
+				break;
+			}
+		}
+		CHECK(p != NULL || seen == n, "%s: %zu regions listed, the row counts %u", list,
+		    (size_t)seen, n);
+	}
+}
+
 /* A chunk jm__rtree_get says starts at key. */
 static void visit_chunk(uintptr_t key, struct tally *tallies)
 {
@@ -273,6 +370,7 @@ int jm__heap_validate(void)
 				    "arena %u bin %u: bad run on the non-full list", i, b);
 		}
 	}
+	check_tcache();
 	jm__huge_postfork_parent();
 	jm__arena_postfork_parent();
 	jm__os_unmap(tallies, sizeof(struct tally) * jm__narenas);

@@ -2199,6 +2199,79 @@ static void test_flush_double_free_named(void **state)
 	assert_true(past_first);
 }
 
+/* The validator walks the calling thread's cache lists, class 0's tagged
+ * ones as the others: each corruption of a class-0 list below is found,
+ * and a 16 B region's cleared cookie (the validator before walked no
+ * cache, and found none of them); each list put back passes again. */
+static void test_validate_tcache_class0(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	void *v[16];
+	for (unsigned i = 0; i < 16; i++)
+		assert_non_null(v[i] = jm_malloc(8));
+	for (unsigned i = 0; i < 16; i++)
+		jm_free(v[i]);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[0];
+	assert_true(jm__tb_ncached(tb) >= 16);
+	uintptr_t *h = (uintptr_t *)tb->opaque, *s = jm__flist_next(h);
+	assert_non_null(s);
+	validate();
+	/* A loop: the second region links back to the first. */
+	uintptr_t saved = s[0];
+	s[0] = (uintptr_t)h | jm__flist0_tag(s);
+	assert_true(jm__heap_validate() > 0);
+	s[0] = saved;
+	validate();
+	/* The first region's tag cleared (a write after free). */
+	saved = h[0];
+	h[0] &= JM_FLIST_PTR;
+	assert_true(jm__heap_validate() > 0);
+	h[0] = saved;
+	/* A count that does not match the list. */
+	tb->ncached_less_max++;
+	assert_true(jm__heap_validate() > 0);
+	tb->ncached_less_max--;
+	validate();
+	/* A 16 B region on the 8 B list. */
+	void *q = jm_malloc(16);
+	assert_non_null(q);
+	jm__flist0_push(&tb->opaque, q);
+	tb->ncached_less_max++;
+	assert_true(jm__heap_validate() > 0);
+	assert_ptr_equal(jm__flist0_pop(&tb->opaque), q);
+	tb->ncached_less_max--;
+	jm_free(q);
+	validate();
+	/* A region in the list and free in its run too (freed twice). */
+	void *r = jm__flist0_pop(&tb->opaque);
+	tb->ncached_less_max--;
+	jm__bin_free_batch(&r, 1, 0);
+	jm__flist0_push(&tb->opaque, r);
+	tb->ncached_less_max++;
+	assert_true(jm__heap_validate() > 0);
+	assert_ptr_equal(jm__flist0_pop(&tb->opaque), r);
+	tb->ncached_less_max--;
+	validate();
+	/* The row malloc's fast path takes for sizes up to 8 not empty. */
+	jm__tls_tbins[JM_NBINS].opaque = (uintptr_t)h;
+	assert_true(jm__heap_validate() > 0);
+	jm__tls_tbins[JM_NBINS].opaque = 0;
+	validate();
+	/* And a 16 B region whose cookie a write after free cleared. */
+	void *w[4];
+	for (unsigned i = 0; i < 4; i++)
+		assert_non_null(w[i] = jm_malloc(16));
+	for (unsigned i = 0; i < 4; i++)
+		jm_free(w[i]);
+	uintptr_t *f = (uintptr_t *)jm__tls_tbins[1].opaque;
+	saved = f[1];
+	f[1] = 0;
+	assert_true(jm__heap_validate() > 0);
+	f[1] = saved;
+	validate();
+}
+
 /* A flush of a list given whole (links and cookies written here), in a
  * child that must die of SIGABRT; its stderr in msg. With loop >= 0, the
  * list's last region links back to v[loop] (a region twice in one list,
@@ -2758,6 +2831,7 @@ int main(void)
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_flush_freed_run),
 		cmocka_unit_test(test_flush_double_free_named),
+		cmocka_unit_test(test_validate_tcache_class0),
 		cmocka_unit_test(test_flush_misuse_batch_slots),
 		cmocka_unit_test(test_flush_scattered_settles),
 		cmocka_unit_test(test_tcache_flush_policy),
