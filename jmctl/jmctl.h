@@ -275,14 +275,16 @@ int jm_process_owner(int procfd, uid_t *uid, gid_t *gid, bool *not_root);
 #define JM_RUN_AS_MS 10000   /* jm_run_as(): the child's time, then it is killed */
 #define JM_RUN_AS_BUDGET_MS 20000 /* all the children of one command (jm_run_as_budget) */
 /* Runs fn in a child that has become uid:gid (no group, no capability,
- * no_new_privs), for root's work on another user's files; *out (malloc'd)
+ * no_new_privs, a session of its own without a terminal, /dev/null for
+ * 0, 1 and 2, no descriptor of root's but keep_fd (-1: none), not
+ * dumpable), for root's work on another user's files; *out (malloc'd)
  * gets the *out_len bytes fn made. 0; -ETIMEDOUT when the child took more
  * than 10 s (killed: that user's files may block an open for ever);
  * -EAGAIN, at once, for a uid whose child took that long before in this
  * jmctl; -ETIME, at once, when the children have taken the whole budget
  * (jm_run_as_budget) already; else a negative errno. jm_run_as_why(err)
  * says it in a few words. */
-int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
+int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len);
 /* Gives the children of jm_run_as ms in all from now (a command's start
  * gives them JM_RUN_AS_BUDGET_MS; top gives it again at each sites panel). */

@@ -184,11 +184,18 @@ struct profile_job {
 	long pid;
 	int procfd;              /* /proc/PID, checked: jm_proc_dir */
 	bool symbolize;
+	int sym_err;             /* set: why the maps did not read, not said */
 };
+
+static void say_unsymbolized(long pid, int err)
+{
+	fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
+	        "symbolized (pprof can symbolize it from the binaries)\n", pid, strerror(-err));
+}
 
 static int profile_build(void *arg, char **out, size_t *out_len)
 {
-	const struct profile_job *job = arg;
+	struct profile_job *job = arg;
 	struct jm_pprof *p = jm_pprof_new((uint64_t)jm_int(job->raw, "sample_bytes"), false);
 	struct jm_sym *sym = NULL;
 	unsigned char *gz = NULL;
@@ -199,10 +206,10 @@ static int profile_build(void *arg, char **out, size_t *out_len)
 	if (p == NULL)
 		return -ENOMEM;
 	err = job->symbolize ? jm_sym_open((pid_t)job->pid, job->procfd, &sym) : 0;
-	if (err)
-		fprintf(stderr, "jmctl: cannot read /proc/%ld/maps (%s): the profile is not "
-		        "symbolized (pprof can symbolize it from the binaries)\n", job->pid,
-		        strerror(-err));
+	if (err && job->sym_err == 1)
+		job->sym_err = err;     /* in jm_run_as's child: its stderr is /dev/null */
+	else if (err)
+		say_unsymbolized(job->pid, err);
 	err = build(p, job->raw, sym);
 	jm_sym_close(sym);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -214,10 +221,36 @@ static int profile_build(void *arg, char **out, size_t *out_len)
 	return err;
 }
 
+/* profile_build in jm_run_as's child: the profile after a byte, the
+ * errno (0-255) of maps that did not read, which the parent says. */
+static int profile_build_as(void *arg, char **out, size_t *out_len)
+{
+	struct profile_job *job = arg;
+	char *gz = NULL, *buf;
+	size_t len = 0;
+	int err;
+
+	job->sym_err = 1;
+	err = profile_build(job, &gz, &len);
+	if (err)
+		return err;
+	buf = malloc(len + 1);
+	if (buf == NULL) {
+		free(gz);
+		return -ENOMEM;
+	}
+	buf[0] = (char)(unsigned char)(job->sym_err == 1 || -job->sym_err > 255 ? 0 : -job->sym_err);
+	memcpy(buf + 1, gz, len);
+	free(gz);
+	*out = buf;
+	*out_len = len + 1;
+	return 0;
+}
+
 int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 {
 	/* The process held from the owner's check to its maps (sites.c). */
-	struct profile_job job = { raw, pid, jm_proc_dir(pid), true };
+	struct profile_job job = { raw, pid, jm_proc_dir(pid), true, 0 };
 	unsigned char *gz = NULL;
 	size_t len = 0;
 	uid_t uid;
@@ -231,7 +264,16 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (geteuid() == 0 && jm_process_owner(job.procfd, &uid, &gid, &not_root) != 0) {
 		job.symbolize = false;
 	} else if (geteuid() == 0 && not_root) {
-		err = jm_run_as(uid, gid, profile_build, &job, (char **)&gz, &len);
+		err = jm_run_as(uid, gid, job.procfd, profile_build_as, &job, (char **)&gz, &len);
+		if (err == 0 && len == 0) {
+			free(gz);
+			gz = NULL;
+			err = -EPROTO;
+		} else if (err == 0) {
+			if (gz[0] != 0)
+				say_unsymbolized(pid, -(int)gz[0]);
+			memmove(gz, gz + 1, --len);
+		}
 		if (err != 0) {
 			fprintf(stderr, "jmctl: symbolizing as uid %u, the owner of process %ld, %s: the "
 			        "profile is not symbolized (pprof can symbolize it from the binaries)\n",

@@ -18,6 +18,18 @@
  * all the children of one command (or of one load of top's sites panel)
  * share JM_RUN_AS_BUDGET_MS: a user with many uids (a rootless container's
  * subordinate uids) cannot make it longer either.
+ *
+ * The child is a fork of root's jmctl, and what it parses (ELF, DWARF,
+ * compressed sections, by libdwfl) is the user's: whatever a flaw there
+ * gives the user is to give no more than the user has. So before fn it
+ * leaves root's session (setsid: no controlling terminal, so no TIOCSTI
+ * into root's shell, no SIGHUP or job control of root's terminal), takes
+ * /dev/null for 0, 1 and 2 (no escape sequences to root's screen), closes
+ * every descriptor but its pipe and the one it is given (root's connection
+ * to the daemon, made as root, answers for every user), and makes itself
+ * not dumpable whatever fs.suid_dumpable says (its memory is a copy of
+ * root's jmctl's: other users' replies). Before, it kept them all
+ * (tests/cli/symbolize_sandbox.test.sh).
  */
 #include "jmctl.h"
 
@@ -30,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,7 +125,59 @@ const char *jm_run_as_why(int err)
 	}
 }
 
-int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
+/* Closes every descriptor from lo up to hi (inclusive); close_range, else
+ * one by one up to the soft limit. */
+static void close_from(unsigned lo, unsigned hi)
+{
+	if (lo > hi)
+		return;
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (unsigned long fd = lo; fd <= hi && fd < (unsigned long)max; fd++)
+		close((int)fd);
+}
+
+/* The child's setup before fn (see the top of this file): its own session,
+ * /dev/null for 0, 1 and 2, no descriptor but *pipe_fd (moved past 2 if
+ * it was one of them) and keep (-1: none), not dumpable. 0, or -1. */
+static int child_confine(int *pipe_fd, int keep)
+{
+	int nul, keep_a = *pipe_fd, keep_b = keep;
+
+	if (setsid() < 0)
+		return -1;
+	if (keep_a < 3 && (keep_a = *pipe_fd = fcntl(keep_a, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0)
+		return -1;
+	for (int fd = 0; fd < 3; fd++)
+		if (fd != nul && fd != keep && dup2(nul, fd) != fd)
+			return -1;
+	if (keep_a > keep_b) {
+		int t = keep_a;
+		keep_a = keep_b;
+		keep_b = t;
+	}
+	unsigned next = 3;
+	if (keep_a >= 3) {
+		close_from(next, (unsigned)keep_a - 1);
+		next = (unsigned)keep_a + 1;
+	}
+	if (keep_b >= 3) {
+		close_from(next, (unsigned)keep_b - 1);
+		next = (unsigned)keep_b + 1;
+	}
+	close_from(next, ~0U);
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len)
 {
 	int fds[2];
@@ -148,7 +213,7 @@ int jm_run_as(uid_t uid, gid_t gid, int (*fn)(void *arg, char **buf, size_t *len
 		close(fds[0]);
 		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
 		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    geteuid() != uid || uid == 0)
+		    geteuid() != uid || uid == 0 || child_confine(&fds[1], keep_fd) != 0)
 			_exit(2);
 		if (fn(arg, &text, &len) != 0)
 			_exit(4);

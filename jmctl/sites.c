@@ -206,7 +206,7 @@ static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid, i
 	char *buf;
 	size_t len;
 
-	*err = jm_run_as(uid, gid, symbolize_job_run, &job, &buf, &len);
+	*err = jm_run_as(uid, gid, procfd, symbolize_job_run, &job, &buf, &len);
 	if (*err != 0)
 		return NULL;
 	json_t *out = json_loadb(buf, len, 0, NULL);
