@@ -370,6 +370,34 @@ static const char *errno_name(int e)
 }
 
 /*
+ * Opens name under the directory dfd without crossing a mount point
+ * (openat2's RESOLVE_NO_XDEV). The stats directory is shared: in the
+ * sticky /dev/shm anyone may mount a FUSE file system (fusermount, with
+ * allow_other where /etc/fuse.conf has user_allow_other) on a file of
+ * theirs named as a segment, whose server never answers; an open or a
+ * stat of that name asks the server, and waits for as long as it holds
+ * the mount. reap_stale opened every name of a dead pid, whoever's: one
+ * such mount under a pid that does not run froze one process start in 8
+ * on the host, root's services too, at its first malloc (6 of 40 runs
+ * of `ls` here). A mount point is now EXDEV, and skipped. Where openat2
+ * is missing (before Linux 5.6, or refused by a seccomp filter: ENOSYS,
+ * EPERM) the name is opened as before.
+ */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+struct jm_open_how { uint64_t flags, mode, resolve; };
+#define JM_RESOLVE_NO_XDEV 0x01
+JM_FORK_TEXT static int open_no_xdev(int dfd, const char *name, int flags)
+{
+	struct jm_open_how how = { (uint64_t)(unsigned)flags, 0, JM_RESOLVE_NO_XDEV };
+	long fd = syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = syscall(SYS_openat, dfd, name, flags, 0);
+	return (int)fd;
+}
+
+/*
  * Removes the segments that processes of our uid left when they died or
  * ended with _exit() (dash does), as the JVM does for hsperfdata: without
  * this a busy host would fill its tmpfs when jmstatd is not running. The
@@ -424,7 +452,7 @@ static JM_NOINLINE void reap_stale(const char *dir, const struct jmstat_header *
 			if (kill((pid_t)nm.pid, 0) == 0 || errno != ESRCH)
 				continue;
 			/* Only a regular file of ours that is a segment of that pid. */
-			int fd = openat(dfd, d->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+			int fd = open_no_xdev(dfd, d->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 			if (fd < 0)
 				continue;
 			struct stat st;
@@ -629,6 +657,24 @@ JM_FORK_TEXT static bool creds_mixed(void)
 	return (caps[0].permitted | caps[1].permitted | caps[0].effective | caps[1].effective) != 0;
 }
 
+/* lstat of seg_path, without crossing a mount point: 0, or an errno
+ * (EXDEV: a mount point). */
+JM_FORK_TEXT static int name_stat(struct stat *st)
+{
+	char c = seg_path[seg_dir_len];
+	seg_path[seg_dir_len] = '\0';
+	int dfd = sys_open(seg_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	seg_path[seg_dir_len] = c;
+	if (dfd < 0)
+		return errno;
+	int fd = open_no_xdev(dfd, seg_path + seg_dir_len, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int err = fd < 0 ? errno : seg_fstat(fd, st) != 0 ? errno : 0;
+	if (fd >= 0)
+		sys_close(fd);
+	sys_close(dfd);
+	return err;
+}
+
 /* Opens a new segment file for the writer h, in the directory seg_path
  * starts with. A file already at its name is
  * either ours (left by the program this process was before an exec, or by
@@ -654,9 +700,18 @@ JM_FORK_TEXT static int create_file(const struct jmstat_header *h, size_t size, 
 		fd = sys_open(seg_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST || tagged)
 			break;
+		/* Whose the name is: looked at without crossing a mount
+		 * point (open_no_xdev: lstat asked a FUSE server mounted
+		 * there, which may never answer); a mount point is not ours
+		 * to take. */
 		struct stat st;
-		if (lstat(seg_path, &st) != 0)
+		int lerr = name_stat(&st);
+		if (lerr == ENOENT)
 			continue;     /* gone meanwhile: try the name again */
+		if (lerr != 0) {
+			tagged = true;
+			continue;
+		}
 		if (st.st_uid == getuid() && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
 			if (unlink(seg_path) != 0 && errno != ENOENT)
 				tagged = true;
