@@ -66,8 +66,46 @@ static int write_all(int fd, const unsigned char *p, size_t len)
  * /tmp: a symlink or hard link planted there by another user would
  * otherwise turn the write into one to any file of root's (/etc/shadow),
  * where the kernel's protected_symlinks and protected_hardlinks are off.
- * A symlink of the caller's or root's is followed. A negative errno, said
- * on stderr when it is a refusal. */
+ * A symlink of the caller's or root's is followed. A file that is not
+ * regular (a FIFO, a device, a terminal) is written only when it is the
+ * caller's or root's: another user's FIFO planted at FILE, its reader
+ * waiting, was given the profile of whichever process root asked about
+ * (tests/cli/pprof_path.test.sh). It is opened without waiting for a
+ * reader (O_NONBLOCK) to see whose it is first; the caller's or root's
+ * FIFO without a reader yet is then opened again, waiting, as before. A
+ * negative errno, said on stderr when it is a refusal. */
+static int refuse_not_regular(const char *file, const struct stat *st)
+{
+	const char *what = S_ISFIFO(st->st_mode) ? "fifo" : S_ISCHR(st->st_mode) ? "device" :
+	                   S_ISSOCK(st->st_mode) ? "socket" : "special file";
+
+	if (S_ISREG(st->st_mode) || st->st_uid == geteuid() || st->st_uid == 0)
+		return 0;
+	fprintf(stderr, "jmctl: %s is uid %u's %s: refusing to write the profile to it (remove "
+	        "it, or choose another path)\n", file, (unsigned)st->st_uid, what);
+	return -EPERM;
+}
+
+static int open_nonblock(const char *file, int flags)
+{
+	struct stat st;
+	int fd = open(file, flags | O_NONBLOCK);
+
+	/* ENXIO: a FIFO without a reader. Whose it is, by the name
+	 * (another user cannot replace the caller's or root's file in a
+	 * sticky directory), then waited on as before. */
+	if (fd < 0 && errno == ENXIO) {
+		if (stat(file, &st) != 0)
+			return -1;
+		if (refuse_not_regular(file, &st) != 0) {
+			errno = EPERM;
+			return -2;
+		}
+		fd = open(file, flags);
+	}
+	return fd;
+}
+
 static int open_output(const char *file)
 {
 	struct stat st;
@@ -75,15 +113,15 @@ static int open_output(const char *file)
 
 	if (fd >= 0 || errno != EEXIST)
 		return fd >= 0 ? fd : -errno;
-	fd = open(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ELOOP) {
+	fd = open_nonblock(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == ELOOP) {
 		if (lstat(file, &st) == 0 && st.st_uid != geteuid() && st.st_uid != 0) {
 			fprintf(stderr, "jmctl: %s is a symlink of uid %u: refusing to write the "
 			        "profile through it (remove it, or choose another path)\n", file,
 			        (unsigned)st.st_uid);
 			return -EPERM;
 		}
-		fd = open(file, O_WRONLY | O_CLOEXEC);
+		fd = open_nonblock(file, O_WRONLY | O_CLOEXEC);
 	}
 	if (fd < 0)
 		return -errno;
@@ -91,6 +129,12 @@ static int open_output(const char *file)
 		int err = -errno;
 		close(fd);
 		return err;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (refuse_not_regular(file, &st) != 0 ||
+	    (fl >= 0 && (fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+		close(fd);
+		return -EPERM;
 	}
 	if (S_ISREG(st.st_mode) && (st.st_uid != geteuid() || st.st_nlink != 1)) {
 		if (st.st_uid != geteuid())

@@ -7,7 +7,12 @@
 # one may not), and so did a hard link. Now jmctl creates FILE without
 # following a symlink, follows only its own or root's, and overwrites only
 # its own regular file with no other link; a refusal says why and what to
-# do, exits 1, and leaves the file as it was.
+# do, exits 1, and leaves the file as it was. A FIFO of nobody's at FILE
+# (its reader waiting) was given root's profile, the heap of whatever
+# process root asked about (and with no reader yet, jmctl waited for
+# one): a file that is not regular is now written only when it is the
+# caller's or root's (a FIFO of root's, /dev/null, a pipe of the shell's
+# such as >(...)), opened without waiting for a reader to see whose it is.
 . "$(dirname "$0")/../lib.sh"
 need_segments
 need_jmctl
@@ -40,6 +45,55 @@ pprof_to "$T/hard.pb.gz" && fail "jmctl wrote through a hard link"
 unchanged "a hard link"
 grep -q "has 2 links: refusing" "$JM_TMP/err" || fail "no reason given: $(cat "$JM_TMP/err")"
 ok "a hard link refused"
+
+# nobody's FIFO, its reader waiting (it reads until jmctl is done), and
+# nobody's FIFO with no reader.
+"${NOBODY[@]}" mkfifo "$T/fifo.pb.gz"
+"${NOBODY[@]}" python3 - "$T/fifo.pb.gz" "$T/fifo.ready" "$T/fifo.done" \
+	>"$JM_TMP/fifo.got" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+open(sys.argv[2], "w").close()
+got, end = 0, time.time() + 40
+while time.time() < end:
+    try:
+        n = len(os.read(fd, 65536))
+    except BlockingIOError:
+        n = -1
+    got += max(n, 0)
+    if n <= 0:
+        if os.path.exists(sys.argv[3]):
+            break
+        time.sleep(0.02)
+print(got)
+PY
+reader=$!
+end=$((SECONDS + 30))
+while [ ! -e "$T/fifo.ready" ] && [ $SECONDS -lt $end ]; do sleep 0.05; done
+[ -e "$T/fifo.ready" ] || fail "nobody's reader did not open the FIFO"
+rc=0
+timeout 20 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" --pprof "$T/fifo.pb.gz" 2>"$JM_TMP/err" || rc=$?
+touch "$T/fifo.done"
+wait "$reader"
+[ "$(cat "$JM_TMP/fifo.got")" = 0 ] ||
+	fail "nobody's FIFO was given $(cat "$JM_TMP/fifo.got") bytes of root's profile"
+[ $rc -eq 1 ] || fail "jmctl exited $rc writing to nobody's FIFO: $(cat "$JM_TMP/err")"
+grep -q "uid 65534's fifo: refusing" "$JM_TMP/err" || fail "no reason given: $(cat "$JM_TMP/err")"
+rc=0
+timeout 20 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" --pprof "$T/fifo.pb.gz" 2>"$JM_TMP/err" || rc=$?
+[ $rc -ne 124 ] || fail "jmctl waited for a reader of nobody's FIFO"
+[ $rc -eq 1 ] || fail "jmctl exited $rc on nobody's FIFO without a reader: $(cat "$JM_TMP/err")"
+grep -q "uid 65534's fifo: refusing" "$JM_TMP/err" || fail "no reason given: $(cat "$JM_TMP/err")"
+ok "nobody's FIFO refused, with a reader and without"
+
+# Root's own FIFO and /dev/null are written.
+mkfifo "$T/rootfifo"
+cat "$T/rootfifo" >"$JM_TMP/fromfifo" &
+pprof_to "$T/rootfifo" || fail "root's own FIFO: $(cat "$JM_TMP/err")"
+wait $!
+[ "$(head -c 2 "$JM_TMP/fromfifo" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "nothing through root's FIFO"
+pprof_to /dev/null || fail "/dev/null: $(cat "$JM_TMP/err")"
+ok "root's own FIFO and /dev/null written"
 
 # Root's own paths: a new file, its own file again, its own symlink.
 pprof_to "$T/new.pb.gz" || fail "a new file: $(cat "$JM_TMP/err")"
