@@ -343,7 +343,7 @@ install: all
 	    -e 's#--config /etc/jmstatd.conf#--config $(SYSCONFDIR)/jmstatd.conf#' \
 	    systemd/jmstatd.service >$(DESTDIR)$(UNITDIR)/jmstatd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/jmstatd.service
-	install -m 0644 systemd/jmstatd.socket $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/jmstatd.socket systemd/jmstatd-metrics.socket $(DESTDIR)$(UNITDIR)/
 	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc
@@ -359,7 +359,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/jmstatd $(DESTDIR)$(PREFIX)/bin/jmctl
 	rm -f $(DESTDIR)$(PREFIX)/lib/libjmalloc.so $(DESTDIR)$(PREFIX)/lib/libjmalloc.a
 	rm -f $(HEADERS:%=$(DESTDIR)$(PREFIX)/include/%)
-	rm -f $(DESTDIR)$(UNITDIR)/jmstatd.service $(DESTDIR)$(UNITDIR)/jmstatd.socket
+	rm -f $(DESTDIR)$(UNITDIR)/jmstatd.service $(DESTDIR)$(UNITDIR)/jmstatd.socket \
+	      $(DESTDIR)$(UNITDIR)/jmstatd-metrics.socket
 	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/,$(notdir $(DOC_FILES)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet/,$(notdir $(FLEET_FILES)))

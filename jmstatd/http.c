@@ -858,9 +858,15 @@ int jmd_http_start(struct jmd *d)
 	uv_tcp_init(d->loop, &m->server);
 	m->server.data = d;
 	m->server_open = true;
-	int rc = uv_tcp_bind(&m->server, (const struct sockaddr *)&ss, 0);
+	/* systemd's socket (jmstatd-metrics.socket) if it passed one: a port
+	 * held since boot, which no user can take while we restart. */
+	int mfd = jmd_listen_metrics_fd();
+	int rc = mfd >= 0 ? uv_tcp_open(&m->server, mfd)
+	                  : uv_tcp_bind(&m->server, (const struct sockaddr *)&ss, 0);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&m->server, 128, on_connection);
+	if (rc == 0 && mfd >= 0)
+		jmd_log("--metrics: listening on the socket passed by systemd");
 	if (rc != 0) {
 		jmd_log("--metrics %s: cannot listen: %s", d->opt.metrics_addr, uv_strerror(rc));
 		return rc;

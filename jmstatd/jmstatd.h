@@ -959,5 +959,6 @@ int jmd_parse_ratio(const char *s, double *out);     /* 0.5, 50% */
 /* ------------------------------------------------------------ systemd.c */
 void jmd_sd_notify(const char *state);
 int jmd_listen_fds(void);                     /* fd 3 if passed to us, -1 if not, <-1 error */
+int jmd_listen_metrics_fd(void);              /* the TCP socket systemd passed, or -1 */
 
 #endif

@@ -769,6 +769,12 @@ int jmd_server_start(struct jmd *d)
 		}
 		d->activated = true;
 		jmd_log("listening on the socket passed by systemd");
+		int mfd = jmd_listen_metrics_fd();
+		if (mfd >= 0 && !d->opt.metrics_addr) {
+			jmd_log("systemd passed a TCP socket (fd %d) but --metrics is not given: "
+			        "closed", mfd);
+			close(mfd);
+		}
 	} else {
 		const char *path = d->opt.socket_path;
 		if ((rc = jmd_socket_prepare(path)) != 0)

@@ -5,8 +5,9 @@
  *   AF_UNIX socket named in $NOTIFY_SOCKET, a path or, with a leading '@',
  *   an abstract name;
  * - socket activation: when $LISTEN_PID is our pid and $LISTEN_FDS >= 1,
- *   the listening socket is fd 3 (SD_LISTEN_FDS_START). The variables are
- *   unset once read, so that no child inherits them.
+ *   the listening sockets are fd 3 (SD_LISTEN_FDS_START) on: the Unix
+ *   one for clients, and a TCP one for /metrics if given. The variables
+ *   are unset once read, so that no child inherits them.
  */
 #include "jmstatd.h"
 
@@ -19,6 +20,15 @@
 #include <unistd.h>
 
 #define LISTEN_FDS_START 3
+
+/* The /metrics listener systemd passed (a TCP socket), or -1. Bound by
+ * systemd before any user runs: a port the daemon binds itself is free
+ * to any user while the daemon is not running (at a restart, or from
+ * before it starts), and a user's server there was scraped by
+ * Prometheus in its place, given its bearer token (--metrics-token-file)
+ * with each scrape, and the daemon, finding the port taken, did not start
+ * (tests/metrics/port_squat.test.sh). */
+static int metrics_fd = -1;
 
 void jmd_sd_notify(const char *state)
 {
@@ -66,22 +76,36 @@ int jmd_listen_fds(void)
 		jmd_log("LISTEN_FDS is not a count of sockets: %s", sfds);
 		return -2;
 	}
-	if (n > 1)
-		jmd_log("systemd passed %ld sockets; using the first", n);
 	for (long i = 0; i < n; i++)
 		fcntl(LISTEN_FDS_START + (int)i, F_SETFD, FD_CLOEXEC);
-	int type = 0, domain = 0;
-	socklen_t len = sizeof(type), dlen = sizeof(domain);
-	int listening = 0;
-	socklen_t llen = sizeof(listening);
-	if (getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-	    type != SOCK_STREAM ||
-	    getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0 ||
-	    domain != AF_UNIX ||
-	    getsockopt(LISTEN_FDS_START, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) != 0 ||
-	    !listening) {
-		jmd_log("fd %d from systemd is not a listening Unix stream socket", LISTEN_FDS_START);
+	/* The clients' Unix socket, and the /metrics port if a socket unit
+	 * holds it (jmstatd-metrics.socket), in whichever order. */
+	int unix_fd = -1;
+	for (long i = 0; i < n; i++) {
+		int fd = LISTEN_FDS_START + (int)i;
+		int type = 0, domain = 0, listening = 0;
+		socklen_t len = sizeof(type), dlen = sizeof(domain), llen = sizeof(listening);
+		bool stream = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		              type == SOCK_STREAM &&
+		              getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) == 0 &&
+		              getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &llen) == 0 &&
+		              listening;
+		if (stream && domain == AF_UNIX && unix_fd < 0)
+			unix_fd = fd;
+		else if (stream && (domain == AF_INET || domain == AF_INET6) && metrics_fd < 0)
+			metrics_fd = fd;
+		else
+			jmd_log("fd %d from systemd is not a listening Unix or TCP stream socket we "
+			        "want: ignored", fd);
+	}
+	if (unix_fd < 0) {
+		jmd_log("systemd passed no listening Unix stream socket");
 		return -2;
 	}
-	return LISTEN_FDS_START;
+	return unix_fd;
+}
+
+int jmd_listen_metrics_fd(void)
+{
+	return metrics_fd;
 }

@@ -15,11 +15,12 @@ if command -v systemd-analyze >/dev/null; then
 		"$JM_ROOT/systemd/jmstatd.service" || fail "the unit's ExecStart"
 	sed "s#^ExecStart=/usr/local/bin/jmstatd#ExecStart=$JMSTATD#" \
 		"$JM_ROOT/systemd/jmstatd.service" >"$JM_TMP/units/jmstatd.service"
-	cp "$JM_ROOT/systemd/jmstatd.socket" "$JM_TMP/units/"
+	cp "$JM_ROOT/systemd/jmstatd.socket" "$JM_ROOT/systemd/jmstatd-metrics.socket" "$JM_TMP/units/"
 	grep -q "^ExecStart=$JMSTATD --config /etc/jmstatd.conf\$" "$JM_TMP/units/jmstatd.service" ||
 		fail "ExecStart not found"
 	rc=0
-	systemd-analyze verify "$JM_TMP/units/jmstatd.socket" "$JM_TMP/units/jmstatd.service" \
+	systemd-analyze verify "$JM_TMP/units/jmstatd.socket" "$JM_TMP/units/jmstatd-metrics.socket" \
+		"$JM_TMP/units/jmstatd.service" \
 		>"$JM_TMP/verify.out" 2>&1 || rc=$?
 	if [ $rc -ne 0 ] || [ -s "$JM_TMP/verify.out" ]; then
 		cat "$JM_TMP/verify.out"

@@ -20,6 +20,7 @@ cat "$JM_TMP/files"
 for f in opt/jm/bin/jmstatd opt/jm/bin/jmctl opt/jm/lib/libjmalloc.so opt/jm/lib/libjmalloc.a \
          opt/jm/include/jmalloc.h opt/jm/include/jmstat.h \
          opt/jm/lib/systemd/system/jmstatd.service opt/jm/lib/systemd/system/jmstatd.socket \
+         opt/jm/lib/systemd/system/jmstatd-metrics.socket \
          opt/jm/share/man/man1/jmctl.1 opt/jm/share/man/man8/jmstatd.8 \
          opt/jm/share/man/man5/jmstatd.conf.5 opt/jm/share/man/man3/jmalloc.3 \
          opt/jm/share/doc/jmalloc/README.md opt/jm/share/doc/jmalloc/metrics.md \
