@@ -205,6 +205,7 @@ vec-grow      | -                   | -              | @B@/vec-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
 fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
 many-threads  | -                   | -              | @B@/many-threads @T@ @S@
+thread-churn  | -                   | -              | @B@/thread-churn @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 conns         | -                   | -              | @B@/conns @T@ @S@
 prefork       | -                   | -              | @B@/prefork @T@ @S@
@@ -305,6 +306,7 @@ build_all() {
 	build trim-often trim_often.c &&
 	build fork-churn fork_churn.c &&
 	build many-threads many_threads.c &&
+	build thread-churn thread_churn.c &&
 	build aligned aligned.c &&
 	build conns conns.c &&
 	build prefork prefork.c &&
