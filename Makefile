@@ -106,8 +106,9 @@ liballoc/libjmalloc.so: $(REL_OBJS)
 	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,libjmalloc.so -o $@ $^ $(LDFLAGS)
 
 # Not rawfork.o: in a static link glibc's fork() calls _Fork, which would
-# be its (liballoc/rawfork.c).
-liballoc/libjmalloc.a: $(filter-out build/rel/liballoc/rawfork.o,$(REL_OBJS))
+# be its (liballoc/rawfork.c); nor deepbind.o, whose dlopen goes on to the
+# next one, which a static program has not (liballoc/deepbind.c).
+liballoc/libjmalloc.a: $(filter-out build/rel/liballoc/rawfork.o build/rel/liballoc/deepbind.o,$(REL_OBJS))
 	rm -f $@
 	ar rcs $@ $^
 
