@@ -342,6 +342,9 @@ void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
+/* The cache of a thread that has none; its private words (JM_TB_PRIVATE
+ * bytes after it: all zero, every list empty) are in a zeroed array of
+ * .lbss that covers them (tcache.c, none_private). */
 extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS + 1];
 /* The byte offset, from a thread's cache rows, of the row malloc's fast
  * path takes for sizes up to 8 (class 0's, whose list only the slow path
@@ -596,9 +599,28 @@ static inline void jm__flist_clear_cookie_c(void *p, bool c0)
  * cache's rows hold JM_TCACHE_NONE_FULL. Count and capacity
  * are set together, in one 8-byte store, so that a reader never adds one
  * to the other's old value. */
+/* A cache row's private words (types.h, struct jm_tbin_private). */
+static inline struct jm_tbin_private *jm__tb_priv(const struct jmstat_tcache_bin *tb)
+{
+	return (struct jm_tbin_private *)((char *)(uintptr_t)tb + JM_TB_PRIVATE);
+}
+/* The head of its free list: every list operation's `head`. */
+static inline uintptr_t *jm__tb_head(const struct jmstat_tcache_bin *tb)
+{
+	return &jm__tb_priv(tb)->head;
+}
+/* Its capacity, the private copy: the row's is for readers. */
+static inline uint32_t jm__tb_max(const struct jmstat_tcache_bin *tb)
+{
+	return jm__tb_priv(tb)->ncached_max;
+}
+/* Its count. The row's count less capacity is what free's fast path tests
+ * (a writer of the segment may set it: the list then takes more or fewer
+ * regions before its flush, and a fill or flush sets it right again,
+ * jm__tcache_flush_some). */
 static inline uint32_t jm__tb_ncached(const struct jmstat_tcache_bin *tb)
 {
-	return tb->ncached_less_max + tb->ncached_max;
+	return tb->ncached_less_max + jm__tb_max(tb);
 }
 static inline bool jm__tb_full(const struct jmstat_tcache_bin *tb)
 {
@@ -612,6 +634,7 @@ static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, ui
 	    "count and capacity share an aligned 8-byte word");
 	uint64_t w = (uint64_t)(ncached - max) | (uint64_t)max << 32;
 	__atomic_store_n((uint64_t *)&tb->ncached_less_max, w, __ATOMIC_RELAXED);
+	jm__tb_priv(tb)->ncached_max = max;
 }
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
@@ -653,6 +676,9 @@ struct jm_seg_geom {
 	uint64_t pidns, mntns;   /* as read_identity found them */
 };
 extern struct jm_seg_geom jm__segp;
+/* Where the segment's byte `off` is mapped (stats.c: the private table of
+ * the thread caches lies between the thread rows and the site rows). */
+char *jm__stats_at(uint64_t off);
 void jm__stats_init(void);
 struct jmstat_arena *jm__stats_arena_row(unsigned index);
 struct jmstat_bin *jm__stats_bin_row(unsigned arena, unsigned bin);

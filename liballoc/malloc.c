@@ -81,7 +81,7 @@ static void *alloc_small(size_t size, bool zero, bool aligned)
 	void *p;
 	if (tbins != jm__tcache_none) {
 		struct jmstat_tcache_bin *tb = &tbins[binind];
-		p = jm__flist_pop_c(&tb->opaque, binind == 0);
+		p = jm__flist_pop_c(jm__tb_head(tb), binind == 0);
 		if (p) {
 			tb->ncached_less_max--;
 			tb->nrequests++;
@@ -272,7 +272,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		}
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		if (!jm__tb_full(tb)) {
-			jm__flist_push_c(&tb->opaque, ptr, c0);
+			jm__flist_push_c(jm__tb_head(tb), ptr, c0);
 			tb->ncached_less_max++;
 		} else {
 			jm__tcache_free_full(tb, binind, ptr);
@@ -327,7 +327,7 @@ static JM_NOINLINE void *alloc_miss(size_t size)
 {
 	if (size <= 8) {
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;
-		void *p = jm__flist0_pop(&tb->opaque);
+		void *p = jm__flist0_pop(jm__tb_head(tb));
 		if (jm_likely(p != NULL)) {
 			tb->ncached_less_max--;
 			tb->nrequests++;
@@ -414,7 +414,7 @@ JM_EXPORT void *jm_malloc(size_t size)
 #endif
 	struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
 	    ((char *)jm__tls_tbins + row);
-	void *p = jm__flist_pop(&tb->opaque);
+	void *p = jm__flist_pop(jm__tb_head(tb));
 	if (jm_likely(p != NULL)) {
 		tb->ncached_less_max--;
 		tb->nrequests++;
@@ -445,8 +445,8 @@ static JM_NOINLINE void free_miss(void *ptr)
 			if ((int32_t)++tb->ncached_less_max > 0)
 				goto full0;
 #endif
-			w[0] = tb->opaque | tag;
-			tb->opaque = u;
+			w[0] = *jm__tb_head(tb) | tag;
+			*jm__tb_head(tb) = u;
 			return;
 full0:
 			free_full(ptr, tb);
@@ -527,7 +527,7 @@ JM_EXPORT void jm_free(void *ptr)
 			if ((int32_t)++tb->ncached_less_max > 0)
 				goto full;
 #endif
-			jm__flist_push_cookie(&tb->opaque, ptr, cookie);
+			jm__flist_push_cookie(jm__tb_head(tb), ptr, cookie);
 			return;
 full:
 			free_full(ptr, tb);

@@ -121,7 +121,7 @@ static void build_id_of(const struct dl_phdr_info *info, uint8_t *id, uint32_t *
 static struct jmstat_module *module_row(uint32_t i)
 {
 	/* From jm__segp: the header is any process of our uid's to rewrite. */
-	return (struct jmstat_module *)((char *)jm__seg + jm__segp.module_off +
+	return (struct jmstat_module *)(jm__stats_at(jm__segp.module_off) +
 	    (size_t)i * jm__segp.module_size);
 }
 

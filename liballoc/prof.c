@@ -186,7 +186,7 @@ static int64_t next_interval(void)
 static struct jmstat_site *site_row(uint32_t i)
 {
 	/* From jm__segp: the header is any process of our uid's to rewrite. */
-	return (struct jmstat_site *)((char *)jm__seg + jm__segp.site_off +
+	return (struct jmstat_site *)(jm__stats_at(jm__segp.site_off) +
 	    (size_t)i * jm__segp.site_stride);
 }
 

@@ -18,7 +18,9 @@
  *
  * Thread rows: a bitmap of the rows handed out; a thread beyond the last
  * row gets a private row (its cache is then invisible to readers until it
- * exits, when its counts are merged into the bins).
+ * exits, when its counts are merged into the bins). Every row, in the
+ * segment or not, has the private words of its cache JM_TB_PRIVATE bytes
+ * after it (seg_at, private_table).
  *
  * fork: the child must not write its parent's segment; see below.
  */
@@ -100,8 +102,7 @@ static size_t align_page(size_t x) { return (x + JM_PAGE_MASK) & ~JM_PAGE_MASK; 
 /* The largest file the allocator writes (every arena, every thread and
  * site row, each section 64-aligned, three page-aligned) fits what
  * readers accept. */
-#define SEG_THREAD_STRIDE JMSTAT_STRIDE(sizeof(struct jmstat_thread), JM_NBINS, \
-                                        sizeof(struct jmstat_tcache_bin))
+#define SEG_THREAD_STRIDE JM_THREAD_STRIDE
 #define SEG_SITE_STRIDE   JMSTAT_STRIDE(sizeof(struct jmstat_site), JM_NBINS + 1, sizeof(uint64_t))
 _Static_assert(2 * 64 + 4 * JM_PAGE + sizeof(struct jmstat_header) +
                JM_NBINS * sizeof(struct jmstat_class) +
@@ -117,7 +118,36 @@ _Static_assert(SEG_THREAD_STRIDE >= sizeof(struct jmstat_thread) +
                JM_NBINS * sizeof(struct jmstat_tcache_bin) + sizeof(uint64_t),
                "room for the always empty row's list head");
 
-static char *seg_at(uint64_t off) { return (char *)jm__seg + off; }
+/*
+ * The private words of the thread caches (types.h, struct jm_tbin_private:
+ * their lists' heads and capacities) are JM_TB_PRIVATE bytes after their
+ * rows, the size of the thread table: a table of private anonymous memory
+ * mapped right after the segment's thread table, where the file's site
+ * and module tables would be. Those are mapped JM_TB_PRIVATE further, so
+ * that the mapping is, in order:
+ *
+ *   the file's [0, split)          header, classes, arenas, bins, threads
+ *   private, JM_TB_PRIVATE bytes   the threads' private words
+ *   the file's [split, seg_size)   sites, modules
+ *
+ * split being the end of the thread table (seg_split). Every row's place
+ * goes through seg_at, which knows it; the file itself is as readers know
+ * it. The private table is inherited by a forked child (copy on write:
+ * the forking thread's lists are the child's), the file's pieces are not
+ * (MADV_DONTFORK, below). A segment in private memory (stats:0, or no
+ * file) has the same shape.
+ */
+static uint64_t seg_split(void)
+{
+	return jm__segp.thread_off + (uint64_t)jm__segp.nthreads_max * jm__segp.thread_stride;
+}
+
+static char *seg_at(uint64_t off)
+{
+	return (char *)jm__seg + off + (off >= seg_split() ? JM_TB_PRIVATE : 0);
+}
+
+char *jm__stats_at(uint64_t off) { return seg_at(off); }
 
 /* Every row's place from jm__segp, never from the file's header: any
  * process of the owner's uid may rewrite the header (setting thread_off
@@ -303,6 +333,26 @@ struct jmstat_bin *jm__stats_arena_bins(unsigned index)
 	return rows;
 }
 
+/* A table of private rows, for the threads beyond the segment's rows (or
+ * when the file has no room for more): a thread table and its private
+ * words after it, as in the segment (seg_at), mapped when the last one is
+ * taken; its rows linked into a list through the word after each row's
+ * header (the rows and their private words are set when a thread takes
+ * one: jm__tcache_boot). NULL without memory. Under rows_lock. */
+static struct jmstat_thread *private_table(void)
+{
+	char *t = jm__os_map(2 * JM_TB_PRIVATE);
+	if (t == NULL)
+		return NULL;
+	struct jmstat_thread *list = NULL;
+	for (unsigned i = JM_MAX_THREAD_ROWS; i-- > 0;) {
+		struct jmstat_thread *row = (struct jmstat_thread *)(t + (size_t)i * JM_THREAD_STRIDE);
+		*(struct jmstat_thread **)(row + 1) = list;
+		list = row;
+	}
+	return list;
+}
+
 struct jmstat_thread *jm__stats_thread_row_get(void)
 {
 	struct jmstat_thread *row = NULL;
@@ -321,13 +371,13 @@ struct jmstat_thread *jm__stats_thread_row_get(void)
 			__atomic_store_n(&jm__seg->nthreads_hw, i + 1, __ATOMIC_RELEASE);
 		}
 	}
+	if (row == NULL && private_rows == NULL)
+		private_rows = private_table();
 	if (row == NULL && private_rows) {
 		row = private_rows;
 		private_rows = *(struct jmstat_thread **)(row + 1);
 	}
 	pthread_mutex_unlock(&rows_lock);
-	if (row == NULL)
-		row = jm__base_alloc(jm__segp.thread_stride);
 	return row;
 }
 
@@ -625,17 +675,49 @@ JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_u
 #define sys_unlink unlink
 #endif
 
+/* Maps the file fd (the segment, seg_size bytes) at jm__seg in its two
+ * pieces around the private table (seg_at), shared and not inherited by
+ * a forked child. */
+JM_FORK_TEXT static bool seg_map_file(int fd)
+{
+	uint64_t split = seg_split();
+	if (sys_mmap(jm__seg, split, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+	    (seg_size > split &&
+	     sys_mmap(seg_at(split), seg_size - split, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+	        fd, (off_t)split) == MAP_FAILED))
+		return false;
+	sys_madvise(jm__seg, split, MADV_DONTFORK);
+	if (seg_size > split)
+		sys_madvise(seg_at(split), seg_size - split, MADV_DONTFORK);
+	return true;
+}
+
+/* Private zeroed memory in the file's two pieces, or in the second only
+ * (from: 0, or seg_split()); the private table between them is left as it
+ * is: a segment that is not published. */
+JM_FORK_TEXT static bool seg_map_anon(uint64_t from)
+{
+	uint64_t split = seg_split();
+	return (from != 0 ||
+	     sys_mmap(jm__seg, split, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+	        -1, 0) != MAP_FAILED) &&
+	    (seg_size <= split ||
+	     sys_mmap(seg_at(split), seg_size - split, PROT_READ | PROT_WRITE,
+	        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
+}
+
 /* Whether this process holds more than the owner of the file it would
  * publish: its real, effective, saved and file-system uids not all one
  * (a root process's child between seteuid(user) and its exec, an NFS
  * server's setfsuid), nor its gids, or a uid other than root with
  * capabilities (systemd's User= with AmbientCapabilities=, a program
  * given them by its parent). Its file would be the file-system uid's,
- * and whoever may write a segment may write into its process: its
- * thread caches keep their lists' heads in their rows (the layout and
- * counts are jm__segp's, never read back since session 23; before, a
- * process of nobody's rewriting another's thread_off made it write at
- * an address of its choosing). The kernel keeps that user from such a
+ * and whoever may write a segment could write into its process (its
+ * thread caches kept their lists' heads in their rows until session 24,
+ * its layout and counts until session 23: a process of nobody's
+ * rewriting another's thread_off made it write at an address of its
+ * choosing); it can still read its published figures and bend them. The
+ * kernel keeps that user from such a
  * process (ptrace wants its uids, gids and capabilities); so does this:
  * it publishes nothing, as a set-uid program does not (AT_SECURE). */
 JM_FORK_TEXT static bool creds_mixed(void)
@@ -934,8 +1016,11 @@ void jm__stats_init(void)
 	size_t core = align_page(h.bin_off + (size_t)JM_NBINS * sizeof(struct jmstat_bin));
 	h.total_size = size;
 	read_identity(&h, false);
+	_Static_assert((uint64_t)JM_MAX_THREAD_ROWS * SEG_THREAD_STRIDE == JM_TB_PRIVATE,
+	    "the private table is the thread table's size");
 
-	void *mem = NULL;
+	void *mem;
+	int fd = -1;
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another; nor does a
 	 * process of mixed privileges (creds_mixed). */
@@ -949,24 +1034,14 @@ void jm__stats_init(void)
 		 * /dev/shm, where the daemon watching the parent's directory
 		 * never looked: tests/preload/workers_seen.test.sh). */
 		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
-		int fd = create_file(&h, size, core, false);
-		if (fd >= 0) {
-			mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			close(fd);
-			if (mem == MAP_FAILED) {
-				unlink(seg_path);
-				mem = NULL;
-			} else {
-				madvise(mem, size, MADV_DONTFORK);
-				seg_published = true;
-				bins_backed = 1;
-			}
-		}
-		if (mem == NULL)
+		fd = create_file(&h, size, core, false);
+		if (fd < 0)
 			jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 			    seg_path, errno_name(errno), errno);
 	}
-	if (mem == NULL && (mem = jm__os_map(size)) == NULL)
+	/* The segment's place and the private table's (seg_at), private
+	 * memory until the file is mapped over its pieces. */
+	if ((mem = jm__os_map(size + JM_TB_PRIVATE)) == NULL)
 		jm__fatal("out of memory at initialisation");
 	jm__seg = mem;
 	seg_size = size;
@@ -978,6 +1053,19 @@ void jm__stats_init(void)
 		.nthreads_max = h.nthreads_max, .nsites_max = h.nsites_max,
 		.nmodules_max = h.nmodules_max, .pid = h.pid, .pidns = h.pidns, .mntns = h.mntns,
 	};
+	if (fd >= 0) {
+		if (seg_map_file(fd)) {
+			seg_published = true;
+			bins_backed = 1;
+		} else {
+			jm__log("cannot map the stats segment %s (%s, errno %d); running without stats",
+			    seg_path, errno_name(errno), errno);
+			unlink(seg_path);
+			if (!seg_map_anon(0))
+				jm__fatal("out of memory at initialisation");
+		}
+		close(fd);
+	}
 	memcpy(jm__seg, &h, sizeof(h));
 	struct jmstat_class *cls = (struct jmstat_class *)seg_at(h.class_off);
 	for (unsigned i = 0; i < JM_NBINS; i++) {
@@ -1167,24 +1255,31 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 	if (seg_published && snapshot == NULL) {
 		/* The parent had no snapshot (no memory for it): nothing of
 		 * its segment to start from; this child publishes nothing. */
-		if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
-		        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		if (!seg_map_anon(0))
 			jm__fatal("cannot map the stats segment in a forked child");
 		seg_published = false;
 	} else if (seg_published) {
 		/* The snapshot's pages, still shared with the parent, become the
-		 * segment; the parent's next snapshot goes on in its own. */
-		if (mremap(snapshot, seg_size, seg_size, MREMAP_MAYMOVE | MREMAP_FIXED,
-		        jm__seg) == MAP_FAILED) {
+		 * segment, in its two pieces (seg_at: the private table,
+		 * inherited, stays between them); the parent's next snapshot
+		 * goes on in its own. */
+		uint64_t split = seg_split();
+		bool moved = mremap(snapshot, split, split, MREMAP_MAYMOVE | MREMAP_FIXED,
+		    jm__seg) != MAP_FAILED;
+		if (!moved || (seg_size > split &&
+		     mremap(snapshot + split, seg_size - split, seg_size - split,
+		        MREMAP_MAYMOVE | MREMAP_FIXED, seg_at(split)) == MAP_FAILED)) {
 			/* Out of mappings: fresh memory and a copy of what
-			 * the snapshot holds. */
-			if (mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE,
-			        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			 * the snapshot holds (in the second piece only, when
+			 * the first moved). */
+			uint64_t from = moved ? split : 0;
+			if (!seg_map_anon(from))
 				jm__fatal("cannot map the stats segment in a forked child");
 			struct seg_part parts[SEG_PARTS];
 			used_parts(parts);
 			for (int i = 0; i < SEG_PARTS; i++)
-				memcpy(seg_at(parts[i].off), snapshot + parts[i].off, parts[i].len);
+				if (parts[i].off >= from)
+					memcpy(seg_at(parts[i].off), snapshot + parts[i].off, parts[i].len);
 			munmap(snapshot, seg_size);
 		}
 		snapshot = NULL;
@@ -1361,7 +1456,7 @@ JM_FORK_TEXT static void publish_child(void)
 		}
 		size_t done = 0;
 		while (done < parts[i].len) {
-			ssize_t w = sys_pwrite(fd, (char *)jm__seg + parts[i].off + done, parts[i].len - done,
+			ssize_t w = sys_pwrite(fd, seg_at(parts[i].off) + done, parts[i].len - done,
 			    (off_t)(parts[i].off + done));
 			if (w <= 0)
 				break;
@@ -1373,8 +1468,7 @@ JM_FORK_TEXT static void publish_child(void)
 	site_backing = (struct backing){ jm__segp.nsites_hw, 0 };
 	module_backing = (struct backing){ jm__segp.nmodules, 0 };
 	bins_backed = (unsigned)((parts[0].len - jm__segp.bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
-	if (ok && sys_mmap(jm__seg, seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != MAP_FAILED) {
-		sys_madvise(jm__seg, seg_size, MADV_DONTFORK);
+	if (ok && seg_map_file(fd)) {
 		populate_used(parts);
 		seg_published = true;
 	} else {

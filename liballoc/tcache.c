@@ -5,10 +5,16 @@
  * through the regions themselves (word 0: next; word 1: a cookie, the
  * region's address xor a per-process secret, which marks it free so that a
  * second free of it is caught at once; every list operation goes through
- * internal.h's jm__flist_* helpers). The list head, its length, its
- * capacity and the count of requests it served are the thread's row in the
- * stats segment (struct jmstat_tcache_bin), so that readers see them live,
- * also when the thread has gone idle.
+ * internal.h's jm__flist_* helpers). The list's length, its capacity and
+ * the count of requests it served are the thread's row in the stats
+ * segment (struct jmstat_tcache_bin), so that readers see them live, also
+ * when the thread has gone idle; the list's head and the capacity the
+ * allocator goes by are private (struct jm_tbin_private, JM_TB_PRIVATE
+ * bytes after the row: stats.c maps them there), since any process of
+ * the owner's uid may write the segment. Of the row's words the allocator
+ * reads back only the count, which free's fast path tests: written by
+ * another process, a list takes more or fewer regions before its flush,
+ * and the next fill or flush that finds the list's end sets it right.
  *
  * An empty list is filled with half its capacity from the thread's arena
  * (the capacity doubled first, up to TCACHE_STREAM_BYTES, for an
@@ -112,6 +118,15 @@
 struct jmstat_tcache_bin jm__tcache_none[JM_NBINS + 1] = {
 	[0 ... JM_NBINS - 1] = { .ncached_less_max = JM_TCACHE_NONE_FULL },
 };
+/* Its private words, JM_TB_PRIVATE bytes after it (malloc's fast path
+ * reads its lists' heads there): zeros in .lbss, never written, an array
+ * that covers them where the linker puts it (.lbss follows .data and
+ * .bss, which are under 2 pages; checked at initialisation). The cache
+ * stays in .data, on the pages of the small variables (in .lbss as one
+ * object with its private words, it moved the locks a fork takes to two
+ * pages: fork_pages.test.sh). Its one page that malloc reads (the zero
+ * page: no memory) is a page fault in each process. */
+static char none_private[JM_TB_PRIVATE + 4 * JM_PAGE] JM_LARGE_BSS __attribute__((aligned(64)));
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
 __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
@@ -129,6 +144,10 @@ static uint64_t thread_budget(void);
 
 void jm__tcache_init_global(void)
 {
+	uintptr_t heads = (uintptr_t)jm__tcache_none + JM_TB_PRIVATE;
+	if (heads < (uintptr_t)none_private ||
+	    heads + sizeof(jm__tcache_none) > (uintptr_t)none_private + sizeof(none_private))
+		jm__fatal("the empty cache's private words are not in none_private (the library's layout)");
 	if (pthread_key_create(&tc_key, thread_exit) != 0)
 		jm__fatal("pthread_key_create failed");
 }
@@ -190,13 +209,14 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	tc->bins = (struct jmstat_tcache_bin *)(tc->row + 1);
 	tc->arena = a;
 	for (unsigned i = 0; i < JM_NBINS; i++) {
-		tc->bins[i].opaque = 0;
+		tc->bins[i].opaque = 0;   /* readers' word: the head is private */
+		*jm__tb_head(&tc->bins[i]) = 0;
 		jm__tb_set(&tc->bins[i], 0, jm__bin_info[i].tcache_max);
 		tc->bins[i].nrequests = 0;
 		if (jm__bin_info[i].size < JM_PAGE_CLASS_MIN)
 			tc->capacity_bytes += (uint64_t)jm__bin_info[i].tcache_max * jm__bin_info[i].size;
 	}
-	tc->bins[JM_NBINS].opaque = 0;   /* JM_TBIN_EMPTY's head: always 0 */
+	*jm__tb_head(&tc->bins[JM_NBINS]) = 0;   /* JM_TBIN_EMPTY's head: always 0 */
 	tc->row->large_cached = 0;
 	tc->row->tid = (uint32_t)syscall(SYS_gettid);
 	tc->row->arena = a->index;
@@ -210,7 +230,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 
 static void push(struct jmstat_tcache_bin *tb, unsigned binind, void *p)
 {
-	jm__flist_push_c(&tb->opaque, p, binind == 0);
+	jm__flist_push_c(jm__tb_head(tb), p, binind == 0);
 	tb->ncached_less_max++;
 }
 
@@ -230,12 +250,12 @@ static void push(struct jmstat_tcache_bin *tb, unsigned binind, void *p)
 static void stream_grow(struct jm_tcache *tc, struct jmstat_tcache_bin *tb, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
-	uint32_t max = tb->ncached_max * 2;
+	uint32_t max = jm__tb_max(tb) * 2;
 	if (!tc->filled_last[binind] || (uint32_t)tb->nrequests != tc->stream_mark[binind] ||
 	    max > bi->tcache_hard_max || (uint64_t)max * bi->size > TCACHE_STREAM_BYTES ||
 	    jm__arena_live_threads() > 1)
 		return;
-	uint64_t grow = (uint64_t)(max - tb->ncached_max) * bi->size;
+	uint64_t grow = (uint64_t)(max - jm__tb_max(tb)) * bi->size;
 	if (tc->capacity_bytes + grow > thread_budget())
 		return;
 	tc->capacity_bytes += grow;
@@ -271,8 +291,8 @@ static void sweep_idle(struct jm_tcache *tc, unsigned except)
 		    (uint64_t)jm__tb_ncached(tb) * bi->size < SWEEP_MIN_BYTES)
 			continue;
 		jm__tcache_flush_some(tb, b, 0);
-		if (bi->size < JM_PAGE_CLASS_MIN && tb->ncached_max > bi->tcache_max) {
-			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - bi->tcache_max) * bi->size;
+		if (bi->size < JM_PAGE_CLASS_MIN && jm__tb_max(tb) > bi->tcache_max) {
+			tc->capacity_bytes -= (uint64_t)(jm__tb_max(tb) - bi->tcache_max) * bi->size;
 			jm__tb_set(tb, 0, bi->tcache_max);
 		}
 	}
@@ -297,7 +317,7 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 	 * 4-8 pages: glibc-thread's peak RSS +20%). */
 	if (jm__bin_info[binind].size >= JM_PAGE_CLASS_MIN && binind + 1 < JM_NBINS) {
 		struct jmstat_tcache_bin *nb = tb + 1;
-		void *q = jm__flist_pop(&nb->opaque);
+		void *q = jm__flist_pop(jm__tb_head(nb));
 		if (q) {
 			nb->ncached_less_max--;
 			tb->nrequests++;
@@ -305,16 +325,18 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 		}
 	}
 	stream_grow(tc, tb, binind);
-	unsigned want = tb->ncached_max / 2 ? tb->ncached_max / 2 : 1;
+	unsigned want = jm__tb_max(tb) / 2 ? jm__tb_max(tb) / 2 : 1;
 	if (jm__bin_info[binind].size >= JM_PAGE_CLASS_MIN)
 		want = 1;
-	unsigned n = jm__bin_fill(tc->arena, binind, &tb->opaque, want);
+	unsigned n = jm__bin_fill(tc->arena, binind, jm__tb_head(tb), want);
 	if (n == 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	tb->ncached_less_max += n - 1;
-	void *first = jm__flist_pop_c(&tb->opaque, binind == 0);
+	/* The list was empty: its count is set, not added to (whatever a
+	 * writer of the segment made of the row's). */
+	jm__tb_set(tb, n - 1, jm__tb_max(tb));
+	void *first = jm__flist_pop_c(jm__tb_head(tb), binind == 0);
 	tc->nfills_since_gc[binind]++;
 	tc->filled_last[binind] = true;
 	tb->nrequests++;
@@ -333,20 +355,25 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
  * through (jm__bin_free_list). */
 unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep)
 {
-	void *p = (void *)tb->opaque;
+	void *p = (void *)*jm__tb_head(tb);
 	void *last_kept = NULL;
 	unsigned kept = 0;
 	for (; kept < keep && p; kept++) {
 		last_kept = p;
 		p = jm__flist_next(p);
 	}
-	if (p == NULL)
+	if (p == NULL) {
+		/* Nothing past keep: the list holds `kept`, which its count
+		 * says unless another process wrote the row's. */
+		if (jm__tb_ncached(tb) != kept)
+			jm__tb_set(tb, kept, jm__tb_max(tb));
 		return 0;
+	}
 	if (last_kept)
 		jm__flist_cut(last_kept);
 	else
-		tb->opaque = 0;
-	jm__tb_set(tb, kept, tb->ncached_max);
+		*jm__tb_head(tb) = 0;
+	jm__tb_set(tb, kept, jm__tb_max(tb));
 	jm__bg_check(0);
 	/* A list whose last flushes went through about as many runs as
 	 * regions (drained: freed in random order, jm__tcache_free_full)
@@ -388,7 +415,7 @@ static struct jm_arena *feeder_of(const void *p, unsigned n, const struct jm_are
  * NULL. */
 static struct jm_arena *count_feeder(struct jm_tcache *tc, const struct jmstat_tcache_bin *tb)
 {
-	struct jm_arena *x = feeder_of((void *)tb->opaque, FEED_SAMPLE, tc->arena);
+	struct jm_arena *x = feeder_of((void *)*jm__tb_head(tb), FEED_SAMPLE, tc->arena);
 	if (x && x->index < tc->arena->index && (tc->feeder == NULL || tc->feeder == x)) {
 		tc->feeder = x;
 		tc->nflushes_fed++;
@@ -415,23 +442,23 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 	struct jm_tcache *tc = tls_tc;
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
 	struct jm_arena *to = tc && tc->arena->index > 0 ? count_feeder(tc, tb) : NULL;
-	uint32_t max = tb->ncached_max * 2 < bi->tcache_hard_max ? tb->ncached_max * 2 : bi->tcache_hard_max;
-	uint64_t grow = (uint64_t)(max - tb->ncached_max) * bi->size;
+	uint32_t max = jm__tb_max(tb) * 2 < bi->tcache_hard_max ? jm__tb_max(tb) * 2 : bi->tcache_hard_max;
+	uint64_t grow = (uint64_t)(max - jm__tb_max(tb)) * bi->size;
 	uint64_t budget = tc ? thread_budget() : 0;
-	if (tc && tc->capacity_bytes > budget && tb->ncached_max > bi->tcache_max) {
+	if (tc && tc->capacity_bytes > budget && jm__tb_max(tb) > bi->tcache_max) {
 		/* Over the thread's share: this list gives half back. */
-		uint32_t half = tb->ncached_max / 2 > bi->tcache_max ? tb->ncached_max / 2 : bi->tcache_max;
-		tc->capacity_bytes -= (uint64_t)(tb->ncached_max - half) * bi->size;
+		uint32_t half = jm__tb_max(tb) / 2 > bi->tcache_max ? jm__tb_max(tb) / 2 : bi->tcache_max;
+		tc->capacity_bytes -= (uint64_t)(jm__tb_max(tb) - half) * bi->size;
 		jm__tb_set(tb, jm__tb_ncached(tb), half);
 		max = half;
 	}
 	/* The top half of a list full after a fill holds only regions freed
 	 * since the fill. */
-	if (tc && tc->filled_last[binind] && max > tb->ncached_max &&
+	if (tc && tc->filled_last[binind] && max > jm__tb_max(tb) &&
 	    tc->capacity_bytes + grow <= budget &&
 	    ((uint64_t)max * bi->size <= TCACHE_FED_BYTES || max <= TCACHE_FED_REGS ||
 	     (!__atomic_load_n(&tc->arena->shared, __ATOMIC_RELAXED) &&
-	      !fed_by_others((void *)tb->opaque, tb->ncached_max / 2, tc->arena)))) {
+	      !fed_by_others((void *)*jm__tb_head(tb), jm__tb_max(tb) / 2, tc->arena)))) {
 		tc->capacity_bytes += grow;
 		jm__tb_set(tb, jm__tb_ncached(tb), max);
 	} else if (tc && tc->nrequests_at_flush[binind] == tb->nrequests) {
@@ -460,12 +487,12 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 		else if (tc->drained[binind] < bi->tcache_hard_max)
 			tc->drained[binind] += n;
 		if (tc->drained[binind] >= bi->tcache_hard_max &&
-		    tb->ncached_max > JM_TCACHE_DRAIN_REGS && JM_TCACHE_DRAIN_REGS >= bi->tcache_max) {
-			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - JM_TCACHE_DRAIN_REGS) * bi->size;
+		    jm__tb_max(tb) > JM_TCACHE_DRAIN_REGS && JM_TCACHE_DRAIN_REGS >= bi->tcache_max) {
+			tc->capacity_bytes -= (uint64_t)(jm__tb_max(tb) - JM_TCACHE_DRAIN_REGS) * bi->size;
 			jm__tb_set(tb, 0, JM_TCACHE_DRAIN_REGS);
 		}
 	} else {
-		jm__tcache_flush_some(tb, binind, tb->ncached_max / 2);
+		jm__tcache_flush_some(tb, binind, jm__tb_max(tb) / 2);
 	}
 	if (tc) {
 		if (tc->nrequests_at_flush[binind] != tb->nrequests)
@@ -563,10 +590,10 @@ void jm__tcache_gc(void)
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
 		if (tc->nfills_since_gc[b] == 0 && jm__tb_ncached(tb) > 0) {
 			jm__tcache_flush_some(tb, b, jm__tb_ncached(tb) / 2);
-			uint32_t max = tb->ncached_max / 2;
+			uint32_t max = jm__tb_max(tb) / 2;
 			if (max < jm__bin_info[b].tcache_max)
 				max = jm__bin_info[b].tcache_max;
-			tc->capacity_bytes -= (uint64_t)(tb->ncached_max - max) * jm__bin_info[b].size;
+			tc->capacity_bytes -= (uint64_t)(jm__tb_max(tb) - max) * jm__bin_info[b].size;
 			jm__tb_set(tb, jm__tb_ncached(tb), max);
 			if (jm__tb_ncached(tb) > max)
 				jm__tcache_flush_some(tb, b, max);
@@ -605,7 +632,7 @@ void jm__tcache_trim(void)
 bool jm__tcache_small_freed(void *ptr, unsigned binind)
 {
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[binind];
-	for (void *p = (void *)tb->opaque; p; p = jm__flist_next(p))
+	for (void *p = (void *)*jm__tb_head(tb); p; p = jm__flist_next(p))
 		if (p == ptr)
 			return true;
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)ptr & ~(uintptr_t)JM_CHUNK_MASK);

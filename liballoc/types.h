@@ -18,7 +18,8 @@
  *   foreign ones.
  *   thread cache: per thread, per small class, a LIFO list of free regions
  *   threaded through the regions themselves; its counters live in the
- *   thread's row of the stats segment, so that readers see them live.
+ *   thread's row of the stats segment, so that readers see them live, its
+ *   list heads in private memory at a fixed distance from that row.
  *
  * Locks: each bin has a lock (its runs' bitmaps, its stats row); each arena
  * has a lock (its chunks, free and dirty runs, large runs, its stats row).
@@ -78,6 +79,16 @@
 /* The segment's limits (jmstat.h), which readers enforce. */
 #define JM_MAX_ARENAS     JMSTAT_MAX_ARENAS
 #define JM_MAX_THREAD_ROWS JMSTAT_MAX_THREAD_ROWS
+/* A thread row's stride: the row, its cache rows, rounded to a line. */
+#define JM_THREAD_STRIDE  JMSTAT_STRIDE(sizeof(struct jmstat_thread), JM_NBINS, \
+                                        sizeof(struct jmstat_tcache_bin))
+/* The distance from a thread's cache rows to their private words (struct
+ * jm_tbin_private): the thread table's size, so that the private words of
+ * the segment's rows are a table of their own, mapped right after the
+ * segment's (stats.c). A constant, so that the fast paths reach a list's
+ * head as they reached the row's word: at the same register, another
+ * displacement. */
+#define JM_TB_PRIVATE     ((size_t)JM_MAX_THREAD_ROWS * JM_THREAD_STRIDE)
 #define JM_MAX_SITES      JMSTAT_MAX_SITES
 #define JM_MAX_MODULES    JMSTAT_MAX_MODULES
 _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
@@ -328,9 +339,26 @@ struct jm_huge {
 	struct jm_huge *next_free; /* record free list, or retained list */
 };
 
-/* A thread's cache. The per-bin words the fast path touches live in the
- * thread's row of the stats segment (struct jmstat_tcache_bin: `opaque` is
- * the head of the free list); this private part is for the slow path. */
+/* The private words of one thread-cache row (struct jmstat_tcache_bin),
+ * JM_TB_PRIVATE bytes after it: what the allocator trusts and no other
+ * process may write (the segment is any process of the owner's uid's to
+ * write, docs/security.md). The row keeps the published counts. */
+struct jm_tbin_private {
+	uintptr_t head;           /* the free list's first region; 0: empty */
+	uint32_t reserved;
+	uint32_t ncached_max;     /* the capacity (the row's is a copy) */
+	uint64_t reserved2;
+};
+_Static_assert(sizeof(struct jm_tbin_private) == sizeof(struct jmstat_tcache_bin),
+    "a private row per cache row, at the same place in its table");
+_Static_assert(JM_TB_PRIVATE % JM_PAGE == 0 && JM_TB_PRIVATE < (1u << 31),
+    "the private table is whole pages, a 32-bit displacement away");
+
+/* A thread's cache. The per-bin words the fast path touches are the
+ * thread's row of the stats segment (struct jmstat_tcache_bin: the counts
+ * readers sum) and its private words (struct jm_tbin_private: the list's
+ * head), at a fixed distance from it; this private part is for the slow
+ * path. */
 struct jm_tcache {
 	struct jmstat_thread *row;
 	struct jmstat_tcache_bin *bins;   /* row + 1 */

@@ -24,7 +24,9 @@
  *   allocated), its free mark in place (word 1's cookie, or class 0's tag
  *   in its link's top 16 bits; another class's link has none), no region
  *   twice (a cycle), and as many regions as the row's count; the row
- *   malloc takes for sizes up to 8 (JM_TBIN_EMPTY) empty. Other threads'
+ *   malloc takes for sizes up to 8 (JM_TBIN_EMPTY) empty; the lists'
+ *   heads are private (internal.h, jm__tb_head), and the rows' `opaque`
+ *   words 0. Other threads'
  *   caches are theirs to change without a lock, so not walked.
  * It returns 0, or the number of violations (each one logged), and must be
  * called while no other thread allocates. It holds every arena lock and
@@ -200,22 +202,24 @@ static void check_tcache(void)
 	if (jm__tls_state != JM_TLS_CACHED)
 		return;
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	CHECK(tbins[JM_NBINS].opaque == 0, "tcache: the empty row holds %p",
-	    (void *)tbins[JM_NBINS].opaque);
+	CHECK(*jm__tb_head(&tbins[JM_NBINS]) == 0, "tcache: the empty row holds %p",
+	    (void *)*jm__tb_head(&tbins[JM_NBINS]));
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		struct jmstat_tcache_bin *tb = &tbins[b];
 		uint32_t n = jm__tb_ncached(tb);
 		char list[48];
 		jm__format(list, sizeof list, "tcache class %u", b);
-		CHECK(n <= tb->ncached_max, "%s: %u regions, capacity %u", list, n, tb->ncached_max);
-		CHECK(b == 0 || (tb->opaque & JM_FLIST_TAG) == 0, "%s: head %p has tag bits", list,
-		    (void *)tb->opaque);
+		uintptr_t head = *jm__tb_head(tb);
+		CHECK(n <= jm__tb_max(tb), "%s: %u regions, capacity %u", list, n, jm__tb_max(tb));
+		CHECK(b == 0 || (head & JM_FLIST_TAG) == 0, "%s: head %p has tag bits", list, (void *)head);
+		CHECK(tb->opaque == 0, "%s: the row's opaque word %p is not 0 (the head is private)",
+		    list, (void *)tb->opaque);
 		/* Brent's cycle finding beside the walk: the region `mark`
 		 * is met again within `lam` steps of the walk iff the list
 		 * loops; a walk ends at a region that fails, or after twice
 		 * the capacity (a loop not found yet), and its
 		 * length is compared only when it reached the list's end. */
-		const void *mark = NULL, *p = (const void *)(tb->opaque & JM_FLIST_PTR);
+		const void *mark = NULL, *p = (const void *)(head & JM_FLIST_PTR);
 		uint64_t power = 1, lam = 0, seen = 0;
 		for (; p != NULL; p = jm__flist_next(p)) {
 			if (!cached_region_ok(p, b, list))
@@ -237,9 +241,9 @@ static void check_tcache(void)
 				power *= 2;
 				lam = 0;
 			}
-			if (++seen > 2 * (uint64_t)tb->ncached_max + 2) {
+			if (++seen > 2 * (uint64_t)jm__tb_max(tb) + 2) {
 				CHECK(0, "%s: more than %zu regions, capacity %u", list, (size_t)seen - 1,
-				    tb->ncached_max);
+				    jm__tb_max(tb));
 				break;
 			}
 		}

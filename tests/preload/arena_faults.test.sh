@@ -11,7 +11,12 @@
 # one page or two by where they start, 38 for the six in all before and
 # after); 7 or 8 each, 44 in all, when the arena's stats pointer and lock
 # were at opposite ends of it and the cache after it, two or three
-# pages: each at most 8, all six at most 40. Pages, never time.
+# pages. Since the thread caches' list heads are private (session 24: a
+# table of private memory beside the segment's thread rows, 4 threads to
+# a page as their rows), a thread whose row starts a page of the table
+# takes one more, its private words' page: 6 7 6 9 5 6, 39 in all (the
+# fourth thread's row starts the second page). Each at most 9, all six
+# at most 40. Pages, never time.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -29,8 +34,8 @@ set -- $out
 [ $# -eq 6 ] || fail "arena_faults printed '$out', not 6 counts"
 sum=0
 for n in "$@"; do
-	[ "$n" -le 8 ] || fail "a thread's first allocation in a new arena took $n page faults, more than 8 (5-8 measured, by where the arena's bin rows fall)"
+	[ "$n" -le 9 ] || fail "a thread's first allocation in a new arena took $n page faults, more than 9 (5-9 measured, by where the arena's bin rows and the thread's row fall)"
 	sum=$((sum + n))
 done
-[ "$sum" -le 40 ] || fail "six new arenas' first allocations took $sum page faults, more than 40 (38 measured, 44 with the arena's written fields on two pages)"
-ok "a new arena's first allocation: $out page faults (each at most 8, $sum in all, at most 40)"
+[ "$sum" -le 40 ] || fail "six new arenas' first allocations took $sum page faults, more than 40 (39 measured, 45 with the arena's written fields on two pages)"
+ok "a new arena's first allocation: $out page faults (each at most 9, $sum in all, at most 40)"

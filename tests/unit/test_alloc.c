@@ -76,8 +76,63 @@ static void test_none_cache_stays_full(void **state)
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		assert_int_equal(jm__tcache_none[b].ncached_less_max, JM_TCACHE_NONE_FULL);
 		assert_int_equal(jm__tcache_none[b].opaque, 0);
+		assert_int_equal(*jm__tb_head(&jm__tcache_none[b]), 0);
 		assert_true(jm__tb_full(&jm__tcache_none[b]));
 	}
+	validate();
+}
+
+static unsigned list_length(const struct jmstat_tcache_bin *tb)
+{
+	unsigned n = 0;
+	for (void *p = (void *)*jm__tb_head(tb); p; p = jm__flist_next(p))
+		n++;
+	return n;
+}
+
+/* A thread cache's list heads and capacities are private (types.h,
+ * struct jm_tbin_private): its segment row's words, which any process of
+ * our uid may write, are the readers'. A head written there is not what
+ * malloc returns (it returned it: a write at an address of the writer's
+ * choosing); a capacity written there sizes nothing; a count written
+ * there is set right by the next flush. */
+static void test_tcache_heads_private(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	enum { N = 8 };
+	void *p[N];
+	for (unsigned i = 0; i < N; i++)
+		assert_non_null(p[i] = jm_malloc(48));
+	for (unsigned i = 0; i < N; i++)
+		jm_free(p[i]);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[jm__size2bin(48)];
+	assert_ptr_not_equal(tb, &jm__tcache_none[jm__size2bin(48)]);
+	uintptr_t head = *jm__tb_head(tb);
+	assert_true(head != 0);
+	assert_int_equal(tb->opaque, 0);   /* published as 0: no address */
+	assert_int_equal(jm__tb_ncached(tb), list_length(tb));
+	static uint64_t bait[8];
+	uint32_t max = jm__tb_max(tb);
+	tb->opaque = (uintptr_t)bait;
+	tb->ncached_max = 0xffffffffu;
+	void *q = jm_malloc(48);
+	assert_ptr_equal(q, (void *)head);
+	assert_int_equal(jm__tb_max(tb), max);
+	jm_free(q);
+	/* A count written there: the list's next fill sets it (the list is
+	 * empty then), not adds to it. */
+	tb->ncached_less_max = 0x40000000u;
+	unsigned n = list_length(tb) + 1;
+	void *r[64];
+	assert_true(n <= 64);
+	for (unsigned i = 0; i < n; i++)
+		assert_non_null(r[i] = jm_malloc(48));
+	assert_int_equal(jm__tb_ncached(tb), list_length(tb));
+	for (unsigned i = 0; i < n; i++)
+		jm_free(r[i]);
+	tb->opaque = 0;
+	tb->ncached_max = max;
 	validate();
 }
 
@@ -2214,7 +2269,7 @@ static void test_validate_tcache_class0(void **state)
 		jm_free(v[i]);
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[0];
 	assert_true(jm__tb_ncached(tb) >= 16);
-	uintptr_t *h = (uintptr_t *)tb->opaque, *s = jm__flist_next(h);
+	uintptr_t *h = (uintptr_t *)*jm__tb_head(tb), *s = jm__flist_next(h);
 	assert_non_null(s);
 	validate();
 	/* A loop: the second region links back to the first. */
@@ -2236,27 +2291,27 @@ static void test_validate_tcache_class0(void **state)
 	/* A 16 B region on the 8 B list. */
 	void *q = jm_malloc(16);
 	assert_non_null(q);
-	jm__flist0_push(&tb->opaque, q);
+	jm__flist0_push(jm__tb_head(tb), q);
 	tb->ncached_less_max++;
 	assert_true(jm__heap_validate() > 0);
-	assert_ptr_equal(jm__flist0_pop(&tb->opaque), q);
+	assert_ptr_equal(jm__flist0_pop(jm__tb_head(tb)), q);
 	tb->ncached_less_max--;
 	jm_free(q);
 	validate();
 	/* A region in the list and free in its run too (freed twice). */
-	void *r = jm__flist0_pop(&tb->opaque);
+	void *r = jm__flist0_pop(jm__tb_head(tb));
 	tb->ncached_less_max--;
 	jm__bin_free_batch(&r, 1, 0);
-	jm__flist0_push(&tb->opaque, r);
+	jm__flist0_push(jm__tb_head(tb), r);
 	tb->ncached_less_max++;
 	assert_true(jm__heap_validate() > 0);
-	assert_ptr_equal(jm__flist0_pop(&tb->opaque), r);
+	assert_ptr_equal(jm__flist0_pop(jm__tb_head(tb)), r);
 	tb->ncached_less_max--;
 	validate();
 	/* The row malloc's fast path takes for sizes up to 8 not empty. */
-	jm__tls_tbins[JM_NBINS].opaque = (uintptr_t)h;
+	*jm__tb_head(&jm__tls_tbins[JM_NBINS]) = (uintptr_t)h;
 	assert_true(jm__heap_validate() > 0);
-	jm__tls_tbins[JM_NBINS].opaque = 0;
+	*jm__tb_head(&jm__tls_tbins[JM_NBINS]) = 0;
 	validate();
 	/* And a 16 B region whose cookie a write after free cleared. */
 	void *w[4];
@@ -2264,7 +2319,7 @@ static void test_validate_tcache_class0(void **state)
 		assert_non_null(w[i] = jm_malloc(16));
 	for (unsigned i = 0; i < 4; i++)
 		jm_free(w[i]);
-	uintptr_t *f = (uintptr_t *)jm__tls_tbins[1].opaque;
+	uintptr_t *f = (uintptr_t *)*jm__tb_head(&jm__tls_tbins[1]);
 	saved = f[1];
 	f[1] = 0;
 	assert_true(jm__heap_validate() > 0);
@@ -2818,6 +2873,7 @@ int main(void)
 		cmocka_unit_test(test_size_classes),
 		cmocka_unit_test(test_pagemap_div_small_only),
 		cmocka_unit_test(test_none_cache_stays_full),
+		cmocka_unit_test(test_tcache_heads_private),
 		cmocka_unit_test(test_unused_arena_rows),
 		cmocka_unit_test(test_segment_tables_paged),
 		cmocka_unit_test(test_region_index),
