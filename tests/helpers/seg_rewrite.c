@@ -8,12 +8,17 @@
  * tests/preload/seg_rewrite.test.sh: the allocator must take none of it
  * for an address, an index or a length.
  *
- *   seg_rewrite PATH PID   prints "rewritten" after its first pass, then
+ *   seg_rewrite PATH PID [ADDR]
+ *                          prints "rewritten" after its first pass, then
  *                          rewrites until PID is gone (at most 120 s)
  *
- * Not rewritten: the thread caches' rows (struct jmstat_tcache_bin, after
- * each thread row), which the allocator's fast path keeps its lists in
- * (docs/security.md, what is left).
+ * The thread caches' rows too (struct jmstat_tcache_bin, after each
+ * thread row, and the word after them): their list heads (`opaque`) set
+ * to ADDR (an address in the process, seg_target's VICTIM: where its next
+ * malloc would write, if the allocator took the head from there) or to an
+ * unmapped one, their counts and capacities to what makes a list never
+ * full, always full, or nothing. The allocator keeps its heads and
+ * capacities in private memory since session 24 (docs/security.md).
  */
 #include "jmstat.h"
 #include "segmap.h"
@@ -31,11 +36,12 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: seg_rewrite PATH PID\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: seg_rewrite PATH PID [ADDR]\n");
 		return 2;
 	}
 	pid_t pid = (pid_t)atoi(argv[2]);
+	uint64_t addr = argc == 4 ? strtoull(argv[3], NULL, 0) : 1ULL << 46;
 	size_t size;
 	char *m = seg_map_rw(argv[1], &size);
 	if (!m)
@@ -79,14 +85,31 @@ int main(int argc, char **argv)
 		h->mntns = 0xfeedULL + pass;
 		h->module_seq = n;
 		h->total_size = o;
-		/* Every thread row's own fields (its cache's rows after it
-		 * left alone), every site row, every module row. */
+		/* Every thread row's own fields and its cache's rows (a list
+		 * head in ADDR's buffer, or unmapped every fourth pass; the
+		 * count less capacity most negative, most positive, 0, -256:
+		 * a list never full, always full), every site row, every
+		 * module row. */
+		static const uint32_t less_max[] = { 0x80000000u, 0x7fffffffu, 0, 0xffffff00u };
+		uint64_t head = pass % 4 == 3 ? 1ULL << 46 : addr + 64 * (pass % 8);
 		for (uint32_t t = 0; t < g.nthreads_max && t < 16; t++) {
 			struct jmstat_thread *r = (void *)(m + g.thread_off + (size_t)t * g.thread_stride);
 			r->in_use = pass & 1;
 			r->tid = n;
 			r->arena = n;
 			r->reserved = n;
+			r->opaque = head;
+			struct jmstat_tcache_bin *c = (void *)(r + 1);
+			for (uint32_t b = 0; b < g.nbins; b++) {
+				c[b].opaque = head;
+				c[b].ncached_less_max = less_max[pass % 4];
+				c[b].ncached_max = n;
+				c[b].nrequests = n;
+			}
+			/* The word after the rows (the always empty row's head
+			 * of sizes up to 8, when it was the segment's). */
+			if (sizeof(*r) + (g.nbins + 1) * sizeof(*c) <= g.thread_stride)
+				c[g.nbins].opaque = head;
 		}
 		for (uint32_t i = 0; i < g.nsites_max && i < 64; i++) {
 			struct jmstat_site *si = (void *)(m + g.site_off + (size_t)i * g.site_stride);

@@ -8,9 +8,14 @@
  * with the system call (a child publishes its own segment from a copy of
  * its parent's), each child doing the same and a thread of its own.
  *
- *   seg_target GO LIB ROUNDS   prints "ready PID", waits for the file GO,
- *                              then prints what it did; exits 0 if every
- *                              check held
+ *   seg_target GO LIB ROUNDS   prints "ready PID VICTIM", waits for the
+ *                              file GO, then prints what it did; exits 0
+ *                              if every check held
+ *
+ * VICTIM is the address of a static buffer of its own that no malloc may
+ * return: seg_rewrite sets the thread caches' rows' list heads there (a
+ * writer of the segment that the allocator trusted chose what malloc
+ * returned: that buffer, which the program then wrote).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -22,6 +27,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static unsigned char victim[1 << 16] __attribute__((aligned(4096)));
+
+static int in_victim(const void *p)
+{
+	return (const unsigned char *)p >= victim && (const unsigned char *)p < victim + sizeof(victim);
+}
+
 static int work(unsigned seed)
 {
 	enum { N = 300 };
@@ -32,6 +44,11 @@ static int work(unsigned seed)
 		blocks[i] = malloc(size);
 		if (blocks[i] == NULL)
 			return 1;
+		if (in_victim(blocks[i])) {
+			fprintf(stderr, "malloc(%zu) returned %p, in the buffer at %p\n", size,
+			    (void *)blocks[i], (void *)victim);
+			return 1000;
+		}
 		memset(blocks[i], (int)(i & 0xff), size < 64 ? size : 64);
 		blocks[i][size - 1] = (unsigned char)i;
 	}
@@ -78,7 +95,7 @@ int main(int argc, char **argv)
 	}
 	int rounds = atoi(argv[3]);
 	int bad = work(1);
-	printf("ready %d\n", (int)getpid());
+	printf("ready %d %p\n", (int)getpid(), (void *)victim);
 	fflush(stdout);
 	while (access(argv[1], F_OK) != 0)
 		usleep(10000);

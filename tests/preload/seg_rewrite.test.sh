@@ -10,8 +10,14 @@
 # rows by the header's offsets and bounded its loops by its counts): the
 # process died at its first new thread (SIGSEGV, its row at thread_off).
 # Now it runs to the end, every check in it holding. The thread caches'
-# rows are not rewritten: their lists are still the fast path's
-# (docs/security.md).
+# rows are rewritten too: their list heads set to a buffer of the
+# process (its next malloc of the class returned it, and the process
+# wrote it) or to an unmapped address, their counts and capacities to
+# lists never full, always full, or holding nothing. Before (the list
+# heads were the rows' `opaque` words, read by malloc's fast path): the
+# process's first malloc after the first pass returned the buffer, or
+# died of SIGSEGV. Now the heads and capacities are private memory
+# (docs/security.md) and the rows' words only the readers'.
 . "$(dirname "$0")/../lib.sh"
 need_lib
 need_cmd cc
@@ -28,8 +34,10 @@ JMALLOC_STATS_DIR=$JMD_STATS JMALLOC_CONF=prof_sample:512 LD_PRELOAD=$JMALLOC_LI
 target=$!
 PIDS+=("$target")
 wait_line "$out" '^ready '
+victim=$(awk '/^ready / { print $3; exit }' "$out")
+[ -n "$victim" ] || fail "seg_target named no buffer: $(cat "$out")"
 seg=$(jm_segment "$JMD_STATS" "$target") || fail "pid $target published no segment"
-"$JM_HELPERS/seg_rewrite" "$seg" "$target" >"$JM_TMP/rewrite.out" 2>&1 &
+"$JM_HELPERS/seg_rewrite" "$seg" "$target" "$victim" >"$JM_TMP/rewrite.out" 2>&1 &
 PIDS+=("$!")
 wait_line "$JM_TMP/rewrite.out" '^rewritten'
 touch "$go"
