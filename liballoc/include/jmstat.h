@@ -354,7 +354,8 @@ struct jmstat_bin {
 /* One thread's cache for one bin. The owning thread writes these words with
  * plain aligned stores; readers sum them over the live thread rows. */
 struct jmstat_tcache_bin {
-	uint64_t opaque;         /* private to the writer: ignore */
+	uint64_t opaque;         /* 0 (the writer's list head was here until
+	                            its heads went to private memory): ignore */
 	uint32_t ncached_less_max; /* regions held in this cache (counted in
 	                            the bin's curregs, but not in use) less
 	                            ncached_max, modulo 2^32: add ncached_max
@@ -372,7 +373,7 @@ struct jmstat_thread {
 	uint32_t tid;            /* the thread's kernel tid */
 	uint32_t arena;          /* the arena the thread uses */
 	uint32_t reserved;
-	uint64_t opaque;         /* private to the writer: ignore */
+	uint64_t opaque;         /* the writer's, 0: ignore */
 	uint64_t large_cached;   /* bytes of large regions in this thread's
 	                            cache (counted in allocated_large, not in
 	                            use); written by the thread, plain stores */
