@@ -342,20 +342,30 @@ void jm__huge_postfork_parent(void);
 void jm__huge_postfork_child(void);
 
 /* ---- tcache.c */
-/* The cache of a thread that has none; its private words (JM_TB_PRIVATE
- * bytes after it: all zero, every list empty) are in a zeroed array of
- * .lbss that covers them (tcache.c, none_private). */
-extern struct jmstat_tcache_bin jm__tcache_none[JM_NBINS + 1];
+/* The cache of a thread that has none, and its private words JM_TB_PRIVATE
+ * bytes after it (every list empty), in one zeroed object of .lbss
+ * (tcache.c): one object, so that the distance holds wherever the linker
+ * puts it (a static link puts the program's .data and .bss between two
+ * objects of the library). */
+struct jm_none_cache {
+	struct jmstat_tcache_bin rows[JM_NBINS + 1];
+	char gap[JM_TB_PRIVATE - (JM_NBINS + 1) * sizeof(struct jmstat_tcache_bin)];
+	struct jm_tbin_private priv[JM_NBINS + 1];
+};
+extern struct jm_none_cache jm__none_cache;
+#define jm__tcache_none (jm__none_cache.rows)
 /* The byte offset, from a thread's cache rows, of the row malloc's fast
  * path takes for sizes up to 8 (class 0's, whose list only the slow path
  * pops: internal.h's *0 helpers): the one past the last, whose list head
  * is always 0, in every cache (its word is the 8 bytes after the rows,
  * unused in a thread row's stride: stats.c; jm__tcache_none has the row). */
 #define JM_TBIN_EMPTY (JM_NBINS * (unsigned)sizeof(struct jmstat_tcache_bin))
-/* The count less capacity of each of its rows: full, and free's fast path
- * adds one before it tests (its slow path sets it back), far from
- * overflowing. */
-#define JM_TCACHE_NONE_FULL (1u << 30)
+/* The count less capacity of each of its rows: full (free's fast path
+ * adds one, 1 > 0, and its slow path sets it back). Threads without a
+ * cache share the rows and race on them, but each only adds one and sets
+ * it back: never below 0, never far above. 0, so that the rows are zeros
+ * of .lbss like their private words. */
+#define JM_TCACHE_NONE_FULL 0u
 /* What the fast paths read, in one thread-local block (one address
  * computation for both). */
 struct jm_tls {

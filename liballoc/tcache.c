@@ -114,19 +114,18 @@
 /* The cache of a thread that has none: empty, capacity 0, always full
  * (JM_TCACHE_NONE_FULL: free's fast path adds one to a row's count before
  * it tests, and its slow path sets it back; nothing else is written); the
- * fast paths fall through to the slow ones without testing for NULL. */
-struct jmstat_tcache_bin jm__tcache_none[JM_NBINS + 1] = {
-	[0 ... JM_NBINS - 1] = { .ncached_less_max = JM_TCACHE_NONE_FULL },
-};
-/* Its private words, JM_TB_PRIVATE bytes after it (malloc's fast path
- * reads its lists' heads there): zeros in .lbss, never written, an array
- * that covers them where the linker puts it (.lbss follows .data and
- * .bss, which are under 2 pages; checked at initialisation). The cache
- * stays in .data, on the pages of the small variables (in .lbss as one
- * object with its private words, it moved the locks a fork takes to two
- * pages: fork_pages.test.sh). Its one page that malloc reads (the zero
- * page: no memory) is a page fault in each process. */
-static char none_private[JM_TB_PRIVATE + 4 * JM_PAGE] JM_LARGE_BSS __attribute__((aligned(64)));
+ * fast paths fall through to the slow ones without testing for NULL. Its
+ * private words (malloc's fast path reads its lists' heads there) are
+ * JM_TB_PRIVATE bytes on, in the same object: all zeros, in .lbss, the
+ * rows' page written by free's fast path, the words' page only read (the
+ * zero page: no memory). */
+struct jm_none_cache jm__none_cache JM_LARGE_BSS __attribute__((aligned(64)));
+/* The rows were 1 KiB of .data before they moved here: .data keeps that
+ * size, so that it still ends on the page that holds all of .bss, the
+ * page the loader writes (startup.test.sh and fork_pages.test.sh check
+ * where the small variables fall: jm__initialized and the locks a fork
+ * takes on that one page). */
+static char data_pad[1024] __attribute__((section(".data"), used));
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
 __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
@@ -144,10 +143,9 @@ static uint64_t thread_budget(void);
 
 void jm__tcache_init_global(void)
 {
-	uintptr_t heads = (uintptr_t)jm__tcache_none + JM_TB_PRIVATE;
-	if (heads < (uintptr_t)none_private ||
-	    heads + sizeof(jm__tcache_none) > (uintptr_t)none_private + sizeof(none_private))
-		jm__fatal("the empty cache's private words are not in none_private (the library's layout)");
+	_Static_assert(offsetof(struct jm_none_cache, priv) ==
+	    offsetof(struct jm_none_cache, rows) + JM_TB_PRIVATE,
+	    "the none cache's private words JM_TB_PRIVATE bytes after its rows");
 	if (pthread_key_create(&tc_key, thread_exit) != 0)
 		jm__fatal("pthread_key_create failed");
 }

@@ -94,4 +94,30 @@ for conf in prof_sample:1 prof_sample:64; do
 done
 [ "$(JMALLOC_CONF=prof_sample:1 JMALLOC_STATS_DIR=$JM_TMP "$JM_TMP/early")" = 4096 ] ||
 	fail "main's malloc(16) under prof_sample:1 was not sampled (not a page of its own)"
-ok "a static program with libjmalloc.a links and runs (threads, fork handlers that allocate, every allocation sampled)"
+# A program with large static data of its own: in a static link its .data
+# and .bss lie between the library's .data and its .lbss, so nothing may
+# rely on a distance between two objects of the library's (the cache of
+# threads without one and its private words took one: "the empty cache's
+# private words are not in none_private", abort at the first malloc).
+cat >"$JM_TMP/bigdata.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+char zeros[4 << 20];       /* not static: kept whole */
+char filled[1 << 20] = { 1 };
+int main(void)
+{
+	zeros[12345] = filled[0];
+	char *p = malloc(100);
+	strcpy(p, "big");
+	printf("%s %d\n", p, zeros[12345] + filled[0]);
+	free(p);
+	return 0;
+}
+C
+cc -O1 -static -o "$JM_TMP/bigdata" "$JM_TMP/bigdata.c" "$lib" -lpthread >"$JM_TMP/ld.out" 2>&1 ||
+	fail "cc -static of bigdata.c: $(grep -v 'statically linked' "$JM_TMP/ld.out" | head -n 5)"
+rc=0
+out=$(JMALLOC_STATS_DIR=$JM_TMP timeout 30 "$JM_TMP/bigdata" 2>&1) || rc=$?
+[ $rc -eq 0 ] && [ "$out" = "big 2" ] || fail "a static program with 5 MiB of static data exited $rc: $out"
+ok "a static program with libjmalloc.a links and runs (threads, fork handlers that allocate, every allocation sampled, 5 MiB of static data)"
