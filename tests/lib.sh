@@ -395,6 +395,24 @@ nobody_pub() {
 	chmod 1777 "$P"
 }
 
+# nobody_deleted_fifo: nobody's `sleep 600` run from "$P/prog", preloaded
+# and sampled, seen by the daemon (jmd_start before); then its file is
+# deleted and a FIFO made at "PATH (deleted)", the name /proc/PID/maps
+# shows, so that whoever opens the mapping by that name waits for a
+# writer. Sets PID; skips where the kernel names a deleted mapping
+# otherwise.
+nobody_deleted_fifo() {
+	cp "$(command -v sleep)" "$P/prog"
+	chown 65534 "$P/prog"
+	"${NOBODY[@]}" env JMALLOC_CONF=prof_sample:1 JMALLOC_STATS_DIR="$JMD_STATS" \
+		LD_PRELOAD="$P/libjmalloc.so" "$P/prog" 600 &
+	PID=$!
+	wait_seen "$PID"
+	"${NOBODY[@]}" sh -c 'rm "$1" && mkfifo "$1 (deleted)"' sh "$P/prog"
+	grep -q "prog (deleted)" "/proc/$PID/maps" ||
+		skip "the kernel does not show a deleted mapping as PATH (deleted)"
+}
+
 start_ready() {
 	start_preloaded "$@"
 	wait_line "$LAST_OUT" '^ready$'

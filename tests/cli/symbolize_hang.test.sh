@@ -13,15 +13,8 @@ need_users "run a program as nobody"
 need_segments
 need_jmctl
 nobody_pub
-cp "$(command -v sleep)" "$P/prog"
-chown 65534 "$P/prog"
 jmd_start
-"${NOBODY[@]}" env JMALLOC_CONF=prof_sample:1 JMALLOC_STATS_DIR="$JMD_STATS" \
-	LD_PRELOAD="$P/libjmalloc.so" "$P/prog" 600 &
-PID=$!
-wait_seen "$PID"
-"${NOBODY[@]}" sh -c 'rm "$1" && mkfifo "$1 (deleted)"' sh "$P/prog"
-grep -q "prog (deleted)" "/proc/$PID/maps" || skip "the kernel does not show a deleted mapping as PATH (deleted)"
+nobody_deleted_fifo
 # The two commands at once (independent: each has its own child and its
 # own 10 s), so the test waits those 10 s once.
 timeout 60 "$JMCTL" --socket "$JMD_SOCK" sites "$PID" >"$JM_TMP/out" 2>"$JM_TMP/err" &
