@@ -648,6 +648,10 @@ JM_FORK_TEXT static ssize_t sys_pwrite(int fd, const void *buf, size_t n, off_t 
 {
 	return syscall(SYS_pwrite64, fd, buf, n, off);
 }
+JM_FORK_TEXT static ssize_t sys_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
 /* The kernel's pwritev takes the offset in two words, low and high: on a
  * 64-bit ABI the first holds it all. */
 JM_FORK_TEXT static ssize_t sys_pwritev(int fd, const struct iovec *iov, int n, off_t off)
@@ -668,6 +672,7 @@ JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_u
 #define sys_open open
 #define sys_ftruncate ftruncate
 #define sys_pwrite pwrite
+#define sys_pread pread
 #define sys_pwritev pwritev
 #define sys_mmap mmap
 #define sys_madvise madvise
@@ -1413,6 +1418,29 @@ JM_FORK_TEXT static void put_geometry(struct jmstat_header *h)
 	h->nmodules = g->nmodules;
 }
 
+/* seg_map_file failed in a forked child that wrote its file (parts): what
+ * it had mapped, the first piece (or nothing there: a MAP_FIXED mmap that
+ * fails may have unmapped its range), becomes private memory again,
+ * holding what the file holds, read back from it. Left a shared mapping
+ * of the file without MADV_DONTFORK (set once both pieces are mapped),
+ * it was inherited by the children this process, now unpublished, forks:
+ * their counts went into its rows (tests/preload/seg_halfmap.test.sh). */
+JM_FORK_TEXT static void seg_unshare(int fd, const struct seg_part parts[SEG_PARTS])
+{
+	if (!seg_map_anon(0))
+		jm__fatal("cannot map the stats segment in a forked child");
+	for (int i = 0; i < SEG_PARTS; i++) {
+		size_t done = 0;
+		while (done < parts[i].len) {
+			ssize_t r = sys_pread(fd, seg_at(parts[i].off) + done, parts[i].len - done,
+			    (off_t)(parts[i].off + done));
+			if (r <= 0)
+				break;
+			done += (size_t)r;
+		}
+	}
+}
+
 /* A forked child's first slow path: publish its segment under its pid.
  * errno is left as it was (an allocation that succeeds keeps it): the
  * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
@@ -1473,9 +1501,12 @@ JM_FORK_TEXT static void publish_child(void)
 		seg_published = true;
 	} else {
 		/* No room in the file system: the pages the file did not
-		 * have are taken by these writes now. */
+		 * have are taken by these writes now. Or the file's pieces
+		 * not both mapped: what was, private again. */
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
+		if (ok)
+			seg_unshare(fd, parts);
 		sys_unlink(seg_path);
 		clear_dead_rows();
 	}
