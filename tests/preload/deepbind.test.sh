@@ -38,13 +38,23 @@ int a_load_b(void)
 }
 EOC
 cat > "$JM_TMP/main.c" <<'EOC'
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 int main(int argc, char **argv)
 {
-	void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	/* argv[2] "m": dlmopen into the program's namespace; "n": into a
+	 * new one, libb.so alone (the flag kept there, harmless) */
+	if (argc > 2 && argv[2][0] == 'n') {
+		void *n = dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_DEEPBIND);
+		int (*bv)(void) = n ? (int (*)(void))dlsym(n, "b_value") : NULL;
+		printf(bv && bv() == 42 ? "ok\n" : "dlmopen LM_ID_NEWLM: %s\n", dlerror());
+		return 0;
+	}
+	void *h = argc > 2 ? dlmopen(LM_ID_BASE, argv[1], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
+	    : dlopen(argv[1], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
 	if (h == NULL) { printf("dlopen: %s\n", dlerror()); return 1; }
 	void (*a_free)(void *) = (void (*)(void *))dlsym(h, "a_free");
 	char *(*a_dup)(const char *) = (char *(*)(const char *))dlsym(h, "a_dup");
@@ -77,6 +87,28 @@ out=$(env LD_PRELOAD="$JMALLOC_LIB" "$JM_TMP/main" "$JM_TMP/liba.so" 2>&1) || rc
 [ $rc -eq 0 ] && [ "$out" = ok ] ||
 	fail "preloaded, blocks passed across a library opened with RTLD_DEEPBIND: exit $rc: $(printf '%s' "$out" | head -n 5)"
 ok "blocks passed both ways across a library opened with RTLD_DEEPBIND; its dlopen found libb.so by its RUNPATH"
+# The same through dlmopen into the program's namespace (LM_ID_BASE):
+# "realloc(): invalid pointer", exit 134, before dlmopen was the
+# allocator's too; into a new namespace the flag is kept (the allocator
+# is not there) and the library loads as without it.
+rc=0
+out=$(env LD_PRELOAD="$JMALLOC_LIB" "$JM_TMP/main" "$JM_TMP/liba.so" m 2>&1) || rc=$?
+[ $rc -eq 0 ] && [ "$out" = ok ] ||
+	fail "preloaded, dlmopen(LM_ID_BASE, RTLD_DEEPBIND): exit $rc: $(printf '%s' "$out" | head -n 5)"
+out=$(env LD_PRELOAD="$JMALLOC_LIB" "$JM_TMP/main" "$JM_TMP/sub/libb.so" n 2>&1)
+[ "$out" = ok ] || fail "preloaded, dlmopen(LM_ID_NEWLM, RTLD_DEEPBIND): $out"
+ok "dlmopen with RTLD_DEEPBIND: into LM_ID_BASE as dlopen, into a new namespace as without the allocator"
+# Both begin with endbr64: the PLT reaches them by an indirect jump, and
+# built with -fcf-protection (Ubuntu's and Fedora's default) the library
+# is marked ready for indirect branch tracking.
+if command -v objdump >/dev/null; then
+	for f in dlopen dlmopen; do
+		first=$(objdump -d --no-show-raw-insn -j jm_text "$JMALLOC_LIB" |
+			awk -v f="<$f>:" '$2 == f { getline; print $2; exit }')
+		[ "$first" = endbr64 ] || fail "$f begins with '$first', not endbr64"
+	done
+	ok "dlopen and dlmopen begin with endbr64"
+fi
 if command -v php >/dev/null; then
 	out=$(env LD_PRELOAD="$JMALLOC_LIB" php -r 'echo strlen(str_repeat("ab", 100000)), "\n";' 2>&1) ||
 		fail "php (its extensions opened with RTLD_DEEPBIND) preloaded: $(printf '%s' "$out" | head -n 5)"
