@@ -660,7 +660,11 @@ static void tcache_empty(struct jm_tcache *tc)
 {
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		struct jmstat_tcache_bin *tb = &tc->bins[b];
-		if (jm__tb_ncached(tb))
+		/* By its head, not its count: the count is the segment's,
+		 * which another process may have set to 0 (its regions were
+		 * then allocated for ever: the row's next thread starts an
+		 * empty list). */
+		if (*jm__tb_head(tb) != 0)
 			jm__tcache_flush_some(tb, b, 0);
 		if (tb->nrequests) {
 			struct jm_bin *bin = &tc->arena->bins[b];
@@ -718,7 +722,7 @@ void jm__tcache_flush_all_current(void)
 	if (tc == NULL)
 		return;
 	for (unsigned b = 0; b < JM_NBINS; b++)
-		if (jm__tb_ncached(&tc->bins[b]))
+		if (*jm__tb_head(&tc->bins[b]) != 0)   /* as tcache_empty */
 			jm__tcache_flush_some(&tc->bins[b], b, 0);
 	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
 		large_flush(tc, k);

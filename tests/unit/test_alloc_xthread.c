@@ -365,6 +365,47 @@ static void test_cacheless_thread_exit_counted(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* A thread's lists are flushed when it exits whatever their rows' counts
+ * say: the count is the one cache word of the stats segment the allocator
+ * reads back, and any process of the owner's uid may write it
+ * (docs/security.md). One that read 0 left the list unflushed at the
+ * thread's exit, and its regions allocated for ever (the row's next thread
+ * starts an empty list). */
+struct zeroed {
+	struct jm_arena *arena;
+	unsigned bin;
+	uint64_t curregs_before;
+};
+static void *zeroed_count_thread(void *arg)
+{
+	struct zeroed *z = arg;
+	jm_free(jm_malloc(4096));      /* a cache and an arena, class 48 untouched */
+	z->arena = jm__thread_arena();
+	z->bin = jm__size2bin(48);
+	z->curregs_before = z->arena->bins[z->bin].stats->curregs;
+	enum { N = 20 };
+	void *p[N];
+	for (int i = 0; i < N; i++)
+		p[i] = jm_malloc(48);
+	for (int i = 0; i < N; i++)
+		jm_free(p[i]);
+	struct jmstat_tcache_bin *tb = &jm__tls_tbins[z->bin];
+	assert_true(*jm__tb_head(tb) != 0);
+	tb->ncached_less_max = (uint32_t)-(int32_t)jm__tb_max(tb);   /* reads 0 */
+	assert_int_equal(jm__tb_ncached(tb), 0);
+	return NULL;
+}
+static void test_exit_flushes_whatever_count(void **state)
+{
+	(void)state;
+	struct zeroed z;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, zeroed_count_thread, &z), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(z.arena->bins[z.bin].stats->curregs, z.curregs_before);
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 /* many-threads: a thread's cache holds at most its share of all threads'
  * (tcache.c: 32 MiB among the live threads), also after bursts that grew
  * it. With 32 live threads that is 1 MiB; a burst of 2000 regions of
@@ -597,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_consumer_moves_to_producer),
 		cmocka_unit_test(test_ring_moves_fork),
 		cmocka_unit_test(test_cacheless_thread_exit_counted),
+		cmocka_unit_test(test_exit_flushes_whatever_count),
 		cmocka_unit_test(test_cache_share_of_total),
 		cmocka_unit_test(test_aligned_small_threads),
 	};
