@@ -415,6 +415,9 @@ static const char *errno_name(int e)
 	case ENOTDIR: return "not a directory";
 	case EPERM: return "operation not permitted";
 	case ENAMETOOLONG: return "name too long";
+	case ENOMEM: return "out of memory";
+	case EMFILE: return "too many open files";
+	case EXDEV: return "a mount point on the path";
 	default: return "error";
 	}
 }
