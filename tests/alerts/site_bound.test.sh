@@ -20,7 +20,7 @@ need_segments
 jmd_start --config "$JM_ROOT/demo.conf"
 
 jmd_py - "$JMCTL" <<'EOF' || fail "site estimates"
-import json, os, subprocess, sys
+import json, os, subprocess, sys, time
 from alib import *
 
 jmctl = sys.argv[1]
@@ -34,6 +34,7 @@ def run(args, what, need_sites):
                           "-c", "100000", "-r", "2000"] + args,
                          stdout=subprocess.PIPE, env=env)
     line = p.stdout.readline().decode().split()
+    done = time.time()
     check(line[:2] == ["demo_fragment:", "pid"], "demo_fragment: %r" % line)
     pid = int(line[2].rstrip(":"))
     def firing():
@@ -41,6 +42,13 @@ def run(args, what, need_sites):
         a = [a for a in r["alerts"] if a["pid"] == pid and a["state"] == "firing" and
              (a["sites"] or not need_sites)]
         return a[0] if a else None
+    a = wait_until(firing, "%s: the fragmentation alert firing" % what, timeout=60)
+    # demo_fragment fragments size after size and says so once all are
+    # done: the alert may fire on a sample from before that (its 48-byte
+    # bin fragmented, its 64-byte one still filling: frag 0.499 judged,
+    # 1 run in 2 at load 28). Judged: a sample taken after its line, and
+    # the alert as that sample left it.
+    stats_after(pid, done)
     a = wait_until(firing, "%s: the fragmentation alert firing" % what, timeout=60)
     proc = ps_pids()[pid]
     alloc = proc["allocated"]
