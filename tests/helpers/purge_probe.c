@@ -14,7 +14,8 @@
  *   forkshort frees memory (a purger starts), forks: the child frees a
  *            little (256 KiB) and prints its purgers at once (0: a child
  *            starts none before it has dirtied 4 MiB or lived the
- *            purger's interval), then waits WAIT_MS, frees a little again
+ *            purger's interval) and how long since the fork that took
+ *            (child_young_ms), then waits WAIT_MS, frees a little again
  *            and prints them (1: old enough now), and exits 0
  *   threads  16 threads allocate, free and exit, one after another; then
  *            the purgers (1) and the process's threads (2)
@@ -208,10 +209,18 @@ int main(int argc, char **argv)
 		sleep_ms(50);
 		printf("parent_purgers %d\n", purgers());
 		fflush(stdout);
+		/* From before the fork to after the count: at least the child's
+		 * age at each of its frees (its grace runs from the fork). */
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		pid_t pid = fork();
 		if (pid == 0) {
 			churn(256u << 10);
-			printf("child_purgers_young %d\n", purgers());
+			int young = purgers();
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			printf("child_purgers_young %d\n", young);
+			printf("child_young_ms %ld\n", (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000000);
 			sleep_ms(wait_ms);
 			churn(256u << 10);
 			sleep_ms(50);

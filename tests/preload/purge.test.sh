@@ -61,8 +61,17 @@ echo "ok   a forked child starts its own purger"
 # create and kill a thread per child; once it is older, a free starts it.
 probe "decay_ms:20000" forkshort 1100
 [ "$(val parent_purgers)" = 1 ] || fail "parent has $(val parent_purgers) purgers"
-[ "$(val child_purgers_young)" = 0 ] ||
-	fail "a young child that freed 256 KiB started $(val child_purgers_young) purgers"
+# Judged while the child was young: its frees and the count within the
+# 1 s since the fork. On a loaded machine they took longer (a child 1.x s
+# old started its purger rightly: "a young child ... started 1 purgers",
+# 1 run of 2 at load 45), and then there is nothing to judge.
+young_ms=$(val child_young_ms)
+if [ "$young_ms" -lt 1000 ]; then
+	[ "$(val child_purgers_young)" = 0 ] ||
+		fail "a young child ($young_ms ms) that freed 256 KiB started $(val child_purgers_young) purgers"
+else
+	echo "    (the child's frees took $young_ms ms from the fork, past its 1 s of youth: not judged)"
+fi
 [ "$(val child_purgers_old)" = 1 ] ||
 	fail "the child has $(val child_purgers_old) purgers after freeing again 1.1 s later"
 [ "$(val child_status)" = 0 ] || fail "the child exited $(val child_status)"
