@@ -87,16 +87,6 @@ for s in squats2:
 # The daemon: both processes shown; every squat file goes (dead pids, and
 # the live root process's pid claimed by jmtest's file), root's own
 # segments stay.
-log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
-jmd = subprocess.Popen([os.environ["JMSTATD"], "--socket", SOCK, "--stats-dir", STATS_DIR,
-                        "--interval", str(INTERVAL_MS)], stdout=open(log, "a"), stderr=subprocess.STDOUT)
-atexit.register(jmd.kill)
-def up():
-    try:
-        return request({"cmd": "version"})["ok"]
-    except OSError:
-        return False
-wait_until(up, "jmstatd to answer")
 def squats():
     """The empty files left (the daemon removes them meanwhile)."""
     out = []
@@ -107,8 +97,21 @@ def squats():
         except FileNotFoundError:
             pass
     return out
+# Counted before the daemon starts: its first scan may remove them all
+# before this process, on a loaded machine, runs again ("only 0 squat
+# files" once in 2 runs at load 45, the log showing their removal).
 n = len(squats())
 check(n > 100, "only %d squat files" % n)
+log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
+jmd = subprocess.Popen([os.environ["JMSTATD"], "--socket", SOCK, "--stats-dir", STATS_DIR,
+                        "--interval", str(INTERVAL_MS)], stdout=open(log, "a"), stderr=subprocess.STDOUT)
+atexit.register(jmd.kill)
+def up():
+    try:
+        return request({"cmd": "version"})["ok"]
+    except OSError:
+        return False
+wait_until(up, "jmstatd to answer")
 wait_until(lambda: not squats(), "the squat files to be removed (%d left)" % len(squats()))
 ps = ps_pids()
 live = [f for f in glob.glob(os.path.join(STATS_DIR, "jmalloc.*stats"))]
