@@ -38,16 +38,87 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
+
+/* A site's id is SipHash-2-4 of its frames under a key drawn at the
+ * daemon's first use of it. It was FNV-1a of the return addresses, and
+ * /metrics shows the ids of every user's processes (jmalloc_site_*, no
+ * token by default): whoever knows the program (its stacks are theirs to
+ * reproduce, as module and offset) tried every load address ASLR allows
+ * (2^28 pages for a PIE on x86_64: 100 s of a CPU here) until the hash of
+ * the offsets moved by it gave the label, and so learnt where a service
+ * of root's has its code (tests/metrics/site_id.test.sh). Keyed, an id
+ * still names one stack (the same in two processes of one mapping) and
+ * says nothing of its addresses; ids change when the daemon restarts, as
+ * they do when the process does. */
+static uint64_t site_key[2];
+static bool site_key_set;
+
+static void site_key_draw(void)
+{
+	unsigned char k[16];
+	ssize_t n = getrandom(k, sizeof k, GRND_NONBLOCK);
+	if (n != (ssize_t)sizeof k) {
+		/* Early at boot (no entropy yet), or a filter without getrandom:
+		 * urandom never blocks. */
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, k, sizeof k) : -1;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (n != (ssize_t)sizeof k) {
+		/* Neither: what the process can tell, no worse than a fixed key. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)getpid() << 48;
+		uint64_t b = (uint64_t)(uintptr_t)&ts ^ (uint64_t)time(NULL);
+		memcpy(k, &a, 8);
+		memcpy(k + 8, &b, 8);
+	}
+	memcpy(site_key, k, sizeof k);
+	site_key_set = true;
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                        \
+	do {                                                            \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                  \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                  \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+	} while (0)
 
 uint64_t jmd_site_id(const uint64_t *frames, uint32_t nframes)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (uint32_t f = 0; f < nframes; f++)
-		for (unsigned i = 0; i < 8; i++)
-			h = (h ^ ((frames[f] >> (8 * i)) & 0xff)) * 1099511628211ull;
-	return h;
+	if (!site_key_set)
+		site_key_draw();
+	uint64_t v0 = 0x736f6d6570736575ull ^ site_key[0], v1 = 0x646f72616e646f6dull ^ site_key[1];
+	uint64_t v2 = 0x6c7967656e657261ull ^ site_key[0], v3 = 0x7465646279746573ull ^ site_key[1];
+	/* The frames are whole words: the message is nframes words, then
+	 * the length block of SipHash (bytes, in the top byte). */
+	for (uint32_t f = 0; f < nframes; f++) {
+		uint64_t m = frames[f];
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	uint64_t b = ((uint64_t)nframes * 8) << 56;
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 const char *jmd_site_name(uint64_t id, char *buf, size_t len)
