@@ -714,6 +714,69 @@ JM_FORK_TEXT static bool seg_map_anon(uint64_t from)
 	        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
 }
 
+/*
+ * A same-uid process may shrink the file (ftruncate, `truncate -s 0`,
+ * `: >FILE`): tmpfs then drops its pages, and the next write through the
+ * mapping past the new end, on malloc's and free's fast paths (a thread
+ * row), raised SIGBUS and killed the process. That user may kill(2) it
+ * anyway, but not where it cannot name the pid: containers of one uid
+ * sharing a stats directory (a volume) each in a pid namespace of its
+ * own, and a process of the host seen from inside a container. So a
+ * SIGBUS at an address of the file's pieces (a fault, BUS_ADRERR) maps
+ * private zeroed memory over them (seg_map_anon) and returns: the write
+ * is made again there, the process runs on without stats (what a writer
+ * of the file could do to its figures anyway: zero them). Any other
+ * SIGBUS is the default's (the process dies as before, its fault made
+ * again or the signal raised again). A program that sets a SIGBUS
+ * handler of its own (before its first malloc, or after: it takes over)
+ * dies of a shrunk segment as before (tests/preload/seg_truncate.test.sh).
+ */
+static void seg_bus(int sig, siginfo_t *info, void *ctx)
+{
+	(void)ctx;
+	int saved = errno;
+	char *a = info ? (char *)info->si_addr : NULL;
+	char *lo = (char *)jm__seg;
+	if (lo != NULL && info && info->si_code == BUS_ADRERR && a >= lo &&
+	    a < lo + seg_size + JM_TB_PRIVATE && !(a >= seg_at(seg_split()) - JM_TB_PRIVATE &&
+	    a < seg_at(seg_split()))) {
+		/* The file's pieces, not the private table between them. */
+		seg_published = false;
+		if (seg_map_anon(0)) {
+			errno = saved;
+			return;
+		}
+	}
+	/* The default there was: a fault is made again on return and kills
+	 * the process; a SIGBUS sent (kill, raise) is sent again, delivered
+	 * on return. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	if (!info || info->si_code <= 0)
+		raise(sig);
+	errno = saved;
+}
+
+/* Sets seg_bus as SIGBUS's handler when the file is first mapped (a
+ * forked child inherits it), only over the default: a program that has
+ * one already (or ignores SIGBUS) deals with its faults. Nothing kept in
+ * memory of ours: the library's small variables fit two pages
+ * (tests/preload/startup.test.sh). */
+static void seg_bus_guard(void)
+{
+	struct sigaction old, sa;
+	if (sigaction(SIGBUS, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+	    old.sa_handler != SIG_DFL)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = seg_bus;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 /* Whether this process holds more than the owner of the file it would
  * publish: its real, effective, saved and file-system uids not all one
  * (a root process's child between seteuid(user) and its exec, an NFS
@@ -1065,6 +1128,7 @@ void jm__stats_init(void)
 		if (seg_map_file(fd)) {
 			seg_published = true;
 			bins_backed = 1;
+			seg_bus_guard();
 		} else {
 			jm__log("cannot map the stats segment %s (%s, errno %d); running without stats",
 			    seg_path, errno_name(errno), errno);
