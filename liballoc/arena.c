@@ -136,12 +136,17 @@ struct jm_arena *jm__arena_get(unsigned index)
 	return a;
 }
 
-/* Threads that have an arena and have not exited, per arena (under
- * arenas_lock; beside jm__arenas, jm__arenas_init), and the calling
- * thread's arena, for its exit. */
+/* Threads counted in an arena and not exited, per arena, and all threads
+ * with the arena (under arenas_lock; beside jm__arenas, jm__arenas_init),
+ * and the calling thread's arena, for its exit. A thread whose first call
+ * is a malloc has an arena for its cache from its boot but is counted in
+ * it only from its second fill (tcache.c, CLAIM_FILLS; or its first
+ * allocation from the arena without its cache): jm__arena_thread_claim. */
 static unsigned *arena_threads;
-static unsigned live_threads;   /* the sum of arena_threads */
+static unsigned *arena_all;     /* threads with the arena, counted or not */
+static unsigned live_threads;   /* threads with an arena, counted or not */
 static __thread struct jm_arena *thread_arena;
+static __thread bool thread_counted;
 
 /* At initialisation: the arena table, in base memory, and the lock area
  * (above), which the thread counts begin: the child handler sets them
@@ -151,7 +156,7 @@ static __thread struct jm_arena *thread_arena;
 void jm__arenas_init(unsigned n)
 {
 	jm__arenas = jm__base_alloc((size_t)n * sizeof(*jm__arenas));
-	size_t counts = ((size_t)n * sizeof(*arena_threads) + 63) & ~(size_t)63;
+	size_t counts = ((size_t)2 * n * sizeof(*arena_threads) + 63) & ~(size_t)63;
 	size_t size = (counts + (size_t)n * JM_ARENA_LOCK_BYTES + JM_PAGE - 1) &
 	    ~(JM_PAGE - 1);
 	char *p = jm__os_map(size);
@@ -166,12 +171,19 @@ void jm__arenas_init(unsigned n)
 	memset(jm__arenas, 0, (size_t)n * sizeof(*jm__arenas));
 	memset(p, 0, counts);
 	arena_threads = (unsigned *)p;
+	arena_all = arena_threads + n;
 	lock_area = p + counts;
 	jm__narenas = n;
 }
 
 /* A thread's arena: the one with the fewest live threads, the lowest
- * index among equals (an arena not created yet has none). Threads that
+ * index among equals (an arena not created yet has none); counted
+ * threads only for a thread not counted itself yet (`count` false, its
+ * cache's boot at a malloc: jm__arena_thread_claim below), all of them
+ * for the others (a thread that freed first: cache-scratch's threads,
+ * given a region of the main thread's, must not take its arena and that
+ * region back while the main thread, which allocated a few regions,
+ * waits). Threads that
  * run at once get arenas of their own while there are enough (a hash of
  * the thread id put two of two threads in one arena half the time), and a
  * thread that replaces one that exited takes its arena back, with the
@@ -180,20 +192,54 @@ void jm__arenas_init(unsigned n)
  * hash and held 74 MiB at its peak, 32 MiB with narenas:1. A thread may
  * move later to the arena of the thread whose regions it frees
  * (jm__arena_thread_move, from tcache.c). */
-struct jm_arena *jm__arena_for_thread(uint32_t tid)
+struct jm_arena *jm__arena_for_thread(uint32_t tid, bool count)
 {
 	(void)tid;
 	pthread_mutex_lock(&arenas_lock);
+	const unsigned *by = count ? arena_all : arena_threads;
 	unsigned best = 0;
-	for (unsigned i = 1; i < jm__narenas && arena_threads[best] != 0; i++)
-		if (arena_threads[i] < arena_threads[best])
+	for (unsigned i = 1; i < jm__narenas && by[best] != 0; i++)
+		if (by[i] < by[best])
 			best = i;
-	arena_threads[best]++;
+	if (count)
+		arena_threads[best]++;
+	arena_all[best]++;
 	__atomic_store_n(&live_threads, live_threads + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&arenas_lock);
 	struct jm_arena *a = jm__arena_get(best);
 	thread_arena = a;
+	thread_counted = count;
 	return a;
+}
+
+/* The second fill of a thread not counted yet (above): it is counted in
+ * the arena with the fewest counted threads, its own among equals, and
+ * the lowest index among the others. Returns that arena; the caller moves
+ * the thread's cache when it is another (threads that started at once
+ * took one arena: the second to be counted moves, after one fill).
+ * Threads that allocate once and wait (thread-churn's creators:
+ * pthread_create's allocation, then pthread_join) so leave their arenas
+ * to the threads that allocate: the main thread's and the creators' arenas
+ * had been counted, the children took a fourth, and once a creator ended
+ * its arena, cold for the children's classes, was the next child's (56
+ * pages warmed again: docs/purging.md). */
+struct jm_arena *jm__arena_thread_claim(void)
+{
+	struct jm_arena *a = thread_arena;
+	if (a == NULL || thread_counted)
+		return a;
+	pthread_mutex_lock(&arenas_lock);
+	unsigned best = a->index;
+	for (unsigned i = 0; i < jm__narenas; i++)
+		if (arena_threads[i] < arena_threads[best])
+			best = i;
+	arena_threads[best]++;
+	arena_all[a->index]--;
+	arena_all[best]++;
+	pthread_mutex_unlock(&arenas_lock);
+	thread_counted = true;
+	thread_arena = jm__arena_get(best);
+	return thread_arena;
 }
 
 void jm__arena_thread_exit(void)
@@ -203,7 +249,10 @@ void jm__arena_thread_exit(void)
 		return;
 	thread_arena = NULL;
 	pthread_mutex_lock(&arenas_lock);
-	arena_threads[a->index]--;
+	if (thread_counted)
+		arena_threads[a->index]--;
+	arena_all[a->index]--;
+	thread_counted = false;
 	__atomic_store_n(&live_threads, live_threads - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&arenas_lock);
 }
@@ -233,8 +282,12 @@ bool jm__arena_thread_move(struct jm_arena *to)
 	unsigned cap = live / ncpus > 2 ? live / ncpus : 2;
 	bool ok = arena_threads[to->index] < cap;
 	if (ok) {
-		arena_threads[from->index]--;
-		arena_threads[to->index]++;
+		if (thread_counted) {
+			arena_threads[from->index]--;
+			arena_threads[to->index]++;
+		}
+		arena_all[from->index]--;
+		arena_all[to->index]++;
 		thread_arena = to;
 	}
 	pthread_mutex_unlock(&arenas_lock);
@@ -247,8 +300,11 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 {
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		unsigned want = thread_arena && thread_arena->index == i;
-		if (arena_threads[i] != want)
-			arena_threads[i] = want;
+		unsigned counted = want && thread_counted;
+		if (arena_threads[i] != counted)
+			arena_threads[i] = counted;
+		if (arena_all[i] != want)
+			arena_all[i] = want;
 		struct jm_arena *a = jm__arenas[i];
 		if (a && a->stats->nthreads != want)
 			a->stats->nthreads = want;

@@ -275,7 +275,8 @@ extern struct jm_arena **jm__arenas;
 extern unsigned jm__narenas;
 void jm__arenas_init(unsigned n);
 struct jm_arena *jm__arena_get(unsigned index);
-struct jm_arena *jm__arena_for_thread(uint32_t tid);
+struct jm_arena *jm__arena_for_thread(uint32_t tid, bool count);
+struct jm_arena *jm__arena_thread_claim(void);
 void jm__arena_thread_exit(void);
 unsigned jm__arena_live_threads(void);
 bool jm__arena_thread_move(struct jm_arena *to);
@@ -649,6 +650,7 @@ static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, ui
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
 struct jmstat_tcache_bin *jm__tcache_boot(void);
+bool jm__thread_freed_first(void);
 struct jm_arena *jm__thread_arena(void);
 void jm__tcache_check_double_free(void *ptr, unsigned binind);
 /* Whether the small region ptr of class binind is in the thread's own

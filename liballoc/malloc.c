@@ -38,6 +38,13 @@ static inline struct jm_chunk *ptr_chunk(uintptr_t u)
 #define NEW_THREAD_FREES 64
 static __thread unsigned new_thread_frees;
 
+/* Whether the calling thread freed before its cache booted (tcache.c: such
+ * a thread is counted in its arena from the start). */
+bool jm__thread_freed_first(void)
+{
+	return new_thread_frees != 0;
+}
+
 static void *alloc_big(size_t size, size_t align, bool zero)
 {
 	jm__ensure_init();

@@ -95,6 +95,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define CLAIM_FILLS 2         /* the fill at which a thread counts in its arena */
 #define GC_EVENTS 64          /* slow-path events between two GC looks */
 #define GC_BINS_PER_LOOK 4
 #define TCACHE_BUDGET (4u << 20) /* bytes of capacity per thread at most, */
@@ -131,6 +132,14 @@ __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
 static __thread struct jm_tcache *tls_tc;
 static __thread struct jm_arena *tls_arena;
+/* The thread's arena was chosen when its cache booted at a malloc, and
+ * the thread is not counted in it yet (arena.c): it is counted at its
+ * CLAIM_FILLS-th fill (tls_fills counts them) or its first allocation
+ * from the arena without the cache (jm__thread_arena), which may move it
+ * to another arena (thread_claim). */
+static __thread bool tls_uncounted;
+static __thread bool tls_booting;
+static __thread unsigned tls_fills;
 
 uintptr_t jm__cookie;
 static pthread_key_t tc_key;
@@ -139,6 +148,8 @@ static struct jm_tcache *tc_free_list;
 
 static void thread_exit(void *arg);
 static void tcache_move(struct jm_tcache *tc, struct jm_arena *to);
+static void tcache_switch(struct jm_tcache *tc, struct jm_arena *from, struct jm_arena *to);
+static struct jm_arena *thread_claim(void);
 static uint64_t thread_budget(void);
 
 void jm__tcache_init_global(void)
@@ -154,9 +165,10 @@ struct jm_arena *jm__thread_arena(void)
 {
 	struct jm_arena *a = tls_arena;
 	if (jm_likely(a != NULL))
-		return a;
+		return jm_likely(!tls_uncounted) ? a : thread_claim();
 	jm__ensure_init();
-	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid));
+	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid), !tls_booting);
+	tls_uncounted = tls_booting;
 	tls_arena = a;
 	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
@@ -183,7 +195,9 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		jm__tls_state = JM_TLS_NO_CACHE;
 		return jm__tcache_none;
 	}
+	tls_booting = !jm__thread_freed_first();
 	struct jm_arena *a = jm__thread_arena();
+	tls_booting = false;
 	pthread_mutex_lock(&tc_lock);
 	struct jm_tcache *tc = tc_free_list;
 	if (tc) {
@@ -322,6 +336,8 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 			return q;
 		}
 	}
+	if (jm_unlikely(tls_uncounted) && ++tls_fills >= CLAIM_FILLS)
+		thread_claim();
 	stream_grow(tc, tb, binind);
 	unsigned want = jm__tb_max(tb) / 2 ? jm__tb_max(tb) / 2 : 1;
 	if (jm__bin_info[binind].size >= JM_PAGE_CLASS_MIN)
@@ -689,7 +705,29 @@ static void tcache_move(struct jm_tcache *tc, struct jm_arena *to)
 	struct jm_arena *from = tc->arena;
 	if (!jm__arena_thread_move(to))
 		return;
-	tcache_empty(tc);
+	tcache_switch(tc, from, to);
+	__atomic_store_n(&to->shared, true, __ATOMIC_RELAXED);
+}
+
+/* The thread's first allocation after its arena was chosen at a free
+ * (jm__arena_thread_claim): counted in its arena or another, its cache
+ * moved there when it is another. Returns the arena. */
+static struct jm_arena *thread_claim(void)
+{
+	tls_uncounted = false;
+	struct jm_arena *from = tls_arena;
+	struct jm_arena *to = jm__arena_thread_claim();
+	if (to != from)
+		tcache_switch(tls_tc, from, to);
+	return to;
+}
+
+/* Empties the cache tc (NULL: the thread has none) and moves the thread's
+ * count in the arenas' rows from `from` to `to`. */
+static void tcache_switch(struct jm_tcache *tc, struct jm_arena *from, struct jm_arena *to)
+{
+	if (tc)
+		tcache_empty(tc);
 	jm__lock(from->lock, &from->stats->lock_contended);
 	jm__row_begin(&from->stats->seq);
 	from->stats->nthreads--;
@@ -700,10 +738,11 @@ static void tcache_move(struct jm_tcache *tc, struct jm_arena *to)
 	to->stats->nthreads++;
 	jm__row_end(&to->stats->seq);
 	jm__unlock(to->lock);
-	__atomic_store_n(&to->shared, true, __ATOMIC_RELAXED);
-	tc->arena = to;
 	tls_arena = to;
-	tc->row->arena = to->index;
+	if (tc) {
+		tc->arena = to;
+		tc->row->arena = to->index;
+	}
 }
 
 static void tcache_destroy(struct jm_tcache *tc)
@@ -738,6 +777,7 @@ static void thread_exit(void *arg)
 	if (tc)
 		tcache_destroy(tc);
 	struct jm_arena *a = tls_arena;
+	tls_uncounted = false;
 	if (a) {
 		jm__arena_thread_exit();
 		jm__lock(a->lock, &a->stats->lock_contended);

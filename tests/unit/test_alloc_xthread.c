@@ -50,8 +50,8 @@ static void test_first_free_not_cached(void **state)
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, free_given_then_malloc, &s), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_ptr_not_equal(s.arena, jm__thread_arena());  /* an arena of its own */
 	assert_ptr_not_equal(s.got, s.given);
+	assert_ptr_not_equal(s.arena, jm__thread_arena());  /* an arena of its own */
 	assert_ptr_equal(arena_of(s.got), s.arena);
 	jm_free(neighbour);
 	assert_int_equal(jm__heap_validate(), 0);
@@ -628,6 +628,115 @@ static void test_aligned_small_threads(void **state)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
+/* A thread whose first call is a malloc is counted in its arena (arena.c:
+ * a new thread takes the arena of fewest counted threads) from its second
+ * fill on (tcache.c, CLAIM_FILLS), not from its cache's boot: a thread
+ * that allocated a region and waits (thread-churn's creators, blocked in
+ * pthread_join after pthread_create's allocation) leaves its arena to the
+ * next thread, where each creator had kept one from its children (and
+ * once a creator ended, its arena, cold for the children's classes, was
+ * the next child's: 56 pages warmed, docs/purging.md). A thread that
+ * allocates as they do keeps its arena to itself, and of two threads that
+ * took one arena before either was counted, the second to be counted
+ * moves. (A thread that freed first is counted from its boot, in an arena
+ * of its own: test_first_free_not_cached.) */
+enum { HEAVY_SIZES = 24, HEAVY_EACH = 40 };
+struct churner {
+	pthread_barrier_t *started, *go;   /* NULL: none */
+	pthread_barrier_t *ended;          /* after the work, before the exit */
+	bool heavy_first;                  /* allocate before `started` */
+	struct jm_arena *first, *last;     /* of its first and its last region */
+};
+static void heavy_work(struct churner *c)
+{
+	void *p[HEAVY_SIZES * HEAVY_EACH];
+	for (unsigned i = 0; i < HEAVY_SIZES * HEAVY_EACH; i++)
+		assert_non_null(p[i] = jm_malloc(16 + 16 * (i % HEAVY_SIZES)));
+	c->last = arena_of(p[HEAVY_SIZES * HEAVY_EACH - 1]);
+	for (unsigned i = 0; i < HEAVY_SIZES * HEAVY_EACH; i++)
+		jm_free(p[i]);
+}
+static void *churn_thread(void *arg)
+{
+	struct churner *c = arg;
+	void *one = jm_malloc(64);   /* boots the cache: one fill */
+	c->first = arena_of(one);
+	if (c->heavy_first)
+		heavy_work(c);
+	if (c->started)
+		pthread_barrier_wait(c->started);
+	if (c->go)
+		pthread_barrier_wait(c->go);
+	if (!c->heavy_first)
+		heavy_work(c);
+	if (c->ended)
+		pthread_barrier_wait(c->ended);
+	jm_free(one);
+	return NULL;
+}
+
+static void test_light_thread_not_counted(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(64));
+	struct jm_arena *mine = jm__thread_arena();   /* counted */
+	pthread_barrier_t started, go;
+	pthread_barrier_init(&started, NULL, 2);
+	pthread_barrier_init(&go, NULL, 2);
+
+	/* A light thread waits; a thread that allocates starts, ends. */
+	struct churner light = { .started = &started, .go = &go };
+	struct churner child = { .heavy_first = true };
+	pthread_t tl, tc;
+	assert_int_equal(pthread_create(&tl, NULL, churn_thread, &light), 0);
+	pthread_barrier_wait(&started);
+	assert_int_equal(pthread_create(&tc, NULL, churn_thread, &child), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_ptr_not_equal(light.first, mine);
+	assert_ptr_equal(child.first, light.first);   /* the light one's arena */
+	assert_ptr_equal(child.last, light.first);
+	pthread_barrier_wait(&go);
+	assert_int_equal(pthread_join(tl, NULL), 0);
+	assert_ptr_equal(light.last, light.first);
+
+	/* A thread that allocated waits: the next one takes another arena. */
+	struct churner heavy = { .heavy_first = true, .started = &started, .go = &go };
+	child = (struct churner){ .heavy_first = true };
+	struct jm_arena *before;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, churn_thread, &heavy), 0);
+	pthread_barrier_wait(&started);
+	before = heavy.last;
+	assert_int_equal(pthread_create(&tc, NULL, churn_thread, &child), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_ptr_not_equal(child.first, before);
+	assert_ptr_not_equal(child.last, before);
+	pthread_barrier_wait(&go);
+	assert_int_equal(pthread_join(th, NULL), 0);
+
+	/* Two threads boot their caches before either is counted, then
+	 * both allocate while both live: two arenas. */
+	pthread_barrier_t both, ended;
+	pthread_barrier_init(&both, NULL, 3);
+	pthread_barrier_init(&ended, NULL, 2);
+	struct churner a = { .started = &both, .ended = &ended };
+	struct churner b = { .started = &both, .ended = &ended };
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, churn_thread, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, churn_thread, &b), 0);
+	pthread_barrier_wait(&both);   /* both booted, neither counted */
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_ptr_equal(a.first, b.first);   /* one arena at their boots */
+	assert_ptr_not_equal(a.last, b.last);
+	pthread_barrier_destroy(&both);
+	pthread_barrier_destroy(&ended);
+	pthread_barrier_destroy(&started);
+	pthread_barrier_destroy(&go);
+	(void)mine;
+	assert_int_equal(jm__heap_validate(), 0);
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -641,6 +750,7 @@ int main(void)
 		cmocka_unit_test(test_exit_flushes_whatever_count),
 		cmocka_unit_test(test_cache_share_of_total),
 		cmocka_unit_test(test_aligned_small_threads),
+		cmocka_unit_test(test_light_thread_not_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
