@@ -211,9 +211,15 @@ int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf
 		char *text = NULL;
 		size_t len = 0, off = 0;
 		close(fds[0]);
-		if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
-		    setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    geteuid() != uid || uid == 0 || child_confine(&fds[1], keep_fd) != 0)
+		/* Confined first, then the user: from setresuid on, where
+		 * fs.suid_dumpable is 1 and ptrace is not restricted, a process
+		 * of the user's may attach to the child (the uid change sets
+		 * dumpable to suid_dumpable), and it is to find no descriptor
+		 * of root's there. Not dumpable again after the change. */
+		if (child_confine(&fds[1], keep_fd) != 0 || setgroups(0, NULL) != 0 ||
+		    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0 ||
+		    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    geteuid() != uid || uid == 0)
 			_exit(2);
 		if (fn(arg, &text, &len) != 0)
 			_exit(4);

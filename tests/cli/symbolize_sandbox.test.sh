@@ -110,4 +110,25 @@ check_child "sites" "$JMCTL" --socket "$JMD_SOCK" sites "$PID"
 grep -q "^    0x\|prog" "$JM_TMP/out" || fail "sites: no frames: $(cat "$JM_TMP/out")"
 check_child "sites --pprof" "$JMCTL" --socket "$JMD_SOCK" sites "$PID" --pprof "$JM_TMP/heap.pb.gz"
 [ "$(head -c 2 "$JM_TMP/heap.pb.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "no profile written"
+# The order of the child's setup: root's descriptors closed before it
+# becomes nobody. From its setresuid on, where fs.suid_dumpable is 1 and
+# ptrace is not restricted (no Yama), a process of nobody's may attach to
+# it (the uid change sets dumpable to suid_dumpable); the child closed
+# them after, and in that window they were root's connection to the
+# daemon. Seen in the system calls (strace -f): the FIFO's writer opens
+# it blocking, so it waits for the child's open and lets it go on.
+if command -v strace >/dev/null; then
+	python3 -c 'import sys; open(sys.argv[1], "w").close()' "$P/prog (deleted)" &
+	wp=$!
+	strace -f -qq -o "$JM_TMP/trace" -e trace=setresuid,close_range,close,dup2 \
+		"$JMCTL" --socket "$JMD_SOCK" sites "$PID" >"$JM_TMP/out" 2>"$JM_TMP/err" ||
+		fail "sites under strace: jmctl exited $?: $(cat "$JM_TMP/err")"
+	kill "$wp" 2>/dev/null
+	wait "$wp" 2>/dev/null
+	cpid=$(awk '/setresuid\(65534, 65534, 65534\) += 0/ { print $1; exit }' "$JM_TMP/trace")
+	[ -n "$cpid" ] || { cat "$JM_TMP/trace"; fail "no child of jmctl became nobody (strace)"; }
+	awk -v c="$cpid" '$1 == c && /setresuid\(/ { exit } $1 == c && /^[0-9]+ +(close_range|dup2)\(/ { n++ }
+		END { exit n > 0 ? 0 : 1 }' "$JM_TMP/trace" ||
+		{ grep "^$cpid " "$JM_TMP/trace"; fail "the child became nobody before it closed root's descriptors"; }
+fi
 ok "root's jmctl symbolizes nobody's process in a child without root's terminal, session or daemon socket"
