@@ -735,6 +735,15 @@ static void seg_bus(int sig, siginfo_t *info, void *ctx)
 {
 	(void)ctx;
 	int saved = errno;
+	/* Its siginfo is the kernel's only where it was set with SA_SIGINFO
+	 * (or it is called by a handler set after it that passes its own):
+	 * a program that saves the handler with signal() and puts it back so
+	 * has it without, and the kernel writes no siginfo then: it read
+	 * what the stack held there (a kill -BUS was dropped). */
+	struct sigaction cur;
+	if (info != NULL && sigaction(sig, NULL, &cur) == 0 && cur.sa_sigaction == seg_bus &&
+	    !(cur.sa_flags & SA_SIGINFO))
+		info = NULL;
 	char *a = info ? (char *)info->si_addr : NULL;
 	char *lo = (char *)jm__seg;
 	if (lo != NULL && info && info->si_code == BUS_ADRERR && a >= lo &&
@@ -748,13 +757,16 @@ static void seg_bus(int sig, siginfo_t *info, void *ctx)
 		}
 	}
 	/* The default there was: a fault is made again on return and kills
-	 * the process; a SIGBUS sent (kill, raise) is sent again, delivered
-	 * on return. */
+	 * the process; any other SIGBUS (kill, raise, an action-optional
+	 * machine check: BUS_MCEERR_AO, which ends the process by default)
+	 * is sent again, delivered on return. It was dropped where si_code
+	 * was positive and not a fault's. */
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigaction(sig, &dfl, NULL);
-	if (!info || info->si_code <= 0)
+	if (!info || (info->si_code != BUS_ADRALN && info->si_code != BUS_ADRERR &&
+	    info->si_code != BUS_OBJERR && info->si_code != BUS_MCEERR_AR))
 		raise(sig);
 	errno = saved;
 }
