@@ -21,7 +21,7 @@ dir=$JM_TMP/shm
 mkdir -p "$dir"
 
 rm -f "$JM_TMP/go"
-JMALLOC_OPTIONS=decay_ms:4000 JMALLOC_STATS_DIR=$dir LD_PRELOAD=$JMALLOC_LIB \
+JMALLOC_OPTIONS=decay_ms:20000 JMALLOC_STATS_DIR=$dir LD_PRELOAD=$JMALLOC_LIB \
 	"$h" purger "$JM_TMP/go" >"$JM_TMP/purger.out" 2>&1 &
 pid=$!
 PIDS+=("$pid")
