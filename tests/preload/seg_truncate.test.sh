@@ -30,7 +30,10 @@ for i in range(50):
 print("survived", flush=True)
 PY
 for size in 0 4096; do
-	rm -f "$JM_TMP/go"
+	# The last round's output goes first: its 'ready' was read as this
+	# round's before the redirection below emptied the file (no segment
+	# yet for the new pid, at load 41).
+	rm -f "$JM_TMP/go" "$JM_TMP/loop.out"
 	JMALLOC_STATS_DIR=$dir LD_PRELOAD=$JMALLOC_LIB python3 "$JM_TMP/loop.py" "$JM_TMP/go" \
 		>"$JM_TMP/loop.out" 2>&1 &
 	pid=$!
