@@ -25,13 +25,16 @@ cat >"$JM_TMP/creds.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 /* creds MODE: MODE "plain" allocates; "euid", "fsuid" and "drop" fork a
  * child that changes its credentials so, then allocates (its first slow
  * path publishes). Prints "ready PID" for the process that allocated,
- * then waits. */
+ * then waits. The child dies with its parent (the test kills the parent;
+ * the child's pause() outlived it as an orphan). */
 static void work(void)
 {
 	for (int i = 0; i < 2000; i++) {
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
 	void *p = malloc(64);   /* the parent publishes, as root */
 	__asm__ volatile("" : : "r"(p) : "memory");
 	fflush(stdout);
+	pid_t parent = getpid();
 	pid_t c = fork();
 	if (c == 0) {
 		int rc = 0;
@@ -61,6 +65,9 @@ int main(int argc, char **argv)
 			rc = setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534);
 		if (rc != 0)
 			return 3;
+		/* After the change: a change of credentials clears it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			return 4;
 		work();
 	}
 	printf("parent %d\n", (int)getpid());
@@ -86,6 +93,7 @@ run() {
 	PIDS+=("$!")
 	wait_line "$out" '^ready '
 	pid=$(awk '$1 == "ready" { print $2 }' "$out")
+	PIDS+=("$pid")   # the forked child, which printed it: killed on exit too
 	seg=$(jm_segment "$JMD_STATS" "$pid") || seg=
 	if [ "$expect" = yes ]; then
 		[ -n "$seg" ] || fail "$name: pid $pid published no segment"
