@@ -8,7 +8,11 @@ For each server (memcached, nginx, postgres, redis, node, pyhttp and
 pyhttp-malloc; since session 22 also memcached-big, values of 100-1000
 KiB through a 64 MiB cache that evicts; redis-big, big hashes and lists,
 two thirds deleted, then the idle; postgres-sort, sorts, a hash join, a
-hash aggregate and an index build at work_mem 256MB) and each run, the
+hash aggregate and an index build at work_mem 256MB; since session 26
+apache-prefork and apache-event, Debian's apache2 with each MPM, gzip by
+mod_deflate; lighttpd; gunicorn, prefork Python WSGI workers replaced
+every 500 requests; named, BIND 9 with 2 threads answering 30,000 UDP
+queries of a 20,000-name zone, dnsload.py) and each run, the
 server is started under every allocator in turn (LD_PRELOAD; glibc is the
 empty preload), loaded by a client that runs without the preload, then left
 idle, then stopped. Per run it records the server side only: CPU seconds
@@ -29,7 +33,8 @@ load is a fixed amount of work, so the CPU seconds compare; throughput is
 that work over the client's wall time.
 
 Needs (Debian): memcached, libmemcached-tools, nginx-light, apache2-utils,
-redis-server, redis-tools, nodejs, postgresql-client, and postgres with
+redis-server, redis-tools, nodejs, postgresql-client, for the loads of
+session 26 apache2, lighttpd, gunicorn and bind9, and postgres with
 initdb in /usr/local/bin (PGBIN); the jmtime of tests/bench/run.sh, built
 into $JM_BUILD/bench.
 """
@@ -115,8 +120,8 @@ def ab(port, path, n, c, extra=(), varying=False, keepalive=True):
     bodies' lengths differ, which ab counts as failed)."""
     ka = ["-k"] if keepalive else []
     out = run(["ab", "-q", *ka, "-n", str(n), "-c", str(c), *extra, f"http://127.0.0.1:{port}/{path}"])
-    ok = "(Connect: 0, Receive: 0, Length: " in out and "Exceptions: 0)" in out if varying else \
-        "Failed requests:        0" in out
+    ok = "Failed requests:        0" in out or \
+        varying and "(Connect: 0, Receive: 0, Length: " in out and "Exceptions: 0)" in out
     if not ok or "Non-2xx" in out:
         raise RuntimeError(f"ab: requests failed:\n{out}")
 
@@ -381,7 +386,147 @@ DROP TABLE a{i}, b{i};
         return 2 / (time.time() - t)
 
 
-SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc, MemcachedBig, RedisBig, PostgresSort]
+class Apache(Server):
+    """apache2 (Debian's httpd 2.4) with mpm_prefork: 4 processes kept
+    spare, each ended after 400 connections and replaced by a fresh fork
+    (MaxConnectionsPerChild), so the load without keep-alive cycles the
+    workers; mod_deflate compresses the 256 KiB file (zlib's buffers per
+    request). Since session 26."""
+    name = "apache-prefork"
+    mpm = "prefork"
+    mpmconf = ("StartServers 4\nMinSpareServers 4\nMaxSpareServers 8\nMaxRequestWorkers 32\n"
+               "MaxConnectionsPerChild 400\n")
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        os.chmod(work, 0o755)
+        os.makedirs(f"{work}/html", exist_ok=True)
+        with open(f"{work}/html/big.txt", "w") as f:
+            for i in range(256 * 1024 // 32):
+                f.write("%031d\n" % (i * 7919))
+        with open(f"{work}/html/small.html", "w") as f:
+            f.write("<html>" + "x" * 600 + "</html>\n")
+        m = "/usr/lib/apache2/modules"
+        mods = ["mpm_" + self.mpm, "authz_core", "mime", "filter", "deflate", "dir"]
+        with open(f"{work}/httpd.conf", "w") as f:
+            f.write("".join(f"LoadModule {x}_module {m}/mod_{x}.so\n" for x in mods))
+            f.write(f"""ServerRoot {work}
+ServerName localhost
+Listen 127.0.0.1:{self.port}
+PidFile {work}/httpd.pid
+Mutex file:{work} default
+DefaultRuntimeDir {work}
+ErrorLog {work}/error.log
+LogLevel warn
+User nobody
+Group nogroup
+DocumentRoot {work}/html
+<Directory {work}/html>
+  Require all granted
+</Directory>
+TypesConfig /etc/mime.types
+AddOutputFilterByType DEFLATE text/plain
+KeepAlive On
+MaxKeepAliveRequests 0
+{self.mpmconf}""")
+    def argv(self):
+        return ["apache2", "-f", f"{self.work}/httpd.conf", "-DFOREGROUND"]
+    def load(self):
+        t = time.time()
+        # Under every allocator, glibc's too, a few in 10,000 keep-alive
+        # replies come back cut when the connection ends (ab counts them
+        # as of another length): not counted as failures.
+        ab(self.port, "small.html", 20000, 50, varying=True)
+        ab(self.port, "small.html", 6000, 16, keepalive=False)
+        ab(self.port, "big.txt", 800, 16, ["-H", "Accept-Encoding: gzip"], varying=True)
+        return 26800 / (time.time() - t)
+    def stop(self, pid): os.kill(pid, signal.SIGTERM)
+
+
+class ApacheEvent(Apache):
+    """The same with mpm_event: 2 processes of 25 threads each (threads
+    that go quiet between the loads: the idle PSS)."""
+    name = "apache-event"
+    mpm = "event"
+    mpmconf = ("StartServers 2\nServerLimit 4\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 75\n"
+               "MaxRequestWorkers 100\nMaxConnectionsPerChild 0\n")
+
+
+class Lighttpd(Apache):
+    """lighttpd 1.4: one process, an event loop; the same files."""
+    name = "lighttpd"
+    def prepare(self, work):
+        super().prepare(work)
+        with open(f"{work}/lighttpd.conf", "w") as f:
+            f.write(f"""server.document-root = "{work}/html"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.username = "nobody"
+server.groupname = "nogroup"
+server.max-keep-alive-requests = 100000
+mimetype.assign = (".html" => "text/html", ".txt" => "text/plain")
+""")
+    def argv(self):
+        return ["lighttpd", "-D", "-f", f"{self.work}/lighttpd.conf"]
+    def load(self):
+        t = time.time()
+        ab(self.port, "small.html", 20000, 50)
+        ab(self.port, "small.html", 6000, 16, keepalive=False)
+        ab(self.port, "big.txt", 2000, 16)
+        return 28000 / (time.time() - t)
+
+
+class Gunicorn(Server):
+    """gunicorn 20 (Python WSGI, prefork): 3 sync workers, each replaced
+    after 500 requests (--max-requests); a request builds a JSON body of
+    1-60 KB, as pyserve.py's do (gunicorn_app.py)."""
+    name = "gunicorn"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+    def argv(self):
+        return ["gunicorn", "-w", "3", "--max-requests", "500", "-b", f"127.0.0.1:{self.port}",
+                "--chdir", HERE, "gunicorn_app:app"]
+    def load(self):
+        t = time.time()
+        ab(self.port, "x", 6000, 8, varying=True, keepalive=False)
+        return 6000 / (time.time() - t)
+
+
+class Named(Server):
+    """BIND 9.18's named (libuv, links jemalloc; the preload serves it),
+    2 worker threads, an authoritative zone of 20,000 names, 30,000 UDP
+    queries from 8 sockets (dnsload.py), every answer checked."""
+    name = "named"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        os.chmod(work, 0o777)  # named runs as bind
+        with open(f"{work}/z.zone", "w") as f:
+            f.write("$TTL 300\n@ IN SOA ns.z. h.z. 1 60 60 600 60\n@ IN NS ns.z.\nns IN A 127.0.0.1\n")
+            for i in range(20000):
+                f.write(f"h{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n"
+                        f"h{i} IN TXT \"{'t' * (i % 200)}\"\n")
+        with open(f"{work}/named.conf", "w") as f:
+            f.write(f"""options {{ directory "{work}"; listen-on port {self.port} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }}; pid-file none; recursion no; dnssec-validation no; }};
+zone "z" {{ type primary; file "{work}/z.zone"; }};
+""")
+    def argv(self):
+        return ["named", "-g", "-n", "2", "-u", "bind", "-c", f"{self.work}/named.conf"]
+    def ready(self):
+        end = time.time() + 30
+        while time.time() < end:
+            try:
+                run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "1", "1"]); return
+            except subprocess.CalledProcessError:
+                time.sleep(0.2)
+        raise RuntimeError("named does not answer")
+    def load(self):
+        t = time.time()
+        run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "30000", "8"])
+        return 30000 / (time.time() - t)
+
+
+SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc, MemcachedBig, RedisBig, PostgresSort,
+           Apache, ApacheEvent, Lighttpd, Gunicorn, Named]
 
 
 def one(srv, alloc, lib, work, idle, rows):
