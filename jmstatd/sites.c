@@ -55,7 +55,14 @@
  * of root's has its code (tests/metrics/site_id.test.sh). Keyed, an id
  * still names one stack (the same in two processes of one mapping) and
  * says nothing of its addresses; ids change when the daemon restarts, as
- * they do when the process does. */
+ * they do when the process does. And keyed by the process's uid as well:
+ * under one key for every process, a user who wrote root's frames into a
+ * site row of their own segment (theirs to write) was shown, in `sites`,
+ * the id /metrics labels root's site with, so that the daemon computed
+ * the search above for them, 1,024 candidates a segment read
+ * (tests/metrics/site_id_uid.test.sh). The same stack in two users'
+ * processes now has two ids; /metrics sums a site over the processes of
+ * one exe and uid, as before. */
 static uint64_t site_key[2];
 static bool site_key_set;
 
@@ -93,22 +100,22 @@ static void site_key_draw(void)
 		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
 	} while (0)
 
-uint64_t jmd_site_id(const uint64_t *frames, uint32_t nframes)
+uint64_t jmd_site_id(uint32_t uid, const uint64_t *frames, uint32_t nframes)
 {
 	if (!site_key_set)
 		site_key_draw();
 	uint64_t v0 = 0x736f6d6570736575ull ^ site_key[0], v1 = 0x646f72616e646f6dull ^ site_key[1];
 	uint64_t v2 = 0x6c7967656e657261ull ^ site_key[0], v3 = 0x7465646279746573ull ^ site_key[1];
-	/* The frames are whole words: the message is nframes words, then
+	/* The message is the uid's word, then the frames (whole words), then
 	 * the length block of SipHash (bytes, in the top byte). */
-	for (uint32_t f = 0; f < nframes; f++) {
-		uint64_t m = frames[f];
+	for (uint32_t f = 0; f <= nframes; f++) {
+		uint64_t m = f == 0 ? uid : frames[f - 1];
 		v3 ^= m;
 		SIPROUND;
 		SIPROUND;
 		v0 ^= m;
 	}
-	uint64_t b = ((uint64_t)nframes * 8) << 56;
+	uint64_t b = ((uint64_t)(nframes + 1) * 8) << 56;
 	v3 ^= b;
 	SIPROUND;
 	SIPROUND;
@@ -335,7 +342,7 @@ int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t 
 			continue;
 		s.nframes = row->nframes;
 		memcpy(s.frames, row->frames, row->nframes * sizeof(row->frames[0]));
-		s.id = jmd_site_id(s.frames, s.nframes);
+		s.id = jmd_site_id(p->uid, s.frames, s.nframes);
 		s.site_live_bytes = whole;
 		s.live_objects = row->live_objects;
 		s.samples = row->samples_live;
