@@ -83,6 +83,7 @@ static JM_NOINLINE struct jm_run *new_run(struct jm_arena *a, struct jm_bin *bin
 	r->binind = (uint8_t)binind;
 	r->nfree = (uint16_t)bi->regs;
 	r->on_list = 0;
+	r->fork_depth = jm__fork_depth;
 	memset(r->bitmap, 0, sizeof(r->bitmap));
 	for (unsigned i = 0; i < bi->regs / 64; i++)
 		r->bitmap[i] = ~0ULL;
@@ -197,12 +198,25 @@ static uintptr_t *link_piece(uintptr_t *tail, const struct fill_piece *pc, size_
 	return tail;
 }
 
+/* A run regions are taken from is marked with the fork depth of the
+ * process that takes them (types.h, fork_depth): a forked child's free
+ * of a region in a run it took none from is its parent's region, which
+ * goes to the run rather than into the thread cache's list (tcache.c,
+ * "forked"). The same in a process that never forked (0 and 0): a load
+ * and a compare of the record's line, which the take reads anyway. */
+static inline struct jm_run *run_mark(struct jm_run *r)
+{
+	if (jm_unlikely(r->fork_depth != jm__fork_depth))
+		r->fork_depth = jm__fork_depth;
+	return r;
+}
+
 /* The run to allocate from: the current one, or another with room. */
 static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned binind)
 {
 	struct jm_run *r = bin->cur;
 	if (r && r->nfree)
-		return r;
+		return run_mark(r);
 	if (bin->nonfull) {
 		r = bin->nonfull;
 		nonfull_remove(bin, r);
@@ -216,7 +230,7 @@ static struct jm_run *bin_run(struct jm_arena *a, struct jm_bin *bin, unsigned b
 	/* A full current run is simply dropped: it rejoins the non-full list
 	 * when one of its regions is freed. */
 	bin->cur = r;
-	return r;
+	return run_mark(r);
 }
 
 /* Takes up to n regions of the arena's bin and puts them at the front of
@@ -412,6 +426,7 @@ static JM_NOINLINE void run_moved(struct jm_bin *bin, struct jm_run *r, unsigned
 		if (r->on_list)
 			nonfull_remove(bin, r);
 		bin->stats->curruns--;
+		r->fork_depth = 0;   /* a large run's prof_site then */
 		r->next = *empty;
 		*empty = r;
 	} else if (before == 0) {

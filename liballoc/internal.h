@@ -658,6 +658,16 @@ void jm__tcache_check_double_free(void *ptr, unsigned binind);
 bool jm__tcache_small_freed(void *ptr, unsigned binind);
 void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
+/* A forked child's frees (tcache.c, "forked"): the forks that made this
+ * process; the calling thread's cache rows, also while they are set aside
+ * (jm__tls_tbins is then jm__tcache_none); those, or jm__tcache_none when
+ * they are not set aside; and a small region's free while they are: NULL
+ * when it went to its run, else the rows to push it on (jm__tcache_none:
+ * not set aside). */
+extern uint16_t jm__fork_depth JM_HIDDEN;
+struct jmstat_tcache_bin *jm__tcache_own_bins(void);
+struct jmstat_tcache_bin *jm__tcache_forked_bins(void);
+struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);

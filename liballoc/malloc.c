@@ -82,8 +82,12 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 static void *alloc_small(size_t size, bool zero, bool aligned)
 {
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW)
-		tbins = jm__tcache_boot();
+	if (tbins == jm__tcache_none) {
+		if (jm__tls_state == JM_TLS_NEW)
+			tbins = jm__tcache_boot();
+		else if (jm__tls_state == JM_TLS_CACHED)   /* set aside: forked */
+			tbins = jm__tcache_forked_bins();
+	}
 	unsigned binind = jm__size2bin(size);
 	void *p;
 	if (tbins != jm__tcache_none) {
@@ -273,6 +277,9 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			}
 			tbins = jm__tcache_boot();
 		}
+		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_CACHED &&
+		    (tbins = jm__tcache_forked_free(c, ptr, pm)) == NULL)
+			return;   /* a forked child's free of its parent's region */
 		if (tbins == jm__tcache_none) {
 			jm__bin_free_one(c, ptr, pm);
 			return;

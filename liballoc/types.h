@@ -183,7 +183,16 @@ struct jm_run {
 	uint8_t  binind;          /* small: the size class */
 	uint8_t  dirty;           /* free: pages may be resident */
 	uint8_t  on_list;         /* small: on its bin's non-full list */
-	uint16_t prof_site;       /* large: sampled, site row + 1; else 0 */
+	union {
+		uint16_t prof_site;   /* large: sampled, site row + 1; else 0 */
+		/* small: the fork depth (jm__fork_depth) of the process that
+		 * last took regions of it (bin.c, bin_run): in a forked
+		 * child, a run of a smaller one holds only regions of its
+		 * parent's, whose free goes to the run, not into the thread
+		 * cache's list through the region (tcache.c, "forked").
+		 * 0 again when the run goes back to its arena. */
+		uint16_t fork_depth;
+	};
 	uint32_t prof_size;       /* large, sampled: the size asked for */
 	uint64_t bitmap[JM_BITMAP_WORDS]; /* small: 1 = region free */
 };

@@ -201,7 +201,7 @@ static void check_tcache(void)
 {
 	if (jm__tls_state != JM_TLS_CACHED)
 		return;
-	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	struct jmstat_tcache_bin *tbins = jm__tcache_own_bins();
 	CHECK(*jm__tb_head(&tbins[JM_NBINS]) == 0, "tcache: the empty row holds %p",
 	    (void *)*jm__tb_head(&tbins[JM_NBINS]));
 	for (unsigned b = 0; b < JM_NBINS; b++) {

@@ -1,7 +1,7 @@
 /*
  * fork_free: what a forked child's frees of its parent's blocks cost in
- * page faults (docs/purging.md, "Programs and servers, session 25"; not
- * part of make bench).
+ * page faults (docs/purging.md, "Programs and servers, session 25"; in
+ * make bench as fork-free, `fork-free THREADS 0`, since session 26).
  *
  *   cc -O2 -pthread -o /tmp/fork_free tests/bench/fork_free.c
  *   LD_PRELOAD=LIB /tmp/fork_free [THREADS [MIX]]

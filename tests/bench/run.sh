@@ -210,6 +210,7 @@ thread-churn  | -                   | -              | @B@/thread-churn @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 conns         | -                   | -              | @B@/conns @T@ @S@
 prefork       | -                   | -              | @B@/prefork @T@ @S@
+fork-free     | -                   | -              | @B@/fork-free @T@ 0
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
@@ -311,6 +312,7 @@ build_all() {
 	build aligned aligned.c &&
 	build conns conns.c &&
 	build prefork prefork.c &&
+	build fork-free fork_free.c &&
 	build idle-return idle_return.c
 }
 build_all || { echo "run.sh: building the workloads failed" >&2; exit 1; }
