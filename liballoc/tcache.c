@@ -157,25 +157,27 @@ static struct jm_tcache *tc_free_list;
  * Python's children, a prefork worker dropping inherited caches) copied
  * every page holding such a region: tests/bench/fork_free.c's child, 21.9k
  * minor faults for 320,000 frees, jemalloc's 221 (its cache is an array of
- * pointers, its free bits outside the regions). The child's cache is set
- * aside instead ("forked"): jm__tls_tbins is the empty, always full none
- * cache, so that free's and malloc's fast paths go to the slow ones,
- * unchanged for every other process. There, a region of a run the process
- * took no region from (its fork_depth is a smaller one: types.h) was
- * allocated before the fork, and goes to its run's bitmap (bin.c's free
- * writes only the chunk's run record, as with tcache:0); any other goes
- * to the cache, which malloc's slow path pops and fills as usual. After
- * FORKED_OWN_FREES frees of the child's own regions the cache is the fast
- * paths' again (a prefork worker serving requests pays the slow paths for
- * its first 64k frees only); a full list of a forked process whose top
- * regions are mostly in runs of its parent's (a later sweep of inherited
- * objects, or a thread started in the child) sets it aside again, having
- * copied at most a list's pages. The forking thread's cache is set aside
- * at the fork (jm__tcache_postfork_child): a child that execs or exits at
- * once pays nothing for it.
+ * pointers, its free bits outside the regions). A thread of a forked
+ * process whose list is full and holds mostly regions of runs the process
+ * took no region from (a run's fork_depth is a smaller one: types.h, its
+ * regions were all allocated before the fork) has its cache set aside
+ * ("forked"): jm__tls_tbins is the empty, always full none cache, so that
+ * free's and malloc's fast paths, unchanged for every other process, go
+ * to the slow ones. There, a region of such a run goes to its run's bitmap
+ * (bin.c's free writes only the chunk's run record, as with tcache:0);
+ * any other to the cache, which malloc's slow path pops and fills as
+ * usual. After FORKED_OWN_FREES frees of the process's own regions the
+ * cache is the fast paths' again: a prefork worker that drops an
+ * inherited object now and then pays the slow paths for 64k frees; a
+ * later sweep of inherited objects sets it aside again at its first full
+ * list. Before that, a list's worth of regions are pushed, and their
+ * pages copied, as before. Not at the fork itself: a child that only
+ * frees what it allocated from its inherited lists (fork-churn's, a
+ * shell's before exec) would send those to their runs too, whose records
+ * it then copied (fork-churn +12% faults so).
  */
 #define FORKED_OWN_FREES (1u << 16)
-#define FORKED_SAMPLE 32      /* regions of a full list looked at */
+#define FORKED_SAMPLE 8       /* regions of a full list looked at */
 static __thread bool tls_forked;
 static __thread uint32_t tls_forked_own;
 
@@ -900,8 +902,6 @@ JM_FORK_TEXT void jm__tcache_postfork_child(void)
 	 * only if it changes: the row's page is shared with the parent). */
 	if (tls_arena && tls_arena->stats->nthreads != 1)
 		tls_arena->stats->nthreads = 1;
-	/* Its frees of the parent's regions go to their runs (above). */
+	/* The runs it takes regions of are its own (above, "forked"). */
 	jm__fork_depth++;
-	if (tls_tc && jm__tls_state == JM_TLS_CACHED)
-		forked_enter();
 }
