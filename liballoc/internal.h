@@ -603,13 +603,15 @@ static inline void jm__flist_clear_cookie_c(void *p, bool c0)
 {
 	((uintptr_t *)p)[c0 ? 0 : 1] = 0;
 }
-/* A cache row's count of regions is stored less its capacity (jmstat.h):
- * free's fast path adds one to it in memory and tests a full list by the
- * flags of that addition, with no load of the capacity (two instructions
- * fewer; on a full list the slow path takes the one back); the none
- * cache's rows hold JM_TCACHE_NONE_FULL. Count and capacity
- * are set together, in one 8-byte store, so that a reader never adds one
- * to the other's old value. */
+/* A cache row's count of regions is stored less its capacity (jmstat.h),
+ * in the row for readers and in the private words for the allocator:
+ * free's fast path adds one to each in memory and tests a full list by
+ * the flags of the private one's addition, with no load of the capacity
+ * (two instructions fewer; on a full list the slow path takes the one
+ * back); the none cache's rows and private words hold
+ * JM_TCACHE_NONE_FULL. The row's count and capacity are set together, in
+ * one 8-byte store, so that a reader never adds one to the other's old
+ * value. */
 /* A cache row's private words (types.h, struct jm_tbin_private). */
 static inline struct jm_tbin_private *jm__tb_priv(const struct jmstat_tcache_bin *tb)
 {
@@ -625,17 +627,29 @@ static inline uint32_t jm__tb_max(const struct jmstat_tcache_bin *tb)
 {
 	return jm__tb_priv(tb)->ncached_max;
 }
-/* Its count. The row's count less capacity is what free's fast path tests
- * (a writer of the segment may set it: the list then takes more or fewer
- * regions before its flush, and a fill or flush sets it right again,
- * jm__tcache_flush_some). */
+/* Its count, the private copy, which free's fast path tests and the GC
+ * and the idle sweep read; the row's is for readers (a writer of the
+ * segment may set it: the list took 2^31 frees before its flush when it
+ * was the one tested, docs/security.md). Both are changed together,
+ * by jm__tb_inc and jm__tb_dec or, on the fast paths, by two
+ * instructions. */
 static inline uint32_t jm__tb_ncached(const struct jmstat_tcache_bin *tb)
 {
-	return tb->ncached_less_max + jm__tb_max(tb);
+	return jm__tb_priv(tb)->ncached_less_max + jm__tb_max(tb);
 }
 static inline bool jm__tb_full(const struct jmstat_tcache_bin *tb)
 {
-	return (int32_t)tb->ncached_less_max >= 0;
+	return (int32_t)jm__tb_priv(tb)->ncached_less_max >= 0;
+}
+static inline void jm__tb_inc(struct jmstat_tcache_bin *tb)
+{
+	tb->ncached_less_max++;
+	jm__tb_priv(tb)->ncached_less_max++;
+}
+static inline void jm__tb_dec(struct jmstat_tcache_bin *tb)
+{
+	tb->ncached_less_max--;
+	jm__tb_priv(tb)->ncached_less_max--;
 }
 static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, uint32_t max)
 {
@@ -645,6 +659,7 @@ static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, ui
 	    "count and capacity share an aligned 8-byte word");
 	uint64_t w = (uint64_t)(ncached - max) | (uint64_t)max << 32;
 	__atomic_store_n((uint64_t *)&tb->ncached_less_max, w, __ATOMIC_RELAXED);
+	jm__tb_priv(tb)->ncached_less_max = ncached - max;
 	jm__tb_priv(tb)->ncached_max = max;
 }
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);

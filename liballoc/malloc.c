@@ -94,7 +94,7 @@ static void *alloc_small(size_t size, bool zero, bool aligned)
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		p = jm__flist_pop_c(jm__tb_head(tb), binind == 0);
 		if (p) {
-			tb->ncached_less_max--;
+			jm__tb_dec(tb);
 			tb->nrequests++;
 		} else if (aligned && jm__bin_info[binind].size >= JM_PAGE_CLASS_MIN) {
 			p = jm__bin_alloc_one(jm__thread_arena(), binind);
@@ -287,7 +287,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		if (!jm__tb_full(tb)) {
 			jm__flist_push_c(jm__tb_head(tb), ptr, c0);
-			tb->ncached_less_max++;
+			jm__tb_inc(tb);
 		} else {
 			jm__tcache_free_full(tb, binind, ptr);
 		}
@@ -327,10 +327,12 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
  * undone, lost updates could drift it), then the slow path. */
 static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 {
-	if (tb >= jm__tcache_none && tb < jm__tcache_none + JM_NBINS)
+	if (tb >= jm__tcache_none && tb < jm__tcache_none + JM_NBINS) {
 		tb->ncached_less_max = JM_TCACHE_NONE_FULL;
-	else
-		tb->ncached_less_max--;
+		jm__tb_priv(tb)->ncached_less_max = JM_TCACHE_NONE_FULL;
+	} else {
+		jm__tb_dec(tb);
+	}
 	free_in_chunk(ptr);
 }
 
@@ -343,7 +345,7 @@ static JM_NOINLINE void *alloc_miss(size_t size)
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;
 		void *p = jm__flist0_pop(jm__tb_head(tb));
 		if (jm_likely(p != NULL)) {
-			tb->ncached_less_max--;
+			jm__tb_dec(tb);
 			tb->nrequests++;
 			return p;
 		}
@@ -430,7 +432,7 @@ JM_EXPORT void *jm_malloc(size_t size)
 	    ((char *)jm__tls_tbins + row);
 	void *p = jm__flist_pop(jm__tb_head(tb));
 	if (jm_likely(p != NULL)) {
-		tb->ncached_less_max--;
+		jm__tb_dec(tb);
 		tb->nrequests++;
 		return p;
 	}
@@ -453,10 +455,12 @@ static JM_NOINLINE void free_miss(void *ptr)
 		if (jm_likely((w[0] & JM_FLIST_TAG) != tag)) {
 			struct jmstat_tcache_bin *tb = jm__tls_tbins;   /* row 0 */
 #if defined(__x86_64__)
-			__asm__ goto("addl $1, %0\n\tjg %l[full0]"
-			    : "+m"(tb->ncached_less_max) : : "cc" : full0);
+			__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full0]"
+			    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
+			    : : "cc" : full0);
 #else
-			if ((int32_t)++tb->ncached_less_max > 0)
+			tb->ncached_less_max++;
+			if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
 				goto full0;
 #endif
 			w[0] = *jm__tb_head(tb) | tag;
@@ -535,10 +539,12 @@ JM_EXPORT void jm_free(void *ptr)
 			 * and tests: three instructions more). The none
 			 * cache's rows hold JM_TCACHE_NONE_FULL: full. */
 #if defined(__x86_64__)
-			__asm__ goto("addl $1, %0\n\tjg %l[full]"
-			    : "+m"(tb->ncached_less_max) : : "cc" : full);
+			__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full]"
+			    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
+			    : : "cc" : full);
 #else
-			if ((int32_t)++tb->ncached_less_max > 0)
+			tb->ncached_less_max++;
+			if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
 				goto full;
 #endif
 			jm__flist_push_cookie(jm__tb_head(tb), ptr, cookie);

@@ -113,13 +113,13 @@
                                  flushed: more than a class starts with */
 
 /* The cache of a thread that has none: empty, capacity 0, always full
- * (JM_TCACHE_NONE_FULL: free's fast path adds one to a row's count before
- * it tests, and its slow path sets it back; nothing else is written); the
- * fast paths fall through to the slow ones without testing for NULL. Its
- * private words (malloc's fast path reads its lists' heads there) are
- * JM_TB_PRIVATE bytes on, in the same object: all zeros, in .lbss, the
- * rows' page written by free's fast path, the words' page only read (the
- * zero page: no memory). */
+ * (JM_TCACHE_NONE_FULL: free's fast path adds one to a row's count and to
+ * its private copy before it tests, and its slow path sets them back;
+ * nothing else is written); the fast paths fall through to the slow ones
+ * without testing for NULL. Its private words (malloc's fast path reads
+ * its lists' heads there) are JM_TB_PRIVATE bytes on, in the same object:
+ * all zeros, in .lbss, the rows' page and the private words' first page
+ * (the counts) written by free's fast path. */
 struct jm_none_cache jm__none_cache JM_LARGE_BSS __attribute__((aligned(64)));
 /* The rows were 1 KiB of .data before they moved here: .data keeps that
  * size, so that it still ends on the page that holds all of .bss, the
@@ -330,7 +330,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 static void push(struct jmstat_tcache_bin *tb, unsigned binind, void *p)
 {
 	jm__flist_push_c(jm__tb_head(tb), p, binind == 0);
-	tb->ncached_less_max++;
+	jm__tb_inc(tb);
 }
 
 /* The list's last fill was allocated to the last region, with no free of
@@ -418,7 +418,7 @@ void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind)
 		struct jmstat_tcache_bin *nb = tb + 1;
 		void *q = jm__flist_pop(jm__tb_head(nb));
 		if (q) {
-			nb->ncached_less_max--;
+			jm__tb_dec(nb);
 			tb->nrequests++;
 			return q;
 		}

@@ -356,7 +356,11 @@ struct jm_huge {
  * write, docs/security.md). The row keeps the published counts. */
 struct jm_tbin_private {
 	uintptr_t head;           /* the free list's first region; 0: empty */
-	uint32_t reserved;
+	uint32_t ncached_less_max; /* the count less capacity that free's fast
+	                            path tests (the row's is a copy for
+	                            readers, which a writer of the segment
+	                            may set: a row's count of -2^31 made the
+	                            list take 2^31 frees before its flush) */
 	uint32_t ncached_max;     /* the capacity (the row's is a copy) */
 	uint64_t reserved2;
 };
@@ -368,7 +372,7 @@ _Static_assert(JM_TB_PRIVATE % JM_PAGE == 0 && JM_TB_PRIVATE < (1u << 31),
 /* A thread's cache. The per-bin words the fast path touches are the
  * thread's row of the stats segment (struct jmstat_tcache_bin: the counts
  * readers sum) and its private words (struct jm_tbin_private: the list's
- * head), at a fixed distance from it; this private part is for the slow
+ * head and the count free tests), at a fixed distance from it; this private part is for the slow
  * path. */
 struct jm_tcache {
 	struct jmstat_thread *row;

@@ -359,11 +359,11 @@ struct jmstat_tcache_bin {
 	uint32_t ncached_less_max; /* regions held in this cache (counted in
 	                            the bin's curregs, but not in use) less
 	                            ncached_max, modulo 2^32: add ncached_max
-	                            for the count (so stored, the writer's
-	                            free tests a full cache by the sign of
-	                            the sum after adding one: a reader may
-	                            see one more than the capacity for an
-	                            instant) */
+	                            for the count (so stored, as the
+	                            writer's private copy, which its free
+	                            tests for a full cache by the sign after
+	                            adding one: a reader may see one more
+	                            than the capacity for an instant) */
 	uint32_t ncached_max;    /* capacity */
 	uint64_t nrequests;      /* allocations served by this cache */
 };
