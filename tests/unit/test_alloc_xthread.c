@@ -391,7 +391,10 @@ static void *zeroed_count_thread(void *arg)
 		jm_free(p[i]);
 	struct jmstat_tcache_bin *tb = &jm__tls_tbins[z->bin];
 	assert_true(*jm__tb_head(tb) != 0);
+	/* A count that does not match the list (the private one, which
+	 * the allocator goes by, and the row's). */
 	tb->ncached_less_max = (uint32_t)-(int32_t)jm__tb_max(tb);   /* reads 0 */
+	jm__tb_priv(tb)->ncached_less_max = tb->ncached_less_max;
 	assert_int_equal(jm__tb_ncached(tb), 0);
 	return NULL;
 }
