@@ -1,18 +1,21 @@
 /*
  * fork_free: what a forked child's frees of its parent's blocks cost in
  * page faults (docs/purging.md, "Programs and servers, session 25"; in
- * make bench as fork-free, `fork-free THREADS 0`, since session 26).
+ * make bench as fork-free, `fork-free THREADS 0 SCALE`, since session 26).
  *
  *   cc -O2 -pthread -o /tmp/fork_free tests/bench/fork_free.c
- *   LD_PRELOAD=LIB /tmp/fork_free [THREADS [MIX]]
+ *   LD_PRELOAD=LIB /tmp/fork_free [THREADS [MIX [SCALE]]]
  *
  * THREADS threads (default 8; 0: the main thread alone, the same work)
- * each allocate 80000 blocks of 24..223 B and write them whole; they are
+ * each allocate 80000 blocks (times SCALE, default 1, at most 1; make
+ * check's smoke run gives 0.01) of 24..223 B and write them whole; they are
  * joined, and 4 children are forked one after the other. Each child frees
  * every other block of the parent's (320000 frees), with MIX 1 also
  * allocating and writing a block of 40..139 B after each free (a garbage
- * collector's sweep beside a mutator), then allocates 50000 more, and
- * prints the minor faults of its free phase and of its last allocations.
+ * collector's sweep beside a mutator), then allocates 50000 more (times
+ * SCALE), and prints the minor faults of its free phase and of its last
+ * allocations on stderr (stdout, which make bench compares across
+ * allocators, says only what each child did).
  * A page the fork shares is copied at the child's first write to it: an
  * allocator whose free writes into the freed block (a link, a header)
  * copies every page that holds a freed block.
@@ -29,12 +32,13 @@
 #define N 80000
 
 static void *blk[MAXT][N];
+static int n = N;          /* blocks a thread, N x SCALE */
 
 static void *fill(void *arg)
 {
 	long t = (long)arg;
 	unsigned s = (unsigned)t * 7 + 1;
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
 		s = s * 1103515245 + 12345;
 		size_t sz = 24 + (s >> 16) % 200;
 		blk[t][i] = malloc(sz);
@@ -56,7 +60,7 @@ static void child(int mix)
 	size_t k = 0;
 	long f0 = faults();
 	for (int t = 0; t < MAXT; t++)
-		for (int i = 0; i < N; i += 2) {
+		for (int i = 0; i < n; i += 2) {
 			free(blk[t][i]);
 			if (mix) {
 				fresh[k] = malloc(40 + k % 100);
@@ -65,12 +69,14 @@ static void child(int mix)
 			}
 		}
 	long f1 = faults();
-	for (int i = 0; i < 50000; i++) {
+	int after = (int)(50000LL * n / N);
+	for (int i = 0; i < after; i++) {
 		void *p = malloc(40 + i % 100);
 		memset(p, 2, 40);
 	}
 	long f2 = faults();
-	printf("child: free phase %ld faults, allocations after %ld\n", f1 - f0, f2 - f1);
+	fprintf(stderr, "child: free phase %ld faults, allocations after %ld\n", f1 - f0, f2 - f1);
+	printf("child: freed %d of its parent's blocks, allocated %d\n", MAXT * ((n + 1) / 2), after);
 	fflush(stdout);
 	_exit(0);
 }
@@ -79,10 +85,14 @@ int main(int argc, char **argv)
 {
 	int nthreads = argc > 1 ? atoi(argv[1]) : MAXT;
 	int mix = argc > 2 ? atoi(argv[2]) : 0;
-	if (nthreads < 0 || nthreads > MAXT) {
-		fprintf(stderr, "usage: fork_free [THREADS (0..%d) [MIX]]\n", MAXT);
+	double scale = argc > 3 ? atof(argv[3]) : 1;
+	if (nthreads < 0 || nthreads > MAXT || !(scale > 0)) {
+		fprintf(stderr, "usage: fork_free [THREADS (0..%d) [MIX [SCALE]]]\n", MAXT);
 		return 2;
 	}
+	n = scale < 1 ? (int)(N * scale) : N;   /* N at most: the arrays' size */
+	if (n < 2)
+		n = 2;
 	if (nthreads > 0) {
 		pthread_t th[MAXT];
 		for (long t = 0; t < nthreads; t++)

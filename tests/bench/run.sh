@@ -210,7 +210,7 @@ thread-churn  | -                   | -              | @B@/thread-churn @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
 conns         | -                   | -              | @B@/conns @T@ @S@
 prefork       | -                   | -              | @B@/prefork @T@ @S@
-fork-free     | -                   | -              | @B@/fork-free @T@ 0
+fork-free     | -                   | -              | @B@/fork-free @T@ 0 @S@
 sqlite        | -                   | @D@/sqlite.sql | sqlite3 -batch :memory:
 python        | PYTHONMALLOC=malloc,PYTHONHASHSEED=0 | - | python3 @H@/objects.py @S@
 g++           | -                   | -              | g++ -O1 -c @D@/gxx.cpp -o @W@/gxx.o
