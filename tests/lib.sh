@@ -182,6 +182,16 @@ need_lib() {
 		skip "$JMALLOC_LIB does not define jm_malloc"
 }
 
+# need_static_lib: a static program can be linked with the allocator
+# (libjmalloc.a built, a libc.a); sets lib to the archive.
+need_static_lib() {
+	need_cmd cc
+	lib=$JM_ROOT/liballoc/libjmalloc.a
+	[ -f "$lib" ] || skip "liballoc/libjmalloc.a is not built"
+	printf 'int main(void) { return 0; }\n' >"$JM_TMP/t.c"
+	cc -static -o "$JM_TMP/t" "$JM_TMP/t.c" 2>/dev/null || skip "cc -static does not link here (no libc.a)"
+}
+
 plain_only() {
 	[ -z "${JM_SANITIZED:-}" ] || skip "nothing sanitized to run ($*): the plain make check ran it"
 }

@@ -11,11 +11,7 @@
 # root, run as nobody: a free 16 bytes into a huge region of its own.
 . "$(dirname "$0")/../lib.sh"
 need_users "run a set-uid program as nobody"
-need_cmd cc
-lib=$JM_ROOT/liballoc/libjmalloc.a
-[ -f "$lib" ] || skip "liballoc/libjmalloc.a is not built"
-printf 'int main(void) { return 0; }\n' >"$JM_TMP/t.c"
-cc -static -o "$JM_TMP/t" "$JM_TMP/t.c" 2>/dev/null || skip "cc -static does not link here (no libc.a)"
+need_static_lib
 cat >"$JM_TMP/prog.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>

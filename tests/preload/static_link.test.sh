@@ -10,10 +10,7 @@
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_cmd cc nm
-lib=$JM_ROOT/liballoc/libjmalloc.a
-[ -f "$lib" ] || skip "liballoc/libjmalloc.a is not built"
-printf 'int main(void) { return 0; }\n' >"$JM_TMP/t.c"
-cc -static -o "$JM_TMP/t" "$JM_TMP/t.c" 2>/dev/null || skip "cc -static does not link here (no libc.a)"
+need_static_lib
 cat >"$JM_TMP/prog.c" <<'C'
 #include <malloc.h>
 #include <pthread.h>
