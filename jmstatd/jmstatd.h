@@ -876,8 +876,9 @@ struct jmd_site {
 		uint64_t live_bytes;
 	} bins[JMD_SITE_BINS];   /* the weighed classes where it holds some */
 };
-/* Keyed (SipHash-2-4, a key drawn at start) by the process's uid and frames. */
-uint64_t jmd_site_id(uint32_t uid, const uint64_t *frames, uint32_t nframes);
+/* Keyed (SipHash-2-4, a key drawn at start) by the process's uid, the
+ * stats directory its segment is read from, and the frames. */
+uint64_t jmd_site_id(const struct jmd_proc *p, const uint64_t *frames, uint32_t nframes);
 /* Per size class of seg (nbins + 1 entries, the last for large and huge),
  * the factor (at most 1) that brings the sum of the sites' estimates in
  * that class down to the bytes process p holds in it; 1 where they fit. */

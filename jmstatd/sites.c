@@ -61,8 +61,16 @@
  * the id /metrics labels root's site with, so that the daemon computed
  * the search above for them, 1,024 candidates a segment read
  * (tests/metrics/site_id_uid.test.sh). The same stack in two users'
- * processes now has two ids; /metrics sums a site over the processes of
- * one exe and uid, as before. */
+ * processes now has two ids. And keyed by the stats directory the
+ * segment is read from (its device and inode; the first directory's
+ * 0): root in a container without a user namespace (Docker's and
+ * Kubernetes' default) is uid 0 on the host, and under the uid's key its
+ * root wrote a neighbour's (or a host service's) frames into its own
+ * site rows and read their ids off /metrics or `sites`
+ * (tests/containers/site_id_dir.test.sh). Processes that share a
+ * directory are those a fork makes of one another (a child writes where
+ * its parent did), so /metrics still sums a site over the processes of
+ * one exe and uid that share it. */
 static uint64_t site_key[2];
 static bool site_key_set;
 
@@ -100,22 +108,32 @@ static void site_key_draw(void)
 		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
 	} while (0)
 
-uint64_t jmd_site_id(uint32_t uid, const uint64_t *frames, uint32_t nframes)
+#define SITE_ID_SCOPE 3   /* words before the frames: uid, directory's device, inode */
+
+uint64_t jmd_site_id(const struct jmd_proc *p, const uint64_t *frames, uint32_t nframes)
 {
 	if (!site_key_set)
 		site_key_draw();
 	uint64_t v0 = 0x736f6d6570736575ull ^ site_key[0], v1 = 0x646f72616e646f6dull ^ site_key[1];
 	uint64_t v2 = 0x6c7967656e657261ull ^ site_key[0], v3 = 0x7465646279746573ull ^ site_key[1];
-	/* The message is the uid's word, then the frames (whole words), then
-	 * the length block of SipHash (bytes, in the top byte). */
-	for (uint32_t f = 0; f <= nframes; f++) {
-		uint64_t m = f == 0 ? uid : frames[f - 1];
+	/* The message is the uid's word, the directory's two, then the frames
+	 * (whole words), then the length block of SipHash (bytes, in the top
+	 * byte). A process whose file is gone (no entry) has no segment to
+	 * read sites from; it gets a scope no directory has. */
+	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
+	uint64_t scope[SITE_ID_SCOPE] = {
+		p->uid,
+		dir ? (uint64_t)dir->dev : p->entry ? 0 : UINT64_MAX,
+		dir ? (uint64_t)dir->ino : p->entry ? 0 : UINT64_MAX,
+	};
+	for (uint32_t f = 0; f < nframes + SITE_ID_SCOPE; f++) {
+		uint64_t m = f < SITE_ID_SCOPE ? scope[f] : frames[f - SITE_ID_SCOPE];
 		v3 ^= m;
 		SIPROUND;
 		SIPROUND;
 		v0 ^= m;
 	}
-	uint64_t b = ((uint64_t)(nframes + 1) * 8) << 56;
+	uint64_t b = ((uint64_t)(nframes + SITE_ID_SCOPE) * 8) << 56;
 	v3 ^= b;
 	SIPROUND;
 	SIPROUND;
@@ -342,7 +360,7 @@ int jmd_sites_top_where(struct jmd *d, const struct jmd_proc *p, const uint32_t 
 			continue;
 		s.nframes = row->nframes;
 		memcpy(s.frames, row->frames, row->nframes * sizeof(row->frames[0]));
-		s.id = jmd_site_id(p->uid, s.frames, s.nframes);
+		s.id = jmd_site_id(p, s.frames, s.nframes);
 		s.site_live_bytes = whole;
 		s.live_objects = row->live_objects;
 		s.samples = row->samples_live;

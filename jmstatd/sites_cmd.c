@@ -48,7 +48,7 @@ static int by_live_bytes(const void *a, const void *b)
 /* A site of the sites reply: its estimates bounded by factor (per class,
  * jmd_sites_bound), with "bounded" true when one was brought down, and
  * "error_bytes" one standard error of its live_bytes. */
-static json_t *site_json(const struct jm_seg *seg, uint32_t uid, const struct site_ref *r,
+static json_t *site_json(const struct jm_seg *seg, const struct jmd_proc *p, const struct site_ref *r,
                          const double *factor)
 {
 	json_t *o = json_object(), *frames = json_array(), *bins = json_array();
@@ -58,7 +58,7 @@ static json_t *site_json(const struct jm_seg *seg, uint32_t uid, const struct si
 		json_array_append_new(frames, json_string(hex));
 	}
 	set(o, "frames", frames);
-	set(o, "id", json_string(jmd_site_name(jmd_site_id(uid, r->row->frames, r->row->nframes),
+	set(o, "id", json_string(jmd_site_name(jmd_site_id(p, r->row->frames, r->row->nframes),
 	                                       hex, sizeof(hex))));
 	uint64_t live = 0;
 	bool bounded = false;
@@ -181,7 +181,7 @@ static int sites_build(struct jmd *d, struct jmd_proc *p, json_t **err)
 	for (size_t i = 0; i < nrefs; i++) {
 		if (i)
 			put(&b, ",", 1);
-		put_json(&b, site_json(&seg, p->uid, &refs[i], factor), false);
+		put_json(&b, site_json(&seg, p, &refs[i], factor), false);
 		r->site_end[i] = b.len;
 	}
 	r->tail_off = b.len;
