@@ -151,7 +151,7 @@ void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, c
 	char ct[32] = "";
 	if (a->container[0])
 		snprintf(ct, sizeof(ct), ", container %.12s", a->container);
-	jmd_alert_log(A, a->uid, "alert %u %s: pid %d (%s%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
+	jmd_alert_log(A, a->who, "alert %u %s: pid %d (%s%s)%s: %s -> %s: %s%s%s%s", a->id, a->rule,
 	          (int)a->pid, a->exe, ct, bin, jmd_alert_state_names[prev], jmd_alert_state_names[s], a->message,
 	          why ? "; " : "", why ? why : "", top);
 	if (s == ST_RESOLVED || s == ST_INACTIVE)
@@ -180,6 +180,7 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->pid = p->pid;
 	a->start_ticks = p->start_ticks;
 	a->uid = p->uid;
+	a->who = jmd_proc_charge(A->d, p);
 	memcpy(a->exe, p->exe, sizeof(a->exe));
 	memcpy(a->path, p->path, sizeof(a->path));
 	memcpy(a->container, p->labels.container, sizeof(a->container));

@@ -100,6 +100,8 @@ struct alert {
 	pid_t pid;
 	uint64_t start_ticks;
 	uint32_t uid;
+	uint64_t who;            /* whose bounds its commands and lines count
+	                            against (jmd_proc_charge); 0: root's */
 	char exe[JMSTAT_EXE_LEN];
 	char path[JMSTAT_PATH_LEN]; /* its executable file, resolved */
 	char container[65];      /* its container id, "" if none (labels.c) */
@@ -135,7 +137,7 @@ struct job {
 	size_t nvars;
 	char *command;           /* /bin/sh -c COMMAND */
 	unsigned alert_id;
-	uint32_t uid;            /* of the alert's process */
+	uint64_t who;            /* the alert's who */
 	struct job *next;        /* in the queue */
 };
 
@@ -144,7 +146,7 @@ struct cmd {
 	uv_timer_t timer;
 	struct jmd_alerts *A;
 	unsigned alert_id;
-	uint32_t uid;            /* of the alert's process */
+	uint64_t who;            /* the alert's who */
 	unsigned open_handles;   /* freed when both are closed */
 	bool exited;
 	struct cmd *next, *prev;
@@ -192,7 +194,7 @@ void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, c
                 const struct jmd_proc *p);
 
 /* alerts_notify.c */
-void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+void jmd_alert_log(struct jmd_alerts *A, uint64_t who, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void jmd_alert_cmd_close(struct cmd *c);
 void jmd_alert_job_free(struct job *j);

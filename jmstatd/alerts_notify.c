@@ -27,11 +27,11 @@ extern char **environ;
 
 /* ------------------------------------------------------------ log budget */
 
-/* A line about an alert of uid's process: root's always, other uids'
- * within one budget (jmd_log_within: a burst, then one every 10 s; the
+/* A line about an alert of a process of who's (jmd_proc_charge): root's
+ * always, others' (a container's root's too) within one budget (jmd_log_within: a burst, then one every 10 s; the
  * rest to the verbose log, counted in the next line logged, root's
  * included). */
-void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
+void jmd_alert_log(struct jmd_alerts *A, uint64_t who, const char *fmt, ...)
 {
 	char msg[1536];
 	va_list ap;
@@ -39,7 +39,7 @@ void jmd_alert_log(struct jmd_alerts *A, uint32_t uid, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	struct jmd_log_budget *b = &A->log_budget;
-	if (uid != 0) {
+	if (who != 0) {
 		jmd_log_within(b, "%s", msg);
 	} else if (b->left_out) {
 		jmd_log("%s (and %lu more lines about %s left out before this one)", msg, b->left_out,
@@ -87,11 +87,11 @@ static void cmd_exited(uv_process_t *p, int64_t status, int term_signal)
 	struct jmd_alerts *A = c->A;
 	c->exited = true;
 	if (term_signal) {
-		jmd_alert_log(A, c->uid, "alert %u: its command (pid %d) was killed by signal %d",
+		jmd_alert_log(A, c->who, "alert %u: its command (pid %d) was killed by signal %d",
 		              c->alert_id, p->pid, term_signal);
 		A->cmd_failed++;
 	} else if (status != 0) {
-		jmd_alert_log(A, c->uid, "alert %u: its command (pid %d) exited with status %lld",
+		jmd_alert_log(A, c->who, "alert %u: its command (pid %d) exited with status %lld",
 		              c->alert_id, p->pid, (long long)status);
 		A->cmd_failed++;
 	} else {
@@ -106,7 +106,7 @@ static void cmd_timed_out(uv_timer_t *t)
 	struct cmd *c = t->data;
 	if (c->exited)
 		return;
-	jmd_alert_log(c->A, c->uid, "alert %u: its command (pid %d) still runs after %gs: killing it",
+	jmd_alert_log(c->A, c->who, "alert %u: its command (pid %d) still runs after %gs: killing it",
 	              c->alert_id, c->proc.pid, c->A->rules.command_timeout_s);
 	c->A->cmd_timeout++;
 	/* The command leads its own process group: end all of it. */
@@ -143,19 +143,24 @@ void jmd_alert_job_free(struct job *j)
 	free(j);
 }
 
-/* May a command for an alert of uid's process start now? */
-static bool can_start(const struct jmd_alerts *A, uint32_t uid)
+/* May a command for an alert of a process of who's (jmd_proc_charge)
+ * start now? Root's host processes have slots kept and no bound; root's
+ * in a container are the container's, bounded as a user's: under root's,
+ * a container without a user namespace held every slot and filled the
+ * queue, and root's service's alert was not run
+ * (tests/alerts/container_root.test.sh). */
+static bool can_start(const struct jmd_alerts *A, uint64_t who)
 {
 	if (A->ncmds >= ALERTS_CMDS_MAX)
 		return false;
-	if (uid == 0)
+	if (who == 0)
 		return true;
 	size_t others = 0, same = 0;
 	for (const struct cmd *c = A->cmds; c; c = c->next) {
-		if (c->uid == 0)
+		if (c->who == 0)
 			continue;
 		others++;
-		if (c->uid == uid)
+		if (c->who == who)
 			same++;
 	}
 	return others < ALERTS_CMDS_MAX - ALERTS_CMDS_ROOT && same < ALERTS_CMDS_UID;
@@ -189,7 +194,7 @@ static void job_start(struct jmd_alerts *A, struct job *j)
 	};
 	c->A = A;
 	c->alert_id = j->alert_id;
-	c->uid = j->uid;
+	c->who = j->who;
 	c->proc.data = c;
 	c->timer.data = c;
 	int rc = uv_spawn(d->loop, &c->proc, &o);
@@ -220,7 +225,7 @@ static void queue_drain(struct jmd_alerts *A)
 	struct job **pp = &A->queue, *prev = NULL;
 	while (*pp && !A->stopping && A->ncmds < ALERTS_CMDS_MAX) {
 		struct job *j = *pp;
-		if (!can_start(A, j->uid)) {
+		if (!can_start(A, j->who)) {
 			prev = j;
 			pp = &j->next;
 			continue;
@@ -249,8 +254,9 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 	}
 	j->alert_id = a->id;
 	/* Counted as its user's: a user's subordinate uids share its slots
-	 * and its queue (principal.c). */
-	j->uid = jmd_principal(d, a->uid);
+	 * and its queue (principal.c); root's in a container, the
+	 * container's directory's (jmd_proc_charge). */
+	j->who = a->who;
 	j->command = strdup(command);
 #define VAR(name, ...)                                                         \
 	do {                                                                   \
@@ -298,18 +304,18 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 		jmd_alert_job_free(j);
 		return;
 	}
-	if (!A->queue && can_start(A, j->uid)) {
+	if (!A->queue && can_start(A, j->who)) {
 		job_start(A, j);
 		return;
 	}
 	/* Waits for a slot, unless this uid (or everyone) has too many waiting. */
 	size_t same = 0;
 	for (struct job *q = A->queue; q; q = q->next)
-		same += q->uid == j->uid;
-	if (A->nqueued >= ALERTS_QUEUE_MAX || (j->uid != 0 && same >= ALERTS_QUEUE_UID)) {
-		jmd_alert_log(A, j->uid, "alert %u: its command not run: %zu commands wait already%s",
-		          a->id, j->uid != 0 && same >= ALERTS_QUEUE_UID ? same : A->nqueued,
-		          j->uid != 0 && same >= ALERTS_QUEUE_UID ? " for this user's processes" : "");
+		same += q->who == j->who;
+	if (A->nqueued >= ALERTS_QUEUE_MAX || (j->who != 0 && same >= ALERTS_QUEUE_UID)) {
+		jmd_alert_log(A, j->who, "alert %u: its command not run: %zu commands wait already%s",
+		          a->id, j->who != 0 && same >= ALERTS_QUEUE_UID ? same : A->nqueued,
+		          j->who != 0 && same >= ALERTS_QUEUE_UID ? " for this user's processes" : "");
 		A->cmd_skipped++;
 		jmd_alert_job_free(j);
 		return;

@@ -608,6 +608,12 @@ void jmd_discover_retry_soon(struct jmd *d);
 #define JMD_CHARGE_NONE      UINT64_MAX
 #define JMD_CHARGE_CONTAINER (1ull << 32)
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
+/* Whose bounds the alert commands of live process p count against (and
+ * whose log budget their lines spend): its uid's user (jmd_principal:
+ * root's 0, which has slots kept and no bound), except root's processes
+ * in a container's directory, one key per directory as for its files:
+ * root in a container without a user namespace is uid 0 on the host. */
+uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p);
 /* Files under segment names not tracked, for their user's bound, at the
  * latest rescan: of one user (a principal), or of all (JMD_UID_ALL). */
 uint64_t jmd_files_untracked(const struct jmd *d, uint32_t user);
