@@ -62,7 +62,7 @@ struct metrics_member {
 struct metrics_exe {
 	char exe[JMSTAT_EXE_LEN];  /* METRICS_OTHER_EXE when other */
 	uint32_t owner;          /* the uid whose process named it first */
-	uint32_t principal;      /* the user owner counts as (principal.c) */
+	uint64_t principal;      /* the user owner counts as (jmd_proc_charge) */
 	bool other;              /* the sum of owner's processes past its cap */
 	uint32_t nlive;          /* live processes at the latest tick */
 	double last_live;        /* unix s of the latest tick with a live process */

@@ -32,7 +32,7 @@ static unsigned member_hash(pid_t pid, uint64_t start)
 }
 
 static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint32_t owner,
-                                   uint32_t principal,
+                                   uint64_t principal,
                                    bool other)
 {
 	struct metrics_exe *e = calloc(1, sizeof(*e));
@@ -58,18 +58,25 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 		if (!e->other && e->owner == p->uid && strcmp(e->exe, p->exe) == 0)
 			return e;
 	/* The cap is per user: a user's subordinate uids count as that user
-	 * (principal.c), and share its _other. */
-	uint32_t who = jmd_principal(d, p->uid);
+	 * (principal.c), and share its _other. Root's processes in a
+	 * container's own directory count as that container (a user's cap):
+	 * root in a container without a user namespace is uid 0 on the host,
+	 * and its processes took root's 256 names, root's services started
+	 * later summed in _other (tests/metrics/container_exes.test.sh).
+	 * Their rest goes to root's _other, the one series of uid 0 of that
+	 * name. */
+	uint64_t who = jmd_proc_charge(d, p);
+	uint32_t label = who & JMD_CHARGE_CONTAINER ? p->uid : (uint32_t)who;
 	size_t owned = 0;
 	for (unsigned h = 0; h < METRICS_HASH; h++)
 		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
 			owned += !e->other && e->principal == who;
-	if (owned < (p->uid == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
+	if (owned < (who == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
 		return exe_new(m, p->exe, p->uid, who, false);
 	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
-		if (e->other && e->owner == who)
+		if (e->other && e->owner == label)
 			return e;
-	return exe_new(m, METRICS_OTHER_EXE, who, who, true);
+	return exe_new(m, METRICS_OTHER_EXE, label, label, true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
