@@ -123,14 +123,6 @@ uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_
 	return JMD_CHARGE_NONE;
 }
 
-uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
-{
-	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
-	if (p->uid == 0 && dir && dir->mntns)
-		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
-	return jmd_principal(d, p->uid);
-}
-
 static struct jmd_file_count **count_slot(const struct jmd *d, uint64_t key)
 {
 	struct jmd_file_count *const *pp = &d->file_counts[(key ^ (key >> 32)) % JMD_NBUCKETS];

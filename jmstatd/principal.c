@@ -188,3 +188,13 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
 	}
 	return lo ? lo : 1;     /* more users than places: the newest in all */
 }
+
+/* Root's processes in a container's own directory: the container's
+ * (jmstatd.h). */
+uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
+{
+	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
+	if (p->uid == 0 && dir && dir->mntns)
+		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+	return jmd_principal(d, p->uid);
+}
