@@ -27,10 +27,21 @@ lines, `python3 -m compileall` of stdlib packages, 4 Python threads passing
 JSON through queues, gcc -flto, git fsck, cppcheck and clang-format
 (docs/purging.md, "Real programs, session 13").
 
+Since session 27 (docs/purging.md, "Programs and servers, session 27"):
+z3 on a generated random 3-SAT problem and on a bit-vector factoring one,
+rocksdb's db_bench (fill, overwrite, reads, seeks, compaction) with the
+store read back by ldb, ImageMagick on a 1600 x 1600 plasma (blur,
+resize, rotate, charcoal; 2 OpenMP threads), a Lua 5.4 script of tables,
+closures and strings, 24 Python threads each opening and closing sqlite
+connections to one WAL file, and
+thread_waves.c (waves of 1000 threads writing only the head of their
+large buffers).
+
 Needs (Debian): gcc, g++, clang, clang-format, cppcheck, sqlite3, git, xz-utils, perl, mawk,
 python3.11 and libpython3.11-testsuite (for `pytest`); nodejs and
-openjdk-17-jdk-headless for node and javac (a program not installed is
-reported failed and left out).
+openjdk-17-jdk-headless for node and javac; z3, rocksdb-tools,
+imagemagick and lua5.4 for session 27's (a program not
+installed is reported failed and left out).
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile
 
@@ -317,6 +328,78 @@ def big_java(n):
     return "\n".join(out) + "\n"
 
 
+def z3_problem(kind):
+    """SMT-LIB text for z3: "sat", a random 3-SAT of 245 variables at the
+    ratio 4.26 (its SAT solver's clause database); "bv", the factoring of
+    32749 x 32719 over 32-bit vectors (bit-blasting, a big CNF)."""
+    import random
+    r = random.Random(11)
+    if kind == "sat":
+        n = 245
+        out = ["(set-logic QF_UF)"] + [f"(declare-const b{i} Bool)" for i in range(n)]
+        for _ in range(int(n * 4.26)):
+            lits = [(r.randrange(n), r.random() < .5) for _ in range(3)]
+            out.append("(assert (or " + " ".join(f"b{v}" if pos else f"(not b{v})" for v, pos in lits) + "))")
+        return "\n".join(out + ["(check-sat)"]) + "\n"
+    w, pq, lim = 32, 32749 * 32719, 2 ** 17
+    return (f"(set-logic QF_BV)(declare-const x (_ BitVec {w}))(declare-const y (_ BitVec {w}))\n"
+            f"(assert (= (bvmul x y) (_ bv{pq} {w})))(assert (bvult x (_ bv{lim} {w})))(assert (bvult y (_ bv{lim} {w})))\n"
+            f"(assert (bvugt x (_ bv1 {w})))(assert (bvugt y (_ bv1 {w})))(assert (bvule x y))\n(check-sat)(get-value (x y))\n")
+
+
+LUA = r"""
+-- tables of 0..63 slots, closures, strings of 0..300 bytes; a live set of 5000 per round, 7 rounds kept
+local keep, acc = {}, 0
+for round = 1, 12 do
+  local live = {}
+  for i = 1, 40000 do
+    local n = (i * 7919 + round) % 64
+    local r = {}
+    for j = 1, n do r[j] = j * i end
+    r.name = string.rep("x", (i % 300)) .. tostring(i)
+    r.f = function() return n + round end
+    live[(i % 5000) + 1] = r
+    acc = acc + #r + r.f()
+  end
+  local parts = {}
+  for i = 1, 20000 do parts[#parts + 1] = string.format("%d:%s", i, string.rep("y", i % 50)) end
+  acc = acc + #table.concat(parts, ",")
+  keep[round % 7] = live
+  collectgarbage("step", 200)
+end
+print(acc)
+"""
+
+SQLCONNS = r"""
+# 24 threads, each 5 times: a new connection to one WAL file, 400 inserts, 41 range queries, close
+import os, random, sqlite3, sys, threading
+db = sys.argv[1]
+for f in (db, db + "-wal", db + "-shm"):
+    if os.path.exists(f): os.remove(f)
+c = sqlite3.connect(db); c.execute("PRAGMA journal_mode=WAL")
+c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT, v BLOB)"); c.execute("CREATE INDEX tk ON t(k)"); c.commit()
+N = 24; out = [0] * N
+def w(n):
+    rnd = random.Random(n)
+    for r in range(5):
+        cn = sqlite3.connect(db, timeout=60, check_same_thread=False)
+        cn.execute("PRAGMA cache_size=-4000")
+        with cn:
+            cn.executemany("INSERT INTO t(k, v) VALUES (?, ?)",
+                           [("k%d-%d" % (n, rnd.randrange(10**6)), bytes(rnd.randrange(1, 900))) for _ in range(400)])
+        s = 0
+        for q in range(40):
+            s += cn.execute("SELECT count(*), sum(length(v)) FROM t WHERE k BETWEEN ? AND ?",
+                            ("k%d-%d" % (n, q * 1000), "k%d-%d" % (n, q * 1000 + 50000))).fetchone()[0]
+        s += len(cn.execute("SELECT k, v FROM t WHERE k LIKE ? ORDER BY v LIMIT 500", ("k%d-%%" % n,)).fetchall())
+        out[n] += s
+        cn.close()
+ts = [threading.Thread(target=w, args=(i,)) for i in range(N)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(c.execute("SELECT count(*), sum(length(v)) FROM t").fetchone(), sum(out))
+"""
+
+
 def prepare(work):
     """Writes the inputs; they depend on nothing but this script."""
     import random
@@ -332,8 +415,12 @@ def prepare(work):
                        ("pycpu.py", PYCPU), ("pydict.py", PYDICT), ("b.sh", BASH), ("exec.sh", EXECS),
                        ("n.js", NODE), ("hash.pl", PERLHASH), ("sort.sql", SQLSORT),
                        ("big.c", big_c(80)), ("Big.java", big_java(300)),
-                       ("pyjson.py", PYJSON), ("pyre.py", PYRE), ("pythreads.py", PYTHREADS)):
+                       ("pyjson.py", PYJSON), ("pyre.py", PYRE), ("pythreads.py", PYTHREADS),
+                       ("sat.smt2", z3_problem("sat")), ("bv.smt2", z3_problem("bv")), ("alloc.lua", LUA),
+                       ("sqlconns.py", SQLCONNS)):
         open(os.path.join(work, name), "w").write(text)
+    subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(work, "thread_waves"), os.path.join(HERE, "thread_waves.c")],
+                   check=True)
     subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "cxx", "6", os.path.join(work, "big.cpp")], check=True)
     # git: a clone of this repository whose objects are all loose, to repack.
     subprocess.run(["git", "clone", "-q", "--no-local", ROOT, os.path.join(work, "repo")], check=True)
@@ -391,6 +478,17 @@ def programs(work):
         "cppcheck": (["cppcheck", "-q", "--enable=warning"] + [os.path.join(ROOT, "liballoc", f) for f in ("arena.c", "tcache.c", "huge.c")],
                      {}, None, work),
         "clang-format": (["clang-format", w("all.c")], {}, None, work),
+        # session 27 (docs/purging.md, "Programs and servers, session 27")
+        "z3-sat": (["z3", "-smt2", w("sat.smt2")], {}, None, work),
+        "z3-bv": (["z3", "-smt2", w("bv.smt2")], {}, None, work),
+        "rocksdb": (["sh", "-c", f"rm -rf {w('rdb')}; db_bench --benchmarks=fillrandom,overwrite,readrandom,seekrandom,compact "
+                     f"--num=150000 --reads=60000 --value_size=300 --seed=1 --threads=1 --db={w('rdb')} --cache_size=8388608 "
+                     f"--compression_type=snappy >/dev/null 2>&1 && ldb --db={w('rdb')} scan"], {}, None, work),
+        "imagemagick": (["convert-im6.q16", "-seed", "3", "-size", "1600x1600", "plasma:fractal", "-blur", "0x4", "-resize", "140%",
+                         "-rotate", "17", "-charcoal", "2", "-strip", "ppm:-"], {}, None, work),
+        "lua-alloc": (["lua5.4", w("alloc.lua")], {}, None, work),
+        "sqlite-conns": ([PY, w("sqlconns.py"), w("conns.db")], {}, None, work),
+        "thread-waves": ([w("thread_waves"), "4"], {}, None, work),
     }
 
 
