@@ -419,7 +419,7 @@ void jmd_alerts_tick_done(struct jmd *d)
 		return;
 	memset(&count, 0, sizeof(count));
 	for (struct alert *a = A->tail; a; a = a->prev) {
-		uint32_t *n = a->state == ST_RESOLVED ? jmd_tally(&count, jmd_principal(d, a->uid)) : NULL;
+		uint32_t *n = a->state == ST_RESOLVED ? jmd_tally(&count, a->who) : NULL;
 		if (n)
 			++*n;
 	}
@@ -429,7 +429,7 @@ void jmd_alerts_tick_done(struct jmd *d)
 		prev = a->prev;
 		if (a->state != ST_RESOLVED)
 			continue;
-		uint32_t *n = jmd_tally(&keep, jmd_principal(d, a->uid));
+		uint32_t *n = jmd_tally(&keep, a->who);
 		if (!n || ++*n > level || ++kept > ALERTS_RESOLVED_MAX)
 			jmd_alert_list_remove(A, a);
 	}

@@ -211,6 +211,8 @@ struct jmd_proc {
 	uint32_t uid;            /* its real uid, as the host sees it */
 	uint32_t charged;        /* the user its live slot counts against
 	                            (jmd_principal of uid); JMD_UID_ALL: none (root) */
+	uint64_t who;            /* jmd_proc_charge when it was tracked: whose
+	                            places it takes once dead (sample.c) */
 	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
 	                            container), as the writer sees it there */
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
@@ -648,11 +650,11 @@ void jmd_principal_free(void);
 #define JMD_TALLY_SLOTS 4096u
 struct jmd_tally {
 	struct jmd_tally_slot {
-		uint32_t user;
+		uint64_t user;       /* a principal, or jmd_proc_charge's key */
 		uint32_t n;          /* 0: an empty slot */
 	} slot[JMD_TALLY_SLOTS];
 };
-uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user);
+uint32_t *jmd_tally(struct jmd_tally *t, uint64_t user);
 /* The most items each user of a full tally may keep, at most per_user,
  * so that all of them together keep at most total, the same level for
  * every user (those with fewer keep all of theirs): at least 1. */

@@ -160,9 +160,9 @@ void jmd_principal_free(void)
 	checked_ns = 0;
 }
 
-uint32_t *jmd_tally(struct jmd_tally *t, uint32_t user)
+uint32_t *jmd_tally(struct jmd_tally *t, uint64_t user)
 {
-	uint32_t h = (user * 2654435761u) % JMD_TALLY_SLOTS;
+	uint32_t h = (uint32_t)((user ^ (user >> 32)) * 2654435761u) % JMD_TALLY_SLOTS;
 	for (uint32_t i = 0; i < JMD_TALLY_SLOTS; i++) {
 		struct jmd_tally_slot *c = &t->slot[(h + i) % JMD_TALLY_SLOTS];
 		if (c->n == 0)

@@ -504,6 +504,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		}
 		e->proc = p;
 		p->entry = e;
+		p->who = jmd_proc_charge(d, p);
 		if (e->untracked)
 			jmd_debug("process %d (%s) tracked: its user has a slot free", (int)host, p->exe);
 		e->untracked = false;
@@ -545,7 +546,10 @@ static void pidfds_collect(struct jmd *d)
 
 
 /* Dead processes are kept newest first, JMD_DEAD_UID of each user (a
- * user's subordinate uids count as it) and JMD_DEAD_MAX in all, that
+ * user's subordinate uids count as it; root's processes in a container's
+ * own directory as that container: jmd_proc_charge, whose 150 short
+ * processes took root's host service's place before,
+ * tests/stress/deadkeep_container.test.sh) and JMD_DEAD_MAX in all, that
  * shared fairly (jmd_tally_level): one user's churn of short-lived
  * processes (1,100 of them) took every place within seconds, and root's
  * service that had just died lost its history, what an operator looks
@@ -566,7 +570,7 @@ static void dead_expire(struct jmd *d)
 			jmd_proc_free(p);
 			continue;
 		}
-		uint32_t *n = jmd_tally(&count, jmd_principal(d, p->uid));
+		uint32_t *n = jmd_tally(&count, p->who);
 		if (n)
 			++*n;
 	}
@@ -574,7 +578,7 @@ static void dead_expire(struct jmd *d)
 	memset(&keep, 0, sizeof(keep));
 	for (struct jmd_proc *p = d->dead; p; p = next) {
 		next = p->next;
-		uint32_t *n = jmd_tally(&keep, jmd_principal(d, p->uid));
+		uint32_t *n = jmd_tally(&keep, p->who);
 		if (!n || ++*n > level || ++kept > JMD_DEAD_MAX) {
 			jmd_list_unlink(&d->dead, p);
 			d->ndead--;
