@@ -266,9 +266,15 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		bool c0 = binind == 0;
 		if (jm__pm_inside(pm, u))
 			jm__report_misuse("free of a pointer inside a small region", ptr);
+		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+		/* A cache set aside (a forked process's: tcache.c, "forked")
+		 * sends its parent's regions to their runs, and reads them
+		 * only where the run's bitmap may not say a double free. */
+		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_CACHED &&
+		    (tbins = jm__tcache_forked_free(c, ptr, pm)) == NULL)
+			return;   /* a forked child's free of its parent's region */
 		if (jm__flist_is_free_c(ptr, c0))
 			jm__tcache_check_double_free(ptr, binind);
-		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW) {
 			if (new_thread_frees < NEW_THREAD_FREES) {
 				new_thread_frees++;
@@ -277,9 +283,6 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			}
 			tbins = jm__tcache_boot();
 		}
-		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_CACHED &&
-		    (tbins = jm__tcache_forked_free(c, ptr, pm)) == NULL)
-			return;   /* a forked child's free of its parent's region */
 		if (tbins == jm__tcache_none) {
 			jm__bin_free_one(c, ptr, pm);
 			return;
@@ -322,7 +325,8 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 }
 
 /* Free's fast path counted a region into a full list (or the none
- * cache's): the count is taken back (the none cache's, which threads
+ * cache's), or into one when the region was already free (its cookie):
+ * the count is taken back (the none cache's, which threads
  * without a cache share and write at once, is set back to its value:
  * undone, lost updates could drift it), then the slow path. */
 static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
@@ -451,25 +455,27 @@ static JM_NOINLINE void free_miss(void *ptr)
 	const struct jm_chunk *c = ptr_chunk(u);
 	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	if (JM_PM_DIV(pm) == JM_PM_DIV_C0 && (u & 7) == 0) {
+		/* The list first, the region's tag after, as on free's fast
+		 * path (a set-aside cache reads nothing of the region here). */
 		uintptr_t *w = ptr, tag = jm__flist0_tag(ptr);
-		if (jm_likely((w[0] & JM_FLIST_TAG) != tag)) {
-			struct jmstat_tcache_bin *tb = jm__tls_tbins;   /* row 0 */
+		struct jmstat_tcache_bin *tb = jm__tls_tbins;   /* row 0 */
 #if defined(__x86_64__)
-			__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full0]"
-			    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
-			    : : "cc" : full0);
+		__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full0]"
+		    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
+		    : : "cc" : full0);
 #else
-			tb->ncached_less_max++;
-			if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
-				goto full0;
+		tb->ncached_less_max++;
+		if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
+			goto full0;
 #endif
-			w[0] = *jm__tb_head(tb) | tag;
-			*jm__tb_head(tb) = u;
-			return;
+		if (jm_unlikely((w[0] & JM_FLIST_TAG) == tag))
+			goto full0;
+		w[0] = *jm__tb_head(tb) | tag;
+		*jm__tb_head(tb) = u;
+		return;
 full0:
-			free_full(ptr, tb);
-			return;
-		}
+		free_full(ptr, tb);
+		return;
 	}
 	free_in_chunk(ptr);
 }
@@ -496,6 +502,12 @@ JM_EXPORT void jm_free(void *ptr)
 #endif
 		uintptr_t page = u >> JM_LG_PAGE;
 		uintptr_t cookie = jm__flist_cookie(ptr);
+#if defined(__x86_64__)
+		/* Computed here, in a register of its own: sunk to its use
+		 * below, the compiler copied a register for it (an
+		 * instruction more). */
+		__asm__("" : "+r"(cookie));
+#endif
 		/* A small region's start: its offset in the run times the
 		 * divisor (the page-map entry's high half), modulo 2^32, below
 		 * the divisor; that product is u x divisor less the low half
@@ -528,31 +540,36 @@ JM_EXPORT void jm_free(void *ptr)
 		uint32_t tbin = JM_PM_TBIN(pm);
 #endif
 #undef FAST_WORD
-		/* Not already free (cookie), the cache not full (a thread
-		 * without a cache has capacity 0): push it. */
-		if (jm_likely(!jm__flist_has_cookie(ptr, cookie))) {
-			struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
-			    ((char *)jm__tls_tbins + tbin);
-			/* Count it, then not full: the count less the capacity
-			 * is at most 0 after the addition, by the flags of the
-			 * addition in memory (the compiler loads, adds, stores
-			 * and tests: three instructions more). The none
-			 * cache's rows hold JM_TCACHE_NONE_FULL: full. */
+		/* The cache not full (a thread without a cache has capacity
+		 * 0), then not already free (cookie): push it. The list's
+		 * test first, so that a thread whose cache is set aside (a
+		 * forked child's: tcache.c, "forked") reads nothing of the
+		 * region here: the slow path decides whether it must. */
+		struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
+		    ((char *)jm__tls_tbins + tbin);
+		/* Count it, then not full: the count less the capacity is at
+		 * most 0 after the addition, by the flags of the addition in
+		 * memory (the compiler loads, adds, stores and tests: three
+		 * instructions more). The none cache's rows hold
+		 * JM_TCACHE_NONE_FULL: full. */
 #if defined(__x86_64__)
-			__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full]"
-			    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
-			    : : "cc" : full);
+		__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full]"
+		    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
+		    : : "cc" : full);
 #else
-			tb->ncached_less_max++;
-			if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
-				goto full;
+		tb->ncached_less_max++;
+		if ((int32_t)++jm__tb_priv(tb)->ncached_less_max > 0)
+			goto full;
 #endif
-			jm__flist_push_cookie(jm__tb_head(tb), ptr, cookie);
-			return;
+		/* Already free: the count is taken back there too, and the
+		 * slow path reports it. */
+		if (jm_unlikely(jm__flist_has_cookie(ptr, cookie)))
+			goto full;
+		jm__flist_push_cookie(jm__tb_head(tb), ptr, cookie);
+		return;
 full:
-			free_full(ptr, tb);
-			return;
-		}
+		free_full(ptr, tb);
+		return;
 not_fast:
 		free_miss(ptr);
 		return;

@@ -181,11 +181,71 @@ static struct jm_tcache *tc_free_list;
 static __thread bool tls_forked;
 static __thread uint32_t tls_forked_own;
 
+/*
+ * Such a free reads nothing of the region either, where it can (session
+ * 27): the double-free check of a free is the cookie in the region's
+ * word 1 (a region in a cache's list) or its bit in its run's bitmap (a
+ * region in its run). The child's read of the cookie was its first touch
+ * of each of the parent's pages that held a region it freed (fork_free's
+ * child: 37% of its samples at that one load; jemalloc reads nothing of
+ * the block). For a run the process took no region of, the bitmap alone
+ * says whether a region is free when no cache of this process can hold
+ * one of its regions in a list (a region there is free but its bit says
+ * allocated, and a second free of it to the run would hand it out twice):
+ *  - the calling thread's own lists are flushed to their runs at its
+ *    first such free after its cache was set aside in this process
+ *    (tls_drained, the fork depth they were flushed at; -1 when they
+ *    were not since the cache was last the fast paths', whose frees push
+ *    any region): while set aside, its lists take only regions of runs
+ *    the process took regions of (jm__tcache_forked_free), and its fills'
+ *    regions are of such runs (bin.c marks the runs it takes of);
+ *  - no other thread of this process has a cache (tc_nlive: the caches
+ *    booted and not destroyed in this process, the calling thread's one);
+ *  - the threads of the parent (and of its ancestors) that had a cache at
+ *    a fork had none (tc_dead: such a cache's lists are never used in the
+ *    child, rows and heads are taken anew, but a second free of a region
+ *    there was reported by its cookie: it still is, where there were).
+ * Otherwise the region's cookie is read first, as before.
+ */
+static __thread int32_t tls_drained = -1;
+static uint32_t tc_nlive;     /* caches of this process, under tc_lock */
+static uint32_t tc_dead;      /* caches of threads gone at a fork */
+
 static void forked_enter(void)
 {
 	tls_forked = true;
 	tls_forked_own = 0;
+	tls_drained = -1;
 	jm__tls_tbins = jm__tcache_none;
+}
+
+/* Whether a free of a region of a run the process took none of reads
+ * nothing of the region (above). */
+static inline bool forked_bitmap_only(void)
+{
+	return __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED) == 1 && tc_dead == 0;
+}
+
+#ifdef JM_TEST
+/* Whether the calling thread's frees of its parent's regions go to their
+ * runs (its cache set aside) and read the regions' cookies first. -1:
+ * not set aside. */
+int jm__tcache_test_forked_mode(void);
+int jm__tcache_test_forked_mode(void)
+{
+	if (!tls_forked || tls_tc == NULL)
+		return -1;
+	return !forked_bitmap_only();
+}
+#endif
+
+/* The calling thread's small lists flushed to their runs (above). */
+static void forked_drain(struct jm_tcache *tc)
+{
+	for (unsigned b = 0; b < JM_NBINS; b++)
+		if (*jm__tb_head(&tc->bins[b]) != 0)   /* as tcache_empty */
+			jm__tcache_flush_some(&tc->bins[b], b, 0);
+	tls_drained = jm__fork_depth;
 }
 
 struct jmstat_tcache_bin *jm__tcache_own_bins(void)
@@ -210,11 +270,20 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 	if (!tls_forked || tc == NULL)
 		return jm__tcache_none;
 	if (run_inherited(&c->runs[JM_PM_START(pm)])) {
+		if (!forked_bitmap_only()) {
+			/* Another cache may hold it: its cookie says. */
+			unsigned binind = JM_PM_BIN(pm);
+			if (jm__flist_is_free_c(ptr, binind == 0))
+				jm__tcache_check_double_free(ptr, binind);
+		} else if (tls_drained != (int32_t)jm__fork_depth) {
+			forked_drain(tc);
+		}
 		jm__bin_free_one(c, ptr, pm);
 		return NULL;
 	}
 	if (++tls_forked_own >= FORKED_OWN_FREES) {
 		tls_forked = false;
+		tls_drained = -1;
 		jm__tls_tbins = tc->bins;
 	}
 	return tc->bins;
@@ -324,6 +393,9 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	jm__tls_tbins = tc->bins;
 	jm__tls_state = JM_TLS_CACHED;
 	pthread_setspecific(tc_key, tc);
+	pthread_mutex_lock(&tc_lock);
+	__atomic_store_n(&tc_nlive, tc_nlive + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&tc_lock);
 	return tc->bins;
 }
 
@@ -842,6 +914,7 @@ static void tcache_destroy(struct jm_tcache *tc)
 	pthread_mutex_lock(&tc_lock);
 	tc->next_free = tc_free_list;
 	tc_free_list = tc;
+	__atomic_store_n(&tc_nlive, tc_nlive - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&tc_lock);
 }
 
@@ -904,4 +977,11 @@ JM_FORK_TEXT void jm__tcache_postfork_child(void)
 		tls_arena->stats->nthreads = 1;
 	/* The runs it takes regions of are its own (above, "forked"). */
 	jm__fork_depth++;
+	/* The other threads' caches are gone, their regions in their lists
+	 * not (above, tc_dead). */
+	uint32_t own = tls_tc != NULL;
+	if (tc_nlive != own) {
+		tc_dead += tc_nlive - own;
+		tc_nlive = own;
+	}
 }

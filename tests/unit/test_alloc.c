@@ -1450,6 +1450,138 @@ static void test_fork_child_frees_parents(void **state)
 	validate();
 }
 
+/* A forked child's frees of its parent's regions read nothing of them
+ * where the runs' bitmaps say a double free (tcache.c, "forked", session
+ * 27): a second free of a region that sits free in a cache's list, its
+ * bit saying allocated, is still reported. The parent frees q (it goes on
+ * a list of its thread's cache); a child frees FDF_N of its parent's
+ * regions of another class (its cache set aside at that list's first
+ * full: the flush there would have taken q with it from q's own list),
+ * then q, and must die of SIGABRT with "double free" on its stderr:
+ *  0  q in the forking thread's list: flushed to its run at the child's
+ *     first such free, its bit then says it (the regions' cookies not
+ *     read: jm__tcache_test_forked_mode 0);
+ *  1  q in the list of another thread of the parent, alive at the fork
+ *     (gone in the child, its list not): the cookies are read (mode 1);
+ *  2  q pushed on the list of a thread started in the child, alive: the
+ *     same;
+ *  3  as 0, q not freed by the parent: the child's frees succeed (exit 0).
+ * Without the flush (0) and the other threads' caches counted (1, 2), the
+ * child freed q to its run and went on. */
+#define FDF_N 10000   /* more than a list of 96 B holds (4096) */
+#define FDF_SIZE 96
+#define FDF_QSIZE 48  /* q's: its list is not the one the child fills */
+static void *fdf_blk[FDF_N];
+
+struct fdf_thread {
+	void *q;
+	pthread_barrier_t freed, done;
+};
+
+static void *fdf_hold(void *arg)
+{
+	struct fdf_thread *t = arg;
+	void *own = jm_malloc(FDF_QSIZE);   /* a cache, not the first frees' bins */
+	jm_free(own);
+	jm_free(t->q);
+	pthread_barrier_wait(&t->freed);
+	pthread_barrier_wait(&t->done);
+	return NULL;
+}
+
+extern int jm__tcache_test_forked_mode(void);
+
+static void fdf_free_parents(void)
+{
+	for (int i = 0; i < FDF_N; i++)
+		jm_free(fdf_blk[i]);
+}
+
+/* Runs scenario `mode` in a child; returns its exit status, 128 + the
+ * signal that ended it, and its stderr in msg. */
+static int fdf_child(int mode, char *msg, size_t len)
+{
+	for (int i = 0; i < FDF_N; i++) {
+		fdf_blk[i] = jm_malloc(FDF_SIZE);
+		memset(fdf_blk[i], 1, FDF_SIZE);
+	}
+	void *q = jm_malloc(FDF_QSIZE);
+	struct fdf_thread t = { .q = q };
+	pthread_t th;
+	pthread_barrier_init(&t.freed, NULL, 2);
+	pthread_barrier_init(&t.done, NULL, 2);
+	if (mode == 0)
+		jm_free(q);
+	if (mode == 1) {
+		assert_int_equal(pthread_create(&th, NULL, fdf_hold, &t), 0);
+		pthread_barrier_wait(&t.freed);
+	}
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		fdf_free_parents();
+		int want = mode == 0 || mode == 3 ? 0 : 1;
+		if (mode == 2) {
+			pthread_barrier_init(&t.freed, NULL, 2);
+			pthread_barrier_init(&t.done, NULL, 2);
+			if (pthread_create(&th, NULL, fdf_hold, &t) != 0)
+				_exit(5);
+			pthread_barrier_wait(&t.freed);
+		}
+		if (jm__tcache_test_forked_mode() != want) {
+			fprintf(stderr, "mode %d: forked mode %d\n", mode, jm__tcache_test_forked_mode());
+			_exit(6);
+		}
+		if (mode != 3)
+			jm_free(q);
+		if (jm__heap_validate() != 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fds[0]);
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (mode == 1) {
+		pthread_barrier_wait(&t.done);
+		pthread_join(th, NULL);
+	}
+	pthread_barrier_destroy(&t.freed);
+	pthread_barrier_destroy(&t.done);
+	if (mode != 0 && mode != 1)
+		jm_free(q);
+	fdf_free_parents();
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void test_fork_child_double_free_cached(void **state)
+{
+	(void)state;
+	char msg[512];
+	for (int mode = 0; mode < 4; mode++) {
+		int st = fdf_child(mode, msg, sizeof msg);
+		if (mode == 3) {
+			if (st != 0)
+				fprintf(stderr, "mode 3: status %d: %s\n", st, msg);
+			assert_int_equal(st, 0);
+			continue;
+		}
+		if (st != 128 + SIGABRT || strstr(msg, "double free") == NULL)
+			fprintf(stderr, "mode %d: status %d: %s\n", mode, st, msg);
+		assert_int_equal(st, 128 + SIGABRT);
+		assert_non_null(strstr(msg, "double free"));
+	}
+	validate();
+}
+
 /* What the fork handlers write of the stats snapshot and the child's
  * segment (stats.c): every page the parent and child share after a fork
  * and one of them writes is a page fault and a copy. */
@@ -3013,6 +3145,7 @@ int main(void)
 		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_fork_populate_faults),
 		cmocka_unit_test(test_fork_child_frees_parents),
+		cmocka_unit_test(test_fork_child_double_free_cached),
 		cmocka_unit_test(test_fork_snapshot_changed_pages),
 		cmocka_unit_test(test_fork_child_moves_snapshot),
 		cmocka_unit_test(test_fork_arena_lock_pages),
