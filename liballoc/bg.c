@@ -112,6 +112,10 @@ static void cond_init(void)
 	pthread_condattr_destroy(&ca);
 }
 
+/* Tests: called by the purger after each look, before it takes bg_lock
+ * to sleep, with whether dirty pages remained. */
+void (*jm__test_bg_looked)(bool dirty);
+
 static uint64_t interval_ns(void)
 {
 	int64_t ms = jm__opt.decay_ms / 20;
@@ -138,6 +142,8 @@ static void *bg_main(void *arg)
 	atomic_store(&bg_tid, (pid_t)syscall(SYS_gettid));
 	for (;;) {
 		bool dirty = jm__bg_run_once();
+		if (jm__test_bg_looked)
+			jm__test_bg_looked(dirty);
 		pthread_mutex_lock(&bg_lock);
 		if (!dirty && !bg_kicked) {
 			bg_idle = true;
@@ -210,7 +216,17 @@ void jm__bg_stop(void)
 }
 
 /* Pages became dirty where there were none. Under an arena's lock: only
- * flags and a signal (a purger not started yet is wanted since init). */
+ * flags and a signal (a purger not started yet is wanted since init).
+ * The kick is left even when the purger is not asleep: it may have looked
+ * at this arena (clean) and be on its way to sleep without a timeout, its
+ * look's answer "nothing dirty" already stale; finding the kick it looks
+ * again. Only signalled asleep. Before, the kick was given only to a
+ * sleeping purger, and one that had looked went to sleep for ever: these
+ * pages, and all that the process freed after them into arenas already
+ * dirty, stayed until another arena or the kept huge regions went from
+ * clean to dirty, never in a process that had gone quiet
+ * (test_alloc_bgwake). A purger being started (its thread may be looking
+ * already, before the starter marks it running) is kicked the same way. */
 void jm__bg_dirtied(void)
 {
 	int st = atomic_load_explicit(&jm__bg_state, memory_order_relaxed);
@@ -218,13 +234,12 @@ void jm__bg_dirtied(void)
 		atomic_store_explicit(&jm__bg_want, 1, memory_order_relaxed);
 		return;
 	}
-	if (st != BG_RUNNING)
+	if (st != BG_RUNNING && st != BG_STARTING)
 		return;
 	pthread_mutex_lock(&bg_lock);
-	if (bg_idle) {
-		bg_kicked = true;
+	bg_kicked = true;
+	if (bg_idle)
 		pthread_cond_signal(&bg_cond);
-	}
 	pthread_mutex_unlock(&bg_lock);
 }
 
