@@ -86,6 +86,9 @@ gdb -batch -nx -ex 'set breakpoint pending on' -ex 'break jm_sym_open' \
 	"$JMCTL" >gdb.out 2>&1 || true
 cat ctl.out
 grep -q "^nobody $R " ctl.out || skip "$(tail -1 ctl.out) (pids taken meanwhile)"
+# nobody's process, under pid $R: the controller's child, left running
+# when the clean-up kills the controller (it outlived every run before).
+PIDS+=("$R")
 grep -q "Breakpoint 1, jm_sym_open" gdb.out || fail "gdb did not stop jmctl at jm_sym_open: $(tail -5 gdb.out) $(cat after.err)"
 cat after.err
 if grep -q '"module": *"holders_nobody"' after.json; then
