@@ -1497,6 +1497,19 @@ static void fdf_free_parents(void)
 		jm_free(fdf_blk[i]);
 }
 
+/* The parent's end of a child's stderr (fds, a pipe): read to its end
+ * into msg (len bytes, a string), then closed. */
+static void read_child(int fds[2], char *msg, size_t len)
+{
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fds[0]);
+}
+
 /* Runs scenario `mode` in a child; returns its exit status, 128 + the
  * signal that ended it, and its stderr in msg. */
 static int fdf_child(int mode, char *msg, size_t len)
@@ -1541,13 +1554,7 @@ static int fdf_child(int mode, char *msg, size_t len)
 			_exit(2);
 		_exit(0);
 	}
-	close(fds[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = 0;
-	close(fds[0]);
+	read_child(fds, msg, len);
 	int st = 0;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (mode == 1) {
@@ -2437,13 +2444,7 @@ static int flush_report(void *p, unsigned b, bool scattered, char *msg, size_t l
 		jm__bin_free_list(p, b, scattered);
 		_exit(0);
 	}
-	close(fds[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = 0;
-	close(fds[0]);
+	read_child(fds, msg, len);
 	int st = 0;
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
 		return -1;
@@ -2584,13 +2585,7 @@ static int list_report(void **v, unsigned n, int loop, unsigned b, bool scattere
 		jm__bin_free_list((void *)list, b, scattered);
 		_exit(0);
 	}
-	close(fds[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < len && (r = read(fds[0], msg + got, len - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = 0;
-	close(fds[0]);
+	read_child(fds, msg, len);
 	int st = 0;
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
 		return -1;
