@@ -83,10 +83,12 @@
 #                          server NAME; "${T[@]}" is the tmux command);
 #                          wait_pane RE [TRIES] waits until it shows RE
 #                          (the screen in pane.txt)
-#   blocking_command       writes $JM_TMP/cmd.sh, an alert command that
-#                          logs "start UID ID" and "end UID ID" in $CMDLOG
-#                          on firing and, for a process not root's, waits
-#                          for the file $RELEASE in between (2 min at most)
+#   blocking_command [KEY [FREE]]  writes $JM_TMP/cmd.sh, an alert command
+#                          that logs "start UID ID" and "end UID ID" in
+#                          $CMDLOG on firing and, for a process not root's,
+#                          waits for the file $RELEASE in between (2 min at
+#                          most); KEY another JMALLOC_ALERT_ variable than
+#                          UID, FREE its value that does not wait (0)
 #   alert_recorder DIR     writes $JM_TMP/notify.sh, an alert command that
 #                          records each notification's JMALLOC_ALERT_*
 #                          variables in DIR/RULE.ID.STATE (whole, renamed
@@ -628,17 +630,18 @@ rule() {
 }
 
 blocking_command() {
+	local key=${1:-UID} free=${2:-0}
 	CMDLOG=$JM_TMP/commands.log
 	RELEASE=$JM_TMP/release
 	cat >"$JM_TMP/cmd.sh" <<EOF
 #!/bin/sh
 [ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
-echo "start \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-if [ "\$JMALLOC_ALERT_UID" != 0 ]; then
+echo "start \$JMALLOC_ALERT_$key \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+if [ "\$JMALLOC_ALERT_$key" != $free ]; then
 	i=0
 	while [ ! -e "$RELEASE" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
 fi
-echo "end \$JMALLOC_ALERT_UID \$JMALLOC_ALERT_ID" >>"$CMDLOG"
+echo "end \$JMALLOC_ALERT_$key \$JMALLOC_ALERT_ID" >>"$CMDLOG"
 EOF
 	chmod 755 "$JM_TMP/cmd.sh"
 	: >"$CMDLOG"

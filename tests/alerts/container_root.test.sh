@@ -14,22 +14,8 @@ why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
 [ -z "$why" ] || skip "$why"
 need_segments
 [ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
-CMDLOG=$JM_TMP/commands.log
-RELEASE=$JM_TMP/release
 cp "$JM_HELPERS/demo_fragment" "$JM_TMP/hostfrag"
-cat >"$JM_TMP/cmd.sh" <<EOF
-#!/bin/sh
-[ "\$JMALLOC_ALERT_STATE" = firing ] || exit 0
-echo "start \$JMALLOC_ALERT_EXE \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-if [ "\$JMALLOC_ALERT_EXE" != hostfrag ]; then
-	i=0
-	while [ ! -e "$RELEASE" ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-fi
-echo "end \$JMALLOC_ALERT_EXE \$JMALLOC_ALERT_ID" >>"$CMDLOG"
-EOF
-chmod 755 "$JM_TMP/cmd.sh"
-: >"$CMDLOG"
-export CMDLOG RELEASE
+blocking_command EXE hostfrag   # root's host program's runs at once
 {
 	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
 	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms"
