@@ -646,7 +646,18 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 	jm__bin_free_list((void *)list, binind, true);
 }
 
-void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
+/* A region freed to its run carries a free region's mark (its cookie, or
+ * class 0's tag: internal.h), as one flushed from a list does: without
+ * it, a second free on a thread's fast path (a region a new thread's
+ * first frees sent here, malloc.c's NEW_THREAD_FREES, or one freed
+ * without a cache) found no mark and pushed it on the list unreported,
+ * free in its run and in the list, handed out twice
+ * (tests/preload/misuse.test.sh, double-free-new-thread-first). Written
+ * before its bit is set: after, another thread may take the region from
+ * the run, and the mark would land on a region in use. Not by a forked
+ * child's free of its parent's region (`mark` false: tcache.c, "forked"),
+ * whose point is not to write the parent's page (docs/allocator.md). */
+static void bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm, bool mark)
 {
 	jm__bg_check(0);
 	struct jm_arena *a = c->arena;
@@ -656,6 +667,13 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 		memset((char *)ptr + 16, JM_JUNK_FREE, bi->size - 16);
 	struct jm_bin *bin = &a->bins[binind];
 	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	if (mark) {
+		uintptr_t *w = ptr;
+		if (binind == 0)
+			w[0] = jm__flist0_tag(ptr);
+		else
+			w[1] = jm__flist_cookie(ptr);
+	}
 	jm__lock(bin->lock, &bin->stats->lock_contended);
 	jm__row_begin(&bin->stats->seq);
 	if (r->state != JM_RUN_SMALL)
@@ -664,6 +682,16 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
 	struct jm_run *empty = NULL;
 	run_settle(bin, r, 1, bi, &empty);
 	free_end(a, bin, empty, 1);
+}
+
+void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm)
+{
+	bin_free_one(c, ptr, pm, true);
+}
+
+void jm__bin_free_inherited(struct jm_chunk *c, void *ptr, uint64_t pm)
+{
+	bin_free_one(c, ptr, pm, false);
 }
 
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)

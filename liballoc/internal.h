@@ -319,6 +319,9 @@ unsigned jm__bin_fill(struct jm_arena *a, unsigned binind, uintptr_t *head, unsi
 unsigned jm__bin_free_list(void *list, unsigned binind, bool scattered);
 void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind);
 void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
+/* The same, leaving the region unwritten (a forked child's free of its
+ * parent's region: bin.c). */
+void jm__bin_free_inherited(struct jm_chunk *c, void *ptr, uint64_t pm);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
 

@@ -289,7 +289,7 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 			if (jm__flist_is_free_c(ptr, binind == 0))
 				jm__tcache_check_double_free(ptr, binind);
 		}
-		jm__bin_free_one(c, ptr, pm);
+		jm__bin_free_inherited(c, ptr, pm);
 		return NULL;
 	}
 	if (++tls_forked_own >= FORKED_OWN_FREES) {
