@@ -657,7 +657,7 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
  * the run, and the mark would land on a region in use. Not by a forked
  * child's free of its parent's region (`mark` false: tcache.c, "forked"),
  * whose point is not to write the parent's page (docs/allocator.md). */
-static void bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm, bool mark)
+static inline __attribute__((always_inline)) void bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm, bool mark)
 {
 	jm__bg_check(0);
 	struct jm_arena *a = c->arena;
