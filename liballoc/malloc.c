@@ -406,12 +406,32 @@ static void *aligned_impl(size_t align, size_t size)
 
 /* ------------------------------------------------------------- the API */
 
-/* malloc and free start on a cache line: where they fell by the sizes of
- * the functions before them, a change elsewhere in this file moved them
- * by 32 bytes and sh6bench ran 8-20% slower on the same instructions
- * (callgrind: 331.7M and 331.4M). */
-__attribute__((aligned(64)))
-JM_EXPORT void *jm_malloc(size_t size)
+/* C++'s throwing operator new's paths that may fail: never NULL (cxx.c:
+ * the new handler, std::bad_alloc). Functions of their own, tail-called,
+ * so that new's fast path saves no register for the test after them. */
+static JM_NOINLINE void *alloc_miss(size_t size);
+
+static JM_NOINLINE void *new_miss(size_t size)
+{
+	void *p = alloc_miss(size);
+	return jm_likely(p != NULL) ? p : jm__new_failed(size);
+}
+
+static JM_NOINLINE void *new_slow(size_t size)
+{
+	void *p = jm__alloc_slow(size);
+	return jm_likely(p != NULL) ? p : jm__new_failed(size);
+}
+
+static JM_NOINLINE void *new_sampled(size_t size)
+{
+	void *p = jm__prof_alloc(size, 0, false);
+	return jm_likely(p != NULL) ? p : jm__new_failed(size);
+}
+
+/* malloc's and operator new's body: the same fast path, new's misses
+ * checked for NULL (cxx is a constant: malloc's code is as it was). */
+static inline __attribute__((always_inline)) void *malloc_body(size_t size, bool cxx)
 {
 	/* The class: by the size itself up to JM_SIZE_DIRECT_MAX, by quanta
 	 * above (a second comparison there only). */
@@ -421,10 +441,10 @@ JM_EXPORT void *jm_malloc(size_t size)
 	else if (jm_likely(size <= JM_SMALL_MAX))
 		tbin = jm__size2bin_above(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
 	else
-		return jm__alloc_slow(size);
+		return cxx ? new_slow(size) : jm__alloc_slow(size);
 	/* The sampling budget first (one subtraction, one branch). */
 	if (jm_unlikely((jm__tls_sample_left -= (int64_t)size) < 0))
-		return jm__prof_alloc(size, 0, false);
+		return cxx ? new_sampled(size) : jm__prof_alloc(size, 0, false);
 	/* A thread without a cache has the empty one: it falls through. The
 	 * cache's row in a register other than the return value's (the
 	 * compiler put both in one, and a move before the return). */
@@ -440,8 +460,29 @@ JM_EXPORT void *jm_malloc(size_t size)
 		tb->nrequests++;
 		return p;
 	}
-	return alloc_miss(size);
+	return cxx ? new_miss(size) : alloc_miss(size);
 }
+
+/* malloc and free start on a cache line: where they fell by the sizes of
+ * the functions before them, a change elsewhere in this file moved them
+ * by 32 bytes and sh6bench ran 8-20% slower on the same instructions
+ * (callgrind: 331.7M and 331.4M). So does C++'s operator new. */
+__attribute__((aligned(64)))
+JM_EXPORT void *jm_malloc(size_t size)
+{
+	return malloc_body(size, false);
+}
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+/* C++'s operator new(size_t), _Znwm (cxx.c): malloc's fast path inline,
+ * not a call of malloc (libstdc++'s operator new was 13 instructions and
+ * a call through the PLT more than malloc). */
+__attribute__((aligned(64)))
+void *jm__new(size_t size)
+{
+	return malloc_body(size, true);
+}
+#endif
 
 /* Free's fast path did not take ptr, a pointer in one of our chunks: a
  * region of class 0 (8 B), whose page word fails that path's test on
@@ -787,6 +828,18 @@ JM_EXPORT void jm_free_aligned_sized(void *ptr, size_t alignment, size_t size)
 }
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+/* For cxx.c: free and the aligned allocation under hidden names, reached
+ * by a direct jump (jm_free and jm_aligned_alloc are exported, so that a
+ * call of them from another file goes through the PLT). An alignment
+ * that is not a power of two is NULL here: std::bad_alloc there. */
+void jm__free(void *ptr) __attribute__((alias("jm_free")));
+void *jm__new_aligned(size_t size, size_t align)
+{
+	if (align == 0 || (align & (align - 1)) != 0)
+		return NULL;
+	return aligned_impl(align, size);
+}
+
 #define JM_ALIAS(name) __attribute__((alias(#name), visibility("default")))
 void *malloc(size_t size) JM_ALIAS(jm_malloc);
 void free(void *ptr) JM_ALIAS(jm_free);
@@ -801,6 +854,11 @@ size_t malloc_usable_size(void *ptr) JM_ALIAS(jm_malloc_usable_size);
 void *reallocarray(void *ptr, size_t nmemb, size_t size) JM_ALIAS(jm_reallocarray);
 void free_sized(void *ptr, size_t size) JM_ALIAS(jm_free_sized);
 void free_aligned_sized(void *ptr, size_t alignment, size_t size) JM_ALIAS(jm_free_aligned_sized);
+/* C++'s operator new(size_t) and operator delete(void *) (the others are
+ * in cxx.c): weak, so that a program linked with libjmalloc.a may define
+ * its own (a shared library's are interposed by the program's anyway). */
+void *jm__cxx_Znwm(size_t size) __asm__("_Znwm") __attribute__((weak)) JM_ALIAS(jm__new);
+void jm__cxx_ZdlPv(void *ptr) __asm__("_ZdlPv") __attribute__((weak)) JM_ALIAS(jm_free);
 /* glibc's internal names, which some libraries and tools call directly:
  * what they return is freed with free(), and the other way round. */
 void *__libc_malloc(size_t size) JM_ALIAS(jm_malloc);

@@ -1,0 +1,382 @@
+/*
+ * cxx.c: C++'s operator new and delete, from C, as jemalloc, tcmalloc and
+ * mimalloc replace them.
+ *
+ * Without them a C++ program's every new and delete went through
+ * libstdc++'s (a call through the PLT to malloc or free, its loop around
+ * malloc; sized delete calling unsized delete calling free): in rocksdb's
+ * db_bench a quarter of the instructions of the allocator's part
+ * (docs/allocator.md, "C++'s operator new and delete").
+ *
+ * The twenty names libstdc++ exports (nm -D libstdc++.so.6): new and
+ * new[], each plain, nothrow, aligned (std::align_val_t) and both; delete
+ * and delete[], each plain, sized, nothrow, aligned, sized and aligned,
+ * aligned and nothrow. operator new(size_t) (_Znwm) is malloc's fast path
+ * and operator delete(void *) (_ZdlPv) is free itself (malloc.c); the
+ * others are here. Every delete is free: the size of a sized delete is not
+ * read (a wrong one is not the allocator's to trust), an aligned block is
+ * freed as any other; a pointer free rejects is reported by free, with
+ * free's messages. All weak: a program linked with libjmalloc.a may define
+ * its own.
+ *
+ * The standard defines the other forms by the plain ones (new[] calls new,
+ * nothrow new calls new and catches, sized delete calls delete, ...), and
+ * a program may replace some only: a pool behind its own new and delete,
+ * whose blocks a sized delete, which it did not replace, must hand to its
+ * delete, not to free. So each of these forms is the allocator's own only
+ * while all twenty names resolve to this library (asked once, from the
+ * addresses the dynamic linker wrote in its GOT: no allocation, no dlsym);
+ * else it goes on to the next definition (libstdc++'s), which calls the
+ * program's. A non-PIE program that takes the address of an operator
+ * makes that address its PLT entry's: the forms go on to libstdc++'s
+ * then too, correct and slower.
+ *
+ * A new that finds no memory must call the installed new handler until
+ * one allocation succeeds and throw std::bad_alloc when there is none;
+ * nothrow new returns NULL instead, also of a handler's exception. C
+ * cannot catch, so the failure (and only it) goes on to the next
+ * definition of the same name (dlsym(RTLD_NEXT), looked up at the first
+ * failure and kept): libstdc++'s, whose loop calls this malloc again, runs
+ * the handler and throws, or catches for nothrow. dlsym may allocate: it
+ * calls malloc, not new, and holds none of the allocator's locks; if it
+ * fails for want of memory, it finds nothing. Where there is no next
+ * definition (a static program linked with libjmalloc.a: RTLD_NEXT finds
+ * nothing there), the loop is here: std::get_new_handler and
+ * std::__throw_bad_alloc are weak references, bound if the program has
+ * libstdc++; a handler's exception passes through these frames (their
+ * unwind tables are there), so a nothrow new whose handler throws
+ * terminates in that case only. With neither, a throwing new aborts with
+ * a message (a C program calls none of these: it has nothing that would).
+ * A program built with -fno-exceptions gets libstdc++'s behaviour too: an
+ * exception no one catches, std::terminate.
+ *
+ * The library's own frames are skipped by the heap profiler (prof.c: the
+ * code section jm_text), so that a sampled site names the C++ caller, not
+ * operator new.
+ */
+#include "internal.h"
+#include "jmalloc.h"
+
+#include <dlfcn.h>
+
+#if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
+
+enum {
+	F_NEW, F_NEW_ARR, F_NEW_NT, F_NEW_ARR_NT,
+	F_NEW_AL, F_NEW_ARR_AL, F_NEW_AL_NT, F_NEW_ARR_AL_NT,
+	F_DEL, F_DEL_ARR, F_DEL_SZ, F_DEL_ARR_SZ, F_DEL_NT, F_DEL_ARR_NT,
+	F_DEL_AL, F_DEL_ARR_AL, F_DEL_SZ_AL, F_DEL_ARR_SZ_AL, F_DEL_AL_NT, F_DEL_ARR_AL_NT,
+	F_N
+};
+
+static const char *const names[F_N] = {
+	[F_NEW] = "_Znwm",
+	[F_NEW_ARR] = "_Znam",
+	[F_NEW_NT] = "_ZnwmRKSt9nothrow_t",
+	[F_NEW_ARR_NT] = "_ZnamRKSt9nothrow_t",
+	[F_NEW_AL] = "_ZnwmSt11align_val_t",
+	[F_NEW_ARR_AL] = "_ZnamSt11align_val_t",
+	[F_NEW_AL_NT] = "_ZnwmSt11align_val_tRKSt9nothrow_t",
+	[F_NEW_ARR_AL_NT] = "_ZnamSt11align_val_tRKSt9nothrow_t",
+	[F_DEL] = "_ZdlPv",
+	[F_DEL_ARR] = "_ZdaPv",
+	[F_DEL_SZ] = "_ZdlPvm",
+	[F_DEL_ARR_SZ] = "_ZdaPvm",
+	[F_DEL_NT] = "_ZdlPvRKSt9nothrow_t",
+	[F_DEL_ARR_NT] = "_ZdaPvRKSt9nothrow_t",
+	[F_DEL_AL] = "_ZdlPvSt11align_val_t",
+	[F_DEL_ARR_AL] = "_ZdaPvSt11align_val_t",
+	[F_DEL_SZ_AL] = "_ZdlPvmSt11align_val_t",
+	[F_DEL_ARR_SZ_AL] = "_ZdaPvmSt11align_val_t",
+	[F_DEL_AL_NT] = "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+	[F_DEL_ARR_AL_NT] = "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+};
+
+typedef void (*new_handler_fn)(void);
+/* libstdc++'s, when the program has it (weak: else NULL). */
+extern new_handler_fn std_get_new_handler(void) __asm__("_ZSt15get_new_handlerv")
+    __attribute__((weak));
+extern _Noreturn void std_throw_bad_alloc(void) __asm__("_ZSt17__throw_bad_allocv")
+    __attribute__((weak));
+
+/* What a nothrow form passes for its std::nothrow_t (an empty class, whose
+ * address nothing reads). */
+static const char nothrow_tag;
+
+/* ------------------------------------------------ the next definitions */
+
+#define NONE ((void *)1)
+static void *next_fns[F_N];   /* NULL: not looked up yet; NONE: none */
+static const void *mine(int k);
+
+static JM_NOINLINE void *next_def(int k)
+{
+	void *f = __atomic_load_n(&next_fns[k], __ATOMIC_ACQUIRE);
+	if (f == NULL) {
+		f = dlsym(RTLD_NEXT, names[k]);
+		if (f == NULL || f == mine(k))
+			f = NONE;
+		__atomic_store_n(&next_fns[k], f, __ATOMIC_RELEASE);
+	}
+	return f == NONE ? NULL : f;
+}
+
+/* No next definition: the new handler's loop here (above). */
+static JM_NOINLINE void *handler_loop(int k, size_t size, size_t align)
+{
+	bool aligned = k >= F_NEW_AL && k <= F_NEW_ARR_AL_NT;
+	bool nothrow = k == F_NEW_NT || k == F_NEW_ARR_NT || k == F_NEW_AL_NT ||
+	    k == F_NEW_ARR_AL_NT;
+	if (!aligned || (align != 0 && (align & (align - 1)) == 0)) {
+		for (;;) {
+			new_handler_fn h = std_get_new_handler ? std_get_new_handler() : NULL;
+			if (h == NULL)
+				break;
+			h();
+			void *p = aligned ? jm__new_aligned(size, align) : jm_malloc(size);
+			if (p != NULL)
+				return p;
+		}
+	}
+	if (nothrow)
+		return NULL;
+	if (std_throw_bad_alloc)
+		std_throw_bad_alloc();
+	jm__fatal("operator new: no memory for %zu bytes and no C++ library to throw "
+	    "std::bad_alloc; aborting", size);
+}
+
+/* A new of kind k found no memory: the next definition's new, else the
+ * loop here. A tail call: the next one's frames replace this one's. */
+static JM_NOINLINE void *new_failed(int k, size_t size, size_t align)
+{
+	void *f = next_def(k);
+	if (f == NULL)
+		return handler_loop(k, size, align);
+	switch (k) {
+	case F_NEW_NT: case F_NEW_ARR_NT:
+		return ((void *(*)(size_t, const void *))f)(size, &nothrow_tag);
+	case F_NEW_AL: case F_NEW_ARR_AL:
+		return ((void *(*)(size_t, size_t))f)(size, align);
+	case F_NEW_AL_NT: case F_NEW_ARR_AL_NT:
+		return ((void *(*)(size_t, size_t, const void *))f)(size, align, &nothrow_tag);
+	default:
+		return ((void *(*)(size_t))f)(size);
+	}
+}
+
+void *jm__new_failed(size_t size)
+{
+	return new_failed(F_NEW, size, 0);
+}
+
+/* ------------------------------------- are all twenty names this file's */
+
+/* The exported names (malloc.c has _Znwm and _ZdlPv). Their addresses,
+ * taken through the GOT (weak and exported: interposable), are the
+ * definitions the dynamic linker bound: the program's where it has one. */
+extern void *cxx_Znwm(size_t) __asm__("_Znwm");
+extern void cxx_ZdlPv(void *) __asm__("_ZdlPv");
+static void *new_arr(size_t size);
+static void *new_nt(size_t size, const void *nt);
+static void *new_arr_nt(size_t size, const void *nt);
+static void *new_al(size_t size, size_t align);
+static void *new_arr_al(size_t size, size_t align);
+static void *new_al_nt(size_t size, size_t align, const void *nt);
+static void *new_arr_al_nt(size_t size, size_t align, const void *nt);
+static void del_arr(void *ptr);
+static void del_sz(void *ptr, size_t size);
+static void del_arr_sz(void *ptr, size_t size);
+static void del_nt(void *ptr, const void *nt);
+static void del_arr_nt(void *ptr, const void *nt);
+static void del_al(void *ptr, size_t al);
+static void del_arr_al(void *ptr, size_t al);
+static void del_sz_al(void *ptr, size_t size, size_t al);
+static void del_arr_sz_al(void *ptr, size_t size, size_t al);
+static void del_al_nt(void *ptr, size_t al, const void *nt);
+static void del_arr_al_nt(void *ptr, size_t al, const void *nt);
+#define CXX_EXPORT(decl, mangled, local) \
+	decl __asm__(mangled) __attribute__((weak, alias(#local), visibility("default")))
+CXX_EXPORT(void *jm__cxx_Znam(size_t), "_Znam", new_arr);
+CXX_EXPORT(void *jm__cxx_ZnwmRKSt9nothrow_t(size_t, const void *), "_ZnwmRKSt9nothrow_t", new_nt);
+CXX_EXPORT(void *jm__cxx_ZnamRKSt9nothrow_t(size_t, const void *), "_ZnamRKSt9nothrow_t",
+    new_arr_nt);
+CXX_EXPORT(void *jm__cxx_ZnwmSt11align_val_t(size_t, size_t), "_ZnwmSt11align_val_t", new_al);
+CXX_EXPORT(void *jm__cxx_ZnamSt11align_val_t(size_t, size_t), "_ZnamSt11align_val_t",
+    new_arr_al);
+CXX_EXPORT(void *jm__cxx_ZnwmSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *),
+    "_ZnwmSt11align_val_tRKSt9nothrow_t", new_al_nt);
+CXX_EXPORT(void *jm__cxx_ZnamSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *),
+    "_ZnamSt11align_val_tRKSt9nothrow_t", new_arr_al_nt);
+CXX_EXPORT(void jm__cxx_ZdaPv(void *), "_ZdaPv", del_arr);
+CXX_EXPORT(void jm__cxx_ZdlPvm(void *, size_t), "_ZdlPvm", del_sz);
+CXX_EXPORT(void jm__cxx_ZdaPvm(void *, size_t), "_ZdaPvm", del_arr_sz);
+CXX_EXPORT(void jm__cxx_ZdlPvRKSt9nothrow_t(void *, const void *), "_ZdlPvRKSt9nothrow_t", del_nt);
+CXX_EXPORT(void jm__cxx_ZdaPvRKSt9nothrow_t(void *, const void *), "_ZdaPvRKSt9nothrow_t",
+    del_arr_nt);
+CXX_EXPORT(void jm__cxx_ZdlPvSt11align_val_t(void *, size_t), "_ZdlPvSt11align_val_t", del_al);
+CXX_EXPORT(void jm__cxx_ZdaPvSt11align_val_t(void *, size_t), "_ZdaPvSt11align_val_t",
+    del_arr_al);
+CXX_EXPORT(void jm__cxx_ZdlPvmSt11align_val_t(void *, size_t, size_t), "_ZdlPvmSt11align_val_t",
+    del_sz_al);
+CXX_EXPORT(void jm__cxx_ZdaPvmSt11align_val_t(void *, size_t, size_t), "_ZdaPvmSt11align_val_t",
+    del_arr_sz_al);
+CXX_EXPORT(void jm__cxx_ZdlPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const void *),
+    "_ZdlPvSt11align_val_tRKSt9nothrow_t", del_al_nt);
+CXX_EXPORT(void jm__cxx_ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const void *),
+    "_ZdaPvSt11align_val_tRKSt9nothrow_t", del_arr_al_nt);
+
+
+/* 0: not asked yet; 1: all twenty are this library's; -1: not. */
+static int8_t own;
+
+static JM_NOINLINE bool own_slow(void)
+{
+	const void *bound[F_N] = {
+		(const void *)cxx_Znwm, (const void *)jm__cxx_Znam,
+		(const void *)jm__cxx_ZnwmRKSt9nothrow_t, (const void *)jm__cxx_ZnamRKSt9nothrow_t,
+		(const void *)jm__cxx_ZnwmSt11align_val_t, (const void *)jm__cxx_ZnamSt11align_val_t,
+		(const void *)jm__cxx_ZnwmSt11align_val_tRKSt9nothrow_t,
+		(const void *)jm__cxx_ZnamSt11align_val_tRKSt9nothrow_t,
+		(const void *)cxx_ZdlPv, (const void *)jm__cxx_ZdaPv,
+		(const void *)jm__cxx_ZdlPvm, (const void *)jm__cxx_ZdaPvm,
+		(const void *)jm__cxx_ZdlPvRKSt9nothrow_t, (const void *)jm__cxx_ZdaPvRKSt9nothrow_t,
+		(const void *)jm__cxx_ZdlPvSt11align_val_t, (const void *)jm__cxx_ZdaPvSt11align_val_t,
+		(const void *)jm__cxx_ZdlPvmSt11align_val_t, (const void *)jm__cxx_ZdaPvmSt11align_val_t,
+		(const void *)jm__cxx_ZdlPvSt11align_val_tRKSt9nothrow_t,
+		(const void *)jm__cxx_ZdaPvSt11align_val_tRKSt9nothrow_t,
+	};
+	int8_t o = 1;
+	for (int k = 0; k < F_N; k++)
+		if (bound[k] != mine(k))
+			o = -1;
+	__atomic_store_n(&own, o, __ATOMIC_RELAXED);
+	return o > 0;
+}
+
+static inline bool ours(void)
+{
+	return jm_likely(__atomic_load_n(&own, __ATOMIC_RELAXED) > 0);
+}
+
+/* ------------------------------------------------------------ the forms */
+
+/* Each form's fast path is one test of own and a jump; the rest is here,
+ * out of line (a call there made the compiler save registers on the fast
+ * path): whether the names are this library's, when not yet known, then
+ * the next definition (libstdc++'s) when they are not, or this one's
+ * where there is none. The arguments as they came, in registers. */
+typedef uintptr_t word;
+
+static JM_NOINLINE void *form_slow(int k, word a, word b, word c)
+{
+	int8_t o = __atomic_load_n(&own, __ATOMIC_RELAXED);
+	void *f = (o > 0 || (o == 0 && own_slow())) ? NULL : next_def(k);
+	if (f != NULL)
+		return ((void *(*)(word, word, word))f)(a, b, c);
+	switch (k) {
+	case F_NEW_ARR:
+		return jm__new((size_t)a);
+	case F_NEW_NT: case F_NEW_ARR_NT: {
+		void *p = jm_malloc((size_t)a);
+		return p != NULL ? p : new_failed(k, (size_t)a, 0);
+	}
+	case F_NEW_AL: case F_NEW_ARR_AL: case F_NEW_AL_NT: case F_NEW_ARR_AL_NT: {
+		void *p = jm__new_aligned((size_t)a, (size_t)b);
+		return p != NULL ? p : new_failed(k, (size_t)a, (size_t)b);
+	}
+	default:
+		jm__free((void *)a);
+		return NULL;
+	}
+}
+
+static void *new_arr(size_t size)
+{
+	if (ours())
+		return jm__new(size);
+	return form_slow(F_NEW_ARR, size, 0, 0);
+}
+
+static void *new_nt(size_t size, const void *nt)
+{
+	return form_slow(F_NEW_NT, size, (word)nt, 0);
+}
+
+static void *new_arr_nt(size_t size, const void *nt)
+{
+	return form_slow(F_NEW_ARR_NT, size, (word)nt, 0);
+}
+
+static void *new_al(size_t size, size_t align)
+{
+	return form_slow(F_NEW_AL, size, align, 0);
+}
+
+static void *new_arr_al(size_t size, size_t align)
+{
+	return form_slow(F_NEW_ARR_AL, size, align, 0);
+}
+
+static void *new_al_nt(size_t size, size_t align, const void *nt)
+{
+	return form_slow(F_NEW_AL_NT, size, align, (word)nt);
+}
+
+static void *new_arr_al_nt(size_t size, size_t align, const void *nt)
+{
+	return form_slow(F_NEW_ARR_AL_NT, size, align, (word)nt);
+}
+
+/* The deletes: free, while all the names are this library's. */
+#define DELETE_FORM(fn, k, params, a, b, c) \
+	static void fn params \
+	{ \
+		if (ours()) { \
+			jm__free(ptr); \
+			return; \
+		} \
+		form_slow(k, (word)(a), (word)(b), (word)(c)); \
+	}
+
+DELETE_FORM(del_arr, F_DEL_ARR, (void *ptr), ptr, 0, 0)
+DELETE_FORM(del_sz, F_DEL_SZ, (void *ptr, size_t size), ptr, size, 0)
+DELETE_FORM(del_arr_sz, F_DEL_ARR_SZ, (void *ptr, size_t size), ptr, size, 0)
+DELETE_FORM(del_nt, F_DEL_NT, (void *ptr, const void *nt), ptr, nt, 0)
+DELETE_FORM(del_arr_nt, F_DEL_ARR_NT, (void *ptr, const void *nt), ptr, nt, 0)
+DELETE_FORM(del_al, F_DEL_AL, (void *ptr, size_t al), ptr, al, 0)
+DELETE_FORM(del_arr_al, F_DEL_ARR_AL, (void *ptr, size_t al), ptr, al, 0)
+DELETE_FORM(del_sz_al, F_DEL_SZ_AL, (void *ptr, size_t size, size_t al), ptr, size, al)
+DELETE_FORM(del_arr_sz_al, F_DEL_ARR_SZ_AL, (void *ptr, size_t size, size_t al), ptr, size, al)
+DELETE_FORM(del_al_nt, F_DEL_AL_NT, (void *ptr, size_t al, const void *nt), ptr, al, nt)
+DELETE_FORM(del_arr_al_nt, F_DEL_ARR_AL_NT, (void *ptr, size_t al, const void *nt), ptr, al, nt)
+
+/* This library's definition of each name (its local address). */
+static const void *mine(int k)
+{
+	static const void *const defs[F_N] = {
+		[F_NEW] = (const void *)jm__new,
+		[F_NEW_ARR] = (const void *)new_arr,
+		[F_NEW_NT] = (const void *)new_nt,
+		[F_NEW_ARR_NT] = (const void *)new_arr_nt,
+		[F_NEW_AL] = (const void *)new_al,
+		[F_NEW_ARR_AL] = (const void *)new_arr_al,
+		[F_NEW_AL_NT] = (const void *)new_al_nt,
+		[F_NEW_ARR_AL_NT] = (const void *)new_arr_al_nt,
+		[F_DEL] = (const void *)jm__free,
+		[F_DEL_ARR] = (const void *)del_arr,
+		[F_DEL_SZ] = (const void *)del_sz,
+		[F_DEL_ARR_SZ] = (const void *)del_arr_sz,
+		[F_DEL_NT] = (const void *)del_nt,
+		[F_DEL_ARR_NT] = (const void *)del_arr_nt,
+		[F_DEL_AL] = (const void *)del_al,
+		[F_DEL_ARR_AL] = (const void *)del_arr_al,
+		[F_DEL_SZ_AL] = (const void *)del_sz_al,
+		[F_DEL_ARR_SZ_AL] = (const void *)del_arr_sz_al,
+		[F_DEL_AL_NT] = (const void *)del_al_nt,
+		[F_DEL_ARR_AL_NT] = (const void *)del_arr_al_nt,
+	};
+	return defs[k];
+}
+
+#endif
