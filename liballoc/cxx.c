@@ -43,10 +43,12 @@
  * definition (a static program linked with libjmalloc.a: RTLD_NEXT finds
  * nothing there), the loop is here: std::get_new_handler and
  * std::__throw_bad_alloc are weak references, bound if the program has
- * libstdc++; a handler's exception passes through these frames (their
- * unwind tables are there), so a nothrow new whose handler throws
- * terminates in that case only. With neither, a throwing new aborts with
- * a message (a C program calls none of these: it has nothing that would).
+ * libstdc++ (in a fully static one: if something else pulled them from
+ * libstdc++.a, as any standard container does); a handler's exception
+ * passes through these frames (their unwind tables are there), so in that
+ * case only a nothrow new whose handler throws passes the exception on
+ * instead of returning NULL. With no std::__throw_bad_alloc, a throwing
+ * new aborts with a message (a C program calls none of these).
  * A program built with -fno-exceptions gets libstdc++'s behaviour too: an
  * exception no one catches, std::terminate.
  *

@@ -3,7 +3,10 @@
 # the library's operator new (liballoc/cxx.c) is in its code section, whose
 # frames the profiler skips (prof.c); libstdc++'s was the first frame of
 # every C++ site (fails on a library without it). 32 MiB held by new[] in
-# cxx_hold and 8 MiB by new in cxx_hold_objects, sampled every 64 KiB.
+# cxx_hold and 8 MiB by new in cxx_hold_objects, sampled every 64 KiB;
+# the pprof export too (`jmctl sites PID --pprof`, read by go tool pprof
+# where go is installed): both functions hold their bytes themselves
+# (flat), no operator new row.
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_sites
@@ -60,4 +63,21 @@ assert held > 24 << 20 and held < 40 << 20, held
 assert objs > 5 << 20 and objs < 12 << 20, objs
 print("cxx_hold %.1f MiB, cxx_hold_objects %.1f MiB estimated" % (held / 2**20, objs / 2**20))
 PY
+if command -v go >/dev/null; then
+	export HOME=$JM_TMP/home GOCACHE=$JM_TMP/gocache GOPATH=$JM_TMP/gopath GOFLAGS= \
+		GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off
+	mkdir -p "$HOME"
+	"$JMCTL" --socket "$JMD_SOCK" sites "$LAST_PID" --pprof cxx.pb.gz || fail "jmctl sites --pprof"
+	pprof_top cxx.pb.gz -sample_index=inuse_space >top.json
+	python3 - <<'PY' || { cat top.txt; fail "the C++ program's pprof profile"; }
+import json
+top = json.load(open("top.json"))
+print({k: v for k, v in top.items() if v[0] > 1 << 20})
+assert not any("operator new" in k or k.startswith("_Zn") for k in top), sorted(top)
+assert top.get("cxx_hold", [0])[0] > 24 << 20, top.get("cxx_hold")
+assert top.get("cxx_hold_objects", [0])[0] > 5 << 20, top.get("cxx_hold_objects")
+PY
+else
+	echo "go is not installed: the pprof export not read"
+fi
 ok "a C++ program's sites name its functions, not operator new"
