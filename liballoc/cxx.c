@@ -108,7 +108,10 @@ static const char nothrow_tag;
 /* ------------------------------------------------ the next definitions */
 
 #define NONE ((void *)1)
-static void *next_fns[F_N];   /* NULL: not looked up yet; NONE: none */
+/* NULL: not looked up yet; NONE: none. In .lbss: asked only at a failure
+ * or in a program with operators of its own (.bss must stay on the page
+ * .data ends on: fork_pages.test.sh). */
+static void *next_fns[F_N] JM_LARGE_BSS;
 static const void *mine(int k);
 
 static JM_NOINLINE void *next_def(int k)
@@ -256,9 +259,12 @@ static JM_NOINLINE bool own_slow(void)
 	return o > 0;
 }
 
+/* A plain read: one compare with memory (an atomic load is a load, then a
+ * compare). own changes once, from 0 to its value, written the same by
+ * every thread that asks; a thread that reads 0 asks itself. */
 static inline bool ours(void)
 {
-	return jm_likely(__atomic_load_n(&own, __ATOMIC_RELAXED) > 0);
+	return jm_likely(own == 1);
 }
 
 /* ------------------------------------------------------------ the forms */
