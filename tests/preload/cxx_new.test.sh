@@ -11,7 +11,8 @@
 # (plain, sized, array, aligned) abort with the allocator's message. A
 # program with its own operator new and delete (a pool of its own) keeps
 # them for the forms it did not define (sized delete, delete[], nothrow
-# new): they went to free, which aborted on its pool's pointer.
+# new): they went to free, which aborted on its pool's pointer. And a
+# static link with libjmalloc.a: the operators, the handler, bad_alloc.
 # timeout: 120
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -198,4 +199,44 @@ g++ -std=c++17 -O1 -o pool pool.cc 2>g++.err || { cat g++.err; fail "cannot buil
 LD_PRELOAD=$JMALLOC_LIB ./pool >pool.out 2>&1 || { cat pool.out; fail "a program's own operator new and delete: the other forms did not reach them"; }
 cmp pool.plain pool.out || fail "pool: another output under the allocator"
 echo "a program's own new and delete: $(cat pool.out)"
+# Linked statically with libjmalloc.a (g++ -static): the operators are the
+# library's (nm: _Znwm is jm__new, not libstdc++.a's), and with no next
+# definition the new
+# handler's loop is the library's, std::bad_alloc thrown through the weak
+# std::__throw_bad_alloc (a std::vector pulls it from libstdc++.a).
+if [ -f "$JM_ROOT/liballoc/libjmalloc.a" ] &&
+	printf 'int main() { return 0; }\n' >t.cc && g++ -static -o t t.cc 2>/dev/null; then
+	cat >static.cc <<'CC'
+#include <cstdio>
+#include <malloc.h>
+#include <new>
+#include <vector>
+static int calls;
+static void give_up() { if (++calls == 2) std::set_new_handler(nullptr); }
+static volatile size_t huge = (size_t)1 << 62;
+int main(int argc, char **)
+{
+	std::vector<long> v(argc);
+	v.push_back(1);
+	void *p = ::operator new(24);
+	size_t u = malloc_usable_size(p);
+	::operator delete(p, 24);
+	std::set_new_handler(give_up);
+	try { void *q = ::operator new(huge); std::printf("new gave %p\n", q); return 1; }
+	catch (const std::bad_alloc &) {}
+	if (::operator new(huge, std::nothrow) != nullptr) return 1;
+	std::printf("usable %zu, handler %d, bad_alloc\n", u, calls);
+	return !(u >= 24 && calls == 2 && v.size() == 2);
+}
+CC
+	g++ -static -std=c++17 -O1 -o static static.cc "$JM_ROOT/liballoc/libjmalloc.a" -pthread \
+		>g++.err 2>&1 || { cat g++.err; fail "g++ -static with libjmalloc.a"; }
+	new_at=$(nm static | awk '$3 == "_Znwm" {print $1}')
+	[ -n "$new_at" ] && [ "$new_at" = "$(nm static | awk '$3 == "jm__new" {print $1}')" ] ||
+		fail "g++ -static with libjmalloc.a: _Znwm is not the library's ($new_at)"
+	./static >static.out 2>&1 || { cat static.out; fail "a static C++ program with libjmalloc.a"; }
+	echo "static: $(cat static.out)"
+else
+	echo "no libjmalloc.a or no static libstdc++: the static link not tried"
+fi
 ok "C++'s operator new and delete are the allocator's, with the standard's semantics"
