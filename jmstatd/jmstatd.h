@@ -616,6 +616,10 @@ uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_
  * in a container's directory, one key per directory as for its files:
  * root in a container without a user namespace is uid 0 on the host. */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p);
+/* The mount namespace of the container's directory p was read from when
+ * p is root's there (as for jmd_proc_charge), else 0: what keeps such a
+ * process's per-exe series on /metrics apart from the host root's. */
+uint64_t jmd_proc_scope(const struct jmd_proc *p);
 /* Files under segment names not tracked, for their user's bound, at the
  * latest rescan: of one user (a principal), or of all (JMD_UID_ALL). */
 uint64_t jmd_files_untracked(const struct jmd *d, uint32_t user);

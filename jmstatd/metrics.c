@@ -63,7 +63,9 @@ static int by_exe(const void *a, const void *b)
 	int c = strcmp(ea->exe, eb->exe);
 	if (c != 0 || ea->other != eb->other)
 		return c ? c : (int)ea->other - (int)eb->other;
-	return (ea->owner > eb->owner) - (ea->owner < eb->owner);
+	if (ea->owner != eb->owner)
+		return (ea->owner > eb->owner) - (ea->owner < eb->owner);
+	return (ea->scope > eb->scope) - (ea->scope < eb->scope);
 }
 
 static void proc_labels(struct jmd_text *t, const char *name, const struct proc_row *r)
@@ -339,7 +341,10 @@ static void bin_labels(struct jmd_text *t, const char *name, const struct metric
 {
 	jmd_text_printf(t, "%s{exe=", name);
 	jmd_text_label(t, e->exe);
-	jmd_text_printf(t, ",uid=\"%u\",size=\"%u\"}", e->owner, b->size);
+	jmd_text_printf(t, ",uid=\"%u\"", e->owner);
+	if (e->scope)
+		jmd_text_printf(t, ",mntns=\"%llu\"", (unsigned long long)e->scope);
+	jmd_text_printf(t, ",size=\"%u\"}", b->size);
 }
 
 static void render_bins(struct jmd *d, struct jmd_text *t)

@@ -63,6 +63,8 @@ struct metrics_exe {
 	char exe[JMSTAT_EXE_LEN];  /* METRICS_OTHER_EXE when other */
 	uint32_t owner;          /* the uid whose process named it first */
 	uint64_t principal;      /* the user owner counts as (jmd_proc_charge) */
+	uint64_t scope;          /* jmd_proc_scope: a container's root's (labelled
+	                            mntns), apart from the host root's; 0: none */
 	bool other;              /* the sum of owner's processes past its cap */
 	uint32_t nlive;          /* live processes at the latest tick */
 	double last_live;        /* unix s of the latest tick with a live process */

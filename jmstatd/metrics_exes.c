@@ -32,7 +32,7 @@ static unsigned member_hash(pid_t pid, uint64_t start)
 }
 
 static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint32_t owner,
-                                   uint64_t principal,
+                                   uint64_t principal, uint64_t scope,
                                    bool other)
 {
 	struct metrics_exe *e = calloc(1, sizeof(*e));
@@ -41,6 +41,7 @@ static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint
 	snprintf(e->exe, sizeof(e->exe), "%s", name);
 	e->owner = owner;
 	e->principal = principal;
+	e->scope = scope;
 	e->other = other;
 	unsigned h = str_hash(name);
 	e->hnext = m->exes[h];
@@ -54,8 +55,9 @@ static struct metrics_exe *exe_new(struct jmd_metrics *m, const char *name, uint
 static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
                                    const struct jmd_proc *p)
 {
+	uint64_t scope = jmd_proc_scope(p);
 	for (struct metrics_exe *e = m->exes[str_hash(p->exe)]; e; e = e->hnext)
-		if (!e->other && e->owner == p->uid && strcmp(e->exe, p->exe) == 0)
+		if (!e->other && e->owner == p->uid && e->scope == scope && strcmp(e->exe, p->exe) == 0)
 			return e;
 	/* The cap is per user: a user's subordinate uids count as that user
 	 * (principal.c), and share its _other. Root's processes in a
@@ -63,8 +65,11 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 	 * root in a container without a user namespace is uid 0 on the host,
 	 * and its processes took root's 256 names, root's services started
 	 * later summed in _other (tests/metrics/container_exes.test.sh).
-	 * Their rest goes to root's _other, the one series of uid 0 of that
-	 * name. */
+	 * And their series are the container's (scope, labelled mntns): a
+	 * container's process named as root's host service was summed into
+	 * that service's series, its sites ranked among the service's
+	 * (tests/metrics/container_scope.test.sh). Their rest goes to the
+	 * container's _other. */
 	uint64_t who = jmd_proc_charge(d, p);
 	uint32_t label = who & JMD_CHARGE_CONTAINER ? p->uid : (uint32_t)who;
 	size_t owned = 0;
@@ -72,11 +77,11 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
 			owned += !e->other && e->principal == who;
 	if (owned < (who == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
-		return exe_new(m, p->exe, p->uid, who, false);
+		return exe_new(m, p->exe, p->uid, who, scope, false);
 	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
-		if (e->other && e->owner == label)
+		if (e->other && e->owner == label && e->scope == scope)
 			return e;
-	return exe_new(m, METRICS_OTHER_EXE, label, label, true);
+	return exe_new(m, METRICS_OTHER_EXE, label, label, scope, true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
@@ -119,7 +124,8 @@ static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
 		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
-		    mb->exe->owner == p->uid && strcmp(mb->name, p->exe) == 0 &&
+		    mb->exe->owner == p->uid && mb->exe->scope == jmd_proc_scope(p) &&
+		    strcmp(mb->name, p->exe) == 0 &&
 		    mb->nbins == p->nbins)
 			return mb;
 	struct metrics_member *mb = calloc(1, sizeof(*mb));

@@ -22,6 +22,7 @@
 struct site_row {
 	const char *exe;         /* the process's exe (valid while rendering) */
 	uint32_t uid;            /* and its uid: the two name the exe */
+	uint64_t scope;          /* and jmd_proc_scope (a container's root's: mntns) */
 	uint64_t id;
 	uint64_t live_bytes;     /* summed over the exe's processes */
 	uint64_t live_objects;
@@ -31,11 +32,15 @@ struct site_row {
 	uint64_t frames[JMSTAT_SITE_FRAMES];
 };
 
-/* The order of exes: name, then uid. */
+/* The order of exes: name, uid, then scope. */
 static int exe_cmp(const struct site_row *x, const struct site_row *y)
 {
 	int c = strcmp(x->exe, y->exe);
-	return c ? c : (x->uid > y->uid) - (x->uid < y->uid);
+	if (c)
+		return c;
+	if (x->uid != y->uid)
+		return (x->uid > y->uid) - (x->uid < y->uid);
+	return (x->scope > y->scope) - (x->scope < y->scope);
 }
 
 static int by_exe_id(const void *a, const void *b)
@@ -63,7 +68,10 @@ static void site_labels(struct jmd_text *t, const char *name, const struct site_
 	char id[24];
 	jmd_text_printf(t, "%s{exe=", name);
 	jmd_text_label(t, r->exe);
-	jmd_text_printf(t, ",uid=\"%u\",site=\"%s\"", r->uid, jmd_site_name(r->id, id, sizeof(id)));
+	jmd_text_printf(t, ",uid=\"%u\"", r->uid);
+	if (r->scope)
+		jmd_text_printf(t, ",mntns=\"%llu\"", (unsigned long long)r->scope);
+	jmd_text_printf(t, ",site=\"%s\"", jmd_site_name(r->id, id, sizeof(id)));
 }
 
 /* A family of the rows v[0..n), each row's live objects or live bytes. */
@@ -94,6 +102,7 @@ static void sites_build(struct jmd *d, struct jmd_text *t)
 			struct site_row *r = &v[n++];
 			r->exe = p->exe;
 			r->uid = p->uid;
+			r->scope = jmd_proc_scope(p);
 			r->id = top[i].id;
 			r->live_bytes = r->pid_bytes = top[i].live_bytes;
 			r->live_objects = top[i].live_objects;

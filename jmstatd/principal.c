@@ -193,8 +193,14 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
  * (jmstatd.h). */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
 {
-	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
-	if (p->uid == 0 && dir && dir->mntns)
-		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+	uint64_t scope = jmd_proc_scope(p);
+	if (scope)
+		return JMD_CHARGE_CONTAINER | (uint32_t)scope;
 	return jmd_principal(d, p->uid);
+}
+
+uint64_t jmd_proc_scope(const struct jmd_proc *p)
+{
+	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
+	return p->uid == 0 && dir && dir->mntns ? dir->mntns : 0;
 }

@@ -19,6 +19,8 @@
  * unmapped one, their counts and capacities to what makes a list never
  * full, always full, or nothing. The allocator keeps its heads and
  * capacities in private memory since session 24 (docs/security.md).
+ * And every word of the arena and bin rows (eleventh pass), whose
+ * counters the allocator reads back where they decide something.
  */
 #include "jmstat.h"
 #include "segmap.h"
@@ -124,6 +126,24 @@ int main(int argc, char **argv)
 			mo->limit = o;
 			mo->build_id_len = n;
 			memset(mo->path, 'x', sizeof(mo->path));
+		}
+		/* Every word of the arena and bin rows (their seqs too): the
+		 * counters the allocator adds to, and reads back where a figure
+		 * decides something (the arena's `active` for the hard cap on
+		 * dirty pages, its `dirty` for the purger's deferred start and
+		 * after a fork, the bins' counts in mallinfo2): all ones, 0,
+		 * 2^63, 2^63 - 1. */
+		static const uint64_t words[] = { ~0ULL, 0, 1ULL << 63, (1ULL << 63) - 1 };
+		uint64_t w = words[pass % 4];
+		for (uint64_t a = 0; a < g.narenas; a++) {
+			uint64_t at = g.arena_off + a * g.arena_size;
+			for (uint64_t k = 0; k + 8 <= g.arena_size && at + k + 8 <= size; k += 8)
+				memcpy(m + at + k, &w, 8);
+		}
+		for (uint64_t b = 0; b < (uint64_t)g.narenas * g.nbins; b++) {
+			uint64_t at = g.bin_off + b * g.bin_size;
+			for (uint64_t k = 0; k + 8 <= g.bin_size && at + k + 8 <= size; k += 8)
+				memcpy(m + at + k, &w, 8);
 		}
 		if (pass == 0) {
 			printf("rewritten\n");
