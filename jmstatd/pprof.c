@@ -357,6 +357,19 @@ static int encode(struct jm_pprof *prof, struct jmd_pprof_reply *r)
 
 static const char symbol[] = "/debug/pprof/symbol";
 
+/* Is p one of /exe/NAME's processes (want_uid < 0), or of
+ * /uid/UID/exe/NAME's? Root's processes read from a container's own
+ * directory are not root's there: root in a container without a user
+ * namespace is uid 0 on the host, and its processes named as root's
+ * service were merged into /uid/0/exe/ of that service, the path a
+ * scrape names so as not to depend on what others run
+ * (tests/pprof/container_uid.test.sh). */
+static bool exe_wanted(const struct jmd_proc *p, const char *name, long want_uid)
+{
+	return strcmp(p->exe, name) == 0 &&
+	       (want_uid < 0 || (p->uid == (uid_t)want_uid && jmd_proc_scope(p) == 0));
+}
+
 /* The length of a leading "/uid/DIGITS" followed by "/exe/" (its uid in
  * *uid), else 0. */
 static size_t uid_prefix(const char *path, size_t len, long *uid)
@@ -484,7 +497,7 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 	uint64_t t0 = now_ns();
 	size_t live = 0;
 	for (struct jmd_proc *p = d->live; p; p = p->next)
-		live += strcmp(p->exe, name) == 0 && (want_uid < 0 || p->uid == (uid_t)want_uid);
+		live += exe_wanted(p, name, want_uid);
 	if (live == 0) {
 		set_error(r, 404, "no live process of exe %s", name);
 		return true;
@@ -499,7 +512,7 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 	}
 	size_t n = 0;
 	for (struct jmd_proc *p = d->live; p && n < live; p = p->next)
-		if (strcmp(p->exe, name) == 0 && (want_uid < 0 || p->uid == (uid_t)want_uid))
+		if (exe_wanted(p, name, want_uid))
 			procs[n++] = p;
 	qsort(procs, n, sizeof(*procs), by_age);
 	unsigned read = 0, sampling = 0, merged = 0;
