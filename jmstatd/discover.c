@@ -116,10 +116,10 @@ struct jmd_file_count {
 
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
 {
+	if (dir && dir->mntns && (uid == 0 || dir->owner == 0))
+		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
 	if (uid != 0)
 		return jmd_principal(d, uid);
-	if (dir && dir->mntns)
-		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
 	return JMD_CHARGE_NONE;
 }
 
@@ -196,7 +196,7 @@ static void files_left_out(struct jmd *d, struct jmd_file_count *c, const struct
 	last_ns = now;
 	char who[48];
 	if (c->key & JMD_CHARGE_CONTAINER)
-		snprintf(who, sizeof(who), "root's files in mnt:[%u]", (unsigned)c->key);
+		snprintf(who, sizeof(who), "the container's files in mnt:[%u]", (unsigned)c->key);
 	else
 		snprintf(who, sizeof(who), "uid %u", (unsigned)c->key);
 	jmd_log("%s: %u files under segment names tracked, its bound (--user-processes + %u): "

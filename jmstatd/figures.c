@@ -103,59 +103,61 @@ static unsigned proc_bucket(pid_t pid)
 }
 
 /* Live processes per user (a principal: a user's subordinate uids count
- * as it), for --user-processes: each process is charged once, when it
- * becomes live, to the user of that moment (jmd_proc.charged), and that
- * same user is given its slot back when it leaves, whatever the
- * subordinate uid file says by then. Root's are not counted. */
+ * as it; a container's directory whose namespaces root owns: jmd_file_charge),
+ * for --user-processes: each process is charged once, when it
+ * becomes live, to the key of that moment (jmd_proc.charged), and that
+ * same key is given its slot back when it leaves, whatever the
+ * subordinate uid file says by then. Root's on the host are not counted. */
 struct jmd_uid_count {
-	uint32_t user;
+	uint64_t user;
 	uint32_t live;
 	struct jmd_uid_count *next;
 };
 
-static struct jmd_uid_count **user_slot(struct jmd_uid_count *const *buckets, uint32_t user)
+static struct jmd_uid_count **user_slot(struct jmd_uid_count *const *buckets, uint64_t user)
 {
-	struct jmd_uid_count *const *pp = &buckets[user % JMD_NBUCKETS];
+	struct jmd_uid_count *const *pp = &buckets[(user ^ (user >> 32)) % JMD_NBUCKETS];
 	while (*pp && (*pp)->user != user)
 		pp = &(*pp)->next;
 	return (struct jmd_uid_count **)pp;
 }
 
-uint32_t jmd_user_live(const struct jmd *d, uint32_t user)
+uint32_t jmd_user_live(const struct jmd *d, uint64_t key)
 {
-	struct jmd_uid_count *c = *user_slot(d->uid_live, user);
+	struct jmd_uid_count *c = *user_slot(d->uid_live, key);
 	return c ? c->live : 0;
 }
 
-bool jmd_user_full(const struct jmd *d, uint32_t uid)
+bool jmd_user_full(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
 {
-	return uid != 0 && jmd_user_live(d, jmd_principal(d, uid)) >= d->opt.uid_procs;
+	uint64_t key = jmd_file_charge(d, dir, uid);
+	return key != JMD_CHARGE_NONE && jmd_user_live(d, key) >= d->opt.uid_procs;
 }
 
-static int user_charge(struct jmd *d, struct jmd_proc *p)
+void jmd_proc_charge_live(struct jmd *d, struct jmd_proc *p)
 {
-	p->charged = JMD_UID_ALL;
-	if (p->uid == 0)
-		return 0;
-	uint32_t user = jmd_principal(d, p->uid);
-	struct jmd_uid_count **pp = user_slot(d->uid_live, user);
+	if (p->charged != JMD_CHARGE_NONE)
+		return;
+	uint64_t key = jmd_file_charge(d, p->entry ? p->entry->dir : NULL, p->uid);
+	if (key == JMD_CHARGE_NONE)
+		return;
+	struct jmd_uid_count **pp = user_slot(d->uid_live, key);
 	if (!*pp) {
 		*pp = calloc(1, sizeof(**pp));
 		if (!*pp)
-			return -ENOMEM;
-		(*pp)->user = user;
+			return;      /* not counted: out of memory as it is */
+		(*pp)->user = key;
 	}
 	(*pp)->live++;
-	p->charged = user;
-	return 0;
+	p->charged = key;
 }
 
 static void user_release(struct jmd *d, struct jmd_proc *p)
 {
-	if (p->charged == JMD_UID_ALL)
+	if (p->charged == JMD_CHARGE_NONE)
 		return;
 	struct jmd_uid_count **pp = user_slot(d->uid_live, p->charged);
-	p->charged = JMD_UID_ALL;
+	p->charged = JMD_CHARGE_NONE;
 	if (!*pp)
 		return;
 	if (--(*pp)->live == 0) {
@@ -270,10 +272,7 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->hist.max = d->hist_max;
-	if (user_charge(d, p) != 0) {
-		jmd_proc_free(p);
-		return NULL;
-	}
+	p->charged = JMD_CHARGE_NONE;   /* jmd_proc_charge_live, once its entry is set */
 	list_push(&d->live, p);
 	d->nlive++;
 	unsigned b = proc_bucket(host);

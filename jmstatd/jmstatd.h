@@ -209,8 +209,8 @@ struct jmd_proc {
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	struct jmd_labels labels; /* read when it became live */
 	uint32_t uid;            /* its real uid, as the host sees it */
-	uint32_t charged;        /* the user its live slot counts against
-	                            (jmd_principal of uid); JMD_UID_ALL: none (root) */
+	uint64_t charged;        /* whose live slot it takes (jmd_file_charge of
+	                            its file); JMD_CHARGE_NONE: none (root) */
 	uint64_t who;            /* jmd_proc_charge when it was tracked: whose
 	                            places it takes once dead (sample.c) */
 	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
@@ -603,10 +603,14 @@ static inline int jmd_entry_open(struct jmd *d, const struct jmd_entry *e)
 }
 void jmd_discover_retry_soon(struct jmd *d);
 /* Whose bounds a file of uid in dir counts against (the files tracked,
- * discover.c; the reads a tick, sample.c): its uid's user (jmd_principal),
- * none for root's, except in a container's directory, where root's files
- * are a container's (which could make millions at no cost): one key per
- * directory. */
+ * discover.c; the reads a tick and the live processes, sample.c): its
+ * uid's user (jmd_principal), none for root's, except in a container's
+ * directory, where root's files are a container's (which could make
+ * millions at no cost): one key per directory. And so are every uid's
+ * files there when root owns the container's namespaces (no user
+ * namespace): its root runs processes as any host uid, and charged to
+ * that uid's user they spent the bounds of a user who had nothing to do
+ * with the container (eleventh pass, tests/containers/uid_charge.test.sh). */
 #define JMD_CHARGE_NONE      UINT64_MAX
 #define JMD_CHARGE_CONTAINER (1ull << 32)
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
@@ -614,11 +618,14 @@ uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_
  * whose log budget their lines spend): its uid's user (jmd_principal:
  * root's 0, which has slots kept and no bound), except root's processes
  * in a container's directory, one key per directory as for its files:
- * root in a container without a user namespace is uid 0 on the host. */
+ * root in a container without a user namespace is uid 0 on the host; and
+ * every uid's there where root owns the container's namespaces
+ * (jmd_file_charge). */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p);
 /* The mount namespace of the container's directory p was read from when
- * p is root's there (as for jmd_proc_charge), else 0: what keeps such a
- * process's per-exe series on /metrics apart from the host root's. */
+ * p counts as that container's (jmd_proc_charge), else 0: what keeps such
+ * a process's per-exe series on /metrics (and /uid/UID/exe/) apart from
+ * the host's processes of its uid. */
 uint64_t jmd_proc_scope(const struct jmd_proc *p);
 /* Files under segment names not tracked, for their user's bound, at the
  * latest rescan: of one user (a principal), or of all (JMD_UID_ALL). */
@@ -705,8 +712,12 @@ struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
 bool jmd_visible(uint32_t owner, uid_t viewer);
 /* Live processes tracked for user (a principal: jmd_principal), and
  * whether a new one of uid would pass --user-processes (root's: never). */
-uint32_t jmd_user_live(const struct jmd *d, uint32_t user);
-bool jmd_user_full(const struct jmd *d, uint32_t uid);
+/* Live processes tracked of a key of jmd_file_charge's; whether a file
+ * of uid in dir (NULL: the first stats directory) would pass the bound. */
+uint32_t jmd_user_live(const struct jmd *d, uint64_t key);
+bool jmd_user_full(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
+/* Charges live process p (its entry set) to its key's live processes. */
+void jmd_proc_charge_live(struct jmd *d, struct jmd_proc *p);
 /* Segment files of live writers not tracked for --user-processes: of
  * user (a principal), or of all with JMD_UID_ALL. */
 uint64_t jmd_untracked(const struct jmd *d, uint32_t user);

@@ -189,8 +189,8 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
 	return lo ? lo : 1;     /* more users than places: the newest in all */
 }
 
-/* Root's processes in a container's own directory: the container's
- * (jmstatd.h). */
+/* Root's processes in a container's own directory, and every uid's there
+ * when root owns the container's namespaces: the container's (jmstatd.h). */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
 {
 	uint64_t scope = jmd_proc_scope(p);
@@ -202,5 +202,5 @@ uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
 uint64_t jmd_proc_scope(const struct jmd_proc *p)
 {
 	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
-	return p->uid == 0 && dir && dir->mntns ? dir->mntns : 0;
+	return dir && dir->mntns && (p->uid == 0 || dir->owner == 0) ? dir->mntns : 0;
 }

@@ -196,7 +196,7 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 		} else {
 			char who[48];
 			if (b->key & JMD_CHARGE_CONTAINER)
-				snprintf(who, sizeof(who), "root's files in mnt:[%u]", (unsigned)b->key);
+				snprintf(who, sizeof(who), "the container's files in mnt:[%u]", (unsigned)b->key);
 			else
 				snprintf(who, sizeof(who), "uid %u", (unsigned)b->key);
 			jmd_log("%s: %u segment files (%.1f MiB) read this tick, its budget: the "
@@ -256,7 +256,7 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 		left_out++;
 		return;
 	}
-	uint32_t user = jmd_principal(d, uid);
+	uint64_t key = jmd_file_charge(d, e->dir, uid);
 	char exe[JMSTAT_EXE_LEN];
 	size_t i;
 	for (i = 0; i < sizeof(exe) - 1 && seg->hdr.exe[i]; i++) {
@@ -264,12 +264,14 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 		exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
 	}
 	exe[i] = '\0';
-	char whose[48] = "";
-	if (user != uid)
-		snprintf(whose, sizeof(whose), " (counted as uid %u's)", (unsigned)user);
+	char whose[64] = "";
+	if (key & JMD_CHARGE_CONTAINER)
+		snprintf(whose, sizeof(whose), " (counted as the container's in mnt:[%u])", (unsigned)key);
+	else if (key != uid)
+		snprintf(whose, sizeof(whose), " (counted as uid %u's)", (unsigned)key);
 	jmd_log("uid %u%s: %u live processes tracked, its --user-processes bound: process %d "
 	        "(%s) not tracked, nor its next ones until some exit (%lu lines like this left "
-	        "out before)", (unsigned)uid, whose, jmd_user_live(d, user), (int)host, exe,
+	        "out before)", (unsigned)uid, whose, jmd_user_live(d, key), (int)host, exe,
 	        left_out);
 	left_out = 0;
 	last_ns = now;
@@ -489,7 +491,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 			if (oe && stale)    /* its entry goes when it reads it gone */
 				jmd_entry_unlink_stale(d, oe, odev, oino, why);
 		}
-		if (jmd_user_full(d, st.st_uid)) {
+		if (jmd_user_full(d, e->dir, st.st_uid)) {
 			entry_untracked(d, e, host, &seg, st.st_uid);
 			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
@@ -504,6 +506,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		}
 		e->proc = p;
 		p->entry = e;
+		jmd_proc_charge_live(d, p);
 		p->who = jmd_proc_charge(d, p);
 		if (e->untracked)
 			jmd_debug("process %d (%s) tracked: its user has a slot free", (int)host, p->exe);
@@ -621,7 +624,7 @@ void jmd_tick_begin(struct jmd *d)
 static bool tick_skips(const struct jmd *d, const struct jmd_entry *e)
 {
 	if (e->untracked && !e->proc && !e->logged && !d->rescan_tick && e->owner_known &&
-	    jmd_user_full(d, e->owner))
+	    jmd_user_full(d, e->dir, e->owner))
 		return true;     /* entry_untracked(): it waits for a slot */
 	return e->ignored || (e->logged && !e->proc && !d->rescan_tick && jmd_entry_watched(d, e));
 }
