@@ -114,15 +114,6 @@ struct jmd_file_count {
 	struct jmd_file_count *next;
 };
 
-uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
-{
-	if (dir && dir->mntns && (uid == 0 || dir->owner == 0))
-		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
-	if (uid != 0)
-		return jmd_principal(d, uid);
-	return JMD_CHARGE_NONE;
-}
-
 static struct jmd_file_count **count_slot(const struct jmd *d, uint64_t key)
 {
 	struct jmd_file_count *const *pp = &d->file_counts[(key ^ (key >> 32)) % JMD_NBUCKETS];

@@ -189,6 +189,17 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
 	return lo ? lo : 1;     /* more users than places: the newest in all */
 }
 
+/* Whose bounds a file counts against (jmstatd.h); the live processes'
+ * bound too (figures.c). */
+uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
+{
+	if (dir && dir->mntns && (uid == 0 || dir->owner == 0))
+		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+	if (uid != 0)
+		return jmd_principal(d, uid);
+	return JMD_CHARGE_NONE;
+}
+
 /* Root's processes in a container's own directory, and every uid's there
  * when root owns the container's namespaces: the container's (jmstatd.h). */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
