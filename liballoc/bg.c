@@ -401,9 +401,9 @@ void jm__bg_start(uint64_t bytes)
 	 * thread's cache nor its arena's free memory (the arena first, so
 	 * that a new thread gets its exit hook as usual). */
 	jm__thread_arena();
-	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+	struct jmstat_tcache_bin *tbins = jm__tls_tbins, *fbins = jm__tls_fbins;
 	enum jm_tls_state tls_state = jm__tls_state;
-	jm__tls_tbins = jm__tcache_none;
+	jm__tls_set_bins(jm__tcache_none);
 	jm__tls_state = JM_TLS_FRESH;
 	/* The purger takes none of the program's signals, but for faults
 	 * and traps: the kernel kills a process whose thread faults with the
@@ -431,6 +431,7 @@ void jm__bg_start(uint64_t bytes)
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	jm__tls_tbins = tbins;
+	jm__tls_fbins = fbins;
 	jm__tls_state = tls_state;
 	if (rc != 0) {
 		atomic_store(&jm__bg_state, BG_FAILED);

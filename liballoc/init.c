@@ -168,7 +168,7 @@ JM_FORK_TEXT static void postfork_child(void)
 		 * calloc find no cache and not initialised, free a full
 		 * cache: each comes to a slow path that tests fork_tainted). */
 		jm__fork_tainted = true;
-		jm__tls_tbins = jm__tcache_none;
+		jm__tls_set_bins(jm__tcache_none);
 		atomic_store(&jm__initialized, 0);
 	}
 }

@@ -371,14 +371,25 @@ extern struct jm_none_cache jm__none_cache;
  * of .lbss like their private words. */
 #define JM_TCACHE_NONE_FULL 0u
 /* What the fast paths read, in one thread-local block (one address
- * computation for both). */
+ * computation for both). Malloc's cache and free's are the same but
+ * while a forked process's thread has its cache set aside (tcache.c,
+ * "forked"): free's is then jm__tcache_none, so that its frees come to
+ * the slow path, and malloc's fast path still pops the cache's lists. */
 struct jm_tls {
-	struct jmstat_tcache_bin *tbins;  /* the thread's cache, or jm__tcache_none */
+	struct jmstat_tcache_bin *tbins;  /* malloc's: the thread's cache, or jm__tcache_none */
 	int64_t sample_left;              /* bytes until the next sampled one */
+	struct jmstat_tcache_bin *fbins;  /* free's: tbins, or jm__tcache_none (set aside) */
 };
 extern __thread struct jm_tls jm__tls;
 #define jm__tls_tbins (jm__tls.tbins)
+#define jm__tls_fbins (jm__tls.fbins)
 #define jm__tls_sample_left (jm__tls.sample_left)
+/* Both fast paths' caches at once (every change but a set-aside's). */
+static inline void jm__tls_set_bins(struct jmstat_tcache_bin *tbins)
+{
+	jm__tls.tbins = tbins;
+	jm__tls.fbins = tbins;
+}
 /* Where a thread stands with its cache (jm__tls_state). */
 enum jm_tls_state {
 	JM_TLS_NEW = 0,        /* no allocation yet: the first one boots the cache */
@@ -678,13 +689,11 @@ void jm__tcache_init_global(void);
 void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *ptr);
 /* A forked child's frees (tcache.c, "forked"): the forks that made this
  * process; the calling thread's cache rows, also while they are set aside
- * (jm__tls_tbins is then jm__tcache_none); those, or jm__tcache_none when
- * they are not set aside; and a small region's free while they are: NULL
- * when it went to its run, else the rows to push it on (jm__tcache_none:
- * not set aside). */
+ * (jm__tls_fbins is then jm__tcache_none); and a small region's free
+ * while they are: NULL when it went to its run, else the rows to push it
+ * on (jm__tcache_none: not set aside). */
 extern uint16_t jm__fork_depth JM_HIDDEN;
 struct jmstat_tcache_bin *jm__tcache_own_bins(void);
-struct jmstat_tcache_bin *jm__tcache_forked_bins(void);
 struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);

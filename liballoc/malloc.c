@@ -82,12 +82,8 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 static void *alloc_small(size_t size, bool zero, bool aligned)
 {
 	struct jmstat_tcache_bin *tbins = jm__tls_tbins;
-	if (tbins == jm__tcache_none) {
-		if (jm__tls_state == JM_TLS_NEW)
-			tbins = jm__tcache_boot();
-		else if (jm__tls_state == JM_TLS_CACHED)   /* set aside: forked */
-			tbins = jm__tcache_forked_bins();
-	}
+	if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW)
+		tbins = jm__tcache_boot();
 	unsigned binind = jm__size2bin(size);
 	void *p;
 	if (tbins != jm__tcache_none) {
@@ -266,7 +262,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		bool c0 = binind == 0;
 		if (jm__pm_inside(pm, u))
 			jm__report_misuse("free of a pointer inside a small region", ptr);
-		struct jmstat_tcache_bin *tbins = jm__tls_tbins;
+		struct jmstat_tcache_bin *tbins = jm__tls_fbins;
 		/* A cache set aside (a forked process's: tcache.c, "forked")
 		 * sends its parent's regions to their runs, and reads them
 		 * only where the run's bitmap may not say a double free. */
@@ -343,8 +339,15 @@ static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 /* Malloc's fast path found its list empty: sizes up to 8 come to the
  * always empty row (JM_TBIN_EMPTY), and class 0's list is row 0's, its
  * pop untags (internal.h); out of the way of the other classes' path. */
+#ifdef JM_TEST
+/* The allocations malloc's fast path did not serve (tests). */
+unsigned long jm__test_alloc_misses;
+#endif
 static JM_NOINLINE void *alloc_miss(size_t size)
 {
+#ifdef JM_TEST
+	jm__test_alloc_misses++;
+#endif
 	if (size <= 8) {
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;
 		void *p = jm__flist0_pop(jm__tb_head(tb));
@@ -499,7 +502,7 @@ static JM_NOINLINE void free_miss(void *ptr)
 		/* The list first, the region's tag after, as on free's fast
 		 * path (a set-aside cache reads nothing of the region here). */
 		uintptr_t *w = ptr, tag = jm__flist0_tag(ptr);
-		struct jmstat_tcache_bin *tb = jm__tls_tbins;   /* row 0 */
+		struct jmstat_tcache_bin *tb = jm__tls_fbins;   /* row 0 */
 #if defined(__x86_64__)
 		__asm__ goto("addl $1, %0\n\taddl $1, %1\n\tjg %l[full0]"
 		    : "+m"(tb->ncached_less_max), "+m"(jm__tb_priv(tb)->ncached_less_max)
@@ -587,7 +590,7 @@ JM_EXPORT void jm_free(void *ptr)
 		 * forked child's: tcache.c, "forked") reads nothing of the
 		 * region here: the slow path decides whether it must. */
 		struct jmstat_tcache_bin *tb = (struct jmstat_tcache_bin *)
-		    ((char *)jm__tls_tbins + tbin);
+		    ((char *)jm__tls_fbins + tbin);
 		/* Count it, then not full: the count less the capacity is at
 		 * most 0 after the addition, by the flags of the addition in
 		 * memory (the compiler loads, adds, stores and tests: three

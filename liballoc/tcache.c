@@ -127,7 +127,7 @@ struct jm_none_cache jm__none_cache JM_LARGE_BSS __attribute__((aligned(64)));
  * where the small variables fall: jm__initialized and the locks a fork
  * takes on that one page). */
 static char data_pad[1024] __attribute__((section(".data"), used));
-__thread struct jm_tls jm__tls = { jm__tcache_none, 0 };
+__thread struct jm_tls jm__tls = { jm__tcache_none, 0, jm__tcache_none };
 __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
 static __thread struct jm_tcache *tls_tc;
@@ -161,14 +161,18 @@ static struct jm_tcache *tc_free_list;
  * process whose list is full and holds mostly regions of runs the process
  * took no region from (a run's fork_depth is a smaller one: types.h, its
  * regions were all allocated before the fork) has its cache set aside
- * ("forked"): jm__tls_tbins is the empty, always full none cache, so that
- * free's and malloc's fast paths, unchanged for every other process, go
- * to the slow ones. There, a region of such a run goes to its run's bitmap
- * (bin.c's free writes only the chunk's run record, as with tcache:0);
- * any other to the cache, which malloc's slow path pops and fills as
- * usual. After FORKED_OWN_FREES frees of the process's own regions the
- * cache is the fast paths' again: a prefork worker that drops an
- * inherited object now and then pays the slow paths for 64k frees; a
+ * ("forked"): free's cache (jm__tls_fbins) is the empty, always full none
+ * cache, so that free's fast path, unchanged for every other process,
+ * goes to the slow one. There, a region of such a run goes to its run's
+ * bitmap (bin.c's free writes only the chunk's run record, as with
+ * tcache:0); any other to the cache. Malloc's fast path pops the cache's
+ * lists as usual (jm__tls_tbins, session 28: it took the slow path too,
+ * and a child that allocates much after dropping inherited objects ran
+ * 2.8 x the instructions for its allocations: a pop takes nothing to a
+ * list, so the lists' contents stay what the checks below count on).
+ * After FORKED_OWN_FREES frees of the process's own regions the cache is
+ * free's fast path's again: a prefork worker that drops an
+ * inherited object now and then pays free's slow path for 64k frees; a
  * later sweep of inherited objects sets it aside again at its first full
  * list. Before that, a list's worth of regions are pushed, and their
  * pages copied, as before. Not at the fork itself: a child that only
@@ -226,7 +230,7 @@ static void forked_enter(void)
 	tls_forked_own = 0;
 	tls_forked_inh = 0;
 	tls_drained = -1;
-	jm__tls_tbins = jm__tcache_none;
+	jm__tls_fbins = jm__tcache_none;
 }
 
 /* Whether a free of a region of a run the process took none of reads
@@ -263,11 +267,6 @@ struct jmstat_tcache_bin *jm__tcache_own_bins(void)
 	return tls_forked && tls_tc ? tls_tc->bins : jm__tls_tbins;
 }
 
-struct jmstat_tcache_bin *jm__tcache_forked_bins(void)
-{
-	return tls_forked && tls_tc ? tls_tc->bins : jm__tcache_none;
-}
-
 /* Whether run r was taken no region of by this process. */
 static inline bool run_inherited(const struct jm_run *r)
 {
@@ -295,7 +294,7 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 	if (++tls_forked_own >= FORKED_OWN_FREES) {
 		tls_forked = false;
 		tls_drained = -1;
-		jm__tls_tbins = tc->bins;
+		jm__tls_fbins = tc->bins;
 	}
 	return tc->bins;
 }
@@ -401,7 +400,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	tc->row->arena = a->index;
 	__atomic_store_n(&tc->row->in_use, 1, __ATOMIC_RELEASE);
 	tls_tc = tc;
-	jm__tls_tbins = tc->bins;
+	jm__tls_set_bins(tc->bins);
 	jm__tls_state = JM_TLS_CACHED;
 	pthread_setspecific(tc_key, tc);
 	pthread_mutex_lock(&tc_lock);
@@ -946,7 +945,7 @@ static void thread_exit(void *arg)
 	struct jm_tcache *tc = tls_tc;
 	/* From now on this thread allocates from its arena directly. */
 	jm__tls_state = JM_TLS_EXITING;
-	jm__tls_tbins = jm__tcache_none;
+	jm__tls_set_bins(jm__tcache_none);
 	tls_tc = NULL;
 	tls_forked = false;
 	if (tc)
