@@ -208,7 +208,8 @@ static __thread uint32_t tls_forked_own;
  *  - the threads of the parent (and of its ancestors) that had a cache at
  *    a fork had none (tc_dead: such a cache's lists are never used in the
  *    child, rows and heads are taken anew, but a second free of a region
- *    there was reported by its cookie: it still is, where there were).
+ *    there was reported by its cookie: it still is, where there were), or
+ *    their lists were flushed to their runs too (dead_drain, session 28).
  * Otherwise the region's cookie is read first, as before.
  */
 static __thread int32_t tls_drained = -1;
@@ -221,8 +222,95 @@ static __thread int32_t tls_drained = -1;
  * cookies are read, as before. */
 #define FORKED_FLUSH_AFTER 1024u
 static __thread uint32_t tls_forked_inh;
-static uint32_t tc_nlive;     /* caches of this process, under tc_lock */
-static uint32_t tc_dead;      /* caches of threads gone at a fork */
+static uint32_t tc_nlive;     /* caches of this process, under tc_lock:
+                                 counted from their boot's start */
+static uint32_t tc_dead;      /* caches of threads gone at a fork, their
+                                 lists not flushed (dead_drain) */
+/* The caches booted and not destroyed in this process, and those of
+ * threads gone at a fork whose lists were not looked at yet (tc_dead):
+ * through next_live, under tc_lock. */
+static struct jm_tcache *tc_live;
+
+/*
+ * The lists of the threads gone at a fork (session 28). They are what
+ * each such thread had written of them when the fork copied the pages:
+ * a push writes the region's link and cookie before the head, a pop the
+ * head before it clears the cookie, a fill and a flush hold their bin's
+ * lock, which the fork takes: a thread's writes that the child sees are
+ * those before a point of its own (a later one waited for the fork to
+ * end, in its page fault, and went to the parent's copy of the page), so
+ * each list is whole. Each link is checked all the same, before anything
+ * is freed: a region of our chunks, of the list's class, at a region's
+ * start, its run a small one, its cookie (class 0: its tag) there, its
+ * bit saying allocated, and no more regions than the class's hard
+ * maximum (a loop); the list then goes to its runs as a flush's does
+ * (jm__bin_free_list). A list with a link that fails is left as it was,
+ * as before (its regions lost to the child, a second free of one
+ * reported by its cookie), and its cache stays counted in tc_dead. Under
+ * tc_lock, with no other cache in the process (none booting: tc_nlive
+ * counts a cache from its boot's start), so that no thread takes the row
+ * of a gone one meanwhile; a gone cache whose row is the calling thread's
+ * (a row given back and taken again in an ancestor) is not looked at.
+ */
+static bool dead_link_ok(uintptr_t u, unsigned binind)
+{
+	if (u & 7)
+		return false;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e == 0 || (e & JM_RTREE_HUGE))
+		return false;
+	struct jm_chunk *c = (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
+	size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
+	if (page < JM_CHUNK_HDR_PAGES)
+		return false;
+	uint64_t pm = c->pagemap[page];
+	if (JM_PM_KIND(pm) != JM_PM_SMALL || JM_PM_BIN(pm) != binind || jm__pm_inside(pm, u) ||
+	    c->runs[JM_PM_START(pm)].state != JM_RUN_SMALL)
+		return false;
+	return jm__flist_is_free_c((void *)u, binind == 0) && !jm__bin_region_is_free(c, (void *)u, pm);
+}
+
+/* Flushes the lists of the gone cache d that check out; whether all did. */
+static bool dead_drain_one(struct jm_tcache *d)
+{
+	bool all = true;
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		uintptr_t head = *jm__tb_head(&d->bins[b]);
+		uint32_t n = 0, max = jm__bin_info[b].tcache_hard_max;
+		uintptr_t p = head;
+		for (; p != 0 && n <= max && dead_link_ok(p, b); n++)
+			p = (uintptr_t)jm__flist_next((void *)p);
+		if (p != 0) {
+			all = false;
+			continue;
+		}
+		if (head != 0)
+			jm__bin_free_list((void *)head, b, false);
+	}
+	return all;
+}
+
+/* The lists of the caches gone at a fork flushed, where they check out
+ * (above); the calling thread's cache is own. */
+static void dead_drain(struct jm_tcache *own)
+{
+	jm__bg_check(0);   /* before the locks, as a flush does */
+	pthread_mutex_lock(&tc_lock);
+	if (tc_nlive == 1 && tc_dead != 0) {
+		struct jm_tcache **pp = &tc_live;
+		while (*pp != NULL) {
+			struct jm_tcache *d = *pp;
+			if (d == own) {
+				pp = &d->next_live;
+				continue;
+			}
+			*pp = d->next_live;   /* looked at once, whatever it holds */
+			if (d->row != own->row && dead_drain_one(d) && tc_dead != 0)
+				__atomic_store_n(&tc_dead, tc_dead - 1, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&tc_lock);
+}
 
 static void forked_enter(void)
 {
@@ -279,9 +367,13 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 	if (!tls_forked || tc == NULL)
 		return jm__tcache_none;
 	if (run_inherited(&c->runs[JM_PM_START(pm)])) {
-		if (tls_drained != (int32_t)jm__fork_depth && forked_bitmap_only() &&
-		    ++tls_forked_inh >= FORKED_FLUSH_AFTER)
+		if (tls_drained != (int32_t)jm__fork_depth &&
+		    __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED) == 1 &&
+		    ++tls_forked_inh >= FORKED_FLUSH_AFTER) {
+			if (tc_dead != 0)
+				dead_drain(tc);
 			forked_drain(tc);
+		}
 		if (tls_drained != (int32_t)jm__fork_depth || !forked_bitmap_only()) {
 			/* A list may hold it: its cookie says. */
 			unsigned binind = JM_PM_BIN(pm);
@@ -372,15 +464,22 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 		tc = a->tc_room;
 		a->tc_room = NULL;
 	}
+	/* Counted from here, before it takes a row (dead_drain). */
+	__atomic_store_n(&tc_nlive, tc_nlive + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&tc_lock);
-	if (tc == NULL && (tc = jm__base_alloc(sizeof(*tc))) == NULL)
+	if (tc == NULL && (tc = jm__base_alloc(sizeof(*tc))) == NULL) {
+		pthread_mutex_lock(&tc_lock);
+		__atomic_store_n(&tc_nlive, tc_nlive - 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&tc_lock);
 		return jm__tcache_none;
+	}
 	memset(tc, 0, sizeof(*tc));
 	tc->row = jm__stats_thread_row_get();
 	if (tc->row == NULL) {
 		pthread_mutex_lock(&tc_lock);
 		tc->next_free = tc_free_list;
 		tc_free_list = tc;
+		__atomic_store_n(&tc_nlive, tc_nlive - 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&tc_lock);
 		return jm__tcache_none;
 	}
@@ -404,7 +503,8 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	jm__tls_state = JM_TLS_CACHED;
 	pthread_setspecific(tc_key, tc);
 	pthread_mutex_lock(&tc_lock);
-	__atomic_store_n(&tc_nlive, tc_nlive + 1, __ATOMIC_RELAXED);
+	tc->next_live = tc_live;
+	tc_live = tc;
 	pthread_mutex_unlock(&tc_lock);
 	return tc->bins;
 }
@@ -922,6 +1022,11 @@ static void tcache_destroy(struct jm_tcache *tc)
 	tcache_empty(tc);
 	jm__stats_thread_row_put(tc->row);
 	pthread_mutex_lock(&tc_lock);
+	for (struct jm_tcache **pp = &tc_live; *pp != NULL; pp = &(*pp)->next_live)
+		if (*pp == tc) {
+			*pp = tc->next_live;
+			break;
+		}
 	tc->next_free = tc_free_list;
 	tc_free_list = tc;
 	__atomic_store_n(&tc_nlive, tc_nlive - 1, __ATOMIC_RELAXED);

@@ -379,6 +379,8 @@ struct jm_tcache {
 	struct jmstat_tcache_bin *bins;   /* row + 1 */
 	struct jm_arena *arena;
 	struct jm_tcache *next_free;      /* private tcaches: free list */
+	struct jm_tcache *next_live;      /* the caches booted and not
+	                                     destroyed (tcache.c, tc_live) */
 	bool private_row;                 /* row not in the segment */
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];

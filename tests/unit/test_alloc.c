@@ -1462,19 +1462,27 @@ static void test_fork_child_frees_parents(void **state)
  *     first such free, its bit then says it (the regions' cookies not
  *     read: jm__tcache_test_forked_mode 0);
  *  1  q in the list of another thread of the parent, alive at the fork
- *     (gone in the child, its list not): the cookies are read (mode 1);
+ *     (gone in the child, its list not): that list is flushed to its runs
+ *     too (session 28: before, the cookies were read, mode 1), q's bit
+ *     then says it;
  *  2  q pushed on the list of a thread started in the child, alive: the
- *     same;
- *  3  as 0, q not freed by the parent: the child's frees succeed (exit 0).
+ *     cookies are read (mode 1);
+ *  3  as 0, q not freed by the parent: the child's frees succeed (exit 0);
+ *  4  as 1, the gone thread's list cut as a push half seen at the fork
+ *     would leave it: the link above q names x, a region the parent
+ *     holds (no cookie). The list is left as it was (mode 1, cookies
+ *     read), the child's free of x succeeds and its second free of q is
+ *     reported by q's cookie.
  * Without the flush (0) and the other threads' caches counted (1, 2), the
- * child freed q to its run and went on. */
+ * child freed q to its run and went on; with the gone thread's links not
+ * checked (4), the flush freed x, and the child's free of x aborted. */
 #define FDF_N 10000   /* more than a list of 96 B holds (4096) */
 #define FDF_SIZE 96
 #define FDF_QSIZE 48  /* q's: its list is not the one the child fills */
 static void *fdf_blk[FDF_N];
 
 struct fdf_thread {
-	void *q;
+	void *q, *r;
 	pthread_barrier_t freed, done;
 };
 
@@ -1484,6 +1492,8 @@ static void *fdf_hold(void *arg)
 	void *own = jm_malloc(FDF_QSIZE);   /* a cache, not the first frees' bins */
 	jm_free(own);
 	jm_free(t->q);
+	if (t->r)
+		jm_free(t->r);   /* on top of q */
 	pthread_barrier_wait(&t->freed);
 	pthread_barrier_wait(&t->done);
 	return NULL;
@@ -1519,15 +1529,24 @@ static int fdf_child(int mode, char *msg, size_t len)
 		memset(fdf_blk[i], 1, FDF_SIZE);
 	}
 	void *q = jm_malloc(FDF_QSIZE);
-	struct fdf_thread t = { .q = q };
+	void *x = jm_malloc(FDF_QSIZE);
+	memset(x, 1, FDF_QSIZE);
+	*(uintptr_t *)x = 0;   /* a list unchecked would end at x */
+	struct fdf_thread t = { .q = q, .r = mode == 4 ? jm_malloc(FDF_QSIZE) : NULL };
 	pthread_t th;
+	uintptr_t r_link = 0;
 	pthread_barrier_init(&t.freed, NULL, 2);
 	pthread_barrier_init(&t.done, NULL, 2);
 	if (mode == 0)
 		jm_free(q);
-	if (mode == 1) {
+	if (mode == 1 || mode == 4) {
 		assert_int_equal(pthread_create(&th, NULL, fdf_hold, &t), 0);
 		pthread_barrier_wait(&t.freed);
+	}
+	if (mode == 4) {
+		r_link = *(uintptr_t *)t.r;
+		assert_true(r_link == (uintptr_t)q);
+		*(uintptr_t *)t.r = (uintptr_t)x;   /* the cut the child sees */
 	}
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
@@ -1536,7 +1555,7 @@ static int fdf_child(int mode, char *msg, size_t len)
 	if (pid == 0) {
 		dup2(fds[1], 2);
 		fdf_free_parents();
-		int want = mode == 0 || mode == 3 ? 0 : 1;
+		int want = mode == 2 || mode == 4 ? 1 : 0;
 		if (mode == 2) {
 			pthread_barrier_init(&t.freed, NULL, 2);
 			pthread_barrier_init(&t.done, NULL, 2);
@@ -1548,23 +1567,32 @@ static int fdf_child(int mode, char *msg, size_t len)
 			fprintf(stderr, "mode %d: forked mode %d\n", mode, jm__tcache_test_forked_mode());
 			_exit(6);
 		}
+		if (mode == 4) {
+			jm_free(x);   /* the parent's, in use: no abort */
+			if (jm__heap_validate() != 0)
+				_exit(9);
+			fputs("x freed\n", stderr);
+		}
 		if (mode != 3)
 			jm_free(q);
 		if (jm__heap_validate() != 0)
 			_exit(2);
 		_exit(0);
 	}
+	if (mode == 4)
+		*(uintptr_t *)t.r = r_link;
 	read_child(fds, msg, len);
 	int st = 0;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (mode == 1) {
+	if (mode == 1 || mode == 4) {
 		pthread_barrier_wait(&t.done);
 		pthread_join(th, NULL);
 	}
 	pthread_barrier_destroy(&t.freed);
 	pthread_barrier_destroy(&t.done);
-	if (mode != 0 && mode != 1)
+	if (mode == 2 || mode == 3)
 		jm_free(q);
+	jm_free(x);
 	fdf_free_parents();
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
@@ -1573,7 +1601,7 @@ static void test_fork_child_double_free_cached(void **state)
 {
 	(void)state;
 	char msg[512];
-	for (int mode = 0; mode < 4; mode++) {
+	for (int mode = 0; mode < 5; mode++) {
 		int st = fdf_child(mode, msg, sizeof msg);
 		if (mode == 3) {
 			if (st != 0)
@@ -1585,6 +1613,8 @@ static void test_fork_child_double_free_cached(void **state)
 			fprintf(stderr, "mode %d: status %d: %s\n", mode, st, msg);
 		assert_int_equal(st, 128 + SIGABRT);
 		assert_non_null(strstr(msg, "double free"));
+		if (mode == 4)
+			assert_non_null(strstr(msg, "x freed"));
 	}
 	validate();
 }
@@ -1598,8 +1628,8 @@ static void test_fork_child_double_free_cached(void **state)
  * its lists then flushed), allocates 200 of its own of that class, frees
  * them (pushed on its list by free's slow path), and allocates 100 again:
  * none of those misses. The child then exits 0; a second free of one of
- * its own regions, which its list holds, still aborts as a double free,
- * and so does one of an inherited region freed by the sweep. */
+ * its own regions, which its list holds, still aborts as a double free
+ * (mode 1). */
 extern unsigned long jm__test_alloc_misses;
 
 static int fsa_child(int mode, char *msg, size_t len)
@@ -1642,8 +1672,6 @@ static int fsa_child(int mode, char *msg, size_t len)
 			jm_free(own[i]);
 		if (mode == 1)
 			jm_free(own[50]);
-		if (mode == 2)
-			jm_free(fdf_blk[FDF_N / 2]);
 		if (jm__heap_validate() != 0)
 			_exit(2);
 		_exit(0);
@@ -1659,7 +1687,7 @@ static void test_fork_child_set_aside_allocs(void **state)
 {
 	(void)state;
 	char msg[512];
-	for (int mode = 0; mode < 3; mode++) {
+	for (int mode = 0; mode < 2; mode++) {
 		int st = fsa_child(mode, msg, sizeof msg);
 		int want = mode == 0 ? 0 : 128 + SIGABRT;
 		if (st != want || (mode != 0 && strstr(msg, "double free") == NULL))
