@@ -554,7 +554,7 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
 }
 
 /* Regions a scattered flush gathers, then frees (free_scattered). */
-#define FLUSH_BATCH 16
+#define FLUSH_BATCH 32
 
 /* free_list for a list freed in random order: about as many runs as
  * regions, each run's record a cache miss (a line per 4 KiB run of 16 B
@@ -583,9 +583,13 @@ static unsigned free_scattered(void *list, unsigned binind)
 		struct jm_bin *bin = &a->bins[binind];
 		uintptr_t rest = 0, *rest_tail = &rest;
 		unsigned done = 0;
-		struct jm_run *empty = NULL, *last = NULL;
-		struct jm_run *rec[FLUSH_BATCH];   /* the regions' run records */
-		uint32_t roff[FLUSH_BATCH];        /* their offsets in their runs */
+		struct jm_run *empty = NULL;
+		/* The regions' run records from rec[1] (rec[0]: the last of
+		 * the batch before, for the count of runs) and their offsets
+		 * in their runs. */
+		struct jm_run *rec[FLUSH_BATCH + 1];
+		uint32_t roff[FLUSH_BATCH + 1];
+		rec[0] = NULL;
 		jm__lock(bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
@@ -605,22 +609,30 @@ static unsigned free_scattered(void *list, unsigned binind)
 					jm__report_misuse("double free of a small region", q);
 				struct jm_run *r = &c->runs[JM_PM_START(pm)];
 				__builtin_prefetch(&r->nfree, 1, 3);
+				n++;
 				rec[n] = r;
 				roff[n] = JM_PM_OFFSET(pm, (uintptr_t)q);
-				n++;
 			}
-			for (unsigned i = 0; i < n; i++) {
+			/* Runs are counted as regions less those in the same run
+			 * as the one before (rare in a scattered list: a branch
+			 * taken seldom, cheaper than counting each change). A
+			 * run changes state (run_moved) when it had no free
+			 * region (before 0) or is now empty (before regs - 1):
+			 * before - 1 >= regs - 2 in unsigned, one test. */
+			runs += n;
+			for (unsigned i = 1; i <= n; i++) {
 				struct jm_run *r = rec[i];
 				unsigned e = region_mark(r->bitmap, roff[i], magic);
 				if (jm_unlikely(e))
 					run_misuse(e, r, roff[i]);
-				runs += r != last;
-				last = r;
+				if (jm_unlikely(r == rec[i - 1]))
+					runs--;
 				unsigned before = r->nfree;
 				r->nfree = (uint16_t)(before + 1);
-				if (jm_unlikely(before == 0 || before + 1 == regs) && r != bin->cur)
+				if (jm_unlikely(before - 1 >= regs - 2) && r != bin->cur)
 					run_moved(bin, r, before, bi, &empty);
 			}
+			rec[0] = rec[n];
 			done += n;
 		}
 		jm__flist_end(rest_tail, 0, binind == 0);
