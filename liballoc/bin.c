@@ -359,6 +359,30 @@ static long region_index(struct jm_chunk *c, const void *ptr, uint64_t pm,
 	return idx;
 }
 
+/* region_mark's second half, for a region known to start at its offset
+ * (free_scattered checks that as it gathers): sets its bit from `prod`
+ * (the offset times div_magic), returns false (the bitmap unchanged) if
+ * it was set: a double free. */
+static inline bool region_bit(uint64_t *bitmap, uint64_t prod)
+{
+	uint64_t *word = &bitmap[prod >> 38], w = *word;
+	bool was_free;
+#if defined(__x86_64__)
+	/* bts takes the bit number modulo 64 and leaves the old bit in CF:
+	 * one instruction for the test and the update (the compiler makes
+	 * three, masking the number for one of them). */
+	__asm__("btsq %2, %0" : "+r"(w), "=@ccc"(was_free) : "r"(prod >> 32));
+#else
+	uint64_t bit = 1ULL << ((prod >> 32) & 63);
+	was_free = (w & bit) != 0;
+	w |= bit;
+#endif
+	if (jm_unlikely(was_free))
+		return false;
+	*word = w;
+	return true;
+}
+
 /* Sets the bit of the region at `off` in its run in the run's bitmap
  * (its class's div_magic: `magic`), which must be the start of a region
  * that is not free: the checks of a free. Returns 0, or the misuse found
@@ -376,22 +400,7 @@ static inline unsigned region_mark(uint64_t *bitmap, uint64_t off, uint64_t magi
 	uint64_t prod = off * magic;
 	if (jm_unlikely((uint32_t)prod >= magic))
 		return 1;
-	uint64_t *word = &bitmap[prod >> 38], w = *word;
-	bool was_free;
-#if defined(__x86_64__)
-	/* bts takes the bit number modulo 64 and leaves the old bit in CF:
-	 * one instruction for the test and the update (the compiler makes
-	 * three, masking the number for one of them). */
-	__asm__("btsq %2, %0" : "+r"(w), "=@ccc"(was_free) : "r"(prod >> 32));
-#else
-	uint64_t bit = 1ULL << ((prod >> 32) & 63);
-	was_free = (w & bit) != 0;
-	w |= bit;
-#endif
-	if (jm_unlikely(was_free))
-		return 2;
-	*word = w;
-	return 0;
+	return region_bit(bitmap, prod) ? 0 : 2;
 }
 
 static const char *const put_misuse[] = {
@@ -560,7 +569,9 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
  * regions, each run's record a cache miss (a line per 4 KiB run of 16 B
  * regions). The list is taken FLUSH_BATCH regions at a time: a first
  * loop reads each region's page-map word, checks its class, and keeps
- * its run's record and its offset in the run, with the record's line
+ * its run's record and its offset in the run times div_magic (checked
+ * there: a pointer inside a region is reported with the list's pointer
+ * at hand), with the record's line
  * (count, state and bitmap: types.h) prefetched; a second frees them,
  * each region settling its run at once (before == 0 or the run emptied:
  * run_moved, as run_settle does for a batch). The records' misses
@@ -568,8 +579,11 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
  * samples in the teardown workload: docs/allocator.md, "Teardowns").
  * Session 14 prefetched them from a second cursor 16 regions
  * down the list, which read every page-map word twice: 86 instructions
- * a region in teardown's flushes, 67 now (docs/allocator.md, "Teardowns,
- * session 17"). */
+ * a region in teardown's flushes, 67 in session 17 (docs/allocator.md,
+ * "Teardowns, session 17"). Session 28: 60 (runs counted by the rare
+ * repeat, run_moved's test one compare, FLUSH_BATCH 16 -> 32, the
+ * multiply in the first loop: docs/allocator.md, "Teardowns, session
+ * 28"). */
 static unsigned free_scattered(void *list, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
@@ -586,15 +600,15 @@ static unsigned free_scattered(void *list, unsigned binind)
 		struct jm_run *empty = NULL;
 		/* The regions' run records from rec[1] (rec[0]: the last of
 		 * the batch before, for the count of runs) and their offsets
-		 * in their runs. */
+		 * in their runs times div_magic (region_bit's prod). */
 		struct jm_run *rec[FLUSH_BATCH + 1];
-		uint32_t roff[FLUSH_BATCH + 1];
+		uint64_t prod[FLUSH_BATCH + 1];
 		rec[0] = NULL;
 		jm__lock(bin->lock, &bin->stats->lock_contended);
 		jm__row_begin(&bin->stats->seq);
 		bin->stats->nflushes++;
 		for (void *p = list; p;) {
-			unsigned n = 0;
+			size_t n = 0;
 			while (p && n < FLUSH_BATCH) {
 				void *q = p;
 				p = jm__flist_next(q);
@@ -609,9 +623,12 @@ static unsigned free_scattered(void *list, unsigned binind)
 					jm__report_misuse("double free of a small region", q);
 				struct jm_run *r = &c->runs[JM_PM_START(pm)];
 				__builtin_prefetch(&r->nfree, 1, 3);
+				uint64_t x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
+				if (jm_unlikely((uint32_t)x >= magic))
+					jm__report_misuse(put_misuse[1], q);
 				n++;
 				rec[n] = r;
-				roff[n] = JM_PM_OFFSET(pm, (uintptr_t)q);
+				prod[n] = x;
 			}
 			/* Runs are counted as regions less those in the same run
 			 * as the one before (rare in a scattered list: a branch
@@ -620,11 +637,10 @@ static unsigned free_scattered(void *list, unsigned binind)
 			 * region (before 0) or is now empty (before regs - 1):
 			 * before - 1 >= regs - 2 in unsigned, one test. */
 			runs += n;
-			for (unsigned i = 1; i <= n; i++) {
+			for (size_t i = 1; i <= n; i++) {
 				struct jm_run *r = rec[i];
-				unsigned e = region_mark(r->bitmap, roff[i], magic);
-				if (jm_unlikely(e))
-					run_misuse(e, r, roff[i]);
+				if (jm_unlikely(!region_bit(r->bitmap, prod[i])))
+					run_misuse(2, r, (uint32_t)(prod[i] >> 32) * bi->size);
 				if (jm_unlikely(r == rec[i - 1]))
 					runs--;
 				unsigned before = r->nfree;

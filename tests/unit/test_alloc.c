@@ -2600,6 +2600,36 @@ static void test_flush_double_free_named(void **state)
 	assert_true(past_first);
 }
 
+/* A pointer inside a live region, met by a flush, is reported at its own
+ * address by both loops: the scattered one checks it as it gathers (its
+ * offset's product with div_magic), not as it marks. In a child. */
+static void test_flush_interior_named(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	assert_true(jm__narenas > 3);
+	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
+	static const size_t sizes[] = { 16, 48, 1280 };
+	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		const unsigned b = jm__size2bin(sizes[s]);
+		void *p[4];
+		unsigned n = 0;
+		while (n < 4)
+			n += fill_array(a, b, p + n, 4 - n);
+		void *inside = (char *)p[2] + 8;
+		char want[80], msg[512];
+		snprintf(want, sizeof want, "free of a pointer inside a small region: %p", inside);
+		for (int scattered = 0; scattered < 2; scattered++) {
+			assert_int_equal(flush_report(inside, b, scattered, msg, sizeof msg), 1);
+			if (strstr(msg, want) == NULL)
+				fail_msg("class %u, %s: '%s', not '%s'", b, scattered ? "scattered" : "neighbours",
+				    msg, want);
+		}
+		jm__bin_free_batch(p, 4, b);
+		validate();
+	}
+}
+
 /* The validator walks the calling thread's cache lists, class 0's tagged
  * ones as the others: each corruption of a class-0 list below is found,
  * and a 16 B region's cleared cookie (the validator before walked no
@@ -3227,6 +3257,7 @@ int main(void)
 		cmocka_unit_test(test_bin_free_batch),
 		cmocka_unit_test(test_flush_freed_run),
 		cmocka_unit_test(test_flush_double_free_named),
+		cmocka_unit_test(test_flush_interior_named),
 		cmocka_unit_test(test_validate_tcache_class0),
 		cmocka_unit_test(test_flush_misuse_batch_slots),
 		cmocka_unit_test(test_flush_scattered_settles),
