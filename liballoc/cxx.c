@@ -60,6 +60,7 @@
 #include "jmalloc.h"
 
 #include <dlfcn.h>
+#include <link.h>
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
 
@@ -114,13 +115,49 @@ static const char nothrow_tag;
 static void *next_fns[F_N] JM_LARGE_BSS;
 static const void *mine(int k);
 
-static JM_NOINLINE void *next_def(int k)
+/* The loaded objects' names, for next_in_local (collected first: no
+ * dlopen under dl_iterate_phdr's lock). */
+#define MAX_OBJS 64
+struct objs { int n; const char *name[MAX_OBJS]; };
+
+static int collect_obj(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct objs *o = arg;
+	if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0' && o->n < MAX_OBJS)
+		o->name[o->n++] = info->dlpi_name;
+	return 0;
+}
+
+/* RTLD_NEXT found none: a C++ library dlopen'd RTLD_LOCAL has its C++
+ * runtime (libstdc++, or its own copy) outside the global scope. The
+ * first loaded object whose own scope defines the name. */
+static void *next_in_local(int k)
+{
+	struct objs o = { 0, { 0 } };
+	dl_iterate_phdr(collect_obj, &o);
+	for (int i = 0; i < o.n; i++) {
+		void *h = dlopen(o.name[i], RTLD_NOLOAD | RTLD_LAZY);
+		if (h == NULL)
+			continue;
+		void *f = dlsym(h, names[k]);
+		dlclose(h);
+		if (f != NULL && f != mine(k))
+			return f;
+	}
+	return NULL;
+}
+
+static JM_NOINLINE void *next_def(int k, bool failed)
 {
 	void *f = __atomic_load_n(&next_fns[k], __ATOMIC_ACQUIRE);
 	if (f == NULL) {
 		f = dlsym(RTLD_NEXT, names[k]);
 		if (f == NULL || f == mine(k))
-			f = NONE;
+			f = next_in_local(k);
+		if (f == NULL && failed)
+			return NULL;   /* not kept: a library dlopen'd later may have one */
+		if (f == NULL)
+			f = NONE;      /* a form's path (below): asked once */
 		__atomic_store_n(&next_fns[k], f, __ATOMIC_RELEASE);
 	}
 	return f == NONE ? NULL : f;
@@ -155,7 +192,7 @@ static JM_NOINLINE void *handler_loop(int k, size_t size, size_t align)
  * loop here. A tail call: the next one's frames replace this one's. */
 static JM_NOINLINE void *new_failed(int k, size_t size, size_t align)
 {
-	void *f = next_def(k);
+	void *f = next_def(k, true);
 	if (f == NULL)
 		return handler_loop(k, size, align);
 	switch (k) {
@@ -279,7 +316,7 @@ typedef uintptr_t word;
 static JM_NOINLINE void *form_slow(int k, word a, word b, word c)
 {
 	int8_t o = __atomic_load_n(&own, __ATOMIC_RELAXED);
-	void *f = (o > 0 || (o == 0 && own_slow())) ? NULL : next_def(k);
+	void *f = (o > 0 || (o == 0 && own_slow())) ? NULL : next_def(k, false);
 	if (f != NULL)
 		return ((void *(*)(word, word, word))f)(a, b, c);
 	switch (k) {
