@@ -1231,7 +1231,7 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 		 * the runs of 1 MiB of dirty pages or more first, then of
 		 * 256 KiB or more, then the oldest (the cap purged the
 		 * oldest, often of a few pages, one madvise each, at each
-		 * free past it: docs/purging.md, "The dirty cap"). */
+		 * free past it: docs/measurements.md, "The dirty cap"). */
 		uint64_t low = cap - cap / 8;
 		dirty_recount(a);
 		if (a->ndirty_pages > low) {

@@ -466,7 +466,7 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
  * taken out in b0b376f (moved pages cost a fault's time at their next
  * touch on this guest), put back when vec-grow measured it: peak RSS,
  * faults and CPU 25% less, purge-liveset's RSS and faults 14% less,
- * malloc-large's 3%, its CPU unchanged (docs/purging.md, "Real
+ * malloc-large's 3%, its CPU unchanged (docs/programs.md, "Real
  * programs, session 13"). */
 #define HUGE_GATHER_MAX 8
 #define HUGE_GATHER_MIN ((size_t)1 << 20)

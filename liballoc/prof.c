@@ -53,7 +53,7 @@ static __thread uint64_t tls_rng;
  * it was found held was a futex wait and a wake. glibc-thread at 2
  * threads: 21-30k futex calls a run (2 with prof_sample:0), about 1k
  * adaptive; CPU a unit of work 1.23 x one thread's, 1.03 x adaptive
- * (docs/purging.md, "The profile's lock"). */
+ * (docs/measurements.md, "The profile's lock"). */
 /* Zero here, made adaptive at initialisation (jm__prof_init): with its
  * initializer it was in .data, a page of its own beside the other locks
  * in .bss, which the fork handlers write: one more page fault and copy

@@ -48,7 +48,7 @@
  * others of 160 B to 1.5 KiB (576 for 224, 448 and 896 B, which start
  * at 36, 18 and 9). Grown to the bound exactly, sh8bench's fills at 2
  * threads went from 12.7k to 2.0k, its CPU did not go down and its peak
- * RSS went up 14% (docs/purging.md, session 19): not kept.
+ * RSS went up 14% (docs/measurements.md, session 19): not kept.
  * The share is taken of regions, not of threads: a consumer that hands
  * out the regions it was given (its allocations pop them) passes some
  * back to their producer, which then frees regions of its own arena. Every

@@ -221,7 +221,7 @@ struct jm_chunk {
  * bitmap words a class uses (4 at most for every class but the 8 B one,
  * whose 512 regions take 8: words 0 to 4 on the count's line, 5 to 7 on
  * the next, a region's bit there 3 times in 8; prefetching that line too
- * did not show in teardown's time: docs/purging.md, session 26), so that
+ * did not show in teardown's time: docs/measurements.md, session 26), so that
  * a flush prefetches one line a run. */
 _Static_assert(sizeof(struct jm_run) % 64 == 0 &&
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, nfree)) / 64 ==

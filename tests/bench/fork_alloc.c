@@ -1,6 +1,6 @@
 /*
  * fork_alloc: what a forked child's allocations cost after it dropped
- * some of its parent's blocks (docs/purging.md, "A forked child's
+ * some of its parent's blocks (docs/allocator.md, "A forked child's
  * allocations", session 28): a prefork worker that frees inherited
  * caches, then allocates much and frees little.
  *

@@ -1,6 +1,6 @@
 /*
  * fork_free: what a forked child's frees of its parent's blocks cost in
- * page faults (docs/purging.md, "Programs and servers, session 25"; in
+ * page faults (docs/programs.md, "Programs and servers, session 25"; in
  * make bench as fork-free, `fork-free THREADS 0 SCALE`, since session 26).
  *
  *   cc -O2 -pthread -o /tmp/fork_free tests/bench/fork_free.c

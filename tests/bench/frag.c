@@ -1,6 +1,6 @@
 /*
  * frag and alignmix: the probes of the same names (probes.c, session 18;
- * docs/purging.md, "Programs outside the bench"), as workloads. Both free
+ * docs/programs.md, "Programs outside the bench"), as workloads. Both free
  * large regions most of whose pages were never written, so that the
  * pages an allocator takes as dirty are far more than those resident,
  * and both hold hundreds of MiB of freed pages at once: a dirty cap that

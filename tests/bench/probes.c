@@ -1,6 +1,6 @@
 /*
  * probes.c: ad-hoc allocation patterns outside `make bench` (session 10,
- * docs/purging.md, "Probes outside make bench"): one binary, the pattern
+ * docs/programs.md, "Probes outside make bench"): one binary, the pattern
  * named by its first argument, threads by the second where it has any.
  *   cc -O2 -pthread -o /tmp/probes tests/bench/probes.c
  *   tests/bench/probes.py 3 tiny:"/tmp/probes tiny" prodcons:"/tmp/probes prodcons 2"
@@ -165,7 +165,7 @@ static void p_idlepool(void){
  * at 100, 25, 100, 50% of the slots by turns of 750k operations; 3M
  * operations. alignmix: 20000 live posix_memalign of 64 B..64 KiB
  * alignments and 1 B..70 KB (3 in 4 under 3 KB), 600k replaced. Both
- * purge in small pieces by the dirty cap (docs/purging.md, session 18). */
+ * purge in small pieces by the dirty cap (docs/programs.md, session 18). */
 static void p_frag(void){
   enum { N = 60000 }; static char *v[N]; static unsigned sz[N];
   for(long i=0;i<3000000;i++){ long ph=(i/750000)%4, lim= ph==1? N/4 : ph==3? N/2 : N; unsigned k=rnd()%N;
@@ -178,7 +178,7 @@ static void p_alignmix(void){
   for(long i=0;i<600000;i++){ unsigned k=rnd()%N; free(v[k]); size_t al=(size_t)64<<(rnd()%11), n=1+rnd()%(rnd()%4? 3000 : 70000);
     if(posix_memalign(&v[k],al,n)){ fprintf(stderr,"posix_memalign failed\n"); exit(1); } memset(v[k],2,n<256? n : 256); }
   for(int k=0;k<N;k++) free(v[k]); }
-/* The originals (session 21, docs/purging.md "The originals' arguments"):
+/* The originals (session 21, docs/programs.md "The originals' arguments"):
  * the algorithms of the programs mimalloc-bench runs, with its arguments,
  * written for this file. Each prints "rtime: X" where the original
  * reports a time of its own (rptest, larson, xmalloc-test, glibc-thread:

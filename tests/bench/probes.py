@@ -9,7 +9,7 @@
 # original program reports, which mimalloc-bench reads) also gets the
 # median of X and jmalloc's ratio to the best anchor's. Each run is
 # appended to $LOG (default /tmp/probes.log) as it ends.
-# docs/purging.md, "Probes outside make bench".
+# docs/programs.md, "Probes outside make bench".
 import subprocess, sys, os, re, statistics, tempfile
 L='/usr/lib/x86_64-linux-gnu/'
 ALLOC={'glibc':'', 'jemalloc':L+'libjemalloc.so.2','mimalloc':L+'libmimalloc.so.2','tcmalloc':L+'libtcmalloc_minimal.so.4','jmalloc':os.environ.get('JM',os.path.join(os.path.dirname(os.path.abspath(__file__)),'..','..','liballoc','libjmalloc.so'))}

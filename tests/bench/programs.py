@@ -25,9 +25,9 @@ and sort, sqlite3 sorting 600k rows in memory.
 Since session 13 also json dumps and loads of nested records, re over log
 lines, `python3 -m compileall` of stdlib packages, 4 Python threads passing
 JSON through queues, gcc -flto, git fsck, cppcheck and clang-format
-(docs/purging.md, "Real programs, session 13").
+(docs/programs.md, "Real programs, session 13").
 
-Since session 27 (docs/purging.md, "Programs and servers, session 27"):
+Since session 27 (docs/programs.md, "Programs and servers, session 27"):
 z3 on a generated random 3-SAT problem and on a bit-vector factoring one,
 rocksdb's db_bench (fill, overwrite, reads, seeks, compaction) with the
 store read back by ldb, ImageMagick on a 1600 x 1600 plasma (blur,
@@ -455,7 +455,7 @@ def programs(work):
         "sort": (["sort", "-S", "256M", "--parallel=2", w("text.txt")], {"LC_ALL": "C"}, None, work),
         "perl": (["perl", w("w.pl"), w("text.txt")], {}, None, work),
         "awk": (["mawk", AWK, w("text.txt")], {}, None, work),
-        # session 11 (docs/purging.md, "More programs")
+        # session 11 (docs/programs.md, "More programs")
         "gcc-bigc": (["gcc", "-O2", "-c", w("big.c"), "-o", w("bigc.o")], {}, None, work),
         "pycpu": ([PY, w("pycpu.py"), "8"], {"PYTHONHASHSEED": "0"}, None, work),
         "pycpu-malloc": ([PY, w("pycpu.py"), "8"], {"PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}, None, work),
@@ -467,7 +467,7 @@ def programs(work):
         "javac": (["javac", "-d", w("jc"), w("Big.java")], {}, None, work),
         "perl-hash": (["perl", w("hash.pl"), w("text.txt")], {}, None, work),
         "sqlite-sort": (["sh", "-c", f"sqlite3 :memory: < {w('sort.sql')}"], {}, None, work),
-        # session 13 (docs/purging.md, "Real programs, session 13")
+        # session 13 (docs/programs.md, "Real programs, session 13")
         "py-json": ([PY, w("pyjson.py"), "15000"], {"PYTHONHASHSEED": "0"}, None, work),
         "py-re": ([PY, w("pyre.py"), "100000"], {"PYTHONHASHSEED": "0"}, None, work),
         "py-compileall": (["sh", "-c", f"rm -rf {w('pyc')}; exec {PY} -m compileall -q -f {w('pylib')}"],
@@ -478,7 +478,7 @@ def programs(work):
         "cppcheck": (["cppcheck", "-q", "--enable=warning"] + [os.path.join(ROOT, "liballoc", f) for f in ("arena.c", "tcache.c", "huge.c")],
                      {}, None, work),
         "clang-format": (["clang-format", w("all.c")], {}, None, work),
-        # session 27 (docs/purging.md, "Programs and servers, session 27")
+        # session 27 (docs/programs.md, "Programs and servers, session 27")
         "z3-sat": (["z3", "-smt2", w("sat.smt2")], {}, None, work),
         "z3-bv": (["z3", "-smt2", w("bv.smt2")], {}, None, work),
         "rocksdb": (["sh", "-c", f"rm -rf {w('rdb')}; db_bench --benchmarks=fillrandom,overwrite,readrandom,seekrandom,compact "

@@ -6,7 +6,7 @@
 # synchronous FLUSHALL; the server's RSS (MiB) before it, and 0, 2, 5, 10,
 # 15, 20, 25 and 30 s after. Without LIB: jemalloc (none), mimalloc,
 # tcmalloc and liballoc/libjmalloc.so. Needs redis-server and redis-tools.
-# A survey (docs/purging.md, "Servers, session 10"), not a test.
+# A survey (docs/programs.md, "Servers, session 10"), not a test.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 lib_dir=/usr/lib/x86_64-linux-gnu

@@ -7,7 +7,7 @@
  * region a flush returns is in another run than the one before it, so
  * what the allocator keeps per region (its page's record, its run's
  * bitmap, the region's own link) is a cache miss each time
- * (docs/purging.md, "Probes outside make bench": 1.9 x mimalloc's CPU
+ * (docs/programs.md, "Probes outside make bench": 1.9 x mimalloc's CPU
  * time in session 10's probe).
  */
 #include "bench_main.h"

@@ -10,7 +10,7 @@
  * first allocation in a new thread (thread cache and row set-up, the
  * choice of an arena), the exit (the cache flushed and released), and the
  * creator's frees of another thread's objects. Found when larson's 60
- * thread exits a run took 125 us each in jmalloc (docs/purging.md).
+ * thread exits a run took 125 us each in jmalloc (docs/measurements.md, "thread-churn").
  */
 #include "bench_main.h"
 

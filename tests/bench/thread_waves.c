@@ -1,6 +1,6 @@
 /*
  * thread_waves: waves of 1000 short-lived threads, each allocating large
- * buffers it writes only the start of (docs/purging.md, "Programs and
+ * buffers it writes only the start of (docs/programs.md, "Programs and
  * servers, session 27"; run by tests/bench/programs.py as `thread-waves`,
  * not by make bench).
  *

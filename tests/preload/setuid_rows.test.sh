@@ -7,7 +7,7 @@
 # every later thread counted in a private row the segment does not show,
 # and every later sampled site was dropped, each trying the open again
 # (550 failed opens in nginx's four workers for 22,000 requests; docs/
-# purging.md, "Servers and programs again"). The rows are now backed
+# programs.md, "Servers and programs again"). The rows are now backed
 # through the mapping where the file cannot be opened. A process that
 # publishes as root, takes uid nobody, then starts 40 threads that each
 # allocate: its segment shows them all.

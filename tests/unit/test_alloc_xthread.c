@@ -638,7 +638,7 @@ static void test_aligned_small_threads(void **state)
  * pthread_join after pthread_create's allocation) leaves its arena to the
  * next thread, where each creator had kept one from its children (and
  * once a creator ended, its arena, cold for the children's classes, was
- * the next child's: 56 pages warmed, docs/purging.md). A thread that
+ * the next child's: 56 pages warmed, docs/measurements.md). A thread that
  * allocates as they do keeps its arena to itself, and of two threads that
  * took one arena before either was counted, the second to be counted
  * moves. (A thread that freed first is counted from its boot, in an arena
