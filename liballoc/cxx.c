@@ -193,6 +193,14 @@ static JM_NOINLINE void *handler_loop(int k, size_t size, size_t align)
  * loop here. A tail call: the next one's frames replace this one's. */
 static JM_NOINLINE void *new_failed(int k, size_t size, size_t align)
 {
+	/* libstdc++'s aligned new rounds the size up to the alignment without
+	 * looking for a wrap: new(SIZE_MAX - 10, 64) became a 0-byte request
+	 * and a block. Such a size is no memory for any form: the unaligned
+	 * form's handler loop and std::bad_alloc (nothrow: NULL). */
+	if (k >= F_NEW_AL && k <= F_NEW_ARR_AL_NT && align != 0 && size > SIZE_MAX - (align - 1)) {
+		k -= F_NEW_AL - F_NEW;   /* F_NEW_AL -> F_NEW, ... _ARR_AL_NT -> _ARR_NT */
+		size = SIZE_MAX;
+	}
 	void *f = next_def(k, true);
 	if (f == NULL)
 		return handler_loop(k, size, align);

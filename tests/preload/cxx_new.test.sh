@@ -120,12 +120,19 @@ int main(int argc, char **argv)
 	catch (const std::bad_alloc &) {}
 	try { void *q = ::operator new(100, std::align_val_t(48)); std::printf("FAILED: %p\n", q); return 1; }
 	catch (const std::bad_alloc &) {}
+	/* A size the alignment's rounding wraps (libstdc++'s aligned new
+	 * gave a block of 0 bytes for it). */
+	try { void *q = ::operator new(SIZE_MAX - 10, std::align_val_t(64)); std::printf("FAILED: new(SIZE_MAX - 10, 64) gave %p\n", q); return 1; }
+	catch (const std::bad_alloc &) {}
+	try { void *q = ::operator new[](SIZE_MAX - 1, std::align_val_t(4096)); std::printf("FAILED: new[](SIZE_MAX - 1, 4096) gave %p\n", q); return 1; }
+	catch (const std::bad_alloc &) {}
 	std::printf("new handler called 3 times, then std::bad_alloc\n");
 
 	CHECK(::operator new(huge, std::nothrow) == nullptr);
 	CHECK(::operator new[](huge, std::nothrow) == nullptr);
 	CHECK(::operator new(huge, std::align_val_t(64), std::nothrow) == nullptr);
 	CHECK(::operator new[](huge, std::align_val_t(64), std::nothrow) == nullptr);
+	CHECK(::operator new(SIZE_MAX - 10, std::align_val_t(64), std::nothrow) == nullptr);
 	handler_calls = 0;
 	std::set_new_handler(throwing_handler);
 	CHECK(::operator new(huge, std::nothrow) == nullptr);
