@@ -428,8 +428,8 @@ done
 # (the sum of those medians) fits in what is left.
 extra_start=$(date +%s)
 extra_cut=
-declare -A short_pairs   # "workload allocator" -> median wall time
-declare -A short_cost    # workload -> sum of its short allocators' medians
+declare -A short_pairs=()   # "workload allocator" -> median wall time
+declare -A short_cost=()    # workload -> sum of its short allocators' medians
 if [ "$max_runs" -gt "$runs" ]; then
 	while read -r w a m; do
 		short_pairs["$w $a"]=$m
