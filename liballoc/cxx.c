@@ -27,7 +27,9 @@
  * while all twenty names resolve to this library (asked once, from the
  * addresses the dynamic linker wrote in its GOT: no allocation, no dlsym);
  * else it goes on to the next definition (libstdc++'s), which calls the
- * program's. A non-PIE program that takes the address of an operator
+ * program's; where there is none (libstdc++ linked statically), to the
+ * first form of its chain by the standard the program replaced (parent,
+ * below). A non-PIE program that takes the address of an operator
  * makes that address its PLT entry's: the forms go on to libstdc++'s
  * then too, correct and slower.
  *
@@ -281,9 +283,10 @@ CXX_EXPORT(void jm__cxx_ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const
 /* 0: not asked yet; 1: all twenty are this library's; -1: not. */
 static int8_t own;
 
-static JM_NOINLINE bool own_slow(void)
+/* The definition the dynamic linker bound for each name. */
+static void bound_defs(const void *bound[F_N])
 {
-	const void *bound[F_N] = {
+	const void *const b[F_N] = {
 		(const void *)cxx_Znwm, (const void *)jm__cxx_Znam,
 		(const void *)jm__cxx_ZnwmRKSt9nothrow_t, (const void *)jm__cxx_ZnamRKSt9nothrow_t,
 		(const void *)jm__cxx_ZnwmSt11align_val_t, (const void *)jm__cxx_ZnamSt11align_val_t,
@@ -297,6 +300,14 @@ static JM_NOINLINE bool own_slow(void)
 		(const void *)jm__cxx_ZdlPvSt11align_val_tRKSt9nothrow_t,
 		(const void *)jm__cxx_ZdaPvSt11align_val_tRKSt9nothrow_t,
 	};
+	for (int k = 0; k < F_N; k++)
+		bound[k] = b[k];
+}
+
+static JM_NOINLINE bool own_slow(void)
+{
+	const void *bound[F_N];
+	bound_defs(bound);
 	int8_t o = 1;
 	for (int k = 0; k < F_N; k++)
 		if (bound[k] != mine(k))
@@ -322,12 +333,40 @@ static inline bool ours(void)
  * where there is none. The arguments as they came, in registers. */
 typedef uintptr_t word;
 
+/* The standard defines each form by another, libstdc++'s so too: new[] by
+ * new, a nothrow form by its throwing one (catching), a sized delete by
+ * the unsized one, delete[] by delete; -1 for the four on malloc and free.
+ * Where a program replaced some and there is no next definition, a form
+ * calls the first of its chain the program replaced (a nothrow form's
+ * failure is then that operator's exception: C cannot catch it). */
+static const int8_t parent[F_N] = {
+	[F_NEW] = -1, [F_NEW_ARR] = F_NEW, [F_NEW_NT] = F_NEW, [F_NEW_ARR_NT] = F_NEW_ARR,
+	[F_NEW_AL] = -1, [F_NEW_ARR_AL] = F_NEW_AL, [F_NEW_AL_NT] = F_NEW_AL,
+	[F_NEW_ARR_AL_NT] = F_NEW_ARR_AL,
+	[F_DEL] = -1, [F_DEL_ARR] = F_DEL, [F_DEL_SZ] = F_DEL, [F_DEL_ARR_SZ] = F_DEL_ARR,
+	[F_DEL_NT] = F_DEL, [F_DEL_ARR_NT] = F_DEL_ARR,
+	[F_DEL_AL] = -1, [F_DEL_ARR_AL] = F_DEL_AL, [F_DEL_SZ_AL] = F_DEL_AL,
+	[F_DEL_ARR_SZ_AL] = F_DEL_ARR_AL, [F_DEL_AL_NT] = F_DEL_AL, [F_DEL_ARR_AL_NT] = F_DEL_ARR_AL,
+};
+
 static JM_NOINLINE void *form_slow(int k, word a, word b, word c)
 {
 	int8_t o = __atomic_load_n(&own, __ATOMIC_RELAXED);
-	void *f = (o > 0 || (o == 0 && own_slow())) ? NULL : next_def(k, false);
-	if (f != NULL)
-		return ((void *(*)(word, word, word))f)(a, b, c);
+	if (o < 0 || (o == 0 && !own_slow())) {
+		void *f = next_def(k, false);
+		if (f != NULL)
+			return ((void *(*)(word, word, word))f)(a, b, c);
+		/* No next definition (libstdc++ linked statically, into the
+		 * program or with libjmalloc.a): the standard's definition of
+		 * this form by another, up to the first the program replaced. */
+		if (k == F_DEL_SZ_AL || k == F_DEL_ARR_SZ_AL)
+			b = c;   /* (ptr, size, al): the unsized form's (ptr, al) */
+		const void *bound[F_N];
+		bound_defs(bound);
+		for (int p = parent[k]; p >= 0; p = parent[p])
+			if (bound[p] != mine(p))
+				return ((void *(*)(word, word, word))bound[p])(a, b, c);
+	}
 	switch (k) {
 	case F_NEW_ARR:
 		return jm__new((size_t)a);
