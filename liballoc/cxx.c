@@ -131,9 +131,31 @@ static int collect_obj(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* Whether f is a C++ runtime's (libstdc++, or a copy of it linked into a
+ * library): its object defines std::get_new_handler too. Its new's loop
+ * calls malloc, this library's. Another allocator's operators (tcmalloc's,
+ * jemalloc's, mimalloc's, preloaded after this library) are not the next
+ * definition: theirs allocate from that allocator, whose retry did not see
+ * what a new handler freed here (std::bad_alloc where libstdc++'s loop
+ * found the memory), and whose blocks free here rejected. */
+static bool in_cxx_runtime(void *f)
+{
+	Dl_info fi, gi;
+	if (dladdr(f, &fi) == 0 || fi.dli_fname == NULL || fi.dli_fname[0] == '\0')
+		return false;
+	void *h = dlopen(fi.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL)
+		return false;
+	void *g = dlsym(h, "_ZSt15get_new_handlerv");
+	bool ok = g != NULL && dladdr(g, &gi) != 0 && gi.dli_fbase == fi.dli_fbase;
+	dlclose(h);
+	return ok;
+}
+
 /* RTLD_NEXT found none: a C++ library dlopen'd RTLD_LOCAL has its C++
  * runtime (libstdc++, or its own copy) outside the global scope. The
- * first loaded object whose own scope defines the name. */
+ * first loaded object whose own scope defines the name, a C++ runtime's
+ * (in_cxx_runtime). */
 static void *next_in_local(int k)
 {
 	struct objs o = { 0, { 0 } };
@@ -144,7 +166,7 @@ static void *next_in_local(int k)
 			continue;
 		void *f = dlsym(h, names[k]);
 		dlclose(h);
-		if (f != NULL && f != mine(k))
+		if (f != NULL && f != mine(k) && in_cxx_runtime(f))
 			return f;
 	}
 	return NULL;
@@ -155,7 +177,7 @@ static JM_NOINLINE void *next_def(int k, bool failed)
 	void *f = __atomic_load_n(&next_fns[k], __ATOMIC_ACQUIRE);
 	if (f == NULL) {
 		f = dlsym(RTLD_NEXT, names[k]);
-		if (f == NULL || f == mine(k))
+		if (f == NULL || f == mine(k) || !in_cxx_runtime(f))
 			f = next_in_local(k);
 		if (f == NULL && failed)
 			return NULL;   /* not kept: a library dlopen'd later may have one */
