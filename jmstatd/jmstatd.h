@@ -330,6 +330,7 @@ struct jmd_client {
 	struct jmd *d;
 	unsigned id;             /* for log lines */
 	uid_t uid;               /* SO_PEERCRED */
+	uint32_t who;            /* its user for the bounds (jmd_principal at connection) */
 	pid_t peer_pid;
 	char *in;                /* the request line being received */
 	size_t in_len;

@@ -458,6 +458,52 @@ static void process_lines(struct jmd_client *c, size_t scan)
 	}
 }
 
+/* The users other than root hold every slot they share: eight uids at
+ * their JMD_UID_CLIENTS (busy, so never closed as idle) locked every
+ * other user out of the daemon for as long as they held on. A newcomer of
+ * user who (holding same) takes the oldest connection of the user that
+ * holds the most, if that user holds at least two more: the slots end up
+ * shared evenly (max-min fair), and users at their share cannot take each
+ * other's. The connection taken is told why and closed. */
+static bool make_room(struct jmd *d, const struct jmd_client *c, uint32_t who, size_t same)
+{
+	uint32_t users[JMD_MAX_CLIENTS + 64], counts[JMD_MAX_CLIENTS + 64];
+	size_t k = 0;
+	for (const struct jmd_client *o = d->clients; o; o = o->next) {
+		if (o == c || o->closing || o->closed || o->uid == 0)
+			continue;
+		size_t i = 0;
+		while (i < k && users[i] != o->who)
+			i++;
+		if (i == k) {
+			if (k == sizeof(users) / sizeof(users[0]))
+				continue;
+			users[k] = o->who;
+			counts[k++] = 0;
+		}
+		counts[i]++;
+	}
+	size_t most = 0;
+	for (size_t i = 1; i < k; i++)
+		if (counts[i] > counts[most])
+			most = i;
+	if (k == 0 || counts[most] < same + 2)
+		return false;
+	struct jmd_client *victim = NULL;     /* newest first: the last match is the oldest */
+	for (struct jmd_client *o = d->clients; o; o = o->next)
+		if (o != c && !o->closing && !o->closed && o->uid != 0 && o->who == users[most])
+			victim = o;
+	if (!victim)
+		return false;
+	client_log(victim, "client %u (pid %d, uid %u) closed to make room for uid %u: "
+	           "its user holds %u connections, the most", victim->id, (int)victim->peer_pid,
+	           (unsigned)victim->uid, (unsigned)who, counts[most]);
+	jmd_client_send(victim, jmd_error(d, "closed to make room for another user: "
+	                                  "yours holds the most connections (%u)", counts[most]));
+	client_finish(victim);
+	return true;
+}
+
 /* Is newcomer c (counted in d->nclients) one too many? Says why in why,
  * in the words jmctl shows. */
 static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, size_t len)
@@ -468,14 +514,15 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 	}
 	if (c->uid == 0)
 		return false;
-	/* A user's subordinate uids count as that user (principal.c). */
-	uint32_t who = jmd_principal(d, c->uid);
+	/* A user's subordinate uids count as that user (principal.c),
+	 * looked up at each client's connection. */
+	uint32_t who = c->who;
 	size_t others = 0, same = 0;
 	for (const struct jmd_client *o = d->clients; o; o = o->next) {
 		if (o == c || o->closing || o->closed || o->uid == 0)
 			continue;
 		others++;
-		if (o->uid == c->uid || jmd_principal(d, o->uid) == who)
+		if (o->who == who)
 			same++;
 	}
 	if (same >= JMD_UID_CLIENTS) {
@@ -483,7 +530,7 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 		         JMD_UID_CLIENTS, (unsigned)who, who != c->uid ? " and its subordinate uids" : "");
 		return true;
 	}
-	if (others >= JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS) {
+	if (others >= JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS && !make_room(d, c, who, same)) {
 		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of "
 		         "users other than root)", JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS);
 		return true;
@@ -528,6 +575,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->uid = cred.uid;
+	c->who = jmd_principal(d, c->uid);
 	c->peer_pid = cred.pid;
 	c->active_ms = uv_now(d->loop);
 	if (d->stopping || d->nclients > JMD_MAX_CLIENTS + 64) {
