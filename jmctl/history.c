@@ -35,6 +35,21 @@ static const char *clock_of(double t, char *buf, size_t len)
 	strftime(buf, len, "%H:%M:%S", &tm);
 	return buf;
 }
+/* Where a process of history ran, when the daemon knows: its container
+ * (the id's first 12 digits, as ps shows it), or the mount namespace of
+ * a root container's directory it was read from. */
+static void print_where(json_t *who)
+{
+	json_t *c = json_object_get(who, "container"), *m = json_object_get(who, "mntns");
+	if (json_is_string(c)) {
+		char id[13];
+		snprintf(id, sizeof(id), "%s", json_string_value(c));
+		printf(", container ");
+		jm_fputs_safe(id, stdout);
+	} else if (json_is_integer(m))
+		printf(", container (mount namespace %lld)", (long long)json_integer_value(m));
+}
+
 
 int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 {
@@ -96,7 +111,9 @@ int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 		jm_fputs_safe(jm_str(reply, "exe"), stdout);
 		printf(" of ");
 		jm_fputs_safe(jm_str(reply, "user"), stdout);
-		printf(", started %s: ", clock_of(jm_num(reply, "started"), when, sizeof(when)));
+		printf(", started %s", clock_of(jm_num(reply, "started"), when, sizeof(when)));
+		print_where(reply);
+		printf(": ");
 	} else
 		printf("%s: ", geteuid() == 0 ? "all processes" : "your processes");
 	printf("%zu sample%s", n - first, n - first == 1 ? "" : "s");
@@ -138,8 +155,9 @@ int jm_cmd_history(const struct jmctl_opts *o, int argc, char **argv)
 		jm_fputs_safe(jm_str(others[i], "exe"), stdout);
 		printf(" of ");
 		jm_fputs_safe(jm_str(others[i], "user"), stdout);
-		printf(", started %s%s\n", clock_of(jm_num(others[i], "started"), when, sizeof(when)),
-		       json_is_false(json_object_get(others[i], "alive")) ? ", exited" : "");
+		printf(", started %s", clock_of(jm_num(others[i], "started"), when, sizeof(when)));
+		print_where(others[i]);
+		printf("%s\n", json_is_false(json_object_get(others[i], "alive")) ? ", exited" : "");
 	}
 	free(others);
 	json_decref(reply);

@@ -287,6 +287,12 @@ static void set_who(json_t *o, const struct jmd_proc *p)
 	set(o, "uid", jint(p->uid));
 	set(o, "user", json_string(jmd_user_name(p->uid)));
 	set(o, "started", jreal(p->start_time));
+	/* Where it ran: a root container's process that took a dead root
+	 * service's host pid was told apart by its start time alone. */
+	set(o, "container", p->labels.container[0] ? json_string(p->labels.container) : json_null());
+	uint64_t scope = p->entry ? jmd_proc_scope(p)
+	                 : p->who != JMD_CHARGE_NONE && (p->who & JMD_CHARGE_CONTAINER) ? (uint32_t)p->who : 0;
+	set(o, "mntns", scope ? json_integer((json_int_t)scope) : json_null());
 	set(o, "alive", json_boolean(p->dead_since == 0));
 	if (p->dead_since)
 		set(o, "exited", jreal(p->dead_since));

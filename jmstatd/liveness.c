@@ -102,6 +102,18 @@ bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const s
 	       p->narenas == seg->hdr.narenas && p->uid == seg->hdr.uid;
 }
 
+/* Is host still the writer of seg that jmd_check_writer found there (pidfd
+ * the pidfd it opened, or -1)? Then what was read of /proc/HOST by name
+ * since (its cgroup and start, jmd_proc_new) was the writer's: a pid is
+ * not given to another process while its holder lives, and an exited
+ * writer's pidfd says so. */
+bool jmd_writer_still(const struct jm_seg *seg, pid_t host, int pidfd)
+{
+	if (pidfd >= 0)
+		return !pidfd_exited(pidfd);
+	return jm_seg_check_process_as(seg, host) == 0;
+}
+
 /* Is the writer of seg alive and the process it claims to be? As
  * jm_seg_check_process(), for the writer's host pid (census.c maps a
  * writer of another pid namespace to it). p: the live process of its
