@@ -417,24 +417,38 @@ static uint64_t landing_hash(const char *s)
 
 /* The slot of p's key (its name; with by_uid, name and uid) in tab
  * (mask + 1 slots, never full): where it is, or the empty one to take. */
+/* Whose a process's line is: its uid, or for root's processes read from
+ * a container's own directory (jmd_proc_scope), that container, which
+ * /uid/0/exe/NAME leaves out (a uid/0 link for them answered 404). */
+static uint64_t landing_owner(const struct jmd_proc *p)
+{
+	uint64_t scope = jmd_proc_scope(p);
+	return scope ? JMD_CHARGE_CONTAINER | (uint32_t)scope : p->uid;
+}
+
 static struct landing_slot *landing_find(struct jmd_metrics *m, struct landing_slot *tab,
                                          size_t mask, uint64_t h, const struct jmd_proc *p,
                                          bool by_uid)
 {
+	uint64_t owner = landing_owner(p);
 	if (by_uid)
-		h = (h ^ ((uint64_t)p->uid * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+		h = (h ^ (owner * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
 	for (size_t i = (size_t)(h ^ (h >> 32)) & mask;; i = (i + 1) & mask) {
 		m->landing_steps++;
 		const struct jmd_proc *q = tab[i].p;
-		if (!q || ((!by_uid || q->uid == p->uid) && strcmp(q->exe, p->exe) == 0))
+		if (!q || ((!by_uid || landing_owner(q) == owner) && strcmp(q->exe, p->exe) == 0))
 			return &tab[i];
 	}
 }
 
 static void landing_line(struct jmd_text *t, const struct jmd_proc *p, bool shared)
 {
-	char prefix[32] = "", who[32] = "";
-	if (shared) {
+	char prefix[32] = "", who[64] = "";
+	uint64_t scope = jmd_proc_scope(p);
+	if (shared && scope) {      /* no path of its own: /exe/NAME merges it */
+		snprintf(who, sizeof(who), " (a container's, mount namespace %llu)",
+		         (unsigned long long)scope);
+	} else if (shared) {
 		snprintf(prefix, sizeof(prefix), "uid/%u/", (unsigned)p->uid);
 		snprintf(who, sizeof(who), " (uid %u)", (unsigned)p->uid);
 	}
@@ -490,7 +504,7 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 			                                      false);
 			if (!s->p)
 				s->p = p;
-			else if (s->p->uid != p->uid)
+			else if (landing_owner(s->p) != landing_owner(p))
 				s->shared = true;
 		}
 		/* One line per name and user, at its first process. */
