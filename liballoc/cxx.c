@@ -172,15 +172,58 @@ static void *next_in_local(int k)
 	return NULL;
 }
 
+extern char __start_jm_text[], __stop_jm_text[];
+
+/* Where the operator was called from: the first return address outside
+ * the library's code (jm_text), by the allocator's unwinder (unwind.c:
+ * no allocation, no lock); NULL where the stack ends inside it. */
+static const void *caller_pc(void)
+{
+	void *frames[JM_UNWIND_MAX];
+	int n = jm__unwind(frames, JM_UNWIND_MAX);
+	for (int i = 0; i < n; i++)
+		if ((char *)frames[i] < __start_jm_text || (char *)frames[i] >= __stop_jm_text)
+			return frames[i];
+	return NULL;
+}
+
+/* The definition the scope of the object that called gives the name (the
+ * object and its dependencies: dlsym of its handle): its own C++
+ * runtime. A process may hold two (a libstdc++ plugin and a libc++ one,
+ * both dlopen'd RTLD_LOCAL): the other's new throws its std::bad_alloc
+ * through frames its unwinder does not know (a SIGSEGV in libunwind),
+ * past handlers its catch does not match, and calls the other's new
+ * handler. */
+static void *next_in_caller(int k)
+{
+	Dl_info di;
+	const char *pc = caller_pc();
+	if (pc == NULL || !dladdr(pc - 1, &di) || di.dli_fname == NULL || di.dli_fname[0] == '\0')
+		return NULL;
+	void *h = dlopen(di.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	if (h == NULL)
+		return NULL;
+	void *f = dlsym(h, names[k]);
+	dlclose(h);
+	return f != NULL && f != mine(k) && in_cxx_runtime(f) ? f : NULL;
+}
+
 static JM_NOINLINE void *next_def(int k, bool failed)
 {
 	void *f = __atomic_load_n(&next_fns[k], __ATOMIC_ACQUIRE);
 	if (f == NULL) {
 		f = dlsym(RTLD_NEXT, names[k]);
-		if (f == NULL || f == mine(k) || !in_cxx_runtime(f))
+		if (f != NULL && (f == mine(k) || !in_cxx_runtime(f)))
+			f = NULL;
+		/* None in the global scope: each failure asks its caller's
+		 * scope, not kept (another caller may have another runtime),
+		 * else the first loaded object's. */
+		if (f == NULL && failed) {
+			f = next_in_caller(k);
+			return f != NULL ? f : next_in_local(k);
+		}
+		if (f == NULL)
 			f = next_in_local(k);
-		if (f == NULL && failed)
-			return NULL;   /* not kept: a library dlopen'd later may have one */
 		if (f == NULL)
 			f = NONE;      /* a form's path (below): asked once */
 		__atomic_store_n(&next_fns[k], f, __ATOMIC_RELEASE);
