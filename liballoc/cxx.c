@@ -37,9 +37,11 @@
  * one allocation succeeds and throw std::bad_alloc when there is none;
  * nothrow new returns NULL instead, also of a handler's exception. C
  * cannot catch, so the failure (and only it) goes on to the next
- * definition of the same name (dlsym(RTLD_NEXT), else in each loaded
- * object's own scope for a C++ library dlopen'd RTLD_LOCAL; looked up at
- * the first failure and kept once found): libstdc++'s, whose loop calls this malloc again, runs
+ * definition of the same name (dlsym(RTLD_NEXT), looked up at the first
+ * failure and kept once found; else, for a C++ library dlopen'd
+ * RTLD_LOCAL, in the scope of the object that called, asked at each
+ * failure: a process may hold libstdc++ and libc++ so; else the first
+ * loaded object's): libstdc++'s or libc++abi's, whose loop calls this malloc again, runs
  * the handler and throws, or catches for nothrow. dlsym may allocate: it
  * calls malloc, not new, and holds none of the allocator's locks; if it
  * fails for want of memory, it finds nothing. Where there is no next
