@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -292,13 +293,44 @@ json_t *jm_client_parse(struct jm_client *c)
 	return obj;
 }
 
+/* Whether process pid runs as another user than the caller, who is not
+ * root (jmstatd shows a client only the processes of its uid): then its
+ * real uid's name (or number) in owner. */
+static bool owner_other(long pid, char *owner, size_t size)
+{
+	char path[64], line[256];
+	unsigned long uid;
+	bool found = false;
+	FILE *f;
+
+	if (geteuid() == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "Uid: %lu", &uid) == 1;
+	fclose(f);
+	if (!found || uid == (unsigned long)geteuid())
+		return false;
+	struct passwd *pw = getpwuid((uid_t)uid);
+	if (pw)
+		jm_safe(owner, size, pw->pw_name);
+	else
+		snprintf(owner, size, "%lu", uid);
+	return true;
+}
+
 /* Why jmstatd does not know process pid, from what /proc tells the
  * caller: no such process; one that runs without jmalloc (libjmalloc is
  * not in its maps, a static link aside); one with jmalloc but no segment
- * jmstatd reads; or, when its maps are another user's, the question. */
+ * jmstatd reads; one of another user (its maps unreadable), whom jmstatd
+ * does not show the caller; or, when its maps are unreadable otherwise,
+ * the question. */
 static void report_no_process(const struct jm_client *c, long pid)
 {
-	char path[64], comm[64] = "", line[4096];
+	char path[64], comm[64] = "", line[4096], owner[64];
 	FILE *f;
 	bool mapped = false;
 
@@ -323,7 +355,11 @@ static void report_no_process(const struct jm_client *c, long pid)
 			mapped = strstr(line, "/libjmalloc") != NULL;
 		fclose(f);
 	}
-	if (!f)
+	if (!f && owner_other(pid, owner, sizeof owner))
+		fprintf(stderr, "jmctl: pid %ld (%s) is a process of user %s: jmstatd shows each "
+		        "user only their own processes (run jmctl as %s%s)\n", pid, comm, owner,
+		        owner, strcmp(owner, "root") == 0 ? "" : " or as root");
+	else if (!f)
 		fprintf(stderr, "jmctl: no segment for pid %ld (%s): is it running with the "
 		        "allocator? (jmstatd at %s does not see it; `jmctl ps` lists the processes "
 		        "it sees)\n", pid, comm, c->path);

@@ -10,7 +10,8 @@
 # - stats -a counts the arenas and bins in use, not the ones shown; a bin
 #   holding no run shows UTIL "-", never 100%;
 # - --socket naming a file that is not a socket says so; stats of a pid
-#   that runs without jmalloc, or of no process, says which.
+#   that runs without jmalloc, or of no process, says which; of another
+#   user's process (jmctl run as nobody), whose it is.
 # timeout: 90
 . "$(dirname "$0")/../lib.sh"
 need_segments
@@ -71,8 +72,13 @@ cat nstatus.txt
 grep -q "running as nobody" nstatus.txt || fail "nobody's status: user"
 grep -q "^  segments   3 found: 1 read (1 live process), 2 not readable by jmstatd's user" nstatus.txt ||
 	fail "nobody's status: segments"
+# nobody's stats of root's process: jmstatd shows nobody only nobody's.
+rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$JM_TMP/nobody/d.sock" \
+	stats "$FRAG" 2>err.txt || rc=$?
+[ $rc -eq 1 ] && grep -q "^jmctl: pid $FRAG (demo_fragment) is a process of user root: jmstatd shows each user only their own processes (run jmctl as root)\$" err.txt ||
+	{ cat err.txt; fail "nobody's stats of root's process (exit $rc)"; }
 kill "$NDAEMON"
-ok "status: which daemon, version, interval, segments read and not readable"
+ok "status: which daemon, version, interval, segments read and not readable; another user's pid"
 
 # ---- ps filters and sorting
 "${J[@]}" ps -u nobody >u.txt || fail "ps -u nobody"
