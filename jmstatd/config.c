@@ -176,7 +176,7 @@ static int config_read(struct jmd *d, FILE *f, const char *name)
 	}
 	int rc = 0;
 	if (ferror(f)) {
-		jmd_log("reading %s: %s", name, strerror(errno));
+		jmd_log("cannot read the config file %s: %s", name, strerror(errno));
 		rc = -EIO;
 	}
 	if (rc == 0 && section_line && jmd_alerts_config_section_end(d, err, sizeof(err)) != 0 &&

@@ -425,6 +425,12 @@ int main(int argc, char **argv)
 		return status;
 	}
 	if (jmd_config_start(d) != 0) {
+		if (d->opt.config_path && d->config_errors)
+			jmd_log("%s: %u error%s: not started (fix the file; `jmstatd --check-config "
+			        "%s` checks it without starting)", d->opt.config_path, d->config_errors,
+			        d->config_errors == 1 ? "" : "s", d->opt.config_path);
+		else if (d->opt.config_path)
+			jmd_log("not started: --config names a file jmstatd cannot read");
 		free_options(&d->opt);
 		return 1;
 	}

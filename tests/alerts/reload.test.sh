@@ -3,7 +3,8 @@
 # Rules and SIGHUP:
 # - without --config the built-in rule set is in force (and listed); the
 #   example file of docs/config.md is accepted;
-# - a bad config file is refused at start with FILE:LINE: reason (exit 1);
+# - a bad config file is refused at start with FILE:LINE: reason (exit 1),
+#   then one line: FILE: N errors: not started; an unreadable one too;
 # - on SIGHUP a bad file is refused with FILE:LINE: reason, and the rules
 #   in force stay: the alert they raised keeps firing and the rule is still
 #   exported; a good file replaces them: an alert whose rule is gone is
@@ -28,6 +29,9 @@ bad() { # EXPECTED-MESSAGE-REGEX then the file's lines
 	grep -Eq "^([^ ]+ )?jmstatd: $JM_TMP/bad.conf:$want" "$JM_TMP/err" ||
 		{ cat "$JM_TMP/err" >&2; fail "bad config ($*): not '$want'"; }
 	[ ! -e "$JM_TMP/x.sock" ] || fail "a refused start left its socket"
+	local n; n=$(grep -c "jmstatd: $JM_TMP/bad.conf:[0-9]" "$JM_TMP/err")
+	tail -n 1 "$JM_TMP/err" | grep -Eq "^([^ ]+ )?jmstatd: $JM_TMP/bad.conf: $n errors?: not started \(fix the file; .jmstatd --check-config $JM_TMP/bad.conf. checks it without starting\)\$" ||
+		{ cat "$JM_TMP/err" >&2; fail "bad config ($*): no last line saying it did not start"; }
 }
 bad "1: expected 'key = value'" "frag_ratio 0.5"
 bad "2: rule 'a': kind 'frag' is not" "[rule a]" "kind = frag"
@@ -41,6 +45,14 @@ bad "5: rule 'a' defined twice" "[rule a]" "kind = fragmentation" "ratio = 0.5" 
 bad "1: unknown section" "[rules]"
 bad "2: 'command' set twice" "command = true" "command = false"
 bad "2: notify: 'fired' is not" "[global]" "notify = fired"
+# A file that cannot be read: the reason, then that jmstatd did not start.
+for f in "$JM_TMP/no-such.conf" "$JM_TMP"; do
+	rc=0
+	"$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JMD_STATS" --config "$f" >/dev/null 2>"$JM_TMP/err" || rc=$?
+	[ $rc -eq 1 ] && grep -Eq "^([^ ]+ )?jmstatd: cannot read the config file $f: " "$JM_TMP/err" &&
+		tail -n 1 "$JM_TMP/err" | grep -Eq "^([^ ]+ )?jmstatd: not started: --config names a file jmstatd cannot read\$" ||
+		{ cat "$JM_TMP/err" >&2; fail "unreadable config $f: exit $rc"; }
+done
 
 # ---- the example config of docs/config.md is accepted as it stands
 python3 - "$JM_ROOT/docs/config.md" >"$JM_TMP/readme.conf" <<'EOF'
