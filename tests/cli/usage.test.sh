@@ -28,6 +28,14 @@ for h in --help help -h; do
 	[ ! -s err.txt ] || fail "jmctl $h wrote on stderr"
 done
 "$JMCTL" top --help | grep -q 'top \[-p PID\] \[-d SECS\] \[-s KEY\] \[-r\] \[-b\] \[-n N\]' || fail "top --help"
+# Each command's own usage (jmctl CMD --help) is in the full help as it is:
+# the same options in both.
+"$JMCTL" --help >help.txt
+for c in ps stats top alerts history status sites; do
+	u=$("$JMCTL" $c --help) || fail "jmctl $c --help"
+	u=${u#usage: jmctl \[--socket PATH\] \[--json\] }
+	grep -qF "  $u" help.txt || fail "jmctl --help does not list '$u' (jmctl $c --help)"
+done
 [ "$("$JMCTL" --version)" = "jmctl 0.1.0" ] || fail "--version"
 ok "help and version"
 
