@@ -68,13 +68,27 @@ static bool key_is(const char *k, size_t klen, const char *name)
 	return strlen(name) == klen && memcmp(k, name, klen) == 0;
 }
 
+static void copy_item(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void warn_bad(const char *what, const char *k, size_t klen)
 {
 	char key[64];
-	size_t n = klen < sizeof(key) - 1 ? klen : sizeof(key) - 1;
-	memcpy(key, k, n);
-	key[n] = '\0';
+	copy_item(key, sizeof(key), k, klen);
 	jm__log("JMALLOC_CONF: %s '%s', ignored", what, key);
+}
+
+/* A bad value: the value given, the key, and what the key takes. */
+static void warn_value(const char *k, size_t klen, const char *v, size_t vlen, const char *takes)
+{
+	char key[64], value[64];
+	copy_item(key, sizeof(key), k, klen);
+	copy_item(value, sizeof(value), v, vlen);
+	jm__log("JMALLOC_CONF: bad value '%s' for '%s' (%s), ignored", value, key, takes);
 }
 
 static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
@@ -84,37 +98,37 @@ static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
 		if (parse_int(v, vlen, 1, JM_MAX_ARENAS, &x))
 			jm__opt.narenas = (unsigned)x;
 		else
-			warn_bad("bad value (1..1024) for", k, klen);
+			warn_value(k, klen, v, vlen, "1..1024");
 	} else if (key_is(k, klen, "tcache")) {
 		if (parse_int(v, vlen, 0, 1, &x))
 			jm__opt.tcache = x;
 		else
-			warn_bad("bad value (0 or 1) for", k, klen);
+			warn_value(k, klen, v, vlen, "0 or 1");
 	} else if (key_is(k, klen, "stats")) {
 		if (parse_int(v, vlen, 0, 1, &x))
 			jm__opt.stats = x;
 		else
-			warn_bad("bad value (0 or 1) for", k, klen);
+			warn_value(k, klen, v, vlen, "0 or 1");
 	} else if (key_is(k, klen, "junk")) {
 		if (parse_int(v, vlen, 0, 1, &x))
 			jm__opt.junk = x;
 		else
-			warn_bad("bad value (0 or 1) for", k, klen);
+			warn_value(k, klen, v, vlen, "0 or 1");
 	} else if (key_is(k, klen, "decay_ms")) {
 		if (parse_int(v, vlen, -1, 86400000LL * 365, &x))
 			jm__opt.decay_ms = x;
 		else
-			warn_bad("bad value (-1 or milliseconds) for", k, klen);
+			warn_value(k, klen, v, vlen, "-1 or milliseconds");
 	} else if (key_is(k, klen, "background_thread")) {
 		if (parse_int(v, vlen, 0, 1, &x))
 			jm__opt.background_thread = x;
 		else
-			warn_bad("bad value (0 or 1) for", k, klen);
+			warn_value(k, klen, v, vlen, "0 or 1");
 	} else if (key_is(k, klen, "prof_sample")) {
 		if (parse_int(v, vlen, 0, 1LL << 40, &x))
 			jm__opt.prof_sample = (size_t)x;
 		else
-			warn_bad("bad value (bytes) for", k, klen);
+			warn_value(k, klen, v, vlen, "bytes");
 	} else if (key_is(k, klen, "thp")) {
 		if (key_is(v, vlen, "auto"))
 			jm__opt.thp = JM_THP_AUTO;
@@ -125,9 +139,13 @@ static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
 		else if (key_is(v, vlen, "always"))
 			jm__opt.thp = JM_THP_ALWAYS;
 		else
-			warn_bad("bad value (auto, never, default or always) for", k, klen);
+			warn_value(k, klen, v, vlen, "auto, never, default or always");
 	} else {
-		warn_bad("unknown key", k, klen);
+		char key[64];
+		copy_item(key, sizeof(key), k, klen);
+		jm__log("JMALLOC_CONF: unknown key '%s', ignored (the keys: narenas, tcache, "
+		        "stats, junk, decay_ms, background_thread, prof_sample, thp; see "
+		        "jmalloc(3))", key);
 	}
 }
 

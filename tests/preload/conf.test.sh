@@ -30,6 +30,21 @@ for conf in bogus:1 narenas:0 narenas:x tcache:2 decay_ms: nocolon "stats:0,bogu
 	echo "ok   $conf warns: $(cat "$JM_TMP/err")"
 done
 
+# Each warning says what was wrong: the value given and what the key takes,
+# or, for an unknown key, the keys there are.
+while IFS='|' read -r conf warning; do
+	JMALLOC_CONF=$conf run "${prog[@]}" >/dev/null 2>"$JM_TMP/err" || fail "$conf: exit $?"
+	sed 's/^jmalloc\[[0-9]*\]: //' "$JM_TMP/err" | grep -qxF "JMALLOC_CONF: $warning" ||
+		fail "$conf: warned '$(cat "$JM_TMP/err")', not '$warning'"
+done <<'EOF'
+narenas:x|bad value 'x' for 'narenas' (1..1024), ignored
+decay_ms:-5|bad value '-5' for 'decay_ms' (-1 or milliseconds), ignored
+prof_sample:1k|bad value '1k' for 'prof_sample' (bytes), ignored
+tcache:2|bad value '2' for 'tcache' (0 or 1), ignored
+narena:8|unknown key 'narena', ignored (the keys: narenas, tcache, stats, junk, decay_ms, background_thread, prof_sample, thp; see jmalloc(3))
+EOF
+echo "ok   the warnings name the value and what the key takes, or the keys"
+
 # stats:0 publishes nothing; stats on publishes a file while the process runs.
 rm -f "$JMALLOC_STATS_DIR"/*
 JMALLOC_CONF=stats:0 run sh -c 'ls "$JMALLOC_STATS_DIR"' >"$JM_TMP/ls"

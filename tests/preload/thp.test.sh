@@ -39,7 +39,7 @@ echo "always: $out"
 
 JMALLOC_CONF=thp:sometimes LD_PRELOAD=$JMALLOC_LIB "$helper" >"$JM_TMP/out" 2>"$JM_TMP/err" ||
 	fail "thp:sometimes: exit $?"
-grep -q "bad value (auto, never, default or always) for 'thp'" "$JM_TMP/err" ||
+grep -q "bad value 'sometimes' for 'thp' (auto, never, default or always)" "$JM_TMP/err" ||
 	fail "thp:sometimes: no warning: $(cat "$JM_TMP/err")"
 head -n 1 "$JM_TMP/out" | grep -qx 'small nh' || fail "thp:sometimes: not the default after the warning: $(cat "$JM_TMP/out")"
 ok "thp: auto, never, default and always advise as documented; a bad value warns"
