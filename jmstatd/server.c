@@ -833,7 +833,9 @@ int jmd_server_start(struct jmd *d)
 		rc = uv_pipe_bind(&d->server, path);
 		umask(old_umask);
 		if (rc != 0) {
-			jmd_log("cannot bind %s: %s", path, uv_strerror(rc));
+			jmd_log("cannot bind %s: %s%s", path, uv_strerror(rc),
+			        rc == UV_EACCES ? " (name a socket in a directory jmstatd's user may "
+			                          "write with --socket)" : "");
 			return rc;
 		}
 		d->socket_bound = true;

@@ -42,8 +42,19 @@ static int prepare_dir(const char *path)
 	char tmpdir[64];
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jmstatd-%u", (unsigned)geteuid());
 	bool private_tmp = strcmp(dir, tmpdir) == 0;
-	if (strcmp(dir, JM_SOCKET_SYSTEM_DIR) != 0 && !private_tmp)
+	if (strcmp(dir, JM_SOCKET_SYSTEM_DIR) != 0 && !private_tmp) {
+		/* A directory named by the user is theirs to make (libuv's
+		 * bind would call a missing one "permission denied"). */
+		struct stat st;
+		int err = stat(dir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+		if (err == ENOENT || err == ENOTDIR) {
+			jmd_log("cannot listen on %s: %s %s (create the directory, or name "
+			        "another socket with --socket)", path, dir,
+			        err == ENOENT ? "does not exist" : "is not a directory");
+			return -err;
+		}
 		return 0;
+	}
 	if (mkdir(dir, private_tmp ? 0700 : 0755) != 0 && errno != EEXIST) {
 		jmd_log("cannot create %s: %s", dir, strerror(errno));
 		return -errno;
@@ -80,7 +91,8 @@ static int clear_stale(const char *path)
 	int err = errno;
 	close(fd);
 	if (rc == 0) {
-		jmd_log("another jmstatd is listening on %s", path);
+		jmd_log("another jmstatd is listening on %s (stop it first, or name another "
+		        "socket with --socket)", path);
 		return -EADDRINUSE;
 	}
 	if (err != ECONNREFUSED) {

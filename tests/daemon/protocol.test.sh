@@ -5,7 +5,8 @@
 # oversized requests get a JSON error and the daemon goes on; the client
 # limit, the per-client output cap; a client that shuts its side gets its
 # replies; a stale socket is replaced, a live one
-# is not; SIGHUP reloads the config; SIGTERM exits 0 and removes the socket.
+# is not, nor is a socket made in a directory that is not there (each says
+# what to do); SIGHUP reloads the config; SIGTERM exits 0 and removes the socket.
 . "$(dirname "$0")/../lib.sh"
 
 # ---- command line
@@ -22,6 +23,15 @@ rc=0; "$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JM_TMP/nonexistent" 2>"
 long=$JM_TMP/$(printf 'a%.0s' $(seq 1 120)).sock
 rc=0; "$JMSTATD" --socket "$long" --stats-dir "$JMD_STATS" 2>"$JM_TMP/err" || rc=$?
 [ $rc -eq 1 ] && grep -q "socket path too long" "$JM_TMP/err" || fail "long socket path: exit $rc"
+# A socket in a directory that is not there (libuv's bind says "permission
+# denied" for it): the directory named, and what to do.
+for sock in "$JM_TMP/no-such-dir/x.sock:$JM_TMP/no-such-dir does not exist" \
+            "$JM_TMP/bad.conf/x.sock:$JM_TMP/bad.conf is not a directory"; do
+	: >"$JM_TMP/bad.conf"
+	rc=0; "$JMSTATD" --socket "${sock%%:*}" --stats-dir "$JMD_STATS" 2>"$JM_TMP/err" || rc=$?
+	[ $rc -eq 1 ] && grep -q "jmstatd: cannot listen on ${sock%%:*}: ${sock#*:} (create the directory, or name another socket with --socket)\$" "$JM_TMP/err" ||
+		{ cat "$JM_TMP/err"; fail "socket ${sock%%:*}: exit $rc"; }
+done
 printf 'frag_ratio 0.5\n' >"$JM_TMP/bad.conf"
 rc=0; "$JMSTATD" --socket "$JM_TMP/x.sock" --stats-dir "$JMD_STATS" --config "$JM_TMP/bad.conf" \
 	2>"$JM_TMP/err" || rc=$?
@@ -37,7 +47,8 @@ jmd_start --config "$JM_TMP/ok.conf"
 
 # ---- a second daemon on the same live socket refuses to start
 rc=0; "$JMSTATD" --socket "$JMD_SOCK" --stats-dir "$JMD_STATS" 2>"$JM_TMP/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "another jmstatd is listening" "$JM_TMP/err" || fail "second daemon: exit $rc"
+[ $rc -eq 1 ] && grep -q "another jmstatd is listening on $JMD_SOCK (stop it first, or name another socket with --socket)" "$JM_TMP/err" ||
+	fail "second daemon: exit $rc"
 [ -S "$JMD_SOCK" ] || fail "the second daemon removed the first one's socket"
 
 jmd_py - <<'EOF' || fail "protocol"
