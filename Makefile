@@ -293,7 +293,7 @@ check: tests
 	  exit $$rc
 
 demo:
-	$(TEST_ENV) ./demo.sh
+	@$(TEST_ENV) ./demo.sh
 
 # The allocator suite, then jmstatd at scale (JM_SCALE_PROCS=0 skips it).
 bench: all build/tests/helpers/site_fill
