@@ -100,8 +100,17 @@ static void report_connect(const char *path, int err)
 	case ECONNREFUSED: {
 		/* jmctl chose the system socket for a user: none of theirs either. */
 		char own[4096], mine[4200] = "";
-		if (strcmp(path, default_path) == 0 && geteuid() != 0 &&
-		    jm_socket_own(own, sizeof own) == 0 && strcmp(own, path) != 0)
+		if (strcmp(path, default_path) != 0) {
+			/* A socket the user named: a jmstatd started as they
+			 * would start it listens elsewhere. */
+			fprintf(stderr, "jmctl: cannot connect to %s: jmstatd is not running there "
+			        "(%s: start it with `jmstatd --socket %s`, or name the socket of a "
+			        "running jmstatd with --socket or JMSTATD_SOCKET)\n", path,
+			        err == ENOENT ? "no such socket" :
+			        "a socket left by a jmstatd that stopped", path);
+			break;
+		}
+		if (geteuid() != 0 && jm_socket_own(own, sizeof own) == 0 && strcmp(own, path) != 0)
 			snprintf(mine, sizeof mine, ", nor a jmstatd of yours at %s", own);
 		fprintf(stderr, "jmctl: cannot connect to %s: jmstatd is not running%s "
 		        "(start it with `jmstatd` or `systemctl start jmstatd`, "

@@ -70,16 +70,18 @@ EOF
 ok "bad usage exits 2 with the usage"
 
 # Nothing listening: ENOENT, and ECONNREFUSED on a socket file nobody serves.
-msg='jmstatd is not running (start it with `jmstatd` or `systemctl start jmstatd`'
+# A socket the user named: whether it is there, and the jmstatd line that
+# listens on it (a plain `jmstatd` would listen elsewhere).
+msg="jmstatd is not running there (no such socket: start it with \`jmstatd --socket $JM_TMP/none.sock\`, or name the socket of a running jmstatd with --socket or JMSTATD_SOCKET)"
 for cmd in "ps" "stats 1" "alerts" "top -b -n 1"; do
-	expect 1 "^jmctl: cannot connect to $JM_TMP/none.sock: $msg" -- "$JMCTL" $cmd
+	expect 1 "^jmctl: cannot connect to $JM_TMP/none.sock: $msg\$" -- "$JMCTL" $cmd
 	[ "$(wc -l <err.txt)" -eq 1 ] || fail "$cmd: more than one line on stderr"
 done
 python3 -c "
 import socket; s = socket.socket(socket.AF_UNIX); s.bind('$JM_TMP/dead.sock')"
 [ -S dead.sock ] || fail "could not make a dead socket"
-expect 1 "cannot connect to $JM_TMP/dead.sock: $msg" -- "$JMCTL" --socket "$JM_TMP/dead.sock" ps
-ok "no daemon: one line naming the socket, exit 1"
+expect 1 "cannot connect to $JM_TMP/dead.sock: jmstatd is not running there (a socket left by a jmstatd that stopped: start it with \`jmstatd --socket $JM_TMP/dead.sock\`" -- "$JMCTL" --socket "$JM_TMP/dead.sock" ps
+ok "no daemon: one line naming the socket and the jmstatd line for it, exit 1"
 
 # Which socket: --socket beats $JMSTATD_SOCKET, given before or after the command.
 expect 1 "cannot connect to $JM_TMP/opt.sock:" -- "$JMCTL" --socket "$JM_TMP/opt.sock" ps
@@ -89,7 +91,7 @@ expect 1 "cannot connect to $JM_TMP/none.sock:" -- "$JMCTL" ps
 unset JMSTATD_SOCKET
 if [ "$(id -u)" -eq 0 ]; then
 	if [ ! -e /run/jmstatd/jmstatd.sock ]; then
-		expect 1 "cannot connect to /run/jmstatd/jmstatd.sock:" -- "$JMCTL" ps
+		expect 1 "cannot connect to /run/jmstatd/jmstatd.sock: jmstatd is not running (start it with \`jmstatd\` or \`systemctl start jmstatd\`" -- "$JMCTL" ps
 	fi
 	RUNAS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 else
