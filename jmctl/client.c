@@ -337,7 +337,7 @@ static bool owner_other(long pid, char *owner, size_t size)
  * jmstatd reads; one of another user (its maps unreadable), whom jmstatd
  * does not show the caller; or, when its maps are unreadable otherwise,
  * the question. */
-static void report_no_process(const struct jm_client *c, long pid)
+void jm_client_report_no_process(const struct jm_client *c, long pid)
 {
 	char path[64], comm[64] = "", line[4096], owner[64];
 	FILE *f;
@@ -431,7 +431,7 @@ int jm_client_call(struct jm_client *c, json_t *req, json_t **reply, bool print_
 			json_t *pid = json_object_get(req, "pid");
 
 			if (json_is_integer(pid))
-				report_no_process(c, (long)json_integer_value(pid));
+				jm_client_report_no_process(c, (long)json_integer_value(pid));
 			else
 				fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
 				        "`jmctl ps` lists the processes it sees)\n", shown, c->path);

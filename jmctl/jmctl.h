@@ -131,6 +131,9 @@ json_t *jm_client_parse(struct jm_client *c);
 
 /* Prints the message for a failed read (-ETIMEDOUT, -EPIPE, ...). */
 void jm_client_report(struct jm_client *c, int err, const char *what);
+/* Why jmstatd has no process pid ("no such process"), from /proc: none
+ * runs, it runs without jmalloc, it is another user's, ... (one line). */
+void jm_client_report_no_process(const struct jm_client *c, long pid);
 
 /* ------------------------------------------------------------ format.c */
 

@@ -429,6 +429,8 @@ int jm_top_take_update(struct top *t)
 		if (strncmp(msg, "no such process", 15) == 0 && t->last)
 			fprintf(stderr, "jmctl: process %ld is gone: it exited, or jmstatd "
 			        "at %s no longer sees it\n", t->pid, t->c.path);
+		else if (strncmp(msg, "no such process", 15) == 0 && t->pid)
+			jm_client_report_no_process(&t->c, t->pid);
 		else if (strncmp(msg, "no such process", 15) == 0)
 			fprintf(stderr, "jmctl: %s (jmstatd at %s does not see it: "
 			        "`jmctl ps` lists the processes it sees)\n", shown, t->c.path);

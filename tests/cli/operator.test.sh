@@ -77,6 +77,10 @@ rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$JM_
 	stats "$FRAG" 2>err.txt || rc=$?
 [ $rc -eq 1 ] && grep -q "^jmctl: pid $FRAG (demo_fragment) is a process of user root: jmstatd shows each user only their own processes (run jmctl as root)\$" err.txt ||
 	{ cat err.txt; fail "nobody's stats of root's process (exit $rc)"; }
+rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$JM_TMP/nobody/d.sock" \
+	top -b -n 1 -p "$FRAG" 2>err.txt || rc=$?
+[ $rc -eq 1 ] && grep -q "^jmctl: pid $FRAG (demo_fragment) is a process of user root: jmstatd shows each user only their own processes" err.txt ||
+	{ cat err.txt; fail "nobody's top -p of root's process (exit $rc)"; }
 kill "$NDAEMON"
 ok "status: which daemon, version, interval, segments read and not readable; another user's pid"
 
@@ -165,6 +169,9 @@ rc=0; "$JMCTL" --socket /etc/passwd ps 2>err.txt || rc=$?
 rc=0; "${J[@]}" stats $$ 2>err.txt || rc=$?
 [ $rc -eq 1 ] && grep -q "^jmctl: pid $$ (bash) runs without jmalloc: libjmalloc is not in its memory maps" err.txt ||
 	{ cat err.txt; fail "stats of a shell without jmalloc (exit $rc)"; }
+rc=0; "${J[@]}" top -b -n 1 -p $$ 2>err.txt || rc=$?
+[ $rc -eq 1 ] && grep -q "^jmctl: pid $$ (bash) runs without jmalloc: libjmalloc is not in its memory maps" err.txt ||
+	{ cat err.txt; fail "top -p of a shell without jmalloc (exit $rc)"; }
 rc=0; "${J[@]}" history 999999999 2>err.txt || rc=$?
 [ $rc -eq 1 ] && grep -q "^jmctl: no process 999999999 is running$" err.txt || { cat err.txt; fail "history of no process"; }
 ok "not a socket; a process without jmalloc; no process"
