@@ -109,6 +109,7 @@
 #define JMD_UID_BYTES_TICK (64u << 20)     /* bytes of them read a tick; past either, the
                                               rest wait for the next tick (sample.c) */
 #define JMD_SLICE_MS       4u              /* the tick samples this long at most, then lets the loop serve clients */
+#define JMD_SLICE_WRITING_US 500u          /* ... this long while a reply is being written (main.c) */
 #define JMD_INTERVAL_MIN   50u             /* ms */
 #define JMD_INTERVAL_MAX   3600000u        /* ms */
 #define JMD_NBUCKETS       1024u           /* hash buckets (chained): live processes; entries
@@ -457,6 +458,7 @@ struct jmd {
 	bool socket_bound;               /* we created the socket file: unlink it at exit */
 	struct jmd_client *clients;
 	size_t nclients;
+	size_t writes;                   /* replies queued and not yet written, of every client */
 	uv_timer_t idle_timer;           /* closes idle clients (server.c) */
 	bool idle_timer_open;
 	uint64_t idle_checked_ms;        /* uv_now() at its latest run */

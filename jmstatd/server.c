@@ -134,6 +134,7 @@ static void on_written(uv_write_t *req, int status)
 	jmd_blob_put(w->blob2);
 	free(w);
 	c->nwrites--;
+	c->d->writes--;
 	c->active_ms = uv_now(c->d->loop);
 	if (status < 0 && status != UV_ECANCELED) {
 		jmd_debug("client %u: write failed: %s", c->id, uv_strerror(status));
@@ -193,6 +194,7 @@ static bool output_full(struct jmd_client *c)
 static void reply_queued(struct jmd_client *c)
 {
 	c->nwrites++;
+	c->d->writes++;
 	uv_update_time(c->d->loop);
 	c->active_ms = uv_now(c->d->loop);
 }
