@@ -286,8 +286,8 @@ static int parse_options(struct jmd *d, int argc, char **argv)
  * While a reply is being written the slices are JMD_SLICE_WRITING_US:
  * the loop writes a client's socket once a turn, as much as its buffer
  * takes (some 200 KB), and a `ps` of 10,000 processes (1.75 MB) waited
- * for a slice of 4 ms between each such write, 100-200 ms in all while
- * a tick ran. A client that reads nothing costs the tick a poll of the
+ * for a slice of 4 ms between each such write: 224-321 ms at the median
+ * while ticks ran (docs/measurements.md, session 29). A client that reads nothing costs the tick a poll of the
  * loop a slice meanwhile, until it is dropped as idle. */
 static void on_tick_slice(uv_idle_t *h)
 {
