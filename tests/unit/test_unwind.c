@@ -103,6 +103,45 @@ static void test_fast_equals_slow(void **state)
 	assert_true(fast * 10 >= taken * 9);
 }
 
+/* Stacks of every depth around the limit, on a thread of its own (its
+ * outermost frame, clone3's, is met by every stack of the thread): one
+ * whose last return address (clone3's) fell at JM_UNWIND_MAX - 1, its end
+ * (0) the entry after, was taken as cut short, and that address put in
+ * the cache without its K_END mark; against the mark the complete stacks
+ * had put there, it became never cached, and every later stack of every
+ * thread went the slow way (mariadbd under a recursive CTE: 300k samples,
+ * 4 from the cache, the server's CPU 1.8 x). */
+static void *limit_frames[JM_UNWIND_MAX];
+static uint64_t limit_fast;
+
+__attribute__((noipa)) static void *limit_thread(void *arg)
+{
+	(void)arg;
+	volatile char pad[1] = { 0 };
+	/* 64 stacks at each depth: one of them the slow way (the periodic
+	 * check), whatever the cache holds. */
+	for (int depth = 0; depth <= JM_UNWIND_MAX + 4; depth++)
+		for (int rep = 0; rep < 64; rep++)
+			chain(depth, limit_frames, pad);
+	uint64_t taken, fast0, fast;
+	jm__unwind_counts(&taken, &fast0);
+#pragma GCC unroll 1
+	for (int rep = 0; rep < 20; rep++)
+		chain(2, limit_frames, pad);
+	jm__unwind_counts(&taken, &fast);
+	limit_fast = fast - fast0;
+	return NULL;
+}
+
+static void test_depth_limit_cached(void **state)
+{
+	(void)state;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, limit_thread, NULL), 0);
+	pthread_join(t, NULL);
+	assert_true(limit_fast >= 18);  /* all but the periodic checks */
+}
+
 /* Both stacks from the same frame: jm__unwind's and glibc's backtrace()
  * (libgcc's unwinder); index 0 of each is its own call site here. */
 static void *bt_ours[JM_UNWIND_MAX], *bt_libgcc[JM_UNWIND_MAX + 1];
@@ -492,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_big_frame_cached),
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
+		cmocka_unit_test(test_depth_limit_cached),
 		cmocka_unit_test(test_cache_grows),       /* last: 320 slow stacks */
 		cmocka_unit_test(test_modules_checked_after_slow_walks),
 	};
