@@ -674,6 +674,68 @@ void jm__bin_free_batch(void **ptrs, unsigned n, unsigned binind)
 	jm__bin_free_list((void *)list, binind, true);
 }
 
+/* A forked child's frees of its parent's regions, gathered by the thread
+ * (tcache.c, "inherited frees, batched"): the n regions at ptrs, all of
+ * class binind, which may belong to several arenas, go to their runs as
+ * free_scattered's do (each arena's bin locked once for its regions, the
+ * run records prefetched FLUSH_BATCH at a time), but from an array that
+ * is the caller's, not a list through the regions: nothing of a region
+ * is written (its page is its parent's until one of them writes it).
+ * Another arena's regions are moved to the front of the array for the
+ * next pass. A second free is the run's bit (region_bit). */
+void jm__bin_free_inherited_array(void **ptrs, unsigned n, unsigned binind)
+{
+	const struct jm_bin_info *bi = &jm__bin_info[binind];
+	const uint64_t magic = bi->div_magic;
+	const unsigned regs = bi->regs;
+	const uint64_t pm_class = jm__pm_make(JM_PM_SMALL, binind, 0) >> 21;
+	jm__bg_check(0);   /* before the locks, as a flush does */
+	while (n) {
+		struct jm_arena *a = ptr_chunk(ptrs[0])->arena;
+		struct jm_bin *bin = &a->bins[binind];
+		unsigned rest = 0, done = 0;
+		struct jm_run *empty = NULL;
+		struct jm_run *rec[FLUSH_BATCH];
+		uint64_t prod[FLUSH_BATCH];
+		jm__lock(bin->lock, &bin->stats->lock_contended);
+		jm__row_begin(&bin->stats->seq);
+		for (unsigned i = 0; i < n;) {
+			unsigned m = 0;
+			while (i < n && m < FLUSH_BATCH) {
+				void *q = ptrs[i++];
+				struct jm_chunk *c = ptr_chunk(q);
+				if (c->arena != a) {
+					ptrs[rest++] = q;   /* rest < i: read already */
+					continue;
+				}
+				uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
+				if (jm_unlikely(pm >> 21 != pm_class))
+					jm__report_misuse("double free of a small region", q);
+				struct jm_run *r = &c->runs[JM_PM_START(pm)];
+				__builtin_prefetch(&r->nfree, 1, 3);
+				uint64_t x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
+				if (jm_unlikely((uint32_t)x >= magic))
+					jm__report_misuse(put_misuse[1], q);
+				rec[m] = r;
+				prod[m] = x;
+				m++;
+			}
+			for (unsigned k = 0; k < m; k++) {
+				struct jm_run *r = rec[k];
+				if (jm_unlikely(!region_bit(r->bitmap, prod[k])))
+					run_misuse(2, r, (uint32_t)(prod[k] >> 32) * bi->size);
+				unsigned before = r->nfree;
+				r->nfree = (uint16_t)(before + 1);
+				if (jm_unlikely(before - 1 >= regs - 2) && r != bin->cur)
+					run_moved(bin, r, before, bi, &empty);
+			}
+			done += m;
+		}
+		free_end(a, bin, empty, done);
+		n = rest;
+	}
+}
+
 /* A region freed to its run carries a free region's mark (its cookie, or
  * class 0's tag: internal.h), as one flushed from a list does: without
  * it, a second free on a thread's fast path (a region a new thread's

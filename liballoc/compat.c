@@ -82,6 +82,7 @@ static void arena_totals(unsigned i, struct totals *t)
 
 static struct totals totals(void)
 {
+	jm__tcache_inh_flush();   /* its gathered frees counted */
 	struct totals t = {0};
 	if (atomic_load(&jm__initialized))
 		for (unsigned i = 0; i < jm__narenas; i++)

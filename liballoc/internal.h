@@ -322,6 +322,8 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 /* The same, leaving the region unwritten (a forked child's free of its
  * parent's region: bin.c). */
 void jm__bin_free_inherited(struct jm_chunk *c, void *ptr, uint64_t pm);
+/* n of them, of class binind, from an array (tcache.c's batch). */
+void jm__bin_free_inherited_array(void **ptrs, unsigned n, unsigned binind);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
 
@@ -695,6 +697,9 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 extern uint16_t jm__fork_depth JM_HIDDEN;
 struct jmstat_tcache_bin *jm__tcache_own_bins(void);
 struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+/* The calling thread's gathered frees of its parent's regions sent to
+ * their runs (tcache.c, "inherited frees, batched"). */
+void jm__tcache_inh_flush(void);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);

@@ -1619,6 +1619,161 @@ static void test_fork_child_double_free_cached(void **state)
 	validate();
 }
 
+/* A forked child's frees of its parent's regions are gathered and sent
+ * to their runs a batch at a time (tcache.c, "inherited frees, batched",
+ * session 29). The child frees FDF_N of its parent's 96 B regions (its
+ * cache set aside, its lists flushed), then FIB_N of its 48 B ones, more
+ * than a batch: fewer than FIB_N are in their runs then (one batch went,
+ * the rest wait), and right after a flush point every one is free in its
+ * run and the bins' counts fell by FIB_N:
+ *  0  jm__tcache_flush_all_current;  1  jm__tcache_trim (malloc_trim's;
+ *     compat.c is not in the test library);  2  FORKED_OWN_FREES frees of
+ *     the child's own regions (its cache the fast paths' again);
+ *  3  the frees by a thread started in the child, its exit the flush.
+ * A double free is reported at the second free (SIGABRT, "double free"):
+ *  4  within a batch (the region still in the buffer);
+ *  5  across batches, the first one's sent by a flush point;
+ *  6  across batches, the first one's sent when the buffer was full. */
+#define FIB_N 300
+#define FIB_SIZE 48
+static void *fib_blk[FIB_N];
+
+static uint64_t fib_curregs(unsigned b)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arena_get(i);
+		if (a != NULL)
+			n += a->bins[b].stats->curregs;
+	}
+	return n;
+}
+
+/* Whether the regions are free in their runs, or their runs went back to
+ * their arena (every region free: the page no longer a small run's; the
+ * child allocates nothing). */
+static bool fib_all_free(void **p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p[i] & ~(uintptr_t)JM_CHUNK_MASK);
+		uint64_t pm = c->pagemap[((uintptr_t)p[i] & JM_CHUNK_MASK) >> JM_LG_PAGE];
+		if (JM_PM_KIND(pm) == JM_PM_SMALL && c->runs[JM_PM_START(pm)].state == JM_RUN_SMALL &&
+		    !jm__bin_region_is_free(c, p[i], pm))
+			return false;
+	}
+	return true;
+}
+
+static void *fib_thread(void *arg)
+{
+	(void)arg;
+	fdf_free_parents();
+	for (int i = 0; i < FIB_N; i++)
+		jm_free(fib_blk[i]);
+	return NULL;
+}
+
+static int fib_child(int mode, char *msg, size_t len)
+{
+	for (int i = 0; i < FDF_N; i++) {
+		fdf_blk[i] = jm_malloc(FDF_SIZE);
+		memset(fdf_blk[i], 1, FDF_SIZE);
+	}
+	for (int i = 0; i < FIB_N; i++) {
+		fib_blk[i] = jm_malloc(FIB_SIZE);
+		memset(fib_blk[i], 1, FIB_SIZE);
+	}
+	const unsigned b = jm__size2bin(FIB_SIZE);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		uint64_t before = fib_curregs(b);
+		if (mode == 3) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, fib_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+				_exit(5);
+		} else {
+			fdf_free_parents();
+			if (jm__tcache_test_forked_mode() != 0) {
+				fprintf(stderr, "forked mode %d\n", jm__tcache_test_forked_mode());
+				_exit(6);
+			}
+			before = fib_curregs(b);   /* its lists' 48 B ones flushed */
+			if (mode == 4) {
+				jm_free(fib_blk[0]);
+				jm_free(fib_blk[1]);
+				jm_free(fib_blk[0]);
+				_exit(0);
+			}
+			if (mode == 5) {
+				jm_free(fib_blk[0]);
+				jm__tcache_flush_all_current();
+				jm_free(fib_blk[0]);
+				_exit(0);
+			}
+			for (int i = 0; i < FIB_N; i++)
+				jm_free(fib_blk[i]);
+			if (mode == 6) {
+				for (int i = 0; i < FIB_N; i++)
+					if (fib_all_free(&fib_blk[i], 1)) {
+						jm_free(fib_blk[i]);
+						break;
+					}
+				_exit(0);
+			}
+			uint64_t mid = fib_curregs(b);
+			if (before - mid >= FIB_N || fib_all_free(fib_blk, FIB_N)) {
+				fprintf(stderr, "mode %d: %llu of %d freed before the flush point\n",
+				    mode, (unsigned long long)(before - mid), FIB_N);
+				_exit(7);
+			}
+			if (mode == 0)
+				jm__tcache_flush_all_current();
+			else if (mode == 1)
+				jm__tcache_trim();
+			else
+				for (int i = 0; i < 70000 && jm__tcache_test_forked_mode() != -1; i++)
+					jm_free(jm_malloc(200));   /* another class */
+		}
+		uint64_t after = fib_curregs(b);
+		if (before - after != FIB_N || !fib_all_free(fib_blk, FIB_N) ||
+		    !fib_all_free(fdf_blk, FDF_N)) {
+			fprintf(stderr, "mode %d: %llu of %d counted freed after the flush point\n",
+			    mode, (unsigned long long)(before - after), FIB_N);
+			_exit(8);
+		}
+		if (jm__heap_validate() != 0)
+			_exit(2);
+		_exit(0);
+	}
+	read_child(fds, msg, len);
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	fdf_free_parents();
+	for (int i = 0; i < FIB_N; i++)
+		jm_free(fib_blk[i]);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void test_fork_child_inherited_batched(void **state)
+{
+	(void)state;
+	char msg[512];
+	for (int mode = 0; mode < 7; mode++) {
+		int st = fib_child(mode, msg, sizeof msg);
+		int want = mode < 4 ? 0 : 128 + SIGABRT;
+		if (st != want || (mode >= 4 && strstr(msg, "double free") == NULL))
+			fprintf(stderr, "mode %d: status %d: %s\n", mode, st, msg);
+		assert_int_equal(st, want);
+		if (mode >= 4)
+			assert_non_null(strstr(msg, "double free"));
+	}
+	validate();
+}
+
 /* A forked child's thread whose cache is set aside (tcache.c, "forked")
  * still allocates on malloc's fast path, from its cache's lists: only
  * its frees take the slow path (session 28; before, jm__tls_tbins was
@@ -3283,6 +3438,7 @@ int main(void)
 		cmocka_unit_test(test_fork_child_frees_parents),
 		cmocka_unit_test(test_fork_child_double_free_cached),
 		cmocka_unit_test(test_fork_child_set_aside_allocs),
+		cmocka_unit_test(test_fork_child_inherited_batched),
 		cmocka_unit_test(test_fork_snapshot_changed_pages),
 		cmocka_unit_test(test_fork_child_moves_snapshot),
 		cmocka_unit_test(test_fork_arena_lock_pages),
