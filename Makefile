@@ -317,8 +317,11 @@ stress: tests
 	$(TEST_ENV) JM_STRESS_FULL=1 tests/runner.sh $(sort $(wildcard tests/stress/*.test.sh))
 
 # The man pages (each beside its program), the docs and the example config.
+# DOCDIR (PREFIX/share/doc/jmalloc) keeps the tree's layout for README.md
+# and docs/*.md, so that their links to each other and to fleet/ work there.
 MAN_PAGES := liballoc/jmalloc.3 jmctl/jmctl.1 jmstatd/jmstatd.8 jmstatd/jmstatd.conf.5
-DOC_FILES := README.md $(sort $(wildcard docs/*.md)) jmstatd/jmstatd.conf.example
+DOC_FILES := README.md jmstatd/jmstatd.conf.example
+DOCS_MD   := $(sort $(wildcard docs/*.md))
 # Prometheus rules and scrape config, Grafana dashboard, Kubernetes and
 # Pyroscope/Parca examples (docs/fleet.md): DOCDIR/fleet.
 FLEET_FILES := $(sort $(wildcard fleet/*))
@@ -349,6 +352,8 @@ install: all
 	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc/docs
+	install -m 0644 $(DOCS_MD) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/docs/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet
 	install -m 0644 $(FLEET_FILES) $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet/
 	install -d $(DESTDIR)$(SYSCONFDIR)
@@ -364,6 +369,8 @@ uninstall:
 	      $(DESTDIR)$(UNITDIR)/jmstatd-metrics.socket
 	for m in $(MAN_PAGES); do rm -f $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}; done
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/,$(notdir $(DOC_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/docs/,$(notdir $(DOCS_MD)))
+	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc/docs 2>/dev/null || true
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet/,$(notdir $(FLEET_FILES)))
 	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc/fleet 2>/dev/null || true
 	rmdir $(DESTDIR)$(PREFIX)/share/doc/jmalloc 2>/dev/null || true

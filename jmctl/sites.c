@@ -464,6 +464,11 @@ int jm_cmd_sites(const struct jmctl_opts *o, int argc, char **argv)
 	pid = jm_parse_pid("sites", arg);
 	if (pid < 0)
 		return -EINVAL;
+	/* gzip on a terminal is noise that can leave it in a strange state. */
+	if (pprof && strcmp(pprof, "-") == 0 && isatty(STDOUT_FILENO))
+		return jm_usage_error("sites", "--pprof - writes a gzip-compressed profile to standard output, "
+		                      "which is a terminal: redirect it (jmctl sites %ld --pprof - > heap.pb.gz) "
+		                      "or name a file", pid);
 
 	err = jm_client_open(&c, o->socket);
 	if (err)

@@ -13,6 +13,7 @@
 # one): a file that is not regular is now written only when it is the
 # caller's or root's (a FIFO of root's, /dev/null, a pipe of the shell's
 # such as >(...)), opened without waiting for a reader to see whose it is.
+# `--pprof -` on a terminal is refused (gzip is not for a terminal).
 . "$(dirname "$0")/../lib.sh"
 need_segments
 need_jmctl
@@ -102,3 +103,18 @@ ln -s "$T/new.pb.gz" "$T/mine.pb.gz"
 pprof_to "$T/mine.pb.gz" || fail "root's own symlink: $(cat "$JM_TMP/err")"
 [ "$(head -c 2 "$T/new.pb.gz" | od -An -tx1 | tr -d ' ')" = 1f8b ] || fail "no gzip profile written"
 ok "root's own paths written"
+
+# `--pprof -` on a terminal: gzip is not for a terminal, so jmctl refuses,
+# says how to redirect it, and writes nothing there; through a pipe it
+# writes the profile. (script gives jmctl a terminal for its output.)
+if command -v script >/dev/null; then
+	script -qec "$JMCTL --socket $JMD_SOCK sites $PID --pprof -" /dev/null >"$JM_TMP/tty.out" 2>&1 </dev/null
+	rc=$?
+	[ $rc -eq 2 ] || fail "--pprof - on a terminal exited $rc: $(head -c 300 "$JM_TMP/tty.out" | cat -v)"
+	grep -q "standard output, which is a terminal: redirect it" "$JM_TMP/tty.out" ||
+		fail "no reason given: $(cat "$JM_TMP/tty.out")"
+	! grep -qa $'\x1f\x8b' "$JM_TMP/tty.out" || fail "gzip written to the terminal"
+	"$JMCTL" --socket "$JMD_SOCK" sites "$PID" --pprof - | head -c 2 | od -An -tx1 | tr -d ' ' >"$JM_TMP/pipe.magic"
+	[ "$(cat "$JM_TMP/pipe.magic")" = 1f8b ] || fail "--pprof - through a pipe wrote no gzip profile"
+	ok "--pprof - refused on a terminal, written to a pipe"
+fi

@@ -40,7 +40,7 @@ for p in $pages; do
 	[ -f "$JM_TMP/root/usr/share/man/man${f##*.}/$f" ] ||
 		fail "make install did not install $p as share/man/man${f##*.}/$f (add it to MAN_PAGES)"
 done
-for f in README.md jmstatd.conf.example figures.md protocol.md; do
+for f in README.md jmstatd.conf.example docs/figures.md docs/protocol.md; do
 	[ -f "$JM_TMP/root/usr/share/doc/jmalloc/$f" ] || fail "make install did not install $f in share/doc/jmalloc"
 done
 

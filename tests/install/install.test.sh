@@ -3,8 +3,9 @@
 # make install into a DESTDIR, with another PREFIX, and make uninstall:
 # - the programs, the library, the headers, the man pages, the docs and
 #   the fleet's examples (Prometheus rules, dashboards: DOCDIR/fleet)
-#   where PREFIX puts them; the unit with PREFIX and SYSCONFDIR written in
-#   ExecStart; SYSCONFDIR/jmstatd.conf from the example, which the
+#   where PREFIX puts them (README.md and docs/ in DOCDIR as in the
+#   tree, so that their links to each other work there); the unit with
+#   PREFIX and SYSCONFDIR written in ExecStart; SYSCONFDIR/jmstatd.conf from the example, which the
 #   installed jmstatd --check-config finds good;
 # - an install over an edited config keeps it;
 # - uninstall removes every file install put (the config only while it is
@@ -23,11 +24,22 @@ for f in opt/jm/bin/jmstatd opt/jm/bin/jmctl opt/jm/lib/libjmalloc.so opt/jm/lib
          opt/jm/lib/systemd/system/jmstatd-metrics.socket \
          opt/jm/share/man/man1/jmctl.1 opt/jm/share/man/man8/jmstatd.8 \
          opt/jm/share/man/man5/jmstatd.conf.5 opt/jm/share/man/man3/jmalloc.3 \
-         opt/jm/share/doc/jmalloc/README.md opt/jm/share/doc/jmalloc/metrics.md \
+         opt/jm/share/doc/jmalloc/README.md opt/jm/share/doc/jmalloc/docs/metrics.md \
          opt/jm/share/doc/jmalloc/jmstatd.conf.example etc/jm/jmstatd.conf \
          opt/jm/share/doc/jmalloc/fleet/jmalloc-alerts.rules.yml \
          opt/jm/share/doc/jmalloc/fleet/prometheus.yml; do
 	grep -qx "./$f" "$JM_TMP/files" || fail "make install did not install $f"
+done
+# The installed README's and docs' links to each other and to the fleet's
+# examples lead to installed files (DOCDIR keeps the tree's layout).
+doc=$D/opt/jm/share/doc/jmalloc
+for md in "$doc"/README.md "$doc"/docs/*.md; do
+	for l in $(grep -o '](\(docs/\|\.\./\)\?[A-Za-z0-9_.-]*\(\.md\|/[A-Za-z0-9_.-]*\.\(yml\|yaml\|json\|alloy\)\)' "$md" |
+	           sed 's/^](//' | sort -u); do
+		case $l in ../*.md|docs/*.md|*.md|fleet/*|../fleet/*) ;; *) continue ;; esac
+		case $l in ../tests/*|../jmctl/*|../jmstatd/*|../liballoc/*) continue ;; esac
+		[ -f "$(dirname "$md")/$l" ] || fail "installed $(basename "$md") links $l, which make install did not put beside it"
+	done
 done
 unit=$D/opt/jm/lib/systemd/system/jmstatd.service
 grep -qx 'ExecStart=/opt/jm/bin/jmstatd --config /etc/jm/jmstatd.conf' "$unit" ||
