@@ -211,7 +211,7 @@ rc=0; "${J[@]}" --json stats 999999999 >out.txt 2>err.txt || rc=$?
 [ $rc -eq 1 ] || fail "stats --json of an unknown pid exited $rc"
 python3 -c "import json; r = json.load(open('out.txt')); assert r['ok'] is False and 'no such process' in r['error']" || fail "--json error reply"
 rc=0; "${J[@]}" top -b -n 1 -p 999999999 >out.txt 2>err.txt || rc=$?
-[ $rc -eq 1 ] && grep -q 'no such process: 999999999' err.txt || { cat err.txt; fail "top -p unknown pid (exit $rc)"; }
+[ $rc -eq 1 ] && grep -qx 'jmctl: no process 999999999 is running' err.txt || { cat err.txt; fail "top -p unknown pid (exit $rc)"; }
 ok "unknown pid: exit 1 and one line"
 
 # ---- alerts: the table or "no alerts", and the JSON as it came.
