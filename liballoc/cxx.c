@@ -120,6 +120,24 @@ static const char nothrow_tag;
 static void *next_fns[F_N] JM_LARGE_BSS;
 static const void *mine(int k);
 
+/* A loaded object's handle (RTLD_NOLOAD: never loads one). dlopen is
+ * looked up, not named: a reference to it, weak or not, makes ld warn at
+ * every -static link with libjmalloc.a that a static dlopen needs the
+ * shared libraries at run time; there dlsym finds none, and there is no
+ * object to look in. Only failures and unreplaced forms come here. */
+static void *loaded(const char *name)
+{
+	static void *(*_Atomic open_fn)(const char *, int);
+	void *(*f)(const char *, int) = open_fn;
+	if (f == NULL) {
+		*(void **)&f = dlsym(RTLD_DEFAULT, "dlopen");
+		if (f == NULL)
+			return NULL;
+		open_fn = f;
+	}
+	return f(name, RTLD_NOLOAD | RTLD_LAZY);
+}
+
 /* The loaded objects' names, for next_in_local (collected first: no
  * dlopen under dl_iterate_phdr's lock). */
 #define MAX_OBJS 64
@@ -145,7 +163,7 @@ static bool in_cxx_runtime(void *f)
 	Dl_info fi, gi;
 	if (dladdr(f, &fi) == 0 || fi.dli_fname == NULL || fi.dli_fname[0] == '\0')
 		return false;
-	void *h = dlopen(fi.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	void *h = loaded(fi.dli_fname);
 	if (h == NULL)
 		return false;
 	void *g = dlsym(h, "_ZSt15get_new_handlerv");
@@ -163,7 +181,7 @@ static void *next_in_local(int k)
 	struct objs o = { 0, { 0 } };
 	dl_iterate_phdr(collect_obj, &o);
 	for (int i = 0; i < o.n; i++) {
-		void *h = dlopen(o.name[i], RTLD_NOLOAD | RTLD_LAZY);
+		void *h = loaded(o.name[i]);
 		if (h == NULL)
 			continue;
 		void *f = dlsym(h, names[k]);
@@ -202,7 +220,7 @@ static void *next_in_caller(int k)
 	const char *pc = caller_pc();
 	if (pc == NULL || !dladdr(pc - 1, &di) || di.dli_fname == NULL || di.dli_fname[0] == '\0')
 		return NULL;
-	void *h = dlopen(di.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+	void *h = loaded(di.dli_fname);
 	if (h == NULL)
 		return NULL;
 	void *f = dlsym(h, names[k]);

@@ -238,6 +238,9 @@ int main(int argc, char **)
 CC
 	g++ -static -std=c++17 -O1 -o static static.cc "$JM_ROOT/liballoc/libjmalloc.a" -pthread \
 		>g++.err 2>&1 || { cat g++.err; fail "g++ -static with libjmalloc.a"; }
+	# and quietly: ld warned at every such link that a static dlopen needs
+	# the shared libraries at run time (cxx.c named dlopen).
+	! grep -i warning g++.err || fail "g++ -static with libjmalloc.a: ld warns"
 	new_at=$(nm static | awk '$3 == "_Znwm" {print $1}')
 	[ -n "$new_at" ] && [ "$new_at" = "$(nm static | awk '$3 == "jm__new" {print $1}')" ] ||
 		fail "g++ -static with libjmalloc.a: _Znwm is not the library's ($new_at)"
