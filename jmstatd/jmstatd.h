@@ -374,7 +374,6 @@ struct jmd {
 	int dirfd;                       /* the stats directory, O_PATH|O_DIRECTORY */
 	uv_timer_t tick_timer;
 	uv_idle_t tick_idle;             /* runs the tick's slices (main.c) */
-	bool tick_due;                   /* the timer fired during a tick: start the next at its end */
 	struct jmd_watch dir_watch;
 	bool watching;
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -421,7 +420,14 @@ struct jmd {
 	uint32_t tick;                   /* ticks done; the latest is tick */
 	uint32_t hist_max;               /* entries of a full ring */
 	double *tick_time;               /* [hist_max]: unix s of tick t at t % hist_max */
-	double now;                      /* unix s of the latest tick, ms precision */
+	double now;                      /* unix s of the latest tick done, ms precision:
+	                                    its tick_stamp, set at its end (sample.c) */
+	double tick_stamp;               /* unix s when this tick's sampling began (its
+	                                    rescan done): every figure it reads is read
+	                                    after it */
+	uint64_t tick_stamp_ns;          /* uv_hrtime() then: the next tick begins an
+	                                    interval after it at the earliest (main.c) */
+	bool tick_stamped;               /* tick_stamp is this tick's */
 	double boot_time;                /* unix s of boot */
 	long clk_tck;
 	double tick_ms;                  /* how long the latest tick took */

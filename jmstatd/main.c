@@ -279,9 +279,15 @@ static int parse_options(struct jmd *d, int argc, char **argv)
 /* ------------------------------------------------------------ the loop */
 
 /* The tick runs in slices of JMD_SLICE_MS from an idle handle, the loop
- * serving clients between them (sample.c). A timer that fires while one
- * runs starts the next one at its end: the interval stretches to what a
- * tick takes, as it did when the tick ran at once.
+ * serving clients between them (sample.c). The next tick begins an
+ * interval after this one's time (jmd.tick_stamp_ns, when its sampling
+ * began) at the earliest: at once if this one took longer (the interval
+ * stretches to what a tick takes, as it did when the tick ran at once),
+ * else from a one-shot timer started from the loop's time brought up to
+ * date. With a repeating timer, one that fired during a long tick started
+ * the next at its end, and fired again an interval after it had fired,
+ * not after that tick: two ticks a few ms apart, or in one millisecond,
+ * two history samples with one time (tests/daemon/tick_apart.test.sh).
  *
  * While a reply is being written the slices are JMD_SLICE_WRITING_US:
  * the loop writes a client's socket once a turn, as much as its buffer
@@ -289,6 +295,20 @@ static int parse_options(struct jmd *d, int argc, char **argv)
  * for a slice of 4 ms between each such write: 224-321 ms at the median
  * while ticks ran (docs/measurements.md, session 29). A client that reads nothing costs the tick a poll of the
  * loop a slice meanwhile, until it is dropped as idle. */
+static void on_tick(uv_timer_t *t);
+
+/* After a tick: the next one now (true), or its timer started. */
+static bool tick_schedule(struct jmd *d)
+{
+	uint64_t due = d->tick_stamp_ns + (uint64_t)d->opt.interval_ms * 1000000u;
+	uint64_t now = uv_hrtime();
+	if (now >= due)
+		return true;
+	uv_update_time(d->loop);
+	uv_timer_start(&d->tick_timer, on_tick, (due - now + 999999u) / 1000000u, 0);
+	return false;
+}
+
 static void on_tick_slice(uv_idle_t *h)
 {
 	struct jmd *d = h->data;
@@ -298,8 +318,7 @@ static void on_tick_slice(uv_idle_t *h)
 	jmd_tick_end(d);
 	jmd_server_tick(d);
 	jmd_http_tick(d);
-	if (d->tick_due && !d->stopping) {
-		d->tick_due = false;
+	if (!d->stopping && tick_schedule(d)) {
 		jmd_tick_begin(d);
 		return;
 	}
@@ -309,10 +328,8 @@ static void on_tick_slice(uv_idle_t *h)
 static void on_tick(uv_timer_t *t)
 {
 	struct jmd *d = t->data;
-	if (uv_is_active((uv_handle_t *)&d->tick_idle)) {
-		d->tick_due = true;
+	if (uv_is_active((uv_handle_t *)&d->tick_idle))
 		return;
-	}
 	jmd_tick_begin(d);
 	uv_idle_start(&d->tick_idle, on_tick_slice);
 }
@@ -488,7 +505,8 @@ int main(int argc, char **argv)
 	d->tick_timer.data = d;
 	uv_idle_init(d->loop, &d->tick_idle);
 	d->tick_idle.data = d;
-	uv_timer_start(&d->tick_timer, on_tick, d->opt.interval_ms, d->opt.interval_ms);
+	if (tick_schedule(d))
+		on_tick(&d->tick_timer);
 
 	char status_msg[128];
 	snprintf(status_msg, sizeof(status_msg), "READY=1\nSTATUS=watching %s\nMAINPID=%d",

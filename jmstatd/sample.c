@@ -604,25 +604,39 @@ static void dead_expire(struct jmd *d)
  * request waits for one slice at most, not for a sampling pass of
  * thousands of segments. Meanwhile what was sampled this tick and what was
  * not yet are side by side; the ps reply kept from the tick before stays
- * in use until the end (jmd.view_gen moves then), and a reply's time is
- * the tick's. The entry the pass goes on with is jmd.tick_next, which
+ * in use until the end (jmd.view_gen moves then), and so does the time
+ * replies carry (jmd.now): the tick's time is taken when its sampling
+ * begins, its rescan done (tick_stamp: every figure it reads is read after
+ * it), and is the replies' and the history's from its end on. Set at the
+ * tick's start, it was on replies built during the tick, with the figures
+ * of the tick before (tests/daemon/tick_time.test.sh). The entry the pass goes on with is jmd.tick_next, which
  * jmd_entry_remove() moves on when it goes; entries found meanwhile are
  * added before it (they were read when found). */
+static void tick_stamp(struct jmd *d)
+{
+	d->tick_stamp_ns = uv_hrtime();
+	d->tick_stamp = unix_now_ms();
+	if (d->tick_stamp < d->now)           /* the clock was set back */
+		d->tick_stamp = d->now + 0.001;
+	d->tick_stamped = true;
+}
+
 void jmd_tick_begin(struct jmd *d)
 {
 	d->tick_t0 = uv_hrtime();
 	d->tick++;
-	d->now = unix_now_ms();
-	d->tick_time[d->tick % d->hist_max] = d->now;
+	d->tick_stamped = false;
 
 	d->in_tick = true;
 	d->rescan_tick = d->tick % JMD_RESCAN_TICKS == 1 || d->rescan_pending;
 	/* A rescan goes first, in slices (jmd_tick_slice); the entries are
 	 * sampled once it is done. */
-	if (d->rescan_tick && jmd_discover_rescan_begin(d))
+	if (d->rescan_tick && jmd_discover_rescan_begin(d)) {
 		d->tick_next = NULL;
-	else
+	} else {
 		d->tick_next = d->entries;
+		tick_stamp(d);
+	}
 }
 
 /* A file that did not read as a segment, logged already, is read again
@@ -650,6 +664,8 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
 		jmd_discover_rescan_end(d);
 		d->tick_next = d->entries;
 	}
+	if (!d->tick_stamped)
+		tick_stamp(d);
 	pidfds_collect(d);
 	while ((e = d->tick_next) != NULL) {
 		d->tick_next = e->next;
@@ -666,6 +682,10 @@ bool jmd_tick_slice(struct jmd *d, uint64_t budget_ns)
 void jmd_tick_end(struct jmd *d)
 {
 	d->in_tick = false;
+	if (!d->tick_stamped)
+		tick_stamp(d);
+	d->now = d->tick_stamp;
+	d->tick_time[d->tick % d->hist_max] = d->now;
 	d->view_gen++;
 	/* Files put off for their owner's budget are read first next tick. */
 	struct jmd_entry *next;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# timeout: 120
+# Consecutive ticks are an interval apart at least, also around a tick
+# that took longer than the interval: 3,000 empty files named as segments
+# of a live process (tagged names: own_junk) are read again at each
+# rescan, one tick in 10, which then takes longer than --interval 50.
+# The history's samples are then each at least 50 ms after the one before
+# (times to the ms). (The bug this catches: a repeating timer fired during
+# the long tick, which started the next one at its end, and fired again
+# an interval after it had fired: the tick after began a few ms later, or
+# in the same millisecond, two history samples with one time: 6-44 ms
+# apart at every rescan.)
+. "$(dirname "$0")/../lib.sh"
+need_segments
+
+JMD_INTERVAL=50
+export JMD_INTERVAL
+jmd_start --history 3000 --no-containers
+
+jmd_py - <<'PY' || fail "ticks an interval apart"
+from jmd import *
+
+JUNK = 3000
+
+h = Holder()                      # a live process of our uid: its ring is pushed each tick
+wait_until(lambda: h.pid in ps_pids(), "the holder in ps")
+own_junk(h.pid, JUNK)
+wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= JUNK, "the junk files read")
+start = request({"cmd": "version"})
+wait_until(lambda: request({"cmd": "version"})["ticks"] >= start["ticks"] + 50, "50 ticks",
+           timeout=60)
+for what, r in (("host", request({"cmd": "history", "seconds": 10})),
+                ("holder", request({"cmd": "history", "pid": h.pid, "seconds": 10}))):
+    check(r["ok"], "history: %r" % r)
+    t = [e["time"] for e in r["samples"]]
+    check(len(t) >= 30, "%s: %d samples" % (what, len(t)))
+    gaps = [round((b - a) * 1000) for a, b in zip(t, t[1:])]
+    check(min(gaps) >= 50, "%s: ticks %d ms apart: %r" % (what, min(gaps), gaps))
+    print("%s: %d samples, %d-%d ms apart" % (what, len(t), min(gaps), max(gaps)))
+PY
+jmd_stop
