@@ -531,7 +531,7 @@ static void landing_page(struct jmd *d, struct jmd_text *t)
 const struct jmd_text *jmd_http_landing(struct jmd *d)
 {
 	struct jmd_metrics *m = d->metrics;
-	if (m->landing_valid && m->landing_tick == d->tick)
+	if (m->landing_valid && m->landing_tick == d->tick_done)
 		return &m->landing;
 	free(m->landing.s);
 	memset(&m->landing, 0, sizeof(m->landing));
@@ -545,7 +545,7 @@ const struct jmd_text *jmd_http_landing(struct jmd *d)
 		return NULL;
 	}
 	m->landing_valid = true;
-	m->landing_tick = d->tick;
+	m->landing_tick = d->tick_done;
 	return &m->landing;
 }
 

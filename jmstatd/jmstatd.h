@@ -428,6 +428,9 @@ struct jmd {
 	uint64_t tick_stamp_ns;          /* uv_hrtime() then: the next tick begins an
 	                                    interval after it at the earliest (main.c) */
 	bool tick_stamped;               /* tick_stamp is this tick's */
+	uint32_t tick_done;              /* the latest tick done (jmd.now's): pages kept
+	                                    for a tick are kept by it, not by jmd.tick,
+	                                    which moves when a tick begins */
 	double boot_time;                /* unix s of boot */
 	long clk_tck;
 	double tick_ms;                  /* how long the latest tick took */

@@ -410,7 +410,7 @@ int jmd_metrics_render(struct jmd *d, struct jmd_text *t, struct jmd_blob **body
 		render_body(d, t);
 		return t->failed ? -ENOMEM : 0;
 	}
-	if (!m->page || m->page_tick != d->tick) {
+	if (!m->page || m->page_tick != d->tick_done) {
 		uint64_t t0 = uv_hrtime();
 		jmd_blob_put(m->page);
 		m->page = NULL;
@@ -423,7 +423,7 @@ int jmd_metrics_render(struct jmd *d, struct jmd_text *t, struct jmd_blob **body
 		free(page.s);
 		if (!m->page)
 			return -ENOMEM;
-		m->page_tick = d->tick;
+		m->page_tick = d->tick_done;
 	}
 	if (t->failed)
 		return -ENOMEM;

@@ -86,7 +86,7 @@ struct jmd_metrics {
 	double render_s;         /* how long the latest page took to render */
 	struct jmd_blob *page;   /* the page past its health series, rendered (NULL: none),
 	                            shared by the scrapes it is being written to */
-	uint32_t page_tick;      /* ... at this tick (once a tick, however many scrapes) */
+	uint32_t page_tick;      /* ... of this tick done (jmd.tick_done: once a tick, however many scrapes) */
 	struct jmd_text sites_text; /* the site families (metrics.c), rendered */
 	uint32_t sites_tick;     /* ... at this tick (they read every segment:
 	                            once a tick, however many scrapes) */

@@ -162,13 +162,13 @@ void jmd_metrics_render_sites(struct jmd *d, struct jmd_text *t)
 	struct jmd_metrics *m = d->metrics;
 	if (!m)
 		return;
-	if (m->sites_tick != d->tick || m->sites_text.failed || !m->sites_text.s) {
+	if (m->sites_tick != d->tick_done || m->sites_text.failed || !m->sites_text.s) {
 		m->sites_text.len = 0;
 		m->sites_text.failed = false;
 		if (m->sites_text.s)
 			m->sites_text.s[0] = '\0';
 		sites_build(d, &m->sites_text);
-		m->sites_tick = d->tick;
+		m->sites_tick = d->tick_done;
 	}
 	if (m->sites_text.failed)
 		t->failed = true;

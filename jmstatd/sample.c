@@ -685,6 +685,7 @@ void jmd_tick_end(struct jmd *d)
 	if (!d->tick_stamped)
 		tick_stamp(d);
 	d->now = d->tick_stamp;
+	d->tick_done = d->tick;
 	d->tick_time[d->tick % d->hist_max] = d->now;
 	d->view_gen++;
 	/* Files put off for their owner's budget are read first next tick. */
