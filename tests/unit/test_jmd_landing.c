@@ -59,13 +59,14 @@ static void test_content(void **state)
 }
 
 /* Built once a tick, whatever the requests: the same bytes until the next
- * tick, which sees the processes of then. */
+ * tick is done (tick_done: a tick begun is not enough), which sees the
+ * processes of then. */
 static void test_once_a_tick(void **state)
 {
 	(void)state;
 	struct jmd *d = pprof_daemon();
 	struct jmd_proc *a = jmdt_proc_add(d, 10, 1, "first", 1);
-	d->tick = 5;
+	d->tick = d->tick_done = 5;
 	const struct jmd_text *t = jmd_http_landing(d);
 	assert_non_null(t);
 	assert_int_equal(d->metrics->landing_builds, 1);
@@ -73,7 +74,10 @@ static void test_once_a_tick(void **state)
 		assert_ptr_equal(jmd_http_landing(d), t);
 	assert_int_equal(d->metrics->landing_builds, 1);
 	struct jmd_proc *b = jmdt_proc_add(d, 11, 1, "second", 1);
-	d->tick++;
+	d->tick++;   /* begun: the page of the tick done still */
+	assert_ptr_equal(jmd_http_landing(d), t);
+	assert_int_equal(d->metrics->landing_builds, 1);
+	d->tick_done = d->tick;
 	t = jmd_http_landing(d);
 	assert_int_equal(d->metrics->landing_builds, 2);
 	assert_non_null(strstr(t->s, "<li>second:"));
