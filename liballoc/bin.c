@@ -584,6 +584,43 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
  * repeat, run_moved's test one compare, FLUSH_BATCH 16 -> 32, the
  * multiply in the first loop: docs/allocator.md, "Teardowns, session
  * 28"). */
+/* The flushes' two steps for one region q of chunk c (free_scattered,
+ * jm__bin_free_inherited_array). gather_region: its page-map word (a
+ * region of another class, or of a run no longer small, is a double
+ * free), its run's record prefetched, its offset in the run times
+ * div_magic in *x (region_bit's prod; a pointer inside a region is
+ * reported here). settle_region, under the bin's lock: its bit set (set
+ * already: a double free, named by the region's address), its run's
+ * count; the run changes state (run_moved) when it had no free region
+ * (before 0) or is now empty (before regs - 1): before - 1 >= regs - 2
+ * in unsigned, one test (regs, the class's, kept by the caller: read
+ * from bi it is loaded again after every count's store). */
+static inline __attribute__((always_inline)) struct jm_run *
+gather_region(struct jm_chunk *c, void *q, uint64_t pm_class, uint64_t magic, uint64_t *x)
+{
+	uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	if (jm_unlikely(pm >> 21 != pm_class))
+		jm__report_misuse("double free of a small region", q);
+	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	__builtin_prefetch(&r->nfree, 1, 3);
+	*x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
+	if (jm_unlikely((uint32_t)*x >= magic))
+		jm__report_misuse(put_misuse[1], q);
+	return r;
+}
+
+static inline __attribute__((always_inline)) void
+settle_region(struct jm_bin *bin, const struct jm_bin_info *bi, unsigned regs, struct jm_run *r,
+              uint64_t prod, struct jm_run **empty)
+{
+	if (jm_unlikely(!region_bit(r->bitmap, prod)))
+		run_misuse(2, r, (uint32_t)(prod >> 32) * bi->size);
+	unsigned before = r->nfree;
+	r->nfree = (uint16_t)(before + 1);
+	if (jm_unlikely(before - 1 >= regs - 2) && r != bin->cur)
+		run_moved(bin, r, before, bi, empty);
+}
+
 static unsigned free_scattered(void *list, unsigned binind)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[binind];
@@ -618,35 +655,21 @@ static unsigned free_scattered(void *list, unsigned binind)
 					rest_tail = jm__flist_append_c(rest_tail, q, cookie, binind == 0);
 					continue;
 				}
-				uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
-				if (jm_unlikely(pm >> 21 != pm_class))
-					jm__report_misuse("double free of a small region", q);
-				struct jm_run *r = &c->runs[JM_PM_START(pm)];
-				__builtin_prefetch(&r->nfree, 1, 3);
-				uint64_t x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
-				if (jm_unlikely((uint32_t)x >= magic))
-					jm__report_misuse(put_misuse[1], q);
+				uint64_t x;
+				struct jm_run *r = gather_region(c, q, pm_class, magic, &x);
 				n++;
 				rec[n] = r;
 				prod[n] = x;
 			}
 			/* Runs are counted as regions less those in the same run
 			 * as the one before (rare in a scattered list: a branch
-			 * taken seldom, cheaper than counting each change). A
-			 * run changes state (run_moved) when it had no free
-			 * region (before 0) or is now empty (before regs - 1):
-			 * before - 1 >= regs - 2 in unsigned, one test. */
+			 * taken seldom, cheaper than counting each change). */
 			runs += n;
 			for (size_t i = 1; i <= n; i++) {
 				struct jm_run *r = rec[i];
-				if (jm_unlikely(!region_bit(r->bitmap, prod[i])))
-					run_misuse(2, r, (uint32_t)(prod[i] >> 32) * bi->size);
 				if (jm_unlikely(r == rec[i - 1]))
 					runs--;
-				unsigned before = r->nfree;
-				r->nfree = (uint16_t)(before + 1);
-				if (jm_unlikely(before - 1 >= regs - 2) && r != bin->cur)
-					run_moved(bin, r, before, bi, &empty);
+				settle_region(bin, bi, regs, r, prod[i], &empty);
 			}
 			rec[0] = rec[n];
 			done += n;
@@ -708,26 +731,15 @@ void jm__bin_free_inherited_array(void **ptrs, unsigned n, unsigned binind)
 					ptrs[rest++] = q;   /* rest < i: read already */
 					continue;
 				}
-				uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
-				if (jm_unlikely(pm >> 21 != pm_class))
-					jm__report_misuse("double free of a small region", q);
-				struct jm_run *r = &c->runs[JM_PM_START(pm)];
-				__builtin_prefetch(&r->nfree, 1, 3);
-				uint64_t x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
-				if (jm_unlikely((uint32_t)x >= magic))
-					jm__report_misuse(put_misuse[1], q);
+				uint64_t x;
+				struct jm_run *r = gather_region(c, q, pm_class, magic, &x);
 				rec[m] = r;
 				prod[m] = x;
 				m++;
 			}
 			for (unsigned k = 0; k < m; k++) {
 				struct jm_run *r = rec[k];
-				if (jm_unlikely(!region_bit(r->bitmap, prod[k])))
-					run_misuse(2, r, (uint32_t)(prod[k] >> 32) * bi->size);
-				unsigned before = r->nfree;
-				r->nfree = (uint16_t)(before + 1);
-				if (jm_unlikely(before - 1 >= regs - 2) && r != bin->cur)
-					run_moved(bin, r, before, bi, &empty);
+				settle_region(bin, bi, regs, r, prod[k], &empty);
 			}
 			done += m;
 		}
