@@ -162,46 +162,7 @@ echo "deletes of a foreign pointer: the allocator's report, SIGABRT"
 
 # A program whose own new and delete draw on a pool: the forms it did not
 # define (sized delete, delete[], nothrow new) must reach its delete.
-cat >pool.cc <<'CC'
-#include <cstdio>
-#include <cstdlib>
-#include <new>
-static char pool[1 << 20] __attribute__((aligned(16)));
-static size_t used;
-static long news, deletes;
-void *operator new(std::size_t n)
-{
-	n = (n + 15) & ~(std::size_t)15;
-	if (used + n > sizeof pool)
-		throw std::bad_alloc();
-	news++;
-	void *p = pool + used;
-	used += n;
-	return p;
-}
-void operator delete(void *p) noexcept
-{
-	if (p != nullptr && (p < (void *)pool || p >= (void *)(pool + sizeof pool)))
-		std::abort();
-	if (p != nullptr)
-		deletes++;
-}
-struct S { long a[3]; virtual ~S() {} };
-int main()
-{
-	for (int i = 0; i < 1000; i++) {
-		S *s = new S;            /* sized delete: _ZdlPvm */
-		delete s;
-		int *a = new int[10];    /* new[] and delete[] */
-		delete[] a;
-		char *c = new (std::nothrow) char[7];
-		delete[] c;
-	}
-	std::printf("%ld news, %ld deletes\n", news, deletes);
-	return news == 3000 && deletes == 3000 ? 0 : 1;
-}
-CC
-g++ -std=c++17 -O1 -o pool pool.cc 2>g++.err || { cat g++.err; fail "cannot build pool.cc"; }
+g++ -std=c++17 -O1 -o pool "$JM_ROOT/tests/preload/cxx_pool.cc" 2>g++.err || { cat g++.err; fail "cannot build cxx_pool.cc"; }
 ./pool >pool.plain 2>&1 || { cat pool.plain; fail "pool: fails without the allocator"; }
 LD_PRELOAD=$JMALLOC_LIB ./pool >pool.out 2>&1 || { cat pool.out; fail "a program's own operator new and delete: the other forms did not reach them"; }
 cmp pool.plain pool.out || fail "pool: another output under the allocator"

@@ -91,43 +91,7 @@ int main(int argc, char **argv)
 }
 CC
 # Its own new[] and delete[] on a pool: the other forms must reach them.
-cat >array.cc <<'CC'
-#include <cstdio>
-#include <cstdlib>
-#include <new>
-static char pool[1 << 20] __attribute__((aligned(16)));
-static size_t used;
-static long news, deletes;
-void *operator new[](std::size_t n)
-{
-	n = (n + 15) & ~(std::size_t)15;
-	if (used + n > sizeof pool)
-		throw std::bad_alloc();
-	news++;
-	void *p = pool + used;
-	used += n;
-	return p;
-}
-void operator delete[](void *p) noexcept
-{
-	if (p != nullptr && (p < (void *)pool || p >= (void *)(pool + sizeof pool)))
-		std::abort();
-	if (p != nullptr)
-		deletes++;
-}
-struct S { long a[3]; ~S() {} };
-int main()
-{
-	for (int i = 0; i < 1000; i++) {
-		S *s = new S[3];                       /* sized delete[] */
-		delete[] s;
-		char *c = new (std::nothrow) char[5];  /* nothrow new[] */
-		delete[] c;
-	}
-	std::printf("%ld news, %ld deletes\n", news, deletes);
-	return news == 2000 && deletes == 2000 ? 0 : 1;
-}
-CC
+cp "$JM_ROOT/tests/preload/cxx_pool_array.cc" array.cc
 for p in oom array; do
 	g++ -std=c++17 -O1 -o $p $p.cc 2>g++.err || { cat g++.err; fail "cannot build $p.cc"; }
 done

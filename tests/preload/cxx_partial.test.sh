@@ -16,86 +16,10 @@ cd "$JM_TMP"
 export JMALLOC_STATS_DIR=$JM_TMP
 LIBDIR=$(dirname "$JMALLOC_LIB")
 
-# Its own new and delete on a pool.
-cat >pool.cc <<'CC'
-#include <cstdio>
-#include <cstdlib>
-#include <new>
-static char pool[1 << 20] __attribute__((aligned(16)));
-static size_t used;
-static long news, deletes;
-void *operator new(std::size_t n)
-{
-	n = (n + 15) & ~(std::size_t)15;
-	if (used + n > sizeof pool)
-		throw std::bad_alloc();
-	news++;
-	void *p = pool + used;
-	used += n;
-	return p;
-}
-void operator delete(void *p) noexcept
-{
-	if (p != nullptr && (p < (void *)pool || p >= (void *)(pool + sizeof pool)))
-		std::abort();
-	if (p != nullptr)
-		deletes++;
-}
-struct S { long a[3]; virtual ~S() {} };
-int main()
-{
-	for (int i = 0; i < 1000; i++) {
-		S *s = new S;                          /* sized delete */
-		delete s;
-		int *a = new int[10];                  /* new[], delete[] */
-		delete[] a;
-		char *c = new (std::nothrow) char[7];  /* nothrow new[] */
-		::operator delete[](c, std::nothrow);  /* nothrow delete[] */
-	}
-	std::printf("pool: %ld news, %ld deletes\n", news, deletes);
-	return news == 3000 && deletes == 3000 ? 0 : 1;
-}
-CC
-# Only the array forms.
-cat >array.cc <<'CC'
-#include <cstdio>
-#include <cstdlib>
-#include <new>
-static char pool[1 << 20] __attribute__((aligned(16)));
-static size_t used;
-static long news, deletes;
-void *operator new[](std::size_t n)
-{
-	n = (n + 15) & ~(std::size_t)15;
-	if (used + n > sizeof pool)
-		throw std::bad_alloc();
-	news++;
-	void *p = pool + used;
-	used += n;
-	return p;
-}
-void operator delete[](void *p) noexcept
-{
-	if (p != nullptr && (p < (void *)pool || p >= (void *)(pool + sizeof pool)))
-		std::abort();
-	if (p != nullptr)
-		deletes++;
-}
-struct S { long a[3]; ~S() {} };
-int main()
-{
-	for (int i = 0; i < 1000; i++) {
-		S *s = new S[3];                       /* sized delete[] */
-		delete[] s;
-		char *c = new (std::nothrow) char[5];  /* nothrow new[] */
-		delete[] c;
-		long *l = new long;                    /* not the pool's */
-		delete l;
-	}
-	std::printf("array: %ld news, %ld deletes\n", news, deletes);
-	return news == 2000 && deletes == 2000 ? 0 : 1;
-}
-CC
+# Its own new and delete on a pool; only the array forms.
+cp "$JM_ROOT/tests/preload/cxx_pool.cc" pool.cc
+cp "$JM_ROOT/tests/preload/cxx_pool_array.cc" array.cc
+
 # Only the aligned forms.
 cat >aligned.cc <<'CC'
 #include <cstdio>
