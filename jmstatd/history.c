@@ -18,6 +18,14 @@
  * past the bound has no ring of its own (its `history` without a pid is
  * empty) while the user's others are kept; its processes are in the
  * host's, and each keeps its own.
+ *
+ * The bound is kept per jmd_proc_charge of the process whose uid makes
+ * the ring, not per principal: root in a container without a user
+ * namespace (Docker's default) runs processes as any host uid, none of
+ * them subordinate to anyone, and each was a user of its own with a ring
+ * of its own: a container going through uids made rings without bound
+ * (thirteenth pass, docs/security.md). Such processes count as their
+ * container's, whose uids share its 64 rings.
  */
 #include "jmstatd.h"
 #include "sample.h"
@@ -89,7 +97,7 @@ static struct jmd_uidhist **uid_bucket(struct jmd *d, uint32_t uid)
 
 /* Has user JMD_UID_RINGS rings already? Only when a ring would be made:
  * once per tick for each live process of a uid past the bound. */
-static bool user_rings_full(const struct jmd *d, uint32_t user)
+static bool user_rings_full(const struct jmd *d, uint64_t user)
 {
 	uint32_t n = 0;
 	for (const struct jmd_uidhist *u = d->uids; u; u = u->next)
@@ -98,14 +106,17 @@ static bool user_rings_full(const struct jmd *d, uint32_t user)
 	return false;
 }
 
-static struct jmd_uidhist *uidhist_get(struct jmd *d, uint32_t uid, bool create)
+/* The ring of uid; if create, made when the charge of p (a live process
+ * of uid, jmd_proc_charge) has room (the host's: p NULL, always). */
+static struct jmd_uidhist *uidhist_get(struct jmd *d, uint32_t uid, bool create,
+                                       const struct jmd_proc *p)
 {
 	for (struct jmd_uidhist *u = *uid_bucket(d, uid); u; u = u->hnext)
 		if (u->uid == uid)
 			return u;
 	if (!create)
 		return NULL;
-	uint32_t user = uid == JMD_UID_ALL ? JMD_UID_ALL : jmd_principal(d, uid);
+	uint64_t user = uid == JMD_UID_ALL ? JMD_UID_ALL : jmd_proc_charge(d, p);
 	if (user != 0 && user != JMD_UID_ALL && user_rings_full(d, user))
 		return NULL;
 	struct jmd_uidhist *u = calloc(1, sizeof(*u));
@@ -132,7 +143,7 @@ static void uidhist_unhash(struct jmd *d, struct jmd_uidhist *u)
 
 const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
 {
-	struct jmd_uidhist *u = uidhist_get(d, viewer == 0 ? JMD_UID_ALL : (uint32_t)viewer, false);
+	struct jmd_uidhist *u = uidhist_get(d, viewer == 0 ? JMD_UID_ALL : (uint32_t)viewer, false, NULL);
 	return u ? &u->ring : NULL;
 }
 
@@ -157,7 +168,7 @@ void jmd_history_push(struct jmd *d)
 			struct jmd_hist h = hist_of(&p->tot, d->tick);
 			ring_push(&p->hist, &h);
 		}
-		struct jmd_uidhist *u = uidhist_get(d, p->uid, true);
+		struct jmd_uidhist *u = uidhist_get(d, p->uid, true, p);
 		if (!u)
 			continue;
 		if (u->last_tick != d->tick) {
@@ -167,7 +178,7 @@ void jmd_history_push(struct jmd *d)
 		jmd_totals_add(&u->acc, &p->tot);
 	}
 	d->host = host;
-	struct jmd_uidhist *all = uidhist_get(d, JMD_UID_ALL, true);
+	struct jmd_uidhist *all = uidhist_get(d, JMD_UID_ALL, true, NULL);
 	if (all) {
 		all->acc = host;
 		all->last_tick = d->tick;

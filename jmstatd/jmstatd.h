@@ -316,7 +316,8 @@ struct jmd_entry {
 #define JMD_UID_ALL UINT32_MAX
 struct jmd_uidhist {
 	uint32_t uid;
-	uint32_t user;           /* its principal when made (history.c's bound) */
+	uint64_t user;           /* jmd_proc_charge of the process that made it
+	                            (history.c's bound) */
 	uint32_t last_tick;      /* last tick with a live process of this uid */
 	struct jmd_totals acc;   /* that tick's totals */
 	struct jmd_ring ring;
