@@ -49,6 +49,7 @@ struct metrics_bin {
 /* One live process, as the exe table last saw it. */
 struct metrics_member {
 	pid_t pid;
+	uint32_t uid;            /* its process's (exe's owner may be another's: an _other) */
 	char name[JMSTAT_EXE_LEN]; /* its process's exe name (exe may be its uid's _other) */
 	uint64_t start_ticks;
 	uint64_t seen_gen;        /* the latest update that saw it live */
@@ -61,7 +62,8 @@ struct metrics_member {
 
 struct metrics_exe {
 	char exe[JMSTAT_EXE_LEN];  /* METRICS_OTHER_EXE when other */
-	uint32_t owner;          /* the uid whose process named it first */
+	uint32_t owner;          /* the uid whose process named it first; an _other's:
+	                            its user's (a container's: 0) */
 	uint64_t principal;      /* the user owner counts as (jmd_proc_charge) */
 	uint64_t scope;          /* jmd_proc_scope: a container's root's (labelled
 	                            mntns), apart from the host root's; 0: none */

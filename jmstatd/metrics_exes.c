@@ -71,7 +71,12 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 	 * (tests/metrics/container_scope.test.sh). Their rest goes to the
 	 * container's _other. */
 	uint64_t who = jmd_proc_charge(d, p);
-	uint32_t label = who & JMD_CHARGE_CONTAINER ? p->uid : (uint32_t)who;
+	/* A container's rest is one _other, labelled uid 0 (the container is
+	 * root's: its runtime's) and its mntns, whatever uids it runs: root
+	 * there (no user namespace) runs processes as any host uid, and an
+	 * _other of each uid past the cap gave it a set of series per uid,
+	 * without bound (thirteenth pass, tests/metrics/container_uids). */
+	uint32_t label = who & JMD_CHARGE_CONTAINER ? 0 : (uint32_t)who;
 	size_t owned = 0;
 	for (unsigned h = 0; h < METRICS_HASH; h++)
 		for (const struct metrics_exe *e = m->exes[h]; e; e = e->hnext)
@@ -124,7 +129,7 @@ static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
 		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
-		    mb->exe->owner == p->uid && mb->exe->scope == jmd_proc_scope(p) &&
+		    mb->uid == p->uid && mb->exe->scope == jmd_proc_scope(p) &&
 		    strcmp(mb->name, p->exe) == 0 &&
 		    mb->nbins == p->nbins)
 			return mb;
@@ -140,6 +145,7 @@ static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics
 		return NULL;
 	}
 	mb->pid = p->pid;
+	mb->uid = p->uid;
 	mb->start_ticks = p->start_ticks;
 	mb->nbins = p->nbins;
 	mb->hnext = m->members[h];
