@@ -95,6 +95,7 @@
 #define JMD_DEAD_UID       128u            /* ... this many of one user's (sample.c) */
 #define JMD_RESCAN_TICKS   10u             /* full directory rescan every this many ticks */
 #define JMD_RECHECK_MS     60000u          /* a writer with a pidfd: its /proc (uid) read again this often */
+#define JMD_CRED_MS        1000u           /* and the owner of its /proc/PID (euid, egid) looked at this often */
 #define JMD_CENSUS_GAP_MS  250u           /* walks of /proc for writers in other pid namespaces at least this far apart */
 #define JMD_GEN_TRUST      8u              /* reads of a still process that skip its rows on
                                               the word of its header's generation (layout 4),
@@ -216,6 +217,8 @@ struct jmd_proc {
 	                            places it takes once dead (sample.c) */
 	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
 	                            container), as the writer sees it there */
+	uint32_t cred_gid;       /* the group of /proc/PID (its egid) when its
+	                            writer was last checked in full (liveness.c) */
 	uint64_t start_ticks;    /* clock ticks since boot, as in the header */
 	double start_time;       /* the same, as unix seconds */
 	char exe[JMSTAT_EXE_LEN];    /* the name it was started as (printable ASCII) */

@@ -12,6 +12,7 @@
 #include "jmstatd.h"
 #include "sample.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <stdio.h>
@@ -114,20 +115,53 @@ bool jmd_writer_still(const struct jm_seg *seg, pid_t host, int pidfd)
 	return jm_seg_check_process_as(seg, host) == 0;
 }
 
+/* The owner of /proc/PID, which the kernel gives as the process's
+ * effective uid and gid (however dumpable): false if it cannot tell. */
+static bool proc_owner(pid_t pid, struct stat *st)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, st) == 0;
+}
+
+/* Has known writer p, of a uid other than root, its credentials as at
+ * its last full check? Its file is its user's, who may write it: were it
+ * to exec a set-uid or set-gid program (which publishes nothing), the file
+ * would stand for a privileged process, its figures the user's to choose,
+ * until the next full check (JMD_RECHECK_MS: a minute); root's alert
+ * command given its pid and the name the user wrote (thirteenth pass,
+ * docs/security.md). The exec sets the effective ids, which /proc/PID's
+ * owner shows: one stat every JMD_CRED_MS (each tick at 1 s), and the full
+ * check at once on a change (or when the process is gone). Root's writers
+ * are not checked for their uids (a root process that drops them stays
+ * root's: segread_proc.c). */
+static bool creds_unchanged(const struct jmd_proc *p)
+{
+	if (p->uid == 0)
+		return true;
+	struct stat st;
+	if (!proc_owner(p->pid, &st))
+		return errno != ENOENT && errno != ESRCH;
+	return st.st_uid == p->uid && st.st_gid == p->cred_gid;
+}
+
 /* Is the writer of seg alive and the process it claims to be? As
  * jm_seg_check_process(), for the writer's host pid (census.c maps a
  * writer of another pid namespace to it). p: the live process of its
  * entry, or NULL. Sets *host to the writer's host pid, and *pidfd_out to a
  * new pidfd of the writer for the caller to keep in its process, or -1. */
 int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
-                     const struct stat *st, pid_t *host, int *pidfd_out)
+                     const struct stat *st, pid_t *host, int *pidfd_out, uint32_t *cred_gid)
 {
 	bool known = p && p->pidfd >= 0 && jmd_same_writer(p, seg, st);
 	*pidfd_out = -1;
 	uint32_t every = d->opt.interval_ms < JMD_RECHECK_MS ? JMD_RECHECK_MS / d->opt.interval_ms : 1;
 	if (known) {
 		*host = p->pid;
-		if ((d->tick + (uint32_t)p->pid) % every != 0)
+		*cred_gid = p->cred_gid;
+		uint32_t cred_every = d->opt.interval_ms < JMD_CRED_MS ? JMD_CRED_MS / d->opt.interval_ms : 1;
+		bool cred_due = (d->tick + (uint32_t)p->pid) % cred_every == 0;
+		if ((d->tick + (uint32_t)p->pid) % every != 0 && (!cred_due || creds_unchanged(p)))
 			return (p->pidfd_watched ? p->exited : pidfd_exited(p->pidfd)) ? JM_SEG_EDEAD : 0;
 	} else {
 		int rc = jmd_census_host_pid(d, seg->hdr.pidns, (pid_t)seg->hdr.pid,
@@ -138,6 +172,11 @@ int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_se
 	/* Opened before /proc is read: if the process it stands for is still
 	 * running after, it is the one /proc described. */
 	int fd = known ? p->pidfd : pidfd_get(d, *host);
+	/* Its owner before its full check: a change after the check is seen
+	 * at the next tick (creds_unchanged). */
+	struct stat owner;
+	if (proc_owner(*host, &owner))
+		*cred_gid = (uint32_t)owner.st_gid;
 	int rc = jm_seg_check_process_as(seg, *host);
 	if (rc == 0 && fd >= 0 && pidfd_exited(fd))
 		rc = JM_SEG_EDEAD;

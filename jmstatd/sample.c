@@ -404,7 +404,8 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 
 	int pidfd;
 	pid_t host = 0;
-	rc = jmd_check_writer(d, e->proc, &seg, &st, &host, &pidfd);
+	uint32_t cred_gid = 0;
+	rc = jmd_check_writer(d, e->proc, &seg, &st, &host, &pidfd, &cred_gid);
 	if (rc == JM_SEG_EDEAD || rc == JM_SEG_EREUSED) {
 		const char *why = rc == JM_SEG_EDEAD ? "its process is gone"
 		                                     : "its pid now belongs to another process";
@@ -527,6 +528,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		jmd_pidfd_watch(d, p);
 	}
 	p->ns_uid = ns_uid;
+	p->cred_gid = cred_gid;
 	if (e->logged)
 		jmd_debug("%s reads again", e->name);
 	e->logged = false;

@@ -28,7 +28,7 @@ void jmd_history_push(struct jmd *d);
 void jmd_pidfd_put(struct jmd *d, int fd);
 bool jmd_same_writer(const struct jmd_proc *p, const struct jm_seg *seg, const struct stat *st);
 int jmd_check_writer(struct jmd *d, const struct jmd_proc *p, const struct jm_seg *seg,
-                     const struct stat *st, pid_t *host, int *pidfd_out);
+                     const struct stat *st, pid_t *host, int *pidfd_out, uint32_t *cred_gid);
 /* Still the writer after /proc/HOST was read by pid (pidfd: -1 if none). */
 bool jmd_writer_still(const struct jm_seg *seg, pid_t host, int pidfd);
 void jmd_pidfd_budget(struct jmd *d);
