@@ -697,6 +697,7 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 extern uint16_t jm__fork_depth JM_HIDDEN;
 struct jmstat_tcache_bin *jm__tcache_own_bins(void);
 struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+bool jm__tcache_inh_free(void *ptr);
 /* The calling thread's gathered frees of its parent's regions sent to
  * their runs (tcache.c, "inherited frees, batched"). */
 void jm__tcache_inh_flush(void);

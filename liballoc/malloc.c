@@ -330,6 +330,11 @@ static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 	if (tb >= jm__tcache_none && tb < jm__tcache_none + JM_NBINS) {
 		tb->ncached_less_max = JM_TCACHE_NONE_FULL;
 		jm__tb_priv(tb)->ncached_less_max = JM_TCACHE_NONE_FULL;
+		/* A thread with a cache that free's path finds none: set
+		 * aside (a forked process's: tcache.c, "forked"); its
+		 * parent's regions go to its buffer from here. */
+		if (jm__tls_state == JM_TLS_CACHED && jm__tcache_inh_free(ptr))
+			return;
 	} else {
 		jm__tb_dec(tb);
 	}
