@@ -21,6 +21,7 @@
 #include <time.h>
 #include <signal.h>
 #include <sched.h>
+#include <semaphore.h>
 
 static __thread uint64_t rs = 88172645463325252ull;
 static inline uint64_t rnd(void){ rs ^= rs<<13; rs ^= rs>>7; rs ^= rs<<17; return rs; }
@@ -420,12 +421,128 @@ static void p_ogthread(void){
   for(long i=0;i<nt;i++) pthread_create(&t[i],NULL,ogt_w,&it[i]);
   for(long i=0;i<nt;i++){ pthread_join(t[i],NULL); tot+=it[i]; }
   printf("rtime: %.3f (%ld iterations)\n", 1e9/tot, tot); }
+
+/* Session 30 (docs/programs.md, "Probes, session 30"): twelve more
+ * classes of behaviour, each outside make bench and the probes above.
+ * odd: 100k live objects whose sizes are one byte past a class boundary
+ * (17, 33, ..., 4097, 8193, 16385, 32769, 65537), every page written,
+ * 400k replaced at random. */
+static void p_odd(void){
+  static const size_t b[]={16,32,48,64,96,128,192,256,384,512,768,1024,1536,2048,3072,4096,6144,8192,12288,16384,24576,32768,65536};
+  enum{N=100000}; static char *v[N];
+  for(long i=0;i<400000;i++){ unsigned k=rnd()%N; free(v[k]); unsigned c=rnd()%23; if(c>=16 && rnd()%4) c=rnd()%16; size_t s=b[c]+1; v[k]=malloc(s); touch(v[k],s); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* big2m1: 2 MiB + 1 (and 1 MiB + 1, 4 MiB + 1) blocks, 16 live, 20000
+ * replaced, the first and last page written (a buffer sized by a
+ * power-of-two capacity plus a terminator). */
+static void p_big2m1(void){
+  char *k[16]={0};
+  for(int r=0;r<20000;r++){ size_t s=((size_t)1<<(20+rnd()%3))+1; char*b=malloc(s); touch(b,4096); b[s-1]=1; sink+=b[0]; free(k[r&15]); k[r&15]=b; }
+  for(int i=0;i<16;i++) free(k[i]); }
+/* reallocpp: 8 buffers, each realloc'd between 64 B and 4 MiB by turns
+ * (a message buffer grown for a big message, shrunk back), the first 64
+ * bytes kept and checked, a page written in each 64 KiB when big. */
+static void p_reallocpp(void){
+  char *b[8]; for(int i=0;i<8;i++){ b[i]=malloc(64); memset(b[i],i,64); }
+  for(int r=0;r<20000;r++){ int i=r&7; int big=(r>>3)&1; size_t s= big? ((size_t)2<<20)+rnd()%((size_t)2<<20) : 16+rnd()%112;
+    b[i]=realloc(b[i],s); if(b[i][0]!=(char)i||b[i][15]!=(char)i) abort(); if(big) for(size_t o=0;o<s;o+=65536) ((volatile char*)b[i])[o+16]=1; }
+  for(int i=0;i<8;i++) free(b[i]); }
+/* callocreuse: calloc of 256 KiB..8 MiB, written whole, freed, 3000
+ * times, 2 live: every calloc after the first few gets dirty memory back
+ * and must zero it (or map fresh pages). */
+static void p_callocreuse(void){
+  char *k[2]={0};
+  for(int r=0;r<3000;r++){ size_t s=((size_t)256<<10)<<(rnd()%6); s+=rnd()%s; char*b=calloc(1,s); if(b[s/2]||b[s-1]) abort(); memset(b,7,s); free(k[r&1]); k[r&1]=b; }
+  free(k[0]); free(k[1]); }
+/* memalignbig: 2000 live posix_memalign of 128 KiB..4 MiB alignments,
+ * sizes 1 KB..200 KB, first and last byte written, 50k replaced. */
+static void p_memalignbig(void){
+  enum{N=2000}; static void *v[N];
+  for(long i=0;i<50000;i++){ unsigned k=rnd()%N; free(v[k]); size_t al=(size_t)128<<(10+rnd()%6), n=1000+rnd()%200000;
+    if(posix_memalign(&v[k],al,n)) abort();
+    ((volatile char*)v[k])[0]=1; ((volatile char*)v[k])[n-1]=1; }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* lifo: a stack of frames 16..2048 B pushed to a random depth 1..4000
+ * and popped back to a random lower depth, 20M operations (a parser's or
+ * an interpreter's frames). */
+static void p_lifo(void){
+  enum{D=4000}; static char *st[D]; long d=0;
+  for(long i=0;i<10000000;){ long to=rnd()%D; while(d<to){ size_t s=16+rnd()%2033; st[d]=malloc(s); st[d][0]=(char)d; d++; i++; }
+    long down=rnd()%(d+1); while(d>down){ d--; sink+=st[d][0]; free(st[d]); i++; } }
+  while(d>0) free(st[--d]); }
+/* gen: generational. 20M objects of 16..512 B; each lives in a nursery
+ * of 2000 (dies young), 1 in 40 is promoted to an old set of 300k that
+ * replaces a random old object (long-lived, scattered: the old set
+ * fragments the runs the young die in). */
+static void p_gen(void){
+  enum{Y=2000,O=300000}; static char *y[Y], *o[O]; long no=0;
+  for(long i=0;i<20000000;i++){ int k=i%Y; if(y[k]){ if(rnd()%40==0){ if(no<O) o[no++]=y[k]; else { long j=rnd()%O; free(o[j]); o[j]=y[k]; } } else free(y[k]); }
+    size_t s=16+rnd()%497; y[k]=malloc(s); y[k][0]=1; y[k][s-1]=2; }
+  for(int k=0;k<Y;k++) free(y[k]);
+  for(long j=0;j<no;j++) free(o[j]); }
+/* oversub THREADS (16): THREADS threads on the 2 cores, each 1M
+ * replacements in a working set of 1000 objects of 16..1024 B, 1 in 8
+ * swapped through 4096 shared slots (so freed by another thread). */
+static _Atomic(char*) os_sh[4096];
+static void *os_w(void*a){ rs=(uint64_t)(long)a*7919+13; char *v[1000]={0};
+  for(long i=0;i<1000000;i++){ int k=rnd()%1000; free(v[k]); v[k]=malloc(16+rnd()%1009); v[k][0]=1; if(rnd()%8==0){ v[k]=atomic_exchange(&os_sh[rnd()%4096],v[k]); } }
+  for(int k=0;k<1000;k++) free(v[k]);
+  return NULL; }
+static void p_oversub(void){
+  int n=NT>2&&NT<=128?NT:16; pthread_t t[128];
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,os_w,(void*)i);
+  for(int i=0;i<n;i++) pthread_join(t[i],NULL);
+  for(int i=0;i<4096;i++) free(os_sh[i]); }
+/* reqthreads: thread per request. 20000 detached threads, at most 8
+ * alive; each reads a request into a 16..256 KiB buffer, builds 100
+ * objects of 16..2048 B, and hands back a reply of 1..64 KiB that the
+ * main thread frees. */
+static sem_t rq_sem; static _Atomic(char*) rq_out[64];
+static void *rq_w(void*a){ long id=(long)a; rs=id*2654435761u+1; size_t bs=(16u<<10)+rnd()%(240u<<10); char*buf=malloc(bs); touch(buf,bs);
+  char*v[100]; for(int i=0;i<100;i++){ size_t s=16+rnd()%2033; v[i]=malloc(s); memcpy(v[i],buf+i,16); }
+  size_t rsz=1+rnd()%65536; char*rep=malloc(rsz); touch(rep,rsz); for(int i=0;i<100;i++) free(v[i]);
+  free(buf); free(atomic_exchange(&rq_out[id&63],rep)); sem_post(&rq_sem); return NULL; }
+static void p_reqthreads(void){
+  sem_init(&rq_sem,0,8); pthread_attr_t at; pthread_attr_init(&at); pthread_attr_setdetachstate(&at,PTHREAD_CREATE_DETACHED);
+  for(long r=0;r<20000;r++){ sem_wait(&rq_sem); free(atomic_exchange(&rq_out[(r+32)&63],NULL)); pthread_t t; if(pthread_create(&t,&at,rq_w,(void*)r)) abort(); }
+  for(int i=0;i<8;i++) sem_wait(&rq_sem);
+  for(int i=0;i<64;i++) free(rq_out[i]); }
+/* oneforall THREADS (8): one thread allocates everything (32..512 B,
+ * batches of 256), THREADS-1 workers take batches round robin and free
+ * them; 8M objects. */
+typedef struct { _Atomic(char**) slot[16]; char pad[64]; } ofa_q;
+static ofa_q ofa[16]; static atomic_int ofa_done;
+static void *ofa_w(void*a){ ofa_q*q=a; for(;;){ int got=0; for(int i=0;i<16;i++){ char**b=atomic_exchange(&q->slot[i],NULL); if(b){ got=1; for(int j=0;j<256;j++){ sink+=b[j][0]; free(b[j]); } free(b); } }
+    if(!got){ if(atomic_load(&ofa_done)) { int any=0; for(int i=0;i<16;i++) any|=atomic_load(&q->slot[i])!=NULL; if(!any) return NULL; } sched_yield(); } } }
+static void p_oneforall(void){
+  int n=NT>1&&NT<=16?NT:8; n--; pthread_t t[16];
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,ofa_w,&ofa[i]);
+  for(long r=0;r<8000000/256;r++){ char**b=malloc(256*sizeof *b); for(int j=0;j<256;j++){ b[j]=malloc(32+rnd()%481); b[j][0]=1; }
+    ofa_q*q=&ofa[r%n]; for(;;){ int i; for(i=0;i<16;i++){ char**e=NULL; if(atomic_compare_exchange_strong(&q->slot[i],&e,b)) break; } if(i<16) break; sched_yield(); } }
+  atomic_store(&ofa_done,1); for(int i=0;i<n;i++) pthread_join(t[i],NULL); }
+/* sparsehuge: 60 blocks of 64..512 MiB, one page in 64 written (a hash
+ * table or a sparse array sized for the worst case), 2 live. */
+static void p_sparsehuge(void){
+  char*k[2]={0};
+  for(int r=0;r<60;r++){ size_t s=((size_t)64<<20)+rnd()%((size_t)448<<20); char*b=malloc(s); for(size_t o=(rnd()%64)*4096;o<s;o+=64*4096) ((volatile char*)b)[o]=1; free(k[r&1]); k[r&1]=b; }
+  free(k[0]); free(k[1]); }
+/* idleburst: 4 bursts of 80 MB of 16 B..64 KiB objects (log-uniform),
+ * written, freed at the end of the burst, 1.5 s of sleep between them;
+ * RSS (KiB) at the start and end of each sleep to stderr. Faults count
+ * what the sleep gave back and the next burst took again. */
+static void p_idleburst(void){
+  for(int b=0;b<4;b++){ size_t tot=0, n=0, cap=1<<20; char**v=malloc(cap*sizeof *v);
+    while(tot<(80u<<20)){ unsigned lg=4+rnd()%12; size_t s=((size_t)1<<lg)+rnd()%((size_t)1<<lg); v[n]=malloc(s); touch(v[n],s); tot+=s; n++; }
+    for(size_t i=0;i<n;i++) free(v[i]);
+    free(v); if(b==3) break;
+    long a=statm_rss(); msleep(1500); fprintf(stderr,"idleburst: sleep %d rss %ld -> %ld KiB\n",b,a,statm_rss()); } }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
   M(tiny) M(pageclass) M(largefifo) M(smallfifo) M(phase) M(grow) M(strbuild) M(vecdouble) M(callocbig) M(callocmid)
   M(align4k) M(align64) M(reuse) M(threadchurn) M(threadkeep) M(prodcons) M(threadheaps) M(huge)
   M(idlepool) M(frag) M(alignmix)
+  M(odd) M(big2m1) M(reallocpp) M(callocreuse) M(memalignbig) M(lifo) M(gen) M(oversub) M(reqthreads) M(oneforall) M(sparsehuge) M(idleburst)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
