@@ -162,6 +162,16 @@ int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
 #define JM_SEG_GEN_TAG (1ull << 63)
 int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *out);
 
+/* jm_seg_read_fd_since() with the file's fstat already known to the caller
+ * (NULL: taken here), for a reader that holds the file open and is told of
+ * any change to it (jmstatd: its directory's watch, whose events close
+ * the file kept open): its size, type and owner are taken from *known.
+ * A file that has since shrunk reads as JM_SEG_ETRUNC; one that has grown
+ * is read to its size as known. */
+struct stat;
+int jm_seg_read_fd_stat(int fd, unsigned flags, uint64_t since, const struct stat *known,
+                        struct jm_seg *out);
+
 /* The pure parser: validates everything in buf[0..len) and copies it into
  * *out. A row whose seq is odd gives JM_SEG_EBUSY (the buffer caught the
  * writer in the middle of an update). A header with zero magic (the file

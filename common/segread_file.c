@@ -344,6 +344,12 @@ int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out)
  * the site rows apart. */
 int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *out)
 {
+	return jm_seg_read_fd_stat(fd, flags, since, NULL, out);
+}
+
+int jm_seg_read_fd_stat(int fd, unsigned flags, uint64_t since, const struct stat *known,
+                        struct jm_seg *out)
+{
 	struct stat st;
 	struct jmstat_header h;
 	struct view v;
@@ -354,7 +360,9 @@ int jm_seg_read_fd_since(int fd, unsigned flags, uint64_t since, struct jm_seg *
 	int err;
 
 	memset(out, 0, sizeof *out);
-	if (fstat(fd, &st) < 0)
+	if (known)
+		st = *known;
+	else if (fstat(fd, &st) < 0)
 		return JM_SEG_EIO;
 	if (!S_ISREG(st.st_mode))
 		return JM_SEG_ENOTREG;
