@@ -65,6 +65,7 @@ void (*jm__test_init_hook)(void);
  * first, keeps it to one fork at a time).
  */
 #define FORK_SKIPPED_MAX 32
+#define FORK_NO_OWNER_NS (2 * 1000000000LL)
 static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX];
 static unsigned fork_nskipped;
 
@@ -76,8 +77,15 @@ void jm__fork_lock(jm_lock_t *l)
 	/* glibc takes a lock, then writes its owner (and clears the owner
 	 * before it releases it): held with no owner is a thread between the
 	 * two, another one for a few instructions more, or this one, for
-	 * ever. About 20 ms of no owner is taken for this one. */
-	for (int i = 0; i < 200; i++) {
+	 * ever. FORK_NO_OWNER_NS of no owner is taken for this one: another
+	 * thread preempted between the two stores can stay off the CPU for
+	 * tens of milliseconds on a loaded machine or a throttled cgroup (20
+	 * ms were taken for this thread, and the child of an ordinary fork
+	 * aborted at its first malloc), while this thread's own moment comes
+	 * only from a signal landing on one instruction of a lock's taking. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
 		int owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
 		if (owner == self)
 			break;
@@ -89,6 +97,9 @@ void jm__fork_lock(jm_lock_t *l)
 		nanosleep(&ts, NULL);
 		if (pthread_mutex_trylock(l) == 0)
 			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >= FORK_NO_OWNER_NS)
+			break;
 	}
 	if (fork_nskipped == FORK_SKIPPED_MAX)
 		jm__fatal("fork in a signal handler: too many locks held");

@@ -20,6 +20,7 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2331,6 +2332,46 @@ static void test_fork_huge_counted(void **state)
 	validate();
 }
 
+/* A lock another thread holds with no owner written yet (glibc writes it
+ * just after taking the lock; a thread preempted there stays so for as
+ * long as the scheduler keeps it off the CPU): the fork handler waits for
+ * it. After 20 ms of no owner it was taken for the forking thread's own,
+ * left unlocked through the fork, and the child of an ordinary fork on a
+ * loaded machine aborted at its first malloc ("a child forked by a signal
+ * handler"). */
+struct no_owner { jm_lock_t *l; pthread_barrier_t held; };
+static void *hold_no_owner(void *arg)
+{
+	struct no_owner *n = arg;
+	pthread_mutex_lock(n->l);
+	int tid = (int)syscall(SYS_gettid);
+	__atomic_store_n(&n->l->__data.__owner, 0, __ATOMIC_RELAXED);
+	pthread_barrier_wait(&n->held);
+	usleep(150 * 1000);   /* preempted between taking it and the owner */
+	__atomic_store_n(&n->l->__data.__owner, tid, __ATOMIC_RELAXED);
+	usleep(20 * 1000);
+	pthread_mutex_unlock(n->l);
+	return NULL;
+}
+
+static void test_fork_lock_waits_for_no_owner(void **state)
+{
+	(void)state;
+	static jm_lock_t l = PTHREAD_MUTEX_INITIALIZER;
+	struct no_owner n = { &l, { { 0 } } };
+	pthread_barrier_init(&n.held, NULL, 2);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hold_no_owner, &n), 0);
+	pthread_barrier_wait(&n.held);
+	jm__fork_lock(&l);
+	int owner = __atomic_load_n(&l.__data.__owner, __ATOMIC_RELAXED);
+	if (owner != (int)syscall(SYS_gettid))
+		fail_msg("the fork handler went on without the lock (owner %d): taken for its own", owner);
+	jm__fork_unlock(&l);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&n.held);
+}
+
 /* The segment's bin rows of an arena not created yet are left untouched
  * (zero: readers take the class size from the class table), so that they
  * take no memory; an arena's creation writes them. */
@@ -3433,6 +3474,7 @@ int main(void)
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
+		cmocka_unit_test(test_fork_lock_waits_for_no_owner),
 		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_fork_populate_faults),
 		cmocka_unit_test(test_fork_child_frees_parents),
