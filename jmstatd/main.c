@@ -297,7 +297,13 @@ static int parse_options(struct jmd *d, int argc, char **argv)
  * loop a slice meanwhile, until it is dropped as idle. */
 static void on_tick(uv_timer_t *t);
 
-/* After a tick: the next one now (true), or its timer started. */
+/* After a tick, and when its timer fires: the next one now (true), or
+ * its timer started. The timer's time is the loop's, whole milliseconds
+ * cut down (uv_now): a timer of ms after it fires once the loop's time
+ * reaches it, which a wakeup (a client's request) in the last
+ * millisecond before the tick was due found up to 1 ms early. The timer
+ * is checked against the due time so, and started again for the rest
+ * (tests/daemon/tick_apart.test.sh, with busy clients: 49 ms apart). */
 static bool tick_schedule(struct jmd *d)
 {
 	uint64_t due = d->tick_stamp_ns + (uint64_t)d->opt.interval_ms * 1000000u;
@@ -328,7 +334,7 @@ static void on_tick_slice(uv_idle_t *h)
 static void on_tick(uv_timer_t *t)
 {
 	struct jmd *d = t->data;
-	if (uv_is_active((uv_handle_t *)&d->tick_idle))
+	if (uv_is_active((uv_handle_t *)&d->tick_idle) || !tick_schedule(d))
 		return;
 	jmd_tick_begin(d);
 	uv_idle_start(&d->tick_idle, on_tick_slice);
