@@ -701,6 +701,11 @@ bool jm__tcache_inh_free(void *ptr);
 /* The calling thread's gathered frees of its parent's regions sent to
  * their runs (tcache.c, "inherited frees, batched"). */
 void jm__tcache_inh_flush(void);
+/* Buffers of such frees taken (tcache.c): while one is, a free of a
+ * small region that does not go through one looks in them first
+ * (jm__tcache_inh_check: another thread's holding it is a double free). */
+extern uint32_t jm__inh_taken JM_HIDDEN;
+void jm__tcache_inh_check(void *ptr, unsigned binind);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);

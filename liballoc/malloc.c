@@ -271,15 +271,21 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			return;   /* a forked child's free of its parent's region */
 		if (jm__flist_is_free_c(ptr, c0))
 			jm__tcache_check_double_free(ptr, binind);
+		/* Straight to its run: a forked child's other thread may hold
+		 * it in its buffer, freed (tcache.c, "inherited frees"). */
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW) {
 			if (new_thread_frees < NEW_THREAD_FREES) {
 				new_thread_frees++;
+				if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
+					jm__tcache_inh_check(ptr, binind);
 				jm__bin_free_one(c, ptr, pm);
 				return;
 			}
 			tbins = jm__tcache_boot();
 		}
 		if (tbins == jm__tcache_none) {
+			if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
+				jm__tcache_inh_check(ptr, binind);
 			jm__bin_free_one(c, ptr, pm);
 			return;
 		}

@@ -387,11 +387,27 @@ static inline bool run_inherited(const struct jm_run *r)
  * (a flush in the fork handler would take bin locks that a fork from a
  * signal handler may find held). A buffer of another thread of a child
  * that forks again is lost to the grandchild, as that thread's lists are.
+ *
+ * Another thread's second free of a region a buffer holds (the child's
+ * thread made after the fork: its first frees, a thread without a cache,
+ * one whose cache is set aside too) found the region allocated in its
+ * run, the first free not yet sent there: it was let through, freed to
+ * the run, and the buffer's flush later freed it again, without a word if
+ * it had been handed out meanwhile (it was reported at the second free
+ * before the batches). Such a free looks in the other threads' buffers
+ * first (inh_held_elsewhere), when one was taken besides its own
+ * (inh_taken: a load on the batch's path; a single-threaded child has
+ * the one). The tables are read without a lock, their words written by
+ * single stores (a free of the region racing with its owner's flush can
+ * be missed there, and is the run's bit's then). A buffer taken by a
+ * thread gone at a fork keeps its count: a grandchild's free of one of
+ * its regions was freed before the fork, and is reported.
  */
 #define INH_MAX 256u            /* regions gathered before a flush */
 #define INH_SLOTS (2 * INH_MAX) /* the table's slots: half full at most */
 struct inh {
 	struct inh *next;           /* inh_free's list */
+	struct inh *all_next;       /* inh_all's list: every buffer, never taken off */
 	uint32_t n;
 	uintptr_t slot[INH_SLOTS];  /* pointer | class << 56; 0: empty */
 	uintptr_t got[INH_MAX];     /* the same values, in the order pushed */
@@ -399,6 +415,8 @@ struct inh {
 };
 static __thread struct inh *tls_inh;
 static struct inh *inh_free;    /* under tc_lock */
+static struct inh *inh_all;     /* pushed under tc_lock, read without */
+uint32_t jm__inh_taken;         /* buffers taken and not given back, under tc_lock */
 
 static inline size_t inh_hash(uintptr_t u)
 {
@@ -459,6 +477,7 @@ static void inh_put(void)
 	pthread_mutex_lock(&tc_lock);
 	b->next = inh_free;
 	inh_free = b;
+	__atomic_store_n(&jm__inh_taken, jm__inh_taken - 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&tc_lock);
 }
 
@@ -466,12 +485,50 @@ static JM_NOINLINE struct inh *inh_get(void)
 {
 	pthread_mutex_lock(&tc_lock);
 	struct inh *b = inh_free;
-	if (b != NULL)
+	if (b != NULL) {
 		inh_free = b->next;
+		__atomic_store_n(&jm__inh_taken, jm__inh_taken + 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&tc_lock);
-	if (b == NULL && (b = jm__base_alloc(sizeof(*b))) != NULL)
+	if (b == NULL && (b = jm__base_alloc(sizeof(*b))) != NULL) {
 		memset(b, 0, sizeof(*b));   /* a given back one is empty */
+		pthread_mutex_lock(&tc_lock);
+		b->all_next = inh_all;
+		__atomic_store_n(&inh_all, b, __ATOMIC_RELEASE);
+		__atomic_store_n(&jm__inh_taken, jm__inh_taken + 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&tc_lock);
+	}
 	return tls_inh = b;
+}
+
+/* Whether buffer b holds v (pointer | class << 56), read without a lock
+ * (above): a probe ends at an empty slot, or after every slot. */
+static bool inh_holds(const struct inh *b, uintptr_t v)
+{
+	size_t h = inh_hash(v);
+	for (unsigned i = 0; i < INH_SLOTS; i++, h = (h + 1) & (INH_SLOTS - 1)) {
+		uintptr_t s = __atomic_load_n(&b->slot[h], __ATOMIC_RELAXED);
+		if (s == v)
+			return true;
+		if (s == 0)
+			return false;
+	}
+	return false;
+}
+
+/* A free of ptr (class binind) by the calling thread, whose buffer is
+ * own (or NULL): another thread's buffer holding it is a second free. */
+static JM_NOINLINE void inh_held_elsewhere(const struct inh *own, void *ptr, unsigned binind)
+{
+	uintptr_t v = (uintptr_t)ptr | (uintptr_t)binind << 56;
+	for (const struct inh *b = __atomic_load_n(&inh_all, __ATOMIC_ACQUIRE); b; b = b->all_next)
+		if (b != own && inh_holds(b, v))
+			jm__report_misuse("double free of a small region (freed by another thread)", ptr);
+}
+
+void jm__tcache_inh_check(void *ptr, unsigned binind)
+{
+	inh_held_elsewhere(tls_inh, ptr, binind);
 }
 
 /* A forked child's free of its parent's region ptr (c, pm: its chunk
@@ -488,15 +545,19 @@ static inline void inh_push(struct jm_chunk *c, void *ptr, uint64_t pm)
 		jm__report_misuse("double free of a small region", ptr);
 	struct inh *b = tls_inh;
 	if (jm_unlikely(b == NULL) && (b = inh_get()) == NULL) {
+		if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
+			inh_held_elsewhere(NULL, ptr, binind);
 		jm__bin_free_inherited(c, ptr, pm);
 		return;
 	}
+	if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) > 1))
+		inh_held_elsewhere(b, ptr, binind);
 	uintptr_t v = (uintptr_t)ptr | (uintptr_t)binind << 56;
 	size_t h = inh_hash(v);
 	for (uintptr_t s; (s = b->slot[h]) != 0; h = (h + 1) & (INH_SLOTS - 1))
 		if (jm_unlikely(s == v))
 			jm__report_misuse("double free of a small region", ptr);
-	b->slot[h] = v;
+	__atomic_store_n(&b->slot[h], v, __ATOMIC_RELAXED);   /* read by others */
 	b->got[b->n] = v;
 	if (jm_unlikely(++b->n == INH_MAX))
 		inh_flush(b);

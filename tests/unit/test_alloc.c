@@ -1634,7 +1634,8 @@ static void test_fork_child_double_free_cached(void **state)
  * A double free is reported at the second free (SIGABRT, "double free"):
  *  4  within a batch (the region still in the buffer);
  *  5  across batches, the first one's sent by a flush point;
- *  6  across batches, the first one's sent when the buffer was full. */
+ *  6  across batches, the first one's sent when the buffer was full;
+ *  7, 8  by another thread, the first free in a batch (fib_refree). */
 #define FIB_N 300
 #define FIB_SIZE 48
 static void *fib_blk[FIB_N];
@@ -1674,6 +1675,35 @@ static void *fib_thread(void *arg)
 	return NULL;
 }
 
+/* Modes 7 and 8: another thread's second free of a region a batch holds
+ * (tcache.c, inh_held_elsewhere). 7: a thread made in the child frees
+ * again the region the child's thread freed first (its first frees go
+ * straight to their runs); 8: the child's thread frees again a region a
+ * thread of its own, its cache set aside too, holds in its buffer. Each
+ * was let through, the region freed twice to its run (and handed out
+ * twice if taken between), where it was reported before the batches. */
+static void *fib_refree(void *p)
+{
+	jm_free(p);
+	return NULL;
+}
+
+static pthread_barrier_t fib_freed;
+static int fib_thread_mode;
+
+static void *fib_holder(void *arg)
+{
+	(void)arg;
+	for (int i = FDF_N / 2; i < FDF_N; i++)
+		jm_free(fdf_blk[i]);
+	fib_thread_mode = jm__tcache_test_forked_mode();
+	jm_free(fib_blk[0]);
+	pthread_barrier_wait(&fib_freed);
+	for (;;)
+		pause();   /* the process ends with the child's thread */
+	return NULL;
+}
+
 static int fib_child(int mode, char *msg, size_t len)
 {
 	for (int i = 0; i < FDF_N; i++) {
@@ -1696,6 +1726,22 @@ static int fib_child(int mode, char *msg, size_t len)
 			pthread_t t;
 			if (pthread_create(&t, NULL, fib_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
 				_exit(5);
+		} else if (mode == 8) {
+			for (int i = 0; i < FDF_N / 2; i++)
+				jm_free(fdf_blk[i]);
+			if (jm__tcache_test_forked_mode() == -1)
+				_exit(6);
+			pthread_t t;
+			pthread_barrier_init(&fib_freed, NULL, 2);
+			if (pthread_create(&t, NULL, fib_holder, NULL) != 0)
+				_exit(5);
+			pthread_barrier_wait(&fib_freed);
+			if (fib_thread_mode == -1) {
+				fprintf(stderr, "mode 8: the thread's cache not set aside\n");
+				_exit(9);
+			}
+			jm_free(fib_blk[0]);
+			_exit(0);
 		} else {
 			fdf_free_parents();
 			if (jm__tcache_test_forked_mode() != 0) {
@@ -1713,6 +1759,14 @@ static int fib_child(int mode, char *msg, size_t len)
 				jm_free(fib_blk[0]);
 				jm__tcache_flush_all_current();
 				jm_free(fib_blk[0]);
+				_exit(0);
+			}
+			if (mode == 7) {
+				jm_free(fib_blk[0]);
+				pthread_t t;
+				if (pthread_create(&t, NULL, fib_refree, fib_blk[0]) != 0 ||
+				    pthread_join(t, NULL) != 0)
+					_exit(5);
 				_exit(0);
 			}
 			for (int i = 0; i < FIB_N; i++)
@@ -1763,7 +1817,7 @@ static void test_fork_child_inherited_batched(void **state)
 {
 	(void)state;
 	char msg[512];
-	for (int mode = 0; mode < 7; mode++) {
+	for (int mode = 0; mode < 9; mode++) {
 		int st = fib_child(mode, msg, sizeof msg);
 		int want = mode < 4 ? 0 : 128 + SIGABRT;
 		if (st != want || (mode >= 4 && strstr(msg, "double free") == NULL))
