@@ -397,12 +397,12 @@ static size_t dmap_kth_last(const struct jm_chunk *c, size_t first, size_t n, si
  * its header, not three (a page fault in every short program). */
 static void set_run(struct jm_chunk *c, size_t first, size_t npages, uint8_t state)
 {
-	struct jm_run *r = &c->runs[first];
+	struct jm_run *r = jm__chunk_run(c, first);
 	r->state = state;
 	r->npages = (uint32_t)npages;
 	if (first + npages == JM_CHUNK_PAGES && npages > 1)
 		return;
-	struct jm_run *last = &c->runs[first + npages - 1];
+	struct jm_run *last = jm__chunk_run(c, first + npages - 1);
 	last->state = state;
 	last->first = (uint32_t)first;
 	last->npages = (uint32_t)npages;
@@ -491,7 +491,7 @@ static struct jm_run *file_free(struct jm_arena *a, struct jm_chunk *c,
     size_t first, size_t npages)
 {
 	set_run(c, first, npages, JM_RUN_FREE);
-	struct jm_run *r = &c->runs[first];
+	struct jm_run *r = jm__chunk_run(c, first);
 	r->dirty = 0;
 	r->ndirty = 0;
 	free_insert(a, r);
@@ -603,8 +603,6 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 	c->magic = JM_CHUNK_MAGIC;
 	c->arena = a;
 	c->hdr_pages = (uint32_t)JM_CHUNK_HDR_PAGES;
-	for (size_t i = 0; i < c->hdr_pages; i++)
-		c->runs[i].state = JM_RUN_HEADER;
 	c->nfree_pages = (uint32_t)(JM_CHUNK_PAGES - c->hdr_pages);
 	if (dirty) {
 		bool had_dirty = a->dirty_head != NULL;
@@ -773,7 +771,7 @@ struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages,
 			make_free_after(a, c, start + npages, trail, nd_trail, when, after);
 	}
 	c->nfree_pages -= (uint32_t)npages;
-	struct jm_run *run = &c->runs[start];
+	struct jm_run *run = jm__chunk_run(c, start);
 	set_run(c, start, npages, state);
 	a->stats->active += npages << JM_LG_PAGE;
 	stats_dirty(a);
@@ -792,10 +790,10 @@ static void free_coalesce(struct jm_arena *a, struct jm_chunk *c, size_t first,
 {
 	struct jm_run *prev = NULL, *next = NULL;
 	size_t end = first + npages;
-	if (first > c->hdr_pages && c->runs[first - 1].state == JM_RUN_FREE)
-		prev = &c->runs[c->runs[first - 1].first];
-	if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE)
-		next = &c->runs[end];
+	if (first > c->hdr_pages && jm__chunk_run(c, first - 1)->state == JM_RUN_FREE)
+		prev = jm__chunk_run(c, jm__chunk_run(c, first - 1)->first);
+	if (end < JM_CHUNK_PAGES && jm__chunk_run(c, end)->state == JM_RUN_FREE)
+		next = jm__chunk_run(c, end);
 	/* Where the merged run goes on the dirty list: after `after`. */
 	struct jm_run *anchor = NULL, *after = NULL;
 	if (in_place)
@@ -905,7 +903,7 @@ static void purging_remove(struct jm_arena *a, struct jm_run *r)
  * included (a transparent huge page is not split), and then kept. */
 static void chunk_detach(struct jm_arena *a, struct jm_chunk *c)
 {
-	struct jm_run *r = &c->runs[c->hdr_pages];
+	struct jm_run *r = jm__chunk_run(c, c->hdr_pages);
 	uint64_t dirty_bytes = (uint64_t)r->ndirty << JM_LG_PAGE;
 	dirty_remove(a, r);
 	free_remove(a, r);
@@ -957,14 +955,14 @@ static void run_detach(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r,
 	}
 	if (to < end) {
 		set_run(c, to, end - to, JM_RUN_FREE);
-		struct jm_run *t = &c->runs[to];
+		struct jm_run *t = jm__chunk_run(c, to);
 		t->dirty = 0;
 		t->ndirty = 0;
 		free_insert(a, t);
 	}
 	set_run(c, from, to - from, JM_RUN_PURGING);
 	dmap_clear(c, from, to - from);
-	struct jm_run *p = &c->runs[from];
+	struct jm_run *p = jm__chunk_run(c, from);
 	p->ndirty = (uint32_t)k;
 	p->dirty = 0;
 	p->binind = 0;
@@ -1343,7 +1341,7 @@ void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero)
 
 size_t jm__large_usable(struct jm_chunk *c, uint64_t pm)
 {
-	return (size_t)c->runs[JM_PM_START(pm)].npages << JM_LG_PAGE;
+	return (size_t)jm__chunk_run(c, JM_PM_START(pm))->npages << JM_LG_PAGE;
 }
 
 void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
@@ -1351,10 +1349,10 @@ void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	size_t first = JM_PM_START(pm);
 	if ((char *)c + (first << JM_LG_PAGE) != (char *)ptr)
 		jm__report_misuse("free of a pointer inside a large region", ptr);
-	jm__bg_check((uint64_t)c->runs[first].npages << JM_LG_PAGE);
+	jm__bg_check((uint64_t)jm__chunk_run(c, first)->npages << JM_LG_PAGE);
 	struct jm_arena *a = c->arena;
 	jm__lock(a->lock, &a->stats->lock_contended);
-	struct jm_run *run = &c->runs[first];
+	struct jm_run *run = jm__chunk_run(c, first);
 	if (run->state != JM_RUN_LARGE || c->pagemap[first] != pm) {
 		jm__unlock(a->lock);
 		jm__report_misuse("double free of a large region", ptr);
@@ -1377,7 +1375,7 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 	struct jm_arena *a = c->arena;
 	void *ret = NULL;
 	jm__lock(a->lock, &a->stats->lock_contended);
-	struct jm_run *run = &c->runs[first];
+	struct jm_run *run = jm__chunk_run(c, first);
 	size_t old = run->npages;
 	jm__row_begin(&a->stats->seq);
 	if (npages == old) {
@@ -1386,14 +1384,14 @@ void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_
 		set_run(c, first, npages, JM_RUN_LARGE);
 		set_run(c, first + npages, old - npages, JM_RUN_LARGE);
 		a->stats->allocated_large -= (old - npages) << JM_LG_PAGE;
-		jm__arena_run_free(a, c, &c->runs[first + npages]);
+		jm__arena_run_free(a, c, jm__chunk_run(c, first + npages));
 		ret = ptr;
 	} else {
 		size_t end = first + old;
 		size_t need = npages - old;
-		if (end < JM_CHUNK_PAGES && c->runs[end].state == JM_RUN_FREE &&
-		    c->runs[end].npages >= need) {
-			struct jm_run *next = &c->runs[end];
+		if (end < JM_CHUNK_PAGES && jm__chunk_run(c, end)->state == JM_RUN_FREE &&
+		    jm__chunk_run(c, end)->npages >= need) {
+			struct jm_run *next = jm__chunk_run(c, end);
 			size_t nfree = next->npages;
 			uint64_t when = next->dirty_ns;
 			struct jm_run *after = next->dirty ? next->dprev : NULL;

@@ -530,7 +530,7 @@ static unsigned free_list(void *list, unsigned binind)
 				done += k;
 				runs++;
 				k = 0;
-				r = &c->runs[JM_PM_START(pm)];
+				r = jm__chunk_run(c, JM_PM_START(pm));
 				neg_base = -((uintptr_t)c + JM_PM_RUNOFF(pm));
 				bitmap = r->bitmap;
 				off = (uintptr_t)p + neg_base;
@@ -553,7 +553,7 @@ static unsigned free_list(void *list, unsigned binind)
 static inline void *run_region(struct jm_run *r, uint32_t off)
 {
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
-	return (char *)c + ((uintptr_t)(r - c->runs) << JM_LG_PAGE) + off;
+	return (char *)c + ((uintptr_t)jm__run_page(c, r) << JM_LG_PAGE) + off;
 }
 
 /* region_put's report for the region at off in the run of record r. */
@@ -601,7 +601,7 @@ gather_region(struct jm_chunk *c, void *q, uint64_t pm_class, uint64_t magic, ui
 	uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
 	if (jm_unlikely(pm >> 21 != pm_class))
 		jm__report_misuse("double free of a small region", q);
-	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	__builtin_prefetch(&r->nfree, 1, 3);
 	*x = JM_PM_OFFSET(pm, (uintptr_t)q) * magic;
 	if (jm_unlikely((uint32_t)*x >= magic))
@@ -768,7 +768,7 @@ static inline __attribute__((always_inline)) void bin_free_one(struct jm_chunk *
 	if (jm_unlikely(jm__opt.junk) && bi->size > 16)
 		memset((char *)ptr + 16, JM_JUNK_FREE, bi->size - 16);
 	struct jm_bin *bin = &a->bins[binind];
-	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	if (mark) {
 		uintptr_t *w = ptr;
 		if (binind == 0)
@@ -804,7 +804,7 @@ bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 	if (idx < 0)
 		return false;
 	pthread_mutex_lock(bin->lock);
-	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	bool is_free = r->state == JM_RUN_SMALL && (r->bitmap[idx >> 6] & (1ULL << (idx & 63)));
 	pthread_mutex_unlock(bin->lock);
 	return is_free;

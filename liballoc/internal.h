@@ -300,13 +300,20 @@ bool jm__arenas_release(void);   /* on ENOMEM under a limit: unmaps empty chunks
 void jm__arena_prefork(void);
 void jm__arena_postfork_parent(void);
 void jm__arena_postfork_child(void);
-static inline struct jm_run *jm__chunk_run(struct jm_chunk *c, size_t page)
+/* The record of page `page` of chunk c (a run's first or last page: the
+ * header's pages have none), and back (types.h, struct jm_chunk). */
+static inline struct jm_run *jm__chunk_run(const struct jm_chunk *c, size_t page)
 {
-	return &c->runs[page];
+	jm_assert(page >= JM_CHUNK_HDR_PAGES && page < JM_CHUNK_PAGES);
+	/* The offset of the header's pages taken from the displacement (as
+	 * &c->runs[page - JM_CHUNK_HDR_PAGES], it was an instruction more
+	 * in the flush's loop: the compiler subtracted, then shifted). */
+	return (struct jm_run *)((uintptr_t)c + offsetof(struct jm_chunk, runs) -
+	    JM_CHUNK_HDR_PAGES * sizeof(struct jm_run) + page * sizeof(struct jm_run));
 }
-static inline size_t jm__run_page(struct jm_chunk *c, struct jm_run *r)
+static inline size_t jm__run_page(const struct jm_chunk *c, const struct jm_run *r)
 {
-	return (size_t)(r - c->runs);
+	return (size_t)(r - c->runs) + JM_CHUNK_HDR_PAGES;
 }
 static inline void *jm__run_addr(struct jm_chunk *c, struct jm_run *r)
 {

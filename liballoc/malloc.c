@@ -186,7 +186,7 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 		return;
 	}
 	struct jm_chunk *c = ptr_chunk(u);
-	struct jm_run *run = &c->runs[JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE])];
+	struct jm_run *run = jm__chunk_run(c, JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE]));
 	run->prof_size = size ? (uint32_t)size : 1;
 	run->prof_site = (uint16_t)site;
 	if (run->prof_size <= JM_SMALL_MAX)
@@ -299,7 +299,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		return;
 	}
 	case JM_PM_LARGE: {
-		struct jm_run *run = &c->runs[JM_PM_START(pm)];
+		struct jm_run *run = jm__chunk_run(c, JM_PM_START(pm));
 		size_t npages = run->npages;
 		if (run->prof_size && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
 			if (run->prof_site)
@@ -400,7 +400,7 @@ static size_t usable_size(void *ptr)
 	case JM_PM_LARGE:
 		if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr)
 			jm__report_misuse("pointer inside a large region", ptr);
-		if (c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE || jm__flist_is_free(ptr))
+		if (jm__chunk_run(c, JM_PM_START(pm))->state != JM_RUN_LARGE || jm__flist_is_free(ptr))
 			jm__report_misuse("pointer not allocated (freed, or not from malloc)", ptr);
 		return jm__large_usable(c, pm);
 	default:
@@ -718,10 +718,10 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		}
 		case JM_PM_LARGE:
 			if ((char *)c + ((size_t)JM_PM_START(pm) << JM_LG_PAGE) != (char *)ptr ||
-			    c->runs[JM_PM_START(pm)].state != JM_RUN_LARGE ||
+			    jm__chunk_run(c, JM_PM_START(pm))->state != JM_RUN_LARGE ||
 			    jm__flist_is_free(ptr))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
-			if (c->runs[JM_PM_START(pm)].prof_size) {
+			if (jm__chunk_run(c, JM_PM_START(pm))->prof_size) {
 				if (size <= jm__large_usable(c, pm))
 					return ptr;
 			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX) {

@@ -265,7 +265,7 @@ static bool dead_link_ok(uintptr_t u, unsigned binind)
 		return false;
 	uint64_t pm = c->pagemap[page];
 	if (JM_PM_KIND(pm) != JM_PM_SMALL || JM_PM_BIN(pm) != binind || jm__pm_inside(pm, u) ||
-	    c->runs[JM_PM_START(pm)].state != JM_RUN_SMALL)
+	    jm__chunk_run(c, JM_PM_START(pm))->state != JM_RUN_SMALL)
 		return false;
 	return jm__flist_is_free_c((void *)u, binind == 0) && !jm__bin_region_is_free(c, (void *)u, pm);
 }
@@ -536,7 +536,7 @@ void jm__tcache_inh_check(void *ptr, unsigned binind)
 static inline void inh_push(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	unsigned binind = JM_PM_BIN(pm);
-	const struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	const struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	uint64_t x = (uint64_t)JM_PM_OFFSET(pm, (uintptr_t)ptr) * jm__bin_info[binind].div_magic;
 	uint64_t w = __atomic_load_n(&r->bitmap[x >> 38], __ATOMIC_RELAXED);
 	if (jm_unlikely(((w >> ((x >> 32) & 63)) & 1) != 0))
@@ -587,7 +587,7 @@ bool jm__tcache_inh_free(void *ptr)
 	uintptr_t u = (uintptr_t)ptr;
 	struct jm_chunk *c = (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
 	uint64_t pm = c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE];
-	if (!run_inherited(&c->runs[JM_PM_START(pm)]) || !forked_bitmap_only())
+	if (!run_inherited(jm__chunk_run(c, JM_PM_START(pm))) || !forked_bitmap_only())
 		return false;
 	inh_push(c, ptr, pm);
 	return true;
@@ -598,7 +598,7 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 	struct jm_tcache *tc = tls_tc;
 	if (!tls_forked || tc == NULL)
 		return jm__tcache_none;
-	if (run_inherited(&c->runs[JM_PM_START(pm)])) {
+	if (run_inherited(jm__chunk_run(c, JM_PM_START(pm)))) {
 		if (tls_drained != (int32_t)jm__fork_depth &&
 		    __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED) == 1 &&
 		    ++tls_forked_inh >= FORKED_FLUSH_AFTER) {
@@ -632,7 +632,7 @@ static bool list_inherited(const void *p)
 	for (; p && seen < FORKED_SAMPLE; p = jm__flist_next(p), seen++) {
 		const struct jm_chunk *c = (const struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
 		uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
-		old += run_inherited(&c->runs[JM_PM_START(pm)]);
+		old += run_inherited(jm__chunk_run(c, JM_PM_START(pm)));
 	}
 	return old * 2 > seen;
 }

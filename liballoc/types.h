@@ -5,8 +5,9 @@
  *
  *   arena  ── owns ──> chunks (2 MiB, 2 MiB-aligned, mapped from the kernel)
  *     │                  │  the first pages of a chunk hold its header:
- *     │                  │  a page map (one word per page) and one run
- *     │                  │  descriptor per page
+ *     │                  │  one run descriptor per page after the header,
+ *     │                  │  a page map and a fast word (one word each per
+ *     │                  │  page)
  *     │                  └─> runs: contiguous pages, either free, or small
  *     │                      (regions of one size class, a bitmap of free
  *     │                      regions), or large (one region of whole pages)
@@ -202,38 +203,61 @@ struct jm_arena;
 /* Pages a chunk's header takes (struct jm_chunk, asserted below). */
 #define JM_CHUNK_HDR_PAGES 18
 
+/* The header: the chunk's own fields, the run records (the header's own
+ * pages have none: the record of page p is runs[p - JM_CHUNK_HDR_PAGES],
+ * jm__chunk_run, internal.h), then the two words of each page, the
+ * page-map entries and the fast words, placed so that the entry of the
+ * first page after the header starts a page of the header, which the
+ * fast words of the first 18 pages after the header end. A new chunk
+ * with a run at its start, and the free run after it, touches two pages
+ * of its header: the first (the fields, the dirty map, the records of the
+ * first 30 pages after the header) and page 16 (the two words of the
+ * first 18); three before (the page map's, the records', and the last
+ * one's, with the fast words). Page 16 is the last start that leaves the
+ * page map and the fast words inside the 18 pages; the padding before
+ * the page map is 2 KiB. */
+#define JM_CHUNK_FIELDS_BYTES 144
+#define JM_CHUNK_WORDS_PAD (16 * JM_PAGE - JM_CHUNK_HDR_PAGES * sizeof(uint64_t) - \
+    JM_CHUNK_FIELDS_BYTES - (JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) * sizeof(struct jm_run))
 struct jm_chunk {
 	uint64_t magic;           /* JM_CHUNK_MAGIC */
 	struct jm_arena *arena;   /* the owner */
 	uint32_t hdr_pages;       /* pages taken by this header */
 	uint32_t nfree_pages;     /* pages in free runs */
-	uint64_t pagemap[JM_CHUNK_PAGES]; /* see "Page map entries" */
-	struct jm_run runs[JM_CHUNK_PAGES];
-	uint64_t pagefast[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES]; /* see below */
-	uint64_t dirtymap[JM_CHUNK_PAGES / 64]; /* see below */
 	uint32_t held_pass;       /* the arena's held_pass when its dirty map
 	                             was last checked against the kernel's
 	                             (arena.c, dirty_recount) */
+	uint64_t dirtymap[JM_CHUNK_PAGES / 64]; /* see below */
+	uint64_t runs_pad[6];     /* the records 16 bytes into a line (below) */
+	struct jm_run runs[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES];
+	char words_pad[JM_CHUNK_WORDS_PAD];
+	uint64_t pagemap[JM_CHUNK_PAGES]; /* see "Page map entries" */
+	uint64_t pagefast[JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES]; /* see below */
 };
+_Static_assert(offsetof(struct jm_chunk, runs) == JM_CHUNK_FIELDS_BYTES, "the fields' bytes");
+/* What a new chunk touches of its header (test_chunk_header_pages). */
+_Static_assert(offsetof(struct jm_chunk, pagemap[JM_CHUNK_HDR_PAGES]) % JM_PAGE == 0 &&
+    offsetof(struct jm_chunk, pagefast[JM_CHUNK_HDR_PAGES - 1]) / JM_PAGE ==
+    offsetof(struct jm_chunk, pagemap[JM_CHUNK_HDR_PAGES]) / JM_PAGE &&
+    offsetof(struct jm_chunk, runs[JM_CHUNK_HDR_PAGES]) < JM_PAGE,
+    "the first pages' words share a page, their records and the fields another");
 #define JM_CHUNK_MAGIC 0x6a6d63686b303031ULL
 /* A small region's free (bin.c's flush) reads and writes its run record's
  * count, state and bitmap: one cache line for every record, with the
  * bitmap words a class uses (4 at most for every class but the 8 B one,
- * whose 512 regions take 8: words 0 to 4 on the count's line, 5 to 7 on
- * the next, a region's bit there 3 times in 8; prefetching that line too
+ * whose 512 regions take 8: words 0 to 5 on the count's line, 6 and 7 on
+ * the next, a region's bit there 2 times in 8; prefetching that line too
  * did not show in teardown's time: docs/measurements.md, session 26), so that
  * a flush prefetches one line a run. */
 _Static_assert(sizeof(struct jm_run) % 64 == 0 &&
     (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, nfree)) / 64 ==
-    (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, bitmap) + 4 * sizeof(uint64_t) - 1) / 64,
-    "a run record's count and first 4 bitmap words share a line");
+    (offsetof(struct jm_chunk, runs) + offsetof(struct jm_run, bitmap) + 6 * sizeof(uint64_t) - 1) / 64,
+    "a run record's count and first 6 bitmap words share a line");
 _Static_assert((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE == JM_CHUNK_HDR_PAGES,
     "the pages a chunk's header takes");
-/* A small run's pages have a second word each, after the run records
- * (pagefast[page - JM_CHUNK_HDR_PAGES]: none for the header's pages; in
- * the header's last page, which held only the last page's record: a chunk
- * with a small run has that page resident, 4 KiB), for free's fast path
- * alone:
+/* A small run's pages have a second word each, after the page map
+ * (pagefast[page - JM_CHUNK_HDR_PAGES]: none for the header's pages),
+ * for free's fast path alone:
  *   bits 32..63  the size class times sizeof(struct jmstat_tcache_bin),
  *                as bits 21..31 of the page-map entry
  *   bits  0..31  the low half of (run's address x divisor): the offset
@@ -251,8 +275,7 @@ _Static_assert((sizeof(struct jm_chunk) + JM_PAGE - 1) >> JM_LG_PAGE == JM_CHUNK
  * freed, purged and merged in (with a dirty prefix a run counted the
  * clean pages before a dirty piece as dirty). A used run's bits mean
  * nothing (not cleared when it is carved: its free sets them all), a
- * run being purged has them clear. On the header's last page, after
- * pagefast (a chunk with a small run has that page resident). */
+ * run being purged has them clear. */
 #define JM_LARGE_MAX  ((JM_CHUNK_PAGES - JM_CHUNK_HDR_PAGES) << JM_LG_PAGE)
 
 /* Static facts about one small size class. */

@@ -77,13 +77,13 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 	uint32_t free_pages = 0;
 	uint64_t purging_before = t->purging_pages;
 	while (p < JM_CHUNK_PAGES) {
-		struct jm_run *r = &c->runs[p];
+		struct jm_run *r = jm__chunk_run(c, p);
 		size_t n = r->npages;
 		if (n == 0 || p + n > JM_CHUNK_PAGES) {
 			CHECK(0, "chunk %p page %zu: bad run length %zu", (void *)c, p, n);
 			return;
 		}
-		struct jm_run *last = &c->runs[p + n - 1];
+		struct jm_run *last = jm__chunk_run(c, p + n - 1);
 		CHECK((p + n == JM_CHUNK_PAGES && n > 1) || (last->state == r->state && last->first == p),
 		    "chunk %p run at page %zu: last page disagrees", (void *)c, p);
 		switch (r->state) {
@@ -181,7 +181,7 @@ static bool cached_region_ok(const void *p, unsigned b, const char *list)
 		return false;
 	}
 	const struct jm_bin_info *bi = &jm__bin_info[b];
-	struct jm_run *r = &c->runs[JM_PM_START(pm)];
+	struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	uintptr_t off = u - (key + ((uintptr_t)JM_PM_START(pm) << JM_LG_PAGE));
 	if (r->state != JM_RUN_SMALL || r->binind != b || off % bi->size != 0 ||
 	    off / bi->size >= bi->regs) {

@@ -405,7 +405,7 @@ static void test_chunk_from_other_arena(void **state)
 	free_large(p);   /* the chunk wholly free, dirty, in a */
 	uint32_t a_seq = a->stats->seq;
 	assert_ptr_equal(c->arena, a);
-	assert_true(c->runs[c->hdr_pages].ndirty == usable);
+	assert_true(jm__chunk_run(c, c->hdr_pages)->ndirty == usable);
 	validate();
 	/* Another arena, with neither a wholly free chunk nor a retained
 	 * one of its own: a whole chunk's pages need a chunk it has not. */
@@ -725,12 +725,27 @@ static void test_rtree_update_faults(void **state)
 	assert_int_equal(jm__rtree_get(fresh), 0);
 }
 
-/* A new chunk touches the first two pages of its header (the magic and
- * the page map, the first run descriptors), not the one of its last
- * page's descriptor (alone there with the small runs' fast words: a
- * large run writes none): a run that ends at the chunk's end does not
- * write it (the chunk's first free run, what is left of it after a run is
- * carved). */
+/* A new chunk touches two pages of its header (types.h, struct
+ * jm_chunk): the first (the fields, the first run records) and the one
+ * where the first pages' page-map entries and fast words meet; not the
+ * one of its last page's record, which a run that ends at the chunk's end
+ * does not write (the chunk's first free run, what is left of it after a
+ * run is carved). A run taken from the arena at its start: the first
+ * alone (two before: the page map was on the fields' page, the records on
+ * the next); a small run there, its page words written: those two (three
+ * before: its fast words were on the header's last page). */
+static unsigned chunk_header_resident(struct jm_chunk *c)
+{
+	unsigned char vec[JM_CHUNK_HDR_PAGES];
+	assert_int_equal(mincore(c, JM_CHUNK_HDR_PAGES << JM_LG_PAGE, vec), 0);
+	unsigned resident = 0;
+	for (size_t i = 0; i < JM_CHUNK_HDR_PAGES; i++)
+		resident += vec[i] & 1;
+	size_t last = ((uintptr_t)&jm__chunk_run(c, JM_CHUNK_PAGES - 1)->state - (uintptr_t)c) >> JM_LG_PAGE;
+	assert_int_equal(vec[last] & 1, 0);
+	return resident;
+}
+
 static void test_chunk_header_pages(void **state)
 {
 	(void)state;
@@ -744,18 +759,17 @@ static void test_chunk_header_pages(void **state)
 	assert_non_null(r);
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)r & ~(uintptr_t)JM_CHUNK_MASK);
 	assert_int_equal(jm__run_page(c, r), JM_CHUNK_HDR_PAGES);
-	unsigned char vec[JM_CHUNK_HDR_PAGES];
-	assert_int_equal(mincore(c, JM_CHUNK_HDR_PAGES << JM_LG_PAGE, vec), 0);
-	unsigned resident = 0;
-	for (size_t i = 0; i < JM_CHUNK_HDR_PAGES; i++)
-		resident += vec[i] & 1;
-	size_t last = offsetof(struct jm_chunk, runs[JM_CHUNK_PAGES - 1].state) >> JM_LG_PAGE;
-	assert_int_equal(vec[last] & 1, 0);
-	assert_int_equal(resident, 2);
+	assert_int_equal(chunk_header_resident(c), 1);   /* no page word written yet */
 	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__arena_run_free(a, c, r);
 	jm__unlock(a->lock);
 	validate();   /* the chunk's one free run, no last-page descriptor */
+	void *q = jm__bin_alloc_one(a, 1);   /* a run of 16 B regions */
+	assert_ptr_equal((char *)q - ((uintptr_t)q & JM_PAGE_MASK),
+	    (char *)c + ((size_t)JM_CHUNK_HDR_PAGES << JM_LG_PAGE));
+	assert_int_equal(chunk_header_resident(c), 2);
+	jm__bin_free_one(c, q, c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	validate();
 }
 
 /* Buffers grown by realloc a step at a time, interleaved (so that none
@@ -1659,7 +1673,7 @@ static bool fib_all_free(void **p, int n)
 	for (int i = 0; i < n; i++) {
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p[i] & ~(uintptr_t)JM_CHUNK_MASK);
 		uint64_t pm = c->pagemap[((uintptr_t)p[i] & JM_CHUNK_MASK) >> JM_LG_PAGE];
-		if (JM_PM_KIND(pm) == JM_PM_SMALL && c->runs[JM_PM_START(pm)].state == JM_RUN_SMALL &&
+		if (JM_PM_KIND(pm) == JM_PM_SMALL && jm__chunk_run(c, JM_PM_START(pm))->state == JM_RUN_SMALL &&
 		    !jm__bin_region_is_free(c, p[i], pm))
 			return false;
 	}
@@ -2466,7 +2480,7 @@ static void test_segment_tables_paged(void **state)
 static struct jm_run *run_of(void *p)
 {
 	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
-	return &c->runs[JM_PM_START(c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE])];
+	return jm__chunk_run(c, JM_PM_START(c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]));
 }
 
 /* jm__run_region, free's check of a region's start in a bin's flush,

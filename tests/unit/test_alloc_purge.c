@@ -1602,7 +1602,7 @@ static void clean_pages_zero(struct jm_chunk **chunks, size_t nchunks)
 		if (jm__rtree_get((uintptr_t)c) != (uintptr_t)c)
 			continue;   /* purged whole and kept, or reused */
 		for (size_t p = c->hdr_pages; p < JM_CHUNK_PAGES;) {
-			struct jm_run *r = &c->runs[p];
+			struct jm_run *r = jm__chunk_run(c, p);
 			size_t n = r->npages;
 			assert_true(n > 0);
 			if (r->state == JM_RUN_FREE) {
