@@ -18,6 +18,9 @@
 #                          and a preloaded process writes its stats segment
 #   need_users WHY         root, and setpriv to run processes as other
 #                          users (WHY: "run processes as nobody", ...)
+#   need_unshare           root, and unshare can make the containers of
+#                          tests/containers (jmd.py's can_unshare: a pid,
+#                          mount and ipc namespace, /proc mounted anew)
 #   need_sites             need_segments, need_jmctl, cc, and the allocator
 #                          publishes sampled sites
 #   need_promtool          Prometheus's promtool
@@ -232,6 +235,12 @@ need_segments() {
 need_users() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to $1"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+}
+
+need_unshare() {
+	local why
+	why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
+	[ -z "$why" ] || skip "$why"
 }
 
 need_sites() {

@@ -10,10 +10,8 @@
 # its commands run at once, the rest wait, root's host command runs at
 # once; once released, all ten have run: queued, none dropped.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 cp "$JM_HELPERS/demo_fragment" "$JM_TMP/hostfrag"
 blocking_command EXE hostfrag   # root's host program's runs at once
 {

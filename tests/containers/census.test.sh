@@ -10,8 +10,7 @@
 # (JMD_CENSUS_GAP_MS); meanwhile a real container started among the files
 # is found under its host pid, and root's ps answers.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 command -v setpriv >/dev/null || skip "needs setpriv (files of nobody)"
 jmd_start --verbose
 

@@ -6,8 +6,7 @@
 # killed. --no-containers reads no other mount namespace: a container with
 # its own tmpfs on the stats directory is not listed then, and is without.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 EXTRA=$JM_TMP/shared
 mkdir -p "$EXTRA" && chmod 1777 "$EXTRA"
 export EXTRA

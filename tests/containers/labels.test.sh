@@ -12,8 +12,7 @@
 # fragmentation alert with its container and pod, in jmctl alerts --json,
 # the alert's log line and /metrics, which promtool checks.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
 base=$cg2/jmtest-$$.slice

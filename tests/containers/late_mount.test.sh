@@ -9,8 +9,7 @@
 # loaded machine). Here a namespace is held for two walks before its
 # tmpfs is mounted; then its process must be listed.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
 jmd_start
 GATE=$JM_TMP/gate

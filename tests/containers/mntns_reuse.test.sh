@@ -11,8 +11,7 @@
 # tests' containers coming and going). A namespace whose representative
 # process is gone is now opened again through another of its processes.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 jmd_start
 
 jmd_py - <<'PY'

@@ -11,8 +11,7 @@
 # dirs.c), with a log line saying so; root's process stays listed, root's
 # jmctl answers, and a container of root's made after them is read.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
 need_jmctl
 command -v setpriv >/dev/null || skip "needs setpriv (nobody's containers)"

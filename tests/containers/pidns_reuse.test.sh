@@ -10,8 +10,7 @@
 # test's container had ended). A census match is now checked against
 # /proc before it is believed.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 jmd_start --verbose
 
 jmd_py - <<'PY'

@@ -9,8 +9,7 @@
 # only the segments of processes whose mount namespace reaches it: A's
 # file is refused with one line, B's kept and listed from its own file.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_cmd cc
 printf '#include <stddef.h>\n#include <stdio.h>\n#include "jmstat.h"\nint main(void) { printf("%%zu\\n", offsetof(struct jmstat_header, update_ns)); return 0; }\n' >"$JM_TMP/off.c"
 cc -I"$JM_ROOT/liballoc/include" -o "$JM_TMP/off" "$JM_TMP/off.c" || fail "cannot build the offset probe"

@@ -12,8 +12,7 @@
 # reused pid's). Each exits normally or is killed: each leaves ps, and a
 # killed one's file in the shared directory is removed.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 jmd_start
 
 jmd_py - <<'PY' || fail "containers"

@@ -11,8 +11,7 @@
 # files tracked (--user-processes + 1,024: the container's pid 1 and
 # 2,047 of them), the rest counted as untracked (junk_bound.test.sh).
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 [ -r /proc/self/io ] || skip "no /proc/PID/io here"
 jmd_start
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &

@@ -15,8 +15,7 @@
 # without address randomisation (setarch -R), on the host and as pid 1
 # of two containers with a tmpfs of their own on the stats directory.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_cmd setarch
 [ -x "$JM_HELPERS/sites_deep" ] || skip "build/tests/helpers/sites_deep is not built"
 jmd_start

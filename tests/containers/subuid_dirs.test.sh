@@ -8,8 +8,7 @@
 # an inotify watch each; 65,536 uids, 4 million). Now they are nobody's:
 # 64 read, and the log names nobody's limit.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_users "make containers as other uids"
 setpriv --reuid=200000 --regid=200000 --clear-groups unshare --user --map-root-user --mount true \
 	2>/dev/null || skip "unprivileged user namespaces are off here"

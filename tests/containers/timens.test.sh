@@ -11,8 +11,7 @@
 # with what they hold and the start time the host sees (it was a day
 # ahead), their files kept; once killed, the shared one's file is removed.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 unshare --time --boottime 86400 true 2>/dev/null || skip "no time namespaces here (unshare --time)"
 jmd_start
 

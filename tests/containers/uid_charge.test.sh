@@ -12,8 +12,7 @@
 # directory whose namespaces root owns now count as that container's, as
 # root's there did since the tenth pass (eleventh pass, docs/security.md).
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_users "run processes as nobody"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"

@@ -13,8 +13,7 @@
 # 100 processes under 100 uids have 64 rings in all (100 before); a host
 # user's own ring is kept.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_users "run processes as other uids"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"

@@ -11,8 +11,7 @@
 # with a /dev/shm of its own, root's (a runtime's) or a user's (rootless).
 # The unit's system call filter keeps ptrace(2) itself out.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_cmd setpriv
 unit=$JM_ROOT/systemd/jmstatd.service
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")

@@ -12,8 +12,7 @@
 # claiming a root process with uid 0 is still refused; the killed shared
 # one's file is removed.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_jmctl
 [ -x "$JM_HELPERS/stress_segwriter" ] || skip "stress_segwriter helper not built"
 command -v setpriv >/dev/null || skip "needs setpriv (nobody's containers)"

@@ -12,10 +12,8 @@
 # root process on the host started after them still has series of its
 # own.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 mkdir -p "$JM_TMP/progs"
 for i in $(seq 1 34); do ln -s "$JM_HELPERS/demo_fragment" "$JM_TMP/progs/prog_$i"; done
 ln -s "$JM_HELPERS/demo_fragment" "$JM_TMP/progs/hostprog"

@@ -14,10 +14,8 @@
 # allocations; now that series has none of them and the container's,
 # labelled mntns, has them.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 mkdir -p "$JM_TMP/progs"
 ln -s "$JM_HELPERS/demo_fragment" "$JM_TMP/progs/hostprog"
 jmd_start --metrics 127.0.0.1:0

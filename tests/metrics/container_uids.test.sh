@@ -11,8 +11,7 @@
 # docs/security.md). Now one _other a container: 41 processes under 41
 # uids, 32 with series of their own and a single _other (9 before).
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_users "run processes as other uids"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"

@@ -11,10 +11,8 @@
 # and a container's "hostprog", both sampling: the old daemon's
 # /uid/0/exe/hostprog said "X-Jmstatd-Processes: 2 of 2", now "1 of 1".
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 mkdir -p "$JM_TMP/progs"
 ln -s "$JM_HELPERS/demo_fragment" "$JM_TMP/progs/hostprog"
 jmd_start --metrics 127.0.0.1:0 --pprof

@@ -9,11 +9,9 @@
 # /exe/NAME, which merges it, and says whose it is; every link on the
 # page answers 200.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_users "run a process as nobody"
 need_segments
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 cp "$JM_HELPERS/demo_fragment" "$JM_TMP/hostprog"
 nobody_pub "$JM_TMP/hostprog"
 jmd_start --metrics 127.0.0.1:0 --pprof

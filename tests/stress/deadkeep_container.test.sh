@@ -9,11 +9,9 @@
 # container's: root's dead service is kept, and the container's newest
 # 128.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 need_segments
 need_cmd nsenter
-[ -x "$JM_HELPERS/demo_fragment" ] || skip "build/tests/helpers/demo_fragment is not built"
 jmd_start
 jmd_py - <<'PY'
 from jmd import *
