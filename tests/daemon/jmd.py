@@ -373,6 +373,17 @@ def own_junk(pid, n):
         open(os.path.join(STATS_DIR, name), "w").close()
 
 
+def junk_holder(n):
+    """A Holder, listed, and n own_junk files named as segments of its pid,
+    which the daemon has read: from then on each rescan (one tick in 10)
+    reads them again, a tick that takes long (spans slices) when n is some
+    hundreds or thousands."""
+    h = Holder()
+    wait_until(lambda: h.pid in ps_pids(), "the holder in ps")
+    own_junk(h.pid, n)
+    wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= n, "the junk files read")
+    return h
+
 def public_holders(pub):
     """Holders started from now on run the allocator and daemon_holder
     copied into pub (lib.sh's jm_public), where another uid can run them."""

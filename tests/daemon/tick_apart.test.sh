@@ -26,10 +26,7 @@ from jmd import *
 
 JUNK = 3000
 
-h = Holder()                      # a live process of our uid: its ring is pushed each tick
-wait_until(lambda: h.pid in ps_pids(), "the holder in ps")
-own_junk(h.pid, JUNK)
-wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= JUNK, "the junk files read")
+h = junk_holder(JUNK)             # a live process of our uid: its ring is pushed each tick
 start = request({"cmd": "version"})
 import threading
 busy = True

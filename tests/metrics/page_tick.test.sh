@@ -24,10 +24,7 @@ JUNK = 600
 def scrape(path):
     return urllib.request.urlopen(os.environ["JMD_URL"] + path, timeout=60).read().decode()
 
-h = Holder()
-wait_until(lambda: h.pid in ps_pids(), "the holder in ps")
-own_junk(h.pid, JUNK)
-wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= JUNK, "the junk files read")
+h = junk_holder(JUNK)
 start = request({"cmd": "version"})
 n = 0
 while True:

@@ -87,18 +87,28 @@ static void deliver_events(struct jmd *d)
 		uv_run(d->loop, UV_RUN_NOWAIT);
 }
 
+/* The segment of self written under its name (created 1), the watch's
+ * events delivered and a tick: its writer is the one live process, its
+ * file kept open. */
+static struct jmd_proc *first_read(struct jmd *d, const struct synth *self)
+{
+	write_segment(self, 1);
+	deliver_events(d);
+	jmd_tick(d);
+	assert_int_equal(d->nlive, 1);
+	struct jmd_proc *p = d->live;
+	assert_non_null(p);
+	assert_true(p->segfd >= 0);
+	return p;
+}
+
 static void test_kept_open(void **state)
 {
 	(void)state;
 	struct jmd *d = watched_daemon();
 	struct synth self = synth_self(JMSTAT_NBINS, 2, 4);
-	write_segment(&self, 1);
-	deliver_events(d);
-	jmd_tick(d);
-	assert_int_equal(d->nlive, 1);
-	struct jmd_proc *p = d->live;
+	struct jmd_proc *p = first_read(d, &self);
 	assert_int_equal(p->created_ns, 1);
-	assert_true(p->segfd >= 0);
 	assert_true(p->pidfd_watched);
 	uint64_t opens = d->seg_opens;
 	/* Twenty ticks, two of them rescans: the name is not opened again,
@@ -160,12 +170,7 @@ static void test_kept_no_fstat(void **state)
 	(void)state;
 	struct jmd *d = watched_daemon();
 	struct synth self = synth_self(JMSTAT_NBINS, 2, 4);
-	write_segment(&self, 1);
-	deliver_events(d);
-	jmd_tick(d);
-	struct jmd_proc *p = d->live;
-	assert_non_null(p);
-	assert_true(p->segfd >= 0);
+	struct jmd_proc *p = first_read(d, &self);
 	counted_fd = p->segfd;
 	fstats_counted = 0;
 	unsigned rescans = 0;
