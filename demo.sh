@@ -151,13 +151,33 @@ for i in "${!PIDS[@]}"; do
 		exit 1
 	fi
 done
-# Let jmstatd see them and gather a few samples (rates need two).
+# json_num FIELD: the first number of FIELD in the JSON on stdin (or none).
+json_num() { grep -o "\"$1\":[-0-9.e+]*" | sed -n '1s/^[^:]*://p' || true; }
+# later A B: the time A (seconds, with decimals; none: 0) is after B.
+later() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+# What follows shows demo_fragment's heap as it holds it: it says when it
+# has fragmented it (size after size). On a loaded machine that takes
+# seconds, and views taken before showed it half-made (its 192-byte
+# objects still being freed: 67% fragmented, and an alert's sites read
+# then holding 7.5 MiB beside the 1.2 MiB of the stats that came after).
+for _ in $(seq 600); do
+	grep -q '^demo_fragment: pid [0-9]*: kept' "$DEMO/demo_fragment.out" && break
+	kill -0 "$FRAG" 2>/dev/null || break
+	sleep 0.1
+done
+FRAGMENTED=$(date +%s.%N)
+# Let jmstatd see them and gather a few samples (rates need two), the
+# fragmenter's from after its line.
 for _ in $(seq 60); do
 	n=$("$JMCTL" --socket "$SOCK" --json ps 2>/dev/null | grep -o '"pid":' | wc -l || true)
 	[ "$n" -ge $(( ${#PIDS[@]} - 1 )) ] && break
 	sleep 0.1
 done
 sleep 2
+for _ in $(seq 600); do
+	later "$(jmctl --json stats "$FRAG" 2>/dev/null | json_num time)" "$FRAGMENTED" && break
+	sleep 0.1
+done
 
 # ---- 5. what jmctl shows
 step "jmctl ps: one line per process"
@@ -167,8 +187,12 @@ show jmctl top -b -n 3 -d 1
 step "jmctl stats $FRAG: the fragmenting process, bin by bin"
 show jmctl stats "$FRAG" -s wasted
 step "jmctl alerts: the fragmentation rule (over 50% and 16 MiB, for 2 s) fires for demo_fragment"
-for _ in $(seq 100); do
-	jmctl --json alerts | grep -q '"state":"firing"' && break
+# Its sites read after the fragmenter's line: an alert that fired before
+# (pending while it freed its 192-byte objects) has them read again when
+# listed 10 s later (ALERTS_SITES_REFRESH_S).
+for _ in $(seq 600); do
+	later "$(jmctl --json alerts 2>/dev/null | sed 's/{"id":[0-9]/\n&/g' |
+		grep "\"pid\":$FRAG," | grep '"state":"firing"' | json_num sites_time)" "$FRAGMENTED" && break
 	sleep 0.1
 done
 show jmctl alerts

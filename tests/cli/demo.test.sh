@@ -35,7 +35,9 @@ ok "demo shows ps, three top frames, stats, alerts"
 
 # The sites the alert names hold at most what the fragmenter holds, plus
 # the sampling error stated (units as printed: a little slack for rounding
-# and the fragmenter's own churn between the stats and the alerts).
+# and the fragmenter's own churn between the stats and the alerts). Both
+# are of its heap as it holds it: demo.sh shows them from a sample, and
+# sites read, after the fragmenter's line saying it has fragmented it.
 python3 - "$out" "$frag" <<'EOF' || fail "an alert's site holds more than its process"
 import re, sys
 text, frag = open(sys.argv[1]).read().split("\n"), sys.argv[2]
