@@ -37,19 +37,23 @@ def run(args, what, need_sites):
     done = time.time()
     check(line[:2] == ["demo_fragment:", "pid"], "demo_fragment: %r" % line)
     pid = int(line[2].rstrip(":"))
-    def firing():
+    def firing(since=None):
         r = request({"cmd": "alerts"})
         a = [a for a in r["alerts"] if a["pid"] == pid and a["state"] == "firing" and
-             (a["sites"] or not need_sites)]
+             (a["sites"] or not need_sites) and
+             (since is None or a.get("sites_time", 0) > since + 0.002)]
         return a[0] if a else None
-    a = wait_until(firing, "%s: the fragmentation alert firing" % what, timeout=60)
+    wait_until(firing, "%s: the fragmentation alert firing" % what, timeout=60)
     # demo_fragment fragments size after size and says so once all are
     # done: the alert may fire on a sample from before that (its 48-byte
     # bin fragmented, its 64-byte one still filling: frag 0.499 judged,
-    # 1 run in 2 at load 28). Judged: a sample taken after its line, and
-    # the alert as that sample left it.
+    # 1 run in 2 at load 28), and its sites are read then (its 192-byte
+    # objects half freed: 7.5 MiB live), and listed again until they are
+    # ALERTS_SITES_REFRESH_S old. Judged: a sample taken after its line,
+    # and the alert's sites read after it too (at most 10 s later).
     stats_after(pid, done)
-    a = wait_until(firing, "%s: the fragmentation alert firing" % what, timeout=60)
+    a = wait_until(lambda: firing(done), "%s: the alert's sites read after the fragmenter's line"
+                   % what, timeout=60)
     proc = ps_pids()[pid]
     alloc = proc["allocated"]
     print("%s: frag %.3f, allocated %d; alert sites: %s" % (what, proc["frag_ratio"], alloc,
