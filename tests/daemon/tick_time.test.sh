@@ -13,16 +13,13 @@
 . "$(dirname "$0")/../lib.sh"
 need_segments
 
-JMD_INTERVAL=50
-export JMD_INTERVAL
+export JMD_INTERVAL=50
 jmd_start --history 3000 --no-containers
 
 jmd_py - <<'PY' || fail "reply time and figures"
 from jmd import *
 
-JUNK = 3000
-
-h = junk_holder(JUNK)             # a live process of our uid: its ring is pushed each tick
+h = junk_holder(3000)             # a live process of our uid: its ring is pushed each tick
 start = request({"cmd": "version"})
 n = 0
 c = Client()
