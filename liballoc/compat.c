@@ -10,9 +10,15 @@
  * mallopt accepts every parameter and changes nothing (JMALLOC_CONF is the
  * allocator's configuration). malloc_trim purges every arena's dirty pages
  * and the kept huge regions' now, when there are more of them than
- * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger; below that it leaves
- * them to the decay (the background purger returns them within decay_ms)
- * and returns 0. It also counts as half a look of the calling thread's
+ * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger; below that it purges
+ * the dirty runs that no allocation took over its last JM_TRIM_AGE (2048)
+ * calls, leaves the rest to the decay (the background purger returns them
+ * within decay_ms), and returns whether it purged any. A program that
+ * calls it after every request so keeps what its requests reuse, and
+ * gives back what they have stopped using (decay_ms, 10 s, is longer than
+ * many such programs run); in such a process the arenas take a run from
+ * the dirty ones first (arena.c, dirty_fit), so that the runs purged are
+ * the last to be faulted in again. It also counts as half a look of the calling thread's
  * cache GC (tcache.c, jm__tcache_trim): lists unused since the last look
  * give back half of what they hold. Programs tuned for glibc's malloc call it after every
  * request or every few operations (stress-ng's malloc stressor does every
@@ -52,8 +58,10 @@
 
 #if !defined(JM_NO_LIBC_NAMES) || !JM_NO_LIBC_NAMES
 
-/* The dirty memory in all below which malloc_trim purges nothing. */
+/* The dirty memory in all below which malloc_trim purges only what has
+ * gone unused for JM_TRIM_AGE of its calls. */
 #define JM_TRIM_KEEP ((size_t)4 << 20)
+#define JM_TRIM_AGE 2048
 
 struct totals {
 	size_t mapped;   /* chunks */
@@ -115,10 +123,11 @@ JM_EXPORT int malloc_trim(size_t pad)
 	if (!atomic_load(&jm__initialized))
 		return 0;
 	size_t dirty, before, after;
+	__atomic_fetch_add(&jm__trim_gen, 1, __ATOMIC_RELAXED);
 	jm__tcache_trim();
 	dirty_purged(&dirty, &before);
 	if (dirty <= (pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
-		return 0;
+		return jm__arenas_purge_aged(JM_TRIM_AGE);
 	jm__huge_purge_all();
 	jm__arenas_purge(0, true);
 	dirty_purged(&dirty, &after);

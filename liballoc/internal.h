@@ -277,6 +277,8 @@ void jm__arenas_init(unsigned n);
 struct jm_arena *jm__arena_get(unsigned index);
 struct jm_arena *jm__arena_for_thread(uint32_t tid, bool count);
 struct jm_arena *jm__arena_thread_claim(void);
+extern uint64_t jm__trim_gen;
+bool jm__arenas_purge_aged(uint64_t age);
 void jm__arena_thread_exit(void);
 unsigned jm__arena_live_threads(void);
 bool jm__arena_thread_move(struct jm_arena *to);

@@ -174,7 +174,8 @@ struct jm_run {
 	struct jm_run *prev;
 	struct jm_run *dnext;     /* arena's dirty list (free runs only) */
 	struct jm_run *dprev;
-	uint64_t dirty_ns;        /* when a free run became dirty */
+	uint64_t dirty_ns;        /* 1 + malloc_trim's calls when a free run
+	                             became dirty (arena.c, jm__trim_gen) */
 	uint32_t ndirty;          /* free: its pages that may be resident (the
 	                             chunk's dirty map's bits in the run) */
 	uint32_t npages;          /* pages in the run */

@@ -1,0 +1,126 @@
+/*
+ * trim_aged MODE: malloc_trim below the 4 MiB of dirty memory it keeps
+ * (liballoc/compat.c), and the runs a process that trims is given
+ * (liballoc/arena.c, dirty_fit). Run with JMALLOC_CONF=prof_sample:0,
+ * background_thread:0 (no sampled region, no purger). Prints "ok" and
+ * exits 0; a line saying what failed and 1 otherwise.
+ *   aged   2 MiB of large regions written and freed stay resident through
+ *          1000 malloc_trim(0) calls (each returns 0), and are purged by
+ *          the call that finds them unused for 2048 calls (it returns 1):
+ *          before, every call below the 4 MiB returned 0 and purged
+ *          nothing, and a program that trims after every request kept
+ *          the runs its requests had stopped using until the decay.
+ *   dirty  a region of 10 pages freed and purged by a trim (a clean free
+ *          run of its very size), then one of 20 pages freed (a dirty
+ *          run): the next malloc of 10 pages takes the dirty run, its
+ *          pages resident; before, best fit took the clean one, whose
+ *          pages were faulted in again.
+ */
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t resident(void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+	size_t n = ((uintptr_t)p + len - a + pg - 1) / pg;
+	unsigned char v[1024];
+	if (n > sizeof v || mincore((void *)a, n * pg, v) != 0)
+		return (size_t)-1;
+	size_t r = 0;
+	for (size_t i = 0; i < n; i++)
+		r += v[i] & 1;
+	return r;
+}
+
+static int aged(void)
+{
+	enum { N = 8, SZ = 256 << 10 };
+	void *r[N];
+	for (int i = 0; i < N; i++)
+		memset(r[i] = malloc(SZ), 1, SZ);
+	void *hold = malloc(SZ);   /* after them: they do not join the chunk's tail */
+	memset(hold, 1, SZ);
+	for (int i = 0; i < N; i++)
+		free(r[i]);
+	size_t pages = N * (size_t)(SZ / 4096);
+	for (int k = 1; k <= 1000; k++)
+		if (malloc_trim(0) != 0) {
+			printf("aged: malloc_trim call %d returned 1 with 2 MiB freed just now\n", k);
+			return 1;
+		}
+	size_t res = 0;
+	for (int i = 0; i < N; i++)
+		res += resident(r[i], SZ);
+	if (res < pages * 9 / 10) {
+		printf("aged: %zu of %zu pages resident after 1000 trims (should stay)\n", res, pages);
+		return 1;
+	}
+	int first = 0;
+	for (int k = 1001; k <= 2100 && !first; k++)
+		if (malloc_trim(0) == 1)
+			first = k;
+	res = 0;
+	for (int i = 0; i < N; i++)
+		res += resident(r[i], SZ);
+	if (first < 2040 || res > pages / 10) {
+		printf("aged: first malloc_trim to return 1: call %d (should be about 2049); "
+		    "%zu of %zu pages resident after it\n", first, res, pages);
+		return 1;
+	}
+	free(hold);
+	return 0;
+}
+
+static int dirty(void)
+{
+	enum { SMALL = 40 << 10, BIG = 80 << 10, NB = 24, BLOCK = 256 << 10 };
+	char *g0 = malloc(SMALL), *x = malloc(SMALL), *g1 = malloc(SMALL);
+	char *y = malloc(BIG), *g2 = malloc(SMALL);
+	memset(g0, 1, SMALL);
+	memset(x, 1, SMALL);
+	memset(g1, 1, SMALL);
+	memset(y, 1, BIG);
+	memset(g2, 1, SMALL);
+	void *b[NB];   /* 6 MiB: a trim purges every dirty page */
+	for (int i = 0; i < NB; i++)
+		memset(b[i] = malloc(BLOCK), 2, BLOCK);
+	free(x);
+	for (int i = 0; i < NB; i++)
+		free(b[i]);
+	if (malloc_trim(0) != 1 || resident(x, SMALL) != 0) {
+		printf("dirty: a trim of 6 MiB did not purge the freed region (%zu pages resident)\n",
+		    resident(x, SMALL));
+		return 1;
+	}
+	free(y);
+	char *p = malloc(SMALL);
+	size_t res = resident(p, SMALL);
+	if (p == x || res != SMALL / 4096) {
+		printf("dirty: malloc of 10 pages took %s, %zu of its pages resident "
+		    "(should take the dirty run)\n", p == x ? "the purged run" : "another run", res);
+		return 1;
+	}
+	free(p);
+	free(g0);
+	free(g1);
+	free(g2);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: trim_aged aged|dirty\n");
+		return 2;
+	}
+	int bad = strcmp(argv[1], "aged") == 0 ? aged() : strcmp(argv[1], "dirty") == 0 ? dirty() : 2;
+	if (bad == 0)
+		puts("ok");
+	return bad;
+}
