@@ -459,7 +459,12 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
  * of at least that much (a syscall for fewer pages saves little, and the
  * pages of a kept region need not all be resident); of one larger than
  * what is left to fill, its tail (its head keeps its place and its
- * alignment). Returns the bytes moved. A buffer grown a step at a time
+ * alignment). Returns the bytes of kept regions it placed there, moved
+ * or not: a move the kernel refused part way (move_pages, a piece at a
+ * time) has moved some of its pages all the same, so that calloc clears
+ * the range whenever this is not 0 (it cleared only when a piece had moved
+ * whole, and returned the kept bytes of one refused after its first
+ * pages: test_huge_calloc_gather_cut). A buffer grown a step at a time
  * (realloc-grow, realloc-huge) left each finished buffer's pages resident
  * beside the fresh ones it faulted in (peak RSS 2 x glibc's; 1.74 x
  * without gather). A new mapping is filled so too (jm__huge_alloc):
@@ -509,13 +514,11 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
 		n++;
 	}
 	pthread_mutex_unlock(&huge_lock);
-	size_t moved = 0, placed = 0;
+	size_t placed = 0;
 	int saved = errno;
 	for (unsigned i = 0; i < n; i++) {
 		char *at = dst + from + placed;
-		if (move_pages(piece[i].addr, piece[i].len, at, false)) {
-			moved += piece[i].len;
-		} else {
+		if (!move_pages(piece[i].addr, piece[i].len, at, false)) {
 			/* What did not move is given back where it is; its
 			 * place in the region may have some pages that did. */
 			jm__os_unmap(piece[i].addr, piece[i].len);
@@ -531,7 +534,7 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
 		struct delta d = { .dirty = -(long long)taken, .mapped = -(long long)taken };
 		charge_d(arena, &d);
 	}
-	return moved;
+	return taken;
 }
 
 /* A chunk for arena `a` (its lock held; huge_lock nests inside it, as at

@@ -811,6 +811,42 @@ static void test_huge_gathered_realloc(void **state)
 	validate();
 }
 
+/* calloc's new region takes the pages of dirty kept regions (gather),
+ * cleared where they are held (jm__os_zero_dirty), when any of them were
+ * moved. A move the kernel refused part way (a region's pages moved a
+ * piece at a time, the kernel out of mappings at the third: before Linux
+ * 6.17 a page at a time, as mremap_old_kernel does) left the pages it had
+ * moved in the new region but counted none moved: with no other piece,
+ * calloc cleared nothing and returned the kept region's bytes (5s) in its
+ * first two pages. Nothing kept before and after. */
+static void test_huge_calloc_gather_cut(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	size_t mib = 1u << 20;
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);   /* premise */
+	char *v = jm_malloc(8 * mib);
+	assert_non_null(v);
+	memset(v, 5, 8 * mib);
+	jm_free(v);
+	assert_true(a->huge_dirty >= 8 * mib);
+	mremap_old_kernel = true;
+	mremap_calls = 0;
+	mremap_fail_at = 3;
+	char *n = jm_calloc(1, 32 * mib);
+	mremap_old_kernel = false;
+	assert_non_null(n);
+	assert_int_equal(mremap_calls, 3);   /* premise: 2 pages moved, then refused */
+	assert_int_equal(a->huge_dirty, 0);   /* taken out of the kept regions */
+	for (size_t k = 0; k < 32 * mib; k += sizeof(uint64_t))
+		if (*(uint64_t *)(n + k) != 0)
+			fail_msg("calloc's byte %zu is %d, not 0", k, n[k]);
+	validate();
+	free_unkept(n);
+	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	validate();
+}
+
 /* Huge regions are mapped, split, merged and moved in whole 2 MiB blocks
  * at aligned addresses. Under a hypervisor that shadows the guest's page
  * tables (PVM), a page that mremap moved one entry at a time (a partial
@@ -2017,6 +2053,7 @@ int main(void)
 		cmocka_unit_test(test_huge_take_own_arena),   /* nothing kept */
 		cmocka_unit_test(test_huge_new_gathers),   /* nothing kept */
 		cmocka_unit_test(test_huge_fresh_start_gathers_nothing),   /* nothing kept */
+		cmocka_unit_test(test_huge_calloc_gather_cut),   /* nothing kept */
 		cmocka_unit_test(test_huge_gather),   /* then: nothing kept */
 		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_huge_whole_blocks),
