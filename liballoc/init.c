@@ -30,6 +30,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -68,39 +69,150 @@ void (*jm__test_init_hook)(void);
 #define FORK_NO_OWNER_NS (2 * 1000000000LL)
 static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX];
 static unsigned fork_nskipped;
+#ifdef JM_TEST
+unsigned jm__test_fork_naps;   /* the waits of jm__fork_lock (tests) */
+unsigned jm__test_fork_skipped_reset(void);
+unsigned jm__test_fork_skipped_reset(void)
+{
+	unsigned n = fork_nskipped;
+	fork_nskipped = 0;
+	return n;
+}
+#endif
 
+/* Whether the task of the process named name (a directory of
+ * /proc/self/task, open as dir) is running or may run (R), or waits
+ * in the kernel uninterruptibly (D, a page fault's I/O): true where it
+ * cannot tell. Raw system calls, as the fork handler may run in a signal
+ * handler (no malloc, no stdio). */
+static bool task_may_run(int dir, const char *name)
+{
+	char path[40], buf[96];
+	size_t k = 0;
+	for (; name[k] && k < 24; k++)
+		path[k] = name[k];
+	memcpy(path + k, "/stat", 6);
+	int fd = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ESRCH;   /* gone: not running */
+	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return true;
+	/* "tid (comm) S ...": the state after the name's last ')' (the name
+	 * is at most 15 characters, the fields after it numbers). */
+	long r = n - 1;
+	while (r >= 0 && buf[r] != ')')
+		r--;
+	if (r < 0 || r + 2 >= n)
+		return true;
+	return buf[r + 2] == 'R' || buf[r + 2] == 'D';
+}
+
+/* Whether a thread of the process other than self is running, runnable or
+ * in an uninterruptible wait (task_may_run); true where /proc cannot
+ * say. */
+static bool others_may_run(int self)
+{
+	int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return true;
+	struct dirent64_raw {
+		uint64_t ino;
+		int64_t off;
+		unsigned short reclen;
+		unsigned char type;
+		char name[];
+	};
+	_Alignas(8) char buf[512];
+	bool may = false;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
+		if (n <= 0) {
+			may |= n < 0;
+			break;
+		}
+		for (long off = 0; off < n && !may;) {
+			const struct dirent64_raw *d = (const struct dirent64_raw *)(buf + off);
+			off += d->reclen;
+			int tid = 0;
+			const char *c = d->name;
+			for (; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (*c == 0 && c != d->name && tid != self)
+				may = task_may_run(dir, d->name);
+		}
+		if (may)
+			break;
+	}
+	syscall(SYS_close, dir);
+	return may;
+}
+
+/*
+ * A lock held with no owner (glibc takes a lock, then writes its owner,
+ * and clears the owner before it releases it) is held by a thread between
+ * the two: another one, there for a few instructions more unless it is
+ * preempted (it stays off the CPU for tens of milliseconds on a loaded
+ * machine or a throttled cgroup: 20 ms of no owner were taken for this
+ * thread's, and the child of an ordinary fork aborted at its first
+ * malloc), or this one, interrupted there by the signal whose handler
+ * forks, for ever. Another thread there is running or runnable (R), or in
+ * a page fault's wait (D): while no other thread of the process is
+ * (/proc/self/task), the lock is this thread's, taken at once; while one
+ * is, it is waited for, up to FORK_NO_OWNER_NS, then taken for this
+ * thread's. 3a32077 waited those 2 s whatever the other threads did: a
+ * fork in a signal handler that landed in this thread's taking or
+ * releasing of a lock (3-5% of raw_fork's signals: tests/preload/
+ * raw_fork.test.sh, 300 forks, took 20-36 s instead of 2) waited 2 s
+ * (test_fork_lock_own_no_owner).
+ */
 void jm__fork_lock(jm_lock_t *l)
 {
 	if (pthread_mutex_trylock(l) == 0)
 		return;
+	int saved = errno;
 	int self = (int)syscall(SYS_gettid);
-	/* glibc takes a lock, then writes its owner (and clears the owner
-	 * before it releases it): held with no owner is a thread between the
-	 * two, another one for a few instructions more, or this one, for
-	 * ever. FORK_NO_OWNER_NS of no owner is taken for this one: another
-	 * thread preempted between the two stores can stay off the CPU for
-	 * tens of milliseconds on a loaded machine or a throttled cgroup (20
-	 * ms were taken for this thread, and the child of an ordinary fork
-	 * aborted at its first malloc), while this thread's own moment comes
-	 * only from a signal landing on one instruction of a lock's taking. */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	for (unsigned i = 0;; i++) {
 		int owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
 		if (owner == self)
 			break;
 		if (owner != 0) {
 			pthread_mutex_lock(l);
+			errno = saved;
 			return;
+		}
+		/* Every 10th wait (a process of many threads reads as many
+		 * files), and at once. */
+		if (i % 10 == 0 && !others_may_run(self)) {
+			/* None can be there: this thread is, unless the lock
+			 * changed hands meanwhile. */
+			if (pthread_mutex_trylock(l) == 0) {
+				errno = saved;
+				return;
+			}
+			owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
+			if (owner == self || (owner == 0 && !others_may_run(self)))
+				break;
+			continue;
 		}
 		struct timespec ts = { 0, 100 * 1000 };
 		nanosleep(&ts, NULL);
-		if (pthread_mutex_trylock(l) == 0)
+#ifdef JM_TEST
+		jm__test_fork_naps++;
+#endif
+		if (pthread_mutex_trylock(l) == 0) {
+			errno = saved;
 			return;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >= FORK_NO_OWNER_NS)
 			break;
 	}
+	errno = saved;
 	if (fork_nskipped == FORK_SKIPPED_MAX)
 		jm__fatal("fork in a signal handler: too many locks held");
 	fork_skipped[fork_nskipped++] = l;

@@ -2415,7 +2415,13 @@ static void *hold_no_owner(void *arg)
 	int tid = (int)syscall(SYS_gettid);
 	__atomic_store_n(&n->l->__data.__owner, 0, __ATOMIC_RELAXED);
 	pthread_barrier_wait(&n->held);
-	usleep(150 * 1000);   /* preempted between taking it and the owner */
+	/* Preempted between taking it and the owner: runnable (R), not
+	 * asleep (a sleeping thread cannot be there: init.c), for 150 ms. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < 150000000LL);
 	__atomic_store_n(&n->l->__data.__owner, tid, __ATOMIC_RELAXED);
 	usleep(20 * 1000);
 	pthread_mutex_unlock(n->l);
@@ -2438,6 +2444,69 @@ static void test_fork_lock_waits_for_no_owner(void **state)
 	jm__fork_unlock(&l);
 	pthread_join(t, NULL);
 	pthread_barrier_destroy(&n.held);
+}
+
+/* A lock this thread holds with no owner (a fork from the handler of a
+ * signal that landed between glibc's taking of the lock and its writing
+ * of the owner, or its clearing and the release), while the process's
+ * other thread sleeps (it cannot be there): taken for this thread's at
+ * once, without a wait. 3a32077 waited 2 s for any lock held with no
+ * owner: one fork in 20-30 of raw_fork.test.sh's signal handlers did
+ * (its 300 forks took 20-36 s instead of 2). */
+static int own_sleeper_tid;
+static void *own_sleeper(void *arg)
+{
+	__atomic_store_n(&own_sleeper_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	char c;
+	(void)!read(*(int *)arg, &c, 1);
+	return NULL;
+}
+
+static char task_state(int tid)
+{
+	char path[64], buf[128];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *r = strrchr(buf, ')');
+	return r && r[1] == ' ' ? r[2] : '?';
+}
+
+extern unsigned jm__test_fork_naps;
+unsigned jm__test_fork_skipped_reset(void);
+static void test_fork_lock_own_no_owner(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, own_sleeper, &fds[0]), 0);
+	int tid;
+	while ((tid = __atomic_load_n(&own_sleeper_tid, __ATOMIC_ACQUIRE)) == 0)
+		sched_yield();
+	/* Premise: the other thread asleep in its read (up to 10 s). */
+	for (int i = 0; i < 10000 && task_state(tid) != 'S'; i++)
+		usleep(1000);
+	assert_int_equal(task_state(tid), 'S');
+	static jm_lock_t l = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&l);
+	__atomic_store_n(&l.__data.__owner, 0, __ATOMIC_RELAXED);   /* interrupted there */
+	jm__test_fork_naps = 0;
+	jm__fork_lock(&l);
+	unsigned naps = jm__test_fork_naps;
+	assert_int_equal(jm__test_fork_skipped_reset(), 1);   /* taken for its own */
+	if (naps != 0)
+		fail_msg("the fork handler waited %u times for a lock of its own thread", naps);
+	__atomic_store_n(&l.__data.__owner, (int)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 /* The segment's bin rows of an arena not created yet are left untouched
@@ -3543,6 +3612,7 @@ int main(void)
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_lock_waits_for_no_owner),
+		cmocka_unit_test(test_fork_lock_own_no_owner),
 		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_fork_populate_faults),
 		cmocka_unit_test(test_fork_child_frees_parents),
