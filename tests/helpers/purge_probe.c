@@ -25,6 +25,12 @@
  *            WAIT_MS, frees a little again and prints them (1)
  *   bigfree  frees one 16 MiB region (every page touched) and prints its
  *            purgers (1: that free alone makes 4 MiB dirty)
+ *   bigfree_nofd  the same at the file limit: RLIMIT_NOFILE lowered to
+ *            the lowest free descriptor for the free (no file can be
+ *            opened, as in a process that ran out of descriptors), raised
+ *            again before the count: purgers 1 (the purger names itself;
+ *            its starter opened /proc/self/task/TID/comm, and a purger
+ *            started at the limit had no name)
  *
  * "purgers" counts the threads named jmalloc-purge (/proc/self/task/ * /comm).
  * Usage: purge_probe MODE [WAIT_MS]
@@ -35,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,6 +271,34 @@ int main(int argc, char **argv)
 		printf("purgers %d\n", purgers());
 		return 0;
 	}
-	fprintf(stderr, "usage: purge_probe nofree|idle|fork|forkshort|threads|short|bigfree [WAIT_MS]\n");
+	if (strcmp(mode, "bigfree_nofd") == 0) {
+		size_t n = 16u << 20;
+		char *b = malloc(n);
+		memset(b, 1, n);
+		struct rlimit old, lim;
+		int lowest = dup(0);
+		if (lowest < 0 || getrlimit(RLIMIT_NOFILE, &old) != 0) {
+			perror("purge_probe: dup or getrlimit");
+			return 2;
+		}
+		close(lowest);
+		lim = old;
+		lim.rlim_cur = (rlim_t)lowest;
+		if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+			perror("purge_probe: setrlimit");
+			return 2;
+		}
+		int probe = dup(0);   /* the premise: no descriptor to be had */
+		free(b);
+		setrlimit(RLIMIT_NOFILE, &old);
+		if (probe >= 0) {
+			fprintf(stderr, "purge_probe: a descriptor was still free at the limit\n");
+			return 2;
+		}
+		sleep_ms(50);
+		printf("purgers %d\n", purgers());
+		return 0;
+	}
+	fprintf(stderr, "usage: purge_probe nofree|idle|fork|forkshort|threads|short|bigfree|bigfree_nofd [WAIT_MS]\n");
 	return 2;
 }

@@ -4,7 +4,8 @@
 # frees has no purger thread; one that frees little while it is young has
 # none either, and one decay_ms after its first such free or once a free makes
 # 4 MiB dirty; one that frees has exactly one, named
-# jmalloc-purge, also after many threads exited; a forked child has none
+# jmalloc-purge (by itself: also when started at the file limit), also
+# after many threads exited; a forked child has none
 # at the fork and its own once it has freed 4 MiB or lived the purger's
 # interval; an idle process gives back what it
 # freed within 2 x decay_ms with the purger, and keeps it without (the
@@ -43,6 +44,13 @@ echo "ok   a young process that keeps little dirty starts no purger, an older on
 probe "" bigfree
 [ "$(val purgers)" = 1 ] || fail "a free of 16 MiB started $(val purgers) purgers"
 echo "ok   a free of 16 MiB starts the purger at once"
+# The purger names itself: started by a free at the file limit (no
+# descriptor to open /proc/self/task/TID/comm with, as its starter did)
+# it had no name; and that open cost the reaping parent about 2 ms of CPU
+# a process (docs/programs.md, "Programs, session 31").
+probe "" bigfree_nofd
+[ "$(val purgers)" = 1 ] || fail "a free of 16 MiB at the file limit started $(val purgers) purgers named jmalloc-purge"
+echo "ok   a purger started at the file limit is named"
 
 probe "" threads
 [ "$(val purgers)" = 1 ] || fail "$(val purgers) purgers after 16 threads came and went"
