@@ -138,6 +138,8 @@ void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, c
 	a->clear_since = 0;
 	snprintf(a->reason, sizeof(a->reason), "%s", why ? why : "");
 	A->transitions[s]++;
+	if (p)
+		a->gid = p->cred_gid;
 	if (s == ST_PENDING || s == ST_FIRING)
 		jmd_alert_take_sites(A, a, p);
 	char bin[32] = "", top[ALERTS_WHERE_LEN + 64] = "";
@@ -180,6 +182,7 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->pid = p->pid;
 	a->start_ticks = p->start_ticks;
 	a->uid = p->uid;
+	a->gid = p->cred_gid;
 	a->who = jmd_proc_charge(A->d, p);
 	memcpy(a->exe, p->exe, sizeof(a->exe));
 	memcpy(a->path, p->path, sizeof(a->path));

@@ -100,6 +100,7 @@ struct alert {
 	pid_t pid;
 	uint64_t start_ticks;
 	uint32_t uid;
+	uint32_t gid;            /* its process's cred_gid (the group of /proc/PID) */
 	uint64_t who;            /* whose bounds its commands and lines count
 	                            against (jmd_proc_charge); 0: root's */
 	char exe[JMSTAT_EXE_LEN];
@@ -138,6 +139,9 @@ struct job {
 	char *command;           /* /bin/sh -c COMMAND */
 	unsigned alert_id;
 	uint64_t who;            /* the alert's who */
+	pid_t pid;               /* its process, checked at its start; 0: not */
+	uint64_t start;          /* that process's start in /proc/PID/stat */
+	uint32_t uid, gid;       /* its effective ids when last checked in full */
 	struct job *next;        /* in the queue */
 };
 

@@ -15,12 +15,16 @@
 #include "alerts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "segread.h"
 
 
 extern char **environ;
@@ -166,10 +170,61 @@ static bool can_start(const struct jmd_alerts *A, uint64_t who)
 	return others < ALERTS_CMDS_MAX - ALERTS_CMDS_ROOT && same < ALERTS_CMDS_UID;
 }
 
+/* The process at pid now: its start (/proc/PID/stat) and effective ids
+ * (the owner of /proc/PID), both read through one open of the directory.
+ * False if there is none, or it cannot tell. */
+static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner)
+{
+	char path[32], buf[1024], state;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return false;
+	bool ok = false;
+	int fd = openat(dfd, "stat", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			ok = jm_seg_parse_stat(buf, &state, start) && fstat(dfd, owner) == 0;
+		}
+	}
+	close(dfd);
+	return ok;
+}
+
+/* Does j's process still run with the uid and gid the daemon last checked
+ * in full? A process of a user's that published and then exec'd a set-uid
+ * or set-gid program keeps its pid, start and file (the user's to write):
+ * the daemon sees the change at its next look at /proc/PID (every second,
+ * liveness.c), but an alert evaluated before that, or a command queued for
+ * a slot meanwhile, ran root's command with the pid of a privileged process
+ * under the name and figures the user chose (fourteenth pass,
+ * docs/security.md; tests/alerts/setuid_command.test.sh). Looked at when
+ * the command starts: a process gone, or another at its pid, is the case
+ * the command checks for itself (JMALLOC_ALERT_STARTED, its name). */
+static bool job_creds_hold(const struct job *j)
+{
+	uint64_t start;
+	struct stat owner;
+	if (!j->pid || !proc_now(j->pid, &start, &owner) || start != j->start)
+		return true;
+	return owner.st_uid == j->uid && owner.st_gid == j->gid;
+}
+
 /* Spawns j's command; takes j. */
 static void job_start(struct jmd_alerts *A, struct job *j)
 {
 	struct jmd *d = A->d;
+	if (!job_creds_hold(j)) {
+		jmd_alert_log(A, j->who, "alert %u: its command not run: process %d now runs with other "
+		              "credentials than its segment's (a set-uid or set-gid program?)",
+		              j->alert_id, (int)j->pid);
+		A->cmd_skipped++;
+		jmd_alert_job_free(j);
+		return;
+	}
 	char **env = cmd_env(j->vars, j->nvars);
 	struct cmd *c = env ? calloc(1, sizeof(*c)) : NULL;
 	if (!c) {
@@ -257,6 +312,16 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 	 * and its queue (principal.c); root's in a container, the
 	 * container's directory's (jmd_proc_charge). */
 	j->who = a->who;
+	/* A process not root's is checked again when its command starts
+	 * (job_creds_hold): which process the pid is now, read here. */
+	if (a->uid != 0 && a->pid > 0) {
+		struct stat owner;
+		if (proc_now(a->pid, &j->start, &owner)) {
+			j->pid = a->pid;
+			j->uid = a->uid;
+			j->gid = a->gid;
+		}
+	}
 	j->command = strdup(command);
 #define VAR(name, ...)                                                         \
 	do {                                                                   \
