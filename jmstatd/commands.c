@@ -290,8 +290,7 @@ static void set_who(json_t *o, const struct jmd_proc *p)
 	/* Where it ran: a root container's process that took a dead root
 	 * service's host pid was told apart by its start time alone. */
 	set(o, "container", p->labels.container[0] ? json_string(p->labels.container) : json_null());
-	uint64_t scope = p->entry ? jmd_proc_scope(p)
-	                 : p->who != JMD_CHARGE_NONE && (p->who & JMD_CHARGE_CONTAINER) ? (uint32_t)p->who : 0;
+	uint64_t scope = p->entry ? jmd_proc_scope(p) : p->scope;
 	set(o, "mntns", scope ? json_integer((json_int_t)scope) : json_null());
 	set(o, "alive", json_boolean(p->dead_since == 0));
 	if (p->dead_since)

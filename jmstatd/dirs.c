@@ -124,6 +124,7 @@ struct open_job {
 	uint64_t ino;            /* the namespace */
 	uint32_t owner;          /* who owns it (mntns_owner) */
 	uint32_t who;            /* ... as a principal (jmd_principal) */
+	uint64_t container;      /* root's: top_pidns of its representative */
 	char root[300];          /* /proc/PID/root of its representative */
 	char *stats_dir;         /* the path inside it (a copy) */
 	uint64_t started_ms;     /* uv_now() when its thread started */
@@ -201,7 +202,7 @@ static struct jmd_log_budget users_dirs_log = { .about = "other users' container
 
 /* Reads the directory at path (fd open on it) from now on, watched. */
 static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, const char *path,
-                               const char *shown, uint64_t mntns, uint32_t owner)
+                               const char *shown, uint64_t mntns, uint32_t owner, uint64_t container)
 {
 	struct jmd_dir *dir = calloc(1, sizeof(*dir));
 	if (!dir || !(dir->path = strdup(shown))) {
@@ -214,6 +215,7 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	dir->ino = st->st_ino;
 	dir->mntns = mntns;
 	dir->owner = owner;
+	dir->container = container;
 	dir->seen_walk = d->ns_walk;
 	dir->watching = jmd_watch_start(d->loop, &dir->watch, path, on_event, d) == 0;
 	dir->next = d->dirs;
@@ -411,6 +413,43 @@ static uint32_t mntns_owner(const char *pid)
 		uid = stat(path, &st) == 0 ? st.st_uid : 0;
 	}
 	return (uint32_t)uid;
+}
+
+/* The pid namespace just below ours that process pid runs in, or in a
+ * namespace nested in it: a container's own, whatever namespaces its root
+ * made since (its processes cannot leave that tree); 0 for ours, or where
+ * the kernel cannot tell. Root's containers without a user namespace are
+ * charged by it, not by their mount namespace (jmd_file_charge): root
+ * there with CAP_SYS_ADMIN made mount namespaces, each a /dev/shm of its
+ * own, each a directory with bounds of its own, as many as it liked
+ * (fourteenth pass, docs/security.md; tests/containers/ns_multiply.test.sh). */
+static uint64_t top_pidns(const char *pid)
+{
+	static uint64_t ours;
+	struct stat st;
+	if (!ours) {
+		if (stat("/proc/self/ns/pid", &st) != 0)
+			return 0;
+		ours = st.st_ino;
+	}
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t key = 0;
+	/* Up from its own, at most the kernel's 32 levels. */
+	for (int level = 0; fd >= 0 && level < 40; level++) {
+		if (fstat(fd, &st) != 0 || st.st_ino == ours)
+			break;
+		key = st.st_ino;
+		int parent = ioctl(fd, NS_GET_PARENT);
+		close(fd);
+		fd = parent;
+		if (fd < 0)
+			key = 0;     /* no way up to ours: cannot tell */
+	}
+	if (fd >= 0)
+		close(fd);
+	return key;
 }
 
 /* Whether owner may have one more container's directory read. */
@@ -619,6 +658,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	j->ino = m->ino;
 	j->owner = owner;
 	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
+	j->container = owner == 0 ? top_pidns(pid) : 0;
 	j->fd = -1;
 	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
 	/* Queued last; the end kept, not looked for again at each of the
@@ -680,7 +720,7 @@ static void opened(struct jmd *d, struct open_job *j)
 	snprintf(shown, sizeof(shown), "%s in mnt:[%llu]", d->opt.stats_dir,
 	         (unsigned long long)m->ino);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	m->dir = dir_add(d, fd, &st, path, shown, m->ino, j->owner);
+	m->dir = dir_add(d, fd, &st, path, shown, m->ino, j->owner, j->container);
 }
 
 static void on_jobs(uv_async_t *h)
@@ -842,7 +882,7 @@ void jmd_dirs_start(struct jmd *d)
 			close(fd);
 			continue;
 		}
-		dir_add(d, fd, &st, path, path, 0, 0);
+		dir_add(d, fd, &st, path, path, 0, 0, 0);
 	}
 }
 

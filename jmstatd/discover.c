@@ -187,7 +187,8 @@ static void files_left_out(struct jmd *d, struct jmd_file_count *c, const struct
 	last_ns = now;
 	char who[48];
 	if (c->key & JMD_CHARGE_CONTAINER)
-		snprintf(who, sizeof(who), "the container's files in mnt:[%u]", (unsigned)c->key);
+		snprintf(who, sizeof(who), "the container's files in %s:[%u]",
+		         c->key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)c->key);
 	else
 		snprintf(who, sizeof(who), "uid %u", (unsigned)c->key);
 	jmd_log("%s: %u files under segment names tracked, its bound (--user-processes + %u): "

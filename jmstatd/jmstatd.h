@@ -213,6 +213,7 @@ struct jmd_proc {
 	uint32_t uid;            /* its real uid, as the host sees it */
 	uint64_t charged;        /* whose live slot it takes (jmd_file_charge of
 	                            its file); JMD_CHARGE_NONE: none (root) */
+	uint64_t scope;          /* jmd_proc_scope when it was tracked (0: none) */
 	uint64_t who;            /* jmd_proc_charge when it was tracked: whose
 	                            places it takes once dead (sample.c) */
 	uint32_t ns_uid;         /* the header's: in a user namespace (a rootless
@@ -284,6 +285,9 @@ struct jmd_dir {
 	ino_t ino;
 	uint64_t mntns;          /* the mount namespace that reached it; 0: ours */
 	uint32_t owner;          /* ... and the uid that owns that namespace (dirs.c) */
+	uint64_t container;      /* root's: the pid namespace just below ours that
+	                            the process it was reached through runs in
+	                            (dirs.c: the key of its bounds); 0: ours */
 	bool watching;           /* the inotify watch is on */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
 	struct jmd_dir *next;
@@ -626,9 +630,15 @@ void jmd_discover_retry_soon(struct jmd *d);
  * files there when root owns the container's namespaces (no user
  * namespace): its root runs processes as any host uid, and charged to
  * that uid's user they spent the bounds of a user who had nothing to do
- * with the container (eleventh pass, tests/containers/uid_charge.test.sh). */
+ * with the container (eleventh pass, tests/containers/uid_charge.test.sh).
+ * A root-owned container's key is the pid namespace it runs in (the one
+ * just below ours, JMD_CHARGE_PIDNS set too) where there is one: all the
+ * mount namespaces, and so the directories, its root may make count as
+ * one (fourteenth pass, tests/containers/ns_multiply.test.sh); else its
+ * mount namespace. */
 #define JMD_CHARGE_NONE      UINT64_MAX
 #define JMD_CHARGE_CONTAINER (1ull << 32)
+#define JMD_CHARGE_PIDNS     (1ull << 33)
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
 /* Whose bounds the alert commands of live process p count against (and
  * whose log budget their lines spend): its uid's user (jmd_principal:

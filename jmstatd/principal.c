@@ -191,10 +191,19 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
 
 /* Whose bounds a file counts against (jmstatd.h); the live processes'
  * bound too (figures.c). */
+/* A container's key: the pid namespace its root's directories were
+ * reached through (dirs.c, top_pidns), else its mount namespace. */
+static uint64_t dir_key(const struct jmd_dir *dir)
+{
+	if (dir->container)
+		return JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | (uint32_t)dir->container;
+	return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+}
+
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
 {
 	if (dir && dir->mntns && (uid == 0 || dir->owner == 0))
-		return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+		return dir_key(dir);
 	if (uid != 0)
 		return jmd_principal(d, uid);
 	return JMD_CHARGE_NONE;
@@ -204,9 +213,8 @@ uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_
  * when root owns the container's namespaces: the container's (jmstatd.h). */
 uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
 {
-	uint64_t scope = jmd_proc_scope(p);
-	if (scope)
-		return JMD_CHARGE_CONTAINER | (uint32_t)scope;
+	if (jmd_proc_scope(p))
+		return dir_key(p->entry->dir);
 	return jmd_principal(d, p->uid);
 }
 

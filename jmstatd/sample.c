@@ -196,7 +196,8 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 		} else {
 			char who[48];
 			if (b->key & JMD_CHARGE_CONTAINER)
-				snprintf(who, sizeof(who), "the container's files in mnt:[%u]", (unsigned)b->key);
+				snprintf(who, sizeof(who), "the container's files in %s:[%u]",
+				         b->key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)b->key);
 			else
 				snprintf(who, sizeof(who), "uid %u", (unsigned)b->key);
 			jmd_log("%s: %u segment files (%.1f MiB) read this tick, its budget: the "
@@ -266,7 +267,8 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 	exe[i] = '\0';
 	char whose[64] = "";
 	if (key & JMD_CHARGE_CONTAINER)
-		snprintf(whose, sizeof(whose), " (counted as the container's in mnt:[%u])", (unsigned)key);
+		snprintf(whose, sizeof(whose), " (counted as the container's in %s:[%u])",
+		         key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)key);
 	else if (key != uid)
 		snprintf(whose, sizeof(whose), " (counted as uid %u's)", (unsigned)key);
 	jmd_log("uid %u%s: %u live processes tracked, its --user-processes bound: process %d "
@@ -524,6 +526,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		p->entry = e;
 		jmd_proc_charge_live(d, p);
 		p->who = jmd_proc_charge(d, p);
+		p->scope = jmd_proc_scope(p);
 		if (e->untracked)
 			jmd_debug("process %d (%s) tracked: its user has a slot free", (int)host, p->exe);
 		e->untracked = false;
