@@ -142,6 +142,8 @@ struct job {
 	pid_t pid;               /* its process, checked at its start; 0: not */
 	uint64_t start;          /* that process's start in /proc/PID/stat */
 	uint32_t uid, gid;       /* its effective ids when last checked in full */
+	bool check_creds;        /* a process not root's: its ids checked too */
+	bool live_state;         /* for a pending or firing alert */
 	struct job *next;        /* in the queue */
 };
 

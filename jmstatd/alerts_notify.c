@@ -194,33 +194,48 @@ static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner)
 	return ok;
 }
 
-/* Does j's process still run with the uid and gid the daemon last checked
- * in full? A process of a user's that published and then exec'd a set-uid
- * or set-gid program keeps its pid, start and file (the user's to write):
+/* May j's command run for the process it names? 0 if so, else why not:
+ * REFUSED_REUSED or REFUSED_CREDS.
+ * A process of a user's that published and then exec'd a set-uid or
+ * set-gid program keeps its pid, start and file (the user's to write):
  * the daemon sees the change at its next look at /proc/PID (every second,
  * liveness.c), but an alert evaluated before that, or a command queued for
  * a slot meanwhile, ran root's command with the pid of a privileged process
- * under the name and figures the user chose (fourteenth pass,
- * docs/security.md; tests/alerts/setuid_command.test.sh). Looked at when
- * the command starts: a process gone, or another at its pid, is the case
- * the command checks for itself (JMALLOC_ALERT_STARTED, its name). */
-static bool job_creds_hold(const struct job *j)
+ * under the name and figures the user chose (tests/alerts/setuid_command).
+ * And a command queued while its process exited and its pid was given to
+ * another (a user's loop of forks reaches any pid) ran with
+ * JMALLOC_ALERT_PID naming that one, root's service perhaps, for a command
+ * that acts on the process (tests/alerts/reused_pid_command). Both looked
+ * at as the command starts (fourteenth pass, docs/security.md); a process
+ * simply gone is the command's to find, and a resolved alert's command
+ * runs whatever is at its pid now. */
+enum { REFUSED_REUSED = 1, REFUSED_CREDS };
+static int job_refused(const struct job *j)
 {
 	uint64_t start;
 	struct stat owner;
-	if (!j->pid || !proc_now(j->pid, &start, &owner) || start != j->start)
-		return true;
-	return owner.st_uid == j->uid && owner.st_gid == j->gid;
+	if (!j->pid || !proc_now(j->pid, &start, &owner))
+		return 0;
+	if (start != j->start)
+		return j->live_state ? REFUSED_REUSED : 0;
+	if (j->check_creds && (owner.st_uid != j->uid || owner.st_gid != j->gid))
+		return REFUSED_CREDS;
+	return 0;
 }
 
 /* Spawns j's command; takes j. */
 static void job_start(struct jmd_alerts *A, struct job *j)
 {
 	struct jmd *d = A->d;
-	if (!job_creds_hold(j)) {
-		jmd_alert_log(A, j->who, "alert %u: its command not run: process %d now runs with other "
-		              "credentials than its segment's (a set-uid or set-gid program?)",
-		              j->alert_id, (int)j->pid);
+	int why = job_refused(j);
+	if (why) {
+		if (why == REFUSED_REUSED)
+			jmd_alert_log(A, j->who, "alert %u: its command not run: its pid %d now names "
+			              "another process", j->alert_id, (int)j->pid);
+		else
+			jmd_alert_log(A, j->who, "alert %u: its command not run: process %d now runs with "
+			              "other credentials than its segment's (a set-uid or set-gid program?)",
+			              j->alert_id, (int)j->pid);
 		A->cmd_skipped++;
 		jmd_alert_job_free(j);
 		return;
@@ -312,14 +327,16 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 	 * and its queue (principal.c); root's in a container, the
 	 * container's directory's (jmd_proc_charge). */
 	j->who = a->who;
-	/* A process not root's is checked again when its command starts
-	 * (job_creds_hold): which process the pid is now, read here. */
-	if (a->uid != 0 && a->pid > 0) {
+	/* Its process is looked at again when the command starts
+	 * (job_refused): which process the pid is now, read here. */
+	if (a->pid > 0) {
 		struct stat owner;
 		if (proc_now(a->pid, &j->start, &owner)) {
 			j->pid = a->pid;
 			j->uid = a->uid;
 			j->gid = a->gid;
+			j->check_creds = a->uid != 0;
+			j->live_state = a->state == ST_PENDING || a->state == ST_FIRING;
 		}
 	}
 	j->command = strdup(command);
