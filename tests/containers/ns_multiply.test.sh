@@ -13,8 +13,7 @@
 # inside the container share its bound of files tracked
 # (--user-processes 2: 1,026), where each had its own before.
 . "$(dirname "$0")/../lib.sh"
-why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')
-[ -z "$why" ] || skip "$why"
+need_unshare
 command -v nsenter >/dev/null || skip "no nsenter"
 jmd_start --user-processes 2
 JMALLOC_STATS_DIR=$JMD_STATS LD_PRELOAD=$JMALLOC_LIB sleep 600 &
