@@ -19,6 +19,12 @@
  * kept it serves a larger request where it is; its blocks up to its size
  * take the pages of dirty kept regions that fit no request (gather,
  * below; not for calloc).
+ * Each record knows how far from its start its occupants may have
+ * written since its mapping or last purge (touched): a kept region whose
+ * rest past a request holds nothing and fits no like request is taken
+ * whole (tail_useless), and
+ * a request of a quarter of a dirty region or less has what is past it
+ * purged (jm__huge_alloc).
  * A region realloc grows takes the kept region after it where it is
  * (grow_into_kept). What a region realloc grows or moves has fresh is
  * filled with the pages of other dirty kept regions, moved there by
@@ -146,6 +152,11 @@ static size_t map_for(size_t usable)
 	return (usable + JM_CHUNK_MASK) & ~JM_CHUNK_MASK;
 }
 static size_t room_for(size_t usable);
+/* touched (struct jm_huge) cut to a region's first `len` bytes. */
+static size_t touched_min(size_t touched, size_t len)
+{
+	return touched < len ? touched : len;
+}
 static void resize_in_place(struct jm_huge *h, size_t usable, size_t map);
 
 /* Moves the pages of [src, src + len) to dst (mapped, replaced) with
@@ -333,7 +344,7 @@ static void unmap_list(struct jm_huge *h, bool kept)
  * of memory (ENOMEM) unmaps every kept region not being purged, and is
  * tried again if there were any. A buffer grown by realloc, whose copies
  * left their old regions kept, stopped at half the limit. */
-static bool release_kept(void)
+bool jm__huge_release_kept(void)
 {
 	struct jm_huge *out = NULL;
 	pthread_mutex_lock(&huge_lock);
@@ -358,7 +369,7 @@ static void *map_or_release(size_t size, size_t align)
 {
 	void *p = jm__os_map_aligned(size, align);
 	if (p == NULL && errno == ENOMEM) {
-		bool kept = release_kept();   /* both, whatever the first did */
+		bool kept = jm__huge_release_kept();   /* both, whatever the first did */
 		if (jm__arenas_release() || kept)
 			p = jm__os_map_aligned(size, align);
 	}
@@ -417,6 +428,7 @@ static bool huge_purge(uint64_t now, bool all)
 		h->dirty = 0;
 		h->purge_counted = 0;
 		h->sparse_age = 0;
+		h->touched = 0;
 	}
 	bool left = dirty_bytes != 0;
 	pthread_mutex_unlock(&huge_lock);
@@ -475,9 +487,9 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
  * programs, session 13"). */
 #define HUGE_GATHER_MAX 8
 #define HUGE_GATHER_MIN ((size_t)1 << 20)
-static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
+static size_t gather(char *dst, size_t from, size_t to, unsigned arena, size_t *touched)
 {
-	struct { char *addr; size_t len; struct jm_huge *whole; } piece[HUGE_GATHER_MAX];
+	struct { char *addr; size_t len, touched; struct jm_huge *whole; } piece[HUGE_GATHER_MAX];
 	unsigned n = 0;
 	size_t taken = 0;
 	if (to - from < HUGE_GATHER_MIN ||
@@ -486,6 +498,7 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
 	pthread_mutex_lock(&huge_lock);
 	while (n < HUGE_GATHER_MAX && from + taken < to) {
 		struct jm_huge **bestp = NULL;
+		size_t need = to - from - taken;
 		for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
 			struct jm_huge *h = *pp;
 			if (h->dirty && !h->busy && h->arena == arena &&
@@ -496,14 +509,17 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
 		if (bestp == NULL)
 			break;
 		struct jm_huge *h = *bestp;
-		size_t need = to - from - taken;
 		if (h->map_size <= need) {
 			unkeep(bestp);
 			piece[n].addr = h->addr;
 			piece[n].len = h->map_size;
+			piece[n].touched = h->touched;
 			piece[n].whole = h;
 		} else {
+			piece[n].touched = h->touched > h->map_size - need ?
+			    h->touched - (h->map_size - need) : 0;
 			h->map_size -= need;
+			h->touched = touched_min(h->touched, h->map_size);
 			retained_bytes -= need;
 			atomic_fetch_sub_explicit(&dirty_bytes, need, memory_order_relaxed);
 			piece[n].addr = (char *)h->addr + h->map_size;
@@ -518,12 +534,17 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena)
 	int saved = errno;
 	for (unsigned i = 0; i < n; i++) {
 		char *at = dst + from + placed;
-		if (!move_pages(piece[i].addr, piece[i].len, at, false)) {
+		size_t t = from + placed + piece[i].len;
+		if (move_pages(piece[i].addr, piece[i].len, at, false)) {
+			t = from + placed + piece[i].touched;
+		} else {
 			/* What did not move is given back where it is; its
 			 * place in the region may have some pages that did. */
 			jm__os_unmap(piece[i].addr, piece[i].len);
 		}
 		placed += piece[i].len;
+		if (*touched < t)
+			*touched = t;
 		if (piece[i].whole)
 			record_put(piece[i].whole);
 	}
@@ -576,9 +597,12 @@ void *jm__huge_take_chunk(struct jm_arena *a)
 			unkeep(bestp);
 			whole = h;
 		} else {
-			if (!tail)
+			if (!tail) {
 				h->addr = (char *)h->addr + JM_CHUNK;
+				h->touched = h->touched > JM_CHUNK ? h->touched - JM_CHUNK : 0;
+			}
 			h->map_size -= JM_CHUNK;
+			h->touched = touched_min(h->touched, h->map_size);
 			retained_bytes -= JM_CHUNK;
 			atomic_fetch_sub_explicit(&dirty_bytes, JM_CHUNK, memory_order_relaxed);
 		}
@@ -611,6 +635,31 @@ void *jm__huge_take_chunk(struct jm_arena *a)
  * reused where they are turned dear as well (malloc-large: 2.69 s of CPU
  * against 2.14 without moves, tcmalloc 1.93; peak RSS and faults 12%
  * less with them). */
+/* Whether kept region h, given to a request of `head` bytes of blocks,
+ * is taken whole rather than split: its tail is smaller than any
+ * request's blocks in the last 64 to 128 (it would fit none), more than
+ * a quarter of the request's (at most that is the room a fresh mapping
+ * of its size has, room_for: split off as before; taken whole, 4 such
+ * in purge-liveset moved its peak RSS from 144 to 149 MiB), and at most
+ * a 64th of it may have been written since its last purge (h->touched),
+ * so that it is address space, not pages. Split off, such a tail was
+ * the next fresh mapping's to gather, an mremap that moved next to
+ * nothing, and the region stayed too small for the larger requests: 2
+ * and 4 MiB + 1 requests by turns, 16 live (the probe big2m1), made a
+ * fresh 6 MiB mapping and two mremap calls every 5th request (2060 and
+ * 3993 in 20000; docs/programs.md, "Probes, session 30"). Taken whole,
+ * the regions stay 6 MiB and serve both: 67 mmap, 6 mremap. */
+static size_t recent_min[2] = { SIZE_MAX, SIZE_MAX };   /* huge_lock */
+static unsigned recent_n;
+#define HUGE_RECENT 64
+static bool tail_useless(const struct jm_huge *h, size_t head)
+{
+	size_t tail = h->map_size - head;
+	size_t least = recent_min[0] < recent_min[1] ? recent_min[0] : recent_min[1];
+	return tail < least && tail > head / 4 &&
+	    (h->touched <= head || h->touched - head <= tail / 64);
+}
+
 static struct jm_huge *retained_take(size_t usable, size_t align)
 {
 	struct jm_huge *spare = record_new();   /* the tail's, if split */
@@ -618,6 +667,14 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 	unsigned mine = jm__thread_arena()->index;
 	struct jm_huge *best = NULL, **bestp = NULL;
 	pthread_mutex_lock(&huge_lock);
+	/* The least blocks asked for in the last 64 to 128 requests. */
+	if (head < recent_min[0])
+		recent_min[0] = head;
+	if (++recent_n >= HUGE_RECENT) {
+		recent_n = 0;
+		recent_min[1] = recent_min[0];
+		recent_min[0] = SIZE_MAX;
+	}
 	for (struct jm_huge **pp = &retained; *pp; pp = &(*pp)->next_free) {
 		struct jm_huge *h = *pp;
 		if (((uintptr_t)h->addr & (align - 1)) != 0 || h->busy || h->map_size < head)
@@ -633,11 +690,13 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
 			bestp = pp;
 		}
 	}
-	if (best && best->map_size > head && spare) {
+	if (best && best->map_size > head && spare && !tail_useless(best, head)) {
 		/* The tail takes the head's place on the list. */
 		*spare = *best;
 		spare->addr = (char *)best->addr + head;
 		spare->map_size = best->map_size - head;
+		spare->touched = best->touched > head ? best->touched - head : 0;
+		best->touched = touched_min(best->touched, head);
 		spare->size = 0;
 		spare->prof_site = 0;
 		*bestp = spare;
@@ -686,16 +745,23 @@ static struct jm_huge *retained_take(size_t usable, size_t align)
  * wait for a later look, when more have come: 1.4k calls, peak RSS 2%
  * higher. (Looking at the whole region, the request's pages too, held
  * 18% less RSS but took 6 x the mincore calls and 20% more faults.)
- * Returns the madvise calls made (*bytes their length). */
+ * Returns the madvise calls made (*bytes their length; *nstray the
+ * resident pages of the pieces not dense). */
 #define HUGE_SPARSE_PIECE   ((size_t)128 << JM_LG_PAGE)
 #define HUGE_SPARSE_DENSITY 8
 #define HUGE_SPARSE_MIN     ((size_t)16 << JM_LG_PAGE)
 #define HUGE_SPARSE_EVERY   8
 #define HUGE_SPARSE_WORTH   8
 #define HUGE_SPARSE_RUNS    8      /* runs remembered by the look */
-static unsigned purge_sparse(char *addr, size_t len, size_t *bytes)
+/* Looked at per mincore: its vector is on the stack of a malloc that a
+ * signal handler may make (tests/preload/sigaltstack's budget; 8 pieces
+ * took the huge path 39 bytes past it). */
+#define HUGE_SPARSE_WINDOW  (2 * HUGE_SPARSE_PIECE)
+static unsigned purge_sparse(char *addr, size_t len, size_t *bytes, size_t *nstray)
 {
-	unsigned char vec[HUGE_SPARSE_PIECE >> JM_LG_PAGE];
+	unsigned char vec[HUGE_SPARSE_WINDOW >> JM_LG_PAGE];
+	size_t win = 0, winlen = 0;   /* [win, win + winlen) is in vec */
+	bool winok = false;
 	uint32_t runs[HUGE_SPARSE_RUNS][2];   /* [from, to) in pages */
 	unsigned nruns = 0;
 	unsigned n = 0;         /* runs purged past the array's */
@@ -703,6 +769,7 @@ static unsigned purge_sparse(char *addr, size_t len, size_t *bytes)
 	size_t from = 0;        /* the run of pieces not dense since here */
 	bool sparse = false;    /* it has a sparse one */
 	*bytes = 0;
+	*nstray = 0;
 	if (len < HUGE_SPARSE_MIN || len >> JM_LG_PAGE > UINT32_MAX)
 		return 0;
 	int saved = errno;
@@ -714,9 +781,17 @@ static unsigned purge_sparse(char *addr, size_t len, size_t *bytes)
 		if (off < len) {
 			piece = len - off < HUGE_SPARSE_PIECE ? len - off : HUGE_SPARSE_PIECE;
 			size_t pages = piece >> JM_LG_PAGE, resident = 0;
-			if (mincore(addr + off, piece, vec) == 0) {
+			if (off + piece > win + winlen) {
+				/* A window of pieces, one mincore (it was one a
+				 * piece). */
+				win = off;
+				winlen = len - off < HUGE_SPARSE_WINDOW ? len - off : HUGE_SPARSE_WINDOW;
+				winok = mincore(addr + win, winlen, vec) == 0;
+			}
+			if (winok) {
+				const unsigned char *pv = vec + ((off - win) >> JM_LG_PAGE);
 				for (size_t i = 0; i < pages; i++)
-					resident += vec[i] & 1;
+					resident += pv[i] & 1;
 				dense = resident * HUGE_SPARSE_DENSITY > pages;
 				sparse |= !dense && resident != 0;
 				if (!dense)
@@ -751,6 +826,7 @@ static unsigned purge_sparse(char *addr, size_t len, size_t *bytes)
 		}
 		n += nruns;
 	}
+	*nstray = stray;
 	errno = saved;
 	return n;
 }
@@ -776,9 +852,38 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 			jm__os_zero_dirty(p, usable);
 		size_t sparse = 0;
 		unsigned nsparse = 0;
-		if (h->dirty && ++h->sparse_age >= HUGE_SPARSE_EVERY) {
+		/* A request of a quarter of the region or less (one aligned
+		 * to 1 MiB and more: a 2 MiB block for a few hundred KiB):
+		 * what earlier occupants may have written past its end is
+		 * purged now, one madvise. Those pages are no use to it,
+		 * and each occupant written at its two ends left its last
+		 * page past the next smaller one's: up to 50 a region, 113
+		 * MiB in 1000 such regions where tcmalloc held 29 (the probe
+		 * memalignbig, its alignments of 1..4 MiB only; 47 MiB
+		 * now). A larger request keeps them for purge_sparse, which
+		 * leaves what an occupant wrote through. */
+		if (h->dirty && usable <= h->map_size / 4) {
+			if (h->touched > usable) {
+				sparse = h->touched - usable;
+				nsparse = 1;
+				jm__os_purge((char *)p + usable, sparse);
+				h->touched = usable;
+			}
+		} else if (h->dirty && h->touched > usable &&
+		    ++h->sparse_age >= (HUGE_SPARSE_EVERY << h->sparse_shift)) {
+			/* A look that purged nothing doubles the wait for the
+			 * next if it found no more stray pages than the last,
+			 * up to 16 times: 2 and 4 MiB requests by turns in 6
+			 * MiB regions (the probe big2m1) made a mincore call
+			 * every 16 requests for the same stray page. */
+			size_t stray;
 			h->sparse_age = 0;
-			nsparse = purge_sparse((char *)p + usable, h->map_size - usable, &sparse);
+			nsparse = purge_sparse((char *)p + usable, h->touched - usable, &sparse, &stray);
+			if (nsparse)
+				h->sparse_shift = 0;
+			else if (stray <= h->sparse_stray && h->sparse_shift < 4)
+				h->sparse_shift++;
+			h->sparse_stray = stray < 255 ? (uint8_t)stray : 255;
 		}
 		h->dirty = 0;
 		struct delta d = { .usable = (long long)usable, .nmalloc = 1,
@@ -818,6 +923,9 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	h->map_size = map;
 	h->prof_site = 0;
 	h->sparse_age = 0;
+	h->sparse_shift = 0;
+	h->sparse_stray = 0;
+	h->touched = 0;
 	h->arena = jm__thread_arena()->index;
 	struct delta d = { .usable = (long long)usable, .mapped = (long long)map,
 	    .nmalloc = 1, .nmap = 1,
@@ -843,7 +951,8 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	 * probe callocreuse), left the kept regions resident beside every
 	 * fresh mapping: peak RSS 89 MiB against 67 for malloc and memset,
 	 * glibc's 52 (docs/programs.md, "Probes, session 30"). */
-	if (jm__tls_state != JM_TLS_FRESH && gather(p, 0, map_for(usable), h->arena) && zero)
+	if (jm__tls_state != JM_TLS_FRESH && gather(p, 0, map_for(usable), h->arena, &h->touched) &&
+	    zero)
 		jm__os_zero_dirty(p, usable);
 	huge_purge(jm__now_ns(), false);
 	return p;
@@ -900,6 +1009,7 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	size_t blocks = map_for(h->size);
 	if (jm__opt.decay_ms != 0 && h->map_size > HUGE_DIRTY_CAP && blocks <= HUGE_DIRTY_CAP) {
 		jm__os_purge((char *)ptr + blocks, h->map_size - blocks);
+		h->touched = touched_min(h->touched, blocks);
 		resize_in_place(h, h->size, blocks);
 	}
 	struct delta df = { .usable = -(long long)h->size, .ndalloc = 1, .rt_key = (uintptr_t)ptr };
@@ -911,6 +1021,8 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 	}
 	uint64_t now = jm__now_ns();
 	h->freed_ns = now;
+	if (h->touched < h->size)
+		h->touched = h->size;
 	h->dirty = 1;
 	h->busy = 0;
 	struct delta d = { .dirty = (long long)h->map_size };
@@ -948,6 +1060,7 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 				atomic_fetch_add_explicit(&dirty_bytes, r->map_size, memory_order_relaxed);
 			}
 			*pp = r->next_free;   /* r leaves the list; h takes lo's place */
+			h->touched = hi->touched ? lo->map_size + hi->touched : lo->touched;
 			h->addr = lo->addr;
 			h->map_size = lo->map_size + hi->map_size;
 			gone[ngone++] = r;
@@ -1080,7 +1193,7 @@ static void *huge_move(struct jm_huge *h, void *ptr, size_t usable)
 		jm__os_unmap(dst, room);
 		return NULL;
 	}
-	gather(dst, old_map, room, h->arena);
+	gather(dst, old_map, room, h->arena, &h->touched);
 	return dst;
 }
 
@@ -1119,7 +1232,7 @@ static bool grow_into_kept(struct jm_huge *h, size_t usable, bool *was_dirty)
 	size_t want = room_for(usable) - h->map_size;
 	char *end = (char *)h->addr + h->map_size;
 	struct jm_huge *whole = NULL;
-	size_t take = 0;
+	size_t take = 0, took_touched = 0;
 	bool dirty = false;
 	if (as_limited())
 		return false;
@@ -1132,11 +1245,13 @@ static bool grow_into_kept(struct jm_huge *h, size_t usable, bool *was_dirty)
 			break;
 		take = r->map_size <= want ? r->map_size : want;
 		dirty = r->dirty;
+		took_touched = touched_min(r->touched, take);
 		if (take == r->map_size) {
 			unkeep(pp);
 			whole = r;
 		} else {
 			r->addr = (char *)r->addr + take;
+			r->touched = r->touched > take ? r->touched - take : 0;
 			r->map_size -= take;
 			retained_bytes -= take;
 			if (dirty)
@@ -1149,6 +1264,8 @@ static bool grow_into_kept(struct jm_huge *h, size_t usable, bool *was_dirty)
 		return false;
 	if (whole)
 		record_put(whole);
+	if (took_touched)
+		h->touched = h->map_size + took_touched;
 	/* The record's new sizes under the arena's lock, with its counters
 	 * (charge_dm's `moved`, in place): a fork sees both or neither. */
 	struct delta d = { .usable = (long long)usable - (long long)h->size, .nreuse = 1,
@@ -1178,6 +1295,7 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 		size_t map = map_for(usable);
 		if (usable < h->size && map <= h->map_size - h->map_size / 4) {
 			jm__os_purge((char *)ptr + map, h->map_size - map);
+			h->touched = touched_min(h->touched, map);
 			if (jm__test_huge_tail_gone)
 				jm__test_huge_tail_gone();
 			resize_in_place(h, usable, map);
@@ -1190,7 +1308,7 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	bool was_dirty;
 	if (grow_into_kept(h, usable, &was_dirty)) {
 		if (!was_dirty)
-			gather(ptr, old_map, h->map_size, h->arena);
+			gather(ptr, old_map, h->map_size, h->arena, &h->touched);
 		return ptr;
 	}
 	/* Grow where it is, with room for the next steps if the address space
@@ -1204,7 +1322,7 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 	if (q == MAP_FAILED)
 		return huge_move(h, ptr, usable);
 	resize_in_place(h, usable, map);
-	gather(ptr, old_map, map, h->arena);
+	gather(ptr, old_map, map, h->arena, &h->touched);
 	return ptr;
 }
 

@@ -369,6 +369,15 @@ struct jm_huge {
 	                             (set under the arena's lock) */
 	uint8_t sparse_age;       /* reuses since its slack was last looked at
 	                             (huge.c, purge_sparse) */
+	uint8_t sparse_shift;     /* looks in a row that purged nothing and
+	                             found no more stray pages than the one
+	                             before (up to 4): the next waits 8 << it
+	                             reuses */
+	uint8_t sparse_stray;     /* the stray pages the last look found (255
+	                             at most) */
+	size_t touched;           /* bytes from addr beyond which no page has
+	                             been written since its mapping or last
+	                             purge (an upper bound; huge.c) */
 	uint64_t prof_size;       /* sampled: the size asked for */
 	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */
