@@ -8,7 +8,9 @@
 # prints "rtime: X" (the originals of session 21 in probes.c: the time the
 # original program reports, which mimalloc-bench reads) also gets the
 # median of X and jmalloc's ratio to the best anchor's. Each run is
-# appended to $LOG (default /tmp/probes.log) as it ends.
+# appended to $LOG (default /tmp/probes.log) as it ends. /usr/bin/time
+# reads CPU in hundredths of a second: a median below that counts as
+# 0.01 s in the ratios (a probe of 0.00 s under an anchor divided by zero).
 # docs/programs.md, "Probes outside make bench".
 import subprocess, sys, os, re, statistics, tempfile
 L='/usr/lib/x86_64-linux-gnu/'
@@ -36,9 +38,10 @@ for lab,_ in probes:
   med={a:tuple(statistics.median(x[i] for x in v) for i in range(5)) for a,v in res[lab].items()}
   for a in names: 
     c,m,f,e,rt=med[a]; print('%-14s %-9s %7.2f %8.1f %8d %7.3f'%(lab,a,c,m/1024,f,rt))
-  br=min(med[a][4] for a in anch); bc=min(med[a][0] for a in anch); lm=min(med[a][1] for a in anch); ff=min(med[a][2] for a in anch)
+  br=min(med[a][4] for a in anch); bc=max(0.01,min(med[a][0] for a in anch)); lm=min(med[a][1] for a in anch); ff=min(med[a][2] for a in anch)
   for j in [n for n in names if n.startswith('jm')]:
     c,m,f,e,rt=med[j]
     flag=' <<<' if (c>1.3*bc or m>1.25*lm or f>1.5*ff) else ''
-    print('%-14s %-9s %52s %.2f %.2f %.2f %.2f %.2f%s'%(lab,j,'',c/bc,m/lm,f/ff,m/med['jemalloc'][1],rt/br,flag))
+    q=lambda x,y: x/y if y else float('nan')
+    print('%-14s %-9s %52s %.2f %.2f %.2f %.2f %.2f%s'%(lab,j,'',q(c,bc),q(m,lm),q(f,ff),q(m,med['jemalloc'][1]),q(rt,br),flag))
   sys.stdout.flush()
