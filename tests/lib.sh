@@ -92,6 +92,11 @@
 #                          waits for the file $RELEASE in between (2 min at
 #                          most); KEY another JMALLOC_ALERT_ variable than
 #                          UID, FREE its value that does not wait (0)
+#   frag_rule_start [SET...] jmstatd with one fragmentation rule (frag:
+#                          over 50% and 1 MiB, for 200 ms, the SETtings)
+#                          whose command is blocking_command's
+#   nobody_frags N         N of nobody's jm_public demo_fragment
+#                          processes, published; pids in nobody_pids
 #   alert_recorder DIR     writes $JM_TMP/notify.sh, an alert command that
 #                          records each notification's JMALLOC_ALERT_*
 #                          variables in DIR/RULE.ID.STATE (whole, renamed
@@ -678,6 +683,32 @@ EOF
 	chmod 755 "$JM_TMP/cmd.sh"
 	: >"$CMDLOG"
 	export CMDLOG RELEASE
+}
+
+# frag_rule_start [SETTING...]: jmstatd with one fragmentation rule, frag
+# (over 50% and 1 MiB, for 200 ms, and the SETTINGs), whose command is
+# blocking_command's (set up here).
+frag_rule_start() {
+	blocking_command
+	{
+		printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
+		rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms" "$@"
+	} >"$JM_TMP/rules.conf"
+	jmd_start --config "$JM_TMP/rules.conf"
+}
+
+# nobody_frags N: N processes of nobody's, jm_public's demo_fragment
+# fragmenting its 64-byte runs, publishing to the daemon of the test; their
+# pids in nobody_pids.
+nobody_frags() {
+	local i
+	nobody_pids=()
+	for i in $(seq "$1"); do
+		setpriv --reuid=65534 --regid=65534 --clear-groups env JMALLOC_STATS_DIR="$JMD_STATS" \
+			LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" JMALLOC_CONF=prof_sample:0 \
+			"$JM_TMP/pub/demo_fragment" -s 64 -c 40000 -r 10 >/dev/null 2>&1 &
+		nobody_pids+=($!)
+	done
 }
 
 alert_recorder() {

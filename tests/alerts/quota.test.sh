@@ -9,22 +9,8 @@
 need_users "run processes as nobody"
 need_segments
 jm_public "$JM_HELPERS/demo_fragment"
-blocking_command
-{
-	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
-	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms"
-} >"$JM_TMP/rules.conf"
-jmd_start --config "$JM_TMP/rules.conf"
-
-frag() {
-	"$@" env JMALLOC_STATS_DIR="$JMD_STATS" LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" \
-		JMALLOC_CONF=prof_sample:0 "$JM_TMP/pub/demo_fragment" -s 64 -c 40000 -r 10 >/dev/null 2>&1 &
-}
-nobody_pids=()
-for i in $(seq 1 10); do
-	frag setpriv --reuid=65534 --regid=65534 --clear-groups
-	nobody_pids+=($!)
-done
+frag_rule_start
+nobody_frags 10
 
 jmd_py - <<'EOF' || fail "alert commands per user"
 from jmd import *

@@ -33,20 +33,8 @@ print(os.getpid(), flush=True)
 sys.stdin.readline()
 EOF
 chmod 755 "$JM_TMP/pub/fragexit.py"
-blocking_command
-{
-	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
-	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms" "notify = firing"
-} >"$JM_TMP/rules.conf"
-jmd_start --config "$JM_TMP/rules.conf"
-
-pids=()
-for i in 1 2; do
-	setpriv --reuid=65534 --regid=65534 --clear-groups env JMALLOC_STATS_DIR="$JMD_STATS" \
-		LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" JMALLOC_CONF=prof_sample:0 \
-		"$JM_TMP/pub/demo_fragment" -s 64 -c 40000 -r 10 >/dev/null 2>&1 &
-	pids+=($!)
-done
+frag_rule_start "notify = firing"
+nobody_frags 2
 
 PUB=$JM_TMP/pub jmd_py - "$JMD_LOG" <<'EOF' || fail "a queued command for a reused pid"
 from jmd import *
@@ -95,6 +83,6 @@ got = wait_until(outcome, "the queued command to run or be skipped", timeout=60)
 check(got == "skipped", "the command of alert %d ran with pid %d, now root's sleep" % (aid, pid))
 print("its command not run")
 EOF
-kill "${pids[@]}" 2>/dev/null
+kill "${nobody_pids[@]}" 2>/dev/null
 jmd_stop
 ok "a queued alert command whose pid was reused: not run"

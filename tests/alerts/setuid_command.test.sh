@@ -35,20 +35,8 @@ sys.stdin.readline()
 os.execv(sys.argv[1], [sys.argv[1], "600"])
 EOF
 chmod 755 "$JM_TMP/pub/fragexec.py"
-blocking_command
-{
-	printf 'command = %s\ncommand_timeout = 150s\n' "$JM_TMP/cmd.sh"
-	rule frag fragmentation "ratio = 0.5" "min_wasted = 1MiB" "for = 200ms" "notify = firing"
-} >"$JM_TMP/rules.conf"
-jmd_start --config "$JM_TMP/rules.conf"
-
-pids=()
-for i in 1 2; do
-	setpriv --reuid=65534 --regid=65534 --clear-groups env JMALLOC_STATS_DIR="$JMD_STATS" \
-		LD_PRELOAD="$JM_TMP/pub/libjmalloc.so" JMALLOC_CONF=prof_sample:0 \
-		"$JM_TMP/pub/demo_fragment" -s 64 -c 40000 -r 10 >/dev/null 2>&1 &
-	pids+=($!)
-done
+frag_rule_start "notify = firing"
+nobody_frags 2
 
 PUB=$JM_TMP/pub jmd_py - "$JMD_LOG" <<'EOF' || fail "a command for a process gone set-uid"
 from jmd import *
@@ -90,6 +78,6 @@ got = wait_until(outcome, "the queued command to run or be skipped", timeout=60)
 check(got == "skipped", "the command of alert %d ran for process %d, now set-uid root" % (aid, pid))
 print("its command not run")
 EOF
-kill "${pids[@]}" 2>/dev/null
+kill "${nobody_pids[@]}" 2>/dev/null
 jmd_stop
 ok "an alert command for a process gone set-uid: not run"
