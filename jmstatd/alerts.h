@@ -144,6 +144,7 @@ struct job {
 	uint32_t uid, gid;       /* its effective ids when last checked in full */
 	bool check_creds;        /* a process not root's: its ids checked too */
 	bool live_state;         /* for a pending or firing alert */
+	bool gone;               /* live_state, and no process at pid when queued */
 	struct job *next;        /* in the queue */
 };
 

@@ -172,12 +172,15 @@ static bool can_start(const struct jmd_alerts *A, uint64_t who)
 
 /* The process at pid now: its start (/proc/PID/stat) and effective ids
  * (the owner of /proc/PID), both read through one open of the directory.
- * False if there is none, or it cannot tell. */
-static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner)
+ * False if there is none, or it cannot tell; *gone (if not NULL) true
+ * where there is none (no /proc/PID). */
+static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner, bool *gone)
 {
 	char path[32], buf[1024], state;
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gone)
+		*gone = dfd < 0 && errno == ENOENT;
 	if (dfd < 0)
 		return false;
 	bool ok = false;
@@ -214,8 +217,10 @@ static int job_refused(const struct job *j)
 {
 	uint64_t start;
 	struct stat owner;
-	if (!j->pid || !proc_now(j->pid, &start, &owner))
+	if (!j->pid || !proc_now(j->pid, &start, &owner, NULL))
 		return 0;
+	if (j->gone)
+		return REFUSED_REUSED;   /* none there when it was queued */
 	if (start != j->start)
 		return j->live_state ? REFUSED_REUSED : 0;
 	if (j->check_creds && (owner.st_uid != j->uid || owner.st_gid != j->gid))
@@ -331,12 +336,22 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 	 * (job_refused): which process the pid is now, read here. */
 	if (a->pid > 0) {
 		struct stat owner;
-		if (proc_now(a->pid, &j->start, &owner)) {
+		bool live = a->state == ST_PENDING || a->state == ST_FIRING, gone;
+		if (proc_now(a->pid, &j->start, &owner, &gone)) {
 			j->pid = a->pid;
 			j->uid = a->uid;
 			j->gid = a->gid;
 			j->check_creds = a->uid != 0;
-			j->live_state = a->state == ST_PENDING || a->state == ST_FIRING;
+			j->live_state = live;
+		} else if (gone && live) {
+			/* Exited before the daemon saw it go (just before
+			 * a tick): a process at its pid when the command
+			 * starts is another (it ran unchecked, with
+			 * JMALLOC_ALERT_PID naming that one:
+			 * test_queued_gone_pid_reused). */
+			j->pid = a->pid;
+			j->gone = true;
+			j->live_state = true;
 		}
 	}
 	j->command = strdup(command);

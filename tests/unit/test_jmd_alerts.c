@@ -12,6 +12,9 @@
  */
 #include "jmd_test.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #define MiB (1024.0 * 1024.0)
 
 static void tick(struct jmd *d, double dt)
@@ -300,6 +303,81 @@ static void test_command_environment(void **state)
 	assert_int_equal(jmdt_nspawns, 0);
 }
 
+/* A pid no process has now: a child's, exited and reaped. */
+static pid_t pid_gone(void)
+{
+	pid_t c = fork();
+	assert_true(c >= 0);
+	if (c == 0)
+		_exit(0);
+	assert_int_equal(waitpid(c, NULL, 0), c);
+	return c;
+}
+
+/* A firing alert's command queued for a process that had exited already
+ * when it fired (the daemon had not seen it go: a process that exits just
+ * before a tick): the pid read then named none, and the command was not
+ * checked as it started; root's process started under that pid meanwhile
+ * was the one JMALLOC_ALERT_PID named. Now a pid that named no process
+ * when the command was queued and names one when it starts is another's:
+ * the command is not run. (Needs ns_last_pid to place the process.) */
+static void test_queued_gone_pid_reused(void **state)
+{
+	(void)state;
+	if (access("/proc/sys/kernel/ns_last_pid", W_OK) != 0)
+		skip();
+	struct jmd *d = daemon_with("command = /bin/true\nnotify = firing\n"
+	                            "[rule f]\nkind = fragmentation\nratio = 0.5\nmin_wasted = 1MiB\n");
+	struct jmd_proc *p[3];
+	for (int i = 0; i < 3; i++) {
+		p[i] = jmdt_proc_add(d, pid_gone(), 1, "svc", 0);
+		set_frag(p[i], 100 * MiB, 10 * MiB);
+	}
+	jmdt_nspawns = 0;
+	d->now += 1;
+	d->tick++;
+	d->tick_time[d->tick % d->hist_max] = d->now;
+	for (int i = 0; i < 3; i++)
+		jmd_alerts_evaluate(d, p[i]);
+	/* uid 1000's two slots taken (until the loop's turn closes their
+	 * failed spawns): the third waits. */
+	assert_int_equal(jmdt_nspawns, 2);
+	assert_string_equal(state_of(d, "f", p[2]->pid, 0, NULL), "firing");
+	/* Another process under the third's pid. */
+	pid_t other = -1;
+	for (int attempt = 0; attempt < 500 && other != p[2]->pid; attempt++) {
+		if (other > 0) {
+			kill(other, SIGKILL);
+			waitpid(other, NULL, 0);
+		}
+		FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+		assert_non_null(f);
+		fprintf(f, "%d", (int)p[2]->pid - 1);
+		fclose(f);
+		other = fork();
+		assert_true(other >= 0);
+		if (other == 0) {
+			pause();
+			_exit(0);
+		}
+	}
+	pid_t want = p[2]->pid;
+	bool placed = other == want;
+	jmd_alerts_tick_done(d);
+	for (int i = 0; i < 5; i++)
+		uv_run(d->loop, UV_RUN_NOWAIT);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	if (!placed)
+		skip();
+	assert_int_equal(jmdt_nspawns, 2);   /* 3 on the old daemon */
+	assert_logged("its command not run: its pid");
+	for (int i = 0; i < 3; i++) {
+		jmdt_proc_gone(d, p[i]);
+		jmdt_proc_free(p[i]);
+	}
+}
+
 static void test_reload_keeps_alerts_of_kept_rules(void **state)
 {
 	(void)state;
@@ -334,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_exe_glob),
 		cmocka_unit_test(test_sparse_bin_per_bin),
 		cmocka_unit_test(test_command_environment),
+		cmocka_unit_test(test_queued_gone_pid_reused),
 		cmocka_unit_test(test_reload_keeps_alerts_of_kept_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
