@@ -1293,6 +1293,13 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 		return NULL;
 	if (usable <= h->map_size) {
 		size_t map = map_for(usable);
+		/* What it may have written: its size so far (a live region's
+		 * counts at its free, by the size it has then: a shrink left
+		 * out what it had written past its new size, and a request
+		 * took the region whole for a written tail, tail_useless:
+		 * test_huge_shrunk_touched). */
+		if (h->touched < h->size)
+			h->touched = h->size;
 		if (usable < h->size && map <= h->map_size - h->map_size / 4) {
 			jm__os_purge((char *)ptr + map, h->map_size - map);
 			h->touched = touched_min(h->touched, map);

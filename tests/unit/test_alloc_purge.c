@@ -1151,6 +1151,46 @@ static void test_huge_untouched_tail_whole(void **state)
 	validate();
 }
 
+/* A region realloc shrank in place without purging (its blocks still
+ * most of its mapping) was written past its new size: how far it may have
+ * been written (touched) kept the larger size. It counted only the new
+ * one at the free, and the next request of half of it took the region
+ * whole, its 1.5 MiB written tail "untouched" (tail_useless), resident
+ * for the request's life. */
+static void test_huge_shrunk_touched(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	jm__huge_release_kept();   /* what earlier tests kept */
+	size_t mib = 1u << 20;
+	decay_reset(a);
+	saved_decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = -1;
+	for (int i = 0; i < 128; i++)   /* the recent requests: 6 MiB */
+		jm_free(jm_malloc(6 * mib));
+	jm__huge_release_kept();
+	char *x = jm_malloc(4 * mib + 1);
+	assert_non_null(x);
+	assert_int_equal(huge_of(x)->map_size, 6 * mib);
+	char *g = jm_realloc(x, 5 * mib + mib / 2);   /* grown in its room */
+	assert_ptr_equal(g, x);
+	memset(x, 3, 5 * mib + mib / 2);
+	char *s = jm_realloc(x, 4 * mib + 1);          /* shrunk, not purged */
+	assert_ptr_equal(s, x);
+	assert_int_equal(huge_of(x)->map_size, 6 * mib);
+	jm_free(x);
+	char *y = jm_malloc(2 * mib + 1);
+	assert_ptr_equal(y, x);
+	/* Split (its tail written through): the tail kept for another. */
+	assert_int_equal(huge_of(y)->map_size, 4 * mib);   /* before: 6 */
+	assert_int_equal(a->huge_dirty, 2 * mib);          /* before: 0 */
+	validate();
+	jm_free(y);
+	jm__opt.decay_ms = saved_decay_ms;
+	decay_reset(a);
+	validate();
+}
+
 /* A request aligned to 2 MiB and a small fraction of its block (the
  * probe memalignbig: 1 KB..200 KB aligned to 1..4 MiB, its first and
  * last bytes written): each occupant of a kept region left its last page
@@ -2214,6 +2254,7 @@ int main(void)
 		cmocka_unit_test(test_huge_take_blocks),
 		cmocka_unit_test_teardown(test_huge_sparse_slack, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_untouched_tail_whole, decay_teardown),
+		cmocka_unit_test_teardown(test_huge_shrunk_touched, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_sliver_slack_purged, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_gather_touched, decay_teardown),
 		cmocka_unit_test(test_huge_calloc_untouched),
