@@ -30,7 +30,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -80,75 +79,7 @@ unsigned jm__test_fork_skipped_reset(void)
 }
 #endif
 
-/* Whether the task of the process named name (a directory of
- * /proc/self/task, open as dir) is running or may run (R), or waits
- * in the kernel uninterruptibly (D, a page fault's I/O): true where it
- * cannot tell. Raw system calls, as the fork handler may run in a signal
- * handler (no malloc, no stdio). */
-static bool task_may_run(int dir, const char *name)
-{
-	char path[40], buf[96];
-	size_t k = 0;
-	for (; name[k] && k < 24; k++)
-		path[k] = name[k];
-	memcpy(path + k, "/stat", 6);
-	int fd = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno != ENOENT && errno != ESRCH;   /* gone: not running */
-	long n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
-	syscall(SYS_close, fd);
-	if (n <= 0)
-		return true;
-	/* "tid (comm) S ...": the state after the name's last ')' (the name
-	 * is at most 15 characters, the fields after it numbers). */
-	long r = n - 1;
-	while (r >= 0 && buf[r] != ')')
-		r--;
-	if (r < 0 || r + 2 >= n)
-		return true;
-	return buf[r + 2] == 'R' || buf[r + 2] == 'D';
-}
-
-/* Whether a thread of the process other than self is running, runnable or
- * in an uninterruptible wait (task_may_run); true where /proc cannot
- * say. */
-static bool others_may_run(int self)
-{
-	int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return true;
-	struct dirent64_raw {
-		uint64_t ino;
-		int64_t off;
-		unsigned short reclen;
-		unsigned char type;
-		char name[];
-	};
-	_Alignas(8) char buf[512];
-	bool may = false;
-	for (;;) {
-		long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
-		if (n <= 0) {
-			may |= n < 0;
-			break;
-		}
-		for (long off = 0; off < n && !may;) {
-			const struct dirent64_raw *d = (const struct dirent64_raw *)(buf + off);
-			off += d->reclen;
-			int tid = 0;
-			const char *c = d->name;
-			for (; *c >= '0' && *c <= '9'; c++)
-				tid = tid * 10 + (*c - '0');
-			if (*c == 0 && c != d->name && tid != self)
-				may = task_may_run(dir, d->name);
-		}
-		if (may)
-			break;
-	}
-	syscall(SYS_close, dir);
-	return may;
-}
+__thread pthread_mutex_t *jm__tls_lock_op;
 
 /*
  * A lock held with no owner (glibc takes a lock, then writes its owner,
@@ -158,15 +89,16 @@ static bool others_may_run(int self)
  * machine or a throttled cgroup: 20 ms of no owner were taken for this
  * thread's, and the child of an ordinary fork aborted at its first
  * malloc), or this one, interrupted there by the signal whose handler
- * forks, for ever. Another thread there is running or runnable (R), or in
- * a page fault's wait (D): while no other thread of the process is
- * (/proc/self/task), the lock is this thread's, taken at once; while one
- * is, it is waited for, up to FORK_NO_OWNER_NS, then taken for this
- * thread's. 3a32077 waited those 2 s whatever the other threads did: a
- * fork in a signal handler that landed in this thread's taking or
- * releasing of a lock (3-5% of raw_fork's signals: tests/preload/
- * raw_fork.test.sh, 300 forks, took 20-36 s instead of 2) waited 2 s
- * (test_fork_lock_own_no_owner).
+ * forks, for ever. This thread's own is the lock it marked
+ * (jm__tls_lock_op, internal.h: set around each of the allocator's takings
+ * and releasings), taken for its own at once; another's is waited for, up
+ * to FORK_NO_OWNER_NS, then taken for this thread's. 3a32077 waited those
+ * 2 s whatever: a fork in a signal handler that landed in this thread's
+ * taking or releasing of a lock (3-5% of raw_fork's signals:
+ * tests/preload/raw_fork.test.sh, 300 forks, took 20-36 s instead of 2)
+ * waited 2 s; d8f1618 read /proc/self/task to tell, at once only while no
+ * other thread of the process ran or could (test_fork_lock_own_no_owner:
+ * beside a thread that computes, it waited its 2 s).
  */
 void jm__fork_lock(jm_lock_t *l)
 {
@@ -176,7 +108,7 @@ void jm__fork_lock(jm_lock_t *l)
 	int self = (int)syscall(SYS_gettid);
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned i = 0;; i++) {
+	for (;;) {
 		int owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
 		if (owner == self)
 			break;
@@ -185,20 +117,8 @@ void jm__fork_lock(jm_lock_t *l)
 			errno = saved;
 			return;
 		}
-		/* Every 10th wait (a process of many threads reads as many
-		 * files), and at once. */
-		if (i % 10 == 0 && !others_may_run(self)) {
-			/* None can be there: this thread is, unless the lock
-			 * changed hands meanwhile. */
-			if (pthread_mutex_trylock(l) == 0) {
-				errno = saved;
-				return;
-			}
-			owner = __atomic_load_n(&l->__data.__owner, __ATOMIC_RELAXED);
-			if (owner == self || (owner == 0 && !others_may_run(self)))
-				break;
-			continue;
-		}
+		if (jm__tls_lock_op == l)
+			break;   /* this thread's taking or releasing, interrupted */
 		struct timespec ts = { 0, 100 * 1000 };
 		nanosleep(&ts, NULL);
 #ifdef JM_TEST

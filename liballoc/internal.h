@@ -232,6 +232,35 @@ static inline uintptr_t jm__rtree_get(uintptr_t chunk)
 	    memory_order_acquire);
 }
 
+/* ---- the lock this thread is taking or releasing (init.c, jm__fork_lock)
+ * glibc takes a lock, then writes its owner, and clears the owner before
+ * it releases it: a fork from a signal handler that interrupted this
+ * thread between the two finds the lock held with no owner, as it finds
+ * one that another thread is taking or releasing. Every pthread_mutex_lock,
+ * _trylock and _unlock of the allocator's code (these macros) marks its
+ * lock in the thread for the call, the mark before it restored after (a
+ * handler that allocates nests its own): two stores and a load, no
+ * system call, async-signal-safe; malloc's and free's fast paths take no
+ * lock. */
+extern __thread pthread_mutex_t *jm__tls_lock_op;
+#define JM_MARKED_MUTEX_OP(op)                                                 \
+static inline int jm__marked_##op(pthread_mutex_t *l)                          \
+{                                                                              \
+	pthread_mutex_t *was = jm__tls_lock_op;                                \
+	jm__tls_lock_op = l;                                                   \
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);                               \
+	int rc = op(l);                                                        \
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);                               \
+	jm__tls_lock_op = was;                                                 \
+	return rc;                                                             \
+}
+JM_MARKED_MUTEX_OP(pthread_mutex_lock)
+JM_MARKED_MUTEX_OP(pthread_mutex_trylock)
+JM_MARKED_MUTEX_OP(pthread_mutex_unlock)
+#define pthread_mutex_lock(l)    jm__marked_pthread_mutex_lock(l)
+#define pthread_mutex_trylock(l) jm__marked_pthread_mutex_trylock(l)
+#define pthread_mutex_unlock(l)  jm__marked_pthread_mutex_unlock(l)
+
 /* ---- lock helpers (contention counted in the given stats field) */
 static inline void jm__lock(jm_lock_t *l, uint64_t *contended)
 {
