@@ -370,6 +370,8 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero);
 /* Unmaps the kept huge regions not being purged; false if there were none
  * (huge.c: on ENOMEM; tests). */
 bool jm__huge_release_kept(void);
+/* Forgets the sizes of the recent huge requests (tests). */
+void jm__huge_recent_forget(void);
 void *jm__huge_take_chunk(struct jm_arena *a);   /* a's lock held */
 void jm__huge_free(struct jm_huge *h, void *ptr);
 void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size);

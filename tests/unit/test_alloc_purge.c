@@ -62,6 +62,7 @@ static void test_purge(void **state)
 /* Forgets the arena's dirty pages and decay history (purging them all). */
 static void decay_reset(struct jm_arena *a)
 {
+	jm__huge_recent_forget();   /* a fresh region's room: room_for's */
 	jm__tcache_flush_all_current();
 	jm__huge_purge_all();
 	pthread_mutex_lock(a->lock);
@@ -383,6 +384,7 @@ static char *gather_two_kept(struct jm_arena *a, uint64_t *mapped)
 {
 	size_t mib = 1u << 20;
 	assert_int_equal(a->huge_dirty + a->huge_retained, 0);
+	jm__huge_recent_forget();
 	char *b = jm_malloc(2 * mib);
 	memset(b, 3, 2 * mib);
 	char *z1 = jm_malloc(4 * mib), *z2 = jm_malloc(6 * mib);
@@ -1186,6 +1188,62 @@ static void test_huge_shrunk_touched(void **state)
 	assert_int_equal(a->huge_dirty, 2 * mib);          /* before: 0 */
 	validate();
 	jm_free(y);
+	jm__opt.decay_ms = saved_decay_ms;
+	decay_reset(a);
+	validate();
+}
+
+/* A fresh region has room up to the largest blocks of the recent
+ * requests (if at most half as much again as its own), and a kept region split for a
+ * request keeps such room if it is address space: kept, it then serves
+ * any of them where it is. 1, 2 and 4 MiB + 1 requests, 16 live (the
+ * probe big2m1): a 2 MiB + 1 request's region was 4 MiB, fitted no 4 MiB +
+ * 1 request (6 MiB), and each of those that found only such regions kept
+ * mapped a fresh one and gathered them into it (140 mmap and 245 mremap
+ * in 20000 requests). */
+static void test_huge_room_for_recent(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	jm__huge_release_kept();   /* what earlier tests kept */
+	size_t mib = 1u << 20;
+	decay_reset(a);
+	saved_decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = -1;
+	char *big = jm_malloc(4 * mib + 1);   /* 6 MiB of blocks */
+	assert_non_null(big);
+	char *b = jm_malloc(2 * mib + 1);     /* 4 MiB of blocks */
+	assert_non_null(b);
+	assert_int_equal(huge_of(b)->map_size, 6 * mib);   /* before: 4 */
+	jm_free(big);
+	jm_free(b);
+	jm__huge_release_kept();
+	char *x = jm_malloc(6 * mib + 1);     /* 8 MiB */
+	assert_non_null(x);
+	assert_int_equal(huge_of(x)->map_size, 8 * mib);
+	x[0] = 1;
+	/* The recent requests: 2 and 4 MiB + 1 (4 and 6 MiB of blocks),
+	 * three windows of 64. */
+	for (int i = 0; i < 192; i++)
+		jm_free(jm_malloc(i & 1 ? 4 * mib + 1 : 2 * mib + 1));
+	jm__huge_release_kept();
+	jm_free(x);
+	jm__huge_purge_all();   /* nothing in it written since */
+	/* Kept, 8 MiB: a 2 MiB + 1 request takes 6 MiB of it, and the 2 MiB
+	 * left fit none of the recent requests: whole. */
+	char *c = jm_malloc(2 * mib + 1);
+	assert_ptr_equal(c, x);
+	assert_int_equal(huge_of(c)->map_size, 8 * mib);   /* before: 4 */
+	c[2 * mib] = 2;
+	jm_free(c);
+	uint64_t nmap = a->stats->nmap;
+	char *d = jm_malloc(4 * mib + 1);     /* the same region, no map */
+	assert_ptr_equal(d, x);
+	assert_int_equal(a->stats->nmap, nmap);
+	assert_int_equal(d[2 * mib], 2);
+	validate();
+	jm_free(d);
+	jm__huge_release_kept();
 	jm__opt.decay_ms = saved_decay_ms;
 	decay_reset(a);
 	validate();
@@ -2255,6 +2313,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_huge_sparse_slack, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_untouched_tail_whole, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_shrunk_touched, decay_teardown),
+		cmocka_unit_test_teardown(test_huge_room_for_recent, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_sliver_slack_purged, decay_teardown),
 		cmocka_unit_test_teardown(test_huge_gather_touched, decay_teardown),
 		cmocka_unit_test(test_huge_calloc_untouched),
