@@ -67,7 +67,8 @@ int jm_cmd_status(const struct jmctl_opts *o, int argc, char **argv)
 	printf("  stats dir  %s\n", jm_safe(dir, sizeof dir, jm_str(reply, "stats_dir")));
 	printf("  interval   %s (the latest sampling took %.1f ms)\n", interval,
 	       jm_num(reply, "tick_ms"));
-	if (strcmp(jm_str(reply, "scope"), "uid") == 0) {
+	if (strcmp(jm_str(reply, "scope"), "uid") == 0 ||
+	    strcmp(jm_str(reply, "scope"), "namespace") == 0) {
 		/* A daemon of another user (root's) tells a user only of theirs. */
 		printf("  segments   %lld of your processes read (the daemon counts the other "
 		       "users' for root only)\n", procs);

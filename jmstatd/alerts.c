@@ -182,6 +182,8 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->pid = p->pid;
 	a->start_ticks = p->start_ticks;
 	a->uid = p->uid;
+	a->ns_own = p->ns_own;
+	a->ns_top = p->ns_top;
 	a->gid = p->cred_gid;
 	a->who = jmd_proc_charge(A->d, p);
 	memcpy(a->exe, p->exe, sizeof(a->exe));

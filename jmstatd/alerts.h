@@ -101,6 +101,7 @@ struct alert {
 	uint64_t start_ticks;
 	uint32_t uid;
 	uint32_t gid;            /* its process's cred_gid (the group of /proc/PID) */
+	uint32_t ns_own, ns_top; /* its process's pid namespaces (jmd_visible) */
 	uint64_t who;            /* whose bounds its commands and lines count
 	                            against (jmd_proc_charge); 0: root's */
 	char exe[JMSTAT_EXE_LEN];

@@ -196,14 +196,14 @@ json_t *jmd_alert_sites_json(const struct alert *a)
 	return o;
 }
 
-json_t *jmd_alerts_list(struct jmd *d, uid_t viewer)
+json_t *jmd_alerts_list(struct jmd *d, jmd_viewer viewer)
 {
 	json_t *arr = json_array();
 	struct jmd_alerts *A = d->alerts;
 	if (!A || !arr)
 		return arr;
 	for (struct alert *a = A->head; a; a = a->next) {
-		if (!jmd_visible(a->uid, viewer))
+		if (!jmd_visible(a->uid, a->ns_own, a->ns_top, viewer))
 			continue;
 		struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 		bool alive = p && p->start_ticks == a->start_ticks;

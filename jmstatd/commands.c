@@ -11,9 +11,11 @@
  * Every reply is one JSON object: {"ok": true, "time": T, ...} or
  * {"ok": false, "error": "...", "time": T}, where T is the unix time of the
  * latest sample (ms precision). What a reply shows is filtered by the
- * viewer's uid (SO_PEERCRED, passed in by server.c): root sees every
- * process, anyone else only processes of their own uid, and a pid of
- * another uid answers as if unknown. The fields of a process, of its
+ * viewer's uid (SO_PEERCRED, passed in by server.c) and, for a client in
+ * a pid namespace below ours (a container's), that namespace: root sees
+ * every process, anyone else only processes of their own uid (a
+ * container's client only those of its namespace: jmd_visible), and a
+ * pid of another answers as if unknown. The fields of a process, of its
  * totals and of a bin (PROC, HOST, BIN) come from the X-lists of
  * commands.h (JMD_PROC_FIELDS) and fields.h (JMD_TOTALS_FIELDS,
  * JMD_BIN_FIELDS), in their order, through the helpers below (ps.c writes
@@ -125,7 +127,7 @@ static int agg_add(struct agg *g, const struct jmd_bin *b)
 	return 0;
 }
 
-static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
+static json_t *bins_json(struct jmd *d, jmd_viewer uid, const struct jmd_proc *only)
 {
 	json_t *arr = json_array();
 	if (only) {
@@ -135,7 +137,7 @@ static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
 	}
 	struct agg g = { 0 };
 	for (struct jmd_proc *p = d->live; p; p = p->next) {
-		if (!jmd_visible(p->uid, uid))
+		if (!jmd_proc_visible(p, uid))
 			continue;
 		for (uint32_t b = 0; b < p->nbins; b++)
 			if (agg_add(&g, &p->bins[b]) != 0)
@@ -149,7 +151,7 @@ static json_t *bins_json(struct jmd *d, uid_t uid, const struct jmd_proc *only)
 
 /* ------------------------------------------------------------ commands */
 
-static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_version(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	json_t *o = reply_ok(d);
 	set(o, "version", json_string(JM_VERSION));
@@ -164,16 +166,21 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	 * anyone else only their own: how many processes and clients the
 	 * other users have is theirs to know ("scope" says which). */
 	if (uid != 0 && uid != getuid()) {
+		/* A client in a pid namespace below ours: its namespace's,
+		 * as it sees them (its uid's unless its root). */
+		bool scoped = (uid >> 32) != 0;
 		uint64_t procs = 0, clients = 0;
 		for (const struct jmd_proc *p = d->live; p; p = p->next)
-			procs += p->uid == uid;
+			procs += jmd_proc_visible(p, uid);
 		for (const struct jmd_client *k = d->clients; k; k = k->next)
-			clients += k->uid == uid && !k->closed;
-		set(o, "scope", json_string("uid"));
+			clients += (c ? k->who == c->who : k->viewer == uid) && !k->closed;
+		set(o, "scope", json_string(scoped ? "namespace" : "uid"));
 		set(o, "processes", jint(procs));
 		set(o, "segments", jint(procs));
-		set(o, "processes_untracked", jint(jmd_untracked(d, jmd_principal(d, uid))));
-		set(o, "segment_files_untracked", jint(jmd_files_untracked(d, jmd_principal(d, uid))));
+		set(o, "processes_untracked",
+		    jint(scoped ? 0 : jmd_untracked(d, jmd_principal(d, (uint32_t)uid))));
+		set(o, "segment_files_untracked",
+		    jint(scoped ? 0 : jmd_files_untracked(d, jmd_principal(d, (uint32_t)uid))));
 		set(o, "user_processes", jint(d->opt.uid_procs));
 		set(o, "clients", jint(clients));
 		return o;
@@ -224,7 +231,7 @@ static json_t *cmd_version(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 
 /* Through the text server.c sends (jmd_ps_cached): one writer of
  * the ps reply, which the request fuzz target reaches this way. */
-static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_ps(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	unsigned mask;
 	if (jmd_ps_arg_fields(req, &mask) != 0)
@@ -234,7 +241,7 @@ static json_t *cmd_ps(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *re
 	return o ? o : jmd_error(d, "out of memory");
 }
 
-static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_stats(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid;
 	int rc = jmd_arg_pid(req, &pid);
@@ -253,7 +260,7 @@ static json_t *cmd_stats(struct jmd *d, uid_t uid, struct jmd_client *c, json_t 
 	return o;
 }
 
-static json_t *cmd_bins(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_bins(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
 	int rc = jmd_arg_pid(req, &pid);
@@ -303,20 +310,20 @@ static void set_who(json_t *o, const struct jmd_proc *p)
  * a crashed service's pid (32,768 of them by default, gone through in
  * seconds by a loop of forks), and the operator asking the service's
  * history got that process's, with nothing to tell them apart. */
-static struct jmd_proc *history_proc(struct jmd *d, pid_t pid, uid_t uid, const double *started)
+static struct jmd_proc *history_proc(struct jmd *d, pid_t pid, jmd_viewer uid, const double *started)
 {
 	struct jmd_proc *p = jmd_proc_find(d, pid, uid);
 	if (p && (!started || fabs(p->start_time - *started) < 0.006))
 		return p;
 	for (p = d->dead; p; p = p->next)
-		if (p->pid == pid && jmd_visible(p->uid, uid) &&
+		if (p->pid == pid && jmd_proc_visible(p, uid) &&
 		    (!started || fabs(p->start_time - *started) < 0.006))
 			return p;
 	return NULL;
 }
 
 /* The other processes of pid that history keeps, newest first. */
-static json_t *history_others(struct jmd *d, pid_t pid, uid_t uid, const struct jmd_proc *shown)
+static json_t *history_others(struct jmd *d, pid_t pid, jmd_viewer uid, const struct jmd_proc *shown)
 {
 	json_t *arr = json_array();
 	struct jmd_proc *live = jmd_proc_find(d, pid, uid);
@@ -326,7 +333,7 @@ static json_t *history_others(struct jmd *d, pid_t pid, uid_t uid, const struct 
 		json_array_append_new(arr, e);
 	}
 	for (struct jmd_proc *p = d->dead; p && json_array_size(arr) < 16; p = p->next) {
-		if (p->pid != pid || p == shown || !jmd_visible(p->uid, uid))
+		if (p->pid != pid || p == shown || !jmd_proc_visible(p, uid))
 			continue;
 		json_t *e = json_object();
 		set_who(e, p);
@@ -335,7 +342,7 @@ static json_t *history_others(struct jmd *d, pid_t pid, uid_t uid, const struct 
 	return arr;
 }
 
-static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_history(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
 	int rc = jmd_arg_pid(req, &pid);
@@ -403,7 +410,7 @@ static json_t *cmd_history(struct jmd *d, uid_t uid, struct jmd_client *c, json_
 	return o;
 }
 
-static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_alerts(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	json_t *o = reply_ok(d);
 	set(o, "alerts", jmd_alerts_list(d, uid));
@@ -413,7 +420,7 @@ static json_t *cmd_alerts(struct jmd *d, uid_t uid, struct jmd_client *c, json_t
 /* The tail of a subscriber's update (after the ps reply less its closing
  * brace): for one pid ",\"pid\":N", then ",\"bins\":[...]}" (that
  * process's, or summed over the processes uid may see). */
-int jmd_update_tail(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
+int jmd_update_tail(struct jmd *d, jmd_viewer uid, pid_t pid, char **text, size_t *len)
 {
 	struct jmd_proc *p = NULL;
 	if (pid) {
@@ -445,7 +452,7 @@ int jmd_update_tail(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 }
 
 /* A subscriber's update: the ps reply, then the tail above. */
-int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len)
+int jmd_update_text(struct jmd *d, jmd_viewer uid, pid_t pid, char **text, size_t *len)
 {
 	char *tail;
 	size_t tail_len;
@@ -468,7 +475,7 @@ int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *le
 	return 0;
 }
 
-json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
+json_t *jmd_update(struct jmd *d, jmd_viewer uid, pid_t pid)
 {
 	char *text;
 	size_t len;
@@ -481,7 +488,7 @@ json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid)
 	return o ? o : jmd_error(d, "out of memory");
 }
 
-static json_t *cmd_subscribe(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+static json_t *cmd_subscribe(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	pid_t pid = 0;
 	int rc = jmd_arg_pid(req, &pid);
@@ -499,7 +506,7 @@ static json_t *cmd_subscribe(struct jmd *d, uid_t uid, struct jmd_client *c, jso
 
 static const struct {
 	const char *name;
-	json_t *(*fn)(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+	json_t *(*fn)(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req);
 } commands[] = {
 	{ "version", cmd_version },
 	{ "ps", cmd_ps },
@@ -511,7 +518,7 @@ static const struct {
 	{ "subscribe", cmd_subscribe },
 };
 
-json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+json_t *jmd_command(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	if (!json_is_object(req))
 		return jmd_error(d, "a request must be a JSON object");
@@ -555,7 +562,7 @@ json_t *jmd_request_parse(struct jmd *d, const char *line, size_t len, json_t **
 	return req;
 }
 
-json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len)
+json_t *jmd_request(struct jmd *d, jmd_viewer uid, struct jmd_client *c, const char *line, size_t len)
 {
 	json_t *reply;
 	json_t *req = jmd_request_parse(d, line, len, &reply);

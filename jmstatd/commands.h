@@ -87,6 +87,6 @@ _Static_assert(PF_COUNT < 32, "ps's field mask is an unsigned: too many fields")
 int jmd_ps_arg_fields(json_t *req, unsigned *mask);
 
 /* sites_cmd.c */
-json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+json_t *jmd_cmd_sites(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req);
 
 #endif

@@ -72,6 +72,7 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -423,33 +424,117 @@ static uint32_t mntns_owner(const char *pid)
  * there with CAP_SYS_ADMIN made mount namespaces, each a /dev/shm of its
  * own, each a directory with bounds of its own, as many as it liked
  * (fourteenth pass, docs/security.md; tests/containers/ns_multiply.test.sh). */
-static uint64_t top_pidns(const char *pid)
+static uint64_t ours_pidns(void)
 {
 	static uint64_t ours;
 	struct stat st;
-	if (!ours) {
-		if (stat("/proc/self/ns/pid", &st) != 0)
-			return 0;
+	if (!ours && stat("/proc/self/ns/pid", &st) == 0)
 		ours = st.st_ino;
-	}
-	char path[300];
-	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint64_t key = 0;
-	/* Up from its own, at most the kernel's 32 levels. */
-	for (int level = 0; fd >= 0 && level < 40; level++) {
-		if (fstat(fd, &st) != 0 || st.st_ino == ours)
-			break;
-		key = st.st_ino;
-		int parent = ioctl(fd, NS_GET_PARENT);
-		close(fd);
-		fd = parent;
-		if (fd < 0)
-			key = 0;     /* no way up to ours: cannot tell */
+	return ours;
+}
+
+/* Up from the pid namespace of fd (closed here) to ours, at most the
+ * kernel's 32 levels: 1 with *own (its inode) and *top (the one just
+ * below ours) for one below ours, 0 for ours, -1 where there is no way
+ * up to ours (NS_GET_PARENT refuses to leave the tree of the caller's
+ * namespace) or the kernel cannot tell. */
+static int pidns_walk(int fd, uint32_t *own, uint32_t *top)
+{
+	uint64_t ours = ours_pidns();
+	struct stat st;
+	int rc = -1;
+	*own = *top = 0;
+	if (fd >= 0 && ours && fstat(fd, &st) == 0) {
+		uint32_t self = (uint32_t)st.st_ino, key = self;
+		if (st.st_ino == ours)
+			rc = 0;
+		for (int level = 0; rc < 0 && level < 40; level++) {
+			int parent = ioctl(fd, NS_GET_PARENT);
+			close(fd);
+			fd = parent;
+			if (fd < 0 || fstat(fd, &st) != 0)
+				break;
+			if (st.st_ino == ours) {
+				*own = self;
+				*top = key;
+				rc = 1;
+			}
+			key = (uint32_t)st.st_ino;
+		}
 	}
 	if (fd >= 0)
 		close(fd);
-	return key;
+	return rc;
+}
+
+static uint64_t top_pidns(const char *pid)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	uint32_t own, top;
+	return pidns_walk(open(path, O_RDONLY | O_CLOEXEC), &own, &top) == 1 ? top : 0;
+}
+
+void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)host);
+	if (pidns_walk(open(path, O_RDONLY | O_CLOEXEC), own, top) != 1)
+		*own = *top = 0;
+}
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef PIDFD_GET_PID_NAMESPACE
+#define PIDFD_GET_PID_NAMESPACE _IO(0xFF, 5)
+#endif
+
+/* A client's pid namespace (jmstatd.h). Its pidfd (Linux 6.5) names the
+ * very process that connected, and PIDFD_GET_PID_NAMESPACE (6.11) opens
+ * its namespace with no /proc by pid between; where the kernel has the
+ * first only, /proc/PID/ns/pid is opened and the pidfd asked whether
+ * the process still runs after (else the pid may be another's by then);
+ * where it has neither, /proc by pid (a peer that exits and whose pid is
+ * taken by another process of ours before it is accepted can pass for
+ * that process). */
+int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top)
+{
+	*own = *top = 0;
+	if (pid <= 0)
+		return 0;        /* outside our tree: SO_PEERCRED gives no pid */
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+		if (errno == ESRCH)
+			return -1;
+		pidfd = -1;
+	}
+	int nsfd = -1;
+	if (pidfd >= 0) {
+		nsfd = ioctl(pidfd, PIDFD_GET_PID_NAMESPACE, 0);
+		if (nsfd < 0 && errno == ESRCH) {
+			close(pidfd);
+			return -1;
+		}
+	}
+	if (nsfd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+			if (nsfd >= 0)
+				close(nsfd);
+			nsfd = -1;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (nsfd < 0)
+		return -1;
+	/* Its pid is in our namespace, so a way up to ours there is: none
+	 * found is a failure (no fd left), not a peer outside. */
+	return pidns_walk(nsfd, own, top) < 0 ? -1 : 0;
 }
 
 /* Whether owner may have one more container's directory read. */

@@ -28,9 +28,17 @@
 
 /* ------------------------------------------------------------ helpers */
 
-bool jmd_visible(uint32_t owner, uid_t viewer)
+bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, jmd_viewer viewer)
 {
-	return viewer == 0 || owner == (uint32_t)viewer;
+	uint32_t ns = (uint32_t)(viewer >> 32), uid = (uint32_t)viewer;
+	if (ns != 0 && ns != ns_own && ns != ns_top)
+		return false;
+	return uid == 0 || owner == uid;
+}
+
+bool jmd_proc_visible(const struct jmd_proc *p, jmd_viewer viewer)
+{
+	return jmd_visible(p->uid, p->ns_own, p->ns_top, viewer);
 }
 
 double jmd_util(uint64_t inuse, uint64_t capacity)
@@ -219,11 +227,11 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 	d->ndead++;
 }
 
-struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer)
+struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, jmd_viewer viewer)
 {
 	for (struct jmd_proc *p = d->proc_buckets[proc_bucket(pid)]; p; p = p->hnext)
 		if (p->pid == pid)
-			return jmd_visible(p->uid, viewer) ? p : NULL;
+			return jmd_proc_visible(p, viewer) ? p : NULL;
 	return NULL;
 }
 
@@ -247,6 +255,7 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	}
 	p->pid = host;
 	jmd_labels_read(host, &p->labels);
+	jmd_pidns_of(host, &p->ns_own, &p->ns_top);
 	p->ns_pid = (pid_t)s->hdr.pid;
 	p->created_ns = s->hdr.update_ns;
 	p->pidns = s->hdr.pidns;

@@ -141,8 +141,12 @@ static void uidhist_unhash(struct jmd *d, struct jmd_uidhist *u)
 		*pp = u->hnext;
 }
 
-const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer)
+const struct jmd_ring *jmd_uid_ring(struct jmd *d, jmd_viewer viewer)
 {
+	/* A container's client (jmd_visible): its uid's ring sums the
+	 * host's processes of that uid (uid 0's, the host's root's). */
+	if (viewer >> 32)
+		return NULL;
 	struct jmd_uidhist *u = uidhist_get(d, viewer == 0 ? JMD_UID_ALL : (uint32_t)viewer, false, NULL);
 	return u ? &u->ring : NULL;
 }

@@ -204,6 +204,12 @@ struct jmd_labels {
 	char pod[37];            /* Kubernetes pod uid */
 };
 
+/* What a client may see (jmd_visible): its uid in the low 32 bits, and
+ * for a client in a pid namespace below ours that namespace's inode in
+ * the high 32 (nsfs inodes fit in 32 bits); 0 is the host's root. */
+typedef uint64_t jmd_viewer;
+#define JMD_VIEWER(uid, ns) (((uint64_t)(uint32_t)(ns) << 32) | (uint32_t)(uid))
+
 struct jmd_proc {
 	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
 	pid_t ns_pid;            /* the pid in its own namespace (= pid in ours) */
@@ -211,6 +217,11 @@ struct jmd_proc {
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	struct jmd_labels labels; /* read when it became live */
 	uint32_t uid;            /* its real uid, as the host sees it */
+	uint32_t ns_own;         /* the pid namespace it runs in, as the kernel
+	                            told when it was tracked (jmd_pidns_of), and */
+	uint32_t ns_top;         /* ... the one just below ours above it: 0 for
+	                            ours or unknown (what a client in a pid
+	                            namespace below ours sees: jmd_visible) */
 	uint64_t charged;        /* whose live slot it takes (jmd_file_charge of
 	                            its file); JMD_CHARGE_NONE: none (root) */
 	uint64_t scope;          /* jmd_proc_scope when it was tracked (0: none) */
@@ -339,7 +350,11 @@ struct jmd_client {
 	struct jmd *d;
 	unsigned id;             /* for log lines */
 	uid_t uid;               /* SO_PEERCRED */
-	uint32_t who;            /* its user for the bounds (jmd_principal at connection) */
+	jmd_viewer viewer;       /* what it may see (jmd_visible): its uid, and
+	                            its pid namespace if below ours */
+	uint64_t who;            /* its user for the bounds: jmd_principal at
+	                            connection, or its container's key
+	                            (jmd_client_scope); 0 for the host's root */
 	pid_t peer_pid;
 	char *in;                /* the request line being received */
 	size_t in_len;
@@ -365,7 +380,7 @@ struct jmd_client {
 #define JMD_REPLY_CACHE_UID 2u           /* ... of those, the most one uid takes */
 struct jmd_reply_cache {
 	uint64_t gen;                    /* jmd.view_gen + 1 when it was built; 0: empty */
-	uid_t uid;                       /* the viewer it was built for */
+	jmd_viewer uid;                  /* the viewer it was built for */
 	unsigned fields;                 /* the process fields it shows (a mask) */
 	char *text;                      /* the reply, no newline */
 	size_t len;
@@ -675,6 +690,17 @@ void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * tell yet (its namespace not walked). */
 int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
 
+/* dirs.c: the pid namespace of process host (by /proc, *own) and the one
+ * just below ours it runs in or under (*top); both 0 for ours or where the
+ * kernel cannot tell. */
+void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
+/* A socket client's pid namespace, from its pidfd (SO_PEERPIDFD, else
+ * its SO_PEERCRED pid through /proc): 0 with *own 0 for ours (or one we
+ * cannot see up to: a peer outside our tree, as the host's is to a daemon
+ * in a pid namespace of its own), 0 with *own and *top set for one below
+ * ours, -1 when it cannot tell (the peer gone). */
+int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top);
+
 /* ------------------------------------------------------------ principal.c */
 #define JMD_SUBUID_FILE "/etc/subuid"
 /* The user uid's bounds are charged to: the owner of the subordinate uid
@@ -734,8 +760,14 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why);
 /* liveness.c: closes p's segment file kept open (jmd_proc.segfd), if any:
  * its next read opens the name again. */
 void jmd_segfd_put(struct jmd *d, struct jmd_proc *p);
-struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, uid_t viewer);
-bool jmd_visible(uint32_t owner, uid_t viewer);
+struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, jmd_viewer viewer);
+/* Whether viewer may see a process of owner that runs in pid namespace
+ * ns_own, ns_top below ours (jmd_proc): the host's root sees every one, a
+ * host user their own; a client in a pid namespace below ours only those
+ * of its namespace (its own, or the one below ours it is the top of),
+ * all of them as its root, else its uid's (fifteenth pass). */
+bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, jmd_viewer viewer);
+bool jmd_proc_visible(const struct jmd_proc *p, jmd_viewer viewer);
 /* Live processes tracked for user (a principal: jmd_principal), and
  * whether a new one of uid would pass --user-processes (root's: never). */
 /* Live processes tracked of a key of jmd_file_charge's; whether a file
@@ -747,11 +779,11 @@ void jmd_proc_charge_live(struct jmd *d, struct jmd_proc *p);
 /* Segment files of live writers not tracked for --user-processes: of
  * user (a principal), or of all with JMD_UID_ALL. */
 uint64_t jmd_untracked(const struct jmd *d, uint32_t user);
-const struct jmd_ring *jmd_uid_ring(struct jmd *d, uid_t viewer);
+const struct jmd_ring *jmd_uid_ring(struct jmd *d, jmd_viewer viewer);
 double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
 
 /* ------------------------------------------------------------ commands.c */
-json_t *jmd_command(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req);
+json_t *jmd_command(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req);
 /* One request line (its newline taken off) parsed, once: the request, or
  * NULL with *reply its error reply (NULL for a blank line, which asks
  * nothing). */
@@ -759,21 +791,21 @@ json_t *jmd_request_parse(struct jmd *d, const char *line, size_t len, json_t **
 /* One request line to its reply (jmd_request_parse, then jmd_command), NULL
  * for a blank line; c may be NULL (then subscribe subscribes nothing). The
  * fuzz target tests/fuzz/request_fuzz.c drives it. */
-json_t *jmd_request(struct jmd *d, uid_t uid, struct jmd_client *c, const char *line, size_t len);
-json_t *jmd_update(struct jmd *d, uid_t uid, pid_t pid);
+json_t *jmd_request(struct jmd *d, jmd_viewer uid, struct jmd_client *c, const char *line, size_t len);
+json_t *jmd_update(struct jmd *d, jmd_viewer uid, pid_t pid);
 /* The same as text (no newline), malloc'd: 0, -ESRCH (pid not visible) or
  * -ENOMEM. */
-int jmd_update_text(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
+int jmd_update_text(struct jmd *d, jmd_viewer uid, pid_t pid, char **text, size_t *len);
 /* Its tail alone, after the ps reply (jmd_ps_cached(JMD_PS_ALL)) less its
  * closing brace: the same returns. */
-int jmd_update_tail(struct jmd *d, uid_t uid, pid_t pid, char **text, size_t *len);
+int jmd_update_tail(struct jmd *d, jmd_viewer uid, pid_t pid, char **text, size_t *len);
 /* Is req a ps request with good fields (their mask in *mask)? Its reply,
  * as text (no newline) owned by the daemon and good until the next
  * request: jmd_ps_kept() if kept for this view, else jmd_ps_cached()
  * builds it (commands.h; ps.c). */
 bool jmd_ps_request(json_t *req, unsigned *mask);
-const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, uid_t uid, unsigned mask);
-const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask);
+const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, jmd_viewer uid, unsigned mask);
+const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, jmd_viewer uid, unsigned mask);
 void jmd_commands_fini(struct jmd *d);       /* frees the replies kept */
 
 /* ------------------------------------------------------------ server.c */
@@ -824,8 +856,8 @@ void jmd_sites_tick(struct jmd *d);            /* a tick ended: the budgets anew
 /* The same budget for every other reply built for a request (server.c):
  * whether uid's user (always for root) may have one built this tick, and
  * what one cost (ns of this thread's CPU, jmd_thread_cpu_ns()). */
-bool jmd_build_budget_left(struct jmd *d, uid_t uid);
-void jmd_build_budget_charge(struct jmd *d, uid_t uid, uint64_t ns);
+bool jmd_build_budget_left(struct jmd *d, uint64_t who);
+void jmd_build_budget_charge(struct jmd *d, uint64_t who, uint64_t ns);
 uint64_t jmd_thread_cpu_ns(void);
 void jmd_sites_reply_free(struct jmd_proc *p); /* drops p's kept reply (reply.c) */
 
@@ -902,7 +934,7 @@ int jmd_alerts_config_section_end(struct jmd *d, char *err, size_t errlen);
 void jmd_alerts_config_commit(struct jmd *d, bool apply);
 void jmd_alerts_evaluate(struct jmd *d, const struct jmd_proc *p);
 void jmd_alerts_tick_done(struct jmd *d);
-json_t *jmd_alerts_list(struct jmd *d, uid_t viewer);
+json_t *jmd_alerts_list(struct jmd *d, jmd_viewer viewer);
 void jmd_alerts_metrics(struct jmd *d, struct jmd_text *t);
 
 /* ------------------------------------------------------------ sites.c */

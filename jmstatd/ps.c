@@ -123,7 +123,7 @@ int jmd_ps_arg_fields(json_t *req, unsigned *mask)
 /* The ps reply as text into t: "ok", "time", "host" (the totals of the
  * processes uid may see) and "processes" (those, by pid, with the fields
  * in mask). */
-static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
+static int ps_text(struct jmd *d, jmd_viewer uid, unsigned mask, struct jmd_text *t)
 {
 	struct jmd_proc **v = malloc((d->nlive ? d->nlive : 1) * sizeof(*v));
 	if (!v)
@@ -131,7 +131,7 @@ static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 	size_t n = 0;
 	struct jmd_totals host = { 0 };
 	for (struct jmd_proc *p = d->live; p; p = p->next) {
-		if (!jmd_visible(p->uid, uid))
+		if (!jmd_proc_visible(p, uid))
 			continue;
 		v[n++] = p;
 		jmd_totals_add(&host, &p->tot);
@@ -155,7 +155,7 @@ static int ps_text(struct jmd *d, uid_t uid, unsigned mask, struct jmd_text *t)
 }
 
 /* The ps reply kept for uid and those fields in this view, or NULL. */
-const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, uid_t uid, unsigned mask)
+const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, jmd_viewer uid, unsigned mask)
 {
 	for (unsigned i = 0; i < JMD_REPLY_CACHE; i++) {
 		const struct jmd_reply_cache *r = &d->ps_cache[i];
@@ -171,7 +171,7 @@ const struct jmd_reply_cache *jmd_ps_kept(struct jmd *d, uid_t uid, unsigned mas
  * own. A user asking ps with a new set of fields each time (the fields
  * are theirs to choose: 2^22 sets) took every slot in turn, and root's
  * reply, kept for the tick, was built again at each of root's requests. */
-const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, uid_t uid, unsigned mask)
+const struct jmd_reply_cache *jmd_ps_cached(struct jmd *d, jmd_viewer uid, unsigned mask)
 {
 	struct jmd_reply_cache *slot = NULL, *own = NULL;
 	unsigned nown = 0;

@@ -90,15 +90,14 @@ size_t jmd_client_room(struct jmd_client *c)
 		return JMD_MAX_OUTPUT;
 	size_t mine = jmd_client_queued(c);
 	size_t room = mine < JMD_MAX_OUTPUT ? JMD_MAX_OUTPUT - mine : 0;
-	if (c->uid == 0)
+	if (c->viewer == 0)
 		return room;
 	/* A user's subordinate uids count as that user (principal.c), as
 	 * for the connections (server.c): each of its 65,536 uids had a
 	 * JMD_UID_OUTPUT of its own. */
-	uint32_t who = jmd_principal(c->d, c->uid);
 	size_t theirs = 0;
 	for (struct jmd_client *o = c->d->clients; o; o = o->next)
-		if (!o->closed && o->uid != 0 && (o->uid == c->uid || jmd_principal(c->d, o->uid) == who))
+		if (!o->closed && o->viewer != 0 && o->who == c->who)
 			theirs += jmd_client_queued(o);
 	size_t uid_room = theirs < JMD_UID_OUTPUT ? JMD_UID_OUTPUT - theirs : 0;
 	return room < uid_room ? room : uid_room;

@@ -512,15 +512,16 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 			jm_seg_free(&seg);
 			return NULL;
 		}
-		/* Its cgroup and start were read from /proc by pid: had it
+		/* Its cgroup, pid namespace and start were read from /proc by pid: had it
 		 * ended since its check, the pid could be another's by then
 		 * (root's container's process's, whose labels and start the
 		 * user's dead process would keep in ps, /metrics, its alerts
 		 * and history). Kept only if it still runs after the reads. */
 		if (!jmd_writer_still(&seg, host, pidfd)) {
 			memset(&p->labels, 0, sizeof(p->labels));
+			p->ns_own = p->ns_top = 0;
 			p->start_time = d->boot_time + (double)seg.hdr.start_time / (double)d->clk_tck;
-			jmd_debug("process %d ended while read: its cgroup and start not taken", (int)host);
+			jmd_debug("process %d ended while read: its cgroup, pid namespace and start not taken", (int)host);
 		}
 		e->proc = p;
 		p->entry = e;

@@ -170,7 +170,7 @@ static void client_log(const struct jmd_client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (c->uid == 0)
+	if (c->viewer == 0)
 		jmd_log("%s", msg);
 	else
 		jmd_log_within(&client_lines, "%s", msg);
@@ -344,30 +344,30 @@ static bool handle_line(struct jmd_client *c, char *line, size_t len)
 		/* Kept for the view, or built within the user's budget: the
 		 * fields are theirs to choose, and a new set each time had ps
 		 * built for every request, out of every budget. */
-		const struct jmd_reply_cache *r = jmd_ps_kept(c->d, c->uid, mask);
-		if (!r && !jmd_build_budget_left(c->d, c->uid)) {
+		const struct jmd_reply_cache *r = jmd_ps_kept(c->d, c->viewer, mask);
+		if (!r && !jmd_build_budget_left(c->d, c->who)) {
 			c->d->ps_deferred++;
 			json_decref(req);
 			return false;
 		}
 		if (!r) {
-			uint64_t t0 = c->uid != 0 ? jmd_thread_cpu_ns() : 0;
-			r = jmd_ps_cached(c->d, c->uid, mask);
-			if (c->uid != 0)
-				jmd_build_budget_charge(c->d, c->uid, jmd_thread_cpu_ns() - t0);
+			uint64_t t0 = c->who != 0 ? jmd_thread_cpu_ns() : 0;
+			r = jmd_ps_cached(c->d, c->viewer, mask);
+			if (c->who != 0)
+				jmd_build_budget_charge(c->d, c->who, jmd_thread_cpu_ns() - t0);
 		}
 		if (r)
 			jmd_client_send_text(c, r->text, r->len);
 		else
 			jmd_client_send(c, jmd_error(c->d, "out of memory"));
-	} else if (!jmd_build_budget_left(c->d, c->uid)) {
+	} else if (!jmd_build_budget_left(c->d, c->who)) {
 		json_decref(req);
 		return false;
 	} else {
-		uint64_t t0 = c->uid != 0 ? jmd_thread_cpu_ns() : 0;
-		jmd_client_send(c, jmd_command(c->d, c->uid, c, req));
-		if (c->uid != 0)
-			jmd_build_budget_charge(c->d, c->uid, jmd_thread_cpu_ns() - t0);
+		uint64_t t0 = c->who != 0 ? jmd_thread_cpu_ns() : 0;
+		jmd_client_send(c, jmd_command(c->d, c->viewer, c, req));
+		if (c->who != 0)
+			jmd_build_budget_charge(c->d, c->who, jmd_thread_cpu_ns() - t0);
 	}
 	json_decref(req);
 	return true;
@@ -460,6 +460,19 @@ static void process_lines(struct jmd_client *c, size_t scan)
 	}
 }
 
+/* A client's key for the bounds (jmd_client.who), for log lines and
+ * replies: one at a time (a static buffer). */
+static const char *key_name(uint64_t who)
+{
+	static char buf[48];
+	if (who & JMD_CHARGE_CONTAINER)
+		snprintf(buf, sizeof(buf), "the container in %s:[%u]",
+		         who & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)who);
+	else
+		snprintf(buf, sizeof(buf), "uid %u", (unsigned)who);
+	return buf;
+}
+
 /* The users other than root hold every slot they share: eight uids at
  * their JMD_UID_CLIENTS (busy, so never closed as idle) locked every
  * other user out of the daemon for as long as they held on. A newcomer of
@@ -467,12 +480,13 @@ static void process_lines(struct jmd_client *c, size_t scan)
  * holds the most, if that user holds at least two more: the slots end up
  * shared evenly (max-min fair), and users at their share cannot take each
  * other's. The connection taken is told why and closed. */
-static bool make_room(struct jmd *d, const struct jmd_client *c, uint32_t who, size_t same)
+static bool make_room(struct jmd *d, const struct jmd_client *c, uint64_t who, size_t same)
 {
-	uint32_t users[JMD_MAX_CLIENTS + 64], counts[JMD_MAX_CLIENTS + 64];
+	uint64_t users[JMD_MAX_CLIENTS + 64];
+	uint32_t counts[JMD_MAX_CLIENTS + 64];
 	size_t k = 0;
 	for (const struct jmd_client *o = d->clients; o; o = o->next) {
-		if (o == c || o->closing || o->closed || o->uid == 0)
+		if (o == c || o->closing || o->closed || o->viewer == 0)
 			continue;
 		size_t i = 0;
 		while (i < k && users[i] != o->who)
@@ -493,13 +507,13 @@ static bool make_room(struct jmd *d, const struct jmd_client *c, uint32_t who, s
 		return false;
 	struct jmd_client *victim = NULL;     /* newest first: the last match is the oldest */
 	for (struct jmd_client *o = d->clients; o; o = o->next)
-		if (o != c && !o->closing && !o->closed && o->uid != 0 && o->who == users[most])
+		if (o != c && !o->closing && !o->closed && o->viewer != 0 && o->who == users[most])
 			victim = o;
 	if (!victim)
 		return false;
-	client_log(victim, "client %u (pid %d, uid %u) closed to make room for uid %u: "
+	client_log(victim, "client %u (pid %d, uid %u) closed to make room for %s: "
 	           "its user holds %u connections, the most", victim->id, (int)victim->peer_pid,
-	           (unsigned)victim->uid, (unsigned)who, counts[most]);
+	           (unsigned)victim->uid, key_name(who), counts[most]);
 	jmd_client_send(victim, jmd_error(d, "closed to make room for another user: "
 	                                  "yours holds the most connections (%u)", counts[most]));
 	client_finish(victim);
@@ -514,22 +528,27 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 		snprintf(why, len, "too many clients (limit %u)", JMD_MAX_CLIENTS);
 		return true;
 	}
-	if (c->uid == 0)
+	if (c->viewer == 0)
 		return false;
 	/* A user's subordinate uids count as that user (principal.c),
 	 * looked up at each client's connection. */
-	uint32_t who = c->who;
+	uint64_t who = c->who;
 	size_t others = 0, same = 0;
 	for (const struct jmd_client *o = d->clients; o; o = o->next) {
-		if (o == c || o->closing || o->closed || o->uid == 0)
+		if (o == c || o->closing || o->closed || o->viewer == 0)
 			continue;
 		others++;
 		if (o->who == who)
 			same++;
 	}
 	if (same >= JMD_UID_CLIENTS) {
-		snprintf(why, len, "jmstatd is at its limit for your user (%u connections of uid %u%s)",
-		         JMD_UID_CLIENTS, (unsigned)who, who != c->uid ? " and its subordinate uids" : "");
+		if (c->viewer >> 32)
+			snprintf(why, len, "jmstatd is at its limit for your container (%u connections "
+			         "of %s)", JMD_UID_CLIENTS, key_name(who));
+		else
+			snprintf(why, len, "jmstatd is at its limit for your user (%u connections of uid "
+			         "%u%s)", JMD_UID_CLIENTS, (unsigned)who,
+			         who != c->uid ? " and its subordinate uids" : "");
 		return true;
 	}
 	if (others >= JMD_MAX_CLIENTS - JMD_ROOT_CLIENTS && !make_room(d, c, who, same)) {
@@ -577,8 +596,29 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->uid = cred.uid;
-	c->who = jmd_principal(d, c->uid);
 	c->peer_pid = cred.pid;
+	/* A client in a pid namespace below ours (a container's, with the
+	 * socket mounted in it) is no user of the host's: root there without
+	 * a user namespace is uid 0 here, and had the host's view, root's
+	 * slots and no budget; any other uid of it a host user's share. It
+	 * sees its namespace's processes only, and its bounds are its
+	 * container's (the key of its processes' bounds: the pid namespace
+	 * just below ours it runs in or under), whatever its uids and
+	 * namespaces (fifteenth pass, tests/containers/socket_scope.test.sh). */
+	uint32_t ns_own, ns_top;
+	if (jmd_peer_pidns(fd, cred.pid, &ns_own, &ns_top) != 0) {
+		jmd_log("client %u (pid %d, uid %u) refused: cannot tell its pid namespace: %s",
+		        c->id, (int)cred.pid, (unsigned)cred.uid, strerror(errno));
+		client_close(c);
+		return;
+	}
+	if (ns_own) {
+		c->viewer = JMD_VIEWER(cred.uid, ns_own);
+		c->who = JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | ns_top;
+	} else {
+		c->viewer = cred.uid;
+		c->who = jmd_principal(d, c->uid);
+	}
 	c->active_ms = uv_now(d->loop);
 	if (d->stopping || d->nclients > JMD_MAX_CLIENTS + 64) {
 		client_close(c);
@@ -672,14 +712,14 @@ static void on_idle_timer(uv_timer_t *t)
  * whole of their 600 processes (240 KB each) cost the daemon 30% of a
  * CPU at a 200 ms interval, in one burst at the end of each tick. */
 struct shared {
-	uid_t uid;
+	jmd_viewer uid;
 	pid_t pid;
 	bool head;
 	int err;                 /* the tail's: -ESRCH, -ENOMEM; else blob */
 	struct jmd_blob *blob;
 };
 
-static const struct shared *shared_find(const struct shared *sh, size_t n, uid_t uid, pid_t pid,
+static const struct shared *shared_find(const struct shared *sh, size_t n, jmd_viewer uid, pid_t pid,
                                         bool head)
 {
 	for (size_t i = 0; i < n; i++)
@@ -691,7 +731,7 @@ static const struct shared *shared_find(const struct shared *sh, size_t n, uid_t
 /* The head and the tail of uid's update for pid, found among the n
  * parts in sh (room for max + 2) or built there, and copied (without a
  * reference) to sh[*n] and sh[*n + 1]: 0, -ESRCH, -ENOMEM. */
-static int update_parts(struct jmd *d, struct shared *sh, size_t *n, size_t max, uid_t uid,
+static int update_parts(struct jmd *d, struct shared *sh, size_t *n, size_t max, jmd_viewer uid,
                         pid_t pid)
 {
 	const struct shared *head = shared_find(sh, *n, uid, 0, true);
@@ -778,7 +818,7 @@ void jmd_server_tick(struct jmd *d)
 		}
 		if (!c->subscribed || jmd_client_queued(c) > 0)
 			continue;   /* a subscriber still to take the last update skips this one */
-		int rc = sh ? update_parts(d, sh, &nsh, max, c->uid, c->sub_pid) : -ENOMEM;
+		int rc = sh ? update_parts(d, sh, &nsh, max, c->viewer, c->sub_pid) : -ENOMEM;
 		if (rc == 0) {
 			const struct shared *head = &sh[nsh], *tail = &sh[nsh + 1];
 			uv_buf_t bufs[2] = {

@@ -244,12 +244,12 @@ nomem:
  * slot. */
 #define SITES_USERS 64u
 static struct {
-	uint32_t who;
+	uint64_t who;            /* jmd_client.who */
 	uint64_t spent_ns;
 } spent[SITES_USERS];
 static unsigned nspent;
 
-static uint64_t *spent_of(uint32_t who)
+static uint64_t *spent_of(uint64_t who)
 {
 	for (unsigned i = 0; i < nspent; i++)
 		if (spent[i].who == who)
@@ -274,15 +274,15 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-bool jmd_build_budget_left(struct jmd *d, uid_t uid)
+bool jmd_build_budget_left(struct jmd *d, uint64_t who)
 {
-	return uid == 0 || *spent_of(jmd_principal(d, uid)) < budget_ns(d);
+	return who == 0 || *spent_of(who) < budget_ns(d);
 }
 
-void jmd_build_budget_charge(struct jmd *d, uid_t uid, uint64_t ns)
+void jmd_build_budget_charge(struct jmd *d, uint64_t who, uint64_t ns)
 {
-	if (uid != 0)
-		*spent_of(jmd_principal(d, uid)) += ns;
+	if (who != 0)
+		*spent_of(who) += ns;
 }
 
 uint64_t jmd_thread_cpu_ns(void)
@@ -311,7 +311,7 @@ bool jmd_is_sites_request(json_t *req)
 /* The request's process and its reply kept, built if need be: NULL with
  * *err an error reply, or with *deferred when c's user has spent its
  * budget (c NULL: no budget). */
-static struct jmd_sites_reply *sites_lookup(struct jmd *d, uid_t uid, struct jmd_client *c,
+static struct jmd_sites_reply *sites_lookup(struct jmd *d, jmd_viewer uid, struct jmd_client *c,
                                             json_t *req, uint64_t *limit, json_t **err,
                                             bool *deferred)
 {
@@ -342,7 +342,7 @@ static struct jmd_sites_reply *sites_lookup(struct jmd *d, uid_t uid, struct jmd
 		d->sites_kept++;
 		return r;
 	}
-	uint64_t *mine = c && uid != 0 ? spent_of(jmd_principal(d, uid)) : NULL;
+	uint64_t *mine = c && c->who != 0 ? spent_of(c->who) : NULL;
 	if (mine && *mine >= budget_ns(d)) {
 		*deferred = true;
 		return NULL;
@@ -379,7 +379,7 @@ int jmd_sites_serve(struct jmd_client *c, json_t *req, json_t **reply, struct jm
 	struct jmd *d = c->d;
 	uint64_t limit;
 	bool deferred;
-	struct jmd_sites_reply *r = sites_lookup(d, c->uid, c, req, &limit, reply, &deferred);
+	struct jmd_sites_reply *r = sites_lookup(d, c->viewer, c, req, &limit, reply, &deferred);
 	if (deferred)
 		return 0;
 	if (!r)
@@ -404,7 +404,7 @@ int jmd_sites_serve(struct jmd_client *c, json_t *req, json_t **reply, struct jm
 	return 2;
 }
 
-json_t *jmd_cmd_sites(struct jmd *d, uid_t uid, struct jmd_client *c, json_t *req)
+json_t *jmd_cmd_sites(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req)
 {
 	/* The socket's clients are served by jmd_sites_serve; this is the
 	 * request fuzz target's way (tests/fuzz/request_fuzz.c), as text. */

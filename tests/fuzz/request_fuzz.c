@@ -69,6 +69,8 @@ static void one(const char *line, size_t len, uid_t uid)
 		if (line[i] != ' ' && line[i] != '\t')
 			blank = false;
 	client.uid = uid;
+	client.viewer = uid;
+	client.who = uid;
 	client.subscribed = false;
 	reply = jmd_request(daemon_state, uid, &client, line, len);
 	if (blank) {

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# timeout: 150
+# Root of a container without a user namespace, the daemon's socket
+# mounted in it, connects as uid 0 (SO_PEERCRED): it had the host's view
+# (every user's and every container's processes, `"scope":"host"`),
+# root's connections (no per-uid cap: it could take all 256) and no CPU
+# budget; its processes run as other uids had each that host user's
+# share. A client in a pid namespace below the daemon's now sees only its
+# namespace's processes (all of them as its root, else its uid's), and
+# its connections and budgets are its container's (the pid namespace just
+# below the daemon's it runs in or under), whatever its uid and however
+# many pid namespaces it makes (fifteenth pass, docs/security.md).
+. "$(dirname "$0")/../lib.sh"
+need_unshare
+need_users "run processes as nobody"
+need_segments
+command -v nsenter >/dev/null || skip "no nsenter"
+jm_public "$JM_HELPERS/daemon_holder"
+cat >"$JM_TMP/pub/inner.py" <<'PY'
+# A client run inside a container: the view it gets, or how many of n
+# connections the daemon keeps (held until stdin closes).
+import json, socket, sys
+sock, mode = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.settimeout(30)
+    return s, s.makefile("rb")
+def ask(c, obj):
+    try:          # a client refused is told why at once, then closed
+        c[0].sendall((json.dumps(obj) + "\n").encode())
+    except OSError:
+        pass
+    try:
+        line = c[1].readline()
+    except OSError:
+        line = b""
+    return json.loads(line) if line else {"ok": False, "error": "closed"}
+if mode == "view":
+    c = conn()
+    v = ask(c, {"cmd": "version"})
+    ps = ask(c, {"cmd": "ps"})
+    st = ask(c, {"cmd": "stats", "pid": int(sys.argv[3])})
+    h = ask(c, {"cmd": "history"})
+    print(json.dumps({"scope": v.get("scope"), "processes": v.get("processes"),
+                      "pids": sorted(p["pid"] for p in ps.get("processes", [])),
+                      "stats_ok": st.get("ok"),
+                      "history": len(h.get("samples", []) or [])}), flush=True)
+else:
+    n, kept, refused, why = int(sys.argv[3]), [], 0, ""
+    for i in range(n):
+        c = conn()
+        r = ask(c, {"cmd": "version"})
+        if r.get("ok"):
+            kept.append(c)
+        else:
+            refused += 1
+            why = r.get("error", "")
+    print(json.dumps({"kept": len(kept), "refused": refused, "why": why}), flush=True)
+    sys.stdin.read()
+PY
+jmd_start --client-idle 120
+JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
+jmd_py - <<'PY' || fail "a container's clients on the daemon's socket"
+from jmd import *
+import atexit, json
+inner = os.path.join(os.environ["JM_TMP"], "pub", "inner.py")
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+procs = []
+def stop():
+    for p in procs:
+        p.kill()
+atexit.register(stop)
+
+root_h = Holder()
+nobody_h = Holder(uid=65534)
+a = Container(private=True)
+b = Container(private=True)
+procs += [root_h.p, nobody_h.p, a.p, b.p]
+everyone = {root_h.pid, nobody_h.pid, a.host_pid, b.host_pid}
+wait_until(lambda: everyone <= set(ps_pids()), "the host's and the containers' processes listed")
+
+def inside(ct, args, user=(), extra=()):
+    return ["nsenter", "-t", str(ct.host_pid), "-p", "--"] + list(extra) + list(user) + \
+           ["python3", inner, SOCK] + [str(x) for x in args]
+
+def view(ct, user=()):
+    r = subprocess.run(inside(ct, ["view", root_h.pid], user), capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 0, "the client in the container: %s" % r.stderr[-500:])
+    return json.loads(r.stdout)
+
+# What root of container a sees: its own process, nothing of the host's
+# or of container b (the old daemon: everything, "scope":"host").
+v = view(a)
+print("container a's root sees: %r" % v)
+check(v["pids"] == [a.host_pid], "container a's root sees %r, not only its process %d (host: %r)"
+      % (v["pids"], a.host_pid, sorted(everyone)))
+check(v["scope"] == "namespace" and v["processes"] == 1, "its version: %r" % v)
+check(v["stats_ok"] is False, "container a's root read the stats of root's host process")
+check(v["history"] == 0, "container a's root read the host's history: %d samples" % v["history"])
+# nobody in container a: none of it (its process is root's), nor
+# nobody's own process on the host.
+v = view(a, NOBODY)
+check(v["pids"] == [], "nobody in container a sees %r" % v["pids"])
+# The host's root still sees everything, the host's nobody its own.
+check(everyone <= set(ps_pids()), "root's view lost processes")
+check(request({"cmd": "version"})["scope"] == "host", "root's scope is not the host's")
+
+def hold(ct, n, user=(), extra=()):
+    p = subprocess.Popen(inside(ct, ["hold", n], user, extra), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    check(line, "a holding client in the container said nothing")
+    return json.loads(line)
+
+# Container a's root takes 40 connections: 32 kept, its container's
+# share (the old daemon kept all 40, root's; it takes up to 256).
+r = hold(a, 40)
+print("container a's root, 40 connections: %r" % r)
+check(r["kept"] == 32 and r["refused"] == 8, "container a's root kept %d of 40" % r["kept"])
+check("container" in r["why"], "refused for %r" % r["why"])
+# Its nobody, and root of a pid namespace it makes, share that share.
+r = hold(a, 1, NOBODY)
+check(r["kept"] == 0, "nobody in container a got a connection past the container's 32")
+r = hold(a, 1, extra=["unshare", "--pid", "--fork"])
+check(r["kept"] == 0, "a pid namespace made in container a got a connection past its 32")
+# The host's nobody and container b each have their own.
+def nobody_conns():
+    s = []
+    for i in range(4):
+        c = Client()
+        check(c.req({"cmd": "version"})["ok"], "nobody refused")
+        s.append(c)
+    return [len(s)], s
+pid, kept = as_uid(65534, nobody_conns, keep=True)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+r = hold(b, 4)
+check(r["kept"] == 4, "container b kept %d of 4" % r["kept"])
+print("nobody on the host and container b served; container a bounded at 32")
+PY
+jmd_stop
+ok "a container's clients see their namespace's processes, bounded as the container"
