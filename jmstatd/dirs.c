@@ -62,6 +62,7 @@
 #include "jmstatd.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -537,6 +538,48 @@ int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top)
 	return pidns_walk(nsfd, own, top) < 0 ? -1 : 0;
 }
 
+/* Root's namespace reached through a process of our own pid namespace
+ * (a container run with the host's, --pid=host or hostPID, or a mount
+ * namespace the host's root made): its key is the container its cgroup
+ * names, the first run of 64 hex digits in its path as we see it (the
+ * runtime's docker-ID.scope, cri-containerd-ID.scope, kubepods/.../ID),
+ * which root there cannot leave for a cgroup of its own making where it
+ * has a cgroup namespace (only the cgroups below its own are in it, and
+ * their names come after its id); else one key for all such namespaces
+ * of ours. Keyed by its mount namespace before, root there with
+ * CAP_SYS_ADMIN made one after another, each a directory with bounds and
+ * an _other on /metrics of its own (fifteenth pass, docs/security.md;
+ * tests/containers/hostpid_ns.test.sh). JMD_CHARGE_CGROUP above the
+ * inode's bits tells it from a pid namespace's (jmd_dir.container). */
+static uint64_t cgroup_key(const char *pid)
+{
+	char path[300], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	/* The cgroup2 line ("0::/PATH"), else the first v1 hierarchy's. */
+	const char *line = strstr(buf, "0::/");
+	line = line && (line == buf || line[-1] == '\n') ? line : buf;
+	size_t len = strcspn(line, "\n");
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i + 64 <= len; i++) {
+		size_t k = 0;
+		while (k < 64 && ((line[i + k] >= '0' && line[i + k] <= '9') ||
+		                  (line[i + k] >= 'a' && line[i + k] <= 'f')))
+			k++;
+		bool before = i == 0 || !isxdigit((unsigned char)line[i - 1]);
+		if (k == 64 && before && !isxdigit((unsigned char)line[i + 64])) {
+			for (k = 0; k < 64; k++)
+				h = (h ^ (unsigned char)line[i + k]) * 16777619u;
+			return JMD_CHARGE_CGROUP | (h ? h : 1);
+		}
+	}
+	return JMD_CHARGE_CGROUP;    /* no container named: ours, all in one */
+}
+
 /* Whether owner may have one more container's directory read. */
 static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
 {
@@ -744,6 +787,8 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	j->owner = owner;
 	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
 	j->container = owner == 0 ? top_pidns(pid) : 0;
+	if (owner == 0 && j->container == 0)
+		j->container = cgroup_key(pid);
 	j->fd = -1;
 	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
 	/* Queued last; the end kept, not looked for again at each of the

@@ -185,12 +185,12 @@ static void files_left_out(struct jmd *d, struct jmd_file_count *c, const struct
 		return;
 	}
 	last_ns = now;
-	char who[48];
+	char who[80], k[40];
+	jmd_key_text(k, sizeof(k), c->key);
 	if (c->key & JMD_CHARGE_CONTAINER)
-		snprintf(who, sizeof(who), "the container's files in %s:[%u]",
-		         c->key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)c->key);
+		snprintf(who, sizeof(who), "the container's files in %s", k);
 	else
-		snprintf(who, sizeof(who), "uid %u", (unsigned)c->key);
+		snprintf(who, sizeof(who), "%s", k);
 	jmd_log("%s: %u files under segment names tracked, its bound (--user-processes + %u): "
 	        "its next ones (in %s and elsewhere) are neither read nor shown until some go "
 	        "(%lu lines like this left out before)", who, c->files, JMD_UID_FILES_EXTRA,

@@ -298,7 +298,9 @@ struct jmd_dir {
 	uint32_t owner;          /* ... and the uid that owns that namespace (dirs.c) */
 	uint64_t container;      /* root's: the pid namespace just below ours that
 	                            the process it was reached through runs in
-	                            (dirs.c: the key of its bounds); 0: ours */
+	                            (dirs.c: the key of its bounds); where that
+	                            is ours, JMD_CHARGE_CGROUP and the hash of
+	                            the container its cgroup names (cgroup_key) */
 	bool watching;           /* the inotify watch is on */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
 	struct jmd_dir *next;
@@ -654,6 +656,10 @@ void jmd_discover_retry_soon(struct jmd *d);
 #define JMD_CHARGE_NONE      UINT64_MAX
 #define JMD_CHARGE_CONTAINER (1ull << 32)
 #define JMD_CHARGE_PIDNS     (1ull << 33)
+#define JMD_CHARGE_CGROUP    (1ull << 34)
+/* A key as log lines and replies name it: "uid N", or the container's
+ * "pid:[N]", "cgroup:[N]" or "mnt:[N]". */
+const char *jmd_key_text(char *buf, size_t len, uint64_t key);
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid);
 /* Whose bounds the alert commands of live process p count against (and
  * whose log budget their lines spend): its uid's user (jmd_principal:

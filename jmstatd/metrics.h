@@ -50,6 +50,8 @@ struct metrics_bin {
 struct metrics_member {
 	pid_t pid;
 	uint32_t uid;            /* its process's (exe's owner may be another's: an _other) */
+	uint64_t scope;          /* its process's jmd_proc_scope (its exe's may be
+	                            another namespace's: a container's _other) */
 	char name[JMSTAT_EXE_LEN]; /* its process's exe name (exe may be its uid's _other) */
 	uint64_t start_ticks;
 	uint64_t seen_gen;        /* the latest update that saw it live */

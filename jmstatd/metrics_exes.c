@@ -83,10 +83,16 @@ static struct metrics_exe *exe_get(const struct jmd *d, struct jmd_metrics *m,
 			owned += !e->other && e->principal == who;
 	if (owned < (who == 0 ? METRICS_EXES_ROOT : METRICS_EXES_PER_UID))
 		return exe_new(m, p->exe, p->uid, who, scope, false);
+	/* And one _other a container, whatever mount namespaces its root
+	 * makes (CAP_SYS_ADMIN), labelled with the first's mntns: one set
+	 * of series per namespace before, as many as it liked (fifteenth
+	 * pass, tests/containers/hostpid_ns.test.sh). */
 	for (struct metrics_exe *e = m->exes[str_hash(METRICS_OTHER_EXE)]; e; e = e->hnext)
-		if (e->other && e->owner == label && e->scope == scope)
+		if (e->other && e->owner == label &&
+		    (who & JMD_CHARGE_CONTAINER ? e->principal == who : e->scope == scope))
 			return e;
-	return exe_new(m, METRICS_OTHER_EXE, label, label, scope, true);
+	return exe_new(m, METRICS_OTHER_EXE, label, who & JMD_CHARGE_CONTAINER ? who : label, scope,
+	               true);
 }
 
 static struct metrics_bin *exe_bin(struct metrics_exe *e, uint32_t size)
@@ -129,7 +135,7 @@ static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics
 	unsigned h = member_hash(p->pid, p->start_ticks);
 	for (struct metrics_member *mb = m->members[h]; mb; mb = mb->hnext)
 		if (mb->pid == p->pid && mb->start_ticks == p->start_ticks &&
-		    mb->uid == p->uid && mb->exe->scope == jmd_proc_scope(p) &&
+		    mb->uid == p->uid && mb->scope == jmd_proc_scope(p) &&
 		    strcmp(mb->name, p->exe) == 0 &&
 		    mb->nbins == p->nbins)
 			return mb;
@@ -146,6 +152,7 @@ static struct metrics_member *member_get(const struct jmd *d, struct jmd_metrics
 	}
 	mb->pid = p->pid;
 	mb->uid = p->uid;
+	mb->scope = jmd_proc_scope(p);
 	mb->start_ticks = p->start_ticks;
 	mb->nbins = p->nbins;
 	mb->hnext = m->members[h];

@@ -195,9 +195,21 @@ uint32_t jmd_tally_level(const struct jmd_tally *t, uint32_t per_user, uint32_t 
  * reached through (dirs.c, top_pidns), else its mount namespace. */
 static uint64_t dir_key(const struct jmd_dir *dir)
 {
+	if (dir->container & JMD_CHARGE_CGROUP)
+		return JMD_CHARGE_CONTAINER | JMD_CHARGE_CGROUP | (uint32_t)dir->container;
 	if (dir->container)
 		return JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | (uint32_t)dir->container;
 	return JMD_CHARGE_CONTAINER | (uint32_t)dir->mntns;
+}
+
+const char *jmd_key_text(char *buf, size_t len, uint64_t key)
+{
+	if (key & JMD_CHARGE_CONTAINER)
+		snprintf(buf, len, "%s:[%u]", key & JMD_CHARGE_CGROUP ? "cgroup" :
+		         key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)key);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)key);
+	return buf;
 }
 
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)

@@ -194,12 +194,12 @@ static bool budget_spent(struct jmd *d, struct jmd_uid_budget *b)
 		if (last_ns && now - last_ns < BUDGET_LOG_MS * 1000000ull) {
 			left_out++;
 		} else {
-			char who[48];
+			char who[80], k[40];
+			jmd_key_text(k, sizeof(k), b->key);
 			if (b->key & JMD_CHARGE_CONTAINER)
-				snprintf(who, sizeof(who), "the container's files in %s:[%u]",
-				         b->key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)b->key);
+				snprintf(who, sizeof(who), "the container's files in %s", k);
 			else
-				snprintf(who, sizeof(who), "uid %u", (unsigned)b->key);
+				snprintf(who, sizeof(who), "%s", k);
 			jmd_log("%s: %u segment files (%.1f MiB) read this tick, its budget: the "
 			        "others wait for the next tick (%lu lines like this left out before)",
 			        who, b->files, b->bytes / 1048576.0, left_out);
@@ -265,10 +265,11 @@ static void entry_untracked(struct jmd *d, struct jmd_entry *e, pid_t host,
 		exe[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
 	}
 	exe[i] = '\0';
-	char whose[64] = "";
+	char whose[80] = "";
+	char k[40];
 	if (key & JMD_CHARGE_CONTAINER)
-		snprintf(whose, sizeof(whose), " (counted as the container's in %s:[%u])",
-		         key & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)key);
+		snprintf(whose, sizeof(whose), " (counted as the container's in %s)",
+		         jmd_key_text(k, sizeof(k), key));
 	else if (key != uid)
 		snprintf(whose, sizeof(whose), " (counted as uid %u's)", (unsigned)key);
 	jmd_log("uid %u%s: %u live processes tracked, its --user-processes bound: process %d "

@@ -464,12 +464,10 @@ static void process_lines(struct jmd_client *c, size_t scan)
  * replies: one at a time (a static buffer). */
 static const char *key_name(uint64_t who)
 {
-	static char buf[48];
-	if (who & JMD_CHARGE_CONTAINER)
-		snprintf(buf, sizeof(buf), "the container in %s:[%u]",
-		         who & JMD_CHARGE_PIDNS ? "pid" : "mnt", (unsigned)who);
-	else
-		snprintf(buf, sizeof(buf), "uid %u", (unsigned)who);
+	static char buf[80];
+	char k[40];
+	jmd_key_text(k, sizeof(k), who);
+	snprintf(buf, sizeof(buf), "%s%s", who & JMD_CHARGE_CONTAINER ? "the container in " : "", k);
 	return buf;
 }
 
@@ -624,7 +622,7 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(c);
 		return;
 	}
-	char why[128];
+	char why[192];
 	if (over_limit(d, c, why, sizeof(why))) {
 		/* One line per tick, and the count of the others at the next:
 		 * a client connecting in a loop must not flood the log. */
