@@ -580,16 +580,36 @@ static uint64_t cgroup_key(const char *pid)
 	return JMD_CHARGE_CGROUP;    /* no container named: ours, all in one */
 }
 
-/* Whether owner may have one more container's directory read. */
-static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
+/* The key of root's namespace of container (open_job.container) for
+ * the bound on directories: principal.c's dir_key. */
+static uint64_t root_dir_key(uint64_t container, uint64_t mntns)
 {
-	if (owner == 0)
-		return true;
-	owner = jmd_principal(d, owner);
+	if (container & JMD_CHARGE_CGROUP)
+		return JMD_CHARGE_CONTAINER | JMD_CHARGE_CGROUP | (uint32_t)container;
+	if (container)
+		return JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | (uint32_t)container;
+	return JMD_CHARGE_CONTAINER | (uint32_t)mntns;
+}
+
+/* Whether owner may have one more container's directory read: a user
+ * other than root JMD_UID_DIRS; root's namespaces as many for each of
+ * its containers (root_dir_key), which had none: root of a container
+ * with CAP_SYS_ADMIN made mount namespaces with a /dev/shm each without
+ * end, each a directory the daemon opened in a thread, held (an fd, an
+ * inotify watch, its entries) and read, the files of them all counted
+ * against one bound since the fourteenth pass but the directories not
+ * (fifteenth pass, tests/containers/hostpid_ns.test.sh). */
+static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns, uint64_t container)
+{
+	uint64_t key = owner == 0 ? root_dir_key(container, mntns) : jmd_principal(d, owner);
 	unsigned n = 0;
-	for (const struct jmd_dir *dir = d->dirs; dir; dir = dir->next)
-		if (dir->mntns != 0 && jmd_principal(d, dir->owner) == owner)
+	for (const struct jmd_dir *dir = d->dirs; dir; dir = dir->next) {
+		if (dir->mntns == 0)
+			continue;
+		if (owner == 0 ? dir->owner == 0 && root_dir_key(dir->container, dir->mntns) == key
+		               : dir->owner != 0 && jmd_principal(d, dir->owner) == key)
 			n++;
+	}
 	if (n < JMD_UID_DIRS)
 		return true;
 	static uint64_t last_ms;
@@ -599,8 +619,11 @@ static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns)
 		left_out++;
 		return false;
 	}
-	jmd_log("uid %u owns %u containers whose stats directories are read, its limit: %s in "
-	        "mnt:[%llu] is not read (%lu lines like this left out before)", (unsigned)owner, n,
+	char k[40];
+	jmd_key_text(k, sizeof(k), key);
+	jmd_log("%s%s owns %u containers whose stats directories are read, its limit: %s in "
+	        "mnt:[%llu] is not read (%lu lines like this left out before)",
+	        owner == 0 ? "the container in " : "", k, n,
 	        d->opt.stats_dir, (unsigned long long)mntns, left_out);
 	last_ms = now;
 	left_out = 0;
@@ -842,7 +865,7 @@ static void opened(struct jmd *d, struct open_job *j)
 		m->recheck = true;   /* its own may be mounted later */
 		return;
 	}
-	if (!owner_may_add(d, j->owner, m->ino)) {
+	if (!owner_may_add(d, j->owner, m->ino, j->container)) {
 		close(fd);
 		m->retry = true;     /* once some of its others are gone */
 		return;

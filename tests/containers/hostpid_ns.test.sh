@@ -11,7 +11,8 @@
 # keyed by the container the cgroup of the process they were reached
 # through names (none here: one key for all of them), and a container's
 # _other is one whatever mount namespaces it spans (fifteenth pass,
-# docs/security.md).
+# docs/security.md). And such a container's directories are 64 at most, as
+# a user's are; root's containers had no such bound.
 . "$(dirname "$0")/../lib.sh"
 need_unshare
 need_segments
@@ -67,7 +68,8 @@ jmd_stop
 jmd_start --user-processes 2
 jmd_py - <<'PY' || fail "files of mount namespaces made in the host's pid namespace"
 from jmd import *
-import atexit
+import atexit, re
+log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
 K, N, BOUND = 3, 1100, 2 + 1024
 maker = r'''
 mount -t tmpfs -o mode=1777 jmhp "$0" || exit 1
@@ -97,6 +99,25 @@ while True:
 print("%d files in %d mount namespaces of the host's pid namespace: %d untracked (%d before)"
       % (K * N, K, untracked, K * (N - BOUND)))
 check(untracked == want, "%d files untracked, not %d: a bound per mount namespace" % (untracked, want))
+
+# Directories: 67 more such namespaces, 70 in all: 64 read (each an fd,
+# an inotify watch and a thread's open at every walk), where every one was.
+hold = r'mount -t tmpfs -o mode=1777 jmhp "$0" || exit 1; echo made; exec sleep 600'
+for k in range(67):
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", hold,
+                          STATS_DIR], stdout=subprocess.PIPE)
+    atexit.register(p.kill)
+    check(p.stdout.readline().strip() == b"made", "namespace %d not made" % k)
+def this_log():          # this daemon's lines (the first one's are before)
+    text = open(log).read()
+    return text[text.rindex("jmstatd: listening on"):]
+def read_dirs():
+    return len(re.findall(r"reading %s in mnt:\[\d+\] too" % re.escape(STATS_DIR), this_log()))
+wait_until(lambda: "owns 64 containers whose stats directories are read" in this_log() or
+           read_dirs() > 64, "the limit of 64 directories logged, or more read", timeout=60)
+print("70 mount namespaces of the host's pid namespace: %d directories read (70 before)" % read_dirs())
+check(read_dirs() == 64, "%d directories read, not 64" % read_dirs())
+check(request({"cmd": "version"})["ok"], "the daemon does not answer")
 PY
 jmd_stop
 ok "mount namespaces made in the host's pid namespace: one bound, one _other"
