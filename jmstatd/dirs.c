@@ -507,7 +507,10 @@ int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top)
 	int pidfd = -1;
 	socklen_t len = sizeof(pidfd);
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
-		if (errno == ESRCH)
+		/* Only a kernel without it (before 6.5) goes on by pid: one
+		 * whose peer has exited says EINVAL or ESRCH, and its pid may
+		 * be another process's by now. */
+		if (errno != ENOPROTOOPT)
 			return -1;
 		pidfd = -1;
 	}
