@@ -439,19 +439,23 @@ static uint64_t ours_pidns(void)
  * below ours) for one below ours, 0 for ours, -1 where there is no way
  * up to ours (NS_GET_PARENT refuses to leave the tree of the caller's
  * namespace) or the kernel cannot tell. */
-static int pidns_walk(int fd, uint32_t *own, uint32_t *top)
+static int pidns_walk_owner(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner)
 {
 	uint64_t ours = ours_pidns();
 	struct stat st;
-	int rc = -1;
+	int rc = -1, prev = -1;
 	*own = *top = 0;
+	if (top_owner)
+		*top_owner = 0;
 	if (fd >= 0 && ours && fstat(fd, &st) == 0) {
 		uint32_t self = (uint32_t)st.st_ino, key = self;
 		if (st.st_ino == ours)
 			rc = 0;
 		for (int level = 0; rc < 0 && level < 40; level++) {
 			int parent = ioctl(fd, NS_GET_PARENT);
-			close(fd);
+			if (prev >= 0)
+				close(prev);
+			prev = fd;           /* kept: the top's owner is asked of it */
 			fd = parent;
 			if (fd < 0 || fstat(fd, &st) != 0)
 				break;
@@ -459,13 +463,31 @@ static int pidns_walk(int fd, uint32_t *own, uint32_t *top)
 				*own = self;
 				*top = key;
 				rc = 1;
+				if (top_owner) {
+					/* The uid that made the user namespace owning it
+					 * (0: root's, or no user namespace). */
+					uid_t uid = 0;
+					int userns = ioctl(prev, NS_GET_USERNS);
+					if (userns < 0 || ioctl(userns, NS_GET_OWNER_UID, &uid) != 0)
+						rc = -1;     /* cannot tell whose */
+					if (userns >= 0)
+						close(userns);
+					*top_owner = (uint32_t)uid;
+				}
 			}
 			key = (uint32_t)st.st_ino;
 		}
 	}
+	if (prev >= 0)
+		close(prev);
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+static int pidns_walk(int fd, uint32_t *own, uint32_t *top)
+{
+	return pidns_walk_owner(fd, own, top, NULL);
 }
 
 static uint64_t top_pidns(const char *pid)
@@ -499,9 +521,9 @@ void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top)
  * where it has neither, /proc by pid (a peer that exits and whose pid is
  * taken by another process of ours before it is accepted can pass for
  * that process). */
-int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top)
+int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top, uint32_t *owner)
 {
-	*own = *top = 0;
+	*own = *top = *owner = 0;
 	if (pid <= 0)
 		return 0;        /* outside our tree: SO_PEERCRED gives no pid */
 	int pidfd = -1;
@@ -538,7 +560,7 @@ int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top)
 		return -1;
 	/* Its pid is in our namespace, so a way up to ours there is: none
 	 * found is a failure (no fd left), not a peer outside. */
-	return pidns_walk(nsfd, own, top) < 0 ? -1 : 0;
+	return pidns_walk_owner(nsfd, own, top, owner) < 0 ? -1 : 0;
 }
 
 /* Root's namespace reached through a process of our own pid namespace

@@ -704,8 +704,10 @@ void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
  * its SO_PEERCRED pid through /proc): 0 with *own 0 for ours (or one we
  * cannot see up to: a peer outside our tree, as the host's is to a daemon
  * in a pid namespace of its own), 0 with *own and *top set for one below
- * ours, -1 when it cannot tell (the peer gone). */
-int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top);
+ * ours and *owner the uid that owns *top (the maker of its user
+ * namespace; 0 for root's, a runtime's), -1 when it cannot tell (the peer
+ * gone). */
+int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top, uint32_t *owner);
 
 /* ------------------------------------------------------------ principal.c */
 #define JMD_SUBUID_FILE "/etc/subuid"

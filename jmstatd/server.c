@@ -540,7 +540,7 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 			same++;
 	}
 	if (same >= JMD_UID_CLIENTS) {
-		if (c->viewer >> 32)
+		if (who & JMD_CHARGE_CONTAINER)
 			snprintf(why, len, "jmstatd is at its limit for your container (%u connections "
 			         "of %s)", JMD_UID_CLIENTS, key_name(who));
 		else
@@ -601,10 +601,11 @@ static void on_connection(uv_stream_t *server, int status)
 	 * slots and no budget; any other uid of it a host user's share. It
 	 * sees its namespace's processes only, and its bounds are its
 	 * container's (the key of its processes' bounds: the pid namespace
-	 * just below ours it runs in or under), whatever its uids and
-	 * namespaces (fifteenth pass, tests/containers/socket_scope.test.sh). */
-	uint32_t ns_own, ns_top;
-	if (jmd_peer_pidns(fd, cred.pid, &ns_own, &ns_top) != 0) {
+	 * just below ours it runs in or under) where root owns that (no user
+	 * namespace, or a runtime's), whatever its uids and namespaces
+	 * (fifteenth pass, tests/containers/socket_scope.test.sh). */
+	uint32_t ns_own, ns_top, ns_owner;
+	if (jmd_peer_pidns(fd, cred.pid, &ns_own, &ns_top, &ns_owner) != 0) {
 		/* Within the budget of other users' clients' lines: a loop
 		 * of connections whose processes exit at once is anyone's. */
 		jmd_log_within(&client_lines, "client %u (pid %d, uid %u) refused: cannot tell its "
@@ -615,7 +616,11 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (ns_own) {
 		c->viewer = JMD_VIEWER(cred.uid, ns_own);
-		c->who = JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | ns_top;
+		/* A user's own containers (a user namespace they made) are
+		 * theirs: each pid namespace a bound of its own would let
+		 * anyone make as many as they like. */
+		c->who = ns_owner == 0 ? JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | ns_top
+		                       : jmd_principal(d, c->uid);
 	} else {
 		c->viewer = cred.uid;
 		c->who = jmd_principal(d, c->uid);

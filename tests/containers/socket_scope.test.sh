@@ -9,7 +9,9 @@
 # namespace's processes (all of them as its root, else its uid's), and
 # its connections and budgets are its container's (the pid namespace just
 # below the daemon's it runs in or under), whatever its uid and however
-# many pid namespaces it makes (fifteenth pass, docs/security.md).
+# many pid namespaces it makes, where root owns that namespace; a user's
+# own container (a user namespace they made) is theirs (fifteenth pass,
+# docs/security.md).
 . "$(dirname "$0")/../lib.sh"
 need_unshare
 need_users "run processes as nobody"
@@ -139,6 +141,25 @@ os.kill(pid, signal.SIGKILL)
 os.waitpid(pid, 0)
 r = hold(b, 4)
 check(r["kept"] == 4, "container b kept %d of 4" % r["kept"])
+# A user's own container (a user namespace of nobody's) is nobody's: it
+# sees its own processes only, and shares nobody's 32 connections (a
+# bound each would let anyone make as many as they like).
+def rootless(args, stdin=None):
+    return subprocess.Popen(NOBODY + ["unshare", "--user", "--map-root-user", "--pid", "--fork",
+                                      "python3", inner, SOCK] + [str(x) for x in args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+p = rootless(["view", nobody_h.pid])
+out = json.loads(p.communicate(timeout=60)[0])
+check(out["pids"] == [] and out["stats_ok"] is False,
+      "nobody's own container sees %r (nobody's host process %d)" % (out, nobody_h.pid))
+pid, kept = as_uid(65534, lambda: (lambda s: ([len(s)], s))([Client() for i in range(32)]),
+                   keep=True)
+p = rootless(["hold", 2])
+procs.append(p)
+r = json.loads(p.stdout.readline())
+check(r["kept"] == 0, "nobody's own container kept %d connections past nobody's 32" % r["kept"])
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
 print("nobody on the host and container b served; container a bounded at 32")
 PY
 jmd_stop
