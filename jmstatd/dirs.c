@@ -548,6 +548,15 @@ int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top, uint32_t *
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 		nsfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0 && (errno == EACCES || errno == EPERM)) {
+			/* Not ours to look at: a process that holds more than
+			 * we do (root's, to a daemon that is not root or has no
+			 * CAP_SYS_PTRACE), which no container's root without it
+			 * is: taken as ours, as every client was before. */
+			if (pidfd >= 0)
+				close(pidfd);
+			return 0;
+		}
 		if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
 			if (nsfd >= 0)
 				close(nsfd);
