@@ -696,7 +696,14 @@ void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * tell yet (its namespace not walked). */
 int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
 
-/* dirs.c: the pid namespace of process host (by /proc, *own) and the one
+/* pidns.c: up from the pid namespace of fd (closed) to ours: 1 with
+ * *own (its inode), *top (the one just below ours) and, if asked,
+ * *top_owner (the uid that made the user namespace owning *top: 0 for
+ * root's) for one below ours; 0 for ours; -1 where there is no way up to
+ * ours (NS_GET_PARENT keeps to the caller's tree) or the kernel cannot
+ * tell. */
+int jmd_pidns_walk(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner);
+/* pidns.c: the pid namespace of process host (by /proc, *own) and the one
  * just below ours it runs in or under (*top); both 0 for ours or where the
  * kernel cannot tell. */
 void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
