@@ -811,6 +811,7 @@ extern _Atomic int jm__bg_want;
 extern _Atomic bool jm__bg_deferred;
 void jm__bg_dirtied(void);
 extern void (*jm__test_bg_looked)(bool dirty);   /* tests: after each look */
+extern void (*jm__test_bg_naming)(void);   /* tests: before it names itself */
 void jm__bg_deferred_dirtied(uint64_t bytes);
 void jm__bg_init(void);
 void jm__bg_start(uint64_t bytes);
