@@ -988,6 +988,37 @@ static size_t resident_in(const char *p, size_t len)
 	return n;
 }
 
+static int64_t saved_decay_ms;
+static int decay_teardown(void **state)
+{
+	(void)state;
+	jm__opt.decay_ms = saved_decay_ms;   /* also after a failure */
+	return 0;
+}
+
+/* The fixture of the tests of dirty kept huge regions: what earlier
+ * tests kept released, the thread's arena's decay state reset and
+ * decay_ms -1 (only the test purges); after the test (also after a
+ * failure), decay_ms put back, the state reset again and the heap
+ * checked. */
+static int huge_kept_setup(void **state)
+{
+	(void)state;
+	jm__huge_release_kept();
+	decay_reset(jm__thread_arena());
+	saved_decay_ms = jm__opt.decay_ms;
+	jm__opt.decay_ms = -1;
+	return 0;
+}
+
+static int huge_kept_teardown(void **state)
+{
+	decay_teardown(state);
+	decay_reset(jm__thread_arena());
+	validate();
+	return 0;
+}
+
 /* A dirty kept region reused by ever smaller requests, each written at
  * its two ends only (an aligned buffer's first and last bytes): every
  * occupant left its last page resident past the next one's end, and the
@@ -999,22 +1030,11 @@ static size_t resident_in(const char *p, size_t len)
  * `aligned`, 1.4k now), and fewer wait for a later look; a piece an
  * occupant wrote through is kept. decay_ms -1: the region stays dirty
  * and kept whatever the time. */
-static int64_t saved_decay_ms;
-static int decay_teardown(void **state)
-{
-	(void)state;
-	jm__opt.decay_ms = saved_decay_ms;   /* also after a failure */
-	return 0;
-}
-
 static void test_huge_sparse_slack(void **state)
 {
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
 	size_t mib = 1u << 20, k64 = 64u << 10;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	char *x = jm_malloc(4 * mib);
 	assert_non_null(x);
 	x[0] = 1;
@@ -1089,9 +1109,6 @@ static void test_huge_sparse_slack(void **state)
 	    (2 * mib - JM_PAGE) / JM_PAGE);
 #endif
 	assert_int_equal(base[4 * mib - 1], 3);   /* the same pages */
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* Requests of 2 MiB + 1 and 4 MiB + 1 by turns (the probe big2m1): a
@@ -1107,11 +1124,7 @@ static void test_huge_untouched_tail_whole(void **state)
 {
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
-	jm__huge_release_kept();   /* what earlier tests kept */
 	size_t mib = 1u << 20;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	for (int i = 0; i < 128; i++)   /* the recent requests: 6 MiB */
 		jm_free(jm_malloc(6 * mib));
 	jm__huge_release_kept();
@@ -1148,9 +1161,6 @@ static void test_huge_untouched_tail_whole(void **state)
 	assert_int_equal(a->huge_dirty, 2 * mib);
 	validate();
 	jm_free(y);
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* A region realloc shrank in place without purging (its blocks still
@@ -1163,11 +1173,7 @@ static void test_huge_shrunk_touched(void **state)
 {
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
-	jm__huge_release_kept();   /* what earlier tests kept */
 	size_t mib = 1u << 20;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	for (int i = 0; i < 128; i++)   /* the recent requests: 6 MiB */
 		jm_free(jm_malloc(6 * mib));
 	jm__huge_release_kept();
@@ -1188,9 +1194,6 @@ static void test_huge_shrunk_touched(void **state)
 	assert_int_equal(a->huge_dirty, 2 * mib);          /* before: 0 */
 	validate();
 	jm_free(y);
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* A fresh region has room up to the largest blocks of the recent
@@ -1205,11 +1208,7 @@ static void test_huge_room_for_recent(void **state)
 {
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
-	jm__huge_release_kept();   /* what earlier tests kept */
 	size_t mib = 1u << 20;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	char *big = jm_malloc(4 * mib + 1);   /* 6 MiB of blocks */
 	assert_non_null(big);
 	char *b = jm_malloc(2 * mib + 1);     /* 4 MiB of blocks */
@@ -1244,9 +1243,6 @@ static void test_huge_room_for_recent(void **state)
 	validate();
 	jm_free(d);
 	jm__huge_release_kept();
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* A request aligned to 2 MiB and a small fraction of its block (the
@@ -1262,11 +1258,7 @@ static void test_huge_sliver_slack_purged(void **state)
 {
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
-	jm__huge_release_kept();   /* what earlier tests kept */
 	size_t mib = 1u << 20, k = 1u << 10;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	char *p = jm_memalign(2 * mib, 160 * k);
 	assert_non_null(p);
 	assert_int_equal(huge_of(p)->map_size, 2 * mib);
@@ -1292,9 +1284,6 @@ static void test_huge_sliver_slack_purged(void **state)
 	assert_int_equal(a->stats->npurge, npurge + 1);
 	validate();
 	jm_free(q);
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* A region realloc grows gathers the tail of a larger dirty kept region
@@ -1307,12 +1296,7 @@ static void test_huge_sliver_slack_purged(void **state)
 static void test_huge_gather_touched(void **state)
 {
 	(void)state;
-	struct jm_arena *a = jm__thread_arena();
-	jm__huge_release_kept();   /* what earlier tests kept */
 	size_t mib = 1u << 20;
-	decay_reset(a);
-	saved_decay_ms = jm__opt.decay_ms;
-	jm__opt.decay_ms = -1;
 	char *b = jm_malloc(2 * mib);
 	assert_non_null(b);
 	memset(b, 5, 2 * mib);
@@ -1328,9 +1312,6 @@ static void test_huge_gather_touched(void **state)
 		assert_int_equal(r[i], 5);
 	validate();
 	free_unkept(r);
-	jm__opt.decay_ms = saved_decay_ms;
-	decay_reset(a);
-	validate();
 }
 
 /* A region of 205-256 MiB: its fresh mapping has a quarter more room
@@ -2310,12 +2291,12 @@ int main(void)
 		cmocka_unit_test(test_huge_retention),
 		cmocka_unit_test(test_huge_split_merge),
 		cmocka_unit_test(test_huge_take_blocks),
-		cmocka_unit_test_teardown(test_huge_sparse_slack, decay_teardown),
-		cmocka_unit_test_teardown(test_huge_untouched_tail_whole, decay_teardown),
-		cmocka_unit_test_teardown(test_huge_shrunk_touched, decay_teardown),
-		cmocka_unit_test_teardown(test_huge_room_for_recent, decay_teardown),
-		cmocka_unit_test_teardown(test_huge_sliver_slack_purged, decay_teardown),
-		cmocka_unit_test_teardown(test_huge_gather_touched, decay_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_sparse_slack, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_untouched_tail_whole, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_shrunk_touched, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_room_for_recent, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_sliver_slack_purged, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_gather_touched, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test(test_huge_calloc_untouched),
 		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_dirty_cap_pieces),
