@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define FORKRUN_PROG "stress_fork"
+#include "forkrun.h"
 #include "xorshift.h"
 
 #define MAX_THREADS 32
@@ -43,16 +45,6 @@ struct obj {
 
 static atomic_int stop;
 static atomic_long thread_ops;
-
-/* Messages from a child go through write(2), not stdio. */
-static void die(const char *what, size_t a, size_t b)
-{
-	char buf[200];
-	int n = snprintf(buf, sizeof(buf), "stress_fork[%d]: %s (%zu, %zu)\n", (int)getpid(), what, a, b);
-	if (n > 0)
-		(void)!write(2, buf, (size_t)n);
-	abort();
-}
 
 static void fill(struct obj *o)
 {
@@ -196,8 +188,9 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
-static void child_main(int index, struct obj *parent_objs)
+static void child_main(int index, void *arg)
 {
+	struct obj *parent_objs = arg;
 	alarm(30);
 	/* The parent's main thread made these before the fork. */
 	for (int i = 0; i < PARENT_OBJS; i += 2)
@@ -224,22 +217,16 @@ static void child_main(int index, struct obj *parent_objs)
 	exit(0);
 }
 
-static int reap(pid_t pid, int index)
+/* The parent changes its blocks between forks. */
+static uint64_t parent_rng = 987654321;
+static void change_objs(void *arg)
 {
-	int st;
-	if (waitpid(pid, &st, 0) != pid) {
-		perror("stress_fork: waitpid");
-		return -1;
+	struct obj *parent_objs = arg;
+	for (int k = 0; k < 8; k++) {
+		struct obj *o = &parent_objs[rnd(&parent_rng) % PARENT_OBJS];
+		free_obj(o);
+		alloc_obj(o, &parent_rng);
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFSIGNALED(st))
-		fprintf(stderr, "stress_fork: child %d (pid %d) killed by signal %d%s\n", index,
-		        (int)pid, WTERMSIG(st), WTERMSIG(st) == SIGALRM ? " (deadlocked?)" : "");
-	else
-		fprintf(stderr, "stress_fork: child %d (pid %d) exited %d\n", index, (int)pid,
-		        WEXITSTATUS(st));
-	return -1;
 }
 
 int main(int argc, char **argv)
@@ -270,39 +257,10 @@ int main(int argc, char **argv)
 		}
 
 	static struct obj parent_objs[PARENT_OBJS];
-	uint64_t rng = 987654321;
 	for (int i = 0; i < PARENT_OBJS; i++)
-		alloc_obj(&parent_objs[i], &rng);
+		alloc_obj(&parent_objs[i], &parent_rng);
 
-	pid_t pids[64];
-	int idx[64], running = 0, failed = 0;
-	for (int i = 0; i < nforks && !failed; i++) {
-		pid_t pid = fork();
-		if (pid < 0) {
-			perror("stress_fork: fork");
-			failed = 1;
-			break;
-		}
-		if (pid == 0)
-			child_main(i, parent_objs);
-		pids[running] = pid;
-		idx[running++] = i;
-		/* The parent changes its blocks between forks. */
-		for (int k = 0; k < 8; k++) {
-			struct obj *o = &parent_objs[rnd(&rng) % PARENT_OBJS];
-			free_obj(o);
-			alloc_obj(o, &rng);
-		}
-		if (running == parallel) {
-			for (int k = 0; k < running; k++)
-				if (reap(pids[k], idx[k]) != 0)
-					failed = 1;
-			running = 0;
-		}
-	}
-	for (int k = 0; k < running; k++)
-		if (reap(pids[k], idx[k]) != 0)
-			failed = 1;
+	int failed = forkrun(nforks, parallel, child_main, change_objs, parent_objs) != 0;
 
 	atomic_store(&stop, 1);
 	for (int i = 0; i < nthreads; i++)

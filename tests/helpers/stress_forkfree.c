@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define FORKRUN_PROG "stress_forkfree"
+#include "forkrun.h"
 #include "xorshift.h"
 
 #define MAX_THREADS 16
@@ -54,16 +56,6 @@ static struct blk blocks[MAX_BLOCKS];
 static int nblocks = 24000, nparent = 3;
 static atomic_int stop;
 static pthread_barrier_t made;
-
-static void die(const char *what, size_t a, size_t b)
-{
-	char buf[200];
-	int n = snprintf(buf, sizeof(buf), "stress_forkfree[%d]: %s (%zu, %zu)\n", (int)getpid(),
-	                 what, a, b);
-	if (n > 0)
-		(void)!write(2, buf, (size_t)n);
-	abort();
-}
 
 static void fill(struct blk *b)
 {
@@ -223,8 +215,9 @@ static void grandchild(const int *l, int n, uint64_t seed)
 	exit(0);
 }
 
-static void child_main(int index)
+static void child_main(int index, void *arg)
 {
+	(void)arg;
 	alarm(120);
 	int stride = nparent + 1, nmain = 0;
 	int nl[2][CHILD_THREADS];
@@ -277,24 +270,6 @@ static void child_main(int index)
 	exit(0);
 }
 
-static int reap(pid_t pid, int index)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid) {
-		perror("stress_forkfree: waitpid");
-		return -1;
-	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFSIGNALED(st))
-		fprintf(stderr, "stress_forkfree: child %d (pid %d) killed by signal %d%s\n", index,
-		        (int)pid, WTERMSIG(st), WTERMSIG(st) == SIGALRM ? " (deadlocked?)" : "");
-	else
-		fprintf(stderr, "stress_forkfree: child %d (pid %d) exited %d\n", index, (int)pid,
-		        WEXITSTATUS(st));
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	int nforks = 30, parallel = 2, c;
@@ -327,29 +302,7 @@ int main(int argc, char **argv)
 	for (int i = nparent; i < nblocks; i += nparent + 1)
 		make(&blocks[i], &rng, (uint32_t)i * 2654435761u);
 	pthread_barrier_wait(&made);
-	pid_t pids[64];
-	int idx[64], running = 0, failed = 0;
-	for (int i = 0; i < nforks && !failed; i++) {
-		pid_t pid = fork();
-		if (pid < 0) {
-			perror("stress_forkfree: fork");
-			failed = 1;
-			break;
-		}
-		if (pid == 0)
-			child_main(i);
-		pids[running] = pid;
-		idx[running++] = i;
-		if (running == parallel) {
-			for (int k = 0; k < running; k++)
-				if (reap(pids[k], idx[k]) != 0)
-					failed = 1;
-			running = 0;
-		}
-	}
-	for (int k = 0; k < running; k++)
-		if (reap(pids[k], idx[k]) != 0)
-			failed = 1;
+	int failed = forkrun(nforks, parallel, child_main, NULL, NULL) != 0;
 	atomic_store(&stop, 1);
 	for (int i = 0; i < nparent; i++)
 		pthread_join(threads[i], NULL);
