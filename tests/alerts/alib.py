@@ -2,6 +2,7 @@
 on top of tests/daemon/jmd.py: a driver for fragmenter.py, an HTTP client
 for jmstatd's /metrics and a parser of the Prometheus text format.
 """
+import atexit
 import http.client
 import os
 import re
@@ -18,29 +19,83 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Fragmenter:
-    """tests/alerts/fragmenter.py under LD_PRELOAD, driven over pipes."""
+    """tests/alerts/fragmenter.py under LD_PRELOAD, driven over pipes. As
+    another uid (user): fragmenter.py and the allocator from pub, where
+    lib.sh's jm_public copied them, and no samples (prof_sample:0)."""
 
-    def __init__(self):
+    def __init__(self, user=None, pub=None):
         env = dict(os.environ)
-        env["LD_PRELOAD"] = os.environ["JMALLOC_LIB"]
+        script = os.path.join(pub or HERE, "fragmenter.py")
+        env["LD_PRELOAD"] = os.path.join(pub, "libjmalloc.so") if pub else os.environ["JMALLOC_LIB"]
         env["JMALLOC_STATS_DIR"] = jmd.STATS_DIR
-        self.p = subprocess.Popen([sys.executable, os.path.join(HERE, "fragmenter.py")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        if user is not None:
+            env["JMALLOC_CONF"] = "prof_sample:0"
+        # Another user cannot run our python (pyenv's under /root, the
+        # runner's link to it in its private directory): the system's.
+        python = sys.executable if user is None else "/usr/bin/python3"
+        self.p = subprocess.Popen([python, script], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, env=env, **as_user(user))
         line = self.p.stdout.readline().decode().split()
         check(len(line) == 2 and line[0] == "ready", "fragmenter did not start: %r" % line)
         self.pid = int(line[1])
 
-    def cmd(self, line):
+    def send(self, line):
+        """A command that is not answered (exec, exit)."""
         self.p.stdin.write((line + "\n").encode())
         self.p.stdin.flush()
+
+    def cmd(self, line):
+        self.send(line)
         r = self.p.stdout.readline().decode().strip()
         check(r.startswith("ok"), "fragmenter %r answered %r" % (line, r))
         return time.time()
 
     def exit(self):
-        self.p.stdin.write(b"exit\n")
-        self.p.stdin.flush()
+        self.send("exit")
         self.p.wait()
+
+
+def command_lines():
+    """lib.sh's blocking_command's log ($CMDLOG), each line split:
+    ["start" or "end", the UID (or KEY's value), the alert's id]."""
+    path = os.environ["CMDLOG"]
+    return [l.split() for l in open(path)] if os.path.exists(path) else []
+
+
+def queued_alert(pub):
+    """After lib.sh's frag_rule_start and `nobody_frags 2`: waits until
+    nobody's two alert commands run (holding nobody's two slots), then
+    starts a third fragmenting process of nobody's (a Fragmenter from pub)
+    whose alert fires while its command waits in the queue. Returns the
+    Fragmenter (killed at exit) and its alert's id."""
+    wait_until(lambda: sum(1 for l in command_lines() if l[0] == "start") == 2,
+               "nobody's two commands running", timeout=90)
+    f = Fragmenter(user=65534, pub=pub)
+    atexit.register(f.p.kill)
+    f.cmd("frag 64 40000")
+
+    def firing():
+        return [a for a in request({"cmd": "alerts"})["alerts"]
+                if a["pid"] == f.pid and a["state"] == "firing"]
+    aid = wait_until(firing, "the third process's alert firing", timeout=90)[0]["id"]
+    check(sum(1 for l in command_lines() if l[0] == "start") == 2, "its command started: not queued")
+    return f, aid
+
+
+def release_queued(aid, skipped, log):
+    """Lets nobody's running commands end (blocking_command's $RELEASE), so
+    that the queued command of alert aid is taken; returns "ran" once it
+    started, or "skipped" once jmstatd's log (the file log) has a line
+    matching the regular expression skipped."""
+    open(os.environ["RELEASE"], "w").close()
+
+    def outcome():
+        if any(l[0] == "start" and l[2] == str(aid) for l in command_lines()):
+            return "ran"
+        if re.search(skipped, open(log).read()):
+            return "skipped"
+        return None
+    return wait_until(outcome, "the queued command to run or be skipped", timeout=60)
 
 
 def log_port(log_path, timeout=20.0):

@@ -10,6 +10,8 @@ Commands, one per line on stdin, each answered on stdout:
   alloc SIZE COUNT  malloc(SIZE) COUNT times and keep them (they fill the
                     holes of the runs first)                 -> "ok COUNT"
   release           free every object kept                   -> "ok"
+  exec PROG ARG...  execv(PROG, [PROG, ARG...]): the same process (pid,
+                    start) runs PROG                         (no answer)
   exit              exit(0)
 It prints "ready PID" first.
 """
@@ -52,5 +54,7 @@ for line in sys.stdin:
             libc.free(p)
         kept.clear()
         print("ok", flush=True)
+    elif words[0] == "exec":
+        os.execv(words[1], words[1:])
     elif words[0] == "exit":
         break

@@ -15,52 +15,20 @@
 need_users "run processes as nobody"
 need_segments
 [ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot write /proc/sys/kernel/ns_last_pid"
-jm_public "$JM_HELPERS/demo_fragment"
-cat >"$JM_TMP/pub/fragexit.py" <<'EOF'
-import ctypes, os, sys
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-kept, last = [], None
-for p in [libc.malloc(64) for _ in range(40000)]:
-    if p >> 12 != last:
-        last = p >> 12
-        kept.append(p)
-    else:
-        libc.free(p)
-print(os.getpid(), flush=True)
-sys.stdin.readline()
-EOF
-chmod 755 "$JM_TMP/pub/fragexit.py"
+jm_public "$JM_HELPERS/demo_fragment" "$JM_ROOT/tests/alerts/fragmenter.py"
 frag_rule_start "notify = firing"
 nobody_frags 2
 
 PUB=$JM_TMP/pub jmd_py - "$JMD_LOG" <<'EOF' || fail "a queued command for a reused pid"
-from jmd import *
-import atexit, re, subprocess, sys
+from alib import *
 pub, log = os.environ["PUB"], sys.argv[1]
-cmdlog = os.environ["CMDLOG"]
-def lines():
-    return [l.split() for l in open(cmdlog)] if os.path.exists(cmdlog) else []
-def firing(pid):
-    return [a for a in request({"cmd": "alerts"})["alerts"] if a["pid"] == pid and a["state"] == "firing"]
-wait_until(lambda: sum(1 for l in lines() if l[0] == "start") == 2, "nobody's two commands running",
-           timeout=90)
-p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
-                      os.path.join(pub, "fragexit.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                     env=dict(os.environ, LD_PRELOAD=os.path.join(pub, "libjmalloc.so"),
-                              JMALLOC_STATS_DIR=STATS_DIR, JMALLOC_CONF="prof_sample:0"))
-pid = int(p.stdout.readline())
-aid = wait_until(lambda: firing(pid), "the third process's alert firing", timeout=90)[0]["id"]
-check(sum(1 for l in lines() if l[0] == "start") == 2, "its command started: not queued")
-p.stdin.write(b"\n")
-p.stdin.flush()
-p.wait()
+f, aid = queued_alert(pub)
+pid = f.pid
+f.exit()
 child = 0
 for attempt in range(200):
-    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-        f.write(str(pid - 1))
+    with open("/proc/sys/kernel/ns_last_pid", "w") as fd:
+        fd.write(str(pid - 1))
     child = os.fork()
     if child == 0:
         os.execve("/bin/sleep", ["sleep", "300"], {})
@@ -71,15 +39,8 @@ for attempt in range(200):
 check(child == pid, "could not start root's process under pid %d" % pid)
 atexit.register(lambda: os.kill(child, 9))
 print("alert %d of nobody's process %d queued; root's sleep now has its pid" % (aid, pid))
-open(os.environ["RELEASE"], "w").close()
-def outcome():
-    if any(l[0] == "start" and l[2] == str(aid) for l in lines()):
-        return "ran"
-    if re.search(r"alert %d: its command not run: its pid %d now names another process" % (aid, pid),
-                 open(log).read()):
-        return "skipped"
-    return None
-got = wait_until(outcome, "the queued command to run or be skipped", timeout=60)
+got = release_queued(aid, r"alert %d: its command not run: its pid %d now names another process" % (aid, pid),
+                     log)
 check(got == "skipped", "the command of alert %d ran with pid %d, now root's sleep" % (aid, pid))
 print("its command not run")
 EOF

@@ -336,6 +336,20 @@ def as_uid(uid, fn, keep=False):
     return pid, result
 
 
+def uids(pid):
+    """The real, effective and saved uids of pid (/proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        return [int(u) for u in next(l for l in f if l.startswith("Uid:")).split()[1:4]]
+
+
+def wait_setuid_root(pid):
+    """Waits until pid runs a set-uid root program: its real uid is not
+    root's, its effective and saved uids are (where the exec found a
+    nosuid mount, never)."""
+    return wait_until(lambda: (lambda u: u[0] != 0 and u[1:] == [0, 0])(uids(pid)),
+                      "the set-uid program running (a nosuid mount?)")
+
+
 def as_user(uid):
     """Popen's arguments that start the child as uid (None: as we are): no
     groups, gid = uid. Not a preexec_fn that calls setgroups, setgid and

@@ -40,11 +40,8 @@ wait_until(lambda: request({"cmd": "version"})["time"] >= t0 + 2 * INTERVAL_MS /
 check(pid in ps_pids(), "nobody's shell left ps before its exec")
 p.stdin.write(b"go\n")
 p.stdin.flush()
-def euid():
-    with open("/proc/%d/status" % pid) as f:
-        return next(l for l in f if l.startswith("Uid:")).split()[1:4]
-wait_until(lambda: euid() == ["65534", "0", "0"], "the set-uid program running (a nosuid mount?)")
-print("process %d runs the set-uid program: uids %s" % (pid, " ".join(euid())))
+wait_setuid_root(pid)
+print("process %d runs the set-uid program: uids %s" % (pid, uids(pid)))
 t0 = request({"cmd": "version"})["time"]
 wait_until(lambda: request({"cmd": "version"})["time"] >= t0 + max(2.0, 2 * INTERVAL_MS / 1000.0),
            "2 s of ticks")
