@@ -85,7 +85,9 @@
 #   tmux_start NAME W H CMD   CMD in a W x H terminal (tmux session "top" of
 #                          server NAME; "${T[@]}" is the tmux command);
 #                          wait_pane RE [TRIES] waits until it shows RE
-#                          (the screen in pane.txt)
+#                          (the screen in pane.txt); at exit, tmux_stop
+#                          ends the panes' programs (SIGTERM), then the
+#                          server
 #   blocking_command [KEY [FREE]]  writes $JM_TMP/cmd.sh, an alert command
 #                          that logs "start UID ID" and "end UID ID" in
 #                          $CMDLOG on firing and, for a process not root's,
@@ -626,26 +628,46 @@ tmux_start() {
 	"${T[@]}" -f /dev/null new-session -d -s top -x "$2" -y "$3" "$4"
 }
 
-# tmux_stop: the server killed (its panes' programs get SIGHUP), then
-# whatever of those programs is still there 3 s later killed: a jmctl top
-# built with ASan hung in LeakSanitizer's check at its exit (its tracer
-# waiting for a stop that never came, the program spinning in
-# sched_yield) and outlived the test, a CPU kept busy after the runner
-# ended (seen once in the sanitized half of .ci/run).
+# tmux_stop: the programs the panes run are ended first, while the server
+# still holds their terminal: SIGTERM to what each pane's shell runs (to
+# the pane's own process where it runs nothing else), and a wait until
+# they are gone (3 s at most, then SIGKILL); then the server is killed,
+# and what its panes still ran (the shells, a `sleep 600` after jmctl:
+# they get SIGHUP) is killed if still there 3 s later. The server killed
+# first sent every pane's programs SIGHUP and SIGCONT: a jmctl top built
+# with ASan exited on the SIGHUP, and a SIGCONT that came during
+# LeakSanitizer's check at its exit discarded the SIGSTOP of its tracer's
+# PTRACE_ATTACH, so that the tracer waited in wait4 for ever and the
+# program spun in sched_yield (11 minutes at 97% of a CPU, seen in the
+# sanitized half of .ci/run; tests/cli/tmux_stop.test.sh).
 tmux_stop() {
-	local p tree=() more
-	more=$("${T[@]}" list-panes -a -F '#{pane_pid}' 2>/dev/null)
-	while [ -n "$more" ]; do
-		tree+=($more)
-		more=$(for p in $more; do ps -o pid= --ppid "$p" 2>/dev/null; done)
+	local p kids panes=() progs=() rest=() more
+	panes=($("${T[@]}" list-panes -a -F '#{pane_pid}' 2>/dev/null))
+	for p in "${panes[@]}"; do
+		kids=$(ps -o pid= --ppid "$p" 2>/dev/null)
+		if [ -n "$kids" ]; then progs+=($kids); rest+=("$p"); else progs+=("$p"); fi
 	done
+	more="${progs[*]}"
+	while [ -n "$more" ]; do
+		more=$(for p in $more; do ps -o pid= --ppid "$p" 2>/dev/null; done)
+		rest+=($more)
+	done
+	if [ ${#progs[@]} -gt 0 ]; then
+		kill -TERM "${progs[@]}" 2>/dev/null
+		tmux_gone "${progs[@]}"
+	fi
 	"${T[@]}" kill-server 2>/dev/null
-	[ ${#tree[@]} -gt 0 ] || return 0
+	[ ${#rest[@]} -eq 0 ] || tmux_gone "${rest[@]}" $(for p in "${rest[@]}"; do ps -o pid= --ppid "$p" 2>/dev/null; done)
+	return 0
+}
+
+# tmux_gone PID...: waits until every PID has exited (3 s), then SIGKILL.
+tmux_gone() {
 	for _ in $(seq 30); do
-		kill -0 "${tree[@]}" 2>/dev/null || return 0
+		kill -0 "$@" 2>/dev/null || return 0
 		sleep 0.1
 	done
-	kill -KILL "${tree[@]}" 2>/dev/null
+	kill -KILL "$@" 2>/dev/null
 	return 0
 }
 
