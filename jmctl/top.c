@@ -26,7 +26,8 @@
  * Enter again closes them.
  *
  * The terminal is restored on every way out: q, Ctrl-C (SIGINT), SIGTERM,
- * SIGHUP, the daemon closing the stream, and exit() from anywhere (atexit).
+ * SIGHUP (or the terminal hung up without one), the daemon closing the
+ * stream, and exit() from anywhere (atexit).
  */
 #include "top.h"
 
@@ -377,6 +378,13 @@ int jm_cmd_top(const struct jmctl_opts *o, int argc, char **argv)
 		int r = poll(pfd, t->curses_on ? 2 : 1, poll_ms);
 
 		if (jm_top_signal)
+			break;
+		/* The terminal gone (its tmux, ssh or window ended) without a
+		 * SIGHUP (blocked, or the terminal not its session's): as on
+		 * SIGHUP. Before, a hung-up stdin woke every poll at once, getch
+		 * read nothing, and jmctl top spun at 100% of a CPU for ever
+		 * (tests/cli/top_hangup.test.sh). */
+		if (t->curses_on && r > 0 && (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL)))
 			break;
 		if (!t->curses_on && jm_top_now() - t->last_arrival >= wait_ms / 1000.0) {
 			fprintf(stderr, "jmctl: %s: jmstatd sent no update within %d s "
