@@ -11,6 +11,7 @@
 # child (`PROG; sleep 600`, as tests/cli/top_sites.test.sh runs jmctl),
 # and its own pane's process (`exec PROG`).
 . "$(dirname "$0")/../lib.sh"
+plain_only "the harness's tmux_stop and a python program: no jmctl or jmstatd"
 cd "$JM_TMP"
 cat >sigs.py <<'PY'
 import os, signal, sys
