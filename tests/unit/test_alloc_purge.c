@@ -59,6 +59,56 @@ static void test_purge(void **state)
 	validate();
 }
 
+static void *orphan_worker(void *arg)
+{
+	unsigned *index = arg;
+	*index = jm__thread_arena()->index;
+	char *p = jm_malloc(64 * JM_PAGE);
+	memset(p, 5, 64 * JM_PAGE);
+	jm_free(p);
+	return NULL;
+}
+
+/* An arena whose last thread exited: the purger's pass gives its dirty
+ * pages back once it has had no thread for jm__orphan_grace_ns, whatever
+ * their age, and leaves those of an arena with a thread to the decay.
+ * On the old library the exited thread's 64 pages, young, stayed for
+ * the decay (docs/programs.md, session 32: dlloop). */
+static void test_orphan_arena_purged(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	/* keep: so that p's chunk is not wholly free, for the other
+	 * thread's arena to take (chunk_take_other) */
+	char *keep = jm_malloc(64 * JM_PAGE);
+	char *p = jm_malloc(64 * JM_PAGE);
+	memset(p, 6, 64 * JM_PAGE);
+	jm_free(p);
+	unsigned index = 0;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, orphan_worker, &index), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_not_equal(index, a->index);   /* premise: an arena of its own */
+	struct jm_arena *b = jm__arenas[index];
+	assert_true(jm__opt.decay_ms > 0);       /* premise: the decay keeps them */
+	assert_true(a->ndirty_pages >= 64);
+	assert_true(b->ndirty_pages >= 64);
+	uint64_t grace = jm__orphan_grace_ns;
+	/* Within the grace: both to the decay, which keeps young pages. */
+	jm__orphan_grace_ns = UINT64_MAX;
+	jm__arenas_purge(jm__now_ns(), false);
+	assert_true(b->ndirty_pages >= 64);
+	/* Past it: the arena without a thread is purged, the other not. */
+	jm__orphan_grace_ns = 0;
+	jm__arenas_purge(jm__now_ns(), false);
+	jm__orphan_grace_ns = grace;
+	assert_int_equal(b->ndirty_pages, 0);
+	assert_int_equal(b->stats->dirty, b->huge_dirty);
+	assert_true(a->ndirty_pages >= 64);
+	jm_free(keep);
+	validate();
+}
+
 /* Forgets the arena's dirty pages and decay history (purging them all). */
 static void decay_reset(struct jm_arena *a)
 {
@@ -2286,6 +2336,7 @@ int main(void)
 		cmocka_unit_test(test_huge_realloc_gathers),
 		cmocka_unit_test(test_huge_whole_blocks),
 		cmocka_unit_test(test_purge),
+		cmocka_unit_test(test_orphan_arena_purged),
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
 		cmocka_unit_test(test_huge_retention),
