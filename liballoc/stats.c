@@ -1098,7 +1098,6 @@ void jm__stats_init(void)
 	 * made (jm__stats_arena_bins). */
 	size_t core = align_page(h.bin_off + (size_t)JM_NBINS * sizeof(struct jmstat_bin));
 	h.total_size = size;
-	read_identity(&h, false);
 	_Static_assert((uint64_t)JM_MAX_THREAD_ROWS * SEG_THREAD_STRIDE == JM_TB_PRIVATE,
 	    "the private table is the thread table's size");
 
@@ -1106,8 +1105,19 @@ void jm__stats_init(void)
 	int fd = -1;
 	/* A set-uid or set-gid program publishes nothing: its file would be
 	 * owned by one uid and describe a process of another; nor does a
-	 * process of mixed privileges (creds_mixed). */
-	if (jm__opt.stats && !getauxval(AT_SECURE) && !creds_mixed()) {
+	 * process of mixed privileges (creds_mixed). Nor does it read who it
+	 * is in /proc (its start time, namespaces, executable: what only a
+	 * published header holds), only its pid: those four lookups, each
+	 * entry made in the process's /proc and dropped again at its exit,
+	 * were some 70 us of a short process's CPU with stats:0 too. */
+	bool publish = jm__opt.stats && !getauxval(AT_SECURE) && !creds_mixed();
+	if (publish) {
+		read_identity(&h, false);
+	} else {
+		h.pid = own_pid();
+		h.uid = (uint32_t)syscall(SYS_getuid);
+	}
+	if (publish) {
 		/* The directory, read once here and kept at the start of
 		 * seg_path: a forked child publishes where its parent did
 		 * (no getenv and its pages in every child), also when the
@@ -1148,7 +1158,6 @@ void jm__stats_init(void)
 			if (!seg_map_anon(0))
 				jm__fatal("out of memory at initialisation");
 		}
-		close(fd);
 	}
 	memcpy(jm__seg, &h, sizeof(h));
 	struct jmstat_class *cls = (struct jmstat_class *)seg_at(h.class_off);
@@ -1166,6 +1175,32 @@ void jm__stats_init(void)
 	for (unsigned a = 0; a < h.narenas; a++)
 		jm__stats_arena_row(a)->index = a;
 	__atomic_store_n(&jm__seg->state, JMSTAT_STATE_LIVE, __ATOMIC_RELEASE);
+	/* The thread rows' first step (back_rows: 8 rows, in whole pages) on
+	 * the descriptor at hand: the first thread's cache takes a row next,
+	 * and backing it then reopened the file (open, fstat, fallocate,
+	 * close: 3 system calls and a lookup of its name more in every
+	 * process). Where it fails, the first row's step is tried as before.
+	 * After the state is live, as that step was: a fallocate is an
+	 * IN_MODIFY event, on which jmstatd reads the file again and finds
+	 * the process live at once; before it, the daemon's next look at a
+	 * file still being built came up to 20 ms later
+	 * (tests/daemon/history_reuse.test.sh asks for the process at once). */
+	if (fd >= 0) {
+		if (seg_published && jm__opt.tcache && !jm__opt.junk) {
+			uint64_t rows = h.nthreads_max < 8 ? h.nthreads_max : 8;
+			uint64_t all = h.thread_off + (uint64_t)h.nthreads_max * h.thread_stride;
+			uint64_t end = align_page(h.thread_off + rows * h.thread_stride);
+			if (end > all)
+				end = all;
+			int saved = errno;
+			if (fallocate(fd, 0, (off_t)h.thread_off, (off_t)(end - h.thread_off)) == 0) {
+				rows = (end - h.thread_off) / h.thread_stride;
+				thread_backing = (struct backing){ rows, rows };
+			}
+			errno = saved;
+		}
+		close(fd);
+	}
 }
 
 /* ---------------------------------------------------------------- fork */
