@@ -71,19 +71,7 @@ from jmd import *
 import atexit, re
 log = os.path.join(os.environ["JM_TMP"], "jmstatd.log")
 K, N, BOUND = 3, 1100, 2 + 1024
-maker = r'''
-mount -t tmpfs -o mode=1777 jmhp "$0" || exit 1
-python3 - "$0" "$1" $$ <<EOF
-import os, sys
-d, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-st = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
-ns = os.stat("/proc/%d/ns/pid" % pid).st_ino
-for i in range(n):
-    open(os.path.join(d, "jmalloc.%d.%d.%d.%016x.stats" % (pid, ns, st, (1 << 63) | i)), "w").close()
-EOF
-echo made
-exec sleep 600
-'''
+maker = MNTNS_JUNK_MAKER
 for k in range(K):
     p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", maker,
                           STATS_DIR, str(N)], stdout=subprocess.PIPE)

@@ -27,19 +27,7 @@ c = Container(private=True)
 atexit.register(lambda: c.p.kill())
 root = int(os.environ["ROOT_PROC"])
 wait_until(lambda: c.host_pid in ps_pids() and root in ps_pids(), "the container and root's process")
-maker = r'''
-mount -t tmpfs -o mode=1777 jmns "$0" || exit 1
-python3 - "$0" "$1" $$ <<EOF
-import os, sys
-d, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-st = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
-ns = os.stat("/proc/%d/ns/pid" % pid).st_ino
-for i in range(n):
-    open(os.path.join(d, "jmalloc.%d.%d.%d.%016x.stats" % (pid, ns, st, (1 << 63) | i)), "w").close()
-EOF
-echo made
-exec sleep 600
-'''
+maker = MNTNS_JUNK_MAKER
 kids = []
 for k in range(K):
     p = subprocess.Popen(["nsenter", "-t", str(c.host_pid), "-p", "-m", "--", "unshare", "--mount",

@@ -398,6 +398,25 @@ def junk_holder(n):
     wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= n, "the junk files read")
     return h
 
+# sh -c MNTNS_JUNK_MAKER DIR N: mounts a tmpfs over DIR in the mount
+# namespace the shell is in (the caller makes it: unshare --mount
+# --propagation private), makes N empty files there named as segments of
+# the shell's pid, prints "made", then sleeps (kill it to end).
+MNTNS_JUNK_MAKER = r'''
+mount -t tmpfs -o mode=1777 jmns "$0" || exit 1
+python3 - "$0" "$1" $$ <<EOF
+import os, sys
+d, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+st = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
+ns = os.stat("/proc/%d/ns/pid" % pid).st_ino
+for i in range(n):
+    open(os.path.join(d, "jmalloc.%d.%d.%d.%016x.stats" % (pid, ns, st, (1 << 63) | i)), "w").close()
+EOF
+echo made
+exec sleep 600
+'''
+
+
 def public_holders(pub):
     """Holders started from now on run the allocator and daemon_holder
     copied into pub (lib.sh's jm_public), where another uid can run them."""
