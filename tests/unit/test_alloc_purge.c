@@ -1069,6 +1069,20 @@ static int huge_kept_teardown(void **state)
 	return 0;
 }
 
+/* After 128 requests of 6 MiB (the recent ones) and no region kept, a
+ * request of 4 MiB + 1: a fresh region with room for 6 MiB. */
+static char *region_with_room(void)
+{
+	size_t mib = 1u << 20;
+	for (int i = 0; i < 128; i++)
+		jm_free(jm_malloc(6 * mib));
+	jm__huge_release_kept();
+	char *x = jm_malloc(4 * mib + 1);
+	assert_non_null(x);
+	assert_int_equal(huge_of(x)->map_size, 6 * mib);
+	return x;
+}
+
 /* A dirty kept region reused by ever smaller requests, each written at
  * its two ends only (an aligned buffer's first and last bytes): every
  * occupant left its last page resident past the next one's end, and the
@@ -1175,12 +1189,7 @@ static void test_huge_untouched_tail_whole(void **state)
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
 	size_t mib = 1u << 20;
-	for (int i = 0; i < 128; i++)   /* the recent requests: 6 MiB */
-		jm_free(jm_malloc(6 * mib));
-	jm__huge_release_kept();
-	char *x = jm_malloc(4 * mib + 1);
-	assert_non_null(x);
-	assert_int_equal(huge_of(x)->map_size, 6 * mib);   /* its room */
+	char *x = region_with_room();
 	x[0] = 1;
 	x[4 * mib] = 1;          /* the one page past 4 MiB */
 	jm_free(x);
@@ -1224,12 +1233,7 @@ static void test_huge_shrunk_touched(void **state)
 	(void)state;
 	struct jm_arena *a = jm__thread_arena();
 	size_t mib = 1u << 20;
-	for (int i = 0; i < 128; i++)   /* the recent requests: 6 MiB */
-		jm_free(jm_malloc(6 * mib));
-	jm__huge_release_kept();
-	char *x = jm_malloc(4 * mib + 1);
-	assert_non_null(x);
-	assert_int_equal(huge_of(x)->map_size, 6 * mib);
+	char *x = region_with_room();
 	char *g = jm_realloc(x, 5 * mib + mib / 2);   /* grown in its room */
 	assert_ptr_equal(g, x);
 	memset(x, 3, 5 * mib + mib / 2);
