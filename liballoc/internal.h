@@ -241,7 +241,7 @@ static inline uintptr_t jm__rtree_get(uintptr_t chunk)
  * lock in the thread for the call, the mark before it restored after (a
  * handler that allocates nests its own): two stores and a load, no
  * system call, async-signal-safe; malloc's and free's fast paths take no
- * lock. */
+ * lock. A wait for a lock held by another thread is marked apart (below). */
 extern __thread pthread_mutex_t *jm__tls_lock_op;
 #define JM_MARKED_MUTEX_OP(op)                                                 \
 static inline int jm__marked_##op(pthread_mutex_t *l)                          \
@@ -254,9 +254,32 @@ static inline int jm__marked_##op(pthread_mutex_t *l)                          \
 	jm__tls_lock_op = was;                                                 \
 	return rc;                                                             \
 }
-JM_MARKED_MUTEX_OP(pthread_mutex_lock)
 JM_MARKED_MUTEX_OP(pthread_mutex_trylock)
 JM_MARKED_MUTEX_OP(pthread_mutex_unlock)
+/* A taking is a trylock, marked so; if that fails, the wait for the lock
+ * is marked apart (the lock's address + 1, not its own): while it waits,
+ * the lock is another thread's, which may hold it with no owner itself
+ * (preempted between its two steps), and a fork from a signal handler
+ * that landed in the wait waits for that thread as for any other's, up
+ * to the 2 s (taken for this thread's then: the wait may have ended in
+ * its own taking). Marked as its own, it went on at once while the other
+ * thread changed what the lock keeps, and the child aborted at its first
+ * malloc (test_fork_lock_waited_not_own). */
+static inline int jm__marked_pthread_mutex_lock(pthread_mutex_t *l)
+{
+	pthread_mutex_t *was = jm__tls_lock_op;
+	jm__tls_lock_op = l;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int rc = pthread_mutex_trylock(l);
+	if (rc != 0) {
+		jm__tls_lock_op = (pthread_mutex_t *)((uintptr_t)l | 1);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		rc = pthread_mutex_lock(l);
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	jm__tls_lock_op = was;
+	return rc;
+}
 #define pthread_mutex_lock(l)    jm__marked_pthread_mutex_lock(l)
 #define pthread_mutex_trylock(l) jm__marked_pthread_mutex_trylock(l)
 #define pthread_mutex_unlock(l)  jm__marked_pthread_mutex_unlock(l)

@@ -2510,6 +2510,76 @@ static void test_fork_lock_own_no_owner(void **state)
 	pthread_join(t, NULL);
 }
 
+/* A lock this thread waits for in pthread_mutex_lock (marked: it is in a
+ * taking of it) while another thread holds it with no owner (between its
+ * taking and its writing of the owner, preempted): a fork from the
+ * handler of a signal that landed in the wait is not this thread's, and
+ * waits for the other as for any other's. e4a21d0 took it for this
+ * thread's at once: the fork went on while the other thread changed
+ * what the lock keeps, and the child, tainted, aborted at its first
+ * malloc. */
+static jm_lock_t waited_l = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int waited_locking, waited_done;
+static int waited_main_tid, waited_skipped, waited_owner;
+static void waited_handler(int sig)
+{
+	(void)sig;
+	jm__fork_lock(&waited_l);
+	waited_owner = __atomic_load_n(&waited_l.__data.__owner, __ATOMIC_RELAXED);
+	jm__fork_unlock(&waited_l);   /* unlocks only if it was taken */
+	waited_skipped = (int)jm__test_fork_skipped_reset();
+	atomic_store(&waited_done, 1);
+}
+
+static void *hold_while_waited(void *arg)
+{
+	pthread_t main_thread = *(pthread_t *)arg;
+	pthread_mutex_lock(&waited_l);
+	int tid = (int)syscall(SYS_gettid);
+	__atomic_store_n(&waited_l.__data.__owner, 0, __ATOMIC_RELAXED);
+	atomic_store(&waited_locking, 1);
+	/* The main thread asleep in its taking (its only sleep after it
+	 * said it was going there). */
+	while (atomic_load(&waited_locking) != 2 || task_state(waited_main_tid) != 'S')
+		sched_yield();
+	pthread_kill(main_thread, SIGUSR1);
+	/* No owner until the handler has looked: waited (a nap), or gone
+	 * on without the lock. */
+	while (!atomic_load(&waited_done) && __atomic_load_n(&jm__test_fork_naps, __ATOMIC_RELAXED) == 0)
+		sched_yield();
+	__atomic_store_n(&waited_l.__data.__owner, tid, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&waited_l);
+	return NULL;
+}
+
+static void test_fork_lock_waited_not_own(void **state)
+{
+	(void)state;
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = waited_handler;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	atomic_store(&waited_locking, 0);
+	atomic_store(&waited_done, 0);
+	waited_main_tid = (int)syscall(SYS_gettid);
+	jm__test_fork_naps = 0;
+	jm__test_fork_skipped_reset();
+	pthread_t self = pthread_self(), t;
+	assert_int_equal(pthread_create(&t, NULL, hold_while_waited, &self), 0);
+	while (!atomic_load(&waited_locking))
+		sched_yield();
+	atomic_store(&waited_locking, 2);
+	pthread_mutex_lock(&waited_l);   /* waits; the handler runs in the wait */
+	pthread_mutex_unlock(&waited_l);
+	pthread_join(t, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	assert_true(atomic_load(&waited_done));
+	if (waited_skipped != 0 || waited_owner != waited_main_tid)
+		fail_msg("a lock another thread held with no owner, this thread waiting for it, was "
+		         "taken for this thread's (owner %d, skipped %d)", waited_owner, waited_skipped);
+}
+
 /* The segment's bin rows of an arena not created yet are left untouched
  * (zero: readers take the class size from the class table), so that they
  * take no memory; an arena's creation writes them. */
@@ -3614,6 +3684,7 @@ int main(void)
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_lock_waits_for_no_owner),
 		cmocka_unit_test(test_fork_lock_own_no_owner),
+		cmocka_unit_test(test_fork_lock_waited_not_own),
 		cmocka_unit_test(test_fork_copies_used_rows),
 		cmocka_unit_test(test_fork_populate_faults),
 		cmocka_unit_test(test_fork_child_frees_parents),
