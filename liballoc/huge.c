@@ -974,7 +974,24 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	 * address space until written, counted mapped, and dirty when kept
 	 * (purged whole, a madvise of pages never touched). */
 	size_t map = as_limited() ? map_for(usable) : fresh_for(usable, largest);
-	void *p = map_or_release(map, align);
+	/* The room is address space that may not be had (a limit set after
+	 * as_limited read it: prlimit on a running process, a sandbox's
+	 * setrlimit; strict overcommit): then the blocks alone, before any
+	 * kept region or empty chunk is given back (map_or_release). Room
+	 * first, a 16 MiB request under 21 MiB of address space left, after
+	 * one of 24, unmapped the arenas' empty chunks to map 24 MiB and
+	 * returned with errno ENOMEM, or NULL (test_huge_room_not_had). */
+	void *p = NULL;
+	if (map > map_for(usable)) {
+		int saved = errno;
+		p = jm__os_map_aligned(map, align);
+		if (p == NULL) {
+			map = map_for(usable);
+			errno = saved;
+		}
+	}
+	if (p == NULL)
+		p = map_or_release(map, align);
 	if (p == NULL) {
 		record_put(h);
 		errno = ENOMEM;

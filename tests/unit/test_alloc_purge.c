@@ -1299,6 +1299,70 @@ static void test_huge_room_for_recent(void **state)
 	jm__huge_release_kept();
 }
 
+/* A fresh region's room (room_for, and fresh_for's up to the recent
+ * requests' largest) is address space that may not be there to have: a
+ * limit of it set after the allocator read the limits once (as_limited:
+ * prlimit on a running process, a sandbox's setrlimit), or strict
+ * overcommit. The request's own blocks are mapped then, before any kept
+ * region or empty chunk is given back for room (map_or_release): with 21
+ * MiB of address space left after a 24 MiB request, malloc(16 MiB)
+ * tried a fresh 24 MiB mapping, unmapped what the arenas kept to have it
+ * and returned with errno ENOMEM, or NULL where that was not enough. In
+ * a child: the limit is the process's. */
+static void test_huge_room_not_had(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip();   /* the sanitizer's shadow takes terabytes of address space */
+#endif
+	size_t mib = 1u << 20;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		jm__huge_release_kept();
+		jm__huge_recent_forget();
+		char *big = jm_malloc(24 * mib);   /* live: 24 MiB of recent blocks */
+		if (big == NULL)
+			_exit(2);
+		big[0] = 1;
+		char line[256];
+		unsigned long vm_kb = 0;
+		FILE *f = fopen("/proc/self/status", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (vm_kb == 0)
+			_exit(3);
+		struct rlimit rl = { vm_kb * 1024 + 21 * mib, vm_kb * 1024 + 21 * mib };
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(4);
+		errno = 1234;
+		char *p = jm_malloc(16 * mib);
+		int e = errno;
+		if (p == NULL)
+			_exit(5);
+		p[16 * mib - 1] = 1;
+		size_t map = huge_of(p)->map_size;
+		if (map != 16 * mib || e != 1234) {
+			fprintf(stderr, "malloc(16 MiB) with 21 MiB of address space left: a "
+			        "mapping of %zu MiB, errno %d\n", map / mib, e);
+			_exit(6);
+		}
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 5)
+		fail_msg("malloc(16 MiB) returned NULL with 21 MiB of address space left");
+	if (WEXITSTATUS(st) == 6)
+		fail_msg("its room tried first: the kept regions and empty chunks unmapped "
+		         "to have it, errno left ENOMEM");
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* A request aligned to 2 MiB and a small fraction of its block (the
  * probe memalignbig: 1 KB..200 KB aligned to 1..4 MiB, its first and
  * last bytes written): each occupant of a kept region left its last page
@@ -2350,6 +2414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_huge_untouched_tail_whole, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_shrunk_touched, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_room_for_recent, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test(test_huge_room_not_had),
 		cmocka_unit_test_setup_teardown(test_huge_sliver_slack_purged, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_gather_touched, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test(test_huge_calloc_untouched),
