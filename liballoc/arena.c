@@ -319,9 +319,15 @@ bool jm__arena_thread_move(struct jm_arena *to)
 }
 
 /* In a forked child: only the forking thread lives. Each count written
- * only if it changes (a page written is a page fault in the child). */
+ * only if it changes (a page written is a page fault in the child). The
+ * arenas made so far but the forking thread's have no thread from the
+ * fork on: stamped as left then (arena_leave), for the purger to give
+ * their dirty pages back after the grace; cleared, they counted as
+ * arenas that never had one, and the child kept the parent's other
+ * threads' dirty pages for the decay (test_orphan_arena_purged_fork). */
 JM_FORK_TEXT void jm__arena_postfork_threads(void)
 {
+	uint64_t now = 0;
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		unsigned want = thread_arena && thread_arena->index == i;
 		unsigned counted = want && thread_counted;
@@ -329,8 +335,16 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 			arena_threads[i] = counted;
 		if (arena_all[i] != want)
 			arena_all[i] = want;
-		if (arena_left_ns[i] != 0)
-			__atomic_store_n(&arena_left_ns[i], 0, __ATOMIC_RELAXED);
+		uint64_t left = 0;
+		if (!want && jm__arenas[i] != NULL) {
+			if (now == 0) {
+				now = jm__now_ns();
+				now = now ? now : 1;
+			}
+			left = now;
+		}
+		if (arena_left_ns[i] != left)
+			__atomic_store_n(&arena_left_ns[i], left, __ATOMIC_RELAXED);
 		struct jm_arena *a = jm__arenas[i];
 		if (a && a->stats->nthreads != want)
 			a->stats->nthreads = want;

@@ -109,6 +109,62 @@ static void test_orphan_arena_purged(void **state)
 	validate();
 }
 
+/* A forked child has only the forking thread: the arenas of the parent's
+ * other threads have none there, and the child's purger gives their
+ * dirty pages back as any arena's whose last thread left
+ * (jm__orphan_grace_ns after the fork). The child handler cleared every
+ * arena's stamp: they were arenas that never had a thread, and their
+ * pages stayed for the decay. */
+struct orphan_fork { unsigned index; pthread_barrier_t freed, forked; };
+static void *orphan_fork_worker(void *arg)
+{
+	struct orphan_fork *o = arg;
+	o->index = jm__thread_arena()->index;
+	char *p = jm_malloc(64 * JM_PAGE);
+	memset(p, 5, 64 * JM_PAGE);
+	jm_free(p);
+	jm__tcache_flush_all_current();
+	pthread_barrier_wait(&o->freed);
+	pthread_barrier_wait(&o->forked);   /* alive through the fork */
+	return NULL;
+}
+
+static void test_orphan_arena_purged_fork(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	char *keep = jm_malloc(64 * JM_PAGE);   /* as test_orphan_arena_purged */
+	struct orphan_fork o = { 0 };
+	pthread_barrier_init(&o.freed, NULL, 2);
+	pthread_barrier_init(&o.forked, NULL, 2);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, orphan_fork_worker, &o), 0);
+	pthread_barrier_wait(&o.freed);
+	assert_int_not_equal(o.index, a->index);   /* premise: an arena of its own */
+	struct jm_arena *b = jm__arenas[o.index];
+	assert_true(jm__opt.decay_ms > 0);
+	assert_true(b->ndirty_pages >= 64);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		jm__orphan_grace_ns = 0;
+		jm__arenas_purge(jm__now_ns(), false);
+		_exit(b->ndirty_pages == 0 ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	pthread_barrier_wait(&o.forked);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	pthread_barrier_destroy(&o.freed);
+	pthread_barrier_destroy(&o.forked);
+	jm_free(keep);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 0)
+		fail_msg("in the forked child, the arena of a thread it has not kept its dirty "
+		         "pages past the grace");
+	validate();
+}
+
 /* Forgets the arena's dirty pages and decay history (purging them all). */
 static void decay_reset(struct jm_arena *a)
 {
@@ -2405,6 +2461,7 @@ int main(void)
 		cmocka_unit_test(test_huge_whole_blocks),
 		cmocka_unit_test(test_purge),
 		cmocka_unit_test(test_orphan_arena_purged),
+		cmocka_unit_test(test_orphan_arena_purged_fork),
 		cmocka_unit_test(test_decay_schedule),
 		cmocka_unit_test(test_chunk_retention),
 		cmocka_unit_test(test_huge_retention),
