@@ -490,10 +490,12 @@ static void dirty_insert_after(struct jm_arena *a, struct jm_run *r, uint64_t wh
 	r->ndirty = (uint32_t)nd;
 	r->dprev = after;
 	r->dnext = after ? after->dnext : a->dirty_head;
-	if (after)
+	if (after) {
 		after->dnext = r;
-	else
+	} else {
 		a->dirty_head = r;
+		__atomic_store_n(&a->dirty_oldest, when, __ATOMIC_RELAXED);
+	}
 	if (r->dnext)
 		r->dnext->dprev = r;
 	else
@@ -505,10 +507,13 @@ static void dirty_remove(struct jm_arena *a, struct jm_run *r)
 {
 	if (!r->dirty)
 		return;
-	if (r->dprev)
+	if (r->dprev) {
 		r->dprev->dnext = r->dnext;
-	else
+	} else {
 		a->dirty_head = r->dnext;
+		__atomic_store_n(&a->dirty_oldest, r->dnext ? r->dnext->dirty_ns : 0,
+		    __ATOMIC_RELAXED);
+	}
 	if (r->dnext)
 		r->dnext->dprev = r->dprev;
 	else
@@ -1345,7 +1350,15 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force)
 /* malloc_trim's below the dirty memory it keeps (compat.c): every
  * arena's dirty runs that became dirty more than `age` trims ago (the
  * oldest first, on the dirty list's head: a run merged with a neighbour
- * freed since is as new as that one) are purged. True if any was. */
+ * freed since is as new as that one) are purged. True if any was.
+ *
+ * An arena whose oldest dirty run is younger than that (dirty_oldest,
+ * read without its lock), or that has none, is not locked; nor is one
+ * whose lock another thread holds: its runs wait for a later call (or
+ * the decay). A server's threads that each trim after every request,
+ * when nothing is dirty, took every arena's lock in turn at every call,
+ * the locks their owners' mallocs and frees take
+ * (tests/bench/trim_requests.c: docs/purging.md, "malloc_trim"). */
 bool jm__arenas_purge_aged(uint64_t age)
 {
 	uint64_t gen = __atomic_load_n(&jm__trim_gen, __ATOMIC_RELAXED);
@@ -1357,7 +1370,11 @@ bool jm__arenas_purge_aged(uint64_t age)
 		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
 		if (a == NULL)
 			continue;
-		jm__lock(a->lock, &a->stats->lock_contended);
+		uint64_t oldest = __atomic_load_n(&a->dirty_oldest, __ATOMIC_RELAXED);
+		if (oldest == 0 || oldest >= before)
+			continue;
+		if (pthread_mutex_trylock(a->lock) != 0)
+			continue;
 		struct jm_run *r = a->dirty_head;
 		if (r && r->dirty_ns < before) {
 			jm__row_begin(&a->stats->seq);

@@ -335,6 +335,9 @@ struct jm_arena {
 	uint32_t ninflight;
 	struct jm_run *dirty_head; /* oldest dirty free run first */
 	struct jm_run *dirty_tail;
+	uint64_t dirty_oldest;    /* dirty_head's dirty_ns, 0 with none: read
+	                             without the lock by malloc_trim (arena.c,
+	                             jm__arenas_purge_aged) */
 	uint64_t ndirty_pages;
 	uint64_t nfree_pages;     /* pages in free runs, dirty or not */
 	uint32_t purge_ticks;     /* frees since the clock was last read */

@@ -335,6 +335,10 @@ int jm__heap_validate(void)
 			CHECK(r->dirty && r->state == JM_RUN_FREE, "arena %u: clean or used run on dirty list", i);
 			ndirty += r->ndirty;
 		}
+		CHECK(a->dirty_oldest == (a->dirty_head ? a->dirty_head->dirty_ns : 0),
+		    "arena %u: oldest dirty stamp %llu, the list's head %llu", i,
+		    (unsigned long long)a->dirty_oldest,
+		    (unsigned long long)(a->dirty_head ? a->dirty_head->dirty_ns : 0));
 		CHECK(ndirty == a->ndirty_pages && ndirty == t->dirty_pages,
 		    "arena %u: dirty pages %zu listed, %zu counted, %zu in runs", i,
 		    (size_t)ndirty, (size_t)a->ndirty_pages, (size_t)t->dirty_pages);

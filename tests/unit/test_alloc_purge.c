@@ -2375,6 +2375,90 @@ static void test_purge_locked(void **state)
 	validate();
 }
 
+/* A call of jm__arenas_purge_aged in a thread of its own; whether it
+ * returned within 10 s while the caller holds an arena's lock (it should
+ * not wait for it: a bound on a hang, not a timing). */
+struct aged_call {
+	uint64_t age;
+	bool ret;
+};
+
+static void *aged_thread(void *arg)
+{
+	struct aged_call *c = arg;
+	c->ret = jm__arenas_purge_aged(c->age);
+	return NULL;
+}
+
+static bool aged_returns(struct aged_call *c, jm_lock_t *held)
+{
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, aged_thread, c), 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	if (pthread_timedjoin_np(t, NULL, &until) == 0)
+		return true;
+	pthread_mutex_unlock(held);
+	pthread_join(t, NULL);
+	pthread_mutex_lock(held);
+	return false;
+}
+
+/* malloc_trim below its floor (jm__arenas_purge_aged) does not take the
+ * lock of an arena that has no dirty run old enough (its oldest stamp is
+ * read without the lock), nor wait for one another thread holds: that
+ * arena's aged runs are purged by a later call. On the old code every
+ * call after the 2048th locked every arena: both calls below waited for
+ * the lock this thread held. */
+static void test_trim_aged_unlocked(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	enum { P = 16 };
+	uint64_t gen0 = jm__trim_gen;
+	decay_reset(a);
+	jm__trim_gen = (uint64_t)1 << 20;
+	char *p = jm__large_alloc(a, P * JM_PAGE, 0, false);
+	char *hold = jm__large_alloc(a, P * JM_PAGE, 0, false);
+	assert_non_null(p);
+	assert_non_null(hold);
+	memset(p, 1, P * JM_PAGE);
+	memset(hold, 1, P * JM_PAGE);
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	jm__large_free(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	uint64_t nd = a->ndirty_pages;
+	assert_true(nd >= P);
+	assert_int_equal(a->dirty_oldest, ((uint64_t)1 << 20) + 1);
+
+	/* Young: the arena is not locked. */
+	jm__trim_gen += 10;
+	struct aged_call call = { .age = 2048 };
+	pthread_mutex_lock(a->lock);
+	bool returned = aged_returns(&call, a->lock);
+	pthread_mutex_unlock(a->lock);
+	assert_true(returned);
+	assert_int_equal(a->ndirty_pages, nd);
+
+	/* Aged, the lock held: skipped, purged by the next call. */
+	jm__trim_gen += 4096;
+	pthread_mutex_lock(a->lock);
+	returned = aged_returns(&call, a->lock);
+	uint64_t nd_held = a->ndirty_pages;
+	pthread_mutex_unlock(a->lock);
+	assert_true(returned);
+	assert_int_equal(nd_held, nd);
+	assert_true(jm__arenas_purge_aged(2048));
+	assert_int_equal(a->ndirty_pages, 0);
+	assert_int_equal(a->dirty_oldest, 0);
+
+	jm__trim_gen = gen0;
+	c = (struct jm_chunk *)((uintptr_t)hold & ~(uintptr_t)JM_CHUNK_MASK);
+	jm__large_free(c, hold, c->pagemap[((uintptr_t)hold & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	decay_reset(a);
+	validate();
+}
+
 /* Writes text to root + path, making the directories on the way. */
 static void put_file(const char *root, const char *path, const char *text)
 {
@@ -2487,6 +2571,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_exact),
 		cmocka_unit_test_teardown(test_dirty_map_churn, decay_teardown),
 		cmocka_unit_test(test_purge_locked),
+		cmocka_unit_test(test_trim_aged_unlocked),
 		cmocka_unit_test_teardown(test_dirty_cap_churn, cap_churn_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
