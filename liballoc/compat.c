@@ -12,7 +12,8 @@
  * and the kept huge regions' now, when there are more of them than
  * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger; below that it purges
  * the dirty runs that no allocation took over its last JM_TRIM_AGE (2048)
- * calls, leaves the rest to the decay (the background purger returns them
+ * calls (an arena that has none is not locked, one another thread holds
+ * is skipped: arena.c, jm__arenas_purge_aged), leaves the rest to the decay (the background purger returns them
  * within decay_ms), and returns whether it purged any. A program that
  * calls it after every request so keeps what its requests reuse, and
  * gives back what they have stopped using (decay_ms, 10 s, is longer than

@@ -944,9 +944,22 @@ static struct jm_arena *count_feeder(struct jm_tcache *tc, const struct jmstat_t
 	return to;
 }
 
-/* The calling thread's share of TCACHE_TOTAL, in bytes of capacity. */
+/* The calling thread's share of TCACHE_TOTAL, in bytes of capacity; in a
+ * thread that called malloc_trim within its last TRIM_RECENT slow-path
+ * events (a trim counts GC_EVENTS / 2 of them: jm__tcache_trim), the
+ * least share, TCACHE_FLOOR. Such a thread asks for its memory back after
+ * every request or few operations, and what its lists grew to beyond
+ * their first capacity was resident between its calls, where the calls'
+ * GC (given back what went unused) did not reach: trim-often's peak RSS
+ * 9.5-9.7 -> 9.1 MiB for the same page faults (docs/purging.md,
+ * "malloc_trim"). A thread that trims once in a while gets its share
+ * back after TRIM_RECENT fills and flushes. */
+#define TRIM_RECENT (4 * GC_EVENTS)
 static uint64_t thread_budget(void)
 {
+	const struct jm_tcache *tc = tls_tc;
+	if (jm_unlikely(tc != NULL && tc->trim_nslow != 0) && tc->nslow - tc->trim_nslow < TRIM_RECENT)
+		return TCACHE_FLOOR;
 	unsigned n = jm__arena_live_threads();
 	uint64_t b = n ? TCACHE_TOTAL / n : TCACHE_BUDGET;
 	return b > TCACHE_BUDGET ? TCACHE_BUDGET : b < TCACHE_FLOOR ? TCACHE_FLOOR : b;
@@ -1136,7 +1149,8 @@ void jm__tcache_gc(void)
  * faults against mimalloc's 11.7 MiB and 2.7k, and reaches 9.0 MiB and
  * 2.7k so, for 8% more instructions (callgrind), the fills and flushes.
  * Counting operations on the fast path (jemalloc's tcache events) would
- * cost every program. */
+ * cost every program. The call also marks the thread as trimming
+ * (trim_nslow): its lists grow within the least budget (thread_budget). */
 void jm__tcache_trim(void)
 {
 	jm__tcache_inh_flush();
@@ -1145,6 +1159,7 @@ void jm__tcache_trim(void)
 		return;
 	uint64_t period = tc->nslow / GC_EVENTS;
 	tc->nslow += GC_EVENTS / 2;
+	tc->trim_nslow = tc->nslow;
 	if (tc->nslow / GC_EVENTS != period)
 		jm__tcache_gc();
 }

@@ -439,6 +439,8 @@ struct jm_tcache {
 	} large[JM_TCACHE_NLARGE];
 	uint64_t nslow;                   /* fills and flushes, for the GC */
 	uint64_t capacity_bytes;          /* sum of ncached_max x size */
+	uint64_t trim_nslow;              /* nslow after the thread's last
+	                                     malloc_trim, 0 before any */
 };
 
 /* The thp option: whether the allocator's mappings may be backed by

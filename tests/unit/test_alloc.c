@@ -140,6 +140,52 @@ static void test_tcache_heads_private(void **state)
 	validate();
 }
 
+/* A thread that trims after every round of 1 KiB regions (512
+ * allocated, then freed) and one that does not: the second's list grows
+ * its capacity round after round, the first's stays within the least
+ * share of a thread (TCACHE_FLOOR, 256 KiB, tcache.c: thread_budget). On
+ * the old code both grew alike (to 512 regions, 512 KiB). Each in a
+ * thread of its own, with a cache of its own. */
+struct trim_grow {
+	bool trim;
+	uint32_t max;
+};
+
+static void *trim_grow_thread(void *arg)
+{
+	struct trim_grow *g = arg;
+	enum { N = 512, ROUNDS = 12 };
+	static __thread void *p[N];
+	unsigned b = jm__size2bin(1024);
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		for (unsigned i = 0; i < N; i++)
+			p[i] = jm_malloc(1024);
+		for (unsigned i = 0; i < N; i++)
+			jm_free(p[i]);
+		if (g->trim)
+			jm__tcache_trim();
+	}
+	g->max = jm__tb_max(&jm__tls_tbins[b]);
+	jm__tcache_flush_all_current();
+	return NULL;
+}
+
+static void test_tcache_trimming_thread_budget(void **state)
+{
+	(void)state;
+	jm__ensure_init();
+	struct trim_grow plain = { .trim = false }, trimming = { .trim = true };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, trim_grow_thread, &plain), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(pthread_create(&t, NULL, trim_grow_thread, &trimming), 0);
+	pthread_join(t, NULL);
+	print_message("1 KiB list capacity: %u regions, %u in a thread that trims\n",
+	    plain.max, trimming.max);
+	assert_true((uint64_t)plain.max * 1024 > (256u << 10));   /* it does grow */
+	assert_true((uint64_t)trimming.max * 1024 <= (256u << 10));
+}
+
 /* free's fast path takes a page-map word with a divisibility constant for
  * a small run's (its region-start test fails with 0), and an address for
  * one in a chunk by the chunk map alone: every other entry of a chunk
@@ -3703,6 +3749,8 @@ int main(void)
 		cmocka_unit_test(test_sample_probability),
 		cmocka_unit_test(test_site_estimate_memo),
 		cmocka_unit_test(test_prof_lock_adaptive),
+		/* Last: its threads leave runs in an arena others expect empty. */
+		cmocka_unit_test(test_tcache_trimming_thread_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
