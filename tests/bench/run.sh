@@ -204,6 +204,7 @@ realloc-grow  | -                   | -              | @B@/realloc-grow @T@ @S@
 realloc-huge  | -                   | -              | @B@/realloc-huge @T@ @S@
 vec-grow      | -                   | -              | @B@/vec-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
+trim-requests | -                   | -              | @B@/trim-requests @T@ @S@
 fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
 many-threads  | -                   | -              | @B@/many-threads @T@ @S@
 thread-churn  | -                   | -              | @B@/thread-churn @T@ @S@
@@ -306,6 +307,7 @@ build_all() {
 	build realloc-huge realloc_huge.c &&
 	build vec-grow vec_grow.c &&
 	build trim-often trim_often.c &&
+	build trim-requests trim_requests.c &&
 	build fork-churn fork_churn.c &&
 	build many-threads many_threads.c &&
 	build thread-churn thread_churn.c &&
