@@ -63,12 +63,14 @@
 #define JM_BITMAP_WORDS   (JM_RUN_MAXREGS / 64)
 #define JM_RUN_MAXPAGES   JMSTAT_RUN_MAX_PAGES
 
-/* Large regions of up to 8 pages are cached per thread too: only the
- * sampled allocations of small sizes have them (a region of their own,
- * 1 to 8 pages), up to JM_TCACHE_SAMPLED_BYTES per size below 4 pages,
- * JM_TCACHE_LARGE_BYTES from 4. */
+/* Large regions of up to 16 pages are cached per thread too: those of 1
+ * to 8 pages are the sampled allocations of small sizes (a region of their
+ * own), up to JM_TCACHE_SAMPLED_BYTES per size below 4 pages,
+ * JM_TCACHE_LARGE_BYTES from 4; those of 9 to 16 pages the requests of
+ * 32 KiB + 1 to 64 KiB (buffers), up to JM_TCACHE_BUF_BYTES per size. */
 #define JM_TCACHE_LARGE_MIN_PAGES 1
-#define JM_TCACHE_LARGE_MAX_PAGES 8
+#define JM_TCACHE_LARGE_MAX_PAGES 16
+#define JM_TCACHE_BUF_BYTES (128u << 10) /* per size, 9 to 16 pages */
 #define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
 #define JM_TCACHE_LARGE_BYTES (64u << 10) /* per size, 4 pages and up */
 /* The capacity a small class's list goes down to when its thread frees
@@ -432,11 +434,13 @@ struct jm_tcache {
 	uint32_t nflushes_seen;           /* full lists since the last look at */
 	uint32_t nflushes_fed;            /* ... those mostly another arena's */
 	struct jm_arena *feeder;          /* that arena (tcache.c) */
-	struct {                          /* large regions, by pages - 4 */
-		uintptr_t head;           /* list through word 0, cookie word 1 */
-		uint32_t n;
-		uint32_t used;            /* allocations since the last GC look */
-	} large[JM_TCACHE_NLARGE];
+	/* Large regions, by pages - 1: lists through word 0, cookie word 1,
+	 * their lengths, and a bit a size set by an allocation since the
+	 * last GC look (the cache shares a page with its arena's first
+	 * fields: arena.c's TC_ROOM). */
+	uintptr_t large_head[JM_TCACHE_NLARGE];
+	uint8_t large_n[JM_TCACHE_NLARGE];
+	uint32_t large_used;
 	uint64_t nslow;                   /* fills and flushes, for the GC */
 	uint64_t capacity_bytes;          /* sum of ncached_max x size */
 	uint64_t trim_nslow;              /* nslow after the thread's last
