@@ -536,6 +536,123 @@ static void p_idleburst(void){
     for(size_t i=0;i<n;i++) free(v[i]);
     free(v); if(b==3) break;
     long a=statm_rss(); msleep(1500); fprintf(stderr,"idleburst: sleep %d rss %ld -> %ld KiB\n",b,a,statm_rss()); } }
+/* Session 33 (docs/programs.md, "Programs, session 33"): classes the
+ * probes above do not run. W() writes through volatile, as touch(). */
+#define W(p,i) (((volatile char*)(p))[i]=1)
+static void s33_run(int n, void*(*f)(void*)){ pthread_t t[256]; for(long i=0;i<n;i++) pthread_create(&t[i],0,f,(void*)i); for(int i=0;i<n;i++) pthread_join(t[i],0); }
+
+/* usable: redis-style accounting: malloc_usable_size after every malloc and
+ * before every free, 16..2048 B, 4096 live, 20M ops */
+static void p_usable(void){
+  enum{N=4096}; char*v[N]={0}; size_t used=0;
+  for(long i=0;i<10000000;i++){ int k=rnd()%N; if(v[k]){ used-=malloc_usable_size(v[k]); free(v[k]); }
+    size_t s=16+rnd()%2033; v[k]=malloc(s); used+=malloc_usable_size(v[k]); W(v[k],0); }
+  for(int k=0;k<N;k++){ if(v[k]) used-=malloc_usable_size(v[k]); free(v[k]); }
+  sink+=used; }
+/* usablegrow: sds-style: a string grown to malloc_usable_size, realloc only when full */
+static void p_usablegrow(void){
+  enum{N=20000}; char**v=calloc(N,sizeof*v);
+  for(int r=0;r<8;r++) for(int k=0;k<N;k++){ size_t len=0,cap=0; char*b=NULL; size_t tgt=64<<(rnd()%8);
+      while(len<tgt){ size_t a=1+rnd()%16; if(len+a>cap){ b=realloc(b,len+a); cap=malloc_usable_size(b);} memset(b+len,'x',a); len+=a; }
+      free(v[k]); v[k]=b; }
+  for(int k=0;k<N;k++) free(v[k]); free(v); }
+/* pipe4: a 4-stage pipeline; stage 0 mallocs 16..1024 B, stage 1 reallocs
+ * to 2x, stage 2 frees and mallocs another of 16..512, stage 3 frees.
+ * Batches of 64 passed through mutex+cond queues. */
+#define S33QN 64
+typedef struct { pthread_mutex_t m; pthread_cond_t c; void**b[S33QN]; int h,t,n; } s33q_t;
+static s33q_t S33Q[4];
+static void s33_put(s33q_t*q, void**b){ pthread_mutex_lock(&q->m); while(q->n==S33QN) pthread_cond_wait(&q->c,&q->m); q->b[q->t]=b; q->t=(q->t+1)%S33QN; q->n++; pthread_cond_broadcast(&q->c); pthread_mutex_unlock(&q->m); }
+static void**s33_get(s33q_t*q){ pthread_mutex_lock(&q->m); while(q->n==0) pthread_cond_wait(&q->c,&q->m); void**b=q->b[q->h]; q->h=(q->h+1)%S33QN; q->n--; pthread_cond_broadcast(&q->c); pthread_mutex_unlock(&q->m); return b; }
+#define S33B 64
+#define S33NB 30000
+static void*s33_stage(void*a){ long id=(long)a; rs+=id*7777;
+  for(long i=0;i<S33NB;i++){
+    void**b;
+    if(id==0){ b=malloc(S33B*sizeof(void*)); for(int j=0;j<S33B;j++){ size_t s=16+rnd()%1009; char*p=malloc(s); p[0]=(char)s; b[j]=p; } s33_put(&S33Q[1],b); }
+    else if(id==1){ b=s33_get(&S33Q[1]); for(int j=0;j<S33B;j++){ char*p=b[j]; size_t s=32+rnd()%2000; p=realloc(p,s); W(p,s-1); b[j]=p; } s33_put(&S33Q[2],b); }
+    else if(id==2){ b=s33_get(&S33Q[2]); for(int j=0;j<S33B;j++){ sink+=((char*)b[j])[0]; free(b[j]); b[j]=malloc(16+rnd()%497); W(b[j],0); } s33_put(&S33Q[3],b); }
+    else { b=s33_get(&S33Q[3]); for(int j=0;j<S33B;j++) free(b[j]); free(b); }
+  } return 0; }
+static void p_pipe4(void){ for(int i=0;i<4;i++){ pthread_mutex_init(&S33Q[i].m,0); pthread_cond_init(&S33Q[i].c,0);} s33_run(4,s33_stage); }
+/* xrealloc: thread A mallocs 16..4096, thread B reallocs each (grow 1.5x or shrink 0.5x), then frees. Through a pipe4-like 2-s33_stage. */
+static void*s33_xr(void*a){ long id=(long)a; rs+=id*31;
+  for(long i=0;i<S33NB*2;i++){ void**b;
+    if(id==0){ b=malloc(S33B*sizeof(void*)); for(int j=0;j<S33B;j++){ size_t s=16+rnd()%4081; char*p=malloc(s); W(p,0); b[j]=p;} s33_put(&S33Q[1],b); }
+    else { b=s33_get(&S33Q[1]); for(int j=0;j<S33B;j++){ char*p=b[j]; size_t s=(rnd()&1)? 16+rnd()%6000 : 8+rnd()%100; p=realloc(p,s); W(p,s-1); free(p);} free(b);} }
+  return 0; }
+static void p_xrealloc(void){ for(int i=0;i<4;i++){ pthread_mutex_init(&S33Q[i].m,0); pthread_cond_init(&S33Q[i].c,0);} s33_run(2,s33_xr); }
+/* callocsmall: calloc of 16..4096 B, 8192 live, 10M replaced; each read at one byte */
+static void p_callocsmall(void){
+  enum{N=8192}; char*v[N]={0};
+  for(long i=0;i<4000000;i++){ int k=rnd()%N; free(v[k]); size_t s=16+rnd()%4081; v[k]=calloc(1,s); sink+=v[k][s/2]; }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* callocmed: calloc of 4..64 KiB, 64 live, 400k replaced, read one byte per page */
+static void p_callocmed(void){
+  enum{N=64}; char*v[N]={0};
+  for(long i=0;i<400000;i++){ int k=rnd()%N; free(v[k]); size_t s=4096+rnd()%61441; v[k]=calloc(1,s); for(size_t o=0;o<s;o+=4096) sink+=v[k][o]; W(v[k],0); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* server: a live set growing slowly from 0 to ~150 MB of 16 B..16 KiB
+ * (log-uniform), 1 in 3 frees; every 200k ops a spike of 40 MB of
+ * 64 B..64 KiB temporaries, all freed. RSS at the end to stderr. */
+static void p_server(void){
+  size_t cap=4<<20,n=0; char**v=malloc(cap*sizeof*v); long ops=0;
+  for(int ph=0;ph<15;ph++){
+    for(int i=0;i<100000;i++,ops++){ if(n && rnd()%3==0){ size_t k=rnd()%n; free(v[k]); v[k]=v[--n]; }
+      unsigned lg=4+rnd()%7; size_t s=((size_t)1<<lg)+rnd()%((size_t)1<<lg); char*p=malloc(s); touch(p,s); if(n<cap) v[n++]=p; else free(p); }
+    size_t tot=0,m=0; char**t=malloc(2000000*sizeof*t);
+    while(tot<(40u<<20)){ unsigned lg=6+rnd()%10; size_t s=((size_t)1<<lg)+rnd()%((size_t)1<<lg); t[m]=malloc(s); touch(t[m],s); tot+=s; m++; }
+    for(size_t i=0;i<m;i++) free(t[i]); free(t);
+  }
+  FILE*f=fopen("/proc/self/statm","r"); long a,b; fscanf(f,"%ld %ld",&a,&b); fclose(f); fprintf(stderr,"server end rss %ld KiB live %zu\n",b*4,n);
+  for(size_t i=0;i<n;i++) free(v[i]); free(v); }
+/* strgrow1: 200 strings each grown by 1 B from 0 to 64 KiB..1 MiB, one at a time */
+static void p_strgrow1(void){
+  for(int r=0;r<200;r++){ size_t tgt=65536u<<(rnd()%5); char*b=NULL; for(size_t l=1;l<=tgt;l++){ b=realloc(b,l); b[l-1]='a'; } sink+=b[tgt/2]; free(b); } }
+/* shrink: read into a 64 KiB buffer, realloc down to 100..4000 B, keep 20000 live, replaced 400k times */
+static void p_shrink(void){
+  enum{N=20000}; char*v[N]={0};
+  for(long i=0;i<400000;i++){ int k=rnd()%N; free(v[k]); char*b=malloc(65536); size_t s=100+rnd()%3901; memset(b,'y',s); v[k]=realloc(b,s); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* shrinkbig: 1 MiB buffer shrunk to 10..200 KB, 300 live */
+static void p_shrinkbig(void){
+  enum{N=300}; char*v[N]={0};
+  for(long i=0;i<30000;i++){ int k=rnd()%N; free(v[k]); char*b=malloc(1<<20); size_t s=10000+rnd()%190000; touch(b,s); v[k]=realloc(b,s); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* pagealignsmall: posix_memalign(4096, 16..512), 20000 live, 200k replaced */
+static void p_pagealignsmall(void){
+  enum{N=20000}; void*v[N]={0};
+  for(long i=0;i<2000000;i++){ int k=rnd()%N; free(v[k]); size_t s=16+rnd()%497; posix_memalign(&v[k],4096,s); W(v[k],0); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* simd: aligned_alloc(32/64, 32..8192 multiple) 4096 live, 5M replaced */
+static void p_simd(void){
+  enum{N=4096}; void*v[N]={0};
+  for(long i=0;i<5000000;i++){ int k=rnd()%N; free(v[k]); size_t al=(rnd()&1)?32:64; size_t s=al*(1+rnd()%128); v[k]=aligned_alloc(al,s); W(v[k],0); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* burst64: 64 threads, 50 rounds each: burst of 500 allocs 16..4096 freed, then usleep(2000) */
+static void*s33_b64(void*a){ rs+=(long)a*99; char*v[500];
+  for(int r=0;r<50;r++){ for(int i=0;i<500;i++){ size_t s=16+rnd()%4081; v[i]=malloc(s); v[i][0]=1; } for(int i=0;i<500;i++) free(v[i]); usleep(2000);} return 0; }
+static void p_burst64(void){ s33_run(64,s33_b64); }
+/* boundary: sizes of class+1 for big classes: 4097,8193,16385,32769,65537,131073,1MiB+1; 2000 live, 200k replaced, first and last page written */
+static void p_boundary(void){
+  static const size_t S[]={4097,8193,16385,32769,65537,131073,262145,(1<<20)+1};
+  enum{N=2000}; char*v[N]={0};
+  for(long i=0;i<2000000;i++){ int k=rnd()%N; free(v[k]); size_t s=S[rnd()%(i%8==7?8:7)]; char*p=malloc(s); W(p,0); W(p,s-1); v[k]=p; }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* reallocsame: realloc to the same or slightly smaller size (no-ops), 5M */
+static void p_reallocsame(void){
+  enum{N=4096}; char*v[N]={0}; for(int k=0;k<N;k++) v[k]=malloc(16+rnd()%2000);
+  for(long i=0;i<20000000;i++){ int k=rnd()%N; size_t u=malloc_usable_size(v[k]); v[k]=realloc(v[k],u - (rnd()%4)); }
+  for(int k=0;k<N;k++) free(v[k]); }
+
+/* buf64: a buffer of 32 KiB + 1 to 64 KiB (an I/O or compression buffer)
+ * malloc'd, its first and last bytes written, and freed, 4 live, 1M
+ * times, after a small malloc (a thread's cache boots at its first small
+ * one, as in any program that has used stdio or a string first). */
+static void p_buf64(void){
+  char *v[4]={0}; char *volatile q=malloc(16); free(q);
+  for(long i=0;i<1000000;i++){ int k=i&3; free(v[k]); size_t s=32769+rnd()%32768; v[k]=malloc(s); W(v[k],0); W(v[k],s-1); }
+  for(int k=0;k<4;k++) free(v[k]); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -543,6 +660,8 @@ int main(int argc,char**argv){
   M(align4k) M(align64) M(reuse) M(threadchurn) M(threadkeep) M(prodcons) M(threadheaps) M(huge)
   M(idlepool) M(frag) M(alignmix)
   M(odd) M(big2m1) M(reallocpp) M(callocreuse) M(memalignbig) M(lifo) M(gen) M(oversub) M(reqthreads) M(oneforall) M(sparsehuge) M(idleburst)
+  M(usable) M(usablegrow) M(pipe4) M(xrealloc) M(callocsmall) M(callocmed) M(server) M(strgrow1) M(shrink) M(shrinkbig)
+  M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
