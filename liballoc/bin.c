@@ -796,6 +796,14 @@ void jm__bin_free_inherited(struct jm_chunk *c, void *ptr, uint64_t pm)
 	bin_free_one(c, ptr, pm, false);
 }
 
+/* The same for an 8 B region whose tag is in place already and which
+ * another thread's list may hold, linked through its word 0 (malloc.c,
+ * free_in_chunk): its run's bit set, nothing of it written. */
+void jm__bin_free_unmarked(struct jm_chunk *c, void *ptr, uint64_t pm)
+{
+	bin_free_one(c, ptr, pm, false);
+}
+
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm)
 {
 	const struct jm_bin_info *bi = &jm__bin_info[JM_PM_BIN(pm)];

@@ -384,6 +384,7 @@ void jm__bin_free_one(struct jm_chunk *c, void *ptr, uint64_t pm);
 /* The same, leaving the region unwritten (a forked child's free of its
  * parent's region: bin.c). */
 void jm__bin_free_inherited(struct jm_chunk *c, void *ptr, uint64_t pm);
+void jm__bin_free_unmarked(struct jm_chunk *c, void *ptr, uint64_t pm);
 /* n of them, of class binind, from an array (tcache.c's batch). */
 void jm__bin_free_inherited_array(void **ptrs, unsigned n, unsigned binind);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
@@ -494,9 +495,10 @@ extern uintptr_t jm__cookie JM_HIDDEN;
  * and write word 1 as before. A tag also matches an 8 B object in use
  * one time in 2^15 when its top bit is set (a negative integer, a
  * double): free then looks for the region in the thread's own list and
- * in its run, and lets it go when it is in neither (a double free of an
- * 8 B region sitting in another thread's cache goes through so:
- * docs/allocator.md, "The 8 B class").
+ * in its run, and when it is in neither sends it to its run with nothing
+ * of it written (malloc.c, free_in_chunk): a double free of an 8 B region
+ * sitting in another thread's cache is reported by that list's flush, not
+ * at the free (docs/allocator.md, "The 8 B class").
  */
 #define JM_FLIST_PTR   (((uintptr_t)1 << 48) - 1)   /* a link's address bits */
 #define JM_FLIST_TAG   (~JM_FLIST_PTR)              /* class 0's tag bits */

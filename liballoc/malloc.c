@@ -269,8 +269,25 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_CACHED &&
 		    (tbins = jm__tcache_forked_free(c, ptr, pm)) == NULL)
 			return;   /* a forked child's free of its parent's region */
-		if (jm__flist_is_free_c(ptr, c0))
+		if (jm__flist_is_free_c(ptr, c0)) {
 			jm__tcache_check_double_free(ptr, binind);
+			/* Class 0 only comes back: its tag matched, and neither
+			 * this thread's list nor its run holds it, so it is an
+			 * 8 B object in use whose top bits match the tag (one
+			 * time in 2^15 if its top bit is set), or a region in
+			 * another thread's list, freed again. Either way it goes
+			 * to its run with nothing of it written (its tag is in
+			 * place already): a push (or a mark) overwrote its link,
+			 * and the other thread's list then ran on into this one
+			 * (both handed out twice, unreported); now that list is
+			 * left whole and its flush finds the region's bit set
+			 * (tests/preload/misuse.test.sh,
+			 * double-free-tiny-other-cache). */
+			if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
+				jm__tcache_inh_check(ptr, binind);
+			jm__bin_free_unmarked(c, ptr, pm);
+			return;
+		}
 		/* Straight to its run: a forked child's other thread may hold
 		 * it in its buffer, freed (tcache.c, "inherited frees"). */
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW) {

@@ -1194,8 +1194,9 @@ void jm__tcache_check_double_free(void *ptr, unsigned binind)
 	 * is not a double free would need the program to have copied it out
 	 * of freed memory. Class 0's tag is 15 bits of it, which an 8 B
 	 * object in use matches one time in 2^15 if its top bit is set: let
-	 * through (a double free of an 8 B region in another thread's cache
-	 * is missed so: internal.h). */
+	 * through (the caller sends such a region to its run unwritten, so
+	 * that a double free of one in another thread's cache is that list
+	 * flush's to report: malloc.c, free_in_chunk). */
 	if (binind != 0)
 		jm__report_misuse("double free of a small region (freed by another thread)", ptr);
 }

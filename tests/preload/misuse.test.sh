@@ -5,7 +5,8 @@
 # thread (also the second free on a cached thread of a region a new
 # thread's first free sent to its run), twice in the cache (a write after free cleared its free mark: the
 # flush finds it), also of 8 B regions (their free mark is a tag in the
-# link word), and for pointers that were never the allocator's; also right after
+# link word; one freed into another thread's cache, then here: reported by
+# that thread's flush, its list left whole), and for pointers that were never the allocator's; also right after
 # the free that starts the background purger, whose pthread_create
 # allocates on the freeing thread (it once took the region just freed, and
 # once carved a run on the pages of large regions freed just before).
@@ -37,7 +38,8 @@ fails=0
 for mode in double-free-small double-free-small-later double-free-small-flushed \
             double-free-small-clobbered double-free-tiny double-free-tiny-later \
             double-free-tiny-flushed double-free-tiny-clobbered usable-size-freed-tiny interior-tiny \
-            double-free-cross-thread double-free-new-thread-first double-free-tiny-new-thread-first\
+            double-free-cross-thread double-free-new-thread-first double-free-tiny-new-thread-first \
+            double-free-tiny-other-cache \
             double-free-small-purger double-free-run-purger double-free-large double-free-large-cached \
             double-free-huge interior-small interior-large interior-large-cached interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-foreign free-sized-wrong usable-size-freed \
