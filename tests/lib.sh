@@ -38,7 +38,8 @@
 #   jmd_start [ARGS...]    starts it (ARGS added to those), waits for its
 #                          socket; sets JMD_PID, and with --metrics also
 #                          JMD_URL (http://HOST:PORT, from its log line)
-#   jmd_wait_socket        waits until $JMD_SOCK accepts a connection (20 s)
+#   jmd_wait_socket        waits until $JMD_SOCK accepts a connection ($JM_WAIT s, 20 at least)
+#   wait_socket PATH [PID] the same for another daemon's socket PATH, while PID lives
 #   jmd_stop               SIGTERM; fails unless it exits 0 and removes its
 #                          socket
 #   jmd_py ARGS...         python3 with tests/daemon (jmd.py) and
@@ -289,7 +290,14 @@ need_upstream_pprof() {
 
 # -------------------------------------------------------------- the daemon
 jmd_wait_socket() {
-	python3 - "$JMD_SOCK" "${JMD_PID:-0}" "$JM_WAIT" <<'EOF' || fail "jmstatd did not come up on $JMD_SOCK"
+	wait_socket "$JMD_SOCK" "${JMD_PID:-0}"
+}
+
+# wait_socket PATH [PID]: waits until a connection to the socket PATH is
+# accepted (its file is there from bind(), before listen(): a client
+# then is refused), while PID, if given, lives; fails after $JM_WAIT s.
+wait_socket() {
+	python3 - "$1" "${2:-0}" "$JM_WAIT" <<'EOF' || fail "jmstatd did not come up on $1"
 import os, socket, sys, time
 path, pid = sys.argv[1], int(sys.argv[2])
 deadline = time.monotonic() + max(20, int(sys.argv[3]))
@@ -763,7 +771,10 @@ jm_compare() {
 		mkdir -p "$dir"
 		s=$(date +%s.%N)
 		if [ "$mode" = jm ]; then
+			# Its segments in the test's directory, not /dev/shm:
+			# removed with it, also after a test killed at its limit.
 			(cd "$dir" && env LD_PRELOAD="$JMALLOC_LIB" LD_DEBUG=bindings \
+				JMALLOC_STATS_DIR="${JMALLOC_STATS_DIR:-$JM_TMP}" \
 				LD_DEBUG_OUTPUT="$JM_TMP/$name.ld" "$@") \
 				>"$JM_TMP/$name.$mode.out" 2>"$JM_TMP/$name.$mode.err"
 		else

@@ -65,7 +65,7 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$JMSTATD" --socket "$JM_TMP/
 	--stats-dir "$JMD_STATS" --interval 200ms >"$JM_TMP/nobody/log" 2>&1 &
 NDAEMON=$!
 PIDS+=("$NDAEMON")
-for _ in $(seq 100); do [ -S "$JM_TMP/nobody/d.sock" ] && break; sleep 0.1; done
+wait_socket "$JM_TMP/nobody/d.sock" "$NDAEMON"
 setpriv --reuid=65534 --regid=65534 --clear-groups "$JMCTL" --socket "$JM_TMP/nobody/d.sock" \
 	status >nstatus.txt || { cat "$JM_TMP/nobody/log"; fail "status as nobody"; }
 cat nstatus.txt

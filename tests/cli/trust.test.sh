@@ -91,7 +91,7 @@ echo "ok - another user's daemon is refused by its peer credentials"
 # ---- 3. the user's own daemon is found by its jmctl
 "${AS_UID[@]}" "$JMSTATD" --stats-dir "$JMD_STATS" >>"$JMD_LOG" 2>&1 &
 OWN_PID=$!
-for i in $(seq 1 200); do [ -S "$PRIV/jmstatd.sock" ] && break; sleep 0.05; done
+wait_socket "$PRIV/jmstatd.sock" "$OWN_PID"
 [ "$(stat -c '%a %u' "$PRIV")" = "700 $CLAIMED_UID" ] || fail "the user's daemon directory: $(stat -c '%a %u' "$PRIV")"
 "${AS_UID[@]}" "$JMCTL" ps >"$JM_TMP/out" 2>"$JM_TMP/err" || fail "the user's jmctl with its own daemon: $(cat "$JM_TMP/err")"
 kill "$OWN_PID"; wait "$OWN_PID" 2>/dev/null; OWN_PID=
