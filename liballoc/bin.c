@@ -562,8 +562,14 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
 	jm__report_misuse(put_misuse[e], run_region(r, off));
 }
 
-/* Regions a scattered flush gathers, then frees (free_scattered). */
-#define FLUSH_BATCH 32
+/* Regions a scattered flush gathers, then frees (free_scattered): 64
+ * (1 KiB of stack for the records and offsets), so that the first
+ * record's line was prefetched 64 regions before its bit is set, and a
+ * drained list of 128 (teardown's two threads) takes two batches, not
+ * four. 32 before session 33: teardown's CPU 0.94 of that (paired, 11
+ * runs twice; 128: 0.92, twice the stack; docs/allocator.md,
+ * "Teardowns, session 33"). */
+#define FLUSH_BATCH 64
 
 /* free_list for a list freed in random order: about as many runs as
  * regions, each run's record a cache miss (a line per 4 KiB run of 16 B
@@ -583,7 +589,7 @@ static JM_NOINLINE _Noreturn void run_misuse(unsigned e, struct jm_run *r, uint3
  * "Teardowns, session 17"). Session 28: 60 (runs counted by the rare
  * repeat, run_moved's test one compare, FLUSH_BATCH 16 -> 32, the
  * multiply in the first loop: docs/allocator.md, "Teardowns, session
- * 28"). */
+ * 28"). Session 33: FLUSH_BATCH 32 -> 64. */
 /* The flushes' two steps for one region q of chunk c (free_scattered,
  * jm__bin_free_inherited_array). gather_region: its page-map word (a
  * region of another class, or of a run no longer small, is a double
