@@ -3252,9 +3252,10 @@ static int list_report(void **v, unsigned n, int loop, unsigned b, bool scattere
 }
 
 /* Each misuse a flush finds is reported at the bad region's own address
- * wherever the region falls in a scattered flush's batches of 16 (the
- * 1st, 8th, 16th, 17th, 18th or 32nd of a list of 40, the other regions
- * each in a run of their own), and the same by the loop of neighbours:
+ * wherever the region falls in a scattered flush's batches of 64
+ * (FLUSH_BATCH, bin.c; 32 until session 33: the 1st, 8th, 32nd, 33rd,
+ * 64th, 65th or 66th of a list of 72, the other regions each in a run of
+ * their own), and the same by the loop of neighbours:
  * a region freed already (its bit set); a pointer 8 bytes into a region
  * (its offset); a region of another class (its page-map word); a region
  * twice, 4 regions apart (the list's last links back to it: in one
@@ -3271,8 +3272,8 @@ static void test_flush_misuse_batch_slots(void **state)
 	assert_true(jm__narenas > 3);
 	struct jm_arena *a = jm__arena_get((jm__thread_arena()->index + 3) % jm__narenas);
 	static const size_t sizes[] = { 16, 64, 1280 };
-	static const unsigned slots[] = { 0, 7, 15, 16, 17, 31 };
-	const unsigned nslots = sizeof slots / sizeof slots[0], nfill = 40;
+	static const unsigned slots[] = { 0, 7, 31, 32, 63, 64, 65 };
+	const unsigned nslots = sizeof slots / sizeof slots[0], nfill = 72;
 	const unsigned other = jm__size2bin(256);
 	for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
 		const unsigned b = jm__size2bin(sizes[s]);
@@ -3284,9 +3285,9 @@ static void test_flush_misuse_batch_slots(void **state)
 		void **p = calloc(n, sizeof(void *));
 		for (unsigned got = 0; got < n;)
 			got += fill_array(a, b, p + got, n - got);
-		struct jm_run *seen[64];
+		struct jm_run *seen[80];
 		unsigned nseen = 0;
-		void *fill[40];
+		void *fill[72];
 		void *vfree = NULL, *vempty_last = NULL, *vempty_freed = NULL;
 		for (unsigned i = 0; i < n; i++) {
 			struct jm_run *r = run_of(p[i]);
@@ -3331,7 +3332,7 @@ static void test_flush_misuse_batch_slots(void **state)
 		for (unsigned k = 0; k < BAD_KINDS; k++)
 			for (unsigned t = 0; t < nslots; t++) {
 				unsigned at = slots[t];
-				void *v[40];
+				void *v[72];
 				void *bad;
 				unsigned len = nfill;
 				int loop = -1;
@@ -3348,7 +3349,7 @@ static void test_flush_misuse_batch_slots(void **state)
 					break;
 				default:
 					/* Its run emptied by the region before it:
-					 * in the batch before at the 17th, in the
+					 * in the batch before at the 65th, in the
 					 * same batch at the others. */
 					if (at == 0)
 						continue;
@@ -3382,11 +3383,11 @@ static void test_flush_misuse_batch_slots(void **state)
 }
 
 /* A scattered flush settles every run right, whatever falls in one batch
- * of 16: two or more regions of a run, a full run that gets one back and
- * then empties, a run emptied at a batch's 16th region and another at the
- * next one's 1st; its counters exact after each flush, the heap valid
- * after every 4th and the last. Lists of 1 to 40 regions, cut from
- * shuffles of 2, 3 and 4 runs' regions (a fixed seed). */
+ * of 64 (FLUSH_BATCH): two or more regions of a run, a full run that gets
+ * one back and then empties, a run emptied at a batch's 64th region and
+ * another at the next one's 1st; its counters exact after each flush, the
+ * heap valid after every 4th and the last. Lists of 1 to 80 regions, cut
+ * from shuffles of 2, 3 and 4 runs' regions (a fixed seed). */
 static void test_flush_scattered_settles(void **state)
 {
 	(void)state;
@@ -3414,7 +3415,7 @@ static void test_flush_scattered_settles(void **state)
 			}
 			for (unsigned i = 0; i < n;) {
 				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-				unsigned k = 1 + (unsigned)((seed >> 33) % 40);
+				unsigned k = 1 + (unsigned)((seed >> 33) % 80);
 				if (k > n - i)
 					k = n - i;
 				jm__bin_free_batch(p + i, k, b);
