@@ -653,6 +653,53 @@ static void p_buf64(void){
   char *v[4]={0}; char *volatile q=malloc(16); free(q);
   for(long i=0;i<1000000;i++){ int k=i&3; free(v[k]); size_t s=32769+rnd()%32768; v[k]=malloc(s); W(v[k],0); W(v[k],s-1); }
   for(int k=0;k<4;k++) free(v[k]); }
+/* tdphases: teardown's loops timed apart (docs/measurements.md, "teardown's
+ * free loop, session 33"): per thread (NT, 2 by default) 1M objects of
+ * TD_LO..16 B (1 by default) allocated, the index shuffled, each object's
+ * first byte read and the object freed in that order, 2 rounds; prints the
+ * thread CPU seconds of the three loops summed over the threads. Knobs
+ * (environment): TD_NOFREE=1 reads without freeing (the loop's floor: the
+ * program's own misses); TD_PAD_LOADS=n, TD_PAD_STORES=n, TD_PAD_NOPS=n add
+ * n hot loads, n hot stores or 4n nops after each free (what an allocator's
+ * few more instructions or loads cost this loop: it is bound by how many
+ * iterations the processor keeps in flight, not by free's own time). */
+static volatile long td_pad[64];
+static int td_lo=1, td_nofree, td_ld, td_st, td_nop;
+static double td_t[3]; static pthread_mutex_t td_mu=PTHREAD_MUTEX_INITIALIZER;
+static double td_now(void){ struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+t.tv_nsec*1e-9; }
+static void *td_work(void*arg){
+  long n=1000000; rs=(uintptr_t)arg*7919+11; double t[3]={0};
+  unsigned char **obj=malloc(n*sizeof *obj); unsigned char *size=malloc(n); uint32_t *order=malloc(n*sizeof *order);
+  for(int r=0;r<2;r++){
+    double t0=td_now();
+    for(long i=0;i<n;i++){ size[i]=(unsigned char)(td_lo+rnd()%(17-td_lo)); obj[i]=malloc(size[i]); obj[i][0]=(unsigned char)i; order[i]=(uint32_t)i; }
+    double t1=td_now();
+    for(long i=n-1;i>0;i--){ long j=(long)(rnd()%(uint64_t)(i+1)); uint32_t x=order[i]; order[i]=order[j]; order[j]=x; }
+    double t2=td_now();
+    for(long k=0;k<n;k++){ uint32_t i=order[k]; if(obj[i][0]!=(unsigned char)i) abort(); if(!td_nofree) free(obj[i]);
+      for(int z=0;z<td_ld;z++) sink+=td_pad[z];
+      for(int z=0;z<td_st;z++) td_pad[32+z]=k;
+      for(int z=0;z<td_nop;z++) __asm__ volatile("nop\n\tnop\n\tnop\n\tnop"); }
+    double t3=td_now(); t[0]+=t1-t0; t[1]+=t2-t1; t[2]+=t3-t2;
+    if(td_nofree) for(long i=0;i<n;i++) free(obj[i]);
+  }
+  free(obj); free(size); free(order);
+  pthread_mutex_lock(&td_mu); for(int k=0;k<3;k++) td_t[k]+=t[k]; pthread_mutex_unlock(&td_mu);
+  return NULL;
+}
+static void p_tdphases(void){
+  const char*e; int n=g_argc>2?NT:2; pthread_t t[64]; if(n>64) n=64;
+  if((e=getenv("TD_LO"))) td_lo=atoi(e);
+  if(td_lo<1||td_lo>16) td_lo=1;
+  td_nofree=getenv("TD_NOFREE")!=NULL;
+  if((e=getenv("TD_PAD_LOADS"))) td_ld=atoi(e);
+  if((e=getenv("TD_PAD_STORES"))) td_st=atoi(e);
+  if((e=getenv("TD_PAD_NOPS"))) td_nop=atoi(e);
+  if(td_ld>32) td_ld=32;
+  if(td_st>32) td_st=32;
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,td_work,(void*)i);
+  for(int i=0;i<n;i++) pthread_join(t[i],NULL);
+  fprintf(stderr,"tdphases: alloc %.3f shuffle %.3f free %.3f s\n",td_t[0],td_t[1],td_t[2]); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -661,7 +708,7 @@ int main(int argc,char**argv){
   M(idlepool) M(frag) M(alignmix)
   M(odd) M(big2m1) M(reallocpp) M(callocreuse) M(memalignbig) M(lifo) M(gen) M(oversub) M(reqthreads) M(oneforall) M(sparsehuge) M(idleburst)
   M(usable) M(usablegrow) M(pipe4) M(xrealloc) M(callocsmall) M(callocmed) M(server) M(strgrow1) M(shrink) M(shrinkbig)
-  M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64)
+  M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
