@@ -203,7 +203,7 @@ json_t *jmd_alerts_list(struct jmd *d, jmd_viewer viewer)
 	if (!A || !arr)
 		return arr;
 	for (struct alert *a = A->head; a; a = a->next) {
-		if (!jmd_visible(a->uid, a->ns_own, a->ns_top, viewer))
+		if (!jmd_visible(a->uid, a->ns_own, a->ns_top, a->container, viewer))
 			continue;
 		struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 		bool alive = p && p->start_ticks == a->start_ticks;

@@ -174,7 +174,8 @@ static json_t *cmd_version(struct jmd *d, jmd_viewer uid, struct jmd_client *c, 
 			procs += jmd_proc_visible(p, uid);
 		for (const struct jmd_client *k = d->clients; k; k = k->next)
 			clients += (c ? k->who == c->who : k->viewer == uid) && !k->closed;
-		set(o, "scope", json_string(scoped ? "namespace" : "uid"));
+		set(o, "scope", json_string(!scoped ? "uid" : (uint32_t)(uid >> 32) < JMD_SCOPE_NS_MIN
+		                                       ? "container" : "namespace"));
 		set(o, "processes", jint(procs));
 		set(o, "segments", jint(procs));
 		set(o, "processes_untracked",

@@ -99,6 +99,10 @@ struct jmd_mntns {
 	bool retry;              /* its directory was not opened: try again */
 	bool recheck;            /* it reached a directory read already: look again */
 	bool opening;            /* a thread opens its directory (struct open_job) */
+	bool hostpid_done;       /* hostpid_key known (a process of ours found in it) */
+	uint64_t hostpid_key;    /* cgroup_key of a process of our pid namespace in it,
+	                            where that names a container: a --pid=host
+	                            container's namespace; else 0 */
 };
 
 /*
@@ -127,6 +131,7 @@ struct open_job {
 	uint32_t owner;          /* who owns it (mntns_owner) */
 	uint32_t who;            /* ... as a principal (jmd_principal) */
 	uint64_t container;      /* root's: top_pidns of its representative */
+	uint64_t cgroup;         /* root's: cgroup_key of its representative */
 	char root[300];          /* /proc/PID/root of its representative */
 	char *stats_dir;         /* the path inside it (a copy) */
 	uint64_t started_ms;     /* uv_now() when its thread started */
@@ -146,6 +151,7 @@ static struct open_job **jobs_end; /* its last next pointer; NULL: to be found a
                                       (a job was taken out) */
 static uv_async_t jobs_async;
 static bool jobs_async_open;
+static uint64_t pidns_self;      /* the inode of our own pid namespace */
 
 static void on_event(struct jmd_watch *w, const char *filename, int events, int status)
 {
@@ -475,6 +481,25 @@ static uint64_t cgroup_key(const char *pid)
 	return JMD_CHARGE_CGROUP;    /* no container named: ours, all in one */
 }
 
+/* Whether key (cgroup_key, naming a container) is a --pid=host
+ * container's: a walk found a process of our pid namespace in one of its
+ * mount namespaces (walk_namespaces). A pid namespace root there makes
+ * (CAP_SYS_ADMIN) runs just below ours and was keyed as a container of
+ * its own, each with a tmpfs on /dev/shm and bounds of its own (files
+ * tracked, reads, live processes, alert commands, exe names): its
+ * namespaces' directories are keyed by that container now, whatever
+ * the order the walk found them in (opened() asks once the walk is
+ * over; sixteenth pass, tests/containers/hostpid_socket.test.sh). */
+static bool hostpid_known(const struct jmd *d, uint64_t key)
+{
+	if (!(key & JMD_CHARGE_CGROUP) || key == JMD_CHARGE_CGROUP)
+		return false;
+	for (size_t i = 0; i < d->nmntns; i++)
+		if (d->mntns[i].hostpid_key == key)
+			return true;
+	return false;
+}
+
 /* The key of root's namespace of container (open_job.container) for
  * the bound on directories: principal.c's dir_key. */
 static uint64_t root_dir_key(uint64_t container, uint64_t mntns)
@@ -705,8 +730,9 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	j->owner = owner;
 	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
 	j->container = owner == 0 ? top_pidns(pid) : 0;
+	j->cgroup = owner == 0 ? cgroup_key(pid) : 0;
 	if (owner == 0 && j->container == 0)
-		j->container = cgroup_key(pid);
+		j->container = j->cgroup;
 	j->fd = -1;
 	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
 	/* Queued last; the end kept, not looked for again at each of the
@@ -760,6 +786,8 @@ static void opened(struct jmd *d, struct open_job *j)
 		m->recheck = true;   /* its own may be mounted later */
 		return;
 	}
+	if (j->owner == 0 && !(j->container & JMD_CHARGE_CGROUP) && hostpid_known(d, j->cgroup))
+		j->container = j->cgroup;   /* a --pid=host container's pid namespace */
 	if (!owner_may_add(d, j->owner, m->ino, j->container)) {
 		close(fd);
 		m->retry = true;     /* once some of its others are gone */
@@ -863,6 +891,24 @@ static void walk_namespaces(struct jmd *d)
 		}
 		m->seen_walk = d->ns_walk;
 		m->first_pid = pid;
+		if (!m->hostpid_done) {
+			/* A process of our pid namespace in a mount namespace
+			 * of its own: a --pid=host container's, where its
+			 * cgroup names one (or a host service's, which names
+			 * none). A readlink a walk for each process of the
+			 * other namespaces until one is found. */
+			snprintf(path, sizeof(path), "%s/ns/pid", de->d_name);
+			n = readlinkat(dirfd(proc), path, link, sizeof(link) - 1);
+			if (n > 0) {
+				link[n] = '\0';
+				b = strchr(link, '[');
+				if (b && pidns_self && strtoull(b + 1, NULL, 10) == pidns_self) {
+					uint64_t key = cgroup_key(de->d_name);
+					m->hostpid_key = key != JMD_CHARGE_CGROUP ? key : 0;
+					m->hostpid_done = true;
+				}
+			}
+		}
 		uint32_t age = d->ns_walk - m->first_walk;
 		if (m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
 			mntns_open(d, m, de->d_name);
@@ -911,6 +957,7 @@ void jmd_dirs_start(struct jmd *d)
 {
 	struct stat st;
 	d->mntns_self = stat("/proc/self/ns/mnt", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	pidns_self = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 	if (d->loop && !jobs_async_open && uv_async_init(d->loop, &jobs_async, on_jobs) == 0) {
 		jobs_async.data = d;
 		jobs_async_open = true;

@@ -28,17 +28,29 @@
 
 /* ------------------------------------------------------------ helpers */
 
-bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, jmd_viewer viewer)
+uint32_t jmd_container_scope(const char *id)
+{
+	if (!id || !id[0])
+		return 0;
+	uint32_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return 1 + h % (JMD_SCOPE_NS_MIN - 1);
+}
+
+bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, const char *container,
+                 jmd_viewer viewer)
 {
 	uint32_t ns = (uint32_t)(viewer >> 32), uid = (uint32_t)viewer;
-	if (ns != 0 && ns != ns_own && ns != ns_top)
+	if (ns != 0 && (ns < JMD_SCOPE_NS_MIN ? jmd_container_scope(container) != ns
+	                                      : ns != ns_own && ns != ns_top))
 		return false;
 	return uid == 0 || owner == uid;
 }
 
 bool jmd_proc_visible(const struct jmd_proc *p, jmd_viewer viewer)
 {
-	return jmd_visible(p->uid, p->ns_own, p->ns_top, viewer);
+	return jmd_visible(p->uid, p->ns_own, p->ns_top, p->labels.container, viewer);
 }
 
 double jmd_util(uint64_t inuse, uint64_t capacity)

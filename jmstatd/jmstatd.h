@@ -206,9 +206,18 @@ struct jmd_labels {
 
 /* What a client may see (jmd_visible): its uid in the low 32 bits, and
  * for a client in a pid namespace below ours that namespace's inode in
- * the high 32 (nsfs inodes fit in 32 bits); 0 is the host's root. */
+ * the high 32 (nsfs inodes fit in 32 bits); 0 is the host's root. For a
+ * client of our pid namespace scoped to the container its cgroup names
+ * (a --pid=host container's: jmd_peer_container), the high 32 bits are
+ * jmd_container_scope of its id, below JMD_SCOPE_NS_MIN: the kernel
+ * numbers nsfs inodes from 0xF0000000 up (PROC_DYNAMIC_FIRST), the
+ * initial namespaces' just below (0xEFFFFFFA-0xEFFFFFFF). */
 typedef uint64_t jmd_viewer;
 #define JMD_VIEWER(uid, ns) (((uint64_t)(uint32_t)(ns) << 32) | (uint32_t)(uid))
+#define JMD_SCOPE_NS_MIN 0xE0000000u
+/* The scope of container id (64 hex digits; 0 for none): in
+ * [1, JMD_SCOPE_NS_MIN). */
+uint32_t jmd_container_scope(const char *id);
 
 struct jmd_proc {
 	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
@@ -357,6 +366,10 @@ struct jmd_client {
 	uint64_t who;            /* its user for the bounds: jmd_principal at
 	                            connection, or its container's key
 	                            (jmd_client_scope); 0 for the host's root */
+	uint64_t who2;           /* a second key it counts against for its
+	                            connections, 0: none (a root-owned pid
+	                            namespace's client in a container's cgroup:
+	                            who is the container, who2 the namespace) */
 	pid_t peer_pid;
 	char *in;                /* the request line being received */
 	size_t in_len;
@@ -715,6 +728,14 @@ void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
  * namespace; 0 for root's, a runtime's), -1 when it cannot tell (the peer
  * gone). */
 int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top, uint32_t *owner);
+/* A socket client's container, for one of our pid namespace: the id its
+ * cgroup names (jmd_labels_read: only a root-made cgroup directory's;
+ * "" for none, or the daemon's own container, whose clients are the
+ * host's) and whether it may read any process's memory anyway (an
+ * effective CAP_SYS_PTRACE in our user namespace: a privileged
+ * container's), both read by pid and believed only if its pidfd still
+ * runs after; -1 when the peer is gone. */
+int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer);
 
 /* ------------------------------------------------------------ principal.c */
 #define JMD_SUBUID_FILE "/etc/subuid"
@@ -780,8 +801,11 @@ struct jmd_proc *jmd_proc_find(struct jmd *d, pid_t pid, jmd_viewer viewer);
  * ns_own, ns_top below ours (jmd_proc): the host's root sees every one, a
  * host user their own; a client in a pid namespace below ours only those
  * of its namespace (its own, or the one below ours it is the top of),
- * all of them as its root, else its uid's (fifteenth pass). */
-bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, jmd_viewer viewer);
+ * all of them as its root, else its uid's (fifteenth pass); a client
+ * scoped to a container (a --pid=host one's) only the processes its
+ * cgroup names, container (sixteenth pass). */
+bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, const char *container,
+                 jmd_viewer viewer);
 bool jmd_proc_visible(const struct jmd_proc *p, jmd_viewer viewer);
 /* Live processes tracked for user (a principal: jmd_principal), and
  * whether a new one of uid would pass --user-processes (root's: never). */

@@ -13,7 +13,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -155,3 +158,66 @@ int jmd_peer_pidns(int sock, pid_t pid, uint32_t *own, uint32_t *top, uint32_t *
 	return jmd_pidns_walk(nsfd, own, top, owner) < 0 ? -1 : 0;
 }
 
+
+/* Whether process pid holds CAP_SYS_PTRACE, effective, in our user
+ * namespace (CapEff of /proc/PID/status is of its own). */
+static bool may_ptrace(pid_t pid)
+{
+	char path[64], buf[4096];
+	struct stat mine, its;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &mine) != 0 || stat(path, &its) != 0 ||
+	    mine.st_ino != its.st_ino || mine.st_dev != its.st_dev)
+		return false;
+	if (jmd_proc_file(pid, "status", buf, sizeof(buf)) < 0)
+		return false;
+	const char *eff = strstr(buf, "\nCapEff:");
+	if (!eff)
+		return false;
+	uint64_t caps = strtoull(eff + 9, NULL, 16);
+	return (caps >> 19) & 1;                 /* CAP_SYS_PTRACE */
+}
+
+/* A --pid=host container (hostPID) runs in our pid namespace, its root
+ * uid 0 here: the fifteenth pass gave its clients the host's view, root's
+ * connections and no budget (docs/security.md, sixteenth pass;
+ * tests/containers/hostpid_socket.test.sh). Its cgroup names it, as
+ * labels.c reads a process's: a cgroup directory root made (the
+ * runtime's), which root there cannot leave where it has a cgroup
+ * namespace. */
+int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer)
+{
+	static char ours[65];
+	static bool ours_read;
+	container[0] = '\0';
+	*ptracer = false;
+	if (pid <= 0)
+		return 0;
+	if (!ours_read) {
+		struct jmd_labels l;
+		jmd_labels_read(getpid(), &l);
+		memcpy(ours, l.container, sizeof(ours));
+		ours_read = true;
+	}
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+		if (errno != ENOPROTOOPT)
+			return -1;
+		pidfd = -1;         /* a kernel before 6.5: by pid alone */
+	}
+	struct jmd_labels l;
+	jmd_labels_read(pid, &l);
+	bool ptrace = l.container[0] && may_ptrace(pid);
+	if (pidfd >= 0) {
+		bool gone = syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0 && errno == ESRCH;
+		close(pidfd);
+		if (gone)
+			return -1;      /* the pid may be another's by now */
+	}
+	if (l.container[0] && strcmp(l.container, ours) != 0) {
+		memcpy(container, l.container, 65);
+		*ptracer = ptrace;
+	}
+	return 0;
+}

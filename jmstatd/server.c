@@ -531,13 +531,20 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 	/* A user's subordinate uids count as that user (principal.c),
 	 * looked up at each client's connection. */
 	uint64_t who = c->who;
-	size_t others = 0, same = 0;
+	size_t others = 0, same = 0, same2 = 0;
 	for (const struct jmd_client *o = d->clients; o; o = o->next) {
 		if (o == c || o->closing || o->closed || o->viewer == 0)
 			continue;
 		others++;
-		if (o->who == who)
+		if (o->who == who || (o->who2 && o->who2 == who))
 			same++;
+		if (c->who2 && (o->who == c->who2 || o->who2 == c->who2))
+			same2++;
+	}
+	if (same2 >= JMD_UID_CLIENTS) {
+		snprintf(why, len, "jmstatd is at its limit for your container (%u connections "
+		         "of %s)", JMD_UID_CLIENTS, key_name(c->who2));
+		return true;
 	}
 	if (same >= JMD_UID_CLIENTS) {
 		if (who & JMD_CHARGE_CONTAINER)
@@ -614,6 +621,29 @@ static void on_connection(uv_stream_t *server, int status)
 		client_close(c);
 		return;
 	}
+	/* The container its cgroup names: for a client of our pid
+	 * namespace, a --pid=host container's (hostPID), whose root is uid
+	 * 0 here and had the host's view, root's connections and no budget;
+	 * without CAP_SYS_PTRACE (which reads any process's memory anyway:
+	 * a privileged container's, a debugging one's) it now sees that
+	 * container's processes only, and root's such clients share one
+	 * set of bounds. And a pid namespace such a container makes was a
+	 * container of its own (its clients 32 more connections and a
+	 * budget each, without end): a root-owned namespace's clients in a
+	 * container's cgroup count as that container too, and as their
+	 * namespace (sixteenth pass, docs/security.md;
+	 * tests/containers/hostpid_socket.test.sh). */
+	char container[65] = "";
+	bool ptracer = false;
+	if ((ns_own == 0 || ns_owner == 0) &&
+	    jmd_peer_container(fd, cred.pid, container, &ptracer) != 0) {
+		jmd_log_within(&client_lines, "client %u (pid %d, uid %u) refused: cannot tell its "
+		               "cgroup (it has exited?)", c->id, (int)cred.pid, (unsigned)cred.uid);
+		client_close(c);
+		return;
+	}
+	uint64_t ct_key = container[0] ? JMD_CHARGE_CONTAINER | JMD_CHARGE_CGROUP |
+	                                 jmd_container_scope(container) : 0;
 	if (ns_own) {
 		c->viewer = JMD_VIEWER(cred.uid, ns_own);
 		/* A user's own containers (a user namespace they made) are
@@ -621,6 +651,13 @@ static void on_connection(uv_stream_t *server, int status)
 		 * anyone make as many as they like. */
 		c->who = ns_owner == 0 ? JMD_CHARGE_CONTAINER | JMD_CHARGE_PIDNS | ns_top
 		                       : jmd_principal(d, c->uid);
+		if (ns_owner == 0 && ct_key) {
+			c->who2 = c->who;
+			c->who = ct_key;
+		}
+	} else if (container[0] && !ptracer) {
+		c->viewer = JMD_VIEWER(cred.uid, jmd_container_scope(container));
+		c->who = cred.uid == 0 ? ct_key : jmd_principal(d, c->uid);
 	} else {
 		c->viewer = cred.uid;
 		c->who = jmd_principal(d, c->uid);

@@ -496,6 +496,36 @@ def can_unshare():
     return None
 
 
+class HostPid:
+    """daemon_holder in a container that shares our pid namespace
+    (--pid=host, hostPID), made as a runtime makes one: a mount namespace
+    of its own with a tmpfs on the stats directory (its own /dev/shm), in
+    cgroup cg (a directory to move it into: docker-ID.scope). pid is its
+    pid, the host's."""
+
+    def __init__(self, cg):
+        self.cg = cg
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        env["JMALLOC_STATS_DIR"] = STATS_DIR
+        env["JMALLOC_CONF"] = "prof_sample:0"
+        script = ('echo $$ > "$0/cgroup.procs" && mount -t tmpfs -o mode=1777 jmhp "$1" && '
+                  'LD_PRELOAD="$2" exec "$3"')
+        self.p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                   script, cg, STATS_DIR, os.environ["JMALLOC_LIB"],
+                                   os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        line = self.p.stdout.readline().decode().split()
+        check(len(line) == 2 and line[0] == "ready", "a --pid=host container did not start: %r"
+              % line)
+        self.pid = int(line[1])
+
+    def inside(self, argv):
+        """argv run in its mount namespace and cgroup, as docker exec runs it."""
+        return ["nsenter", "-t", str(self.pid), "-m", "--", "sh", "-c",
+                'echo $$ > "$0/cgroup.procs" && exec "$@"', self.cg] + [str(x) for x in argv]
+
+
 class Container(Holder):
     """daemon_holder as pid 1 of a container made as runtimes make one
     (unshare --pid --fork --mount-proc --mount --ipc). private: a tmpfs of

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# timeout: 150
+# Root of a container that shares the host's pid namespace (--pid=host,
+# hostPID: its own mount namespace and cgroup, the host's pids) with the
+# daemon's socket mounted in it, and Docker's default capabilities (no
+# CAP_SYS_PTRACE: the kernel does not let it read the host's processes'
+# memory or maps), connects as uid 0: the fifteenth pass left it the
+# host's view (every user's and container's processes, the stats and
+# sites of root's host services, the host's history, "scope":"host"),
+# root's connections (256, no per-uid cap) and no CPU budget; and a pid
+# namespace it made was a container of its own, with 32 connections more
+# each. A client of the daemon's pid namespace whose cgroup names a
+# container (not the daemon's own) and which lacks CAP_SYS_PTRACE now
+# sees that container's processes only, and root's such clients, those of
+# the pid namespaces it makes included, share its 32 connections
+# (sixteenth pass, docs/security.md). With CAP_SYS_PTRACE (a privileged
+# debugging container, which may read every process's memory anyway) it
+# keeps the host's view. And the directories of the pid namespaces it
+# makes (each with a mount namespace and a tmpfs on /dev/shm of its own)
+# count as that container's, where each had bounds of its own.
+. "$(dirname "$0")/../lib.sh"
+need_unshare
+need_users "run processes as nobody"
+need_segments
+command -v nsenter >/dev/null || skip "no nsenter"
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
+base=$cg2/jmtest-$$.slice
+mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
+cleanup_cg() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
+at_exit cleanup_cg
+ID1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+CG1=$base/system.slice/docker-$ID1.scope
+CG2=$base/system.slice/docker-$ID2.scope
+mkdir -p "$CG1" "$CG2" || skip "cannot make nested cgroups under $cg2"
+export CG1 CG2
+jm_public "$JM_HELPERS/daemon_holder"
+cp "$(dirname "$0")/scope_client.py" "$JM_TMP/pub/inner.py"
+jmd_start --client-idle 120
+JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
+jmd_py - <<'PY' || fail "a --pid=host container's clients on the daemon's socket"
+from jmd import *
+import atexit, json
+inner = os.path.join(os.environ["JM_TMP"], "pub", "inner.py")
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+# Docker's default capabilities; SYS_ADMIN added where it makes namespaces.
+DOCKER = "chown,dac_override,fowner,fsetid,kill,setgid,setuid,setpcap,net_bind_service," \
+         "net_raw,sys_chroot,mknod,audit_write,setfcap"
+def caps(extra=""):
+    want = DOCKER + ("," + extra if extra else "")
+    return ["setpriv", "--bounding-set=-all," + ",".join("+" + c for c in want.split(","))]
+procs = []
+def stop():
+    for p in procs:
+        p.kill()
+atexit.register(stop)
+
+root_h = Holder()
+nobody_h = Holder(uid=65534)
+a = HostPid(os.environ["CG1"])
+b = HostPid(os.environ["CG2"])
+procs += [root_h.p, nobody_h.p, a.p, b.p]
+everyone = {root_h.pid, nobody_h.pid, a.pid, b.pid}
+wait_until(lambda: everyone <= set(ps_pids()), "the host's and the containers' processes listed")
+
+def view(ct, pre):
+    r = subprocess.run(ct.inside(list(pre) + ["python3", inner, SOCK, "view", root_h.pid]),
+                       capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 0, "the client in the container: %s" % r.stderr[-500:])
+    return json.loads(r.stdout)
+
+# Root of container a, Docker's capabilities: its own process only (the
+# old daemon: all four, root's host process's stats, the host's history).
+v = view(a, caps())
+print("root of --pid=host container a sees: %r" % v)
+check(v["pids"] == [a.pid], "container a's root sees %r, not only its process %d (host: %r)"
+      % (v["pids"], a.pid, sorted(everyone)))
+check(v["scope"] == "container" and v["processes"] == 1, "its version: %r" % v)
+check(v["stats_ok"] is False, "container a's root read the stats of root's host process")
+check(v["history"] == 0, "container a's root read the host's history: %d samples" % v["history"])
+# nobody there: none (its one process is root's).
+v = view(a, caps() + NOBODY)
+check(v["pids"] == [], "nobody in container a sees %r" % v["pids"])
+# With CAP_SYS_PTRACE (privileged: it may read any process's memory) the
+# host's view, as before.
+v = view(a, ())
+check(everyone <= set(v["pids"]) and v["scope"] == "host", "a privileged client sees %r" % v)
+check(request({"cmd": "version"})["scope"] == "host", "the host root's scope is not the host's")
+
+def hold(ct, n, pre):
+    p = subprocess.Popen(ct.inside(list(pre) + ["python3", inner, SOCK, "hold", n]),
+                         stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    check(line, "a holding client in the container said nothing")
+    return json.loads(line)
+
+# Container a's root: 32 of 40 connections (the old daemon kept 40, root's).
+r = hold(a, 40, caps())
+print("container a's root, 40 connections: %r" % r)
+check(r["kept"] == 32 and r["refused"] == 8, "container a's root kept %d of 40" % r["kept"])
+check("container" in r["why"], "refused for %r" % r["why"])
+# A pid namespace it makes (CAP_SYS_ADMIN) is no container of its own.
+r = hold(a, 2, caps("sys_admin") + ["unshare", "--pid", "--fork"])
+print("a pid namespace made in container a, 2 connections: %r" % r)
+check(r["kept"] == 0, "a pid namespace made in container a kept %d past its 32" % r["kept"])
+# Container b and the host's nobody have their own.
+r = hold(b, 4, caps())
+check(r["kept"] == 4, "container b kept %d of 4" % r["kept"])
+def nobody_conns():
+    s = []
+    for i in range(4):
+        c = Client()
+        check(c.req({"cmd": "version"})["ok"], "nobody refused")
+        s.append(c)
+    return [len(s)], s
+pid, kept = as_uid(65534, nobody_conns, keep=True)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print("container b and the host's nobody served; container a bounded at 32")
+PY
+jmd_stop
+
+# Files: 3 pid namespaces made in container a, each with a mount
+# namespace and a tmpfs of its own holding 1,100 names, --user-processes
+# 2 (a bound of 1,026 files): one bound for the container, where each
+# had its own (222 untracked, 74 of each).
+jmd_start --user-processes 2
+JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
+jmd_py - <<'PY' || fail "pid namespaces made in a --pid=host container"
+from jmd import *
+import atexit
+K, N, BOUND = 3, 1100, 2 + 1024
+a = HostPid(os.environ["CG1"])
+atexit.register(a.p.kill)
+wait_until(lambda: a.pid in ps_pids(), "container a's process listed")
+for k in range(K):
+    # The mount namespace made inside the pid namespace: none of its
+    # processes is of ours (unshare's parent is not in it).
+    p = subprocess.Popen(a.inside(["unshare", "--pid", "--fork", "--mount-proc", "unshare",
+                                   "--mount", "--propagation", "private", "sh", "-c",
+                                   MNTNS_JUNK_MAKER, STATS_DIR, str(N)]),
+                         stdout=subprocess.PIPE)
+    atexit.register(p.kill)
+    check(p.stdout.readline().strip() == b"made", "namespace %d not made" % k)
+want = (K * N + 1 - BOUND, K * N - BOUND)   # its holder's segment tracked first, or not
+deadline = time.monotonic() + 40
+while True:
+    untracked = request({"cmd": "version"})["segment_files_untracked"]
+    if untracked in want or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
+print("%d files in %d pid namespaces made in a --pid=host container: %d untracked (%d before)"
+      % (K * N, K, untracked, K * (N - BOUND)))
+check(untracked in want, "%d files untracked, not %r: a bound per pid namespace" % (untracked, want))
+PY
+jmd_stop
+ok "a --pid=host container's clients see their container's processes, bounded as it"
