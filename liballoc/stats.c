@@ -54,29 +54,9 @@ static char seg_path[256];                   /* the directory, '/', the name */
 static size_t seg_dir_len;                    /* of the directory and its '/' */
 static jm_lock_t rows_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
-/*
- * The next forked child's file, made and written by the parent at each
- * fork (spare_make, spare_fill): unnamed (O_TMPFILE); the child inherits
- * the descriptor, maps the file at its segment's place (spare_move) and
- * publishes by giving it its name (publish_spare). Defined here, between
- * variables the compiler lays out with room between them: the library's
- * small variables fit two pages (tests/preload/startup.test.sh).
- */
-static ino_t spare_ino;                       /* the spare's (its device: seg_dev) */
 static struct jmstat_thread *private_rows;   /* free private rows */
 static char *snapshot;                        /* what a forked child gets, from
-                                                 * the first fork on, where
-                                                 * it has no spare */
-static int spare_fd1;                         /* parent: the next child's file;
-                                               * child: its own, unnamed yet;
-                                               * plus one (zero: none; in .bss,
-                                               * fork_pages.test.sh) */
-#define spare_fd (spare_fd1 - 1)
-#define set_spare_fd(fd) (spare_fd1 = (fd) + 1)
-#define SPARE_OFF (-1)                        /* spare_fd1: O_TMPFILE refused there */
-static bool seg_spare;                        /* parent: spare_fd written, for
-                                               * the child; child: its segment
-                                               * is spare_fd's */
+                                                 * the first fork on */
 static bool seg_shmem;                        /* the file is on tmpfs */
 static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
@@ -98,10 +78,6 @@ static unsigned long fork_clk_tck;            /* AT_CLKTCK, read by the parent
 static uint64_t *fork_verdict;                /* shared with the children: the
                                                * boot clock read before a clone
                                                * that ended in the same tick */
-#ifdef JM_TEST
-extern bool jm__stats_test_no_spare;
-bool jm__stats_test_no_spare;                 /* the snapshot, as before */
-#endif
 
 /* Where the calling thread's errno is, from the address of the allocator's
  * own thread-local block: both are in the static TLS block, at offsets
@@ -695,11 +671,6 @@ JM_FORK_TEXT static int sys_madvise(void *addr, size_t len, int advice)
 }
 JM_FORK_TEXT static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
 JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_unlinkat, AT_FDCWD, path, 0); }
-JM_FORK_TEXT static int sys_linkat(int ofd, const char *old, const char *path, int flags)
-{
-	return (int)syscall(SYS_linkat, ofd, old, AT_FDCWD, path, flags);
-}
-JM_FORK_TEXT static int sys_munmap(void *addr, size_t len) { return (int)syscall(SYS_munmap, addr, len); }
 #else
 #define sys_open open
 #define sys_ftruncate ftruncate
@@ -710,8 +681,6 @@ JM_FORK_TEXT static int sys_munmap(void *addr, size_t len) { return (int)syscall
 #define sys_madvise madvise
 #define sys_close close
 #define sys_unlink unlink
-#define sys_linkat(ofd, old, path, flags) linkat(ofd, old, AT_FDCWD, path, flags)
-#define sys_munmap munmap
 #endif
 
 /* Maps the file fd (the segment, seg_size bytes) at jm__seg in its two
@@ -782,12 +751,6 @@ static void seg_bus(int sig, siginfo_t *info, void *ctx)
 	    a < seg_at(seg_split()))) {
 		/* The file's pieces, not the private table between them. */
 		seg_published = false;
-		if (seg_spare) {
-			/* A forked child's spare (its parent's file), not
-			 * published yet: it will not be. */
-			seg_spare = false;
-			jm__stats_pending = false;
-		}
 		if (seg_map_anon(0)) {
 			errno = saved;
 			return;
@@ -1271,25 +1234,11 @@ void jm__stats_init(void)
  * and the parent every one it copied (5 more). The child maps a new
  * snapshot for its own forks when it publishes (an unpublished process
  * takes no snapshot).
- *
- * Since session 33 the snapshot is the fallback: the parent writes what it
- * would hold into the child's own file instead (the spare, below), which
- * the child maps and names; the snapshot where that cannot be.
  */
-
-static void spare_make(void);
-JM_FORK_TEXT static void spare_unshare(void);
-static bool spare_fill(void);
-static void spare_drop(void);
 
 void jm__stats_prefork(void)
 {
-	/* A child that forks before it publishes: its segment is its
-	 * spare's mapping, which its own child would share. */
-	if (seg_spare && jm__stats_pending)
-		spare_unshare();
 	jm__fork_lock(&rows_lock);
-	spare_make();
 }
 
 #ifdef JM_TEST
@@ -1341,12 +1290,6 @@ void jm__stats_prefork_snapshot(void)
 		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
 	}
-	/* The child's file written now, by the parent (spare_make); the
-	 * snapshot where it could not be. */
-	if (spare_fill()) {
-		fork_boot_ns[0] = boot_ns();
-		return;
-	}
 	/* Mapped at the first fork: a process that never forks has none (it
 	 * was mapped when the segment was, in every process and in every
 	 * forked child: a system call and a mapping). Where it cannot be,
@@ -1388,7 +1331,6 @@ void jm__stats_postfork_parent(void)
 	if (fork_verdict != NULL &&
 	    jm__stats_start_tick(fork_boot_ns[0], boot_ns(), fork_clk_tck) != 0)
 		__atomic_store_n(fork_verdict, fork_boot_ns[0], __ATOMIC_RELEASE);
-	spare_drop();   /* the child's now */
 	jm__fork_unlock(&rows_lock);
 }
 
@@ -1425,60 +1367,10 @@ JM_FORK_TEXT static void clear_dead_rows(void)
 	}
 }
 
-JM_FORK_TEXT static void seg_unshare(int fd, const struct seg_part parts[SEG_PARTS]);
-
-/* The child's segment made of its parent's spare (spare_fd): the file
- * mapped at the segment's place, in its two pieces, where the child has
- * nothing mapped (the parent's segment is not inherited): no page table
- * entries to move or zap, no TLB flush (the snapshot was moved there, and
- * the file mapped over it at publication: two of each). Where it cannot
- * be mapped, private memory holding what the file holds. */
-JM_FORK_TEXT static void spare_move(void)
-{
-	uint64_t split = seg_split();
-	if (sys_mmap(jm__seg, split, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, spare_fd, 0) != MAP_FAILED &&
-	    (seg_size <= split ||
-	     sys_mmap(seg_at(split), seg_size - split, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-	        spare_fd, (off_t)split) != MAP_FAILED)) {
-		/* seg_spare stays set: the segment is the spare's. On tmpfs
-		 * one read maps the file's pages around it (fault-around,
-		 * 64 KiB: the core and the first thread rows, all in the
-		 * file) writable: the handlers' writes and the child's after
-		 * them take no fault, and its publication need not populate
-		 * them (2 system calls). */
-		if (seg_shmem)
-			(void)*(volatile uint32_t *)jm__seg;
-		return;
-	}
-	seg_spare = false;
-	struct seg_part parts[SEG_PARTS];
-	used_parts(parts);
-	seg_unshare(spare_fd, parts);
-	sys_close(spare_fd);
-	set_spare_fd(-1);
-}
-
 JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	rows_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	fork_boot_ns[1] = boot_ns();
-	if (seg_published && seg_spare) {
-		/* The file the parent wrote for this child (spare_fill),
-		 * mapped at the segment's place: nothing copied. */
-		spare_move();
-		if (snapshot != NULL) {
-			sys_munmap(snapshot, seg_size);   /* the parent's, from a fork without */
-			snapshot = NULL;
-		}
-		seg_published = false;
-		jm__stats_pending = true;
-	} else if (spare_fd >= 0) {
-		/* Made but not written (no fork handler wrote it): not ours
-		 * to keep open in the child. */
-		sys_close(spare_fd);
-		set_spare_fd(-1);
-	}
-	/* (A child of the spare's is not published yet here.) */
 	if (seg_published && snapshot == NULL) {
 		/* The parent had no snapshot (no memory for it): nothing of
 		 * its segment to start from; this child publishes nothing. */
@@ -1579,7 +1471,7 @@ JM_FORK_TEXT static void populate_used(const struct seg_part parts[SEG_PARTS])
  * line: its 128 bytes of pieces are not on the stack under the rest of
  * the publication (reading /proc, reaping), which runs on what a signal
  * handler's alternate stack leaves (tests/preload/sigaltstack.test.sh). */
-JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd, bool parent, const struct jmstat_thread *keep)
+JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd)
 {
 	const struct jm_seg_geom *g = &jm__segp;
 	uint32_t zero = 0;
@@ -1589,14 +1481,11 @@ JM_FORK_TEXT static JM_NOINLINE bool write_thread_rows(int fd, bool parent, cons
 	off_t at = (off_t)g->thread_off;
 	for (unsigned i = 0; i <= g->nthreads_hw; i++) {
 		char *row = i < g->nthreads_hw ? (char *)thread_row(i) : NULL;
-		/* In a parent writing its child's file (spare_fill), every
-		 * row but the forking thread's is the child's dead. */
-		bool dead = row != NULL && (parent ? row != (const char *)keep :
-		    !(rows_taken[i / 64] & (1ULL << (i % 64)))) &&
+		bool dead = row != NULL && !(rows_taken[i / 64] & (1ULL << (i % 64))) &&
 		    ((struct jmstat_thread *)row)->in_use != 0;
-		if (row == NULL || n + (dead ? 2 : 1) > 8) {
-			/* The batch so far, at the end or where the next row
-			 * (in two pieces if dead) would not fit. */
+		if (row == NULL || dead || n > 5) {
+			/* The batch so far, before a row written in two
+			 * pieces, or at the end. */
 			if (n > 0 && sys_pwritev(fd, v, n, at) != (ssize_t)len)
 				return false;   /* a short write: no room */
 			at += (off_t)len;
@@ -1666,180 +1555,6 @@ JM_FORK_TEXT static void seg_unshare(int fd, const struct seg_part parts[SEG_PAR
 	}
 }
 
-/* [off, off + len) of the segment's memory to fd at off: whether all of it
- * was written (a short write: no room in the file system). */
-JM_FORK_TEXT static bool write_part(int fd, uint64_t off, uint64_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = sys_pwrite(fd, seg_at(off) + done, len - done, (off_t)(off + done));
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	return done == len;
-}
-
-/*
- * The spare: a forked child's file made and written by its parent. A
- * child's publication was its file created, sized, written (4 pwrites of
- * what the snapshot held) and mapped over the snapshot's pages, which its
- * handler had moved to the segment's place (2 mremaps, 2 mmaps over
- * present pages: page table entries moved and zapped, TLB flushes), some
- * 100 us of CPU a child, nearly all of fork-churn's gap
- * (docs/measurements.md). Now the parent makes the file at the fork,
- * unnamed (O_TMPFILE: no name in the directory, nothing left if the child
- * never publishes), and writes into it what the snapshot would hold
- * (spare_fill, every allocator lock held); the child inherits the
- * descriptor, maps the file at its segment's place, where it has nothing
- * mapped (spare_move), writes its identity there, and publishes by giving
- * the file its name (publish_spare: a linkat), at its first allocation as
- * before: the file appears whole and live. The file's inode and pages cost
- * the parent what they cost the child; the moves, zaps and flushes are
- * gone (4% of fork-churn's CPU). Where the directory refuses O_TMPFILE, or
- * any step fails, the snapshot and the child's own file, as before.
- */
-static void spare_make(void)
-{
-	if (!seg_published || spare_fd1 == SPARE_OFF || seg_dir_len == 0 || seg_dir_len >= sizeof(seg_path))
-		return;
-#ifdef JM_TEST
-	if (jm__stats_test_no_spare)
-		return;
-#endif
-	int saved = errno;
-	char dir[sizeof(seg_path)];
-	memcpy(dir, seg_path, seg_dir_len);
-	dir[seg_dir_len] = '\0';
-	int fd = sys_open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		/* Not on this file system (or before Linux 3.11): never. */
-		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
-			spare_fd1 = SPARE_OFF;
-		errno = saved;
-		return;
-	}
-	struct stat st;
-	if (sys_ftruncate(fd, (off_t)seg_size) != 0 || seg_fstat(fd, &st) != 0) {
-		sys_close(fd);
-		errno = saved;
-		return;
-	}
-	set_spare_fd(fd);
-	/* Its device is the segment's (seg_dev): the same directory. */
-	spare_ino = st.st_ino;
-	errno = saved;
-}
-
-/* The parent's: what the child's file holds, as the snapshot would (the
- * used parts; every thread row but the forking thread's out of use), in
- * the spare; the pages a child's publication wrote before. False: no
- * spare (a full file system: dropped). Every allocator lock held. */
-static bool spare_fill(void)
-{
-	if (spare_fd < 0)
-		return false;
-	int saved = errno;
-	struct seg_part parts[SEG_PARTS];
-	used_parts(parts);
-	bool ok = true;
-	for (int i = 0; i < SEG_PARTS && ok; i++)
-		ok = i == 1 ? write_thread_rows(spare_fd, true, jm__tcache_current_row()) :
-		    write_part(spare_fd, parts[i].off, parts[i].len);
-	errno = saved;
-	if (!ok)
-		spare_drop();
-	seg_spare = ok;
-	return ok;
-}
-
-/* The parent's, once the fork is made (or not): the child has its own. */
-static void spare_drop(void)
-{
-	if (spare_fd < 0)
-		return;
-	sys_close(spare_fd);
-	set_spare_fd(-1);
-	seg_spare = false;
-}
-
-/* Whether spare_fd is still the spare: the child's program may have
- * closed it, or another file taken its number. */
-JM_FORK_TEXT static bool spare_fd_ours(void)
-{
-	struct stat st;
-	if (spare_fd >= 0 && seg_fstat(spare_fd, &st) == 0 && st.st_dev == seg_dev &&
-	    st.st_ino == spare_ino)
-		return true;
-	set_spare_fd(-1);   /* not ours to use, nor to close */
-	return false;
-}
-
-/* A child's segment in its spare's mapping made private memory again,
- * holding what it holds: a child that does not publish (or forks before
- * it does: the mapping is shared, and its child would write into it). */
-JM_FORK_TEXT static void spare_unshare(void)
-{
-	if (!seg_spare)
-		return;
-	seg_spare = false;
-	struct seg_part parts[SEG_PARTS];
-	used_parts(parts);
-	uint64_t split = seg_split();
-	char *tmp = sys_mmap(NULL, seg_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	bool ok = tmp != MAP_FAILED;
-	if (ok) {
-		for (int i = 0; i < SEG_PARTS; i++)
-			memcpy(tmp + parts[i].off, seg_at(parts[i].off), parts[i].len);
-		ok = mremap(tmp, split, split, MREMAP_MAYMOVE | MREMAP_FIXED, jm__seg) != MAP_FAILED &&
-		    (seg_size <= split || mremap(tmp + split, seg_size - split, seg_size - split,
-		        MREMAP_MAYMOVE | MREMAP_FIXED, seg_at(split)) != MAP_FAILED);
-		if (!ok)
-			sys_munmap(tmp, seg_size);
-	}
-	/* Out of mappings: zeros (figures lost, nothing else). */
-	if (!ok && !seg_map_anon(0))
-		jm__fatal("cannot map the stats segment in a forked child");
-	if (spare_fd_ours())
-		sys_close(spare_fd);
-	set_spare_fd(-1);
-}
-
-/* The child's file, written by its parent and its identity by itself, given
- * its name: with AT_EMPTY_PATH where the kernel lets this process (root,
- * CAP_DAC_READ_SEARCH), else through /proc/self/fd. False where it cannot
- * be (the name taken: the full way, create_file, sees whose it is). */
-JM_FORK_TEXT static bool publish_spare(const struct jmstat_header *h)
-{
-	if (!spare_fd_ours() || seg_dir_len == 0 || seg_dir_len >= sizeof(seg_path))
-		return false;
-	seg_path[seg_dir_len] = '\0';
-	if (reap_turn(h, true))
-		reap_stale(seg_path, h);
-	if (format_name(h, false) >= (int)sizeof(seg_path))
-		return false;
-	int r = -1;
-	if (h->uid == 0)
-		r = sys_linkat(spare_fd, "", seg_path, AT_EMPTY_PATH);
-	if (r != 0 && (h->uid != 0 || errno == ENOENT)) {
-		char fdp[40];
-		__builtin_memcpy(fdp, "/proc/self/fd/", 14);
-		*put_dec(fdp + 14, (uint64_t)spare_fd) = '\0';
-		r = sys_linkat(AT_FDCWD, fdp, seg_path, AT_SYMLINK_FOLLOW);
-	}
-	if (r != 0)
-		return false;
-	seg_ino = spare_ino;   /* seg_dev: the same file system */
-	uint64_t split = seg_split();
-	sys_madvise(jm__seg, split, MADV_DONTFORK);
-	if (seg_size > split)
-		sys_madvise(seg_at(split), seg_size - split, MADV_DONTFORK);
-	sys_close(spare_fd);
-	set_spare_fd(-1);
-	seg_spare = false;
-	return true;
-}
-
 /* A forked child's first slow path: publish its segment under its pid.
  * errno is left as it was (an allocation that succeeds keeps it): the
  * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
@@ -1854,7 +1569,6 @@ JM_FORK_TEXT static void publish_child(void)
 	jm__stats_pending = false;
 	if (creds_mixed()) {
 		/* Privileges changed since the fork, not all dropped. */
-		spare_unshare();
 		clear_dead_rows();
 		pthread_mutex_unlock(&rows_lock);
 		return;
@@ -1862,19 +1576,6 @@ JM_FORK_TEXT static void publish_child(void)
 	struct jmstat_header *h = jm__seg;
 	read_identity(h, true);
 	put_geometry(h);
-	struct seg_part parts[SEG_PARTS];
-	if (seg_spare && publish_spare(h)) {
-		used_parts(parts);
-		thread_backing = (struct backing){ jm__segp.nthreads_hw, 0 };
-		site_backing = (struct backing){ jm__segp.nsites_hw, 0 };
-		module_backing = (struct backing){ jm__segp.nmodules, 0 };
-		bins_backed = (unsigned)((parts[0].len - jm__segp.bin_off) / ((uint64_t)JM_NBINS * sizeof(struct jmstat_bin)));
-		if (!seg_shmem)
-			populate_used(parts);   /* on tmpfs: spare_move */
-		seg_published = true;
-		pthread_mutex_unlock(&rows_lock);
-		return;
-	}
 	/* No memory backed beforehand: what it writes (below) is all it
 	 * holds, the bin rows of the arenas made so far included; an arena
 	 * made later backs its own. */
@@ -1882,18 +1583,29 @@ JM_FORK_TEXT static void publish_child(void)
 	if (fd < 0) {
 		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 		    seg_path, errno_name(errno), errno);
-		spare_unshare();
 		clear_dead_rows();
 		pthread_mutex_unlock(&rows_lock);
 		return;
 	}
-	/* Copy what is used, then map the file over the private copy (or
-	 * over the spare's mapping, where the spare could not be named). */
+	/* Copy what is used, then map the file over the private copy. */
+	struct seg_part parts[SEG_PARTS];
 	used_parts(parts);
 	bool ok = true;
-	for (int i = 0; i < SEG_PARTS && ok; i++)
-		ok = i == 1 ? write_thread_rows(fd, false, NULL) :
-		    write_part(fd, parts[i].off, parts[i].len);
+	for (int i = 0; i < SEG_PARTS && ok; i++) {
+		if (i == 1) {
+			ok = write_thread_rows(fd);
+			continue;
+		}
+		size_t done = 0;
+		while (done < parts[i].len) {
+			ssize_t w = sys_pwrite(fd, seg_at(parts[i].off) + done, parts[i].len - done,
+			    (off_t)(parts[i].off + done));
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		ok = done == parts[i].len;
+	}
 	thread_backing = (struct backing){ jm__segp.nthreads_hw, 0 };
 	site_backing = (struct backing){ jm__segp.nsites_hw, 0 };
 	module_backing = (struct backing){ jm__segp.nmodules, 0 };
@@ -1901,12 +1613,6 @@ JM_FORK_TEXT static void publish_child(void)
 	if (ok && seg_map_file(fd)) {
 		populate_used(parts);
 		seg_published = true;
-		if (seg_spare) {
-			seg_spare = false;
-			if (spare_fd_ours())
-				sys_close(spare_fd);
-			set_spare_fd(-1);
-		}
 	} else {
 		/* No room in the file system: the pages the file did not
 		 * have are taken by these writes now. Or the file's pieces
@@ -1915,8 +1621,6 @@ JM_FORK_TEXT static void publish_child(void)
 		    seg_path, errno_name(errno), errno);
 		if (ok)
 			seg_unshare(fd, parts);
-		if (seg_spare)
-			spare_unshare();
 		sys_unlink(seg_path);
 		clear_dead_rows();
 	}

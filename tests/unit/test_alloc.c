@@ -16,9 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
@@ -1435,8 +1433,7 @@ static void test_fork_copies_used_rows(void **state)
  * core and its thread row) with MADV_POPULATE_READ where the file is on
  * tmpfs: the kernel's fault-around maps the file's pages around the one
  * faulted, writable, so 1 or 2 faults (counted as the child's minor
- * faults) where MADV_POPULATE_WRITE took one a page (4 with one arena);
- * with its parent's spare file, one read in the child handler does it.
+ * faults) where MADV_POPULATE_WRITE took one a page (4 with one arena).
  * Either way the child's writes to those pages after it fault no more. */
 extern long jm__stats_test_populate_faults;
 static void test_fork_populate_faults(void **state)
@@ -1459,10 +1456,8 @@ static void test_fork_populate_faults(void **state)
 		for (int i = 0; i < 40; i++)
 			jm_free(q[i]);
 		long faults = jm__stats_test_populate_faults;
-		if (jm__stats_pending)
+		if (faults < 0)
 			_exit(1);                 /* did not publish */
-		/* With its parent's spare (stats.c, spare_move) a child on
-		 * tmpfs populates nothing: one read mapped the pages. */
 		if (shmem && faults > 2)
 			_exit(2);
 		const struct jmstat_header *h = jm__seg;
@@ -2061,12 +2056,9 @@ static int wait_child(pid_t pid)
  * a second fork with nothing allocated between writes none (every page
  * of the copy was written at every fork: 5 with one arena), and after a
  * large allocation the arena's row is in the snapshot. */
-extern bool jm__stats_test_no_spare;
-
 static void test_fork_snapshot_changed_pages(void **state)
 {
 	(void)state;
-	jm__stats_test_no_spare = true;   /* the snapshot's way */
 	void *p = jm_malloc(100);   /* the segment is published */
 	jm_free(p);
 	for (int round = 0; round < 2; round++) {
@@ -2090,7 +2082,6 @@ static void test_fork_snapshot_changed_pages(void **state)
 	    (snap + ((const char *)a->stats - (const char *)jm__seg));
 	assert_int_equal(row->allocated_large, a->stats->allocated_large);
 	jm_free(big);
-	jm__stats_test_no_spare = false;
 	validate();
 }
 
@@ -2122,7 +2113,6 @@ static void page_frames(const void *addr, size_t n, uint64_t *frames)
 static void test_fork_child_moves_snapshot(void **state)
 {
 	(void)state;
-	jm__stats_test_no_spare = true;   /* the snapshot's way */
 	void *p = jm_malloc(100);
 	jm_free(p);
 	size_t n = jm__seg->thread_off >> JM_LG_PAGE;
@@ -2144,7 +2134,6 @@ static void test_fork_child_moves_snapshot(void **state)
 	close(fds[0]);
 	close(fds[1]);
 	page_frames(jm__stats_test_snapshot(), n, mine);
-	jm__stats_test_no_spare = false;
 	if (mine[0] == 0)
 		skip();   /* frames are shown to root only */
 	for (size_t i = 0; i < n; i++)
@@ -2386,11 +2375,7 @@ static void test_fork_child_rows_out_of_use(void **state)
 	assert_int_equal((intptr_t)ret, 0);
 	/* Premise: the other thread's row is in the snapshot, in use. */
 	assert_true(jm__seg->nthreads_hw >= 2);
-	/* The snapshot's way, then the spare's (its parent writes the rows
-	 * out of use in the file; its pages are the file's, not shared). */
-	for (int way = 0; way < 4; way++) {
-		int publish = !(way & 1);
-		jm__stats_test_no_spare = way < 2;
+	for (int publish = 1; publish >= 0; publish--) {
 		pid_t pid = fork();
 		if (pid == 0) {
 			if (!jm__stats_pending)
@@ -2398,7 +2383,7 @@ static void test_fork_child_rows_out_of_use(void **state)
 			const struct jmstat_header *h = jm__seg;
 			const char *lo = (const char *)h + h->thread_off;
 			const char *hi = lo + (size_t)h->nthreads_hw * h->thread_stride;
-			for (const char *a = lo; a < hi && way < 2; a += JM_PAGE)
+			for (const char *a = lo; a < hi; a += JM_PAGE)
 				if (page_exclusive(a))
 					_exit(3);   /* written before the publication */
 			if (!publish) {
@@ -2415,183 +2400,6 @@ static void test_fork_child_rows_out_of_use(void **state)
 		assert_true(pid > 0);
 		assert_int_equal(wait_child(pid), 0);
 	}
-	jm__stats_test_no_spare = false;
-	validate();
-}
-
-/* The forked child's file is made and written by its parent at the fork,
- * unnamed (O_TMPFILE), and the child names it at its first allocation
- * (stats.c, "The spare"): the file appears whole, its header live and the
- * child's, and nothing is written into it through the file after (the
- * child made, sized and wrote it itself: an IN_MODIFY to every watcher of
- * the directory for the ftruncate and each of 4 pwrites, and a reader
- * woken by the IN_CREATE found it empty). */
-const char *jm__stats_test_path(void);
-
-static bool seg_of(const char *name, pid_t pid)
-{
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), JMSTAT_FILE_PREFIX "%d.", (int)pid);
-	return strncmp(name, prefix, strlen(prefix)) == 0;
-}
-
-static const char *stats_dir_of_test(void)
-{
-	const char *dir = getenv("JMALLOC_STATS_DIR");
-	return dir && *dir ? dir : "/dev/shm";
-}
-
-static void test_fork_child_file_whole(void **state)
-{
-	(void)state;
-	jm_free(jm_malloc(100));   /* the segment is published */
-	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	assert_true(in >= 0);
-	assert_true(inotify_add_watch(in, stats_dir_of_test(), IN_CREATE | IN_MODIFY | IN_DELETE) >= 0);
-	int up[2], down[2];
-	assert_int_equal(pipe(up), 0);
-	assert_int_equal(pipe(down), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		void *q = jm_malloc(100);   /* publishes */
-		jm_free(q);
-		char c = jm__stats_pending ? 1 : 0;
-		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
-			_exit(1);
-		_exit(0);
-	}
-	assert_true(pid > 0);
-	char c = 1;
-	assert_int_equal(read(up[0], &c, 1), 1);
-	assert_int_equal(c, 0);   /* published */
-	int creates = 0, modifies = 0;
-	char name[256] = "";
-	char buf[64 * 1024] __attribute__((aligned(8)));
-	ssize_t n;
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		for (char *e = buf; e < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)e;
-			if (ev->len > 0 && seg_of(ev->name, pid)) {
-				creates += (ev->mask & IN_CREATE) != 0;
-				modifies += (ev->mask & IN_MODIFY) != 0;
-				if ((ev->mask & IN_CREATE) && strlen(ev->name) < sizeof(name))
-					strcpy(name, ev->name);
-			}
-			e += sizeof(*ev) + ev->len;
-		}
-	}
-	/* Its header, read through the name while it lives. */
-	struct jmstat_header h;
-	memset(&h, 0, sizeof(h));
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", stats_dir_of_test(), name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t got = fd >= 0 ? pread(fd, &h, sizeof(h), 0) : -1;
-	if (fd >= 0)
-		close(fd);
-	assert_int_equal(write(down[1], &c, 1), 1);
-	assert_int_equal(wait_child(pid), 0);
-	close(in);
-	close(up[0]); close(up[1]); close(down[0]); close(down[1]);
-	assert_int_equal(creates, 1);
-	assert_int_equal(modifies, 0);
-	assert_int_equal(got, (ssize_t)sizeof(h));
-	assert_int_equal(h.pid, (uint32_t)pid);
-	assert_int_equal(h.state, JMSTAT_STATE_LIVE);
-	validate();
-}
-
-/* The descriptor of the spare a child inherits is its program's to close
- * or reuse: a child whose program put a file of its own at that number
- * (here an unnamed one of the same directory, which a linkat would name)
- * publishes as before, in a file of its own, and the program's file is
- * left unnamed. */
-static int spare_fd_in_child(void)
-{
-	const char *dir = stats_dir_of_test();
-	for (int fd = 3; fd < 256; fd++) {
-		char link[64], target[512];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (strncmp(target, dir, strlen(dir)) == 0 && strstr(target, "(deleted)") != NULL)
-			return fd;
-	}
-	return -1;
-}
-
-static void test_fork_spare_fd_replaced(void **state)
-{
-	(void)state;
-	jm_free(jm_malloc(100));
-	pid_t pid = fork();
-	if (pid == 0) {
-		int spare = spare_fd_in_child();
-		if (spare < 0)
-			_exit(0);   /* no spare here (O_TMPFILE refused): nothing to test */
-		int mine = open(stats_dir_of_test(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (mine < 0 || dup2(mine, spare) != spare)
-			_exit(2);
-		close(mine);
-		struct stat ms;
-		if (fstat(spare, &ms) != 0)
-			_exit(3);
-		void *q = jm_malloc(100);   /* publishes */
-		jm_free(q);
-		if (jm__stats_pending)
-			_exit(4);
-		struct stat fs, after;
-		if (stat(jm__stats_test_path(), &fs) != 0)
-			_exit(5);   /* not published */
-		if (fs.st_ino == ms.st_ino)
-			_exit(6);   /* the program's file named as the segment */
-		if (fstat(spare, &after) != 0 || after.st_nlink != 0)
-			_exit(7);   /* the program's file named, or closed */
-		const struct jmstat_header *h = jm__seg;
-		_exit(h->pid == (uint32_t)getpid() ? 0 : 8);
-	}
-	assert_true(pid > 0);
-	assert_int_equal(wait_child(pid), 0);
-	validate();
-}
-
-/* A child that forks before its first allocation: its segment is its
- * parent's spare file, mapped shared, and its own child would have
- * shared it (written its identity into it, and named it as its own). It
- * is made private first: each publishes its own file. */
-static void test_fork_child_forks_before_publishing(void **state)
-{
-	(void)state;
-	jm_free(jm_malloc(100));
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (!jm__stats_pending)
-			_exit(2);
-		pid_t g = fork();
-		if (g == 0) {
-			void *q = jm_malloc(100);
-			jm_free(q);
-			_exit(jm__stats_pending || jm__seg->pid != (uint32_t)getpid() ? 1 : 0);
-		}
-		if (g < 0 || wait_child(g) != 0)
-			_exit(3);
-		if (jm__seg->pid == (uint32_t)g)
-			_exit(4);   /* the grandchild wrote into this segment */
-		void *q = jm_malloc(100);
-		jm_free(q);
-		if (jm__stats_pending || jm__seg->pid != (uint32_t)getpid())
-			_exit(5);
-		struct jmstat_header h;
-		int fd = open(jm__stats_test_path(), O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-			_exit(6);
-		close(fd);
-		_exit(h.pid == (uint32_t)getpid() ? 0 : 7);
-	}
-	assert_true(pid > 0);
-	assert_int_equal(wait_child(pid), 0);
 	validate();
 }
 
@@ -4006,9 +3814,6 @@ int main(void)
 		cmocka_unit_test(test_arena_locks_lines),
 		cmocka_unit_test(test_fork_publish_maps_used_pages),
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
-		cmocka_unit_test(test_fork_child_file_whole),
-		cmocka_unit_test(test_fork_spare_fd_replaced),
-		cmocka_unit_test(test_fork_child_forks_before_publishing),
 		cmocka_unit_test(test_errno_at),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_chunk_from_other_arena),
