@@ -516,7 +516,7 @@ JM_FORK_TEXT void jm__bg_postfork_child(void)
 	in_child = true;
 	atomic_store(&owner, 0);   /* no system call at every fork: taken at the first start */
 	atomic_store(&child_dirtied, 0);
-	atomic_store(&start_from_ns, jm__now_ns() + interval_ns());
+	atomic_store(&start_from_ns, jm__now_ns_child() + interval_ns());
 	atomic_store(&jm__bg_deferred, jm__opt.background_thread);
 	atomic_store(&jm__bg_want, jm__opt.background_thread);
 	jm__stats_bg_running(false);

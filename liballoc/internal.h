@@ -23,6 +23,29 @@
  * None of it is on a sampled allocation's stack (prof.c skips the frames
  * in jm_text only). */
 #define JM_FORK_TEXT   __attribute__((section(".text.jm_fork")))
+/* A system call made in line, for the code a forked child runs before
+ * anything else of it: no call to syscall() (the library's own, interposed
+ * in rawfork.c, on a page of text of its own) nor to a wrapper of libc's
+ * (mremap's page, the vDSO's page): each page of text a new process runs
+ * for the first time is a page fault, and a child that allocates nothing
+ * and _exits (the commonest fork) took three for these alone. The
+ * kernel's result, -errno on failure (errno is not set). Elsewhere than
+ * x86-64, syscall() and its -1. */
+#if defined(__x86_64__)
+static inline long jm__sys_inline(long nr, long a1, long a2, long a3, long a4, long a5)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	long rc;
+	__asm__ volatile("syscall"
+	    : "=a"(rc)
+	    : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8)
+	    : "rcx", "r11", "memory");
+	return rc;
+}
+#else
+#define jm__sys_inline(nr, a1, a2, a3, a4, a5) syscall(nr, a1, a2, a3, a4, a5)
+#endif
 #define JM_COLD        __attribute__((noinline, cold))
 /* On a variable the fast paths read: declared hidden, the compiler
  * addresses it from the instruction pointer, without a GOT entry (a load
@@ -52,6 +75,7 @@ _Noreturn void jm__assert_fail(const char *cond, const char *file, int line);
 _Noreturn void jm__report_misuse(const char *what, const void *ptr);
 int jm__format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t jm__now_ns(void);
+uint64_t jm__now_ns_child(void);   /* the same, in a forked child's handler */
 ssize_t jm__read_file(const char *path, char *buf, size_t len);
 
 /* ---- options.c */

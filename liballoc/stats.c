@@ -939,6 +939,19 @@ JM_FORK_TEXT static uint64_t boot_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The child's read, in its fork handler: the same clock by a system call
+ * made in line, not the vDSO, whose page of text the child has not
+ * touched (a page fault in every child, also in the commonest, which
+ * allocates nothing and _exits: it took the vDSO's page for this read
+ * alone; one that publishes reads the wall clock through it later). */
+JM_FORK_TEXT static uint64_t boot_ns_child(void)
+{
+	struct timespec ts;
+	if (jm__sys_inline(SYS_clock_gettime, CLOCK_BOOTTIME, (long)&ts, 0, 0, 0) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The tick both reads fall in, or 0. */
 JM_FORK_TEXT uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz)
 {
@@ -1367,10 +1380,20 @@ JM_FORK_TEXT static void clear_dead_rows(void)
 	}
 }
 
+/* Moves [from, from + len) to `to` (MREMAP_FIXED), made in line: libc's
+ * mremap is on a page of its text a child that allocates nothing touched
+ * for nothing else (a page fault). */
+JM_FORK_TEXT static bool child_mremap(void *from, size_t len, void *to)
+{
+	long rc = jm__sys_inline(SYS_mremap, (long)from, (long)len, (long)len,
+	    MREMAP_MAYMOVE | MREMAP_FIXED, (long)to);
+	return rc == (long)to;
+}
+
 JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 {
 	rows_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-	fork_boot_ns[1] = boot_ns();
+	fork_boot_ns[1] = boot_ns_child();
 	if (seg_published && snapshot == NULL) {
 		/* The parent had no snapshot (no memory for it): nothing of
 		 * its segment to start from; this child publishes nothing. */
@@ -1383,11 +1406,9 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 		 * inherited, stays between them); the parent's next snapshot
 		 * goes on in its own. */
 		uint64_t split = seg_split();
-		bool moved = mremap(snapshot, split, split, MREMAP_MAYMOVE | MREMAP_FIXED,
-		    jm__seg) != MAP_FAILED;
+		bool moved = child_mremap(snapshot, split, jm__seg);
 		if (!moved || (seg_size > split &&
-		     mremap(snapshot + split, seg_size - split, seg_size - split,
-		        MREMAP_MAYMOVE | MREMAP_FIXED, seg_at(split)) == MAP_FAILED)) {
+		     !child_mremap(snapshot + split, seg_size - split, seg_at(split)))) {
 			/* Out of mappings: fresh memory and a copy of what
 			 * the snapshot holds (in the second piece only, when
 			 * the first moved). */

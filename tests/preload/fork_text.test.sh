@@ -40,3 +40,36 @@ awk '
 [ ! -s "$JM_TMP/outside" ] ||
 	fail "the fork text calls into jm_text (a page fault in every forked child): $(tr '\n' ' ' <"$JM_TMP/outside")"
 ok "the fork handlers call nothing of jm_text but error reports, rare paths and jm__format"
+
+# What a child that allocates nothing runs (its handlers and its _exit:
+# the commonest fork, one that execs or _exits at once) makes its system
+# calls in line: through syscall() (the library's own, on a page of its
+# own), libc's mremap or the vDSO's clock_gettime, each was a page of text
+# the child touched for nothing else, a page fault in every child (fork-exec,
+# perf record -e page-faults -d: 17 faults a child, 20 before). The
+# publication, at a first allocation, and the unlink of its file at
+# _exit (jm__stats_exit, after a test of seg_published) are not among
+# these.
+objdump -d --no-show-raw-insn "$JMALLOC_LIB" >"$JM_TMP/all.s" || fail "objdump -d of $JMALLOC_LIB failed"
+awk '
+	BEGIN {
+		split("postfork_child jm__stats_postfork_child jm__bg_postfork_child " \
+		    "jm__arena_postfork_child jm__huge_postfork_child jm__base_postfork_child " \
+		    "jm__tcache_postfork_child jm__prof_postfork_child jm__modules_postfork_child " \
+		    "jm__rtree_child_reinit exit_now _exit _Exit " \
+		    "boot_ns_child child_mremap jm__now_ns_child clear_dead_rows", r, " ")
+		for (i in r) root[r[i]] = 1
+		split("syscall@plt syscall jm__syscall6 mremap@plt clock_gettime@plt " \
+		    "jm__now_ns boot_ns", b, " ")
+		for (i in b) banned[b[i]] = 1
+	}
+	/^[0-9a-f]+ <[^>]+>:$/ { f = $0; sub(/^[0-9a-f]+ </, "", f); sub(/>:$/, "", f); sub(/\.(constprop|isra|part)\.[0-9]+$/, "", f); seen[f] = 1; next }
+	f in root && /\t(call|jmp)/ && /</ {
+		t = $0; sub(/^.*</, "", t); sub(/>.*$/, "", t); sub(/\+0x[0-9a-f]+$/, "", t)
+		if (t in banned) print f " -> " t
+	}
+	END { if (!("postfork_child" in seen) || !("_exit" in seen)) print "postfork_child or _exit not found" }
+' "$JM_TMP/all.s" >"$JM_TMP/child_calls"
+[ ! -s "$JM_TMP/child_calls" ] ||
+	fail "a child that allocates nothing calls out for a system call (a page of text, a fault): $(tr '\n' ' ' <"$JM_TMP/child_calls")"
+ok "a child's handlers and _exit make their system calls in line"
