@@ -338,7 +338,7 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 		uint64_t left = 0;
 		if (!want && jm__arenas[i] != NULL) {
 			if (now == 0) {
-				now = jm__now_ns();
+				now = jm__now_ns_child();
 				now = now ? now : 1;
 			}
 			left = now;

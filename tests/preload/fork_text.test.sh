@@ -56,7 +56,7 @@ awk '
 		split("postfork_child jm__stats_postfork_child jm__bg_postfork_child " \
 		    "jm__arena_postfork_child jm__huge_postfork_child jm__base_postfork_child " \
 		    "jm__tcache_postfork_child jm__prof_postfork_child jm__modules_postfork_child " \
-		    "jm__rtree_child_reinit exit_now _exit _Exit " \
+		    "jm__rtree_child_reinit jm__arena_postfork_threads exit_now _exit _Exit " \
 		    "boot_ns_child child_mremap jm__now_ns_child clear_dead_rows", r, " ")
 		for (i in r) root[r[i]] = 1
 		split("syscall@plt syscall jm__syscall6 mremap@plt clock_gettime@plt " \
