@@ -206,6 +206,7 @@ vec-grow      | -                   | -              | @B@/vec-grow @T@ @S@
 trim-often    | -                   | -              | @B@/trim-often @T@ @S@
 trim-requests | -                   | -              | @B@/trim-requests @T@ @S@
 fork-churn    | -                   | -              | @B@/fork-churn @T@ @S@
+fork-exec     | -                   | -              | @B@/fork-exec @T@ @S@
 many-threads  | -                   | -              | @B@/many-threads @T@ @S@
 thread-churn  | -                   | -              | @B@/thread-churn @T@ @S@
 aligned       | -                   | -              | @B@/aligned @T@ @S@
@@ -309,6 +310,7 @@ build_all() {
 	build trim-often trim_often.c &&
 	build trim-requests trim_requests.c &&
 	build fork-churn fork_churn.c &&
+	build fork-exec fork_exec.c &&
 	build many-threads many_threads.c &&
 	build thread-churn thread_churn.c &&
 	build aligned aligned.c &&
