@@ -245,6 +245,18 @@ need_users() {
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
 }
 
+# need_cgroup_base: sets cg2 (the cgroup2 hierarchy's mount) and base, a
+# cgroup of the test's own under it in which containers' cgroups are made,
+# removed with everything under it at exit; skips where none can be made.
+need_cgroup_base() {
+	cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
+	base=$cg2/jmtest-$$.slice
+	mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
+	at_exit cleanup_cgroup_base
+}
+cleanup_cgroup_base() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
+
 need_unshare() {
 	local why
 	why=$(jmd_py -c 'from jmd import *; print(can_unshare() or "")')

@@ -23,12 +23,7 @@ need_unshare
 need_users "run processes as nobody"
 need_segments
 command -v nsenter >/dev/null || skip "no nsenter"
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
-base=$cg2/jmtest-$$.slice
-mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
-cleanup_cg() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
-at_exit cleanup_cg
+need_cgroup_base
 ID1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 CG1=$base/system.slice/docker-$ID1.scope
@@ -110,16 +105,8 @@ check(r["kept"] == 0, "a pid namespace made in container a kept %d past its 32" 
 # Container b and the host's nobody have their own.
 r = hold(b, 4, caps())
 check(r["kept"] == 4, "container b kept %d of 4" % r["kept"])
-def nobody_conns():
-    s = []
-    for i in range(4):
-        c = Client()
-        check(c.req({"cmd": "version"})["ok"], "nobody refused")
-        s.append(c)
-    return [len(s)], s
-pid, kept = as_uid(65534, nobody_conns, keep=True)
-os.kill(pid, signal.SIGKILL)
-os.waitpid(pid, 0)
+n = nobody_connections(4)
+check(n == 4, "the host's nobody served %d of 4 connections" % n)
 print("container b and the host's nobody served; container a bounded at 32")
 PY
 jmd_stop

@@ -13,12 +13,7 @@
 # the alert's log line and /metrics, which promtool checks.
 . "$(dirname "$0")/../lib.sh"
 need_unshare
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
-base=$cg2/jmtest-$$.slice
-mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
-cleanup_cg() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
-at_exit cleanup_cg
+need_cgroup_base
 ID1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 POD=$(python3 -c 'import uuid; print(uuid.uuid4())')

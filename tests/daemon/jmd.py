@@ -297,6 +297,23 @@ def pipelined(payloads, per_conn, judge, timeout):
     return [n, whole, errors[:3]]
 
 
+def nobody_connections(n):
+    """Opens n connections to the daemon as the host's nobody (uid 65534),
+    asking each for its version, and returns how many were served; all n
+    are held until the last is answered, then dropped."""
+    def conns():
+        held = []
+        for i in range(n):
+            c = Client()
+            if c.req({"cmd": "version"}).get("ok"):
+                held.append(c)
+        return len(held), held
+    pid, served = as_uid(65534, conns, keep=True)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return served
+
+
 def as_uid(uid, fn, keep=False):
     """Runs fn() in a child that has become uid (no groups, gid = uid) and
     returns (the child's pid, what fn returned, through JSON on a pipe).
