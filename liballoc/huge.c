@@ -1379,7 +1379,14 @@ void *jm__huge_ralloc(struct jm_huge *h, void *ptr, size_t size)
 		 * test_huge_shrunk_touched). */
 		if (h->touched < h->size)
 			h->touched = h->size;
-		if (usable < h->size && map <= h->map_size - h->map_size / 4) {
+		/* The tail goes when the mapping is a third more than a
+		 * region grown to the new size would have (room_for), not
+		 * when it is a third more than the size alone: a region with
+		 * room (grown, or mapped so) shrunk by a page gave its room
+		 * up (a madvise and a munmap), and its next growth by a page
+		 * mapped it again (an mremap), at every such pair
+		 * (test_huge_shrink_page_keeps_room). */
+		if (usable < h->size && room_for(usable) <= h->map_size - h->map_size / 4) {
 			jm__os_purge((char *)ptr + map, h->map_size - map);
 			h->touched = touched_min(h->touched, map);
 			if (jm__test_huge_tail_gone)

@@ -1278,6 +1278,42 @@ static void test_huge_untouched_tail_whole(void **state)
 	jm_free(y);
 }
 
+/* A region with room (4 MiB + 1 in 6 MiB) shrunk by a page keeps its
+ * mapping: the tail went when the mapping was a third more than the new
+ * size's own blocks (4 MiB), a madvise and a munmap, and the next growth
+ * by a page mapped it again (an mremap), at every such pair. Shrunk to
+ * less than that room's share (2 MiB + 1: a region grown to it would have
+ * 4 MiB), the tail goes. */
+static int shrink_tail_gone;
+static void count_tail_gone(void)
+{
+	shrink_tail_gone++;
+}
+
+static void test_huge_shrink_page_keeps_room(void **state)
+{
+	(void)state;
+	size_t mib = 1u << 20;
+	char *x = region_with_room();
+	memset(x, 1, 4 * mib + 1);
+	shrink_tail_gone = 0;
+	jm__test_huge_tail_gone = count_tail_gone;
+	for (int i = 0; i < 4; i++) {
+		assert_ptr_equal(jm_realloc(x, 4 * mib), x);     /* a page less */
+		assert_int_equal(huge_of(x)->map_size, 6 * mib);  /* before: 4 */
+		assert_ptr_equal(jm_realloc(x, 4 * mib + 1), x);  /* a page more */
+		assert_int_equal(huge_of(x)->map_size, 6 * mib);
+	}
+	assert_int_equal(shrink_tail_gone, 0);                     /* before: 4 */
+	assert_ptr_equal(jm_realloc(x, 2 * mib + 1), x);
+	assert_int_equal(huge_of(x)->map_size, 4 * mib);
+	assert_int_equal(shrink_tail_gone, 1);
+	jm__test_huge_tail_gone = NULL;
+	validate();
+	jm_free(x);
+	validate();
+}
+
 /* A region realloc shrank in place without purging (its blocks still
  * most of its mapping) was written past its new size: how far it may have
  * been written (touched) kept the larger size. It counted only the new
@@ -2554,6 +2590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_huge_sparse_slack, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_untouched_tail_whole, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_shrunk_touched, huge_kept_setup, huge_kept_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_shrink_page_keeps_room, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test_setup_teardown(test_huge_room_for_recent, huge_kept_setup, huge_kept_teardown),
 		cmocka_unit_test(test_huge_room_not_had),
 		cmocka_unit_test_setup_teardown(test_huge_sliver_slack_purged, huge_kept_setup, huge_kept_teardown),
