@@ -10,7 +10,9 @@
  * mallopt accepts every parameter and changes nothing (JMALLOC_CONF is the
  * allocator's configuration). malloc_trim purges every arena's dirty pages
  * and the kept huge regions' now, when there are more of them than
- * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger; below that it purges
+ * JM_TRIM_KEEP (4 MiB) or pad, whichever is larger, or more than pad in a
+ * lone call (the process's first, or the calling thread's first in a
+ * while, which flushes its cache first: below); below that it purges
  * the dirty runs that no allocation took over its last JM_TRIM_AGE (2048)
  * calls (an arena that has none is not locked, one another thread holds
  * is skipped: arena.c, jm__arenas_purge_aged), leaves the rest to the decay (the background purger returns them
@@ -124,10 +126,21 @@ JM_EXPORT int malloc_trim(size_t pad)
 	if (!atomic_load(&jm__initialized))
 		return 0;
 	size_t dirty, before, after;
-	__atomic_fetch_add(&jm__trim_gen, 1, __ATOMIC_RELAXED);
+	/* A lone call (the process's first, or the thread's first in a
+	 * while: tcache.c, jm__tcache_trim_lone) is a program asking for its
+	 * memory back after a phase, not after every request: it gives back
+	 * all but pad, the calling thread's cache first, as glibc's does. It
+	 * kept up to 4 MiB dirty (and 1 MiB of large regions and the small
+	 * lists in the cache): a program that freed 3 MiB and trimmed once
+	 * got nothing back until the decay (tests/preload/trim_aged.test.sh,
+	 * once). */
+	bool lone = __atomic_fetch_add(&jm__trim_gen, 1, __ATOMIC_RELAXED) == 0;
+	lone |= jm__tcache_trim_lone();
+	if (lone)
+		jm__tcache_flush_all_current();
 	jm__tcache_trim();
 	dirty_purged(&dirty, &before);
-	if (dirty <= (pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
+	if (dirty <= (lone || pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
 		return jm__arenas_purge_aged(JM_TRIM_AGE);
 	jm__huge_purge_all();
 	jm__arenas_purge(0, true);

@@ -808,6 +808,7 @@ void jm__tcache_postfork_child(void);
 struct jmstat_thread *jm__tcache_current_row(void);
 void jm__tcache_flush_all_current(void);
 void jm__tcache_trim(void);
+bool jm__tcache_trim_lone(void);
 
 /* ---- stats.c: the segment writer */
 struct jmstat_header;

@@ -1174,6 +1174,18 @@ void jm__tcache_trim(void)
 		jm__tcache_gc();
 }
 
+/* Whether the calling thread's malloc_trim is a lone one: its first, or
+ * the first after TRIM_RECENT slow-path events without one (compat.c:
+ * such a call gives back everything, its cache first). False in a
+ * thread without a cache. Read before jm__tcache_trim marks the call. */
+bool jm__tcache_trim_lone(void)
+{
+	const struct jm_tcache *tc = tls_tc;
+	if (tc == NULL || jm__tls_state != JM_TLS_CACHED)
+		return false;
+	return tc->trim_nslow == 0 || tc->nslow - tc->trim_nslow >= TRIM_RECENT;
+}
+
 bool jm__tcache_small_freed(void *ptr, unsigned binind)
 {
 	struct jmstat_tcache_bin *tb = &jm__tcache_own_bins()[binind];

@@ -10,6 +10,12 @@
  *          before, every call below the 4 MiB returned 0 and purged
  *          nothing, and a program that trims after every request kept
  *          the runs its requests had stopped using until the decay.
+ *          (A trim first: the process's first call gives back all.)
+ *   once   3 MiB of large regions and two 64 KiB buffers (the thread
+ *          cache's) written and freed, then the process's one
+ *          malloc_trim(0): it returns 1 and none of their pages stays
+ *          resident; before, a call below the 4 MiB purged nothing (and
+ *          the cached buffers not at all) until the decay.
  *   dirty  a region of 10 pages freed and purged by a trim (a clean free
  *          run of its very size), then one of 20 pages freed (a dirty
  *          run): the next malloc of 10 pages takes the dirty run, its
@@ -42,6 +48,8 @@ static int aged(void)
 {
 	enum { N = 8, SZ = 256 << 10 };
 	void *r[N];
+	free(malloc(16));   /* the thread's cache */
+	malloc_trim(0);     /* the lone first call: those below are not */
 	for (int i = 0; i < N; i++)
 		memset(r[i] = malloc(SZ), 1, SZ);
 	void *hold = malloc(SZ);   /* after them: they do not join the chunk's tail */
@@ -71,6 +79,37 @@ static int aged(void)
 	if (first < 2040 || res > pages / 10) {
 		printf("aged: first malloc_trim to return 1: call %d (should be about 2049); "
 		    "%zu of %zu pages resident after it\n", first, res, pages);
+		return 1;
+	}
+	free(hold);
+	return 0;
+}
+
+static int once(void)
+{
+	enum { N = 12, SZ = 256 << 10, BUF = 64 << 10 };
+	void *r[N], *b[2];
+	free(malloc(16));   /* the thread's cache */
+	for (int i = 0; i < N; i++)
+		memset(r[i] = malloc(SZ), 1, SZ);
+	for (int i = 0; i < 2; i++)
+		memset(b[i] = malloc(BUF), 1, BUF);
+	void *hold = malloc(SZ);
+	memset(hold, 1, SZ);
+	for (int i = 0; i < N; i++)
+		free(r[i]);
+	for (int i = 0; i < 2; i++)
+		free(b[i]);
+	int rc = malloc_trim(0);
+	size_t res = 0, resb = 0;
+	for (int i = 0; i < N; i++)
+		res += resident(r[i], SZ);
+	for (int i = 0; i < 2; i++)
+		resb += resident(b[i], BUF);
+	if (rc != 1 || res != 0 || resb != 0) {
+		printf("once: malloc_trim(0) after 3 MiB freed returned %d; %zu of %d pages of the "
+		    "large regions and %zu of %d of the buffers resident after it\n",
+		    rc, res, N * (SZ / 4096), resb, 2 * (BUF / 4096));
 		return 1;
 	}
 	free(hold);
@@ -116,10 +155,11 @@ static int dirty(void)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: trim_aged aged|dirty\n");
+		fprintf(stderr, "usage: trim_aged aged|once|dirty\n");
 		return 2;
 	}
-	int bad = strcmp(argv[1], "aged") == 0 ? aged() : strcmp(argv[1], "dirty") == 0 ? dirty() : 2;
+	int bad = strcmp(argv[1], "aged") == 0 ? aged() : strcmp(argv[1], "once") == 0 ? once() :
+	    strcmp(argv[1], "dirty") == 0 ? dirty() : 2;
 	if (bad == 0)
 		puts("ok");
 	return bad;

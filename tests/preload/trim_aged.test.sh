@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # malloc_trim below the dirty memory it keeps (4 MiB): the runs no
 # allocation took over its last 2048 calls are purged, the rest stay;
+# a lone call (the process's first) gives back everything, the thread's
+# cached buffers too;
 # in a process that trims, a run is taken from the dirty ones first
 # (tests/helpers/trim_aged.c; docs/purging.md, "malloc_trim"). Without
 # the heap profile's samples and the background purger, which would
@@ -11,7 +13,7 @@ need_lib
 helper=$JM_HELPERS/trim_aged
 [ -x "$helper" ] || fail "$helper is not built"
 mkdir -p "$JM_TMP/shm"
-for mode in aged dirty; do
+for mode in aged once dirty; do
 	out=$(JMALLOC_CONF=prof_sample:0,background_thread:0 JMALLOC_STATS_DIR=$JM_TMP/shm \
 		LD_PRELOAD=$JMALLOC_LIB "$helper" $mode 2>&1) || fail "$mode: exit $?: $out"
 	[ "$out" = ok ] || fail "$mode: printed $out"
