@@ -28,7 +28,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-uint32_t jmd_container_scope(const char *id)
+uint32_t jmd_container_key(const char *id)
 {
 	if (!id || !id[0])
 		return 0;
@@ -38,12 +38,84 @@ uint32_t jmd_container_scope(const char *id)
 	return 1 + h % (JMD_SCOPE_NS_MIN - 1);
 }
 
+/* The container scopes held (jmd_container_scope): one number per id
+ * while a client of it is connected, numbered in turn and never two ids
+ * the same. The scope was the 32-bit hash of the id (jmd_container_key):
+ * two containers whose ids hash alike (a cgroup name is its own choice
+ * under cgroup delegation, and 2^32 is within reach of a search) had one
+ * scope, each one's clients seeing the other's processes and sharing its
+ * kept ps replies (jmd_ps_kept: keyed by the viewer). At most a scope per
+ * connected client: a list. */
+struct scope_ent {
+	uint32_t num;
+	uint32_t refs;
+	struct scope_ent *next;
+	char id[65];
+};
+static struct scope_ent *scopes;
+static uint32_t scope_last_num;         /* numbered last */
+static const struct scope_ent *scope_seen; /* found last (jmd_visible) */
+
+static struct scope_ent *scope_of(uint32_t num)
+{
+	if (scope_seen && scope_seen->num == num)
+		return (struct scope_ent *)scope_seen;
+	for (struct scope_ent *e = scopes; e; e = e->next)
+		if (e->num == num)
+			return (struct scope_ent *)(scope_seen = e);
+	return NULL;
+}
+
+uint32_t jmd_container_scope(const char *id)
+{
+	if (!id || !id[0])
+		return 0;
+	for (struct scope_ent *e = scopes; e; e = e->next)
+		if (strcmp(e->id, id) == 0) {
+			e->refs++;
+			return e->num;
+		}
+	struct scope_ent *e = calloc(1, sizeof(*e));
+	if (!e)
+		return 0;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	/* The next number not held: one comes round again only after some
+	 * 3.7 billion containers' scopes, and never while held. */
+	do
+		scope_last_num = scope_last_num % (JMD_SCOPE_NS_MIN - 1) + 1;
+	while (scope_of(scope_last_num));
+	e->num = scope_last_num;
+	e->refs = 1;
+	e->next = scopes;
+	scopes = e;
+	return e->num;
+}
+
+void jmd_container_scope_put(uint32_t scope)
+{
+	for (struct scope_ent **pe = &scopes; *pe; pe = &(*pe)->next) {
+		struct scope_ent *e = *pe;
+		if (e->num != scope)
+			continue;
+		if (--e->refs == 0) {
+			*pe = e->next;
+			if (scope_seen == e)
+				scope_seen = NULL;
+			free(e);
+		}
+		return;
+	}
+}
+
 bool jmd_visible(uint32_t owner, uint32_t ns_own, uint32_t ns_top, const char *container,
                  jmd_viewer viewer)
 {
 	uint32_t ns = (uint32_t)(viewer >> 32), uid = (uint32_t)viewer;
-	if (ns != 0 && (ns < JMD_SCOPE_NS_MIN ? jmd_container_scope(container) != ns
-	                                      : ns != ns_own && ns != ns_top))
+	if (ns != 0 && ns < JMD_SCOPE_NS_MIN) {
+		const struct scope_ent *e = scope_of(ns);
+		if (!e || !container || strcmp(e->id, container) != 0)
+			return false;
+	} else if (ns != 0 && ns != ns_own && ns != ns_top)
 		return false;
 	return uid == 0 || owner == uid;
 }

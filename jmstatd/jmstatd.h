@@ -209,15 +209,23 @@ struct jmd_labels {
  * the high 32 (nsfs inodes fit in 32 bits); 0 is the host's root. For a
  * client of our pid namespace scoped to the container its cgroup names
  * (a --pid=host container's: jmd_peer_container), the high 32 bits are
- * jmd_container_scope of its id, below JMD_SCOPE_NS_MIN: the kernel
+ * jmd_container_scope of its id, below JMD_SCOPE_NS_MIN (jmd_visible
+ * compares the whole id it stands for): the kernel
  * numbers nsfs inodes from 0xF0000000 up (PROC_DYNAMIC_FIRST), the
  * initial namespaces' just below (0xEFFFFFFA-0xEFFFFFFF). */
 typedef uint64_t jmd_viewer;
 #define JMD_VIEWER(uid, ns) (((uint64_t)(uint32_t)(ns) << 32) | (uint32_t)(uid))
 #define JMD_SCOPE_NS_MIN 0xE0000000u
-/* The scope of container id (64 hex digits; 0 for none): in
- * [1, JMD_SCOPE_NS_MIN). */
+/* The scope of container id (64 hex digits; 0 for none, or out of
+ * memory): in [1, JMD_SCOPE_NS_MIN), held until jmd_container_scope_put;
+ * while held, the same for the same id and another for every other id
+ * (a number, not a hash: figures.c). */
 uint32_t jmd_container_scope(const char *id);
+void jmd_container_scope_put(uint32_t scope);
+/* A 32-bit hash of container id (0 for none), in [1, JMD_SCOPE_NS_MIN):
+ * the key of its root's clients' bounds (server.c), the same across their
+ * connections. Two ids of one hash share bounds only, not a view. */
+uint32_t jmd_container_key(const char *id);
 
 struct jmd_proc {
 	pid_t pid;               /* the host's pid: in the daemon's pid namespace */
@@ -363,6 +371,8 @@ struct jmd_client {
 	uid_t uid;               /* SO_PEERCRED */
 	jmd_viewer viewer;       /* what it may see (jmd_visible): its uid, and
 	                            its pid namespace if below ours */
+	uint32_t scope;          /* the container scope it holds (jmd_container_scope),
+	                            0: none */
 	uint64_t who;            /* its user for the bounds: jmd_principal at
 	                            connection, or its container's key
 	                            (jmd_client_scope); 0 for the host's root */

@@ -91,6 +91,7 @@ static void on_client_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->nclients--;
+	jmd_container_scope_put(c->scope);
 	free(c->in);
 	free(c);
 }
@@ -643,7 +644,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uint64_t ct_key = container[0] ? JMD_CHARGE_CONTAINER | JMD_CHARGE_CGROUP |
-	                                 jmd_container_scope(container) : 0;
+	                                 jmd_container_key(container) : 0;
 	if (ns_own) {
 		c->viewer = JMD_VIEWER(cred.uid, ns_own);
 		/* A user's own containers (a user namespace they made) are
@@ -656,7 +657,16 @@ static void on_connection(uv_stream_t *server, int status)
 			c->who = ct_key;
 		}
 	} else if (container[0] && !ptracer) {
-		c->viewer = JMD_VIEWER(cred.uid, jmd_container_scope(container));
+		/* Its scope a number held for its container's id, not the
+		 * id's 32-bit hash: two ids of one hash were one scope, each
+		 * container's clients seeing the other's processes and kept
+		 * ps replies (tests/unit/test_jmd_scope.c). */
+		c->scope = jmd_container_scope(container);
+		if (c->scope == 0) {
+			client_close(c);
+			return;
+		}
+		c->viewer = JMD_VIEWER(cred.uid, c->scope);
 		c->who = cred.uid == 0 ? ct_key : jmd_principal(d, c->uid);
 	} else {
 		c->viewer = cred.uid;
