@@ -132,7 +132,11 @@ struct open_job {
 	uint32_t who;            /* ... as a principal (jmd_principal) */
 	uint64_t container;      /* root's: top_pidns of its representative */
 	uint64_t cgroup;         /* root's: cgroup_key of its representative */
-	char root[300];          /* /proc/PID/root of its representative */
+	char pid[16];            /* its representative */
+	int procfd;              /* /proc/PID of it (proc_open_in), opened as its
+	                            thread starts (not one an fd while queued:
+	                            a user queues thousands); the thread's to close */
+	char root[64];           /* "/proc/PID/root", for gdb and the reader */
 	char *stats_dir;         /* the path inside it (a copy) */
 	uint64_t started_ms;     /* uv_now() when its thread started */
 	bool running;            /* its thread started (else queued) */
@@ -400,15 +404,54 @@ static int open_in_root(int rootfd, const char *dir, int flags)
 	return cur;
 }
 
-/* The uid that owns the mount namespace of process pid: the one that made
- * its owning user namespace (0 for the host's). Where the kernel cannot
- * tell, the process's owner, as /proc shows it. */
-static uint32_t mntns_owner(const char *pid)
+/* The inode of the namespace that the link name ("ns/mnt", "ns/pid") of
+ * the process whose /proc directory procfd is names; 0 if it cannot tell
+ * (the process gone: a /proc/PID opened before answers for that process
+ * only, never for another given its pid since). */
+static uint64_t ns_ino_at(int procfd, const char *name)
 {
-	char path[300];
+	char link[64];
+	ssize_t n = readlinkat(procfd, name, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	const char *b = strchr(link, '[');
+	return b ? strtoull(b + 1, NULL, 10) : 0;
+}
+
+/*
+ * /proc/PID of a process the walk found in mount namespace ino, opened
+ * (O_PATH) and checked to be in it still; -1 if it is not. Everything the
+ * daemon reads of the namespace's representative (its owner, its pid
+ * namespace, its cgroup, its root) is read through it. Read by pid
+ * before, from the walk to the thread's open of /proc/PID/root: had the
+ * process ended meanwhile and its pid gone to nobody's process in a user
+ * and mount namespace of nobody's with a tmpfs on the stats directory,
+ * nobody's directory was read as the root container's (owned by root,
+ * keyed by the container), and kept as it once nobody's namespace was
+ * found reaching it (seventeenth pass, docs/security.md;
+ * tests/containers/dir_reuse.test.sh).
+ */
+static int proc_open_in(const char *pid, uint64_t ino)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%s", pid);
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && ns_ino_at(fd, "ns/mnt") != ino) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The uid that owns the mount namespace of the process (its /proc
+ * directory procfd): the one that made its owning user namespace (0 for
+ * the host's). Where the kernel cannot tell, the process's owner, as
+ * /proc shows it. */
+static uint32_t mntns_owner(int procfd)
+{
 	uid_t uid = 0;
-	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
 	int userns = fd >= 0 ? ioctl(fd, NS_GET_USERNS) : -1;
 	bool known = userns >= 0 && ioctl(userns, NS_GET_OWNER_UID, &uid) == 0;
 	if (userns >= 0)
@@ -416,10 +459,8 @@ static uint32_t mntns_owner(const char *pid)
 	if (fd >= 0)
 		close(fd);
 	struct stat st;
-	if (!known) {
-		snprintf(path, sizeof(path), "/proc/%s", pid);
-		uid = stat(path, &st) == 0 ? st.st_uid : 0;
-	}
+	if (!known)
+		uid = fstatat(procfd, "", &st, AT_EMPTY_PATH) == 0 ? st.st_uid : 0;
 	return (uint32_t)uid;
 }
 
@@ -431,12 +472,11 @@ static uint32_t mntns_owner(const char *pid)
  * there with CAP_SYS_ADMIN made mount namespaces, each a /dev/shm of its
  * own, each a directory with bounds of its own, as many as it liked
  * (fourteenth pass, docs/security.md; tests/containers/ns_multiply.test.sh). */
-static uint64_t top_pidns(const char *pid)
+static uint64_t top_pidns(int procfd)
 {
-	char path[300];
-	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
 	uint32_t own, top;
-	return jmd_pidns_walk(open(path, O_RDONLY | O_CLOEXEC), &own, &top, NULL) == 1 ? top : 0;
+	return jmd_pidns_walk(openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC), &own, &top, NULL) == 1
+	       ? top : 0;
 }
 
 /* Root's namespace reached through a process of our own pid namespace
@@ -452,11 +492,10 @@ static uint64_t top_pidns(const char *pid)
  * an _other on /metrics of its own (fifteenth pass, docs/security.md;
  * tests/containers/hostpid_ns.test.sh). JMD_CHARGE_CGROUP above the
  * inode's bits tells it from a pid namespace's (jmd_dir.container). */
-static uint64_t cgroup_key(const char *pid)
+static uint64_t cgroup_key(int procfd)
 {
-	char path[300], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	int fd = openat(procfd, "cgroup", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 	if (fd >= 0)
 		close(fd);
@@ -582,13 +621,16 @@ static const char *fs_name(long type)
 }
 
 /* The thread: opens the directory (O_PATH, no file system's open), asks
- * its file system, opens it for reading only if no server answers for it. */
+ * its file system, opens it for reading only if no server answers for it;
+ * through the representative's /proc directory, which must still be in
+ * the namespace once the directory is open (a process gone answers
+ * ESRCH; one that entered another namespace since is refused too). */
 static void *open_thread(void *arg)
 {
 	struct open_job *j = arg;
 	int fd = -1, err = 0;
 	long type = 0;
-	int rootfd = open(j->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rootfd = openat(j->procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int pfd = rootfd >= 0 ? open_in_root(rootfd, j->stats_dir, O_PATH) : -1;
 	if (pfd < 0)
 		err = errno;
@@ -608,7 +650,14 @@ static void *open_thread(void *arg)
 	}
 	if (pfd >= 0)
 		close(pfd);
+	if (fd >= 0 && ns_ino_at(j->procfd, "ns/mnt") != j->ino) {
+		close(fd);
+		fd = -1;
+		err = ESRCH;
+	}
+	close(j->procfd);
 	pthread_mutex_lock(&jobs_lock);
+	j->procfd = -1;
 	j->fd = fd;
 	j->err = err;
 	j->f_type = type;
@@ -682,7 +731,10 @@ static void jobs_pump(struct jmd *d)
 		pthread_attr_t attr;
 		pthread_t t;
 		int rc = -1;
-		if (m) {
+		/* Its representative, still in the namespace (not another
+		 * process given its pid since it was queued). */
+		j->procfd = m ? proc_open_in(j->pid, j->ino) : -1;
+		if (j->procfd >= 0) {
 			j->running = true;
 			j->started_ms = uv_now(d->loop);
 			pthread_attr_init(&attr);
@@ -702,6 +754,8 @@ static void jobs_pump(struct jmd *d)
 		}
 		*pp = j->next;
 		jobs_end = NULL;
+		if (j->procfd >= 0)
+			close(j->procfd);
 		free(j->stats_dir);
 		free(j);
 	}
@@ -714,26 +768,34 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	if (m->opening)
 		return;
 	m->recheck = false;
-	m->rep = (pid_t)atoi(pid);
-	m->rep_walk = d->ns_walk;
-	uint32_t owner = mntns_owner(pid);
-	struct open_job *j = jobs_async_open ? calloc(1, sizeof(*j)) : NULL;
+	int procfd = proc_open_in(pid, m->ino);
+	struct open_job *j = procfd >= 0 && jobs_async_open ? calloc(1, sizeof(*j)) : NULL;
 	if (j && !(j->stats_dir = strdup(d->opt.stats_dir))) {
 		free(j);
 		j = NULL;
 	}
 	if (!j) {
-		m->retry = true;         /* at the next walk */
+		/* Its process gone, or no longer in it: at the next walk,
+		 * through a process found in it then. */
+		if (procfd >= 0)
+			close(procfd);
+		m->retry = true;
 		return;
 	}
+	m->rep = (pid_t)atoi(pid);
+	m->rep_walk = d->ns_walk;
+	uint32_t owner = mntns_owner(procfd);
 	j->ino = m->ino;
 	j->owner = owner;
 	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
-	j->container = owner == 0 ? top_pidns(pid) : 0;
-	j->cgroup = owner == 0 ? cgroup_key(pid) : 0;
+	j->container = owner == 0 ? top_pidns(procfd) : 0;
+	j->cgroup = owner == 0 ? cgroup_key(procfd) : 0;
 	if (owner == 0 && j->container == 0)
 		j->container = j->cgroup;
 	j->fd = -1;
+	j->procfd = -1;
+	close(procfd);
+	snprintf(j->pid, sizeof(j->pid), "%s", pid);
 	snprintf(j->root, sizeof(j->root), "/proc/%s/root", pid);
 	/* Queued last; the end kept, not looked for again at each of the
 	 * thousands a walk may queue. */
@@ -902,11 +964,20 @@ static void walk_namespaces(struct jmd *d)
 			if (n > 0) {
 				link[n] = '\0';
 				b = strchr(link, '[');
-				if (b && pidns_self && strtoull(b + 1, NULL, 10) == pidns_self) {
-					uint64_t key = cgroup_key(de->d_name);
-					m->hostpid_key = key != JMD_CHARGE_CGROUP ? key : 0;
-					m->hostpid_done = true;
+				int pfd = b && pidns_self && strtoull(b + 1, NULL, 10) == pidns_self
+				          ? proc_open_in(de->d_name, ino) : -1;
+				/* Its cgroup through its /proc, checked to be
+				 * of our pid namespace still (not another's
+				 * process given its pid since). */
+				if (pfd >= 0 && ns_ino_at(pfd, "ns/pid") == pidns_self) {
+					uint64_t key = cgroup_key(pfd);
+					if (ns_ino_at(pfd, "ns/mnt") == ino) {
+						m->hostpid_key = key != JMD_CHARGE_CGROUP ? key : 0;
+						m->hostpid_done = true;
+					}
 				}
+				if (pfd >= 0)
+					close(pfd);
 			}
 		}
 		uint32_t age = d->ns_walk - m->first_walk;
