@@ -500,22 +500,43 @@ static uint64_t cgroup_key(int procfd)
 	if (fd >= 0)
 		close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	/* The cgroup2 line ("0::/PATH"), else the first v1 hierarchy's. */
-	const char *line = strstr(buf, "0::/");
+	/* The cgroup2 line ("0::/PATH"), else the first v1 hierarchy's
+	 * ("N:CONTROLLERS:/PATH"). */
+	char *line = strstr(buf, "0::/");
 	line = line && (line == buf || line[-1] == '\n') ? line : buf;
-	size_t len = strcspn(line, "\n");
+	line[strcspn(line, "\n")] = '\0';
+	char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2)
+		return JMD_CHARGE_CGROUP;
+	*c2 = '\0';
+	const char *ctl = c1 + 1 == c2 ? NULL : c1 + 1, *path = c2 + 1;
+	size_t len = strlen(path);
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i + 64 <= len; i++) {
 		size_t k = 0;
-		while (k < 64 && ((line[i + k] >= '0' && line[i + k] <= '9') ||
-		                  (line[i + k] >= 'a' && line[i + k] <= 'f')))
+		while (k < 64 && ((path[i + k] >= '0' && path[i + k] <= '9') ||
+		                  (path[i + k] >= 'a' && path[i + k] <= 'f')))
 			k++;
-		bool before = i == 0 || !isxdigit((unsigned char)line[i - 1]);
-		if (k == 64 && before && !isxdigit((unsigned char)line[i + 64])) {
-			for (k = 0; k < 64; k++)
-				h = (h ^ (unsigned char)line[i + k]) * 16777619u;
-			return JMD_CHARGE_CGROUP | (h ? h : 1);
+		bool before = i == 0 || !isxdigit((unsigned char)path[i - 1]);
+		if (k != 64 || !before || isxdigit((unsigned char)path[i + 64]))
+			continue;
+		/* Only a cgroup directory root made names a container, as
+		 * for the container label (labels.c): a user may name cgroups
+		 * of theirs as they like where systemd delegates them
+		 * (user@UID.service, a unit's Delegate=), and a process of
+		 * theirs in a mount namespace root made (a service's
+		 * PrivateDevices=, a set-uid sandbox's) moved into
+		 * docker-<root's container's id>.scope of theirs had that
+		 * namespace's directory keyed as root's container, its files
+		 * counted against the container's bounds (seventeenth pass,
+		 * tests/containers/hostpid_forged.test.sh). */
+		if (!jmd_cgroup_root_made(ctl, path, len, i)) {
+			i += 63;
+			continue;
 		}
+		for (k = 0; k < 64; k++)
+			h = (h ^ (unsigned char)path[i + k]) * 16777619u;
+		return JMD_CHARGE_CGROUP | (h ? h : 1);
 	}
 	return JMD_CHARGE_CGROUP;    /* no container named: ours, all in one */
 }

@@ -777,6 +777,11 @@ void jmd_dirs_stop(struct jmd *d);
 
 /* ------------------------------------------------------------ labels.c */
 void jmd_labels_read(pid_t host, struct jmd_labels *l);
+/* Whether the cgroup directory that holds path[at] (a cgroup's path as
+ * /proc/PID/cgroup gives it, len bytes; controllers: its v1 hierarchy's,
+ * NULL for cgroup2) may name a container: root made it, or it cannot be
+ * looked at from here (labels.c). */
+bool jmd_cgroup_root_made(const char *controllers, const char *path, size_t len, size_t at);
 
 /* ------------------------------------------------------------ census.c */
 int jmd_census_init(struct jmd *d);

@@ -225,6 +225,12 @@ static bool made_by_root(const struct where *w, long at)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0;
 }
 
+bool jmd_cgroup_root_made(const char *controllers, const char *path, size_t len, size_t at)
+{
+	const struct where w = { controllers, path, len };
+	return made_by_root(&w, (long)at);
+}
+
 void jmd_labels_read(pid_t host, struct jmd_labels *l)
 {
 	memset(l, 0, sizeof(*l));
