@@ -667,6 +667,9 @@ JM_EXPORT void *jm_calloc(size_t nmemb, size_t size)
 	return alloc_big(total, 0, true);
 }
 
+#ifndef JM_REALLOC_MOVE_CUT
+#define JM_REALLOC_MOVE_CUT 2
+#endif
 JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 {
 	if (ptr == NULL)
@@ -690,7 +693,7 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		if (h->addr != ptr)
 			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
-		/* A sampled region stays as it is while the new size fits (its
+		/* A sampled region stays where it is while the new size fits (its
 		 * estimate keeps the size it was sampled at), and else grows as
 		 * any other region does, its record (and sample) moving with its
 		 * pages. When that took a new mapping, its sample is taken back
@@ -699,8 +702,19 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		 * at a time, perl's strings, Python's bytearrays, stress-ng
 		 * --bigheap: nearly every one above a few MiB is sampled, and
 		 * each move held two copies and faulted the new one in). */
-		if (h->prof_site && size <= h->size)
+		if (h->prof_site && size <= h->size) {
+			/* A cut of a quarter or more goes in place (to any
+			 * size: a huge region may be small), its sample
+			 * kept: kept whole, a sampled buffer (nearly every
+			 * one of a few MiB) held its written pages past the
+			 * cut (test_huge_sampled_cut). A smaller one returns
+			 * at once: a buffer grown a step at a time asks for
+			 * sizes within its last page (realloc-grow: 3 x the
+			 * time when each went to jm__huge_ralloc). */
+			if (size <= h->size - h->size / 4)
+				jm__huge_ralloc(h, ptr, size);
 			return ptr;
+		}
 		if (size > JM_LARGE_MAX) {
 			uint32_t site = h->prof_site;
 			size_t prof_size = h->prof_size, map = h->map_size;
@@ -738,20 +752,31 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			    jm__chunk_run(c, JM_PM_START(pm))->state != JM_RUN_LARGE ||
 			    jm__flist_is_free(ptr))
 				jm__report_misuse("realloc of a pointer that is not allocated", ptr);
-			if (jm__chunk_run(c, JM_PM_START(pm))->prof_size) {
-				if (size <= jm__large_usable(c, pm))
+			{
+			struct jm_run *run = jm__chunk_run(c, JM_PM_START(pm));
+			size_t have = (size_t)run->npages << JM_LG_PAGE;
+			/* A cut of less than a quarter keeps the pages: the
+			 * room a growth was given (below). */
+			if (size <= have && size > have - have / 4)
+				return ptr;
+			if (size <= have / JM_REALLOC_MOVE_CUT) {
+				/* Cut to a small part: moved. */
+			} else if (run->prof_size) {
+				/* A sampled region keeps its run (and its sample)
+				 * while the new size fits, its pages past that
+				 * given back (its estimate keeps the size it was
+				 * sampled at); it moves to grow. */
+				if (size <= have) {
+					jm__large_ralloc_inplace(c, ptr, pm, size);
 					return ptr;
+				}
 			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX) {
-				/* A cut of less than a quarter keeps the pages:
-				 * the room a growth was given (below). */
-				size_t have = jm__large_usable(c, pm);
-				if (size <= have && size > have - have / 4)
-					return ptr;
 				if (jm__large_ralloc_inplace(c, ptr, pm, size))
 					return ptr;
 			}
-			old = jm__large_usable(c, pm);
+			old = have;
 			break;
+			}
 		default:
 			jm__report_misuse("realloc of a pointer that is not allocated "
 			    "(freed, or not from malloc)", ptr);

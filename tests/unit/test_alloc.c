@@ -410,6 +410,73 @@ static void test_large_runs(void **state)
 	validate();
 }
 
+/* realloc's cuts of a large region: a cut to half or less moves it (the
+ * pages it keeps are copied into a region of their size, and its run goes
+ * back whole); a cut of a quarter to a half gives the pages past the new
+ * size back in place, a sampled region's too (its sample kept). A 1 MiB
+ * buffer written to and cut to 10..200 KB (the probe shrinkbig,
+ * docs/programs.md, session 34): each cut kept its head where the
+ * buffer's run started, in a free run of 256 pages or more, and the
+ * holes their frees left were too short for the next buffer: 64 such
+ * kept spread over 23 chunks (300: 94; peak RSS 128 MiB against glibc's
+ * 35); and a sampled buffer (nearly every one of 1 MiB) was not cut at
+ * all. */
+static void test_realloc_cut_large(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	/* A sampled region cut by a quarter to a half: in place, its pages
+	 * past the new size freed, its sample (prof_size) kept. */
+	uint64_t allocated = a->stats->allocated_large;
+	char *p = jm__alloc_sampled(1 << 20, 0, false);
+	assert_non_null(p);
+	jm__mark_sampled(p, 0, 1 << 20);
+	memset(p, 0x3c, 600000);
+	char *q = jm_realloc(p, 600000);
+	assert_ptr_equal(q, p);
+	assert_int_equal(jm_malloc_usable_size(q), 147 * JM_PAGE);   /* before: 256 */
+	assert_int_equal(a->stats->allocated_large, allocated + 147 * JM_PAGE);
+	struct jm_chunk *qc = (struct jm_chunk *)((uintptr_t)q & ~(uintptr_t)JM_CHUNK_MASK);
+	uint64_t pm = qc->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	assert_int_equal(jm__chunk_run(qc, JM_PM_START(pm))->prof_size, 1 << 20);
+	assert_int_equal(q[599999], 0x3c);
+	jm_free(q);
+	assert_int_equal(a->stats->allocated_large, allocated);
+	validate();
+	/* Cut to a tenth: moved, the bytes kept. */
+	p = jm_malloc(1 << 20);
+	memset(p, 0x4d, 100000);
+	q = jm_realloc(p, 100000);
+	assert_ptr_not_equal(q, p);
+	assert_true(jm_malloc_usable_size(q) < 128 * 1024);
+	assert_int_equal(q[0], 0x4d);
+	assert_int_equal(q[99999], 0x4d);
+	jm_free(q);
+	validate();
+	/* The buffers: their heads packed, few new chunks. */
+	enum { N = 64 };
+	char *v[N] = { 0 };
+	uint64_t rs = 88172645463325252ull;
+	uint64_t chunks = a->stats->nchunks;
+	for (int i = 0; i < 1500; i++) {
+		rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
+		int k = (int)(rs % N);
+		jm_free(v[k]);
+		char *b = jm_malloc(1 << 20);
+		assert_non_null(b);
+		size_t n = 10000 + (size_t)(rs >> 20) % 190000;
+		b[0] = 1;
+		b[n - 1] = 2;
+		v[k] = jm_realloc(b, n);
+		assert_int_equal(v[k][n - 1], 2);
+	}
+	/* 64 x 105 KB: 3.4 chunks' pages. */
+	assert_in_range(a->stats->nchunks - chunks, 0, 10);   /* before: 23 */
+	for (int k = 0; k < N; k++)
+		jm_free(v[k]);
+	validate();
+}
+
 /* An aligned request in an arena of many free runs that cannot hold it:
  * the search tries only a few of those before the runs that surely can,
  * and when there are none it still walks them all before mapping a new
@@ -3785,6 +3852,7 @@ int main(void)
 		cmocka_unit_test(test_tcache_fill_policy),
 		cmocka_unit_test(test_tcache_first_fill_bytes),
 		cmocka_unit_test(test_large_runs),
+		cmocka_unit_test(test_realloc_cut_large),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_aligned_small),
