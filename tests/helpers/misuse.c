@@ -279,6 +279,12 @@ int main(int argc, char **argv)
 		say(p);
 		free(p);
 		p = realloc(p, 2000);
+	} else if (!strcmp(m, "realloc-freed-same")) {
+		/* To a size of its class: the no-op realloc still checks. */
+		void *p = malloc(1000);
+		say(p);
+		free(p);
+		p = realloc(p, 1001);
 	} else if (!strcmp(m, "realloc-foreign")) {
 		say(on_stack_or_data);
 		void *p = realloc(on_stack_or_data, 10);

@@ -410,6 +410,42 @@ static void test_large_runs(void **state)
 	validate();
 }
 
+/* realloc to a size of the region's own class hands the region back, to
+ * one of another class moves it; the class is told by the sizes of the
+ * class and of the one below (not jm__size2bin, whose two ranges, each
+ * side of 1 KiB, mispredicted half the time in a program whose sizes are
+ * on both: reallocsame, docs/programs.md, session 34). */
+static void test_realloc_same_class(void **state)
+{
+	(void)state;
+	for (size_t s = 1; s <= JM_SMALL_MAX; s++) {
+		unsigned b = jm__size2bin(s);
+		assert_true(s <= jm__bin_info[b].size);
+		assert_true(b == 0 || s > jm__bin_info[b - 1].size);
+	}
+	for (unsigned b = 0; b < JM_NBINS; b++) {
+		size_t top = jm__bin_info[b].size, low = b ? jm__bin_info[b - 1].size + 1 : 1;
+		char *p = jm_malloc(top);
+		assert_non_null(p);
+		p[top - 1] = 0x61;
+		assert_ptr_equal(jm_realloc(p, low), p);
+		assert_ptr_equal(jm_realloc(p, top), p);
+		if (top < JM_SMALL_MAX) {
+			char *q = jm_realloc(p, top + 1);
+			assert_ptr_not_equal(q, p);
+			assert_int_equal(q[top - 1], 0x61);
+			p = q;
+		}
+		if (b > 0 && low > 1) {
+			char *q = jm_realloc(p, low - 1);
+			assert_ptr_not_equal(q, p);
+			p = q;
+		}
+		jm_free(p);
+	}
+	validate();
+}
+
 /* realloc's cuts of a large region: a cut to half or less moves it (the
  * pages it keeps are copied into a region of their size, and its run goes
  * back whole); a cut of a quarter to a half gives the pages past the new
@@ -3853,6 +3889,7 @@ int main(void)
 		cmocka_unit_test(test_tcache_first_fill_bytes),
 		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_realloc_cut_large),
+		cmocka_unit_test(test_realloc_same_class),
 		cmocka_unit_test(test_huge_tree),
 		cmocka_unit_test(test_aligned_fit),
 		cmocka_unit_test(test_aligned_small),
