@@ -653,6 +653,76 @@ static void p_buf64(void){
   char *v[4]={0}; char *volatile q=malloc(16); free(q);
   for(long i=0;i<1000000;i++){ int k=i&3; free(v[k]); size_t s=32769+rnd()%32768; v[k]=malloc(s); W(v[k],0); W(v[k],s-1); }
   for(int k=0;k<4;k++) free(v[k]); }
+/* Session 34 (docs/programs.md, "Programs, session 34"). */
+/* rehash: 4 chained hash tables of 16..64 B nodes, each grown to 256k..768k
+ * entries by calloc of a bucket array twice as large (up to 8 MiB) and
+ * the old one freed once the nodes are moved; destroyed and built again,
+ * 3 rounds. calloc of big arrays between live small objects. */
+typedef struct s34n { struct s34n *next; uint64_t key; } s34n_t;
+static void p_rehash(void){
+  for(int r=0;r<3;r++){
+    enum{T=4}; s34n_t **tab[T]; size_t nb[T], n[T], goal[T];
+    for(int t=0;t<T;t++){ nb[t]=1024; tab[t]=calloc(nb[t],sizeof *tab[t]); n[t]=0; goal[t]=(1+rnd()%3)<<18; }
+    for(int live=T; live;){ live=0;
+      for(int t=0;t<T;t++){ if(n[t]>=goal[t]) continue; live++;
+        for(int k=0;k<4096 && n[t]<goal[t];k++){ uint64_t key=rnd(); size_t sz=sizeof(s34n_t)+rnd()%49; s34n_t*e=malloc(sz); e->key=key; W(e,sz-1);
+          size_t b=key&(nb[t]-1); e->next=tab[t][b]; tab[t][b]=e; n[t]++;
+          if(n[t]>nb[t]){ size_t m=nb[t]*2; s34n_t**nt=calloc(m,sizeof *nt);
+            for(size_t i=0;i<nb[t];i++) for(s34n_t*x=tab[t][i],*y;x;x=y){ y=x->next; size_t c=x->key&(m-1); x->next=nt[c]; nt[c]=x; }
+            free(tab[t]); tab[t]=nt; nb[t]=m; } } } }
+    for(int t=0;t<T;t++){ for(size_t i=0;i<nb[t];i++) for(s34n_t*x=tab[t][i],*y;x;x=y){ y=x->next; sink+=x->key&1; free(x); } free(tab[t]); }
+  } }
+/* vecusable: Rust/C++-style vectors: 16 vectors of 8..64 B elements, one
+ * element pushed at a time round robin; when full, realloc to twice the
+ * capacity and the capacity taken from malloc_usable_size; each grows to
+ * 1K..256K elements (up to 16 MiB), is freed and started again; 60M pushes. */
+static void p_vecusable(void){
+  enum{V=16}; char*p[V]={0}; size_t len[V]={0},cap[V]={0},el[V],goal[V];
+  for(int v=0;v<V;v++){ el[v]=8u<<(rnd()%4); goal[v]=1024u<<(rnd()%9); }
+  for(long i=0;i<60000000;i++){ int v=i%V;
+    if(len[v]==cap[v]){ size_t want=cap[v]?cap[v]*2:4; p[v]=realloc(p[v],want*el[v]); cap[v]=malloc_usable_size(p[v])/el[v]; }
+    W(p[v],len[v]*el[v]); len[v]++;
+    if(len[v]>=goal[v]){ sink+=p[v][0]; free(p[v]); p[v]=NULL; len[v]=cap[v]=0; el[v]=8u<<(rnd()%4); goal[v]=1024u<<(rnd()%9); } }
+  for(int v=0;v<V;v++) free(p[v]); }
+/* strjoin: strdup-heavy string building: 200k keys strdup'd from tokens
+ * of 3..40 characters kept in a table; each of 1M lines joined from 2..12
+ * tokens by malloc(len + len + 2), copy, free of the old; 3..40 bytes of
+ * the line strndup'd into the table in place of a random key. Exact sizes
+ * (strlen + 1), few multiples of 8. */
+static void p_strjoin(void){
+  enum{K=200000}; char**key=calloc(K,sizeof*key); char tok[64];
+  for(int k=0;k<K;k++){ int l=3+rnd()%38; for(int j=0;j<l;j++) tok[j]='a'+rnd()%26; tok[l]=0; key[k]=strdup(tok); }
+  for(long i=0;i<1000000;i++){ int nt=2+rnd()%11; char*line=strdup(key[rnd()%K]); size_t ll=strlen(line);
+    for(int t=1;t<nt;t++){ const char*w=key[rnd()%K]; size_t wl=strlen(w); char*n=malloc(ll+wl+2); memcpy(n,line,ll); n[ll]=' '; memcpy(n+ll+1,w,wl+1); free(line); line=n; ll+=wl+1; }
+    int k=rnd()%K; free(key[k]); key[k]=strndup(line+ll/3, 3+ll%38); sink+=line[0]; free(line); }
+  for(int k=0;k<K;k++) free(key[k]); free(key); }
+/* drift: a long-lived process whose object sizes drift: 8M operations,
+ * the size around 16 B at the start and 8 KiB at the end (log scale,
+ * spread of x2), each object dying within ~2000 operations except 1 in 100
+ * kept to the end. Every class's runs keep a few long-lived objects once
+ * the program has moved on; live bytes at the end to stderr. */
+static void p_drift(void){
+  enum{Y=2048}; char*young[Y]={0}; size_t ncap=1<<20,nold=0,oldb=0; char**old=malloc(ncap*sizeof*old); long N=8000000;
+  for(long i=0;i<N;i++){ double x=9.0*i/N; int e=(int)x; size_t base=(size_t)((16u<<e)*(1.0+(x-e))); size_t s=base+rnd()%(base+1);
+    char*p=malloc(s); W(p,0); W(p,s-1);
+    if(rnd()%100==0 && nold<ncap){ old[nold++]=p; oldb+=s; continue; }
+    int k=rnd()%Y; free(young[k]); young[k]=p; }
+  for(int k=0;k<Y;k++) free(young[k]);
+  FILE*f=fopen("/proc/self/statm","r"); long a,b; if(f&&fscanf(f,"%ld %ld",&a,&b)==2) fprintf(stderr,"drift: live %zu KiB in %zu objects, rss %ld KiB\n",oldb>>10,nold,b*4); if(f) fclose(f);
+  for(size_t i=0;i<nold;i++) free(old[i]); free(old); }
+/* threadbufs: thread churn with buffers: 4000 threads, 8 alive at a
+ * time, each a task that takes 20 buffers of 16 KiB..1 MiB (log-uniform,
+ * first and last page written) and 200 objects of 16..512 B, frees them
+ * and exits: a thread's large cache and arena given back at its exit. */
+static void*s34_tb(void*a){ rs+=(uintptr_t)a*131; char*b[20]; char*o[200];
+  for(int i=0;i<20;i++){ size_t s=(size_t)16384<<(rnd()%7); s+=rnd()%s; b[i]=malloc(s); W(b[i],0); W(b[i],s-1); }
+  for(int i=0;i<200;i++){ size_t s=16+rnd()%497; o[i]=malloc(s); W(o[i],0); }
+  for(int i=0;i<200;i++) free(o[i]);
+  for(int i=0;i<20;i++) free(b[i]);
+  return 0; }
+static void p_threadbufs(void){
+  for(long w=0;w<500;w++){ pthread_t t[8]; for(long i=0;i<8;i++) pthread_create(&t[i],0,s34_tb,(void*)(w*8+i)); for(int i=0;i<8;i++) pthread_join(t[i],0); } }
+
 /* tdphases: teardown's loops timed apart (docs/measurements.md, "teardown's
  * free loop, session 33"): per thread (NT, 2 by default) 1M objects of
  * TD_LO..16 B (1 by default) allocated, the index shuffled, each object's
@@ -709,6 +779,7 @@ int main(int argc,char**argv){
   M(odd) M(big2m1) M(reallocpp) M(callocreuse) M(memalignbig) M(lifo) M(gen) M(oversub) M(reqthreads) M(oneforall) M(sparsehuge) M(idleburst)
   M(usable) M(usablegrow) M(pipe4) M(xrealloc) M(callocsmall) M(callocmed) M(server) M(strgrow1) M(shrink) M(shrinkbig)
   M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
+  M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
