@@ -264,14 +264,19 @@ endif
 # with their ASan and UBSan builds), api (the API suite, three builds), or
 # the name of a directory of tests/ (daemon, cli, alerts, docs, ...: its
 # *.test.sh). Without T, everything.
-# With SANITIZE the unit tests are themselves built with it: unit-asan and
-# unit-ubsan, whose builds SANITIZE does not change, are the plain run's.
-# The allocator's own (test_alloc*) are run so only for a sanitizer beyond
-# address and undefined (thread): under those two they are the plain run's
-# unit-asan and unit-ubsan again (CI's second pass ran them a third time).
-SAN_BEYOND_PLAIN = $(filter-out address undefined,$(subst $(comma), ,$(SANITIZE)))
-UNIT_CHECKS = $(if $(SANITIZE),$(if $(SAN_BEYOND_PLAIN),$(UNIT_BINS),$(filter-out \
-                $(ALLOC_UNIT:tests/unit/%.c=build/tests/unit/%),$(UNIT_BINS))),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN))
+# With SANITIZE the unit tests are themselves built with it, and all of
+# them run: the allocator's (test_alloc*) too, whose test build
+# (build/test: JM_NO_LIBC_NAMES, the allocator called by its jm_ names
+# beside the sanitizer's own malloc) is compiled with it. unit-asan and
+# unit-ubsan, whose builds SANITIZE does not change, are the plain run's
+# and are not run again. (Before, under address and undefined the
+# allocator's were left out as the plain run's unit-asan and unit-ubsan
+# again, and `make check SANITIZE=address,undefined T=unit` ran none.)
+# What cannot run under a sanitizer skips itself there, saying why:
+# under ASan the tests that count page faults (its shadow pages fault
+# too) and those that limit the address space (its shadow reserves
+# terabytes of it); under TSan the address-space limits too.
+UNIT_CHECKS = $(if $(SANITIZE),$(UNIT_BINS),$(UNIT_BINS) $(UNIT_ASAN) $(UNIT_UBSAN))
 ALL_CHECKS = $(UNIT_CHECKS) $(API_BINS) $(API_ASAN) $(API_UBSAN) $(SHELL_TESTS)
 check_group = $(if $(filter unit,$(1)),$(UNIT_CHECKS),$(if \
               $(filter api,$(1)),$(API_BINS) $(API_ASAN) $(API_UBSAN),$(filter tests/$(1)/%,$(SHELL_TESTS))))
