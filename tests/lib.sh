@@ -21,6 +21,10 @@
 #   need_unshare           root, and unshare can make the containers of
 #                          tests/containers (jmd.py's can_unshare: a pid,
 #                          mount and ipc namespace, /proc mounted anew)
+#   need_scope             need_unshare, need_users, need_segments, nsenter;
+#                          daemon_holder and tests/containers/scope_client.py
+#                          (as inner.py) in $JM_TMP/pub, for jmd.py's
+#                          ScopeClients (the socket-scope tests)
 #   need_sites             need_segments, need_jmctl, cc, and the allocator
 #                          publishes sampled sites
 #   need_promtool          Prometheus's promtool
@@ -44,6 +48,8 @@
 #                          socket
 #   jmd_py ARGS...         python3 with tests/daemon (jmd.py) and
 #                          tests/alerts (alib.py) on its path
+#   pub_py ARGS...         jmd_py with JMALLOC_LIB and JM_HELPERS those
+#                          jm_public put in $JM_TMP/pub
 # Processes
 #   start_preloaded PROG [ARGS...]   runs PROG under the allocator,
 #                          publishing into $JMD_STATS, stdin from $STDIN
@@ -369,6 +375,25 @@ jmd_stop() {
 
 jmd_py() {
 	PYTHONPATH=$JM_ROOT/tests/daemon:$JM_ROOT/tests/alerts python3 "$@"
+}
+
+# pub_py ARGS: jmd_py with the library and helpers that jm_public put in
+# $JM_TMP/pub (where other users, and containers' roots, may run them).
+pub_py() {
+	JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub jmd_py "$@"
+}
+
+# need_scope: what the socket-scope tests (tests/containers/socket_scope,
+# hostpid_socket: jmd.py's ScopeClients) need: containers, nobody,
+# segments and nsenter (else a skip); daemon_holder published, and the
+# socket client (tests/containers/scope_client.py) beside it as inner.py.
+need_scope() {
+	need_unshare
+	need_users "run processes as nobody"
+	need_segments
+	command -v nsenter >/dev/null || skip "no nsenter"
+	jm_public "$JM_HELPERS/daemon_holder"
+	cp "$JM_ROOT/tests/containers/scope_client.py" "$JM_TMP/pub/inner.py"
 }
 
 # --------------------------------------------------------------- processes

@@ -19,10 +19,7 @@
 # makes (each with a mount namespace and a tmpfs on /dev/shm of its own)
 # count as that container's, where each had bounds of its own.
 . "$(dirname "$0")/../lib.sh"
-need_unshare
-need_users "run processes as nobody"
-need_segments
-command -v nsenter >/dev/null || skip "no nsenter"
+need_scope
 need_cgroup_base
 ID1=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
@@ -30,45 +27,21 @@ CG1=$base/system.slice/docker-$ID1.scope
 CG2=$base/system.slice/docker-$ID2.scope
 mkdir -p "$CG1" "$CG2" || skip "cannot make nested cgroups under $cg2"
 export CG1 CG2
-jm_public "$JM_HELPERS/daemon_holder"
-cp "$(dirname "$0")/scope_client.py" "$JM_TMP/pub/inner.py"
 jmd_start --client-idle 120
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
-jmd_py - <<'PY' || fail "a --pid=host container's clients on the daemon's socket"
+pub_py - <<'PY' || fail "a --pid=host container's clients on the daemon's socket"
 from jmd import *
-import atexit, json
-inner = os.path.join(os.environ["JM_TMP"], "pub", "inner.py")
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 # Docker's default capabilities; SYS_ADMIN added where it makes namespaces.
 DOCKER = "chown,dac_override,fowner,fsetid,kill,setgid,setuid,setpcap,net_bind_service," \
          "net_raw,sys_chroot,mknod,audit_write,setfcap"
 def caps(extra=""):
     want = DOCKER + ("," + extra if extra else "")
     return ["setpriv", "--bounding-set=-all," + ",".join("+" + c for c in want.split(","))]
-procs = []
-def stop():
-    for p in procs:
-        p.kill()
-atexit.register(stop)
-
-root_h = Holder()
-nobody_h = Holder(uid=65534)
-a = HostPid(os.environ["CG1"])
-b = HostPid(os.environ["CG2"])
-procs += [root_h.p, nobody_h.p, a.p, b.p]
-everyone = {root_h.pid, nobody_h.pid, a.pid, b.pid}
-wait_until(lambda: everyone <= set(ps_pids()), "the host's and the containers' processes listed")
-
-def view(ct, pre):
-    r = subprocess.run(ct.inside(list(pre) + ["python3", inner, SOCK, "view", root_h.pid]),
-                       capture_output=True, text=True,
-                       timeout=60)
-    check(r.returncode == 0, "the client in the container: %s" % r.stderr[-500:])
-    return json.loads(r.stdout)
+sc = ScopeClients(lambda: HostPid(os.environ["CG1"]), lambda: HostPid(os.environ["CG2"]))
+a, b, everyone, NOBODY = sc.a, sc.b, sc.everyone, sc.NOBODY
 
 # Root of container a, Docker's capabilities: its own process only (the
 # old daemon: all four, root's host process's stats, the host's history).
-v = view(a, caps())
+v = sc.view(a.inside(caps()))
 print("root of --pid=host container a sees: %r" % v)
 check(v["pids"] == [a.pid], "container a's root sees %r, not only its process %d (host: %r)"
       % (v["pids"], a.pid, sorted(everyone)))
@@ -76,34 +49,25 @@ check(v["scope"] == "container" and v["processes"] == 1, "its version: %r" % v)
 check(v["stats_ok"] is False, "container a's root read the stats of root's host process")
 check(v["history"] == 0, "container a's root read the host's history: %d samples" % v["history"])
 # nobody there: none (its one process is root's).
-v = view(a, caps() + NOBODY)
+v = sc.view(a.inside(caps() + NOBODY))
 check(v["pids"] == [], "nobody in container a sees %r" % v["pids"])
 # With CAP_SYS_PTRACE (privileged: it may read any process's memory) the
 # host's view, as before.
-v = view(a, ())
+v = sc.view(a.inside([]))
 check(everyone <= set(v["pids"]) and v["scope"] == "host", "a privileged client sees %r" % v)
 check(request({"cmd": "version"})["scope"] == "host", "the host root's scope is not the host's")
 
-def hold(ct, n, pre):
-    p = subprocess.Popen(ct.inside(list(pre) + ["python3", inner, SOCK, "hold", n]),
-                         stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    procs.append(p)
-    line = p.stdout.readline()
-    check(line, "a holding client in the container said nothing")
-    return json.loads(line)
-
 # Container a's root: 32 of 40 connections (the old daemon kept 40, root's).
-r = hold(a, 40, caps())
+r = sc.hold(a.inside(caps()), 40)
 print("container a's root, 40 connections: %r" % r)
 check(r["kept"] == 32 and r["refused"] == 8, "container a's root kept %d of 40" % r["kept"])
 check("container" in r["why"], "refused for %r" % r["why"])
 # A pid namespace it makes (CAP_SYS_ADMIN) is no container of its own.
-r = hold(a, 2, caps("sys_admin") + ["unshare", "--pid", "--fork"])
+r = sc.hold(a.inside(caps("sys_admin") + ["unshare", "--pid", "--fork"]), 2)
 print("a pid namespace made in container a, 2 connections: %r" % r)
 check(r["kept"] == 0, "a pid namespace made in container a kept %d past its 32" % r["kept"])
 # Container b and the host's nobody have their own.
-r = hold(b, 4, caps())
+r = sc.hold(b.inside(caps()), 4)
 check(r["kept"] == 4, "container b kept %d of 4" % r["kept"])
 n = nobody_connections(4)
 check(n == 4, "the host's nobody served %d of 4 connections" % n)
@@ -116,8 +80,7 @@ jmd_stop
 # 2 (a bound of 1,026 files): one bound for the container, where each
 # had its own (222 untracked, 74 of each).
 jmd_start --user-processes 2
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
-jmd_py - <<'PY' || fail "pid namespaces made in a --pid=host container"
+pub_py - <<'PY' || fail "pid namespaces made in a --pid=host container"
 from jmd import *
 import atexit
 K, N, BOUND = 3, 1100, 2 + 1024

@@ -17,8 +17,7 @@ need_users "run processes as nobody"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 jmd_start --user-processes 5
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
-jmd_py - <<'PY' || fail "a container's processes as nobody charged to nobody"
+pub_py - <<'PY' || fail "a container's processes as nobody charged to nobody"
 from jmd import *
 import atexit
 holder = os.path.join(os.environ["JM_HELPERS"], "daemon_holder")

@@ -18,8 +18,7 @@ need_users "run processes as other uids"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 jmd_start
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
-jmd_py - <<'PY' || fail "history rings of a container's uids"
+pub_py - <<'PY' || fail "history rings of a container's uids"
 from jmd import *
 import atexit
 UIDS = list(range(300000, 300100))

@@ -518,7 +518,7 @@ class HostPid:
     (--pid=host, hostPID), made as a runtime makes one: a mount namespace
     of its own with a tmpfs on the stats directory (its own /dev/shm), in
     cgroup cg (a directory to move it into: docker-ID.scope). pid is its
-    pid, the host's."""
+    pid, the host's (host_pid too, as a Container's)."""
 
     def __init__(self, cg):
         self.cg = cg
@@ -536,6 +536,7 @@ class HostPid:
         check(len(line) == 2 and line[0] == "ready", "a --pid=host container did not start: %r"
               % line)
         self.pid = int(line[1])
+        self.host_pid = self.pid
 
     def inside(self, argv):
         """argv run in its mount namespace and cgroup, as docker exec runs it."""
@@ -615,3 +616,59 @@ class Container(Holder):
         """SIGKILL to the container's pid 1 (from the host): the container ends."""
         os.kill(self.host_pid, 9)
         self.p.wait()
+
+
+class ScopeClients:
+    """What the socket-scope tests (tests/containers/socket_scope,
+    hostpid_socket) run: root's and nobody's holders on the host and two
+    containers, a and b (each made by its function: a Container or a
+    HostPid), all four listed by the daemon before it returns (everyone:
+    their host pids), and the socket client run in a container
+    (tests/containers/scope_client.py, which lib.sh's need_scope puts at
+    $JM_TMP/pub/inner.py). pre, in view() and hold(), is the command that
+    runs it there, as whom and with what capabilities. Every process is
+    killed at exit."""
+    NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+    def __init__(self, make_a, make_b):
+        self.inner = os.path.join(os.environ["JM_TMP"], "pub", "inner.py")
+        self.procs = []
+        atexit.register(self._stop)
+        self.root_h = Holder()
+        self.procs.append(self.root_h.p)
+        self.nobody_h = Holder(uid=65534)
+        self.procs.append(self.nobody_h.p)
+        self.a = make_a()
+        self.procs.append(self.a.p)
+        self.b = make_b()
+        self.procs.append(self.b.p)
+        self.everyone = {self.root_h.pid, self.nobody_h.pid, self.a.host_pid, self.b.host_pid}
+        wait_until(lambda: self.everyone <= set(ps_pids()),
+                   "the host's and the containers' processes listed")
+
+    def _stop(self):
+        for p in self.procs:
+            p.kill()
+
+    def client(self, pre, *args):
+        """The client's command line, run by pre."""
+        return list(pre) + ["python3", self.inner, SOCK] + [str(x) for x in args]
+
+    def view(self, pre, pid=None):
+        """What the client run by pre sees (scope_client.py's view), asking
+        for the stats of pid (root's host holder's if None)."""
+        pid = self.root_h.pid if pid is None else pid
+        r = subprocess.run(self.client(pre, "view", pid), capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, "the client in the container: %s" % r.stderr[-500:])
+        return json.loads(r.stdout)
+
+    def hold(self, pre, n):
+        """How many of n connections the client run by pre keeps
+        (scope_client.py's hold), held until the test ends."""
+        p = subprocess.Popen(self.client(pre, "hold", n), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        line = p.stdout.readline()
+        check(line, "a holding client in the container said nothing")
+        return json.loads(line)

@@ -16,8 +16,7 @@ need_users "run processes as other uids"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 jmd_start --metrics 127.0.0.1:0
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub METRICS_URL=$JMD_URL/metrics \
-jmd_py - <<'PY' || fail "a container's _other series per uid"
+METRICS_URL=$JMD_URL/metrics pub_py - <<'PY' || fail "a container's _other series per uid"
 from jmd import *
 import atexit, re, urllib.request
 url = os.environ["METRICS_URL"]

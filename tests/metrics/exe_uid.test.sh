@@ -16,8 +16,7 @@ need_users "run a program as nobody"
 need_segments
 jm_public "$JM_HELPERS/daemon_holder"
 jmd_start --metrics :0 --pprof
-JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so JM_HELPERS=$JM_TMP/pub \
-jmd_py - "$JMD_LOG" <<'PY' || fail "per-exe series of two users"
+pub_py - "$JMD_LOG" <<'PY' || fail "per-exe series of two users"
 from jmd import *
 from alib import *
 import sys
