@@ -738,9 +738,13 @@ static void jobs_pump(struct jmd *d)
 {
 	struct running r = { 0 };
 	uint64_t now = uv_now(d->loop);
+	/* done is the threads', read under their lock (unlocked, a data race
+	 * ThreadSanitizer reported in every container test). */
+	pthread_mutex_lock(&jobs_lock);
 	for (const struct open_job *o = jobs; o; o = o->next)
 		if (o->running && !o->done)
 			running_add(&r, o);
+	pthread_mutex_unlock(&jobs_lock);
 	struct open_job **pp = &jobs;
 	while (*pp) {
 		struct open_job *j = *pp;
