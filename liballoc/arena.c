@@ -536,10 +536,15 @@ static uint64_t dirty_stamp(void)
 	return 1 + __atomic_load_n(&jm__trim_gen, __ATOMIC_RELAXED);
 }
 
+/* Stored whole: bg.c's dirty_now() reads dirty without the arena's lock,
+ * from another thread (a plain store beside it is a data race, which
+ * ThreadSanitizer reported in test_alloc_bgwake). */
 static void stats_dirty(struct jm_arena *a)
 {
-	a->stats->dirty = (a->ndirty_pages << JM_LG_PAGE) + a->huge_dirty;
-	a->stats->retained = (uint64_t)a->nretained * JM_CHUNK + a->huge_retained;
+	__atomic_store_n(&a->stats->dirty, (a->ndirty_pages << JM_LG_PAGE) + a->huge_dirty,
+	                 __ATOMIC_RELAXED);
+	__atomic_store_n(&a->stats->retained, (uint64_t)a->nretained * JM_CHUNK + a->huge_retained,
+	                 __ATOMIC_RELAXED);
 }
 
 /* Makes [first, first+npages) of c a clean free run and files it on the

@@ -163,8 +163,12 @@ static void *bg_main(void *arg)
 	syscall(SYS_futex, &bg_tid, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	for (;;) {
 		bool dirty = jm__bg_run_once();
-		if (jm__test_bg_looked)
-			jm__test_bg_looked(dirty);
+		/* Read once, whole: a test clears it as this thread runs (read
+		 * twice, a clear between the check and the call was a call of
+		 * NULL; ThreadSanitizer's report in test_alloc_bgwake). */
+		void (*looked)(bool) = __atomic_load_n(&jm__test_bg_looked, __ATOMIC_ACQUIRE);
+		if (looked)
+			looked(dirty);
 		pthread_mutex_lock(&bg_lock);
 		if (!dirty && !bg_kicked) {
 			bg_idle = true;

@@ -374,7 +374,8 @@ unsigned long jm__test_alloc_misses;
 static JM_NOINLINE void *alloc_miss(size_t size)
 {
 #ifdef JM_TEST
-	jm__test_alloc_misses++;
+	/* Counted from every thread (test_alloc_xthread's ring threads). */
+	__atomic_fetch_add(&jm__test_alloc_misses, 1, __ATOMIC_RELAXED);
 #endif
 	if (size <= 8) {
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;

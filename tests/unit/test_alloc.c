@@ -847,7 +847,7 @@ static void test_rtree_update_faults(void **state)
 	uintptr_t warm = (uintptr_t)1 << 46, fresh = (uintptr_t)1 << 43;
 	uintptr_t huge = fresh + ((uintptr_t)1 << 40);   /* another root page */
 	uintptr_t record = 0x1000 | JM_RTREE_HUGE;       /* never dereferenced */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	skip();   /* the sanitizer's shadow pages fault too */
 #endif
 	assert_true(jm__rtree_set(warm, warm));   /* the code and locks, warm */
@@ -1542,7 +1542,7 @@ extern long jm__stats_test_populate_faults;
 static void test_fork_populate_faults(void **state)
 {
 	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	skip();   /* the sanitizer's shadow pages fault too */
 #endif
 	void *p = jm_malloc(100);   /* the segment is published */
@@ -1616,7 +1616,7 @@ static void *ff_free_half(void *arg)
 static void test_fork_child_frees_parents(void **state)
 {
 	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	skip();   /* the sanitizer's shadow pages fault too */
 #endif
 	unsigned s = 1;

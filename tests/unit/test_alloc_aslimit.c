@@ -42,7 +42,7 @@ static void *free_half(void *arg)
 static void test_chunks_in_tree(void **state)
 {
 	(void)state;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	skip();   /* the sanitizer's shadow takes terabytes of address space */
 #endif
 	static unsigned char *p[N];
@@ -73,7 +73,7 @@ static void test_chunks_in_tree(void **state)
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	struct rlimit rl = { (rlim_t)512 << 20, (rlim_t)512 << 20 };
 	if (setrlimit(RLIMIT_AS, &rl) != 0)
 		return 1;

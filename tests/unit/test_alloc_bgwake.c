@@ -83,7 +83,7 @@ static uint64_t now_ms(void)
 static void test_dirtied_between_look_and_sleep(void **state)
 {
 	(void)state;
-	jm__test_bg_looked = looked;
+	__atomic_store_n(&jm__test_bg_looked, looked, __ATOMIC_RELEASE);
 	/* A large region to free at the moment (256 KiB: a run of the
 	 * arena's, no thread cache here), and 8 MiB whose free starts the
 	 * purger (4 MiB dirty at once). */
@@ -134,7 +134,7 @@ static void test_dirtied_between_look_and_sleep(void **state)
 	while (arenas_dirty() != 0 && now_ms() < until)
 		usleep(10000);
 	uint64_t left = arenas_dirty();
-	jm__test_bg_looked = NULL;
+	__atomic_store_n(&jm__test_bg_looked, NULL, __ATOMIC_RELEASE);
 	if (left != 0)
 		fail_msg("%llu of %llu bytes freed into a clean arena between the purger's look "
 		    "and its sleep still dirty after 20 x decay_ms (%d ms)",
