@@ -349,7 +349,7 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 		if (a && a->stats->nthreads != want)
 			a->stats->nthreads = want;
 	}
-	live_threads = thread_arena != NULL;
+	__atomic_store_n(&live_threads, thread_arena != NULL, __ATOMIC_RELAXED);   /* as its other stores */
 }
 
 /* ---------------------------------------------------------------- runs */
