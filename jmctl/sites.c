@@ -106,6 +106,40 @@ static int by_bytes(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
+/* Lookups over the modules of the reply (no ELF file opened: module and
+ * offset only), or NULL when it has none. */
+static struct jm_sym *modules_sym(const json_t *raw)
+{
+	json_t *mods = json_object_get(raw, "modules"), *e;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+	struct jm_sym *sym = NULL;
+
+	if (f == NULL)
+		return NULL;
+	json_array_foreach(mods, i, e) {
+		uint64_t start = 0, limit = 0, offset = 0;
+		const char *path = jm_str(e, "path");
+
+		if (jm_frame_parse(jm_str(e, "start"), &start) != 0 ||
+		    jm_frame_parse(jm_str(e, "limit"), &limit) != 0 ||
+		    jm_frame_parse(jm_str(e, "offset"), &offset) != 0 || start >= limit ||
+		    path[0] != '/' || strchr(path, '\n') != NULL)
+			continue;
+		fprintf(f, "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64 " 00:00 1 %s\n", start, limit, offset,
+		        path);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	if (len > 0 && jm_sym_from_maps(text, len, false, &sym) != 0)
+		sym = NULL;
+	free(text);
+	return sym;
+}
+
 static json_t *symbolize_here(const json_t *raw, long pid, int procfd, long long bin_size,
                               size_t max, bool with_symbols, char *warn, size_t warn_size)
 {
@@ -137,9 +171,18 @@ static json_t *symbolize_here(const json_t *raw, long pid, int procfd, long long
 		kept = max;
 
 	err = kept && with_symbols ? jm_sym_open((pid_t)pid, procfd, &sym) : 0;
+	/* The process gone before its maps were read (it exited after the
+	 * daemon's reply): the modules it published name each frame by
+	 * module and offset, as the daemon's log and the pprof profile do; no
+	 * file is opened for them (their paths were the process's to write). */
+	bool by_modules = kept && sym == NULL && (procfd < 0 || err == -ENOENT || err == -ESRCH) &&
+	                  (sym = modules_sym(raw)) != NULL;
 	if (err && warn_size)
-		snprintf(warn, warn_size, "cannot read /proc/%ld/maps (%s): frames left as addresses",
-		         pid, strerror(-err));
+		snprintf(warn, warn_size, "cannot read /proc/%ld/maps (%s): frames %s",
+		         pid, strerror(-err), by_modules ? "named by module and offset" : "left as addresses");
+	else if (!with_symbols && kept && procfd < 0 && warn_size)
+		snprintf(warn, warn_size, "process %ld has exited: frames %s", pid,
+		         by_modules ? "named by module and offset" : "left as addresses");
 
 	json_object_set_new(out, "pid", json_integer(pid));
 	json_object_set_new(out, "exe", json_string(jm_str(raw, "exe")));
