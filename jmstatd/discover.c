@@ -317,15 +317,45 @@ void jmd_entries_free(struct jmd *d)
 
 /* Removes the file of a writer known to be dead, if the name still points
  * to the same regular file that was read: 0, or a negative errno (-ESTALE:
- * it was replaced). */
+ * it was replaced).
+ *
+ * Not by name after a check of the name: in the sticky /dev/shm the
+ * checked file's owner may remove it between the check and the unlink,
+ * and anyone may then make a file under the freed name, which the unlink
+ * removed instead (another user's, root's: a segment its process made
+ * then, its process no longer seen). The name is first moved to a name
+ * of the daemon's own (RENAME_NOREPLACE), the file there checked, and
+ * removed only if it is the one read; another is put back under its
+ * name. What stands under the daemon's name between that check and the
+ * unlink is the checked file, or one its owner's removal let someone put
+ * there by that name alone, which no process of theirs uses. */
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
+	int dfd = jmd_entry_dirfd(d, e);
 	struct stat st;
-	if (jmd_name_stat(jmd_entry_dirfd(d, e), e->name, &st) != 0)
+	if (jmd_name_stat(dfd, e->name, &st) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		return -ESTALE;
-	return unlinkat(jmd_entry_dirfd(d, e), e->name, 0) == 0 ? 0 : -errno;
+	static unsigned long seq;
+	char aside[64];
+	snprintf(aside, sizeof(aside), ".jmstatd-removing.%d.%lu", (int)getpid(), ++seq);
+	if (renameat2(dfd, e->name, dfd, aside, RENAME_NOREPLACE) != 0) {
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		/* A file system without RENAME_NOREPLACE: by name, as checked. */
+		return unlinkat(dfd, e->name, 0) == 0 ? 0 : -errno;
+	}
+	if (jmd_name_stat(dfd, aside, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev &&
+	    st.st_ino == ino)
+		return unlinkat(dfd, aside, 0) == 0 ? 0 : -errno;
+	/* Another file took the name after the check: back under it (swapped
+	 * with a third made there since, if any, left under the daemon's). */
+	if (renameat2(dfd, aside, dfd, e->name, RENAME_NOREPLACE) != 0 &&
+	    renameat2(dfd, aside, dfd, e->name, RENAME_EXCHANGE) != 0)
+		jmd_log("cannot put %s/%s back after its removal was refused (left as %s): %s",
+		        jmd_entry_dir(d, e), e->name, aside, strerror(errno));
+	return -ESTALE;
 }
 
 /* The files (device, inode) whose removal failed lately. A dead
