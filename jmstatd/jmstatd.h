@@ -716,7 +716,8 @@ void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* dirs.c: whether the writer host may have written a segment in dir: 1
  * yes (always for the first directory and the other --stats-dir), 0 no (a
  * container's directory its mount namespace does not reach), -1 cannot
- * tell yet (its namespace not walked). */
+ * tell yet (its namespace not walked). It reads /proc/PID/ns/mnt by pid:
+ * the caller believes it only if the writer still runs after (sample.c). */
 int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
 
 /* pidns.c: up from the pid namespace of fd (closed) to ours: 1 with

@@ -446,6 +446,15 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		/* A container's directory holds its own processes' segments
 		 * only (dirs.c): not another container's, guessed. */
 		int may = jmd_dir_may_hold(d, e->dir, host);
+		/* That read /proc/PID/ns/mnt by pid: had the writer ended
+		 * since its check, its pid could be a process's of the
+		 * directory's namespace by then, its dead writer's segment
+		 * taken for a tick. Believed only if the writer still runs
+		 * after the read (its pidfd: not even a zombie, so the pid
+		 * was still its own); else nothing is known this tick, and
+		 * the next finds it gone. */
+		if (may >= 0 && e->dir && e->dir->mntns && !jmd_writer_still(&seg, host, pidfd))
+			may = -1;
 		if (may <= 0) {
 			jmd_pidfd_put(d, pidfd);
 			jm_seg_free(&seg);
