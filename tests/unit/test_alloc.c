@@ -649,6 +649,108 @@ static void test_aligned_fit(void **state)
 	validate();
 }
 
+/* test_aligned_small's requests above a page, in a child: 0, or the line
+ * of the first check that failed (reported on stderr). */
+#define AL_CHECK(x) do { if (!(x)) { \
+	fprintf(stderr, "test_aligned_small: line %d: %s\n", __LINE__, #x); \
+	return 1; } } while (0)
+static int aligned_above_page(void)
+{
+	static const size_t sizes[] = { 1, 100, 3000, 4096, 5000, 8192, 12000, 16385, 30000, 32768 };
+	struct jm_arena *fa = NULL;
+	for (unsigned i = jm__narenas; i-- > 0 && fa == NULL;)
+		if (__atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE) == NULL)
+			fa = jm__arena_get(i);
+	AL_CHECK(fa != NULL);   /* premise: an arena with no chunk yet */
+	jm_free(jm_malloc(1));
+	jm__tcache_flush_all_current();
+	/* The first runs of the one-region classes, from the end of the
+	 * fresh chunk's one free run: each at its alignment, and kept empty
+	 * by its bin once its region is back (the flush). */
+	static const size_t one[] = { 32768, 16384, 8192, 24576 };
+	for (int c = 0; c < 4; c++) {
+		unsigned b = jm__size2bin(one[c]);
+		void *r = jm__bin_alloc_one(fa, b);
+		AL_CHECK(r != NULL);
+		size_t a = one[c] & -one[c];
+		AL_CHECK((uintptr_t)r % a == 0);   /* premise: placed aligned */
+		AL_CHECK(((size_t)1 << jm__bin_lg_align[b]) == a);
+		jm_free(r);   /* this thread's cache */
+	}
+	jm__tcache_flush_all_current();
+	unsigned above = 0;
+	for (size_t align = 2 * JM_PAGE; align <= JM_SMALL_MAX; align *= 2)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			size_t size = sizes[i], want = size > align ? size : align;
+			unsigned lg = (unsigned)__builtin_ctzll(align);
+			unsigned b = jm__size2bin(want);
+			while (jm__bin_lg_align[b] < lg)
+				b++;
+			AL_CHECK(jm__bin_info[b].regs == 1);
+			/* The class's aligned region in the thread's list, and
+			 * the next class's region in its own, which a borrow
+			 * would take once the class's list is empty. */
+			void *seed = jm__bin_alloc_one(fa, b);
+			AL_CHECK(seed != NULL);
+			AL_CHECK((uintptr_t)seed % align == 0);   /* premise */
+			jm_free(seed);
+			void *next = NULL;
+			if (b + 1 < JM_NBINS && jm__bin_lg_align[b + 1] < lg) {
+				next = jm__bin_alloc_one(fa, b + 1);
+				AL_CHECK(next != NULL);
+				jm_free(next);
+			}
+			void *p = NULL, *p2 = NULL;
+			AL_CHECK(jm_posix_memalign(&p, align, size) == 0);
+			AL_CHECK(p == seed);   /* small, from the cache */
+			AL_CHECK(jm_malloc_usable_size(p) == jm__bin_info[b].size);
+			memset(p, 0x3c, size);
+			above++;
+			/* The class's list empty: its bin's region, or a large
+			 * run if that one lacks the alignment; never the next
+			 * class's region. */
+			AL_CHECK(jm_posix_memalign(&p2, align, size) == 0);
+			AL_CHECK((uintptr_t)p2 % align == 0);
+			AL_CHECK(p2 != next);
+			size_t u2 = jm_malloc_usable_size(p2);
+			AL_CHECK(u2 == jm__bin_info[b].size || u2 == JM_SMALL_MAX + JM_PAGE);
+			memset(p2, 0x3c, size);
+			if (next) {
+				void *n = jm_malloc(jm__bin_info[b + 1].size);
+				AL_CHECK(n == next);   /* still in its list */
+				jm_free(n);
+			}
+			jm_free(p);
+			jm_free(p2);
+			jm__tcache_flush_all_current();
+			AL_CHECK(jm__heap_validate() == 0);
+		}
+	AL_CHECK(above == 30);
+	/* Placement: the one-region classes' runs among runs of others, in
+	 * the test's arena: most at their alignment. */
+	void *q[4][16], *pad[16];
+	unsigned at = 0;
+	for (int k = 0; k < 16; k++) {
+		pad[k] = jm__bin_alloc_one(fa, jm__size2bin(1000 + 700 * (size_t)k));
+		AL_CHECK(pad[k] != NULL);
+		for (int c = 0; c < 4; c++) {
+			q[c][k] = jm__bin_alloc_one(fa, jm__size2bin(one[c] - 100));
+			AL_CHECK(q[c][k] != NULL);
+			size_t a = one[c] & -one[c];
+			at += (uintptr_t)q[c][k] % a == 0;
+		}
+	}
+	AL_CHECK(at >= 48);
+	for (int k = 0; k < 16; k++) {
+		jm_free(pad[k]);
+		for (int c = 0; c < 4; c++)
+			jm_free(q[c][k]);
+	}
+	jm__tcache_flush_all_current();
+	AL_CHECK(jm__heap_validate() == 0);
+	return 0;
+}
+
 /* A small request aligned to up to 32 KiB is a small region: the first
  * class, from the larger of size and alignment, whose regions have that
  * alignment. A class of one region a run (8, 16, 24, 32 KiB) has its runs
@@ -656,67 +758,54 @@ static void test_aligned_fit(void **state)
  * free run no room (arena.c, pref_fit): most of its regions have it; an
  * aligned request given one that has not takes a large run. (Before,
  * every request aligned to more than a page took a large run of 9 pages
- * or more from the arena, whatever its size.) */
+ * or more from the arena, whatever its size; and a page class's empty
+ * list took the next class's region, a 20 KiB one for a 16 KiB-aligned
+ * request.)
+ *
+ * The conditions are the test's own, not the free runs earlier tests
+ * left in this thread's arena (with which the count of aligned requests
+ * served small went from 30 of 30 to 11 when the test ran alone): the
+ * one-region classes' regions come from an arena of the test's (made in a
+ * child: aligned_above_page), whose first runs of them are placed at
+ * their alignment (a fresh chunk's one free run, from its end: 32 KiB
+ * first, which 16, 8 and 24 follow), and are put in the thread's cache by
+ * its frees, where an aligned request takes them; the placement itself is
+ * counted in that arena too. */
 static void test_aligned_small(void **state)
 {
 	(void)state;
 	static const size_t sizes[] = { 1, 100, 3000, 4096, 5000, 8192, 12000, 16385, 30000, 32768 };
-	void *keep[64];
-	unsigned nkeep = 0, above = 0, small = 0;
 	int64_t left = jm__tls_sample_left;
 	jm__tls_sample_left = (int64_t)1 << 60;   /* none sampled (a large run) */
+	jm_free(jm_malloc(1));   /* this thread's cache */
 	jm__tcache_flush_all_current();   /* no region of earlier tests first */
-	for (size_t align = 32; align <= JM_SMALL_MAX; align *= 2)
+	/* Up to a page: a class of several regions a run whose size is a
+	 * multiple of the alignment (runs start on a page), from any arena. */
+	for (size_t align = 32; align <= JM_PAGE; align *= 2)
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-			size_t size = sizes[i];
+			size_t size = sizes[i], want = size > align ? size : align;
 			void *p = NULL;
 			assert_int_equal(jm_posix_memalign(&p, align, size), 0);
 			assert_int_equal((uintptr_t)p % align, 0);
-			size_t u = jm_malloc_usable_size(p);
-			size_t want = size > align ? size : align;
-			assert_true(u >= want);
-			above += align > JM_PAGE;
-			if (u > JM_SMALL_MAX && align > JM_PAGE)
-				assert_int_equal(u, JM_SMALL_MAX + JM_PAGE);   /* the large run */
-			else {
-				small += align > JM_PAGE;
-				assert_int_equal(u % align, 0);
-				size_t b = jm__size2bin(want);
-				while (jm__bin_info[b].size % align != 0 ||
-				    ((size_t)1 << jm__bin_lg_align[b]) < align)
-					b++;
-				assert_int_equal(u, jm__bin_info[b].size);   /* the first that fits */
-			}
+			size_t b = jm__size2bin(want);
+			while (jm__bin_info[b].size % align != 0)
+				b++;
+			assert_int_equal(jm_malloc_usable_size(p), jm__bin_info[b].size);   /* the first that fits */
 			memset(p, 0x3c, size);
-			if (nkeep < 64 && (i + align) % 3 == 0)
-				keep[nkeep++] = p;   /* runs in between for the next */
-			else
-				jm_free(p);
+			jm_free(p);
 		}
-	assert_true(small * 4 >= above * 3);
-	/* Plain requests of the one-region classes, among runs of others:
-	 * most at their alignment. */
-	static const size_t one[] = { 8192, 16384, 24576, 32768 };
-	void *q[4][16], *pad[16];
-	unsigned at = 0;
-	for (int k = 0; k < 16; k++) {
-		pad[k] = jm_malloc(1000 + 700 * (size_t)k);
-		for (int c = 0; c < 4; c++) {
-			q[c][k] = jm_malloc(one[c] - 100);
-			assert_non_null(q[c][k]);
-			size_t a = one[c] & -one[c];
-			at += (uintptr_t)q[c][k] % a == 0;
-		}
-	}
-	assert_true(at >= 48);
-	validate();
-	for (int k = 0; k < 16; k++) {
-		jm_free(pad[k]);
-		for (int c = 0; c < 4; c++)
-			jm_free(q[c][k]);
-	}
-	while (nkeep)
-		jm_free(keep[--nkeep]);
+	/* Above a page: the one-region classes, from the test's arena, in a
+	 * child (the arena made there, not in this process, whose other
+	 * tests want arenas never used: fresh_arena). */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(aligned_above_page());
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	jm__tcache_flush_all_current();
 	jm__tls_sample_left = left;
 	validate();
 }
