@@ -54,7 +54,7 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 	}
 	if (size <= JM_LARGE_MAX && align < JM_CHUNK) {
 		size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
-		if (npages <= JM_TCACHE_LARGE_MAX_PAGES && align <= JM_PAGE) {
+		if (npages <= JM_TCACHE_CLASS_MAX_PAGES && align <= JM_PAGE) {
 			void *p = jm__tcache_large_alloc(npages);
 			if (p) {
 				if (zero)
@@ -326,7 +326,7 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			run->prof_site = 0;
 			run->prof_size = 0;
 		}
-		if (npages >= JM_TCACHE_LARGE_MIN_PAGES && npages <= JM_TCACHE_LARGE_MAX_PAGES &&
+		if (npages >= JM_TCACHE_LARGE_MIN_PAGES && npages <= JM_TCACHE_CLASS_MAX_PAGES &&
 		    jm__run_addr(c, run) == ptr &&
 		    run->state == JM_RUN_LARGE) {
 			if (jm__flist_is_free(ptr))

@@ -73,7 +73,9 @@
  * tcmalloc), without fills: a free pushes, a malloc pops
  * (from the list a page larger when its own is empty: 4 to 15 pages), and
  * the arena is only asked when both are empty; the GC returns the lists
- * that went unused. The bytes of large regions a thread caches
+ * that went unused. Regions of 17 to 64 pages (requests of 64 KiB + 1 to
+ * 256 KiB) are cached the same way, at their exact sizes, in eight lists
+ * by page-count class (large_index), within JM_TCACHE_CLASS_TOTAL. The bytes of large regions a thread caches
  * are its row's large_cached word (the arena counts them as allocated
  * until they go back to it), so that readers take them off allocated;
  * only regions of the thread's own arena are cached, so that the arena a
@@ -1045,6 +1047,31 @@ void jm__tcache_free_full(struct jmstat_tcache_bin *tb, unsigned binind, void *p
 		tcache_move(tc, to);
 }
 
+/* The list of a large region of npages: pages - 1 up to 16 pages; from 17
+ * to 64 pages, lists by page-count class, each of the regions from its
+ * class's least size up to the next class's (17-19, 20-23, 24-27, 28-31,
+ * 32-39, 40-47, 48-55, 56-64 pages: large_least), at 16 to 23. Regions
+ * keep their exact sizes (a request is not rounded up: frag's peak RSS
+ * was 2% more with requests rounded to the classes), and a region of a
+ * class list carries its page count in its word 2 (word 0 is the link,
+ * word 1 the cookie). */
+static inline unsigned large_index(size_t npages)
+{
+	if (npages <= JM_TCACHE_LARGE_MAX_PAGES)
+		return (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
+	return JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1 +
+	    (npages < 20 ? 0 : npages < 32 ? 1 + (unsigned)(npages - 20) / 4 :
+	     npages < 56 ? 4 + (unsigned)(npages - 32) / 8 : 7);
+}
+#define JM_TCACHE_CLASS0 (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
+
+/* The pages of a class list's top region, or 0 if it has none. */
+static inline size_t large_top_pages(const struct jm_tcache *tc, unsigned k)
+{
+	const uintptr_t *w = (const uintptr_t *)tc->large_head[k];
+	return w ? w[2] : 0;
+}
+
 void *jm__tcache_large_alloc(size_t npages)
 {
 	struct jm_tcache *tc = tls_tc;
@@ -1053,9 +1080,28 @@ void *jm__tcache_large_alloc(size_t npages)
 	 * (a sampled page it may free again), as for the small lists. */
 	if (tc == NULL || jm__tls_state != JM_TLS_CACHED)
 		return NULL;
-	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
+	unsigned k = large_index(npages);
 	tc->large_used |= 1u << k;
-	void *p = jm__flist_pop(&tc->large_head[k]);
+	void *p;
+	if (k >= JM_TCACHE_CLASS0) {
+		/* The class's top region if it is large enough (a program
+		 * that frees and asks the same size takes back its last),
+		 * else the next class's, which is. */
+		size_t have = large_top_pages(tc, k);
+		if (have < npages && k + 1 < JM_TCACHE_NLARGE) {
+			k++;
+			tc->large_used |= 1u << k;
+			have = large_top_pages(tc, k);
+		}
+		if (have < npages)
+			return NULL;
+		p = jm__flist_pop(&tc->large_head[k]);
+		tc->large_n[k]--;
+		tc->row->large_cached -= have << JM_LG_PAGE;
+		tc->class_bytes -= (uint32_t)(have << JM_LG_PAGE);
+		return p;
+	}
+	p = jm__flist_pop(&tc->large_head[k]);
 	/* None of this size: one a page larger, if the thread has one (a
 	 * region of 4 to 15 pages). */
 	if (p == NULL && npages >= 4 && npages < JM_TCACHE_LARGE_MAX_PAGES &&
@@ -1074,17 +1120,22 @@ void *jm__tcache_large_alloc(size_t npages)
  * divided by the size: a constant, not a division on every free). */
 #define LARGE_CAP(np) ((np) < 4 ? JM_TCACHE_SAMPLED_BYTES / ((np) << JM_LG_PAGE) \
                        : (np) <= 8 ? JM_TCACHE_LARGE_BYTES / ((np) << JM_LG_PAGE) \
-                                   : JM_TCACHE_BUF_BYTES / ((np) << JM_LG_PAGE))
+                       : (np) <= 16 ? JM_TCACHE_BUF_BYTES / ((np) << JM_LG_PAGE) \
+                                    : JM_TCACHE_CLASS_BYTES / ((np) << JM_LG_PAGE))
 static const uint16_t large_cap[JM_TCACHE_NLARGE] = {
 	LARGE_CAP(1), LARGE_CAP(2), LARGE_CAP(3), LARGE_CAP(4),
 	LARGE_CAP(5), LARGE_CAP(6), LARGE_CAP(7), LARGE_CAP(8),
 	LARGE_CAP(9), LARGE_CAP(10), LARGE_CAP(11), LARGE_CAP(12),
 	LARGE_CAP(13), LARGE_CAP(14), LARGE_CAP(15), LARGE_CAP(16),
+	LARGE_CAP(17), LARGE_CAP(20), LARGE_CAP(24), LARGE_CAP(28),
+	LARGE_CAP(32), LARGE_CAP(40), LARGE_CAP(48), LARGE_CAP(56),
 };
-_Static_assert(JM_TCACHE_LARGE_MIN_PAGES == 1 && JM_TCACHE_NLARGE == 16,
-    "large_cap lists the sizes the thread caches");
+_Static_assert(JM_TCACHE_LARGE_MIN_PAGES == 1 && JM_TCACHE_NLARGE == 24 &&
+    JM_TCACHE_NCLASS == 8 && JM_TCACHE_CLASS_MAX_PAGES == 64,
+    "large_cap and large_index list the sizes the thread caches");
 _Static_assert(JM_TCACHE_SAMPLED_BYTES / JM_PAGE <= 255 && JM_TCACHE_LARGE_BYTES / (4 * JM_PAGE) <= 255 &&
-    JM_TCACHE_BUF_BYTES / (9 * JM_PAGE) <= 255 && JM_TCACHE_NLARGE <= 32,
+    JM_TCACHE_BUF_BYTES / (9 * JM_PAGE) <= 255 && JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE) <= 255 &&
+    JM_TCACHE_NLARGE <= 32,
     "a list's length fits large_n, a size's bit large_used");
 
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
@@ -1100,12 +1151,19 @@ bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
 	 * chunk header is read. */
 	if (arena_index != tc->arena->index)
 		return false;
-	unsigned k = (unsigned)npages - JM_TCACHE_LARGE_MIN_PAGES;
+	unsigned k = large_index(npages);
+	if (k >= JM_TCACHE_CLASS0 &&
+	    tc->class_bytes + (npages << JM_LG_PAGE) > JM_TCACHE_CLASS_TOTAL)
+		return false;   /* within the total of the class lists */
 	if (tc->large_n[k] >= large_cap[k])
 		return false;
 	jm__flist_push(&tc->large_head[k], ptr);
 	tc->large_n[k]++;
 	tc->row->large_cached += npages << JM_LG_PAGE;
+	if (k >= JM_TCACHE_CLASS0) {
+		((uintptr_t *)ptr)[2] = npages;
+		tc->class_bytes += (uint32_t)(npages << JM_LG_PAGE);
+	}
 	return true;
 }
 
@@ -1113,12 +1171,16 @@ bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
 static void large_flush(struct jm_tcache *tc, unsigned k)
 {
 	void *w;
-	tc->row->large_cached -= (uint64_t)tc->large_n[k] * ((k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE);
+	uint64_t bytes = 0;
 	tc->large_n[k] = 0;
 	while ((w = jm__flist_pop(&tc->large_head[k])) != NULL) {
+		bytes += (k >= JM_TCACHE_CLASS0 ? ((uintptr_t *)w)[2] : k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE;
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
 		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);
 	}
+	tc->row->large_cached -= bytes;
+	if (k >= JM_TCACHE_CLASS0)
+		tc->class_bytes -= (uint32_t)bytes;
 }
 
 void jm__tcache_gc(void)

@@ -71,7 +71,17 @@
 #define JM_TCACHE_LARGE_MIN_PAGES 1
 #define JM_TCACHE_LARGE_MAX_PAGES 16
 #define JM_TCACHE_BUF_BYTES (128u << 10) /* per size, 9 to 16 pages */
-#define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
+/* Regions of 17 to 64 pages (requests of 64 KiB + 1 to 256 KiB) are cached
+ * by their thread in lists by page-count class, four a doubling (17-19,
+ * 20-23, 24-27, 28-31, 32-39, 40-47, 48-55 and 56-64 pages: tcache.c,
+ * large_index), at their exact sizes, up to JM_TCACHE_CLASS_BYTES a list
+ * and JM_TCACHE_CLASS_TOTAL in all; a request takes its class's last
+ * region if it is large enough, else the next class's. */
+#define JM_TCACHE_CLASS_MAX_PAGES 64
+#define JM_TCACHE_NCLASS  8
+#define JM_TCACHE_CLASS_BYTES (512u << 10)
+#define JM_TCACHE_CLASS_TOTAL (512u << 10)
+#define JM_TCACHE_NLARGE  (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1 + JM_TCACHE_NCLASS)
 #define JM_TCACHE_LARGE_BYTES (64u << 10) /* per size, 4 pages and up */
 /* The capacity a small class's list goes down to when its thread frees
  * more of the class without allocating than the list could ever hold
@@ -358,7 +368,7 @@ struct jm_arena {
 	                             arena takes it (tcache.c, under its lock) */
 	_Alignas(64) struct jm_bin bins[JM_NBINS];
 };
-#define JM_ARENA_HOT_RUNS 400
+#define JM_ARENA_HOT_RUNS 408
 #define JM_ARENA_HOT (sizeof(struct jm_arena) - offsetof(struct jm_arena, free_runs[JM_ARENA_HOT_RUNS]))
 
 /* A huge allocation: mapped directly, registered in the rtree. */
@@ -441,6 +451,9 @@ struct jm_tcache {
 	uintptr_t large_head[JM_TCACHE_NLARGE];
 	uint8_t large_n[JM_TCACHE_NLARGE];
 	uint32_t large_used;
+	uint32_t class_bytes;             /* cached in the lists of 17 to 64
+	                                     pages' classes (a private sum:
+	                                     the row's may be rewritten) */
 	uint64_t nslow;                   /* fills and flushes, for the GC */
 	uint64_t capacity_bytes;          /* sum of ncached_max x size */
 	uint64_t trim_nslow;              /* nslow after the thread's last

@@ -369,11 +369,23 @@ static void test_large_runs(void **state)
 	/* Above the small classes: 9 pages and more, carved from the arena
 	 * (not regions of 9 to 16 pages earlier tests left in the cache). */
 	jm__tcache_flush_all_current();
-	void *a = jm_malloc(9 * JM_PAGE);
-	void *b = jm_malloc(11 * JM_PAGE);
+	/* b right after a: pairs taken until one is (best fit puts them in
+	 * the shorter free runs earlier tests left first). */
+	void *held[64];
+	unsigned nheld = 0;
+	void *a, *b;
+	for (;;) {
+		a = jm_malloc(9 * JM_PAGE);
+		b = jm_malloc(11 * JM_PAGE);
+		assert_non_null(a);
+		assert_non_null(b);
+		if ((char *)b == (char *)a + 9 * JM_PAGE)
+			break;
+		assert_true(nheld + 2 <= sizeof(held) / sizeof(held[0]));
+		held[nheld++] = a;
+		held[nheld++] = b;
+	}
 	void *c = jm_malloc(10 * JM_PAGE);
-	assert_non_null(a);
-	assert_non_null(b);
 	assert_non_null(c);
 	validate();
 	jm_free(b);
@@ -397,6 +409,8 @@ static void test_large_runs(void **state)
 	validate();
 	jm_free(a2);
 	jm_free(c);
+	while (nheld)
+		jm_free(held[--nheld]);
 	validate();
 	/* The largest large size, and alignment of large regions. */
 	void *big = jm_malloc(JM_LARGE_MAX);
@@ -1254,6 +1268,124 @@ static void test_large_cache_buffers(void **state)
 	assert_int_equal(k.nmalloc_reuse, 0);
 	assert_int_equal(k.after_reuse, 0);
 	assert_int_equal(k.after_over, k.after_free);
+	assert_int_equal(k.after_gc, 0);
+	assert_int_equal(k.allocated_after, k.allocated_before);
+	validate();
+}
+
+/* Regions of 17 to 64 pages (requests of 64 KiB + 1 to 256 KiB) are cached
+ * by their thread in lists by page-count class (17-19, 20-23, 24-27,
+ * 28-31, 32-39, 40-47, 48-55, 56-64 pages), at their exact sizes, up to
+ * JM_TCACHE_CLASS_BYTES a list and JM_TCACHE_CLASS_TOTAL in all: their
+ * malloc and free took the arena's lock, a best-fit search and a coalesce
+ * each time (probe boundary, docs/programs.md, session 33). A request
+ * takes its class's last region if that is large enough (the same size
+ * freed and asked again), else the next class's; the GC returns a list
+ * unused since its last look. */
+struct class_counts {
+	size_t usable17, usable18, usable33;
+	uint64_t after_free, after_reuse, after_total, after_gc, nmalloc_reuse, nmalloc_next;
+	uint64_t allocated_before, allocated_after;
+	uint64_t cached64;
+	bool same, next_taken, small_not_taken, same64;
+};
+static void *class_cache_thread(void *arg)
+{
+	struct class_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	struct jmstat_thread *row = jm__tcache_current_row();
+	struct jm_arena *a = jm__thread_arena();
+	k->allocated_before = a->stats->allocated_large;
+	enum { CAP = JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE), N = CAP + 2,
+	       CAP56 = JM_TCACHE_CLASS_BYTES / (56 * JM_PAGE) };
+	void *p[N], *q[N], *b[CAP56];
+	for (unsigned i = 0; i < N; i++) {
+		p[i] = jm_malloc(64 * 1024 + 1);   /* 17 pages */
+		assert_non_null(p[i]);
+		memset(p[i], 0x5a, 64);
+	}
+	k->usable17 = jm_malloc_usable_size(p[0]);   /* not rounded up */
+	void *m = jm_malloc(128 * 1024 + 1);        /* 33 pages */
+	k->usable33 = jm_malloc_usable_size(m);
+	jm_free(m);
+	jm__tcache_flush_all_current();
+	for (unsigned i = 0; i < CAP; i++)
+		jm_free(p[i]);
+	k->after_free = row->large_cached;
+	uint64_t nmalloc = a->stats->nmalloc_large;
+	k->same = true;
+	for (unsigned i = 0; i < CAP; i++) {
+		q[i] = jm_malloc(68 * 1024);   /* 17 pages again: the same regions, LIFO */
+		k->same &= q[i] == p[CAP - 1 - i];
+	}
+	k->nmalloc_reuse = a->stats->nmalloc_large - nmalloc;
+	k->after_reuse = row->large_cached;
+	/* 18 pages: the 17-page region on top of its class's list is too
+	 * small, the next class's (20 pages) is taken. */
+	void *r17 = jm_malloc(17 * JM_PAGE), *r20 = jm_malloc(20 * JM_PAGE);
+	jm_free(r20);
+	jm_free(r17);
+	nmalloc = a->stats->nmalloc_large;
+	void *r18 = jm_malloc(18 * JM_PAGE);
+	k->next_taken = r18 == r20;
+	k->usable18 = jm_malloc_usable_size(r18);
+	void *again = jm_malloc(17 * JM_PAGE);
+	k->small_not_taken = again == r17;   /* still there */
+	k->nmalloc_next = a->stats->nmalloc_large - nmalloc;
+	jm_free(again);
+	jm_free(r18);
+	jm__tcache_flush_all_current();
+	/* 64 pages, the last size of the last class (56-64). */
+	void *r64 = jm_malloc(256 * 1024);
+	jm_free(r64);
+	k->cached64 = row->large_cached;
+	again = jm_malloc(256 * 1024 - 100);
+	k->same64 = again == r64;
+	jm_free(again);
+	jm__tcache_flush_all_current();
+	/* The total: CAP regions of 17 pages, then regions of 56 pages as far
+	 * as the total lets them in. */
+	for (unsigned i = 0; i < CAP56; i++)
+		b[i] = jm_malloc(224 * 1024);   /* 56 pages */
+	for (unsigned i = 0; i < CAP; i++)
+		jm_free(q[i]);
+	for (unsigned i = 0; i < CAP56; i++)
+		jm_free(b[i]);
+	for (unsigned i = CAP; i < N; i++)
+		jm_free(p[i]);   /* past the list's cap or the total: the arena's */
+	k->after_total = row->large_cached;
+	for (unsigned i = 0; i <= JM_NBINS; i++)
+		jm__tcache_gc();                    /* looks without use: flushed */
+	k->after_gc = row->large_cached;
+	k->allocated_after = a->stats->allocated_large;
+	return NULL;
+}
+
+static void test_large_cache_classes(void **state)
+{
+	(void)state;
+	struct class_counts k = { 0 };
+	in_new_thread(class_cache_thread, &k);
+	assert_int_equal(k.usable17, 17 * JM_PAGE);
+	assert_int_equal(k.usable33, 33 * JM_PAGE);
+	assert_true(JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE) >= 2);
+	assert_int_equal(k.after_free, JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE) * 17 * JM_PAGE);
+	assert_true(k.same);
+	assert_int_equal(k.nmalloc_reuse, 0);
+	assert_int_equal(k.after_reuse, 0);
+	assert_true(k.next_taken);
+	assert_int_equal(k.usable18, 20 * JM_PAGE);
+	assert_true(k.small_not_taken);
+	assert_int_equal(k.nmalloc_next, 0);
+	assert_int_equal(k.cached64, 64 * JM_PAGE);
+	assert_true(k.same64);
+	/* The 17-page list full, the 56-page one as far as the total lets it. */
+	uint64_t c17 = JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE) * 17 * JM_PAGE;
+	uint64_t c56 = JM_TCACHE_CLASS_BYTES / (56 * JM_PAGE);
+	while (c17 + c56 * 56 * JM_PAGE > JM_TCACHE_CLASS_TOTAL)
+		c56--;
+	assert_int_equal(k.after_total, c17 + c56 * 56 * JM_PAGE);
+	assert_true(k.after_total <= JM_TCACHE_CLASS_TOTAL);
 	assert_int_equal(k.after_gc, 0);
 	assert_int_equal(k.allocated_after, k.allocated_before);
 	validate();
@@ -3988,6 +4120,7 @@ int main(void)
 		cmocka_unit_test(test_large_pagemap_arena),
 		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_large_cache_buffers),
+		cmocka_unit_test(test_large_cache_classes),
 		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_large_cache_set_aside),
 		cmocka_unit_test(test_arena_choice),
