@@ -46,7 +46,10 @@ static size_t resident(void *p, size_t len)
 
 static int aged(void)
 {
-	enum { N = 8, SZ = 256 << 10 };
+	/* 65 pages: regions of up to 64 pages go to the thread's cache,
+	 * whose lists the trims' GC returns some calls later, the run they
+	 * join younger by those calls. */
+	enum { N = 8, SZ = 65 << 12 };
 	void *r[N];
 	free(malloc(16));   /* the thread's cache */
 	malloc_trim(0);     /* the lone first call: those below are not */
@@ -118,7 +121,9 @@ static int once(void)
 
 static int dirty(void)
 {
-	enum { SMALL = 40 << 10, BIG = 80 << 10, NB = 24, BLOCK = 256 << 10 };
+	/* BIG of 65 pages: a region of 11 to 64 would stay in the thread's
+	 * cache, not a dirty run of the arena's. */
+	enum { SMALL = 40 << 10, BIG = 65 << 12, NB = 24, BLOCK = 256 << 10 };
 	char *g0 = malloc(SMALL), *x = malloc(SMALL), *g1 = malloc(SMALL);
 	char *y = malloc(BIG), *g2 = malloc(SMALL);
 	memset(g0, 1, SMALL);
