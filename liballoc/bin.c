@@ -334,15 +334,19 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
 /* A sampled object of this class came to life (delta 1) or was freed
  * (-1): it lives on a page of its own, outside the bin's runs, and is
  * counted in the bin row's cursampled so that readers count it in use in
- * its class. Called on the sampling slow path only. */
+ * its class. Called on the sampling slow path only (at a sample and at
+ * its free). One atomic add, then the header's generation, as a row's
+ * end bumps it: not under the bin's lock and the row's seqlock, which
+ * cost 120 instructions and 5 missed lines each time, twice a sample
+ * (callgrind, cachegrind: glibc-thread 1 0.2). No other field of the row
+ * moves with it (a sampled object is in no run's curregs), so a reader's
+ * copy of the row, the old word or the new one, is as consistent as
+ * before; the word is 8-byte aligned, never torn. */
 void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta)
 {
 	struct jm_bin *bin = &a->bins[binind];
-	jm__lock(bin->lock, &bin->stats->lock_contended);
-	jm__row_begin(&bin->stats->seq);
-	bin->stats->cursampled += (uint64_t)(int64_t)delta;
-	jm__row_end(&bin->stats->seq);
-	jm__unlock(bin->lock);
+	__atomic_fetch_add(&bin->stats->cursampled, (uint64_t)(int64_t)delta, __ATOMIC_RELEASE);
+	jmstat_gen_bump(jm__seg);
 }
 
 /* The index of ptr's region in its run, or -1 if ptr is not the start of a
