@@ -1065,11 +1065,30 @@ static inline unsigned large_index(size_t npages)
 }
 #define JM_TCACHE_CLASS0 (JM_TCACHE_LARGE_MAX_PAGES - JM_TCACHE_LARGE_MIN_PAGES + 1)
 
-/* The pages of a class list's top region, or 0 if it has none. */
+/* The pages of the cached large region w: its run's, from its chunk's
+ * page map (word 2 is the program's to overwrite once it wrote into a
+ * freed region: believed, a count it wrote there handed out a region
+ * smaller than the request, and miscounted large_cached and class_bytes). */
+static inline size_t large_region_pages(const void *w)
+{
+	const struct jm_chunk *c = (const struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
+	uint64_t pm = c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE];
+	return jm__chunk_run(c, JM_PM_START(pm))->npages;
+}
+
+/* The pages of a class list's top region, or 0 if it has none. Its link's
+ * cookie and the page count its free wrote in word 2 are checked: a
+ * program that wrote into the freed region is reported (as a double free
+ * finds a region's cookie), not handed a region by a count it wrote. */
 static inline size_t large_top_pages(const struct jm_tcache *tc, unsigned k)
 {
 	const uintptr_t *w = (const uintptr_t *)tc->large_head[k];
-	return w ? w[2] : 0;
+	if (w == NULL)
+		return 0;
+	size_t np = large_region_pages(w);
+	if (jm_unlikely(w[2] != np || !jm__flist_is_free(w)))
+		jm__report_misuse("write after free in a cached large region", w);
+	return np;
 }
 
 void *jm__tcache_large_alloc(size_t npages)
@@ -1174,7 +1193,7 @@ static void large_flush(struct jm_tcache *tc, unsigned k)
 	uint64_t bytes = 0;
 	tc->large_n[k] = 0;
 	while ((w = jm__flist_pop(&tc->large_head[k])) != NULL) {
-		bytes += (k >= JM_TCACHE_CLASS0 ? ((uintptr_t *)w)[2] : k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE;
+		bytes += (k >= JM_TCACHE_CLASS0 ? large_region_pages(w) : k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE;
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
 		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);
 	}

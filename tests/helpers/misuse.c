@@ -343,6 +343,19 @@ int main(int argc, char **argv)
 		char *p = malloc(8 << 20);
 		say(p + (2 << 20));
 		free(p + (2 << 20));
+	} else if (!strcmp(m, "write-after-free-large-class")) {
+		/* 20 pages: cached in the 20-23 pages' class list, its page
+		 * count in its word 2. The program writes a larger count
+		 * there after the free; a request of 23 pages, believing it,
+		 * took the 20-page region (written 3 pages past its end). */
+		size_t *p = malloc(20 * 4096);
+		say(p);
+		free(p);
+		p[2] = 64;
+		char *q = malloc(23 * 4096);
+		if (q == (char *)p)
+			_exit(3);   /* handed out: too small by 3 pages */
+		free(q);
 	} else if (!strcmp(m, "write-after-free")) {
 		/* Run with JMALLOC_CONF=junk:1. */
 		char *p = malloc(64);

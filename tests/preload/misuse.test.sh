@@ -16,7 +16,10 @@
 # (realloc handed the pointer back), and a program that trusted it wrote
 # past the region's end. realloc of a freed region to a size of its own
 # class (the no-op, whose class test takes no jm__size2bin) is reported as
-# one to another class is.
+# one to another class is. A write into a freed region of 17 to 64 pages in
+# the thread cache's class lists (over its page count in word 2) is
+# reported at the next request of its class, not believed (a 20-page
+# region was handed out for 23 pages).
 # timeout: 60
 . "$(dirname "$0")/../lib.sh"
 need_lib
@@ -47,7 +50,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             realloc-freed realloc-freed-same realloc-foreign free-sized-wrong usable-size-freed \
             usable-size-freed-small usable-size-interior-small usable-size-interior-large \
             usable-size-interior-huge realloc-interior-small realloc-freed-huge interior-huge-chunk \
-            write-after-free; do
+            write-after-free write-after-free-large-class; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
