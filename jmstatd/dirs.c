@@ -186,9 +186,14 @@ static void scan_dir(struct jmd *d, struct jmd_dir *dir)
 		return;
 	}
 	struct dirent *de;
-	while ((de = readdir(dp)) != NULL)
-		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strncmp(de->d_name, JMD_ASIDE_PREFIX, strlen(JMD_ASIDE_PREFIX)))
+			jmd_discover_leftover(d, dir, de->d_name);
+		else
 			jmd_discover_found(d, dir, de->d_name, false);
+	}
 	closedir(dp);
 }
 

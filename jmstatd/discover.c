@@ -47,6 +47,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,9 +339,17 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
 		return -ESTALE;
+	/* The aside name carries the name (jmd_discover_leftover): a daemon
+	 * stopped between the moves (killed, a crash) left the file there
+	 * forever, a live process's segment among them (one put back), and
+	 * its next start puts it back. A name too long for that gets the
+	 * short one. */
 	static unsigned long seq;
-	char aside[64];
-	snprintf(aside, sizeof(aside), ".jmstatd-removing.%d.%lu", (int)getpid(), ++seq);
+	char aside[NAME_MAX + 1];
+	++seq;
+	int n = snprintf(aside, sizeof(aside), JMD_ASIDE_PREFIX "%d.%lu.%s", (int)getpid(), seq, e->name);
+	if (n < 0 || (size_t)n >= sizeof(aside))
+		snprintf(aside, sizeof(aside), JMD_ASIDE_PREFIX "%d.%lu", (int)getpid(), seq);
 	if (renameat2(dfd, e->name, dfd, aside, RENAME_NOREPLACE) != 0) {
 		if (errno != EINVAL && errno != ENOSYS)
 			return -errno;
@@ -356,6 +366,42 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 		jmd_log("cannot put %s/%s back after its removal was refused (left as %s): %s",
 		        jmd_entry_dir(d, e), e->name, aside, strerror(errno));
 	return -ESTALE;
+}
+
+/* A name under which jmd_entry_unlink moved a file aside (JMD_ASIDE_PREFIX
+ * PID.SEQ.NAME), met by a scan: left by a daemon (PID) that stopped before
+ * it removed the file or put it back. The file goes back under its name
+ * if that is free (RENAME_NOREPLACE), and is judged there as any other;
+ * one under a name taken since is left (logged at debug: it may be the
+ * live file the daemon was to put back). Anyone can make such a name, but
+ * moving their own file under a name of their choice is what they could
+ * do themselves. */
+void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name)
+{
+	const char *p = name + strlen(JMD_ASIDE_PREFIX);
+	char *end;
+	long pid = strtol(p, &end, 10);
+	if (end == p || *end != '.' || pid <= 0 || pid > INT32_MAX)
+		return;
+	p = end + 1;
+	(void)strtoul(p, &end, 10);
+	if (end == p || *end != '.')
+		return;
+	const char *orig = end + 1;
+	struct jmstat_name id;
+	if (jmstat_name_parse(orig, &id) != 0)
+		return;
+	/* A daemon still running may be between its moves. */
+	if (pid == getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+		return;
+	int dfd = dir ? dir->fd : d->dirfd;
+	if (renameat2(dfd, name, dfd, orig, RENAME_NOREPLACE) != 0) {
+		jmd_debug("left %s: cannot put it back under %s: %s", name, orig, strerror(errno));
+		return;
+	}
+	jmd_log("put %s/%s back: jmstatd %ld stopped while removing it", dir ? dir->path : d->opt.stats_dir,
+	    orig, pid);
+	jmd_discover_found(d, dir, orig, false);
 }
 
 /* The files (device, inode) whose removal failed lately. A dead
@@ -512,6 +558,10 @@ bool jmd_discover_rescan_step(struct jmd *d, uint64_t budget_ns)
 		if (de->d_type == DT_REG || de->d_type == DT_UNKNOWN) {
 			/* A file kept open is read at this tick only if the
 			 * name still stands for it (sample.c). */
+			if (!strncmp(de->d_name, JMD_ASIDE_PREFIX, strlen(JMD_ASIDE_PREFIX))) {
+				jmd_discover_leftover(d, NULL, de->d_name);
+				continue;
+			}
 			struct jmd_entry *e = jmd_entry_find(d, NULL, de->d_name);
 			if (e && e->proc && e->proc->segfd >= 0 && e->proc->ino != de->d_ino)
 				jmd_segfd_put(d, e->proc);

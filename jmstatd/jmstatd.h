@@ -709,6 +709,9 @@ void jmd_entry_to_front(struct jmd *d, struct jmd_entry *e); /* read first at th
 void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino,
                             const char *why);
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); /* quietly */
+/* The name a file is moved to for its removal (discover.c). */
+#define JMD_ASIDE_PREFIX ".jmstatd-removing."
+void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name);
 /* A line about a bad or stale segment, within their shared budget
  * (sample.c: a burst, then one every 10 s, the count left out said). */
 void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
