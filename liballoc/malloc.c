@@ -769,7 +769,20 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			if (size <= have && size > have - have / 4)
 				return ptr;
 			if (size <= have / JM_REALLOC_MOVE_CUT) {
-				/* Cut to a small part: moved. */
+				/* Cut to a small part: moved; cut in place
+				 * when there is no memory for the move (a
+				 * shrink must not fail: it returned NULL,
+				 * test_cut_without_memory). */
+				int saved = errno;
+				void *q = jm_malloc(size);
+				if (q) {
+					memcpy(q, ptr, size);
+					jm_free(ptr);
+					return q;
+				}
+				errno = saved;
+				jm__large_ralloc_inplace(c, ptr, pm, size);
+				return ptr;
 			} else if (run->prof_size) {
 				/* A sampled region keeps its run (and its sample)
 				 * while the new size fits, its pages past that

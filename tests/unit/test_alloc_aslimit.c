@@ -70,6 +70,44 @@ static void test_chunks_in_tree(void **state)
 	validate();
 }
 
+/* A large region cut to half or less moves (malloc.c); with no memory for
+ * the move, it is cut in place: a shrink does not fail. Before, realloc
+ * returned NULL (ENOMEM) once the address space was used up. */
+static void test_cut_without_memory(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip();
+#endif
+	const size_t big = 200 * 4096, cut = 40 * 4096;
+	unsigned char *r = jm_malloc(big);
+	assert_non_null(r);
+	memset(r, 7, big);
+	/* The address space used up by regions of the cut's size (linked
+	 * through their first word). */
+	void *head = NULL;
+	size_t n = 0;
+	for (void *p; (p = jm_malloc(cut)) != NULL; n++) {
+		*(void **)p = head;
+		head = p;
+	}
+	assert_true(n > 0);
+	unsigned char *q = jm_realloc(r, cut);
+	assert_non_null(q);
+	assert_ptr_equal(q, r);
+	assert_true(jm_malloc_usable_size(q) >= cut);
+	assert_true(jm_malloc_usable_size(q) < big);
+	for (size_t i = 0; i < cut; i += 997)
+		assert_int_equal(q[i], 7);
+	while (head) {
+		void *next = *(void **)head;
+		jm_free(head);
+		head = next;
+	}
+	jm_free(q);
+	validate();
+}
+
 int main(void)
 {
 	setenv("JMALLOC_CONF", "prof_sample:0,background_thread:0", 1);
@@ -80,6 +118,7 @@ int main(void)
 #endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chunks_in_tree),
+		cmocka_unit_test(test_cut_without_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
