@@ -25,6 +25,10 @@ jmd_start --client-idle 3
 "$PY3" - "$JMD_SOCK" "$JM_TMP/stop" >"$JM_TMP/holders.out" 2>&1 <<'PY' &
 import json, os, socket, sys, time
 path, stop = sys.argv[1], sys.argv[2]
+def say(line):
+    # One write a line: the eight children share the file (print's
+    # separate writes interleaved there, "uid 62002 holdsuid 32").
+    os.write(1, (line + "\n").encode())
 kids = []
 for k in range(8):
     uid = 62001 + k
@@ -41,11 +45,11 @@ for k in range(8):
         s.sendall(b'{"cmd":"version"}\n')
         line = s.makefile('rb').readline()
         if b'"error"' in line:
-            print("uid", uid, "conn", i, "refused:", line.decode().strip(), flush=True)
+            say("uid %d conn %d refused: %s" % (uid, i, line.decode().strip()))
             s.close()
             continue
         conns.append(s)
-    print("uid", uid, "holds", len(conns), flush=True)
+    say("uid %d holds %d" % (uid, len(conns)))
     files = {s: s.makefile('rb') for s in conns}
     while not os.path.exists(stop):
         for s in list(conns):
