@@ -711,6 +711,9 @@ void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); /* quietly */
 /* The name a file is moved to for its removal (discover.c). */
 #define JMD_ASIDE_PREFIX ".jmstatd-removing."
+/* Tries to put back a file moved aside whose name comes and goes
+ * (jmd_entry_unlink). */
+#define JMD_PUTBACK_TRIES 32
 void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name);
 /* A line about a bad or stale segment, within their shared budget
  * (sample.c: a burst, then one every 10 s, the count left out said). */
