@@ -233,6 +233,14 @@ static struct jmd_dir *dir_add(struct jmd *d, int fd, const struct stat *st, con
 	dir->mntns = mntns;
 	dir->owner = owner;
 	dir->container = container;
+	/* A user's mount namespace holds what they bind there: any
+	 * directory they can look up, another user's or root's they cannot
+	 * write among them, where the daemon (CAP_FOWNER) removed the files
+	 * of dead writers and those that are no segment (eighteenth pass,
+	 * tests/containers/bind_dir.test.sh). Files are removed only in a
+	 * directory of the user's own (theirs or a subordinate uid's), all
+	 * of whose files they may remove themselves. */
+	dir->keep_files = owner != 0 && jmd_principal(d, (uint32_t)st->st_uid) != jmd_principal(d, owner);
 	dir->seen_walk = d->ns_walk;
 	dir->watching = jmd_watch_start(d->loop, &dir->watch, path, on_event, d) == 0;
 	dir->next = d->dirs;
@@ -872,14 +880,29 @@ static void opened(struct jmd *d, struct open_job *j)
 	}
 	bool first;
 	struct jmd_dir *dir = dir_known(d, &st, &first);
+	if (j->owner == 0 && !(j->container & JMD_CHARGE_CGROUP) && hostpid_known(d, j->cgroup))
+		j->container = j->cgroup;   /* a --pid=host container's pid namespace */
+	/* A directory a user's namespace reached first (anything they bind
+	 * there: a host directory that root's containers share among them),
+	 * reached by a namespace of root's too, is that container's: its
+	 * files no longer kept for the user's not owning it (dir_add), nor
+	 * root's processes there counted in the user's namespace. The
+	 * user's namespaces find it again at the next walk. */
+	if (dir && dir->owner != 0 && j->owner == 0 && owner_may_add(d, 0, m->ino, j->container)) {
+		for (size_t i = 0; i < d->nmntns; i++)
+			if (d->mntns[i].dir == dir) {
+				d->mntns[i].dir = NULL;
+				d->mntns[i].retry = true;
+			}
+		dir_drop(d, dir, "a container of root's reaches it too");
+		dir = NULL;
+	}
 	if (first || dir) {
 		close(fd);
 		m->dir = dir;
 		m->recheck = true;   /* its own may be mounted later */
 		return;
 	}
-	if (j->owner == 0 && !(j->container & JMD_CHARGE_CGROUP) && hostpid_known(d, j->cgroup))
-		j->container = j->cgroup;   /* a --pid=host container's pid namespace */
 	if (!owner_may_add(d, j->owner, m->ino, j->container)) {
 		close(fd);
 		m->retry = true;     /* once some of its others are gone */

@@ -333,6 +333,8 @@ void jmd_entries_free(struct jmd *d)
  * there by that name alone, which no process of theirs uses. */
 int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 {
+	if (e->dir && e->dir->keep_files)
+		return -EPERM;      /* another user's directory (dir_add) */
 	int dfd = jmd_entry_dirfd(d, e);
 	struct stat st;
 	if (jmd_name_stat(dfd, e->name, &st) != 0)
@@ -406,6 +408,8 @@ void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name)
 	if (end == p || *end != '.')
 		return;
 	const char *orig = end + 1;
+	if (dir && dir->keep_files)
+		return;             /* another user's directory: not ours to change */
 	struct jmstat_name id;
 	if (jmstat_name_parse(orig, &id) != 0)
 		return;
@@ -462,7 +466,13 @@ void jmd_entry_unlink_stale(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t
                             const char *why)
 {
 	int rc = jmd_entry_unlink(d, e, dev, ino);
-	if (rc == -ESTALE)
+	if (rc == -EPERM && e->dir && e->dir->keep_files) {
+		if (!e->dir->keep_logged)
+			jmd_log_bad("not removing %s/%s (%s), nor any other file there: the directory "
+			            "is not uid %u's, whose namespace reached it", jmd_entry_dir(d, e),
+			            e->name, why, (unsigned)e->dir->owner);
+		e->dir->keep_logged = true;
+	} else if (rc == -ESTALE)
 		jmd_debug("%s was replaced; not removed", e->name);
 	else if (rc < 0 && rc != -ENOENT && unremovable_seen(dev, ino))
 		jmd_debug("cannot remove %s/%s (%s): %s", jmd_entry_dir(d, e), e->name, why,

@@ -319,6 +319,10 @@ struct jmd_dir {
 	                            is ours, JMD_CHARGE_CGROUP and the hash of
 	                            the container its cgroup names (cgroup_key) */
 	bool watching;           /* the inotify watch is on */
+	bool keep_files;         /* no file is removed or renamed here: a user's
+	                            namespace reached it, and it is not the
+	                            user's (dir_add) */
+	bool keep_logged;        /* ... said once */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
 	struct jmd_dir *next;
 };
