@@ -129,6 +129,7 @@ struct jmd_mntns {
 struct open_job {
 	uint64_t ino;            /* the namespace */
 	uint32_t owner;          /* who owns it (mntns_owner) */
+	bool foreign;            /* ... a user namespace other than ours */
 	uint32_t who;            /* ... as a principal (jmd_principal) */
 	uint64_t container;      /* root's: top_pidns of its representative */
 	uint64_t cgroup;         /* root's: cgroup_key of its representative */
@@ -461,12 +462,15 @@ static int proc_open_in(const char *pid, uint64_t ino)
  * directory procfd): the one that made its owning user namespace (0 for
  * the host's). Where the kernel cannot tell, the process's owner, as
  * /proc shows it. */
-static uint32_t mntns_owner(int procfd)
+static uint32_t mntns_owner(int procfd, bool *foreign)
 {
 	uid_t uid = 0;
 	int fd = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
 	int userns = fd >= 0 ? ioctl(fd, NS_GET_USERNS) : -1;
 	bool known = userns >= 0 && ioctl(userns, NS_GET_OWNER_UID, &uid) == 0;
+	struct stat ns, self;
+	*foreign = userns < 0 || fstat(userns, &ns) != 0 || stat("/proc/self/ns/user", &self) != 0 ||
+	           ns.st_ino != self.st_ino || ns.st_dev != self.st_dev;
 	if (userns >= 0)
 		close(userns);
 	if (fd >= 0)
@@ -624,9 +628,19 @@ static bool owner_may_add(struct jmd *d, uint32_t owner, uint64_t mntns, uint64_
 }
 
 /* File systems a server answers for, in user space or over a network:
- * each operation on them may wait as long as that server likes. */
-static bool served_fs(long type)
+ * each operation on them may wait as long as that server likes. And an
+ * overlay mounted in a user namespace (its mount namespace's, not ours:
+ * foreign): its layers are its mounter's to choose, a FUSE mount of
+ * theirs among them, which the overlay reaches with its mounter's
+ * credentials (FUSE keeps the daemon itself out, not them): its statfs
+ * says overlay, and the loop's readdir of it asked the user's server,
+ * the whole daemon hung in it (eighteenth pass,
+ * tests/containers/overlay_fuse.test.sh). One mounted by root outside
+ * any user namespace (a runtime's image) is read. */
+static bool served_fs(long type, bool foreign)
 {
+	if (foreign && (unsigned long)type == OVERLAYFS_SUPER_MAGIC)
+		return true;
 	switch ((unsigned long)type) {
 	case FUSE_SUPER_MAGIC:
 	case NFS_SUPER_MAGIC:
@@ -650,7 +664,8 @@ static const char *fs_name(long type)
 	case NFS_SUPER_MAGIC:  return "NFS";
 	case V9FS_MAGIC:       return "9p";
 	case CEPH_SUPER_MAGIC: return "Ceph";
-	default:               return "network";
+	case OVERLAYFS_SUPER_MAGIC: return "an overlay made in a user namespace (its layers its maker's)";
+	default:               return "a network file system";
 	}
 }
 
@@ -673,7 +688,7 @@ static void *open_thread(void *arg)
 	struct statfs sf;
 	if (pfd >= 0 && fstatfs(pfd, &sf) != 0)
 		err = errno;
-	else if (pfd >= 0 && served_fs((type = (long)sf.f_type)))
+	else if (pfd >= 0 && served_fs((type = (long)sf.f_type), j->foreign))
 		err = EXDEV;
 	else if (pfd >= 0) {
 		char path[64];
@@ -822,7 +837,7 @@ static void mntns_open(struct jmd *d, struct jmd_mntns *m, const char *pid)
 	}
 	m->rep = (pid_t)atoi(pid);
 	m->rep_walk = d->ns_walk;
-	uint32_t owner = mntns_owner(procfd);
+	uint32_t owner = mntns_owner(procfd, &j->foreign);
 	j->ino = m->ino;
 	j->owner = owner;
 	j->who = owner == 0 ? 0 : jmd_principal(d, owner);
@@ -862,8 +877,8 @@ static void opened(struct jmd *d, struct open_job *j)
 	if (fd < 0 && j->err == EXDEV) {
 		/* A server answers for it: not read; looked at again now and
 		 * then (its tmpfs may be mounted later, as any other's). */
-		jmd_log_bad("%s in mnt:[%llu] (uid %u) is not read: a %s file system (0x%lx), "
-		                "which a server of its own answers for", d->opt.stats_dir,
+		jmd_log_bad("%s in mnt:[%llu] (uid %u) is not read: it is on %s (0x%lx), "
+		                "which a server of its own may answer for", d->opt.stats_dir,
 		                (unsigned long long)j->ino, (unsigned)j->owner, fs_name(j->f_type),
 		                (unsigned long)j->f_type);
 		m->recheck = true;
