@@ -360,7 +360,7 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 		}
 	}
 	for (uint64_t i = 0; i < nrows; i++) {
-		s.rows_gen += s.bins[i].seq;
+		s.rows_gen += s.bins[i].seq + jm__seg_sampled_mix(i, s.bins[i].cursampled);
 		if (s.bins[i].seq & 1) {
 			err = JM_SEG_EBUSY;
 			goto fail;
@@ -377,6 +377,7 @@ int jm__seg_parse_view(const struct view *v, struct jm_seg *out)
 	/* Layout 4 on: the generation the header was read at (the rows were
 	 * read after it, so they are at least that new). */
 	if (v->rows_gen == 0) {
+		s.rows_gen = jm__seg_seqs_key(s.rows_gen);
 		s.rows_seqs = s.rows_gen;
 		if (s.hdr.version >= 4)
 			s.rows_gen = jm__seg_gen_tag(&s.hdr);

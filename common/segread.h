@@ -67,15 +67,18 @@ struct jm_seg {                     /* a validated, consistent copy */
 	                                   JM_SEG_GEN_TAG set: what the writer
 	                                   says, which a reader trusts only so far
 	                                   (a hostile writer may keep it while its
-	                                   rows change). Older layouts: one plus
-	                                   the sum of the rows' seqs, under 2^48:
+	                                   rows change). Older layouts: rows_seqs:
 	                                   a writer only ever moves a row's seq
 	                                   up (by 2 an update), so while it stays
 	                                   the same no row has changed */
 	uint64_t rows_seqs;             /* one plus the sum of the arena and bin
-	                                   rows' seqs as this read found them
-	                                   (layouts 2 and 3: rows_gen); 0: not
-	                                   read (layout 4, unchanged by gen) */
+	                                   rows' seqs as this read found them,
+	                                   and of a mix of each bin row's
+	                                   cursampled, which the writer moves
+	                                   outside the seq (segread_int.h), the
+	                                   top bit clear (layouts 2 and 3:
+	                                   rows_gen); 0: not read (layout 4,
+	                                   unchanged by gen) */
 	bool rows_unchanged;            /* jm_seg_read_fd_since() found every row
 	                                   as it was at the generation it was given:
 	                                   arenas and bins are NULL (the caller has
@@ -152,8 +155,9 @@ int jm_seg_read_fd_flags(int fd, unsigned flags, struct jm_seg *out);
  * is still that, the arena and bin rows are not read at all: the file's
  * first page (header and classes) and the thread rows below nthreads_hw
  * are all that is read. A rows_seqs (any layout): when every arena and bin
- * row still has the seq it had then (even), the rows are read but not
- * copied: each was, at the moment its seq was read, what that read copied.
+ * row still has the seq it had then (even), and every bin row its
+ * cursampled, the rows are read but not copied: each was, at the moment
+ * its seq was read, what that read copied.
  * Either way rows_unchanged is set and arenas and bins are NULL; the
  * header, classes, thread-cache sums and sites are read as always. Both
  * are the writer's word (a generation or seqs that stay while the rows

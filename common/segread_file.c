@@ -237,19 +237,27 @@ static uint64_t head_end(const struct jmstat_header *h, uint32_t nthreads)
 }
 
 /* The generation of the rows in buf (which holds the file from offset 0),
- * as jm_seg.rows_gen; 0 if a row is being written. */
-static uint64_t rows_gen_of(const unsigned char *buf, const struct rows *set, int nset)
+ * as jm_seg.rows_seqs (jm__seg_seqs_key), set[bins] being the bin rows,
+ * whose cursampled counts too (jm__seg_sampled_mix); 0 if a row is being
+ * written. */
+static uint64_t rows_gen_of(const unsigned char *buf, const struct rows *set, int nset, int bins)
 {
 	uint64_t gen = 1;
 	for (int k = 0; k < nset; k++) {
 		for (uint64_t i = 0; i < set[k].n; i++) {
-			uint32_t seq = seq_of(buf + set[k].off + i * set[k].size);
+			const unsigned char *row = buf + set[k].off + i * set[k].size;
+			uint32_t seq = seq_of(row);
 			if (seq & 1)
 				return 0;
 			gen += seq;
+			if (k == bins) {      /* rows of sizeof(struct jmstat_bin): the header's check */
+				uint64_t sampled;
+				memcpy(&sampled, row + offsetof(struct jmstat_bin, cursampled), sizeof sampled);
+				gen += jm__seg_sampled_mix(i, sampled);
+			}
 		}
 	}
-	return gen;
+	return jm__seg_seqs_key(gen);
 }
 
 /* What a read of a segment whose rows are unchanged needs besides its
@@ -419,7 +427,7 @@ int jm_seg_read_fd_stat(int fd, unsigned flags, uint64_t since, const struct sta
 	                                         : rows[0].off - rows_end(&rows[1]);
 	/* Seqs as they were (layouts 2 and 3 have no generation; a layout 4
 	 * reader checks one against them): not copied. */
-	if (since != 0 && (since & JM_SEG_GEN_TAG) == 0 && rows_gen_of(buf, rows, 2) == since) {
+	if (since != 0 && (since & JM_SEG_GEN_TAG) == 0 && rows_gen_of(buf, rows, 2, 1) == since) {
 		v.rows_seqs = since;
 		v.rows_gen = h.version >= 4 ? jm__seg_gen_tag(&h) : since;
 	}

@@ -33,11 +33,39 @@ struct view {
 
 /* The rows_gen of a read of a segment of layout 4 or later: its header's
  * generation with the top bit set, so that it is never 0 and never the
- * rows_gen of a read of an older layout (one plus the sum of the rows'
- * seqs, under 2^48), whatever a writer puts in its version field. */
+ * rows_gen of a read of an older layout (jm__seg_seqs_key: the top bit
+ * clear), whatever a writer puts in its version field. */
 static inline uint64_t jm__seg_gen_tag(const struct jmstat_header *h)
 {
 	return h->gen | JM_SEG_GEN_TAG;
+}
+
+/* What a bin row's cursampled adds to the sum of the rows' seqs (rows_seqs,
+ * and an older layout's rows_gen): the writer moves it outside the row's
+ * seq (liballoc/bin.c: one atomic add at a sample and at its free, then
+ * the header's generation), so that a read checked by the seqs alone took
+ * rows whose cursampled had moved for unchanged, and gave them the
+ * header's new generation: jmstatd kept the old count until it copied
+ * the rows again (test_segread_gen.c, test_sampled_moved). A mix of the
+ * row's index and the value, so that a move up in one row and down in
+ * another counts; 0 for 0 (a class never sampled, an older layout's). */
+static inline uint64_t jm__seg_sampled_mix(uint64_t row, uint64_t cursampled)
+{
+	if (cursampled == 0)
+		return 0;
+	uint64_t x = (row + 1) * 0x9e3779b97f4a7c15ull ^ cursampled;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* One plus the sum of the rows' seqs and of their jm__seg_sampled_mix, as
+ * rows_seqs (and an older layout's rows_gen): never 0, never tagged. */
+static inline uint64_t jm__seg_seqs_key(uint64_t sum)
+{
+	sum &= ~JM_SEG_GEN_TAG;
+	return sum ? sum : 1;
 }
 
 /* Validates the header of buf[0..len) and the placement of every section,
