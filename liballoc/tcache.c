@@ -1076,6 +1076,29 @@ static inline size_t large_region_pages(const void *w)
 	return jm__chunk_run(c, JM_PM_START(pm))->npages;
 }
 
+/* A cached large region w (a list's head) must carry its cookie: a
+ * program that wrote into a freed region over its link (word 0) had the
+ * address it wrote taken for the list's next region, handed out by the
+ * request after the one that took the region back (lists of 1 to 16
+ * pages), or its chunk's page map read (a fault, the class lists), or
+ * freed to its arena as a region at a flush. Reported instead, as a
+ * double free finds a region's cookie; checked before anything else of
+ * it is read (tests/preload/misuse.test.sh, write-after-free-large-link
+ * and -class-link). */
+static inline void large_check(const void *w)
+{
+	if (jm_unlikely(!jm__flist_is_free(w)))
+		jm__report_misuse("write after free in a cached large region", w);
+}
+
+/* A list's head, checked (large_check), taken off it. */
+static inline void *large_pop(uintptr_t *head)
+{
+	if (*head)
+		large_check((const void *)*head);
+	return jm__flist_pop(head);
+}
+
 /* The pages of a class list's top region, or 0 if it has none. Its link's
  * cookie and the page count its free wrote in word 2 are checked: a
  * program that wrote into the freed region is reported (as a double free
@@ -1085,8 +1108,9 @@ static inline size_t large_top_pages(const struct jm_tcache *tc, unsigned k)
 	const uintptr_t *w = (const uintptr_t *)tc->large_head[k];
 	if (w == NULL)
 		return 0;
+	large_check(w);
 	size_t np = large_region_pages(w);
-	if (jm_unlikely(w[2] != np || !jm__flist_is_free(w)))
+	if (jm_unlikely(w[2] != np))
 		jm__report_misuse("write after free in a cached large region", w);
 	return np;
 }
@@ -1120,11 +1144,11 @@ void *jm__tcache_large_alloc(size_t npages)
 		tc->class_bytes -= (uint32_t)(have << JM_LG_PAGE);
 		return p;
 	}
-	p = jm__flist_pop(&tc->large_head[k]);
+	p = large_pop(&tc->large_head[k]);
 	/* None of this size: one a page larger, if the thread has one (a
 	 * region of 4 to 15 pages). */
 	if (p == NULL && npages >= 4 && npages < JM_TCACHE_LARGE_MAX_PAGES &&
-	    (p = jm__flist_pop(&tc->large_head[k + 1])) != NULL) {
+	    (p = large_pop(&tc->large_head[k + 1])) != NULL) {
 		k++;
 		npages++;
 	}
@@ -1192,7 +1216,7 @@ static void large_flush(struct jm_tcache *tc, unsigned k)
 	void *w;
 	uint64_t bytes = 0;
 	tc->large_n[k] = 0;
-	while ((w = jm__flist_pop(&tc->large_head[k])) != NULL) {
+	while ((w = large_pop(&tc->large_head[k])) != NULL) {
 		bytes += (k >= JM_TCACHE_CLASS0 ? large_region_pages(w) : k + JM_TCACHE_LARGE_MIN_PAGES) << JM_LG_PAGE;
 		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
 		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);

@@ -356,6 +356,42 @@ int main(int argc, char **argv)
 		if (q == (char *)p)
 			_exit(3);   /* handed out: too small by 3 pages */
 		free(q);
+	} else if (!strcmp(m, "write-after-free-large-link")) {
+		/* 10 pages: cached in the thread's list of 10-page regions, a
+		 * region's word 0 linking it to the next. The program writes
+		 * an address of its own there after the free: the request
+		 * after the one that took the region back took that address
+		 * for the list's next region and handed it out. */
+		static char fake[11 * 4096] __attribute__((aligned(4096)));
+		char *a = malloc(10 * 4096), *b = malloc(10 * 4096);
+		say(fake);
+		free(a);
+		free(b);
+		*(void **)b = fake;
+		char *x = malloc(10 * 4096);
+		char *y = malloc(10 * 4096);
+		__asm__ volatile("" : "+r"(y));   /* compared as any pointer, not as malloc's */
+		if (y == fake)
+			_exit(3);   /* handed out: memory that is not the allocator's */
+		free(x);
+		free(y);
+	} else if (!strcmp(m, "write-after-free-large-class-link")) {
+		/* The same in a class list (20 pages): the next request of
+		 * the class found a word 2 and a cookie to check at an address
+		 * the program chose, through its chunk's page map. */
+		static char fake2[21 * 4096] __attribute__((aligned(4096)));
+		char *a = malloc(20 * 4096), *b = malloc(20 * 4096);
+		say(fake2);
+		free(a);
+		free(b);
+		*(void **)b = fake2;
+		char *x = malloc(20 * 4096);
+		char *y = malloc(20 * 4096);
+		__asm__ volatile("" : "+r"(y));
+		if (y == fake2)
+			_exit(3);
+		free(x);
+		free(y);
 	} else if (!strcmp(m, "write-after-free")) {
 		/* Run with JMALLOC_CONF=junk:1. */
 		char *p = malloc(64);
