@@ -21,6 +21,10 @@
 #   need_unshare           root, and unshare can make the containers of
 #                          tests/containers (jmd.py's can_unshare: a pid,
 #                          mount and ipc namespace, /proc mounted anew)
+#   need_cgroup_base       a cgroup of the test's own, $base (under the
+#                          cgroup2 mount $cg2), its processes killed and
+#                          its cgroups removed at exit
+#   need_ns_last_pid       the next pid can be chosen (jmd.py's start_at)
 #   need_scope             need_unshare, need_users, need_segments, nsenter;
 #                          daemon_holder and tests/containers/scope_client.py
 #                          (as inner.py) in $JM_TMP/pub, for jmd.py's
@@ -51,6 +55,14 @@
 #   pub_py ARGS...         jmd_py with JMALLOC_LIB and JM_HELPERS those
 #                          jm_public put in $JM_TMP/pub
 # Processes
+#   pid_ahead              a free pid some 400 ahead of the last given out,
+#                          for jmd.py's start_at (a pid's reuse staged)
+#   cgroup_delegate UID DIR...  cgroups handed to UID as systemd delegates
+#   container_id           a random container id (64 hex digits)
+#   jmd_gdb_stage BREAK BEFORE AFTER  jmstatd stopped by gdb at BREAK
+#                          (after the shell command BEFORE), AFTER run
+#                          meanwhile, then let go; jmd_gdb_stopped FN
+#                          fails unless it stopped in FN
 #   start_preloaded PROG [ARGS...]   runs PROG under the allocator,
 #                          publishing into $JMD_STATS, stdin from $STDIN
 #                          (default /dev/null), output in $LAST_OUT; waits
@@ -254,6 +266,9 @@ need_users() {
 # need_cgroup_base: sets cg2 (the cgroup2 hierarchy's mount) and base, a
 # cgroup of the test's own under it in which containers' cgroups are made,
 # removed with everything under it at exit; skips where none can be made.
+# The processes in it are the test's: killed first at exit (at_exit runs
+# before the harness stops them, and a cgroup with a process cannot be
+# removed), again until none is left.
 need_cgroup_base() {
 	cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 	[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
@@ -261,7 +276,72 @@ need_cgroup_base() {
 	mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
 	at_exit cleanup_cgroup_base
 }
-cleanup_cgroup_base() { find "$base" -depth -type d -exec rmdir {} + 2>/dev/null; }
+cleanup_cgroup_base() {
+	local _ pids
+	for _ in $(seq 50); do
+		pids=$(find "$base" -name cgroup.procs -exec cat {} + 2>/dev/null)
+		[ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$base" ] || return 0
+		sleep 0.1
+	done
+}
+
+# cgroup_delegate UID DIR...: each cgroup DIR handed to UID as systemd
+# delegates user@UID.service (and a unit's subtree with Delegate=): the
+# directory and its files for moving processes and enabling controllers.
+cgroup_delegate() {
+	local uid=$1 d
+	shift
+	for d in "$@"; do
+		chown "$uid:$uid" "$d" "$d/cgroup.procs" "$d/cgroup.threads" "$d/cgroup.subtree_control" ||
+			fail "cannot delegate $d to $uid"
+	done
+}
+
+# container_id: prints a random container id (64 hex digits, as runtimes
+# name their cgroups: docker-ID.scope, cri-containerd-ID.scope).
+container_id() { python3 -c 'import secrets; print(secrets.token_hex(32))'; }
+
+# jmd_gdb_stage BREAK BEFORE AFTER: a race staged without timing. gdb,
+# attached to jmstatd, sets the breakpoint BREAK (break's arguments: FN
+# [if COND]), runs the shell command BEFORE (what brings the daemon
+# there), waits for the stop, runs AFTER (the other side of the race,
+# while the daemon stands still), then lets it go (detach). Its output in
+# $JM_TMP/gdb.out, for jmd_gdb_stopped; the caller judges first whether
+# its own side was staged (a skip when pids were taken meanwhile).
+jmd_gdb_stage() {
+	gdb -batch -nx -p "$JMD_PID" -ex "break $1" -ex "shell $2" -ex continue -ex "shell $3" \
+		-ex detach >"$JM_TMP/gdb.out" 2>&1 || true
+}
+
+# jmd_gdb_stopped FN: fails unless jmd_gdb_stage stopped the daemon in FN.
+jmd_gdb_stopped() {
+	grep -q "Breakpoint 1, $1 " "$JM_TMP/gdb.out" ||
+		fail "gdb did not stop the daemon at $1: $(tail -5 "$JM_TMP/gdb.out")"
+}
+
+# need_ns_last_pid: the pid the next process gets can be chosen (root
+# writes /proc/sys/kernel/ns_last_pid): for jmd.py's start_at.
+need_ns_last_pid() {
+	[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot write /proc/sys/kernel/ns_last_pid"
+}
+
+# pid_ahead: prints a pid that no process or thread has now, some 400
+# ahead of the last given out (ns_last_pid): far enough that the pids
+# other work on the machine takes meanwhile rarely reach it before
+# jmd.py's start_at takes it.
+pid_ahead() {
+	local max n i
+	max=$(cat /proc/sys/kernel/pid_max)
+	n=$(( $(cat /proc/sys/kernel/ns_last_pid) + 400 ))
+	for i in $(seq 1000); do
+		[ "$n" -lt "$max" ] || n=300
+		[ -e "/proc/$n" ] || { echo "$n"; return 0; }
+		n=$((n + 1))
+	done
+	fail "no pid free ahead of $(cat /proc/sys/kernel/ns_last_pid)"
+}
 
 need_unshare() {
 	local why

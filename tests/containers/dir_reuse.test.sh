@@ -27,7 +27,7 @@ need_users "run a process as nobody under a reused pid"
 need_segments
 need_jmctl
 need_cmd gdb
-[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot write /proc/sys/kernel/ns_last_pid"
+need_ns_last_pid
 command -v setpriv >/dev/null || skip "needs setpriv"
 setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user --mount true 2>/dev/null ||
 	skip "unprivileged user namespaces are off here"
@@ -35,35 +35,17 @@ nobody_pub
 cd "$JM_TMP"
 jmd_start --verbose
 
-# The pid the root container's process is to have: far enough ahead that
-# the pids taken meanwhile (other work on the machine) rarely reach it.
-max=$(cat /proc/sys/kernel/pid_max)
-N=$(( $(cat /proc/sys/kernel/ns_last_pid) + 400 ))
-[ "$N" -lt "$max" ] || N=$(( 300 + RANDOM % 1000 ))
+# The pid the root container's process is to have.
+N=$(pid_ahead)
 
 mkfifo ctl ctl2 done
-python3 - "$P/libjmalloc.so" "$JMD_STATS" "$N" <<'PY' >ctl.out 2>&1 &
-import ctypes, os, signal, sys, time
-lib, stats, want = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
-MS_REC, MS_PRIVATE = 16384, 1 << 18
-
-def die(what):
-    e = ctypes.get_errno()
-    os.write(2, b"%s: %s\n" % (what.encode(), os.strerror(e).encode()))
-    os._exit(1)
-
-def mount_own():
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        die("mount --make-rprivate /")
-    if libc.mount(b"jmtest", stats, b"tmpfs", 0, b"mode=1777") != 0:
-        die("mount tmpfs")
+jmd_py - "$P/libjmalloc.so" "$N" <<'PY' >ctl.out 2>&1 &
+from jmd import *
+lib, want = sys.argv[1], int(sys.argv[2])
 
 def root_container():
-    if libc.unshare(CLONE_NEWNS) != 0:
-        die("unshare")
-    mount_own()
+    child_check(LIBC.unshare(CLONE_NEWNS), "unshare")
+    mount_own_stats()
     # A second process: the namespace outlives the first (a container's
     # other processes), and the walk after finds it there.
     if os.fork() == 0:
@@ -71,41 +53,15 @@ def root_container():
 
 def nobodys():
     os.setgroups([]); os.setgid(65534); os.setuid(65534)
-    libc.prctl(4, 1, 0, 0, 0)      # PR_SET_DUMPABLE: /proc/self/*_map its own again
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
-        die("unshare as nobody")
+    LIBC.prctl(4, 1, 0, 0, 0)     # PR_SET_DUMPABLE: /proc/self/*_map its own again
+    child_check(LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS), "unshare as nobody")
     open("/proc/self/setgroups", "w").write("deny")
     open("/proc/self/uid_map", "w").write("0 65534 1")
     open("/proc/self/gid_map", "w").write("0 65534 1")
-    mount_own()
-
-def start_at(pid, setup, argv, env):
-    """A process under pid (ns_last_pid), set up, then argv; 0 if another
-    took the pid."""
-    for attempt in range(200):
-        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-            f.write(str(pid - 1))
-        rd, wr = os.pipe()
-        child = os.fork()
-        if child == 0:
-            os.close(rd)
-            if os.getpid() == pid:
-                setup()
-            os.write(wr, b"in\n")
-            os.execve(argv[0], argv, env)
-        os.close(wr)
-        got = os.read(rd, 8)
-        os.close(rd)
-        if child == pid and got == b"in\n":
-            return child
-        os.kill(child, 9)
-        os.waitpid(child, 0)
-        if child == pid:
-            return 0
-    return 0
+    mount_own_stats()
 
 open("ctl").readline()             # gdb waits for the open of /proc/N/root
-r = start_at(want, root_container, ["/bin/sleep", "300"], {})
+r = start_at(want, root_container)
 mnt = os.readlink("/proc/%d/ns/mnt" % r) if r else "none"
 second = open("/proc/%d/task/%d/children" % (r, r)).read().split() if r else []
 print("root", r, mnt, " ".join(second), flush=True)
@@ -115,8 +71,8 @@ if not r:
 open("ctl2").readline()            # the daemon stopped there
 os.kill(r, 9)
 os.waitpid(r, 0)
-env = {"PATH": "/usr/bin:/bin", "LD_PRELOAD": lib, "JMALLOC_STATS_DIR": stats.decode()}
-u = start_at(want, nobodys, ["/bin/sleep", "300"], env)
+env = {"PATH": "/usr/bin:/bin", "LD_PRELOAD": lib, "JMALLOC_STATS_DIR": STATS_DIR}
+u = start_at(want, nobodys, env=env)
 mnt = os.readlink("/proc/%d/ns/mnt" % u) if u else "none"
 print("nobody", u, mnt, flush=True)
 open("done", "w").write("swapped %d\n" % u)
@@ -125,17 +81,14 @@ if u:
 PY
 CTL=$!
 PIDS+=("$CTL")
-gdb -batch -nx -p "$JMD_PID" \
-	-ex "break open_thread if \$_streq(((struct open_job *)arg)->root, \"/proc/$N/root\")" \
-	-ex "shell echo go > $JM_TMP/ctl" \
-	-ex 'continue' -ex "shell echo swap > $JM_TMP/ctl2 && cat $JM_TMP/done" -ex 'detach' \
-	>gdb.out 2>&1 || true
+jmd_gdb_stage "open_thread if \$_streq(((struct open_job *)arg)->root, \"/proc/$N/root\")" \
+	"echo go > $JM_TMP/ctl" "echo swap > $JM_TMP/ctl2 && cat $JM_TMP/done"
 cat ctl.out
 grep -q "^root $N " ctl.out || skip "$(tail -1 ctl.out) (pids taken meanwhile)"
 grep -q "^nobody $N " ctl.out || skip "nobody's process not started under pid $N (pids taken meanwhile): $(tail -1 ctl.out)"
 PIDS+=("$N")     # nobody's process under the root container's pid: stopped at the end
 for s in $(awk '$1 == "root" { print $4 }' ctl.out); do PIDS+=("$s"); done
-grep -q "Breakpoint 1, open_thread" gdb.out || fail "gdb did not stop the daemon at open_thread: $(tail -5 gdb.out)"
+jmd_gdb_stopped open_thread
 ROOTMNT=$(awk '$1 == "root" { print $3 }' ctl.out | tr -dc 0-9)
 NOBODYMNT=$(awk '$1 == "nobody" { print $3 }' ctl.out | tr -dc 0-9)
 

@@ -21,24 +21,13 @@ need_segments
 need_users "run nobody's process in a cgroup of nobody's"
 need_cgroup_base
 command -v setpriv >/dev/null || skip "needs setpriv"
-ID=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+ID=$(container_id)
 ROOTCG=$base/system.slice/docker-$ID.scope
 DELEG=$base/user.slice/user@65534.service
 mkdir -p "$ROOTCG" "$DELEG" || skip "cannot make nested cgroups under $cg2"
-# Delegated to nobody, as systemd delegates user@UID.service.
-chown 65534:65534 "$DELEG" "$DELEG/cgroup.procs" "$DELEG/cgroup.threads" "$DELEG/cgroup.subtree_control"
+cgroup_delegate 65534 "$DELEG"
 jm_public
 export JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so ROOTCG DELEG ID
-cleanup_procs() {
-	local _
-	for _ in $(seq 50); do
-		kill -9 $(cat $(find "$base" -name cgroup.procs) 2>/dev/null) 2>/dev/null
-		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
-		[ -d "$base" ] || return 0
-		sleep 0.1
-	done
-}
-at_exit cleanup_procs
 
 jmd_start --user-processes 2
 jmd_py - <<'PY' || fail "nobody's namespace keyed as root's container"
@@ -55,23 +44,12 @@ wait_until(lambda: a.pid in ps_pids(), "the --pid=host container's process in ps
 # nobody's process in a mount namespace root made, in a cgroup of
 # nobody's named as the container, with N names of its own there.
 mine = deleg + "/docker-%s.scope" % cid
-junk = r'''
-mkdir "$1" && echo $$ > "$1/cgroup.procs" || exit 1
-python3 - "$0" "$2" $$ <<EOF
-import os, sys
-d, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-st = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
-ns = os.stat("/proc/%d/ns/pid" % pid).st_ino
-for i in range(n):
-    open(os.path.join(d, "jmalloc.%d.%d.%d.%016x.stats" % (pid, ns, st, (1 << 63) | i)), "w").close()
-EOF
-echo made
-exec sleep 600
-'''
+# (in the namespace, as root: its tmpfs; then as nobody: the cgroup, the names)
+junk = 'mkdir "$2" && echo $$ > "$2/cgroup.procs" || exit 1\n' + JUNK_MAKER
 outer = ('echo $$ > "$1/cgroup.procs" && mount -t tmpfs -o mode=1777 jmns "$0" && '
-         'exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$3" "$0" "$2" "$4"')
+         'exec setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$2" "$0" "$3" "$4"')
 p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", outer,
-                      STATS_DIR, deleg, mine, junk, str(N)], stdout=subprocess.PIPE)
+                      STATS_DIR, deleg, junk, str(N), mine], stdout=subprocess.PIPE)
 atexit.register(p.kill)
 check(p.stdout.readline().strip() == b"made", "nobody's namespace not made")
 wait_until(lambda: request({"cmd": "version"})["segment_files_untracked"] >= N - BOUND,

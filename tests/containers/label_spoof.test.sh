@@ -20,33 +20,14 @@
 need_users "run a process as nobody in a delegated cgroup"
 need_segments
 need_jmctl
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
-base=$cg2/jm-$$
-mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
-# The processes in it are this test's: ended first (at_exit runs before
-# the harness stops them), or the cgroups stay behind.
-cleanup_cg() {
-	local _
-	for _ in $(seq 50); do
-		kill -9 $(cat $(find "$base" -name cgroup.procs) 2>/dev/null) 2>/dev/null
-		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
-		[ -d "$base" ] || return 0
-		sleep 0.1
-	done
-}
-at_exit cleanup_cg
-ID=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-ID2=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+need_cgroup_base
+ID=$(container_id)
+ID2=$(container_id)
 POD=$(python3 -c 'import uuid; print(uuid.uuid4())')
 ROOTCG=$base/kubepods-pod${POD//-/_}.slice/cri-containerd-$ID.scope
 DELEG=$base/user.slice/user@65534.service
 mkdir -p "$ROOTCG/i" "$DELEG" || skip "cannot make nested cgroups under $cg2"
-# Delegated as systemd does it: the directory and its files for moving
-# processes are the user's.
-chown 65534 "$DELEG" "$DELEG/cgroup.procs" "$DELEG/cgroup.threads" "$DELEG/cgroup.subtree_control" \
-	"$ROOTCG/i" "$ROOTCG/i/cgroup.procs" "$ROOTCG/i/cgroup.threads" \
-	"$ROOTCG/i/cgroup.subtree_control"
+cgroup_delegate 65534 "$DELEG" "$ROOTCG/i"
 nobody_pub
 jmd_start --metrics :0
 

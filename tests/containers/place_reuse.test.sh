@@ -19,64 +19,29 @@
 need_unshare
 need_segments
 need_cmd gdb
-[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot write /proc/sys/kernel/ns_last_pid"
+need_ns_last_pid
 cd "$JM_TMP"
 jmd_start --verbose
 
-max=$(cat /proc/sys/kernel/pid_max)
-N=$(( $(cat /proc/sys/kernel/ns_last_pid) + 400 ))
-[ "$N" -lt "$max" ] || N=$(( 300 + RANDOM % 1000 ))
+N=$(pid_ahead)
 
 mkfifo ctl done
-python3 - "$JMD_STATS" "$N" <<'PY' >ctl.out 2>&1 &
-import ctypes, os, sys
-stats, want = sys.argv[1].encode(), int(sys.argv[2])
-libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x20000, 16384, 1 << 18
-
-def die(what):
-    os.write(2, b"%s: %s\n" % (what.encode(), os.strerror(ctypes.get_errno()).encode()))
-    os._exit(1)
-
-def start_at(pid, setup, argv):
-    """A process under pid (ns_last_pid), set up, then argv; 0 if another
-    took the pid."""
-    for attempt in range(200):
-        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-            f.write(str(pid - 1))
-        rd, wr = os.pipe()
-        child = os.fork()
-        if child == 0:
-            os.close(rd)
-            if os.getpid() == pid:
-                setup()
-            os.write(wr, b"in\n")
-            os.execve(argv[0], argv, {})
-        os.close(wr)
-        got = os.read(rd, 8)
-        os.close(rd)
-        if child == pid and got == b"in\n":
-            return child
-        os.kill(child, 9)
-        os.waitpid(child, 0)
-    return 0
+jmd_py - "$N" <<'PY' >ctl.out 2>&1 &
+from jmd import *
+want = int(sys.argv[1])
 
 # The container: a mount namespace of root's, a tmpfs on the stats directory.
 rd, wr = os.pipe()
 c = os.fork()
 if c == 0:
-    if libc.unshare(CLONE_NEWNS) != 0:
-        die("unshare")
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        die("mount --make-rprivate /")
-    if libc.mount(b"jmtest", stats, b"tmpfs", 0, b"mode=1777") != 0:
-        die("mount tmpfs")
+    child_check(LIBC.unshare(CLONE_NEWNS), "unshare")
+    mount_own_stats()
     os.write(wr, b"in\n")
     os.execve("/bin/sleep", ["sleep", "300"], {})
 os.close(wr)
 os.read(rd, 8)
 print("container", c, os.readlink("/proc/%d/ns/mnt" % c), flush=True)
-w = start_at(want, lambda: None, ["/bin/sleep", "300"])
+w = start_at(want)
 print("writer", w, os.readlink("/proc/%d/ns/mnt" % w) if w else "none", flush=True)
 if not w:
     sys.exit(0)
@@ -84,10 +49,7 @@ open("ctl").readline()             # the daemon stopped at jmd_dir_may_hold
 os.kill(w, 9)
 os.waitpid(w, 0)
 ns = os.open("/proc/%d/ns/mnt" % c, os.O_RDONLY)
-def enter():
-    if libc.setns(ns, CLONE_NEWNS) != 0:
-        die("setns")
-u = start_at(want, enter, ["/bin/sleep", "300"])
+u = start_at(want, lambda: child_check(LIBC.setns(ns, CLONE_NEWNS), "setns"))
 print("inside", u, os.readlink("/proc/%d/ns/mnt" % u) if u else "none", flush=True)
 open("done", "w").write("swapped %d\n" % u)
 PY
@@ -101,13 +63,11 @@ grep -q "^writer $N " ctl.out || skip "no writer under pid $N (pids taken meanwh
 CMNT=$(awk '$1 == "container" { print $3 }' ctl.out | tr -dc 0-9)
 wait_line "$JMD_LOG" "reading $JMD_STATS in mnt:\[$CMNT\]"
 NAME=$(jm_segment_name "$N")
-gdb -batch -nx -p "$JMD_PID" \
-	-ex "break jmd_dir_may_hold if host == $N" \
-	-ex "shell $JM_HELPERS/stress_segwriter write /proc/$C/root$JMD_STATS/$NAME $N 0 frag >/dev/null" \
-	-ex 'continue' -ex "shell echo go > $JM_TMP/ctl && cat $JM_TMP/done" -ex 'detach' \
-	>gdb.out 2>&1 || true
+jmd_gdb_stage "jmd_dir_may_hold if host == $N" \
+	"$JM_HELPERS/stress_segwriter write /proc/$C/root$JMD_STATS/$NAME $N 0 frag >/dev/null" \
+	"echo go > $JM_TMP/ctl && cat $JM_TMP/done"
 cat ctl.out
-grep -q "Breakpoint 1, jmd_dir_may_hold" gdb.out || fail "gdb did not stop the daemon at jmd_dir_may_hold: $(tail -5 gdb.out)"
+jmd_gdb_stopped jmd_dir_may_hold
 grep -q "^inside $N mnt:\[$CMNT\]" ctl.out || skip "no process of the container under pid $N (pids taken meanwhile): $(tail -1 ctl.out)"
 PIDS+=("$N")
 # The dead writer's segment removed (its process gone), never taken.

@@ -23,22 +23,9 @@ need_users "run a process as nobody under a reused pid"
 need_segments
 need_jmctl
 need_cmd gdb
-[ -w /proc/sys/kernel/ns_last_pid ] || skip "cannot write /proc/sys/kernel/ns_last_pid"
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted: cannot make a container's cgroup"
-base=$cg2/jm-$$
-mkdir "$base" 2>/dev/null || skip "cannot make a cgroup under $cg2"
-cleanup_cg() {
-	local _
-	for _ in $(seq 50); do
-		kill -9 $(cat $(find "$base" -name cgroup.procs) 2>/dev/null) 2>/dev/null
-		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
-		[ -d "$base" ] || return 0
-		sleep 0.1
-	done
-}
-at_exit cleanup_cg
-ID=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+need_ns_last_pid
+need_cgroup_base
+ID=$(container_id)
 ROOTCG=$base/system.slice/docker-$ID.scope
 mkdir -p "$ROOTCG" || skip "cannot make nested cgroups under $cg2"
 nobody_pub
@@ -47,9 +34,9 @@ cd "$JM_TMP"
 jmd_start --no-containers
 
 mkfifo ctl ctl2 done
-python3 - "$P/libjmalloc.so" "$JMD_STATS" "$ROOTCG" <<'PY' >ctl.out 2>&1 &
-import os, sys, time
-lib, stats, cg = sys.argv[1:4]
+jmd_py - "$P/libjmalloc.so" "$ROOTCG" <<'PY' >ctl.out 2>&1 &
+from jmd import *
+lib, cg = sys.argv[1:3]
 def ticks(pid):
     return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19])
 open("ctl").readline()
@@ -57,31 +44,16 @@ u = os.fork()
 if u == 0:
     os.setgroups([]); os.setgid(65534); os.setuid(65534)
     os.execve("/bin/sh", ["sh", "-c", 'sleep 3; LD_PRELOAD="$1" JMALLOC_STATS_DIR="$2" exec sleep 300',
-                          "sh", lib, stats], {"PATH": "/usr/bin:/bin"})
+                          "sh", lib, STATS_DIR], {"PATH": "/usr/bin:/bin"})
 print("nobody", u, ticks(u), flush=True)
 open("ctl2").readline()
 tu = ticks(u)
 os.kill(u, 9)
 os.waitpid(u, 0)
-child = 0
-for attempt in range(200):
-    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-        f.write(str(u - 1))
-    rd, wr = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(rd)
-        open(cg + "/cgroup.procs", "w").write("0")
-        os.write(wr, b"in\n")
-        os.execve("/bin/sleep", ["sleep", "300"], {})
-    os.close(wr)
-    os.read(rd, 8)
-    os.close(rd)
-    if child == u:
-        break
-    os.kill(child, 9)
-    os.waitpid(child, 0)
-    child = 0
+def join():
+    with open(cg + "/cgroup.procs", "w") as f:
+        f.write("0")
+child = start_at(u, join)
 if child:
     print("root", child, ticks(child), flush=True)
 else:
@@ -92,15 +64,13 @@ if child:
 PY
 CTL=$!
 PIDS+=("$CTL")
-gdb -batch -nx -p "$JMD_PID" -ex 'break jmd_labels_read' -ex "shell echo go > $JM_TMP/ctl" \
-	-ex 'continue' -ex "shell echo swap > $JM_TMP/ctl2 && cat $JM_TMP/done" -ex 'detach' \
-	>gdb.out 2>&1 || true
+jmd_gdb_stage jmd_labels_read "echo go > $JM_TMP/ctl" "echo swap > $JM_TMP/ctl2 && cat $JM_TMP/done"
 cat ctl.out
 U=$(awk '$1 == "nobody" { print $2 }' ctl.out)
 [ -n "$U" ] || fail "nobody's process not started: $(cat ctl.out)"
 grep -q "^root $U " ctl.out || skip "$(tail -1 ctl.out) (pids taken meanwhile)"
 PIDS+=("$U")     # root's process under nobody's pid: stopped at the end
-grep -q "Breakpoint 1, jmd_labels_read" gdb.out || fail "gdb did not stop the daemon at jmd_labels_read: $(tail -5 gdb.out)"
+jmd_gdb_stopped jmd_labels_read
 grep -Eq "host=(host@entry=)?$U[,)]" gdb.out || fail "the daemon stopped for another process: $(grep Breakpoint gdb.out)"
 TU=$(awk '$1 == "nobody" { print $3 }' ctl.out)
 TR=$(awk '$1 == "root" { print $3 }' ctl.out)

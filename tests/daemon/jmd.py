@@ -415,12 +415,10 @@ def junk_holder(n):
     wait_until(lambda: request({"cmd": "version"})["segments_bad"] >= n, "the junk files read")
     return h
 
-# sh -c MNTNS_JUNK_MAKER DIR N: mounts a tmpfs over DIR in the mount
-# namespace the shell is in (the caller makes it: unshare --mount
-# --propagation private), makes N empty files there named as segments of
-# the shell's pid, prints "made", then sleeps (kill it to end).
-MNTNS_JUNK_MAKER = r'''
-mount -t tmpfs -o mode=1777 jmns "$0" || exit 1
+# sh -c JUNK_MAKER DIR N: makes N empty files in DIR named as segments of
+# the shell's pid, prints "made", then sleeps (kill it to end). What runs
+# before it (a cgroup joined, a tmpfs mounted) is put in front of it.
+JUNK_MAKER = r'''
 python3 - "$0" "$1" $$ <<EOF
 import os, sys
 d, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -432,6 +430,77 @@ EOF
 echo made
 exec sleep 600
 '''
+
+# sh -c MNTNS_JUNK_MAKER DIR N: mounts a tmpfs over DIR in the mount
+# namespace the shell is in (the caller makes it: unshare --mount
+# --propagation private), then JUNK_MAKER there.
+MNTNS_JUNK_MAKER = 'mount -t tmpfs -o mode=1777 jmns "$0" || exit 1\n' + JUNK_MAKER
+
+# Staging a pid's reuse without timing: a process started under a chosen
+# pid (start_at), then, once the daemon is stopped where it matters (gdb),
+# killed and another started under the same pid. lib.sh's pid_ahead picks
+# the pid and need_ns_last_pid skips where it cannot be chosen.
+LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
+MS_REC, MS_PRIVATE = 16384, 1 << 18
+
+
+def child_check(rc, what):
+    """In a forked child: unless the libc call's rc is 0, says what failed
+    (with errno) and ends the child (os._exit(1))."""
+    if rc != 0:
+        os.write(2, b"%s: %s\n" % (what.encode(), os.strerror(ctypes.get_errno()).encode()))
+        os._exit(1)
+
+
+def mount_own_stats(stats_dir=None):
+    """In a forked child that has unshared its mount namespace: / made
+    private, then a tmpfs (mode 1777) on stats_dir (STATS_DIR): the
+    directory of its own that a container's /dev/shm is."""
+    d = (stats_dir or STATS_DIR).encode()
+    child_check(LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    child_check(LIBC.mount(b"jmtest", d, b"tmpfs", 0, b"mode=1777"), "mount tmpfs on %s" % d.decode())
+
+
+def start_at(pid, setup=None, argv=("/bin/sleep", "300"), env=None, tries=200):
+    """A child started under pid: it runs setup() (in the child, under pid
+    only; it ends the child to fail, as child_check), then execs argv with
+    env ({} if None). The pid is had by writing pid - 1 to
+    /proc/sys/kernel/ns_last_pid before each fork: a child given another
+    (a fork elsewhere on the machine came first) is killed and the fork
+    tried again, tries times at most. Returns the child's pid, or 0 if
+    others took the pid every time, or the child under it failed its
+    setup (the caller skips: pids taken meanwhile) or said nothing."""
+    for _ in range(tries):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        rd, wr = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(rd)
+                if os.getpid() != pid:
+                    os._exit(0)
+                if setup:
+                    setup()
+                os.write(wr, b"in\n")
+                os.execve(argv[0], list(argv), env or {})
+            except BaseException as e:
+                os.write(2, b"start_at(%d): %s\n" % (pid, repr(e).encode()))
+            os._exit(127)
+        os.close(wr)
+        got = os.read(rd, 8)
+        os.close(rd)
+        if child == pid and got == b"in\n":
+            return child
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(child, 0)
+        if child == pid:
+            return 0
+    return 0
 
 
 def public_holders(pub):
