@@ -68,6 +68,53 @@ void (*jm__test_init_hook)(void);
 #define FORK_NO_OWNER_NS (2 * 1000000000LL)
 static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX];
 static unsigned fork_nskipped;
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer does not see the child's locks made free: the child
+ * handlers re-initialise them (and the kernel zeroes the arenas' lock area
+ * in the child: MADV_WIPEONFORK, arena.c). To it, every lock the prepare
+ * handler took stayed the forking thread's, and the child's next thread
+ * to take one was reported as a double lock (an arena made by a child's
+ * second thread: test_alloc_forkstart's test_segment_pages_used). The
+ * locks a fork's prepare handler takes (after init_lock, which keeps it
+ * to one fork at a time; not those of jm__heap_validate, which takes the
+ * arenas' itself) are noted, and the child releases them before it
+ * re-initialises them (to ThreadSanitizer, which ignores it after a fork
+ * of a process with threads; in memory, before it is written anew). Not
+ * in other builds. */
+#define TSAN_FORK_LOCKS_MAX (JM_MAX_ARENAS * (1 + JM_NBINS) + 64)
+static jm_lock_t *tsan_fork_taken[TSAN_FORK_LOCKS_MAX];
+static unsigned tsan_fork_ntaken;
+static bool tsan_forking;
+static void fork_taken(jm_lock_t *l)
+{
+	if (tsan_forking && tsan_fork_ntaken < TSAN_FORK_LOCKS_MAX)
+		tsan_fork_taken[tsan_fork_ntaken++] = l;
+}
+static bool fork_is_skipped(jm_lock_t *l);
+static void fork_noting(void)
+{
+	tsan_forking = true;
+	if (!fork_is_skipped(&init_lock))
+		fork_taken(&init_lock);
+}
+static void fork_child_released(void)
+{
+	for (unsigned i = 0; i < tsan_fork_ntaken; i++)
+		pthread_mutex_unlock(tsan_fork_taken[i]);
+	tsan_fork_ntaken = 0;
+	tsan_forking = false;
+}
+static void fork_parent_released(void)
+{
+	tsan_fork_ntaken = 0;
+	tsan_forking = false;
+}
+#else
+static inline void fork_taken(jm_lock_t *l) { (void)l; }
+static inline void fork_noting(void) {}
+static inline void fork_child_released(void) {}
+static inline void fork_parent_released(void) {}
+#endif
 #ifdef JM_TEST
 unsigned jm__test_fork_naps;   /* the waits of jm__fork_lock (tests) */
 unsigned jm__test_fork_skipped_reset(void);
@@ -102,8 +149,10 @@ __thread pthread_mutex_t *jm__tls_lock_op;
  */
 void jm__fork_lock(jm_lock_t *l)
 {
-	if (pthread_mutex_trylock(l) == 0)
+	if (pthread_mutex_trylock(l) == 0) {
+		fork_taken(l);
 		return;
+	}
 	int saved = errno;
 	int self = (int)syscall(SYS_gettid);
 	struct timespec t0, t;
@@ -114,6 +163,7 @@ void jm__fork_lock(jm_lock_t *l)
 			break;
 		if (owner != 0) {
 			pthread_mutex_lock(l);
+			fork_taken(l);
 			errno = saved;
 			return;
 		}
@@ -125,6 +175,7 @@ void jm__fork_lock(jm_lock_t *l)
 		jm__test_fork_naps++;
 #endif
 		if (pthread_mutex_trylock(l) == 0) {
+			fork_taken(l);
 			errno = saved;
 			return;
 		}
@@ -138,17 +189,24 @@ void jm__fork_lock(jm_lock_t *l)
 	fork_skipped[fork_nskipped++] = l;
 }
 
-void jm__fork_unlock(jm_lock_t *l)
+static bool fork_is_skipped(jm_lock_t *l)
 {
 	for (unsigned i = 0; i < fork_nskipped; i++)
 		if (fork_skipped[i] == l)
-			return;
-	pthread_mutex_unlock(l);
+			return true;
+	return false;
+}
+
+void jm__fork_unlock(jm_lock_t *l)
+{
+	if (!fork_is_skipped(l))
+		pthread_mutex_unlock(l);
 }
 
 static void prefork(void)
 {
 	jm__fork_lock(&init_lock);
+	fork_noting();
 	if (!atomic_load(&jm__initialized))
 		return;
 	jm__prof_prefork();
@@ -175,10 +233,12 @@ static void postfork_parent(void)
 	jm__fork_unlock(&init_lock);
 	if (fork_nskipped)
 		fork_nskipped = 0;
+	fork_parent_released();
 }
 
 JM_FORK_TEXT static void postfork_child(void)
 {
+	fork_child_released();
 	init_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	bool skipped = fork_nskipped != 0;
 	if (skipped)

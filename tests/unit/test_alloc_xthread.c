@@ -608,9 +608,12 @@ static void test_aligned_small_threads(void **state)
 			pthread_barrier_wait(&al_booted);
 		}
 		jm__opt.tcache = tcache;
-		pthread_barrier_destroy(&al_booted);
 		for (unsigned i = 0; i < AL_THREADS; i++)
 			assert_int_equal(pthread_join(t[i], NULL), 0);
+		/* Not before the joins: the last thread to wait may be in
+		 * pthread_barrier_wait still (ThreadSanitizer reports the
+		 * destroy as a race with its wait). */
+		pthread_barrier_destroy(&al_booted);
 		for (unsigned i = 0; i < AL_THREADS; i++)
 			while (al_mail[i].h != al_mail[i].t)
 				al_free(al_mail[i].v[al_mail[i].t++ % AL_MAIL]);
