@@ -57,6 +57,8 @@ static uint64_t rows_taken[JM_MAX_THREAD_ROWS / 64];
 static struct jmstat_thread *private_rows;   /* free private rows */
 static char *snapshot;                        /* what a forked child gets, from
                                                  * the first fork on */
+static bool snap_free;                        /* its place (snap_home) is
+                                                 * mapped, ours and unused */
 static bool seg_shmem;                        /* the file is on tmpfs */
 static dev_t seg_dev;                         /* the published file, to */
 static ino_t seg_ino;                         /* reopen it safely */
@@ -122,20 +124,29 @@ _Static_assert(SEG_THREAD_STRIDE >= sizeof(struct jmstat_thread) +
  * The private words of the thread caches (types.h, struct jm_tbin_private:
  * their lists' heads and capacities) are JM_TB_PRIVATE bytes after their
  * rows, the size of the thread table: a table of private anonymous memory
- * mapped right after the segment's thread table, where the file's site
- * and module tables would be. Those are mapped JM_TB_PRIVATE further, so
- * that the mapping is, in order:
+ * mapped right after the segment's thread table. The file is mapped in two
+ * pieces, the second (its site and module tables) below the first, and the
+ * fork snapshot's place after the private table, so that the mapping is,
+ * in order:
  *
- *   the file's [0, split)          header, classes, arenas, bins, threads
- *   private, JM_TB_PRIVATE bytes   the threads' private words
  *   the file's [split, seg_size)   sites, modules
+ *   the file's [0, split)          header, classes, arenas, bins, threads
+ *                                  (jm__seg, the header, is its start)
+ *   private, JM_TB_PRIVATE bytes   the threads' private words
+ *   private, seg_size bytes        the fork snapshot's place (snap_at)
  *
  * split being the end of the thread table (seg_split). Every row's place
  * goes through seg_at, which knows it; the file itself is as readers know
  * it. The private table is inherited by a forked child (copy on write:
  * the forking thread's lists are the child's), the file's pieces are not
- * (MADV_DONTFORK, below). A segment in private memory (stats:0, or no
- * file) has the same shape.
+ * (MADV_DONTFORK, below). The private table and the snapshot are one
+ * private mapping, with the metadata mapped just before the segment when
+ * the kernel put it next to it (the allocator's first base block): a fork
+ * copies each private mapping with pages at some 3.5 us (its page tables
+ * and anon_vma, and the child's teardown of them: docs/measurements.md),
+ * and the private table between the file's pieces, the snapshot mapped
+ * apart and the metadata were three of them. A segment in private memory
+ * (stats:0, or no file) has the same shape, all of it one mapping.
  */
 static uint64_t seg_split(void)
 {
@@ -144,7 +155,27 @@ static uint64_t seg_split(void)
 
 static char *seg_at(uint64_t off)
 {
-	return (char *)jm__seg + off + (off >= seg_split() ? JM_TB_PRIVATE : 0);
+	return (char *)jm__seg + off - (off >= seg_split() ? seg_size : 0);
+}
+
+/* The start of the segment's place: its second piece's. */
+static char *seg_base(void)
+{
+	return seg_at(seg_split());
+}
+
+/* The snapshot's place: after the private table. */
+static char *snap_home(void)
+{
+	return (char *)jm__seg + seg_split() + JM_TB_PRIVATE;
+}
+
+/* Where the snapshot holds [off, ...) of the segment: its pieces in the
+ * order of their places, so that the child moves it to the segment's place
+ * in one mremap. */
+static char *snap_at(uint64_t off)
+{
+	return snapshot + (seg_at(off) - seg_base());
 }
 
 char *jm__stats_at(uint64_t off) { return seg_at(off); }
@@ -683,9 +714,9 @@ JM_FORK_TEXT static int sys_unlink(const char *path) { return (int)syscall(SYS_u
 #define sys_unlink unlink
 #endif
 
-/* Maps the file fd (the segment, seg_size bytes) at jm__seg in its two
- * pieces around the private table (seg_at), shared and not inherited by
- * a forked child. */
+/* Maps the file fd (the segment, seg_size bytes) in its two pieces, the
+ * header's at jm__seg and the sites' and modules' below it (seg_at),
+ * shared and not inherited by a forked child. */
 JM_FORK_TEXT static bool seg_map_file(int fd)
 {
 	uint64_t split = seg_split();
@@ -694,24 +725,18 @@ JM_FORK_TEXT static bool seg_map_file(int fd)
 	     sys_mmap(seg_at(split), seg_size - split, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 	        fd, (off_t)split) == MAP_FAILED))
 		return false;
-	sys_madvise(jm__seg, split, MADV_DONTFORK);
-	if (seg_size > split)
-		sys_madvise(seg_at(split), seg_size - split, MADV_DONTFORK);
+	/* Both pieces in one call: they are next to each other (seg_at). */
+	sys_madvise(seg_base(), seg_size, MADV_DONTFORK);
 	return true;
 }
 
-/* Private zeroed memory in the file's two pieces, or in the second only
- * (from: 0, or seg_split()); the private table between them is left as it
- * is: a segment that is not published. */
-JM_FORK_TEXT static bool seg_map_anon(uint64_t from)
+/* Private zeroed memory over the file's two pieces (next to each other:
+ * one mapping); the private table after them is left as it is: a segment
+ * that is not published. */
+JM_FORK_TEXT static bool seg_map_anon(void)
 {
-	uint64_t split = seg_split();
-	return (from != 0 ||
-	     sys_mmap(jm__seg, split, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-	        -1, 0) != MAP_FAILED) &&
-	    (seg_size <= split ||
-	     sys_mmap(seg_at(split), seg_size - split, PROT_READ | PROT_WRITE,
-	        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
+	return sys_mmap(seg_base(), seg_size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED;
 }
 
 /*
@@ -746,12 +771,11 @@ static void seg_bus(int sig, siginfo_t *info, void *ctx)
 		info = NULL;
 	char *a = info ? (char *)info->si_addr : NULL;
 	char *lo = (char *)jm__seg;
-	if (lo != NULL && info && info->si_code == BUS_ADRERR && a >= lo &&
-	    a < lo + seg_size + JM_TB_PRIVATE && !(a >= seg_at(seg_split()) - JM_TB_PRIVATE &&
-	    a < seg_at(seg_split()))) {
-		/* The file's pieces, not the private table between them. */
+	if (lo != NULL && info && info->si_code == BUS_ADRERR && a >= seg_base() &&
+	    a < lo + seg_split()) {
+		/* The file's pieces, not the private table after them. */
 		seg_published = false;
-		if (seg_map_anon(0)) {
+		if (seg_map_anon()) {
 			errno = saved;
 			return;
 		}
@@ -1145,11 +1169,11 @@ void jm__stats_init(void)
 			jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
 			    seg_path, errno_name(errno), errno);
 	}
-	/* The segment's place and the private table's (seg_at), private
-	 * memory until the file is mapped over its pieces. */
-	if ((mem = jm__os_map(size + JM_TB_PRIVATE)) == NULL)
+	/* The segment's place, the private table's and the snapshot's
+	 * (seg_at), private memory until the file is mapped over its pieces:
+	 * the snapshot's pages are not touched until a fork. */
+	if ((mem = jm__os_map(2 * size + JM_TB_PRIVATE)) == NULL)
 		jm__fatal("out of memory at initialisation");
-	jm__seg = mem;
 	seg_size = size;
 	jm__segp = (struct jm_seg_geom){
 		.arena_off = h.arena_off, .bin_off = h.bin_off, .thread_off = h.thread_off,
@@ -1159,6 +1183,8 @@ void jm__stats_init(void)
 		.nthreads_max = h.nthreads_max, .nsites_max = h.nsites_max,
 		.nmodules_max = h.nmodules_max, .pid = h.pid, .pidns = h.pidns, .mntns = h.mntns,
 	};
+	jm__seg = (struct jmstat_header *)((char *)mem + (size - seg_split()));
+	snap_free = true;
 	if (fd >= 0) {
 		if (seg_map_file(fd)) {
 			seg_published = true;
@@ -1168,7 +1194,7 @@ void jm__stats_init(void)
 			jm__log("cannot map the stats segment %s (%s, errno %d); running without stats",
 			    seg_path, errno_name(errno), errno);
 			unlink(seg_path);
-			if (!seg_map_anon(0))
+			if (!seg_map_anon())
 				jm__fatal("out of memory at initialisation");
 		}
 	}
@@ -1268,8 +1294,8 @@ static void snapshot_part(uint64_t off, uint64_t len)
 		uint64_t n = JM_PAGE - (off & JM_PAGE_MASK);
 		if (n > len)
 			n = len;
-		if (memcmp(snapshot + off, seg_at(off), n) != 0) {
-			memcpy(snapshot + off, seg_at(off), n);
+		if (memcmp(snap_at(off), seg_at(off), n) != 0) {
+			memcpy(snap_at(off), seg_at(off), n);
 #ifdef JM_TEST
 			jm__stats_test_snapshot_pages++;
 #endif
@@ -1277,6 +1303,32 @@ static void snapshot_part(uint64_t off, uint64_t len)
 		off += n;
 		len -= n;
 	}
+}
+
+/* Points snapshot at a mapping of seg_size bytes: its place when that is
+ * free or can be mapped again, else anywhere. errno is kept (the place
+ * taken is an EEXIST in a fork that succeeds). */
+static bool snap_take(void)
+{
+	char *home = snap_home();
+	if (snap_free) {
+		snapshot = home;
+		snap_free = false;
+		return true;
+	}
+	int saved = errno;
+	void *m = mmap(home, seg_size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != MAP_FAILED && m != home) {
+		/* A kernel before 4.17 takes the flag for a hint. */
+		munmap(m, seg_size);
+		m = MAP_FAILED;
+	}
+	if (m != MAP_FAILED)
+		jm__os_thp(m, seg_size, false);
+	snapshot = m != MAP_FAILED ? m : jm__os_map(seg_size);
+	errno = saved;
+	return snapshot != NULL;
 }
 
 /* The header, classes and arena rows, and the bin rows of the arenas made
@@ -1303,11 +1355,13 @@ void jm__stats_prefork_snapshot(void)
 		fork_boot_ns[0] = boot_ns();   /* a child yet to publish */
 		return;
 	}
-	/* Mapped at the first fork: a process that never forks has none (it
-	 * was mapped when the segment was, in every process and in every
-	 * forked child: a system call and a mapping). Where it cannot be,
-	 * the child runs without stats (jm__stats_postfork_child). */
-	if (snapshot == NULL && (snapshot = jm__os_map(seg_size)) == NULL) {
+	/* Taken at the first fork: a process that never forks writes none
+	 * of it. In its place after the private table (reserved with the
+	 * segment), where it is one mapping with it; a forked child, whose
+	 * snapshot moved from there to its segment's place, maps it there
+	 * again if nothing else took the place, else anywhere. Where it
+	 * cannot be, the child runs without stats (jm__stats_postfork_child). */
+	if (snapshot == NULL && !snap_take()) {
 		fork_boot_ns[0] = 0;
 		return;
 	}
@@ -1397,29 +1451,23 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 	if (seg_published && snapshot == NULL) {
 		/* The parent had no snapshot (no memory for it): nothing of
 		 * its segment to start from; this child publishes nothing. */
-		if (!seg_map_anon(0))
+		if (!seg_map_anon())
 			jm__fatal("cannot map the stats segment in a forked child");
 		seg_published = false;
 	} else if (seg_published) {
 		/* The snapshot's pages, still shared with the parent, become the
-		 * segment, in its two pieces (seg_at: the private table,
-		 * inherited, stays between them); the parent's next snapshot
-		 * goes on in its own. */
-		uint64_t split = seg_split();
-		bool moved = child_mremap(snapshot, split, jm__seg);
-		if (!moved || (seg_size > split &&
-		     !child_mremap(snapshot + split, seg_size - split, seg_at(split)))) {
+		 * segment, both pieces in one move (snap_at: they are in the
+		 * order of their places); the private table, inherited, stays
+		 * after them. The parent's next snapshot goes on in its own. */
+		if (!child_mremap(snapshot, seg_size, seg_base())) {
 			/* Out of mappings: fresh memory and a copy of what
-			 * the snapshot holds (in the second piece only, when
-			 * the first moved). */
-			uint64_t from = moved ? split : 0;
-			if (!seg_map_anon(from))
+			 * the snapshot holds. */
+			if (!seg_map_anon())
 				jm__fatal("cannot map the stats segment in a forked child");
 			struct seg_part parts[SEG_PARTS];
 			used_parts(parts);
 			for (int i = 0; i < SEG_PARTS; i++)
-				if (parts[i].off >= from)
-					memcpy(seg_at(parts[i].off), snapshot + parts[i].off, parts[i].len);
+				memcpy(seg_at(parts[i].off), snap_at(parts[i].off), parts[i].len);
 			munmap(snapshot, seg_size);
 		}
 		snapshot = NULL;
@@ -1445,7 +1493,9 @@ JM_FORK_TEXT void jm__stats_postfork_child(struct jmstat_thread *keep)
 
 #ifdef JM_TEST
 void *jm__stats_test_snapshot(void);
-void *jm__stats_test_snapshot(void) { return snapshot; }
+void *jm__stats_test_snapshot(void) { return snapshot ? snap_at(0) : NULL; }
+bool jm__stats_test_snapshot_home(void);
+bool jm__stats_test_snapshot_home(void) { return snapshot != NULL && snapshot == snap_home(); }
 const char *jm__stats_test_path(void);
 const char *jm__stats_test_path(void) { return seg_path; }
 #endif
@@ -1562,7 +1612,7 @@ JM_FORK_TEXT static void put_geometry(struct jmstat_header *h)
  * their counts went into its rows (tests/preload/seg_halfmap.test.sh). */
 JM_FORK_TEXT static void seg_unshare(int fd, const struct seg_part parts[SEG_PARTS])
 {
-	if (!seg_map_anon(0))
+	if (!seg_map_anon())
 		jm__fatal("cannot map the stats segment in a forked child");
 	for (int i = 0; i < SEG_PARTS; i++) {
 		size_t done = 0;

@@ -38,16 +38,18 @@ static void *worker(void *arg)
 	return arg;
 }
 
-/* The segment as this process maps it: it can no longer open the file. */
+/* The segment as this process maps it: it can no longer open the file.
+ * Its header is where the file's offset 0 is mapped (the file is mapped in
+ * two pieces, the first not lowest). */
 static const struct jmstat_header *own_segment(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[4096];
 	const struct jmstat_header *h = NULL;
 	while (f != NULL && h == NULL && fgets(line, sizeof line, f) != NULL) {
-		unsigned long lo;
+		unsigned long lo, off;
 		if (strstr(line, "/jmalloc.") != NULL && strstr(line, ".stats") != NULL &&
-		    sscanf(line, "%lx-", &lo) == 1)
+		    sscanf(line, "%lx-%*x %*s %lx", &lo, &off) == 2 && off == 0)
 			h = (const struct jmstat_header *)lo;
 	}
 	if (f != NULL)
