@@ -770,6 +770,119 @@ static void p_tdphases(void){
   for(long i=0;i<n;i++) pthread_create(&t[i],NULL,td_work,(void*)i);
   for(int i=0;i<n;i++) pthread_join(t[i],NULL);
   fprintf(stderr,"tdphases: alloc %.3f shuffle %.3f free %.3f s\n",td_t[0],td_t[1],td_t[2]); }
+/* Session 35 (docs/measurements.md, "Workloads no probe had run"). */
+/* peakregrow: a peak of 1.6M objects of 1..16 B and odd sizes (24, 40,
+ * 72, 100, 200 B), 90% freed in random order, then a second phase of
+ * 120k objects of 400..1100 B (about 90 MB) while the 10% live on: can
+ * the holes of the first phase hold the second? glibc's coalescing
+ * free lists can; a size-segregated heap reuses only emptied pages. */
+static const unsigned s35_odd[]={24,40,72,100,200};
+static size_t s35_sz(void){ return rnd()%2? 1+rnd()%16 : s35_odd[rnd()%5]; }
+static void p_peakregrow(void){
+  size_t n=1600000; char**v=malloc(n*sizeof*v);
+  for(size_t i=0;i<n;i++){ size_t s=s35_sz(); v[i]=malloc(s); W(v[i],0); W(v[i],s-1); }
+  for(size_t i=n-1;i>0;i--){ size_t j=rnd()%(i+1); char*t=v[i]; v[i]=v[j]; v[j]=t; }
+  for(size_t i=0;i<n*9/10;i++){ free(v[i]); v[i]=NULL; }
+  fprintf(stderr,"peakregrow: after the free rss %ld KiB\n",statm_rss());
+  size_t m=120000; char**u=malloc(m*sizeof*u);
+  for(size_t i=0;i<m;i++){ size_t s=400+rnd()%701; u[i]=malloc(s); memset(u[i],1,s); }
+  fprintf(stderr,"peakregrow: after the regrowth rss %ld KiB\n",statm_rss());
+  for(size_t i=0;i<m;i++) free(u[i]);
+  for(size_t i=n*9/10;i<n;i++) free(v[i]);
+  free(u); free(v); }
+/* tinyodd: 1M live objects, half 1..16 B, half 24, 40, 72, 100 or
+ * 200 B, 4M replaced at random slots, each written at both ends. */
+static void p_tinyodd(void){
+  size_t n=1u<<20; char**v=calloc(n,sizeof*v);
+  for(long i=0;i<4000000;i++){ size_t k=rnd()&(n-1); free(v[k]); size_t s=s35_sz(); v[k]=malloc(s); W(v[k],0); W(v[k],s-1); }
+  for(size_t k=0;k<n;k++) free(v[k]);
+  free(v); }
+/* idlethreads THREADS (48): a pool of THREADS threads of which 6 at a
+ * time wake for a task (2000 objects of 16 B..8 KiB, log-uniform, written
+ * at both ends, all freed) and sleep again: 1500 tasks. What the sleeping
+ * threads' caches hold is the peak RSS above the 6 working sets. */
+static pthread_mutex_t it_mu=PTHREAD_MUTEX_INITIALIZER; static pthread_cond_t it_cv=PTHREAD_COND_INITIALIZER, it_done=PTHREAD_COND_INITIALIZER;
+static int it_go[128], it_busy, it_stop;
+static void *it_w(void*a){ long id=(long)a; rs=(uint64_t)id*2654435761u+7; char*v[2000];
+  for(;;){ pthread_mutex_lock(&it_mu); while(!it_go[id]&&!it_stop) pthread_cond_wait(&it_cv,&it_mu); if(!it_go[id]){ pthread_mutex_unlock(&it_mu); return NULL; } pthread_mutex_unlock(&it_mu);
+    for(int i=0;i<2000;i++){ unsigned lg=4+rnd()%9; size_t s=((size_t)1<<lg)+rnd()%((size_t)1<<lg); v[i]=malloc(s); W(v[i],0); W(v[i],s-1); }
+    for(int i=0;i<2000;i++) free(v[i]);
+    pthread_mutex_lock(&it_mu); it_go[id]=0; it_busy--; pthread_cond_signal(&it_done); pthread_mutex_unlock(&it_mu); } }
+static void p_idlethreads(void){
+  int n=NT>6&&NT<=128?NT:48; pthread_t t[128];
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,it_w,(void*)i);
+  for(int k=0;k<1500;k++){ pthread_mutex_lock(&it_mu); while(it_busy>=6) pthread_cond_wait(&it_done,&it_mu);
+    int id; do id=rnd()%n; while(it_go[id]); it_go[id]=1; it_busy++; pthread_cond_broadcast(&it_cv); pthread_mutex_unlock(&it_mu); }
+  pthread_mutex_lock(&it_mu); while(it_busy) pthread_cond_wait(&it_done,&it_mu); it_stop=1; pthread_cond_broadcast(&it_cv); pthread_mutex_unlock(&it_mu);
+  for(int i=0;i<n;i++) pthread_join(t[i],NULL); }
+/* xfree THREADS (32): every thread mallocs 16..512 B and pushes each
+ * object to a random other thread's inbox (a lock-free stack); every 64
+ * objects it frees what its own inbox holds: all frees cross-thread,
+ * among THREADS threads on the 2 cores. 50k objects a thread. */
+typedef struct xf_node { struct xf_node *next; } xf_node;
+static _Atomic(xf_node*) xf_box[128]; static int xf_n;
+static long xf_drain(int id){ long c=0; xf_node*p=atomic_exchange(&xf_box[id],NULL); while(p){ xf_node*nx=p->next; free(p); p=nx; c++; } return c; }
+static void *xf_w(void*a){ int id=(int)(long)a; rs=(uint64_t)id*7919+3;
+  for(long i=0;i<50000;i++){ xf_node*p=malloc(16+rnd()%497); int to=(int)(rnd()%(xf_n-1)); if(to>=id) to++;
+    xf_node*o=atomic_load(&xf_box[to]); do p->next=o; while(!atomic_compare_exchange_weak(&xf_box[to],&o,p));
+    if((i&63)==63) xf_drain(id); }
+  return NULL; }
+static void p_xfree(void){
+  xf_n=NT>2&&NT<=128?NT:32; pthread_t t[128];
+  for(long i=0;i<xf_n;i++) pthread_create(&t[i],NULL,xf_w,(void*)i);
+  for(int i=0;i<xf_n;i++) pthread_join(t[i],NULL);
+  for(int i=0;i<xf_n;i++) xf_drain(i); }
+/* orphanfree THREADS (16): 3 rounds; in each THREADS threads malloc
+ * 100k objects of 16..256 B (written) and exit; the main thread frees
+ * them all, in random order, after the joins: frees into the caches and
+ * arenas of threads that are gone, and the next round's threads start
+ * on what they left. */
+static void *of_w(void*a){ char**v=a; for(int i=0;i<100000;i++){ size_t s=16+rnd()%241; v[i]=malloc(s); W(v[i],0); W(v[i],s-1); } return NULL; }
+static void p_orphanfree(void){
+  int n=NT>1&&NT<=128?NT:16; pthread_t t[128]; size_t tot=(size_t)n*100000; char**v=malloc(tot*sizeof*v);
+  for(int r=0;r<3;r++){ for(long i=0;i<n;i++) pthread_create(&t[i],NULL,of_w,v+i*100000); for(int i=0;i<n;i++) pthread_join(t[i],NULL);
+    for(size_t i=tot-1;i>0;i--){ size_t j=rnd()%(i+1); char*x=v[i]; v[i]=v[j]; v[j]=x; }
+    for(size_t i=0;i<tot;i++) free(v[i]); }
+  free(v); }
+/* callocsparse: calloc of 128 KiB..4 MiB (log-uniform), one page in 16
+ * written, 32 live, 8000 replaced: a reused block must be zeroed whole
+ * (or its pages given back and faulted again), a fresh one is zero. */
+static void p_callocsparse(void){
+  enum{K=32}; char*v[K]={0};
+  for(long i=0;i<8000;i++){ int k=rnd()%K; free(v[k]); unsigned lg=17+rnd()%5; size_t s=((size_t)1<<lg)+rnd()%((size_t)1<<lg);
+    char*p=calloc(1,s); for(size_t o=0;o<s;o+=65536){ if(p[o]) abort(); W(p,o); } v[k]=p; }
+  for(int k=0;k<K;k++) free(v[k]); }
+/* vec15: 32 vectors grown by a factor of 1.5 (folly, MSVC) from 16 B to
+ * 4 KiB..8 MiB each, round robin (a push of 8 B at a time, a realloc
+ * when full, the new half's pages written), freed when done and started
+ * again: 400 vectors. */
+static void p_vec15(void){
+  enum{K=32}; char*b[K]={0}; size_t len[K]={0},cap[K]={0},tgt[K]={0}; int done=0;
+  for(int k=0;k<K;k++) tgt[k]=(size_t)4096<<(rnd()%12);
+  while(done<400){ for(int k=0;k<K;k++){ if(len[k]+8>cap[k]){ size_t nc=cap[k]? cap[k]+cap[k]/2 : 16; b[k]=realloc(b[k],nc); for(size_t o=(cap[k]+4095)&~(size_t)4095;o<nc;o+=4096) W(b[k],o); cap[k]=nc; }
+      memset(b[k]+len[k],1,8); len[k]+=8;
+      if(len[k]>=tgt[k]){ sink+=b[k][len[k]-1]; free(b[k]); b[k]=NULL; len[k]=cap[k]=0; tgt[k]=(size_t)4096<<(rnd()%12); done++; } } }
+  for(int k=0;k<K;k++) free(b[k]); }
+/* hugethreads THREADS (8): each thread keeps 4 buffers of 1..16 MiB and
+ * replaces one at a time, 400 times, the first and last page and one in
+ * 8 written: the huge regions' cache and lock shared by threads. */
+static void *ht_w(void*a){ rs=(uint64_t)(long)a*7919+11; char*v[4]={0};
+  for(int i=0;i<400;i++){ int k=i&3; free(v[k]); size_t s=((size_t)1<<20)+rnd()%(15u<<20); char*p=malloc(s); for(size_t o=0;o<s;o+=32768) W(p,o); W(p,s-1); v[k]=p; }
+  for(int k=0;k<4;k++) free(v[k]);
+  return NULL; }
+static void p_hugethreads(void){
+  int n=NT>1&&NT<=128?NT:8; pthread_t t[128];
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,ht_w,(void*)i);
+  for(int i=0;i<n;i++) pthread_join(t[i],NULL); }
+/* hugethensmall: 16 buffers of 4..12 MiB written whole and freed, then
+ * 1.5M objects of 16..128 B live (about 110 MB): are the freed huge
+ * regions' pages still resident under the small heap? smallthenhuge:
+ * the reverse order (1.5M small objects freed, then the buffers). */
+static void s35_bufs(void){ char*v[16]; for(int i=0;i<16;i++){ size_t s=((size_t)4<<20)+rnd()%(8u<<20); v[i]=malloc(s); memset(v[i],1,s); } for(int i=0;i<16;i++) free(v[i]); }
+static char **s35_small(size_t n){ char**v=malloc(n*sizeof*v); for(size_t i=0;i<n;i++){ size_t s=16+rnd()%113; v[i]=malloc(s); memset(v[i],1,s); } return v; }
+static void s35_free(char**v,size_t n){ for(size_t i=0;i<n;i++) free(v[i]); free(v); }
+static void p_hugethensmall(void){ s35_bufs(); fprintf(stderr,"hugethensmall: rss %ld KiB\n",statm_rss()); s35_free(s35_small(1500000),1500000); }
+static void p_smallthenhuge(void){ s35_free(s35_small(1500000),1500000); fprintf(stderr,"smallthenhuge: rss %ld KiB\n",statm_rss()); s35_bufs(); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -780,6 +893,8 @@ int main(int argc,char**argv){
   M(usable) M(usablegrow) M(pipe4) M(xrealloc) M(callocsmall) M(callocmed) M(server) M(strgrow1) M(shrink) M(shrinkbig)
   M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
   M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
+  M(peakregrow) M(tinyodd) M(idlethreads) M(xfree) M(orphanfree) M(callocsparse) M(vec15) M(hugethreads)
+  M(hugethensmall) M(smallthenhuge)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
