@@ -1034,6 +1034,8 @@ void *jm__huge_alloc(size_t size, size_t align, bool zero)
 	    zero)
 		jm__os_zero_dirty(p, usable);
 	huge_purge(jm__now_ns(), false);
+	if (jm__tls_state != JM_TLS_FRESH)
+		jm__arena_offset_fresh(jm__thread_arena(), usable >> JM_LG_PAGE);
 	return p;
 }
 
