@@ -37,6 +37,10 @@ connections to one WAL file, and
 thread_waves.c (waves of 1000 threads writing only the head of their
 large buffers).
 
+Since session 35 (docs/measurements.md, "Workloads no probe had run"):
+py-pool32, a ThreadPoolExecutor of 32 threads taking turns under the GIL
+(json of dicts of float lists).
+
 Needs (Debian): gcc, g++, clang, clang-format, cppcheck, sqlite3, git, xz-utils, perl, mawk,
 python3.11 and libpython3.11-testsuite (for `pytest`); nodejs and
 openjdk-17-jdk-headless for node and javac; z3, rocksdb-tools,
@@ -281,6 +285,20 @@ print("ok")
 """
 
 
+PYPOOL = r"""
+# 32 threads of a ThreadPoolExecutor taking turns under the GIL: each task
+# builds a dict of 400 lists of 0..60 floats, json-dumps and loads it
+import json, random, sys
+from concurrent.futures import ThreadPoolExecutor
+def task(i):
+    r = random.Random(i)
+    d = {"k%d" % j: [r.random() for _ in range(r.randint(0, 60))] for j in range(400)}
+    s = json.dumps(d)
+    return len(s) + len(json.loads(s))
+with ThreadPoolExecutor(int(sys.argv[1])) as ex:
+    print(sum(ex.map(task, range(int(sys.argv[2])))))
+"""
+
 def big_c(n):
     """One C translation unit of n functions (loops, switches, snprintf,
     small inline helpers) for gcc -O2: cc1's heap on one large unit."""
@@ -415,7 +433,7 @@ def prepare(work):
                        ("pycpu.py", PYCPU), ("pydict.py", PYDICT), ("b.sh", BASH), ("exec.sh", EXECS),
                        ("n.js", NODE), ("hash.pl", PERLHASH), ("sort.sql", SQLSORT),
                        ("big.c", big_c(80)), ("Big.java", big_java(300)),
-                       ("pyjson.py", PYJSON), ("pyre.py", PYRE), ("pythreads.py", PYTHREADS),
+                       ("pyjson.py", PYJSON), ("pyre.py", PYRE), ("pythreads.py", PYTHREADS), ("pypool.py", PYPOOL),
                        ("sat.smt2", z3_problem("sat")), ("bv.smt2", z3_problem("bv")), ("alloc.lua", LUA),
                        ("sqlconns.py", SQLCONNS)):
         open(os.path.join(work, name), "w").write(text)
@@ -473,6 +491,7 @@ def programs(work):
         "py-compileall": (["sh", "-c", f"rm -rf {w('pyc')}; exec {PY} -m compileall -q -f {w('pylib')}"],
                           {"PYTHONPYCACHEPREFIX": w("pyc")}, None, work),
         "py-threads": ([PY, w("pythreads.py"), "20000"], {"PYTHONHASHSEED": "0"}, None, work),
+        "py-pool32": ([PY, w("pypool.py"), "32", "150"], {"PYTHONHASHSEED": "0"}, None, work),
         "gcc-lto": (["gcc", "-O2", "-flto=2", "-fPIC", "-shared", "-o", w("lto.so")] + inc + lib, {}, None, work),
         "git-fsck": (["git", "-C", w("repo"), "fsck", "--full", "--no-progress"], {}, None, work),
         "cppcheck": (["cppcheck", "-q", "--enable=warning"] + [os.path.join(ROOT, "liballoc", f) for f in ("arena.c", "tcache.c", "huge.c")],
