@@ -1077,7 +1077,7 @@ void jm__huge_free(struct jm_huge *h, void *ptr)
 		jm__report_misuse("free of a pointer inside a huge region", ptr);
 	jm__bg_check(h->map_size);
 	if (h->prof_site) {
-		jm__prof_free(h->prof_site, h->prof_size);
+		jm__prof_free(h->prof_site, h->prof_size, h->prof_now, true);
 		h->prof_site = 0;
 	}
 	/* A region within the cap by its blocks but not with its room (a

@@ -899,7 +899,8 @@ static inline void jm__ensure_init(void)
 /* ---- prof.c: the sampled heap profile */
 void *jm__prof_alloc(size_t size, size_t align, bool zero);
 void jm__prof_regrown(void *p, size_t size);
-void jm__prof_free(uint32_t site, size_t size);
+void jm__prof_free(uint32_t site, size_t sampled, size_t now, bool huge);
+void jm__prof_resize(uint32_t site, size_t sampled, size_t from, size_t to, bool huge);
 void jm__prof_init(void);
 void jm__prof_prefork(void);
 void jm__prof_postfork_parent(void);

@@ -182,15 +182,47 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 	if (e & JM_RTREE_HUGE) {
 		struct jm_huge *h = (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
 		h->prof_size = size;
+		h->prof_now = size;
 		h->prof_site = site;
 		return;
 	}
 	struct jm_chunk *c = ptr_chunk(u);
 	struct jm_run *run = jm__chunk_run(c, JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE]));
 	run->prof_size = size ? (uint32_t)size : 1;
+	run->prof_now = run->prof_size;
 	run->prof_site = (uint16_t)site;
 	if (run->prof_size <= JM_SMALL_MAX)
 		jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), 1);
+}
+
+/* A sampled large region that realloc kept where it is, `size` bytes
+ * now: its site counts it at that size (jm__prof_resize), and a small
+ * size's class (the bins' cursampled) is that of the new size, as its
+ * free will take it off. */
+static JM_NOINLINE void sampled_run_resized(struct jm_chunk *c, struct jm_run *run, size_t size)
+{
+	size_t from = run->prof_now;
+	if (from == size)
+		return;
+	unsigned was = from <= JM_SMALL_MAX ? jm__size2bin(from) : JM_NBINS;
+	unsigned now = size <= JM_SMALL_MAX ? jm__size2bin(size) : JM_NBINS;
+	if (was != now) {
+		if (now < JM_NBINS)
+			jm__bin_sampled(c->arena, now, 1);
+		if (was < JM_NBINS)
+			jm__bin_sampled(c->arena, was, -1);
+	}
+	if (run->prof_site)
+		jm__prof_resize(run->prof_site, run->prof_size, from, size, false);
+	run->prof_now = size;
+}
+
+/* The same for a sampled huge region resized in place. */
+static JM_NOINLINE void sampled_huge_resized(struct jm_huge *h, size_t size)
+{
+	if (h->prof_site && h->prof_now != size)
+		jm__prof_resize(h->prof_site, h->prof_size, h->prof_now, size, true);
+	h->prof_now = size;
 }
 
 /* An allocation already counted against the sampling budget. */
@@ -320,9 +352,9 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		size_t npages = run->npages;
 		if (run->prof_size && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
 			if (run->prof_site)
-				jm__prof_free(run->prof_site, run->prof_size);
-			if (run->prof_size <= JM_SMALL_MAX)
-				jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), -1);
+				jm__prof_free(run->prof_site, run->prof_size, run->prof_now, false);
+			if (run->prof_now <= JM_SMALL_MAX)
+				jm__bin_sampled(c->arena, jm__size2bin(run->prof_now), -1);
 			run->prof_site = 0;
 			run->prof_size = 0;
 		}
@@ -695,7 +727,8 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 		if (h->addr != ptr)
 			jm__report_misuse("realloc of a pointer inside a huge region", ptr);
 		/* A sampled region stays where it is while the new size fits (its
-		 * estimate keeps the size it was sampled at), and else grows as
+		 * site counts it at its new size, with the weight of the size
+		 * it was sampled at: sampled_huge_resized), and else grows as
 		 * any other region does, its record (and sample) moving with its
 		 * pages. When that took a new mapping, its sample is taken back
 		 * and the region sampled again for its new size, as the copy
@@ -714,17 +747,21 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			 * time when each went to jm__huge_ralloc). */
 			if (size <= h->size - h->size / 4)
 				jm__huge_ralloc(h, ptr, size);
+			sampled_huge_resized(h, size);
 			return ptr;
 		}
 		if (size > JM_LARGE_MAX) {
 			uint32_t site = h->prof_site;
-			size_t prof_size = h->prof_size, map = h->map_size;
+			size_t prof_size = h->prof_size, prof_now = h->prof_now, map = h->map_size;
 			void *q = jm__huge_ralloc(h, ptr, size);
 			if (q != NULL) {
 				if (site && (q != ptr || h->map_size != map)) {
 					h->prof_site = 0;
-					jm__prof_free(site, prof_size);
+					jm__prof_free(site, prof_size, prof_now, true);
 					jm__prof_regrown(q, size);
+				} else if (site) {
+					/* Grown in its mapping: kept, at its size. */
+					sampled_huge_resized(h, size);
 				}
 				return q;
 			}
@@ -766,8 +803,11 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 			size_t have = (size_t)run->npages << JM_LG_PAGE;
 			/* A cut of less than a quarter keeps the pages: the
 			 * room a growth was given (below). */
-			if (size <= have && size > have - have / 4)
+			if (size <= have && size > have - have / 4) {
+				if (jm_unlikely(run->prof_size != 0))
+					sampled_run_resized(c, run, size);
 				return ptr;
+			}
 			if (size <= have / JM_REALLOC_MOVE_CUT) {
 				/* Cut to a small part: moved; cut in place
 				 * when there is no memory for the move (a
@@ -782,14 +822,18 @@ JM_EXPORT void *jm_realloc(void *ptr, size_t size)
 				}
 				errno = saved;
 				jm__large_ralloc_inplace(c, ptr, pm, size);
+				if (run->prof_size)
+					sampled_run_resized(c, run, size);
 				return ptr;
 			} else if (run->prof_size) {
 				/* A sampled region keeps its run (and its sample)
 				 * while the new size fits, its pages past that
-				 * given back (its estimate keeps the size it was
-				 * sampled at); it moves to grow. */
+				 * given back (its site counts it at its new size,
+				 * with the weight of the size it was sampled at);
+				 * it moves to grow. */
 				if (size <= have) {
 					jm__large_ralloc_inplace(c, ptr, pm, size);
+					sampled_run_resized(c, run, size);
 					return ptr;
 				}
 			} else if (size > JM_SMALL_MAX && size <= JM_LARGE_MAX) {

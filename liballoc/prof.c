@@ -350,13 +350,43 @@ void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *o
 }
 #endif
 
-/* Adds (sign 1) or takes off (sign -1) one sampled object. */
-static void site_account(uint32_t row, size_t size, int sign)
+/* What one sampled object counts for at its site: the weight of the size
+ * it was sampled at (1/p objects: its chance of being sampled was that
+ * size's), and as bytes that weight times the size it has now, which
+ * realloc changes in place (a buffer cut from 8 MiB to 3 MiB stands for
+ * buffers of 3 MiB, not 8), in the class of that size; a huge region's
+ * in the large ones' (allocated_huge is what bounds that class, jmstatd's
+ * jmd_sites_bound, whatever the size). The same numbers for the same
+ * three sizes, so that its free takes off what was added. Under
+ * prof_lock. */
+struct account {
+	uint64_t bytes;
+	uint64_t objects_fp;
+	unsigned cls;
+};
+
+static void account_of(size_t sampled, size_t now, bool huge, struct account *a)
 {
 	struct estimate tmp;
-	const struct estimate *e = site_estimate(size, &tmp);
-	uint64_t bytes = e->bytes, objects_fp = e->objects_fp;
-	unsigned cls = e->cls;
+	const struct estimate *e = site_estimate(sampled, &tmp);
+	a->objects_fp = e->objects_fp;
+	a->bytes = e->bytes;
+	a->cls = e->cls;
+	if (now != sampled && sampled != 0) {
+		/* e->bytes x now / sampled, rounded: the weight, whole. */
+		unsigned __int128 b = ((unsigned __int128)e->bytes * now + sampled / 2) / sampled;
+		a->bytes = b > UINT64_MAX ? UINT64_MAX : (uint64_t)b;
+		a->cls = now <= JM_SMALL_MAX ? jm__size2bin(now) : JM_NBINS;
+	}
+	if (huge)
+		a->cls = JM_NBINS;
+}
+
+/* Adds (sign 1) or takes off (sign -1) one sampled object. */
+static void site_account(uint32_t row, const struct account *a, int sign)
+{
+	uint64_t bytes = a->bytes, objects_fp = a->objects_fp;
+	unsigned cls = a->cls;
 	struct jmstat_site *s = site_row(row);
 	uint64_t *fp = &site_objects_fp[2 * (size_t)row];
 	jm__row_begin(&s->seq);
@@ -474,10 +504,14 @@ static void record(void *p, size_t size, void *const *first, int depth)
 	uint32_t site = 0;
 	if (depth > 0) {
 		uint64_t h = hash_frames(first, depth);
+		bool huge = (jm__rtree_get((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK) &
+		    JM_RTREE_HUGE) != 0;
 		pthread_mutex_lock(&prof_lock);
 		long row = site_find(first, depth, h);
 		if (row >= 0) {
-			site_account((uint32_t)row, size, 1);
+			struct account a;
+			account_of(size, size, huge, &a);
+			site_account((uint32_t)row, &a, 1);
 			site = (uint32_t)row + 1;
 		} else {
 			jm__seg->sites_dropped++;
@@ -529,10 +563,45 @@ JM_NOINLINE void jm__prof_regrown(void *p, size_t size)
 	tls_in_prof = false;
 }
 
-void jm__prof_free(uint32_t site, size_t size)
+/* A sampled object freed (or moved: the caller samples it again): its
+ * site (row + 1) gives back what it counted, from the size it was sampled
+ * at and the size it has now. */
+void jm__prof_free(uint32_t site, size_t sampled, size_t now, bool huge)
 {
+	struct account a;
 	pthread_mutex_lock(&prof_lock);
-	site_account(site - 1, size, -1);
+	account_of(sampled, now, huge, &a);
+	site_account(site - 1, &a, -1);
+	pthread_mutex_unlock(&prof_lock);
+}
+
+/* A sampled object that realloc resized in place, from `from` bytes to
+ * `to`: its site's live bytes (and their class) follow, its weight stays
+ * that of the size it was sampled at. Until session 35 the site kept the
+ * size it was sampled at until the free (an 8 MiB buffer cut to 3 MiB
+ * showed 8 in jmctl sites and the pprof profiles: test_alloc_sites's
+ * test_sampled_resized). What it grows by counts as allocated too (its
+ * site's alloc_bytes), so that no site shows more live than allocated. */
+void jm__prof_resize(uint32_t site, size_t sampled, size_t from, size_t to, bool huge)
+{
+	struct account was, now;
+	pthread_mutex_lock(&prof_lock);
+	if (site > jm__segp.nsites_hw) {
+		/* No such row: a test's region marked by hand
+		 * (test_alloc_purge's test_huge_sampled_cut, sampling off). */
+		pthread_mutex_unlock(&prof_lock);
+		return;
+	}
+	account_of(sampled, from, huge, &was);
+	account_of(sampled, to, huge, &now);
+	struct jmstat_site *s = site_row(site - 1);
+	jm__row_begin(&s->seq);
+	s->live_bytes = s->live_bytes - was.bytes + now.bytes;
+	site_classes(s)[was.cls] -= was.bytes;
+	site_classes(s)[now.cls] += now.bytes;
+	if (now.bytes > was.bytes)
+		s->alloc_bytes += now.bytes - was.bytes;
+	jm__row_end(&s->seq);
 	pthread_mutex_unlock(&prof_lock);
 }
 

@@ -207,8 +207,16 @@ struct jm_run {
 		 * 0 again when the run goes back to its arena. */
 		uint16_t fork_depth;
 	};
-	uint32_t prof_size;       /* large, sampled: the size asked for */
-	uint64_t bitmap[JM_BITMAP_WORDS]; /* small: 1 = region free */
+	uint32_t prof_size;       /* large, sampled: the size asked for when
+	                             sampled, which its weight in the profile
+	                             is of (0: not sampled) */
+	union {
+		uint64_t bitmap[JM_BITMAP_WORDS]; /* small: 1 = region free */
+		/* large, sampled: the size asked for now, which realloc
+		 * changes in place (prof.c counts it at its site as its
+		 * bytes, with its class; its free takes off what this says) */
+		uint64_t prof_now;
+	};
 };
 
 struct jm_arena;
@@ -393,7 +401,9 @@ struct jm_huge {
 	size_t touched;           /* bytes from addr beyond which no page has
 	                             been written since its mapping or last
 	                             purge (an upper bound; huge.c) */
-	uint64_t prof_size;       /* sampled: the size asked for */
+	uint64_t prof_size;       /* sampled: the size asked for when sampled */
+	uint64_t prof_now;        /* sampled: the size asked for now (realloc
+	                             in place; as struct jm_run's) */
 	uint32_t prof_site;       /* sampled: site row + 1; else 0 */
 	struct jm_huge *next_free; /* record free list, or retained list */
 };

@@ -1360,12 +1360,14 @@ static void test_huge_sampled_cut(void **state)
 	(void)state;
 	size_t mib = 1u << 20;
 	char *s;
-	/* A site set by hand, taken off before the free. */
+	/* A site set by hand (no row: sampling is off here, and prof.c
+	 * leaves the profile alone), taken off before the free. */
 	char *x = jm_malloc(8 * mib);
 	assert_non_null(x);
 	memset(x, 7, 8 * mib);
 	huge_of(x)->prof_site = 1;
 	huge_of(x)->prof_size = 8 * mib;
+	huge_of(x)->prof_now = 8 * mib;
 	size_t map = huge_of(x)->map_size;
 	/* A cut of less than a quarter (a size within its last page, as a
 	 * buffer grown a step at a time asks for) returns at once. */
@@ -1383,7 +1385,8 @@ static void test_huge_sampled_cut(void **state)
 	assert_int_equal(jm_malloc_usable_size(x), 3 * mib);   /* before: 8 */
 	assert_true(huge_of(x)->map_size < map);
 	assert_int_equal(huge_of(x)->prof_site, 1);
-	assert_int_equal(huge_of(x)->prof_size, 8 * mib);
+	assert_int_equal(huge_of(x)->prof_size, 8 * mib);   /* its weight's */
+	assert_int_equal(huge_of(x)->prof_now, 3 * mib);    /* its site's bytes' */
 	assert_int_equal(x[3 * mib - 1], 7);
 	s = jm_realloc(x, 100000);             /* a large size: in place too */
 	assert_ptr_equal(s, x);

@@ -197,6 +197,140 @@ static void test_many_sites_few_steps(void **state)
 	assert_true(jm__stats_test_site_steps <= 12);
 }
 
+/* The site row (row + 1 = site) of the segment, and its live bytes by
+ * class (JM_NBINS: large and huge). */
+static struct jmstat_site *row_of(uint32_t site)
+{
+	assert_true(site > 0);
+	return (struct jmstat_site *)(jm__stats_at(jm__segp.site_off) +
+	    (size_t)(site - 1) * jm__segp.site_stride);
+}
+
+static uint64_t row_class(uint32_t site, unsigned cls)
+{
+	return ((const uint64_t *)(row_of(site) + 1))[cls];
+}
+
+static struct jm_run *run_of(const void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	return jm__chunk_run(c, JM_PM_START(c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]));
+}
+
+static struct jm_huge *huge_of(const void *p)
+{
+	uintptr_t e = jm__rtree_get((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	assert_true(e & JM_RTREE_HUGE);
+	return (struct jm_huge *)(e & ~(uintptr_t)JM_RTREE_HUGE);
+}
+
+static uint64_t cursampled(unsigned cls)
+{
+	return __atomic_load_n(&jm__thread_arena()->bins[cls].stats->cursampled, __ATOMIC_ACQUIRE);
+}
+
+/* Its site holds `bytes` live, all in class cls, one object. */
+static void site_holds(uint32_t site, uint64_t bytes, unsigned cls)
+{
+	struct jmstat_site *r = row_of(site);
+	uint64_t sum = 0;
+	for (unsigned b = 0; b <= JM_NBINS; b++)
+		sum += row_class(site, b);
+	if (r->live_bytes != bytes || row_class(site, cls) != bytes || sum != bytes ||
+	    r->live_objects != (bytes ? 1 : 0) || r->samples_live != (bytes ? 1 : 0) ||
+	    r->alloc_bytes < r->live_bytes)
+		fail_msg("site %u: live %llu (want %llu), class %u %llu, classes %llu, objects %llu, "
+		    "samples %llu, allocated %llu", site, (unsigned long long)r->live_bytes,
+		    (unsigned long long)bytes, cls, (unsigned long long)row_class(site, cls),
+		    (unsigned long long)sum, (unsigned long long)r->live_objects,
+		    (unsigned long long)r->samples_live, (unsigned long long)r->alloc_bytes);
+}
+
+/* A sampled region that realloc resizes in place is counted at its site
+ * at its new size (every allocation sampled here, at weight 1: a site's
+ * live bytes are its objects' sizes), in the class of that size, and its
+ * free takes it all off; a small size's cursampled follows it. Until
+ * session 35 its site kept the size it was sampled at until its free: a
+ * 1 MiB region cut to 600000 B in place showed 1 MiB; an 8 MiB huge one
+ * cut to 3 MiB, 8; one grown within its pages, the smaller size. */
+static void test_sampled_resized(void **state)
+{
+	(void)state;
+	size_t mib = 1u << 20;
+	/* Large, cut in place (a quarter to a half), then grown within
+	 * its run, then cut by less than a quarter (kept whole). */
+	char *p = jm_malloc(mib);
+	assert_non_null(p);
+	uint32_t s = run_of(p)->prof_site;
+	site_holds(s, mib, JM_NBINS);
+	assert_ptr_equal(jm_realloc(p, 600000), p);
+	site_holds(s, 600000, JM_NBINS);                /* before: 1 MiB */
+	assert_ptr_equal(jm_realloc(p, 602000), p);     /* 147 pages: 602112 */
+	site_holds(s, 602000, JM_NBINS);
+	assert_ptr_equal(jm_realloc(p, 500000), p);
+	site_holds(s, 500000, JM_NBINS);
+	jm_free(p);
+	site_holds(s, 0, JM_NBINS);
+
+	/* Large cut in place to a small size: its class, and cursampled. */
+	unsigned c30 = jm__size2bin(30000);
+	uint64_t before30 = cursampled(c30);
+	p = jm_malloc(40000);                           /* 10 pages */
+	assert_non_null(p);
+	s = run_of(p)->prof_site;
+	assert_ptr_equal(jm_realloc(p, 30000), p);
+	site_holds(s, 30000, c30);
+	assert_int_equal(cursampled(c30), before30 + 1);
+	jm_free(p);
+	site_holds(s, 0, c30);
+	assert_int_equal(cursampled(c30), before30);
+
+	/* Small (a page of its own), grown within its page. */
+	unsigned c100 = jm__size2bin(100), c3000 = jm__size2bin(3000);
+	uint64_t before100 = cursampled(c100), before3000 = cursampled(c3000);
+	p = jm_malloc(100);
+	assert_non_null(p);
+	s = run_of(p)->prof_site;
+	site_holds(s, 100, c100);
+	assert_int_equal(cursampled(c100), before100 + 1);
+	assert_ptr_equal(jm_realloc(p, 3000), p);
+	site_holds(s, 3000, c3000);                     /* before: 100, its class */
+	assert_int_equal(row_class(s, c100), 0);
+	assert_int_equal(cursampled(c100), before100);
+	assert_int_equal(cursampled(c3000), before3000 + 1);
+	jm_free(p);
+	site_holds(s, 0, c3000);
+	assert_int_equal(cursampled(c3000), before3000);
+
+	/* Huge: cut in place, grown within its mapping, cut by less than a
+	 * quarter, cut to a large size; always the large class. */
+	p = jm_malloc(8 * mib);
+	assert_non_null(p);
+	s = huge_of(p)->prof_site;
+	site_holds(s, 8 * mib, JM_NBINS);
+	assert_ptr_equal(jm_realloc(p, 3 * mib), p);
+	site_holds(s, 3 * mib, JM_NBINS);               /* before: 8 MiB */
+	size_t map = huge_of(p)->map_size;
+	if (huge_of(p)->size < map) {
+		size_t up = huge_of(p)->size + JM_PAGE;
+		char *q = jm_realloc(p, up);
+		if (q == p && huge_of(p)->map_size == map && huge_of(p)->prof_site == s)
+			site_holds(s, up, JM_NBINS);
+		p = q;
+		s = huge_of(p)->prof_site;
+	}
+	if (s) {
+		size_t cut = huge_of(p)->size - 100;
+		assert_ptr_equal(jm_realloc(p, cut), p);
+		site_holds(s, cut, JM_NBINS);
+		assert_ptr_equal(jm_realloc(p, 100000), p);
+		site_holds(s, 100000, JM_NBINS);
+	}
+	jm_free(p);
+	if (s)
+		site_holds(s, 0, JM_NBINS);
+}
+
 static int remove_dir(void **state)
 {
 	(void)state;
@@ -228,6 +362,7 @@ int main(void)
 	setenv("JMALLOC_STATS_DIR", stats_dir, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_few_sites_small),
+		cmocka_unit_test(test_sampled_resized),   /* before the table is full */
 		cmocka_unit_test(test_many_sites_few_steps),
 	};
 	return cmocka_run_group_tests(tests, NULL, remove_dir);
