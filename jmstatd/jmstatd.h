@@ -1013,7 +1013,7 @@ struct jmd_site {
 	uint64_t frames[JMSTAT_SITE_FRAMES]; /* return addresses, innermost first */
 	uint64_t live_bytes;     /* in the classes the ranking weighed (all: the whole site) */
 	uint64_t site_live_bytes; /* the whole site's */
-	uint64_t live_objects;   /* the whole site's */
+	uint64_t live_objects;   /* the whole site's, bounded as its bytes (jmd_site_bounded) */
 	uint64_t samples;        /* sampled objects live */
 	uint64_t error_bytes;    /* one standard error of live_bytes (jmd_site_error) */
 	bool bounded;            /* live_bytes brought down to what the process holds */
@@ -1029,6 +1029,13 @@ uint64_t jmd_site_id(const struct jmd_proc *p, const uint64_t *frames, uint32_t 
  * the factor (at most 1) that brings the sum of the sites' estimates in
  * that class down to the bytes process p holds in it; 1 where they fit. */
 void jmd_sites_bound(const struct jmd_proc *p, const struct jm_seg *seg, double *factor);
+/* A site's live bytes so bounded (row and its bins[nbins + 1] from seg),
+ * and its live objects brought down class by class as its bytes were;
+ * *bounded (may be NULL) whether a class of it was brought down. What the
+ * sites command, the pprof profiles, /metrics and alerts all give. */
+void jmd_site_bounded(const struct jm_seg *seg, const struct jmstat_site *row, const uint64_t *bins,
+                      const double *factor, uint64_t *live_bytes, uint64_t *live_objects,
+                      bool *bounded);
 /* One standard error of a site's estimate of live_bytes from `samples`
  * sampled objects, one sample every sample_bytes on average. */
 double jmd_site_error(double live_bytes, uint64_t samples, uint64_t sample_bytes);

@@ -34,20 +34,30 @@
 struct site_ref {
 	const struct jmstat_site *row;
 	const uint64_t *bins;    /* [nbins + 1] */
+	uint64_t live;           /* bounded (jmd_site_bounded) */
+	uint64_t objects;
+	bool bounded;
 };
 
+/* By live bytes as the reply gives them (bounded): the order a client
+ * that asks for the first n (`n`) takes them in, as jmctl ranks the
+ * whole list. By the raw estimates until session 35, a site whose
+ * bytes were brought down could come before one that holds more. */
 static int by_live_bytes(const void *a, const void *b)
 {
-	const struct jmstat_site *x = ((const struct site_ref *)a)->row;
-	const struct jmstat_site *y = ((const struct site_ref *)b)->row;
+	const struct site_ref *p = a, *q = b;
+	if (p->live != q->live)
+		return p->live < q->live ? 1 : -1;
+	const struct jmstat_site *x = p->row, *y = q->row;
 	if (x->live_bytes != y->live_bytes)
 		return x->live_bytes < y->live_bytes ? 1 : -1;
 	return (x->alloc_bytes < y->alloc_bytes) - (x->alloc_bytes > y->alloc_bytes);
 }
 
-/* A site of the sites reply: its estimates bounded by factor (per class,
- * jmd_sites_bound), with "bounded" true when one was brought down, and
- * "error_bytes" one standard error of its live_bytes. */
+/* A site of the sites reply: its estimates bounded (per class,
+ * jmd_sites_bound; its objects in proportion, jmd_site_bounded), with
+ * "bounded" true when one was brought down, and "error_bytes" one
+ * standard error of its live_bytes. */
 static json_t *site_json(const struct jm_seg *seg, const struct jmd_proc *p, const struct site_ref *r,
                          const double *factor)
 {
@@ -60,12 +70,8 @@ static json_t *site_json(const struct jm_seg *seg, const struct jmd_proc *p, con
 	set(o, "frames", frames);
 	set(o, "id", json_string(jmd_site_name(jmd_site_id(p, r->row->frames, r->row->nframes),
 	                                       hex, sizeof(hex))));
-	uint64_t live = 0;
-	bool bounded = false;
-	for (uint32_t b = 0; b <= seg->hdr.nbins; b++) {
-		live = jmd_add_sat(live, jmd_scaled(r->bins[b], factor[b]));
-		bounded |= r->bins[b] && factor[b] < 1.0;
-	}
+	uint64_t live = r->live;
+	bool bounded = r->bounded;
 	double err = jmd_site_error((double)r->row->live_bytes, r->row->samples_live,
 	                            seg->hdr.sample_bytes);
 	set(o, "live_bytes", jint(live));
@@ -74,7 +80,7 @@ static json_t *site_json(const struct jm_seg *seg, const struct jmd_proc *p, con
 	set(o, "bounded", json_boolean(bounded));
 	if (bounded)
 		set(o, "estimated_bytes", jint(r->row->live_bytes));
-	set(o, "live_objects", jint(r->row->live_objects));
+	set(o, "live_objects", jint(r->objects));
 	set(o, "alloc_bytes", jint(r->row->alloc_bytes));
 	set(o, "alloc_objects", jint(r->row->alloc_objects));
 	set(o, "samples", jint(r->row->samples_live));
@@ -155,13 +161,20 @@ static int sites_build(struct jmd *d, struct jmd_proc *p, json_t **err)
 	struct buf b = { 0 };
 	if (!refs || !r)
 		goto nomem;
+	double factor[JMSTAT_NBINS + 1];
+	for (uint32_t k = 0; k <= JMSTAT_NBINS; k++)
+		factor[k] = 1.0;
+	if (seg.hdr.nbins <= JMSTAT_NBINS)
+		jmd_sites_bound(p, &seg, factor);
 	size_t nrefs = 0;
 	for (uint32_t i = 0; i < seg.nsites; i++) {
 		if (seg.sites[i].nframes == 0)
 			continue;
-		refs[nrefs].row = &seg.sites[i];
-		refs[nrefs].bins = &seg.site_bins[(size_t)i * (seg.hdr.nbins + 1)];
-		nrefs++;
+		struct site_ref *ref = &refs[nrefs++];
+		ref->row = &seg.sites[i];
+		ref->bins = &seg.site_bins[(size_t)i * (seg.hdr.nbins + 1)];
+		jmd_site_bounded(&seg, ref->row, ref->bins, factor, &ref->live, &ref->objects,
+		                 &ref->bounded);
 	}
 	qsort(refs, nrefs, sizeof(*refs), by_live_bytes);
 	json_t *o = reply_ok(d);
@@ -173,11 +186,6 @@ static int sites_build(struct jmd *d, struct jmd_proc *p, json_t **err)
 	put_json(&b, o, true);
 	put(&b, ",\"sites\":[", 10);
 	r->head_len = b.len;
-	double factor[JMSTAT_NBINS + 1];
-	for (uint32_t k = 0; k <= JMSTAT_NBINS; k++)
-		factor[k] = 1.0;
-	if (seg.hdr.nbins <= JMSTAT_NBINS)
-		jmd_sites_bound(p, &seg, factor);
 	for (size_t i = 0; i < nrefs; i++) {
 		if (i)
 			put(&b, ",", 1);

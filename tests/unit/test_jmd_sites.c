@@ -5,6 +5,8 @@
  *   to what the process holds in that class (its bins' exact inuse x
  *   size; for large and huge, its large and huge bytes less the pages of
  *   its sampled small objects), never up; classes that fit keep 1;
+ * - jmd_site_bounded: a site's bytes so scaled, and its objects class by
+ *   class as its bytes;
  * - jmd_site_error: one standard error, about sqrt(samples) x sample_bytes
  *   for objects much smaller than the period, about 0 for those much
  *   larger (sampled almost surely), 0 without samples.
@@ -64,6 +66,58 @@ static void test_bound(void **state)
 	jmdt_proc_free(p);
 }
 
+/* A site's objects brought down class by class as its bytes are
+ * (jmd_site_bounded): shared among its classes as its bytes over their
+ * region size, each share scaled by its class's factor; a site that no
+ * bound touches keeps the row's count. */
+static void test_site_bounded(void **state)
+{
+	(void)state;
+	struct jmstat_class classes[NBINS] = { { .size = 16 }, { .size = 32 }, { .size = 48 } };
+	struct jm_seg seg;
+	memset(&seg, 0, sizeof(seg));
+	seg.hdr.nbins = NBINS;
+	seg.classes = classes;
+	struct jmstat_site row;
+	memset(&row, 0, sizeof(row));
+	/* 1000 objects of 16 B and 1000 of 48 B: 16000 and 48000 bytes. */
+	uint64_t bins[NBINS + 1] = { 16000, 0, 48000, 0 };
+	row.live_objects = 2000;
+	row.live_bytes = 64000;
+	double f[NBINS + 1] = { 1.0, 1.0, 0.1, 1.0 };
+	uint64_t live, objects;
+	bool bounded;
+	jmd_site_bounded(&seg, &row, bins, f, &live, &objects, &bounded);
+	assert_true(bounded);
+	assert_int_equal(live, 16000 + 4800);
+	/* 1000 + 100; by the bytes' ratio (20800 / 64000) it was 650. */
+	assert_int_equal(objects, 1100);
+	f[0] = 0.5;
+	f[2] = 1.0;
+	jmd_site_bounded(&seg, &row, bins, f, &live, &objects, &bounded);
+	assert_int_equal(live, 8000 + 48000);
+	assert_int_equal(objects, 1500);          /* by the bytes' ratio: 1750 */
+	/* Large bytes count as objects of the least large size. */
+	uint64_t big[NBINS + 1] = { 0, 0, 0, 49 * 1000 };
+	row.live_objects = 1000;
+	f[3] = 0.25;
+	jmd_site_bounded(&seg, &row, big, f, &live, &objects, &bounded);
+	assert_int_equal(live, 12250);
+	assert_int_equal(objects, 250);
+	/* Nothing brought down: the row's count, exactly. */
+	f[0] = f[1] = f[2] = f[3] = 1.0;
+	row.live_objects = 2001;
+	jmd_site_bounded(&seg, &row, bins, f, &live, &objects, &bounded);
+	assert_false(bounded);
+	assert_int_equal(live, 64000);
+	assert_int_equal(objects, 2001);
+	/* A factor below 1 in a class the site has nothing in: not bounded. */
+	f[1] = 0.0;
+	jmd_site_bounded(&seg, &row, bins, f, &live, &objects, &bounded);
+	assert_false(bounded);
+	assert_int_equal(objects, 2001);
+}
+
 static void test_error(void **state)
 {
 	(void)state;
@@ -87,6 +141,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_site_bounded),
 		cmocka_unit_test(test_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
