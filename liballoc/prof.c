@@ -365,21 +365,29 @@ struct account {
 	unsigned cls;
 };
 
-static void account_of(size_t sampled, size_t now, bool huge, struct account *a)
+static void account_at(const struct estimate *e, size_t sampled, size_t now, bool huge,
+    struct account *a)
 {
-	struct estimate tmp;
-	const struct estimate *e = site_estimate(sampled, &tmp);
 	a->objects_fp = e->objects_fp;
 	a->bytes = e->bytes;
 	a->cls = e->cls;
 	if (now != sampled && sampled != 0) {
-		/* e->bytes x now / sampled, rounded: the weight, whole. */
-		unsigned __int128 b = ((unsigned __int128)e->bytes * now + sampled / 2) / sampled;
-		a->bytes = b > UINT64_MAX ? UINT64_MAX : (uint64_t)b;
-		a->cls = now <= JM_SMALL_MAX ? jm__size2bin(now) : JM_NBINS;
+		/* e->bytes x now / sampled, rounded (in a double, which the
+		 * add and the take-off compute alike: 128-bit integer
+		 * divisions were a third of a resize's instructions). */
+		double b = (double)e->bytes * (double)now / (double)sampled + 0.5;
+		a->bytes = b < 1.8446744073709552e19 ? (uint64_t)b : UINT64_MAX;
+		if (!huge)
+			a->cls = now <= JM_SMALL_MAX ? jm__size2bin(now) : JM_NBINS;
 	}
 	if (huge)
 		a->cls = JM_NBINS;
+}
+
+static void account_of(size_t sampled, size_t now, bool huge, struct account *a)
+{
+	struct estimate tmp;
+	account_at(site_estimate(sampled, &tmp), sampled, now, huge, a);
 }
 
 /* Adds (sign 1) or takes off (sign -1) one sampled object. */
@@ -592,8 +600,10 @@ void jm__prof_resize(uint32_t site, size_t sampled, size_t from, size_t to, bool
 		pthread_mutex_unlock(&prof_lock);
 		return;
 	}
-	account_of(sampled, from, huge, &was);
-	account_of(sampled, to, huge, &now);
+	struct estimate tmp;
+	const struct estimate *e = site_estimate(sampled, &tmp);
+	account_at(e, sampled, from, huge, &was);
+	account_at(e, sampled, to, huge, &now);
 	struct jmstat_site *s = site_row(site - 1);
 	jm__row_begin(&s->seq);
 	s->live_bytes = s->live_bytes - was.bytes + now.bytes;
