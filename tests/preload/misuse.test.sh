@@ -56,6 +56,12 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             write-after-free-large-class-link; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
+	# The write after free is found when the next request of the size
+	# reads the thread's cache; a request the heap profile samples is
+	# served outside the cache (jm__alloc_sampled) and never meets the
+	# region, so the case ran clean 2 times in 300 at the default
+	# sampling (58 in 100 at prof_sample:4096). Sampling off, every time.
+	case $mode in write-after-free-large-*) conf=prof_sample:0 ;; esac
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
 	rc=$?
 	addr=$(head -n 1 "$JM_TMP/out")
