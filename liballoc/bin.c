@@ -527,7 +527,7 @@ static unsigned free_list(void *list, unsigned binind)
 					continue;
 				}
 				uint64_t pm = c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE];
-				if (jm_unlikely(pm >> 21 != pm_class))
+				if (jm_unlikely(!jm__pm_class_is(pm, pm_class)))
 					jm__report_misuse("double free of a small region", p);
 				if (r)
 					run_settle(bin, r, k, bi, &empty);
@@ -609,7 +609,7 @@ static inline __attribute__((always_inline)) struct jm_run *
 gather_region(struct jm_chunk *c, void *q, uint64_t pm_class, uint64_t magic, uint64_t *x)
 {
 	uint64_t pm = c->pagemap[((uintptr_t)q & JM_CHUNK_MASK) >> JM_LG_PAGE];
-	if (jm_unlikely(pm >> 21 != pm_class))
+	if (jm_unlikely(!jm__pm_class_is(pm, pm_class)))
 		jm__report_misuse("double free of a small region", q);
 	struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
 	__builtin_prefetch(&r->nfree, 1, 3);

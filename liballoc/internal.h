@@ -143,9 +143,35 @@ static inline uint64_t jm__pf_make(const struct jm_chunk *c, unsigned bin, size_
 static inline bool jm__pm_inside(uint64_t pm, uintptr_t u)
 {
 	uint32_t div = JM_PM_DIV(pm);
+	if (jm_unlikely(div == JM_PM_DIV_SLOW)) {
+		if (JM_PM_BIN(pm) == 0)
+			return (u & 7) != 0;
+		div = jm__bin_info[JM_PM_BIN(pm)].div_magic;
+	}
 	if (div == JM_PM_DIV_C0)
 		return (u & 7) != 0;
 	return JM_PM_OFFSET(pm, u) * div >= div;
+}
+/* The page-map word and fast word of a page of a small run (pm, pf as
+ * jm__pm_make and jm__pf_make give them) whose frees go to the slow path
+ * (types.h, JM_PM_DIV_SLOW). */
+static inline uint64_t jm__pm_slow(uint64_t pm)
+{
+	return (pm & 0xffffffffu) | ((uint64_t)JM_PM_DIV_SLOW << 32);
+}
+static inline uint64_t jm__pf_slow(const struct jm_chunk *c, size_t start)
+{
+	uint32_t run = (uint32_t)((uintptr_t)c + ((uintptr_t)start << JM_LG_PAGE));
+	return (uint32_t)(2 * run - 2);
+}
+/* Whether pm, a page-map word, is a small run's of the class whose
+ * jm__pm_make(JM_PM_SMALL, class, 0) >> 21 is pm_class (the flushes'
+ * test: the divisor and the row's offset), its pages' frees sent to the
+ * slow path or not. */
+static inline bool jm__pm_class_is(uint64_t pm, uint64_t pm_class)
+{
+	return jm_likely(pm >> 21 == pm_class) ||
+	    (pm >> 21 == ((pm_class & 0x7ffu) | ((uint64_t)JM_PM_DIV_SLOW << 11)));
 }
 /* Whether `off`, an offset in a small run (below its bytes, at most
  * 2^15), is a region's start in a class whose div_magic is `magic`
@@ -521,10 +547,11 @@ extern uintptr_t jm__cookie JM_HIDDEN;
  * and write word 1 as before. A tag also matches an 8 B object in use
  * one time in 2^15 when its top bit is set (a negative integer, a
  * double): free then looks for the region in the thread's own list and
- * in its run, and when it is in neither sends it to its run with nothing
- * of it written (malloc.c, free_in_chunk): a double free of an 8 B region
- * sitting in another thread's cache is reported by that list's flush, not
- * at the free (docs/allocator.md, "The 8 B class").
+ * in its run, and when it is in neither holds it aside with nothing of
+ * it written (malloc.c, free_in_chunk; tcache.c, "8 B regions freed a
+ * second time"): a double free of an 8 B region sitting in another
+ * thread's cache is reported by that list's pop or flush, not at the free
+ * (docs/allocator.md, "The 8 B class", "Misuse gaps, session 35").
  */
 #define JM_FLIST_PTR   (((uintptr_t)1 << 48) - 1)   /* a link's address bits */
 #define JM_FLIST_TAG   (~JM_FLIST_PTR)              /* class 0's tag bits */
@@ -775,6 +802,12 @@ static inline void jm__tb_set(struct jmstat_tcache_bin *tb, uint32_t ncached, ui
 }
 void *jm__tcache_alloc_slow(struct jmstat_tcache_bin *tbins, unsigned binind);
 unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, unsigned keep);
+void jm__tcache_slow_run_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+/* 8 B regions freed again while another thread's list may hold them
+ * (tcache.c): held, and reported where that list gives them out. */
+extern uint64_t jm__c0_pop_max JM_HIDDEN;
+void jm__tcache_c0_hold(void *ptr);
+void jm__tcache_c0_check(const void *p);
 struct jmstat_tcache_bin *jm__tcache_boot(void);
 bool jm__thread_freed_first(void);
 struct jm_arena *jm__thread_arena(void);

@@ -307,19 +307,27 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 			 * this thread's list nor its run holds it, so it is an
 			 * 8 B object in use whose top bits match the tag (one
 			 * time in 2^15 if its top bit is set), or a region in
-			 * another thread's list, freed again. Either way it goes
-			 * to its run with nothing of it written (its tag is in
-			 * place already): a push (or a mark) overwrote its link,
-			 * and the other thread's list then ran on into this one
-			 * (both handed out twice, unreported); now that list is
-			 * left whole and its flush finds the region's bit set
-			 * (tests/preload/misuse.test.sh,
-			 * double-free-tiny-other-cache). */
+			 * another thread's list, freed again. Either way nothing
+			 * of it is written (a push, or a mark, overwrote its
+			 * link, and the other thread's list then ran on into
+			 * this one, both handed out twice, unreported), and it
+			 * is held aside, in neither its run nor a list (it went
+			 * to its run until session 35, and the other list's
+			 * malloc and a fill then handed it out twice): that list
+			 * reports it when it gives it out, by its pop or its
+			 * flush (tcache.c, "8 B regions freed a second time";
+			 * tests/preload/misuse.test.sh,
+			 * double-free-tiny-other-cache, -two-caches). */
 			if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
 				jm__tcache_inh_check(ptr, binind);
-			jm__bin_free_unmarked(c, ptr, pm);
+			jm__tcache_c0_hold(ptr);
 			return;
 		}
+		/* Without its mark, in a run a forked child freed its
+		 * parent's regions to unmarked (tcache.c, run_divert): the
+		 * run's bit says whether it is free already. */
+		if (jm_unlikely(JM_PM_DIV(pm) == JM_PM_DIV_SLOW))
+			jm__tcache_slow_run_free(c, ptr, pm);
 		/* Straight to its run: a forked child's other thread may hold
 		 * it in its buffer, freed (tcache.c, "inherited frees"). */
 		if (tbins == jm__tcache_none && jm__tls_state == JM_TLS_NEW) {
@@ -403,13 +411,29 @@ static JM_NOINLINE void free_full(void *ptr, struct jmstat_tcache_bin *tb)
 /* The allocations malloc's fast path did not serve (tests). */
 unsigned long jm__test_alloc_misses;
 #endif
+/* alloc_miss's pop of class 0's list while an 8 B region is held: the
+ * region it takes is reported if it is that one. */
+static JM_NOINLINE void *alloc_c0_checked(void)
+{
+	struct jmstat_tcache_bin *tb = jm__tls_tbins;
+	void *p = jm__flist0_pop(jm__tb_head(tb));
+	if (p == NULL)
+		return jm__alloc_counted(8, false);
+	jm__tcache_c0_check(p);
+	jm__tb_dec(tb);
+	tb->nrequests++;
+	return p;
+}
+
 static JM_NOINLINE void *alloc_miss(size_t size)
 {
 #ifdef JM_TEST
 	/* Counted from every thread (test_alloc_xthread's ring threads). */
 	__atomic_fetch_add(&jm__test_alloc_misses, 1, __ATOMIC_RELAXED);
 #endif
-	if (size <= 8) {
+	/* 8 unless an 8 B region is held (tcache.c, "8 B regions freed a
+	 * second time"): then the pop looks for it there first. */
+	if (size <= jm__c0_pop_max) {
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;
 		void *p = jm__flist0_pop(jm__tb_head(tb));
 		if (jm_likely(p != NULL)) {
@@ -417,6 +441,8 @@ static JM_NOINLINE void *alloc_miss(size_t size)
 			tb->nrequests++;
 			return p;
 		}
+	} else if (size <= 8) {
+		return alloc_c0_checked();
 	}
 	return jm__alloc_counted(size, false);
 }

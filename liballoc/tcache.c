@@ -132,7 +132,14 @@ struct jm_none_cache jm__none_cache JM_LARGE_BSS __attribute__((aligned(64)));
  * page the loader writes (startup.test.sh and fork_pages.test.sh check
  * where the small variables fall: jm__initialized and the locks a fork
  * takes on that one page). */
-static char data_pad[1024] __attribute__((section(".data"), used));
+static char data_pad[1024 - 32] __attribute__((section(".data"), used));
+/* The largest size whose malloc pops class 0's list unchecked (malloc.c,
+ * alloc_miss): 8, and 0 while an 8 B region is held ("8 B regions freed
+ * a second time", below), so that the pop's test of the size is the test
+ * of whether one is (a comparison with memory for one with 8), and the
+ * pops then go by the checked way. Its bytes are data_pad's (with the
+ * alignment's). */
+uint64_t jm__c0_pop_max = 8;
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0, jm__tcache_none };
 __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
@@ -537,6 +544,65 @@ void jm__tcache_inh_check(void *ptr, unsigned binind)
 	inh_held_elsewhere(tls_inh, ptr, binind);
 }
 
+/*
+ * The run of a region freed here without its free mark (session 35): the
+ * region goes to its run's bitmap with nothing of it written, so that a
+ * second free on a fast path (another thread's of the child, or this
+ * one's once its cache is the fast paths' again) found no cookie and
+ * pushed it on a list, unreported, and malloc then handed it out twice
+ * (once from the list, once from the run). So the run's pages are made
+ * to fail free's fast test (types.h, JM_PM_DIV_SLOW), in this process's
+ * copy of the chunk header only (its page-map words, and its fast words
+ * where they must change: a page fault each in a child, a copy of the
+ * parent's page; fork-free's child 796-801 -> 809-812 faults in its free
+ * phase, docs/allocator.md, "Misuse gaps, session 35"): every free of the run's regions
+ * then reads the run's bit in free_in_chunk (jm__tcache_slow_run_free),
+ * until the run is emptied and carved again (bin.c, new_run, writes both
+ * words anew). Free's fast path is unchanged. The fast word, where it
+ * must change, first: a free that reads the new one with the old divisor
+ * fails the test, or passes it for a region's start with its own row's
+ * offset, as before.
+ */
+static JM_NOINLINE void run_divert(struct jm_chunk *c, uint64_t pm)
+{
+	size_t first = JM_PM_START(pm);
+	const struct jm_bin_info *bi = &jm__bin_info[JM_PM_BIN(pm)];
+	uint64_t spm = jm__pm_slow(jm__pm_make(JM_PM_SMALL, JM_PM_BIN(pm), first));
+	uint64_t pf = jm__pf_make(c, JM_PM_BIN(pm), first);
+	/* With the divisor 2 and the fast word as carved (k), a pointer u
+	 * passes free's test where 2u - k is 0 or 1 modulo 2^32: u's low 32
+	 * bits r or r + 2^31. Where neither is in the run, the fast words
+	 * stay as they are, their pages not written (a forked child's page
+	 * fault each, a copy of its parent's). */
+	uint32_t run = (uint32_t)((uintptr_t)c + (first << JM_LG_PAGE));
+	uint32_t r = (uint32_t)((((uint64_t)(uint32_t)pf + 1) >> 1) & 0x7fffffffu);
+	uint32_t bytes = bi->run_pages << JM_LG_PAGE;
+	if ((uint32_t)(r - run) < bytes || (uint32_t)(r + 0x80000000u - run) < bytes) {
+		uint64_t spf = jm__pf_slow(c, first) | (pf & ~0xffffffffull);
+		for (size_t i = first; i < first + bi->run_pages; i++)
+			__atomic_store_n(&c->pagefast[i - JM_CHUNK_HDR_PAGES], spf, __ATOMIC_RELAXED);
+	}
+	for (size_t i = first; i < first + bi->run_pages; i++)
+		__atomic_store_n(&c->pagemap[i], spm, __ATOMIC_RELEASE);
+}
+
+/* A free of ptr, a region's start in a run whose frees come to the slow
+ * path (run_divert; c, pm: its chunk and page-map word), without its free
+ * mark: freed already if its run's bit says so (read without the lock:
+ * only a free of this region sets it), or if a forked child's buffer
+ * holds it. */
+void jm__tcache_slow_run_free(struct jm_chunk *c, void *ptr, uint64_t pm)
+{
+	unsigned binind = JM_PM_BIN(pm);
+	const struct jm_run *r = jm__chunk_run(c, JM_PM_START(pm));
+	uint64_t x = (uint64_t)JM_PM_OFFSET(pm, (uintptr_t)ptr) * jm__bin_info[binind].div_magic;
+	uint64_t w = __atomic_load_n(&r->bitmap[x >> 38], __ATOMIC_RELAXED);
+	if (((w >> ((x >> 32) & 63)) & 1) != 0)
+		jm__report_misuse("double free of a small region", ptr);
+	if (__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0)
+		inh_held_elsewhere(NULL, ptr, binind);
+}
+
 /* A forked child's free of its parent's region ptr (c, pm: its chunk
  * and page-map word), to the thread's buffer (above). */
 static inline void inh_push(struct jm_chunk *c, void *ptr, uint64_t pm)
@@ -549,6 +615,8 @@ static inline void inh_push(struct jm_chunk *c, void *ptr, uint64_t pm)
 		jm__report_misuse("double free of a small region", ptr);
 	if (jm_unlikely(__atomic_load_n(&r->state, __ATOMIC_RELAXED) != JM_RUN_SMALL))
 		jm__report_misuse("double free of a small region", ptr);
+	if (jm_unlikely(JM_PM_DIV(pm) != JM_PM_DIV_SLOW))
+		run_divert(c, pm);
 	struct inh *b = tls_inh;
 	if (jm_unlikely(b == NULL) && (b = inh_get()) == NULL) {
 		if (jm_unlikely(__atomic_load_n(&jm__inh_taken, __ATOMIC_RELAXED) != 0))
@@ -628,6 +696,91 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 		jm__tcache_inh_flush();
 	}
 	return tc->bins;
+}
+
+/*
+ * 8 B regions freed a second time while another thread's list may hold
+ * them (session 35). Class 0's free mark is a 15-bit tag, which an 8 B
+ * object in use matches one time in 2^15 if its top bit is set, so a free
+ * that finds the tag but the region in neither its own list nor its run
+ * cannot tell a double free from such an object (malloc.c,
+ * free_in_chunk). It sent the region to its run, nothing of it written:
+ * the list that held it then handed it out at its next 8 B malloc, and a
+ * fill took it from the run again, unreported (the other list's flush
+ * found it only if it came first). Such a region is now held here,
+ * neither in its run nor in a list, C0_HELD at most (the oldest goes to
+ * its run when a new one comes); the thread whose list holds it reports
+ * it when its malloc takes it (alloc_miss: while none is held, the pop's
+ * test of the size is against jm__c0_pop_max, no instruction more) or
+ * when its list is flushed (jm__tcache_flush_some). While any is held,
+ * class 0's pops and flushes look through the slots; after C0_LOOKS such
+ * looks the held regions all go to their runs (as before session 35)
+ * and the pops are unchecked again, so that an 8 B object in use that
+ * matched its tag costs 8 bytes kept from use and C0_LOOKS looks, not a
+ * slower malloc for ever; a double free whose list gives the region out
+ * later than that is missed as before. Written under tc_lock, read
+ * without: a pop racing with the free that holds its region is missed
+ * (then the list's flush, as before, or nothing).
+ */
+#define C0_HELD 16u
+#define C0_LOOKS (1u << 16)
+/* In .lbss, with the rarely used: the small variables' two pages have no
+ * room (startup.test.sh); whether any is held is jm__c0_pop_max's 0. */
+static uintptr_t c0_held[C0_HELD] JM_LARGE_BSS;
+static unsigned c0_held_at JM_LARGE_BSS;  /* the next slot, under tc_lock */
+static uint32_t c0_looks JM_LARGE_BSS;    /* looks since the first hold */
+
+/* Every held region to its run, the pops unchecked again. */
+static JM_NOINLINE void c0_release_all(void)
+{
+	uintptr_t v[C0_HELD];
+	unsigned n = 0;
+	pthread_mutex_lock(&tc_lock);
+	for (unsigned i = 0; i < C0_HELD; i++) {
+		if (c0_held[i] != 0)
+			v[n++] = c0_held[i];
+		__atomic_store_n(&c0_held[i], 0, __ATOMIC_RELAXED);
+	}
+	c0_held_at = 0;
+	__atomic_store_n(&c0_looks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&jm__c0_pop_max, 8, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tc_lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct jm_chunk *c = (struct jm_chunk *)(v[i] & ~(uintptr_t)JM_CHUNK_MASK);
+		jm__bin_free_unmarked(c, (void *)v[i], c->pagemap[(v[i] & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	}
+}
+
+void jm__tcache_c0_hold(void *ptr)
+{
+	uintptr_t u = (uintptr_t)ptr, old;
+	pthread_mutex_lock(&tc_lock);
+	for (unsigned i = 0; i < C0_HELD; i++)
+		if (c0_held[i] == u) {
+			pthread_mutex_unlock(&tc_lock);
+			jm__report_misuse("double free of a small region", ptr);
+		}
+	old = c0_held[c0_held_at];
+	__atomic_store_n(&c0_held[c0_held_at], u, __ATOMIC_RELAXED);
+	c0_held_at = (c0_held_at + 1) % C0_HELD;
+	if (old == 0)
+		__atomic_store_n(&jm__c0_pop_max, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tc_lock);
+	if (old != 0) {
+		struct jm_chunk *c = (struct jm_chunk *)(old & ~(uintptr_t)JM_CHUNK_MASK);
+		jm__bin_free_unmarked(c, (void *)old, c->pagemap[(old & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	}
+}
+
+/* p, an 8 B region a list of this thread's held (its malloc took it, or
+ * its flush is freeing it): reported if held above. */
+void jm__tcache_c0_check(const void *p)
+{
+	for (unsigned i = 0; i < C0_HELD; i++)
+		if (__atomic_load_n(&c0_held[i], __ATOMIC_RELAXED) == (uintptr_t)p)
+			jm__report_misuse("double free of a small region (freed by another thread)", p);
+	if (jm_unlikely(__atomic_add_fetch(&c0_looks, 1, __ATOMIC_RELAXED) >= C0_LOOKS))
+		c0_release_all();
 }
 
 /* Whether most of the regions at the top of the list at p are in runs of
@@ -896,6 +1049,10 @@ unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, un
 	else
 		*jm__tb_head(tb) = 0;
 	jm__tb_set(tb, kept, jm__tb_max(tb));
+	if (binind == 0 && jm_unlikely(__atomic_load_n(&jm__c0_pop_max, __ATOMIC_ACQUIRE) == 0))
+		for (const void *q = p; q && __atomic_load_n(&jm__c0_pop_max, __ATOMIC_RELAXED) == 0;
+		     q = jm__flist_next(q))
+			jm__tcache_c0_check(q);
 	jm__bg_check(0);
 	/* A list whose last flushes went through about as many runs as
 	 * regions (drained: freed in random order, jm__tcache_free_full)

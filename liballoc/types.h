@@ -141,6 +141,15 @@ _Static_assert(JM_PAGE == JMSTAT_PAGE_SIZE && JM_CHUNK == JMSTAT_CHUNK_SIZE,
  * no pointer passes, so that its frees take free_in_chunk (malloc.c),
  * and the slow paths test its region starts by alignment (jm__pm_inside). */
 #define JM_PM_DIV_C0      1u
+/* A small run's pages whose frees must all take the slow path, where the
+ * run's bitmap is read: a forked child freed regions of its parent's
+ * there without writing their free mark (tcache.c, run_divert). Its fast
+ * word's low half is then 2 x the run's address less 2, so that no
+ * pointer passes free's fast test (2 x (u - run) + 2 >= 2), class 0's
+ * included (free_miss takes only a divisor of 1); the slow paths take
+ * the class's divisor from jm__bin_info (jm__pm_inside). No class has a
+ * divisor this small (32 KiB's is 2^17). */
+#define JM_PM_DIV_SLOW    2u
 #define JM_PM_TBIN(e)     ((uint32_t)(e) >> 21)
 #define JM_PM_ARENA(e)    ((uint32_t)(e) >> 21)
 _Static_assert(JM_MAX_ARENAS <= (1u << 11),

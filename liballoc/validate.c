@@ -124,10 +124,18 @@ static void check_chunk(struct jm_chunk *c, struct tally *t)
 			unsigned b = r->binind;
 			const struct jm_bin_info *bi = &jm__bin_info[b];
 			CHECK(b < JM_NBINS && n == bi->run_pages, "chunk %p page %zu: bad small run", (void *)c, p);
+			/* Both words as carved, or both as a forked child's
+			 * frees left them (tcache.c, run_divert). */
+			bool slow = JM_PM_DIV(c->pagemap[p]) == JM_PM_DIV_SLOW;
+			uint64_t want_pm = jm__pm_make(JM_PM_SMALL, b, p), want_pf = jm__pf_make(c, b, p);
+			uint64_t slow_pf = jm__pf_slow(c, p) | (want_pf & ~0xffffffffull);
+			if (slow)
+				want_pm = jm__pm_slow(want_pm);
 			for (size_t i = p; i < p + n; i++) {
-				CHECK(c->pagemap[i] == jm__pm_make(JM_PM_SMALL, b, p),
+				uint64_t pf = c->pagefast[i - JM_CHUNK_HDR_PAGES];
+				CHECK(c->pagemap[i] == want_pm,
 				    "chunk %p page %zu: bad small page map", (void *)c, i);
-				CHECK(c->pagefast[i - JM_CHUNK_HDR_PAGES] == jm__pf_make(c, b, p),
+				CHECK(pf == want_pf || (slow && pf == slow_pf),
 				    "chunk %p page %zu: bad small page word", (void *)c, i);
 			}
 			unsigned nfree = 0;

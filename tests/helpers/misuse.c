@@ -43,6 +43,65 @@ static void *free_and_hold(void *p)
 	return NULL;
 }
 
+/* double-free-tiny-two-caches' thread: boots its cache with room in its
+ * 8 B list, frees p into it, lets main free p again, then allocates 8 B
+ * (its list's first region: p). */
+static void *hold_then_take(void *p)
+{
+	char c = 0;
+	void *h[10];
+	for (int i = 0; i < 10; i++)
+		h[i] = malloc(8);
+	free(h[0]);
+	free(p);
+	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
+		abort();
+	void *a = malloc(8);
+	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
+		abort();
+	return a;
+}
+
+/* A forked child frees every other one of n regions of `size` bytes its
+ * parent allocated and wrote (its cache set aside: to their runs, nothing
+ * of them written), then frees 210,000 of its own 48 B regions (its cache
+ * the fast paths' again after 65,536), then frees the region before the
+ * last again, on the fast path, and allocates twice. The parent says that
+ * region's address and aborts if the child did (SIGABRT); 0 if the child
+ * went on. */
+static int forked_refree(size_t size)
+{
+	enum { N = 20000, OWN = 210000 };
+	void **v = malloc(N * sizeof(void *));
+	for (int i = 0; i < N; i++) {
+		v[i] = malloc(size);
+		memset(v[i], 0x33, size);
+	}
+	say(v[N - 2]);
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < N; i += 2)
+			free(v[i]);
+		void **w = malloc(OWN * sizeof(void *));
+		for (int i = 0; i < OWN; i++)
+			w[i] = malloc(48);
+		for (int i = 0; i < OWN; i++)
+			free(w[i]);
+		free(v[N - 2]);
+		void *a = malloc(size), *b = malloc(size);
+		printf("not reported: %p %p\n", a, b);
+		fflush(stdout);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) {
+		signal(SIGABRT, SIG_DFL);
+		raise(SIGABRT);
+	}
+	return 0;
+}
+
 /* Frees the n regions of v (say()s the last one first), frees 8 MiB,
  * which starts the background purger (4 MiB dirty at once:
  * docs/purging.md; pthread_create allocates on this thread), then frees
@@ -210,6 +269,72 @@ int main(int argc, char **argv)
 		void *a = malloc(8), *b = malloc(8);
 		printf("not reported: %p %p\n", a, b);
 		free(keep);
+	} else if (!strcmp(m, "double-free-tiny-two-caches")) {
+		/* As double-free-tiny-other-cache, but the other thread's
+		 * malloc takes p from its list before any flush: p went to
+		 * its run at the second free, and was handed out twice
+		 * (once from that list, once by a fill here), unreported.
+		 * Now held, and reported by that malloc. */
+		void *p = malloc(8), *keep = malloc(8);
+		say(p);
+		char c = 0;
+		pthread_t t;
+		if (pipe(hold_go) || pipe(hold_back) ||
+		    pthread_create(&t, NULL, hold_then_take, p) ||
+		    read(hold_go[0], &c, 1) != 1)
+			return 3;
+		free(p);
+		if (write(hold_back[1], &c, 1) != 1 || read(hold_go[0], &c, 1) != 1)
+			return 3;
+		int twice = 0;
+		for (int i = 0; i < 600; i++)
+			twice += malloc(8) == p;
+		printf("not reported: handed out here %d times\n", twice);
+		if (write(hold_back[1], &c, 1) != 1)
+			return 3;
+		pthread_join(t, NULL);
+		free(keep);
+	} else if (!strcmp(m, "double-free-forked-refree")) {
+		forked_refree(256);
+	} else if (!strcmp(m, "double-free-tiny-forked-refree")) {
+		forked_refree(8);
+	} else if (!strcmp(m, "free-chunk-header")) {
+		/* A pointer into the header of the chunk a region is in. */
+		char *p = malloc(64);
+		char *c = (char *)((uintptr_t)p & ~(uintptr_t)((2 << 20) - 1));
+		say(c + 64);
+		free(c + 64);
+	} else if (!strcmp(m, "foreign-stack")) {
+		char buf[64];
+		say(buf + 16);
+		free(buf + 16);
+	} else if (!strcmp(m, "interior-large-class")) {
+		/* 20 pages: a region the cache's page-count lists keep. */
+		char *p = malloc(20 * 4096);
+		say(p + 3 * 4096);
+		free(p + 3 * 4096);
+	} else if (!strcmp(m, "interior-memalign-small")) {
+		char *p = memalign(64, 100);
+		say(p + 16);
+		free(p + 16);
+	} else if (!strcmp(m, "interior-memalign-large")) {
+		char *p = memalign(1 << 16, 70000);
+		say(p + 4096);
+		free(p + 4096);
+	} else if (!strcmp(m, "interior-memalign-huge")) {
+		char *p = memalign(4 << 20, 3 << 20);
+		say(p + 4096);
+		free(p + 4096);
+	} else if (!strcmp(m, "realloc-interior-huge")) {
+		char *p = malloc(8 << 20);
+		say(p + 4096);
+		printf("%p\n", realloc(p + 4096, 100));
+	} else if (!strcmp(m, "realloc-freed-huge-small")) {
+		/* To a small size: the move's path, not the huge resize. */
+		void *p = malloc(8 << 20);
+		say(p);
+		free(p);
+		printf("%p\n", realloc(p, 100));
 	} else if (!strcmp(m, "double-free-large")) {
 		void *p = malloc(100000);
 		say(p);
