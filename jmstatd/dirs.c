@@ -95,7 +95,10 @@ struct jmd_mntns {
 	uint32_t first_walk;     /* the walk that found it */
 	pid_t rep;               /* its representative: the process it was opened through */
 	uint32_t rep_walk;       /* the latest walk that found rep in it */
-	pid_t first_pid;         /* the first of its processes the latest walk found */
+	pid_t first_pid;         /* the first of its processes rooted at its root
+	                            (ns_rooted) the latest walk found */
+	uint32_t rooted_walk;    /* the latest walk that found one */
+	bool want_open;          /* the latest walk is to open it (retry, recheck) */
 	bool retry;              /* its directory was not opened: try again */
 	bool recheck;            /* it reached a directory read already: look again */
 	bool opening;            /* a thread opens its directory (struct open_job) */
@@ -669,6 +672,29 @@ static const char *fs_name(long type)
 	}
 }
 
+/* Whether the link name (PID/root under dirfd, or /proc/self/fd/N)
+ * reads "/": the root directory of the process's mount namespace (the
+ * kernel shows another namespace's paths from its own root), not a
+ * directory it chrooted into. Anyone in a mount namespace root made
+ * may chroot without a mount namespace of their own (unshare
+ * CLONE_NEWUSER gives CAP_SYS_CHROOT there): nobody's process, the
+ * namespace's first, had its own directory read as the namespace's,
+ * root's processes there never shown (eighteenth pass,
+ * tests/containers/chroot_rep.test.sh). */
+static bool link_is_root(int dirfd, const char *name)
+{
+	char link[8];
+	ssize_t n = readlinkat(dirfd, name, link, sizeof(link));
+	return n == 1 && link[0] == '/';
+}
+
+static bool fd_is_ns_root(int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return link_is_root(AT_FDCWD, path);
+}
+
 /* The thread: opens the directory (O_PATH, no file system's open), asks
  * its file system, opens it for reading only if no server answers for it;
  * through the representative's /proc directory, which must still be in
@@ -680,6 +706,13 @@ static void *open_thread(void *arg)
 	int fd = -1, err = 0;
 	long type = 0;
 	int rootfd = openat(j->procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* The root opened is the namespace's own, whatever the process did
+	 * since the walk chose it (a chroot between the two). */
+	if (rootfd >= 0 && !fd_is_ns_root(rootfd)) {
+		close(rootfd);
+		rootfd = -1;
+		errno = ESRCH;
+	}
 	int pfd = rootfd >= 0 ? open_in_root(rootfd, j->stats_dir, O_PATH) : -1;
 	if (pfd < 0)
 		err = errno;
@@ -985,6 +1018,24 @@ static void jobs_check_slow(struct jmd *d)
 	}
 }
 
+/* Process name (its /proc directory's, under procdir) of namespace m, met
+ * by the walk: its representative if it is the first whose root is the
+ * namespace's (link_is_root), the directory opened through it if the walk
+ * is to. A process chrooted is passed over: a readlink each until one at
+ * the root is met (most often the first). */
+static void walk_rooted(struct jmd *d, struct jmd_mntns *m, int procdir, const char *name)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/root", name);
+	if (!link_is_root(procdir, path))
+		return;
+	m->rooted_walk = d->ns_walk;
+	m->first_pid = (pid_t)atoi(name);
+	if (m->want_open)
+		mntns_open(d, m, name);
+	m->want_open = false;
+}
+
 /* One walk of /proc: every mount namespace, its directory opened once. */
 static void walk_namespaces(struct jmd *d)
 {
@@ -1011,8 +1062,13 @@ static void walk_namespaces(struct jmd *d)
 		struct jmd_mntns *m = mntns_find(d, ino);
 		if (m && m->rep == pid)
 			m->rep_walk = d->ns_walk;
-		if (m && m->seen_walk == d->ns_walk)
+		if (m && m->seen_walk == d->ns_walk) {
+			/* Seen: a representative still looked for (the first
+			 * ones chrooted), else nothing more. */
+			if (m->rooted_walk != d->ns_walk)
+				walk_rooted(d, m, dirfd(proc), de->d_name);
 			continue;
+		}
 		if (!m) {
 			if (!(m = mntns_add(d, ino)))
 				break;
@@ -1020,7 +1076,6 @@ static void walk_namespaces(struct jmd *d)
 			m->retry = true;
 		}
 		m->seen_walk = d->ns_walk;
-		m->first_pid = pid;
 		if (!m->hostpid_done) {
 			/* A process of our pid namespace in a mount namespace
 			 * of its own: a --pid=host container's, where its
@@ -1049,10 +1104,10 @@ static void walk_namespaces(struct jmd *d)
 			}
 		}
 		uint32_t age = d->ns_walk - m->first_walk;
-		if (m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
-			mntns_open(d, m, de->d_name);
+		m->want_open = m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0));
 		if (m->dir)
 			m->dir->seen_walk = d->ns_walk;
+		walk_rooted(d, m, dirfd(proc), de->d_name);
 	}
 	closedir(proc);
 
@@ -1069,7 +1124,10 @@ static void walk_namespaces(struct jmd *d)
 			char pid[16];
 			snprintf(pid, sizeof(pid), "%d", (int)m->first_pid);
 			m->first_walk = d->ns_walk;
-			mntns_open(d, m, pid);
+			if (m->rooted_walk == d->ns_walk)
+				mntns_open(d, m, pid);
+			else
+				m->retry = true;   /* no process of it at its root yet */
 		}
 		d->mntns[kept++] = *m;
 	}
