@@ -547,6 +547,23 @@ static void stats_dirty(struct jm_arena *a)
 	                 __ATOMIC_RELAXED);
 }
 
+/* purged, added to under the lock and read without it by
+ * jm__arenas_dirty_purged (malloc_trim): stored whole, as dirty. */
+static void stats_purged(struct jm_arena *a, uint64_t bytes)
+{
+	__atomic_store_n(&a->stats->purged, a->stats->purged + bytes, __ATOMIC_RELAXED);
+}
+
+void jm__arenas_dirty_purged(size_t *dirty, size_t *purged)
+{
+	*dirty = *purged = 0;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		const struct jmstat_arena *a = jm__stats_arena_row(i);
+		*dirty += __atomic_load_n(&a->dirty, __ATOMIC_RELAXED);
+		*purged += __atomic_load_n(&a->purged, __ATOMIC_RELAXED);
+	}
+}
+
 /* Makes [first, first+npages) of c a clean free run and files it on the
  * free list (not on the dirty list). */
 static struct jm_run *file_free(struct jm_arena *a, struct jm_chunk *c,
@@ -1015,7 +1032,7 @@ static void chunk_detach(struct jm_arena *a, struct jm_chunk *c)
 	dirty_remove(a, r);
 	free_remove(a, r);
 	jm__rtree_clear((uintptr_t)c);
-	a->stats->purged += dirty_bytes;
+	stats_purged(a, dirty_bytes);
 	a->stats->npurge++;
 	a->stats->nchunks--;
 	set_run(c, c->hdr_pages, JM_CHUNK_PAGES - c->hdr_pages, JM_RUN_PURGING);
@@ -1052,7 +1069,7 @@ static void run_detach(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r,
 	uint64_t when = r->dirty_ns;
 	dirty_remove(a, r);
 	free_remove(a, r);
-	a->stats->purged += k << JM_LG_PAGE;
+	stats_purged(a, k << JM_LG_PAGE);
 	a->stats->npurge++;
 	if (from > first) {
 		set_run(c, first, from - first, JM_RUN_FREE);

@@ -84,8 +84,8 @@ static void arena_totals(unsigned i, struct totals *t)
 	t->mapped += a->mapped;
 	t->large += a->allocated_large;
 	t->huge += a->allocated_huge;
-	t->dirty += a->dirty;
-	t->purged += a->purged;
+	t->dirty += __atomic_load_n(&a->dirty, __ATOMIC_RELAXED);      /* arena.c, stats_dirty */
+	t->purged += __atomic_load_n(&a->purged, __ATOMIC_RELAXED);
 	const struct jm_arena *arena = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
 	for (unsigned b = 0; arena != NULL && b < JM_NBINS; b++)
 		t->small += (size_t)arena->bins[b].stats->curregs * jm__bin_info[b].size;
@@ -108,19 +108,6 @@ JM_EXPORT int mallopt(int param, int value)
 	return 1;
 }
 
-/* The dirty and purged bytes of all arenas (their rows count the kept
- * huge regions charged to them): malloc_trim's, without the walk over
- * every bin row that totals() makes. */
-static void dirty_purged(size_t *dirty, size_t *purged)
-{
-	*dirty = *purged = 0;
-	for (unsigned i = 0; i < jm__narenas; i++) {
-		const struct jmstat_arena *a = jm__stats_arena_row(i);
-		*dirty += a->dirty;
-		*purged += a->purged;
-	}
-}
-
 JM_EXPORT int malloc_trim(size_t pad)
 {
 	if (!atomic_load(&jm__initialized))
@@ -139,12 +126,12 @@ JM_EXPORT int malloc_trim(size_t pad)
 	if (lone)
 		jm__tcache_flush_all_current();
 	jm__tcache_trim();
-	dirty_purged(&dirty, &before);
+	jm__arenas_dirty_purged(&dirty, &before);
 	if (dirty <= (lone || pad > JM_TRIM_KEEP ? pad : JM_TRIM_KEEP))
 		return jm__arenas_purge_aged(JM_TRIM_AGE);
 	jm__huge_purge_all();
 	jm__arenas_purge(0, true);
-	dirty_purged(&dirty, &after);
+	jm__arenas_dirty_purged(&dirty, &after);
 	return after != before;
 }
 

@@ -272,14 +272,14 @@ static bool charge_dm(unsigned arena, const struct delta *d, uint8_t *counted)
 	s->mapped += (uint64_t)d->mapped;
 	s->nmalloc_huge += d->nmalloc;
 	s->ndalloc_huge += d->ndalloc;
-	s->purged += d->purged;
+	__atomic_store_n(&s->purged, s->purged + d->purged, __ATOMIC_RELAXED);   /* arena.c, stats_purged */
 	s->npurge += d->npurge;
 	s->nunmap += d->nunmap;
 	s->nreuse += d->nreuse;
 	s->nmap += d->nmap;
 	a->huge_dirty += (uint64_t)d->dirty;
 	a->huge_retained += (uint64_t)d->retained;
-	s->dirty += (uint64_t)d->dirty;
+	__atomic_store_n(&s->dirty, s->dirty + (uint64_t)d->dirty, __ATOMIC_RELAXED);   /* arena.c, stats_dirty */
 	s->retained += (uint64_t)d->retained;
 	jm__row_end(&s->seq);
 	jm__unlock(a->lock);
@@ -1456,7 +1456,7 @@ JM_FORK_TEXT void jm__huge_postfork_child(void)
 		if (dirty == a->huge_dirty && clean == a->huge_retained)
 			continue;   /* the row's page stays shared with the parent */
 		jm__row_begin(&a->stats->seq);
-		a->stats->dirty += dirty - a->huge_dirty;
+		__atomic_store_n(&a->stats->dirty, a->stats->dirty + dirty - a->huge_dirty, __ATOMIC_RELAXED);
 		a->stats->retained += clean - a->huge_retained;
 		jm__row_end(&a->stats->seq);
 		a->huge_dirty = dirty;

@@ -402,6 +402,9 @@ extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it pu
 extern uint64_t jm__dirty_cap_min;  /* pages; 256 MiB's (tests lower it) */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);
 bool jm__arenas_purge(uint64_t now, bool all);
+/* The dirty and purged bytes of all arenas' rows (the kept huge regions
+ * charged to them counted), read without their locks: malloc_trim's. */
+void jm__arenas_dirty_purged(size_t *dirty, size_t *purged);
 extern uint64_t jm__orphan_grace_ns;  /* a thread-less arena's dirty pages go after this (tests lower it) */
 bool jm__arenas_release(void);   /* on ENOMEM under a limit: unmaps empty chunks */
 void jm__arena_prefork(void);

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2616,6 +2617,52 @@ static void test_trim_aged_unlocked(void **state)
 	validate();
 }
 
+/* malloc_trim reads the arenas' dirty and purged bytes without their
+ * locks (jm__arenas_dirty_purged) while other threads free and purge:
+ * their stores and its loads are whole (relaxed atomics). Read plainly
+ * beside the atomic store of dirty (stats_dirty) and the plain additions
+ * to purged, a data race: under SANITIZE=thread this test fails on the
+ * old code (compat.c's dirty_purged). Plain, it checks that the sums
+ * read are those of the rows once the reader is done. */
+static atomic_bool dp_stop;
+
+static void *dp_reader(void *arg)
+{
+	size_t *reads = arg;
+	size_t dirty, purged;
+	while (!atomic_load(&dp_stop)) {
+		jm__arenas_dirty_purged(&dirty, &purged);
+		(*reads)++;
+	}
+	return NULL;
+}
+
+static void test_dirty_purged_unlocked(void **state)
+{
+	(void)state;
+	size_t reads = 0;
+	pthread_t t;
+	atomic_store(&dp_stop, false);
+	assert_int_equal(pthread_create(&t, NULL, dp_reader, &reads), 0);
+	size_t purged0, dirty;
+	jm__arenas_dirty_purged(&dirty, &purged0);
+	for (int i = 0; i < 200; i++) {
+		char *p = jm_malloc(64 << 10);
+		assert_non_null(p);
+		memset(p, 1, 64 << 10);
+		jm_free(p);
+		jm__tcache_flush_all_current();
+		jm__arenas_purge(0, true);
+	}
+	atomic_store(&dp_stop, true);
+	pthread_join(t, NULL);
+	size_t purged;
+	jm__arenas_dirty_purged(&dirty, &purged);
+	assert_true(reads > 0);
+	assert_true(purged > purged0);
+	validate();
+}
+
 /* Writes text to root + path, making the directories on the way. */
 static void put_file(const char *root, const char *path, const char *text)
 {
@@ -2731,6 +2778,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_dirty_map_churn, decay_teardown),
 		cmocka_unit_test(test_purge_locked),
 		cmocka_unit_test(test_trim_aged_unlocked),
+		cmocka_unit_test(test_dirty_purged_unlocked),
 		cmocka_unit_test_teardown(test_dirty_cap_churn, cap_churn_teardown),
 		cmocka_unit_test(test_huge_fresh_purges_free_chunks),
 	};
