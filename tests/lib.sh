@@ -310,9 +310,31 @@ container_id() { python3 -c 'import secrets; print(secrets.token_hex(32))'; }
 # while the daemon stands still), then lets it go (detach). Its output in
 # $JM_TMP/gdb.out, for jmd_gdb_stopped; the caller judges first whether
 # its own side was staged (a skip when pids were taken meanwhile).
+#
+# A staging that gives up (its pid taken meanwhile by other work) never
+# brings the daemon to BREAK, and gdb's continue, or AFTER waiting for its
+# other side, would wait until the test's timeout: after JM_GDB_WAIT
+# seconds (60) a watchdog ends what gdb runs (BEFORE or AFTER) and
+# interrupts gdb (SIGINT: the daemon stopped, the signal not passed on),
+# every 5 s until gdb detached (a line each in $JM_TMP/gdb.watchdog);
+# the caller then skips on its own side's record.
 jmd_gdb_stage() {
 	gdb -batch -nx -p "$JMD_PID" -ex "break $1" -ex "shell $2" -ex continue -ex "shell $3" \
-		-ex detach >"$JM_TMP/gdb.out" 2>&1 || true
+		-ex detach >"$JM_TMP/gdb.out" 2>&1 &
+	local g=$! w
+	(
+		for _ in $(seq "${JM_GDB_WAIT:-60}"); do sleep 1; done
+		while kill -0 "$g" 2>/dev/null; do
+			echo "gdb still staging after ${JM_GDB_WAIT:-60} s: interrupted" >>"$JM_TMP/gdb.watchdog"
+			pkill -KILL -P "$g" 2>/dev/null
+			kill -INT "$g" 2>/dev/null
+			sleep 5
+		done
+	) &
+	w=$!
+	wait "$g" || true
+	kill "$w" 2>/dev/null
+	wait "$w" 2>/dev/null || true
 }
 
 # jmd_gdb_stopped FN: fails unless jmd_gdb_stage stopped the daemon in FN.

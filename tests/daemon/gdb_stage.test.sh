@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# timeout: 90
+# jmd_gdb_stage (lib.sh), the gdb staging of the pid-reuse races
+# (containers/dir_reuse, place_reuse, read_reuse), when its side gives up:
+# a pid taken by other work before the staging process got it, so the
+# daemon never reaches the breakpoint and the other side never reads its
+# FIFO. gdb's continue and the AFTER command then waited for ever, the
+# test ran into the runner's timeout (a failure, and up to 16 minutes of
+# a CI run). Now a watchdog lets the daemon go: staged here with a
+# breakpoint whose condition never holds and an AFTER that would block;
+# the stage must return, the daemon answer, and SIGTERM stop it cleanly.
+. "$(dirname "$0")/../lib.sh"
+need_cmd gdb
+cd "$JM_TMP"
+jmd_start
+mkfifo never
+s=$(date +%s)
+JM_GDB_WAIT=5 jmd_gdb_stage "jmd_entry_unlink if 0" "true" "cat never"
+e=$(date +%s)
+grep -q "interrupted" gdb.watchdog || fail "the watchdog did not end the stage: $(tail -5 gdb.out)"
+[ $((e - s)) -lt 60 ] || fail "the stage took $((e - s)) s"
+jmctl_ok=$("$JMCTL" --socket "$JMD_SOCK" ps >/dev/null 2>&1 && echo yes)
+[ "$jmctl_ok" = yes ] || fail "the daemon does not answer after the stage: $(tail -5 gdb.out)"
+kill -0 "$JMD_PID" || fail "the daemon died: $(tail -5 "$JMD_LOG")"
+jmd_stop
+echo "ok: the stage given up in $((e - s)) s, the daemon let go"
