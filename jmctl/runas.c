@@ -200,6 +200,7 @@ int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return -errno;
 	fflush(NULL);
+	pid_t parent = getpid();
 	child = fork();
 	if (child < 0) {
 		int err = -errno;
@@ -220,6 +221,15 @@ int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf
 		    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0 ||
 		    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 		    geteuid() != uid || uid == 0)
+			_exit(2);
+		/* Out of jmctl's session, nothing that ends jmctl (an
+		 * operator's timeout, SIGKILL) reaches the child, and jmctl's
+		 * own kill after its time never comes: it died with jmctl
+		 * only if it was not blocked (on a FIFO of the user's, for
+		 * ever). The death signal is set after the uid change, which
+		 * clears it; a parent gone before it was set is seen by
+		 * getppid (tests/cli/symbolize_orphan.test.sh). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
 			_exit(2);
 		if (fn(arg, &text, &len) != 0)
 			_exit(4);
