@@ -19,7 +19,7 @@ jm_public "$JM_HELPERS/demo_fragment" "$JM_ROOT/tests/alerts/fragmenter.py"
 frag_rule_start "notify = firing"
 nobody_frags 2
 
-PUB=$JM_TMP/pub jmd_py - "$JMD_LOG" <<'EOF' || fail "a queued command for a reused pid"
+PUB=$JM_TMP/pub jmd_py - "$JMD_LOG" <<'EOF'
 from alib import *
 pub, log = os.environ["PUB"], sys.argv[1]
 f, aid = queued_alert(pub)
@@ -36,7 +36,11 @@ for attempt in range(200):
         break
     os.kill(child, 9)
     os.waitpid(child, 0)
-check(child == pid, "could not start root's process under pid %d" % pid)
+if child != pid:
+    # Another process took the pid after nobody's exited (other tests
+    # fork meanwhile): nothing staged, nothing to judge.
+    print("could not start root's process under pid %d (taken meanwhile)" % pid)
+    sys.exit(77)
 atexit.register(lambda: os.kill(child, 9))
 print("alert %d of nobody's process %d queued; root's sleep now has its pid" % (aid, pid))
 got = release_queued(aid, r"alert %d: its command not run: its pid %d now names another process" % (aid, pid),
@@ -44,6 +48,9 @@ got = release_queued(aid, r"alert %d: its command not run: its pid %d now names 
 check(got == "skipped", "the command of alert %d ran with pid %d, now root's sleep" % (aid, pid))
 print("its command not run")
 EOF
+rc=$?
+[ $rc = 77 ] && skip "the pid of nobody's process taken by another before root's (pids taken meanwhile)"
+[ $rc = 0 ] || fail "a queued command for a reused pid"
 kill "${nobody_pids[@]}" 2>/dev/null
 jmd_stop
 ok "a queued alert command whose pid was reused: not run"
