@@ -57,6 +57,11 @@ int main(void)
 }
 C
 build_c order order.c -fno-optimize-sibling-calls
+# keep_first's raw estimate must stay above hold_big's 4 MiB (the premise
+# that the old order differed): at the default rate some 25 samples of its
+# 12.8 MB carry it (7.3 MB in one clean-clone CI run, under the 8 MiB this
+# checks); at 64 KiB some 200 (within 10% or so).
+export JMALLOC_CONF=prof_sample:65536
 jmd_start
 start_ready ./order
 P=$LAST_PID
