@@ -664,14 +664,21 @@ fuse_hold() {
 	"$@" python3 "$JM_ROOT/tests/daemon/hangfuse.py" "$target" "$mode" >"$JM_TMP/fuse.out" 2>&1 &
 	FUSE_HOLDER=$!
 	PIDS+=("$FUSE_HOLDER")
-	# It says "mounted" or why not, or dies: 60 s for a python's start on
-	# a loaded machine (in 5 s it was a skip, the test's checks not run).
+	fuse_wait "cannot mount FUSE here"
+}
+
+# fuse_wait WHY: waits until the FUSE server started as $FUSE_HOLDER (its
+# output in $JM_TMP/fuse.out) says "mounted" or why not, or dies: 60 s
+# for a python's start on a loaded machine (in 5 s it was a skip, the
+# test's checks not run); skips with WHY and its output unless mounted.
+fuse_wait() {
+	local _
 	for _ in $(seq 600); do
 		grep -q . "$JM_TMP/fuse.out" && break
 		kill -0 "$FUSE_HOLDER" 2>/dev/null || break
 		sleep 0.1
 	done
-	grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE here: $(cat "$JM_TMP/fuse.out")"
+	grep -q '^mounted' "$JM_TMP/fuse.out" || skip "$1: $(cat "$JM_TMP/fuse.out")"
 }
 
 # fuse_stop_daemon: stops the daemon (jmd_stop: its clean exit checked)

@@ -38,12 +38,7 @@ jmd_start
 	>"$JM_TMP/fuse.out" 2>&1 &
 FUSE_HOLDER=$!
 PIDS+=("$FUSE_HOLDER")
-for _ in $(seq 600); do
-	grep -q . "$JM_TMP/fuse.out" && break
-	kill -0 "$FUSE_HOLDER" 2>/dev/null || break
-	sleep 0.1
-done
-grep -q '^mounted' "$JM_TMP/fuse.out" || skip "cannot mount FUSE and an overlay as nobody here: $(cat "$JM_TMP/fuse.out")"
+fuse_wait "cannot mount FUSE and an overlay as nobody here"
 jmd_py - <<'PY' || { kill "$FUSE_HOLDER"; fail "a container's overlay over FUSE"; }
 from jmd import *
 # Three rescans (every 10 ticks), each a walk of the mount namespaces.
