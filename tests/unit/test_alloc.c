@@ -424,11 +424,15 @@ static void test_large_runs(void **state)
 	validate();
 }
 
-/* realloc to a size of the region's own class hands the region back, to
- * one of another class moves it; the class is told by the sizes of the
- * class and of the one below (not jm__size2bin, whose two ranges, each
- * side of 1 KiB, mispredicted half the time in a program whose sizes are
- * on both: reallocsame, docs/programs.md, session 34). */
+/* realloc to a size of the region's own class, or of a class below down
+ * to half its size, hands the region back (as tcmalloc and mimalloc do: a
+ * cut to the class below moved it, a copy of the new size, for at most
+ * half a region held: trim-often); to less than half (the first class:
+ * never), or to more than its class, moves it. Told by the class's size (not jm__size2bin, whose
+ * two ranges, each side of 1 KiB, mispredicted half the time in a
+ * program whose sizes are on both: reallocsame, docs/programs.md,
+ * session 34). On the old code the cut to the class below's size moved
+ * the region. */
 static void test_realloc_same_class(void **state)
 {
 	(void)state;
@@ -439,21 +443,36 @@ static void test_realloc_same_class(void **state)
 	}
 	for (unsigned b = 0; b < JM_NBINS; b++) {
 		size_t top = jm__bin_info[b].size, low = b ? jm__bin_info[b - 1].size + 1 : 1;
+		size_t half = top / 2;
 		char *p = jm_malloc(top);
 		assert_non_null(p);
 		p[top - 1] = 0x61;
+		p[0] = 0x62;
 		assert_ptr_equal(jm_realloc(p, low), p);
 		assert_ptr_equal(jm_realloc(p, top), p);
+		if (b > 0) {
+			/* The class below's size, and half the class's (the
+			 * first class: any size below its own). */
+			assert_ptr_equal(jm_realloc(p, low - 1), p);
+			assert_ptr_equal(jm_realloc(p, half), p);
+			assert_true(jm_malloc_usable_size(p) == top);
+		}
 		if (top < JM_SMALL_MAX) {
 			char *q = jm_realloc(p, top + 1);
 			assert_ptr_not_equal(q, p);
 			assert_int_equal(q[top - 1], 0x61);
 			p = q;
 		}
-		if (b > 0 && low > 1) {
-			char *q = jm_realloc(p, low - 1);
-			assert_ptr_not_equal(q, p);
-			p = q;
+		if (b > 0) {
+			char *q = jm_malloc(top);
+			assert_non_null(q);
+			assert_int_equal(jm_malloc_usable_size(q), top);
+			q[0] = 0x63;
+			char *r = jm_realloc(q, half - 1);
+			assert_ptr_not_equal(r, q);
+			assert_int_equal(r[0], 0x63);
+			assert_true(jm_malloc_usable_size(r) < top);
+			jm_free(r);
 		}
 		jm_free(p);
 	}
