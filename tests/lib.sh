@@ -63,6 +63,9 @@
 #                          (after the shell command BEFORE), AFTER run
 #                          meanwhile, then let go; jmd_gdb_stopped FN
 #                          fails unless it stopped in FN
+#   gdb_watched ARGS...    gdb -batch -nx ARGS (output in $JM_TMP/gdb.out),
+#                          given up after $JM_GDB_WAIT s (60): jmd_gdb_stage's
+#                          watchdog, for a staging of more steps
 #   start_preloaded PROG [ARGS...]   runs PROG under the allocator,
 #                          publishing into $JMD_STATS, stdin from $STDIN
 #                          (default /dev/null), output in $LAST_OUT; waits
@@ -310,17 +313,24 @@ container_id() { python3 -c 'import secrets; print(secrets.token_hex(32))'; }
 # while the daemon stands still), then lets it go (detach). Its output in
 # $JM_TMP/gdb.out, for jmd_gdb_stopped; the caller judges first whether
 # its own side was staged (a skip when pids were taken meanwhile).
-#
-# A staging that gives up (its pid taken meanwhile by other work) never
-# brings the daemon to BREAK, and gdb's continue, or AFTER waiting for its
-# other side, would wait until the test's timeout: after JM_GDB_WAIT
-# seconds (60) a watchdog ends what gdb runs (BEFORE or AFTER) and
-# interrupts gdb (SIGINT: the daemon stopped, the signal not passed on),
-# every 5 s until gdb detached (a line each in $JM_TMP/gdb.watchdog);
-# the caller then skips on its own side's record.
+# A staging of more steps (two breakpoints, a program run under gdb)
+# calls gdb_watched with its own commands.
 jmd_gdb_stage() {
-	gdb -batch -nx -p "$JMD_PID" -ex "break $1" -ex "shell $2" -ex continue -ex "shell $3" \
-		-ex detach >"$JM_TMP/gdb.out" 2>&1 &
+	gdb_watched -p "$JMD_PID" -ex "break $1" -ex "shell $2" -ex continue -ex "shell $3" -ex detach
+}
+
+# gdb_watched ARGS...: gdb -batch -nx ARGS, its output in $JM_TMP/gdb.out,
+# under a watchdog. A staging that gives up (its pid taken meanwhile by
+# other work, a breakpoint never reached) never brings the program to
+# its breakpoint, and gdb's continue, or a shell command waiting for its
+# other side, would wait until the test's timeout: after JM_GDB_WAIT
+# seconds (60) the watchdog ends what gdb runs (its shell commands; a
+# program run under gdb too) and interrupts gdb (SIGINT: an attached
+# program stopped, the signal not passed on), every 5 s until gdb is
+# done (a line each in $JM_TMP/gdb.watchdog); the caller then skips or
+# fails on what gdb.out shows.
+gdb_watched() {
+	gdb -batch -nx "$@" >"$JM_TMP/gdb.out" 2>&1 &
 	local g=$! w
 	(
 		for _ in $(seq "${JM_GDB_WAIT:-60}"); do sleep 1; done

@@ -80,10 +80,10 @@ wait_sampled "$R"
 "$JMCTL" --socket "$JMD_SOCK" --json sites "$R" >before.json || fail "jmctl sites before"
 grep -q '"module": *"holders"' before.json || fail "root's sites not symbolized before the swap: $(head -c 600 before.json)"
 
-gdb -batch -nx -ex 'set breakpoint pending on' -ex 'break jm_sym_open' \
+gdb_watched -ex 'set breakpoint pending on' -ex 'break jm_sym_open' \
 	-ex "run --socket $JMD_SOCK --json sites $R > $JM_TMP/after.json 2> $JM_TMP/after.err" \
 	-ex "shell echo swap > $JM_TMP/ctl && cat $JM_TMP/done" -ex 'continue' \
-	"$JMCTL" >gdb.out 2>&1 || true
+	"$JMCTL"
 cat ctl.out
 grep -q "^nobody $R " ctl.out || skip "$(tail -1 ctl.out) (pids taken meanwhile)"
 # nobody's process, under pid $R: the controller's child, left running

@@ -28,7 +28,7 @@ P=$!
 PIDS+=("$P")
 NAME=$JMD_STATS/$(jm_segment_name "$P")
 AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
-gdb -batch -nx -p "$JMD_PID" \
+gdb_watched -p "$JMD_PID" \
 	-ex 'break jmd_entry_unlink' \
 	-ex "shell $AS_NOBODY sh -c 'head -c 5000 /dev/urandom >$NAME'" \
 	-ex 'continue' \
@@ -39,7 +39,7 @@ gdb -batch -nx -p "$JMD_PID" \
 	-ex "shell $AS_NOBODY sh -c 'echo junk >$NAME'" \
 	-ex 'continue' \
 	-ex "shell $AS_NOBODY rm -f $NAME" \
-	-ex 'detach' >gdb.out 2>&1 || true
+	-ex 'detach'
 grep -q "Breakpoint 1, jmd_entry_unlink" gdb.out || fail "gdb did not stop the daemon in jmd_entry_unlink: $(tail -5 gdb.out)"
 [ "$(grep -c "Breakpoint 2, .*renameat2" gdb.out)" = 3 ] ||
 	fail "gdb did not stop the daemon at three renameat2: $(tail -5 gdb.out)"

@@ -24,14 +24,14 @@ P=$!
 PIDS+=("$P")
 NAME=$JMD_STATS/$(jm_segment_name "$P")
 AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
-gdb -batch -nx -p "$JMD_PID" \
+gdb_watched -p "$JMD_PID" \
 	-ex 'break jmd_entry_unlink' \
 	-ex "shell $AS_NOBODY sh -c 'head -c 5000 /dev/urandom >$NAME'" \
 	-ex 'continue' \
 	-ex 'break unlinkat' \
 	-ex 'continue' \
 	-ex "shell $AS_NOBODY rm -f $NAME; $JM_HELPERS/stress_segwriter write $NAME $P 0 frag >/dev/null" \
-	-ex 'detach' >gdb.out 2>&1 || true
+	-ex 'detach'
 grep -q "Breakpoint 1, jmd_entry_unlink" gdb.out || fail "gdb did not stop the daemon in jmd_entry_unlink: $(tail -5 gdb.out)"
 grep -q "Breakpoint 2, .*unlinkat" gdb.out || fail "gdb did not stop the daemon at unlinkat: $(tail -5 gdb.out)"
 wait_line "$JMD_LOG" "removed $NAME: not a segment, and the process its name claims is another user's"
