@@ -1159,24 +1159,72 @@ static void *sampled(size_t n)
 	return p;
 }
 
+/* A thread's large cache from its boot to its end, for the tests of the
+ * sizes it keeps: booted by a small allocation (a cache and an arena);
+ * at the end every list looked at until unused ones are flushed, what is
+ * still cached counted, and the arena's allocated_large taken again: the
+ * thread's regions all freed, it is as before (what sat in the cache
+ * counted as allocated, and taken off at its flush). */
+struct cache_life {
+	struct jm_arena *a;
+	struct jmstat_thread *row;
+	uint64_t allocated_before, allocated_after, after_gc;
+};
+static void cache_life_begin(struct cache_life *l)
+{
+	jm_free(jm_malloc(16));
+	l->row = jm__tcache_current_row();
+	l->a = jm__thread_arena();
+	l->allocated_before = l->a->stats->allocated_large;
+}
+static void cache_life_end(struct cache_life *l)
+{
+	for (unsigned i = 0; i <= JM_NBINS; i++)
+		jm__tcache_gc();   /* lists used since the last look, then looks without use */
+	l->after_gc = l->row->large_cached;
+	l->allocated_after = l->a->stats->allocated_large;
+}
+/* The test's check, after the thread: nothing cached, nothing counted. */
+static void assert_cache_life_ended(const struct cache_life *l)
+{
+	assert_int_equal(l->after_gc, 0);
+	assert_int_equal(l->allocated_after, l->allocated_before);
+}
+
+/* n allocations of size into q, just after p[0..n) were freed: whether
+ * each took the region freed last of those left (the cache is LIFO);
+ * *nmalloc the arena's large allocations meanwhile (none: all from the
+ * cache). */
+static bool reuse_lifo(void **q, void *const *p, unsigned n, size_t size,
+    const struct cache_life *l, uint64_t *nmalloc)
+{
+	uint64_t before = l->a->stats->nmalloc_large;
+	bool same = true;
+	for (unsigned i = 0; i < n; i++) {
+		q[i] = jm_malloc(size);
+		same &= q[i] == p[n - 1 - i];
+	}
+	*nmalloc = l->a->stats->nmalloc_large - before;
+	return same;
+}
+
 /* A thread caches large regions of 1 to 8 pages, the sampled allocations
  * of small sizes (a region of their own), up to 16 KiB a size below 4
  * pages, JM_TCACHE_LARGE_BYTES (64 KiB) from 4; a sampled allocation takes one of those pages
  * back (it took the arena's lock and carved a run at every sample), and
  * the GC returns a list no allocation used since its last look. */
 struct cache_counts {
-	uint64_t after_free, after_reuse, after_big_free, after_gc;
+	struct cache_life life;
+	uint64_t after_free, after_reuse, after_big_free;
 	uint64_t nmalloc_reuse;   /* arena large allocations during the reuse */
-	uint64_t allocated_before, allocated_after;
 	bool same_pages;
 };
 static void *sampled_pages_thread(void *arg)
 {
 	struct cache_counts *k = arg;
-	jm_free(jm_malloc(16));   /* a cache and an arena */
-	struct jmstat_thread *row = jm__tcache_current_row();
-	struct jm_arena *a = jm__thread_arena();
-	k->allocated_before = a->stats->allocated_large;
+	cache_life_begin(&k->life);
+	struct jmstat_thread *row = k->life.row;
+	struct jm_arena *a = k->life.a;
 	enum { N = 8, BIG = JM_TCACHE_LARGE_BYTES / (4 * JM_PAGE) + 8 };
 	void *p[N], *q[N], *big[BIG];
 	for (unsigned i = 0; i < N; i++) {
@@ -1210,11 +1258,7 @@ static void *sampled_pages_thread(void *arg)
 	for (unsigned i = 0; i < BIG; i++)
 		jm_free(big[i]);
 	k->after_big_free = row->large_cached;
-	jm__tcache_gc();   /* these lists were used since the last look */
-	for (unsigned i = 0; i < JM_NBINS; i++)
-		jm__tcache_gc();   /* a look without use: flushed */
-	k->after_gc = row->large_cached;
-	k->allocated_after = a->stats->allocated_large;
+	cache_life_end(&k->life);
 	return NULL;
 }
 
@@ -1228,8 +1272,7 @@ static void test_large_cache_sampled_pages(void **state)
 	assert_int_equal(k.nmalloc_reuse, 0);
 	assert_int_equal(k.after_reuse, 3 * JM_PAGE);
 	assert_int_equal(k.after_big_free, 16 * 1024 + 3 * JM_PAGE + JM_TCACHE_LARGE_BYTES);
-	assert_int_equal(k.after_gc, 0);
-	assert_int_equal(k.allocated_after, k.allocated_before);
+	assert_cache_life_ended(&k.life);
 	validate();
 }
 
@@ -1242,17 +1285,15 @@ static void test_large_cache_sampled_pages(void **state)
  * arena allocation, at most the cap kept, and the GC returns a list that
  * went unused. */
 struct buf_counts {
-	uint64_t after_free, after_reuse, after_over, after_gc, nmalloc_reuse;
-	uint64_t allocated_before, allocated_after;
+	struct cache_life life;
+	uint64_t after_free, after_reuse, after_over, nmalloc_reuse;
 	bool same;
 };
 static void *buf_cache_thread(void *arg)
 {
 	struct buf_counts *k = arg;
-	jm_free(jm_malloc(16));   /* a cache and an arena */
-	struct jmstat_thread *row = jm__tcache_current_row();
-	struct jm_arena *a = jm__thread_arena();
-	k->allocated_before = a->stats->allocated_large;
+	cache_life_begin(&k->life);
+	struct jmstat_thread *row = k->life.row;
 	enum { CAP = JM_TCACHE_BUF_BYTES / (16 * JM_PAGE), N = CAP + 3 };
 	void *p[N], *q[N];
 	for (unsigned i = 0; i < N; i++) {
@@ -1263,23 +1304,14 @@ static void *buf_cache_thread(void *arg)
 	for (unsigned i = 0; i < CAP; i++)
 		jm_free(p[i]);
 	k->after_free = row->large_cached;
-	uint64_t nmalloc = a->stats->nmalloc_large;
-	k->same = true;
-	for (unsigned i = 0; i < CAP; i++) {
-		q[i] = jm_malloc(60 * 1024 + 1);   /* 16 pages too */
-		k->same &= q[i] == p[CAP - 1 - i];
-	}
-	k->nmalloc_reuse = a->stats->nmalloc_large - nmalloc;
+	k->same = reuse_lifo(q, p, CAP, 60 * 1024 + 1, &k->life, &k->nmalloc_reuse);   /* 16 pages too */
 	k->after_reuse = row->large_cached;
 	for (unsigned i = 0; i < CAP; i++)
 		jm_free(q[i]);
 	for (unsigned i = CAP; i < N; i++)
 		jm_free(p[i]);                      /* past the cap: the arena's */
 	k->after_over = row->large_cached;
-	for (unsigned i = 0; i <= JM_NBINS; i++)
-		jm__tcache_gc();                    /* looks without use: flushed */
-	k->after_gc = row->large_cached;
-	k->allocated_after = a->stats->allocated_large;
+	cache_life_end(&k->life);
 	return NULL;
 }
 
@@ -1294,8 +1326,7 @@ static void test_large_cache_buffers(void **state)
 	assert_int_equal(k.nmalloc_reuse, 0);
 	assert_int_equal(k.after_reuse, 0);
 	assert_int_equal(k.after_over, k.after_free);
-	assert_int_equal(k.after_gc, 0);
-	assert_int_equal(k.allocated_after, k.allocated_before);
+	assert_cache_life_ended(&k.life);
 	validate();
 }
 
@@ -1309,19 +1340,18 @@ static void test_large_cache_buffers(void **state)
  * freed and asked again), else the next class's; the GC returns a list
  * unused since its last look. */
 struct class_counts {
+	struct cache_life life;
 	size_t usable17, usable18, usable33;
-	uint64_t after_free, after_reuse, after_total, after_gc, nmalloc_reuse, nmalloc_next;
-	uint64_t allocated_before, allocated_after;
+	uint64_t after_free, after_reuse, after_total, nmalloc_reuse, nmalloc_next;
 	uint64_t cached64;
 	bool same, next_taken, small_not_taken, same64;
 };
 static void *class_cache_thread(void *arg)
 {
 	struct class_counts *k = arg;
-	jm_free(jm_malloc(16));   /* a cache and an arena */
-	struct jmstat_thread *row = jm__tcache_current_row();
-	struct jm_arena *a = jm__thread_arena();
-	k->allocated_before = a->stats->allocated_large;
+	cache_life_begin(&k->life);
+	struct jmstat_thread *row = k->life.row;
+	struct jm_arena *a = k->life.a;
 	enum { CAP = JM_TCACHE_CLASS_BYTES / (17 * JM_PAGE), N = CAP + 2,
 	       CAP56 = JM_TCACHE_CLASS_BYTES / (56 * JM_PAGE) };
 	void *p[N], *q[N], *b[CAP56];
@@ -1338,20 +1368,14 @@ static void *class_cache_thread(void *arg)
 	for (unsigned i = 0; i < CAP; i++)
 		jm_free(p[i]);
 	k->after_free = row->large_cached;
-	uint64_t nmalloc = a->stats->nmalloc_large;
-	k->same = true;
-	for (unsigned i = 0; i < CAP; i++) {
-		q[i] = jm_malloc(68 * 1024);   /* 17 pages again: the same regions, LIFO */
-		k->same &= q[i] == p[CAP - 1 - i];
-	}
-	k->nmalloc_reuse = a->stats->nmalloc_large - nmalloc;
+	k->same = reuse_lifo(q, p, CAP, 68 * 1024, &k->life, &k->nmalloc_reuse);   /* 17 pages again */
 	k->after_reuse = row->large_cached;
 	/* 18 pages: the 17-page region on top of its class's list is too
 	 * small, the next class's (20 pages) is taken. */
 	void *r17 = jm_malloc(17 * JM_PAGE), *r20 = jm_malloc(20 * JM_PAGE);
 	jm_free(r20);
 	jm_free(r17);
-	nmalloc = a->stats->nmalloc_large;
+	uint64_t nmalloc = a->stats->nmalloc_large;
 	void *r18 = jm_malloc(18 * JM_PAGE);
 	k->next_taken = r18 == r20;
 	k->usable18 = jm_malloc_usable_size(r18);
@@ -1380,10 +1404,7 @@ static void *class_cache_thread(void *arg)
 	for (unsigned i = CAP; i < N; i++)
 		jm_free(p[i]);   /* past the list's cap or the total: the arena's */
 	k->after_total = row->large_cached;
-	for (unsigned i = 0; i <= JM_NBINS; i++)
-		jm__tcache_gc();                    /* looks without use: flushed */
-	k->after_gc = row->large_cached;
-	k->allocated_after = a->stats->allocated_large;
+	cache_life_end(&k->life);
 	return NULL;
 }
 
@@ -1412,8 +1433,7 @@ static void test_large_cache_classes(void **state)
 		c56--;
 	assert_int_equal(k.after_total, c17 + c56 * 56 * JM_PAGE);
 	assert_true(k.after_total <= JM_TCACHE_CLASS_TOTAL);
-	assert_int_equal(k.after_gc, 0);
-	assert_int_equal(k.allocated_after, k.allocated_before);
+	assert_cache_life_ended(&k.life);
 	validate();
 }
 
