@@ -21,6 +21,7 @@
  * (defaults 64 2000 1000 0 50 1 500)
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,19 @@ static void sample(uint64_t t0, const char *phase)
 	fflush(stdout);
 }
 
+/* Slot i's new buffer, of a random size: written a byte a page, its
+ * pages in use (again). False without memory. */
+static bool take(char **v, size_t *sz, size_t i, uint64_t *s)
+{
+	sz[i] = pick(s);
+	v[i] = malloc(sz[i]);
+	if (!v[i])
+		return false;
+	touch(v[i], sz[i]);
+	mark(v[i], sz[i], 0);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	size_t live = (size_t)(argc > 1 ? atol(argv[1]) : 64) << 20;
@@ -163,14 +177,9 @@ int main(int argc, char **argv)
 	size_t *sz = calloc(n, sizeof(*sz));
 	if (!v || !sz)
 		return 1;
-	for (size_t i = 0; i < n; i++) {
-		sz[i] = pick(&s);
-		v[i] = malloc(sz[i]);
-		if (!v[i])
+	for (size_t i = 0; i < n; i++)
+		if (!take(v, sz, i, &s))
 			return 1;
-		touch(v[i], sz[i]);
-		mark(v[i], sz[i], 0);
-	}
 	uint64_t t0 = now_ms(), next = t0;
 	uint64_t ops = 0;
 	sample(t0, "churn");
@@ -191,12 +200,8 @@ int main(int argc, char **argv)
 		size_t i = (size_t)(rnd(&s) % n);
 		mark(v[i], sz[i], now_ms());
 		free(v[i]);
-		sz[i] = pick(&s);
-		v[i] = malloc(sz[i]);
-		if (!v[i])
+		if (!take(v, sz, i, &s))
 			return 1;
-		touch(v[i], sz[i]);
-		mark(v[i], sz[i], 0);
 		ops++;
 	}
 	fprintf(stderr, "ops %llu buffers %zu\n", (unsigned long long)ops, n);
