@@ -142,7 +142,9 @@ struct jm_arena *jm__arena_get(unsigned index)
  * is a malloc has an arena for its cache from its boot but is counted in
  * it only from its second fill (tcache.c, CLAIM_FILLS; or its first
  * allocation from the arena without its cache): jm__arena_thread_claim. */
-static unsigned *arena_threads;
+/* (jm__arena_threads: written under the lock, stored whole, read
+ * without it by jm__arena_nthreads, internal.h.) */
+unsigned *jm__arena_threads;
 static unsigned *arena_all;     /* threads with the arena, counted or not */
 /* When the arena's last thread left it (exited, or moved to another
  * arena: tcache.c), by jm__now_ns; 0 while it has threads or never had.
@@ -161,7 +163,7 @@ static __thread bool thread_counted;
 void jm__arenas_init(unsigned n)
 {
 	jm__arenas = jm__base_alloc((size_t)n * sizeof(*jm__arenas));
-	size_t lefts = ((size_t)2 * n * sizeof(*arena_threads) + 7) & ~(size_t)7;
+	size_t lefts = ((size_t)2 * n * sizeof(*jm__arena_threads) + 7) & ~(size_t)7;
 	size_t counts = (lefts + (size_t)n * sizeof(*arena_left_ns) + 63) & ~(size_t)63;
 	size_t size = (counts + (size_t)n * JM_ARENA_LOCK_BYTES + JM_PAGE - 1) &
 	    ~(JM_PAGE - 1);
@@ -176,8 +178,8 @@ void jm__arenas_init(unsigned n)
 	 * zero page, and its first write faults again). */
 	memset(jm__arenas, 0, (size_t)n * sizeof(*jm__arenas));
 	memset(p, 0, counts);
-	arena_threads = (unsigned *)p;
-	arena_all = arena_threads + n;
+	jm__arena_threads = (unsigned *)p;
+	arena_all = jm__arena_threads + n;
 	arena_left_ns = (uint64_t *)(p + lefts);
 	lock_area = p + counts;
 	jm__narenas = n;
@@ -220,13 +222,13 @@ struct jm_arena *jm__arena_for_thread(uint32_t tid, bool count)
 {
 	(void)tid;
 	pthread_mutex_lock(&arenas_lock);
-	const unsigned *by = count ? arena_all : arena_threads;
+	const unsigned *by = count ? arena_all : jm__arena_threads;
 	unsigned best = 0;
 	for (unsigned i = 1; i < jm__narenas && by[best] != 0; i++)
 		if (by[i] < by[best])
 			best = i;
 	if (count)
-		arena_threads[best]++;
+		__atomic_store_n(&jm__arena_threads[best], jm__arena_threads[best] + 1, __ATOMIC_RELAXED);
 	arena_join(best);
 	__atomic_store_n(&live_threads, live_threads + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&arenas_lock);
@@ -255,9 +257,9 @@ struct jm_arena *jm__arena_thread_claim(void)
 	pthread_mutex_lock(&arenas_lock);
 	unsigned best = a->index;
 	for (unsigned i = 0; i < jm__narenas; i++)
-		if (arena_threads[i] < arena_threads[best])
+		if (jm__arena_threads[i] < jm__arena_threads[best])
 			best = i;
-	arena_threads[best]++;
+	__atomic_store_n(&jm__arena_threads[best], jm__arena_threads[best] + 1, __ATOMIC_RELAXED);
 	arena_join(best);
 	arena_leave(a->index);
 	pthread_mutex_unlock(&arenas_lock);
@@ -274,7 +276,7 @@ void jm__arena_thread_exit(void)
 	thread_arena = NULL;
 	pthread_mutex_lock(&arenas_lock);
 	if (thread_counted)
-		arena_threads[a->index]--;
+		__atomic_store_n(&jm__arena_threads[a->index], jm__arena_threads[a->index] - 1, __ATOMIC_RELAXED);
 	arena_leave(a->index);
 	thread_counted = false;
 	__atomic_store_n(&live_threads, live_threads - 1, __ATOMIC_RELAXED);
@@ -302,13 +304,13 @@ bool jm__arena_thread_move(struct jm_arena *to)
 	pthread_mutex_lock(&arenas_lock);
 	unsigned live = 0;
 	for (unsigned i = 0; i < jm__narenas; i++)
-		live += arena_threads[i];
+		live += jm__arena_threads[i];
 	unsigned cap = live / ncpus > 2 ? live / ncpus : 2;
-	bool ok = arena_threads[to->index] < cap;
+	bool ok = jm__arena_threads[to->index] < cap;
 	if (ok) {
 		if (thread_counted) {
-			arena_threads[from->index]--;
-			arena_threads[to->index]++;
+			__atomic_store_n(&jm__arena_threads[from->index], jm__arena_threads[from->index] - 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&jm__arena_threads[to->index], jm__arena_threads[to->index] + 1, __ATOMIC_RELAXED);
 		}
 		arena_join(to->index);
 		arena_leave(from->index);
@@ -331,8 +333,8 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		unsigned want = thread_arena && thread_arena->index == i;
 		unsigned counted = want && thread_counted;
-		if (arena_threads[i] != counted)
-			arena_threads[i] = counted;
+		if (jm__arena_threads[i] != counted)
+			jm__arena_threads[i] = counted;
 		if (arena_all[i] != want)
 			arena_all[i] = want;
 		uint64_t left = 0;

@@ -383,6 +383,14 @@ extern uint64_t jm__trim_gen;
 bool jm__arenas_purge_aged(uint64_t age);
 void jm__arena_thread_exit(void);
 unsigned jm__arena_live_threads(void);
+/* The threads counted in arena i (arena.c: a thread that allocated once,
+ * such as a main thread that made threads and waits for them, is not);
+ * read without the lock. */
+extern unsigned *jm__arena_threads;
+static inline unsigned jm__arena_nthreads(unsigned i)
+{
+	return __atomic_load_n(&jm__arena_threads[i], __ATOMIC_RELAXED);
+}
 bool jm__arena_thread_move(struct jm_arena *to);
 void jm__arena_postfork_threads(void);
 struct jm_run *jm__arena_run_alloc(struct jm_arena *a, size_t npages, size_t align_pages,

@@ -79,7 +79,18 @@
  * are its row's large_cached word (the arena counts them as allocated
  * until they go back to it), so that readers take them off allocated;
  * only regions of the thread's own arena are cached, so that the arena a
- * reader takes them off is theirs.
+ * reader takes them off is theirs. And those of 9 pages and up only while
+ * the thread has its arena to itself ("an arena shared": arena.c's count
+ * of its threads): where others share it, what the thread frees goes back
+ * to the arena, where they take it, instead of waiting in the thread's
+ * lists while they map new regions. Per thread, the lists scale with the
+ * thread count, not with the memory in use: py-pool32 (32 Python threads
+ * on 8 arenas, taking turns under the GIL, each task growing a list of
+ * 9 to 54 pages by realloc and joining it into a string of ~60 pages)
+ * peaked at 45.6-49.4 MiB, each thread holding its last task's buffers
+ * (up to 1.9 MiB a thread), and at 37.8-42.9 so (glibc 29-32). A thread
+ * alone in its arena caches them as before: the arena's memory is only
+ * its own to reuse there.
  *
  * A thread whose full lists hold mostly the regions of one other arena
  * of a lower index (it frees what a thread of that arena allocated: a
@@ -1356,6 +1367,10 @@ bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index)
 	    tc->class_bytes + (npages << JM_LG_PAGE) > JM_TCACHE_CLASS_TOTAL)
 		return false;   /* within the total of the class lists */
 	if (tc->large_n[k] >= large_cap[k])
+		return false;
+	/* Of 9 pages and up, only while the thread has its arena to itself
+	 * (the header, "an arena shared": threads counted in it). */
+	if (npages > 8 && jm__arena_nthreads(tc->arena->index) > 1)
 		return false;
 	jm__flist_push(&tc->large_head[k], ptr);
 	tc->large_n[k]++;

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1434,6 +1436,92 @@ static void test_large_cache_classes(void **state)
 	assert_int_equal(k.after_total, c17 + c56 * 56 * JM_PAGE);
 	assert_true(k.after_total <= JM_TCACHE_CLASS_TOTAL);
 	assert_cache_life_ended(&k.life);
+	validate();
+}
+
+/* A thread whose arena other threads share caches no large region of 9
+ * to 64 pages: what it frees goes back to the arena, where the others take
+ * it, instead of waiting in its list while they map new ones (py-pool32:
+ * 32 threads on 8 arenas, each holding its last buffers). Alone in its
+ * arena again (the others exited), it caches them as before. */
+struct shared_counts {
+	uint64_t cached_before, cached_shared9, cached_shared17;
+	uint64_t allocated_before, allocated_shared;
+	uint64_t cached_alone9, cached_alone17;
+	unsigned sharers, helpers;
+	bool alone;
+};
+static _Atomic unsigned sharer_ready, sharer_release;
+static void *sharer_thread(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(16));
+	(void)jm__thread_arena();   /* counted in an arena */
+	atomic_fetch_add(&sharer_ready, 1);
+	while (!atomic_load(&sharer_release))
+		sched_yield();
+	return NULL;
+}
+static void *shared_arena_thread(void *arg)
+{
+	struct shared_counts *k = arg;
+	jm_free(jm_malloc(16));   /* a cache and an arena */
+	struct jm_arena *a = jm__thread_arena();
+	struct jmstat_thread *row = jm__tcache_current_row();
+	enum { MAXH = 2 * JM_MAX_ARENAS };
+	pthread_t h[MAXH];
+	atomic_store(&sharer_ready, 0);
+	atomic_store(&sharer_release, 0);
+	/* Threads, each counted in the arena with the fewest, until one
+	 * shares this thread's. */
+	unsigned n = 0;
+	while (n < MAXH && n <= 2 * jm__narenas && jm__arena_nthreads(a->index) < 2) {
+		assert_int_equal(pthread_create(&h[n], NULL, sharer_thread, NULL), 0);
+		n++;
+		while (atomic_load(&sharer_ready) < n)
+			sched_yield();
+	}
+	k->helpers = n;
+	k->sharers = jm__arena_nthreads(a->index);
+	void *p9 = jm_malloc(9 * JM_PAGE), *p17 = jm_malloc(17 * JM_PAGE);
+	assert_non_null(p9);
+	assert_non_null(p17);
+	jm__tcache_flush_all_current();
+	k->cached_before = row->large_cached;
+	k->allocated_before = a->stats->allocated_large;
+	jm_free(p9);
+	k->cached_shared9 = row->large_cached;
+	jm_free(p17);
+	k->cached_shared17 = row->large_cached;
+	k->allocated_shared = a->stats->allocated_large;
+	atomic_store(&sharer_release, 1);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(pthread_join(h[i], NULL), 0);
+	k->alone = jm__arena_nthreads(a->index) == 1;
+	p9 = jm_malloc(9 * JM_PAGE);
+	p17 = jm_malloc(17 * JM_PAGE);
+	jm__tcache_flush_all_current();
+	jm_free(p9);
+	k->cached_alone9 = row->large_cached;
+	jm_free(p17);
+	k->cached_alone17 = row->large_cached;
+	jm__tcache_flush_all_current();
+	return NULL;
+}
+
+static void test_large_cache_shared_arena(void **state)
+{
+	(void)state;
+	struct shared_counts k = { 0 };
+	in_new_thread(shared_arena_thread, &k);
+	assert_true(k.sharers >= 2);   /* premise: the arena was shared */
+	assert_int_equal(k.cached_before, 0);
+	assert_int_equal(k.cached_shared9, 0);
+	assert_int_equal(k.cached_shared17, 0);
+	assert_int_equal(k.allocated_before - k.allocated_shared, 26 * JM_PAGE);
+	assert_true(k.alone);   /* premise: the others gone */
+	assert_int_equal(k.cached_alone9, 9 * JM_PAGE);
+	assert_int_equal(k.cached_alone17, 26 * JM_PAGE);
 	validate();
 }
 
@@ -4302,6 +4390,7 @@ int main(void)
 		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_large_cache_buffers),
 		cmocka_unit_test(test_large_cache_classes),
+		cmocka_unit_test(test_large_cache_shared_arena),
 		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_large_cache_set_aside),
 		cmocka_unit_test(test_arena_choice),
