@@ -190,15 +190,18 @@ static void scan_dir(struct jmd *d, struct jmd_dir *dir)
 		return;
 	}
 	struct dirent *de;
+	jmd_leftovers_begin(dir);
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		if (!strncmp(de->d_name, JMD_ASIDE_PREFIX, strlen(JMD_ASIDE_PREFIX)))
-			jmd_discover_leftover(d, dir, de->d_name);
-		else
+		if (!strncmp(de->d_name, JMD_ASIDE_PREFIX, strlen(JMD_ASIDE_PREFIX))) {
+			if (!dir->leftovers_done)
+				jmd_discover_leftover(d, dir, de->d_name);
+		} else
 			jmd_discover_found(d, dir, de->d_name, false);
 	}
 	closedir(dp);
+	dir->leftovers_done = true;   /* another daemon's: at the first scan only */
 }
 
 /* The directory with this identity, if we read it already: the first
@@ -283,6 +286,7 @@ static void dir_drop(struct jmd *d, struct jmd_dir *dir, const char *why)
 		}
 	}
 	d->ndirs--;
+	jmd_asides_forget(d, dir);
 	jmd_debug("no longer reading %s: %s", dir->path, why);
 	close(dir->fd);
 	jmd_watch_stop(&dir->watch);

@@ -317,6 +317,100 @@ void jmd_entries_free(struct jmd *d)
 	d->nbuckets = 0;
 }
 
+/*
+ * The files this daemon moved aside and could not put back (the name
+ * taken, then free, at each of JMD_PUTBACK_TRIES tries: each failure
+ * needs a change of the name timed to the system call), kept here and
+ * tried again at every rescan until the name is free. Only these, and at
+ * a directory's first scan another daemon's (jmd_discover_leftover):
+ * every name with the prefix was looked at by every rescan, and anyone
+ * can make them, outside every bound of files; 20,000 of nobody's naming
+ * dead pids whose names were taken cost the daemon a kill and a rename
+ * each per rescan, 101 ticks of CPU in 20 s at a rescan a second against
+ * 13 with as many junk names (nineteenth pass, docs/security.md;
+ * tests/daemon/aside_bound.test.sh). A file is kept by its owner's key
+ * (jmd_file_charge), JMD_ASIDE_KEPT of one key's: past that it stays
+ * aside until the daemon starts again, said in the log.
+ */
+struct jmd_aside {
+	struct jmd_dir *dir;     /* NULL: the first */
+	uint64_t key;
+	char aside[NAME_MAX + 1];
+	char name[JMSTAT_NAME_MAX];
+	struct jmd_aside *next;
+};
+
+size_t jmd_asides_kept(const struct jmd *d)
+{
+	size_t n = 0;
+	for (const struct jmd_aside *a = d->asides; a; a = a->next)
+		n++;
+	return n;
+}
+
+static bool aside_keep(struct jmd *d, struct jmd_dir *dir, const char *aside, const char *name,
+                       uint32_t uid)
+{
+	uint64_t key = jmd_file_charge(d, dir, uid);
+	size_t all = 0, mine = 0;
+	for (const struct jmd_aside *a = d->asides; a; a = a->next) {
+		all++;
+		mine += a->key == key;
+	}
+	if (all >= JMD_ASIDE_KEPT_ALL || mine >= JMD_ASIDE_KEPT)
+		return false;
+	struct jmd_aside *a = calloc(1, sizeof(*a));
+	if (!a)
+		return false;
+	a->dir = dir;
+	a->key = key;
+	snprintf(a->aside, sizeof(a->aside), "%s", aside);
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->next = d->asides;
+	d->asides = a;
+	return true;
+}
+
+/* A directory dropped (or the first one replaced: dir NULL): what was
+ * left aside there is not ours to track any longer. */
+void jmd_asides_forget(struct jmd *d, const struct jmd_dir *dir)
+{
+	for (struct jmd_aside **pp = &d->asides; *pp;) {
+		struct jmd_aside *a = *pp;
+		if (a->dir != dir) {
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		free(a);
+	}
+}
+
+/* At every rescan: each file left aside back under its name, if free;
+ * forgotten once it is, or once it is gone. */
+void jmd_asides_retry(struct jmd *d)
+{
+	for (struct jmd_aside **pp = &d->asides; *pp;) {
+		struct jmd_aside *a = *pp;
+		int dfd = a->dir ? a->dir->fd : d->dirfd;
+		int rc = renameat2(dfd, a->aside, dfd, a->name, RENAME_NOREPLACE);
+		if (rc != 0 && errno == EEXIST) {
+			pp = &a->next;
+			continue;
+		}
+		const char *dir = a->dir ? a->dir->path : d->opt.stats_dir;
+		if (rc == 0)
+			jmd_log("put %s/%s back: its name was free again", dir, a->name);
+		else
+			jmd_log("cannot put %s/%s back from %s: %s", dir, a->name, a->aside,
+			        strerror(errno));
+		*pp = a->next;
+		if (rc == 0)
+			jmd_discover_found(d, a->dir, a->name, false);
+		free(a);
+	}
+}
+
 /* Removes the file of a writer known to be dead, if the name still points
  * to the same regular file that was read: 0, or a negative errno (-ESTALE:
  * it was replaced).
@@ -358,8 +452,8 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 		/* A file system without RENAME_NOREPLACE: by name, as checked. */
 		return unlinkat(dfd, e->name, 0) == 0 ? 0 : -errno;
 	}
-	if (jmd_name_stat(dfd, aside, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev &&
-	    st.st_ino == ino)
+	bool have = jmd_name_stat(dfd, aside, &st) == 0;
+	if (have && S_ISREG(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
 		return unlinkat(dfd, aside, 0) == 0 ? 0 : -errno;
 	/* Another file took the name after the check: back under it (swapped
 	 * with a third made there since, if any, left under the daemon's).
@@ -382,20 +476,60 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino)
 		if ((err = errno) != ENOENT)
 			break;
 	}
-	jmd_log("cannot put %s/%s back after its removal was refused (left as %s until a "
-	        "rescan finds the name free): %s", jmd_entry_dir(d, e), e->name, aside, strerror(err));
+	if (have && aside_keep(d, e->dir, aside, e->name, st.st_uid))
+		jmd_log("cannot put %s/%s back after its removal was refused (left as %s until a "
+		        "rescan finds the name free): %s", jmd_entry_dir(d, e), e->name, aside,
+		        strerror(err));
+	else
+		jmd_log("cannot put %s/%s back after its removal was refused (left as %s until "
+		        "jmstatd starts again%s): %s", jmd_entry_dir(d, e), e->name, aside,
+		        have ? ": it keeps as many of its owner's already" : "", strerror(err));
 	return -ESTALE;
 }
 
 /* A name under which jmd_entry_unlink moved a file aside (JMD_ASIDE_PREFIX
- * PID.SEQ.NAME), met by a scan: left by a daemon (PID) that stopped before
- * it removed the file or put it back, or by this one, which could not put
- * it back (the name taken, then free, at each try). The file goes back under its name
- * if that is free (RENAME_NOREPLACE), and is judged there as any other;
- * one under a name taken since is left (logged at debug: it may be the
- * live file the daemon was to put back). Anyone can make such a name, but
- * moving their own file under a name of their choice is what they could
- * do themselves. */
+ * PID.SEQ.NAME), met by a directory's first scan since this daemon
+ * started: left by a daemon (PID) that stopped before it removed the
+ * file or put it back. The file goes back under its name if that is free
+ * (RENAME_NOREPLACE), and is judged there as any other; one under a name
+ * taken since is left (logged at debug: it may be the live file the
+ * daemon was to put back). Anyone can make such a name, but moving their
+ * own file under a name of their choice is what they could do
+ * themselves. Not at later scans: what this daemon leaves aside it keeps
+ * (jmd_asides_retry), and the names anyone makes cost a kill and a
+ * rename each at every rescan (nineteenth pass). */
+/* The aside names looked at by a first scan, per owner: JMD_ASIDE_KEPT
+ * of one owner's (jmd_file_charge) get the kill and the rename, the rest
+ * cost what a junk name does (a stat). A daemon that stops between its
+ * moves leaves one file; its next start finds those it could not put
+ * back too (JMD_ASIDE_KEPT of an owner's at most). One table for the
+ * first directory (its rescan runs in slices), one for the others
+ * (scan_dir reads one whole). */
+#define LEFT_OWNERS 64
+struct left_seen {
+	unsigned n;
+	struct { uint64_t key; unsigned n; } v[LEFT_OWNERS];
+};
+static struct left_seen left_first, left_other;
+
+void jmd_leftovers_begin(const struct jmd_dir *dir)
+{
+	(dir ? &left_other : &left_first)->n = 0;
+}
+
+static bool leftover_within(const struct jmd_dir *dir, uint64_t key)
+{
+	struct left_seen *t = dir ? &left_other : &left_first;
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->v[i].key == key)
+			return t->v[i].n++ < JMD_ASIDE_KEPT;
+	if (t->n == LEFT_OWNERS)
+		return false;
+	t->v[t->n].key = key;
+	t->v[t->n++].n = 1;
+	return true;
+}
+
 void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name)
 {
 	const char *p = name + strlen(JMD_ASIDE_PREFIX);
@@ -413,23 +547,26 @@ void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name)
 	struct jmstat_name id;
 	if (jmstat_name_parse(orig, &id) != 0)
 		return;
-	/* Another daemon still running may be between its moves; this one
-	 * is not (its loop makes both, and scans), and one of its own left
-	 * was left for good before: a live process's segment, hidden under
-	 * it for as long as the daemon ran. */
+	int dfd = dir ? dir->fd : d->dirfd;
+	struct stat st;
+	if (jmd_name_stat(dfd, name, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    !leftover_within(dir, jmd_file_charge(d, dir, st.st_uid)))
+		return;
+	/* Another daemon still running may be between its moves. One of
+	 * our pid is a daemon's before us (a restart in a container, pid 1
+	 * again), or one of our own, which jmd_asides_retry tries. */
 	if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 		return;
-	int dfd = dir ? dir->fd : d->dirfd;
+	if (pid == getpid())
+		for (const struct jmd_aside *a = d->asides; a; a = a->next)
+			if (a->dir == dir && strcmp(a->aside, name) == 0)
+				return;
 	if (renameat2(dfd, name, dfd, orig, RENAME_NOREPLACE) != 0) {
 		jmd_debug("left %s: cannot put it back under %s: %s", name, orig, strerror(errno));
 		return;
 	}
-	if (pid == getpid())
-		jmd_log("put %s/%s back: its name was free again", dir ? dir->path : d->opt.stats_dir,
-		        orig);
-	else
-		jmd_log("put %s/%s back: jmstatd %ld stopped while removing it",
-		        dir ? dir->path : d->opt.stats_dir, orig, pid);
+	jmd_log("put %s/%s back: jmstatd %ld stopped while removing it",
+	        dir ? dir->path : d->opt.stats_dir, orig, pid);
 	jmd_discover_found(d, dir, orig, false);
 }
 
@@ -536,6 +673,8 @@ static void dir_reopen(struct jmd *d)
 	}
 	jmd_log("the stats directory %s %s: watching the new one", d->opt.stats_dir,
 	        d->dir_gone ? "is back" : "was replaced");
+	jmd_asides_forget(d, NULL);   /* the old one's */
+	d->leftovers_done = false;
 	d->dir_gone = false;
 	if (d->dirfd >= 0)
 		close(d->dirfd);
@@ -578,6 +717,7 @@ bool jmd_discover_rescan_begin(struct jmd *d)
 	d->scan_failed_logged = false;
 	d->scan_gen++;
 	d->scan_dir = dir;
+	jmd_leftovers_begin(NULL);
 	d->scanned_tick = d->tick;
 	return true;
 }
@@ -594,7 +734,8 @@ bool jmd_discover_rescan_step(struct jmd *d, uint64_t budget_ns)
 			/* A file kept open is read at this tick only if the
 			 * name still stands for it (sample.c). */
 			if (!strncmp(de->d_name, JMD_ASIDE_PREFIX, strlen(JMD_ASIDE_PREFIX))) {
-				jmd_discover_leftover(d, NULL, de->d_name);
+				if (!d->leftovers_done)
+					jmd_discover_leftover(d, NULL, de->d_name);
 				continue;
 			}
 			struct jmd_entry *e = jmd_entry_find(d, NULL, de->d_name);
@@ -614,7 +755,9 @@ void jmd_discover_rescan_end(struct jmd *d)
 		return;
 	closedir(d->scan_dir);
 	d->scan_dir = NULL;
+	d->leftovers_done = true;
 	jmd_dirs_scan(d);        /* the other directories, in the same scan */
+	jmd_asides_retry(d);
 
 	files_rescanned(d);
 
@@ -757,6 +900,7 @@ void jmd_discover_stop(struct jmd *d)
 		d->scan_dir = NULL;
 	}
 	jmd_dirs_stop(d);
+	jmd_asides_forget(d, NULL);
 	if (d->retry_open) {
 		uv_close((uv_handle_t *)&d->retry_timer, NULL);
 		d->retry_open = false;

@@ -323,6 +323,8 @@ struct jmd_dir {
 	                            namespace reached it, and it is not the
 	                            user's (dir_add) */
 	bool keep_logged;        /* ... said once */
+	bool leftovers_done;     /* its aside names of other daemons looked at: at
+	                            its first scan only (discover.c) */
 	uint32_t seen_walk;      /* the latest walk of namespaces that reached it */
 	struct jmd_dir *next;
 };
@@ -440,6 +442,9 @@ struct jmd {
 	                                    directory, or NULL */
 	struct jmd_file_count *file_counts[JMD_NBUCKETS]; /* files per user (discover.c) */
 	bool scan_failed_logged;
+	bool leftovers_done;             /* the first directory's aside names of other
+	                                    daemons were looked at (discover.c) */
+	struct jmd_aside *asides;        /* files this daemon left aside (discover.c) */
 	bool rescan_pending;             /* the watch lost events: rescan at the next tick */
 	uint64_t watch_overflows;        /* inotify queues that overflowed (watch.c) */
 	bool dir_gone;                   /* the stats directory was removed: look for it */
@@ -719,6 +724,15 @@ int jmd_entry_unlink(struct jmd *d, struct jmd_entry *e, dev_t dev, ino_t ino); 
  * (jmd_entry_unlink). */
 #define JMD_PUTBACK_TRIES 32
 void jmd_discover_leftover(struct jmd *d, struct jmd_dir *dir, const char *name);
+void jmd_leftovers_begin(const struct jmd_dir *dir);   /* a first scan of dir begins */
+/* The files this daemon left aside (jmd_entry_unlink could not put them
+ * back), each tried again at every rescan; at most JMD_ASIDE_KEPT of one
+ * owner's (jmd_file_charge), JMD_ASIDE_KEPT_ALL in all. */
+#define JMD_ASIDE_KEPT 16
+#define JMD_ASIDE_KEPT_ALL 256
+void jmd_asides_retry(struct jmd *d);
+void jmd_asides_forget(struct jmd *d, const struct jmd_dir *dir);
+size_t jmd_asides_kept(const struct jmd *d);
 /* A line about a bad or stale segment, within their shared budget
  * (sample.c: a burst, then one every 10 s, the count left out said). */
 void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -54,20 +54,50 @@ left=$(find "$JMD_STATS" -name '.jmstatd-*' | wc -l)
 [ "$left" = 0 ] || fail "$left files left under the daemon's names: $(ls -a "$JMD_STATS")"
 ok "root's segment put back while nobody's file came and went under its name"
 
-# What this daemon left aside goes back at a rescan that finds the name
-# free, as a stopped daemon's does (tests/daemon/unlink_leftover.test.sh).
+# What this daemon left aside (every try failed: the name taken at each
+# RENAME_NOREPLACE, free at each RENAME_EXCHANGE) goes back at a rescan
+# that finds the name free, as a stopped daemon's does at the next start
+# (tests/daemon/unlink_leftover.test.sh). Only this daemon's own are
+# tried at every rescan, kept in memory: a name with its pid made by
+# anyone else is not looked at (tests/daemon/aside_bound.test.sh).
 sleep 300 &
 R=$!
 PIDS+=("$R")
-RNAME=$(jm_segment_name "$R")
-"$JM_HELPERS"/stress_segwriter write "$JMD_STATS/.jmstatd-removing.$JMD_PID.99.$RNAME" "$R" 0 frag >/dev/null ||
-	fail "cannot write a segment for $R"
-wait_line "$JMD_LOG" "put $JMD_STATS/$RNAME back: its name was free again"
+RNAME=$JMD_STATS/$(jm_segment_name "$R")
+{
+	echo 'break jmd_entry_unlink'
+	echo "shell $AS_NOBODY sh -c 'head -c 5000 /dev/urandom >$RNAME'"
+	echo 'continue'
+	echo 'break renameat2'
+	echo 'continue'
+	echo "shell $AS_NOBODY rm -f $RNAME; $JM_HELPERS/stress_segwriter write $RNAME $R 0 frag >/dev/null"
+	echo 'continue'
+	echo 'set $i = 0'
+	echo 'while $i < 32'
+	echo "  shell $AS_NOBODY sh -c 'echo junk >$RNAME'"
+	echo '  continue'
+	echo "  shell $AS_NOBODY rm -f $RNAME"
+	echo '  set $i = $i + 1'
+	echo '  if $i < 32'
+	echo '    continue'
+	echo '  end'
+	echo 'end'
+	echo 'delete'
+	echo 'detach'
+} >gdb2.cmd
+gdb -batch -nx -p "$JMD_PID" -x gdb2.cmd >gdb2.out 2>&1 || true
+[ "$(grep -c "Breakpoint 2, .*renameat2" gdb2.out)" = 65 ] ||
+	fail "gdb did not stop the daemon at 65 renameat2: $(grep -c "Breakpoint 2" gdb2.out), $(tail -5 gdb2.out)"
+wait_line "$JMD_LOG" "cannot put $RNAME back after its removal was refused (left as .jmstatd-removing.$JMD_PID."
+wait_line "$JMD_LOG" "put $RNAME back: its name was free again"
 jmd_py - "$R" <<'PY' || fail "the process of a segment this daemon left aside not tracked"
 from jmd import *
 pid = int(sys.argv[1])
 wait_until(lambda: pid in ps_pids(), "process %d in ps" % pid)
 PY
+[ "$(stat -c %u "$RNAME")" = 0 ] || fail "not root's file under $RNAME"
+left=$(find "$JMD_STATS" -name '.jmstatd-*' | wc -l)
+[ "$left" = 0 ] || fail "$left files left under the daemon's names: $(ls -a "$JMD_STATS")"
 ok "a segment this daemon left aside put back at a rescan"
 jmd_stop
 echo "ok"
