@@ -106,6 +106,9 @@ struct jmd_mntns {
 	uint64_t hostpid_key;    /* cgroup_key of a process of our pid namespace in it,
 	                            where that names a container: a --pid=host
 	                            container's namespace; else 0 */
+	uint32_t sub_top;        /* where hostpid_key is 0: the pid namespace of
+	                            root's just below ours that a process of it
+	                            runs in (sub_look), else 0 */
 };
 
 /*
@@ -934,6 +937,8 @@ static void opened(struct jmd *d, struct open_job *j)
 	struct jmd_dir *dir = dir_known(d, &st, &first);
 	if (j->owner == 0 && !(j->container & JMD_CHARGE_CGROUP) && hostpid_known(d, j->cgroup))
 		j->container = j->cgroup;   /* a --pid=host container's pid namespace */
+	else if (j->owner == 0 && j->container == JMD_CHARGE_CGROUP && m->sub_top)
+		j->container = m->sub_top;  /* a container whose runtime's process is ours (sub_look) */
 	/* A directory a user's namespace reached first (anything they bind
 	 * there: a host directory that root's containers share among them),
 	 * reached by a namespace of root's too, is that container's: its
@@ -1022,6 +1027,40 @@ static void jobs_check_slow(struct jmd *d)
 	}
 }
 
+/* Process name (under procdir) of namespace m, met by the walk, where
+ * m's first process met runs in our pid namespace and its cgroup names no
+ * container (hostpid_done, no hostpid_key): m is keyed as the one key of
+ * the host's private namespaces (cgroup_key), whose users' files count as
+ * theirs (principal.c, dir_every_uid), unless a process of it runs in a
+ * pid namespace of root's below ours: a container made as `unshare
+ * --pid --fork` makes one, its first process (the runtime's) left in our
+ * pid namespace and in the container's mount namespace; m is then keyed
+ * by that pid namespace, as a container all of whose processes run in it
+ * is (opened). A readlink for each process of such namespaces a walk
+ * until one is found (most are a service's few, which never have one). */
+static void sub_look(struct jmd_mntns *m, int procdir, const char *name)
+{
+	if (!m->hostpid_done || m->hostpid_key || m->sub_top || !pidns_self)
+		return;
+	char path[300], link[64];
+	snprintf(path, sizeof(path), "%s/ns/pid", name);
+	ssize_t n = readlinkat(procdir, path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return;
+	link[n] = '\0';
+	const char *b = strchr(link, '[');
+	if (!b || strtoull(b + 1, NULL, 10) == pidns_self)
+		return;
+	int pfd = proc_open_in(name, m->ino);
+	if (pfd < 0)
+		return;
+	uint32_t own, top, owner;
+	if (jmd_pidns_walk(openat(pfd, "ns/pid", O_RDONLY | O_CLOEXEC), &own, &top, &owner) == 1 &&
+	    owner == 0 && top && ns_ino_at(pfd, "ns/mnt") == m->ino)
+		m->sub_top = top;
+	close(pfd);
+}
+
 /* Process name (its /proc directory's, under procdir) of namespace m, met
  * by the walk: its representative if it is the first whose root is the
  * namespace's (link_is_root), the directory opened through it if the walk
@@ -1069,6 +1108,7 @@ static void walk_namespaces(struct jmd *d)
 		if (m && m->seen_walk == d->ns_walk) {
 			/* Seen: a representative still looked for (the first
 			 * ones chrooted), else nothing more. */
+			sub_look(m, dirfd(proc), de->d_name);
 			if (m->rooted_walk != d->ns_walk)
 				walk_rooted(d, m, dirfd(proc), de->d_name);
 			continue;
@@ -1107,6 +1147,7 @@ static void walk_namespaces(struct jmd *d)
 					close(pfd);
 			}
 		}
+		sub_look(m, dirfd(proc), de->d_name);
 		uint32_t age = d->ns_walk - m->first_walk;
 		m->want_open = m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0));
 		if (m->dir)

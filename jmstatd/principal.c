@@ -212,9 +212,25 @@ const char *jmd_key_text(char *buf, size_t len, uint64_t key)
 	return buf;
 }
 
+/* Whether every uid's files and processes in dir count as its
+ * container's: a directory of root's namespaces, but not one of the
+ * host's own private namespaces (reached through a process of our pid
+ * namespace whose cgroup names no container, dirs.c: a service's with a
+ * /dev/shm of its own, TemporaryFileSystem=/dev/shm, or a set-uid
+ * sandbox's). Those share one key, and a user whose process ran in one
+ * (a service run as nobody) filled its bounds with names of segments,
+ * and root's services in the others were not tracked (nineteenth pass,
+ * tests/containers/private_ns_bound.test.sh): there a user's files and
+ * processes count as that user's, as on the host, and root's as the
+ * shared key's. */
+static bool dir_every_uid(const struct jmd_dir *dir)
+{
+	return dir->owner == 0 && dir->container != JMD_CHARGE_CGROUP;
+}
+
 uint64_t jmd_file_charge(const struct jmd *d, const struct jmd_dir *dir, uint32_t uid)
 {
-	if (dir && dir->mntns && (uid == 0 || dir->owner == 0))
+	if (dir && dir->mntns && (uid == 0 || dir_every_uid(dir)))
 		return dir_key(dir);
 	if (uid != 0)
 		return jmd_principal(d, uid);
@@ -233,5 +249,5 @@ uint64_t jmd_proc_charge(const struct jmd *d, const struct jmd_proc *p)
 uint64_t jmd_proc_scope(const struct jmd_proc *p)
 {
 	const struct jmd_dir *dir = p->entry ? p->entry->dir : NULL;
-	return dir && dir->mntns && (p->uid == 0 || dir->owner == 0) ? dir->mntns : 0;
+	return dir && dir->mntns && (p->uid == 0 || dir_every_uid(dir)) ? dir->mntns : 0;
 }
