@@ -318,6 +318,10 @@ struct jmd_dir {
 	                            (dirs.c: the key of its bounds); where that
 	                            is ours, JMD_CHARGE_CGROUP and the hash of
 	                            the container its cgroup names (cgroup_key) */
+	uint64_t user;           /* one of the host's private namespaces reached
+	                            through a user's process: that user's
+	                            principal, whose bound of directories it
+	                            counts against (dirs.c); else 0 */
 	bool watching;           /* the inotify watch is on */
 	bool keep_files;         /* no file is removed or renamed here: a user's
 	                            namespace reached it, and it is not the

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# timeout: 200
+# The host's private mount namespaces (root's, reached through processes
+# of the daemon's pid namespace whose cgroups name no container) shared
+# one bound of directories read, 64, as they share a bound of files
+# (tests/containers/private_ns_bound.test.sh). A user with a set-uid
+# sandbox that makes a mount namespace with a /dev/shm of its own and no
+# pid namespace (bwrap installed set-uid, without --unshare-pid), or
+# with 64 services run as them, filled it, and root's service in
+# another such namespace was never read (nineteenth pass). Such a
+# namespace reached through a user's process now counts against that
+# user's bound of directories (JMD_UID_DIRS), as their own containers
+# do. Staged as the sandbox makes them: root makes the namespace and its
+# tmpfs, then runs nobody's process there.
+. "$(dirname "$0")/../lib.sh"
+need_unshare
+need_segments
+need_users "run nobody's processes in mount namespaces root made"
+jm_public
+export JMALLOC_LIB=$JM_TMP/pub/libjmalloc.so
+
+jmd_start --verbose   # every directory read logged (past the log budget too)
+jmd_py - "$JMD_LOG" <<'PY' || fail "nobody's 64 sandboxes kept root's service's directory from being read"
+from jmd import *
+import atexit
+N = 64
+sandbox = ('mount -t tmpfs -o mode=1777 jmsbx "$0" && '
+           'exec setpriv --reuid=65534 --regid=65534 --clear-groups sleep 600')
+ps = []
+for i in range(N):
+    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", sandbox,
+                          STATS_DIR])
+    ps.append(p)
+    atexit.register(p.kill)
+def reading():
+    return sum(1 for l in open(sys.argv[1]) if "reading %s in mnt:[" % STATS_DIR in l
+               and " too" in l)
+wait_until(lambda: reading() >= N, "nobody's %d sandboxes' directories read" % N, timeout=60)
+
+env = dict(os.environ)
+env.pop("LD_PRELOAD", None)
+env["JMALLOC_STATS_DIR"] = STATS_DIR
+env["JMALLOC_CONF"] = "prof_sample:0"
+script = 'mount -t tmpfs -o mode=1777 jmsvc "$0" && LD_PRELOAD="$1" exec "$2"'
+q = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                      STATS_DIR, os.environ["JMALLOC_LIB"],
+                      os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+atexit.register(q.kill)
+line = q.stdout.readline().decode().split()
+check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
+try:
+    wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=30)
+    ok = True
+except SystemExit:
+    ok = False
+print("%d sandboxes of nobody's read; root's service in another namespace %s"
+      % (N, "tracked" if ok else "NOT tracked"))
+check(ok, "root's service not tracked: nobody's sandboxes took the directories of every such namespace")
+
+# nobody's 65th is past nobody's own bound, logged as nobody's.
+p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", sandbox,
+                      STATS_DIR])
+atexit.register(p.kill)
+wait_until(lambda: any("uid 65534 owns 64 containers whose stats directories are read" in l
+                       for l in open(sys.argv[1])), "nobody's bound of directories logged",
+           timeout=60)
+PY
+jmd_stop
+ok "nobody's sandboxes count against nobody's bound of directories"
