@@ -10,8 +10,9 @@
 # another such namespace was never read (nineteenth pass). Such a
 # namespace reached through a user's process now counts against that
 # user's bound of directories (JMD_UID_DIRS), as their own containers
-# do. Staged as the sandbox makes them: root makes the namespace and its
-# tmpfs, then runs nobody's process there.
+# do. Staged as a set-uid sandbox makes them: nobody's real uid
+# throughout, root's effective uid to make the namespace and its tmpfs,
+# then nobody's process there.
 . "$(dirname "$0")/../lib.sh"
 need_unshare
 need_segments
@@ -24,12 +25,25 @@ jmd_py - "$JMD_LOG" <<'PY' || fail "nobody's 64 sandboxes kept root's service's 
 from jmd import *
 import atexit
 N = 64
-sandbox = ('mount -t tmpfs -o mode=1777 jmsbx "$0" && '
-           'exec setpriv --reuid=65534 --regid=65534 --clear-groups sleep 600')
+SANDBOX = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+os.setresuid(65534, 0, 0)       # a set-uid program run by nobody
+if libc.unshare(0x20000) != 0:  # CLONE_NEWNS
+    sys.exit("unshare: %s" % os.strerror(ctypes.get_errno()))
+libc.mount(b"none", b"/", None, (1 << 14) | (1 << 18), None)     # MS_REC | MS_PRIVATE
+if libc.mount(b"jmsbx", sys.argv[1].encode(), b"tmpfs", 0, b"mode=1777") != 0:
+    sys.exit("mount: %s" % os.strerror(ctypes.get_errno()))
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+os.execv("/bin/sleep", ["sleep", "600"])
+"""
+def sandbox():
+    return subprocess.Popen(["/usr/bin/python3", "-c", SANDBOX, STATS_DIR])
 ps = []
 for i in range(N):
-    p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", sandbox,
-                          STATS_DIR])
+    p = sandbox()
     ps.append(p)
     atexit.register(p.kill)
 def reading():
@@ -50,7 +64,7 @@ atexit.register(q.kill)
 line = q.stdout.readline().decode().split()
 check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
 try:
-    wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=30)
+    wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=60)
     ok = True
 except SystemExit:
     ok = False
@@ -59,12 +73,11 @@ print("%d sandboxes of nobody's read; root's service in another namespace %s"
 check(ok, "root's service not tracked: nobody's sandboxes took the directories of every such namespace")
 
 # nobody's 65th is past nobody's own bound, logged as nobody's.
-p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", sandbox,
-                      STATS_DIR])
+p = sandbox()
 atexit.register(p.kill)
 wait_until(lambda: any("uid 65534 owns 64 containers whose stats directories are read" in l
-                       for l in open(sys.argv[1])), "nobody's bound of directories logged",
-           timeout=60)
+                       for l in open(sys.argv[1])), "nobody's bound of directories logged (its 65th sandbox)",
+           timeout=90)
 PY
 jmd_stop
 ok "nobody's sandboxes count against nobody's bound of directories"
