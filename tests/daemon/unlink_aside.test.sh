@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 120
+# timeout: 200
 # A file the daemon moved aside for its removal and must put back (it is
 # not the file checked: another took the name in between) goes back under
 # its name, however the name comes and goes meanwhile. The daemon tried
@@ -85,9 +85,9 @@ RNAME=$JMD_STATS/$(jm_segment_name "$R")
 	echo 'delete'
 	echo 'detach'
 } >gdb2.cmd
-gdb -batch -nx -p "$JMD_PID" -x gdb2.cmd >gdb2.out 2>&1 || true
-[ "$(grep -c "Breakpoint 2, .*renameat2" gdb2.out)" = 65 ] ||
-	fail "gdb did not stop the daemon at 65 renameat2: $(grep -c "Breakpoint 2" gdb2.out), $(tail -5 gdb2.out)"
+gdb_watched -p "$JMD_PID" -x gdb2.cmd
+[ "$(grep -c "Breakpoint 2, .*renameat2" gdb.out)" = 65 ] ||
+	fail "gdb did not stop the daemon at 65 renameat2: $(grep -c "Breakpoint 2" gdb.out), $(tail -5 gdb.out)"
 wait_line "$JMD_LOG" "cannot put $RNAME back after its removal was refused (left as .jmstatd-removing.$JMD_PID."
 wait_line "$JMD_LOG" "put $RNAME back: its name was free again"
 jmd_py - "$R" <<'PY' || fail "the process of a segment this daemon left aside not tracked"
