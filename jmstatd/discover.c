@@ -340,14 +340,6 @@ struct jmd_aside {
 	struct jmd_aside *next;
 };
 
-size_t jmd_asides_kept(const struct jmd *d)
-{
-	size_t n = 0;
-	for (const struct jmd_aside *a = d->asides; a; a = a->next)
-		n++;
-	return n;
-}
-
 static bool aside_keep(struct jmd *d, struct jmd_dir *dir, const char *aside, const char *name,
                        uint32_t uid)
 {

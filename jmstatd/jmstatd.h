@@ -736,7 +736,6 @@ void jmd_leftovers_begin(const struct jmd_dir *dir);   /* a first scan of dir be
 #define JMD_ASIDE_KEPT_ALL 256
 void jmd_asides_retry(struct jmd *d);
 void jmd_asides_forget(struct jmd *d, const struct jmd_dir *dir);
-size_t jmd_asides_kept(const struct jmd *d);
 /* A line about a bad or stale segment, within their shared budget
  * (sample.c: a burst, then one every 10 s, the count left out said). */
 void jmd_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
