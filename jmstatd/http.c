@@ -790,7 +790,10 @@ static void on_connection(uv_stream_t *server, int status)
 	struct jmd *d = server->data;
 	struct jmd_metrics *m = d->metrics;
 	if (status < 0) {
-		jmd_log("metrics: accept failed: %s", uv_strerror(status));
+		if (jmd_no_fds(-status))
+			jmd_log_no_fds(-status, "metrics: a connection closed unanswered");
+		else
+			jmd_log("metrics: accept failed: %s", uv_strerror(status));
 		return;
 	}
 	struct http_conn *c = conn_new(d);

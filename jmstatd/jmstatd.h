@@ -575,6 +575,18 @@ struct jmd_log_budget {
 };
 void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Whether err_no (EMFILE, ENFILE) says no file descriptor was left. What
+ * failed for want of one is logged by jmd_log_no_fds: one line every
+ * JMD_LOG_EVERY_MS whatever failed, naming the limit and what to do (a
+ * client connecting in a loop, or every segment of a tick, made a line
+ * each, which blamed the client or the file). jmd_no_fds_reply is the
+ * message a client refused for it is sent. */
+static inline bool jmd_no_fds(int err_no)
+{
+	return err_no == EMFILE || err_no == ENFILE;
+}
+void jmd_log_no_fds(int err_no, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *jmd_no_fds_reply(int err_no);
 
 /* ------------------------------------------------------------ discover.c */
 int jmd_discover_start(struct jmd *d);        /* open dir, watch, first scan */
@@ -804,7 +816,9 @@ void jmd_dirs_scan(struct jmd *d);            /* rescan them; walk the mount nam
 void jmd_dirs_stop(struct jmd *d);
 
 /* ------------------------------------------------------------ labels.c */
-void jmd_labels_read(pid_t host, struct jmd_labels *l);
+/* 0, or -1 with errno when /proc/PID/cgroup could not be read (l then
+ * names nothing). */
+int jmd_labels_read(pid_t host, struct jmd_labels *l);
 /* Whether the cgroup directory that holds path[at] (a cgroup's path as
  * /proc/PID/cgroup gives it, len bytes; controllers: its v1 hierarchy's,
  * NULL for cgroup2) may name a container: root made it, or it cannot be

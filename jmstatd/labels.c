@@ -231,18 +231,21 @@ bool jmd_cgroup_root_made(const char *controllers, const char *path, size_t len,
 	return made_by_root(&w, (long)at);
 }
 
-void jmd_labels_read(pid_t host, struct jmd_labels *l)
+int jmd_labels_read(pid_t host, struct jmd_labels *l)
 {
 	memset(l, 0, sizeof(*l));
 	char path[64], buf[8192];
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)host);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return -1;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int err_no = errno;
 	close(fd);
+	if (n < 0)
+		errno = err_no;
 	if (n <= 0)
-		return;
+		return -1;
 	buf[n] = '\0';
 	const char *v2 = NULL, *v1 = NULL;
 	size_t v2len = 0, v1len = 0;
@@ -293,4 +296,5 @@ void jmd_labels_read(pid_t host, struct jmd_labels *l)
 	const struct where w = { ctl, raw, rawlen };
 	find_container(l->cgroup, l->container, &w);
 	find_pod(l->cgroup, l->pod, &w);
+	return 0;
 }

@@ -193,9 +193,13 @@ int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer)
 	*ptracer = false;
 	if (pid <= 0)
 		return 0;
+	/* A read that failed for want of a descriptor is no answer: ours
+	 * taken as none for good, or the client's, put it in no container
+	 * (the host's view to a client of a hostPID container). */
 	if (!ours_read) {
 		struct jmd_labels l;
-		jmd_labels_read(getpid(), &l);
+		if (jmd_labels_read(getpid(), &l) != 0 && jmd_no_fds(errno))
+			return -1;
 		memcpy(ours, l.container, sizeof(ours));
 		ours_read = true;
 	}
@@ -207,7 +211,13 @@ int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer)
 		pidfd = -1;         /* a kernel before 6.5: by pid alone */
 	}
 	struct jmd_labels l;
-	jmd_labels_read(pid, &l);
+	if (jmd_labels_read(pid, &l) != 0 && jmd_no_fds(errno)) {
+		int err_no = errno;
+		if (pidfd >= 0)
+			close(pidfd);
+		errno = err_no;
+		return -1;
+	}
 	bool ptrace = l.container[0] && may_ptrace(pid);
 	if (pidfd >= 0) {
 		bool gone = syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0 && errno == ESRCH;

@@ -328,6 +328,18 @@ void jmd_sample_entry(struct jmd *d, struct jmd_entry *e)
 			jmd_entry_remove(d, e);
 			return;
 		}
+		if (jmd_no_fds(err_no)) {
+			/* Nothing wrong with the file: its process keeps its
+			 * last sample, it is read again next tick. (It was
+			 * "skipping" the file with a line for each, and a
+			 * process known dropped, its alerts resolved.) */
+			d->seg_read_errors++;
+			jmd_log_no_fds(err_no, "%s/%s not read; read again at the next tick",
+			               jmd_entry_dir(d, e), e->name);
+			if (jmd_entry_new(d, e))
+				jmd_discover_retry_soon(d);   /* a new process: in 20 ms */
+			return;
+		}
 		if (err_no == EACCES && geteuid() != 0) {
 			if (!e->ignored)
 				jmd_debug("ignoring %s: not readable by this user", e->name);

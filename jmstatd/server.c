@@ -565,11 +565,31 @@ static bool over_limit(struct jmd *d, const struct jmd_client *c, char *why, siz
 	return false;
 }
 
+/* A client whose pid namespace or cgroup could not be read for want of
+ * a file descriptor is told so (the connection is open: a reply needs
+ * none more) and closed; not blamed in the log ("it has exited?"), and
+ * jmctl said "did it stop?". True if it was. */
+static bool refused_no_fds(struct jmd_client *c, int err_no)
+{
+	if (!jmd_no_fds(err_no))
+		return false;
+	jmd_log_no_fds(err_no, "client %u (pid %d, uid %u) refused", c->id, (int)c->peer_pid,
+	               (unsigned)c->uid);
+	jmd_client_send(c, jmd_error(c->d, "%s", jmd_no_fds_reply(err_no)));
+	client_finish(c);
+	return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct jmd *d = server->data;
 	if (status < 0) {
-		jmd_log("accepting a client failed: %s", uv_strerror(status));
+		/* Out of descriptors, libuv took the connection with its spare
+		 * one and closed it: the client saw the connection closed. */
+		if (jmd_no_fds(-status))
+			jmd_log_no_fds(-status, "a client's connection closed unanswered");
+		else
+			jmd_log("accepting a client failed: %s", uv_strerror(status));
 		return;
 	}
 	struct jmd_client *c = calloc(1, sizeof(*c));
@@ -614,11 +634,14 @@ static void on_connection(uv_stream_t *server, int status)
 	 * (fifteenth pass, tests/containers/socket_scope.test.sh). */
 	uint32_t ns_own, ns_top, ns_owner;
 	if (jmd_peer_pidns(fd, cred.pid, &ns_own, &ns_top, &ns_owner) != 0) {
+		int err_no = errno;
+		if (refused_no_fds(c, err_no))
+			return;
 		/* Within the budget of other users' clients' lines: a loop
 		 * of connections whose processes exit at once is anyone's. */
 		jmd_log_within(&client_lines, "client %u (pid %d, uid %u) refused: cannot tell its "
 		               "pid namespace (it has exited?): %s", c->id, (int)cred.pid,
-		               (unsigned)cred.uid, strerror(errno));
+		               (unsigned)cred.uid, strerror(err_no));
 		client_close(c);
 		return;
 	}
@@ -638,6 +661,8 @@ static void on_connection(uv_stream_t *server, int status)
 	bool ptracer = false;
 	if ((ns_own == 0 || ns_owner == 0) &&
 	    jmd_peer_container(fd, cred.pid, container, &ptracer) != 0) {
+		if (refused_no_fds(c, errno))
+			return;
 		jmd_log_within(&client_lines, "client %u (pid %d, uid %u) refused: cannot tell its "
 		               "cgroup (it has exited?)", c->id, (int)cred.pid, (unsigned)cred.uid);
 		client_close(c);
