@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "segread.h"
@@ -110,6 +111,20 @@ static void cmd_timed_out(uv_timer_t *t)
 	struct cmd *c = t->data;
 	if (c->exited)
 		return;
+	/* Ended, its exit not taken up yet: the loop held past the timeout
+	 * (a long callback, a starved host) runs the timers before it reads
+	 * the SIGCHLD that came meanwhile. It was "still runs after 5s:
+	 * killing it", counted a timeout, for a command done in 20 ms (271
+	 * of them in a 12-minute soak on a loaded host;
+	 * tests/alerts/cmd_reaped). Its exit comes at this iteration's poll;
+	 * the timer looks again in a second, should it not. */
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)c->proc.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid == c->proc.pid) {
+		uv_timer_start(&c->timer, cmd_timed_out, 1000, 0);
+		return;
+	}
 	jmd_alert_log(c->A, c->who, "alert %u: its command (pid %d) still runs after %gs: killing it",
 	              c->alert_id, c->proc.pid, c->A->rules.command_timeout_s);
 	c->A->cmd_timeout++;
