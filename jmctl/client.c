@@ -331,6 +331,25 @@ static bool owner_other(long pid, char *owner, size_t size)
 	return true;
 }
 
+/* Whether pid is a kernel thread (PF_KTHREAD in /proc/PID/stat's flags),
+ * which has no memory map of its own either. */
+static bool kernel_thread(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');   /* comm may hold anything */
+	unsigned long flags = 0;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return (flags & 0x00200000ul) != 0;  /* PF_KTHREAD */
+}
+
 /* Why jmstatd does not know process pid, from what /proc tells the
  * caller: no such process; one that runs without jmalloc (libjmalloc is
  * not in its maps, a static link aside); one with jmalloc but no segment
@@ -359,10 +378,22 @@ void jm_client_report_no_process(const struct jm_client *c, long pid)
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
 	f = fopen(path, "re");
+	size_t nmaps = 0;
 	if (f) {
-		while (!mapped && fgets(line, sizeof(line), f))
+		while (!mapped && fgets(line, sizeof(line), f)) {
 			mapped = strstr(line, "/libjmalloc") != NULL;
+			nmaps++;
+		}
 		fclose(f);
+	}
+	if (f && nmaps == 0 && !kernel_thread(pid)) {
+		/* No memory at all: it has exited (a zombie its parent has not
+		 * reaped, or on its way out), which jmctl took for a process
+		 * without jmalloc ("start it with LD_PRELOAD"): a pid from a
+		 * listing a moment old (tests/cli/exited_pid). */
+		fprintf(stderr, "jmctl: pid %ld (%s) has exited (its parent has not reaped it "
+		        "yet): jmstatd shows live processes only\n", pid, comm);
+		return;
 	}
 	if (!f && owner_other(pid, owner, sizeof owner))
 		fprintf(stderr, "jmctl: pid %ld (%s) is a process of user %s: jmstatd shows each "
