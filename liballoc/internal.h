@@ -816,7 +816,7 @@ unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, un
 void jm__tcache_slow_run_free(struct jm_chunk *c, void *ptr, uint64_t pm);
 /* 8 B regions freed again while another thread's list may hold them
  * (tcache.c): held, and reported where that list gives them out. */
-extern uint64_t jm__c0_pop_max JM_HIDDEN;
+extern int64_t jm__c0_pop_max JM_HIDDEN;
 void jm__tcache_c0_hold(void *ptr);
 void jm__tcache_c0_check(const void *p);
 struct jmstat_tcache_bin *jm__tcache_boot(void);

@@ -432,8 +432,10 @@ static JM_NOINLINE void *alloc_miss(size_t size)
 	__atomic_fetch_add(&jm__test_alloc_misses, 1, __ATOMIC_RELAXED);
 #endif
 	/* 8 unless an 8 B region is held (tcache.c, "8 B regions freed a
-	 * second time"): then the pop looks for it there first. */
-	if (size <= jm__c0_pop_max) {
+	 * second time"): then -1, which no size is at most (malloc(0)'s
+	 * included: a signed comparison, size at most JM_SMALL_MAX here),
+	 * and the pop looks for it there first. */
+	if ((int64_t)size <= jm__c0_pop_max) {
 		struct jmstat_tcache_bin *tb = jm__tls_tbins;
 		void *p = jm__flist0_pop(jm__tb_head(tb));
 		if (jm_likely(p != NULL)) {

@@ -145,12 +145,15 @@ struct jm_none_cache jm__none_cache JM_LARGE_BSS __attribute__((aligned(64)));
  * takes on that one page). */
 static char data_pad[1024 - 32] __attribute__((section(".data"), used));
 /* The largest size whose malloc pops class 0's list unchecked (malloc.c,
- * alloc_miss): 8, and 0 while an 8 B region is held ("8 B regions freed
- * a second time", below), so that the pop's test of the size is the test
- * of whether one is (a comparison with memory for one with 8), and the
- * pops then go by the checked way. Its bytes are data_pad's (with the
+ * alloc_miss): 8, and -1 while an 8 B region is held ("8 B regions freed
+ * a second time", below), so that the pop's test of the size (a signed
+ * comparison) is the test of whether one is (a comparison with memory for
+ * one with 8), and the pops then go by the checked way. -1, not 0: class 0
+ * serves malloc(0) too, whose pop 0 <= 0 took unchecked, the held region
+ * handed out twice (tests/preload/misuse.test.sh,
+ * double-free-tiny-two-caches-zero). Its bytes are data_pad's (with the
  * alignment's). */
-uint64_t jm__c0_pop_max = 8;
+int64_t jm__c0_pop_max = 8;
 __thread struct jm_tls jm__tls = { jm__tcache_none, 0, jm__tcache_none };
 __thread enum jm_tls_state jm__tls_state;
 __thread uint32_t jm__tls_fresh_pages;
@@ -736,7 +739,7 @@ struct jmstat_tcache_bin *jm__tcache_forked_free(struct jm_chunk *c, void *ptr, 
 #define C0_HELD 16u
 #define C0_LOOKS (1u << 16)
 /* In .lbss, with the rarely used: the small variables' two pages have no
- * room (startup.test.sh); whether any is held is jm__c0_pop_max's 0. */
+ * room (startup.test.sh); whether any is held is jm__c0_pop_max's -1. */
 static uintptr_t c0_held[C0_HELD] JM_LARGE_BSS;
 static unsigned c0_held_at JM_LARGE_BSS;  /* the next slot, under tc_lock */
 static uint32_t c0_looks JM_LARGE_BSS;    /* looks since the first hold */
@@ -775,7 +778,7 @@ void jm__tcache_c0_hold(void *ptr)
 	__atomic_store_n(&c0_held[c0_held_at], u, __ATOMIC_RELAXED);
 	c0_held_at = (c0_held_at + 1) % C0_HELD;
 	if (old == 0)
-		__atomic_store_n(&jm__c0_pop_max, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&jm__c0_pop_max, -1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&tc_lock);
 	if (old != 0) {
 		struct jm_chunk *c = (struct jm_chunk *)(old & ~(uintptr_t)JM_CHUNK_MASK);
@@ -1060,8 +1063,8 @@ unsigned jm__tcache_flush_some(struct jmstat_tcache_bin *tb, unsigned binind, un
 	else
 		*jm__tb_head(tb) = 0;
 	jm__tb_set(tb, kept, jm__tb_max(tb));
-	if (binind == 0 && jm_unlikely(__atomic_load_n(&jm__c0_pop_max, __ATOMIC_ACQUIRE) == 0))
-		for (const void *q = p; q && __atomic_load_n(&jm__c0_pop_max, __ATOMIC_RELAXED) == 0;
+	if (binind == 0 && jm_unlikely(__atomic_load_n(&jm__c0_pop_max, __ATOMIC_ACQUIRE) < 0))
+		for (const void *q = p; q && __atomic_load_n(&jm__c0_pop_max, __ATOMIC_RELAXED) < 0;
 		     q = jm__flist_next(q))
 			jm__tcache_c0_check(q);
 	jm__bg_check(0);

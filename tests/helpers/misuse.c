@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ static void *free_and_hold(void *p)
 /* double-free-tiny-two-caches' thread: boots its cache with room in its
  * 8 B list, frees p into it, lets main free p again, then allocates 8 B
  * (its list's first region: p). */
+static size_t hold_take_size = 8;   /* 0: double-free-tiny-two-caches-zero */
 static void *hold_then_take(void *p)
 {
 	char c = 0;
@@ -56,7 +58,7 @@ static void *hold_then_take(void *p)
 	free(p);
 	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
 		abort();
-	void *a = malloc(8);
+	void *a = malloc(hold_take_size);
 	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
 		abort();
 	return a;
@@ -269,7 +271,16 @@ int main(int argc, char **argv)
 		void *a = malloc(8), *b = malloc(8);
 		printf("not reported: %p %p\n", a, b);
 		free(keep);
-	} else if (!strcmp(m, "double-free-tiny-two-caches")) {
+	} else if (!strcmp(m, "double-free-tiny-two-caches") ||
+	           !strcmp(m, "double-free-tiny-two-caches-zero")) {
+		/* -zero: the other thread takes p with malloc(0), which class 0
+		 * serves too: its pop went unchecked while p was held (the
+		 * held state's size bound was 0, and 0 <= 0), and once the
+		 * held regions went to their runs (65,536 checked pops here,
+		 * below) a fill here handed p out a second time. */
+		bool zero = m[strlen(m) - 1] == 'o';
+		if (zero)
+			hold_take_size = 0;
 		/* As double-free-tiny-other-cache, but the other thread's
 		 * malloc takes p from its list before any flush: p went to
 		 * its run at the second free, and was handed out twice
@@ -287,6 +298,8 @@ int main(int argc, char **argv)
 		if (write(hold_back[1], &c, 1) != 1 || read(hold_go[0], &c, 1) != 1)
 			return 3;
 		int twice = 0;
+		for (int i = 0; zero && i < 70000; i++)
+			free(malloc(8));
 		for (int i = 0; i < 600; i++)
 			twice += malloc(8) == p;
 		printf("not reported: handed out here %d times\n", twice);

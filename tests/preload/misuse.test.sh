@@ -58,7 +58,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             double-free-small-clobbered double-free-tiny double-free-tiny-later \
             double-free-tiny-flushed double-free-tiny-clobbered usable-size-freed-tiny interior-tiny \
             double-free-cross-thread double-free-new-thread-first double-free-tiny-new-thread-first \
-            double-free-tiny-other-cache double-free-tiny-two-caches \
+            double-free-tiny-other-cache double-free-tiny-two-caches double-free-tiny-two-caches-zero \
             double-free-forked-refree double-free-tiny-forked-refree \
             free-chunk-header foreign-stack interior-large-class interior-memalign-small \
             interior-memalign-large interior-memalign-huge realloc-interior-huge realloc-freed-huge-small \
