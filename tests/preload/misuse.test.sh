@@ -25,7 +25,8 @@
 # Three that went unreported, the
 # region then handed out twice (exit 0 on the library before session 35):
 # an 8 B region freed by two threads, taken by the first one's malloc
-# before its list's flush (double-free-tiny-two-caches); a forked child's
+# before its list's flush (double-free-tiny-two-caches; by its malloc(0),
+# double-free-tiny-two-caches-zero, until session 36); a forked child's
 # second free of its parent's region, freed unwritten to its run while the
 # child's cache was set aside, made once that cache is the fast paths'
 # again (double-free-forked-refree, double-free-tiny-forked-refree). And
