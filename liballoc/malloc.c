@@ -90,6 +90,15 @@ static void *alloc_small(size_t size, bool zero, bool aligned)
 		struct jmstat_tcache_bin *tb = &tbins[binind];
 		p = jm__flist_pop_c(jm__tb_head(tb), binind == 0);
 		if (p) {
+			/* While an 8 B region is held (tcache.c, "8 B regions
+			 * freed a second time"), this pop is checked as
+			 * alloc_miss's is: a thread's first malloc comes here
+			 * (the heap profile's budget, prof.c: sample_this), and
+			 * took a held region from its list unchecked
+			 * (tests/preload/misuse.test.sh,
+			 * double-free-tiny-first-malloc). */
+			if (binind == 0 && jm_unlikely(__atomic_load_n(&jm__c0_pop_max, __ATOMIC_RELAXED) < 0))
+				jm__tcache_c0_check(p);
 			jm__tb_dec(tb);
 			tb->nrequests++;
 		} else if (aligned && jm__bin_info[binind].size >= JM_PAGE_CLASS_MIN) {

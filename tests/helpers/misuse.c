@@ -64,6 +64,25 @@ static void *hold_then_take(void *p)
 	return a;
 }
 
+/* double-free-tiny-first-malloc's thread: frees regions main allocated
+ * (the first 64 to their runs, a new thread's; then its cache is up and
+ * they go to its 8 B list), p last, lets main free p again, then makes
+ * its first allocation, 8 B. */
+enum { FIRST_FREES = 70 };
+static void *free_then_take(void *arg)
+{
+	void **v = arg;
+	char c = 0;
+	for (int i = 0; i <= FIRST_FREES; i++)
+		free(v[i]);
+	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
+		abort();
+	void *a = malloc(8);
+	if (write(hold_go[1], &c, 1) != 1 || read(hold_back[0], &c, 1) != 1)
+		abort();
+	return a;
+}
+
 /* A forked child frees every other one of n regions of `size` bytes its
  * parent allocated and wrote (its cache set aside: to their runs, nothing
  * of them written), then frees 210,000 of its own 48 B regions (its cache
@@ -307,6 +326,37 @@ int main(int argc, char **argv)
 			return 3;
 		pthread_join(t, NULL);
 		free(keep);
+	} else if (!strcmp(m, "double-free-tiny-first-malloc")) {
+		/* As double-free-tiny-two-caches, but the other thread's malloc
+		 * is its first allocation, which the heap profile's budget
+		 * sends to jm__prof_alloc (a thread's first draws its interval
+		 * there, unsampled) and on to alloc_small: that pop of class
+		 * 0's list was unchecked, p handed to the thread, and a fill
+		 * here handed it out again once the held regions went to their
+		 * runs (65,536 checked pops here). */
+		void *v[FIRST_FREES + 1];
+		for (int i = 0; i <= FIRST_FREES; i++)
+			v[i] = malloc(8);
+		void *p = v[FIRST_FREES];
+		say(p);
+		char c = 0;
+		pthread_t t;
+		if (pipe(hold_go) || pipe(hold_back) ||
+		    pthread_create(&t, NULL, free_then_take, v) ||
+		    read(hold_go[0], &c, 1) != 1)
+			return 3;
+		free(p);
+		if (write(hold_back[1], &c, 1) != 1 || read(hold_go[0], &c, 1) != 1)
+			return 3;
+		int twice = 0;
+		for (int i = 0; i < 70000; i++)
+			free(malloc(8));
+		for (int i = 0; i < 600; i++)
+			twice += malloc(8) == p;
+		printf("not reported: handed out here %d times\n", twice);
+		if (write(hold_back[1], &c, 1) != 1)
+			return 3;
+		pthread_join(t, NULL);
 	} else if (!strcmp(m, "double-free-forked-refree")) {
 		forked_refree(256);
 	} else if (!strcmp(m, "double-free-tiny-forked-refree")) {

@@ -26,7 +26,9 @@
 # region then handed out twice (exit 0 on the library before session 35):
 # an 8 B region freed by two threads, taken by the first one's malloc
 # before its list's flush (double-free-tiny-two-caches; by its malloc(0),
-# double-free-tiny-two-caches-zero, until session 36); a forked child's
+# double-free-tiny-two-caches-zero, and by its first malloc, which went by
+# the heap profile's budget to an unchecked pop,
+# double-free-tiny-first-malloc, until session 36); a forked child's
 # second free of its parent's region, freed unwritten to its run while the
 # child's cache was set aside, made once that cache is the fast paths'
 # again (double-free-forked-refree, double-free-tiny-forked-refree). And
@@ -60,6 +62,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             double-free-tiny-flushed double-free-tiny-clobbered usable-size-freed-tiny interior-tiny \
             double-free-cross-thread double-free-new-thread-first double-free-tiny-new-thread-first \
             double-free-tiny-other-cache double-free-tiny-two-caches double-free-tiny-two-caches-zero \
+            double-free-tiny-first-malloc \
             double-free-forked-refree double-free-tiny-forked-refree \
             free-chunk-header foreign-stack interior-large-class interior-memalign-small \
             interior-memalign-large interior-memalign-huge realloc-interior-huge realloc-freed-huge-small \
