@@ -253,6 +253,10 @@ static uint32_t tc_nlive;     /* caches of this process, under tc_lock:
                                  counted from their boot's start */
 static uint32_t tc_dead;      /* caches of threads gone at a fork, their
                                  lists not flushed (dead_drain) */
+static bool tc_gone_large;    /* such caches' large lists not looked at
+                                 yet (gone_drain) */
+static struct jm_tcache *tc_forker;   /* the forking thread's cache, not
+                                         gone (set with tc_gone_large) */
 /* The caches booted and not destroyed in this process, and those of
  * threads gone at a fork whose lists were not looked at yet (tc_dead):
  * through next_live, under tc_lock. */
@@ -317,11 +321,16 @@ static bool dead_drain_one(struct jm_tcache *d)
 	return all;
 }
 
+static void gone_take_large(struct jm_tcache *d, uintptr_t *chain);
+static void gone_free_large(uintptr_t chain);
+
 /* The lists of the caches gone at a fork flushed, where they check out
- * (above); the calling thread's cache is own. */
+ * (above); the calling thread's cache is own. Their large lists too
+ * (gone_drain), before they leave tc_live. */
 static void dead_drain(struct jm_tcache *own)
 {
 	jm__bg_check(0);   /* before the locks, as a flush does */
+	uintptr_t chain = 0;
 	pthread_mutex_lock(&tc_lock);
 	if (tc_nlive == 1 && tc_dead != 0) {
 		struct jm_tcache **pp = &tc_live;
@@ -332,11 +341,13 @@ static void dead_drain(struct jm_tcache *own)
 				continue;
 			}
 			*pp = d->next_live;   /* looked at once, whatever it holds */
+			gone_take_large(d, &chain);
 			if (d->row != own->row && dead_drain_one(d) && tc_dead != 0)
 				__atomic_store_n(&tc_dead, tc_dead - 1, __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_unlock(&tc_lock);
+	gone_free_large(chain);
 }
 
 static void forked_enter(void)
@@ -891,6 +902,7 @@ struct jmstat_tcache_bin *jm__tcache_boot(void)
 	}
 	tc->bins = (struct jmstat_tcache_bin *)(tc->row + 1);
 	tc->arena = a;
+	tc->fork_depth = jm__fork_depth;
 	for (unsigned i = 0; i < JM_NBINS; i++) {
 		tc->bins[i].opaque = 0;   /* readers' word: the head is private */
 		*jm__tb_head(&tc->bins[i]) = 0;
@@ -1401,11 +1413,109 @@ static void large_flush(struct jm_tcache *tc, unsigned k)
 		tc->class_bytes -= (uint32_t)bytes;
 }
 
+/*
+ * The large regions in the caches of the threads gone at a fork. A forked
+ * child inherits the caches of all of its parent's threads, and only the
+ * forking thread lives on in it: the regions the others cached (up to
+ * 512 KiB a thread, counted in their arenas' allocated_large, their rows
+ * out of use in the child) were never given back, in a long-lived child
+ * (a pre-forking server's worker) for its whole life. The child's first
+ * GC look (every GC_EVENTS slow-path events, or a malloc_trim) gives them
+ * back: not in the fork handler, which would write the gone caches' and
+ * the runs' pages in every child (a fork-and-exec's too), nor on a fast
+ * path. A gone cache is one booted before the process's last fork
+ * (fork_depth) that is not the forking thread's (tc_forker) nor the
+ * calling thread's; its large lists are in
+ * the cache itself, which no thread of the child takes (its row may be),
+ * and are whole as the small ones are (above, dead_link_ok: a push writes
+ * the region's link and cookie before the head). Each link is checked
+ * all the same, under tc_lock: a list with one that fails is left as it
+ * was. The regions are freed after tc_lock (a free may start the purger).
+ */
+static bool gone_large_ok(uintptr_t u, unsigned k)
+{
+	if (u & (JM_PAGE - 1))
+		return false;
+	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
+	if (e == 0 || (e & JM_RTREE_HUGE))
+		return false;
+	struct jm_chunk *c = (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
+	size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
+	if (page < JM_CHUNK_HDR_PAGES)
+		return false;
+	uint64_t pm = c->pagemap[page];
+	if (JM_PM_KIND(pm) != JM_PM_LARGE || JM_PM_START(pm) != page)
+		return false;
+	const struct jm_run *r = jm__chunk_run(c, page);
+	if (r->state != JM_RUN_LARGE || r->npages < JM_TCACHE_LARGE_MIN_PAGES ||
+	    r->npages > JM_TCACHE_CLASS_MAX_PAGES || large_index(r->npages) != k)
+		return false;
+	return jm__flist_is_free((const void *)u);
+}
+
+/* Under tc_lock: the large lists of the gone cache d that check out taken
+ * off it onto *chain (through the regions' word 0). */
+static void gone_take_large(struct jm_tcache *d, uintptr_t *chain)
+{
+	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++) {
+		uintptr_t head = d->large_head[k];
+		if (head == 0)
+			continue;
+		uintptr_t p = head, tail = 0;
+		unsigned n = 0;
+		for (; p != 0 && n <= large_cap[k] && gone_large_ok(p, k); n++) {
+			tail = p;
+			p = (uintptr_t)jm__flist_next((void *)p);
+		}
+		if (p != 0)
+			continue;   /* left as it was */
+		((uintptr_t *)tail)[0] = *chain;
+		*chain = head;
+		d->large_head[k] = 0;
+		d->large_n[k] = 0;
+	}
+}
+
+static void gone_free_large(uintptr_t chain)
+{
+	void *w;
+	while ((w = jm__flist_pop(&chain)) != NULL) {
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)w & ~(uintptr_t)JM_CHUNK_MASK);
+		jm__large_free(c, w, c->pagemap[((uintptr_t)w & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+	}
+}
+
+/* The gone caches' large regions given back (above); their small lists
+ * too where no other cache lives (dead_drain). tc is the caller's. */
+static JM_NOINLINE void gone_drain(struct jm_tcache *tc)
+{
+	uintptr_t chain = 0;
+	pthread_mutex_lock(&tc_lock);
+	if (tc_gone_large) {
+		__atomic_store_n(&tc_gone_large, false, __ATOMIC_RELAXED);
+		for (struct jm_tcache *d = tc_live; d != NULL; d = d->next_live)
+			if (d != tc && d != tc_forker && d->fork_depth != jm__fork_depth)
+				gone_take_large(d, &chain);
+	}
+	pthread_mutex_unlock(&tc_lock);
+	gone_free_large(chain);
+	if (__atomic_load_n(&tc_nlive, __ATOMIC_RELAXED) == 1 && tc_dead != 0)
+		dead_drain(tc);
+}
+
+#ifdef JM_TEST
+/* Whether gone caches' large lists are still to be looked at. */
+bool jm__tcache_test_gone_pending(void);
+bool jm__tcache_test_gone_pending(void) { return __atomic_load_n(&tc_gone_large, __ATOMIC_RELAXED); }
+#endif
+
 void jm__tcache_gc(void)
 {
 	struct jm_tcache *tc = tls_tc;
 	if (tc == NULL)
 		return;
+	if (jm_unlikely(__atomic_load_n(&tc_gone_large, __ATOMIC_RELAXED)))
+		gone_drain(tc);
 	for (unsigned k = 0; k < GC_BINS_PER_LOOK; k++) {
 		unsigned b = tc->gc_bin;
 		tc->gc_bin = (b + 1) % JM_NBINS;
@@ -1447,6 +1557,8 @@ void jm__tcache_trim(void)
 	struct jm_tcache *tc = tls_tc;
 	if (tc == NULL || jm__tls_state != JM_TLS_CACHED)
 		return;
+	if (jm_unlikely(__atomic_load_n(&tc_gone_large, __ATOMIC_RELAXED)))
+		gone_drain(tc);   /* the program asks for its memory back */
 	uint64_t period = tc->nslow / GC_EVENTS;
 	tc->nslow += GC_EVENTS / 2;
 	tc->trim_nslow = tc->nslow;
@@ -1654,5 +1766,9 @@ JM_FORK_TEXT void jm__tcache_postfork_child(void)
 	if (tc_nlive != own) {
 		tc_dead += tc_nlive - own;
 		tc_nlive = own;
+		if (!tc_gone_large)
+			tc_gone_large = true;   /* gone_drain, at a GC look */
+		if (tc_forker != tls_tc)
+			tc_forker = tls_tc;
 	}
 }

@@ -449,6 +449,9 @@ struct jm_tcache {
 	struct jm_tcache *next_live;      /* the caches booted and not
 	                                     destroyed (tcache.c, tc_live) */
 	bool private_row;                 /* row not in the segment */
+	uint16_t fork_depth;              /* jm__fork_depth at its boot: one
+	                                     of an older is a gone thread's in
+	                                     a forked child (tcache.c, gone) */
 	uint32_t gc_bin;                  /* next bin the GC looks at */
 	uint32_t nfills_since_gc[JM_NBINS];
 	bool filled_last[JM_NBINS];       /* the last slow event was a fill */

@@ -1840,6 +1840,122 @@ static void test_fork_rows_at_rest(void **state)
 	validate();
 }
 
+/* A forked child gives back the large regions its parent's other threads
+ * had cached (tcache.c, "gone"): only the forking thread lives on in it,
+ * and those regions stayed counted in their arenas' allocated_large, in
+ * use by no one, for the child's life (a pre-forking server's long-lived
+ * workers each kept up to 512 KiB a parent thread). Four threads cache
+ * large regions of 1 to 64 pages and wait while the main thread forks; a
+ * thread the child starts trims (jm__tcache_trim, malloc_trim's) and
+ * gives back every byte of them, and none of the forking thread's. */
+#define GONE_THREADS 4
+struct gone_arg {
+	pthread_barrier_t *cached, *forked;
+	uint64_t cached_bytes;
+};
+
+static void *gone_cacher(void *arg)
+{
+	struct gone_arg *g = arg;
+	static const size_t sizes[] = { 1, 3, 6, 10, 12, 16, 18, 30, 50 };
+	void *p[4 * sizeof(sizes) / sizeof(sizes[0])];
+	unsigned n = 0;
+	for (unsigned r = 0; r < 4; r++)
+		for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			p[n++] = jm_malloc(sizes[i] * JM_PAGE - 64);
+	for (unsigned i = 0; i < n; i++)
+		jm_free(p[i]);
+	g->cached_bytes = jm__tcache_current_row()->large_cached;
+	pthread_barrier_wait(g->cached);
+	pthread_barrier_wait(g->forked);   /* exits after the fork: cache kept there */
+	return NULL;
+}
+
+extern bool jm__tcache_test_gone_pending(void);
+
+static uint64_t all_allocated_large(void)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < jm__narenas; i++)
+		if (jm__arenas[i] != NULL)
+			sum += jm__arenas[i]->stats->allocated_large;
+	return sum;
+}
+
+/* In the child: a thread started there trims; the forking thread's
+ * cache is not a gone one. */
+static void *gone_trimmer(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(100));   /* its cache booted */
+	jm__tcache_trim();
+	return NULL;
+}
+
+static void test_fork_child_gives_back_gone_large(void **state)
+{
+	(void)state;
+	void *m[4];
+	for (unsigned i = 0; i < 4; i++)   /* the main thread caches 10 pages */
+		m[i] = jm_malloc(10 * JM_PAGE - 64);
+	for (unsigned i = 0; i < 4; i++)
+		jm_free(m[i]);
+	pthread_barrier_t cached, forked;
+	pthread_barrier_init(&cached, NULL, GONE_THREADS + 1);
+	pthread_barrier_init(&forked, NULL, GONE_THREADS + 1);
+	struct gone_arg g[GONE_THREADS];
+	pthread_t t[GONE_THREADS];
+	for (unsigned i = 0; i < GONE_THREADS; i++) {
+		g[i] = (struct gone_arg){ &cached, &forked, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, gone_cacher, &g[i]), 0);
+	}
+	pthread_barrier_wait(&cached);
+	uint64_t gone = 0;
+	for (unsigned i = 0; i < GONE_THREADS; i++)
+		gone += g[i].cached_bytes;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct jmstat_thread *row = jm__tcache_current_row();
+		uint64_t own = row ? row->large_cached : 0;
+		uint64_t before = all_allocated_large();
+		pthread_t tt;
+		bool ok = pthread_create(&tt, NULL, gone_trimmer, NULL) == 0 &&
+		    pthread_join(tt, NULL) == 0;
+		uint64_t own_after = row ? row->large_cached : 0;
+		uint64_t after = all_allocated_large();
+		ok = ok && own >= 10 * JM_PAGE && own_after == own &&
+		    gone >= (uint64_t)GONE_THREADS * 128 * 1024 &&
+		    before - after == gone && !jm__tcache_test_gone_pending();
+		if (!ok)
+			fprintf(stderr, "child: gone %llu, allocated_large %llu -> %llu, own %llu -> %llu\n",
+			    (unsigned long long)gone, (unsigned long long)before,
+			    (unsigned long long)after, (unsigned long long)own,
+			    (unsigned long long)own_after);
+		/* The main thread's trim has nothing more of them (its own
+		 * lists aside); its cached regions are its own still. */
+		jm__tcache_trim();
+		ok = ok && all_allocated_large() == after - (own - row->large_cached);
+		void *q[4];
+		for (unsigned i = 0; i < 4; i++)
+			q[i] = jm_malloc(10 * JM_PAGE - 64);
+		for (unsigned i = 0; i < 4; i++)
+			jm_free(q[i]);
+		ok = ok && jm__heap_validate() == 0;
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	pthread_barrier_wait(&forked);
+	for (unsigned i = 0; i < GONE_THREADS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&cached);
+	pthread_barrier_destroy(&forked);
+	int st = -1;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	validate();
+}
+
 /* A forked child gets the segment's header, arena rows and the bin rows
  * of the arenas made so far, and nothing of the others' bin rows (zero in
  * the parent, zero in the child's fresh memory): their pages are never
@@ -4395,6 +4511,7 @@ int main(void)
 		cmocka_unit_test(test_large_cache_set_aside),
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
+		cmocka_unit_test(test_fork_child_gives_back_gone_large),
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_lock_waits_for_no_owner),
 		cmocka_unit_test(test_fork_lock_own_no_owner),
