@@ -883,6 +883,16 @@ static char **s35_small(size_t n){ char**v=malloc(n*sizeof*v); for(size_t i=0;i<
 static void s35_free(char**v,size_t n){ for(size_t i=0;i<n;i++) free(v[i]); free(v); }
 static void p_hugethensmall(void){ s35_bufs(); fprintf(stderr,"hugethensmall: rss %ld KiB\n",statm_rss()); s35_free(s35_small(1500000),1500000); }
 static void p_smallthenhuge(void){ s35_free(s35_small(1500000),1500000); fprintf(stderr,"smallthenhuge: rss %ld KiB\n",statm_rss()); s35_bufs(); }
+/* session 36. hugemid: 20,000 slots replaced at random 200,000 times, a
+ * third each of 16..4 KB, 4 KB..1 MiB and 2..8 MiB (each written at its
+ * ends and middle): a heap of many dirty runs, none a whole chunk, beside
+ * a stream of fresh huge mappings (docs/measurements.md, "Odd programs and
+ * patterns"). */
+static void p_hugemid(void){ enum{N=20000}; char **v=calloc(N,sizeof*v);
+  for(int i=0;i<200000;i++){ int k=rnd()%N; free(v[k]); unsigned r=rnd();
+    size_t n= r%3==0 ? (2u<<20)+(r>>4)%(6u<<20) : r%3==1 ? 4096+(r>>4)%(1u<<20) : 16+(r>>4)%4000;
+    v[k]=malloc(n); v[k][0]=1; v[k][n-1]=2; if(n>8192) v[k][n/2]=3; sink+=v[k][0]; }
+  for(int k=0;k<N;k++) free(v[k]); free(v); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -894,7 +904,7 @@ int main(int argc,char**argv){
   M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
   M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
   M(peakregrow) M(tinyodd) M(idlethreads) M(xfree) M(orphanfree) M(callocsparse) M(vec15) M(hugethreads)
-  M(hugethensmall) M(smallthenhuge)
+  M(hugethensmall) M(smallthenhuge) M(hugemid)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }

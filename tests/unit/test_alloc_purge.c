@@ -1988,6 +1988,66 @@ static void test_huge_fresh_purges_free_chunks(void **state)
 	jm__huge_release_kept();
 }
 
+/* A fresh huge mapping looks for wholly free chunks only while there is
+ * one to find. 120 freed regions of 80 pages, each between two live ones
+ * (dirty runs of 80 pages, no chunk wholly free), far over the floor: the
+ * mapping looked at none of them (it walked all 120, up to 4096, at every
+ * fresh mapping: the probe hugemid spent 65% of its CPU there). Then a
+ * wholly free chunk freed first (the oldest) and 120 runs as before: the
+ * look ends at it, the one run it purges. */
+static void test_huge_fresh_looks_while_whole(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	jm__huge_release_kept();
+	decay_reset(a);
+	enum { N = 240, RP = 80 };
+	uint64_t floor = jm__fresh_floor;
+	jm__fresh_floor = 4 * JM_CHUNK_PAGES;
+	char **r = malloc(N * sizeof(char *));
+	for (int round = 0; round < 2; round++) {
+		void *whole = NULL;
+		if (round == 1) {
+			whole = jm_malloc(JM_LARGE_MAX);
+			assert_non_null(whole);
+			memset(whole, 1, JM_LARGE_MAX);
+		}
+		for (int i = 0; i < N; i++) {
+			r[i] = jm_malloc(RP * JM_PAGE);
+			assert_non_null(r[i]);
+			memset(r[i], 1, RP * JM_PAGE);
+		}
+		if (whole)
+			jm_free(whole);
+		for (int i = 0; i < N; i += 2)
+			jm_free(r[i]);
+		uint64_t dirty0 = a->ndirty_pages, npurge0 = a->stats->npurge;
+		assert_true(dirty0 >= (uint64_t)(N / 2) * RP);                 /* premise */
+		assert_true(dirty0 > jm__fresh_floor + JM_CHUNK_PAGES + 2048);  /* premise */
+		jm__fresh_looked = 12345;
+		char *h = jm_malloc((size_t)8 << 20);
+		assert_non_null(h);
+		h[0] = 1;
+		if (round == 0) {
+			assert_int_equal(jm__fresh_looked, 0);
+			assert_int_equal(a->stats->npurge, npurge0);
+			assert_int_equal(a->ndirty_pages, dirty0);
+		} else {
+			assert_int_equal(jm__fresh_looked, 1);
+			assert_int_equal(a->stats->npurge - npurge0, 1);
+			assert_int_equal(dirty0 - a->ndirty_pages, JM_LARGE_MAX >> JM_LG_PAGE);
+		}
+		jm_free(h);
+		for (int i = 1; i < N; i += 2)
+			jm_free(r[i]);
+		validate();
+		decay_reset(a);
+		jm__huge_release_kept();
+	}
+	free(r);
+	jm__fresh_floor = floor;
+}
+
 /* Past the cap, written pages: the largest dirty runs are purged first,
  * down to an eighth below the cap, in one pass. 256 runs of 12 pages
  * freed first (the oldest, each between two live ones), then 7 of 256
@@ -2806,6 +2866,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_purged_unlocked),
 		cmocka_unit_test_teardown(test_dirty_cap_churn, cap_churn_teardown),
 		cmocka_unit_test(test_huge_fresh_purges_free_chunks),
+		cmocka_unit_test(test_huge_fresh_looks_while_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
