@@ -1523,7 +1523,9 @@ bool jm__arenas_release(void)
 #define FRESH_FLOOR_PAGES (((uint64_t)32 << 20) >> JM_LG_PAGE)
 #define FRESH_LOOK 4096
 uint64_t jm__fresh_floor = FRESH_FLOOR_PAGES;
-unsigned jm__fresh_looked;
+#ifdef JM_TEST
+unsigned jm__fresh_looked;   /* the test build only: the library's .bss stays within its pages */
+#endif
 void jm__arena_offset_fresh(struct jm_arena *a, uint64_t pages)
 {
 	if (jm__opt.decay_ms <= 0 ||
@@ -1544,7 +1546,9 @@ void jm__arena_offset_fresh(struct jm_arena *a, uint64_t pages)
 			whole--;
 		}
 	}
+#ifdef JM_TEST
 	jm__fresh_looked = seen;
+#endif
 	stats_dirty(a);
 	jm__row_end(&a->stats->seq);
 	jm__unlock(a->lock);

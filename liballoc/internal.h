@@ -406,7 +406,9 @@ void jm__arena_purge_to(struct jm_arena *a, uint64_t target); /* a's lock held *
 void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 void jm__arena_offset_fresh(struct jm_arena *a, uint64_t pages);  /* huge.c: a fresh mapping */
 extern uint64_t jm__fresh_floor;  /* pages; 32 MiB's (tests lower it) */
+#ifdef JM_TEST
 extern unsigned jm__fresh_looked; /* dirty runs the last fresh mapping looked at (tests) */
+#endif
 extern void (*jm__test_arena_purging)(struct jm_arena *a); /* tests: while it purges */
 extern uint64_t jm__dirty_cap_min;  /* pages; 256 MiB's (tests lower it) */
 bool jm__arena_decay(struct jm_arena *a, uint64_t now);
