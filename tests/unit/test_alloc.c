@@ -1439,11 +1439,12 @@ static void test_large_cache_classes(void **state)
 	validate();
 }
 
-/* A thread whose arena other threads share caches no large region of 9
- * to 64 pages: what it frees goes back to the arena, where the others take
- * it, instead of waiting in its list while they map new ones (py-pool32:
- * 32 threads on 8 arenas, each holding its last buffers). Alone in its
- * arena again (the others exited), it caches them as before. */
+/* A thread whose arena other threads share caches one large region of 9
+ * to 64 pages at most: what else it frees goes back to the arena, where
+ * the others take it, instead of waiting in its list while they map new
+ * ones (py-pool32: 32 threads on 8 arenas, each holding its last
+ * buffers). Alone in its arena again (the others exited), it caches them
+ * as before. */
 struct shared_counts {
 	uint64_t cached_before, cached_shared9, cached_shared17;
 	uint64_t allocated_before, allocated_shared;
@@ -1516,12 +1517,46 @@ static void test_large_cache_shared_arena(void **state)
 	in_new_thread(shared_arena_thread, &k);
 	assert_true(k.sharers >= 2);   /* premise: the arena was shared */
 	assert_int_equal(k.cached_before, 0);
-	assert_int_equal(k.cached_shared9, 0);
-	assert_int_equal(k.cached_shared17, 0);
-	assert_int_equal(k.allocated_before - k.allocated_shared, 26 * JM_PAGE);
+	assert_int_equal(k.cached_shared9, 9 * JM_PAGE);    /* the one */
+	assert_int_equal(k.cached_shared17, 9 * JM_PAGE);   /* no second */
+	assert_int_equal(k.allocated_before - k.allocated_shared, 17 * JM_PAGE);
 	assert_true(k.alone);   /* premise: the others gone */
 	assert_int_equal(k.cached_alone9, 9 * JM_PAGE);
 	assert_int_equal(k.cached_alone17, 26 * JM_PAGE);
+	validate();
+}
+
+/* A thread whose first allocation is large boots its cache there, as a
+ * small one does: one that only took large regions had none, and each of
+ * its mallocs and frees of 9 to 16 pages took the arena's lock, searched
+ * its free runs and coalesced (3.5 x the cached time a pair). */
+struct large_first_counts {
+	bool had_row, cached, reused;
+};
+static void *large_first_thread(void *arg)
+{
+	struct large_first_counts *k = arg;
+	void *p = jm_malloc(10 * JM_PAGE);
+	assert_non_null(p);
+	jm_free(p);
+	struct jmstat_thread *row = jm__tcache_current_row();
+	k->had_row = row != NULL;
+	k->cached = row != NULL && row->large_cached == 10 * JM_PAGE;
+	void *q = jm_malloc(10 * JM_PAGE);
+	k->reused = q == p;
+	jm_free(q);
+	jm__tcache_flush_all_current();
+	return NULL;
+}
+
+static void test_large_first_boots_cache(void **state)
+{
+	(void)state;
+	struct large_first_counts k = { 0 };
+	in_new_thread(large_first_thread, &k);
+	assert_true(k.had_row);
+	assert_true(k.cached);
+	assert_true(k.reused);
 	validate();
 }
 
@@ -4507,6 +4542,7 @@ int main(void)
 		cmocka_unit_test(test_large_cache_buffers),
 		cmocka_unit_test(test_large_cache_classes),
 		cmocka_unit_test(test_large_cache_shared_arena),
+		cmocka_unit_test(test_large_first_boots_cache),
 		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_large_cache_set_aside),
 		cmocka_unit_test(test_arena_choice),
