@@ -851,6 +851,7 @@ void jm__tcache_inh_check(void *ptr, unsigned binind);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);
+void jm__tcache_large_flush_current(void);
 void jm__tcache_prefork(void);
 void jm__tcache_postfork_parent(void);
 void jm__tcache_postfork_child(void);

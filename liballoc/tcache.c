@@ -1730,6 +1730,17 @@ static void tcache_destroy(struct jm_tcache *tc)
 	pthread_mutex_unlock(&tc_lock);
 }
 
+/* The calling thread's cached large regions, back to their arenas (a
+ * mapping refused for want of memory: huge.c, map_or_release). */
+void jm__tcache_large_flush_current(void)
+{
+	struct jm_tcache *tc = tls_tc;
+	if (tc == NULL)
+		return;
+	for (unsigned k = 0; k < JM_TCACHE_NLARGE; k++)
+		large_flush(tc, k);
+}
+
 void jm__tcache_flush_all_current(void)
 {
 	jm__tcache_inh_flush();
