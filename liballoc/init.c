@@ -66,7 +66,7 @@ void (*jm__test_init_hook)(void);
  */
 #define FORK_SKIPPED_MAX 32
 #define FORK_NO_OWNER_NS (2 * 1000000000LL)
-static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX];
+static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX] JM_LARGE_BSS;   /* touched only by a fork in a signal handler */
 static unsigned fork_nskipped;
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer does not see the child's locks made free: the child
