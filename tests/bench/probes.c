@@ -893,6 +893,24 @@ static void p_hugemid(void){ enum{N=20000}; char **v=calloc(N,sizeof*v);
     size_t n= r%3==0 ? (2u<<20)+(r>>4)%(6u<<20) : r%3==1 ? 4096+(r>>4)%(1u<<20) : 16+(r>>4)%4000;
     v[k]=malloc(n); v[k][0]=1; v[k][n-1]=2; if(n>8192) v[k][n/2]=3; sink+=v[k][0]; }
   for(int k=0;k<N;k++) free(v[k]); free(v); }
+/* session 36. bufworkers THREADS (16): threads whose only allocations are
+ * buffers of 40..68 KiB, each taken, a byte written, freed, 50,000 times
+ * (a worker that never allocated small had no thread cache, and 16
+ * threads on 8 arenas none for these sizes: docs/measurements.md,
+ * "py-pool32"). bufkeep THREADS (16): each thread keeps 8 buffers of
+ * 32..256 KiB, replacing one at random 20,000 times. */
+static void *bw_w(void*a){ rs=(uint64_t)(long)a*7919+13;
+  for(int i=0;i<50000;i++){ size_t s=40960+rnd()%(28u*1024); char*p=malloc(s); W(p,0); sink+=p[0]; free(p); }
+  return NULL; }
+static void *bk_w(void*a){ rs=(uint64_t)(long)a*7919+17; char*v[8]={0};
+  for(int i=0;i<20000;i++){ int k=rnd()&7; free(v[k]); size_t s=32768+rnd()%(224u*1024); v[k]=malloc(s); W(v[k],0); W(v[k],s-1); }
+  for(int k=0;k<8;k++) free(v[k]);
+  return NULL; }
+static void bw_run(void*(*f)(void*)){ int n=NT>1&&NT<=128?NT:16; pthread_t t[128];
+  for(long i=0;i<n;i++) pthread_create(&t[i],NULL,f,(void*)i);
+  for(int i=0;i<n;i++) pthread_join(t[i],NULL); }
+static void p_bufworkers(void){ bw_run(bw_w); }
+static void p_bufkeep(void){ bw_run(bk_w); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -904,7 +922,7 @@ int main(int argc,char**argv){
   M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
   M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
   M(peakregrow) M(tinyodd) M(idlethreads) M(xfree) M(orphanfree) M(callocsparse) M(vec15) M(hugethreads)
-  M(hugethensmall) M(smallthenhuge) M(hugemid)
+  M(hugethensmall) M(smallthenhuge) M(hugemid) M(bufworkers) M(bufkeep)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
