@@ -287,18 +287,28 @@ static struct jm_tcache *tc_live;
  * of a gone one meanwhile; a gone cache whose row is the calling thread's
  * (a row given back and taken again in an ancestor) is not looked at.
  */
-static bool dead_link_ok(uintptr_t u, unsigned binind)
+/* The chunk of a link u read from a gone cache's list, if it is one of
+ * ours and u is past its header, and u's page's page-map entry (*pm);
+ * NULL if not. */
+static struct jm_chunk *dead_link_chunk(uintptr_t u, uint64_t *pm)
 {
-	if (u & 7)
-		return false;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
 	if (e == 0 || (e & JM_RTREE_HUGE))
-		return false;
+		return NULL;
 	struct jm_chunk *c = (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
 	size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
 	if (page < JM_CHUNK_HDR_PAGES)
+		return NULL;
+	*pm = c->pagemap[page];
+	return c;
+}
+
+static bool dead_link_ok(uintptr_t u, unsigned binind)
+{
+	uint64_t pm;
+	struct jm_chunk *c;
+	if ((u & 7) || (c = dead_link_chunk(u, &pm)) == NULL)
 		return false;
-	uint64_t pm = c->pagemap[page];
 	if (JM_PM_KIND(pm) != JM_PM_SMALL || JM_PM_BIN(pm) != binind || jm__pm_inside(pm, u) ||
 	    jm__chunk_run(c, JM_PM_START(pm))->state != JM_RUN_SMALL)
 		return false;
@@ -1466,16 +1476,11 @@ static void large_flush(struct jm_tcache *tc, unsigned k)
  */
 static bool gone_large_ok(uintptr_t u, unsigned k)
 {
-	if (u & (JM_PAGE - 1))
+	uint64_t pm;
+	struct jm_chunk *c;
+	if ((u & (JM_PAGE - 1)) || (c = dead_link_chunk(u, &pm)) == NULL)
 		return false;
-	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
-	if (e == 0 || (e & JM_RTREE_HUGE))
-		return false;
-	struct jm_chunk *c = (struct jm_chunk *)(u & ~(uintptr_t)JM_CHUNK_MASK);
 	size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
-	if (page < JM_CHUNK_HDR_PAGES)
-		return false;
-	uint64_t pm = c->pagemap[page];
 	if (JM_PM_KIND(pm) != JM_PM_LARGE || JM_PM_START(pm) != page)
 		return false;
 	const struct jm_run *r = jm__chunk_run(c, page);
