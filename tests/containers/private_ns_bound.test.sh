@@ -43,23 +43,7 @@ wait_until(lambda: request({"cmd": "version"})["segment_files_untracked"] >= N -
            "nobody's names past a bound", timeout=40)
 
 # Root's service in a namespace of its own, likewise made.
-env = dict(os.environ)
-env.pop("LD_PRELOAD", None)
-env["JMALLOC_STATS_DIR"] = STATS_DIR
-env["JMALLOC_CONF"] = "prof_sample:0"
-script = 'mount -t tmpfs -o mode=1777 jmsvc2 "$0" && LD_PRELOAD="$1" exec "$2"'
-q = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-                      STATS_DIR, os.environ["JMALLOC_LIB"],
-                      os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-atexit.register(q.kill)
-line = q.stdout.readline().decode().split()
-check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
-try:
-    wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=20)
-    ok = True
-except SystemExit:
-    ok = False
+q, ok = private_service("jmsvc2", 20)
 v = request({"cmd": "version"})
 print("%d names of nobody's in its service's namespace: %d files untracked; root's service "
       "in another namespace %s" % (N, v["segment_files_untracked"], "tracked" if ok else "NOT tracked"))

@@ -51,23 +51,7 @@ def reading():
                and " too" in l)
 wait_until(lambda: reading() >= N, "nobody's %d sandboxes' directories read" % N, timeout=60)
 
-env = dict(os.environ)
-env.pop("LD_PRELOAD", None)
-env["JMALLOC_STATS_DIR"] = STATS_DIR
-env["JMALLOC_CONF"] = "prof_sample:0"
-script = 'mount -t tmpfs -o mode=1777 jmsvc "$0" && LD_PRELOAD="$1" exec "$2"'
-q = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-                      STATS_DIR, os.environ["JMALLOC_LIB"],
-                      os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
-                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-atexit.register(q.kill)
-line = q.stdout.readline().decode().split()
-check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
-try:
-    wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=60)
-    ok = True
-except SystemExit:
-    ok = False
+q, ok = private_service("jmsvc", 60)
 print("%d sandboxes of nobody's read; root's service in another namespace %s"
       % (N, "tracked" if ok else "NOT tracked"))
 check(ok, "root's service not tracked: nobody's sandboxes took the directories of every such namespace")

@@ -582,6 +582,30 @@ def can_unshare():
     return None
 
 
+def private_service(tag, timeout):
+    """daemon_holder as root's service in a private mount namespace of its
+    own with a tmpfs (named tag) on the stats directory, as a unit's
+    PrivateTmp/PrivateDevices makes one; killed at exit. Returns the
+    process and whether `ps` showed it within timeout seconds."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env["JMALLOC_STATS_DIR"] = STATS_DIR
+    env["JMALLOC_CONF"] = "prof_sample:0"
+    script = 'mount -t tmpfs -o mode=1777 %s "$0" && LD_PRELOAD="$1" exec "$2"' % tag
+    q = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                          STATS_DIR, os.environ["JMALLOC_LIB"],
+                          os.path.join(os.environ["JM_HELPERS"], "daemon_holder")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    atexit.register(q.kill)
+    line = q.stdout.readline().decode().split()
+    check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
+    try:
+        wait_until(lambda: q.pid in ps_pids(), "root's service in ps", timeout=timeout)
+        return q, True
+    except SystemExit:
+        return q, False
+
+
 class HostPid:
     """daemon_holder in a container that shares our pid namespace
     (--pid=host, hostPID), made as a runtime makes one: a mount namespace
