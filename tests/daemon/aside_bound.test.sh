@@ -81,8 +81,9 @@ print("%d of %d aside names of nobody's moved by the daemon's rescans" % (len(mo
 check(not moved, "%d of nobody's %d aside names moved back under their names, %s among them"
       % (len(moved), n, moved[:2]))
 PY
-if grep -q "put $JMD_STATS/jmalloc.400" "$JMD_LOG"; then
-	fail "the daemon put nobody's files back: $(grep -c "put $JMD_STATS/jmalloc.400" "$JMD_LOG") lines"
+# (pids 4000000-4000199, seven digits, as above)
+if grep -q "put $JMD_STATS/jmalloc\.4000[0-9][0-9][0-9]\.stats back" "$JMD_LOG"; then
+	fail "the daemon put nobody's files back: $(grep -c "put $JMD_STATS/jmalloc\.4000[0-9][0-9][0-9]\.stats back" "$JMD_LOG") lines"
 fi
 ok "nobody's aside names made after the first scan are not looked at"
 jmd_stop
