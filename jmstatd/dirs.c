@@ -497,17 +497,24 @@ static uint32_t mntns_owner(int procfd, bool *foreign)
 	return (uint32_t)uid;
 }
 
+/* The start of the file `name` in the /proc directory procfd, one read,
+ * NUL-terminated in buf (empty if it cannot be read). */
+static void proc_read(int procfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(procfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 /* The real uid of the process whose /proc directory procfd is (its
  * status: a process that made itself not dumpable shows its /proc as
  * root's), 0 if it cannot tell. */
 static uint32_t rep_uid(int procfd)
 {
 	char buf[4096];
-	int fd = openat(procfd, "status", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
+	proc_read(procfd, "status", buf, sizeof(buf));
 	const char *u = strstr(buf, "\nUid:");
 	return u ? (uint32_t)strtoul(u + 5, NULL, 10) : 0;
 }
@@ -543,11 +550,7 @@ static uint64_t top_pidns(int procfd)
 static uint64_t cgroup_key(int procfd)
 {
 	char buf[4096];
-	int fd = openat(procfd, "cgroup", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
+	proc_read(procfd, "cgroup", buf, sizeof(buf));
 	/* The cgroup2 line ("0::/PATH"), else the first v1 hierarchy's
 	 * ("N:CONTROLLERS:/PATH"). */
 	char *line = strstr(buf, "0::/");

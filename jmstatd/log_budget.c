@@ -16,6 +16,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
 {
 	char msg[1536];   /* as long as an alert's line (alerts_notify.c) */
@@ -23,9 +30,7 @@ void jmd_log_within(struct jmd_log_budget *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = mono_ns();
 	if (b->last_ns)
 		b->tokens += (double)(now - b->last_ns) / 1e6 / JMD_LOG_EVERY_MS;
 	else
@@ -72,9 +77,7 @@ void jmd_log_no_fds(int err_no, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = mono_ns();
 	no_fds_advice(err_no, advice, sizeof(advice));
 	if (last_ns && now - last_ns < (uint64_t)JMD_LOG_EVERY_MS * 1000000u) {
 		left_out++;
