@@ -1816,7 +1816,15 @@ JM_FORK_TEXT void jm__tcache_postfork_child(void)
 		tc_nlive = own;
 		if (!tc_gone_large)
 			tc_gone_large = true;   /* gone_drain, at a GC look */
-		if (tc_forker != tls_tc)
-			tc_forker = tls_tc;
 	}
+	/* The forking thread's cache is not a gone one, also at a fork
+	 * that leaves no other cache behind while an earlier fork's gone
+	 * caches are still to be looked at: its cache, booted before this
+	 * fork, was taken for one when the forker was set only above (a
+	 * thread that forked without a cache, then again with one booted
+	 * in its child: the grandchild's other threads' GC looks freed its
+	 * large lists under it; test_alloc's
+	 * test_fork_twice_forker_not_gone). */
+	if (tc_gone_large && tc_forker != tls_tc)
+		tc_forker = tls_tc;
 }

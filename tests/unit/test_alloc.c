@@ -1991,6 +1991,94 @@ static void test_fork_child_gives_back_gone_large(void **state)
 	validate();
 }
 
+/* A fork from a thread that had no cache (tc_forker NULL), whose child
+ * forks again from that thread before any GC look (the gone caches'
+ * large lists still to be looked at, the grandchild's one cache the
+ * forker's): the grandchild's forker, whose cache was booted in the
+ * child, is not a gone thread. Its cache was taken for one (the forker
+ * was set only at a fork that left other caches behind): a thread the
+ * grandchild started and that trimmed took the live forker's large
+ * lists and freed them to their arena under it, its row still counting
+ * them (large_cached), its next pops racing with the walk. */
+static void *twice_trimmer(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(100));   /* its cache booted */
+	jm__tcache_trim();
+	return NULL;
+}
+
+static int forker_twice_child(void)
+{
+	/* The child: this thread's first allocations boot its cache here. */
+	void *p[3];
+	for (unsigned i = 0; i < 3; i++)
+		p[i] = jm_malloc(10 * JM_PAGE - 64);
+	for (unsigned i = 0; i < 3; i++)
+		jm_free(p[i]);
+	struct jmstat_thread *row = jm__tcache_current_row();
+	if (row == NULL || row->large_cached < 3 * 10 * JM_PAGE)
+		return 2;
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The grandchild: another thread trims. */
+		int bad = 0;
+		uint64_t cached = row->large_cached;
+		pthread_t tt;
+		if (pthread_create(&tt, NULL, twice_trimmer, NULL) != 0 || pthread_join(tt, NULL) != 0)
+			_exit(3);
+		uint64_t before = all_allocated_large();
+		void *q[3];
+		for (unsigned i = 0; i < 3; i++)
+			q[i] = jm_malloc(10 * JM_PAGE - 64);
+		/* Taken back from this thread's lists: nothing more allocated
+		 * from the arena, the row's count down by as much. */
+		if (all_allocated_large() != before)
+			bad |= 4;
+		if (row->large_cached != cached - 3 * 10 * JM_PAGE)
+			bad |= 8;
+		for (unsigned i = 0; i < 3; i++)
+			jm_free(q[i]);
+		if (jm__heap_validate() != 0)
+			bad |= 16;
+		if (bad)
+			fprintf(stderr, "grandchild: allocated_large %llu -> %llu, large_cached %llu -> %llu\n",
+			    (unsigned long long)before, (unsigned long long)all_allocated_large(),
+			    (unsigned long long)cached, (unsigned long long)row->large_cached);
+		_exit(bad);
+	}
+	if (pid < 0)
+		return 5;
+	int st = -1;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 6;
+	return WEXITSTATUS(st);
+}
+
+static void *forker_twice(void *arg)
+{
+	int *rc = arg;
+	/* No allocation of this thread's before its fork: no cache. */
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(forker_twice_child());
+	int st = -1;
+	*rc = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+	return NULL;
+}
+
+static void test_fork_twice_forker_not_gone(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(100));   /* the main thread has a cache: gone in the child */
+	int rc = -1;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, forker_twice, &rc), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(rc, 0);
+	validate();
+}
+
 /* A forked child gets the segment's header, arena rows and the bin rows
  * of the arenas made so far, and nothing of the others' bin rows (zero in
  * the parent, zero in the child's fresh memory): their pages are never
@@ -4548,6 +4636,7 @@ int main(void)
 		cmocka_unit_test(test_arena_choice),
 		cmocka_unit_test(test_fork_rows_at_rest),
 		cmocka_unit_test(test_fork_child_gives_back_gone_large),
+		cmocka_unit_test(test_fork_twice_forker_not_gone),
 		cmocka_unit_test(test_fork_huge_counted),
 		cmocka_unit_test(test_fork_lock_waits_for_no_owner),
 		cmocka_unit_test(test_fork_lock_own_no_owner),
