@@ -13,6 +13,7 @@
 #include "jmstat.h"
 #include "socket.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
@@ -350,6 +351,44 @@ static bool kernel_thread(long pid)
 	return (flags & 0x00200000ul) != 0;  /* PF_KTHREAD */
 }
 
+/* Reads the maps file at path: whether it names libjmalloc (*mapped),
+ * its lines (*nmaps, up to the one that names it). False if it cannot be
+ * opened. */
+static bool maps_read(const char *path, bool *mapped, size_t *nmaps)
+{
+	char line[4096];
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!*mapped && fgets(line, sizeof(line), f)) {
+		*mapped = strstr(line, "/libjmalloc") != NULL;
+		(*nmaps)++;
+	}
+	fclose(f);
+	return true;
+}
+
+/* The maps of pid's first other thread that has any (its main thread
+ * ended, the process running on). */
+static void other_threads_maps(long pid, bool *mapped, size_t *nmaps)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while (*nmaps == 0 && (de = readdir(dir)) != NULL) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/maps", pid, tid);
+		(void)maps_read(path, mapped, nmaps);
+	}
+	closedir(dir);
+}
+
 /* Why jmstatd does not know process pid, from what /proc tells the
  * caller: no such process; one that runs without jmalloc (libjmalloc is
  * not in its maps, a static link aside); one with jmalloc but no segment
@@ -377,16 +416,14 @@ void jm_client_report_no_process(const struct jm_client *c, long pid)
 	}
 	fclose(f);
 	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
-	f = fopen(path, "re");
 	size_t nmaps = 0;
-	if (f) {
-		while (!mapped && fgets(line, sizeof(line), f)) {
-			mapped = strstr(line, "/libjmalloc") != NULL;
-			nmaps++;
-		}
-		fclose(f);
-	}
-	if (f && nmaps == 0 && !kernel_thread(pid)) {
+	bool readable = maps_read(path, &mapped, &nmaps);
+	/* Empty, the process may still run: its main thread ended
+	 * (pthread_exit), whose maps are then empty, the others running
+	 * on: theirs say (tests/cli/leader_exited). */
+	if (readable && nmaps == 0)
+		other_threads_maps(pid, &mapped, &nmaps);
+	if (readable && nmaps == 0 && !kernel_thread(pid)) {
 		/* No memory at all: it has exited (a zombie its parent has not
 		 * reaped, or on its way out), which jmctl took for a process
 		 * without jmalloc ("start it with LD_PRELOAD"): a pid from a
@@ -395,11 +432,11 @@ void jm_client_report_no_process(const struct jm_client *c, long pid)
 		        "yet): jmstatd shows live processes only\n", pid, comm);
 		return;
 	}
-	if (!f && owner_other(pid, owner, sizeof owner))
+	if (!readable && owner_other(pid, owner, sizeof owner))
 		fprintf(stderr, "jmctl: pid %ld (%s) is a process of user %s: jmstatd shows each "
 		        "user only their own processes (run jmctl as %s%s)\n", pid, comm, owner,
 		        owner, strcmp(owner, "root") == 0 ? "" : " or as root");
-	else if (!f)
+	else if (!readable)
 		fprintf(stderr, "jmctl: no segment for pid %ld (%s): is it running with the "
 		        "allocator? (jmstatd at %s does not see it; `jmctl ps` lists the processes "
 		        "it sees)\n", pid, comm, c->path);
