@@ -109,6 +109,9 @@ struct jmd_mntns {
 	uint32_t sub_top;        /* where hostpid_key is 0: the pid namespace of
 	                            root's just below ours that a process of it
 	                            runs in (sub_look), else 0 */
+	uint32_t root_walk;      /* the latest walk that met a process of real uid 0
+	                            in it, where that decides whose its directory
+	                            is (root_look) */
 };
 
 /*
@@ -519,6 +522,18 @@ static uint32_t rep_uid(int procfd)
 	return u ? (uint32_t)strtoul(u + 5, NULL, 10) : 0;
 }
 
+/* Whether the process whose /proc directory procfd is runs with a real
+ * uid of 0 (its status says so: not a user's process that made itself
+ * not dumpable, whose /proc shows as root's). */
+static bool real_root(int procfd)
+{
+	char buf[4096];
+	proc_read(procfd, "status", buf, sizeof(buf));
+	const char *u = strstr(buf, "\nUid:");
+	char *end;
+	return u && strtoul(u + 5, &end, 10) == 0 && end != u + 5;
+}
+
 /* The pid namespace just below ours that process pid runs in, or in a
  * namespace nested in it: a container's own, whatever namespaces its root
  * made since (its processes cannot leave that tree); 0 for ours, or where
@@ -529,9 +544,18 @@ static uint32_t rep_uid(int procfd)
  * (fourteenth pass, docs/security.md; tests/containers/ns_multiply.test.sh). */
 static uint64_t top_pidns(int procfd)
 {
-	uint32_t own, top;
-	return jmd_pidns_walk(openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC), &own, &top, NULL) == 1
-	       ? top : 0;
+	uint32_t own, top, owner;
+	/* Only a pid namespace root owns: a user's process in a namespace
+	 * of root's (a service's, a set-uid sandbox's) that made a user and
+	 * pid namespace of its own (unshare --user --pid --fork, no new
+	 * mount namespace) and came first in the walk keyed that mount
+	 * namespace by the user's pid namespace: a container of root's with
+	 * bounds of its own (64 directories, 2,048 files, its processes),
+	 * one more for each such namespace, every uid's files in it the
+	 * container's, the user's own among them (twentieth pass,
+	 * tests/containers/private_ns_dirs.test.sh). As sub_look. */
+	return jmd_pidns_walk(openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC), &own, &top, &owner) == 1 &&
+	       owner == 0 ? top : 0;
 }
 
 /* Root's namespace reached through a process of our own pid namespace
@@ -978,8 +1002,8 @@ static void opened(struct jmd *d, struct open_job *j)
 	 * sandbox (bwrap's, without a pid namespace) filled with 64, and
 	 * root's services' in the others were not read (nineteenth pass,
 	 * tests/containers/private_ns_dirs.test.sh). */
-	uint64_t user = j->owner == 0 && j->container == JMD_CHARGE_CGROUP && j->rep_uid
-	                ? jmd_principal(d, j->rep_uid) : 0;
+	uint64_t user = j->owner == 0 && j->container == JMD_CHARGE_CGROUP && j->rep_uid &&
+	                m->root_walk != d->ns_walk ? jmd_principal(d, j->rep_uid) : 0;
 	/* A directory a user's namespace reached first (anything they bind
 	 * there: a host directory that root's containers share among them),
 	 * reached by a namespace of root's too, is that container's: its
@@ -1105,6 +1129,41 @@ static void sub_look(struct jmd_mntns *m, int procdir, const char *name)
 	close(pfd);
 }
 
+/* Process name (under procdir) of namespace m, met by the walk, where
+ * m is one of the host's private namespaces (no container's key) whose
+ * directory is to be opened, or counts against a user's bound: whether
+ * it runs as root (root_walk). Such a namespace's directory counted
+ * against the bound of the user whose process was its representative
+ * (the first the walk met: the lowest pid), whoever else ran there: a
+ * root service that runs a worker as nobody (pids wrap: the worker's may
+ * be the lower), or a user's login in a service's namespace, had root's
+ * directory counted as nobody's, and not read at all while nobody's 64
+ * were taken (twentieth pass, tests/containers/private_ns_dirs.test.sh).
+ * A namespace where a process of real uid 0 runs is root's, its
+ * directory counted against the bound the host's private namespaces
+ * share; one counted as a user's is looked at again on the schedule of
+ * rechecks (a stat of each process until one of root's is met) and
+ * moved to that bound when root runs there. A user cannot make a process
+ * of real uid 0; a set-uid program's real uid is its caller's. */
+static void root_look(struct jmd *d, struct jmd_mntns *m, int procdir, const char *name)
+{
+	if (m->hostpid_key || m->sub_top || m->root_walk == d->ns_walk)
+		return;
+	uint32_t age = d->ns_walk - m->first_walk;
+	if (!m->want_open && !m->opening &&
+	    !(m->dir && m->dir->user && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
+		return;
+	struct stat st;
+	if (fstatat(procdir, name, &st, 0) != 0 || st.st_uid != 0)
+		return;   /* a user's (or gone); not dumpable shows as root's: asked below */
+	int pfd = proc_open_in(name, m->ino);
+	if (pfd < 0)
+		return;
+	if (real_root(pfd))
+		m->root_walk = d->ns_walk;
+	close(pfd);
+}
+
 /* Process name (its /proc directory's, under procdir) of namespace m, met
  * by the walk: its representative if it is the first whose root is the
  * namespace's (link_is_root), the directory opened through it if the walk
@@ -1153,6 +1212,7 @@ static void walk_namespaces(struct jmd *d)
 			/* Seen: a representative still looked for (the first
 			 * ones chrooted), else nothing more. */
 			sub_look(m, dirfd(proc), de->d_name);
+			root_look(d, m, dirfd(proc), de->d_name);
 			if (m->rooted_walk != d->ns_walk)
 				walk_rooted(d, m, dirfd(proc), de->d_name);
 			continue;
@@ -1194,6 +1254,7 @@ static void walk_namespaces(struct jmd *d)
 		uint32_t age = d->ns_walk - m->first_walk;
 		m->want_open = m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0));
 		sub_look(m, dirfd(proc), de->d_name);
+		root_look(d, m, dirfd(proc), de->d_name);
 		if (m->dir)
 			m->dir->seen_walk = d->ns_walk;
 		walk_rooted(d, m, dirfd(proc), de->d_name);
@@ -1217,6 +1278,13 @@ static void walk_namespaces(struct jmd *d)
 				mntns_open(d, m, pid);
 			else
 				m->retry = true;   /* no process of it at its root yet */
+		}
+		if (m->dir && m->dir->user && m->root_walk == d->ns_walk && !m->sub_top &&
+		    owner_may_add(d, 0, m->ino, m->dir->container, 0)) {
+			/* Root runs there now (root_look): root's. */
+			jmd_log("%s is read as root's (a process of root's runs there), not uid %u's",
+			        m->dir->path, (unsigned)m->dir->user);
+			m->dir->user = 0;
 		}
 		d->mntns[kept++] = *m;
 	}
