@@ -28,7 +28,10 @@
 # before its list's flush (double-free-tiny-two-caches; by its malloc(0),
 # double-free-tiny-two-caches-zero, and by its first malloc, which went by
 # the heap profile's budget to an unchecked pop,
-# double-free-tiny-first-malloc, until session 36); a forked child's
+# double-free-tiny-first-malloc, until session 36; and by a forked
+# child, where the thread whose list held it is gone and that list went
+# to its runs unchecked, double-free-tiny-forked-gone, until session 37:
+# exit 0 there, the region handed out twice in the child); a forked child's
 # second free of its parent's region, freed unwritten to its run while the
 # child's cache was set aside, made once that cache is the fast paths'
 # again (double-free-forked-refree, double-free-tiny-forked-refree). And
@@ -62,7 +65,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             double-free-tiny-flushed double-free-tiny-clobbered usable-size-freed-tiny interior-tiny \
             double-free-cross-thread double-free-new-thread-first double-free-tiny-new-thread-first \
             double-free-tiny-other-cache double-free-tiny-two-caches double-free-tiny-two-caches-zero \
-            double-free-tiny-first-malloc \
+            double-free-tiny-first-malloc double-free-tiny-forked-gone \
             double-free-forked-refree double-free-tiny-forked-refree \
             free-chunk-header foreign-stack interior-large-class interior-memalign-small \
             interior-memalign-large interior-memalign-huge realloc-interior-huge realloc-freed-huge-small \
