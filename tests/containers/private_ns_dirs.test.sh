@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 200
+# timeout: 400
 # The host's private mount namespaces (root's, reached through processes
 # of the daemon's pid namespace whose cgroups name no container) shared
 # one bound of directories read, 64, as they share a bound of files
@@ -94,7 +94,7 @@ for i in range(N):
 def reading():
     return sum(1 for l in open(sys.argv[1]) if "reading %s in mnt:[" % STATS_DIR in l
                and " too (uid 65534's service or sandbox)" in l and ino0 not in l)
-wait_until(lambda: reading() >= N, "nobody's %d sandboxes' directories read" % N, timeout=60)
+wait_until(lambda: reading() >= N, "nobody's %d sandboxes' directories read" % N, timeout=150)
 
 q, ok = private_service("jmsvc", 60)
 print("%d sandboxes of nobody's read; root's service in another namespace %s"
