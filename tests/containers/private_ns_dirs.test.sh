@@ -82,7 +82,8 @@ def logged(text):
 # so that all 64 sandboxes below are read (twentieth pass: a namespace's
 # key was fixed at its first open, nobody's 64th sandbox refused).
 w0, ino0 = worker("jmwrk0")
-wait_until(lambda: logged("in mnt:%s too (uid 65534's" % ino0), "nobody's worker's namespace read")
+wait_until(lambda: logged("in mnt:%s too (uid 65534's" % ino0), "nobody's worker's namespace read",
+           timeout=90)
 r0 = enter_root(w0)
 wait_until(lambda: logged("in mnt:%s is read as root's" % ino0), "the namespace moved to root's bound",
            timeout=90)
