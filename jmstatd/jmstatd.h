@@ -816,8 +816,10 @@ void jmd_dirs_scan(struct jmd *d);            /* rescan them; walk the mount nam
 void jmd_dirs_stop(struct jmd *d);
 
 /* ------------------------------------------------------------ labels.c */
-/* 0, or -1 with errno when /proc/PID/cgroup could not be read (l then
- * names nothing). */
+/* 0, or a negative errno (errno set to it too) when /proc/PID/cgroup
+ * could not be read (l then names nothing): -ENODATA for an empty file,
+ * -EMFILE or -ENFILE for want of a descriptor. Callers test the value
+ * returned, not errno. */
 int jmd_labels_read(pid_t host, struct jmd_labels *l);
 /* Whether the cgroup directory that holds path[at] (a cgroup's path as
  * /proc/PID/cgroup gives it, len bytes; controllers: its v1 hierarchy's,

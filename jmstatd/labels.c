@@ -238,14 +238,17 @@ int jmd_labels_read(pid_t host, struct jmd_labels *l)
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)host);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	int err_no = errno;
+	/* An empty file (read gives 0 and sets no errno) is its own error:
+	 * errno was whatever an earlier call left, an EMFILE once, which
+	 * refused a client as out of file descriptors. */
+	int err_no = n < 0 ? errno : ENODATA;
 	close(fd);
-	if (n < 0)
+	if (n <= 0) {
 		errno = err_no;
-	if (n <= 0)
-		return -1;
+		return -err_no;
+	}
 	buf[n] = '\0';
 	const char *v2 = NULL, *v1 = NULL;
 	size_t v2len = 0, v1len = 0;

@@ -198,8 +198,11 @@ int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer)
 	 * (the host's view to a client of a hostPID container). */
 	if (!ours_read) {
 		struct jmd_labels l;
-		if (jmd_labels_read(getpid(), &l) != 0 && jmd_no_fds(errno))
+		int r = jmd_labels_read(getpid(), &l);
+		if (r < 0 && jmd_no_fds(-r)) {
+			errno = -r;
 			return -1;
+		}
 		memcpy(ours, l.container, sizeof(ours));
 		ours_read = true;
 	}
@@ -211,11 +214,11 @@ int jmd_peer_container(int sock, pid_t pid, char container[65], bool *ptracer)
 		pidfd = -1;         /* a kernel before 6.5: by pid alone */
 	}
 	struct jmd_labels l;
-	if (jmd_labels_read(pid, &l) != 0 && jmd_no_fds(errno)) {
-		int err_no = errno;
+	int r = jmd_labels_read(pid, &l);
+	if (r < 0 && jmd_no_fds(-r)) {
 		if (pidfd >= 0)
 			close(pidfd);
-		errno = err_no;
+		errno = -r;
 		return -1;
 	}
 	bool ptrace = l.container[0] && may_ptrace(pid);
