@@ -255,6 +255,11 @@ void jmd_site_bounded(const struct jm_seg *seg, const struct jmstat_site *row, c
 	}
 	if (shares > 0)
 		*live_objects = jmd_scaled(row->live_objects, kept / shares);
+	/* Bytes still live are in an object at least: one object cut by
+	 * less than itself (a 2.22 MiB buffer sampled once, bounded to the
+	 * 2.01 MiB its process held) read "2.01 MiB live in 0 objects". */
+	if (!*live_objects && live && row->live_objects)
+		*live_objects = 1;
 }
 
 uint64_t jmd_scaled(uint64_t bytes, double factor)

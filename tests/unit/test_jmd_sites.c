@@ -104,6 +104,25 @@ static void test_site_bounded(void **state)
 	jmd_site_bounded(&seg, &row, big, f, &live, &objects, &bounded);
 	assert_int_equal(live, 12250);
 	assert_int_equal(objects, 250);
+	/* One object brought down by less than itself (vips' 2.22 MiB
+	 * buffer, sampled once, bounded to 2.01 MiB held): its bytes are
+	 * still live, so is it; a count of 0 is what jmctl showed. */
+	uint64_t one[NBINS + 1] = { 0, 0, 0, 2330000 };
+	row.live_objects = 1;
+	f[3] = 0.905;
+	jmd_site_bounded(&seg, &row, one, f, &live, &objects, &bounded);
+	assert_true(bounded);
+	assert_int_equal(live, 2108650);
+	assert_int_equal(objects, 1);
+	/* Nor does a site of several classes lose its last one. */
+	uint64_t two[NBINS + 1] = { 16, 0, 0, 2330000 };
+	row.live_objects = 2;
+	f[0] = 0.1;
+	f[3] = 0.1;
+	jmd_site_bounded(&seg, &row, two, f, &live, &objects, &bounded);
+	assert_int_equal(live, 1 + 233000);
+	assert_int_equal(objects, 1);
+	f[0] = 1.0;
 	/* Nothing brought down: the row's count, exactly. */
 	f[0] = f[1] = f[2] = f[3] = 1.0;
 	row.live_objects = 2001;
