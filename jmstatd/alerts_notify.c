@@ -199,7 +199,7 @@ static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner, bool *gone)
 	if (dfd < 0)
 		return false;
 	bool ok = false;
-	int fd = openat(dfd, "stat", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dfd, "stat", O_RDONLY | O_CLOEXEC), err_no = errno;
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
@@ -207,8 +207,10 @@ static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner, bool *gone)
 			buf[n] = '\0';
 			ok = jm_seg_parse_stat(buf, &state, start) && fstat(dfd, owner) == 0;
 		}
+		err_no = EIO;
 	}
 	close(dfd);
+	errno = err_no;      /* EMFILE, ENFILE: the caller's to tell */
 	return ok;
 }
 
@@ -227,13 +229,15 @@ static bool proc_now(pid_t pid, uint64_t *start, struct stat *owner, bool *gone)
  * at as the command starts (fourteenth pass, docs/security.md); a process
  * simply gone is the command's to find, and a resolved alert's command
  * runs whatever is at its pid now. */
-enum { REFUSED_REUSED = 1, REFUSED_CREDS };
+enum { REFUSED_REUSED = 1, REFUSED_CREDS, REFUSED_NO_FDS };
 static int job_refused(const struct job *j)
 {
 	uint64_t start;
 	struct stat owner;
-	if (!j->pid || !proc_now(j->pid, &start, &owner, NULL))
+	if (!j->pid)
 		return 0;
+	if (!proc_now(j->pid, &start, &owner, NULL))
+		return jmd_no_fds(errno) ? REFUSED_NO_FDS : 0;
 	if (j->gone)
 		return REFUSED_REUSED;   /* none there when it was queued */
 	if (start != j->start)
@@ -248,6 +252,13 @@ static void job_start(struct jmd_alerts *A, struct job *j)
 {
 	struct jmd *d = A->d;
 	int why = job_refused(j);
+	if (why == REFUSED_NO_FDS) {
+		jmd_log_no_fds(errno, "alert %u: its command not run (its process cannot be looked "
+		               "at)", j->alert_id);
+		A->cmd_failed++;
+		jmd_alert_job_free(j);
+		return;
+	}
 	if (why) {
 		if (why == REFUSED_REUSED)
 			jmd_alert_log(A, j->who, "alert %u: its command not run: its pid %d now names "
@@ -296,7 +307,14 @@ static void job_start(struct jmd_alerts *A, struct job *j)
 	uv_timer_init(d->loop, &c->timer);
 	c->open_handles = 2;
 	if (rc != 0) {
-		jmd_log("alert %u: cannot run its command: %s", j->alert_id, uv_strerror(rc));
+		/* Out of descriptors (uv_spawn's pipe): a line for every
+		 * command was 13 in two minutes of a soak at the limit, each
+		 * "too many open files"; under the limit's line, one every
+		 * 10 s naming it (tests/alerts/cmd_fd_limit). */
+		if (jmd_no_fds(-rc))
+			jmd_log_no_fds(-rc, "alert %u: its command not run", j->alert_id);
+		else
+			jmd_log("alert %u: cannot run its command: %s", j->alert_id, uv_strerror(rc));
 		A->cmd_failed++;
 		c->exited = true;
 		jmd_alert_cmd_close(c);
@@ -358,6 +376,18 @@ void jmd_alert_run_command(struct jmd_alerts *A, const struct alert *a, const ch
 			j->gid = a->gid;
 			j->check_creds = a->uid != 0;
 			j->live_state = live;
+		} else if (jmd_no_fds(errno)) {
+			/* Out of descriptors: it cannot be told which process
+			 * the pid is, now or when the command starts (a command
+			 * queued for a slot ran with no look at its process once
+			 * descriptors were free: its pid another's by then, or
+			 * a set-uid program's). Not run, as one that could not
+			 * be spawned for want of them. */
+			jmd_log_no_fds(errno, "alert %u: its command not run (its process cannot be "
+			               "looked at)", a->id);
+			A->cmd_failed++;
+			jmd_alert_job_free(j);
+			return;
 		} else if (gone && live) {
 			/* Exited before the daemon saw it go (just before
 			 * a tick): a process at its pid when the command
