@@ -840,14 +840,17 @@ static void on_retry(uv_timer_t *t)
 	struct jmd *d = t->data;
 	struct jmd_entry *next;
 	bool again = false;
+	/* And a new process whose cgroup and pid namespace were not read for
+	 * want of a descriptor (jmd_proc.where_unread): read with its segment
+	 * (sample.c), not only at the next tick. */
 	for (struct jmd_entry *e = d->entries; e; e = next) {
 		next = e->next;
-		if (e->proc || e->ignored || !jmd_entry_new(d, e))
+		if ((e->proc && !e->proc->where_unread) || e->ignored || !jmd_entry_new(d, e))
 			continue;
 		jmd_sample_entry(d, e);   /* may remove e, never another entry */
 	}
 	for (struct jmd_entry *e = d->entries; e; e = e->next)
-		if (!e->proc && !e->ignored && jmd_entry_new(d, e))
+		if ((!e->proc || e->proc->where_unread) && !e->ignored && jmd_entry_new(d, e))
 			again = true;
 	if (again)
 		jmd_discover_retry_soon(d);

@@ -338,8 +338,19 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 		return NULL;
 	}
 	p->pid = host;
-	jmd_labels_read(host, &p->labels);
-	jmd_pidns_of(host, &p->ns_own, &p->ns_top);
+	/* Out of descriptors, its cgroup or pid namespace cannot be read: it
+	 * kept no container labels, and a client in its container's pid
+	 * namespace did not see it, as long as it lived (a soak at the
+	 * limit). Read again at its next read (jmd_proc_where_again). */
+	int r = jmd_labels_read(host, &p->labels);
+	int no_fds = r < 0 && jmd_no_fds(-r) ? -r : 0;
+	if (jmd_pidns_of(host, &p->ns_own, &p->ns_top) < 0 && jmd_no_fds(errno))
+		no_fds = errno;
+	if (no_fds) {
+		p->where_unread = true;   /* read again soon: sample.c */
+		jmd_log_no_fds(no_fds, "process %d's cgroup and pid namespace not read (read once "
+		               "a descriptor is free)", (int)host);
+	}
 	p->ns_pid = (pid_t)s->hdr.pid;
 	p->created_ns = s->hdr.update_ns;
 	p->pidns = s->hdr.pidns;
@@ -377,6 +388,31 @@ struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struc
 	else
 		jmd_debug("process %d (%s, uid %u) is live", (int)p->pid, p->exe, p->uid);
 	return p;
+}
+
+/* p's cgroup and pid namespace, not read when it became live for want of
+ * a descriptor (jmd_proc_new), read now at a read of its segment that
+ * found host its writer: kept if it still is after (a pid read by name
+ * could be another process's by then), else its next read finds it gone.
+ * Until then its labels are empty (tests/daemon/fd_limit_where). */
+void jmd_proc_where_again(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, pid_t host)
+{
+	struct jmd_labels l;
+	uint32_t own, top;
+	int r = jmd_labels_read(host, &l);
+	if ((r < 0 && jmd_no_fds(-r)) ||
+	    (jmd_pidns_of(host, &own, &top) < 0 && jmd_no_fds(errno)))
+		return;
+	if (!jmd_writer_still(s, host, p->pidfd))
+		return;
+	p->labels = l;
+	p->ns_own = own;
+	p->ns_top = top;
+	p->where_unread = false;
+	if (!d->in_tick)
+		d->view_gen++;       /* in a tick: at its end */
+	jmd_debug("process %d (%s): its cgroup and pid namespace read now that a descriptor is free",
+	          (int)p->pid, p->exe);
 }
 
 /* Would folding s into p give what p shows already? Its rows as they were

@@ -233,6 +233,8 @@ struct jmd_proc {
 	uint64_t pidns;          /* the inode of its pid namespace (0: unknown) */
 	uint64_t created_ns;     /* header.update_ns: when its file was made */
 	struct jmd_labels labels; /* read when it became live */
+	bool where_unread;       /* its cgroup or pid namespace not read for want
+	                            of a descriptor: read at its next read */
 	uint32_t uid;            /* its real uid, as the host sees it */
 	uint32_t ns_own;         /* the pid namespace it runs in, as the kernel
 	                            told when it was tracked (jmd_pidns_of), and */
@@ -532,6 +534,8 @@ struct jmd {
 	uv_timer_t idle_timer;           /* closes idle clients (server.c) */
 	bool idle_timer_open;
 	uint64_t idle_checked_ms;        /* uv_now() at its latest run */
+	uint64_t idle_logged_ms;         /* uv_now() at its latest line; 0: none */
+	unsigned long idle_unlogged;     /* clients closed as idle since that line */
 	unsigned next_client_id;
 
 	/* commands.c */
@@ -768,8 +772,9 @@ int jmd_dir_may_hold(struct jmd *d, const struct jmd_dir *dir, pid_t host);
 int jmd_pidns_walk(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner);
 /* pidns.c: the pid namespace of process host (by /proc, *own) and the one
  * just below ours it runs in or under (*top); both 0 for ours or where the
- * kernel cannot tell. */
-void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
+ * kernel cannot tell. jmd_pidns_walk's return: -1 with errno (EMFILE,
+ * ENFILE: it may tell later). */
+int jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top);
 /* A socket client's pid namespace, from its pidfd (SO_PEERPIDFD, else
  * its SO_PEERCRED pid through /proc): 0 with *own 0 for ours (or one we
  * cannot see up to: a peer outside our tree, as the host's is to a daemon

@@ -42,7 +42,7 @@ int jmd_pidns_walk(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner)
 {
 	uint64_t ours = ours_pidns();
 	struct stat st;
-	int rc = -1, prev = -1;
+	int rc = -1, prev = -1, err_no = fd < 0 ? errno : EIO;
 	*own = *top = 0;
 	if (top_owner)
 		*top_owner = 0;
@@ -52,6 +52,8 @@ int jmd_pidns_walk(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner)
 			rc = 0;
 		for (int level = 0; rc < 0 && level < 40; level++) {
 			int parent = ioctl(fd, NS_GET_PARENT);
+			if (parent < 0)
+				err_no = errno;      /* EPERM: no way up; EMFILE */
 			if (prev >= 0)
 				close(prev);
 			prev = fd;           /* kept: the top's owner is asked of it */
@@ -81,15 +83,22 @@ int jmd_pidns_walk(int fd, uint32_t *own, uint32_t *top, uint32_t *top_owner)
 		close(prev);
 	if (fd >= 0)
 		close(fd);
+	if (rc < 0)
+		errno = err_no;
 	return rc;
 }
 
-void jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top)
+int jmd_pidns_of(pid_t host, uint32_t *own, uint32_t *top)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)host);
-	if (jmd_pidns_walk(open(path, O_RDONLY | O_CLOEXEC), own, top, NULL) != 1)
+	int rc = jmd_pidns_walk(open(path, O_RDONLY | O_CLOEXEC), own, top, NULL);
+	if (rc != 1) {
+		int err_no = errno;
 		*own = *top = 0;
+		errno = err_no;
+	}
+	return rc;
 }
 
 #ifndef SO_PEERPIDFD

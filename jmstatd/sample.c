@@ -454,6 +454,7 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		jmd_proc_retire(d, p, "a new segment replaced its own");
 		p = NULL;
 	}
+	bool fresh = !p;
 	if (!p) {
 		/* A container's directory holds its own processes' segments
 		 * only (dirs.c): not another container's, guessed. */
@@ -534,6 +535,8 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 			jm_seg_free(&seg);
 			return NULL;
 		}
+		if (p->where_unread)
+			jmd_discover_retry_soon(d);   /* its cgroup and pid namespace */
 		/* Its cgroup, pid namespace and start were read from /proc by pid: had it
 		 * ended since its check, the pid could be another's by then
 		 * (root's container's process's, whose labels and start the
@@ -558,6 +561,8 @@ static struct jmd_proc *sample_fd(struct jmd *d, struct jmd_entry *e, int fd,
 		p->pidfd = pidfd;      /* -1 before: jmd_check_writer opens none otherwise */
 		jmd_pidfd_watch(d, p);
 	}
+	if (p->where_unread && !fresh)
+		jmd_proc_where_again(d, p, &seg, host);
 	p->ns_uid = ns_uid;
 	p->cred_gid = cred_gid;
 	if (e->logged)

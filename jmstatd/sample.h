@@ -17,6 +17,9 @@ void jmd_proc_free(struct jmd_proc *p);
 void jmd_list_unlink(struct jmd_proc **head, struct jmd_proc *p);
 struct jmd_proc *jmd_proc_new(struct jmd *d, const struct jm_seg *s, const struct stat *st,
                               pid_t host);
+/* Its cgroup and pid namespace again, where jmd_proc_new could not read
+ * them for want of a descriptor (jmd_proc.where_unread). */
+void jmd_proc_where_again(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, pid_t host);
 void jmd_user_counts_free(struct jmd *d);
 void jmd_proc_update(struct jmd *d, struct jmd_proc *p, const struct jm_seg *s, uint64_t now);
 
