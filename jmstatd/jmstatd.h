@@ -526,6 +526,12 @@ struct jmd {
 	/* server.c */
 	uv_pipe_t server;
 	bool server_open;
+	uv_poll_t accept_poll;           /* the listening socket's (server.c accepts) */
+	bool accept_poll_open;
+	uv_poll_cb accept_cb;
+	uv_timer_t accept_timer;         /* listening again after a pause */
+	bool accept_timer_open;
+	int accept_spare;                /* a descriptor kept to refuse a client with */
 	bool activated;                  /* the socket came from systemd */
 	bool socket_bound;               /* we created the socket file: unlink it at exit */
 	struct jmd_client *clients;

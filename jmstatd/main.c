@@ -443,6 +443,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	d->dirfd = -1;
+	d->accept_spare = -1;
 	jmd_log_init();
 	int rc = parse_options(d, argc, argv);
 	if (rc != 0) {

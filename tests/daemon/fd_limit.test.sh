@@ -12,7 +12,10 @@
 #    and logged as "cannot tell its pid namespace (it has exited?)", 50
 #    lines for 200 connections; it is told that jmstatd is out of file
 #    descriptors and what to do, and the log has one line in 10 s about
-#    the limit, whatever failed.
+#    the limit, whatever failed;
+#  - a client that cannot even be accepted (no descriptor free) was taken
+#    by libuv with a spare descriptor of its own and closed, unanswered
+#    and unlogged; the daemon's own spare takes it, and it is told.
 # Deterministic: at --interval 1h the daemon opens nothing between ticks,
 # so the limit leaves exactly the free descriptors chosen.
 . "$(dirname "$0")/../lib.sh"
@@ -92,6 +95,36 @@ check(told == 200, "%d of 200 clients told why" % told)
 new = open(log).readlines()[before:]
 print("200 clients at the limit: %d lines" % len(new))
 check(len(new) <= 2, "%d lines for 200 clients at the limit: %r" % (len(new), new[:3]))
+
+# 4. None free: the connection cannot be accepted. libuv's uv_listen took
+# it with a spare descriptor of its own and closed it, unanswered and
+# unlogged (jmctl: "jmstatd closed the connection before answering
+# 'version' (did it stop? ..."); the daemon's own spare takes it, and it
+# is told.
+unlimit()
+limit(0)
+before = len(open(log).readlines())
+r = subprocess.run([jmctl, "--socket", SOCK, "status"], capture_output=True, text=True, timeout=60)
+print("jmctl with no descriptor free: exit %d: %s" % (r.returncode, r.stderr.strip()))
+check(r.returncode == 1 and "out of file descriptors" in r.stderr and "did it stop" not in r.stderr,
+      "jmctl with no descriptor free: %r" % r.stderr)
+told = 0
+for _ in range(100):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(SOCK)
+    s.settimeout(30)
+    reply = b""
+    while True:              # told at once, before asking (jmctl asked); then closed
+        b = s.recv(4096)
+        if not b:
+            break
+        reply += b
+    s.close()
+    told += b"out of file descriptors" in reply
+check(told == 100, "%d of 100 clients told why with no descriptor free" % told)
+new = open(log).readlines()[before:]
+print("101 clients with no descriptor free: %d lines" % len(new))
+check(len(new) <= 2 and all("RLIMIT_NOFILE" in l for l in new), "the log: %r" % new[:3])
 unlimit()
 r = subprocess.run([jmctl, "--socket", SOCK, "status"], capture_output=True, text=True, timeout=60)
 check(r.returncode == 0, "jmctl once the limit is raised: %r" % r.stderr)
