@@ -399,6 +399,9 @@ void jm__arena_run_free(struct jm_arena *a, struct jm_chunk *c, struct jm_run *r
 void jm__arena_runs_free(struct jm_arena *a, struct jm_run *list);
 void *jm__large_alloc(struct jm_arena *a, size_t size, size_t align, bool zero);
 void jm__large_free(struct jm_chunk *c, void *ptr, uint64_t pm);
+/* Gives a's cache of regions of 9 to 64 pages back to its free runs (the
+ * unit tests of the arena's runs, which take its lock). */
+void jm__arena_cache_flush(struct jm_arena *a);
 void *jm__large_ralloc_inplace(struct jm_chunk *c, void *ptr, uint64_t pm, size_t size);
 size_t jm__large_usable(struct jm_chunk *c, uint64_t pm);
 void jm__arena_maybe_purge(struct jm_arena *a, bool force);

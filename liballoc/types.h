@@ -335,6 +335,17 @@ struct jm_bin {
 
 #define JM_RETAIN_CHUNKS  32   /* purged empty chunks kept per arena */
 
+/* The arena's cache of large regions of 9 to 64 pages (arena.c, "The
+ * arena's cache"): a LIFO list a page count, through the regions (word 0
+ * the link, word 1 the free cookie, as the thread cache's), at most
+ * JM_ACACHE_DEPTH regions a size and JM_ACACHE_PAGES pages in all; its
+ * pages count as dirty (ndirty_pages), not as active. */
+#define JM_ACACHE_MIN_PAGES 9
+#define JM_ACACHE_MAX_PAGES 64
+#define JM_ACACHE_NSIZES  (JM_ACACHE_MAX_PAGES - JM_ACACHE_MIN_PAGES + 1)
+#define JM_ACACHE_DEPTH   4
+#define JM_ACACHE_PAGES   64
+
 /* The arena's lock and its bins' are not in it but in the arenas' lock
  * area (arena.c: a mapping of their own that a fork does not share), so
  * that the pages a fork's handlers take, release or re-initialise locks on
@@ -357,6 +368,16 @@ struct jm_arena {
 	 * out of the radix tree until reused. */
 	struct jm_chunk *retained[JM_RETAIN_CHUNKS];
 	struct jm_chunk *inflight[16]; /* chunks a thread purges meanwhile */
+	/* The cache of regions of 9 to 64 pages (JM_ACACHE_*): list heads by
+	 * pages - 9, a bit a non-empty list, the pages in all (counted in
+	 * ndirty_pages too), the lists' lengths, and the trim stamp
+	 * (dirty_stamp) of the oldest region, 0 when empty (read without
+	 * the lock by malloc_trim, as dirty_oldest). */
+	uintptr_t ac_head[JM_ACACHE_NSIZES];
+	uint64_t ac_mask;
+	uint64_t ac_oldest;
+	uint32_t ac_pages;
+	uint8_t ac_n[JM_ACACHE_NSIZES];
 	struct jm_run *free_runs[JM_CHUNK_PAGES + 1]; /* by npages */
 	uint64_t free_nonempty[(JM_CHUNK_PAGES + 1 + 63) / 64];
 	struct jm_run *purging;   /* free runs and empty chunks detached to be

@@ -15,6 +15,12 @@
  * - a bin keeps at most one empty run besides its current one;
  * - per arena: active pages and allocated large bytes match the runs, and
  *   per bin: curruns and curregs match the runs;
+ * - per arena, its cache of regions of 9 to 64 pages (arena.c, "The
+ *   arena's cache"): each region the start of a large run of its list's
+ *   size, of the arena, with its free mark, no list longer than
+ *   JM_ACACHE_DEPTH nor looping, the lists' non-empty bits, pages and
+ *   oldest stamp as counted, the pages within JM_ACACHE_PAGES; those
+ *   regions counted neither active nor allocated but dirty;
  * - per arena: the free pages counted match the runs, retained chunks are
  *   out of the radix tree, and the dirty and retained counters match the
  *   runs, the retained chunks and the kept huge regions charged to it;
@@ -45,6 +51,7 @@ struct tally {
 	uint64_t curruns[JM_NBINS];
 	uint64_t usedregs[JM_NBINS];
 	uint64_t empty_kept[JM_NBINS];
+	uint64_t cached_pages;    /* in the arena's cache (check_acache) */
 };
 
 static int errors;
@@ -260,6 +267,47 @@ static void check_tcache(void)
 	}
 }
 
+/* Arena i's cache of regions of 9 to 64 pages; its pages counted in
+ * t->cached_pages. */
+static void check_acache(unsigned i, struct jm_arena *a, struct tally *t)
+{
+	uint64_t mask = 0;
+	for (unsigned k = 0; k < JM_ACACHE_NSIZES; k++) {
+		size_t np = k + JM_ACACHE_MIN_PAGES;
+		unsigned n = 0;
+		const void *p = (const void *)a->ac_head[k];
+		for (; p != NULL && n <= JM_ACACHE_DEPTH; p = jm__flist_next(p), n++) {
+			uintptr_t u = (uintptr_t)p;
+			uintptr_t key = u & ~(uintptr_t)JM_CHUNK_MASK;
+			if ((u & JM_PAGE_MASK) || jm__rtree_get(key) != key) {
+				CHECK(0, "arena %u: cached region %p of %zu pages not in a chunk", i, p, np);
+				break;
+			}
+			struct jm_chunk *c = (struct jm_chunk *)key;
+			size_t page = (u & JM_CHUNK_MASK) >> JM_LG_PAGE;
+			const struct jm_run *r = page >= c->hdr_pages ? jm__chunk_run(c, page) : NULL;
+			if (r == NULL || c->arena != a || r->state != JM_RUN_LARGE || r->npages != np ||
+			    c->pagemap[page] != jm__pm_make(JM_PM_LARGE, a->index, page)) {
+				CHECK(0, "arena %u: cached region %p is not a large run of %zu pages of it",
+				    i, p, np);
+				break;
+			}
+			CHECK(jm__flist_is_free(p), "arena %u: cached region %p has no free mark", i, p);
+			t->cached_pages += np;
+		}
+		CHECK(n <= JM_ACACHE_DEPTH && n == a->ac_n[k],
+		    "arena %u: cache of %zu pages lists %u regions, counts %u", i, np, n, a->ac_n[k]);
+		if (n)
+			mask |= 1ULL << k;
+	}
+	CHECK(mask == a->ac_mask, "arena %u: cache's non-empty bits %llx, lists say %llx", i,
+	    (unsigned long long)a->ac_mask, (unsigned long long)mask);
+	CHECK(t->cached_pages == a->ac_pages && a->ac_pages <= JM_ACACHE_PAGES,
+	    "arena %u: cache holds %zu pages, counts %u", i, (size_t)t->cached_pages, a->ac_pages);
+	CHECK((a->ac_oldest != 0) == (a->ac_pages != 0), "arena %u: cache's oldest stamp %llu with %u pages",
+	    i, (unsigned long long)a->ac_oldest, a->ac_pages);
+}
+
 /* A chunk jm__rtree_get says starts at key. */
 static void visit_chunk(uintptr_t key, struct tally *tallies)
 {
@@ -338,7 +386,9 @@ int jm__heap_validate(void)
 		if (a == NULL)
 			continue;
 		struct tally *t = &tallies[i];
-		uint64_t ndirty = 0;
+		check_acache(i, a, t);
+		uint64_t cached = t->cached_pages;
+		uint64_t ndirty = cached;
 		for (struct jm_run *r = a->dirty_head; r; r = r->dnext) {
 			CHECK(r->dirty && r->state == JM_RUN_FREE, "arena %u: clean or used run on dirty list", i);
 			ndirty += r->ndirty;
@@ -347,12 +397,12 @@ int jm__heap_validate(void)
 		    "arena %u: oldest dirty stamp %llu, the list's head %llu", i,
 		    (unsigned long long)a->dirty_oldest,
 		    (unsigned long long)(a->dirty_head ? a->dirty_head->dirty_ns : 0));
-		CHECK(ndirty == a->ndirty_pages && ndirty == t->dirty_pages,
+		CHECK(ndirty == a->ndirty_pages && ndirty == t->dirty_pages + cached,
 		    "arena %u: dirty pages %zu listed, %zu counted, %zu in runs", i,
 		    (size_t)ndirty, (size_t)a->ndirty_pages, (size_t)t->dirty_pages);
-		CHECK(a->stats->active == (t->active_pages << JM_LG_PAGE) + huge_bytes[i],
+		CHECK(a->stats->active == ((t->active_pages - cached) << JM_LG_PAGE) + huge_bytes[i],
 		    "arena %u: active %zu, runs and huge say %zu", i, (size_t)a->stats->active,
-		    (size_t)((t->active_pages << JM_LG_PAGE) + huge_bytes[i]));
+		    (size_t)(((t->active_pages - cached) << JM_LG_PAGE) + huge_bytes[i]));
 		CHECK(t->free_pages == a->nfree_pages, "arena %u: free pages %zu counted, %zu in runs",
 		    i, (size_t)a->nfree_pages, (size_t)t->free_pages);
 		for (unsigned k = 0; k < a->nretained; k++)
@@ -368,8 +418,9 @@ int jm__heap_validate(void)
 		CHECK(a->stats->retained == (uint64_t)a->nretained * JM_CHUNK + a->huge_retained,
 		    "arena %u: retained %zu, chunks and huge say %zu", i, (size_t)a->stats->retained,
 		    (size_t)((uint64_t)a->nretained * JM_CHUNK + a->huge_retained));
-		CHECK(a->stats->allocated_large == t->large_bytes, "arena %u: allocated_large %zu, runs say %zu",
-		    i, (size_t)a->stats->allocated_large, (size_t)t->large_bytes);
+		CHECK(a->stats->allocated_large == t->large_bytes - (cached << JM_LG_PAGE),
+		    "arena %u: allocated_large %zu, runs say %zu", i, (size_t)a->stats->allocated_large,
+		    (size_t)(t->large_bytes - (cached << JM_LG_PAGE)));
 		CHECK(a->stats->allocated_huge == huge_bytes[i], "arena %u: allocated_huge %zu, records say %zu",
 		    i, (size_t)a->stats->allocated_huge, (size_t)huge_bytes[i]);
 		for (unsigned b = 0; b < JM_NBINS; b++) {

@@ -18,6 +18,21 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+/* write-after-free-arena-cache-link's second thread: counted in its
+ * arena by its small fills, then asleep while the process lives. */
+static int sleeper_ready;
+static void *small_keep[2000], *sleeper_keep[2000];
+static void *counted_sleeper(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000; i++)
+		sleeper_keep[i] = malloc(16 + (size_t)(i % 40) * 16);
+	__atomic_store_n(&sleeper_ready, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void say(void *p)
 {
 	printf("%p\n", p);
@@ -611,6 +626,36 @@ int main(int argc, char **argv)
 			_exit(3);   /* handed out: memory that is not the allocator's */
 		free(x);
 		free(y);
+	} else if (!strcmp(m, "write-after-free-arena-cache-link")) {
+		/* Run with narenas:1: a second thread counted in the arena
+		 * (its small fills) makes it shared, so that this thread keeps
+		 * one region of 12 pages and the arena's cache takes the
+		 * others, linked through their word 0. The program writes an
+		 * address of its own over the top one's link after the free:
+		 * the request after the one that took it back found that
+		 * address at the list's head (its cookie checked first). */
+		static char fake3[13 * 4096] __attribute__((aligned(4096)));
+		pthread_t t;
+		pthread_create(&t, NULL, counted_sleeper, NULL);
+		while (!__atomic_load_n(&sleeper_ready, __ATOMIC_ACQUIRE))
+			usleep(1000);
+		for (int i = 0; i < 2000; i++)   /* this thread counted too */
+			small_keep[i] = malloc(16 + (size_t)(i % 40) * 16);
+		char *a = malloc(12 * 4096), *b = malloc(12 * 4096), *c = malloc(12 * 4096);
+		say(fake3);
+		free(a);   /* the thread's one */
+		free(b);   /* the arena's cache */
+		free(c);   /* its top, linked to b */
+		*(void **)c = fake3;
+		char *x = malloc(12 * 4096);   /* a, from the thread's cache */
+		char *y = malloc(12 * 4096);   /* c, from the arena's */
+		char *z = malloc(12 * 4096);
+		__asm__ volatile("" : "+r"(z));
+		if (z == fake3)
+			_exit(3);   /* handed out: memory that is not the allocator's */
+		free(x);
+		free(y);
+		free(z);
 	} else if (!strcmp(m, "write-after-free-large-class-link")) {
 		/* The same in a class list (20 pages): the next request of
 		 * the class found a word 2 and a cookie to check at an address

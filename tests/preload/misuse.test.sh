@@ -75,7 +75,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             usable-size-freed-small usable-size-interior-small usable-size-interior-large \
             usable-size-interior-huge realloc-interior-small realloc-freed-huge interior-huge-chunk \
             write-after-free write-after-free-large-class write-after-free-large-link \
-            write-after-free-large-class-link; do
+            write-after-free-large-class-link write-after-free-arena-cache-link; do
 	conf=
 	[ "$mode" = write-after-free ] && conf=junk:1
 	# The write after free is found when the next request of the size
@@ -84,6 +84,9 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
 	# region, so the case ran clean 2 times in 300 at the default
 	# sampling (58 in 100 at prof_sample:4096). Sampling off, every time.
 	case $mode in write-after-free-large-*) conf=prof_sample:0 ;; esac
+	# The arena's cache of 9 to 64 pages holds regions only in an
+	# arena threads share: one arena for the helper's two threads.
+	case $mode in *-arena-cache-*) conf=narenas:1,prof_sample:0 ;; esac
 	JMALLOC_CONF=$conf LD_PRELOAD=$JMALLOC_LIB "$helper" "$mode" >"$JM_TMP/out" 2>"$JM_TMP/err"
 	rc=$?
 	addr=$(head -n 1 "$JM_TMP/out")

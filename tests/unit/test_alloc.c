@@ -392,6 +392,7 @@ static void test_large_runs(void **state)
 	validate();
 	jm_free(b);
 	jm__tcache_flush_all_current(); /* b's pages back to the arena */
+	jm__arena_cache_flush(jm__thread_arena()); /* and to its free runs */
 	validate();
 	/* a can grow into b's pages in place. */
 	memset(a, 0x11, 9 * JM_PAGE);
@@ -1510,6 +1511,146 @@ static void *shared_arena_thread(void *arg)
 	return NULL;
 }
 
+/* A large region of 9 to 64 pages freed to its arena (what a thread of a
+ * shared arena does not keep in its cache) waits in the arena's cache as
+ * it is: its run still large, its page map kept, its pages dirty, not
+ * active nor allocated; a request of its size, or up to an eighth
+ * smaller, takes it back whole without a search (on the old code the
+ * free coalesced it into a free run, and 11 pages took a run of 11). At
+ * most JM_ACACHE_DEPTH a size and JM_ACACHE_PAGES pages an arena, and
+ * only in an arena threads share; a purge (malloc_trim's, the decay's)
+ * gives the cache back first. */
+static bool run_is_large(void *p, size_t npages)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	size_t first = ((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE;
+	const struct jm_run *r = jm__chunk_run(c, first);
+	return r->state == JM_RUN_LARGE && r->npages == npages &&
+	    JM_PM_KIND(c->pagemap[first]) == JM_PM_LARGE &&
+	    JM_PM_KIND(c->pagemap[first + npages - 1]) == JM_PM_LARGE;
+}
+static void arena_free(void *p)
+{
+	struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+	jm__large_free(c, p, c->pagemap[((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE]);
+}
+static void test_arena_cache(void **state)
+{
+	(void)state;
+	assert_true(jm__opt.decay_ms > 0);   /* premise: pages are kept dirty */
+	struct jm_arena *a = jm__thread_arena();
+	unsigned nthreads = jm__arena_threads[a->index];
+	jm__arenas_purge(0, true);           /* no cache, nothing dirty */
+	uint64_t nd0 = a->ndirty_pages, active0 = a->stats->active;
+	uint64_t alloc0 = a->stats->allocated_large;
+	char *p = jm__large_alloc(a, 12 * JM_PAGE, 0, false);
+	char *guard = jm__large_alloc(a, 9 * JM_PAGE, 0, false);   /* p's neighbour used */
+	assert_non_null(p);
+	assert_non_null(guard);
+	p[0] = 1;
+	/* A thread alone in its arena: not cached (coalesced). */
+	jm__arena_threads[a->index] = 1;
+	arena_free(p);
+	assert_false(run_is_large(p, 12));
+	assert_ptr_equal(jm__large_alloc(a, 12 * JM_PAGE, 0, false), p);
+	/* Threads share it. */
+	jm__arena_threads[a->index] = 2;
+	arena_free(p);
+	assert_true(run_is_large(p, 12));                /* not coalesced */
+	assert_int_equal(a->ndirty_pages, nd0 + 12);     /* dirty */
+	assert_int_equal(a->stats->active, active0 + 9 * JM_PAGE);
+	assert_int_equal(a->stats->allocated_large, alloc0 + 9 * JM_PAGE);
+	assert_int_equal(a->stats->dirty, (a->ndirty_pages << JM_LG_PAGE) + a->huge_dirty);
+	validate();
+	/* 11 pages: within an eighth, p whole. */
+	char *q = jm__large_alloc(a, 11 * JM_PAGE, 0, false);
+	assert_ptr_equal(q, p);
+	assert_int_equal(jm_malloc_usable_size(q), 12 * JM_PAGE);
+	assert_int_equal(a->ndirty_pages, nd0);
+	validate();
+	/* calloc's zeroes from a cached region. */
+	memset(q, 0x5a, 12 * JM_PAGE);
+	arena_free(q);
+	char *z = jm__large_alloc(a, 12 * JM_PAGE, 0, true);
+	assert_ptr_equal(z, p);
+	for (size_t i = 0; i < 12 * JM_PAGE; i += 509)
+		assert_int_equal(z[i], 0);
+	/* More than an eighth smaller: not the cached region whole (9 pages
+	 * from 12; the cache may be given back for it: pages not resident
+	 * are not taken while it holds some). */
+	arena_free(z);
+	char *r9 = jm__large_alloc(a, 9 * JM_PAGE, 0, false);
+	assert_int_equal(jm_malloc_usable_size(r9), 9 * JM_PAGE);
+	validate();
+	/* JM_ACACHE_DEPTH a size: the next free of the size coalesces. */
+	char *v[JM_ACACHE_DEPTH + 1], *w[2];
+	for (unsigned i = 0; i <= JM_ACACHE_DEPTH; i++)
+		v[i] = jm__large_alloc(a, 12 * JM_PAGE, 0, false);
+	for (unsigned i = 0; i < 2; i++)
+		w[i] = jm__large_alloc(a, 16 * JM_PAGE, 0, false);
+	jm__arena_cache_flush(a);
+	for (unsigned i = 0; i <= JM_ACACHE_DEPTH; i++)
+		arena_free(v[i]);
+	for (unsigned i = 0; i < JM_ACACHE_DEPTH; i++)
+		assert_true(run_is_large(v[i], 12));
+	assert_false(run_is_large(v[JM_ACACHE_DEPTH], 12));
+	validate();
+	/* JM_ACACHE_PAGES in all: with the 48 pages of 12, one of 16 fills
+	 * it, a second is not cached. */
+	_Static_assert(JM_ACACHE_PAGES == 64 && JM_ACACHE_DEPTH == 4, "the sizes above and below fill it");
+	for (unsigned i = 0; i < 2; i++)
+		arena_free(w[i]);
+	assert_true(run_is_large(w[0], 16));
+	assert_false(run_is_large(w[1], 16));
+	validate();
+	/* A purge of everything (malloc_trim's) gives the cache back. */
+	jm__arenas_purge(0, true);
+	for (unsigned i = 0; i < JM_ACACHE_DEPTH; i++)
+		assert_false(run_is_large(v[i], 12));
+	assert_false(run_is_large(w[0], 16));
+	assert_int_equal(a->ndirty_pages, 0);
+	validate();
+	arena_free(r9);
+	arena_free(guard);
+	jm__arenas_purge(0, true);
+	jm__arena_threads[a->index] = nthreads;
+	validate();
+}
+
+/* The decay gives the cached regions back as it does free runs: an arena
+ * whose only dirty pages wait in its cache is purged to nothing once
+ * they are older than decay_ms (an idle process's return). */
+static void test_arena_cache_decays(void **state)
+{
+	(void)state;
+	struct jm_arena *a = jm__thread_arena();
+	unsigned nthreads = jm__arena_threads[a->index];
+	jm__arena_threads[a->index] = 2;   /* shared */
+	jm__arenas_purge(0, true);
+	char *p = jm__large_alloc(a, 20 * JM_PAGE, 0, false);
+	char *guard = jm__large_alloc(a, 9 * JM_PAGE, 0, false);
+	assert_non_null(p);
+	memset(p, 1, 20 * JM_PAGE);
+	arena_free(p);
+	assert_true(run_is_large(p, 20));
+	assert_int_equal(a->ndirty_pages, 20);
+	assert_true(a->stats->dirty >= 20 * JM_PAGE);
+	/* The decay's look, decay_ms and more later. */
+	uint64_t later = jm__now_ns() + (uint64_t)jm__opt.decay_ms * 2000000u;
+	jm__lock(a->lock, &a->stats->lock_contended);
+	bool left = jm__arena_decay(a, later);
+	jm__arena_decay(a, later + (uint64_t)jm__opt.decay_ms * 2000000u);
+	jm__unlock(a->lock);
+	jm__arena_purge_detached(a);
+	(void)left;
+	assert_false(run_is_large(p, 20));
+	assert_int_equal(a->ndirty_pages, 0);
+	validate();
+	arena_free(guard);
+	jm__arenas_purge(0, true);
+	jm__arena_threads[a->index] = nthreads;
+}
+
 static void test_large_cache_shared_arena(void **state)
 {
 	(void)state;
@@ -1744,6 +1885,7 @@ static void *pm_arena_thread(void *arg)
 	}
 	jm_free(after);                         /* now free, after p's */
 	jm__tcache_flush_all_current();         /* from the cache to the arena */
+	jm__arena_cache_flush(a);               /* and to its free runs */
 	k->named = pages_name_arena(p, 9, a->index);
 	void *q = jm_realloc(p, 14 * JM_PAGE);
 	k->grown_in_place = q == p;
@@ -4644,6 +4786,8 @@ int main(void)
 		cmocka_unit_test(test_large_cache_buffers),
 		cmocka_unit_test(test_large_cache_classes),
 		cmocka_unit_test(test_large_cache_shared_arena),
+		cmocka_unit_test(test_arena_cache),
+		cmocka_unit_test(test_arena_cache_decays),
 		cmocka_unit_test(test_large_first_boots_cache),
 		cmocka_unit_test(test_large_cache_one_page_up),
 		cmocka_unit_test(test_large_cache_set_aside),
