@@ -941,10 +941,39 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 		bool bp_known = true;
 		int n = 0;
 		for (;;) {
-			unsigned e = table_get(tab, written, pc);
-			if (e == 0 || e == K_NOCACHE)
-				break; /* unknown here: the slow way */
+			/* The first slot here (table_get's first probe,
+			 * inline), the others in table_get. */
+			size_t i = slot(pc, tab.mask);
+			if (!(written >> (i / SLOTS_PER_PAGE) & 1))
+				break;
+			uint64_t ent = atomic_load_explicit(&tab.e[i], memory_order_relaxed);
+			if (jm_unlikely((ent >> 16) != pc || ent == 0)) {
+				unsigned k = table_get(tab, written, pc);
+				if (k == 0)
+					break; /* unknown here: the slow way */
+				ent = (uint64_t)pc << 16 | k;
+			}
+			unsigned e = (unsigned)(ent & 0xffff);
+			/* Stored before it is known to be taken: the slow
+			 * way fills frames anew. */
 			frames[n++] = (void *)pc;
+			if (jm_likely(!(e & (K_END | K_RBP | K_BIG)) && n != max)) {
+				/* The common frame: its CFA from rsp, of one
+				 * size (K_NOCACHE and K_STOP have K_BIG). */
+				uintptr_t next = cfa + (uintptr_t)(e & K_SIZE) * 8;
+				unsigned saved = e >> K_BP_SHIFT & K_BP_MASK;
+				if (saved != 0) {
+					if (saved == K_BP_LOST)
+						bp_known = false;
+					else
+						bp = *(uintptr_t *)(next - 8 * (saved + 1));
+				}
+				cfa = next;
+				pc = *(uintptr_t *)(cfa - 8);
+				continue;
+			}
+			if (e == K_NOCACHE)
+				break; /* the slow way */
 			if ((e & K_END) || e == K_STOP || n == max) {
 				atomic_fetch_add_explicit(&nfast, 1, memory_order_relaxed);
 				return n;
