@@ -88,7 +88,13 @@
 #define K_BIG        0x2000u
 #define BIG_SIZE     512           /* entries: 4 KiB, mapped at the first */
 #define BIG_MAX      ((1u << 17) - 1) /* in 8 bytes: a pc takes the other 47 bits */
-#define VERIFY_EVERY 64
+/* The slow walk that checks the cache: one stack in 256. At every 64th
+ * it was 9,300 instructions each, 150 a sample on average (glibc-thread),
+ * a tenth of a sample's cost. It only finds an entry that no longer holds
+ * at its return address; a new return address, a dlclose (the cache
+ * emptied) and a frame pointer's frame larger than read before go the
+ * slow way at once, whatever the count. */
+#define VERIFY_EVERY 256
 
 #define MAX_FRAME    ((uintptr_t)16 << 20) /* a CFA this far above rsp is wrong */
 
