@@ -341,12 +341,16 @@ void *jm__bin_alloc_one(struct jm_arena *a, unsigned binind)
  * (callgrind, cachegrind: glibc-thread 1 0.2). No other field of the row
  * moves with it (a sampled object is in no run's curregs), so a reader's
  * copy of the row, the old word or the new one, is as consistent as
- * before; the word is 8-byte aligned, never torn. */
-void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta)
+ * before; the word is 8-byte aligned, never torn. bump false: the caller
+ * bumps the generation after this (the site row's end, jm__row_end, at a
+ * sample and its free: one atomic add on the header's line instead of
+ * two). */
+void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta, bool bump)
 {
 	struct jm_bin *bin = &a->bins[binind];
 	__atomic_fetch_add(&bin->stats->cursampled, (uint64_t)(int64_t)delta, __ATOMIC_RELEASE);
-	jmstat_gen_bump(jm__seg);
+	if (bump)
+		jmstat_gen_bump(jm__seg);
 }
 
 /* The index of ptr's region in its run, or -1 if ptr is not the start of a

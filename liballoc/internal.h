@@ -457,7 +457,7 @@ void jm__bin_free_unmarked(struct jm_chunk *c, void *ptr, uint64_t pm);
 /* n of them, of class binind, from an array (tcache.c's batch). */
 void jm__bin_free_inherited_array(void **ptrs, unsigned n, unsigned binind);
 bool jm__bin_region_is_free(struct jm_chunk *c, void *ptr, uint64_t pm);
-void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta);
+void jm__bin_sampled(struct jm_arena *a, unsigned binind, int delta, bool bump);
 
 /* ---- huge.c */
 void *jm__huge_alloc(size_t size, size_t align, bool zero);
@@ -989,7 +989,7 @@ void *jm__alloc_counted(size_t size, bool zero);
 void jm__free_slow(void *ptr);
 void *jm__alloc_plain(size_t size, size_t align, bool zero);   /* unsampled */
 void *jm__alloc_sampled(size_t size, size_t align, bool zero); /* large or huge */
-void jm__mark_sampled(void *ptr, uint32_t site, size_t size);
+void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump);
 void *jm__new(size_t size);                                     /* _Znwm */
 void *jm__new_aligned(size_t size, size_t align);               /* NULL: failed */
 void jm__free(void *ptr);                                       /* jm_free, hidden */

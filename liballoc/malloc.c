@@ -183,8 +183,10 @@ void *jm__alloc_sampled(size_t size, size_t align, bool zero)
 /* Marks a sampled allocation with its site (row + 1; 0: not recorded, the
  * table was full or the stack empty) and the size asked for. A large region
  * keeps the size even without a site: a small one (a page of its own)
- * counts in its size class's cursampled from here to its free. */
-void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
+ * counts in its size class's cursampled from here to its free. bump false:
+ * the caller bumps the header's generation after (the site row it counts
+ * the sample in, under the profile's lock: prof.c's record). */
+void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump)
 {
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
@@ -201,7 +203,7 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size)
 	run->prof_now = run->prof_size;
 	run->prof_site = (uint16_t)site;
 	if (run->prof_size <= JM_SMALL_MAX)
-		jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), 1);
+		jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), 1, bump);
 }
 
 /* A sampled large region that realloc kept where it is, `size` bytes
@@ -217,9 +219,9 @@ static JM_NOINLINE void sampled_run_resized(struct jm_chunk *c, struct jm_run *r
 	unsigned now = size <= JM_SMALL_MAX ? jm__size2bin(size) : JM_NBINS;
 	if (was != now) {
 		if (now < JM_NBINS)
-			jm__bin_sampled(c->arena, now, 1);
+			jm__bin_sampled(c->arena, now, 1, true);
 		if (was < JM_NBINS)
-			jm__bin_sampled(c->arena, was, -1);
+			jm__bin_sampled(c->arena, was, -1, true);
 	}
 	if (run->prof_site)
 		jm__prof_resize(run->prof_site, run->prof_size, from, size, false);
@@ -368,10 +370,13 @@ static JM_NOINLINE void free_in_chunk(void *ptr)
 		struct jm_run *run = jm__chunk_run(c, JM_PM_START(pm));
 		size_t npages = run->npages;
 		if (run->prof_size && jm__run_addr(c, run) == ptr && run->state == JM_RUN_LARGE) {
+			/* The class's count first, then the site's row, whose
+			 * end bumps the generation for both. */
+			if (run->prof_now <= JM_SMALL_MAX)
+				jm__bin_sampled(c->arena, jm__size2bin(run->prof_now), -1,
+				    run->prof_site == 0);
 			if (run->prof_site)
 				jm__prof_free(run->prof_site, run->prof_size, run->prof_now, false);
-			if (run->prof_now <= JM_SMALL_MAX)
-				jm__bin_sampled(c->arena, jm__size2bin(run->prof_now), -1);
 			run->prof_site = 0;
 			run->prof_size = 0;
 		}

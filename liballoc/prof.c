@@ -519,14 +519,18 @@ static void record(void *p, size_t size, void *const *first, int depth)
 		if (row >= 0) {
 			struct account a;
 			account_of(size, size, huge, &a);
-			site_account((uint32_t)row, &a, 1);
 			site = (uint32_t)row + 1;
-		} else {
-			jm__seg->sites_dropped++;
+			/* Marked first, its class's count without the
+			 * generation: the row's end bumps it for both. */
+			jm__mark_sampled(p, site, size, false);
+			site_account((uint32_t)row, &a, 1);
+			pthread_mutex_unlock(&prof_lock);
+			return;
 		}
+		jm__seg->sites_dropped++;
 		pthread_mutex_unlock(&prof_lock);
 	}
-	jm__mark_sampled(p, site, size);
+	jm__mark_sampled(p, site, size, true);
 }
 
 static JM_NOINLINE void *prof_alloc_sampled(size_t size, size_t align, bool zero)

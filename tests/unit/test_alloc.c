@@ -502,7 +502,7 @@ static void test_realloc_cut_large(void **state)
 	uint64_t allocated = a->stats->allocated_large;
 	char *p = jm__alloc_sampled(1 << 20, 0, false);
 	assert_non_null(p);
-	jm__mark_sampled(p, 0, 1 << 20);
+	jm__mark_sampled(p, 0, 1 << 20, true);
 	memset(p, 0x3c, 600000);
 	char *q = jm_realloc(p, 600000);
 	assert_ptr_equal(q, p);
@@ -1158,7 +1158,7 @@ static void *sampled(size_t n)
 {
 	void *p = jm__alloc_sampled(n, 0, false);
 	assert_non_null(p);
-	jm__mark_sampled(p, 0, n);
+	jm__mark_sampled(p, 0, n, true);
 	return p;
 }
 
@@ -1233,13 +1233,13 @@ static void *sampled_pages_thread(void *arg)
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = jm__alloc_sampled(64, 0, false);
 		assert_non_null(p[i]);
-		jm__mark_sampled(p[i], 0, 64);
+		jm__mark_sampled(p[i], 0, 64, true);
 		assert_int_equal(jm_malloc_usable_size(p[i]), JM_PAGE);
 	}
 	void *three = jm__alloc_sampled(9000, 0, false);   /* 3 pages */
-	jm__mark_sampled(three, 0, 9000);
+	jm__mark_sampled(three, 0, 9000, true);
 	void *three2 = jm__alloc_sampled(9000, 0, false);
-	jm__mark_sampled(three2, 0, 9000);
+	jm__mark_sampled(three2, 0, 9000, true);
 	for (unsigned i = 0; i < N; i++)
 		jm_free(p[i]);
 	jm_free(three);
@@ -1249,7 +1249,7 @@ static void *sampled_pages_thread(void *arg)
 	k->same_pages = true;
 	for (unsigned i = 0; i < 4; i++) {
 		q[i] = jm__alloc_sampled(100, 0, false);
-		jm__mark_sampled(q[i], 0, 100);
+		jm__mark_sampled(q[i], 0, 100, true);
 		k->same_pages &= q[i] == p[3 - i];   /* the cache is LIFO */
 	}
 	k->nmalloc_reuse = a->stats->nmalloc_large - nmalloc;
@@ -1714,7 +1714,7 @@ static void *set_aside_thread(void *arg)
 	struct aside_counts *k = arg;
 	jm_free(jm_malloc(16));   /* a cache and an arena */
 	void *page = jm__alloc_sampled(100, 0, false);
-	jm__mark_sampled(page, 0, 100);
+	jm__mark_sampled(page, 0, 100, true);
 	void *five = jm_malloc(5 * JM_PAGE);
 	jm_free(page);                                   /* cached, 1 page */
 	jm_free(five);                                   /* cached, 5 pages */
@@ -4613,9 +4613,9 @@ static void *move_sampled(void *arg)
 {
 	struct sampled_mover *m = arg;
 	for (int i = 0; i < 1000000; i++)
-		jm__bin_sampled(m->a, m->bin, 1);
+		jm__bin_sampled(m->a, m->bin, 1, true);
 	for (int i = 0; i < 500000; i++)
-		jm__bin_sampled(m->a, m->bin, -1);
+		jm__bin_sampled(m->a, m->bin, -1, true);
 	return NULL;
 }
 
@@ -4633,7 +4633,7 @@ static void test_bin_sampled_concurrent(void **state)
 	assert_int_equal(__atomic_load_n(cur, __ATOMIC_ACQUIRE) - before, 2000000);
 	assert_true(__atomic_load_n(&jm__seg->gen, __ATOMIC_ACQUIRE) - gen >= 6000000);
 	for (int i = 0; i < 2000000; i++)
-		jm__bin_sampled(m.a, m.bin, -1);
+		jm__bin_sampled(m.a, m.bin, -1, true);
 	assert_int_equal(__atomic_load_n(cur, __ATOMIC_ACQUIRE), before);
 }
 
