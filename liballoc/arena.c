@@ -330,6 +330,10 @@ bool jm__arena_thread_move(struct jm_arena *to)
 JM_FORK_TEXT void jm__arena_postfork_threads(void)
 {
 	uint64_t now = 0;
+	/* The rows' thread counts: owed, when the child publishes from the
+	 * snapshot (the rows' page is its parent's till then: stats.c,
+	 * "owed"), else written here. */
+	bool owed = jm__stats_owe(thread_arena);
 	for (unsigned i = 0; i < jm__narenas; i++) {
 		unsigned want = thread_arena && thread_arena->index == i;
 		unsigned counted = want && thread_counted;
@@ -348,7 +352,7 @@ JM_FORK_TEXT void jm__arena_postfork_threads(void)
 		if (arena_left_ns[i] != left)
 			__atomic_store_n(&arena_left_ns[i], left, __ATOMIC_RELAXED);
 		struct jm_arena *a = jm__arenas[i];
-		if (a && a->stats->nthreads != want)
+		if (a && !owed && a->stats->nthreads != want)
 			a->stats->nthreads = want;
 	}
 	__atomic_store_n(&live_threads, thread_arena != NULL, __ATOMIC_RELAXED);   /* as its other stores */

@@ -899,6 +899,20 @@ extern bool jm__stats_pending;       /* a forked child has yet to publish */
 bool jm__stats_reserve_sites(uint32_t rows);
 bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
+/* A forked child that publishes from its parent's snapshot owes its arena
+ * rows their thread counts (1 for the forking thread's arena, 0 for the
+ * others) and its header the purger's fields (0): written at its
+ * publication, not in its fork handler into the snapshot's page, which
+ * the parent shares (stats.c, "owed"). Whatever changes them before the
+ * publication settles them first. */
+extern unsigned jm__stats_owed;   /* 0, or 1 + that arena's index (JM_MAX_ARENAS: none) */
+bool jm__stats_owe(const struct jm_arena *mine);
+void jm__stats_settle_slow(void);
+static inline void jm__stats_settle(void)
+{
+	if (jm_unlikely(__atomic_load_n(&jm__stats_owed, __ATOMIC_ACQUIRE) != 0))
+		jm__stats_settle_slow();
+}
 void jm__stats_ns_changed(void);       /* unshare, setns: read them again */
 uint64_t jm__stats_start_tick(uint64_t before_ns, uint64_t after_ns, unsigned long hz);
 uint64_t jm__stats_fork_start(void);

@@ -1401,6 +1401,67 @@ void jm__stats_postfork_parent(void)
 	jm__fork_unlock(&rows_lock);
 }
 
+/*
+ * "owed": a forked child's arena rows count the parent's threads: each
+ * arena's `nthreads` is to be 1 for the forking thread's arena and 0 for
+ * the others; and its header says the parent's purger runs (`bg_running`,
+ * `bg_wakes`: 0 both in a child, which has none). Written in the child's
+ * fork handler, those were the first write to the snapshot's page 0 (the
+ * header, classes and arena rows), shared with the parent: a page fault, a
+ * page allocated and copied, in every child of a process of more than one
+ * thread or with a purger running, also in the child that only execs or
+ * exits. A child that is to publish from the snapshot (jm__stats_pending)
+ * owes them instead (jm__stats_owe), and writes them at its publication,
+ * with its header's identity on the same page, before the file is written
+ * from it (publish_child): a child that execs or exits first writes
+ * nothing there. Anything that changes them before then (a thread
+ * booting, moving or ending in the child, a purger started or stopped)
+ * settles them first: written in memory, under rows_lock, the flag
+ * cleared after (jm__stats_settle).
+ */
+unsigned jm__stats_owed;
+
+/* The count arena i's row is to have while they are owed. */
+JM_FORK_TEXT static uint64_t owed_nthreads(unsigned i)
+{
+	return jm__stats_owed == i + 1;
+}
+
+/* In the child's fork handler (one thread): true if the counts are owed
+ * (the caller writes nothing), false if it is to write them. */
+JM_FORK_TEXT bool jm__stats_owe(const struct jm_arena *mine)
+{
+	if (!jm__stats_pending)
+		return false;
+	jm__stats_owed = 1 + (mine ? mine->index : JM_MAX_ARENAS);
+	return true;
+}
+
+/* The owed counts written in memory (a child that does not publish after
+ * all, or whose rows change first); rows_lock held. */
+JM_FORK_TEXT static void settle_owed_locked(void)
+{
+	if (jm__stats_owed == 0)
+		return;
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a && a->stats->nthreads != owed_nthreads(i))
+			a->stats->nthreads = owed_nthreads(i);
+	}
+	if (jm__seg->bg_running != 0)
+		jm__seg->bg_running = 0;
+	if (jm__seg->bg_wakes != 0)
+		jm__seg->bg_wakes = 0;
+	__atomic_store_n(&jm__stats_owed, 0, __ATOMIC_RELEASE);
+}
+
+JM_FORK_TEXT void jm__stats_settle_slow(void)
+{
+	pthread_mutex_lock(&rows_lock);
+	settle_owed_locked();
+	pthread_mutex_unlock(&rows_lock);
+}
+
 /* The parts of a segment that hold something: the core up to the bin
  * rows of the arenas made so far (the others' are zero, and their pages,
  * never written, not even present: reading them was a fault each), the
@@ -1638,6 +1699,9 @@ JM_FORK_TEXT static void publish_child(void)
 		return;
 	}
 	jm__stats_pending = false;
+	/* In memory: the header's page is written next anyway (its
+	 * identity), and the file is written from it. */
+	settle_owed_locked();
 	if (creds_mixed()) {
 		/* Privileges changed since the fork, not all dropped. */
 		clear_dead_rows();
@@ -1716,8 +1780,12 @@ void jm__stats_bg_wake(void)
 
 JM_FORK_TEXT void jm__stats_bg_running(bool running)
 {
-	/* Written only if they change: in a forked child, whose header's page
-	 * is still the parent's. */
+	/* Owed in a forked child that publishes from the snapshot (above,
+	 * "owed": 0 both), else written only if they change: in a forked
+	 * child, whose header's page is still the parent's. */
+	if (!running && __atomic_load_n(&jm__stats_owed, __ATOMIC_ACQUIRE) != 0)
+		return;
+	jm__stats_settle();
 	if (jm__seg->bg_running != (running ? 1u : 0u))
 		__atomic_store_n(&jm__seg->bg_running, running ? 1u : 0u, __ATOMIC_RELAXED);
 	if (!running && jm__seg->bg_wakes != 0)

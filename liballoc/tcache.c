@@ -890,6 +890,7 @@ struct jm_arena *jm__thread_arena(void)
 	a = jm__arena_for_thread((uint32_t)syscall(SYS_gettid), !tls_booting);
 	tls_uncounted = tls_booting;
 	tls_arena = a;
+	jm__stats_settle();
 	jm__lock(a->lock, &a->stats->lock_contended);
 	jm__row_begin(&a->stats->seq);
 	a->stats->nthreads++;
@@ -1733,6 +1734,7 @@ static void tcache_switch(struct jm_tcache *tc, struct jm_arena *from, struct jm
 {
 	if (tc)
 		tcache_empty(tc);
+	jm__stats_settle();
 	jm__lock(from->lock, &from->stats->lock_contended);
 	jm__row_begin(&from->stats->seq);
 	from->stats->nthreads--;
@@ -1806,6 +1808,7 @@ static void thread_exit(void *arg)
 	tls_uncounted = false;
 	if (a) {
 		jm__arena_thread_exit();
+		jm__stats_settle();
 		jm__lock(a->lock, &a->stats->lock_contended);
 		jm__row_begin(&a->stats->seq);
 		a->stats->nthreads--;
@@ -1834,9 +1837,13 @@ JM_FORK_TEXT void jm__tcache_postfork_child(void)
 {
 	tc_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	/* Only this thread survives: its arena counts one thread (written
-	 * only if it changes: the row's page is shared with the parent). */
-	if (tls_arena && tls_arena->stats->nthreads != 1)
-		tls_arena->stats->nthreads = 1;
+	 * only if it changes: the row's page is shared with the parent; owed
+	 * already when the child publishes from the snapshot, stats.c). */
+	if (tls_arena && jm__stats_owed != 1 + tls_arena->index) {
+		jm__stats_settle();
+		if (tls_arena->stats->nthreads != 1)
+			tls_arena->stats->nthreads = 1;
+	}
 	/* The runs it takes regions of are its own (above, "forked"). */
 	jm__fork_depth++;
 	/* The other threads' caches are gone, their regions in their lists

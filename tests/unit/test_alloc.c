@@ -3126,11 +3126,16 @@ static int child_locks_state(struct jm_arena *mine)
 		for (unsigned b = 0; b < JM_NBINS; b++)
 			if (memcmp(a->bins[b].lock, &unlocked, sizeof(unlocked)) != 0)
 				return 4;
-		if (a->stats->nthreads != (a == mine))
-			return 5;
 	}
 	void *q = jm_malloc(200);   /* takes the locks it needs */
 	jm_free(q);
+	/* The rows' counts as the child publishes them (owed until then:
+	 * test_fork_child_arena_rows_owed). */
+	for (unsigned i = 0; i < jm__narenas; i++) {
+		struct jm_arena *a = jm__arenas[i];
+		if (a != NULL && a->stats->nthreads != (a == mine))
+			return 5;
+	}
 	return q == NULL ? 6 : 0;
 }
 
@@ -3345,6 +3350,118 @@ static void test_fork_child_rows_out_of_use(void **state)
 		assert_true(pid > 0);
 		assert_int_equal(wait_child(pid), 0);
 	}
+	validate();
+}
+
+/* A forked child's arena rows count its parent's threads, and its header
+ * says the parent's purger runs, until it publishes (stats.c, "owed"): the
+ * handler wrote the counts a child has (1 for the forking thread's arena,
+ * 0 for the others) and the purger's fields (0) into the snapshot's page
+ * 0, shared with the parent, a page fault and a copy in every child of a
+ * process of more than one thread or with a purger running, also one that
+ * only execs. Now the page is as the fork left it until the publication, and
+ * the counts are right in the file it publishes, in a child whose
+ * publication fails, and in one whose rows another thread changes first
+ * (a thread of its own that allocates). */
+static int hold_fd[2], held_fd[2];
+
+static void *hold_thread(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(100));   /* counted in its arena's row */
+	char c = 0;
+	if (write(held_fd[1], &c, 1) != 1 || read(hold_fd[0], &c, 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+static void *child_thread(void *arg)
+{
+	(void)arg;
+	jm_free(jm_malloc(100));
+	return NULL;
+}
+
+static uint64_t rows_nthreads(void)
+{
+	uint64_t n = 0;
+	for (unsigned a = 0; a < jm__narenas; a++)
+		n += jm__stats_arena_row(a)->nthreads;
+	return n;
+}
+
+static void test_fork_child_arena_rows_owed(void **state)
+{
+	(void)state;
+	jm_free(jm_malloc(100));
+	assert_int_equal(pipe(hold_fd), 0);
+	assert_int_equal(pipe(held_fd), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hold_thread, NULL), 0);
+	char c;
+	assert_int_equal(read(held_fd[0], &c, 1), 1);
+	/* Premises: the rows count both threads, and no purger runs (its
+	 * end in the child writes the header's page too). */
+	jm__bg_stop();
+	assert_true(rows_nthreads() >= 2);
+	assert_int_equal(jm__seg->bg_running, 0);
+	for (int how = 0; how < 3; how++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (!jm__stats_pending)
+				_exit(2);
+			if (page_exclusive(jm__seg))
+				_exit(3);   /* written before the publication */
+			if (how == 1) {
+				/* No descriptor to be had: no file. */
+				struct rlimit rl = { 0, 0 };
+				if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+					_exit(4);
+			}
+			uint64_t want = 1;
+			if (how == 2) {
+				pthread_t ct;
+				if (pthread_create(&ct, NULL, child_thread, NULL) != 0 ||
+				    pthread_join(ct, NULL) != 0)
+					_exit(5);
+				want = 1;   /* its thread has ended */
+			}
+			jm__stats_publish_child();
+			if (jm__stats_pending || jm__stats_owed != 0)
+				_exit(6);
+			_exit(rows_nthreads() == want ? 0 : 7);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(wait_child(pid), 0);
+	}
+	assert_int_equal(write(hold_fd[1], "x", 1), 1);
+	void *ret = (void *)2;
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_null(ret);
+	for (int i = 0; i < 2; i++) {
+		close(hold_fd[i]);
+		close(held_fd[i]);
+	}
+	/* One thread now, its rows' counts a child's already; the header
+	 * says a purger runs (as a parent's with one does; a real one's end
+	 * in the child is the same call, jm__bg_postfork_child): the child
+	 * publishes 0 for both, and its handler wrote them before. */
+	assert_int_equal(rows_nthreads(), 1);
+	jm__seg->bg_running = 1;
+	jm__seg->bg_wakes = 3;
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (page_exclusive(jm__seg))
+			_exit(3);
+		jm__stats_publish_child();
+		if (jm__stats_pending || jm__stats_owed != 0)
+			_exit(6);
+		_exit(jm__seg->bg_running == 0 && jm__seg->bg_wakes == 0 && rows_nthreads() == 1 ? 0 : 8);
+	}
+	jm__seg->bg_running = 0;
+	jm__seg->bg_wakes = 0;
+	assert_true(pid > 0);
+	assert_int_equal(wait_child(pid), 0);
 	validate();
 }
 
@@ -4812,6 +4929,7 @@ int main(void)
 		cmocka_unit_test(test_arena_locks_lines),
 		cmocka_unit_test(test_fork_publish_maps_used_pages),
 		cmocka_unit_test(test_fork_child_rows_out_of_use),
+		cmocka_unit_test(test_fork_child_arena_rows_owed),
 		cmocka_unit_test(test_errno_at),
 		cmocka_unit_test(test_realloc_growth),
 		cmocka_unit_test(test_chunk_from_other_arena),
