@@ -188,7 +188,8 @@ static inline bool jm__run_region(uint64_t off, uint64_t magic, uint64_t *idx)
 /* For a size above JM_SIZE_DIRECT_MAX, up to JM_SMALL_MAX. */
 static inline unsigned jm__size2bin_above(size_t size)
 {
-	return jm__size2bin_big[(size + ((size_t)1 << JM_LG_BIG_STEP) - 1) >> JM_LG_BIG_STEP];
+	return __atomic_load_n(&jm__size2bin_big[(size + ((size_t)1 << JM_LG_BIG_STEP) - 1) >> JM_LG_BIG_STEP],
+	                       __ATOMIC_RELAXED);
 }
 /* For a size up to JM_SMALL_MAX. */
 static inline unsigned jm__size2bin(size_t size)
@@ -196,7 +197,8 @@ static inline unsigned jm__size2bin(size_t size)
 	if (size <= 8)
 		return 0;
 	if (size <= JM_SIZE_DIRECT_MAX)
-		return jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM];
+		return __atomic_load_n(&jm__size2bin_tab[(size + JM_QUANTUM - 1) >> JM_LG_QUANTUM],
+		                       __ATOMIC_RELAXED);
 	return jm__size2bin_above(size);
 }
 

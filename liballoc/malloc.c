@@ -541,11 +541,11 @@ static inline __attribute__((always_inline)) void *malloc_body(size_t size, bool
 {
 	/* The class: by the size itself up to JM_SIZE_DIRECT_MAX, by quanta
 	 * above (a second comparison there only). */
-	unsigned tbin;
+	uintptr_t tbin;
 	if (jm_likely(size <= JM_SIZE_DIRECT_MAX))
-		tbin = jm__size2tbin_direct[size];
+		tbin = __atomic_load_n(&jm__size2tbin_direct[size], __ATOMIC_RELAXED);
 	else if (jm_likely(size <= JM_SMALL_MAX))
-		tbin = jm__size2bin_above(size) * (unsigned)sizeof(struct jmstat_tcache_bin);
+		tbin = (uintptr_t)jm__size2bin_above(size) * sizeof(struct jmstat_tcache_bin);
 	else
 		return cxx ? new_slow(size) : jm__alloc_slow(size);
 	/* The sampling budget first (one subtraction, one branch). */
