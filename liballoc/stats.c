@@ -1285,6 +1285,31 @@ extern unsigned jm__stats_test_snapshot_pages;
 unsigned jm__stats_test_snapshot_pages;      /* pages the last copy wrote */
 #endif
 
+/* Whether n bytes at src (the segment) differ from dst (the snapshot),
+ * and then copies them: a word at a time by relaxed atomic loads. The
+ * locks prefork holds stop every writer of the rows but these, which
+ * write lock-free meanwhile: the purger's bg_running and bg_wakes
+ * (jm__stats_bg_running, jm__stats_bg_wake), a sample's bin row
+ * cursampled and the header's gen (jm__bin_sampled, jmstat_gen_bump).
+ * Read by memcmp and memcpy (rep movsb for a page), such a word could be
+ * torn (its bytes read at different times: a counter the child kept off
+ * by 2^8k for good) and the reads were a data race with those atomic
+ * stores, undefined (ThreadSanitizer reported it). A word read whole is
+ * its value before or after the store: the fork as if a moment earlier
+ * or later. Every part's offset and length is a multiple of 8. */
+static bool snapshot_words(uint64_t *dst, const uint64_t *src, uint64_t n)
+{
+	uint64_t i = 0;
+	for (; i < n / 8; i++)
+		if (dst[i] != __atomic_load_n(&src[i], __ATOMIC_RELAXED))
+			break;
+	if (i == n / 8)
+		return false;
+	for (; i < n / 8; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	return true;
+}
+
 /* Copies [off, off + len) of the segment to the snapshot a page at a time,
  * each page only if its contents changed: a page written is a page fault
  * and a copy in the parent (the last child shares it). */
@@ -1294,12 +1319,21 @@ static void snapshot_part(uint64_t off, uint64_t len)
 		uint64_t n = JM_PAGE - (off & JM_PAGE_MASK);
 		if (n > len)
 			n = len;
-		if (memcmp(snap_at(off), seg_at(off), n) != 0) {
-			memcpy(snap_at(off), seg_at(off), n);
-#ifdef JM_TEST
-			jm__stats_test_snapshot_pages++;
-#endif
+		bool changed;
+		if (((off | n) & 7) == 0) {
+			changed = snapshot_words((uint64_t *)(void *)snap_at(off),
+			                         (const uint64_t *)(const void *)seg_at(off), n);
+		} else {
+			changed = memcmp(snap_at(off), seg_at(off), n) != 0;
+			if (changed)
+				memcpy(snap_at(off), seg_at(off), n);
 		}
+#ifdef JM_TEST
+		if (changed)
+			jm__stats_test_snapshot_pages++;
+#else
+		(void)changed;
+#endif
 		off += n;
 		len -= n;
 	}
