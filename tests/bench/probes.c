@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -883,6 +884,7 @@ static char **s35_small(size_t n){ char**v=malloc(n*sizeof*v); for(size_t i=0;i<
 static void s35_free(char**v,size_t n){ for(size_t i=0;i<n;i++) free(v[i]); free(v); }
 static void p_hugethensmall(void){ s35_bufs(); fprintf(stderr,"hugethensmall: rss %ld KiB\n",statm_rss()); s35_free(s35_small(1500000),1500000); }
 static void p_smallthenhuge(void){ s35_free(s35_small(1500000),1500000); fprintf(stderr,"smallthenhuge: rss %ld KiB\n",statm_rss()); s35_bufs(); }
+static long maps_lines(void){ FILE*f=fopen("/proc/self/maps","r"); long n=0; int c; if(!f) return -1; while((c=getc(f))!=EOF) n+=c=='\n'; fclose(f); return n; }
 /* session 36. hugemid: 20,000 slots replaced at random 200,000 times, a
  * third each of 16..4 KB, 4 KB..1 MiB and 2..8 MiB (each written at its
  * ends and middle): a heap of many dirty runs, none a whole chunk, beside
@@ -892,7 +894,34 @@ static void p_hugemid(void){ enum{N=20000}; char **v=calloc(N,sizeof*v);
   for(int i=0;i<200000;i++){ int k=rnd()%N; free(v[k]); unsigned r=rnd();
     size_t n= r%3==0 ? (2u<<20)+(r>>4)%(6u<<20) : r%3==1 ? 4096+(r>>4)%(1u<<20) : 16+(r>>4)%4000;
     v[k]=malloc(n); v[k][0]=1; v[k][n-1]=2; if(n>8192) v[k][n/2]=3; sink+=v[k][0]; }
+  fprintf(stderr,"hugemid: %ld maps lines\n",maps_lines());
   for(int k=0;k<N;k++) free(v[k]); free(v); }
+/* session 37. manyhuge [N [SIZE]]: N (40,000) live regions of SIZE bytes
+ * (2 MiB, the smallest huge size), a byte written in each, then all freed:
+ * prints how many were had before the first failure, its errno, and the
+ * lines of /proc/self/maps at the peak. One kernel mapping a region meets
+ * vm.max_map_count (65,530) near 65,000 live regions: a program with that
+ * many fails (ENOMEM) where the anchors carve them from larger mappings
+ * (docs/measurements.md, session 37). */
+static void p_manyhuge(void){ long n=oarg(0,40000); size_t s=(size_t)oarg(1,2<<20); char**v=calloc(n,sizeof*v); long got=0; int e=0;
+  for(;got<n;got++){ errno=0; v[got]=malloc(s); if(!v[got]){ e=errno; break; } v[got][0]=1; }
+  long m=maps_lines();
+  printf("manyhuge: %ld of %ld regions of %zu B live, errno %d (%s), %ld maps lines\n",got,n,s,e,e?strerror(e):"none",m);
+  fprintf(stderr,"manyhuge: %ld of %ld, maps %ld\n",got,n,m);
+  for(long i=0;i<got;i++) free(v[i]); free(v); }
+/* session 37. hugechurn [N [STEPS]]: N (40,000) live regions of 2..8 MiB,
+ * a byte written at each end, replaced at random STEPS (400,000) times;
+ * prints the mappings (/proc/self/maps lines) every 100,000 steps and at
+ * the end, and the failures. Moves of pages between regions (mremap)
+ * made each piece a mapping of its own: 65,526 at the end, the default
+ * vm.max_map_count, where munmap failed (docs/measurements.md, session
+ * 37). */
+static void p_hugechurn(void){ long n=oarg(0,40000), it=oarg(1,400000); char**v=calloc(n,sizeof*v); long fails=0; int e=0;
+  for(long i=0;i<n+it;i++){ long k= i<n? i : (long)(rnd()%n); free(v[k]); size_t s=(2u<<20)+rnd()%(6u<<20); errno=0; v[k]=malloc(s);
+    if(!v[k]){ if(!fails++) e=errno; continue; } v[k][0]=1; v[k][s-1]=1;
+    if(i%100000==0) fprintf(stderr,"hugechurn: step %ld, %ld maps lines\n",i,maps_lines()); }
+  printf("hugechurn: %ld failures, errno %d (%s), %ld maps lines\n",fails,e,e?strerror(e):"none",maps_lines());
+  for(long k=0;k<n;k++) free(v[k]); free(v); }
 /* session 36. bufworkers THREADS (16): threads whose only allocations are
  * buffers of 40..68 KiB, each taken, a byte written, freed, 50,000 times
  * (a worker that never allocated small had no thread cache, and 16
@@ -922,7 +951,7 @@ int main(int argc,char**argv){
   M(pagealignsmall) M(simd) M(burst64) M(boundary) M(reallocsame) M(buf64) M(tdphases)
   M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
   M(peakregrow) M(tinyodd) M(idlethreads) M(xfree) M(orphanfree) M(callocsparse) M(vec15) M(hugethreads)
-  M(hugethensmall) M(smallthenhuge) M(hugemid) M(bufworkers) M(bufkeep)
+  M(hugethensmall) M(smallthenhuge) M(hugemid) M(manyhuge) M(hugechurn) M(bufworkers) M(bufkeep)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
