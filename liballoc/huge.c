@@ -19,7 +19,8 @@
  * recent requests' largest blocks (fresh_for), so that once kept it
  * serves a larger request where it is; its blocks up to its size
  * take the pages of dirty kept regions that fit no request (gather,
- * below; not for calloc).
+ * below; not for calloc; not while the process has more mappings than
+ * an eighth of vm.max_map_count: each piece moved stays one).
  * Each record knows how far from its start its occupants may have
  * written since its mapping or last purge (touched): a kept region whose
  * rest past a request holds nothing and fits no like request is taken
@@ -469,6 +470,55 @@ bool jm__huge_kept_bytes(uint64_t *dirty, uint64_t *clean)
 	return stable;
 }
 
+/* gather's bound on the process's mappings. A page moved by mremap keeps
+ * the kernel's record of where it was mapped first (vm_pgoff, anon_vma),
+ * so each piece moved into a region stays a mapping (VMA) of its own:
+ * neither merges with the region around it nor with a neighbour. 40,000
+ * live regions of 2..8 MiB replaced at random 400,000 times made 65,526
+ * mappings, vm.max_map_count's default (65,530), where munmap failed (a
+ * split needs a new VMA) and so would any mmap of the program
+ * (jemalloc, tcmalloc, mimalloc: 29-48 mappings; docs/measurements.md,
+ * session 37). So gather moves nothing while
+ * /proc/self/maps has more than an eighth of vm.max_map_count lines
+ * (jm__huge_gather_maps, 8191 by default), counted again once the pieces
+ * moved and the calls refused since reach half the distance to that
+ * bound, or an eighth of it near or past it: at most 2 VMAs a piece, so
+ * at most a quarter over. A count reads about 2 us a line (15-20 ms at
+ * 8,000 lines on this guest, loaded), once in 1,023 calls at the most.
+ * Where /proc cannot be read it moves as before. */
+_Atomic size_t jm__huge_gather_maps;  /* 0: vm.max_map_count / 8 (tests set it) */
+static _Atomic size_t gather_tally, gather_next, gather_seen;  /* seen: the bound
+                                         of the last count (a test's change
+                                         counts again) */
+static _Atomic bool gather_off;
+static bool gather_allowed(void)
+{
+	if (jm__huge_gather_maps != 0 &&
+	    jm__huge_gather_maps == atomic_load_explicit(&gather_seen, memory_order_relaxed) &&
+	    atomic_fetch_add_explicit(&gather_tally, 1, memory_order_relaxed) + 1 <
+	    atomic_load_explicit(&gather_next, memory_order_relaxed))
+		return !atomic_load_explicit(&gather_off, memory_order_relaxed);
+	atomic_store_explicit(&gather_tally, 0, memory_order_relaxed);
+	if (jm__huge_gather_maps == 0) {
+		char buf[32];
+		size_t max = 0;
+		if (jm__read_file("/proc/sys/vm/max_map_count", buf, sizeof(buf)) > 0)
+			for (const char *c = buf; *c >= '0' && *c <= '9' && max < (1ul << 40); c++)
+				max = max * 10 + (size_t)(*c - '0');
+		jm__huge_gather_maps = (max ? max : 65530) / 8;
+	}
+	size_t bound = jm__huge_gather_maps;
+	atomic_store_explicit(&gather_seen, bound, memory_order_relaxed);
+	long maps = jm__os_count_maps();
+	bool off = maps >= 0 && (size_t)maps > bound;
+	size_t next = bound / 8;
+	if (maps >= 0 && (size_t)maps < bound && (bound - (size_t)maps) / 2 > next)
+		next = (bound - (size_t)maps) / 2;
+	atomic_store_explicit(&gather_next, next, memory_order_relaxed);
+	atomic_store_explicit(&gather_off, off, memory_order_relaxed);
+	return !off;
+}
+
 /* Fills [dst + from, dst + to), fresh pages of a region realloc grows
  * or moves up to its new size, with the pages of other
  * dirty kept regions of `arena`, moved there by mremap: no fault when the
@@ -500,7 +550,8 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena, size_t *
 	unsigned n = 0;
 	size_t taken = 0;
 	if (to - from < HUGE_GATHER_MIN ||
-	    atomic_load_explicit(&dirty_bytes, memory_order_relaxed) == 0 || as_limited())
+	    atomic_load_explicit(&dirty_bytes, memory_order_relaxed) == 0 || as_limited() ||
+	    !gather_allowed())
 		return 0;
 	pthread_mutex_lock(&huge_lock);
 	while (n < HUGE_GATHER_MAX && from + taken < to) {
@@ -556,6 +607,8 @@ static size_t gather(char *dst, size_t from, size_t to, unsigned arena, size_t *
 			record_put(piece[i].whole);
 	}
 	errno = saved;
+	if (n > 1)
+		atomic_fetch_add_explicit(&gather_tally, (size_t)n - 1, memory_order_relaxed);
 	if (n) {
 		/* They leave the kept regions, and their old places: what
 		 * they fill was counted mapped with the region. */

@@ -214,6 +214,7 @@ void jm__os_zero_dirty(void *addr, size_t size);
 int jm__os_pagemap_open(void);     /* -1 if there is none */
 void jm__os_pagemap_close(int fd);
 bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits);
+long jm__os_count_maps(void);     /* lines of /proc/self/maps, or -1 */
 uint64_t jm__os_map_limit(void);  /* min(RLIMIT_AS, RLIMIT_DATA), or UINT64_MAX */
 unsigned jm__os_ncpus(void);
 void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */
@@ -410,6 +411,7 @@ void jm__arena_maybe_purge(struct jm_arena *a, bool force);
 void jm__arena_purge_to(struct jm_arena *a, uint64_t target); /* a's lock held */
 void jm__arena_purge_detached(struct jm_arena *a);  /* with its lock not held */
 void jm__arena_offset_fresh(struct jm_arena *a, uint64_t pages);  /* huge.c: a fresh mapping */
+extern _Atomic size_t jm__huge_gather_maps;  /* huge.c: gather stops past these mappings (0: vm.max_map_count / 8; tests set it) */
 extern uint64_t jm__fresh_floor;  /* pages; 32 MiB's (tests lower it) */
 #ifdef JM_TEST
 extern unsigned jm__fresh_looked; /* dirty runs the last fresh mapping looked at (tests) */

@@ -249,6 +249,36 @@ bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits)
 	return ok;
 }
 
+/* The process's mappings: the lines of /proc/self/maps (each a kernel
+ * VMA), or -1 if it cannot be read. Read 2 KiB at a time into the
+ * stack, no allocation (called from within malloc: huge.c's bound on
+ * what gather splits). */
+long jm__os_count_maps(void)
+{
+	int saved = errno;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errno = saved;
+		return -1;
+	}
+	char buf[2048];
+	long lines = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		for (ssize_t k = 0; k < n; k++)
+			lines += buf[k] == '\n';
+	}
+	if (n < 0)
+		lines = -1;
+	close(fd);
+	errno = saved;
+	return lines;
+}
+
 /* The lower of the limits that an anonymous private mapping counts
  * against: of address space (RLIMIT_AS, `ulimit -v`) and of data
  * (RLIMIT_DATA, `ulimit -d`: the kernel counts every private writable
