@@ -135,6 +135,7 @@ void jmd_alert_transition(struct jmd_alerts *A, struct alert *a, enum state s, c
 	enum state prev = a->state;
 	a->state = s;
 	a->since = d->now;
+	a->since_mono = d->mono;
 	a->clear_since = 0;
 	snprintf(a->reason, sizeof(a->reason), "%s", why ? why : "");
 	A->transitions[s]++;
@@ -193,6 +194,7 @@ static struct alert *alert_new(struct jmd_alerts *A, const struct rule *r, int i
 	a->bin_size = bin;
 	a->state = ST_INACTIVE;
 	a->started = A->d->now;
+	a->started_mono = A->d->mono;
 	unsigned h = jmd_alert_hash(a->rule, a->pid, a->start_ticks, bin);
 	a->hnext = A->buckets[h];
 	A->buckets[h] = a;
@@ -239,7 +241,7 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 		if (!trigger)
 			jmd_alert_transition(A, a, ST_INACTIVE, "the condition cleared before it was held for long "
 			           "enough", p);
-		else if (d->now - a->started >= r->for_s - 0.0005)
+		else if (d->mono - a->started_mono >= r->for_s - 0.0005)
 			jmd_alert_transition(A, a, ST_FIRING, NULL, p);
 		break;
 	case ST_FIRING:
@@ -248,8 +250,8 @@ static void step(struct jmd_alerts *A, const struct rule *r, int idx, const stru
 			break;
 		}
 		if (a->clear_since == 0)
-			a->clear_since = d->now;
-		if (d->now - a->clear_since >= r->clear_for_s - 0.0005)
+			a->clear_since = d->mono;
+		if (d->mono - a->clear_since >= r->clear_for_s - 0.0005)
 			jmd_alert_transition(A, a, ST_RESOLVED, clear, p);
 		break;
 	case ST_RESOLVED:
@@ -268,18 +270,18 @@ static double metric_of(const struct jmd_hist *h, enum metric m)
 static double growth_of(struct jmd *d, const struct jmd_proc *p, const struct rule *r,
                         double *low_out, double *span)
 {
-	double oldest = d->now;
+	double oldest = d->mono;
 	double now_v = (double)(r->metric == METRIC_MAPPED ? p->tot.mapped :
 	                        r->metric == METRIC_ACTIVE ? p->tot.active : p->tot.allocated);
 	double low = now_v;
 	const struct jmd_ring *ring = &p->hist;
 	if (ring->count) {
-		double since = d->now - r->window_s - 0.0005;
+		double since = d->mono - r->window_s - 0.0005;
 		for (uint32_t i = 0; i < ring->count; i++) {
 			uint32_t at = (ring->head + ring->alloc - 1 - i) % ring->alloc;
 			const struct jmd_hist *h = &ring->e[at];
 			bool valid;
-			double t = jmd_tick_time(d, h->tick, &valid);
+			double t = jmd_tick_mono(d, h->tick, &valid);
 			if (!valid || t < since)
 				break;
 			oldest = t;
@@ -289,9 +291,9 @@ static double growth_of(struct jmd *d, const struct jmd_proc *p, const struct ru
 		}
 	}
 	*low_out = low;
-	*span = d->now - oldest;
-	if (p->start_time > 0 && d->now - p->start_time < *span)
-		*span = d->now - p->start_time;
+	*span = d->mono - oldest;
+	if (p->start_time > 0 && jmd_proc_age_s(d, p) < *span)
+		*span = jmd_proc_age_s(d, p);
 	if (*span < 0)
 		*span = 0;
 	return now_v - low;
@@ -408,7 +410,7 @@ void jmd_alerts_tick_done(struct jmd *d)
 			jmd_alert_transition(A, a, a->state == ST_PENDING ? ST_INACTIVE : ST_RESOLVED, why, NULL);
 			continue;
 		}
-		if (a->state == ST_RESOLVED && d->now - a->since > A->rules.resolved_keep_s)
+		if (a->state == ST_RESOLVED && d->mono - a->since_mono > A->rules.resolved_keep_s)
 			jmd_alert_list_remove(A, a);
 	}
 	/* The resolved kept, newest first: ALERTS_RESOLVED_UID of one user's

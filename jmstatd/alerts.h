@@ -112,7 +112,9 @@ struct alert {
 	enum state state;
 	double started;          /* unix s: went pending (or straight to firing) */
 	double since;            /* unix s: the latest transition */
-	double clear_since;      /* firing and clear since then; 0: not clear */
+	double started_mono;     /* jmd.mono of started and since: `for` and */
+	double since_mono;       /* resolved_keep are measured on it */
+	double clear_since;      /* jmd.mono: firing and clear since then; 0: not clear */
 	double value;            /* at the latest evaluation */
 	double threshold;
 	double bytes;            /* wasted, growth or held bytes at the latest evaluation */
@@ -122,6 +124,7 @@ struct alert {
 	bool sites_taken;        /* sites[] holds a reading of the segment */
 	uint32_t sites_tick;     /* the tick of the latest attempt to read them */
 	double sites_time;       /* unix s of the latest reading */
+	double sites_mono;       /* jmd.mono then */
 	uint64_t sample_bytes;   /* the process's prof_sample at that reading */
 	uint32_t nclasses;       /* size classes weighed (0: every class) */
 	uint32_t class_sizes[JMD_SITE_BINS]; /* their region sizes */

@@ -110,6 +110,7 @@ void jmd_alert_take_sites(struct jmd_alerts *A, struct alert *a, const struct jm
 	}
 	a->sites_taken = true;
 	a->sites_time = d->now;
+	a->sites_mono = d->mono;
 	a->sample_bytes = sample_bytes;
 	a->nclasses = n;
 	for (uint32_t k = 0; k < n; k++)
@@ -208,7 +209,7 @@ json_t *jmd_alerts_list(struct jmd *d, jmd_viewer viewer)
 		struct jmd_proc *p = jmd_proc_find(d, a->pid, 0);
 		bool alive = p && p->start_ticks == a->start_ticks;
 		if (alive && (a->state == ST_PENDING || a->state == ST_FIRING) &&
-		    (!a->sites_taken || d->now - a->sites_time >= ALERTS_SITES_REFRESH_S))
+		    (!a->sites_taken || d->mono - a->sites_mono >= ALERTS_SITES_REFRESH_S))
 			jmd_alert_take_sites(A, a, p);
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(a->id));

@@ -386,7 +386,7 @@ static json_t *cmd_history(struct jmd *d, jmd_viewer uid, struct jmd_client *c, 
 	json_t *arr = json_array();
 	if (ring && ring->count) {
 		uint32_t first = (ring->head + ring->alloc - ring->count) % ring->alloc;
-		double since = d->now - seconds - 0.0005;
+		double since = d->mono - seconds - 0.0005;
 		/* Bounded before it is built: the newest samples that fit what
 		 * the client may still have unread (a day of history at 1 s is
 		 * 86,400 of them). */
@@ -397,7 +397,7 @@ static json_t *cmd_history(struct jmd *d, jmd_viewer uid, struct jmd_client *c, 
 			const struct jmd_hist *h = &ring->e[(first + i) % ring->alloc];
 			bool valid;
 			double t = jmd_tick_time(d, h->tick, &valid);
-			if (!valid || t < since)
+			if (!valid || jmd_tick_mono(d, h->tick, &valid) < since)
 				continue;
 			json_t *e = json_object();
 			set(e, "time", jreal(t));

@@ -66,7 +66,7 @@ void jmd_put_str(struct jmd_text *t, const char *v);
 /* Whole seconds since p started, at the latest tick. */
 static inline json_int_t jmd_proc_age(const struct jmd *d, const struct jmd_proc *p)
 {
-	double age = d->now - p->start_time;
+	double age = jmd_proc_age_s(d, p);
 	return age > 0 ? (json_int_t)age : 0;
 }
 

@@ -306,6 +306,7 @@ void jmd_proc_retire(struct jmd *d, struct jmd_proc *p, const char *why)
 	p->bins = p->bins_prev = NULL;
 	p->arenas = NULL;
 	p->dead_since = d->now;
+	p->dead_mono = d->mono;
 	jmd_ring_compact(&p->hist);
 	list_push(&d->dead, p);
 	d->ndead++;

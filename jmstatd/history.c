@@ -90,6 +90,12 @@ double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid)
 	return *valid ? d->tick_time[tick % d->hist_max] : 0.0;
 }
 
+double jmd_tick_mono(const struct jmd *d, uint32_t tick, bool *valid)
+{
+	*valid = tick != 0 && tick <= d->tick && d->tick - tick < d->hist_max;
+	return *valid ? d->tick_mono[tick % d->hist_max] : 0.0;
+}
+
 static struct jmd_uidhist **uid_bucket(struct jmd *d, uint32_t uid)
 {
 	return &d->uid_buckets[(uid * 2654435761u) % JMD_NBUCKETS];

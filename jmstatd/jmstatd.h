@@ -294,6 +294,7 @@ struct jmd_proc {
 	struct stat seg_st;      /* its fstat when it was opened: what it is while
 	                            the watch says nothing of its name */
 	double dead_since;       /* unix s; 0 while alive */
+	double dead_mono;        /* jmd.mono then: kept JMD_DEAD_KEEP_MS from it */
 	struct jmd_ring hist;
 	struct jmd_sites_reply *sites_reply; /* its sites reply as text, kept for the
 	                            sample it shows (sites_cmd.c); NULL: none */
@@ -483,11 +484,16 @@ struct jmd {
 	uint32_t tick;                   /* ticks done; the latest is tick */
 	uint32_t hist_max;               /* entries of a full ring */
 	double *tick_time;               /* [hist_max]: unix s of tick t at t % hist_max */
+	double *tick_mono;               /* [hist_max]: jmd.mono of tick t, likewise */
 	double now;                      /* unix s of the latest tick done, ms precision:
 	                                    its tick_stamp, set at its end (sample.c) */
+	double mono;                     /* s since boot (CLOCK_BOOTTIME) of that tick:
+	                                    durations are measured on it, not on jmd.now,
+	                                    which a step of the wall clock moves */
 	double tick_stamp;               /* unix s when this tick's sampling began (its
 	                                    rescan done): every figure it reads is read
 	                                    after it */
+	double tick_mono_stamp;          /* jmd.mono then */
 	uint64_t tick_stamp_ns;          /* uv_hrtime() then: the next tick begins an
 	                                    interval after it at the earliest (main.c) */
 	bool tick_stamped;               /* tick_stamp is this tick's */
@@ -890,6 +896,14 @@ void jmd_proc_charge_live(struct jmd *d, struct jmd_proc *p);
 uint64_t jmd_untracked(const struct jmd *d, uint32_t user);
 const struct jmd_ring *jmd_uid_ring(struct jmd *d, jmd_viewer viewer);
 double jmd_tick_time(const struct jmd *d, uint32_t tick, bool *valid);
+double jmd_tick_mono(const struct jmd *d, uint32_t tick, bool *valid);
+
+/* Seconds from p's start to the latest tick, on jmd.mono: p->start_time
+ * less the boot time is its start in seconds since boot. */
+static inline double jmd_proc_age_s(const struct jmd *d, const struct jmd_proc *p)
+{
+	return d->mono - (p->start_time - d->boot_time);
+}
 
 /* ------------------------------------------------------------ commands.c */
 json_t *jmd_command(struct jmd *d, jmd_viewer uid, struct jmd_client *c, json_t *req);

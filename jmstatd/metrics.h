@@ -71,7 +71,7 @@ struct metrics_exe {
 	                            mntns), apart from the host root's; 0: none */
 	bool other;              /* the sum of owner's processes past its cap */
 	uint32_t nlive;          /* live processes at the latest tick */
-	double last_live;        /* unix s of the latest tick with a live process */
+	double last_live;        /* jmd.mono of the latest tick with a live process */
 	struct metrics_bin *bins;  /* sorted by size */
 	uint32_t nbins, cap;
 	struct metrics_exe *hnext;

@@ -196,7 +196,7 @@ void jmd_metrics_tick(struct jmd *d)
 		mb->seen_gen = m->gen;
 		struct metrics_exe *e = mb->exe;
 		e->nlive++;
-		e->last_live = d->now;
+		e->last_live = d->mono;
 		for (uint32_t b = 0; b < p->nbins; b++) {
 			const struct jmd_bin *bin = &p->bins[b];
 			struct metrics_bin *eb = exe_bin(e, bin->size);
@@ -227,7 +227,7 @@ void jmd_metrics_tick(struct jmd *d)
 	for (unsigned h = 0; h < METRICS_HASH; h++) {
 		for (struct metrics_exe **pp = &m->exes[h]; *pp;) {
 			struct metrics_exe *e = *pp;
-			if (e->nlive == 0 && d->now - e->last_live > METRICS_EXE_KEEP_S) {
+			if (e->nlive == 0 && d->mono - e->last_live > METRICS_EXE_KEEP_S) {
 				*pp = e->hnext;
 				free(e->bins);
 				free(e);

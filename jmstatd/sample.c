@@ -50,6 +50,16 @@ static double unix_now_ms(void)
 	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
 }
 
+/* Seconds since boot (CLOCK_BOOTTIME, ms precision): the clock durations
+ * are measured on. A step of the wall clock does not move it, and seconds
+ * since boot are what a process's start (in /proc ticks) is counted in. */
+static double boot_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+}
+
 /* Lines about bad segments share one budget (jmd_log_within). The rule
  * of one line per file does not hold against a file that its owner keeps
  * replacing, or flips between good and bad: without the budget, one such
@@ -615,7 +625,7 @@ static void dead_expire(struct jmd *d)
 	memset(&count, 0, sizeof(count));
 	for (struct jmd_proc *p = d->dead; p; p = next) {
 		next = p->next;
-		if ((d->now - p->dead_since) * 1000.0 > JMD_DEAD_KEEP_MS) {
+		if ((d->mono - p->dead_mono) * 1000.0 > JMD_DEAD_KEEP_MS) {
 			jmd_list_unlink(&d->dead, p);
 			d->ndead--;
 			jmd_proc_free(p);
@@ -654,6 +664,7 @@ static void tick_stamp(struct jmd *d)
 {
 	d->tick_stamp_ns = uv_hrtime();
 	d->tick_stamp = unix_now_ms();
+	d->tick_mono_stamp = boot_now_ms();
 	if (d->tick_stamp < d->now)           /* the clock was set back */
 		d->tick_stamp = d->now + 0.001;
 	d->tick_stamped = true;
@@ -723,8 +734,10 @@ void jmd_tick_end(struct jmd *d)
 	if (!d->tick_stamped)
 		tick_stamp(d);
 	d->now = d->tick_stamp;
+	d->mono = d->tick_mono_stamp;
 	d->tick_done = d->tick;
 	d->tick_time[d->tick % d->hist_max] = d->now;
+	d->tick_mono[d->tick % d->hist_max] = d->mono;
 	d->view_gen++;
 	/* Files put off for their owner's budget are read first next tick. */
 	struct jmd_entry *next;
@@ -801,10 +814,12 @@ int jmd_sample_init(struct jmd *d)
 	jmd_pidfd_budget(d);
 	d->hist_max = (d->opt.history_ms + d->opt.interval_ms - 1) / d->opt.interval_ms + 1;
 	d->tick_time = calloc(d->hist_max, sizeof(*d->tick_time));
+	d->tick_mono = calloc(d->hist_max, sizeof(*d->tick_mono));
 	d->budgets = calloc(BUDGET_SLOTS, sizeof(*d->budgets));
-	if (!d->tick_time || !d->budgets)
+	if (!d->tick_time || !d->tick_mono || !d->budgets)
 		return -ENOMEM;
 	d->now = unix_now_ms();
+	d->mono = boot_now_ms();
 	return 0;
 }
 
@@ -835,6 +850,8 @@ void jmd_sample_fini(struct jmd *d)
 	}
 	free(d->tick_time);
 	d->tick_time = NULL;
+	free(d->tick_mono);
+	d->tick_mono = NULL;
 	jmd_census_fini(d);
 	if (d->pidfd_ep >= 0)
 		close(d->pidfd_ep);

@@ -20,8 +20,10 @@
 static void tick(struct jmd *d, double dt)
 {
 	d->now += dt;
+	d->mono += dt;
 	d->tick++;
 	d->tick_time[d->tick % d->hist_max] = d->now;
+	d->tick_mono[d->tick % d->hist_max] = d->mono;
 	for (struct jmd_proc *p = d->live; p; p = p->next)
 		jmd_alerts_evaluate(d, p);
 	jmd_alerts_tick_done(d);
@@ -335,8 +337,10 @@ static void test_queued_gone_pid_reused(void **state)
 	}
 	jmdt_nspawns = 0;
 	d->now += 1;
+	d->mono += 1;
 	d->tick++;
 	d->tick_time[d->tick % d->hist_max] = d->now;
+	d->tick_mono[d->tick % d->hist_max] = d->mono;
 	for (int i = 0; i < 3; i++)
 		jmd_alerts_evaluate(d, p[i]);
 	/* uid 1000's two slots taken (until the loop's turn closes their

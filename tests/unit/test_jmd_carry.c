@@ -14,6 +14,7 @@
 static void tick(struct jmd *d, double dt)
 {
 	d->now += dt;
+	d->mono += dt;
 	d->tick++;
 	jmd_metrics_tick(d);
 }
