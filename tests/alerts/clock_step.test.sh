@@ -20,8 +20,11 @@ echo "+0" >"$JM_TMP/faketime"
 cat >"$JM_TMP/jmstatd-faketime" <<EOF
 #!/bin/sh
 LD_PRELOAD=$ftlib FAKETIME_TIMESTAMP_FILE=$JM_TMP/faketime FAKETIME_NO_CACHE=1 \\
-FAKETIME_DONT_FAKE_MONOTONIC=1 exec "$JMSTATD" "\$@"
+FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0 \\
+exec "$JMSTATD" "\$@"
 EOF
+# (ASan, in a sanitized build, wants its runtime first of the libraries
+# loaded: libfaketime before it is harmless here.)
 chmod +x "$JM_TMP/jmstatd-faketime"
 JMSTATD=$JM_TMP/jmstatd-faketime
 
