@@ -30,14 +30,7 @@ pid = int(os.environ["JMD_PID"])
 soft = [l.split()[3] for l in open("/proc/%d/limits" % pid) if l.startswith("Max open files")][0]
 
 def limit(free):
-    """RLIMIT_NOFILE (soft) of the daemon: `free` descriptors left."""
-    for _ in range(50):
-        fds = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
-        holes = [i for i in range(len(fds) + free + 1) if i not in fds]
-        subprocess.check_call(["prlimit", "--pid", str(pid), "--nofile=%d:" % holes[free]])
-        if set(int(f) for f in os.listdir("/proc/%d/fd" % pid)) == fds:
-            return
-    fail("the daemon's descriptors kept changing")
+    fd_limit(pid, free)
 
 def firing(pids):
     text = open(log).read()

@@ -36,14 +36,7 @@ def lines(*what):
     return [l for l in open(log) if any(w in l for w in what)]
 
 def limit(free):
-    """RLIMIT_NOFILE (soft) of the daemon: `free` descriptors left."""
-    for _ in range(50):
-        fds = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
-        holes = [i for i in range(len(fds) + free + 1) if i not in fds]
-        subprocess.check_call(["prlimit", "--pid", str(pid), "--nofile=%d:" % holes[free]])
-        if set(int(f) for f in os.listdir("/proc/%d/fd" % pid)) == fds:
-            return
-    fail("the daemon's descriptors kept changing")
+    fd_limit(pid, free)
 
 def unlimit():
     subprocess.check_call(["prlimit", "--pid", str(pid), "--nofile=%s:" % soft])

@@ -81,6 +81,18 @@ class Client:
         self.s.close()
 
 
+def fd_limit(pid, free):
+    """Lowers process pid's RLIMIT_NOFILE (soft) to leave it `free`
+    descriptors (tests/daemon/fd_limit, tests/alerts/cmd_fd_limit)."""
+    for _ in range(50):
+        fds = set(int(f) for f in os.listdir("/proc/%d/fd" % pid))
+        holes = [i for i in range(len(fds) + free + 1) if i not in fds]
+        subprocess.check_call(["prlimit", "--pid", str(pid), "--nofile=%d:" % holes[free]])
+        if set(int(f) for f in os.listdir("/proc/%d/fd" % pid)) == fds:
+            return
+    fail("the daemon's descriptors kept changing")
+
+
 def request(obj, path=None):
     c = Client(path)
     try:
