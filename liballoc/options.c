@@ -149,10 +149,33 @@ static void set_option(const char *k, size_t klen, const char *v, size_t vlen)
 	}
 }
 
+/* A set-uid or set-gid program (AT_SECURE) reads neither variable, and
+ * takes both out of its environment, as glibc takes out LD_PRELOAD and
+ * its own MALLOC_* there: the programs it runs inherit it, as root (su
+ * without -l keeps the caller's environment), and took the caller's
+ * JMALLOC_STATS_DIR (root's processes published, as root, in a
+ * directory of the caller's choosing) and JMALLOC_CONF (twenty-first
+ * pass, tests/preload/setuid_env.test.sh). In place, at the first
+ * allocation, as unsetenv does (no allocation). */
+static void drop_own_vars(void)
+{
+	extern char **environ;
+	char **out = environ;
+	if (out == NULL)
+		return;
+	for (char **in = environ; *in; in++) {
+		if (strncmp(*in, "JMALLOC_CONF=", 13) != 0 && strncmp(*in, "JMALLOC_STATS_DIR=", 18) != 0)
+			*out++ = *in;
+	}
+	*out = NULL;
+}
+
 void jm__options_init(void)
 {
-	if (getauxval(AT_SECURE))
+	if (getauxval(AT_SECURE)) {
+		drop_own_vars();
 		return;
+	}
 	const char *conf = getenv("JMALLOC_CONF");
 	if (conf == NULL)
 		return;
