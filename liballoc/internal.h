@@ -1007,7 +1007,7 @@ void *jm__alloc_counted(size_t size, bool zero);
 void jm__free_slow(void *ptr);
 void *jm__alloc_plain(size_t size, size_t align, bool zero);   /* unsampled */
 void *jm__alloc_sampled(size_t size, size_t align, bool zero); /* large or huge */
-void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump);
+bool jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump);
 void *jm__new(size_t size);                                     /* _Znwm */
 void *jm__new_aligned(size_t size, size_t align);               /* NULL: failed */
 void jm__free(void *ptr);                                       /* jm_free, hidden */

@@ -185,8 +185,10 @@ void *jm__alloc_sampled(size_t size, size_t align, bool zero)
  * keeps the size even without a site: a small one (a page of its own)
  * counts in its size class's cursampled from here to its free. bump false:
  * the caller bumps the header's generation after (the site row it counts
- * the sample in, under the profile's lock: prof.c's record). */
-void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump)
+ * the sample in, under the profile's lock: prof.c's record). True if
+ * ptr is a huge region (prof.c's record counts it so: its radix tree
+ * entry read once, here). */
+bool jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump)
 {
 	uintptr_t u = (uintptr_t)ptr;
 	uintptr_t e = jm__rtree_get(u & ~(uintptr_t)JM_CHUNK_MASK);
@@ -195,7 +197,7 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump)
 		h->prof_size = size;
 		h->prof_now = size;
 		h->prof_site = site;
-		return;
+		return true;
 	}
 	struct jm_chunk *c = ptr_chunk(u);
 	struct jm_run *run = jm__chunk_run(c, JM_PM_START(c->pagemap[(u & JM_CHUNK_MASK) >> JM_LG_PAGE]));
@@ -204,6 +206,7 @@ void jm__mark_sampled(void *ptr, uint32_t site, size_t size, bool bump)
 	run->prof_site = (uint16_t)site;
 	if (run->prof_size <= JM_SMALL_MAX)
 		jm__bin_sampled(c->arena, jm__size2bin(run->prof_size), 1, bump);
+	return false;
 }
 
 /* A sampled large region that realloc kept where it is, `size` bytes

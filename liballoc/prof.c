@@ -211,11 +211,22 @@ static int64_t next_interval(void)
 
 /* ---------------------------------------------------------------- sites */
 
-static struct jmstat_site *site_row(uint32_t i)
+/* The site table's start: a call into stats.c, taken once a sample (the
+ * probe's rows and the count's are from it) and once a sampled free. */
+static char *site_rows(void)
 {
 	/* From jm__segp: the header is any process of our uid's to rewrite. */
-	return (struct jmstat_site *)(jm__stats_at(jm__segp.site_off) +
-	    (size_t)i * jm__segp.site_stride);
+	return jm__stats_at(jm__segp.site_off);
+}
+
+static struct jmstat_site *site_row_in(char *rows, uint32_t i)
+{
+	return (struct jmstat_site *)(rows + (size_t)i * jm__segp.site_stride);
+}
+
+static struct jmstat_site *site_row(uint32_t i)
+{
+	return site_row_in(site_rows(), i);
 }
 
 static uint64_t *site_classes(struct jmstat_site *s)
@@ -275,8 +286,9 @@ static bool same_frames(const struct jmstat_site *s, void *const *frames, int n)
 }
 
 /* The row of this stack (h: its hash_frames(), computed before the lock
- * is taken), taken if new; -1 if the table is full. Under prof_lock. */
-static long site_find(void *const *frames, int n, uint64_t h)
+ * is taken), taken if new, and its place in *row_out; -1 if the table is
+ * full. Under prof_lock. */
+static long site_find(void *const *frames, int n, uint64_t h, struct jmstat_site **row_out)
 {
 	/* The first index (256 bytes), then the memo and the counts (2 + 16
 	 * KiB), from the base memory's current page, which the first sites'
@@ -292,6 +304,7 @@ static long site_find(void *const *frames, int n, uint64_t h)
 		est_memo_sample = jm__opt.prof_sample;
 		site_objects_fp = (uint64_t *)(m + memo);
 	}
+	char *rows = site_rows();
 	for (uint32_t probe = 0, i = (uint32_t)h & (site_index_size - 1);
 	     probe < site_index_size; probe++, i = (i + 1) & (site_index_size - 1)) {
 		uint32_t row = site_index[i];
@@ -309,11 +322,14 @@ static long site_find(void *const *frames, int n, uint64_t h)
 			jm__segp.nsites_hw = r + 1;
 			__atomic_store_n(&jm__seg->nsites_hw, r + 1, __ATOMIC_RELEASE);
 			site_index[i] = r + 1;
+			*row_out = s;
 			return r;
 		}
-		struct jmstat_site *s = site_row(row - 1);
-		if (s->hash == h && s->nframes == (uint32_t)n && same_frames(s, frames, n))
+		struct jmstat_site *s = site_row_in(rows, row - 1);
+		if (s->hash == h && s->nframes == (uint32_t)n && same_frames(s, frames, n)) {
+			*row_out = s;
 			return row - 1;
+		}
 	}
 	return -1;
 }
@@ -421,12 +437,12 @@ static void account_of(size_t sampled, size_t now, bool huge, struct account *a)
 	account_at(site_estimate(sampled, &tmp), sampled, now, huge, a);
 }
 
-/* Adds (sign 1) or takes off (sign -1) one sampled object. */
-static void site_account(uint32_t row, const struct account *a, int sign)
+/* Adds (sign 1) or takes off (sign -1) one sampled object at row `row`,
+ * s. */
+static void site_account(uint32_t row, struct jmstat_site *s, const struct account *a, int sign)
 {
 	uint64_t bytes = a->bytes, objects_fp = a->objects_fp;
 	unsigned cls = a->cls;
-	struct jmstat_site *s = site_row(row);
 	uint64_t *fp = &site_objects_fp[2 * (size_t)row];
 	jm__row_begin(&s->seq);
 	if (sign > 0) {
@@ -543,18 +559,19 @@ static void record(void *p, size_t size, void *const *first, int depth)
 	uint32_t site = 0;
 	if (depth > 0) {
 		uint64_t h = hash_frames(first, depth);
-		bool huge = (jm__rtree_get((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK) &
-		    JM_RTREE_HUGE) != 0;
+		struct jmstat_site *s;
 		pthread_mutex_lock(&prof_lock);
-		long row = site_find(first, depth, h);
+		long row = site_find(first, depth, h, &s);
 		if (row >= 0) {
-			struct account a;
-			account_of(size, size, huge, &a);
 			site = (uint32_t)row + 1;
 			/* Marked first, its class's count without the
-			 * generation: the row's end bumps it for both. */
-			jm__mark_sampled(p, site, size, false);
-			site_account((uint32_t)row, &a, 1);
+			 * generation: the row's end bumps it for both. Whether
+			 * p is huge from the marking's radix tree read (it was
+			 * read here too, before). */
+			bool huge = jm__mark_sampled(p, site, size, false);
+			struct account a;
+			account_of(size, size, huge, &a);
+			site_account((uint32_t)row, s, &a, 1);
 			pthread_mutex_unlock(&prof_lock);
 			return;
 		}
@@ -614,7 +631,7 @@ void jm__prof_free(uint32_t site, size_t sampled, size_t now, bool huge)
 	struct account a;
 	pthread_mutex_lock(&prof_lock);
 	account_of(sampled, now, huge, &a);
-	site_account(site - 1, &a, -1);
+	site_account(site - 1, site_row(site - 1), &a, -1);
 	pthread_mutex_unlock(&prof_lock);
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -331,6 +332,130 @@ static void test_sampled_resized(void **state)
 		site_holds(s, 0, JM_NBINS);
 }
 
+/* Two threads sampling at the same sites at once (prof.c's record: the
+ * row's place found under the profile's lock, whether the region is huge
+ * from its marking), their objects freed by the main thread. Each
+ * thread's first allocation (at a site of its own) may be served huge
+ * (jm__alloc_sampled on a fresh thread), which counts in the large
+ * ones' class whatever its size; the others are a page of their own
+ * (100 bytes: class c100), then one huge region each (8 MiB). */
+#define CONC_N 200
+struct conc {
+	pthread_barrier_t *go;
+	void *first;
+	void *small[CONC_N];
+	void *huge;
+};
+
+__attribute__((noinline)) static void *conc_first(void)
+{
+	void *p = jm_malloc(100);
+	__asm__ volatile("");
+	return p;
+}
+
+__attribute__((noinline)) static void *conc_small(void)
+{
+	void *p = jm_malloc(100);
+	__asm__ volatile("");
+	return p;
+}
+
+__attribute__((noinline)) static void *conc_huge(void)
+{
+	void *p = jm_malloc(8u << 20);
+	__asm__ volatile("");
+	return p;
+}
+
+static void *conc_thread(void *arg)
+{
+	struct conc *c = arg;
+	c->first = conc_first();
+	pthread_barrier_wait(c->go);
+	for (int i = 0; i < CONC_N; i++)
+		c->small[i] = conc_small();
+	c->huge = conc_huge();
+	return NULL;
+}
+
+static bool is_huge(const void *p)
+{
+	return (jm__rtree_get((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK) & JM_RTREE_HUGE) != 0;
+}
+
+static uint32_t site_of(const void *p)
+{
+	return is_huge(p) ? huge_of(p)->prof_site : run_of(p)->prof_site;
+}
+
+/* Its site holds `objects` objects, `bytes` live, all in class cls. */
+static void site_holds_n(uint32_t site, uint64_t objects, uint64_t bytes, unsigned cls)
+{
+	struct jmstat_site *r = row_of(site);
+	uint64_t sum = 0;
+	for (unsigned b = 0; b <= JM_NBINS; b++)
+		sum += row_class(site, b);
+	if (r->live_bytes != bytes || row_class(site, cls) != bytes || sum != bytes ||
+	    r->live_objects != objects || r->samples_live != objects)
+		fail_msg("site %u: live %llu (want %llu), class %u %llu, classes %llu, objects %llu, "
+		    "samples %llu (want %llu)", site, (unsigned long long)r->live_bytes,
+		    (unsigned long long)bytes, cls, (unsigned long long)row_class(site, cls),
+		    (unsigned long long)sum, (unsigned long long)r->live_objects,
+		    (unsigned long long)r->samples_live, (unsigned long long)objects);
+}
+
+static void test_concurrent_same_site(void **state)
+{
+	(void)state;
+	pthread_barrier_t go;
+	assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+	struct conc c[2];
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].go = &go;
+		assert_int_equal(pthread_create(&t[i], NULL, conc_thread, &c[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&go);
+
+	unsigned c100 = jm__size2bin(100);
+	uint32_t s = site_of(c[0].small[0]), sh = site_of(c[0].huge), sf = site_of(c[0].first);
+	assert_true(s != 0 && sh != 0 && sf != 0);
+	assert_true(s != sh && s != sf && sh != sf);
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < CONC_N; k++) {
+			assert_false(is_huge(c[i].small[k]));
+			assert_int_equal(site_of(c[i].small[k]), s);
+		}
+		assert_true(is_huge(c[i].huge));
+		assert_int_equal(site_of(c[i].huge), sh);
+		assert_int_equal(site_of(c[i].first), sf);
+	}
+	site_holds_n(s, 2 * CONC_N, 2 * CONC_N * 100, c100);
+	site_holds_n(sh, 2, 2 * (8u << 20), JM_NBINS);
+	/* The first ones: huge or not, each in its class. */
+	uint64_t first_huge = 0, first_small = 0;
+	for (int i = 0; i < 2; i++)
+		*(is_huge(c[i].first) ? &first_huge : &first_small) += 100;
+	assert_int_equal(row_class(sf, JM_NBINS), first_huge);
+	assert_int_equal(row_class(sf, c100), first_small);
+	assert_int_equal(row_of(sf)->samples_live, 2);
+
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < CONC_N; k++)
+			jm_free(c[i].small[k]);
+		jm_free(c[i].huge);
+		jm_free(c[i].first);
+	}
+	site_holds_n(s, 0, 0, c100);
+	site_holds_n(sh, 0, 0, JM_NBINS);
+	site_holds_n(sf, 0, 0, c100);
+	assert_true(row_of(s)->alloc_bytes >= 2 * CONC_N * 100);
+}
+
 static int remove_dir(void **state)
 {
 	(void)state;
@@ -363,6 +488,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_few_sites_small),
 		cmocka_unit_test(test_sampled_resized),   /* before the table is full */
+		cmocka_unit_test(test_concurrent_same_site),
 		cmocka_unit_test(test_many_sites_few_steps),
 	};
 	return cmocka_run_group_tests(tests, NULL, remove_dir);
