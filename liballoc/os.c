@@ -179,12 +179,24 @@ static uintptr_t scan_held(int fd, uintptr_t start, uintptr_t end,
  * calls, not through libc's open, ioctl and close: a library preloaded
  * before this one that wraps them and allocates would call malloc again
  * under the arena's lock (arena.c's recount holds it), a deadlock. */
+/* Through /proc/thread-self: /proc/self is the main thread's entry,
+ * which once that thread has ended (pthread_exit, the others running)
+ * reads no mappings and cannot open its page map; /proc/self where there
+ * is no thread-self (before Linux 3.17). */
+static int proc_open(const char *thread_self, const char *self)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, thread_self, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = (int)syscall(SYS_openat, AT_FDCWD, self, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -1 : fd;
+}
+
 int jm__os_pagemap_open(void)
 {
 	int saved = errno;
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd = proc_open("/proc/thread-self/pagemap", "/proc/self/pagemap");
 	errno = saved;
-	return fd < 0 ? -1 : fd;
+	return fd;
 }
 
 void jm__os_pagemap_close(int fd)
@@ -249,14 +261,14 @@ bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits)
 	return ok;
 }
 
-/* The process's mappings: the lines of /proc/self/maps (each a kernel
- * VMA), or -1 if it cannot be read. Read 2 KiB at a time into the
+/* The process's mappings: the lines of /proc/thread-self/maps (each a
+ * kernel VMA; proc_open), or -1 if it cannot be read. Read 2 KiB at a time into the
  * stack, no allocation (called from within malloc: huge.c's bound on
  * what gather splits). */
 long jm__os_count_maps(void)
 {
 	int saved = errno;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = proc_open("/proc/thread-self/maps", "/proc/self/maps");
 	if (fd < 0) {
 		errno = saved;
 		return -1;

@@ -2092,6 +2092,70 @@ static void test_huge_gather_maps_bounded(void **state)
 	jm__huge_release_kept();
 }
 
+/* The process's mappings and page map read by a thread of a process whose
+ * main thread ended (pthread_exit): /proc/self is the main thread's
+ * entry, whose maps read empty and whose pagemap cannot be opened once
+ * it has gone, so gather's bound on the mappings counted none (0 lines:
+ * moves never stopped, up to vm.max_map_count, where munmap fails) and
+ * the dirty recount and calloc's look at the pages had no page map. Read
+ * through /proc/thread-self. In a child: its main thread ends. */
+static int leader_pipe[2];
+
+static void *leader_gone_reader(void *arg)
+{
+	(void)arg;
+	/* The main thread gone: its /proc entry a zombie's. */
+	struct timespec ts = { 0, 1000000 };
+	char st[4096];
+	for (int i = 0; i < 10000; i++) {
+		int sfd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+		ssize_t n = sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
+		if (sfd >= 0)
+			close(sfd);
+		const char *rp = n > 0 ? (st[n] = 0, strrchr(st, ')')) : NULL;
+		if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z')
+			break;
+		nanosleep(&ts, NULL);
+	}
+	long r[2];
+	r[0] = jm__os_count_maps();
+	int fd = jm__os_pagemap_open();
+	r[1] = fd;
+	jm__os_pagemap_close(fd);
+	ssize_t w = write(leader_pipe[1], r, sizeof(r));
+	_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
+}
+
+static void test_os_maps_leader_gone(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_THREAD__)
+	skip();   /* no thread started in the child of a process of several (TSan) */
+#endif
+	assert_int_equal(pipe(leader_pipe), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(leader_pipe[0]);
+		pthread_t t;
+		if (pthread_create(&t, NULL, leader_gone_reader, NULL) != 0)
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	close(leader_pipe[1]);
+	long r[2] = { -2, -2 };
+	ssize_t n;
+	while ((n = read(leader_pipe[0], r, sizeof(r))) < 0 && errno == EINTR)
+		;
+	close(leader_pipe[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(n, (ssize_t)sizeof(r));
+	print_message("main thread gone: %ld mappings, page map fd %ld\n", r[0], r[1]);
+	assert_true(r[0] > 0);
+	assert_true(r[1] >= 0);
+}
+
 /* Past the cap, written pages: the largest dirty runs are purged first,
  * down to an eighth below the cap, in one pass. 256 runs of 12 pages
  * freed first (the oldest, each between two live ones), then 7 of 256
@@ -2913,6 +2977,7 @@ int main(void)
 		cmocka_unit_test(test_huge_fresh_purges_free_chunks),
 		cmocka_unit_test(test_huge_fresh_looks_while_whole),
 		cmocka_unit_test(test_huge_gather_maps_bounded),
+		cmocka_unit_test(test_os_maps_leader_gone),
 	};
 	/* The main thread runs without a thread cache, as it did when only
 	 * a small allocation booted one: these tests drive the arena's runs
