@@ -54,7 +54,12 @@ out = open(os.path.join(tmp, "gdb.out")).read()
 check("Breakpoint 1, jmd_labels_read" in out, "gdb did not stop at jmd_labels_read: %s" % out[-500:])
 limits = [l for l in open("/proc/%d/limits" % pid) if l.startswith("Max open files")][0]
 print("held at the read of the holder's cgroup; then %s" % " ".join(limits.split()))
-time.sleep(0.5)          # the daemon at its read, without descriptors
+# The daemon at its read, without descriptors: its line about it, before
+# the limit is raised (a sleep of 0.5 s here was a guess a loaded machine
+# may not give the daemon's thread).
+log = os.path.join(tmp, "jmstatd.log")
+wait_until(lambda: "process %d's cgroup and pid namespace not read" % h.pid in open(log).read(),
+           "the daemon's line about the holder's cgroup not read", timeout=60)
 subprocess.check_call(["prlimit", "--pid", str(pid), "--nofile=%s:" % soft])
 r = wait_until(lambda: (lambda v: v if v and v["container"] else None)(ps_pids().get(h.pid)),
                "the holder read at the limit labelled once descriptors are free", timeout=20)
