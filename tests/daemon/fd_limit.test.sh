@@ -69,8 +69,11 @@ check("out of file descriptors" in r.stderr and "try again" in r.stderr,
       "jmctl says what went wrong: %r" % r.stderr)
 check("did it stop" not in r.stderr, "jmctl blames a stopped daemon: %r" % r.stderr)
 
-# 3. 200 connections at the limit: the log is not flooded.
+# 3. 200 connections at the limit: the log is not flooded (a line in
+# 10 s at most: two, and one more for each 10 s the connections took, on a slow
+# machine or under a sanitizer).
 before = len(open(log).readlines())
+t0 = time.monotonic()
 told = 0
 for _ in range(200):
     s = socket.socket(socket.AF_UNIX)
@@ -85,9 +88,11 @@ for _ in range(200):
     s.close()
     told += b"out of file descriptors" in reply
 check(told == 200, "%d of 200 clients told why" % told)
+took = time.monotonic() - t0
 new = open(log).readlines()[before:]
-print("200 clients at the limit: %d lines" % len(new))
-check(len(new) <= 2, "%d lines for 200 clients at the limit: %r" % (len(new), new[:3]))
+print("200 clients at the limit in %.1f s: %d lines" % (took, len(new)))
+check(len(new) <= 2 + int(took / 10), "%d lines for 200 clients at the limit in %.1f s: %r" %
+      (len(new), took, new[:3]))
 
 # 4. None free: the connection cannot be accepted. libuv's uv_listen took
 # it with a spare descriptor of its own and closed it, unanswered and
@@ -97,6 +102,7 @@ check(len(new) <= 2, "%d lines for 200 clients at the limit: %r" % (len(new), ne
 unlimit()
 limit(0)
 before = len(open(log).readlines())
+t0 = time.monotonic()
 r = subprocess.run([jmctl, "--socket", SOCK, "status"], capture_output=True, text=True, timeout=60)
 print("jmctl with no descriptor free: exit %d: %s" % (r.returncode, r.stderr.strip()))
 check(r.returncode == 1 and "out of file descriptors" in r.stderr and "did it stop" not in r.stderr,
@@ -115,9 +121,11 @@ for _ in range(100):
     s.close()
     told += b"out of file descriptors" in reply
 check(told == 100, "%d of 100 clients told why with no descriptor free" % told)
+took = time.monotonic() - t0
 new = open(log).readlines()[before:]
-print("101 clients with no descriptor free: %d lines" % len(new))
-check(len(new) <= 2 and all("RLIMIT_NOFILE" in l for l in new), "the log: %r" % new[:3])
+print("101 clients with no descriptor free in %.1f s: %d lines" % (took, len(new)))
+check(len(new) <= 2 + int(took / 10) and all("RLIMIT_NOFILE" in l for l in new),
+      "the log in %.1f s: %r" % (took, new[:3]))
 unlimit()
 r = subprocess.run([jmctl, "--socket", SOCK, "status"], capture_output=True, text=True, timeout=60)
 check(r.returncode == 0, "jmctl once the limit is raised: %r" % r.stderr)
