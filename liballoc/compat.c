@@ -111,7 +111,8 @@ JM_EXPORT int mallopt(int param, int value)
 /* One pass over the arenas made (an arena not made has nothing dirty:
  * its row is never written): the dirty bytes of all, and whether any has
  * a dirty run that no allocation took over the last JM_TRIM_AGE calls
- * (its oldest run's stamp, arena.c's dirty_oldest; gen is the count
+ * (its oldest run's stamp, arena.c's dirty_oldest, or its cache's oldest
+ * region's, ac_oldest; gen is the count
  * before this call). Both read without a lock, as the purge's own look
  * does. A call that finds nothing to give back so costs a look at each
  * arena's record and row, not a second walk over the arenas' rows in the
@@ -129,6 +130,10 @@ static size_t dirty_scan(uint64_t gen, bool *aged)
 		dirty += __atomic_load_n(&a->stats->dirty, __ATOMIC_RELAXED);
 		uint64_t oldest = __atomic_load_n(&a->dirty_oldest, __ATOMIC_RELAXED);
 		old |= oldest != 0 && oldest < before;
+		/* The arena's cache of 9 to 64 pages: dirty pages too, with a
+		 * stamp of their own (jm__arenas_purge_aged reads both). */
+		uint64_t cached = __atomic_load_n(&a->ac_oldest, __ATOMIC_RELAXED);
+		old |= cached != 0 && cached < before;
 	}
 	*aged = old;
 	return dirty;

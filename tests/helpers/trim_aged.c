@@ -21,8 +21,17 @@
  *          run): the next malloc of 10 pages takes the dirty run, its
  *          pages resident; before, best fit took the clean one, whose
  *          pages were faulted in again.
+ *   cached two regions of 12 pages freed by a thread that shares its
+ *          arena (narenas:1, a second thread counted in it) wait in the
+ *          arena's cache of 9 to 64 pages (arena.c, "The arena's cache"),
+ *          the only dirty pages; the call that finds them unused for 2048
+ *          calls purges them, as it does dirty runs: before, malloc_trim's
+ *          look below the 4 MiB (compat.c, dirty_scan) read only the
+ *          arenas' oldest dirty run, not the cache's, and no call of 2300
+ *          returned 1 nor purged them.
  */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +95,83 @@ static int aged(void)
 	}
 	free(hold);
 	return 0;
+}
+
+/* A thread counted in the arena (from its cache's second fill), alive
+ * until main says. */
+static void *sharer(void *arg)
+{
+	void *v[1000];
+	for (int i = 0; i < 1000; i++)
+		v[i] = malloc(16);
+	for (int i = 0; i < 1000; i++)
+		free(v[i]);
+	int *fd = arg;
+	char c;
+	return read(fd[0], &c, 1) < 0 ? NULL : arg;
+}
+
+static int cached_work(void)
+{
+	enum { N = 3, SZ = 12 << 12 };
+	void *r[N], *v[1000];
+	for (int i = 0; i < 1000; i++)   /* the thread's cache, counted in the arena */
+		v[i] = malloc(16);
+	for (int i = 0; i < 1000; i++)
+		free(v[i]);
+	malloc_trim(0);     /* the lone first call: those below are not */
+	for (int i = 0; i < N; i++)
+		memset(r[i] = malloc(SZ), 1, SZ);
+	void *hold = malloc(SZ);   /* after them: they do not join the chunk's tail */
+	memset(hold, 1, SZ);
+	/* What the start left dirty (the threads' small runs), aged and
+	 * purged: the regions below are then the only dirty pages. */
+	for (int k = 0; k < 2100; k++)
+		malloc_trim(0);
+	/* The first stays in the thread's cache (one a thread where threads
+	 * share the arena), the others go to the arena's. */
+	for (int i = 0; i < N; i++)
+		free(r[i]);
+	size_t pages = (N - 1) * (size_t)(SZ / 4096);
+	int first = 0;
+	for (int k = 1; k <= 2300 && !first; k++)
+		if (malloc_trim(0) == 1)
+			first = k;
+	size_t res = 0;
+	for (int i = 1; i < N; i++)
+		res += resident(r[i], SZ);
+	int bad = first < 2040 || res != 0;
+	if (bad)
+		printf("cached: first malloc_trim to return 1: call %d (should be about 2049); "
+		    "%zu of %zu pages of the regions in the arena's cache resident after it\n",
+		    first, res, pages);
+	free(hold);
+	return bad;
+}
+
+static void *worker(void *arg)
+{
+	*(int *)arg = cached_work();
+	return NULL;
+}
+
+/* In two threads of the program's: the main thread's first allocation
+ * may come before the allocator counts threads (its start). */
+static int cached(void)
+{
+	int fd[2], bad = 1;
+	pthread_t t, w;
+	if (pipe(fd) != 0 || pthread_create(&t, NULL, sharer, fd) != 0) {
+		printf("cached: no pipe or thread\n");
+		return 1;
+	}
+	if (pthread_create(&w, NULL, worker, &bad) != 0 || pthread_join(w, NULL) != 0) {
+		printf("cached: no worker thread\n");
+		bad = 1;
+	}
+	if (write(fd[1], "x", 1) != 1 || pthread_join(t, NULL) != 0)
+		bad = 1;
+	return bad;
 }
 
 static int once(void)
@@ -160,11 +246,11 @@ static int dirty(void)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: trim_aged aged|once|dirty\n");
+		fprintf(stderr, "usage: trim_aged aged|once|dirty|cached\n");
 		return 2;
 	}
 	int bad = strcmp(argv[1], "aged") == 0 ? aged() : strcmp(argv[1], "once") == 0 ? once() :
-	    strcmp(argv[1], "dirty") == 0 ? dirty() : 2;
+	    strcmp(argv[1], "dirty") == 0 ? dirty() : strcmp(argv[1], "cached") == 0 ? cached() : 2;
 	if (bad == 0)
 		puts("ok");
 	return bad;
