@@ -102,16 +102,23 @@ for k in range(67):
 def this_log():          # this daemon's lines (the first one's are before)
     text = open(log).read()
     return text[text.rindex("jmstatd: listening on"):]
+def all_dirs():
+    return set(re.findall(r"reading %s in mnt:\[(\d+)\] too" % re.escape(STATS_DIR), this_log()))
 def read_dirs():
     """This test's namespaces read: a namespace of another test run
     beside it, made while this one's directory existed, has it too (the
     host's, in a clean-clone CI run read as a 65th)."""
-    return len(set(re.findall(r"reading %s in mnt:\[(\d+)\] too" % re.escape(STATS_DIR),
-                              this_log())) & mine)
+    return len(all_dirs() & mine)
 wait_until(lambda: "owns 64 containers whose stats directories are read" in this_log() or
            read_dirs() > 64, "the limit of 64 directories logged, or more read", timeout=60)
-print("70 mount namespaces of the host's pid namespace: %d directories read (70 before)" % read_dirs())
-check(read_dirs() == 64, "%d directories read, not 64" % read_dirs())
+# Such a namespace of another test's, root's too (a service's private
+# namespace: tests/containers/private_ns_dirs) shares the bound: then
+# fewer than 64 of this test's are read, 64 in all.
+others = len(all_dirs() - mine)
+print("70 mount namespaces of the host's pid namespace: %d directories read (70 before), "
+      "%d of other tests' namespaces" % (read_dirs(), others))
+check(read_dirs() <= 64 and read_dirs() + others >= 64,
+      "%d directories read (and %d of others'), not 64" % (read_dirs(), others))
 check(request({"cmd": "version"})["ok"], "the daemon does not answer")
 PY
 jmd_stop
