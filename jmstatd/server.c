@@ -959,16 +959,23 @@ static void accept_pause(struct jmd *d)
 }
 
 /* The waiting connection, taken with the spare descriptor, told why it
- * is refused; false if there was none to take it with. */
-static bool accept_refuse(struct jmd *d, int lfd, int err_no)
+ * is refused: 1 if one was (or the next may be: EINTR, ECONNABORTED), 0
+ * if none was waiting, -1 if there was no descriptor to take it with.
+ * Out of descriptors, accept4 fails with EMFILE before it looks at the
+ * queue: after a client accepted with the last free descriptor the
+ * next call says EMFILE with no connection waiting. That was taken for
+ * one not accepted, "no spare descriptor" logged and listening paused
+ * 100 ms after every client at the limit (tests/daemon/fd_limit_accept). */
+static int accept_refuse(struct jmd *d, int lfd, int err_no)
 {
 	if (d->accept_spare < 0)
 		d->accept_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (d->accept_spare < 0)
-		return false;
+		return -1;
 	close(d->accept_spare);
 	d->accept_spare = -1;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int accept_errno = errno;
 	if (fd >= 0) {
 		json_t *r = jmd_error(d, "%s", jmd_no_fds_reply(err_no));
 		char *line = r ? json_dumps(r, JMD_JSON_FLAGS) : NULL;
@@ -989,7 +996,9 @@ static bool accept_refuse(struct jmd *d, int lfd, int err_no)
 		jmd_log_no_fds(err_no, "a client refused before it was accepted");
 	}
 	d->accept_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return fd >= 0;
+	if (fd >= 0 || accept_errno == EINTR || accept_errno == ECONNABORTED)
+		return 1;
+	return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? 0 : -1;
 }
 
 static void on_listen_ready(uv_poll_t *h, int status, int events)
@@ -1011,8 +1020,13 @@ static void on_listen_ready(uv_poll_t *h, int status, int events)
 			return;
 		if (err_no == EINTR || err_no == ECONNABORTED)
 			continue;
-		if (jmd_no_fds(err_no) && accept_refuse(d, lfd, err_no))
-			continue;
+		if (jmd_no_fds(err_no)) {
+			int r = accept_refuse(d, lfd, err_no);
+			if (r > 0)
+				continue;
+			if (r == 0)
+				return;   /* none waiting */
+		}
 		if (jmd_no_fds(err_no))
 			jmd_log_no_fds(err_no, "clients not accepted (no spare descriptor)");
 		else
