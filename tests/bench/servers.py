@@ -137,6 +137,7 @@ class Server:
     def ready(self): wait_port(self.port)
     def load(self): raise NotImplementedError
     def stop(self, pid): os.kill(pid, signal.SIGTERM)
+    def finish(self): pass  # after the last run: what prepare() started beside the server
     user = None
     out = None     # --out, for what a load writes down to compare
     alloc = ""     # the allocator of the run under way
@@ -497,6 +498,25 @@ class Gunicorn(Server):
         return 6000 / (time.time() - t)
 
 
+def write_zone(path):
+    """The zone z of dnsload.py's answers: h0..h19999, an A and a TXT each."""
+    with open(path, "w") as f:
+        f.write("$TTL 300\n@ IN SOA ns.z. h.z. 1 60 60 600 60\n@ IN NS ns.z.\nns IN A 127.0.0.1\n")
+        for i in range(20000):
+            f.write(f"h{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n"
+                    f"h{i} IN TXT \"{'t' * (i % 200)}\"\n")
+
+
+def dns_ready(port, who):
+    end = time.time() + 30
+    while time.time() < end:
+        try:
+            run(["python3", os.path.join(HERE, "dnsload.py"), str(port), "1", "1"]); return
+        except subprocess.CalledProcessError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{who} does not answer")
+
+
 class Named(Server):
     """BIND 9.18's named (libuv, links jemalloc; the preload serves it),
     2 worker threads, an authoritative zone of 20,000 names, 30,000 UDP
@@ -505,11 +525,7 @@ class Named(Server):
     def prepare(self, work):
         self.port = free_port(); self.work = work
         os.chmod(work, 0o777)  # named runs as bind
-        with open(f"{work}/z.zone", "w") as f:
-            f.write("$TTL 300\n@ IN SOA ns.z. h.z. 1 60 60 600 60\n@ IN NS ns.z.\nns IN A 127.0.0.1\n")
-            for i in range(20000):
-                f.write(f"h{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n"
-                        f"h{i} IN TXT \"{'t' * (i % 200)}\"\n")
+        write_zone(f"{work}/z.zone")
         with open(f"{work}/named.conf", "w") as f:
             f.write(f"""options {{ directory "{work}"; listen-on port {self.port} {{ 127.0.0.1; }};
   listen-on-v6 {{ none; }}; pid-file none; recursion no; dnssec-validation no; }};
@@ -517,22 +533,179 @@ zone "z" {{ type primary; file "{work}/z.zone"; }};
 """)
     def argv(self):
         return ["named", "-g", "-n", "2", "-u", "bind", "-c", f"{self.work}/named.conf"]
-    def ready(self):
-        end = time.time() + 30
-        while time.time() < end:
-            try:
-                run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "1", "1"]); return
-            except subprocess.CalledProcessError:
-                time.sleep(0.2)
-        raise RuntimeError("named does not answer")
+    def ready(self): dns_ready(self.port, "named")
     def load(self):
         t = time.time()
         run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "30000", "8"])
         return 30000 / (time.time() - t)
 
 
+class Knot(Server):
+    """Knot DNS 3.2's knotd (authoritative; userspace RCU, a thread per
+    UDP worker): 2 UDP workers, the zone of 20,000 names, 30,000 UDP
+    queries (dnsload.py, every answer checked), a forced reload of the
+    zone (the new copy built, the old one freed after an RCU grace
+    period), 10,000 queries more (session 38)."""
+    name = "knot"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        write_zone(f"{work}/z.zone")
+        with open(f"{work}/knot.conf", "w") as f:
+            f.write(f"""server:
+    rundir: "{work}"
+    listen: 127.0.0.1@{self.port}
+    udp-workers: 2
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "{work}/knot.sock"
+database:
+    storage: "{work}/kdb"
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: z
+    storage: "{work}"
+    file: z.zone
+    journal-content: none
+    zonefile-sync: -1
+""")
+    def argv(self):
+        return ["knotd", "-c", f"{self.work}/knot.conf"]
+    def ready(self): dns_ready(self.port, "knotd")
+    def load(self):
+        t = time.time()
+        run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "30000", "8"])
+        run(["knotc", "-s", f"{self.work}/knot.sock", "-b", "-f", "zone-reload", "z"])
+        run(["python3", os.path.join(HERE, "dnsload.py"), str(self.port), "10000", "8"])
+        return 40000 / (time.time() - t)
+
+
+class Mosquitto(Server):
+    """Mosquitto 2.0 (MQTT broker, one thread, epoll): 8 subscribers of a
+    fan-out of 6,000 messages of 100 B..16 KiB, then 20,000 retained
+    messages of 100..4,000 B stored, read back and cleared (mqttload.py,
+    every payload checked): what the retained ones took should go back in
+    the idle (session 38)."""
+    name = "mosquitto"
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        with open(f"{work}/mosquitto.conf", "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\n"
+                    # the retained messages sent at a subscription are queued past the default 1000
+                    "max_queued_messages 0\n")
+    def argv(self):
+        return ["mosquitto", "-c", f"{self.work}/mosquitto.conf"]
+    def load(self):
+        t = time.time()
+        run(["python3", os.path.join(HERE, "mqttload.py"), str(self.port), "6000", "8", "20000"])
+        return (6000 * 9 + 60000) / (time.time() - t)
+
+
+class Nghttpx(Server):
+    """nghttpx 1.52 (nghttp2's HTTP/2 proxy, C++, a thread per worker): 2
+    workers in front of an nginx without the preload (1 worker, gzip);
+    h2load: 40,000 HTTP/2 requests of a small page on 32 connections, 10
+    streams each, 3,000 of a 256 KiB text gzipped, 10,000 HTTP/1.1; the
+    bodies checked through the proxy (session 38)."""
+    name = "nghttpx"
+    backend = None
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        if self.backend is None:
+            ng = Nginx(); ng.prepare(work)
+            conf = f"{work}/nginx.conf"
+            with open(conf) as f:
+                c = f.read().replace("worker_processes 4", "worker_processes 1")
+            with open(conf, "w") as f:
+                f.write(c)
+            self.bport = ng.port
+            self.backend = subprocess.Popen(ng.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(self.bport)
+    def argv(self):
+        return ["nghttpx", "--conf=/dev/null", f"--frontend=127.0.0.1,{self.port};no-tls",
+                f"--backend=127.0.0.1,{self.bport}", "--workers=2", "--no-ocsp",
+                f"--errorlog-file={self.work}/nghttpx.err"]
+    def h2load(self, *a):
+        out = run(["h2load", *a])
+        line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+        f = line.split(",")
+        if " 0 failed" not in f[4] or " 0 errored" not in f[5] or f[0].split()[1] != f[3].split()[0]:
+            raise RuntimeError(f"h2load: requests failed:\n{out}")
+    def load(self):
+        import urllib.request
+        u = f"http://127.0.0.1:{self.port}/"
+        for name in ("small.html", "big.txt"):
+            with open(f"{self.work}/html/{name}", "rb") as f, urllib.request.urlopen(u + name) as r:
+                if r.read() != f.read():
+                    raise RuntimeError(f"nghttpx: {name} came back changed")
+        t = time.time()
+        self.h2load("-n", "40000", "-c", "32", "-m", "10", "-t", "2", u + "small.html")
+        self.h2load("-n", "3000", "-c", "8", "-m", "4", "-t", "2", "-H", "accept-encoding: gzip", u + "big.txt")
+        self.h2load("--h1", "-n", "10000", "-c", "16", "-t", "2", u + "small.html")
+        return 53000 / (time.time() - t)
+    def stop(self, pid): os.kill(pid, signal.SIGQUIT)  # SIGTERM: its worker killed, not reaped
+    def finish(self):
+        if self.backend:
+            self.backend.send_signal(signal.SIGQUIT); self.backend.wait(30); self.backend = None
+
+
+class Pgbouncer(Server):
+    """PgBouncer 1.18 (one thread, libevent; refuses root: run as nobody)
+    in transaction pooling before a postgres without the preload; pgbench
+    through it: 32 clients on a pool of 10, a fresh connection per
+    transaction, then 32 clients of selects (session 38)."""
+    name = "pgbouncer"
+    user = "nobody"
+    pg = None
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        if self.pg is None:
+            self.pgs = Postgres(); self.pgs.prepare(work)
+            self.pg = subprocess.Popen(self.pgs.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.pgs.ready()
+            self.pgs.pgbench("-i", "-q", "-s", "5")
+        with open(f"{work}/users.txt", "w") as f:
+            f.write('"pg" ""\n')
+        with open(f"{work}/pgbouncer.ini", "w") as f:
+            f.write(f"""[databases]
+postgres = host=127.0.0.1 port={self.pgs.port} user=pg
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+auth_type = trust
+auth_file = {work}/users.txt
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 10
+unix_socket_dir =
+pidfile =
+logfile =
+""")
+        os.chmod(f"{work}/pgbouncer.ini", 0o644); os.chmod(f"{work}/users.txt", 0o644)
+    def argv(self):
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                "pgbouncer", "-q", f"{self.work}/pgbouncer.ini"]
+    def pgbench(self, *a):
+        out = run(["pgbench", "-h", "127.0.0.1", "-p", str(self.port), "-U", "pg", *a, "postgres"])
+        if "number of failed transactions: 0" not in out:
+            raise RuntimeError(f"pgbench through pgbouncer failed:\n{out}")
+    def load(self):
+        t = time.time()
+        self.pgbench("-c", "32", "-j", "2", "-t", "300")
+        self.pgbench("-C", "-c", "16", "-j", "2", "-t", "100")
+        self.pgbench("-S", "-c", "32", "-j", "2", "-t", "1500")
+        return (32 * 300 + 16 * 100 + 32 * 1500) / (time.time() - t)
+    def stop(self, pid): os.kill(pid, signal.SIGINT)
+    def finish(self):
+        if self.pg:
+            self.pg.send_signal(signal.SIGINT); self.pg.wait(60); self.pg = None
+
+
 SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc, MemcachedBig, RedisBig, PostgresSort,
-           Apache, ApacheEvent, Lighttpd, Gunicorn, Named]
+           Apache, ApacheEvent, Lighttpd, Gunicorn, Named, Knot, Mosquitto, Nghttpx, Pgbouncer]
 
 
 def one(srv, alloc, lib, work, idle, rows):
@@ -611,12 +784,15 @@ def main():
         work = tempfile.mkdtemp(prefix=f"jm-{cls.name}-", dir="/tmp")
         srv = cls()
         srv.out = a.out
-        for r in range(a.runs):
-            order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
-            for name, lib in order:
-                srv.prepare(work)
-                srv.alloc = name
-                one(srv, name, lib, work, a.idle, rows)
+        try:
+            for r in range(a.runs):
+                order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
+                for name, lib in order:
+                    srv.prepare(work)
+                    srv.alloc = name
+                    one(srv, name, lib, work, a.idle, rows)
+        finally:
+            srv.finish()
         shutil.rmtree(work, ignore_errors=True)
     with open(os.path.join(a.out, "servers.tsv"), "w") as f:
         for r in rows:
