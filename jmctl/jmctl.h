@@ -289,6 +289,14 @@ int jm_process_owner(int procfd, uid_t *uid, gid_t *gid, bool *not_root);
  * says it in a few words. */
 int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len);
+/* The same, with root_fn(arg) run in the child first, still root but
+ * confined (its descriptors closed, keep_fd kept), before the uid change:
+ * what the user may not read, and root reads without opening any file the
+ * user names (/proc/PID/maps of a process that is not dumpable, through
+ * keep_fd), within the child's time. */
+int jm_run_as_root_first(uid_t uid, gid_t gid, int keep_fd, void (*root_fn)(void *arg),
+                         int (*fn)(void *arg, char **buf, size_t *len), void *arg, char **out,
+                         size_t *out_len);
 /* Gives the children of jm_run_as ms in all from now (a command's start
  * gives them JM_RUN_AS_BUDGET_MS; top gives it again at each sites panel). */
 void jm_run_as_budget(long ms);

@@ -229,7 +229,17 @@ struct profile_job {
 	int procfd;              /* /proc/PID, checked: jm_proc_dir */
 	bool symbolize;
 	int sym_err;             /* set: why the maps did not read, not said */
+	struct jm_maps_text maps; /* its maps, read by jm_run_as's child as root (sites.c) */
+	bool maps_read;
 };
+
+static void profile_maps(void *arg)
+{
+	struct profile_job *job = arg;
+
+	jm_maps_read((pid_t)job->pid, job->procfd, &job->maps);
+	job->maps_read = true;
+}
 
 static void say_unsymbolized(long pid, int err)
 {
@@ -249,7 +259,8 @@ static int profile_build(void *arg, char **out, size_t *out_len)
 
 	if (p == NULL)
 		return -ENOMEM;
-	err = job->symbolize ? jm_sym_open((pid_t)job->pid, job->procfd, &sym) : 0;
+	err = job->symbolize ? jm_sym_open_from((pid_t)job->pid, job->procfd,
+	                                                  job->maps_read ? &job->maps : NULL, &sym) : 0;
 	if (err && job->sym_err == 1)
 		job->sym_err = err;     /* in jm_run_as's child: its stderr is /dev/null */
 	else if (err)
@@ -294,7 +305,7 @@ static int profile_build_as(void *arg, char **out, size_t *out_len)
 int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 {
 	/* The process held from the owner's check to its maps (sites.c). */
-	struct profile_job job = { raw, pid, jm_proc_dir(pid), true, 0 };
+	struct profile_job job = { raw, pid, jm_proc_dir(pid), true, 0, { NULL, 0, 0 }, false };
 	unsigned char *gz = NULL;
 	size_t len = 0;
 	uid_t uid;
@@ -308,7 +319,9 @@ int jm_sites_pprof(const json_t *raw, long pid, const char *file)
 	if (geteuid() == 0 && jm_process_owner(job.procfd, &uid, &gid, &not_root) != 0) {
 		job.symbolize = false;
 	} else if (geteuid() == 0 && not_root) {
-		err = jm_run_as(uid, gid, job.procfd, profile_build_as, &job, (char **)&gz, &len);
+		/* Its maps read as root, its files opened as the owner (sites.c). */
+		err = jm_run_as_root_first(uid, gid, job.procfd, profile_maps, profile_build_as, &job,
+		                           (char **)&gz, &len);
 		if (err == 0 && len == 0) {
 			free(gz);
 			gz = NULL;

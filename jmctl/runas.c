@@ -180,6 +180,13 @@ static int child_confine(int *pipe_fd, int keep)
 int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf, size_t *len), void *arg,
               char **out, size_t *out_len)
 {
+	return jm_run_as_root_first(uid, gid, keep_fd, NULL, fn, arg, out, out_len);
+}
+
+int jm_run_as_root_first(uid_t uid, gid_t gid, int keep_fd, void (*root_fn)(void *arg),
+                         int (*fn)(void *arg, char **buf, size_t *len), void *arg, char **out,
+                         size_t *out_len)
+{
 	int fds[2];
 	pid_t child;
 	struct timespec t0, now;
@@ -217,7 +224,11 @@ int jm_run_as(uid_t uid, gid_t gid, int keep_fd, int (*fn)(void *arg, char **buf
 		 * of the user's may attach to the child (the uid change sets
 		 * dumpable to suid_dumpable), and it is to find no descriptor
 		 * of root's there. Not dumpable again after the change. */
-		if (child_confine(&fds[1], keep_fd) != 0 || setgroups(0, NULL) != 0 ||
+		if (child_confine(&fds[1], keep_fd) != 0)
+			_exit(2);
+		if (root_fn != NULL)
+			root_fn(arg);
+		if (setgroups(0, NULL) != 0 ||
 		    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0 ||
 		    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 		    geteuid() != uid || uid == 0)

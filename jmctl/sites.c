@@ -140,8 +140,9 @@ static struct jm_sym *modules_sym(const json_t *raw)
 	return sym;
 }
 
-static json_t *symbolize_here(const json_t *raw, long pid, int procfd, long long bin_size,
-                              size_t max, bool with_symbols, char *warn, size_t warn_size)
+static json_t *symbolize_here(const json_t *raw, long pid, int procfd, const struct jm_maps_text *pre,
+                              long long bin_size, size_t max, bool with_symbols, char *warn,
+                              size_t warn_size)
 {
 	json_t *out = json_object(), *sites = json_array(), *s;
 	json_t *raw_sites = json_object_get(raw, "sites");
@@ -170,7 +171,7 @@ static json_t *symbolize_here(const json_t *raw, long pid, int procfd, long long
 	if (kept > max)
 		kept = max;
 
-	err = kept && with_symbols ? jm_sym_open((pid_t)pid, procfd, &sym) : 0;
+	err = kept && with_symbols ? jm_sym_open_from((pid_t)pid, procfd, pre, &sym) : 0;
 	/* The process gone before its maps were read (it exited after the
 	 * daemon's reply): the modules it published name each frame by
 	 * module and offset, as the daemon's log and the pprof profile do; no
@@ -223,14 +224,27 @@ struct symbolize_job {
 	int procfd;              /* /proc/PID, checked: jm_proc_dir */
 	long long bin_size;
 	size_t max;
+	struct jm_maps_text maps; /* its maps, read by the child as root */
+	bool maps_read;
 };
+
+/* In the child, as root, confined (jm_run_as_root_first): the maps of a
+ * process that is not dumpable (a server that dropped root's privileges)
+ * are not its owner's to read, the files they name are. */
+static void symbolize_job_maps(void *arg)
+{
+	struct symbolize_job *job = arg;
+
+	jm_maps_read((pid_t)job->pid, job->procfd, &job->maps);
+	job->maps_read = true;
+}
 
 static int symbolize_job_run(void *arg, char **buf, size_t *len)
 {
 	const struct symbolize_job *job = arg;
 	char cwarn[256] = "";
-	json_t *out = symbolize_here(job->raw, job->pid, job->procfd, job->bin_size, job->max, true, cwarn,
-	                             sizeof cwarn);
+	json_t *out = symbolize_here(job->raw, job->pid, job->procfd, job->maps_read ? &job->maps : NULL,
+	                             job->bin_size, job->max, true, cwarn, sizeof cwarn);
 	if (out && cwarn[0])
 		json_object_set_new(out, "warn", json_string(cwarn));
 	*buf = out ? json_dumps(out, JSON_COMPACT) : NULL;
@@ -242,14 +256,13 @@ static int symbolize_job_run(void *arg, char **buf, size_t *len)
  * could not become that user, did not answer, or took too long (*err
  * says which). */
 static json_t *symbolize_as(uid_t uid, gid_t gid, const json_t *raw, long pid, int procfd,
-                            long long bin_size, size_t max, char *warn, size_t warn_size,
-                            int *err)
+                            long long bin_size, size_t max, char *warn, size_t warn_size, int *err)
 {
-	struct symbolize_job job = { raw, pid, procfd, bin_size, max };
+	struct symbolize_job job = { raw, pid, procfd, bin_size, max, { NULL, 0, 0 }, false };
 	char *buf;
 	size_t len;
 
-	*err = jm_run_as(uid, gid, procfd, symbolize_job_run, &job, &buf, &len);
+	*err = jm_run_as_root_first(uid, gid, procfd, symbolize_job_maps, symbolize_job_run, &job, &buf, &len);
 	if (*err != 0)
 		return NULL;
 	json_t *out = json_loadb(buf, len, 0, NULL);
@@ -278,15 +291,20 @@ json_t *jm_sites_symbolize(const json_t *raw, long pid, long long bin_size, size
 	json_t *out;
 
 	if (geteuid() != 0) {
-		out = symbolize_here(raw, pid, procfd, bin_size, max, true, warn, warn_size);
+		out = symbolize_here(raw, pid, procfd, NULL, bin_size, max, true, warn, warn_size);
 	} else if (jm_process_owner(procfd, &uid, &gid, &not_root) != 0) {
 		/* Root: its own processes as itself; another user's as that user. */
-		out = symbolize_here(raw, pid, procfd, bin_size, max, false, warn, warn_size);
+		out = symbolize_here(raw, pid, procfd, NULL, bin_size, max, false, warn, warn_size);
 	} else if (!not_root) {
-		out = symbolize_here(raw, pid, procfd, bin_size, max, true, warn, warn_size);
+		out = symbolize_here(raw, pid, procfd, NULL, bin_size, max, true, warn, warn_size);
 	} else if ((out = symbolize_as(uid, gid, raw, pid, procfd, bin_size, max, warn, warn_size,
 	                               &err)) == NULL) {
-		out = symbolize_here(raw, pid, procfd, bin_size, max, false, warn, warn_size);
+		/* The child reads the maps as root before it becomes the owner:
+		 * the owner cannot read those of a process that is not
+		 * dumpable (one that dropped root's privileges, as most servers
+		 * do: their frames were left as addresses), and the files they
+		 * name are still opened as the owner. */
+		out = symbolize_here(raw, pid, procfd, NULL, bin_size, max, false, warn, warn_size);
 		if (warn_size)
 			snprintf(warn, warn_size, "symbolizing as uid %u, the owner of process %ld, %s: "
 			         "frames left as addresses", (unsigned)uid, pid, jm_run_as_why(err));

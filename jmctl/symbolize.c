@@ -295,18 +295,19 @@ int jm_sym_from_maps(const char *text, size_t len, bool open_files, struct jm_sy
 	return 0;
 }
 
-int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out)
+int jm_maps_read(pid_t pid, int procfd, struct jm_maps_text *t)
 {
 	char path[64];
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int fd, err;
+	int fd, err = 0;
 
-	*out = NULL;
+	t->text = NULL;
+	t->len = 0;
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	fd = procfd >= 0 ? openat(procfd, "maps", O_RDONLY | O_CLOEXEC) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return t->err = -errno;
 	for (;;) {
 		ssize_t n;
 
@@ -335,15 +336,45 @@ int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out)
 			break;
 		len += (size_t)n;
 	}
-	if (len == 0) {           /* a zombie, or a kernel thread */
+	if (len == 0)             /* a zombie, or a kernel thread */
 		err = -ESRCH;
-		goto out;
-	}
-	err = jm_sym_from_maps(buf, len, true, out);
 out:
 	close(fd);
-	free(buf);
+	if (err) {
+		free(buf);
+		buf = NULL;
+		len = 0;
+	}
+	t->text = buf;
+	t->len = len;
+	return t->err = err;
+}
+
+void jm_maps_text_free(struct jm_maps_text *t)
+{
+	free(t->text);
+	t->text = NULL;
+	t->len = 0;
+}
+
+int jm_sym_open_from(pid_t pid, int procfd, const struct jm_maps_text *pre, struct jm_sym **out)
+{
+	struct jm_maps_text t;
+	int err;
+
+	*out = NULL;
+	if (pre != NULL)
+		return pre->err ? pre->err : jm_sym_from_maps(pre->text, pre->len, true, out);
+	err = jm_maps_read(pid, procfd, &t);
+	if (err == 0)
+		err = jm_sym_from_maps(t.text, t.len, true, out);
+	jm_maps_text_free(&t);
 	return err;
+}
+
+int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out)
+{
+	return jm_sym_open_from(pid, procfd, NULL, out);
 }
 
 void jm_frame_free(struct jm_frame *f)

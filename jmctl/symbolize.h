@@ -82,6 +82,25 @@ struct jm_sym;
  * not allowed). */
 int jm_sym_open(pid_t pid, int procfd, struct jm_sym **out);
 
+/* /proc/PID/maps as text (in procfd as jm_sym_open), up to
+ * JM_MAPS_MAX_BYTES: 0 with t->text (free with jm_maps_text_free), or a
+ * negative errno, also kept in t->err. The child that symbolizes another
+ * user's process as its owner reads them as root first
+ * (jm_run_as_root_first): the owner cannot read those of a process that
+ * is not dumpable (a server that dropped root's privileges), whose files
+ * they may still open. */
+struct jm_maps_text {
+	char *text;
+	size_t len;
+	int err;
+};
+int jm_maps_read(pid_t pid, int procfd, struct jm_maps_text *t);
+void jm_maps_text_free(struct jm_maps_text *t);
+
+/* jm_sym_open from the maps pre read (its error, if it did not read), or
+ * from /proc/PID/maps when pre is NULL. */
+int jm_sym_open_from(pid_t pid, int procfd, const struct jm_maps_text *pre, struct jm_sym **out);
+
 /* The same from maps text already read; with open_files false, no ELF file
  * is opened (functions stay unknown): what the fuzz target uses. */
 int jm_sym_from_maps(const char *text, size_t len, bool open_files, struct jm_sym **out);

@@ -12,7 +12,11 @@ hash aggregate and an index build at work_mem 256MB; since session 26
 apache-prefork and apache-event, Debian's apache2 with each MPM, gzip by
 mod_deflate; lighttpd; gunicorn, prefork Python WSGI workers replaced
 every 500 requests; named, BIND 9 with 2 threads answering 30,000 UDP
-queries of a 20,000-name zone, dnsload.py) and each run, the
+queries of a 20,000-name zone, dnsload.py; since session 38 knot, Knot
+DNS's knotd on the same zone, reloaded under load; mosquitto, an MQTT
+fan-out and 20,000 retained messages stored and cleared, mqttload.py;
+nghttpx, nghttp2's HTTP/2 proxy before an nginx, loaded by h2load;
+pgbouncer, pgbench through it) and each run, the
 server is started under every allocator in turn (LD_PRELOAD; glibc is the
 empty preload), loaded by a client that runs without the preload, then left
 idle, then stopped. Per run it records the server side only: CPU seconds
@@ -35,7 +39,8 @@ that work over the client's wall time.
 Needs (Debian): memcached, libmemcached-tools, nginx-light, apache2-utils,
 redis-server, redis-tools, nodejs, postgresql-client, for the loads of
 session 26 apache2, lighttpd, gunicorn and bind9, and postgres with
-initdb in /usr/local/bin (PGBIN); the jmtime of tests/bench/run.sh, built
+initdb in /usr/local/bin (PGBIN); for session 38's knot, mosquitto,
+nghttp2-proxy, nghttp2-client and pgbouncer; the jmtime of tests/bench/run.sh, built
 into $JM_BUILD/bench.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time

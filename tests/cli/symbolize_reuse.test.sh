@@ -10,7 +10,7 @@
 # opened once, and both are read through it: a process gone answers ESRCH.
 #
 # Staged without timing: gdb stops root's jmctl where it opens the maps
-# (jm_sym_open), after the owner's check; meanwhile root's process is
+# (jm_maps_read), after the owner's check; meanwhile root's process is
 # killed and nobody's started under its pid (ns_last_pid), running a copy
 # of the same program with the same layout (no ASLR for either); then jmctl
 # goes on. Before: root's sites symbolized from nobody's copy (its module
@@ -80,7 +80,7 @@ wait_sampled "$R"
 "$JMCTL" --socket "$JMD_SOCK" --json sites "$R" >before.json || fail "jmctl sites before"
 grep -q '"module": *"holders"' before.json || fail "root's sites not symbolized before the swap: $(head -c 600 before.json)"
 
-gdb_watched -ex 'set breakpoint pending on' -ex 'break jm_sym_open' \
+gdb_watched -ex 'set breakpoint pending on' -ex 'break jm_maps_read' \
 	-ex "run --socket $JMD_SOCK --json sites $R > $JM_TMP/after.json 2> $JM_TMP/after.err" \
 	-ex "shell echo swap > $JM_TMP/ctl && cat $JM_TMP/done" -ex 'continue' \
 	"$JMCTL"
@@ -89,7 +89,7 @@ grep -q "^nobody $R " ctl.out || skip "$(tail -1 ctl.out) (pids taken meanwhile)
 # nobody's process, under pid $R: the controller's child, left running
 # when the clean-up kills the controller (it outlived every run before).
 PIDS+=("$R")
-grep -q "Breakpoint 1, jm_sym_open" gdb.out || fail "gdb did not stop jmctl at jm_sym_open: $(tail -5 gdb.out) $(cat after.err)"
+grep -q "Breakpoint 1, jm_maps_read" gdb.out || fail "gdb did not stop jmctl at jm_maps_read: $(tail -5 gdb.out) $(cat after.err)"
 cat after.err
 if grep -q '"module": *"holders_nobody"' after.json; then
 	fail "root's jmctl symbolized root's process $R from nobody's process that took its pid (as root)"
