@@ -857,6 +857,7 @@ extern uint32_t jm__inh_taken JM_HIDDEN;
 void jm__tcache_inh_check(void *ptr, unsigned binind);
 void jm__tcache_gc(void);
 void *jm__tcache_large_alloc(size_t npages);
+void *jm__tcache_large_alloc_aligned(size_t npages, size_t align);
 bool jm__tcache_large_free(void *ptr, size_t npages, unsigned arena_index);
 void jm__tcache_large_flush_current(void);
 void jm__tcache_prefork(void);

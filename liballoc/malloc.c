@@ -54,8 +54,9 @@ static void *alloc_big(size_t size, size_t align, bool zero)
 	}
 	if (size <= JM_LARGE_MAX && align < JM_CHUNK) {
 		size_t npages = (size + JM_PAGE_MASK) >> JM_LG_PAGE;
-		if (npages <= JM_TCACHE_CLASS_MAX_PAGES && align <= JM_PAGE) {
-			void *p = jm__tcache_large_alloc(npages);
+		if (npages <= JM_TCACHE_CLASS_MAX_PAGES) {
+			void *p = align <= JM_PAGE ? jm__tcache_large_alloc(npages) :
+			    jm__tcache_large_alloc_aligned(npages, align);
 			if (p) {
 				if (zero)
 					memset(p, 0, size);

@@ -1344,7 +1344,13 @@ static inline size_t large_top_pages(const struct jm_tcache *tc, unsigned k)
 	return np;
 }
 
-void *jm__tcache_large_alloc(size_t npages)
+/* A cached region of npages (or a few more) whose address has no bit of
+ * amask set: 0 for any, alignment - 1 for an aligned request (one above a
+ * page took the arena's lock, its aligned search among free runs and a
+ * coalesce at its free, while the thread cached the region it had just
+ * freed, aligned: the `aligned` workload, 64 KiB-aligned buffers of 16 to
+ * 256 KiB). Only a list's top region is looked at. */
+static inline __attribute__((always_inline)) void *large_alloc(size_t npages, uintptr_t amask)
 {
 	struct jm_tcache *tc = tls_tc;
 	/* A thread whose first allocation is a large one boots its cache
@@ -1369,12 +1375,12 @@ void *jm__tcache_large_alloc(size_t npages)
 		 * that frees and asks the same size takes back its last),
 		 * else the next class's, which is. */
 		size_t have = large_top_pages(tc, k);
-		if (have < npages && k + 1 < JM_TCACHE_NLARGE) {
+		if ((have < npages || (tc->large_head[k] & amask) != 0) && k + 1 < JM_TCACHE_NLARGE) {
 			k++;
 			tc->large_used |= 1u << k;
 			have = large_top_pages(tc, k);
 		}
-		if (have < npages)
+		if (have < npages || (tc->large_head[k] & amask) != 0)
 			return NULL;
 		p = jm__flist_pop(&tc->large_head[k]);
 		tc->large_n[k]--;
@@ -1382,10 +1388,11 @@ void *jm__tcache_large_alloc(size_t npages)
 		tc->class_bytes -= (uint32_t)(have << JM_LG_PAGE);
 		return p;
 	}
-	p = large_pop(&tc->large_head[k]);
+	p = (tc->large_head[k] & amask) == 0 ? large_pop(&tc->large_head[k]) : NULL;
 	/* None of this size: one a page larger, if the thread has one (a
 	 * region of 4 to 15 pages). */
 	if (p == NULL && npages >= 4 && npages < JM_TCACHE_LARGE_MAX_PAGES &&
+	    (tc->large_head[k + 1] & amask) == 0 &&
 	    (p = large_pop(&tc->large_head[k + 1])) != NULL) {
 		k++;
 		npages++;
@@ -1395,6 +1402,16 @@ void *jm__tcache_large_alloc(size_t npages)
 		tc->row->large_cached -= npages << JM_LG_PAGE;
 	}
 	return p;
+}
+
+void *jm__tcache_large_alloc(size_t npages)
+{
+	return large_alloc(npages, 0);
+}
+
+void *jm__tcache_large_alloc_aligned(size_t npages, size_t align)
+{
+	return large_alloc(npages, align - 1);
 }
 
 /* How many regions of each size a thread's list keeps (JM_TCACHE_*_BYTES
