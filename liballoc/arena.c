@@ -645,6 +645,8 @@ static struct jm_chunk *chunk_take_other(struct jm_arena *a)
 		a->decay.pending += nd;
 		if (!had_dirty && jm__opt.background_thread)
 			jm__bg_dirtied();
+		if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+			jm__bg_deferred_dirtied((uint64_t)nd << JM_LG_PAGE);
 		a->stats->mapped += JM_CHUNK;
 		a->stats->nreuse++;
 		a->stats->nchunks++;
@@ -697,6 +699,8 @@ static struct jm_chunk *chunk_new(struct jm_arena *a)
 		a->decay.pending += c->nfree_pages;
 		if (!had_dirty && jm__opt.background_thread)
 			jm__bg_dirtied();
+		if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+			jm__bg_deferred_dirtied((uint64_t)c->nfree_pages << JM_LG_PAGE);
 	} else {
 		file_free(a, c, c->hdr_pages, c->nfree_pages);   /* its map is zero */
 	}

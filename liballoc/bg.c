@@ -100,12 +100,23 @@ _Atomic bool jm__bg_deferred;
 static bool in_child;
 static _Atomic uint64_t child_dirtied;
 static _Atomic uint64_t start_from_ns;   /* 0: decay_ms from the first check */
+/* Until the first start: the bytes frees made dirty (counted up only: what
+ * is taken back is not taken off), and the count at which the next look
+ * at the arenas is due (start_due; 0: at the first free that makes
+ * pages dirty). */
+static _Atomic uint64_t dirtied_total;
+static _Atomic uint64_t check_at;
 /* The process whose purger this is (its pid, from the segment's header
  * at initialisation; in a forked child 0 until its first start, which
  * takes it): a raw clone() child sharing this memory (CLONE_VM) never
  * starts one (jm__bg_start). */
 static _Atomic pid_t owner;
 #define START_DIRTY_MIN ((uint64_t)4 << 20)
+/* The most bytes made dirty between two looks at the arenas while the
+ * start is deferred: pages made dirty where no count is kept (a chunk
+ * moved to another arena, a large region shrunk in place) are seen within
+ * this much of counted ones. */
+#define START_LOOK_MAX (START_DIRTY_MIN / 4)
 
 static void cond_init(void)
 {
@@ -256,7 +267,12 @@ void jm__bg_dirtied(void)
 {
 	int st = atomic_load_explicit(&jm__bg_state, memory_order_relaxed);
 	if (st == BG_NONE) {
-		atomic_store_explicit(&jm__bg_want, 1, memory_order_relaxed);
+		/* While the first start is deferred, the bytes counted ask
+		 * for it (jm__bg_deferred_dirtied): a thread that freed a
+		 * buffer and took it back made its arena clean and dirty at
+		 * every pair, and each asked for a look. */
+		if (!atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed))
+			atomic_store_explicit(&jm__bg_want, 1, memory_order_relaxed);
 		return;
 	}
 	if (st != BG_RUNNING && st != BG_STARTING)
@@ -269,18 +285,41 @@ void jm__bg_dirtied(void)
 }
 
 /* Before the first start: a free made `bytes` dirty (under an arena's
- * lock, after its row says so); the next check looks at whether the
- * start is due. The fence pairs with start_due's: either that check reads
- * these bytes, or this sees the request it cleared and sets it again.
- * Written only when it changes: threads freeing at once do not pass its
- * cache line back and forth. */
+ * lock, after its row says so). The next check looks at whether the
+ * start is due once the bytes counted since the last look could make it
+ * due (check_at), or once its time has come (jm__bg_deferred_check);
+ * not at every such free: each of those read every arena's dirty bytes, the clock and two
+ * fences, and wrote the request's cache line twice, 9-12% of the CPU of
+ * 16 threads freeing buffers (the probe bufworkers, docs/measurements.md,
+ * session 37). The count and start_due's mark pair as a Dekker pair
+ * (sequentially consistent): either start_due reads these bytes after it
+ * set the mark, or this reads the mark it set. The request is written
+ * only when it changes: threads freeing at once do not pass its cache
+ * line back and forth. */
 void jm__bg_deferred_dirtied(uint64_t bytes)
 {
 	if (in_child)
 		atomic_fetch_add(&child_dirtied, bytes);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(&jm__bg_want, memory_order_relaxed))
+	uint64_t n = atomic_fetch_add(&dirtied_total, bytes) + bytes;
+	if (n >= atomic_load(&check_at) &&
+	    !atomic_load_explicit(&jm__bg_want, memory_order_relaxed))
 		atomic_store(&jm__bg_want, 1);
+}
+
+/* A check while the start is deferred and not asked for (jm__bg_check):
+ * starts the purger if the bytes counted since the last look, with the
+ * `bytes` about to be freed, could make it due, or if its time has come
+ * (a look set it: start_due). No fence: a count not seen yet has made
+ * its request (jm__bg_deferred_dirtied). */
+void jm__bg_deferred_check(uint64_t bytes)
+{
+	if (atomic_load_explicit(&dirtied_total, memory_order_relaxed) + bytes <
+	    atomic_load_explicit(&check_at, memory_order_relaxed)) {
+		uint64_t from = atomic_load_explicit(&start_from_ns, memory_order_relaxed);
+		if (from == 0 || jm__now_ns() < from)
+			return;
+	}
+	jm__bg_start(bytes);
 }
 
 /* The dirty bytes of every arena (huge regions charged to it included),
@@ -296,21 +335,36 @@ static uint64_t dirty_now(void)
 	return sum;
 }
 
+_Atomic unsigned long jm__bg_looks;
+
 /* Whether the deferred first start is due, `bytes` about to be freed. The
  * request is cleared first: a free that makes pages dirty meanwhile sets
  * it again after they are counted, so that it is not lost. */
 static bool start_due(uint64_t bytes)
 {
+	atomic_fetch_add_explicit(&jm__bg_looks, 1, memory_order_relaxed);
 	atomic_store(&jm__bg_want, 0);
 	atomic_thread_fence(memory_order_seq_cst);
+	uint64_t counted = atomic_load(&dirtied_total);
 	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : dirty_now();
 	uint64_t now = jm__now_ns(), from = atomic_load(&start_from_ns);
 	if (from == 0) {
 		from = now + (uint64_t)jm__opt.decay_ms * 1000000u;
 		atomic_store(&start_from_ns, from);
 	}
-	if (dirty + bytes < START_DIRTY_MIN && now < from)
+	if (dirty + bytes < START_DIRTY_MIN && now < from) {
+		/* The next look once frees have counted what could make the
+		 * start due (at most START_LOOK_MAX on), from after this free
+		 * (its `bytes` are counted next). A free that counted its
+		 * bytes after the count was read may have read the mark before
+		 * it was set: looked at again, the request is made. */
+		uint64_t room = START_DIRTY_MIN - dirty - bytes;
+		uint64_t at = counted + bytes + (room < START_LOOK_MAX ? room : START_LOOK_MAX);
+		atomic_store(&check_at, at);
+		if (atomic_load(&dirtied_total) >= at)
+			atomic_store(&jm__bg_want, 1);
 		return false;
+	}
 	atomic_store(&jm__bg_want, 1);
 	return true;
 }
@@ -494,6 +548,7 @@ void jm__bg_init(void)
 	 * and the vDSO's page are page faults a short program need not
 	 * take). */
 	atomic_store(&start_from_ns, 0);
+	atomic_store(&check_at, 0);
 	atomic_store(&owner, (pid_t)jm__segp.pid);
 	atomic_store(&jm__bg_deferred, on);
 	atomic_store(&jm__bg_want, on);
@@ -521,6 +576,7 @@ JM_FORK_TEXT void jm__bg_postfork_child(void)
 	atomic_store(&owner, 0);   /* no system call at every fork: taken at the first start */
 	atomic_store(&child_dirtied, 0);
 	atomic_store(&start_from_ns, jm__now_ns_child() + interval_ns());
+	atomic_store(&check_at, 0);
 	atomic_store(&jm__bg_deferred, jm__opt.background_thread);
 	atomic_store(&jm__bg_want, jm__opt.background_thread);
 	jm__stats_bg_running(false);

@@ -936,6 +936,8 @@ void jm__bg_dirtied(void);
 extern void (*jm__test_bg_looked)(bool dirty);   /* tests: after each look */
 extern void (*jm__test_bg_naming)(void);   /* tests: before it names itself */
 void jm__bg_deferred_dirtied(uint64_t bytes);
+void jm__bg_deferred_check(uint64_t bytes);
+extern _Atomic unsigned long jm__bg_looks;   /* tests: looks at the arenas before the start */
 void jm__bg_init(void);
 void jm__bg_start(uint64_t bytes);
 bool jm__bg_running(void);
@@ -949,6 +951,11 @@ static inline void jm__bg_check(uint64_t bytes)
 {
 	if (jm_unlikely(atomic_load_explicit(&jm__bg_want, memory_order_relaxed)))
 		jm__bg_start(bytes);
+	/* While the start is deferred: due at the free that brings the
+	 * arenas to 4 MiB dirty (the region about to be freed counted), or
+	 * at the first after its time, not at the next one. */
+	else if (jm_unlikely(atomic_load_explicit(&jm__bg_deferred, memory_order_relaxed)))
+		jm__bg_deferred_check(bytes);
 }
 
 /* ---- init.c */
