@@ -323,8 +323,8 @@ void jm__bg_deferred_check(uint64_t bytes)
 }
 
 /* The dirty bytes of every arena (huge regions charged to it included),
- * as their rows say, read without their locks. */
-static uint64_t dirty_now(void)
+ * as their rows say, read without their locks (tests read it too). */
+uint64_t jm__bg_dirty_now(void)
 {
 	uint64_t sum = 0;
 	for (unsigned i = 0; i < jm__narenas; i++) {
@@ -346,7 +346,7 @@ static bool start_due(uint64_t bytes)
 	atomic_store(&jm__bg_want, 0);
 	atomic_thread_fence(memory_order_seq_cst);
 	uint64_t counted = atomic_load(&dirtied_total);
-	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : dirty_now();
+	uint64_t dirty = in_child ? atomic_load(&child_dirtied) : jm__bg_dirty_now();
 	uint64_t now = jm__now_ns(), from = atomic_load(&start_from_ns);
 	if (from == 0) {
 		from = now + (uint64_t)jm__opt.decay_ms * 1000000u;

@@ -938,6 +938,7 @@ extern void (*jm__test_bg_naming)(void);   /* tests: before it names itself */
 void jm__bg_deferred_dirtied(uint64_t bytes);
 void jm__bg_deferred_check(uint64_t bytes);
 extern _Atomic unsigned long jm__bg_looks;   /* tests: looks at the arenas before the start */
+uint64_t jm__bg_dirty_now(void);
 void jm__bg_init(void);
 void jm__bg_start(uint64_t bytes);
 bool jm__bg_running(void);

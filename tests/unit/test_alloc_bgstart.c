@@ -22,17 +22,6 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-static uint64_t arenas_dirty(void)
-{
-	uint64_t sum = 0;
-	for (unsigned i = 0; i < jm__narenas; i++) {
-		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
-		if (a != NULL)
-			sum += __atomic_load_n(&a->stats->dirty, __ATOMIC_RELAXED);
-	}
-	return sum;
-}
-
 /* A region of 256 KiB freed and taken again 100 times (the arena's dirty
  * bytes never above 256 KiB): 25 MiB counted, a look at most every 1 MiB
  * of it (and the first). Before: a look at every free after the first
@@ -52,7 +41,7 @@ static void test_looks_counted(void **state)
 		jm_free(q);
 	}
 	unsigned long n = atomic_load(&jm__bg_looks) - looks;
-	assert_true(arenas_dirty() < 4 * MIB);
+	assert_true(jm__bg_dirty_now() < 4 * MIB);
 	assert_false(jm__bg_running());
 	if (n > 100 * 256 / 1024 + 1)
 		fail_msg("%lu looks at the arenas for 100 frees of 256 KiB (at most %u)", n,
@@ -79,7 +68,7 @@ static void test_start_at_the_free(void **state)
 	memset(big, 3, 2 * MIB);
 	for (int i = 0; i < N; i++)
 		jm_free(r[i]);
-	uint64_t dirty = arenas_dirty();
+	uint64_t dirty = jm__bg_dirty_now();
 	assert_true(dirty >= 3 * MIB);
 	assert_true(dirty < 4 * MIB);
 	assert_false(jm__bg_running());

@@ -34,18 +34,6 @@ static void validate(void)
 	assert_int_equal(jm__heap_validate(), 0);
 }
 
-/* The arenas' dirty bytes, as their rows say. */
-static uint64_t arenas_dirty(void)
-{
-	uint64_t sum = 0;
-	for (unsigned i = 0; i < jm__narenas; i++) {
-		struct jm_arena *a = __atomic_load_n(&jm__arenas[i], __ATOMIC_ACQUIRE);
-		if (a != NULL)
-			sum += __atomic_load_n(&a->stats->dirty, __ATOMIC_RELAXED);
-	}
-	return sum;
-}
-
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hook_cond = PTHREAD_COND_INITIALIZER;
 /* 0: pass; 1: hold the next look that found nothing dirty once the 8 MiB
@@ -57,7 +45,7 @@ static bool big_freed;
 static void looked(bool dirty)
 {
 	pthread_mutex_lock(&hook_lock);
-	if (phase == 1 && !dirty && big_freed && arenas_dirty() == 0) {
+	if (phase == 1 && !dirty && big_freed && jm__bg_dirty_now() == 0) {
 		phase = 2;
 		pthread_cond_broadcast(&hook_cond);
 		while (phase != 3)
@@ -122,18 +110,18 @@ static void test_dirtied_between_look_and_sleep(void **state)
 	assert_int_equal(held, 2);
 	/* Between that look and its sleep: the arena goes from clean to
 	 * dirty. */
-	assert_int_equal(arenas_dirty(), 0);
+	assert_int_equal(jm__bg_dirty_now(), 0);
 	jm_free(q);
-	uint64_t freed = arenas_dirty();
+	uint64_t freed = jm__bg_dirty_now();
 	assert_true(freed >= (256 << 10));
 	pthread_mutex_lock(&hook_lock);
 	phase = 3;
 	pthread_cond_broadcast(&hook_cond);
 	pthread_mutex_unlock(&hook_lock);
 	until = now_ms() + 20 * DECAY_MS;
-	while (arenas_dirty() != 0 && now_ms() < until)
+	while (jm__bg_dirty_now() != 0 && now_ms() < until)
 		usleep(10000);
-	uint64_t left = arenas_dirty();
+	uint64_t left = jm__bg_dirty_now();
 	__atomic_store_n(&jm__test_bg_looked, NULL, __ATOMIC_RELEASE);
 	if (left != 0)
 		fail_msg("%llu of %llu bytes freed into a clean arena between the purger's look "
