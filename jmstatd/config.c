@@ -192,12 +192,17 @@ static int config_read(struct jmd *d, FILE *f, const char *name)
 	return rc;
 }
 
-int jmd_config_load(struct jmd *d, const char *path)
+/* reload: a SIGHUP's, whose caller says why a file not opened for want
+ * of descriptors was not read (the daemon's state, not the file's: a
+ * SIGHUP at the limit, each one, was "cannot read the config file FILE:
+ * Too many open files"). */
+static int config_load(struct jmd *d, const char *path, bool reload)
 {
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		int err = errno;
-		jmd_log("cannot read the config file %s: %s", path, strerror(err));
+		if (!reload || (err != EMFILE && err != ENFILE))
+			jmd_log("cannot read the config file %s: %s", path, strerror(err));
 		return -err;
 	}
 	int rc = config_read(d, f, path);
@@ -205,6 +210,16 @@ int jmd_config_load(struct jmd *d, const char *path)
 	if (rc == 0)
 		jmd_debug("config %s loaded", path);
 	return rc;
+}
+
+int jmd_config_load(struct jmd *d, const char *path)
+{
+	return config_load(d, path, false);
+}
+
+int jmd_config_reload(struct jmd *d, const char *path)
+{
+	return config_load(d, path, true);
 }
 
 int jmd_config_load_text(struct jmd *d, const char *name, const char *text)

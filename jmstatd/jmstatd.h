@@ -1160,6 +1160,8 @@ bool jmd_pprof_serve(struct jmd *d, const char *path, size_t len, struct jmd_ppr
 
 /* ------------------------------------------------------------ config.c */
 int jmd_config_load(struct jmd *d, const char *path);
+/* The same on SIGHUP: out of descriptors (-EMFILE, -ENFILE), the caller says so. */
+int jmd_config_reload(struct jmd *d, const char *path);
 int jmd_config_load_text(struct jmd *d, const char *name, const char *text);
 int jmd_config_builtin(struct jmd *d);   /* the rules in force without --config */
 int jmd_config_start(struct jmd *d);     /* --config FILE, else the built-in rules */

@@ -368,8 +368,17 @@ static void on_signal(uv_signal_t *h, int signum)
 			return;
 		}
 		jmd_sd_notify("RELOADING=1");
-		if (jmd_config_load(d, d->opt.config_path) == 0)
+		int rc = jmd_config_reload(d, d->opt.config_path);
+		if (rc == 0)
 			jmd_log("SIGHUP: reloaded %s", d->opt.config_path);
+		else if (rc == -EMFILE || rc == -ENFILE)
+			/* Rate-limited with the daemon's other lines about its
+			 * descriptors: a SIGHUP sent in a loop at the limit
+			 * wrote two lines each. Nothing was read: the config
+			 * in force is untouched. */
+			jmd_log_no_fds(-rc, "SIGHUP: %s not read; the previous config stays in force "
+			               "(send SIGHUP again once descriptors are free)",
+			               d->opt.config_path);
 		else
 			jmd_log("SIGHUP: %s refused; the previous config stays in force",
 			        d->opt.config_path);
