@@ -453,6 +453,28 @@ static const char *errno_name(int e)
 	}
 }
 
+/* The line of a process that runs without stats for want of its file,
+ * naming its program: a pid is one line per program it runs (an exec
+ * chain of shims, python3 -> bash -> pyenv -> bash -> python3, is one pid
+ * and five programs, each trying its own file), and a line per program
+ * with nothing but the pid read as the same line over and over. A full
+ * directory (ENOSPC, from ftruncate, fallocate or the copy of a forked
+ * child's rows: out of blocks or of inodes) says so, and which. */
+static void log_unpublished(const char *what, int e)
+{
+	char dir[sizeof(seg_path)];
+	size_t n = seg_dir_len > 1 && seg_dir_len <= sizeof(seg_path) ? seg_dir_len - 1 : 0;
+	memcpy(dir, seg_path, n);
+	dir[n] = '\0';
+	if (e == ENOSPC)
+		jm__log("%s: cannot %s the stats segment %s: the stats directory %s is full (no space "
+		    "left, errno %d); this program runs without stats", program_invocation_short_name,
+		    what, seg_path, dir, e);
+	else
+		jm__log("%s: cannot %s the stats segment %s (%s, errno %d); this program runs without "
+		    "stats", program_invocation_short_name, what, seg_path, errno_name(e), e);
+}
+
 /*
  * Opens name under the directory dfd without crossing a mount point
  * (openat2's RESOLVE_NO_XDEV). The stats directory is shared: in the
@@ -1166,8 +1188,7 @@ void jm__stats_init(void)
 		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
 		fd = create_file(&h, size, core, false);
 		if (fd < 0)
-			jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
-			    seg_path, errno_name(errno), errno);
+			log_unpublished("create", errno);
 	}
 	/* The segment's place, the private table's and the snapshot's
 	 * (seg_at), private memory until the file is mapped over its pieces:
@@ -1191,8 +1212,7 @@ void jm__stats_init(void)
 			bins_backed = 1;
 			seg_bus_guard();
 		} else {
-			jm__log("cannot map the stats segment %s (%s, errno %d); running without stats",
-			    seg_path, errno_name(errno), errno);
+			log_unpublished("map", errno);
 			unlink(seg_path);
 			if (!seg_map_anon())
 				jm__fatal("out of memory at initialisation");
@@ -1750,8 +1770,7 @@ JM_FORK_TEXT static void publish_child(void)
 	 * made later backs its own. */
 	int fd = create_file(h, seg_size, 0, true);
 	if (fd < 0) {
-		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
-		    seg_path, errno_name(errno), errno);
+		log_unpublished("create", errno);
 		clear_dead_rows();
 		pthread_mutex_unlock(&rows_lock);
 		return;
@@ -1786,8 +1805,7 @@ JM_FORK_TEXT static void publish_child(void)
 		/* No room in the file system: the pages the file did not
 		 * have are taken by these writes now. Or the file's pieces
 		 * not both mapped: what was, private again. */
-		jm__log("cannot create the stats segment %s (%s, errno %d); running without stats",
-		    seg_path, errno_name(errno), errno);
+		log_unpublished("create", errno);
 		if (ok)
 			seg_unshare(fd, parts);
 		sys_unlink(seg_path);
