@@ -6,10 +6,10 @@
 # segment FILE: the stats directory DIR is full (no space left, errno
 # 28); this program runs without stats`. One pid running a chain of
 # programs (sh execs env, which execs sh, which execs ls: a shim chain,
-# as pyenv's python3 is eight programs) wrote the same line, but for
+# as pyenv's python3 was seven programs here) wrote the same line, but for
 # nothing but the pid, once per program: "cannot create the stats segment
-# FILE (no space left, errno 28); running without stats", eight lines
-# alike for one pid. Each program tries once (open, ftruncate, fallocate,
+# FILE (no space left, errno 28); running without stats", lines alike
+# for one pid. Each program tries once (open, ftruncate, fallocate,
 # close, unlink: no retry), seen with strace when it is there. Needs a
 # mount namespace.
 . "$(dirname "$0")/../lib.sh"
