@@ -112,7 +112,20 @@ struct jmd_mntns {
 	uint32_t root_walk;      /* the latest walk that met a process of real uid 0
 	                            in it, where that decides whose its directory
 	                            is (root_look) */
+	uint64_t rep_user;       /* one of the host's private namespaces opened
+	                            through a user's process: that user
+	                            (jmd_principal), whose its directory is again
+	                            once no process of root's runs there; else 0 */
 };
+
+/* Whether the walk looks again at whose namespace m is (root_look): at
+ * each of the first RECHECK_EARLY walks after it was found, then every
+ * RECHECK_EVERY walks. */
+static bool recheck_due(const struct jmd *d, const struct jmd_mntns *m)
+{
+	uint32_t age = d->ns_walk - m->first_walk;
+	return age <= RECHECK_EARLY || age % RECHECK_EVERY == 0;
+}
 
 /*
  * A container's directory is opened off the loop. Its path is the
@@ -1018,8 +1031,9 @@ static void opened(struct jmd *d, struct open_job *j)
 	 * sandbox (bwrap's, without a pid namespace) filled with 64, and
 	 * root's services' in the others were not read (nineteenth pass,
 	 * tests/containers/private_ns_dirs.test.sh). */
-	uint64_t user = j->owner == 0 && j->container == JMD_CHARGE_CGROUP && j->rep_uid &&
-	                m->root_walk != d->ns_walk ? jmd_principal(d, j->rep_uid) : 0;
+	m->rep_user = j->owner == 0 && j->container == JMD_CHARGE_CGROUP && j->rep_uid
+	              ? jmd_principal(d, j->rep_uid) : 0;
+	uint64_t user = m->root_walk != d->ns_walk ? m->rep_user : 0;
 	/* A directory a user's namespace reached first (anything they bind
 	 * there: a host directory that root's containers share among them),
 	 * reached by a namespace of root's too, is that container's: its
@@ -1165,9 +1179,7 @@ static void root_look(struct jmd *d, struct jmd_mntns *m, int procdir, const cha
 {
 	if (m->hostpid_key || m->sub_top || m->root_walk == d->ns_walk)
 		return;
-	uint32_t age = d->ns_walk - m->first_walk;
-	if (!m->want_open && !m->opening &&
-	    !(m->dir && m->dir->user && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0)))
+	if (!m->want_open && !m->opening && !(m->dir && (m->dir->user || m->rep_user) && recheck_due(d, m)))
 		return;
 	struct stat st;
 	if (fstatat(procdir, name, &st, 0) != 0 || st.st_uid != 0)
@@ -1267,8 +1279,7 @@ static void walk_namespaces(struct jmd *d)
 					close(pfd);
 			}
 		}
-		uint32_t age = d->ns_walk - m->first_walk;
-		m->want_open = m->retry || (m->recheck && (age <= RECHECK_EARLY || age % RECHECK_EVERY == 0));
+		m->want_open = m->retry || (m->recheck && recheck_due(d, m));
 		sub_look(m, dirfd(proc), de->d_name);
 		root_look(d, m, dirfd(proc), de->d_name);
 		if (m->dir)
@@ -1301,6 +1312,31 @@ static void walk_namespaces(struct jmd *d)
 			jmd_log("%s is read as root's (a process of root's runs there), not uid %u's",
 			        m->dir->path, (unsigned)m->dir->user);
 			m->dir->user = 0;
+		} else if (m->dir && !m->dir->user && m->rep_user && m->dir->owner == 0 &&
+		           m->dir->mntns == m->ino && m->dir->container == JMD_CHARGE_CGROUP &&
+		           !m->sub_top && !m->hostpid_key && !m->opening && m->root_walk != d->ns_walk &&
+		           recheck_due(d, m)) {
+			/* Root's, and no process of root's there now (root_look
+			 * looked at each of them): the user's whose process
+			 * represents it, as a namespace opened now would be. A
+			 * service's worker left running as nobody kept its
+			 * directory counted against the bound the host's
+			 * private namespaces share for as long as it ran. Past
+			 * that user's bound, not read, as if opened now. */
+			if (owner_may_add(d, 0, m->ino, m->dir->container, m->rep_user)) {
+				jmd_log("%s is read as uid %u's (no process of root's runs there now), "
+				        "not root's", m->dir->path, (unsigned)m->rep_user);
+				m->dir->user = m->rep_user;
+			} else {
+				struct jmd_dir *gone = m->dir;
+				for (size_t k = 0; k < d->nmntns; k++)
+					if (d->mntns[k].dir == gone) {
+						d->mntns[k].dir = NULL;
+						d->mntns[k].retry = true;
+					}
+				dir_drop(d, gone, "no process of root's runs there now, and its user's "
+				         "bound of directories is full");
+			}
 		}
 		d->mntns[kept++] = *m;
 	}
