@@ -32,6 +32,9 @@
 #   need_sites             need_segments, need_jmctl, cc, and the allocator
 #                          publishes sampled sites
 #   need_promtool          Prometheus's promtool
+#   need_faketime          libfaketime; JMSTATD becomes jmstatd under it,
+#                          its wall clock only, offset by the line of
+#                          $JM_TMP/faketime (+0 first; "+2h", "-2h" step it)
 #   need_pprof             go tool pprof (offline, its caches under $JM_TMP)
 #                          and curl; tests/pprof (profile.py) on python's path
 #   need_upstream_pprof    need_pprof, and google/pprof built from Debian's
@@ -387,6 +390,28 @@ need_sites() {
 	command -v cc >/dev/null || skip "no C compiler (cc) to build the test program"
 	grep -q sample_bytes "$JM_ROOT/liballoc/include/jmstat.h" ||
 		skip "the allocator publishes no site table (jmstat.h has no sample_bytes)"
+}
+
+need_faketime() {
+	local ftlib
+	ftlib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n 1)
+	if [ -z "$ftlib" ]; then
+		[ "${CI:-}" = true ] && fail "libfaketime is not installed (Debian package faketime, packages/test.list)"
+		skip "libfaketime is not installed (Debian package faketime): cannot step jmstatd's clock"
+	fi
+	echo "+0" >"$JM_TMP/faketime"
+	# The monotonic and boot clocks stay real (FAKETIME_DONT_FAKE_MONOTONIC);
+	# the offset file is read at every call. ASan, in a sanitized build,
+	# wants its runtime first of the libraries loaded: libfaketime before
+	# it is harmless here.
+	cat >"$JM_TMP/jmstatd-faketime" <<EOF
+#!/bin/sh
+LD_PRELOAD=$ftlib FAKETIME_TIMESTAMP_FILE=$JM_TMP/faketime FAKETIME_NO_CACHE=1 \\
+FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0 \\
+exec "$JMSTATD" "\$@"
+EOF
+	chmod +x "$JM_TMP/jmstatd-faketime"
+	JMSTATD=$JM_TMP/jmstatd-faketime
 }
 
 need_promtool() {

@@ -15,22 +15,7 @@
 #    dropped as if in the future), their times in order.
 . "$(dirname "$0")/../lib.sh"
 need_segments
-
-ftlib=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n 1)
-if [ -z "$ftlib" ]; then
-	[ "${CI:-}" = true ] && fail "libfaketime is not installed (Debian package faketime, packages/test.list)"
-	skip "libfaketime is not installed (Debian package faketime): cannot step jmstatd's clock"
-fi
-
-echo "+0" >"$JM_TMP/faketime"
-cat >"$JM_TMP/jmstatd-faketime" <<EOF
-#!/bin/sh
-LD_PRELOAD=$ftlib FAKETIME_TIMESTAMP_FILE=$JM_TMP/faketime FAKETIME_NO_CACHE=1 \\
-FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0 \\
-exec "$JMSTATD" "\$@"
-EOF
-chmod +x "$JM_TMP/jmstatd-faketime"
-JMSTATD=$JM_TMP/jmstatd-faketime
+need_faketime
 
 {
 	rule long fragmentation "ratio = 0.5" "min_wasted = 16MiB" "for = 10m" "exe = python*"
