@@ -55,6 +55,16 @@ class Fragmenter:
         self.p.wait()
 
 
+def rule_alert(rule, pid):
+    """The alert of rule for process pid in an `alerts` reply (None if
+    there is none), and the reply's time (tests/alerts/clock_step,
+    clock_back)."""
+    r = jmd.request({"cmd": "alerts"})
+    jmd.check(r["ok"], "alerts: %r" % r)
+    v = [a for a in r["alerts"] if a["rule"] == rule and a["pid"] == pid]
+    return (v[0] if v else None), r["time"]
+
+
 def command_lines():
     """lib.sh's blocking_command's log ($CMDLOG), each line split:
     ["start" or "end", the UID (or KEY's value), the alert's id]."""

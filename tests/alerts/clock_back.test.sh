@@ -29,11 +29,7 @@ from alib import *
 
 offset_file = sys.argv[1]
 
-def alert(rule, pid):
-    r = request({"cmd": "alerts"})
-    check(r["ok"], "alerts: %r" % r)
-    v = [a for a in r["alerts"] if a["rule"] == rule and a["pid"] == pid]
-    return (v[0] if v else None), r["time"]
+alert = rule_alert
 
 def ps_row(pid):
     r = request({"cmd": "ps"})

@@ -23,11 +23,7 @@ from alib import *
 
 offset_file = sys.argv[1]
 
-def alert(rule, pid):
-    r = request({"cmd": "alerts"})
-    check(r["ok"], "alerts: %r" % r)
-    v = [a for a in r["alerts"] if a["rule"] == rule and a["pid"] == pid]
-    return (v[0] if v else None), r["time"]
+alert = rule_alert
 
 f = Fragmenter()
 wait_until(lambda: f.pid in ps_pids(), "the fragmenter in ps")
