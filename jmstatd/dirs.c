@@ -112,10 +112,9 @@ struct jmd_mntns {
 	uint32_t root_walk;      /* the latest walk that met a process of real uid 0
 	                            in it, where that decides whose its directory
 	                            is (root_look) */
-	uint64_t rep_user;       /* one of the host's private namespaces opened
-	                            through a user's process: that user
-	                            (jmd_principal), whose its directory is again
-	                            once no process of root's runs there; else 0 */
+	bool private_ns;         /* one of the host's private namespaces (root's,
+	                            keyed by no container): whose it is follows
+	                            who runs there (root_look) */
 };
 
 /* Whether the walk looks again at whose namespace m is (root_look): at
@@ -1031,9 +1030,9 @@ static void opened(struct jmd *d, struct open_job *j)
 	 * sandbox (bwrap's, without a pid namespace) filled with 64, and
 	 * root's services' in the others were not read (nineteenth pass,
 	 * tests/containers/private_ns_dirs.test.sh). */
-	m->rep_user = j->owner == 0 && j->container == JMD_CHARGE_CGROUP && j->rep_uid
-	              ? jmd_principal(d, j->rep_uid) : 0;
-	uint64_t user = m->root_walk != d->ns_walk ? m->rep_user : 0;
+	m->private_ns = j->owner == 0 && j->container == JMD_CHARGE_CGROUP;
+	uint64_t user = m->private_ns && j->rep_uid && m->root_walk != d->ns_walk
+	                ? jmd_principal(d, j->rep_uid) : 0;
 	/* A directory a user's namespace reached first (anything they bind
 	 * there: a host directory that root's containers share among them),
 	 * reached by a namespace of root's too, is that container's: its
@@ -1179,7 +1178,7 @@ static void root_look(struct jmd *d, struct jmd_mntns *m, int procdir, const cha
 {
 	if (m->hostpid_key || m->sub_top || m->root_walk == d->ns_walk)
 		return;
-	if (!m->want_open && !m->opening && !(m->dir && (m->dir->user || m->rep_user) && recheck_due(d, m)))
+	if (!m->want_open && !m->opening && !(m->dir && (m->dir->user || m->private_ns) && recheck_due(d, m)))
 		return;
 	struct stat st;
 	if (fstatat(procdir, name, &st, 0) != 0 || st.st_uid != 0)
@@ -1190,6 +1189,21 @@ static void root_look(struct jmd *d, struct jmd_mntns *m, int procdir, const cha
 	if (real_root(pfd))
 		m->root_walk = d->ns_walk;
 	close(pfd);
+}
+
+/* The user (jmd_principal) of m's representative, read now (its real
+ * uid: a service's process may have dropped root's since it was met), 0
+ * for root or if it cannot tell. */
+static uint64_t rep_user_now(struct jmd *d, const struct jmd_mntns *m)
+{
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", (int)m->rep);
+	int pfd = m->rep > 0 ? proc_open_in(pid, m->ino) : -1;
+	if (pfd < 0)
+		return 0;
+	uint32_t uid = rep_uid(pfd);
+	close(pfd);
+	return uid ? jmd_principal(d, uid) : 0;
 }
 
 /* Process name (its /proc directory's, under procdir) of namespace m, met
@@ -1295,6 +1309,7 @@ static void walk_namespaces(struct jmd *d)
 	size_t kept = 0;
 	for (size_t i = 0; i < d->nmntns; i++) {
 		struct jmd_mntns *m = &d->mntns[i];
+		uint64_t user;
 		if (m->seen_walk != d->ns_walk)
 			continue;
 		if (m->rep != 0 && m->rep_walk != d->ns_walk && !m->opening) {
@@ -1312,21 +1327,23 @@ static void walk_namespaces(struct jmd *d)
 			jmd_log("%s is read as root's (a process of root's runs there), not uid %u's",
 			        m->dir->path, (unsigned)m->dir->user);
 			m->dir->user = 0;
-		} else if (m->dir && !m->dir->user && m->rep_user && m->dir->owner == 0 &&
+		} else if (m->dir && !m->dir->user && m->private_ns && m->dir->owner == 0 &&
 		           m->dir->mntns == m->ino && m->dir->container == JMD_CHARGE_CGROUP &&
-		           !m->sub_top && !m->hostpid_key && !m->opening && m->root_walk != d->ns_walk &&
-		           recheck_due(d, m)) {
+		           !m->sub_top && !m->hostpid_key && !m->opening && m->rep_walk == d->ns_walk &&
+		           m->root_walk != d->ns_walk && recheck_due(d, m) &&
+		           (user = rep_user_now(d, m)) != 0) {
 			/* Root's, and no process of root's there now (root_look
 			 * looked at each of them): the user's whose process
 			 * represents it, as a namespace opened now would be. A
 			 * service's worker left running as nobody kept its
 			 * directory counted against the bound the host's
-			 * private namespaces share for as long as it ran. Past
+			 * private namespaces share for as long as it ran (also
+			 * its representative, root's until it setuid). Past
 			 * that user's bound, not read, as if opened now. */
-			if (owner_may_add(d, 0, m->ino, m->dir->container, m->rep_user)) {
+			if (owner_may_add(d, 0, m->ino, m->dir->container, user)) {
 				jmd_log("%s is read as uid %u's (no process of root's runs there now), "
-				        "not root's", m->dir->path, (unsigned)m->rep_user);
-				m->dir->user = m->rep_user;
+				        "not root's", m->dir->path, (unsigned)user);
+				m->dir->user = user;
 			} else {
 				struct jmd_dir *gone = m->dir;
 				for (size_t k = 0; k < d->nmntns; k++)

@@ -97,8 +97,11 @@ def logged(text):
 # (the host's private namespaces' shared bound), not one of nobody's 64,
 # so that all 64 sandboxes below are read (twentieth pass: a namespace's
 # key was fixed at its first open, nobody's 64th sandbox refused).
+# (The worker's shell, root's until it execs setpriv, may be met first:
+# root's, then nobody's at a recheck once it has.)
 w0, ino0, r0 = staged("jmwrk0", lambda ino: wait_until(
-    lambda: logged("in mnt:%s too (uid 65534's" % ino), "nobody's worker's namespace read", timeout=90))
+    lambda: logged("in mnt:%s too (uid 65534's" % ino) or logged("in mnt:%s is read as uid 65534's" % ino),
+    "nobody's worker's namespace read", timeout=90))
 wait_until(lambda: logged("in mnt:%s is read as root's" % ino0), "the namespace moved to root's bound",
            timeout=90)
 ps = []

@@ -48,18 +48,30 @@ line = r.stdout.readline().decode().split()
 check(len(line) == 2 and line[0] == "ready", "root's service did not start: %r" % line)
 wait_until(lambda: ps_pids().get(r.pid, {}).get("exe") == "daemon_holder", "root's service in ps",
            timeout=90)
+def whose():
+    """Whose the namespace's directory is, by the daemon's latest line
+    about it: read first (as root's, or as nobody's), then moved."""
+    last = None
+    for l in logged("in mnt:%s " % ino):
+        if " too (uid 65534's" in l or " is read as uid 65534's" in l:
+            last = "nobody"
+        elif l.rstrip().endswith(" too") or " is read as root's" in l:
+            last = "root"
+    return last
 # Root's while root's service runs there (read as root's at once, or
-# moved to root's at a recheck).
-wait_until(lambda: logged("in mnt:%s is read as root's" % ino) or
-           [l for l in logged("in mnt:%s too" % ino) if "uid 65534" not in l],
-           "the namespace read as root's", timeout=90)
-check(not logged("in mnt:%s is read as uid" % ino), "re-keyed while root's service runs")
+# moved to root's at a recheck; the worker's shell, root's until it
+# execs setpriv, may have been met first, and left).
+wait_until(lambda: whose() == "root", "the namespace read as root's", timeout=90)
+moved = len(logged("in mnt:%s is read as uid 65534's" % ino))
 r.kill()
 r.wait()
 wait_until(lambda: r.pid not in ps_pids(), "root's service gone from ps", timeout=60)
+check(len(logged("in mnt:%s is read as uid 65534's" % ino)) == moved or whose() == "nobody",
+      "re-keyed while root's service ran")
 # The rechecks every 32nd walk: 32 s at a walk a second; 150 s bounds a hang.
-wait_until(lambda: logged("in mnt:%s is read as uid 65534's (no process of root's runs there now)" % ino),
-           "the namespace nobody's again", timeout=150)
+wait_until(lambda: len(logged("in mnt:%s is read as uid 65534's (no process of root's runs there now)"
+                              % ino)) > moved, "the namespace nobody's again", timeout=150)
+check(whose() == "nobody", "the namespace's last line: %s's" % whose())
 print("the namespace read as nobody's once root's service left it")
 PY
 jmd_stop
