@@ -16,7 +16,8 @@ queries of a 20,000-name zone, dnsload.py; since session 38 knot, Knot
 DNS's knotd on the same zone, reloaded under load; mosquitto, an MQTT
 fan-out and 20,000 retained messages stored and cleared, mqttload.py;
 nghttpx, nghttp2's HTTP/2 proxy before an nginx, loaded by h2load;
-pgbouncer, pgbench through it) and each run, the
+pgbouncer, pgbench through it; slapd, OpenLDAP with 20,000 entries
+added, searched and half deleted) and each run, the
 server is started under every allocator in turn (LD_PRELOAD; glibc is the
 empty preload), loaded by a client that runs without the preload, then left
 idle, then stopped. Per run it records the server side only: CPU seconds
@@ -40,7 +41,7 @@ Needs (Debian): memcached, libmemcached-tools, nginx-light, apache2-utils,
 redis-server, redis-tools, nodejs, postgresql-client, for the loads of
 session 26 apache2, lighttpd, gunicorn and bind9, and postgres with
 initdb in /usr/local/bin (PGBIN); for session 38's knot, mosquitto,
-nghttp2-proxy, nghttp2-client and pgbouncer; the jmtime of tests/bench/run.sh, built
+nghttp2-proxy, nghttp2-client, pgbouncer, slapd and ldap-utils; the jmtime of tests/bench/run.sh, built
 into $JM_BUILD/bench.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -709,8 +710,76 @@ logfile =
             self.pg.send_signal(signal.SIGINT); self.pg.wait(60); self.pg = None
 
 
+class Slapd(Server):
+    """OpenLDAP 2.5's slapd (4 worker threads, back_mdb without sync):
+    20,000 entries added by ldapadd, 4 clients at once each searching 1,000
+    names one by one, 3 searches of the whole tree, half the entries
+    deleted; every count checked (session 38)."""
+    name = "slapd"
+    N = 5000
+    def prepare(self, work):
+        self.port = free_port(); self.work = work
+        shutil.rmtree(f"{work}/db", ignore_errors=True)
+        os.makedirs(f"{work}/db")
+        with open(f"{work}/slapd.conf", "w") as f:
+            f.write(f"""include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile {work}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+threads 4
+sizelimit unlimited
+database mdb
+suffix "dc=x"
+rootdn "cn=admin,dc=x"
+rootpw secret
+directory {work}/db
+maxsize 1073741824
+dbnosync
+index cn,sn eq
+""")
+        with open(f"{work}/data.ldif", "w") as f:
+            f.write("dn: dc=x\nobjectClass: dcObject\nobjectClass: organization\no: x\ndc: x\n\n")
+            for i in range(self.N):
+                f.write(f"dn: cn=u{i},dc=x\nobjectClass: inetOrgPerson\ncn: u{i}\nsn: s{i % 100}\n"
+                        f"description: {'d' * (i % 300 + 1)}\nmail: u{i}@x\n\n")
+        for k in range(4):
+            with open(f"{work}/names{k}", "w") as f:
+                f.write("".join(f"u{(k * 4999 + j * 7) % self.N}\n" for j in range(1000)))
+        with open(f"{work}/del", "w") as f:
+            f.write("".join(f"cn=u{i},dc=x\n" for i in range(0, self.N, 2)))
+    def argv(self):
+        return ["slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{self.port}/", "-f", f"{self.work}/slapd.conf"]
+    def ldap(self, tool, *a):
+        return run([tool, "-x", "-H", f"ldap://127.0.0.1:{self.port}", *a])
+    def count(self):
+        out = self.ldap("ldapsearch", "-b", "dc=x", "(objectClass=*)", "cn")
+        return out.count("\ndn: ")
+    def load(self):
+        t = time.time()
+        auth = ("-D", "cn=admin,dc=x", "-w", "secret")
+        self.ldap("ldapadd", *auth, "-f", f"{self.work}/data.ldif")
+        ps = [subprocess.Popen(["ldapsearch", "-x", "-H", f"ldap://127.0.0.1:{self.port}", "-b", "dc=x",
+                                "-f", f"{self.work}/names{k}", "(cn=%s)", "cn", "description"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for k in range(4)]
+        for p in ps:
+            out = p.communicate()[0]
+            if p.returncode != 0 or out.count("\ndn: ") != 1000:
+                raise RuntimeError(f"slapd: {out.count(chr(10) + 'dn: ')} of 1000 names found")
+        for _ in range(3):
+            if self.count() != self.N + 1:
+                raise RuntimeError("slapd: the whole tree's count is wrong")
+        self.ldap("ldapdelete", *auth, "-f", f"{self.work}/del")
+        if self.count() != self.N // 2 + 1:
+            raise RuntimeError("slapd: the count after the deletes is wrong")
+        return (self.N * 2 + 4000 + 4 * self.N) / (time.time() - t)
+    def stop(self, pid): os.kill(pid, signal.SIGINT)
+
+
 SERVERS = [Memcached, Nginx, Postgres, Redis, Node, PyHttp, PyHttpMalloc, MemcachedBig, RedisBig, PostgresSort,
-           Apache, ApacheEvent, Lighttpd, Gunicorn, Named, Knot, Mosquitto, Nghttpx, Pgbouncer]
+           Apache, ApacheEvent, Lighttpd, Gunicorn, Named, Knot, Mosquitto, Nghttpx, Pgbouncer,
+           Slapd]
 
 
 def one(srv, alloc, lib, work, idle, rows):
