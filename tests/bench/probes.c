@@ -4,6 +4,8 @@
  * named by its first argument, threads by the second where it has any.
  *   cc -O2 -pthread -o /tmp/probes tests/bench/probes.c
  *   tests/bench/probes.py 3 tiny:"/tmp/probes tiny" prodcons:"/tmp/probes prodcons 2"
+ * The C++ probes (sized delete, std::string and std::map nodes) are in
+ * probes_cxx.cc (session 38).
  * Pages are written through touch() (volatile): a plain store to memory
  * that is only ever freed is removed by the compiler, and an early
  * version of these probes measured nothing but the allocator's own
@@ -23,6 +25,7 @@
 #include <signal.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <math.h>
 
 static __thread uint64_t rs = 88172645463325252ull;
 static inline uint64_t rnd(void){ rs ^= rs<<13; rs ^= rs>>7; rs ^= rs<<17; return rs; }
@@ -940,6 +943,80 @@ static void bw_run(void*(*f)(void*)){ int n=NT>1&&NT<=128?NT:16; pthread_t t[128
   for(int i=0;i<n;i++) pthread_join(t[i],NULL); }
 static void p_bufworkers(void){ bw_run(bw_w); }
 static void p_bufkeep(void){ bw_run(bk_w); }
+/* Session 38 (docs/measurements.md, "Probes, session 38"): classes no
+ * probe had run. ttlcache: a key-value cache of 64k slots; each op sets a
+ * key with a value whose size drifts over the run (mean 64 B -> 16 KiB ->
+ * 256 B, spread x4) and an expiry 1..2000 ops ahead; every 1000 ops
+ * expired values are freed (a sweep of an expiry ring). */
+static void p_ttlcache(void){
+  enum{N=65536,R=2048}; char**v=calloc(N,sizeof*v); int*ring[R]; int rn[R]={0};
+  for(int i=0;i<R;i++) ring[i]=malloc(4096*sizeof(int));
+  long ops=3000000;
+  for(long i=0;i<ops;i++){
+    double t=(double)i/ops; double mean= t<0.5? 64*pow(256,t*2) : 16384*pow(1.0/64,(t-0.5)*2);
+    size_t s=(size_t)(mean/2+(double)(rnd()%(uint64_t)(mean*2+1))); if(!s) s=1;
+    int k=rnd()%N; free(v[k]); v[k]=malloc(s); W(v[k],0); W(v[k],s-1);
+    int e=(int)((i+1+rnd()%2000)%R); if(rn[e]<4096) ring[e][rn[e]++]=k;
+    if(i%1000==999){ for(int b=0;b<1000;b++){ int r=(int)((i-999+b)%R); for(int j=0;j<rn[r];j++){ free(v[ring[r][j]]); v[ring[r][j]]=0; } rn[r]=0; } }
+  }
+  for(int k=0;k<N;k++) free(v[k]); free(v); for(int i=0;i<R;i++) free(ring[i]); }
+/* poolbufs THREADS (4 producers + 4 consumers): producers malloc buffers
+ * of 1..64 KiB (log-uniform), write the first and last byte, and hand them
+ * through one locked ring of 256 to a pool of consumers, which read and
+ * free them; 300k buffers each producer. */
+static struct { pthread_mutex_t m; pthread_cond_t ne,nf; char*q[256]; size_t qs[256]; long h,t; int done; } PB={PTHREAD_MUTEX_INITIALIZER,PTHREAD_COND_INITIALIZER,PTHREAD_COND_INITIALIZER};
+static void*pb_prod(void*a){ rs+=(long)a*31+1;
+  for(int i=0;i<300000;i++){ size_t s=(size_t)1024<<(rnd()%7); s=s/2+rnd()%s; if(s>65536) s=65536; char*p=malloc(s); W(p,0); W(p,s-1);
+    pthread_mutex_lock(&PB.m); while(PB.h-PB.t>=256) pthread_cond_wait(&PB.nf,&PB.m); PB.q[PB.h&255]=p; PB.qs[PB.h&255]=s; PB.h++; pthread_cond_signal(&PB.ne); pthread_mutex_unlock(&PB.m); }
+  return 0; }
+static void*pb_cons(void*a){ (void)a; for(;;){ pthread_mutex_lock(&PB.m); while(PB.h==PB.t&&!PB.done) pthread_cond_wait(&PB.ne,&PB.m);
+    if(PB.h==PB.t){ pthread_mutex_unlock(&PB.m); return 0; } char*p=PB.q[PB.t&255]; size_t s=PB.qs[PB.t&255]; PB.t++; pthread_cond_signal(&PB.nf); pthread_mutex_unlock(&PB.m);
+    sink+=((volatile char*)p)[s-1]; free(p); } }
+static void p_poolbufs(void){ int n=NT>1&&NT<=64?NT:4; pthread_t pr[64],co[64];
+  for(long i=0;i<n;i++){ pthread_create(&pr[i],0,pb_prod,(void*)i); pthread_create(&co[i],0,pb_cons,(void*)i); }
+  for(int i=0;i<n;i++) pthread_join(pr[i],0);
+  pthread_mutex_lock(&PB.m); PB.done=1; pthread_cond_broadcast(&PB.ne); pthread_mutex_unlock(&PB.m);
+  for(int i=0;i<n;i++) pthread_join(co[i],0); }
+/* parsetree: a parser's AST: 3 passes, each builds a tree of 3M nodes of
+ * 24..56 B (children linked, a string of 1..23 B in one node in 4), then
+ * frees it in one walk (depth first, the order a recursive free takes). */
+struct pnode { struct pnode*kid,*next; char*str; long pad[4]; };
+static struct pnode*pt_build(long*left,int depth){ size_t s=24+8*(rnd()%5); struct pnode*n=malloc(s); n->kid=n->next=0; n->str=0; (*left)--;
+  if(rnd()%4==0){ size_t l=1+rnd()%23; n->str=malloc(l); W(n->str,0); }
+  if(depth<40){ int k=(int)(rnd()%4); struct pnode**tail=&n->kid; for(int i=0;i<k&&*left>0;i++){ *tail=pt_build(left,depth+1); tail=&(*tail)->next; } }
+  return n; }
+static void pt_free(struct pnode*n){ while(n){ struct pnode*nx=n->next; pt_free(n->kid); free(n->str); free(n); n=nx; } }
+static void p_parsetree(void){ for(int pass=0;pass<3;pass++){ long left=3000000; struct pnode*root=0,**tail=&root;
+    while(left>0){ *tail=pt_build(&left,0); tail=&(*tail)->next; } pt_free(root); } }
+/* simdbig: aligned_alloc(64, n) for n 64 B..1 MiB (log-uniform, multiple of
+ * 64), 1024 live, 1M replaced, first and last byte written. */
+static void p_simdbig(void){ enum{N=1024}; char*v[N]={0};
+  for(long i=0;i<1000000;i++){ int k=rnd()%N; free(v[k]); size_t s=(size_t)64<<(rnd()%15); s=(s/2+rnd()%s+63)&~(size_t)63; v[k]=aligned_alloc(64,s); W(v[k],0); W(v[k],s-1); }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* shrinksteps: vectors filled to 4 KiB..2 MiB then shrunk by halves
+ * (realloc to 1/2, 1/4, ... down to 16..64 B, shrink_to_fit after
+ * erasures), 64 live, 50k vectors. */
+static void p_shrinksteps(void){ enum{N=64}; char*v[N]={0};
+  for(long i=0;i<50000;i++){ int k=rnd()%N; free(v[k]); size_t s=(size_t)4096<<(rnd()%10); char*p=malloc(s); W(p,0); W(p,s-1);
+    size_t stop=16+rnd()%49; while(s/2>=stop){ s/=2; p=realloc(p,s); W(p,s-1); } v[k]=p; }
+  for(int k=0;k<N;k++) free(v[k]); }
+/* phasekeep: a long-running process in 8 phases; each phase allocates
+ * 160 MB in one size band (16, 48, 200, 900, 3000, 12000, 40000, 100 B..
+ * spread x2, cycling small to big and back) and keeps 1 object in 16 alive
+ * to the end (the rest freed at the phase's end): the pages a phase leaves
+ * sparsely used must serve the next phases' sizes. */
+static void p_phasekeep(void){ static const size_t B[]={16,48,200,900,3000,12000,40000,100};
+  size_t cap=1u<<20,nk=0; char**keep=malloc(cap*sizeof*keep);
+  for(int ph=0;ph<8;ph++){ size_t b=B[ph]; size_t n=(160u<<20)/(b+b/2); char**v=malloc(n*sizeof*v);
+    for(size_t i=0;i<n;i++){ size_t s=b/2+rnd()%(b+1); if(!s) s=1; v[i]=malloc(s); W(v[i],0); }
+    for(size_t i=0;i<n;i++){ if(i%16==0&&nk<cap) keep[nk++]=v[i]; else free(v[i]); } free(v); }
+  for(size_t i=0;i<nk;i++) free(keep[i]); free(keep); }
+/* sleepers THREADS (64): THREADS threads on the 2 cores; each 20 times
+ * allocates a burst of 2000 objects of 16..2048 B, frees them, then sleeps
+ * 20..60 ms (idle long enough for a decay or a purger to act). */
+static void*sl_w(void*a){ rs+=(long)a*131+7; char*v[2000];
+  for(int r=0;r<20;r++){ for(int i=0;i<2000;i++){ size_t s=16+rnd()%2033; v[i]=malloc(s); W(v[i],0);} for(int i=0;i<2000;i++) free(v[i]); usleep(20000+rnd()%40000); } return 0; }
+static void p_sleepers(void){ s33_run(NT>1&&NT<=256?NT:64,sl_w); }
 int main(int argc,char**argv){
   const char*m=argv[1]; g_argc=argc; g_argv=argv; if(argc>2) NT=atoi(argv[2]);
 #define M(x) if(!strcmp(m,#x)){ p_##x(); printf("%ld\n", sink&0); return 0; }
@@ -952,6 +1029,7 @@ int main(int argc,char**argv){
   M(rehash) M(vecusable) M(strjoin) M(drift) M(threadbufs)
   M(peakregrow) M(tinyodd) M(idlethreads) M(xfree) M(orphanfree) M(callocsparse) M(vec15) M(hugethreads)
   M(hugethensmall) M(smallthenhuge) M(hugemid) M(manyhuge) M(hugechurn) M(bufworkers) M(bufkeep)
+  M(ttlcache) M(poolbufs) M(parsetree) M(simdbig) M(shrinksteps) M(phasekeep) M(sleepers)
   M(orptest) M(oxmalloc) M(omleak) M(osimple) M(olarge) M(olarson) M(omstress) M(ogthread)
   fprintf(stderr,"unknown\n"); return 2;
 }
