@@ -1002,7 +1002,8 @@ void jm__modules_postfork_child(void);
 /* ---- unwind.c: stacks of sampled allocations */
 #define JM_UNWIND_MAX (JMSTAT_SITE_FRAMES + 8)
 int jm__unwind(void **frames, int max);
-void jm__unwind_counts(uint64_t *taken, uint64_t *fast);
+void jm__unwind_thread_start(void);
+void jm__unwind_counts(uint64_t *taken, uint64_t *fast);   /* JM_TEST */
 void jm__unwind_cache_pages(unsigned *with_entries, unsigned *resident);
 unsigned jm__unwind_cache_get(uintptr_t pc);
 size_t jm__unwind_cache_slots(void);

@@ -531,6 +531,7 @@ static bool sample_this(size_t size)
 		/* The thread's first allocation: draw its first interval, and
 		 * count this allocation against it like any other. */
 		tls_ready = true;
+		jm__unwind_thread_start();
 		jm__tls_sample_left = next_interval() - (int64_t)size;
 		if (jm__tls_sample_left >= 0)
 			return false;

@@ -46,7 +46,7 @@
  * is marked never to be cached. A dlclose empties the cache (the allocator's dlclose comes
  * before glibc's) and has the module table checked at the next sample. A
  * missing entry means the slow unwinder, which also runs every
- * VERIFY_EVERY samples to check the cache. It runs on the sampling path
+ * VERIFY_EVERY samples of a thread to check the cache. It runs on the sampling path
  * only, with no allocator lock held, and allocates nothing.
  */
 #include "internal.h"
@@ -112,8 +112,22 @@
 static _Atomic uintptr_t cache_table;
 static _Atomic uint32_t small_entries;     /* entries put in the small one */
 static _Atomic(_Atomic uint64_t *) big_table;   /* pc << 17 | size / 8 */
-static _Atomic uint64_t nsamples;
-static _Atomic uint64_t nfast;             /* stacks served by the cache */
+/* The count towards the next check, the thread's own (it wraps at
+ * VERIFY_EVERY: a check at each wrap; jm__unwind_thread_start draws where
+ * it starts), and the counts of stacks taken and served by the cache, the
+ * thread's own and in the tests' build only (jm__unwind_counts). They
+ * were process-wide counters, a lock xadd on each of two shared lines at
+ * every stack: two threads sampling at once bounced them between their
+ * cores. */
+static __thread uint8_t tls_verify_count;
+_Static_assert(VERIFY_EVERY == 256, "tls_verify_count wraps at VERIFY_EVERY");
+#ifdef JM_TEST
+static __thread uint64_t tls_nsamples;
+static __thread uint64_t tls_nfast;
+#define COUNT(c) ((c)++)
+#else
+#define COUNT(c) ((void)0)
+#endif
 
 /* A return address's first slot is its address in 4-byte steps, not a
  * hash of it: the return addresses a program's stacks go through cluster
@@ -928,13 +942,26 @@ static void slow_trace(struct trace *t)
 
 #endif
 
+/* A thread's first allocation (prof.c's sample_this, before any of its
+ * stacks): where its count towards the check starts, from its TLS
+ * block's address, so that threads are checked out of step and one that
+ * takes fewer than VERIFY_EVERY stacks is checked with the chance the
+ * process-wide count gave it (from 0, a thread was first checked at its
+ * 256th stack, one with fewer never). */
+void jm__unwind_thread_start(void)
+{
+	uint64_t a = (uint64_t)(uintptr_t)&tls_verify_count >> 4;
+	tls_verify_count = (uint8_t)(a * 0x9e3779b97f4a7c15ULL >> 56);
+}
+
 /* Fills frames with up to max return addresses, innermost first, starting
  * with the one into this function's caller; returns how many. */
 JM_NOINLINE int jm__unwind(void **frames, int max)
 {
 	if (max > JM_UNWIND_MAX)
 		max = JM_UNWIND_MAX;
-	bool verify = atomic_fetch_add_explicit(&nsamples, 1, memory_order_relaxed) % VERIFY_EVERY == 0;
+	COUNT(tls_nsamples);
+	bool verify = jm_unlikely(++tls_verify_count == 0);
 	/* The table and which of its pages were written, read once for the
 	 * walk (a lookup read them at every frame: a third of its cost). */
 	struct table tab = table_load();
@@ -981,7 +1008,7 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 			if (e == K_NOCACHE)
 				break; /* the slow way */
 			if ((e & K_END) || e == K_STOP || n == max) {
-				atomic_fetch_add_explicit(&nfast, 1, memory_order_relaxed);
+				COUNT(tls_nfast);
 				return n;
 			}
 			uintptr_t size = (uintptr_t)(e & K_SIZE) * 8, next;
@@ -1043,12 +1070,15 @@ JM_NOINLINE int jm__unwind(void **frames, int max)
 	return n;
 }
 
-/* For tests: stacks taken, and how many of them the cache served. */
+#ifdef JM_TEST
+/* For tests: stacks the calling thread took, and how many of them the
+ * cache served. */
 void jm__unwind_counts(uint64_t *taken, uint64_t *fast)
 {
-	*taken = atomic_load(&nsamples);
-	*fast = atomic_load(&nfast);
+	*taken = tls_nsamples;
+	*fast = tls_nfast;
 }
+#endif
 
 /* For tests: the entries of the cache's table (0: none yet). */
 size_t jm__unwind_cache_slots(void)

@@ -142,6 +142,58 @@ static void test_depth_limit_cached(void **state)
 	assert_true(limit_fast >= 18);  /* all but the periodic checks */
 }
 
+/* The counts are the calling thread's, and so is the countdown to the
+ * periodic check: a thread's 1,000 stacks count 1,000 there, nothing in
+ * another thread's (they were process-wide counters, each stack a lock
+ * xadd on two shared lines: two threads sampling at once bounced them),
+ * and the check comes every 256 of them whatever the other threads take
+ * (3 or 4 times in 1,000). */
+struct count_run {
+	uint64_t taken, fast;
+};
+
+__attribute__((noipa)) static void *count_thread(void *arg)
+{
+	struct count_run *r = arg;
+	void *frames[JM_UNWIND_MAX];
+	volatile char pad[1] = { 0 };
+	uint64_t taken0, fast0, taken, fast;
+	jm__unwind_counts(&taken0, &fast0);
+#pragma GCC unroll 1
+	for (int rep = 0; rep < 1000; rep++)
+		chain(2, frames, pad);
+	jm__unwind_counts(&taken, &fast);
+	r->taken = taken - taken0;
+	r->fast = fast - fast0;
+	return NULL;
+}
+
+static void test_counts_per_thread(void **state)
+{
+	(void)state;
+	uint64_t taken0, fast0, taken, fast;
+	jm__unwind_counts(&taken0, &fast0);
+	struct count_run runs[3];
+	pthread_t t[3];
+	/* One alone, then two at once. */
+	assert_int_equal(pthread_create(&t[0], NULL, count_thread, &runs[0]), 0);
+	pthread_join(t[0], NULL);
+	for (int i = 1; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, count_thread, &runs[i]), 0);
+	for (int i = 1; i < 3; i++)
+		pthread_join(t[i], NULL);
+	jm__unwind_counts(&taken, &fast);
+	assert_int_equal(taken, taken0);
+	assert_int_equal(fast, fast0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(runs[i].taken, 1000);
+		/* The thread's first stack may go the slow way (its thread
+		 * function's return address), and the checks. */
+		assert_true(runs[i].fast + 3 <= 1000);
+		assert_true(runs[i].fast + 5 >= 1000);
+	}
+}
+
 /* Both stacks from the same frame: jm__unwind's and glibc's backtrace()
  * (libgcc's unwinder); index 0 of each is its own call site here. */
 static void *bt_ours[JM_UNWIND_MAX], *bt_libgcc[JM_UNWIND_MAX + 1];
@@ -542,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_cache_pages_local),
 		cmocka_unit_test(test_fast_equals_slow),
 		cmocka_unit_test(test_depth_limit_cached),
+		cmocka_unit_test(test_counts_per_thread),
 		cmocka_unit_test(test_cache_grows),       /* last: 320 slow stacks */
 		cmocka_unit_test(test_modules_checked_after_slow_walks),
 	};
