@@ -215,6 +215,7 @@ int jm__os_pagemap_open(void);     /* -1 if there is none */
 void jm__os_pagemap_close(int fd);
 bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits);
 long jm__os_count_maps(void);     /* lines of /proc/thread-self/maps, or -1 */
+ssize_t jm__os_exe_path(char *buf, size_t n);  /* /proc/thread-self/exe's target, or -1 */
 uint64_t jm__os_map_limit(void);  /* min(RLIMIT_AS, RLIMIT_DATA), or UINT64_MAX */
 unsigned jm__os_ncpus(void);
 void *jm__base_alloc(size_t size);   /* metadata, never freed, zeroed */

@@ -187,10 +187,8 @@ void jm__modules_refresh(void)
 		pthread_mutex_unlock(&mod_lock);
 		return;
 	}
-	if (exe_path[0] == '\0') {
-		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
-		exe_path[n > 0 ? n : 0] = '\0';
-	}
+	if (exe_path[0] == '\0')   /* not /proc/self's: the main thread may have ended */
+		jm__os_exe_path(exe_path, sizeof(exe_path));
 	struct build b = { .n = 0 };
 	jm__row_begin(&jm__seg->module_seq);
 	dl_iterate_phdr(build_cb, &b);

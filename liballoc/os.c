@@ -191,6 +191,18 @@ static int proc_open(const char *thread_self, const char *self)
 	return fd < 0 ? -1 : fd;
 }
 
+/* readlink of the program's file into buf (n bytes, NUL-terminated), as
+ * proc_open: /proc/self/exe cannot be read once the main thread has
+ * ended (pthread_exit); its length, or -1. */
+ssize_t jm__os_exe_path(char *buf, size_t n)
+{
+	ssize_t k = readlink("/proc/thread-self/exe", buf, n - 1);
+	if (k < 0 && errno == ENOENT)
+		k = readlink("/proc/self/exe", buf, n - 1);
+	buf[k > 0 ? k : 0] = '\0';
+	return k;
+}
+
 int jm__os_pagemap_open(void)
 {
 	int saved = errno;

@@ -1097,11 +1097,8 @@ JM_FORK_TEXT static void read_identity(struct jmstat_header *h, bool forked)
 	}
 	memset(h->exe, 0, sizeof(h->exe));
 	memset(h->path, 0, sizeof(h->path));
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
+	if (jm__os_exe_path(buf, sizeof(buf)) > 0)
 		strncpy(h->path, buf, sizeof(h->path) - 1);
-	}
 	/* The started name: the last component of the path given to execve
 	 * (a link's name, a script's name), as ps and top show it. Through an
 	 * fd (fexecve: "/dev/fd/N") it says nothing: then the kernel's comm. */
