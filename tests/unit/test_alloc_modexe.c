@@ -24,6 +24,7 @@
 
 #include "internal.h"
 #include "jmalloc.h"
+#include "leader_gone.h"
 #include "jmstat.h"
 
 static int out[2];
@@ -32,18 +33,7 @@ static void *after_main(void *arg)
 {
 	(void)arg;
 	/* The main thread gone: its /proc entry a zombie's. */
-	struct timespec ts = { 0, 1000000 };
-	char st[4096];
-	for (int i = 0; i < 10000; i++) {
-		int sfd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-		ssize_t n = sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
-		if (sfd >= 0)
-			close(sfd);
-		const char *rp = n > 0 ? (st[n] = 0, strrchr(st, ')')) : NULL;
-		if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z')
-			break;
-		nanosleep(&ts, NULL);
-	}
+	leader_gone_wait();
 	char exe[JMSTAT_MODULE_PATH] = "";
 	ssize_t k = readlink("/proc/thread-self/exe", exe, sizeof(exe) - 1);
 	exe[k > 0 ? k : 0] = '\0';

@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "jmalloc.h"
+#include "leader_gone.h"
 
 static void validate(void)
 {
@@ -2111,18 +2112,7 @@ static void *leader_gone_reader(void *arg)
 {
 	(void)arg;
 	/* The main thread gone: its /proc entry a zombie's. */
-	struct timespec ts = { 0, 1000000 };
-	char st[4096];
-	for (int i = 0; i < 10000; i++) {
-		int sfd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-		ssize_t n = sfd >= 0 ? read(sfd, st, sizeof(st) - 1) : -1;
-		if (sfd >= 0)
-			close(sfd);
-		const char *rp = n > 0 ? (st[n] = 0, strrchr(st, ')')) : NULL;
-		if (rp != NULL && rp[1] == ' ' && rp[2] == 'Z')
-			break;
-		nanosleep(&ts, NULL);
-	}
+	leader_gone_wait();
 	long r[2];
 	r[0] = jm__os_count_maps();
 	int fd = jm__os_pagemap_open();
