@@ -193,8 +193,10 @@ static int proc_open(const char *thread_self, const char *self)
 
 /* readlink of the program's file into buf (n bytes, NUL-terminated), as
  * proc_open: /proc/self/exe cannot be read once the main thread has
- * ended (pthread_exit); its length, or -1. */
-ssize_t jm__os_exe_path(char *buf, size_t n)
+ * ended (pthread_exit); its length, or -1. In the fork text, as stats.c's
+ * identity that calls it is (tests/preload/fork_text); a forked child
+ * does not call it. */
+JM_FORK_TEXT ssize_t jm__os_exe_path(char *buf, size_t n)
 {
 	ssize_t k = readlink("/proc/thread-self/exe", buf, n - 1);
 	if (k < 0 && errno == ENOENT)
