@@ -4,7 +4,7 @@
 # child touches few pages of the library's code: a new process faults in
 # each page of text at its first use. Checked by layout: the fork text
 # calls into jm_text only where it reports an error (jm__log, jm__fatal,
-# errno_name) or on paths few children take (the /proc read when the
+# errno_name, log_unpublished: a child that cannot publish its segment) or on paths few children take (the /proc read when the
 # boot clock's tick was missed, reaping a stale segment, finishing a
 # purge a fork interrupted), and to name its segment (jm__format). A call
 # to another function of jm_text is a page fault in every child: the
@@ -30,7 +30,7 @@ awk '
 		calls[t] = 1
 	}
 	END {
-		split("jm__log jm__fatal errno_name jm__read_file reap_stale.constprop.0 " \
+		split("jm__log jm__fatal errno_name log_unpublished jm__read_file reap_stale.constprop.0 " \
 		    "purging_finish_locked jm__format", a, " ")
 		for (i in a) allowed[a[i]] = 1
 		for (t in calls)
