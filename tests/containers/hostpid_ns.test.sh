@@ -103,7 +103,17 @@ def this_log():          # this daemon's lines (the first one's are before)
     text = open(log).read()
     return text[text.rindex("jmstatd: listening on"):]
 def all_dirs():
-    return set(re.findall(r"reading %s in mnt:\[(\d+)\] too" % re.escape(STATS_DIR), this_log()))
+    """The namespaces whose directory is read now: the last line of each
+    says 'reading', not 'no longer reading'. A namespace of the first
+    daemon's (the /metrics part, killed at its end, not waited for) can
+    still be there when this daemon starts: read, then dropped when it
+    goes, its number taken again by one of this part's (nsfs numbers are
+    reused); counted by its reads alone, a clean-clone CI run saw 66."""
+    live = {}
+    for m in re.finditer(r"(no longer )?reading %s in mnt:\[(\d+)\]" % re.escape(STATS_DIR),
+                         this_log()):
+        live[m.group(2)] = m.group(1) is None
+    return {n for n, reading in live.items() if reading}
 def read_dirs():
     """This test's namespaces read: a namespace of another test run
     beside it, made while this one's directory existed, has it too (the
