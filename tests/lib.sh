@@ -772,6 +772,17 @@ wait_line() {
 	fail "no line matching '$2' in $1"
 }
 
+# Lines of the daemon's log about a container's stats directory: "read"
+# counts its reads ("reading DIR in mnt:[N] too...", dirs.c's dir_add),
+# "drop" its drops ("no longer reading DIR in mnt:[N]...: its container is
+# gone", 8e1b03d). Each is matched from the line's "jmstatd: ", so that a
+# drop is never counted as a read.
+dir_lines() {
+	local what="jmstatd: reading $JMD_STATS in mnt:["
+	[ "$1" = drop ] && what="jmstatd: no longer reading $JMD_STATS in mnt:["
+	grep -cF "$what" "$JMD_LOG" || true
+}
+
 # ----------------------------------------------------------------- clients
 sites_json() {
 	"$JMCTL" --socket "$JMD_SOCK" --json sites "$1" -n 1000

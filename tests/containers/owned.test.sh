@@ -48,7 +48,6 @@ for _ in $(seq 1 300); do
 	[ "$(ps -u 65534 -o comm= | grep -c '^sleep$')" -ge $N ] && break
 	sleep 0.1
 done
-mine() { grep -c "reading $JMD_STATS in mnt:" "$JMD_LOG"; }
 t=$(jmd_py -c 'from jmd import *; print(request({"cmd": "version"})["time"])')
 jmd_py - "$t" <<'PY' || fail "three rescans"
 from jmd import *
@@ -57,7 +56,7 @@ wait_until(lambda: request({"cmd": "version"})["time"] >= t + 30 * INTERVAL_MS /
            "three rescans")
 PY
 root_ps "after nobody's $N containers"
-n=$(mine)
+n=$(dir_lines read)
 fds=$(ls /proc/$JMD_PID/fd | wc -l)
 echo "directories read: $n for $N containers of nobody's; the daemon's fds: $fds"
 [ "$n" -le 64 ] || fail "$n of nobody's container directories read"

@@ -61,7 +61,7 @@ C=$(awk '$1 == "container" { print $2 }' ctl.out)
 PIDS+=("$C")
 grep -q "^writer $N " ctl.out || skip "no writer under pid $N (pids taken meanwhile)"
 CMNT=$(awk '$1 == "container" { print $3 }' ctl.out | tr -dc 0-9)
-wait_line "$JMD_LOG" "reading $JMD_STATS in mnt:\[$CMNT\]"
+wait_line "$JMD_LOG" "jmstatd: reading $JMD_STATS in mnt:\[$CMNT\]"
 NAME=$(jm_segment_name "$N")
 jmd_gdb_stage "jmd_dir_may_hold if host == $N" \
 	"$JM_HELPERS/stress_segwriter write /proc/$C/root$JMD_STATS/$NAME $N 0 frag >/dev/null" \

@@ -31,7 +31,7 @@ t = request({"cmd": "version"})["time"]
 wait_until(lambda: request({"cmd": "version"})["time"] >= t + 25 * INTERVAL_MS / 1000.0,
            "two rescans")
 PY
-n=$(grep -c "reading $JMD_STATS in mnt:" "$JMD_LOG")
+n=$(dir_lines read)
 echo "directories read: $n for $N containers of $N subordinate uids of nobody's"
 [ "$n" -le 64 ] || fail "$n of the containers' directories read"
 grep -q "uid 65534 owns 64 containers" "$JMD_LOG" || fail "no line about nobody's limit"
