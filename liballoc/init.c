@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -66,7 +67,7 @@ void (*jm__test_init_hook)(void);
  */
 #define FORK_SKIPPED_MAX 32
 #define FORK_NO_OWNER_NS (2 * 1000000000LL)
-static jm_lock_t *fork_skipped[FORK_SKIPPED_MAX] JM_LARGE_BSS;   /* touched only by a fork in a signal handler */
+static const void *fork_skipped[FORK_SKIPPED_MAX] JM_LARGE_BSS;   /* jm_lock_t or jm_wlock_t */   /* touched only by a fork in a signal handler */
 static unsigned fork_nskipped;
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer does not see the child's locks made free: the child
@@ -90,7 +91,7 @@ static void fork_taken(jm_lock_t *l)
 	if (tsan_forking && tsan_fork_ntaken < TSAN_FORK_LOCKS_MAX)
 		tsan_fork_taken[tsan_fork_ntaken++] = l;
 }
-static bool fork_is_skipped(jm_lock_t *l);
+static bool fork_is_skipped(const void *l);
 static void fork_noting(void)
 {
 	tsan_forking = true;
@@ -147,6 +148,13 @@ __thread pthread_mutex_t *jm__tls_lock_op;
  * other thread of the process ran or could (test_fork_lock_own_no_owner:
  * beside a thread that computes, it waited its 2 s).
  */
+static void fork_skip(const void *l)
+{
+	if (fork_nskipped == FORK_SKIPPED_MAX)
+		jm__fatal("fork in a signal handler: too many locks held");
+	fork_skipped[fork_nskipped++] = l;
+}
+
 void jm__fork_lock(jm_lock_t *l)
 {
 	if (pthread_mutex_trylock(l) == 0) {
@@ -184,12 +192,10 @@ void jm__fork_lock(jm_lock_t *l)
 			break;
 	}
 	errno = saved;
-	if (fork_nskipped == FORK_SKIPPED_MAX)
-		jm__fatal("fork in a signal handler: too many locks held");
-	fork_skipped[fork_nskipped++] = l;
+	fork_skip(l);
 }
 
-static bool fork_is_skipped(jm_lock_t *l)
+static bool fork_is_skipped(const void *l)
 {
 	for (unsigned i = 0; i < fork_nskipped; i++)
 		if (fork_skipped[i] == l)
@@ -201,6 +207,95 @@ void jm__fork_unlock(jm_lock_t *l)
 {
 	if (!fork_is_skipped(l))
 		pthread_mutex_unlock(l);
+}
+
+/* ---- the allocator's own lock (internal.h, jm_wlock_t) */
+__thread uint32_t jm__tls_tid;
+
+uint32_t jm__tid_slow(void)
+{
+	uint32_t t = (uint32_t)syscall(SYS_gettid);
+	jm__tls_tid = t;
+	return t;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Found held: a while spinning (the holder is most often on another CPU
+ * for a few hundred instructions), then asleep on the word with
+ * JM_WLOCK_WAITERS set (Drepper's "Futexes Are Tricky", mutex 3). A
+ * thread that slept takes the lock with the flag set, not knowing
+ * whether others sleep still: at worst one wake too many. */
+#ifdef JM_TEST
+_Atomic unsigned jm__test_wlock_spins;   /* the spins of jm__wlock_wait (tests) */
+#endif
+void jm__wlock_wait(jm_wlock_t *l, uint32_t self)
+{
+	for (int i = 0; i < JM_WLOCK_SPINS; i++) {
+#ifdef JM_TEST
+		atomic_fetch_add_explicit(&jm__test_wlock_spins, 1, memory_order_relaxed);
+#endif
+		cpu_relax();
+		uint32_t c = atomic_load_explicit(&l->word, memory_order_relaxed);
+		if (c == 0 && jm__wlock_trylock(l, self))
+			return;
+		if (c & JM_WLOCK_WAITERS)
+			break;   /* others sleep on it already */
+	}
+	int saved = errno;
+	for (;;) {
+		uint32_t c = atomic_load_explicit(&l->word, memory_order_relaxed);
+		if (c == 0) {
+			if (atomic_compare_exchange_strong_explicit(&l->word, &c,
+			    self | JM_WLOCK_WAITERS, memory_order_acquire,
+			    memory_order_relaxed))
+				break;
+			continue;
+		}
+		if (!(c & JM_WLOCK_WAITERS) &&
+		    !atomic_compare_exchange_strong_explicit(&l->word, &c,
+		    c | JM_WLOCK_WAITERS, memory_order_relaxed, memory_order_relaxed))
+			continue;
+		syscall(SYS_futex, &l->word, FUTEX_WAIT_PRIVATE, c | JM_WLOCK_WAITERS,
+		    NULL, NULL, 0);
+	}
+	errno = saved;
+}
+
+void jm__wlock_wake(jm_wlock_t *l)
+{
+	int saved = errno;
+	syscall(SYS_futex, &l->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved;
+}
+
+/* As jm__fork_lock: the holder is in the word from the instruction that
+ * took it, so a lock this thread holds (a fork from a signal handler that
+ * interrupted it) is known at once, and one it was waiting for is
+ * another's, waited for. There is no taken-but-no-owner state. */
+void jm__fork_wlock(jm_wlock_t *l)
+{
+	uint32_t self = jm__tid();
+	if (jm__wlock_trylock(l, self))
+		return;
+	if ((atomic_load_explicit(&l->word, memory_order_relaxed) & ~JM_WLOCK_WAITERS) == self) {
+		fork_skip(l);
+		return;
+	}
+	jm__wlock_lock(l);
+}
+
+void jm__fork_wunlock(jm_wlock_t *l)
+{
+	if (!fork_is_skipped(l))
+		jm__wlock_unlock(l);
 }
 
 static void prefork(void)
@@ -239,6 +334,7 @@ static void postfork_parent(void)
 JM_FORK_TEXT static void postfork_child(void)
 {
 	fork_child_released();
+	jm__tls_tid = 0;   /* the child's thread has an id of its own */
 	init_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	bool skipped = fork_nskipped != 0;
 	if (skipped)

@@ -348,6 +348,52 @@ static inline void jm__lock(jm_lock_t *l, uint64_t *contended)
 }
 static inline void jm__unlock(jm_lock_t *l) { pthread_mutex_unlock(l); }
 void jm__lock_init(jm_lock_t *l);
+/* ---- a lock of the allocator's own (the heap profile's: prof.c)
+ * One 32-bit word: 0 free, else the holder's thread id (jm__tls_tid),
+ * with JM_WLOCK_WAITERS set once a thread may sleep on it (a futex wait;
+ * the release wakes one). The taking is one compare-and-swap and the
+ * release one exchange (glibc's trylock and unlock, with the marking
+ * above, were some 90 instructions a round trip); the holder is in the
+ * word from the instruction that takes it, so a fork from a signal
+ * handler knows the lock for its own thread's with no window and no
+ * marking (init.c, jm__fork_wlock). It spins a while before it sleeps,
+ * as glibc's adaptive mutex does (JM_WLOCK_SPINS). Not recursive. To
+ * ThreadSanitizer, the acquire and release of the word order what the
+ * lock guards. */
+typedef struct { _Atomic uint32_t word; } jm_wlock_t;
+#define JM_WLOCK_WAITERS 0x40000000u
+#define JM_WLOCK_SPINS   100
+extern __thread uint32_t jm__tls_tid;   /* 0 until asked (init.c) */
+uint32_t jm__tid_slow(void);
+static inline uint32_t jm__tid(void)
+{
+	uint32_t t = jm__tls_tid;
+	return jm_likely(t != 0) ? t : jm__tid_slow();
+}
+void jm__wlock_wait(jm_wlock_t *l, uint32_t self);
+void jm__wlock_wake(jm_wlock_t *l);
+static inline bool jm__wlock_trylock(jm_wlock_t *l, uint32_t self)
+{
+	uint32_t free_ = 0;
+	return atomic_compare_exchange_strong_explicit(&l->word, &free_, self,
+	    memory_order_acquire, memory_order_relaxed);
+}
+static inline void jm__wlock_lock(jm_wlock_t *l)
+{
+	uint32_t self = jm__tid();
+	if (jm_unlikely(!jm__wlock_trylock(l, self)))
+		jm__wlock_wait(l, self);
+}
+static inline void jm__wlock_unlock(jm_wlock_t *l)
+{
+	if (jm_unlikely(atomic_exchange_explicit(&l->word, 0, memory_order_release) &
+	    JM_WLOCK_WAITERS))
+		jm__wlock_wake(l);
+}
+/* Its fork handlers' locking, as jm__fork_lock's below. */
+void jm__fork_wlock(jm_wlock_t *l);
+void jm__fork_wunlock(jm_wlock_t *l);
+
 /* The fork handlers' locking (init.c): a lock the calling thread holds
  * already (a fork from a signal handler that interrupted the allocator in
  * this thread) is left as it is, not waited for, and not released after. */

@@ -54,11 +54,16 @@ static __thread uint64_t tls_rng;
  * threads: 21-30k futex calls a run (2 with prof_sample:0), about 1k
  * adaptive; CPU a unit of work 1.23 x one thread's, 1.03 x adaptive
  * (docs/measurements.md, "The profile's lock"). */
-/* Zero here, made adaptive at initialisation (jm__prof_init): with its
- * initializer it was in .data, a page of its own beside the other locks
- * in .bss, which the fork handlers write: one more page fault and copy
- * in parent and child at every fork (tests/preload/fork_pages.test.sh). */
-static jm_lock_t prof_lock;
+/* The allocator's own lock (internal.h, jm_wlock_t), not a glibc mutex
+ * since session 38: glibc's trylock and unlock with the allocator's
+ * marking were some 90 instructions at each sample and again at its
+ * free; this one's round trip is a compare-and-swap and an exchange. It
+ * spins before it sleeps, as the adaptive mutex did. Zero (free) in .bss:
+ * with an initializer it was in .data, a page of its own beside the
+ * other locks in .bss, which the fork handlers write: one more page fault
+ * and copy in parent and child at every fork
+ * (tests/preload/fork_pages.test.sh). */
+static jm_wlock_t prof_lock;
 static uint32_t *site_index;      /* open addressing: row + 1, or 0 */
 static uint32_t site_index_size;  /* a power of two, at least twice the rows */
 static uint64_t *site_objects_fp; /* per row: live, then total, x 1024 */
@@ -366,8 +371,8 @@ static const struct estimate *site_estimate(size_t size, struct estimate *tmp)
 
 #ifdef JM_TEST
 /* For tests: the lock the site rows are written under. */
-jm_lock_t *jm__test_prof_lock(void);
-jm_lock_t *jm__test_prof_lock(void) { return &prof_lock; }
+jm_wlock_t *jm__test_prof_lock(void);
+jm_wlock_t *jm__test_prof_lock(void) { return &prof_lock; }
 
 double jm__test_sample_probability(size_t size);
 double jm__test_sample_probability(size_t size) { return sample_probability(size); }
@@ -379,7 +384,7 @@ void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *o
 void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *objects_fp,
     unsigned *cls)
 {
-	pthread_mutex_lock(&prof_lock);
+	jm__wlock_lock(&prof_lock);
 	if (memo && est_memo == NULL) {
 		est_memo = jm__base_alloc(sizeof(struct estimate) << MEMO_BITS);
 		est_memo_sample = jm__opt.prof_sample;
@@ -393,7 +398,7 @@ void jm__test_site_estimate(size_t size, bool memo, uint64_t *bytes, uint64_t *o
 	*bytes = e->bytes;
 	*objects_fp = e->objects_fp;
 	*cls = e->cls;
-	pthread_mutex_unlock(&prof_lock);
+	jm__wlock_unlock(&prof_lock);
 }
 #endif
 
@@ -561,7 +566,7 @@ static void record(void *p, size_t size, void *const *first, int depth)
 	if (depth > 0) {
 		uint64_t h = hash_frames(first, depth);
 		struct jmstat_site *s;
-		pthread_mutex_lock(&prof_lock);
+		jm__wlock_lock(&prof_lock);
 		long row = site_find(first, depth, h, &s);
 		if (row >= 0) {
 			site = (uint32_t)row + 1;
@@ -573,11 +578,11 @@ static void record(void *p, size_t size, void *const *first, int depth)
 			struct account a;
 			account_of(size, size, huge, &a);
 			site_account((uint32_t)row, s, &a, 1);
-			pthread_mutex_unlock(&prof_lock);
+			jm__wlock_unlock(&prof_lock);
 			return;
 		}
 		jm__seg->sites_dropped++;
-		pthread_mutex_unlock(&prof_lock);
+		jm__wlock_unlock(&prof_lock);
 	}
 	jm__mark_sampled(p, site, size, true);
 }
@@ -630,10 +635,10 @@ JM_NOINLINE void jm__prof_regrown(void *p, size_t size)
 void jm__prof_free(uint32_t site, size_t sampled, size_t now, bool huge)
 {
 	struct account a;
-	pthread_mutex_lock(&prof_lock);
+	jm__wlock_lock(&prof_lock);
 	account_of(sampled, now, huge, &a);
 	site_account(site - 1, site_row(site - 1), &a, -1);
-	pthread_mutex_unlock(&prof_lock);
+	jm__wlock_unlock(&prof_lock);
 }
 
 /* A sampled object that realloc resized in place, from `from` bytes to
@@ -646,11 +651,11 @@ void jm__prof_free(uint32_t site, size_t sampled, size_t now, bool huge)
 void jm__prof_resize(uint32_t site, size_t sampled, size_t from, size_t to, bool huge)
 {
 	struct account was, now;
-	pthread_mutex_lock(&prof_lock);
+	jm__wlock_lock(&prof_lock);
 	if (site > jm__segp.nsites_hw) {
 		/* No such row: a test's region marked by hand
 		 * (test_alloc_purge's test_huge_sampled_cut, sampling off). */
-		pthread_mutex_unlock(&prof_lock);
+		jm__wlock_unlock(&prof_lock);
 		return;
 	}
 	struct estimate tmp;
@@ -665,24 +670,24 @@ void jm__prof_resize(uint32_t site, size_t sampled, size_t from, size_t to, bool
 	if (now.bytes > was.bytes)
 		s->alloc_bytes += now.bytes - was.bytes;
 	jm__row_end(&s->seq);
-	pthread_mutex_unlock(&prof_lock);
+	jm__wlock_unlock(&prof_lock);
 }
 
 /* Before any sample (the initialisation, init.c). */
 void jm__prof_init(void)
 {
-	prof_lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	atomic_store_explicit(&prof_lock.word, 0, memory_order_relaxed);
 }
 
 void jm__prof_prefork(void)
 {
 	jm__modules_prefork();
-	jm__fork_lock(&prof_lock);
+	jm__fork_wlock(&prof_lock);
 }
 
 void jm__prof_postfork_parent(void)
 {
-	jm__fork_unlock(&prof_lock);
+	jm__fork_wunlock(&prof_lock);
 	jm__modules_postfork_parent();
 }
 
@@ -695,7 +700,7 @@ void jm__prof_postfork_parent(void)
  * for a pending publication would cost every allocation. */
 JM_FORK_TEXT void jm__prof_postfork_child(void)
 {
-	prof_lock = (pthread_mutex_t)PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	atomic_store_explicit(&prof_lock.word, 0, memory_order_relaxed);
 	jm__modules_postfork_child();
 	if (jm__stats_pending && !tls_fork_held) {
 		tls_fork_held = true;

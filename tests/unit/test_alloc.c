@@ -4907,19 +4907,24 @@ static void test_site_estimate_memo(void **state)
 
 /* The profile's lock, which every thread takes at each sample and each
  * sampled free, spins before it sleeps, as the arenas' and bins' locks
- * do, and is so again in a forked child (which initialises it anew): a
- * plain mutex made each of its collisions a futex wait and a wake
+ * do: a plain mutex made each of its collisions a futex wait and a wake
  * (glibc-thread, 2 threads: 21-30k futex calls a run, about 1k adaptive).
- * glibc's mutex keeps its kind in __data.__kind. */
-jm_lock_t *jm__test_prof_lock(void);
-static int lock_kind(jm_lock_t *l)
+ * A glibc adaptive mutex until session 38, the allocator's own lock
+ * (internal.h, jm_wlock_t) since: a thread that finds it held spins
+ * JM_WLOCK_SPINS times, then sleeps with the waiters' flag set, and the
+ * release wakes it. In a forked child it is free and taken with the
+ * child's thread id (the id the parent's thread had cached is not the
+ * child's: a fork from a signal handler in the child would have taken
+ * the lock for another thread's). */
+jm_wlock_t *jm__test_prof_lock(void);
+extern _Atomic unsigned jm__test_wlock_spins;
+static jm_wlock_t adaptive_l;
+static void *adaptive_taker(void *arg)
 {
-#ifdef __GLIBC__
-	return l->__data.__kind & 0x7f;
-#else
-	(void)l;
-	return PTHREAD_MUTEX_ADAPTIVE_NP;
-#endif
+	(void)arg;
+	jm__wlock_lock(&adaptive_l);
+	jm__wlock_unlock(&adaptive_l);
+	return NULL;
 }
 
 static void test_prof_lock_adaptive(void **state)
@@ -4927,11 +4932,57 @@ static void test_prof_lock_adaptive(void **state)
 	(void)state;
 	void *p = jm_malloc(100);   /* initialised: the fork handlers are in */
 	jm_free(p);
-	assert_int_equal(lock_kind(jm__test_prof_lock()), PTHREAD_MUTEX_ADAPTIVE_NP);
+	jm_wlock_t *pl = jm__test_prof_lock();
+	assert_int_equal(atomic_load(&pl->word), 0);
+	jm__wlock_lock(&adaptive_l);
+	assert_int_equal(atomic_load(&adaptive_l.word), (uint32_t)syscall(SYS_gettid));
+	atomic_store(&jm__test_wlock_spins, 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, adaptive_taker, NULL), 0);
+	while (!(atomic_load(&adaptive_l.word) & JM_WLOCK_WAITERS))
+		sched_yield();
+	assert_int_equal(atomic_load(&jm__test_wlock_spins), JM_WLOCK_SPINS);
+	jm__wlock_unlock(&adaptive_l);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(atomic_load(&adaptive_l.word), 0);
+
+	jm__wlock_lock(pl);   /* the thread's id cached */
+	jm__wlock_unlock(pl);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (atomic_load(&pl->word) != 0)
+			_exit(1);
+		jm__wlock_lock(pl);
+		uint32_t w = atomic_load(&pl->word);
+		jm__wlock_unlock(pl);
+		_exit(w == (uint32_t)syscall(SYS_gettid) && atomic_load(&pl->word) == 0 ? 0 : 2);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A fork from a signal handler that interrupted this thread while it held
+ * the profile's lock: the fork handlers neither wait for it (for ever:
+ * nothing would release it) nor release it after; the interrupted code
+ * carries on holding it. */
+static void test_prof_lock_fork_own(void **state)
+{
+	(void)state;
+	void *p = jm_malloc(100);
+	jm_free(p);
+	jm_wlock_t *pl = jm__test_prof_lock();
+	jm__wlock_lock(pl);
+	uint32_t self = (uint32_t)syscall(SYS_gettid);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(lock_kind(jm__test_prof_lock()) == PTHREAD_MUTEX_ADAPTIVE_NP ? 0 : 1);
+		_exit(0);   /* tainted: exec or _exit only */
+	assert_int_equal(atomic_load(&pl->word), self);
+	jm__wlock_unlock(pl);
+	assert_int_equal(atomic_load(&pl->word), 0);
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -5019,6 +5070,7 @@ int main(void)
 		cmocka_unit_test(test_sample_probability),
 		cmocka_unit_test(test_site_estimate_memo),
 		cmocka_unit_test(test_prof_lock_adaptive),
+		cmocka_unit_test(test_prof_lock_fork_own),
 		/* Last: its threads leave runs in an arena others expect empty. */
 		cmocka_unit_test(test_tcache_trimming_thread_budget),
 	};
