@@ -67,7 +67,8 @@ void (*jm__test_init_hook)(void);
  */
 #define FORK_SKIPPED_MAX 32
 #define FORK_NO_OWNER_NS (2 * 1000000000LL)
-static const void *fork_skipped[FORK_SKIPPED_MAX] JM_LARGE_BSS;   /* jm_lock_t or jm_wlock_t */   /* touched only by a fork in a signal handler */
+/* jm_lock_t or jm_wlock_t; touched only by a fork in a signal handler */
+static const void *fork_skipped[FORK_SKIPPED_MAX] JM_LARGE_BSS;
 static unsigned fork_nskipped;
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer does not see the child's locks made free: the child
@@ -129,6 +130,13 @@ unsigned jm__test_fork_skipped_reset(void)
 
 __thread pthread_mutex_t *jm__tls_lock_op;
 
+static void fork_skip(const void *l)
+{
+	if (fork_nskipped == FORK_SKIPPED_MAX)
+		jm__fatal("fork in a signal handler: too many locks held");
+	fork_skipped[fork_nskipped++] = l;
+}
+
 /*
  * A lock held with no owner (glibc takes a lock, then writes its owner,
  * and clears the owner before it releases it) is held by a thread between
@@ -148,13 +156,6 @@ __thread pthread_mutex_t *jm__tls_lock_op;
  * other thread of the process ran or could (test_fork_lock_own_no_owner:
  * beside a thread that computes, it waited its 2 s).
  */
-static void fork_skip(const void *l)
-{
-	if (fork_nskipped == FORK_SKIPPED_MAX)
-		jm__fatal("fork in a signal handler: too many locks held");
-	fork_skipped[fork_nskipped++] = l;
-}
-
 void jm__fork_lock(jm_lock_t *l)
 {
 	if (pthread_mutex_trylock(l) == 0) {
