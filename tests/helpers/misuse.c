@@ -510,6 +510,12 @@ int main(int argc, char **argv)
 		char *p = malloc(100000);
 		say(p + 8192);
 		free(p + 8192);
+	} else if (!strcmp(m, "interior-large-last")) {
+		/* 73 pages, above both caches: the last page's entry is
+		 * the one the page map's fill writes alone. */
+		char *p = malloc(73 * 4096 - 100);
+		say(p + 72 * 4096);
+		free(p + 72 * 4096);
 	} else if (!strcmp(m, "interior-large-cached")) {
 		char *p = malloc(5 * 4096);
 		say(p + 4096);

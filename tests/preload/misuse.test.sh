@@ -55,6 +55,7 @@ want_words() {
 	interior-memalign-huge) echo "free of a pointer inside a huge region" ;;
 	realloc-interior-huge) echo "realloc of a pointer inside a huge region" ;;
 	interior-huge-chunk) echo "free of a pointer inside a huge region" ;;
+	interior-large-last) echo "free of a pointer inside a large region" ;;
 	foreign-*) echo "not allocated by jmalloc" ;;
 	*) echo "jmalloc" ;;
 	esac
@@ -70,7 +71,7 @@ for mode in double-free-small double-free-small-later double-free-small-flushed 
             free-chunk-header foreign-stack interior-large-class interior-memalign-small \
             interior-memalign-large interior-memalign-huge realloc-interior-huge realloc-freed-huge-small \
             double-free-small-purger double-free-run-purger double-free-large double-free-large-cached \
-            double-free-huge interior-small interior-large interior-large-cached interior-huge foreign-static foreign-mmap \
+            double-free-huge interior-small interior-large interior-large-last interior-large-cached interior-huge foreign-static foreign-mmap \
             realloc-freed realloc-freed-same realloc-foreign free-sized-wrong usable-size-freed \
             usable-size-freed-small usable-size-interior-small usable-size-interior-large \
             usable-size-interior-huge realloc-interior-small realloc-freed-huge interior-huge-chunk \

@@ -1981,6 +1981,52 @@ static void test_large_pagemap_arena(void **state)
 	validate();
 }
 
+/* jm__pm_fill (two entries a store, eight a turn, then pairs and one):
+ * every count 0..40 from an even and an odd entry, nothing either side
+ * written. */
+static void test_pm_fill(void **state)
+{
+	(void)state;
+	uint64_t buf[48];
+	for (size_t off = 1; off <= 2; off++)
+		for (size_t n = 0; n <= 40; n++) {
+			for (size_t i = 0; i < 48; i++)
+				buf[i] = 0xdeadull;
+			jm__pm_fill(&buf[off], n, 0x1234500000000001ull);
+			for (size_t i = 0; i < 48; i++)
+				assert_true(buf[i] == (i >= off && i < off + n ? 0x1234500000000001ull : 0xdeadull));
+			jm__pm_fill(&buf[off], n, JM_PM_NONE);
+			for (size_t i = 0; i < 48; i++)
+				assert_true(buf[i] == (i >= off && i < off + n ? JM_PM_NONE : 0xdeadull));
+		}
+}
+
+/* Large runs above both caches (65 pages and more, whose entries the fill
+ * writes eight a turn, then the pairs and the odd one): every page's entry
+ * names the run's start while it is live, and is none once freed (a free
+ * of any interior page must read "inside a large region"). */
+static void test_large_pagemap_every_page(void **state)
+{
+	(void)state;
+	static const size_t counts[] = { 65, 66, 67, 71, 72, 73, 79, 80, 129, 255, 256, 257, 300 };
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		size_t n = counts[k];
+		char *p = jm_malloc(n * JM_PAGE - 100);
+		assert_non_null(p);
+		struct jm_chunk *c = (struct jm_chunk *)((uintptr_t)p & ~(uintptr_t)JM_CHUNK_MASK);
+		size_t first = ((uintptr_t)p & JM_CHUNK_MASK) >> JM_LG_PAGE;
+		assert_int_equal(jm__chunk_run(c, first)->npages, n);
+		const uint64_t pm = jm__pm_make(JM_PM_LARGE, c->arena->index, first);
+		for (size_t i = first; i < first + n; i++)
+			assert_true(c->pagemap[i] == pm);
+		validate();
+		jm_free(p);
+		for (size_t i = first; i < first + n; i++)
+			assert_true(c->pagemap[i] == JM_PM_NONE);
+		validate();
+	}
+}
+
 /* A thread takes the arena with the fewest live threads, the lowest index
  * among equals: two threads that run at once get arenas of their own, and
  * a thread that replaces exited ones takes the first one's arena back (a
@@ -5031,6 +5077,8 @@ int main(void)
 		cmocka_unit_test(test_random_workload),
 		cmocka_unit_test(test_large_cache_foreign),
 		cmocka_unit_test(test_large_pagemap_arena),
+		cmocka_unit_test(test_pm_fill),
+		cmocka_unit_test(test_large_pagemap_every_page),
 		cmocka_unit_test(test_large_cache_sampled_pages),
 		cmocka_unit_test(test_large_cache_buffers),
 		cmocka_unit_test(test_large_cache_classes),
