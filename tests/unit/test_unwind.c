@@ -34,7 +34,10 @@ __attribute__((noipa)) static int take(void **frames)
 /* A chain of real frames: a recursion that touches its locals after
  * each call, so that it is neither a tail call nor folded. Returns the
  * number of frames taken. */
-static volatile unsigned sink;   /* unsigned: sums wrap without undefined behaviour */
+static _Thread_local volatile unsigned sink;   /* unsigned: sums wrap without undefined
+                                                 * behaviour; per thread: test_counts_per_thread
+                                                 * walks from two threads at once (a race under
+                                                 * ThreadSanitizer) */
 
 __attribute__((noipa)) static int chain(int depth, void **frames, volatile char *pad)
 {
