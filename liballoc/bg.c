@@ -505,13 +505,7 @@ static void bg_start(uint64_t bytes)
 	 * the program's threads slept killed it at the purger's next look
 	 * (tests/preload/seg_sigbus.test.sh). As init.c holds signals. */
 	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGTRAP);
-	sigdelset(&all, SIGSYS);
+	jm__signals_async(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);

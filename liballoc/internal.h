@@ -7,6 +7,7 @@
 #define JM_INTERNAL_H
 
 #include "types.h"
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -77,6 +78,7 @@ int jm__format(char *buf, size_t len, const char *fmt, ...) __attribute__((forma
 uint64_t jm__now_ns(void);
 uint64_t jm__now_ns_child(void);   /* the same, in a forked child's handler */
 ssize_t jm__read_file(const char *path, char *buf, size_t len);
+void jm__signals_async(sigset_t *set);   /* all but a fault's or a trap's */
 
 /* ---- options.c */
 extern struct jm_options jm__opt;
@@ -972,6 +974,8 @@ extern bool jm__stats_pending;       /* a forked child has yet to publish */
 bool jm__stats_reserve_sites(uint32_t rows);
 bool jm__stats_reserve_modules(uint32_t rows);
 void jm__stats_publish_child(void);
+extern bool jm__stats_retry_due;     /* unpublished for want of room: try again */
+void jm__stats_retry(void);
 /* A forked child that publishes from its parent's snapshot owes its arena
  * rows their thread counts (1 for the forking thread's arena, 0 for the
  * others) and its header the purger's fields (0): written at its

@@ -14,7 +14,8 @@
  * thread-cache structures keep their counters directly in their rows, so
  * publishing costs nothing beyond the counting itself. When stats are off,
  * or the file cannot be created, the same layout lives in private anonymous
- * memory and nothing is published.
+ * memory and nothing is published (a file that found no room is tried
+ * again, in a process of one thread: jm__stats_retry).
  *
  * Thread rows: a bitmap of the rows handed out; a thread beyond the last
  * row gets a private row (its cache is then invisible to readers until it
@@ -473,6 +474,33 @@ static void log_unpublished(const char *what, int e)
 	else
 		jm__log("%s: cannot %s the stats segment %s (%s, errno %d); this program runs without "
 		    "stats", program_invocation_short_name, what, seg_path, errno_name(e), e);
+}
+
+/*
+ * A publication that failed for want of room (ENOSPC, EDQUOT: any user may
+ * fill the stats directory) is tried again, at the thread cache's GC (a
+ * slow path, every 64 fills and flushes), at most RETRY_MAX times, the
+ * first RETRY_FIRST_NS after the failure was first looked at, each twice
+ * as long after the last, at most RETRY_GAP_MAX apart: some 30 minutes in
+ * all. Silent while the directory stays full: the failure's line is the
+ * only one, and the publication, when it comes, one more
+ * (jm__stats_retry). Inherited by a forked child, which publishes its
+ * own file so.
+ */
+#define RETRY_MAX 32
+#define RETRY_FIRST_NS 1000000000ull
+#define RETRY_GAP_MAX 64000000000ull
+bool jm__stats_retry_due;
+static unsigned retry_tries;
+static uint64_t retry_at;                     /* CLOCK_MONOTONIC; 0: not set */
+
+JM_FORK_TEXT static void retry_arm(int e)
+{
+	if (e != ENOSPC && e != EDQUOT)
+		return;
+	jm__stats_retry_due = true;
+	retry_tries = 0;
+	retry_at = 0;
 }
 
 /*
@@ -1184,8 +1212,11 @@ void jm__stats_init(void)
 		 * never looked: tests/preload/workers_seen.test.sh). */
 		seg_dir_len = (size_t)jm__format(seg_path, sizeof(seg_path), "%s/", stats_dir());
 		fd = create_file(&h, size, core, false);
-		if (fd < 0)
-			log_unpublished("create", errno);
+		if (fd < 0) {
+			int e = errno;
+			log_unpublished("create", e);
+			retry_arm(e);
+		}
 	}
 	/* The segment's place, the private table's and the snapshot's
 	 * (seg_at), private memory until the file is mapped over its pieces:
@@ -1738,41 +1769,13 @@ JM_FORK_TEXT static void seg_unshare(int fd, const struct seg_part parts[SEG_PAR
 	}
 }
 
-/* A forked child's first slow path: publish its segment under its pid.
- * errno is left as it was (an allocation that succeeds keeps it): the
- * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
- * the failures that mean "running without stats" all set it. */
-JM_FORK_TEXT static void publish_child(void)
+/* Writes what the private copy holds to the new file fd, then maps the
+ * file over it (a forked child's publication, and a retry's: the caller
+ * is the only thread that writes the segment, under rows_lock); closes
+ * fd. False, with errno, where it could not: then said in a line unless
+ * quiet, and the copy is private as before, the file gone. */
+JM_FORK_TEXT static bool publish_file(int fd, bool quiet)
 {
-	pthread_mutex_lock(&rows_lock);
-	if (!jm__stats_pending) {
-		pthread_mutex_unlock(&rows_lock);
-		return;
-	}
-	jm__stats_pending = false;
-	/* In memory: the header's page is written next anyway (its
-	 * identity), and the file is written from it. */
-	settle_owed_locked();
-	if (creds_mixed()) {
-		/* Privileges changed since the fork, not all dropped. */
-		clear_dead_rows();
-		pthread_mutex_unlock(&rows_lock);
-		return;
-	}
-	struct jmstat_header *h = jm__seg;
-	read_identity(h, true);
-	put_geometry(h);
-	/* No memory backed beforehand: what it writes (below) is all it
-	 * holds, the bin rows of the arenas made so far included; an arena
-	 * made later backs its own. */
-	int fd = create_file(h, seg_size, 0, true);
-	if (fd < 0) {
-		log_unpublished("create", errno);
-		clear_dead_rows();
-		pthread_mutex_unlock(&rows_lock);
-		return;
-	}
-	/* Copy what is used, then map the file over the private copy. */
 	struct seg_part parts[SEG_PARTS];
 	used_parts(parts);
 	bool ok = true;
@@ -1802,13 +1805,59 @@ JM_FORK_TEXT static void publish_child(void)
 		/* No room in the file system: the pages the file did not
 		 * have are taken by these writes now. Or the file's pieces
 		 * not both mapped: what was, private again. */
-		log_unpublished("create", errno);
+		int e = errno;
+		if (!quiet)
+			log_unpublished("create", e);
 		if (ok)
 			seg_unshare(fd, parts);
 		sys_unlink(seg_path);
 		clear_dead_rows();
+		errno = e;
 	}
+	int saved = errno;
 	sys_close(fd);
+	errno = saved;
+	return seg_published;
+}
+
+/* A forked child's first slow path: publish its segment under its pid.
+ * errno is left as it was (an allocation that succeeds keeps it): the
+ * reaping's kill of a dead pid, MADV_POPULATE_WRITE before Linux 5.14 and
+ * the failures that mean "running without stats" all set it. */
+JM_FORK_TEXT static void publish_child(void)
+{
+	pthread_mutex_lock(&rows_lock);
+	if (!jm__stats_pending) {
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
+	jm__stats_pending = false;
+	/* In memory: the header's page is written next anyway (its
+	 * identity), and the file is written from it. */
+	settle_owed_locked();
+	if (creds_mixed()) {
+		/* Privileges changed since the fork, not all dropped. */
+		clear_dead_rows();
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
+	struct jmstat_header *h = jm__seg;
+	read_identity(h, true);
+	put_geometry(h);
+	/* No memory backed beforehand: what it writes (below) is all it
+	 * holds, the bin rows of the arenas made so far included; an arena
+	 * made later backs its own. */
+	int fd = create_file(h, seg_size, 0, true);
+	if (fd < 0) {
+		int e = errno;
+		log_unpublished("create", e);
+		retry_arm(e);
+		clear_dead_rows();
+		pthread_mutex_unlock(&rows_lock);
+		return;
+	}
+	if (!publish_file(fd, false))
+		retry_arm(errno);
 	pthread_mutex_unlock(&rows_lock);
 }
 
@@ -1818,6 +1867,89 @@ JM_FORK_TEXT void jm__stats_publish_child(void)
 	int saved = *e;
 	publish_child();
 	*e = saved;
+}
+
+/* The number of threads of this process (/proc/self/stat's 20th field),
+ * or 0. 512 bytes of stack, as read_identity's: the GC may run on a
+ * signal handler's alternate stack. */
+static unsigned own_threads(void)
+{
+	char buf[512];
+	if (jm__read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 20; field++)
+		p = strchr(p + 1, ' ');
+	unsigned n = 0;
+	for (p = p ? p + 1 : NULL; p && *p >= '0' && *p <= '9'; p++)
+		n = n * 10 + (unsigned)(*p - '0');
+	return n;
+}
+
+/*
+ * A retry (above, retry_arm) when it is due: the file made as at the
+ * start, the private copy written to it and the file mapped over it, as
+ * a forked child publishes (publish_file). Only in a process of one
+ * thread, this one: every other thread of a process writes its own row
+ * (its cache's counts, large_cached) with plain stores, without a lock,
+ * and what one wrote between the copy and the map would be lost for
+ * good (large_cached, a sum, off for the rest of the thread's life);
+ * the purger (background_thread, started lazily) is a thread too, and a
+ * process that has one is not retried. No other thread can start
+ * meanwhile (only this one could start one), and every signal but the
+ * ones of a fault or a trap is blocked for the while: a handler's malloc writes
+ * this thread's row. A try that finds more threads counts as one.
+ */
+void jm__stats_retry(void)
+{
+	int saved = errno;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (retry_at == 0)
+		retry_at = now + RETRY_FIRST_NS;
+	if (now < retry_at || seg_published || jm__stats_pending) {
+		if (seg_published || jm__stats_pending)
+			jm__stats_retry_due = false;
+		errno = saved;
+		return;
+	}
+	retry_tries++;
+	uint64_t gap = RETRY_FIRST_NS << (retry_tries < 6 ? retry_tries : 6);
+	retry_at = now + (gap < RETRY_GAP_MAX ? gap : RETRY_GAP_MAX);
+	if (retry_tries >= RETRY_MAX)
+		jm__stats_retry_due = false;
+	if (own_threads() != 1) {
+		errno = saved;
+		return;
+	}
+	sigset_t all, old;
+	jm__signals_async(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* Held already only by this thread, interrupted by a signal whose
+	 * handler allocates: another try later. */
+	if (pthread_mutex_trylock(&rows_lock) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		errno = saved;
+		return;
+	}
+	struct jmstat_header *h = jm__seg;
+	/* Who it is now: a forked child's header is its parent's. */
+	read_identity(h, false);
+	jm__segp.pid = h->pid;
+	jm__segp.pidns = h->pidns;
+	jm__segp.mntns = h->mntns;
+	put_geometry(h);
+	int fd = create_file(h, seg_size, 0, false);
+	if (fd >= 0 && publish_file(fd, true)) {
+		jm__stats_retry_due = false;
+		seg_bus_guard();
+		jm__log("%s: published the stats segment %s at try %u: the stats directory has room "
+		    "again", program_invocation_short_name, seg_path, retry_tries);
+	}
+	pthread_mutex_unlock(&rows_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
 }
 
 /* The background purger's fields of the header (it is their only writer,

@@ -1600,6 +1600,8 @@ void jm__tcache_gc(void)
 	struct jm_tcache *tc = tls_tc;
 	if (tc == NULL)
 		return;
+	if (jm_unlikely(jm__stats_retry_due))
+		jm__stats_retry();   /* a rare, slow point: no lock held */
 	if (jm_unlikely(__atomic_load_n(&tc_gone_large, __ATOMIC_RELAXED)))
 		gone_drain(tc);
 	for (unsigned k = 0; k < GC_BINS_PER_LOOK; k++) {

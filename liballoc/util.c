@@ -199,6 +199,21 @@ JM_FORK_TEXT uint64_t jm__now_ns_child(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Every signal but a fault's or a trap's (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGTRAP, SIGSYS), which the kernel sends to the thread that
+ * made it: one blocked there kills the process (a SIGBUS of a segment
+ * cut by another process of the uid is handled: stats.c, seg_bus). */
+void jm__signals_async(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGSYS);
+}
+
 ssize_t jm__read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
