@@ -276,9 +276,13 @@ bool jm__os_held(int fd, void *addr, size_t npages, uint64_t *bits)
 }
 
 /* The process's mappings: the lines of /proc/thread-self/maps (each a
- * kernel VMA; proc_open), or -1 if it cannot be read. Read 2 KiB at a time into the
- * stack, no allocation (called from within malloc: huge.c's bound on
- * what gather splits). */
+ * kernel VMA; proc_open), or -1 if it cannot be read. Read 256 bytes at a
+ * time into the stack, no allocation (called from within malloc: huge.c's
+ * bound on what gather splits, at most once in 1,023 gathers). Not 2 KiB:
+ * a realloc in a signal handler on an alternate stack that came here used
+ * 3,095 bytes below the handler's frame, past tests/preload/sigaltstack's
+ * budget of 1,536 (1 run in 30); 1,303 now, for a few thousand reads more
+ * at the bound's 8,191 mappings. */
 long jm__os_count_maps(void)
 {
 	int saved = errno;
@@ -287,7 +291,7 @@ long jm__os_count_maps(void)
 		errno = saved;
 		return -1;
 	}
-	char buf[2048];
+	char buf[256];
 	long lines = 0;
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
