@@ -22,17 +22,7 @@ pid = int(os.environ["JMD_PID"])
 fd_limit(pid, 1)
 told = 0
 for _ in range(5):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(SOCK)
-    s.settimeout(30)
-    reply = b""
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        reply += b
-    s.close()
-    told += b"out of file descriptors" in reply
+    told += b"out of file descriptors" in read_to_close(connect_raw())
 check(told == 5, "%d of 5 clients told why" % told)
 wrong = [l for l in open(log) if "no spare descriptor" in l]
 print("5 clients accepted with the one free descriptor: %d lines of clients not accepted" % len(wrong))

@@ -21,17 +21,9 @@ t0 = time.monotonic()
 for wave in range(8):
     ss = []
     for _ in range(5):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(SOCK)
-        s.settimeout(30)
-        ss.append(s)
+        ss.append(connect_raw())
     for s in ss:             # told, then closed
-        reply = b""
-        while True:
-            b = s.recv(4096)
-            if not b:
-                break
-            reply += b
+        reply = read_to_close(s)
         check(b"no request" in reply, "an idle client was told %r" % reply)
         s.close()
 took = time.monotonic() - t0

@@ -93,6 +93,27 @@ def fd_limit(pid, free):
     fail("the daemon's descriptors kept changing")
 
 
+def connect_raw(timeout=30):
+    """A bare connection to the daemon's socket, nothing sent (the
+    descriptor-limit and idle-client tests)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(SOCK)
+    s.settimeout(timeout)
+    return s
+
+
+def read_to_close(s):
+    """All the daemon sends on s until it closes it; closes s."""
+    reply = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        reply += b
+    s.close()
+    return reply
+
+
 def request(obj, path=None):
     c = Client(path)
     try:
