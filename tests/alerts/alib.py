@@ -124,13 +124,7 @@ def http_get(port, path="/metrics", method="GET", raw=None, timeout=30.0):
     if raw is not None:
         s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         s.sendall(raw)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        data = jmd.read_to_close(s)
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         status = int(lines[0].split()[1])
